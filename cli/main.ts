@@ -1,0 +1,34 @@
+import { Command, CommanderError } from 'commander';
+import { errorMessage, isGitcellError } from '../lib/errors.ts';
+import { registerCommands } from './commands/index.ts';
+
+/** Exit codes shared by every command: 0 ok, 1 the command ran and found a problem, 2 usage. */
+export const EXIT = { ok: 0, problem: 1, usage: 2 } as const;
+
+/** buildProgram assembles the `gitcell` command tree; each command lives in cli/commands/. */
+export function buildProgram(): Command {
+  const program = new Command('gitcell')
+    .description('GitOps-driven cluster manager: the cluster\'s desired state lives in Git')
+    .showHelpAfterError()
+    .exitOverride();
+  registerCommands(program);
+  return program;
+}
+
+/** main runs the CLI and returns the exit code; no stack trace ever reaches the user. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
+      return EXIT.usage;
+    }
+    const code = isGitcellError(err) ? ` [${err.code}]` : '';
+    process.stderr.write(`gitcell: ${errorMessage(err)}${code}\n`);
+    if (process.env.GITCELL_DEBUG === '1' && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    return EXIT.problem;
+  }
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Idempotent setup for a fresh Debian 12/13 machine (as root): installs the Debian packages gitcell
+# runs and tests against, then the npm dependencies. A second run only checks, and costs seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# binary -> Debian package that provides it
+declare -A want=(
+  [nats-server]=nats-server
+  [runc]=runc
+  [busybox]=busybox-static
+  [ip]=iproute2
+  [docker-registry]=docker-registry
+  [umoci]=umoci
+  [skopeo]=skopeo
+  [git]=git
+  [setfattr]=attr
+  [mknod]=coreutils
+)
+missing=()
+for bin in "${!want[@]}"; do
+  command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || missing+=("${want[$bin]}")
+done
+# The CNI plugins live outside PATH.
+[ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
+
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "bootstrap: missing Debian packages (${missing[*]}); run as root to install them" >&2
+    exit 1
+  fi
+  echo "bootstrap: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm ci only when the lockfile changed since the last install.
+stamp=node_modules/.gitcell-lock-hash
+hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$hash" ]; then
+  echo "bootstrap: npm ci" >&2
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$hash" > "$stamp"
+fi
