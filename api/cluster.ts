@@ -1,0 +1,208 @@
+/**
+ * Cluster records: what the control plane writes to the store and reads back. Manifests (api/
+ * manifests.ts) are what users write in Git; these are the resolved, machine-facing forms.
+ *
+ * Each record has exactly one writer (see store/README.md for the bucket layout):
+ *   TaskSpec    - reconciler   (bucket `tasks`,    key `<taskId>`)
+ *   Binding     - scheduler    (bucket `bindings`, key `<taskId>`)
+ *   TaskStatus  - node's agent (bucket `status`,   key `<node>.<taskId>`)
+ *   NodeRecord  - node's agent (bucket `nodes`,    key `<node>`)
+ *   NodeSpec    - admin CLI    (bucket `nodespec`, key `<node>`)
+ */
+
+/** Resources in integer units: CPU in millicores, memory in bytes. */
+export interface Resources {
+  cpuMillis: number;
+  memoryBytes: number;
+}
+
+/** Taint on a node, as in Kubernetes: tasks without a matching toleration are kept off (or evicted). */
+export interface Taint {
+  key: string;
+  value?: string;
+  effect: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+}
+
+/** Toleration on a task; `operator: Exists` with no key tolerates every taint. */
+export interface Toleration {
+  key?: string;
+  operator?: 'Equal' | 'Exists';
+  value?: string;
+  effect?: Taint['effect'];
+}
+
+/** Kubernetes' restart policies: services use Always, batch tasks OnFailure or Never. */
+export type RestartPolicy = 'Always' | 'OnFailure' | 'Never';
+
+/** Probe with every Kubernetes default filled in (period 10 s, timeout 1 s, thresholds 1 and 3). */
+export interface ResolvedProbe {
+  httpGet?: { path: string; port: number; scheme?: 'HTTP' | 'HTTPS'; headers?: { name: string; value: string }[] };
+  tcpSocket?: { port: number };
+  exec?: { command: string[] };
+  initialDelaySeconds: number;
+  periodSeconds: number;
+  timeoutSeconds: number;
+  successThreshold: number;
+  failureThreshold: number;
+}
+
+/** A container port; `hostPort` claims the port on the node (a scheduling constraint). */
+export interface TaskPort {
+  name?: string;
+  containerPort: number;
+  hostPort?: number;
+  protocol: 'TCP' | 'UDP';
+}
+
+/** A Secret mounted as files on a tmpfs inside the task. `version` is part of the template hash. */
+export interface SecretMount {
+  secretName: string;
+  mountPath: string;
+  items?: { key: string; path: string }[];
+  version?: string;
+}
+
+/** TaskTemplate is a container template with quantities parsed and defaults applied. */
+export interface TaskTemplate {
+  image: string;
+  command?: string[];
+  args?: string[];
+  env: { name: string; value: string }[];
+  workingDir?: string;
+  user?: string;
+  resources: { requests: Resources; limits: Partial<Resources> };
+  ports: TaskPort[];
+  probes: { liveness?: ResolvedProbe; readiness?: ResolvedProbe; startup?: ResolvedProbe };
+  secretMounts: SecretMount[];
+  nodeSelector: Record<string, string>;
+  tolerations: Toleration[];
+  restartPolicy: RestartPolicy;
+  terminationGracePeriodSeconds: number;
+}
+
+/** Kinds whose controllers create tasks. Tasks of a CronJob run belong to the Job it created. */
+export type TaskOwnerKind = 'Job' | 'DaemonSet';
+
+/** Spread limits of one job: at most `maxPerNode` tasks per node, `maxPerDomain` per label value. */
+export interface SpreadLimit {
+  maxPerNode?: number;
+  maxPerDomain?: { label: string; max: number };
+}
+
+/**
+ * TaskSpec is one task the reconciler wants to exist (Borg's task). Its id is stable for its life;
+ * a rolling update creates new tasks with new ids and deletes the old ones.
+ */
+export interface TaskSpec {
+  id: string;
+  namespace: string;
+  owner: { kind: TaskOwnerKind; name: string };
+  /** `<Kind>/<namespace>/<name>`: groups a job's tasks (round-robin, spread, equivalence classes). */
+  jobKey: string;
+  /** Task number within its job (0-based). */
+  index: number;
+  /** 0..1000, see api/manifests.ts priority bands. */
+  priority: number;
+  type: 'service' | 'batch';
+  templateHash: string;
+  template: TaskTemplate;
+  /** DaemonSet tasks are pinned to one node. */
+  nodeName?: string;
+  spread?: SpreadLimit;
+  /** Generation of the owning object that produced this task. */
+  generation: number;
+  createdAt: string;
+}
+
+/** Binding is the scheduler's decision that a task runs on a node. Deleting it unbinds (preemption). */
+export interface Binding {
+  taskId: string;
+  node: string;
+  boundAt: string;
+  /** Leader term of the scheduler that wrote it: a fencing token. */
+  schedulerTerm: number;
+}
+
+/** Lifecycle states an agent reports for a task. */
+export type TaskState =
+  | 'pending' // bound, not started yet (pulling, unpacking)
+  | 'starting'
+  | 'running'
+  | 'succeeded' // batch task exited 0
+  | 'failed' // exited non-zero and will not be restarted
+  | 'backoff' // exited, waiting to restart (crash loop)
+  | 'stopping'
+  | 'stopped';
+
+/** TaskStatus is what an agent observes about one task on its node. */
+export interface TaskStatus {
+  taskId: string;
+  node: string;
+  templateHash: string;
+  state: TaskState;
+  ready: boolean;
+  restarts: number;
+  exitCode?: number;
+  oomKilled?: boolean;
+  startedAt?: string;
+  finishedAt?: string;
+  ip?: string;
+  containerId?: string;
+  pid?: number;
+  message?: string;
+  usage?: Resources;
+  updatedAt: string;
+}
+
+/** NodeRecord is a node's registration and heartbeat, written by its own agent. */
+export interface NodeRecord {
+  name: string;
+  labels: Record<string, string>;
+  taints: Taint[];
+  capacity: Resources & { pods: number };
+  /** What tasks may use: capacity minus what the system reserves. */
+  allocatable: Resources & { pods: number };
+  addresses: string[];
+  /** CIDR from which this node's tasks get their IPs. */
+  subnet?: string;
+  runtime: { runc: string; kernel: string; agentVersion: string };
+  /** Images present on the node, for image locality scoring. */
+  images: string[];
+  startedAt: string;
+  /** Liveness is judged by readers from this time and a grace period, never by key expiry. */
+  heartbeatAt: string;
+}
+
+/** NodeSpec is what an administrator sets on a node (cordon, drain, extra labels and taints). */
+export interface NodeSpec {
+  cordoned: boolean;
+  draining: boolean;
+  labels?: Record<string, string>;
+  taints?: Taint[];
+}
+
+/** ClusterEvent is an entry of the events stream, like a Kubernetes event. */
+export interface ClusterEvent {
+  time: string;
+  type: 'Normal' | 'Warning';
+  reason: string;
+  object: { kind: string; namespace?: string; name: string };
+  message: string;
+  source: string;
+}
+
+/** nodeIsLive tells whether a node's last heartbeat is within `graceMs` of `now`. */
+export function nodeIsLive(node: Pick<NodeRecord, 'heartbeatAt'>, now: number, graceMs: number): boolean {
+  const beat = Date.parse(node.heartbeatAt);
+  return Number.isFinite(beat) && now - beat <= graceMs;
+}
+
+/** statusKey is the `status` bucket key of a task on a node. */
+export function statusKey(node: string, taskId: string): string {
+  return `${node}.${taskId}`;
+}
+
+/** jobKeyOf builds the job grouping key `<Kind>/<namespace>/<name>`. */
+export function jobKeyOf(kind: TaskOwnerKind, namespace: string, name: string): string {
+  return `${kind}/${namespace}/${name}`;
+}
