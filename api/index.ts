@@ -1,2 +1,4 @@
-// api/: the resource model shared by every part of gitcell.
+// api/: the resource model every part of gitcell shares. Import it only through this file.
 export * from './cluster.ts';
+export * from './manifests.ts';
+export * from './quantity.ts';

@@ -1,0 +1,368 @@
+// Types of the manifests users commit to Git. They mirror the JSON Schemas in crds/ field for field;
+// test/unit/crds/schema-drift.test.ts validates typed fixtures against the schemas and checks that
+// every schema property has a typed counterpart, so the two cannot drift apart silently.
+
+/** API_VERSION is the apiVersion of every built-in gitcell kind. */
+export const API_VERSION = 'gitcell.io/v1' as const;
+
+/** BUILTIN_KINDS lists the kinds gitcell knows without a CustomResourceDefinition. */
+export const BUILTIN_KINDS = ['Job', 'DaemonSet', 'CronJob', 'Secret', 'CustomResourceDefinition'] as const;
+
+/** BuiltinKind is one of BUILTIN_KINDS. */
+export type BuiltinKind = (typeof BUILTIN_KINDS)[number];
+
+/** isBuiltinKind tells whether `kind` is one of BUILTIN_KINDS. */
+export function isBuiltinKind(kind: unknown): kind is BuiltinKind {
+  return typeof kind === 'string' && (BUILTIN_KINDS as readonly string[]).includes(kind);
+}
+
+/**
+ * NAME_PATTERN is what metadata.name and metadata.namespace must match: a DNS label (RFC 1123),
+ * at most NAME_MAX_LENGTH characters. No dots, because names become NATS KV key tokens.
+ */
+export const NAME_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** NAME_MAX_LENGTH is the longest allowed metadata.name / metadata.namespace. */
+export const NAME_MAX_LENGTH = 63;
+
+/** DEFAULT_NAMESPACE is the namespace of an object whose metadata has none. */
+export const DEFAULT_NAMESPACE = 'default';
+
+/** isValidName tells whether `s` is usable as a name or namespace (see NAME_PATTERN). */
+export function isValidName(s: unknown): s is string {
+  return typeof s === 'string' && s.length <= NAME_MAX_LENGTH && NAME_PATTERN.test(s);
+}
+
+/** ObjectMeta is the identity of a manifest: kind + namespace + name is unique in a repository. */
+export interface ObjectMeta {
+  /** name is a DNS label (NAME_PATTERN), unique per kind and namespace. */
+  name: string;
+  /** namespace is a DNS label; DEFAULT_NAMESPACE when absent. */
+  namespace?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+/** Quantity is a resource amount: cpu as "500m", "1.5", 2; memory as "256Mi", "1G", 1048576. See api/quantity.ts. */
+export type Quantity = string | number;
+
+/** ResourceList names amounts of the two resources gitcell schedules. */
+export interface ResourceList {
+  cpu?: Quantity;
+  memory?: Quantity;
+}
+
+/** ResourceRequirements: requests are what the scheduler reserves, limits what the runtime enforces (limits >= requests). */
+export interface ResourceRequirements {
+  requests?: ResourceList;
+  limits?: ResourceList;
+}
+
+/** SecretKeySelector points at one key of a Secret in the same namespace. */
+export interface SecretKeySelector {
+  name: string;
+  key: string;
+}
+
+/** EnvVar is one environment variable: a literal `value` or a `valueFrom.secretKeyRef`, not both. */
+export interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: { secretKeyRef: SecretKeySelector };
+}
+
+/** ContainerPort is a port the task listens on; `hostPort` publishes it on the node. */
+export interface ContainerPort {
+  name?: string;
+  containerPort: number;
+  hostPort?: number;
+  protocol?: 'TCP' | 'UDP';
+}
+
+/** HTTPHeader is one extra header of an HTTP probe. */
+export interface HTTPHeader {
+  name: string;
+  value: string;
+}
+
+/** HTTPGetAction probes with GET http(s)://host:port/path; 200..399 is success (as in Kubernetes). */
+export interface HTTPGetAction {
+  path?: string;
+  /** port is a number or the name of one of the template's ports. */
+  port: number | string;
+  host?: string;
+  scheme?: 'HTTP' | 'HTTPS';
+  httpHeaders?: HTTPHeader[];
+}
+
+/** TCPSocketAction probes by opening a TCP connection. */
+export interface TCPSocketAction {
+  port: number | string;
+  host?: string;
+}
+
+/** ExecAction probes by running a command inside the task; exit 0 is success. */
+export interface ExecAction {
+  command: string[];
+}
+
+/** Probe has Kubernetes' shape: exactly one of httpGet, tcpSocket, exec, plus timing. */
+export interface Probe {
+  httpGet?: HTTPGetAction;
+  tcpSocket?: TCPSocketAction;
+  exec?: ExecAction;
+  initialDelaySeconds?: number;
+  periodSeconds?: number;
+  timeoutSeconds?: number;
+  successThreshold?: number;
+  failureThreshold?: number;
+}
+
+/** KeyToPath picks one Secret key and the file name it is written to. */
+export interface KeyToPath {
+  key: string;
+  path: string;
+}
+
+/** SecretMount writes a Secret's keys as files under `mountPath` inside the task (read-only). */
+export interface SecretMount {
+  /** secretName is a Secret in the same namespace. */
+  secretName: string;
+  mountPath: string;
+  /** items selects keys; all keys when absent. */
+  items?: KeyToPath[];
+  /** defaultMode is the file mode, e.g. 0o400 (256). */
+  defaultMode?: number;
+}
+
+/** Toleration lets a task run on nodes carrying a matching taint. */
+export interface Toleration {
+  key?: string;
+  operator?: 'Equal' | 'Exists';
+  value?: string;
+  effect?: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+}
+
+/** RestartPolicy: service tasks use Always; batch tasks OnFailure or Never. */
+export type RestartPolicy = 'Always' | 'OnFailure' | 'Never';
+
+/** TaskTemplate is the shared container template of Job, DaemonSet and CronJob: one container per task. */
+export interface TaskTemplate {
+  /** labels are attached to every task made from this template (grouping, selection). */
+  labels?: Record<string, string>;
+  image: string;
+  /** command replaces the image's entrypoint. */
+  command?: string[];
+  /** args replace the image's cmd. */
+  args?: string[];
+  env?: EnvVar[];
+  workingDir?: string;
+  /** user is "uid", "uid:gid" or a numeric uid. */
+  user?: string | number;
+  resources?: ResourceRequirements;
+  ports?: ContainerPort[];
+  livenessProbe?: Probe;
+  readinessProbe?: Probe;
+  startupProbe?: Probe;
+  secretMounts?: SecretMount[];
+  nodeSelector?: Record<string, string>;
+  tolerations?: Toleration[];
+  restartPolicy?: RestartPolicy;
+  terminationGracePeriodSeconds?: number;
+}
+
+/** IntOrPercent is an absolute count or a percentage of replicas ("25%"). */
+export type IntOrPercent = number | string;
+
+/** RollingStrategy bounds a rollout: how many tasks may be down or extra at once, and how long it may stall. */
+export interface RollingStrategy {
+  type?: 'Rolling';
+  maxUnavailable?: IntOrPercent;
+  maxSurge?: IntOrPercent;
+  progressDeadlineSeconds?: number;
+}
+
+/** PRIORITY_BANDS maps each priority band to its inclusive integer range; bands do not overlap. */
+export const PRIORITY_BANDS = {
+  'best-effort': { min: 0, max: 99 },
+  batch: { min: 100, max: 299 },
+  production: { min: 300, max: 699 },
+  monitoring: { min: 700, max: 1000 },
+} as const;
+
+/** PriorityBand is a named band, from lowest to highest: best-effort, batch, production, monitoring. */
+export type PriorityBand = keyof typeof PRIORITY_BANDS;
+
+/** PRIORITY_BAND_NAMES lists the bands from lowest to highest. */
+export const PRIORITY_BAND_NAMES = ['best-effort', 'batch', 'production', 'monitoring'] as const satisfies readonly PriorityBand[];
+
+/** PRIORITY_MAX is the highest priority integer. */
+export const PRIORITY_MAX = 1000;
+
+/** Priority is a band name or an integer 0..PRIORITY_MAX. */
+export type Priority = PriorityBand | number;
+
+/**
+ * priorityValue turns a Priority into its integer: a band gives its lowest value (so integers rank
+ * work inside a band), an integer is returned as is. Throws RangeError on an integer outside 0..1000
+ * or an unknown band: validated manifests never contain those.
+ */
+export function priorityValue(p: Priority): number {
+  if (typeof p === 'number') {
+    if (!Number.isInteger(p) || p < 0 || p > PRIORITY_MAX) throw new RangeError(`priority ${p} is not an integer in 0..${PRIORITY_MAX}`);
+    return p;
+  }
+  const band = PRIORITY_BANDS[p];
+  if (band === undefined) throw new RangeError(`unknown priority band "${String(p)}"`);
+  return band.min;
+}
+
+/** priorityBand names the band an integer priority falls in. Throws RangeError outside 0..1000. */
+export function priorityBand(n: number): PriorityBand {
+  for (const name of PRIORITY_BAND_NAMES) {
+    const band = PRIORITY_BANDS[name];
+    if (Number.isInteger(n) && n >= band.min && n <= band.max) return name;
+  }
+  throw new RangeError(`priority ${n} is not an integer in 0..${PRIORITY_MAX}`);
+}
+
+/** DEFAULT_PRIORITY applies when a Job, DaemonSet or CronJob names none. */
+export const DEFAULT_PRIORITY: PriorityBand = 'batch';
+
+/** JobType: a service runs forever and is restarted; a batch runs to completion. */
+export type JobType = 'service' | 'batch';
+
+/** BatchFields are the run-to-completion controls of a batch Job (and of a CronJob's job template). */
+export interface BatchFields {
+  /** completions is how many tasks must succeed; default 1. */
+  completions?: number;
+  /** parallelism is how many tasks run at once; default 1. */
+  parallelism?: number;
+  /** backoffLimit is how many failed tasks are retried before the Job fails; default 6. */
+  backoffLimit?: number;
+  /** activeDeadlineSeconds bounds the Job's whole run. */
+  activeDeadlineSeconds?: number;
+}
+
+/** JobSpec is Borg's job: `replicas` tasks made from one template. Batch fields only with type batch. */
+export interface JobSpec extends BatchFields {
+  owner?: string;
+  type: JobType;
+  /** replicas is the number of tasks of a service Job; default 1. */
+  replicas?: number;
+  priority?: Priority;
+  template: TaskTemplate;
+  strategy?: RollingStrategy;
+}
+
+/** DaemonSetSpec runs its template once on every eligible node (nodeSelector, tolerations). */
+export interface DaemonSetSpec {
+  owner?: string;
+  priority?: Priority;
+  template: TaskTemplate;
+  strategy?: Omit<RollingStrategy, 'maxSurge'>;
+}
+
+/** ConcurrencyPolicy decides what a CronJob does when the previous run is still going. */
+export type ConcurrencyPolicy = 'Allow' | 'Forbid' | 'Replace';
+
+/** CronJobTemplate is the batch Job a CronJob creates at each tick. */
+export interface CronJobTemplate extends BatchFields {
+  owner?: string;
+  priority?: Priority;
+  template: TaskTemplate;
+}
+
+/** CronJobSpec makes a batch Job from `jobTemplate` on every tick of `schedule` (5- or 6-field cron). */
+export interface CronJobSpec {
+  schedule: string;
+  /** timeZone is an IANA zone name; UTC when absent. */
+  timeZone?: string;
+  concurrencyPolicy?: ConcurrencyPolicy;
+  suspend?: boolean;
+  startingDeadlineSeconds?: number;
+  successfulJobsHistoryLimit?: number;
+  failedJobsHistoryLimit?: number;
+  jobTemplate: CronJobTemplate;
+}
+
+/**
+ * SecretSpec holds values sealed to the cluster key (like Bitnami SealedSecrets): `encryptedData`
+ * maps each key to base64 ciphertext. `data` (base64) and `stringData` (text) are plaintext and are
+ * rejected unless the object carries ALLOW_PLAINTEXT_ANNOTATION="true" AND the validator runs with
+ * allowPlaintextSecrets (dev only).
+ */
+export interface SecretSpec {
+  type?: string;
+  encryptedData?: Record<string, string>;
+  data?: Record<string, string>;
+  stringData?: Record<string, string>;
+}
+
+/** ALLOW_PLAINTEXT_ANNOTATION marks a Secret whose plaintext values are accepted in dev mode. */
+export const ALLOW_PLAINTEXT_ANNOTATION = 'gitcell.io/allow-plaintext';
+
+/** CRDNames names a user kind. */
+export interface CRDNames {
+  /** kind is the PascalCase kind of the objects, e.g. "Database". */
+  kind: string;
+  /** plural is a DNS label, e.g. "databases"; it is also the CRD's metadata.name. */
+  plural: string;
+  singular?: string;
+  shortNames?: string[];
+}
+
+/** CRDVersion is one served version of a user kind with its OpenAPI v3 (JSON Schema) of the whole object. */
+export interface CRDVersion {
+  name: string;
+  served?: boolean;
+  storage?: boolean;
+  schema: { openAPIV3Schema: Record<string, unknown> };
+}
+
+/** CustomResourceDefinitionSpec defines a user kind; its objects use apiVersion `${group}/${version}`. */
+export interface CustomResourceDefinitionSpec {
+  group: string;
+  names: CRDNames;
+  versions: CRDVersion[];
+}
+
+/** Manifest is the common envelope of every object. */
+export interface Manifest<K extends string = string, S = unknown> {
+  apiVersion: string;
+  kind: K;
+  metadata: ObjectMeta;
+  spec: S;
+}
+
+/** Job is a Manifest of kind Job. */
+export type Job = Manifest<'Job', JobSpec> & { apiVersion: typeof API_VERSION };
+/** DaemonSet is a Manifest of kind DaemonSet. */
+export type DaemonSet = Manifest<'DaemonSet', DaemonSetSpec> & { apiVersion: typeof API_VERSION };
+/** CronJob is a Manifest of kind CronJob. */
+export type CronJob = Manifest<'CronJob', CronJobSpec> & { apiVersion: typeof API_VERSION };
+/** Secret is a Manifest of kind Secret. */
+export type Secret = Manifest<'Secret', SecretSpec> & { apiVersion: typeof API_VERSION };
+/** CustomResourceDefinition is a Manifest of kind CustomResourceDefinition. */
+export type CustomResourceDefinition = Manifest<'CustomResourceDefinition', CustomResourceDefinitionSpec> & {
+  apiVersion: typeof API_VERSION;
+};
+
+/** CustomObject is an object of a user kind; its shape beyond the envelope is its CRD's business. */
+export interface CustomObject {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta;
+  [field: string]: unknown;
+}
+
+/** BuiltinObject is any object of a built-in kind. */
+export type BuiltinObject = Job | DaemonSet | CronJob | Secret | CustomResourceDefinition;
+
+/** AnyObject is any object gitcell accepts. */
+export type AnyObject = BuiltinObject | CustomObject;
+
+/** objectKey is the unique identity of an object: "kind/namespace/name" (each token free of dots and slashes). */
+export function objectKey(o: { kind: string; metadata: { name: string; namespace?: string } }): string {
+  return `${o.kind}/${o.metadata.namespace ?? DEFAULT_NAMESPACE}/${o.metadata.name}`;
+}
