@@ -2,6 +2,10 @@
 // test/unit/crds/schema-drift.test.ts validates typed fixtures against the schemas and checks that
 // every schema property has a typed counterpart, so the two cannot drift apart silently.
 
+import type { RestartPolicy, Toleration } from './cluster.ts';
+
+export type { RestartPolicy, Toleration };
+
 /** API_VERSION is the apiVersion of every built-in gitcell kind. */
 export const API_VERSION = 'gitcell.io/v1' as const;
 
@@ -124,8 +128,8 @@ export interface KeyToPath {
   path: string;
 }
 
-/** SecretMount writes a Secret's keys as files under `mountPath` inside the task (read-only). */
-export interface SecretMount {
+/** SecretMountSpec writes a Secret's keys as files under `mountPath` inside the task (read-only). */
+export interface SecretMountSpec {
   /** secretName is a Secret in the same namespace. */
   secretName: string;
   mountPath: string;
@@ -135,19 +139,8 @@ export interface SecretMount {
   defaultMode?: number;
 }
 
-/** Toleration lets a task run on nodes carrying a matching taint. */
-export interface Toleration {
-  key?: string;
-  operator?: 'Equal' | 'Exists';
-  value?: string;
-  effect?: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
-}
-
-/** RestartPolicy: service tasks use Always; batch tasks OnFailure or Never. */
-export type RestartPolicy = 'Always' | 'OnFailure' | 'Never';
-
-/** TaskTemplate is the shared container template of Job, DaemonSet and CronJob: one container per task. */
-export interface TaskTemplate {
+/** TaskTemplateSpec is the container template of Job, DaemonSet and CronJob as written in Git, one container per task (api/cluster.ts's TaskTemplate is its resolved form). */
+export interface TaskTemplateSpec {
   /** labels are attached to every task made from this template (grouping, selection). */
   labels?: Record<string, string>;
   image: string;
@@ -164,7 +157,7 @@ export interface TaskTemplate {
   livenessProbe?: Probe;
   readinessProbe?: Probe;
   startupProbe?: Probe;
-  secretMounts?: SecretMount[];
+  secretMounts?: SecretMountSpec[];
   nodeSelector?: Record<string, string>;
   tolerations?: Toleration[];
   restartPolicy?: RestartPolicy;
@@ -251,7 +244,7 @@ export interface JobSpec extends BatchFields {
   /** replicas is the number of tasks of a service Job; default 1. */
   replicas?: number;
   priority?: Priority;
-  template: TaskTemplate;
+  template: TaskTemplateSpec;
   strategy?: RollingStrategy;
 }
 
@@ -259,7 +252,7 @@ export interface JobSpec extends BatchFields {
 export interface DaemonSetSpec {
   owner?: string;
   priority?: Priority;
-  template: TaskTemplate;
+  template: TaskTemplateSpec;
   strategy?: Omit<RollingStrategy, 'maxSurge'>;
 }
 
@@ -270,7 +263,7 @@ export type ConcurrencyPolicy = 'Allow' | 'Forbid' | 'Replace';
 export interface CronJobTemplate extends BatchFields {
   owner?: string;
   priority?: Priority;
-  template: TaskTemplate;
+  template: TaskTemplateSpec;
 }
 
 /** CronJobSpec makes a batch Job from `jobTemplate` on every tick of `schedule` (5- or 6-field cron). */
