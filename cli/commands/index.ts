@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerSecret } from './secret.ts';
 import { registerUp } from './up.ts';
 
 /**
@@ -6,5 +7,6 @@ import { registerUp } from './up.ts';
  * `registerXxx(program)` function, so parts of gitcell add commands without touching each other.
  */
 export function registerCommands(program: Command): void {
+  registerSecret(program);
   registerUp(program);
 }

@@ -1,0 +1,107 @@
+import { createCipheriv, createDecipheriv, createHash, createPublicKey, privateDecrypt, publicEncrypt, randomBytes, constants, type KeyObject } from 'node:crypto';
+import { GitcellError } from '../lib/errors.ts';
+
+/**
+ * Sealed value format (base64 of the bytes below), one per Secret value:
+ *
+ *   "GCS1" | keyId (8 bytes) | wrappedKeyLength (uint16 BE) | wrappedKey | iv (12) | tag (16) | ciphertext
+ *
+ * A fresh AES-256-GCM data key per value is wrapped with the cluster's RSA-OAEP (SHA-256) public key.
+ * The scope `<namespace>/<name>/<key>` is the GCM additional data AND the OAEP label, so a sealed
+ * value moved to another Secret, namespace or key fails to open. keyId names the key pair, so values
+ * sealed before a key rotation still find their private key.
+ */
+const MAGIC = Buffer.from('GCS1');
+const KEY_ID_BYTES = 8;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
+/** SealScope binds a sealed value to one key of one Secret. */
+export interface SealScope {
+  namespace: string;
+  name: string;
+  key: string;
+}
+
+/** scopeLabel is the additional authenticated data of a scope. */
+export function scopeLabel(scope: SealScope): Buffer {
+  return Buffer.from(`gitcell.io/v1/Secret/${scope.namespace}/${scope.name}/${scope.key}`);
+}
+
+/** keyIdOf is the 8-byte fingerprint of a public key (sha256 of its DER SPKI), hex encoded. */
+export function keyIdOf(publicKey: KeyObject | string): string {
+  const key = typeof publicKey === 'string' ? createPublicKey(publicKey) : publicKey;
+  const der = key.export({ type: 'spki', format: 'der' });
+  return createHash('sha256').update(der).digest().subarray(0, KEY_ID_BYTES).toString('hex');
+}
+
+/** sealValue encrypts one plaintext value for the holder of `publicKey`, bound to `scope`. */
+export function sealValue(publicKey: KeyObject | string, scope: SealScope, plaintext: Buffer | string): string {
+  const key = typeof publicKey === 'string' ? createPublicKey(publicKey) : publicKey;
+  const label = scopeLabel(scope);
+  const dataKey = randomBytes(32);
+  const iv = randomBytes(IV_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', dataKey, iv);
+  cipher.setAAD(label);
+  const ciphertext = Buffer.concat([cipher.update(typeof plaintext === 'string' ? Buffer.from(plaintext) : plaintext), cipher.final()]);
+  const wrapped = publicEncrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256', oaepLabel: label }, dataKey);
+  const length = Buffer.alloc(2);
+  length.writeUInt16BE(wrapped.length);
+  return Buffer.concat([MAGIC, Buffer.from(keyIdOf(key), 'hex'), length, wrapped, iv, cipher.getAuthTag(), ciphertext]).toString('base64');
+}
+
+/** ParsedSealedValue is the envelope of a sealed value, before decryption. */
+export interface ParsedSealedValue {
+  keyId: string;
+  wrappedKey: Buffer;
+  iv: Buffer;
+  tag: Buffer;
+  ciphertext: Buffer;
+}
+
+/** parseSealedValue splits a sealed value into its parts; E_SEALED_FORMAT when it is not one. */
+export function parseSealedValue(sealed: string, scope: SealScope): ParsedSealedValue {
+  const bytes = Buffer.from(sealed, 'base64');
+  const fail = (reason: string): never => {
+    throw new GitcellError('E_SEALED_FORMAT', `Secret ${scope.namespace}/${scope.name}: value "${scope.key}" is not a sealed value (${reason})`, { ...scope, reason });
+  };
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(sealed.replace(/\s+/g, ''))) fail('not base64');
+  if (bytes.length < MAGIC.length + KEY_ID_BYTES + 2 || !bytes.subarray(0, 4).equals(MAGIC)) fail('missing the GCS1 header');
+  let at = MAGIC.length;
+  const keyId = bytes.subarray(at, at + KEY_ID_BYTES).toString('hex');
+  at += KEY_ID_BYTES;
+  const wrappedLength = bytes.readUInt16BE(at);
+  at += 2;
+  if (bytes.length < at + wrappedLength + IV_BYTES + TAG_BYTES) fail('truncated');
+  const wrappedKey = bytes.subarray(at, at + wrappedLength);
+  at += wrappedLength;
+  const iv = bytes.subarray(at, at + IV_BYTES);
+  at += IV_BYTES;
+  const tag = bytes.subarray(at, at + TAG_BYTES);
+  at += TAG_BYTES;
+  return { keyId, wrappedKey, iv, tag, ciphertext: bytes.subarray(at) };
+}
+
+/**
+ * openValue decrypts a sealed value with the private key `privateKeyFor(keyId)` returns.
+ * E_SEALED_UNKNOWN_KEY when no key pair matches; E_SEALED_TAMPERED when the value was altered or
+ * sealed for another scope (the two cannot be told apart, by design).
+ */
+export function openValue(sealed: string, scope: SealScope, privateKeyFor: (keyId: string) => KeyObject | undefined): Buffer {
+  const parts = parseSealedValue(sealed, scope);
+  const privateKey = privateKeyFor(parts.keyId);
+  const where = `Secret ${scope.namespace}/${scope.name}: value "${scope.key}"`;
+  if (!privateKey) {
+    throw new GitcellError('E_SEALED_UNKNOWN_KEY', `${where} was sealed with key ${parts.keyId}, which this cluster does not have`, { ...scope, keyId: parts.keyId });
+  }
+  const label = scopeLabel(scope);
+  try {
+    const dataKey = privateDecrypt({ key: privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256', oaepLabel: label }, parts.wrappedKey);
+    const decipher = createDecipheriv('aes-256-gcm', dataKey, parts.iv);
+    decipher.setAAD(label);
+    decipher.setAuthTag(parts.tag);
+    return Buffer.concat([decipher.update(parts.ciphertext), decipher.final()]);
+  } catch {
+    throw new GitcellError('E_SEALED_TAMPERED', `${where} cannot be opened: it was tampered with or sealed for another Secret (sealed values are bound to namespace, name and key)`, { ...scope });
+  }
+}

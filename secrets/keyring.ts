@@ -1,0 +1,122 @@
+import { generateKeyPair, createPrivateKey, createPublicKey, scrypt, randomBytes, createCipheriv, createDecipheriv, type KeyObject } from 'node:crypto';
+import { mkdir, readFile, readdir, rename, writeFile, chmod } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { GitcellError } from '../lib/errors.ts';
+import { keyIdOf } from './envelope.ts';
+
+const generateKeyPairAsync = promisify(generateKeyPair);
+const scryptAsync = promisify(scrypt) as (password: string, salt: Buffer, keylen: number, options: { N: number; r: number; p: number; maxmem: number }) => Promise<Buffer>;
+
+/**
+ * Keyring holds the cluster's sealing key pairs in `<stateDir>/secrets/keys/`: one `<keyId>.pem`
+ * private key per pair (mode 0600) and `active` naming the pair new secrets are sealed with.
+ * Old pairs stay after a rotation so values sealed with them still open.
+ */
+export class Keyring {
+  private constructor(
+    readonly dir: string,
+    private readonly keys: Map<string, KeyObject>,
+    private activeId: string,
+  ) {}
+
+  /** Keyring.open loads the key ring of a state directory, creating the first key pair if none. */
+  static async open(stateDir: string): Promise<Keyring> {
+    const dir = join(stateDir, 'secrets', 'keys');
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const keys = new Map<string, KeyObject>();
+    for (const file of (await readdir(dir)).filter((f) => f.endsWith('.pem')).sort()) {
+      const key = createPrivateKey(await readFile(join(dir, file), 'utf8'));
+      keys.set(keyIdOf(createPublicKey(key)), key);
+    }
+    let activeId = (await readFile(join(dir, 'active'), 'utf8').catch(() => '')).trim();
+    const ring = new Keyring(dir, keys, activeId);
+    if (!keys.has(activeId)) {
+      activeId = keys.size > 0 ? [...keys.keys()].at(-1)! : await ring.rotate();
+      await ring.setActive(activeId);
+    }
+    return ring;
+  }
+
+  /** activeKeyId names the key pair new secrets are sealed with. */
+  get activeKeyId(): string {
+    return this.activeId;
+  }
+
+  /** publicKeyPem is the active public key (SPKI PEM): what `gitcell secret pubkey` prints. */
+  publicKeyPem(): string {
+    return createPublicKey(this.privateKey(this.activeId)!).export({ type: 'spki', format: 'pem' }).toString();
+  }
+
+  /** privateKey returns the private key of a key id, or undefined when this ring lacks it. */
+  privateKey(keyId: string): KeyObject | undefined {
+    return this.keys.get(keyId);
+  }
+
+  /** keyIds lists every key pair the ring holds. */
+  keyIds(): string[] {
+    return [...this.keys.keys()];
+  }
+
+  /** rotate generates a new RSA-4096 key pair and makes it active; old pairs keep decrypting. */
+  async rotate(): Promise<string> {
+    const { privateKey } = await generateKeyPairAsync('rsa', { modulusLength: 4096 });
+    await this.add(privateKey);
+    const id = keyIdOf(createPublicKey(privateKey));
+    await this.setActive(id);
+    return id;
+  }
+
+  /**
+   * exportBackup returns every key pair encrypted with a passphrase (scrypt + AES-256-GCM), for
+   * keeping in the store: a lost state directory then loses no secret.
+   */
+  async exportBackup(passphrase: string): Promise<string> {
+    const payload = JSON.stringify({
+      active: this.activeId,
+      keys: [...this.keys.values()].map((k) => k.export({ type: 'pkcs8', format: 'pem' }).toString()),
+    });
+    const salt = randomBytes(16);
+    const iv = randomBytes(12);
+    const key = await scryptAsync(passphrase, salt, 32, SCRYPT);
+    const cipher = createCipheriv('aes-256-gcm', key, iv);
+    const ciphertext = Buffer.concat([cipher.update(payload), cipher.final()]);
+    return JSON.stringify({ v: 1, salt: salt.toString('base64'), iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), data: ciphertext.toString('base64') });
+  }
+
+  /** importBackup adds the key pairs of a backup to the ring (E_KEY_BACKUP on a wrong passphrase). */
+  async importBackup(backup: string, passphrase: string): Promise<void> {
+    let parsed: { salt: string; iv: string; tag: string; data: string };
+    let payload: { active: string; keys: string[] };
+    try {
+      parsed = JSON.parse(backup);
+      const key = await scryptAsync(passphrase, Buffer.from(parsed.salt, 'base64'), 32, SCRYPT);
+      const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(parsed.iv, 'base64'));
+      decipher.setAuthTag(Buffer.from(parsed.tag, 'base64'));
+      payload = JSON.parse(Buffer.concat([decipher.update(Buffer.from(parsed.data, 'base64')), decipher.final()]).toString('utf8'));
+    } catch (err) {
+      throw new GitcellError('E_KEY_BACKUP', 'sealing key backup cannot be opened: wrong passphrase or damaged backup', {}, { cause: err });
+    }
+    for (const pem of payload.keys) await this.add(createPrivateKey(pem));
+    if (this.keys.has(payload.active)) await this.setActive(payload.active);
+  }
+
+  private async add(privateKey: KeyObject): Promise<void> {
+    const id = keyIdOf(createPublicKey(privateKey));
+    const path = join(this.dir, `${id}.pem`);
+    const tmp = `${path}.tmp-${process.pid}`;
+    await writeFile(tmp, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    await chmod(tmp, 0o600);
+    await rename(tmp, path);
+    this.keys.set(id, privateKey);
+  }
+
+  private async setActive(id: string): Promise<void> {
+    const tmp = join(this.dir, `active.tmp-${process.pid}`);
+    await writeFile(tmp, `${id}\n`, { mode: 0o600 });
+    await rename(tmp, join(this.dir, 'active'));
+    this.activeId = id;
+  }
+}
+
+const SCRYPT = { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };

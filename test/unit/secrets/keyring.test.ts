@@ -1,0 +1,41 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, stat, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Keyring, sealValue, openValue } from '../../../secrets/index.ts';
+import { isGitcellError } from '../../../lib/errors.ts';
+
+const scope = { namespace: 'default', name: 'api', key: 'token' };
+
+test('the key ring persists, rotates, and keeps opening values sealed before a rotation', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'gitcell-keyring-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+
+  const ring = await Keyring.open(dir);
+  const first = ring.activeKeyId;
+  const files = (await readdir(join(dir, 'secrets', 'keys'))).filter((f) => f.endsWith('.pem'));
+  assert.deepEqual(files, [`${first}.pem`]);
+  assert.equal((await stat(join(dir, 'secrets', 'keys', files[0]!))).mode & 0o777, 0o600);
+
+  const old = sealValue(ring.publicKeyPem(), scope, 'v1');
+  const second = await ring.rotate();
+  assert.notEqual(second, first);
+  const fresh = sealValue(ring.publicKeyPem(), scope, 'v2');
+
+  const reopened = await Keyring.open(dir);
+  assert.equal(reopened.activeKeyId, second);
+  assert.equal(openValue(old, scope, (id) => reopened.privateKey(id)).toString(), 'v1');
+  assert.equal(openValue(fresh, scope, (id) => reopened.privateKey(id)).toString(), 'v2');
+
+  // A backup restores every pair into an empty state directory; a wrong passphrase is refused.
+  const backup = await reopened.exportBackup('correct horse');
+  assert.ok(!backup.includes('PRIVATE KEY'));
+  const dir2 = await mkdtemp(join(tmpdir(), 'gitcell-keyring-'));
+  t.after(() => rm(dir2, { recursive: true, force: true }));
+  const restored = await Keyring.open(dir2);
+  await assert.rejects(restored.importBackup(backup, 'wrong'), (err) => isGitcellError(err, 'E_KEY_BACKUP'));
+  await restored.importBackup(backup, 'correct horse');
+  assert.equal(restored.activeKeyId, second);
+  assert.equal(openValue(old, scope, (id) => restored.privateKey(id)).toString(), 'v1');
+});
