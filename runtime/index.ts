@@ -1,0 +1,5 @@
+// runtime/: images, snapshots, overlayfs and runc containers. Knows nothing of the control plane.
+// Import the runtime only through this file.
+
+// Images (runtime/image, owner: runtime-images).
+export * from './image/index.ts';
