@@ -7,3 +7,4 @@ export { ImageStore, type RefRecord, type ImageListEntry, type PutImageInput } f
 export { parseReference, formatReference, normalizeReference, isPlainHttpRegistry, LOCAL_DOMAIN, type Reference } from './reference.ts';
 export { parseManifestOrIndex, parseImageConfig, selectPlatform, isGzipLayer, DEFAULT_PLATFORM, type ParsedManifest, type ParsedIndex, type ParsedConfig } from './manifest.ts';
 export { importRootfs, writeLayerFromDir, buildBusyboxRootfs, BUSYBOX_PATH, DEFAULT_IMPORT_CONFIG, type ImportOptions } from './rootfs.ts';
+export { exportOciLayout, importOciLayout, isOciLayout, splitLayoutArg, REF_NAME_ANNOTATION } from './layout.ts';

@@ -1,0 +1,62 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdtemp, readFile, readdir, readlink, lstat, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ImageStore, buildBusyboxRootfs, exportOciLayout, importOciLayout, importRootfs } from '../../../runtime/index.ts';
+import { requireTool } from '../../helpers/tools.ts';
+
+const run = promisify(execFile);
+const dirs: string[] = [];
+after(async () => { for (const d of dirs) await rm(d, { recursive: true, force: true }); });
+async function tmp(prefix: string): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), prefix));
+  dirs.push(d);
+  return d;
+}
+
+/** tree lists every path under dir with its type, mode and content/target, for comparing rootfs. */
+async function tree(dir: string, rel = ''): Promise<string[]> {
+  const out: string[] = [];
+  for (const name of (await readdir(join(dir, rel))).sort()) {
+    const p = rel ? `${rel}/${name}` : name;
+    const st = await lstat(join(dir, p));
+    const mode = (st.mode & 0o7777).toString(8);
+    if (st.isDirectory()) { out.push(`d ${p} ${mode}`); out.push(...(await tree(dir, p))); }
+    else if (st.isSymbolicLink()) out.push(`l ${p} -> ${await readlink(join(dir, p))}`);
+    else out.push(`f ${p} ${mode} ${st.size} ${(await readFile(join(dir, p))).subarray(0, 64).toString('hex')}`);
+  }
+  return out;
+}
+
+test('umoci unpacks gitcell\'s OCI layout export to the same root filesystem', async () => {
+  await requireTool('umoci');
+  const rootfs = await tmp('gitcell-bb-');
+  await buildBusyboxRootfs(rootfs);
+  const store = new ImageStore(await tmp('gitcell-root-'));
+  const img = await importRootfs(store, rootfs, 'busybox:1');
+  const layout = join(await tmp('gitcell-layout-'), 'oci');
+  const entry = await exportOciLayout(store, 'busybox:1', layout, 'v1');
+  assert.equal(entry.digest, img.manifestDigest);
+  const bundle = join(await tmp('gitcell-umoci-'), 'bundle');
+  await run('umoci', ['unpack', '--image', `${layout}:v1`, bundle]);
+  assert.deepEqual(await tree(join(bundle, 'rootfs')), await tree(rootfs));
+});
+
+test('skopeo copies gitcell\'s export, and gitcell imports skopeo\'s copy with identical digests', async () => {
+  await requireTool('skopeo');
+  const rootfs = await tmp('gitcell-bb-');
+  await buildBusyboxRootfs(rootfs);
+  const store = new ImageStore(await tmp('gitcell-root-'));
+  const img = await importRootfs(store, rootfs, 'busybox:2');
+  const base = await tmp('gitcell-layout-');
+  await exportOciLayout(store, img.ref, join(base, 'a'), 'v2');
+  await run('skopeo', ['copy', '--quiet', `oci:${join(base, 'a')}:v2`, `oci:${join(base, 'b')}:copied`]);
+  const other = new ImageStore(await tmp('gitcell-root-'));
+  const back = await importOciLayout(other, join(base, 'b'), 'again:v2', 'copied');
+  assert.equal(back.manifestDigest, img.manifestDigest);
+  assert.deepEqual(back.diffIds, img.diffIds);
+  assert.equal(back.ref, 'localhost/again:v2');
+});
