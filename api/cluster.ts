@@ -59,6 +59,17 @@ export interface SecretMount {
   secretName: string;
   mountPath: string;
   items?: { key: string; path: string }[];
+  /** File mode of the mounted files (e.g. 0o400); the agent's default when absent. */
+  defaultMode?: number;
+  version?: string;
+}
+
+/** SecretEnvVar is an environment variable whose value is one key of a Secret, read by the agent. */
+export interface SecretEnvVar {
+  name: string;
+  secretName: string;
+  key: string;
+  /** Version of the Secret; part of the template hash so rotation restarts the task. */
   version?: string;
 }
 
@@ -68,6 +79,8 @@ export interface TaskTemplate {
   command?: string[];
   args?: string[];
   env: { name: string; value: string }[];
+  /** Variables taken from Secrets (`valueFrom.secretKeyRef` in the manifest); values never in the spec. */
+  secretEnv?: SecretEnvVar[];
   workingDir?: string;
   user?: string;
   resources: { requests: Resources; limits: Partial<Resources> };

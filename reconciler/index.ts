@@ -1,0 +1,3 @@
+// reconciler/: from a Git revision to desired objects and tasks in the store. Public face.
+export * from './template/index.ts';
+export * from './diff/index.ts';
