@@ -3,3 +3,6 @@
 
 // Images (runtime/image, owner: runtime-images).
 export * from './image/index.ts';
+
+// Task networking: a netns and an IP per sandbox through CNI (runtime/network, owner: agent).
+export * from './network/index.ts';

@@ -1,0 +1,8 @@
+// runtime/network/: a network namespace and an IP per sandbox through the standard CNI plugins.
+export { NetworkManager, type NetworkManagerOptions, type Attachment } from './manager.ts';
+export {
+  invokePlugin, addNetworkList, delNetworkList, checkNetworkList, parseCniResult, parseCniError, ipv4Of, pluginConf,
+  type CniCommand, type CniNetworkList, type CniPluginConf, type CniResult, type CniIp, type CniInvocation,
+} from './cni.ts';
+export { bridgeNetworkList, loopbackNetworkList, parseIpv4Cidr, formatIpv4, ipv4InSubnet, validateBridgeName, type BridgeNetworkOptions } from './config.ts';
+export { createNetns, deleteNetns, listNetns, netnsExists, netnsPath, execInNetns, NETNS_DIR } from './netns.ts';

@@ -1,0 +1,66 @@
+import { readdir } from 'node:fs/promises';
+import { GitcellError } from '../../lib/errors.ts';
+import { runCommand } from './exec.ts';
+
+/** NETNS_DIR is where `ip netns` keeps its bind-mounted namespaces (iproute2's fixed location). */
+export const NETNS_DIR = '/var/run/netns';
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,200}$/;
+
+/** validateNetnsName rejects names `ip netns` would misread or that could escape NETNS_DIR. */
+export function validateNetnsName(name: string): void {
+  if (!NAME_RE.test(name) || name.includes('..')) {
+    throw new GitcellError('E_NETNS_NAME', `network namespace name "${name}" is invalid: use letters, digits, '.', '_' and '-' (at most 201 characters)`, { name });
+  }
+}
+
+/** netnsPath is the path a runtime joins (`linux.namespaces[].path`) and CNI gets as CNI_NETNS. */
+export function netnsPath(name: string): string {
+  validateNetnsName(name);
+  return `${NETNS_DIR}/${name}`;
+}
+
+/** listNetns returns the names of every named network namespace on the machine. */
+export async function listNetns(): Promise<string[]> {
+  try {
+    return (await readdir(NETNS_DIR)).sort();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+}
+
+/** netnsExists tells whether a named network namespace exists. */
+export async function netnsExists(name: string): Promise<boolean> {
+  return (await listNetns()).includes(name);
+}
+
+/**
+ * createNetns makes a named network namespace with `ip netns add`; an existing one is kept (a
+ * restarted agent finishing a half-done start must not fail on its own leftovers).
+ */
+export async function createNetns(name: string): Promise<string> {
+  const path = netnsPath(name);
+  if (await netnsExists(name)) return path;
+  const r = await runCommand('ip', ['netns', 'add', name]);
+  if (r.code !== 0 && !(await netnsExists(name))) {
+    throw new GitcellError('E_NETNS_CREATE', `cannot create network namespace ${name}: ${r.stderr.trim()}`, { name });
+  }
+  return path;
+}
+
+/** deleteNetns removes a named network namespace; a missing one is not an error (idempotent). */
+export async function deleteNetns(name: string): Promise<void> {
+  validateNetnsName(name);
+  if (!(await netnsExists(name))) return;
+  const r = await runCommand('ip', ['netns', 'delete', name]);
+  if (r.code !== 0 && (await netnsExists(name))) {
+    throw new GitcellError('E_NETNS_DELETE', `cannot delete network namespace ${name}: ${r.stderr.trim()}`, { name });
+  }
+}
+
+/** execInNetns runs a command inside a named network namespace (`ip netns exec`). */
+export function execInNetns(name: string, argv: string[], options: { timeoutMs?: number } = {}) {
+  validateNetnsName(name);
+  return runCommand('ip', ['netns', 'exec', name, ...argv], options);
+}
