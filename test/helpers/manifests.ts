@@ -1,0 +1,167 @@
+// Typed manifest fixtures. Because they are typed with api/ types AND validated against crds/
+// schemas (test/unit/crds/schema-drift.test.ts), they also pin the two together.
+import type { CronJob, CustomObject, CustomResourceDefinition, DaemonSet, Job, Secret } from '../../api/index.ts';
+
+/** fullJob uses every field of a service Job at least once. */
+export function fullJob(): Job {
+  return {
+    apiVersion: 'gitcell.io/v1',
+    kind: 'Job',
+    metadata: { name: 'web', namespace: 'default', labels: { app: 'web', 'gitcell.io/tier': 'frontend' }, annotations: { note: 'anything goes here' } },
+    spec: {
+      owner: 'team-web',
+      type: 'service',
+      replicas: 3,
+      priority: 'production',
+      strategy: { type: 'Rolling', maxUnavailable: 1, maxSurge: '25%', progressDeadlineSeconds: 120 },
+      template: {
+        labels: { app: 'web' },
+        image: 'localhost/busybox:latest',
+        command: ['httpd'],
+        args: ['-f', '-p', '8080'],
+        env: [
+          { name: 'MODE', value: 'prod' },
+          { name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'db', key: 'password' } } },
+        ],
+        workingDir: '/www',
+        user: '1000:1000',
+        resources: { requests: { cpu: '100m', memory: '64Mi' }, limits: { cpu: 1, memory: '128Mi' } },
+        ports: [{ name: 'http', containerPort: 8080, hostPort: 18080, protocol: 'TCP' }],
+        livenessProbe: {
+          httpGet: { path: '/', port: 'http', host: '127.0.0.1', scheme: 'HTTP', httpHeaders: [{ name: 'X-Probe', value: 'live' }] },
+          initialDelaySeconds: 1,
+          periodSeconds: 5,
+          timeoutSeconds: 1,
+          successThreshold: 1,
+          failureThreshold: 3,
+        },
+        readinessProbe: { tcpSocket: { port: 8080, host: '127.0.0.1' } },
+        startupProbe: { exec: { command: ['true'] } },
+        secretMounts: [{ secretName: 'db', mountPath: '/run/secrets/db', items: [{ key: 'password', path: 'password' }], defaultMode: 0o400 }],
+        nodeSelector: { disk: 'ssd' },
+        tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'web', effect: 'NoSchedule' }],
+        restartPolicy: 'Always',
+        terminationGracePeriodSeconds: 10,
+      },
+    },
+  };
+}
+
+/** batchJob is a run-to-completion Job using every batch field. */
+export function batchJob(): Job {
+  return {
+    apiVersion: 'gitcell.io/v1',
+    kind: 'Job',
+    metadata: { name: 'report' },
+    spec: {
+      type: 'batch',
+      priority: 150,
+      completions: 4,
+      parallelism: 2,
+      backoffLimit: 3,
+      activeDeadlineSeconds: 600,
+      template: { image: 'localhost/busybox:latest', command: ['sh', '-c', 'echo done'], restartPolicy: 'OnFailure', user: 0 },
+    },
+  };
+}
+
+/** fullDaemonSet uses every DaemonSet field. */
+export function fullDaemonSet(): DaemonSet {
+  return {
+    apiVersion: 'gitcell.io/v1',
+    kind: 'DaemonSet',
+    metadata: { name: 'node-logger' },
+    spec: {
+      owner: 'team-ops',
+      priority: 'monitoring',
+      strategy: { type: 'Rolling', maxUnavailable: '50%', progressDeadlineSeconds: 60 },
+      template: { image: 'localhost/busybox:latest', command: ['sleep', '3600'], tolerations: [{ operator: 'Exists' }] },
+    },
+  };
+}
+
+/** fullCronJob uses every CronJob field. */
+export function fullCronJob(): CronJob {
+  return {
+    apiVersion: 'gitcell.io/v1',
+    kind: 'CronJob',
+    metadata: { name: 'nightly' },
+    spec: {
+      schedule: '*/15 * * * *',
+      timeZone: 'Europe/Paris',
+      concurrencyPolicy: 'Forbid',
+      suspend: false,
+      startingDeadlineSeconds: 30,
+      successfulJobsHistoryLimit: 3,
+      failedJobsHistoryLimit: 1,
+      jobTemplate: {
+        owner: 'team-data',
+        priority: 'batch',
+        completions: 1,
+        parallelism: 1,
+        backoffLimit: 2,
+        activeDeadlineSeconds: 300,
+        template: { image: 'localhost/busybox:latest', command: ['date'], restartPolicy: 'Never' },
+      },
+    },
+  };
+}
+
+/** sealedSecret is a Secret in sealed form. */
+export function sealedSecret(name = 'db'): Secret {
+  return {
+    apiVersion: 'gitcell.io/v1',
+    kind: 'Secret',
+    metadata: { name },
+    spec: { type: 'Opaque', encryptedData: { password: 'AgBy3i4OJSWK+PiTySYZZA==' } },
+  };
+}
+
+/** plaintextSecret is a dev-only Secret with both plaintext forms and the dev annotation. */
+export function plaintextSecret(): Secret {
+  return {
+    apiVersion: 'gitcell.io/v1',
+    kind: 'Secret',
+    metadata: { name: 'dev', annotations: { 'gitcell.io/allow-plaintext': 'true' } },
+    spec: { data: { token: 'c2VjcmV0' }, stringData: { user: 'admin' } },
+  };
+}
+
+/** fullCRD defines the user kind Database with every CRD field. */
+export function fullCRD(): CustomResourceDefinition {
+  return {
+    apiVersion: 'gitcell.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: 'databases' },
+    spec: {
+      group: 'example.com',
+      names: { kind: 'Database', plural: 'databases', singular: 'database', shortNames: ['db'] },
+      versions: [
+        {
+          name: 'v1',
+          served: true,
+          storage: true,
+          schema: {
+            openAPIV3Schema: {
+              type: 'object',
+              required: ['spec'],
+              properties: {
+                spec: {
+                  type: 'object',
+                  required: ['engine', 'sizeGi'],
+                  additionalProperties: false,
+                  properties: { engine: { type: 'string', enum: ['postgres', 'mysql'] }, sizeGi: { type: 'integer', minimum: 1 } },
+                },
+              },
+            },
+          },
+        },
+      ],
+    },
+  };
+}
+
+/** database is one object of fullCRD's kind. */
+export function database(): CustomObject {
+  return { apiVersion: 'example.com/v1', kind: 'Database', metadata: { name: 'orders' }, spec: { engine: 'postgres', sizeGi: 10 } };
+}
