@@ -102,7 +102,9 @@ test('every object in the kind schemas has exactly the fields of its TypeScript 
     objectLocations(BUILTIN_SCHEMAS[kind], '', locations);
     const listed = table.filter(([k]) => k === kind);
     for (const [path, schema] of locations) {
-      const row = listed.find(([, p]) => p === path);
+      // The three probes $ref one definition; its insides are listed once, under livenessProbe.
+      const probePath = path.replace(/\.(readiness|startup)Probe\./, '.livenessProbe.');
+      const row = listed.find(([, p]) => p === probePath);
       // Below a template and in metadata, the other kinds $ref the same definitions as Job, checked there.
       assert.ok(row || (kind !== 'Job' && isSharedWithJob(kind, path)), `${kind} ${path || '(root)'}: no row in the drift table; add one with its type`);
       if (row) assert.deepEqual(Object.keys(schema.properties as object).sort(), Object.keys(row[2]).sort(), `${kind} ${path || '(root)'}: schema and type disagree`);
