@@ -1,0 +1,318 @@
+/**
+ * Bucket<T>: one typed KV bucket. Values are versioned JSON envelopes (record.ts); every read
+ * returns the revision, every write that depends on a read is a compare-and-set on it.
+ *
+ *   get ──► leader read (STREAM.MSG.GET), never a lagging replica ──► {value, revision}
+ *   update(key, value, revision) ──► publish with Nats-Expected-Last-Subject-Sequence ──► E_CONFLICT
+ *   updateWithRetry(key, fn) ──► get, fn, CAS; on conflict re-read and call fn again
+ *   watch / list ──► watch.ts (snapshot then changes, resumable)
+ *
+ * The bucket is a plain NATS KV bucket (stream KV_<name>, subjects $KV.<name>.<key>), so the
+ * `nats kv` tooling and raw nats.js clients see the same data.
+ */
+import { headers, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type StoredMsg } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { createLogger, isGitcellError, type Logger } from '../lib/index.ts';
+import { StoreErrorCodes, storeError, translateError } from './errors.ts';
+import { decodeRecord, encodeRecord, invalidRecordError, validateKey, type InvalidRecord, type RecordCodec } from './record.ts';
+import { startWatch, type Watch, type WatchOptions } from './watch.ts';
+
+/** StoreRecord is a decoded value with the revision it was stored at. */
+export interface StoreRecord<T> {
+  key: string;
+  value: T;
+  revision: number;
+  /** when the server stored this revision */
+  created?: Date;
+}
+
+/** BucketConfig is how a bucket is created (idempotently) and opened. */
+export interface BucketConfig {
+  /** full bucket name, e.g. gitcell_tasks */
+  name: string;
+  /** replica count: 1 embedded, 3 or 5 in a cluster (default 1) */
+  replicas?: number;
+  /** values kept per key (1..64, default 1); more lets a resumed watch see every revision */
+  history?: number;
+  description?: string;
+  /** request timeout in ms for reads and writes (default 5000) */
+  timeoutMs?: number;
+}
+
+/** BucketOptions are the client-side options of an open bucket. */
+export interface BucketOptions {
+  log?: Logger;
+  /** called for every record a read, list or watch refuses (also logged at warn) */
+  onInvalid?: (record: InvalidRecord) => void;
+}
+
+/** SKIP returned by an updateWithRetry function means "leave the key as it is". */
+export const SKIP: unique symbol = Symbol('gitcell.store.skip');
+
+/** UpdateFn computes the next value from the current one: T to write, undefined to delete, SKIP. */
+export type UpdateFn<T> = (current: T | undefined, record: StoreRecord<T> | undefined) => T | undefined | typeof SKIP;
+
+/** UpdateOptions bound updateWithRetry. */
+export interface UpdateOptions {
+  /** give up with E_TOO_MANY_CONFLICTS after this many lost races (default 50) */
+  maxAttempts?: number;
+}
+
+const KV_OPERATION = 'KV-Operation';
+const EXPECTED_LAST_SUBJECT_SEQ = 'Nats-Expected-Last-Subject-Sequence';
+
+/**
+ * ensureBucket creates the KV bucket if it is missing (idempotent, safe to race) and scales an
+ * existing one to the configured replica count and history.
+ */
+export async function ensureBucket(nc: NatsConnection, cfg: BucketConfig): Promise<void> {
+  const replicas = cfg.replicas ?? 1;
+  const history = cfg.history ?? 1;
+  const js = jetstream(nc, { timeout: cfg.timeoutMs ?? 5000 });
+  const kvm = new Kvm(js);
+  const jsm = await js.jetstreamManager();
+  try {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await kvm.create(cfg.name, { replicas, history, allow_direct: true, ...(cfg.description ? { description: cfg.description } : {}) });
+        break;
+      } catch (err) {
+        // Two processes creating the same bucket at once: the loser sees "already in use"; the
+        // stream exists now, which is all we wanted.
+        if (attempt < 3 && /already in use|stream name already/i.test(String((err as Error).message))) continue;
+        throw err;
+      }
+    }
+    const info = await jsm.streams.info(`KV_${cfg.name}`);
+    if (info.config.num_replicas !== replicas || info.config.max_msgs_per_subject !== history) {
+      await jsm.streams.update(`KV_${cfg.name}`, { ...info.config, num_replicas: replicas, max_msgs_per_subject: history });
+    }
+  } catch (err) {
+    throw translateError(err, 'create bucket', cfg.name);
+  }
+}
+
+/** Bucket is a typed view of one KV bucket; see the file comment. */
+export class Bucket<T> {
+  readonly name: string;
+  readonly stream: string;
+  private readonly subjectPrefix: string;
+  private readonly log: Logger;
+
+  private constructor(
+    readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    readonly codec: RecordCodec<T>,
+    cfg: BucketConfig,
+    private readonly opts: BucketOptions,
+  ) {
+    this.name = cfg.name;
+    this.stream = `KV_${cfg.name}`;
+    this.subjectPrefix = `$KV.${cfg.name}.`;
+    this.log = opts.log ?? createLogger('store');
+  }
+
+  /** Bucket.open creates the bucket if needed (ensureBucket) and returns a typed handle on it. */
+  static async open<T>(nc: NatsConnection, cfg: BucketConfig, codec: RecordCodec<T>, opts: BucketOptions = {}): Promise<Bucket<T>> {
+    await ensureBucket(nc, cfg);
+    return Bucket.bind(nc, cfg, codec, opts);
+  }
+
+  /** Bucket.bind returns a handle on an existing bucket without any server round trip. */
+  static async bind<T>(nc: NatsConnection, cfg: BucketConfig, codec: RecordCodec<T>, opts: BucketOptions = {}): Promise<Bucket<T>> {
+    const timeout = cfg.timeoutMs ?? 5000;
+    const js = jetstream(nc, { timeout });
+    const jsm = await jetstreamManager(nc, { timeout, checkAPI: false });
+    return new Bucket(nc, js, jsm, codec, cfg, opts);
+  }
+
+  /** reportInvalid logs a refused record and tells the bucket's onInvalid callback. */
+  reportInvalid = (record: InvalidRecord): void => {
+    this.log.warn({ ...record }, `store: skipping invalid record ${record.bucket}/${record.key}@${record.revision}: ${record.reason}`);
+    try {
+      this.opts.onInvalid?.(record);
+    } catch (err) {
+      this.log.error({ err: String(err) }, 'store: onInvalid callback threw');
+    }
+  };
+
+  /**
+   * get returns the key's current value and revision, or undefined if it has none (never written
+   * or deleted). It reads from the stream leader, so it sees every write acknowledged before it.
+   * Pass `{ stale: true }` to allow a (faster) read from any replica. A record that cannot be
+   * decoded is reported and raises E_INVALID_RECORD.
+   */
+  async get(key: string, opts: { stale?: boolean } = {}): Promise<StoreRecord<T> | undefined> {
+    validateKey(key);
+    const subject = this.subjectPrefix + key;
+    let sm: StoredMsg | null;
+    try {
+      sm = opts.stale
+        ? await this.jsm.direct.getMessage(this.stream, { last_by_subj: subject })
+        : await this.jsm.streams.getMessage(this.stream, { last_by_subj: subject });
+    } catch (err) {
+      throw translateError(err, 'get', this.name, key);
+    }
+    if (!sm || sm.subject !== subject) return undefined;
+    const op = sm.header?.get(KV_OPERATION);
+    if (op === 'DEL' || op === 'PURGE') return undefined;
+    const decoded = decodeRecord(this.codec, sm.data);
+    if (!decoded.ok) {
+      const bad = { bucket: this.name, key, revision: sm.seq, reason: decoded.reason };
+      this.reportInvalid(bad);
+      throw invalidRecordError(bad);
+    }
+    return { key, value: decoded.value, revision: sm.seq, created: sm.time };
+  }
+
+  private async publish(op: string, key: string, payload: Uint8Array, expectRevision: number | undefined, kvOp?: 'DEL'): Promise<number> {
+    validateKey(key);
+    let h;
+    if (expectRevision !== undefined || kvOp) {
+      h = headers();
+      if (expectRevision !== undefined) h.set(EXPECTED_LAST_SUBJECT_SEQ, String(expectRevision));
+      if (kvOp) h.set(KV_OPERATION, kvOp);
+    }
+    try {
+      const ack = await this.js.publish(this.subjectPrefix + key, payload, h ? { headers: h } : undefined);
+      return ack.seq;
+    } catch (err) {
+      throw translateError(err, op, this.name, key);
+    }
+  }
+
+  /** put writes `value` unconditionally (last writer wins) and returns the new revision. */
+  put(key: string, value: T): Promise<number> {
+    return this.publish('put', key, encodeRecord(this.codec, value), undefined);
+  }
+
+  /**
+   * create writes `value` only if the key has no value (never written, or deleted) and returns the
+   * new revision; E_EXISTS if it has one.
+   */
+  async create(key: string, value: T): Promise<number> {
+    const payload = encodeRecord(this.codec, value);
+    try {
+      return await this.publish('create', key, payload, 0);
+    } catch (err) {
+      if (!isGitcellError(err, StoreErrorCodes.Conflict)) throw err;
+    }
+    // The key has history: allowed if its last entry is a delete marker, checked by CAS on it.
+    const sm = await this.rawLast(key);
+    const op = sm?.header?.get(KV_OPERATION);
+    if (sm && (op === 'DEL' || op === 'PURGE')) {
+      try {
+        return await this.publish('create', key, payload, sm.seq);
+      } catch (err) {
+        if (!isGitcellError(err, StoreErrorCodes.Conflict)) throw err;
+      }
+    }
+    throw storeError(StoreErrorCodes.Exists, `create ${this.name}/${key}: key already has a value`, { bucket: this.name, key });
+  }
+
+  private async rawLast(key: string): Promise<StoredMsg | null> {
+    try {
+      return await this.jsm.streams.getMessage(this.stream, { last_by_subj: this.subjectPrefix + key });
+    } catch (err) {
+      throw translateError(err, 'get', this.name, key);
+    }
+  }
+
+  /**
+   * update writes `value` only if the key is still at `revision` (compare-and-set) and returns the
+   * new revision; E_CONFLICT if someone else wrote (or deleted) it since.
+   */
+  update(key: string, value: T, revision: number): Promise<number> {
+    if (!Number.isSafeInteger(revision) || revision <= 0) {
+      throw storeError(StoreErrorCodes.Failed, `update ${this.name}/${key}: revision must be a positive integer, got ${revision}`, { key, revision });
+    }
+    return this.publish('update', key, encodeRecord(this.codec, value), revision);
+  }
+
+  /**
+   * delete removes the key (a delete marker that watchers see) and returns the marker's revision;
+   * with `revision` only if the key is still at it (E_CONFLICT otherwise).
+   */
+  delete(key: string, opts: { revision?: number } = {}): Promise<number> {
+    return this.publish('delete', key, new Uint8Array(0), opts.revision, 'DEL');
+  }
+
+  /**
+   * updateWithRetry applies a pure function to the key's current value with compare-and-set,
+   * re-reading and calling it again whenever another writer got in first, and returns the record
+   * as finally stored (undefined if deleted or absent). `fn` returns the next value, undefined to
+   * delete, or SKIP to leave the key alone (the current record is returned).
+   */
+  async updateWithRetry(key: string, fn: UpdateFn<T>, opts: UpdateOptions = {}): Promise<StoreRecord<T> | undefined> {
+    const maxAttempts = opts.maxAttempts ?? 50;
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.get(key);
+      const next = fn(current?.value, current);
+      try {
+        if (next === SKIP) return current;
+        if (next === undefined) {
+          if (current) await this.delete(key, { revision: current.revision });
+          return undefined;
+        }
+        const revision = current ? await this.update(key, next, current.revision) : await this.create(key, next);
+        return { key, value: next, revision };
+      } catch (err) {
+        const lost = isGitcellError(err, StoreErrorCodes.Conflict) || isGitcellError(err, StoreErrorCodes.Exists);
+        if (!lost) throw err;
+        if (attempt >= maxAttempts) {
+          throw storeError(StoreErrorCodes.TooManyConflicts, `update ${this.name}/${key}: gave up after ${attempt} conflicting writes`, { bucket: this.name, key, attempts: attempt });
+        }
+        // Jitter spreads racing writers so they stop colliding in lockstep.
+        if (attempt > 2) await new Promise((r) => setTimeout(r, Math.random() * Math.min(2 ** attempt, 50)));
+      }
+    }
+  }
+
+  /**
+   * watch streams the keys below `prefix` (or one `key`): their current values, a `synced` event,
+   * then every put and delete; see watch.ts for the resume and restart rules.
+   */
+  watch(opts: WatchOptions = {}): Watch<T> {
+    return startWatch(
+      { nc: this.nc, jsm: this.jsm, bucket: this.name, stream: this.stream, codec: this.codec, log: this.log, reportInvalid: this.reportInvalid },
+      opts,
+    );
+  }
+
+  /**
+   * list returns the current records below `prefix` ("" for all), sorted by key, and the revision
+   * they are consistent at (pass it to watch({afterRevision}) to follow on without a gap).
+   * Invalid records are reported and left out.
+   */
+  async listWithRevision(prefix = '', opts: { signal?: AbortSignal } = {}): Promise<{ records: StoreRecord<T>[]; revision: number }> {
+    const w = this.watch({ prefix, ...(opts.signal ? { signal: opts.signal } : {}) });
+    const found = new Map<string, StoreRecord<T>>();
+    let revision = 0;
+    try {
+      for await (const ev of w) {
+        if (ev.type === 'put') found.set(ev.key, { key: ev.key, value: ev.value, revision: ev.revision, created: ev.created });
+        else if (ev.type === 'delete') found.delete(ev.key);
+        else {
+          revision = ev.revision;
+          break;
+        }
+      }
+    } finally {
+      await w.close();
+    }
+    const records = [...found.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return { records, revision };
+  }
+
+  /** list returns the current records below `prefix` ("" for all), sorted by key. */
+  async list(prefix = ''): Promise<StoreRecord<T>[]> {
+    return (await this.listWithRevision(prefix)).records;
+  }
+
+  /** keys returns the keys below `prefix` that hold a value, sorted. */
+  async keys(prefix = ''): Promise<string[]> {
+    return (await this.list(prefix)).map((r) => r.key);
+  }
+}

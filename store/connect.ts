@@ -1,0 +1,57 @@
+import { readFile } from 'node:fs/promises';
+import { connect as natsConnect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { StoreErrorCodes, storeError } from './errors.ts';
+
+/** ConnectOptions are how a gitcell component reaches NATS. */
+export interface ConnectOptions {
+  /** server URLs: an array or one comma-separated string ("nats://a:4222,nats://b:4222") */
+  servers: string | string[];
+  /** path of a NATS credentials file (JWT + nkey seed) */
+  creds?: string;
+  /** connection name shown by the server (monitoring, logs) */
+  name?: string;
+  /** connect timeout in ms (default 5000) */
+  timeoutMs?: number;
+}
+
+/** splitServers turns "a,b" or ["a", "b,c"] into a clean list of server URLs. */
+export function splitServers(servers: string | string[]): string[] {
+  const list = (Array.isArray(servers) ? servers : [servers]).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+  return list;
+}
+
+/**
+ * connect opens a NATS connection that reconnects forever (a component outlives server restarts
+ * and failovers; callers end it with close()). Failure to reach any server at first is
+ * E_STORE_UNAVAILABLE naming the servers; an unreadable credentials file names the file.
+ */
+export async function connect(opts: ConnectOptions): Promise<NatsConnection> {
+  const servers = splitServers(opts.servers);
+  if (servers.length === 0) throw storeError(StoreErrorCodes.NoCluster, 'no NATS server URL given', {});
+  let authenticator;
+  if (opts.creds) {
+    let text: Uint8Array;
+    try {
+      text = await readFile(opts.creds);
+    } catch (err) {
+      throw storeError(StoreErrorCodes.Unavailable, `credentials file ${opts.creds}: ${(err as Error).message}`, { file: opts.creds }, err);
+    }
+    authenticator = credsAuthenticator(text);
+  }
+  try {
+    return await natsConnect({
+      servers,
+      name: opts.name ?? 'gitcell',
+      timeout: opts.timeoutMs ?? 5000,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      // A restarting embedded server comes back on the same port within a second or two; keep
+      // pinging often enough to notice a dead server quickly (2 missed pings at 2 s).
+      pingInterval: 2000,
+      maxPingOut: 2,
+      ...(authenticator ? { authenticator } : {}),
+    });
+  } catch (err) {
+    throw storeError(StoreErrorCodes.Unavailable, `cannot connect to NATS at ${servers.join(',')}: ${(err as Error).message}`, { servers }, err);
+  }
+}

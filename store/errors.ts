@@ -1,0 +1,63 @@
+import { GitcellError } from '../lib/index.ts';
+
+/**
+ * StoreErrorCodes are the stable codes of errors the store raises on purpose. Callers switch on them
+ * with isGitcellError(err, StoreErrorCodes.Conflict).
+ */
+export const StoreErrorCodes = {
+  /** a compare-and-set write lost: the key's revision was not the expected one */
+  Conflict: 'E_CONFLICT',
+  /** create() of a key that already holds a value */
+  Exists: 'E_EXISTS',
+  /** a stored record is not valid JSON, not an envelope, of a future schema, or fails validation */
+  InvalidRecord: 'E_INVALID_RECORD',
+  /** a key or key filter that NATS KV cannot store or the layout forbids */
+  InvalidKey: 'E_INVALID_KEY',
+  /** the NATS servers did not answer (down, no JetStream leader yet, timeout) */
+  Unavailable: 'E_STORE_UNAVAILABLE',
+  /** any other refusal from JetStream */
+  Failed: 'E_STORE_FAILED',
+  /** updateWithRetry gave up after too many conflicts */
+  TooManyConflicts: 'E_TOO_MANY_CONFLICTS',
+  /** no cluster to connect to (no --nats and no running embedded server) */
+  NoCluster: 'E_NO_CLUSTER',
+} as const;
+
+/** StoreErrorCode is one of StoreErrorCodes. */
+export type StoreErrorCode = (typeof StoreErrorCodes)[keyof typeof StoreErrorCodes];
+
+/** storeError builds a GitcellError with a store code; the NATS error, if any, is kept as cause. */
+export function storeError(code: StoreErrorCode, message: string, data: Record<string, unknown> = {}, cause?: unknown): GitcellError {
+  return new GitcellError(code, message, data, cause === undefined ? undefined : { cause });
+}
+
+// JetStream API error codes that mean "the expected last sequence did not match" (a lost CAS).
+const WRONG_LAST_SEQUENCE = new Set([10071, 10164]);
+
+/** isWrongLastSequence tells whether a JetStream error is a compare-and-set mismatch. */
+export function isWrongLastSequence(err: unknown): boolean {
+  const e = err as { code?: unknown; api_error?: { err_code?: unknown } } | null;
+  if (!e || typeof e !== 'object') return false;
+  const code = typeof e.code === 'number' ? e.code : e.api_error?.err_code;
+  if (typeof code === 'number' && WRONG_LAST_SEQUENCE.has(code)) return true;
+  return /wrong last sequence/i.test(String((err as Error).message ?? ''));
+}
+
+/**
+ * translateError maps a NATS/JetStream failure to a store GitcellError naming the operation, bucket
+ * and key, so callers never have to know nats.js error classes.
+ */
+export function translateError(err: unknown, op: string, bucket: string, key?: string): GitcellError {
+  if (err instanceof GitcellError) return err;
+  const msg = String((err as Error)?.message ?? err);
+  const where = key === undefined ? `bucket ${bucket}` : `${bucket}/${key}`;
+  const data = { op, bucket, ...(key === undefined ? {} : { key }) };
+  if (isWrongLastSequence(err)) {
+    return storeError(StoreErrorCodes.Conflict, `${op} ${where}: revision conflict (someone else wrote first)`, data, err);
+  }
+  const name = (err as Error)?.name ?? '';
+  if (/timeout|no responders|disconnect|closed|connection|unavailable|no suitable peers|leader/i.test(`${name} ${msg}`)) {
+    return storeError(StoreErrorCodes.Unavailable, `${op} ${where}: NATS unavailable (${msg})`, data, err);
+  }
+  return storeError(StoreErrorCodes.Failed, `${op} ${where}: ${msg}`, data, err);
+}
