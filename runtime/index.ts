@@ -6,3 +6,6 @@ export * from './image/index.ts';
 
 // Task networking: a netns and an IP per sandbox through CNI (runtime/network, owner: agent).
 export * from './network/index.ts';
+
+// Snapshots (runtime/snapshot, owner: runtime-containers): layers unpacked once, shared by containers.
+export * from './snapshot/index.ts';

@@ -1,0 +1,195 @@
+// Snapshotter: one directory per layer, keyed by chain ID, unpacked once and shared by every container.
+//
+//   prepare(layers) ─▶ chainIds ─▶ for each missing: unpack into snapshots/.tmp-XXXX/fs ─▶ rename to
+//                                  snapshots/<chain-hex>/ (atomic; a lost race just drops the temp dir)
+//
+// The rename is the only commit point, so a crash leaves at worst a .tmp-* directory (pruned later) and
+// two processes unpacking the same layer both end with one complete snapshot.
+import * as fs from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { GitcellError } from '../../lib/errors.ts';
+import { unpackLayer, type UnpackLimits, type UnpackResult } from './unpack.ts';
+
+/** LayerRef is what the snapshotter needs of one image layer (an OCI descriptor plus its diffID). */
+export interface LayerRef {
+  digest: string;
+  mediaType: string;
+  diffId: string;
+}
+
+/** BlobSource is the part of the content store the snapshotter reads (runtime/image's ContentStore). */
+export interface BlobSource {
+  openBlob(digest: string): Promise<Readable>;
+}
+
+/** SnapshotInfo describes one committed snapshot, as listed by Snapshotter.list(). */
+export interface SnapshotInfo {
+  chainId: string;
+  diffId: string;
+  layerDigest: string;
+  bytes: number;
+  entries: number;
+  createdAt: string;
+}
+
+/**
+ * chainIds computes OCI chain IDs bottom first: chainID(L0) = diffID(L0),
+ * chainID(Ln) = sha256(chainID(Ln-1) + " " + diffID(Ln)). A chain ID names a layer *with* everything
+ * below it, which is why two images sharing a base share its snapshots.
+ */
+export function chainIds(diffIds: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const diffId of diffIds) {
+    checkDigest(diffId, 'diffID');
+    const prev = out[out.length - 1];
+    out.push(prev === undefined ? diffId : `sha256:${createHash('sha256').update(`${prev} ${diffId}`).digest('hex')}`);
+  }
+  return out;
+}
+
+/** layerIsGzip tells from a layer media type whether its blob is gzip; unknown compressions fail. */
+export function layerIsGzip(mediaType: string): boolean {
+  if (/gzip$/.test(mediaType)) return true;
+  if (/tar$/.test(mediaType)) return false;
+  throw new GitcellError('E_LAYER_UNSUPPORTED', `layer media type ${mediaType} is not supported (only tar and tar+gzip)`, { mediaType });
+}
+
+function checkDigest(d: string, what: string): string {
+  const m = /^sha256:([0-9a-f]{64})$/.exec(d);
+  if (!m) throw new GitcellError('E_BAD_DIGEST', `${what} "${d}" is not a sha256 digest`, { digest: d });
+  return m[1]!;
+}
+
+/** SnapshotterOptions: unpack limits and how old a temp dir must be before prune removes it. */
+export interface SnapshotterOptions {
+  limits?: Partial<UnpackLimits>;
+  staleTempMs?: number;
+}
+
+/** Snapshotter owns ROOT/snapshots (see the contract in RUNTIME-CONTRACT.md). */
+export class Snapshotter {
+  readonly dir: string;
+  private readonly inflight = new Map<string, Promise<string>>();
+
+  constructor(root: string, private readonly opts: SnapshotterOptions = {}) {
+    this.dir = join(root, 'snapshots');
+  }
+
+  /** path returns the lower directory of a chain ID (whether or not it exists yet). */
+  path(chainId: string): string {
+    return join(this.dir, checkDigest(chainId, 'chain ID'), 'fs');
+  }
+
+  /** has tells whether the snapshot of a chain ID is committed. */
+  has(chainId: string): boolean {
+    return fs.existsSync(join(this.dir, checkDigest(chainId, 'chain ID'), 'meta.json'));
+  }
+
+  /**
+   * prepare makes sure every layer is unpacked and returns their directories bottom first. Layers are
+   * unpacked one after another (each is CPU and disk bound; parallel unpacks only thrash two cores).
+   */
+  async prepare(source: BlobSource, layers: readonly LayerRef[]): Promise<string[]> {
+    const ids = chainIds(layers.map((l) => l.diffId));
+    const dirs: string[] = [];
+    for (let i = 0; i < layers.length; i++) dirs.push(await this.unpack(source, layers[i]!, ids[i]!));
+    return dirs;
+  }
+
+  /** unpack commits the snapshot of one layer under its chain ID, once, and returns its directory. */
+  unpack(source: BlobSource, layer: LayerRef, chainId: string): Promise<string> {
+    if (this.has(chainId)) return Promise.resolve(this.path(chainId));
+    let p = this.inflight.get(chainId);
+    if (!p) {
+      p = this.unpackOnce(source, layer, chainId).finally(() => this.inflight.delete(chainId));
+      this.inflight.set(chainId, p);
+    }
+    return p;
+  }
+
+  private async unpackOnce(source: BlobSource, layer: LayerRef, chainId: string): Promise<string> {
+    const hex = checkDigest(chainId, 'chain ID');
+    fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const tmp = join(this.dir, `.tmp-${hex.slice(0, 12)}-${randomBytes(6).toString('hex')}`);
+    fs.mkdirSync(join(tmp, 'fs'), { recursive: true });
+    try {
+      const gzip = layerIsGzip(layer.mediaType);
+      const blob = await source.openBlob(layer.digest);
+      const result: UnpackResult = await unpackLayer(blob, join(tmp, 'fs'), {
+        gzip,
+        expectedDiffId: layer.diffId,
+        layer: layer.digest,
+        ...(this.opts.limits ? { limits: this.opts.limits } : {}),
+      });
+      const info: SnapshotInfo = {
+        chainId, diffId: layer.diffId, layerDigest: layer.digest, bytes: result.bytes, entries: result.entries, createdAt: new Date().toISOString(),
+      };
+      fs.writeFileSync(join(tmp, 'meta.json'), `${JSON.stringify(info)}\n`);
+      try {
+        fs.renameSync(tmp, join(this.dir, hex));
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+        fs.rmSync(tmp, { recursive: true, force: true }); // another process won the race: same content
+      }
+      return this.path(chainId);
+    } catch (err) {
+      fs.rmSync(tmp, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  /** list returns every committed snapshot. */
+  list(): SnapshotInfo[] {
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.dir);
+    } catch {
+      return [];
+    }
+    const out: SnapshotInfo[] = [];
+    for (const name of names) {
+      if (!/^[0-9a-f]{64}$/.test(name)) continue;
+      try {
+        out.push(JSON.parse(fs.readFileSync(join(this.dir, name, 'meta.json'), 'utf8')) as SnapshotInfo);
+      } catch {
+        // a directory without meta.json is not committed; prune removes it
+      }
+    }
+    return out;
+  }
+
+  /**
+   * prune removes every snapshot whose chain ID is not in `keep`, plus temp dirs older than
+   * staleTempMs (default one hour: younger ones may belong to an unpack in another process).
+   * The caller (runtime gc) must keep the chains of images and of existing containers.
+   */
+  prune(keep: Iterable<string>): string[] {
+    const keepHex = new Set([...keep].map((c) => checkDigest(c, 'chain ID')));
+    const removed: string[] = [];
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.dir);
+    } catch {
+      return removed;
+    }
+    const staleMs = this.opts.staleTempMs ?? 3600_000;
+    for (const name of names) {
+      const abs = join(this.dir, name);
+      if (name.startsWith('.tmp-')) {
+        const st = fs.statSync(abs, { throwIfNoEntry: false });
+        if (st && Date.now() - st.mtimeMs > staleMs) fs.rmSync(abs, { recursive: true, force: true });
+        continue;
+      }
+      if (!/^[0-9a-f]{64}$/.test(name) || keepHex.has(name)) continue;
+      // Rename first so a half-removed snapshot never looks committed.
+      const doomed = join(this.dir, `.tmp-gc-${name.slice(0, 12)}-${randomBytes(4).toString('hex')}`);
+      fs.renameSync(abs, doomed);
+      fs.rmSync(doomed, { recursive: true, force: true });
+      removed.push(`sha256:${name}`);
+    }
+    return removed;
+  }
+}

@@ -1,0 +1,327 @@
+// unpackLayer applies one OCI layer tar to an empty directory, treating every byte as hostile.
+//
+//   blob ─▶ gunzip? ─▶ meter (size limit + diffID hash) ─▶ tar-stream extract ─▶ apply entry
+//                                                                              └▶ at the end: whiteouts,
+//                                                                                 opaque markers, dir times
+//
+// Safety rests on four rules, each enforced in one place:
+//  1. names are cleaned by cleanEntryName (no `..`, absolute paths contained);
+//  2. every parent component is lstat'ed and must be a real directory: nothing is ever written
+//     through a symlink (ParentResolver, with a cache that is invalidated whenever an entry is replaced);
+//  3. files are created with O_EXCL|O_NOFOLLOW after unlinking what was there, so a duplicate entry
+//     never writes through an earlier symlink or hardlink;
+//  4. metadata calls never follow symlinks (lchown, lutimes), and device nodes are never created.
+// File system calls are synchronous on purpose: each is microseconds, a layer has thousands, and the
+// promise round trip per call would cost more than the call itself; the event loop still turns between
+// tar chunks.
+import * as fs from 'node:fs';
+import { createHash, type Hash } from 'node:crypto';
+import { join } from 'node:path';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import * as tar from 'tar-stream';
+import { GitcellError } from '../../lib/errors.ts';
+import { classifyWhiteout, cleanEntryName, safeMode, type EntryPath } from './paths.ts';
+import { makeWhiteouts, markOpaque } from './fsops.ts';
+
+/** UnpackLimits bounds what one layer may cost: decompressed bytes (gzip bombs) and entry count. */
+export interface UnpackLimits {
+  maxBytes: number;
+  maxEntries: number;
+}
+
+/** defaultUnpackLimits returns the limits used when a caller gives none: 16 GiB and 1M entries. */
+export function defaultUnpackLimits(): UnpackLimits {
+  return { maxBytes: 16 * 1024 ** 3, maxEntries: 1_000_000 };
+}
+
+/** UnpackOptions: whether the stream is gzip, limits, and the diffID the uncompressed tar must have. */
+export interface UnpackOptions {
+  gzip: boolean;
+  limits?: Partial<UnpackLimits>;
+  expectedDiffId?: string;
+  /** layer is a label for error messages (a digest or a test name). */
+  layer?: string;
+}
+
+/** UnpackResult reports what was applied and what was skipped (device nodes, AUFS meta files). */
+export interface UnpackResult {
+  entries: number;
+  bytes: number;
+  diffId: string;
+  whiteouts: number;
+  opaques: number;
+  skipped: { name: string; reason: string }[];
+}
+
+/** unpackLayer streams `input` (a layer blob) into the empty directory `dir`; see the file comment. */
+export async function unpackLayer(input: Readable, dir: string, opts: UnpackOptions): Promise<UnpackResult> {
+  const limits = { ...defaultUnpackLimits(), ...opts.limits };
+  const label = opts.layer ?? 'layer';
+  const meter = new Meter(limits.maxBytes, label);
+  const extract = tar.extract();
+  const stages: Readable[] = opts.gzip ? [input, createGunzip(), meter] : [input, meter];
+  const fail = (err: unknown): void => {
+    for (const s of stages) s.destroy();
+    extract.destroy(err instanceof Error ? err : new Error(String(err)));
+  };
+  for (let i = 0; i < stages.length; i++) {
+    const s = stages[i]!;
+    s.on('error', (err) => fail(wrapStreamError(err, label)));
+    const next = stages[i + 1];
+    if (next) s.pipe(next as Transform);
+  }
+  meter.pipe(extract as unknown as NodeJS.WritableStream); // streamx Writable speaks node's pipe protocol
+
+  const applier = new Applier(dir, label);
+  const skipped: { name: string; reason: string }[] = [];
+  let entries = 0;
+  try {
+    for await (const entry of extract) {
+      entries++;
+      if (entries > limits.maxEntries) {
+        throw new GitcellError('E_LAYER_TOO_MANY_ENTRIES', `${label}: more than ${limits.maxEntries} entries`, { layer: label, limit: limits.maxEntries });
+      }
+      const h = entry.header;
+      if ((h.size ?? 0) > limits.maxBytes) {
+        throw new GitcellError('E_LAYER_TOO_LARGE', `${label}: entry "${h.name}" declares ${h.size} bytes, over the limit of ${limits.maxBytes}`, { layer: label, entry: h.name, limit: limits.maxBytes });
+      }
+      const skip = await applier.apply(h, entry);
+      if (skip) skipped.push({ name: h.name, reason: skip });
+      entry.resume(); // drain whatever the applier did not read (skipped entries)
+    }
+  } catch (err) {
+    fail(err);
+    throw wrapStreamError(err, label);
+  }
+  await applier.finish();
+  const diffId = meter.digest();
+  if (opts.expectedDiffId && opts.expectedDiffId !== diffId) {
+    throw new GitcellError('E_LAYER_DIFFID_MISMATCH', `${label}: uncompressed content has ${diffId}, the image says ${opts.expectedDiffId}`, { layer: label, expected: opts.expectedDiffId, actual: diffId });
+  }
+  return { entries, bytes: meter.bytes, diffId, whiteouts: applier.whiteoutCount, opaques: applier.opaqueCount, skipped };
+}
+
+function wrapStreamError(err: unknown, label: string): Error {
+  if (err instanceof GitcellError) return err;
+  const e = err as NodeJS.ErrnoException;
+  if (typeof e?.code === 'string' && e.code.startsWith('Z_')) {
+    return new GitcellError('E_LAYER_CORRUPT', `${label}: gzip stream is corrupt: ${e.message}`, { layer: label });
+  }
+  if (typeof e?.code === 'string' && /^E[A-Z]+$/.test(e.code) && e.syscall) {
+    return new GitcellError('E_LAYER_APPLY_FAILED', `${label}: ${e.syscall} failed: ${e.message}`, { layer: label, errno: e.code });
+  }
+  return new GitcellError('E_LAYER_CORRUPT', `${label}: not a valid tar stream: ${e?.message ?? String(err)}`, { layer: label });
+}
+
+/** Meter counts and hashes the decompressed bytes, failing once they pass the limit (gzip bombs). */
+class Meter extends Transform {
+  bytes = 0;
+  private readonly hash: Hash = createHash('sha256');
+  constructor(private readonly max: number, private readonly label: string) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.bytes += chunk.length;
+    if (this.bytes > this.max) {
+      cb(new GitcellError('E_LAYER_TOO_LARGE', `${this.label}: more than ${this.max} bytes once decompressed`, { layer: this.label, limit: this.max }));
+      return;
+    }
+    this.hash.update(chunk);
+    cb(null, chunk);
+  }
+  digest(): string {
+    return `sha256:${this.hash.digest('hex')}`;
+  }
+}
+
+const O_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
+
+/** Applier turns tar entries into files below `root`; it owns the invariants listed at the top. */
+class Applier {
+  private readonly dirs = new Set<string>(['']); // relative paths known to be real directories
+  private readonly whiteouts = new Map<string, EntryPath>();
+  private readonly opaque = new Map<string, EntryPath>();
+  private readonly dirTimes: { rel: string; parts: EntryPath; mtime: Date }[] = [];
+  whiteoutCount = 0;
+  opaqueCount = 0;
+
+  constructor(private readonly root: string, private readonly label: string) {}
+
+  private refuse(code: string, name: string, reason: string): never {
+    throw new GitcellError(code, `${this.label}: entry "${name}": ${reason}`, { layer: this.label, entry: name, reason });
+  }
+
+  /** parentOf makes sure every parent of `parts` is a real directory, creating missing ones. */
+  private parentOf(parts: EntryPath, name: string, create: boolean): string | undefined {
+    let rel = '';
+    for (let i = 0; i < parts.length - 1; i++) {
+      rel = rel === '' ? parts[i]! : `${rel}/${parts[i]}`;
+      if (this.dirs.has(rel)) continue;
+      const abs = join(this.root, rel);
+      const st = lstatOrNull(abs);
+      if (st === null) {
+        if (!create) return undefined;
+        fs.mkdirSync(abs, 0o755);
+      } else if (st.isSymbolicLink()) {
+        if (!create) return undefined;
+        this.refuse('E_LAYER_UNSAFE_LINK', name, `parent "${rel}" is a symlink; writing through symlinks is refused`);
+      } else if (!st.isDirectory()) {
+        if (!create) return undefined;
+        this.refuse('E_LAYER_UNSAFE_PATH', name, `parent "${rel}" is not a directory`);
+      }
+      this.dirs.add(rel);
+    }
+    return rel;
+  }
+
+  /** clear removes whatever sits at rel (a later duplicate entry wins) and forgets cached dirs below. */
+  private clear(rel: string, abs: string, keepDir: boolean): fs.Stats | null {
+    const st = lstatOrNull(abs);
+    if (st === null) return null;
+    if (st.isDirectory()) {
+      if (keepDir) return st;
+      fs.rmSync(abs, { recursive: true, force: true }); // rm never follows symlinks inside the tree
+      for (const d of this.dirs) if (d === rel || d.startsWith(`${rel}/`)) this.dirs.delete(d);
+    } else fs.unlinkSync(abs);
+    return st;
+  }
+
+  /** apply handles one entry and returns a reason when it was skipped rather than applied. */
+  async apply(h: tar.Header, body: AsyncIterable<unknown>): Promise<string | undefined> {
+    const cleaned = cleanEntryName(h.name);
+    if (!cleaned.ok) this.refuse('E_LAYER_UNSAFE_PATH', h.name, cleaned.reason);
+    const parts = cleaned.parts;
+    const wh = classifyWhiteout(parts);
+    switch (wh.kind) {
+      case 'invalid':
+        this.refuse('E_LAYER_BAD_WHITEOUT', h.name, wh.reason);
+      case 'meta':
+        return 'AUFS metadata entry';
+      case 'opaque':
+        this.parentOf(parts, h.name, true);
+        this.opaque.set(wh.dir.join('/'), wh.dir);
+        return undefined;
+      case 'whiteout':
+        this.parentOf(wh.target, h.name, true);
+        this.whiteouts.set(wh.target.join('/'), wh.target);
+        return undefined;
+      case 'none':
+        break;
+    }
+    const rel = parts.join('/');
+    const abs = rel === '' ? this.root : join(this.root, rel);
+    if (rel === '' && h.type !== 'directory') this.refuse('E_LAYER_UNSAFE_PATH', h.name, 'only a directory may name the root');
+    if (rel !== '') this.parentOf(parts, h.name, true);
+    const mode = safeMode(h.mode, h.type === 'directory' ? 0o755 : 0o644);
+    const uid = h.uid ?? 0;
+    const gid = h.gid ?? 0;
+    const mtime = h.mtime ?? new Date(0);
+
+    switch (h.type) {
+      case 'directory': {
+        const prev = rel === '' ? lstatOrNull(abs) : this.clear(rel, abs, true);
+        if (prev === null || !prev.isDirectory()) fs.mkdirSync(abs, mode);
+        // A whiteout of the same name earlier in this layer hid the lower entry: keep it hidden.
+        if (this.whiteouts.delete(rel)) this.opaque.set(rel, parts);
+        fs.lchownSync(abs, uid, gid);
+        fs.chmodSync(abs, mode); // abs is a real directory here: chmod cannot follow a link
+        this.dirs.add(rel);
+        this.dirTimes.push({ rel, parts, mtime });
+        return undefined;
+      }
+      case 'file':
+      case 'contiguous-file': {
+        this.clear(rel, abs, false);
+        this.whiteouts.delete(rel);
+        const fd = fs.openSync(abs, O_FLAGS, 0o600);
+        try {
+          for await (const chunk of body) writeAll(fd, chunk as Buffer);
+          fs.fchownSync(fd, uid, gid);
+          fs.fchmodSync(fd, mode);
+          fs.futimesSync(fd, mtime, mtime);
+        } finally {
+          fs.closeSync(fd);
+        }
+        return undefined;
+      }
+      case 'symlink': {
+        this.clear(rel, abs, false);
+        this.whiteouts.delete(rel);
+        // The target is stored, never followed by us; inside the container it resolves in its root.
+        fs.symlinkSync(h.linkname ?? '', abs);
+        fs.lchownSync(abs, uid, gid);
+        fs.lutimesSync(abs, mtime, mtime);
+        return undefined;
+      }
+      case 'link': {
+        const target = cleanEntryName(h.linkname ?? '');
+        if (!target.ok) this.refuse('E_LAYER_UNSAFE_LINK', h.name, `hardlink target "${h.linkname}": ${target.reason}`);
+        const trel = target.parts.join('/');
+        if (trel === '' || this.parentOf(target.parts, h.name, false) === undefined) {
+          this.refuse('E_LAYER_UNSAFE_LINK', h.name, `hardlink target "${h.linkname}" is not a file inside this layer`);
+        }
+        const tabs = join(this.root, trel);
+        const tst = lstatOrNull(tabs);
+        if (tst === null || tst.isDirectory()) this.refuse('E_LAYER_UNSAFE_LINK', h.name, `hardlink target "${h.linkname}" is not a file inside this layer`);
+        if (trel === rel) return 'hardlink to itself';
+        this.clear(rel, abs, false);
+        this.whiteouts.delete(rel);
+        fs.linkSync(tabs, abs); // link(2) does not follow a symlink target on Linux
+        return undefined;
+      }
+      case 'fifo':
+        return 'fifo entries are not created';
+      case 'character-device':
+      case 'block-device':
+        return 'device nodes are never created from a layer';
+      default:
+        return `unsupported entry type ${h.type}`;
+    }
+  }
+
+  /** finish applies what only makes sense once all entries are known: whiteouts, opaque dirs, times. */
+  async finish(): Promise<void> {
+    const devs: string[] = [];
+    for (const [rel, parts] of this.whiteouts) {
+      if (this.parentOf(parts, rel, false) === undefined) continue; // parent replaced: nothing to hide
+      const abs = join(this.root, rel);
+      const st = lstatOrNull(abs);
+      if (st === null) devs.push(abs);
+      else if (st.isDirectory()) this.opaque.set(rel, parts); // same-layer dir: hide only the lower one
+      // a same-layer file or link already hides the lower entry
+    }
+    const opq: string[] = [];
+    for (const [rel, parts] of this.opaque) {
+      if (rel !== '' && this.parentOf(parts, rel, false) === undefined) continue;
+      const abs = rel === '' ? this.root : join(this.root, rel);
+      const st = lstatOrNull(abs);
+      if (st?.isDirectory()) opq.push(abs);
+    }
+    await makeWhiteouts(devs);
+    await markOpaque(opq);
+    this.whiteoutCount = devs.length;
+    this.opaqueCount = opq.length;
+    // Directory times last (children changed them), deepest first, never following a link.
+    for (let i = this.dirTimes.length - 1; i >= 0; i--) {
+      const { rel, parts, mtime } = this.dirTimes[i]!;
+      if (rel !== '' && this.parentOf(parts, rel, false) === undefined) continue;
+      const abs = rel === '' ? this.root : join(this.root, rel);
+      if (lstatOrNull(abs)?.isDirectory()) fs.lutimesSync(abs, mtime, mtime);
+    }
+  }
+}
+
+function lstatOrNull(path: string): fs.Stats | null {
+  try {
+    return fs.lstatSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+function writeAll(fd: number, chunk: Buffer): void {
+  let off = 0;
+  while (off < chunk.length) off += fs.writeSync(fd, chunk, off, chunk.length - off);
+}
