@@ -1,3 +1,4 @@
 // reconciler/: from a Git revision to desired objects and tasks in the store. Public face.
 export * from './template/index.ts';
 export * from './diff/index.ts';
+export * from './manifests/index.ts';
