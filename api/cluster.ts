@@ -219,3 +219,23 @@ export function statusKey(node: string, taskId: string): string {
 export function jobKeyOf(kind: TaskOwnerKind, namespace: string, name: string): string {
   return `${kind}/${namespace}/${name}`;
 }
+
+/**
+ * RolloutResult is the record of a failed rollout, written by the reconciler's controllers into the
+ * `sync` bucket (field `failedRollout` of the source's SyncStatus and of the object's status) and
+ * as a Warning event. Auto-rollback reads it and reverts `revision` (the commit that introduced the
+ * template), naming the tasks and their last errors in the revert message.
+ */
+export interface RolloutResult {
+  /** Git revision (commit) whose template failed to roll out. */
+  revision: string;
+  object: { kind: TaskOwnerKind; namespace: string; name: string };
+  /** Generation of the object that the failed template belongs to. */
+  generation: number;
+  templateHash: string;
+  reason: 'ProgressDeadlineExceeded' | 'CrashLoop' | 'TaskFailed';
+  message: string;
+  /** New-template tasks that were not ready, with what their agents last reported. */
+  tasks: { id: string; node?: string; state?: TaskState; restarts?: number; lastError: string }[];
+  failedAt: string;
+}

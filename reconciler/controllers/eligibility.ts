@@ -1,0 +1,39 @@
+import type { NodeRecord, Taint, Toleration } from '../../api/index.ts';
+import { nodeIsLive } from '../../api/index.ts';
+
+/** DEFAULT_NODE_GRACE_MS is how old a heartbeat may be before a node counts as gone (DaemonSets). */
+export const DEFAULT_NODE_GRACE_MS = 30_000;
+
+/** tolerates tells whether a toleration matches a taint, with Kubernetes' rules. */
+export function tolerates(t: Toleration, taint: Taint): boolean {
+  if (t.effect !== undefined && t.effect !== taint.effect) return false;
+  if ((t.operator ?? 'Equal') === 'Exists') return t.key === undefined || t.key === '' || t.key === taint.key;
+  return t.key === taint.key && (t.value ?? '') === (taint.value ?? '');
+}
+
+/** NodeEligibility is whether a DaemonSet's task belongs on a node, and why not. */
+export type NodeEligibility = { eligible: true } | { eligible: false; reason: string };
+
+/**
+ * nodeEligibility decides whether a template runs on a node: the node is live (heartbeat within
+ * `graceMs`), its labels match the nodeSelector, and every NoSchedule/NoExecute taint is tolerated
+ * (PreferNoSchedule only steers the scheduler). Pure.
+ */
+export function nodeEligibility(
+  node: NodeRecord,
+  tpl: { nodeSelector: Record<string, string>; tolerations: Toleration[] },
+  now: number,
+  graceMs: number = DEFAULT_NODE_GRACE_MS,
+): NodeEligibility {
+  if (!nodeIsLive(node, now, graceMs)) return { eligible: false, reason: `node ${node.name} has no heartbeat since ${node.heartbeatAt}` };
+  for (const [k, v] of Object.entries(tpl.nodeSelector)) {
+    if (node.labels[k] !== v) return { eligible: false, reason: `node ${node.name} label ${k}=${node.labels[k] ?? '(unset)'}, selector wants ${v}` };
+  }
+  for (const taint of node.taints) {
+    if (taint.effect === 'PreferNoSchedule') continue;
+    if (!tpl.tolerations.some((t) => tolerates(t, taint))) {
+      return { eligible: false, reason: `node ${node.name} taint ${taint.key}${taint.value ? `=${taint.value}` : ''}:${taint.effect} not tolerated` };
+    }
+  }
+  return { eligible: true };
+}

@@ -1,0 +1,19 @@
+// reconciler/controllers: pure decision cores for Jobs, DaemonSets and CronJobs.
+export type { Condition, RolloutPhase, RolloutState, BatchPhase, WorkloadStatus, ControllerEvent, ControllerResult, TaskView } from './types.ts';
+export { isReady, isTerminal, lastError, shortHash, taskId, resolveIntOrPercent } from './tasks.ts';
+export { trackRollout, DEFAULT_PROGRESS_DEADLINE_SECONDS, DEFAULT_CRASH_LOOP_RESTARTS, type RolloutObservation, type RolloutDecision } from './rollout.ts';
+export { makeTask, type WorkloadSpec, type ControllerOptions } from './workload.ts';
+export { computeServiceJob, type ServiceJobInput } from './service.ts';
+export { computeBatchJob, DEFAULT_BACKOFF_LIMIT, type BatchJobInput } from './batch.ts';
+export { computeDaemonSet, type DaemonSetInput } from './daemonset.ts';
+export { nodeEligibility, tolerates, DEFAULT_NODE_GRACE_MS, type NodeEligibility } from './eligibility.ts';
+export {
+  computeCronJob,
+  cronJobRunName,
+  CREATED_BY_ANNOTATION,
+  SCHEDULED_AT_ANNOTATION,
+  type CronChild,
+  type CronJobStatus,
+  type CronJobInput,
+  type CronJobResult,
+} from './cronjob.ts';

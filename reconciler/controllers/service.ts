@@ -1,0 +1,122 @@
+import { DEFAULT_CRASH_LOOP_RESTARTS, DEFAULT_PROGRESS_DEADLINE_SECONDS, trackRollout } from './rollout.ts';
+import { byIndexThenId, isReady, isTerminal, resolveIntOrPercent, shortHash, taskId } from './tasks.ts';
+import type { ControllerResult, TaskView, WorkloadStatus } from './types.ts';
+import { makeTask, partitionByTemplate, rolloutConditions, type ControllerOptions, type WorkloadSpec } from './workload.ts';
+
+/** ServiceJobInput is the state a service Job's controller decides from. */
+export interface ServiceJobInput {
+  job: WorkloadSpec;
+  replicas: number;
+  /** tasks are every TaskSpec the job owns, with their agents' statuses. */
+  tasks: readonly TaskView[];
+  prev?: WorkloadStatus;
+}
+
+/**
+ * computeServiceJob keeps `replicas` tasks of the job's current template running (Nomad's
+ * AllocReconciler.compute(): state in, decisions out, no I/O). On a template change it rolls, as a
+ * Kubernetes Deployment does: at most replicas+maxSurge tasks exist, at least
+ * replicas-maxUnavailable tasks stay ready (old tasks are only deleted while that holds), and new
+ * tasks are added only as earlier ones become ready. Tasks that ended for good are replaced. Once a
+ * rollout fails (crash loop or progress deadline) nothing more is created or deleted: the cluster
+ * holds, and the failure is reported for rollback.
+ */
+export function computeServiceJob(input: ServiceJobInput, opts: ControllerOptions): ControllerResult {
+  const { job, replicas } = input;
+  const strategy = job.strategy ?? {};
+  const surge = resolveIntOrPercent(strategy.maxSurge, replicas, '25%', true);
+  let unavailable = resolveIntOrPercent(strategy.maxUnavailable, replicas, '25%', false);
+  if (surge === 0 && unavailable === 0) unavailable = 1; // as Kubernetes: something must be allowed to move
+
+  const { current: allNew, old: allOld } = partitionByTemplate(input.tasks, job.templateHash);
+  const dead = input.tasks.filter(isTerminal);
+  const newLive = allNew.filter((t) => !isTerminal(t));
+  const oldLive = allOld.filter((t) => !isTerminal(t));
+
+  const decision = trackRollout(input.prev?.rollout, {
+    object: { kind: 'Job', namespace: job.namespace, name: job.name },
+    templateHash: job.templateHash,
+    revision: job.revision,
+    generation: job.generation,
+    desired: replicas,
+    newTasks: allNew,
+    oldCount: oldLive.length,
+    progressDeadlineSeconds: strategy.progressDeadlineSeconds ?? DEFAULT_PROGRESS_DEADLINE_SECONDS,
+    crashLoopRestarts: opts.crashLoopRestarts ?? DEFAULT_CRASH_LOOP_RESTARTS,
+    now: opts.now,
+  });
+  const rollout = decision.state;
+  const create: ReturnType<typeof makeTask>[] = [];
+  const del: string[] = [];
+
+  if (rollout.phase !== 'Failed') {
+    // Ended tasks free their slot; old ones simply go, new ones are recreated below.
+    for (const t of dead) del.push(t.spec.id);
+
+    // Scale up the new template within the surge bound.
+    const maxTotal = replicas + surge;
+    const liveCount = newLive.length + oldLive.length;
+    const toCreate = Math.max(0, Math.min(replicas - newLive.length, maxTotal - liveCount));
+    const usedSlots = new Set(newLive.map((t) => t.spec.index));
+    const deadSlots = new Set(dead.filter((t) => t.spec.templateHash === job.templateHash).map((t) => t.spec.index));
+    const hash = shortHash(job.templateHash, rollout.generation);
+    for (let index = 0, made = 0; made < toCreate; index++) {
+      if (usedSlots.has(index)) continue;
+      // A slot whose task ended gets a fresh id: the old id's status must never be read as the new one's.
+      const suffix = deadSlots.has(index) ? opts.now.toString(36) : undefined;
+      create.push(makeTask(job, taskId(job.namespace, job.name, index, hash, suffix), index, opts.now));
+      made++;
+    }
+
+    // Scale down old tasks without dropping below replicas-maxUnavailable ready tasks.
+    const minAvailable = replicas - unavailable;
+    const newUnavailable = newLive.length + create.length - newLive.filter(isReady).length;
+    let budget = liveCount + create.length - minAvailable - newUnavailable;
+    const oldUnready = oldLive.filter((t) => !isReady(t)).sort(byIndexThenId).reverse();
+    const oldReady = oldLive.filter(isReady).sort(byIndexThenId).reverse();
+    for (const t of oldUnready) {
+      if (budget <= 0) break;
+      del.push(t.spec.id);
+      budget--;
+    }
+    let readyNow = oldReady.length + newLive.filter(isReady).length;
+    for (const t of oldReady) {
+      if (budget <= 0 || readyNow - 1 < minAvailable) break;
+      del.push(t.spec.id);
+      budget--;
+      readyNow--;
+    }
+
+    // Plain scale-down of the current template: unready first, highest index first.
+    const surplus = newLive.length - replicas;
+    if (surplus > 0) {
+      const order = [...newLive].sort((a, b) => Number(isReady(a)) - Number(isReady(b)) || byIndexThenId(b, a));
+      for (const t of order.slice(0, surplus)) del.push(t.spec.id);
+    }
+  }
+
+  const ready = newLive.filter(isReady).length + oldLive.filter(isReady).length;
+  const status: WorkloadStatus = {
+    kind: 'Job',
+    namespace: job.namespace,
+    name: job.name,
+    observedGeneration: job.generation,
+    templateHash: job.templateHash,
+    desired: replicas,
+    current: newLive.length + oldLive.length,
+    ready,
+    updated: newLive.length,
+    rollout,
+    conditions: rolloutConditions(input.prev, rollout, ready, replicas, opts.now),
+    updatedAt: new Date(opts.now).toISOString(),
+  };
+  return {
+    create,
+    delete: [...new Set(del)],
+    status,
+    events: decision.events,
+    ...(decision.failed ? { failedRollout: decision.failed } : {}),
+  };
+}
+
+export type { TaskView };
