@@ -19,6 +19,8 @@ export const StoreErrorCodes = {
   Failed: 'E_STORE_FAILED',
   /** updateWithRetry gave up after too many conflicts */
   TooManyConflicts: 'E_TOO_MANY_CONFLICTS',
+  /** a write from a deposed leader: a higher lease term was seen */
+  Fenced: 'E_FENCED',
   /** no cluster to connect to (no --nats and no running embedded server) */
   NoCluster: 'E_NO_CLUSTER',
 } as const;

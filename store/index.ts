@@ -1,7 +1,25 @@
 // store/: gitcell's cluster state on NATS JetStream. Components talk to each other only through
-// these buckets, watches and leases. See README.md for the key layout and who writes what.
+// these buckets, watches, events and leases. See README.md for the key layout and who writes what.
 export { StoreErrorCodes, type StoreErrorCode } from './errors.ts';
 export { jsonCodec, keyOf, keyFilter, validateKey, decodeRecord, encodeRecord, type RecordCodec, type InvalidRecord, type Envelope } from './record.ts';
 export { connect, splitServers, type ConnectOptions } from './connect.ts';
 export { Bucket, ensureBucket, SKIP, type BucketConfig, type BucketOptions, type StoreRecord, type UpdateFn, type UpdateOptions } from './bucket.ts';
 export type { Watch, WatchEvent, WatchOptions } from './watch.ts';
+export { EventStream, type EventStreamConfig, type StoredEvent } from './events.ts';
+export {
+  openClusterStore,
+  appendEvent,
+  BUCKETS,
+  DEFAULT_PREFIX,
+  bucketName,
+  desiredKey,
+  eventTokens,
+  eventsSubjectRoot,
+  objectCodec,
+  type BucketLayout,
+  type BucketRole,
+  type ClusterStore,
+  type ClusterStoreOptions,
+} from './cluster.ts';
+export { type Lease } from './lease.ts';
+export { runForLeadership, checkFence, defaultIdentity, type Election, type ElectionOptions, type LeaderContext } from './leader.ts';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isGitcellError } from '../../../lib/index.ts';
 import { decodeRecord, encodeRecord, jsonCodec, keyFilter, keyOf, validateKey } from '../../../store/record.ts';
-import { parseAckSubject } from '../../../store/watch.ts';
+import { parseAckSubject } from '../../../store/tail.ts';
 import { isWrongLastSequence, translateError } from '../../../store/errors.ts';
 
 const enc = (s: string) => new TextEncoder().encode(s);

@@ -1,0 +1,155 @@
+/**
+ * The cluster's bucket layout and openClusterStore, which opens every bucket typed with the records
+ * of api/cluster.ts. Each key has exactly one writer (see README.md); the store does not enforce it
+ * yet, but the `status` keys start with the node so NATS permissions can confine each agent to
+ * `$KV.<prefix>status.<node>.>` later.
+ */
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Binding, ClusterEvent, NodeRecord, NodeSpec, TaskSpec, TaskStatus } from '../api/index.ts';
+import { createLogger, type Logger } from '../lib/index.ts';
+import { Bucket } from './bucket.ts';
+import { EventStream } from './events.ts';
+import type { Lease } from './lease.ts';
+import { jsonCodec, keyOf, type InvalidRecord, type RecordCodec } from './record.ts';
+
+/** DEFAULT_PREFIX starts every bucket and stream name; tests use their own to stay isolated. */
+export const DEFAULT_PREFIX = 'gitcell_';
+
+/** BucketLayout documents one bucket: its key, its single writer, and the history it keeps. */
+export interface BucketLayout {
+  key: string;
+  writer: string;
+  history: number;
+}
+
+/**
+ * BUCKETS is the bucket layout. History is the number of values kept per key: enough that a watch
+ * resuming after a short outage sees each revision of the slowly changing buckets; the fast-churning
+ * heartbeat buckets keep one (readers only care about the latest).
+ */
+export const BUCKETS = {
+  desired: { key: '<kind>.<namespace>.<name>', writer: 'reconciler', history: 4 },
+  tasks: { key: '<taskId>', writer: 'reconciler', history: 4 },
+  bindings: { key: '<taskId>', writer: 'scheduler (leader, stamps its term)', history: 4 },
+  status: { key: '<node>.<taskId>', writer: 'the agent of <node>', history: 1 },
+  nodes: { key: '<node>', writer: 'the agent of <node>', history: 1 },
+  nodespec: { key: '<node>', writer: 'admin CLI (cordon, drain, labels)', history: 4 },
+  leases: { key: '<name> | fence.<name>', writer: 'candidates of the lease (CAS only)', history: 4 },
+  sync: { key: '<source>', writer: 'reconciler', history: 4 },
+} as const satisfies Record<string, BucketLayout>;
+
+/** BucketRole is one of the cluster's buckets. */
+export type BucketRole = keyof typeof BUCKETS;
+
+/** ClusterStoreOptions configure openClusterStore. */
+export interface ClusterStoreOptions {
+  /** name prefix of buckets and streams (default gitcell_) */
+  prefix?: string;
+  /** replica count of every bucket and stream: 1 embedded, 3 or 5 in a cluster (default 1) */
+  replicas?: number;
+  /** events retention (defaults 10,000 events, 24 h) */
+  events?: { maxMsgs?: number; maxAgeMs?: number };
+  timeoutMs?: number;
+  log?: Logger;
+  /** told of every record refused anywhere in the store */
+  onInvalid?: (record: InvalidRecord) => void;
+}
+
+/** ClusterStore is every bucket of the cluster, typed; Desired and Sync are the reconciler's types. */
+export interface ClusterStore<Desired = unknown, Sync = unknown> {
+  readonly nc: NatsConnection;
+  readonly prefix: string;
+  readonly desired: Bucket<Desired>;
+  readonly tasks: Bucket<TaskSpec>;
+  readonly bindings: Bucket<Binding>;
+  readonly status: Bucket<TaskStatus>;
+  readonly nodes: Bucket<NodeRecord>;
+  readonly nodespec: Bucket<NodeSpec>;
+  readonly leases: Bucket<Lease>;
+  readonly sync: Bucket<Sync>;
+  readonly events: EventStream<ClusterEvent>;
+}
+
+/** bucketName is the full name of a role's bucket under a prefix. */
+export function bucketName(role: BucketRole, prefix = DEFAULT_PREFIX): string {
+  return `${prefix}${role}`;
+}
+
+/** eventsSubjectRoot is the events stream's subject root: the prefix without its "_" plus ".events". */
+export function eventsSubjectRoot(prefix = DEFAULT_PREFIX): string {
+  return `${prefix.replace(/_+$/, '') || 'gitcell'}.events`;
+}
+
+/** desiredKey is the `desired` key of an object: `<kind>.<namespace>.<name>`. */
+export function desiredKey(kind: string, namespace: string, name: string): string {
+  return keyOf(kind, namespace, name);
+}
+
+/** eventTokens are the subject tokens of an event: `<kind>.<namespace or _>.<name>`, unsafe characters as "_". */
+export function eventTokens(ev: Pick<ClusterEvent, 'object'>): string[] {
+  const clean = (s: string | undefined): string => (s && s.length ? s.replace(/[^-/_=a-zA-Z0-9]/g, '_') : '_');
+  return [clean(ev.object.kind), clean(ev.object.namespace), clean(ev.object.name)];
+}
+
+/** objectCodec accepts only JSON objects as data, so a stray string or array never reaches domain code. */
+export function objectCodec<T>(schema = 1): RecordCodec<T> {
+  return jsonCodec<T>(schema, (data) => {
+    if (data === null || typeof data !== 'object' || Array.isArray(data)) throw new Error('must be a JSON object');
+    return data as T;
+  });
+}
+
+/**
+ * openClusterStore creates (idempotently, with the replica count) and opens every bucket and the
+ * events stream. It does not own `nc`: close the connection yourself.
+ */
+export async function openClusterStore<Desired = unknown, Sync = unknown>(
+  nc: NatsConnection,
+  opts: ClusterStoreOptions = {},
+): Promise<ClusterStore<Desired, Sync>> {
+  const prefix = opts.prefix ?? DEFAULT_PREFIX;
+  const log = opts.log ?? createLogger('store');
+  const bopts = { log, ...(opts.onInvalid ? { onInvalid: opts.onInvalid } : {}) };
+  const open = <T>(role: BucketRole): Promise<Bucket<T>> =>
+    Bucket.open<T>(
+      nc,
+      {
+        name: bucketName(role, prefix),
+        replicas: opts.replicas ?? 1,
+        history: BUCKETS[role].history,
+        description: `gitcell ${role}: key ${BUCKETS[role].key}, written by ${BUCKETS[role].writer}`,
+        ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
+      },
+      objectCodec<T>(),
+      bopts,
+    );
+  const [desired, tasks, bindings, status, nodes, nodespec, leases, sync, events] = await Promise.all([
+    open<Desired>('desired'),
+    open<TaskSpec>('tasks'),
+    open<Binding>('bindings'),
+    open<TaskStatus>('status'),
+    open<NodeRecord>('nodes'),
+    open<NodeSpec>('nodespec'),
+    open<Lease>('leases'),
+    open<Sync>('sync'),
+    EventStream.open<ClusterEvent>(
+      nc,
+      {
+        name: `${prefix}events`,
+        subjectRoot: eventsSubjectRoot(prefix),
+        replicas: opts.replicas ?? 1,
+        ...(opts.events?.maxMsgs ? { maxMsgs: opts.events.maxMsgs } : {}),
+        ...(opts.events?.maxAgeMs ? { maxAgeMs: opts.events.maxAgeMs } : {}),
+        ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
+      },
+      objectCodec<ClusterEvent>(),
+      bopts,
+    ),
+  ]);
+  return { nc, prefix, desired, tasks, bindings, status, nodes, nodespec, leases, sync, events };
+}
+
+/** appendEvent records a cluster event in the events stream under its object's tokens. */
+export function appendEvent(events: EventStream<ClusterEvent>, ev: ClusterEvent): Promise<number> {
+  return events.append(eventTokens(ev), ev);
+}

@@ -1,0 +1,201 @@
+/**
+ * EventStream<T>: an append-only JetStream stream of records (cluster events, like Kubernetes
+ * events) with bounded retention (max messages and max age, oldest dropped first). Append, read the
+ * most recent, or follow new ones; records use the same versioned envelope as buckets, and bad
+ * ones are reported and skipped.
+ */
+import type { Msg, NatsConnection } from '@nats-io/transport-node';
+import { DiscardPolicy, RetentionPolicy, StorageType, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { nanos } from '@nats-io/transport-node';
+import { createLogger, type Logger } from '../lib/index.ts';
+import { translateError } from './errors.ts';
+import { decodeRecord, encodeRecord, keyFilter, validateKey, type InvalidRecord, type RecordCodec } from './record.ts';
+import { StreamTail, type AckInfo } from './tail.ts';
+
+/** EventStreamConfig is how an event stream is created (idempotently) and opened. */
+export interface EventStreamConfig {
+  /** stream name, e.g. gitcell_events */
+  name: string;
+  /** subject root; events go to `<subjectRoot>.<tokens...>`, e.g. gitcell.events */
+  subjectRoot: string;
+  replicas?: number;
+  /** keep at most this many events (default 10,000) */
+  maxMsgs?: number;
+  /** drop events older than this (default 24 h) */
+  maxAgeMs?: number;
+  timeoutMs?: number;
+}
+
+/** StoredEvent is one decoded event with its stream sequence and subject tokens. */
+export interface StoredEvent<T> {
+  seq: number;
+  /** the subject tokens after the root, as given to append */
+  tokens: string[];
+  time: Date;
+  value: T;
+}
+
+type TailItem<T> = { type: 'event'; event: StoredEvent<T> } | { type: 'synced'; revision: number };
+
+/** EventStream is a typed, bounded, append-only stream; see the file comment. */
+export class EventStream<T> {
+  private readonly log: Logger;
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    readonly cfg: EventStreamConfig,
+    readonly codec: RecordCodec<T>,
+    private readonly onInvalid: ((r: InvalidRecord) => void) | undefined,
+    log: Logger | undefined,
+  ) {
+    this.log = log ?? createLogger('store');
+  }
+
+  /** EventStream.open creates the stream if missing (or updates its limits) and returns a handle. */
+  static async open<T>(
+    nc: NatsConnection,
+    cfg: EventStreamConfig,
+    codec: RecordCodec<T>,
+    opts: { log?: Logger; onInvalid?: (r: InvalidRecord) => void } = {},
+  ): Promise<EventStream<T>> {
+    const timeout = cfg.timeoutMs ?? 5000;
+    const js = jetstream(nc, { timeout });
+    const jsm = await jetstreamManager(nc, { timeout });
+    const want = {
+      name: cfg.name,
+      subjects: [`${cfg.subjectRoot}.>`],
+      retention: RetentionPolicy.Limits,
+      discard: DiscardPolicy.Old,
+      storage: StorageType.File,
+      num_replicas: cfg.replicas ?? 1,
+      max_msgs: cfg.maxMsgs ?? 10_000,
+      max_age: nanos(cfg.maxAgeMs ?? 24 * 3600 * 1000),
+      allow_direct: true,
+    };
+    try {
+      let info;
+      try {
+        info = await jsm.streams.info(cfg.name);
+      } catch (err) {
+        if (!/stream not found/i.test(String((err as Error).message))) throw err;
+      }
+      if (!info) {
+        try {
+          await jsm.streams.add(want);
+        } catch (err) {
+          if (!/already in use/i.test(String((err as Error).message))) throw err;
+        }
+      } else if (
+        info.config.num_replicas !== want.num_replicas ||
+        info.config.max_msgs !== want.max_msgs ||
+        info.config.max_age !== want.max_age
+      ) {
+        await jsm.streams.update(cfg.name, { ...info.config, num_replicas: want.num_replicas, max_msgs: want.max_msgs, max_age: want.max_age });
+      }
+    } catch (err) {
+      throw translateError(err, 'create stream', cfg.name);
+    }
+    return new EventStream(nc, js, jsm, cfg, codec, opts.onInvalid, opts.log);
+  }
+
+  private subject(tokens: string[]): string {
+    const s = tokens.join('.');
+    validateKey(s);
+    return `${this.cfg.subjectRoot}.${s}`;
+  }
+
+  /** append stores one event under `<root>.<tokens>` and returns its sequence. */
+  async append(tokens: string[], value: T): Promise<number> {
+    const subject = this.subject(tokens);
+    try {
+      return (await this.js.publish(subject, encodeRecord(this.codec, value))).seq;
+    } catch (err) {
+      throw translateError(err, 'append', this.cfg.name, tokens.join('.'));
+    }
+  }
+
+  private tail(prefix: string | undefined, afterSeq: number, emitSynced: boolean, signal?: AbortSignal): StreamTail<TailItem<T>> {
+    const rootLen = this.cfg.subjectRoot.length + 1;
+    // One consumer filter cannot match both "a.b" and "a.b.>", so the server filters on all but the
+    // last prefix token and the rest is checked here.
+    const want = prefix ? prefix.split('.') : [];
+    if (prefix) keyFilter(prefix);
+    const serverFilter = want.length > 1 ? `${want.slice(0, -1).join('.')}.>` : '>';
+    const decode = (msg: Msg, ack: AckInfo): TailItem<T> | undefined => {
+      const tokens = msg.subject.substring(rootLen).split('.');
+      if (want.some((w, i) => w !== '*' && w !== '>' && tokens[i] !== w)) return undefined;
+      const decoded = decodeRecord(this.codec, msg.data);
+      if (!decoded.ok) {
+        const bad = { bucket: this.cfg.name, key: tokens.join('.'), revision: ack.streamSeq, reason: decoded.reason };
+        this.log.warn(bad, `store: skipping invalid event ${bad.key}@${bad.revision}: ${bad.reason}`);
+        this.onInvalid?.(bad);
+        return undefined;
+      }
+      return { type: 'event', event: { seq: ack.streamSeq, tokens, time: new Date(Number(ack.timestampNanos / 1_000_000n)), value: decoded.value } };
+    };
+    return new StreamTail<TailItem<T>>({
+      nc: this.nc,
+      jsm: this.jsm,
+      stream: this.cfg.name,
+      filter: `${this.cfg.subjectRoot}.${serverFilter}`,
+      log: this.log,
+      start: { afterSeq },
+      emitSynced,
+      decode,
+      syncedEvent: (revision) => ({ type: 'synced', revision }),
+      ...(signal ? { signal } : {}),
+    });
+  }
+
+  /**
+   * recent returns up to `limit` (default 100) latest events, oldest first, optionally only those
+   * whose tokens start with `prefix` (e.g. "Job.default").
+   */
+  async recent(opts: { limit?: number; prefix?: string } = {}): Promise<StoredEvent<T>[]> {
+    const limit = opts.limit ?? 100;
+    let info;
+    try {
+      info = await this.jsm.streams.info(this.cfg.name);
+    } catch (err) {
+      throw translateError(err, 'recent', this.cfg.name);
+    }
+    if (info.state.messages === 0 || limit <= 0) return [];
+    // Without a filter the last `limit` sequences are the answer; with one, scan the (bounded) stream.
+    const from = opts.prefix ? info.state.first_seq : Math.max(info.state.first_seq, info.state.last_seq - limit + 1);
+    const t = this.tail(opts.prefix, from - 1, true);
+    const out: StoredEvent<T>[] = [];
+    try {
+      for await (const item of t) {
+        if (item.type === 'synced') break;
+        out.push(item.event);
+        if (out.length > limit) out.shift();
+      }
+    } finally {
+      await t.close();
+    }
+    return out;
+  }
+
+  /**
+   * follow yields events appended after `afterSeq` (default: from now on), exactly once each, across
+   * reconnects and failovers, until `signal` aborts or the iterator is left.
+   */
+  async *follow(opts: { afterSeq?: number; prefix?: string; signal?: AbortSignal } = {}): AsyncGenerator<StoredEvent<T>> {
+    let after = opts.afterSeq;
+    if (after === undefined) {
+      try {
+        after = (await this.jsm.streams.info(this.cfg.name)).state.last_seq;
+      } catch (err) {
+        throw translateError(err, 'follow', this.cfg.name);
+      }
+    }
+    const t = this.tail(opts.prefix, after, false, opts.signal);
+    try {
+      for await (const item of t) if (item.type === 'event') yield item.event;
+    } finally {
+      await t.close();
+    }
+  }
+}

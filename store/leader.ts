@@ -1,0 +1,240 @@
+/**
+ * Leader election on the `leases` bucket: several replicas of a component run for one lease; one
+ * acts, the others stand by. The decisions are lease.ts (pure); this file is the loop around them.
+ *
+ *   candidate ──get lease──► decideCandidate ──acquire (CAS)──► leader ──renew every renewMs (CAS)
+ *       ▲                        │ wait                              │ lost CAS / deadline passed
+ *       └────────────────────────┴────────── onDemoted ◄── abort ctx.signal ◄┘
+ *
+ * A leader's work runs in onLeading({term, signal}); it must stop when the signal aborts (that
+ * happens before any other replica can take over) and should stamp `term` on what it writes so
+ * readers can refuse a deposed leader's late writes (checkFence).
+ */
+import { performance } from 'node:perf_hooks';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { createLogger, errorMessage, isGitcellError, type Logger } from '../lib/index.ts';
+import type { Bucket } from './bucket.ts';
+import { SKIP } from './bucket.ts';
+import { StoreErrorCodes, storeError } from './errors.ts';
+import { decideCandidate, leaderDeadline, leaseTimings, observe, type Lease, type Observation } from './lease.ts';
+
+/** LeaderContext is handed to onLeading: the fencing term and a signal that aborts on demotion. */
+export interface LeaderContext {
+  term: number;
+  signal: AbortSignal;
+}
+
+/** ElectionOptions configure runForLeadership. */
+export interface ElectionOptions {
+  /** the leases bucket */
+  leases: Bucket<Lease>;
+  /** lease name (a key), e.g. "scheduler" */
+  name: string;
+  /** unique identity of this replica (default host-pid-random) */
+  identity?: string;
+  /** lease period (default 15 s) */
+  leaseMs?: number;
+  /** renew period (default leaseMs / 3) */
+  renewMs?: number;
+  /** a leader stops acting this long before its lease could be judged lapsed (default min(renewMs, leaseMs/4)) */
+  safetyMs?: number;
+  /** runs while leading; must stop when ctx.signal aborts. A throw or rejection gives the lease up. */
+  onLeading: (ctx: LeaderContext) => unknown;
+  /** told after leadership ended (signal already aborted) with the reason */
+  onDemoted?: (info: { term: number; reason: string }) => void;
+  /** aborting ends the election (releasing the lease if held) */
+  signal?: AbortSignal;
+  log?: Logger;
+}
+
+/** Election is a running candidacy. */
+export interface Election {
+  readonly identity: string;
+  /** the current term if leading, else undefined */
+  leaderTerm(): number | undefined;
+  /** stop ends the candidacy; a leader stops acting, then releases the lease so a standby takes over at once */
+  stop(): Promise<void>;
+  /** done resolves when the candidacy has ended */
+  readonly done: Promise<void>;
+}
+
+/** defaultIdentity names this process uniquely: host, pid and a random suffix. */
+export function defaultIdentity(): string {
+  return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+}
+
+const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, Math.max(0, ms));
+    function done(): void {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+
+/** runForLeadership starts a candidacy; see the file comment and ElectionOptions. */
+export function runForLeadership(opts: ElectionOptions): Election {
+  const { leaseMs, renewMs, safetyMs } = leaseTimings(opts.leaseMs ?? 15_000, opts.renewMs, opts.safetyMs);
+  const identity = opts.identity ?? defaultIdentity();
+  const log = opts.log ?? createLogger('leader');
+  const stopper = new AbortController();
+  const onOuterAbort = (): void => stopper.abort();
+  opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  if (opts.signal?.aborted) stopper.abort();
+  const now = (): number => performance.now();
+  let leading: { term: number; revision: number } | undefined;
+
+  async function lead(term: number, revision: number, sentAt: number, acquiredAt: string): Promise<void> {
+    leading = { term, revision };
+    const ac = new AbortController();
+    let lastSent = sentAt;
+    let reason = '';
+    const demote = (why: string): void => {
+      if (ac.signal.aborted) return;
+      reason = why;
+      ac.abort();
+    };
+    // The deadline timer is what guarantees we stop before a standby may start.
+    let deadline: NodeJS.Timeout | undefined;
+    const armDeadline = (): void => {
+      clearTimeout(deadline);
+      deadline = setTimeout(() => demote('lease not renewed in time'), Math.max(0, leaderDeadline(lastSent, leaseMs, safetyMs) - now()));
+    };
+    armDeadline();
+    const onStop = (): void => demote('stopped');
+    stopper.signal.addEventListener('abort', onStop, { once: true });
+    log.info({ lease: opts.name, identity, term }, 'leader: acquired lease');
+    let work: Promise<unknown>;
+    try {
+      work = Promise.resolve(opts.onLeading({ term, signal: ac.signal }));
+    } catch (err) {
+      work = Promise.reject(err);
+    }
+    work.then(
+      () => undefined,
+      (err) => {
+        log.error({ lease: opts.name, term, err: errorMessage(err) }, 'leader: onLeading failed; giving up the lease');
+        demote(`onLeading failed: ${errorMessage(err)}`);
+      },
+    );
+    while (!ac.signal.aborted) {
+      await sleep(renewMs, ac.signal);
+      if (ac.signal.aborted) break;
+      const sent = now();
+      const t = new Date().toISOString();
+      try {
+        const cur = leading;
+        const rev = await opts.leases.update(opts.name, { holder: identity, term, leaseMs, acquiredAt, renewedAt: t }, cur.revision);
+        if (ac.signal.aborted) break;
+        leading = { term, revision: rev };
+        lastSent = sent;
+        armDeadline();
+      } catch (err) {
+        if (isGitcellError(err, StoreErrorCodes.Conflict)) demote('lease taken by another replica');
+        else log.warn({ lease: opts.name, term, err: errorMessage(err) }, 'leader: renewal failed; retrying');
+      }
+    }
+    clearTimeout(deadline);
+    stopper.signal.removeEventListener('abort', onStop);
+    const held = leading;
+    leading = undefined;
+    log.info({ lease: opts.name, identity, term, reason }, 'leader: stopped leading');
+    try {
+      opts.onDemoted?.({ term, reason });
+    } catch (err) {
+      log.error({ err: errorMessage(err) }, 'leader: onDemoted threw');
+    }
+    // A voluntary stop (or failed work) hands over at once; a lost lease is someone else's now.
+    if (reason === 'stopped' || reason.startsWith('onLeading failed')) {
+      const t = new Date().toISOString();
+      await opts.leases
+        .update(opts.name, { holder: '', term, leaseMs, acquiredAt, renewedAt: t }, held.revision)
+        .catch(() => undefined);
+      // Let the others have it: do not re-acquire our own release at once.
+      if (!stopper.signal.aborted) await sleep(leaseMs, stopper.signal);
+    }
+  }
+
+  async function campaign(): Promise<void> {
+    let observation: Observation | undefined;
+    const pollMs = Math.max(1, Math.floor(renewMs / 2));
+    while (!stopper.signal.aborted) {
+      let current;
+      try {
+        current = await opts.leases.get(opts.name);
+      } catch (err) {
+        log.warn({ lease: opts.name, err: errorMessage(err) }, 'leader: cannot read lease; retrying');
+        await sleep(pollMs, stopper.signal);
+        continue;
+      }
+      const t = now();
+      if (current) observation = observe(observation, current.revision, t);
+      const decision = decideCandidate({ identity, current, observation, now: t, leaseMs, wallNow: new Date().toISOString() });
+      if (decision.action === 'wait') {
+        await sleep(Math.min(pollMs, decision.untilMs - t), stopper.signal);
+        continue;
+      }
+      const sent = now();
+      try {
+        const rev =
+          decision.expectRevision === undefined
+            ? await opts.leases.create(opts.name, decision.lease)
+            : await opts.leases.update(opts.name, decision.lease, decision.expectRevision);
+        if (stopper.signal.aborted) {
+          // Stopped while acquiring: hand it straight back.
+          const t2 = new Date().toISOString();
+          await opts.leases.update(opts.name, { ...decision.lease, holder: '', renewedAt: t2 }, rev).catch(() => undefined);
+          break;
+        }
+        log.debug({ lease: opts.name, reason: decision.reason }, 'leader: taking lease');
+        await lead(decision.lease.term, rev, sent, decision.lease.acquiredAt);
+        observation = undefined;
+      } catch (err) {
+        if (!isGitcellError(err, StoreErrorCodes.Conflict) && !isGitcellError(err, StoreErrorCodes.Exists)) {
+          log.warn({ lease: opts.name, err: errorMessage(err) }, 'leader: acquiring failed; retrying');
+          await sleep(pollMs, stopper.signal);
+        }
+      }
+    }
+  }
+
+  const done = campaign().finally(() => opts.signal?.removeEventListener('abort', onOuterAbort));
+  return {
+    identity,
+    leaderTerm: () => leading?.term,
+    stop: async () => {
+      stopper.abort();
+      await done;
+    },
+    done,
+  };
+}
+
+/** Fence is the highest term seen by a fenced resource, stored in the leases bucket as a Lease-shaped record. */
+export const FENCE_PREFIX = 'fence';
+
+/**
+ * checkFence admits a write stamped with `term` to the resource `name`: it records the highest term
+ * seen (CAS) and raises E_FENCED if a higher one was seen already, i.e. the writer was deposed.
+ * Use it where a stale leader's write would do harm and stamping records with the term is not enough.
+ */
+export async function checkFence(leases: Bucket<Lease>, name: string, term: number, holder: string): Promise<void> {
+  let higher: number | undefined;
+  await leases.updateWithRetry(`${FENCE_PREFIX}.${name}`, (cur) => {
+    higher = undefined;
+    if (cur && cur.term > term) {
+      higher = cur.term;
+      return SKIP;
+    }
+    if (cur && cur.term === term) return SKIP;
+    const t = new Date().toISOString();
+    return { holder, term, leaseMs: 0, acquiredAt: t, renewedAt: t };
+  });
+  if (higher !== undefined) {
+    throw storeError(StoreErrorCodes.Fenced, `fence ${name}: term ${term} of ${holder} is stale (term ${higher} seen)`, { name, term, higher });
+  }
+}

@@ -1,0 +1,298 @@
+/**
+ * StreamTail: follows a JetStream stream (a KV bucket's or the events stream) through a push
+ * consumer gitcell manages itself, because a follower must survive a server restart or a
+ * stream-leader failover without missing or duplicating a message, and notice a dead consumer
+ * within seconds (nats.js' ordered consumer waits two 30 s heartbeats). The rules:
+ *   - start with the last message of every subject (a KV snapshot), or after a sequence;
+ *   - optionally emit a `synced` marker once caught up with what existed at the start;
+ *   - remember the last handled stream sequence and drop anything at or below it, so a
+ *     re-created consumer may overlap but never duplicates;
+ *   - any sign of trouble (a gap in delivery sequence, no heartbeat for 3 periods, a reconnect, a
+ *     deleted consumer) re-creates the consumer after the last handled sequence.
+ */
+import { createInbox, nanos, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { AckPolicy, DeliverPolicy, type ConsumerConfig, type JetStreamManager } from '@nats-io/jetstream';
+import type { Logger } from '../lib/index.ts';
+
+/** AckInfo is what a JetStream delivery's reply subject says about the message. */
+export interface AckInfo {
+  streamSeq: number;
+  deliverySeq: number;
+  pending: number;
+  timestampNanos: bigint;
+}
+
+/**
+ * parseAckSubject reads a JetStream reply subject: `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.
+ * <dseq>.<ts>.<pending>` (9 tokens) or the 2.10+ form with domain and account hash (11-12 tokens).
+ */
+export function parseAckSubject(reply: string | undefined): AckInfo | undefined {
+  if (!reply || !reply.startsWith('$JS.ACK.')) return undefined;
+  const t = reply.split('.');
+  let base: number;
+  if (t.length === 9) base = 4;
+  else if (t.length >= 11) base = 6;
+  else return undefined;
+  const streamSeq = Number(t[base + 1]);
+  const deliverySeq = Number(t[base + 2]);
+  const pending = Number(t[base + 4]);
+  if (!Number.isSafeInteger(streamSeq) || !Number.isSafeInteger(deliverySeq) || !Number.isSafeInteger(pending)) return undefined;
+  let timestampNanos = 0n;
+  try {
+    timestampNanos = BigInt(t[base + 3] ?? '0');
+  } catch {
+    // keep 0: the timestamp is informational
+  }
+  return { streamSeq, deliverySeq, pending, timestampNanos };
+}
+
+/** TailOptions configure a StreamTail: which messages, from where, and how they become events. */
+export interface TailOptions<E> {
+  nc: NatsConnection;
+  jsm: JetStreamManager;
+  stream: string;
+  /** subject filter (one: NATS 2.9 consumers take a single filter) */
+  filter: string;
+  log: Logger;
+  /**
+   * where to start: the last message of every subject (a KV snapshot), every message after a
+   * sequence, or the messages from a sequence on
+   */
+  start: { lastPerSubject: true } | { afterSeq: number };
+  /** emit the `synced` marker (via syncedEvent) once caught up with what existed at the start */
+  emitSynced: boolean;
+  /** decode turns a delivered message into an event; undefined skips it (it still counts as handled) */
+  decode: (msg: Msg, ack: AckInfo) => E | undefined;
+  /** syncedEvent builds the caught-up marker event for a revision */
+  syncedEvent: (revision: number) => E;
+  signal?: AbortSignal;
+  heartbeatMs?: number;
+}
+
+/**
+ * StreamTail follows a JetStream stream through a push consumer it manages itself; see the file
+ * comment for its rules. Iterate it for events; close() or the signal ends it.
+ */
+export class StreamTail<E> implements AsyncIterable<E> {
+  revision: number;
+  restarts = 0;
+  readonly closed: Promise<void>;
+
+  private readonly filter: string;
+  private readonly heartbeatMs: number;
+  private readonly lastPerSubject: boolean;
+  private synced: boolean;
+  private snapshotFloor = 0;
+  private gen = 0;
+  private sub: Subscription | undefined;
+  private consumerName: string | undefined;
+  private expectDelivery = 1;
+  private lastActivity = Date.now();
+  private done = false;
+  private resolveClosed!: () => void;
+  private readonly queue: E[] = [];
+  private wake: (() => void) | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
+  private restarting = false;
+  private statusIter: { stop?: () => void } | undefined;
+  private readonly onAbort = (): void => void this.close();
+
+  constructor(private readonly opts: TailOptions<E>) {
+    this.filter = opts.filter;
+    this.heartbeatMs = opts.heartbeatMs ?? 1000;
+    this.lastPerSubject = 'lastPerSubject' in opts.start;
+    this.revision = 'afterSeq' in opts.start ? opts.start.afterSeq : 0;
+    this.synced = !opts.emitSynced;
+    this.closed = new Promise((r) => (this.resolveClosed = r));
+    if (opts.signal?.aborted) {
+      this.finish();
+      return;
+    }
+    opts.signal?.addEventListener('abort', this.onAbort, { once: true });
+    this.watchdog = setInterval(() => this.checkIdle(), this.heartbeatMs);
+    void this.followConnection();
+    void this.restart('start');
+  }
+
+  private async followConnection(): Promise<void> {
+    const iter = this.opts.nc.status();
+    // nats.js hands out a QueuedIterator; stop() ends it so a closed watch leaves no listener.
+    this.statusIter = iter as unknown as { stop?: () => void };
+    for await (const s of iter) {
+      if (this.done) break;
+      if (s.type === 'reconnect') void this.restart('reconnect');
+    }
+  }
+
+  private checkIdle(): void {
+    if (this.done || this.restarting) return;
+    if (Date.now() - this.lastActivity > 3 * this.heartbeatMs) void this.restart('no heartbeat');
+  }
+
+  /** restart (re)creates the consumer after the last handled revision, retrying until it works. */
+  private async restart(reason: string): Promise<void> {
+    if (this.done || this.restarting) return;
+    this.restarting = true;
+    const gen = ++this.gen;
+    if (reason !== 'start') {
+      this.restarts++;
+      this.opts.log.debug({ stream: this.opts.stream, filter: this.filter, reason, revision: this.revision }, 'watch: restarting consumer');
+    }
+    this.dropConsumer();
+    for (let attempt = 0; !this.done && gen === this.gen; attempt++) {
+      try {
+        await this.createConsumer(gen);
+        break;
+      } catch (err) {
+        this.dropConsumer();
+        const delay = Math.min(50 * 2 ** attempt, 2000);
+        this.opts.log.debug({ stream: this.opts.stream, err: String(err), attempt }, 'watch: consumer create failed, retrying');
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+    this.lastActivity = Date.now();
+    this.restarting = false;
+  }
+
+  private dropConsumer(): void {
+    this.sub?.unsubscribe();
+    this.sub = undefined;
+    const name = this.consumerName;
+    this.consumerName = undefined;
+    if (name && !this.opts.nc.isClosed()) {
+      // Best effort: an ephemeral consumer also goes away by itself after inactive_threshold.
+      this.opts.jsm.consumers.delete(this.opts.stream, name).catch(() => undefined);
+    }
+  }
+
+  private async createConsumer(gen: number): Promise<void> {
+    const snapshot = !this.synced && this.lastPerSubject;
+    if (snapshot) {
+      // Everything at or below the stream's last sequence now is covered by the snapshot, so after
+      // `synced` a resume must start above it even if no matching key was delivered.
+      const info = await this.opts.jsm.streams.info(this.opts.stream);
+      this.snapshotFloor = info.state.last_seq;
+    }
+    const inbox = createInbox();
+    this.expectDelivery = 1;
+    this.sub = this.opts.nc.subscribe(inbox, { callback: (err, msg) => this.onMessage(gen, err, msg) });
+    const cfg: Partial<ConsumerConfig> = {
+      deliver_subject: inbox,
+      ack_policy: AckPolicy.None,
+      filter_subject: this.filter,
+      flow_control: true,
+      idle_heartbeat: nanos(this.heartbeatMs),
+      mem_storage: true,
+      num_replicas: 1,
+      inactive_threshold: nanos(Math.max(30_000, 10 * this.heartbeatMs)),
+      ...(snapshot
+        ? { deliver_policy: DeliverPolicy.LastPerSubject }
+        : this.revision === 0
+        ? { deliver_policy: DeliverPolicy.All }
+        : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.revision + 1 }),
+    };
+    const ci = await this.opts.jsm.consumers.add(this.opts.stream, cfg);
+    if (gen !== this.gen || this.done) {
+      this.opts.jsm.consumers.delete(this.opts.stream, ci.name).catch(() => undefined);
+      return;
+    }
+    this.consumerName = ci.name;
+    this.lastActivity = Date.now();
+    if (!this.synced && ci.num_pending === 0 && this.expectDelivery === 1) this.markSynced();
+  }
+
+  private onMessage(gen: number, err: Error | null, msg: Msg): void {
+    if (gen !== this.gen || this.done) return;
+    if (err) {
+      void this.restart(`subscription error: ${err.message}`);
+      return;
+    }
+    this.lastActivity = Date.now();
+    const code = msg.headers?.code ?? 0;
+    if (code !== 0) {
+      this.onStatus(code, msg);
+      return;
+    }
+    const ack = parseAckSubject(msg.reply);
+    if (!ack) return;
+    if (ack.deliverySeq !== this.expectDelivery) {
+      void this.restart(`delivery gap: got ${ack.deliverySeq}, expected ${this.expectDelivery}`);
+      return;
+    }
+    this.expectDelivery++;
+    if (ack.streamSeq > this.revision) {
+      this.revision = ack.streamSeq;
+      let ev: E | undefined;
+      try {
+        ev = this.opts.decode(msg, ack);
+      } catch (err) {
+        this.opts.log.error({ stream: this.opts.stream, seq: ack.streamSeq, err: String(err) }, 'tail: decode threw; message skipped');
+      }
+      if (ev) this.push(ev);
+    }
+    if (!this.synced && ack.pending === 0) this.markSynced();
+  }
+
+  private onStatus(code: number, msg: Msg): void {
+    if (code === 100) {
+      if (msg.reply) {
+        msg.respond(); // flow control request
+        return;
+      }
+      const stalled = msg.headers?.get('Nats-Consumer-Stalled');
+      if (stalled) this.opts.nc.publish(stalled);
+      const lastDelivered = Number(msg.headers?.get('Nats-Last-Consumer') ?? '0');
+      if (lastDelivered >= this.expectDelivery) void this.restart('heartbeat reports undelivered messages');
+      return;
+    }
+    void this.restart(`consumer status ${code} ${msg.headers?.description ?? ''}`);
+  }
+
+  private markSynced(): void {
+    this.synced = true;
+    if (this.snapshotFloor > this.revision) this.revision = this.snapshotFloor;
+    this.push(this.opts.syncedEvent(this.revision));
+  }
+
+  private push(ev: E): void {
+    this.queue.push(ev);
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  private finish(): void {
+    if (this.done) return;
+    this.done = true;
+    this.gen++;
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.statusIter?.stop?.();
+    this.opts.signal?.removeEventListener('abort', this.onAbort);
+    this.dropConsumer();
+    this.queue.length = 0;
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+    this.resolveClosed();
+  }
+
+  async close(): Promise<void> {
+    this.finish();
+    await this.closed;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<E> {
+    try {
+      while (!this.done) {
+        const ev = this.queue.shift();
+        if (ev) {
+          yield ev;
+          continue;
+        }
+        await new Promise<void>((r) => (this.wake = r));
+      }
+    } finally {
+      this.finish();
+    }
+  }
+}
