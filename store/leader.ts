@@ -23,6 +23,11 @@ import { decideCandidate, leaderDeadline, leaseTimings, observe, type Lease, typ
 export interface LeaderContext {
   term: number;
   signal: AbortSignal;
+  /**
+   * valid tells whether the lease is still certainly ours, checked against the clock right now (a
+   * process that was paused may run a step before its demotion timer fires; check this first).
+   */
+  valid(): boolean;
 }
 
 /** ElectionOptions configure runForLeadership. */
@@ -110,7 +115,8 @@ export function runForLeadership(opts: ElectionOptions): Election {
     log.info({ lease: opts.name, identity, term }, 'leader: acquired lease');
     let work: Promise<unknown>;
     try {
-      work = Promise.resolve(opts.onLeading({ term, signal: ac.signal }));
+      const valid = (): boolean => !ac.signal.aborted && now() < leaderDeadline(lastSent, leaseMs, safetyMs);
+      work = Promise.resolve(opts.onLeading({ term, signal: ac.signal, valid }));
     } catch (err) {
       work = Promise.reject(err);
     }
