@@ -1,0 +1,26 @@
+/**
+ * Filter is one feasibility check (a Nomad feasibility iterator, a kube-scheduler Filter plugin).
+ * It returns null when the node fits, otherwise a status naming the reason, so every rejection can
+ * be counted and explained. Only bugs throw.
+ */
+import type { ClusterState } from '../state.ts';
+import type { TaskClass } from '../task-class.ts';
+import type { FilterStatus } from '../types.ts';
+
+/** Filter: see the file comment. */
+export interface Filter {
+  readonly name: string;
+  /** Dynamic filters depend on what is placed on the node and are re-run when it changes. */
+  readonly dynamic: boolean;
+  filter(cls: TaskClass, state: ClusterState, node: number): FilterStatus | null;
+}
+
+/** unschedulable makes a status preemption might cure. */
+export function unschedulable(reason: string): FilterStatus {
+  return Object.freeze({ kind: 'unschedulable', reason });
+}
+
+/** unresolvable makes a status no preemption can cure. */
+export function unresolvable(reason: string): FilterStatus {
+  return Object.freeze({ kind: 'unresolvable', reason });
+}

@@ -1,0 +1,17 @@
+/** hostPorts rejects a node where another task already claims one of the task's host ports. */
+import { type Filter, unschedulable } from './filter.ts';
+
+const IN_USE = unschedulable('host port in use');
+
+/** hostPortsFilter: see the file comment. */
+export const hostPortsFilter: Filter = {
+  name: 'host-ports',
+  dynamic: true,
+  filter(cls, state, node) {
+    if (cls.hostPorts.length === 0) return null;
+    const used = state.ports[node];
+    if (!used) return null;
+    for (const p of cls.hostPorts) if (used.has(p)) return IN_USE;
+    return null;
+  },
+};

@@ -1,0 +1,15 @@
+/** nodeName keeps a DaemonSet task (TaskSpec.nodeName) on its own node and off every other. */
+import { NOT_PINNED } from '../task-class.ts';
+import { type Filter, unresolvable } from './filter.ts';
+
+const OTHER = unresolvable("not the DaemonSet task's node");
+
+/** nodeNameFilter: see the file comment. An unknown node name rejects every node. */
+export const nodeNameFilter: Filter = {
+  name: 'node-name',
+  dynamic: false,
+  filter(cls, _state, node) {
+    if (cls.pinned === NOT_PINNED || cls.pinned === node) return null;
+    return OTHER;
+  },
+};

@@ -1,0 +1,21 @@
+/** resources requires the task's CPU and memory requests (and a task slot) free on the node. */
+import { type Filter, unschedulable } from './filter.ts';
+
+const CPU = unschedulable('insufficient cpu');
+const MEM = unschedulable('insufficient memory');
+const BOTH = unschedulable('insufficient cpu and memory');
+const PODS = unschedulable('too many tasks');
+
+/** resourcesFilter: see the file comment. */
+export const resourcesFilter: Filter = {
+  name: 'resources',
+  dynamic: true,
+  filter(cls, state, node) {
+    const cpuShort = state.usedCpu[node]! + cls.cpu > state.allocCpu[node]!;
+    const memShort = state.usedMem[node]! + cls.mem > state.allocMem[node]!;
+    if (cpuShort) return memShort ? BOTH : CPU;
+    if (memShort) return MEM;
+    if (state.usedPods[node]! + 1 > state.allocPods[node]!) return PODS;
+    return null;
+  },
+};

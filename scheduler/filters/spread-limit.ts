@@ -1,0 +1,38 @@
+/**
+ * spreadLimit caps the tasks of one job per node (`maxPerNode`) and per failure domain
+ * (`maxPerDomain`: at most `max` tasks per value of a node label such as `zone`). A node without
+ * the domain label is rejected: the job asked to be spread over that label.
+ */
+import { type Filter, unresolvable, unschedulable } from './filter.ts';
+import type { FilterStatus } from '../types.ts';
+
+const PER_NODE = unschedulable('job spread limit per node');
+const perDomain = new Map<string, FilterStatus>();
+const noLabel = new Map<string, FilterStatus>();
+
+function cached(map: Map<string, FilterStatus>, label: string, make: () => FilterStatus): FilterStatus {
+  let s = map.get(label);
+  if (!s) map.set(label, (s = make()));
+  return s;
+}
+
+/** spreadLimitFilter: see the file comment. */
+export const spreadLimitFilter: Filter = {
+  name: 'spread-limit',
+  dynamic: true,
+  filter(cls, state, node) {
+    const spread = cls.spread;
+    if (!spread) return null;
+    if (spread.maxPerNode !== undefined) {
+      const onNode = state.jobs.get(cls.jobKey)?.perNode.get(node) ?? 0;
+      if (onNode + 1 > spread.maxPerNode) return PER_NODE;
+    }
+    const d = spread.domain;
+    if (d) {
+      const value = state.nodes[node]!.labels[d.label];
+      if (value === undefined) return cached(noLabel, d.label, () => unresolvable(`node lacks label ${d.label}`));
+      if ((d.counts.get(value) ?? 0) + 1 > d.max) return cached(perDomain, d.label, () => unschedulable(`job spread limit per ${d.label}`));
+    }
+    return null;
+  },
+};

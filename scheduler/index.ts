@@ -1,0 +1,26 @@
+// scheduler/: the pure placement core (snapshot + pending tasks -> placements, preemptions, reasons)
+// and, on top of it, the scheduler service that reads and writes the store.
+export type {
+  ClusterSnapshot,
+  FilterReason,
+  FilterStatus,
+  Placement,
+  Preemption,
+  RunningTask,
+  RunStats,
+  SchedTask,
+  ScheduleResult,
+  SchedulerOptions,
+  ScorerWeights,
+  SnapshotNode,
+  Unplaced,
+} from './types.ts';
+export { schedule, previewPlacement } from './schedule.ts';
+export { PlacementRun, type TaskOutcome } from './run.ts';
+export { naiveSchedule, NaiveRun } from './naive.ts';
+export { orderQueue } from './queue.ts';
+export { defaultSchedulerOptions, modeOptions, SCHEDULING_MODES, type SchedulingMode } from './options.ts';
+export { canPreempt, PROTECTED_BAND_MIN } from './bands.ts';
+export { buildSnapshot, snapshotNode, type StoreView } from './snapshot.ts';
+export { formatReasons } from './explain.ts';
+export { createPrng, type Prng } from './prng.ts';

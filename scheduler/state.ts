@@ -1,0 +1,193 @@
+/**
+ * ClusterState is the scheduler's mutable working copy of a snapshot: per-node numbers in typed
+ * arrays (the hot loop reads them millions of times), plus what placements change: tasks per node,
+ * host ports, and per-job counts for spreading. Every change to a node bumps its `version`, which
+ * is what invalidates cached scores.
+ */
+import type { ClusterSnapshot, SchedTask, SnapshotNode } from './types.ts';
+
+/** PlacedTask is a task holding resources on a node (running before the run, or placed in it). */
+export interface PlacedTask {
+  id: string;
+  jobKey: string;
+  priority: number;
+  cpu: number;
+  mem: number;
+  hostPorts: string[];
+  node: number;
+  /** True for tasks bound before the run: only those can be preempted (a pass never undoes itself). */
+  bound: boolean;
+}
+
+/** JobCounts tracks where a job's tasks are, for spread limits and job spreading. */
+export interface JobCounts {
+  perNode: Map<number, number>;
+  /** label -> label value -> count; a label is tracked once a spread limit asks for it. */
+  perDomain: Map<string, Map<string, number>>;
+}
+
+/** hostPortKeys lists the `protocol/port` keys a task claims on its node. */
+export function hostPortKeys(task: SchedTask): string[] {
+  const ports = task.template.ports;
+  if (!ports || ports.length === 0) return EMPTY;
+  const keys: string[] = [];
+  for (const p of ports) if (p.hostPort) keys.push(`${p.protocol ?? 'TCP'}/${p.hostPort}`);
+  return keys.length ? keys : EMPTY;
+}
+const EMPTY: string[] = [];
+
+/** ClusterState: see the file comment. Build it with ClusterState.fromSnapshot. */
+export class ClusterState {
+  readonly n: number;
+  readonly nodes: SnapshotNode[];
+  readonly index = new Map<string, number>();
+  readonly allocCpu: Float64Array;
+  readonly allocMem: Float64Array;
+  readonly allocPods: Float64Array;
+  readonly usedCpu: Float64Array;
+  readonly usedMem: Float64Array;
+  readonly usedPods: Float64Array;
+  /** 1 when the node is ready and not cordoned. */
+  readonly schedulable: Uint8Array;
+  readonly version: Uint32Array;
+  readonly images: (Set<string> | undefined)[];
+  readonly ports: (Set<string> | undefined)[];
+  readonly tasksOn: PlacedTask[][];
+  readonly jobs = new Map<string, JobCounts>();
+  readonly byTaskId = new Map<string, PlacedTask>();
+  /** Bound tasks per priority value 0..1000: tells in O(1000) whether any preemption victim exists. */
+  readonly countByPriority = new Int32Array(1001);
+  /** Bumped whenever resources are freed (preemption): feasibility learnt before it is stale. */
+  epoch = 0;
+  /**
+   * Typical shape of the pending work in memory bytes per CPU millicore, for the stranded-resources
+   * scorer; set by the run from its pending tasks (default: 4 MiB per millicore, 4 GiB per core).
+   */
+  demandShape = 4 * 1024 * 1024;
+
+  private constructor(nodes: SnapshotNode[]) {
+    // Sorted by name so the same cluster listed in another order schedules identically.
+    this.nodes = [...nodes].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const n = (this.n = this.nodes.length);
+    this.allocCpu = new Float64Array(n);
+    this.allocMem = new Float64Array(n);
+    this.allocPods = new Float64Array(n);
+    this.usedCpu = new Float64Array(n);
+    this.usedMem = new Float64Array(n);
+    this.usedPods = new Float64Array(n);
+    this.schedulable = new Uint8Array(n);
+    this.version = new Uint32Array(n);
+    this.images = new Array(n);
+    this.ports = new Array(n);
+    this.tasksOn = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const node = this.nodes[i]!;
+      this.index.set(node.name, i);
+      this.allocCpu[i] = Math.max(0, node.allocatable?.cpuMillis || 0);
+      this.allocMem[i] = Math.max(0, node.allocatable?.memoryBytes || 0);
+      this.allocPods[i] = node.allocatable?.pods ?? Number.POSITIVE_INFINITY;
+      this.schedulable[i] = node.ready && !node.cordoned ? 1 : 0;
+      this.images[i] = node.images && node.images.length ? new Set(node.images) : undefined;
+      this.tasksOn[i] = [];
+    }
+  }
+
+  /** fromSnapshot builds the working state; running tasks on unknown nodes are ignored. */
+  static fromSnapshot(snapshot: ClusterSnapshot): ClusterState {
+    const state = new ClusterState(snapshot.nodes);
+    for (const r of snapshot.running) {
+      const node = state.index.get(r.node);
+      if (node === undefined) continue;
+      state.add(toPlaced(r.task, node, true));
+    }
+    return state;
+  }
+
+  /** jobCounts returns (creating) the counts of a job. */
+  jobCounts(jobKey: string): JobCounts {
+    let c = this.jobs.get(jobKey);
+    if (!c) {
+      c = { perNode: new Map(), perDomain: new Map() };
+      this.jobs.set(jobKey, c);
+    }
+    return c;
+  }
+
+  /** domainCounts returns a job's counts per value of `label`, computing them on first use. */
+  domainCounts(jobKey: string, label: string): Map<string, number> {
+    const job = this.jobCounts(jobKey);
+    let m = job.perDomain.get(label);
+    if (!m) {
+      m = new Map();
+      for (const [node, count] of job.perNode) {
+        const v = this.nodes[node]!.labels[label];
+        if (v !== undefined) m.set(v, (m.get(v) ?? 0) + count);
+      }
+      job.perDomain.set(label, m);
+    }
+    return m;
+  }
+
+  /** add puts a task on its node: resources, ports, job counts, version. */
+  add(t: PlacedTask): void {
+    const i = t.node;
+    this.usedCpu[i] = this.usedCpu[i]! + t.cpu;
+    this.usedMem[i] = this.usedMem[i]! + t.mem;
+    this.usedPods[i] = this.usedPods[i]! + 1;
+    this.version[i] = this.version[i]! + 1;
+    this.tasksOn[i]!.push(t);
+    this.byTaskId.set(t.id, t);
+    if (t.bound) this.countByPriority[t.priority] = this.countByPriority[t.priority]! + 1;
+    if (t.hostPorts.length) {
+      let set = this.ports[i];
+      if (!set) this.ports[i] = set = new Set();
+      for (const p of t.hostPorts) set.add(p);
+    }
+    this.bumpJob(t, i, 1);
+  }
+
+  /** remove takes a task off its node (preemption) and marks freed capacity with a new epoch. */
+  remove(t: PlacedTask): void {
+    const i = t.node;
+    const list = this.tasksOn[i]!;
+    const at = list.indexOf(t);
+    if (at < 0) return;
+    list.splice(at, 1);
+    this.byTaskId.delete(t.id);
+    if (t.bound) this.countByPriority[t.priority] = this.countByPriority[t.priority]! - 1;
+    this.usedCpu[i] = this.usedCpu[i]! - t.cpu;
+    this.usedMem[i] = this.usedMem[i]! - t.mem;
+    this.usedPods[i] = this.usedPods[i]! - 1;
+    this.version[i] = this.version[i]! + 1;
+    const set = this.ports[i];
+    if (set) for (const p of t.hostPorts) set.delete(p);
+    this.bumpJob(t, i, -1);
+    this.epoch++;
+  }
+
+  private bumpJob(t: PlacedTask, node: number, delta: number): void {
+    const job = this.jobCounts(t.jobKey);
+    const next = (job.perNode.get(node) ?? 0) + delta;
+    if (next > 0) job.perNode.set(node, next);
+    else job.perNode.delete(node);
+    for (const [label, m] of job.perDomain) {
+      const v = this.nodes[node]!.labels[label];
+      if (v !== undefined) m.set(v, (m.get(v) ?? 0) + delta);
+    }
+  }
+}
+
+/** toPlaced converts a task bound to node index `node` into the state's record. */
+export function toPlaced(task: SchedTask, node: number, bound = false): PlacedTask {
+  const req = task.template.resources.requests;
+  return {
+    id: task.id,
+    jobKey: task.jobKey,
+    priority: task.priority,
+    cpu: req.cpuMillis,
+    mem: req.memoryBytes,
+    hostPorts: hostPortKeys(task),
+    node,
+    bound,
+  };
+}
