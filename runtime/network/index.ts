@@ -6,3 +6,4 @@ export {
 } from './cni.ts';
 export { bridgeNetworkList, loopbackNetworkList, parseIpv4Cidr, formatIpv4, ipv4InSubnet, validateBridgeName, type BridgeNetworkOptions } from './config.ts';
 export { createNetns, deleteNetns, listNetns, netnsExists, netnsPath, execInNetns, NETNS_DIR } from './netns.ts';
+export { runCommand, type ExecResult } from './exec.ts';

@@ -1,0 +1,75 @@
+/**
+ * The agent's journal: one JSON file per task it has taken on, written before each step and
+ * atomically (temp + rename), so an agent killed at any point finds on restart what it was doing
+ * (starting, stopping, waiting to restart) and finishes it.
+ */
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { TaskSpec, TaskState } from '../api/index.ts';
+import type { StopReason } from './converge.ts';
+
+/** LocalPhase is where a task is in the agent's own lifecycle. */
+export type LocalPhase = 'starting' | 'running' | 'backoff' | 'stopping' | 'finished' | 'stopped';
+
+/** LocalTask is one journal entry. */
+export interface LocalTask {
+  taskId: string;
+  templateHash: string;
+  /** the spec it was started from: the grace period and probes still apply after the spec is gone */
+  spec: TaskSpec;
+  phase: LocalPhase;
+  /** reported state when it differs from what the phase implies (succeeded, failed) */
+  state?: TaskState;
+  attempt: number;
+  containerId?: string;
+  pid?: number;
+  ip?: string;
+  restarts: number;
+  startedAt?: string;
+  finishedAt?: string;
+  exitCode?: number;
+  oomKilled?: boolean;
+  message?: string;
+  /** crash-loop backoff: last delay and when the next start is due (epoch ms) */
+  backoffMs?: number;
+  restartAt?: number;
+  /** why the running container is being stopped, and when SIGKILL follows SIGTERM (epoch ms) */
+  stopReason?: StopReason | 'liveness' | 'startup';
+  stopDeadline?: number;
+}
+
+/** Journal stores LocalTask entries under `<dir>/<taskId>.json`. */
+export class Journal {
+  constructor(readonly dir: string) {}
+
+  /** load reads every entry; unreadable files are reported through `onBad` and skipped. */
+  async load(onBad: (file: string, err: unknown) => void = () => {}): Promise<Map<string, LocalTask>> {
+    await mkdir(this.dir, { recursive: true });
+    const out = new Map<string, LocalTask>();
+    for (const f of await readdir(this.dir)) {
+      if (!f.endsWith('.json')) continue;
+      try {
+        const t = JSON.parse(await readFile(join(this.dir, f), 'utf8')) as LocalTask;
+        if (typeof t.taskId !== 'string' || typeof t.phase !== 'string') throw new Error('not a journal entry (taskId, phase)');
+        out.set(t.taskId, t);
+      } catch (err) {
+        onBad(join(this.dir, f), err);
+      }
+    }
+    return out;
+  }
+
+  /** save writes one entry atomically. */
+  async save(t: LocalTask): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    const file = join(this.dir, `${t.taskId}.json`);
+    const tmp = `${file}.${process.pid}.tmp`;
+    await writeFile(tmp, JSON.stringify(t));
+    await rename(tmp, file);
+  }
+
+  /** remove deletes one entry (missing is fine). */
+  async remove(taskId: string): Promise<void> {
+    await rm(join(this.dir, `${taskId}.json`), { force: true });
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * TaskRuntime is what the agent needs from the container runtime, in the agent's words. The
+ * adapter in runtime-adapter.ts implements it with runtime/'s ImageStore, Snapshotter and
+ * ContainerManager; keeping the agent on this narrow port keeps its logic readable and lets the
+ * runtime evolve behind one file.
+ */
+
+/** ANNOTATION_TASK and ANNOTATION_HASH tag a container with its task, so a restarted agent knows it. */
+export const ANNOTATION_TASK = 'io.gitcell.task';
+export const ANNOTATION_HASH = 'io.gitcell.template-hash';
+
+/** ContainerView is one container as listed by the runtime. */
+export interface ContainerView {
+  id: string;
+  /** `stopped` = the process exited; `created` = set up but not started */
+  status: 'created' | 'running' | 'paused' | 'stopped';
+  pid?: number;
+  annotations: Record<string, string>;
+  /** epoch ms */
+  createdAt: number;
+}
+
+/** ExitInfo is how a container's process ended. */
+export interface ExitInfo {
+  exitCode: number;
+  oomKilled: boolean;
+  /** signal that killed it, if any ("SIGKILL") */
+  signal?: string;
+}
+
+/** RunRequest is one container to create and start for a task. */
+export interface RunRequest {
+  id: string;
+  image: string;
+  command?: string[];
+  args?: string[];
+  env: { name: string; value: string }[];
+  workingDir?: string;
+  user?: string;
+  hostname: string;
+  memoryBytes?: number;
+  cpuMillis?: number;
+  netnsPath: string;
+  annotations: Record<string, string>;
+}
+
+/** TaskRuntime: see the file comment. Every method is safe to repeat after a crash. */
+export interface TaskRuntime {
+  /** ensureImage makes the image available locally (pulling it when missing); E_IMAGE_NOT_FOUND. */
+  ensureImage(ref: string): Promise<void>;
+  /** run creates and starts a container and returns its process id. */
+  run(req: RunRequest): Promise<{ pid: number }>;
+  /** list returns this node's containers. */
+  list(): Promise<ContainerView[]>;
+  /** wait resolves when the container's process has exited (also for adopted containers). */
+  wait(id: string): Promise<ExitInfo>;
+  /** kill sends a signal to the container's process; a stopped or missing container is fine. */
+  kill(id: string, signal: 'SIGTERM' | 'SIGKILL'): Promise<void>;
+  /** remove deletes the container: process, mounts, cgroup and files. Idempotent. */
+  remove(id: string): Promise<void>;
+  /** exec runs a command inside the container and returns its exit code. */
+  exec(id: string, argv: string[], timeoutMs: number): Promise<number>;
+  /** logPath is the file holding the container's stdout and stderr. */
+  logPath(id: string): string;
+  /** cgroupPath is the container's cgroup, relative to the hierarchy roots. */
+  cgroupPath(id: string): string;
+  /** images lists the image references present locally. */
+  images(): Promise<string[]>;
+}
