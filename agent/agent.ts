@@ -13,9 +13,8 @@ import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { errorMessage, type Logger } from '../lib/index.ts';
 import { statusKey, type Binding, type NodeRecord, type NodeSpec, type Resources, type TaskSpec } from '../api/index.ts';
-import type { Watch } from '../store/index.ts';
+import { appendEvent, type ClusterStore, type Watch } from '../store/index.ts';
 import type { NetworkManager } from '../runtime/index.ts';
-import type { AgentBuckets } from './buckets.ts';
 import { converge, type Action, type ObservedContainer, type StopReason } from './converge.ts';
 import { decideExit, defaultBackoffOptions, type BackoffOptions } from './backoff.ts';
 import { dueProbes, isReady, newHealth, recordProbe, type Health, type ProbeKind } from './probe.ts';
@@ -52,7 +51,7 @@ export interface AgentOptions {
 /** AgentDeps are the agent's edges: store, runtime, network, logger. */
 export interface AgentDeps {
   nc: NatsConnection;
-  buckets: AgentBuckets;
+  store: Pick<ClusterStore, 'tasks' | 'bindings' | 'status' | 'nodes' | 'nodespec' | 'events'>;
   runtime: TaskRuntime;
   network: NetworkManager;
   log: Logger;
@@ -106,12 +105,12 @@ export class Agent {
     await this.recover();
     await this.heartbeat();
     const synced = await Promise.all([
-      this.follow(this.d.buckets.tasks.watch(), (k, v) => (v ? this.specs.set(k, v) : this.specs.delete(k))),
-      this.follow(this.d.buckets.bindings.watch(), (k, v) => {
+      this.follow(this.d.store.tasks.watch(), (k, v) => (v ? this.specs.set(k, v) : this.specs.delete(k))),
+      this.follow(this.d.store.bindings.watch(), (k, v) => {
         if (v && v.node === this.o.node) this.bindings.set(k, v);
         else this.bindings.delete(k);
       }),
-      this.follow(this.d.buckets.nodespec.watch({ key: this.o.node }), (_k, v) => { this.nodeSpec = v; }),
+      this.follow(this.d.store.nodespec.watch({ key: this.o.node }), (_k, v) => { this.nodeSpec = v; }),
     ]);
     void synced;
     this.logSub = serveLogs(this.d.nc, this.o.node, (taskId) => {
@@ -188,7 +187,7 @@ export class Agent {
       heartbeatAt: new Date().toISOString(),
     };
     try {
-      await this.d.buckets.nodes.put(this.o.node, rec);
+      await this.d.store.nodes.put(this.o.node, rec);
       this.metrics.heartbeats.inc({ result: 'ok' });
     } catch (err) {
       this.metrics.heartbeats.inc({ result: 'error' });
@@ -201,7 +200,7 @@ export class Agent {
     const ready = !!l?.health && isReady(l.health);
     const usage = l?.usage;
     try {
-      await this.d.buckets.status.put(statusKey(this.o.node, t.taskId), buildStatus(this.o.node, t, { ready, ...(usage ? { usage } : {}) }, Date.now()));
+      await this.d.store.status.put(statusKey(this.o.node, t.taskId), buildStatus(this.o.node, t, { ready, ...(usage ? { usage } : {}) }, Date.now()));
     } catch (err) {
       this.log.warn({ task: t.taskId, err: errorMessage(err) }, 'agent: status write failed');
     }
@@ -219,6 +218,13 @@ export class Agent {
     this.records.set(t.taskId, t);
     await this.journal.save(t);
     if (status) await this.writeStatus(t);
+  }
+
+  /** event records a cluster event about a task; losing one is not worth failing an operation. */
+  private event(type: 'Normal' | 'Warning', reason: string, taskId: string, message: string): void {
+    void appendEvent(this.d.store.events, {
+      time: new Date().toISOString(), type, reason, object: { kind: 'Task', name: taskId }, message, source: `agent/${this.o.node}`,
+    }).catch((err) => this.log.debug({ err: errorMessage(err) }, 'agent: event not recorded'));
   }
 
   private healthProblem(): string | undefined {
@@ -340,7 +346,7 @@ export class Agent {
     for (const a of actions) {
       switch (a.type) {
         case 'start':
-          if (spec) await this.runStart(spec, a.replacing ? undefined : this.records.get(a.taskId));
+          if (spec) await this.runStart(spec, this.records.get(a.taskId));
           break;
         case 'stop':
           await this.runStop(a.taskId, a.reason, a.containerId);
@@ -399,12 +405,14 @@ export class Agent {
         annotations: { [ANNOTATION_TASK]: spec.id, [ANNOTATION_HASH]: spec.templateHash },
       });
       this.metrics.starts.inc({ result: 'ok' });
+      this.event('Normal', 'Started', spec.id, `started container ${containerId} (pid ${pid}, ip ${net.ip})`);
       await this.markRunning(t, pid, net.ip);
     } catch (err) {
       this.metrics.starts.inc({ result: 'error' });
       await this.d.runtime.remove(containerId).catch(() => {});
       const delay = Math.min((t.backoffMs ?? this.backoff.initialMs / 2) * 2, this.backoff.maxMs);
       this.log.warn({ task: spec.id, err: errorMessage(err) }, 'agent: start failed');
+      this.event('Warning', 'FailedStart', spec.id, errorMessage(err));
       await this.save({ ...t, phase: 'backoff', containerId: undefined, backoffMs: delay, restartAt: Date.now() + delay, message: `start failed: ${errorMessage(err)}` });
     }
   }
@@ -467,10 +475,12 @@ export class Agent {
     const why = killedBy ? `${killedBy} probe failed` : info.oomKilled ? 'OOM killed' : `exited with ${exitCode}`;
     if (outcome.action === 'restart') {
       this.metrics.restarts.inc();
+      this.event('Warning', 'BackOff', taskId, `${why}; restarting in ${outcome.delayMs} ms`);
       await this.save({ ...base, phase: 'backoff', restarts: t.restarts + 1, backoffMs: outcome.delayMs, restartAt: Date.now() + outcome.delayMs, message: `${why}; restarting in ${Math.round(outcome.delayMs / 100) / 10} s` });
       setTimeout(() => this.kick(), outcome.delayMs + 5).unref();
     } else {
       await this.save({ ...base, phase: 'finished', state: outcome.state, message: why });
+      this.event(outcome.state === 'succeeded' ? 'Normal' : 'Warning', outcome.state === 'succeeded' ? 'Completed' : 'Failed', taskId, why);
       // A finished task keeps its container (and log) until it is unbound; the address goes back now.
       await this.d.network.teardown(taskId);
     }
@@ -500,6 +510,7 @@ export class Agent {
       return;
     }
     this.live.delete(taskId);
+    this.event('Normal', 'Stopped', taskId, `${stopMessage(reason)} (exit ${info.exitCode})`);
     await this.save({ ...t, phase: 'stopped', exitCode: info.exitCode, oomKilled: info.oomKilled, finishedAt: new Date().toISOString(), pid: undefined, stopDeadline: undefined });
   }
 
@@ -532,7 +543,7 @@ export class Agent {
       // Still bound (a drain): keep a final status so the scheduler sees why it stopped.
       await this.writeStatus({ ...t, phase: 'stopped', message: t.message ?? 'stopped' });
     } else {
-      await this.d.buckets.status.delete(statusKey(this.o.node, taskId)).catch(() => {});
+      await this.d.store.status.delete(statusKey(this.o.node, taskId)).catch(() => {});
     }
     this.records.delete(taskId);
     await this.journal.remove(taskId);
@@ -565,6 +576,7 @@ export class Agent {
           if (v.kill && !l.killing) {
             l.killing = true;
             this.log.info({ task: taskId, kind: v.kill.kind }, `agent: ${v.kill.message}, killing the container`);
+            this.event('Warning', 'Unhealthy', taskId, `${v.kill.message}: ${res.message ?? ''}`);
             this.runExclusiveKill(taskId, v.kill.kind, `${v.kill.message}: ${res.message ?? ''}`.trim());
           } else if (isReady(l.health) !== wasReady) {
             await this.writeStatus({ ...cur, message: res.ok ? undefined : `${kind} probe: ${res.message ?? 'failed'}` });

@@ -2,3 +2,12 @@
 export { newHealth, dueProbes, recordProbe, isReady, nextProbeAt, type Health, type ProbeKind, type ProbeTracker, type HealthVerdict } from './probe.ts';
 export { defaultBackoffOptions, shouldRestart, nextBackoff, decideExit, type BackoffOptions, type ExitOutcome } from './backoff.ts';
 export { converge, type Action, type ConvergeInput, type DesiredTask, type ObservedContainer, type TaskRecord, type StopReason } from './converge.ts';
+export { Agent, AGENT_VERSION, type AgentOptions, type AgentDeps } from './agent.ts';
+export { Journal, type LocalTask, type LocalPhase } from './journal.ts';
+export { buildStatus, stateOf } from './status.ts';
+export { AgentMetrics, startHttp } from './metrics.ts';
+export { runProbe, httpGet, tcpConnect, type ProbeTarget, type ProbeOutcome } from './probe-exec.ts';
+export { readCgroup, cpuMillisBetween, removeCgroup, cgroupDirs, type CgroupSample } from './cgroup.ts';
+export { serveLogs, streamLogs, findTaskNode, logSubject, tailOffset, type LogRequest } from './logs.ts';
+export { machineCapacity, parseLabels, parseCapacity, runcVersion, kernelVersion, hostAddresses } from './machine.ts';
+export { ANNOTATION_TASK, ANNOTATION_HASH, type TaskRuntime, type ContainerView, type ExitInfo, type RunRequest } from './port.ts';

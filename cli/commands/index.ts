@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerLogs } from './logs.ts';
 import { registerSecret } from './secret.ts';
 import { registerUp } from './up.ts';
 
@@ -7,6 +8,7 @@ import { registerUp } from './up.ts';
  * `registerXxx(program)` function, so parts of gitcell add commands without touching each other.
  */
 export function registerCommands(program: Command): void {
+  registerLogs(program);
   registerSecret(program);
   registerUp(program);
 }

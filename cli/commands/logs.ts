@@ -1,0 +1,36 @@
+import type { Command } from 'commander';
+import { GitcellError } from '../../lib/errors.ts';
+import { silentLogger } from '../../lib/log.ts';
+import { connect, openClusterStore } from '../../store/index.ts';
+import { findTaskNode, streamLogs } from '../../agent/index.ts';
+
+/** registerLogs adds `gitcell logs TASK [-f] [--tail N]`: a task's log from whichever agent runs it. */
+export function registerLogs(program: Command): void {
+  program
+    .command('logs')
+    .description('print the log of a task, fetched through NATS from the agent that runs it')
+    .argument('<task>', 'task id')
+    .option('-f, --follow', 'keep streaming new output')
+    .option('--tail <n>', 'only the last N lines')
+    .option('--nats <url>', 'NATS server(s)', process.env.GITCELL_NATS ?? 'nats://127.0.0.1:4222')
+    .option('--prefix <prefix>', 'bucket name prefix', 'gitcell_')
+    .action(async (task: string, opts: { follow?: boolean; tail?: string; nats: string; prefix: string }) => {
+      let tail: number | undefined;
+      if (opts.tail !== undefined) {
+        if (!/^\d+$/.test(opts.tail)) throw new GitcellError('E_USAGE', `--tail: "${opts.tail}" is not a non-negative whole number`, { flag: '--tail' });
+        tail = Number(opts.tail);
+      }
+      const nc = await connect({ servers: opts.nats, name: 'gitcell logs' });
+      const ac = new AbortController();
+      const onSignal = () => ac.abort();
+      process.once('SIGINT', onSignal);
+      try {
+        const store = await openClusterStore(nc, { prefix: opts.prefix, log: silentLogger() });
+        const node = await findTaskNode(task, store.bindings, store.status);
+        await streamLogs(nc, node, { taskId: task, follow: !!opts.follow, ...(tail !== undefined ? { tail } : {}) }, (chunk) => process.stdout.write(chunk), { signal: ac.signal });
+      } finally {
+        process.off('SIGINT', onSignal);
+        await nc.close();
+      }
+    });
+}
