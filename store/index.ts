@@ -23,3 +23,14 @@ export {
 } from './cluster.ts';
 export { type Lease } from './lease.ts';
 export { runForLeadership, checkFence, defaultIdentity, type Election, type ElectionOptions, type LeaderContext } from './leader.ts';
+export {
+  startEmbedded,
+  startOrConnect,
+  connectFromOptions,
+  findEmbeddedUrl,
+  DEFAULT_STATE_DIR,
+  type EmbeddedOptions,
+  type EmbeddedServer,
+  type ClusterOptions,
+  type StartedCluster,
+} from './embedded.ts';

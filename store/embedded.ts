@@ -1,0 +1,302 @@
+/**
+ * The embedded default: without `--nats`, gitcell runs its own nats-server child with JetStream on a
+ * free loopback port, data in `<stateDir>/nats` (reused across restarts), and stops it on exit.
+ * Client commands find it through `<stateDir>/nats.url`.
+ *
+ *   startEmbedded ──► <stateDir>/nats/server.conf ──spawn──► nats-server (port -1, ports file)
+ *        │                                                        │ ready (JetStream answers)
+ *        └──► <stateDir>/nats.url, nats.pid  ◄── connectFromOptions (CLI commands) ─┘
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile, readdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { connect as rawConnect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { createLogger, errorMessage, GitcellError, type Logger } from '../lib/index.ts';
+import { connect, splitServers } from './connect.ts';
+import { StoreErrorCodes, storeError } from './errors.ts';
+
+/** DEFAULT_STATE_DIR is where gitcell keeps local state, relative to the working directory. */
+export const DEFAULT_STATE_DIR = '.gitcell';
+
+/** DEFAULT_NATS_SERVER is the nats-server binary (Debian's path); override with GITCELL_NATS_SERVER. */
+export const DEFAULT_NATS_SERVER = process.env.GITCELL_NATS_SERVER ?? '/usr/sbin/nats-server';
+
+/** EmbeddedOptions configure startEmbedded. */
+export interface EmbeddedOptions {
+  /** state directory (default .gitcell under the working directory) */
+  stateDir?: string;
+  /** nats-server binary */
+  binary?: string;
+  /** how long to wait for the server to be ready (default 20 s) */
+  readyTimeoutMs?: number;
+  log?: Logger;
+}
+
+/** EmbeddedServer is a running embedded nats-server owned by this process. */
+export interface EmbeddedServer {
+  readonly url: string;
+  readonly pid: number;
+  readonly stateDir: string;
+  /** stop shuts the server down (SIGTERM, then SIGKILL after 10 s) and removes nats.url / nats.pid */
+  stop(): Promise<void>;
+}
+
+/** PidFile is `<stateDir>/nats.pid`: the server's pid and the pid of the gitcell process that owns it. */
+interface PidFile {
+  server: number;
+  owner: number;
+  url: string;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function readPidFile(stateDir: string): PidFile | undefined {
+  try {
+    const p = JSON.parse(readFileSync(join(stateDir, 'nats.pid'), 'utf8')) as Partial<PidFile>;
+    if (typeof p.server === 'number' && typeof p.owner === 'number' && typeof p.url === 'string') return p as PidFile;
+  } catch {
+    // missing or damaged: treated as no server
+  }
+  return undefined;
+}
+
+/** isOurServer tells whether pid is a nats-server running on this state dir's config (not a reused pid). */
+function isOurServer(pid: number, confPath: string): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(confPath);
+  } catch {
+    return false;
+  }
+}
+
+const live = new Set<ChildProcess>();
+let exitHook = false;
+
+/**
+ * startEmbedded starts the embedded nats-server for a state dir and resolves once JetStream
+ * answers. A server left behind by a gitcell process that died is stopped first; one whose owner
+ * still runs is E_EMBEDDED_RUNNING (two servers on one data dir would corrupt it).
+ */
+export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<EmbeddedServer> {
+  const stateDir = resolve(opts.stateDir ?? DEFAULT_STATE_DIR);
+  const binary = opts.binary ?? DEFAULT_NATS_SERVER;
+  const log = opts.log ?? createLogger('nats');
+  const natsDir = join(stateDir, 'nats');
+  const confPath = join(natsDir, 'server.conf');
+  const portsDir = join(natsDir, 'ports');
+  if (!existsSync(binary)) {
+    throw new GitcellError('E_NATS_SERVER_MISSING', `nats-server not found at ${binary}: install the Debian package nats-server (scripts/bootstrap.sh) or pass --nats`, { binary });
+  }
+  const previous = readPidFile(stateDir);
+  if (previous && alive(previous.server) && isOurServer(previous.server, confPath)) {
+    if (alive(previous.owner)) {
+      throw new GitcellError(
+        'E_EMBEDDED_RUNNING',
+        `a gitcell NATS server (pid ${previous.server}, ${previous.url}) already runs for ${stateDir}, owned by pid ${previous.owner}; stop that gitcell first or use another --state-dir`,
+        { stateDir, ...previous },
+      );
+    }
+    log.warn({ serverPid: previous.server }, 'embedded nats: stopping a server left behind by a gitcell process that died');
+    process.kill(previous.server, 'SIGTERM');
+    for (let i = 0; i < 100 && alive(previous.server); i++) await new Promise((r) => setTimeout(r, 100));
+    if (alive(previous.server)) process.kill(previous.server, 'SIGKILL');
+  }
+  await mkdir(join(natsDir, 'jetstream'), { recursive: true });
+  await rm(portsDir, { recursive: true, force: true });
+  await mkdir(portsDir, { recursive: true });
+  // server_name stays the same across restarts: JetStream's metadata on disk is tied to it.
+  await writeFile(
+    confPath,
+    [
+      'server_name: gitcell-embedded',
+      'host: 127.0.0.1',
+      'port: -1',
+      `jetstream { store_dir: ${JSON.stringify(join(natsDir, 'jetstream'))} }`,
+      '',
+    ].join('\n'),
+  );
+  const logFd = openSync(join(natsDir, 'server.log'), 'a');
+  const child = spawn(binary, ['-c', confPath, '--ports_file_dir', portsDir], { stdio: ['ignore', logFd, logFd] });
+  closeSync(logFd);
+  live.add(child);
+  if (!exitHook) {
+    exitHook = true;
+    // Last resort when the owner exits without stop(): never leave a server running on our data.
+    process.on('exit', () => {
+      for (const c of live) {
+        try {
+          c.kill('SIGTERM');
+        } catch {
+          // gone
+        }
+      }
+    });
+  }
+  const exited = new Promise<void>((r) => child.once('exit', () => (live.delete(child), r())));
+  child.once('error', () => live.delete(child));
+  const logTail = async (): Promise<string> => {
+    try {
+      return (await readFile(join(natsDir, 'server.log'), 'utf8')).split('\n').slice(-15).join('\n');
+    } catch {
+      return '';
+    }
+  };
+  const deadline = Date.now() + (opts.readyTimeoutMs ?? 20_000);
+  let url: string | undefined;
+  try {
+    while (!url) {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`nats-server exited (${child.exitCode ?? child.signalCode})`);
+      if (Date.now() > deadline) throw new Error('timed out waiting for its listener');
+      const f = (await readdir(portsDir)).find((n) => n.endsWith('.ports'));
+      if (f) {
+        const ports = JSON.parse(await readFile(join(portsDir, f), 'utf8')) as { nats?: string[] };
+        url = ports.nats?.[0];
+      }
+      if (!url) await new Promise((r) => setTimeout(r, 25));
+    }
+    await waitJetStream(url, deadline);
+  } catch (err) {
+    child.kill('SIGKILL');
+    await exited;
+    throw new GitcellError('E_EMBEDDED_START', `embedded nats-server for ${stateDir} did not start: ${errorMessage(err)}\n${await logTail()}`, { stateDir });
+  }
+  const pidFile: PidFile = { server: child.pid!, owner: process.pid, url };
+  await writeFile(join(stateDir, 'nats.pid'), `${JSON.stringify(pidFile)}\n`);
+  await writeFile(join(stateDir, 'nats.url'), `${url}\n`);
+  log.info({ url, stateDir, serverPid: child.pid }, 'embedded nats-server ready');
+  let stopping: Promise<void> | undefined;
+  return {
+    url,
+    pid: child.pid!,
+    stateDir,
+    stop: () =>
+      (stopping ??= (async () => {
+        if (child.exitCode === null && child.signalCode === null) {
+          child.kill('SIGTERM');
+          const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+          await exited;
+          clearTimeout(timer);
+        }
+        for (const f of ['nats.url', 'nats.pid']) rmSync(join(stateDir, f), { force: true });
+        // Leftover ports files would confuse nobody, but keep the dir tidy.
+        for (const f of readdirSyncSafe(portsDir)) rmSync(join(portsDir, f), { force: true });
+      })()),
+  };
+}
+
+function readdirSyncSafe(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+async function waitJetStream(url: string, deadline: number): Promise<void> {
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const nc = await rawConnect({ servers: url, reconnect: false, timeout: 1000 });
+      try {
+        await (await jetstreamManager(nc, { timeout: 1000 })).getAccountInfo();
+        return;
+      } finally {
+        await nc.close().catch(() => undefined);
+      }
+    } catch (err) {
+      last = err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error(`JetStream not ready: ${errorMessage(last)}`);
+}
+
+/** ClusterOptions are the CLI's store options: `--nats`, `--state-dir`, `--creds`. */
+export interface ClusterOptions {
+  /** comma-separated NATS URLs of an existing cluster; without it, the embedded server */
+  nats?: string;
+  stateDir?: string;
+  /** credentials file for --nats */
+  creds?: string;
+  /** connection name */
+  name?: string;
+}
+
+/** findEmbeddedUrl returns the URL of the embedded server running for a state dir, if any. */
+export function findEmbeddedUrl(stateDir = DEFAULT_STATE_DIR): string | undefined {
+  const dir = resolve(stateDir);
+  const p = readPidFile(dir);
+  if (!p || !alive(p.server)) return undefined;
+  return p.url;
+}
+
+/**
+ * connectFromOptions connects a CLI command to the cluster: `--nats` URLs (with `--creds`), else the
+ * embedded server running for `--state-dir`. E_NO_CLUSTER (with what to do) when there is none.
+ */
+export async function connectFromOptions(opts: ClusterOptions = {}): Promise<NatsConnection> {
+  if (opts.nats) return connect({ servers: opts.nats, ...(opts.creds ? { creds: opts.creds } : {}), ...(opts.name ? { name: opts.name } : {}) });
+  const stateDir = resolve(opts.stateDir ?? DEFAULT_STATE_DIR);
+  const url = findEmbeddedUrl(stateDir);
+  if (!url) {
+    throw storeError(
+      StoreErrorCodes.NoCluster,
+      `no running gitcell cluster for state dir ${stateDir}: start one with \`gitcell up\`, or pass --nats nats://host:port`,
+      { stateDir },
+    );
+  }
+  try {
+    return await connect({ servers: url, ...(opts.name ? { name: opts.name } : {}), timeoutMs: 3000 });
+  } catch (err) {
+    throw storeError(StoreErrorCodes.NoCluster, `the gitcell NATS server for ${stateDir} (${url}) does not answer: ${errorMessage(err)}`, { stateDir, url }, err);
+  }
+}
+
+/** StartedCluster is a connection plus the embedded server it started, if any. */
+export interface StartedCluster {
+  nc: NatsConnection;
+  /** the embedded server this process owns (undefined with --nats) */
+  embedded?: EmbeddedServer;
+  /** suggested replica count: 1 embedded or single server, 3 for a cluster of 3-4, 5 for 5+ */
+  replicas: number;
+  /** close drains the connection and stops the embedded server */
+  close(): Promise<void>;
+}
+
+/**
+ * startOrConnect is for long-running commands (`gitcell up`): connect to `--nats`, or start the
+ * embedded server for the state dir and connect to it.
+ */
+export async function startOrConnect(opts: ClusterOptions & { log?: Logger } = {}): Promise<StartedCluster> {
+  if (opts.nats) {
+    const nc = await connectFromOptions(opts);
+    const n = splitServers(opts.nats).length;
+    return { nc, replicas: n >= 5 ? 5 : n >= 3 ? 3 : 1, close: () => nc.drain().catch(() => nc.close()) };
+  }
+  const embedded = await startEmbedded({ ...(opts.stateDir ? { stateDir: opts.stateDir } : {}), ...(opts.log ? { log: opts.log } : {}) });
+  let nc: NatsConnection;
+  try {
+    nc = await connect({ servers: embedded.url, ...(opts.name ? { name: opts.name } : {}) });
+  } catch (err) {
+    await embedded.stop();
+    throw err;
+  }
+  return {
+    nc,
+    embedded,
+    replicas: 1,
+    close: async () => {
+      await nc.drain().catch(() => nc.close());
+      await embedded.stop();
+    },
+  };
+}
