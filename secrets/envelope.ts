@@ -21,11 +21,14 @@ export interface SealScope {
   namespace: string;
   name: string;
   key: string;
+  /** Node a copy is re-sealed for: a copy for node A does not open as node B's. */
+  audience?: string;
 }
 
 /** scopeLabel is the additional authenticated data of a scope. */
 export function scopeLabel(scope: SealScope): Buffer {
-  return Buffer.from(`gitcell.io/v1/Secret/${scope.namespace}/${scope.name}/${scope.key}`);
+  const base = `gitcell.io/v1/Secret/${scope.namespace}/${scope.name}/${scope.key}`;
+  return Buffer.from(scope.audience === undefined ? base : `${base}@${scope.audience}`);
 }
 
 /** keyIdOf is the 8-byte fingerprint of a public key (sha256 of its DER SPKI), hex encoded. */

@@ -1,0 +1,86 @@
+import type { Binding, TaskSpec } from '../api/cluster.ts';
+
+/**
+ * Delivery: each agent may read only the Secrets of tasks bound to its node. The reconciler side
+ * re-seals every needed Secret for each node's own public key into that node's bucket
+ * (`<prefix>secrets_<node>`, key `<namespace>.<name>`); NATS permissions confine each agent to its
+ * own bucket. This file is the pure part: which node needs which Secret.
+ */
+
+/** NodeSecretRef names one Secret a node needs, at the version to deliver. */
+export interface NodeSecretRef {
+  namespace: string;
+  name: string;
+  version: string;
+}
+
+/** NodeSecretRecord is a Secret re-sealed for one node: values open only with that node's key. */
+export interface NodeSecretRecord extends NodeSecretRef {
+  /** Key id of the node's public key the values are sealed to. */
+  nodeKeyId: string;
+  values: Record<string, string>;
+}
+
+/** nodeSecretKey is the key of a Secret in a node's secrets bucket. */
+export function nodeSecretKey(namespace: string, name: string): string {
+  return `${namespace}.${name}`;
+}
+
+/**
+ * secretsNeededByNode maps each node to the Secrets its bound tasks mount or read env values from,
+ * at the Secrets' current versions. Secrets that no longer exist are left out (the task fails to
+ * start with a clear message on the agent, rather than getting stale values).
+ */
+export function secretsNeededByNode(
+  tasks: Iterable<TaskSpec>,
+  bindings: ReadonlyMap<string, Pick<Binding, 'node'>>,
+  currentVersions: ReadonlyMap<string, string>,
+): Map<string, Map<string, NodeSecretRef>> {
+  const needed = new Map<string, Map<string, NodeSecretRef>>();
+  for (const task of tasks) {
+    const node = bindings.get(task.id)?.node;
+    if (node === undefined) continue;
+    const names = new Set([...task.template.secretMounts.map((m) => m.secretName), ...(task.template.secretEnv ?? []).map((e) => e.secretName)]);
+    for (const name of names) {
+      const key = nodeSecretKey(task.namespace, name);
+      const version = currentVersions.get(key);
+      if (version === undefined) continue;
+      let forNode = needed.get(node);
+      if (!forNode) needed.set(node, (forNode = new Map()));
+      forNode.set(key, { namespace: task.namespace, name, version });
+    }
+  }
+  return needed;
+}
+
+/** DeliveryPlan is what to write to and remove from the nodes' secrets buckets. */
+export interface DeliveryPlan {
+  put: { node: string; ref: NodeSecretRef }[];
+  remove: { node: string; key: string }[];
+}
+
+/**
+ * planDelivery compares what nodes need with what their buckets hold (key -> version, plus the key
+ * id the copy was sealed to) and returns the writes: a copy is re-sealed when its version changed or
+ * the node's key changed, and removed when no task on the node uses it any more.
+ */
+export function planDelivery(
+  needed: ReadonlyMap<string, ReadonlyMap<string, NodeSecretRef>>,
+  present: ReadonlyMap<string, ReadonlyMap<string, { version: string; nodeKeyId: string }>>,
+  nodeKeyIds: ReadonlyMap<string, string>,
+): DeliveryPlan {
+  const plan: DeliveryPlan = { put: [], remove: [] };
+  for (const [node, refs] of needed) {
+    const have = present.get(node);
+    const nodeKeyId = nodeKeyIds.get(node);
+    if (nodeKeyId === undefined) continue; // node has not published its key yet: nothing can be sealed for it
+    for (const [key, ref] of refs) {
+      const copy = have?.get(key);
+      if (!copy || copy.version !== ref.version || copy.nodeKeyId !== nodeKeyId) plan.put.push({ node, ref });
+    }
+  }
+  for (const [node, keys] of present) {
+    for (const key of keys.keys()) if (!needed.get(node)?.has(key)) plan.remove.push({ node, key });
+  }
+  return plan;
+}
