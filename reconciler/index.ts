@@ -3,3 +3,4 @@ export * from './template/index.ts';
 export * from './diff/index.ts';
 export * from './manifests/index.ts';
 export * from './controllers/index.ts';
+export * from './apply/index.ts';

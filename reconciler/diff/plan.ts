@@ -53,8 +53,8 @@ export interface PlanOptions {
  * planDiff compares the desired objects of a revision with the current `desired` bucket and says
  * what to create, update (with a field-level diff), leave, and prune. Prune works on the inventory
  * only: records of origin `git`; objects a controller made (a CronJob's Jobs) are never pruned here.
- * A revision that would prune every inventory object is refused unless `allowPruneAll`: an empty
- * checkout or a wrong sub-path must not wipe the cluster. Pure; `plan` renders the same result.
+ * A revision that would prune every inventory object (those opted out of prune aside) is refused
+ * unless `allowPruneAll`: an empty checkout or a wrong sub-path must not wipe the cluster. Pure; `plan` renders the same result.
  */
 export function planDiff(desired: readonly AnyObject[], current: Iterable<DesiredRecord>, options: PlanOptions = {}): Plan {
   const byKey = new Map<string, DesiredRecord>();
@@ -88,10 +88,10 @@ export function planDiff(desired: readonly AnyObject[], current: Iterable<Desire
   plan.unchanged.sort(cmp);
   plan.prune.sort((a, b) => stageIndex(b.kind) - stageIndex(a.kind) || cmp(a.key, b.key));
   plan.keep.sort((a, b) => cmp(a.key, b.key));
-  if (!options.allowPruneAll && inventory > 0 && plan.prune.length === inventory) {
+  if (!options.allowPruneAll && plan.prune.length > 0 && plan.prune.length === inventory - plan.keep.length) {
     plan.refused = {
       code: 'E_PRUNE_ALL',
-      message: `the revision would prune all ${inventory} objects gitcell manages; refusing (set allowPruneAll to do it on purpose)`,
+      message: `the revision would prune all ${plan.prune.length} objects gitcell manages; refusing (set allowPruneAll to do it on purpose)`,
     };
   }
   return plan;

@@ -1,0 +1,238 @@
+import type { NodeRecord, TaskSpec, TaskStatus } from '../../api/index.ts';
+import { createLogger, errorMessage, isGitcellError, type Logger } from '../../lib/index.ts';
+import { StoreErrorCodes, type Bucket } from '../../store/index.ts';
+import type { WorkloadSpec } from '../controllers/index.ts';
+import type { DesiredRecord } from '../diff/index.ts';
+import { controllerPass, type ClusterView, type PassResult } from './controllers-pass.ts';
+import { OBJECT_PREFIX, sourceStatusKey } from './keys.ts';
+import { emit, mapLimit, type ReconcilerStore, type SyncRecord } from './store.ts';
+import { addFailedRollout, emptySyncStatus, type SyncStatus } from './sync.ts';
+
+/** RunControllersOptions configure the controller loop. */
+export interface RunControllersOptions {
+  store: ReconcilerStore;
+  /** the loop runs until this aborts (a leader's ctx.signal, or shutdown). */
+  signal: AbortSignal;
+  /** source whose SyncStatus receives failed rollouts (default "default"). */
+  source?: string;
+  /** leader term, for logs (writes are fenced by compare-and-set on what was read). */
+  term?: number;
+  /** valid tells whether this replica may still write (a leader's ctx.valid); checked before every write. */
+  valid?: () => boolean;
+  /** re-run every controller this often even without changes: deadlines and cron ticks (default 1000 ms). */
+  tickMs?: number;
+  /** gather changes this long before a pass (default 5 ms). */
+  debounceMs?: number;
+  now?: () => number;
+  crashLoopRestarts?: number;
+  nodeGraceMs?: number;
+  log?: Logger;
+  /** told after every pass (tests and metrics). */
+  onPass?: (r: PassResult) => void;
+}
+
+/** ControllerLoop is a running controller loop. */
+export interface ControllerLoop {
+  /** resolves when the loop has stopped (after the signal aborted) and its watches are closed. */
+  readonly done: Promise<void>;
+  /** passes counts completed passes. */
+  passes(): number;
+}
+
+interface Cached<T> {
+  value: T;
+  revision: number;
+}
+
+/**
+ * runControllers watches desired objects, tasks, task statuses, nodes and controller statuses, and
+ * runs every controller (controllerPass) whenever something changed, and at least every tickMs, so
+ * rollouts advance as tasks become ready and deadlines and cron ticks are noticed. It acts only
+ * once every watch has delivered its snapshot (acting on a partial view would delete tasks that
+ * merely were not seen yet). Writes are compare-and-set against the revisions it saw; a lost race
+ * (another writer, a deposed leader's successor) is dropped and the next pass decides again from
+ * fresh data. A failed rollout becomes a Warning event `RolloutFailed` and an entry in the source's
+ * SyncStatus.failedRollouts, which reconciler-git's rollback turns into a revert commit. Run it
+ * under leader election (store runForLeadership): one active loop per cluster.
+ */
+export function runControllers(opts: RunControllersOptions): ControllerLoop {
+  const log = opts.log ?? createLogger('controllers');
+  const now = opts.now ?? Date.now;
+  const { store, signal } = opts;
+  const desired = new Map<string, Cached<DesiredRecord>>();
+  const tasks = new Map<string, Cached<TaskSpec>>();
+  const statuses = new Map<string, TaskStatus>();
+  const nodes = new Map<string, NodeRecord>();
+  const objectStatuses = new Map<string, Cached<SyncRecord>>();
+  const specCache = new Map<string, { stamp: string; spec: WorkloadSpec }>();
+  let synced = 0;
+  let passes = 0;
+  let dirty = false;
+  let running = false;
+  let timer: NodeJS.Timeout | undefined;
+
+  const schedule = (delay = opts.debounceMs ?? 5) => {
+    dirty = true;
+    if (synced < 5 || running || timer || signal.aborted) return;
+    timer = setTimeout(runPass, delay);
+  };
+
+  async function follow<T>(bucket: Bucket<T>, prefix: string, onPut: (key: string, value: T, revision: number) => void, onDelete: (key: string) => void): Promise<void> {
+    while (!signal.aborted) {
+      const w = bucket.watch({ ...(prefix ? { prefix } : {}), signal });
+      let seenSynced = false;
+      try {
+        for await (const ev of w) {
+          if (ev.type === 'put') onPut(ev.key, ev.value, ev.revision);
+          else if (ev.type === 'delete') onDelete(ev.key);
+          else if (!seenSynced) {
+            seenSynced = true;
+            synced++;
+          }
+          if (seenSynced) schedule();
+        }
+        return;
+      } catch (err) {
+        if (signal.aborted) return;
+        log.warn({ err: errorMessage(err), bucket: bucket.name }, 'controllers: watch failed, restarting');
+        if (seenSynced) synced--;
+        await new Promise((r) => setTimeout(r, 500));
+      } finally {
+        await w.close().catch(() => undefined);
+      }
+    }
+  }
+
+  const watches = [
+    follow(store.desired, '', (_k, v, revision) => desired.set(v.key, { value: v, revision }), (k) => deleteByStoreKey(desired, k)),
+    follow(store.tasks, '', (k, v, revision) => tasks.set(k, { value: v, revision }), (k) => tasks.delete(k)),
+    follow(store.status, '', (k, v) => statuses.set(k, v), (k) => statuses.delete(k)),
+    follow(store.nodes, '', (k, v) => nodes.set(k, v), (k) => nodes.delete(k)),
+    follow(store.sync, OBJECT_PREFIX, (k, v, revision) => objectStatuses.set(k, { value: v, revision }), (k) => objectStatuses.delete(k)),
+  ];
+  const ticker = setInterval(() => schedule(0), opts.tickMs ?? 1000);
+
+  let passDone: Promise<void> = Promise.resolve();
+  async function runPass(): Promise<void> {
+    timer = undefined;
+    if (signal.aborted) return;
+    running = true;
+    dirty = false;
+    let release!: () => void;
+    passDone = new Promise((r) => (release = r));
+    try {
+      const view = snapshot();
+      const result = controllerPass(view, {
+        now: now(),
+        ...(opts.crashLoopRestarts !== undefined ? { crashLoopRestarts: opts.crashLoopRestarts } : {}),
+        ...(opts.nodeGraceMs !== undefined ? { nodeGraceMs: opts.nodeGraceMs } : {}),
+      }, specCache);
+      await applyPass(result);
+      passes++;
+      opts.onPass?.(result);
+    } catch (err) {
+      log.warn({ err: errorMessage(err), term: opts.term }, 'controllers: pass failed, retrying');
+      dirty = true;
+    } finally {
+      running = false;
+      release();
+      if (dirty && !signal.aborted) schedule(dirty ? 20 : 0);
+    }
+  }
+
+  function snapshot(): ClusterView {
+    const byTask = new Map<string, TaskStatus>();
+    for (const s of statuses.values()) {
+      const prev = byTask.get(s.taskId);
+      if (!prev || prev.updatedAt < s.updatedAt) byTask.set(s.taskId, s);
+    }
+    return {
+      desired: new Map([...desired.values()].map((c) => [c.value.key, c.value])),
+      tasks: new Map([...tasks.entries()].map(([k, c]) => [k, c.value])),
+      statuses: byTask,
+      nodes: [...nodes.values()],
+      objectStatuses: new Map([...objectStatuses.entries()].map(([k, c]) => [k, c.value])),
+    };
+  }
+
+  const lostRace = (err: unknown) => isGitcellError(err, StoreErrorCodes.Conflict) || isGitcellError(err, StoreErrorCodes.Exists);
+  const tolerate = async (what: string, fn: () => Promise<unknown>) => {
+    if (signal.aborted || (opts.valid && !opts.valid())) return; // a demoted leader stops writing at once
+    try {
+      await fn();
+    } catch (err) {
+      if (lostRace(err)) {
+        dirty = true; // someone else wrote first: decide again from what the watches show
+        return;
+      }
+      throw new Error(`${what}: ${errorMessage(err)}`, { cause: err });
+    }
+  };
+
+  async function applyPass(r: PassResult): Promise<void> {
+    // Status first: a finished batch Job's final status must be stored before its tasks go.
+    await mapLimit(r.putStatuses, 32, ({ key, value }) =>
+      tolerate(`status ${key}`, async () => {
+        const cur = objectStatuses.get(key);
+        const revision = cur ? await store.sync.update(key, value, cur.revision) : await store.sync.create(key, value);
+        objectStatuses.set(key, { value, revision });
+      }),
+    );
+    await mapLimit(r.deleteTasks, 32, (id) =>
+      tolerate(`delete task ${id}`, async () => {
+        const cur = tasks.get(id);
+        if (!cur) return;
+        await store.tasks.delete(id, { revision: cur.revision });
+        tasks.delete(id);
+      }),
+    );
+    await mapLimit(r.deleteDesired, 32, (key) =>
+      tolerate(`delete ${key}`, async () => {
+        const cur = desired.get(key.split('.').join('/'));
+        if (!cur) return;
+        await store.desired.delete(key, { revision: cur.revision });
+      }),
+    );
+    await mapLimit(r.deleteStatuses, 32, (key) =>
+      tolerate(`delete status ${key}`, async () => {
+        const cur = objectStatuses.get(key);
+        if (!cur) return;
+        await store.sync.delete(key, { revision: cur.revision });
+        objectStatuses.delete(key);
+      }),
+    );
+    await mapLimit(r.createTasks, 32, (t) =>
+      tolerate(`create task ${t.id}`, async () => {
+        const revision = await store.tasks.create(t.id, t);
+        tasks.set(t.id, { value: t, revision });
+      }),
+    );
+    await mapLimit(r.createDesired, 16, ({ key, value }) => tolerate(`create ${key}`, () => store.desired.create(key, value)));
+    for (const f of r.failedRollouts) {
+      log.warn({ object: f.object, revision: f.revision, reason: f.reason }, `controllers: rollout failed: ${f.message}`);
+      await tolerate('record failed rollout', () =>
+        store.sync.updateWithRetry(sourceStatusKey(opts.source ?? 'default'), (cur) => {
+          const base = cur && (cur as SyncStatus).kind === 'SyncStatus' ? (cur as SyncStatus) : emptySyncStatus(opts.source ?? 'default');
+          return { ...addFailedRollout(base, f), updatedAt: new Date(now()).toISOString() };
+        }),
+      );
+    }
+    for (const e of r.events) {
+      await emit(store, { type: e.type, reason: e.reason, object: e.object, message: e.message, time: new Date(now()).toISOString() }, log);
+    }
+    for (const e of r.errors) log.warn({ object: e.object }, `controllers: ${e.message}`);
+  }
+
+  const done = (async () => {
+    await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+    clearInterval(ticker);
+    clearTimeout(timer);
+    await passDone;
+    await Promise.allSettled(watches);
+  })();
+  return { done, passes: () => passes };
+}
+
+function deleteByStoreKey<T>(m: Map<string, T>, storeKey: string): void {
+  m.delete(storeKey.split('.').join('/'));
+}

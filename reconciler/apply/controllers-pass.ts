@@ -1,0 +1,188 @@
+import type { AnyObject, Job, NodeRecord, RolloutResult, TaskSpec, TaskStatus } from '../../api/index.ts';
+import { DEFAULT_NAMESPACE } from '../../api/index.ts';
+import { errorMessage } from '../../lib/index.ts';
+import {
+  CREATED_BY_ANNOTATION,
+  SCHEDULED_AT_ANNOTATION,
+  computeBatchJob,
+  computeCronJob,
+  computeDaemonSet,
+  computeServiceJob,
+  type ControllerEvent,
+  type CronChild,
+  type CronJobStatus,
+  type TaskView,
+  type WorkloadSpec,
+  type WorkloadStatus,
+} from '../controllers/index.ts';
+import { nextDesiredRecord, type DesiredRecord } from '../diff/index.ts';
+import { canonicalJson } from '../template/index.ts';
+import { desiredStoreKey, objectStatusKey } from './keys.ts';
+import type { SyncRecord } from './store.ts';
+import { isCronJob, isDaemonSet, isJob, secretVersionsOf, workloadSpecOf } from './workloads.ts';
+
+/** ClusterView is everything one controller pass reads: the cached contents of five buckets. */
+export interface ClusterView {
+  desired: ReadonlyMap<string, DesiredRecord>;
+  tasks: ReadonlyMap<string, TaskSpec>;
+  /** statuses by task id (the newest report when several nodes reported one task). */
+  statuses: ReadonlyMap<string, TaskStatus>;
+  nodes: readonly NodeRecord[];
+  /** controller statuses by `sync` key (`object.<Kind>.<ns>.<name>`). */
+  objectStatuses: ReadonlyMap<string, SyncRecord>;
+}
+
+/** PassOptions are the controller knobs of a pass. */
+export interface PassOptions {
+  now: number;
+  crashLoopRestarts?: number;
+  nodeGraceMs?: number;
+}
+
+/** PassEvent is an event a pass wants recorded, with its object. */
+export interface PassEvent extends ControllerEvent {
+  object: { kind: string; namespace: string; name: string };
+}
+
+/**
+ * PassResult is every write one pass decides, in the order the edge applies them: statuses first,
+ * then deletions (tasks, desired objects made by controllers, statuses of vanished objects), then
+ * creations. Statuses whose content did not change are left out.
+ */
+export interface PassResult {
+  putStatuses: { key: string; value: SyncRecord }[];
+  deleteStatuses: string[];
+  deleteTasks: string[];
+  createTasks: TaskSpec[];
+  /** desired records a CronJob creates (`desired` keys). */
+  createDesired: { key: string; value: DesiredRecord }[];
+  deleteDesired: string[];
+  events: PassEvent[];
+  failedRollouts: RolloutResult[];
+  /** problems with single objects (e.g. a template that no longer resolves); the rest goes on. */
+  errors: { object: string; message: string }[];
+}
+
+/**
+ * controllerPass runs every controller once over a snapshot of the cluster and returns the writes
+ * to make: Jobs (service and batch), DaemonSets and CronJobs, plus garbage collection of tasks
+ * whose owner is gone, of a deleted CronJob's Jobs, and of statuses of deleted objects. Pure:
+ * the loop in controllers-loop.ts feeds it from watches and applies its result.
+ */
+export function controllerPass(view: ClusterView, opts: PassOptions, cache: Map<string, { stamp: string; spec: WorkloadSpec }> = new Map()): PassResult {
+  const out: PassResult = { putStatuses: [], deleteStatuses: [], deleteTasks: [], createTasks: [], createDesired: [], deleteDesired: [], events: [], failedRollouts: [], errors: [] };
+  const versions = secretVersionsOf(view.desired.values());
+  const tasksByOwner = new Map<string, TaskView[]>();
+  for (const spec of view.tasks.values()) {
+    const status = view.statuses.get(spec.id);
+    const list = tasksByOwner.get(spec.jobKey) ?? [];
+    list.push(status ? { spec, status } : { spec });
+    tasksByOwner.set(spec.jobKey, list);
+  }
+  const seenStatus = new Set<string>();
+  const childrenOf = new Map<string, CronChild[]>();
+  const putStatus = (key: string, value: SyncRecord) => {
+    seenStatus.add(key);
+    const prev = view.objectStatuses.get(key);
+    if (prev && sameIgnoringTime(prev, value)) return;
+    out.putStatuses.push({ key, value });
+  };
+
+  for (const rec of view.desired.values()) {
+    const o = rec.object;
+    const ns = o.metadata.namespace ?? DEFAULT_NAMESPACE;
+    const ref = { kind: o.kind, namespace: ns, name: o.metadata.name };
+    if (!isJob(o) && !isDaemonSet(o)) continue;
+    const createdBy = o.metadata.annotations?.[CREATED_BY_ANNOTATION];
+    if (isJob(o) && createdBy && rec.origin.type === 'controller') {
+      const cronKey = createdBy;
+      if (!view.desired.has(cronKey)) {
+        out.deleteDesired.push(desiredStoreKey(rec.key)); // its CronJob is gone
+        continue;
+      }
+    }
+    const statusKey = objectStatusKey(o.kind, ns, o.metadata.name);
+    const prev = view.objectStatuses.get(statusKey) as WorkloadStatus | undefined;
+    let spec: WorkloadSpec;
+    try {
+      spec = cachedSpec(rec, versions, cache);
+    } catch (err) {
+      out.errors.push({ object: rec.key, message: errorMessage(err) });
+      seenStatus.add(statusKey);
+      continue;
+    }
+    const tasks = tasksByOwner.get(rec.key) ?? [];
+    tasksByOwner.delete(rec.key);
+    const copts = { now: opts.now, ...(opts.crashLoopRestarts !== undefined ? { crashLoopRestarts: opts.crashLoopRestarts } : {}) };
+    const r = isDaemonSet(o)
+      ? computeDaemonSet({ ds: spec, nodes: view.nodes, tasks, ...(prev ? { prev } : {}), ...(opts.nodeGraceMs !== undefined ? { nodeGraceMs: opts.nodeGraceMs } : {}) }, copts)
+      : o.spec.type === 'batch'
+        ? computeBatchJob({ job: spec, batch: o.spec, tasks, ...(prev ? { prev } : {}) }, copts)
+        : computeServiceJob({ job: spec, replicas: o.spec.replicas ?? 1, tasks, ...(prev ? { prev } : {}) }, copts);
+    putStatus(statusKey, r.status);
+    out.deleteTasks.push(...r.delete);
+    out.createTasks.push(...r.create);
+    for (const e of r.events) out.events.push({ ...e, object: ref });
+    if (r.failedRollout) out.failedRollouts.push(r.failedRollout);
+    if (createdBy && r.status.batch) {
+      const list = childrenOf.get(createdBy) ?? [];
+      list.push({
+        name: o.metadata.name,
+        scheduledAt: o.metadata.annotations?.[SCHEDULED_AT_ANNOTATION] ?? rec.updatedAt,
+        phase: r.status.batch.phase,
+        ...(r.status.batch.finishedAt ? { finishedAt: r.status.batch.finishedAt } : {}),
+      });
+      childrenOf.set(createdBy, list);
+    }
+  }
+
+  for (const rec of view.desired.values()) {
+    const o = rec.object;
+    if (!isCronJob(o)) continue;
+    const ns = o.metadata.namespace ?? DEFAULT_NAMESPACE;
+    const statusKey = objectStatusKey('CronJob', ns, o.metadata.name);
+    const prev = view.objectStatuses.get(statusKey) as (CronJobStatus & { kind: 'CronJob' }) | undefined;
+    const r = computeCronJob({
+      namespace: ns,
+      name: o.metadata.name,
+      generation: rec.generation,
+      spec: o.spec,
+      createdAt: rec.updatedAt,
+      jobs: childrenOf.get(rec.key) ?? [],
+      ...(prev ? { prev } : {}),
+      now: opts.now,
+    });
+    putStatus(statusKey, { ...r.status, kind: 'CronJob' });
+    for (const job of r.createJobs) {
+      const value = nextDesiredRecord(undefined, job as Job as AnyObject, { type: 'controller', owner: rec.key }, new Date(opts.now).toISOString());
+      out.createDesired.push({ key: desiredStoreKey(value.key), value });
+    }
+    for (const name of r.deleteJobs) out.deleteDesired.push(desiredStoreKey(`Job/${ns}/${name}`));
+    for (const e of r.events) out.events.push({ ...e, object: { kind: 'CronJob', namespace: ns, name: o.metadata.name } });
+  }
+
+  // Tasks whose Job or DaemonSet is gone (pruned, or a finished CronJob run deleted).
+  for (const [owner, tasks] of tasksByOwner) {
+    if (view.desired.has(owner)) continue;
+    for (const t of tasks) out.deleteTasks.push(t.spec.id);
+  }
+  for (const key of view.objectStatuses.keys()) if (!seenStatus.has(key)) out.deleteStatuses.push(key);
+  out.deleteTasks = [...new Set(out.deleteTasks)];
+  return out;
+}
+
+function cachedSpec(rec: DesiredRecord, versions: ReturnType<typeof secretVersionsOf>, cache: Map<string, { stamp: string; spec: WorkloadSpec }>): WorkloadSpec {
+  const ns = rec.object.metadata.namespace ?? DEFAULT_NAMESPACE;
+  const v = versions.get(ns);
+  const stamp = `${rec.specHash}:${rec.generation}:${rec.revision}:${v ? canonicalJson(v) : ''}`;
+  const hit = cache.get(rec.key);
+  if (hit && hit.stamp === stamp) return hit.spec;
+  const spec = workloadSpecOf(rec, versions);
+  cache.set(rec.key, { stamp, spec });
+  return spec;
+}
+
+function sameIgnoringTime(a: SyncRecord, b: SyncRecord): boolean {
+  const strip = (x: SyncRecord) => ({ ...x, updatedAt: '' });
+  return canonicalJson(strip(a)) === canonicalJson(strip(b));
+}
