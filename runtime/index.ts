@@ -9,3 +9,6 @@ export * from './network/index.ts';
 
 // Snapshots (runtime/snapshot, owner: runtime-containers): layers unpacked once, shared by containers.
 export * from './snapshot/index.ts';
+
+// Containers (runtime/container, owner: runtime-containers): overlay rootfs, OCI bundle, runc, logs.
+export * from './container/index.ts';

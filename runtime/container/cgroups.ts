@@ -1,0 +1,95 @@
+// Cgroup naming and inspection, for cgroup v1 (and the hybrid layout of this machine) and v2. runc
+// writes the limits from config.json; gitcell chooses the path, reads OOM kills, and cleans up what a
+// crashed runc left behind. Every gitcell cgroup lives below a parent starting with "gitcell" so a
+// leak names its owner.
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { GitcellError } from '../../lib/errors.ts';
+
+/** CGROUP_ROOT is where the cgroup file systems are mounted. */
+export const CGROUP_ROOT = '/sys/fs/cgroup';
+
+/** cgroupVersion tells a pure v2 host (cgroup.controllers at the root) from v1 or hybrid ones. */
+export function cgroupVersion(root = CGROUP_ROOT): 'v1' | 'v2' {
+  return fs.existsSync(join(root, 'cgroup.controllers')) ? 'v2' : 'v1';
+}
+
+/** DEFAULT_CGROUP_PARENT is the parent of containers whose caller names none. */
+export const DEFAULT_CGROUP_PARENT = 'gitcell';
+
+/**
+ * validateCgroupParent checks a caller's parent ("gitcell" or "gitcell/<node>/..."): relative,
+ * clean components, and starting with "gitcell" so leaked cgroups are identifiable.
+ */
+export function validateCgroupParent(parent: string): string {
+  const parts = parent.split('/');
+  if (!parts[0]?.startsWith('gitcell') || parts.some((p) => !/^[A-Za-z0-9_.-]+$/.test(p) || p === '.' || p === '..')) {
+    throw new GitcellError('E_CONTAINER_INVALID', `cgroupParent "${parent}" must be "gitcell" or "gitcell<suffix>/<name>/..." of [A-Za-z0-9_.-] components`, { field: 'cgroupParent', value: parent });
+  }
+  return parent;
+}
+
+/** cgroupsPathOf is the OCI linux.cgroupsPath of a container: absolute below each hierarchy root. */
+export function cgroupsPathOf(parent: string, id: string): string {
+  return `/${validateCgroupParent(parent)}/${id}`;
+}
+
+/** oomEventsFile is the file whose `oom_kill N` line counts OOM kills in the container's cgroup. */
+export function oomEventsFile(cgroupsPath: string, root = CGROUP_ROOT): string {
+  return cgroupVersion(root) === 'v2' ? join(root, cgroupsPath, 'memory.events') : join(root, 'memory', cgroupsPath, 'memory.oom_control');
+}
+
+/** parseOomKills reads the `oom_kill N` counter of memory.oom_control (v1) or memory.events (v2). */
+export function parseOomKills(text: string): number {
+  const m = /^oom_kill (\d+)$/m.exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+/** cgroupDirs lists the directories of a cgroup path in every mounted hierarchy that has it. */
+export function cgroupDirs(cgroupsPath: string, root = CGROUP_ROOT): string[] {
+  if (cgroupVersion(root) === 'v2') return [join(root, cgroupsPath)];
+  let hier: string[] = [];
+  try {
+    hier = fs.readdirSync(root).filter((h) => fs.lstatSync(join(root, h)).isDirectory());
+  } catch {
+    return [];
+  }
+  return hier.map((h) => join(root, h, cgroupsPath)).filter((d) => fs.existsSync(d));
+}
+
+/**
+ * removeCgroup removes a container's (empty) cgroup directories in every hierarchy, deepest first,
+ * and returns those it could not remove (still populated). runc delete normally does this; this is
+ * the fallback for a runc that died mid-way.
+ */
+export function removeCgroup(cgroupsPath: string, root = CGROUP_ROOT): string[] {
+  const left: string[] = [];
+  for (const dir of cgroupDirs(cgroupsPath, root)) {
+    const all = walkDirs(dir).reverse();
+    for (const d of all) {
+      try {
+        fs.rmdirSync(d);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') left.push(d);
+      }
+    }
+  }
+  return left;
+}
+
+function walkDirs(dir: string): string[] {
+  const out = [dir];
+  let names: fs.Dirent[] = [];
+  try {
+    names = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return out;
+  }
+  for (const n of names) if (n.isDirectory()) out.push(...walkDirs(join(dir, n.name)));
+  return out;
+}
+
+/** listCgroups returns every directory below `/<parent>` in every hierarchy (for leak checks). */
+export function listCgroups(parent: string, root = CGROUP_ROOT): string[] {
+  return cgroupDirs(`/${parent}`, root).flatMap((d) => walkDirs(d).slice(1));
+}

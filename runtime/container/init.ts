@@ -1,0 +1,59 @@
+// The init layer: the per-container files every container expects (/etc/hostname, /etc/hosts,
+// /etc/resolv.conf) and the mount points runc will mount on, as a lower layer above the image. Keeping
+// them out of the read-write layer keeps `commit` free of them, as Docker's "-init" layer does.
+import * as fs from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { ExtraMount } from './spec.ts';
+
+/** InitLayerInput: hostname, extra /etc/hosts entries, nameservers and the task's extra mounts. */
+export interface InitLayerInput {
+  hostname: string;
+  hosts?: Record<string, string>;
+  dns?: string[];
+  mounts?: ExtraMount[];
+}
+
+/** hostsFile renders /etc/hosts: loopback names, the container's hostname, then extra entries. */
+export function hostsFile(hostname: string, extra: Record<string, string> = {}): string {
+  const lines = ['127.0.0.1\tlocalhost', `127.0.1.1\t${hostname}`, '::1\tlocalhost ip6-localhost ip6-loopback'];
+  for (const [name, ip] of Object.entries(extra)) lines.push(`${ip}\t${name}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * resolvConf renders /etc/resolv.conf from explicit nameservers, or else the host's, dropping
+ * loopback resolvers (127.0.0.53 and friends are unreachable from the container's network namespace).
+ */
+export function resolvConf(dns: string[] | undefined, hostText = ''): string {
+  if (dns) return dns.map((s) => `nameserver ${s}\n`).join('');
+  return hostText
+    .split('\n')
+    .filter((l) => !/^\s*nameserver\s+(127\.|::1)/.test(l))
+    .map((l) => `${l}\n`)
+    .join('')
+    .replace(/\n+$/, '\n');
+}
+
+/** MOUNT_POINTS are the directories runc mounts on in every container (see defaultSpec()). */
+export const MOUNT_POINTS = ['proc', 'sys', 'dev', 'dev/pts', 'dev/shm', 'dev/mqueue', 'sys/fs/cgroup', 'etc', 'tmp'];
+
+/** writeInitLayer fills the (empty) directory `dir`. */
+export function writeInitLayer(dir: string, input: InitLayerInput): void {
+  for (const d of MOUNT_POINTS) fs.mkdirSync(join(dir, d), { recursive: true, mode: 0o755 });
+  fs.chmodSync(join(dir, 'tmp'), 0o1777);
+  fs.writeFileSync(join(dir, 'etc', 'hostname'), `${input.hostname}\n`, { mode: 0o644 });
+  fs.writeFileSync(join(dir, 'etc', 'hosts'), hostsFile(input.hostname, input.hosts), { mode: 0o644 });
+  let host = '';
+  try {
+    host = fs.readFileSync('/etc/resolv.conf', 'utf8');
+  } catch {
+    // no resolver on the host: the container gets an empty resolv.conf
+  }
+  fs.writeFileSync(join(dir, 'etc', 'resolv.conf'), resolvConf(input.dns, host), { mode: 0o644 });
+  for (const m of input.mounts ?? []) {
+    const target = join(dir, m.destination);
+    const isFile = m.type === 'bind' && fs.statSync(m.source, { throwIfNoEntry: false })?.isFile();
+    fs.mkdirSync(isFile ? dirname(target) : target, { recursive: true, mode: 0o755 });
+    if (isFile && !fs.existsSync(target)) fs.writeFileSync(target, '', { mode: 0o644 });
+  }
+}

@@ -1,0 +1,433 @@
+// ContainerManager: the container lifecycle over one runtime root. All state is on disk, so a new
+// manager (after the agent was kill -9'ed) sees exactly what the old one saw: `adopt()` is a listing.
+//
+//   create: validate ─▶ resolve image ─▶ snapshots ─▶ init layer ─▶ overlay mount ─▶ user ─▶ config.json
+//           ─▶ container.json (written last: a container exists once this file does)
+//   start:  spawn shim (sh ─▶ runc run --keep) ─▶ wait for `pid` (running) or exit.json (failed)
+//   wait:   wait for exit.json (written by the shim, whoever started it)
+//   delete: SIGKILL if asked ─▶ runc delete ─▶ umount ─▶ leftover cgroups ─▶ rm -rf
+//
+// ROOT/containers/<id>/: config.json (bundle), rootfs/ (mount), init/, upper/, work/, logs/,
+// container.json, shim.pid, pid, exit.json. ROOT/names/<name> -> <id> makes names unique atomically.
+import * as fs from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { GitcellError } from '../../lib/errors.ts';
+import { silentLogger, type Logger } from '../../lib/log.ts';
+import { ImageStore, type ResolvedImage } from '../image/index.ts';
+import { Snapshotter, chainIds } from '../snapshot/index.ts';
+import { cgroupsPathOf, DEFAULT_CGROUP_PARENT, oomEventsFile, removeCgroup } from './cgroups.ts';
+import { writeInitLayer } from './init.ts';
+import { LogFollower, readLogs, type LogLine } from './logs.ts';
+import { mountOverlay, overlayMount, unmount } from './mounts.ts';
+import { mergeEnv, validateOptions, type ContainerOptions } from './options.ts';
+import { Runc } from './runc.ts';
+import { spawnShim } from './shim.ts';
+import { buildSpec, DEFAULT_PATH } from './spec.ts';
+import { resolveImageUser } from './user.ts';
+
+/** ContainerStatus: created (not started), starting, running, exited, or unknown (shim lost). */
+export type ContainerStatus = 'created' | 'starting' | 'running' | 'exited' | 'unknown';
+
+/** ExitStatus is how a container ended; oomKilled when the kernel's OOM killer fired in its cgroup. */
+export interface ExitStatus {
+  exitCode: number;
+  oomKilled: boolean;
+  finishedAt: string;
+}
+
+/** ContainerRecord is container.json: what was decided at create time. */
+export interface ContainerRecord {
+  id: string;
+  name: string;
+  image: { ref: string; manifestDigest: string; chainIds: string[] };
+  createdAt: string;
+  args: string[];
+  hostname: string;
+  cgroupsPath: string;
+  oomFile: string;
+  limits: { memoryBytes?: number; cpuMillis?: number; pidsLimit?: number };
+  labels: Record<string, string>;
+  log: { maxBytes: number; keep: number };
+}
+
+/** ContainerInfo is a record plus its live status. */
+export interface ContainerInfo extends ContainerRecord {
+  status: ContainerStatus;
+  pid?: number;
+  exit?: ExitStatus;
+}
+
+/** ContainerManagerOptions: the runtime root, and optionally shared image store, snapshotter, logger. */
+export interface ContainerManagerOptions {
+  root: string;
+  images?: ImageStore;
+  snapshots?: Snapshotter;
+  cgroupParent?: string;
+  log?: Logger;
+  runc?: string;
+}
+
+/** DEFAULT_LOG_LIMITS: each stream rotates at 10 MiB, keeping 3 old files. */
+export const DEFAULT_LOG_LIMITS = { maxBytes: 10 * 1024 * 1024, keep: 3 };
+
+/** ContainerManager creates, starts, watches and deletes containers under ROOT/containers. */
+export class ContainerManager {
+  readonly root: string;
+  readonly dir: string;
+  readonly images: ImageStore;
+  readonly snapshots: Snapshotter;
+  readonly runc: Runc;
+  private readonly namesDir: string;
+  private readonly cgroupParent: string;
+  private readonly log: Logger;
+
+  constructor(opts: ContainerManagerOptions) {
+    this.root = opts.root;
+    this.dir = join(opts.root, 'containers');
+    this.namesDir = join(opts.root, 'names');
+    this.images = opts.images ?? new ImageStore(opts.root);
+    this.snapshots = opts.snapshots ?? new Snapshotter(opts.root);
+    this.runc = new Runc(join(opts.root, 'runc'), opts.runc);
+    this.cgroupParent = opts.cgroupParent ?? DEFAULT_CGROUP_PARENT;
+    this.log = opts.log ?? silentLogger();
+  }
+
+  /** pathsOf names the files of one container. */
+  pathsOf(id: string): { dir: string; rootfs: string; init: string; upper: string; work: string; logs: string } {
+    const dir = join(this.dir, id);
+    return { dir, rootfs: join(dir, 'rootfs'), init: join(dir, 'init'), upper: join(dir, 'upper'), work: join(dir, 'work'), logs: join(dir, 'logs') };
+  }
+
+  /** create prepares a container (mounted root filesystem, bundle) without starting it. */
+  async create(input: ContainerOptions): Promise<ContainerInfo> {
+    const opts = validateOptions(input);
+    const image = await this.images.resolve(opts.image);
+    const id = randomBytes(8).toString('hex');
+    const name = opts.name ?? id;
+    const cgroupsPath = cgroupsPathOf(opts.cgroupParent ?? this.cgroupParent, id);
+    this.claimName(name, id);
+    const p = this.pathsOf(id);
+    let mounted = false;
+    try {
+      const lowers = await this.snapshots.prepare(this.images.content, image.layers.map((l, i) => ({ digest: l.digest, mediaType: l.mediaType, diffId: image.diffIds[i]! })));
+      fs.mkdirSync(this.dir, { recursive: true, mode: 0o711 });
+      fs.mkdirSync(p.dir, { mode: 0o711 });
+      for (const d of [p.init, p.upper, p.work, p.rootfs, p.logs]) fs.mkdirSync(d, { mode: 0o755 });
+      const hostname = opts.hostname ?? (NAME_AS_HOST.test(name) ? name : id).slice(0, 63);
+      writeInitLayer(p.init, { hostname, ...(opts.hosts ? { hosts: opts.hosts } : {}), ...(opts.dns ? { dns: opts.dns } : {}), ...(opts.mounts ? { mounts: opts.mounts } : {}) });
+      await mountOverlay(overlayMount({ id, lowers, init: p.init, upper: p.upper, work: p.work, target: p.rootfs, base: this.root }));
+      mounted = true;
+
+      const user = resolveImageUser(p.rootfs, opts.user ?? image.config.User);
+      const args = argsOf(image, opts);
+      const env = mergeEnv([`PATH=${DEFAULT_PATH}`, `HOSTNAME=${hostname}`, `HOME=${user.home}`], mergeEnv(image.config.Env ?? [], opts.env ?? []));
+      const spec = buildSpec({
+        rootfs: p.rootfs, args, env, cwd: opts.cwd ?? (image.config.WorkingDir || '/'), uid: user.uid, gid: user.gid, additionalGids: user.additionalGids,
+        hostname, cgroupsPath,
+        ...(opts.memoryBytes !== undefined ? { memoryBytes: opts.memoryBytes } : {}),
+        ...(opts.cpuMillis !== undefined ? { cpuMillis: opts.cpuMillis } : {}),
+        ...(opts.cpuShares !== undefined ? { cpuShares: opts.cpuShares } : {}),
+        ...(opts.pidsLimit !== undefined ? { pidsLimit: opts.pidsLimit } : {}),
+        ...(opts.mounts ? { mounts: opts.mounts } : {}),
+        ...(opts.netnsPath ? { netnsPath: opts.netnsPath } : {}),
+        annotations: { 'io.gitcell.name': name, 'io.gitcell.image': image.ref },
+      });
+      fs.writeFileSync(join(p.dir, 'config.json'), JSON.stringify(spec, null, 2));
+      const record: ContainerRecord = {
+        id, name, createdAt: new Date().toISOString(), args, hostname, cgroupsPath, oomFile: oomEventsFile(cgroupsPath),
+        image: { ref: image.ref, manifestDigest: image.manifestDigest, chainIds: chainIds(image.diffIds) },
+        limits: { ...(opts.memoryBytes !== undefined ? { memoryBytes: opts.memoryBytes } : {}), ...(opts.cpuMillis !== undefined ? { cpuMillis: opts.cpuMillis } : {}), ...(opts.pidsLimit !== undefined ? { pidsLimit: opts.pidsLimit } : {}) },
+        labels: { ...(opts.labels ?? {}) },
+        log: { ...DEFAULT_LOG_LIMITS, ...(opts.log ?? {}) },
+      };
+      writeJsonAtomic(join(p.dir, 'container.json'), record);
+      this.log.debug({ id, name, image: image.ref }, 'container created');
+      return { ...record, status: 'created' };
+    } catch (err) {
+      if (mounted) await unmount(p.rootfs).catch(() => undefined);
+      fs.rmSync(p.dir, { recursive: true, force: true });
+      this.releaseName(name, id);
+      throw err;
+    }
+  }
+
+  /** start launches a created container and resolves once its process runs (or fails to start). */
+  async start(idOrName: string): Promise<ContainerInfo> {
+    const id = this.resolveId(idOrName);
+    const info = this.inspect(id);
+    if (info.status !== 'created') throw new GitcellError('E_CONTAINER_STATE', `container ${info.name} is ${info.status}, not created`, { id, status: info.status });
+    const p = this.pathsOf(id);
+    // Claim the start: a second start of the same container fails here instead of racing runc.
+    try {
+      fs.writeFileSync(join(p.dir, 'shim.pid'), '', { flag: 'wx' });
+    } catch {
+      throw new GitcellError('E_CONTAINER_STATE', `container ${info.name} is already starting`, { id });
+    }
+    spawnShim({ runc: this.runc.bin, runcRoot: this.runc.root, id, dir: p.dir, logMaxBytes: info.log.maxBytes, logKeep: info.log.keep, oomFile: info.oomFile });
+    const seen = await waitForFile(p.dir, ['pid', 'exit.json']);
+    if (seen === 'exit.json' && !fs.existsSync(join(p.dir, 'pid'))) {
+      const why = readLogs(p.logs).filter((l) => l.stream === 'stderr').map((l) => l.text).slice(-5).join('\n');
+      throw new GitcellError('E_CONTAINER_START_FAILED', `container ${info.name} did not start: ${why || 'runc exited without a message'}`, { id });
+    }
+    return this.inspect(id);
+  }
+
+  /** run is create then start. */
+  async run(opts: ContainerOptions): Promise<ContainerInfo> {
+    const c = await this.create(opts);
+    return this.start(c.id);
+  }
+
+  /** inspect returns a container's record and live status (from its files; no runc call). */
+  inspect(idOrName: string): ContainerInfo {
+    const id = this.resolveId(idOrName);
+    const p = this.pathsOf(id);
+    const record = readJson<ContainerRecord>(join(p.dir, 'container.json'));
+    if (!record) throw new GitcellError('E_CONTAINER_NOT_FOUND', `no container ${idOrName}`, { id: idOrName });
+    const exit = readJson<{ exitCode: number; oomKills: number; finishedAt: string }>(join(p.dir, 'exit.json'));
+    if (exit) return { ...record, status: 'exited', exit: { exitCode: exit.exitCode, oomKilled: exit.oomKills > 0, finishedAt: exit.finishedAt } };
+    const pid = readPid(join(p.dir, 'pid'));
+    const shim = readPid(join(p.dir, 'shim.pid'));
+    if (pid !== undefined) return { ...record, status: alive(pid) || (shim !== undefined && alive(shim)) ? 'running' : 'unknown', pid };
+    if (fs.existsSync(join(p.dir, 'shim.pid'))) {
+      // An empty shim.pid is a start in progress in this or another process.
+      return { ...record, status: shim === undefined || alive(shim) ? 'starting' : 'unknown' };
+    }
+    return { ...record, status: 'created' };
+  }
+
+  /** list returns every container of this root, oldest first. */
+  list(): ContainerInfo[] {
+    const out: ContainerInfo[] = [];
+    for (const id of safeReaddir(this.dir)) {
+      if (!fs.existsSync(join(this.dir, id, 'container.json'))) continue;
+      try {
+        out.push(this.inspect(id));
+      } catch {
+        // deleted while listing
+      }
+    }
+    return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  /**
+   * adopt is what a restarted agent calls: it removes half-created containers (no container.json,
+   * older than a minute: their creator died) and returns the rest, running or not.
+   */
+  async adopt(): Promise<ContainerInfo[]> {
+    for (const id of safeReaddir(this.dir)) {
+      const dir = join(this.dir, id);
+      const st = fs.statSync(dir, { throwIfNoEntry: false });
+      if (!st || fs.existsSync(join(dir, 'container.json')) || Date.now() - st.mtimeMs < 60_000) continue;
+      await unmount(join(dir, 'rootfs')).catch(() => undefined);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    return this.list();
+  }
+
+  /** kill sends a signal (default SIGTERM) to the container's process. */
+  async kill(idOrName: string, signal = 'SIGTERM'): Promise<void> {
+    const info = this.inspect(idOrName);
+    if (info.status !== 'running') throw new GitcellError('E_CONTAINER_NOT_RUNNING', `container ${info.name} is ${info.status}`, { id: info.id, status: info.status });
+    await this.runc.kill(info.id, signal);
+  }
+
+  /** wait resolves with the exit status once the container has exited. */
+  async wait(idOrName: string, opts: { timeoutMs?: number } = {}): Promise<ExitStatus> {
+    const info = this.inspect(idOrName);
+    if (info.status === 'created') throw new GitcellError('E_CONTAINER_STATE', `container ${info.name} was never started`, { id: info.id });
+    if (info.status === 'unknown') throw new GitcellError('E_CONTAINER_LOST', `the shim of container ${info.name} is gone; its exit status is lost`, { id: info.id });
+    await waitForFile(this.pathsOf(info.id).dir, ['exit.json'], opts.timeoutMs);
+    return this.inspect(info.id).exit!;
+  }
+
+  /** stop sends SIGTERM, waits up to `timeoutMs` (default 10 s), then SIGKILL. */
+  async stop(idOrName: string, opts: { timeoutMs?: number; signal?: string } = {}): Promise<ExitStatus> {
+    const info = this.inspect(idOrName);
+    if (info.status === 'exited') return info.exit!;
+    await this.kill(info.id, opts.signal ?? 'SIGTERM').catch(() => undefined);
+    try {
+      return await this.wait(info.id, { timeoutMs: opts.timeoutMs ?? 10_000 });
+    } catch (err) {
+      if (!(err instanceof GitcellError && err.code === 'E_TIMEOUT')) throw err;
+    }
+    await this.runc.kill(info.id, 'SIGKILL', true).catch(() => undefined);
+    return this.wait(info.id, { timeoutMs: 30_000 });
+  }
+
+  /** delete removes a container and everything it owns; a running one only with `force`. */
+  async delete(idOrName: string, opts: { force?: boolean } = {}): Promise<void> {
+    const info = this.inspect(idOrName);
+    const p = this.pathsOf(info.id);
+    if (info.status === 'running' || info.status === 'starting') {
+      if (!opts.force) throw new GitcellError('E_CONTAINER_RUNNING', `container ${info.name} is ${info.status}; stop it first or force`, { id: info.id });
+      await this.runc.kill(info.id, 'SIGKILL', true).catch(() => undefined);
+      await waitForFile(p.dir, ['exit.json'], 15_000).catch(() => undefined);
+    }
+    await this.runc.delete(info.id, true);
+    await unmount(p.rootfs);
+    const left = removeCgroup(info.cgroupsPath);
+    if (left.length) this.log.warn({ id: info.id, left }, 'cgroups still populated after delete');
+    fs.rmSync(p.dir, { recursive: true, force: true });
+    this.releaseName(info.name, info.id);
+  }
+
+  /** logs returns every stored log line of a container. */
+  logs(idOrName: string): LogLine[] {
+    return readLogs(this.pathsOf(this.resolveId(idOrName)).logs);
+  }
+
+  /**
+   * followLogs calls onLine for every log line, from the first, until the container has exited and
+   * its logs are drained (or `signal` aborts). Polls every 20 ms: log files are written by another process.
+   */
+  async followLogs(idOrName: string, onLine: (line: LogLine) => void, signal?: AbortSignal): Promise<void> {
+    const id = this.resolveId(idOrName);
+    const p = this.pathsOf(id);
+    const followers = [new LogFollower(join(p.logs, 'stdout.log'), 'stdout'), new LogFollower(join(p.logs, 'stderr.log'), 'stderr')];
+    try {
+      for (;;) {
+        const done = fs.existsSync(join(p.dir, 'exit.json')) || !fs.existsSync(p.dir);
+        for (const f of followers) for (const l of f.poll()) onLine(l);
+        if (done || signal?.aborted) return;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    } finally {
+      for (const f of followers) f.close();
+    }
+  }
+
+  /** resolveId accepts an id, a unique id prefix (>= 4 chars) or a name. */
+  resolveId(idOrName: string): string {
+    if (/^[0-9a-f]{16}$/.test(idOrName) && fs.existsSync(join(this.dir, idOrName))) return idOrName;
+    try {
+      const target = fs.readlinkSync(join(this.namesDir, idOrName));
+      if (fs.existsSync(join(this.dir, target))) return target;
+    } catch {
+      // not a name
+    }
+    if (/^[0-9a-f]{4,15}$/.test(idOrName)) {
+      const hits = safeReaddir(this.dir).filter((d) => d.startsWith(idOrName));
+      if (hits.length === 1) return hits[0]!;
+      if (hits.length > 1) throw new GitcellError('E_CONTAINER_AMBIGUOUS', `${idOrName} matches ${hits.length} containers`, { id: idOrName });
+    }
+    throw new GitcellError('E_CONTAINER_NOT_FOUND', `no container ${idOrName}`, { id: idOrName });
+  }
+
+  private claimName(name: string, id: string): void {
+    fs.mkdirSync(this.namesDir, { recursive: true, mode: 0o700 });
+    const link = join(this.namesDir, name);
+    try {
+      fs.symlinkSync(id, link);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const owner = fs.readlinkSync(link);
+      if (fs.existsSync(join(this.dir, owner))) {
+        throw new GitcellError('E_CONTAINER_NAME_IN_USE', `the name ${name} is used by container ${owner}`, { name, id: owner });
+      }
+      fs.rmSync(link, { force: true }); // stale: its container is gone
+      fs.symlinkSync(id, link);
+    }
+  }
+
+  private releaseName(name: string, id: string): void {
+    const link = join(this.namesDir, name);
+    try {
+      if (fs.readlinkSync(link) === id) fs.rmSync(link, { force: true });
+    } catch {
+      // already gone
+    }
+  }
+}
+
+const NAME_AS_HOST = /^[a-zA-Z0-9][a-zA-Z0-9.-]*$/;
+
+function argsOf(image: ResolvedImage, opts: ContainerOptions): string[] {
+  const entrypoint = opts.entrypoint ?? image.config.Entrypoint ?? [];
+  const cmd = opts.command ?? (opts.entrypoint ? [] : image.config.Cmd ?? []);
+  const args = [...entrypoint, ...cmd];
+  if (args.length === 0) throw new GitcellError('E_CONTAINER_INVALID', `container option command: image ${image.ref} has no Entrypoint or Cmd, give a command`, { field: 'command' });
+  return args;
+}
+
+/**
+ * waitForFile resolves with the first of `names` to exist in `dir`, watching with inotify and
+ * re-checking every 100 ms (inotify can miss a rename racing the watch setup). E_TIMEOUT on timeout.
+ */
+export function waitForFile(dir: string, names: string[], timeoutMs?: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let watcher: fs.FSWatcher | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    let deadline: NodeJS.Timeout | undefined;
+    const finish = (err: Error | undefined, name?: string): void => {
+      watcher?.close();
+      clearInterval(timer);
+      clearTimeout(deadline);
+      if (err) reject(err);
+      else resolve(name!);
+    };
+    const check = (): boolean => {
+      for (const n of names) if (fs.existsSync(join(dir, n))) {
+        finish(undefined, n);
+        return true;
+      }
+      if (!fs.existsSync(dir)) {
+        finish(new GitcellError('E_CONTAINER_NOT_FOUND', `container directory ${dir} disappeared`, { dir }));
+        return true;
+      }
+      return false;
+    };
+    try {
+      watcher = fs.watch(dir, () => void check());
+      watcher.on('error', () => undefined);
+    } catch {
+      // the poll below still works
+    }
+    if (check()) return;
+    timer = setInterval(check, 100);
+    if (timeoutMs !== undefined) {
+      deadline = setTimeout(() => finish(new GitcellError('E_TIMEOUT', `timed out after ${timeoutMs} ms waiting for ${names.join(' or ')} in ${dir}`, { dir })), timeoutMs);
+    }
+  });
+}
+
+function readJson<T>(path: string): T | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(path, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+function writeJsonAtomic(path: string, value: unknown): void {
+  const tmp = `${path}.tmp`;
+  fs.writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
+  fs.renameSync(tmp, path);
+}
+
+function readPid(path: string): number | undefined {
+  try {
+    const n = Number(fs.readFileSync(path, 'utf8').trim());
+    return Number.isInteger(n) && n > 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+}

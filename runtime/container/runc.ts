@@ -1,0 +1,82 @@
+// A thin wrapper over the runc binary: one state directory (--root) per runtime root.
+import * as fs from 'node:fs';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { GitcellError } from '../../lib/errors.ts';
+
+const run = promisify(execFile);
+
+/** RuncState is `runc state` output (the fields gitcell reads). */
+export interface RuncState {
+  id: string;
+  pid: number;
+  status: 'creating' | 'created' | 'running' | 'paused' | 'stopped';
+  bundle: string;
+  created: string;
+}
+
+/** findRunc returns the runc binary: $GITCELL_RUNC, then PATH, then /usr/sbin/runc (Debian's). */
+export function findRunc(): string {
+  if (process.env.GITCELL_RUNC) return process.env.GITCELL_RUNC;
+  for (const dir of [...(process.env.PATH ?? '').split(':').filter(Boolean), '/usr/sbin', '/usr/bin', '/sbin']) {
+    const p = `${dir}/runc`;
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return p;
+    } catch {
+      // keep looking
+    }
+  }
+  throw new GitcellError('E_TOOL_MISSING', 'runc is not installed: run scripts/bootstrap.sh (Debian package runc)', { tool: 'runc' });
+}
+
+/** Runc runs runc commands against one state root. */
+export class Runc {
+  readonly bin: string;
+  constructor(readonly root: string, bin?: string) {
+    this.bin = bin ?? findRunc();
+  }
+
+  private async exec(args: string[]): Promise<string> {
+    try {
+      const { stdout } = await run(this.bin, ['--root', this.root, ...args], { maxBuffer: 16 * 1024 * 1024 });
+      return stdout;
+    } catch (err) {
+      const e = err as { stderr?: string; message: string };
+      const msg = (e.stderr ?? e.message).trim();
+      const notFound = /does not exist|not exist|container .* not found/i.test(msg);
+      throw new GitcellError(notFound ? 'E_RUNC_NOT_FOUND' : 'E_RUNC_FAILED', `runc ${args[0]} failed: ${msg}`, { args });
+    }
+  }
+
+  /** state returns runc's view of a container, or undefined when runc does not know it. */
+  async state(id: string): Promise<RuncState | undefined> {
+    try {
+      return JSON.parse(await this.exec(['state', id])) as RuncState;
+    } catch (err) {
+      if (err instanceof GitcellError && err.code === 'E_RUNC_NOT_FOUND') return undefined;
+      throw err;
+    }
+  }
+
+  /** kill sends a signal to the container's init (or every process with `all`). */
+  async kill(id: string, signal: string, all = false): Promise<void> {
+    await this.exec(['kill', ...(all ? ['--all'] : []), id, signal]);
+  }
+
+  /** delete removes runc's state and cgroups of a container; `force` kills it first. Unknown is fine. */
+  async delete(id: string, force = false): Promise<void> {
+    try {
+      await this.exec(['delete', ...(force ? ['--force'] : []), id]);
+    } catch (err) {
+      if (!(err instanceof GitcellError && err.code === 'E_RUNC_NOT_FOUND')) throw err;
+    }
+  }
+
+  /** list returns every container runc knows under this root. */
+  async list(): Promise<RuncState[]> {
+    if (!fs.existsSync(this.root)) return [];
+    const out = (await this.exec(['list', '--format', 'json'])).trim();
+    return out && out !== 'null' ? (JSON.parse(out) as RuncState[]) : [];
+  }
+}

@@ -1,0 +1,105 @@
+// Resolving a container user ("", "uid", "uid:gid", "name", "name:group") against the image's own
+// /etc/passwd and /etc/group, read without following symlinks: the image is hostile too.
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { GitcellError } from '../../lib/errors.ts';
+
+/** ResolvedUser is what the OCI spec's process.user needs, plus HOME for the environment. */
+export interface ResolvedUser {
+  uid: number;
+  gid: number;
+  additionalGids: number[];
+  home: string;
+}
+
+/** PasswdEntry / GroupEntry are the fields of /etc/passwd and /etc/group gitcell uses. */
+export interface PasswdEntry { name: string; uid: number; gid: number; home: string }
+export interface GroupEntry { name: string; gid: number; members: string[] }
+
+/** parsePasswd reads passwd(5) text, ignoring malformed lines. */
+export function parsePasswd(text: string): PasswdEntry[] {
+  const out: PasswdEntry[] = [];
+  for (const line of text.split('\n')) {
+    const f = line.split(':');
+    if (f.length < 7 || !/^\d+$/.test(f[2]!) || !/^\d+$/.test(f[3]!)) continue;
+    out.push({ name: f[0]!, uid: Number(f[2]), gid: Number(f[3]), home: f[5] || '/' });
+  }
+  return out;
+}
+
+/** parseGroup reads group(5) text, ignoring malformed lines. */
+export function parseGroup(text: string): GroupEntry[] {
+  const out: GroupEntry[] = [];
+  for (const line of text.split('\n')) {
+    const f = line.split(':');
+    if (f.length < 4 || !/^\d+$/.test(f[2]!)) continue;
+    out.push({ name: f[0]!, gid: Number(f[2]), members: f[3] ? f[3].split(',').filter(Boolean) : [] });
+  }
+  return out;
+}
+
+const MAX_ID = 2 ** 32 - 2;
+
+/** resolveUser is the pure core: a user string against parsed passwd and group entries. */
+export function resolveUser(user: string | undefined, passwd: PasswdEntry[], groups: GroupEntry[]): ResolvedUser {
+  const spec = (user ?? '').trim();
+  if (spec === '') {
+    const root = passwd.find((p) => p.uid === 0);
+    return { uid: 0, gid: 0, additionalGids: [], home: root?.home ?? '/root' };
+  }
+  const [u, g, extra] = spec.split(':');
+  if (extra !== undefined || u === undefined || u === '') throw bad(spec, 'expected uid, uid:gid, name or name:group');
+  let entry: PasswdEntry | undefined;
+  let uid: number;
+  if (/^\d+$/.test(u)) {
+    uid = Number(u);
+    if (uid > MAX_ID) throw bad(spec, 'uid out of range');
+    entry = passwd.find((p) => p.uid === uid);
+  } else {
+    entry = passwd.find((p) => p.name === u);
+    if (!entry) throw bad(spec, `no user "${u}" in the image's /etc/passwd`);
+    uid = entry.uid;
+  }
+  let gid: number;
+  if (g === undefined || g === '') gid = entry?.gid ?? 0;
+  else if (/^\d+$/.test(g)) {
+    gid = Number(g);
+    if (gid > MAX_ID) throw bad(spec, 'gid out of range');
+  } else {
+    const grp = groups.find((x) => x.name === g);
+    if (!grp) throw bad(spec, `no group "${g}" in the image's /etc/group`);
+    gid = grp.gid;
+  }
+  const name = entry?.name;
+  const additionalGids = name ? groups.filter((x) => x.members.includes(name) && x.gid !== gid).map((x) => x.gid) : [];
+  return { uid, gid, additionalGids, home: entry?.home ?? '/' };
+}
+
+function bad(user: string, reason: string): GitcellError {
+  return new GitcellError('E_CONTAINER_USER', `user "${user}": ${reason}`, { field: 'user', user, reason });
+}
+
+/** readImageFile reads rootfs/etc/NAME when it is a regular file reached through real directories. */
+export function readImageFile(rootfs: string, rel: string, maxBytes = 1024 * 1024): string {
+  let path = rootfs;
+  const parts = rel.split('/').filter(Boolean);
+  for (let i = 0; i < parts.length; i++) {
+    path = join(path, parts[i]!);
+    const st = fs.lstatSync(path, { throwIfNoEntry: false });
+    if (!st) return '';
+    const last = i === parts.length - 1;
+    if (last ? !st.isFile() : !st.isDirectory()) return ''; // a symlink anywhere: ignore the file
+    if (last && st.size > maxBytes) return '';
+  }
+  const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  try {
+    return fs.readFileSync(fd, 'utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** resolveImageUser resolves a user string against the files of a mounted root filesystem. */
+export function resolveImageUser(rootfs: string, user: string | undefined): ResolvedUser {
+  return resolveUser(user, parsePasswd(readImageFile(rootfs, 'etc/passwd')), parseGroup(readImageFile(rootfs, 'etc/group')));
+}
