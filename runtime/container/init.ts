@@ -54,6 +54,8 @@ export function writeInitLayer(dir: string, input: InitLayerInput): void {
     const target = join(dir, m.destination);
     const isFile = m.type === 'bind' && fs.statSync(m.source, { throwIfNoEntry: false })?.isFile();
     fs.mkdirSync(isFile ? dirname(target) : target, { recursive: true, mode: 0o755 });
+    // runc gives a tmpfs the mode of the directory it covers, so the mount point carries the mode.
+    if (m.type === 'tmpfs') fs.chmodSync(target, m.mode ?? 0o755);
     if (isFile && !fs.existsSync(target)) fs.writeFileSync(target, '', { mode: 0o644 });
   }
 }
