@@ -194,6 +194,23 @@ export interface NodeSpec {
   taints?: Taint[];
 }
 
+/** NodeSecretRef names one Secret a node needs, at the version to deliver. */
+export interface NodeSecretRef {
+  namespace: string;
+  name: string;
+  version: string;
+}
+
+/**
+ * NodeSecretRecord is a Secret re-sealed for one node (bucket `secrets_<node>`, key
+ * `<namespace>.<name>`, writer: the reconciler): its values open only with that node's private key.
+ */
+export interface NodeSecretRecord extends NodeSecretRef {
+  /** Key id of the node's public key the values are sealed to. */
+  nodeKeyId: string;
+  values: Record<string, string>;
+}
+
 /** ClusterEvent is an entry of the events stream, like a Kubernetes event. */
 export interface ClusterEvent {
   time: string;

@@ -1,4 +1,6 @@
-import type { Binding, TaskSpec } from '../api/cluster.ts';
+import type { Binding, NodeSecretRecord, NodeSecretRef, TaskSpec } from '../api/cluster.ts';
+
+export type { NodeSecretRecord, NodeSecretRef };
 
 /**
  * Delivery: each agent may read only the Secrets of tasks bound to its node. The reconciler side
@@ -6,20 +8,6 @@ import type { Binding, TaskSpec } from '../api/cluster.ts';
  * (`<prefix>secrets_<node>`, key `<namespace>.<name>`); NATS permissions confine each agent to its
  * own bucket. This file is the pure part: which node needs which Secret.
  */
-
-/** NodeSecretRef names one Secret a node needs, at the version to deliver. */
-export interface NodeSecretRef {
-  namespace: string;
-  name: string;
-  version: string;
-}
-
-/** NodeSecretRecord is a Secret re-sealed for one node: values open only with that node's key. */
-export interface NodeSecretRecord extends NodeSecretRef {
-  /** Key id of the node's public key the values are sealed to. */
-  nodeKeyId: string;
-  values: Record<string, string>;
-}
 
 /** nodeSecretKey is the key of a Secret in a node's secrets bucket. */
 export function nodeSecretKey(namespace: string, name: string): string {

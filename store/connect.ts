@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { connect as natsConnect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { connect as natsConnect, credsAuthenticator, nkeyAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { StoreErrorCodes, storeError } from './errors.ts';
 
 /** ConnectOptions are how a gitcell component reaches NATS. */
@@ -8,6 +8,8 @@ export interface ConnectOptions {
   servers: string | string[];
   /** path of a NATS credentials file (JWT + nkey seed) */
   creds?: string;
+  /** path of a file holding an nkey user seed (`SU...`): how gitcell's own components authenticate */
+  nkeySeedFile?: string;
   /** connection name shown by the server (monitoring, logs) */
   name?: string;
   /** connect timeout in ms (default 5000) */
@@ -37,6 +39,14 @@ export async function connect(opts: ConnectOptions): Promise<NatsConnection> {
       throw storeError(StoreErrorCodes.Unavailable, `credentials file ${opts.creds}: ${(err as Error).message}`, { file: opts.creds }, err);
     }
     authenticator = credsAuthenticator(text);
+  } else if (opts.nkeySeedFile) {
+    let seed: string;
+    try {
+      seed = (await readFile(opts.nkeySeedFile, 'utf8')).trim();
+    } catch (err) {
+      throw storeError(StoreErrorCodes.Unavailable, `nkey seed file ${opts.nkeySeedFile}: ${(err as Error).message}`, { file: opts.nkeySeedFile }, err);
+    }
+    authenticator = nkeyAuthenticator(new TextEncoder().encode(seed));
   }
   try {
     return await natsConnect({

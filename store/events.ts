@@ -54,6 +54,19 @@ export class EventStream<T> {
   }
 
   /** EventStream.open creates the stream if missing (or updates its limits) and returns a handle. */
+  /** EventStream.bind returns a handle on an existing stream without creating or changing it. */
+  static async bind<T>(
+    nc: NatsConnection,
+    cfg: EventStreamConfig,
+    codec: RecordCodec<T>,
+    opts: { log?: Logger; onInvalid?: (r: InvalidRecord) => void } = {},
+  ): Promise<EventStream<T>> {
+    const timeout = cfg.timeoutMs ?? 5000;
+    const js = jetstream(nc, { timeout });
+    const jsm = await jetstreamManager(nc, { timeout, checkAPI: false });
+    return new EventStream(nc, js, jsm, cfg, codec, opts.onInvalid, opts.log);
+  }
+
   static async open<T>(
     nc: NatsConnection,
     cfg: EventStreamConfig,

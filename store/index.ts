@@ -34,3 +34,5 @@ export {
   type ClusterOptions,
   type StartedCluster,
 } from './embedded.ts';
+export { agentPermissions, anonymousPermissions, authorizationConfig, nodeSecretsBucket, type NatsPermissions, type NatsUser } from './permissions.ts';
+export { openAgentStore, type AgentStore } from './agent-store.ts';

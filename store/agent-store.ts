@@ -1,0 +1,42 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Binding, ClusterEvent, NodeRecord, NodeSecretRecord, NodeSpec, TaskSpec, TaskStatus } from '../api/cluster.ts';
+import { Bucket, type BucketOptions } from './bucket.ts';
+import { bucketName, BUCKETS, DEFAULT_PREFIX, eventsSubjectRoot, objectCodec, type BucketRole } from './cluster.ts';
+import { EventStream } from './events.ts';
+import { nodeSecretsBucket } from './permissions.ts';
+
+/** AgentStore is the part of the store an agent may touch under its NATS permissions. */
+export interface AgentStore {
+  nc: NatsConnection;
+  prefix: string;
+  tasks: Bucket<TaskSpec>;
+  bindings: Bucket<Binding>;
+  status: Bucket<TaskStatus>;
+  nodes: Bucket<NodeRecord>;
+  nodespec: Bucket<NodeSpec>;
+  /** Secrets re-sealed for this node only (bucket `<prefix>secrets_<node>`). */
+  secrets: Bucket<NodeSecretRecord>;
+  events: EventStream<ClusterEvent>;
+}
+
+/**
+ * openAgentStore binds (never creates) the buckets an agent uses: with agent permissions it may not
+ * create or reconfigure streams. The control plane creates them (openClusterStore, and the secrets
+ * distributor for per-node buckets).
+ */
+export async function openAgentStore(nc: NatsConnection, node: string, opts: { prefix?: string; timeoutMs?: number } & BucketOptions = {}): Promise<AgentStore> {
+  const prefix = opts.prefix ?? DEFAULT_PREFIX;
+  const bopts: BucketOptions = { ...(opts.log ? { log: opts.log } : {}), ...(opts.onInvalid ? { onInvalid: opts.onInvalid } : {}) };
+  const timeout = opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {};
+  const bind = <T>(role: BucketRole) => Bucket.bind<T>(nc, { name: bucketName(role, prefix), history: BUCKETS[role].history, ...timeout }, objectCodec<T>(), bopts);
+  const [tasks, bindings, status, nodes, nodespec, secrets, events] = await Promise.all([
+    bind<TaskSpec>('tasks'),
+    bind<Binding>('bindings'),
+    bind<TaskStatus>('status'),
+    bind<NodeRecord>('nodes'),
+    bind<NodeSpec>('nodespec'),
+    Bucket.bind<NodeSecretRecord>(nc, { name: nodeSecretsBucket(node, prefix), history: 1, ...timeout }, objectCodec<NodeSecretRecord>(), bopts),
+    EventStream.bind<ClusterEvent>(nc, { name: `${prefix}events`, subjectRoot: eventsSubjectRoot(prefix), ...timeout }, objectCodec<ClusterEvent>(), bopts),
+  ]);
+  return { nc, prefix, tasks, bindings, status, nodes, nodespec, secrets, events };
+}
