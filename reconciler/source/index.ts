@@ -1,0 +1,18 @@
+// reconciler/source: where the reconciler learns about new commits (local refs watch, remote fetch, webhook).
+import type { Logger } from '../../lib/log.ts';
+import { isRemoteRepo } from './gitdir.ts';
+import { createLocalSource } from './local.ts';
+import { createRemoteSource } from './remote.ts';
+import type { Source, SourceOptions } from './types.ts';
+
+export type { GitCredentials, Revision, RevisionCallback, Source, SourceOptions } from './types.ts';
+export { createLocalSource } from './local.ts';
+export { createRemoteSource, DEFAULT_POLL_MS, jitteredDelay, onAuthFor } from './remote.ts';
+export { loadCredentials, parseCredentials } from './credentials.ts';
+export { isRemoteRepo, normalizeSubPath, resolveLocalRepo } from './gitdir.ts';
+export { signPayload, startWebhookServer, verifySignature, type WebhookServer, type WebhookOptions } from './webhook.ts';
+
+/** createSource picks a remote source for http(s) URLs and a local one for paths. */
+export function createSource(options: SourceOptions, log?: Logger): Source {
+  return isRemoteRepo(options.repo) ? createRemoteSource(options, log) : createLocalSource(options, log);
+}
