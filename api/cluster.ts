@@ -181,6 +181,8 @@ export interface NodeRecord {
   runtime: { runc: string; kernel: string; agentVersion: string };
   /** Images present on the node, for image locality scoring. */
   images: string[];
+  /** The node's own public key (SPKI PEM): Secrets are re-sealed to it for this node alone. */
+  sealingKey?: string;
   startedAt: string;
   /** Liveness is judged by readers from this time and a grace period, never by key expiry. */
   heartbeatAt: string;

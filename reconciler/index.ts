@@ -4,3 +4,4 @@ export * from './diff/index.ts';
 export * from './manifests/index.ts';
 export * from './controllers/index.ts';
 export * from './apply/index.ts';
+export * from './secrets/index.ts';

@@ -18,10 +18,14 @@ export class Keyring {
     readonly dir: string,
     private readonly keys: Map<string, KeyObject>,
     private activeId: string,
+    private readonly modulusLength: number,
   ) {}
 
-  /** Keyring.open loads the key ring of a state directory, creating the first key pair if none. */
-  static async open(stateDir: string): Promise<Keyring> {
+  /**
+   * Keyring.open loads the key ring of a state directory, creating the first key pair if none.
+   * `modulusLength` (default 4096) sizes new pairs; tests use 2048 to keep key generation quick.
+   */
+  static async open(stateDir: string, opts: { modulusLength?: number } = {}): Promise<Keyring> {
     const dir = join(stateDir, 'secrets', 'keys');
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const keys = new Map<string, KeyObject>();
@@ -30,7 +34,7 @@ export class Keyring {
       keys.set(keyIdOf(createPublicKey(key)), key);
     }
     let activeId = (await readFile(join(dir, 'active'), 'utf8').catch(() => '')).trim();
-    const ring = new Keyring(dir, keys, activeId);
+    const ring = new Keyring(dir, keys, activeId, opts.modulusLength ?? 4096);
     if (!keys.has(activeId)) {
       activeId = keys.size > 0 ? [...keys.keys()].at(-1)! : await ring.rotate();
       await ring.setActive(activeId);
@@ -58,9 +62,9 @@ export class Keyring {
     return [...this.keys.keys()];
   }
 
-  /** rotate generates a new RSA-4096 key pair and makes it active; old pairs keep decrypting. */
+  /** rotate generates a new RSA key pair (4096 bits by default) and makes it active; old pairs keep decrypting. */
   async rotate(): Promise<string> {
-    const { privateKey } = await generateKeyPairAsync('rsa', { modulusLength: 4096 });
+    const { privateKey } = await generateKeyPairAsync('rsa', { modulusLength: this.modulusLength });
     await this.add(privateKey);
     const id = keyIdOf(createPublicKey(privateKey));
     await this.setActive(id);

@@ -36,3 +36,4 @@ export {
 } from './embedded.ts';
 export { agentPermissions, anonymousPermissions, authorizationConfig, nodeSecretsBucket, type NatsPermissions, type NatsUser } from './permissions.ts';
 export { openAgentStore, type AgentStore } from './agent-store.ts';
+export { Mirror, type Mirrored, type MirrorOptions } from './mirror.ts';

@@ -1,0 +1,1 @@
+export { runSecretDistributor, type SecretDistributor, type SecretDistributorOptions } from './distributor.ts';
