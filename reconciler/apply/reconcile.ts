@@ -44,7 +44,7 @@ export interface ReconcileRevisionOptions<R> {
   term?: number;
   /** aborting stops between phases and between writes; the status still records the attempt. */
   signal?: AbortSignal;
-  /** concurrency bounds in-flight store writes within one apply stage (default 64). */
+  /** concurrency bounds in-flight store writes within one apply stage (default 256). */
   concurrency?: number;
   now?: () => number;
   log?: Logger;
@@ -135,14 +135,12 @@ export async function reconcileRevision<R>(opts: ReconcileRevisionOptions<R>): P
     if (plan.refused) throw new Stall('PruneAllRefused', plan.refused.message);
 
     const changes = plan.create.length + plan.update.length;
-    await run('apply', `applying ${plan.create.length} new and ${plan.update.length} changed objects`, () => applyStages(opts, plan!, byKey, iso()));
+    const written = await run('apply', `applying ${plan.create.length} new and ${plan.update.length} changed objects`, () => applyStages(opts, plan!, byKey, iso()));
     await run('prune', `pruning ${plan.prune.length} objects`, () => pruneObjects(opts, plan!, byKey));
 
     applied = new Map(current.map((r) => [r.value.key, r.value]));
     for (const p of plan.prune) applied.delete(p.key);
-    for (const item of [...plan.create, ...plan.update]) {
-      applied.set(item.key, nextDesiredRecord(applied.get(item.key), item.object, { type: 'git', revision }, startedAt));
-    }
+    for (const rec of written) applied.set(rec.key, rec);
     const health = await run('health', 'checking workload health', () => checkHealth(store, applied!));
     const counts = { created: plan.create.length, updated: plan.update.length, unchanged: plan.unchanged.length, pruned: plan.prune.length };
     outcome = {
@@ -222,26 +220,29 @@ export async function reconcileRevision<R>(opts: ReconcileRevisionOptions<R>): P
   return { status, result: outcome.result, ...(plan ? { plan } : {}), ...(outcome.retryAfterMs !== undefined ? { retryAfterMs: outcome.retryAfterMs } : {}) };
 }
 
-async function applyStages<R>(opts: ReconcileRevisionOptions<R>, plan: Plan, byKey: Map<string, StoreRecord<DesiredRecord>>, now: string): Promise<void> {
+async function applyStages<R>(opts: ReconcileRevisionOptions<R>, plan: Plan, byKey: Map<string, StoreRecord<DesiredRecord>>, now: string): Promise<DesiredRecord[]> {
   const items = [...plan.create, ...plan.update];
+  const written: DesiredRecord[] = [];
   // Stages in order, each complete before the next: a CRD exists before objects of its kind, a
   // Secret before the workloads that mount it.
   for (const stage of ['definitions', 'secrets', 'workloads'] as const) {
     const batch = items.filter((i) => i.stage === stage);
-    await mapLimit(batch, opts.concurrency ?? 64, async (item) => {
+    await mapLimit(batch, opts.concurrency ?? 256, async (item) => {
       if (opts.signal?.aborted) throw new Stall('Aborted', 'aborted during apply');
       const prev = byKey.get(item.key);
-      const rec = nextDesiredRecord(prev?.value, item.object, { type: 'git', revision: opts.revision }, now);
+      const rec = nextDesiredRecord(prev?.value, item.object, { type: 'git', revision: opts.revision }, now, item.specHash);
       const key = desiredStoreKey(item.key);
       if (prev) await opts.store.desired.update(key, rec, prev.revision);
       else await opts.store.desired.create(key, rec);
+      written.push(rec);
     });
   }
+  return written;
 }
 
 async function pruneObjects<R>(opts: ReconcileRevisionOptions<R>, plan: Plan, byKey: Map<string, StoreRecord<DesiredRecord>>): Promise<void> {
   for (const stage of ['workloads', 'secrets', 'definitions'] as const) {
-    await mapLimit(plan.prune.filter((p) => p.stage === stage), opts.concurrency ?? 64, async (p) => {
+    await mapLimit(plan.prune.filter((p) => p.stage === stage), opts.concurrency ?? 256, async (p) => {
       if (opts.signal?.aborted) throw new Stall('Aborted', 'aborted during prune');
       const prev = byKey.get(p.key);
       if (!prev) return;

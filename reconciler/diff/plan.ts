@@ -15,6 +15,8 @@ export interface PlanItem {
   kind: string;
   stage: ApplyStage;
   object: AnyObject;
+  /** specHash is objectHash(object), computed once by the plan. */
+  specHash: string;
 }
 
 /** PlanUpdate is an object whose content changed, with the field-level changes (Secret values redacted). */
@@ -65,9 +67,10 @@ export function planDiff(desired: readonly AnyObject[], current: Iterable<Desire
     const key = objectKey(object);
     wanted.add(key);
     const prev = byKey.get(key);
-    const item = { key, kind: object.kind, stage: stageOf(object.kind), object };
+    const specHash = objectHash(object);
+    const item = { key, kind: object.kind, stage: stageOf(object.kind), object, specHash };
     if (!prev) plan.create.push(item);
-    else if (prev.specHash !== objectHash(object) || prev.origin.type !== 'git') {
+    else if (prev.specHash !== specHash || prev.origin.type !== 'git') {
       plan.update.push({ ...item, changes: fieldDiff(prev.object, object, redactorFor(object.kind)) });
     } else plan.unchanged.push(key);
   }
@@ -111,7 +114,7 @@ export function applyPlanToRecords(current: Iterable<DesiredRecord>, plan: Plan,
   for (const r of current) out.set(r.key, r);
   if (plan.refused) return out;
   for (const item of [...plan.create, ...plan.update]) {
-    out.set(item.key, nextDesiredRecord(out.get(item.key), item.object, { type: 'git', revision }, now));
+    out.set(item.key, nextDesiredRecord(out.get(item.key), item.object, { type: 'git', revision }, now, item.specHash));
   }
   for (const p of plan.prune) out.delete(p.key);
   return out;

@@ -32,10 +32,11 @@ export function objectHash(object: AnyObject): string {
 
 /**
  * nextDesiredRecord is the record to write for `object` given the previous one (or none): the
- * generation goes up by one only when the object changed, so re-applying is a no-op. Pure.
+ * generation goes up by one only when the object changed, so re-applying is a no-op. `hash`, when
+ * given, must be objectHash(object) (the plan computed it already). Pure.
  */
-export function nextDesiredRecord(prev: DesiredRecord | undefined, object: AnyObject, origin: DesiredOrigin, now: string): DesiredRecord {
-  const specHash = objectHash(object);
+export function nextDesiredRecord(prev: DesiredRecord | undefined, object: AnyObject, origin: DesiredOrigin, now: string, hash?: string): DesiredRecord {
+  const specHash = hash ?? objectHash(object);
   if (prev && prev.specHash === specHash && sameOrigin(prev.origin, origin)) return prev;
   const changed = !prev || prev.specHash !== specHash;
   return {
