@@ -12,3 +12,6 @@ export * from './snapshot/index.ts';
 
 // Containers (runtime/container, owner: runtime-containers): overlay rootfs, OCI bundle, runc, logs.
 export * from './container/index.ts';
+
+// Registries (runtime/registry, owner: runtime-images).
+export * from './registry/index.ts';

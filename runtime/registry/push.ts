@@ -1,0 +1,123 @@
+import { open } from 'node:fs/promises';
+import { GitcellError } from '../../lib/errors.ts';
+import { formatReference, parseReference, sha256Digest, type Descriptor, type ImageStore, type ResolvedImage } from '../image/index.ts';
+import { RegistryClient } from './client.ts';
+import { NO_PROGRESS, mapLimit, type Progress } from './progress.ts';
+import type { Credentials } from './auth.ts';
+
+/** PushOptions tune pushImage. */
+export interface PushOptions {
+  credentials?: Credentials;
+  progress?: Progress;
+  /** chunkSize is the PATCH chunk size of blob uploads (default 8 MiB). */
+  chunkSize?: number;
+  /** concurrency bounds parallel blob uploads (default 3). */
+  concurrency?: number;
+  client?: RegistryClient;
+  /** source is the local reference to push (default: `ref` itself). */
+  source?: string;
+}
+
+/** hasBlob asks the registry (HEAD) whether it already has a blob. */
+export async function hasBlob(client: RegistryClient, repository: string, digest: string): Promise<boolean> {
+  const res = await client.request('HEAD', `/v2/${repository}/blobs/${digest}`, { scope: `repository:${repository}:pull,push` });
+  await res.body?.cancel();
+  if (res.status === 200) return true;
+  if (res.status === 404) return false;
+  throw await client.failure(res, `HEAD blob ${digest}`);
+}
+
+/**
+ * uploadBlob sends one blob with a chunked upload: POST opens an upload session, each chunk goes
+ * in a PATCH with its Content-Range to the Location the registry returned last, and the closing
+ * PUT names the digest, which the registry verifies.
+ */
+export async function uploadBlob(client: RegistryClient, store: ImageStore, repository: string, desc: Descriptor, chunkSize: number, progress: Progress): Promise<void> {
+  const scope = `repository:${repository}:pull,push`;
+  let res = await client.request('POST', `/v2/${repository}/blobs/uploads/`, { scope, headers: { 'content-length': '0' } });
+  await res.body?.cancel();
+  if (res.status !== 202) throw await client.failure(res, `POST upload of ${desc.digest}`);
+  let location = nextLocation(client, res, desc);
+  const handle = await open(store.content.blobPath(desc.digest), 'r');
+  try {
+    let offset = 0;
+    const buf = Buffer.alloc(Math.min(chunkSize, Math.max(desc.size, 1)));
+    while (offset < desc.size) {
+      const { bytesRead } = await handle.read(buf, 0, Math.min(buf.length, desc.size - offset), offset);
+      if (bytesRead === 0) throw new GitcellError('E_BLOB_NOT_FOUND', `local blob ${desc.digest} is shorter than ${desc.size} bytes`, { digest: desc.digest });
+      const chunk = Buffer.from(buf.subarray(0, bytesRead));
+      res = await client.request('PATCH', location, {
+        scope, body: chunk,
+        headers: { 'content-type': 'application/octet-stream', 'content-range': `${offset}-${offset + bytesRead - 1}`, 'content-length': String(bytesRead) },
+      });
+      await res.body?.cancel();
+      if (res.status !== 202) throw await client.failure(res, `PATCH upload of ${desc.digest} at ${offset}`);
+      location = nextLocation(client, res, desc);
+      offset += bytesRead;
+      progress.advance(desc.digest, bytesRead);
+    }
+  } finally {
+    await handle.close();
+  }
+  location.searchParams.set('digest', desc.digest);
+  res = await client.request('PUT', location, { scope, headers: { 'content-length': '0' } });
+  await res.body?.cancel();
+  if (res.status !== 201) throw await client.failure(res, `PUT upload of ${desc.digest}`);
+  const stored = res.headers.get('docker-content-digest');
+  if (stored && stored !== desc.digest) {
+    throw new GitcellError('E_DIGEST_MISMATCH', `${client.domain}/${repository}: registry stored ${stored} for blob ${desc.digest}`, { expected: desc.digest, actual: stored });
+  }
+}
+
+function nextLocation(client: RegistryClient, res: Response, desc: Descriptor): URL {
+  const loc = res.headers.get('location');
+  if (!loc) throw new GitcellError('E_REGISTRY_ERROR', `${client.domain}: upload of ${desc.digest} got no Location header`, { digest: desc.digest });
+  return client.url(loc);
+}
+
+/**
+ * pushImage uploads the local image (its linux/amd64 manifest, config and layers) to the registry
+ * named by `ref`: blobs the registry already has are skipped (HEAD), the rest uploaded in chunks,
+ * then the manifest is PUT under the tag. Returns the manifest digest the registry confirmed.
+ */
+export async function pushImage(store: ImageStore, ref: string, options: PushOptions = {}): Promise<{ digest: string; image: ResolvedImage }> {
+  const parsed = parseReference(ref);
+  const name = formatReference(parsed);
+  const image = await store.resolve(options.source ?? name);
+  const client = options.client ?? new RegistryClient({ domain: parsed.domain, ...(options.credentials ? { credentials: options.credentials } : {}) });
+  const progress = options.progress ?? NO_PROGRESS;
+  const repository = parsed.path;
+  await client.ping();
+  const configDesc: Descriptor = { mediaType: 'application/octet-stream', digest: image.configDigest, size: await store.content.size(image.configDigest) };
+  const chunkSize = options.chunkSize ?? 8 * 1024 * 1024;
+  try {
+    await mapLimit([...image.layers, configDesc], options.concurrency ?? 3, async (desc) => {
+      if (await hasBlob(client, repository, desc.digest)) {
+        progress.finish(desc.digest, 'exists');
+        return;
+      }
+      progress.start(desc.digest, desc.digest.slice(7, 19), desc.size, 0);
+      try {
+        await uploadBlob(client, store, repository, desc, chunkSize, progress);
+      } catch (err) {
+        progress.finish(desc.digest, 'failed');
+        throw err;
+      }
+      progress.finish(desc.digest, 'done');
+    });
+  } finally {
+    progress.stop();
+  }
+  const data = await store.content.readBlob(image.manifestDigest);
+  const reference = parsed.tag ?? image.manifestDigest;
+  const res = await client.request('PUT', `/v2/${repository}/manifests/${reference}`, {
+    scope: `repository:${repository}:pull,push`, body: data, headers: { 'content-type': image.manifest.mediaType },
+  });
+  await res.body?.cancel();
+  if (res.status !== 201) throw await client.failure(res, `PUT manifest ${repository}:${reference}`);
+  const digest = res.headers.get('docker-content-digest') ?? sha256Digest(data);
+  if (digest !== image.manifestDigest) {
+    throw new GitcellError('E_DIGEST_MISMATCH', `${client.domain}/${repository}: registry stored manifest ${digest}, pushed ${image.manifestDigest}`, { expected: image.manifestDigest, actual: digest });
+  }
+  return { digest, image };
+}

@@ -1,0 +1,149 @@
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ImageStore, buildBusyboxRootfs, importRootfs, pullImage, pushImage, type ResolvedImage } from '../../../runtime/index.ts';
+import { isGitcellError } from '../../../lib/errors.ts';
+import { startRegistry, type TestRegistry } from '../../helpers/registry.ts';
+import { startProxy } from '../../helpers/proxy.ts';
+
+const cleanups: (() => Promise<void>)[] = [];
+after(async () => { for (const c of cleanups.reverse()) await c(); });
+async function tmp(prefix: string): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), prefix));
+  cleanups.push(() => rm(d, { recursive: true, force: true }));
+  return d;
+}
+async function registry(auth?: Parameters<typeof startRegistry>[0]): Promise<TestRegistry> {
+  const r = await startRegistry(auth);
+  cleanups.push(r.stop);
+  return r;
+}
+
+let rootfs: string;
+before(async () => {
+  rootfs = await tmp('gitcell-bb-');
+  await buildBusyboxRootfs(rootfs);
+});
+
+async function sampleImage(store: ImageStore, ref: string): Promise<ResolvedImage> {
+  return importRootfs(store, rootfs, ref);
+}
+
+test('push to docker-registry, remove locally, pull back: identical digests (anonymous)', async () => {
+  const reg = await registry();
+  const store = new ImageStore(await tmp('gitcell-root-'));
+  const ref = `${reg.domain}/samples/busybox:v1`;
+  const img = await sampleImage(store, ref);
+  // small chunks so the upload really is several PATCH requests
+  const pushed = await pushImage(store, ref, { chunkSize: 256 * 1024 });
+  assert.equal(pushed.digest, img.manifestDigest);
+  await store.remove(ref);
+  for (const l of img.layers) await store.content.delete(l.digest);
+  await store.content.delete(img.configDigest);
+  await assert.rejects(store.resolve(ref), (e) => isGitcellError(e, 'E_IMAGE_NOT_FOUND'));
+  const pulled = await pullImage(store, ref);
+  assert.equal(pulled.manifestDigest, img.manifestDigest);
+  assert.equal(pulled.configDigest, img.configDigest);
+  assert.deepEqual(pulled.layers, img.layers);
+  assert.deepEqual(pulled.diffIds, img.diffIds);
+  // a second push finds every blob present (HEAD) and still succeeds
+  assert.equal((await pushImage(store, ref)).digest, img.manifestDigest);
+  // unknown tags are a clear error
+  await assert.rejects(pullImage(new ImageStore(await tmp('gitcell-root-')), `${reg.domain}/samples/busybox:nope`), (e) => isGitcellError(e, 'E_IMAGE_NOT_FOUND'));
+});
+
+test('htpasswd basic auth: refused without or with wrong credentials, works with the right ones', async () => {
+  const reg = await registry({ kind: 'basic', username: 'alice', password: 's3cret' });
+  const store = new ImageStore(await tmp('gitcell-root-'));
+  const ref = `${reg.domain}/private/app:1`;
+  const img = await sampleImage(store, ref);
+  await assert.rejects(pushImage(store, ref), (e) => isGitcellError(e, 'E_REGISTRY_UNAUTHORIZED'));
+  await assert.rejects(pushImage(store, ref, { credentials: { username: 'alice', password: 'wrong' } }), (e) => isGitcellError(e, 'E_REGISTRY_UNAUTHORIZED'));
+  await pushImage(store, ref, { credentials: { username: 'alice', password: 's3cret' } });
+  const other = new ImageStore(await tmp('gitcell-root-'));
+  await assert.rejects(pullImage(other, ref), (e) => isGitcellError(e, 'E_REGISTRY_UNAUTHORIZED'));
+  const pulled = await pullImage(other, ref, { credentials: { username: 'alice', password: 's3cret' } });
+  assert.equal(pulled.manifestDigest, img.manifestDigest);
+});
+
+test('bearer token auth: challenge, token from the realm with basic credentials, retry', async () => {
+  const reg = await registry({ kind: 'token', username: 'bob', password: 'tok3n' });
+  const store = new ImageStore(await tmp('gitcell-root-'));
+  const ref = `${reg.domain}/team/web:2`;
+  const img = await sampleImage(store, ref);
+  await assert.rejects(pushImage(store, ref, { credentials: { username: 'bob', password: 'nope' } }), (e) => isGitcellError(e, 'E_REGISTRY_UNAUTHORIZED'));
+  await pushImage(store, ref, { credentials: { username: 'bob', password: 'tok3n' } });
+  assert.ok(reg.tokenRequests.some((r) => r.user === 'bob' && r.scope.includes('repository:team/web:pull,push')), JSON.stringify(reg.tokenRequests));
+  const other = new ImageStore(await tmp('gitcell-root-'));
+  const pulled = await pullImage(other, ref, { credentials: { username: 'bob', password: 'tok3n' } });
+  assert.equal(pulled.manifestDigest, img.manifestDigest);
+  assert.ok(reg.tokenRequests.some((r) => r.scope.includes('repository:team/web:pull')));
+});
+
+test('a registry serving a blob whose digest does not match is rejected and nothing is stored', async () => {
+  const reg = await registry();
+  const src = new ImageStore(await tmp('gitcell-root-'));
+  const img = await sampleImage(src, `${reg.domain}/evil/app:1`);
+  await pushImage(src, `${reg.domain}/evil/app:1`);
+  const proxy = await startProxy(reg.domain, { corrupt: [img.layers[0]!.digest] });
+  cleanups.push(proxy.stop);
+  const root = await tmp('gitcell-root-');
+  const store = new ImageStore(root);
+  await assert.rejects(pullImage(store, `${proxy.domain}/evil/app:1`), (e) => isGitcellError(e, 'E_DIGEST_MISMATCH'));
+  assert.equal(await store.content.has(img.layers[0]!.digest), false);
+  assert.deepEqual(await store.refs(), []);
+  // neither the bad blob nor a partial file is left behind
+  assert.deepEqual((await readdir(store.content.ingestDir)).filter((n) => !n.endsWith('.lock')), []);
+  assert.deepEqual(await store.content.list(), [img.configDigest]);
+});
+
+test('a stalled layer download is aborted and resumes with a Range request from the partial file', async () => {
+  const reg = await registry();
+  const src = new ImageStore(await tmp('gitcell-root-'));
+  const img = await sampleImage(src, `${reg.domain}/flaky/app:1`);
+  await pushImage(src, `${reg.domain}/flaky/app:1`);
+  const cut = 100_000;
+  assert.ok(img.layers[0]!.size > cut * 2, 'the layer must be bigger than the cut');
+  const proxy = await startProxy(reg.domain, { cutAfter: cut, stall: true });
+  cleanups.push(proxy.stop);
+  const store = new ImageStore(await tmp('gitcell-root-'));
+  const pulled = await pullImage(store, `${proxy.domain}/flaky/app:1`, { idleTimeoutMs: 500 });
+  assert.equal(pulled.manifestDigest, img.manifestDigest);
+  const ranges = proxy.requests.filter((r) => r.method === 'GET' && r.path.endsWith(img.layers[0]!.digest)).map((r) => r.range);
+  // everything before the stall was kept: the second request asks for exactly the rest
+  assert.deepEqual(ranges, [undefined, `bytes=${cut}-`]);
+});
+
+test('a dropped connection mid-layer is retried and the pull completes with the right digests', async () => {
+  const reg = await registry();
+  const src = new ImageStore(await tmp('gitcell-root-'));
+  const img = await sampleImage(src, `${reg.domain}/flaky/drop:1`);
+  await pushImage(src, `${reg.domain}/flaky/drop:1`);
+  const proxy = await startProxy(reg.domain, { cutAfter: 100_000 });
+  cleanups.push(proxy.stop);
+  const store = new ImageStore(await tmp('gitcell-root-'));
+  const pulled = await pullImage(store, `${proxy.domain}/flaky/drop:1`);
+  assert.equal(pulled.manifestDigest, img.manifestDigest);
+  assert.deepEqual(pulled.diffIds, img.diffIds);
+  const gets = proxy.requests.filter((r) => r.method === 'GET' && r.path.endsWith(img.layers[0]!.digest));
+  assert.equal(gets.length, 2);
+});
+
+test('a download interrupted in one run resumes from the partial file in the next', async () => {
+  const reg = await registry();
+  const src = new ImageStore(await tmp('gitcell-root-'));
+  const img = await sampleImage(src, `${reg.domain}/flaky/two:1`);
+  await pushImage(src, `${reg.domain}/flaky/two:1`);
+  const cut = 50_000;
+  const proxy = await startProxy(reg.domain, { cutAfter: cut, stall: true });
+  cleanups.push(proxy.stop);
+  const store = new ImageStore(await tmp('gitcell-root-'));
+  await assert.rejects(pullImage(store, `${proxy.domain}/flaky/two:1`, { retries: 0, idleTimeoutMs: 500 }), (e) => isGitcellError(e, 'E_TRANSFER_INTERRUPTED'));
+  assert.deepEqual(await store.refs(), []);
+  const pulled = await pullImage(store, `${proxy.domain}/flaky/two:1`);
+  assert.equal(pulled.manifestDigest, img.manifestDigest);
+  const ranges = proxy.requests.filter((r) => r.method === 'GET' && r.path.endsWith(img.layers[0]!.digest)).map((r) => r.range);
+  assert.deepEqual(ranges, [undefined, `bytes=${cut}-`]);
+});
