@@ -1,7 +1,6 @@
 import type { AnyObject } from '../../api/index.ts';
 import { DEFAULT_NAMESPACE, objectKey } from '../../api/index.ts';
 import { errorMessage, isGitcellError } from '../../lib/index.ts';
-import { objectHash } from '../diff/index.ts';
 import { resolveTemplate } from '../template/index.ts';
 import type { ValidationMessage } from './sync.ts';
 import { isCronJob, isDaemonSet, isJob, secretVersionOf } from './workloads.ts';
@@ -35,7 +34,7 @@ export function buildDesired(items: readonly Located[]): BuildResult {
       continue;
     }
     seen.set(key, it);
-    if (it.object.kind === 'Secret') secrets.set(`${it.object.metadata.namespace ?? DEFAULT_NAMESPACE}/${it.object.metadata.name}`, secretVersionOf(objectHash(it.object)));
+    if (it.object.kind === 'Secret') secrets.set(`${it.object.metadata.namespace ?? DEFAULT_NAMESPACE}/${it.object.metadata.name}`, secretVersionOf(it.object));
   }
   for (const it of seen.values()) {
     const o = it.object;

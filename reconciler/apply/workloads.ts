@@ -1,25 +1,29 @@
-import type { AnyObject, CronJob, DaemonSet, Job } from '../../api/index.ts';
+import type { AnyObject, CronJob, DaemonSet, Job, Secret } from '../../api/index.ts';
 import { DEFAULT_NAMESPACE, DEFAULT_PRIORITY, priorityValue } from '../../api/index.ts';
 import type { WorkloadSpec } from '../controllers/index.ts';
 import type { DesiredRecord } from '../diff/index.ts';
+import { secretVersion } from '../../secrets/index.ts';
 import { resolveTemplate } from '../template/index.ts';
 
-/** SecretVersions maps namespace -> Secret name -> version (a prefix of the Secret's hash). */
+/** SecretVersions maps namespace -> Secret name -> version (secrets/secretVersion). */
 export type SecretVersions = ReadonlyMap<string, Readonly<Record<string, string>>>;
 
-/** secretVersionOf is the version of a Secret stamped on templates that use it. */
-export function secretVersionOf(specHash: string): string {
-  return specHash.slice(0, 16);
+/**
+ * secretVersionOf is the version of a Secret stamped on templates that use it: the secrets module's
+ * secretVersion (a hash of the sealed values), the same one the secret distributor delivers.
+ */
+export function secretVersionOf(secret: AnyObject): string {
+  return secretVersion(secret as Secret);
 }
 
 /** secretVersionsOf collects the versions of every Secret among desired records. */
-export function secretVersionsOf(records: Iterable<Pick<DesiredRecord, 'object' | 'specHash'>>): Map<string, Record<string, string>> {
+export function secretVersionsOf(records: Iterable<Pick<DesiredRecord, 'object'>>): Map<string, Record<string, string>> {
   const out = new Map<string, Record<string, string>>();
   for (const r of records) {
     if (r.object.kind !== 'Secret') continue;
     const ns = r.object.metadata.namespace ?? DEFAULT_NAMESPACE;
     const m = out.get(ns) ?? {};
-    m[r.object.metadata.name] = secretVersionOf(r.specHash);
+    m[r.object.metadata.name] = secretVersionOf(r.object);
     out.set(ns, m);
   }
   return out;

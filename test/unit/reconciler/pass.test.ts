@@ -1,0 +1,57 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { AnyObject, CronJob, Job, Secret, TaskSpec } from '../../../api/index.ts';
+import { controllerPass, nextDesiredRecord, objectStatusKey, type ClusterView, type DesiredRecord, type SyncRecord } from '../../../reconciler/index.ts';
+import { T0, node } from './builders.ts';
+
+const NOW = new Date(T0).toISOString();
+const rec = (o: AnyObject, origin: DesiredRecord['origin'] = { type: 'git', revision: 'c1' }) => nextDesiredRecord(undefined, o, origin, NOW);
+const job = (name: string, over: Partial<Job['spec']> = {}): Job => ({
+  apiVersion: 'gitcell.io/v1', kind: 'Job', metadata: { name, namespace: 'default' },
+  spec: { type: 'service', replicas: 2, template: { image: 'web:1', secretMounts: [{ secretName: 'db', mountPath: '/run/db' }] }, ...over },
+});
+const secret = (value: string): Secret => ({ apiVersion: 'gitcell.io/v1', kind: 'Secret', metadata: { name: 'db', namespace: 'default' }, spec: { encryptedData: { password: value } } });
+function view(objects: DesiredRecord[], tasks: TaskSpec[] = [], statuses: Map<string, SyncRecord> = new Map()): ClusterView {
+  return {
+    desired: new Map(objects.map((r) => [r.key, r])),
+    tasks: new Map(tasks.map((t) => [t.id, t])),
+    statuses: new Map(),
+    nodes: [node('n1')],
+    objectStatuses: statuses,
+  };
+}
+
+test('controllerPass creates tasks and statuses; a Secret rotation changes the template hash', () => {
+  const r1 = controllerPass(view([rec(job('web')), rec(secret('AAA'))]), { now: T0 });
+  assert.equal(r1.createTasks.length, 2);
+  assert.equal(r1.createTasks[0]!.template.secretMounts[0]!.version?.length, 16);
+  assert.deepEqual(r1.putStatuses.map((s) => s.key), [objectStatusKey('Job', 'default', 'web')]);
+  const r2 = controllerPass(view([rec(job('web')), rec(secret('BBB'))]), { now: T0 });
+  assert.notEqual(r2.createTasks[0]!.templateHash, r1.createTasks[0]!.templateHash);
+});
+
+test('controllerPass garbage-collects tasks of vanished owners and statuses of vanished objects', () => {
+  const first = controllerPass(view([rec(job('gone')), rec(secret('x'))]), { now: T0 });
+  const statuses = new Map(first.putStatuses.map((s) => [s.key, s.value]));
+  const r = controllerPass(view([rec(secret('x'))], first.createTasks, statuses), { now: T0 + 1000 });
+  assert.deepEqual(r.deleteTasks.sort(), first.createTasks.map((t) => t.id).sort());
+  assert.deepEqual(r.deleteStatuses, [objectStatusKey('Job', 'default', 'gone')]);
+});
+
+test('controllerPass runs CronJobs: creates run Jobs, and deletes runs whose CronJob is gone', () => {
+  const cron: CronJob = {
+    apiVersion: 'gitcell.io/v1', kind: 'CronJob', metadata: { name: 'backup', namespace: 'default' },
+    spec: { schedule: '*/5 * * * *', jobTemplate: { template: { image: 'backup:1' } } },
+  };
+  const cronRec = { ...rec(cron), updatedAt: new Date(T0 - 10 * 60_000).toISOString() };
+  const r = controllerPass(view([cronRec]), { now: T0 + 1000 });
+  assert.equal(r.createDesired.length, 1);
+  const run = r.createDesired[0]!.value;
+  assert.deepEqual(run.origin, { type: 'controller', owner: 'CronJob/default/backup' });
+  assert.equal((run.object as Job).spec.type, 'batch');
+  // The run Job gets its batch task; once the CronJob is deleted, the run goes too.
+  const r2 = controllerPass(view([cronRec, run]), { now: T0 + 2000 });
+  assert.equal(r2.createTasks.length, 1);
+  const r3 = controllerPass(view([run]), { now: T0 + 3000 });
+  assert.deepEqual(r3.deleteDesired, [r.createDesired[0]!.key]);
+});
