@@ -49,6 +49,9 @@ export async function loadManifestsFromGit(source: GitSource, options: LoadOptio
     const entries = [...tree].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     for (const e of entries) {
       const file = rel ? `${rel}/${e.path}` : e.path;
+      // Hidden entries are skipped, as loadManifestsFromDir does: .gitcell.yaml holds settings and
+      // .github/ workflows are YAML too, neither is a manifest.
+      if (e.path.startsWith('.')) continue;
       if (e.type === 'tree') await walk(e.oid, file);
       // Mode 120000 is a symbolic link and 160000 a submodule: neither is a manifest.
       else if (e.type === 'blob' && e.mode !== '120000' && isManifestFile(e.path)) {

@@ -1,0 +1,161 @@
+import * as fs from 'node:fs';
+import git from 'isomorphic-git';
+import http from 'isomorphic-git/http/node';
+import { GitcellError, errorMessage } from '../../lib/errors.ts';
+import type { GitCredentials } from '../source/index.ts';
+import { GITCELL_AUTHOR } from './message.ts';
+
+/** EMPTY_TREE is git's id of the empty tree: the "parent tree" of a root commit. */
+export const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
+
+/** RevertOptions: which commit to revert on which branch, and where to push the result. */
+export interface RevertOptions {
+  gitdir: string;
+  /** branch name on the remote (or locally): the revert lands on `refs/heads/<branch>`. */
+  branch: string;
+  /** trackingRef holds the branch tip in `gitdir` (refs/heads/B, or refs/remotes/origin/B for a remote). */
+  trackingRef: string;
+  /** commit is the commit to revert (C). */
+  commit: string;
+  /** message builds the commit message from C's subject (see revertMessage). */
+  message: (subject: string) => string;
+  /** remote: push the revert there (a remote source); absent for a local repository. */
+  remote?: { url: string; credentials?: GitCredentials };
+  /** dir: working tree of a local repository; updated to the revert when it was clean. */
+  dir?: string;
+  /** now in ms since epoch (commit timestamps). */
+  now?: () => number;
+}
+
+/** RevertResult: what revertCommit did. */
+export type RevertResult =
+  | { outcome: 'reverted'; sha: string; parent: string; mode: 'tip' | 'three-way'; pushed: boolean }
+  /** The branch already has C's changes undone (a user's revert, a fix): nothing to commit. */
+  | { outcome: 'nothing-to-revert'; tip: string }
+  /** C is not in the branch's history (force-pushed away): nothing to revert. */
+  | { outcome: 'not-on-branch'; tip: string }
+  /** Later commits touch the same lines: a human must decide. */
+  | { outcome: 'conflict'; tip: string; files: string[]; message: string };
+
+/** PUSH_ATTEMPTS bounds retries when the remote branch moves between our fetch and our push. */
+export const PUSH_ATTEMPTS = 3;
+
+/**
+ * revertCommit commits a revert of `commit` on the branch, authored by gitcell, and pushes it when
+ * the repository is remote. If C is the tip, the revert's tree is C^'s tree. Otherwise it is a
+ * three-way merge (base C, ours the tip, theirs C^'s tree): isomorphic-git has no revert, so a
+ * temporary commit with C^'s tree and parent C is merged into the tip (their merge base is C) and
+ * only the merged tree is kept, in a single-parent commit on the tip. Conflicts are returned, not
+ * thrown. Throws E_GIT_PUSH when the remote refuses the push after PUSH_ATTEMPTS.
+ *
+ * @example
+ *   const r = await revertCommit({ gitdir, branch: 'main', trackingRef: 'refs/heads/main', commit: c, message: (s) => `Revert "${s}"` });
+ */
+export async function revertCommit(opts: RevertOptions): Promise<RevertResult> {
+  const onAuth = opts.remote?.credentials ? () => opts.remote!.credentials! : undefined;
+  for (let attempt = 1; ; attempt++) {
+    const made = await makeRevert(opts);
+    if (made.outcome !== 'reverted') return made;
+    if (!opts.remote) {
+      try {
+        await updateLocalBranch(opts, made.parent, made.sha);
+        return made;
+      } catch (err) {
+        // A user committed while we reverted: revert again on top of their commit.
+        if ((err as GitcellError).code === 'E_GIT_BRANCH_MOVED' && attempt < PUSH_ATTEMPTS) continue;
+        throw err;
+      }
+    }
+    try {
+      const res = await git.push({ fs, http, gitdir: opts.gitdir, url: opts.remote.url, ref: made.sha, remoteRef: `refs/heads/${opts.branch}`, onAuth });
+      const status = res.refs[`refs/heads/${opts.branch}`];
+      if (!res.ok || (status && !status.ok)) throw new Error(status?.error ?? res.error ?? 'push refused');
+      await git.writeRef({ fs, gitdir: opts.gitdir, ref: opts.trackingRef, value: made.sha, force: true });
+      return { ...made, pushed: true };
+    } catch (err) {
+      const rejected = (err as { code?: string }).code === 'PushRejectedError' || /fast-forward|fetch first|non-fast/.test(errorMessage(err));
+      if (!rejected || attempt >= PUSH_ATTEMPTS) {
+        throw new GitcellError('E_GIT_PUSH', `pushing the revert of ${opts.commit.slice(0, 12)} to ${opts.remote.url}: ${errorMessage(err)}`, { url: opts.remote.url, commit: opts.commit });
+      }
+      // Someone pushed meanwhile: fetch their commits and revert again on top of them.
+      const { fetchHead: fetched } = await git.fetch({ fs, http, gitdir: opts.gitdir, url: opts.remote.url, ref: opts.branch, remoteRef: opts.branch, singleBranch: true, tags: false, onAuth });
+      if (!fetched) throw new GitcellError('E_GIT_FETCH', `branch ${opts.branch} is gone from ${opts.remote.url}`, { url: opts.remote.url });
+      await git.writeRef({ fs, gitdir: opts.gitdir, ref: opts.trackingRef, value: fetched, force: true });
+    }
+  }
+}
+
+async function makeRevert(opts: RevertOptions): Promise<RevertResult> {
+  const { gitdir, commit } = opts;
+  const tip = await git.resolveRef({ fs, gitdir, ref: opts.trackingRef });
+  if (tip !== commit && !(await git.isDescendent({ fs, gitdir, oid: tip, ancestor: commit, depth: -1 }))) {
+    return { outcome: 'not-on-branch', tip };
+  }
+  const c = (await git.readCommit({ fs, gitdir, oid: commit })).commit;
+  const parentTree = c.parent[0] ? (await git.readCommit({ fs, gitdir, oid: c.parent[0] })).commit.tree : await git.writeTree({ fs, gitdir, tree: [] });
+  const tipCommit = (await git.readCommit({ fs, gitdir, oid: tip })).commit;
+  const nowSec = Math.floor((opts.now?.() ?? Date.now()) / 1000);
+  const who = { ...GITCELL_AUTHOR, timestamp: nowSec, timezoneOffset: 0 };
+
+  let tree: string;
+  let mode: 'tip' | 'three-way';
+  if (tip === commit) {
+    tree = parentTree;
+    mode = 'tip';
+  } else {
+    mode = 'three-way';
+    const theirs = await git.writeCommit({
+      fs,
+      gitdir,
+      commit: { tree: parentTree, parent: [commit], author: who, committer: who, message: `gitcell: temporary commit with the tree before ${commit}\n` },
+    });
+    try {
+      const merged = await git.merge({ fs, gitdir, ours: tip, theirs, fastForward: false, noUpdateBranch: true, abortOnConflict: true, author: who, committer: who, message: 'gitcell: temporary revert merge\n' });
+      if (!merged.tree) throw new Error(`merge of the revert of ${commit} produced no tree`);
+      tree = merged.tree;
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === 'MergeConflictError' || code === 'MergeNotSupportedError') {
+        const files = ((err as { data?: { filepaths?: string[] } }).data?.filepaths ?? []).slice().sort();
+        return {
+          outcome: 'conflict',
+          tip,
+          files,
+          message: `reverting ${commit.slice(0, 12)} conflicts with later commits on ${opts.branch}${files.length ? ` in ${files.join(', ')}` : ''}: revert it by hand`,
+        };
+      }
+      throw err;
+    }
+  }
+  if (tree === tipCommit.tree) return { outcome: 'nothing-to-revert', tip };
+  const subject = c.message.split('\n')[0] ?? '';
+  const sha = await git.writeCommit({ fs, gitdir, commit: { tree, parent: [tip], author: who, committer: who, message: opts.message(subject) } });
+  return { outcome: 'reverted', sha, parent: tip, mode, pushed: false };
+}
+
+/**
+ * updateLocalBranch moves the local branch from `from` to `to`, refusing if someone committed in
+ * between (then the caller's next attempt sees their commit); and, when the branch is checked out
+ * in a clean working tree, checks the revert out so `git status` stays clean for the user.
+ */
+async function updateLocalBranch(opts: RevertOptions, from: string, to: string): Promise<void> {
+  const now = await git.resolveRef({ fs, gitdir: opts.gitdir, ref: opts.trackingRef });
+  if (now !== from) {
+    throw new GitcellError('E_GIT_BRANCH_MOVED', `${opts.branch} moved from ${from.slice(0, 12)} to ${now.slice(0, 12)} while reverting; will retry`, { branch: opts.branch });
+  }
+  let checkedOut = false;
+  if (opts.dir) {
+    const head = await git.currentBranch({ fs, gitdir: opts.gitdir, fullname: true }).catch(() => undefined);
+    checkedOut = head === opts.trackingRef;
+  }
+  let clean = false;
+  if (checkedOut && opts.dir) {
+    const matrix = await git.statusMatrix({ fs, dir: opts.dir, gitdir: opts.gitdir });
+    // [file, HEAD, workdir, stage]: 1,1,1 is unchanged; anything else is a local change (untracked 0,2,0 allowed).
+    clean = matrix.every(([, h, w, s]) => (h === 1 && w === 1 && s === 1) || (h === 0 && w === 2 && s === 0));
+  }
+  await git.writeRef({ fs, gitdir: opts.gitdir, ref: opts.trackingRef, value: to, force: true });
+  if (checkedOut && clean && opts.dir) {
+    await git.checkout({ fs, dir: opts.dir, gitdir: opts.gitdir, ref: opts.branch, force: true });
+  }
+}

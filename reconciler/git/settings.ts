@@ -1,0 +1,84 @@
+import * as fs from 'node:fs';
+import git from 'isomorphic-git';
+import { load } from 'js-yaml';
+import { GitcellError, errorMessage } from '../../lib/errors.ts';
+
+/** SETTINGS_FILE is the repository settings file, at the repository root or the followed sub-path. */
+export const SETTINGS_FILE = '.gitcell.yaml';
+
+/** AUTO_ROLLBACK_ANNOTATION set to "false" on an object turns auto-rollback off for its rollouts. */
+export const AUTO_ROLLBACK_ANNOTATION = 'gitcell.io/auto-rollback';
+
+/** RepoSettings are the repository-wide settings of `.gitcell.yaml`. */
+export interface RepoSettings {
+  /** autoRollback: revert a commit whose rollout failed (default true). */
+  autoRollback: boolean;
+}
+
+/** defaultRepoSettings is what applies without a settings file. */
+export function defaultRepoSettings(): RepoSettings {
+  return { autoRollback: true };
+}
+
+/**
+ * parseRepoSettings reads a `.gitcell.yaml` document over `base`. Unknown keys are refused, so a
+ * typo ("autoRollbak") cannot silently leave rollback on. Throws E_BAD_SETTINGS naming file and field.
+ */
+export function parseRepoSettings(text: string, file: string, base: RepoSettings = defaultRepoSettings()): RepoSettings {
+  // Comments only, or nothing: the defaults (js-yaml refuses an empty document).
+  if (text.replace(/#.*$/gm, '').trim() === '') return base;
+  let doc: unknown;
+  try {
+    doc = load(text);
+  } catch (err) {
+    throw new GitcellError('E_BAD_SETTINGS', `${file}: not valid YAML: ${errorMessage(err)}`, { file });
+  }
+  if (doc === null || doc === undefined) return base;
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new GitcellError('E_BAD_SETTINGS', `${file}: expected a mapping`, { file });
+  const out = { ...base };
+  for (const [field, value] of Object.entries(doc)) {
+    if (field === 'autoRollback') {
+      if (typeof value !== 'boolean') throw new GitcellError('E_BAD_SETTINGS', `${file}: field "autoRollback" must be true or false`, { file, field });
+      out.autoRollback = value;
+    } else {
+      throw new GitcellError('E_BAD_SETTINGS', `${file}: unknown field "${field}" (known: autoRollback)`, { file, field });
+    }
+  }
+  return out;
+}
+
+/**
+ * readRepoSettings reads `.gitcell.yaml` at the repository root and then at `subPath` (the nearer
+ * file wins field by field) from the tree of `commit`. Missing files give the defaults.
+ */
+export async function readRepoSettings(opts: { gitdir: string; commit: string; subPath: string }): Promise<RepoSettings> {
+  let settings = defaultRepoSettings();
+  const paths = opts.subPath ? [SETTINGS_FILE, `${opts.subPath}/${SETTINGS_FILE}`] : [SETTINGS_FILE];
+  for (const filepath of paths) {
+    let text: string;
+    try {
+      const { blob } = await git.readBlob({ fs, gitdir: opts.gitdir, oid: opts.commit, filepath });
+      text = Buffer.from(blob).toString('utf8');
+    } catch (err) {
+      if ((err as { code?: string }).code === 'NotFoundError') continue;
+      throw err;
+    }
+    settings = parseRepoSettings(text, filepath, settings);
+  }
+  return settings;
+}
+
+/** RollbackDecision says whether to revert, and if not, why. */
+export type RollbackDecision = { revert: true } | { revert: false; reason: string };
+
+/**
+ * decideAutoRollback: off when the repository says so, or when any object of the failed rollouts
+ * carries AUTO_ROLLBACK_ANNOTATION "false" (a revert touches the whole commit, so one object
+ * opting out holds the whole commit). Pure.
+ */
+export function decideAutoRollback(settings: RepoSettings, objects: readonly { key: string; annotations?: Record<string, string> }[]): RollbackDecision {
+  if (!settings.autoRollback) return { revert: false, reason: `auto-rollback is off in ${SETTINGS_FILE}` };
+  const optedOut = objects.filter((o) => o.annotations?.[AUTO_ROLLBACK_ANNOTATION] === 'false').map((o) => o.key);
+  if (optedOut.length) return { revert: false, reason: `auto-rollback is off by annotation ${AUTO_ROLLBACK_ANNOTATION}="false" on ${optedOut.join(', ')}` };
+  return { revert: true };
+}
