@@ -14,9 +14,10 @@ import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type StoredMsg } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { createLogger, isGitcellError, type Logger } from '../lib/index.ts';
-import { StoreErrorCodes, storeError, translateError } from './errors.ts';
+import { retryTransient, StoreErrorCodes, storeError, translateError } from './errors.ts';
 import { decodeRecord, encodeRecord, invalidRecordError, validateKey, type InvalidRecord, type RecordCodec } from './record.ts';
 import { startWatch, type Watch, type WatchOptions } from './watch.ts';
+import { disconnected } from './connect.ts';
 
 /** StoreRecord is a decoded value with the revision it was stored at. */
 export interface StoreRecord<T> {
@@ -73,17 +74,21 @@ export async function ensureBucket(nc: NatsConnection, cfg: BucketConfig): Promi
   const kvm = new Kvm(js);
   const jsm = await js.jetstreamManager();
   try {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await kvm.create(cfg.name, { replicas, history, allow_direct: true, ...(cfg.description ? { description: cfg.description } : {}) });
-        break;
-      } catch (err) {
-        // Two processes creating the same bucket at once: the loser sees "already in use"; the
-        // stream exists now, which is all we wanted.
-        if (attempt < 3 && /already in use|stream name already/i.test(String((err as Error).message))) continue;
-        throw err;
+    // A cluster that is still forming (or a server that just restarted) cannot place replicas yet:
+    // worth a few seconds of patience before failing a component's start.
+    await retryTransient(async () => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await kvm.create(cfg.name, { replicas, history, allow_direct: true, ...(cfg.description ? { description: cfg.description } : {}) });
+          return;
+        } catch (err) {
+          // Two processes creating the same bucket at once: the loser sees "already in use"; the
+          // stream exists now, which is all we wanted.
+          if (attempt < 3 && /already in use|stream name already/i.test(String((err as Error).message))) continue;
+          throw err;
+        }
       }
-    }
+    });
     const info = await jsm.streams.info(`KV_${cfg.name}`);
     if (info.config.num_replicas !== replicas || info.config.max_msgs_per_subject !== history) {
       await jsm.streams.update(`KV_${cfg.name}`, { ...info.config, num_replicas: replicas, max_msgs_per_subject: history });
@@ -149,9 +154,12 @@ export class Bucket<T> {
     const subject = this.subjectPrefix + key;
     let sm: StoredMsg | null;
     try {
-      sm = opts.stale
-        ? await this.jsm.direct.getMessage(this.stream, { last_by_subj: subject })
-        : await this.jsm.streams.getMessage(this.stream, { last_by_subj: subject });
+      sm = await Promise.race([
+        opts.stale
+          ? this.jsm.direct.getMessage(this.stream, { last_by_subj: subject })
+          : this.jsm.streams.getMessage(this.stream, { last_by_subj: subject }),
+        disconnected(this.nc),
+      ]);
     } catch (err) {
       throw translateError(err, 'get', this.name, key);
     }
@@ -176,7 +184,7 @@ export class Bucket<T> {
       if (kvOp) h.set(KV_OPERATION, kvOp);
     }
     try {
-      const ack = await this.js.publish(this.subjectPrefix + key, payload, h ? { headers: h } : undefined);
+      const ack = await Promise.race([this.js.publish(this.subjectPrefix + key, payload, h ? { headers: h } : undefined), disconnected(this.nc)]);
       return ack.seq;
     } catch (err) {
       throw translateError(err, op, this.name, key);

@@ -65,3 +65,40 @@ export async function connect(opts: ConnectOptions): Promise<NatsConnection> {
     throw storeError(StoreErrorCodes.Unavailable, `cannot connect to NATS at ${servers.join(',')}: ${(err as Error).message}`, { servers }, err);
   }
 }
+
+const disconnects = new WeakMap<NatsConnection, { next: Promise<never> }>();
+
+/**
+ * disconnected returns a promise that rejects with E_STORE_UNAVAILABLE at the connection's next
+ * disconnect. Racing a request against it turns "wait out the request timeout" into "fail as soon
+ * as the server is gone", so a writer retries on the next server at once (nats.js keeps requests
+ * pending across a reconnect until they time out).
+ */
+export function disconnected(nc: NatsConnection): Promise<never> {
+  let entry = disconnects.get(nc);
+  if (!entry) {
+    const e = { next: armed() };
+    entry = e;
+    disconnects.set(nc, e);
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === 'disconnect') {
+          const fired = e.next;
+          e.next = armed();
+          rejectors.get(fired)?.();
+        }
+      }
+    })();
+  }
+  return entry.next;
+}
+
+const rejectors = new WeakMap<Promise<never>, () => void>();
+function armed(): Promise<never> {
+  let reject!: (err: unknown) => void;
+  const p = new Promise<never>((_, r) => (reject = r));
+  // Nobody may be racing it when it fires: never an unhandled rejection.
+  p.catch(() => undefined);
+  rejectors.set(p, () => reject(storeError(StoreErrorCodes.Unavailable, 'NATS connection lost while waiting for the answer (the write may or may not have happened)', {})));
+  return p;
+}

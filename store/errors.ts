@@ -63,3 +63,21 @@ export function translateError(err: unknown, op: string, bucket: string, key?: s
   }
   return storeError(StoreErrorCodes.Failed, `${op} ${where}: ${msg}`, data, err);
 }
+
+const TRANSIENT = /no suitable peers|insufficient resources|timeout|jetstream system temporarily unavailable|no responders/i;
+
+/**
+ * retryTransient runs `fn`, retrying (every 250 ms, up to `attempts` times) while it fails the way a
+ * cluster that is still forming or a server that just restarted fails: no peers to place replicas
+ * on, no JetStream leader yet, timeouts.
+ */
+export async function retryTransient<T>(fn: () => Promise<T>, attempts = 40): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (i >= attempts || !TRANSIENT.test(String((err as Error)?.message ?? err))) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}

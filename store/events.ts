@@ -8,7 +8,7 @@ import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import { DiscardPolicy, RetentionPolicy, StorageType, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import { createLogger, type Logger } from '../lib/index.ts';
-import { translateError } from './errors.ts';
+import { retryTransient, translateError } from './errors.ts';
 import { decodeRecord, encodeRecord, keyFilter, validateKey, type InvalidRecord, type RecordCodec } from './record.ts';
 import { StreamTail, type AckInfo } from './tail.ts';
 
@@ -88,25 +88,27 @@ export class EventStream<T> {
       allow_direct: true,
     };
     try {
-      let info;
-      try {
-        info = await jsm.streams.info(cfg.name);
-      } catch (err) {
-        if (!/stream not found/i.test(String((err as Error).message))) throw err;
-      }
-      if (!info) {
+      await retryTransient(async () => {
+        let info;
         try {
-          await jsm.streams.add(want);
+          info = await jsm.streams.info(cfg.name);
         } catch (err) {
-          if (!/already in use/i.test(String((err as Error).message))) throw err;
+          if (!/stream not found/i.test(String((err as Error).message))) throw err;
         }
-      } else if (
-        info.config.num_replicas !== want.num_replicas ||
-        info.config.max_msgs !== want.max_msgs ||
-        info.config.max_age !== want.max_age
-      ) {
-        await jsm.streams.update(cfg.name, { ...info.config, num_replicas: want.num_replicas, max_msgs: want.max_msgs, max_age: want.max_age });
-      }
+        if (!info) {
+          try {
+            await jsm.streams.add(want);
+          } catch (err) {
+            if (!/already in use/i.test(String((err as Error).message))) throw err;
+          }
+        } else if (
+          info.config.num_replicas !== want.num_replicas ||
+          info.config.max_msgs !== want.max_msgs ||
+          info.config.max_age !== want.max_age
+        ) {
+          await jsm.streams.update(cfg.name, { ...info.config, num_replicas: want.num_replicas, max_msgs: want.max_msgs, max_age: want.max_age });
+        }
+      });
     } catch (err) {
       throw translateError(err, 'create stream', cfg.name);
     }

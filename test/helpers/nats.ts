@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { connect } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstreamManager, StorageType } from '@nats-io/jetstream';
 
 /** NATS_SERVER_BIN is the nats-server binary the helpers run (override with GITCELL_NATS_SERVER). */
 export const NATS_SERVER_BIN = process.env.GITCELL_NATS_SERVER ?? '/usr/sbin/nats-server';
@@ -129,6 +129,25 @@ export async function jetStreamReady(urls: string[], timeoutMs = 30_000): Promis
         await nc.close().catch(() => undefined);
       }
     });
+  }
+}
+
+/**
+ * clusterPlacementReady waits until the meta leader knows enough peers to place a stream with
+ * `replicas` replicas (right after start it may answer API requests before all peers joined).
+ */
+export async function clusterPlacementReady(url: string, replicas: number, timeoutMs = 30_000): Promise<void> {
+  const nc = await connect({ servers: url, timeout: 1000 });
+  try {
+    const jsm = await jetstreamManager(nc, { timeout: 2000 });
+    const name = `READY_${randomBytes(4).toString('hex')}`;
+    await waitFor(`placement of an R${replicas} stream`, timeoutMs, async () => {
+      await jsm.streams.add({ name, subjects: [`_ready.${name}`], num_replicas: replicas, storage: StorageType.Memory });
+      await jsm.streams.delete(name);
+      return true;
+    });
+  } finally {
+    await nc.close().catch(() => undefined);
   }
 }
 
@@ -319,6 +338,7 @@ export async function startNatsCluster(opts: { t?: Cleanup; size?: number } = {}
     try {
       await Promise.all(servers.map((s) => s.spawn()));
       await jetStreamReady(servers.map((s) => s.url));
+      await clusterPlacementReady(servers[0]!.url, size);
       const list = servers;
       const at = (i: number): ServerProcess => {
         const s = list[i];

@@ -107,3 +107,26 @@ test('R3 cluster: kill -9 of a follower, then of the stream leader, while writin
   assert.equal(dupes, 0, 'no revision delivered twice');
   t.diagnostic(`write stall after kill -9: follower ${stalls.follower} ms, stream leader ${stalls['stream leader']} ms; watcher consumer restarts ${w.restarts}`);
 });
+
+test('R3 cluster: a read right after a CAS write sees it, even through a server that is not the stream leader', async (t) => {
+  const cluster = await startNatsCluster({ t });
+  const setup = await connect({ servers: cluster.urls });
+  t.after(() => setup.close());
+  const cfg = { name: `ryw_${randomBytes(4).toString('hex')}`, replicas: 3 };
+  const b0 = await Bucket.open<Seq>(setup, cfg, jsonCodec<Seq>(), { log: silentLogger() });
+  const leader = await streamLeader(cluster, b0.stream, cluster.url);
+  // Connect only to a follower: without leader reads, direct gets could be answered by a lagging replica.
+  const follower = cluster.servers[(leader + 1) % 3]!;
+  const nc = await connect({ servers: follower.url });
+  t.after(() => nc.close());
+  const b = await Bucket.bind<Seq>(nc, cfg, jsonCodec<Seq>(), { log: silentLogger() });
+  let rev = await b.put('k', { n: 0 });
+  for (let n = 1; n <= 300; n++) {
+    rev = await b.update('k', { n }, rev);
+    const got = await b.get('k');
+    assert.equal(got?.revision, rev, `read after write ${n} returned revision ${got?.revision}, wrote ${rev}`);
+    assert.equal(got?.value.n, n);
+  }
+  const r = await b.updateWithRetry('k', (cur) => ({ n: (cur?.n ?? 0) + 1 }));
+  assert.equal((await b.get('k'))?.revision, r?.revision);
+});

@@ -9,8 +9,8 @@ import { Bucket, connect, objectCodec, runForLeadership, type Lease } from '../.
 import { startNatsServer } from '../../helpers/nats.ts';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/candidate.ts', import.meta.url));
-const LEASE_MS = 2000;
-const RENEW_MS = 500;
+const LEASE_MS = 3000;
+const RENEW_MS = 1000;
 
 interface Line {
   ev: 'started' | 'leading' | 'act' | 'demoted';
@@ -75,7 +75,8 @@ async function startCandidates(t: { after(fn: () => unknown): void }, n: number)
     });
     cands.push(new Candidate(id, proc, log));
   }
-  await Promise.all(cands.map((c) => c.waitFor('start', (l) => l.ev === 'started', 30_000)));
+  // Generous: starting node + tsx takes seconds on a loaded 2-core machine.
+  await Promise.all(cands.map((c) => c.waitFor('start', (l) => l.ev === 'started', 120_000)));
   return { server, cands, log };
 }
 

@@ -82,3 +82,17 @@ test('JetStream errors map to stable store codes', () => {
   assert.equal(other.code, 'E_STORE_FAILED');
   assert.match(other.message, /put b\/k: maximum payload exceeded/);
 });
+
+test('cluster layout helpers', async () => {
+  const { splitServers } = await import('../../../store/connect.ts');
+  const { bucketName, desiredKey, eventTokens, eventsSubjectRoot } = await import('../../../store/cluster.ts');
+  assert.deepEqual(splitServers('nats://a:1, nats://b:2,,'), ['nats://a:1', 'nats://b:2']);
+  assert.deepEqual(splitServers(['nats://a:1', 'nats://b:2,nats://c:3']), ['nats://a:1', 'nats://b:2', 'nats://c:3']);
+  assert.equal(bucketName('tasks'), 'gitcell_tasks');
+  assert.equal(bucketName('status', 't1_'), 't1_status');
+  assert.equal(eventsSubjectRoot(), 'gitcell.events');
+  assert.equal(eventsSubjectRoot('t1_'), 't1.events');
+  assert.equal(desiredKey('Job', 'default', 'web'), 'Job.default.web');
+  assert.throws(() => desiredKey('Job', 'default', 'a.b'), (e) => isGitcellError(e, 'E_INVALID_KEY'));
+  assert.deepEqual(eventTokens({ object: { kind: 'Node', name: 'n1.example' } }), ['Node', '_', 'n1_example']);
+});
