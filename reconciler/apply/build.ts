@@ -1,7 +1,7 @@
 import type { AnyObject } from '../../api/index.ts';
 import { DEFAULT_NAMESPACE, objectKey } from '../../api/index.ts';
 import { errorMessage, isGitcellError } from '../../lib/index.ts';
-import { resolveTemplate } from '../template/index.ts';
+import { resolveTaskTemplate } from '../template/index.ts';
 import type { ValidationMessage } from './sync.ts';
 import { isCronJob, isDaemonSet, isJob, secretVersionOf } from './workloads.ts';
 
@@ -42,7 +42,7 @@ export function buildDesired(items: readonly Located[]): BuildResult {
     const tpl = isJob(o) || isDaemonSet(o) ? { t: o.spec.template, type: isJob(o) ? o.spec.type : 'service', field: 'spec.template' } : isCronJob(o) ? { t: o.spec.jobTemplate.template, type: 'batch', field: 'spec.jobTemplate.template' } : undefined;
     if (!tpl) continue;
     try {
-      resolveTemplate(tpl.t, { type: tpl.type as 'service' | 'batch', field: tpl.field });
+      resolveTaskTemplate(tpl.t, { type: tpl.type as 'service' | 'batch', field: tpl.field });
     } catch (err) {
       problems.push(problem(it, isGitcellError(err) ? err.code : 'E_TEMPLATE_INVALID', errorMessage(err), isGitcellError(err) ? String(err.data.field ?? '') : undefined));
     }

@@ -171,14 +171,14 @@ export function runControllers(opts: RunControllersOptions): ControllerLoop {
 
   async function applyPass(r: PassResult): Promise<void> {
     // Status first: a finished batch Job's final status must be stored before its tasks go.
-    await mapLimit(r.putStatuses, 32, ({ key, value }) =>
+    await mapLimit(r.putStatuses, 128, ({ key, value }) =>
       tolerate(`status ${key}`, async () => {
         const cur = objectStatuses.get(key);
         const revision = cur ? await store.sync.update(key, value, cur.revision) : await store.sync.create(key, value);
         objectStatuses.set(key, { value, revision });
       }),
     );
-    await mapLimit(r.deleteTasks, 32, (id) =>
+    await mapLimit(r.deleteTasks, 128, (id) =>
       tolerate(`delete task ${id}`, async () => {
         const cur = tasks.get(id);
         if (!cur) return;
@@ -201,7 +201,7 @@ export function runControllers(opts: RunControllersOptions): ControllerLoop {
         objectStatuses.delete(key);
       }),
     );
-    await mapLimit(r.createTasks, 32, (t) =>
+    await mapLimit(r.createTasks, 128, (t) =>
       tolerate(`create task ${t.id}`, async () => {
         const revision = await store.tasks.create(t.id, t);
         tasks.set(t.id, { value: t, revision });

@@ -60,7 +60,8 @@ export interface CronJobResult {
  * missed, `concurrencyPolicy` Forbid skips while a run is active (and retries until the deadline),
  * Replace deletes the active runs first, Allow just adds; `suspend` stops new runs only; finished
  * runs beyond the history limits (3 successful, 1 failed by default) are deleted, oldest first.
- * Job names are `<name>-<minutes since epoch>`, so re-running a tick never makes a second Job. Pure.
+ * Job names are `<name>-<minutes since epoch>` (seconds for 6-field schedules), so re-running a
+ * tick never makes a second Job. Pure.
  */
 export function computeCronJob(input: CronJobInput, now: number = input.now): CronJobResult {
   const { spec } = input;
@@ -109,7 +110,7 @@ export function computeCronJob(input: CronJobInput, now: number = input.now): Cr
     status.lastScheduleTime = tickIso;
     return { createJobs, deleteJobs, status, events };
   }
-  const name = cronJobRunName(input.name, tick);
+  const name = cronJobRunName(input.name, tick, spec.schedule.trim().split(/\s+/).length > 5);
   const policy = spec.concurrencyPolicy ?? 'Allow';
   const others = active.filter((j) => j.name !== name);
   if (policy === 'Forbid' && others.length > 0) {
@@ -131,10 +132,13 @@ export function computeCronJob(input: CronJobInput, now: number = input.now): Cr
   return { createJobs, deleteJobs: [...new Set(deleteJobs)].sort(), status, events };
 }
 
-/** cronJobRunName is `<name>-<minutes since epoch>`, cut so it stays a 63-character DNS label. */
-export function cronJobRunName(name: string, tick: Date): string {
+/**
+ * cronJobRunName is `<name>-<minutes since epoch>` (Kubernetes' form), or seconds since epoch for a
+ * schedule with a seconds field, cut so it stays a 63-character DNS label.
+ */
+export function cronJobRunName(name: string, tick: Date, seconds = false): string {
   const prefix = name.slice(0, 52).replace(/-+$/, '');
-  return `${prefix}-${Math.floor(tick.getTime() / 60_000)}`;
+  return `${prefix}-${Math.floor(tick.getTime() / (seconds ? 1000 : 60_000))}`;
 }
 
 function cronRunJob(input: CronJobInput, name: string, tickIso: string): Job {

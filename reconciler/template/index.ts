@@ -2,6 +2,7 @@
 export { canonicalJson, hashOf, sha256Hex } from './canonical.ts';
 export {
   resolveTemplate,
+  resolveTaskTemplate,
   templateHash,
   secretsUsedBy,
   PROBE_DEFAULTS,

@@ -41,6 +41,15 @@ export interface ResolvedTemplate {
  * validator rejects such manifests earlier; this keeps resolution from ever crashing).
  */
 export function resolveTemplate(tpl: ManifestTemplate, ctx: ResolveContext): ResolvedTemplate {
+  const template = resolveTaskTemplate(tpl, ctx);
+  return { template, templateHash: templateHash(template) };
+}
+
+/**
+ * resolveTaskTemplate is resolveTemplate without the hash, for callers that only check that a
+ * template resolves (the build phase of 10,000 objects should not hash them all twice).
+ */
+export function resolveTaskTemplate(tpl: ManifestTemplate, ctx: ResolveContext): TaskTemplate {
   const field = ctx.field ?? 'template';
   const versions = ctx.secretVersions ?? {};
   const ports = (tpl.ports ?? []).map((p) => ({
@@ -81,7 +90,7 @@ export function resolveTemplate(tpl: ManifestTemplate, ctx: ResolveContext): Res
     restartPolicy: tpl.restartPolicy ?? (ctx.type === 'service' ? 'Always' : 'OnFailure'),
     terminationGracePeriodSeconds: tpl.terminationGracePeriodSeconds ?? DEFAULT_TERMINATION_GRACE_SECONDS,
   };
-  return { template, templateHash: templateHash(template) };
+  return template;
 }
 
 /**

@@ -78,3 +78,11 @@ test('cronjob: long names are cut to stay a DNS label', () => {
   assert.ok(name.length <= 63);
   assert.match(name, /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
 });
+
+test('cronjob: a seconds-field schedule names runs by the second', () => {
+  const s = spec({ schedule: '*/10 * * * * *' });
+  const a = cron(s, '2026-03-01T00:25:05.000Z');
+  const b = cron(s, '2026-03-01T00:25:15.000Z', [{ name: a.createJobs[0]!.metadata.name, scheduledAt: '2026-03-01T00:25:00.000Z', phase: 'Complete' }], a.status);
+  assert.equal(b.createJobs.length, 1);
+  assert.notEqual(b.createJobs[0]!.metadata.name, a.createJobs[0]!.metadata.name);
+});

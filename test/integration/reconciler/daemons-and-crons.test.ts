@@ -1,0 +1,77 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { statusKey, type AnyObject, type CronJob, type DaemonSet } from '../../../api/index.ts';
+import { silentLogger } from '../../../lib/index.ts';
+import { connect, openClusterStore } from '../../../store/index.ts';
+import { objectStatusKey, reconcileRevision, runControllers, type CronJobStatus, type DesiredRecord, type SyncRecord } from '../../../reconciler/index.ts';
+import { startNatsServer } from '../../helpers/nats.ts';
+import { nodeRecord, startSim, waitFor, type Store } from './sim.ts';
+
+async function setup(t: import('node:test').TestContext): Promise<Store> {
+  const server = await startNatsServer({ t });
+  const nc = await connect({ servers: server.url });
+  t.after(() => nc.close());
+  const store = await openClusterStore<DesiredRecord, SyncRecord>(nc, { prefix: `d${randomBytes(3).toString('hex')}_`, log: silentLogger() });
+  const ac = new AbortController();
+  const loop = runControllers({ store, signal: ac.signal, source: 'main', tickMs: 100, log: silentLogger() });
+  t.after(async () => {
+    ac.abort();
+    await loop.done;
+  });
+  return store;
+}
+const apply = (store: Store, revision: string, objects: AnyObject[]) =>
+  reconcileRevision({ store, source: 'main', revision, read: async () => objects, validate: (o) => ({ objects: o.map((object) => ({ object })), problems: [] }), log: silentLogger() });
+
+test('a DaemonSet follows nodes as they join and leave', async (t) => {
+  const store = await setup(t);
+  const sim = await startSim(store, { nodes: ['n1', 'n2'] });
+  t.after(() => sim.stop());
+  const ds: DaemonSet = { apiVersion: 'gitcell.io/v1', kind: 'DaemonSet', metadata: { name: 'logs', namespace: 'kube' }, spec: { template: { image: 'logs:1' } } };
+  await apply(store, 'c1', [ds]);
+  const pinned = async () => (await store.tasks.list()).map((r) => r.value.nodeName).sort();
+  await waitFor('one task on each node', async () => JSON.stringify(await pinned()) === '["n1","n2"]');
+  await store.nodes.put('n3', nodeRecord('n3'));
+  await waitFor('a task on the joining node', async () => JSON.stringify(await pinned()) === '["n1","n2","n3"]');
+  await store.nodes.delete('n1');
+  await waitFor('the leaving node\'s task deleted', async () => JSON.stringify(await pinned()) === '["n2","n3"]');
+});
+
+test('a CronJob runs Jobs on schedule, the Jobs run to completion, history limits apply', async (t) => {
+  const store = await setup(t);
+  // A "batch agent": every task started succeeds.
+  const ac = new AbortController();
+  t.after(() => ac.abort());
+  const agent = (async () => {
+    for await (const ev of store.tasks.watch({ signal: ac.signal })) {
+      if (ev.type !== 'put') continue;
+      const now = new Date().toISOString();
+      await store.status.put(statusKey('n1', ev.key), { taskId: ev.key, node: 'n1', templateHash: ev.value.templateHash, state: 'succeeded', ready: false, restarts: 0, exitCode: 0, finishedAt: now, updatedAt: now });
+    }
+  })();
+  t.after(() => agent.catch(() => undefined));
+  const cron: CronJob = {
+    apiVersion: 'gitcell.io/v1', kind: 'CronJob', metadata: { name: 'tick', namespace: 'default' },
+    // Every second (croner's 6-field form), keeping 2 successful runs.
+    spec: { schedule: '* * * * * *', concurrencyPolicy: 'Forbid', successfulJobsHistoryLimit: 2, jobTemplate: { template: { image: 'tick:1' } } },
+  };
+  await apply(store, 'c1', [cron]);
+  const runs = async () => (await store.desired.list('Job.default')).map((r) => r.value);
+  // Watch the CronJob run and complete several times; at every observation, no more than
+  // 2 finished runs (the history limit) plus 1 active one (Forbid) exist.
+  const successes = new Set<string>();
+  let maxRuns = 0;
+  await waitFor('four successful runs', async () => {
+    const s = (await store.sync.get(objectStatusKey('CronJob', 'default', 'tick')))?.value as CronJobStatus | undefined;
+    const all = await runs();
+    maxRuns = Math.max(maxRuns, all.length);
+    for (const r of all) assert.deepEqual(r.origin, { type: 'controller', owner: 'CronJob/default/tick' });
+    if (s?.lastSuccessfulTime) successes.add(s.lastSuccessfulTime);
+    return successes.size >= 4;
+  }, 30_000);
+  assert.ok(maxRuns <= 3, `${maxRuns} run Jobs kept at once`);
+  // Deleting the CronJob (allowed: the only object) removes its runs.
+  await reconcileRevision({ store, source: 'main', revision: 'c2', read: async () => [], validate: () => ({ objects: [], problems: [] }), allowPruneAll: true, log: silentLogger() });
+  await waitFor('runs deleted with their CronJob', async () => (await runs()).length === 0);
+});
