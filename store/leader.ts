@@ -220,7 +220,7 @@ export function runForLeadership(opts: ElectionOptions): Election {
   };
 }
 
-/** Fence is the highest term seen by a fenced resource, stored in the leases bucket as a Lease-shaped record. */
+/** FENCE_PREFIX starts the leases-bucket key (`fence.<name>`) holding the highest term a fenced resource has seen. */
 export const FENCE_PREFIX = 'fence';
 
 /**

@@ -75,7 +75,7 @@ export function leaderDeadline(lastRenewSentAt: number, leaseMs: number, safetyM
   return lastRenewSentAt + leaseMs - safetyMs;
 }
 
-/** defaultTimings fills renew period and safety margin from a lease period, and checks them. */
+/** leaseTimings fills renew period and safety margin from a lease period, and checks them. */
 export function leaseTimings(leaseMs: number, renewMs?: number, safetyMs?: number): { leaseMs: number; renewMs: number; safetyMs: number } {
   const renew = renewMs ?? Math.max(1, Math.floor(leaseMs / 3));
   const safety = safetyMs ?? Math.min(renew, Math.floor(leaseMs / 4));
