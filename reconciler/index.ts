@@ -5,3 +5,6 @@ export * from './manifests/index.ts';
 export * from './controllers/index.ts';
 export * from './apply/index.ts';
 export * from './secrets/index.ts';
+export * from './source/index.ts';
+export * from './git/index.ts';
+export * from './service/index.ts';

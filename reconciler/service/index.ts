@@ -1,0 +1,4 @@
+// reconciler/service: one reconciler replica: source -> (leader only) reconcile per revision, controllers, rollback by revert.
+export { startReconcilerService, sourceNameOf, RECONCILER_LEASE, type ReconcilerService, type ReconcilerServiceOptions } from './service.ts';
+export { RevisionQueue } from './queue.ts';
+export { rollBack, findRevertOf, groupByRevision, rolloutId, type RollbackContext, type RollbackOutcome } from './rollback.ts';

@@ -1,0 +1,162 @@
+import type { AnyObject } from '../../api/index.ts';
+import { createLogger, errorMessage, type Logger } from '../../lib/index.ts';
+import { runForLeadership, type ClusterStore, type Election, type LeaderContext } from '../../store/index.ts';
+import {
+  reconcileRevision,
+  runControllers,
+  sourceStatusKey,
+  toValidatedRevision,
+  type ReconcileOutcome,
+  type SyncRecord,
+  type SyncStatus,
+} from '../apply/index.ts';
+import type { DesiredRecord } from '../diff/index.ts';
+import { loadManifestsFromGit } from '../manifests/index.ts';
+import { startWebhookServer, type Source, type WebhookServer } from '../source/index.ts';
+import { RevisionQueue } from './queue.ts';
+import { groupByRevision, rollBack, rolloutId, type RollbackOutcome } from './rollback.ts';
+
+/** RECONCILER_LEASE is the lease reconciler replicas compete for. */
+export const RECONCILER_LEASE = 'reconciler';
+
+/** ReconcilerServiceOptions configure startReconcilerService. */
+export interface ReconcilerServiceOptions {
+  store: ClusterStore<DesiredRecord, SyncRecord>;
+  source: Source;
+  /** sourceName keys the source's status (`sync` key `source.<name>`); default from the branch. */
+  sourceName?: string;
+  /** webhook: a push endpoint that makes the source fetch at once. */
+  webhook?: { listen: string; secret: string };
+  leaseMs?: number;
+  identity?: string;
+  /** controllers: run the controller loop while leading (default true). */
+  controllers?: boolean;
+  allowPruneAll?: boolean;
+  /** whileLeading runs next to the reconcile loop while this replica leads (e.g. the secret distributor). */
+  whileLeading?: (ctx: LeaderContext) => unknown;
+  /** onReconciled is told after every reconcile (tests, benchmarks, metrics). */
+  onReconciled?: (revision: string, outcome: ReconcileOutcome) => void;
+  /** onRollback is told after every rollback decision. */
+  onRollback?: (revision: string, outcome: RollbackOutcome) => void;
+  log?: Logger;
+}
+
+/** ReconcilerService is a running reconciler replica. */
+export interface ReconcilerService {
+  readonly election: Election;
+  readonly webhook: WebhookServer | undefined;
+  readonly sourceName: string;
+  /** leaderTerm is the term while this replica leads. */
+  leaderTerm(): number | undefined;
+  stop(): Promise<void>;
+}
+
+/** sourceNameOf turns a branch into a store-key-safe source name ("release/1.2" -> "release-1-2"). */
+export function sourceNameOf(branch: string): string {
+  return branch.replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '') || 'default';
+}
+
+/**
+ * startReconcilerService runs one reconciler replica: the source follows the branch on every
+ * replica (so a standby is warm), while only the leader (store leader election) reconciles: one
+ * reconcileRevision per new revision, latest wins when several queue, retries after waiting
+ * errors; the controller loop; and rollback: a failed rollout recorded on the source's status
+ * becomes a revert commit, which the source then sees and the normal path applies.
+ */
+export async function startReconcilerService(opts: ReconcilerServiceOptions): Promise<ReconcilerService> {
+  const log = opts.log ?? createLogger('reconciler');
+  const { store, source } = opts;
+  const sourceName = opts.sourceName ?? sourceNameOf(source.branch);
+  let queue: RevisionQueue | undefined;
+
+  await source.start((rev) => queue?.offer(rev.sha));
+  let webhook: WebhookServer | undefined;
+  if (opts.webhook) {
+    webhook = await startWebhookServer({ ...opts.webhook, branch: source.branch, onPush: () => source.refresh(), log });
+  }
+
+  const reconcileLoop = async (ctx: LeaderContext, q: RevisionQueue): Promise<void> => {
+    for (;;) {
+      const revision = await q.take();
+      if (revision === undefined || ctx.signal.aborted || !ctx.valid()) return;
+      let outcome: ReconcileOutcome;
+      try {
+        outcome = await reconcileRevision({
+          store,
+          source: sourceName,
+          revision,
+          read: () => loadManifestsFromGit({ dir: source.dir ?? source.gitdir, gitdir: source.gitdir, ref: revision, path: source.subPath }),
+          validate: (load) => toValidatedRevision({ problems: load.problems, valid: load.objects.map((o) => ({ object: o.object as unknown as AnyObject, source: o.source })) }),
+          term: ctx.term,
+          signal: ctx.signal,
+          ...(opts.allowPruneAll ? { allowPruneAll: true } : {}),
+          log,
+        });
+      } catch (err) {
+        log.error({ err: errorMessage(err), revision }, 'reconcile threw; will retry');
+        outcome = { result: 'Failed', status: undefined as unknown as SyncStatus, retryAfterMs: 5_000 };
+      }
+      opts.onReconciled?.(revision, outcome);
+      if (outcome.retryAfterMs !== undefined && !ctx.signal.aborted) {
+        setTimeout(() => q.retry(revision), outcome.retryAfterMs).unref();
+      }
+    }
+  };
+
+  const rollbackLoop = async (ctx: LeaderContext): Promise<void> => {
+    const handled = new Set<string>();
+    const watch = store.sync.watch({ key: sourceStatusKey(sourceName), signal: ctx.signal });
+    for await (const ev of watch) {
+      if (ev.type !== 'put') continue;
+      const s = ev.value as SyncStatus;
+      if (s.kind !== 'SyncStatus' || !s.failedRollouts?.length) continue;
+      const fresh = s.failedRollouts.filter((r) => !handled.has(rolloutId(r)));
+      for (const [revision, rollouts] of groupByRevision(fresh)) {
+        if (!ctx.valid()) return;
+        try {
+          const outcome = await rollBack({ store, source, sourceName, valid: ctx.valid, log }, revision, rollouts);
+          for (const r of rollouts) handled.add(rolloutId(r));
+          opts.onRollback?.(revision, outcome);
+        } catch (err) {
+          // Git or the remote was unavailable: the next status update tries again.
+          log.warn({ err: errorMessage(err), revision }, 'rollback failed; will retry on the next status change');
+        }
+      }
+    }
+  };
+
+  const election = runForLeadership({
+    leases: store.leases,
+    name: RECONCILER_LEASE,
+    ...(opts.leaseMs ? { leaseMs: opts.leaseMs } : {}),
+    ...(opts.identity ? { identity: opts.identity } : {}),
+    log,
+    onLeading: async (ctx) => {
+      log.info({ term: ctx.term, source: sourceName }, 'reconciler: leading');
+      const q = new RevisionQueue();
+      queue = q;
+      ctx.signal.addEventListener('abort', () => q.close(), { once: true });
+      // A new leader reconciles the current tip: the old one may have died mid-reconcile.
+      const tip = source.current() ?? (await source.refresh().catch(() => undefined));
+      if (tip) q.offer(tip);
+      const loops: Promise<unknown>[] = [reconcileLoop(ctx, q), rollbackLoop(ctx)];
+      if (opts.controllers ?? true) loops.push(runControllers({ store, signal: ctx.signal, valid: ctx.valid, term: ctx.term, source: sourceName, log }).done);
+      if (opts.whileLeading) loops.push(Promise.resolve(opts.whileLeading(ctx)));
+      const results = await Promise.allSettled(loops);
+      if (queue === q) queue = undefined;
+      for (const r of results) if (r.status === 'rejected' && !ctx.signal.aborted) throw r.reason;
+    },
+  });
+
+  return {
+    election,
+    webhook,
+    sourceName,
+    leaderTerm: () => election.leaderTerm(),
+    async stop() {
+      await webhook?.close();
+      await election.stop();
+      await source.stop();
+    },
+  };
+}
