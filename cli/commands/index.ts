@@ -1,5 +1,10 @@
 import type { Command } from 'commander';
+import { registerCommit } from './commit.ts';
 import { registerLogs } from './logs.ts';
+import { registerPs } from './ps.ts';
+import { registerRm } from './rm.ts';
+import { registerRun } from './run.ts';
+import { registerStop } from './stop.ts';
 import { registerSecret } from './secret.ts';
 import { registerUp } from './up.ts';
 
@@ -8,7 +13,12 @@ import { registerUp } from './up.ts';
  * `registerXxx(program)` function, so parts of gitcell add commands without touching each other.
  */
 export function registerCommands(program: Command): void {
+  registerCommit(program);
   registerLogs(program);
+  registerPs(program);
+  registerRm(program);
+  registerRun(program);
+  registerStop(program);
   registerSecret(program);
   registerUp(program);
 }

@@ -1,0 +1,98 @@
+// The container commands end to end: `gitcell run/ps/stop/rm/commit` as a user types them, against
+// real runc and overlayfs, in a state directory of their own.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ImageStore, buildBusyboxRootfs, importRootfs, readMounts, ContainerManager, listCgroups } from '../../../runtime/index.ts';
+import { requireRoot, requireTools } from '../../helpers/root.ts';
+
+let state = '';
+
+function gitcell(...args: string[]): { code: number; out: string; err: string } {
+  const r = spawnSync(process.execPath, ['cli/bin.js', ...args], { encoding: 'utf8', env: { ...process.env, GITCELL_STATE_DIR: state }, timeout: 60_000 });
+  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+}
+
+before(async () => {
+  requireRoot();
+  requireTools('runc', 'busybox');
+  state = fs.mkdtempSync(join(tmpdir(), 'gitcell-cli-'));
+  const images = new ImageStore(join(state, 'runtime'));
+  const rfs = join(state, 'rootfs');
+  fs.mkdirSync(rfs);
+  await buildBusyboxRootfs(rfs);
+  await importRootfs(images, rfs, 'busybox:cli');
+});
+after(async () => {
+  if (!state) return;
+  const manager = new ContainerManager({ root: join(state, 'runtime') });
+  for (const c of manager.list()) await manager.delete(c.id, { force: true }).catch(() => undefined);
+  const leftMounts = readMounts().filter((m) => m.target.startsWith(state));
+  const leftRunc = await manager.runc.list();
+  fs.rmSync(state, { recursive: true, force: true });
+  assert.deepEqual(leftMounts, []);
+  assert.deepEqual(leftRunc, []);
+});
+
+test('run in the foreground streams output and exits with the container\'s code; --rm leaves nothing', () => {
+  const r = gitcell('run', '--rm', '--env', 'WHO=world', 'busybox:cli', '--', 'sh', '-c', 'echo hello $WHO; echo oops >&2; exit 7');
+  assert.equal(r.code, 7, r.err);
+  assert.equal(r.out, 'hello world\n');
+  assert.equal(r.err, 'oops\n');
+  assert.equal(gitcell('ps', '-q').out, '', '--rm removed it');
+});
+
+test('run -d, ps, stop, rm', () => {
+  const d = gitcell('run', '-d', '--name', 'web', '--memory', '64Mi', '--cpus', '0.5', 'busybox:cli', '--', 'sleep', '1000');
+  assert.equal(d.code, 0, d.err);
+  const id = d.out.trim();
+  assert.match(id, /^[0-9a-f]{16}$/);
+  const ps = gitcell('ps');
+  assert.match(ps.out, /web/);
+  assert.match(ps.out, /running/);
+  const json = JSON.parse(gitcell('ps', '--json').out) as { id: string; limits: { memoryBytes: number; cpuMillis: number } }[];
+  assert.deepEqual(json.find((c) => c.id === id)?.limits, { memoryBytes: 64 * 1024 * 1024, cpuMillis: 500 });
+  const cfg = JSON.parse(fs.readFileSync(join(state, 'runtime', 'containers', id, 'config.json'), 'utf8'));
+  assert.deepEqual(cfg.linux.resources.cpu, { shares: 512, quota: 50000, period: 100000 });
+  assert.match(cfg.linux.cgroupsPath, /^\/gitcell\/cli\//);
+  const rmRunning = gitcell('rm', 'web');
+  assert.equal(rmRunning.code, 1, 'a running container is not removed without -f');
+  const stop = gitcell('stop', '-t', '1', 'web');
+  assert.equal(stop.code, 0, stop.err);
+  // sleep is PID 1 with no SIGTERM handler, so the kernel ignores SIGTERM and stop escalates.
+  assert.match(gitcell('ps').out, /exited \(137\)/);
+  assert.equal(gitcell('rm', 'web').code, 0);
+  assert.equal(gitcell('ps', '-q').out, '');
+  assert.deepEqual(listCgroups(`gitcell/cli/${id}`), []);
+});
+
+test('an OOM kill is reported in the foreground', () => {
+  const r = gitcell('run', '--rm', '--memory', '32Mi', 'busybox:cli', '--', 'awk', 'BEGIN { s = "xxxxxxxx"; while (1) s = s s }');
+  assert.equal(r.code, 137);
+  assert.match(r.err, /out of memory/);
+});
+
+test('commit makes an image that keeps the change', () => {
+  assert.equal(gitcell('run', '--name', 'c1', 'busybox:cli', '--', 'sh', '-c', 'echo committed > /marker; rm /etc/group').code, 0);
+  const c = gitcell('commit', 'c1', 'busybox:committed');
+  assert.equal(c.code, 0, c.err);
+  assert.match(c.out, /busybox:committed sha256:[0-9a-f]{64}/);
+  const r = gitcell('run', '--rm', 'busybox:committed', '--', 'sh', '-c', 'cat /marker; ls /etc/group 2>/dev/null || echo no-group');
+  assert.equal(r.out, 'committed\nno-group\n');
+  assert.equal(gitcell('rm', 'c1').code, 0);
+});
+
+test('usage errors exit 2, problems exit 1 without a stack trace', () => {
+  assert.equal(gitcell('run').code, 2);
+  const bad = gitcell('run', '--memory', 'lots', 'busybox:cli', '--', 'true');
+  assert.equal(bad.code, 1);
+  assert.match(bad.err, /lots/);
+  assert.doesNotMatch(bad.err, /\n\s+at /);
+  const missing = gitcell('run', 'nosuchimage:v1', '--', 'true');
+  assert.equal(missing.code, 1);
+  assert.match(missing.err, /E_IMAGE_NOT_FOUND/);
+  assert.equal(gitcell('stop', 'ghost').code, 1);
+});
