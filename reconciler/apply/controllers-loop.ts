@@ -1,8 +1,7 @@
-import type { NodeRecord, TaskSpec, TaskStatus } from '../../api/index.ts';
+import type { TaskStatus } from '../../api/index.ts';
 import { createLogger, errorMessage, isGitcellError, type Logger } from '../../lib/index.ts';
-import { StoreErrorCodes, type Bucket } from '../../store/index.ts';
+import { Mirror, StoreErrorCodes, type Bucket } from '../../store/index.ts';
 import type { WorkloadSpec } from '../controllers/index.ts';
-import type { DesiredRecord } from '../diff/index.ts';
 import { controllerPass, type ClusterView, type PassResult } from './controllers-pass.ts';
 import { OBJECT_PREFIX, sourceStatusKey } from './keys.ts';
 import { emit, mapLimit, type ReconcilerStore, type SyncRecord } from './store.ts';
@@ -39,11 +38,6 @@ export interface ControllerLoop {
   passes(): number;
 }
 
-interface Cached<T> {
-  value: T;
-  revision: number;
-}
-
 /**
  * runControllers watches desired objects, tasks, task statuses, nodes and controller statuses, and
  * runs every controller (controllerPass) whenever something changed, and at least every tickMs, so
@@ -59,58 +53,31 @@ export function runControllers(opts: RunControllersOptions): ControllerLoop {
   const log = opts.log ?? createLogger('controllers');
   const now = opts.now ?? Date.now;
   const { store, signal } = opts;
-  const desired = new Map<string, Cached<DesiredRecord>>();
-  const tasks = new Map<string, Cached<TaskSpec>>();
-  const statuses = new Map<string, TaskStatus>();
-  const nodes = new Map<string, NodeRecord>();
-  const objectStatuses = new Map<string, Cached<SyncRecord>>();
   const specCache = new Map<string, { stamp: string; spec: WorkloadSpec }>();
-  let synced = 0;
   let passes = 0;
   let dirty = false;
   let running = false;
   let timer: NodeJS.Timeout | undefined;
 
-  const schedule = (delay = opts.debounceMs ?? 5) => {
-    dirty = true;
-    if (synced < 5 || running || timer || signal.aborted) return;
-    timer = setTimeout(runPass, delay);
-  };
+  // Informers (store Mirror): each rebuilds its copy from scratch after a failed watch, so the
+  // view never drifts; a pass runs only while all five hold a complete snapshot.
+  const onChange = () => schedule();
+  const mirror = <T>(bucket: Bucket<T>, prefix?: string) => new Mirror<T>(bucket, { signal, onChange, log, ...(prefix ? { prefix } : {}) });
+  const desired = mirror(store.desired);
+  const tasks = mirror(store.tasks);
+  const statuses = mirror(store.status);
+  const nodes = mirror(store.nodes);
+  const objectStatuses = mirror(store.sync, OBJECT_PREFIX);
+  const mirrors = [desired, tasks, statuses, nodes, objectStatuses];
 
-  async function follow<T>(bucket: Bucket<T>, prefix: string, onPut: (key: string, value: T, revision: number) => void, onDelete: (key: string) => void): Promise<void> {
-    while (!signal.aborted) {
-      const w = bucket.watch({ ...(prefix ? { prefix } : {}), signal });
-      let seenSynced = false;
-      try {
-        for await (const ev of w) {
-          if (ev.type === 'put') onPut(ev.key, ev.value, ev.revision);
-          else if (ev.type === 'delete') onDelete(ev.key);
-          else if (!seenSynced) {
-            seenSynced = true;
-            synced++;
-          }
-          if (seenSynced) schedule();
-        }
-        return;
-      } catch (err) {
-        if (signal.aborted) return;
-        log.warn({ err: errorMessage(err), bucket: bucket.name }, 'controllers: watch failed, restarting');
-        if (seenSynced) synced--;
-        await new Promise((r) => setTimeout(r, 500));
-      } finally {
-        await w.close().catch(() => undefined);
-      }
-    }
+  function schedule(delay = opts.debounceMs ?? 5): void {
+    dirty = true;
+    if (running || timer || signal.aborted || !mirrors.every((m) => m.hasSynced)) return;
+    timer = setTimeout(runPass, delay);
   }
 
-  const watches = [
-    follow(store.desired, '', (_k, v, revision) => desired.set(v.key, { value: v, revision }), (k) => deleteByStoreKey(desired, k)),
-    follow(store.tasks, '', (k, v, revision) => tasks.set(k, { value: v, revision }), (k) => tasks.delete(k)),
-    follow(store.status, '', (k, v) => statuses.set(k, v), (k) => statuses.delete(k)),
-    follow(store.nodes, '', (k, v) => nodes.set(k, v), (k) => nodes.delete(k)),
-    follow(store.sync, OBJECT_PREFIX, (k, v, revision) => objectStatuses.set(k, { value: v, revision }), (k) => objectStatuses.delete(k)),
-  ];
   const ticker = setInterval(() => schedule(0), opts.tickMs ?? 1000);
+  const watches = mirrors.map((m) => m.done);
 
   let passDone: Promise<void> = Promise.resolve();
   async function runPass(): Promise<void> {
@@ -147,11 +114,11 @@ export function runControllers(opts: RunControllersOptions): ControllerLoop {
       if (!prev || prev.updatedAt < s.updatedAt) byTask.set(s.taskId, s);
     }
     return {
-      desired: new Map([...desired.values()].map((c) => [c.value.key, c.value])),
-      tasks: new Map([...tasks.entries()].map(([k, c]) => [k, c.value])),
+      desired: new Map(desired.values().map((r) => [r.key, r])),
+      tasks: new Map([...tasks.entries.entries()].map(([k, c]) => [k, c.value])),
       statuses: byTask,
-      nodes: [...nodes.values()],
-      objectStatuses: new Map([...objectStatuses.entries()].map(([k, c]) => [k, c.value])),
+      nodes: nodes.values(),
+      objectStatuses: new Map([...objectStatuses.entries.entries()].map(([k, c]) => [k, c.value])),
     };
   }
 
@@ -173,38 +140,39 @@ export function runControllers(opts: RunControllersOptions): ControllerLoop {
     // Status first: a finished batch Job's final status must be stored before its tasks go.
     await mapLimit(r.putStatuses, 128, ({ key, value }) =>
       tolerate(`status ${key}`, async () => {
-        const cur = objectStatuses.get(key);
+        const cur = objectStatuses.entries.get(key);
         const revision = cur ? await store.sync.update(key, value, cur.revision) : await store.sync.create(key, value);
-        objectStatuses.set(key, { value, revision });
+        // Our own write, known before its echo arrives: the next pass must not decide on the old value.
+        objectStatuses.entries.set(key, { value, revision });
       }),
     );
     await mapLimit(r.deleteTasks, 128, (id) =>
       tolerate(`delete task ${id}`, async () => {
-        const cur = tasks.get(id);
+        const cur = tasks.entries.get(id);
         if (!cur) return;
         await store.tasks.delete(id, { revision: cur.revision });
-        tasks.delete(id);
+        tasks.entries.delete(id);
       }),
     );
     await mapLimit(r.deleteDesired, 32, (key) =>
       tolerate(`delete ${key}`, async () => {
-        const cur = desired.get(key.split('.').join('/'));
+        const cur = desired.entries.get(key);
         if (!cur) return;
         await store.desired.delete(key, { revision: cur.revision });
       }),
     );
     await mapLimit(r.deleteStatuses, 32, (key) =>
       tolerate(`delete status ${key}`, async () => {
-        const cur = objectStatuses.get(key);
+        const cur = objectStatuses.entries.get(key);
         if (!cur) return;
         await store.sync.delete(key, { revision: cur.revision });
-        objectStatuses.delete(key);
+        objectStatuses.entries.delete(key);
       }),
     );
     await mapLimit(r.createTasks, 128, (t) =>
       tolerate(`create task ${t.id}`, async () => {
         const revision = await store.tasks.create(t.id, t);
-        tasks.set(t.id, { value: t, revision });
+        tasks.entries.set(t.id, { value: t, revision });
       }),
     );
     await mapLimit(r.createDesired, 16, ({ key, value }) => tolerate(`create ${key}`, () => store.desired.create(key, value)));
@@ -231,8 +199,4 @@ export function runControllers(opts: RunControllersOptions): ControllerLoop {
     await Promise.allSettled(watches);
   })();
   return { done, passes: () => passes };
-}
-
-function deleteByStoreKey<T>(m: Map<string, T>, storeKey: string): void {
-  m.delete(storeKey.split('.').join('/'));
 }
