@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { registerCommit } from './commit.ts';
+import { registerImage } from './image.ts';
 import { registerLogs } from './logs.ts';
 import { registerPs } from './ps.ts';
 import { registerRm } from './rm.ts';
@@ -14,6 +15,7 @@ import { registerUp } from './up.ts';
  */
 export function registerCommands(program: Command): void {
   registerCommit(program);
+  registerImage(program);
   registerLogs(program);
   registerPs(program);
   registerRm(program);

@@ -8,3 +8,4 @@ export { parseReference, formatReference, normalizeReference, isPlainHttpRegistr
 export { parseManifestOrIndex, parseImageConfig, selectPlatform, isGzipLayer, DEFAULT_PLATFORM, type ParsedManifest, type ParsedIndex, type ParsedConfig } from './manifest.ts';
 export { importRootfs, writeLayerFromDir, buildBusyboxRootfs, BUSYBOX_PATH, DEFAULT_IMPORT_CONFIG, type ImportOptions } from './rootfs.ts';
 export { exportOciLayout, importOciLayout, isOciLayout, splitLayoutArg, REF_NAME_ANNOTATION } from './layout.ts';
+export { gcBlobs, type GcOptions, type GcResult } from './gc.ts';

@@ -1,0 +1,41 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ImageStore, gcBlobs, importRootfs } from '../../../runtime/index.ts';
+
+const dirs: string[] = [];
+after(async () => { for (const d of dirs) await rm(d, { recursive: true, force: true }); });
+async function tmp(prefix: string): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), prefix));
+  dirs.push(d);
+  return d;
+}
+async function tree(content: string): Promise<string> {
+  const dir = await tmp('gitcell-tree-');
+  await mkdir(join(dir, 'etc'));
+  await writeFile(join(dir, 'etc', 'file'), content);
+  return dir;
+}
+
+test('gcBlobs removes only blobs no reference or kept manifest reaches', async () => {
+  const store = new ImageStore(await tmp('gitcell-root-'));
+  const a = await importRootfs(store, await tree('a'), 'a');
+  const b = await importRootfs(store, await tree('b'), 'b');
+  const c = await importRootfs(store, await tree('c'), 'c');
+  const stray = await store.content.writeBlob(Buffer.from('stray'));
+  await store.remove('b');
+  await store.remove('c');
+  const dry = await gcBlobs(store, { keepManifests: [c.manifestDigest], dryRun: true });
+  assert.ok(dry.removed.includes(stray.digest));
+  assert.ok(await store.content.has(stray.digest), 'a dry run deletes nothing');
+  const res = await gcBlobs(store, { keepManifests: [c.manifestDigest] });
+  const bBlobs = [b.manifestDigest, b.configDigest, ...b.layers.map((l) => l.digest)];
+  assert.deepEqual(new Set(res.removed), new Set([stray.digest, ...bBlobs]));
+  for (const d of bBlobs) assert.equal(await store.content.has(d), false);
+  assert.equal((await store.resolve('a')).manifestDigest, a.manifestDigest);
+  assert.equal((await store.resolveDigest('c', c.manifestDigest)).manifestDigest, c.manifestDigest);
+  assert.deepEqual(res.keptImages.map((k) => k.diffIds).sort(), [a.diffIds, c.diffIds].sort());
+  assert.equal((await gcBlobs(store, { keepManifests: [c.manifestDigest] })).removed.length, 0);
+});
