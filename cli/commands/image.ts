@@ -9,6 +9,7 @@ import {
   isOciLayout, pullImage, pushImage, splitLayoutArg, type Credentials,
 } from '../../runtime/index.ts';
 import { terminalProgress } from '../progress.ts';
+import { STATE_DIR_DEFAULT } from '../containers.ts';
 
 interface RootOptions { root?: string; stateDir: string }
 interface AuthOptions { username?: string; passwordStdin?: boolean }
@@ -21,7 +22,7 @@ export function runtimeRoot(opts: RootOptions): string {
 function withRoot(cmd: Command): Command {
   return cmd
     .option('--root <dir>', 'runtime root directory (default <state-dir>/runtime)')
-    .option('--state-dir <dir>', 'state directory', '.gitcell');
+    .option('--state-dir <dir>', 'state directory (or GITCELL_STATE_DIR)', STATE_DIR_DEFAULT);
 }
 
 function withAuth(cmd: Command): Command {
