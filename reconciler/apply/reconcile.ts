@@ -149,9 +149,11 @@ export async function reconcileRevision<R>(opts: ReconcileRevisionOptions<R>): P
       message: `applied revision ${short(revision)}: ${counts.created} created, ${counts.updated} updated, ${counts.pruned} pruned, ${counts.unchanged} unchanged; ${health}`,
     };
   } catch (err) {
-    if (err instanceof Stall) {
+    if (err instanceof Stall && err.reason === 'Aborted') {
+      // Shutdown or lost leadership: not the revision's fault; whoever runs next tries again.
+      outcome = { result: 'Failed', reason: err.reason, message: err.message, retryAfterMs: 0 };
+    } else if (err instanceof Stall) {
       outcome = { result: 'Stalled', reason: err.reason, message: err.message, problems: err.problems };
-      if (err.reason === 'Aborted') outcome.retryAfterMs = 0;
     } else {
       // Store trouble or an unreadable source: nothing says the next attempt fails too.
       outcome = { result: 'Failed', reason: isGitcellError(err) ? err.code : 'ReconcileError', message: errorMessage(err), retryAfterMs: 5_000 };
@@ -190,7 +192,7 @@ export async function reconcileRevision<R>(opts: ReconcileRevisionOptions<R>): P
     next.conditions = setCondition(next.conditions, { type: 'Ready', status: ok ? 'True' : 'False', reason: outcome.reason, message: outcome.message }, t);
     next.conditions = setCondition(
       next.conditions,
-      { type: 'Stalled', status: outcome.result === 'Stalled' && outcome.reason !== 'Aborted' ? 'True' : 'False', reason: outcome.result === 'Stalled' ? outcome.reason : 'NotStalled', message: outcome.result === 'Stalled' ? outcome.message : '' },
+      { type: 'Stalled', status: outcome.result === 'Stalled' ? 'True' : 'False', reason: outcome.result === 'Stalled' ? outcome.reason : 'NotStalled', message: outcome.result === 'Stalled' ? outcome.message : '' },
       t,
     );
     entry.durationMs = round(performance.now() - t0);
