@@ -7,7 +7,7 @@
  *        │                                                        │ ready (JetStream answers)
  *        └──► <stateDir>/nats.url, nats.pid  ◄── connectFromOptions (CLI commands) ─┘
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -78,13 +78,27 @@ function isOurServer(pid: number, confPath: string): boolean {
   }
 }
 
-const live = new Set<ChildProcess>();
-let exitHook = false;
+// The watchdog: $1 is the server binary, the rest its arguments. stdin is kept on fd 3 because an
+// asynchronous list in a non-interactive sh reads /dev/null unless redirected explicitly.
+const WATCHDOG = [
+  'b="$1"; shift',
+  'exec 3<&0',
+  '"$b" "$@" </dev/null 3<&- &',
+  'p=$!',
+  '( read _x <&3; kill -TERM "$p" 2>/dev/null ) &',
+  'w=$!',
+  'exec 3<&-',
+  'wait "$p"; rc=$?',
+  'kill "$w" 2>/dev/null',
+  'exit $rc',
+].join('\n');
 
 /**
  * startEmbedded starts the embedded nats-server for a state dir and resolves once JetStream
- * answers. A server left behind by a gitcell process that died is stopped first; one whose owner
- * still runs is E_EMBEDDED_RUNNING (two servers on one data dir would corrupt it).
+ * answers. The server stops when stop() is called or when this process ends in any way (a
+ * watchdog on a pipe). A server somehow left behind by a gitcell process that died is stopped
+ * first; one whose owner still runs is E_EMBEDDED_RUNNING (two servers on one data dir would
+ * corrupt it).
  */
 export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<EmbeddedServer> {
   const stateDir = resolve(opts.stateDir ?? DEFAULT_STATE_DIR);
@@ -125,24 +139,22 @@ export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedde
     ].join('\n'),
   );
   const logFd = openSync(join(natsDir, 'server.log'), 'a');
-  const child = spawn(binary, ['-c', confPath, '--ports_file_dir', portsDir], { stdio: ['ignore', logFd, logFd] });
+  // The server runs under a tiny sh watchdog holding the read end of a pipe from us: when this
+  // process goes away in any way (exit, crash, kill -9) the pipe closes and the watchdog stops the
+  // server gracefully, so no server outlives its owner. sh exits with the server's status.
+  const child = spawn('/bin/sh', ['-c', WATCHDOG, 'gitcell-nats', binary, '-c', confPath, '--ports_file_dir', portsDir], {
+    stdio: ['pipe', logFd, logFd],
+  });
   closeSync(logFd);
-  live.add(child);
-  if (!exitHook) {
-    exitHook = true;
-    // Last resort when the owner exits without stop(): never leave a server running on our data.
-    process.on('exit', () => {
-      for (const c of live) {
-        try {
-          c.kill('SIGTERM');
-        } catch {
-          // gone
-        }
-      }
-    });
-  }
-  const exited = new Promise<void>((r) => child.once('exit', () => (live.delete(child), r())));
-  child.once('error', () => live.delete(child));
+  child.stdin?.on('error', () => undefined); // EPIPE once the watchdog is gone
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  let serverPid: number | undefined;
+  const killNow = async (): Promise<void> => {
+    child.stdin?.end();
+    if (serverPid && alive(serverPid)) process.kill(serverPid, 'SIGKILL');
+    child.kill('SIGKILL');
+    await exited;
+  };
   const logTail = async (): Promise<string> => {
     try {
       return (await readFile(join(natsDir, 'server.log'), 'utf8')).split('\n').slice(-15).join('\n');
@@ -158,6 +170,7 @@ export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedde
       if (Date.now() > deadline) throw new Error('timed out waiting for its listener');
       const f = (await readdir(portsDir)).find((n) => n.endsWith('.ports'));
       if (f) {
+        serverPid = Number(/_(\d+)\.ports$/.exec(f)?.[1]) || undefined;
         const ports = JSON.parse(await readFile(join(portsDir, f), 'utf8')) as { nats?: string[] };
         url = ports.nats?.[0];
       }
@@ -165,24 +178,27 @@ export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedde
     }
     await waitJetStream(url, deadline);
   } catch (err) {
-    child.kill('SIGKILL');
-    await exited;
+    await killNow();
     throw new GitcellError('E_EMBEDDED_START', `embedded nats-server for ${stateDir} did not start: ${errorMessage(err)}\n${await logTail()}`, { stateDir });
   }
-  const pidFile: PidFile = { server: child.pid!, owner: process.pid, url };
+  if (!serverPid) {
+    await killNow();
+    throw new GitcellError('E_EMBEDDED_START', `embedded nats-server for ${stateDir}: cannot tell its pid from the ports file`, { stateDir });
+  }
+  const pidFile: PidFile = { server: serverPid, owner: process.pid, url };
   await writeFile(join(stateDir, 'nats.pid'), `${JSON.stringify(pidFile)}\n`);
   await writeFile(join(stateDir, 'nats.url'), `${url}\n`);
-  log.info({ url, stateDir, serverPid: child.pid }, 'embedded nats-server ready');
+  log.info({ url, stateDir, serverPid }, 'embedded nats-server ready');
   let stopping: Promise<void> | undefined;
   return {
     url,
-    pid: child.pid!,
+    pid: serverPid,
     stateDir,
     stop: () =>
       (stopping ??= (async () => {
         if (child.exitCode === null && child.signalCode === null) {
-          child.kill('SIGTERM');
-          const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+          child.stdin?.end(); // the watchdog sends the server SIGTERM and exits with it
+          const timer = setTimeout(() => void killNow(), 10_000);
           await exited;
           clearTimeout(timer);
         }

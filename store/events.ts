@@ -53,7 +53,6 @@ export class EventStream<T> {
     this.log = log ?? createLogger('store');
   }
 
-  /** EventStream.open creates the stream if missing (or updates its limits) and returns a handle. */
   /** EventStream.bind returns a handle on an existing stream without creating or changing it. */
   static async bind<T>(
     nc: NatsConnection,
@@ -67,6 +66,7 @@ export class EventStream<T> {
     return new EventStream(nc, js, jsm, cfg, codec, opts.onInvalid, opts.log);
   }
 
+  /** EventStream.open creates the stream if missing (or updates its limits) and returns a handle. */
   static async open<T>(
     nc: NatsConnection,
     cfg: EventStreamConfig,

@@ -1,12 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isGitcellError, silentLogger } from '../../../lib/index.ts';
 import { Bucket, connectFromOptions, jsonCodec, startEmbedded, startOrConnect, StoreErrorCodes } from '../../../store/index.ts';
-import { startNatsServer } from '../../helpers/nats.ts';
+import { NATS_SERVER_BIN, startNatsServer } from '../../helpers/nats.ts';
 
 async function tempStateDir(t: { after(fn: () => unknown): void }): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'gitcell-state-'));
@@ -52,12 +53,20 @@ test('embedded server: starts on loopback, is found by state dir, keeps data acr
   await second.close();
 });
 
-test('a server left behind by a dead owner is replaced', async (t) => {
+async function waitGone(pid: number, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  return !alive(pid);
+}
+
+test('the server stops by itself when its owner is killed -9, and the next start reuses its data', async (t) => {
   const stateDir = await tempStateDir(t);
-  const { spawn } = await import('node:child_process');
-  // A child gitcell process starts the embedded server and is then killed -9, leaving it orphaned.
-  const script = `import { startEmbedded } from ${JSON.stringify(new URL('../../../store/index.ts', import.meta.url).href)};
+  const store = new URL('../../../store/index.ts', import.meta.url).href;
+  const script = `import { startEmbedded, connect, Bucket, jsonCodec } from ${JSON.stringify(store)};
 const s = await startEmbedded({ stateDir: ${JSON.stringify(stateDir)} });
+const nc = await connect({ servers: s.url });
+const b = await Bucket.open(nc, { name: 'persist' }, jsonCodec());
+await b.put('k', { v: 7 });
 process.stdout.write(JSON.stringify({ pid: s.pid }) + '\\n');
 setInterval(() => {}, 1000);`;
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
@@ -73,18 +82,36 @@ setInterval(() => {}, 1000);`;
     });
     child.once('exit', (c) => reject(new Error(`child exited ${c} before starting the server`)));
   });
-  const orphan = (JSON.parse(line) as { pid: number }).pid;
+  const serverPid = (JSON.parse(line) as { pid: number }).pid;
   t.after(() => {
-    if (alive(orphan)) process.kill(orphan, 'SIGKILL');
+    if (alive(serverPid)) process.kill(serverPid, 'SIGKILL');
   });
+  assert.ok(alive(serverPid));
   child.kill('SIGKILL');
-  await new Promise((r) => child.once('exit', r));
-  assert.ok(alive(orphan), 'the orphan is still running');
+  assert.ok(await waitGone(serverPid, 15_000), 'the server outlived its owner');
   const s = await startEmbedded({ stateDir, log: silentLogger() });
   t.after(() => s.stop());
-  assert.ok(!alive(orphan), 'the orphan was stopped');
-  assert.notEqual(s.pid, orphan);
-  await s.stop();
+  const nc = await connectFromOptions({ stateDir });
+  t.after(() => nc.close());
+  const b = await Bucket.open<{ v: number }>(nc, { name: 'persist' }, jsonCodec(), { log: silentLogger() });
+  assert.deepEqual((await b.get('k'))?.value, { v: 7 });
+});
+
+test('a server somehow left behind on the data dir (owner dead) is replaced', async (t) => {
+  const stateDir = await tempStateDir(t);
+  const first = await startEmbedded({ stateDir, log: silentLogger() });
+  await first.stop();
+  // Start a server by hand on the same config, as if its owner and watchdog had both died.
+  const confPath = join(stateDir, 'nats', 'server.conf');
+  const orphan = spawn(NATS_SERVER_BIN, ['-c', confPath], { stdio: 'ignore' });
+  t.after(() => orphan.kill('SIGKILL'));
+  const dead = spawn('true');
+  await new Promise((r) => dead.once('exit', r));
+  writeFileSync(join(stateDir, 'nats.pid'), JSON.stringify({ server: orphan.pid, owner: dead.pid, url: 'nats://127.0.0.1:1' }));
+  const s = await startEmbedded({ stateDir, log: silentLogger() });
+  t.after(() => s.stop());
+  assert.ok(await waitGone(orphan.pid!, 5000), 'the orphan was stopped');
+  assert.notEqual(s.pid, orphan.pid);
 });
 
 test('--nats connects to an existing cluster instead of starting one', async (t) => {
