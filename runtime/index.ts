@@ -15,3 +15,6 @@ export * from './container/index.ts';
 
 // Registries (runtime/registry, owner: runtime-images).
 export * from './registry/index.ts';
+
+// Garbage collection of blobs and snapshots (runtime/gc.ts, owner: runtime-containers).
+export { collectGarbage, type RuntimeGcResult, type RuntimeGcOptions } from './gc.ts';
