@@ -8,3 +8,4 @@ export * from './secrets/index.ts';
 export * from './source/index.ts';
 export * from './git/index.ts';
 export * from './service/index.ts';
+export * from './plan/index.ts';

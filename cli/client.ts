@@ -1,0 +1,66 @@
+// Shared plumbing of the client commands (status, get, describe, events, rollout, plan): how they
+// find the cluster (`--nats URL` or the `--state-dir` of a running `gitcell up`) and open its store.
+import type { Command } from 'commander';
+import { silentLogger } from '../lib/log.ts';
+import { GitcellError } from '../lib/errors.ts';
+import { connectFromOptions, openClusterStore, DEFAULT_PREFIX, type ClusterStore } from '../store/index.ts';
+import type { DesiredRecord, SyncRecord } from '../reconciler/index.ts';
+
+/** ClientOptions are the cluster options every client command takes. */
+export interface ClientOptions {
+  nats?: string;
+  stateDir?: string;
+  creds?: string;
+  prefix?: string;
+}
+
+/** ClientStore is the typed cluster store the client commands read. */
+export type ClientStore = ClusterStore<DesiredRecord, SyncRecord>;
+
+/** addClusterOptions adds --nats, --state-dir, --creds and --prefix to a command. */
+export function addClusterOptions(cmd: Command): Command {
+  return cmd
+    .option('--nats <url>', 'NATS server(s) of the cluster (comma-separated)', process.env.GITCELL_NATS)
+    .option('--state-dir <dir>', 'state directory of a running `gitcell up`', process.env.GITCELL_STATE_DIR)
+    .option('--creds <file>', 'NATS credentials file (with --nats)')
+    .option('--prefix <prefix>', 'bucket name prefix', DEFAULT_PREFIX);
+}
+
+/** withStore connects, opens the store, runs `fn`, and always closes the connection. */
+export async function withStore<T>(opts: ClientOptions, name: string, fn: (store: ClientStore) => Promise<T>): Promise<T> {
+  const nc = await connectFromOptions({
+    ...(opts.nats ? { nats: opts.nats } : {}),
+    ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
+    ...(opts.creds ? { creds: opts.creds } : {}),
+    name: `gitcell ${name}`,
+  });
+  try {
+    const store = await openClusterStore<DesiredRecord, SyncRecord>(nc, { prefix: opts.prefix ?? DEFAULT_PREFIX, log: silentLogger() });
+    return await fn(store);
+  } finally {
+    await nc.close();
+  }
+}
+
+/** outputFormat checks `-o`: "table" (default) or "json"; E_USAGE otherwise. */
+export function outputFormat(o: string | undefined, allowed: readonly string[] = ['table', 'json']): string {
+  const f = o ?? allowed[0]!;
+  if (!allowed.includes(f)) throw new GitcellError('E_USAGE', `-o ${f}: expected one of ${allowed.join(', ')}`, { flag: '-o' });
+  return f;
+}
+
+/** age renders how long ago an ISO time was: "5s", "3m", "2h", "4d". */
+export function age(iso: string | undefined, now = Date.now()): string {
+  const t = iso ? Date.parse(iso) : NaN;
+  if (!Number.isFinite(t)) return '-';
+  const s = Math.max(0, Math.round((now - t) / 1000));
+  if (s < 120) return `${s}s`;
+  if (s < 7200) return `${Math.round(s / 60)}m`;
+  if (s < 172800) return `${Math.round(s / 3600)}h`;
+  return `${Math.round(s / 86400)}d`;
+}
+
+/** printJson writes a value as indented JSON and a newline. */
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}

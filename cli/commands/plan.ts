@@ -1,0 +1,150 @@
+import * as fs from 'node:fs';
+import type { Command } from 'commander';
+import git from 'isomorphic-git';
+import type { AnyObject } from '../../api/index.ts';
+import { GitcellError } from '../../lib/errors.ts';
+import { silentLogger } from '../../lib/log.ts';
+import { buildSnapshot, previewPlacement } from '../../scheduler/index.ts';
+import {
+  buildDesired,
+  computeRevisionPlan,
+  createRemoteSource,
+  isRemoteRepo,
+  loadManifestsFromGit,
+  nextDesiredRecord,
+  renderPlan,
+  resolveLocalRepo,
+  toValidatedRevision,
+  DEFAULT_NODE_GRACE_MS,
+  PLAN_FORMATS,
+  type DesiredRecord,
+  type PlanFormat,
+  type RevisionPlan,
+  type SchedulingPreview,
+  type ValidationMessage,
+} from '../../reconciler/index.ts';
+import { addClusterOptions, withStore, type ClientOptions, type ClientStore } from '../client.ts';
+
+interface PlanOptions extends ClientOptions {
+  repo: string;
+  ref?: string;
+  base?: string;
+  path?: string;
+  format: string;
+  credentialsFile?: string;
+}
+
+interface Repo {
+  dir: string;
+  gitdir: string;
+  /** resolve turns a user ref into a commit (remote refs were fetched first). */
+  resolve(ref: string): Promise<string>;
+}
+
+async function openRepo(opts: PlanOptions, refs: string[]): Promise<Repo> {
+  if (!isRemoteRepo(opts.repo)) {
+    const { gitdir, dir } = resolveLocalRepo(opts.repo);
+    return {
+      dir: dir ?? gitdir,
+      gitdir,
+      resolve: async (ref) => {
+        try {
+          return await git.expandRef({ fs, gitdir, ref }).then((full) => git.resolveRef({ fs, gitdir, ref: full }));
+        } catch {
+          try {
+            return await git.expandOid({ fs, gitdir, oid: ref });
+          } catch {
+            throw new GitcellError('E_GIT_REF_NOT_FOUND', `${ref}: no such branch, tag or commit in ${opts.repo}`, { ref });
+          }
+        }
+      },
+    };
+  }
+  // A remote: fetch each branch named into the clone cache, then read from there.
+  let gitdir = '';
+  for (const branch of refs) {
+    const src = createRemoteSource(
+      { repo: opts.repo, branch, ...(opts.stateDir ? { stateDir: opts.stateDir } : {}), ...(opts.credentialsFile ? { credentialsFile: opts.credentialsFile } : {}) },
+      silentLogger(),
+    );
+    await src.refresh();
+    gitdir = src.gitdir;
+  }
+  return { dir: gitdir, gitdir, resolve: (ref) => git.resolveRef({ fs, gitdir, ref: `refs/remotes/origin/${ref}` }) };
+}
+
+async function loadRevision(repo: Repo, commit: string, path: string | undefined): Promise<{ objects: AnyObject[]; problems: ValidationMessage[] }> {
+  const load = await loadManifestsFromGit({ dir: repo.dir, gitdir: repo.gitdir, ref: commit, ...(path ? { path } : {}) });
+  const validated = toValidatedRevision({ problems: load.problems, valid: load.objects.map((o) => ({ object: o.object as unknown as AnyObject, source: o.source })) });
+  if (validated.problems.length) return { objects: [], problems: validated.problems };
+  const built = buildDesired(validated.objects);
+  return { objects: built.objects, problems: built.problems };
+}
+
+async function previewOnCluster(store: ClientStore, plan: RevisionPlan): Promise<SchedulingPreview> {
+  const [nodes, specs, tasks, bindings] = await Promise.all([store.nodes.list(), store.nodespec.list(), store.tasks.list(), store.bindings.list()]);
+  const view = {
+    nodes: nodes.map((r) => r.value),
+    nodeSpecs: new Map(specs.map((r) => [r.key, r.value])),
+    tasks: tasks.map((r) => r.value),
+    bindings: new Map(bindings.map((r) => [r.key, r.value])),
+  };
+  const { snapshot } = buildSnapshot(view, Date.now(), DEFAULT_NODE_GRACE_MS);
+  // Tasks of replaced templates and pruned jobs go away: what is left is what the new ones share.
+  const retiring = new Set(plan.retiringJobs);
+  snapshot.running = snapshot.running.filter((r) => !retiring.has(r.task.jobKey));
+  const result = previewPlacement(snapshot, plan.newTasks, { seed: plan.ref.commit });
+  return {
+    nodes: snapshot.nodes.length,
+    placed: result.placements.length,
+    unplaced: result.unplaced.map((u) => ({ taskId: u.taskId, jobKey: u.jobKey, message: u.message })),
+    preemptions: result.preemptions.map((p) => ({ taskId: p.taskId, node: p.node, priority: p.priority, preemptor: p.preemptor, preemptorPriority: p.preemptorPriority })),
+  };
+}
+
+/**
+ * registerPlan adds `gitcell plan`: what merging REF would do against the live cluster (or against
+ * BASE without one): objects created, changed (field by field, Secret values hidden) and pruned,
+ * the rollout steps, and where the new tasks would land. Exit 1 when the revision is invalid or refused.
+ */
+export function registerPlan(program: Command): void {
+  addClusterOptions(
+    program
+      .command('plan')
+      .description('show what merging a revision would do: creates, field-level changes, prunes, rollout steps, scheduling preview')
+      .option('--repo <path|url>', 'repository (local path or http(s) URL)', '.')
+      .option('--ref <ref>', 'revision to plan (branch, tag or commit; default HEAD, or main for a URL)')
+      .option('--base <ref>', 'compare against this revision instead of the live cluster')
+      .option('--path <dir>', 'folder of the repository holding the manifests')
+      .option('--format <format>', `output format: ${PLAN_FORMATS.join(', ')}`, 'text')
+      .option('--credentials-file <file>', 'Git HTTP credentials for a URL'),
+  ).action(async (opts: PlanOptions) => {
+    if (!(PLAN_FORMATS as readonly string[]).includes(opts.format)) {
+      throw new GitcellError('E_USAGE', `--format ${opts.format}: expected one of ${PLAN_FORMATS.join(', ')}`, { flag: '--format' });
+    }
+    const remote = isRemoteRepo(opts.repo);
+    const refName = opts.ref ?? (remote ? 'main' : 'HEAD');
+    const repo = await openRepo(opts, [refName, ...(opts.base ? [opts.base] : [])]);
+    const commit = await repo.resolve(refName);
+    const target = await loadRevision(repo, commit, opts.path);
+    const now = Date.now();
+    let plan: RevisionPlan;
+    if (opts.base) {
+      const baseCommit = await repo.resolve(opts.base);
+      const base = await loadRevision(repo, baseCommit, opts.path);
+      if (base.problems.length) throw new GitcellError('E_BASE_INVALID', `base ${opts.base} is itself invalid: ${base.problems[0]!.file}:${base.problems[0]!.line}: ${base.problems[0]!.message}`, { ref: opts.base });
+      const current: DesiredRecord[] = base.objects.map((o) => nextDesiredRecord(undefined, o, { type: 'git', revision: baseCommit }, new Date(now).toISOString()));
+      plan = computeRevisionPlan({ ref: { name: refName, commit }, base: { name: opts.base, commit: baseCommit }, ...target, current, now });
+      plan.scheduling = { nodes: 0, placed: 0, unplaced: [], preemptions: [], note: 'no cluster (--base): scheduling preview skipped' };
+    } else {
+      plan = await withStore(opts, 'plan', async (store) => {
+        const current = (await store.desired.list()).map((r) => r.value);
+        const p = computeRevisionPlan({ ref: { name: refName, commit }, base: { name: 'the live cluster' }, ...target, current, now });
+        if (!p.problems.length) p.scheduling = await previewOnCluster(store, p);
+        return p;
+      });
+    }
+    process.stdout.write(renderPlan(plan, opts.format as PlanFormat));
+    if (plan.problems.length || plan.refused) process.exitCode = 1;
+  });
+}

@@ -1,0 +1,110 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { GitcellError, errorMessage } from '../../lib/errors.ts';
+import { createLogger } from '../../lib/log.ts';
+import { connectFromOptions, openClusterStore, DEFAULT_PREFIX } from '../../store/index.ts';
+import { createSource, startReconcilerService, DEFAULT_POLL_MS, type DesiredRecord, type SyncRecord } from '../../reconciler/index.ts';
+
+interface ReconcilerOptions {
+  repo: string;
+  branch: string;
+  path?: string;
+  nats?: string;
+  stateDir?: string;
+  creds?: string;
+  prefix: string;
+  credentialsFile?: string;
+  pollInterval: string;
+  webhookListen?: string;
+  webhookSecretFile?: string;
+  name?: string;
+  allowPruneAll?: boolean;
+}
+
+/** parseDuration reads "60s", "2m", "500ms" or plain milliseconds; E_USAGE naming the flag otherwise. */
+export function parseDuration(text: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!m) throw new GitcellError('E_USAGE', `${flag} "${text}": expected a duration like 60s, 2m or 500ms`, { flag });
+  const n = Number(m[1]);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 'ms') as 'ms' | 's' | 'm' | 'h'];
+  const ms = Math.round(n * unit);
+  if (ms < 100) throw new GitcellError('E_USAGE', `${flag} "${text}" is too short (at least 100ms)`, { flag });
+  return ms;
+}
+
+function readSecret(file: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new GitcellError('E_USAGE', `--webhook-secret-file ${file}: ${errorMessage(err)}`, { flag: '--webhook-secret-file', file });
+  }
+  const secret = text.replace(/\r?\n$/, '');
+  if (secret.trim() === '') throw new GitcellError('E_USAGE', `--webhook-secret-file ${file} is empty`, { flag: '--webhook-secret-file', file });
+  return secret;
+}
+
+/**
+ * registerReconciler adds `gitcell reconciler`: one reconciler replica following a repository and
+ * reconciling it into a running cluster. Run several for high availability: one leads, the others
+ * stand by with the source warm.
+ */
+export function registerReconciler(program: Command): void {
+  program
+    .command('reconciler')
+    .description('follow a Git repository and reconcile it into the cluster (leader-elected; run several for HA)')
+    .requiredOption('--repo <path|url>', 'repository to follow: a local path or an http(s) URL')
+    .option('--branch <branch>', 'branch to follow', 'main')
+    .option('--path <dir>', 'folder of the repository holding the manifests')
+    .option('--nats <url>', 'NATS server(s) of the cluster', process.env.GITCELL_NATS)
+    .option('--state-dir <dir>', 'state directory (cluster of a running `gitcell up`, clone cache)')
+    .option('--creds <file>', 'NATS credentials file (with --nats)')
+    .option('--prefix <prefix>', 'bucket name prefix', DEFAULT_PREFIX)
+    .option('--credentials-file <file>', 'Git HTTP credentials: YAML with username/password or token')
+    .option('--poll-interval <duration>', 'how often to fetch a remote repository', `${DEFAULT_POLL_MS / 1000}s`)
+    .option('--webhook-listen <host:port>', 'serve a push webhook here (GitHub-style X-Hub-Signature-256)')
+    .option('--webhook-secret-file <file>', 'file holding the webhook secret')
+    .option('--name <name>', 'source name in the status (default: from the branch)')
+    .option('--allow-prune-all', 'let a revision prune every object gitcell manages')
+    .action(async (opts: ReconcilerOptions) => {
+      const log = createLogger('reconciler');
+      if (opts.webhookListen && !opts.webhookSecretFile) {
+        throw new GitcellError('E_USAGE', '--webhook-listen needs --webhook-secret-file: an unsigned webhook would let anyone trigger fetches', { flag: '--webhook-secret-file' });
+      }
+      const pollIntervalMs = parseDuration(opts.pollInterval, '--poll-interval');
+      const source = createSource(
+        {
+          repo: opts.repo,
+          branch: opts.branch,
+          ...(opts.path ? { subPath: opts.path } : {}),
+          ...(opts.credentialsFile ? { credentialsFile: opts.credentialsFile } : {}),
+          ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
+          pollIntervalMs,
+        },
+        log,
+      );
+      const nc = await connectFromOptions({
+        ...(opts.nats ? { nats: opts.nats } : {}),
+        ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
+        ...(opts.creds ? { creds: opts.creds } : {}),
+        name: 'gitcell reconciler',
+      });
+      const store = await openClusterStore<DesiredRecord, SyncRecord>(nc, { prefix: opts.prefix, log });
+      const svc = await startReconcilerService({
+        store,
+        source,
+        ...(opts.name ? { sourceName: opts.name } : {}),
+        ...(opts.webhookListen ? { webhook: { listen: opts.webhookListen, secret: readSecret(opts.webhookSecretFile!) } } : {}),
+        ...(opts.allowPruneAll ? { allowPruneAll: true } : {}),
+        log,
+      });
+      log.info({ repo: opts.repo, branch: opts.branch, source: svc.sourceName, webhook: svc.webhook?.url }, 'reconciler running');
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      log.info('reconciler stopping');
+      await svc.stop();
+      await nc.drain().catch(() => nc.close());
+    });
+}

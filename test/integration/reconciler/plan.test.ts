@@ -1,0 +1,112 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { dump } from 'js-yaml';
+import type { AnyObject, Job } from '../../../api/index.ts';
+import { silentLogger } from '../../../lib/index.ts';
+import { connect, openClusterStore } from '../../../store/index.ts';
+import { loadManifestsFromGit, reconcileRevision, toValidatedRevision, type DesiredRecord, type SyncRecord } from '../../../reconciler/index.ts';
+import { startNatsServer } from '../../helpers/nats.ts';
+import { makeRepo } from '../../helpers/git-cli-repo.ts';
+import { nodeRecord } from './sim.ts';
+
+function job(name: string, image: string, replicas: number, cpu = '100m'): Job {
+  return {
+    apiVersion: 'gitcell.io/v1',
+    kind: 'Job',
+    metadata: { name, namespace: 'default' },
+    spec: { type: 'service', replicas, priority: 'production', template: { image, resources: { requests: { cpu, memory: '64Mi' } } }, strategy: { maxSurge: 1, maxUnavailable: 1 } },
+  };
+}
+const secret = (password: string): AnyObject => ({ apiVersion: 'gitcell.io/v1', kind: 'Secret', metadata: { name: 'db', namespace: 'default' }, spec: { encryptedData: { password } } }) as AnyObject;
+const y = (o: AnyObject) => dump(o);
+
+/** gitcell runs the CLI as a user would, without blocking this process's event loop. */
+function gitcell(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['cli/bin.js', ...args], { env: { ...process.env, GITCELL_LOG_LEVEL: 'warn' } }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+function makePlanRepo() {
+  const repo = makeRepo();
+  // 3 x 100m of web, 1 of api, a Secret.
+  repo.commit({ 'web.yaml': y(job('web', 'web:1', 3)), 'api.yaml': y(job('api', 'api:1', 1)), 'db.yaml': y(secret('c2VhbGVkLTE=')) }, 'base');
+  repo.git('checkout', '--quiet', '-b', 'feature');
+  // web: new image; api: gone; big: asks for 64 CPUs, more than any node has; db: new password.
+  repo.commit({ 'web.yaml': y(job('web', 'web:2', 3)), 'api.yaml': null, 'big.yaml': y(job('big', 'big:1', 1, '64')), 'db.yaml': y(secret('c2VhbGVkLTI=')) }, 'feature');
+  repo.git('checkout', '--quiet', 'main');
+  return repo;
+}
+
+test('plan --base shows the exact create/change/prune set and rollout steps, never a Secret value', async (t) => {
+  const repo = makePlanRepo();
+  t.after(() => repo.cleanup());
+  const r = await gitcell('plan', '--repo', repo.dir, '--ref', 'feature', '--base', 'main', '--format', 'json');
+  assert.equal(r.code, 0, r.stderr);
+  const p = JSON.parse(r.stdout);
+  assert.deepEqual(p.create.map((c: { key: string }) => c.key), ['Job/default/big']);
+  assert.deepEqual(p.update.map((c: { key: string }) => c.key), ['Secret/default/db', 'Job/default/web']);
+  assert.deepEqual(p.prune.map((c: { key: string }) => c.key), ['Job/default/api']);
+  const web = p.update.find((u: { key: string }) => u.key === 'Job/default/web');
+  assert.deepEqual(web.changes, [{ path: 'spec.template.image', op: 'replace', from: 'web:1', to: 'web:2' }]);
+  const db = p.update.find((u: { key: string }) => u.key === 'Secret/default/db');
+  assert.deepEqual(db.changes, [{ path: 'spec.encryptedData.password', op: 'replace', from: '(redacted)', to: '(redacted)' }]);
+  assert.ok(!r.stdout.includes('c2VhbGVkLT'), 'no Secret value in the output');
+  const steps = Object.fromEntries(p.rollout.map((s: { key: string; action: string }) => [s.key, s.action]));
+  assert.deepEqual(steps, { 'Job/default/api': 'delete', 'Job/default/big': 'create', 'Job/default/web': 'rolling-update' });
+  // 3 replicas, surge 1, unavailable 1: stop 1 / start 2, then stop 2 / start 1 -> 2 waves.
+  const rolling = p.rollout.find((s: { key: string }) => s.key === 'Job/default/web');
+  assert.deepEqual(rolling.waves.map((w: { start: number; stop: number }) => [w.start, w.stop]), [[2, 1], [1, 2]]);
+
+  const md = await gitcell('plan', '--repo', repo.dir, '--ref', 'feature', '--base', 'main', '--format', 'markdown');
+  assert.equal(md.code, 0);
+  assert.match(md.stdout, /^### gitcell plan for feature \([0-9a-f]{12}\) against main/);
+  assert.match(md.stdout, /\*\*1 to create, 2 to change, 1 to prune, 0 unchanged\*\*/);
+  assert.match(md.stdout, /\| :pencil2: \| `Job\/default\/web` \| `spec\.template\.image: web:1 -> web:2` \|/);
+  assert.ok(!md.stdout.includes('c2VhbGVkLT'));
+
+  const bad = await gitcell('plan', '--repo', repo.dir, '--ref', 'nope', '--base', 'main');
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /nope: no such branch, tag or commit/);
+  assert.ok(!bad.stderr.includes('    at '), 'no stack trace');
+});
+
+test('plan against the live cluster previews scheduling: a task that would not fit', async (t) => {
+  const repo = makePlanRepo();
+  t.after(() => repo.cleanup());
+  const server = await startNatsServer({ t });
+  const nc = await connect({ servers: server.url });
+  t.after(() => nc.close());
+  const prefix = `p${randomBytes(3).toString('hex')}_`;
+  const store = await openClusterStore<DesiredRecord, SyncRecord>(nc, { prefix, log: silentLogger() });
+  for (const n of ['n1', 'n2']) await store.nodes.put(n, nodeRecord(n));
+  const main = repo.git('rev-parse', 'main');
+  const out = await reconcileRevision({
+    store,
+    source: 'main',
+    revision: main,
+    read: () => loadManifestsFromGit({ dir: repo.dir, ref: main }),
+    validate: (load) => toValidatedRevision({ problems: load.problems, valid: load.objects.map((o) => ({ object: o.object as unknown as AnyObject, source: o.source })) }),
+    log: silentLogger(),
+  });
+  assert.equal(out.result, 'Applied');
+
+  const r = await gitcell('plan', '--repo', repo.dir, '--ref', 'feature', '--nats', server.url, '--prefix', prefix, '--format', 'json');
+  assert.equal(r.code, 0, r.stderr);
+  const p = JSON.parse(r.stdout);
+  assert.deepEqual(p.create.map((c: { key: string }) => c.key), ['Job/default/big']);
+  assert.deepEqual(p.prune.map((c: { key: string }) => c.key), ['Job/default/api']);
+  // New tasks: 3 of web:2 and 1 of big; big asks 64 CPUs of nodes with 4.
+  assert.equal(p.scheduling.nodes, 2);
+  assert.equal(p.scheduling.placed, 3, JSON.stringify(p.scheduling));
+  assert.equal(p.scheduling.unplaced.length, 1);
+  assert.equal(p.scheduling.unplaced[0].jobKey, 'Job/default/big');
+  assert.match(p.scheduling.unplaced[0].message, /0\/2 nodes/);
+
+  const text = await gitcell('plan', '--repo', repo.dir, '--ref', 'feature', '--nats', server.url, '--prefix', prefix);
+  assert.match(text.stdout, /WOULD NOT FIT: plan-big-0 \(Job\/default\/big\)/);
+});
