@@ -11,13 +11,14 @@
  * `nats kv` tooling and raw nats.js clients see the same data.
  */
 import { headers, type NatsConnection } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type StoredMsg } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type JetStreamManager, type StoredMsg } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { createLogger, isGitcellError, type Logger } from '../lib/index.ts';
 import { retryTransient, StoreErrorCodes, storeError, translateError } from './errors.ts';
 import { decodeRecord, encodeRecord, invalidRecordError, validateKey, type InvalidRecord, type RecordCodec } from './record.ts';
 import { startWatch, type Watch, type WatchOptions } from './watch.ts';
 import { disconnected } from './connect.ts';
+import { jsPublish } from './publisher.ts';
 
 /** StoreRecord is a decoded value with the revision it was stored at. */
 export interface StoreRecord<T> {
@@ -104,10 +105,10 @@ export class Bucket<T> {
   readonly stream: string;
   private readonly subjectPrefix: string;
   private readonly log: Logger;
+  private readonly timeoutMs: number;
 
   private constructor(
     readonly nc: NatsConnection,
-    private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
     readonly codec: RecordCodec<T>,
     cfg: BucketConfig,
@@ -117,6 +118,7 @@ export class Bucket<T> {
     this.stream = `KV_${cfg.name}`;
     this.subjectPrefix = `$KV.${cfg.name}.`;
     this.log = opts.log ?? createLogger('store');
+    this.timeoutMs = cfg.timeoutMs ?? 5000;
   }
 
   /** Bucket.open creates the bucket if needed (ensureBucket) and returns a typed handle on it. */
@@ -128,9 +130,8 @@ export class Bucket<T> {
   /** Bucket.bind returns a handle on an existing bucket without any server round trip. */
   static async bind<T>(nc: NatsConnection, cfg: BucketConfig, codec: RecordCodec<T>, opts: BucketOptions = {}): Promise<Bucket<T>> {
     const timeout = cfg.timeoutMs ?? 5000;
-    const js = jetstream(nc, { timeout });
     const jsm = await jetstreamManager(nc, { timeout, checkAPI: false });
-    return new Bucket(nc, js, jsm, codec, cfg, opts);
+    return new Bucket(nc, jsm, codec, cfg, opts);
   }
 
   /** reportInvalid logs a refused record and tells the bucket's onInvalid callback. */
@@ -184,8 +185,7 @@ export class Bucket<T> {
       if (kvOp) h.set(KV_OPERATION, kvOp);
     }
     try {
-      const ack = await Promise.race([this.js.publish(this.subjectPrefix + key, payload, h ? { headers: h } : undefined), disconnected(this.nc)]);
-      return ack.seq;
+      return await jsPublish(this.nc, this.subjectPrefix + key, payload, h, this.timeoutMs);
     } catch (err) {
       throw translateError(err, op, this.name, key);
     }

@@ -9,6 +9,7 @@ import { DiscardPolicy, RetentionPolicy, StorageType, jetstream, jetstreamManage
 import { nanos } from '@nats-io/transport-node';
 import { createLogger, type Logger } from '../lib/index.ts';
 import { retryTransient, translateError } from './errors.ts';
+import { jsPublish } from './publisher.ts';
 import { decodeRecord, encodeRecord, keyFilter, validateKey, type InvalidRecord, type RecordCodec } from './record.ts';
 import { StreamTail, type AckInfo } from './tail.ts';
 
@@ -125,7 +126,7 @@ export class EventStream<T> {
   async append(tokens: string[], value: T): Promise<number> {
     const subject = this.subject(tokens);
     try {
-      return (await this.js.publish(subject, encodeRecord(this.codec, value))).seq;
+      return await jsPublish(this.nc, subject, encodeRecord(this.codec, value), undefined, this.cfg.timeoutMs ?? 5000);
     } catch (err) {
       throw translateError(err, 'append', this.cfg.name, tokens.join('.'));
     }
