@@ -24,7 +24,7 @@ import { buildStatus, stateOf } from './status.ts';
 import { AgentMetrics, startHttp } from './metrics.ts';
 import { cpuMillisBetween, readCgroup, type CgroupSample } from './cgroup.ts';
 import { serveLogs } from './logs.ts';
-import { ANNOTATION_HASH, ANNOTATION_TASK, type ContainerView, type ExitInfo, type TaskRuntime } from './port.ts';
+import { ANNOTATION_HASH, ANNOTATION_TASK, containerName, type ContainerView, type ExitInfo, type TaskRuntime } from './port.ts';
 
 /** AGENT_VERSION is reported in the node record. */
 export const AGENT_VERSION = '0.1.0';
@@ -79,6 +79,8 @@ export class Agent {
   private records = new Map<string, LocalTask>();
   private readonly live = new Map<string, Live>();
   private readonly busy = new Set<string>();
+  /** tasks whose last status write failed */
+  private readonly unsent = new Set<string>();
   private readonly watches: Watch<unknown>[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
   private logSub?: Subscription;
@@ -115,7 +117,9 @@ export class Agent {
     void synced;
     this.logSub = serveLogs(this.d.nc, this.o.node, (taskId) => {
       const id = this.records.get(taskId)?.containerId;
-      return id ? this.d.runtime.logPath(id) : undefined;
+      const dir = id ? this.d.runtime.logDir(id) : undefined;
+      if (!id || !dir) return undefined;
+      return { dir, live: () => { const t = this.records.get(taskId); return t?.containerId === id && (t.phase === 'running' || t.phase === 'stopping' || t.phase === 'starting'); } };
     });
     if (this.o.http) {
       const h = await startHttp(this.metrics, () => this.healthProblem(), this.o.http.host, this.o.http.port);
@@ -201,8 +205,11 @@ export class Agent {
     const usage = l?.usage;
     try {
       await this.d.store.status.put(statusKey(this.o.node, t.taskId), buildStatus(this.o.node, t, { ready, ...(usage ? { usage } : {}) }, Date.now()));
+      this.unsent.delete(t.taskId);
     } catch (err) {
-      this.log.warn({ task: t.taskId, err: errorMessage(err) }, 'agent: status write failed');
+      // Retried by the next pass: the status must not stay wrong because NATS was busy once.
+      this.unsent.add(t.taskId);
+      this.log.warn({ task: t.taskId, err: errorMessage(err) }, 'agent: status write failed, will retry');
     }
     this.updateGauges();
   }
@@ -261,6 +268,8 @@ export class Agent {
         this.track(this.runStop(t.taskId, t.stopReason ?? 'unbound'));
       }
     }
+    // Re-assert what this agent knows, so readers see a fresh status from the new incarnation.
+    for (const t of this.records.values()) if (t.phase === 'running' || t.phase === 'backoff' || t.phase === 'finished') await this.writeStatus(t);
   }
 
   // ---- convergence ------------------------------------------------------------------------------
@@ -299,6 +308,11 @@ export class Agent {
   }
 
   private async pass(): Promise<void> {
+    for (const taskId of [...this.unsent]) {
+      const t = this.records.get(taskId);
+      if (t && !this.busy.has(taskId)) await this.writeStatus(t);
+      else if (!t) this.unsent.delete(taskId);
+    }
     const containers = await this.d.runtime.list();
     const observed: ObservedContainer[] = containers.filter((c) => c.annotations[ANNOTATION_TASK]).map((c: ContainerView) => ({
       id: c.id,
@@ -371,7 +385,7 @@ export class Agent {
   private async runStart(spec: TaskSpec, previous: LocalTask | undefined): Promise<void> {
     const sameTemplate = previous && previous.templateHash === spec.templateHash;
     const attempt = (previous?.attempt ?? 0) + 1;
-    const containerId = `${spec.id}_${attempt}`;
+    const containerId = containerName(spec.id, attempt);
     if (previous?.containerId) await this.d.runtime.remove(previous.containerId);
     const t: LocalTask = {
       taskId: spec.id,
@@ -419,7 +433,7 @@ export class Agent {
 
   private async markRunning(t: LocalTask, pid: number, ip: string | undefined): Promise<void> {
     const now = new Date().toISOString();
-    const next: LocalTask = { ...t, phase: 'running', pid, ...(ip ? { ip } : {}), startedAt: now, message: undefined, exitCode: undefined, oomKilled: undefined, finishedAt: undefined, restartAt: undefined, state: undefined };
+    const next: LocalTask = { ...t, phase: 'running', pid, ...(ip ? { ip } : {}), startedAt: now, ready: false, message: undefined, exitCode: undefined, oomKilled: undefined, finishedAt: undefined, restartAt: undefined, state: undefined };
     this.attach(next, next.containerId!, true);
     await this.save(next);
   }
@@ -428,7 +442,12 @@ export class Agent {
   private attach(t: LocalTask, containerId: string, probe: boolean): void {
     const exited = this.d.runtime.wait(containerId);
     const started = t.startedAt ? Date.parse(t.startedAt) : Date.now();
-    const l: Live = { containerId, exited, probing: new Set(), ...(probe ? { health: newHealth(t.spec.template.probes, started) } : {}) };
+    let health = probe ? newHealth(t.spec.template.probes, started) : undefined;
+    if (health && t.ready) {
+      // Adopted after an agent restart: keep the verdict the previous incarnation reached.
+      health = { ...health, started: true, ...(health.readiness ? { readiness: { ...health.readiness, result: 'success' as const } } : {}) };
+    }
+    const l: Live = { containerId, exited, probing: new Set(), ...(health ? { health } : {}) };
     this.live.set(t.taskId, l);
     exited.then(
       (info) => {
@@ -578,8 +597,8 @@ export class Agent {
             this.log.info({ task: taskId, kind: v.kill.kind }, `agent: ${v.kill.message}, killing the container`);
             this.event('Warning', 'Unhealthy', taskId, `${v.kill.message}: ${res.message ?? ''}`);
             this.runExclusiveKill(taskId, v.kill.kind, `${v.kill.message}: ${res.message ?? ''}`.trim());
-          } else if (isReady(l.health) !== wasReady) {
-            await this.writeStatus({ ...cur, message: res.ok ? undefined : `${kind} probe: ${res.message ?? 'failed'}` });
+          } else if (isReady(l.health) !== wasReady && cur.phase === 'running' && cur.containerId === l.containerId) {
+            await this.save({ ...cur, ready: isReady(l.health), message: res.ok ? undefined : `${kind} probe: ${res.message ?? 'failed'}` });
           }
         }));
       }

@@ -30,6 +30,8 @@ export interface LocalTask {
   exitCode?: number;
   oomKilled?: boolean;
   message?: string;
+  /** last readiness verdict, so an agent restart does not flap a ready task to unready */
+  ready?: boolean;
   /** crash-loop backoff: last delay and when the next start is due (epoch ms) */
   backoffMs?: number;
   restartAt?: number;

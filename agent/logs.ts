@@ -4,14 +4,16 @@
  *
  *   client ── request {taskId, tail, follow, stream} ──► gitcell.logs.<node>
  *          ◄── reply {ok} | {ok:false, code, message}
- *          ◄── data chunks on `stream` … an empty message ends the stream
+ *          ◄── log text (stdout and stderr by time) on `stream` … an empty message ends it
  *   (follow) client ── keepalive every 2 s ──► <stream>.alive ; 10 s without one ends the follow
  */
-import { open, stat } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInbox, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { GitcellError } from '../lib/index.ts';
 import type { Bucket } from '../store/index.ts';
 import type { Binding, TaskStatus } from '../api/index.ts';
+import { LogFollower, logFiles, parseLogLine, type LogLine } from '../runtime/index.ts';
 
 /** logSubject is where the agent of `node` answers log requests. */
 export function logSubject(node: string): string {
@@ -31,23 +33,19 @@ const KEEPALIVE_MS = 2_000;
 const FOLLOW_IDLE_MS = 10_000;
 const enc = new TextEncoder();
 
-/** tailOffset returns the byte offset where the last `lines` lines of `buf` begin. */
-export function tailOffset(buf: Buffer, lines: number): number {
-  if (lines <= 0) return buf.length;
-  let end = buf.length;
-  if (end > 0 && buf[end - 1] === 0x0a) end--; // a final newline does not start an empty line
-  let seen = 0;
-  for (let i = end - 1; i >= 0; i--) {
-    if (buf[i] === 0x0a && ++seen === lines) return i + 1;
-  }
-  return 0;
+/** LogSource is where a task's log lives on this node and whether more may still come. */
+export interface LogSource {
+  /** the container's log directory (runtime/container's rotated stdout.log / stderr.log) */
+  dir: string;
+  /** false once the container has exited: a follow ends after draining */
+  live(): boolean;
 }
 
 /**
- * serveLogs answers log requests for this node. `resolve` maps a task to its log file (undefined
+ * serveLogs answers log requests for this node. `resolve` maps a task to its log source (undefined
  * when this agent does not run it). Returns the subscription (unsubscribe to stop).
  */
-export function serveLogs(nc: NatsConnection, node: string, resolve: (taskId: string) => string | undefined, pollMs = 200): Subscription {
+export function serveLogs(nc: NatsConnection, node: string, resolve: (taskId: string) => LogSource | undefined, pollMs = 200): Subscription {
   return nc.subscribe(logSubject(node), {
     callback: (err, msg) => {
       if (err) return;
@@ -56,67 +54,65 @@ export function serveLogs(nc: NatsConnection, node: string, resolve: (taskId: st
   });
 }
 
-async function handle(nc: NatsConnection, msg: Msg, resolve: (taskId: string) => string | undefined, pollMs: number): Promise<void> {
+/** snapshotLines reads a log directory: rotated files, then what the followers see now, in time order. */
+function snapshotLines(dir: string, followers: LogFollower[]): LogLine[] {
+  const lines: LogLine[] = [];
+  for (const f of followers) {
+    for (const file of logFiles(dir, f.stream).filter((p) => !p.endsWith('.log'))) {
+      for (const raw of readFileSync(file, 'utf8').split('\n')) if (raw) lines.push(parseLogLine(f.stream, raw));
+    }
+    lines.push(...f.poll());
+  }
+  // Stable: lines of one stream keep their order; the streams interleave by their timestamps.
+  return lines.map((l, i) => ({ l, i })).sort((a, b) => (a.l.time < b.l.time ? -1 : a.l.time > b.l.time ? 1 : a.i - b.i)).map((x) => x.l);
+}
+
+async function handle(nc: NatsConnection, msg: Msg, resolve: (taskId: string) => LogSource | undefined, pollMs: number): Promise<void> {
   let req: LogRequest;
   try {
     req = JSON.parse(new TextDecoder().decode(msg.data)) as LogRequest;
     if (typeof req.taskId !== 'string' || typeof req.stream !== 'string') throw new Error('taskId and stream are required');
+    if (req.tail !== undefined && (!Number.isSafeInteger(req.tail) || req.tail < 0)) throw new Error('tail must be a whole number');
   } catch (err) {
     msg.respond(enc.encode(JSON.stringify({ ok: false, code: 'E_LOG_REQUEST', message: `bad log request: ${(err as Error).message}` })));
     return;
   }
-  const file = resolve(req.taskId);
-  if (!file) {
+  const src = resolve(req.taskId);
+  if (!src) {
     msg.respond(enc.encode(JSON.stringify({ ok: false, code: 'E_TASK_NOT_FOUND', message: `task ${req.taskId} does not run on this node` })));
     return;
   }
   msg.respond(enc.encode(JSON.stringify({ ok: true })));
   let lastAlive = Date.now();
   const alive = req.follow ? nc.subscribe(`${req.stream}.alive`, { callback: () => { lastAlive = Date.now(); } }) : undefined;
+  const followers = [new LogFollower(join(src.dir, 'stdout.log'), 'stdout'), new LogFollower(join(src.dir, 'stderr.log'), 'stderr')];
   try {
-    let offset = 0;
-    const size = await stat(file).then((s) => s.size, () => 0);
-    if (req.tail !== undefined && size > 0) {
-      // Enough of the end of the file for N lines of ordinary length; bounded so a huge log is cheap.
-      const start = Math.max(0, size - Math.max(CHUNK, req.tail * 1024));
-      const fh = await open(file, 'r');
-      try {
-        const buf = Buffer.alloc(size - start);
-        await fh.read(buf, 0, buf.length, start);
-        offset = start + tailOffset(buf, req.tail);
-      } finally {
-        await fh.close();
-      }
-    }
-    offset = await sendFrom(nc, req.stream, file, offset);
-    while (req.follow && Date.now() - lastAlive < FOLLOW_IDLE_MS && resolve(req.taskId) === file) {
+    let lines = snapshotLines(src.dir, followers);
+    if (req.tail !== undefined) lines = req.tail === 0 ? [] : lines.slice(-req.tail);
+    send(nc, req.stream, lines);
+    while (req.follow && Date.now() - lastAlive < FOLLOW_IDLE_MS && resolve(req.taskId)?.dir === src.dir) {
+      const wasLive = src.live();
       await new Promise((r) => setTimeout(r, pollMs));
-      offset = await sendFrom(nc, req.stream, file, offset);
+      send(nc, req.stream, followers.flatMap((f) => f.poll()));
+      if (!wasLive) break; // exited before this last drain: nothing more will come
     }
   } finally {
+    for (const f of followers) f.close();
     alive?.unsubscribe();
     nc.publish(req.stream, new Uint8Array(0));
   }
 }
 
-async function sendFrom(nc: NatsConnection, stream: string, file: string, offset: number): Promise<number> {
-  let fh;
-  try {
-    fh = await open(file, 'r');
-  } catch {
-    return offset;
-  }
-  try {
-    const buf = Buffer.alloc(CHUNK);
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, CHUNK, offset);
-      if (bytesRead === 0) return offset;
-      nc.publish(stream, buf.subarray(0, bytesRead));
-      offset += bytesRead;
+function send(nc: NatsConnection, stream: string, lines: LogLine[]): void {
+  let buf = '';
+  for (const l of lines) {
+    buf += `${l.text}\n`;
+    if (buf.length >= CHUNK) {
+      nc.publish(stream, enc.encode(buf));
+      buf = '';
     }
-  } finally {
-    await fh.close();
   }
+  if (buf) nc.publish(stream, enc.encode(buf));
 }
 
 /** findTaskNode says which node runs a task: its binding, else the newest status record naming it. */

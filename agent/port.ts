@@ -4,6 +4,15 @@
  * ContainerManager; keeping the agent on this narrow port keeps its logic readable and lets the
  * runtime evolve behind one file.
  */
+import { createHash } from 'node:crypto';
+
+/** containerName makes a container name (at most 64 characters) from a task id and attempt. */
+export function containerName(taskId: string, attempt: number): string {
+  const suffix = `_${attempt}`;
+  if (taskId.length + suffix.length <= 64) return `${taskId}${suffix}`;
+  const h = createHash('sha256').update(taskId).digest('hex').slice(0, 10);
+  return `${taskId.slice(0, 64 - suffix.length - 11)}-${h}${suffix}`;
+}
 
 /** ANNOTATION_TASK and ANNOTATION_HASH tag a container with its task, so a restarted agent knows it. */
 export const ANNOTATION_TASK = 'io.gitcell.task';
@@ -60,8 +69,8 @@ export interface TaskRuntime {
   remove(id: string): Promise<void>;
   /** exec runs a command inside the container and returns its exit code. */
   exec(id: string, argv: string[], timeoutMs: number): Promise<number>;
-  /** logPath is the file holding the container's stdout and stderr. */
-  logPath(id: string): string;
+  /** logDir is the directory of the container's log files (runtime/container's format), if it exists. */
+  logDir(id: string): string | undefined;
   /** cgroupPath is the container's cgroup, relative to the hierarchy roots. */
   cgroupPath(id: string): string;
   /** images lists the image references present locally. */

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerAgent } from './agent.ts';
 import { registerCommit } from './commit.ts';
 import { registerImage } from './image.ts';
 import { registerLogs } from './logs.ts';
@@ -16,6 +17,7 @@ import { registerUp } from './up.ts';
  * `registerXxx(program)` function, so parts of gitcell add commands without touching each other.
  */
 export function registerCommands(program: Command): void {
+  registerAgent(program);
   registerCommit(program);
   registerImage(program);
   registerLogs(program);

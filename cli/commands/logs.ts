@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { GitcellError } from '../../lib/errors.ts';
 import { silentLogger } from '../../lib/log.ts';
-import { connect, openClusterStore } from '../../store/index.ts';
+import { connectFromOptions, openClusterStore } from '../../store/index.ts';
 import { findTaskNode, streamLogs } from '../../agent/index.ts';
 
 /** registerLogs adds `gitcell logs TASK [-f] [--tail N]`: a task's log from whichever agent runs it. */
@@ -12,15 +12,17 @@ export function registerLogs(program: Command): void {
     .argument('<task>', 'task id')
     .option('-f, --follow', 'keep streaming new output')
     .option('--tail <n>', 'only the last N lines')
-    .option('--nats <url>', 'NATS server(s)', process.env.GITCELL_NATS ?? 'nats://127.0.0.1:4222')
+    .option('--nats <urls>', 'NATS server(s); default: the embedded server of --state-dir')
+    .option('--creds <file>', 'NATS credentials file')
+    .option('--state-dir <dir>', 'state dir of the embedded cluster', '.gitcell')
     .option('--prefix <prefix>', 'bucket name prefix', 'gitcell_')
-    .action(async (task: string, opts: { follow?: boolean; tail?: string; nats: string; prefix: string }) => {
+    .action(async (task: string, opts: { follow?: boolean; tail?: string; nats?: string; creds?: string; stateDir: string; prefix: string }) => {
       let tail: number | undefined;
       if (opts.tail !== undefined) {
         if (!/^\d+$/.test(opts.tail)) throw new GitcellError('E_USAGE', `--tail: "${opts.tail}" is not a non-negative whole number`, { flag: '--tail' });
         tail = Number(opts.tail);
       }
-      const nc = await connect({ servers: opts.nats, name: 'gitcell logs' });
+      const nc = await connectFromOptions({ ...(opts.nats ? { nats: opts.nats } : {}), ...(opts.creds ? { creds: opts.creds } : {}), stateDir: opts.stateDir, name: 'gitcell logs' });
       const ac = new AbortController();
       const onSignal = () => ac.abort();
       process.once('SIGINT', onSignal);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildStatus, stateOf, parseCapacity, parseLabels, tailOffset, type LocalTask } from '../../../agent/index.ts';
+import { buildStatus, stateOf, parseCapacity, parseLabels, type LocalTask } from '../../../agent/index.ts';
 import type { TaskSpec } from '../../../api/index.ts';
 
 const spec = { id: 't1', templateHash: 'h1' } as unknown as TaskSpec;
@@ -43,14 +43,4 @@ test('parseLabels and parseCapacity name the flag on bad input', () => {
   assert.deepEqual(parseCapacity('cpu=500m', base), { cpuMillis: 500, memoryBytes: 8 });
   assert.throws(() => parseCapacity('gpu=1', base), /--capacity: "gpu=1"/);
   assert.throws(() => parseCapacity('cpu=lots', base), /--capacity: "cpu=lots"/);
-});
-
-test('tailOffset finds the start of the last N lines', () => {
-  const b = Buffer.from('a\nb\nc\n');
-  assert.equal(b.subarray(tailOffset(b, 1)).toString(), 'c\n');
-  assert.equal(b.subarray(tailOffset(b, 2)).toString(), 'b\nc\n');
-  assert.equal(b.subarray(tailOffset(b, 9)).toString(), 'a\nb\nc\n');
-  assert.equal(b.subarray(tailOffset(b, 0)).toString(), '');
-  const partial = Buffer.from('a\nb\nc');
-  assert.equal(partial.subarray(tailOffset(partial, 1)).toString(), 'c');
 });

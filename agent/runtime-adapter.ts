@@ -1,0 +1,151 @@
+/**
+ * The agent's TaskRuntime implemented with runtime/: ImageStore (shared cache, pulled on demand),
+ * ContainerManager (one root and cgroup parent per node), and `runc exec` for exec probes.
+ * Container names are the agent's container ids; labels carry the task id and template hash.
+ */
+import { spawn } from 'node:child_process';
+import { GitcellError, isGitcellError } from '../lib/index.ts';
+import { ContainerManager, ImageStore, pullImage, parseReference, LOCAL_DOMAIN, type ContainerInfo } from '../runtime/index.ts';
+import type { ContainerView, ExitInfo, RunRequest, TaskRuntime } from './port.ts';
+
+/** RuntimeAdapterOptions: where images and containers live. */
+export interface RuntimeAdapterOptions {
+  /** the node's runtime root (containers, snapshots) */
+  root: string;
+  /** image cache shared by every agent of the machine (default: `root`) */
+  imageRoot?: string;
+  /** cgroup parent of this node's containers, e.g. "gitcell/node-1" */
+  cgroupParent: string;
+}
+
+/** RuntimeAdapter: see the file comment. */
+export class RuntimeAdapter implements TaskRuntime {
+  readonly imageStore: ImageStore;
+  readonly manager: ContainerManager;
+  private readonly pulls = new Map<string, Promise<void>>();
+
+  constructor(readonly o: RuntimeAdapterOptions) {
+    this.imageStore = new ImageStore(o.imageRoot ?? o.root);
+    this.manager = new ContainerManager({ root: o.root, images: this.imageStore, cgroupParent: o.cgroupParent });
+  }
+
+  async ensureImage(ref: string): Promise<void> {
+    try {
+      await this.imageStore.resolve(ref);
+      return;
+    } catch (err) {
+      if (!isGitcellError(err, 'E_IMAGE_NOT_FOUND')) throw err;
+      if (parseReference(ref).domain === LOCAL_DOMAIN) throw err;
+    }
+    // One pull per reference at a time, however many tasks want it.
+    let p = this.pulls.get(ref);
+    if (!p) {
+      p = pullImage(this.imageStore, ref).then(() => undefined).finally(() => this.pulls.delete(ref));
+      this.pulls.set(ref, p);
+    }
+    await p;
+  }
+
+  async run(req: RunRequest): Promise<{ pid: number }> {
+    const info = await this.manager.run({
+      image: req.image,
+      name: req.id,
+      ...(req.command ? { entrypoint: req.command } : {}),
+      ...(req.args ? { command: req.args } : {}),
+      env: req.env.map((e) => `${e.name}=${e.value}`),
+      ...(req.workingDir ? { cwd: req.workingDir } : {}),
+      ...(req.user ? { user: req.user } : {}),
+      hostname: req.hostname,
+      ...(req.memoryBytes ? { memoryBytes: req.memoryBytes } : {}),
+      ...(req.cpuMillis ? { cpuMillis: req.cpuMillis } : {}),
+      netnsPath: req.netnsPath,
+      cgroupParent: this.o.cgroupParent,
+      labels: req.annotations,
+    });
+    if (info.status !== 'running' || info.pid === undefined) {
+      // It started and already exited: report the pid-less start; wait() gives the exit.
+      return { pid: info.pid ?? 0 };
+    }
+    return { pid: info.pid };
+  }
+
+  async list(): Promise<ContainerView[]> {
+    return this.manager.list().map((c) => toView(c));
+  }
+
+  async wait(id: string): Promise<ExitInfo> {
+    try {
+      const e = await this.manager.wait(id);
+      return { exitCode: e.exitCode, oomKilled: e.oomKilled };
+    } catch (err) {
+      if (isGitcellError(err, 'E_CONTAINER_NOT_FOUND') || isGitcellError(err, 'E_CONTAINER_LOST') || isGitcellError(err, 'E_CONTAINER_STATE')) {
+        return { exitCode: 255, oomKilled: false, signal: 'lost' };
+      }
+      throw err;
+    }
+  }
+
+  async kill(id: string, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
+    try {
+      await this.manager.kill(id, signal);
+    } catch (err) {
+      if (isGitcellError(err, 'E_CONTAINER_NOT_FOUND') || isGitcellError(err, 'E_CONTAINER_NOT_RUNNING') || isGitcellError(err, 'E_RUNC_NOT_FOUND')) return;
+      // A process that exited between inspect and kill makes runc fail: fine if it is gone now.
+      const now = this.tryInspect(id);
+      if (!now || now.status !== 'running') return;
+      throw err;
+    }
+  }
+
+  async remove(id: string): Promise<void> {
+    try {
+      await this.manager.delete(id, { force: true });
+    } catch (err) {
+      if (isGitcellError(err, 'E_CONTAINER_NOT_FOUND')) return;
+      throw err;
+    }
+  }
+
+  exec(id: string, argv: string[], timeoutMs: number): Promise<number> {
+    const info = this.tryInspect(id);
+    if (!info) return Promise.resolve(126);
+    return new Promise((resolve, reject) => {
+      const child = spawn(this.manager.runc.bin, ['--root', this.manager.runc.root, 'exec', info.id, ...argv], { stdio: 'ignore' });
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      child.on('error', (e) => {
+        clearTimeout(timer);
+        reject(new GitcellError('E_EXEC_FAILED', `runc exec in ${id} failed: ${e.message}`, { id }));
+      });
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve(code ?? 137);
+      });
+    });
+  }
+
+  logDir(id: string): string | undefined {
+    const info = this.tryInspect(id);
+    return info ? this.manager.pathsOf(info.id).logs : undefined;
+  }
+
+  cgroupPath(id: string): string {
+    return this.tryInspect(id)?.cgroupsPath ?? '';
+  }
+
+  async images(): Promise<string[]> {
+    return (await this.imageStore.list()).map((i) => i.ref);
+  }
+
+  private tryInspect(id: string): ContainerInfo | undefined {
+    try {
+      return this.manager.inspect(id);
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+function toView(c: ContainerInfo): ContainerView {
+  const status = c.status === 'exited' || c.status === 'unknown' ? 'stopped' : c.status === 'starting' ? 'running' : c.status;
+  return { id: c.name, status, ...(c.pid !== undefined ? { pid: c.pid } : {}), annotations: c.labels, createdAt: Date.parse(c.createdAt) };
+}

@@ -1,0 +1,81 @@
+// Agent benchmark: `gitcell agent` as its own process on a real nats-server, runc and CNI.
+//   bind_to_running_50_s   time from writing 50 bindings to all 50 tasks reported running
+//   agent_rss_mb_100_tasks the agent process's resident memory with 100 tasks running
+// Task specs and bindings are written straight to the store (standing in for reconciler and scheduler).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes, randomInt } from 'node:crypto';
+import { startNatsServer } from '../test/helpers/nats.ts';
+import { buildBusyboxImage, makeTask, waitFor } from '../test/helpers/agent.ts';
+import { connect, openClusterStore } from '../store/index.ts';
+import { NetworkManager } from '../runtime/index.ts';
+import { RuntimeAdapter } from '../agent/index.ts';
+import { silentLogger } from '../lib/index.ts';
+import type { TaskSpec } from '../api/index.ts';
+
+const suffix = randomBytes(3).toString('hex');
+const node = `bench-${suffix}`;
+const prefix = `b${suffix}_`;
+const dir = await mkdtemp(join(tmpdir(), 'gitcell-agent-bench-'));
+const stateDir = join(dir, 'state');
+const imageRoot = join(dir, 'images');
+const subnet = `10.${150 + randomInt(50)}.${randomInt(256)}.0/24`;
+const bridge = `gcb${suffix}`;
+const server = await startNatsServer();
+const nc = await connect({ servers: server.url });
+const store = await openClusterStore(nc, { prefix, log: silentLogger() });
+const runtime = new RuntimeAdapter({ root: join(stateDir, 'runtime'), imageRoot, cgroupParent: `gitcell/${node}` });
+const network = new NetworkManager({ bridge, subnet, stateDir: join(stateDir, 'network'), netnsPrefix: `gc-${node}-` });
+let agent: ChildProcess | undefined;
+
+async function rssMb(pid: number): Promise<number> {
+  const m = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+async function bindAll(specs: TaskSpec[]): Promise<void> {
+  await Promise.all(specs.map((s) => store.tasks.put(s.id, s)));
+  await Promise.all(specs.map((s) => store.bindings.put(s.id, { taskId: s.id, node, boundAt: new Date().toISOString(), schedulerTerm: 1 })));
+}
+
+async function runningCount(): Promise<number> {
+  return (await store.status.list(node)).filter((r) => r.value.state === 'running').length;
+}
+
+try {
+  await buildBusyboxImage(imageRoot, 'localhost/busybox:bench');
+  agent = spawn(process.execPath, ['cli/bin.js', 'agent', '--node', node, '--nats', server.url, '--prefix', prefix, '--state-dir', stateDir,
+    '--image-cache', imageRoot, '--subnet', subnet, '--bridge', bridge], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, GITCELL_LOG_LEVEL: 'warn' } });
+  await waitFor('node registered', async () => (await store.nodes.get(node))?.value, 60_000);
+  const cmd = ['sh', '-c', 'while true; do sleep 5; done'];
+  const first = Array.from({ length: 50 }, (_, i) => makeTask(`b${suffix}-${i}`, 'localhost/busybox:bench', cmd));
+  const t0 = performance.now();
+  await bindAll(first);
+  await waitFor('50 running', async () => (await runningCount()) >= 50, 600_000);
+  const bindToRunning50 = (performance.now() - t0) / 1000;
+  console.log(`50 tasks bound -> running in ${bindToRunning50.toFixed(2)} s`);
+
+  const second = Array.from({ length: 50 }, (_, i) => makeTask(`b${suffix}-${50 + i}`, 'localhost/busybox:bench', cmd));
+  await bindAll(second);
+  await waitFor('100 running', async () => (await runningCount()) >= 100, 600_000);
+  // Let a few heartbeats, usage samples and probe ticks pass before measuring steady-state memory.
+  await new Promise((r) => setTimeout(r, 15_000));
+  const rss = await rssMb(agent.pid!);
+  console.log(`agent RSS with 100 running tasks: ${rss.toFixed(1)} MB (target < 150 MB)`);
+
+  const t1 = performance.now();
+  await Promise.all([...first, ...second].map((s) => store.bindings.delete(s.id)));
+  await waitFor('all removed', async () => (await store.status.keys(node)).length === 0, 600_000);
+  const unbind100 = (performance.now() - t1) / 1000;
+  console.log(`100 tasks unbound -> removed in ${unbind100.toFixed(2)} s`);
+  console.log(JSON.stringify({ bind_to_running_50_s: Number(bindToRunning50.toFixed(2)), agent_rss_mb_100_tasks: Number(rss.toFixed(1)), unbind_to_removed_100_s: Number(unbind100.toFixed(2)) }));
+} finally {
+  agent?.kill('SIGKILL');
+  for (const c of await runtime.list()) await runtime.remove(c.id).catch(() => {});
+  await network.destroy().catch(() => {});
+  await nc.close();
+  await server.stop();
+  await rm(dir, { recursive: true, force: true });
+}

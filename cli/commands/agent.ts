@@ -1,0 +1,87 @@
+import type { Command } from 'commander';
+import { createHash } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import { GitcellError } from '../../lib/errors.ts';
+import { createLogger } from '../../lib/log.ts';
+import { connectFromOptions, openClusterStore } from '../../store/index.ts';
+import { NetworkManager, parseIpv4Cidr } from '../../runtime/index.ts';
+import {
+  Agent, RuntimeAdapter, hostAddresses, kernelVersion, machineCapacity, parseCapacity, parseLabels, runcVersion,
+} from '../../agent/index.ts';
+
+interface AgentFlags {
+  node: string;
+  nats?: string;
+  creds?: string;
+  clusterDir: string;
+  stateDir?: string;
+  imageCache?: string;
+  labels?: string;
+  capacity?: string;
+  subnet: string;
+  bridge?: string;
+  http: string;
+  prefix: string;
+}
+
+/** defaultBridge derives a bridge name (at most 15 characters) from the node name. */
+export function defaultBridge(node: string): string {
+  return `gc${createHash('sha256').update(node).digest('hex').slice(0, 8)}`;
+}
+
+/** parseHostPort parses --http "host:port". */
+function parseHostPort(text: string): { host: string; port: number } {
+  const m = /^(.+):(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) throw new GitcellError('E_USAGE', `--http: "${text}" is not host:port (port 0 picks a free one)`, { flag: '--http' });
+  return { host: m[1]!, port };
+}
+
+/** registerAgent adds `gitcell agent --node NAME`: the node agent, running until SIGTERM or SIGINT. */
+export function registerAgent(program: Command): void {
+  program
+    .command('agent')
+    .description('run the node agent: register this node, run the tasks bound to it, report their status')
+    .requiredOption('--node <name>', 'node name (unique in the cluster)')
+    .option('--nats <urls>', 'NATS server(s); default: the embedded server of --cluster-dir')
+    .option('--creds <file>', 'NATS credentials file')
+    .option('--cluster-dir <dir>', 'state dir of the embedded cluster (gitcell up)', '.gitcell')
+    .option('--state-dir <dir>', "this agent's state (journal, containers, network); default <cluster-dir>/nodes/<node>")
+    .option('--image-cache <dir>', 'image store shared by the agents of this machine; default <cluster-dir>/images')
+    .option('--labels <k=v,...>', 'node labels')
+    .option('--capacity <cpu=N,memory=Q>', 'override the capacity read from the machine')
+    .option('--subnet <cidr>', "this node's task subnet (one per node)", '10.88.0.0/24')
+    .option('--bridge <name>', 'Linux bridge of this node (default derived from the node name)')
+    .option('--http <host:port>', '/healthz and /metrics endpoint', '127.0.0.1:0')
+    .option('--prefix <prefix>', 'bucket name prefix', 'gitcell_')
+    .action(async (f: AgentFlags) => {
+      if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(f.node)) {
+        throw new GitcellError('E_USAGE', `--node: "${f.node}" must be a DNS label (lowercase letters, digits, '-', at most 63)`, { flag: '--node' });
+      }
+      if (process.getuid?.() !== 0) throw new GitcellError('E_NOT_ROOT', 'gitcell agent runs containers and network namespaces: run it as root', {});
+      parseIpv4Cidr(f.subnet, '--subnet');
+      const labels = parseLabels(f.labels);
+      const capacity = parseCapacity(f.capacity, machineCapacity());
+      const http = parseHostPort(f.http);
+      const stateDir = resolve(f.stateDir ?? join(f.clusterDir, 'nodes', f.node));
+      const log = createLogger('agent');
+      const nc = await connectFromOptions({ ...(f.nats ? { nats: f.nats } : {}), ...(f.creds ? { creds: f.creds } : {}), stateDir: f.clusterDir, name: `gitcell agent ${f.node}` });
+      const store = await openClusterStore(nc, { prefix: f.prefix, log });
+      const runtime = new RuntimeAdapter({ root: join(stateDir, 'runtime'), imageRoot: resolve(f.imageCache ?? join(f.clusterDir, 'images')), cgroupParent: `gitcell/${f.node}` });
+      const network = new NetworkManager({ bridge: f.bridge ?? defaultBridge(f.node), subnet: f.subnet, stateDir: join(stateDir, 'network'), netnsPrefix: `gc-${f.node}-` });
+      const agent = new Agent({
+        node: f.node, stateDir, labels, capacity, subnet: f.subnet, addresses: hostAddresses(), http,
+        versions: { runc: await runcVersion(), kernel: kernelVersion() },
+      }, { nc, store, runtime, network, log });
+      await agent.start();
+      process.stderr.write(`gitcell agent ${f.node}: running; metrics at ${agent.httpUrl}/metrics\n`);
+      await new Promise<void>((done) => {
+        const stop = () => done();
+        process.once('SIGTERM', stop);
+        process.once('SIGINT', stop);
+      });
+      // Tasks keep running: a restarted agent adopts them.
+      await agent.stop();
+      await nc.drain().catch(() => nc.close());
+    });
+}

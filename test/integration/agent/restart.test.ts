@@ -1,0 +1,115 @@
+// Restart safety: `gitcell agent` as a real process, killed with SIGKILL while tasks run, then
+// started again: it adopts the running containers (same PIDs, no restart counted) and carries on.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes, randomInt } from 'node:crypto';
+import { requireRoot, requireTools } from '../../helpers/root.ts';
+import { startNatsServer } from '../../helpers/nats.ts';
+import { buildBusyboxImage, leaks, makeTask, probe, waitFor } from '../../helpers/agent.ts';
+import { connect, openClusterStore } from '../../../store/index.ts';
+import { NetworkManager } from '../../../runtime/index.ts';
+import { RuntimeAdapter } from '../../../agent/index.ts';
+import { silentLogger } from '../../../lib/index.ts';
+
+requireRoot();
+requireTools('runc', 'ip');
+
+const suffix = randomBytes(3).toString('hex');
+const node = `r-${suffix}`;
+const prefix = `r${suffix}_`;
+const dir = await mkdtemp(join(tmpdir(), 'gitcell-restart-'));
+const stateDir = join(dir, 'state');
+const imageRoot = join(dir, 'images');
+const subnet = `10.${150 + randomInt(50)}.${randomInt(256)}.0/24`;
+const bridge = `gcr${suffix}`;
+const server = await startNatsServer();
+const nc = await connect({ servers: server.url });
+const store = await openClusterStore(nc, { prefix, log: silentLogger() });
+await buildBusyboxImage(imageRoot, 'localhost/busybox:test');
+// The same objects the agent builds, for inspection and cleanup only.
+const runtime = new RuntimeAdapter({ root: join(stateDir, 'runtime'), imageRoot, cgroupParent: `gitcell/${node}` });
+const network = new NetworkManager({ bridge, subnet, stateDir: join(stateDir, 'network'), netnsPrefix: `gc-${node}-` });
+
+let agent: ChildProcess | undefined;
+function startAgent(): ChildProcess {
+  const child = spawn(process.execPath, ['cli/bin.js', 'agent', '--node', node, '--nats', server.url, '--prefix', prefix, '--state-dir', stateDir,
+    '--image-cache', imageRoot, '--subnet', subnet, '--bridge', bridge, '--labels', 'zone=test', '--capacity', 'cpu=2,memory=2Gi'],
+  { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, GITCELL_LOG_LEVEL: 'warn' } });
+  let err = '';
+  child.stderr!.on('data', (b: Buffer) => { err += b.toString(); });
+  child.on('exit', (code, sig) => { if (code && code !== 0) console.error(`agent exited ${code ?? sig}: ${err}`); });
+  return child;
+}
+
+after(async () => {
+  agent?.kill('SIGKILL');
+  for (const c of await runtime.list()) await runtime.remove(c.id);
+  await network.destroy();
+  await nc.close();
+  await server.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+test('kill -9 of the agent: after restart same container PIDs, no restarts counted, and it keeps converging', async () => {
+  agent = startAgent();
+  const rec = await waitFor('node registered', async () => (await store.nodes.get(node))?.value, 30_000);
+  assert.equal(rec.labels.zone, 'test');
+  assert.equal(rec.capacity.cpuMillis, 2000);
+  const specs = [0, 1, 2].map((i) => makeTask(`keep-${suffix}-${i}`, 'localhost/busybox:test', ['sh', '-c', 'while true; do sleep 1; done']));
+  // One with a readiness probe: it must stay ready across the agent's restart.
+  specs[0] = makeTask(`keep-${suffix}-0`, 'localhost/busybox:test', ['sh', '-c', 'mkdir -p /www && echo hi > /www/index.html && exec httpd -f -p 8080 -h /www'],
+    { probes: { readiness: probe({ httpGet: { path: '/', port: 8080 } }) } });
+  for (const s of specs) {
+    await store.tasks.put(s.id, s);
+    await store.bindings.put(s.id, { taskId: s.id, node, boundAt: new Date().toISOString(), schedulerTerm: 1 });
+  }
+  const before = await waitFor('all running', async () => {
+    const all = await Promise.all(specs.map(async (s) => (await store.status.get(`${node}.${s.id}`))?.value));
+    return all.every((x) => x?.state === 'running') && all[0]!.ready ? all : undefined;
+  }, 60_000);
+
+  agent.kill('SIGKILL');
+  await new Promise((r) => agent!.once('exit', r));
+  const beat = (await store.nodes.get(node))!.value.heartbeatAt;
+  agent = startAgent();
+  await waitFor('heartbeat from the new agent', async () => (await store.nodes.get(node))!.value.heartbeatAt !== beat, 30_000);
+  // The new agent re-asserts every status once it has recovered; then compare.
+  await waitFor('statuses rewritten after restart', async () => {
+    const all = await Promise.all(specs.map(async (s) => (await store.status.get(`${node}.${s.id}`))?.value));
+    return all.every((x, i) => x && Date.parse(x.updatedAt) > Date.parse(before[i]!.updatedAt)) ? all : undefined;
+  }, 30_000);
+  for (const [i, s] of specs.entries()) {
+    const now = (await store.status.get(`${node}.${s.id}`))!.value;
+    assert.equal(now.state, 'running', `${s.id} still running`);
+    assert.equal(now.pid, before[i]!.pid, `${s.id} keeps its process`);
+    assert.equal(now.restarts, 0, `${s.id} was not restarted`);
+    assert.equal(now.containerId, before[i]!.containerId);
+  }
+  assert.equal((await store.status.get(`${node}.${specs[0]!.id}`))!.value.ready, true, 'still ready after the restart');
+  // The adopted agent still converges: unbinding stops and removes everything.
+  for (const s of specs) {
+    await store.bindings.delete(s.id);
+    await store.tasks.delete(s.id);
+  }
+  await waitFor('statuses removed', async () => (await store.status.keys(node)).length === 0, 60_000);
+  assert.deepEqual(await leaks({ node, dir, runtime, network }, `gitcell/${node}`, `gc-${node}-`), [], 'no container, mount, cgroup, netns or IP left');
+});
+
+test('kill -9 during a graceful stop: the restarted agent finishes the stop', async () => {
+  const s = makeTask(`stub-${suffix}`, 'localhost/busybox:test', ['sh', '-c', 'trap "" TERM; while true; do sleep 0.1; done'], { terminationGracePeriodSeconds: 3 });
+  await store.tasks.put(s.id, s);
+  await store.bindings.put(s.id, { taskId: s.id, node, boundAt: new Date().toISOString(), schedulerTerm: 1 });
+  await waitFor('running', async () => (await store.status.get(`${node}.${s.id}`))?.value.state === 'running', 60_000);
+  await store.bindings.delete(s.id);
+  await waitFor('stopping', async () => (await store.status.get(`${node}.${s.id}`))?.value.state === 'stopping', 30_000);
+  agent!.kill('SIGKILL');
+  await new Promise((r) => agent!.once('exit', r));
+  agent = startAgent();
+  await waitFor('stop finished and task forgotten', async () => !(await store.status.get(`${node}.${s.id}`)), 30_000);
+  await store.tasks.delete(s.id);
+  assert.deepEqual(await leaks({ node, dir, runtime, network }, `gitcell/${node}`, `gc-${node}-`), []);
+});
