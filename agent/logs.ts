@@ -136,7 +136,8 @@ export async function streamLogs(
   write: (chunk: Uint8Array) => void,
   opts: { signal?: AbortSignal; timeoutMs?: number } = {},
 ): Promise<void> {
-  const stream = createInbox('_GITCELL_LOGS');
+  // Under _INBOX: the only subjects an agent with restricted permissions may publish to (store/permissions.ts).
+  const stream = createInbox();
   const sub = nc.subscribe(stream);
   let timer: NodeJS.Timeout | undefined;
   const onAbort = () => sub.unsubscribe();

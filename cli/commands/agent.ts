@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { GitcellError } from '../../lib/errors.ts';
 import { createLogger } from '../../lib/log.ts';
-import { connectFromOptions, openClusterStore } from '../../store/index.ts';
+import { connectFromOptions, openAgentStore, openClusterStore } from '../../store/index.ts';
 import { NetworkManager, parseIpv4Cidr } from '../../runtime/index.ts';
 import {
   Agent, RuntimeAdapter, hostAddresses, kernelVersion, machineCapacity, parseCapacity, parseLabels, runcVersion,
@@ -66,7 +66,8 @@ export function registerAgent(program: Command): void {
       const stateDir = resolve(f.stateDir ?? join(f.clusterDir, 'nodes', f.node));
       const log = createLogger('agent');
       const nc = await connectFromOptions({ ...(f.nats ? { nats: f.nats } : {}), ...(f.creds ? { creds: f.creds } : {}), stateDir: f.clusterDir, name: `gitcell agent ${f.node}` });
-      const store = await openClusterStore(nc, { prefix: f.prefix, log });
+      // With credentials the agent runs under agent permissions: it may only bind existing buckets.
+      const store = f.creds ? await openAgentStore(nc, f.node, { prefix: f.prefix, log }) : await openClusterStore(nc, { prefix: f.prefix, log });
       const runtime = new RuntimeAdapter({ root: join(stateDir, 'runtime'), imageRoot: resolve(f.imageCache ?? join(f.clusterDir, 'images')), cgroupParent: `gitcell/${f.node}` });
       const network = new NetworkManager({ bridge: f.bridge ?? defaultBridge(f.node), subnet: f.subnet, stateDir: join(stateDir, 'network'), netnsPrefix: `gc-${f.node}-` });
       const agent = new Agent({
