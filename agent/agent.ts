@@ -88,6 +88,8 @@ export class Agent {
   private passRunning = false;
   private passAgain = false;
   private stopped = false;
+  /** set once every watch delivered its snapshot: before that, "nothing desired" is not true */
+  private synced = false;
   private lastPassAt = 0;
   private startedAt = new Date().toISOString();
   private readonly log: Logger;
@@ -115,6 +117,7 @@ export class Agent {
       this.follow(this.d.store.nodespec.watch({ key: this.o.node }), (_k, v) => { this.nodeSpec = v; }),
     ]);
     void synced;
+    this.synced = true;
     this.logSub = serveLogs(this.d.nc, this.o.node, (taskId) => {
       const id = this.records.get(taskId)?.containerId;
       const dir = id ? this.d.runtime.logDir(id) : undefined;
@@ -262,10 +265,13 @@ export class Agent {
         }
       } else if (t.phase === 'running') {
         if (alive) this.attach(t, c!.id, true);
-        else this.track(this.onExit(t.taskId, t.containerId ?? '', c ? await this.d.runtime.wait(c.id) : { exitCode: 255, oomKilled: false, signal: 'lost' }));
+        else {
+          const info: ExitInfo = c ? await this.d.runtime.wait(c.id) : { exitCode: 255, oomKilled: false, signal: 'lost' };
+          this.runExclusive(t.taskId, () => this.onExit(t.taskId, t.containerId ?? '', info));
+        }
       } else if (t.phase === 'stopping') {
         if (alive) this.attach(t, c!.id, false);
-        this.track(this.runStop(t.taskId, t.stopReason ?? 'unbound'));
+        this.runExclusive(t.taskId, () => this.runStop(t.taskId, t.stopReason ?? 'unbound'));
       }
     }
     // Re-assert what this agent knows, so readers see a fresh status from the new incarnation.
@@ -276,7 +282,7 @@ export class Agent {
 
   /** kick asks for a convergence pass; passes never overlap, requests during one coalesce. */
   private kick(): void {
-    if (this.stopped) return;
+    if (this.stopped || !this.synced) return;
     if (this.passRunning) {
       this.passAgain = true;
       return;
@@ -343,7 +349,7 @@ export class Agent {
   }
 
   private runExclusive(taskId: string, fn: () => Promise<void>): void {
-    if (this.busy.has(taskId)) return;
+    if (this.busy.has(taskId) || this.stopped) return;
     this.busy.add(taskId);
     this.track(fn().catch((err) => this.log.error({ task: taskId, err: errorMessage(err) }, 'agent: task operation failed')).finally(() => {
       this.busy.delete(taskId);
@@ -460,6 +466,7 @@ export class Agent {
   }
 
   private runExclusiveExit(taskId: string, containerId: string, info: ExitInfo): void {
+    if (this.stopped) return;
     // An exit can arrive while another operation holds the task (e.g. a probe kill): retry shortly.
     if (this.busy.has(taskId)) {
       setTimeout(() => this.runExclusiveExit(taskId, containerId, info), 50);
@@ -585,7 +592,7 @@ export class Agent {
           exec: (argv, timeoutMs) => this.d.runtime.exec(l.containerId, argv, timeoutMs),
         }).then(async (res) => {
           l.probing.delete(kind);
-          if (this.live.get(taskId) !== l || !l.health) return;
+          if (this.stopped || this.live.get(taskId) !== l || !l.health) return;
           this.metrics.probes.inc({ kind, result: res.ok ? 'success' : 'failure' });
           const wasReady = isReady(l.health);
           const v = recordProbe(l.health, kind, res.ok, Date.now());
@@ -606,6 +613,7 @@ export class Agent {
   }
 
   private runExclusiveKill(taskId: string, kind: 'liveness' | 'startup', message: string): void {
+    if (this.stopped) return;
     if (this.busy.has(taskId)) {
       setTimeout(() => this.runExclusiveKill(taskId, kind, message), 50);
       return;

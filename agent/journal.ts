@@ -42,6 +42,8 @@ export interface LocalTask {
 
 /** Journal stores LocalTask entries under `<dir>/<taskId>.json`. */
 export class Journal {
+  private seq = 0;
+
   constructor(readonly dir: string) {}
 
   /** load reads every entry; unreadable files are reported through `onBad` and skipped. */
@@ -65,7 +67,8 @@ export class Journal {
   async save(t: LocalTask): Promise<void> {
     await mkdir(this.dir, { recursive: true });
     const file = join(this.dir, `${t.taskId}.json`);
-    const tmp = `${file}.${process.pid}.tmp`;
+    // A unique temp name: two saves of one task may overlap (a probe verdict during an operation).
+    const tmp = `${file}.${process.pid}.${++this.seq}.tmp`;
     await writeFile(tmp, JSON.stringify(t));
     await rename(tmp, file);
   }
