@@ -140,10 +140,12 @@ export function registerImage(program: Command): void {
     .description('upload an image to a registry')
     .argument('<ref>', 'HOST[:PORT]/NAME[:TAG]')
     .option('--source <ref>', 'push this local image under <ref> (default: <ref> itself)')
-    .action(async (ref: string, opts: RootOptions & AuthOptions & { source?: string }) => {
+    .option('--mount-from <repository>', 'offer missing blobs as cross-repository mounts from this repository of the same registry')
+    .action(async (ref: string, opts: RootOptions & AuthOptions & { source?: string; mountFrom?: string }) => {
       const creds = await credentials(opts);
       const out = await pushImage(new ImageStore(runtimeRoot(opts)), ref, {
         progress: terminalProgress('push'), ...(creds ? { credentials: creds } : {}), ...(opts.source ? { source: opts.source } : {}),
+        ...(opts.mountFrom ? { mountFrom: opts.mountFrom } : {}),
       });
       process.stdout.write(`${ref} ${out.digest}\n`);
     });

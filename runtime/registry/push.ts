@@ -16,6 +16,12 @@ export interface PushOptions {
   client?: RegistryClient;
   /** source is the local reference to push (default: `ref` itself). */
   source?: string;
+  /**
+   * mountFrom names another repository of the same registry that may hold the blobs: each missing
+   * blob is first offered as a cross-repository mount (no bytes sent); the registry falls back to a
+   * normal upload when it cannot mount.
+   */
+  mountFrom?: string;
 }
 
 /** hasBlob asks the registry (HEAD) whether it already has a blob. */
@@ -32,10 +38,16 @@ export async function hasBlob(client: RegistryClient, repository: string, digest
  * in a PATCH with its Content-Range to the Location the registry returned last, and the closing
  * PUT names the digest, which the registry verifies.
  */
-export async function uploadBlob(client: RegistryClient, store: ImageStore, repository: string, desc: Descriptor, chunkSize: number, progress: Progress): Promise<void> {
+export async function uploadBlob(client: RegistryClient, store: ImageStore, repository: string, desc: Descriptor, chunkSize: number, progress: Progress, mountFrom?: string): Promise<'mounted' | 'uploaded'> {
   const scope = `repository:${repository}:pull,push`;
-  let res = await client.request('POST', `/v2/${repository}/blobs/uploads/`, { scope, headers: { 'content-length': '0' } });
+  const post = mountFrom
+    ? `/v2/${repository}/blobs/uploads/?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(mountFrom)}`
+    : `/v2/${repository}/blobs/uploads/`;
+  // A mount needs pull on the source repository too; tokens are scoped, so ask for both at once.
+  const postScope = mountFrom ? `${scope} repository:${mountFrom}:pull` : scope;
+  let res = await client.request('POST', post, { scope: postScope, headers: { 'content-length': '0' } });
   await res.body?.cancel();
+  if (mountFrom && res.status === 201) return 'mounted';
   if (res.status !== 202) throw await client.failure(res, `POST upload of ${desc.digest}`);
   let location = nextLocation(client, res, desc);
   const handle = await open(store.content.blobPath(desc.digest), 'r');
@@ -67,6 +79,7 @@ export async function uploadBlob(client: RegistryClient, store: ImageStore, repo
   if (stored && stored !== desc.digest) {
     throw new GitcellError('E_DIGEST_MISMATCH', `${client.domain}/${repository}: registry stored ${stored} for blob ${desc.digest}`, { expected: desc.digest, actual: stored });
   }
+  return 'uploaded';
 }
 
 function nextLocation(client: RegistryClient, res: Response, desc: Descriptor): URL {
@@ -98,12 +111,12 @@ export async function pushImage(store: ImageStore, ref: string, options: PushOpt
       }
       progress.start(desc.digest, desc.digest.slice(7, 19), desc.size, 0);
       try {
-        await uploadBlob(client, store, repository, desc, chunkSize, progress);
+        const how = await uploadBlob(client, store, repository, desc, chunkSize, progress, options.mountFrom);
+        progress.finish(desc.digest, how === 'mounted' ? 'exists' : 'done');
       } catch (err) {
         progress.finish(desc.digest, 'failed');
         throw err;
       }
-      progress.finish(desc.digest, 'done');
     });
   } finally {
     progress.stop();

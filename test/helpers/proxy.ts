@@ -12,6 +12,8 @@ export interface ProxyMode {
   cutAfter?: number;
   /** stall: with cutAfter, keep the connection open and silent instead of dropping it. */
   stall?: boolean;
+  /** delayMs holds every blob GET this long before forwarding it (to make overlap observable). */
+  delayMs?: number;
 }
 
 /** TestProxy is a running misbehaving proxy. */
@@ -19,6 +21,8 @@ export interface TestProxy {
   domain: string;
   mode: ProxyMode;
   requests: { method: string; path: string; range: string | undefined }[];
+  /** peakBlobGets is the most blob GETs that were in flight at once. */
+  peakBlobGets: number;
   stop(): Promise<void>;
 }
 
@@ -27,10 +31,17 @@ export async function startProxy(target: string, mode: ProxyMode = {}): Promise<
   const [host, port] = target.split(':');
   const requests: TestProxy['requests'] = [];
   const cutDone = new Set<string>();
+  let inflight = 0;
   const server: Server = createServer((req, res) => {
     const path = req.url ?? '/';
     requests.push({ method: req.method ?? 'GET', path, range: req.headers.range });
     const blob = /\/blobs\/(sha256:[a-f0-9]{64})$/.exec(path.split('?')[0]!)?.[1];
+    if (req.method === 'GET' && blob) {
+      inflight++;
+      proxy.peakBlobGets = Math.max(proxy.peakBlobGets, inflight);
+      res.on('close', () => { inflight--; });
+    }
+    const forward = (): void => {
     const up = httpRequest({ host, port: Number(port), method: req.method, path, headers: { ...req.headers, host: target } }, (upRes: IncomingMessage) => {
       const headers = { ...upRes.headers };
       // Rewrite absolute Location headers so upload sessions keep going through the proxy.
@@ -71,12 +82,16 @@ export async function startProxy(target: string, mode: ProxyMode = {}): Promise<
     });
     up.on('error', () => res.destroy());
     req.pipe(up);
+    };
+    if (req.method === 'GET' && blob && mode.delayMs) setTimeout(forward, mode.delayMs);
+    else forward();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const proxy: TestProxy = {
     domain: `127.0.0.1:${(server.address() as AddressInfo).port}`,
     mode,
     requests,
+    peakBlobGets: 0,
     stop: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
   return proxy;
