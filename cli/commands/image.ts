@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import Table from 'cli-table3';
 import { GitcellError } from '../../lib/errors.ts';
 import {
-  ContainerManager, ImageStore, Snapshotter, chainIds, exportOciLayout, gcBlobs, importOciLayout, importRootfs,
+  ImageStore, collectGarbage, exportOciLayout, importOciLayout, importRootfs,
   isOciLayout, pullImage, pushImage, splitLayoutArg, type Credentials,
 } from '../../runtime/index.ts';
 import { terminalProgress } from '../progress.ts';
@@ -154,19 +154,9 @@ export function registerImage(program: Command): void {
     .description('remove blobs and snapshots no image or container uses')
     .option('--dry-run', 'only report what would be removed')
     .action(async (opts: RootOptions & { dryRun?: boolean }) => {
-      const root = runtimeRoot(opts);
-      const store = new ImageStore(root);
-      // Containers keep their image's blobs (commit needs the base) and snapshots (their lower dirs).
-      const containers = new ContainerManager({ root, images: store }).list();
-      const result = await gcBlobs(store, { keepManifests: containers.map((c) => c.image.manifestDigest), ...(opts.dryRun ? { dryRun: true } : {}) });
-      const keepChains = new Set<string>();
-      for (const img of result.keptImages) for (const c of chainIds(img.diffIds)) keepChains.add(c);
-      for (const c of containers) for (const id of c.image.chainIds) keepChains.add(id);
-      const snapshots = new Snapshotter(root);
-      const pruned = opts.dryRun
-        ? snapshots.list().map((s) => s.chainId).filter((c) => !keepChains.has(c))
-        : snapshots.prune(keepChains);
+      // runtime/gc.ts keeps every ref's and every container's image and their snapshots.
+      const result = await collectGarbage({ root: runtimeRoot(opts), ...(opts.dryRun ? { dryRun: true } : {}) });
       const verb = opts.dryRun ? 'would remove' : 'removed';
-      process.stdout.write(`${verb} ${result.removed.length} blobs (${human(result.freedBytes)}), ${pruned.length} snapshots, ${result.tempFilesRemoved} stale temp files\n`);
+      process.stdout.write(`${verb} ${result.blobs.removed.length} blobs (${human(result.blobs.freedBytes)}), ${result.snapshotsRemoved.length} snapshots, ${result.blobs.tempFilesRemoved} stale temp files\n`);
     });
 }

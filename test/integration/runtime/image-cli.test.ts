@@ -93,3 +93,17 @@ test('skopeo pushes gitcell\'s OCI export to docker-registry and gitcell pulls i
   assert.equal(back.code, 0, back.stderr);
   assert.equal(back.stdout.trim(), `localhost/again:v2 ${digest}`);
 });
+
+test('image pull draws a progress bar when stderr is a terminal', async () => {
+  await requireTool('script');
+  const src = await tmp('gitcell-state-');
+  const ref = `${reg.domain}/cli/tty:v1`;
+  assert.equal((await gitcell(['image', 'import', rootfs, ref, '--root', src])).code, 0);
+  const push = await run(process.execPath, [cli, 'image', 'push', ref, '--root', src], { env: { ...process.env, GITCELL_REGISTRY_USERNAME: 'ci', GITCELL_REGISTRY_PASSWORD: 'pw' } });
+  assert.equal(push.stderr, '');
+  const dst = await tmp('gitcell-state-');
+  // script(1) gives the command a pseudo-terminal, so stderr.isTTY is true as for a user.
+  const cmd = [process.execPath, cli, 'image', 'pull', ref, '--root', dst].map((a) => `'${a}'`).join(' ');
+  const tty = await run('script', ['-qec', cmd, '/dev/null'], { env: { ...process.env, GITCELL_REGISTRY_USERNAME: 'ci', GITCELL_REGISTRY_PASSWORD: 'pw', GITCELL_LOG_PRETTY: '0' } });
+  assert.match(tty.stdout, /pull [0-9a-f]{12} \[.*\] 100% \d+\/\d+ bytes done/);
+});
