@@ -113,7 +113,8 @@ export class ContainerManager {
       const lowers = await this.snapshots.prepare(this.images.content, image.layers.map((l, i) => ({ digest: l.digest, mediaType: l.mediaType, diffId: image.diffIds[i]! })));
       fs.mkdirSync(this.dir, { recursive: true, mode: 0o711 });
       fs.mkdirSync(p.dir, { mode: 0o711 });
-      for (const d of [p.init, p.upper, p.work, p.rootfs, p.logs]) fs.mkdirSync(d, { mode: 0o755 });
+      for (const d of [p.init, p.upper, p.work, p.rootfs]) fs.mkdirSync(d, { mode: 0o755 });
+      fs.mkdirSync(p.logs, { mode: 0o700 }); // output may carry secrets: root only
       const hostname = opts.hostname ?? (NAME_AS_HOST.test(name) ? name : id).slice(0, 63);
       writeInitLayer(p.init, { hostname, ...(opts.hosts ? { hosts: opts.hosts } : {}), ...(opts.dns ? { dns: opts.dns } : {}), ...(opts.mounts ? { mounts: opts.mounts } : {}) });
       await mountOverlay(overlayMount({ id, lowers, init: p.init, upper: p.upper, work: p.work, target: p.rootfs, base: this.root }));
@@ -165,7 +166,11 @@ export class ContainerManager {
       throw new GitcellError('E_CONTAINER_STATE', `container ${info.name} is already starting`, { id });
     }
     spawnShim({ runc: this.runc.bin, runcRoot: this.runc.root, id, dir: p.dir, logMaxBytes: info.log.maxBytes, logKeep: info.log.keep, oomFile: info.oomFile });
-    const seen = await waitForFile(p.dir, ['pid', 'exit.json']);
+    // Generous: runc takes ~40 ms on an idle machine but seconds on a saturated one.
+    const seen = await waitForFile(p.dir, ['pid', 'exit.json'], START_TIMEOUT_MS).catch(async (err: unknown) => {
+      await this.runc.kill(id, 'SIGKILL', true).catch(() => undefined);
+      throw new GitcellError('E_CONTAINER_START_FAILED', `container ${info.name} did not start within ${START_TIMEOUT_MS} ms`, { id }, { cause: err });
+    });
     if (seen === 'exit.json' && !fs.existsSync(join(p.dir, 'pid'))) {
       const why = readLogs(p.logs).filter((l) => l.stream === 'stderr').map((l) => l.text).slice(-5).join('\n');
       throw new GitcellError('E_CONTAINER_START_FAILED', `container ${info.name} did not start: ${why || 'runc exited without a message'}`, { id });
@@ -195,6 +200,11 @@ export class ContainerManager {
       return { ...record, status: shim === undefined || alive(shim) ? 'starting' : 'unknown' };
     }
     return { ...record, status: 'created' };
+  }
+
+  /** state is inspect under the name of the OCI runtime operation (the agent's vocabulary). */
+  state(idOrName: string): ContainerInfo {
+    return this.inspect(idOrName);
   }
 
   /** list returns every container of this root, oldest first. */
@@ -340,6 +350,9 @@ export class ContainerManager {
     }
   }
 }
+
+/** START_TIMEOUT_MS bounds how long start() waits for runc to report the process running. */
+export const START_TIMEOUT_MS = 120_000;
 
 const NAME_AS_HOST = /^[a-zA-Z0-9][a-zA-Z0-9.-]*$/;
 
