@@ -55,6 +55,26 @@ async function acquireIngest(content: ContentStore, hex: string): Promise<{ path
  * (E_DIGEST_MISMATCH / E_SIZE_MISMATCH otherwise, and the partial file is discarded).
  */
 export async function fetchBlob(client: RegistryClient, content: ContentStore, repository: string, desc: Descriptor, options: DownloadOptions): Promise<'exists' | 'done'> {
+  // Two pulls in one process sharing a layer (an agent starting two tasks) download it once.
+  const key = `${content.blobsDir}\0${desc.digest}`;
+  const running = inflight.get(key);
+  if (running) {
+    await running;
+    options.progress.finish(desc.digest, 'exists');
+    return 'exists';
+  }
+  const p = fetchBlobOnce(client, content, repository, desc, options);
+  inflight.set(key, p);
+  try {
+    return await p;
+  } finally {
+    inflight.delete(key);
+  }
+}
+
+const inflight = new Map<string, Promise<'exists' | 'done'>>();
+
+async function fetchBlobOnce(client: RegistryClient, content: ContentStore, repository: string, desc: Descriptor, options: DownloadOptions): Promise<'exists' | 'done'> {
   if (await content.has(desc.digest)) {
     options.progress.finish(desc.digest, 'exists');
     return 'exists';

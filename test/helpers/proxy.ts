@@ -12,6 +12,10 @@ export interface ProxyMode {
   cutAfter?: number;
   /** stall: with cutAfter, keep the connection open and silent instead of dropping it. */
   stall?: boolean;
+  /** extend appends bytes to every blob body (a registry sending more than the descriptor says). */
+  extend?: boolean;
+  /** corruptManifests adds a space to every manifest body (its digest no longer matches). */
+  corruptManifests?: boolean;
   /** delayMs holds every blob GET this long before forwarding it (to make overlap observable). */
   delayMs?: number;
 }
@@ -46,6 +50,16 @@ export async function startProxy(target: string, mode: ProxyMode = {}): Promise<
       const headers = { ...upRes.headers };
       // Rewrite absolute Location headers so upload sessions keep going through the proxy.
       if (typeof headers.location === 'string') headers.location = headers.location.replace(`http://${target}`, `http://${proxy.domain}`);
+      const isManifest = /\/manifests\/[^/]+$/.test(path.split('?')[0]!);
+      if (req.method === 'GET' && ((blob && mode.extend) || (isManifest && mode.corruptManifests)) && upRes.statusCode === 200) {
+        const parts: Buffer[] = [];
+        upRes.on('data', (c: Buffer) => parts.push(c));
+        upRes.on('end', () => {
+          const body = Buffer.concat([...parts, Buffer.from(isManifest ? ' ' : 'trailing garbage')]);
+          res.writeHead(200, { ...headers, 'content-length': String(body.length) }).end(body);
+        });
+        return;
+      }
       if (req.method === 'GET' && blob && (upRes.statusCode === 200 || upRes.statusCode === 206)) {
         if (mode.corrupt && (mode.corrupt.includes('*') || mode.corrupt.includes(blob))) {
           const parts: Buffer[] = [];

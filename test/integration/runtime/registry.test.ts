@@ -99,6 +99,39 @@ test('a registry serving a blob whose digest does not match is rejected and noth
   assert.deepEqual(await store.content.list(), [img.configDigest]);
 });
 
+test('a manifest that does not match its digest, or a blob longer than its descriptor, is rejected', async () => {
+  const reg = await registry();
+  const src = new ImageStore(await tmp('gitcell-root-'));
+  const img = await sampleImage(src, `${reg.domain}/evil/two:1`);
+  await pushImage(src, `${reg.domain}/evil/two:1`);
+  const badManifests = await startProxy(reg.domain, { corruptManifests: true });
+  cleanups.push(badManifests.stop);
+  const store = new ImageStore(await tmp('gitcell-root-'));
+  await assert.rejects(pullImage(store, `${badManifests.domain}/evil/two:1`), (e) => isGitcellError(e, 'E_DIGEST_MISMATCH'));
+  await assert.rejects(pullImage(store, `${badManifests.domain}/evil/two@${img.manifestDigest}`), (e) => isGitcellError(e, 'E_DIGEST_MISMATCH'));
+  assert.deepEqual(await store.content.list(), []);
+  const longBlobs = await startProxy(reg.domain, { extend: true });
+  cleanups.push(longBlobs.stop);
+  await assert.rejects(pullImage(store, `${longBlobs.domain}/evil/two:1`), (e) => isGitcellError(e, 'E_SIZE_MISMATCH'));
+  assert.deepEqual(await store.content.list(), []);
+  assert.deepEqual(await store.refs(), []);
+});
+
+test('two pulls of one image at once in one process download each blob once', async () => {
+  const reg = await registry();
+  const src = new ImageStore(await tmp('gitcell-root-'));
+  const img = await sampleImage(src, `${reg.domain}/twice/app:1`);
+  await pushImage(src, img.ref);
+  const proxy = await startProxy(reg.domain, { delayMs: 300 });
+  cleanups.push(proxy.stop);
+  const store = new ImageStore(await tmp('gitcell-root-'));
+  const [a, b] = await Promise.all([pullImage(store, `${proxy.domain}/twice/app:1`), pullImage(store, `${proxy.domain}/twice/app:1`)]);
+  assert.equal(a.manifestDigest, img.manifestDigest);
+  assert.equal(b.manifestDigest, img.manifestDigest);
+  const layerGets = proxy.requests.filter((r) => r.method === 'GET' && r.path.endsWith(img.layers[0]!.digest));
+  assert.equal(layerGets.length, 1);
+});
+
 test('a stalled layer download is aborted and resumes with a Range request from the partial file', async () => {
   const reg = await registry();
   const src = new ImageStore(await tmp('gitcell-root-'));
