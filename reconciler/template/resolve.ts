@@ -109,11 +109,22 @@ export function secretsUsedBy(tpl: ManifestTemplate): string[] {
   return [...names].sort();
 }
 
+// Exact quantity parsing goes through BigInt; a repository repeats the same few quantities
+// thousands of times, so remember them (bounded: cleared when full).
+const QUANTITY_MEMO_MAX = 4096;
+const quantityMemo = new Map<string, number>();
+
 function resolveResources(tpl: ManifestTemplate, field: string): TaskTemplate['resources'] {
   const r = tpl.resources ?? {};
   const parse = (v: unknown, kind: 'cpu' | 'memory', path: string): number => {
+    const memoKey = `${kind}:${typeof v}:${String(v)}`;
+    const hit = quantityMemo.get(memoKey);
+    if (hit !== undefined) return hit;
     try {
-      return kind === 'cpu' ? parseCpu(v) : parseMemory(v);
+      const n = kind === 'cpu' ? parseCpu(v) : parseMemory(v);
+      if (quantityMemo.size >= QUANTITY_MEMO_MAX) quantityMemo.clear();
+      quantityMemo.set(memoKey, n);
+      return n;
     } catch (err) {
       const code = isGitcellError(err) ? err.code : 'E_QUANTITY_SYNTAX';
       throw new GitcellError('E_TEMPLATE_INVALID', `${path}: ${errorMessage(err)}`, { field: path, reason: code });
