@@ -55,6 +55,7 @@ export function runControllers(opts: RunControllersOptions): ControllerLoop {
   const { store, signal } = opts;
   const specCache = new Map<string, { stamp: string; spec: WorkloadSpec }>();
   let passes = 0;
+  let failures = 0;
   let dirty = false;
   let running = false;
   let timer: NodeJS.Timeout | undefined;
@@ -96,14 +97,17 @@ export function runControllers(opts: RunControllersOptions): ControllerLoop {
       }, specCache);
       await applyPass(result);
       passes++;
+      failures = 0;
       opts.onPass?.(result);
     } catch (err) {
-      log.warn({ err: errorMessage(err), term: opts.term }, 'controllers: pass failed, retrying');
+      failures++;
+      log.warn({ err: errorMessage(err), term: opts.term, failures }, 'controllers: pass failed, retrying');
       dirty = true;
     } finally {
       running = false;
       release();
-      if (dirty && !signal.aborted) schedule(dirty ? 20 : 0);
+      // Back off while the store is in trouble; otherwise gather what arrived during the pass.
+      if (dirty && !signal.aborted) schedule(failures ? Math.min(5000, 100 * 2 ** Math.min(failures, 6)) : 20);
     }
   }
 
