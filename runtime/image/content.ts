@@ -106,16 +106,23 @@ export class ContentStore {
    * a mismatch throws E_DIGEST_MISMATCH / E_SIZE_MISMATCH and nothing is stored.
    */
   async writeBlob(data: Buffer | Readable, expected: BlobExpectation = {}): Promise<Descriptor> {
-    if (expected.digest !== undefined) assertDigest(expected.digest, 'expected digest');
-    await mkdir(this.tmpDir, { recursive: true });
+    const source = Buffer.isBuffer(data) ? Readable.from([data]) : data;
+    // A source stream that fails while we await mkdir must not become an unhandled 'error' event.
+    let early: unknown;
+    const onEarly = (err: unknown): void => { early ??= err; };
+    source.on('error', onEarly);
     const tmp = join(this.tmpDir, `${Date.now()}-${randomBytes(6).toString('hex')}`);
     try {
+      if (expected.digest !== undefined) assertDigest(expected.digest, 'expected digest');
+      await mkdir(this.tmpDir, { recursive: true });
+      if (early !== undefined) throw early;
       const counter = new HashCounter(expected.size ?? Number.POSITIVE_INFINITY, expected.digest ?? 'blob');
-      const source = Buffer.isBuffer(data) ? Readable.from([data]) : data;
       const out = createWriteStream(tmp, { flags: 'wx' });
       await pipeline(source, counter, out);
       return await this.commit(tmp, counter.digest(), counter.bytes, expected);
     } finally {
+      source.off('error', onEarly);
+      if (!source.destroyed) source.destroy();
       await rm(tmp, { force: true });
     }
   }

@@ -1,8 +1,7 @@
 // OCI image layout (https://github.com/opencontainers/image-spec/blob/main/image-layout.md):
 // DIR/oci-layout, DIR/index.json, DIR/blobs/sha256/<hex>. Tags are the
 // "org.opencontainers.image.ref.name" annotation of index.json entries, as umoci and skopeo use.
-import { copyFile, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
-import { createReadStream } from 'node:fs';
+import { copyFile, mkdir, open, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { GitcellError } from '../../lib/errors.ts';
@@ -102,12 +101,13 @@ export async function importOciLayout(store: ImageStore, dir: string, ref: strin
   const top = candidates[0]!;
   const copyBlob = async (desc: Descriptor): Promise<void> => {
     const path = join(dir, 'blobs', 'sha256', digestHex(desc.digest));
-    if (!(await store.content.has(desc.digest))) {
-      await store.content.writeBlob(createReadStream(path), { digest: desc.digest, size: desc.size }).catch((err: unknown) => {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new GitcellError('E_BLOB_NOT_FOUND', `${dir}: blob ${desc.digest} is missing from blobs/sha256`, { dir, digest: desc.digest });
-        throw err;
-      });
-    }
+    if (await store.content.has(desc.digest)) return;
+    // Open first: a stream opened lazily would report a missing file as an unhandled error event.
+    const handle = await open(path, 'r').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') throw new GitcellError('E_BLOB_NOT_FOUND', `${dir}: blob ${desc.digest} is missing from blobs/sha256`, { dir, digest: desc.digest });
+      throw err;
+    });
+    await store.content.writeBlob(handle.createReadStream(), { digest: desc.digest, size: desc.size });
   };
   const copyTree = async (desc: Descriptor, required: boolean): Promise<void> => {
     const path = join(dir, 'blobs', 'sha256', digestHex(desc.digest));

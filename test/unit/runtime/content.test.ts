@@ -63,3 +63,10 @@ test('concurrent writes of the same blob are safe', async () => {
   assert.deepEqual(await cs.readBlob(sha256Digest(data)), data);
   assert.deepEqual(await readdir(cs.tmpDir), []);
 });
+
+test('a source stream that fails early is a rejection, not a crash', async () => {
+  const cs = await store();
+  const { createReadStream } = await import('node:fs');
+  await assert.rejects(cs.writeBlob(createReadStream('/nonexistent/gitcell-blob')), (e) => (e as NodeJS.ErrnoException).code === 'ENOENT');
+  assert.deepEqual(await cs.list(), []);
+});
