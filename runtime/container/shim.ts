@@ -9,6 +9,8 @@
 // `--keep` leaves the stopped container (and its cgroup) in place so the OOM counter can be read after
 // the exit; ContainerManager.delete() runs `runc delete`. runc writes `pid` (temp + rename) once the
 // container's process has been exec'd: its appearance is the "running" signal.
+// `awk -W interactive`: Debian's awk is mawk, which otherwise reads a pipe in 4 KiB blocks, so a quiet
+// service's lines would not reach its log until it exits (gawk ignores the option with a warning).
 import { spawn } from 'node:child_process';
 import { LOG_AWK } from './logs.ts';
 
@@ -21,8 +23,8 @@ echo $$ > "$d/shim.pid"
   {
     "$runc" --root "$root" run --keep --bundle "$d" --pid-file "$d/pid" "$id" </dev/null 2>&1 1>&3 3>&-
     echo $? > "$d/exit.code"
-  } | LOGF="$d/logs/stderr.log" awk -v max="$max" -v keep="$keep" '${LOG_AWK}' 3>&-
-} 3>&1 | LOGF="$d/logs/stdout.log" awk -v max="$max" -v keep="$keep" '${LOG_AWK}'
+  } | LOGF="$d/logs/stderr.log" awk -W interactive -v max="$max" -v keep="$keep" '${LOG_AWK}' 3>&-
+} 3>&1 | LOGF="$d/logs/stdout.log" awk -W interactive -v max="$max" -v keep="$keep" '${LOG_AWK}'
 code=$(cat "$d/exit.code" 2>/dev/null) || code=""
 case "$code" in ''|*[!0-9]*) code=255 ;; esac
 oom=0
