@@ -1,0 +1,94 @@
+// More of the agent against real parts: an image pulled on demand from a real docker-registry, an
+// exec probe through `runc exec`, an OOM kill reported, and `gitcell logs` as a command.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { requireRoot, requireTools } from '../../helpers/root.ts';
+import { startNatsServer, type NatsServer } from '../../helpers/nats.ts';
+import { startRegistry, type TestRegistry } from '../../helpers/registry.ts';
+import { buildBusyboxImage, leaks, makeTask, probe, startTestNode, waitFor, type TestNode } from '../../helpers/agent.ts';
+import { ImageStore, pushImage } from '../../../runtime/index.ts';
+
+requireRoot();
+requireTools('runc', 'ip', 'docker-registry');
+const run = promisify(execFile);
+
+let server: NatsServer;
+let registry: TestRegistry;
+let n: TestNode;
+let src: string;
+let remote: string;
+before(async () => {
+  server = await startNatsServer();
+  registry = await startRegistry();
+  // Build the image in a separate store and push it; the node's own image cache starts empty.
+  src = await mkdtemp(join(tmpdir(), 'gitcell-agent-src-'));
+  remote = `${registry.domain}/busybox:v1`;
+  await buildBusyboxImage(src, remote);
+  await pushImage(new ImageStore(src), remote);
+  const empty = await mkdtemp(join(tmpdir(), 'gitcell-agent-cache-'));
+  n = await startTestNode(server, { imageRoot: empty });
+  after(() => rm(empty, { recursive: true, force: true }));
+});
+after(async () => {
+  const left = n ? await leaks(n) : [];
+  await n?.close();
+  await registry?.stop();
+  await server?.stop();
+  await rm(src, { recursive: true, force: true });
+  assert.deepEqual(left, []);
+});
+
+test('an image missing on the node is pulled on demand from its registry', async () => {
+  const spec = makeTask(`pull-${Date.now()}`, remote, ['sh', '-c', 'echo pulled; while true; do sleep 1; done']);
+  await n.bind(spec);
+  await n.waitStatus(spec.id, 'running', (s) => s.state === 'running', 60_000);
+  assert.ok((await n.runtime.images()).includes(remote));
+  await n.unbind(spec.id);
+  await waitFor('removed', async () => !(await n.status(spec.id)));
+});
+
+test('an exec readiness probe runs inside the container', async () => {
+  const spec = makeTask(`exec-${Date.now()}`, remote, ['sh', '-c', 'sleep 2; touch /tmp/ready; while true; do sleep 1; done'],
+    { probes: { readiness: probe({ exec: { command: ['test', '-f', '/tmp/ready'] }, failureThreshold: 1 }) } });
+  await n.bind(spec);
+  const running = await n.waitStatus(spec.id, 'running', (s) => s.state === 'running', 60_000);
+  assert.equal(running.ready, false, 'not ready before the file exists');
+  await n.waitStatus(spec.id, 'ready', (s) => s.ready, 30_000);
+  await n.unbind(spec.id);
+  await waitFor('removed', async () => !(await n.status(spec.id)));
+});
+
+test('a task killed by the OOM killer is reported as such', async () => {
+  const spec = makeTask(`oom-${Date.now()}`, remote, ['sh', '-c', 'a=xxxxxxxxxxxxxxxx; while true; do a="$a$a"; done'],
+    { restartPolicy: 'Never', resources: { requests: { cpuMillis: 10, memoryBytes: 8 << 20 }, limits: { memoryBytes: 16 << 20 } } }, 'batch');
+  await n.bind(spec);
+  const s = await n.waitStatus(spec.id, 'OOM killed', (x) => x.state === 'failed', 60_000);
+  assert.equal(s.oomKilled, true, JSON.stringify(s));
+  assert.match(s.message ?? '', /OOM/);
+  await n.unbind(spec.id);
+  await waitFor('removed', async () => !(await n.status(spec.id)));
+});
+
+test('gitcell logs TASK --tail N prints the task log fetched from its agent', async () => {
+  const spec = makeTask(`logs-${Date.now()}`, remote, ['sh', '-c', 'for i in 1 2 3 4 5; do echo line $i; done; echo oops >&2; while true; do sleep 1; done']);
+  await n.bind(spec);
+  await n.waitStatus(spec.id, 'running', (s) => s.state === 'running', 60_000);
+  const args = ['cli/bin.js', 'logs', spec.id, '--nats', server.url, '--prefix', n.store.prefix];
+  const all = await waitFor('all lines', async () => {
+    const r = await run(process.execPath, args);
+    return r.stdout.split('\n').length >= 7 ? r.stdout : undefined;
+  });
+  assert.equal(all.split('\n').filter((l) => l.startsWith('line')).length, 5);
+  assert.match(all, /oops/);
+  const tail = await run(process.execPath, [...args, '--tail', '1']);
+  assert.equal(tail.stdout.split('\n').filter(Boolean).length, 1);
+  await assert.rejects(run(process.execPath, ['cli/bin.js', 'logs', 'no-such-task', '--nats', server.url, '--prefix', n.store.prefix]),
+    (err: { code: number; stderr: string }) => err.code === 1 && /E_TASK_NOT_FOUND/.test(err.stderr));
+  await n.unbind(spec.id);
+  await waitFor('removed', async () => !(await n.status(spec.id)));
+});
