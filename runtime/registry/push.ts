@@ -1,6 +1,6 @@
 import { open } from 'node:fs/promises';
 import { GitcellError } from '../../lib/errors.ts';
-import { formatReference, parseReference, sha256Digest, type Descriptor, type ImageStore, type ResolvedImage } from '../image/index.ts';
+import { formatReference, isIndexMediaType, parseManifestOrIndex, parseReference, sha256Digest, type Descriptor, type ImageStore, type ResolvedImage } from '../image/index.ts';
 import { RegistryClient } from './client.ts';
 import { NO_PROGRESS, mapLimit, type Progress } from './progress.ts';
 import type { Credentials } from './auth.ts';
@@ -88,23 +88,46 @@ function nextLocation(client: RegistryClient, res: Response, desc: Descriptor): 
   return client.url(loc);
 }
 
+/** putManifest PUTs a manifest or index under a tag or digest and checks the digest the registry reports. */
+async function putManifest(client: RegistryClient, repository: string, reference: string, data: Buffer, mediaType: string): Promise<string> {
+  const res = await client.request('PUT', `/v2/${repository}/manifests/${reference}`, {
+    scope: `repository:${repository}:pull,push`, body: data, headers: { 'content-type': mediaType },
+  });
+  await res.body?.cancel();
+  if (res.status !== 201) throw await client.failure(res, `PUT manifest ${repository}:${reference}`);
+  const expected = sha256Digest(data);
+  const digest = res.headers.get('docker-content-digest') ?? expected;
+  if (digest !== expected) {
+    throw new GitcellError('E_DIGEST_MISMATCH', `${client.domain}/${repository}: registry stored manifest ${digest}, pushed ${expected}`, { expected, actual: digest });
+  }
+  return digest;
+}
+
 /**
- * pushImage uploads the local image (its linux/amd64 manifest, config and layers) to the registry
- * named by `ref`: blobs the registry already has are skipped (HEAD), the rest uploaded in chunks,
- * then the manifest is PUT under the tag. Returns the manifest digest the registry confirmed.
+ * pushImage uploads a local image to the registry named by `ref`. When the local reference is an
+ * image index whose every platform is complete locally, all platforms and the index are pushed
+ * (same digest as local); otherwise the linux/amd64 manifest alone. Blobs the registry already has
+ * are skipped (HEAD), the rest uploaded in chunks (or mounted, with `mountFrom`), manifests last.
+ * Returns the digest the tag now points at and the resolved linux/amd64 image.
  */
 export async function pushImage(store: ImageStore, ref: string, options: PushOptions = {}): Promise<{ digest: string; image: ResolvedImage }> {
   const parsed = parseReference(ref);
   const name = formatReference(parsed);
-  const image = await store.resolve(options.source ?? name);
+  const source = options.source ?? name;
+  const image = await store.resolve(source);
+  const platforms = await completePlatforms(store, source);
   const client = options.client ?? new RegistryClient({ domain: parsed.domain, ...(options.credentials ? { credentials: options.credentials } : {}) });
   const progress = options.progress ?? NO_PROGRESS;
   const repository = parsed.path;
   await client.ping();
-  const configDesc: Descriptor = { mediaType: 'application/octet-stream', digest: image.configDigest, size: await store.content.size(image.configDigest) };
   const chunkSize = options.chunkSize ?? 8 * 1024 * 1024;
+  const blobs = new Map<string, Descriptor>();
+  for (const img of platforms?.images ?? [image]) {
+    for (const l of img.layers) blobs.set(l.digest, l);
+    blobs.set(img.configDigest, { mediaType: 'application/octet-stream', digest: img.configDigest, size: await store.content.size(img.configDigest) });
+  }
   try {
-    await mapLimit([...image.layers, configDesc], options.concurrency ?? 3, async (desc) => {
+    await mapLimit([...blobs.values()], options.concurrency ?? 3, async (desc) => {
       if (await hasBlob(client, repository, desc.digest)) {
         progress.finish(desc.digest, 'exists');
         return;
@@ -121,16 +144,31 @@ export async function pushImage(store: ImageStore, ref: string, options: PushOpt
   } finally {
     progress.stop();
   }
-  const data = await store.content.readBlob(image.manifestDigest);
-  const reference = parsed.tag ?? image.manifestDigest;
-  const res = await client.request('PUT', `/v2/${repository}/manifests/${reference}`, {
-    scope: `repository:${repository}:pull,push`, body: data, headers: { 'content-type': image.manifest.mediaType },
-  });
-  await res.body?.cancel();
-  if (res.status !== 201) throw await client.failure(res, `PUT manifest ${repository}:${reference}`);
-  const digest = res.headers.get('docker-content-digest') ?? sha256Digest(data);
-  if (digest !== image.manifestDigest) {
-    throw new GitcellError('E_DIGEST_MISMATCH', `${client.domain}/${repository}: registry stored manifest ${digest}, pushed ${image.manifestDigest}`, { expected: image.manifestDigest, actual: digest });
+  if (platforms) {
+    // children by digest first: a registry refuses an index naming manifests it does not have
+    for (const img of platforms.images) {
+      await putManifest(client, repository, img.manifestDigest, await store.content.readBlob(img.manifestDigest), img.manifest.mediaType);
+    }
+    const data = await store.content.readBlob(platforms.indexDigest);
+    return { digest: await putManifest(client, repository, parsed.tag ?? platforms.indexDigest, data, platforms.mediaType), image };
   }
-  return { digest, image };
+  const data = await store.content.readBlob(image.manifestDigest);
+  return { digest: await putManifest(client, repository, parsed.tag ?? image.manifestDigest, data, image.manifest.mediaType), image };
+}
+
+/** completePlatforms returns every platform image of a local index when all are complete locally. */
+async function completePlatforms(store: ImageStore, ref: string): Promise<{ indexDigest: string; mediaType: string; images: ResolvedImage[] } | undefined> {
+  const record = await store.getRef(ref);
+  if (!record || !isIndexMediaType(record.mediaType)) return undefined;
+  const index = parseManifestOrIndex(await store.content.readBlob(record.digest), `index ${record.digest} of ${ref}`, record.mediaType);
+  if (index.kind !== 'index') return undefined;
+  const images: ResolvedImage[] = [];
+  for (const child of index.manifests) {
+    try {
+      images.push(await store.resolveDigest(`${ref}@${child.digest}`, child.digest, child.mediaType));
+    } catch {
+      return undefined; // a platform is missing locally (pulls fetch only linux/amd64)
+    }
+  }
+  return { indexDigest: record.digest, mediaType: index.mediaType, images };
 }

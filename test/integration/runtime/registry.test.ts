@@ -229,6 +229,16 @@ test('pulling an image index from docker-registry picks the linux/amd64 manifest
   // pulling by digest works too and is verified
   const byDigest = await pullImage(other, `${reg.domain}/multi/app@${amd.manifestDigest}`);
   assert.equal(byDigest.manifestDigest, amd.manifestDigest);
+  // pushing the pulled index: only amd64 is local, so the amd64 manifest goes alone
+  assert.equal((await pushImage(other, `${reg.domain}/multi/amd-only:1`, { source: `${reg.domain}/multi/app:all` })).digest, amd.manifestDigest);
+  // pushing a local index whose platforms are all present pushes them all and the index itself
+  const indexDesc = await store.content.writeBlob(index);
+  await store.tag(`${reg.domain}/multi/copy:all`, indexDesc.digest);
+  const pushed = await pushImage(store, `${reg.domain}/multi/copy:all`);
+  assert.equal(pushed.digest, indexDesc.digest);
+  const third = new ImageStore(await tmp('gitcell-root-'));
+  assert.equal((await pullImage(third, `${reg.domain}/multi/copy:all`)).manifestDigest, amd.manifestDigest);
+  assert.equal((await third.getRef(`${reg.domain}/multi/copy:all`))?.digest, indexDesc.digest);
 });
 
 test('layer downloads run concurrently, never more than the bound', async () => {
