@@ -74,6 +74,18 @@ function unescapeGetfattr(s: string): string {
   return Buffer.from(bytes).toString('utf8');
 }
 
-function* chunks<T>(items: readonly T[], size: number): Generator<T[]> {
-  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
+// Batches of at most `size` paths and ~128 KiB of arguments, well under the kernel's ARG_MAX.
+function* chunks(items: readonly string[], size: number, maxBytes = 128 * 1024): Generator<string[]> {
+  let batch: string[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    if (batch.length > 0 && (batch.length >= size || bytes + item.length + 1 > maxBytes)) {
+      yield batch;
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(item);
+    bytes += Buffer.byteLength(item) + 1;
+  }
+  if (batch.length > 0) yield batch;
 }
