@@ -26,6 +26,7 @@ import {
   type SyncRecord,
 } from '../reconciler/index.ts';
 import { startNatsServer } from '../test/helpers/nats.ts';
+import { createLocalSource, startReconcilerService } from '../reconciler/index.ts';
 
 const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -121,9 +122,78 @@ try {
     controllers_tasks_created: tasksSeen,
     ...phases,
   };
+  result = { ...result, ...(await commitToApplied(server.url)) };
 } finally {
   await nc.close();
   await server.stop();
   await rm(repo.dir, { recursive: true, force: true });
 }
 console.log(JSON.stringify(result));
+
+/**
+ * commitToApplied (reconciler-git): a reconciler service follows a local repository of
+ * LATENCY_OBJECTS Jobs; each of COMMITS commits changes one Job's image, and the latency is from
+ * `git commit` returning to reconcileRevision reporting the revision Applied (desired objects and
+ * status written). The controller loop is off so only the Git-to-store path is measured.
+ */
+async function commitToApplied(natsUrl: string): Promise<Record<string, number>> {
+  const objects = arg('latency-objects', 1000);
+  const commits = arg('commits', 20);
+  const dir = await mkdtemp(join(tmpdir(), 'gitcell-bench-latency-'));
+  const git = (...args: string[]) => execFileSync('git', ['-C', dir, ...args], { encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 'bench', GIT_AUTHOR_EMAIL: 'bench@gitcell.invalid', GIT_COMMITTER_NAME: 'bench', GIT_COMMITTER_EMAIL: 'bench@gitcell.invalid' } }).trim();
+  const file = (f: number, bump: Map<number, number>) => {
+    const docs: string[] = [];
+    for (let i = f * PER_FILE; i < Math.min(objects, (f + 1) * PER_FILE); i++) docs.push(manifest(i).replace(/:1\.(\d)$/m, `:1.$1-${bump.get(i) ?? 0}`));
+    return docs.join('\n---\n') + '\n';
+  };
+  const bump = new Map<number, number>();
+  await mkdir(join(dir, 'apps'));
+  for (let f = 0; f * PER_FILE < objects; f++) await writeFile(join(dir, 'apps', `apps-${f}.yaml`), file(f, bump));
+  git('init', '-q', '-b', 'main');
+  git('add', '-A');
+  git('commit', '-q', '-m', 'initial');
+  const nc2 = await connect({ servers: natsUrl });
+  const store = await openClusterStore<DesiredRecord, SyncRecord>(nc2, { prefix: `l${randomBytes(3).toString('hex')}_`, log: silentLogger() });
+  const applied = new Map<string, number>();
+  const svc = await startReconcilerService({
+    store,
+    source: createLocalSource({ repo: dir, branch: 'main' }, silentLogger()),
+    controllers: false,
+    leaseMs: 3000,
+    log: silentLogger(),
+    onReconciled: (rev, out) => {
+      if (out.result === 'Applied' || out.result === 'Unchanged') applied.set(rev, performance.now());
+    },
+  });
+  const waitApplied = async (rev: string) => {
+    const deadline = Date.now() + 60_000;
+    while (!applied.has(rev)) {
+      if (Date.now() > deadline) throw new Error(`revision ${rev} not applied within 60 s`);
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    return applied.get(rev)!;
+  };
+  const latencies: number[] = [];
+  try {
+    await waitApplied(git('rev-parse', 'HEAD'));
+    for (let c = 0; c < commits; c++) {
+      const i = (c * 37) % objects;
+      bump.set(i, (bump.get(i) ?? 0) + 1);
+      const f = Math.floor(i / PER_FILE);
+      await writeFile(join(dir, 'apps', `apps-${f}.yaml`), file(f, bump));
+      git('commit', '-q', '-am', `bump app-${i}`);
+      const committed = performance.now();
+      const rev = git('rev-parse', 'HEAD');
+      latencies.push((await waitApplied(rev)) - committed);
+    }
+  } finally {
+    await svc.stop();
+    await nc2.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+  const sorted = [...latencies].sort((a, b) => a - b);
+  // Nearest-rank percentiles: p50 of 20 is the 10th value, p99 the 20th.
+  const pct = (p: number) => sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)]!;
+  console.log(`commit to applied, ${objects} objects, ${commits} commits: p50 ${pct(50).toFixed(1)} ms, p99 ${pct(99).toFixed(1)} ms`);
+  return { latency_objects: objects, commit_to_applied_p50_ms: Number(pct(50).toFixed(1)), commit_to_applied_p99_ms: Number(pct(99).toFixed(1)) };
+}

@@ -1,6 +1,7 @@
 // Shared plumbing of the client commands (status, get, describe, events, rollout, plan): how they
 // find the cluster (`--nats URL` or the `--state-dir` of a running `gitcell up`) and open its store.
 import type { Command } from 'commander';
+import Table from 'cli-table3';
 import { silentLogger } from '../lib/log.ts';
 import { GitcellError } from '../lib/errors.ts';
 import { connectFromOptions, openClusterStore, DEFAULT_PREFIX, type ClusterStore } from '../store/index.ts';
@@ -63,4 +64,18 @@ export function age(iso: string | undefined, now = Date.now()): string {
 /** printJson writes a value as indented JSON and a newline. */
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/**
+ * table renders rows kubectl-style (no borders, columns padded) with cli-table3, so wide values
+ * (ids, messages) line up without hand-written padding.
+ */
+export function table(head: string[], rows: (string | number)[][]): string {
+  const t = new Table({
+    head,
+    chars: { top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '   ' },
+    style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0 },
+  });
+  for (const r of rows) t.push(r.map(String));
+  return `${t.toString().split('\n').map((l) => l.trimEnd()).join('\n')}\n`;
 }

@@ -1,15 +1,20 @@
 import type { Command } from 'commander';
 import { registerAgent } from './agent.ts';
 import { registerCommit } from './commit.ts';
+import { registerDescribe } from './describe.ts';
+import { registerEvents } from './events.ts';
+import { registerGet } from './get.ts';
 import { registerImage } from './image.ts';
 import { registerLogs } from './logs.ts';
 import { registerPlan } from './plan.ts';
 import { registerPs } from './ps.ts';
 import { registerReconciler } from './reconciler.ts';
 import { registerRm } from './rm.ts';
+import { registerRollout } from './rollout.ts';
 import { registerRun } from './run.ts';
-import { registerStop } from './stop.ts';
 import { registerSecret } from './secret.ts';
+import { registerStatus } from './status.ts';
+import { registerStop } from './stop.ts';
 import { registerUp } from './up.ts';
 
 /**
@@ -19,14 +24,19 @@ import { registerUp } from './up.ts';
 export function registerCommands(program: Command): void {
   registerAgent(program);
   registerCommit(program);
+  registerDescribe(program);
+  registerEvents(program);
+  registerGet(program);
   registerImage(program);
   registerLogs(program);
   registerPlan(program);
   registerPs(program);
   registerReconciler(program);
   registerRm(program);
+  registerRollout(program);
   registerRun(program);
-  registerStop(program);
   registerSecret(program);
+  registerStatus(program);
+  registerStop(program);
   registerUp(program);
 }
