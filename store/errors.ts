@@ -21,6 +21,8 @@ export const StoreErrorCodes = {
   TooManyConflicts: 'E_TOO_MANY_CONFLICTS',
   /** a write from a deposed leader: a higher lease term was seen */
   Fenced: 'E_FENCED',
+  /** the NATS server refused the operation for this connection's user */
+  PermissionDenied: 'E_PERMISSION_DENIED',
   /** no cluster to connect to (no --nats and no running embedded server) */
   NoCluster: 'E_NO_CLUSTER',
 } as const;
@@ -58,6 +60,9 @@ export function translateError(err: unknown, op: string, bucket: string, key?: s
     return storeError(StoreErrorCodes.Conflict, `${op} ${where}: revision conflict (someone else wrote first)`, data, err);
   }
   const name = (err as Error)?.name ?? '';
+  if (name === 'PermissionViolationError' || /permissions violation/i.test(msg)) {
+    return storeError(StoreErrorCodes.PermissionDenied, `${op} ${where}: permission denied (${msg})`, data, err);
+  }
   if (/timeout|no responders|disconnect|closed|connection|unavailable|no suitable peers|leader/i.test(`${name} ${msg}`)) {
     return storeError(StoreErrorCodes.Unavailable, `${op} ${where}: NATS unavailable (${msg})`, data, err);
   }

@@ -13,6 +13,7 @@ interface Pending {
   resolve: (seq: number) => void;
   reject: (err: unknown) => void;
   deadline: number;
+  subject: string;
 }
 
 /** JetStreamPubError is a PubAck error from the server, shaped like nats.js' API errors (code = err_code). */
@@ -47,6 +48,33 @@ class Publisher {
   private async followStatus(): Promise<void> {
     for await (const s of this.nc.status()) {
       if (s.type === 'disconnect') this.failAll('NATS connection lost while waiting for the answer (the write may or may not have happened)');
+      if (s.type === 'error') this.onPermissionError(s.error);
+    }
+  }
+
+  /**
+   * onPermissionError: the server refused a publish (or our inbox subscription) and said so on the
+   * connection, not on the reply subject. A refused publish fails the oldest pending write to that
+   * subject (each refusal answers one message); a refused inbox fails them all and the publisher is
+   * replaced on next use.
+   */
+  private onPermissionError(err: unknown): void {
+    const pe = err as { name?: string; operation?: string; subject?: string } | undefined;
+    if (pe?.name !== 'PermissionViolationError') return;
+    if (pe.operation === 'subscription' && pe.subject === `${this.inbox}.*`) {
+      publishers.delete(this.nc);
+      const all = [...this.pending.values()];
+      this.pending.clear();
+      for (const p of all) p.reject(err);
+      return;
+    }
+    if (pe.operation !== 'publish') return;
+    for (const [token, p] of this.pending) {
+      if (p.subject === pe.subject) {
+        this.pending.delete(token);
+        p.reject(err);
+        return;
+      }
     }
   }
 
@@ -62,7 +90,7 @@ class Publisher {
     if (this.nc.isClosed()) return Promise.reject(storeError(StoreErrorCodes.Unavailable, 'NATS connection closed', {}));
     const token = (this.next++).toString(36);
     return new Promise<number>((resolve, reject) => {
-      this.pending.set(token, { resolve, reject, deadline: Date.now() + timeoutMs });
+      this.pending.set(token, { resolve, reject, deadline: Date.now() + timeoutMs, subject });
       try {
         this.nc.publish(subject, data, headers ? { reply: `${this.inbox}.${token}`, headers } : { reply: `${this.inbox}.${token}` });
       } catch (err) {

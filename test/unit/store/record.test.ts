@@ -81,6 +81,8 @@ test('JetStream errors map to stable store codes', () => {
   const other = translateError(new Error('maximum payload exceeded'), 'put', 'b', 'k');
   assert.equal(other.code, 'E_STORE_FAILED');
   assert.match(other.message, /put b\/k: maximum payload exceeded/);
+  const denied = Object.assign(new Error("Permissions Violation for Publish to \"$KV.x.k\""), { name: 'PermissionViolationError' });
+  assert.equal(translateError(denied, 'put', 'x', 'k').code, 'E_PERMISSION_DENIED');
 });
 
 test('cluster layout helpers', async () => {
