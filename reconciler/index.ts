@@ -2,6 +2,7 @@
 export * from './template/index.ts';
 export * from './diff/index.ts';
 export * from './manifests/index.ts';
+export * from './validate/index.ts';
 export * from './controllers/index.ts';
 export * from './apply/index.ts';
 export * from './secrets/index.ts';

@@ -16,6 +16,7 @@ import { registerSecret } from './secret.ts';
 import { registerStatus } from './status.ts';
 import { registerStop } from './stop.ts';
 import { registerUp } from './up.ts';
+import { registerValidate } from './validate.ts';
 
 /**
  * registerCommands adds every subcommand. Each command lives in its own file exporting one
@@ -39,4 +40,5 @@ export function registerCommands(program: Command): void {
   registerStatus(program);
   registerStop(program);
   registerUp(program);
+  registerValidate(program);
 }

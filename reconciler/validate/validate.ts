@@ -1,0 +1,158 @@
+// The validator core: loaded objects in, problems out. No I/O; `locate` (from the loader) turns
+// field paths into line:column. The reconciler runs the same function before applying a revision.
+import { BUILTIN_KINDS, DEFAULT_NAMESPACE, isBuiltinKind, objectKey, type AnyObject, type BuiltinKind } from '../../api/index.ts';
+import { COMMON_SCHEMA, compileBuiltinSchemas, type SchemaValidator } from '../../crds/index.ts';
+import type { FieldPath, LoadResult, LoadedObject, ManifestSource, Problem } from '../manifests/index.ts';
+import { checkCronJob, checkDaemonSet, checkJob, checkSecret } from './check-kinds.ts';
+import { ValidationCode, recordAt, stringAt, type Report } from './finding.ts';
+import { closest, compareProblems, formatFieldPath, quote } from './format.ts';
+import { checkSecretRefs, indexSecret, type SecretIndex } from './references.ts';
+import { explainSchemaErrors, type RefResolver } from './schema-errors.ts';
+import { buildUserKinds, type UserKind } from './user-kinds.ts';
+import { Ajv } from 'ajv';
+
+/** ValidateOptions: `allowPlaintextSecrets` accepts annotated plaintext Secrets (dev only). */
+export interface ValidateOptions {
+  allowPlaintextSecrets?: boolean;
+}
+
+/** ValidObject is an object that passed every check, typed, with where it came from. */
+export interface ValidObject {
+  object: AnyObject;
+  source: ManifestSource;
+}
+
+/** ValidationResult lists every problem (sorted by file, line, column) and the objects without any. */
+export interface ValidationResult {
+  problems: Problem[];
+  valid: ValidObject[];
+}
+
+let compiled: { builtin: Readonly<Record<BuiltinKind, SchemaValidator>>; envelope: SchemaValidator } | undefined;
+
+/** compiledSchemas compiles the built-in schemas once per process: ajv compilation costs far more than validating. */
+function compiledSchemas(): NonNullable<typeof compiled> {
+  if (!compiled) {
+    const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
+    ajv.addSchema(COMMON_SCHEMA);
+    const envelope = ajv.compile({
+      $id: 'https://gitcell.io/schemas/v1/envelope.json',
+      type: 'object',
+      required: ['apiVersion', 'kind', 'metadata'],
+      properties: { apiVersion: { type: 'string', minLength: 1 }, kind: { type: 'string', minLength: 1 }, metadata: { $ref: 'common.json#/definitions/metadata' } },
+    });
+    compiled = { builtin: compileBuiltinSchemas(), envelope };
+  }
+  return compiled;
+}
+
+const resolveBuiltinRef: RefResolver = (ref) => {
+  const m = /#\/definitions\/([^/]+)$/.exec(ref);
+  return m ? ((COMMON_SCHEMA.definitions as Record<string, Record<string, unknown>>)[m[1]!] ?? undefined) : undefined;
+};
+
+/**
+ * validateManifests checks every loaded object: the schema of its kind (built-in, or defined by a
+ * CustomResourceDefinition among the same objects), the per-kind rules (quantities, limits >=
+ * requests, cron schedules, sealed Secrets, ...), duplicates, and references to Secrets. The
+ * loader's own problems are included, so the result is everything wrong with the revision.
+ */
+export function validateManifests(load: Pick<LoadResult, 'objects' | 'problems' | 'locate'>, options: ValidateOptions = {}): ValidationResult {
+  const { builtin, envelope } = compiledSchemas();
+  const problems: Problem[] = [...load.problems];
+  const failed = new Set<LoadedObject>();
+
+  const reporterFor = (item: LoadedObject): Report => {
+    const kind = stringAt(item.object, 'kind');
+    const name = stringAt(recordAt(item.object, 'metadata'), 'name');
+    return (path: FieldPath, code: string, message: string) => {
+      failed.add(item);
+      const at = load.locate(item.source, path);
+      problems.push({
+        code, message, file: at.file, line: at.line, column: at.column, document: item.source.document,
+        path: formatFieldPath(path),
+        ...(kind !== undefined ? { kind } : {}), ...(name !== undefined ? { name } : {}),
+      });
+    };
+  };
+  const reporters = new Map<LoadedObject, Report>(load.objects.map((o) => [o, reporterFor(o)]));
+  const where = (o: LoadedObject): string => `${o.source.file}:${o.source.line}:${o.source.column}`;
+
+  const crdItems = load.objects.filter((o) => o.object.kind === 'CustomResourceDefinition');
+  const userKinds = buildUserKinds(crdItems.map((o) => ({ object: o.object, where: where(o), report: reporters.get(o)! })));
+  const secrets: SecretIndex = new Map();
+  for (const o of load.objects) if (o.object.kind === 'Secret') indexSecret(secrets, o.object);
+
+  const seen = new Map<string, LoadedObject>();
+  for (const item of load.objects) {
+    const report = reporters.get(item)!;
+    const obj = item.object;
+    const kind = obj.kind;
+    if (isBuiltinKind(kind)) {
+      const validate = builtin[kind];
+      if (!validate(obj)) for (const f of explainSchemaErrors(validate.errors, resolveBuiltinRef)) report(f.path, ValidationCode.schema, f.message);
+      checkBuiltin(kind, obj, options, secrets, report);
+    } else {
+      if (!envelope(obj)) for (const f of explainSchemaErrors(envelope.errors, resolveBuiltinRef)) report(f.path, ValidationCode.schema, f.message);
+      if (typeof kind === 'string' && kind !== '') {
+        const user = userKinds.get(kind);
+        if (user) checkUserObject(user, obj, report);
+        else report(['kind'], ValidationCode.unknownKind, unknownKindMessage(kind, userKinds));
+      }
+    }
+    const name = stringAt(recordAt(obj, 'metadata'), 'name');
+    if (typeof kind === 'string' && name !== undefined) {
+      const key = objectKey({ kind, metadata: { name, namespace: stringAt(recordAt(obj, 'metadata'), 'namespace') ?? DEFAULT_NAMESPACE } });
+      const first = seen.get(key);
+      if (first) report(['metadata', 'name'], ValidationCode.duplicate, `${kind} ${quote(name)} is already defined at ${where(first)}`);
+      else seen.set(key, item);
+    }
+  }
+  problems.sort(compareProblems);
+  const valid = load.objects.filter((o) => !failed.has(o)).map((o) => ({ object: o.object as unknown as AnyObject, source: o.source }));
+  return { problems, valid };
+}
+
+function checkBuiltin(kind: BuiltinKind, obj: Record<string, unknown>, options: ValidateOptions, secrets: SecretIndex, report: Report): void {
+  switch (kind) {
+    case 'Job':
+      checkJob(obj, report);
+      break;
+    case 'DaemonSet':
+      checkDaemonSet(obj, report);
+      break;
+    case 'CronJob':
+      checkCronJob(obj, report);
+      break;
+    case 'Secret':
+      checkSecret(obj, { allowPlaintextSecrets: options.allowPlaintextSecrets === true }, report);
+      break;
+    case 'CustomResourceDefinition':
+      break; // checked while building the user kinds
+  }
+  checkSecretRefs(kind, obj, secrets, report);
+}
+
+function checkUserObject(user: UserKind, obj: Record<string, unknown>, report: Report): void {
+  const apiVersion = obj.apiVersion;
+  const accepted = [...user.versions.keys()].map((v) => `${user.group}/${v}`);
+  const version = typeof apiVersion === 'string' && apiVersion.startsWith(`${user.group}/`) ? apiVersion.slice(user.group.length + 1) : undefined;
+  if (version === undefined || !user.versions.has(version)) {
+    if (typeof apiVersion === 'string') report(['apiVersion'], ValidationCode.apiVersion, `must be ${accepted.map((a) => quote(a)).join(' or ') || 'a served version'} for kind ${user.kind} (got ${quote(apiVersion)})`);
+    return;
+  }
+  const validate = user.versions.get(version);
+  if (!validate) return; // the CRD's schema did not compile: reported on the CRD
+  // The user's schema describes the object's content; the envelope is gitcell's and checked above.
+  const { apiVersion: _a, kind: _k, metadata: _m, ...body } = obj;
+  if (!validate(body)) {
+    const resolve: RefResolver = () => undefined;
+    for (const f of explainSchemaErrors(validate.errors, resolve)) report(f.path, ValidationCode.schema, f.message);
+  }
+}
+
+function unknownKindMessage(kind: string, userKinds: Map<string, UserKind>): string {
+  const known = [...BUILTIN_KINDS, ...userKinds.keys()];
+  const guess = closest(kind, known);
+  return `unknown kind ${quote(kind)}${guess ? ` (did you mean ${quote(guess)}?)` : ''}; known kinds: ${known.join(', ')}; a CustomResourceDefinition in the repository can define it`;
+}
