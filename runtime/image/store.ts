@@ -130,11 +130,20 @@ export class ImageStore {
       throw err;
     }
     const out: RefRecord[] = [];
+    // A damaged ref file is an error, not a skip: gc must never drop an image it cannot read.
     for (const file of names.filter((n) => n.endsWith('.json'))) {
-      const rec = parseJsonBlob(await readFile(join(this.refsDir, file)), `ref file ${file}`);
-      if (typeof rec.ref === 'string' && typeof rec.digest === 'string' && typeof rec.mediaType === 'string' && typeof rec.size === 'number') {
-        out.push({ ref: rec.ref, digest: rec.digest, mediaType: rec.mediaType, size: rec.size });
+      const path = join(this.refsDir, file);
+      let rec: Record<string, unknown>;
+      try {
+        rec = parseJsonBlob(await readFile(path), `ref file ${path}`);
+      } catch (err) {
+        throw new GitcellError('E_REF_INVALID', `ref file ${path} is damaged (${(err as Error).message}); remove it or restore it`, { file: path });
       }
+      for (const field of ['ref', 'digest', 'mediaType', 'size'] as const) {
+        const want = field === 'size' ? 'number' : 'string';
+        if (typeof rec[field] !== want) throw new GitcellError('E_REF_INVALID', `ref file ${path}: field "${field}" must be a ${want}`, { file: path, field });
+      }
+      out.push({ ref: rec.ref as string, digest: assertDigest(rec.digest, `ref file ${path}`), mediaType: rec.mediaType as string, size: rec.size as number });
     }
     return out.sort((a, b) => a.ref.localeCompare(b.ref));
   }

@@ -4,6 +4,7 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ImageStore, gcBlobs, importRootfs } from '../../../runtime/index.ts';
+import { isGitcellError } from '../../../lib/errors.ts';
 
 const dirs: string[] = [];
 after(async () => { for (const d of dirs) await rm(d, { recursive: true, force: true }); });
@@ -38,4 +39,12 @@ test('gcBlobs removes only blobs no reference or kept manifest reaches', async (
   assert.equal((await store.resolveDigest('c', c.manifestDigest)).manifestDigest, c.manifestDigest);
   assert.deepEqual(res.keptImages.map((k) => k.diffIds).sort(), [a.diffIds, c.diffIds].sort());
   assert.equal((await gcBlobs(store, { keepManifests: [c.manifestDigest] })).removed.length, 0);
+});
+
+test('a damaged ref file stops gc with E_REF_INVALID instead of dropping its image', async () => {
+  const store = new ImageStore(await tmp('gitcell-root-'));
+  const a = await importRootfs(store, await tree('a'), 'a');
+  await writeFile(join(store.refsDir, `${'0'.repeat(64)}.json`), '{"ref": "localhost/b:latest", "digest": 42');
+  await assert.rejects(gcBlobs(store), (e) => isGitcellError(e, 'E_REF_INVALID') && /ref file .*0000\.json is damaged/.test((e as Error).message));
+  assert.ok(await store.content.has(a.layers[0]!.digest));
 });
