@@ -1,7 +1,7 @@
 // Gathers parsed files into one LoadResult: applies the object limit and keeps what `locate` needs.
 import { EVENT_ID, parseEvents, type Event } from 'js-yaml';
 import { lineStarts, offsetToLineColumn, pathOffset, skipNode } from './positions.ts';
-import { parseManifestFile, MAX_YAML_DEPTH } from './parse.ts';
+import { parseManifestFile, MAX_YAML_DEPTH, type ParsedFile } from './parse.ts';
 import { LoadErrorCode, MANIFEST_LIMITS, type FieldPath, type LoadOptions, type LoadResult, type ManifestSource, type Problem, type SourceLocation } from './types.ts';
 
 /** ManifestCollector accumulates files in the order given and produces the LoadResult. */
@@ -20,8 +20,13 @@ export class ManifestCollector {
   /** add parses one file's bytes; past the object limit it records one problem and ignores the rest. */
   add(file: string, bytes: Uint8Array): void {
     if (this.#full) return;
+    this.addParsed(file, parseManifestFile(file, bytes, this.#limits));
+  }
+
+  /** addParsed adds a file parsed earlier (a loader's parse cache: same path, same blob). */
+  addParsed(file: string, parsed: ParsedFile): void {
+    if (this.#full) return;
     this.#result.files++;
-    const parsed = parseManifestFile(file, bytes, this.#limits);
     if (parsed.text !== undefined) this.#texts.set(file, parsed.text);
     this.#result.problems.push(...parsed.problems);
     for (const obj of parsed.objects) {

@@ -5,6 +5,7 @@ import git from 'isomorphic-git';
 import { GitcellError } from '../../lib/index.ts';
 import { ManifestCollector } from './collect.ts';
 import { MANIFEST_LIMITS, isManifestFile, type LoadOptions, type LoadResult } from './types.ts';
+import { parseManifestFile, type ParsedFile } from './parse.ts';
 
 /** GitSource names what to load: a repository, a commit-ish and a folder inside it. */
 export interface GitSource {
@@ -15,6 +16,12 @@ export interface GitSource {
   ref: string;
   /** path is the folder inside the repository to load, '' or '.' for the root; '/' separators. */
   path?: string;
+  /**
+   * parseCache keeps parsed files between loads of successive commits, keyed by path and blob id:
+   * a commit that changes one file of a hundred re-parses one. The loader keeps only the entries
+   * of the latest load, so its size stays that of one revision. Treat cached objects as read-only.
+   */
+  parseCache?: Map<string, ParsedFile>;
 }
 
 /** GitLoadResult is a LoadResult plus the commit id that `ref` resolved to. */
@@ -55,12 +62,23 @@ export async function loadManifestsFromGit(source: GitSource, options: LoadOptio
       if (e.type === 'tree') await walk(e.oid, file);
       // Mode 120000 is a symbolic link and 160000 a submodule: neither is a manifest.
       else if (e.type === 'blob' && e.mode !== '120000' && isManifestFile(e.path)) {
-        const { blob } = await git.readBlob({ ...repo, oid: e.oid });
-        collector.add(file, blob);
+        const cacheKey = `${file}\0${e.oid}`;
+        let parsed = source.parseCache?.get(cacheKey);
+        if (!parsed) {
+          const { blob } = await git.readBlob({ ...repo, oid: e.oid });
+          parsed = parseManifestFile(file, blob, limits);
+        }
+        used?.set(cacheKey, parsed);
+        collector.addParsed(file, parsed);
       }
     }
   };
+  const used = source.parseCache ? new Map<string, ParsedFile>() : undefined;
   await walk(treeOid, '');
+  if (source.parseCache && used) {
+    source.parseCache.clear();
+    for (const [k, v] of used) source.parseCache.set(k, v);
+  }
   return { ...collector.result(), commit };
 }
 

@@ -11,7 +11,7 @@ import {
   type SyncStatus,
 } from '../apply/index.ts';
 import type { DesiredRecord } from '../diff/index.ts';
-import { loadManifestsFromGit } from '../manifests/index.ts';
+import { loadManifestsFromGit, type ParsedFile } from '../manifests/index.ts';
 import { startWebhookServer, type Source, type WebhookServer } from '../source/index.ts';
 import { RevisionQueue } from './queue.ts';
 import { groupByRevision, rollBack, rolloutId, type RollbackOutcome } from './rollback.ts';
@@ -68,6 +68,8 @@ export async function startReconcilerService(opts: ReconcilerServiceOptions): Pr
   const { store, source } = opts;
   const sourceName = opts.sourceName ?? sourceNameOf(source.branch);
   let queue: RevisionQueue | undefined;
+  // Successive commits mostly share files: parse each (path, blob) once.
+  const parseCache = new Map<string, ParsedFile>();
 
   await source.start((rev) => queue?.offer(rev.sha));
   let webhook: WebhookServer | undefined;
@@ -85,7 +87,7 @@ export async function startReconcilerService(opts: ReconcilerServiceOptions): Pr
           store,
           source: sourceName,
           revision,
-          read: () => loadManifestsFromGit({ dir: source.dir ?? source.gitdir, gitdir: source.gitdir, ref: revision, path: source.subPath }),
+          read: () => loadManifestsFromGit({ dir: source.dir ?? source.gitdir, gitdir: source.gitdir, ref: revision, path: source.subPath, parseCache }),
           validate: (load) => toValidatedRevision({ problems: load.problems, valid: load.objects.map((o) => ({ object: o.object as unknown as AnyObject, source: o.source })) }),
           term: ctx.term,
           signal: ctx.signal,

@@ -78,7 +78,9 @@ export function createLocalSource(options: SourceOptions, log: Logger = createLo
     trackingRef,
     async start(callback) {
       onRev = callback;
-      watcher = watch(gitdir, { ignoreInitial: true, ignored: (p: string) => !wanted(p) });
+      // atomic: false: chokidar would otherwise hold an unlink 100 ms to see if the file comes back,
+      // and git replaces refs by renaming their lock files: we want every event at once.
+      watcher = watch(gitdir, { ignoreInitial: true, atomic: false, ignored: (p: string) => !wanted(p) });
       watcher.on('all', (_event, path) => {
         if (!path.endsWith('.lock')) void trigger();
       });
