@@ -1,13 +1,14 @@
 // ContainerManager: the container lifecycle over one runtime root. All state is on disk, so a new
 // manager (after the agent was kill -9'ed) sees exactly what the old one saw: `adopt()` is a listing.
 //
-//   create: validate ─▶ resolve image ─▶ snapshots ─▶ init layer ─▶ overlay mount ─▶ user ─▶ config.json
+//   create: validate ─▶ resolve image ─▶ snapshots ─▶ init layer ─▶ user (from the layers) ─▶ config.json
+//           whose first mount is the overlay (runc mounts it inside the container's mount namespace)
 //           ─▶ container.json (written last: a container exists once this file does)
 //   start:  spawn shim (sh ─▶ runc run --keep) ─▶ wait for `pid` (running) or exit.json (failed)
 //   wait:   wait for exit.json (written by the shim, whoever started it)
 //   delete: SIGKILL if asked ─▶ runc delete ─▶ umount ─▶ leftover cgroups ─▶ rm -rf
 //
-// ROOT/containers/<id>/: config.json (bundle), rootfs/ (mount), init/, upper/, work/, logs/,
+// ROOT/containers/<id>/: config.json (bundle), rootfs/ (empty mount point), init/, upper/, work/, logs/,
 // container.json, shim.pid, pid, exit.json. ROOT/names/<name> -> <id> makes names unique atomically.
 import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -19,12 +20,12 @@ import { Snapshotter, chainIds } from '../snapshot/index.ts';
 import { cgroupsPathOf, DEFAULT_CGROUP_PARENT, oomEventsFile, removeCgroup } from './cgroups.ts';
 import { writeInitLayer } from './init.ts';
 import { LogFollower, readLogs, type LogLine } from './logs.ts';
-import { mountOverlay, overlayMount, unmount } from './mounts.ts';
+import { mountOverlay, overlayMount, overlayRootMount, unmount } from './mounts.ts';
 import { mergeEnv, validateOptions, type ContainerOptions } from './options.ts';
 import { Runc } from './runc.ts';
 import { spawnShim } from './shim.ts';
 import { buildSpec, DEFAULT_PATH } from './spec.ts';
-import { resolveImageUser } from './user.ts';
+import { parseGroup, parsePasswd, resolveUser } from './user.ts';
 
 /** ContainerStatus: created (not started), starting, running, exited, or unknown (shim lost). */
 export type ContainerStatus = 'created' | 'starting' | 'running' | 'exited' | 'unknown';
@@ -117,15 +118,23 @@ export class ContainerManager {
       fs.mkdirSync(p.logs, { mode: 0o700 }); // output may carry secrets: root only
       const hostname = opts.hostname ?? (NAME_AS_HOST.test(name) ? name : id).slice(0, 63);
       writeInitLayer(p.init, { hostname, ...(opts.hosts ? { hosts: opts.hosts } : {}), ...(opts.dns ? { dns: opts.dns } : {}), ...(opts.mounts ? { mounts: opts.mounts } : {}) });
-      await mountOverlay(overlayMount({ id, lowers, init: p.init, upper: p.upper, work: p.work, target: p.rootfs, base: this.root }));
-      mounted = true;
-
-      const user = resolveImageUser(p.rootfs, opts.user ?? image.config.User);
+      // runc mounts the overlay inside the container (see overlayRootMount). When absolute lower paths
+      // overflow the kernel's one-page option limit (dozens of layers), the plan switches to paths
+      // relative to ROOT, which only a mount(8) run from ROOT can use: then the host mounts it.
+      const plan = overlayMount({ id, lowers, init: p.init, upper: p.upper, work: p.work, target: p.rootfs, base: this.root });
+      if (plan.cwd) {
+        await mountOverlay(plan);
+        mounted = true;
+      }
+      const rootfsMount = plan.cwd ? undefined : overlayRootMount(plan);
+      const chain = chainIds(image.diffIds);
+      const user = resolveUser(opts.user ?? image.config.User,
+        parsePasswd(this.snapshots.readLayered(chain, 'etc/passwd')), parseGroup(this.snapshots.readLayered(chain, 'etc/group')));
       const args = argsOf(image, opts);
       const env = mergeEnv([`PATH=${DEFAULT_PATH}`, `HOSTNAME=${hostname}`, `HOME=${user.home}`], mergeEnv(image.config.Env ?? [], opts.env ?? []));
       const spec = buildSpec({
         rootfs: p.rootfs, args, env, cwd: opts.cwd ?? (image.config.WorkingDir || '/'), uid: user.uid, gid: user.gid, additionalGids: user.additionalGids,
-        hostname, cgroupsPath,
+        hostname, cgroupsPath, ...(rootfsMount ? { rootfsMount } : {}),
         ...(opts.memoryBytes !== undefined ? { memoryBytes: opts.memoryBytes } : {}),
         ...(opts.cpuMillis !== undefined ? { cpuMillis: opts.cpuMillis } : {}),
         ...(opts.cpuShares !== undefined ? { cpuShares: opts.cpuShares } : {}),
@@ -137,7 +146,7 @@ export class ContainerManager {
       fs.writeFileSync(join(p.dir, 'config.json'), JSON.stringify(spec, null, 2));
       const record: ContainerRecord = {
         id, name, createdAt: new Date().toISOString(), args, hostname, cgroupsPath, oomFile: oomEventsFile(cgroupsPath),
-        image: { ref: image.ref, manifestDigest: image.manifestDigest, chainIds: chainIds(image.diffIds) },
+        image: { ref: image.ref, manifestDigest: image.manifestDigest, chainIds: chain },
         limits: { ...(opts.memoryBytes !== undefined ? { memoryBytes: opts.memoryBytes } : {}), ...(opts.cpuMillis !== undefined ? { cpuMillis: opts.cpuMillis } : {}), ...(opts.pidsLimit !== undefined ? { pidsLimit: opts.pidsLimit } : {}) },
         labels: { ...(opts.labels ?? {}) },
         log: { ...DEFAULT_LOG_LIMITS, ...(opts.log ?? {}) },
@@ -276,7 +285,7 @@ export class ContainerManager {
       await waitForFile(p.dir, ['exit.json'], 15_000).catch(() => undefined);
     }
     await this.runc.delete(info.id, true);
-    await unmount(p.rootfs);
+    await unmount(p.rootfs); // only images with dozens of layers are mounted on the host
     const left = removeCgroup(info.cgroupsPath);
     if (left.length) this.log.warn({ id: info.id, left }, 'cgroups still populated after delete');
     fs.rmSync(p.dir, { recursive: true, force: true });

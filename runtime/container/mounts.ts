@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { relative } from 'node:path';
 import { GitcellError } from '../../lib/errors.ts';
+import type { OciMount } from './spec.ts';
 
 const run = promisify(execFile);
 
@@ -54,7 +55,17 @@ export function overlayMount(input: OverlayInput): OverlayPlan {
   return { ...plan, options: rel, cwd: base };
 }
 
-/** mountOverlay performs a plan. */
+/**
+ * overlayRootMount turns a plan into the first config.json mount: runc mounts the overlay on the
+ * bundle's rootfs inside the container's own mount namespace, before /proc and friends, so the host
+ * never sees it (nothing to leak, nothing to unmount) and no mount(8) process is spent per start.
+ * Only for plans without `cwd`: runc's init does not run from a directory relative paths could use.
+ */
+export function overlayRootMount(plan: OverlayPlan): OciMount {
+  return { destination: '/', type: 'overlay', source: plan.source, options: plan.options.split(',') };
+}
+
+/** mountOverlay performs a plan on the host (tests and tools that want a merged view). */
 export async function mountOverlay(plan: OverlayPlan): Promise<void> {
   try {
     await run('mount', ['-t', 'overlay', plan.source, '-o', plan.options, plan.target], plan.cwd ? { cwd: plan.cwd } : {});

@@ -109,6 +109,8 @@ export type ExtraMount =
 /** TaskSpec is a fully resolved task: what buildSpec adds to defaultSpec(). */
 export interface TaskSpec {
   rootfs: string;
+  /** rootfsMount is mounted on the rootfs before everything else (the container's overlay). */
+  rootfsMount?: OciMount;
   args: string[];
   env: string[];
   cwd: string;
@@ -158,6 +160,7 @@ export function buildSpec(task: TaskSpec, base: OciSpec = defaultSpec()): OciSpe
   if (task.netnsPath) {
     spec.linux.namespaces = spec.linux.namespaces.map((ns) => (ns.type === 'network' ? { type: 'network', path: task.netnsPath } : ns));
   }
+  if (task.rootfsMount) spec.mounts.unshift(structuredClone(task.rootfsMount));
   for (const m of task.mounts ?? []) spec.mounts.push(toOciMount(m));
   if (task.annotations) spec.annotations = { ...task.annotations };
   return spec;

@@ -32,6 +32,8 @@ export interface SnapshotInfo {
   bytes: number;
   entries: number;
   createdAt: string;
+  /** opaqueDirs lists this layer's opaque directories (relative), so lookups need no getfattr. */
+  opaqueDirs?: string[];
 }
 
 /**
@@ -124,7 +126,7 @@ export class Snapshotter {
         ...(this.opts.limits ? { limits: this.opts.limits } : {}),
       });
       const info: SnapshotInfo = {
-        chainId, diffId: layer.diffId, layerDigest: layer.digest, bytes: result.bytes, entries: result.entries, createdAt: new Date().toISOString(),
+        chainId, diffId: layer.diffId, layerDigest: layer.digest, bytes: result.bytes, entries: result.entries, createdAt: new Date().toISOString(), opaqueDirs: result.opaqueDirs,
       };
       fs.writeFileSync(join(tmp, 'meta.json'), `${JSON.stringify(info)}\n`);
       try {
@@ -139,6 +141,53 @@ export class Snapshotter {
       fs.rmSync(tmp, { recursive: true, force: true });
       throw err;
     }
+  }
+
+  /** info returns the metadata of a committed snapshot, or undefined. */
+  info(chainId: string): SnapshotInfo | undefined {
+    try {
+      return JSON.parse(fs.readFileSync(join(this.dir, checkDigest(chainId, 'chain ID'), 'meta.json'), 'utf8')) as SnapshotInfo;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * readLayered reads a small regular file (e.g. "etc/passwd") as the merged view of `chain` (chain
+   * IDs bottom first) would show it, without mounting: top layer first, stopping at a whiteout, a
+   * non-directory parent or an opaque parent; never following a symlink. '' when absent.
+   */
+  readLayered(chain: readonly string[], rel: string, maxBytes = 1024 * 1024): string {
+    const parts = rel.split('/').filter(Boolean);
+    for (let i = chain.length - 1; i >= 0; i--) {
+      const id = chain[i]!;
+      const top = this.path(id);
+      const opaque = new Set(this.info(id)?.opaqueDirs ?? []);
+      let path = top;
+      for (let k = 0; k < parts.length; k++) {
+        path = join(path, parts[k]!);
+        const st = fs.lstatSync(path, { throwIfNoEntry: false });
+        const last = k === parts.length - 1;
+        if (!st) {
+          // absent here: lower layers decide, unless this directory level hides them
+          if (opaque.has(parts.slice(0, k).join('/'))) return '';
+          break;
+        }
+        if (st.isCharacterDevice() && st.rdev === 0) return ''; // whiteout
+        if (last) {
+          if (!st.isFile() || st.size > maxBytes) return '';
+          const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+          try {
+            return fs.readFileSync(fd, 'utf8');
+          } finally {
+            fs.closeSync(fd);
+          }
+        }
+        if (!st.isDirectory()) return ''; // a file or symlink shadows everything below
+      }
+      if (opaque.has('')) return '';
+    }
+    return '';
   }
 
   /** list returns every committed snapshot. */

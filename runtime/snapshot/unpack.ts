@@ -51,6 +51,8 @@ export interface UnpackResult {
   diffId: string;
   whiteouts: number;
   opaques: number;
+  /** opaqueDirs are the directories (relative, '' = root) marked opaque, for lookups without xattrs. */
+  opaqueDirs: string[];
   skipped: { name: string; reason: string }[];
 }
 
@@ -99,7 +101,7 @@ export async function unpackLayer(input: Readable, dir: string, opts: UnpackOpti
   if (opts.expectedDiffId && opts.expectedDiffId !== diffId) {
     throw new GitcellError('E_LAYER_DIFFID_MISMATCH', `${label}: uncompressed content has ${diffId}, the image says ${opts.expectedDiffId}`, { layer: label, expected: opts.expectedDiffId, actual: diffId });
   }
-  return { entries, bytes: meter.bytes, diffId, whiteouts: applier.whiteoutCount, opaques: applier.opaqueCount, skipped };
+  return { entries, bytes: meter.bytes, diffId, whiteouts: applier.whiteoutCount, opaques: applier.opaqueCount, opaqueDirs: applier.opaqueDirs, skipped };
 }
 
 function wrapStreamError(err: unknown, label: string): Error {
@@ -145,6 +147,7 @@ class Applier {
   private readonly dirTimes: { rel: string; parts: EntryPath; mtime: Date }[] = [];
   whiteoutCount = 0;
   opaqueCount = 0;
+  opaqueDirs: string[] = [];
 
   constructor(private readonly root: string, private readonly label: string) {}
 
@@ -296,7 +299,10 @@ class Applier {
       if (rel !== '' && this.parentOf(parts, rel, false) === undefined) continue;
       const abs = rel === '' ? this.root : join(this.root, rel);
       const st = lstatOrNull(abs);
-      if (st?.isDirectory()) opq.push(abs);
+      if (st?.isDirectory()) {
+        opq.push(abs);
+        this.opaqueDirs.push(rel);
+      }
     }
     await makeWhiteouts(devs);
     await markOpaque(opq);

@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
-import { commitContainer, exportOciLayout, MediaTypes, type ContainerOptions, type ResolvedImage } from '../../../runtime/index.ts';
+import { commitContainer, exportOciLayout, MediaTypes, readMounts, type ContainerOptions, type ResolvedImage } from '../../../runtime/index.ts';
 import { buildTar, treeFingerprint, type TarEntry } from '../../helpers/tar.ts';
 import { runtimeFixture, type RuntimeFixture } from '../../helpers/runtime.ts';
 import { requireTools } from '../../helpers/root.ts';
@@ -60,6 +60,20 @@ test('a file deleted in a later layer is absent; an opaque directory hides the l
   assert.deepEqual(r.out.split('\n'), ['c', 'root:x:0:0:root:/root:/bin/sh']);
   assert.equal(r.exitCode, 0);
   await fx.manager.delete(r.id);
+});
+
+test('an image of 45 layers runs: past one page of mount options the host mounts with relative paths', async () => {
+  let image = await fx.images.resolve(fx.image);
+  const added = [];
+  for (let i = 0; i < 44; i++) added.push(await addLayer([{ name: `many/f${i}`, content: String(i) }]));
+  image = await fx.images.putImage('many:v1', { base: image, addLayers: added });
+  assert.equal(image.layers.length, 45);
+  const r = await runToEnd({ image: 'many:v1', command: ['sh', '-c', 'ls /many | wc -l; cat /many/f43'] });
+  assert.equal(r.out, '44\n43');
+  const rootfs = fx.manager.pathsOf(r.id).rootfs;
+  assert.ok(readMounts().some((m) => m.target === rootfs && m.source === `gitcell-${r.id}`), 'mounted on the host');
+  await fx.manager.delete(r.id);
+  assert.equal(readMounts().some((m) => m.target === rootfs), false, 'and unmounted on delete');
 });
 
 test('the root filesystem equals what umoci unpack makes of the same image', async () => {

@@ -78,6 +78,15 @@ test('whiteouts and opaque markers, in any tar position, shape the merged overla
   assert.deepEqual((await listOpaque(dirs[1]!)).sort(), [join(dirs[1]!, 'opq'), join(dirs[1]!, 'samelayer')]);
   assert.equal(fs.readFileSync(join(dirs[1]!, 'opq', 'new'), 'utf8'), 'new', 'same-layer content survives its opaque marker');
 
+  // readLayered answers like the merged view, without a mount (used to resolve users before start)
+  assert.equal(snaps.readLayered(ids, 'etc/a'), '', 'whited out');
+  assert.equal(snaps.readLayered(ids, 'etc/b'), 'b');
+  assert.equal(snaps.readLayered(ids, 'opq/old'), '', 'hidden by the opaque directory');
+  assert.equal(snaps.readLayered(ids, 'opq/new'), 'new');
+  assert.equal(snaps.readLayered(ids, 'keep/x'), 'x');
+  assert.equal(snaps.readLayered(ids, 'gone/sub/f'), '', 'a whited-out parent hides its subtree');
+  assert.equal(snaps.readLayered(ids.slice(0, 1), 'etc/a'), 'a', 'the lower chain alone still has it');
+
   const merged = overlay(dirs);
   assert.deepEqual(fs.readdirSync(join(merged, 'etc')).sort(), ['b']);
   assert.deepEqual(fs.readdirSync(join(merged, 'opq')), ['new']);
