@@ -6,9 +6,12 @@ import { StoreErrorCodes, storeError } from './errors.ts';
 export interface ConnectOptions {
   /** server URLs: an array or one comma-separated string ("nats://a:4222,nats://b:4222") */
   servers: string | string[];
-  /** path of a NATS credentials file (JWT + nkey seed) */
+  /**
+   * path of a NATS credentials file: a `.creds` file (JWT + nkey seed, operator mode) or a file
+   * holding just an nkey user seed (`SU...`, how `gitcell up` authenticates its own components)
+   */
   creds?: string;
-  /** path of a file holding an nkey user seed (`SU...`): how gitcell's own components authenticate */
+  /** same as `creds`, for callers that know they hold an nkey seed */
   nkeySeedFile?: string;
   /** connection name shown by the server (monitoring, logs) */
   name?: string;
@@ -30,24 +33,8 @@ export function splitServers(servers: string | string[]): string[] {
 export async function connect(opts: ConnectOptions): Promise<NatsConnection> {
   const servers = splitServers(opts.servers);
   if (servers.length === 0) throw storeError(StoreErrorCodes.NoCluster, 'no NATS server URL given', {});
-  let authenticator;
-  if (opts.creds) {
-    let text: Uint8Array;
-    try {
-      text = await readFile(opts.creds);
-    } catch (err) {
-      throw storeError(StoreErrorCodes.Unavailable, `credentials file ${opts.creds}: ${(err as Error).message}`, { file: opts.creds }, err);
-    }
-    authenticator = credsAuthenticator(text);
-  } else if (opts.nkeySeedFile) {
-    let seed: string;
-    try {
-      seed = (await readFile(opts.nkeySeedFile, 'utf8')).trim();
-    } catch (err) {
-      throw storeError(StoreErrorCodes.Unavailable, `nkey seed file ${opts.nkeySeedFile}: ${(err as Error).message}`, { file: opts.nkeySeedFile }, err);
-    }
-    authenticator = nkeyAuthenticator(new TextEncoder().encode(seed));
-  }
+  const file = opts.creds ?? opts.nkeySeedFile;
+  const authenticator = file ? await authenticatorFromFile(file) : undefined;
   try {
     return await natsConnect({
       servers,
@@ -101,4 +88,19 @@ function armed(): Promise<never> {
   p.catch(() => undefined);
   rejectors.set(p, () => reject(storeError(StoreErrorCodes.Unavailable, 'NATS connection lost while waiting for the answer (the write may or may not have happened)', {})));
   return p;
+}
+
+/** authenticatorFromFile reads a credentials file, telling a bare nkey seed from a `.creds` file. */
+async function authenticatorFromFile(file: string) {
+  let text: string;
+  try {
+    text = (await readFile(file, 'utf8')).trim();
+  } catch (err) {
+    throw storeError(StoreErrorCodes.Unavailable, `credentials file ${file}: ${(err as Error).message}`, { file }, err);
+  }
+  if (/^SU[A-Z2-7]{50,}$/.test(text)) return nkeyAuthenticator(new TextEncoder().encode(text));
+  if (!text.includes('-----BEGIN NATS USER JWT-----')) {
+    throw storeError(StoreErrorCodes.Unavailable, `credentials file ${file}: neither a NATS .creds file nor an nkey user seed (SU...)`, { file });
+  }
+  return credsAuthenticator(new TextEncoder().encode(text));
 }

@@ -43,7 +43,7 @@ test('an agent authenticated as node b cannot read node a\'s secrets or write no
   }
   await cluster.desired.put('Secret.shop.db', { kind: 'Secret' });
 
-  const ncB = await connect({ servers: server.url, nkeySeedFile: agentB.file });
+  const ncB = await connect({ servers: server.url, creds: agentB.file });
   t.after(() => ncB.close());
   const storeB = await openAgentStore(ncB, 'b', { prefix, timeoutMs: 2000 });
 
