@@ -14,14 +14,13 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AnyObject } from '../api/index.ts';
 import { silentLogger } from '../lib/index.ts';
 import { connect, openClusterStore } from '../store/index.ts';
 import {
   loadManifestsFromGit,
   reconcileRevision,
   runControllers,
-  toValidatedRevision,
+  validateLoad,
   type DesiredRecord,
   type SyncRecord,
 } from '../reconciler/index.ts';
@@ -92,7 +91,7 @@ try {
     source: 'main',
     revision: repo.commit,
     read: () => loadManifestsFromGit({ dir: repo.dir, ref: repo.commit }),
-    validate: (load) => toValidatedRevision({ problems: load.problems, valid: load.objects.map((o) => ({ object: o.object as unknown as AnyObject, source: o.source })) }),
+    validate: (load) => validateLoad(load),
     log: silentLogger(),
   });
   const fullS = (performance.now() - t0) / 1000;

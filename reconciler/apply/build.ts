@@ -1,7 +1,9 @@
 import type { AnyObject } from '../../api/index.ts';
 import { DEFAULT_NAMESPACE, objectKey } from '../../api/index.ts';
 import { errorMessage, isGitcellError } from '../../lib/index.ts';
+import type { LoadResult } from '../manifests/index.ts';
 import { resolveTaskTemplate } from '../template/index.ts';
+import { validateManifests, type ValidateOptions } from '../validate/index.ts';
 import type { ValidationMessage } from './sync.ts';
 import { isCronJob, isDaemonSet, isJob, secretVersionOf } from './workloads.ts';
 
@@ -86,4 +88,13 @@ export function toValidatedRevision(r: ValidatorOutput): { objects: Located[]; p
       ...(p.path ? { path: p.path } : {}),
     })),
   };
+}
+
+/**
+ * validateLoad is the validate phase for manifests read by the loader: the foundation's validator
+ * (schemas, per-kind rules, references; the loader's own problems included) turned into the
+ * phase's output. `allowPlaintextSecrets` is for dev repositories only.
+ */
+export function validateLoad(load: Pick<LoadResult, 'objects' | 'problems' | 'locate'>, options: ValidateOptions = {}): { objects: Located[]; problems: ValidationMessage[] } {
+  return toValidatedRevision(validateManifests(load, options));
 }

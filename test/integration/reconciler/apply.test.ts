@@ -12,7 +12,7 @@ import {
   runControllers,
   sourceStatusKey,
   inventoryKey,
-  toValidatedRevision,
+  validateLoad,
   type DesiredRecord,
   type Inventory,
   type SyncRecord,
@@ -46,8 +46,7 @@ async function setup(t: TestContext): Promise<{ store: Store; repo: TestRepo; ap
       source: 'main',
       revision: rev,
       read: () => loadManifestsFromGit({ dir: repo.dir, ref: rev }),
-      // The loader's result in the validator's shape; every loader problem (file, line) stops the revision.
-      validate: (load) => toValidatedRevision({ problems: load.problems, valid: load.objects.map((o) => ({ object: o.object as unknown as AnyObject, source: o.source })) }),
+      validate: (load) => validateLoad(load),
       log: silentLogger(),
     });
   return { store, repo, apply };
