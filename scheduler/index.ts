@@ -24,3 +24,6 @@ export { canPreempt, PROTECTED_BAND_MIN } from './bands.ts';
 export { buildSnapshot, snapshotNode, type StoreView } from './snapshot.ts';
 export { formatReasons } from './explain.ts';
 export { createPrng, type Prng } from './prng.ts';
+export { SchedulerService, defaultServiceOptions, type SchedulerServiceOptions, type PassReport } from './service/service.ts';
+export { planPass, type PassPlan, type PassInput, type PassTimings, type Unbind } from './service/plan.ts';
+export { EventLimiter, type EventLimiterOptions } from './service/event-limiter.ts';

@@ -1,0 +1,80 @@
+/**
+ * planPass is the service's pure decision for one pass: which bindings to delete (nodes whose
+ * heartbeat lapsed past the re-queue grace, nodes gone, tasks gone), then the core's placements,
+ * preemptions and reasons on the cluster as it will be after those deletions. No I/O, no clock.
+ */
+import { nodeIsLive, type Binding, type NodeRecord, type NodeSpec, type TaskSpec } from '../../api/index.ts';
+import { schedule } from '../schedule.ts';
+import { buildSnapshot } from '../snapshot.ts';
+import type { ScheduleResult, SchedulerOptions } from '../types.ts';
+
+/** Unbind is a binding the pass deletes, with why. */
+export interface Unbind {
+  taskId: string;
+  node: string;
+  /** revision of the binding, for the compare-and-set delete */
+  revision: number;
+  reason: 'NodeLost' | 'NodeGone' | 'TaskGone';
+  message: string;
+}
+
+/** PassInput is the service's view of the store at one instant. */
+export interface PassInput {
+  tasks: Map<string, TaskSpec>;
+  bindings: Map<string, { value: Binding; revision: number }>;
+  nodes: Map<string, NodeRecord>;
+  nodeSpecs: Map<string, NodeSpec>;
+}
+
+/** PassTimings are the grace periods of liveness, in ms. */
+export interface PassTimings {
+  /** a node whose heartbeat is older than this takes no new tasks */
+  heartbeatGraceMs: number;
+  /** a node whose heartbeat is older than this loses its tasks (they go back to pending) */
+  requeueGraceMs: number;
+}
+
+/** PassPlan is what one pass will write. */
+export interface PassPlan {
+  unbind: Unbind[];
+  result: ScheduleResult;
+}
+
+/**
+ * planPass decides one pass. DaemonSet tasks pinned to a lapsed node stay bound: they could only
+ * come back to the same node, and the agent there resumes them when it returns.
+ */
+export function planPass(input: PassInput, now: number, timings: PassTimings, options: Partial<SchedulerOptions>): PassPlan {
+  const unbind: Unbind[] = [];
+  const kept = new Map<string, Binding>();
+  for (const [taskId, { value: b, revision }] of input.bindings) {
+    const task = input.tasks.get(taskId);
+    const node = input.nodes.get(b.node);
+    if (!task) {
+      unbind.push({ taskId, node: b.node, revision, reason: 'TaskGone', message: `task ${taskId} no longer exists; binding to ${b.node} removed` });
+      continue;
+    }
+    if (!node && task.nodeName !== b.node) {
+      unbind.push({ taskId, node: b.node, revision, reason: 'NodeGone', message: `node ${b.node} is not registered; task ${taskId} goes back to pending` });
+      continue;
+    }
+    if (node && task.nodeName !== b.node && !nodeIsLive(node, now, timings.requeueGraceMs)) {
+      const ago = Math.round((now - Date.parse(node.heartbeatAt)) / 1000);
+      unbind.push({
+        taskId,
+        node: b.node,
+        revision,
+        reason: 'NodeLost',
+        message: `node ${b.node} missed heartbeats for ${Number.isFinite(ago) ? `${ago}s` : 'ever'} (grace ${timings.requeueGraceMs / 1000}s); task ${taskId} goes back to pending`,
+      });
+      continue;
+    }
+    kept.set(taskId, b);
+  }
+  const { snapshot, pending } = buildSnapshot(
+    { nodes: [...input.nodes.values()], nodeSpecs: input.nodeSpecs, tasks: [...input.tasks.values()], bindings: kept },
+    now,
+    timings.heartbeatGraceMs,
+  );
+  return { unbind, result: schedule(snapshot, pending, options) };
+}

@@ -1,0 +1,321 @@
+/**
+ * The scheduler service: the pure core with the store at its edges.
+ *
+ *   runForLeadership("scheduler") ──leading(term)──► watch tasks, bindings, nodes, nodespec ──► mirrors
+ *        │                                                                                     │ change or tick
+ *        │                                   pass: checkFence(term) ► planPass (pure) ◄────────┘
+ *        │                                     ├─ delete bindings of lapsed nodes / gone tasks (CAS) + events
+ *        │                                     ├─ delete victims' bindings (CAS) + Preempted events
+ *        │                                     ├─ create bindings {node, schedulerTerm: term} (create = only if absent)
+ *        │                                     └─ FailedScheduling events, rate-limited
+ *        └─ demoted: the signal aborts, watches close, no further writes
+ *
+ * A lost race (E_EXISTS on create, E_CONFLICT on delete) is never retried blindly: the pass marks
+ * the state dirty and the next pass re-checks against the mirrors, which the watches keep current.
+ */
+import type { Binding, ClusterEvent, NodeRecord, NodeSpec, TaskSpec } from '../../api/index.ts';
+import { createLogger, errorMessage, isGitcellError, type Logger } from '../../lib/index.ts';
+import {
+  appendEvent,
+  checkFence,
+  defaultIdentity,
+  runForLeadership,
+  StoreErrorCodes,
+  type Bucket,
+  type ClusterStore,
+  type Election,
+  type LeaderContext,
+} from '../../store/index.ts';
+import { defaultSchedulerOptions } from '../options.ts';
+import type { SchedulerOptions } from '../types.ts';
+import { EventLimiter, type EventLimiterOptions } from './event-limiter.ts';
+import { Mirror } from './mirror.ts';
+import { planPass, type PassTimings } from './plan.ts';
+
+/** SchedulerServiceOptions configure the service; every field has a default. */
+export interface SchedulerServiceOptions {
+  /** unique name of this replica (default host-pid-random) */
+  identity: string;
+  /** lease name in the leases bucket */
+  leaseName: string;
+  /** lease period of leader election */
+  leaseMs: number;
+  /** false runs without election (term 0): only for a single scheduler or tests of the CAS path */
+  leaderElection: boolean;
+  timings: PassTimings;
+  /** passes also run this often without changes, to notice heartbeats lapsing */
+  tickMs: number;
+  /** changes arriving within this window are handled in one pass */
+  batchMs: number;
+  /** bindings written concurrently */
+  writeConcurrency: number;
+  events: EventLimiterOptions;
+  core: Partial<SchedulerOptions>;
+  log: Logger;
+}
+
+/** defaultServiceOptions returns every default merged with `o`. */
+export function defaultServiceOptions(o: Partial<SchedulerServiceOptions> = {}): SchedulerServiceOptions {
+  return {
+    identity: o.identity ?? defaultIdentity(),
+    leaseName: o.leaseName ?? 'scheduler',
+    leaseMs: o.leaseMs ?? 15_000,
+    leaderElection: o.leaderElection ?? true,
+    timings: { heartbeatGraceMs: 15_000, requeueGraceMs: 40_000, ...o.timings },
+    tickMs: o.tickMs ?? 1_000,
+    batchMs: o.batchMs ?? 20,
+    writeConcurrency: o.writeConcurrency ?? 32,
+    events: { intervalMs: 60_000, minMs: 5_000, perPass: 100, ...o.events },
+    core: defaultSchedulerOptions(o.core),
+    log: o.log ?? createLogger('scheduler'),
+  };
+}
+
+/** PassReport summarises one pass, for logs and tests. */
+export interface PassReport {
+  term: number;
+  seed: string;
+  bound: number;
+  lostRaces: number;
+  unbound: number;
+  preempted: number;
+  unplaced: number;
+  events: number;
+}
+
+/** SchedulerService: see the file comment. Start with `start()`, end with `stop()`. */
+export class SchedulerService {
+  readonly options: SchedulerServiceOptions;
+  private readonly log: Logger;
+  private election: Election | undefined;
+  private readonly stopper = new AbortController();
+  private passes = 0;
+  /** Every pass's report (the last 100), newest last. */
+  readonly reports: PassReport[] = [];
+  private onPass: ((r: PassReport) => void) | undefined;
+
+  constructor(private readonly store: ClusterStore, options: Partial<SchedulerServiceOptions> = {}) {
+    this.options = defaultServiceOptions(options);
+    this.log = this.options.log;
+  }
+
+  /** start runs for leadership (or leads at once without election) and schedules while leading. */
+  start(onPass?: (r: PassReport) => void): void {
+    this.onPass = onPass;
+    if (!this.options.leaderElection) {
+      const signal = this.stopper.signal;
+      void this.lead({ term: 0, signal, valid: () => !signal.aborted }).catch((err) => this.log.error({ err: errorMessage(err) }, 'scheduler stopped'));
+      return;
+    }
+    this.election = runForLeadership({
+      leases: this.store.leases,
+      name: this.options.leaseName,
+      identity: this.options.identity,
+      leaseMs: this.options.leaseMs,
+      signal: this.stopper.signal,
+      log: this.log,
+      onLeading: (ctx) => this.lead(ctx),
+      onDemoted: ({ term, reason }) => this.log.warn({ term, reason }, 'scheduler: no longer leader'),
+    });
+  }
+
+  /** leaderTerm is the current term while this replica leads, else undefined. */
+  leaderTerm(): number | undefined {
+    return this.options.leaderElection ? this.election?.leaderTerm() : this.stopper.signal.aborted ? undefined : 0;
+  }
+
+  /** stop ends scheduling (and the candidacy, releasing the lease) and waits for it. */
+  async stop(): Promise<void> {
+    this.stopper.abort();
+    await this.election?.stop();
+    await this.leading;
+  }
+
+  private leading: Promise<void> | undefined;
+
+  private lead(ctx: LeaderContext): Promise<void> {
+    const work = this.leadLoop(ctx);
+    this.leading = work.catch(() => undefined);
+    return work;
+  }
+
+  private async leadLoop(ctx: LeaderContext): Promise<void> {
+    const { store, log } = this;
+    log.info({ term: ctx.term, identity: this.options.identity }, 'scheduler: leading');
+    const tasks = new Mirror<TaskSpec>();
+    const bindings = new Mirror<Binding>();
+    const nodes = new Mirror<NodeRecord>();
+    const specs = new Mirror<NodeSpec>();
+    let dirty = true;
+    let wake: (() => void) | undefined;
+    const kick = (): void => {
+      dirty = true;
+      wake?.();
+    };
+    const follow = async <T>(bucket: Bucket<T>, mirror: Mirror<T>): Promise<void> => {
+      const w = bucket.watch({ signal: ctx.signal });
+      for await (const ev of w) if (mirror.apply(ev)) kick();
+    };
+    const watches = [follow(store.tasks, tasks), follow(store.bindings, bindings), follow(store.nodes, nodes), follow(store.nodespec, specs)];
+    const watching = Promise.all(watches).catch((err) => {
+      if (!ctx.signal.aborted) log.error({ err: errorMessage(err) }, 'scheduler: watch failed');
+    });
+    const limiter = new EventLimiter(this.options.events);
+    let lastLiveness = '';
+    try {
+      while (!ctx.signal.aborted) {
+        await sleepUntil(dirty ? this.options.batchMs : this.options.tickMs, ctx.signal, (w) => (wake = w));
+        wake = undefined;
+        if (ctx.signal.aborted || !ctx.valid()) break;
+        if (!(tasks.synced && bindings.synced && nodes.synced && specs.synced)) continue;
+        const now = Date.now();
+        const liveness = livenessSignature(nodes.values(), now, this.options.timings);
+        if (!dirty && liveness === lastLiveness) continue;
+        dirty = false;
+        lastLiveness = liveness;
+        try {
+          const report = await this.pass(ctx, { tasks, bindings, nodes, specs }, limiter, now);
+          if (report.lostRaces > 0 || report.unbound > 0 || report.preempted > 0) dirty = true;
+        } catch (err) {
+          if (isGitcellError(err, StoreErrorCodes.Fenced)) {
+            log.warn({ term: ctx.term, err: errorMessage(err) }, 'scheduler: fenced by a newer leader; stopping');
+            throw err;
+          }
+          if (ctx.signal.aborted) break;
+          log.warn({ err: errorMessage(err) }, 'scheduler: pass failed; retrying');
+          dirty = true;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
+    } finally {
+      await watching;
+    }
+  }
+
+  private async pass(
+    ctx: LeaderContext,
+    m: { tasks: Mirror<TaskSpec>; bindings: Mirror<Binding>; nodes: Mirror<NodeRecord>; specs: Mirror<NodeSpec> },
+    limiter: EventLimiter,
+    now: number,
+  ): Promise<PassReport> {
+    const { store, log, options } = this;
+    if (options.leaderElection) await checkFence(store.leases, `${options.leaseName}-bindings`, ctx.term, options.identity);
+    const seed = `${options.identity}/${ctx.term}/${++this.passes}`;
+    const input = {
+      tasks: new Map([...m.tasks.live()].map(([k, e]) => [k, e.value])),
+      bindings: m.bindings.live(),
+      nodes: new Map([...m.nodes.live()].map(([k, e]) => [k, e.value])),
+      nodeSpecs: new Map([...m.specs.live()].map(([k, e]) => [k, e.value])),
+    };
+    const plan = planPass(input, now, options.timings, { ...options.core, seed });
+    const report: PassReport = { term: ctx.term, seed, bound: 0, lostRaces: 0, unbound: 0, preempted: 0, unplaced: plan.result.unplaced.length, events: 0 };
+    const event = async (reason: string, type: ClusterEvent['type'], taskId: string, message: string): Promise<void> => {
+      const task = input.tasks.get(taskId);
+      const ev: ClusterEvent = {
+        time: new Date().toISOString(),
+        type,
+        reason,
+        object: { kind: 'Task', ...(task ? { namespace: task.namespace } : {}), name: taskId },
+        message,
+        source: `scheduler/${options.identity}`,
+      };
+      try {
+        await appendEvent(store.events, ev);
+        report.events++;
+      } catch (err) {
+        log.warn({ err: errorMessage(err), reason, taskId }, 'scheduler: cannot write event');
+      }
+    };
+    // Deletions first: a task re-queued from a dead node may be bound again below in this pass.
+    const gone = new Set<string>();
+    for (const u of plan.unbind) {
+      if (!ctx.valid()) return report;
+      if (await this.unbind(m.bindings, u.taskId, u.revision)) {
+        report.unbound++;
+        gone.add(u.taskId);
+        await event(u.reason, u.reason === 'TaskGone' ? 'Normal' : 'Warning', u.taskId, u.message);
+      } else report.lostRaces++;
+    }
+    // Victims next; a preemptor is bound only if all its victims were unbound.
+    const failedVictims = new Set<string>();
+    for (const p of plan.result.preemptions) {
+      if (!ctx.valid()) return report;
+      const b = m.bindings.get(p.taskId);
+      if (b && (await this.unbind(m.bindings, p.taskId, b.revision))) {
+        report.preempted++;
+        await event('Preempted', 'Warning', p.taskId, `preempted on ${p.node} by ${p.preemptor} (priority ${p.preemptorPriority} > ${p.priority}); back to pending`);
+      } else {
+        failedVictims.add(p.taskId);
+        report.lostRaces++;
+      }
+    }
+    const placements = plan.result.placements.filter((p) => !(p.victims ?? []).some((v) => failedVictims.has(v)));
+    report.lostRaces += plan.result.placements.length - placements.length;
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < placements.length) {
+        const p = placements[next++]!;
+        if (!ctx.valid()) return;
+        const binding: Binding = { taskId: p.taskId, node: p.node, boundAt: new Date().toISOString(), schedulerTerm: ctx.term };
+        try {
+          const revision = await store.bindings.create(p.taskId, binding);
+          m.bindings.set(p.taskId, binding, revision);
+          limiter.forget(p.taskId);
+          report.bound++;
+        } catch (err) {
+          if (!isGitcellError(err, StoreErrorCodes.Exists)) throw err;
+          // Someone bound it first (a previous leader, a racing scheduler): re-check next pass.
+          report.lostRaces++;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, options.writeConcurrency) }, worker));
+    limiter.newPass();
+    for (const u of plan.result.unplaced) {
+      if (!limiter.allow(u.taskId, u.message, now)) continue;
+      await event('FailedScheduling', 'Warning', u.taskId, u.message);
+    }
+    if (report.bound || report.unbound || report.preempted || report.lostRaces) log.info(report, 'scheduler: pass');
+    this.reports.push(report);
+    if (this.reports.length > 100) this.reports.shift();
+    this.onPass?.(report);
+    return report;
+  }
+
+  /** unbind deletes a binding if it is still at `revision`; false when someone changed it first. */
+  private async unbind(mirror: Mirror<Binding>, taskId: string, revision: number): Promise<boolean> {
+    try {
+      const rev = await this.store.bindings.delete(taskId, { revision });
+      mirror.set(taskId, undefined, rev);
+      return true;
+    } catch (err) {
+      if (isGitcellError(err, StoreErrorCodes.Conflict)) return false;
+      throw err;
+    }
+  }
+}
+
+/** sleepUntil waits `ms`, or less when woken (through the function handed to `setWake`) or aborted. */
+function sleepUntil(ms: number, signal: AbortSignal, setWake: (wake: () => void) => void): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+    setWake(done);
+  });
+}
+
+/** livenessSignature changes when any node crosses a liveness threshold: time alone can change a pass. */
+function livenessSignature(nodes: NodeRecord[], now: number, t: PassTimings): string {
+  let sig = '';
+  for (const n of nodes) {
+    const beat = Date.parse(n.heartbeatAt);
+    const age = now - beat;
+    sig += !Number.isFinite(beat) ? 'x' : age <= t.heartbeatGraceMs ? 'r' : age <= t.requeueGraceMs ? 'n' : 'l';
+  }
+  return sig;
+}

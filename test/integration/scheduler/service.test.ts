@@ -1,0 +1,153 @@
+// The scheduler service against a real nats-server: binding with compare-and-set under a race,
+// leader failover, heartbeat lapse re-queueing, preemption and FailedScheduling events.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { silentLogger } from '../../../lib/index.ts';
+import { connect, openClusterStore, type ClusterStore } from '../../../store/index.ts';
+import { SchedulerService, type SchedulerServiceOptions } from '../../../scheduler/index.ts';
+import { startNatsServer } from '../../helpers/nats.ts';
+import { Gi, Heartbeats, nodeRecord, taskSpec, waitFor } from './fixtures.ts';
+
+async function setup(t: import('node:test').TestContext): Promise<{ store: ClusterStore; beats: Heartbeats; services: SchedulerService[]; start: (o?: Partial<SchedulerServiceOptions>) => SchedulerService }> {
+  const server = await startNatsServer({ t });
+  const nc = await connect({ servers: server.url });
+  const store = await openClusterStore(nc, { prefix: `s${randomBytes(3).toString('hex')}_`, log: silentLogger() });
+  const beats = new Heartbeats(store);
+  const services: SchedulerService[] = [];
+  t.after(async () => {
+    beats.stopAll();
+    await Promise.all(services.map((s) => s.stop()));
+    await nc.close();
+  });
+  const start = (o: Partial<SchedulerServiceOptions> = {}): SchedulerService => {
+    const s = new SchedulerService(store, { log: silentLogger(), leaseMs: 1500, tickMs: 100, ...o });
+    services.push(s);
+    s.start();
+    return s;
+  };
+  return { store, beats, services, start };
+}
+
+/** bindingHistory counts, per task, how many bindings were ever written (puts, not deletes). */
+async function bindingHistory(store: ClusterStore): Promise<Map<string, number>> {
+  const jsm = await jetstreamManager(store.nc);
+  const stream = `KV_${store.prefix}bindings`;
+  const info = await jsm.streams.info(stream);
+  const puts = new Map<string, number>();
+  for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+    const m = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
+    if (!m || m.header?.get('KV-Operation')) continue;
+    const key = m.subject.split('.').pop()!;
+    puts.set(key, (puts.get(key) ?? 0) + 1);
+  }
+  return puts;
+}
+
+async function allBound(store: ClusterStore, ids: string[]): Promise<Map<string, string> | undefined> {
+  const bindings = await store.bindings.list();
+  const byTask = new Map(bindings.map((b) => [b.key, b.value.node]));
+  return ids.every((id) => byTask.has(id)) ? byTask : undefined;
+}
+
+test('two schedulers racing without election never double-book a task', async (t) => {
+  const { store, beats, services, start } = await setup(t);
+  for (let i = 0; i < 10; i++) await beats.start(nodeRecord(`n${i}`, 64_000, 256 * Gi));
+  // A long batch window makes both schedulers see the whole burst, then plan and race on all of it.
+  start({ leaderElection: false, identity: 'a', batchMs: 400 });
+  start({ leaderElection: false, identity: 'b', batchMs: 400 });
+  const tasks = Array.from({ length: 150 }, (_, i) => taskSpec('race', i));
+  await Promise.all(tasks.map((task) => store.tasks.put(task.id, task)));
+  const bound = await waitFor('every task bound', () => allBound(store, tasks.map((x) => x.id)));
+  assert.equal(bound.size, 150);
+  const history = await bindingHistory(store);
+  for (const task of tasks) assert.equal(history.get(task.id), 1, `${task.id} was bound ${history.get(task.id)} times`);
+  const lost = services.reduce((sum, s) => sum + s.reports.reduce((a, r) => a + r.lostRaces, 0), 0);
+  const won = services.map((s) => s.reports.reduce((a, r) => a + r.bound, 0));
+  assert.ok(lost > 0, `the schedulers raced (lost races: ${lost}, bound: ${won})`);
+  assert.equal(won[0]! + won[1]!, 150);
+});
+
+test('with leader election one scheduler binds; after failover the next term carries on, no double booking, no overcommit', async (t) => {
+  const { store, beats, start } = await setup(t);
+  for (let i = 0; i < 4; i++) await beats.start(nodeRecord(`n${i}`, 4000, 16 * Gi));
+  const a = start({ identity: 'a' });
+  const b = start({ identity: 'b' });
+  const first = await waitFor('a leader', () => (a.leaderTerm() !== undefined ? a : b.leaderTerm() !== undefined ? b : undefined));
+  const second = first === a ? b : a;
+  const wave1 = Array.from({ length: 20 }, (_, i) => taskSpec('w1', i, 300, 1 * Gi));
+  await Promise.all(wave1.map((task) => store.tasks.put(task.id, task)));
+  await waitFor('wave 1 bound', () => allBound(store, wave1.map((x) => x.id)));
+  const term1 = first.leaderTerm()!;
+  await first.stop();
+  const term2 = await waitFor('the standby leads', () => second.leaderTerm());
+  assert.ok(term2 > term1, `term ${term2} > ${term1}`);
+  const wave2 = Array.from({ length: 20 }, (_, i) => taskSpec('w2', i, 300, 1 * Gi));
+  await Promise.all(wave2.map((task) => store.tasks.put(task.id, task)));
+  const all = [...wave1, ...wave2];
+  await waitFor('wave 2 bound', () => allBound(store, all.map((x) => x.id)));
+  const bindings = await store.bindings.list();
+  for (const r of bindings) assert.equal(r.value.schedulerTerm, r.key.startsWith('w1') ? term1 : term2, `${r.key} carries its leader's term`);
+  const history = await bindingHistory(store);
+  for (const task of all) assert.equal(history.get(task.id), 1);
+  // 40 tasks x 300m on 4 x 4000m nodes: no node may hold more than 13 (3900m).
+  const perNode = new Map<string, number>();
+  for (const r of bindings) perNode.set(r.value.node, (perNode.get(r.value.node) ?? 0) + 300);
+  for (const [node, cpu] of perNode) assert.ok(cpu <= 4000, `${node} holds ${cpu}m`);
+});
+
+test("a node whose heartbeat lapses past the grace period loses its tasks, which go back to pending and are placed again", async (t) => {
+  const { store, beats, start } = await setup(t);
+  await beats.start(nodeRecord('dying'));
+  const tasks = Array.from({ length: 3 }, (_, i) => taskSpec('web', i));
+  const timings = { heartbeatGraceMs: 800, requeueGraceMs: 1600 };
+  start({ identity: 'solo', timings });
+  await Promise.all(tasks.map((task) => store.tasks.put(task.id, task)));
+  const bound = await waitFor('bound to the only node', () => allBound(store, tasks.map((x) => x.id)));
+  assert.deepEqual([...new Set(bound.values())], ['dying']);
+  beats.stop('dying');
+  const lastBeat = beats.last.get('dying')!;
+  await beats.start(nodeRecord('healthy'));
+  const moved = await waitFor('tasks re-placed on the healthy node', async () => {
+    const b = await allBound(store, tasks.map((x) => x.id));
+    return b && [...b.values()].every((n) => n === 'healthy') ? b : undefined;
+  });
+  assert.equal(moved.size, 3);
+  const events = (await store.events.recent({ limit: 100 })).map((e) => e.value);
+  const lost = events.filter((e) => e.reason === 'NodeLost');
+  assert.deepEqual(lost.map((e) => e.object.name).sort(), tasks.map((x) => x.id).sort());
+  for (const e of lost) {
+    assert.match(e.message, /node dying missed heartbeats for \d+s \(grace 1.6s\); task web-\d goes back to pending/);
+    assert.ok(Date.parse(e.time) - lastBeat >= timings.requeueGraceMs, 'not re-queued before the grace period');
+  }
+  const history = await bindingHistory(store);
+  for (const task of tasks) assert.equal(history.get(task.id), 2, 'bound, unbound, bound again');
+});
+
+test('preemption through the store, and a rate-limited FailedScheduling event with the reasons', async (t) => {
+  const { store, beats, start } = await setup(t);
+  await beats.start(nodeRecord('only', 4000, 16 * Gi));
+  start({ identity: 'solo', events: { intervalMs: 60_000, minMs: 60_000, perPass: 100 } });
+  const low = taskSpec('low', 0, 3000, 1 * Gi, 50);
+  await store.tasks.put(low.id, low);
+  await waitFor('low bound', () => allBound(store, [low.id]));
+  const high = taskSpec('high', 0, 3000, 1 * Gi, 250);
+  const huge = taskSpec('huge', 0, 100, 64 * Gi, 900);
+  await store.tasks.put(high.id, high);
+  await store.tasks.put(huge.id, huge);
+  await waitFor('high bound in place of low', async () => {
+    const b = await store.bindings.get(high.id);
+    return b && !(await store.bindings.get(low.id)) ? b : undefined;
+  });
+  const events = await waitFor('events', async () => {
+    const ev = (await store.events.recent({ limit: 100 })).map((e) => e.value);
+    return ev.some((e) => e.reason === 'Preempted') && ev.some((e) => e.object.name === 'low-0' && e.reason === 'FailedScheduling') ? ev : undefined;
+  });
+  const preempted = events.find((e) => e.reason === 'Preempted')!;
+  assert.equal(preempted.object.name, 'low-0');
+  assert.match(preempted.message, /preempted on only by high-0 \(priority 250 > 50\)/);
+  const failed = events.filter((e) => e.reason === 'FailedScheduling' && e.object.name === 'huge-0');
+  assert.equal(failed.length, 1, 'one event per task per interval, however many passes');
+  assert.equal(failed[0]!.message, '0/1 nodes fit: 1 insufficient memory; preemption: no node where evicting lower-priority tasks makes room');
+});
