@@ -27,3 +27,4 @@ export { createPrng, type Prng } from './prng.ts';
 export { SchedulerService, defaultServiceOptions, type SchedulerServiceOptions, type PassReport } from './service/service.ts';
 export { planPass, type PassPlan, type PassInput, type PassTimings, type Unbind } from './service/plan.ts';
 export { EventLimiter, type EventLimiterOptions } from './service/event-limiter.ts';
+export { parseDocument, parseSnapshot, parseTasks, E_SCHEDULE_INPUT } from './input.ts';

@@ -17,6 +17,8 @@ import { registerStatus } from './status.ts';
 import { registerStop } from './stop.ts';
 import { registerUp } from './up.ts';
 import { registerValidate } from './validate.ts';
+import { registerSchedule } from './schedule.ts';
+import { registerScheduler } from './scheduler.ts';
 
 /**
  * registerCommands adds every subcommand. Each command lives in its own file exporting one
@@ -39,6 +41,8 @@ export function registerCommands(program: Command): void {
   registerSecret(program);
   registerStatus(program);
   registerStop(program);
+  registerSchedule(program);
+  registerScheduler(program);
   registerUp(program);
   registerValidate(program);
 }

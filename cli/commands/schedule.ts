@@ -1,0 +1,113 @@
+import type { Command } from 'commander';
+
+/** usage ends the command with exit code 2 and the message (commander prints it). */
+function usage(cmd: Command, message: string): never {
+  cmd.error(`error: ${message}`, { exitCode: 2, code: 'E_USAGE' });
+}
+import { readFile } from 'node:fs/promises';
+import Table from 'cli-table3';
+import { GitcellError, silentLogger } from '../../lib/index.ts';
+import { connectFromOptions, openClusterStore } from '../../store/index.ts';
+import {
+  buildSnapshot,
+  modeOptions,
+  parseDocument,
+  parseSnapshot,
+  parseTasks,
+  previewPlacement,
+  SCHEDULING_MODES,
+  type ClusterSnapshot,
+  type SchedTask,
+  type SchedulingMode,
+} from '../../scheduler/index.ts';
+
+interface ScheduleFlags {
+  dryRun?: boolean;
+  snapshot?: string;
+  tasks?: string;
+  nats?: string;
+  stateDir?: string;
+  creds?: string;
+  prefix: string;
+  mode: string;
+  seed: string;
+  heartbeatGrace: string;
+  json?: boolean;
+}
+
+async function readDoc(file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new GitcellError('E_SCHEDULE_INPUT', `${file}: cannot read: ${(err as Error).message}`, { file });
+  }
+  return parseDocument(text, file);
+}
+
+/**
+ * registerSchedule adds `gitcell schedule --dry-run`: where would tasks land? It runs the same core
+ * as the scheduler service (previewPlacement) on a snapshot of the store, or of a file, and never
+ * writes anything. Exit 1 when some task would not be placed.
+ */
+export function registerSchedule(program: Command): void {
+  program
+    .command('schedule')
+    .description('preview placements (never binds): where tasks would land, and why others would wait')
+    .option('--dry-run', 'preview only (the only mode: binding is the scheduler service\'s job)')
+    .option('--snapshot <file>', 'cluster snapshot {nodes, running} as JSON/YAML, instead of the live store')
+    .option('--tasks <file>', 'tasks to place (JSON/YAML list); default: the store\'s pending tasks')
+    .option('--nats <urls>', 'NATS server(s) of the cluster (default: the embedded server of --state-dir)')
+    .option('--state-dir <dir>', 'state directory of an embedded cluster', '.gitcell')
+    .option('--creds <file>', 'NATS credentials file')
+    .option('--prefix <prefix>', 'bucket name prefix', 'gitcell_')
+    .option('--mode <mode>', `placement mode: ${Object.keys(SCHEDULING_MODES).join(', ')}`, 'hybrid')
+    .option('--seed <seed>', 'seed of the random choices (same seed, same answer)', 'preview')
+    .option('--heartbeat-grace <ms>', 'a node whose heartbeat is older is not ready', '15000')
+    .option('--json', 'print the full result as JSON')
+    .action(async (flags: ScheduleFlags, cmd: Command) => {
+      if (!(flags.mode in SCHEDULING_MODES)) {
+        usage(cmd, `--mode: "${flags.mode}" is not one of ${Object.keys(SCHEDULING_MODES).join(', ')}`);
+      }
+      const grace = Number(flags.heartbeatGrace);
+      if (!Number.isFinite(grace) || grace < 0) usage(cmd, `--heartbeat-grace: "${flags.heartbeatGrace}" is not a number of ms`);
+      let snapshot: ClusterSnapshot;
+      let tasks: SchedTask[] = flags.tasks ? parseTasks(await readDoc(flags.tasks), flags.tasks) : [];
+      if (flags.snapshot) {
+        snapshot = parseSnapshot(await readDoc(flags.snapshot), flags.snapshot);
+      } else {
+        const nc = await connectFromOptions({ ...(flags.nats ? { nats: flags.nats } : {}), stateDir: flags.stateDir, ...(flags.creds ? { creds: flags.creds } : {}), name: 'gitcell schedule' });
+        try {
+          const store = await openClusterStore(nc, { prefix: flags.prefix, log: silentLogger() });
+          const [nodes, specs, storeTasks, bindings] = await Promise.all([store.nodes.list(), store.nodespec.list(), store.tasks.list(), store.bindings.list()]);
+          const view = buildSnapshot(
+            {
+              nodes: nodes.map((r) => r.value),
+              nodeSpecs: new Map(specs.map((r) => [r.key, r.value])),
+              tasks: storeTasks.map((r) => r.value),
+              bindings: new Map(bindings.map((r) => [r.key, r.value])),
+            },
+            Date.now(),
+            grace,
+          );
+          snapshot = view.snapshot;
+          if (!flags.tasks) tasks = view.pending;
+        } finally {
+          await nc.close();
+        }
+      }
+      const result = previewPlacement(snapshot, tasks, modeOptions(flags.mode as SchedulingMode, { seed: flags.seed }));
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      } else {
+        const table = new Table({ head: ['task', 'node', 'score', 'note'] });
+        for (const p of result.placements) table.push([p.taskId, p.node, p.score.toFixed(1), p.victims?.length ? `preempts ${p.victims.join(', ')}` : '']);
+        for (const u of result.unplaced) table.push([u.taskId, '-', '-', u.message]);
+        process.stdout.write(`${table.toString()}\n`);
+        process.stdout.write(
+          `${result.placements.length} placed, ${result.unplaced.length} waiting, ${result.preemptions.length} preempted, on ${snapshot.nodes.length} nodes (dry run: nothing written)\n`,
+        );
+      }
+      if (result.unplaced.length) process.exitCode = 1;
+    });
+}

@@ -1,0 +1,82 @@
+import type { Command } from 'commander';
+
+/** usage ends the command with exit code 2 and the message (commander prints it). */
+function usage(cmd: Command, message: string): never {
+  cmd.error(`error: ${message}`, { exitCode: 2, code: 'E_USAGE' });
+}
+import { createLogger, errorMessage } from '../../lib/index.ts';
+import { connectFromOptions, openClusterStore, splitServers } from '../../store/index.ts';
+import { modeOptions, SchedulerService, SCHEDULING_MODES, type SchedulingMode } from '../../scheduler/index.ts';
+
+interface SchedulerFlags {
+  nats?: string;
+  stateDir: string;
+  creds?: string;
+  prefix: string;
+  identity?: string;
+  mode: string;
+  leaseMs: string;
+  heartbeatGraceMs: string;
+  requeueGraceMs: string;
+}
+
+function ms(cmd: Command, flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) usage(cmd, `${flag}: "${value}" is not a positive number of ms`);
+  return n;
+}
+
+/**
+ * registerScheduler adds `gitcell scheduler`: the scheduler service. It runs for leadership (one
+ * active replica per cluster), then binds pending tasks until SIGINT or SIGTERM.
+ */
+export function registerScheduler(program: Command): void {
+  program
+    .command('scheduler')
+    .description('run the scheduler service: bind pending tasks to nodes (one active replica, by leader election)')
+    .option('--nats <urls>', 'NATS server(s) of the cluster (default: the embedded server of --state-dir)')
+    .option('--state-dir <dir>', 'state directory of an embedded cluster', '.gitcell')
+    .option('--creds <file>', 'NATS credentials file')
+    .option('--prefix <prefix>', 'bucket name prefix', 'gitcell_')
+    .option('--identity <name>', 'name of this replica (default host-pid-random)')
+    .option('--mode <mode>', `placement mode: ${Object.keys(SCHEDULING_MODES).join(', ')}`, 'hybrid')
+    .option('--lease-ms <ms>', 'leader lease period', '15000')
+    .option('--heartbeat-grace-ms <ms>', 'a node whose heartbeat is older takes no new tasks', '15000')
+    .option('--requeue-grace-ms <ms>', 'a node whose heartbeat is older loses its tasks to pending', '40000')
+    .action(async (flags: SchedulerFlags, cmd: Command) => {
+      if (!(flags.mode in SCHEDULING_MODES)) {
+        usage(cmd, `--mode: "${flags.mode}" is not one of ${Object.keys(SCHEDULING_MODES).join(', ')}`);
+      }
+      const timings = { heartbeatGraceMs: ms(cmd, '--heartbeat-grace-ms', flags.heartbeatGraceMs), requeueGraceMs: ms(cmd, '--requeue-grace-ms', flags.requeueGraceMs) };
+      if (timings.requeueGraceMs < timings.heartbeatGraceMs) {
+        usage(cmd, '--requeue-grace-ms must be at least --heartbeat-grace-ms');
+      }
+      const leaseMs = ms(cmd, '--lease-ms', flags.leaseMs);
+      const log = createLogger('scheduler');
+      const nc = await connectFromOptions({ ...(flags.nats ? { nats: flags.nats } : {}), stateDir: flags.stateDir, ...(flags.creds ? { creds: flags.creds } : {}), name: 'gitcell scheduler' });
+      const servers = flags.nats ? splitServers(flags.nats).length : 1;
+      const replicas = servers >= 5 ? 5 : servers >= 3 ? 3 : 1;
+      try {
+        const store = await openClusterStore(nc, { prefix: flags.prefix, replicas, log });
+        const service = new SchedulerService(store, {
+          ...(flags.identity ? { identity: flags.identity } : {}),
+          leaseMs,
+          timings,
+          core: modeOptions(flags.mode as SchedulingMode),
+          log,
+        });
+        service.start();
+        log.info({ identity: service.options.identity, mode: flags.mode }, 'scheduler: started, running for leadership');
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', () => resolve());
+          process.once('SIGTERM', () => resolve());
+        });
+        await service.stop();
+      } catch (err) {
+        log.error({ err: errorMessage(err) }, 'scheduler: failed');
+        throw err;
+      } finally {
+        await nc.close();
+      }
+    });
+}

@@ -1,0 +1,71 @@
+// The service's pure parts: planPass (what a pass unbinds and places) and the event limiter.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { EventLimiter, planPass, type PassInput } from '../../../scheduler/index.ts';
+import type { Binding, NodeRecord, TaskSpec } from '../../../api/index.ts';
+import { Gi, MakeTask } from './builders.ts';
+
+const NOW = Date.parse('2026-01-01T00:10:00Z');
+const timings = { heartbeatGraceMs: 10_000, requeueGraceMs: 30_000 };
+
+function node(name: string, secondsAgo: number): NodeRecord {
+  const beat = new Date(NOW - secondsAgo * 1000).toISOString();
+  return {
+    name,
+    labels: {},
+    taints: [],
+    capacity: { cpuMillis: 4000, memoryBytes: 16 * Gi, pods: 110 },
+    allocatable: { cpuMillis: 4000, memoryBytes: 16 * Gi, pods: 110 },
+    addresses: [],
+    runtime: { runc: '', kernel: '', agentVersion: '' },
+    images: [],
+    startedAt: beat,
+    heartbeatAt: beat,
+  };
+}
+const spec = (b: ReturnType<typeof MakeTask>): TaskSpec => ({ ...b.Obj(), namespace: 'default', owner: { kind: 'Job', name: 'x' }, type: 'batch', generation: 1, createdAt: '' }) as unknown as TaskSpec;
+const bind = (taskId: string, n: string, revision: number) => [taskId, { value: { taskId, node: n, boundAt: '', schedulerTerm: 1 } as Binding, revision }] as const;
+
+function input(nodes: NodeRecord[], tasks: TaskSpec[], bindings: ReturnType<typeof bind>[]): PassInput {
+  return { nodes: new Map(nodes.map((n) => [n.name, n])), nodeSpecs: new Map(), tasks: new Map(tasks.map((t) => [t.id, t])), bindings: new Map(bindings) };
+}
+
+test('planPass: tasks of a node silent past the re-queue grace are unbound and placed again', () => {
+  const plan = planPass(
+    input([node('dead', 31), node('slow', 20), node('live', 1)], [spec(MakeTask('a-0')), spec(MakeTask('b-0')), spec(MakeTask('c-0'))], [bind('a-0', 'dead', 5), bind('b-0', 'slow', 6)]),
+    NOW,
+    timings,
+    { seed: 1 },
+  );
+  // dead: 31 s > 30 s grace -> unbound; slow: 20 s is past readiness (10 s) but not re-queue (30 s) -> kept.
+  assert.deepEqual(plan.unbind.map((u) => [u.taskId, u.reason, u.revision]), [['a-0', 'NodeLost', 5]]);
+  assert.equal(plan.unbind[0]!.message, 'node dead missed heartbeats for 31s (grace 30s); task a-0 goes back to pending');
+  // a-0 and c-0 are pending; only `live` is ready (slow is past readiness, dead is dead).
+  assert.deepEqual(plan.result.placements.map((p) => [p.taskId, p.node]).sort(), [['a-0', 'live'], ['c-0', 'live']]);
+});
+
+test('planPass: bindings of vanished nodes and deleted tasks are removed; DaemonSet tasks stay on their lapsed node', () => {
+  const plan = planPass(
+    input([node('dead', 300)], [spec(MakeTask('a-0')), spec(MakeTask('ds-0').OnNode('dead'))], [bind('a-0', 'gone', 1), bind('zz-0', 'dead', 2), bind('ds-0', 'dead', 3)]),
+    NOW,
+    timings,
+    { seed: 1 },
+  );
+  assert.deepEqual(plan.unbind.map((u) => [u.taskId, u.reason]).sort(), [['a-0', 'NodeGone'], ['zz-0', 'TaskGone']]);
+  assert.equal(plan.result.unplaced[0]!.message, '0/1 nodes fit: 1 node not ready');
+});
+
+test('EventLimiter: one event per task per interval, sooner for a new reason, a budget per pass', () => {
+  const l = new EventLimiter({ intervalMs: 60_000, minMs: 5_000, perPass: 2 });
+  assert.equal(l.allow('t1', 'no memory', 0), true);
+  assert.equal(l.allow('t1', 'no memory', 59_999), false, 'same reason inside the interval');
+  assert.equal(l.allow('t1', 'no cpu', 4_999), false, 'new reason, but too soon');
+  assert.equal(l.allow('t1', 'no cpu', 5_000), true, 'new reason after minMs');
+  assert.equal(l.allow('t2', 'x', 5_000), false, 'pass budget of 2 spent');
+  l.newPass();
+  assert.equal(l.allow('t2', 'x', 5_000), true);
+  assert.equal(l.allow('t1', 'no cpu', 65_000), true, 'repeat after the interval');
+  l.forget('t2');
+  l.newPass();
+  assert.equal(l.allow('t2', 'x', 5_001), true, 'forgotten after being placed');
+});
