@@ -30,7 +30,7 @@ import { defaultSchedulerOptions } from '../options.ts';
 import type { SchedulerOptions } from '../types.ts';
 import { EventLimiter, type EventLimiterOptions } from './event-limiter.ts';
 import { Mirror } from './mirror.ts';
-import { planPass, type PassTimings } from './plan.ts';
+import { planPass, type PassPlan, type PassTimings } from './plan.ts';
 
 /** SchedulerServiceOptions configure the service; every field has a default. */
 export interface SchedulerServiceOptions {
@@ -209,8 +209,30 @@ export class SchedulerService {
     };
     const plan = planPass(input, now, options.timings, { ...options.core, seed });
     const report: PassReport = { term: ctx.term, seed, bound: 0, lostRaces: 0, unbound: 0, preempted: 0, unplaced: plan.result.unplaced.length, events: 0 };
+    try {
+      await this.write(ctx, plan, input.tasks, m.bindings, limiter, now, report);
+    } finally {
+      // Reported also when a write failed half-way: what was written is counted.
+      if (report.bound || report.unbound || report.preempted || report.lostRaces) log.info(report, 'scheduler: pass');
+      this.reports.push(report);
+      if (this.reports.length > 100) this.reports.shift();
+      this.onPass?.(report);
+    }
+    return report;
+  }
+
+  private async write(
+    ctx: LeaderContext,
+    plan: PassPlan,
+    tasks: Map<string, TaskSpec>,
+    bindings: Mirror<Binding>,
+    limiter: EventLimiter,
+    now: number,
+    report: PassReport,
+  ): Promise<void> {
+    const { store, log, options } = this;
     const event = async (reason: string, type: ClusterEvent['type'], taskId: string, message: string): Promise<void> => {
-      const task = input.tasks.get(taskId);
+      const task = tasks.get(taskId);
       const ev: ClusterEvent = {
         time: new Date().toISOString(),
         type,
@@ -229,8 +251,8 @@ export class SchedulerService {
     // Deletions first: a task re-queued from a dead node may be bound again below in this pass.
     const gone = new Set<string>();
     for (const u of plan.unbind) {
-      if (!ctx.valid()) return report;
-      if (await this.unbind(m.bindings, u.taskId, u.revision)) {
+      if (!ctx.valid()) return;
+      if (await this.unbind(bindings, u.taskId, u.revision)) {
         report.unbound++;
         gone.add(u.taskId);
         await event(u.reason, u.reason === 'TaskGone' ? 'Normal' : 'Warning', u.taskId, u.message);
@@ -239,9 +261,9 @@ export class SchedulerService {
     // Victims next; a preemptor is bound only if all its victims were unbound.
     const failedVictims = new Set<string>();
     for (const p of plan.result.preemptions) {
-      if (!ctx.valid()) return report;
-      const b = m.bindings.get(p.taskId);
-      if (b && (await this.unbind(m.bindings, p.taskId, b.revision))) {
+      if (!ctx.valid()) return;
+      const b = bindings.get(p.taskId);
+      if (b && (await this.unbind(bindings, p.taskId, b.revision))) {
         report.preempted++;
         await event('Preempted', 'Warning', p.taskId, `preempted on ${p.node} by ${p.preemptor} (priority ${p.preemptorPriority} > ${p.priority}); back to pending`);
       } else {
@@ -259,7 +281,7 @@ export class SchedulerService {
         const binding: Binding = { taskId: p.taskId, node: p.node, boundAt: new Date().toISOString(), schedulerTerm: ctx.term };
         try {
           const revision = await store.bindings.create(p.taskId, binding);
-          m.bindings.set(p.taskId, binding, revision);
+          bindings.set(p.taskId, binding, revision);
           limiter.forget(p.taskId);
           report.bound++;
         } catch (err) {
@@ -275,11 +297,6 @@ export class SchedulerService {
       if (!limiter.allow(u.taskId, u.message, now)) continue;
       await event('FailedScheduling', 'Warning', u.taskId, u.message);
     }
-    if (report.bound || report.unbound || report.preempted || report.lostRaces) log.info(report, 'scheduler: pass');
-    this.reports.push(report);
-    if (this.reports.length > 100) this.reports.shift();
-    this.onPass?.(report);
-    return report;
   }
 
   /** unbind deletes a binding if it is still at `revision`; false when someone changed it first. */
