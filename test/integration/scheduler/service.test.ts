@@ -4,16 +4,23 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { silentLogger } from '../../../lib/index.ts';
+import { pino } from 'pino';
 import { connect, openClusterStore, type ClusterStore } from '../../../store/index.ts';
 import { SchedulerService, type SchedulerServiceOptions } from '../../../scheduler/index.ts';
 import { startNatsServer } from '../../helpers/nats.ts';
 import { Gi, Heartbeats, nodeRecord, taskSpec, waitFor } from './fixtures.ts';
 
-async function setup(t: import('node:test').TestContext): Promise<{ store: ClusterStore; beats: Heartbeats; services: SchedulerService[]; start: (o?: Partial<SchedulerServiceOptions>) => SchedulerService }> {
+async function setup(t: import('node:test').TestContext): Promise<{ store: ClusterStore; beats: Heartbeats; services: SchedulerService[]; start: (o?: Partial<SchedulerServiceOptions>) => SchedulerService; passed: () => void }> {
+  // The services log into memory; a failing test prints the last lines (why did it wait?).
+  const lines: string[] = [];
+  const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(line.trim()) });
+  let ok = false;
+  t.after(() => {
+    if (!ok) process.stderr.write(`scheduler log (last 40 lines):\n${lines.slice(-40).join('\n')}\n`);
+  });
   const server = await startNatsServer({ t });
   const nc = await connect({ servers: server.url });
-  const store = await openClusterStore(nc, { prefix: `s${randomBytes(3).toString('hex')}_`, log: silentLogger() });
+  const store = await openClusterStore(nc, { prefix: `s${randomBytes(3).toString('hex')}_`, log });
   const beats = new Heartbeats(store);
   const services: SchedulerService[] = [];
   t.after(async () => {
@@ -24,12 +31,12 @@ async function setup(t: import('node:test').TestContext): Promise<{ store: Clust
   const start = (o: Partial<SchedulerServiceOptions> = {}): SchedulerService => {
     // A 5 s lease: shorter ones flap on a machine this loaded (renewals run late), and stop() hands
     // the lease over at once anyway.
-    const s = new SchedulerService(store, { log: silentLogger(), leaseMs: 5000, tickMs: 100, ...o });
+    const s = new SchedulerService(store, { log: log.child({ identity: o.identity }), leaseMs: 5000, tickMs: 100, ...o });
     services.push(s);
     s.start();
     return s;
   };
-  return { store, beats, services, start };
+  return { store, beats, services, start, passed: () => void (ok = true) };
 }
 
 /** bindingHistory counts, per task, how many bindings were ever written (puts, not deletes). */
@@ -54,7 +61,7 @@ async function allBound(store: ClusterStore, ids: string[]): Promise<Map<string,
 }
 
 test('two schedulers racing without election never double-book a task', async (t) => {
-  const { store, beats, services, start } = await setup(t);
+  const { store, beats, services, start, passed } = await setup(t);
   for (let i = 0; i < 10; i++) await beats.start(nodeRecord(`n${i}`, 64_000, 256 * Gi));
   // A long batch window makes both schedulers see the whole burst, then plan and race on all of it.
   start({ leaderElection: false, identity: 'a', batchMs: 400 });
@@ -70,10 +77,11 @@ test('two schedulers racing without election never double-book a task', async (t
   await waitFor('the passes to report', () => (won()[0]! + won()[1]! === 150 ? true : undefined));
   const lost = services.reduce((sum, s) => sum + s.reports.reduce((a, r) => a + r.lostRaces, 0), 0);
   assert.ok(lost > 0, `the schedulers raced (lost races: ${lost}, bound: ${won()})`);
+  passed();
 });
 
 test('with leader election one scheduler binds; after failover the next term carries on, no double booking, no overcommit', async (t) => {
-  const { store, beats, start } = await setup(t);
+  const { store, beats, start, passed } = await setup(t);
   for (let i = 0; i < 4; i++) await beats.start(nodeRecord(`n${i}`, 4000, 16 * Gi));
   const a = start({ identity: 'a' });
   const b = start({ identity: 'b' });
@@ -98,10 +106,11 @@ test('with leader election one scheduler binds; after failover the next term car
   const perNode = new Map<string, number>();
   for (const r of bindings) perNode.set(r.value.node, (perNode.get(r.value.node) ?? 0) + 300);
   for (const [node, cpu] of perNode) assert.ok(cpu <= 4000, `${node} holds ${cpu}m`);
+  passed();
 });
 
 test("a node whose heartbeat lapses past the grace period loses its tasks, which go back to pending and are placed again", async (t) => {
-  const { store, beats, start } = await setup(t);
+  const { store, beats, start, passed } = await setup(t);
   await beats.start(nodeRecord('dying'));
   const tasks = Array.from({ length: 3 }, (_, i) => taskSpec('web', i));
   // Generous graces: on a loaded machine a live heartbeat timer can run late by a second or more.
@@ -127,10 +136,11 @@ test("a node whose heartbeat lapses past the grace period loses its tasks, which
   }
   const history = await bindingHistory(store);
   for (const task of tasks) assert.equal(history.get(task.id), 2, 'bound, unbound, bound again');
+  passed();
 });
 
 test('preemption through the store, and a rate-limited FailedScheduling event with the reasons', async (t) => {
-  const { store, beats, start } = await setup(t);
+  const { store, beats, start, passed } = await setup(t);
   await beats.start(nodeRecord('only', 4000, 16 * Gi));
   start({ identity: 'solo', events: { intervalMs: 60_000, minMs: 60_000, perPass: 100 } });
   const low = taskSpec('low', 0, 3000, 1 * Gi, 50);
@@ -154,4 +164,5 @@ test('preemption through the store, and a rate-limited FailedScheduling event wi
   const failed = events.filter((e) => e.reason === 'FailedScheduling' && e.object.name === 'huge-0');
   assert.equal(failed.length, 1, 'one event per task per interval, however many passes');
   assert.equal(failed[0]!.message, '0/1 nodes fit: 1 insufficient memory; preemption: no node where evicting lower-priority tasks makes room');
+  passed();
 });
