@@ -81,6 +81,8 @@ export interface PassReport {
   preempted: number;
   unplaced: number;
   events: number;
+  /** false when the pass stopped early (leadership in doubt, a write failed) */
+  complete: boolean;
 }
 
 /** SchedulerService: see the file comment. Start with `start()`, end with `stop()`. */
@@ -166,7 +168,13 @@ export class SchedulerService {
       while (!ctx.signal.aborted) {
         await sleepUntil(dirty ? this.options.batchMs : this.options.tickMs, ctx.signal, (w) => (wake = w));
         wake = undefined;
-        if (ctx.signal.aborted || !ctx.valid()) break;
+        if (ctx.signal.aborted) break;
+        // Not certainly ours right now (a late renewal on a busy machine): wait, never return while
+        // leading; the signal aborts if the lease is really lost.
+        if (!ctx.valid()) {
+          dirty = true;
+          continue;
+        }
         if (!(tasks.synced && bindings.synced && nodes.synced && specs.synced)) continue;
         const now = Date.now();
         const liveness = livenessSignature(nodes.values(), now, this.options.timings);
@@ -175,7 +183,7 @@ export class SchedulerService {
         lastLiveness = liveness;
         try {
           const report = await this.pass(ctx, { tasks, bindings, nodes, specs }, limiter, now);
-          if (report.lostRaces > 0 || report.unbound > 0 || report.preempted > 0) dirty = true;
+          if (report.lostRaces > 0 || report.unbound > 0 || report.preempted > 0 || !report.complete) dirty = true;
         } catch (err) {
           if (isGitcellError(err, StoreErrorCodes.Fenced)) {
             log.warn({ term: ctx.term, err: errorMessage(err) }, 'scheduler: fenced by a newer leader; stopping');
@@ -208,12 +216,15 @@ export class SchedulerService {
       nodeSpecs: new Map([...m.specs.live()].map(([k, e]) => [k, e.value])),
     };
     const plan = planPass(input, now, options.timings, { ...options.core, seed });
-    const report: PassReport = { term: ctx.term, seed, bound: 0, lostRaces: 0, unbound: 0, preempted: 0, unplaced: plan.result.unplaced.length, events: 0 };
+    const report: PassReport = { term: ctx.term, seed, bound: 0, lostRaces: 0, unbound: 0, preempted: 0, unplaced: plan.result.unplaced.length, events: 0, complete: false };
     try {
-      await this.write(ctx, plan, input.tasks, m.bindings, limiter, now, report);
+      report.complete = await this.write(ctx, plan, input.tasks, m.bindings, limiter, now, report);
     } finally {
       // Reported also when a write failed half-way: what was written is counted.
-      if (report.bound || report.unbound || report.preempted || report.lostRaces) log.info(report, 'scheduler: pass');
+      if (report.bound || report.unbound || report.preempted || report.lostRaces || report.unplaced || !report.complete) {
+        const firstWait = plan.result.unplaced[0];
+        log.info({ ...report, ...(firstWait ? { firstWait: `${firstWait.taskId}: ${firstWait.message}` } : {}) }, 'scheduler: pass');
+      }
       this.reports.push(report);
       if (this.reports.length > 100) this.reports.shift();
       this.onPass?.(report);
@@ -229,7 +240,7 @@ export class SchedulerService {
     limiter: EventLimiter,
     now: number,
     report: PassReport,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const { store, log, options } = this;
     const event = async (reason: string, type: ClusterEvent['type'], taskId: string, message: string): Promise<void> => {
       const task = tasks.get(taskId);
@@ -251,7 +262,7 @@ export class SchedulerService {
     // Deletions first: a task re-queued from a dead node may be bound again below in this pass.
     const gone = new Set<string>();
     for (const u of plan.unbind) {
-      if (!ctx.valid()) return;
+      if (!ctx.valid()) return false;
       if (await this.unbind(bindings, u.taskId, u.revision)) {
         report.unbound++;
         gone.add(u.taskId);
@@ -261,7 +272,7 @@ export class SchedulerService {
     // Victims next; a preemptor is bound only if all its victims were unbound.
     const failedVictims = new Set<string>();
     for (const p of plan.result.preemptions) {
-      if (!ctx.valid()) return;
+      if (!ctx.valid()) return false;
       const b = bindings.get(p.taskId);
       if (b && (await this.unbind(bindings, p.taskId, b.revision))) {
         report.preempted++;
@@ -274,10 +285,14 @@ export class SchedulerService {
     const placements = plan.result.placements.filter((p) => !(p.victims ?? []).some((v) => failedVictims.has(v)));
     report.lostRaces += plan.result.placements.length - placements.length;
     let next = 0;
+    let stopped = false;
     const worker = async (): Promise<void> => {
       while (next < placements.length) {
         const p = placements[next++]!;
-        if (!ctx.valid()) return;
+        if (!ctx.valid()) {
+          stopped = true;
+          return;
+        }
         const binding: Binding = { taskId: p.taskId, node: p.node, boundAt: new Date().toISOString(), schedulerTerm: ctx.term };
         try {
           const revision = await store.bindings.create(p.taskId, binding);
@@ -292,11 +307,13 @@ export class SchedulerService {
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, options.writeConcurrency) }, worker));
+    if (stopped) return false;
     limiter.newPass();
     for (const u of plan.result.unplaced) {
       if (!limiter.allow(u.taskId, u.message, now)) continue;
       await event('FailedScheduling', 'Warning', u.taskId, u.message);
     }
+    return true;
   }
 
   /** unbind deletes a binding if it is still at `revision`; false when someone changed it first. */
