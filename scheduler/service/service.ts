@@ -252,11 +252,17 @@ export class SchedulerService {
         message,
         source: `scheduler/${options.identity}`,
       };
-      try {
-        await appendEvent(store.events, ev);
-        report.events++;
-      } catch (err) {
-        log.warn({ err: errorMessage(err), reason, taskId }, 'scheduler: cannot write event');
+      // Events are how users learn why a task waits: a timeout on a busy server gets two more tries.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await appendEvent(store.events, ev);
+          report.events++;
+          return;
+        } catch (err) {
+          if (attempt < 3 && isGitcellError(err, StoreErrorCodes.Unavailable) && ctx.valid()) continue;
+          log.warn({ err: errorMessage(err), reason, taskId }, 'scheduler: cannot write event');
+          return;
+        }
       }
     };
     // Deletions first: a task re-queued from a dead node may be bound again below in this pass.
