@@ -52,6 +52,11 @@ export interface SchedulerServiceOptions {
   events: EventLimiterOptions;
   core: Partial<SchedulerOptions>;
   log: Logger;
+  /**
+   * beforeWrite runs between deciding a pass and writing it. For tests that need a deterministic
+   * interleaving (two schedulers that both decided before either writes); unset in production.
+   */
+  beforeWrite?: (plan: PassPlan) => Promise<void>;
 }
 
 /** defaultServiceOptions returns every default merged with `o`. */
@@ -68,6 +73,7 @@ export function defaultServiceOptions(o: Partial<SchedulerServiceOptions> = {}):
     events: { intervalMs: 60_000, minMs: 5_000, perPass: 100, ...o.events },
     core: defaultSchedulerOptions(o.core),
     log: o.log ?? createLogger('scheduler'),
+    ...(o.beforeWrite ? { beforeWrite: o.beforeWrite } : {}),
   };
 }
 
@@ -218,6 +224,7 @@ export class SchedulerService {
     const plan = planPass(input, now, options.timings, { ...options.core, seed });
     const report: PassReport = { term: ctx.term, seed, bound: 0, lostRaces: 0, unbound: 0, preempted: 0, unplaced: plan.result.unplaced.length, events: 0, complete: false };
     try {
+      await options.beforeWrite?.(plan);
       report.complete = await this.write(ctx, plan, input.tasks, m.bindings, limiter, now, report);
     } finally {
       // Reported also when a write failed half-way: what was written is counted.
