@@ -100,6 +100,8 @@ export class SchedulerService {
   private passes = 0;
   /** Every pass's report (the last 100), newest last. */
   readonly reports: PassReport[] = [];
+  /** Totals over every pass since start. */
+  readonly totals = { passes: 0, bound: 0, lostRaces: 0, unbound: 0, preempted: 0, events: 0 };
   private onPass: ((r: PassReport) => void) | undefined;
 
   constructor(private readonly store: ClusterStore, options: Partial<SchedulerServiceOptions> = {}) {
@@ -160,11 +162,20 @@ export class SchedulerService {
       dirty = true;
       wake?.();
     };
-    const follow = async <T>(bucket: Bucket<T>, mirror: Mirror<T>): Promise<void> => {
+    const follow = async <T>(bucket: Bucket<T>, mirror: Mirror<T>, significant: (prev: T | undefined, next: T) => boolean = () => true): Promise<void> => {
       const w = bucket.watch({ signal: ctx.signal });
-      for await (const ev of w) if (mirror.apply(ev)) kick();
+      for await (const ev of w) {
+        const prev = ev.type === 'put' ? mirror.get(ev.key)?.value : undefined;
+        if (mirror.apply(ev) && (ev.type !== 'put' || significant(prev, ev.value))) kick();
+      }
     };
-    const watches = [follow(store.tasks, tasks), follow(store.bindings, bindings), follow(store.nodes, nodes), follow(store.nodespec, specs)];
+    const watches = [
+      follow(store.tasks, tasks),
+      follow(store.bindings, bindings),
+      // A heartbeat alone changes nothing to decide: the liveness signature notices lapses on ticks.
+      follow(store.nodes, nodes, (prev, next) => !prev || !sameButHeartbeat(prev, next)),
+      follow(store.nodespec, specs),
+    ];
     const watching = Promise.all(watches).catch((err) => {
       if (!ctx.signal.aborted) log.error({ err: errorMessage(err) }, 'scheduler: watch failed');
     });
@@ -233,6 +244,12 @@ export class SchedulerService {
         log.info({ ...report, ...(firstWait ? { firstWait: `${firstWait.taskId}: ${firstWait.message}` } : {}) }, 'scheduler: pass');
       }
       this.reports.push(report);
+      this.totals.passes++;
+      this.totals.bound += report.bound;
+      this.totals.lostRaces += report.lostRaces;
+      this.totals.unbound += report.unbound;
+      this.totals.preempted += report.preempted;
+      this.totals.events += report.events;
       if (this.reports.length > 100) this.reports.shift();
       this.onPass?.(report);
     }
@@ -354,6 +371,11 @@ function sleepUntil(ms: number, signal: AbortSignal, setWake: (wake: () => void)
     signal.addEventListener('abort', done, { once: true });
     setWake(done);
   });
+}
+
+/** sameButHeartbeat tells whether two records of a node differ only in their heartbeat time. */
+function sameButHeartbeat(a: NodeRecord, b: NodeRecord): boolean {
+  return JSON.stringify({ ...a, heartbeatAt: '' }) === JSON.stringify({ ...b, heartbeatAt: '' });
 }
 
 /** livenessSignature changes when any node crosses a liveness threshold: time alone can change a pass. */

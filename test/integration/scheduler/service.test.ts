@@ -81,9 +81,9 @@ test('two schedulers racing without election never double-book a task', async (t
   const history = await bindingHistory(store);
   for (const task of tasks) assert.equal(history.get(task.id), 1, `${task.id} was bound ${history.get(task.id)} times`);
   // The passes report after their last write: wait for both reports to account for every binding.
-  const won = () => services.map((s) => s.reports.reduce((a, r) => a + r.bound, 0));
+  const won = () => services.map((s) => s.totals.bound);
   await waitFor('the passes to report', () => (won()[0]! + won()[1]! === 150 ? true : undefined));
-  const lost = services.reduce((sum, s) => sum + s.reports.reduce((a, r) => a + r.lostRaces, 0), 0);
+  const lost = services.reduce((sum, s) => sum + s.totals.lostRaces, 0);
   // Every task was in both plans: each was won once and lost once.
   assert.equal(lost, 150, `lost races: ${lost}, bound: ${won()}`);
   passed();
