@@ -206,6 +206,19 @@ test('an invalid revision applies nothing, is Stalled with file and line, and th
   assert.deepEqual((await tasksOf(store, 'web')).map((x) => x.id).sort(), tasksBefore);
   assert.equal(s.history[0]!.result, 'Stalled');
   assert.equal(s.history[1]!.result, 'Applied');
+
+  // A schema error (not YAML syntax) is reported by the validator at the field's own line.
+  const bad = yaml(job('web', 'web:3', 2)).replace('replicas: 2', 'replicas: two');
+  const line = bad.split('\n').findIndex((l) => l.includes('replicas: two')) + 1;
+  const c3 = await repo.commit({ 'web.yaml': bad, 'broken.yaml': null });
+  const out3 = await apply(c3);
+  assert.equal(out3.result, 'Stalled');
+  const p = out3.status.problems!.find((x) => x.file === 'web.yaml');
+  assert.ok(p, JSON.stringify(out3.status.problems));
+  assert.equal(p.line, line);
+  assert.match(p.path ?? '', /replicas/);
+  assert.equal((await store.desired.get('Job.default.web'))!.revision, before.revision, 'nothing applied');
+  assert.equal(out3.status.lastAppliedRevision, c1);
 });
 
 test('a rollout that never becomes ready is reported as a failed rollout for rollback, then a revert converges', async (t) => {
