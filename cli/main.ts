@@ -5,19 +5,19 @@ import { registerCommands } from './commands/index.ts';
 /** Exit codes shared by every command: 0 ok, 1 the command ran and found a problem, 2 usage. */
 export const EXIT = { ok: 0, problem: 1, usage: 2 } as const;
 
-/** buildProgram assembles the `gitcell` command tree; each command lives in cli/commands/. */
-export function buildProgram(): Command {
+/** buildProgram assembles the `gitcell` command tree for `argv`; each command lives in cli/commands/. */
+export async function buildProgram(argv: string[] = []): Promise<Command> {
   const program = new Command('gitcell')
     .description('GitOps-driven cluster manager: the cluster\'s desired state lives in Git')
     .showHelpAfterError()
     .exitOverride();
-  registerCommands(program);
+  await registerCommands(program, argv);
   return program;
 }
 
 /** main runs the CLI and returns the exit code; no stack trace ever reaches the user. */
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const program = await buildProgram(argv);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
