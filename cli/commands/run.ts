@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { parseCpu, parseMemory } from '../../api/index.ts';
-import { GitcellError } from '../../lib/errors.ts';
-import type { ContainerOptions } from '../../runtime/index.ts';
+import { GitcellError, isGitcellError } from '../../lib/errors.ts';
+import { LOCAL_DOMAIN, parseReference, pullImage, type ContainerManager, type ContainerOptions } from '../../runtime/index.ts';
 import { collect, openManager, STATE_DIR_DEFAULT } from '../containers.ts';
 
 interface RunFlags {
@@ -47,6 +47,7 @@ export function registerRun(program: Command): void {
         ...(flags.pidsLimit !== undefined ? { pidsLimit: Number(flags.pidsLimit) } : {}),
       };
       const manager = openManager(flags.stateDir);
+      await ensureImage(manager, image);
       const created = await manager.create(opts);
       try {
         await manager.start(created.id);
@@ -73,4 +74,15 @@ export function registerRun(program: Command): void {
         if (flags.rm) await manager.delete(created.id, { force: true });
       }
     });
+}
+
+/** ensureImage pulls a registry image that is not stored yet, as docker run does; local names must exist. */
+async function ensureImage(manager: ContainerManager, ref: string): Promise<void> {
+  try {
+    await manager.images.resolve(ref);
+  } catch (err) {
+    if (!isGitcellError(err, 'E_IMAGE_NOT_FOUND') || parseReference(ref).domain === LOCAL_DOMAIN) throw err;
+    process.stderr.write(`gitcell: pulling ${ref}\n`);
+    await pullImage(manager.images, ref);
+  }
 }

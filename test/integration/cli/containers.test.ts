@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ImageStore, buildBusyboxRootfs, importRootfs, readMounts, ContainerManager, listCgroups } from '../../../runtime/index.ts';
+import { ImageStore, buildBusyboxRootfs, importRootfs, readMounts, ContainerManager, listCgroups, pushImage } from '../../../runtime/index.ts';
+import { startRegistry } from '../../helpers/registry.ts';
 import { requireRoot, requireTools } from '../../helpers/root.ts';
 
 let state = '';
@@ -95,4 +96,21 @@ test('usage errors exit 2, problems exit 1 without a stack trace', () => {
   assert.equal(missing.code, 1);
   assert.match(missing.err, /E_IMAGE_NOT_FOUND/);
   assert.equal(gitcell('stop', 'ghost').code, 1);
+});
+
+test('run pulls a registry image it does not have yet', async () => {
+  const registry = await startRegistry();
+  try {
+    const ref = `${registry.domain}/cli/busybox:v1`;
+    await pushImage(new ImageStore(join(state, 'runtime')), ref, { source: 'busybox:cli' });
+    const fresh = fs.mkdtempSync(join(state, 'fresh-'));
+    const r = spawnSync(process.execPath, ['cli/bin.js', 'run', '--rm', '--state-dir', fresh, ref, '--', 'echo', 'pulled'], { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, 'pulled\n');
+    assert.match(r.stderr, /pulling/);
+    const local = spawnSync(process.execPath, ['cli/bin.js', 'run', '--rm', '--state-dir', fresh, 'never-pushed:v1', '--', 'true'], { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(local.status, 1, 'a local name is never pulled');
+  } finally {
+    await registry.stop();
+  }
 });
