@@ -54,6 +54,7 @@ export function runControllers(opts: RunControllersOptions): ControllerLoop {
   const now = opts.now ?? Date.now;
   const { store, signal } = opts;
   const specCache = new Map<string, { stamp: string; spec: WorkloadSpec }>();
+  const fingerprints = new Map<string, string>();
   let passes = 0;
   let failures = 0;
   let dirty = false;
@@ -77,7 +78,12 @@ export function runControllers(opts: RunControllersOptions): ControllerLoop {
     timer = setTimeout(runPass, delay);
   }
 
-  const ticker = setInterval(() => schedule(0), opts.tickMs ?? 1000);
+  let ticks = 0;
+  const ticker = setInterval(() => {
+    // Every 30 ticks, a full pass: no memo outlives a resync period.
+    if (++ticks % 30 === 0) fingerprints.clear();
+    schedule(0);
+  }, opts.tickMs ?? 1000);
   const watches = mirrors.map((m) => m.done);
 
   let passDone: Promise<void> = Promise.resolve();
@@ -94,13 +100,14 @@ export function runControllers(opts: RunControllersOptions): ControllerLoop {
         now: now(),
         ...(opts.crashLoopRestarts !== undefined ? { crashLoopRestarts: opts.crashLoopRestarts } : {}),
         ...(opts.nodeGraceMs !== undefined ? { nodeGraceMs: opts.nodeGraceMs } : {}),
-      }, specCache);
+      }, specCache, fingerprints);
       await applyPass(result);
       passes++;
       failures = 0;
       opts.onPass?.(result);
     } catch (err) {
       failures++;
+      fingerprints.clear(); // some decisions were not written: decide everything again
       log.warn({ err: errorMessage(err), term: opts.term, failures }, 'controllers: pass failed, retrying');
       dirty = true;
     } finally {
@@ -134,6 +141,7 @@ export function runControllers(opts: RunControllersOptions): ControllerLoop {
     } catch (err) {
       if (lostRace(err)) {
         dirty = true; // someone else wrote first: decide again from what the watches show
+        fingerprints.clear();
         return;
       }
       throw new Error(`${what}: ${errorMessage(err)}`, { cause: err });

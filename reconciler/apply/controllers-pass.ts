@@ -67,9 +67,16 @@ export interface PassResult {
  * controllerPass runs every controller once over a snapshot of the cluster and returns the writes
  * to make: Jobs (service and batch), DaemonSets and CronJobs, plus garbage collection of tasks
  * whose owner is gone, of a deleted CronJob's Jobs, and of statuses of deleted objects. Pure:
- * the loop in controllers-loop.ts feeds it from watches and applies its result.
+ * the loop in controllers-loop.ts feeds it from watches and applies its result. `cache` (resolved
+ * templates) and `fingerprints` (inputs of service Jobs at rest, which are then skipped) are
+ * memos the caller keeps between passes; results are the same with or without them.
  */
-export function controllerPass(view: ClusterView, opts: PassOptions, cache: Map<string, { stamp: string; spec: WorkloadSpec }> = new Map()): PassResult {
+export function controllerPass(
+  view: ClusterView,
+  opts: PassOptions,
+  cache: Map<string, { stamp: string; spec: WorkloadSpec }> = new Map(),
+  fingerprints?: Map<string, string>,
+): PassResult {
   const out: PassResult = { putStatuses: [], deleteStatuses: [], deleteTasks: [], createTasks: [], createDesired: [], deleteDesired: [], events: [], failedRollouts: [], errors: [] };
   const versions = secretVersionsOf(view.desired.values());
   const tasksByOwner = new Map<string, TaskView[]>();
@@ -113,6 +120,19 @@ export function controllerPass(view: ClusterView, opts: PassOptions, cache: Map<
     }
     const tasks = tasksByOwner.get(rec.key) ?? [];
     tasksByOwner.delete(rec.key);
+    // A service Job at rest (rollout Complete or Failed) decides the same from the same inputs, and
+    // no clock matters to it: skip it while nothing it reads changed. Everything else (rollouts in
+    // progress, batch runs, DaemonSets with node heartbeats) is time-sensitive and always runs.
+    const steady = isJob(o) && o.spec.type !== 'batch' && (prev?.rollout?.phase === 'Complete' || prev?.rollout?.phase === 'Failed');
+    if (fingerprints) {
+      const fp = steady ? fingerprint(rec, spec, prev!, tasks) : undefined;
+      if (fp !== undefined && fingerprints.get(rec.key) === fp) {
+        seenStatus.add(statusKey);
+        continue;
+      }
+      if (fp === undefined) fingerprints.delete(rec.key);
+      else fingerprints.set(rec.key, fp);
+    }
     const copts = { now: opts.now, ...(opts.crashLoopRestarts !== undefined ? { crashLoopRestarts: opts.crashLoopRestarts } : {}) };
     const r = isDaemonSet(o)
       ? computeDaemonSet({ ds: spec, nodes: view.nodes, tasks, ...(prev ? { prev } : {}), ...(opts.nodeGraceMs !== undefined ? { nodeGraceMs: opts.nodeGraceMs } : {}) }, copts)
@@ -180,6 +200,15 @@ function cachedSpec(rec: DesiredRecord, versions: ReturnType<typeof secretVersio
   const spec = workloadSpecOf(rec, versions);
   cache.set(rec.key, { stamp, spec });
   return spec;
+}
+
+function fingerprint(rec: DesiredRecord, spec: WorkloadSpec, prev: WorkloadStatus, tasks: readonly TaskView[]): string {
+  const parts = [rec.specHash, String(rec.generation), spec.templateHash, prev.templateHash, prev.rollout?.phase ?? '', String(prev.observedGeneration)];
+  for (const t of tasks) {
+    const s = t.status;
+    parts.push(`${t.spec.id}:${s ? `${s.state}/${s.ready}/${s.restarts}/${s.templateHash}` : '-'}`);
+  }
+  return parts.join('|');
 }
 
 function sameIgnoringTime(a: SyncRecord, b: SyncRecord): boolean {

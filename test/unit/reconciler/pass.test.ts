@@ -55,3 +55,27 @@ test('controllerPass runs CronJobs: creates run Jobs, and deletes runs whose Cro
   const r3 = controllerPass(view([run]), { now: T0 + 3000 });
   assert.deepEqual(r3.deleteDesired, [r.createDesired[0]!.key]);
 });
+
+test('controllerPass skips service Jobs at rest whose inputs did not change, and only those', () => {
+  const objects = [rec(job('web')), rec(secret('x'))];
+  const fps = new Map<string, string>();
+  const cache = new Map();
+  const first = controllerPass(view(objects), { now: T0 }, cache, fps);
+  const statuses = new Map(first.putStatuses.map((s) => [s.key, s.value]));
+  // Tasks exist and are ready: the rollout completes.
+  const ready = new Map(first.createTasks.map((t) => [t.id, { taskId: t.id, node: 'n1', templateHash: t.templateHash, state: 'running' as const, ready: true, restarts: 0, updatedAt: NOW }]));
+  const v = (st: Map<string, SyncRecord>) => ({ ...view(objects, first.createTasks, st), statuses: ready });
+  const second = controllerPass(v(statuses), { now: T0 + 1 }, cache, fps);
+  for (const s of second.putStatuses) statuses.set(s.key, s.value);
+  assert.equal((statuses.get(objectStatusKey('Job', 'default', 'web')) as { rollout?: { phase: string } }).rollout?.phase, 'Complete');
+  const third = controllerPass(v(statuses), { now: T0 + 2 }, cache, fps);
+  const fourth = controllerPass(v(statuses), { now: T0 + 3 }, cache, fps);
+  assert.deepEqual([fourth.putStatuses, fourth.createTasks, fourth.deleteTasks, fourth.deleteStatuses], [[], [], [], []], 'skipped, and its status not collected');
+  assert.equal(fps.size, 1);
+  // A task turning unready changes the inputs: computed again.
+  const id = first.createTasks[0]!.id;
+  ready.set(id, { ...ready.get(id)!, ready: false });
+  const fifth = controllerPass(v(statuses), { now: T0 + 4 }, cache, fps);
+  assert.equal(fifth.putStatuses.length, 1);
+  assert.ok(third);
+});
