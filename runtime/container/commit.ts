@@ -88,8 +88,21 @@ export async function writeDiffTar(upper: string, entries: DiffEntry[], pack: ta
         await add({ ...h, name: e.rel, type: 'link', linkname: e.target });
         break;
       case 'file': {
+        // The upper dir is the container's to write: open without following a symlink swapped in
+        // since the walk, and insist on the very inode the walk saw (the container is paused, too).
+        let fd: number;
+        try {
+          fd = fs.openSync(join(upper, e.rel), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+        } catch (err) {
+          throw new GitcellError('E_COMMIT_FAILED', `opening ${e.rel} in the container's layer failed: ${(err as Error).message}`, { path: e.rel });
+        }
+        const now = fs.fstatSync(fd);
+        if (now.ino !== e.st.ino || now.dev !== e.st.dev || !now.isFile()) {
+          fs.closeSync(fd);
+          throw new GitcellError('E_COMMIT_FAILED', `${e.rel} changed while committing`, { path: e.rel });
+        }
         const sink = pack.entry({ ...h, name: e.rel, type: 'file', size: e.st.size });
-        await pipeline(fs.createReadStream(join(upper, e.rel), { start: 0, end: Math.max(0, e.st.size - 1) }), sink as unknown as NodeJS.WritableStream)
+        await pipeline(fs.createReadStream('', { fd, start: 0, end: Math.max(0, e.st.size - 1) }), sink as unknown as NodeJS.WritableStream)
           .catch((err: unknown) => {
             throw new GitcellError('E_COMMIT_FAILED', `reading ${e.rel} from the container's layer failed: ${(err as Error).message}`, { path: e.rel });
           });
@@ -112,10 +125,21 @@ export interface CommitOptions {
 export async function commitContainer(manager: ContainerManager, idOrName: string, ref: string, opts: CommitOptions = {}): Promise<ResolvedImage> {
   const info = manager.inspect(idOrName);
   const base = await manager.images.resolveDigest(info.image.ref, info.image.manifestDigest);
-  const upper = manager.pathsOf(info.id).upper;
+  // A running container is frozen while its layer is read (as docker commit does): it cannot swap
+  // paths for symlinks under the walk, and the layer is one consistent moment.
+  const paused = info.status === 'running' && (await manager.runc.pause(info.id).then(() => true, () => false));
+  try {
+    return await commitUpper(manager, info.id, info.name, base, ref, opts);
+  } finally {
+    if (paused) await manager.runc.resume(info.id).catch(() => undefined);
+  }
+}
+
+async function commitUpper(manager: ContainerManager, id: string, name: string, base: ResolvedImage, ref: string, opts: CommitOptions): Promise<ResolvedImage> {
+  const upper = manager.pathsOf(id).upper;
   const entries = await diffUpper(upper);
   const pack = tar.pack();
-  const diff = new HashCounter(Number.POSITIVE_INFINITY, `layer of ${info.name}`);
+  const diff = new HashCounter(Number.POSITIVE_INFINITY, `layer of ${name}`);
   const gz = createGzip({ level: 6 });
   const out = new PassThrough();
   const writing = manager.images.content.writeBlob(out);
@@ -129,6 +153,6 @@ export async function commitContainer(manager: ContainerManager, idOrName: strin
     base,
     addLayers: [{ descriptor, diffId: diff.digest() }],
     ...(opts.config ? { config: opts.config } : {}),
-    createdBy: `gitcell commit ${info.name}`,
+    createdBy: `gitcell commit ${name}`,
   });
 }

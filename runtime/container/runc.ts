@@ -73,6 +73,16 @@ export class Runc {
     }
   }
 
+  /** pause freezes every process of a container (freezer cgroup). */
+  async pause(id: string): Promise<void> {
+    await this.exec(['pause', id]);
+  }
+
+  /** resume thaws a paused container. */
+  async resume(id: string): Promise<void> {
+    await this.exec(['resume', id]);
+  }
+
   /** list returns every container runc knows under this root. */
   async list(): Promise<RuncState[]> {
     if (!fs.existsSync(this.root)) return [];

@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
-import { commitContainer, exportOciLayout, MediaTypes, readMounts, type ContainerOptions, type ResolvedImage } from '../../../runtime/index.ts';
+import { commitContainer, exportOciLayout, MediaTypes, readMounts, waitForFile, type ContainerOptions, type ResolvedImage } from '../../../runtime/index.ts';
 import { buildTar, treeFingerprint, type TarEntry } from '../../helpers/tar.ts';
 import { runtimeFixture, type RuntimeFixture } from '../../helpers/runtime.ts';
 import { requireTools } from '../../helpers/root.ts';
@@ -119,4 +119,17 @@ test('commit turns the read-write layer into a layer: changes and deletions surv
   const again = await runToEnd({ image: 'committed:v1', command: ['sh', '-c', 'cat /new.txt; test -e /etc/passwd && echo passwd-present || echo passwd-gone; ls /data/dir1; cat /data/link 2>&1'] });
   assert.deepEqual(again.out.split('\n'), ['new', 'passwd-gone', 'd', 'cat: can\'t open \'/data/link\': No such file or directory']);
   await fx.manager.delete(again.id);
+});
+
+test('commit of a running container freezes it for the walk and lets it run on', async () => {
+  const c = await fx.manager.run({ image: fx.image, command: ['sh', '-c', 'echo live > /live; while :; do sleep 0.1; done'] });
+  const live = join(fx.manager.pathsOf(c.id).upper, 'live');
+  await waitForFile(fx.manager.pathsOf(c.id).upper, ['live'], 30_000);
+  while (fs.readFileSync(live, 'utf8') !== 'live\n') await new Promise((r) => setTimeout(r, 20));
+  const img = await commitContainer(fx.manager, c.id, 'live:v1');
+  assert.equal((await fx.manager.runc.state(c.id))?.status, 'running', 'resumed after the commit');
+  await fx.manager.delete(c.id, { force: true });
+  const r = await runToEnd({ image: img.ref, command: ['cat', '/live'] });
+  assert.equal(r.out, 'live');
+  await fx.manager.delete(r.id);
 });
