@@ -21,7 +21,7 @@ const SEQ_N = quick ? 300 : 1500;
 const PIPE_N = quick ? 2000 : 10_000;
 const WINDOW = 512;
 const WATCH_N = quick ? 300 : 2000;
-const ROUNDS = quick ? 1 : 3;
+const ROUNDS = quick ? 1 : 5;
 
 interface Payload {
   n: number;
@@ -144,6 +144,8 @@ async function measure(label: string, servers: string[], replicas: number) {
   // Warm up both paths (connections, stream leaders, JIT).
   await store.pipe(500);
   await raw.pipe(500);
+  await store.seqCas(200);
+  await raw.seqCas(200);
   const r = { seqStore: [] as number[], seqRaw: [] as number[], pipeStore: [] as number[], pipeRaw: [] as number[], latStore: [] as number[], latRaw: [] as number[] };
   // Client CPU per pipelined write: less sensitive than wall time to other load on the machine.
   const cpu = { store: [] as number[], raw: [] as number[] };
