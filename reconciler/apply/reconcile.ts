@@ -44,6 +44,13 @@ export interface ReconcileRevisionOptions<R> {
   term?: number;
   /** aborting stops between phases and between writes; the status still records the attempt. */
   signal?: AbortSignal;
+  /**
+   * current lists the `desired` bucket for the diff phase (default: store.desired.list(), a full
+   * read). A long-running reconciler can pass a store Mirror's entries instead, which saves the read
+   * on every commit; a stale entry is harmless, its compare-and-set write fails and the reconcile is
+   * retried.
+   */
+  current?: () => Promise<StoreRecord<DesiredRecord>[]> | StoreRecord<DesiredRecord>[];
   /** concurrency bounds in-flight store writes within one apply stage (default 256). */
   concurrency?: number;
   now?: () => number;
@@ -129,7 +136,7 @@ export async function reconcileRevision<R>(opts: ReconcileRevisionOptions<R>): P
     const built = await run('build', `building ${validated.objects.length} objects`, () => buildDesired(validated.objects));
     if (built.problems.length) throw new Stall('BuildFailed', summarize(built.problems), built.problems);
 
-    const current = await run('diff', 'comparing with the cluster', () => store.desired.list());
+    const current = await run('diff', 'comparing with the cluster', () => (opts.current ? opts.current() : store.desired.list()));
     const byKey = new Map(current.map((r) => [r.value.key, r]));
     plan = planDiff(built.objects, current.map((r) => r.value), { allowPruneAll: opts.allowPruneAll ?? false });
     if (plan.refused) throw new Stall('PruneAllRefused', plan.refused.message);

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { dump } from 'js-yaml';
 import type { AnyObject, Job } from '../../../api/index.ts';
 import { silentLogger } from '../../../lib/index.ts';
-import { connect, openClusterStore } from '../../../store/index.ts';
+import { connect, Mirror, openClusterStore } from '../../../store/index.ts';
 import {
   loadManifestsFromGit,
   objectStatusKey,
@@ -255,4 +255,26 @@ test('a rollout that never becomes ready is reported as a failed rollout for rol
     const ts = await tasksOf(store, 'web');
     return ts.length === 2 && ts.every((x) => x.template.image === 'web:1');
   });
+});
+
+test('the diff can read a Mirror of the desired bucket; a stale view fails the CAS and asks for a retry', async (t) => {
+  const { store, repo } = await setup(t);
+  const ac = new AbortController();
+  t.after(() => ac.abort());
+  const mirror = new Mirror<DesiredRecord>(store.desired, { signal: ac.signal, log: silentLogger() });
+  await mirror.synced;
+  const fromMirror = () => [...mirror.entries.entries()].map(([key, e]) => ({ key, value: e.value, revision: e.revision }));
+  const applyWith = (rev: string, current: typeof fromMirror) =>
+    reconcileRevision({ store, source: 'main', revision: rev, read: () => loadManifestsFromGit({ dir: repo.dir, ref: rev }), validate: (load) => validateLoad(load), current, log: silentLogger() });
+  const c1 = await repo.commit({ 'web.yaml': yaml(job('web', 'web:1', 1)) });
+  assert.equal((await applyWith(c1, fromMirror)).result, 'Applied');
+  await waitFor('mirror caught up', async () => mirror.entries.size === 1);
+  const c2 = await repo.commit({ 'web.yaml': yaml(job('web', 'web:2', 1)) });
+  // A view from before c1 was applied: it says the object does not exist, so apply tries to create it.
+  const stale = await applyWith(c2, () => []);
+  assert.equal(stale.result, 'Failed');
+  assert.ok(stale.retryAfterMs !== undefined, 'retried, not stalled');
+  assert.equal((await store.desired.get('Job.default.web'))!.value.object.kind, 'Job');
+  assert.equal(((await store.desired.get('Job.default.web'))!.value.object as Job).spec.template.image, 'web:1', 'nothing overwritten');
+  assert.equal((await applyWith(c2, fromMirror)).result, 'Applied');
 });
