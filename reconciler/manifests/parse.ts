@@ -48,6 +48,16 @@ export function parseManifestFile(file: string, bytes: Uint8Array, options: Load
     return { objects: [], problems, text };
   }
 
+  // Construct all documents in one call: constructFromEvents costs time in proportion to the whole
+  // source on every call, so one call per document is quadratic for files of many small documents.
+  // Only when that fails are the documents constructed one by one, to pin the failure on its own.
+  let values: unknown[] | undefined;
+  try {
+    values = constructFromEvents(events, { source: text, filename: file, schema: CORE_SCHEMA });
+  } catch {
+    values = undefined;
+  }
+
   const objects: LoadedObject[] = [];
   let document = -1;
   for (let i = 0; i < events.length; ) {
@@ -62,14 +72,19 @@ export function parseManifestFile(file: string, bytes: Uint8Array, options: Load
     i = docEnd;
     const rootEvent = events[root];
     if (rootEvent === undefined || rootEvent.type === EVENT_ID.POP) continue;
+    if (rootEvent.type === EVENT_ID.SCALAR && rootEvent.valueStart < 0 && rootEvent.tagStart < 0 && rootEvent.anchorStart < 0) continue; // empty document
     const offset = Math.max(nodeOffset(rootEvent), 0);
     const where = { file, document, ...offsetToLineColumn(starts, offset) };
     let value: unknown;
-    try {
-      value = constructFromEvents(events.slice(docStart, docEnd), { source: text, filename: file, schema: CORE_SCHEMA })[0];
-    } catch (err) {
-      problems.push(yamlProblem(file, err, starts, offset, document));
-      continue;
+    if (values !== undefined) {
+      value = values[document];
+    } else {
+      try {
+        value = constructFromEvents(events.slice(docStart, docEnd), { source: text, filename: file, schema: CORE_SCHEMA })[0];
+      } catch (err) {
+        problems.push(yamlProblem(file, err, starts, offset, document));
+        continue;
+      }
     }
     if (value === null || value === undefined) continue; // an empty document, e.g. a trailing '---'
     if (typeof value !== 'object' || Array.isArray(value)) {

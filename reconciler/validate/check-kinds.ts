@@ -91,7 +91,8 @@ export function checkSecret(obj: Record<string, unknown>, options: SecretCheckOp
   const scope = { namespace: stringAt(meta, 'namespace') ?? DEFAULT_NAMESPACE, name: stringAt(meta, 'name') ?? '' };
   const encrypted = recordAt(spec, 'encryptedData') ?? {};
   for (const [key, value] of Object.entries(encrypted)) {
-    if (typeof value !== 'string') continue;
+    // A bad key or non-base64 value is already a schema problem; one line per mistake is enough.
+    if (typeof value !== 'string' || !/^[-._a-zA-Z0-9]+$/.test(key) || !/^[A-Za-z0-9+/]*={0,2}$/.test(value)) continue;
     try {
       parseSealedValue(value, { ...scope, key });
     } catch (err) {

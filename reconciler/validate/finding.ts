@@ -27,6 +27,7 @@ export const ValidationCode = {
   portNotFound: 'E_PORT_NOT_FOUND',
   crd: 'E_CRD_INVALID',
   apiVersion: 'E_API_VERSION',
+  tooManyProblems: 'E_TOO_MANY_PROBLEMS',
 } as const;
 
 /** isRecord tells a plain mapping from everything else (arrays, null, scalars). */

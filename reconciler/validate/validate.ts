@@ -10,6 +10,10 @@ import { checkSecretRefs, indexSecret, type SecretIndex } from './references.ts'
 import { explainSchemaErrors, type RefResolver } from './schema-errors.ts';
 import { buildUserKinds, type UserKind } from './user-kinds.ts';
 import { Ajv } from 'ajv';
+import { errorMessage } from '../../lib/index.ts';
+
+/** MAX_PROBLEMS_PER_OBJECT caps the problems listed for one object; the rest are counted in one line. */
+export const MAX_PROBLEMS_PER_OBJECT = 100;
 
 /** ValidateOptions: `allowPlaintextSecrets` accepts annotated plaintext Secrets (dev only). */
 export interface ValidateOptions {
@@ -62,11 +66,18 @@ export function validateManifests(load: Pick<LoadResult, 'objects' | 'problems' 
   const problems: Problem[] = [...load.problems];
   const failed = new Set<LoadedObject>();
 
+  const suppressed = new Map<LoadedObject, number>();
   const reporterFor = (item: LoadedObject): Report => {
     const kind = stringAt(item.object, 'kind');
     const name = stringAt(recordAt(item.object, 'metadata'), 'name');
+    let count = 0;
     return (path: FieldPath, code: string, message: string) => {
       failed.add(item);
+      // A generated or garbled object can fail in thousands of places; past the cap, count only.
+      if (++count > MAX_PROBLEMS_PER_OBJECT) {
+        suppressed.set(item, count - MAX_PROBLEMS_PER_OBJECT);
+        return;
+      }
       const at = load.locate(item.source, path);
       problems.push({
         code, message, file: at.file, line: at.line, column: at.column, document: item.source.document,
@@ -108,6 +119,15 @@ export function validateManifests(load: Pick<LoadResult, 'objects' | 'problems' 
       else seen.set(key, item);
     }
   }
+  for (const [item, n] of suppressed) {
+    const kind = stringAt(item.object, 'kind');
+    const name = stringAt(recordAt(item.object, 'metadata'), 'name');
+    problems.push({
+      code: ValidationCode.tooManyProblems, file: item.source.file, line: item.source.line, column: item.source.column, document: item.source.document, path: '',
+      message: `${n} more problem${n === 1 ? '' : 's'} in this object not shown (at most ${MAX_PROBLEMS_PER_OBJECT} per object)`,
+      ...(kind !== undefined ? { kind } : {}), ...(name !== undefined ? { name } : {}),
+    });
+  }
   problems.sort(compareProblems);
   const valid = load.objects.filter((o) => !failed.has(o)).map((o) => ({ object: o.object as unknown as AnyObject, source: o.source }));
   return { problems, valid };
@@ -145,7 +165,15 @@ function checkUserObject(user: UserKind, obj: Record<string, unknown>, report: R
   if (!validate) return; // the CRD's schema did not compile: reported on the CRD
   // The user's schema describes the object's content; the envelope is gitcell's and checked above.
   const { apiVersion: _a, kind: _k, metadata: _m, ...body } = obj;
-  if (!validate(body)) {
+  let ok: boolean;
+  try {
+    ok = validate(body) as boolean;
+  } catch (err) {
+    // A user schema can recurse forever ({$ref: "#"}); that is the CRD's fault, not a crash.
+    report([], ValidationCode.crd, `the schema of kind ${user.kind} (CustomResourceDefinition/${user.crdName}) cannot be evaluated: ${errorMessage(err)}`);
+    return;
+  }
+  if (!ok) {
     const resolve: RefResolver = () => undefined;
     for (const f of explainSchemaErrors(validate.errors, resolve)) report(f.path, ValidationCode.schema, f.message);
   }
