@@ -14,10 +14,10 @@ export function formatFieldPath(path: FieldPath): string {
   return out;
 }
 
-/** formatObjectRef renders `KIND/NAME` of a problem, `-` when the problem is about a file rather than an object. */
+/** formatObjectRef renders `KIND/NAME` of a problem (`?` for a missing part), `-` when the problem is about a file rather than an object. */
 export function formatObjectRef(p: Pick<Problem, 'kind' | 'name'>): string {
   if (p.kind === undefined && p.name === undefined) return '-';
-  return `${p.kind ?? '(no kind)'}/${p.name ?? '(no name)'}`;
+  return `${p.kind ?? '?'}/${p.name ?? '?'}`; // no spaces: the line stays splittable
 }
 
 /** formatProblem renders one problem as one line: `FILE:LINE:COL: KIND/NAME: FIELD.PATH: message` (`-` for an absent part). */
