@@ -6,12 +6,14 @@
  * ceil(sum of requests / node capacity)) on the same tasks without placement constraints (the
  * bound knows no constraints; the constrained ratio is reported too); the stranded fraction of the
  * hybrid pass; and a naive baseline (every feasible node scored for every task) against the core
- * on the same prefix of the queue, in the same process.
+ * on the same prefix of the queue, in the same process. Then a wave of production tasks arrives in
+ * the full cell and preempts: its rate and p99 are reported too.
  *
  *   npm run bench -- scheduler            5,000 nodes / 50,000 tasks and 10,000 / 100,000
  *   npm run bench -- scheduler --quick    1,000 nodes / 10,000 tasks
  * Last line: one JSON object.
  */
+import { loadavg } from 'node:os';
 import { generateWorkload, NODE_CPU, NODE_MEM } from './scheduler-workload.ts';
 import { modeOptions, naiveSchedule, orderQueue, PlacementRun, type SchedTask } from '../scheduler/index.ts';
 
@@ -94,6 +96,7 @@ for (const [nodes, count] of sizes) {
 
   // Throughput and latency: the default mode, the whole pass.
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const run = new PlacementRun(snapshot, { seed: SEED }, tasks);
   const queue = orderQueue(tasks, SEED);
   const latency = new Float64Array(queue.length);
@@ -103,13 +106,53 @@ for (const [nodes, count] of sizes) {
     latency[i] = performance.now() - a;
   }
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  // CPU time as well as wall time: on a shared machine the wall clock also counts time the
+  // process waited for a core.
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   const rate = run.placements.length / seconds;
   const stranded = strandedFraction(run, tasks);
   console.log(
     `${nodes} nodes / ${count} tasks, hybrid: ${run.placements.length} placed, ${run.unplaced.length} unplaced in ${seconds.toFixed(2)} s` +
-      ` = ${Math.round(rate)} placements/s, p99 ${p99(latency).toFixed(3)} ms/task, stranded ${(stranded * 100).toFixed(2)}%, ${nodesUsed(run)} nodes used`,
+      ` = ${Math.round(rate)} placements/s (${Math.round(run.placements.length / cpuSeconds)} per CPU-second), p99 ${p99(latency).toFixed(3)} ms/task, stranded ${(stranded * 100).toFixed(2)}%, ${nodesUsed(run)} nodes used`,
   );
   console.log(`  stats ${JSON.stringify(run.stats)}`);
+  gc();
+
+  // Preemption: the placed tasks now run; a wave of production tasks a quarter of a node each
+  // (15% of the task count, more than the free room) arrives in the nearly full cell and must evict lower priorities.
+  const byId = new Map(tasks.map((t) => [t.id, t]));
+  const running = run.placements.map((p) => ({ task: byId.get(p.taskId)!, node: p.node }));
+  const wave: SchedTask[] = Array.from({ length: Math.round(count * 0.15) }, (_, i) => ({
+    id: `wave-${i}`,
+    jobKey: `Job/bench/wave-${i % 50}`,
+    index: i,
+    priority: 500,
+    templateHash: 'w',
+    template: { image: 'w', nodeSelector: {}, tolerations: [], resources: { requests: { cpuMillis: NODE_CPU / 4, memoryBytes: NODE_MEM / 4 } }, ports: [] },
+  }));
+  const w0 = performance.now();
+  const wcpu0 = process.cpuUsage();
+  const prun = new PlacementRun({ nodes: snapshot.nodes, running }, { seed: SEED }, wave);
+  const pq = orderQueue(wave, SEED);
+  const plat = new Float64Array(pq.length);
+  for (let i = 0; i < pq.length; i++) {
+    const a = performance.now();
+    prun.place(pq[i]!);
+    plat[i] = performance.now() - a;
+  }
+  const pSeconds = (performance.now() - w0) / 1000;
+  const wcpu = process.cpuUsage(wcpu0);
+  const pCpuSeconds = (wcpu.user + wcpu.system) / 1e6;
+  const preempting = prun.placements.filter((p) => p.victims?.length).length;
+  console.log(
+    `  preemption wave: ${wave.length} tasks in ${pSeconds.toFixed(2)} s (${Math.round(wave.length / pSeconds)}/s incl. setup, ${Math.round(wave.length / pCpuSeconds)} per CPU-second), ${prun.placements.length} placed,` +
+      ` ${preempting} by preemption evicting ${prun.preemptions.length}, ${prun.unplaced.length} unplaced, p99 ${p99(plat).toFixed(3)} ms/task, ${prun.stats.preemptionSearches} searches`,
+  );
+  out[`preemption_wave_tasks_per_s_${tag}`] = Math.round(wave.length / pSeconds);
+  out[`preemption_wave_tasks_per_cpu_s_${tag}`] = Math.round(wave.length / pCpuSeconds);
+  out[`preemption_wave_p99_ms_${tag}`] = Number(p99(plat).toFixed(4));
+  out[`preemptions_${tag}`] = prun.preemptions.length;
   gc();
 
   // Packing quality: pack mode, constraints removed (the lower bound ignores them), then with them.
@@ -140,6 +183,7 @@ for (const [nodes, count] of sizes) {
   console.log(`  naive on the first ${prefix.length} tasks: ${Math.round(naiveRate)} tasks/s, core on the same: ${Math.round(coreRate)} tasks/s, speedup ${speedup.toFixed(1)}x`);
 
   out[`placements_per_s_${tag}`] = Math.round(rate);
+  out[`placements_per_cpu_s_${tag}`] = Math.round(run.placements.length / cpuSeconds);
   out[`p99_task_ms_${tag}`] = Number(p99(latency).toFixed(4));
   out[`speedup_vs_naive_${tag}`] = Number(speedup.toFixed(2));
   out[`naive_tasks_per_s_${tag}`] = Math.round(naiveRate);
@@ -157,4 +201,5 @@ out.speedup_vs_naive = out[`speedup_vs_naive_${main}`]!;
 out.pack_nodes_ratio_to_lower_bound = out[`pack_nodes_ratio_${main}`]!;
 out.stranded_fraction = out[`stranded_fraction_${main}`]!;
 out.peak_rss_mb = Math.round(peakRssMb());
+out.load_average_1m = Number(loadavg()[0]!.toFixed(1));
 console.log(JSON.stringify(out));

@@ -15,6 +15,8 @@ export function defaultSchedulerOptions(overrides: Partial<SchedulerOptions> = {
     explore: 1,
     scanBudget: 256,
     preemption: true,
+    preemptionMinCandidates: 100,
+    preemptionCandidatePercent: 10,
   };
   return { ...base, ...overrides, weights: { ...base.weights, ...overrides.weights } };
 }

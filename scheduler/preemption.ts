@@ -31,25 +31,51 @@ function cheaper(a: [number, number, number], b: [number, number, number]): bool
   return a[0] !== b[0] ? a[0] < b[0] : a[1] !== b[1] ? a[1] < b[1] : a[2] < b[2];
 }
 
-/** findPreemption returns the cheapest node and victims for `cls`, or null when none exists. */
-export function findPreemption(cls: TaskClass, state: ClusterState, chain: Chain): PreemptionChoice | null {
+/**
+ * PreemptionSampling bounds the search like kube-scheduler's DefaultPreemption: stop once
+ * `max(minCandidates, percent% of nodes)` nodes where preemption would work have been compared.
+ */
+export interface PreemptionSampling {
+  /** nodes in the (seeded, shuffled) order to visit */
+  order: Int32Array;
+  /** where in `order` to start */
+  start: number;
+  minCandidates: number;
+  percent: number;
+}
+
+/**
+ * findPreemption returns the cheapest node and victims for `cls` among the sampled candidates, or
+ * null when no node would fit even after evicting every task it may evict. A candidate with one
+ * victim of the lowest priority bound anywhere cannot be beaten and ends the search at once.
+ */
+export function findPreemption(cls: TaskClass, state: ClusterState, chain: Chain, sampling?: PreemptionSampling): PreemptionChoice | null {
   if (cls.pinned === PIN_UNKNOWN) return null;
   const staticFilters = chain.filters.filter((f) => !f.dynamic);
   let best: PreemptionChoice | null = null;
   let bestCost: [number, number, number] | null = null;
-  const from = cls.pinned === NOT_PINNED ? 0 : cls.pinned;
-  const to = cls.pinned === NOT_PINNED ? state.n : cls.pinned + 1;
-  for (let i = from; i < to; i++) {
+  let lowest = 0;
+  while (lowest <= 1000 && state.countByPriority[lowest] === 0) lowest++;
+  const n = state.n;
+  const pinned = cls.pinned !== NOT_PINNED;
+  const visits = pinned ? 1 : n;
+  const enough = sampling && !pinned ? Math.max(sampling.minCandidates, Math.ceil((n * sampling.percent) / 100)) : Infinity;
+  let candidates = 0;
+  for (let k = 0; k < visits; k++) {
+    const i = pinned ? cls.pinned : sampling ? sampling.order[(sampling.start + k) % n]! : k;
     if (firstRejection(staticFilters, cls, state, i)) continue;
     // Victims are of lower priority than the task, so never of its own job: evicting cannot cure a spread limit.
     if (spreadLimitFilter.filter(cls, state, i)) continue;
     const victims = victimsOn(cls, state, i);
     if (!victims) continue;
+    candidates++;
     const cost = victimCost(victims);
     if (!bestCost || cheaper(cost, bestCost)) {
       best = { node: i, victims };
       bestCost = cost;
     }
+    if (bestCost[0] === 1 && bestCost[1] <= lowest) break;
+    if (candidates >= enough) break;
   }
   return best;
 }

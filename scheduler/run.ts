@@ -7,8 +7,8 @@
  *   - relaxed randomisation: nodes are visited in a seeded shuffled order until `sampleSize`
  *     feasible ones are found, then the best is taken; each task explores `explore` more nodes so
  *     the candidates keep moving through the cell.
- * A class that finds no feasible node after scanning every node is "exhausted" until capacity is
- * freed (placements only ever consume capacity; preemption bumps the state's epoch).
+ * A class that finds no feasible node after scanning every node is "exhausted": placements only
+ * ever consume capacity, so only nodes freed by preemption (state.freed) are worth a second look.
  *
  *   task -> class (cached) -> refresh changed candidates -> explore the shuffled node ring
  *        -> best candidate? place : preemption? place + evict : diagnose (cached per class)
@@ -41,7 +41,6 @@ export class PlacementRun {
   private readonly rand: Prng;
   /** Pack modes start every class here: the first node in the shuffled order that is not full. */
   private frontier = 0;
-  private frontierEpoch = 0;
   private minCpu = 0;
   private minMem = 0;
 
@@ -83,7 +82,6 @@ export class PlacementRun {
     const cls = this.classOf(task);
     if (cls.epoch !== this.state.epoch) {
       cls.epoch = this.state.epoch;
-      cls.misses = 0;
       cls.failed = undefined;
     }
     if (!cls.failed) {
@@ -92,7 +90,12 @@ export class PlacementRun {
       let note: string | undefined;
       if (this.options.preemption && this.worthPreempting(cls)) {
         this.stats.preemptionSearches++;
-        const choice = findPreemption(cls, this.state, this.chain);
+        const choice = findPreemption(cls, this.state, this.chain, {
+          order: this.order,
+          start: Math.floor(this.rand() * Math.max(1, this.state.n)),
+          minCandidates: this.options.preemptionMinCandidates,
+          percent: this.options.preemptionCandidatePercent,
+        });
         if (choice) return this.commitWithVictims(task, cls, choice.node, choice.victims);
         note = 'preemption: no node where evicting lower-priority tasks makes room';
       }
@@ -121,10 +124,6 @@ export class PlacementRun {
   /** advanceFrontier skips nodes at the front of the order that cannot take even the smallest task. */
   private advanceFrontier(): number {
     const s = this.state;
-    if (this.frontierEpoch !== s.epoch) {
-      this.frontierEpoch = s.epoch;
-      this.frontier = 0;
-    }
     while (this.frontier < s.n) {
       const i = this.order[this.frontier]!;
       const full =
@@ -147,6 +146,7 @@ export class PlacementRun {
       return firstRejection(this.chain.filters, cls, s, cls.pinned) ? -1 : cls.pinned;
     }
     this.refresh(cls);
+    this.recheckFreed(cls);
     const k = this.options.sampleSize;
     const want = cls.candCount < k ? k - cls.candCount : this.options.explore;
     this.scan(cls, want, cls.candCount === 0 ? Infinity : this.options.scanBudget);
@@ -189,6 +189,28 @@ export class PlacementRun {
     cls.candCount = kept;
   }
 
+  /**
+   * recheckFreed offers the class the nodes where capacity was freed since it last looked. Every
+   * other node only ever loses capacity within a run, so what the scan learnt about it still holds.
+   */
+  private recheckFreed(cls: TaskClass): void {
+    const s = this.state;
+    const freed = s.freed;
+    for (; cls.freedSeen < freed.length; cls.freedSeen++) {
+      const node = freed[cls.freedSeen]!;
+      if (cls.inCand.has(node)) continue;
+      this.stats.nodesFiltered++;
+      if (firstRejection(this.chain.filters, cls, s, node)) continue;
+      this.stats.nodesScored++;
+      if (cls.candCount >= cls.candNode.length) this.dropWorst(cls);
+      const c = cls.candCount++;
+      cls.candNode[c] = node;
+      cls.candScore[c] = scoreNode(this.chain, cls, s, node);
+      cls.candVersion[c] = s.version[node]!;
+      cls.inCand.add(node);
+    }
+  }
+
   /** scan walks the shuffled node ring from the class cursor, adding up to `want` new feasible nodes. */
   private scan(cls: TaskClass, want: number, budget: number): void {
     const s = this.state;
@@ -216,7 +238,12 @@ export class PlacementRun {
     }
   }
 
+  /**
+   * dropWorst evicts the lowest-scored candidate. The node is still feasible, so the class may no
+   * longer call itself exhausted on the strength of a streak that counted it: the streak restarts.
+   */
   private dropWorst(cls: TaskClass): void {
+    cls.misses = 0;
     let worst = 0;
     for (let c = 1; c < cls.candCount; c++) if (cls.candScore[c]! < cls.candScore[worst]!) worst = c;
     cls.inCand.delete(cls.candNode[worst]!);

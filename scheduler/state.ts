@@ -57,8 +57,10 @@ export class ClusterState {
   readonly byTaskId = new Map<string, PlacedTask>();
   /** Bound tasks per priority value 0..1000: tells in O(1000) whether any preemption victim exists. */
   readonly countByPriority = new Int32Array(1001);
-  /** Bumped whenever resources are freed (preemption): feasibility learnt before it is stale. */
+  /** Bumped whenever resources are freed (preemption): explanations learnt before it are stale. */
   epoch = 0;
+  /** Nodes where capacity was freed, in order: classes re-check just these instead of rescanning. */
+  readonly freed: number[] = [];
   /**
    * Typical shape of the pending work in memory bytes per CPU millicore, for the stranded-resources
    * scorer; set by the run from its pending tasks (default: 4 MiB per millicore, 4 GiB per core).
@@ -163,6 +165,7 @@ export class ClusterState {
     if (set) for (const p of t.hostPorts) set.delete(p);
     this.bumpJob(t, i, -1);
     this.epoch++;
+    this.freed.push(i);
   }
 
   private bumpJob(t: PlacedTask, node: number, delta: number): void {

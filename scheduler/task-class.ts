@@ -37,8 +37,10 @@ export interface TaskClass {
   cursor: number;
   /** Nodes scanned in a row without finding a new feasible one; >= n means exhausted. */
   misses: number;
-  /** state.epoch when `misses` started counting: freed capacity resets it. */
+  /** state.epoch the cached explanation (`failed`) belongs to. */
   epoch: number;
+  /** How much of state.freed this class has re-checked. */
+  freedSeen: number;
   /** Cached explanation when the class could not be placed at `failedEpoch`. */
   failed: { epoch: number; reasons: FilterReason[]; message: string } | undefined;
 }
@@ -83,6 +85,7 @@ export function compileClass(task: SchedTask, state: ClusterState, capacity: num
     cursor: start,
     misses: 0,
     epoch: state.epoch,
+    freedSeen: state.freed.length,
     failed: undefined,
   };
 }

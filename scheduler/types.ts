@@ -137,6 +137,10 @@ export interface SchedulerOptions {
   scanBudget: number;
   /** Allow preemption of strictly lower-priority tasks. */
   preemption: boolean;
+  /** Preemption compares at least this many candidate nodes (kube-scheduler's default: 100)... */
+  preemptionMinCandidates: number;
+  /** ...or this percentage of the nodes, if more (kube-scheduler's default: 10). */
+  preemptionCandidatePercent: number;
 }
 
 /** SpreadSpec is a job's spread limit compiled for one run, with the live counts of its failure domain. */
