@@ -126,3 +126,12 @@ test('buildSnapshot: spec labels/taints merge, cordon and drain, heartbeat grace
   assert.deepEqual(snapshot.running.map((r) => r.task.id), ['a-0']);
   assert.deepEqual(pending.map((t) => t.id), ['b-0']);
 });
+
+test('capacity freed by a preemption is offered again to classes that had found nothing', () => {
+  // Both nodes are full of low tasks. hi-0 evicts low-a (the cheapest: one victim) and leaves
+  // 3000m free on that node; hi-1 and hi-2 then fit there without evicting anything more.
+  const running = [MakeTask('lowa-0').Priority(10).Req(4000, 1 * Gi).Running('n000'), MakeTask('lowb-0').Priority(20).Req(4000, 1 * Gi).Running('n001')];
+  const r = schedule(Cluster(nodes(2), running), tasksOf('hi', 3, (b) => b.Priority(500).Req(1000, 1 * Gi)), { seed: 1 });
+  assert.deepEqual(r.preemptions.map((p) => p.taskId), ['lowa-0']);
+  assert.deepEqual(r.placements.map((p) => [p.taskId, p.node]), [['hi-0', 'n000'], ['hi-1', 'n000'], ['hi-2', 'n000']]);
+});
