@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { GitcellError, errorMessage } from '../../lib/errors.ts';
 import { createLogger } from '../../lib/log.ts';
-import { connectFromOptions, openClusterStore, DEFAULT_PREFIX } from '../../store/index.ts';
-import { createSource, startReconcilerService, DEFAULT_POLL_MS, type DesiredRecord, type SyncRecord } from '../../reconciler/index.ts';
+import { connectFromOptions, openClusterStore, DEFAULT_PREFIX, DEFAULT_STATE_DIR } from '../../store/index.ts';
+import { createSource, runSecretDistributor, startReconcilerService, DEFAULT_POLL_MS, type DesiredRecord, type SyncRecord } from '../../reconciler/index.ts';
+import { Keyring } from '../../secrets/index.ts';
 
 interface ReconcilerOptions {
   repo: string;
@@ -19,6 +20,7 @@ interface ReconcilerOptions {
   webhookSecretFile?: string;
   name?: string;
   allowPruneAll?: boolean;
+  allowPlaintextSecrets?: boolean;
 }
 
 /** parseDuration reads "60s", "2m", "500ms" or plain milliseconds; E_USAGE naming the flag otherwise. */
@@ -66,6 +68,7 @@ export function registerReconciler(program: Command): void {
     .option('--webhook-secret-file <file>', 'file holding the webhook secret')
     .option('--name <name>', 'source name in the status (default: from the branch)')
     .option('--allow-prune-all', 'let a revision prune every object gitcell manages')
+    .option('--allow-plaintext-secrets', 'dev only: deliver Secrets with plaintext values (annotated gitcell.io/allow-plaintext)')
     .action(async (opts: ReconcilerOptions) => {
       const log = createLogger('reconciler');
       if (opts.webhookListen && !opts.webhookSecretFile) {
@@ -90,9 +93,14 @@ export function registerReconciler(program: Command): void {
         name: 'gitcell reconciler',
       });
       const store = await openClusterStore<DesiredRecord, SyncRecord>(nc, { prefix: opts.prefix, log });
+      // The sealing key pair lives with the reconciler (its state dir): it alone opens Secrets.
+      const keyring = await Keyring.open(opts.stateDir ?? DEFAULT_STATE_DIR);
       const svc = await startReconcilerService({
         store,
         source,
+        // The leader also delivers Secrets to the nodes that run their tasks, re-sealed per node.
+        whileLeading: (ctx) =>
+          runSecretDistributor({ store, keyring, signal: ctx.signal, log, ...(opts.allowPlaintextSecrets ? { allowPlaintextSecrets: true } : {}) }).done,
         ...(opts.name ? { sourceName: opts.name } : {}),
         ...(opts.webhookListen ? { webhook: { listen: opts.webhookListen, secret: readSecret(opts.webhookSecretFile!) } } : {}),
         ...(opts.allowPruneAll ? { allowPruneAll: true } : {}),
