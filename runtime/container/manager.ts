@@ -257,8 +257,22 @@ export class ContainerManager {
     const info = this.inspect(idOrName);
     if (info.status === 'created') throw new GitcellError('E_CONTAINER_STATE', `container ${info.name} was never started`, { id: info.id });
     if (info.status === 'unknown') throw new GitcellError('E_CONTAINER_LOST', `the shim of container ${info.name} is gone; its exit status is lost`, { id: info.id });
-    await waitForFile(this.pathsOf(info.id).dir, ['exit.json'], opts.timeoutMs);
-    return this.inspect(info.id).exit!;
+    // Wait in slices: a shim killed from outside never writes exit.json, and its container then
+    // turns 'unknown' once its process is gone; report that instead of waiting forever.
+    const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
+    for (;;) {
+      const slice = Math.min(1000, deadline - Date.now());
+      if (slice <= 0) throw new GitcellError('E_TIMEOUT', `timed out after ${opts.timeoutMs} ms waiting for container ${info.name} to exit`, { id: info.id });
+      try {
+        await waitForFile(this.pathsOf(info.id).dir, ['exit.json'], slice);
+      } catch (err) {
+        if (!(err instanceof GitcellError && err.code === 'E_TIMEOUT')) throw err;
+        const now = this.inspect(info.id);
+        if (now.status === 'unknown') throw new GitcellError('E_CONTAINER_LOST', `the shim of container ${info.name} is gone; its exit status is lost`, { id: info.id });
+        continue;
+      }
+      return this.inspect(info.id).exit!;
+    }
   }
 
   /** stop sends SIGTERM, waits up to `timeoutMs` (default 10 s), then SIGKILL. */

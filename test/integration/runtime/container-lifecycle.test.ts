@@ -111,3 +111,17 @@ test('deleting a running container with force kills it and removes everything', 
   await fx.manager.delete(c.id, { force: true });
   assert.equal(fx.manager.list().length, 0);
 });
+
+test('a shim killed from outside leaves the container "unknown": wait says lost, delete still cleans up', async () => {
+  const c = await fx.manager.run({ image: fx.image, command: ['sleep', '1000'] });
+  const shim = Number(fs.readFileSync(join(fx.manager.pathsOf(c.id).dir, 'shim.pid'), 'utf8'));
+  process.kill(-shim, 'SIGKILL'); // the shim's whole process group: sh, awk loggers, runc run
+  const groupAlive = (): boolean => { try { process.kill(-shim, 0); return true; } catch { return false; } };
+  while (groupAlive()) await new Promise((r) => setTimeout(r, 20)); // condition: the whole group is gone
+  assert.equal(fx.manager.inspect(c.id).status, 'running', 'the container outlives its shim');
+  await fx.manager.kill(c.id, 'SIGKILL');
+  await assert.rejects(fx.manager.wait(c.id, { timeoutMs: 30_000 }), (err: Error & { code?: string }) => err.code === 'E_CONTAINER_LOST');
+  assert.equal(fx.manager.inspect(c.id).status, 'unknown');
+  await fx.manager.delete(c.id, { force: true });
+  assert.equal(await fx.manager.runc.state(c.id), undefined);
+});
