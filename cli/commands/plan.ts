@@ -15,6 +15,7 @@ import {
   renderPlan,
   resolveLocalRepo,
   toValidatedRevision,
+  validateManifests,
   DEFAULT_NODE_GRACE_MS,
   PLAN_FORMATS,
   type DesiredRecord,
@@ -32,6 +33,7 @@ interface PlanOptions extends ClientOptions {
   path?: string;
   format: string;
   credentialsFile?: string;
+  allowPlaintextSecrets?: boolean;
 }
 
 interface Repo {
@@ -73,9 +75,9 @@ async function openRepo(opts: PlanOptions, refs: string[]): Promise<Repo> {
   return { dir: gitdir, gitdir, resolve: (ref) => git.resolveRef({ fs, gitdir, ref: `refs/remotes/origin/${ref}` }) };
 }
 
-async function loadRevision(repo: Repo, commit: string, path: string | undefined): Promise<{ objects: AnyObject[]; problems: ValidationMessage[] }> {
+async function loadRevision(repo: Repo, commit: string, path: string | undefined, allowPlaintextSecrets: boolean): Promise<{ objects: AnyObject[]; problems: ValidationMessage[] }> {
   const load = await loadManifestsFromGit({ dir: repo.dir, gitdir: repo.gitdir, ref: commit, ...(path ? { path } : {}) });
-  const validated = toValidatedRevision({ problems: load.problems, valid: load.objects.map((o) => ({ object: o.object as unknown as AnyObject, source: o.source })) });
+  const validated = toValidatedRevision(validateManifests(load, { allowPlaintextSecrets }));
   if (validated.problems.length) return { objects: [], problems: validated.problems };
   const built = buildDesired(validated.objects);
   return { objects: built.objects, problems: built.problems };
@@ -117,7 +119,8 @@ export function registerPlan(program: Command): void {
       .option('--base <ref>', 'compare against this revision instead of the live cluster')
       .option('--path <dir>', 'folder of the repository holding the manifests')
       .option('--format <format>', `output format: ${PLAN_FORMATS.join(', ')}`, 'text')
-      .option('--credentials-file <file>', 'Git HTTP credentials for a URL'),
+      .option('--credentials-file <file>', 'Git HTTP credentials for a URL')
+      .option('--allow-plaintext-secrets', 'accept plaintext Secrets annotated gitcell.io/allow-plaintext (dev only)'),
   ).action(async (opts: PlanOptions) => {
     if (!(PLAN_FORMATS as readonly string[]).includes(opts.format)) {
       throw new GitcellError('E_USAGE', `--format ${opts.format}: expected one of ${PLAN_FORMATS.join(', ')}`, { flag: '--format' });
@@ -126,12 +129,12 @@ export function registerPlan(program: Command): void {
     const refName = opts.ref ?? (remote ? 'main' : 'HEAD');
     const repo = await openRepo(opts, [refName, ...(opts.base ? [opts.base] : [])]);
     const commit = await repo.resolve(refName);
-    const target = await loadRevision(repo, commit, opts.path);
+    const target = await loadRevision(repo, commit, opts.path, opts.allowPlaintextSecrets === true);
     const now = Date.now();
     let plan: RevisionPlan;
     if (opts.base) {
       const baseCommit = await repo.resolve(opts.base);
-      const base = await loadRevision(repo, baseCommit, opts.path);
+      const base = await loadRevision(repo, baseCommit, opts.path, opts.allowPlaintextSecrets === true);
       if (base.problems.length) throw new GitcellError('E_BASE_INVALID', `base ${opts.base} is itself invalid: ${base.problems[0]!.file}:${base.problems[0]!.line}: ${base.problems[0]!.message}`, { ref: opts.base });
       const current: DesiredRecord[] = base.objects.map((o) => nextDesiredRecord(undefined, o, { type: 'git', revision: baseCommit }, new Date(now).toISOString()));
       plan = computeRevisionPlan({ ref: { name: refName, commit }, base: { name: opts.base, commit: baseCommit }, ...target, current, now });

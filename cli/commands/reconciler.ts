@@ -104,6 +104,7 @@ export function registerReconciler(program: Command): void {
         ...(opts.name ? { sourceName: opts.name } : {}),
         ...(opts.webhookListen ? { webhook: { listen: opts.webhookListen, secret: readSecret(opts.webhookSecretFile!) } } : {}),
         ...(opts.allowPruneAll ? { allowPruneAll: true } : {}),
+        ...(opts.allowPlaintextSecrets ? { allowPlaintextSecrets: true } : {}),
         log,
       });
       log.info({ repo: opts.repo, branch: opts.branch, source: svc.sourceName, webhook: svc.webhook?.url }, 'reconciler running');

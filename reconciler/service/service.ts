@@ -1,4 +1,3 @@
-import type { AnyObject } from '../../api/index.ts';
 import { createLogger, errorMessage, type Logger } from '../../lib/index.ts';
 import { runForLeadership, type ClusterStore, type Election, type LeaderContext } from '../../store/index.ts';
 import {
@@ -12,6 +11,7 @@ import {
 } from '../apply/index.ts';
 import type { DesiredRecord } from '../diff/index.ts';
 import { loadManifestsFromGit, type ParsedFile } from '../manifests/index.ts';
+import { validateManifests } from '../validate/index.ts';
 import { startWebhookServer, type Source, type WebhookServer } from '../source/index.ts';
 import { RevisionQueue } from './queue.ts';
 import { groupByRevision, rollBack, rolloutId, type RollbackOutcome } from './rollback.ts';
@@ -32,6 +32,8 @@ export interface ReconcilerServiceOptions {
   /** controllers: run the controller loop while leading (default true). */
   controllers?: boolean;
   allowPruneAll?: boolean;
+  /** allowPlaintextSecrets accepts Secrets with plaintext data that carry the allow-plaintext annotation (dev only). */
+  allowPlaintextSecrets?: boolean;
   /** whileLeading runs next to the reconcile loop while this replica leads (e.g. the secret distributor). */
   whileLeading?: (ctx: LeaderContext) => unknown;
   /** onReconciled is told after every reconcile (tests, benchmarks, metrics). */
@@ -88,7 +90,7 @@ export async function startReconcilerService(opts: ReconcilerServiceOptions): Pr
           source: sourceName,
           revision,
           read: () => loadManifestsFromGit({ dir: source.dir ?? source.gitdir, gitdir: source.gitdir, ref: revision, path: source.subPath, parseCache }),
-          validate: (load) => toValidatedRevision({ problems: load.problems, valid: load.objects.map((o) => ({ object: o.object as unknown as AnyObject, source: o.source })) }),
+          validate: (load) => toValidatedRevision(validateManifests(load, { allowPlaintextSecrets: opts.allowPlaintextSecrets ?? false })),
           term: ctx.term,
           signal: ctx.signal,
           ...(opts.allowPruneAll ? { allowPruneAll: true } : {}),
