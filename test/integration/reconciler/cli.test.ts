@@ -57,14 +57,14 @@ test('gitcell reconciler as a process, and the client commands against it', asyn
   });
 
   const status = async () => (await store.sync.get(sourceStatusKey('main')))?.value as SyncStatus | undefined;
-  await waitFor('c1 applied by the reconciler process', async () => (await status())?.lastAppliedRevision === c1, 30_000);
-  await waitFor('web:1 rolled out', async () => (await store.events.recent({ prefix: 'Job.default.web' })).some((e) => e.value.reason === 'RolloutComplete'), 30_000);
+  await waitFor('c1 applied by the reconciler process', async () => (await status())?.lastAppliedRevision === c1, 90_000);
+  await waitFor('web:1 rolled out', async () => (await store.events.recent({ prefix: 'Job.default.web' })).some((e) => e.value.reason === 'RolloutComplete'), 90_000);
   const c2 = repo.commit({ 'web.yaml': job('web:2') }, 'web: image 2');
-  await waitFor('c2 applied', async () => (await status())?.lastAppliedRevision === c2, 30_000);
+  await waitFor('c2 applied', async () => (await status())?.lastAppliedRevision === c2, 90_000);
   await waitFor('web:2 tasks ready', async () => {
     const tasks = (await store.tasks.list()).map((r) => r.value.template.image);
     return tasks.length === 2 && tasks.every((i) => i === 'web:2');
-  }, 30_000);
+  }, 90_000);
   const cluster = ['--nats', server.url, '--prefix', prefix];
 
   const st = await gitcell('status', ...cluster);
@@ -108,9 +108,9 @@ test('gitcell reconciler as a process, and the client commands against it', asyn
     if (watcher.exitCode === null) watcher.kill('SIGTERM');
     await watcherExit;
   });
-  await waitFor('the watcher to print the latest event', async () => watched.length > 0 || undefined, 60_000);
+  await waitFor('the watcher to print the latest event', async () => watched.length > 0 || undefined, 90_000);
   const c3 = repo.commit({ 'web.yaml': job('web:3') }, 'web: image 3');
-  await waitFor('the followed event', async () => watched.includes(c3.slice(0, 12)) || undefined, 30_000);
+  await waitFor('the followed event', async () => watched.includes(c3.slice(0, 12)) || undefined, 90_000);
   watcher.kill('SIGINT');
   await watcherExit;
 

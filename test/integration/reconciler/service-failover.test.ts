@@ -47,21 +47,21 @@ test('kill -9 the leading gitcell reconciler: the standby takes over and applies
   const holder = async () => (await store.leases.get(RECONCILER_LEASE))?.value as { holder?: string; term?: number } | undefined;
 
   const a = start();
-  await waitFor('c1 applied by the first replica', async () => (await status())?.lastAppliedRevision === c1, 60_000);
+  await waitFor('c1 applied by the first replica', async () => (await status())?.lastAppliedRevision === c1, 90_000);
   const first = await holder();
   assert.ok(first?.holder?.includes(`-${a.pid}-`), `lease held by the first replica: ${JSON.stringify(first)}`);
   start();
   // The standby is up when its source would have seen the branch; it must not reconcile while A leads.
   a.kill('SIGKILL');
   const c2 = repo.commit({ 'web.yaml': job('web:2') });
-  await waitFor('c2 applied by the standby', async () => (await status())?.lastAppliedRevision === c2, 60_000);
+  await waitFor('c2 applied by the standby', async () => (await status())?.lastAppliedRevision === c2, 90_000);
   const second = await holder();
   assert.ok(second?.term !== undefined && first?.term !== undefined && second.term > first.term, `a new term: ${JSON.stringify(second)}`);
   assert.ok(!second?.holder?.includes(`-${a.pid}-`));
   await waitFor('web:2 tasks', async () => {
     const images = (await store.tasks.list()).map((r) => r.value.template.image);
     return images.length === 2 && images.every((i) => i === 'web:2');
-  }, 60_000);
+  }, 90_000);
   // Each task id was created once: no object applied twice wrongly.
   assert.ok([...sim.creations.values()].every((n) => n === 1));
 });

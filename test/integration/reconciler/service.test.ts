@@ -71,7 +71,9 @@ test('a rollout that never becomes ready ends in a revert on the remote branch a
   t.after(() => rmSync(stateDir, { recursive: true, force: true }));
   const source = createSource({ repo: url, stateDir, pollIntervalMs: 300 }, log);
   await run(t, store, source);
-  await waitFor('c1 applied and rolled out', async () => (await status(store))?.lastAppliedRevision === c1 && (await rolledOut(store, 'web')));
+  await waitFor('c1 applied and rolled out', async () => (await status(store))?.lastAppliedRevision === c1 && (await rolledOut(store, 'web')), 90_000).catch(async (err) => {
+    throw new Error(`${err.message}; status: ${JSON.stringify(await status(store))}`);
+  });
 
   const bad = work.commit({ 'apps/web.yaml': job('web', 'web:bad') }, 'web: try the bad image');
   await work.gitAsync('push', '--quiet', 'origin', 'main');
@@ -81,7 +83,7 @@ test('a rollout that never becomes ready ends in a revert on the remote branch a
     await work.gitAsync('fetch', '--quiet', 'origin');
     const tip = work.git('rev-parse', 'origin/main');
     return tip !== bad ? tip : undefined;
-  }, 40_000);
+  }, 90_000);
   assert.equal(work.git('log', '-1', '--format=%an <%ae>', revert), 'gitcell <gitcell@localhost>');
   const message = work.git('log', '-1', '--format=%B', revert);
   assert.match(message, /^Revert "web: try the bad image"/);
@@ -91,8 +93,8 @@ test('a rollout that never becomes ready ends in a revert on the remote branch a
   assert.equal(work.git('show', `${revert}:apps/web.yaml`) + '\n', job('web', 'web:1'));
 
   // The revert goes through the normal path: applied, and the tasks are back on the old template.
-  await waitFor('revert applied and rolled out', async () => (await status(store))?.lastAppliedRevision === revert && (await rolledOut(store, 'web')), 30_000);
-  await waitFor('only web:1 tasks', async () => (await imagesOf(store, 'web')).join() === 'web:1,web:1');
+  await waitFor('revert applied and rolled out', async () => (await status(store))?.lastAppliedRevision === revert && (await rolledOut(store, 'web')), 90_000);
+  await waitFor('only web:1 tasks', async () => (await imagesOf(store, 'web')).join() === 'web:1,web:1', 90_000);
   const s = (await status(store))!;
   assert.deepEqual(s.failedRollouts, [], 'the revert superseded the failed rollout');
   const events = (await store.events.recent({ limit: 200 })).map((e) => e.value);
@@ -107,20 +109,20 @@ test("with auto-rollback off, a failed rollout holds and is Stalled; the user's 
   const c1 = repo.commit({ '.gitcell.yaml': 'autoRollback: false\n', 'web.yaml': job('web', 'web:1') }, 'web');
   const source = createSource({ repo: repo.dir, branch: 'main' }, log);
   await run(t, store, source);
-  await waitFor('c1 applied and rolled out', async () => (await status(store))?.lastAppliedRevision === c1 && (await rolledOut(store, 'web')));
+  await waitFor('c1 applied and rolled out', async () => (await status(store))?.lastAppliedRevision === c1 && (await rolledOut(store, 'web')), 90_000);
 
   const bad = repo.commit({ 'web.yaml': job('web', 'web:bad') }, 'web: bad');
   const stalled = await waitFor('Stalled because rollback is off', async () => {
     const c = (await status(store))?.conditions.find((x) => x.type === 'Stalled');
     return c?.status === 'True' && c.reason === 'RollbackDisabled' ? c : undefined;
-  }, 30_000);
+  }, 90_000);
   assert.match(stalled.message, /auto-rollback is off in \.gitcell\.yaml/);
   assert.equal(repo.head(), bad, 'gitcell committed nothing');
 
   repo.git('revert', '--no-edit', bad);
   const userRevert = repo.head();
-  await waitFor('user revert applied and rolled out', async () => (await status(store))?.lastAppliedRevision === userRevert && (await rolledOut(store, 'web')), 30_000);
-  await waitFor('only web:1 tasks', async () => (await imagesOf(store, 'web')).join() === 'web:1,web:1');
+  await waitFor('user revert applied and rolled out', async () => (await status(store))?.lastAppliedRevision === userRevert && (await rolledOut(store, 'web')), 90_000);
+  await waitFor('only web:1 tasks', async () => (await imagesOf(store, 'web')).join() === 'web:1,web:1', 90_000);
   const s = (await status(store))!;
   assert.equal(s.conditions.find((x) => x.type === 'Stalled')?.status, 'False');
   assert.equal(repo.head(), userRevert, 'gitcell added no revert of its own');
