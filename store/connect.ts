@@ -15,7 +15,7 @@ export interface ConnectOptions {
   nkeySeedFile?: string;
   /** connection name shown by the server (monitoring, logs) */
   name?: string;
-  /** connect timeout in ms (default 5000) */
+  /** connect timeout in ms (default 15000: a loaded machine can take seconds to answer the handshake) */
   timeoutMs?: number;
 }
 
@@ -39,7 +39,7 @@ export async function connect(opts: ConnectOptions): Promise<NatsConnection> {
     return await natsConnect({
       servers,
       name: opts.name ?? 'gitcell',
-      timeout: opts.timeoutMs ?? 5000,
+      timeout: opts.timeoutMs ?? 15_000,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       // A restarting embedded server comes back on the same port within a second or two; keep

@@ -31,6 +31,8 @@ export interface EmbeddedOptions {
   binary?: string;
   /** how long to wait for the server to be ready (default 20 s) */
   readyTimeoutMs?: number;
+  /** extraConfig is appended to the server configuration (e.g. `authorizationConfig(users)`) */
+  extraConfig?: string;
   log?: Logger;
 }
 
@@ -135,8 +137,11 @@ export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedde
       'host: 127.0.0.1',
       'port: -1',
       `jetstream { store_dir: ${JSON.stringify(join(natsDir, 'jetstream'))} }`,
+      opts.extraConfig ?? '',
       '',
     ].join('\n'),
+    // The configuration may hold the authorization block: root only.
+    { mode: 0o600 },
   );
   const logFd = openSync(join(natsDir, 'server.log'), 'a');
   // The server runs under a tiny sh watchdog holding the read end of a pipe from us: when this
@@ -247,6 +252,12 @@ export interface ClusterOptions {
   name?: string;
 }
 
+/**
+ * CONTROL_SEED_FILE is where `gitcell up` keeps the control plane's nkey seed, relative to the
+ * state dir; client commands pointed at that state dir authenticate with it.
+ */
+export const CONTROL_SEED_FILE = join('nats', 'control.nk');
+
 /** findEmbeddedUrl returns the URL of the embedded server running for a state dir, if any. */
 export function findEmbeddedUrl(stateDir = DEFAULT_STATE_DIR): string | undefined {
   const dir = resolve(stateDir);
@@ -270,8 +281,11 @@ export async function connectFromOptions(opts: ClusterOptions = {}): Promise<Nat
       { stateDir },
     );
   }
+  // A cluster started with authorization (gitcell up) left the control seed in its state dir.
+  const seed = join(stateDir, CONTROL_SEED_FILE);
+  const creds = opts.creds ?? (existsSync(seed) ? seed : undefined);
   try {
-    return await connect({ servers: url, ...(opts.name ? { name: opts.name } : {}), timeoutMs: 3000 });
+    return await connect({ servers: url, ...(creds ? { creds } : {}), ...(opts.name ? { name: opts.name } : {}), timeoutMs: 3000 });
   } catch (err) {
     throw storeError(StoreErrorCodes.NoCluster, `the gitcell NATS server for ${stateDir} (${url}) does not answer: ${errorMessage(err)}`, { stateDir, url }, err);
   }

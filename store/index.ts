@@ -29,6 +29,7 @@ export {
   connectFromOptions,
   findEmbeddedUrl,
   DEFAULT_STATE_DIR,
+  CONTROL_SEED_FILE,
   type EmbeddedOptions,
   type EmbeddedServer,
   type ClusterOptions,

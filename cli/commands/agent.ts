@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { GitcellError } from '../../lib/errors.ts';
 import { createLogger } from '../../lib/log.ts';
-import { connectFromOptions, openAgentStore, openClusterStore } from '../../store/index.ts';
+import { connectFromOptions, openAgentStore, openClusterStore, type Bucket } from '../../store/index.ts';
+import type { TaskStatus } from '../../api/index.ts';
 import { NetworkManager, parseIpv4Cidr } from '../../runtime/index.ts';
 import {
   Agent, RuntimeAdapter, hostAddresses, kernelVersion, machineCapacity, parseCapacity, parseLabels, runcVersion,
@@ -22,6 +23,7 @@ interface AgentFlags {
   bridge?: string;
   http: string;
   prefix: string;
+  stopTasksOnExit?: boolean;
 }
 
 /** defaultBridge derives a bridge name (at most 15 characters) from the node name. */
@@ -54,6 +56,7 @@ export function registerAgent(program: Command): void {
     .option('--bridge <name>', 'Linux bridge of this node (default derived from the node name)')
     .option('--http <host:port>', '/healthz and /metrics endpoint', '127.0.0.1:0')
     .option('--prefix <prefix>', 'bucket name prefix', 'gitcell_')
+    .option('--stop-tasks-on-exit', 'on SIGTERM/SIGINT also stop every task and remove its container, netns and the bridge (gitcell up); default: tasks keep running for the next agent to adopt')
     .action(async (f: AgentFlags) => {
       if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(f.node)) {
         throw new GitcellError('E_USAGE', `--node: "${f.node}" must be a DNS label (lowercase letters, digits, '-', at most 63)`, { flag: '--node' });
@@ -81,8 +84,28 @@ export function registerAgent(program: Command): void {
         process.once('SIGTERM', stop);
         process.once('SIGINT', stop);
       });
-      // Tasks keep running: a restarted agent adopts them.
+      // Tasks keep running: a restarted agent adopts them (unless told to clean up, as `gitcell up` does).
       await agent.stop();
+      if (f.stopTasksOnExit) await stopAllTasks(runtime, network, store, f.node, log);
       await nc.drain().catch(() => nc.close());
     });
+}
+
+/**
+ * stopAllTasks ends every task of this node: SIGTERM, up to 5 s grace, then the containers are
+ * removed (SIGKILL, mounts, cgroups), the network torn down (netns, IPs, bridge) and the node's
+ * status keys deleted, so a stopped `gitcell up` leaves nothing behind.
+ */
+async function stopAllTasks(runtime: RuntimeAdapter, network: NetworkManager, store: { status: Bucket<TaskStatus> }, node: string, log: ReturnType<typeof createLogger>): Promise<void> {
+  const containers = await runtime.list();
+  await Promise.allSettled(containers.map((c) => runtime.kill(c.id, 'SIGTERM')));
+  await Promise.race([Promise.allSettled(containers.map((c) => runtime.wait(c.id))), new Promise((r) => setTimeout(r, 5000))]);
+  for (const c of containers) await runtime.remove(c.id).catch((err: unknown) => log.warn({ err: String(err), container: c.id }, 'agent: cannot remove container'));
+  await network.destroy().catch((err: unknown) => log.warn({ err: String(err) }, 'agent: cannot tear down the network'));
+  try {
+    for (const r of await store.status.list(`${node}.`)) await store.status.delete(r.key);
+  } catch (err) {
+    log.warn({ err: String(err) }, 'agent: cannot delete the status of its tasks');
+  }
+  log.info({ containers: containers.length }, 'agent: every task stopped and removed');
 }

@@ -1,16 +1,51 @@
 import type { Command } from 'commander';
 import { GitcellError } from '../../lib/errors.ts';
+import { DEFAULT_PREFIX } from '../../store/index.ts';
+import { runUp } from '../up/run.ts';
 
-/** registerUp adds `gitcell up`: the whole system on one machine (built in its own issue). */
+interface UpFlags {
+  repo: string;
+  nodes: string;
+  nats?: string;
+  stateDir: string;
+  prefix: string;
+  capacity: string;
+  view?: boolean;
+  subnetBase: string;
+}
+
+/**
+ * registerUp adds `gitcell up`: the embedded NATS server (with per-node credentials), the
+ * reconciler following a repository, the scheduler and N local agents, supervised until Ctrl-C.
+ */
 export function registerUp(program: Command): void {
   program
     .command('up')
     .description('run the whole cluster on this machine, following a Git repository')
-    .option('--repo <path|url>', 'repository to follow', 'sample-repo')
+    .option('--repo <path|url>', 'repository to follow; a plain directory (default sample-repo) is copied into <state-dir>/repo and committed on first run', 'sample-repo')
     .option('--nodes <n>', 'number of simulated nodes', '3')
     .option('--nats <url>', 'connect to an existing NATS cluster instead of starting one')
-    .option('--state-dir <dir>', 'state directory', '.gitcell')
-    .action(() => {
-      throw new GitcellError('E_NOT_IMPLEMENTED', 'gitcell up is not built yet: it needs the store, runtime, scheduler, agent and reconciler');
+    .option('--state-dir <dir>', 'state directory (NATS data, credentials, repository, images, logs)', '.gitcell')
+    .option('--capacity <cpu=N,memory=Q>', 'capacity of each simulated node', 'cpu=1,memory=1Gi')
+    .option('--prefix <prefix>', 'bucket name prefix', DEFAULT_PREFIX)
+    .option('--subnet-base <a.b>', 'node i gets the task subnet <a.b>.<i>.0/24', '10.88')
+    .option('--no-view', 'no live view, even on a TTY (periodic log lines instead)')
+    .action(async (f: UpFlags) => {
+      const nodes = Number(f.nodes);
+      if (!Number.isInteger(nodes) || nodes < 1) throw new GitcellError('E_USAGE', `--nodes "${f.nodes}": expected a positive whole number`, { flag: '--nodes' });
+      if (!/^\d{1,3}\.\d{1,3}$/.test(f.subnetBase) || f.subnetBase.split('.').some((n) => Number(n) > 255)) {
+        throw new GitcellError('E_USAGE', `--subnet-base "${f.subnetBase}": expected two octets like 10.88`, { flag: '--subnet-base' });
+      }
+      if (nodes > 254) throw new GitcellError('E_USAGE', `--nodes ${nodes}: at most 254 (one /24 per node)`, { flag: '--nodes' });
+      await runUp({
+        subnetBase: f.subnetBase,
+        repo: f.repo,
+        nodes,
+        ...(f.nats ? { nats: f.nats } : {}),
+        stateDir: f.stateDir,
+        prefix: f.prefix,
+        capacity: f.capacity,
+        tty: f.view !== false && process.stdout.isTTY === true,
+      });
     });
 }

@@ -1,0 +1,174 @@
+/**
+ * runUp: the whole cluster on one machine. Order matters:
+ *
+ *   identities (nkeys) ─► embedded nats-server with authorization ─► buckets (control connection)
+ *     ─► repository (<state>/repo from sample-repo) ─► sample images ─► reconciler, scheduler,
+ *     agents as supervised children ─► live view ─► Ctrl-C: agents stop their tasks, then the
+ *     reconciler and scheduler, then nats.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, rmdirSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { dirname, join, resolve } from 'node:path';
+import { createLogger, type Logger } from '../../lib/log.ts';
+import { GitcellError } from '../../lib/errors.ts';
+import { connect, nodeSecretsBucket, openClusterStore, startEmbedded, ensureBucket, type EmbeddedServer } from '../../store/index.ts';
+import type { DesiredRecord, SyncRecord } from '../../reconciler/index.ts';
+import { ensureIdentities } from './credentials.ts';
+import { ensureSampleImages } from './images.ts';
+import { ensureStateRepo, followsDirectly } from './repo.ts';
+import { Supervisor, stopLeftovers } from './supervisor.ts';
+import { LiveView } from './view.ts';
+
+/** UpOptions are `gitcell up`'s flags, parsed. */
+export interface UpOptions {
+  repo: string;
+  nodes: number;
+  nats?: string;
+  stateDir: string;
+  prefix: string;
+  /** node capacity, e.g. "cpu=1,memory=1Gi" */
+  capacity: string;
+  /** first two octets of the node subnets: node i gets <subnetBase>.<i>.0/24 */
+  subnetBase: string;
+  /** live view on a TTY (default: when stdout is one) */
+  tty: boolean;
+}
+
+const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin.js');
+
+/** nodeName is the name of the i-th simulated node (1-based). */
+export function nodeName(i: number): string {
+  return `node-${i}`;
+}
+
+/** agentArgs are the flags of the i-th simulated node's agent. Pure. */
+export function agentArgs(o: { i: number; natsUrl: string; seedFile: string; stateDir: string; capacity: string; prefix: string; subnetBase: string }): string[] {
+  const node = nodeName(o.i);
+  // Bridge names from the state dir too, so two `up`s on one machine never share a bridge.
+  const bridge = `gc${createHash('sha256').update(`${o.stateDir}\0${node}`).digest('hex').slice(0, 8)}`;
+  return [
+    'agent', '--node', node, '--nats', o.natsUrl, '--creds', o.seedFile, '--cluster-dir', o.stateDir,
+    '--state-dir', join(o.stateDir, 'nodes', node), '--image-cache', join(o.stateDir, 'images'),
+    '--subnet', `${o.subnetBase}.${o.i}.0/24`, '--bridge', bridge, '--capacity', o.capacity, '--labels', `gitcell.io/node=${node},zone=zone-${((o.i - 1) % 3) + 1}`,
+    '--prefix', o.prefix, '--stop-tasks-on-exit',
+  ];
+}
+
+/** runUp runs the cluster until SIGINT or SIGTERM, then stops everything it started. */
+export async function runUp(o: UpOptions): Promise<void> {
+  const log = createLogger('up');
+  const t0 = Date.now();
+  const stateDir = resolve(o.stateDir);
+  if (process.getuid?.() !== 0) throw new GitcellError('E_NOT_ROOT', 'gitcell up runs containers, network namespaces and bridges: run it as root', {});
+  if (o.nodes < 1 || o.nodes > 200) throw new GitcellError('E_USAGE', `--nodes ${o.nodes}: expected 1 to 200`, { flag: '--nodes' });
+  await mkdir(join(stateDir, 'logs'), { recursive: true });
+  const nodes = Array.from({ length: o.nodes }, (_, i) => nodeName(i + 1));
+
+  // 1. Identities and NATS.
+  const ids = await ensureIdentities(stateDir, nodes, o.prefix);
+  let embedded: EmbeddedServer | undefined;
+  let natsUrl = o.nats;
+  if (!natsUrl) {
+    embedded = await startEmbedded({ stateDir, extraConfig: ids.serverConfig, log });
+    natsUrl = embedded.url;
+  }
+  const pidDir = join(stateDir, 'pids');
+  const leftovers = await stopLeftovers(pidDir, stateDir);
+  if (leftovers.length) log.warn({ stopped: leftovers }, 'stopped components a previous gitcell up left running');
+  const supervisors: Supervisor[] = [];
+  let view: LiveView | undefined;
+  const nc = await connect({ servers: natsUrl, ...(o.nats ? {} : { creds: ids.controlSeedFile }), name: 'gitcell up' });
+  const shutdown = async (): Promise<void> => {
+    view?.stop();
+    process.stderr.write('\ngitcell up: stopping: agents stop their tasks first\n');
+    for (const s of supervisors) s.markStopping();
+    // Agents first, while NATS still runs: they stop every task and remove its netns, mounts, cgroups.
+    await Promise.all(supervisors.filter((s) => s.o.name.startsWith('agent')).map((s) => s.stop()));
+    await Promise.all(supervisors.map((s) => s.stop()));
+    removeNodeCgroups(nodes);
+    await nc.close().catch(() => undefined);
+    await embedded?.stop();
+    process.stderr.write('gitcell up: stopped\n');
+  };
+  try {
+    // 2. Buckets, created by the control plane: agents may only bind them.
+    const store = await openClusterStore<DesiredRecord, SyncRecord>(nc, { prefix: o.prefix, log });
+    for (const node of nodes) await ensureBucket(nc, { name: nodeSecretsBucket(node, o.prefix), history: 1 });
+
+    // 3. Repository and images.
+    let repo = o.repo;
+    if (!followsDirectly(o.repo)) {
+      const r = await ensureStateRepo(resolve(o.repo), stateDir);
+      repo = r.dir;
+      if (r.created) log.info({ repo, from: o.repo, resealed: r.resealed }, 'made the cluster repository (Secrets re-sealed with the cluster key)');
+    }
+    if (await ensureSampleImages(join(stateDir, 'images'))) log.info('imported localhost/busybox:latest from busybox-static');
+
+    // 4. Components.
+    const controlCreds = o.nats ? [] : ['--creds', ids.controlSeedFile];
+    const common = ['--nats', natsUrl, ...controlCreds, '--prefix', o.prefix];
+    const add = (name: string, args: string[], stopGraceMs = 20_000) => {
+      const s = new Supervisor({ name, args: [BIN, ...args], logFile: join(stateDir, 'logs', `${name}.log`), pidDir, stopGraceMs, log });
+      supervisors.push(s);
+      s.start();
+    };
+    add('reconciler', ['reconciler', '--repo', repo, '--state-dir', stateDir, ...common]);
+    add('scheduler', ['scheduler', '--state-dir', stateDir, ...common]);
+    nodes.forEach((node, i) => {
+      add(`agent-${node}`, agentArgs({ i: i + 1, natsUrl: natsUrl!, seedFile: ids.agentSeedFiles.get(node)!, stateDir, capacity: o.capacity, prefix: o.prefix, subnetBase: o.subnetBase }), 90_000);
+    });
+
+    const lines = [
+      `gitcell up: ${o.nodes} node(s) in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+      `  repository   ${repo}${existsSync(join(repo, '.git')) ? `   (commit here: git -C ${repo} commit -am "...")` : ''}`,
+      `  NATS         ${natsUrl}${o.nats ? '' : `   (control credentials ${ids.controlSeedFile})`}`,
+      `  state        ${stateDir}   (logs in ${join(stateDir, 'logs')})`,
+      `  try          npx gitcell get tasks --state-dir ${stateDir}`,
+      `               npx gitcell status --state-dir ${stateDir}`,
+    ];
+    process.stderr.write(`${lines.join('\n')}\n`);
+    view = new LiveView(store, {
+      tty: o.tty,
+      header: () => `gitcell up · ${repo} · ${natsUrl} · ${new Date().toLocaleTimeString()}`,
+      write: (s) => (o.tty ? process.stdout.write(s) : process.stderr.write(s)),
+    });
+  } catch (err) {
+    await shutdown();
+    throw err;
+  }
+  await waitForSignal(log);
+  await shutdown();
+}
+
+/** removeNodeCgroups removes the (now empty) cgroup parents `gitcell/<node>` the agents made. */
+function removeNodeCgroups(nodes: string[]): void {
+  const root = '/sys/fs/cgroup';
+  let controllers: string[] = [];
+  try {
+    controllers = readdirSync(root);
+  } catch {
+    return;
+  }
+  for (const c of ['', ...controllers]) {
+    for (const node of nodes) {
+      try {
+        rmdirSync(join(root, c, 'gitcell', node));
+      } catch {
+        // absent, not a hierarchy, or still busy: nothing to do here
+      }
+    }
+  }
+}
+
+function waitForSignal(log: Logger): Promise<void> {
+  return new Promise((done) => {
+    const on = (sig: string) => {
+      log.info({ signal: sig }, 'gitcell up: stopping');
+      done();
+    };
+    process.once('SIGINT', () => on('SIGINT'));
+    process.once('SIGTERM', () => on('SIGTERM'));
+  });
+}

@@ -1,0 +1,155 @@
+/**
+ * Supervisor runs one gitcell component (`node cli/bin.js <args>`) as a child process with its
+ * output in a log file, and restarts it with backoff when it dies: 1 s doubling to 30 s, back to
+ * 1 s once it has run for a minute. stop() sends SIGTERM and SIGKILLs after a grace period.
+ *
+ *   start ──spawn──► running ──exit──► (stopping? done) : wait backoff ──► spawn again
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { Logger } from '../../lib/log.ts';
+
+/** SupervisorOptions: what to run and where its output goes. */
+export interface SupervisorOptions {
+  name: string;
+  /** argv after the node binary, e.g. [cli/bin.js, 'scheduler', ...] */
+  args: string[];
+  logFile: string;
+  /** directory of the pid files (`<state>/pids`) */
+  pidDir: string;
+  /** grace between SIGTERM and SIGKILL on stop (default 20 s: agents stop their tasks) */
+  stopGraceMs?: number;
+  log: Logger;
+  /** told about every exit that was not asked for */
+  onCrash?: (name: string, code: number | null, signal: NodeJS.Signals | null) => void;
+}
+
+const MIN_BACKOFF_MS = 1000;
+const MAX_BACKOFF_MS = 30_000;
+const HEALTHY_AFTER_MS = 60_000;
+
+/** nextBackoff doubles the delay up to the cap, or resets it when the run was long enough. Pure. */
+export function nextBackoff(previousMs: number, ranForMs: number): number {
+  if (ranForMs >= HEALTHY_AFTER_MS) return MIN_BACKOFF_MS;
+  return Math.min(MAX_BACKOFF_MS, Math.max(MIN_BACKOFF_MS, previousMs * 2));
+}
+
+/** Supervisor keeps one component running until stop(). */
+export class Supervisor {
+  private child: ChildProcess | undefined;
+  private stopping = false;
+  private backoffMs = MIN_BACKOFF_MS / 2;
+  private timer: NodeJS.Timeout | undefined;
+  private exited: Promise<void> = Promise.resolve();
+  /** restarts counts the restarts after crashes. */
+  restarts = 0;
+
+  constructor(readonly o: SupervisorOptions) {
+    mkdirSync(dirname(o.logFile), { recursive: true });
+    mkdirSync(dirname(this.pidFile), { recursive: true });
+  }
+
+  /** pidFile records the running child, so a later `up` can stop one left behind by a killed `up`. */
+  get pidFile(): string {
+    return join(this.o.pidDir, `${this.o.name}.pid`);
+  }
+
+  /** markStopping prevents restarts from now on (shutdown has begun). */
+  markStopping(): void {
+    this.stopping = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  /** pid of the running child, if any. */
+  get pid(): number | undefined {
+    return this.child?.exitCode === null && this.child.signalCode === null ? this.child.pid : undefined;
+  }
+
+  /** start spawns the component (again after a crash). */
+  start(): void {
+    if (this.stopping) return;
+    const fd = openSync(this.o.logFile, 'a');
+    writeSync(fd, `--- ${new Date().toISOString()} gitcell up: starting ${this.o.name}: node ${this.o.args.join(' ')}\n`);
+    // Its own process group: a terminal's Ctrl-C reaches only `gitcell up`, which then stops the
+    // components in order (agents first, while NATS still runs).
+    const child = spawn(process.execPath, this.o.args, { stdio: ['ignore', fd, fd], detached: true, env: { ...process.env, GITCELL_COMPONENT: this.o.name } });
+    closeSync(fd);
+    this.child = child;
+    if (child.pid) writeFileSync(this.pidFile, `${child.pid}\n`);
+    const startedAt = Date.now();
+    this.exited = new Promise((resolve) => {
+      child.once('exit', (code, signal) => {
+        resolve();
+        if (this.stopping) return;
+        this.restarts++;
+        this.backoffMs = nextBackoff(this.backoffMs, Date.now() - startedAt);
+        this.o.log.warn({ component: this.o.name, code, signal, restartInMs: this.backoffMs, log: this.o.logFile }, `${this.o.name} exited; restarting`);
+        this.o.onCrash?.(this.o.name, code, signal);
+        this.timer = setTimeout(() => this.start(), this.backoffMs);
+      });
+      child.once('error', (err) => this.o.log.error({ component: this.o.name, err: err.message }, `${this.o.name} cannot start`));
+    });
+  }
+
+  /** stop ends the component: SIGTERM, SIGKILL after the grace period; no more restarts. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.timer) clearTimeout(this.timer);
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) {
+      rmSync(this.pidFile, { force: true });
+      return;
+    }
+    child.kill('SIGTERM');
+    const kill = setTimeout(() => child.kill('SIGKILL'), this.o.stopGraceMs ?? 20_000);
+    await this.exited;
+    clearTimeout(kill);
+    rmSync(this.pidFile, { force: true });
+  }
+}
+
+/**
+ * stopLeftovers stops components a previous `up` on this state dir left running (it was killed
+ * before it could stop them): a pid file whose process still runs `cli/bin.js` with this state dir
+ * on its command line gets SIGTERM, then SIGKILL after `graceMs`. Two agents for one node, or two
+ * schedulers racing, would otherwise follow.
+ */
+export async function stopLeftovers(pidDir: string, stateDir: string, graceMs = 20_000): Promise<string[]> {
+  const found: { name: string; pid: number }[] = [];
+  let names: string[] = [];
+  try {
+    names = readdirSync(pidDir).filter((f) => f.endsWith('.pid'));
+  } catch {
+    return [];
+  }
+  for (const f of names) {
+    const pid = Number(readFileSync(join(pidDir, f), 'utf8').trim());
+    let cmd = '';
+    try {
+      cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      // gone
+    }
+    if (pid > 0 && cmd.includes('bin.js') && cmd.includes(stateDir)) {
+      process.kill(pid, 'SIGTERM');
+      found.push({ name: f.replace(/\.pid$/, ''), pid });
+    }
+    rmSync(join(pidDir, f), { force: true });
+  }
+  const deadline = Date.now() + graceMs;
+  for (const { pid } of found) {
+    while (Date.now() < deadline && alive(pid)) await new Promise((r) => setTimeout(r, 100));
+    if (alive(pid)) process.kill(pid, 'SIGKILL');
+  }
+  return found.map((f) => `${f.name} (pid ${f.pid})`);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
