@@ -1,0 +1,70 @@
+// Pure parts of `gitcell up`: restart backoff, agent flags, the view's summary, re-sealing the
+// sample Secrets with the cluster key (the re-sealed values must open with that key, the
+// placeholders must not).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { load } from 'js-yaml';
+import { nextBackoff } from '../../../cli/up/supervisor.ts';
+import { agentArgs, nodeName } from '../../../cli/up/run.ts';
+import { summary } from '../../../cli/up/view.ts';
+import { resealSecrets } from '../../../cli/up/repo.ts';
+import { Keyring, openValue } from '../../../secrets/index.ts';
+
+test('nextBackoff doubles from 1 s to 30 s and resets after a healthy minute', () => {
+  assert.equal(nextBackoff(500, 10), 1000); // first crash: the floor
+  assert.equal(nextBackoff(1000, 10), 2000);
+  assert.equal(nextBackoff(16_000, 10), 30_000); // 32 s capped
+  assert.equal(nextBackoff(30_000, 10), 30_000);
+  assert.equal(nextBackoff(30_000, 60_000), 1000); // ran a minute: healthy again
+});
+
+test('agentArgs gives node i its own subnet, bridge, credentials, state and cleanup on exit', () => {
+  const a = agentArgs({ i: 2, natsUrl: 'nats://127.0.0.1:1', seedFile: '/s/nodes/node-2/agent.nk', stateDir: '/s', capacity: 'cpu=1,memory=1Gi', prefix: 'gitcell_', subnetBase: '10.88' });
+  const flag = (f: string) => a[a.indexOf(f) + 1];
+  assert.equal(nodeName(2), 'node-2');
+  assert.equal(flag('--node'), 'node-2');
+  assert.equal(flag('--subnet'), '10.88.2.0/24');
+  assert.equal(flag('--creds'), '/s/nodes/node-2/agent.nk');
+  assert.equal(flag('--state-dir'), '/s/nodes/node-2');
+  assert.equal(flag('--image-cache'), '/s/images');
+  assert.match(flag('--bridge')!, /^gc[0-9a-f]{8}$/);
+  assert.ok(a.includes('--stop-tasks-on-exit'));
+  const b = agentArgs({ i: 2, natsUrl: 'x', seedFile: 'y', stateDir: '/other', capacity: 'c', prefix: 'p', subnetBase: '10.88' });
+  assert.notEqual(b[b.indexOf('--bridge') + 1], flag('--bridge'), 'two state dirs never share a bridge');
+});
+
+test('summary counts live nodes, tasks per state and ready tasks', () => {
+  const now = Date.parse('2026-01-01T00:01:00Z');
+  const node = (name: string, heartbeatAt: string) => ({ name, heartbeatAt }) as never;
+  const task = (state?: string, ready = false, node?: string) => ({ spec: {} as never, ...(node ? { node } : {}), ...(state ? { status: { state, ready } as never } : {}) });
+  const line = summary({
+    nodes: [node('node-1', '2026-01-01T00:00:59Z'), node('node-2', '2026-01-01T00:00:00Z')], // node-2: 60 s old
+    tasks: [task('running', true, 'node-1'), task('running', false, 'node-1'), task(undefined, false, 'node-1'), task()],
+    appliedRevision: 'abcdef0123456789',
+    now,
+  });
+  assert.equal(line, 'nodes 1/2 live; tasks 4 (bound 1, pending 1, running 2), 1 ready; applied abcdef012345');
+});
+
+test('resealSecrets replaces every sealed value with one the cluster key opens, keeping comments', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'gitcell-up-unit-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const sample = await readFile(new URL('../../../sample-repo/secrets/web-credentials.yaml', import.meta.url), 'utf8');
+  await writeFile(join(dir, 'web-credentials.yaml'), sample);
+  await writeFile(join(dir, 'broken.yaml'), 'a: [');
+  const ring = await Keyring.open(join(dir, 'state'), { modulusLength: 2048 });
+  assert.equal(await resealSecrets(dir, ring), 2);
+  const text = await readFile(join(dir, 'web-credentials.yaml'), 'utf8');
+  assert.ok(text.startsWith('# PLACEHOLDER'), 'comments kept');
+  const doc = load(text) as { spec: { encryptedData: Record<string, string> } };
+  const before = load(sample) as { spec: { encryptedData: Record<string, string> } };
+  for (const key of ['admin-password', 'api-token']) {
+    assert.notEqual(doc.spec.encryptedData[key], before.spec.encryptedData[key]);
+    const plain = openValue(doc.spec.encryptedData[key]!, { namespace: 'default', name: 'web-credentials', key }, (id) => ring.privateKey(id));
+    assert.ok(plain.length >= 16, `${key} opens with the cluster key`);
+    assert.throws(() => openValue(before.spec.encryptedData[key]!, { namespace: 'default', name: 'web-credentials', key }, (id) => ring.privateKey(id)));
+  }
+});
