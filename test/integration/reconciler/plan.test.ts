@@ -10,6 +10,10 @@ import { connect, openClusterStore } from '../../../store/index.ts';
 import { loadManifestsFromGit, reconcileRevision, toValidatedRevision, validateManifests, type DesiredRecord, type SyncRecord } from '../../../reconciler/index.ts';
 import { startNatsServer } from '../../helpers/nats.ts';
 import { makeRepo } from '../../helpers/git-cli-repo.ts';
+import { startGitHttpServer } from '../../helpers/git-http.ts';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { nodeRecord } from './sim.ts';
 
 function job(name: string, image: string, replicas: number, cpu = '100m'): Job {
@@ -115,4 +119,22 @@ test('plan against the live cluster previews scheduling: a task that would not f
 
   const text = await gitcell('plan', '--repo', repo.dir, '--ref', 'feature', '--nats', server.url, '--prefix', prefix);
   assert.match(text.stdout, /WOULD NOT FIT: plan-big-0 \(Job\/default\/big\)/);
+});
+
+test('plan --repo URL fetches the branches from a git http-backend remote', async (t) => {
+  const git = await startGitHttpServer({ auth: { username: 'ci', password: 'pw' } });
+  t.after(() => git.close());
+  const url = git.createBareRepo('cluster');
+  const repo = makePlanRepo();
+  t.after(() => repo.cleanup());
+  repo.git('remote', 'add', 'origin', url.replace('http://', 'http://ci:pw@'));
+  await repo.gitAsync('push', '--quiet', 'origin', 'main', 'feature');
+  const stateDir = mkdtempSync(join(tmpdir(), 'gitcell-plan-'));
+  t.after(() => rmSync(stateDir, { recursive: true, force: true }));
+  writeFileSync(join(stateDir, 'creds.yaml'), 'username: ci\npassword: pw\n');
+  const r = await gitcell('plan', '--repo', url, '--ref', 'feature', '--base', 'main', '--state-dir', stateDir, '--credentials-file', join(stateDir, 'creds.yaml'), '--format', 'json');
+  assert.equal(r.code, 0, r.stderr);
+  const p = JSON.parse(r.stdout);
+  assert.equal(p.ref.commit, repo.git('rev-parse', 'feature'));
+  assert.deepEqual([p.create.length, p.update.length, p.prune.length], [1, 2, 1]);
 });
