@@ -7,6 +7,9 @@ import { ManifestCollector } from './collect.ts';
 import { MANIFEST_LIMITS, isManifestFile, type LoadOptions, type LoadResult } from './types.ts';
 import { parseManifestFile, type ParsedFile } from './parse.ts';
 
+/** READ_AHEAD is how many blobs are read concurrently. */
+const READ_AHEAD = 16;
+
 /** GitSource names what to load: a repository, a commit-ish and a folder inside it. */
 export interface GitSource {
   /** dir is the repository's working directory (the folder holding .git), or set `gitdir` for a bare one. */
@@ -50,34 +53,25 @@ export async function loadManifestsFromGit(source: GitSource, options: LoadOptio
   } catch (err) {
     throw new GitcellError('E_GIT_PATH_NOT_FOUND', `${path} is not a folder in commit ${commit.slice(0, 12)} (${source.ref})`, { ref: source.ref, commit, path }, { cause: err });
   }
-  const collector = new ManifestCollector(limits);
+  // First list the manifest blobs (trees are small), then read blobs a few at a time: reads overlap
+  // their I/O, while files still reach the collector in path order.
+  const blobs: Array<{ file: string; oid: string }> = [];
   const walk = async (oid: string, rel: string): Promise<void> => {
     const { tree } = await git.readTree({ ...repo, oid });
     const entries = [...tree].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     for (const e of entries) {
       const file = rel ? `${rel}/${e.path}` : e.path;
-      // Hidden entries are skipped, as loadManifestsFromDir does: .gitcell.yaml holds settings and
-      // .github/ workflows are YAML too, neither is a manifest.
-      if (e.path.startsWith('.')) continue;
       if (e.type === 'tree') await walk(e.oid, file);
       // Mode 120000 is a symbolic link and 160000 a submodule: neither is a manifest.
-      else if (e.type === 'blob' && e.mode !== '120000' && isManifestFile(e.path)) {
-        const cacheKey = `${file}\0${e.oid}`;
-        let parsed = source.parseCache?.get(cacheKey);
-        if (!parsed) {
-          const { blob } = await git.readBlob({ ...repo, oid: e.oid });
-          parsed = parseManifestFile(file, blob, limits);
-        }
-        used?.set(cacheKey, parsed);
-        collector.addParsed(file, parsed);
-      }
+      else if (e.type === 'blob' && e.mode !== '120000' && isManifestFile(e.path)) blobs.push({ file, oid: e.oid });
     }
   };
-  const used = source.parseCache ? new Map<string, ParsedFile>() : undefined;
   await walk(treeOid, '');
-  if (source.parseCache && used) {
-    source.parseCache.clear();
-    for (const [k, v] of used) source.parseCache.set(k, v);
+  const collector = new ManifestCollector(limits);
+  for (let i = 0; i < blobs.length; i += READ_AHEAD) {
+    const batch = blobs.slice(i, i + READ_AHEAD);
+    const read = await Promise.all(batch.map((b) => git.readBlob({ ...repo, oid: b.oid })));
+    batch.forEach((b, j) => collector.add(b.file, read[j]!.blob));
   }
   return { ...collector.result(), commit };
 }

@@ -44,30 +44,54 @@ export function checkCronJob(obj: Record<string, unknown>, report: Report): void
   const spec = recordAt(obj, 'spec');
   if (!spec) return;
   const tz = stringAt(spec, 'timeZone');
-  let tzOk = true;
-  if (tz !== undefined) {
-    try {
-      new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    } catch {
-      tzOk = false;
-      report(['spec', 'timeZone'], ValidationCode.timeZone, `${quote(tz)} is not an IANA time zone (e.g. "UTC", "Europe/Paris")`);
-    }
-  }
+  const tzOk = tz === undefined || isTimeZone(tz);
+  if (!tzOk) report(['spec', 'timeZone'], ValidationCode.timeZone, `${quote(tz)} is not an IANA time zone (e.g. "UTC", "Europe/Paris")`);
   const schedule = stringAt(spec, 'schedule');
   if (schedule !== undefined) {
-    let cron: Cron | undefined;
-    try {
-      cron = new Cron(schedule, { paused: true, ...(tz !== undefined && tzOk ? { timezone: tz } : {}) });
-      if (cron.nextRun() === null) report(['spec', 'schedule'], ValidationCode.cron, `${quote(schedule)} never fires`);
-    } catch (err) {
-      const why = err instanceof Error ? err.message.replace(/^CronPattern: /, '') : String(err);
-      report(['spec', 'schedule'], ValidationCode.cron, `${quote(schedule)} is not a cron schedule: ${why} (e.g. "*/15 * * * *" or "@daily")`);
-    } finally {
-      cron?.stop();
-    }
+    const problem = cronProblem(schedule, tzOk ? tz : undefined);
+    if (problem !== undefined) report(['spec', 'schedule'], ValidationCode.cron, problem);
   }
   const jt = recordAt(spec, 'jobTemplate');
   if (jt) checkTemplate(jt.template, ['spec', 'jobTemplate', 'template'], 'batch', report);
+}
+
+// Repositories repeat a handful of schedules and zones across many CronJobs, and building a
+// DateTimeFormat or a Cron costs far more than a lookup: remember answers (bounded, pure).
+const CACHE_LIMIT = 10_000;
+const zoneCache = new Map<string, boolean>();
+const cronCache = new Map<string, string | undefined>();
+
+function isTimeZone(tz: string): boolean {
+  let ok = zoneCache.get(tz);
+  if (ok === undefined) {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: tz });
+      ok = true;
+    } catch {
+      ok = false;
+    }
+    if (zoneCache.size < CACHE_LIMIT) zoneCache.set(tz, ok);
+  }
+  return ok;
+}
+
+/** cronProblem says what is wrong with a schedule (croner parses it), or undefined when it is fine. */
+function cronProblem(schedule: string, tz: string | undefined): string | undefined {
+  const key = `${tz ?? ''}\0${schedule}`;
+  if (cronCache.has(key)) return cronCache.get(key);
+  let problem: string | undefined;
+  let cron: Cron | undefined;
+  try {
+    cron = new Cron(schedule, { paused: true, ...(tz !== undefined ? { timezone: tz } : {}) });
+    if (cron.nextRun() === null) problem = `${quote(schedule)} never fires`;
+  } catch (err) {
+    const why = err instanceof Error ? err.message.replace(/^CronPattern: /, '') : String(err);
+    problem = `${quote(schedule)} is not a cron schedule: ${why} (e.g. "*/15 * * * *" or "@daily")`;
+  } finally {
+    cron?.stop();
+  }
+  if (cronCache.size < CACHE_LIMIT) cronCache.set(key, problem);
+  return problem;
 }
 
 /** SecretCheckOptions: plaintext values pass only with the annotation AND this option (dev only). */
