@@ -15,8 +15,10 @@ export function defaultSchedulerOptions(overrides: Partial<SchedulerOptions> = {
     explore: 1,
     scanBudget: 256,
     preemption: true,
+    // kube-scheduler compares max(100, 10%) candidates; at 10,000 nodes that made a preempting task
+    // cost ~3 ms of CPU. Like the placement sample, 100 random candidates (or 1%) find a cheap one.
     preemptionMinCandidates: 100,
-    preemptionCandidatePercent: 10,
+    preemptionCandidatePercent: 1,
   };
   return { ...base, ...overrides, weights: { ...base.weights, ...overrides.weights } };
 }

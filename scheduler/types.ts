@@ -139,7 +139,7 @@ export interface SchedulerOptions {
   preemption: boolean;
   /** Preemption compares at least this many candidate nodes (kube-scheduler's default: 100)... */
   preemptionMinCandidates: number;
-  /** ...or this percentage of the nodes, if more (kube-scheduler's default: 10). */
+  /** ...or this percentage of the nodes, if more (kube-scheduler's default: 10; ours: 1). */
   preemptionCandidatePercent: number;
 }
 
