@@ -61,6 +61,9 @@ export async function loadManifestsFromGit(source: GitSource, options: LoadOptio
     const entries = [...tree].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     for (const e of entries) {
       const file = rel ? `${rel}/${e.path}` : e.path;
+      // Hidden entries are skipped, as loadManifestsFromDir does: .gitcell.yaml holds settings and
+      // .github/ workflows are YAML too, neither is a manifest.
+      if (e.path.startsWith('.')) continue;
       if (e.type === 'tree') await walk(e.oid, file);
       // Mode 120000 is a symbolic link and 160000 a submodule: neither is a manifest.
       else if (e.type === 'blob' && e.mode !== '120000' && isManifestFile(e.path)) blobs.push({ file, oid: e.oid });
@@ -68,10 +71,22 @@ export async function loadManifestsFromGit(source: GitSource, options: LoadOptio
   };
   await walk(treeOid, '');
   const collector = new ManifestCollector(limits);
+  // With a parse cache, a (path, blob) parsed for an earlier commit is reused, not read again.
+  const cache = source.parseCache;
+  const used = new Map<string, ParsedFile>();
+  const keyOf = (b: { file: string; oid: string }) => `${b.file}\0${b.oid}`;
   for (let i = 0; i < blobs.length; i += READ_AHEAD) {
     const batch = blobs.slice(i, i + READ_AHEAD);
-    const read = await Promise.all(batch.map((b) => git.readBlob({ ...repo, oid: b.oid })));
-    batch.forEach((b, j) => collector.add(b.file, read[j]!.blob));
+    const read = await Promise.all(batch.map((b) => (cache?.has(keyOf(b)) ? undefined : git.readBlob({ ...repo, oid: b.oid }))));
+    batch.forEach((b, j) => {
+      const parsed = cache?.get(keyOf(b)) ?? parseManifestFile(b.file, read[j]!.blob, limits);
+      if (cache) used.set(keyOf(b), parsed);
+      collector.addParsed(b.file, parsed);
+    });
+  }
+  if (cache) {
+    cache.clear();
+    for (const [k, v] of used) cache.set(k, v);
   }
   return { ...collector.result(), commit };
 }
