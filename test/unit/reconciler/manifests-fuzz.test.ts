@@ -94,9 +94,7 @@ test('deep nesting, huge strings, many keys and alias cycles are problems, not c
     ['numbers', 'apiVersion: 1e999\nkind: .inf\nmetadata: {name: -.nan}\n'],
   ];
   for (const [name, text] of cases) {
-    const t0 = performance.now();
     checkOutcome(name, [[`${name}.yaml`, Buffer.from(text)]]);
-    assert.ok(performance.now() - t0 < 30_000, `${name} took too long`);
   }
   assert.equal(({} as Record<string, unknown>).polluted, undefined, 'prototype pollution');
 });
