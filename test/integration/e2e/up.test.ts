@@ -1,0 +1,216 @@
+/**
+ * End to end: the real `gitcell up` (a child process: embedded nats-server with nkey users,
+ * reconciler, scheduler and two agents running runc + CNI) following its copy of sample-repo, driven
+ * by real `git` commits into `<state>/repo`. Steps share one cluster, in order:
+ *   1. sample-repo comes up: web 3/3 ready, node-logger one task per node, the batch Job completes,
+ *      `gitcell get tasks -o json` shows task states;
+ *   2. a rolling update of web (commit), then `git revert`: back to the old template;
+ *   3. a broken image tag: gitcell's automatic revert commit appears and web heals;
+ *   4. SIGINT: `up` exits 0 leaving no runc container, overlay mount, netns, bridge or process.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomInt } from 'node:crypto';
+import { silentLogger } from '../../../lib/index.ts';
+import { connectFromOptions, openClusterStore, type ClusterStore } from '../../../store/index.ts';
+import { objectStatusKey, type DesiredRecord, type SyncRecord, type WorkloadStatus } from '../../../reconciler/index.ts';
+import type { TaskSpec, TaskStatus } from '../../../api/index.ts';
+import { waitFor } from '../../helpers/agent.ts';
+import { agentArgs } from '../../../cli/up/run.ts';
+
+const BIN = new URL('../../../cli/bin.js', import.meta.url).pathname;
+// The machine can be very loaded: generous limits, conditions rather than sleeps.
+const UP_TIMEOUT = 300_000;
+const ROLLOUT_TIMEOUT = 300_000;
+
+function git(repo: string, ...args: string[]): string {
+  return execFileSync('git', ['-C', repo, '-c', 'user.name=e2e', '-c', 'user.email=e2e@gitcell.invalid', ...args], { encoding: 'utf8' }).trim();
+}
+
+function gitcell(...args: string[]): string {
+  return execFileSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000 });
+}
+
+interface WebTask {
+  spec: TaskSpec;
+  status?: TaskStatus;
+}
+
+async function tasksOf(store: ClusterStore<DesiredRecord, SyncRecord>, jobKey: string): Promise<WebTask[]> {
+  const [tasks, bindings, statuses] = await Promise.all([store.tasks.list(), store.bindings.list(), store.status.list()]);
+  const nodeOf = new Map(bindings.map((b) => [b.key, b.value.node]));
+  const statusOf = new Map(statuses.map((s) => [s.key, s.value]));
+  return tasks
+    .filter((t) => t.value.jobKey === jobKey)
+    .map((t) => {
+      const node = nodeOf.get(t.key);
+      const status = node ? statusOf.get(`${node}.${t.key}`) : undefined;
+      return { spec: t.value, ...(status ? { status } : {}) };
+    });
+}
+
+/** webSettled: exactly `n` web tasks, all of template `hash` (any when undefined), running and ready. */
+async function webSettled(store: ClusterStore<DesiredRecord, SyncRecord>, n: number, hash?: string): Promise<string | undefined> {
+  const web = await tasksOf(store, 'Job/default/web');
+  if (web.length !== n) return undefined;
+  const hashes = new Set(web.map((t) => t.spec.templateHash));
+  if (hashes.size !== 1 || (hash && !hashes.has(hash))) return undefined;
+  if (!web.every((t) => t.status?.state === 'running' && t.status.ready)) return undefined;
+  return [...hashes][0];
+}
+
+function leftovers(stateDir: string): string[] {
+  const out: string[] = [];
+  const nodesDir = join(stateDir, 'nodes');
+  for (const node of existsSync(nodesDir) ? readdirSync(nodesDir) : []) {
+    const root = join(nodesDir, node, 'runtime', 'runc');
+    if (!existsSync(root)) continue;
+    const list = execFileSync('runc', ['--root', root, 'list', '-q'], { encoding: 'utf8' }).trim();
+    if (list) out.push(`runc containers of ${node}: ${list.replace(/\n/g, ', ')}`);
+  }
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(stateDir));
+  if (mounts.length) out.push(`mounts: ${mounts.join('; ')}`);
+  const netns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').filter((l) => /^gc-node-\d+-/.test(l));
+  if (netns.length) out.push(`netns: ${netns.join(', ')}`);
+  for (const i of [1, 2]) {
+    const a = agentArgs({ i, natsUrl: '', seedFile: '', stateDir, capacity: '', prefix: '', subnetBase: '' });
+    const bridge = a[a.indexOf('--bridge') + 1]!;
+    if (existsSync(`/sys/class/net/${bridge}`)) out.push(`bridge ${bridge} of node-${i}`);
+  }
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(stateDir)) out.push(`process ${pid}: ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').slice(0, 160)}`);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+test('gitcell up: sample-repo end to end, rolling update, revert, automatic rollback, clean Ctrl-C', { timeout: 25 * 60_000 }, async (t) => {
+  assert.equal(process.getuid?.(), 0, 'this test needs root (runc, netns, bridges)');
+  const stateDir = await mkdtemp(join(tmpdir(), 'gitcell-e2e-up-'));
+  const repo = join(stateDir, 'repo');
+  let up: ChildProcess | undefined;
+  let output = '';
+  let store: ClusterStore<DesiredRecord, SyncRecord> | undefined;
+  let closeStore: (() => Promise<void>) | undefined;
+  const exited = () => new Promise<number | null>((resolve) => (up!.exitCode !== null || up!.signalCode !== null ? resolve(up!.exitCode) : up!.once('exit', (code) => resolve(code))));
+  t.after(async () => {
+    await closeStore?.().catch(() => undefined);
+    if (up && up.exitCode === null && up.signalCode === null) {
+      up.kill('SIGINT');
+      const timer = setTimeout(() => up?.kill('SIGKILL'), 180_000);
+      await exited();
+      clearTimeout(timer);
+    }
+    const left = leftovers(stateDir);
+    if (left.length) process.stderr.write(`e2e up: left behind (after hook):\n${left.join('\n')}\n`);
+    await rm(stateDir, { recursive: true, force: true });
+  });
+  const dump = () => {
+    const logs = existsSync(join(stateDir, 'logs')) ? readdirSync(join(stateDir, 'logs')) : [];
+    const tails = logs.map((f) => `--- ${f}\n${readFileSync(join(stateDir, 'logs', f), 'utf8').split('\n').slice(-15).join('\n')}`);
+    return `gitcell up output:\n${output.slice(-4000)}\n${tails.join('\n')}`;
+  };
+
+  const started = Date.now();
+  up = spawn(process.execPath, [BIN, 'up', '--state-dir', stateDir, '--nodes', '2', '--subnet-base', `10.${100 + randomInt(50)}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  up.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  up.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+
+  await t.test('sample-repo comes up: every task runs and is ready, one node-logger per node, the batch Job completes', async () => {
+    await waitFor('gitcell up to print where things are', () => output.includes('npx gitcell get tasks --state-dir'), UP_TIMEOUT).catch((err) => {
+      throw new Error(`${(err as Error).message}\n${dump()}`);
+    });
+    const nc = await connectFromOptions({ stateDir, name: 'e2e' });
+    const s = await openClusterStore<DesiredRecord, SyncRecord>(nc, { log: silentLogger() });
+    store = s;
+    closeStore = () => nc.close();
+    try {
+      await waitFor('web 3/3 running and ready', () => webSettled(s, 3), UP_TIMEOUT);
+      await waitFor('node-logger: one running task on each of the 2 nodes', async () => {
+        const dl = await tasksOf(s, 'DaemonSet/default/node-logger');
+        const nodes = new Set(dl.filter((x) => x.status?.state === 'running').map((x) => x.status!.node));
+        return dl.length === 2 && nodes.size === 2;
+      }, UP_TIMEOUT);
+      await waitFor('monthly-report Complete with 3 successes', async () => {
+        const st = (await s.sync.get(objectStatusKey('Job', 'default', 'monthly-report')))?.value as WorkloadStatus | undefined;
+        return st?.batch?.phase === 'Complete' && st.batch.succeeded === 3;
+      }, UP_TIMEOUT);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n${dump()}`);
+    }
+    process.stderr.write(`e2e up: sample-repo ready ${((Date.now() - started) / 1000).toFixed(1)} s after starting gitcell up\n`);
+    const rows = JSON.parse(gitcell('get', 'tasks', '-o', 'json', '--state-dir', stateDir)) as { spec: TaskSpec; state: string; ready: boolean; node?: string }[];
+    const web = rows.filter((r) => r.spec.jobKey === 'Job/default/web');
+    assert.equal(web.length, 3);
+    for (const r of web) {
+      assert.equal(r.state, 'running');
+      assert.equal(r.ready, true);
+      assert.match(r.node ?? '', /^node-[12]$/);
+    }
+  });
+
+  await t.test('a rolling update of web by a commit, then git revert: back to the old template', async () => {
+    const s = store!;
+    const oldHash = (await webSettled(s, 3))!;
+    assert.ok(oldHash, 'web settled before the update');
+    const file = join(repo, 'jobs', 'web.yaml');
+    const original = readFileSync(file, 'utf8');
+    writeFileSync(file, original.replace('value: production', 'value: staging'));
+    git(repo, 'commit', '-qam', 'web: MODE=staging');
+    const newHash = await waitFor('web rolled to the new template, 3/3 ready', async () => {
+      const h = await webSettled(s, 3);
+      return h && h !== oldHash ? h : undefined;
+    }, ROLLOUT_TIMEOUT).catch((err) => {
+      throw new Error(`${(err as Error).message}\n${dump()}`);
+    });
+    const web = await tasksOf(s, 'Job/default/web');
+    assert.ok(web.every((x) => x.spec.template.env.some((e) => e.name === 'MODE' && e.value === 'staging')));
+    git(repo, 'revert', '--no-edit', 'HEAD');
+    await waitFor('web back on the old template, 3/3 ready', async () => (await webSettled(s, 3)) === oldHash, ROLLOUT_TIMEOUT).catch((err) => {
+      throw new Error(`${(err as Error).message}\n${dump()}`);
+    });
+    assert.notEqual(newHash, oldHash);
+  });
+
+  await t.test('a broken image tag: the automatic revert commit appears and web heals', async () => {
+    const s = store!;
+    const oldHash = (await webSettled(s, 3))!;
+    const file = join(repo, 'jobs', 'web.yaml');
+    const original = readFileSync(file, 'utf8');
+    // A short progress deadline keeps the test quick; the revert restores both lines.
+    writeFileSync(file, original.replace('image: localhost/busybox:latest', 'image: localhost/busybox:no-such-tag').replace('progressDeadlineSeconds: 120', 'progressDeadlineSeconds: 20'));
+    git(repo, 'commit', '-qam', 'web: a tag that does not exist');
+    const broken = git(repo, 'rev-parse', 'HEAD');
+    const revert = await waitFor('gitcell to commit a revert of the broken commit', () => {
+      const log = git(repo, 'log', '--format=%H%x00%an%x00%B%x1e', '-n', '5').split('\x1e').map((e) => e.trim()).filter(Boolean);
+      return log.map((e) => e.split('\0')).find(([sha, , body]) => sha !== broken && (body ?? '').includes(broken));
+    }, ROLLOUT_TIMEOUT).catch((err) => {
+      throw new Error(`${(err as Error).message}\n${dump()}`);
+    });
+    assert.match(revert[2]!, /^Revert "web: a tag that does not exist"/);
+    assert.equal(git(repo, 'show', `${revert[0]}:jobs/web.yaml`), original.trimEnd(), 'the revert commit restores the file');
+    // The branch moves first, then the (clean) working tree is checked out: give it a moment.
+    await waitFor('the working tree to follow the revert', () => readFileSync(file, 'utf8') === original, 60_000);
+    await waitFor('web healed: old template, 3/3 ready', async () => (await webSettled(s, 3)) === oldHash, ROLLOUT_TIMEOUT).catch((err) => {
+      throw new Error(`${(err as Error).message}\n${dump()}`);
+    });
+  });
+
+  await t.test('SIGINT stops everything: no container, mount, netns or process left', async () => {
+    await closeStore?.();
+    closeStore = undefined;
+    up!.kill('SIGINT');
+    const code = await Promise.race([exited(), new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 180_000))]);
+    assert.equal(code, 0, `gitcell up exit code\n${dump()}`);
+    assert.match(output, /gitcell up: stopped/);
+    assert.deepEqual(leftovers(stateDir), []);
+  });
+});
