@@ -1,6 +1,8 @@
 // Loads manifests from a Git commit through isomorphic-git's object store: the working tree, the
 // index and uncommitted changes play no part, so what is validated is exactly what was committed.
 import * as fs from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import git from 'isomorphic-git';
 import { GitcellError } from '../../lib/index.ts';
 import { ManifestCollector } from './collect.ts';
@@ -43,8 +45,11 @@ export interface GitLoadResult extends LoadResult {
  */
 export async function loadManifestsFromGit(source: GitSource, options: LoadOptions = {}): Promise<GitLoadResult> {
   const limits = { ...MANIFEST_LIMITS, ...options };
-  const repo = { fs, dir: source.dir, ...(source.gitdir ? { gitdir: source.gitdir } : {}), cache: {} };
-  const commit = await resolveCommit(repo, source.ref);
+  const layout = source.gitdir ? { gitdir: source.gitdir, head: undefined } : await worktreeLayout(source.dir);
+  const repo = { fs, dir: source.dir, ...(layout.gitdir ? { gitdir: layout.gitdir } : {}), cache: {} };
+  // In a linked worktree HEAD is the worktree's own; every other ref lives in the common dir.
+  const ref = source.ref === 'HEAD' && layout.head !== undefined ? layout.head : source.ref;
+  const commit = await resolveCommit(repo, ref);
   const path = normalizePath(source.path ?? '');
   let treeOid: string;
   try {
@@ -89,6 +94,24 @@ export async function loadManifestsFromGit(source: GitSource, options: LoadOptio
     for (const [k, v] of used) cache.set(k, v);
   }
   return { ...collector.result(), commit };
+}
+
+/**
+ * worktreeLayout handles linked worktrees (`git worktree add`), which isomorphic-git does not: their
+ * `.git` is a file naming a private gitdir whose `commondir` holds the objects and refs, and whose
+ * HEAD is the worktree's own. Returns the common gitdir and that HEAD, or nothing for a plain repo.
+ */
+async function worktreeLayout(dir: string): Promise<{ gitdir?: string; head?: string }> {
+  const dotGit = join(dir, '.git');
+  const st = await stat(dotGit).catch(() => undefined);
+  if (!st?.isFile()) return {};
+  const m = /^gitdir:\s*(.+?)\s*$/m.exec(await readFile(dotGit, 'utf8'));
+  if (!m) return {};
+  const private_ = resolve(dir, m[1]!);
+  const common = await readFile(join(private_, 'commondir'), 'utf8').then((c) => resolve(private_, c.trim()), () => private_);
+  const head = (await readFile(join(private_, 'HEAD'), 'utf8').catch(() => '')).trim();
+  const symbolic = /^ref:\s*(\S+)$/.exec(head);
+  return { gitdir: common, head: symbolic ? symbolic[1] : /^[0-9a-f]{40}$/.test(head) ? head : undefined };
 }
 
 type Repo = { fs: typeof fs; dir: string; gitdir?: string; cache: object };

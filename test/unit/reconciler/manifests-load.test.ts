@@ -1,6 +1,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { rm } from 'node:fs/promises';
 import git from 'isomorphic-git';
 import { loadManifestsFromDir, loadManifestsFromGit, parseManifestFile, LoadErrorCode, type LoadResult } from '../../../reconciler/index.ts';
 import { isGitcellError } from '../../../lib/index.ts';
@@ -145,4 +147,24 @@ test('loadManifestsFromGit reads the commit, not the working tree', async () => 
   await assert.rejects(loadManifestsFromGit({ dir: r.dir, ref: 'nope' }), (e: unknown) => isGitcellError(e, 'E_GIT_REF_NOT_FOUND'));
   await assert.rejects(loadManifestsFromGit({ dir: r.dir, ref: 'main', path: 'missing' }), (e: unknown) => isGitcellError(e, 'E_GIT_PATH_NOT_FOUND'));
   await assert.rejects(loadManifestsFromGit({ dir: r.dir, ref: 'main', path: 'cluster/d.yaml' }), (e: unknown) => isGitcellError(e, 'E_GIT_PATH_NOT_FOUND'));
+});
+
+test('loadManifestsFromGit in a linked worktree (git worktree add): HEAD is the worktree\'s', async () => {
+  const r = await repo();
+  const first = await r.commit({ 'a.yaml': 'kind: Job\nmetadata: {name: on-main}\n' });
+  const wt = `${r.dir}-wt`;
+  const env = { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@gitcell.invalid', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@gitcell.invalid' };
+  const gitCli = (cwd: string, ...args: string[]) => execFileSync('git', ['-C', cwd, ...args], { env, encoding: 'utf8' }).trim();
+  gitCli(r.dir, 'worktree', 'add', '-q', '-b', 'feature', wt);
+  repos.push({ dir: wt, commit: async () => '', write: async () => undefined, remove: () => rm(wt, { recursive: true, force: true }) });
+  fs.writeFileSync(`${wt}/b.yaml`, 'kind: Job\nmetadata: {name: on-feature}\n');
+  gitCli(wt, 'add', 'b.yaml');
+  gitCli(wt, 'commit', '-q', '-m', 'feature');
+  const featureHead = gitCli(wt, 'rev-parse', 'HEAD');
+  const head = await loadManifestsFromGit({ dir: wt, ref: 'HEAD' });
+  assert.equal(head.commit, featureHead);
+  assert.deepEqual(head.objects.map((o) => (o.object.metadata as { name: string }).name), ['on-main', 'on-feature']);
+  const main = await loadManifestsFromGit({ dir: wt, ref: 'main' });
+  assert.equal(main.commit, first);
+  assert.equal((await loadManifestsFromGit({ dir: r.dir, ref: 'feature' })).commit, featureHead);
 });
