@@ -3,10 +3,10 @@
  * output in a log file, and restarts it with backoff when it dies: 1 s doubling to 30 s, back to
  * 1 s once it has run for a minute. stop() sends SIGTERM and SIGKILLs after a grace period.
  *
- *   start ──spawn──► running ──exit──► (stopping? done) : wait backoff ──► spawn again
+ *   start ──spawn──► running ──exit──► (stopping? done) : wait backoff ──► (held? wait) ──► spawn again
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from '../../lib/log.ts';
 
@@ -86,10 +86,24 @@ export class Supervisor {
         this.backoffMs = nextBackoff(this.backoffMs, Date.now() - startedAt);
         this.o.log.warn({ component: this.o.name, code, signal, restartInMs: this.backoffMs, log: this.o.logFile }, `${this.o.name} exited; restarting`);
         this.o.onCrash?.(this.o.name, code, signal);
-        this.timer = setTimeout(() => this.start(), this.backoffMs);
+        this.timer = setTimeout(() => this.startUnlessHeld(), this.backoffMs);
       });
       child.once('error', (err) => this.o.log.error({ component: this.o.name, err: err.message }, `${this.o.name} cannot start`));
     });
+  }
+
+  /**
+   * holdFile: while `<state>/pids/<name>.hold` exists, a crashed component stays down (failure
+   * drills, maintenance); remove the file and it is started again within a second.
+   */
+  get holdFile(): string {
+    return join(this.o.pidDir, `${this.o.name}.hold`);
+  }
+
+  private startUnlessHeld(): void {
+    if (this.stopping) return;
+    if (!existsSync(this.holdFile)) return this.start();
+    this.timer = setTimeout(() => this.startUnlessHeld(), 1000);
   }
 
   /** stop ends the component: SIGTERM, SIGKILL after the grace period; no more restarts. */

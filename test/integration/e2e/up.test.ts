@@ -6,12 +6,13 @@
  *      `gitcell get tasks -o json` shows task states;
  *   2. a rolling update of web (commit), then `git revert`: back to the old template;
  *   3. a broken image tag: gitcell's automatic revert commit appears and web heals;
- *   4. SIGINT: `up` exits 0 leaving no runc container, overlay mount, netns, bridge or process.
+ *   4. drill: kill -9 an agent, held down: its tasks move; back, it stops the duplicates;
+ *   5. SIGINT: `up` exits 0 leaving no runc container, overlay mount, netns, bridge or process.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -92,7 +93,7 @@ function leftovers(stateDir: string): string[] {
   return out;
 }
 
-test('gitcell up: sample-repo end to end, rolling update, revert, automatic rollback, clean Ctrl-C', { timeout: 25 * 60_000 }, async (t) => {
+test('gitcell up: sample-repo end to end, rolling update, revert, automatic rollback, agent kill drill, clean Ctrl-C', { timeout: 25 * 60_000 }, async (t) => {
   assert.equal(process.getuid?.(), 0, 'this test needs root (runc, netns, bridges)');
   const stateDir = await mkdtemp(join(tmpdir(), 'gitcell-e2e-up-'));
   const repo = join(stateDir, 'repo');
@@ -200,6 +201,40 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
     // The branch moves first, then the (clean) working tree is checked out: give it a moment.
     await waitFor('the working tree to follow the revert', () => readFileSync(file, 'utf8') === original, 60_000);
     await waitFor('web healed: old template, 3/3 ready', async () => (await webSettled(s, 3)) === oldHash, ROLLOUT_TIMEOUT).catch((err) => {
+      throw new Error(`${(err as Error).message}\n${dump()}`);
+    });
+  });
+
+  await t.test('drill: kill -9 an agent and keep it down: its web tasks move to the other node; back, it stops the duplicates', async () => {
+    const s = store!;
+    const bindings = await s.bindings.list();
+    const web = await tasksOf(s, 'Job/default/web');
+    const on = (node: string) => web.filter((x) => bindings.find((b) => b.key === x.spec.id)?.value.node === node).length;
+    const victim = on('node-1') >= on('node-2') ? 'node-1' : 'node-2';
+    const survivor = victim === 'node-1' ? 'node-2' : 'node-1';
+    const pids = join(stateDir, 'pids');
+    writeFileSync(join(pids, `agent-${victim}.hold`), '');
+    const pid = Number(readFileSync(join(pids, `agent-${victim}.pid`), 'utf8'));
+    process.kill(pid, 'SIGKILL');
+    const killedAt = Date.now();
+    await waitFor(`web 3/3 ready, all on ${survivor}`, async () => {
+      const now = await tasksOf(s, 'Job/default/web');
+      const b = new Map((await s.bindings.list()).map((x) => [x.key, x.value.node]));
+      return now.length === 3 && now.every((x) => b.get(x.spec.id) === survivor && x.status?.state === 'running' && x.status.ready);
+    }, ROLLOUT_TIMEOUT).catch((err) => {
+      throw new Error(`${(err as Error).message}\n${dump()}`);
+    });
+    process.stderr.write(`e2e up: web rescheduled off ${victim} ${((Date.now() - killedAt) / 1000).toFixed(1)} s after kill -9 of its agent\n`);
+    // The killed agent's containers still run (the agent died, not the node): once back, the agent
+    // stops every task no longer bound to it.
+    rmSync(join(pids, `agent-${victim}.hold`));
+    const runcRoot = join(stateDir, 'nodes', victim, 'runtime', 'runc');
+    await waitFor(`${victim} back, running only the tasks bound to it`, async () => {
+      const bound = (await s.bindings.list()).filter((b) => b.value.node === victim).length;
+      const running = execFileSync('runc', ['--root', runcRoot, 'list', '-f', 'json'], { encoding: 'utf8' });
+      const n = ((JSON.parse(running) as { status: string }[] | null) ?? []).filter((c) => c.status === 'running').length;
+      return n === bound && bound >= 1; // its node-logger
+    }, ROLLOUT_TIMEOUT).catch((err) => {
       throw new Error(`${(err as Error).message}\n${dump()}`);
     });
   });
