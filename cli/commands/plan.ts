@@ -45,18 +45,19 @@ interface Repo {
 
 async function openRepo(opts: PlanOptions, refs: string[]): Promise<Repo> {
   if (!isRemoteRepo(opts.repo)) {
-    const { gitdir, dir } = resolveLocalRepo(opts.repo);
+    const { gitdir, dir, head } = resolveLocalRepo(opts.repo);
     return {
       dir: dir ?? gitdir,
       gitdir,
-      resolve: async (ref) => {
+      resolve: async (name) => {
+        const ref = name === 'HEAD' && head ? head : name;
         try {
           return await git.expandRef({ fs, gitdir, ref }).then((full) => git.resolveRef({ fs, gitdir, ref: full }));
         } catch {
           try {
             return await git.expandOid({ fs, gitdir, oid: ref });
           } catch {
-            throw new GitcellError('E_GIT_REF_NOT_FOUND', `${ref}: no such branch, tag or commit in ${opts.repo}`, { ref });
+            throw new GitcellError('E_GIT_REF_NOT_FOUND', `${name}: no such branch, tag or commit in ${opts.repo}`, { ref: name });
           }
         }
       },

@@ -6,6 +6,11 @@ import { GitcellError } from '../../lib/errors.ts';
 export interface LocalRepoLayout {
   gitdir: string;
   dir: string | undefined;
+  /**
+   * head is what HEAD names in a linked worktree (`git worktree add`), whose own HEAD lives apart
+   * from the common gitdir that isomorphic-git reads; undefined otherwise (read HEAD from gitdir).
+   */
+  head?: string;
 }
 
 /**
@@ -22,7 +27,15 @@ export function resolveLocalRepo(path: string): LocalRepoLayout {
     const m = /^gitdir:\s*(.+)\s*$/m.exec(readFileSync(dotgit, 'utf8'));
     if (m?.[1]) {
       const target = m[1].trim();
-      return { gitdir: isAbsolute(target) ? target : resolve(root, target), dir: root };
+      const own = isAbsolute(target) ? target : resolve(root, target);
+      const commondir = join(own, 'commondir');
+      if (!existsSync(commondir)) return { gitdir: own, dir: root };
+      // A linked worktree: objects and branches are in the common dir, HEAD is the worktree's own.
+      // dir stays undefined: gitcell must not check out into a worktree it reads through another gitdir.
+      const common = resolve(own, readFileSync(commondir, 'utf8').trim());
+      const head = readFileSync(join(own, 'HEAD'), 'utf8').trim();
+      const symbolic = /^ref:\s*(\S+)$/.exec(head)?.[1];
+      return { gitdir: common, dir: undefined, head: symbolic ?? (/^[0-9a-f]{40}$/.test(head) ? head : undefined) };
     }
     throw new GitcellError('E_REPO_NOT_FOUND', `${dotgit} is neither a directory nor a "gitdir:" file`, { path: dotgit });
   }

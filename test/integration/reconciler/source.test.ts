@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../../../lib/log.ts';
 import { isGitcellError } from '../../../lib/errors.ts';
-import { createSource, signPayload, startWebhookServer, type Revision } from '../../../reconciler/source/index.ts';
-import { startGitHttpServer } from '../../helpers/git-http.ts';
+import { createSource, resolveLocalRepo, signPayload, startWebhookServer, type Revision } from '../../../reconciler/source/index.ts';
+import { git, startGitHttpServer } from '../../helpers/git-http.ts';
 import { makeRepo } from '../../helpers/git-cli-repo.ts';
 
 const log = silentLogger();
@@ -129,4 +129,35 @@ test('remote source fetches through git http-backend with credentials; webhook c
   // The poll interval is an hour: only the webhook can have caused this fetch.
   t.diagnostic(`webhook-to-seen: ${rev.seenAt - accepted} ms`);
   assert.equal(seen.length, 2);
+});
+
+/** makeRepoAt commits in an existing working tree with the git CLI. */
+function makeRepoAt(dir: string) {
+  return {
+    commit(files: Record<string, string>): string {
+      for (const [p, c] of Object.entries(files)) writeFileSync(join(dir, p), c);
+      git(dir, 'add', '-A');
+      git(dir, 'commit', '--quiet', '-m', 'worktree commit');
+      return git(dir, 'rev-parse', 'HEAD');
+    },
+  };
+}
+
+test('a linked worktree (git worktree add) is followed through its common gitdir', async (t) => {
+  const repo = makeRepo();
+  t.after(() => repo.cleanup());
+  repo.commit({ 'a.yaml': 'a: 1\n' });
+  const wt = join(repo.dir, '..', `${repo.dir.split('/').pop()}-wt`);
+  repo.git('worktree', 'add', '--quiet', '-b', 'side', wt);
+  t.after(() => rmSync(wt, { recursive: true, force: true }));
+  const layout = resolveLocalRepo(wt);
+  assert.equal(layout.gitdir, join(repo.dir, '.git'));
+  assert.equal(layout.dir, undefined, 'gitcell never checks out into a linked worktree');
+  assert.equal(layout.head, 'refs/heads/side');
+  const seen: string[] = [];
+  const source = createSource({ repo: wt, branch: 'side', safetyPollMs: 3_600_000 }, log);
+  t.after(() => source.stop());
+  await source.start((r) => seen.push(r.sha));
+  const sha = makeRepoAt(wt).commit({ 'b.yaml': 'b: 1\n' });
+  await waitFor('worktree commit', () => seen.includes(sha));
 });
