@@ -98,6 +98,7 @@ export function registerReconciler(program: Command): void {
       const svc = await startReconcilerService({
         store,
         source,
+        sealingKeys: (id) => keyring.privateKey(id),
         // The leader also delivers Secrets to the nodes that run their tasks, re-sealed per node.
         whileLeading: (ctx) =>
           runSecretDistributor({ store, keyring, signal: ctx.signal, log, ...(opts.allowPlaintextSecrets ? { allowPlaintextSecrets: true } : {}) }).done,

@@ -1,1 +1,2 @@
 export { runSecretDistributor, type SecretDistributor, type SecretDistributorOptions } from './distributor.ts';
+export { checkSealedSecrets } from './check.ts';

@@ -12,6 +12,8 @@ import {
 import type { DesiredRecord } from '../diff/index.ts';
 import { loadManifestsFromGit, type ParsedFile } from '../manifests/index.ts';
 import { validateManifests } from '../validate/index.ts';
+import { checkSealedSecrets } from '../secrets/check.ts';
+import type { KeyObject } from 'node:crypto';
 import { startWebhookServer, type Source, type WebhookServer } from '../source/index.ts';
 import { RevisionQueue } from './queue.ts';
 import { groupByRevision, rollBack, rolloutId, type RollbackOutcome } from './rollback.ts';
@@ -34,6 +36,11 @@ export interface ReconcilerServiceOptions {
   allowPruneAll?: boolean;
   /** allowPlaintextSecrets accepts Secrets with plaintext data that carry the allow-plaintext annotation (dev only). */
   allowPlaintextSecrets?: boolean;
+  /**
+   * sealingKeys are the cluster's private keys: with them every Secret of a revision is opened during
+   * validation, so a tampered or moved sealed value stalls the revision instead of being applied.
+   */
+  sealingKeys?: (keyId: string) => KeyObject | undefined;
   /** whileLeading runs next to the reconcile loop while this replica leads (e.g. the secret distributor). */
   whileLeading?: (ctx: LeaderContext) => unknown;
   /** onReconciled is told after every reconcile (tests, benchmarks, metrics). */
@@ -90,7 +97,13 @@ export async function startReconcilerService(opts: ReconcilerServiceOptions): Pr
           source: sourceName,
           revision,
           read: () => loadManifestsFromGit({ dir: source.dir ?? source.gitdir, gitdir: source.gitdir, ref: revision, path: source.subPath, parseCache }),
-          validate: (load) => toValidatedRevision(validateManifests(load, { allowPlaintextSecrets: opts.allowPlaintextSecrets ?? false })),
+          validate: (load) => {
+            const validated = toValidatedRevision(validateManifests(load, { allowPlaintextSecrets: opts.allowPlaintextSecrets ?? false }));
+            if (opts.sealingKeys) {
+              validated.problems.push(...checkSealedSecrets(validated.objects, { privateKeyFor: opts.sealingKeys, allowPlaintextSecrets: opts.allowPlaintextSecrets ?? false }));
+            }
+            return validated;
+          },
           term: ctx.term,
           signal: ctx.signal,
           ...(opts.allowPruneAll ? { allowPruneAll: true } : {}),
