@@ -11,7 +11,7 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
-import { errorMessage, type Logger } from '../lib/index.ts';
+import { GitcellError, errorMessage, type Logger } from '../lib/index.ts';
 import { statusKey, type Binding, type NodeRecord, type NodeSpec, type Resources, type TaskSpec } from '../api/index.ts';
 import { appendEvent, type ClusterStore, type Watch } from '../store/index.ts';
 import type { NetworkManager } from '../runtime/index.ts';
@@ -24,6 +24,7 @@ import { buildStatus, stateOf } from './status.ts';
 import { AgentMetrics, startHttp } from './metrics.ts';
 import { cpuMillisBetween, readCgroup, type CgroupSample } from './cgroup.ts';
 import { serveLogs } from './logs.ts';
+import { materializeSecrets, unmountTaskSecrets, usesSecrets, type MaterializedSecrets, type NodeSecrets } from './secrets.ts';
 import { ANNOTATION_HASH, ANNOTATION_TASK, containerName, type ContainerView, type ExitInfo, type TaskRuntime } from './port.ts';
 
 /** AGENT_VERSION is reported in the node record. */
@@ -55,6 +56,8 @@ export interface AgentDeps {
   runtime: TaskRuntime;
   network: NetworkManager;
   log: Logger;
+  /** the node's key ring and secrets bucket; without them tasks using Secrets fail to start */
+  secrets?: NodeSecrets;
 }
 
 interface Live {
@@ -190,6 +193,7 @@ export class Agent {
       ...(this.o.subnet ? { subnet: this.o.subnet } : {}),
       runtime: { runc: this.o.versions?.runc ?? 'unknown', kernel: this.o.versions?.kernel ?? 'unknown', agentVersion: AGENT_VERSION },
       images,
+      ...(this.d.secrets ? { sealingKey: this.d.secrets.keyring.publicKeyPem() } : {}),
       startedAt: this.startedAt,
       heartbeatAt: new Date().toISOString(),
     };
@@ -409,13 +413,19 @@ export class Agent {
       const net = await this.d.network.setup(spec.id);
       t.ip = net.ip;
       await this.d.runtime.ensureImage(spec.template.image);
+      let secrets: MaterializedSecrets = { mounts: [], env: [] };
+      if (usesSecrets(spec)) {
+        if (!this.d.secrets) throw new GitcellError('E_SECRETS_UNAVAILABLE', `task ${spec.id} uses Secrets but this agent has no node key ring`, { taskId: spec.id });
+        secrets = await materializeSecrets(this.o.node, this.o.stateDir, spec, this.d.secrets);
+      }
       const tpl = spec.template;
       const { pid } = await this.d.runtime.run({
         id: containerId,
         image: tpl.image,
         ...(tpl.command ? { command: tpl.command } : {}),
         ...(tpl.args ? { args: tpl.args } : {}),
-        env: tpl.env,
+        env: [...tpl.env, ...secrets.env],
+        ...(secrets.mounts.length ? { mounts: secrets.mounts } : {}),
         ...(tpl.workingDir ? { workingDir: tpl.workingDir } : {}),
         ...(tpl.user ? { user: tpl.user } : {}),
         hostname: spec.id.slice(0, 63),
@@ -562,6 +572,7 @@ export class Agent {
     const t = this.records.get(taskId);
     if (t?.containerId) await this.d.runtime.remove(t.containerId);
     await this.d.network.teardown(taskId);
+    await unmountTaskSecrets(this.o.stateDir, taskId);
     this.live.delete(taskId);
     this.metrics.cpu.remove({ task: taskId });
     this.metrics.memory.remove({ task: taskId });

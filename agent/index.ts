@@ -12,3 +12,4 @@ export { serveLogs, streamLogs, findTaskNode, logSubject, type LogRequest, type 
 export { machineCapacity, parseLabels, parseCapacity, runcVersion, kernelVersion, hostAddresses } from './machine.ts';
 export { ANNOTATION_TASK, ANNOTATION_HASH, containerName, type TaskRuntime, type ContainerView, type ExitInfo, type RunRequest } from './port.ts';
 export { RuntimeAdapter, type RuntimeAdapterOptions } from './runtime-adapter.ts';
+export { materializeSecrets, unmountTaskSecrets, usesSecrets, taskSecretDir, numericOwner, type NodeSecrets, type MaterializedSecrets } from './secrets.ts';

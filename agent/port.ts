@@ -51,6 +51,8 @@ export interface RunRequest {
   cpuMillis?: number;
   netnsPath: string;
   annotations: Record<string, string>;
+  /** read-only bind mounts (the task's secret files, from a tmpfs on the node) */
+  mounts?: { source: string; destination: string }[];
 }
 
 /** TaskRuntime: see the file comment. Every method is safe to repeat after a crash. */

@@ -59,6 +59,7 @@ export class RuntimeAdapter implements TaskRuntime {
       ...(req.memoryBytes ? { memoryBytes: req.memoryBytes } : {}),
       ...(req.cpuMillis ? { cpuMillis: req.cpuMillis } : {}),
       netnsPath: req.netnsPath,
+      ...(req.mounts?.length ? { mounts: req.mounts.map((m) => ({ type: 'bind' as const, source: m.source, destination: m.destination, readonly: true })) } : {}),
       cgroupParent: this.o.cgroupParent,
       labels: req.annotations,
     });

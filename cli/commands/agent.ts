@@ -3,8 +3,9 @@ import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { GitcellError } from '../../lib/errors.ts';
 import { createLogger } from '../../lib/log.ts';
-import { connectFromOptions, openAgentStore, openClusterStore, type Bucket } from '../../store/index.ts';
-import type { TaskStatus } from '../../api/index.ts';
+import { Bucket, connectFromOptions, nodeSecretsBucket, objectCodec, openAgentStore, openClusterStore } from '../../store/index.ts';
+import { Keyring } from '../../secrets/index.ts';
+import type { NodeSecretRecord, TaskStatus } from '../../api/index.ts';
 import { NetworkManager, parseIpv4Cidr } from '../../runtime/index.ts';
 import {
   Agent, RuntimeAdapter, hostAddresses, kernelVersion, machineCapacity, parseCapacity, parseLabels, runcVersion,
@@ -70,13 +71,18 @@ export function registerAgent(program: Command): void {
       const log = createLogger('agent');
       const nc = await connectFromOptions({ ...(f.nats ? { nats: f.nats } : {}), ...(f.creds ? { creds: f.creds } : {}), stateDir: f.clusterDir, name: `gitcell agent ${f.node}` });
       // With credentials the agent runs under agent permissions: it may only bind existing buckets.
-      const store = f.creds ? await openAgentStore(nc, f.node, { prefix: f.prefix, log }) : await openClusterStore(nc, { prefix: f.prefix, log });
+      const agentStore = f.creds ? await openAgentStore(nc, f.node, { prefix: f.prefix, log }) : undefined;
+      const store = agentStore ?? await openClusterStore(nc, { prefix: f.prefix, log });
+      // The node's own key pair: the reconciler re-seals this node's Secrets to its public key.
+      const keyring = await Keyring.open(stateDir);
+      const secretsBucket = agentStore?.secrets
+        ?? await Bucket.open<NodeSecretRecord>(nc, { name: nodeSecretsBucket(f.node, f.prefix), history: 1 }, objectCodec<NodeSecretRecord>(), { log });
       const runtime = new RuntimeAdapter({ root: join(stateDir, 'runtime'), imageRoot: resolve(f.imageCache ?? join(f.clusterDir, 'images')), cgroupParent: `gitcell/${f.node}` });
       const network = new NetworkManager({ bridge: f.bridge ?? defaultBridge(f.node), subnet: f.subnet, stateDir: join(stateDir, 'network'), netnsPrefix: `gc-${f.node}-` });
       const agent = new Agent({
         node: f.node, stateDir, labels, capacity, subnet: f.subnet, addresses: hostAddresses(), http,
         versions: { runc: await runcVersion(), kernel: kernelVersion() },
-      }, { nc, store, runtime, network, log });
+      }, { nc, store, runtime, network, log, secrets: { keyring, bucket: secretsBucket } });
       await agent.start();
       process.stderr.write(`gitcell agent ${f.node}: running; metrics at ${agent.httpUrl}/metrics\n`);
       await new Promise<void>((done) => {

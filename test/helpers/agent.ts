@@ -10,9 +10,11 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import type { ResolvedProbe, TaskSpec, TaskStatus, TaskTemplate } from '../../api/index.ts';
 import { silentLogger } from '../../lib/index.ts';
-import { connect, openClusterStore, type ClusterStore } from '../../store/index.ts';
+import { Bucket, connect, nodeSecretsBucket, objectCodec, openClusterStore, type ClusterStore } from '../../store/index.ts';
+import { Keyring } from '../../secrets/index.ts';
+import type { NodeSecretRecord } from '../../api/index.ts';
 import { ImageStore, NetworkManager, buildBusyboxRootfs, importRootfs, listNetns } from '../../runtime/index.ts';
-import { Agent, RuntimeAdapter, kernelVersion, runcVersion, type AgentOptions } from '../../agent/index.ts';
+import { Agent, RuntimeAdapter, kernelVersion, runcVersion, unmountTaskSecrets, type AgentOptions } from '../../agent/index.ts';
 import type { NatsServer } from './nats.ts';
 
 /** waitFor polls `fn` until it returns a truthy value (returned) or fails after `timeoutMs` with `what`. */
@@ -61,6 +63,9 @@ export interface TestNode {
   agent: Agent;
   runtime: RuntimeAdapter;
   network: NetworkManager;
+  /** the node's key ring and secrets bucket (startTestNode with `secrets: true`) */
+  keyring?: Keyring;
+  secretsBucket?: Bucket<NodeSecretRecord>;
   bind(spec: TaskSpec): Promise<void>;
   unbind(taskId: string): Promise<void>;
   status(taskId: string): Promise<TaskStatus | undefined>;
@@ -80,7 +85,7 @@ export async function buildBusyboxImage(root: string, ref: string): Promise<void
 }
 
 /** startTestNode starts an in-process agent with its own node name, bridge, subnet and state dir. */
-export async function startTestNode(server: NatsServer, o: Partial<AgentOptions> & { prefix?: string; imageRoot?: string } = {}): Promise<TestNode> {
+export async function startTestNode(server: NatsServer, o: Partial<AgentOptions> & { prefix?: string; imageRoot?: string; secrets?: boolean } = {}): Promise<TestNode> {
   const suffix = randomBytes(3).toString('hex');
   const node = `n-${suffix}`;
   const dir = await mkdtemp(join(tmpdir(), 'gitcell-agent-'));
@@ -94,15 +99,21 @@ export async function startTestNode(server: NatsServer, o: Partial<AgentOptions>
   const bridge = `gct${suffix}`;
   const runtime = new RuntimeAdapter({ root: join(dir, 'state', 'runtime'), imageRoot, cgroupParent: `gitcell-test/${node}` });
   const network = new NetworkManager({ bridge, subnet, stateDir: join(dir, 'state', 'network'), netnsPrefix: `gct-${node}-` });
+  const prefix = o.prefix ?? `t${suffix}_`;
+  // 2048-bit keys: key generation at 4096 bits costs seconds on a loaded machine.
+  const keyring = o.secrets ? await Keyring.open(join(dir, 'state'), { modulusLength: 2048 }) : undefined;
+  const secretsBucket = o.secrets ? await Bucket.open<NodeSecretRecord>(nc, { name: nodeSecretsBucket(node, prefix), history: 1 }, objectCodec<NodeSecretRecord>(), { log: silentLogger() }) : undefined;
+  const { secrets: _s, prefix: _p, imageRoot: _i, ...agentOpts } = o;
   const agent = new Agent({
     node, stateDir: join(dir, 'state'), versions: { runc: await runcVersion(), kernel: kernelVersion() }, capacity: { cpuMillis: 2000, memoryBytes: 4 << 30 }, subnet,
     heartbeatMs: 500, resyncMs: 500, usageMs: 500, backoff: { initialMs: 300, maxMs: 2000, resetAfterMs: 60_000 },
-    http: { host: '127.0.0.1', port: 0 }, ...o,
-  }, { nc, store, runtime, network, log: silentLogger() });
+    http: { host: '127.0.0.1', port: 0 }, ...agentOpts,
+  }, { nc, store, runtime, network, log: silentLogger(), ...(keyring && secretsBucket ? { secrets: { keyring, bucket: secretsBucket } } : {}) });
   await agent.start();
   const status = async (taskId: string) => (await store.status.get(`${node}.${taskId}`))?.value;
   return {
     node, dir, subnet, bridge, image, imageRoot, store, agent, runtime, network,
+    ...(keyring ? { keyring } : {}), ...(secretsBucket ? { secretsBucket } : {}),
     async bind(spec) {
       await store.tasks.put(spec.id, spec);
       await store.bindings.put(spec.id, { taskId: spec.id, node, boundAt: new Date().toISOString(), schedulerTerm: 1 });
@@ -121,6 +132,7 @@ export async function startTestNode(server: NatsServer, o: Partial<AgentOptions>
       // Remove every task's container and network, then the node's bridge and directories.
       for (const c of await runtime.list()) await runtime.remove(c.id);
       await network.destroy();
+      for (const taskId of await readdir(join(dir, 'state', 'secrets')).catch(() => [] as string[])) await unmountTaskSecrets(join(dir, 'state'), taskId);
       await nc.close();
       await rm(dir, { recursive: true, force: true });
     },

@@ -1,0 +1,90 @@
+// Secrets on the node: values re-sealed to the node's own key (as the reconciler's distributor does)
+// are opened by the agent and given to the task as files on a tmpfs and as environment variables.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { requireRoot, requireTools } from '../../helpers/root.ts';
+import { startNatsServer, type NatsServer } from '../../helpers/nats.ts';
+import { leaks, makeTask, startTestNode, waitFor, type TestNode } from '../../helpers/agent.ts';
+import { sealValue } from '../../../secrets/index.ts';
+import { streamLogs, taskSecretDir } from '../../../agent/index.ts';
+import type { NodeSecretRecord } from '../../../api/index.ts';
+
+requireRoot();
+requireTools('runc', 'ip', 'mount');
+
+let server: NatsServer;
+let n: TestNode;
+before(async () => {
+  server = await startNatsServer();
+  n = await startTestNode(server, { secrets: true });
+});
+after(async () => {
+  const left = n ? await leaks(n) : [];
+  await n?.close();
+  await server?.stop();
+  assert.deepEqual(left, []);
+});
+
+function sealedRecord(name: string, version: string, values: Record<string, string>, audience = n.node): NodeSecretRecord {
+  const pem = n.keyring!.publicKeyPem();
+  return {
+    namespace: 'default', name, version, nodeKeyId: n.keyring!.activeKeyId,
+    values: Object.fromEntries(Object.entries(values).map(([key, v]) => [key, sealValue(pem, { namespace: 'default', name, key, audience }, v)])),
+  };
+}
+
+async function logOf(taskId: string): Promise<string> {
+  let out = '';
+  await streamLogs(n.store.nc, n.node, { taskId }, (c) => { out += Buffer.from(c).toString(); });
+  return out;
+}
+
+test('the node publishes its sealing key', async () => {
+  const rec = await waitFor('node record', async () => (await n.store.nodes.get(n.node))?.value);
+  assert.equal(rec.sealingKey, n.keyring!.publicKeyPem());
+});
+
+test('a task gets its Secret as 0400 files on a tmpfs and as an environment variable', async () => {
+  await n.secretsBucket!.put('default.db', sealedRecord('db', 'v1', { password: 's3cret', user: 'app' }));
+  const spec = makeTask(`sec-${Date.now()}`, n.image, ['sh', '-c', 'cat /etc/db/password; echo; echo env=$DB_PASSWORD; stat -c %a /etc/db/password; ls /etc/db; while true; do sleep 1; done'], {
+    secretMounts: [{ secretName: 'db', mountPath: '/etc/db', version: 'v1' }],
+    secretEnv: [{ name: 'DB_PASSWORD', secretName: 'db', key: 'password', version: 'v1' }],
+  });
+  await n.bind(spec);
+  await n.waitStatus(spec.id, 'running', (s) => s.state === 'running', 60_000);
+  const out = await waitFor('log lines', async () => { const l = await logOf(spec.id); return l.split('\n').length >= 6 ? l : undefined; });
+  assert.equal(out, 's3cret\nenv=s3cret\n400\npassword\nuser\n');
+  // On the node the files live on a tmpfs, never on disk.
+  const mounts = await readFile('/proc/self/mounts', 'utf8');
+  const dir = taskSecretDir(`${n.dir}/state`, spec.id);
+  assert.ok(mounts.split('\n').some((l) => l.split(' ')[1] === dir && l.split(' ')[2] === 'tmpfs'), `tmpfs at ${dir}`);
+  await n.unbind(spec.id);
+  await waitFor('removed', async () => !(await n.status(spec.id)));
+  assert.ok(!(await readFile('/proc/self/mounts', 'utf8')).includes(dir), 'tmpfs unmounted on removal');
+});
+
+test('a Secret not yet delivered (or at another version) holds the task back with a clear message, then it starts', async () => {
+  const spec = makeTask(`late-${Date.now()}`, n.image, ['sh', '-c', 'cat /run/k/token; echo; while true; do sleep 1; done'], {
+    secretMounts: [{ secretName: 'late', mountPath: '/run/k', version: 'v2' }],
+  });
+  await n.secretsBucket!.put('default.late', sealedRecord('late', 'v1', { token: 'old' }));
+  await n.bind(spec);
+  const held = await n.waitStatus(spec.id, 'held back', (s) => s.state === 'backoff' && /not been delivered/.test(s.message ?? ''), 30_000);
+  assert.match(held.message!, /Secret default\/late version v2 has not been delivered.*holds version v1/);
+  await n.secretsBucket!.put('default.late', sealedRecord('late', 'v2', { token: 'new' }));
+  await n.waitStatus(spec.id, 'running', (s) => s.state === 'running', 60_000);
+  await waitFor('token in log', async () => (await logOf(spec.id)) === 'new\n' || undefined);
+  await n.unbind(spec.id);
+  await waitFor('removed', async () => !(await n.status(spec.id)));
+});
+
+test('a value sealed for another node does not open here', async () => {
+  await n.secretsBucket!.put('default.other', sealedRecord('other', 'v1', { k: 'v' }, 'some-other-node'));
+  const spec = makeTask(`other-${Date.now()}`, n.image, ['sh', '-c', 'sleep 100'], { secretMounts: [{ secretName: 'other', mountPath: '/s', version: 'v1' }] });
+  await n.bind(spec);
+  const s = await n.waitStatus(spec.id, 'refused', (x) => x.state === 'backoff' && /does not open/.test(x.message ?? ''), 30_000);
+  assert.match(s.message!, /Secret default\/other key "k" does not open/);
+  await n.unbind(spec.id);
+  await waitFor('removed', async () => !(await n.status(spec.id)));
+});
