@@ -98,7 +98,7 @@ export class Agent {
   private readonly log: Logger;
   private readonly ops = new Set<Promise<unknown>>();
 
-  constructor(options: AgentOptions, private readonly d: AgentDeps) {
+  constructor(options: AgentOptions, private d: AgentDeps) {
     this.o = { heartbeatMs: 3000, resyncMs: 2000, probeTickMs: 250, usageMs: 10_000, maxPods: 110, ...options };
     this.backoff = defaultBackoffOptions(options.backoff);
     this.metrics = new AgentMetrics(options.node);
@@ -148,6 +148,16 @@ export class Agent {
     this.logSub?.unsubscribe();
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
     await Promise.allSettled([...this.ops]);
+  }
+
+  /**
+   * setSecrets hands the agent its node key ring and secrets bucket once ready: the CLI generates the
+   * key pair in the background (RSA-4096 takes seconds) rather than delaying the node's registration.
+   */
+  setSecrets(s: NodeSecrets): void {
+    this.d.secrets = s;
+    void this.heartbeat();
+    this.kick();
   }
 
   /** tasks returns the journal entries (for tests and the CLI). */
@@ -415,7 +425,7 @@ export class Agent {
       await this.d.runtime.ensureImage(spec.template.image);
       let secrets: MaterializedSecrets = { mounts: [], env: [] };
       if (usesSecrets(spec)) {
-        if (!this.d.secrets) throw new GitcellError('E_SECRETS_UNAVAILABLE', `task ${spec.id} uses Secrets but this agent has no node key ring`, { taskId: spec.id });
+        if (!this.d.secrets) throw new GitcellError('E_SECRETS_UNAVAILABLE', `task ${spec.id} uses Secrets but this node's key pair is not ready yet`, { taskId: spec.id });
         secrets = await materializeSecrets(this.o.node, this.o.stateDir, spec, this.d.secrets);
       }
       const tpl = spec.template;

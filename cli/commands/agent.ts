@@ -73,8 +73,6 @@ export function registerAgent(program: Command): void {
       // With credentials the agent runs under agent permissions: it may only bind existing buckets.
       const agentStore = f.creds ? await openAgentStore(nc, f.node, { prefix: f.prefix, log }) : undefined;
       const store = agentStore ?? await openClusterStore(nc, { prefix: f.prefix, log });
-      // The node's own key pair: the reconciler re-seals this node's Secrets to its public key.
-      const keyring = await Keyring.open(stateDir);
       const secretsBucket = agentStore?.secrets
         ?? await Bucket.open<NodeSecretRecord>(nc, { name: nodeSecretsBucket(f.node, f.prefix), history: 1 }, objectCodec<NodeSecretRecord>(), { log });
       const runtime = new RuntimeAdapter({ root: join(stateDir, 'runtime'), imageRoot: resolve(f.imageCache ?? join(f.clusterDir, 'images')), cgroupParent: `gitcell/${f.node}` });
@@ -82,8 +80,14 @@ export function registerAgent(program: Command): void {
       const agent = new Agent({
         node: f.node, stateDir, labels, capacity, subnet: f.subnet, addresses: hostAddresses(), http,
         versions: { runc: await runcVersion(), kernel: kernelVersion() },
-      }, { nc, store, runtime, network, log, secrets: { keyring, bucket: secretsBucket } });
+      }, { nc, store, runtime, network, log });
       await agent.start();
+      // The node's own key pair (the reconciler re-seals this node's Secrets to its public key),
+      // made in the background on first start: RSA-4096 generation must not delay registration.
+      Keyring.open(stateDir).then(
+        (keyring) => agent.setSecrets({ keyring, bucket: secretsBucket }),
+        (err: Error) => log.error({ err: err.message }, 'agent: cannot open the node key ring; tasks using Secrets will not start'),
+      );
       process.stderr.write(`gitcell agent ${f.node}: running; metrics at ${agent.httpUrl}/metrics\n`);
       await new Promise<void>((done) => {
         const stop = () => done();

@@ -18,7 +18,7 @@ import { Agent, RuntimeAdapter, kernelVersion, runcVersion, unmountTaskSecrets, 
 import type { NatsServer } from './nats.ts';
 
 /** waitFor polls `fn` until it returns a truthy value (returned) or fails after `timeoutMs` with `what`. */
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000): Promise<T> {
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 90_000): Promise<T> {
   const end = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {

@@ -46,7 +46,7 @@ after(async () => {
 test('an image missing on the node is pulled on demand from its registry', async () => {
   const spec = makeTask(`pull-${Date.now()}`, remote, ['sh', '-c', 'echo pulled; while true; do sleep 1; done']);
   await n.bind(spec);
-  await n.waitStatus(spec.id, 'running', (s) => s.state === 'running', 60_000);
+  await n.waitStatus(spec.id, 'running', (s) => s.state === 'running', 120_000);
   assert.ok((await n.runtime.images()).includes(remote));
   await n.unbind(spec.id);
   await waitFor('removed', async () => !(await n.status(spec.id)));
@@ -56,9 +56,9 @@ test('an exec readiness probe runs inside the container', async () => {
   const spec = makeTask(`exec-${Date.now()}`, remote, ['sh', '-c', 'sleep 2; touch /tmp/ready; while true; do sleep 1; done'],
     { probes: { readiness: probe({ exec: { command: ['test', '-f', '/tmp/ready'] }, failureThreshold: 1 }) } });
   await n.bind(spec);
-  const running = await n.waitStatus(spec.id, 'running', (s) => s.state === 'running', 60_000);
+  const running = await n.waitStatus(spec.id, 'running', (s) => s.state === 'running', 120_000);
   assert.equal(running.ready, false, 'not ready before the file exists');
-  await n.waitStatus(spec.id, 'ready', (s) => s.ready, 30_000);
+  await n.waitStatus(spec.id, 'ready', (s) => s.ready, 90_000);
   await n.unbind(spec.id);
   await waitFor('removed', async () => !(await n.status(spec.id)));
 });
@@ -67,7 +67,7 @@ test('a task killed by the OOM killer is reported as such', async () => {
   const spec = makeTask(`oom-${Date.now()}`, remote, ['sh', '-c', 'a=xxxxxxxxxxxxxxxx; while true; do a="$a$a"; done'],
     { restartPolicy: 'Never', resources: { requests: { cpuMillis: 10, memoryBytes: 8 << 20 }, limits: { memoryBytes: 16 << 20 } } }, 'batch');
   await n.bind(spec);
-  const s = await n.waitStatus(spec.id, 'OOM killed', (x) => x.state === 'failed', 60_000);
+  const s = await n.waitStatus(spec.id, 'OOM killed', (x) => x.state === 'failed', 120_000);
   assert.equal(s.oomKilled, true, JSON.stringify(s));
   assert.match(s.message ?? '', /OOM/);
   await n.unbind(spec.id);
@@ -77,7 +77,7 @@ test('a task killed by the OOM killer is reported as such', async () => {
 test('gitcell logs TASK --tail N prints the task log fetched from its agent', async () => {
   const spec = makeTask(`logs-${Date.now()}`, remote, ['sh', '-c', 'for i in 1 2 3 4 5; do echo line $i; done; echo oops >&2; while true; do sleep 1; done']);
   await n.bind(spec);
-  await n.waitStatus(spec.id, 'running', (s) => s.state === 'running', 60_000);
+  await n.waitStatus(spec.id, 'running', (s) => s.state === 'running', 120_000);
   const args = ['cli/bin.js', 'logs', spec.id, '--nats', server.url, '--prefix', n.store.prefix];
   const all = await waitFor('all lines', async () => {
     const r = await run(process.execPath, args);

@@ -56,7 +56,7 @@ after(async () => {
 
 test('kill -9 of the agent: after restart same container PIDs, no restarts counted, and it keeps converging', async () => {
   agent = startAgent();
-  const rec = await waitFor('node registered', async () => (await store.nodes.get(node))?.value, 30_000);
+  const rec = await waitFor('node registered', async () => (await store.nodes.get(node))?.value, 120_000);
   assert.equal(rec.labels.zone, 'test');
   assert.equal(rec.capacity.cpuMillis, 2000);
   const specs = [0, 1, 2].map((i) => makeTask(`keep-${suffix}-${i}`, 'localhost/busybox:test', ['sh', '-c', 'while true; do sleep 1; done']));
@@ -70,18 +70,18 @@ test('kill -9 of the agent: after restart same container PIDs, no restarts count
   const before = await waitFor('all running', async () => {
     const all = await Promise.all(specs.map(async (s) => (await store.status.get(`${node}.${s.id}`))?.value));
     return all.every((x) => x?.state === 'running') && all[0]!.ready ? all : undefined;
-  }, 60_000);
+  }, 120_000);
 
   agent.kill('SIGKILL');
   await new Promise((r) => agent!.once('exit', r));
   const beat = (await store.nodes.get(node))!.value.heartbeatAt;
   agent = startAgent();
-  await waitFor('heartbeat from the new agent', async () => (await store.nodes.get(node))!.value.heartbeatAt !== beat, 30_000);
+  await waitFor('heartbeat from the new agent', async () => (await store.nodes.get(node))!.value.heartbeatAt !== beat, 120_000);
   // The new agent re-asserts every status once it has recovered; then compare.
   await waitFor('statuses rewritten after restart', async () => {
     const all = await Promise.all(specs.map(async (s) => (await store.status.get(`${node}.${s.id}`))?.value));
     return all.every((x, i) => x && Date.parse(x.updatedAt) > Date.parse(before[i]!.updatedAt)) ? all : undefined;
-  }, 30_000);
+  }, 120_000);
   for (const [i, s] of specs.entries()) {
     const now = (await store.status.get(`${node}.${s.id}`))!.value;
     assert.equal(now.state, 'running', `${s.id} still running`);
@@ -95,7 +95,7 @@ test('kill -9 of the agent: after restart same container PIDs, no restarts count
     await store.bindings.delete(s.id);
     await store.tasks.delete(s.id);
   }
-  await waitFor('statuses removed', async () => (await store.status.keys(node)).length === 0, 60_000);
+  await waitFor('statuses removed', async () => (await store.status.keys(node)).length === 0, 120_000);
   assert.deepEqual(await leaks({ node, dir, runtime, network }, `gitcell/${node}`, `gc-${node}-`), [], 'no container, mount, cgroup, netns or IP left');
 });
 
@@ -103,13 +103,13 @@ test('kill -9 during a graceful stop: the restarted agent finishes the stop', as
   const s = makeTask(`stub-${suffix}`, 'localhost/busybox:test', ['sh', '-c', 'trap "" TERM; while true; do sleep 0.1; done'], { terminationGracePeriodSeconds: 3 });
   await store.tasks.put(s.id, s);
   await store.bindings.put(s.id, { taskId: s.id, node, boundAt: new Date().toISOString(), schedulerTerm: 1 });
-  await waitFor('running', async () => (await store.status.get(`${node}.${s.id}`))?.value.state === 'running', 60_000);
+  await waitFor('running', async () => (await store.status.get(`${node}.${s.id}`))?.value.state === 'running', 120_000);
   await store.bindings.delete(s.id);
-  await waitFor('stopping', async () => (await store.status.get(`${node}.${s.id}`))?.value.state === 'stopping', 30_000);
+  await waitFor('stopping', async () => (await store.status.get(`${node}.${s.id}`))?.value.state === 'stopping', 120_000);
   agent!.kill('SIGKILL');
   await new Promise((r) => agent!.once('exit', r));
   agent = startAgent();
-  await waitFor('stop finished and task forgotten', async () => !(await store.status.get(`${node}.${s.id}`)), 30_000);
+  await waitFor('stop finished and task forgotten', async () => !(await store.status.get(`${node}.${s.id}`)), 120_000);
   await store.tasks.delete(s.id);
   assert.deepEqual(await leaks({ node, dir, runtime, network }, `gitcell/${node}`, `gc-${node}-`), []);
 });

@@ -52,7 +52,7 @@ test('a task gets its Secret as 0400 files on a tmpfs and as an environment vari
     secretEnv: [{ name: 'DB_PASSWORD', secretName: 'db', key: 'password', version: 'v1' }],
   });
   await n.bind(spec);
-  await n.waitStatus(spec.id, 'running', (s) => s.state === 'running', 60_000);
+  await n.waitStatus(spec.id, 'running', (s) => s.state === 'running', 120_000);
   const out = await waitFor('log lines', async () => { const l = await logOf(spec.id); return l.split('\n').length >= 6 ? l : undefined; });
   assert.equal(out, 's3cret\nenv=s3cret\n400\npassword\nuser\n');
   // On the node the files live on a tmpfs, never on disk.
@@ -70,10 +70,10 @@ test('a Secret not yet delivered (or at another version) holds the task back wit
   });
   await n.secretsBucket!.put('default.late', sealedRecord('late', 'v1', { token: 'old' }));
   await n.bind(spec);
-  const held = await n.waitStatus(spec.id, 'held back', (s) => s.state === 'backoff' && /not been delivered/.test(s.message ?? ''), 30_000);
+  const held = await n.waitStatus(spec.id, 'held back', (s) => s.state === 'backoff' && /not been delivered/.test(s.message ?? ''), 90_000);
   assert.match(held.message!, /Secret default\/late version v2 has not been delivered.*holds version v1/);
   await n.secretsBucket!.put('default.late', sealedRecord('late', 'v2', { token: 'new' }));
-  await n.waitStatus(spec.id, 'running', (s) => s.state === 'running', 60_000);
+  await n.waitStatus(spec.id, 'running', (s) => s.state === 'running', 120_000);
   await waitFor('token in log', async () => (await logOf(spec.id)) === 'new\n' || undefined);
   await n.unbind(spec.id);
   await waitFor('removed', async () => !(await n.status(spec.id)));
@@ -83,7 +83,7 @@ test('a value sealed for another node does not open here', async () => {
   await n.secretsBucket!.put('default.other', sealedRecord('other', 'v1', { k: 'v' }, 'some-other-node'));
   const spec = makeTask(`other-${Date.now()}`, n.image, ['sh', '-c', 'sleep 100'], { secretMounts: [{ secretName: 'other', mountPath: '/s', version: 'v1' }] });
   await n.bind(spec);
-  const s = await n.waitStatus(spec.id, 'refused', (x) => x.state === 'backoff' && /does not open/.test(x.message ?? ''), 30_000);
+  const s = await n.waitStatus(spec.id, 'refused', (x) => x.state === 'backoff' && /does not open/.test(x.message ?? ''), 90_000);
   assert.match(s.message!, /Secret default\/other key "k" does not open/);
   await n.unbind(spec.id);
   await waitFor('removed', async () => !(await n.status(spec.id)));
