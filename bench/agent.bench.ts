@@ -11,7 +11,7 @@ import { startNatsServer } from '../test/helpers/nats.ts';
 import { buildBusyboxImage, makeTask, waitFor } from '../test/helpers/agent.ts';
 import { connect, openClusterStore } from '../store/index.ts';
 import { NetworkManager } from '../runtime/index.ts';
-import { RuntimeAdapter } from '../agent/index.ts';
+import { RuntimeAdapter, removeCgroup } from '../agent/index.ts';
 import { silentLogger } from '../lib/index.ts';
 import type { TaskSpec } from '../api/index.ts';
 
@@ -75,6 +75,7 @@ try {
   agent?.kill('SIGKILL');
   for (const c of await runtime.list()) await runtime.remove(c.id).catch(() => {});
   await network.destroy().catch(() => {});
+  await removeCgroup(`gitcell/${node}`).catch(() => {});
   await nc.close();
   await server.stop();
   await rm(dir, { recursive: true, force: true });

@@ -14,7 +14,7 @@ import { Bucket, connect, nodeSecretsBucket, objectCodec, openClusterStore, type
 import { Keyring } from '../../secrets/index.ts';
 import type { NodeSecretRecord } from '../../api/index.ts';
 import { ImageStore, NetworkManager, buildBusyboxRootfs, importRootfs, listNetns } from '../../runtime/index.ts';
-import { Agent, RuntimeAdapter, kernelVersion, runcVersion, unmountTaskSecrets, type AgentOptions } from '../../agent/index.ts';
+import { Agent, RuntimeAdapter, kernelVersion, removeCgroup, runcVersion, unmountTaskSecrets, type AgentOptions } from '../../agent/index.ts';
 import type { NatsServer } from './nats.ts';
 
 /** waitFor polls `fn` until it returns a truthy value (returned) or fails after `timeoutMs` with `what`. */
@@ -133,6 +133,7 @@ export async function startTestNode(server: NatsServer, o: Partial<AgentOptions>
       for (const c of await runtime.list()) await runtime.remove(c.id);
       await network.destroy();
       for (const taskId of await readdir(join(dir, 'state', 'secrets')).catch(() => [] as string[])) await unmountTaskSecrets(join(dir, 'state'), taskId);
+      await removeNodeCgroups(`gitcell-test/${node}`);
       await nc.close();
       await rm(dir, { recursive: true, force: true });
     },
@@ -163,4 +164,10 @@ export async function leaks(n: Pick<TestNode, 'node' | 'dir' | 'runtime' | 'netw
     }
   }
   return out;
+}
+
+/** removeNodeCgroups removes a node's (empty) cgroup parent, and its root when no other node uses it. */
+export async function removeNodeCgroups(parent: string): Promise<void> {
+  await removeCgroup(parent).catch(() => {});
+  await removeCgroup(parent.split('/')[0]!).catch(() => {}); // ENOTEMPTY while other nodes run: fine
 }

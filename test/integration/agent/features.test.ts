@@ -21,6 +21,7 @@ let server: NatsServer;
 let registry: TestRegistry;
 let n: TestNode;
 let src: string;
+let empty: string;
 let remote: string;
 before(async () => {
   server = await startNatsServer();
@@ -30,9 +31,8 @@ before(async () => {
   remote = `${registry.domain}/busybox:v1`;
   await buildBusyboxImage(src, remote);
   await pushImage(new ImageStore(src), remote);
-  const empty = await mkdtemp(join(tmpdir(), 'gitcell-agent-cache-'));
+  empty = await mkdtemp(join(tmpdir(), 'gitcell-agent-cache-'));
   n = await startTestNode(server, { imageRoot: empty });
-  after(() => rm(empty, { recursive: true, force: true }));
 });
 after(async () => {
   const left = n ? await leaks(n) : [];
@@ -40,6 +40,7 @@ after(async () => {
   await registry?.stop();
   await server?.stop();
   await rm(src, { recursive: true, force: true });
+  if (empty) await rm(empty, { recursive: true, force: true });
   assert.deepEqual(left, []);
 });
 

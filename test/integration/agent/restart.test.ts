@@ -12,7 +12,7 @@ import { startNatsServer } from '../../helpers/nats.ts';
 import { buildBusyboxImage, leaks, makeTask, probe, waitFor } from '../../helpers/agent.ts';
 import { connect, openClusterStore } from '../../../store/index.ts';
 import { NetworkManager } from '../../../runtime/index.ts';
-import { RuntimeAdapter } from '../../../agent/index.ts';
+import { RuntimeAdapter, removeCgroup } from '../../../agent/index.ts';
 import { silentLogger } from '../../../lib/index.ts';
 
 requireRoot();
@@ -49,6 +49,7 @@ after(async () => {
   agent?.kill('SIGKILL');
   for (const c of await runtime.list()) await runtime.remove(c.id);
   await network.destroy();
+  await removeCgroup(`gitcell/${node}`).catch(() => {});
   await nc.close();
   await server.stop();
   await rm(dir, { recursive: true, force: true });
