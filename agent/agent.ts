@@ -24,7 +24,7 @@ import { buildStatus, stateOf } from './status.ts';
 import { AgentMetrics, startHttp } from './metrics.ts';
 import { cpuMillisBetween, readCgroup, type CgroupSample } from './cgroup.ts';
 import { serveLogs } from './logs.ts';
-import { materializeSecrets, unmountTaskSecrets, usesSecrets, type MaterializedSecrets, type NodeSecrets } from './secrets.ts';
+import { SecretVolumes, numericOwner, type SecretSource } from './secret-volumes.ts';
 import { ANNOTATION_HASH, ANNOTATION_TASK, containerName, type ContainerView, type ExitInfo, type TaskRuntime } from './port.ts';
 
 /** AGENT_VERSION is reported in the node record. */
@@ -47,6 +47,17 @@ export interface AgentOptions {
   /** host:port of /healthz and /metrics; undefined: no HTTP endpoint */
   http?: { host: string; port: number };
   maxPods?: number;
+}
+
+/** NodeSecrets is what opens this node's Secrets: its key ring and its own secrets bucket. */
+export interface NodeSecrets {
+  keyring: import('../secrets/index.ts').Keyring;
+  bucket: SecretSource;
+}
+
+/** usesSecrets tells whether a task mounts a Secret or reads one into its environment. */
+export function usesSecrets(spec: TaskSpec): boolean {
+  return spec.template.secretMounts.length > 0 || (spec.template.secretEnv?.length ?? 0) > 0;
 }
 
 /** AgentDeps are the agent's edges: store, runtime, network, logger. */
@@ -98,12 +109,20 @@ export class Agent {
   private readonly log: Logger;
   private readonly ops = new Set<Promise<unknown>>();
 
+  private volumes?: SecretVolumes;
+
   constructor(options: AgentOptions, private d: AgentDeps) {
     this.o = { heartbeatMs: 3000, resyncMs: 2000, probeTickMs: 250, usageMs: 10_000, maxPods: 110, ...options };
     this.backoff = defaultBackoffOptions(options.backoff);
     this.metrics = new AgentMetrics(options.node);
     this.journal = new Journal(join(options.stateDir, 'tasks'));
     this.log = d.log.child({ node: options.node });
+    if (d.secrets) this.volumes = this.secretVolumes(d.secrets);
+  }
+
+  private secretVolumes(s: NodeSecrets): SecretVolumes {
+    // Not <stateDir>/secrets: that is where the key ring keeps the node's key pair.
+    return new SecretVolumes({ root: join(this.o.stateDir, 'secret-volumes'), node: this.o.node, keyring: s.keyring, source: s.bucket });
   }
 
   /** start recovers from the journal, registers the node and begins converging. */
@@ -156,6 +175,7 @@ export class Agent {
    */
   setSecrets(s: NodeSecrets): void {
     this.d.secrets = s;
+    this.volumes = this.secretVolumes(s);
     void this.heartbeat();
     this.kick();
   }
@@ -423,10 +443,13 @@ export class Agent {
       const net = await this.d.network.setup(spec.id);
       t.ip = net.ip;
       await this.d.runtime.ensureImage(spec.template.image);
-      let secrets: MaterializedSecrets = { mounts: [], env: [] };
+      let secrets: { mounts: { source: string; destination: string }[]; env: { name: string; value: string }[] } = { mounts: [], env: [] };
       if (usesSecrets(spec)) {
-        if (!this.d.secrets) throw new GitcellError('E_SECRETS_UNAVAILABLE', `task ${spec.id} uses Secrets but this node's key pair is not ready yet`, { taskId: spec.id });
-        secrets = await materializeSecrets(this.o.node, this.o.stateDir, spec, this.d.secrets);
+        if (!this.volumes) throw new GitcellError('E_SECRETS_UNAVAILABLE', `task ${spec.id} uses Secrets but this node's key pair is not ready yet`, { taskId: spec.id });
+        // A fresh copy per start: a restart or a new template never sees stale files.
+        await this.volumes.release(spec.id);
+        const p = await this.volumes.prepare(spec, numericOwner(spec.template.user));
+        secrets = { mounts: p.mounts.map((m) => ({ source: m.source, destination: m.destination })), env: p.env };
       }
       const tpl = spec.template;
       const { pid } = await this.d.runtime.run({
@@ -582,7 +605,7 @@ export class Agent {
     const t = this.records.get(taskId);
     if (t?.containerId) await this.d.runtime.remove(t.containerId);
     await this.d.network.teardown(taskId);
-    await unmountTaskSecrets(this.o.stateDir, taskId);
+    await this.volumes?.release(taskId);
     this.live.delete(taskId);
     this.metrics.cpu.remove({ task: taskId });
     this.metrics.memory.remove({ task: taskId });

@@ -2,7 +2,7 @@
 export { newHealth, dueProbes, recordProbe, isReady, nextProbeAt, type Health, type ProbeKind, type ProbeTracker, type HealthVerdict } from './probe.ts';
 export { defaultBackoffOptions, shouldRestart, nextBackoff, decideExit, type BackoffOptions, type ExitOutcome } from './backoff.ts';
 export { converge, type Action, type ConvergeInput, type DesiredTask, type ObservedContainer, type TaskRecord, type StopReason } from './converge.ts';
-export { Agent, AGENT_VERSION, type AgentOptions, type AgentDeps } from './agent.ts';
+export { Agent, AGENT_VERSION, usesSecrets, type AgentOptions, type AgentDeps, type NodeSecrets } from './agent.ts';
 export { Journal, type LocalTask, type LocalPhase } from './journal.ts';
 export { buildStatus, stateOf } from './status.ts';
 export { AgentMetrics, startHttp } from './metrics.ts';
@@ -12,4 +12,4 @@ export { serveLogs, streamLogs, findTaskNode, logSubject, type LogRequest, type 
 export { machineCapacity, parseLabels, parseCapacity, runcVersion, kernelVersion, hostAddresses } from './machine.ts';
 export { ANNOTATION_TASK, ANNOTATION_HASH, containerName, type TaskRuntime, type ContainerView, type ExitInfo, type RunRequest } from './port.ts';
 export { RuntimeAdapter, type RuntimeAdapterOptions } from './runtime-adapter.ts';
-export { materializeSecrets, unmountTaskSecrets, usesSecrets, taskSecretDir, numericOwner, type NodeSecrets, type MaterializedSecrets } from './secrets.ts';
+export { SecretVolumes, numericOwner, type SecretSource, type PreparedSecrets } from './secret-volumes.ts';

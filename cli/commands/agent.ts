@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { GitcellError } from '../../lib/errors.ts';
 import { createLogger } from '../../lib/log.ts';
@@ -77,14 +78,17 @@ export function registerAgent(program: Command): void {
         ?? await Bucket.open<NodeSecretRecord>(nc, { name: nodeSecretsBucket(f.node, f.prefix), history: 1 }, objectCodec<NodeSecretRecord>(), { log });
       const runtime = new RuntimeAdapter({ root: join(stateDir, 'runtime'), imageRoot: resolve(f.imageCache ?? join(f.clusterDir, 'images')), cgroupParent: `gitcell/${f.node}` });
       const network = new NetworkManager({ bridge: f.bridge ?? defaultBridge(f.node), subnet: f.subnet, stateDir: join(stateDir, 'network'), netnsPrefix: `gc-${f.node}-` });
+      // A key pair from a previous run loads before the agent starts, so it can release that run's
+      // Secret volumes; a first start generates one in the background (below).
+      const keyring = existsSync(join(stateDir, 'secrets', 'keys', 'active')) ? await Keyring.open(stateDir) : undefined;
       const agent = new Agent({
         node: f.node, stateDir, labels, capacity, subnet: f.subnet, addresses: hostAddresses(), http,
         versions: { runc: await runcVersion(), kernel: kernelVersion() },
-      }, { nc, store, runtime, network, log });
+      }, { nc, store, runtime, network, log, ...(keyring ? { secrets: { keyring, bucket: secretsBucket } } : {}) });
       await agent.start();
       // The node's own key pair (the reconciler re-seals this node's Secrets to its public key),
       // made in the background on first start: RSA-4096 generation must not delay registration.
-      Keyring.open(stateDir).then(
+      if (!keyring) Keyring.open(stateDir).then(
         (keyring) => agent.setSecrets({ keyring, bucket: secretsBucket }),
         (err: Error) => log.error({ err: err.message }, 'agent: cannot open the node key ring; tasks using Secrets will not start'),
       );

@@ -14,7 +14,7 @@ import { Bucket, connect, nodeSecretsBucket, objectCodec, openClusterStore, type
 import { Keyring } from '../../secrets/index.ts';
 import type { NodeSecretRecord } from '../../api/index.ts';
 import { ImageStore, NetworkManager, buildBusyboxRootfs, importRootfs, listNetns } from '../../runtime/index.ts';
-import { Agent, RuntimeAdapter, kernelVersion, removeCgroup, runcVersion, unmountTaskSecrets, type AgentOptions } from '../../agent/index.ts';
+import { Agent, RuntimeAdapter, SecretVolumes, kernelVersion, removeCgroup, runcVersion, type AgentOptions } from '../../agent/index.ts';
 import type { NatsServer } from './nats.ts';
 
 /** waitFor polls `fn` until it returns a truthy value (returned) or fails after `timeoutMs` with `what`. */
@@ -132,7 +132,7 @@ export async function startTestNode(server: NatsServer, o: Partial<AgentOptions>
       // Remove every task's container and network, then the node's bridge and directories.
       for (const c of await runtime.list()) await runtime.remove(c.id);
       await network.destroy();
-      for (const taskId of await readdir(join(dir, 'state', 'secrets')).catch(() => [] as string[])) await unmountTaskSecrets(join(dir, 'state'), taskId);
+      if (keyring && secretsBucket) await new SecretVolumes({ root: join(dir, 'state', 'secret-volumes'), node, keyring, source: secretsBucket }).releaseAllExcept(new Set());
       await removeNodeCgroups(`gitcell-test/${node}`);
       await nc.close();
       await rm(dir, { recursive: true, force: true });

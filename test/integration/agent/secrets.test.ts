@@ -7,7 +7,7 @@ import { requireRoot, requireTools } from '../../helpers/root.ts';
 import { startNatsServer, type NatsServer } from '../../helpers/nats.ts';
 import { leaks, makeTask, startTestNode, waitFor, type TestNode } from '../../helpers/agent.ts';
 import { sealValue } from '../../../secrets/index.ts';
-import { streamLogs, taskSecretDir } from '../../../agent/index.ts';
+import { streamLogs } from '../../../agent/index.ts';
 import type { NodeSecretRecord } from '../../../api/index.ts';
 
 requireRoot();
@@ -57,7 +57,7 @@ test('a task gets its Secret as 0400 files on a tmpfs and as an environment vari
   assert.equal(out, 's3cret\nenv=s3cret\n400\npassword\nuser\n');
   // On the node the files live on a tmpfs, never on disk.
   const mounts = await readFile('/proc/self/mounts', 'utf8');
-  const dir = taskSecretDir(`${n.dir}/state`, spec.id);
+  const dir = `${n.dir}/state/secret-volumes/${spec.id}`;
   assert.ok(mounts.split('\n').some((l) => l.split(' ')[1] === dir && l.split(' ')[2] === 'tmpfs'), `tmpfs at ${dir}`);
   await n.unbind(spec.id);
   await waitFor('removed', async () => !(await n.status(spec.id)));
@@ -70,8 +70,8 @@ test('a Secret not yet delivered (or at another version) holds the task back wit
   });
   await n.secretsBucket!.put('default.late', sealedRecord('late', 'v1', { token: 'old' }));
   await n.bind(spec);
-  const held = await n.waitStatus(spec.id, 'held back', (s) => s.state === 'backoff' && /not been delivered/.test(s.message ?? ''), 90_000);
-  assert.match(held.message!, /Secret default\/late version v2 has not been delivered.*holds version v1/);
+  const held = await n.waitStatus(spec.id, 'held back', (s) => s.state === 'backoff' && /has not reached/.test(s.message ?? ''), 90_000);
+  assert.match(held.message!, /Secret default\/late version v2 has not reached node/);
   await n.secretsBucket!.put('default.late', sealedRecord('late', 'v2', { token: 'new' }));
   await n.waitStatus(spec.id, 'running', (s) => s.state === 'running', 120_000);
   await waitFor('token in log', async () => (await logOf(spec.id)) === 'new\n' || undefined);
@@ -83,8 +83,8 @@ test('a value sealed for another node does not open here', async () => {
   await n.secretsBucket!.put('default.other', sealedRecord('other', 'v1', { k: 'v' }, 'some-other-node'));
   const spec = makeTask(`other-${Date.now()}`, n.image, ['sh', '-c', 'sleep 100'], { secretMounts: [{ secretName: 'other', mountPath: '/s', version: 'v1' }] });
   await n.bind(spec);
-  const s = await n.waitStatus(spec.id, 'refused', (x) => x.state === 'backoff' && /does not open/.test(x.message ?? ''), 90_000);
-  assert.match(s.message!, /Secret default\/other key "k" does not open/);
+  const s = await n.waitStatus(spec.id, 'refused', (x) => x.state === 'backoff' && /cannot be opened/.test(x.message ?? ''), 90_000);
+  assert.match(s.message!, /Secret default\/other: value "k" cannot be opened/);
   await n.unbind(spec.id);
   await waitFor('removed', async () => !(await n.status(spec.id)));
 });
