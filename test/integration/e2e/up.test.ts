@@ -7,7 +7,8 @@
  *   2. a rolling update of web (commit), then `git revert`: back to the old template;
  *   3. a broken image tag: gitcell's automatic revert commit appears and web heals;
  *   4. drill: kill -9 an agent, held down: its tasks move; back, it stops the duplicates;
- *   5. SIGINT: `up` exits 0 leaving no runc container, overlay mount, netns, bridge or process.
+ *   5. drill: fill a node: a production task preempts a best-effort one, which waits;
+ *   6. SIGINT: `up` exits 0 leaving no runc container, overlay mount, netns, bridge or process.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -93,7 +94,7 @@ function leftovers(stateDir: string): string[] {
   return out;
 }
 
-test('gitcell up: sample-repo end to end, rolling update, revert, automatic rollback, agent kill drill, clean Ctrl-C', { timeout: 25 * 60_000 }, async (t) => {
+test('gitcell up: sample-repo end to end, rolling update, revert, automatic rollback, agent kill and preemption drills, clean Ctrl-C', { timeout: 25 * 60_000 }, async (t) => {
   assert.equal(process.getuid?.(), 0, 'this test needs root (runc, netns, bridges)');
   const stateDir = await mkdtemp(join(tmpdir(), 'gitcell-e2e-up-'));
   const repo = join(stateDir, 'repo');
@@ -237,6 +238,38 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
     }, ROLLOUT_TIMEOUT).catch((err) => {
       throw new Error(`${(err as Error).message}\n${dump()}`);
     });
+  });
+
+  await t.test('drill: fill a node: a production task preempts a best-effort one, which waits with a reason', async () => {
+    const s = store!;
+    // 950Mi of each simulated node's 1Gi: at most one node (the one with the fewest web tasks)
+    // fits either task, so the production one can only run by preempting the best-effort one.
+    const job = (name: string, priority: string) => [
+      'apiVersion: gitcell.io/v1', 'kind: Job', `metadata: {name: ${name}}`, 'spec:', '  owner: e2e', '  type: service', '  replicas: 1',
+      `  priority: ${priority}`, '  template:', '    image: localhost/busybox:latest', '    command: ["sh", "-c", "exec sleep 100000"]',
+      '    resources:', '      requests: {cpu: 10m, memory: 950Mi}', '    terminationGracePeriodSeconds: 1', '',
+    ].join('\n');
+    const running = async (jobKey: string) => {
+      const b = new Map((await s.bindings.list()).map((x) => [x.key, x.value.node]));
+      return (await tasksOf(s, jobKey)).find((x) => b.has(x.spec.id) && x.status?.state === 'running');
+    };
+    writeFileSync(join(repo, 'jobs', 'filler.yaml'), job('filler', 'best-effort'));
+    git(repo, 'add', 'jobs/filler.yaml');
+    git(repo, 'commit', '-qm', 'filler: a best-effort task taking most of a node');
+    const filler = await waitFor('the best-effort filler running', () => running('Job/default/filler'), ROLLOUT_TIMEOUT).catch((err) => {
+      throw new Error(`${(err as Error).message}\n${dump()}`);
+    });
+    writeFileSync(join(repo, 'jobs', 'important.yaml'), job('important', 'production'));
+    git(repo, 'add', 'jobs/important.yaml');
+    git(repo, 'commit', '-qm', 'important: a production task that needs the same room');
+    const important = await waitFor('the production task running', () => running('Job/default/important'), ROLLOUT_TIMEOUT).catch((err) => {
+      throw new Error(`${(err as Error).message}\n${dump()}`);
+    });
+    assert.equal(important.status!.node, filler.status!.node, 'it took the filler\'s node');
+    await waitFor('the filler unbound (preempted) and not running anywhere', async () => !(await running('Job/default/filler')), ROLLOUT_TIMEOUT);
+    const events = gitcell('events', '--limit', '500', '--state-dir', stateDir);
+    assert.match(events, /Preempted/, `a Preempted event\n${events.slice(-3000)}`);
+    await waitFor('a FailedScheduling event saying why the filler waits', () => /FailedScheduling[^\n]*filler|filler[^\n]*FailedScheduling/.test(gitcell('events', '--limit', '500', '--state-dir', stateDir)), 120_000);
   });
 
   await t.test('SIGINT stops everything: no container, mount, netns or process left', async () => {
