@@ -93,7 +93,11 @@ test('plan against the live cluster previews scheduling: a task that would not f
   t.after(() => nc.close());
   const prefix = `p${randomBytes(3).toString('hex')}_`;
   const store = await openClusterStore<DesiredRecord, SyncRecord>(nc, { prefix, log: silentLogger() });
-  for (const n of ['n1', 'n2']) await store.nodes.put(n, nodeRecord(n));
+  // Simulated agents heartbeat like real ones, so the nodes stay live however slow the machine is.
+  const beat = () => Promise.all(['n1', 'n2'].map((n) => store.nodes.put(n, nodeRecord(n))));
+  await beat();
+  const heartbeat = setInterval(() => void beat().catch(() => undefined), 2000);
+  t.after(() => clearInterval(heartbeat));
   const main = repo.git('rev-parse', 'main');
   const out = await reconcileRevision({
     store,
