@@ -122,23 +122,37 @@ export async function startReconcilerService(opts: ReconcilerServiceOptions): Pr
 
   const rollbackLoop = async (ctx: LeaderContext): Promise<void> => {
     const handled = new Set<string>();
+    let retryTimer: NodeJS.Timeout | undefined;
+    let backoffMs = 1_000;
+    let busy: Promise<void> = Promise.resolve();
+    const consider = (s: SyncStatus | undefined): Promise<void> =>
+      (busy = busy.then(async () => {
+        if (!s || s.kind !== 'SyncStatus' || !s.failedRollouts?.length || ctx.signal.aborted) return;
+        const fresh = s.failedRollouts.filter((r) => !handled.has(rolloutId(r)));
+        for (const [revision, rollouts] of groupByRevision(fresh)) {
+          if (!ctx.valid()) return;
+          try {
+            const outcome = await rollBack({ store, source, sourceName, valid: ctx.valid, log }, revision, rollouts);
+            for (const r of rollouts) handled.add(rolloutId(r));
+            opts.onRollback?.(revision, outcome);
+            backoffMs = 1_000;
+          } catch (err) {
+            // Git or the remote was unavailable: look again after a backoff, even if no status changes.
+            log.warn({ err: errorMessage(err), revision, retryMs: backoffMs }, 'rollback failed; will retry');
+            clearTimeout(retryTimer);
+            retryTimer = setTimeout(() => {
+              void store.sync.get(sourceStatusKey(sourceName)).then((rec) => consider(rec?.value as SyncStatus | undefined)).catch(() => undefined);
+            }, backoffMs);
+            retryTimer.unref();
+            backoffMs = Math.min(backoffMs * 2, 30_000);
+            return;
+          }
+        }
+      }));
+    ctx.signal.addEventListener('abort', () => clearTimeout(retryTimer), { once: true });
     const watch = store.sync.watch({ key: sourceStatusKey(sourceName), signal: ctx.signal });
     for await (const ev of watch) {
-      if (ev.type !== 'put') continue;
-      const s = ev.value as SyncStatus;
-      if (s.kind !== 'SyncStatus' || !s.failedRollouts?.length) continue;
-      const fresh = s.failedRollouts.filter((r) => !handled.has(rolloutId(r)));
-      for (const [revision, rollouts] of groupByRevision(fresh)) {
-        if (!ctx.valid()) return;
-        try {
-          const outcome = await rollBack({ store, source, sourceName, valid: ctx.valid, log }, revision, rollouts);
-          for (const r of rollouts) handled.add(rolloutId(r));
-          opts.onRollback?.(revision, outcome);
-        } catch (err) {
-          // Git or the remote was unavailable: the next status update tries again.
-          log.warn({ err: errorMessage(err), revision }, 'rollback failed; will retry on the next status change');
-        }
-      }
+      if (ev.type === 'put') await consider(ev.value as SyncStatus);
     }
   };
 

@@ -83,7 +83,11 @@ test('a rollout that never becomes ready ends in a revert on the remote branch a
     await work.gitAsync('fetch', '--quiet', 'origin');
     const tip = work.git('rev-parse', 'origin/main');
     return tip !== bad ? tip : undefined;
-  }, 90_000);
+  }, 90_000).catch(async (err) => {
+    const s = await status(store);
+    const events = (await store.events.recent({ limit: 30 })).map((e) => `${e.value.reason}: ${e.value.message}`);
+    throw new Error(`${err.message}; failedRollouts ${JSON.stringify(s?.failedRollouts)}; conditions ${JSON.stringify(s?.conditions)}; events ${events.join(' | ')}`);
+  });
   assert.equal(work.git('log', '-1', '--format=%an <%ae>', revert), 'gitcell <gitcell@localhost>');
   const message = work.git('log', '-1', '--format=%B', revert);
   assert.match(message, /^Revert "web: try the bad image"/);
