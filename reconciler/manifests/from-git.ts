@@ -8,6 +8,7 @@ import { GitcellError } from '../../lib/index.ts';
 import { ManifestCollector } from './collect.ts';
 import { MANIFEST_LIMITS, isManifestFile, type LoadOptions, type LoadResult } from './types.ts';
 import { parseManifestFile, type ParsedFile } from './parse.ts';
+import { readBlobFast } from './read-blob.ts';
 
 /** READ_AHEAD is how many blobs are read concurrently. */
 const READ_AHEAD = 16;
@@ -82,9 +83,9 @@ export async function loadManifestsFromGit(source: GitSource, options: LoadOptio
   const keyOf = (b: { file: string; oid: string }) => `${b.file}\0${b.oid}`;
   for (let i = 0; i < blobs.length; i += READ_AHEAD) {
     const batch = blobs.slice(i, i + READ_AHEAD);
-    const read = await Promise.all(batch.map((b) => (cache?.has(keyOf(b)) ? undefined : git.readBlob({ ...repo, oid: b.oid }))));
+    const read = await Promise.all(batch.map((b) => (cache?.has(keyOf(b)) ? undefined : readBlobFast(repo, b.oid))));
     batch.forEach((b, j) => {
-      const parsed = cache?.get(keyOf(b)) ?? parseManifestFile(b.file, read[j]!.blob, limits);
+      const parsed = cache?.get(keyOf(b)) ?? parseManifestFile(b.file, read[j]!, limits);
       if (cache) used.set(keyOf(b), parsed);
       collector.addParsed(b.file, parsed);
     });
