@@ -105,7 +105,7 @@ export async function startTestNode(server: NatsServer, o: Partial<AgentOptions>
   const secretsBucket = o.secrets ? await Bucket.open<NodeSecretRecord>(nc, { name: nodeSecretsBucket(node, prefix), history: 1 }, objectCodec<NodeSecretRecord>(), { log: silentLogger() }) : undefined;
   const { secrets: _s, prefix: _p, imageRoot: _i, ...agentOpts } = o;
   const agent = new Agent({
-    node, stateDir: join(dir, 'state'), versions: { runc: await runcVersion(), kernel: kernelVersion() }, capacity: { cpuMillis: 2000, memoryBytes: 4 << 30 }, subnet,
+    node, stateDir: join(dir, 'state'), versions: { runc: await runcVersion(), kernel: kernelVersion() }, capacity: { cpuMillis: 2000, memoryBytes: 4 * 2 ** 30 }, subnet,
     heartbeatMs: 500, resyncMs: 500, usageMs: 500, backoff: { initialMs: 300, maxMs: 2000, resetAfterMs: 60_000 },
     http: { host: '127.0.0.1', port: 0 }, ...agentOpts,
   }, { nc, store, runtime, network, log: silentLogger(), ...(keyring && secretsBucket ? { secrets: { keyring, bucket: secretsBucket } } : {}) });
