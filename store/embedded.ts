@@ -147,8 +147,11 @@ export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedde
   // The server runs under a tiny sh watchdog holding the read end of a pipe from us: when this
   // process goes away in any way (exit, crash, kill -9) the pipe closes and the watchdog stops the
   // server gracefully, so no server outlives its owner. sh exits with the server's status.
+  // Its own process group: a terminal's SIGHUP or Ctrl-C must not kill the watchdog while the
+  // server (which takes SIGHUP as "reload") lives on; the pipe alone decides when it stops.
   const child = spawn('/bin/sh', ['-c', WATCHDOG, 'gitcell-nats', binary, '-c', confPath, '--ports_file_dir', portsDir], {
     stdio: ['pipe', logFd, logFd],
+    detached: true,
   });
   closeSync(logFd);
   child.stdin?.on('error', () => undefined); // EPIPE once the watchdog is gone

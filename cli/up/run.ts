@@ -170,5 +170,7 @@ function waitForSignal(log: Logger): Promise<void> {
     };
     process.once('SIGINT', () => on('SIGINT'));
     process.once('SIGTERM', () => on('SIGTERM'));
+    // The terminal went away: stop cleanly too (the default would end us without cleaning up).
+    process.once('SIGHUP', () => on('SIGHUP'));
   });
 }

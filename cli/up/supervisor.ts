@@ -6,7 +6,7 @@
  *   start ──spawn──► running ──exit──► (stopping? done) : wait backoff ──► (held? wait) ──► spawn again
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from '../../lib/log.ts';
 
@@ -50,7 +50,10 @@ export class Supervisor {
     mkdirSync(dirname(this.pidFile), { recursive: true });
   }
 
-  /** pidFile records the running child, so a later `up` can stop one left behind by a killed `up`. */
+  /**
+   * pidFile holds the component's pid (written by its watchdog): `kill -9 $(cat ...)` is a crash
+   * drill, and a later `up` stops a component somehow left behind.
+   */
   get pidFile(): string {
     return join(this.o.pidDir, `${this.o.name}.pid`);
   }
@@ -73,10 +76,17 @@ export class Supervisor {
     writeSync(fd, `--- ${new Date().toISOString()} gitcell up: starting ${this.o.name}: node ${this.o.args.join(' ')}\n`);
     // Its own process group: a terminal's Ctrl-C reaches only `gitcell up`, which then stops the
     // components in order (agents first, while NATS still runs).
-    const child = spawn(process.execPath, this.o.args, { stdio: ['ignore', fd, fd], detached: true, env: { ...process.env, GITCELL_COMPONENT: this.o.name } });
+    // Under a small sh watchdog holding a pipe from us (like the embedded nats-server): if `gitcell
+    // up` dies in any way the pipe closes and the component gets SIGTERM, so agents still stop
+    // their tasks and nothing outlives its owner.
+    const child = spawn('/bin/sh', ['-c', WATCHDOG, `gitcell-${this.o.name}`, this.pidFile, process.execPath, ...this.o.args], {
+      stdio: ['pipe', fd, fd],
+      detached: true,
+      env: { ...process.env, GITCELL_COMPONENT: this.o.name },
+    });
+    child.stdin?.on('error', () => undefined); // EPIPE once the watchdog is gone
     closeSync(fd);
     this.child = child;
-    if (child.pid) writeFileSync(this.pidFile, `${child.pid}\n`);
     const startedAt = Date.now();
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
@@ -115,8 +125,8 @@ export class Supervisor {
       rmSync(this.pidFile, { force: true });
       return;
     }
-    child.kill('SIGTERM');
-    const kill = setTimeout(() => child.kill('SIGKILL'), this.o.stopGraceMs ?? 20_000);
+    child.stdin?.end(); // the watchdog sends the component SIGTERM and exits with its status
+    const kill = setTimeout(() => killGroup(child.pid, 'SIGKILL'), this.o.stopGraceMs ?? 20_000);
     await this.exited;
     clearTimeout(kill);
     rmSync(this.pidFile, { force: true });
@@ -146,7 +156,7 @@ export async function stopLeftovers(pidDir: string, stateDir: string, graceMs = 
       // gone
     }
     if (pid > 0 && cmd.includes('bin.js') && cmd.includes(stateDir)) {
-      process.kill(pid, 'SIGTERM');
+      process.kill(pid, 'SIGTERM'); // the component itself (its watchdog exits with it)
       found.push({ name: f.replace(/\.pid$/, ''), pid });
     }
     rmSync(join(pidDir, f), { force: true });
@@ -158,6 +168,34 @@ export async function stopLeftovers(pidDir: string, stateDir: string, graceMs = 
   }
   return found.map((f) => `${f.name} (pid ${f.pid})`);
 }
+
+/** killGroup signals the watchdog's process group (the watchdog and the component). */
+function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (!pid) return;
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+/**
+ * WATCHDOG runs "$@" in the background, writes its pid to the file "$1", sends it SIGTERM when stdin
+ * (a pipe from `gitcell up`) closes, and exits with its status. The component's stdin is /dev/null.
+ */
+const WATCHDOG = [
+  'f="$1"; shift',
+  'exec 3<&0',
+  '"$@" </dev/null 3<&- &',
+  'p=$!',
+  'echo "$p" > "$f"',
+  '( read _x <&3; kill -TERM "$p" 2>/dev/null ) &',
+  'w=$!',
+  'exec 3<&-',
+  'wait "$p"; rc=$?',
+  'kill "$w" 2>/dev/null',
+  'exit $rc',
+].join('\n');
 
 function alive(pid: number): boolean {
   try {
