@@ -1,5 +1,8 @@
 import type { Command } from 'commander';
 import { createHash } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { readdir, rm } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { GitcellError } from '../../lib/errors.ts';
@@ -11,6 +14,8 @@ import { NetworkManager, parseIpv4Cidr } from '../../runtime/index.ts';
 import {
   Agent, RuntimeAdapter, hostAddresses, kernelVersion, machineCapacity, parseCapacity, parseLabels, runcVersion,
 } from '../../agent/index.ts';
+
+const execFileAsync = promisify(execFile);
 
 interface AgentFlags {
   node: string;
@@ -100,24 +105,35 @@ export function registerAgent(program: Command): void {
       });
       // Tasks keep running: a restarted agent adopts them (unless told to clean up, as `gitcell up` does).
       await agent.stop();
-      if (f.stopTasksOnExit) await stopAllTasks(runtime, network, store, f.node, log);
+      if (f.stopTasksOnExit) await stopAllTasks(runtime, network, store, f.node, stateDir, log);
       await nc.drain().catch(() => nc.close());
     });
 }
 
 /**
  * stopAllTasks ends every task of this node: SIGTERM, up to 5 s grace, then the containers are
- * removed (SIGKILL, mounts, cgroups), the network torn down (netns, IPs, bridge) and the node's
+ * removed (SIGKILL, mounts, cgroups), the network torn down (netns, IPs, bridge), the Secret tmpfs
+ * volumes unmounted, and the node's
  * status keys deleted, so a stopped `gitcell up` leaves nothing behind.
  */
-async function stopAllTasks(runtime: RuntimeAdapter, network: NetworkManager, store: { status: Bucket<TaskStatus> }, node: string, log: ReturnType<typeof createLogger>): Promise<void> {
+async function stopAllTasks(runtime: RuntimeAdapter, network: NetworkManager, store: { status: Bucket<TaskStatus> }, node: string, stateDir: string, log: ReturnType<typeof createLogger>): Promise<void> {
   const containers = await runtime.list();
   await Promise.allSettled(containers.map((c) => runtime.kill(c.id, 'SIGTERM')));
   await Promise.race([Promise.allSettled(containers.map((c) => runtime.wait(c.id))), new Promise((r) => setTimeout(r, 5000))]);
   for (const c of containers) await runtime.remove(c.id).catch((err: unknown) => log.warn({ err: String(err), container: c.id }, 'agent: cannot remove container'));
   await network.destroy().catch((err: unknown) => log.warn({ err: String(err) }, 'agent: cannot tear down the network'));
+  // Each task's Secret files live on a tmpfs of its own (agent/secret-volumes.ts): unmount them all.
+  const volumes = join(stateDir, 'secret-volumes');
+  for (const task of await readdir(volumes).catch(() => [] as string[])) {
+    await execFileAsync('umount', ['-l', join(volumes, task)]).catch(() => undefined);
+  }
+  await rm(volumes, { recursive: true, force: true }).catch((err: unknown) => log.warn({ err: String(err) }, 'agent: cannot remove the Secret volumes'));
   try {
-    for (const r of await store.status.list(`${node}.`)) await store.status.delete(r.key);
+    // Bounded: when `gitcell up` died, NATS is going away at the same moment.
+    const clear = (async () => {
+      for (const r of await store.status.list(`${node}.`)) await store.status.delete(r.key);
+    })();
+    await Promise.race([clear, new Promise((_, reject) => setTimeout(() => reject(new Error('timed out after 10 s')), 10_000).unref())]);
   } catch (err) {
     log.warn({ err: String(err) }, 'agent: cannot delete the status of its tasks');
   }

@@ -113,6 +113,15 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
     }
     const left = leftovers(stateDir);
     if (left.length) process.stderr.write(`e2e up: left behind (after hook):\n${left.join('\n')}\n`);
+    // Whatever a failure left mounted must not outlive the test.
+    const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(stateDir));
+    for (const m of mounts.sort().reverse()) {
+      try {
+        execFileSync('umount', ['-l', m]);
+      } catch {
+        // gone meanwhile
+      }
+    }
     await rm(stateDir, { recursive: true, force: true });
   });
   const dump = () => {
@@ -148,6 +157,25 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
     } catch (err) {
       throw new Error(`${(err as Error).message}\n${dump()}`);
     }
+    // The web-credentials Secret (re-sealed by `up` with the cluster key) reaches each web task as a
+    // file and an env var.
+    const secretReads = await waitFor('the Secret file and env var readable in the 3 web tasks', () => {
+      let n = 0;
+      for (const node of ['node-1', 'node-2']) {
+        const root = join(stateDir, 'nodes', node, 'runtime', 'runc');
+        const list = (JSON.parse(execFileSync('runc', ['--root', root, 'list', '-f', 'json'], { encoding: 'utf8' })) as { id: string; status: string }[] | null) ?? [];
+        for (const c of list.filter((x) => x.status === 'running')) {
+          try {
+            const out = execFileSync('runc', ['--root', root, 'exec', c.id, 'sh', '-c', 'test -n "$API_TOKEN" && cat /run/secrets/web/admin-password'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+            if (out.trim().length >= 16) n++;
+          } catch {
+            // not a web task
+          }
+        }
+      }
+      return n >= 3 ? n : undefined;
+    }, 60_000);
+    assert.equal(secretReads, 3);
     process.stderr.write(`e2e up: sample-repo ready ${((Date.now() - started) / 1000).toFixed(1)} s after starting gitcell up\n`);
     const rows = JSON.parse(gitcell('get', 'tasks', '-o', 'json', '--state-dir', stateDir)) as { spec: TaskSpec; state: string; ready: boolean; node?: string }[];
     const web = rows.filter((r) => r.spec.jobKey === 'Job/default/web');
