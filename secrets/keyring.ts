@@ -1,4 +1,5 @@
 import { generateKeyPair, createPrivateKey, createPublicKey, scrypt, randomBytes, createCipheriv, createDecipheriv, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, writeFile, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -52,9 +53,22 @@ export class Keyring {
     return createPublicKey(this.privateKey(this.activeId)!).export({ type: 'spki', format: 'pem' }).toString();
   }
 
-  /** privateKey returns the private key of a key id, or undefined when this ring lacks it. */
+  /**
+   * privateKey returns the private key of a key id, or undefined when this ring lacks it. A key
+   * unknown in memory is looked up on disk once, so a pair added by `gitcell secret rotate-key`
+   * while a reconciler runs opens the Secrets sealed with it without a restart.
+   */
   privateKey(keyId: string): KeyObject | undefined {
-    return this.keys.get(keyId);
+    const known = this.keys.get(keyId);
+    if (known || !/^[0-9a-f]{16}$/.test(keyId)) return known;
+    try {
+      const key = createPrivateKey(readFileSync(join(this.dir, `${keyId}.pem`), 'utf8'));
+      if (keyIdOf(createPublicKey(key)) !== keyId) return undefined;
+      this.keys.set(keyId, key);
+      return key;
+    } catch {
+      return undefined;
+    }
   }
 
   /** keyIds lists every key pair the ring holds. */

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { GitcellError, errorMessage } from '../../lib/errors.ts';
 import { createLogger } from '../../lib/log.ts';
 import { connectFromOptions, openClusterStore, DEFAULT_PREFIX, DEFAULT_STATE_DIR } from '../../store/index.ts';
-import { createSource, runSecretDistributor, startReconcilerService, DEFAULT_POLL_MS, type DesiredRecord, type SyncRecord } from '../../reconciler/index.ts';
+import { createSource, runSecretDistributor, syncKeyBackup, type BackupStore, startReconcilerService, DEFAULT_POLL_MS, type DesiredRecord, type SyncRecord } from '../../reconciler/index.ts';
 import { Keyring } from '../../secrets/index.ts';
 
 interface ReconcilerOptions {
@@ -21,6 +21,7 @@ interface ReconcilerOptions {
   name?: string;
   allowPruneAll?: boolean;
   allowPlaintextSecrets?: boolean;
+  keyBackupPassphraseFile?: string;
 }
 
 /** parseDuration reads "60s", "2m", "500ms" or plain milliseconds; E_USAGE naming the flag otherwise. */
@@ -34,15 +35,16 @@ export function parseDuration(text: string, flag: string): number {
   return ms;
 }
 
-function readSecret(file: string): string {
+/** readSecret reads a one-line secret from the file a flag names; E_USAGE naming the flag otherwise. */
+function readSecret(file: string, flag = '--webhook-secret-file'): string {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new GitcellError('E_USAGE', `--webhook-secret-file ${file}: ${errorMessage(err)}`, { flag: '--webhook-secret-file', file });
+    throw new GitcellError('E_USAGE', `${flag} ${file}: ${errorMessage(err)}`, { flag, file });
   }
   const secret = text.replace(/\r?\n$/, '');
-  if (secret.trim() === '') throw new GitcellError('E_USAGE', `--webhook-secret-file ${file} is empty`, { flag: '--webhook-secret-file', file });
+  if (secret.trim() === '') throw new GitcellError('E_USAGE', `${flag} ${file} is empty`, { flag, file });
   return secret;
 }
 
@@ -68,6 +70,7 @@ export function registerReconciler(program: Command): void {
     .option('--webhook-secret-file <file>', 'file holding the webhook secret')
     .option('--name <name>', 'source name in the status (default: from the branch)')
     .option('--allow-prune-all', 'let a revision prune every object gitcell manages')
+    .option('--key-backup-passphrase-file <file>', 'back up the sealing key pairs in the store, encrypted with this passphrase (and restore them into an empty state dir)')
     .option('--allow-plaintext-secrets', 'dev only: deliver Secrets with plaintext values (annotated gitcell.io/allow-plaintext)')
     .action(async (opts: ReconcilerOptions) => {
       const log = createLogger('reconciler');
@@ -95,6 +98,10 @@ export function registerReconciler(program: Command): void {
       const store = await openClusterStore<DesiredRecord, SyncRecord>(nc, { prefix: opts.prefix, log });
       // The sealing key pair lives with the reconciler (its state dir): it alone opens Secrets.
       const keyring = await Keyring.open(opts.stateDir ?? DEFAULT_STATE_DIR);
+      if (opts.keyBackupPassphraseFile) {
+        const { restored } = await syncKeyBackup(keyring, store.sync as unknown as BackupStore, readSecret(opts.keyBackupPassphraseFile, '--key-backup-passphrase-file'));
+        log.info({ restored, active: keyring.activeKeyId }, 'sealing keys backed up in the store');
+      }
       const svc = await startReconcilerService({
         store,
         source,

@@ -18,6 +18,17 @@ export function registerSecret(program: Command): void {
     });
 
   secret
+    .command('rotate-key')
+    .description('make a new sealing key pair the active one; Secrets sealed with older pairs still open')
+    .option('--state-dir <dir>', 'state directory of the cluster (where the reconciler runs)', '.gitcell')
+    .action(async (opts: { stateDir: string }) => {
+      const ring = await Keyring.open(opts.stateDir);
+      const previous = ring.activeKeyId;
+      const id = await ring.rotate();
+      process.stdout.write(`active sealing key: ${id} (was ${previous}; ${ring.keyIds().length} pairs kept)\n`);
+    });
+
+  secret
     .command('seal')
     .description('write a Secret manifest whose values are sealed with the cluster\'s public key')
     .requiredOption('--cert <file>', 'public key PEM from `gitcell secret pubkey`')
