@@ -1,7 +1,7 @@
 // The validator core: loaded objects in, problems out. No I/O; `locate` (from the loader) turns
 // field paths into line:column. The reconciler runs the same function before applying a revision.
 import { BUILTIN_KINDS, DEFAULT_NAMESPACE, isBuiltinKind, objectKey, type AnyObject, type BuiltinKind } from '../../api/index.ts';
-import { COMMON_SCHEMA, compileBuiltinSchemas, type SchemaValidator } from '../../crds/index.ts';
+import { COMMON_SCHEMA, builtinValidators } from '../../crds/index.ts';
 import type { FieldPath, LoadResult, LoadedObject, ManifestSource, Problem } from '../manifests/index.ts';
 import { checkCronJob, checkDaemonSet, checkJob, checkSecret } from './check-kinds.ts';
 import { ValidationCode, recordAt, stringAt, type Report } from './finding.ts';
@@ -9,7 +9,6 @@ import { closest, compareProblems, formatFieldPath, quote } from './format.ts';
 import { checkSecretRefs, indexSecret, type SecretIndex } from './references.ts';
 import { explainSchemaErrors, type RefResolver } from './schema-errors.ts';
 import { buildUserKinds, type UserKind } from './user-kinds.ts';
-import { Ajv } from 'ajv';
 import { errorMessage } from '../../lib/index.ts';
 
 /** MAX_PROBLEMS_PER_OBJECT caps the problems listed for one object; the rest are counted in one line. */
@@ -32,24 +31,6 @@ export interface ValidationResult {
   valid: ValidObject[];
 }
 
-let compiled: { builtin: Readonly<Record<BuiltinKind, SchemaValidator>>; envelope: SchemaValidator } | undefined;
-
-/** compiledSchemas compiles the built-in schemas once per process: ajv compilation costs far more than validating. */
-function compiledSchemas(): NonNullable<typeof compiled> {
-  if (!compiled) {
-    const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
-    ajv.addSchema(COMMON_SCHEMA);
-    const envelope = ajv.compile({
-      $id: 'https://gitcell.io/schemas/v1/envelope.json',
-      type: 'object',
-      required: ['apiVersion', 'kind', 'metadata'],
-      properties: { apiVersion: { type: 'string', minLength: 1 }, kind: { type: 'string', minLength: 1 }, metadata: { $ref: 'common.json#/definitions/metadata' } },
-    });
-    compiled = { builtin: compileBuiltinSchemas(), envelope };
-  }
-  return compiled;
-}
-
 const resolveBuiltinRef: RefResolver = (ref) => {
   const m = /#\/definitions\/([^/]+)$/.exec(ref);
   return m ? ((COMMON_SCHEMA.definitions as Record<string, Record<string, unknown>>)[m[1]!] ?? undefined) : undefined;
@@ -62,7 +43,7 @@ const resolveBuiltinRef: RefResolver = (ref) => {
  * loader's own problems are included, so the result is everything wrong with the revision.
  */
 export function validateManifests(load: Pick<LoadResult, 'objects' | 'problems' | 'locate'>, options: ValidateOptions = {}): ValidationResult {
-  const { builtin, envelope } = compiledSchemas();
+  const { builtin, envelope } = builtinValidators();
   const problems: Problem[] = [...load.problems];
   const failed = new Set<LoadedObject>();
 

@@ -5,7 +5,8 @@
 // 2. typed fixtures (test/helpers/manifests.ts) that use every field must pass the schemas.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BUILTIN_SCHEMAS, COMMON_SCHEMA, compileBuiltinSchemas, type JsonSchema } from '../../../crds/index.ts';
+import { readFileSync } from 'node:fs';
+import { BUILTIN_SCHEMAS, COMMON_SCHEMA, GENERATED_VALIDATORS, builtinValidators, compileBuiltinSchemas, generateValidatorsSource, type JsonSchema } from '../../../crds/index.ts';
 import type * as api from '../../../api/index.ts';
 import * as fx from '../../helpers/manifests.ts';
 
@@ -119,7 +120,7 @@ function isSharedWithJob(kind: api.BuiltinKind, path: string): boolean {
 }
 
 test('typed fixtures that use every field pass the schemas', () => {
-  const v = compileBuiltinSchemas();
+  const v = builtinValidators().builtin;
   for (const obj of [fx.fullJob(), fx.batchJob(), fx.fullDaemonSet(), fx.fullCronJob(), fx.sealedSecret(), fx.plaintextSecret(), fx.fullCRD()]) {
     const ok = v[obj.kind](obj);
     assert.ok(ok, `${obj.kind}/${obj.metadata.name}: ${JSON.stringify(v[obj.kind].errors)}`);
@@ -127,9 +128,34 @@ test('typed fixtures that use every field pass the schemas', () => {
 });
 
 test('the schemas reject a field the types do not have', () => {
-  const v = compileBuiltinSchemas();
+  const v = builtinValidators().builtin;
   const job = fx.fullJob() as unknown as { spec: Record<string, unknown> };
   job.spec.replica = 3;
   assert.equal(v.Job(job), false);
   assert.equal(v.Job.errors?.[0]?.keyword, 'additionalProperties');
+});
+
+test('crds/generated/validators.cjs is what the schemas generate (run `npm run gen:validators` after editing a schema)', () => {
+  assert.equal(readFileSync(GENERATED_VALIDATORS, 'utf8'), generateValidatorsSource());
+});
+
+test('the generated validators report exactly the errors of validators compiled at run time', () => {
+  const generated = builtinValidators().builtin;
+  const compiled = compileBuiltinSchemas();
+  const job = fx.fullJob() as unknown as { spec: Record<string, unknown>; metadata: Record<string, unknown> };
+  job.spec.replica = 3;
+  job.spec.priority = 'urgent';
+  job.metadata.name = 'Not A Name';
+  const bad: Array<{ kind: api.BuiltinKind } & Record<string, unknown>> = [
+    job as unknown as { kind: api.BuiltinKind },
+    { ...fx.fullCronJob(), spec: { schedule: 5, concurrencyPolicy: 'Sometimes' } },
+    { ...fx.sealedSecret(), spec: { encryptedData: { 'bad key': '!' } } },
+    { kind: 'DaemonSet', apiVersion: 'gitcell.io/v2', metadata: {}, spec: [] },
+  ];
+  for (const obj of bad) {
+    assert.equal(generated[obj.kind](obj), false);
+    assert.equal(compiled[obj.kind](obj), false);
+    assert.ok(generated[obj.kind].errors!.length > 0);
+    assert.deepEqual(generated[obj.kind].errors, compiled[obj.kind].errors, obj.kind);
+  }
 });
