@@ -122,12 +122,6 @@ async function stopAllTasks(runtime: RuntimeAdapter, network: NetworkManager, st
   await Promise.race([Promise.allSettled(containers.map((c) => runtime.wait(c.id))), new Promise((r) => setTimeout(r, 5000))]);
   for (const c of containers) await runtime.remove(c.id).catch((err: unknown) => log.warn({ err: String(err), container: c.id }, 'agent: cannot remove container'));
   await network.destroy().catch((err: unknown) => log.warn({ err: String(err) }, 'agent: cannot tear down the network'));
-  // Belt and braces: a namespace the network state no longer lists (seen after a resumed `up` whose
-  // tasks first failed to start) must not outlive the node.
-  const { stdout } = await execFileAsync('ip', ['netns', 'list']).catch(() => ({ stdout: '' }));
-  for (const ns of stdout.split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.startsWith(`gc-${node}-`))) {
-    await execFileAsync('ip', ['netns', 'delete', ns]).catch((err: unknown) => log.warn({ err: String(err), netns: ns }, 'agent: cannot delete a network namespace'));
-  }
   // Each task's Secret files live on a tmpfs of its own (agent/secret-volumes.ts): unmount them all.
   const volumes = join(stateDir, 'secret-volumes');
   for (const task of await readdir(volumes).catch(() => [] as string[])) {
