@@ -16,6 +16,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { createLogger, errorMessage, GitcellError, type Logger } from '../lib/index.ts';
 import { connect, splitServers } from './connect.ts';
 import { StoreErrorCodes, storeError } from './errors.ts';
+import { processAlive, WATCHDOG_SCRIPT } from '../lib/process.ts';
 
 /** DEFAULT_STATE_DIR is where gitcell keeps local state, relative to the working directory. */
 export const DEFAULT_STATE_DIR = '.gitcell';
@@ -52,14 +53,6 @@ interface PidFile {
   url: string;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function readPidFile(stateDir: string): PidFile | undefined {
   try {
@@ -80,21 +73,6 @@ function isOurServer(pid: number, confPath: string): boolean {
   }
 }
 
-// The watchdog: $1 is the server binary, the rest its arguments. stdin is kept on fd 3 because an
-// asynchronous list in a non-interactive sh reads /dev/null unless redirected explicitly.
-const WATCHDOG = [
-  'b="$1"; shift',
-  'exec 3<&0',
-  '"$b" "$@" </dev/null 3<&- &',
-  'p=$!',
-  '( read _x <&3; kill -TERM "$p" 2>/dev/null ) &',
-  'w=$!',
-  'exec 3<&-',
-  'wait "$p"; rc=$?',
-  'kill "$w" 2>/dev/null',
-  'exit $rc',
-].join('\n');
-
 /**
  * startEmbedded starts the embedded nats-server for a state dir and resolves once JetStream
  * answers. The server stops when stop() is called or when this process ends in any way (a
@@ -113,8 +91,8 @@ export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedde
     throw new GitcellError('E_NATS_SERVER_MISSING', `nats-server not found at ${binary}: install the Debian package nats-server (scripts/bootstrap.sh) or pass --nats`, { binary });
   }
   const previous = readPidFile(stateDir);
-  if (previous && alive(previous.server) && isOurServer(previous.server, confPath)) {
-    if (alive(previous.owner)) {
+  if (previous && processAlive(previous.server) && isOurServer(previous.server, confPath)) {
+    if (processAlive(previous.owner)) {
       throw new GitcellError(
         'E_EMBEDDED_RUNNING',
         `a gitcell NATS server (pid ${previous.server}, ${previous.url}) already runs for ${stateDir}, owned by pid ${previous.owner}; stop that gitcell first or use another --state-dir`,
@@ -123,8 +101,8 @@ export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedde
     }
     log.warn({ serverPid: previous.server }, 'embedded nats: stopping a server left behind by a gitcell process that died');
     process.kill(previous.server, 'SIGTERM');
-    for (let i = 0; i < 100 && alive(previous.server); i++) await new Promise((r) => setTimeout(r, 100));
-    if (alive(previous.server)) process.kill(previous.server, 'SIGKILL');
+    for (let i = 0; i < 100 && processAlive(previous.server); i++) await new Promise((r) => setTimeout(r, 100));
+    if (processAlive(previous.server)) process.kill(previous.server, 'SIGKILL');
   }
   await mkdir(join(natsDir, 'jetstream'), { recursive: true });
   await rm(portsDir, { recursive: true, force: true });
@@ -149,7 +127,7 @@ export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedde
   // server gracefully, so no server outlives its owner. sh exits with the server's status.
   // Its own process group: a terminal's SIGHUP or Ctrl-C must not kill the watchdog while the
   // server (which takes SIGHUP as "reload") lives on; the pipe alone decides when it stops.
-  const child = spawn('/bin/sh', ['-c', WATCHDOG, 'gitcell-nats', binary, '-c', confPath, '--ports_file_dir', portsDir], {
+  const child = spawn('/bin/sh', ['-c', WATCHDOG_SCRIPT, 'gitcell-nats', '/dev/null', binary, '-c', confPath, '--ports_file_dir', portsDir], {
     stdio: ['pipe', logFd, logFd],
     detached: true,
   });
@@ -159,7 +137,7 @@ export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedde
   let serverPid: number | undefined;
   const killNow = async (): Promise<void> => {
     child.stdin?.end();
-    if (serverPid && alive(serverPid)) process.kill(serverPid, 'SIGKILL');
+    if (serverPid && processAlive(serverPid)) process.kill(serverPid, 'SIGKILL');
     child.kill('SIGKILL');
     await exited;
   };
@@ -265,7 +243,7 @@ export const CONTROL_SEED_FILE = join('nats', 'control.nk');
 export function findEmbeddedUrl(stateDir = DEFAULT_STATE_DIR): string | undefined {
   const dir = resolve(stateDir);
   const p = readPidFile(dir);
-  if (!p || !alive(p.server)) return undefined;
+  if (!p || !processAlive(p.server)) return undefined;
   return p.url;
 }
 

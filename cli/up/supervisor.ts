@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from '../../lib/log.ts';
+import { processAlive, WATCHDOG_SCRIPT } from '../../lib/process.ts';
 
 /** SupervisorOptions: what to run and where its output goes. */
 export interface SupervisorOptions {
@@ -79,7 +80,7 @@ export class Supervisor {
     // Under a small sh watchdog holding a pipe from us (like the embedded nats-server): if `gitcell
     // up` dies in any way the pipe closes and the component gets SIGTERM, so agents still stop
     // their tasks and nothing outlives its owner.
-    const child = spawn('/bin/sh', ['-c', WATCHDOG, `gitcell-${this.o.name}`, this.pidFile, process.execPath, ...this.o.args], {
+    const child = spawn('/bin/sh', ['-c', WATCHDOG_SCRIPT, `gitcell-${this.o.name}`, this.pidFile, process.execPath, ...this.o.args], {
       stdio: ['pipe', fd, fd],
       detached: true,
       env: { ...process.env, GITCELL_COMPONENT: this.o.name },
@@ -163,8 +164,8 @@ export async function stopLeftovers(pidDir: string, stateDir: string, graceMs = 
   }
   const deadline = Date.now() + graceMs;
   for (const { pid } of found) {
-    while (Date.now() < deadline && alive(pid)) await new Promise((r) => setTimeout(r, 100));
-    if (alive(pid)) process.kill(pid, 'SIGKILL');
+    while (Date.now() < deadline && processAlive(pid)) await new Promise((r) => setTimeout(r, 100));
+    if (processAlive(pid)) process.kill(pid, 'SIGKILL');
   }
   return found.map((f) => `${f.name} (pid ${f.pid})`);
 }
@@ -179,29 +180,3 @@ function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
   }
 }
 
-/**
- * WATCHDOG runs "$@" in the background, writes its pid to the file "$1", sends it SIGTERM when stdin
- * (a pipe from `gitcell up`) closes, and exits with its status. The component's stdin is /dev/null.
- */
-const WATCHDOG = [
-  'f="$1"; shift',
-  'exec 3<&0',
-  '"$@" </dev/null 3<&- &',
-  'p=$!',
-  'echo "$p" > "$f"',
-  '( read _x <&3; kill -TERM "$p" 2>/dev/null ) &',
-  'w=$!',
-  'exec 3<&-',
-  'wait "$p"; rc=$?',
-  'kill "$w" 2>/dev/null',
-  'exit $rc',
-].join('\n');
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}

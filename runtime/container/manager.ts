@@ -26,6 +26,7 @@ import { Runc } from './runc.ts';
 import { spawnShim } from './shim.ts';
 import { buildSpec, DEFAULT_PATH } from './spec.ts';
 import { parseGroup, parsePasswd, resolveUser } from './user.ts';
+import { processAlive } from '../../lib/process.ts';
 
 /** ContainerStatus: created (not started), starting, running, exited, or unknown (shim lost). */
 export type ContainerStatus = 'created' | 'starting' | 'running' | 'exited' | 'unknown';
@@ -203,10 +204,10 @@ export class ContainerManager {
     if (exit) return { ...record, status: 'exited', exit: { exitCode: exit.exitCode, oomKilled: exit.oomKills > 0, finishedAt: exit.finishedAt } };
     const pid = readPid(join(p.dir, 'pid'));
     const shim = readPid(join(p.dir, 'shim.pid'));
-    if (pid !== undefined) return { ...record, status: alive(pid) || (shim !== undefined && alive(shim)) ? 'running' : 'unknown', pid };
+    if (pid !== undefined) return { ...record, status: processAlive(pid) || (shim !== undefined && processAlive(shim)) ? 'running' : 'unknown', pid };
     if (fs.existsSync(join(p.dir, 'shim.pid'))) {
       // An empty shim.pid is a start in progress in this or another process.
-      return { ...record, status: shim === undefined || alive(shim) ? 'starting' : 'unknown' };
+      return { ...record, status: shim === undefined || processAlive(shim) ? 'starting' : 'unknown' };
     }
     return { ...record, status: 'created' };
   }
@@ -451,14 +452,6 @@ function readPid(path: string): number | undefined {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function safeReaddir(dir: string): string[] {
   try {
