@@ -4,8 +4,10 @@
 // status), then the controller loop until every Job has its task. reconciler-git adds
 // commit-to-applied latency on a local repository (commit_to_applied_p50_ms/p99_ms).
 //
-//   npm run bench -- reconciler [--objects N]
+//   npm run bench -- reconciler [--objects N] [--latency-objects N] [--commits N] [--skip-full]
 //
+// --skip-full leaves out the full reconcile and controller part (only commit-to-applied runs), to
+// iterate on latency quickly; the issue's numbers need a run without it.
 // Last line: one JSON object with full_reconcile_10k_s, full_reconcile_10k_rss_mb (peak RSS of
 // this process), controllers_10k_tasks_s, and the phase breakdown.
 import { performance } from 'node:perf_hooks';
@@ -33,7 +35,9 @@ const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : def;
 };
-const OBJECTS = arg('objects', 10_000);
+const SKIP_FULL = process.argv.includes('--skip-full');
+// With --skip-full the full-reconcile repository is not used: keep it tiny.
+const OBJECTS = SKIP_FULL ? 1 : arg('objects', 10_000);
 const PER_FILE = 100;
 
 function manifest(i: number): string {
@@ -80,50 +84,54 @@ const nc = await connect({ servers: server.url });
 let result: Record<string, unknown> = {};
 try {
   const store = await openClusterStore<DesiredRecord, SyncRecord>(nc, { prefix: `b${randomBytes(3).toString('hex')}_`, log: silentLogger() });
-  (globalThis as { gc?: () => void }).gc?.();
-  const rssBefore = process.memoryUsage().rss;
-  let peakRss = rssBefore;
-  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 10);
+  if (SKIP_FULL) {
+    result = await commitToApplied(server.url);
+  } else {
+    (globalThis as { gc?: () => void }).gc?.();
+    const rssBefore = process.memoryUsage().rss;
+    let peakRss = rssBefore;
+    const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 10);
 
-  const t0 = performance.now();
-  const out = await reconcileRevision({
-    store,
-    source: 'main',
-    revision: repo.commit,
-    read: () => loadManifestsFromGit({ dir: repo.dir, ref: repo.commit }),
-    validate: (load) => validateLoad(load),
-    log: silentLogger(),
-  });
-  const fullS = (performance.now() - t0) / 1000;
-  peakRss = Math.max(peakRss, process.memoryUsage().rss);
-  if (out.result !== 'Applied') throw new Error(`reconcile did not apply: ${out.result}: ${out.status.conditions.map((c) => c.message).join('; ')}`);
-  const created = out.plan?.create.length ?? 0;
-  if (created !== OBJECTS) throw new Error(`expected ${OBJECTS} objects created, got ${created}`);
-  const phases = Object.fromEntries(out.status.history[0]!.phases.map((p) => [`phase_${p.phase}_ms`, Math.round(p.durationMs)]));
-  console.log(`full reconcile of ${OBJECTS} objects: ${fullS.toFixed(2)} s, peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MB`, phases);
+    const t0 = performance.now();
+    const out = await reconcileRevision({
+      store,
+      source: 'main',
+      revision: repo.commit,
+      read: () => loadManifestsFromGit({ dir: repo.dir, ref: repo.commit }),
+      validate: (load) => validateLoad(load),
+      log: silentLogger(),
+    });
+    const fullS = (performance.now() - t0) / 1000;
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+    if (out.result !== 'Applied') throw new Error(`reconcile did not apply: ${out.result}: ${out.status.conditions.map((c) => c.message).join('; ')}`);
+    const created = out.plan?.create.length ?? 0;
+    if (created !== OBJECTS) throw new Error(`expected ${OBJECTS} objects created, got ${created}`);
+    const phases = Object.fromEntries(out.status.history[0]!.phases.map((p) => [`phase_${p.phase}_ms`, Math.round(p.durationMs)]));
+    console.log(`full reconcile of ${OBJECTS} objects: ${fullS.toFixed(2)} s, peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MB`, phases);
 
-  // Controllers from scratch: every Job gets its task (and its status record).
-  const ac = new AbortController();
-  const t1 = performance.now();
-  let tasksSeen = 0;
-  const loop = runControllers({ store, signal: ac.signal, tickMs: 5000, log: silentLogger(), onPass: (r) => (tasksSeen += r.createTasks.length) });
-  const deadline = Date.now() + 300_000;
-  while (tasksSeen < OBJECTS && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  const controllersS = (performance.now() - t1) / 1000;
-  peakRss = Math.max(peakRss, process.memoryUsage().rss);
-  ac.abort();
-  await loop.done;
-  clearInterval(sampler);
-  console.log(`controllers created ${tasksSeen} tasks in ${controllersS.toFixed(2)} s; peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MB`);
-  result = {
-    objects: OBJECTS,
-    full_reconcile_10k_s: Number(fullS.toFixed(3)),
-    full_reconcile_10k_rss_mb: Math.round(peakRss / 2 ** 20),
-    controllers_10k_tasks_s: Number(controllersS.toFixed(3)),
-    controllers_tasks_created: tasksSeen,
-    ...phases,
-  };
-  result = { ...result, ...(await commitToApplied(server.url)) };
+    // Controllers from scratch: every Job gets its task (and its status record).
+    const ac = new AbortController();
+    const t1 = performance.now();
+    let tasksSeen = 0;
+    const loop = runControllers({ store, signal: ac.signal, tickMs: 5000, log: silentLogger(), onPass: (r) => (tasksSeen += r.createTasks.length) });
+    const deadline = Date.now() + 300_000;
+    while (tasksSeen < OBJECTS && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const controllersS = (performance.now() - t1) / 1000;
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+    ac.abort();
+    await loop.done;
+    clearInterval(sampler);
+    console.log(`controllers created ${tasksSeen} tasks in ${controllersS.toFixed(2)} s; peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MB`);
+    result = {
+      objects: OBJECTS,
+      full_reconcile_10k_s: Number(fullS.toFixed(3)),
+      full_reconcile_10k_rss_mb: Math.round(peakRss / 2 ** 20),
+      controllers_10k_tasks_s: Number(controllersS.toFixed(3)),
+      controllers_tasks_created: tasksSeen,
+      ...phases,
+    };
+    result = { ...result, ...(await commitToApplied(server.url)) };
+  }
 } finally {
   await nc.close();
   await server.stop();
@@ -173,7 +181,9 @@ async function commitToApplied(natsUrl: string): Promise<Record<string, number>>
     log: silentLogger(),
     onReconciled: (rev, out) => {
       if (out.result === 'Applied' || out.result === 'Unchanged') applied.set(rev, performance.now());
-      for (const ph of out.status?.history[0]?.phases ?? []) phaseTimes.set(ph.phase, [...(phaseTimes.get(ph.phase) ?? []), ph.durationMs]);
+      const h = out.status?.history[0];
+      if (h) phaseTimes.set('total', [...(phaseTimes.get('total') ?? []), h.durationMs]);
+      for (const ph of h?.phases ?? []) phaseTimes.set(ph.phase, [...(phaseTimes.get(ph.phase) ?? []), ph.durationMs]);
     },
   });
   const waitApplied = async (rev: string) => {
@@ -186,6 +196,7 @@ async function commitToApplied(natsUrl: string): Promise<Record<string, number>>
   };
   const latencies: number[] = [];
   const detect: number[] = [];
+  const afterSeen: number[] = [];
   try {
     await waitApplied(git('rev-parse', 'HEAD'));
     for (let c = 0; c < commits; c++) {
@@ -199,6 +210,7 @@ async function commitToApplied(natsUrl: string): Promise<Record<string, number>>
       const rev = await isogit.resolveRef({ fs, dir, ref: 'HEAD' });
       latencies.push((await waitApplied(rev)) - committed);
       detect.push(seen.get(rev)! - committed);
+      afterSeen.push(applied.get(rev)! - seen.get(rev)!);
     }
   } finally {
     await svc.stop();
@@ -211,5 +223,5 @@ async function commitToApplied(natsUrl: string): Promise<Record<string, number>>
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
   const phaseMedians = Object.fromEntries([...phaseTimes].map(([ph, xs]) => [`commit_phase_${ph}_p50_ms`, Math.round(median(xs))]));
   console.log(`commit to applied, ${objects} objects, ${commits} commits: p50 ${pct(50).toFixed(1)} ms, p99 ${pct(99).toFixed(1)} ms; seen by the source after ${median(detect).toFixed(1)} ms (p50)`, phaseMedians);
-  return { ...phaseMedians, commit_to_seen_p50_ms: Number(median(detect).toFixed(1)), latency_objects: objects, commit_to_applied_p50_ms: Number(pct(50).toFixed(1)), commit_to_applied_p99_ms: Number(pct(99).toFixed(1)) };
+  return { ...phaseMedians, commit_to_seen_p50_ms: Number(median(detect).toFixed(1)), seen_to_applied_p50_ms: Number(median(afterSeen).toFixed(1)), latency_objects: objects, commit_to_applied_p50_ms: Number(pct(50).toFixed(1)), commit_to_applied_p99_ms: Number(pct(99).toFixed(1)) };
 }

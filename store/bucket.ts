@@ -191,6 +191,20 @@ export class Bucket<T> {
     }
   }
 
+  /**
+   * lastRevision returns the bucket's newest revision (its stream's last sequence, 0 when empty),
+   * read from the stream leader: a Mirror that has reached it has seen every write acknowledged
+   * before this call.
+   */
+  async lastRevision(): Promise<number> {
+    try {
+      const info = await Promise.race([this.jsm.streams.info(this.stream), disconnected(this.nc)]);
+      return info.state.last_seq;
+    } catch (err) {
+      throw translateError(err, 'info', this.name, '');
+    }
+  }
+
   /** put writes `value` unconditionally (last writer wins) and returns the new revision. */
   put(key: string, value: T): Promise<number> {
     return this.publish('put', key, encodeRecord(this.codec, value), undefined);

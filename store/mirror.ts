@@ -31,6 +31,8 @@ export class Mirror<T> {
   readonly done: Promise<void>;
   private markSynced!: () => void;
   private isSynced = false;
+  private seen = 0;
+  private waiters = new Set<() => void>();
 
   constructor(
     readonly bucket: Bucket<T>,
@@ -43,6 +45,42 @@ export class Mirror<T> {
   /** hasSynced tells whether the snapshot has been delivered (and not lost since). */
   get hasSynced(): boolean {
     return this.isSynced;
+  }
+
+  /**
+   * revision is the newest bucket revision the live copy reflects (0 before the snapshot). For an
+   * unprefixed mirror, revision >= bucket.lastRevision() means the copy holds every write made so far.
+   */
+  get revision(): number {
+    return this.isSynced ? this.seen : 0;
+  }
+
+  /**
+   * caughtUp resolves true once the live copy reflects `revision` (see `revision`), false if that
+   * takes longer than `timeoutMs` or the mirror stops: the caller then reads the bucket instead.
+   */
+  caughtUp(revision: number, timeoutMs: number): Promise<boolean> {
+    if (this.revision >= revision) return Promise.resolve(true);
+    if (this.opts.signal.aborted) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const check = () => {
+        if (this.revision < revision && !this.opts.signal.aborted) return;
+        done(this.revision >= revision);
+      };
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        this.opts.signal.removeEventListener('abort', check);
+        resolve(ok);
+      };
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.waiters.add(check);
+      this.opts.signal.addEventListener('abort', check, { once: true });
+    });
+  }
+
+  private wake(): void {
+    for (const w of [...this.waiters]) w();
   }
 
   /** get returns a key's mirrored value. */
@@ -69,15 +107,22 @@ export class Mirror<T> {
             this.entries.clear();
             for (const [k, v] of fresh) this.entries.set(k, v);
             live = true;
+            this.seen = ev.revision;
+            for (const e of fresh.values()) this.seen = Math.max(this.seen, e.revision);
             this.isSynced = true;
             this.markSynced();
+            this.wake();
             this.opts.onChange?.(undefined);
             continue;
           }
           const target = live ? this.entries : fresh;
           if (ev.type === 'put') target.set(ev.key, { value: ev.value, revision: ev.revision });
           else target.delete(ev.key);
-          if (live) this.opts.onChange?.(ev.key);
+          if (live) {
+            this.seen = Math.max(this.seen, ev.revision);
+            this.opts.onChange?.(ev.key);
+            this.wake();
+          }
         }
         return;
       } catch (err) {

@@ -1,12 +1,12 @@
 import { performance } from 'node:perf_hooks';
 import { DEFAULT_NAMESPACE } from '../../api/index.ts';
 import { createLogger, errorMessage, isGitcellError, type Logger } from '../../lib/index.ts';
-import type { StoreRecord } from '../../store/index.ts';
+import { StoreErrorCodes, type StoreRecord } from '../../store/index.ts';
 import { nextDesiredRecord, planDiff, planIsEmpty, type DesiredRecord, type Plan } from '../diff/index.ts';
 import type { WorkloadStatus } from '../controllers/index.ts';
 import { buildDesired, type Located } from './build.ts';
 import { desiredStoreKey, inventoryKey, objectStatusKey, sourceStatusKey } from './keys.ts';
-import { emit, mapLimit, type ReconcilerStore } from './store.ts';
+import { emit, mapLimit, type ReconcilerStore, type SyncRecord } from './store.ts';
 import {
   emptySyncStatus,
   pushHistory,
@@ -97,27 +97,49 @@ export async function reconcileRevision<R>(opts: ReconcileRevisionOptions<R>): P
   const phases: HistoryEntry['phases'] = [];
   const generation = opts.generation ?? 1;
 
-  const writeStatus = (fn: (s: SyncStatus) => SyncStatus) =>
-    store.sync.updateWithRetry(statusKey, (cur) => {
-      const base = cur && (cur as SyncStatus).kind === 'SyncStatus' ? (cur as SyncStatus) : emptySyncStatus(opts.source);
-      return { ...fn(base), updatedAt: iso(), ...(opts.term !== undefined ? { term: opts.term } : {}) };
-    });
-  const progress = async (phase: Phase, message: string) => {
-    if (opts.signal?.aborted) throw new Stall('Aborted', `reconcile of ${short(revision)} aborted before ${phase}`);
-    try {
-      await writeStatus((s) => ({
-        ...s,
-        phase,
-        lastAttemptedRevision: revision,
-        conditions: setCondition(s.conditions, { type: 'Reconciling', status: 'True', reason: 'Progressing', message: `${phase}: ${message}` }, iso()),
-      }));
-    } catch (err) {
-      // Progress is informative; the final status write is the one that must happen.
-      log.warn({ err: errorMessage(err), phase }, 'reconciler: could not write progress');
+  // The status record as this reconcile last wrote it: the next write compare-and-sets against it
+  // directly (one round trip); only when someone else wrote in between does it fall back to
+  // updateWithRetry's read-modify-write. Either way a concurrent writer is never overwritten.
+  let last: StoreRecord<SyncRecord> | undefined;
+  const stamp = (cur: SyncRecord | undefined, fn: (s: SyncStatus) => SyncStatus): SyncStatus => {
+    const base = cur && (cur as SyncStatus).kind === 'SyncStatus' ? (cur as SyncStatus) : emptySyncStatus(opts.source);
+    return { ...fn(base), updatedAt: iso(), ...(opts.term !== undefined ? { term: opts.term } : {}) };
+  };
+  const writeStatus = async (fn: (s: SyncStatus) => SyncStatus): Promise<StoreRecord<SyncRecord> | undefined> => {
+    if (last) {
+      const next = stamp(last.value, fn);
+      try {
+        last = { key: statusKey, value: next, revision: await store.sync.update(statusKey, next, last.revision) };
+        return last;
+      } catch (err) {
+        if (!isGitcellError(err, StoreErrorCodes.Conflict)) throw err;
+      }
     }
+    last = await store.sync.updateWithRetry(statusKey, (cur) => stamp(cur, fn));
+    return last;
+  };
+  // Progress writes are pipelined: each is queued behind the previous one (so they land in phase
+  // order) while the phase itself runs at once, instead of a store round trip before every phase.
+  // The final status write waits for this chain, so a progress write can never land after it.
+  let progressChain: Promise<void> = Promise.resolve();
+  const progress = (phase: Phase, message: string) => {
+    if (opts.signal?.aborted) throw new Stall('Aborted', `reconcile of ${short(revision)} aborted before ${phase}`);
+    progressChain = progressChain.then(async () => {
+      try {
+        await writeStatus((s) => ({
+          ...s,
+          phase,
+          lastAttemptedRevision: revision,
+          conditions: setCondition(s.conditions, { type: 'Reconciling', status: 'True', reason: 'Progressing', message: `${phase}: ${message}` }, iso()),
+        }));
+      } catch (err) {
+        // Progress is informative; the final status write is the one that must happen.
+        log.warn({ err: errorMessage(err), phase }, 'reconciler: could not write progress');
+      }
+    });
   };
   const run = async <T>(phase: Phase, message: string, fn: () => Promise<T> | T): Promise<T> => {
-    await progress(phase, message);
+    progress(phase, message);
     const start = performance.now();
     try {
       return await fn();
@@ -136,9 +158,13 @@ export async function reconcileRevision<R>(opts: ReconcileRevisionOptions<R>): P
     const built = await run('build', `building ${validated.objects.length} objects`, () => buildDesired(validated.objects));
     if (built.problems.length) throw new Stall('BuildFailed', summarize(built.problems), built.problems);
 
-    const current = await run('diff', 'comparing with the cluster', () => (opts.current ? opts.current() : store.desired.list()));
+    // The plan (hashing every object) is part of the diff phase's time, not hidden between phases.
+    const { current, diffed } = await run('diff', 'comparing with the cluster', async () => {
+      const recs = await (opts.current ? opts.current() : store.desired.list());
+      return { current: recs, diffed: planDiff(built.objects, recs.map((r) => r.value), { allowPruneAll: opts.allowPruneAll ?? false }) };
+    });
+    plan = diffed;
     const byKey = new Map(current.map((r) => [r.value.key, r]));
-    plan = planDiff(built.objects, current.map((r) => r.value), { allowPruneAll: opts.allowPruneAll ?? false });
     if (plan.refused) throw new Stall('PruneAllRefused', plan.refused.message);
 
     const changes = plan.create.length + plan.update.length;
@@ -209,8 +235,10 @@ export async function reconcileRevision<R>(opts: ReconcileRevisionOptions<R>): P
   const inventory: Inventory | undefined = ok && applied ? { kind: 'Inventory', source: opts.source, revision, entries: inventoryOf(applied), updatedAt: iso() } : undefined;
   let status: SyncStatus;
   try {
-    if (inventory) await store.sync.put(inventoryKey(opts.source), inventory);
-    status = (await writeStatus(finalize))!.value as SyncStatus;
+    await progressChain;
+    // The inventory and the status are separate keys: write them side by side.
+    const [, rec] = await Promise.all([inventory ? store.sync.put(inventoryKey(opts.source), inventory) : undefined, writeStatus(finalize)]);
+    status = rec!.value as SyncStatus;
   } catch (err) {
     log.error({ err: errorMessage(err), revision }, 'reconciler: could not write the sync status');
     status = finalize(emptySyncStatus(opts.source));

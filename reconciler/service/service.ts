@@ -1,5 +1,5 @@
 import { createLogger, errorMessage, type Logger } from '../../lib/index.ts';
-import { runForLeadership, type ClusterStore, type Election, type LeaderContext } from '../../store/index.ts';
+import { Mirror, runForLeadership, type ClusterStore, type Election, type LeaderContext, type StoreRecord } from '../../store/index.ts';
 import {
   reconcileRevision,
   runControllers,
@@ -60,6 +60,9 @@ export interface ReconcilerService {
   stop(): Promise<void>;
 }
 
+/** MIRROR_CATCH_UP_MS bounds the wait for the desired mirror before the diff lists the bucket instead. */
+const MIRROR_CATCH_UP_MS = 2_000;
+
 /** sourceNameOf turns a branch into a store-key-safe source name ("release/1.2" -> "release-1-2"). */
 export function sourceNameOf(branch: string): string {
   return branch.replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '') || 'default';
@@ -87,6 +90,20 @@ export async function startReconcilerService(opts: ReconcilerServiceOptions): Pr
   }
 
   const reconcileLoop = async (ctx: LeaderContext, q: RevisionQueue): Promise<void> => {
+    // The diff phase compares with a mirror of the `desired` bucket instead of listing it on every
+    // commit. Before each use it must have caught up with the bucket's newest revision (one cheap
+    // stream-info round trip), so it holds this leader's own writes from the previous reconcile;
+    // if it lags, the bucket is listed as before. A write racing in after that check is still safe:
+    // the apply phase's compare-and-set fails and the revision is retried.
+    const desired = new Mirror<DesiredRecord>(store.desired, { signal: ctx.signal, log });
+    const current = async (): Promise<StoreRecord<DesiredRecord>[]> => {
+      if (await desired.caughtUp(await store.desired.lastRevision(), MIRROR_CATCH_UP_MS)) {
+        const out = [...desired.entries].map(([key, e]) => ({ key, value: e.value, revision: e.revision }));
+        return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      }
+      log.debug({ source: sourceName }, 'reconciler: desired mirror behind; listing the bucket');
+      return store.desired.list();
+    };
     for (;;) {
       const revision = await q.take();
       if (revision === undefined || ctx.signal.aborted || !ctx.valid()) return;
@@ -104,6 +121,7 @@ export async function startReconcilerService(opts: ReconcilerServiceOptions): Pr
             }
             return validated;
           },
+          current,
           term: ctx.term,
           signal: ctx.signal,
           ...(opts.allowPruneAll ? { allowPruneAll: true } : {}),
