@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { DEFAULT_NAMESPACE } from '../../api/index.ts';
+import { DEFAULT_NAMESPACE, type AnyObject } from '../../api/index.ts';
 import { createLogger, errorMessage, isGitcellError, type Logger } from '../../lib/index.ts';
 import { StoreErrorCodes, type StoreRecord } from '../../store/index.ts';
 import { nextDesiredRecord, planDiff, planIsEmpty, type DesiredRecord, type Plan } from '../diff/index.ts';
@@ -51,6 +51,8 @@ export interface ReconcileRevisionOptions<R> {
    * retried.
    */
   current?: () => Promise<StoreRecord<DesiredRecord>[]> | StoreRecord<DesiredRecord>[];
+  /** hashCache is planDiff's per-object hash cache (see PlanOptions); pass one only for read-only objects. */
+  hashCache?: WeakMap<AnyObject, string>;
   /** concurrency bounds in-flight store writes within one apply stage (default 256). */
   concurrency?: number;
   now?: () => number;
@@ -161,7 +163,7 @@ export async function reconcileRevision<R>(opts: ReconcileRevisionOptions<R>): P
     // The plan (hashing every object) is part of the diff phase's time, not hidden between phases.
     const { current, diffed } = await run('diff', 'comparing with the cluster', async () => {
       const recs = await (opts.current ? opts.current() : store.desired.list());
-      return { current: recs, diffed: planDiff(built.objects, recs.map((r) => r.value), { allowPruneAll: opts.allowPruneAll ?? false }) };
+      return { current: recs, diffed: planDiff(built.objects, recs.map((r) => r.value), { allowPruneAll: opts.allowPruneAll ?? false, ...(opts.hashCache ? { hashCache: opts.hashCache } : {}) }) };
     });
     plan = diffed;
     const byKey = new Map(current.map((r) => [r.value.key, r]));

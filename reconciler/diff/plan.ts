@@ -49,6 +49,12 @@ export interface Plan {
 export interface PlanOptions {
   /** allowPruneAll lets a revision prune every inventory object (an emptied repository on purpose). */
   allowPruneAll?: boolean;
+  /**
+   * hashCache remembers objectHash per object instance across plans. Only for objects that are
+   * never mutated (the manifest loader's parse cache hands out the same read-only objects for
+   * unchanged files), so a commit that changes one object of a thousand hashes one.
+   */
+  hashCache?: WeakMap<AnyObject, string>;
 }
 
 /**
@@ -67,7 +73,11 @@ export function planDiff(desired: readonly AnyObject[], current: Iterable<Desire
     const key = objectKey(object);
     wanted.add(key);
     const prev = byKey.get(key);
-    const specHash = objectHash(object);
+    let specHash = options.hashCache?.get(object);
+    if (specHash === undefined) {
+      specHash = objectHash(object);
+      options.hashCache?.set(object, specHash);
+    }
     const item = { key, kind: object.kind, stage: stageOf(object.kind), object, specHash };
     if (!prev) plan.create.push(item);
     else if (prev.specHash !== specHash || prev.origin.type !== 'git') {

@@ -1,3 +1,4 @@
+import type { AnyObject } from '../../api/index.ts';
 import { createLogger, errorMessage, type Logger } from '../../lib/index.ts';
 import { Mirror, runForLeadership, type ClusterStore, type Election, type LeaderContext, type StoreRecord } from '../../store/index.ts';
 import {
@@ -82,6 +83,8 @@ export async function startReconcilerService(opts: ReconcilerServiceOptions): Pr
   let queue: RevisionQueue | undefined;
   // Successive commits mostly share files: parse each (path, blob) once.
   const parseCache = new Map<string, ParsedFile>();
+  // ...and hash each of those (read-only) objects once for the diff.
+  const hashCache = new WeakMap<AnyObject, string>();
 
   await source.start((rev) => queue?.offer(rev.sha));
   let webhook: WebhookServer | undefined;
@@ -122,6 +125,7 @@ export async function startReconcilerService(opts: ReconcilerServiceOptions): Pr
             return validated;
           },
           current,
+          hashCache,
           term: ctx.term,
           signal: ctx.signal,
           ...(opts.allowPruneAll ? { allowPruneAll: true } : {}),

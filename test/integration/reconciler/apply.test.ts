@@ -278,3 +278,21 @@ test('the diff can read a Mirror of the desired bucket; a stale view fails the C
   assert.equal(((await store.desired.get('Job.default.web'))!.value.object as Job).spec.template.image, 'web:1', 'nothing overwritten');
   assert.equal((await applyWith(c2, fromMirror)).result, 'Applied');
 });
+
+test('a desired Mirror that has caught up with the bucket last revision holds the reconcile own writes', async (t) => {
+  const { store, repo, apply } = await setup(t);
+  const ac = new AbortController();
+  t.after(() => ac.abort());
+  const mirror = new Mirror<DesiredRecord>(store.desired, { signal: ac.signal, log: silentLogger() });
+  assert.equal(await mirror.caughtUp(await store.desired.lastRevision(), 10_000), true, 'an empty bucket: caught up once synced');
+  const c1 = await repo.commit({ 'web.yaml': yaml(job('web', 'web:1', 1), job('api', 'api:1', 1)) });
+  assert.equal((await apply(c1)).result, 'Applied');
+  const last = await store.desired.lastRevision();
+  assert.ok(last > 0, `last revision ${last}`);
+  assert.equal(await mirror.caughtUp(last, 10_000), true);
+  for (const key of ['Job.default.web', 'Job.default.api']) {
+    assert.equal(mirror.entries.get(key)?.revision, (await store.desired.get(key))!.revision, `${key} at the bucket's revision`);
+  }
+  // A revision nobody wrote yet: caughtUp gives up after its timeout instead of hanging.
+  assert.equal(await mirror.caughtUp(last + 1_000, 50), false);
+});

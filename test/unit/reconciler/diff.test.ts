@@ -5,6 +5,7 @@ import { objectKey } from '../../../api/index.ts';
 import {
   applyPlanToRecords,
   nextDesiredRecord,
+  objectHash,
   planDiff,
   planIsEmpty,
   REDACTED,
@@ -128,4 +129,17 @@ test('property: applying a plan then diffing again is empty', () => {
       assert.ok(afterKeys.has(key) || kept, `seed ${seed}: ${key} should have been pruned`);
     }
   }
+});
+
+test('planDiff with a hash cache plans exactly as without one and hashes each object instance once', () => {
+  const objects = [job('a', 'img:1'), job('b', 'img:1'), secret('s', { k: 'v' })];
+  const current = records([job('a', 'img:1'), job('b', 'img:0')]);
+  const hashCache = new WeakMap<AnyObject, string>();
+  const plain = planDiff(objects, current);
+  const cached = planDiff(objects, current, { hashCache });
+  assert.deepEqual(cached, plain);
+  for (const o of objects) assert.equal(hashCache.get(o), objectHash(o));
+  // A cached hash is used as is: the cache is only for objects never mutated after planning.
+  hashCache.set(objects[0]!, 'remembered');
+  assert.equal(planDiff(objects, current, { hashCache }).update.find((u) => u.key === objectKey(objects[0]!))?.specHash, 'remembered');
 });
