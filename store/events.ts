@@ -74,9 +74,7 @@ export class EventStream<T> {
     codec: RecordCodec<T>,
     opts: { log?: Logger; onInvalid?: (r: InvalidRecord) => void } = {},
   ): Promise<EventStream<T>> {
-    const timeout = cfg.timeoutMs ?? 5000;
-    const js = jetstream(nc, { timeout });
-    const jsm = await jetstreamManager(nc, { timeout });
+    const jsm = await jetstreamManager(nc, { timeout: cfg.timeoutMs ?? 5000 });
     const want = {
       name: cfg.name,
       subjects: [`${cfg.subjectRoot}.>`],
@@ -113,7 +111,7 @@ export class EventStream<T> {
     } catch (err) {
       throw translateError(err, 'create stream', cfg.name);
     }
-    return new EventStream(nc, js, jsm, cfg, codec, opts.onInvalid, opts.log);
+    return EventStream.bind(nc, cfg, codec, opts);
   }
 
   private subject(tokens: string[]): string {
