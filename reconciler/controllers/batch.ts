@@ -1,7 +1,7 @@
 import type { BatchFields } from '../../api/index.ts';
 import { isTerminal, shortHash, taskId } from './tasks.ts';
 import type { BatchPhase, ControllerEvent, ControllerResult, TaskView, WorkloadStatus } from './types.ts';
-import { condition, makeTask, type ControllerOptions, type WorkloadSpec } from './workload.ts';
+import { condition, controllerResult, makeTask, type ControllerOptions, type WorkloadSpec, workloadStatus } from './workload.ts';
 
 /** DEFAULT_BACKOFF_LIMIT is Kubernetes' default number of retries before a batch Job fails. */
 export const DEFAULT_BACKOFF_LIMIT = 6;
@@ -84,12 +84,7 @@ export function computeBatchJob(input: BatchJobInput, opts: ControllerOptions): 
   };
   // A finished Job keeps its counts: its tasks are gone, the status is the record.
   if (prevBatch && prevBatch.phase !== 'Running') Object.assign(batch, { succeeded: prevBatch.succeeded, failed: prevBatch.failed });
-  const status: WorkloadStatus = {
-    kind: 'Job',
-    namespace: job.namespace,
-    name: job.name,
-    observedGeneration: job.generation,
-    templateHash: job.templateHash,
+  const status = workloadStatus('Job', job, {
     desired: completions,
     current: activeCount,
     ready: 0,
@@ -99,8 +94,7 @@ export function computeBatchJob(input: BatchJobInput, opts: ControllerOptions): 
       condition(input.prev, 'Complete', phase === 'Complete' ? 'True' : 'False', phase === 'Complete' ? 'Completed' : 'NotComplete', `${batch.succeeded}/${completions} succeeded`, opts.now),
       condition(input.prev, 'Failed', phase === 'Failed' ? 'True' : 'False', phase === 'Failed' ? (reason ?? 'Failed') : 'NotFailed', `${batch.failed} failures (backoffLimit ${backoffLimit})`, opts.now),
     ],
-    updatedAt: nowIso,
-  };
-  return { create, delete: del.sort(), status, events: prevBatch?.phase === phase && phase !== 'Running' ? [] : events };
+  }, opts.now);
+  return controllerResult(create, del.sort(), status, prevBatch?.phase === phase && phase !== 'Running' ? [] : events);
 }
 

@@ -1,9 +1,8 @@
 import type { NodeRecord } from '../../api/index.ts';
 import { DEFAULT_NODE_GRACE_MS, nodeEligibility } from './eligibility.ts';
-import { DEFAULT_CRASH_LOOP_RESTARTS, DEFAULT_PROGRESS_DEADLINE_SECONDS, trackRollout } from './rollout.ts';
 import { isReady, isTerminal, resolveIntOrPercent, shortHash, taskId } from './tasks.ts';
 import type { ControllerResult, TaskView, WorkloadStatus } from './types.ts';
-import { makeTask, rolloutConditions, type ControllerOptions, type WorkloadSpec } from './workload.ts';
+import { controllerResult, makeTask, rolloutConditions, type ControllerOptions, trackWorkloadRollout, type WorkloadSpec, workloadStatus } from './workload.ts';
 
 /** DaemonSetInput is the state a DaemonSet's controller decides from. */
 export interface DaemonSetInput {
@@ -45,18 +44,7 @@ export function computeDaemonSet(input: DaemonSetInput, opts: ControllerOptions)
   const currentTasks = onEligible.filter((t) => t.spec.templateHash === ds.templateHash);
   const oldLive = onEligible.filter((t) => t.spec.templateHash !== ds.templateHash && !isTerminal(t));
 
-  const decision = trackRollout(input.prev?.rollout, {
-    object: { kind: 'DaemonSet', namespace: ds.namespace, name: ds.name },
-    templateHash: ds.templateHash,
-    revision: ds.revision,
-    generation: ds.generation,
-    desired: eligible.length,
-    newTasks: currentTasks,
-    oldCount: oldLive.length,
-    progressDeadlineSeconds: ds.strategy?.progressDeadlineSeconds ?? DEFAULT_PROGRESS_DEADLINE_SECONDS,
-    crashLoopRestarts: opts.crashLoopRestarts ?? DEFAULT_CRASH_LOOP_RESTARTS,
-    now: opts.now,
-  });
+  const decision = trackWorkloadRollout('DaemonSet', ds, input.prev, { desired: eligible.length, newTasks: currentTasks, oldCount: oldLive.length }, opts);
   const rollout = decision.state;
   const hash = shortHash(ds.templateHash, rollout.generation);
   const create: ReturnType<typeof makeTask>[] = [];
@@ -99,25 +87,13 @@ export function computeDaemonSet(input: DaemonSetInput, opts: ControllerOptions)
   }
 
   const ready = eligible.filter((n) => (byNode.get(n) ?? []).some(isReady)).length;
-  const status: WorkloadStatus = {
-    kind: 'DaemonSet',
-    namespace: ds.namespace,
-    name: ds.name,
-    observedGeneration: ds.generation,
-    templateHash: ds.templateHash,
+  const status = workloadStatus('DaemonSet', ds, {
     desired: eligible.length,
     current: onEligible.filter((t) => !isTerminal(t)).length,
     ready,
     updated: currentTasks.filter((t) => !isTerminal(t)).length,
     rollout,
     conditions: rolloutConditions(input.prev, rollout, ready, eligible.length, opts.now),
-    updatedAt: new Date(opts.now).toISOString(),
-  };
-  return {
-    create,
-    delete: [...new Set(del)],
-    status,
-    events: decision.events,
-    ...(decision.failed ? { failedRollout: decision.failed } : {}),
-  };
+  }, opts.now);
+  return controllerResult(create, del, status, decision.events, decision.failed);
 }

@@ -1,7 +1,6 @@
-import { DEFAULT_CRASH_LOOP_RESTARTS, DEFAULT_PROGRESS_DEADLINE_SECONDS, trackRollout } from './rollout.ts';
 import { byIndexThenId, isReady, isTerminal, resolveIntOrPercent, shortHash, taskId } from './tasks.ts';
 import type { ControllerResult, TaskView, WorkloadStatus } from './types.ts';
-import { makeTask, partitionByTemplate, rolloutConditions, type ControllerOptions, type WorkloadSpec } from './workload.ts';
+import { controllerResult, makeTask, partitionByTemplate, rolloutConditions, type ControllerOptions, trackWorkloadRollout, type WorkloadSpec, workloadStatus } from './workload.ts';
 
 /** ServiceJobInput is the state a service Job's controller decides from. */
 export interface ServiceJobInput {
@@ -33,18 +32,7 @@ export function computeServiceJob(input: ServiceJobInput, opts: ControllerOption
   const newLive = allNew.filter((t) => !isTerminal(t));
   const oldLive = allOld.filter((t) => !isTerminal(t));
 
-  const decision = trackRollout(input.prev?.rollout, {
-    object: { kind: 'Job', namespace: job.namespace, name: job.name },
-    templateHash: job.templateHash,
-    revision: job.revision,
-    generation: job.generation,
-    desired: replicas,
-    newTasks: allNew,
-    oldCount: oldLive.length,
-    progressDeadlineSeconds: strategy.progressDeadlineSeconds ?? DEFAULT_PROGRESS_DEADLINE_SECONDS,
-    crashLoopRestarts: opts.crashLoopRestarts ?? DEFAULT_CRASH_LOOP_RESTARTS,
-    now: opts.now,
-  });
+  const decision = trackWorkloadRollout('Job', job, input.prev, { desired: replicas, newTasks: allNew, oldCount: oldLive.length }, opts);
   const rollout = decision.state;
   const create: ReturnType<typeof makeTask>[] = [];
   const del: string[] = [];
@@ -96,27 +84,15 @@ export function computeServiceJob(input: ServiceJobInput, opts: ControllerOption
   }
 
   const ready = newLive.filter(isReady).length + oldLive.filter(isReady).length;
-  const status: WorkloadStatus = {
-    kind: 'Job',
-    namespace: job.namespace,
-    name: job.name,
-    observedGeneration: job.generation,
-    templateHash: job.templateHash,
+  const status = workloadStatus('Job', job, {
     desired: replicas,
     current: newLive.length + oldLive.length,
     ready,
     updated: newLive.length,
     rollout,
     conditions: rolloutConditions(input.prev, rollout, ready, replicas, opts.now),
-    updatedAt: new Date(opts.now).toISOString(),
-  };
-  return {
-    create,
-    delete: [...new Set(del)],
-    status,
-    events: decision.events,
-    ...(decision.failed ? { failedRollout: decision.failed } : {}),
-  };
+  }, opts.now);
+  return controllerResult(create, del, status, decision.events, decision.failed);
 }
 
 export type { TaskView };

@@ -1,6 +1,7 @@
-import type { RollingStrategy, SpreadLimit, TaskSpec, TaskTemplate } from '../../api/index.ts';
+import type { RolloutResult, RollingStrategy, SpreadLimit, TaskSpec, TaskTemplate } from '../../api/index.ts';
 import { jobKeyOf } from '../../api/index.ts';
-import type { Condition, RolloutState, TaskView, WorkloadStatus } from './types.ts';
+import { DEFAULT_CRASH_LOOP_RESTARTS, DEFAULT_PROGRESS_DEADLINE_SECONDS, trackRollout, type RolloutDecision, type RolloutObservation } from './rollout.ts';
+import type { Condition, ControllerEvent, ControllerResult, RolloutState, TaskView, WorkloadStatus } from './types.ts';
 
 /**
  * WorkloadSpec is a Job or DaemonSet as its controller needs it: identity, generation, the Git
@@ -66,10 +67,67 @@ export function rolloutConditions(prev: WorkloadStatus | undefined, r: RolloutSt
   return [available, progressing];
 }
 
+/**
+ * trackWorkloadRollout advances the rollout of `w` (see trackRollout): the workload supplies its
+ * identity, template, revision and progress deadline, the options the clock and crash-loop
+ * threshold, and the controller what it saw of its tasks.
+ */
+export function trackWorkloadRollout(
+  kind: WorkloadSpec['kind'],
+  w: WorkloadSpec,
+  prev: WorkloadStatus | undefined,
+  seen: Pick<RolloutObservation, 'desired' | 'newTasks' | 'oldCount'>,
+  opts: ControllerOptions,
+): RolloutDecision {
+  return trackRollout(prev?.rollout, {
+    object: { kind, namespace: w.namespace, name: w.name },
+    templateHash: w.templateHash,
+    revision: w.revision,
+    generation: w.generation,
+    ...seen,
+    progressDeadlineSeconds: w.strategy?.progressDeadlineSeconds ?? DEFAULT_PROGRESS_DEADLINE_SECONDS,
+    crashLoopRestarts: opts.crashLoopRestarts ?? DEFAULT_CRASH_LOOP_RESTARTS,
+    now: opts.now,
+  });
+}
+
 /** partitionByTemplate splits tasks into those of the current template and the rest. */
 export function partitionByTemplate(tasks: readonly TaskView[], templateHash: string): { current: TaskView[]; old: TaskView[] } {
   const current: TaskView[] = [];
   const old: TaskView[] = [];
   for (const t of tasks) (t.spec.templateHash === templateHash ? current : old).push(t);
   return { current, old };
+}
+
+/** WorkloadCounts is the part of a WorkloadStatus that each controller computes for itself. */
+export type WorkloadCounts = Omit<WorkloadStatus, 'kind' | 'namespace' | 'name' | 'observedGeneration' | 'templateHash' | 'updatedAt'>;
+
+/**
+ * workloadStatus builds the WorkloadStatus of `w` as controller `kind` saw it at `now`: the
+ * workload's identity, the generation and template it observed, then the controller's own counts.
+ */
+export function workloadStatus(kind: WorkloadStatus['kind'], w: WorkloadSpec, counts: WorkloadCounts, now: number): WorkloadStatus {
+  return {
+    kind,
+    namespace: w.namespace,
+    name: w.name,
+    observedGeneration: w.generation,
+    templateHash: w.templateHash,
+    ...counts,
+    updatedAt: new Date(now).toISOString(),
+  };
+}
+
+/**
+ * controllerResult assembles a ControllerResult: each task is deleted once however many reasons a
+ * controller found for it, and `failedRollout` is present only when a rollout just failed.
+ */
+export function controllerResult(create: TaskSpec[], del: readonly string[], status: WorkloadStatus, events: ControllerEvent[], failedRollout?: RolloutResult): ControllerResult {
+  return {
+    create,
+    delete: [...new Set(del)],
+    status,
+    events,
+    ...(failedRollout ? { failedRollout } : {}),
+  };
 }
