@@ -5,12 +5,12 @@ import { readdir, rm } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { GitcellError } from '../../lib/errors.ts';
+import { GitcellError, errorMessage } from '../../lib/errors.ts';
 import { createLogger } from '../../lib/log.ts';
 import { Bucket, connectFromOptions, nodeSecretsBucket, objectCodec, openAgentStore, openClusterStore } from '../../store/index.ts';
 import { Keyring } from '../../secrets/index.ts';
 import type { NodeSecretRecord, TaskStatus } from '../../api/index.ts';
-import { NetworkManager, parseIpv4Cidr } from '../../runtime/index.ts';
+import { NetworkManager, parseIpv4Cidr, validateCgroupParent } from '../../runtime/index.ts';
 import {
   Agent, RuntimeAdapter, hostAddresses, kernelVersion, machineCapacity, parseCapacity, parseLabels, runcVersion,
 } from '../../agent/index.ts';
@@ -28,6 +28,8 @@ interface AgentFlags {
   capacity?: string;
   subnet: string;
   bridge?: string;
+  cgroupParent?: string;
+  netnsPrefix?: string;
   http: string;
   prefix: string;
   stopTasksOnExit?: boolean;
@@ -61,6 +63,8 @@ export function registerAgent(program: Command): void {
     .option('--capacity <cpu=N,memory=Q>', 'override the capacity read from the machine')
     .option('--subnet <cidr>', "this node's task subnet (one per node)", '10.88.0.0/24')
     .option('--bridge <name>', 'Linux bridge of this node (default derived from the node name)')
+    .option('--cgroup-parent <path>', 'cgroup parent of this node\'s containers, below every hierarchy root (default gitcell/<node>)')
+    .option('--netns-prefix <prefix>', 'start of the name of every task network namespace (default gc-<node>-)')
     .option('--http <host:port>', '/healthz and /metrics endpoint', '127.0.0.1:0')
     .option('--prefix <prefix>', 'bucket name prefix', 'gitcell_')
     .option('--stop-tasks-on-exit', 'on SIGTERM/SIGINT also stop every task and remove its container, netns and the bridge (gitcell up); default: tasks keep running for the next agent to adopt')
@@ -73,6 +77,17 @@ export function registerAgent(program: Command): void {
       const labels = parseLabels(f.labels);
       const capacity = parseCapacity(f.capacity, machineCapacity());
       const http = parseHostPort(f.http);
+      // Machine-global names: two clusters on one machine (gitcell up) pass their own.
+      const cgroupParent = f.cgroupParent ?? `gitcell/${f.node}`;
+      try {
+        validateCgroupParent(cgroupParent);
+      } catch (err) {
+        throw new GitcellError('E_USAGE', `--cgroup-parent: ${errorMessage(err)}`, { flag: '--cgroup-parent' });
+      }
+      const netnsPrefix = f.netnsPrefix ?? `gc-${f.node}-`;
+      if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(netnsPrefix)) {
+        throw new GitcellError('E_USAGE', `--netns-prefix: "${netnsPrefix}" must be letters, digits, '_', '.', '-' (at most 64)`, { flag: '--netns-prefix' });
+      }
       const stateDir = resolve(f.stateDir ?? join(f.clusterDir, 'nodes', f.node));
       const log = createLogger('agent');
       const nc = await connectFromOptions({ ...(f.nats ? { nats: f.nats } : {}), ...(f.creds ? { creds: f.creds } : {}), stateDir: f.clusterDir, name: `gitcell agent ${f.node}` });
@@ -81,8 +96,8 @@ export function registerAgent(program: Command): void {
       const store = agentStore ?? await openClusterStore(nc, { prefix: f.prefix, log });
       const secretsBucket = agentStore?.secrets
         ?? await Bucket.open<NodeSecretRecord>(nc, { name: nodeSecretsBucket(f.node, f.prefix), history: 1 }, objectCodec<NodeSecretRecord>(), { log });
-      const runtime = new RuntimeAdapter({ root: join(stateDir, 'runtime'), imageRoot: resolve(f.imageCache ?? join(f.clusterDir, 'images')), cgroupParent: `gitcell/${f.node}` });
-      const network = new NetworkManager({ bridge: f.bridge ?? defaultBridge(f.node), subnet: f.subnet, stateDir: join(stateDir, 'network'), netnsPrefix: `gc-${f.node}-` });
+      const runtime = new RuntimeAdapter({ root: join(stateDir, 'runtime'), imageRoot: resolve(f.imageCache ?? join(f.clusterDir, 'images')), cgroupParent });
+      const network = new NetworkManager({ bridge: f.bridge ?? defaultBridge(f.node), subnet: f.subnet, stateDir: join(stateDir, 'network'), netnsPrefix });
       // A key pair from a previous run loads before the agent starts, so it can release that run's
       // Secret volumes; a first start generates one in the background (below).
       const keyring = existsSync(join(stateDir, 'secrets', 'keys', 'active')) ? await Keyring.open(stateDir) : undefined;

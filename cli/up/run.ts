@@ -6,7 +6,6 @@
  *     agents as supervised children ─► live view ─► Ctrl-C: agents stop their tasks, then the
  *     reconciler and scheduler, then nats.
  */
-import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, rmdirSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +19,9 @@ import { ensureSampleImages } from './images.ts';
 import { ensureStateRepo, followsDirectly } from './repo.ts';
 import { Supervisor, stopLeftovers } from './supervisor.ts';
 import { LiveView } from './view.ts';
+import { clusterCgroupParent, nodeBridge, nodeCgroupParent, nodeName, nodeNetnsPrefix } from './naming.ts';
+
+export { nodeName } from './naming.ts';
 
 /** UpOptions are `gitcell up`'s flags, parsed. */
 export interface UpOptions {
@@ -38,20 +40,15 @@ export interface UpOptions {
 
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin.js');
 
-/** nodeName is the name of the i-th simulated node (1-based). */
-export function nodeName(i: number): string {
-  return `node-${i}`;
-}
-
 /** agentArgs are the flags of the i-th simulated node's agent. Pure. */
 export function agentArgs(o: { i: number; natsUrl: string; seedFile: string; stateDir: string; capacity: string; prefix: string; subnetBase: string }): string[] {
   const node = nodeName(o.i);
-  // Bridge names from the state dir too, so two `up`s on one machine never share a bridge.
-  const bridge = `gc${createHash('sha256').update(`${o.stateDir}\0${node}`).digest('hex').slice(0, 8)}`;
+  // Bridge, netns and cgroup names carry the cluster's tag: two `up`s on one machine never share one.
   return [
     'agent', '--node', node, '--nats', o.natsUrl, '--creds', o.seedFile, '--cluster-dir', o.stateDir,
     '--state-dir', join(o.stateDir, 'nodes', node), '--image-cache', join(o.stateDir, 'images'),
-    '--subnet', `${o.subnetBase}.${o.i}.0/24`, '--bridge', bridge, '--capacity', o.capacity, '--labels', `gitcell.io/node=${node},zone=zone-${((o.i - 1) % 3) + 1}`,
+    '--subnet', `${o.subnetBase}.${o.i}.0/24`, '--bridge', nodeBridge(o.stateDir, node),
+    '--cgroup-parent', nodeCgroupParent(o.stateDir, node), '--netns-prefix', nodeNetnsPrefix(o.stateDir, node), '--capacity', o.capacity, '--labels', `gitcell.io/node=${node},zone=zone-${((o.i - 1) % 3) + 1}`,
     '--prefix', o.prefix, '--stop-tasks-on-exit',
   ];
 }
@@ -87,7 +84,7 @@ export async function runUp(o: UpOptions): Promise<void> {
     // Agents first, while NATS still runs: they stop every task and remove its netns, mounts, cgroups.
     await Promise.all(supervisors.filter((s) => s.o.name.startsWith('agent')).map((s) => s.stop()));
     await Promise.all(supervisors.map((s) => s.stop()));
-    removeNodeCgroups(nodes);
+    removeClusterCgroups(stateDir, nodes);
     await nc.close().catch(() => undefined);
     await embedded?.stop();
     process.stderr.write('gitcell up: stopped\n');
@@ -142,8 +139,11 @@ export async function runUp(o: UpOptions): Promise<void> {
   await shutdown();
 }
 
-/** removeNodeCgroups removes the (now empty) cgroup parents `gitcell/<node>` the agents made. */
-function removeNodeCgroups(nodes: string[]): void {
+/**
+ * removeClusterCgroups removes the (now empty) cgroup parents `gitcell/up-<tag>/<node>` the agents'
+ * containers left, then the cluster's own `gitcell/up-<tag>`.
+ */
+function removeClusterCgroups(stateDir: string, nodes: string[]): void {
   const root = '/sys/fs/cgroup';
   let controllers: string[] = [];
   try {
@@ -152,9 +152,9 @@ function removeNodeCgroups(nodes: string[]): void {
     return;
   }
   for (const c of ['', ...controllers]) {
-    for (const node of nodes) {
+    for (const dir of [...nodes.map((node) => nodeCgroupParent(stateDir, node)), clusterCgroupParent(stateDir)]) {
       try {
-        rmdirSync(join(root, c, 'gitcell', node));
+        rmdirSync(join(root, c, dir));
       } catch {
         // absent, not a hierarchy, or still busy: nothing to do here
       }

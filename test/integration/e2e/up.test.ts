@@ -13,7 +13,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,78 +21,13 @@ import { randomInt } from 'node:crypto';
 import { silentLogger } from '../../../lib/index.ts';
 import { connectFromOptions, openClusterStore, type ClusterStore } from '../../../store/index.ts';
 import { objectStatusKey, type DesiredRecord, type SyncRecord, type WorkloadStatus } from '../../../reconciler/index.ts';
-import type { TaskSpec, TaskStatus } from '../../../api/index.ts';
+import type { TaskSpec } from '../../../api/index.ts';
 import { waitFor } from '../../helpers/agent.ts';
-import { agentArgs } from '../../../cli/up/run.ts';
+import { BIN, git, gitcell, leftovers, logTails, tasksOf, unmountBelow, webSettled } from '../../helpers/up.ts';
 
-const BIN = new URL('../../../cli/bin.js', import.meta.url).pathname;
 // The machine can be very loaded: generous limits, conditions rather than sleeps.
 const UP_TIMEOUT = 300_000;
 const ROLLOUT_TIMEOUT = 300_000;
-
-function git(repo: string, ...args: string[]): string {
-  return execFileSync('git', ['-C', repo, '-c', 'user.name=e2e', '-c', 'user.email=e2e@gitcell.invalid', ...args], { encoding: 'utf8' }).trim();
-}
-
-function gitcell(...args: string[]): string {
-  return execFileSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000 });
-}
-
-interface WebTask {
-  spec: TaskSpec;
-  status?: TaskStatus;
-}
-
-async function tasksOf(store: ClusterStore<DesiredRecord, SyncRecord>, jobKey: string): Promise<WebTask[]> {
-  const [tasks, bindings, statuses] = await Promise.all([store.tasks.list(), store.bindings.list(), store.status.list()]);
-  const nodeOf = new Map(bindings.map((b) => [b.key, b.value.node]));
-  const statusOf = new Map(statuses.map((s) => [s.key, s.value]));
-  return tasks
-    .filter((t) => t.value.jobKey === jobKey)
-    .map((t) => {
-      const node = nodeOf.get(t.key);
-      const status = node ? statusOf.get(`${node}.${t.key}`) : undefined;
-      return { spec: t.value, ...(status ? { status } : {}) };
-    });
-}
-
-/** webSettled: exactly `n` web tasks, all of template `hash` (any when undefined), running and ready. */
-async function webSettled(store: ClusterStore<DesiredRecord, SyncRecord>, n: number, hash?: string): Promise<string | undefined> {
-  const web = await tasksOf(store, 'Job/default/web');
-  if (web.length !== n) return undefined;
-  const hashes = new Set(web.map((t) => t.spec.templateHash));
-  if (hashes.size !== 1 || (hash && !hashes.has(hash))) return undefined;
-  if (!web.every((t) => t.status?.state === 'running' && t.status.ready)) return undefined;
-  return [...hashes][0];
-}
-
-function leftovers(stateDir: string): string[] {
-  const out: string[] = [];
-  const nodesDir = join(stateDir, 'nodes');
-  for (const node of existsSync(nodesDir) ? readdirSync(nodesDir) : []) {
-    const root = join(nodesDir, node, 'runtime', 'runc');
-    if (!existsSync(root)) continue;
-    const list = execFileSync('runc', ['--root', root, 'list', '-q'], { encoding: 'utf8' }).trim();
-    if (list) out.push(`runc containers of ${node}: ${list.replace(/\n/g, ', ')}`);
-  }
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(stateDir));
-  if (mounts.length) out.push(`mounts: ${mounts.join('; ')}`);
-  const netns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').filter((l) => /^gc-node-\d+-/.test(l));
-  if (netns.length) out.push(`netns: ${netns.join(', ')}`);
-  for (const i of [1, 2]) {
-    const a = agentArgs({ i, natsUrl: '', seedFile: '', stateDir, capacity: '', prefix: '', subnetBase: '' });
-    const bridge = a[a.indexOf('--bridge') + 1]!;
-    if (existsSync(`/sys/class/net/${bridge}`)) out.push(`bridge ${bridge} of node-${i}`);
-  }
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(stateDir)) out.push(`process ${pid}: ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').slice(0, 160)}`);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
-}
 
 test('gitcell up: sample-repo end to end, rolling update, revert, automatic rollback, agent kill and preemption drills, clean Ctrl-C', { timeout: 25 * 60_000 }, async (t) => {
   assert.equal(process.getuid?.(), 0, 'this test needs root (runc, netns, bridges)');
@@ -114,21 +49,10 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
     const left = leftovers(stateDir);
     if (left.length) process.stderr.write(`e2e up: left behind (after hook):\n${left.join('\n')}\n`);
     // Whatever a failure left mounted must not outlive the test.
-    const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(stateDir));
-    for (const m of mounts.sort().reverse()) {
-      try {
-        execFileSync('umount', ['-l', m]);
-      } catch {
-        // gone meanwhile
-      }
-    }
+    unmountBelow(stateDir);
     await rm(stateDir, { recursive: true, force: true });
   });
-  const dump = () => {
-    const logs = existsSync(join(stateDir, 'logs')) ? readdirSync(join(stateDir, 'logs')) : [];
-    const tails = logs.map((f) => `--- ${f}\n${readFileSync(join(stateDir, 'logs', f), 'utf8').split('\n').slice(-15).join('\n')}`);
-    return `gitcell up output:\n${output.slice(-4000)}\n${tails.join('\n')}`;
-  };
+  const dump = () => logTails(stateDir, output);
 
   const started = Date.now();
   up = spawn(process.execPath, [BIN, 'up', '--state-dir', stateDir, '--nodes', '2', '--subnet-base', `10.${100 + randomInt(50)}`], { stdio: ['ignore', 'pipe', 'pipe'] });

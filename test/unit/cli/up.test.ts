@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { load } from 'js-yaml';
 import { nextBackoff } from '../../../cli/up/supervisor.ts';
 import { agentArgs, nodeName } from '../../../cli/up/run.ts';
+import { clusterCgroupParent, clusterTag, nodeBridge, nodeCgroupParent, nodeNetnsPrefix } from '../../../cli/up/naming.ts';
+import { netnsPath, validateCgroupParent } from '../../../runtime/index.ts';
 import { summary } from '../../../cli/up/view.ts';
 import { resealSecrets } from '../../../cli/up/repo.ts';
 import { Keyring, openValue } from '../../../secrets/index.ts';
@@ -34,6 +36,34 @@ test('agentArgs gives node i its own subnet, bridge, credentials, state and clea
   assert.ok(a.includes('--stop-tasks-on-exit'));
   const b = agentArgs({ i: 2, natsUrl: 'x', seedFile: 'y', stateDir: '/other', capacity: 'c', prefix: 'p', subnetBase: '10.88' });
   assert.notEqual(b[b.indexOf('--bridge') + 1], flag('--bridge'), 'two state dirs never share a bridge');
+  assert.equal(flag('--cgroup-parent'), nodeCgroupParent('/s', 'node-2'));
+  assert.equal(flag('--netns-prefix'), nodeNetnsPrefix('/s', 'node-2'));
+  assert.notEqual(b[b.indexOf('--cgroup-parent') + 1], flag('--cgroup-parent'), 'two state dirs never share a cgroup parent');
+  assert.notEqual(b[b.indexOf('--netns-prefix') + 1], flag('--netns-prefix'), 'two state dirs never share netns names');
+});
+
+test('machine-global names carry the cluster tag of the state dir; node names stay node-i', () => {
+  const tag = clusterTag('/var/lib/a');
+  assert.match(tag, /^[0-9a-f]{8}$/);
+  assert.equal(clusterTag('/var/lib/a/'), tag, 'the same directory spelled differently is the same cluster');
+  assert.equal(clusterTag('/var/lib/x/../a'), tag);
+  assert.notEqual(clusterTag('/var/lib/b'), tag);
+  // Same node name in two clusters: every machine-global name differs.
+  const names = (dir: string) => [nodeBridge(dir, 'node-1'), nodeCgroupParent(dir, 'node-1'), nodeNetnsPrefix(dir, 'node-1')];
+  const [a, b] = [names('/var/lib/a'), names('/var/lib/b')];
+  for (let i = 0; i < a.length; i++) assert.notEqual(a[i], b[i]);
+  assert.deepEqual(a, [nodeBridge('/var/lib/a', 'node-1'), `gitcell/up-${tag}/node-1`, `gc-${tag}-node-1-`]);
+  assert.equal(clusterCgroupParent('/var/lib/a'), `gitcell/up-${tag}`);
+  // Within one cluster, nodes differ too; and the names are valid where they are used.
+  assert.notEqual(nodeBridge('/var/lib/a', 'node-1'), nodeBridge('/var/lib/a', 'node-2'));
+  assert.notEqual(nodeNetnsPrefix('/var/lib/a', 'node-1'), nodeNetnsPrefix('/var/lib/a', 'node-2'));
+  for (const node of ['node-1', 'node-200']) {
+    assert.ok(nodeBridge('/var/lib/a', node).length <= 15, 'Linux interface names have at most 15 characters');
+    assert.equal(validateCgroupParent(nodeCgroupParent('/var/lib/a', node)), nodeCgroupParent('/var/lib/a', node));
+    netnsPath(`${nodeNetnsPrefix('/var/lib/a', node)}${'t'.repeat(128)}`); // validates the name, for the longest task id
+  }
+  // node-1's prefix must not be a prefix of node-10's names (each agent lists its own netns by prefix).
+  assert.ok(!nodeNetnsPrefix('/var/lib/a', 'node-10').startsWith(nodeNetnsPrefix('/var/lib/a', 'node-1')));
 });
 
 test('summary counts live nodes, tasks per state and ready tasks', () => {

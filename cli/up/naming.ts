@@ -1,0 +1,42 @@
+/**
+ * Machine-global names of a `gitcell up` cluster. Node names (node-1, node-2, ...) are per cluster,
+ * but bridges, network namespaces and cgroups are per machine: two `up`s on one machine (different
+ * --state-dir and --subnet-base) must never share one. Every such name carries a short tag derived
+ * from the absolute state dir, so it also tells which cluster left it behind.
+ *
+ *   /abs/state-dir ─sha256─► tag "3f9a1c0b" ─► bridge     gc<hash(state, node)>      (15 chars max)
+ *                                           ─► netns      gc-3f9a1c0b-node-1-<task>
+ *                                           ─► cgroups    gitcell/up-3f9a1c0b/node-1/<container>
+ */
+import { createHash } from 'node:crypto';
+import { resolve } from 'node:path';
+
+/** clusterTag is 8 hex characters identifying the cluster of an (absolute or relative) state dir. Pure. */
+export function clusterTag(stateDir: string): string {
+  return createHash('sha256').update(resolve(stateDir)).digest('hex').slice(0, 8);
+}
+
+/** nodeName is the name of the i-th simulated node (1-based), unique only inside its cluster. */
+export function nodeName(i: number): string {
+  return `node-${i}`;
+}
+
+/** nodeBridge is the Linux bridge of a node: interface names have at most 15 characters, so a hash. Pure. */
+export function nodeBridge(stateDir: string, node: string): string {
+  return `gc${createHash('sha256').update(`${resolve(stateDir)}\0${node}`).digest('hex').slice(0, 8)}`;
+}
+
+/** clusterCgroupParent is the cgroup (below every hierarchy root) holding all of a cluster's nodes. Pure. */
+export function clusterCgroupParent(stateDir: string): string {
+  return `gitcell/up-${clusterTag(stateDir)}`;
+}
+
+/** nodeCgroupParent is the cgroup parent of a node's containers: `gitcell/up-<tag>/<node>`. Pure. */
+export function nodeCgroupParent(stateDir: string, node: string): string {
+  return `${clusterCgroupParent(stateDir)}/${node}`;
+}
+
+/** nodeNetnsPrefix starts the name of every network namespace of a node's tasks: `gc-<tag>-<node>-`. Pure. */
+export function nodeNetnsPrefix(stateDir: string, node: string): string {
+  return `gc-${clusterTag(stateDir)}-${node}-`;
+}

@@ -1,0 +1,116 @@
+/**
+ * Helpers of the end-to-end tests that drive the real `gitcell up` (a child process) through real
+ * `git` commits: the CLI, the web Job's tasks with their bindings and status, and the check that a
+ * stopped `up` left nothing behind on the machine (processes, runc containers, mounts, netns,
+ * bridges, cgroups), found through the same names `up` gives them (cli/up/naming.ts).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ClusterStore } from '../../store/index.ts';
+import type { DesiredRecord, SyncRecord } from '../../reconciler/index.ts';
+import type { TaskSpec, TaskStatus } from '../../api/index.ts';
+import { cgroupDirs } from '../../runtime/index.ts';
+import { clusterCgroupParent, clusterTag, nodeBridge } from '../../cli/up/naming.ts';
+
+/** BIN is the gitcell CLI entry point the e2e tests run. */
+export const BIN = new URL('../../cli/bin.js', import.meta.url).pathname;
+
+/** git runs real git in `repo` as an e2e author and returns its trimmed output. */
+export function git(repo: string, ...args: string[]): string {
+  return execFileSync('git', ['-C', repo, '-c', 'user.name=e2e', '-c', 'user.email=e2e@gitcell.invalid', ...args], { encoding: 'utf8' }).trim();
+}
+
+/** gitcell runs the real CLI and returns its stdout (throws on a non-zero exit). */
+export function gitcell(...args: string[]): string {
+  return execFileSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000 });
+}
+
+/** UpStore is the store as the e2e tests open it. */
+export type UpStore = ClusterStore<DesiredRecord, SyncRecord>;
+
+/** JobTask is a task of a Job with the status its node reported, if any. */
+export interface JobTask {
+  spec: TaskSpec;
+  status?: TaskStatus;
+}
+
+/** tasksOf lists the tasks of `jobKey` (e.g. "Job/default/web") with their bound node's status. */
+export async function tasksOf(store: UpStore, jobKey: string): Promise<JobTask[]> {
+  const [tasks, bindings, statuses] = await Promise.all([store.tasks.list(), store.bindings.list(), store.status.list()]);
+  const nodeOf = new Map(bindings.map((b) => [b.key, b.value.node]));
+  const statusOf = new Map(statuses.map((s) => [s.key, s.value]));
+  return tasks
+    .filter((t) => t.value.jobKey === jobKey)
+    .map((t) => {
+      const node = nodeOf.get(t.key);
+      const status = node ? statusOf.get(`${node}.${t.key}`) : undefined;
+      return { spec: t.value, ...(status ? { status } : {}) };
+    });
+}
+
+/** webSettled: exactly `n` web tasks, all of template `hash` (any when undefined), running and ready; their hash. */
+export async function webSettled(store: UpStore, n: number, hash?: string): Promise<string | undefined> {
+  const web = await tasksOf(store, 'Job/default/web');
+  if (web.length !== n) return undefined;
+  const hashes = new Set(web.map((t) => t.spec.templateHash));
+  if (hashes.size !== 1 || (hash && !hashes.has(hash))) return undefined;
+  if (!web.every((t) => t.status?.state === 'running' && t.status.ready)) return undefined;
+  return [...hashes][0];
+}
+
+/**
+ * leftovers lists what a `gitcell up` on `stateDir` still holds on the machine: runc containers of
+ * its nodes, mounts below the state dir, network namespaces, bridges and cgroups carrying its
+ * cluster tag, and processes whose command line names the state dir. Empty after a clean stop.
+ */
+export function leftovers(stateDir: string): string[] {
+  const out: string[] = [];
+  const nodesDir = join(stateDir, 'nodes');
+  const nodes = existsSync(nodesDir) ? readdirSync(nodesDir) : [];
+  for (const node of nodes) {
+    const root = join(nodesDir, node, 'runtime', 'runc');
+    if (!existsSync(root)) continue;
+    const list = execFileSync('runc', ['--root', root, 'list', '-q'], { encoding: 'utf8' }).trim();
+    if (list) out.push(`runc containers of ${node}: ${list.replace(/\n/g, ', ')}`);
+  }
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(stateDir));
+  if (mounts.length) out.push(`mounts: ${mounts.join('; ')}`);
+  const netns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').filter((l) => l.startsWith(`gc-${clusterTag(stateDir)}-`));
+  if (netns.length) out.push(`netns: ${netns.join(', ')}`);
+  for (const node of nodes) {
+    const bridge = nodeBridge(stateDir, node);
+    if (existsSync(`/sys/class/net/${bridge}`)) out.push(`bridge ${bridge} of ${node}`);
+  }
+  const cgroups = cgroupDirs(`/${clusterCgroupParent(stateDir)}`);
+  if (cgroups.length) out.push(`cgroups: ${cgroups.join(', ')}`);
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (cmd.includes(stateDir)) out.push(`process ${pid}: ${cmd.replace(/\0/g, ' ').slice(0, 160)}`);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** unmountBelow lazily unmounts whatever a failed run left mounted below `dir` (after hooks). */
+export function unmountBelow(dir: string): void {
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(dir));
+  for (const m of mounts.sort().reverse()) {
+    try {
+      execFileSync('umount', ['-l', m]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+}
+
+/** logTails is the end of `up`'s output and of each component log, for failure messages. */
+export function logTails(stateDir: string, output: string): string {
+  const dir = join(stateDir, 'logs');
+  const logs = existsSync(dir) ? readdirSync(dir) : [];
+  const tails = logs.map((f) => `--- ${f}\n${readFileSync(join(dir, f), 'utf8').split('\n').slice(-15).join('\n')}`);
+  return `gitcell up output:\n${output.slice(-4000)}\n${tails.join('\n')}`;
+}
