@@ -2,10 +2,10 @@
 // the field and the reason (E_CONTAINER_INVALID), so bad input from a manifest never reaches runc.
 import { isAbsolute, posix } from 'node:path';
 import { GitcellError } from '../../lib/errors.ts';
-import type { ExtraMount } from './spec.ts';
+import type { ContainerResources, ExtraMount } from './spec.ts';
 
 /** ContainerOptions: what a caller (CLI, agent) asks for. Only `image` is required. */
-export interface ContainerOptions {
+export interface ContainerOptions extends ContainerResources {
   /** image reference as the ImageStore resolves it. */
   image: string;
   name?: string;
@@ -18,13 +18,6 @@ export interface ContainerOptions {
   /** user: "", "uid", "uid:gid", "name" or "name:group", resolved in the image's /etc/passwd. */
   user?: string;
   hostname?: string;
-  memoryBytes?: number;
-  cpuMillis?: number;
-  cpuShares?: number;
-  pidsLimit?: number;
-  mounts?: ExtraMount[];
-  /** netnsPath joins an existing network namespace (e.g. one the agent attached with CNI). */
-  netnsPath?: string;
   /** cgroupParent groups containers per caller, e.g. "gitcell/node-1" (default "gitcell"). */
   cgroupParent?: string;
   hosts?: Record<string, string>;

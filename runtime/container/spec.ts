@@ -106,8 +106,24 @@ export type ExtraMount =
   | { type: 'bind'; source: string; destination: string; readonly?: boolean }
   | { type: 'tmpfs'; destination: string; sizeBytes?: number; mode?: number };
 
+/**
+ * ContainerResources are what a container gets of the host beyond its image: cgroup limits, extra
+ * mounts and a network namespace. Callers ask for them (ContainerOptions) and buildSpec applies
+ * them as given (TaskSpec), so they are declared once here.
+ */
+export interface ContainerResources {
+  memoryBytes?: number;
+  /** cpuMillis is the CPU quota in millicores (500 = half a CPU). */
+  cpuMillis?: number;
+  cpuShares?: number;
+  pidsLimit?: number;
+  mounts?: ExtraMount[];
+  /** netnsPath joins an existing network namespace (e.g. one the agent attached with CNI). */
+  netnsPath?: string;
+}
+
 /** TaskSpec is a fully resolved task: what buildSpec adds to defaultSpec(). */
-export interface TaskSpec {
+export interface TaskSpec extends ContainerResources {
   rootfs: string;
   /** rootfsMount is mounted on the rootfs before everything else (the container's overlay). */
   rootfsMount?: OciMount;
@@ -118,13 +134,6 @@ export interface TaskSpec {
   gid: number;
   additionalGids?: number[];
   hostname: string;
-  memoryBytes?: number;
-  /** cpuMillis is the CPU quota in millicores (500 = half a CPU). */
-  cpuMillis?: number;
-  cpuShares?: number;
-  pidsLimit?: number;
-  mounts?: ExtraMount[];
-  netnsPath?: string;
   cgroupsPath: string;
   annotations?: Record<string, string>;
 }
