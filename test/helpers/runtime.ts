@@ -1,11 +1,14 @@
 // Test helper: a runtime root with a busybox image, a ContainerManager on a unique cgroup parent, and
-// the leak check every runtime test ends with (mounts, cgroups, runc containers).
+// the leak check every runtime test ends with (mounts, cgroups, runc containers); and, for tests that
+// need no root, a scratch space of temp dirs and image/content stores removed after the file.
 import * as fs from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
+import { after } from 'node:test';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
-  ContainerManager, ImageStore, buildBusyboxRootfs, importRootfs, listCgroups, readMounts, removeCgroup,
+  ContainerManager, ContentStore, ImageStore, buildBusyboxRootfs, importRootfs, listCgroups, readMounts, removeCgroup,
 } from '../../runtime/index.ts';
 import { requireRoot, requireTools } from './root.ts';
 
@@ -57,4 +60,67 @@ export async function findLeaks(root: string, cgroupParent: string, manager: Con
   for (const c of listCgroups(cgroupParent)) leaks.push(`cgroup ${c}`);
   for (const c of await manager.runc.list()) leaks.push(`runc container ${c.id} (${c.status})`);
   return leaks;
+}
+
+/**
+ * Scratch is one test file's disposable state: temp dirs, the stores made in them, and whatever else
+ * must be undone (a registry's stop). Everything goes in cleanup(), last made first.
+ */
+export interface Scratch {
+  /** dir makes a fresh empty temp dir whose name starts with prefix. */
+  dir(prefix: string): Promise<string>;
+  /** imageStore makes an ImageStore on a fresh temp root. */
+  imageStore(): Promise<ImageStore>;
+  /** contentStore makes a ContentStore in a fresh temp dir. */
+  contentStore(): Promise<ContentStore>;
+  /** tree makes a temp dir holding `files` (relative path to content), parents created as needed. */
+  tree(files: Record<string, string>): Promise<string>;
+  /** busyboxRootfs builds a runnable busybox root filesystem in a fresh temp dir. */
+  busyboxRootfs(): Promise<string>;
+  /** defer adds an undo step to cleanup(). */
+  defer(undo: () => Promise<void> | void): void;
+  /** cleanup runs every undo step, newest first, each once. */
+  cleanup(): Promise<void>;
+}
+
+/**
+ * scratch makes a Scratch and registers its cleanup() as an `after` hook of the calling test file,
+ * so call it at the top level of the file: nothing it made outlives the file, pass or fail.
+ */
+export function scratch(): Scratch {
+  const undo: (() => Promise<void> | void)[] = [];
+  const s: Scratch = {
+    async dir(prefix) {
+      const d = await mkdtemp(join(tmpdir(), prefix));
+      undo.push(() => rm(d, { recursive: true, force: true }));
+      return d;
+    },
+    async imageStore() {
+      return new ImageStore(await s.dir('gitcell-root-'));
+    },
+    async contentStore() {
+      return new ContentStore(await s.dir('gitcell-content-'));
+    },
+    async tree(files) {
+      const d = await s.dir('gitcell-tree-');
+      for (const [path, content] of Object.entries(files)) {
+        await mkdir(dirname(join(d, path)), { recursive: true });
+        await writeFile(join(d, path), content);
+      }
+      return d;
+    },
+    async busyboxRootfs() {
+      const d = await s.dir('gitcell-bb-');
+      await buildBusyboxRootfs(d);
+      return d;
+    },
+    defer(fn) {
+      undo.push(fn);
+    },
+    async cleanup() {
+      while (undo.length > 0) await undo.pop()!();
+    },
+  };
+  after(() => s.cleanup());
+  return s;
 }

@@ -1,23 +1,16 @@
-import { test, after, before } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { buildBusyboxRootfs } from '../../../runtime/index.ts';
 import { startRegistry, type TestRegistry } from '../../helpers/registry.ts';
 import { requireTool } from '../../helpers/tools.ts';
+import { scratch } from '../../helpers/runtime.ts';
 
 const run = promisify(execFile);
 const cli = join(import.meta.dirname, '..', '..', '..', 'cli', 'bin.js');
-const cleanups: (() => Promise<void>)[] = [];
-after(async () => { for (const c of cleanups.reverse()) await c(); });
-async function tmp(prefix: string): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), prefix));
-  cleanups.push(() => rm(d, { recursive: true, force: true }));
-  return d;
-}
+const tmp = scratch();
 
 /** gitcell runs the real CLI and returns exit code and output, never throwing on a non-zero exit. */
 async function gitcell(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -33,14 +26,13 @@ async function gitcell(args: string[], input?: string): Promise<{ code: number; 
 let rootfs: string;
 let reg: TestRegistry;
 before(async () => {
-  rootfs = await tmp('gitcell-bb-');
-  await buildBusyboxRootfs(rootfs);
+  rootfs = await tmp.busyboxRootfs();
   reg = await startRegistry({ kind: 'basic', username: 'ci', password: 'pw' });
-  cleanups.push(reg.stop);
+  tmp.defer(reg.stop);
 });
 
 test('image import, ls, push, rm, gc, pull through the CLI: digests survive the round trip', async () => {
-  const state = await tmp('gitcell-state-');
+  const state = await tmp.dir('gitcell-state-');
   const ref = `${reg.domain}/cli/busybox:v1`;
   const imp = await gitcell(['image', 'import', rootfs, ref, '--state-dir', state, '--mtime', '2024-01-01T00:00:00Z']);
   assert.equal(imp.code, 0, imp.stderr);
@@ -76,19 +68,19 @@ test('image import, ls, push, rm, gc, pull through the CLI: digests survive the 
 
 test('skopeo pushes gitcell\'s OCI export to docker-registry and gitcell pulls it back', async () => {
   await requireTool('skopeo');
-  const state = await tmp('gitcell-state-');
+  const state = await tmp.dir('gitcell-state-');
   const imp = await gitcell(['image', 'import', rootfs, 'sample:v2', '--state-dir', state]);
   assert.equal(imp.code, 0, imp.stderr);
   const digest = imp.stdout.trim().split(' ')[1]!;
-  const layout = join(await tmp('gitcell-layout-'), 'oci');
+  const layout = join(await tmp.dir('gitcell-layout-'), 'oci');
   const exp = await gitcell(['image', 'export', 'sample:v2', `${layout}:v2`, '--state-dir', state]);
   assert.equal(exp.code, 0, exp.stderr);
   await run('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', '--dest-creds', 'ci:pw', `oci:${layout}:v2`, `docker://${reg.domain}/skopeo/sample:v2`]);
-  const other = await tmp('gitcell-state-');
+  const other = await tmp.dir('gitcell-state-');
   const pulled = await run(process.execPath, [cli, 'image', 'pull', `${reg.domain}/skopeo/sample:v2`, '--root', other], { env: { ...process.env, GITCELL_REGISTRY_USERNAME: 'ci', GITCELL_REGISTRY_PASSWORD: 'pw' } });
   assert.equal(pulled.stdout.trim(), `${reg.domain}/skopeo/sample:v2 ${digest}`);
   // and the layout imports back into a third store as the same image
-  const third = await tmp('gitcell-state-');
+  const third = await tmp.dir('gitcell-state-');
   const back = await gitcell(['image', 'import', `${layout}:v2`, 'again:v2', '--root', third]);
   assert.equal(back.code, 0, back.stderr);
   assert.equal(back.stdout.trim(), `localhost/again:v2 ${digest}`);
@@ -96,12 +88,12 @@ test('skopeo pushes gitcell\'s OCI export to docker-registry and gitcell pulls i
 
 test('image pull draws a progress bar when stderr is a terminal', async () => {
   await requireTool('script');
-  const src = await tmp('gitcell-state-');
+  const src = await tmp.dir('gitcell-state-');
   const ref = `${reg.domain}/cli/tty:v1`;
   assert.equal((await gitcell(['image', 'import', rootfs, ref, '--root', src])).code, 0);
   const push = await run(process.execPath, [cli, 'image', 'push', ref, '--root', src], { env: { ...process.env, GITCELL_REGISTRY_USERNAME: 'ci', GITCELL_REGISTRY_PASSWORD: 'pw' } });
   assert.equal(push.stderr, '');
-  const dst = await tmp('gitcell-state-');
+  const dst = await tmp.dir('gitcell-state-');
   // script(1) gives the command a pseudo-terminal, so stderr.isTTY is true as for a user.
   const cmd = [process.execPath, cli, 'image', 'pull', ref, '--root', dst].map((a) => `'${a}'`).join(' ');
   const tty = await run('script', ['-qec', cmd, '/dev/null'], { env: { ...process.env, GITCELL_REGISTRY_USERNAME: 'ci', GITCELL_REGISTRY_PASSWORD: 'pw', GITCELL_LOG_PRETTY: '0' } });

@@ -1,21 +1,15 @@
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtemp, readFile, readdir, readlink, lstat, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir, readlink, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ImageStore, buildBusyboxRootfs, exportOciLayout, importOciLayout, importRootfs } from '../../../runtime/index.ts';
+import { exportOciLayout, importOciLayout, importRootfs } from '../../../runtime/index.ts';
 import { requireTool } from '../../helpers/tools.ts';
+import { scratch } from '../../helpers/runtime.ts';
 
 const run = promisify(execFile);
-const dirs: string[] = [];
-after(async () => { for (const d of dirs) await rm(d, { recursive: true, force: true }); });
-async function tmp(prefix: string): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), prefix));
-  dirs.push(d);
-  return d;
-}
+const tmp = scratch();
 
 /** tree lists every path under dir with its type, mode and content/target, for comparing rootfs. */
 async function tree(dir: string, rel = ''): Promise<string[]> {
@@ -33,28 +27,26 @@ async function tree(dir: string, rel = ''): Promise<string[]> {
 
 test('umoci unpacks gitcell\'s OCI layout export to the same root filesystem', async () => {
   await requireTool('umoci');
-  const rootfs = await tmp('gitcell-bb-');
-  await buildBusyboxRootfs(rootfs);
-  const store = new ImageStore(await tmp('gitcell-root-'));
+  const rootfs = await tmp.busyboxRootfs();
+  const store = await tmp.imageStore();
   const img = await importRootfs(store, rootfs, 'busybox:1');
-  const layout = join(await tmp('gitcell-layout-'), 'oci');
+  const layout = join(await tmp.dir('gitcell-layout-'), 'oci');
   const entry = await exportOciLayout(store, 'busybox:1', layout, 'v1');
   assert.equal(entry.digest, img.manifestDigest);
-  const bundle = join(await tmp('gitcell-umoci-'), 'bundle');
+  const bundle = join(await tmp.dir('gitcell-umoci-'), 'bundle');
   await run('umoci', ['unpack', '--image', `${layout}:v1`, bundle]);
   assert.deepEqual(await tree(join(bundle, 'rootfs')), await tree(rootfs));
 });
 
 test('skopeo copies gitcell\'s export, and gitcell imports skopeo\'s copy with identical digests', async () => {
   await requireTool('skopeo');
-  const rootfs = await tmp('gitcell-bb-');
-  await buildBusyboxRootfs(rootfs);
-  const store = new ImageStore(await tmp('gitcell-root-'));
+  const rootfs = await tmp.busyboxRootfs();
+  const store = await tmp.imageStore();
   const img = await importRootfs(store, rootfs, 'busybox:2');
-  const base = await tmp('gitcell-layout-');
+  const base = await tmp.dir('gitcell-layout-');
   await exportOciLayout(store, img.ref, join(base, 'a'), 'v2');
   await run('skopeo', ['copy', '--quiet', `oci:${join(base, 'a')}:v2`, `oci:${join(base, 'b')}:copied`]);
-  const other = new ImageStore(await tmp('gitcell-root-'));
+  const other = await tmp.imageStore();
   const back = await importOciLayout(other, join(base, 'b'), 'again:v2', 'copied');
   assert.equal(back.manifestDigest, img.manifestDigest);
   assert.deepEqual(back.diffIds, img.diffIds);

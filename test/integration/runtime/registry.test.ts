@@ -1,30 +1,23 @@
-import { test, after, before } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ImageStore, buildBusyboxRootfs, importRootfs, pullImage, pushImage, writeLayerFromDir, type ResolvedImage } from '../../../runtime/index.ts';
+import { ImageStore, importRootfs, pullImage, pushImage, writeLayerFromDir, type ResolvedImage } from '../../../runtime/index.ts';
 import { isGitcellError } from '../../../lib/errors.ts';
 import { startRegistry, type TestRegistry } from '../../helpers/registry.ts';
 import { startProxy } from '../../helpers/proxy.ts';
+import { scratch } from '../../helpers/runtime.ts';
 
-const cleanups: (() => Promise<void>)[] = [];
-after(async () => { for (const c of cleanups.reverse()) await c(); });
-async function tmp(prefix: string): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), prefix));
-  cleanups.push(() => rm(d, { recursive: true, force: true }));
-  return d;
-}
+const tmp = scratch();
 async function registry(auth?: Parameters<typeof startRegistry>[0]): Promise<TestRegistry> {
   const r = await startRegistry(auth);
-  cleanups.push(r.stop);
+  tmp.defer(r.stop);
   return r;
 }
 
 let rootfs: string;
 before(async () => {
-  rootfs = await tmp('gitcell-bb-');
-  await buildBusyboxRootfs(rootfs);
+  rootfs = await tmp.busyboxRootfs();
 });
 
 async function sampleImage(store: ImageStore, ref: string): Promise<ResolvedImage> {
@@ -33,7 +26,7 @@ async function sampleImage(store: ImageStore, ref: string): Promise<ResolvedImag
 
 test('push to docker-registry, remove locally, pull back: identical digests (anonymous)', async () => {
   const reg = await registry();
-  const store = new ImageStore(await tmp('gitcell-root-'));
+  const store = await tmp.imageStore();
   const ref = `${reg.domain}/samples/busybox:v1`;
   const img = await sampleImage(store, ref);
   // small chunks so the upload really is several PATCH requests
@@ -51,18 +44,18 @@ test('push to docker-registry, remove locally, pull back: identical digests (ano
   // a second push finds every blob present (HEAD) and still succeeds
   assert.equal((await pushImage(store, ref)).digest, img.manifestDigest);
   // unknown tags are a clear error
-  await assert.rejects(pullImage(new ImageStore(await tmp('gitcell-root-')), `${reg.domain}/samples/busybox:nope`), (e) => isGitcellError(e, 'E_IMAGE_NOT_FOUND'));
+  await assert.rejects(pullImage(await tmp.imageStore(), `${reg.domain}/samples/busybox:nope`), (e) => isGitcellError(e, 'E_IMAGE_NOT_FOUND'));
 });
 
 test('htpasswd basic auth: refused without or with wrong credentials, works with the right ones', async () => {
   const reg = await registry({ kind: 'basic', username: 'alice', password: 's3cret' });
-  const store = new ImageStore(await tmp('gitcell-root-'));
+  const store = await tmp.imageStore();
   const ref = `${reg.domain}/private/app:1`;
   const img = await sampleImage(store, ref);
   await assert.rejects(pushImage(store, ref), (e) => isGitcellError(e, 'E_REGISTRY_UNAUTHORIZED'));
   await assert.rejects(pushImage(store, ref, { credentials: { username: 'alice', password: 'wrong' } }), (e) => isGitcellError(e, 'E_REGISTRY_UNAUTHORIZED'));
   await pushImage(store, ref, { credentials: { username: 'alice', password: 's3cret' } });
-  const other = new ImageStore(await tmp('gitcell-root-'));
+  const other = await tmp.imageStore();
   await assert.rejects(pullImage(other, ref), (e) => isGitcellError(e, 'E_REGISTRY_UNAUTHORIZED'));
   const pulled = await pullImage(other, ref, { credentials: { username: 'alice', password: 's3cret' } });
   assert.equal(pulled.manifestDigest, img.manifestDigest);
@@ -70,13 +63,13 @@ test('htpasswd basic auth: refused without or with wrong credentials, works with
 
 test('bearer token auth: challenge, token from the realm with basic credentials, retry', async () => {
   const reg = await registry({ kind: 'token', username: 'bob', password: 'tok3n' });
-  const store = new ImageStore(await tmp('gitcell-root-'));
+  const store = await tmp.imageStore();
   const ref = `${reg.domain}/team/web:2`;
   const img = await sampleImage(store, ref);
   await assert.rejects(pushImage(store, ref, { credentials: { username: 'bob', password: 'nope' } }), (e) => isGitcellError(e, 'E_REGISTRY_UNAUTHORIZED'));
   await pushImage(store, ref, { credentials: { username: 'bob', password: 'tok3n' } });
   assert.ok(reg.tokenRequests.some((r) => r.user === 'bob' && r.scope.includes('repository:team/web:pull,push')), JSON.stringify(reg.tokenRequests));
-  const other = new ImageStore(await tmp('gitcell-root-'));
+  const other = await tmp.imageStore();
   const pulled = await pullImage(other, ref, { credentials: { username: 'bob', password: 'tok3n' } });
   assert.equal(pulled.manifestDigest, img.manifestDigest);
   assert.ok(reg.tokenRequests.some((r) => r.scope.includes('repository:team/web:pull')));
@@ -84,12 +77,12 @@ test('bearer token auth: challenge, token from the realm with basic credentials,
 
 test('a registry serving a blob whose digest does not match is rejected and nothing is stored', async () => {
   const reg = await registry();
-  const src = new ImageStore(await tmp('gitcell-root-'));
+  const src = await tmp.imageStore();
   const img = await sampleImage(src, `${reg.domain}/evil/app:1`);
   await pushImage(src, `${reg.domain}/evil/app:1`);
   const proxy = await startProxy(reg.domain, { corrupt: [img.layers[0]!.digest] });
-  cleanups.push(proxy.stop);
-  const root = await tmp('gitcell-root-');
+  tmp.defer(proxy.stop);
+  const root = await tmp.dir('gitcell-root-');
   const store = new ImageStore(root);
   await assert.rejects(pullImage(store, `${proxy.domain}/evil/app:1`), (e) => isGitcellError(e, 'E_DIGEST_MISMATCH'));
   assert.equal(await store.content.has(img.layers[0]!.digest), false);
@@ -101,17 +94,17 @@ test('a registry serving a blob whose digest does not match is rejected and noth
 
 test('a manifest that does not match its digest, or a blob longer than its descriptor, is rejected', async () => {
   const reg = await registry();
-  const src = new ImageStore(await tmp('gitcell-root-'));
+  const src = await tmp.imageStore();
   const img = await sampleImage(src, `${reg.domain}/evil/two:1`);
   await pushImage(src, `${reg.domain}/evil/two:1`);
   const badManifests = await startProxy(reg.domain, { corruptManifests: true });
-  cleanups.push(badManifests.stop);
-  const store = new ImageStore(await tmp('gitcell-root-'));
+  tmp.defer(badManifests.stop);
+  const store = await tmp.imageStore();
   await assert.rejects(pullImage(store, `${badManifests.domain}/evil/two:1`), (e) => isGitcellError(e, 'E_DIGEST_MISMATCH'));
   await assert.rejects(pullImage(store, `${badManifests.domain}/evil/two@${img.manifestDigest}`), (e) => isGitcellError(e, 'E_DIGEST_MISMATCH'));
   assert.deepEqual(await store.content.list(), []);
   const longBlobs = await startProxy(reg.domain, { extend: true });
-  cleanups.push(longBlobs.stop);
+  tmp.defer(longBlobs.stop);
   await assert.rejects(pullImage(store, `${longBlobs.domain}/evil/two:1`), (e) => isGitcellError(e, 'E_SIZE_MISMATCH'));
   assert.deepEqual(await store.content.list(), []);
   assert.deepEqual(await store.refs(), []);
@@ -119,12 +112,12 @@ test('a manifest that does not match its digest, or a blob longer than its descr
 
 test('two pulls of one image at once in one process download each blob once', async () => {
   const reg = await registry();
-  const src = new ImageStore(await tmp('gitcell-root-'));
+  const src = await tmp.imageStore();
   const img = await sampleImage(src, `${reg.domain}/twice/app:1`);
   await pushImage(src, img.ref);
   const proxy = await startProxy(reg.domain, { delayMs: 300 });
-  cleanups.push(proxy.stop);
-  const store = new ImageStore(await tmp('gitcell-root-'));
+  tmp.defer(proxy.stop);
+  const store = await tmp.imageStore();
   const [a, b] = await Promise.all([pullImage(store, `${proxy.domain}/twice/app:1`), pullImage(store, `${proxy.domain}/twice/app:1`)]);
   assert.equal(a.manifestDigest, img.manifestDigest);
   assert.equal(b.manifestDigest, img.manifestDigest);
@@ -134,14 +127,14 @@ test('two pulls of one image at once in one process download each blob once', as
 
 test('a stalled layer download is aborted and resumes with a Range request from the partial file', async () => {
   const reg = await registry();
-  const src = new ImageStore(await tmp('gitcell-root-'));
+  const src = await tmp.imageStore();
   const img = await sampleImage(src, `${reg.domain}/flaky/app:1`);
   await pushImage(src, `${reg.domain}/flaky/app:1`);
   const cut = 100_000;
   assert.ok(img.layers[0]!.size > cut * 2, 'the layer must be bigger than the cut');
   const proxy = await startProxy(reg.domain, { cutAfter: cut, stall: true });
-  cleanups.push(proxy.stop);
-  const store = new ImageStore(await tmp('gitcell-root-'));
+  tmp.defer(proxy.stop);
+  const store = await tmp.imageStore();
   const pulled = await pullImage(store, `${proxy.domain}/flaky/app:1`, { idleTimeoutMs: 500 });
   assert.equal(pulled.manifestDigest, img.manifestDigest);
   const ranges = proxy.requests.filter((r) => r.method === 'GET' && r.path.endsWith(img.layers[0]!.digest)).map((r) => r.range);
@@ -151,12 +144,12 @@ test('a stalled layer download is aborted and resumes with a Range request from 
 
 test('a dropped connection mid-layer is retried and the pull completes with the right digests', async () => {
   const reg = await registry();
-  const src = new ImageStore(await tmp('gitcell-root-'));
+  const src = await tmp.imageStore();
   const img = await sampleImage(src, `${reg.domain}/flaky/drop:1`);
   await pushImage(src, `${reg.domain}/flaky/drop:1`);
   const proxy = await startProxy(reg.domain, { cutAfter: 100_000 });
-  cleanups.push(proxy.stop);
-  const store = new ImageStore(await tmp('gitcell-root-'));
+  tmp.defer(proxy.stop);
+  const store = await tmp.imageStore();
   const pulled = await pullImage(store, `${proxy.domain}/flaky/drop:1`);
   assert.equal(pulled.manifestDigest, img.manifestDigest);
   assert.deepEqual(pulled.diffIds, img.diffIds);
@@ -166,13 +159,13 @@ test('a dropped connection mid-layer is retried and the pull completes with the 
 
 test('a download interrupted in one run resumes from the partial file in the next', async () => {
   const reg = await registry();
-  const src = new ImageStore(await tmp('gitcell-root-'));
+  const src = await tmp.imageStore();
   const img = await sampleImage(src, `${reg.domain}/flaky/two:1`);
   await pushImage(src, `${reg.domain}/flaky/two:1`);
   const cut = 50_000;
   const proxy = await startProxy(reg.domain, { cutAfter: cut, stall: true });
-  cleanups.push(proxy.stop);
-  const store = new ImageStore(await tmp('gitcell-root-'));
+  tmp.defer(proxy.stop);
+  const store = await tmp.imageStore();
   await assert.rejects(pullImage(store, `${proxy.domain}/flaky/two:1`, { retries: 0, idleTimeoutMs: 500 }), (e) => isGitcellError(e, 'E_TRANSFER_INTERRUPTED'));
   assert.deepEqual(await store.refs(), []);
   const pulled = await pullImage(store, `${proxy.domain}/flaky/two:1`);
@@ -184,11 +177,11 @@ test('a download interrupted in one run resumes from the partial file in the nex
 test('cross-repository mount with token auth: the second push sends no layer bytes', async () => {
   const reg = await registry({ kind: 'token', username: 'bob', password: 'tok3n' });
   const creds = { username: 'bob', password: 'tok3n' };
-  const store = new ImageStore(await tmp('gitcell-root-'));
+  const store = await tmp.imageStore();
   const img = await sampleImage(store, `${reg.domain}/team/a:1`);
   await pushImage(store, `${reg.domain}/team/a:1`, { credentials: creds });
   const proxy = await startProxy(reg.domain);
-  cleanups.push(proxy.stop);
+  tmp.defer(proxy.stop);
   await store.tag(`${proxy.domain}/team/b:1`, img.manifestDigest);
   const out = await pushImage(store, `${proxy.domain}/team/b:1`, { credentials: creds, mountFrom: 'team/a' });
   assert.equal(out.digest, img.manifestDigest);
@@ -196,13 +189,13 @@ test('cross-repository mount with token auth: the second push sends no layer byt
   assert.equal(mounts.length, 2, 'layer and config offered as mounts');
   assert.equal(proxy.requests.filter((r) => r.method === 'PATCH').length, 0, 'no bytes uploaded');
   assert.ok(reg.tokenRequests.some((r) => r.scope.includes('repository:team/a:pull') && r.scope.includes('repository:team/b:pull,push')));
-  const pulled = await pullImage(new ImageStore(await tmp('gitcell-root-')), `${reg.domain}/team/b:1`, { credentials: creds });
+  const pulled = await pullImage(await tmp.imageStore(), `${reg.domain}/team/b:1`, { credentials: creds });
   assert.equal(pulled.manifestDigest, img.manifestDigest);
 });
 
 test('pulling an image index from docker-registry picks the linux/amd64 manifest', async () => {
   const reg = await registry();
-  const store = new ImageStore(await tmp('gitcell-root-'));
+  const store = await tmp.imageStore();
   const amd = await sampleImage(store, `${reg.domain}/multi/app:amd64`);
   await pushImage(store, `${reg.domain}/multi/app:amd64`);
   // an arm64 variant: same layer, a config that says arm64 (its own digest)
@@ -221,7 +214,7 @@ test('pulling an image index from docker-registry picks the linux/amd64 manifest
   ] }));
   const put = await fetch(`http://${reg.domain}/v2/multi/app/manifests/all`, { method: 'PUT', headers: { 'content-type': 'application/vnd.oci.image.index.v1+json' }, body: index });
   assert.equal(put.status, 201, await put.text());
-  const other = new ImageStore(await tmp('gitcell-root-'));
+  const other = await tmp.imageStore();
   const pulled = await pullImage(other, `${reg.domain}/multi/app:all`);
   assert.equal(pulled.manifestDigest, amd.manifestDigest);
   assert.equal((await other.getRef(`${reg.domain}/multi/app:all`))?.mediaType, 'application/vnd.oci.image.index.v1+json');
@@ -236,25 +229,25 @@ test('pulling an image index from docker-registry picks the linux/amd64 manifest
   await store.tag(`${reg.domain}/multi/copy:all`, indexDesc.digest);
   const pushed = await pushImage(store, `${reg.domain}/multi/copy:all`);
   assert.equal(pushed.digest, indexDesc.digest);
-  const third = new ImageStore(await tmp('gitcell-root-'));
+  const third = await tmp.imageStore();
   assert.equal((await pullImage(third, `${reg.domain}/multi/copy:all`)).manifestDigest, amd.manifestDigest);
   assert.equal((await third.getRef(`${reg.domain}/multi/copy:all`))?.digest, indexDesc.digest);
 });
 
 test('layer downloads run concurrently, never more than the bound', async () => {
   const reg = await registry();
-  const store = new ImageStore(await tmp('gitcell-root-'));
+  const store = await tmp.imageStore();
   const layers = [];
   for (let i = 0; i < 5; i++) {
-    const dir = await tmp('gitcell-layer-');
+    const dir = await tmp.dir('gitcell-layer-');
     await writeFile(join(dir, `file-${i}`), `layer ${i}\n`.repeat(1000));
     layers.push(await writeLayerFromDir(store, dir));
   }
   const img = await store.putImage(`${reg.domain}/many/layers:1`, { addLayers: layers });
   await pushImage(store, img.ref);
   const proxy = await startProxy(reg.domain, { delayMs: 1000 });
-  cleanups.push(proxy.stop);
-  const other = new ImageStore(await tmp('gitcell-root-'));
+  tmp.defer(proxy.stop);
+  const other = await tmp.imageStore();
   const pulled = await pullImage(other, `${proxy.domain}/many/layers:1`, { concurrency: 2 });
   assert.equal(pulled.manifestDigest, img.manifestDigest);
   assert.equal(pulled.layers.length, 5);

@@ -1,22 +1,15 @@
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdir } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { ContentStore, sha256Digest } from '../../../runtime/index.ts';
+import { sha256Digest } from '../../../runtime/index.ts';
 import { isGitcellError } from '../../../lib/errors.ts';
+import { scratch } from '../../helpers/runtime.ts';
 
-const dirs: string[] = [];
-after(async () => { for (const d of dirs) await rm(d, { recursive: true, force: true }); });
-async function store(): Promise<ContentStore> {
-  const d = await mkdtemp(join(tmpdir(), 'gitcell-content-'));
-  dirs.push(d);
-  return new ContentStore(d);
-}
+const tmp = scratch();
 
 test('writeBlob stores by sha256 and reads back', async () => {
-  const cs = await store();
+  const cs = await tmp.contentStore();
   const data = Buffer.from('hello layers');
   const desc = await cs.writeBlob(data);
   assert.equal(desc.digest, sha256Digest(data));
@@ -30,7 +23,7 @@ test('writeBlob stores by sha256 and reads back', async () => {
 });
 
 test('a digest mismatch stores nothing and leaves no temp file', async () => {
-  const cs = await store();
+  const cs = await tmp.contentStore();
   const wrong = sha256Digest('something else');
   await assert.rejects(cs.writeBlob(Readable.from([Buffer.from('abc')]), { digest: wrong }), (e) => isGitcellError(e, 'E_DIGEST_MISMATCH'));
   assert.equal(await cs.has(wrong), false);
@@ -39,7 +32,7 @@ test('a digest mismatch stores nothing and leaves no temp file', async () => {
 });
 
 test('a size mismatch (too long or too short) is rejected', async () => {
-  const cs = await store();
+  const cs = await tmp.contentStore();
   const data = Buffer.from('0123456789');
   await assert.rejects(cs.writeBlob(data, { size: 5 }), (e) => isGitcellError(e, 'E_SIZE_MISMATCH'));
   await assert.rejects(cs.writeBlob(data, { size: 50 }), (e) => isGitcellError(e, 'E_SIZE_MISMATCH'));
@@ -47,7 +40,7 @@ test('a size mismatch (too long or too short) is rejected', async () => {
 });
 
 test('missing blobs and malformed digests give clear errors', async () => {
-  const cs = await store();
+  const cs = await tmp.contentStore();
   const d = sha256Digest('absent');
   await assert.rejects(cs.readBlob(d), (e) => isGitcellError(e, 'E_BLOB_NOT_FOUND'));
   await assert.rejects(cs.openBlob(d), (e) => isGitcellError(e, 'E_BLOB_NOT_FOUND'));
@@ -56,7 +49,7 @@ test('missing blobs and malformed digests give clear errors', async () => {
 });
 
 test('concurrent writes of the same blob are safe', async () => {
-  const cs = await store();
+  const cs = await tmp.contentStore();
   const data = Buffer.alloc(256 * 1024, 7);
   const results = await Promise.all(Array.from({ length: 8 }, () => cs.writeBlob(Readable.from([data.subarray(0, 1000), data.subarray(1000)]), { digest: sha256Digest(data), size: data.length })));
   assert.ok(results.every((r) => r.digest === sha256Digest(data)));
@@ -65,7 +58,7 @@ test('concurrent writes of the same blob are safe', async () => {
 });
 
 test('a source stream that fails early is a rejection, not a crash', async () => {
-  const cs = await store();
+  const cs = await tmp.contentStore();
   const { createReadStream } = await import('node:fs');
   await assert.rejects(cs.writeBlob(createReadStream('/nonexistent/gitcell-blob')), (e) => (e as NodeJS.ErrnoException).code === 'ENOENT');
   assert.deepEqual(await cs.list(), []);

@@ -1,27 +1,16 @@
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ImageStore, gcBlobs, importRootfs } from '../../../runtime/index.ts';
+import { gcBlobs, importRootfs } from '../../../runtime/index.ts';
 import { isGitcellError } from '../../../lib/errors.ts';
+import { scratch } from '../../helpers/runtime.ts';
 
-const dirs: string[] = [];
-after(async () => { for (const d of dirs) await rm(d, { recursive: true, force: true }); });
-async function tmp(prefix: string): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), prefix));
-  dirs.push(d);
-  return d;
-}
-async function tree(content: string): Promise<string> {
-  const dir = await tmp('gitcell-tree-');
-  await mkdir(join(dir, 'etc'));
-  await writeFile(join(dir, 'etc', 'file'), content);
-  return dir;
-}
+const tmp = scratch();
+const tree = (content: string) => tmp.tree({ 'etc/file': content });
 
 test('gcBlobs removes only blobs no reference or kept manifest reaches', async () => {
-  const store = new ImageStore(await tmp('gitcell-root-'));
+  const store = await tmp.imageStore();
   const a = await importRootfs(store, await tree('a'), 'a');
   const b = await importRootfs(store, await tree('b'), 'b');
   const c = await importRootfs(store, await tree('c'), 'c');
@@ -42,7 +31,7 @@ test('gcBlobs removes only blobs no reference or kept manifest reaches', async (
 });
 
 test('a damaged ref file stops gc with E_REF_INVALID instead of dropping its image', async () => {
-  const store = new ImageStore(await tmp('gitcell-root-'));
+  const store = await tmp.imageStore();
   const a = await importRootfs(store, await tree('a'), 'a');
   await writeFile(join(store.refsDir, `${'0'.repeat(64)}.json`), '{"ref": "localhost/b:latest", "digest": 42');
   await assert.rejects(gcBlobs(store), (e) => isGitcellError(e, 'E_REF_INVALID') && /ref file .*0000\.json is damaged/.test((e as Error).message));

@@ -1,20 +1,14 @@
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, mkdir, rm, symlink, writeFile, link, readlink } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, symlink, writeFile, link, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
 import { ImageStore, MediaTypes, buildBusyboxRootfs, importRootfs, sha256Digest, type ResolvedImage } from '../../../runtime/index.ts';
 import { isGitcellError } from '../../../lib/errors.ts';
+import { scratch } from '../../helpers/runtime.ts';
 
-const dirs: string[] = [];
-after(async () => { for (const d of dirs) await rm(d, { recursive: true, force: true }); });
-async function tmp(prefix: string): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), prefix));
-  dirs.push(d);
-  return d;
-}
+const tmp = scratch();
 const fixed = new Date('2024-01-01T00:00:00Z');
 
 async function layerEntries(store: ImageStore, img: ResolvedImage, i = 0): Promise<tar.Header[]> {
@@ -27,7 +21,7 @@ async function layerEntries(store: ImageStore, img: ResolvedImage, i = 0): Promi
 }
 
 async function smallTree(): Promise<string> {
-  const dir = await tmp('gitcell-tree-');
+  const dir = await tmp.dir('gitcell-tree-');
   await mkdir(join(dir, 'etc'));
   await mkdir(join(dir, 'bin'));
   await writeFile(join(dir, 'etc', 'hello'), 'hi\n');
@@ -38,7 +32,7 @@ async function smallTree(): Promise<string> {
 }
 
 test('importRootfs makes a resolvable one-layer OCI image with a gzip layer and diff_ids', async () => {
-  const store = new ImageStore(await tmp('gitcell-root-'));
+  const store = await tmp.imageStore();
   const img = await importRootfs(store, await smallTree(), 'small:v1', { mtime: fixed });
   assert.equal(img.ref, 'localhost/small:v1');
   assert.equal(img.layers.length, 1);
@@ -64,7 +58,7 @@ test('importRootfs makes a resolvable one-layer OCI image with a gzip layer and 
 });
 
 test('importing the same tree twice with a fixed mtime gives the same digest', async () => {
-  const store = new ImageStore(await tmp('gitcell-root-'));
+  const store = await tmp.imageStore();
   const tree = await smallTree();
   const a = await importRootfs(store, tree, 'a', { mtime: fixed });
   const b = await importRootfs(store, tree, 'b', { mtime: fixed });
@@ -73,11 +67,11 @@ test('importing the same tree twice with a fixed mtime gives the same digest', a
 });
 
 test('buildBusyboxRootfs gives a shell, applets and passwd', async () => {
-  const dir = await tmp('gitcell-bb-');
+  const dir = await tmp.dir('gitcell-bb-');
   await buildBusyboxRootfs(dir);
   assert.equal(await readlink(join(dir, 'bin', 'sh')), 'busybox');
   assert.equal(await readlink(join(dir, 'bin', 'httpd')), 'busybox');
-  const store = new ImageStore(await tmp('gitcell-root-'));
+  const store = await tmp.imageStore();
   const img = await importRootfs(store, dir, 'busybox', { mtime: fixed });
   assert.equal(img.ref, 'localhost/busybox:latest');
   const names = (await layerEntries(store, img)).map((e) => e.name);
@@ -85,7 +79,7 @@ test('buildBusyboxRootfs gives a shell, applets and passwd', async () => {
 });
 
 test('list, tag and remove', async () => {
-  const store = new ImageStore(await tmp('gitcell-root-'));
+  const store = await tmp.imageStore();
   const img = await importRootfs(store, await smallTree(), 'one:v1');
   await store.tag('one:v2', img.manifestDigest);
   const list = await store.list();
@@ -100,7 +94,7 @@ test('list, tag and remove', async () => {
 });
 
 test('an OCI index resolves to its linux/amd64 manifest; Docker schema2 and plain layers work', async () => {
-  const store = new ImageStore(await tmp('gitcell-root-'));
+  const store = await tmp.imageStore();
   const layer = Buffer.alloc(1024); // an empty tar: two zero blocks
   const layerDesc = await store.content.writeBlob(layer, { mediaType: MediaTypes.dockerLayer });
   const cfg = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Env: ['A=1'], Cmd: ['true'] }, rootfs: { type: 'layers', diff_ids: [sha256Digest(layer)] } }));
@@ -133,7 +127,7 @@ test('an OCI index resolves to its linux/amd64 manifest; Docker schema2 and plai
 });
 
 test('broken manifests and configs give E_MANIFEST_INVALID naming the field', async () => {
-  const store = new ImageStore(await tmp('gitcell-root-'));
+  const store = await tmp.imageStore();
   const bad = await store.content.writeBlob(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.ociManifest, config: { mediaType: MediaTypes.ociConfig, digest: 'sha256:nope', size: 1 }, layers: [] })));
   await assert.rejects(store.tag('bad', bad.digest), (e) => isGitcellError(e, 'E_MANIFEST_INVALID') && /config\.digest/.test((e as Error).message));
   const notJson = await store.content.writeBlob(Buffer.from('{{{'));
