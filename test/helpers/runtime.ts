@@ -4,7 +4,8 @@
 import * as fs from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { after } from 'node:test';
+import { after, before } from 'node:test';
+import assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import {
@@ -51,6 +52,25 @@ export async function runtimeFixture(name: string): Promise<RuntimeFixture> {
       return leaks;
     },
   };
+}
+
+/**
+ * useRuntimeFixture gives a test file one runtimeFixture: its `before` hook fills in the returned
+ * object, its `after` hook deletes everything and fails the file if any mount, cgroup or runc
+ * container was left behind. Call it at the top level of the file; use the object only in tests.
+ */
+export function useRuntimeFixture(name: string): RuntimeFixture {
+  const fx = {} as RuntimeFixture;
+  let built = false;
+  before(async () => {
+    Object.assign(fx, await runtimeFixture(name));
+    built = true;
+  });
+  after(async () => {
+    if (!built) return;
+    assert.deepEqual(await fx.cleanup(), [], 'no mounts, cgroups or runc containers left behind');
+  });
+  return fx;
 }
 
 /** findLeaks lists mounts below root, cgroups below the parent and containers runc still knows. */

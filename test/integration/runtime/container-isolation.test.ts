@@ -1,22 +1,14 @@
 // Isolation through real runc, overlayfs and cgroups: PID namespace, hostname, memory limit with OOM
 // report, pids limit against a fork bomb, dropped capabilities, seccomp, user, mounts, netns.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { runtimeFixture, type RuntimeFixture } from '../../helpers/runtime.ts';
+import { useRuntimeFixture } from '../../helpers/runtime.ts';
 import type { ContainerOptions } from '../../../runtime/index.ts';
 
-let fx: RuntimeFixture;
-before(async () => {
-  fx = await runtimeFixture('isolation');
-});
-after(async () => {
-  if (!fx) return;
-  const leaks = await fx.cleanup();
-  assert.deepEqual(leaks, [], 'no mounts, cgroups or runc containers left behind');
-});
+const fx = useRuntimeFixture('isolation');
 
 /** runToEnd runs a container to its exit and returns exit status and stdout/stderr text. */
 async function runToEnd(opts: Omit<ContainerOptions, 'image'>): Promise<{ exitCode: number; oomKilled: boolean; out: string; err: string; id: string }> {

@@ -1,22 +1,15 @@
 // Lifecycle through real runc: adopt after the creator is kill -9'ed, stop/kill/wait, states and
 // names, rotated timestamped logs, start failures, and cleanup of everything on delete.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { ContainerManager, isMounted, logFiles, readMounts } from '../../../runtime/index.ts';
-import { runtimeFixture, type RuntimeFixture } from '../../helpers/runtime.ts';
+import { useRuntimeFixture } from '../../helpers/runtime.ts';
 
-let fx: RuntimeFixture;
-before(async () => {
-  fx = await runtimeFixture('lifecycle');
-});
-after(async () => {
-  if (!fx) return;
-  assert.deepEqual(await fx.cleanup(), [], 'no mounts, cgroups or runc containers left behind');
-});
+const fx = useRuntimeFixture('lifecycle');
 
 test('a container outlives its creator (kill -9) and is adopted by a new manager', async () => {
   const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/start-container.ts', fx.root, fx.image, fx.cgroupParent], { stdio: ['ignore', 'pipe', 'inherit'] });

@@ -1,19 +1,12 @@
 // Runtime gc: what an image reference or a container needs stays, the rest goes, blobs and snapshots alike.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { chainIds, collectGarbage, importRootfs } from '../../../runtime/index.ts';
-import { runtimeFixture, type RuntimeFixture } from '../../helpers/runtime.ts';
+import { useRuntimeFixture } from '../../helpers/runtime.ts';
 
-let fx: RuntimeFixture;
-before(async () => {
-  fx = await runtimeFixture('gc');
-});
-after(async () => {
-  if (!fx) return;
-  assert.deepEqual(await fx.cleanup(), [], 'no mounts, cgroups or runc containers left behind');
-});
+const fx = useRuntimeFixture('gc');
 
 test('a container keeps its image\'s blobs and snapshots after the reference is gone; delete releases them', async () => {
   const other = join(fx.root, 'other-rootfs');

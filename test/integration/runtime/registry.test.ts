@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { ImageStore, importRootfs, pullImage, pushImage, writeLayerFromDir, type ResolvedImage } from '../../../runtime/index.ts';
 import { isGitcellError } from '../../../lib/errors.ts';
 import { startRegistry, type TestRegistry } from '../../helpers/registry.ts';
-import { startProxy } from '../../helpers/proxy.ts';
+import { startProxy, type ProxyMode, type TestProxy } from '../../helpers/proxy.ts';
 import { scratch } from '../../helpers/runtime.ts';
 
 const tmp = scratch();
@@ -22,6 +22,22 @@ before(async () => {
 
 async function sampleImage(store: ImageStore, ref: string): Promise<ResolvedImage> {
   return importRootfs(store, rootfs, ref);
+}
+
+/** pushedSample pushes the sample image as `repo` (NAME:TAG) to a fresh anonymous registry. */
+async function pushedSample(repo: string): Promise<{ reg: TestRegistry; img: ResolvedImage }> {
+  const reg = await registry();
+  const src = await tmp.imageStore();
+  const img = await sampleImage(src, `${reg.domain}/${repo}`);
+  await pushImage(src, `${reg.domain}/${repo}`);
+  return { reg, img };
+}
+
+/** proxied starts a proxy with `mode`'s faults in front of reg, stopped after the file. */
+async function proxied(reg: TestRegistry, mode?: ProxyMode): Promise<TestProxy> {
+  const p = await startProxy(reg.domain, mode);
+  tmp.defer(p.stop);
+  return p;
 }
 
 test('push to docker-registry, remove locally, pull back: identical digests (anonymous)', async () => {
@@ -76,14 +92,9 @@ test('bearer token auth: challenge, token from the realm with basic credentials,
 });
 
 test('a registry serving a blob whose digest does not match is rejected and nothing is stored', async () => {
-  const reg = await registry();
-  const src = await tmp.imageStore();
-  const img = await sampleImage(src, `${reg.domain}/evil/app:1`);
-  await pushImage(src, `${reg.domain}/evil/app:1`);
-  const proxy = await startProxy(reg.domain, { corrupt: [img.layers[0]!.digest] });
-  tmp.defer(proxy.stop);
-  const root = await tmp.dir('gitcell-root-');
-  const store = new ImageStore(root);
+  const { reg, img } = await pushedSample('evil/app:1');
+  const proxy = await proxied(reg, { corrupt: [img.layers[0]!.digest] });
+  const store = await tmp.imageStore();
   await assert.rejects(pullImage(store, `${proxy.domain}/evil/app:1`), (e) => isGitcellError(e, 'E_DIGEST_MISMATCH'));
   assert.equal(await store.content.has(img.layers[0]!.digest), false);
   assert.deepEqual(await store.refs(), []);
@@ -93,30 +104,21 @@ test('a registry serving a blob whose digest does not match is rejected and noth
 });
 
 test('a manifest that does not match its digest, or a blob longer than its descriptor, is rejected', async () => {
-  const reg = await registry();
-  const src = await tmp.imageStore();
-  const img = await sampleImage(src, `${reg.domain}/evil/two:1`);
-  await pushImage(src, `${reg.domain}/evil/two:1`);
-  const badManifests = await startProxy(reg.domain, { corruptManifests: true });
-  tmp.defer(badManifests.stop);
+  const { reg, img } = await pushedSample('evil/two:1');
+  const badManifests = await proxied(reg, { corruptManifests: true });
   const store = await tmp.imageStore();
   await assert.rejects(pullImage(store, `${badManifests.domain}/evil/two:1`), (e) => isGitcellError(e, 'E_DIGEST_MISMATCH'));
   await assert.rejects(pullImage(store, `${badManifests.domain}/evil/two@${img.manifestDigest}`), (e) => isGitcellError(e, 'E_DIGEST_MISMATCH'));
   assert.deepEqual(await store.content.list(), []);
-  const longBlobs = await startProxy(reg.domain, { extend: true });
-  tmp.defer(longBlobs.stop);
+  const longBlobs = await proxied(reg, { extend: true });
   await assert.rejects(pullImage(store, `${longBlobs.domain}/evil/two:1`), (e) => isGitcellError(e, 'E_SIZE_MISMATCH'));
   assert.deepEqual(await store.content.list(), []);
   assert.deepEqual(await store.refs(), []);
 });
 
 test('two pulls of one image at once in one process download each blob once', async () => {
-  const reg = await registry();
-  const src = await tmp.imageStore();
-  const img = await sampleImage(src, `${reg.domain}/twice/app:1`);
-  await pushImage(src, img.ref);
-  const proxy = await startProxy(reg.domain, { delayMs: 300 });
-  tmp.defer(proxy.stop);
+  const { reg, img } = await pushedSample('twice/app:1');
+  const proxy = await proxied(reg, { delayMs: 300 });
   const store = await tmp.imageStore();
   const [a, b] = await Promise.all([pullImage(store, `${proxy.domain}/twice/app:1`), pullImage(store, `${proxy.domain}/twice/app:1`)]);
   assert.equal(a.manifestDigest, img.manifestDigest);
@@ -126,14 +128,10 @@ test('two pulls of one image at once in one process download each blob once', as
 });
 
 test('a stalled layer download is aborted and resumes with a Range request from the partial file', async () => {
-  const reg = await registry();
-  const src = await tmp.imageStore();
-  const img = await sampleImage(src, `${reg.domain}/flaky/app:1`);
-  await pushImage(src, `${reg.domain}/flaky/app:1`);
+  const { reg, img } = await pushedSample('flaky/app:1');
   const cut = 100_000;
   assert.ok(img.layers[0]!.size > cut * 2, 'the layer must be bigger than the cut');
-  const proxy = await startProxy(reg.domain, { cutAfter: cut, stall: true });
-  tmp.defer(proxy.stop);
+  const proxy = await proxied(reg, { cutAfter: cut, stall: true });
   const store = await tmp.imageStore();
   const pulled = await pullImage(store, `${proxy.domain}/flaky/app:1`, { idleTimeoutMs: 500 });
   assert.equal(pulled.manifestDigest, img.manifestDigest);
@@ -143,12 +141,8 @@ test('a stalled layer download is aborted and resumes with a Range request from 
 });
 
 test('a dropped connection mid-layer is retried and the pull completes with the right digests', async () => {
-  const reg = await registry();
-  const src = await tmp.imageStore();
-  const img = await sampleImage(src, `${reg.domain}/flaky/drop:1`);
-  await pushImage(src, `${reg.domain}/flaky/drop:1`);
-  const proxy = await startProxy(reg.domain, { cutAfter: 100_000 });
-  tmp.defer(proxy.stop);
+  const { reg, img } = await pushedSample('flaky/drop:1');
+  const proxy = await proxied(reg, { cutAfter: 100_000 });
   const store = await tmp.imageStore();
   const pulled = await pullImage(store, `${proxy.domain}/flaky/drop:1`);
   assert.equal(pulled.manifestDigest, img.manifestDigest);
@@ -158,13 +152,9 @@ test('a dropped connection mid-layer is retried and the pull completes with the 
 });
 
 test('a download interrupted in one run resumes from the partial file in the next', async () => {
-  const reg = await registry();
-  const src = await tmp.imageStore();
-  const img = await sampleImage(src, `${reg.domain}/flaky/two:1`);
-  await pushImage(src, `${reg.domain}/flaky/two:1`);
+  const { reg, img } = await pushedSample('flaky/two:1');
   const cut = 50_000;
-  const proxy = await startProxy(reg.domain, { cutAfter: cut, stall: true });
-  tmp.defer(proxy.stop);
+  const proxy = await proxied(reg, { cutAfter: cut, stall: true });
   const store = await tmp.imageStore();
   await assert.rejects(pullImage(store, `${proxy.domain}/flaky/two:1`, { retries: 0, idleTimeoutMs: 500 }), (e) => isGitcellError(e, 'E_TRANSFER_INTERRUPTED'));
   assert.deepEqual(await store.refs(), []);
@@ -180,8 +170,7 @@ test('cross-repository mount with token auth: the second push sends no layer byt
   const store = await tmp.imageStore();
   const img = await sampleImage(store, `${reg.domain}/team/a:1`);
   await pushImage(store, `${reg.domain}/team/a:1`, { credentials: creds });
-  const proxy = await startProxy(reg.domain);
-  tmp.defer(proxy.stop);
+  const proxy = await proxied(reg);
   await store.tag(`${proxy.domain}/team/b:1`, img.manifestDigest);
   const out = await pushImage(store, `${proxy.domain}/team/b:1`, { credentials: creds, mountFrom: 'team/a' });
   assert.equal(out.digest, img.manifestDigest);
@@ -245,8 +234,7 @@ test('layer downloads run concurrently, never more than the bound', async () => 
   }
   const img = await store.putImage(`${reg.domain}/many/layers:1`, { addLayers: layers });
   await pushImage(store, img.ref);
-  const proxy = await startProxy(reg.domain, { delayMs: 1000 });
-  tmp.defer(proxy.stop);
+  const proxy = await proxied(reg, { delayMs: 1000 });
   const other = await tmp.imageStore();
   const pulled = await pullImage(other, `${proxy.domain}/many/layers:1`, { concurrency: 2 });
   assert.equal(pulled.manifestDigest, img.manifestDigest);
