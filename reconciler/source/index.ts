@@ -9,6 +9,7 @@ export type { GitCredentials, Revision, RevisionCallback, Source, SourceOptions 
 export { createLocalSource } from './local.ts';
 export { createRemoteSource, DEFAULT_POLL_MS, jitteredDelay, onAuthFor } from './remote.ts';
 export { loadCredentials, parseCredentials } from './credentials.ts';
+export { coalesce, type Coalesced, type CoalesceOptions } from './coalesce.ts';
 export { isRemoteRepo, normalizeSubPath, resolveLocalRepo } from './gitdir.ts';
 export { signPayload, startWebhookServer, verifySignature, type WebhookServer, type WebhookOptions } from './webhook.ts';
 

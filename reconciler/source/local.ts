@@ -4,6 +4,7 @@ import { watch, type FSWatcher } from 'chokidar';
 import git from 'isomorphic-git';
 import { createLogger, type Logger } from '../../lib/log.ts';
 import { errorMessage } from '../../lib/errors.ts';
+import { coalesce } from './coalesce.ts';
 import { normalizeSubPath, resolveLocalRepo } from './gitdir.ts';
 import type { RevisionCallback, Source, SourceOptions } from './types.ts';
 
@@ -20,8 +21,6 @@ export function createLocalSource(options: SourceOptions, log: Logger = createLo
   let timer: NodeJS.Timeout | undefined;
   let last: string | undefined;
   let onRev: RevisionCallback | undefined;
-  let checking: Promise<string | undefined> | undefined;
-  let again = false;
 
   const readTip = async (): Promise<string | undefined> => {
     try {
@@ -42,25 +41,12 @@ export function createLocalSource(options: SourceOptions, log: Logger = createLo
   };
 
   // Coalesce bursts of file events: one read in flight, at most one more queued behind it.
-  const trigger = (): Promise<string | undefined> => {
-    if (checking) {
-      again = true;
-      return checking;
-    }
-    checking = check()
-      .catch((err) => {
-        log.warn({ err: errorMessage(err), gitdir }, 'reading branch tip failed');
-        return last;
-      })
-      .finally(() => {
-        checking = undefined;
-        if (again) {
-          again = false;
-          void trigger();
-        }
-      });
-    return checking;
-  };
+  const trigger = coalesce(() =>
+    check().catch((err) => {
+      log.warn({ err: errorMessage(err), gitdir }, 'reading branch tip failed');
+      return last;
+    }),
+  ).call;
 
   const wanted = (p: string): boolean => {
     const rel = relative(gitdir, p).split(sep).join('/');

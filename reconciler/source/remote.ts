@@ -5,6 +5,7 @@ import git from 'isomorphic-git';
 import http from 'isomorphic-git/http/node';
 import { createLogger, type Logger } from '../../lib/log.ts';
 import { GitcellError, errorMessage } from '../../lib/errors.ts';
+import { coalesce } from './coalesce.ts';
 import { loadCredentials } from './credentials.ts';
 import { normalizeSubPath } from './gitdir.ts';
 import type { GitCredentials, RevisionCallback, Source, SourceOptions } from './types.ts';
@@ -41,8 +42,6 @@ export function createRemoteSource(options: SourceOptions, log: Logger = createL
   let onRev: RevisionCallback | undefined;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
-  let fetching: Promise<string | undefined> | undefined;
-  let again = false;
 
   const fetchOnce = async (): Promise<string | undefined> => {
     if (!fs.existsSync(join(gitdir, 'HEAD'))) {
@@ -70,20 +69,11 @@ export function createRemoteSource(options: SourceOptions, log: Logger = createL
     return tip;
   };
 
-  const refresh = (): Promise<string | undefined> => {
-    if (fetching) {
-      again = true;
-      return fetching;
-    }
-    fetching = fetchOnce().finally(() => {
-      fetching = undefined;
-      if (again && !stopped) {
-        again = false;
-        refresh().catch((err) => log.warn({ err: errorMessage(err), url }, 'fetch failed'));
-      }
-    });
-    return fetching;
-  };
+  const fetches = coalesce(fetchOnce, {
+    rerun: () => !stopped,
+    onRerunError: (err) => log.warn({ err: errorMessage(err), url }, 'fetch failed'),
+  });
+  const refresh = fetches.call;
 
   const schedule = (): void => {
     if (stopped) return;
@@ -122,7 +112,7 @@ export function createRemoteSource(options: SourceOptions, log: Logger = createL
     async stop() {
       stopped = true;
       if (timer) clearTimeout(timer);
-      await fetching?.catch(() => undefined);
+      await fetches.inFlight()?.catch(() => undefined);
       onRev = undefined;
     },
   };
