@@ -111,10 +111,15 @@ export class Supervisor {
     return join(this.o.pidDir, `${this.o.name}.hold`);
   }
 
-  private startUnlessHeld(): void {
+  private startUnlessHeld(held = false): void {
     if (this.stopping) return;
-    if (!existsSync(this.holdFile)) return this.start();
-    this.timer = setTimeout(() => this.startUnlessHeld(), 1000);
+    if (!existsSync(this.holdFile)) {
+      if (held) this.o.log.info({ component: this.o.name, hold: this.holdFile }, `${this.o.name} released: starting`);
+      return this.start();
+    }
+    // Said once per hold, so a drill (or a person) knows the crash was seen and the hold obeyed.
+    if (!held) this.o.log.warn({ component: this.o.name, hold: this.holdFile }, `${this.o.name} held down until its hold file is removed`);
+    this.timer = setTimeout(() => this.startUnlessHeld(true), 1000);
   }
 
   /** stop ends the component: SIGTERM, SIGKILL after the grace period; no more restarts. */

@@ -3,12 +3,17 @@
  * reconciler, scheduler and two agents running runc + CNI) following its copy of sample-repo, driven
  * by real `git` commits into `<state>/repo`. Steps share one cluster, in order:
  *   1. sample-repo comes up: web 3/3 ready, node-logger one task per node, the batch Job completes,
- *      `gitcell get tasks -o json` shows task states;
+ *      `gitcell get tasks -o json` shows task states; first of all, a commit makes the cleanup
+ *      CronJob run every minute (its firing is checked in step 4, so the wait overlaps 2 and 3);
  *   2. a rolling update of web (commit), then `git revert`: back to the old template;
  *   3. a broken image tag: gitcell's automatic revert commit appears and web heals;
- *   4. drill: kill -9 an agent, held down: its tasks move; back, it stops the duplicates;
- *   5. drill: fill a node: a production task preempts a best-effort one, which waits;
- *   6. SIGINT: `up` exits 0 leaving no runc container, overlay mount, netns, bridge or process.
+ *   4. the CronJob fires: a Job it created ran its task to success (`get jobs -o json`, events);
+ *      the schedule commit is reverted;
+ *   5. drill: kill -9 the reconciler and the scheduler mid-rollout, held down; back, the rollout
+ *      completes: 3 web tasks (no extra), all on the new template, ready, the commit applied;
+ *   6. drill: kill -9 an agent, held down: its tasks move; back, it stops the duplicates;
+ *   7. drill: fill a node: a production task preempts a best-effort one, which waits;
+ *   8. SIGINT: `up` exits 0 leaving no runc container, overlay mount, netns, bridge or process.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,7 +25,19 @@ import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
 import { silentLogger } from '../../../lib/index.ts';
 import { connectFromOptions, openClusterStore, type ClusterStore } from '../../../store/index.ts';
-import { objectStatusKey, type DesiredRecord, type SyncRecord, type WorkloadStatus } from '../../../reconciler/index.ts';
+import {
+  CREATED_BY_ANNOTATION,
+  SCHEDULED_AT_ANNOTATION,
+  cronJobRunName,
+  desiredStoreKey,
+  objectStatusKey,
+  type CronJobStatus,
+  type DesiredRecord,
+  type SyncRecord,
+  type SyncStatus,
+  type WorkloadStatus,
+} from '../../../reconciler/index.ts';
+import { processAlive } from '../../../lib/process.ts';
 import type { TaskSpec } from '../../../api/index.ts';
 import { waitFor } from '../../helpers/agent.ts';
 import { BIN, git, gitcell, leftovers, logTails, tasksOf, unmountBelow, webSettled } from '../../helpers/up.ts';
@@ -37,6 +54,7 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
   let output = '';
   let store: ClusterStore<DesiredRecord, SyncRecord> | undefined;
   let closeStore: (() => Promise<void>) | undefined;
+  let cronCommit: string | undefined;
   const exited = () => new Promise<number | null>((resolve) => (up!.exitCode !== null || up!.signalCode !== null ? resolve(up!.exitCode) : up!.once('exit', (code) => resolve(code))));
   t.after(async () => {
     await closeStore?.().catch(() => undefined);
@@ -63,6 +81,14 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
     await waitFor('gitcell up to print where things are', () => output.includes('npx gitcell get tasks --state-dir'), UP_TIMEOUT).catch((err) => {
       throw new Error(`${(err as Error).message}\n${dump()}`);
     });
+    // sample-repo's cleanup CronJob runs every few minutes; every minute from now on:
+    // step 4 checks that it fired, while steps 1-3 run meanwhile.
+    const cronFile = join(repo, 'cronjobs', 'cleanup.yaml');
+    const cronYaml = readFileSync(cronFile, 'utf8');
+    assert.match(cronYaml, /^  schedule: "[^"]+"$/m, 'sample-repo\'s cleanup CronJob has a schedule line');
+    writeFileSync(cronFile, cronYaml.replace(/^  schedule: "[^"]+"$/m, '  schedule: "* * * * *"'));
+    git(repo, 'commit', '-qam', 'cleanup: every minute');
+    cronCommit = git(repo, 'rev-parse', 'HEAD');
     const nc = await connectFromOptions({ stateDir, name: 'e2e' });
     const s = await openClusterStore<DesiredRecord, SyncRecord>(nc, { log: silentLogger() });
     store = s;
@@ -156,6 +182,116 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
     await waitFor('web healed: old template, 3/3 ready', async () => (await webSettled(s, 3)) === oldHash, ROLLOUT_TIMEOUT).catch((err) => {
       throw new Error(`${(err as Error).message}\n${dump()}`);
     });
+  });
+
+  await t.test('the CronJob fires: a Job it created ran its task to success', async () => {
+    const s = store!;
+    assert.ok(cronCommit, 'step 1 committed the every-minute schedule');
+    const createdBy = 'CronJob/default/cleanup';
+    // Jobs of a CronJob are named <cronjob>-<minutes since epoch of the tick> and annotated with it.
+    const fired = await waitFor('a Job created by the cleanup CronJob to complete with 1 success', async () => {
+      for (const rec of await s.desired.list()) {
+        const o = rec.value.object;
+        if (o.kind !== 'Job' || o.metadata.annotations?.[CREATED_BY_ANNOTATION] !== createdBy) continue;
+        const st = (await s.sync.get(objectStatusKey('Job', 'default', o.metadata.name)))?.value as WorkloadStatus | undefined;
+        if (st?.batch?.phase === 'Complete' && st.batch.succeeded === 1) return { name: o.metadata.name, scheduledAt: o.metadata.annotations[SCHEDULED_AT_ANNOTATION] ?? '' };
+      }
+      return undefined;
+    }, ROLLOUT_TIMEOUT).catch((err) => {
+      throw new Error(`${(err as Error).message}\n${dump()}`);
+    });
+    assert.equal(fired.name, cronJobRunName('cleanup', new Date(fired.scheduledAt)), 'the Job is named after its tick');
+    // The same, as a user sees it through the CLI.
+    const jobs = JSON.parse(gitcell('get', 'jobs', '-o', 'json', '--state-dir', stateDir)) as { object: { metadata: { name: string; annotations?: Record<string, string> } }; status?: WorkloadStatus }[];
+    const job = jobs.find((j) => j.object.metadata.name === fired.name);
+    assert.ok(job, `gitcell get jobs lists ${fired.name}`);
+    assert.equal(job.object.metadata.annotations?.[CREATED_BY_ANNOTATION], createdBy);
+    assert.equal(job.status?.batch?.phase, 'Complete');
+    assert.equal(job.status?.batch?.succeeded, 1);
+    const cronjobs = JSON.parse(gitcell('get', 'cronjobs', '-o', 'json', '--state-dir', stateDir)) as { object: { metadata: { name: string } }; status?: CronJobStatus }[];
+    const cj = cronjobs.find((c) => c.object.metadata.name === 'cleanup');
+    assert.ok(cj?.status?.lastScheduleTime && cj.status.lastSuccessfulTime, `the CronJob's status records its runs: ${JSON.stringify(cj?.status)}`);
+    const events = gitcell('events', '--limit', '2000', '--state-dir', stateDir);
+    assert.match(events, new RegExp(`SuccessfulCreate.*created Job ${fired.name} `), `the CronJob's SuccessfulCreate event\n${events.slice(-3000)}`);
+    // Back to sample-repo's schedule, so the drills below are not crossed by a run every minute.
+    git(repo, 'revert', '--no-edit', cronCommit);
+    const schedule = /^  schedule: "([^"]+)"$/m.exec(readFileSync(join(repo, 'cronjobs', 'cleanup.yaml'), 'utf8'))?.[1];
+    await waitFor(`the CronJob back on "${schedule}"`, async () => {
+      const rec = await s.desired.get(desiredStoreKey('CronJob/default/cleanup'));
+      return (rec?.value.object.spec as { schedule?: string } | undefined)?.schedule === schedule;
+    }, ROLLOUT_TIMEOUT);
+  });
+
+  await t.test('drill: kill -9 the reconciler and the scheduler mid-rollout, held down: back, the rollout completes', async () => {
+    const s = store!;
+    const oldHash = (await webSettled(s, 3))!;
+    assert.ok(oldHash, 'web settled before the drill');
+    const leaseBefore = new Map<string, number>();
+    for (const name of ['reconciler', 'scheduler']) leaseBefore.set(name, (await s.leases.get(name))!.value.term);
+    const file = join(repo, 'jobs', 'web.yaml');
+    const original = readFileSync(file, 'utf8');
+    writeFileSync(file, original.replace('value: production', 'value: drill'));
+    git(repo, 'commit', '-qam', 'web: MODE=drill');
+    const commit = git(repo, 'rev-parse', 'HEAD');
+    // Mid-rollout: tasks of the new template exist while old ones are still there.
+    const mid = await waitFor('the rollout in progress: new-template web tasks beside old ones', async () => {
+      const web = await tasksOf(s, 'Job/default/web');
+      const fresh = web.filter((x) => x.spec.templateHash !== oldHash);
+      const old = web.filter((x) => x.spec.templateHash === oldHash);
+      return fresh.length > 0 && old.length > 0 ? { fresh: fresh.length, ready: fresh.filter((x) => x.status?.ready).length, old: old.length } : undefined;
+    }, ROLLOUT_TIMEOUT).catch((err) => {
+      throw new Error(`${(err as Error).message}\n${dump()}`);
+    });
+    const pids = join(stateDir, 'pids');
+    const killed = new Map<string, number>();
+    for (const name of ['reconciler', 'scheduler']) {
+      writeFileSync(join(pids, `${name}.hold`), '');
+      const pid = Number(readFileSync(join(pids, `${name}.pid`), 'utf8'));
+      process.kill(pid, 'SIGKILL');
+      killed.set(name, pid);
+    }
+    const killedAt = Date.now();
+    process.stderr.write(`e2e up: killed the reconciler and the scheduler mid-rollout (${mid.fresh} new web tasks, ${mid.ready} ready; ${mid.old} old)\n`);
+    // Down and held: the supervisor saw each crash and keeps it down while its hold file exists.
+    await waitFor('the supervisor to hold the reconciler and the scheduler down', () => ['reconciler', 'scheduler'].every((n) => output.includes(`"msg":"${n} held down until its hold file is removed"`)), 60_000).catch((err) => {
+      throw new Error(`${(err as Error).message}\n${dump()}`);
+    });
+    for (const [name, pid] of killed) {
+      assert.ok(!processAlive(pid), `${name} (pid ${pid}) is dead`);
+      assert.equal(Number(readFileSync(join(pids, `${name}.pid`), 'utf8')), pid, `${name} was not restarted while held`);
+    }
+    // Only the reconciler writes tasks: with it down the rollout cannot have finished.
+    const during = await tasksOf(s, 'Job/default/web');
+    assert.ok(during.some((x) => x.spec.templateHash === oldHash), 'old-template web tasks remain while the reconciler is down');
+    for (const name of ['reconciler', 'scheduler']) rmSync(join(pids, `${name}.hold`));
+    const releasedAt = Date.now();
+    await waitFor('the reconciler and the scheduler restarted', () => ['reconciler', 'scheduler'].every((n) => {
+      const pid = Number(readFileSync(join(pids, `${n}.pid`), 'utf8'));
+      return pid !== killed.get(n) && processAlive(pid);
+    }), 60_000).catch((err) => {
+      throw new Error(`${(err as Error).message}\n${dump()}`);
+    });
+    const newHash = await waitFor('the rollout complete: exactly 3 web tasks, all on the new template, running and ready', async () => {
+      const h = await webSettled(s, 3);
+      return h && h !== oldHash ? h : undefined;
+    }, ROLLOUT_TIMEOUT).catch((err) => {
+      throw new Error(`${(err as Error).message}\n${dump()}`);
+    });
+    process.stderr.write(`e2e up: rollout complete ${((Date.now() - releasedAt) / 1000).toFixed(1)} s after the reconciler and the scheduler were released (${((Date.now() - killedAt) / 1000).toFixed(1)} s after kill -9)\n`);
+    const web = await tasksOf(s, 'Job/default/web');
+    assert.equal(web.length, 3, 'no duplicate or extra web task');
+    assert.equal(new Set(web.map((x) => x.spec.index)).size, 3, 'one task per index');
+    assert.ok(web.every((x) => x.spec.template.env.some((e) => e.name === 'MODE' && e.value === 'drill')));
+    const st = (await s.sync.get(objectStatusKey('Job', 'default', 'web')))?.value as WorkloadStatus | undefined;
+    assert.equal(st?.rollout?.templateHash, newHash);
+    await waitFor('the web rollout recorded Complete', async () => ((await s.sync.get(objectStatusKey('Job', 'default', 'web')))?.value as WorkloadStatus | undefined)?.rollout?.phase === 'Complete', 60_000);
+    const sources = JSON.parse(gitcell('status', '-o', 'json', '--state-dir', stateDir)) as SyncStatus[];
+    assert.equal(sources.find((x) => x.source === 'main')?.lastAppliedRevision, commit, 'gitcell status: the drill commit applied');
+    // New leaders took over: every takeover raises the lease term (the fencing token).
+    for (const name of ['reconciler', 'scheduler']) {
+      const lease = (await s.leases.get(name))!.value;
+      assert.ok(lease.term > leaseBefore.get(name)!, `${name} lease term ${lease.term} > ${leaseBefore.get(name)} before the kill`);
+    }
   });
 
   await t.test('drill: kill -9 an agent and keep it down: its web tasks move to the other node; back, it stops the duplicates', async () => {
