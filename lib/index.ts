@@ -1,3 +1,4 @@
-// lib/: the few utilities every part of gitcell shares (errors, logging). No domain logic here.
+// lib/: the few utilities every part of gitcell shares (errors, logging, processes, files). No domain logic here.
 export { GitcellError, isGitcellError, errorMessage } from './errors.ts';
 export { createLogger, silentLogger, type Logger } from './log.ts';
+export { readdirIfExists } from './fs.ts';

@@ -1,10 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GitcellError } from '../../lib/errors.ts';
+import { readdirIfExists } from '../../lib/fs.ts';
 import { assertDigest, digestHex } from './digest.ts';
 import type { Descriptor } from './types.ts';
 
@@ -143,13 +144,7 @@ export class ContentStore {
 
   /** list returns the digests of every stored blob. */
   async list(): Promise<string[]> {
-    let names: string[];
-    try {
-      names = await readdir(this.blobsDir);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw err;
-    }
+    const names = await readdirIfExists(this.blobsDir);
     return names.filter((n) => /^[a-f0-9]{64}$/.test(n)).map((n) => `sha256:${n}`).sort();
   }
 

@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GitcellError } from '../../lib/errors.ts';
+import { readdirIfExists } from '../../lib/fs.ts';
 import { ContentStore } from './content.ts';
 import { assertDigest } from './digest.ts';
 import { canonicalJson, parseImageConfig, parseJsonBlob, parseManifestOrIndex, selectPlatform, toOciLayerMediaType } from './manifest.ts';
@@ -122,13 +123,7 @@ export class ImageStore {
 
   /** refs returns every stored reference record, sorted by ref. */
   async refs(): Promise<RefRecord[]> {
-    let names: string[];
-    try {
-      names = await readdir(this.refsDir);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw err;
-    }
+    const names = await readdirIfExists(this.refsDir);
     const out: RefRecord[] = [];
     // A damaged ref file is an error, not a skip: gc must never drop an image it cannot read.
     for (const file of names.filter((n) => n.endsWith('.json'))) {

@@ -1,5 +1,5 @@
-import { readdir } from 'node:fs/promises';
 import { GitcellError } from '../../lib/errors.ts';
+import { readdirIfExists } from '../../lib/fs.ts';
 import { runCommand } from './exec.ts';
 
 /** NETNS_DIR is where `ip netns` keeps its bind-mounted namespaces (iproute2's fixed location). */
@@ -22,12 +22,7 @@ export function netnsPath(name: string): string {
 
 /** listNetns returns the names of every named network namespace on the machine. */
 export async function listNetns(): Promise<string[]> {
-  try {
-    return (await readdir(NETNS_DIR)).sort();
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
+  return (await readdirIfExists(NETNS_DIR)).sort();
 }
 
 /** netnsExists tells whether a named network namespace exists. */
