@@ -1,10 +1,9 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { dump } from 'js-yaml';
 import type { AnyObject, Job } from '../../../api/index.ts';
 import { silentLogger } from '../../../lib/index.ts';
-import { connect, Mirror, openClusterStore } from '../../../store/index.ts';
+import { Mirror } from '../../../store/index.ts';
 import {
   loadManifestsFromGit,
   objectStatusKey,
@@ -19,9 +18,10 @@ import {
   type SyncStatus,
   type WorkloadStatus,
 } from '../../../reconciler/index.ts';
-import { startNatsServer } from '../../helpers/nats.ts';
+
 import { makeTestRepo, type TestRepo } from '../../helpers/git-repo.ts';
 import { startSim, waitFor, type Store } from './sim.ts';
+import { openTestStore } from '../../helpers/store.ts';
 
 function job(name: string, image: string, replicas: number, strategy: Job['spec']['strategy'] = {}): Job {
   return {
@@ -34,10 +34,7 @@ function job(name: string, image: string, replicas: number, strategy: Job['spec'
 const yaml = (...objects: AnyObject[]) => objects.map((o) => dump(o)).join('---\n');
 
 async function setup(t: TestContext): Promise<{ store: Store; repo: TestRepo; apply: (rev: string) => ReturnType<typeof reconcileRevision> }> {
-  const server = await startNatsServer({ t });
-  const nc = await connect({ servers: server.url });
-  t.after(() => nc.close());
-  const store = await openClusterStore<DesiredRecord, SyncRecord>(nc, { prefix: `r${randomBytes(3).toString('hex')}_`, log: silentLogger() });
+  const { store } = await openTestStore(t, { tag: 'r' });
   const repo = await makeTestRepo();
   t.after(() => repo.remove());
   const apply = (rev: string) =>

@@ -1,18 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dump } from 'js-yaml';
 import type { Job } from '../../../api/index.ts';
-import { silentLogger } from '../../../lib/index.ts';
-import { connect, openClusterStore } from '../../../store/index.ts';
-import { sourceStatusKey, type DesiredRecord, type SyncRecord, type SyncStatus } from '../../../reconciler/index.ts';
-import { startNatsServer } from '../../helpers/nats.ts';
+
+
+import { sourceStatusKey, type SyncStatus } from '../../../reconciler/index.ts';
 import { makeRepo } from '../../helpers/git-cli-repo.ts';
 import { startSim, waitFor } from './sim.ts';
+import { openTestStore } from '../../helpers/store.ts';
 
 function gitcell(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -31,11 +30,7 @@ const job = (image: string): string =>
   } satisfies Job);
 
 test('gitcell reconciler as a process, and the client commands against it', async (t) => {
-  const server = await startNatsServer({ t });
-  const nc = await connect({ servers: server.url });
-  t.after(() => nc.close());
-  const prefix = `c${randomBytes(3).toString('hex')}_`;
-  const store = await openClusterStore<DesiredRecord, SyncRecord>(nc, { prefix, log: silentLogger() });
+  const { server, prefix, store } = await openTestStore(t, { tag: 'c' });
   const sim = await startSim(store, { nodes: ['n1', 'n2'] });
   t.after(() => sim.stop());
   const repo = makeRepo();

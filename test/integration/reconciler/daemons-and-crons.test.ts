@@ -1,18 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { statusKey, type AnyObject, type CronJob, type DaemonSet } from '../../../api/index.ts';
 import { silentLogger } from '../../../lib/index.ts';
-import { connect, openClusterStore } from '../../../store/index.ts';
-import { objectStatusKey, reconcileRevision, runControllers, type CronJobStatus, type DesiredRecord, type SyncRecord } from '../../../reconciler/index.ts';
-import { startNatsServer } from '../../helpers/nats.ts';
+import { objectStatusKey, reconcileRevision, runControllers, type CronJobStatus } from '../../../reconciler/index.ts';
 import { nodeRecord, startSim, waitFor, type Store } from './sim.ts';
+import { openTestStore } from '../../helpers/store.ts';
 
 async function setup(t: import('node:test').TestContext): Promise<Store> {
-  const server = await startNatsServer({ t });
-  const nc = await connect({ servers: server.url });
-  t.after(() => nc.close());
-  const store = await openClusterStore<DesiredRecord, SyncRecord>(nc, { prefix: `d${randomBytes(3).toString('hex')}_`, log: silentLogger() });
+  const { store } = await openTestStore(t, { tag: 'd' });
   const ac = new AbortController();
   const loop = runControllers({ store, signal: ac.signal, source: 'main', tickMs: 100, log: silentLogger() });
   t.after(async () => {

@@ -1,14 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { dump } from 'js-yaml';
 import type { Job } from '../../../api/index.ts';
 import { silentLogger } from '../../../lib/index.ts';
-import { connect, openClusterStore } from '../../../store/index.ts';
-import { objectStatusKey, reconcileRevision, type DesiredRecord, type SyncRecord, type WorkloadStatus } from '../../../reconciler/index.ts';
-import { startNatsServer } from '../../helpers/nats.ts';
+import { objectStatusKey, reconcileRevision, type WorkloadStatus } from '../../../reconciler/index.ts';
 import { startSim, waitFor } from './sim.ts';
+import { openTestStore } from '../../helpers/store.ts';
 
 const job = (image: string): Job => ({
   apiVersion: 'gitcell.io/v1',
@@ -23,11 +21,7 @@ interface Replica {
 }
 
 test('kill -9 the active controller mid-rollout: the standby finishes it, no task applied twice, bounds held', async (t) => {
-  const server = await startNatsServer({ t });
-  const nc = await connect({ servers: server.url });
-  t.after(() => nc.close());
-  const prefix = `f${randomBytes(3).toString('hex')}_`;
-  const store = await openClusterStore<DesiredRecord, SyncRecord>(nc, { prefix, log: silentLogger() });
+  const { server, prefix, store } = await openTestStore(t, { tag: 'f' });
   // Slow starts so the rollout is still going when the leader dies.
   const sim = await startSim(store, { nodes: ['n1', 'n2', 'n3'], startMs: 400 });
   t.after(() => sim.stop());

@@ -1,20 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { sealValue } from '../../../secrets/index.ts';
 import { dump } from 'js-yaml';
 import type { AnyObject, Job } from '../../../api/index.ts';
 import { silentLogger } from '../../../lib/index.ts';
-import { connect, openClusterStore } from '../../../store/index.ts';
-import { loadManifestsFromGit, reconcileRevision, toValidatedRevision, validateManifests, type DesiredRecord, type SyncRecord } from '../../../reconciler/index.ts';
-import { startNatsServer } from '../../helpers/nats.ts';
+import { loadManifestsFromGit, reconcileRevision, toValidatedRevision, validateManifests } from '../../../reconciler/index.ts';
 import { makeRepo } from '../../helpers/git-cli-repo.ts';
 import { startGitHttpServer } from '../../helpers/git-http.ts';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nodeRecord } from './sim.ts';
+import { openTestStore } from '../../helpers/store.ts';
 
 function job(name: string, image: string, replicas: number, cpu = '100m'): Job {
   return {
@@ -88,11 +87,7 @@ test('plan --base shows the exact create/change/prune set and rollout steps, nev
 test('plan against the live cluster previews scheduling: a task that would not fit', async (t) => {
   const repo = makePlanRepo();
   t.after(() => repo.cleanup());
-  const server = await startNatsServer({ t });
-  const nc = await connect({ servers: server.url });
-  t.after(() => nc.close());
-  const prefix = `p${randomBytes(3).toString('hex')}_`;
-  const store = await openClusterStore<DesiredRecord, SyncRecord>(nc, { prefix, log: silentLogger() });
+  const { server, prefix, store } = await openTestStore(t, { tag: 'p' });
   // Simulated agents heartbeat like real ones, so the nodes stay live however slow the machine is.
   const beat = () => Promise.all(['n1', 'n2'].map((n) => store.nodes.put(n, nodeRecord(n))));
   await beat();

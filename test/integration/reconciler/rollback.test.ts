@@ -1,15 +1,12 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import type { AnyObject, RolloutResult } from '../../../api/index.ts';
 import { silentLogger } from '../../../lib/index.ts';
-import { connect, openClusterStore } from '../../../store/index.ts';
-import { nextDesiredRecord, sourceStatusKey, type DesiredRecord, type SyncRecord, type SyncStatus } from '../../../reconciler/index.ts';
+import { nextDesiredRecord, sourceStatusKey, type SyncStatus } from '../../../reconciler/index.ts';
 import { createLocalSource } from '../../../reconciler/source/index.ts';
 import { rollBack } from '../../../reconciler/service/index.ts';
-import { startNatsServer } from '../../helpers/nats.ts';
 import { makeRepo } from '../../helpers/git-cli-repo.ts';
-import type { Store } from './sim.ts';
+import { openTestStore } from '../../helpers/store.ts';
 
 const web = (image: string) => `apiVersion: gitcell.io/v1\nkind: Job\nmetadata:\n  name: web\nspec:\n  type: service\n  template:\n    image: ${image}\n`;
 const failed = (revision: string): RolloutResult => ({
@@ -24,10 +21,7 @@ const failed = (revision: string): RolloutResult => ({
 });
 
 async function setup(t: TestContext) {
-  const server = await startNatsServer({ t });
-  const nc = await connect({ servers: server.url });
-  t.after(() => nc.close());
-  const store: Store = await openClusterStore<DesiredRecord, SyncRecord>(nc, { prefix: `rb${randomBytes(3).toString('hex')}_`, log: silentLogger() });
+  const { store } = await openTestStore(t, { tag: 'rb' });
   const repo = makeRepo();
   t.after(() => repo.cleanup());
   const source = createLocalSource({ repo: repo.dir, safetyPollMs: 3_600_000 }, silentLogger());

@@ -1,27 +1,22 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dump } from 'js-yaml';
-import { silentLogger } from '../../../lib/index.ts';
-import { connect, openClusterStore } from '../../../store/index.ts';
-import { sourceStatusKey, RECONCILER_LEASE, type DesiredRecord, type SyncRecord, type SyncStatus } from '../../../reconciler/index.ts';
-import { startNatsServer } from '../../helpers/nats.ts';
+
+
+import { sourceStatusKey, RECONCILER_LEASE, type SyncStatus } from '../../../reconciler/index.ts';
 import { makeRepo } from '../../helpers/git-cli-repo.ts';
 import { startSim, waitFor } from './sim.ts';
+import { openTestStore } from '../../helpers/store.ts';
 
 const job = (image: string) =>
   dump({ apiVersion: 'gitcell.io/v1', kind: 'Job', metadata: { name: 'web' }, spec: { type: 'service', replicas: 2, template: { image, resources: { requests: { cpu: '100m', memory: '64Mi' } } } } });
 
 test('kill -9 the leading gitcell reconciler: the standby takes over and applies the next commit', async (t) => {
-  const server = await startNatsServer({ t });
-  const nc = await connect({ servers: server.url });
-  t.after(() => nc.close());
-  const prefix = `f${randomBytes(3).toString('hex')}_`;
-  const store = await openClusterStore<DesiredRecord, SyncRecord>(nc, { prefix, log: silentLogger() });
+  const { server, prefix, store } = await openTestStore(t, { tag: 'f' });
   const sim = await startSim(store, { nodes: ['n1'] });
   t.after(() => sim.stop());
   const repo = makeRepo();

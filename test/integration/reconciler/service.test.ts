@@ -1,20 +1,18 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dump } from 'js-yaml';
 import type { Job } from '../../../api/index.ts';
 import { silentLogger } from '../../../lib/index.ts';
-import { connect, openClusterStore } from '../../../store/index.ts';
-import { objectStatusKey, sourceStatusKey, type DesiredRecord, type SyncRecord, type SyncStatus, type WorkloadStatus } from '../../../reconciler/index.ts';
+import { objectStatusKey, sourceStatusKey, type SyncStatus, type WorkloadStatus } from '../../../reconciler/index.ts';
 import { createSource, type Source } from '../../../reconciler/source/index.ts';
 import { startReconcilerService, type ReconcilerService } from '../../../reconciler/service/index.ts';
-import { startNatsServer } from '../../helpers/nats.ts';
 import { startGitHttpServer } from '../../helpers/git-http.ts';
 import { makeRepo, type TestRepo } from '../../helpers/git-cli-repo.ts';
 import { startSim, waitFor, type Store } from './sim.ts';
+import { openTestStore } from '../../helpers/store.ts';
 
 const log = silentLogger();
 
@@ -36,10 +34,7 @@ function job(name: string, image: string, annotations?: Record<string, string>):
 }
 
 async function storeFor(t: TestContext): Promise<Store> {
-  const server = await startNatsServer({ t });
-  const nc = await connect({ servers: server.url });
-  t.after(() => nc.close());
-  return openClusterStore<DesiredRecord, SyncRecord>(nc, { prefix: `g${randomBytes(3).toString('hex')}_`, log });
+  return (await openTestStore(t, { tag: 'g', log })).store;
 }
 
 async function run(t: TestContext, store: Store, source: Source): Promise<ReconcilerService> {

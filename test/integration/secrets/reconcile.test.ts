@@ -1,27 +1,22 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dump } from 'js-yaml';
 import { silentLogger } from '../../../lib/index.ts';
-import { connect, openClusterStore } from '../../../store/index.ts';
 import { Keyring, sealValue } from '../../../secrets/index.ts';
-import { sourceStatusKey, type DesiredRecord, type SyncRecord, type SyncStatus } from '../../../reconciler/index.ts';
+import { sourceStatusKey, type SyncStatus } from '../../../reconciler/index.ts';
 import { createSource } from '../../../reconciler/source/index.ts';
 import { startReconcilerService } from '../../../reconciler/service/index.ts';
-import { startNatsServer } from '../../helpers/nats.ts';
 import { makeRepo } from '../../helpers/git-cli-repo.ts';
 import { waitFor } from '../reconciler/sim.ts';
+import { openTestStore } from '../../helpers/store.ts';
 
 const log = silentLogger();
 
 test('a tampered or moved sealed value stalls its revision; the last good Secret stays applied', async (t) => {
-  const server = await startNatsServer({ t });
-  const nc = await connect({ servers: server.url });
-  t.after(() => nc.close());
-  const store = await openClusterStore<DesiredRecord, SyncRecord>(nc, { prefix: `s${randomBytes(3).toString('hex')}_`, log });
+  const { store } = await openTestStore(t, { tag: 's', log });
   const stateDir = mkdtempSync(join(tmpdir(), 'gitcell-sealed-'));
   t.after(() => rmSync(stateDir, { recursive: true, force: true }));
   const keyring = await Keyring.open(stateDir, { modulusLength: 2048 });
