@@ -1,3 +1,4 @@
+import { closeSync, constants, openSync, readdirSync, readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 
 /**
@@ -10,5 +11,32 @@ export async function readdirIfExists(dir: string): Promise<string[]> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
+  }
+}
+
+/**
+ * readdirSyncOrEmpty lists a directory's entry names, or none when it cannot be read for any
+ * reason: for best-effort listings (containers on disk, rotated logs) where absence and
+ * unreadability mean the same thing.
+ */
+export function readdirSyncOrEmpty(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * readFileNoFollow reads a file as UTF-8 through O_NOFOLLOW, so a symlink swapped in for the last
+ * path component fails (ELOOP) instead of being followed out of an untrusted root filesystem.
+ * Callers check the parent directories themselves.
+ */
+export function readFileNoFollow(path: string): string {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
   }
 }

@@ -1,4 +1,4 @@
 // lib/: the few utilities every part of gitcell shares (errors, logging, processes, files). No domain logic here.
 export { GitcellError, isGitcellError, errorMessage } from './errors.ts';
 export { createLogger, silentLogger, type Logger } from './log.ts';
-export { readdirIfExists } from './fs.ts';
+export { readdirIfExists, readdirSyncOrEmpty, readFileNoFollow } from './fs.ts';

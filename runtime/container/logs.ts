@@ -2,6 +2,7 @@
 // keeping N files), read here. Line format: `<RFC 3339 UTC timestamp, seconds> <text>`.
 import * as fs from 'node:fs';
 import { join } from 'node:path';
+import { readdirSyncOrEmpty } from '../../lib/fs.ts';
 
 /**
  * LOG_AWK timestamps each line and rotates LOGF (from the environment) when it passes `max` bytes:
@@ -36,20 +37,12 @@ export function parseLogLine(stream: LogStream, raw: string): LogLine {
 export function logFiles(logDir: string, stream: LogStream): string[] {
   const base = join(logDir, `${stream}.log`);
   const rotated: { n: number; path: string }[] = [];
-  for (const name of safeReaddir(logDir)) {
+  for (const name of readdirSyncOrEmpty(logDir)) {
     const m = new RegExp(`^${stream}\\.log\\.(\\d+)$`).exec(name);
     if (m) rotated.push({ n: Number(m[1]), path: join(logDir, name) });
   }
   rotated.sort((a, b) => b.n - a.n);
   return [...rotated.map((r) => r.path), ...(fs.existsSync(base) ? [base] : [])];
-}
-
-function safeReaddir(dir: string): string[] {
-  try {
-    return fs.readdirSync(dir);
-  } catch {
-    return [];
-  }
 }
 
 /** readLogs returns every stored line of both streams, each stream in order. */

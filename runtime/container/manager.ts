@@ -26,6 +26,7 @@ import { Runc } from './runc.ts';
 import { spawnShim } from './shim.ts';
 import { buildSpec, DEFAULT_PATH } from './spec.ts';
 import { parseGroup, parsePasswd, resolveUser } from './user.ts';
+import { readdirSyncOrEmpty } from '../../lib/fs.ts';
 import { processAlive } from '../../lib/process.ts';
 
 /** ContainerStatus: created (not started), starting, running, exited, or unknown (shim lost). */
@@ -220,7 +221,7 @@ export class ContainerManager {
   /** list returns every container of this root, oldest first. */
   list(): ContainerInfo[] {
     const out: ContainerInfo[] = [];
-    for (const id of safeReaddir(this.dir)) {
+    for (const id of readdirSyncOrEmpty(this.dir)) {
       if (!fs.existsSync(join(this.dir, id, 'container.json'))) continue;
       try {
         out.push(this.inspect(id));
@@ -236,7 +237,7 @@ export class ContainerManager {
    * older than a minute: their creator died) and returns the rest, running or not.
    */
   async adopt(): Promise<ContainerInfo[]> {
-    for (const id of safeReaddir(this.dir)) {
+    for (const id of readdirSyncOrEmpty(this.dir)) {
       const dir = join(this.dir, id);
       const st = fs.statSync(dir, { throwIfNoEntry: false });
       if (!st || fs.existsSync(join(dir, 'container.json')) || Date.now() - st.mtimeMs < 60_000) continue;
@@ -342,7 +343,7 @@ export class ContainerManager {
       // not a name
     }
     if (/^[0-9a-f]{4,15}$/.test(idOrName)) {
-      const hits = safeReaddir(this.dir).filter((d) => d.startsWith(idOrName));
+      const hits = readdirSyncOrEmpty(this.dir).filter((d) => d.startsWith(idOrName));
       if (hits.length === 1) return hits[0]!;
       if (hits.length > 1) throw new GitcellError('E_CONTAINER_AMBIGUOUS', `${idOrName} matches ${hits.length} containers`, { id: idOrName });
     }
@@ -449,14 +450,5 @@ function readPid(path: string): number | undefined {
     return Number.isInteger(n) && n > 0 ? n : undefined;
   } catch {
     return undefined;
-  }
-}
-
-
-function safeReaddir(dir: string): string[] {
-  try {
-    return fs.readdirSync(dir);
-  } catch {
-    return [];
   }
 }

@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { GitcellError } from '../../lib/errors.ts';
+import { readFileNoFollow } from '../../lib/fs.ts';
 
 /** ResolvedUser is what the OCI spec's process.user needs, plus HOME for the environment. */
 export interface ResolvedUser {
@@ -91,12 +92,7 @@ export function readImageFile(rootfs: string, rel: string, maxBytes = 1024 * 102
     if (last ? !st.isFile() : !st.isDirectory()) return ''; // a symlink anywhere: ignore the file
     if (last && st.size > maxBytes) return '';
   }
-  const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-  try {
-    return fs.readFileSync(fd, 'utf8');
-  } finally {
-    fs.closeSync(fd);
-  }
+  return readFileNoFollow(path);
 }
 
 /** resolveImageUser resolves a user string against the files of a mounted root filesystem. */

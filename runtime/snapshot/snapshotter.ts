@@ -10,6 +10,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { GitcellError } from '../../lib/errors.ts';
+import { readFileNoFollow } from '../../lib/fs.ts';
 import { unpackLayer, type UnpackLimits, type UnpackResult } from './unpack.ts';
 
 /** LayerRef is what the snapshotter needs of one image layer (an OCI descriptor plus its diffID). */
@@ -176,12 +177,7 @@ export class Snapshotter {
         if (st.isCharacterDevice() && st.rdev === 0) return ''; // whiteout
         if (last) {
           if (!st.isFile() || st.size > maxBytes) return '';
-          const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-          try {
-            return fs.readFileSync(fd, 'utf8');
-          } finally {
-            fs.closeSync(fd);
-          }
+          return readFileNoFollow(path);
         }
         if (!st.isDirectory()) return ''; // a file or symlink shadows everything below
       }
