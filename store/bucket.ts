@@ -33,7 +33,11 @@ export interface StoreRecord<T> {
 export interface BucketConfig {
   /** full bucket name, e.g. gitcell_tasks */
   name: string;
-  /** replica count: 1 embedded, 3 or 5 in a cluster (default 1) */
+  /**
+   * replica count: 1 embedded, 3 or 5 in a cluster. Given, a missing bucket is created with it and
+   * an existing one is scaled to it; omitted (clients, agents), a missing bucket gets 1 and an
+   * existing one keeps its count, so a client never scales a cluster's buckets down.
+   */
   replicas?: number;
   /** values kept per key (1..64, default 1); more lets a resumed watch see every revision */
   history?: number;
@@ -65,8 +69,8 @@ const KV_OPERATION = 'KV-Operation';
 const EXPECTED_LAST_SUBJECT_SEQ = 'Nats-Expected-Last-Subject-Sequence';
 
 /**
- * ensureBucket creates the KV bucket if it is missing (idempotent, safe to race) and scales an
- * existing one to the configured replica count and history.
+ * ensureBucket creates the KV bucket if it is missing (idempotent, safe to race) and brings an
+ * existing one to the configured history and, when `cfg.replicas` is given, replica count.
  */
 export async function ensureBucket(nc: NatsConnection, cfg: BucketConfig): Promise<void> {
   const replicas = cfg.replicas ?? 1;
@@ -91,8 +95,9 @@ export async function ensureBucket(nc: NatsConnection, cfg: BucketConfig): Promi
       }
     });
     const info = await jsm.streams.info(`KV_${cfg.name}`);
-    if (info.config.num_replicas !== replicas || info.config.max_msgs_per_subject !== history) {
-      await jsm.streams.update(`KV_${cfg.name}`, { ...info.config, num_replicas: replicas, max_msgs_per_subject: history });
+    const want = cfg.replicas ?? info.config.num_replicas;
+    if (info.config.num_replicas !== want || info.config.max_msgs_per_subject !== history) {
+      await jsm.streams.update(`KV_${cfg.name}`, { ...info.config, num_replicas: want, max_msgs_per_subject: history });
     }
   } catch (err) {
     throw translateError(err, 'create bucket', cfg.name);

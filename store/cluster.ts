@@ -45,7 +45,11 @@ export type BucketRole = keyof typeof BUCKETS;
 export interface ClusterStoreOptions {
   /** name prefix of buckets and streams (default gitcell_) */
   prefix?: string;
-  /** replica count of every bucket and stream: 1 embedded, 3 or 5 in a cluster (default 1) */
+  /**
+   * replica count of every bucket and stream: 1 embedded, 3 or 5 in a cluster. Components that
+   * create the store pass it (every one the same: see suggestReplicas); clients omit it, which
+   * creates missing buckets with 1 and never rescales existing ones.
+   */
   replicas?: number;
   /** events retention (defaults 10,000 events, 24 h) */
   events?: { maxMsgs?: number; maxAgeMs?: number };
@@ -115,7 +119,7 @@ export async function openClusterStore<Desired = unknown, Sync = unknown>(
       nc,
       {
         name: bucketName(role, prefix),
-        replicas: opts.replicas ?? 1,
+        ...(opts.replicas ? { replicas: opts.replicas } : {}),
         history: BUCKETS[role].history,
         description: `gitcell ${role}: key ${BUCKETS[role].key}, written by ${BUCKETS[role].writer}`,
         ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
@@ -137,7 +141,7 @@ export async function openClusterStore<Desired = unknown, Sync = unknown>(
       {
         name: `${prefix}events`,
         subjectRoot: eventsSubjectRoot(prefix),
-        replicas: opts.replicas ?? 1,
+        ...(opts.replicas ? { replicas: opts.replicas } : {}),
         ...(opts.events?.maxMsgs ? { maxMsgs: opts.events.maxMsgs } : {}),
         ...(opts.events?.maxAgeMs ? { maxAgeMs: opts.events.maxAgeMs } : {}),
         ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),

@@ -19,6 +19,7 @@ export interface EventStreamConfig {
   name: string;
   /** subject root; events go to `<subjectRoot>.<tokens...>`, e.g. gitcell.events */
   subjectRoot: string;
+  /** replica count; omitted, the stream is created with 1 and an existing one keeps its count (see BucketConfig) */
   replicas?: number;
   /** keep at most this many events (default 10,000) */
   maxMsgs?: number;
@@ -100,12 +101,11 @@ export class EventStream<T> {
           } catch (err) {
             if (!/already in use/i.test(String((err as Error).message))) throw err;
           }
-        } else if (
-          info.config.num_replicas !== want.num_replicas ||
-          info.config.max_msgs !== want.max_msgs ||
-          info.config.max_age !== want.max_age
-        ) {
-          await jsm.streams.update(cfg.name, { ...info.config, num_replicas: want.num_replicas, max_msgs: want.max_msgs, max_age: want.max_age });
+        } else {
+          const replicas = cfg.replicas ?? info.config.num_replicas;
+          if (info.config.num_replicas !== replicas || info.config.max_msgs !== want.max_msgs || info.config.max_age !== want.max_age) {
+            await jsm.streams.update(cfg.name, { ...info.config, num_replicas: replicas, max_msgs: want.max_msgs, max_age: want.max_age });
+          }
         }
       });
     } catch (err) {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { GitcellError, errorMessage } from '../../lib/errors.ts';
 import { createLogger } from '../../lib/log.ts';
-import { connectFromOptions, openClusterStore, DEFAULT_PREFIX, DEFAULT_STATE_DIR } from '../../store/index.ts';
+import { connectFromOptions, openClusterStore, parseReplicas, replicasFor, splitServers, DEFAULT_PREFIX, DEFAULT_STATE_DIR } from '../../store/index.ts';
 import { createSource, runSecretDistributor, syncKeyBackup, type BackupStore, startReconcilerService, DEFAULT_POLL_MS, type DesiredRecord, type SyncRecord } from '../../reconciler/index.ts';
 import { Keyring } from '../../secrets/index.ts';
 
@@ -14,6 +14,7 @@ interface ReconcilerOptions {
   stateDir?: string;
   creds?: string;
   prefix: string;
+  replicas?: string;
   credentialsFile?: string;
   pollInterval: string;
   webhookListen?: string;
@@ -64,6 +65,7 @@ export function registerReconciler(program: Command): void {
     .option('--state-dir <dir>', 'state directory (cluster of a running `gitcell up`, clone cache)')
     .option('--creds <file>', 'NATS credentials file (with --nats)')
     .option('--prefix <prefix>', 'bucket name prefix', DEFAULT_PREFIX)
+    .option('--replicas <n>', 'replicas of the buckets and streams it creates or scales, node Secret buckets included (default: 3 when the server is in a cluster of 3 or more, else 1; give every component the same)')
     .option('--credentials-file <file>', 'Git HTTP credentials: YAML with username/password or token')
     .option('--poll-interval <duration>', 'how often to fetch a remote repository', `${DEFAULT_POLL_MS / 1000}s`)
     .option('--webhook-listen <host:port>', 'serve a push webhook here (GitHub-style X-Hub-Signature-256)')
@@ -78,6 +80,7 @@ export function registerReconciler(program: Command): void {
         throw new GitcellError('E_USAGE', '--webhook-listen needs --webhook-secret-file: an unsigned webhook would let anyone trigger fetches', { flag: '--webhook-secret-file' });
       }
       const pollIntervalMs = parseDuration(opts.pollInterval, '--poll-interval');
+      const wanted = opts.replicas === undefined ? undefined : parseReplicas(opts.replicas);
       const source = createSource(
         {
           repo: opts.repo,
@@ -95,7 +98,8 @@ export function registerReconciler(program: Command): void {
         ...(opts.creds ? { creds: opts.creds } : {}),
         name: 'gitcell reconciler',
       });
-      const store = await openClusterStore<DesiredRecord, SyncRecord>(nc, { prefix: opts.prefix, log });
+      const replicas = wanted ?? replicasFor(nc, opts.nats ? splitServers(opts.nats).length : 1);
+      const store = await openClusterStore<DesiredRecord, SyncRecord>(nc, { prefix: opts.prefix, replicas, log });
       // The sealing key pair lives with the reconciler (its state dir): it alone opens Secrets.
       const keyring = await Keyring.open(opts.stateDir ?? DEFAULT_STATE_DIR);
       if (opts.keyBackupPassphraseFile) {
@@ -108,14 +112,14 @@ export function registerReconciler(program: Command): void {
         sealingKeys: (id) => keyring.privateKey(id),
         // The leader also delivers Secrets to the nodes that run their tasks, re-sealed per node.
         whileLeading: (ctx) =>
-          runSecretDistributor({ store, keyring, signal: ctx.signal, log, ...(opts.allowPlaintextSecrets ? { allowPlaintextSecrets: true } : {}) }).done,
+          runSecretDistributor({ store, keyring, signal: ctx.signal, log, replicas, ...(opts.allowPlaintextSecrets ? { allowPlaintextSecrets: true } : {}) }).done,
         ...(opts.name ? { sourceName: opts.name } : {}),
         ...(opts.webhookListen ? { webhook: { listen: opts.webhookListen, secret: readSecret(opts.webhookSecretFile!) } } : {}),
         ...(opts.allowPruneAll ? { allowPruneAll: true } : {}),
         ...(opts.allowPlaintextSecrets ? { allowPlaintextSecrets: true } : {}),
         log,
       });
-      log.info({ repo: opts.repo, branch: opts.branch, source: svc.sourceName, webhook: svc.webhook?.url }, 'reconciler running');
+      log.info({ repo: opts.repo, branch: opts.branch, replicas, source: svc.sourceName, webhook: svc.webhook?.url }, 'reconciler running');
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);

@@ -5,7 +5,7 @@ function usage(cmd: Command, message: string): never {
   cmd.error(`error: ${message}`, { exitCode: 2, code: 'E_USAGE' });
 }
 import { createLogger, errorMessage } from '../../lib/index.ts';
-import { connectFromOptions, openClusterStore, splitServers } from '../../store/index.ts';
+import { connectFromOptions, openClusterStore, parseReplicas, replicasFor, splitServers } from '../../store/index.ts';
 import { modeOptions, SchedulerService, SCHEDULING_MODES, type SchedulingMode } from '../../scheduler/index.ts';
 
 interface SchedulerFlags {
@@ -13,6 +13,7 @@ interface SchedulerFlags {
   stateDir: string;
   creds?: string;
   prefix: string;
+  replicas?: string;
   identity?: string;
   mode: string;
   leaseMs: string;
@@ -38,6 +39,7 @@ export function registerScheduler(program: Command): void {
     .option('--state-dir <dir>', 'state directory of an embedded cluster', '.gitcell')
     .option('--creds <file>', 'NATS credentials file')
     .option('--prefix <prefix>', 'bucket name prefix', 'gitcell_')
+    .option('--replicas <n>', 'replicas of the buckets and streams it creates or scales (default: 3 when the server is in a cluster of 3 or more, else 1; give every component the same)')
     .option('--identity <name>', 'name of this replica (default host-pid-random)')
     .option('--mode <mode>', `placement mode: ${Object.keys(SCHEDULING_MODES).join(', ')}`, 'hybrid')
     .option('--lease-ms <ms>', 'leader lease period', '15000')
@@ -52,10 +54,10 @@ export function registerScheduler(program: Command): void {
         usage(cmd, '--requeue-grace-ms must be at least --heartbeat-grace-ms');
       }
       const leaseMs = ms(cmd, '--lease-ms', flags.leaseMs);
+      const wanted = flags.replicas === undefined ? undefined : parseReplicas(flags.replicas);
       const log = createLogger('scheduler');
       const nc = await connectFromOptions({ ...(flags.nats ? { nats: flags.nats } : {}), stateDir: flags.stateDir, ...(flags.creds ? { creds: flags.creds } : {}), name: 'gitcell scheduler' });
-      const servers = flags.nats ? splitServers(flags.nats).length : 1;
-      const replicas = servers >= 5 ? 5 : servers >= 3 ? 3 : 1;
+      const replicas = wanted ?? replicasFor(nc, flags.nats ? splitServers(flags.nats).length : 1);
       try {
         const store = await openClusterStore(nc, { prefix: flags.prefix, replicas, log });
         const service = new SchedulerService(store, {
@@ -66,7 +68,7 @@ export function registerScheduler(program: Command): void {
           log,
         });
         service.start();
-        log.info({ identity: service.options.identity, mode: flags.mode }, 'scheduler: started, running for leadership');
+        log.info({ identity: service.options.identity, mode: flags.mode, replicas }, 'scheduler: started, running for leadership');
         await new Promise<void>((resolve) => {
           process.once('SIGINT', () => resolve());
           process.once('SIGTERM', () => resolve());

@@ -1,12 +1,15 @@
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { GitcellError } from '../../lib/errors.ts';
-import { DEFAULT_PREFIX } from '../../store/index.ts';
+import { DEFAULT_PREFIX, parseReplicas } from '../../store/index.ts';
 import { runUp } from '../up/run.ts';
 
 interface UpFlags {
   repo: string;
   nodes: string;
   nats?: string;
+  creds?: string;
+  replicas?: string;
   stateDir: string;
   prefix: string;
   capacity: string;
@@ -24,7 +27,9 @@ export function registerUp(program: Command): void {
     .description('run the whole cluster on this machine, following a Git repository')
     .option('--repo <path|url>', 'repository to follow; a plain directory (default sample-repo) is copied into <state-dir>/repo and committed on first run', 'sample-repo')
     .option('--nodes <n>', 'number of simulated nodes', '3')
-    .option('--nats <url>', 'connect to an existing NATS cluster instead of starting one')
+    .option('--nats <urls>', 'connect to an existing NATS cluster (comma-separated URLs) instead of starting one')
+    .option('--creds <file>', 'with --nats: credentials (.creds file or nkey seed) for up and every component it starts')
+    .option('--replicas <n>', 'replicas of every bucket and stream (default 1 embedded; with --nats 3 when the server is in a cluster of 3 or more, else 1)')
     .option('--state-dir <dir>', 'state directory (NATS data, credentials, repository, images, logs)', '.gitcell')
     .option('--capacity <cpu=N,memory=Q>', 'capacity of each simulated node', 'cpu=1,memory=1Gi')
     .option('--prefix <prefix>', 'bucket name prefix', DEFAULT_PREFIX)
@@ -36,12 +41,19 @@ export function registerUp(program: Command): void {
       if (!/^\d{1,3}\.\d{1,3}$/.test(f.subnetBase) || f.subnetBase.split('.').some((n) => Number(n) > 255)) {
         throw new GitcellError('E_USAGE', `--subnet-base "${f.subnetBase}": expected two octets like 10.88`, { flag: '--subnet-base' });
       }
+      if (f.creds && !f.nats) throw new GitcellError('E_USAGE', '--creds needs --nats: the embedded server uses the credentials gitcell up makes in the state dir', { flag: '--creds' });
+      const replicas = f.replicas === undefined ? undefined : parseReplicas(f.replicas);
+      if (replicas !== undefined && replicas > 1 && !f.nats) {
+        throw new GitcellError('E_USAGE', `--replicas ${replicas} needs --nats: the embedded server is a single server (R1)`, { flag: '--replicas' });
+      }
       if (nodes > 254) throw new GitcellError('E_USAGE', `--nodes ${nodes}: at most 254 (one /24 per node)`, { flag: '--nodes' });
       await runUp({
         subnetBase: f.subnetBase,
         repo: f.repo,
         nodes,
         ...(f.nats ? { nats: f.nats } : {}),
+        ...(f.creds ? { creds: resolve(f.creds) } : {}),
+        ...(replicas !== undefined ? { replicas } : {}),
         stateDir: f.stateDir,
         prefix: f.prefix,
         capacity: f.capacity,

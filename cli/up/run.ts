@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { createLogger, type Logger } from '../../lib/log.ts';
 import { GitcellError } from '../../lib/errors.ts';
-import { connect, nodeSecretsBucket, openClusterStore, startEmbedded, ensureBucket, type EmbeddedServer } from '../../store/index.ts';
+import { connect, nodeSecretsBucket, openClusterStore, replicasFor, splitServers, startEmbedded, ensureBucket, type EmbeddedServer } from '../../store/index.ts';
 import type { DesiredRecord, SyncRecord } from '../../reconciler/index.ts';
 import { ensureIdentities } from './credentials.ts';
 import { ensureSampleImages } from './images.ts';
@@ -27,7 +27,12 @@ export { nodeName } from './naming.ts';
 export interface UpOptions {
   repo: string;
   nodes: number;
+  /** an existing NATS cluster (comma-separated URLs) instead of the embedded server */
   nats?: string;
+  /** with `nats`: credentials file for up and every component */
+  creds?: string;
+  /** bucket and stream replicas (default: 1 embedded, suggestReplicas with `nats`) */
+  replicas?: number;
   stateDir: string;
   prefix: string;
   /** node capacity, e.g. "cpu=1,memory=1Gi" */
@@ -76,7 +81,11 @@ export async function runUp(o: UpOptions): Promise<void> {
   if (leftovers.length) log.warn({ stopped: leftovers }, 'stopped components a previous gitcell up left running');
   const supervisors: Supervisor[] = [];
   let view: LiveView | undefined;
-  const nc = await connect({ servers: natsUrl, ...(o.nats ? {} : { creds: ids.controlSeedFile }), name: 'gitcell up' });
+  // Embedded: the control seed up made. External: what the user gave (or nothing: an open server).
+  const controlCreds = o.nats ? o.creds : ids.controlSeedFile;
+  const nc = await connect({ servers: natsUrl, ...(controlCreds ? { creds: controlCreds } : {}), name: 'gitcell up' });
+  // Every component gets this one count: they would otherwise scale the buckets back and forth.
+  const replicas = o.replicas ?? (o.nats ? replicasFor(nc, splitServers(o.nats).length) : 1);
   const shutdown = async (): Promise<void> => {
     view?.stop();
     process.stderr.write('\ngitcell up: stopping: agents stop their tasks first\n');
@@ -91,8 +100,9 @@ export async function runUp(o: UpOptions): Promise<void> {
   };
   try {
     // 2. Buckets, created by the control plane: agents may only bind them.
-    const store = await openClusterStore<DesiredRecord, SyncRecord>(nc, { prefix: o.prefix, log });
-    for (const node of nodes) await ensureBucket(nc, { name: nodeSecretsBucket(node, o.prefix), history: 1 });
+    const store = await openClusterStore<DesiredRecord, SyncRecord>(nc, { prefix: o.prefix, replicas, log });
+    for (const node of nodes) await ensureBucket(nc, { name: nodeSecretsBucket(node, o.prefix), history: 1, replicas });
+    log.info({ replicas, nats: natsUrl }, 'buckets and streams ready');
 
     // 3. Repository and images.
     let repo = o.repo;
@@ -104,8 +114,7 @@ export async function runUp(o: UpOptions): Promise<void> {
     if (await ensureSampleImages(join(stateDir, 'images'))) log.info('imported localhost/busybox:latest from busybox-static');
 
     // 4. Components.
-    const controlCreds = o.nats ? [] : ['--creds', ids.controlSeedFile];
-    const common = ['--nats', natsUrl, ...controlCreds, '--prefix', o.prefix];
+    const common = ['--nats', natsUrl, ...(controlCreds ? ['--creds', controlCreds] : []), '--prefix', o.prefix, '--replicas', String(replicas)];
     const add = (name: string, args: string[], stopGraceMs = 20_000) => {
       const s = new Supervisor({ name, args: [BIN, ...args], logFile: join(stateDir, 'logs', `${name}.log`), pidDir, stopGraceMs, log });
       supervisors.push(s);
@@ -114,13 +123,14 @@ export async function runUp(o: UpOptions): Promise<void> {
     add('reconciler', ['reconciler', '--repo', repo, '--state-dir', stateDir, ...common]);
     add('scheduler', ['scheduler', '--state-dir', stateDir, ...common]);
     nodes.forEach((node, i) => {
-      add(`agent-${node}`, agentArgs({ i: i + 1, natsUrl: natsUrl!, seedFile: ids.agentSeedFiles.get(node)!, stateDir, capacity: o.capacity, prefix: o.prefix, subnetBase: o.subnetBase }), 90_000);
+      // External NATS with --creds: the agents use them too (the server knows nothing of up's per-node seeds).
+      add(`agent-${node}`, agentArgs({ i: i + 1, natsUrl: natsUrl!, seedFile: (o.nats && o.creds) || ids.agentSeedFiles.get(node)!, stateDir, capacity: o.capacity, prefix: o.prefix, subnetBase: o.subnetBase }), 90_000);
     });
 
     const lines = [
       `gitcell up: ${o.nodes} node(s) in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
       `  repository   ${repo}${existsSync(join(repo, '.git')) ? `   (commit here: git -C ${repo} commit -am "...")` : ''}`,
-      `  NATS         ${natsUrl}${o.nats ? '' : `   (control credentials ${ids.controlSeedFile})`}`,
+      `  NATS         ${natsUrl}${controlCreds ? `   (credentials ${controlCreds})` : ''}   (replicas ${replicas})`,
       `  state        ${stateDir}   (logs in ${join(stateDir, 'logs')})`,
       `  try          npx gitcell get tasks --state-dir ${stateDir}`,
       `               npx gitcell status --state-dir ${stateDir}`,

@@ -4,7 +4,7 @@
  * stopped `up` left nothing behind on the machine (processes, runc containers, mounts, netns,
  * bridges, cgroups), found through the same names `up` gives them (cli/up/naming.ts).
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClusterStore } from '../../store/index.ts';
@@ -113,4 +113,22 @@ export function logTails(stateDir: string, output: string): string {
   const logs = existsSync(dir) ? readdirSync(dir) : [];
   const tails = logs.map((f) => `--- ${f}\n${readFileSync(join(dir, f), 'utf8').split('\n').slice(-15).join('\n')}`);
   return `gitcell up output:\n${output.slice(-4000)}\n${tails.join('\n')}`;
+}
+
+/**
+ * interruptUp sends `up` SIGINT (Ctrl-C) and resolves with its exit code once it is gone; after
+ * `killAfterMs` it gets SIGKILL and the result is 'killed'. No timer outlives it.
+ */
+export async function interruptUp(up: ChildProcess, killAfterMs = 180_000): Promise<number | null | 'killed'> {
+  if (up.exitCode !== null || up.signalCode !== null) return up.exitCode;
+  const exited = new Promise<number | null>((resolve) => up.once('exit', (code) => resolve(code)));
+  let killed = false;
+  const timer = setTimeout(() => {
+    killed = true;
+    up.kill('SIGKILL');
+  }, killAfterMs);
+  up.kill('SIGINT');
+  const code = await exited;
+  clearTimeout(timer);
+  return killed ? 'killed' : code;
 }
