@@ -16,22 +16,10 @@ import type { NodeSecretRecord } from '../../api/index.ts';
 import { ImageStore, NetworkManager, buildBusyboxRootfs, importRootfs, listNetns } from '../../runtime/index.ts';
 import { Agent, RuntimeAdapter, SecretVolumes, kernelVersion, removeCgroup, runcVersion, type AgentOptions } from '../../agent/index.ts';
 import type { NatsServer } from './nats.ts';
+import { waitFor } from './wait.ts';
 
-/** waitFor polls `fn` until it returns a truthy value (returned) or fails after `timeoutMs` with `what`. */
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 90_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+// waitFor lived here first; agent, secrets and e2e tests still import it from this file.
+export { waitFor };
 
 /** probe builds a ResolvedProbe with fast test timings. */
 export function probe(o: Partial<ResolvedProbe>): ResolvedProbe {

@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import type { AddressInfo } from 'node:net';
 import bcrypt from 'bcryptjs';
 import { requireTool } from './tools.ts';
+import { waitFor } from './wait.ts';
 
 const run = promisify(execFile);
 
@@ -34,18 +35,6 @@ export async function freePort(): Promise<number> {
   const port = (srv.address() as AddressInfo).port;
   await new Promise<void>((resolve) => srv.close(() => resolve()));
   return port;
-}
-
-/** waitFor polls `check` until it returns true or the deadline passes. */
-export async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 15_000, gaveUp: () => string | undefined = () => undefined): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check().catch(() => false)) return;
-    const reason = gaveUp();
-    if (reason) throw new Error(`gave up waiting for ${what}: ${reason}`);
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 function b64url(data: Buffer | string): string {
@@ -120,7 +109,7 @@ export async function startRegistry(auth: RegistryAuth = { kind: 'none' }): Prom
       const res = await fetch(`${url}/v2/`);
       await res.body?.cancel();
       return res.status === 200 || res.status === 401;
-    }, 15_000, () => (proc!.exitCode !== null ? `docker-registry exited (${proc!.exitCode}): ${stderr}` : undefined));
+    }, { timeoutMs: 15_000, gaveUp: () => (proc!.exitCode !== null ? `docker-registry exited (${proc!.exitCode}): ${stderr}` : undefined) });
     return { domain: `127.0.0.1:${port}`, url, tokenRequests, stop };
   } catch (err) {
     await stop();

@@ -20,7 +20,8 @@ import {
 } from '../../../reconciler/index.ts';
 
 import { makeTestRepo, type TestRepo } from '../../helpers/git-repo.ts';
-import { startSim, waitFor, type Store } from './sim.ts';
+import { startSim, type Store } from './sim.ts';
+import { waitFor } from '../../helpers/wait.ts';
 import { openTestStore } from '../../helpers/store.ts';
 
 function job(name: string, image: string, replicas: number, strategy: Job['spec']['strategy'] = {}): Job {

@@ -10,7 +10,8 @@ import type { Job } from '../../../api/index.ts';
 
 import { sourceStatusKey, type SyncStatus } from '../../../reconciler/index.ts';
 import { makeRepo } from '../../helpers/git-cli-repo.ts';
-import { startSim, waitFor } from './sim.ts';
+import { startSim } from './sim.ts';
+import { waitFor } from '../../helpers/wait.ts';
 import { openTestStore } from '../../helpers/store.ts';
 
 function gitcell(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

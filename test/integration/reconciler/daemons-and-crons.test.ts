@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { statusKey, type AnyObject, type CronJob, type DaemonSet } from '../../../api/index.ts';
 import { silentLogger } from '../../../lib/index.ts';
 import { objectStatusKey, reconcileRevision, runControllers, type CronJobStatus } from '../../../reconciler/index.ts';
-import { nodeRecord, startSim, waitFor, type Store } from './sim.ts';
+import { nodeRecord, startSim, type Store } from './sim.ts';
+import { waitFor } from '../../helpers/wait.ts';
 import { openTestStore } from '../../helpers/store.ts';
 
 async function setup(t: import('node:test').TestContext): Promise<Store> {

@@ -5,7 +5,8 @@ import { dump } from 'js-yaml';
 import type { Job } from '../../../api/index.ts';
 import { silentLogger } from '../../../lib/index.ts';
 import { objectStatusKey, reconcileRevision, type WorkloadStatus } from '../../../reconciler/index.ts';
-import { startSim, waitFor } from './sim.ts';
+import { startSim } from './sim.ts';
+import { waitFor } from '../../helpers/wait.ts';
 import { openTestStore } from '../../helpers/store.ts';
 
 const job = (image: string): Job => ({

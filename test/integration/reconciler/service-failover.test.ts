@@ -9,7 +9,8 @@ import { dump } from 'js-yaml';
 
 import { sourceStatusKey, RECONCILER_LEASE, type SyncStatus } from '../../../reconciler/index.ts';
 import { makeRepo } from '../../helpers/git-cli-repo.ts';
-import { startSim, waitFor } from './sim.ts';
+import { startSim } from './sim.ts';
+import { waitFor } from '../../helpers/wait.ts';
 import { openTestStore } from '../../helpers/store.ts';
 
 const job = (image: string) =>

@@ -11,7 +11,8 @@ import { createSource, type Source } from '../../../reconciler/source/index.ts';
 import { startReconcilerService, type ReconcilerService } from '../../../reconciler/service/index.ts';
 import { startGitHttpServer } from '../../helpers/git-http.ts';
 import { makeRepo, type TestRepo } from '../../helpers/git-cli-repo.ts';
-import { startSim, waitFor, type Store } from './sim.ts';
+import { startSim, type Store } from './sim.ts';
+import { waitFor } from '../../helpers/wait.ts';
 import { openTestStore } from '../../helpers/store.ts';
 
 const log = silentLogger();

@@ -8,19 +8,9 @@ import { isGitcellError } from '../../../lib/errors.ts';
 import { createSource, resolveLocalRepo, signPayload, startWebhookServer, type Revision } from '../../../reconciler/source/index.ts';
 import { git, startGitHttpServer } from '../../helpers/git-http.ts';
 import { makeRepo } from '../../helpers/git-cli-repo.ts';
+import { waitFor } from '../../helpers/wait.ts';
 
 const log = silentLogger();
-
-/** waitFor polls a condition every few ms until it holds or `ms` passes (no fixed sleeps). */
-async function waitFor<T>(what: string, fn: () => T | undefined, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
 
 test('local source sees commits by file events, not polling, and deduplicates', async (t) => {
   const repo = makeRepo();

@@ -10,18 +10,9 @@ import { Bucket, connect, nodeSecretsBucket, objectCodec, openClusterStore } fro
 import { Keyring, openValue, sealValue } from '../../../secrets/index.ts';
 import { nextDesiredRecord, runSecretDistributor, type DesiredRecord } from '../../../reconciler/index.ts';
 import { startNatsServer } from '../../helpers/nats.ts';
+import { waitFor } from '../../helpers/wait.ts';
 
 const FAST = { modulusLength: 2048 };
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 function task(id: string, secretName: string): TaskSpec {
   return {
@@ -68,7 +59,7 @@ test('the distributor re-seals a Secret for exactly the nodes whose tasks use it
   const openFor = (rec: NodeSecretRecord, n: string, ring: Keyring) => openValue(rec.values.password!, { namespace: 'shop', name: 'db', key: 'password', audience: n }, (id) => ring.privateKey(id)).toString();
 
   // Node a runs the task: it gets a copy it alone can open. Node b gets nothing.
-  const copy = await until('copy on node a', async () => (await a.get('shop.db'))?.value);
+  const copy = await waitFor('copy on node a', async () => (await a.get('shop.db'))?.value);
   assert.equal(openFor(copy, 'a', nodeA), 'first');
   assert.ok(!JSON.stringify(copy).includes('first'));
   assert.throws(() => openFor(copy, 'a', nodeB));
@@ -76,7 +67,7 @@ test('the distributor re-seals a Secret for exactly the nodes whose tasks use it
 
   // A new value in Git: the copy follows, with a new version.
   await putSecret(sealed('second'));
-  const updated = await until('updated copy', async () => {
+  const updated = await waitFor('updated copy', async () => {
     const r = (await a.get('shop.db'))?.value;
     return r && r.version !== copy.version ? r : undefined;
   });
@@ -84,15 +75,15 @@ test('the distributor re-seals a Secret for exactly the nodes whose tasks use it
 
   // The task moves to node b: b gets a copy, a's is removed.
   await store.bindings.put('shop.web.0', bind('shop.web.0', 'b'));
-  const moved = await until('copy on node b', async () => (await b.get('shop.db'))?.value);
+  const moved = await waitFor('copy on node b', async () => (await b.get('shop.db'))?.value);
   assert.equal(openFor(moved, 'b', nodeB), 'second');
-  await until('copy removed from node a', async () => ((await a.get('shop.db')) === undefined ? true : undefined));
+  await waitFor('copy removed from node a', async () => ((await a.get('shop.db')) === undefined ? true : undefined));
 
   // A Secret sealed for another name is not delivered, and the failure is an event naming it.
   const foreign = sealed('x');
   foreign.spec!.encryptedData!.password = sealValue(cluster.publicKeyPem(), { namespace: 'shop', name: 'other', key: 'password' }, 'stolen');
   await putSecret(foreign);
-  const event = await until('SecretNotDelivered event', async () => (await store.events.recent({ limit: 20 })).find((e) => e.value.reason === 'SecretNotDelivered'));
+  const event = await waitFor('SecretNotDelivered event', async () => (await store.events.recent({ limit: 20 })).find((e) => e.value.reason === 'SecretNotDelivered'));
   assert.match(event.value.message, /Secret shop\/db not delivered to node b/);
   assert.equal(openFor((await b.get('shop.db'))!.value, 'b', nodeB), 'second');
 

@@ -10,7 +10,7 @@ import { sourceStatusKey, type SyncStatus } from '../../../reconciler/index.ts';
 import { createSource } from '../../../reconciler/source/index.ts';
 import { startReconcilerService } from '../../../reconciler/service/index.ts';
 import { makeRepo } from '../../helpers/git-cli-repo.ts';
-import { waitFor } from '../reconciler/sim.ts';
+import { waitFor } from '../../helpers/wait.ts';
 import { openTestStore } from '../../helpers/store.ts';
 
 const log = silentLogger();
