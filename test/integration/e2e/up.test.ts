@@ -40,7 +40,7 @@ import {
 import { processAlive } from '../../../lib/process.ts';
 import type { TaskSpec } from '../../../api/index.ts';
 import { waitFor } from '../../helpers/agent.ts';
-import { BIN, git, gitcell, leftovers, logTails, tasksOf, unmountBelow, webSettled } from '../../helpers/up.ts';
+import { BIN, git, gitcell, interruptUp, leftovers, logTails, tasksOf, unmountBelow, webSettled } from '../../helpers/up.ts';
 
 // The machine can be very loaded: generous limits, conditions rather than sleeps.
 const UP_TIMEOUT = 300_000;
@@ -363,8 +363,8 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
   await t.test('SIGINT stops everything: no container, mount, netns or process left', async () => {
     await closeStore?.();
     closeStore = undefined;
-    up!.kill('SIGINT');
-    const code = await Promise.race([exited(), new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 180_000))]);
+    // interruptUp SIGKILLs after 180 s ('killed') and leaves no timer behind to keep the test file running.
+    const code = await interruptUp(up!);
     assert.equal(code, 0, `gitcell up exit code\n${dump()}`);
     assert.match(output, /gitcell up: stopped/);
     assert.deepEqual(leftovers(stateDir), []);
