@@ -5,7 +5,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { git, gitAsync } from './git-http.ts';
+import { git, gitAsync, startGitHttpServer, type GitHttpServer } from './git-http.ts';
 
 /** TestRepo is a non-bare repository in a temp dir on branch `main`. */
 export interface TestRepo {
@@ -46,4 +46,27 @@ export function makeRepo(options: { remote?: string; prefix?: string } = {}): Te
     head: () => git(dir, 'rev-parse', 'HEAD'),
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/** RemoteRepo is a git http-backend serving one bare repository, and a working repo pushing to it. */
+export interface RemoteRepo {
+  server: GitHttpServer;
+  /** url is the bare repository's clone URL, without credentials (sources take a credentials file). */
+  url: string;
+  /** work's origin is `url` with the credentials in it, so `git push` just works. */
+  work: TestRepo;
+}
+
+/**
+ * makeRemoteRepo starts a git http-backend for test t (basic auth when `auth` is given), creates
+ * the bare repository `cluster` on it and a working repo whose origin points there; t's after
+ * hooks remove both.
+ */
+export async function makeRemoteRepo(t: { after(fn: () => unknown): void }, auth?: { username: string; password: string }): Promise<RemoteRepo> {
+  const server = await startGitHttpServer(auth ? { auth } : {});
+  t.after(() => server.close());
+  const url = server.createBareRepo('cluster');
+  const work = makeRepo({ remote: auth ? url.replace('http://', `http://${auth.username}:${auth.password}@`) : url });
+  t.after(() => work.cleanup());
+  return { server, url, work };
 }

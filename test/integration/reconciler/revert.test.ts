@@ -6,8 +6,7 @@ import { join } from 'node:path';
 import { silentLogger } from '../../../lib/log.ts';
 import { revertCommit, revertMessage, readRepoSettings } from '../../../reconciler/git/index.ts';
 import { createSource, resolveLocalRepo } from '../../../reconciler/source/index.ts';
-import { startGitHttpServer } from '../../helpers/git-http.ts';
-import { makeRepo, type TestRepo } from '../../helpers/git-cli-repo.ts';
+import { makeRemoteRepo, makeRepo, type TestRepo } from '../../helpers/git-cli-repo.ts';
 
 const web = (image: string) => `kind: Job\nmetadata:\n  name: web\nspec:\n  image: ${image}\n  replicas: 3\n`;
 const api = (image: string) => `kind: Job\nmetadata:\n  name: api\nspec:\n  image: ${image}\n`;
@@ -90,11 +89,7 @@ test('.gitcell.yaml at the root and the sub-path, read at a commit', async (t) =
 });
 
 test('a remote revert is pushed to the git http-backend, on top of a commit pushed meanwhile', async (t) => {
-  const server = await startGitHttpServer({ auth: { username: 'bot', password: 'pw' } });
-  t.after(() => server.close());
-  const url = server.createBareRepo('cluster');
-  const work = makeRepo({ remote: url.replace('http://', 'http://bot:pw@') });
-  t.after(() => work.cleanup());
+  const { url, work } = await makeRemoteRepo(t, { username: 'bot', password: 'pw' });
   work.commit({ 'web.yaml': web('web:1'), 'api.yaml': api('api:1') });
   const c = work.commit({ 'web.yaml': web('web:2') }, 'web: image 2');
   await work.gitAsync('push', '--quiet', 'origin', 'main');

@@ -9,8 +9,7 @@ import { silentLogger } from '../../../lib/index.ts';
 import { objectStatusKey, sourceStatusKey, type SyncStatus, type WorkloadStatus } from '../../../reconciler/index.ts';
 import { createSource, type Source } from '../../../reconciler/source/index.ts';
 import { startReconcilerService, type ReconcilerService } from '../../../reconciler/service/index.ts';
-import { startGitHttpServer } from '../../helpers/git-http.ts';
-import { makeRepo, type TestRepo } from '../../helpers/git-cli-repo.ts';
+import { makeRemoteRepo, makeRepo, type TestRepo } from '../../helpers/git-cli-repo.ts';
 import { startSim, type Store } from './sim.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { openTestStore } from '../../helpers/store.ts';
@@ -55,11 +54,7 @@ const rolledOut = async (store: Store, name: string) => ((await store.sync.get(o
 
 test('a rollout that never becomes ready ends in a revert on the remote branch and the cluster converges back', async (t) => {
   const store = await storeFor(t);
-  const git = await startGitHttpServer();
-  t.after(() => git.close());
-  const url = git.createBareRepo('cluster');
-  const work = makeRepo({ remote: url });
-  t.after(() => work.cleanup());
+  const { url, work } = await makeRemoteRepo(t);
   const c1 = work.commit({ 'apps/web.yaml': job('web', 'web:1'), 'apps/api.yaml': job('api', 'api:1') }, 'web and api');
   await work.gitAsync('push', '--quiet', 'origin', 'main');
 

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { silentLogger } from '../../../lib/log.ts';
 import { isGitcellError } from '../../../lib/errors.ts';
 import { createSource, resolveLocalRepo, signPayload, startWebhookServer, type Revision } from '../../../reconciler/source/index.ts';
-import { git, startGitHttpServer } from '../../helpers/git-http.ts';
-import { makeRepo } from '../../helpers/git-cli-repo.ts';
+import { git } from '../../helpers/git-http.ts';
+import { makeRemoteRepo, makeRepo } from '../../helpers/git-cli-repo.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 const log = silentLogger();
@@ -63,11 +63,7 @@ test('a missing repository fails with E_REPO_NOT_FOUND', () => {
 });
 
 test('remote source fetches through git http-backend with credentials; webhook checks the signature', async (t) => {
-  const server = await startGitHttpServer({ auth: { username: 'deploy', password: 'pw-123' } });
-  t.after(() => server.close());
-  const url = server.createBareRepo('cluster');
-  const work = makeRepo({ remote: url.replace('http://', 'http://deploy:pw-123@') });
-  t.after(() => work.cleanup());
+  const { server, url, work } = await makeRemoteRepo(t, { username: 'deploy', password: 'pw-123' });
   const first = work.commit({ 'job.yaml': 'kind: Job\n' });
   await work.gitAsync('push', '--quiet', 'origin', 'main');
 
