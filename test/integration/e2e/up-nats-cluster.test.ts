@@ -23,7 +23,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { silentLogger } from '../../../lib/index.ts';
 import { connect, openClusterStore } from '../../../store/index.ts';
 import type { DesiredRecord, SyncRecord, SyncStatus } from '../../../reconciler/index.ts';
-import { waitFor } from '../../helpers/agent.ts';
+import { waitFor } from '../../helpers/wait.ts';
 import { startNatsCluster, type NatsCluster } from '../../helpers/nats.ts';
 import { BIN, git, gitcell, interruptUp, leftovers, logTails, tasksOf, unmountBelow, webSettled, type UpStore } from '../../helpers/up.ts';
 
@@ -54,6 +54,8 @@ test('gitcell up on a 3-server NATS cluster, R3: kill -9 the tasks bucket\'s lea
   const explain = (err: unknown): never => {
     throw new Error(`${(err as Error).message}\n${dump()}`);
   };
+  // Waits fail at once, with the logs, if `up` itself exits.
+  const upGone = () => (up && (up.exitCode !== null || up.signalCode !== null) ? `gitcell up exited (${up.exitCode ?? up.signalCode})` : undefined);
 
   cluster = await startNatsCluster();
   const nats = cluster.url;
@@ -75,10 +77,10 @@ test('gitcell up on a 3-server NATS cluster, R3: kill -9 the tasks bucket\'s lea
   };
 
   await t.test('sample-repo comes up on R3 buckets; a client command leaves them R3', async () => {
-    await waitFor('gitcell up to print where things are', () => output.includes('npx gitcell get tasks --state-dir'), UP_TIMEOUT).catch(explain);
+    await waitFor('gitcell up to print where things are', () => output.includes('npx gitcell get tasks --state-dir'), { timeoutMs: UP_TIMEOUT, gaveUp: upGone }).catch(explain);
     assert.match(output, /replicas 3/, 'up reports the replica count');
     store = await openClusterStore<DesiredRecord, SyncRecord>(nc, { prefix: PREFIX, log: silentLogger() });
-    await waitFor('web 3/3 running and ready', () => webSettled(store!, 3), UP_TIMEOUT).catch(explain);
+    await waitFor('web 3/3 running and ready', () => webSettled(store!, 3), { timeoutMs: UP_TIMEOUT, gaveUp: upGone }).catch(explain);
     process.stderr.write(`e2e up-nats: sample-repo ready ${((Date.now() - started) / 1000).toFixed(1)} s after starting gitcell up\n`);
     const counts = await replicaCounts();
     // 8 KV buckets, the events stream and one Secret bucket per node.
@@ -111,7 +113,7 @@ test('gitcell up on a 3-server NATS cluster, R3: kill -9 the tasks bucket\'s lea
       const fresh = web.filter((x) => x.spec.templateHash !== oldHash);
       const done = web.length === 3 && fresh.length === 3 && fresh.every((x) => x.status?.state === 'running' && x.status.ready);
       return fresh.length >= 1 && !done ? { total: web.length, fresh: fresh.length, ready: fresh.filter((x) => x.status?.ready).length } : undefined;
-    }, ROLLOUT_TIMEOUT).catch(explain);
+    }, { timeoutMs: ROLLOUT_TIMEOUT, gaveUp: upGone }).catch(explain);
 
     const leader = (await jsm.streams.info(`KV_${PREFIX}tasks`)).cluster?.leader;
     const victim = cluster!.servers.findIndex((x) => x.name === leader);
@@ -123,8 +125,9 @@ test('gitcell up on a 3-server NATS cluster, R3: kill -9 the tasks bucket\'s lea
     const newHash = await waitFor('web rolled to the new template: 3/3 running and ready', async () => {
       const h = await webSettled(s, 3);
       return h && h !== oldHash ? h : undefined;
-    }, ROLLOUT_TIMEOUT).catch(explain);
-    process.stderr.write(`e2e up-nats: rollout complete ${((Date.now() - killedAt) / 1000).toFixed(1)} s after kill -9 of ${leader}\n`);
+    }, { timeoutMs: ROLLOUT_TIMEOUT, gaveUp: upGone }).catch(explain);
+    const restarts = output.split('\n').filter((l) => l.includes('exited; restarting')).length;
+    process.stderr.write(`e2e up-nats: rollout complete ${((Date.now() - killedAt) / 1000).toFixed(1)} s after kill -9 of ${leader}; components restarted by up: ${restarts}\n`);
     const web = await tasksOf(s, 'Job/default/web');
     assert.equal(web.length, 3);
     for (const x of web) {
@@ -134,7 +137,7 @@ test('gitcell up on a 3-server NATS cluster, R3: kill -9 the tasks bucket\'s lea
     const applied = await waitFor('the source status: the commit applied', () => {
       const sources = JSON.parse(gitcell('status', '-o', 'json', '--nats', nats)) as SyncStatus[];
       return sources.find((x) => x.lastAppliedRevision === commit);
-    }, ROLLOUT_TIMEOUT).catch(explain);
+    }, { timeoutMs: ROLLOUT_TIMEOUT, intervalMs: 1000, gaveUp: upGone }).catch(explain);
     assert.equal(applied.lastAttemptedRevision, commit);
     assert.equal(applied.failedRollouts.filter((f) => f.revision === commit).length, 0, 'no failed rollout of the commit');
 

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, ensureBucket, EventStream, objectCodec, replicasFor } from '../../../store/index.ts';
 import { startNatsCluster, startNatsServer } from '../../helpers/nats.ts';
-import { waitFor } from '../../helpers/agent.ts';
+import { waitFor } from '../../helpers/wait.ts';
 
 test('replicasFor: 3 on a 3-server JetStream cluster (one URL given), 1 on a single server', async (t) => {
   const [cluster, single] = await Promise.all([startNatsCluster({ t }), startNatsServer({ t })]);
