@@ -8,19 +8,16 @@ import {
   loadManifestsFromGit,
   objectStatusKey,
   reconcileRevision,
-  runControllers,
   sourceStatusKey,
   inventoryKey,
   validateLoad,
   type DesiredRecord,
   type Inventory,
-  type SyncRecord,
   type SyncStatus,
   type WorkloadStatus,
 } from '../../../reconciler/index.ts';
-
 import { makeTestRepo, type TestRepo } from '../../helpers/git-repo.ts';
-import { startSim, type Store } from './sim.ts';
+import { startControllers, startSim, type Store } from './sim.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { openTestStore } from '../../helpers/store.ts';
 
@@ -48,16 +45,6 @@ async function setup(t: TestContext): Promise<{ store: Store; repo: TestRepo; ap
       log: silentLogger(),
     });
   return { store, repo, apply };
-}
-
-function startControllers(t: TestContext, store: Store) {
-  const ac = new AbortController();
-  const loop = runControllers({ store, signal: ac.signal, source: 'main', tickMs: 200, log: silentLogger() });
-  t.after(async () => {
-    ac.abort();
-    await loop.done;
-  });
-  return loop;
 }
 
 const tasksOf = async (store: Store, name: string) => (await store.tasks.list()).filter((r) => r.value.owner.name === name).map((r) => r.value);

@@ -2,19 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { statusKey, type AnyObject, type CronJob, type DaemonSet } from '../../../api/index.ts';
 import { silentLogger } from '../../../lib/index.ts';
-import { objectStatusKey, reconcileRevision, runControllers, type CronJobStatus } from '../../../reconciler/index.ts';
-import { nodeRecord, startSim, type Store } from './sim.ts';
+import { objectStatusKey, reconcileRevision, type CronJobStatus } from '../../../reconciler/index.ts';
+import { nodeRecord, startControllers, startSim, type Store } from './sim.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { openTestStore } from '../../helpers/store.ts';
 
 async function setup(t: import('node:test').TestContext): Promise<Store> {
   const { store } = await openTestStore(t, { tag: 'd' });
-  const ac = new AbortController();
-  const loop = runControllers({ store, signal: ac.signal, source: 'main', tickMs: 100, log: silentLogger() });
-  t.after(async () => {
-    ac.abort();
-    await loop.done;
-  });
+  startControllers(t, store, 100);
   return store;
 }
 const apply = (store: Store, revision: string, objects: AnyObject[]) =>

@@ -3,7 +3,8 @@
 import type { NodeRecord, TaskSpec } from '../../../api/index.ts';
 import { statusKey } from '../../../api/index.ts';
 import type { ClusterStore } from '../../../store/index.ts';
-import type { DesiredRecord, SyncRecord } from '../../../reconciler/index.ts';
+import { runControllers, type DesiredRecord, type SyncRecord } from '../../../reconciler/index.ts';
+import { silentLogger } from '../../../lib/index.ts';
 
 /** Store is the typed cluster store the reconciler tests use. */
 export type Store = ClusterStore<DesiredRecord, SyncRecord>;
@@ -107,3 +108,13 @@ export async function startSim(store: Store, opts: SimOptions): Promise<Sim> {
   };
 }
 
+/** startControllers runs the controller loop on `store` (pass every tickMs) until test t ends. */
+export function startControllers(t: { after(fn: () => unknown): void }, store: Store, tickMs = 200): ReturnType<typeof runControllers> {
+  const ac = new AbortController();
+  const loop = runControllers({ store, signal: ac.signal, source: 'main', tickMs, log: silentLogger() });
+  t.after(async () => {
+    ac.abort();
+    await loop.done;
+  });
+  return loop;
+}

@@ -2,7 +2,6 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startRegistry, type TestRegistry } from '../../helpers/registry.ts';
 import { requireTool } from '../../helpers/tools.ts';
