@@ -10,7 +10,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { GitcellError } from '../../lib/errors.ts';
-import { readFileNoFollow } from '../../lib/fs.ts';
+import { readdirSyncOrEmpty, readFileNoFollow } from '../../lib/fs.ts';
 import { unpackLayer, type UnpackLimits, type UnpackResult } from './unpack.ts';
 
 /** LayerRef is what the snapshotter needs of one image layer (an OCI descriptor plus its diffID). */
@@ -188,14 +188,8 @@ export class Snapshotter {
 
   /** list returns every committed snapshot. */
   list(): SnapshotInfo[] {
-    let names: string[];
-    try {
-      names = fs.readdirSync(this.dir);
-    } catch {
-      return [];
-    }
     const out: SnapshotInfo[] = [];
-    for (const name of names) {
+    for (const name of readdirSyncOrEmpty(this.dir)) {
       if (!/^[0-9a-f]{64}$/.test(name)) continue;
       try {
         out.push(JSON.parse(fs.readFileSync(join(this.dir, name, 'meta.json'), 'utf8')) as SnapshotInfo);
@@ -214,14 +208,8 @@ export class Snapshotter {
   prune(keep: Iterable<string>): string[] {
     const keepHex = new Set([...keep].map((c) => checkDigest(c, 'chain ID')));
     const removed: string[] = [];
-    let names: string[];
-    try {
-      names = fs.readdirSync(this.dir);
-    } catch {
-      return removed;
-    }
     const staleMs = this.opts.staleTempMs ?? 3600_000;
-    for (const name of names) {
+    for (const name of readdirSyncOrEmpty(this.dir)) {
       const abs = join(this.dir, name);
       if (name.startsWith('.tmp-')) {
         const st = fs.statSync(abs, { throwIfNoEntry: false });
