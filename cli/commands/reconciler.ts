@@ -20,6 +20,7 @@ interface ReconcilerOptions {
   webhookListen?: string;
   webhookSecretFile?: string;
   name?: string;
+  identity?: string;
   allowPruneAll?: boolean;
   allowPlaintextSecrets?: boolean;
   keyBackupPassphraseFile?: string;
@@ -71,6 +72,7 @@ export function registerReconciler(program: Command): void {
     .option('--webhook-listen <host:port>', 'serve a push webhook here (GitHub-style X-Hub-Signature-256)')
     .option('--webhook-secret-file <file>', 'file holding the webhook secret')
     .option('--name <name>', 'source name in the status (default: from the branch)')
+    .option('--identity <name>', 'leader identity of this replica, unique per replica (default host-pid-random); a replica restarted under the same identity takes its lease back at once')
     .option('--allow-prune-all', 'let a revision prune every object gitcell manages')
     .option('--key-backup-passphrase-file <file>', 'back up the sealing key pairs in the store, encrypted with this passphrase (and restore them into an empty state dir)')
     .option('--allow-plaintext-secrets', 'dev only: deliver Secrets with plaintext values (annotated gitcell.io/allow-plaintext)')
@@ -114,6 +116,7 @@ export function registerReconciler(program: Command): void {
         whileLeading: (ctx) =>
           runSecretDistributor({ store, keyring, signal: ctx.signal, log, replicas, ...(opts.allowPlaintextSecrets ? { allowPlaintextSecrets: true } : {}) }).done,
         ...(opts.name ? { sourceName: opts.name } : {}),
+        ...(opts.identity ? { identity: opts.identity } : {}),
         ...(opts.webhookListen ? { webhook: { listen: opts.webhookListen, secret: readSecret(opts.webhookSecretFile!) } } : {}),
         ...(opts.allowPruneAll ? { allowPruneAll: true } : {}),
         ...(opts.allowPlaintextSecrets ? { allowPlaintextSecrets: true } : {}),

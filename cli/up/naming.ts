@@ -9,6 +9,7 @@
  *                                           ─► cgroups    gitcell/up-3f9a1c0b/node-1/<container>
  */
 import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 
 /** clusterTag is 8 hex characters identifying the cluster of an (absolute or relative) state dir. Pure. */
@@ -39,4 +40,15 @@ export function nodeCgroupParent(stateDir: string, node: string): string {
 /** nodeNetnsPrefix starts the name of every network namespace of a node's tasks: `gc-<tag>-<node>-`. Pure. */
 export function nodeNetnsPrefix(stateDir: string, node: string): string {
   return `gc-${clusterTag(stateDir)}-${node}-`;
+}
+
+/**
+ * componentIdentity is the leader identity of a control-plane component `up` supervises
+ * (`<host>-up-<tag>-<component>`): stable across its restarts, so a restarted reconciler or scheduler
+ * takes its own lease back at once (the supervisor never runs two instances of one component), and
+ * distinct between clusters and machines, so two `up`s sharing NATS never take each other's. Pure
+ * given the host name.
+ */
+export function componentIdentity(stateDir: string, component: string, host: string = hostname()): string {
+  return `${host}-up-${clusterTag(stateDir)}-${component}`;
 }

@@ -19,7 +19,7 @@ import { ensureSampleImages } from './images.ts';
 import { ensureStateRepo, followsDirectly } from './repo.ts';
 import { Supervisor, stopLeftovers } from './supervisor.ts';
 import { LiveView } from './view.ts';
-import { clusterCgroupParent, nodeBridge, nodeCgroupParent, nodeName, nodeNetnsPrefix } from './naming.ts';
+import { clusterCgroupParent, componentIdentity, nodeBridge, nodeCgroupParent, nodeName, nodeNetnsPrefix } from './naming.ts';
 
 export { nodeName } from './naming.ts';
 
@@ -120,8 +120,9 @@ export async function runUp(o: UpOptions): Promise<void> {
       supervisors.push(s);
       s.start();
     };
-    add('reconciler', ['reconciler', '--repo', repo, '--state-dir', stateDir, ...common]);
-    add('scheduler', ['scheduler', '--state-dir', stateDir, ...common]);
+    // Stable identities: a restarted reconciler or scheduler takes its lease back at once.
+    add('reconciler', ['reconciler', '--repo', repo, '--state-dir', stateDir, '--identity', componentIdentity(stateDir, 'reconciler'), ...common]);
+    add('scheduler', ['scheduler', '--state-dir', stateDir, '--identity', componentIdentity(stateDir, 'scheduler'), ...common]);
     nodes.forEach((node, i) => {
       // External NATS with --creds: the agents use them too (the server knows nothing of up's per-node seeds).
       add(`agent-${node}`, agentArgs({ i: i + 1, natsUrl: natsUrl!, seedFile: (o.nats && o.creds) || ids.agentSeedFiles.get(node)!, stateDir, capacity: o.capacity, prefix: o.prefix, subnetBase: o.subnetBase }), 90_000);

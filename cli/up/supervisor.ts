@@ -3,7 +3,12 @@
  * output in a log file, and restarts it with backoff when it dies: 1 s doubling to 30 s, back to
  * 1 s once it has run for a minute. stop() sends SIGTERM and SIGKILLs after a grace period.
  *
- *   start ──spawn──► running ──exit──► (stopping? done) : wait backoff ──► (held? wait) ──► spawn again
+ *   start ──spawn──► running ──exit──► (stopping? done) : wait backoff ──► (held? wait)
+ *     ──► (earlier instance still alive? SIGKILL it, look again) ──► spawn again
+ *
+ * At most one instance of a component runs at a time, which lets `up` give the reconciler and the
+ * scheduler a stable leader identity: restarted, they take their own lease back at once instead of
+ * waiting a lease period for it to lapse.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
@@ -92,6 +97,8 @@ export class Supervisor {
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         resolve();
+        // Ends the watchdog's pipe reader too, should the watchdog alone have been killed.
+        child.stdin?.destroy();
         if (this.stopping) return;
         this.restarts++;
         this.backoffMs = nextBackoff(this.backoffMs, Date.now() - startedAt);
@@ -113,6 +120,18 @@ export class Supervisor {
 
   private startUnlessHeld(held = false): void {
     if (this.stopping) return;
+    const stray = strayInstance(this.pidFile, [process.execPath, ...this.o.args]);
+    if (stray !== undefined) {
+      // Its watchdog died but it did not: a second instance would share its leader identity.
+      this.o.log.warn({ component: this.o.name, pid: stray }, `${this.o.name}: an earlier instance still runs; killing it before the restart`);
+      try {
+        process.kill(stray, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+      this.timer = setTimeout(() => this.startUnlessHeld(held), 200);
+      return;
+    }
     if (!existsSync(this.holdFile)) {
       if (held) this.o.log.info({ component: this.o.name, hold: this.holdFile }, `${this.o.name} released: starting`);
       return this.start();
@@ -173,6 +192,23 @@ export async function stopLeftovers(pidDir: string, stateDir: string, graceMs = 
     if (processAlive(pid)) process.kill(pid, 'SIGKILL');
   }
   return found.map((f) => `${f.name} (pid ${f.pid})`);
+}
+
+/**
+ * strayInstance is the pid in `pidFile` if that process is alive and runs exactly `argv` (pids are
+ * reused: a different command line is someone else's process; a zombie has an empty one).
+ */
+export function strayInstance(pidFile: string, argv: readonly string[]): number | undefined {
+  let pid: number;
+  let cmdline: string;
+  try {
+    pid = Number(readFileSync(pidFile, 'utf8').trim());
+    if (!(pid > 0)) return undefined;
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  return cmdline === `${argv.join('\0')}\0` ? pid : undefined;
 }
 
 /** killGroup signals the watchdog's process group (the watchdog and the component). */

@@ -38,6 +38,7 @@ import {
   type WorkloadStatus,
 } from '../../../reconciler/index.ts';
 import { processAlive } from '../../../lib/process.ts';
+import { componentIdentity } from '../../../cli/up/naming.ts';
 import type { TaskSpec } from '../../../api/index.ts';
 import { waitFor } from '../../helpers/agent.ts';
 import { BIN, git, gitcell, interruptUp, leftovers, logTails, tasksOf, unmountBelow, webSettled } from '../../helpers/up.ts';
@@ -227,7 +228,11 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
     const oldHash = (await webSettled(s, 3))!;
     assert.ok(oldHash, 'web settled before the drill');
     const leaseBefore = new Map<string, number>();
-    for (const name of ['reconciler', 'scheduler']) leaseBefore.set(name, (await s.leases.get(name))!.value.term);
+    for (const name of ['reconciler', 'scheduler']) {
+      const lease = (await s.leases.get(name))!.value;
+      assert.equal(lease.holder, componentIdentity(stateDir, name), `${name} leads under its up identity`);
+      leaseBefore.set(name, lease.term);
+    }
     const file = join(repo, 'jobs', 'web.yaml');
     const original = readFileSync(file, 'utf8');
     writeFileSync(file, original.replace('value: production', 'value: drill'));
@@ -271,6 +276,11 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
     }), 60_000).catch((err) => {
       throw new Error(`${(err as Error).message}\n${dump()}`);
     });
+    await waitFor('the restarted reconciler and scheduler leading (lease terms raised)', async () => {
+      for (const name of ['reconciler', 'scheduler']) if (!((await s.leases.get(name))!.value.term > leaseBefore.get(name)!)) return false;
+      return true;
+    }, ROLLOUT_TIMEOUT);
+    process.stderr.write(`e2e up: the reconciler and the scheduler leading again ${((Date.now() - releasedAt) / 1000).toFixed(1)} s after their release\n`);
     const newHash = await waitFor('the rollout complete: exactly 3 web tasks, all on the new template, running and ready', async () => {
       const h = await webSettled(s, 3);
       return h && h !== oldHash ? h : undefined;
@@ -287,9 +297,12 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
     await waitFor('the web rollout recorded Complete', async () => ((await s.sync.get(objectStatusKey('Job', 'default', 'web')))?.value as WorkloadStatus | undefined)?.rollout?.phase === 'Complete', 60_000);
     const sources = JSON.parse(gitcell('status', '-o', 'json', '--state-dir', stateDir)) as SyncStatus[];
     assert.equal(sources.find((x) => x.source === 'main')?.lastAppliedRevision, commit, 'gitcell status: the drill commit applied');
-    // New leaders took over: every takeover raises the lease term (the fencing token).
+    // The restarted instances lead again under the identity `up` gives each component (so they took
+    // their lease back at once, not after a lease period); every takeover raises the term (the
+    // fencing token).
     for (const name of ['reconciler', 'scheduler']) {
       const lease = (await s.leases.get(name))!.value;
+      assert.equal(lease.holder, componentIdentity(stateDir, name));
       assert.ok(lease.term > leaseBefore.get(name)!, `${name} lease term ${lease.term} > ${leaseBefore.get(name)} before the kill`);
     }
   });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { load } from 'js-yaml';
 import { nextBackoff } from '../../../cli/up/supervisor.ts';
 import { agentArgs, nodeName } from '../../../cli/up/run.ts';
-import { clusterCgroupParent, clusterTag, nodeBridge, nodeCgroupParent, nodeNetnsPrefix } from '../../../cli/up/naming.ts';
+import { clusterCgroupParent, clusterTag, componentIdentity, nodeBridge, nodeCgroupParent, nodeNetnsPrefix } from '../../../cli/up/naming.ts';
 import { netnsPath, validateCgroupParent } from '../../../runtime/index.ts';
 import { summary } from '../../../cli/up/view.ts';
 import { resealSecrets } from '../../../cli/up/repo.ts';
@@ -64,6 +64,15 @@ test('machine-global names carry the cluster tag of the state dir; node names st
   }
   // node-1's prefix must not be a prefix of node-10's names (each agent lists its own netns by prefix).
   assert.ok(!nodeNetnsPrefix('/var/lib/a', 'node-10').startsWith(nodeNetnsPrefix('/var/lib/a', 'node-1')));
+});
+
+test('componentIdentity is stable per host, cluster and component, and differs across any of them', () => {
+  const id = componentIdentity('/var/lib/a', 'scheduler', 'host1');
+  assert.equal(id, `host1-up-${clusterTag('/var/lib/a')}-scheduler`);
+  assert.equal(componentIdentity('/var/lib/a/', 'scheduler', 'host1'), id, 'a restart under the same state dir keeps it');
+  assert.notEqual(componentIdentity('/var/lib/b', 'scheduler', 'host1'), id, 'another cluster, even sharing NATS');
+  assert.notEqual(componentIdentity('/var/lib/a', 'scheduler', 'host2'), id, 'the same path on another machine');
+  assert.notEqual(componentIdentity('/var/lib/a', 'reconciler', 'host1'), id);
 });
 
 test('summary counts live nodes, tasks per state and ready tasks', () => {
