@@ -1,4 +1,5 @@
-// lib/: the few utilities every part of gitcell shares (errors, logging, processes, files). No domain logic here.
+// lib/: the few utilities every part of gitcell shares (errors, logging, processes, files, hashing streams). No domain logic here.
 export { GitcellError, isGitcellError, errorMessage } from './errors.ts';
 export { createLogger, silentLogger, type Logger } from './log.ts';
 export { readdirIfExists, readdirSyncOrEmpty, readFileNoFollow } from './fs.ts';
+export { HashCounter } from './hash-counter.ts';

@@ -1,11 +1,12 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GitcellError } from '../../lib/errors.ts';
 import { readdirIfExists } from '../../lib/fs.ts';
+import { HashCounter } from '../../lib/hash-counter.ts';
 import { assertDigest, digestHex } from './digest.ts';
 import type { Descriptor } from './types.ts';
 
@@ -17,29 +18,8 @@ export interface BlobExpectation {
   mediaType?: string;
 }
 
-/**
- * HashCounter is a pass-through stream that hashes and counts what flows through it, and fails
- * as soon as more than `limit` bytes pass (so a lying or endless source cannot fill the disk).
- */
-export class HashCounter extends Transform {
-  readonly hash = createHash('sha256');
-  bytes = 0;
-  constructor(private readonly limit = Number.POSITIVE_INFINITY, private readonly label = 'blob') {
-    super();
-  }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.bytes += chunk.length;
-    if (this.bytes > this.limit) {
-      done(new GitcellError('E_SIZE_MISMATCH', `${this.label}: more than the expected ${this.limit} bytes`, { limit: this.limit }));
-      return;
-    }
-    this.hash.update(chunk);
-    done(null, chunk);
-  }
-  digest(): string {
-    return `sha256:${this.hash.digest('hex')}`;
-  }
-}
+// HashCounter lives in lib/ (the snapshot unpacker meters layers with it too); image's public face keeps it.
+export { HashCounter };
 
 /**
  * ContentStore keeps blobs by digest under ROOT/content/blobs/sha256/<hex>. Every write is hashed

@@ -15,12 +15,12 @@
 // promise round trip per call would cost more than the call itself; the event loop still turns between
 // tar chunks.
 import * as fs from 'node:fs';
-import { createHash, type Hash } from 'node:crypto';
 import { join } from 'node:path';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import type { Readable, Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { GitcellError } from '../../lib/errors.ts';
+import { HashCounter } from '../../lib/hash-counter.ts';
 import { classifyWhiteout, cleanEntryName, safeMode, type EntryPath } from './paths.ts';
 import { makeWhiteouts, markOpaque } from './fsops.ts';
 
@@ -60,7 +60,9 @@ export interface UnpackResult {
 export async function unpackLayer(input: Readable, dir: string, opts: UnpackOptions): Promise<UnpackResult> {
   const limits = { ...defaultUnpackLimits(), ...opts.limits };
   const label = opts.layer ?? 'layer';
-  const meter = new Meter(limits.maxBytes, label);
+  // The decompressed bytes are counted and hashed (the diff ID) and capped: gzip bombs stop here.
+  const meter = new HashCounter(limits.maxBytes, label, (layer, limit) =>
+    new GitcellError('E_LAYER_TOO_LARGE', `${layer}: more than ${limit} bytes once decompressed`, { layer, limit }));
   const extract = tar.extract();
   const stages: Readable[] = opts.gzip ? [input, createGunzip(), meter] : [input, meter];
   const fail = (err: unknown): void => {
@@ -114,27 +116,6 @@ function wrapStreamError(err: unknown, label: string): Error {
     return new GitcellError('E_LAYER_APPLY_FAILED', `${label}: ${e.syscall} failed: ${e.message}`, { layer: label, errno: e.code });
   }
   return new GitcellError('E_LAYER_CORRUPT', `${label}: not a valid tar stream: ${e?.message ?? String(err)}`, { layer: label });
-}
-
-/** Meter counts and hashes the decompressed bytes, failing once they pass the limit (gzip bombs). */
-class Meter extends Transform {
-  bytes = 0;
-  private readonly hash: Hash = createHash('sha256');
-  constructor(private readonly max: number, private readonly label: string) {
-    super();
-  }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.bytes += chunk.length;
-    if (this.bytes > this.max) {
-      cb(new GitcellError('E_LAYER_TOO_LARGE', `${this.label}: more than ${this.max} bytes once decompressed`, { layer: this.label, limit: this.max }));
-      return;
-    }
-    this.hash.update(chunk);
-    cb(null, chunk);
-  }
-  digest(): string {
-    return `sha256:${this.hash.digest('hex')}`;
-  }
 }
 
 const O_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
