@@ -128,13 +128,15 @@ export async function runUp(o: UpOptions): Promise<void> {
       add(`agent-${node}`, agentArgs({ i: i + 1, natsUrl: natsUrl!, seedFile: (o.nats && o.creds) || ids.agentSeedFiles.get(node)!, stateDir, capacity: o.capacity, prefix: o.prefix, subnetBase: o.subnetBase }), 90_000);
     });
 
+    // Clients find an embedded server through the state dir; an external one only through its URLs.
+    const find = o.nats ? `--nats ${natsUrl}${controlCreds ? ` --creds ${controlCreds}` : ''}` : `--state-dir ${stateDir}`;
     const lines = [
       `gitcell up: ${o.nodes} node(s) in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
       `  repository   ${repo}${existsSync(join(repo, '.git')) ? `   (commit here: git -C ${repo} commit -am "...")` : ''}`,
       `  NATS         ${natsUrl}${controlCreds ? `   (credentials ${controlCreds})` : ''}   (replicas ${replicas})`,
       `  state        ${stateDir}   (logs in ${join(stateDir, 'logs')})`,
-      `  try          npx gitcell get tasks --state-dir ${stateDir}`,
-      `               npx gitcell status --state-dir ${stateDir}`,
+      `  try          npx gitcell get tasks ${find}`,
+      `               npx gitcell status ${find}`,
     ];
     process.stderr.write(`${lines.join('\n')}\n`);
     view = new LiveView(store, {

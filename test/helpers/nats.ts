@@ -296,9 +296,12 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
 
 /**
  * startNatsCluster starts `size` (default 3) nats-servers forming one JetStream cluster on loopback,
- * each with its own store dir, and resolves once JetStream answers on every server.
+ * each with its own store dir, and resolves once JetStream answers on every server. `extraConfig` is
+ * appended to every server's config (e.g. an authorization block: its readiness checks connect
+ * without credentials, so a `no_auth_user` must be allowed `$JS.API.INFO` and to create and delete
+ * the `READY_*` streams).
  */
-export async function startNatsCluster(opts: { t?: Cleanup; size?: number } = {}): Promise<NatsCluster> {
+export async function startNatsCluster(opts: { t?: Cleanup; size?: number; extraConfig?: string } = {}): Promise<NatsCluster> {
   checkBinary();
   const size = opts.size ?? 3;
   const root = await mkdtemp(join(tmpdir(), 'gitcell-natscluster-'));
@@ -332,6 +335,7 @@ export async function startNatsCluster(opts: { t?: Cleanup; size?: number } = {}
         `listen: 127.0.0.1:${clientPorts[i]}`,
         `jetstream { store_dir: "${join(dir, 'js')}" }`,
         `cluster { name: ${clusterName}, listen: 127.0.0.1:${routePorts[i]}, routes: [${routes}] }`,
+        opts.extraConfig ?? '',
       ].join('\n');
       servers.push(new ServerProcess({ name, dir, port: clientPorts[i]!, config }, undefined));
     }

@@ -1,8 +1,9 @@
 /**
- * Failure drill: the real `gitcell up --nats <3 servers> --replicas 3` (a child process: reconciler,
- * scheduler and two agents running runc + CNI) on a real three-server JetStream cluster, driven by a
- * real `git` commit into `<state>/repo`:
- *   1. sample-repo comes up on R3 buckets (and a client command does not scale them down);
+ * Failure drill: the real `gitcell up --nats <3 servers> --creds <nkey seed> --replicas 3` (a child
+ * process: reconciler, scheduler and two agents running runc + CNI) on a real three-server JetStream
+ * cluster that admits only that nkey, driven by a real `git` commit into `<state>/repo`:
+ *   1. sample-repo comes up on R3 buckets (so every component got the credentials), and a client
+ *      command does not scale them down;
  *   2. a rolling update of web; while it is in progress, kill -9 the NATS server leading the tasks
  *      bucket: the rollout completes (every web task on the new template, running and ready) and
  *      the source's status shows the commit applied;
@@ -18,7 +19,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomInt } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
+import { createUser } from '@nats-io/nkeys';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { silentLogger } from '../../../lib/index.ts';
 import { connect, openClusterStore } from '../../../store/index.ts';
@@ -57,15 +59,23 @@ test('gitcell up on a 3-server NATS cluster, R3: kill -9 the tasks bucket\'s lea
   // Waits fail at once, with the logs, if `up` itself exits.
   const upGone = () => (up && (up.exitCode !== null || up.signalCode !== null) ? `gitcell up exited (${up.exitCode ?? up.signalCode})` : undefined);
 
-  cluster = await startNatsCluster();
+  // The cluster admits one nkey user (full access) and, without credentials, a user for the helper's
+  // readiness checks (JetStream info, create and delete a stream; no KV reads or writes, no
+  // watches): a component started without --creds could not do its work.
+  const control = createUser();
+  const creds = join(stateDir, 'external-nats.nk');
+  writeFileSync(creds, `${new TextDecoder().decode(control.getSeed())}\n`, { mode: 0o600 });
+  const probe = { publish: { allow: ['$JS.API.INFO', '$JS.API.STREAM.CREATE.*', '$JS.API.STREAM.DELETE.*'] }, subscribe: { allow: ['_INBOX.>'] } };
+  const users = [{ nkey: control.getPublicKey() }, { user: 'probe', password: randomBytes(16).toString('hex'), permissions: probe }];
+  cluster = await startNatsCluster({ extraConfig: `authorization ${JSON.stringify({ users })}\nno_auth_user: probe` });
   const nats = cluster.url;
   const started = Date.now();
   // 10.250-254: up.test.ts uses 10.100-149, the agent tests 10.150-199, the CNI tests 10.200-249.
-  up = spawn(process.execPath, [BIN, 'up', '--nats', nats, '--replicas', '3', '--state-dir', stateDir, '--nodes', '2', '--subnet-base', `10.${250 + randomInt(5)}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  up = spawn(process.execPath, [BIN, 'up', '--nats', nats, '--creds', creds, '--replicas', '3', '--state-dir', stateDir, '--nodes', '2', '--subnet-base', `10.${250 + randomInt(5)}`], { stdio: ['ignore', 'pipe', 'pipe'] });
   up.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   up.stderr!.on('data', (d: Buffer) => (output += d.toString()));
 
-  const nc = await connect({ servers: nats, name: 'e2e up-nats' });
+  const nc = await connect({ servers: nats, creds, name: 'e2e up-nats' });
   closeStore = () => nc.close();
   // Opened without a replica count: reads only, never rescales what `up` created.
   let store: UpStore | undefined;
@@ -77,7 +87,7 @@ test('gitcell up on a 3-server NATS cluster, R3: kill -9 the tasks bucket\'s lea
   };
 
   await t.test('sample-repo comes up on R3 buckets; a client command leaves them R3', async () => {
-    await waitFor('gitcell up to print where things are', () => output.includes('npx gitcell get tasks --state-dir'), { timeoutMs: UP_TIMEOUT, gaveUp: upGone }).catch(explain);
+    await waitFor('gitcell up to print where things are', () => output.includes(`npx gitcell get tasks --nats ${nats} --creds ${creds}`), { timeoutMs: UP_TIMEOUT, gaveUp: upGone }).catch(explain);
     assert.match(output, /replicas 3/, 'up reports the replica count');
     store = await openClusterStore<DesiredRecord, SyncRecord>(nc, { prefix: PREFIX, log: silentLogger() });
     await waitFor('web 3/3 running and ready', () => webSettled(store!, 3), { timeoutMs: UP_TIMEOUT, gaveUp: upGone }).catch(explain);
@@ -87,7 +97,7 @@ test('gitcell up on a 3-server NATS cluster, R3: kill -9 the tasks bucket\'s lea
     assert.ok(Object.keys(counts).length >= 11, `the cluster's streams: ${JSON.stringify(counts)}`);
     for (const [name, n] of Object.entries(counts)) assert.equal(n, 3, `${name} is R3`);
     // A client opens the store without a replica count: it must not scale the cluster's buckets.
-    const rows = JSON.parse(gitcell('get', 'tasks', '-o', 'json', '--nats', nats)) as { spec: { jobKey: string } }[];
+    const rows = JSON.parse(gitcell('get', 'tasks', '-o', 'json', '--nats', nats, '--creds', creds)) as { spec: { jobKey: string } }[];
     assert.equal(rows.filter((r) => r.spec.jobKey === 'Job/default/web').length, 3);
     assert.deepEqual(await replicaCounts(), counts, 'still R3 after `gitcell get tasks`');
   });
@@ -135,7 +145,7 @@ test('gitcell up on a 3-server NATS cluster, R3: kill -9 the tasks bucket\'s lea
       assert.ok(x.spec.template.env.some((e) => e.name === 'MODE' && e.value === 'drill'), `task ${x.spec.id} runs MODE=drill`);
     }
     const applied = await waitFor('the source status: the commit applied', () => {
-      const sources = JSON.parse(gitcell('status', '-o', 'json', '--nats', nats)) as SyncStatus[];
+      const sources = JSON.parse(gitcell('status', '-o', 'json', '--nats', nats, '--creds', creds)) as SyncStatus[];
       return sources.find((x) => x.lastAppliedRevision === commit);
     }, { timeoutMs: ROLLOUT_TIMEOUT, intervalMs: 1000, gaveUp: upGone }).catch(explain);
     assert.equal(applied.lastAttemptedRevision, commit);
