@@ -270,17 +270,20 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
     assert.ok(during.some((x) => x.spec.templateHash === oldHash), 'old-template web tasks remain while the reconciler is down');
     for (const name of ['reconciler', 'scheduler']) rmSync(join(pids, `${name}.hold`));
     const releasedAt = Date.now();
-    await waitFor('the reconciler and the scheduler restarted', () => ['reconciler', 'scheduler'].every((n) => {
-      const pid = Number(readFileSync(join(pids, `${n}.pid`), 'utf8'));
-      return pid !== killed.get(n) && processAlive(pid);
-    }), 60_000).catch((err) => {
+    // When each came back (a new pid) and led again (a raised lease term), for the report below.
+    const back = new Map<string, { restarted?: number; leading?: number }>([['reconciler', {}], ['scheduler', {}]]);
+    await waitFor('the reconciler and the scheduler restarted and leading again (lease terms raised)', async () => {
+      for (const [name, at] of back) {
+        const pid = Number(readFileSync(join(pids, `${name}.pid`), 'utf8'));
+        if (at.restarted === undefined && pid !== killed.get(name) && processAlive(pid)) at.restarted = Date.now();
+        if (at.restarted !== undefined && at.leading === undefined && (await s.leases.get(name))!.value.term > leaseBefore.get(name)!) at.leading = Date.now();
+      }
+      return [...back.values()].every((at) => at.leading !== undefined);
+    }, ROLLOUT_TIMEOUT).catch((err) => {
       throw new Error(`${(err as Error).message}\n${dump()}`);
     });
-    await waitFor('the restarted reconciler and scheduler leading (lease terms raised)', async () => {
-      for (const name of ['reconciler', 'scheduler']) if (!((await s.leases.get(name))!.value.term > leaseBefore.get(name)!)) return false;
-      return true;
-    }, ROLLOUT_TIMEOUT);
-    process.stderr.write(`e2e up: the reconciler and the scheduler leading again ${((Date.now() - releasedAt) / 1000).toFixed(1)} s after their release\n`);
+    const secs = (t: number | undefined) => (((t ?? NaN) - releasedAt) / 1000).toFixed(1);
+    process.stderr.write(`e2e up: after their release: ${[...back].map(([n, at]) => `${n} restarted ${secs(at.restarted)} s, leading ${secs(at.leading)} s`).join('; ')}\n`);
     const newHash = await waitFor('the rollout complete: exactly 3 web tasks, all on the new template, running and ready', async () => {
       const h = await webSettled(s, 3);
       return h && h !== oldHash ? h : undefined;
