@@ -11,6 +11,7 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import { GitcellError, errorMessage, type Logger } from '../lib/index.ts';
 import { statusKey, type Binding, type NodeRecord, type NodeSpec, type Resources, type TaskSpec } from '../api/index.ts';
 import { appendEvent, type ClusterStore, type Watch } from '../store/index.ts';
@@ -20,6 +21,7 @@ import { decideExit, defaultBackoffOptions, type BackoffOptions } from './backof
 import { dueProbes, isReady, newHealth, recordProbe, type Health, type ProbeKind } from './probe.ts';
 import { runProbe } from './probe-exec.ts';
 import { Journal, type LocalTask } from './journal.ts';
+import { DEFAULT_RECOVERY_HOLD_MS, heldAfterRebuild, releaseHeld } from './recovery.ts';
 import { buildStatus, stateOf } from './status.ts';
 import { AgentMetrics, startHttp } from './metrics.ts';
 import { cpuMillisBetween, readCgroup, type CgroupSample } from './cgroup.ts';
@@ -47,6 +49,13 @@ export interface AgentOptions {
   /** host:port of /healthz and /metrics; undefined: no HTTP endpoint */
   http?: { host: string; port: number };
   maxPods?: number;
+  /**
+   * storeIncarnation names the store this agent talks to (store/incarnation.ts). When it differs from
+   * the one recorded in the state dir, NATS lost its data: running tasks are held (recovery.ts).
+   */
+  storeIncarnation?: string;
+  /** how long a held task nobody claims keeps running after a store rebuild (default 5 min) */
+  recoveryHoldMs?: number;
 }
 
 /** NodeSecrets is what opens this node's Secrets: its key ring and its own secrets bucket. */
@@ -85,10 +94,15 @@ export class Agent {
   readonly metrics: AgentMetrics;
   readonly journal: Journal;
   httpUrl?: string;
-  private readonly o: Required<Omit<AgentOptions, 'http' | 'subnet' | 'labels' | 'addresses' | 'versions' | 'backoff'>> & AgentOptions;
+  private readonly o: Required<Omit<AgentOptions, 'http' | 'subnet' | 'labels' | 'addresses' | 'versions' | 'backoff' | 'storeIncarnation'>> & AgentOptions;
   private readonly backoff: BackoffOptions;
   private readonly specs = new Map<string, TaskSpec>();
   private readonly bindings = new Map<string, Binding>();
+  /** tasks bound to another node: a held task bound there is not ours any more */
+  private readonly boundElsewhere = new Set<string>();
+  /** tasks kept running after a store rebuild until a binding claims them (recovery.ts) */
+  private readonly held = new Set<string>();
+  private holdUntil = 0;
   private nodeSpec: NodeSpec | undefined;
   private records = new Map<string, LocalTask>();
   private readonly live = new Map<string, Live>();
@@ -112,7 +126,7 @@ export class Agent {
   private volumes?: SecretVolumes;
 
   constructor(options: AgentOptions, private d: AgentDeps) {
-    this.o = { heartbeatMs: 3000, resyncMs: 2000, probeTickMs: 250, usageMs: 10_000, maxPods: 110, ...options };
+    this.o = { heartbeatMs: 3000, resyncMs: 2000, probeTickMs: 250, usageMs: 10_000, maxPods: 110, recoveryHoldMs: DEFAULT_RECOVERY_HOLD_MS, ...options };
     this.backoff = defaultBackoffOptions(options.backoff);
     this.metrics = new AgentMetrics(options.node);
     this.journal = new Journal(join(options.stateDir, 'tasks'));
@@ -128,6 +142,7 @@ export class Agent {
   /** start recovers from the journal, registers the node and begins converging. */
   async start(): Promise<void> {
     this.records = await this.journal.load((file, err) => this.log.warn({ file, err: errorMessage(err) }, 'agent: skipping unreadable journal entry'));
+    await this.holdAfterRebuild();
     await this.recover();
     await this.heartbeat();
     const synced = await Promise.all([
@@ -135,6 +150,8 @@ export class Agent {
       this.follow(this.d.store.bindings.watch(), (k, v) => {
         if (v && v.node === this.o.node) this.bindings.set(k, v);
         else this.bindings.delete(k);
+        if (v && v.node !== this.o.node) this.boundElsewhere.add(k);
+        else this.boundElsewhere.delete(k);
       }),
       this.follow(this.d.store.nodespec.watch({ key: this.o.node }), (_k, v) => { this.nodeSpec = v; }),
     ]);
@@ -240,8 +257,9 @@ export class Agent {
     const l = this.live.get(t.taskId);
     const ready = !!l?.health && isReady(l.health);
     const usage = l?.usage;
+    const unclaimed = this.held.has(t.taskId) ? { unclaimed: true } : {};
     try {
-      await this.d.store.status.put(statusKey(this.o.node, t.taskId), buildStatus(this.o.node, t, { ready, ...(usage ? { usage } : {}) }, Date.now()));
+      await this.d.store.status.put(statusKey(this.o.node, t.taskId), { ...buildStatus(this.o.node, t, { ready, ...(usage ? { usage } : {}) }, Date.now()), ...unclaimed });
       this.unsent.delete(t.taskId);
     } catch (err) {
       // Retried by the next pass: the status must not stay wrong because NATS was busy once.
@@ -278,6 +296,57 @@ export class Agent {
   }
 
   // ---- recovery ---------------------------------------------------------------------------------
+
+  private get incarnationFile(): string {
+    return join(this.o.stateDir, 'store-incarnation');
+  }
+
+  /**
+   * holdAfterRebuild compares the store's incarnation with the one this node last served. A change
+   * means NATS lost its data: every running task is held until a binding decides its fate. The new
+   * incarnation is recorded only once nothing is held, so an agent restarted mid-recovery holds again.
+   */
+  private async holdAfterRebuild(): Promise<void> {
+    const current = this.o.storeIncarnation;
+    if (!current) return;
+    const known = (await readFile(this.incarnationFile, 'utf8').catch(() => '')).trim();
+    if (known === current) return;
+    if (known) {
+      for (const id of heldAfterRebuild(this.records.values())) this.held.add(id);
+      this.holdUntil = Date.now() + this.o.recoveryHoldMs;
+      this.log.warn({ was: known, now: current, held: this.held.size, holdSeconds: this.o.recoveryHoldMs / 1000 }, 'agent: the store was rebuilt; keeping this node\'s tasks running until bindings claim them');
+    }
+    if (this.held.size === 0) await this.recordIncarnation();
+  }
+
+  private async recordIncarnation(): Promise<void> {
+    if (!this.o.storeIncarnation) return;
+    const tmp = `${this.incarnationFile}.tmp`;
+    await writeFile(tmp, `${this.o.storeIncarnation}\n`);
+    await rename(tmp, this.incarnationFile);
+  }
+
+  /** releaseHeldTasks lets go of held tasks a binding now decides (or whose hold ended). */
+  private async releaseHeldTasks(): Promise<void> {
+    if (this.held.size === 0) return;
+    const released = releaseHeld(this.held, {
+      now: Date.now(),
+      until: this.holdUntil,
+      boundHere: (id) => this.bindings.has(id),
+      boundElsewhere: (id) => this.boundElsewhere.has(id),
+      known: (id) => this.records.has(id),
+    });
+    for (const r of released) {
+      this.held.delete(r.taskId);
+      this.log.info({ task: r.taskId, why: r.why }, 'agent: held task released');
+      const t = this.records.get(r.taskId);
+      if (t && r.why === 'bound here') await this.writeStatus(t);
+    }
+    if (released.length && this.held.size === 0) {
+      await this.recordIncarnation();
+      this.log.info('agent: recovery after the store rebuild complete');
+    }
+  }
 
   /**
    * recover finishes what a previous run of this agent left half-done: running containers are
@@ -344,10 +413,16 @@ export class Agent {
       const spec = this.specs.get(taskId);
       if (spec) out.set(taskId, spec);
     }
+    // Held after a store rebuild: still wanted, as journaled, until a binding decides.
+    for (const taskId of this.held) {
+      const t = this.records.get(taskId);
+      if (t && !out.has(taskId)) out.set(taskId, t.spec);
+    }
     return out;
   }
 
   private async pass(): Promise<void> {
+    await this.releaseHeldTasks();
     for (const taskId of [...this.unsent]) {
       const t = this.records.get(taskId);
       if (t && !this.busy.has(taskId)) await this.writeStatus(t);

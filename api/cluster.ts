@@ -125,6 +125,11 @@ export interface TaskSpec {
   /** Generation of the owning object that produced this task. */
   generation: number;
   createdAt: string;
+  /**
+   * Node whose agent reported this task already running when the store was rebuilt (see
+   * TaskStatus.unclaimed): the scheduler binds it back there, so the running instance is kept.
+   */
+  runningOn?: string;
 }
 
 /** Binding is the scheduler's decision that a task runs on a node. Deleting it unbinds (preemption). */
@@ -164,6 +169,11 @@ export interface TaskStatus {
   pid?: number;
   message?: string;
   usage?: Resources;
+  /**
+   * Set while the agent runs the task from before a store rebuild and no binding claims it yet: the
+   * reconciler re-creates the task under this id and the scheduler binds it back to this node.
+   */
+  unclaimed?: boolean;
   updatedAt: string;
 }
 

@@ -34,6 +34,8 @@ export interface EmbeddedOptions {
   readyTimeoutMs?: number;
   /** extraConfig is appended to the server configuration (e.g. `authorizationConfig(users)`) */
   extraConfig?: string;
+  /** client port (default: a free one); a restart passes the previous one so clients reconnect */
+  port?: number;
   log?: Logger;
 }
 
@@ -42,6 +44,8 @@ export interface EmbeddedServer {
   readonly url: string;
   readonly pid: number;
   readonly stateDir: string;
+  /** exited resolves when the server process ends (asked to by stop(), or not) */
+  readonly exited: Promise<void>;
   /** stop shuts the server down (SIGTERM, then SIGKILL after 10 s) and removes nats.url / nats.pid */
   stop(): Promise<void>;
 }
@@ -113,7 +117,7 @@ export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedde
     [
       'server_name: gitcell-embedded',
       'host: 127.0.0.1',
-      'port: -1',
+      `port: ${opts.port ?? -1}`,
       `jetstream { store_dir: ${JSON.stringify(join(natsDir, 'jetstream'))} }`,
       opts.extraConfig ?? '',
       '',
@@ -180,6 +184,7 @@ export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedde
     url,
     pid: serverPid,
     stateDir,
+    exited,
     stop: () =>
       (stopping ??= (async () => {
         if (child.exitCode === null && child.signalCode === null) {

@@ -39,3 +39,4 @@ export {
 export { agentPermissions, anonymousPermissions, authorizationConfig, nodeSecretsBucket, type NatsPermissions, type NatsUser } from './permissions.ts';
 export { openAgentStore, type AgentStore } from './agent-store.ts';
 export { Mirror, type Mirrored, type MirrorOptions } from './mirror.ts';
+export { probeIncarnation, waitForStore, watchIncarnation, STORE_RESET_EXIT_CODE, type IncarnationProbe, type WaitForStoreOptions, type IncarnationWatchOptions } from './incarnation.ts';

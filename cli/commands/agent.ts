@@ -7,7 +7,9 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { GitcellError, errorMessage } from '../../lib/errors.ts';
 import { createLogger } from '../../lib/log.ts';
-import { Bucket, connectFromOptions, nodeSecretsBucket, objectCodec, openAgentStore, openClusterStore } from '../../store/index.ts';
+import {
+  Bucket, connectFromOptions, nodeSecretsBucket, objectCodec, openAgentStore, openClusterStore, probeIncarnation, STORE_RESET_EXIT_CODE, waitForStore, watchIncarnation,
+} from '../../store/index.ts';
 import { Keyring } from '../../secrets/index.ts';
 import type { NodeSecretRecord, TaskStatus } from '../../api/index.ts';
 import { NetworkManager, parseIpv4Cidr, validateCgroupParent } from '../../runtime/index.ts';
@@ -33,6 +35,7 @@ interface AgentFlags {
   http: string;
   prefix: string;
   stopTasksOnExit?: boolean;
+  recoveryHold: string;
 }
 
 /** defaultBridge derives a bridge name (at most 15 characters) from the node name. */
@@ -67,6 +70,7 @@ export function registerAgent(program: Command): void {
     .option('--netns-prefix <prefix>', 'start of the name of every task network namespace (default gc-<node>-)')
     .option('--http <host:port>', '/healthz and /metrics endpoint', '127.0.0.1:0')
     .option('--prefix <prefix>', 'bucket name prefix', 'gitcell_')
+    .option('--recovery-hold <seconds>', 'after the store lost its data, keep running tasks this long for the control plane to claim them', '300')
     .option('--stop-tasks-on-exit', 'on SIGTERM/SIGINT also stop every task and remove its container, netns and the bridge (gitcell up); default: tasks keep running for the next agent to adopt')
     .action(async (f: AgentFlags) => {
       if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(f.node)) {
@@ -88,12 +92,23 @@ export function registerAgent(program: Command): void {
       if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(netnsPrefix)) {
         throw new GitcellError('E_USAGE', `--netns-prefix: "${netnsPrefix}" must be letters, digits, '_', '.', '-' (at most 64)`, { flag: '--netns-prefix' });
       }
+      const recoveryHoldMs = Number(f.recoveryHold) * 1000;
+      if (!Number.isFinite(recoveryHoldMs) || recoveryHoldMs <= 0) throw new GitcellError('E_USAGE', `--recovery-hold: "${f.recoveryHold}" is not a positive number of seconds`, { flag: '--recovery-hold' });
       const stateDir = resolve(f.stateDir ?? join(f.clusterDir, 'nodes', f.node));
       const log = createLogger('agent');
       const nc = await connectFromOptions({ ...(f.nats ? { nats: f.nats } : {}), ...(f.creds ? { creds: f.creds } : {}), stateDir: f.clusterDir, name: `gitcell agent ${f.node}` });
-      // With credentials the agent runs under agent permissions: it may only bind existing buckets.
+      // With credentials the agent runs under agent permissions: it may only bind existing buckets,
+      // so after NATS lost its data it waits for the control plane to create them again.
+      let incarnation: string | undefined;
+      if (f.creds) {
+        incarnation = await waitForStore(nc, { prefix: f.prefix, buckets: ['tasks', 'bindings', 'status', 'nodes', 'nodespec'], streams: [`${f.prefix}events`], log });
+      }
       const agentStore = f.creds ? await openAgentStore(nc, f.node, { prefix: f.prefix, log }) : undefined;
       const store = agentStore ?? await openClusterStore(nc, { prefix: f.prefix, log });
+      if (!incarnation) {
+        const p = await probeIncarnation(nc, f.prefix);
+        if (p.state === 'present') incarnation = p.incarnation;
+      }
       const secretsBucket = agentStore?.secrets
         ?? await Bucket.open<NodeSecretRecord>(nc, { name: nodeSecretsBucket(f.node, f.prefix), history: 1 }, objectCodec<NodeSecretRecord>(), { log });
       const runtime = new RuntimeAdapter({ root: join(stateDir, 'runtime'), imageRoot: resolve(f.imageCache ?? join(f.clusterDir, 'images')), cgroupParent });
@@ -104,6 +119,7 @@ export function registerAgent(program: Command): void {
       const agent = new Agent({
         node: f.node, stateDir, labels, capacity, subnet: f.subnet, addresses: hostAddresses(), http,
         versions: { runc: await runcVersion(), kernel: kernelVersion() },
+        recoveryHoldMs, ...(incarnation ? { storeIncarnation: incarnation } : {}),
       }, { nc, store, runtime, network, log, ...(keyring ? { secrets: { keyring, bucket: secretsBucket } } : {}) });
       await agent.start();
       // The node's own key pair (the reconciler re-seals this node's Secrets to its public key),
@@ -113,6 +129,16 @@ export function registerAgent(program: Command): void {
         (err: Error) => log.error({ err: err.message }, 'agent: cannot open the node key ring; tasks using Secrets will not start'),
       );
       process.stderr.write(`gitcell agent ${f.node}: running; metrics at ${agent.httpUrl}/metrics\n`);
+      // NATS lost its data: start over (the supervisor or systemd restarts us). Tasks keep running;
+      // the next start holds them until the rebuilt control plane claims them.
+      if (incarnation) watchIncarnation(nc, incarnation, {
+        prefix: f.prefix,
+        log,
+        onReset: (reason) => {
+          log.error({ reason }, 'agent: the store was reset; exiting to start over (tasks keep running)');
+          process.exit(STORE_RESET_EXIT_CODE);
+        },
+      });
       await new Promise<void>((done) => {
         const stop = () => done();
         process.once('SIGTERM', stop);

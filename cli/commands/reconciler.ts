@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { GitcellError, errorMessage } from '../../lib/errors.ts';
 import { createLogger } from '../../lib/log.ts';
-import { connectFromOptions, openClusterStore, parseReplicas, replicasFor, splitServers, DEFAULT_PREFIX, DEFAULT_STATE_DIR } from '../../store/index.ts';
-import { createSource, runSecretDistributor, syncKeyBackup, type BackupStore, startReconcilerService, DEFAULT_POLL_MS, type DesiredRecord, type SyncRecord } from '../../reconciler/index.ts';
+import { connectFromOptions, openClusterStore, parseReplicas, probeIncarnation, replicasFor, splitServers, watchIncarnation, DEFAULT_PREFIX, DEFAULT_STATE_DIR, STORE_RESET_EXIT_CODE } from '../../store/index.ts';
+import { createSource, runSecretDistributor, syncKeyBackup, type BackupStore, startReconcilerService, DEFAULT_POLL_MS, DEFAULT_SETTLE, type DesiredRecord, type SyncRecord } from '../../reconciler/index.ts';
 import { Keyring } from '../../secrets/index.ts';
 
 interface ReconcilerOptions {
@@ -24,6 +24,7 @@ interface ReconcilerOptions {
   allowPruneAll?: boolean;
   allowPlaintextSecrets?: boolean;
   keyBackupPassphraseFile?: string;
+  nodeSettle: string;
 }
 
 /** parseDuration reads "60s", "2m", "500ms" or plain milliseconds; E_USAGE naming the flag otherwise. */
@@ -75,6 +76,7 @@ export function registerReconciler(program: Command): void {
     .option('--identity <name>', 'leader identity of this replica, unique per replica (default host-pid-random); a replica restarted under the same identity takes its lease back at once')
     .option('--allow-prune-all', 'let a revision prune every object gitcell manages')
     .option('--key-backup-passphrase-file <file>', 'back up the sealing key pairs in the store, encrypted with this passphrase (and restore them into an empty state dir)')
+    .option('--node-settle <duration>', 'on a store never reconciled (new, or rebuilt after NATS lost its data), wait at most this long for nodes to register before creating tasks; 0 to not wait', `${DEFAULT_SETTLE.maxMs / 1000}s`)
     .option('--allow-plaintext-secrets', 'dev only: deliver Secrets with plaintext values (annotated gitcell.io/allow-plaintext)')
     .action(async (opts: ReconcilerOptions) => {
       const log = createLogger('reconciler');
@@ -83,6 +85,7 @@ export function registerReconciler(program: Command): void {
       }
       const pollIntervalMs = parseDuration(opts.pollInterval, '--poll-interval');
       const wanted = opts.replicas === undefined ? undefined : parseReplicas(opts.replicas);
+      const settleMaxMs = opts.nodeSettle.trim() === '0' ? 0 : parseDuration(opts.nodeSettle, '--node-settle');
       const source = createSource(
         {
           repo: opts.repo,
@@ -120,7 +123,18 @@ export function registerReconciler(program: Command): void {
         ...(opts.webhookListen ? { webhook: { listen: opts.webhookListen, secret: readSecret(opts.webhookSecretFile!) } } : {}),
         ...(opts.allowPruneAll ? { allowPruneAll: true } : {}),
         ...(opts.allowPlaintextSecrets ? { allowPlaintextSecrets: true } : {}),
+        ...(settleMaxMs > 0 ? { settleNodes: { quietMs: Math.min(DEFAULT_SETTLE.quietMs, settleMaxMs), maxMs: settleMaxMs } } : {}),
         log,
+      });
+      // NATS lost its data: start over (the supervisor or systemd restarts us) and re-apply Git.
+      const p = await probeIncarnation(nc, opts.prefix);
+      if (p.state === 'present') watchIncarnation(nc, p.incarnation, {
+        prefix: opts.prefix,
+        log,
+        onReset: (reason) => {
+          log.error({ reason }, 'reconciler: the store was reset; exiting to start over');
+          process.exit(STORE_RESET_EXIT_CODE);
+        },
       });
       log.info({ repo: opts.repo, branch: opts.branch, replicas, source: svc.sourceName, webhook: svc.webhook?.url }, 'reconciler running');
       await new Promise<void>((resolve) => {

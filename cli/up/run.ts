@@ -11,8 +11,8 @@ import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { createLogger, type Logger } from '../../lib/log.ts';
-import { GitcellError } from '../../lib/errors.ts';
-import { connect, nodeSecretsBucket, openClusterStore, replicasFor, splitServers, startEmbedded, ensureBucket, type EmbeddedServer } from '../../store/index.ts';
+import { GitcellError, errorMessage } from '../../lib/errors.ts';
+import { connect, nodeSecretsBucket, openClusterStore, probeIncarnation, replicasFor, splitServers, startEmbedded, ensureBucket, watchIncarnation, type EmbeddedServer } from '../../store/index.ts';
 import type { DesiredRecord, SyncRecord } from '../../reconciler/index.ts';
 import { ensureIdentities } from './credentials.ts';
 import { ensureSampleImages } from './images.ts';
@@ -72,11 +72,33 @@ export async function runUp(o: UpOptions): Promise<void> {
   const ids = await ensureIdentities(stateDir, nodes, o.prefix);
   let embedded: EmbeddedServer | undefined;
   let natsUrl = o.nats;
+  let stopping = false;
+  const pidDir = join(stateDir, 'pids');
   if (!natsUrl) {
     embedded = await startEmbedded({ stateDir, extraConfig: ids.serverConfig, log });
     natsUrl = embedded.url;
+    const port = Number(new URL(natsUrl).port);
+    // The embedded server is part of the cluster like any component: restarted when it dies, on
+    // the same port so every client reconnects (held down by <state>/pids/nats.hold for drills).
+    const keepNatsRunning = (server: EmbeddedServer): void => {
+      void server.exited.then(async () => {
+        for (let delay = 1000; !stopping; delay = Math.min(delay * 2, 30_000)) {
+          log.warn({ restartInMs: delay }, 'embedded nats-server exited; restarting it on the same port');
+          await new Promise((r) => setTimeout(r, delay));
+          while (!stopping && existsSync(join(pidDir, 'nats.hold'))) await new Promise((r) => setTimeout(r, 500));
+          if (stopping) return;
+          try {
+            embedded = await startEmbedded({ stateDir, extraConfig: ids.serverConfig, port, log });
+            keepNatsRunning(embedded);
+            return;
+          } catch (err) {
+            log.error({ err: errorMessage(err) }, 'embedded nats-server did not restart');
+          }
+        }
+      });
+    };
+    keepNatsRunning(embedded);
   }
-  const pidDir = join(stateDir, 'pids');
   const leftovers = await stopLeftovers(pidDir, stateDir);
   if (leftovers.length) log.warn({ stopped: leftovers }, 'stopped components a previous gitcell up left running');
   const supervisors: Supervisor[] = [];
@@ -87,6 +109,7 @@ export async function runUp(o: UpOptions): Promise<void> {
   // Every component gets this one count: they would otherwise scale the buckets back and forth.
   const replicas = o.replicas ?? (o.nats ? replicasFor(nc, splitServers(o.nats).length) : 1);
   const shutdown = async (): Promise<void> => {
+    stopping = true;
     view?.stop();
     process.stderr.write('\ngitcell up: stopping: agents stop their tasks first\n');
     for (const s of supervisors) s.markStopping();
@@ -100,8 +123,12 @@ export async function runUp(o: UpOptions): Promise<void> {
   };
   try {
     // 2. Buckets, created by the control plane: agents may only bind them.
-    const store = await openClusterStore<DesiredRecord, SyncRecord>(nc, { prefix: o.prefix, replicas, log });
-    for (const node of nodes) await ensureBucket(nc, { name: nodeSecretsBucket(node, o.prefix), history: 1, replicas });
+    const openStore = async () => {
+      const s = await openClusterStore<DesiredRecord, SyncRecord>(nc, { prefix: o.prefix, replicas, log });
+      for (const node of nodes) await ensureBucket(nc, { name: nodeSecretsBucket(node, o.prefix), history: 1, replicas });
+      return s;
+    };
+    const store = await openStore();
     log.info({ replicas, nats: natsUrl }, 'buckets and streams ready');
 
     // 3. Repository and images.
@@ -139,11 +166,40 @@ export async function runUp(o: UpOptions): Promise<void> {
       `               npx gitcell status ${find}`,
     ];
     process.stderr.write(`${lines.join('\n')}\n`);
-    view = new LiveView(store, {
+    const showView = (s: typeof store) => new LiveView(s, {
       tty: o.tty,
       header: () => `gitcell up · ${repo} · ${natsUrl} · ${new Date().toLocaleTimeString()}`,
-      write: (s) => (o.tty ? process.stdout.write(s) : process.stderr.write(s)),
+      write: (w) => (o.tty ? process.stdout.write(w) : process.stderr.write(w)),
     });
+    view = showView(store);
+    // NATS lost its data: make the buckets again at once (the components, which exit on the same
+    // finding, find them when restarted) and follow the new ones.
+    const followIncarnation = (known: string): void => {
+      watchIncarnation(nc, known, {
+        prefix: o.prefix,
+        log,
+        onReset: (reason) => {
+          log.warn({ reason }, 'gitcell up: the store was reset; creating the buckets again: Git and the agents rebuild the state');
+          void (async () => {
+            for (let delay = 500; !stopping; delay = Math.min(delay * 2, 10_000)) {
+              try {
+                const fresh = await openStore();
+                view?.stop();
+                view = showView(fresh);
+                const p = await probeIncarnation(nc, o.prefix);
+                if (p.state === 'present') followIncarnation(p.incarnation);
+                return;
+              } catch (err) {
+                log.warn({ err: errorMessage(err), retryInMs: delay }, 'gitcell up: cannot create the buckets yet');
+                await new Promise((r) => setTimeout(r, delay));
+              }
+            }
+          })();
+        },
+      });
+    };
+    const first = await probeIncarnation(nc, o.prefix);
+    if (first.state === 'present') followIncarnation(first.incarnation);
   } catch (err) {
     await shutdown();
     throw err;

@@ -19,6 +19,7 @@ import { nextDesiredRecord, type DesiredRecord } from '../diff/index.ts';
 import { canonicalJson } from '../template/index.ts';
 import { desiredStoreKey, objectStatusKey } from './keys.ts';
 import type { SyncRecord } from './store.ts';
+import { adoptReported } from './adopt.ts';
 import { isCronJob, isDaemonSet, isJob, secretVersionsOf, workloadSpecOf } from './workloads.ts';
 
 /** ClusterView is everything one controller pass reads: the cached contents of five buckets. */
@@ -188,6 +189,8 @@ export function controllerPass(
   }
   for (const key of view.objectStatuses.keys()) if (!seenStatus.has(key)) out.deleteStatuses.push(key);
   out.deleteTasks = [...new Set(out.deleteTasks)];
+  // After a store rebuild, running instances that agents still report keep their ids (adopt.ts).
+  out.createTasks = adoptReported(out.createTasks, view.tasks, view.statuses.values());
   return out;
 }
 

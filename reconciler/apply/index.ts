@@ -32,3 +32,4 @@ export {
   type HistoryEntry,
   type ValidationMessage,
 } from './sync.ts';
+export { adoptReported } from './adopt.ts';

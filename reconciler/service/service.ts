@@ -18,6 +18,7 @@ import type { KeyObject } from 'node:crypto';
 import { startWebhookServer, type Source, type WebhookServer } from '../source/index.ts';
 import { RevisionQueue } from './queue.ts';
 import { groupByRevision, rollBack, rolloutId, type RollbackOutcome } from './rollback.ts';
+import { waitForNodesToSettle, type SettleOptions } from './settle.ts';
 
 /** RECONCILER_LEASE is the lease reconciler replicas compete for. */
 export const RECONCILER_LEASE = 'reconciler';
@@ -42,6 +43,11 @@ export interface ReconcilerServiceOptions {
    * validation, so a tampered or moved sealed value stalls the revision instead of being applied.
    */
   sealingKeys?: (keyId: string) => KeyObject | undefined;
+  /**
+   * settleNodes: on a store never reconciled before (new, or rebuilt after NATS lost its data), the
+   * controllers create no task until nodes have registered (settle.ts). Off when undefined.
+   */
+  settleNodes?: SettleOptions;
   /** whileLeading runs next to the reconcile loop while this replica leads (e.g. the secret distributor). */
   whileLeading?: (ctx: LeaderContext) => unknown;
   /** onReconciled is told after every reconcile (tests, benchmarks, metrics). */
@@ -192,8 +198,19 @@ export async function startReconcilerService(opts: ReconcilerServiceOptions): Pr
       // A new leader reconciles the current tip: the old one may have died mid-reconcile.
       const tip = source.current() ?? (await source.refresh().catch(() => undefined));
       if (tip) q.offer(tip);
+      const fresh = opts.settleNodes !== undefined && !(await store.sync.get(sourceStatusKey(sourceName)));
       const loops: Promise<unknown>[] = [reconcileLoop(ctx, q), rollbackLoop(ctx)];
-      if (opts.controllers ?? true) loops.push(runControllers({ store, signal: ctx.signal, valid: ctx.valid, term: ctx.term, source: sourceName, log }).done);
+      if (opts.controllers ?? true) {
+        loops.push((async () => {
+          if (fresh) {
+            log.info({ ...opts.settleNodes }, 'reconciler: a store never reconciled: waiting for nodes to register and report their tasks');
+            const nodes = await waitForNodesToSettle(store.nodes, opts.settleNodes!, ctx.signal, log);
+            log.info({ nodes }, 'reconciler: nodes settled; starting the controllers');
+          }
+          if (ctx.signal.aborted) return;
+          await runControllers({ store, signal: ctx.signal, valid: ctx.valid, term: ctx.term, source: sourceName, log }).done;
+        })());
+      }
       if (opts.whileLeading) loops.push(Promise.resolve(opts.whileLeading(ctx)));
       const results = await Promise.allSettled(loops);
       if (queue === q) queue = undefined;

@@ -6,7 +6,7 @@
 import { nodeIsLive, type Binding, type NodeRecord, type NodeSpec, type TaskSpec } from '../../api/index.ts';
 import { schedule } from '../schedule.ts';
 import { buildSnapshot } from '../snapshot.ts';
-import type { ScheduleResult, SchedulerOptions } from '../types.ts';
+import type { Placement, ScheduleResult, SchedulerOptions } from '../types.ts';
 
 /** Unbind is a binding the pass deletes, with why. */
 export interface Unbind {
@@ -24,6 +24,11 @@ export interface PassInput {
   bindings: Map<string, { value: Binding; revision: number }>;
   nodes: Map<string, NodeRecord>;
   nodeSpecs: Map<string, NodeSpec>;
+  /**
+   * claims: pending tasks an agent already runs, unclaimed, after a store rebuild (task id -> node,
+   * from TaskSpec.runningOn confirmed by that node's status). They are bound back there as they are.
+   */
+  claims?: ReadonlyMap<string, string>;
 }
 
 /** PassTimings are the grace periods of liveness, in ms. */
@@ -71,10 +76,30 @@ export function planPass(input: PassInput, now: number, timings: PassTimings, op
     }
     kept.set(taskId, b);
   }
+  const reclaimed = reclaim(input, kept, now, timings);
   const { snapshot, pending } = buildSnapshot(
     { nodes: [...input.nodes.values()], nodeSpecs: input.nodeSpecs, tasks: [...input.tasks.values()], bindings: kept },
     now,
     timings.heartbeatGraceMs,
   );
-  return { unbind, result: schedule(snapshot, pending, options) };
+  const result = schedule(snapshot, pending, options);
+  return { unbind, result: reclaimed.length ? { ...result, placements: [...reclaimed, ...result.placements] } : result };
+}
+
+/**
+ * reclaim binds each claimed pending task to the live node that runs it, with no placement decision:
+ * the task is there already, and moving it would restart it. Added to `kept`, so the rest of the
+ * pass counts its resources as used.
+ */
+function reclaim(input: PassInput, kept: Map<string, Binding>, now: number, timings: PassTimings): Placement[] {
+  const out: Placement[] = [];
+  for (const [taskId, nodeName] of input.claims ?? []) {
+    const task = input.tasks.get(taskId);
+    const node = input.nodes.get(nodeName);
+    if (!task || kept.has(taskId) || input.bindings.has(taskId) || !node || !nodeIsLive(node, now, timings.heartbeatGraceMs)) continue;
+    if (task.nodeName !== undefined && task.nodeName !== nodeName) continue;
+    kept.set(taskId, { taskId, node: nodeName, boundAt: new Date(now).toISOString(), schedulerTerm: 0 });
+    out.push({ taskId, node: nodeName, score: 100 });
+  }
+  return out;
 }

@@ -13,7 +13,7 @@
  * A lost race (E_EXISTS on create, E_CONFLICT on delete) is never retried blindly: the pass marks
  * the state dirty and the next pass re-checks against the mirrors, which the watches keep current.
  */
-import type { Binding, ClusterEvent, NodeRecord, NodeSpec, TaskSpec } from '../../api/index.ts';
+import { statusKey, type Binding, type ClusterEvent, type NodeRecord, type NodeSpec, type TaskSpec } from '../../api/index.ts';
 import { createLogger, errorMessage, isGitcellError, type Logger } from '../../lib/index.ts';
 import {
   appendEvent,
@@ -231,6 +231,7 @@ export class SchedulerService {
       bindings: m.bindings.live(),
       nodes: new Map([...m.nodes.live()].map(([k, e]) => [k, e.value])),
       nodeSpecs: new Map([...m.specs.live()].map(([k, e]) => [k, e.value])),
+      claims: await this.claims(m.tasks, m.bindings, now),
     };
     const plan = planPass(input, now, options.timings, { ...options.core, seed });
     const report: PassReport = { term: ctx.term, seed, bound: 0, lostRaces: 0, unbound: 0, preempted: 0, unplaced: plan.result.unplaced.length, events: 0, complete: false };
@@ -344,6 +345,37 @@ export class SchedulerService {
       await event('FailedScheduling', 'Warning', u.taskId, u.message);
     }
     return true;
+  }
+
+  /** tasks whose runningOn hint was checked and not confirmed, and when (re-checked after a while) */
+  private readonly unconfirmed = new Map<string, number>();
+
+  /**
+   * claims confirms the runningOn hints of pending tasks (set by the reconciler after a store
+   * rebuild) against the named node's status: only a task that agent reports as unclaimed is bound
+   * back there. A hint alone is not enough: a task preempted later keeps its hint but is not held.
+   */
+  private async claims(tasks: Mirror<TaskSpec>, bindings: Mirror<Binding>, now: number): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    const checks: Promise<void>[] = [];
+    for (const [taskId, e] of tasks.live()) {
+      const node = e.value.runningOn;
+      if (!node || bindings.get(taskId)) continue;
+      const checked = this.unconfirmed.get(taskId);
+      if (checked !== undefined && now - checked < 10_000) continue;
+      checks.push(
+        this.store.status.get(statusKey(node, taskId)).then(
+          (s) => {
+            if (s?.value.unclaimed && s.value.templateHash === e.value.templateHash) out.set(taskId, node);
+            else this.unconfirmed.set(taskId, now);
+          },
+          (err) => this.log.warn({ taskId, node, err: errorMessage(err) }, 'scheduler: cannot read the status behind a runningOn hint'),
+        ),
+      );
+    }
+    await Promise.all(checks);
+    for (const id of this.unconfirmed.keys()) if (!tasks.get(id)) this.unconfirmed.delete(id);
+    return out;
   }
 
   /** unbind deletes a binding if it is still at `revision`; false when someone changed it first. */

@@ -13,12 +13,14 @@
  *      completes: 3 web tasks (no extra), all on the new template, ready, the commit applied;
  *   6. drill: kill -9 an agent, held down: its tasks move; back, it stops the duplicates;
  *   7. drill: fill a node: a production task preempts a best-effort one, which waits;
- *   8. SIGINT: `up` exits 0 leaving no runc container, overlay mount, netns, bridge or process.
+ *   8. drill: NATS stopped and its data deleted: the state is rebuilt from Git and from what the
+ *      agents report, and no running task is restarted (nor the finished batch Job run again);
+ *   9. SIGINT: `up` exits 0 leaving no runc container, overlay mount, netns, bridge or process.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +33,7 @@ import {
   cronJobRunName,
   desiredStoreKey,
   objectStatusKey,
+  sourceStatusKey,
   type CronJobStatus,
   type DesiredRecord,
   type SyncRecord,
@@ -39,7 +42,7 @@ import {
 } from '../../../reconciler/index.ts';
 import { processAlive } from '../../../lib/process.ts';
 import { componentIdentity } from '../../../cli/up/naming.ts';
-import type { TaskSpec } from '../../../api/index.ts';
+import type { TaskSpec, TaskStatus } from '../../../api/index.ts';
 import { waitFor } from '../../helpers/agent.ts';
 import { BIN, git, gitcell, interruptUp, leftovers, logTails, tasksOf, unmountBelow, webSettled } from '../../helpers/up.ts';
 
@@ -374,6 +377,70 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
     const events = gitcell('events', '--limit', '500', '--state-dir', stateDir);
     assert.match(events, /Preempted/, `a Preempted event\n${events.slice(-3000)}`);
     await waitFor('a FailedScheduling event saying why the filler waits', () => /FailedScheduling[^\n]*filler|filler[^\n]*FailedScheduling/.test(gitcell('events', '--limit', '500', '--state-dir', stateDir)), 120_000);
+  });
+
+  await t.test('drill: stop NATS and delete its data: the state is rebuilt from Git and the agents, no running task restarted', async () => {
+    const s = store!;
+    // What runs now (CronJob runs aside: a run's Job lives only in the store, so it is not rebuilt).
+    const fromGit = (jobKey: string) => !/^Job\/[^/]+\/cleanup-/.test(jobKey);
+    const specs = new Map((await s.tasks.list()).map((r) => [r.key, r.value]));
+    const before = (await s.status.list()).map((r) => r.value).filter((st) => {
+      const spec = specs.get(st.taskId);
+      return spec && fromGit(spec.jobKey) && (st.state === 'running' || st.state === 'succeeded');
+    });
+    const running = before.filter((st) => st.state === 'running');
+    assert.ok(running.length >= 6, `web, node-logger and the preemption drill's task run (${running.map((r) => r.taskId).join(', ')})`);
+    const head = git(repo, 'rev-parse', 'HEAD');
+
+    // Stop NATS for good, wipe its data, then let `gitcell up` start it again (same port, empty).
+    const pids = join(stateDir, 'pids');
+    writeFileSync(join(pids, 'nats.hold'), '');
+    const natsPid = (JSON.parse(readFileSync(join(stateDir, 'nats.pid'), 'utf8')) as { server: number }).server;
+    process.kill(natsPid, 'SIGKILL');
+    await waitFor('nats-server gone', () => !existsSync(`/proc/${natsPid}`), 30_000);
+    rmSync(join(stateDir, 'nats', 'jetstream'), { recursive: true, force: true });
+    const wipedAt = Date.now();
+    rmSync(join(pids, 'nats.hold'));
+
+    const rebuilt = async (): Promise<string | undefined> => {
+      const sync = (await s.sync.get(sourceStatusKey('main')))?.value as { lastAppliedRevision?: string } | undefined;
+      if (sync?.lastAppliedRevision !== head) return undefined;
+      const [tasks, bindings, statuses] = await Promise.all([s.tasks.list(), s.bindings.list(), s.status.list()]);
+      const taskIds = new Set(tasks.map((t) => t.key));
+      const nodeOf = new Map(bindings.map((b) => [b.key, b.value.node]));
+      const statusOf = new Map(statuses.map((r) => [r.key, r.value]));
+      for (const st of before) {
+        if (!taskIds.has(st.taskId) || nodeOf.get(st.taskId) !== st.node) return undefined;
+        const now = statusOf.get(`${st.node}.${st.taskId}`);
+        if (!now || now.unclaimed || now.state !== st.state) return undefined;
+      }
+      return 'rebuilt';
+    };
+    await waitFor('the state rebuilt: HEAD applied, every task that ran before re-created under its id and bound to its node', rebuilt, ROLLOUT_TIMEOUT).catch((err) => {
+      throw new Error(`${(err as Error).message}\n${dump()}`);
+    });
+    process.stderr.write(`e2e up: state rebuilt from Git and the agents ${((Date.now() - wipedAt) / 1000).toFixed(1)} s after NATS lost its data\n`);
+    // No running task was restarted: same process, same start time, same restart count.
+    const statusOf = new Map((await s.status.list()).map((r) => [r.key, r.value]));
+    for (const st of running) {
+      const now = statusOf.get(`${st.node}.${st.taskId}`)!;
+      assert.equal(now.pid, st.pid, `${st.taskId}: same process`);
+      assert.equal(now.startedAt, st.startedAt, `${st.taskId}: same start`);
+      assert.equal(now.restarts, st.restarts, `${st.taskId}: no restart`);
+      assert.ok(existsSync(`/proc/${st.pid}`), `${st.taskId}: pid ${st.pid} alive`);
+    }
+    // Nothing started twice: exactly the tasks from before for web and the DaemonSet, the batch Job
+    // still Complete with its same three tasks (not run again).
+    const web = await tasksOf(s, 'Job/default/web');
+    assert.deepEqual(web.map((x) => x.spec.id).sort(), before.filter((b) => specs.get(b.taskId)?.jobKey === 'Job/default/web').map((b) => b.taskId).sort());
+    assert.equal((await tasksOf(s, 'DaemonSet/default/node-logger')).length, 2);
+    const report = await tasksOf(s, 'Job/default/monthly-report');
+    assert.deepEqual(report.map((x) => x.spec.id).sort(), before.filter((b) => specs.get(b.taskId)?.jobKey === 'Job/default/monthly-report').map((b) => b.taskId).sort());
+    await waitFor('monthly-report Complete again with its 3 successes', async () => {
+      const st = (await s.sync.get(objectStatusKey('Job', 'default', 'monthly-report')))?.value as WorkloadStatus | undefined;
+      return st?.batch?.phase === 'Complete' && st.batch.succeeded === 3;
+    }, ROLLOUT_TIMEOUT);
+    await waitFor('web 3/3 ready on the rebuilt store', () => webSettled(s, 3), ROLLOUT_TIMEOUT);
   });
 
   await t.test('SIGINT stops everything: no container, mount, netns or process left', async () => {

@@ -69,3 +69,27 @@ test('EventLimiter: one event per task per interval, sooner for a new reason, a 
   l.newPass();
   assert.equal(l.allow('t2', 'x', 5_001), true, 'forgotten after being placed');
 });
+
+test('planPass: a claimed pending task is bound back to the live node running it, even past its room, before others are placed', () => {
+  const small = { ...node('n1', 1), allocatable: { cpuMillis: 100, memoryBytes: Gi, pods: 110 } };
+  const big = spec(MakeTask('big-0').Req(100, Gi));
+  const other = spec(MakeTask('other-0').Req(100, Gi));
+  const plan = planPass({ ...input([small, node('n2', 1)], [big, other], []), claims: new Map([['big-0', 'n1']]) }, NOW, timings, { seed: 1 });
+  assert.deepEqual(plan.result.placements.map((p) => [p.taskId, p.node]), [['big-0', 'n1'], ['other-0', 'n2']]);
+});
+
+test('planPass: a claim on a silent node, for a bound task or against a DaemonSet pin is ignored', () => {
+  const pinned = spec(MakeTask('ds-0').OnNode('n2'));
+  const bound = spec(MakeTask('b-0'));
+  const lapsed = spec(MakeTask('l-0'));
+  const plan = planPass(
+    { ...input([node('n1', 1), node('n2', 1), node('dead', 60)], [pinned, bound, lapsed], [bind('b-0', 'n2', 3)]), claims: new Map([['ds-0', 'n1'], ['b-0', 'n1'], ['l-0', 'dead']]) },
+    NOW,
+    timings,
+    { seed: 1 },
+  );
+  const placed = new Map(plan.result.placements.map((p) => [p.taskId, p.node]));
+  assert.equal(placed.get('ds-0'), 'n2');
+  assert.equal(placed.has('b-0'), false);
+  assert.notEqual(placed.get('l-0'), 'dead');
+});
