@@ -241,6 +241,7 @@ export class Agent {
       runtime: { runc: this.o.versions?.runc ?? 'unknown', kernel: this.o.versions?.kernel ?? 'unknown', agentVersion: AGENT_VERSION },
       images,
       ...(this.d.secrets ? { sealingKey: this.d.secrets.keyring.publicKeyPem() } : {}),
+      ...(this.o.storeIncarnation ? { storeIncarnation: this.o.storeIncarnation } : {}),
       startedAt: this.startedAt,
       heartbeatAt: new Date().toISOString(),
     };

@@ -196,6 +196,11 @@ export interface NodeRecord {
   startedAt: string;
   /** Liveness is judged by readers from this time and a grace period, never by key expiry. */
   heartbeatAt: string;
+  /**
+   * The store incarnation this agent serves (store/incarnation.ts), set once it has re-reported its
+   * tasks: after a rebuild, a record without the current one is the old agent process still talking.
+   */
+  storeIncarnation?: string;
 }
 
 /** NodeSpec is what an administrator sets on a node (cordon, drain, extra labels and taints). */

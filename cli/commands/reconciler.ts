@@ -25,6 +25,7 @@ interface ReconcilerOptions {
   allowPlaintextSecrets?: boolean;
   keyBackupPassphraseFile?: string;
   nodeSettle: string;
+  expectNodes?: string;
 }
 
 /** parseDuration reads "60s", "2m", "500ms" or plain milliseconds; E_USAGE naming the flag otherwise. */
@@ -77,6 +78,7 @@ export function registerReconciler(program: Command): void {
     .option('--allow-prune-all', 'let a revision prune every object gitcell manages')
     .option('--key-backup-passphrase-file <file>', 'back up the sealing key pairs in the store, encrypted with this passphrase (and restore them into an empty state dir)')
     .option('--node-settle <duration>', 'on a store never reconciled (new, or rebuilt after NATS lost its data), wait at most this long for nodes to register before creating tasks; 0 to not wait', `${DEFAULT_SETTLE.maxMs / 1000}s`)
+    .option('--expect-nodes <n>', 'with --node-settle: the number of nodes of the cluster; the wait ends once that many registered')
     .option('--allow-plaintext-secrets', 'dev only: deliver Secrets with plaintext values (annotated gitcell.io/allow-plaintext)')
     .action(async (opts: ReconcilerOptions) => {
       const log = createLogger('reconciler');
@@ -86,6 +88,10 @@ export function registerReconciler(program: Command): void {
       const pollIntervalMs = parseDuration(opts.pollInterval, '--poll-interval');
       const wanted = opts.replicas === undefined ? undefined : parseReplicas(opts.replicas);
       const settleMaxMs = opts.nodeSettle.trim() === '0' ? 0 : parseDuration(opts.nodeSettle, '--node-settle');
+      const expectNodes = opts.expectNodes === undefined ? undefined : Number(opts.expectNodes);
+      if (expectNodes !== undefined && !(Number.isInteger(expectNodes) && expectNodes > 0)) {
+        throw new GitcellError('E_USAGE', `--expect-nodes "${opts.expectNodes}": expected a positive whole number`, { flag: '--expect-nodes' });
+      }
       const source = createSource(
         {
           repo: opts.repo,
@@ -123,7 +129,7 @@ export function registerReconciler(program: Command): void {
         ...(opts.webhookListen ? { webhook: { listen: opts.webhookListen, secret: readSecret(opts.webhookSecretFile!) } } : {}),
         ...(opts.allowPruneAll ? { allowPruneAll: true } : {}),
         ...(opts.allowPlaintextSecrets ? { allowPlaintextSecrets: true } : {}),
-        ...(settleMaxMs > 0 ? { settleNodes: { quietMs: Math.min(DEFAULT_SETTLE.quietMs, settleMaxMs), maxMs: settleMaxMs } } : {}),
+        ...(settleMaxMs > 0 ? { settleNodes: { quietMs: Math.min(DEFAULT_SETTLE.quietMs, settleMaxMs), maxMs: settleMaxMs, ...(expectNodes ? { expectNodes } : {}) } } : {}),
         log,
       });
       // NATS lost its data: start over (the supervisor or systemd restarts us) and re-apply Git.

@@ -147,8 +147,10 @@ export async function runUp(o: UpOptions): Promise<void> {
       supervisors.push(s);
       s.start();
     };
-    // Stable identities: a restarted reconciler or scheduler takes its lease back at once.
-    add('reconciler', ['reconciler', '--repo', repo, '--state-dir', stateDir, '--identity', componentIdentity(stateDir, 'reconciler'), ...common]);
+    // Stable identities: a restarted reconciler or scheduler takes its lease back at once. The
+    // reconciler knows how many nodes there are: on a new or rebuilt store, tasks are created once
+    // all of them registered (and re-reported what they run).
+    add('reconciler', ['reconciler', '--repo', repo, '--state-dir', stateDir, '--identity', componentIdentity(stateDir, 'reconciler'), '--expect-nodes', String(o.nodes), ...common]);
     add('scheduler', ['scheduler', '--state-dir', stateDir, '--identity', componentIdentity(stateDir, 'scheduler'), ...common]);
     nodes.forEach((node, i) => {
       // External NATS with --creds: the agents use them too (the server knows nothing of up's per-node seeds).

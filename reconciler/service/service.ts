@@ -1,6 +1,6 @@
 import type { AnyObject } from '../../api/index.ts';
 import { createLogger, errorMessage, type Logger } from '../../lib/index.ts';
-import { Mirror, runForLeadership, type ClusterStore, type Election, type LeaderContext, type StoreRecord } from '../../store/index.ts';
+import { Mirror, probeIncarnation, runForLeadership, type ClusterStore, type Election, type LeaderContext, type StoreRecord } from '../../store/index.ts';
 import {
   reconcileRevision,
   runControllers,
@@ -204,7 +204,9 @@ export async function startReconcilerService(opts: ReconcilerServiceOptions): Pr
         loops.push((async () => {
           if (fresh) {
             log.info({ ...opts.settleNodes }, 'reconciler: a store never reconciled: waiting for nodes to register and report their tasks');
-            const nodes = await waitForNodesToSettle(store.nodes, opts.settleNodes!, ctx.signal, log);
+            const p = await probeIncarnation(store.nc, store.prefix);
+            const incarnation = p.state === 'present' ? { incarnation: p.incarnation } : {};
+            const nodes = await waitForNodesToSettle(store.nodes, { ...opts.settleNodes!, ...incarnation }, ctx.signal, log);
             log.info({ nodes }, 'reconciler: nodes settled; starting the controllers');
           }
           if (ctx.signal.aborted) return;

@@ -8,10 +8,12 @@ import type { NodeRecord } from '../../api/index.ts';
 import { errorMessage, type Logger } from '../../lib/index.ts';
 import type { Bucket } from '../../store/index.ts';
 
-/** SettleOptions bound the wait: done once nodes stop appearing for quietMs, or after maxMs. */
+/** SettleOptions bound the wait: done once `expectNodes` registered, or nodes stop appearing for quietMs, or after maxMs. */
 export interface SettleOptions {
   quietMs: number;
   maxMs: number;
+  /** the cluster's node count when known (gitcell up): done as soon as that many registered */
+  expectNodes?: number;
   pollMs?: number;
 }
 
@@ -21,17 +23,22 @@ export const DEFAULT_SETTLE: SettleOptions = { quietMs: 3_000, maxMs: 30_000 };
 /** settleDecision tells whether the wait is over, from when it began, the last change and the node count. Pure. */
 export function settleDecision(o: SettleOptions, t: { now: number; startedAt: number; changedAt: number; nodes: number }): boolean {
   if (t.now - t.startedAt >= o.maxMs) return true;
+  if (o.expectNodes !== undefined) return t.nodes >= o.expectNodes;
   return t.nodes > 0 && t.now - t.changedAt >= o.quietMs;
 }
 
-/** waitForNodesToSettle polls the nodes bucket until settleDecision says so; returns the node count. */
-export async function waitForNodesToSettle(nodes: Bucket<NodeRecord>, o: SettleOptions, signal: AbortSignal, log: Logger): Promise<number> {
+/**
+ * waitForNodesToSettle polls the nodes bucket until settleDecision says so; returns the node count.
+ * Only nodes whose agent serves the current incarnation count (NodeRecord.storeIncarnation): right
+ * after a rebuild, an agent process that has not noticed yet still heartbeats, before re-reporting.
+ */
+export async function waitForNodesToSettle(nodes: Bucket<NodeRecord>, o: SettleOptions & { incarnation?: string }, signal: AbortSignal, log: Logger): Promise<number> {
   const startedAt = Date.now();
   let changedAt = startedAt;
   let seen = new Set<string>();
   for (;;) {
     try {
-      const now = new Set(await nodes.keys());
+      const now = new Set((await nodes.list()).filter((r) => !o.incarnation || r.value.storeIncarnation === o.incarnation).map((r) => r.key));
       if ([...now].some((n) => !seen.has(n))) changedAt = Date.now();
       seen = now;
     } catch (err) {

@@ -11,3 +11,10 @@ test('settleDecision: done once nodes stopped appearing for quietMs, or at maxMs
   assert.equal(settleDecision(o, { now: 29_999, startedAt: 0, changedAt: 0, nodes: 0 }), false);
   assert.equal(settleDecision(o, { now: 30_000, startedAt: 0, changedAt: 0, nodes: 0 }), true);
 });
+
+test('settleDecision: with the node count known, done as soon as that many registered', () => {
+  const o = { quietMs: 3000, maxMs: 30_000, expectNodes: 3 };
+  assert.equal(settleDecision(o, { now: 10_000, startedAt: 0, changedAt: 9_999, nodes: 3 }), true);
+  assert.equal(settleDecision(o, { now: 10_000, startedAt: 0, changedAt: 0, nodes: 2 }), false);
+  assert.equal(settleDecision(o, { now: 30_000, startedAt: 0, changedAt: 0, nodes: 2 }), true);
+});
