@@ -383,6 +383,11 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
     const s = store!;
     // What runs now (CronJob runs aside: a run's Job lives only in the store, so it is not rebuilt).
     const fromGit = (jobKey: string) => !/^Job\/[^/]+\/cleanup-/.test(jobKey);
+    await waitFor('web 3/3, a node-logger on each node and the production task running', async () => {
+      const dl = (await tasksOf(s, 'DaemonSet/default/node-logger')).filter((x) => x.status?.state === 'running');
+      const important = (await tasksOf(s, 'Job/default/important')).filter((x) => x.status?.state === 'running');
+      return (await webSettled(s, 3)) && dl.length === 2 && important.length === 1;
+    }, ROLLOUT_TIMEOUT);
     const specs = new Map((await s.tasks.list()).map((r) => [r.key, r.value]));
     const before = (await s.status.list()).map((r) => r.value).filter((st) => {
       const spec = specs.get(st.taskId);
