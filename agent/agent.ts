@@ -21,7 +21,7 @@ import { decideExit, defaultBackoffOptions, type BackoffOptions } from './backof
 import { dueProbes, isReady, newHealth, recordProbe, type Health, type ProbeKind } from './probe.ts';
 import { runProbe } from './probe-exec.ts';
 import { Journal, type LocalTask } from './journal.ts';
-import { DEFAULT_RECOVERY_HOLD_MS, heldAfterRebuild, releaseHeld } from './recovery.ts';
+import { DEFAULT_RECOVERY_HOLD_MS, heldAfterRebuild, keepCompleted, releaseHeld } from './recovery.ts';
 import { buildStatus, stateOf } from './status.ts';
 import { AgentMetrics, startHttp } from './metrics.ts';
 import { cpuMillisBetween, readCgroup, type CgroupSample } from './cgroup.ts';
@@ -93,6 +93,8 @@ interface Live {
 export class Agent {
   readonly metrics: AgentMetrics;
   readonly journal: Journal;
+  /** succeeded tasks the control plane deleted: what ran to completion, re-reported after a store rebuild */
+  readonly completed: Journal;
   httpUrl?: string;
   private readonly o: Required<Omit<AgentOptions, 'http' | 'subnet' | 'labels' | 'addresses' | 'versions' | 'backoff' | 'storeIncarnation'>> & AgentOptions;
   private readonly backoff: BackoffOptions;
@@ -130,6 +132,7 @@ export class Agent {
     this.backoff = defaultBackoffOptions(options.backoff);
     this.metrics = new AgentMetrics(options.node);
     this.journal = new Journal(join(options.stateDir, 'tasks'));
+    this.completed = new Journal(join(options.stateDir, 'completed'));
     this.log = d.log.child({ node: options.node });
     if (d.secrets) this.volumes = this.secretVolumes(d.secrets);
   }
@@ -312,7 +315,17 @@ export class Agent {
     if (!current) return;
     const known = (await readFile(this.incarnationFile, 'utf8').catch(() => '')).trim();
     if (known === current) return;
+    const completed = await this.completed.load((file, err) => this.log.warn({ file, err: errorMessage(err) }, 'agent: skipping unreadable completed-task entry'));
+    const recent = keepCompleted(completed.values(), Date.now());
+    for (const t of completed.values()) if (!recent.has(t.taskId)) await this.completed.remove(t.taskId);
     if (known) {
+      // A batch task that ran to completion must not run again because the store forgot it did.
+      for (const t of recent.values()) {
+        if (this.records.has(t.taskId)) continue;
+        this.records.set(t.taskId, t);
+        await this.journal.save(t);
+        await this.completed.remove(t.taskId);
+      }
       for (const id of heldAfterRebuild(this.records.values())) this.held.add(id);
       this.holdUntil = Date.now() + this.o.recoveryHoldMs;
       this.log.warn({ was: known, now: current, held: this.held.size, holdSeconds: this.o.recoveryHoldMs / 1000 }, 'agent: the store was rebuilt; keeping this node\'s tasks running until bindings claim them');
@@ -692,6 +705,7 @@ export class Agent {
       await this.d.store.status.delete(statusKey(this.o.node, taskId)).catch(() => {});
     }
     this.records.delete(taskId);
+    if (t && t.phase === 'finished' && stateOf(t) === 'succeeded') await this.completed.save(t);
     await this.journal.remove(taskId);
     this.updateGauges();
   }

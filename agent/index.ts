@@ -13,4 +13,4 @@ export { machineCapacity, parseLabels, parseCapacity, runcVersion, kernelVersion
 export { ANNOTATION_TASK, ANNOTATION_HASH, containerName, type TaskRuntime, type ContainerView, type ExitInfo, type RunRequest } from './port.ts';
 export { RuntimeAdapter, type RuntimeAdapterOptions } from './runtime-adapter.ts';
 export { SecretVolumes, numericOwner, type SecretSource, type PreparedSecrets } from './secret-volumes.ts';
-export { heldAfterRebuild, releaseHeld, DEFAULT_RECOVERY_HOLD_MS, type Release } from './recovery.ts';
+export { heldAfterRebuild, releaseHeld, keepCompleted, COMPLETED_RETENTION_MS, DEFAULT_RECOVERY_HOLD_MS, type Release } from './recovery.ts';

@@ -10,6 +10,19 @@ import type { LocalTask } from './journal.ts';
 /** DEFAULT_RECOVERY_HOLD_MS bounds how long a task nobody claims is kept after a rebuild. */
 export const DEFAULT_RECOVERY_HOLD_MS = 5 * 60_000;
 
+/** COMPLETED_RETENTION_MS is how long the record of a task that ran to completion is kept (7 days). */
+export const COMPLETED_RETENTION_MS = 7 * 24 * 3600_000;
+
+/** keepCompleted selects the completed-task records still within retention, by task id. */
+export function keepCompleted(records: Iterable<LocalTask>, now: number, retentionMs = COMPLETED_RETENTION_MS): Map<string, LocalTask> {
+  const out = new Map<string, LocalTask>();
+  for (const t of records) {
+    const at = Date.parse(t.finishedAt ?? '');
+    if (Number.isFinite(at) && now - at <= retentionMs) out.set(t.taskId, t);
+  }
+  return out;
+}
+
 /** heldAfterRebuild lists the journal's tasks to hold: those running, restarting or finished. */
 export function heldAfterRebuild(records: Iterable<LocalTask>): Set<string> {
   const out = new Set<string>();

@@ -396,6 +396,21 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
     const running = before.filter((st) => st.state === 'running');
     assert.ok(running.length >= 6, `web, node-logger and the preemption drill's task run (${running.map((r) => r.taskId).join(', ')})`);
     const head = git(repo, 'rev-parse', 'HEAD');
+    // The batch Job finished long ago: its tasks are deleted, and each agent keeps a record of what it
+    // ran to completion (<node>/completed/). After the rebuild nothing of it may run again.
+    const completedRuns = () => {
+      const out: string[] = [];
+      for (const node of ['node-1', 'node-2']) {
+        const dir = join(stateDir, 'nodes', node, 'completed');
+        for (const f of existsSync(dir) ? readdirSync(dir).filter((x) => x.endsWith('.json')) : []) {
+          const t = JSON.parse(readFileSync(join(dir, f), 'utf8')) as { taskId: string; startedAt?: string };
+          if (t.taskId.startsWith('default.monthly-report.')) out.push(`${node}/${t.taskId}@${t.startedAt}`);
+        }
+      }
+      return out.sort();
+    };
+    const reportRuns = completedRuns();
+    assert.equal(reportRuns.length, 3, `the batch Job's 3 completed tasks are on record: ${reportRuns.join(', ')}`);
 
     // Stop NATS for good, wipe its data, then let `gitcell up` start it again (same port, empty).
     const pids = join(stateDir, 'pids');
@@ -439,12 +454,13 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
     const web = await tasksOf(s, 'Job/default/web');
     assert.deepEqual(web.map((x) => x.spec.id).sort(), before.filter((b) => specs.get(b.taskId)?.jobKey === 'Job/default/web').map((b) => b.taskId).sort());
     assert.equal((await tasksOf(s, 'DaemonSet/default/node-logger')).length, 2);
-    const report = await tasksOf(s, 'Job/default/monthly-report');
-    assert.deepEqual(report.map((x) => x.spec.id).sort(), before.filter((b) => specs.get(b.taskId)?.jobKey === 'Job/default/monthly-report').map((b) => b.taskId).sort());
     await waitFor('monthly-report Complete again with its 3 successes', async () => {
       const st = (await s.sync.get(objectStatusKey('Job', 'default', 'monthly-report')))?.value as WorkloadStatus | undefined;
       return st?.batch?.phase === 'Complete' && st.batch.succeeded === 3;
     }, ROLLOUT_TIMEOUT);
+    // ...from the same three runs (the same task ids and start times), not by running it again.
+    await waitFor('the batch tasks deleted again after completion', async () => (await tasksOf(s, 'Job/default/monthly-report')).length === 0, ROLLOUT_TIMEOUT);
+    assert.deepEqual(completedRuns(), reportRuns);
     await waitFor('web 3/3 ready on the rebuilt store', () => webSettled(s, 3), ROLLOUT_TIMEOUT);
   });
 

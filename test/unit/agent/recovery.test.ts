@@ -1,7 +1,7 @@
 // Recovery after a store rebuild: which tasks the agent holds, and when it lets each go.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { heldAfterRebuild, releaseHeld, type LocalTask } from '../../../agent/index.ts';
+import { heldAfterRebuild, keepCompleted, releaseHeld, type LocalTask } from '../../../agent/index.ts';
 
 const task = (taskId: string, phase: LocalTask['phase']): LocalTask => ({ taskId, templateHash: 'h', spec: {} as LocalTask['spec'], phase, attempt: 1, restarts: 0 });
 
@@ -19,4 +19,11 @@ test('releaseHeld: a binding decides (here or elsewhere), a forgotten task goes,
     { taskId: 'gone', why: 'gone' },
   ]);
   assert.deepEqual(releaseHeld(new Set(['waiting']), { ...o, now: 1000 }), [{ taskId: 'waiting', why: 'hold expired' }]);
+});
+
+test('keepCompleted keeps records of tasks finished within the retention, by id', () => {
+  const done = (taskId: string, finishedAt?: string): LocalTask => ({ ...task(taskId, 'finished'), ...(finishedAt ? { finishedAt } : {}) });
+  const now = Date.parse('2026-11-25T12:00:00Z');
+  const kept = keepCompleted([done('fresh', '2026-11-25T11:00:00Z'), done('old', '2026-11-10T11:00:00Z'), done('undated')], now);
+  assert.deepEqual([...kept.keys()], ['fresh']);
 });
