@@ -161,8 +161,13 @@ export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedde
       const f = (await readdir(portsDir)).find((n) => n.endsWith('.ports'));
       if (f) {
         serverPid = Number(/_(\d+)\.ports$/.exec(f)?.[1]) || undefined;
-        const ports = JSON.parse(await readFile(join(portsDir, f), 'utf8')) as { nats?: string[] };
-        url = ports.nats?.[0];
+        // The server may still be writing the file: a partial read is retried, not an error.
+        try {
+          const ports = JSON.parse(await readFile(join(portsDir, f), 'utf8')) as { nats?: string[] };
+          url = ports.nats?.[0];
+        } catch {
+          url = undefined;
+        }
       }
       if (!url) await new Promise((r) => setTimeout(r, 25));
     }
