@@ -93,8 +93,8 @@ export interface IncarnationWatchOptions {
 }
 
 /**
- * watchIncarnation checks every `intervalMs` (default 2 s) that the store is still the incarnation
- * `known`, and calls onReset once when it is not: the bucket is missing, or was created again.
+ * watchIncarnation checks every `intervalMs` (default 2 s), and at once after each reconnect, that
+ * the store is still the incarnation `known`, and calls onReset once when it is not: the bucket is missing, or was created again.
  * Unavailability is not a reset (NATS restarting with its data keeps the incarnation). Returns stop.
  */
 export function watchIncarnation(nc: NatsConnection, known: string, o: IncarnationWatchOptions): () => void {
@@ -118,6 +118,14 @@ export function watchIncarnation(nc: NatsConnection, known: string, o: Incarnati
   };
   const timer = setInterval(() => void check(), o.intervalMs ?? 2000);
   timer.unref();
+  // A store is only lost across a server restart: look at once on every reconnect, before this
+  // process's writes and watches act on a store that is not the one it started on.
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (stopped) return;
+      if (s.type === 'reconnect') void check();
+    }
+  })().catch(() => undefined);
   return () => {
     stopped = true;
     clearInterval(timer);

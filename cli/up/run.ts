@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { createLogger, type Logger } from '../../lib/log.ts';
 import { GitcellError, errorMessage } from '../../lib/errors.ts';
-import { connect, nodeSecretsBucket, openClusterStore, probeIncarnation, replicasFor, splitServers, startEmbedded, ensureBucket, watchIncarnation, type EmbeddedServer } from '../../store/index.ts';
+import { connect, nodeSecretsBucket, openClusterStore, probeIncarnation, replicasFor, splitServers, startEmbedded, ensureBucket, waitForStore, watchIncarnation, type EmbeddedServer } from '../../store/index.ts';
 import type { DesiredRecord, SyncRecord } from '../../reconciler/index.ts';
 import { ensureIdentities } from './credentials.ts';
 import { ensureSampleImages } from './images.ts';
@@ -174,8 +174,9 @@ export async function runUp(o: UpOptions): Promise<void> {
       write: (w) => (o.tty ? process.stdout.write(w) : process.stderr.write(w)),
     });
     view = showView(store);
-    // NATS lost its data: make the buckets again at once (the components, which exit on the same
-    // finding, find them when restarted) and follow the new ones.
+    // NATS lost its data: the components exit on the same finding and the restarted reconciler and
+    // scheduler make the buckets again. Not us: a component that has not noticed yet must find no
+    // bucket to write into. Then follow the new ones.
     const followIncarnation = (known: string): void => {
       watchIncarnation(nc, known, {
         prefix: o.prefix,
@@ -185,6 +186,7 @@ export async function runUp(o: UpOptions): Promise<void> {
           void (async () => {
             for (let delay = 500; !stopping; delay = Math.min(delay * 2, 10_000)) {
               try {
+                await waitForStore(nc, { prefix: o.prefix });
                 const fresh = await openStore();
                 view?.stop();
                 view = showView(fresh);

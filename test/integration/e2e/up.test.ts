@@ -20,7 +20,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,6 +70,10 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
     }
     const left = leftovers(stateDir);
     if (left.length) process.stderr.write(`e2e up: left behind (after hook):\n${left.join('\n')}\n`);
+    // For diagnosing a failure: GITCELL_E2E_KEEP_LOGS=DIR keeps the components' logs there.
+    if (process.env.GITCELL_E2E_KEEP_LOGS && existsSync(join(stateDir, 'logs'))) {
+      cpSync(join(stateDir, 'logs'), process.env.GITCELL_E2E_KEEP_LOGS, { recursive: true });
+    }
     // Whatever a failure left mounted must not outlive the test.
     unmountBelow(stateDir);
     await rm(stateDir, { recursive: true, force: true });
