@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { exitOnStoreReset } from '../store-reset.ts';
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { readdir, rm } from 'node:fs/promises';
@@ -8,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { GitcellError, errorMessage } from '../../lib/errors.ts';
 import { createLogger } from '../../lib/log.ts';
 import {
-  Bucket, connectFromOptions, nodeSecretsBucket, objectCodec, openAgentStore, openClusterStore, probeIncarnation, STORE_RESET_EXIT_CODE, waitForStore, watchIncarnation,
+  Bucket, connectFromOptions, nodeSecretsBucket, objectCodec, openAgentStore, openClusterStore, probeIncarnation, waitForStore,
 } from '../../store/index.ts';
 import { Keyring } from '../../secrets/index.ts';
 import type { NodeSecretRecord, TaskStatus } from '../../api/index.ts';
@@ -131,14 +132,7 @@ export function registerAgent(program: Command): void {
       process.stderr.write(`gitcell agent ${f.node}: running; metrics at ${agent.httpUrl}/metrics\n`);
       // NATS lost its data: start over (the supervisor or systemd restarts us). Tasks keep running;
       // the next start holds them until the rebuilt control plane claims them.
-      if (incarnation) watchIncarnation(nc, incarnation, {
-        prefix: f.prefix,
-        log,
-        onReset: (reason) => {
-          log.error({ reason }, 'agent: the store was reset; exiting to start over (tasks keep running)');
-          process.exit(STORE_RESET_EXIT_CODE);
-        },
-      });
+      if (incarnation) await exitOnStoreReset(nc, { prefix: f.prefix, log, component: 'agent', known: incarnation, note: 'tasks keep running' });
       await new Promise<void>((done) => {
         const stop = () => done();
         process.once('SIGTERM', stop);

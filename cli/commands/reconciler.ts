@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { exitOnStoreReset } from '../store-reset.ts';
 import type { Command } from 'commander';
 import { GitcellError, errorMessage } from '../../lib/errors.ts';
 import { createLogger } from '../../lib/log.ts';
-import { connectFromOptions, openClusterStore, parseReplicas, probeIncarnation, replicasFor, splitServers, watchIncarnation, DEFAULT_PREFIX, DEFAULT_STATE_DIR, STORE_RESET_EXIT_CODE } from '../../store/index.ts';
+import { connectFromOptions, openClusterStore, parseReplicas, replicasFor, splitServers, DEFAULT_PREFIX, DEFAULT_STATE_DIR } from '../../store/index.ts';
 import { createSource, runSecretDistributor, syncKeyBackup, type BackupStore, startReconcilerService, DEFAULT_POLL_MS, DEFAULT_SETTLE, type DesiredRecord, type SyncRecord } from '../../reconciler/index.ts';
 import { Keyring } from '../../secrets/index.ts';
 
@@ -133,15 +134,7 @@ export function registerReconciler(program: Command): void {
         log,
       });
       // NATS lost its data: start over (the supervisor or systemd restarts us) and re-apply Git.
-      const p = await probeIncarnation(nc, opts.prefix);
-      if (p.state === 'present') watchIncarnation(nc, p.incarnation, {
-        prefix: opts.prefix,
-        log,
-        onReset: (reason) => {
-          log.error({ reason }, 'reconciler: the store was reset; exiting to start over');
-          process.exit(STORE_RESET_EXIT_CODE);
-        },
-      });
+      await exitOnStoreReset(nc, { prefix: opts.prefix, log, component: 'reconciler' });
       log.info({ repo: opts.repo, branch: opts.branch, replicas, source: svc.sourceName, webhook: svc.webhook?.url }, 'reconciler running');
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);

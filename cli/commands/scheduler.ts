@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
+import { exitOnStoreReset } from '../store-reset.ts';
 
 /** usage ends the command with exit code 2 and the message (commander prints it). */
 function usage(cmd: Command, message: string): never {
   cmd.error(`error: ${message}`, { exitCode: 2, code: 'E_USAGE' });
 }
 import { createLogger, errorMessage } from '../../lib/index.ts';
-import { connectFromOptions, openClusterStore, parseReplicas, probeIncarnation, replicasFor, splitServers, STORE_RESET_EXIT_CODE, watchIncarnation } from '../../store/index.ts';
+import { connectFromOptions, openClusterStore, parseReplicas, replicasFor, splitServers } from '../../store/index.ts';
 import { modeOptions, SchedulerService, SCHEDULING_MODES, type SchedulingMode } from '../../scheduler/index.ts';
 
 interface SchedulerFlags {
@@ -69,15 +70,7 @@ export function registerScheduler(program: Command): void {
         });
         service.start();
         // NATS lost its data: start over (the supervisor or systemd restarts us) on the new buckets.
-        const p = await probeIncarnation(nc, flags.prefix);
-        if (p.state === 'present') watchIncarnation(nc, p.incarnation, {
-          prefix: flags.prefix,
-          log,
-          onReset: (reason) => {
-            log.error({ reason }, 'scheduler: the store was reset; exiting to start over');
-            process.exit(STORE_RESET_EXIT_CODE);
-          },
-        });
+        await exitOnStoreReset(nc, { prefix: flags.prefix, log, component: 'scheduler' });
         log.info({ identity: service.options.identity, mode: flags.mode, replicas }, 'scheduler: started, running for leadership');
         await new Promise<void>((resolve) => {
           process.once('SIGINT', () => resolve());
