@@ -276,7 +276,9 @@ export async function connectFromOptions(opts: ClusterOptions = {}): Promise<Nat
   const seed = join(stateDir, CONTROL_SEED_FILE);
   const creds = opts.creds ?? (existsSync(seed) ? seed : undefined);
   try {
-    return await connect({ servers: url, ...(creds ? { creds } : {}), ...(opts.name ? { name: opts.name } : {}), timeoutMs: 3000 });
+    // connect's default handshake timeout (15 s), not less: several clusters on a loaded 2-core
+    // machine made 3 s time out against a live server. A dead one refuses at once anyway.
+    return await connect({ servers: url, ...(creds ? { creds } : {}), ...(opts.name ? { name: opts.name } : {}) });
   } catch (err) {
     throw storeError(StoreErrorCodes.NoCluster, `the gitcell NATS server for ${stateDir} (${url}) does not answer: ${errorMessage(err)}`, { stateDir, url }, err);
   }
