@@ -57,6 +57,8 @@ export function runControllers(opts: RunControllersOptions): ControllerLoop {
   const fingerprints = new Map<string, string>();
   let passes = 0;
   let failures = 0;
+  // Set at the first pass: a rollout's stall counts only while this loop watches it.
+  let watchingSince: number | undefined;
   let dirty = false;
   let running = false;
   let timer: NodeJS.Timeout | undefined;
@@ -96,8 +98,11 @@ export function runControllers(opts: RunControllersOptions): ControllerLoop {
     passDone = new Promise((r) => (release = r));
     try {
       const view = snapshot();
+      const t = now();
+      watchingSince ??= t;
       const result = controllerPass(view, {
-        now: now(),
+        now: t,
+        watchingSince,
         ...(opts.crashLoopRestarts !== undefined ? { crashLoopRestarts: opts.crashLoopRestarts } : {}),
         ...(opts.nodeGraceMs !== undefined ? { nodeGraceMs: opts.nodeGraceMs } : {}),
       }, specCache, fingerprints);

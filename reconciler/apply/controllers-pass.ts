@@ -38,6 +38,8 @@ export interface PassOptions {
   now: number;
   crashLoopRestarts?: number;
   nodeGraceMs?: number;
+  /** when this controller loop began watching (its first pass): rollout deadlines count from no earlier. */
+  watchingSince?: number;
 }
 
 /** PassEvent is an event a pass wants recorded, with its object. */
@@ -134,7 +136,11 @@ export function controllerPass(
       if (fp === undefined) fingerprints.delete(rec.key);
       else fingerprints.set(rec.key, fp);
     }
-    const copts = { now: opts.now, ...(opts.crashLoopRestarts !== undefined ? { crashLoopRestarts: opts.crashLoopRestarts } : {}) };
+    const copts = {
+      now: opts.now,
+      ...(opts.crashLoopRestarts !== undefined ? { crashLoopRestarts: opts.crashLoopRestarts } : {}),
+      ...(opts.watchingSince !== undefined ? { watchingSince: opts.watchingSince } : {}),
+    };
     const r = isDaemonSet(o)
       ? computeDaemonSet({ ds: spec, nodes: view.nodes, tasks, ...(prev ? { prev } : {}), ...(opts.nodeGraceMs !== undefined ? { nodeGraceMs: opts.nodeGraceMs } : {}) }, copts)
       : o.spec.type === 'batch'

@@ -23,6 +23,11 @@ export interface RolloutObservation {
   progressDeadlineSeconds: number;
   crashLoopRestarts: number;
   now: number;
+  /**
+   * watchingSince is when the deciding controller began watching (its leader's first pass): a stall
+   * is counted from no earlier than this, so time with no controller running never counts.
+   */
+  watchingSince?: number;
 }
 
 /** RolloutDecision is the next rollout state, plus a failure to report when it just failed. */
@@ -36,7 +41,10 @@ export interface RolloutDecision {
  * trackRollout advances the rollout memory of one template. A new template starts a rollout;
  * progress is more new tasks ready than ever before or fewer old tasks than ever before; the rollout
  * completes when no old task is left and `desired` new tasks are ready, and fails (once, for good)
- * when a new task crash-loops or fails, or when nothing progressed for the deadline. Complete and
+ * when a new task crash-loops or fails, or when nothing progressed for the deadline as watched by
+ * the current controller: a rollout whose reconciler was down (crash, failover) gets a full
+ * deadline from the new leader's first look rather than failing, and being reverted, on sight for
+ * progress nobody was there to make. Complete and
  * Failed are final for that template: a later change (or a revert) starts a new rollout. Pure.
  */
 export function trackRollout(prev: RolloutState | undefined, o: RolloutObservation): RolloutDecision {
@@ -103,7 +111,7 @@ function judgeFailure(state: RolloutState, o: RolloutObservation): { reason: Rol
   }
   const failedTask = o.newTasks.find((t) => t.status?.state === 'failed' && t.status.templateHash === o.templateHash);
   if (failedTask) return { reason: 'TaskFailed', message: `${name}: task ${failedTask.spec.id} failed: ${lastError(failedTask)}` };
-  const stalledMs = o.now - Date.parse(state.lastProgressAt);
+  const stalledMs = o.now - Math.max(Date.parse(state.lastProgressAt), o.watchingSince ?? -Infinity);
   if (stalledMs > o.progressDeadlineSeconds * 1000) {
     const ready = o.newTasks.filter(isReady).length;
     return {

@@ -27,6 +27,8 @@ export interface ControllerOptions {
   now: number;
   /** crashLoopRestarts: restarts of a new task that fail its rollout (default 3). */
   crashLoopRestarts?: number;
+  /** watchingSince: when this controller began watching; progress deadlines count from no earlier (see trackRollout). */
+  watchingSince?: number;
 }
 
 /** makeTask builds the TaskSpec of one task of a workload. */
@@ -88,6 +90,7 @@ export function trackWorkloadRollout(
     progressDeadlineSeconds: w.strategy?.progressDeadlineSeconds ?? DEFAULT_PROGRESS_DEADLINE_SECONDS,
     crashLoopRestarts: opts.crashLoopRestarts ?? DEFAULT_CRASH_LOOP_RESTARTS,
     now: opts.now,
+    ...(opts.watchingSince !== undefined ? { watchingSince: opts.watchingSince } : {}),
   });
 }
 

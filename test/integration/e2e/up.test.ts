@@ -9,8 +9,9 @@
  *   3. a broken image tag: gitcell's automatic revert commit appears and web heals;
  *   4. the CronJob fires: a Job it created ran its task to success (`get jobs -o json`, events);
  *      the schedule commit is reverted;
- *   5. drill: kill -9 the reconciler and the scheduler mid-rollout, held down; back, the rollout
- *      completes: 3 web tasks (no extra), all on the new template, ready, the commit applied;
+ *   5. drill: kill -9 the scheduler, commit a rolling update of web, kill -9 the reconciler
+ *      mid-rollout; both held down past the rollout's progress deadline; back, the rollout completes
+ *      (no revert): 3 web tasks (no extra), all on the new template, ready, the commit applied;
  *   6. drill: kill -9 an agent, held down: its tasks move; back, it stops the duplicates;
  *   7. drill: fill a node: a production task preempts a best-effort one, which waits;
  *   8. drill: NATS stopped and its data deleted: the state is rebuilt from Git and from what the
@@ -240,13 +241,28 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
       assert.equal(lease.holder, componentIdentity(stateDir, name), `${name} leads under its up identity`);
       leaseBefore.set(name, lease.term);
     }
+    const pids = join(stateDir, 'pids');
+    const killed = new Map<string, number>();
+    const holdAndKill = (name: string) => {
+      writeFileSync(join(pids, `${name}.hold`), '');
+      const pid = Number(readFileSync(join(pids, `${name}.pid`), 'utf8'));
+      process.kill(pid, 'SIGKILL');
+      killed.set(name, pid);
+    };
+    // The scheduler first: the rollout's new tasks then stay unplaced, so once the reconciler is down
+    // too nothing at all can progress, however long they stay down.
+    holdAndKill('scheduler');
     const file = join(repo, 'jobs', 'web.yaml');
     const original = readFileSync(file, 'utf8');
-    writeFileSync(file, original.replace('value: production', 'value: drill'));
+    const deadlineS = 60;
+    writeFileSync(file, original.replace('value: production', 'value: drill').replace(/progressDeadlineSeconds: \d+/, `progressDeadlineSeconds: ${deadlineS}`));
     git(repo, 'commit', '-qam', 'web: MODE=drill');
     const commit = git(repo, 'rev-parse', 'HEAD');
-    // Mid-rollout: tasks of the new template exist while old ones are still there.
+    // Mid-rollout: tasks of the new template exist while old ones are still there, and the
+    // reconciler has recorded the rollout of this commit.
     const mid = await waitFor('the rollout in progress: new-template web tasks beside old ones', async () => {
+      const st = (await s.sync.get(objectStatusKey('Job', 'default', 'web')))?.value as WorkloadStatus | undefined;
+      if (st?.rollout?.revision !== commit || st.rollout.phase !== 'Progressing') return undefined;
       const web = await tasksOf(s, 'Job/default/web');
       const fresh = web.filter((x) => x.spec.templateHash !== oldHash);
       const old = web.filter((x) => x.spec.templateHash === oldHash);
@@ -254,16 +270,9 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
     }, ROLLOUT_TIMEOUT).catch((err) => {
       throw new Error(`${(err as Error).message}\n${dump()}`);
     });
-    const pids = join(stateDir, 'pids');
-    const killed = new Map<string, number>();
-    for (const name of ['reconciler', 'scheduler']) {
-      writeFileSync(join(pids, `${name}.hold`), '');
-      const pid = Number(readFileSync(join(pids, `${name}.pid`), 'utf8'));
-      process.kill(pid, 'SIGKILL');
-      killed.set(name, pid);
-    }
+    holdAndKill('reconciler');
     const killedAt = Date.now();
-    process.stderr.write(`e2e up: killed the reconciler and the scheduler mid-rollout (${mid.fresh} new web tasks, ${mid.ready} ready; ${mid.old} old)\n`);
+    process.stderr.write(`e2e up: killed the scheduler, then mid-rollout the reconciler (${mid.fresh} new web tasks, ${mid.ready} ready; ${mid.old} old)\n`);
     // Down and held: the supervisor saw each crash and keeps it down while its hold file exists.
     await waitFor('the supervisor to hold the reconciler and the scheduler down', () => ['reconciler', 'scheduler'].every((n) => output.includes(`"msg":"${n} held down until its hold file is removed"`)), 60_000).catch((err) => {
       throw new Error(`${(err as Error).message}\n${dump()}`);
@@ -272,6 +281,10 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
       assert.ok(!processAlive(pid), `${name} (pid ${pid}) is dead`);
       assert.equal(Number(readFileSync(join(pids, `${name}.pid`), 'utf8')), pid, `${name} was not restarted while held`);
     }
+    // Down past the rollout's progress deadline, as its recorded last progress says: a restarted
+    // reconciler must not judge the rollout stalled for the time nobody ran (and revert the commit).
+    const lastProgressAt = Date.parse(((await s.sync.get(objectStatusKey('Job', 'default', 'web')))?.value as WorkloadStatus).rollout!.lastProgressAt);
+    await waitFor(`the ${deadlineS} s progress deadline passed since the rollout's last recorded progress`, () => Date.now() > lastProgressAt + (deadlineS + 2) * 1000, (deadlineS + 60) * 1000);
     // Only the reconciler writes tasks: with it down the rollout cannot have finished.
     const during = await tasksOf(s, 'Job/default/web');
     assert.ok(during.some((x) => x.spec.templateHash === oldHash), 'old-template web tasks remain while the reconciler is down');
@@ -291,12 +304,17 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
     });
     const secs = (t: number | undefined) => (((t ?? NaN) - releasedAt) / 1000).toFixed(1);
     process.stderr.write(`e2e up: after their release: ${[...back].map(([n, at]) => `${n} restarted ${secs(at.restarted)} s, leading ${secs(at.leading)} s`).join('; ')}\n`);
-    const newHash = await waitFor('the rollout complete: exactly 3 web tasks, all on the new template, running and ready', async () => {
+    const revertOf = () => git(repo, 'log', '--format=%H %s', '-n', '10').split('\n').find((l) => l.includes('Revert "web: MODE=drill"'));
+    const done = await waitFor('the rollout complete: exactly 3 web tasks, all on the new template, running and ready (or a revert)', async () => {
+      const reverted = revertOf();
+      if (reverted) return { reverted };
       const h = await webSettled(s, 3);
-      return h && h !== oldHash ? h : undefined;
+      return h && h !== oldHash ? { hash: h } : undefined;
     }, ROLLOUT_TIMEOUT).catch((err) => {
       throw new Error(`${(err as Error).message}\n${dump()}`);
     });
+    assert.equal(done.reverted, undefined, `the restarted reconciler failed the rollout and reverted the commit\n${dump()}`);
+    const newHash = done.hash!;
     process.stderr.write(`e2e up: rollout complete ${((Date.now() - releasedAt) / 1000).toFixed(1)} s after the reconciler and the scheduler were released (${((Date.now() - killedAt) / 1000).toFixed(1)} s after kill -9)\n`);
     const web = await tasksOf(s, 'Job/default/web');
     assert.equal(web.length, 3, 'no duplicate or extra web task');
@@ -306,7 +324,10 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
     assert.equal(st?.rollout?.templateHash, newHash);
     await waitFor('the web rollout recorded Complete', async () => ((await s.sync.get(objectStatusKey('Job', 'default', 'web')))?.value as WorkloadStatus | undefined)?.rollout?.phase === 'Complete', 60_000);
     const sources = JSON.parse(gitcell('status', '-o', 'json', '--state-dir', stateDir)) as SyncStatus[];
-    assert.equal(sources.find((x) => x.source === 'main')?.lastAppliedRevision, commit, 'gitcell status: the drill commit applied');
+    const main = sources.find((x) => x.source === 'main');
+    assert.equal(main?.lastAppliedRevision, commit, 'gitcell status: the drill commit applied');
+    assert.deepEqual(main?.failedRollouts.filter((r) => r.revision === commit), [], 'no failed rollout of the drill commit');
+    assert.equal(revertOf(), undefined, 'no revert commit');
     // The restarted instances lead again under the identity `up` gives each component (so they took
     // their lease back at once, not after a lease period); every takeover raises the term (the
     // fencing token).

@@ -179,3 +179,33 @@ test('progress (a new task becoming ready) resets the deadline clock', () => {
   const r3 = run(c, v2, 2, r2.status, T0 + 100_000);
   assert.equal(r3.failedRollout, undefined, '50 s since the last progress is within the deadline');
 });
+
+test('time with no controller watching never counts against the progress deadline: a new leader gives the rollout a full deadline', () => {
+  const strategy = { maxSurge: 1, maxUnavailable: 1, progressDeadlineSeconds: 60 };
+  const v1 = workload('img:1', { strategy });
+  const v2 = workload('img:2', { strategy, generation: 2, revision: 'c2' });
+  const { c, prev } = steady(3, v1);
+  // The rollout starts at T0+10 s; its new tasks are never placed (the scheduler died too), and the
+  // reconciler dies right after: nothing progresses while both are down.
+  let r1 = run(c, v2, 3, prev, T0 + 10_000);
+  assert.ok(r1.create.length > 0);
+  // A few passes take every step possible without readiness: 2 new (unplaced) beside 2 old.
+  for (let i = 1; r1.create.length + r1.delete.length > 0; i++) r1 = run(c, v2, 3, r1.status, T0 + 10_000 + i * 100);
+  assert.deepEqual([r1.status.updated, r1.status.current], [2, 4]);
+  const down = T0 + 10_000 + 200_000; // back 200 s later: 140 s past the deadline as the wall clock goes
+  // Without knowing when it began watching, the new leader fails the rollout on sight (and would revert it).
+  const blind = computeServiceJob({ job: v2, replicas: 3, tasks: c.views(), prev: r1.status }, { now: down });
+  assert.equal(blind.failedRollout?.reason, 'ProgressDeadlineExceeded');
+  // Knowing it, the stall counts from its first look: 60 s later not yet past the deadline, 61 s later past it.
+  const at = (now: number) => computeServiceJob({ job: v2, replicas: 3, tasks: c.views(), prev: r1.status }, { now, watchingSince: down });
+  assert.equal(at(down).failedRollout, undefined);
+  assert.equal(at(down).status.rollout?.phase, 'Progressing');
+  assert.equal(at(down + 60_000).failedRollout, undefined, 'exactly a deadline after the first look is not past it');
+  const late = at(down + 61_000).failedRollout;
+  assert.equal(late?.reason, 'ProgressDeadlineExceeded', 'a rollout that stays stuck under the new leader still fails');
+  assert.match(late!.message, /no progress for 61s \(deadline 60s\)/);
+  // Progress recorded after the first look is what counts then.
+  for (const t of c.views()) if (t.spec.templateHash === v2.templateHash) c.set(t.spec.id, 'running', true);
+  const r2 = computeServiceJob({ job: v2, replicas: 3, tasks: c.views(), prev: r1.status }, { now: down + 30_000, watchingSince: down });
+  assert.equal(r2.status.rollout?.lastProgressAt, new Date(down + 30_000).toISOString());
+});
