@@ -29,6 +29,7 @@ export async function main(argv: string[]): Promise<number> {
     const code = isGitcellError(err) ? ` [${err.code}]` : '';
     process.stderr.write(`gitcell: ${errorMessage(err)}${code}\n`);
     if (process.env.GITCELL_DEBUG === '1' && err instanceof Error) process.stderr.write(`${err.stack}\n`);
-    return EXIT.problem;
+    // A flag or argument the command cannot use is a usage error, wherever it was found.
+    return isGitcellError(err, 'E_USAGE') ? EXIT.usage : EXIT.problem;
   }
 }

@@ -114,7 +114,7 @@ test('gitcell reconciler as a process, and the client commands against it', asyn
   assert.equal(none.code, 1);
   assert.match(none.stderr, /no running gitcell cluster/);
   const usage = await gitcell('get', 'pods', ...cluster);
-  assert.equal(usage.code, 1);
+  assert.equal(usage.code, 2);
   assert.match(usage.stderr, /unknown resource "pods"/);
   assert.equal(stderr.includes('    at '), false, stderr);
 });

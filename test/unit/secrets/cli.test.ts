@@ -39,7 +39,7 @@ test('secret pubkey then secret seal writes a manifest only the cluster opens', 
 
 test('secret seal reports bad usage without a stack trace', async () => {
   const err = await run(process.execPath, [bin, 'secret', 'seal', '--cert', '/nonexistent.pem', '--name', 'x', '--from-literal', 'a=b']).catch((e) => e);
-  assert.equal(err.code, 1);
+  assert.equal(err.code, 2);
   assert.match(err.stderr, /--cert \/nonexistent.pem: no such file/);
   assert.ok(!/\bat .*\.ts:\d+/.test(err.stderr));
 });
