@@ -10,6 +10,7 @@
  * happens before any other replica can take over) and should stamp `term` on what it writes so
  * readers can refuse a deposed leader's late writes (checkFence).
  */
+import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -96,6 +97,8 @@ export function runForLeadership(opts: ElectionOptions): Election {
   async function lead(term: number, revision: number, sentAt: number, acquiredAt: string): Promise<void> {
     leading = { term, revision };
     const ac = new AbortController();
+    // Every loop, watch and mirror a leader runs listens on this one signal: a dozen is normal.
+    setMaxListeners(100, ac.signal);
     let lastSent = sentAt;
     let reason = '';
     const demote = (why: string): void => {
