@@ -8,7 +8,7 @@
  *        └──► <stateDir>/nats.url, nats.pid  ◄── connectFromOptions (CLI commands) ─┘
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { connect as rawConnect, type NatsConnection } from '@nats-io/transport-node';
@@ -249,6 +249,44 @@ export interface ClusterOptions {
  */
 export const CONTROL_SEED_FILE = join('nats', 'control.nk');
 
+/**
+ * EXTERNAL_CLUSTER_FILE (`<state>/cluster.json`) is written by a `gitcell up --nats` while it runs:
+ * the URLs and credentials file of its NATS cluster, so client commands find it by `--state-dir`
+ * as they find an embedded server.
+ */
+export const EXTERNAL_CLUSTER_FILE = 'cluster.json';
+
+/** ExternalCluster is the content of EXTERNAL_CLUSTER_FILE. */
+export interface ExternalCluster {
+  nats: string;
+  creds?: string;
+  /** pid of the `gitcell up` that wrote it: a file whose owner is gone is ignored */
+  owner: number;
+}
+
+/** writeExternalCluster records the NATS cluster a `gitcell up --nats` runs on (0600: it names the credentials). */
+export function writeExternalCluster(stateDir: string, c: Omit<ExternalCluster, 'owner'>): void {
+  const file = join(resolve(stateDir), EXTERNAL_CLUSTER_FILE);
+  writeFileSync(`${file}.tmp`, `${JSON.stringify({ ...c, ...(c.creds ? { creds: resolve(c.creds) } : {}), owner: process.pid })}\n`, { mode: 0o600 });
+  renameSync(`${file}.tmp`, file);
+}
+
+/** removeExternalCluster removes the record when that `gitcell up` stops. */
+export function removeExternalCluster(stateDir: string): void {
+  rmSync(join(resolve(stateDir), EXTERNAL_CLUSTER_FILE), { force: true });
+}
+
+/** readExternalCluster returns the record of a running `gitcell up --nats` for a state dir, if any. */
+export function readExternalCluster(stateDir: string): ExternalCluster | undefined {
+  try {
+    const c = JSON.parse(readFileSync(join(resolve(stateDir), EXTERNAL_CLUSTER_FILE), 'utf8')) as Partial<ExternalCluster>;
+    if (typeof c.nats !== 'string' || typeof c.owner !== 'number' || !processAlive(c.owner)) return undefined;
+    return { nats: c.nats, owner: c.owner, ...(typeof c.creds === 'string' ? { creds: c.creds } : {}) };
+  } catch {
+    return undefined;
+  }
+}
+
 /** findEmbeddedUrl returns the URL of the embedded server running for a state dir, if any. */
 export function findEmbeddedUrl(stateDir = DEFAULT_STATE_DIR): string | undefined {
   const dir = resolve(stateDir);
@@ -259,12 +297,17 @@ export function findEmbeddedUrl(stateDir = DEFAULT_STATE_DIR): string | undefine
 
 /**
  * connectFromOptions connects a CLI command to the cluster: `--nats` URLs (with `--creds`), else the
- * embedded server running for `--state-dir`. E_NO_CLUSTER (with what to do) when there is none.
+ * embedded server running for `--state-dir`, else the NATS cluster of a `gitcell up --nats` on it. E_NO_CLUSTER (with what to do) when there is none.
  */
 export async function connectFromOptions(opts: ClusterOptions = {}): Promise<NatsConnection> {
   if (opts.nats) return connect({ servers: opts.nats, ...(opts.creds ? { creds: opts.creds } : {}), ...(opts.name ? { name: opts.name } : {}) });
   const stateDir = resolve(opts.stateDir ?? DEFAULT_STATE_DIR);
   const url = findEmbeddedUrl(stateDir);
+  const external = url ? undefined : readExternalCluster(stateDir);
+  if (external) {
+    const creds = opts.creds ?? external.creds;
+    return connect({ servers: external.nats, ...(creds ? { creds } : {}), ...(opts.name ? { name: opts.name } : {}) });
+  }
   if (!url) {
     throw storeError(
       StoreErrorCodes.NoCluster,

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { createLogger, type Logger } from '../../lib/log.ts';
 import { GitcellError, errorMessage } from '../../lib/errors.ts';
-import { connect, nodeSecretsBucket, openClusterStore, probeIncarnation, replicasFor, splitServers, startEmbedded, ensureBucket, waitForStore, watchIncarnation, type EmbeddedServer } from '../../store/index.ts';
+import { connect, nodeSecretsBucket, openClusterStore, probeIncarnation, replicasFor, splitServers, startEmbedded, ensureBucket, removeExternalCluster, waitForStore, watchIncarnation, writeExternalCluster, type EmbeddedServer } from '../../store/index.ts';
 import type { DesiredRecord, SyncRecord } from '../../reconciler/index.ts';
 import { ensureIdentities } from './credentials.ts';
 import { ensureSampleImages } from './images.ts';
@@ -118,6 +118,7 @@ export async function runUp(o: UpOptions): Promise<void> {
     await Promise.all(supervisors.map((s) => s.stop()));
     removeClusterCgroups(stateDir, nodes);
     await nc.close().catch(() => undefined);
+    if (o.nats) removeExternalCluster(stateDir);
     await embedded?.stop();
     process.stderr.write('gitcell up: stopped\n');
   };
@@ -158,7 +159,9 @@ export async function runUp(o: UpOptions): Promise<void> {
     });
 
     // Clients find an embedded server through the state dir; an external one only through its URLs.
-    const find = o.nats ? `--nats ${natsUrl}${controlCreds ? ` --creds ${controlCreds}` : ''}` : `--state-dir ${stateDir}`;
+    // Client commands find an external cluster through the state dir too, while this up runs.
+    if (o.nats) writeExternalCluster(stateDir, { nats: o.nats, ...(controlCreds ? { creds: controlCreds } : {}) });
+    const find = `--state-dir ${stateDir}`;
     const lines = [
       `gitcell up: ${o.nodes} node(s) in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
       `  repository   ${repo}${existsSync(join(repo, '.git')) ? `   (commit here: git -C ${repo} commit -am "...")` : ''}`,

@@ -15,7 +15,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,7 +87,7 @@ test('gitcell up on a 3-server NATS cluster, R3: kill -9 the tasks bucket\'s lea
   };
 
   await t.test('sample-repo comes up on R3 buckets; a client command leaves them R3', async () => {
-    await waitFor('gitcell up to print where things are', () => output.includes(`npx gitcell get tasks --nats ${nats} --creds ${creds}`), { timeoutMs: UP_TIMEOUT, gaveUp: upGone }).catch(explain);
+    await waitFor('gitcell up to print where things are', () => output.includes(`npx gitcell get tasks --state-dir ${stateDir}`), { timeoutMs: UP_TIMEOUT, gaveUp: upGone }).catch(explain);
     assert.match(output, /replicas 3/, 'up reports the replica count');
     store = await openClusterStore<DesiredRecord, SyncRecord>(nc, { prefix: PREFIX, log: silentLogger() });
     await waitFor('web 3/3 running and ready', () => webSettled(store!, 3), { timeoutMs: UP_TIMEOUT, gaveUp: upGone }).catch(explain);
@@ -97,7 +97,8 @@ test('gitcell up on a 3-server NATS cluster, R3: kill -9 the tasks bucket\'s lea
     assert.ok(Object.keys(counts).length >= 11, `the cluster's streams: ${JSON.stringify(counts)}`);
     for (const [name, n] of Object.entries(counts)) assert.equal(n, 3, `${name} is R3`);
     // A client opens the store without a replica count: it must not scale the cluster's buckets.
-    const rows = JSON.parse(gitcell('get', 'tasks', '-o', 'json', '--nats', nats, '--creds', creds)) as { spec: { jobKey: string } }[];
+    // It finds the external cluster through up's state dir (cluster.json) like an embedded one.
+    const rows = JSON.parse(gitcell('get', 'tasks', '-o', 'json', '--state-dir', stateDir)) as { spec: { jobKey: string } }[];
     assert.equal(rows.filter((r) => r.spec.jobKey === 'Job/default/web').length, 3);
     assert.deepEqual(await replicaCounts(), counts, 'still R3 after `gitcell get tasks`');
   });
@@ -166,5 +167,6 @@ test('gitcell up on a 3-server NATS cluster, R3: kill -9 the tasks bucket\'s lea
     assert.equal(code, 0, `gitcell up exit code (SIGKILLed after 180 s if 'killed')\n${dump()}`);
     assert.match(output, /gitcell up: stopped/);
     assert.deepEqual(leftovers(stateDir), []);
+    assert.equal(existsSync(join(stateDir, 'cluster.json')), false, 'the pointer to the NATS cluster goes with up');
   });
 });
