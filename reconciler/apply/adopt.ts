@@ -25,6 +25,8 @@ const RANK: Partial<Record<TaskStatus['state'], number>> = { running: 0, succeed
  * task is claimed already). A report is adopted at most once; running ones are preferred.
  */
 export function adoptReported(create: TaskSpec[], tasks: ReadonlyMap<string, TaskSpec>, statuses: Iterable<TaskStatus>): TaskSpec[] {
+  // Runs on every controller pass: nothing to create (the common case) costs no scan of the statuses.
+  if (create.length === 0) return create;
   const candidates: TaskStatus[] = [];
   for (const s of statuses) if (s.unclaimed && !tasks.has(s.taskId) && RANK[s.state] !== undefined) candidates.push(s);
   if (candidates.length === 0) return create;

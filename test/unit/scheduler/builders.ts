@@ -2,7 +2,7 @@
  * Fluent builders for scheduler tests, after kube-scheduler's `MakePod().Req(...).Obj()`:
  * every field has a sensible default so a case states only what it is about.
  */
-import type { Taint, Toleration } from '../../../api/index.ts';
+import type { NodeRecord, TaskSpec, Taint, Toleration } from '../../../api/index.ts';
 import type { ClusterSnapshot, RunningTask, SchedTask, SnapshotNode } from '../../../scheduler/index.ts';
 
 export const Mi = 1024 ** 2;
@@ -34,6 +34,28 @@ export function MakeNode(name: string) {
     Obj(): SnapshotNode { return structuredClone(node); },
   };
   return b;
+}
+
+/** nodeRecord is a 4-core / 16 GiB node's registration as its agent writes it, heartbeating at `beat`. */
+export function nodeRecord(name: string, beat: string, over: Partial<NodeRecord> = {}): NodeRecord {
+  return {
+    name,
+    labels: {},
+    taints: [],
+    capacity: { cpuMillis: 4000, memoryBytes: 16 * Gi, pods: 110 },
+    allocatable: { cpuMillis: 4000, memoryBytes: 16 * Gi, pods: 110 },
+    addresses: [],
+    runtime: { runc: '', kernel: '', agentVersion: '' },
+    images: [],
+    startedAt: beat,
+    heartbeatAt: beat,
+    ...over,
+  };
+}
+
+/** taskSpec completes a MakeTask into the store's TaskSpec (a batch task of Job default/x). */
+export function taskSpec(b: ReturnType<typeof MakeTask>): TaskSpec {
+  return { ...b.Obj(), namespace: 'default', owner: { kind: 'Job', name: 'x' }, type: 'batch', generation: 1, createdAt: '' } as unknown as TaskSpec;
 }
 
 /** MakeTask starts a 100m / 128 MiB batch-band task of job `Job/default/<id's prefix>`. */

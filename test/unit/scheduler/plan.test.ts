@@ -3,27 +3,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventLimiter, planPass, type PassInput } from '../../../scheduler/index.ts';
 import type { Binding, NodeRecord, TaskSpec } from '../../../api/index.ts';
-import { Gi, MakeTask } from './builders.ts';
+import { Gi, MakeTask, nodeRecord, taskSpec } from './builders.ts';
 
 const NOW = Date.parse('2026-01-01T00:10:00Z');
 const timings = { heartbeatGraceMs: 10_000, requeueGraceMs: 30_000 };
 
 function node(name: string, secondsAgo: number): NodeRecord {
-  const beat = new Date(NOW - secondsAgo * 1000).toISOString();
-  return {
-    name,
-    labels: {},
-    taints: [],
-    capacity: { cpuMillis: 4000, memoryBytes: 16 * Gi, pods: 110 },
-    allocatable: { cpuMillis: 4000, memoryBytes: 16 * Gi, pods: 110 },
-    addresses: [],
-    runtime: { runc: '', kernel: '', agentVersion: '' },
-    images: [],
-    startedAt: beat,
-    heartbeatAt: beat,
-  };
+  return nodeRecord(name, new Date(NOW - secondsAgo * 1000).toISOString());
 }
-const spec = (b: ReturnType<typeof MakeTask>): TaskSpec => ({ ...b.Obj(), namespace: 'default', owner: { kind: 'Job', name: 'x' }, type: 'batch', generation: 1, createdAt: '' }) as unknown as TaskSpec;
+const spec = taskSpec;
 const bind = (taskId: string, n: string, revision: number) => [taskId, { value: { taskId, node: n, boundAt: '', schedulerTerm: 1 } as Binding, revision }] as const;
 
 function input(nodes: NodeRecord[], tasks: TaskSpec[], bindings: ReturnType<typeof bind>[]): PassInput {

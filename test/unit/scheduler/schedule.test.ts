@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildSnapshot, naiveSchedule, previewPlacement, schedule, type SchedTask } from '../../../scheduler/index.ts';
 import type { NodeRecord, TaskSpec } from '../../../api/index.ts';
-import { Cluster, Gi, MakeNode, MakeTask, tasksOf } from './builders.ts';
+import { Cluster, Gi, MakeNode, MakeTask, nodeRecord, taskSpec, tasksOf } from './builders.ts';
 
 const nodes = (n: number) => Array.from({ length: n }, (_, i) => MakeNode(`n${String(i).padStart(3, '0')}`).Obj());
 
@@ -91,19 +91,8 @@ test('previewPlacement touches nothing and gives the same answer as schedule', (
 
 test('buildSnapshot: spec labels/taints merge, cordon and drain, heartbeat grace, bindings split pending', () => {
   const now = Date.parse('2026-01-01T00:01:00Z');
-  const rec = (name: string, beat: string): NodeRecord => ({
-    name,
-    labels: { zone: 'a' },
-    taints: [],
-    capacity: { cpuMillis: 4000, memoryBytes: 16 * Gi, pods: 110 },
-    allocatable: { cpuMillis: 4000, memoryBytes: 16 * Gi, pods: 110 },
-    addresses: [],
-    runtime: { runc: '1.1.5', kernel: '6', agentVersion: '0' },
-    images: [],
-    startedAt: beat,
-    heartbeatAt: beat,
-  });
-  const task = (id: string) => ({ ...MakeTask(id).Obj(), namespace: 'default', owner: { kind: 'Job', name: 'x' }, type: 'batch', generation: 1, createdAt: '' }) as unknown as TaskSpec;
+  const rec = (name: string, beat: string): NodeRecord => nodeRecord(name, beat, { labels: { zone: 'a' }, runtime: { runc: '1.1.5', kernel: '6', agentVersion: '0' } });
+  const task = (id: string): TaskSpec => taskSpec(MakeTask(id));
   const { snapshot, pending } = buildSnapshot(
     {
       nodes: [rec('live', '2026-01-01T00:00:50Z'), rec('dead', '2026-01-01T00:00:00Z'), rec('drained', '2026-01-01T00:00:59Z')],
