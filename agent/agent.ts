@@ -104,6 +104,11 @@ export class Agent {
   private readonly boundElsewhere = new Set<string>();
   /** tasks kept running after a store rebuild until a binding claims them (recovery.ts) */
   private readonly held = new Set<string>();
+  /**
+   * where a binding of a held task pointed, remembered: a batch task adopted, bound and deleted again
+   * (its Job already Complete) between two passes was still decided by that binding
+   */
+  private readonly decided = new Map<string, 'here' | 'elsewhere'>();
   private holdUntil = 0;
   private nodeSpec: NodeSpec | undefined;
   private records = new Map<string, LocalTask>();
@@ -155,6 +160,7 @@ export class Agent {
         else this.bindings.delete(k);
         if (v && v.node !== this.o.node) this.boundElsewhere.add(k);
         else this.boundElsewhere.delete(k);
+        if (v && this.held.has(k)) this.decided.set(k, v.node === this.o.node ? 'here' : 'elsewhere');
       }),
       this.follow(this.d.store.nodespec.watch({ key: this.o.node }), (_k, v) => { this.nodeSpec = v; }),
     ]);
@@ -346,12 +352,13 @@ export class Agent {
     const released = releaseHeld(this.held, {
       now: Date.now(),
       until: this.holdUntil,
-      boundHere: (id) => this.bindings.has(id),
-      boundElsewhere: (id) => this.boundElsewhere.has(id),
+      boundHere: (id) => this.bindings.has(id) || this.decided.get(id) === 'here',
+      boundElsewhere: (id) => this.boundElsewhere.has(id) || this.decided.get(id) === 'elsewhere',
       known: (id) => this.records.has(id),
     });
     for (const r of released) {
       this.held.delete(r.taskId);
+      this.decided.delete(r.taskId);
       this.log.info({ task: r.taskId, why: r.why }, 'agent: held task released');
       const t = this.records.get(r.taskId);
       if (t && r.why === 'bound here') await this.writeStatus(t);
