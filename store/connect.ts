@@ -104,3 +104,16 @@ async function authenticatorFromFile(file: string) {
   }
   return credsAuthenticator(new TextEncoder().encode(text));
 }
+
+/**
+ * closeConnection drains `nc` (pending publishes flushed) but for at most `ms`: a drain waits for a
+ * server, and a component stopping after its NATS went away (gitcell up shutting down) must still
+ * exit. Then the connection is closed.
+ */
+export async function closeConnection(nc: NatsConnection, ms = 5000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((r) => (timer = setTimeout(r, ms)));
+  await Promise.race([nc.drain().catch(() => undefined), late]);
+  clearTimeout(timer);
+  await nc.close().catch(() => undefined);
+}

@@ -2,7 +2,7 @@
 // these buckets, watches, events and leases. See README.md for the key layout and who writes what.
 export { StoreErrorCodes, type StoreErrorCode } from './errors.ts';
 export { jsonCodec, keyOf, keyFilter, validateKey, decodeRecord, encodeRecord, type RecordCodec, type InvalidRecord, type Envelope } from './record.ts';
-export { connect, splitServers, type ConnectOptions } from './connect.ts';
+export { connect, closeConnection, splitServers, type ConnectOptions } from './connect.ts';
 export { suggestReplicas, replicasFor, parseReplicas, MAX_REPLICAS } from './replicas.ts';
 export { Bucket, ensureBucket, SKIP, type BucketConfig, type BucketOptions, type StoreRecord, type UpdateFn, type UpdateOptions } from './bucket.ts';
 export type { Watch, WatchEvent, WatchOptions } from './watch.ts';

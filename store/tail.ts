@@ -243,6 +243,10 @@ export class StreamTail<E> implements AsyncIterable<E> {
       if (stalled) this.opts.nc.publish(stalled);
       const lastDelivered = Number(msg.headers?.get('Nats-Last-Consumer') ?? '0');
       if (lastDelivered >= this.expectDelivery) void this.restart('heartbeat reports undelivered messages');
+      // An idle heartbeat after everything was delivered means caught up, whatever `pending` said
+      // on the last message: nats-server 2.9 can leave it above 0 for a last-per-subject snapshot of
+      // a churning bucket, and a list() waiting for `synced` hung (seen in the e2e).
+      else if (!this.synced && this.consumerName && lastDelivered === this.expectDelivery - 1) this.markSynced();
       return;
     }
     void this.restart(`consumer status ${code} ${msg.headers?.description ?? ''}`);

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { GitcellError, errorMessage } from '../../lib/errors.ts';
 import { createLogger } from '../../lib/log.ts';
 import {
-  Bucket, connectFromOptions, nodeSecretsBucket, objectCodec, openAgentStore, openClusterStore, probeIncarnation, waitForStore,
+  Bucket, closeConnection, connectFromOptions, nodeSecretsBucket, objectCodec, openAgentStore, openClusterStore, probeIncarnation, waitForStore,
 } from '../../store/index.ts';
 import { Keyring } from '../../secrets/index.ts';
 import type { NodeSecretRecord, TaskStatus } from '../../api/index.ts';
@@ -141,7 +141,7 @@ export function registerAgent(program: Command): void {
       // Tasks keep running: a restarted agent adopts them (unless told to clean up, as `gitcell up` does).
       await agent.stop();
       if (f.stopTasksOnExit) await stopAllTasks(runtime, network, store, f.node, stateDir, log);
-      await nc.drain().catch(() => nc.close());
+      await closeConnection(nc);
     });
 }
 
