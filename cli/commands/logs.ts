@@ -14,7 +14,7 @@ export function registerLogs(program: Command): void {
     .option('--tail <n>', 'only the last N lines')
     .option('--nats <urls>', 'NATS server(s); default: the embedded server of --state-dir')
     .option('--creds <file>', 'NATS credentials file')
-    .option('--state-dir <dir>', 'state dir of the embedded cluster', '.gitcell')
+    .option('--state-dir <dir>', 'state dir of the embedded cluster (or GITCELL_STATE_DIR)', process.env.GITCELL_STATE_DIR ?? '.gitcell')
     .option('--prefix <prefix>', 'bucket name prefix', 'gitcell_')
     .action(async (task: string, opts: { follow?: boolean; tail?: string; nats?: string; creds?: string; stateDir: string; prefix: string }) => {
       let tail: number | undefined;

@@ -12,7 +12,7 @@
 // container.json, shim.pid, pid, exit.json. ROOT/names/<name> -> <id> makes names unique atomically.
 import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { GitcellError } from '../../lib/errors.ts';
 import { silentLogger, type Logger } from '../../lib/log.ts';
 import { ImageStore, type ResolvedImage } from '../image/index.ts';
@@ -86,12 +86,15 @@ export class ContainerManager {
   private readonly log: Logger;
 
   constructor(opts: ContainerManagerOptions) {
-    this.root = opts.root;
-    this.dir = join(opts.root, 'containers');
-    this.namesDir = join(opts.root, 'names');
-    this.images = opts.images ?? new ImageStore(opts.root);
-    this.snapshots = opts.snapshots ?? new Snapshotter(opts.root);
-    this.runc = new Runc(join(opts.root, 'runc'), opts.runc);
+    // Absolute from here on: the shim and runc run with their working directory inside a container's
+    // directory, so a root relative to the caller's (`--state-dir .gitcell`) would point nowhere.
+    const root = resolve(opts.root);
+    this.root = root;
+    this.dir = join(root, 'containers');
+    this.namesDir = join(root, 'names');
+    this.images = opts.images ?? new ImageStore(root);
+    this.snapshots = opts.snapshots ?? new Snapshotter(root);
+    this.runc = new Runc(join(root, 'runc'), opts.runc);
     this.cgroupParent = opts.cgroupParent ?? DEFAULT_CGROUP_PARENT;
     this.log = opts.log ?? silentLogger();
   }

@@ -7,7 +7,7 @@
 // two processes unpacking the same layer both end with one complete snapshot.
 import * as fs from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { GitcellError } from '../../lib/errors.ts';
 import { readdirSyncOrEmpty, readFileNoFollow } from '../../lib/fs.ts';
@@ -77,7 +77,7 @@ export class Snapshotter {
   private readonly inflight = new Map<string, Promise<string>>();
 
   constructor(root: string, private readonly opts: SnapshotterOptions = {}) {
-    this.dir = join(root, 'snapshots');
+    this.dir = join(resolve(root), 'snapshots'); // absolute: its paths reach mount(8) and runc
   }
 
   /** path returns the lower directory of a chain ID (whether or not it exists yet). */

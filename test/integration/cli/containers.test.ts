@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { ImageStore, buildBusyboxRootfs, importRootfs, readMounts, ContainerManager, listCgroups, pushImage } from '../../../runtime/index.ts';
 import { startRegistry } from '../../helpers/registry.ts';
 import { requireRoot, requireTools } from '../../helpers/root.ts';
@@ -13,7 +13,13 @@ import { requireRoot, requireTools } from '../../helpers/root.ts';
 let state = '';
 
 function gitcell(...args: string[]): { code: number; out: string; err: string } {
-  const r = spawnSync(process.execPath, ['cli/bin.js', ...args], { encoding: 'utf8', env: { ...process.env, GITCELL_STATE_DIR: state }, timeout: 60_000 });
+  return gitcellIn(process.cwd(), state, ...args);
+}
+
+/** gitcellIn runs the CLI binary from `cwd` with GITCELL_STATE_DIR=`stateDir` (possibly relative). */
+function gitcellIn(cwd: string, stateDir: string, ...args: string[]): { code: number; out: string; err: string } {
+  const bin = resolve('cli/bin.js');
+  const r = spawnSync(process.execPath, [bin, ...args], { cwd, encoding: 'utf8', env: { ...process.env, GITCELL_STATE_DIR: stateDir }, timeout: 60_000 });
   return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
 }
 
@@ -44,6 +50,15 @@ test('run in the foreground streams output and exits with the container\'s code;
   assert.equal(r.out, 'hello world\n');
   assert.equal(r.err, 'oops\n');
   assert.equal(gitcell('ps', '-q').out, '', '--rm removed it');
+});
+
+test('run --rm with a relative state dir (run from the directory that holds it) works like an absolute one', () => {
+  const parent = join(state, '..');
+  const relative = state.slice(parent.length + 1);
+  const r = gitcellIn(parent, relative, 'run', '--rm', 'busybox:cli', '--', 'sh', '-c', 'echo relative ok');
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.out, 'relative ok\n');
+  assert.equal(gitcellIn(parent, relative, 'ps', '-q').out, '', '--rm removed it');
 });
 
 test('run -d, ps, stop, rm', () => {
