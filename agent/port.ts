@@ -44,6 +44,8 @@ export interface RunRequest {
   command?: string[];
   args?: string[];
   env: { name: string; value: string }[];
+  /** secretEnv are values opened from Secrets: they override `env` and never reach the node's disk */
+  secretEnv?: { name: string; value: string }[];
   workingDir?: string;
   user?: string;
   hostname: string;

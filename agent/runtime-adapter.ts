@@ -53,6 +53,7 @@ export class RuntimeAdapter implements TaskRuntime {
       ...(req.command ? { entrypoint: req.command } : {}),
       ...(req.args ? { command: req.args } : {}),
       env: req.env.map((e) => `${e.name}=${e.value}`),
+      ...(req.secretEnv?.length ? { secretEnv: req.secretEnv.map((e) => `${e.name}=${e.value}`) } : {}),
       ...(req.workingDir ? { cwd: req.workingDir } : {}),
       ...(req.user ? { user: req.user } : {}),
       hostname: req.hostname,

@@ -10,4 +10,5 @@ export { readLogs, logFiles, parseLogLine, LogFollower, LOG_AWK, type LogLine, t
 export { resolveUser, parsePasswd, parseGroup, resolveImageUser, type ResolvedUser } from './user.ts';
 export { hostsFile, resolvConf, writeInitLayer, MOUNT_POINTS } from './init.ts';
 export { SHIM_SCRIPT, spawnShim } from './shim.ts';
+export { writeBundle, releaseBundle, secretBundleDir, isMemoryBacked, BUNDLE_TMPFS_BYTES } from './bundle.ts';
 export { commitContainer, diffUpper, writeDiffTar, COMMIT_EXCLUDED, type DiffEntry, type CommitOptions } from './commit.ts';

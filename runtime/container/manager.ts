@@ -8,7 +8,7 @@
 //   wait:   wait for exit.json (written by the shim, whoever started it)
 //   delete: SIGKILL if asked ─▶ runc delete ─▶ umount ─▶ leftover cgroups ─▶ rm -rf
 //
-// ROOT/containers/<id>/: config.json (bundle), rootfs/ (empty mount point), init/, upper/, work/, logs/,
+// ROOT/containers/<id>/: config.json (or bundle/config.json on a tmpfs when given secretEnv), rootfs/ (empty mount point), init/, upper/, work/, logs/,
 // container.json, shim.pid, pid, exit.json. ROOT/names/<name> -> <id> makes names unique atomically.
 import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -18,6 +18,7 @@ import { silentLogger, type Logger } from '../../lib/log.ts';
 import { ImageStore, type ResolvedImage } from '../image/index.ts';
 import { Snapshotter, chainIds } from '../snapshot/index.ts';
 import { cgroupsPathOf, DEFAULT_CGROUP_PARENT, oomEventsFile, removeCgroup } from './cgroups.ts';
+import { releaseBundle, writeBundle } from './bundle.ts';
 import { writeInitLayer } from './init.ts';
 import { LogFollower, readLogs, type LogLine } from './logs.ts';
 import { mountOverlay, overlayMount, overlayRootMount, unmount } from './mounts.ts';
@@ -52,6 +53,8 @@ export interface ContainerRecord {
   limits: { memoryBytes?: number; cpuMillis?: number; pidsLimit?: number };
   labels: Record<string, string>;
   log: { maxBytes: number; keep: number };
+  /** bundle is the directory of config.json when it is not the container's own (bundle.ts). */
+  bundle?: string;
 }
 
 /** ContainerInfo is a record plus its live status. */
@@ -115,6 +118,7 @@ export class ContainerManager {
     this.claimName(name, id);
     const p = this.pathsOf(id);
     let mounted = false;
+    let bundled = false;
     try {
       const lowers = await this.snapshots.prepare(this.images.content, image.layers.map((l, i) => ({ digest: l.digest, mediaType: l.mediaType, diffId: image.diffIds[i]! })));
       fs.mkdirSync(this.dir, { recursive: true, mode: 0o711 });
@@ -136,7 +140,7 @@ export class ContainerManager {
       const user = resolveUser(opts.user ?? image.config.User,
         parsePasswd(this.snapshots.readLayered(chain, 'etc/passwd')), parseGroup(this.snapshots.readLayered(chain, 'etc/group')));
       const args = argsOf(image, opts);
-      const env = mergeEnv([`PATH=${DEFAULT_PATH}`, `HOSTNAME=${hostname}`, `HOME=${user.home}`], mergeEnv(image.config.Env ?? [], opts.env ?? []));
+      const env = mergeEnv([`PATH=${DEFAULT_PATH}`, `HOSTNAME=${hostname}`, `HOME=${user.home}`], mergeEnv(image.config.Env ?? [], mergeEnv(opts.env ?? [], opts.secretEnv ?? [])));
       const spec = buildSpec({
         rootfs: p.rootfs, args, env, cwd: opts.cwd ?? (image.config.WorkingDir || '/'), uid: user.uid, gid: user.gid, additionalGids: user.additionalGids,
         hostname, cgroupsPath, ...(rootfsMount ? { rootfsMount } : {}),
@@ -148,19 +152,23 @@ export class ContainerManager {
         ...(opts.netnsPath ? { netnsPath: opts.netnsPath } : {}),
         annotations: { 'io.gitcell.name': name, 'io.gitcell.image': image.ref },
       });
-      fs.writeFileSync(join(p.dir, 'config.json'), JSON.stringify(spec, null, 2));
+      const inMemory = (opts.secretEnv?.length ?? 0) > 0;
+      bundled = inMemory;
+      const bundle = await writeBundle(p.dir, id, spec, inMemory);
       const record: ContainerRecord = {
         id, name, createdAt: new Date().toISOString(), args, hostname, cgroupsPath, oomFile: oomEventsFile(cgroupsPath),
         image: { ref: image.ref, manifestDigest: image.manifestDigest, chainIds: chain },
         limits: { ...(opts.memoryBytes !== undefined ? { memoryBytes: opts.memoryBytes } : {}), ...(opts.cpuMillis !== undefined ? { cpuMillis: opts.cpuMillis } : {}), ...(opts.pidsLimit !== undefined ? { pidsLimit: opts.pidsLimit } : {}) },
         labels: { ...(opts.labels ?? {}) },
         log: { ...DEFAULT_LOG_LIMITS, ...(opts.log ?? {}) },
+        ...(bundle !== p.dir ? { bundle } : {}),
       };
       writeJsonAtomic(join(p.dir, 'container.json'), record);
       this.log.debug({ id, name, image: image.ref }, 'container created');
       return { ...record, status: 'created' };
     } catch (err) {
       if (mounted) await unmount(p.rootfs).catch(() => undefined);
+      if (bundled) await releaseBundle(p.dir).catch(() => undefined);
       fs.rmSync(p.dir, { recursive: true, force: true });
       this.releaseName(name, id);
       throw err;
@@ -179,7 +187,7 @@ export class ContainerManager {
     } catch {
       throw new GitcellError('E_CONTAINER_STATE', `container ${info.name} is already starting`, { id });
     }
-    spawnShim({ runc: this.runc.bin, runcRoot: this.runc.root, id, dir: p.dir, logMaxBytes: info.log.maxBytes, logKeep: info.log.keep, oomFile: info.oomFile });
+    spawnShim({ runc: this.runc.bin, runcRoot: this.runc.root, id, dir: p.dir, logMaxBytes: info.log.maxBytes, logKeep: info.log.keep, oomFile: info.oomFile, bundle: info.bundle ?? p.dir });
     // Generous: runc takes ~40 ms on an idle machine but seconds on a saturated one.
     const seen = await waitForFile(p.dir, ['pid', 'exit.json'], START_TIMEOUT_MS).catch(async (err: unknown) => {
       await this.runc.kill(id, 'SIGKILL', true).catch(() => undefined);
@@ -245,6 +253,7 @@ export class ContainerManager {
       const st = fs.statSync(dir, { throwIfNoEntry: false });
       if (!st || fs.existsSync(join(dir, 'container.json')) || Date.now() - st.mtimeMs < 60_000) continue;
       await unmount(join(dir, 'rootfs')).catch(() => undefined);
+      await releaseBundle(dir).catch(() => undefined);
       fs.rmSync(dir, { recursive: true, force: true });
     }
     return this.list();
@@ -305,6 +314,7 @@ export class ContainerManager {
     }
     await this.runc.delete(info.id, true);
     await unmount(p.rootfs); // only images with dozens of layers are mounted on the host
+    await releaseBundle(p.dir); // containers given secretEnv have their config.json on a tmpfs
     const left = removeCgroup(info.cgroupsPath);
     if (left.length) this.log.warn({ id: info.id, left }, 'cgroups still populated after delete');
     fs.rmSync(p.dir, { recursive: true, force: true });

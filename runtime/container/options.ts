@@ -14,6 +14,11 @@ export interface ContainerOptions extends ContainerResources {
   entrypoint?: string[];
   /** env entries "K=V" override the image's by key. */
   env?: string[];
+  /**
+   * secretEnv entries "K=V" override `env` by key. They are kept in memory only: the container's
+   * config.json then lives on a tmpfs of its own (bundle.ts), never on the disk under ROOT.
+   */
+  secretEnv?: string[];
   cwd?: string;
   /** user: "", "uid", "uid:gid", "name" or "name:group", resolved in the image's /etc/passwd. */
   user?: string;
@@ -51,7 +56,10 @@ export function validateOptions(o: ContainerOptions): ContainerOptions {
     const v = o[f];
     if (v !== undefined && (!Array.isArray(v) || v.some((a) => typeof a !== 'string' || a.includes('\0')))) invalid(f, 'must be a list of strings', v);
   }
-  for (const e of o.env ?? []) if (typeof e !== 'string' || !/^[^=\0]+=/.test(e) || e.includes('\0')) invalid('env', 'entries must look like KEY=VALUE', e);
+  for (const f of ['env', 'secretEnv'] as const) {
+    // A secretEnv value is never echoed back in the error: only its key.
+    for (const e of o[f] ?? []) if (typeof e !== 'string' || !/^[^=\0]+=/.test(e) || e.includes('\0')) invalid(f, 'entries must look like KEY=VALUE', f === 'env' ? e : String(e).split('=')[0]);
+  }
   if (o.hostname !== undefined && !/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})$/.test(o.hostname)) invalid('hostname', 'must be a DNS name of at most 63 characters', o.hostname);
   positiveInt('memoryBytes', o.memoryBytes, 4 * 1024 * 1024);
   positiveInt('cpuMillis', o.cpuMillis, 10);

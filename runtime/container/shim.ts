@@ -14,14 +14,14 @@
 import { spawn } from 'node:child_process';
 import { LOG_AWK } from './logs.ts';
 
-/** SHIM_SCRIPT is the shim; positional args: runc, runc root, id, container dir, log max bytes, log keep, oom file. */
+/** SHIM_SCRIPT is the shim; positional args: runc, runc root, id, container dir, log max bytes, log keep, oom file, bundle dir. */
 export const SHIM_SCRIPT = `
 set -u
-runc=$1 root=$2 id=$3 d=$4 max=$5 keep=$6 oomf=$7
+runc=$1 root=$2 id=$3 d=$4 max=$5 keep=$6 oomf=$7 bundle=$8
 echo $$ > "$d/shim.pid"
 {
   {
-    "$runc" --root "$root" run --keep --bundle "$d" --pid-file "$d/pid" "$id" </dev/null 2>&1 1>&3 3>&-
+    "$runc" --root "$root" run --keep --bundle "$bundle" --pid-file "$d/pid" "$id" </dev/null 2>&1 1>&3 3>&-
     echo $? > "$d/exit.code"
   } | LOGF="$d/logs/stderr.log" awk -W interactive -v max="$max" -v keep="$keep" '${LOG_AWK}' 3>&-
 } 3>&1 | LOGF="$d/logs/stdout.log" awk -W interactive -v max="$max" -v keep="$keep" '${LOG_AWK}'
@@ -43,11 +43,13 @@ export interface ShimArgs {
   logMaxBytes: number;
   logKeep: number;
   oomFile: string;
+  /** bundle is the directory holding config.json (the container dir, or its in-memory bundle). */
+  bundle: string;
 }
 
 /** spawnShim starts the shim in its own session, detached from this process, and returns its pid. */
 export function spawnShim(a: ShimArgs): number {
-  const child = spawn('sh', ['-c', SHIM_SCRIPT, 'gitcell-shim', a.runc, a.runcRoot, a.id, a.dir, String(a.logMaxBytes), String(a.logKeep), a.oomFile], {
+  const child = spawn('sh', ['-c', SHIM_SCRIPT, 'gitcell-shim', a.runc, a.runcRoot, a.id, a.dir, String(a.logMaxBytes), String(a.logKeep), a.oomFile, a.bundle], {
     detached: true,
     stdio: 'ignore',
     cwd: a.dir,

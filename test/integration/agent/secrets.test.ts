@@ -3,6 +3,8 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { filesHolding } from '../../helpers/persistent.ts';
 import { requireRoot, requireTools } from '../../helpers/root.ts';
 import { startNatsServer, type NatsServer } from '../../helpers/nats.ts';
 import { leaks, makeTask, startTestNode, waitFor, type TestNode } from '../../helpers/agent.ts';
@@ -62,6 +64,24 @@ test('a task gets its Secret as 0400 files on a tmpfs and as an environment vari
   await n.unbind(spec.id);
   await waitFor('removed', async () => !(await n.status(spec.id)));
   assert.ok(!(await readFile('/proc/self/mounts', 'utf8')).includes(dir), 'tmpfs unmounted on removal');
+});
+
+test('a Secret environment value reaches the task but no persistent file of the node (state dir, runtime root, images)', async () => {
+  const value = `pw-${randomBytes(16).toString('hex')}`;
+  await n.secretsBucket!.put('default.envonly', sealedRecord('envonly', 'v1', { password: value }));
+  // The task prints a hash of the value: its logs are on disk on purpose.
+  const spec = makeTask(`senv-${Date.now()}`, n.image, ['sh', '-c', 'printf %s "$DB_PASSWORD" | sha256sum; while true; do sleep 1; done'], {
+    secretEnv: [{ name: 'DB_PASSWORD', secretName: 'envonly', key: 'password', version: 'v1' }],
+  });
+  await n.bind(spec);
+  await n.waitStatus(spec.id, 'running', (s) => s.state === 'running', 120_000);
+  const out = await waitFor('hash in log', async () => { const l = await logOf(spec.id); return l.includes('\n') ? l : undefined; });
+  assert.equal(out.split(' ')[0], createHash('sha256').update(value).digest('hex'));
+  assert.deepEqual(filesHolding([n.dir], value), [], `no file on disk below ${n.dir} holds the value`);
+  assert.ok(filesHolding([n.dir], spec.id).length > 0, 'the walk reads the node\'s files (the journal names the task)');
+  await n.unbind(spec.id);
+  await waitFor('removed', async () => !(await n.status(spec.id)));
+  assert.deepEqual(filesHolding([n.dir], value), [], 'nor after the task was removed');
 });
 
 test('a Secret not yet delivered (or at another version) holds the task back with a clear message, then it starts', async () => {
