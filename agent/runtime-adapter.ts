@@ -16,6 +16,8 @@ export interface RuntimeAdapterOptions {
   imageRoot?: string;
   /** cgroup parent of this node's containers, e.g. "gitcell/node-1" */
   cgroupParent: string;
+  /** maxBlobBytes refuses image blobs declared larger (default runtime/'s DEFAULT_MAX_BLOB_BYTES) */
+  maxBlobBytes?: number;
 }
 
 /** RuntimeAdapter: see the file comment. */
@@ -40,7 +42,7 @@ export class RuntimeAdapter implements TaskRuntime {
     // One pull per reference at a time, however many tasks want it.
     let p = this.pulls.get(ref);
     if (!p) {
-      p = pullImage(this.imageStore, ref).then(() => undefined).finally(() => this.pulls.delete(ref));
+      p = pullImage(this.imageStore, ref, this.o.maxBlobBytes !== undefined ? { maxBlobBytes: this.o.maxBlobBytes } : {}).then(() => undefined).finally(() => this.pulls.delete(ref));
       this.pulls.set(ref, p);
     }
     await p;

@@ -3,7 +3,8 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import Table from 'cli-table3';
-import { GitcellError } from '../../lib/errors.ts';
+import { GitcellError, errorMessage } from '../../lib/errors.ts';
+import { parseMemory } from '../../api/quantity.ts';
 import {
   ImageStore, collectGarbage, exportOciLayout, importOciLayout, importRootfs,
   isOciLayout, pullImage, pushImage, splitLayoutArg, type Credentials,
@@ -128,10 +129,12 @@ export function registerImage(program: Command): void {
     .description('download an image from a registry (linux/amd64 from multi-platform images)')
     .argument('<ref>', 'HOST[:PORT]/NAME[:TAG|@DIGEST]')
     .option('--concurrency <n>', 'parallel layer downloads', '3')
-    .action(async (ref: string, opts: RootOptions & AuthOptions & { concurrency: string }) => {
+    .option('--max-blob-size <quantity>', 'refuse a config or layer declared larger than this (e.g. 2Gi; default 10Gi)')
+    .action(async (ref: string, opts: RootOptions & AuthOptions & { concurrency: string; maxBlobSize?: string }) => {
       const creds = await credentials(opts);
       const img = await pullImage(new ImageStore(runtimeRoot(opts)), ref, {
         concurrency: positiveInt(opts.concurrency, '--concurrency'), progress: terminalProgress('pull'), ...(creds ? { credentials: creds } : {}),
+        ...(opts.maxBlobSize !== undefined ? { maxBlobBytes: quantityBytes(opts.maxBlobSize, '--max-blob-size') } : {}),
       });
       process.stdout.write(`${img.ref} ${img.manifestDigest}\n`);
     });
@@ -159,4 +162,13 @@ export function registerImage(program: Command): void {
       const verb = opts.dryRun ? 'would remove' : 'removed';
       process.stdout.write(`${verb} ${result.blobs.removed.length} blobs (${human(result.blobs.freedBytes)}), ${result.snapshotsRemoved.length} snapshots, ${result.blobs.tempFilesRemoved} stale temp files\n`);
     });
+}
+
+/** quantityBytes reads a byte quantity flag ("2Gi", "500M", "1048576"); E_USAGE naming the flag. */
+function quantityBytes(v: string, flag: string): number {
+  try {
+    return parseMemory(/^\d+$/.test(v) ? Number(v) : v);
+  } catch (err) {
+    throw new GitcellError('E_USAGE', `${flag}: ${errorMessage(err)}`, { flag, value: v });
+  }
 }

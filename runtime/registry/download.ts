@@ -14,6 +14,28 @@ export interface DownloadOptions {
   retries?: number;
   /** idleTimeoutMs aborts a transfer that receives nothing for this long (default 60 s); it then resumes. */
   idleTimeoutMs?: number;
+  /** maxBlobBytes refuses a blob whose descriptor declares more (default DEFAULT_MAX_BLOB_BYTES). */
+  maxBlobBytes?: number;
+}
+
+/**
+ * DEFAULT_MAX_BLOB_BYTES caps the size a registry may declare for one blob (10 GiB, larger than any
+ * sane layer): a manifest is attacker-controlled input, and the declared size is what the download
+ * is allowed to write to the node's disk.
+ */
+export const DEFAULT_MAX_BLOB_BYTES = 10 * 1024 ** 3;
+
+/**
+ * checkDeclaredSize refuses, before any byte is requested, a descriptor whose size is not a
+ * non-negative integer or is over `max`: E_BLOB_TOO_LARGE names the blob, its size and the cap.
+ */
+export function checkDeclaredSize(desc: Descriptor, max: number = DEFAULT_MAX_BLOB_BYTES, where = 'blob'): void {
+  if (!Number.isSafeInteger(desc.size) || desc.size < 0) {
+    throw new GitcellError('E_MANIFEST_INVALID', `${where} ${desc.digest}: declared size ${String(desc.size)} is not a byte count`, { digest: desc.digest, size: desc.size });
+  }
+  if (desc.size > max) {
+    throw new GitcellError('E_BLOB_TOO_LARGE', `${where} ${desc.digest} declares ${desc.size} bytes, over the ${max}-byte cap (maxBlobBytes); not downloaded`, { digest: desc.digest, size: desc.size, max });
+  }
 }
 
 function isAlive(pid: number): boolean {
@@ -75,6 +97,7 @@ export async function fetchBlob(client: RegistryClient, content: ContentStore, r
 const inflight = new Map<string, Promise<'exists' | 'done'>>();
 
 async function fetchBlobOnce(client: RegistryClient, content: ContentStore, repository: string, desc: Descriptor, options: DownloadOptions): Promise<'exists' | 'done'> {
+  checkDeclaredSize(desc, options.maxBlobBytes, `${client.domain}/${repository}: blob`);
   if (await content.has(desc.digest)) {
     options.progress.finish(desc.digest, 'exists');
     return 'exists';
@@ -148,6 +171,12 @@ async function transferBody(client: RegistryClient, repository: string, desc: De
   }
   if (!res.body) throw new GitcellError('E_REGISTRY_ERROR', `${client.domain}: empty body for blob ${desc.digest}`, { digest: desc.digest });
   const start = append ? offset : 0;
+  // A registry announcing more than the descriptor allows is refused before its body is read.
+  const announced = Number(res.headers.get('content-length') ?? NaN);
+  if (Number.isFinite(announced) && announced > desc.size - start) {
+    await res.body.cancel();
+    throw new GitcellError('E_SIZE_MISMATCH', `${client.domain}/${repository}: blob ${desc.digest} is announced as ${announced} bytes, more than the ${desc.size - start} its descriptor leaves; not stored`, { digest: desc.digest, announced });
+  }
   // The limit stops a registry that sends more than the descriptor's size from filling the disk.
   // Each chunk is written before the next is read, so after an interruption the partial file
   // holds everything that arrived and the next attempt resumes from there.

@@ -4,7 +4,7 @@ import {
   type ImageStore, type ResolvedImage,
 } from '../image/index.ts';
 import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, RegistryClient, readLimited } from './client.ts';
-import { fetchBlob } from './download.ts';
+import { checkDeclaredSize, fetchBlob } from './download.ts';
 import { NO_PROGRESS, mapLimit, type Progress } from './progress.ts';
 import type { Credentials } from './auth.ts';
 
@@ -18,6 +18,8 @@ export interface PullOptions {
   retries?: number;
   /** idleTimeoutMs: a blob transfer silent this long is aborted and resumed (default 60 s). */
   idleTimeoutMs?: number;
+  /** maxBlobBytes refuses a config or layer declared larger (default DEFAULT_MAX_BLOB_BYTES, 10 GiB). */
+  maxBlobBytes?: number;
   client?: RegistryClient;
 }
 
@@ -73,7 +75,13 @@ export async function pullImage(store: ImageStore, ref: string, options: PullOpt
     if (doc.kind !== 'manifest') throw new GitcellError('E_MANIFEST_INVALID', `${name}: an index inside an index is not supported`, { ref: name });
   }
   try {
-    const fetchOpts = { progress, ...(options.retries !== undefined ? { retries: options.retries } : {}), ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}) };
+    // Every declared size is checked before the first blob is requested: an oversized layer is
+    // refused without downloading the config or any other layer first.
+    for (const d of [doc.config, ...doc.layers]) checkDeclaredSize(d, options.maxBlobBytes, `${name}: blob`);
+    const fetchOpts = {
+      progress, ...(options.retries !== undefined ? { retries: options.retries } : {}), ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
+      ...(options.maxBlobBytes !== undefined ? { maxBlobBytes: options.maxBlobBytes } : {}),
+    };
     await fetchBlob(client, store.content, repository, doc.config, fetchOpts);
     // Check the config before spending time on layers: a broken config makes the image useless.
     const config = parseImageConfig(await store.content.readBlob(doc.config.digest), `config ${doc.config.digest} of ${name}`);

@@ -241,3 +241,70 @@ test('layer downloads run concurrently, never more than the bound', async () => 
   assert.equal(pulled.layers.length, 5);
   assert.equal(proxy.peakBlobGets, 2);
 });
+
+test('a layer declared over the configured cap is refused before any blob is requested', async () => {
+  const { reg, img } = await pushedSample('big/app:1');
+  const proxy = await proxied(reg);
+  const store = await tmp.imageStore();
+  const cap = img.layers[0]!.size - 1;
+  await assert.rejects(pullImage(store, `${proxy.domain}/big/app:1`, { maxBlobBytes: cap }), (e) => {
+    assert.ok(isGitcellError(e, 'E_BLOB_TOO_LARGE'), String(e));
+    assert.match(e.message, new RegExp(`declares ${img.layers[0]!.size} bytes, over the ${cap}-byte cap`));
+    return true;
+  });
+  assert.deepEqual(proxy.requests.filter((r) => r.path.includes('/blobs/')), [], 'no blob was requested, not even the config');
+  assert.deepEqual(await store.content.list(), []);
+  assert.deepEqual(await store.refs(), []);
+});
+
+/**
+ * lyingRegistry is a registry on 127.0.0.1 that serves one image whose manifest lies: `layerSize`
+ * for its only layer, and a config blob announced with a Content-Length far beyond its descriptor
+ * (then a few bytes and silence). It records the blob paths requested.
+ */
+async function lyingRegistry(layerSize: number): Promise<{ domain: string; blobGets: string[]; configDigest: string }> {
+  const { createServer } = await import('node:http');
+  const { createHash } = await import('node:crypto');
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [`sha256:${'1'.repeat(64)}`] } }));
+  const configDigest = `sha256:${createHash('sha256').update(config).digest('hex')}`;
+  const manifest = Buffer.from(JSON.stringify({
+    schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length },
+    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: `sha256:${'2'.repeat(64)}`, size: layerSize }],
+  }));
+  const blobGets: string[] = [];
+  const open = new Set<import('node:http').ServerResponse>();
+  const server = createServer((req, res) => {
+    const url = req.url ?? '/';
+    if (url === '/v2/') { res.writeHead(200, { 'content-type': 'application/json' }).end('{}'); return; }
+    if (url.includes('/manifests/')) { res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json', 'content-length': manifest.length }).end(manifest); return; }
+    if (url.includes('/blobs/')) {
+      blobGets.push(url);
+      // Announces 10 GiB, sends the real config, then holds the connection open and silent.
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(10 * 1024 ** 3) });
+      res.write(config);
+      open.add(res);
+      return;
+    }
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  tmp.defer(() => new Promise<void>((r) => { for (const res of open) res.destroy(); server.close(() => r()); }));
+  return { domain: `127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}`, blobGets, configDigest };
+}
+
+test('a registry lying about sizes: a declared size over the default cap, or a body announced longer than its descriptor, is refused at once', async () => {
+  const huge = await lyingRegistry(2 ** 45); // 32 TiB, over the 10 GiB default
+  const store = await tmp.imageStore();
+  await assert.rejects(pullImage(store, `${huge.domain}/lie/app:1`), (e) => isGitcellError(e, 'E_BLOB_TOO_LARGE') && /declares 35184372088832 bytes/.test(e.message));
+  assert.deepEqual(huge.blobGets, [], 'refused before downloading anything');
+  // Within the cap, the config blob is announced as 10 GiB: refused from the headers, before its
+  // body is read (without that check the pull would wait on the silent connection and retry).
+  const liar = await lyingRegistry(1024);
+  const started = Date.now();
+  await assert.rejects(pullImage(store, `${liar.domain}/lie/app:1`, { idleTimeoutMs: 60_000 }), (e) => isGitcellError(e, 'E_SIZE_MISMATCH') && /announced as 10737418240 bytes/.test(e.message));
+  assert.deepEqual(liar.blobGets, [`/v2/lie/app/blobs/${liar.configDigest}`]);
+  assert.ok(Date.now() - started < 50_000, 'no wait for the idle timeout');
+  assert.deepEqual(await store.content.list(), []);
+  assert.deepEqual((await readdir(store.content.ingestDir)).filter((n) => !n.endsWith('.lock')), [], 'no partial file kept');
+});
