@@ -16,6 +16,8 @@ declare -A want=(
   [git]=git
   [setfattr]=attr
   [mknod]=coreutils
+  [gpg]=gnupg
+  [ssh-keygen]=openssh-client
 )
 missing=()
 for bin in "${!want[@]}"; do

@@ -4,6 +4,7 @@ import http from 'isomorphic-git/http/node';
 import { GitcellError, errorMessage } from '../../lib/errors.ts';
 import type { GitCredentials } from '../source/index.ts';
 import { GITCELL_AUTHOR } from './message.ts';
+import { runGit } from './cli.ts';
 
 /** EMPTY_TREE is git's id of the empty tree: the "parent tree" of a root commit. */
 export const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
@@ -37,8 +38,14 @@ export type RevertResult =
   /** Later commits touch the same lines: a human must decide. */
   | { outcome: 'conflict'; tip: string; files: string[]; message: string };
 
-/** PUSH_ATTEMPTS bounds retries when the remote branch moves between our fetch and our push. */
-export const PUSH_ATTEMPTS = 3;
+/**
+ * PUSH_ATTEMPTS bounds the reverts made again when the branch moved under us (a user commits or
+ * pushes in a loop), locally between our read and our ref update, remotely between our fetch and
+ * our push: each attempt starts from their newest commit, after a short growing, jittered pause.
+ */
+export const PUSH_ATTEMPTS = 20;
+
+const retryPause = (attempt: number) => new Promise((resolve) => setTimeout(resolve, Math.min(10 * attempt, 200) * (0.5 + Math.random())));
 
 /**
  * revertCommit commits a revert of `commit` on the branch, authored by gitcell, and pushes it when
@@ -62,7 +69,10 @@ export async function revertCommit(opts: RevertOptions): Promise<RevertResult> {
         return made;
       } catch (err) {
         // A user committed while we reverted: revert again on top of their commit.
-        if ((err as GitcellError).code === 'E_GIT_BRANCH_MOVED' && attempt < PUSH_ATTEMPTS) continue;
+        if ((err as GitcellError).code === 'E_GIT_BRANCH_MOVED' && attempt < PUSH_ATTEMPTS) {
+          await retryPause(attempt);
+          continue;
+        }
         throw err;
       }
     }
@@ -73,11 +83,13 @@ export async function revertCommit(opts: RevertOptions): Promise<RevertResult> {
       await git.writeRef({ fs, gitdir: opts.gitdir, ref: opts.trackingRef, value: made.sha, force: true });
       return { ...made, pushed: true };
     } catch (err) {
-      const rejected = (err as { code?: string }).code === 'PushRejectedError' || /fast-forward|fetch first|non-fast/.test(errorMessage(err));
+      const rejected = (err as { code?: string }).code === 'PushRejectedError' || /fast-forward|fetch first|non-fast|failed to update ref|failed to lock|cannot lock ref/.test(errorMessage(err));
       if (!rejected || attempt >= PUSH_ATTEMPTS) {
         throw new GitcellError('E_GIT_PUSH', `pushing the revert of ${opts.commit.slice(0, 12)} to ${opts.remote.url}: ${errorMessage(err)}`, { url: opts.remote.url, commit: opts.commit });
       }
-      // Someone pushed meanwhile: fetch their commits and revert again on top of them.
+      // Someone pushed meanwhile: fetch their commits and revert again on top of them. The push is
+      // never forced: the remote's receive-pack compares the old tip under its own ref lock.
+      await retryPause(attempt);
       const { fetchHead: fetched } = await git.fetch({ fs, http, gitdir: opts.gitdir, url: opts.remote.url, ref: opts.branch, remoteRef: opts.branch, singleBranch: true, tags: false, onAuth });
       if (!fetched) throw new GitcellError('E_GIT_FETCH', `branch ${opts.branch} is gone from ${opts.remote.url}`, { url: opts.remote.url });
       await git.writeRef({ fs, gitdir: opts.gitdir, ref: opts.trackingRef, value: fetched, force: true });
@@ -134,28 +146,21 @@ async function makeRevert(opts: RevertOptions): Promise<RevertResult> {
 }
 
 /**
- * updateLocalBranch moves the local branch from `from` to `to`, refusing if someone committed in
- * between (then the caller's next attempt sees their commit); and, when the branch is checked out
- * in a clean working tree, checks the revert out so `git status` stays clean for the user.
+ * updateLocalBranch moves the local branch from `from` to `to` with `git update-ref REF TO FROM`:
+ * git takes the ref's own lock (`<ref>.lock`, O_EXCL, the lock every `git commit` takes) and
+ * compares the tip with `from` while holding it, so a commit made since we read the tip (or one
+ * being made right now) is never overwritten: the update fails and the caller reverts again on top
+ * of it. Then, when the branch is checked out, `git read-tree -m -u FROM TO` brings the working tree
+ * along as `git checkout` would: it refuses to touch a file the user changed (the tree is left alone).
  */
 async function updateLocalBranch(opts: RevertOptions, from: string, to: string): Promise<void> {
-  const now = await git.resolveRef({ fs, gitdir: opts.gitdir, ref: opts.trackingRef });
-  if (now !== from) {
-    throw new GitcellError('E_GIT_BRANCH_MOVED', `${opts.branch} moved from ${from.slice(0, 12)} to ${now.slice(0, 12)} while reverting; will retry`, { branch: opts.branch });
+  const r = await runGit(['update-ref', '-m', `gitcell: revert ${opts.commit.slice(0, 12)}`, opts.trackingRef, to, from], { gitdir: opts.gitdir });
+  if (r.code !== 0) {
+    throw new GitcellError('E_GIT_BRANCH_MOVED', `${opts.branch} moved (or is being committed to) while reverting from ${from.slice(0, 12)}; will retry: ${r.stderr.trim()}`, { branch: opts.branch });
   }
-  let checkedOut = false;
-  if (opts.dir) {
-    const head = await git.currentBranch({ fs, gitdir: opts.gitdir, fullname: true }).catch(() => undefined);
-    checkedOut = head === opts.trackingRef;
-  }
-  let clean = false;
-  if (checkedOut && opts.dir) {
-    const matrix = await git.statusMatrix({ fs, dir: opts.dir, gitdir: opts.gitdir });
-    // [file, HEAD, workdir, stage]: 1,1,1 is unchanged; anything else is a local change (untracked 0,2,0 allowed).
-    clean = matrix.every(([, h, w, s]) => (h === 1 && w === 1 && s === 1) || (h === 0 && w === 2 && s === 0));
-  }
-  await git.writeRef({ fs, gitdir: opts.gitdir, ref: opts.trackingRef, value: to, force: true });
-  if (checkedOut && clean && opts.dir) {
-    await git.checkout({ fs, dir: opts.dir, gitdir: opts.gitdir, ref: opts.branch, force: true });
-  }
+  if (!opts.dir) return;
+  const head = await runGit(['symbolic-ref', '--quiet', 'HEAD'], { gitdir: opts.gitdir });
+  if (head.code !== 0 || head.stdout.trim() !== opts.trackingRef) return;
+  // Best effort: a refused or failed update leaves the user's files as they are, the revert is committed.
+  await runGit(['read-tree', '-m', '-u', from, to], { gitdir: opts.gitdir, workTree: opts.dir });
 }
