@@ -3,3 +3,6 @@ export { GitcellError, isGitcellError, errorMessage } from './errors.ts';
 export { createLogger, silentLogger, type Logger } from './log.ts';
 export { readdirIfExists, readdirSyncOrEmpty, readFileNoFollow } from './fs.ts';
 export { HashCounter } from './hash-counter.ts';
+export { Backoff, backoffDelay, nextBackoffDelay, sleep, type BackoffOptions } from './backoff.ts';
+export { writeFileAtomic, writeFileAtomicSync, tempPathFor, type AtomicWriteOptions } from './atomic-write.ts';
+export { mapLimit } from './concurrency.ts';

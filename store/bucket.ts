@@ -198,7 +198,7 @@ export class Bucket<T> {
 
   /**
    * lastRevision returns the bucket's newest revision (its stream's last sequence, 0 when empty),
-   * read from the stream leader: a Mirror that has reached it has seen every write acknowledged
+   * read from the stream leader: an Informer that has reached it has seen every write acknowledged
    * before this call.
    */
   async lastRevision(): Promise<number> {

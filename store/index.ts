@@ -43,5 +43,5 @@ export {
 } from './embedded.ts';
 export { agentPermissions, anonymousPermissions, authorizationConfig, nodeSecretsBucket, type NatsPermissions, type NatsUser } from './permissions.ts';
 export { openAgentStore, type AgentStore } from './agent-store.ts';
-export { Mirror, type Mirrored, type MirrorOptions } from './mirror.ts';
+export { Informer, defaultInformerBackoff, type InformerView, type InformerEntry, type InformerOptions, type InformerChange, type InformerSource } from './informer.ts';
 export { probeIncarnation, waitForStore, watchIncarnation, STORE_RESET_EXIT_CODE, type IncarnationProbe, type WaitForStoreOptions, type IncarnationWatchOptions } from './incarnation.ts';

@@ -1,15 +1,15 @@
 /**
- * The live view of `gitcell up`: nodes, jobs and tasks from the store, kept current by Mirror
+ * The live view of `gitcell up`: nodes, jobs and tasks from the store, kept current by store Informer
  * informers (watch snapshot + changes, no polling of NATS). On a TTY the screen is redrawn about
  * once a second; otherwise a summary line is logged every 15 s when something changed.
  */
 import type { Binding, NodeRecord, TaskSpec, TaskStatus } from '../../api/index.ts';
 import { silentLogger } from '../../lib/log.ts';
-import { Mirror, type ClusterStore } from '../../store/index.ts';
+import { Informer, type ClusterStore } from '../../store/index.ts';
 import type { DesiredRecord, SyncRecord } from '../../reconciler/index.ts';
 import { table } from '../client.ts';
 
-/** ViewModel is everything the view shows, read from the mirrors. */
+/** ViewModel is everything the view shows, read from the informers. */
 export interface ViewModel {
   nodes: NodeRecord[];
   tasks: { spec: TaskSpec; node?: string; status?: TaskStatus }[];
@@ -64,23 +64,23 @@ export class LiveView {
   private readonly abort = new AbortController();
   private readonly timer: NodeJS.Timeout;
   private last = '';
-  private readonly nodes: Mirror<NodeRecord>;
-  private readonly tasks: Mirror<TaskSpec>;
-  private readonly bindings: Mirror<Binding>;
-  private readonly statuses: Mirror<TaskStatus>;
-  private readonly sync: Mirror<SyncRecord>;
+  private readonly nodes: Informer<NodeRecord>;
+  private readonly tasks: Informer<TaskSpec>;
+  private readonly bindings: Informer<Binding>;
+  private readonly statuses: Informer<TaskStatus>;
+  private readonly sync: Informer<SyncRecord>;
 
   constructor(store: ClusterStore<DesiredRecord, SyncRecord>, private readonly o: { tty: boolean; header: () => string; write: (s: string) => void; sourceKey?: string }) {
     const mo = { signal: this.abort.signal, log: silentLogger() };
-    this.nodes = new Mirror(store.nodes, mo);
-    this.tasks = new Mirror(store.tasks, mo);
-    this.bindings = new Mirror(store.bindings, mo);
-    this.statuses = new Mirror(store.status, mo);
-    this.sync = new Mirror(store.sync, { ...mo, prefix: 'source' });
+    this.nodes = new Informer(store.nodes, mo);
+    this.tasks = new Informer(store.tasks, mo);
+    this.bindings = new Informer(store.bindings, mo);
+    this.statuses = new Informer(store.status, mo);
+    this.sync = new Informer(store.sync, { ...mo, prefix: 'source' });
     this.timer = setInterval(() => this.draw(), o.tty ? 1000 : 15_000);
   }
 
-  /** model reads the mirrors into a ViewModel. */
+  /** model reads the informers into a ViewModel. */
   model(): ViewModel {
     const tasks = [...this.tasks.entries].map(([id, e]) => {
       const node = this.bindings.get(id)?.node;

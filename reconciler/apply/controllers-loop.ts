@@ -1,6 +1,6 @@
 import type { TaskStatus } from '../../api/index.ts';
 import { createLogger, errorMessage, isGitcellError, type Logger } from '../../lib/index.ts';
-import { Mirror, StoreErrorCodes, type Bucket } from '../../store/index.ts';
+import { Informer, StoreErrorCodes, type Bucket } from '../../store/index.ts';
 import type { WorkloadSpec } from '../controllers/index.ts';
 import { controllerPass, type ClusterView, type PassResult } from './controllers-pass.ts';
 import { OBJECT_PREFIX, sourceStatusKey } from './keys.ts';
@@ -63,20 +63,20 @@ export function runControllers(opts: RunControllersOptions): ControllerLoop {
   let running = false;
   let timer: NodeJS.Timeout | undefined;
 
-  // Informers (store Mirror): each rebuilds its copy from scratch after a failed watch, so the
-  // view never drifts; a pass runs only while all five hold a complete snapshot.
+  // Store informers: a failed watch is restarted and catches up, so the view never freezes; a pass
+  // runs only while all five hold a complete snapshot.
   const onChange = () => schedule();
-  const mirror = <T>(bucket: Bucket<T>, prefix?: string) => new Mirror<T>(bucket, { signal, onChange, log, ...(prefix ? { prefix } : {}) });
-  const desired = mirror(store.desired);
-  const tasks = mirror(store.tasks);
-  const statuses = mirror(store.status);
-  const nodes = mirror(store.nodes);
-  const objectStatuses = mirror(store.sync, OBJECT_PREFIX);
-  const mirrors = [desired, tasks, statuses, nodes, objectStatuses];
+  const inform = <T>(bucket: Bucket<T>, prefix?: string) => new Informer<T>(bucket, { signal, onChange, log, ...(prefix ? { prefix } : {}) });
+  const desired = inform(store.desired);
+  const tasks = inform(store.tasks);
+  const statuses = inform(store.status);
+  const nodes = inform(store.nodes);
+  const objectStatuses = inform(store.sync, OBJECT_PREFIX);
+  const informers = [desired, tasks, statuses, nodes, objectStatuses];
 
   function schedule(delay = opts.debounceMs ?? 5): void {
     dirty = true;
-    if (running || timer || signal.aborted || !mirrors.every((m) => m.hasSynced)) return;
+    if (running || timer || signal.aborted || !informers.every((m) => m.hasSynced)) return;
     timer = setTimeout(runPass, delay);
   }
 
@@ -86,7 +86,7 @@ export function runControllers(opts: RunControllersOptions): ControllerLoop {
     if (++ticks % 30 === 0) fingerprints.clear();
     schedule(0);
   }, opts.tickMs ?? 1000);
-  const watches = mirrors.map((m) => m.done);
+  const watches = informers.map((m) => m.done);
 
   let passDone: Promise<void> = Promise.resolve();
   async function runPass(): Promise<void> {
@@ -160,15 +160,14 @@ export function runControllers(opts: RunControllersOptions): ControllerLoop {
         const cur = objectStatuses.entries.get(key);
         const revision = cur ? await store.sync.update(key, value, cur.revision) : await store.sync.create(key, value);
         // Our own write, known before its echo arrives: the next pass must not decide on the old value.
-        objectStatuses.entries.set(key, { value, revision });
+        objectStatuses.apply(key, value, revision);
       }),
     );
     await mapLimit(r.deleteTasks, 128, (id) =>
       tolerate(`delete task ${id}`, async () => {
         const cur = tasks.entries.get(id);
         if (!cur) return;
-        await store.tasks.delete(id, { revision: cur.revision });
-        tasks.entries.delete(id);
+        tasks.apply(id, undefined, await store.tasks.delete(id, { revision: cur.revision }));
       }),
     );
     await mapLimit(r.deleteDesired, 32, (key) =>
@@ -182,14 +181,13 @@ export function runControllers(opts: RunControllersOptions): ControllerLoop {
       tolerate(`delete status ${key}`, async () => {
         const cur = objectStatuses.entries.get(key);
         if (!cur) return;
-        await store.sync.delete(key, { revision: cur.revision });
-        objectStatuses.entries.delete(key);
+        objectStatuses.apply(key, undefined, await store.sync.delete(key, { revision: cur.revision }));
       }),
     );
     await mapLimit(r.createTasks, 128, (t) =>
       tolerate(`create task ${t.id}`, async () => {
         const revision = await store.tasks.create(t.id, t);
-        tasks.entries.set(t.id, { value: t, revision });
+        tasks.apply(t.id, t, revision);
       }),
     );
     await mapLimit(r.createDesired, 16, ({ key, value }) => tolerate(`create ${key}`, () => store.desired.create(key, value)));

@@ -46,7 +46,7 @@ export interface ReconcileRevisionOptions<R> {
   signal?: AbortSignal;
   /**
    * current lists the `desired` bucket for the diff phase (default: store.desired.list(), a full
-   * read). A long-running reconciler can pass a store Mirror's entries instead, which saves the read
+   * read). A long-running reconciler can pass a store Informer's entries instead, which saves the read
    * on every commit; a stale entry is harmless, its compare-and-set write fails and the reconcile is
    * retried.
    */

@@ -1,7 +1,7 @@
 import type { NodeRecord, NodeSecretRecord, Binding, TaskSpec } from '../../api/cluster.ts';
 import type { Secret } from '../../api/manifests.ts';
 import { createLogger, errorMessage, type Logger } from '../../lib/index.ts';
-import { appendEvent, Bucket, Mirror, nodeSecretsBucket, objectCodec, type ClusterStore } from '../../store/index.ts';
+import { appendEvent, Bucket, Informer, nodeSecretsBucket, objectCodec, type ClusterStore } from '../../store/index.ts';
 import { keyIdOf, nodeSecretKey, openSecret, planDelivery, sealValue, secretVersion, secretsNeededByNode, type Keyring, type NodeSecretRef } from '../../secrets/index.ts';
 import type { DesiredRecord } from '../diff/index.ts';
 
@@ -54,11 +54,11 @@ export function runSecretDistributor(opts: SecretDistributorOptions): SecretDist
       }
     })), opts.debounceMs ?? 20);
   };
-  const mirror = <T>(bucket: Bucket<T>, prefix?: string) => new Mirror<T>(bucket, { signal, onChange: changed, log, ...(prefix ? { prefix } : {}) });
-  const secrets = mirror(store.desired, 'Secret');
-  const tasks = mirror<TaskSpec>(store.tasks);
-  const bindings = mirror<Binding>(store.bindings);
-  const nodes = mirror<NodeRecord>(store.nodes);
+  const inform = <T>(bucket: Bucket<T>, prefix?: string) => new Informer<T>(bucket, { signal, onChange: changed, log, ...(prefix ? { prefix } : {}) });
+  const secrets = inform(store.desired, 'Secret');
+  const tasks = inform<TaskSpec>(store.tasks);
+  const bindings = inform<Binding>(store.bindings);
+  const nodes = inform<NodeRecord>(store.nodes);
   const all = [secrets, tasks, bindings, nodes];
 
   // Per node: its bucket and what it holds (learned once by listing, then kept by our own writes).

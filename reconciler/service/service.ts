@@ -1,6 +1,6 @@
 import type { AnyObject } from '../../api/index.ts';
 import { createLogger, errorMessage, type Logger } from '../../lib/index.ts';
-import { Mirror, probeIncarnation, runForLeadership, type ClusterStore, type Election, type LeaderContext, type StoreRecord } from '../../store/index.ts';
+import { Informer, probeIncarnation, runForLeadership, type ClusterStore, type Election, type LeaderContext, type StoreRecord } from '../../store/index.ts';
 import {
   reconcileRevision,
   runControllers,
@@ -67,7 +67,7 @@ export interface ReconcilerService {
   stop(): Promise<void>;
 }
 
-/** MIRROR_CATCH_UP_MS bounds the wait for the desired mirror before the diff lists the bucket instead. */
+/** MIRROR_CATCH_UP_MS bounds the wait for the desired informer before the diff lists the bucket instead. */
 const MIRROR_CATCH_UP_MS = 2_000;
 
 /** sourceNameOf turns a branch into a store-key-safe source name ("release/1.2" -> "release-1-2"). */
@@ -99,18 +99,18 @@ export async function startReconcilerService(opts: ReconcilerServiceOptions): Pr
   }
 
   const reconcileLoop = async (ctx: LeaderContext, q: RevisionQueue): Promise<void> => {
-    // The diff phase compares with a mirror of the `desired` bucket instead of listing it on every
+    // The diff phase compares with an informer of the `desired` bucket instead of listing it on every
     // commit. Before each use it must have caught up with the bucket's newest revision (one cheap
     // stream-info round trip), so it holds this leader's own writes from the previous reconcile;
     // if it lags, the bucket is listed as before. A write racing in after that check is still safe:
     // the apply phase's compare-and-set fails and the revision is retried.
-    const desired = new Mirror<DesiredRecord>(store.desired, { signal: ctx.signal, log });
+    const desired = new Informer<DesiredRecord>(store.desired, { signal: ctx.signal, log });
     const current = async (): Promise<StoreRecord<DesiredRecord>[]> => {
       if (await desired.caughtUp(await store.desired.lastRevision(), MIRROR_CATCH_UP_MS)) {
         const out = [...desired.entries].map(([key, e]) => ({ key, value: e.value, revision: e.revision }));
         return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
       }
-      log.debug({ source: sourceName }, 'reconciler: desired mirror behind; listing the bucket');
+      log.debug({ source: sourceName }, 'reconciler: desired informer behind; listing the bucket');
       return store.desired.list();
     };
     for (;;) {

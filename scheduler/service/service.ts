@@ -1,7 +1,7 @@
 /**
  * The scheduler service: the pure core with the store at its edges.
  *
- *   runForLeadership("scheduler") ──leading(term)──► watch tasks, bindings, nodes, nodespec ──► mirrors
+ *   runForLeadership("scheduler") ──leading(term)──► watch tasks, bindings, nodes, nodespec ──► informers
  *        │                                                                                     │ change or tick
  *        │                                   pass: checkFence(term) ► planPass (pure) ◄────────┘
  *        │                                     ├─ delete bindings of lapsed nodes / gone tasks (CAS) + events
@@ -11,7 +11,7 @@
  *        └─ demoted: the signal aborts, watches close, no further writes
  *
  * A lost race (E_EXISTS on create, E_CONFLICT on delete) is never retried blindly: the pass marks
- * the state dirty and the next pass re-checks against the mirrors, which the watches keep current.
+ * the state dirty and the next pass re-checks against the informers, which the watches keep current.
  */
 import { statusKey, type Binding, type ClusterEvent, type NodeRecord, type NodeSpec, type TaskSpec } from '../../api/index.ts';
 import { createLogger, errorMessage, isGitcellError, type Logger } from '../../lib/index.ts';
@@ -19,17 +19,18 @@ import {
   appendEvent,
   checkFence,
   defaultIdentity,
+  Informer,
   runForLeadership,
   StoreErrorCodes,
-  type Bucket,
   type ClusterStore,
+  type InformerSource,
+  type InformerView,
   type Election,
   type LeaderContext,
 } from '../../store/index.ts';
 import { defaultSchedulerOptions } from '../options.ts';
 import type { SchedulerOptions } from '../types.ts';
 import { EventLimiter, type EventLimiterOptions } from './event-limiter.ts';
-import { Mirror } from './mirror.ts';
 import { planPass, type PassPlan, type PassTimings } from './plan.ts';
 
 /** SchedulerServiceOptions configure the service; every field has a default. */
@@ -152,33 +153,22 @@ export class SchedulerService {
   private async leadLoop(ctx: LeaderContext): Promise<void> {
     const { store, log } = this;
     log.info({ term: ctx.term, identity: this.options.identity }, 'scheduler: leading');
-    const tasks = new Mirror<TaskSpec>();
-    const bindings = new Mirror<Binding>();
-    const nodes = new Mirror<NodeRecord>();
-    const specs = new Mirror<NodeSpec>();
     let dirty = true;
     let wake: (() => void) | undefined;
     const kick = (): void => {
       dirty = true;
       wake?.();
     };
-    const follow = async <T>(bucket: Bucket<T>, mirror: Mirror<T>, significant: (prev: T | undefined, next: T) => boolean = () => true): Promise<void> => {
-      const w = bucket.watch({ signal: ctx.signal });
-      for await (const ev of w) {
-        const prev = ev.type === 'put' ? mirror.get(ev.key)?.value : undefined;
-        if (mirror.apply(ev) && (ev.type !== 'put' || significant(prev, ev.value))) kick();
-      }
-    };
-    const watches = [
-      follow(store.tasks, tasks),
-      follow(store.bindings, bindings),
-      // A heartbeat alone changes nothing to decide: the liveness signature notices lapses on ticks.
-      follow(store.nodes, nodes, (prev, next) => !prev || !sameButHeartbeat(prev, next)),
-      follow(store.nodespec, specs),
-    ];
-    const watching = Promise.all(watches).catch((err) => {
-      if (!ctx.signal.aborted) log.error({ err: errorMessage(err) }, 'scheduler: watch failed');
-    });
+    // The informers end with this loop, also when it ends by a throw (fenced) before demotion.
+    const stop = new AbortController();
+    const signal = AbortSignal.any([ctx.signal, stop.signal]);
+    const inform = <T>(bucket: InformerSource<T>, significant: (prev: T | undefined, next: T) => boolean = () => true): Informer<T> =>
+      new Informer<T>(bucket, { signal, log, onChange: (c) => (!c || c.next === undefined || significant(c.prev, c.next) ? kick() : undefined) });
+    const tasks = inform(store.tasks);
+    const bindings = inform(store.bindings);
+    // A heartbeat alone changes nothing to decide: the liveness signature notices lapses on ticks.
+    const nodes = inform(store.nodes, (prev, next) => !prev || !sameButHeartbeat(prev, next));
+    const specs = inform(store.nodespec);
     const limiter = new EventLimiter(this.options.events);
     let lastLiveness = '';
     try {
@@ -192,7 +182,7 @@ export class SchedulerService {
           dirty = true;
           continue;
         }
-        if (!(tasks.synced && bindings.synced && nodes.synced && specs.synced)) continue;
+        if (!(tasks.hasSynced && bindings.hasSynced && nodes.hasSynced && specs.hasSynced)) continue;
         const now = Date.now();
         const liveness = livenessSignature(nodes.values(), now, this.options.timings);
         if (!dirty && liveness === lastLiveness) continue;
@@ -213,13 +203,14 @@ export class SchedulerService {
         }
       }
     } finally {
-      await watching;
+      stop.abort();
+      await Promise.all([tasks.done, bindings.done, nodes.done, specs.done]);
     }
   }
 
   private async pass(
     ctx: LeaderContext,
-    m: { tasks: Mirror<TaskSpec>; bindings: Mirror<Binding>; nodes: Mirror<NodeRecord>; specs: Mirror<NodeSpec> },
+    m: { tasks: InformerView<TaskSpec>; bindings: Informer<Binding>; nodes: InformerView<NodeRecord>; specs: InformerView<NodeSpec> },
     limiter: EventLimiter,
     now: number,
   ): Promise<PassReport> {
@@ -227,10 +218,10 @@ export class SchedulerService {
     if (options.leaderElection) await checkFence(store.leases, `${options.leaseName}-bindings`, ctx.term, options.identity);
     const seed = `${options.identity}/${ctx.term}/${++this.passes}`;
     const input = {
-      tasks: new Map([...m.tasks.live()].map(([k, e]) => [k, e.value])),
-      bindings: m.bindings.live(),
-      nodes: new Map([...m.nodes.live()].map(([k, e]) => [k, e.value])),
-      nodeSpecs: new Map([...m.specs.live()].map(([k, e]) => [k, e.value])),
+      tasks: valueMap(m.tasks),
+      bindings: new Map(m.bindings.entries),
+      nodes: valueMap(m.nodes),
+      nodeSpecs: valueMap(m.specs),
       claims: await this.claims(m.tasks, m.bindings, now),
     };
     const plan = planPass(input, now, options.timings, { ...options.core, seed });
@@ -261,7 +252,7 @@ export class SchedulerService {
     ctx: LeaderContext,
     plan: PassPlan,
     tasks: Map<string, TaskSpec>,
-    bindings: Mirror<Binding>,
+    bindings: Informer<Binding>,
     limiter: EventLimiter,
     now: number,
     report: PassReport,
@@ -304,7 +295,7 @@ export class SchedulerService {
     const failedVictims = new Set<string>();
     for (const p of plan.result.preemptions) {
       if (!ctx.valid()) return false;
-      const b = bindings.get(p.taskId);
+      const b = bindings.entry(p.taskId);
       if (b && (await this.unbind(bindings, p.taskId, b.revision))) {
         report.preempted++;
         await event('Preempted', 'Warning', p.taskId, `preempted on ${p.node} by ${p.preemptor} (priority ${p.preemptorPriority} > ${p.priority}); back to pending`);
@@ -327,7 +318,7 @@ export class SchedulerService {
         const binding: Binding = { taskId: p.taskId, node: p.node, boundAt: new Date().toISOString(), schedulerTerm: ctx.term };
         try {
           const revision = await store.bindings.create(p.taskId, binding);
-          bindings.set(p.taskId, binding, revision);
+          bindings.apply(p.taskId, binding, revision);
           limiter.forget(p.taskId);
           report.bound++;
         } catch (err) {
@@ -355,10 +346,10 @@ export class SchedulerService {
    * rebuild) against the named node's status: only a task that agent reports as unclaimed is bound
    * back there. A hint alone is not enough: a task preempted later keeps its hint but is not held.
    */
-  private async claims(tasks: Mirror<TaskSpec>, bindings: Mirror<Binding>, now: number): Promise<Map<string, string>> {
+  private async claims(tasks: InformerView<TaskSpec>, bindings: InformerView<Binding>, now: number): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     const checks: Promise<void>[] = [];
-    for (const [taskId, e] of tasks.live()) {
+    for (const [taskId, e] of tasks.entries) {
       const node = e.value.runningOn;
       if (!node || bindings.get(taskId)) continue;
       const checked = this.unconfirmed.get(taskId);
@@ -379,16 +370,21 @@ export class SchedulerService {
   }
 
   /** unbind deletes a binding if it is still at `revision`; false when someone changed it first. */
-  private async unbind(mirror: Mirror<Binding>, taskId: string, revision: number): Promise<boolean> {
+  private async unbind(bindings: Informer<Binding>, taskId: string, revision: number): Promise<boolean> {
     try {
       const rev = await this.store.bindings.delete(taskId, { revision });
-      mirror.set(taskId, undefined, rev);
+      bindings.apply(taskId, undefined, rev);
       return true;
     } catch (err) {
       if (isGitcellError(err, StoreErrorCodes.Conflict)) return false;
       throw err;
     }
   }
+}
+
+/** valueMap copies an informer's live values by key (the pure core takes plain maps). */
+function valueMap<T>(view: InformerView<T>): Map<string, T> {
+  return new Map([...view.entries].map(([k, e]) => [k, e.value]));
 }
 
 /** sleepUntil waits `ms`, or less when woken (through the function handed to `setWake`) or aborted. */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { dump } from 'js-yaml';
 import type { AnyObject, Job } from '../../../api/index.ts';
 import { silentLogger } from '../../../lib/index.ts';
-import { Mirror } from '../../../store/index.ts';
+import { Informer } from '../../../store/index.ts';
 import {
   loadManifestsFromGit,
   objectStatusKey,
@@ -246,7 +246,7 @@ test('the diff can read a Mirror of the desired bucket; a stale view fails the C
   const { store, repo } = await setup(t);
   const ac = new AbortController();
   t.after(() => ac.abort());
-  const mirror = new Mirror<DesiredRecord>(store.desired, { signal: ac.signal, log: silentLogger() });
+  const mirror = new Informer<DesiredRecord>(store.desired, { signal: ac.signal, log: silentLogger() });
   await mirror.synced;
   const fromMirror = () => [...mirror.entries.entries()].map(([key, e]) => ({ key, value: e.value, revision: e.revision }));
   const applyWith = (rev: string, current: typeof fromMirror) =>
@@ -268,7 +268,7 @@ test('a desired Mirror that has caught up with the bucket last revision holds th
   const { store, repo, apply } = await setup(t);
   const ac = new AbortController();
   t.after(() => ac.abort());
-  const mirror = new Mirror<DesiredRecord>(store.desired, { signal: ac.signal, log: silentLogger() });
+  const mirror = new Informer<DesiredRecord>(store.desired, { signal: ac.signal, log: silentLogger() });
   assert.equal(await mirror.caughtUp(await store.desired.lastRevision(), 10_000), true, 'an empty bucket: caught up once synced');
   const c1 = await repo.commit({ 'web.yaml': yaml(job('web', 'web:1', 1), job('api', 'api:1', 1)) });
   assert.equal((await apply(c1)).result, 'Applied');

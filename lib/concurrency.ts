@@ -1,0 +1,25 @@
+/**
+ * mapLimit, the one bounded worker pool: runs `fn` over `items` with at most `limit` calls in
+ * flight, started in order, and returns the results in the items' order. The first failure stops
+ * new starts; the pool waits for the calls already running and then rejects with that failure (so
+ * no work is left running behind the caller's back).
+ */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  let failure: { err: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (next < items.length && !failure) {
+      const i = next++;
+      try {
+        results[i] = await fn(items[i]!, i);
+      } catch (err) {
+        failure ??= { err };
+      }
+    }
+  };
+  const workers = Math.max(1, Math.min(Math.floor(limit) || 1, items.length));
+  await Promise.all(Array.from({ length: workers }, worker));
+  if (failure) throw failure.err;
+  return results;
+}

@@ -1,0 +1,252 @@
+/**
+ * Informer<T>: the one in-memory copy of a bucket (or a prefix of it, or one key) that gitcell's
+ * components read instead of the store, like a Kubernetes informer. Its contract, checked for every
+ * user by the conformance suite in test/helpers/informer-suite.ts:
+ *
+ *   - synced: `hasSynced` / `synced` once the initial snapshot is in, never before (a controller
+ *     acting on a partial copy would delete what it merely has not seen yet);
+ *   - restart: a watch that ends or fails while the signal is live is started again after a bounded
+ *     exponential backoff, resuming after the last revision it handled, so the copy catches up
+ *     with every change made meanwhile (deletes too) and never freezes;
+ *   - revision guard: every key remembers the newest revision applied to it, deletes included, so
+ *     an older event still in flight never rolls back a newer one, and a component's own write can
+ *     be applied at once with its revision (`apply`) without being undone by a late watch event;
+ *   - read-only view: readers get an `InformerView<T>`; only the owner applies writes.
+ *
+ *   bucket.watch ──snapshot──► pending ──synced──► entries ──► get / values / entries (InformerView)
+ *        ▲                                            ▲  (each key: newest revision wins)
+ *        └─ ended/failed: backoff, resume after revision   └── apply(key, value, revision): own writes
+ */
+import { Backoff, createLogger, errorMessage, sleep, type BackoffOptions, type Logger } from '../lib/index.ts';
+import type { Watch, WatchOptions } from './watch.ts';
+
+/** InformerEntry is a key's latest value and the revision to compare-and-set against. */
+export interface InformerEntry<T> {
+  readonly value: T;
+  readonly revision: number;
+}
+
+/** InformerSource is what an informer needs of a bucket: its name and a watch (a RoBucket has both). */
+export interface InformerSource<T> {
+  readonly name: string;
+  watch(opts?: WatchOptions): Watch<T>;
+}
+
+/**
+ * InformerChange tells `onChange` what changed once synced: a key with its value before and after
+ * (undefined = absent), or `undefined` for "everything may have changed" (the snapshot is in).
+ */
+export type InformerChange<T> = { key: string; prev: T | undefined; next: T | undefined } | undefined;
+
+/** InformerOptions: what to follow, until when, and whom to tell. */
+export interface InformerOptions<T> {
+  /** the informer follows until this aborts */
+  signal: AbortSignal;
+  /** follow keys below this prefix (default: every key) */
+  prefix?: string;
+  /** follow exactly this key (instead of a prefix) */
+  key?: string;
+  /**
+   * called once after the snapshot (with undefined) and after every change a watch delivers once
+   * synced; not for `apply` (the writer knows). Debounce it yourself.
+   */
+  onChange?: (change: InformerChange<T>) => void;
+  log?: Logger;
+  /** delays between watch restarts (default 100 ms doubling to 5 s) */
+  backoff?: BackoffOptions;
+}
+
+/** defaultInformerBackoff: watch restarts wait 100 ms, doubling to 5 s. */
+export const defaultInformerBackoff: BackoffOptions = { initialMs: 100, maxMs: 5_000 };
+
+/** InformerView is the read-only face of an informer: what a reader of the copy may do. */
+export interface InformerView<T> {
+  /** the bucket followed */
+  readonly name: string;
+  /** hasSynced tells whether the initial snapshot is in */
+  readonly hasSynced: boolean;
+  /** synced resolves once the initial snapshot is in (never, if the signal aborts first) */
+  readonly synced: Promise<void>;
+  /**
+   * revision is the newest bucket revision the copy reflects through its watch (0 before synced).
+   * For an informer of a whole bucket, revision >= bucket.lastRevision() means it holds every write
+   * acknowledged before that call.
+   */
+  readonly revision: number;
+  /** entries are the live keys with value and revision (read-only; deleted keys are absent) */
+  readonly entries: ReadonlyMap<string, InformerEntry<T>>;
+  /** get returns a key's value, undefined when absent */
+  get(key: string): T | undefined;
+  /** entry returns a key's value with its revision, undefined when absent */
+  entry(key: string): InformerEntry<T> | undefined;
+  /** values lists the live values */
+  values(): T[];
+  /** caughtUp resolves true once `revision` reaches the given one, false after timeoutMs or a stop */
+  caughtUp(revision: number, timeoutMs: number): Promise<boolean>;
+}
+
+/** Informer: see the file comment. It starts following at construction; `done` ends with the signal. */
+export class Informer<T> implements InformerView<T> {
+  readonly name: string;
+  readonly synced: Promise<void>;
+  /** done resolves once the informer has stopped (the signal aborted) */
+  readonly done: Promise<void>;
+  /** restarts counts watch restarts after a failure or an unexpected end */
+  restarts = 0;
+
+  private readonly live = new Map<string, InformerEntry<T>>();
+  /** revision of each deleted key, kept until the watch has passed it (guards against resurrection) */
+  private readonly tombstones = new Map<string, number>();
+  private markSynced!: () => void;
+  private isSynced = false;
+  private seen = 0;
+  private readonly waiters = new Set<() => void>();
+
+  constructor(
+    private readonly source: InformerSource<T>,
+    private readonly opts: InformerOptions<T>,
+  ) {
+    this.name = source.name;
+    this.synced = new Promise((resolve) => (this.markSynced = resolve));
+    this.done = this.follow();
+  }
+
+  get hasSynced(): boolean {
+    return this.isSynced;
+  }
+
+  get revision(): number {
+    return this.isSynced ? this.seen : 0;
+  }
+
+  get entries(): ReadonlyMap<string, InformerEntry<T>> {
+    return this.live;
+  }
+
+  get(key: string): T | undefined {
+    return this.live.get(key)?.value;
+  }
+
+  entry(key: string): InformerEntry<T> | undefined {
+    return this.live.get(key);
+  }
+
+  values(): T[] {
+    return [...this.live.values()].map((e) => e.value);
+  }
+
+  /**
+   * apply records the caller's own successful write (a value, or undefined for a delete) at the
+   * revision the store returned, unless the copy already holds that key at a newer revision.
+   * Returns whether the copy changed. Does not call onChange.
+   */
+  apply(key: string, value: T | undefined, revision: number): boolean {
+    const known = this.live.get(key)?.revision ?? this.tombstones.get(key) ?? 0;
+    if (known >= revision) return false;
+    if (value === undefined) {
+      this.live.delete(key);
+      // Until the watch passes this revision, an older put of the key may still be in flight.
+      if (revision > this.seen) this.tombstones.set(key, revision);
+      else this.tombstones.delete(key);
+    } else {
+      this.live.set(key, { value, revision });
+      this.tombstones.delete(key);
+    }
+    return true;
+  }
+
+  caughtUp(revision: number, timeoutMs: number): Promise<boolean> {
+    if (this.revision >= revision) return Promise.resolve(true);
+    const { signal } = this.opts;
+    if (signal.aborted) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (this.revision < revision && !signal.aborted) return;
+        finish(this.revision >= revision);
+      };
+      const finish = (ok: boolean): void => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        signal.removeEventListener('abort', check);
+        resolve(ok);
+      };
+      const timer = setTimeout(() => finish(false), timeoutMs);
+      this.waiters.add(check);
+      signal.addEventListener('abort', check, { once: true });
+    });
+  }
+
+  private async follow(): Promise<void> {
+    const { signal } = this.opts;
+    const log = this.opts.log ?? createLogger('informer');
+    const backoff = new Backoff(this.opts.backoff ?? defaultInformerBackoff);
+    while (!signal.aborted) {
+      const watch = this.source.watch({
+        ...(this.opts.key !== undefined ? { key: this.opts.key } : this.opts.prefix ? { prefix: this.opts.prefix } : {}),
+        // Resume after what was handled: the copy stays complete (and synced) across the restart.
+        ...(this.isSynced ? { afterRevision: this.seen } : {}),
+        signal,
+      });
+      let why = 'the watch ended';
+      try {
+        let pending = this.isSynced ? undefined : new Map<string, { value: T | undefined; revision: number }>();
+        for await (const ev of watch) {
+          backoff.reset();
+          if (ev.type === 'synced') {
+            if (pending) this.install(pending, ev.revision);
+            pending = undefined;
+            continue;
+          }
+          const value = ev.type === 'put' ? ev.value : undefined;
+          if (pending) pending.set(ev.key, { value, revision: ev.revision });
+          else this.observe(ev.key, value, ev.revision);
+        }
+      } catch (err) {
+        why = errorMessage(err);
+      } finally {
+        await watch.close().catch(() => undefined);
+      }
+      if (signal.aborted) break;
+      this.restarts++;
+      const delay = backoff.next();
+      log.warn({ bucket: this.name, reason: why, retryInMs: delay, revision: this.seen }, 'informer: watch stopped; restarting');
+      await sleep(delay, signal);
+    }
+    this.wake();
+  }
+
+  /** install swaps the snapshot in at once, so readers never see a half-filled copy. */
+  private install(pending: Map<string, { value: T | undefined; revision: number }>, syncedAt: number): void {
+    let top = syncedAt;
+    for (const [key, e] of pending) {
+      // apply() keeps an own write made before the snapshot arrived if it is newer.
+      this.apply(key, e.value, e.revision);
+      top = Math.max(top, e.revision);
+    }
+    this.seen = Math.max(this.seen, top);
+    this.pruneTombstones();
+    this.isSynced = true;
+    this.markSynced();
+    this.wake();
+    this.opts.onChange?.(undefined);
+  }
+
+  /** observe folds one live watch event in, guarded by revision, and tells onChange. */
+  private observe(key: string, value: T | undefined, revision: number): void {
+    const prev = this.live.get(key)?.value;
+    const changed = this.apply(key, value, revision);
+    this.seen = Math.max(this.seen, revision);
+    if (this.tombstones.size > 0) this.pruneTombstones();
+    this.wake();
+    if (changed) this.opts.onChange?.({ key, prev, next: value });
+  }
+
+  /** pruneTombstones drops delete marks the watch has passed: no older event can arrive any more. */
+  private pruneTombstones(): void {
+    for (const [key, rev] of this.tombstones) if (rev <= this.seen) this.tombstones.delete(key);
+  }
+
+  private wake(): void {
+    for (const w of [...this.waiters]) w();
+  }
+}
