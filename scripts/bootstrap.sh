@@ -45,3 +45,6 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$hash" ]; then
   npm ci --no-audit --no-fund --loglevel=error
   echo "$hash" > "$stamp"
 fi
+
+# Compile the TypeScript into dist/ (cli/bin.js runs it) unless the build of these sources exists.
+node scripts/build.mjs

@@ -4,6 +4,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { build } from './build.mjs';
 
 const args = process.argv.slice(2);
 const unitOnly = args.includes('--unit');
@@ -26,6 +27,13 @@ if (filters.length) files = files.filter((f) => filters.some((p) => f.includes(p
 if (files.length === 0) {
   console.error('run-tests: no test files matched');
   process.exit(1);
+}
+// Tests that run cli/bin.js run the compiled build of these very sources (bin.js would fall back
+// to tsx for sources changed during the run).
+try {
+  build();
+} catch (err) {
+  process.stderr.write(`build: ${err.message}; tests that run cli/bin.js run the TypeScript through tsx\n`);
 }
 // Integration tests mostly wait on servers and processes, so run a few files at once even on 2 cores.
 const concurrency = process.env.GITCELL_TEST_CONCURRENCY ?? (unitOnly ? '2' : '3');

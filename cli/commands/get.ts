@@ -1,7 +1,10 @@
 import type { Command } from 'commander';
 import { GitcellError } from '../../lib/errors.ts';
 import { DEFAULT_NAMESPACE, nodeIsLive, statusKey, type TaskSpec, type TaskStatus, type Binding } from '../../api/index.ts';
-import { DEFAULT_NODE_GRACE_MS, objectStatusKey, type CronJobStatus, type DesiredRecord, type WorkloadStatus } from '../../reconciler/index.ts';
+// The two modules, not reconciler/index.ts: that would load the whole reconciler (git, ajv) into a client command.
+import { DEFAULT_NODE_GRACE_MS } from '../../reconciler/controllers/eligibility.ts';
+import { objectStatusKey } from '../../reconciler/apply/keys.ts';
+import type { CronJobStatus, DesiredRecord, WorkloadStatus } from '../../reconciler/index.ts';
 import { addClusterOptions, age, outputFormat, printJson, table, withStore, type ClientOptions, type ClientStore } from '../client.ts';
 
 /** GET_RESOURCES are what `gitcell get` lists (singular forms accepted too). */

@@ -43,7 +43,13 @@ export interface UpOptions {
   tty: boolean;
 }
 
-const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin.js');
+/**
+ * BIN is what the components run: the compiled entry of the build this `up` runs from (every
+ * restart runs the same code), or cli/bin.js when `up` itself runs from the TypeScript sources.
+ */
+const BIN = import.meta.url.endsWith('.js')
+  ? join(dirname(fileURLToPath(import.meta.url)), '..', 'entry.js')
+  : join(dirname(fileURLToPath(import.meta.url)), '..', 'bin.js');
 
 /** agentArgs are the flags of the i-th simulated node's agent. Pure. */
 export function agentArgs(o: { i: number; natsUrl: string; seedFile: string; stateDir: string; capacity: string; prefix: string; subnetBase: string }): string[] {

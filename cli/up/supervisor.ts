@@ -1,7 +1,7 @@
 /**
- * Supervisor runs one gitcell component (`node cli/bin.js <args>`) as a child process with its
- * output in a log file, and restarts it with backoff when it dies: 1 s doubling to 30 s, back to
- * 1 s once it has run for a minute. stop() sends SIGTERM and SIGKILLs after a grace period.
+ * Supervisor runs one gitcell component (`node dist/<build>/cli/entry.js <args>`) as a child
+ * process with its output in a log file, and restarts it with backoff when it dies: 1 s doubling
+ * to 30 s, back to 1 s once it has run for a minute. stop() sends SIGTERM and SIGKILLs after a grace period.
  *
  *   start ──spawn──► running ──exit──► (stopping? done) : wait backoff ──► (held? wait)
  *     ──► (earlier instance still alive? SIGKILL it, look again) ──► spawn again
@@ -160,9 +160,9 @@ export class Supervisor {
 
 /**
  * stopLeftovers stops components a previous `up` on this state dir left running (it was killed
- * before it could stop them): a pid file whose process still runs `cli/bin.js` with this state dir
- * on its command line gets SIGTERM, then SIGKILL after `graceMs`. Two agents for one node, or two
- * schedulers racing, would otherwise follow.
+ * before it could stop them): a pid file whose process still runs `cli/bin.js` (or a build's
+ * `cli/entry.js`) with this state dir on its command line gets SIGTERM, then SIGKILL after
+ * `graceMs`. Two agents for one node, or two schedulers racing, would otherwise follow.
  */
 export async function stopLeftovers(pidDir: string, stateDir: string, graceMs = 20_000): Promise<string[]> {
   const found: { name: string; pid: number }[] = [];
@@ -180,7 +180,7 @@ export async function stopLeftovers(pidDir: string, stateDir: string, graceMs = 
     } catch {
       // gone
     }
-    if (pid > 0 && cmd.includes('bin.js') && cmd.includes(stateDir)) {
+    if (pid > 0 && /cli\/(bin|entry)\.js\0/.test(cmd) && cmd.includes(stateDir)) {
       process.kill(pid, 'SIGTERM'); // the component itself (its watchdog exits with it)
       found.push({ name: f.replace(/\.pid$/, ''), pid });
     }
