@@ -2,29 +2,35 @@
  * Task logs over NATS. Each agent answers requests on `gitcell.logs.<node>`; the client finds the
  * node from the task's binding (or its status), opens an inbox, and asks for the log:
  *
- *   client ── request {taskId, tail, follow, stream} ──► gitcell.logs.<node>
+ *   client ── request {taskId, tail, follow, stream: <id>} ──► gitcell.logs.<node>
  *          ◄── reply {ok} | {ok:false, code, message}
- *          ◄── log text (stdout and stderr by time) on `stream` … an empty message ends it
- *   (follow) client ── keepalive every 2 s ──► <stream>.alive ; 10 s without one ends the follow
+ *          ◄── log text (stdout and stderr by time) on gitcell.logs.<node>.out.<id> … an empty message ends it
+ *   (follow) client ── keepalive every 2 s ──► gitcell.logs.<node>.alive.<id> ; 10 s without one ends the follow
+ *
+ * The log flows on subjects under the node's name, never on the client's inbox: NATS permissions
+ * let an agent publish log output only for its own node and let nobody subscribe to another's inbox.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInbox, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { randomBytes } from 'node:crypto';
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { GitcellError } from '../lib/index.ts';
-import type { Bucket } from '../store/index.ts';
+import { logAliveSubject, logRequestSubject, logStreamSubject, type Bucket } from '../store/index.ts';
 import type { Binding, TaskStatus } from '../api/index.ts';
 import { LogFollower, logFiles, parseLogLine, type LogLine } from '../runtime/index.ts';
 
 /** logSubject is where the agent of `node` answers log requests. */
-export function logSubject(node: string): string {
-  return `gitcell.logs.${node}`;
-}
+export const logSubject = logRequestSubject;
+
+/** A log stream id: one subject token. */
+const STREAM_ID = /^[A-Za-z0-9]{1,64}$/;
 
 /** LogRequest is what a client asks for. */
 export interface LogRequest {
   taskId: string;
   tail?: number;
   follow?: boolean;
+  /** id of the log stream (one token): the log comes on `logStreamSubject(node, stream)` */
   stream: string;
 }
 
@@ -49,7 +55,7 @@ export function serveLogs(nc: NatsConnection, node: string, resolve: (taskId: st
   return nc.subscribe(logSubject(node), {
     callback: (err, msg) => {
       if (err) return;
-      void handle(nc, msg, resolve, pollMs);
+      void handle(nc, node, msg, resolve, pollMs);
     },
   });
 }
@@ -67,11 +73,12 @@ function snapshotLines(dir: string, followers: LogFollower[]): LogLine[] {
   return lines.map((l, i) => ({ l, i })).sort((a, b) => (a.l.time < b.l.time ? -1 : a.l.time > b.l.time ? 1 : a.i - b.i)).map((x) => x.l);
 }
 
-async function handle(nc: NatsConnection, msg: Msg, resolve: (taskId: string) => LogSource | undefined, pollMs: number): Promise<void> {
+async function handle(nc: NatsConnection, node: string, msg: Msg, resolve: (taskId: string) => LogSource | undefined, pollMs: number): Promise<void> {
   let req: LogRequest;
   try {
     req = JSON.parse(new TextDecoder().decode(msg.data)) as LogRequest;
     if (typeof req.taskId !== 'string' || typeof req.stream !== 'string') throw new Error('taskId and stream are required');
+    if (!STREAM_ID.test(req.stream)) throw new Error('stream must be an id of 1 to 64 letters and digits');
     if (req.tail !== undefined && (!Number.isSafeInteger(req.tail) || req.tail < 0)) throw new Error('tail must be a whole number');
   } catch (err) {
     msg.respond(enc.encode(JSON.stringify({ ok: false, code: 'E_LOG_REQUEST', message: `bad log request: ${(err as Error).message}` })));
@@ -84,22 +91,23 @@ async function handle(nc: NatsConnection, msg: Msg, resolve: (taskId: string) =>
   }
   msg.respond(enc.encode(JSON.stringify({ ok: true })));
   let lastAlive = Date.now();
-  const alive = req.follow ? nc.subscribe(`${req.stream}.alive`, { callback: () => { lastAlive = Date.now(); } }) : undefined;
+  const out = logStreamSubject(node, req.stream);
+  const alive = req.follow ? nc.subscribe(logAliveSubject(node, req.stream), { callback: () => { lastAlive = Date.now(); } }) : undefined;
   const followers = [new LogFollower(join(src.dir, 'stdout.log'), 'stdout'), new LogFollower(join(src.dir, 'stderr.log'), 'stderr')];
   try {
     let lines = snapshotLines(src.dir, followers);
     if (req.tail !== undefined) lines = req.tail === 0 ? [] : lines.slice(-req.tail);
-    send(nc, req.stream, lines);
+    send(nc, out, lines);
     while (req.follow && Date.now() - lastAlive < FOLLOW_IDLE_MS && resolve(req.taskId)?.dir === src.dir) {
       const wasLive = src.live();
       await new Promise((r) => setTimeout(r, pollMs));
-      send(nc, req.stream, followers.flatMap((f) => f.poll()));
+      send(nc, out, followers.flatMap((f) => f.poll()));
       if (!wasLive) break; // exited before this last drain: nothing more will come
     }
   } finally {
     for (const f of followers) f.close();
     alive?.unsubscribe();
-    nc.publish(req.stream, new Uint8Array(0));
+    nc.publish(out, new Uint8Array(0));
   }
 }
 
@@ -136,9 +144,8 @@ export async function streamLogs(
   write: (chunk: Uint8Array) => void,
   opts: { signal?: AbortSignal; timeoutMs?: number } = {},
 ): Promise<void> {
-  // Under _INBOX: the only subjects an agent with restricted permissions may publish to (store/permissions.ts).
-  const stream = createInbox();
-  const sub = nc.subscribe(stream);
+  const stream = randomBytes(12).toString('hex');
+  const sub = nc.subscribe(logStreamSubject(node, stream));
   let timer: NodeJS.Timeout | undefined;
   const onAbort = () => sub.unsubscribe();
   try {
@@ -150,7 +157,7 @@ export async function streamLogs(
     }
     const r = JSON.parse(new TextDecoder().decode(reply.data)) as { ok: boolean; code?: string; message?: string };
     if (!r.ok) throw new GitcellError(r.code ?? 'E_LOGS', r.message ?? 'log request refused', { node, taskId: req.taskId });
-    if (req.follow) timer = setInterval(() => nc.publish(`${stream}.alive`), KEEPALIVE_MS);
+    if (req.follow) timer = setInterval(() => nc.publish(logAliveSubject(node, stream)), KEEPALIVE_MS);
     opts.signal?.addEventListener('abort', onAbort);
     for await (const m of sub) {
       if (m.data.length === 0) break;

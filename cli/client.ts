@@ -1,10 +1,11 @@
 // Shared plumbing of the client commands (status, get, describe, events, rollout, plan): how they
 // find the cluster (`--nats URL` or the `--state-dir` of a running `gitcell up`) and open its store.
 import type { Command } from 'commander';
+import type { NatsConnection } from '@nats-io/transport-node';
 import Table from 'cli-table3';
 import { silentLogger } from '../lib/log.ts';
 import { GitcellError } from '../lib/errors.ts';
-import { connectFromOptions, openClusterStore, DEFAULT_PREFIX, type ClusterStore } from '../store/index.ts';
+import { connectFromOptions, openClusterStore, readExternalCluster, stateDirCredentials, DEFAULT_PREFIX, DEFAULT_STATE_DIR, VIEWER_SEED_FILE, type ClusterStore } from '../store/index.ts';
 import type { DesiredRecord, SyncRecord } from '../reconciler/index.ts';
 
 /** ClientOptions are the cluster options every client command takes. */
@@ -27,20 +28,42 @@ export function addClusterOptions(cmd: Command): Command {
     .option('--prefix <prefix>', 'bucket name prefix', DEFAULT_PREFIX);
 }
 
-/** withStore connects, opens the store, runs `fn`, and always closes the connection. */
+/**
+ * withStore connects, opens the store, runs `fn` (which only reads), and always closes the
+ * connection. Pointed at a state dir without --creds it authenticates as the read-only viewer.
+ */
 export async function withStore<T>(opts: ClientOptions, name: string, fn: (store: ClientStore) => Promise<T>): Promise<T> {
-  const nc = await connectFromOptions({
-    ...(opts.nats ? { nats: opts.nats } : {}),
-    ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
-    ...(opts.creds ? { creds: opts.creds } : {}),
-    name: `gitcell ${name}`,
-  });
+  const nc = await connectReader(opts, name);
   try {
-    const store = await openClusterStore<DesiredRecord, SyncRecord>(nc, { prefix: opts.prefix ?? DEFAULT_PREFIX, log: silentLogger() });
+    const store = await openReaderStore(nc, opts);
     return await fn(store);
   } finally {
     await nc.close();
   }
+}
+
+/**
+ * connectReader connects a command that only reads. Pointed at a state dir without --creds it
+ * authenticates as the read-only viewer (least privilege), not as the control plane.
+ */
+export function connectReader(opts: ClientOptions, name: string): Promise<NatsConnection> {
+  return connectFromOptions({
+    ...(opts.nats ? { nats: opts.nats } : {}),
+    ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
+    ...(opts.creds ? { creds: opts.creds } : {}),
+    name: `gitcell ${name}`,
+    readOnly: true,
+  });
+}
+
+/**
+ * openReaderStore opens the store for a connection from connectReader: as the viewer it binds to
+ * the buckets the control plane made (the viewer may not create or change any).
+ */
+export function openReaderStore(nc: NatsConnection, opts: ClientOptions): Promise<ClientStore> {
+  const stateDir = opts.stateDir ?? DEFAULT_STATE_DIR;
+  const viewer = !opts.nats && !opts.creds && readExternalCluster(stateDir) === undefined && stateDirCredentials(stateDir, true)?.endsWith(VIEWER_SEED_FILE) === true;
+  return openClusterStore<DesiredRecord, SyncRecord>(nc, { prefix: opts.prefix ?? DEFAULT_PREFIX, log: silentLogger(), bindOnly: viewer });
 }
 
 /** outputFormat checks `-o`: "table" (default) or "json"; E_USAGE otherwise. */

@@ -1,7 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Binding, ClusterEvent, NodeRecord, NodeSecretRecord, NodeSpec, TaskSpec, TaskStatus } from '../api/cluster.ts';
 import { Bucket, type BucketOptions } from './bucket.ts';
-import { bucketName, BUCKETS, DEFAULT_PREFIX, eventsSubjectRoot, objectCodec, type BucketRole } from './cluster.ts';
+import { bucketName, BUCKETS, DEFAULT_PREFIX, eventsSubjectRoot, objectCodec, verifyClusterEvent, type BucketRole } from './cluster.ts';
 import { EventStream } from './events.ts';
 import { nodeSecretsBucket } from './permissions.ts';
 
@@ -36,7 +36,7 @@ export async function openAgentStore(nc: NatsConnection, node: string, opts: { p
     bind<NodeRecord>('nodes'),
     bind<NodeSpec>('nodespec'),
     Bucket.bind<NodeSecretRecord>(nc, { name: nodeSecretsBucket(node, prefix), history: 1, ...timeout }, objectCodec<NodeSecretRecord>(), bopts),
-    EventStream.bind<ClusterEvent>(nc, { name: `${prefix}events`, subjectRoot: eventsSubjectRoot(prefix), ...timeout }, objectCodec<ClusterEvent>(), bopts),
+    EventStream.bind<ClusterEvent>(nc, { name: `${prefix}events`, subjectRoot: eventsSubjectRoot(prefix), writer: node, verify: verifyClusterEvent, ...timeout }, objectCodec<ClusterEvent>(), bopts),
   ]);
   return { nc, prefix, tasks, bindings, status, nodes, nodespec, secrets, events };
 }

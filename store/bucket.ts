@@ -96,8 +96,12 @@ export async function ensureBucket(nc: NatsConnection, cfg: BucketConfig): Promi
     });
     const info = await jsm.streams.info(`KV_${cfg.name}`);
     const want = cfg.replicas ?? info.config.num_replicas;
-    if (info.config.num_replicas !== want || info.config.max_msgs_per_subject !== history) {
-      await jsm.streams.update(`KV_${cfg.name}`, { ...info.config, num_replicas: want, max_msgs_per_subject: history });
+    // No rollup headers on any bucket: gitcell never uses them, and a rollup header on a key an
+    // agent may write (its own status) would wipe every node's keys. (Purging is an API call only
+    // the control plane may make; `deny_purge` is left alone: nats-server 2.9.10 panics on restart
+    // replaying a clustered stream whose deny_purge was turned on after creation.)
+    if (info.config.num_replicas !== want || info.config.max_msgs_per_subject !== history || info.config.allow_rollup_hdrs !== false) {
+      await jsm.streams.update(`KV_${cfg.name}`, { ...info.config, num_replicas: want, max_msgs_per_subject: history, allow_rollup_hdrs: false });
     }
   } catch (err) {
     throw translateError(err, 'create bucket', cfg.name);

@@ -11,6 +11,7 @@ import { Bucket } from './bucket.ts';
 import { EventStream } from './events.ts';
 import type { Lease } from './lease.ts';
 import { jsonCodec, keyOf, type InvalidRecord, type RecordCodec } from './record.ts';
+import { CONTROL_WRITER } from './permissions.ts';
 
 /** DEFAULT_PREFIX starts every bucket and stream name; tests use their own to stay isolated. */
 export const DEFAULT_PREFIX = 'gitcell_';
@@ -57,6 +58,11 @@ export interface ClusterStoreOptions {
   log?: Logger;
   /** told of every record refused anywhere in the store */
   onInvalid?: (record: InvalidRecord) => void;
+  /**
+   * bind to the existing buckets and stream without creating or changing anything: for read-only
+   * identities (the viewer), whose permissions allow no stream creation or update
+   */
+  bindOnly?: boolean;
 }
 
 /** ClusterStore is every bucket of the cluster, typed; Desired and Sync are the reconciler's types. */
@@ -115,7 +121,7 @@ export async function openClusterStore<Desired = unknown, Sync = unknown>(
   const log = opts.log ?? createLogger('store');
   const bopts = { log, ...(opts.onInvalid ? { onInvalid: opts.onInvalid } : {}) };
   const open = <T>(role: BucketRole): Promise<Bucket<T>> =>
-    Bucket.open<T>(
+    (opts.bindOnly ? Bucket.bind<T> : Bucket.open<T>)(
       nc,
       {
         name: bucketName(role, prefix),
@@ -136,11 +142,13 @@ export async function openClusterStore<Desired = unknown, Sync = unknown>(
     open<NodeSpec>('nodespec'),
     open<Lease>('leases'),
     open<Sync>('sync'),
-    EventStream.open<ClusterEvent>(
+    (opts.bindOnly ? EventStream.bind<ClusterEvent> : EventStream.open<ClusterEvent>)(
       nc,
       {
         name: `${prefix}events`,
         subjectRoot: eventsSubjectRoot(prefix),
+        writer: CONTROL_WRITER,
+        verify: verifyClusterEvent,
         ...(opts.replicas ? { replicas: opts.replicas } : {}),
         ...(opts.events?.maxMsgs ? { maxMsgs: opts.events.maxMsgs } : {}),
         ...(opts.events?.maxAgeMs ? { maxAgeMs: opts.events.maxAgeMs } : {}),
@@ -151,6 +159,17 @@ export async function openClusterStore<Desired = unknown, Sync = unknown>(
     ),
   ]);
   return { nc, prefix, desired, tasks, bindings, status, nodes, nodespec, leases, sync, events };
+}
+
+/**
+ * verifyClusterEvent checks an event's body against its writer (from the subject, which NATS
+ * permissions confine): an agent writes only as itself, so an event of node X claiming to come from
+ * anything but `agent/X` is forged and refused. The control plane may write as any component.
+ */
+export function verifyClusterEvent(writer: string, ev: ClusterEvent): string | undefined {
+  if (writer === CONTROL_WRITER) return undefined;
+  if (ev.source !== `agent/${writer}`) return `event written by node ${writer} claims source ${JSON.stringify(ev.source)}: refused as forged`;
+  return undefined;
 }
 
 /** appendEvent records a cluster event in the events stream under its object's tokens. */

@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
-import { connect as natsConnect, credsAuthenticator, nkeyAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { connect as natsConnect, createInbox, credsAuthenticator, nkeyAuthenticator, type Authenticator, type NatsConnection } from '@nats-io/transport-node';
+import { fromSeed } from '@nats-io/nkeys';
 import { StoreErrorCodes, storeError } from './errors.ts';
+import { inboxPrefixFor } from './permissions.ts';
 
 /** ConnectOptions are how a gitcell component reaches NATS. */
 export interface ConnectOptions {
@@ -17,6 +19,11 @@ export interface ConnectOptions {
   name?: string;
   /** connect timeout in ms (default 15000: a loaded machine can take seconds to answer the handshake) */
   timeoutMs?: number;
+  /**
+   * PEM file of the CA that signed the servers' certificates: the connection then requires TLS and
+   * verifies the server (a server without a certificate from this CA is refused)
+   */
+  caFile?: string;
 }
 
 /** splitServers turns "a,b" or ["a", "b,c"] into a clean list of server URLs. */
@@ -34,7 +41,8 @@ export async function connect(opts: ConnectOptions): Promise<NatsConnection> {
   const servers = splitServers(opts.servers);
   if (servers.length === 0) throw storeError(StoreErrorCodes.NoCluster, 'no NATS server URL given', {});
   const file = opts.creds ?? opts.nkeySeedFile;
-  const authenticator = file ? await authenticatorFromFile(file) : undefined;
+  const auth = file ? await authenticatorFromFile(file) : undefined;
+  if (opts.caFile) await readCa(opts.caFile);
   try {
     return await natsConnect({
       servers,
@@ -46,7 +54,10 @@ export async function connect(opts: ConnectOptions): Promise<NatsConnection> {
       // pinging often enough to notice a dead server quickly (2 missed pings at 2 s).
       pingInterval: 2000,
       maxPingOut: 2,
-      ...(authenticator ? { authenticator } : {}),
+      // Replies and watch deliveries under the credential's own prefix: the only inbox its
+      // permissions let it subscribe to (store/permissions.ts).
+      ...(auth ? { authenticator: auth.authenticator, inboxPrefix: inboxPrefixFor(auth.publicKey) } : {}),
+      ...(opts.caFile ? { tls: { caFile: opts.caFile } } : {}),
     });
   } catch (err) {
     throw storeError(StoreErrorCodes.Unavailable, `cannot connect to NATS at ${servers.join(',')}: ${(err as Error).message}`, { servers }, err);
@@ -90,19 +101,46 @@ function armed(): Promise<never> {
   return p;
 }
 
-/** authenticatorFromFile reads a credentials file, telling a bare nkey seed from a `.creds` file. */
-async function authenticatorFromFile(file: string) {
+/**
+ * connectionInbox returns a fresh inbox subject under the connection's inbox prefix (the one its
+ * permissions allow it to subscribe to), for subscriptions made outside nats.js' request mux.
+ */
+export function connectionInbox(nc: NatsConnection): string {
+  return createInbox((nc as unknown as { options?: { inboxPrefix?: string } }).options?.inboxPrefix);
+}
+
+/** readCa checks that the CA file is readable, naming it when it is not. */
+async function readCa(file: string): Promise<void> {
+  try {
+    await readFile(file, 'utf8');
+  } catch (err) {
+    throw storeError(StoreErrorCodes.Unavailable, `TLS CA file ${file}: ${(err as Error).message}`, { file }, err);
+  }
+}
+
+/**
+ * authenticatorFromFile reads a credentials file, telling a bare nkey seed from a `.creds` file, and
+ * returns the authenticator with the user's public key (which names its inbox prefix).
+ */
+async function authenticatorFromFile(file: string): Promise<{ authenticator: Authenticator; publicKey: string }> {
   let text: string;
   try {
     text = (await readFile(file, 'utf8')).trim();
   } catch (err) {
     throw storeError(StoreErrorCodes.Unavailable, `credentials file ${file}: ${(err as Error).message}`, { file }, err);
   }
-  if (/^SU[A-Z2-7]{50,}$/.test(text)) return nkeyAuthenticator(new TextEncoder().encode(text));
-  if (!text.includes('-----BEGIN NATS USER JWT-----')) {
+  const enc = new TextEncoder();
+  const seed = /^SU[A-Z2-7]{50,}$/.test(text) ? text : /-----BEGIN USER NKEY SEED-----\s+(SU[A-Z2-7]+)/.exec(text)?.[1];
+  if (!seed || (seed !== text && !text.includes('-----BEGIN NATS USER JWT-----'))) {
     throw storeError(StoreErrorCodes.Unavailable, `credentials file ${file}: neither a NATS .creds file nor an nkey user seed (SU...)`, { file });
   }
-  return credsAuthenticator(new TextEncoder().encode(text));
+  let publicKey: string;
+  try {
+    publicKey = fromSeed(enc.encode(seed)).getPublicKey();
+  } catch (err) {
+    throw storeError(StoreErrorCodes.Unavailable, `credentials file ${file}: bad nkey seed: ${(err as Error).message}`, { file }, err);
+  }
+  return { authenticator: seed === text ? nkeyAuthenticator(enc.encode(text)) : credsAuthenticator(enc.encode(text)), publicKey };
 }
 
 /**

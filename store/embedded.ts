@@ -36,6 +36,10 @@ export interface EmbeddedOptions {
   extraConfig?: string;
   /** client port (default: a free one); a restart passes the previous one so clients reconnect */
   port?: number;
+  /** credentials the readiness probe connects with (needed once extraConfig admits no anonymous client) */
+  probeCreds?: string;
+  /** CA file the readiness probe verifies the server with (when extraConfig turns TLS on) */
+  probeCaFile?: string;
   log?: Logger;
 }
 
@@ -171,7 +175,7 @@ export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedde
       }
       if (!url) await new Promise((r) => setTimeout(r, 25));
     }
-    await waitJetStream(url, deadline);
+    await waitJetStream(url, deadline, opts.probeCreds, opts.probeCaFile);
   } catch (err) {
     await killNow();
     throw new GitcellError('E_EMBEDDED_START', `embedded nats-server for ${stateDir} did not start: ${errorMessage(err)}\n${await logTail()}`, { stateDir });
@@ -213,11 +217,13 @@ function readdirSyncSafe(dir: string): string[] {
   }
 }
 
-async function waitJetStream(url: string, deadline: number): Promise<void> {
+async function waitJetStream(url: string, deadline: number, creds: string | undefined, caFile: string | undefined): Promise<void> {
   let last: unknown;
   while (Date.now() < deadline) {
     try {
-      const nc = await rawConnect({ servers: url, reconnect: false, timeout: 1000 });
+      const nc = creds || caFile
+        ? await connect({ servers: url, timeoutMs: 1000, ...(creds ? { creds } : {}), ...(caFile ? { caFile } : {}) })
+        : await rawConnect({ servers: url, reconnect: false, timeout: 1000 });
       try {
         await (await jetstreamManager(nc, { timeout: 1000 })).getAccountInfo();
         return;
@@ -241,6 +247,11 @@ export interface ClusterOptions {
   creds?: string;
   /** connection name */
   name?: string;
+  /**
+   * only reads: pointed at a state dir without --creds, the command authenticates as the read-only
+   * viewer (least privilege) instead of the control plane
+   */
+  readOnly?: boolean;
 }
 
 /**
@@ -248,6 +259,12 @@ export interface ClusterOptions {
  * state dir; client commands pointed at that state dir authenticate with it.
  */
 export const CONTROL_SEED_FILE = join('nats', 'control.nk');
+
+/**
+ * VIEWER_SEED_FILE is the read-only viewer's nkey seed (relative to the state dir): client commands
+ * that only read use it when no other credential is given.
+ */
+export const VIEWER_SEED_FILE = join('nats', 'viewer.nk');
 
 /**
  * EXTERNAL_CLUSTER_FILE (`<state>/cluster.json`) is written by a `gitcell up --nats` while it runs:
@@ -315,9 +332,7 @@ export async function connectFromOptions(opts: ClusterOptions = {}): Promise<Nat
       { stateDir },
     );
   }
-  // A cluster started with authorization (gitcell up) left the control seed in its state dir.
-  const seed = join(stateDir, CONTROL_SEED_FILE);
-  const creds = opts.creds ?? (existsSync(seed) ? seed : undefined);
+  const creds = opts.creds ?? stateDirCredentials(stateDir, opts.readOnly ?? false);
   try {
     // connect's default handshake timeout (15 s), not less: several clusters on a loaded 2-core
     // machine made 3 s time out against a live server. A dead one refuses at once anyway.
@@ -325,6 +340,17 @@ export async function connectFromOptions(opts: ClusterOptions = {}): Promise<Nat
   } catch (err) {
     throw storeError(StoreErrorCodes.NoCluster, `the gitcell NATS server for ${stateDir} (${url}) does not answer: ${errorMessage(err)}`, { stateDir, url }, err);
   }
+}
+
+/**
+ * stateDirCredentials is the credential a client command finds in a `gitcell up` state dir: the
+ * viewer's for a command that only reads (when there is one), else the control plane's.
+ */
+export function stateDirCredentials(stateDir: string, readOnly: boolean): string | undefined {
+  const viewer = join(resolve(stateDir), VIEWER_SEED_FILE);
+  if (readOnly && existsSync(viewer)) return viewer;
+  const control = join(resolve(stateDir), CONTROL_SEED_FILE);
+  return existsSync(control) ? control : undefined;
 }
 
 /** StartedCluster is a connection plus the embedded server it started, if any. */

@@ -14,7 +14,7 @@ import { decodeRecord, encodeRecord, keyFilter, validateKey, type InvalidRecord,
 import { StreamTail, type AckInfo } from './tail.ts';
 
 /** EventStreamConfig is how an event stream is created (idempotently) and opened. */
-export interface EventStreamConfig {
+export interface EventStreamConfig<T = unknown> {
   /** stream name, e.g. gitcell_events */
   name: string;
   /** subject root; events go to `<subjectRoot>.<tokens...>`, e.g. gitcell.events */
@@ -26,13 +26,23 @@ export interface EventStreamConfig {
   /** drop events older than this (default 24 h) */
   maxAgeMs?: number;
   timeoutMs?: number;
+  /**
+   * writer token: events are appended under `<subjectRoot>.<writer>.<tokens>` and every reader gets
+   * the writer of each event from its subject. NATS permissions confine each identity to its own
+   * writer token (an agent: its node), so the writer cannot be forged, unlike anything in the body.
+   */
+  writer?: string;
+  /** verify refuses (returns the reason) an event whose body disagrees with its writer */
+  verify?: (writer: string, value: T) => string | undefined;
 }
 
 /** StoredEvent is one decoded event with its stream sequence and subject tokens. */
 export interface StoredEvent<T> {
   seq: number;
-  /** the subject tokens after the root, as given to append */
+  /** the subject tokens after the root (and the writer), as given to append */
   tokens: string[];
+  /** who appended it (the writer token of its subject), with a writer layout */
+  writer?: string;
   time: Date;
   value: T;
 }
@@ -47,7 +57,7 @@ export class EventStream<T> {
     private readonly nc: NatsConnection,
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
-    readonly cfg: EventStreamConfig,
+    readonly cfg: EventStreamConfig<T>,
     readonly codec: RecordCodec<T>,
     private readonly onInvalid: ((r: InvalidRecord) => void) | undefined,
     log: Logger | undefined,
@@ -58,7 +68,7 @@ export class EventStream<T> {
   /** EventStream.bind returns a handle on an existing stream without creating or changing it. */
   static async bind<T>(
     nc: NatsConnection,
-    cfg: EventStreamConfig,
+    cfg: EventStreamConfig<T>,
     codec: RecordCodec<T>,
     opts: { log?: Logger; onInvalid?: (r: InvalidRecord) => void } = {},
   ): Promise<EventStream<T>> {
@@ -71,7 +81,7 @@ export class EventStream<T> {
   /** EventStream.open creates the stream if missing (or updates its limits) and returns a handle. */
   static async open<T>(
     nc: NatsConnection,
-    cfg: EventStreamConfig,
+    cfg: EventStreamConfig<T>,
     codec: RecordCodec<T>,
     opts: { log?: Logger; onInvalid?: (r: InvalidRecord) => void } = {},
   ): Promise<EventStream<T>> {
@@ -117,7 +127,7 @@ export class EventStream<T> {
   private subject(tokens: string[]): string {
     const s = tokens.join('.');
     validateKey(s);
-    return `${this.cfg.subjectRoot}.${s}`;
+    return this.cfg.writer === undefined ? `${this.cfg.subjectRoot}.${s}` : `${this.cfg.subjectRoot}.${this.cfg.writer}.${s}`;
   }
 
   /** append stores one event under `<root>.<tokens>` and returns its sequence. */
@@ -134,20 +144,25 @@ export class EventStream<T> {
     const rootLen = this.cfg.subjectRoot.length + 1;
     // One consumer filter cannot match both "a.b" and "a.b.>", so the server filters on all but the
     // last prefix token and the rest is checked here.
-    const want = prefix ? prefix.split('.') : [];
+    const layered = this.cfg.writer !== undefined;
+    const want = [...(layered ? ['*'] : []), ...(prefix ? prefix.split('.') : [])];
     if (prefix) keyFilter(prefix);
     const serverFilter = want.length > 1 ? `${want.slice(0, -1).join('.')}.>` : '>';
     const decode = (msg: Msg, ack: AckInfo): TailItem<T> | undefined => {
-      const tokens = msg.subject.substring(rootLen).split('.');
-      if (want.some((w, i) => w !== '*' && w !== '>' && tokens[i] !== w)) return undefined;
+      const all = msg.subject.substring(rootLen).split('.');
+      if (want.some((w, i) => w !== '*' && w !== '>' && all[i] !== w)) return undefined;
+      const writer = layered ? all[0] : undefined;
+      const tokens = layered ? all.slice(1) : all;
       const decoded = decodeRecord(this.codec, msg.data);
-      if (!decoded.ok) {
-        const bad = { bucket: this.cfg.name, key: tokens.join('.'), revision: ack.streamSeq, reason: decoded.reason };
+      const refused = decoded.ok ? (writer !== undefined ? this.cfg.verify?.(writer, decoded.value) : undefined) : decoded.reason;
+      if (!decoded.ok || refused !== undefined) {
+        const bad = { bucket: this.cfg.name, key: all.join('.'), revision: ack.streamSeq, reason: refused ?? 'refused' };
         this.log.warn(bad, `store: skipping invalid event ${bad.key}@${bad.revision}: ${bad.reason}`);
         this.onInvalid?.(bad);
         return undefined;
       }
-      return { type: 'event', event: { seq: ack.streamSeq, tokens, time: new Date(Number(ack.timestampNanos / 1_000_000n)), value: decoded.value } };
+      const time = new Date(Number(ack.timestampNanos / 1_000_000n));
+      return { type: 'event', event: { seq: ack.streamSeq, tokens, ...(writer !== undefined ? { writer } : {}), time, value: decoded.value } };
     };
     return new StreamTail<TailItem<T>>({
       nc: this.nc,

@@ -2,7 +2,7 @@
 // these buckets, watches, events and leases. See README.md for the key layout and who writes what.
 export { StoreErrorCodes, type StoreErrorCode } from './errors.ts';
 export { jsonCodec, keyOf, keyFilter, validateKey, decodeRecord, encodeRecord, type RecordCodec, type InvalidRecord, type Envelope } from './record.ts';
-export { connect, closeConnection, splitServers, type ConnectOptions } from './connect.ts';
+export { connect, closeConnection, connectionInbox, splitServers, type ConnectOptions } from './connect.ts';
 export { suggestReplicas, replicasFor, parseReplicas, MAX_REPLICAS } from './replicas.ts';
 export { Bucket, ensureBucket, SKIP, type BucketConfig, type BucketOptions, type StoreRecord, type UpdateFn, type UpdateOptions } from './bucket.ts';
 export type { Watch, WatchEvent, WatchOptions } from './watch.ts';
@@ -16,6 +16,7 @@ export {
   desiredKey,
   eventTokens,
   eventsSubjectRoot,
+  verifyClusterEvent,
   objectCodec,
   type BucketLayout,
   type BucketRole,
@@ -28,6 +29,7 @@ export {
   startEmbedded,
   startOrConnect,
   connectFromOptions,
+  stateDirCredentials,
   findEmbeddedUrl,
   writeExternalCluster,
   readExternalCluster,
@@ -36,12 +38,26 @@ export {
   type ExternalCluster,
   DEFAULT_STATE_DIR,
   CONTROL_SEED_FILE,
+  VIEWER_SEED_FILE,
   type EmbeddedOptions,
   type EmbeddedServer,
   type ClusterOptions,
   type StartedCluster,
 } from './embedded.ts';
-export { agentPermissions, anonymousPermissions, authorizationConfig, nodeSecretsBucket, type NatsPermissions, type NatsUser } from './permissions.ts';
+export {
+  agentPermissions,
+  controlPermissions,
+  viewerPermissions,
+  authorizationConfig,
+  inboxPrefixFor,
+  nodeSecretsBucket,
+  logRequestSubject,
+  logStreamSubject,
+  logAliveSubject,
+  CONTROL_WRITER,
+  type NatsPermissions,
+  type NatsUser,
+} from './permissions.ts';
 export { openAgentStore, type AgentStore } from './agent-store.ts';
 export { Informer, defaultInformerBackoff, type InformerView, type InformerEntry, type InformerOptions, type InformerChange, type InformerSource } from './informer.ts';
 export { probeIncarnation, waitForStore, watchIncarnation, STORE_RESET_EXIT_CODE, type IncarnationProbe, type WaitForStoreOptions, type IncarnationWatchOptions } from './incarnation.ts';

@@ -1,17 +1,29 @@
-import { randomBytes } from 'node:crypto';
-import { bucketName, eventsSubjectRoot, DEFAULT_PREFIX, type BucketRole } from './cluster.ts';
+import { bucketName, BUCKETS, eventsSubjectRoot, DEFAULT_PREFIX, type BucketRole } from './cluster.ts';
 
 /**
- * NATS permissions per identity. The control plane (reconciler, scheduler, CLI) is trusted with the
- * whole account; each agent gets an allow-list: it reads the buckets it converges from, writes only
- * its own node's keys, and reads only its own node's secrets bucket. Enforced by nats-server, so a
- * compromised agent cannot read another node's Secrets, whatever its code does.
+ * NATS permissions per identity, enforced by nats-server whatever a client's code does:
+ *
+ * - control plane (reconciler, scheduler, admin CLI): publishes anywhere; subscribes only to its own
+ *   inbox and to task log streams.
+ * - viewer (read-only CLI): reads the cluster buckets (never a node's Secrets bucket) and the events,
+ *   asks agents for logs; writes nothing.
+ * - agent of `<node>`: reads the buckets it converges from and its own Secrets bucket, writes only
+ *   its own node's keys and events, answers log requests for its node.
+ * - nobody else: a client without credentials is refused at connect (no `no_auth_user`).
+ *
+ * Every identity subscribes only under its own inbox prefix (`inboxPrefixFor(publicKey)`, which
+ * `connect` sets from the credential): nobody sees another's request replies or watch deliveries.
+ * Consumers are created only through the ephemeral-create subject (the server names them) and no
+ * restricted identity may delete or look up a consumer by name, so nobody can take over or delete
+ * another's watch.
  */
 
 /** NatsPermissions is nats-server's permission block (allow-lists only: anything else is denied). */
 export interface NatsPermissions {
   publish: { allow: string[] };
   subscribe: { allow: string[] };
+  /** lets the holder answer requests it received (one reply per request, on the requester's inbox) */
+  allow_responses?: boolean;
 }
 
 /** NatsUser is one entry of the server's `authorization.users`. */
@@ -19,61 +31,99 @@ export type NatsUser =
   | { nkey: string; permissions?: NatsPermissions }
   | { user: string; password: string; permissions?: NatsPermissions };
 
+/** CONTROL_WRITER is the writer token of events written by the control plane (never a DNS label, so never a node name). */
+export const CONTROL_WRITER = '_control';
+
+/**
+ * inboxPrefixFor is the inbox prefix of the client holding the nkey `publicKey`: its request replies
+ * and watch deliveries go to `<prefix>.>`, which only that client may subscribe to.
+ */
+export function inboxPrefixFor(publicKey: string): string {
+  return `_INBOX_${publicKey}`;
+}
+
 /** nodeSecretsBucket is the bucket holding the Secrets re-sealed for one node. */
 export function nodeSecretsBucket(node: string, prefix?: string): string {
   return `${prefix ?? DEFAULT_PREFIX}secrets_${node}`;
 }
 
+/** logRequestSubject is where the agent of `node` answers log requests. */
+export function logRequestSubject(node: string): string {
+  return `gitcell.logs.${node}`;
+}
+
+/** logStreamSubject carries one log stream (`id`, a single token) from the agent of `node`. */
+export function logStreamSubject(node: string, id: string): string {
+  return `gitcell.logs.${node}.out.${id}`;
+}
+
+/** logAliveSubject carries a follower's keepalives for log stream `id` to the agent of `node`. */
+export function logAliveSubject(node: string, id: string): string {
+  return `gitcell.logs.${node}.alive.${id}`;
+}
+
 /** The buckets an agent reads (and watches) to converge its node. */
 const AGENT_READS: BucketRole[] = ['tasks', 'bindings', 'nodes', 'nodespec', 'status'];
 
-/** jsStreamAccess lists the JetStream API subjects that open, read and watch one stream. */
-function jsStreamAccess(stream: string): string[] {
+/**
+ * jsStreamRead lists the JetStream API subjects that read and watch one stream: info, leader and
+ * direct gets, creating an ephemeral (server-named) consumer, and answering its flow control. Not
+ * named consumers (`CONSUMER.CREATE.<stream>.<name>` would let one identity redirect another's
+ * consumer to itself), not consumer info or delete.
+ */
+function jsStreamRead(stream: string): string[] {
   return [
     `$JS.API.STREAM.INFO.${stream}`,
     `$JS.API.STREAM.MSG.GET.${stream}`,
     `$JS.API.DIRECT.GET.${stream}`,
     `$JS.API.DIRECT.GET.${stream}.>`,
     `$JS.API.CONSUMER.CREATE.${stream}`,
-    `$JS.API.CONSUMER.CREATE.${stream}.>`,
-    `$JS.API.CONSUMER.DELETE.${stream}.*`,
-    `$JS.API.CONSUMER.INFO.${stream}.*`,
+    `$JS.FC.${stream}.>`,
   ];
 }
 
-/** agentPermissions is the allow-list of the agent of `node`. */
-export function agentPermissions(node: string, prefix?: string): NatsPermissions {
-  const streams = [...AGENT_READS.map((role) => `KV_${bucketName(role, prefix)}`), `KV_${nodeSecretsBucket(node, prefix)}`];
-  const eventsRoot = eventsSubjectRoot(prefix);
+/** controlPermissions: publish anywhere; subscribe to its own inbox and to log streams. */
+export function controlPermissions(publicKey: string): NatsPermissions {
+  return {
+    publish: { allow: ['>'] },
+    subscribe: { allow: [`${inboxPrefixFor(publicKey)}.>`, 'gitcell.logs.*.out.>'] },
+  };
+}
+
+/** viewerPermissions: read every cluster bucket but the node Secrets buckets, read events, ask for logs. */
+export function viewerPermissions(publicKey: string, prefix?: string): NatsPermissions {
+  const streams = [...(Object.keys(BUCKETS) as BucketRole[]).map((role) => `KV_${bucketName(role, prefix)}`), `${prefix ?? DEFAULT_PREFIX}events`];
+  return {
+    publish: { allow: ['$JS.API.INFO', ...streams.flatMap(jsStreamRead), 'gitcell.logs.*', 'gitcell.logs.*.alive.*'] },
+    subscribe: { allow: [`${inboxPrefixFor(publicKey)}.>`, 'gitcell.logs.*.out.>'] },
+  };
+}
+
+/** agentPermissions is the allow-list of the agent of `node`, whose nkey is `publicKey`. */
+export function agentPermissions(node: string, publicKey: string, prefix?: string): NatsPermissions {
+  const streams = [...AGENT_READS.map((role) => `KV_${bucketName(role, prefix)}`), `KV_${nodeSecretsBucket(node, prefix)}`, `${prefix ?? DEFAULT_PREFIX}events`];
   return {
     publish: {
       allow: [
         '$JS.API.INFO',
-        ...streams.flatMap(jsStreamAccess),
-        ...jsStreamAccess(`${prefix ?? DEFAULT_PREFIX}events`),
+        ...streams.flatMap(jsStreamRead),
         // Its own keys only: the status of tasks on this node and this node's registration.
         `$KV.${bucketName('status', prefix)}.${node}.>`,
         `$KV.${bucketName('nodes', prefix)}.${node}`,
-        `${eventsRoot}.>`,
-        '$JS.FC.>',
-        '$JS.ACK.>',
-        '_INBOX.>',
+        // Events under its own writer token: readers know who wrote them.
+        `${eventsSubjectRoot(prefix)}.${node}.>`,
+        `gitcell.logs.${node}.out.>`,
       ],
     },
-    subscribe: { allow: ['_INBOX.>', `gitcell.logs.${node}`, `gitcell.logs.${node}.>`] },
+    subscribe: { allow: [`${inboxPrefixFor(publicKey)}.>`, logRequestSubject(node), `gitcell.logs.${node}.alive.*`] },
+    allow_responses: true,
   };
 }
 
-/** anonymousPermissions let a credential-less client see that the server and JetStream are up. */
-export function anonymousPermissions(): NatsPermissions {
-  return { publish: { allow: ['$JS.API.INFO'] }, subscribe: { allow: ['_INBOX.>'] } };
-}
-
 /**
- * authorizationConfig renders nats-server configuration for these users. Clients without
- * credentials become a user that may only ask whether JetStream is up.
+ * authorizationConfig renders nats-server configuration for these users. There is no anonymous
+ * user: a client without credentials is refused at connect.
  */
 export function authorizationConfig(users: NatsUser[]): string {
-  const anonymous: NatsUser = { user: 'anonymous', password: randomBytes(24).toString('hex'), permissions: anonymousPermissions() };
-  return [`authorization ${JSON.stringify({ users: [...users, anonymous] }, null, 2)}`, 'no_auth_user: anonymous', ''].join('\n');
+  return `authorization ${JSON.stringify({ users }, null, 2)}\n`;
 }

@@ -6,8 +6,9 @@
  * deadlines. A disconnect fails every pending write at once (nats.js would wait out the timeout),
  * so a writer retries on another server immediately; such a write may or may not have happened.
  */
-import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { StoreErrorCodes, storeError } from './errors.ts';
+import { connectionInbox } from './connect.ts';
 
 interface Pending {
   resolve: (seq: number) => void;
@@ -38,8 +39,7 @@ class Publisher {
   private sweeper: NodeJS.Timeout | undefined;
 
   constructor(private readonly nc: NatsConnection) {
-    const prefix = (nc as unknown as { options?: { inboxPrefix?: string } }).options?.inboxPrefix;
-    this.inbox = createInbox(prefix);
+    this.inbox = connectionInbox(nc);
     this.sub = nc.subscribe(`${this.inbox}.*`, { callback: (err, msg) => this.onReply(err, msg) });
     void this.followStatus();
     void nc.closed().then(() => this.failAll('NATS connection closed'));

@@ -10,9 +10,25 @@
  *   - any sign of trouble (a gap in delivery sequence, no heartbeat for 3 periods, a reconnect, a
  *     deleted consumer) re-creates the consumer after the last handled sequence.
  */
-import { createInbox, nanos, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { nanos, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, type ConsumerConfig, type JetStreamManager } from '@nats-io/jetstream';
 import type { Logger } from '../lib/index.ts';
+import { connectionInbox } from './connect.ts';
+
+/** Connections whose identity may not delete consumers (agents, viewers): found out once, not asked again. */
+const mayNotDelete = new WeakSet<NatsConnection>();
+
+/**
+ * deleteConsumer removes a consumer this tail no longer uses, best effort. Restricted identities may
+ * not delete consumers at all (one could delete another's); their ephemeral consumers go away by
+ * themselves after inactive_threshold, so after the first refusal the connection stops asking.
+ */
+function deleteConsumer(nc: NatsConnection, jsm: JetStreamManager, stream: string, name: string): void {
+  if (mayNotDelete.has(nc)) return;
+  jsm.consumers.delete(stream, name).catch((err: unknown) => {
+    if (/permission/i.test(String((err as Error)?.message ?? err))) mayNotDelete.add(nc);
+  });
+}
 
 /** AckInfo is what a JetStream delivery's reply subject says about the message. */
 export interface AckInfo {
@@ -161,7 +177,7 @@ export class StreamTail<E> implements AsyncIterable<E> {
     this.consumerName = undefined;
     if (name && !this.opts.nc.isClosed()) {
       // Best effort: an ephemeral consumer also goes away by itself after inactive_threshold.
-      this.opts.jsm.consumers.delete(this.opts.stream, name).catch(() => undefined);
+      deleteConsumer(this.opts.nc, this.opts.jsm, this.opts.stream, name);
     }
   }
 
@@ -173,7 +189,7 @@ export class StreamTail<E> implements AsyncIterable<E> {
       const info = await this.opts.jsm.streams.info(this.opts.stream);
       this.snapshotFloor = info.state.last_seq;
     }
-    const inbox = createInbox();
+    const inbox = connectionInbox(this.opts.nc);
     this.expectDelivery = 1;
     this.sub = this.opts.nc.subscribe(inbox, { callback: (err, msg) => this.onMessage(gen, err, msg) });
     const cfg: Partial<ConsumerConfig> = {
@@ -193,7 +209,7 @@ export class StreamTail<E> implements AsyncIterable<E> {
     };
     const ci = await this.opts.jsm.consumers.add(this.opts.stream, cfg);
     if (gen !== this.gen || this.done) {
-      this.opts.jsm.consumers.delete(this.opts.stream, ci.name).catch(() => undefined);
+      deleteConsumer(this.opts.nc, this.opts.jsm, this.opts.stream, ci.name);
       return;
     }
     this.consumerName = ci.name;

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { GitcellError } from '../../lib/errors.ts';
-import { silentLogger } from '../../lib/log.ts';
-import { connectFromOptions, openClusterStore } from '../../store/index.ts';
+import { connectReader, openReaderStore } from '../client.ts';
 import { findTaskNode, streamLogs } from '../../agent/index.ts';
 
 /** registerLogs adds `gitcell logs TASK [-f] [--tail N]`: a task's log from whichever agent runs it. */
@@ -22,12 +21,12 @@ export function registerLogs(program: Command): void {
         if (!/^\d+$/.test(opts.tail)) throw new GitcellError('E_USAGE', `--tail: "${opts.tail}" is not a non-negative whole number`, { flag: '--tail' });
         tail = Number(opts.tail);
       }
-      const nc = await connectFromOptions({ ...(opts.nats ? { nats: opts.nats } : {}), ...(opts.creds ? { creds: opts.creds } : {}), stateDir: opts.stateDir, name: 'gitcell logs' });
+      const nc = await connectReader(opts, 'logs');
       const ac = new AbortController();
       const onSignal = () => ac.abort();
       process.once('SIGINT', onSignal);
       try {
-        const store = await openClusterStore(nc, { prefix: opts.prefix, log: silentLogger() });
+        const store = await openReaderStore(nc, opts);
         const node = await findTaskNode(task, store.bindings, store.status);
         await streamLogs(nc, node, { taskId: task, follow: !!opts.follow, ...(tail !== undefined ? { tail } : {}) }, (chunk) => process.stdout.write(chunk), { signal: ac.signal });
       } finally {

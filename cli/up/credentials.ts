@@ -1,20 +1,22 @@
 /**
  * NATS identities of a `gitcell up` cluster: one nkey user for the control plane (reconciler,
- * scheduler, CLI) and one per node agent, kept as bare seeds in the state dir (0600) so a second
- * `up` reuses them and client commands find the control seed by themselves.
+ * scheduler, admin CLI), one read-only viewer (client commands that only read), and one per node
+ * agent, kept as bare seeds in the state dir (0600) so a second `up` reuses them and client commands
+ * find them by themselves. The server config admits nobody else (no anonymous user).
  */
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createUser, fromSeed } from '@nats-io/nkeys';
 import { GitcellError } from '../../lib/errors.ts';
-import { agentPermissions, authorizationConfig, CONTROL_SEED_FILE, type NatsUser } from '../../store/index.ts';
+import { agentPermissions, authorizationConfig, controlPermissions, viewerPermissions, CONTROL_SEED_FILE, VIEWER_SEED_FILE, type NatsUser } from '../../store/index.ts';
 
 /** ClusterIdentities are the seed files and the server configuration that admits them. */
 export interface ClusterIdentities {
   controlSeedFile: string;
+  viewerSeedFile: string;
   agentSeedFiles: Map<string, string>;
-  /** authorization block for nats-server (control: full access; agents: agentPermissions) */
+  /** authorization block for nats-server (controlPermissions, viewerPermissions, agentPermissions) */
   serverConfig: string;
 }
 
@@ -44,12 +46,19 @@ async function ensureSeed(file: string): Promise<string> {
 /** ensureIdentities creates (or reuses) the control and agent seeds and renders the server's authorization. */
 export async function ensureIdentities(stateDir: string, nodes: string[], prefix?: string): Promise<ClusterIdentities> {
   const controlSeedFile = join(stateDir, CONTROL_SEED_FILE);
-  const users: NatsUser[] = [{ nkey: await ensureSeed(controlSeedFile) }];
+  const viewerSeedFile = join(stateDir, VIEWER_SEED_FILE);
+  const control = await ensureSeed(controlSeedFile);
+  const viewer = await ensureSeed(viewerSeedFile);
+  const users: NatsUser[] = [
+    { nkey: control, permissions: controlPermissions(control) },
+    { nkey: viewer, permissions: viewerPermissions(viewer, prefix) },
+  ];
   const agentSeedFiles = new Map<string, string>();
   for (const node of nodes) {
     const file = agentSeedFile(stateDir, node);
     agentSeedFiles.set(node, file);
-    users.push({ nkey: await ensureSeed(file), permissions: agentPermissions(node, prefix) });
+    const pub = await ensureSeed(file);
+    users.push({ nkey: pub, permissions: agentPermissions(node, pub, prefix) });
   }
-  return { controlSeedFile, agentSeedFiles, serverConfig: authorizationConfig(users) };
+  return { controlSeedFile, viewerSeedFile, agentSeedFiles, serverConfig: authorizationConfig(users) };
 }

@@ -81,7 +81,7 @@ export async function runUp(o: UpOptions): Promise<void> {
   let stopping = false;
   const pidDir = join(stateDir, 'pids');
   if (!natsUrl) {
-    embedded = await startEmbedded({ stateDir, extraConfig: ids.serverConfig, log });
+    embedded = await startEmbedded({ stateDir, extraConfig: ids.serverConfig, probeCreds: ids.controlSeedFile, log });
     natsUrl = embedded.url;
     const port = Number(new URL(natsUrl).port);
     // The embedded server is part of the cluster like any component: restarted when it dies, on
@@ -94,7 +94,7 @@ export async function runUp(o: UpOptions): Promise<void> {
           while (!stopping && existsSync(join(pidDir, 'nats.hold'))) await new Promise((r) => setTimeout(r, 500));
           if (stopping) return;
           try {
-            embedded = await startEmbedded({ stateDir, extraConfig: ids.serverConfig, port, log });
+            embedded = await startEmbedded({ stateDir, extraConfig: ids.serverConfig, probeCreds: ids.controlSeedFile, port, log });
             keepNatsRunning(embedded);
             return;
           } catch (err) {

@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { connect } from '@nats-io/transport-node';
+import { connect, type ConnectionOptions } from '@nats-io/transport-node';
 import { jetstreamManager, StorageType } from '@nats-io/jetstream';
 
 /** NATS_SERVER_BIN is the nats-server binary the helpers run (override with GITCELL_NATS_SERVER). */
@@ -27,6 +27,8 @@ export interface NatsServerOptions {
   jetstream?: boolean;
   /** extra lines appended to the generated config file */
   extraConfig?: string;
+  /** how the readiness checks connect (credentials, inbox prefix, TLS) to a server that admits no anonymous client */
+  probe?: Partial<ConnectionOptions>;
 }
 
 /** NatsServer is one running (or stopped) nats-server of a test. */
@@ -117,10 +119,10 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
 }
 
 /** jetStreamReady resolves once the servers at `urls` answer JetStream API requests (meta leader elected). */
-export async function jetStreamReady(urls: string[], timeoutMs = 30_000): Promise<void> {
+export async function jetStreamReady(urls: string[], timeoutMs = 30_000, probe: Partial<ConnectionOptions> = {}): Promise<void> {
   for (const url of urls) {
     await waitFor(`JetStream on ${url}`, timeoutMs, async () => {
-      const nc = await connect({ servers: url, reconnect: false, timeout: 1000 });
+      const nc = await connect({ ...probe, servers: url, reconnect: false, timeout: 1000 });
       try {
         const jsm = await jetstreamManager(nc, { timeout: 1000 });
         await jsm.getAccountInfo();
@@ -136,8 +138,8 @@ export async function jetStreamReady(urls: string[], timeoutMs = 30_000): Promis
  * clusterPlacementReady waits until the meta leader knows enough peers to place a stream with
  * `replicas` replicas (right after start it may answer API requests before all peers joined).
  */
-export async function clusterPlacementReady(url: string, replicas: number, timeoutMs = 30_000): Promise<void> {
-  const nc = await connect({ servers: url, timeout: 1000 });
+export async function clusterPlacementReady(url: string, replicas: number, timeoutMs = 30_000, probe: Partial<ConnectionOptions> = {}): Promise<void> {
+  const nc = await connect({ ...probe, servers: url, timeout: 1000 });
   try {
     const jsm = await jetstreamManager(nc, { timeout: 2000 });
     const name = `READY_${randomBytes(4).toString('hex')}`;
@@ -283,7 +285,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     server = new ServerProcess({ name, dir: root, port, config }, root);
     try {
       await server.spawn();
-      if (opts.jetstream !== false) await jetStreamReady([server.url]);
+      if (opts.jetstream !== false) await jetStreamReady([server.url], 30_000, opts.probe);
       return server;
     } catch (err) {
       lastErr = err;
@@ -301,7 +303,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
  * without credentials, so a `no_auth_user` must be allowed `$JS.API.INFO` and to create and delete
  * the `READY_*` streams).
  */
-export async function startNatsCluster(opts: { t?: Cleanup; size?: number; extraConfig?: string } = {}): Promise<NatsCluster> {
+export async function startNatsCluster(opts: { t?: Cleanup; size?: number; extraConfig?: string; probe?: Partial<ConnectionOptions> } = {}): Promise<NatsCluster> {
   checkBinary();
   const size = opts.size ?? 3;
   const root = await mkdtemp(join(tmpdir(), 'gitcell-natscluster-'));
@@ -341,8 +343,8 @@ export async function startNatsCluster(opts: { t?: Cleanup; size?: number; extra
     }
     try {
       await Promise.all(servers.map((s) => s.spawn()));
-      await jetStreamReady(servers.map((s) => s.url));
-      await clusterPlacementReady(servers[0]!.url, size);
+      await jetStreamReady(servers.map((s) => s.url), 30_000, opts.probe);
+      await clusterPlacementReady(servers[0]!.url, size, 30_000, opts.probe);
       const list = servers;
       const at = (i: number): ServerProcess => {
         const s = list[i];

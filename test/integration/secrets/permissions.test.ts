@@ -4,7 +4,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createUser } from '@nats-io/nkeys';
-import { Bucket, agentPermissions, authorizationConfig, connect, nodeSecretsBucket, objectCodec, openAgentStore, openClusterStore } from '../../../store/index.ts';
+import { Bucket, agentPermissions, authorizationConfig, connect, controlPermissions, nodeSecretsBucket, objectCodec, openAgentStore, openClusterStore } from '../../../store/index.ts';
+import { seedOptions } from '../../helpers/identities.ts';
 import type { NodeSecretRecord } from '../../../api/cluster.ts';
 import { startNatsServer } from '../../helpers/nats.ts';
 
@@ -26,10 +27,11 @@ test('an agent authenticated as node b cannot read node a\'s secrets or write no
   const server = await startNatsServer({
     t,
     extraConfig: authorizationConfig([
-      { nkey: control.publicKey },
-      { nkey: agentA.publicKey, permissions: agentPermissions('a', prefix) },
-      { nkey: agentB.publicKey, permissions: agentPermissions('b', prefix) },
+      { nkey: control.publicKey, permissions: controlPermissions(control.publicKey) },
+      { nkey: agentA.publicKey, permissions: agentPermissions('a', agentA.publicKey, prefix) },
+      { nkey: agentB.publicKey, permissions: agentPermissions('b', agentB.publicKey, prefix) },
     ]),
+    probe: await seedOptions(control.file),
   });
 
   // The control plane creates every bucket and puts a Secret copy for each node.
@@ -70,9 +72,6 @@ test('an agent authenticated as node b cannot read node a\'s secrets or write no
   assert.equal((await cluster.status.get('b.shop.web.0'))?.value.node, 'b');
   assert.equal(await cluster.status.get('a.shop.web.1'), undefined);
 
-  // A client without credentials sees nothing.
-  const anon = await connect({ servers: server.url });
-  t.after(() => anon.close());
-  const tasksAnon = await Bucket.bind(anon, { name: `${prefix}tasks`, timeoutMs: 2000 }, objectCodec());
-  await assert.rejects(tasksAnon.get('x'), (err: Error) => denied.test(`${err.message} ${String((err as { cause?: unknown }).cause)}`));
+  // A client without credentials sees nothing: it is not even admitted.
+  await assert.rejects(connect({ servers: server.url, timeoutMs: 2000 }), (err: Error) => denied.test(`${err.message} ${String((err as { cause?: unknown }).cause)}`));
 });
