@@ -207,8 +207,12 @@ export interface NodeRecord {
 export interface NodeSpec {
   cordoned: boolean;
   draining: boolean;
+  /** labels, the only source of reserved ones (`node.gitcell.io/...`, see node-trust.ts) */
   labels?: Record<string, string>;
+  /** taints that apply whatever the node reports */
   taints?: Taint[];
+  /** the most the node may be given, whatever it reports as allocatable */
+  maxAllocatable?: Partial<Resources & { pods: number }>;
 }
 
 /** NodeSecretRef names one Secret a node needs, at the version to deliver. */

@@ -2,3 +2,4 @@
 export * from './cluster.ts';
 export * from './manifests.ts';
 export * from './quantity.ts';
+export * from './node-trust.ts';

@@ -3,7 +3,7 @@
  * SnapshotNode (spec labels and taints on top, cordon or drain = cordoned, heartbeat within the
  * grace period = ready); TaskSpecs with a Binding are running, the others pending.
  */
-import { nodeIsLive, type Binding, type NodeRecord, type NodeSpec, type TaskSpec } from '../api/index.ts';
+import { cappedAllocatable, nodeIsLive, withoutReservedLabels, type Binding, type NodeRecord, type NodeSpec, type TaskSpec } from '../api/index.ts';
 import type { ClusterSnapshot, RunningTask, SnapshotNode } from './types.ts';
 
 /** StoreView is what the service read from the store. */
@@ -14,12 +14,15 @@ export interface StoreView {
   bindings: ReadonlyMap<string, Binding>;
 }
 
-/** snapshotNode merges a node's record and its admin spec. */
+/**
+ * snapshotNode merges a node's record and its admin spec: reserved labels only from the spec, the
+ * spec's taints always, allocatable capped by the spec.
+ */
 export function snapshotNode(record: NodeRecord, spec: NodeSpec | undefined, now: number, graceMs: number): SnapshotNode {
   return {
     name: record.name,
-    allocatable: record.allocatable,
-    labels: { ...(record.labels ?? {}), ...(spec?.labels ?? {}) },
+    allocatable: cappedAllocatable(record, spec),
+    labels: { ...withoutReservedLabels(record.labels ?? {}), ...(spec?.labels ?? {}) },
     taints: [...(record.taints ?? []), ...(spec?.taints ?? [])],
     ready: nodeIsLive(record, now, graceMs),
     cordoned: Boolean(spec?.cordoned || spec?.draining),

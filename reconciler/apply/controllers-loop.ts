@@ -1,4 +1,4 @@
-import type { TaskStatus } from '../../api/index.ts';
+import { trustedNodeRecords, type TaskStatus } from '../../api/index.ts';
 import { createLogger, errorMessage, isGitcellError, type Logger } from '../../lib/index.ts';
 import { Informer, StoreErrorCodes, type Bucket } from '../../store/index.ts';
 import type { WorkloadSpec } from '../controllers/index.ts';
@@ -133,7 +133,8 @@ export function runControllers(opts: RunControllersOptions): ControllerLoop {
       desired: new Map(desired.values().map((r) => [r.key, r])),
       tasks: new Map([...tasks.entries.entries()].map(([k, c]) => [k, c.value])),
       statuses: byTask,
-      nodes: nodes.values(),
+      // A node is its key (the only one its agent may write): a record naming another node is not one.
+      nodes: [...trustedNodeRecords([...nodes.entries.entries()].map(([k, c]) => [k, c.value] as const)).nodes.values()],
       objectStatuses: new Map([...objectStatuses.entries.entries()].map(([k, c]) => [k, c.value])),
     };
   }

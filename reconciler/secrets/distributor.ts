@@ -1,4 +1,5 @@
 import type { NodeRecord, NodeSecretRecord, Binding, TaskSpec } from '../../api/cluster.ts';
+import { trustedNodeRecords, type RefusedNodeRecord } from '../../api/node-trust.ts';
 import type { Secret } from '../../api/manifests.ts';
 import { createLogger, errorMessage, type Logger } from '../../lib/index.ts';
 import { appendEvent, Bucket, Informer, nodeSecretsBucket, objectCodec, type ClusterStore } from '../../store/index.ts';
@@ -86,13 +87,17 @@ export function runSecretDistributor(opts: SecretDistributorOptions): SecretDist
     const needed = secretsNeededByNode(tasks.values(), bound, versions);
     const nodeKeys = new Map<string, string>();
     const pems = new Map<string, string>();
-    for (const node of nodes.values()) {
+    // The node is the record's key (the only key its agent may write), never the name in the body:
+    // a record claiming another node's name is refused, and nothing is sealed to its key.
+    const trusted = trustedNodeRecords([...nodes.entries].map(([key, e]) => [key, e.value] as const));
+    for (const r of trusted.refused) await reportForged(r);
+    for (const [name, node] of trusted.nodes) {
       if (!node.sealingKey) continue;
       try {
-        nodeKeys.set(node.name, keyIdOf(node.sealingKey));
-        pems.set(node.name, node.sealingKey);
+        nodeKeys.set(name, keyIdOf(node.sealingKey));
+        pems.set(name, node.sealingKey);
       } catch (err) {
-        log.warn({ node: node.name, err: errorMessage(err) }, 'secrets: node published an unusable sealing key');
+        log.warn({ node: name, err: errorMessage(err) }, 'secrets: node published an unusable sealing key');
       }
     }
     for (const node of new Set([...needed.keys(), ...nodeKeys.keys()])) await nodeBucket(node);
@@ -122,6 +127,16 @@ export function runSecretDistributor(opts: SecretDistributorOptions): SecretDist
     }
     passes++;
     opts.onPass?.({ put: plan.put.length - failed, removed: plan.remove.length, failed });
+  }
+
+  const forged = new Set<string>();
+  /** reportForged logs and records an event, once per forged record. */
+  async function reportForged(r: RefusedNodeRecord): Promise<void> {
+    const id = `${r.key}/${JSON.stringify(r.claimed)}`;
+    if (forged.has(id)) return;
+    forged.add(id);
+    log.error({ node: r.key, claimed: r.claimed }, `secrets: ${r.reason}; no Secret is sealed to its key`);
+    await appendEvent(store.events, { time: new Date().toISOString(), type: 'Warning', reason: 'NodeRecordRefused', object: { kind: 'Node', name: r.key }, message: `${r.reason}; no Secret is sealed to its key`, source: 'secrets' }).catch(() => undefined);
   }
 
   function reseal(secret: Secret, ref: NodeSecretRef, node: string, pem: string): NodeSecretRecord {

@@ -13,7 +13,7 @@
  * A lost race (E_EXISTS on create, E_CONFLICT on delete) is never retried blindly: the pass marks
  * the state dirty and the next pass re-checks against the informers, which the watches keep current.
  */
-import { statusKey, type Binding, type ClusterEvent, type NodeRecord, type NodeSpec, type TaskSpec } from '../../api/index.ts';
+import { statusKey, trustedNodeRecords, type RefusedNodeRecord, type Binding, type ClusterEvent, type NodeRecord, type NodeSpec, type TaskSpec } from '../../api/index.ts';
 import { createLogger, errorMessage, isGitcellError, type Logger } from '../../lib/index.ts';
 import {
   appendEvent,
@@ -99,6 +99,8 @@ export class SchedulerService {
   private election: Election | undefined;
   private readonly stopper = new AbortController();
   private passes = 0;
+  /** forged node records already reported (key and claimed name), so each is reported once */
+  private readonly refusedNodes = new Set<string>();
   /** Every pass's report (the last 100), newest last. */
   readonly reports: PassReport[] = [];
   /** Totals over every pass since start. */
@@ -220,7 +222,8 @@ export class SchedulerService {
     const input = {
       tasks: valueMap(m.tasks),
       bindings: new Map(m.bindings.entries),
-      nodes: valueMap(m.nodes),
+      // The node's name is its key (the only one its agent may write), never the record's body.
+      nodes: this.trustedNodes(m.nodes),
       nodeSpecs: valueMap(m.specs),
       claims: await this.claims(m.tasks, m.bindings, now),
     };
@@ -246,6 +249,22 @@ export class SchedulerService {
       this.onPass?.(report);
     }
     return report;
+  }
+
+  private trustedNodes(nodes: InformerView<NodeRecord>): Map<string, NodeRecord> {
+    const { nodes: trusted, refused } = trustedNodeRecords(valueMap(nodes));
+    for (const r of refused) this.reportRefusedNode(r);
+    return trusted;
+  }
+
+  /** reportRefusedNode logs and records an event, once per forged record, for a node record whose body disagrees with its key. */
+  private reportRefusedNode(r: RefusedNodeRecord): void {
+    const id = `${r.key}/${JSON.stringify(r.claimed)}`;
+    if (this.refusedNodes.has(id)) return;
+    this.refusedNodes.add(id);
+    this.log.warn({ node: r.key, claimed: r.claimed }, `scheduler: ${r.reason}`);
+    const ev: ClusterEvent = { time: new Date().toISOString(), type: 'Warning', reason: 'NodeRecordRefused', object: { kind: 'Node', name: r.key }, message: r.reason, source: `scheduler/${this.options.identity}` };
+    void appendEvent(this.store.events, ev).catch((err) => this.log.warn({ err: errorMessage(err) }, 'scheduler: cannot write event'));
   }
 
   private async write(

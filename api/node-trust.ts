@@ -1,0 +1,51 @@
+/**
+ * Node identity comes from the store key, never from the record body (like Kubernetes'
+ * NodeRestriction). NATS permissions let the agent of node X write only the key `nodes.X`, so the
+ * key names the node; a body naming another node is forged and refused. Labels under
+ * RESERVED_LABEL_PREFIX place work (Secret-bearing work above all) and are set only by the operator
+ * through the node's NodeSpec: the agent's own are dropped. Operator taints always apply, and the
+ * operator may cap what a node says it can allocate. Pure.
+ */
+import type { NodeRecord, NodeSpec, Resources } from './cluster.ts';
+
+/** RESERVED_LABEL_PREFIX starts the node labels only the control plane sets (from the NodeSpec). */
+export const RESERVED_LABEL_PREFIX = 'node.gitcell.io/';
+
+/** RefusedNodeRecord is a record whose body disagrees with its key. */
+export interface RefusedNodeRecord {
+  key: string;
+  claimed: unknown;
+  reason: string;
+}
+
+/**
+ * trustedNodeRecords returns the records keyed by node name (the key), each with its name from the
+ * key and without reserved labels, and the records refused because their body names another node.
+ */
+export function trustedNodeRecords(entries: Iterable<readonly [string, NodeRecord]>): { nodes: Map<string, NodeRecord>; refused: RefusedNodeRecord[] } {
+  const nodes = new Map<string, NodeRecord>();
+  const refused: RefusedNodeRecord[] = [];
+  for (const [key, record] of entries) {
+    if (record.name !== key) {
+      refused.push({ key, claimed: record.name, reason: `node record ${key} names node ${JSON.stringify(record.name)}: the key (the writer's identity) and the body disagree; refused` });
+      continue;
+    }
+    nodes.set(key, { ...record, labels: withoutReservedLabels(record.labels ?? {}) });
+  }
+  return { nodes, refused };
+}
+
+/** withoutReservedLabels drops the labels under RESERVED_LABEL_PREFIX. */
+export function withoutReservedLabels(labels: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(labels).filter(([k]) => !k.startsWith(RESERVED_LABEL_PREFIX)));
+}
+
+/** cappedAllocatable is what a node may be given: its own report, capped by the operator's NodeSpec. */
+export function cappedAllocatable(record: NodeRecord, spec: NodeSpec | undefined): NodeRecord['allocatable'] {
+  const cap = spec?.maxAllocatable;
+  if (!cap) return record.allocatable;
+  const min = (a: number, b: number | undefined) => (b === undefined ? a : Math.min(a, b));
+  const out: NodeRecord['allocatable'] = { ...record.allocatable };
+  for (const k of Object.keys(cap) as (keyof Resources | 'pods')[]) out[k] = min(record.allocatable[k], cap[k]);
+  return out;
+}
