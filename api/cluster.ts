@@ -75,6 +75,8 @@ export interface SecretEnvVar {
 
 /** TaskTemplate is a container template with quantities parsed and defaults applied. */
 export interface TaskTemplate {
+  /** labels of every task made from this template (Service selectors match them); absent when none. */
+  labels?: Record<string, string>;
   image: string;
   command?: string[];
   args?: string[];

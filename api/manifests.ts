@@ -10,7 +10,7 @@ export type { RestartPolicy, Toleration };
 export const API_VERSION = 'gitcell.io/v1' as const;
 
 /** BUILTIN_KINDS lists the kinds gitcell knows without a CustomResourceDefinition. */
-export const BUILTIN_KINDS = ['Job', 'DaemonSet', 'CronJob', 'Secret', 'CustomResourceDefinition'] as const;
+export const BUILTIN_KINDS = ['Job', 'DaemonSet', 'CronJob', 'Secret', 'Service', 'CustomResourceDefinition'] as const;
 
 /** BuiltinKind is one of BUILTIN_KINDS. */
 export type BuiltinKind = (typeof BUILTIN_KINDS)[number];
@@ -320,6 +320,37 @@ export interface CustomResourceDefinitionSpec {
   versions: CRDVersion[];
 }
 
+/** ServiceType: ClusterIP (a virtual IP inside the cluster) or NodePort (also a port on every node). */
+export type ServiceType = 'ClusterIP' | 'NodePort';
+
+/** HEADLESS_CLUSTER_IP as `spec.clusterIP` makes a headless service: no virtual IP, DNS answers with the task IPs. */
+export const HEADLESS_CLUSTER_IP = 'None';
+
+/** ServicePortSpec is one named port of a Service: `port` on the virtual IP to `targetPort` on each task. */
+export interface ServicePortSpec {
+  /** name is a port name (lowercase, at most 15 characters), unique within the Service. */
+  name: string;
+  /** protocol is TCP unless set. */
+  protocol?: 'TCP' | 'UDP';
+  port: number;
+  /** targetPort is a number or the name of a port of the task's template; `port` when absent. */
+  targetPort?: number | string;
+  /** nodePort (30000-32767, type NodePort only) is the port on every node; allocated when absent. */
+  nodePort?: number;
+}
+
+/**
+ * ServiceSpec puts a stable virtual IP and the DNS name `<name>.<namespace>.svc.cluster.local` in
+ * front of the ready tasks whose labels carry every `key: value` of `selector` (same namespace).
+ */
+export interface ServiceSpec {
+  selector: Record<string, string>;
+  type?: ServiceType;
+  /** clusterIP pins the virtual IP (inside the service CIDR), or is HEADLESS_CLUSTER_IP; allocated when absent. */
+  clusterIP?: string;
+  ports: ServicePortSpec[];
+}
+
 /** Manifest is the common envelope of every object. */
 export interface Manifest<K extends string = string, S = unknown> {
   apiVersion: string;
@@ -336,6 +367,8 @@ export type DaemonSet = Manifest<'DaemonSet', DaemonSetSpec> & { apiVersion: typ
 export type CronJob = Manifest<'CronJob', CronJobSpec> & { apiVersion: typeof API_VERSION };
 /** Secret is a Manifest of kind Secret. */
 export type Secret = Manifest<'Secret', SecretSpec> & { apiVersion: typeof API_VERSION };
+/** Service is a Manifest of kind Service. */
+export type Service = Manifest<'Service', ServiceSpec> & { apiVersion: typeof API_VERSION };
 /** CustomResourceDefinition is a Manifest of kind CustomResourceDefinition. */
 export type CustomResourceDefinition = Manifest<'CustomResourceDefinition', CustomResourceDefinitionSpec> & {
   apiVersion: typeof API_VERSION;
@@ -350,7 +383,7 @@ export interface CustomObject {
 }
 
 /** BuiltinObject is any object of a built-in kind. */
-export type BuiltinObject = Job | DaemonSet | CronJob | Secret | CustomResourceDefinition;
+export type BuiltinObject = Job | DaemonSet | CronJob | Secret | Service | CustomResourceDefinition;
 
 /** AnyObject is any object gitcell accepts. */
 export type AnyObject = BuiltinObject | CustomObject;

@@ -22,6 +22,7 @@ export const BUILTIN_SCHEMAS: Readonly<Record<BuiltinKind, JsonSchema>> = {
   DaemonSet: readSchema('./daemonset.schema.json'),
   CronJob: readSchema('./cronjob.schema.json'),
   Secret: readSchema('./secret.schema.json'),
+  Service: readSchema('./service.schema.json'),
   CustomResourceDefinition: readSchema('./customresourcedefinition.schema.json'),
 };
 

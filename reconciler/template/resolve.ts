@@ -64,6 +64,8 @@ export function resolveTaskTemplate(tpl: ManifestTemplate, ctx: ResolveContext):
 
   const { env, secretEnv } = splitEnv(tpl.env ?? [], versions);
   const template: TaskTemplate = {
+    // Only when set, so templates without labels keep the hash they had before labels were carried.
+    ...(tpl.labels !== undefined && Object.keys(tpl.labels).length > 0 ? { labels: { ...tpl.labels } } : {}),
     image: tpl.image,
     ...(tpl.command !== undefined ? { command: [...tpl.command] } : {}),
     ...(tpl.args !== undefined ? { args: [...tpl.args] } : {}),

@@ -28,6 +28,7 @@ export const ValidationCode = {
   crd: 'E_CRD_INVALID',
   apiVersion: 'E_API_VERSION',
   tooManyProblems: 'E_TOO_MANY_PROBLEMS',
+  addressClaimed: 'E_ADDRESS_CLAIMED',
 } as const;
 
 /** isRecord tells a plain mapping from everything else (arrays, null, scalars). */

@@ -4,6 +4,7 @@ import { BUILTIN_KINDS, DEFAULT_NAMESPACE, isBuiltinKind, objectKey, type AnyObj
 import { COMMON_SCHEMA, builtinValidators } from '../../crds/index.ts';
 import type { FieldPath, LoadResult, LoadedObject, ManifestSource, Problem } from '../manifests/index.ts';
 import { checkCronJob, checkDaemonSet, checkJob, checkSecret } from './check-kinds.ts';
+import { checkService, claimServiceAddresses, type ClaimIndex } from './check-service.ts';
 import { ValidationCode, recordAt, stringAt, type Report } from './finding.ts';
 import { closest, compareProblems, formatFieldPath, quote } from './format.ts';
 import { checkSecretRefs, indexSecret, type SecretIndex } from './references.ts';
@@ -76,6 +77,7 @@ export function validateManifests(load: Pick<LoadResult, 'objects' | 'problems' 
   for (const o of load.objects) if (o.object.kind === 'Secret') indexSecret(secrets, o.object);
 
   const seen = new Map<string, LoadedObject>();
+  const claims: ClaimIndex = new Map();
   for (const item of load.objects) {
     const report = reporters.get(item)!;
     const obj = item.object;
@@ -84,6 +86,7 @@ export function validateManifests(load: Pick<LoadResult, 'objects' | 'problems' 
       const validate = builtin[kind];
       if (!validate(obj)) for (const f of explainSchemaErrors(validate.errors, resolveBuiltinRef)) report(f.path, ValidationCode.schema, f.message);
       checkBuiltin(kind, obj, options, secrets, report);
+      if (kind === 'Service') claimServiceAddresses(obj, where(item), claims, report);
     } else {
       if (!envelope(obj)) for (const f of explainSchemaErrors(envelope.errors, resolveBuiltinRef)) report(f.path, ValidationCode.schema, f.message);
       if (typeof kind === 'string' && kind !== '') {
@@ -127,6 +130,9 @@ function checkBuiltin(kind: BuiltinKind, obj: Record<string, unknown>, options: 
       break;
     case 'Secret':
       checkSecret(obj, { allowPlaintextSecrets: options.allowPlaintextSecrets === true }, report);
+      break;
+    case 'Service':
+      checkService(obj, report);
       break;
     case 'CustomResourceDefinition':
       break; // checked while building the user kinds

@@ -1,6 +1,6 @@
 // Typed manifest fixtures. Because they are typed with api/ types AND validated against crds/
 // schemas (test/unit/crds/schema-drift.test.ts), they also pin the two together.
-import type { CronJob, CustomObject, CustomResourceDefinition, DaemonSet, Job, Secret } from '../../api/index.ts';
+import type { CronJob, CustomObject, CustomResourceDefinition, DaemonSet, Job, Secret, Service } from '../../api/index.ts';
 
 /** fullJob uses every field of a service Job at least once. */
 export function fullJob(): Job {
@@ -124,6 +124,21 @@ export function plaintextSecret(): Secret {
     kind: 'Secret',
     metadata: { name: 'dev', annotations: { 'gitcell.io/allow-plaintext': 'true' } },
     spec: { data: { token: 'c2VjcmV0' }, stringData: { user: 'admin' } },
+  };
+}
+
+/** fullService uses every field of a Service: a NodePort service in front of the web tasks. */
+export function fullService(): Service {
+  return {
+    apiVersion: 'gitcell.io/v1',
+    kind: 'Service',
+    metadata: { name: 'web', namespace: 'default' },
+    spec: {
+      selector: { app: 'web' },
+      type: 'NodePort',
+      clusterIP: '10.96.0.10',
+      ports: [{ name: 'http', protocol: 'TCP', port: 8080, targetPort: 'http', nodePort: 30080 }],
+    },
   };
 }
 

@@ -64,6 +64,9 @@ const table: Array<[api.BuiltinKind, string, Record<string, true>]> = [
   ['CronJob', 'spec.jobTemplate.template', template],
   ['Secret', '', envelope],
   ['Secret', 'spec', { type: true, encryptedData: true, data: true, stringData: true } satisfies Keys<api.SecretSpec>],
+  ['Service', '', envelope],
+  ['Service', 'spec', { selector: true, type: true, clusterIP: true, ports: true } satisfies Keys<api.ServiceSpec>],
+  ['Service', 'spec.ports[]', { name: true, protocol: true, port: true, targetPort: true, nodePort: true } satisfies Keys<api.ServicePortSpec>],
   ['CustomResourceDefinition', '', envelope],
   ['CustomResourceDefinition', 'spec', { group: true, names: true, versions: true } satisfies Keys<api.CustomResourceDefinitionSpec>],
   ['CustomResourceDefinition', 'spec.names', { kind: true, plural: true, singular: true, shortNames: true } satisfies Keys<api.CRDNames>],
@@ -121,7 +124,7 @@ function isSharedWithJob(kind: api.BuiltinKind, path: string): boolean {
 
 test('typed fixtures that use every field pass the schemas', () => {
   const v = builtinValidators().builtin;
-  for (const obj of [fx.fullJob(), fx.batchJob(), fx.fullDaemonSet(), fx.fullCronJob(), fx.sealedSecret(), fx.plaintextSecret(), fx.fullCRD()]) {
+  for (const obj of [fx.fullJob(), fx.batchJob(), fx.fullDaemonSet(), fx.fullCronJob(), fx.sealedSecret(), fx.plaintextSecret(), fx.fullService(), fx.fullCRD()]) {
     const ok = v[obj.kind](obj);
     assert.ok(ok, `${obj.kind}/${obj.metadata.name}: ${JSON.stringify(v[obj.kind].errors)}`);
   }

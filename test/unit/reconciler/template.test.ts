@@ -77,3 +77,13 @@ test('canonicalJson sorts keys, drops undefined members, keeps array order', () 
   assert.equal(canonicalJson({ b: 1, a: [2, 1], c: undefined }), '{"a":[2,1],"b":1}');
   assert.equal(canonicalJson([undefined, null]), '[null,null]');
 });
+
+test('resolveTemplate carries task labels (Service selectors match them) without changing the hash of unlabelled templates', () => {
+  const plain = resolveTemplate(base(), { type: 'service' });
+  assert.equal('labels' in plain.template, false);
+  assert.equal(resolveTemplate({ ...base(), labels: {} }, { type: 'service' }).templateHash, plain.templateHash);
+  const labelled = resolveTemplate({ ...base(), labels: { app: 'web' } }, { type: 'service' });
+  assert.deepEqual(labelled.template.labels, { app: 'web' });
+  // A relabel rolls the tasks, so endpoints follow the new labels (as a Kubernetes pod template).
+  assert.notEqual(labelled.templateHash, plain.templateHash);
+});
