@@ -8,6 +8,7 @@
  *   TaskStatus  - node's agent (bucket `status`,   key `<node>.<taskId>`)
  *   NodeRecord  - node's agent (bucket `nodes`,    key `<node>`)
  *   NodeSpec    - admin CLI    (bucket `nodespec`, key `<node>`)
+ *   ServiceRecord - reconciler (bucket `services`, key `<namespace>.<name>`)
  */
 
 /** Resources in integer units: CPU in millicores, memory in bytes. */
@@ -278,4 +279,49 @@ export interface RolloutResult {
   /** New-template tasks that were not ready, with what their agents last reported. */
   tasks: { id: string; node?: string; state?: TaskState; restarts?: number; lastError: string }[];
   failedAt: string;
+}
+
+/** ServicePort is a Service port as the control plane resolved it: protocol defaulted, nodePort allocated. */
+export interface ServicePort {
+  name: string;
+  protocol: 'TCP' | 'UDP';
+  /** port on the virtual IP */
+  port: number;
+  /** the task's port as written: a number, or a port name resolved per task (ServiceEndpoint.ports) */
+  targetPort: number | string;
+  /** with type NodePort: the port on every node */
+  nodePort?: number;
+}
+
+/** ServiceEndpoint is one ready task behind a Service: where it runs and its port for each Service port name. */
+export interface ServiceEndpoint {
+  taskId: string;
+  node: string;
+  ip: string;
+  ports: Record<string, number>;
+}
+
+/**
+ * ServiceRecord is a Service as the nodes program it (bucket `services`, key `<namespace>.<name>`,
+ * writer: the reconciler's endpoints controller): its virtual IP, ports and ready endpoints.
+ */
+export interface ServiceRecord {
+  namespace: string;
+  name: string;
+  /** generation of the Service object this record follows */
+  generation: number;
+  type: 'ClusterIP' | 'NodePort';
+  /** headless (clusterIP: None): no virtual IP; DNS answers with the endpoints' IPs */
+  headless: boolean;
+  /** the virtual IP; absent when headless or when none could be allocated (see message) */
+  clusterIP?: string;
+  selector: Record<string, string>;
+  ports: ServicePort[];
+  /** the ready tasks, by task id: what nodes load-balance to */
+  endpoints: ServiceEndpoint[];
+  /** tasks the selector matches that are not endpoints, and why */
+  notReady: { taskId: string; node?: string; reason: string }[];
+  /** why the Service lacks endpoints or an address, when it does */
+  message?: string;
+  updatedAt: string;
 }

@@ -1,4 +1,5 @@
 import { GitcellError } from '../../lib/errors.ts';
+import { parseIpv4Cidr } from '../../lib/ipv4.ts';
 import type { CniNetworkList } from './cni.ts';
 
 /** BridgeNetworkOptions describe one node's task network: a Linux bridge and an IPv4 subnet. */
@@ -15,37 +16,8 @@ export interface BridgeNetworkOptions {
   ipMasq?: boolean;
 }
 
-/** parseIpv4Cidr parses "a.b.c.d/n" and checks the address is the network address. */
-export function parseIpv4Cidr(cidr: string, field = 'subnet'): { network: number; prefix: number } {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr);
-  if (!m) throw new GitcellError('E_NETWORK_CONFIG', `${field} "${cidr}" is not an IPv4 CIDR like 10.88.0.0/24`, { field, value: cidr });
-  const octets = m.slice(1, 5).map(Number);
-  if (octets.some((o) => o > 255)) throw new GitcellError('E_NETWORK_CONFIG', `${field} "${cidr}" has an octet above 255`, { field, value: cidr });
-  const prefix = Number(m[5]);
-  // /31 and /32 leave no room for a gateway and tasks.
-  if (prefix < 8 || prefix > 30) throw new GitcellError('E_NETWORK_CONFIG', `${field} "${cidr}" prefix must be between /8 and /30`, { field, value: cidr });
-  const network = octets.reduce((acc, o) => acc * 256 + o, 0);
-  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-  if ((network & mask) >>> 0 !== network) {
-    throw new GitcellError('E_NETWORK_CONFIG', `${field} "${cidr}" has host bits set; did you mean ${formatIpv4((network & mask) >>> 0)}/${prefix}?`, { field, value: cidr });
-  }
-  return { network, prefix };
-}
-
-/** formatIpv4 renders a 32-bit number as a dotted quad. */
-export function formatIpv4(n: number): string {
-  return [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.');
-}
-
-/** ipv4InSubnet tells whether a dotted-quad address lies inside a CIDR. */
-export function ipv4InSubnet(ip: string, cidr: string): boolean {
-  const { network, prefix } = parseIpv4Cidr(cidr);
-  const parts = ip.split('.').map(Number);
-  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) return false;
-  const n = parts.reduce((acc, o) => acc * 256 + o, 0);
-  const mask = (0xffffffff << (32 - prefix)) >>> 0;
-  return ((n & mask) >>> 0) === network;
-}
+// The IPv4 helpers live in lib/ (the service network uses them too); re-exported for runtime's users.
+export { parseIpv4Cidr, formatIpv4, ipv4InSubnet } from '../../lib/ipv4.ts';
 
 /** validateBridgeName checks a Linux interface name: 1-15 characters, no '/', no whitespace. */
 export function validateBridgeName(name: string): void {
