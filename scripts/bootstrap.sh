@@ -18,6 +18,7 @@ declare -A want=(
   [mknod]=coreutils
   [gpg]=gnupg
   [ssh-keygen]=openssh-client
+  [openssl]=openssl
 )
 missing=()
 for bin in "${!want[@]}"; do

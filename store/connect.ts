@@ -21,7 +21,8 @@ export interface ConnectOptions {
   timeoutMs?: number;
   /**
    * PEM file of the CA that signed the servers' certificates: the connection then requires TLS and
-   * verifies the server (a server without a certificate from this CA is refused)
+   * verifies the server (a server without a certificate from this CA is refused); default: the
+   * environment variable GITCELL_NATS_CA (how `gitcell up` and systemd units hand it to components)
    */
   caFile?: string;
 }
@@ -42,7 +43,8 @@ export async function connect(opts: ConnectOptions): Promise<NatsConnection> {
   if (servers.length === 0) throw storeError(StoreErrorCodes.NoCluster, 'no NATS server URL given', {});
   const file = opts.creds ?? opts.nkeySeedFile;
   const auth = file ? await authenticatorFromFile(file) : undefined;
-  if (opts.caFile) await readCa(opts.caFile);
+  const caFile = opts.caFile ?? (process.env.GITCELL_NATS_CA || undefined);
+  if (caFile) await readCa(caFile);
   try {
     return await natsConnect({
       servers,
@@ -57,7 +59,7 @@ export async function connect(opts: ConnectOptions): Promise<NatsConnection> {
       // Replies and watch deliveries under the credential's own prefix: the only inbox its
       // permissions let it subscribe to (store/permissions.ts).
       ...(auth ? { authenticator: auth.authenticator, inboxPrefix: inboxPrefixFor(auth.publicKey) } : {}),
-      ...(opts.caFile ? { tls: { caFile: opts.caFile } } : {}),
+      ...(caFile ? { tls: { caFile } } : {}),
     });
   } catch (err) {
     throw storeError(StoreErrorCodes.Unavailable, `cannot connect to NATS at ${servers.join(',')}: ${(err as Error).message}`, { servers }, err);

@@ -261,6 +261,15 @@ export interface ClusterOptions {
 export const CONTROL_SEED_FILE = join('nats', 'control.nk');
 
 /**
+ * EMBEDDED_TLS_DIR holds the CA and server certificate of `gitcell up`'s embedded server (relative to
+ * the state dir); client commands verify the server against its `ca.pem`.
+ */
+export const EMBEDDED_TLS_DIR = join('nats', 'tls');
+
+/** EMBEDDED_CA_FILE is the CA certificate client commands verify the embedded server with. */
+export const EMBEDDED_CA_FILE = join(EMBEDDED_TLS_DIR, 'ca.pem');
+
+/**
  * VIEWER_SEED_FILE is the read-only viewer's nkey seed (relative to the state dir): client commands
  * that only read use it when no other credential is given.
  */
@@ -333,10 +342,12 @@ export async function connectFromOptions(opts: ClusterOptions = {}): Promise<Nat
     );
   }
   const creds = opts.creds ?? stateDirCredentials(stateDir, opts.readOnly ?? false);
+  const ca = join(stateDir, EMBEDDED_CA_FILE);
+  const caFile = existsSync(ca) ? ca : undefined;
   try {
     // connect's default handshake timeout (15 s), not less: several clusters on a loaded 2-core
     // machine made 3 s time out against a live server. A dead one refuses at once anyway.
-    return await connect({ servers: url, ...(creds ? { creds } : {}), ...(opts.name ? { name: opts.name } : {}) });
+    return await connect({ servers: url, ...(creds ? { creds } : {}), ...(caFile ? { caFile } : {}), ...(opts.name ? { name: opts.name } : {}) });
   } catch (err) {
     throw storeError(StoreErrorCodes.NoCluster, `the gitcell NATS server for ${stateDir} (${url}) does not answer: ${errorMessage(err)}`, { stateDir, url }, err);
   }

@@ -39,6 +39,8 @@ export {
   DEFAULT_STATE_DIR,
   CONTROL_SEED_FILE,
   VIEWER_SEED_FILE,
+  EMBEDDED_TLS_DIR,
+  EMBEDDED_CA_FILE,
   type EmbeddedOptions,
   type EmbeddedServer,
   type ClusterOptions,
@@ -61,3 +63,4 @@ export {
 export { openAgentStore, type AgentStore } from './agent-store.ts';
 export { Informer, defaultInformerBackoff, type InformerView, type InformerEntry, type InformerOptions, type InformerChange, type InformerSource } from './informer.ts';
 export { probeIncarnation, waitForStore, watchIncarnation, STORE_RESET_EXIT_CODE, type IncarnationProbe, type WaitForStoreOptions, type IncarnationWatchOptions } from './incarnation.ts';
+export { ensureNatsTls, natsTlsFiles, clientTlsConfig, clusterConfig, OPENSSL, type NatsTls, type RouteOptions } from './tls.ts';

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { createLogger, type Logger } from '../../lib/log.ts';
 import { GitcellError, errorMessage } from '../../lib/errors.ts';
-import { connect, nodeSecretsBucket, openClusterStore, probeIncarnation, replicasFor, splitServers, startEmbedded, ensureBucket, removeExternalCluster, waitForStore, watchIncarnation, writeExternalCluster, type EmbeddedServer } from '../../store/index.ts';
+import { clientTlsConfig, connect, ensureNatsTls, EMBEDDED_TLS_DIR, nodeSecretsBucket, openClusterStore, probeIncarnation, replicasFor, splitServers, startEmbedded, ensureBucket, removeExternalCluster, waitForStore, watchIncarnation, writeExternalCluster, type EmbeddedServer } from '../../store/index.ts';
 import type { DesiredRecord, SyncRecord } from '../../reconciler/index.ts';
 import { ensureIdentities } from './credentials.ts';
 import { ensureSampleImages } from './images.ts';
@@ -80,8 +80,15 @@ export async function runUp(o: UpOptions): Promise<void> {
   let natsUrl = o.nats;
   let stopping = false;
   const pidDir = join(stateDir, 'pids');
+  // The embedded server speaks TLS only, with a certificate from the cluster's own CA that every
+  // component and client command verifies (the components find it in GITCELL_NATS_CA).
+  let caFile: string | undefined;
   if (!natsUrl) {
-    embedded = await startEmbedded({ stateDir, extraConfig: ids.serverConfig, probeCreds: ids.controlSeedFile, log });
+    const tls = await ensureNatsTls(join(stateDir, EMBEDDED_TLS_DIR));
+    caFile = tls.caFile;
+    process.env.GITCELL_NATS_CA = caFile;
+    const serverConfig = `${ids.serverConfig}\n${clientTlsConfig(tls)}`;
+    embedded = await startEmbedded({ stateDir, extraConfig: serverConfig, probeCreds: ids.controlSeedFile, probeCaFile: caFile, log });
     natsUrl = embedded.url;
     const port = Number(new URL(natsUrl).port);
     // The embedded server is part of the cluster like any component: restarted when it dies, on
@@ -94,7 +101,7 @@ export async function runUp(o: UpOptions): Promise<void> {
           while (!stopping && existsSync(join(pidDir, 'nats.hold'))) await new Promise((r) => setTimeout(r, 500));
           if (stopping) return;
           try {
-            embedded = await startEmbedded({ stateDir, extraConfig: ids.serverConfig, probeCreds: ids.controlSeedFile, port, log });
+            embedded = await startEmbedded({ stateDir, extraConfig: serverConfig, probeCreds: ids.controlSeedFile, probeCaFile: caFile, port, log });
             keepNatsRunning(embedded);
             return;
           } catch (err) {
@@ -111,7 +118,7 @@ export async function runUp(o: UpOptions): Promise<void> {
   let view: LiveView | undefined;
   // Embedded: the control seed up made. External: what the user gave (or nothing: an open server).
   const controlCreds = o.nats ? o.creds : ids.controlSeedFile;
-  const nc = await connect({ servers: natsUrl, ...(controlCreds ? { creds: controlCreds } : {}), name: 'gitcell up' });
+  const nc = await connect({ servers: natsUrl, ...(controlCreds ? { creds: controlCreds } : {}), ...(caFile ? { caFile } : {}), name: 'gitcell up' });
   // Every component gets this one count: they would otherwise scale the buckets back and forth.
   const replicas = o.replicas ?? (o.nats ? replicasFor(nc, splitServers(o.nats).length) : 1);
   const shutdown = async (): Promise<void> => {
@@ -171,7 +178,7 @@ export async function runUp(o: UpOptions): Promise<void> {
     const lines = [
       `gitcell up: ${o.nodes} node(s) in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
       `  repository   ${repo}${existsSync(join(repo, '.git')) ? `   (commit here: git -C ${repo} commit -am "...")` : ''}`,
-      `  NATS         ${natsUrl}${controlCreds ? `   (credentials ${controlCreds})` : ''}   (replicas ${replicas})`,
+      `  NATS         ${natsUrl}${controlCreds ? `   (credentials ${controlCreds})` : ''}${caFile ? `   (TLS, CA ${caFile})` : ''}   (replicas ${replicas})`,
       `  state        ${stateDir}   (logs in ${join(stateDir, 'logs')})`,
       `  try          npx gitcell get tasks ${find}`,
       `               npx gitcell status ${find}`,

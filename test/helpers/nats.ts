@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { connect, type ConnectionOptions } from '@nats-io/transport-node';
 import { jetstreamManager, StorageType } from '@nats-io/jetstream';
+import { clientTlsConfig, clusterConfig, type NatsTls } from '../../store/tls.ts';
 
 /** NATS_SERVER_BIN is the nats-server binary the helpers run (override with GITCELL_NATS_SERVER). */
 export const NATS_SERVER_BIN = process.env.GITCELL_NATS_SERVER ?? '/usr/sbin/nats-server';
@@ -57,6 +58,8 @@ export interface NatsCluster {
   /** url is all client URLs comma-joined, the form `--nats` takes. */
   readonly url: string;
   readonly servers: NatsServer[];
+  /** host:port of each server's route listener */
+  readonly routes: string[];
   kill(i: number): Promise<void>;
   restart(i: number): Promise<void>;
   stop(): Promise<void>;
@@ -296,6 +299,13 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
   throw new Error(`could not start nats-server: ${String(lastErr)}`);
 }
 
+/** SecureCluster makes startNatsCluster's servers require TLS from clients and authenticate and verify routes (store/tls.ts). */
+export interface SecureCluster {
+  tls: NatsTls;
+  user: string;
+  password: string;
+}
+
 /**
  * startNatsCluster starts `size` (default 3) nats-servers forming one JetStream cluster on loopback,
  * each with its own store dir, and resolves once JetStream answers on every server. `extraConfig` is
@@ -303,7 +313,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
  * without credentials, so a `no_auth_user` must be allowed `$JS.API.INFO` and to create and delete
  * the `READY_*` streams).
  */
-export async function startNatsCluster(opts: { t?: Cleanup; size?: number; extraConfig?: string; probe?: Partial<ConnectionOptions> } = {}): Promise<NatsCluster> {
+export async function startNatsCluster(opts: { t?: Cleanup; size?: number; extraConfig?: string; probe?: Partial<ConnectionOptions>; secure?: SecureCluster } = {}): Promise<NatsCluster> {
   checkBinary();
   const size = opts.size ?? 3;
   const root = await mkdtemp(join(tmpdir(), 'gitcell-natscluster-'));
@@ -336,7 +346,9 @@ export async function startNatsCluster(opts: { t?: Cleanup; size?: number; extra
         `server_name: ${name}`,
         `listen: 127.0.0.1:${clientPorts[i]}`,
         `jetstream { store_dir: "${join(dir, 'js')}" }`,
-        `cluster { name: ${clusterName}, listen: 127.0.0.1:${routePorts[i]}, routes: [${routes}] }`,
+        opts.secure
+          ? `${clusterConfig({ name: clusterName, listen: `127.0.0.1:${routePorts[i]}`, routes: routePorts.map((p) => `127.0.0.1:${p}`), user: opts.secure.user, password: opts.secure.password, tls: opts.secure.tls })}\n${clientTlsConfig(opts.secure.tls)}`
+          : `cluster { name: ${clusterName}, listen: 127.0.0.1:${routePorts[i]}, routes: [${routes}] }`,
         opts.extraConfig ?? '',
       ].join('\n');
       servers.push(new ServerProcess({ name, dir, port: clientPorts[i]!, config }, undefined));
@@ -355,6 +367,7 @@ export async function startNatsCluster(opts: { t?: Cleanup; size?: number; extra
         urls: list.map((s) => s.url),
         url: list.map((s) => s.url).join(','),
         servers: list,
+        routes: routePorts.map((p) => `127.0.0.1:${p}`),
         kill: (i) => at(i).kill(),
         restart: (i) => at(i).restart(),
         stop: stopAll,
