@@ -6,7 +6,7 @@
  * through the node's NodeSpec: the agent's own are dropped. Operator taints always apply, and the
  * operator may cap what a node says it can allocate. Pure.
  */
-import type { NodeRecord, NodeSpec, Resources } from './cluster.ts';
+import { statusKey, type NodeRecord, type NodeSpec, type Resources, type TaskStatus } from './cluster.ts';
 
 /** RESERVED_LABEL_PREFIX starts the node labels only the control plane sets (from the NodeSpec). */
 export const RESERVED_LABEL_PREFIX = 'node.gitcell.io/';
@@ -48,4 +48,12 @@ export function cappedAllocatable(record: NodeRecord, spec: NodeSpec | undefined
   const out: NodeRecord['allocatable'] = { ...record.allocatable };
   for (const k of Object.keys(cap) as (keyof Resources | 'pods')[]) out[k] = min(record.allocatable[k], cap[k]);
   return out;
+}
+
+/**
+ * statusMatchesKey tells whether a task status agrees with its key `<node>.<taskId>` (the node part
+ * is what NATS permissions tie to the writer): one that names another node or task is forged.
+ */
+export function statusMatchesKey(key: string, status: Pick<TaskStatus, 'node' | 'taskId'>): boolean {
+  return key === statusKey(status.node, status.taskId);
 }

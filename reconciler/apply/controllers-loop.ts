@@ -1,4 +1,4 @@
-import { trustedNodeRecords, type TaskStatus } from '../../api/index.ts';
+import { statusMatchesKey, trustedNodeRecords, type TaskStatus } from '../../api/index.ts';
 import { createLogger, errorMessage, isGitcellError, type Logger } from '../../lib/index.ts';
 import { Informer, StoreErrorCodes, type Bucket } from '../../store/index.ts';
 import type { WorkloadSpec } from '../controllers/index.ts';
@@ -125,7 +125,9 @@ export function runControllers(opts: RunControllersOptions): ControllerLoop {
 
   function snapshot(): ClusterView {
     const byTask = new Map<string, TaskStatus>();
-    for (const s of statuses.values()) {
+    for (const [key, { value: s }] of statuses.entries) {
+      // The key's node is the writer's (permissions); a body naming another node or task is forged.
+      if (!statusMatchesKey(key, s)) continue;
       const prev = byTask.get(s.taskId);
       if (!prev || prev.updatedAt < s.updatedAt) byTask.set(s.taskId, s);
     }

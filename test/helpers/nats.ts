@@ -309,9 +309,9 @@ export interface SecureCluster {
 /**
  * startNatsCluster starts `size` (default 3) nats-servers forming one JetStream cluster on loopback,
  * each with its own store dir, and resolves once JetStream answers on every server. `extraConfig` is
- * appended to every server's config (e.g. an authorization block: its readiness checks connect
- * without credentials, so a `no_auth_user` must be allowed `$JS.API.INFO` and to create and delete
- * the `READY_*` streams).
+ * appended to every server's config (e.g. an authorization block: its readiness checks connect with
+ * `probe`, which must be allowed `$JS.API.INFO` and to create and delete the `READY_*` streams).
+ * `secure` turns on client TLS and authenticated, mutually verified TLS routes (store/tls.ts).
  */
 export async function startNatsCluster(opts: { t?: Cleanup; size?: number; extraConfig?: string; probe?: Partial<ConnectionOptions>; secure?: SecureCluster } = {}): Promise<NatsCluster> {
   checkBinary();

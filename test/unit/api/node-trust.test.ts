@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RESERVED_LABEL_PREFIX, trustedNodeRecords, type NodeRecord } from '../../../api/index.ts';
+import { RESERVED_LABEL_PREFIX, statusMatchesKey, trustedNodeRecords, type NodeRecord } from '../../../api/index.ts';
 import { snapshotNode } from '../../../scheduler/snapshot.ts';
 
 const rec = (name: string, labels: Record<string, string> = {}): NodeRecord => ({
@@ -32,4 +32,10 @@ test('reserved labels come only from the NodeSpec; operator taints always apply;
   assert.deepEqual(given.taints.map((t) => t.key), ['dedicated']);
   assert.equal(given.allocatable.cpuMillis, 1000);
   assert.equal(given.allocatable.memoryBytes, 8e9);
+});
+
+test('a task status agrees with its key or is forged', () => {
+  assert.equal(statusMatchesKey('node-1.shop.web.0', { node: 'node-1', taskId: 'shop.web.0' }), true);
+  assert.equal(statusMatchesKey('node-1.shop.web.0', { node: 'node-2', taskId: 'shop.web.0' }), false);
+  assert.equal(statusMatchesKey('node-1.shop.web.0', { node: 'node-1', taskId: 'shop.web.1' }), false);
 });
