@@ -108,6 +108,12 @@ export async function ensureBucket(nc: NatsConnection, cfg: BucketConfig): Promi
   }
 }
 
+/**
+ * LIST_TIMEOUT_MS bounds a list: generous, as a list of a large bucket on a loaded machine takes
+ * seconds, but a list waiting on a server that is gone must end.
+ */
+export const LIST_TIMEOUT_MS = 60_000;
+
 /** Bucket is a typed view of one KV bucket; see the file comment. */
 export class Bucket<T> {
   readonly name: string;
@@ -315,12 +321,20 @@ export class Bucket<T> {
   /**
    * list returns the current records below `prefix` ("" for all), sorted by key, and the revision
    * they are consistent at (pass it to watch({afterRevision}) to follow on without a gap).
-   * Invalid records are reported and left out.
+   * Invalid records are reported and left out. A list that cannot complete (no server within
+   * `timeoutMs`, default LIST_TIMEOUT_MS; the connection closed; the signal) fails with
+   * E_UNAVAILABLE: never a partial list, never a wait without end.
    */
-  async listWithRevision(prefix = '', opts: { signal?: AbortSignal } = {}): Promise<{ records: StoreRecord<T>[]; revision: number }> {
+  async listWithRevision(prefix = '', opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<{ records: StoreRecord<T>[]; revision: number }> {
     const w = this.watch({ prefix, ...(opts.signal ? { signal: opts.signal } : {}) });
+    const timeoutMs = opts.timeoutMs ?? LIST_TIMEOUT_MS;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      void w.close();
+    }, timeoutMs);
     const found = new Map<string, StoreRecord<T>>();
-    let revision = 0;
+    let revision: number | undefined;
     try {
       for await (const ev of w) {
         if (ev.type === 'put') found.set(ev.key, { key: ev.key, value: ev.value, revision: ev.revision, created: ev.created });
@@ -331,7 +345,12 @@ export class Bucket<T> {
         }
       }
     } finally {
+      clearTimeout(timer);
       await w.close();
+    }
+    if (revision === undefined) {
+      const why = timedOut ? `not complete after ${timeoutMs / 1000} s` : this.nc.isClosed() ? 'the NATS connection closed' : 'aborted';
+      throw storeError(StoreErrorCodes.Unavailable, `list ${this.name}/${prefix || '*'}: ${why}`, { bucket: this.name, prefix });
     }
     const records = [...found.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     return { records, revision };

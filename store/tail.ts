@@ -141,6 +141,9 @@ export class StreamTail<E> implements AsyncIterable<E> {
   }
 
   private checkIdle(): void {
+    // A closed connection never delivers again: end, or the consumer retries and this watchdog
+    // keep the process alive forever (the agents of a killed `gitcell up` slept on for minutes).
+    if (!this.done && this.opts.nc.isClosed()) this.finish();
     if (this.done || this.restarting) return;
     if (Date.now() - this.lastActivity > 3 * this.heartbeatMs) void this.restart('no heartbeat');
   }
@@ -156,6 +159,10 @@ export class StreamTail<E> implements AsyncIterable<E> {
     }
     this.dropConsumer();
     for (let attempt = 0; !this.done && gen === this.gen; attempt++) {
+      if (this.opts.nc.isClosed()) {
+        this.finish();
+        break;
+      }
       try {
         await this.createConsumer(gen);
         break;

@@ -13,7 +13,7 @@ import {
 } from '../../store/index.ts';
 import { Keyring } from '../../secrets/index.ts';
 import type { NodeSecretRecord, TaskStatus } from '../../api/index.ts';
-import { NetworkManager, parseIpv4Cidr, validateCgroupParent } from '../../runtime/index.ts';
+import { NetworkManager, parseIpv4Cidr, removeCgroupParent, validateCgroupParent } from '../../runtime/index.ts';
 import {
   Agent, RuntimeAdapter, hostAddresses, kernelVersion, machineCapacity, parseCapacity, parseLabels, runcVersion,
 } from '../../agent/index.ts';
@@ -140,7 +140,13 @@ export function registerAgent(program: Command): void {
       });
       // Tasks keep running: a restarted agent adopts them (unless told to clean up, as `gitcell up` does).
       await agent.stop();
-      if (f.stopTasksOnExit) await stopAllTasks(runtime, network, store, f.node, stateDir, log);
+      if (f.stopTasksOnExit) {
+        await stopAllTasks(runtime, network, store, f.node, stateDir, log);
+        // The node's cgroup parent (and the cluster's, when this is its last node): gitcell up
+        // removes them too, but not when it was killed.
+        const busy = removeCgroupParent(cgroupParent);
+        if (busy.length) log.warn({ cgroups: busy }, 'agent: cgroups still in use after every task stopped');
+      }
       await closeConnection(nc);
     });
 }

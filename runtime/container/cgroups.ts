@@ -77,6 +77,29 @@ export function removeCgroup(cgroupsPath: string, root = CGROUP_ROOT): string[] 
   return left;
 }
 
+/**
+ * removeCgroupParent removes a caller's parent (e.g. `gitcell/up-3f9a1c0b/node-1`) once its
+ * containers are gone, then each ancestor left empty except the first, `gitcell`, which every
+ * caller on the machine shares: the last agent of a `gitcell up` cluster to stop takes the
+ * cluster's `gitcell/up-<tag>` with it, whoever else stopped first or was killed. Returns the
+ * directories still populated.
+ */
+export function removeCgroupParent(parent: string, root = CGROUP_ROOT): string[] {
+  const parts = validateCgroupParent(parent).split('/');
+  const left = removeCgroup(`/${parent}`, root);
+  let emptied = left.length === 0;
+  for (let n = parts.length - 1; n >= 2 && emptied; n--) {
+    for (const dir of cgroupDirs(`/${parts.slice(0, n).join('/')}`, root)) {
+      try {
+        fs.rmdirSync(dir);
+      } catch {
+        emptied = false; // another node of the cluster still runs here: it removes the rest
+      }
+    }
+  }
+  return left;
+}
+
 function walkDirs(dir: string): string[] {
   const out = [dir];
   let names: fs.Dirent[] = [];

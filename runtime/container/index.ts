@@ -4,7 +4,7 @@ export { validateOptions, mergeEnv, NAME_PATTERN, type ContainerOptions } from '
 export { defaultSpec, buildSpec, toOciMount, DEFAULT_CAPABILITIES, DEFAULT_PATH, DEFAULT_PIDS_LIMIT, CPU_PERIOD_US, type OciSpec, type OciMount, type TaskSpec, type ExtraMount, type ContainerResources } from './spec.ts';
 export { defaultSeccomp, DENIED_SYSCALLS, type LinuxSeccomp } from './seccomp.ts';
 export { overlayMount, mountOverlay, unmount, readMounts, isMounted, MAX_MOUNT_OPTIONS, type OverlayPlan, type OverlayInput, type MountEntry } from './mounts.ts';
-export { cgroupVersion, cgroupsPathOf, validateCgroupParent, oomEventsFile, parseOomKills, removeCgroup, listCgroups, cgroupDirs, DEFAULT_CGROUP_PARENT, CGROUP_ROOT } from './cgroups.ts';
+export { cgroupVersion, cgroupsPathOf, validateCgroupParent, oomEventsFile, parseOomKills, removeCgroup, removeCgroupParent, listCgroups, cgroupDirs, DEFAULT_CGROUP_PARENT, CGROUP_ROOT } from './cgroups.ts';
 export { Runc, findRunc, type RuncState } from './runc.ts';
 export { readLogs, logFiles, parseLogLine, LogFollower, LOG_AWK, type LogLine, type LogStream } from './logs.ts';
 export { resolveUser, parsePasswd, parseGroup, resolveImageUser, type ResolvedUser } from './user.ts';
