@@ -42,6 +42,26 @@ function pct(xs: number[], p: number): number {
 }
 const round2 = (x: number): number => Math.round(x * 100) / 100;
 
+/** phase names what the benchmark waits on now: a bounded wait that runs out says where it hung. */
+let phase = 'start';
+/**
+ * within bounds one wait of the benchmark: it rejects naming `what` once `ms` passed. Every step
+ * below runs under one, so a write or a watch that never completes fails the run instead of hanging it.
+ */
+async function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
+  phase = what;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`store bench: ${what} did not finish within ${ms / 1000} s`)), ms);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+const STEP_MS = 120_000;
+
 async function pipelined(n: number, write: (i: number) => Promise<unknown>): Promise<void> {
   let next = 0;
   await Promise.all(
@@ -74,7 +94,11 @@ function storeSide(b: Bucket<Payload>, watcher: Bucket<Payload>): Side {
       const w = watcher.watch({ prefix: 'lat' });
       const lat: number[] = [];
       const it = w[Symbol.asyncIterator]();
-      while ((await it.next()).value?.type !== 'synced');
+      for (;;) {
+        const r = await it.next();
+        if (r.done) throw new Error('store bench: the watch ended before its snapshot was synced');
+        if (r.value.type === 'synced') break;
+      }
       const done = (async () => {
         for (;;) {
           const r = await it.next();
@@ -111,14 +135,31 @@ function rawSide(kv: KV, watcherKv: KV): Side {
     async watchLatencies(n) {
       const iter = await watcherKv.watch({ key: 'lat.>', include: 'updates' as never });
       const lat: number[] = [];
+      // An updates-only watch has no "synced" marker, and its consumer may be created well after
+      // watch() returned (R3, a loaded machine): a fixed pause here lost the first writes and the
+      // count below waited forever. Instead write a marker until the watch sees one, then measure.
+      let ready = (): void => undefined;
+      const seen = new Promise<void>((r) => (ready = r));
       const done = (async () => {
+        let counting = false;
         for await (const e of iter) {
-          if (e.operation === 'PUT') lat.push(performance.now() - e.json<Payload>().at);
+          if (e.operation !== 'PUT') continue;
+          if (e.key === 'lat.ready') {
+            counting = true;
+            ready();
+            continue;
+          }
+          if (counting) lat.push(performance.now() - e.json<Payload>().at);
           if (lat.length >= n) break;
         }
       })();
-      // An updates-only watch has no "synced" marker: give its consumer a moment to exist.
-      await new Promise((r) => setTimeout(r, 200));
+      let marked = false;
+      void seen.then(() => (marked = true));
+      for (let i = 0; !marked; i++) {
+        if (i >= 600) throw new Error('store bench: the raw watch saw none of 600 markers (one each 100 ms)');
+        await kv.put('lat.ready', enc(payload(-1)));
+        await Promise.race([seen, new Promise((r) => setTimeout(r, 100))]);
+      }
       for (let i = 0; i < n; i++) {
         await kv.put(`lat.${i % 100}`, enc(payload(i)));
         if (i % 10 === 0) await new Promise((r) => setImmediate(r));
@@ -131,6 +172,7 @@ function rawSide(kv: KV, watcherKv: KV): Side {
 }
 
 async function measure(label: string, servers: string[], replicas: number) {
+  phase = `${label} setup`;
   const nc = await connect({ servers, name: 'bench-writer' });
   const wnc = await connect({ servers, name: 'bench-watcher' });
   const name = `bench_${randomBytes(3).toString('hex')}`;
@@ -142,10 +184,12 @@ async function measure(label: string, servers: string[], replicas: number) {
   const store = storeSide(b, bw);
   const raw = rawSide(kv, kvw);
   // Warm up both paths (connections, stream leaders, JIT).
-  await store.pipe(500);
-  await raw.pipe(500);
-  await store.seqCas(200);
-  await raw.seqCas(200);
+  await within(STEP_MS, `${label} warm-up`, (async () => {
+    await store.pipe(500);
+    await raw.pipe(500);
+    await store.seqCas(200);
+    await raw.seqCas(200);
+  })());
   const r = { seqStore: [] as number[], seqRaw: [] as number[], pipeStore: [] as number[], pipeRaw: [] as number[] };
   // Client CPU per pipelined write: less sensitive than wall time to other load on the machine.
   const cpu = { store: [] as number[], raw: [] as number[] };
@@ -159,19 +203,19 @@ async function measure(label: string, servers: string[], replicas: number) {
   for (let round = 0; round < ROUNDS; round++) {
     const first = round % 2 === 0;
     for (const side of first ? ['raw', 'store'] : ['store', 'raw']) {
-      if (side === 'raw') r.seqRaw.push(await raw.seqCas(SEQ_N));
-      else r.seqStore.push(await store.seqCas(SEQ_N));
+      if (side === 'raw') r.seqRaw.push(await within(STEP_MS, `${label} sequential CAS (raw), round ${round}`, raw.seqCas(SEQ_N)));
+      else r.seqStore.push(await within(STEP_MS, `${label} sequential CAS (store), round ${round}`, store.seqCas(SEQ_N)));
     }
     for (const side of first ? ['raw', 'store'] : ['store', 'raw']) {
-      if (side === 'raw') r.pipeRaw.push(await timedCpu(cpu.raw, () => raw.pipe(PIPE_N)));
-      else r.pipeStore.push(await timedCpu(cpu.store, () => store.pipe(PIPE_N)));
+      if (side === 'raw') r.pipeRaw.push(await within(STEP_MS, `${label} pipelined (raw), round ${round}`, timedCpu(cpu.raw, () => raw.pipe(PIPE_N))));
+      else r.pipeStore.push(await within(STEP_MS, `${label} pipelined (store), round ${round}`, timedCpu(cpu.store, () => store.pipe(PIPE_N))));
     }
   }
   // Latency tails swing with other load on the machine: take p50/p99 per round, report the median.
   const latRounds = { store: [] as Array<[number, number]>, raw: [] as Array<[number, number]> };
   for (let round = 0; round < (quick ? 1 : 3); round++) {
-    const l1 = await raw.watchLatencies(WATCH_N);
-    const l2 = await store.watchLatencies(WATCH_N);
+    const l1 = await within(STEP_MS, `${label} watch latency (raw), round ${round}`, raw.watchLatencies(WATCH_N));
+    const l2 = await within(STEP_MS, `${label} watch latency (store), round ${round}`, store.watchLatencies(WATCH_N));
     latRounds.raw.push([pct(l1, 50), pct(l1, 99)]);
     latRounds.store.push([pct(l2, 50), pct(l2, 99)]);
   }
@@ -210,10 +254,19 @@ async function failoverStall(cluster: Awaited<ReturnType<typeof startNatsCluster
   let maxGap = 0;
   let killedAt = 0;
   let n = 0;
+  // Bounded: writes that never succeed again after the kill fail the run naming the last error
+  // (the loop used to retry forever). A failed write is retried after a short pause, not at once.
+  const deadline = performance.now() + STEP_MS;
+  let failures = 0;
+  let lastError = '';
+  phase = 'R3 failover: writes across a leader kill';
   while (killedAt === 0 || acked < 500) {
+    if (performance.now() > deadline) {
+      throw new Error(`store bench: R3 failover: ${acked} writes acknowledged since the kill in ${STEP_MS / 1000} s (${failures} failed; last: ${lastError})`);
+    }
     if (acked === 300 && killedAt === 0) {
       killedAt = performance.now();
-      await cluster.kill(victim);
+      await within(30_000, 'R3 failover: kill -9 of the stream leader', cluster.kill(victim));
       acked = 0;
     }
     try {
@@ -225,13 +278,21 @@ async function failoverStall(cluster: Awaited<ReturnType<typeof startNatsCluster
       last = now;
     } catch (err) {
       if (!isGitcellError(err, StoreErrorCodes.Unavailable) && !isGitcellError(err, StoreErrorCodes.Failed)) throw err;
+      failures++;
+      lastError = err instanceof Error ? err.message : String(err);
+      await new Promise((r) => setTimeout(r, 20));
     }
   }
   await nc.close();
-  await cluster.restart(victim);
+  await within(60_000, 'R3 failover: restart of the killed server', cluster.restart(victim));
   return maxGap / 1000;
 }
 
+// The last guard: whatever was not bounded above, the run ends with the phase it was in.
+setTimeout(() => {
+  console.error(`store bench: no result after 20 minutes; stuck in: ${phase}`);
+  process.exit(1);
+}, 20 * 60_000).unref();
 const results: Record<string, Awaited<ReturnType<typeof measure>>> = {};
 const single = await startNatsServer();
 try {
@@ -243,7 +304,7 @@ const cluster = await startNatsCluster();
 let stall = NaN;
 try {
   results.r3 = await measure('R3', cluster.urls, 3);
-  stall = await failoverStall(cluster);
+  stall = await within(STEP_MS + 60_000, 'R3 failover', failoverStall(cluster));
 } finally {
   await cluster.stop();
 }
