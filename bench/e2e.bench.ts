@@ -1,0 +1,166 @@
+/**
+ * End-to-end benchmark: `npm run bench -- e2e [--commits N]`. The real `gitcell up` (3 nodes, the
+ * sample image imported by up) on sample-repo, then N commits (default 20) each changing one env
+ * value of the 3-task service `web`, one after another once the previous rollout completed:
+ *
+ *   spawn up ─► every task running (batch tasks done) ............................ up_to_all_running_s
+ *   git commit ─► the first web task of the new template reports running ....... commit_to_first_running
+ *   git commit ─► 3/3 web tasks of the new template running and ready, no old ... commit_to_rollout_complete
+ *
+ * Times come from watches on the store's tasks and status buckets (no polling). Every wait has a
+ * deadline; `up` is stopped with SIGINT (SIGKILL after 3 minutes) and its state dir removed.
+ * Last line: one JSON object.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomInt } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { silentLogger } from '../lib/index.ts';
+import { connectFromOptions, openClusterStore, type Watch } from '../store/index.ts';
+import type { TaskSpec, TaskStatus } from '../api/index.ts';
+import type { DesiredRecord, SyncRecord } from '../reconciler/index.ts';
+import { BIN, git, interruptUp, leftovers, logTails, unmountBelow } from '../test/helpers/up.ts';
+
+const arg = (name: string): string | undefined => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+};
+const COMMITS = Number(arg('--commits') ?? 20);
+const UP_DEADLINE_MS = 300_000;
+const ROLLOUT_DEADLINE_MS = 180_000;
+const WEB = 'Job/default/web';
+
+const round = (x: number, digits = 0): number => Math.round(x * 10 ** digits) / 10 ** digits;
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}
+
+/** ClusterView holds the tasks and their statuses as the watches deliver them, and wakes waiters on every change. */
+class ClusterView {
+  readonly tasks = new Map<string, TaskSpec>();
+  readonly status = new Map<string, TaskStatus>(); // by task id
+  private waiters: Array<() => void> = [];
+
+  follow<T>(w: Watch<T>, apply: (ev: { type: 'put'; key: string; value: T } | { type: 'delete'; key: string }) => void): void {
+    void (async () => {
+      for await (const ev of w) {
+        if (ev.type === 'synced') continue;
+        apply(ev);
+        const ws = this.waiters;
+        this.waiters = [];
+        for (const wake of ws) wake();
+      }
+    })();
+  }
+
+  /** until resolves with the first truthy value of `check`, re-checked on every change; rejects after `ms`. */
+  async until<T>(what: string, ms: number, check: () => T | undefined): Promise<T> {
+    const deadline = performance.now() + ms;
+    for (;;) {
+      const v = check();
+      if (v !== undefined) return v;
+      const left = deadline - performance.now();
+      if (left <= 0) throw new Error(`e2e bench: ${what}: not within ${ms / 1000} s`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, Math.min(left, 1000)); // re-check now and then anyway
+        this.waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  }
+
+  web(): Array<{ spec: TaskSpec; status?: TaskStatus }> {
+    return [...this.tasks.values()].filter((t) => t.jobKey === WEB).map((spec) => ({ spec, ...(this.status.has(spec.id) ? { status: this.status.get(spec.id)! } : {}) }));
+  }
+}
+
+const stateDir = await mkdtemp(join(tmpdir(), 'gitcell-e2e-bench-'));
+let up: ChildProcess | undefined;
+let output = '';
+let closeStore: (() => Promise<void>) | undefined;
+try {
+  const t0 = performance.now();
+  up = spawn(process.execPath, [BIN, 'up', '--state-dir', stateDir, '--nodes', '3', '--no-view', '--subnet-base', `10.${100 + randomInt(50)}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  up.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  up.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const started = performance.now();
+  while (!output.includes('npx gitcell get tasks --state-dir')) {
+    if (up.exitCode !== null) throw new Error(`e2e bench: gitcell up exited (${up.exitCode})`);
+    if (performance.now() - started > UP_DEADLINE_MS) throw new Error('e2e bench: gitcell up did not start');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const nc = await connectFromOptions({ stateDir, name: 'e2e-bench' });
+  closeStore = () => nc.close();
+  const store = await openClusterStore<DesiredRecord, SyncRecord>(nc, { log: silentLogger() });
+  const view = new ClusterView();
+  view.follow(store.tasks.watch(), (ev) => (ev.type === 'put' ? view.tasks.set(ev.key, ev.value) : view.tasks.delete(ev.key)));
+  view.follow(store.status.watch(), (ev) => {
+    const id = ev.key.slice(ev.key.indexOf('.') + 1); // <node>.<task id>
+    if (ev.type === 'put') view.status.set(id, ev.value);
+    else view.status.delete(id);
+  });
+
+  // Every task runs (web 3/3 ready, a node-logger per node) and batch tasks finished.
+  await view.until('every task of sample-repo running', UP_DEADLINE_MS, () => {
+    const all = [...view.tasks.values()];
+    const web = view.web();
+    const ok = all.length > 0 && web.length === 3 && web.every((t) => t.status?.ready)
+      && all.filter((t) => t.jobKey.startsWith('DaemonSet/')).length === 3
+      && all.every((t) => ['running', 'succeeded'].includes(view.status.get(t.id)?.state ?? ''));
+    return ok || undefined;
+  });
+  const upToAllRunningS = (performance.now() - t0) / 1000;
+  console.log(`gitcell up: every task running after ${upToAllRunningS.toFixed(1)} s (load ${loadavg()[0]!.toFixed(2)})`);
+
+  const repo = join(stateDir, 'repo');
+  const file = join(repo, 'jobs', 'web.yaml');
+  const original = await readFile(file, 'utf8');
+  const firstRunning: number[] = [];
+  const complete: number[] = [];
+  for (let i = 0; i < COMMITS; i++) {
+    const before = new Set(view.web().map((t) => t.spec.templateHash));
+    await writeFile(file, original.replace('value: production', `value: bench-${i}`));
+    const c0 = performance.now();
+    git(repo, 'commit', '-qam', `web: MODE=bench-${i}`);
+    const isNew = (t: { spec: TaskSpec }): boolean => !before.has(t.spec.templateHash);
+    await view.until(`commit ${i}: a web task of the new template running`, ROLLOUT_DEADLINE_MS, () =>
+      view.web().some((t) => isNew(t) && t.status?.state === 'running' && t.status.templateHash === t.spec.templateHash) || undefined);
+    firstRunning.push(performance.now() - c0);
+    await view.until(`commit ${i}: rollout complete`, ROLLOUT_DEADLINE_MS, () => {
+      const web = view.web();
+      return (web.length === 3 && web.every((t) => isNew(t) && t.status?.state === 'running' && t.status.ready)) || undefined;
+    });
+    complete.push(performance.now() - c0);
+    console.log(`commit ${i + 1}/${COMMITS}: first new task running ${Math.round(firstRunning.at(-1)!)} ms, rollout complete ${Math.round(complete.at(-1)!)} ms (load ${loadavg()[0]!.toFixed(2)})`);
+  }
+  const summary = {
+    commit_to_first_running_p50_ms: round(pct(firstRunning, 50)),
+    commit_to_first_running_p99_ms: round(pct(firstRunning, 99)),
+    commit_to_rollout_complete_p50_ms: round(pct(complete, 50)),
+    commit_to_rollout_complete_p99_ms: round(pct(complete, 99)),
+    up_to_all_running_s: round(upToAllRunningS, 2),
+    commits: COMMITS,
+    load_average_1m: round(loadavg()[0]!, 2),
+    targets: { commit_to_first_running_p50_ms: '< 1000', up_to_all_running_s: '< 5' },
+  };
+  await closeStore();
+  closeStore = undefined;
+  const code = await interruptUp(up);
+  const left = leftovers(stateDir);
+  if (code !== 0 || left.length) console.error(`e2e bench: gitcell up exited ${code}; left behind: ${left.join('; ') || 'nothing'}`);
+  console.log(JSON.stringify(summary));
+} catch (err) {
+  console.error(`${(err as Error).message}\n${logTails(stateDir, output)}`);
+  process.exitCode = 1;
+} finally {
+  await closeStore?.().catch(() => undefined);
+  if (up && up.exitCode === null && up.signalCode === null) await interruptUp(up);
+  unmountBelow(stateDir);
+  await rm(stateDir, { recursive: true, force: true });
+}
+process.exit();
