@@ -60,3 +60,12 @@ export function decideExit(
   }
   return { action: 'finish', state: exitCode === 0 ? 'succeeded' : 'failed' };
 }
+
+/**
+ * startFailureBackoff is the delay before retrying a start that failed (no container ran: a missing
+ * image, a Secret not delivered yet): it doubles the previous delay, starting at half of
+ * `initialMs` so the first retry waits `initialMs`, up to `maxMs`.
+ */
+export function startFailureBackoff(opts: BackoffOptions, previousMs: number | undefined): number {
+  return Math.min((previousMs ?? opts.initialMs / 2) * 2, opts.maxMs);
+}

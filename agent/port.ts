@@ -5,6 +5,9 @@
  * runtime evolve behind one file.
  */
 import { createHash } from 'node:crypto';
+import type { ResolvedProbe } from '../api/index.ts';
+import type { ProbeKind } from './probe.ts';
+import type { ProbeOutcome } from './probe-exec.ts';
 
 /** containerName makes a container name (at most 64 characters) from a task id and attempt. */
 export function containerName(taskId: string, attempt: number): string {
@@ -79,4 +82,24 @@ export interface TaskRuntime {
   cgroupPath(id: string): string;
   /** images lists the image references present locally. */
   images(): Promise<string[]>;
+  /**
+   * probe, when present, answers a task's probes itself: the in-memory runtime (memory-runtime.ts)
+   * has no processes or addresses to probe. Without it the agent probes the task's IP from the node
+   * and runs exec probes through `exec`, as kubelet does.
+   */
+  probe?(id: string, kind: ProbeKind, probe: ResolvedProbe): Promise<ProbeOutcome>;
+}
+
+/**
+ * TaskNetwork is what the agent needs from the node's network: a namespace and an address per task,
+ * kept across restarts of the task. runtime/'s NetworkManager (CNI) implements it, and so does the
+ * in-memory MemoryNetwork. Every method is idempotent.
+ */
+export interface TaskNetwork {
+  /** setup gives the task its namespace and address (the same ones again when they exist). */
+  setup(taskId: string): Promise<{ ip: string; netnsPath: string }>;
+  /** get returns the task's address, if it has one. */
+  get(taskId: string): Promise<{ ip: string } | undefined>;
+  /** teardown takes the namespace and address back; a task without them is fine. */
+  teardown(taskId: string): Promise<void>;
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs the test suite with node:test through tsx. Node 20's --test takes no globs, so the files are
-// collected here. `--unit` runs only test/unit (fast, no root or servers); otherwise everything.
+// collected here. `--unit` runs only test/unit (fast, no root; the agent orchestration tests start a nats-server); otherwise everything.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';

@@ -1,0 +1,146 @@
+/**
+ * The agent's options, edges and shared state. Agent (agent.ts) owns one AgentContext and hands it to
+ * each of its parts (watches, heartbeat, store-rebuild recovery, convergence, task lifecycle, probes,
+ * usage); the parts keep no state of their own beyond a timer, so a reader finds every piece of
+ * mutable agent state here, each with what it means.
+ */
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from '../lib/index.ts';
+import type { Binding, NodeSpec, Resources, TaskSpec } from '../api/index.ts';
+import type { ClusterStore } from '../store/index.ts';
+import type { Keyring } from '../secrets/index.ts';
+import type { BackoffOptions } from './backoff.ts';
+import type { Health, ProbeKind } from './probe.ts';
+import type { Journal, LocalTask } from './journal.ts';
+import type { AgentMetrics } from './metrics.ts';
+import type { CgroupSample } from './cgroup.ts';
+import type { SecretSource, SecretVolumes } from './secret-volumes.ts';
+import type { ExitInfo, TaskNetwork, TaskRuntime } from './port.ts';
+import type { TaskLocks } from './task-locks.ts';
+import { DEFAULT_RECOVERY_HOLD_MS } from './recovery.ts';
+
+/** AgentOptions configure one agent; only node and stateDir are required. */
+export interface AgentOptions {
+  node: string;
+  stateDir: string;
+  labels?: Record<string, string>;
+  capacity: Resources;
+  subnet?: string;
+  addresses?: string[];
+  versions?: { runc: string; kernel: string };
+  heartbeatMs?: number;
+  resyncMs?: number;
+  probeTickMs?: number;
+  usageMs?: number;
+  backoff?: Partial<BackoffOptions>;
+  /** host:port of /healthz and /metrics; undefined: no HTTP endpoint */
+  http?: { host: string; port: number };
+  maxPods?: number;
+  /**
+   * storeIncarnation names the store this agent talks to (store/incarnation.ts). When it differs from
+   * the one recorded in the state dir, NATS lost its data: running tasks are held (recovery.ts).
+   */
+  storeIncarnation?: string;
+  /** how long a held task nobody claims keeps running after a store rebuild (default 5 min) */
+  recoveryHoldMs?: number;
+}
+
+/** ResolvedAgentOptions are AgentOptions with every timing and limit filled in. */
+export type ResolvedAgentOptions = Required<Omit<AgentOptions, 'http' | 'subnet' | 'labels' | 'addresses' | 'versions' | 'backoff' | 'storeIncarnation'>> & AgentOptions;
+
+/** resolveAgentOptions fills in the defaults: 3 s heartbeat, 2 s resync, 250 ms probe tick, 10 s usage, 110 tasks. */
+export function resolveAgentOptions(o: AgentOptions): ResolvedAgentOptions {
+  return { heartbeatMs: 3000, resyncMs: 2000, probeTickMs: 250, usageMs: 10_000, maxPods: 110, recoveryHoldMs: DEFAULT_RECOVERY_HOLD_MS, ...o };
+}
+
+/** NodeSecrets is what opens this node's Secrets: its key ring and its own secrets bucket. */
+export interface NodeSecrets {
+  keyring: Keyring;
+  bucket: SecretSource;
+}
+
+/** AgentDeps are the agent's edges: store, runtime, network, logger. */
+export interface AgentDeps {
+  nc: NatsConnection;
+  store: Pick<ClusterStore, 'tasks' | 'bindings' | 'status' | 'nodes' | 'nodespec' | 'events'>;
+  runtime: TaskRuntime;
+  /** the node's task network: runtime/'s NetworkManager (CNI), or MemoryNetwork */
+  network: TaskNetwork;
+  log: Logger;
+  /** the node's key ring and secrets bucket; without them tasks using Secrets fail to start */
+  secrets?: NodeSecrets;
+}
+
+/** Live is what the agent follows of a task's current container: its exit, probes and usage. */
+export interface Live {
+  containerId: string;
+  exited: Promise<ExitInfo>;
+  health?: Health;
+  probing: Set<ProbeKind>;
+  /** a liveness or startup probe failed and the kill is under way */
+  killing?: boolean;
+  sample?: { at: number; s: CgroupSample };
+  usage?: Resources;
+}
+
+/** AgentState is everything the agent knows; see each field. */
+export interface AgentState {
+  /** task specs (the whole `tasks` bucket, as watched) */
+  specs: Map<string, TaskSpec>;
+  /** bindings to this node */
+  bindings: Map<string, Binding>;
+  /** tasks bound to another node: a held task bound there is not ours any more */
+  boundElsewhere: Set<string>;
+  /** tasks kept running after a store rebuild until a binding claims them (recovery.ts) */
+  held: Set<string>;
+  /**
+   * where a binding of a held task pointed, remembered: a batch task adopted, bound and deleted again
+   * (its Job already Complete) between two passes was still decided by that binding
+   */
+  decided: Map<string, 'here' | 'elsewhere'>;
+  /** when the hold after a store rebuild ends (epoch ms) */
+  holdUntil: number;
+  /** this node's spec (draining) */
+  nodeSpec: NodeSpec | undefined;
+  /** the journal: the agent's local truth about every task it has taken on */
+  records: Map<string, LocalTask>;
+  /** the containers followed right now, by task */
+  live: Map<string, Live>;
+  /** tasks whose last status write failed: retried by the next pass */
+  unsent: Set<string>;
+  /** set once every watch delivered its snapshot: before that, "nothing desired" is not true */
+  synced: boolean;
+  stopped: boolean;
+  /** when the last convergence pass ended (epoch ms), for /healthz */
+  lastPassAt: number;
+  /** when this agent process started (ISO), reported in the node record */
+  startedAt: string;
+}
+
+/** newAgentState is the state of an agent that knows nothing yet. */
+export function newAgentState(): AgentState {
+  return {
+    specs: new Map(), bindings: new Map(), boundElsewhere: new Set(), held: new Set(), decided: new Map(), holdUntil: 0,
+    nodeSpec: undefined, records: new Map(), live: new Map(), unsent: new Set(), synced: false, stopped: false, lastPassAt: 0,
+    startedAt: new Date().toISOString(),
+  };
+}
+
+/** AgentContext is what every part of the agent works with: options, edges, state and the few shared services. */
+export interface AgentContext {
+  readonly o: ResolvedAgentOptions;
+  readonly d: AgentDeps;
+  readonly backoff: BackoffOptions;
+  readonly metrics: AgentMetrics;
+  readonly journal: Journal;
+  /** succeeded tasks the control plane deleted: what ran to completion, re-reported after a store rebuild */
+  readonly completed: Journal;
+  readonly log: Logger;
+  readonly state: AgentState;
+  /** one operation per task at a time (task-locks.ts) */
+  readonly locks: TaskLocks;
+  /** the node's Secret volumes, once its key ring is ready */
+  volumes?: SecretVolumes;
+  /** kick asks for a convergence pass (convergence.ts) */
+  kick(): void;
+}

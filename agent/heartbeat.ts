@@ -1,0 +1,61 @@
+/**
+ * The node's registration and heartbeat: the node record (capacity, labels, addresses, versions,
+ * images, sealing key, store incarnation) written every `heartbeatMs`, and the agent's own health
+ * for /healthz.
+ */
+import { errorMessage } from '../lib/index.ts';
+import type { NodeRecord } from '../api/index.ts';
+import type { AgentContext, ResolvedAgentOptions } from './context.ts';
+
+/** AGENT_VERSION is reported in the node record. */
+export const AGENT_VERSION = '0.1.0';
+
+/** NodeFacts are the parts of the node record that change while the agent runs. */
+export interface NodeFacts {
+  images: string[];
+  sealingKey?: string;
+  startedAt: string;
+  now: number;
+}
+
+/** nodeRecord is this node's record, pure; allocatable is the whole capacity plus the task limit. */
+export function nodeRecord(o: ResolvedAgentOptions, f: NodeFacts): NodeRecord {
+  const cap = { ...o.capacity, pods: o.maxPods };
+  return {
+    name: o.node,
+    labels: { 'gitcell.io/hostname': o.node, ...o.labels },
+    taints: [],
+    capacity: cap,
+    allocatable: cap,
+    addresses: o.addresses ?? [],
+    ...(o.subnet ? { subnet: o.subnet } : {}),
+    runtime: { runc: o.versions?.runc ?? 'unknown', kernel: o.versions?.kernel ?? 'unknown', agentVersion: AGENT_VERSION },
+    images: f.images,
+    ...(f.sealingKey ? { sealingKey: f.sealingKey } : {}),
+    ...(o.storeIncarnation ? { storeIncarnation: o.storeIncarnation } : {}),
+    startedAt: f.startedAt,
+    heartbeatAt: new Date(f.now).toISOString(),
+  };
+}
+
+/** heartbeat writes the node record; a failure is counted and logged, the next beat tries again. */
+export async function heartbeat(ctx: AgentContext): Promise<void> {
+  if (ctx.state.stopped) return;
+  const images = await ctx.d.runtime.images().catch(() => []);
+  const sealingKey = ctx.d.secrets?.keyring.publicKeyPem();
+  const rec = nodeRecord(ctx.o, { images, ...(sealingKey ? { sealingKey } : {}), startedAt: ctx.state.startedAt, now: Date.now() });
+  try {
+    await ctx.d.store.nodes.put(ctx.o.node, rec);
+    ctx.metrics.heartbeats.inc({ result: 'ok' });
+  } catch (err) {
+    ctx.metrics.heartbeats.inc({ result: 'error' });
+    ctx.log.warn({ err: errorMessage(err) }, 'agent: heartbeat failed');
+  }
+}
+
+/** healthProblem answers /healthz, pure: NATS gone, or no convergence pass for 5 resyncs (at least 30 s). */
+export function healthProblem(f: { natsClosed: boolean; lastPassAt: number; now: number; resyncMs: number }): string | undefined {
+  if (f.natsClosed) return 'NATS connection closed';
+  if (f.now - f.lastPassAt > Math.max(30_000, f.resyncMs * 5)) return 'convergence loop stalled';
+  return undefined;
+}

@@ -1,0 +1,28 @@
+/**
+ * Usage sampling: every `usageMs` the agent reads each followed container's cgroup, turns two
+ * samples into CPU millicores (cgroup.ts) and memory working set, exports them as metrics and
+ * reports them in the running task's status.
+ */
+import { cpuMillisBetween, readCgroup } from './cgroup.ts';
+import type { AgentContext } from './context.ts';
+import { writeStatus } from './report.ts';
+
+/** sampleUsage takes one usage sample of every followed container. */
+export async function sampleUsage(ctx: AgentContext): Promise<void> {
+  const now = Date.now();
+  for (const [taskId, l] of ctx.state.live) {
+    const path = ctx.d.runtime.cgroupPath(l.containerId);
+    // No cgroup (a container already removed, or the in-memory runtime): "" would read the hierarchy's root.
+    if (!path) continue;
+    const s = await readCgroup(path);
+    if (!s) continue;
+    if (l.sample) {
+      l.usage = { cpuMillis: cpuMillisBetween(l.sample.s, s, now - l.sample.at), memoryBytes: s.memoryBytes };
+      ctx.metrics.cpu.set({ task: taskId }, l.usage.cpuMillis);
+      ctx.metrics.memory.set({ task: taskId }, l.usage.memoryBytes);
+      const t = ctx.state.records.get(taskId);
+      if (t?.phase === 'running') await writeStatus(ctx, t);
+    }
+    l.sample = { at: now, s };
+  }
+}

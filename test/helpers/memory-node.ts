@@ -1,0 +1,96 @@
+/**
+ * Test helper: the real agent on a real nats-server over the in-memory runtime and network
+ * (agent/memory-runtime.ts), so its orchestration (convergence, restarts, recovery, probes) is tested
+ * in seconds without root. `restart` stops the agent and starts a new one on the same state dir and
+ * runtime, optionally against another store (a fresh prefix is an empty, "rebuilt" store).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { TaskSpec, TaskStatus } from '../../api/index.ts';
+import { silentLogger } from '../../lib/index.ts';
+import { connect, openClusterStore, type ClusterStore } from '../../store/index.ts';
+import { Agent, MemoryNetwork, MemoryRuntime, type AgentOptions, type MemoryRuntimeOptions } from '../../agent/index.ts';
+import type { NatsServer } from './nats.ts';
+import { waitFor } from './wait.ts';
+
+/** MemoryNode is one in-memory node of a test: its agent, runtime, network and store. */
+export interface MemoryNode {
+  node: string;
+  stateDir: string;
+  nc: NatsConnection;
+  store: ClusterStore;
+  agent: Agent;
+  runtime: MemoryRuntime;
+  network: MemoryNetwork;
+  /** bind writes the task's spec and binds it to `node` (default: this node) */
+  bind(spec: TaskSpec, node?: string): Promise<void>;
+  unbind(taskId: string): Promise<void>;
+  status(taskId: string): Promise<TaskStatus | undefined>;
+  waitStatus(taskId: string, what: string, pred: (s: TaskStatus) => boolean): Promise<TaskStatus>;
+  /**
+   * restart stops the agent and starts a new one (same node, state and runtime), on `prefix`'s store
+   * if given; `options` add to those of earlier restarts
+   */
+  restart(o?: { prefix?: string; options?: Partial<AgentOptions> }): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** fastAgentOptions are agent timings for tests: passes every 100 ms, probes every 20 ms, 100 ms first backoff. */
+export const fastAgentOptions = {
+  heartbeatMs: 500, resyncMs: 100, probeTickMs: 20, usageMs: 1000, backoff: { initialMs: 100, maxMs: 400, resetAfterMs: 60_000 },
+} satisfies Partial<AgentOptions>;
+
+/** startMemoryNode starts an agent over a MemoryRuntime on `server`, with fast timings and its own prefix. */
+export async function startMemoryNode(server: NatsServer, o: Partial<AgentOptions> & { prefix?: string; runtime?: MemoryRuntimeOptions } = {}): Promise<MemoryNode> {
+  const suffix = randomBytes(3).toString('hex');
+  const node = `m-${suffix}`;
+  const dir = await mkdtemp(join(tmpdir(), 'gitcell-memnode-'));
+  const stateDir = join(dir, 'state');
+  const nc = await connect({ servers: server.url });
+  const runtime = new MemoryRuntime(o.runtime);
+  const network = new MemoryNetwork();
+  const { prefix: firstPrefix, runtime: _r, ...agentOptions } = o;
+  const open = (prefix: string) => openClusterStore(nc, { prefix, log: silentLogger() });
+  const make = (store: ClusterStore, extra: Partial<AgentOptions>) => new Agent({
+    node, stateDir, capacity: { cpuMillis: 4000, memoryBytes: 8 * 2 ** 30 }, ...fastAgentOptions, ...agentOptions, ...extra,
+  }, { nc, store, runtime, network, log: silentLogger() });
+  let store = await open(firstPrefix ?? `m${suffix}_`);
+  let extra: Partial<AgentOptions> = {};
+  let agent = make(store, extra);
+  await agent.start();
+  const n: MemoryNode = {
+    node, stateDir, nc, runtime, network,
+    get store() { return store; },
+    get agent() { return agent; },
+    async bind(spec, to = node) {
+      await store.tasks.put(spec.id, spec);
+      await store.bindings.put(spec.id, { taskId: spec.id, node: to, boundAt: new Date().toISOString(), schedulerTerm: 1 });
+    },
+    async unbind(taskId) {
+      await store.bindings.delete(taskId);
+      await store.tasks.delete(taskId);
+    },
+    status: async (taskId) => (await store.status.get(`${node}.${taskId}`))?.value,
+    waitStatus: (taskId, what, pred) => waitFor(`${taskId}: ${what}`, async () => {
+      const s = await n.status(taskId);
+      return s && pred(s) ? s : undefined;
+    }, 30_000),
+    async restart(r = {}) {
+      await agent.stop();
+      if (r.prefix) store = await open(r.prefix);
+      extra = { ...extra, ...r.options };
+      agent = make(store, extra);
+      await agent.start();
+    },
+    async close() {
+      await agent.stop();
+      runtime.close();
+      await nc.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  return n;
+}

@@ -1,0 +1,70 @@
+// The agent after a store rebuild, on the in-memory runtime against a real nats-server. A fresh key
+// prefix stands for the rebuilt store (empty buckets) and a new incarnation name tells the agent.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startNatsServer, type NatsServer } from '../../helpers/nats.ts';
+import { makeTask } from '../../helpers/agent.ts';
+import { startMemoryNode, type MemoryNode } from '../../helpers/memory-node.ts';
+import { waitFor } from '../../helpers/wait.ts';
+
+let server: NatsServer;
+let n: MemoryNode;
+before(async () => {
+  server = await startNatsServer();
+});
+after(async () => {
+  await n?.close();
+  await server?.stop();
+});
+
+const IMAGE = 'localhost/memory:test';
+const incarnation = async () => (await readFile(join(n.stateDir, 'store-incarnation'), 'utf8')).trim();
+
+test('after a store rebuild running tasks are held, reported unclaimed, until a binding decides or the hold ends', async () => {
+  n = await startMemoryNode(server, { storeIncarnation: 'inc-1', recoveryHoldMs: 120_000 });
+  const here = makeTask('keep-here', IMAGE, ['serve']);
+  const there = makeTask('moved-away', IMAGE, ['serve']);
+  const nobody = makeTask('unclaimed', IMAGE, ['serve']);
+  const done = makeTask('batch-done', IMAGE, ['work'], {}, 'batch');
+  n.runtime.behave(done.id, { exitAfterMs: 10, exitCode: 0 });
+  for (const t of [here, there, nobody, done]) await n.bind(t);
+  const before = new Map<string, string | undefined>();
+  for (const t of [here, there, nobody]) before.set(t.id, (await n.waitStatus(t.id, 'running', (x) => x.state === 'running')).containerId);
+  await n.waitStatus(done.id, 'succeeded', (x) => x.state === 'succeeded');
+  assert.equal(await incarnation(), 'inc-1');
+
+  // NATS lost its data: the agent comes back to an empty store of another incarnation.
+  await n.restart({ prefix: 'rebuilt1_', options: { storeIncarnation: 'inc-2' } });
+  for (const t of [here, there, nobody]) {
+    const s = await n.waitStatus(t.id, 'held and re-reported', (x) => x.unclaimed === true && x.state === 'running');
+    assert.equal(s.containerId, before.get(t.id), 'the same container keeps running');
+  }
+  const finished = await n.waitStatus(done.id, 'finished batch re-reported', (x) => x.unclaimed === true);
+  assert.equal(finished.state, 'succeeded', 'a finished batch task is reported, not run again');
+  assert.equal(n.runtime.starts(done.id), 1);
+  assert.equal(await incarnation(), 'inc-1', 'the new incarnation is recorded only once nothing is held');
+
+  // Bindings decide: here keeps its container, elsewhere stops it.
+  await n.bind(here);
+  await n.bind(there, 'some-other-node');
+  await n.bind(done);
+  const kept = await n.waitStatus(here.id, 'claimed here', (x) => x.unclaimed === undefined && x.state === 'running');
+  assert.equal(kept.containerId, before.get(here.id));
+  await waitFor('moved-away stopped and forgotten', async () => !(await n.status(there.id)) && n.runtime.running(there.id).length === 0);
+  await n.waitStatus(done.id, 'claimed finished batch', (x) => x.unclaimed === undefined && x.state === 'succeeded');
+  const still = await n.status(nobody.id);
+  assert.equal(still?.unclaimed, true, 'a task nobody claimed stays held while the hold lasts');
+  assert.equal(still?.containerId, before.get(nobody.id));
+  for (const t of [here, nobody]) assert.equal(n.runtime.starts(t.id), 1, `${t.id}: never restarted`);
+
+  // Restarted mid-recovery (incarnation not yet recorded), it holds again; this time the hold ends soon.
+  await n.restart({ options: { recoveryHoldMs: 300 } });
+  await waitFor('the unclaimed task stopped once the hold ended', async () => !(await n.status(nobody.id)) && n.runtime.running(nobody.id).length === 0);
+  await waitFor('incarnation recorded once nothing is held', async () => (await incarnation()) === 'inc-2');
+  const last = await n.status(here.id);
+  assert.equal(last?.state, 'running');
+  assert.equal(last?.containerId, before.get(here.id), 'the claimed task ran through both restarts');
+  assert.equal(last?.unclaimed, undefined);
+});
