@@ -4,6 +4,7 @@
  * in seconds without root. `restart` stops the agent and starts a new one on the same state dir and
  * runtime, optionally against another store (a fresh prefix is an empty, "rebuilt" store).
  */
+import { after } from 'node:test';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ import type { TaskSpec, TaskStatus } from '../../api/index.ts';
 import { silentLogger } from '../../lib/index.ts';
 import { connect, openClusterStore, type ClusterStore } from '../../store/index.ts';
 import { Agent, MemoryNetwork, MemoryRuntime, type AgentOptions, type MemoryRuntimeOptions } from '../../agent/index.ts';
-import type { NatsServer } from './nats.ts';
+import { startNatsServer, type NatsServer } from './nats.ts';
 import { waitFor } from './wait.ts';
 
 /** MemoryNode is one in-memory node of a test: its agent, runtime, network and store. */
@@ -44,7 +45,7 @@ export const fastAgentOptions = {
 } satisfies Partial<AgentOptions>;
 
 /** startMemoryNode starts an agent over a MemoryRuntime on `server`, with fast timings and its own prefix. */
-export async function startMemoryNode(server: NatsServer, o: Partial<AgentOptions> & { prefix?: string; runtime?: MemoryRuntimeOptions } = {}): Promise<MemoryNode> {
+export async function startMemoryNode(server: NatsServer, o: MemoryNodeOptions = {}): Promise<MemoryNode> {
   const suffix = randomBytes(3).toString('hex');
   const node = `m-${suffix}`;
   const dir = await mkdtemp(join(tmpdir(), 'gitcell-memnode-'));
@@ -94,3 +95,29 @@ export async function startMemoryNode(server: NatsServer, o: Partial<AgentOption
   };
   return n;
 }
+
+/** MemoryNodeOptions: agent options over the fast ones, the key prefix, the runtime's timings. */
+export type MemoryNodeOptions = Partial<AgentOptions> & { prefix?: string; runtime?: MemoryRuntimeOptions };
+
+/**
+ * memoryNodeForFile starts a nats-server and one memory node for a test file (top-level await) and
+ * stops both when the file's tests are done.
+ */
+export async function memoryNodeForFile(o: MemoryNodeOptions = {}): Promise<MemoryNode> {
+  const server = await startNatsServer();
+  const n = await startMemoryNode(server, o).catch(async (err: unknown) => {
+    await server.stop();
+    throw err;
+  });
+  after(async () => {
+    await n.close();
+    await server.stop();
+  });
+  return n;
+}
+
+/** uid is a short random suffix for task ids, so the tests of a file never share a task. */
+export const uid = (): string => Math.random().toString(36).slice(2, 8);
+
+/** MEMORY_IMAGE is the image the in-memory tests use: "pulled" on first use. */
+export const MEMORY_IMAGE = 'localhost/memory:test';

@@ -1,25 +1,14 @@
 // The agent's orchestration on the in-memory runtime against a real nats-server: convergence
 // (start, replace, forget, drain, graceful and forced stops) and resuming after its own restart.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startNatsServer, type NatsServer } from '../../helpers/nats.ts';
 import { makeTask } from '../../helpers/agent.ts';
-import { startMemoryNode, type MemoryNode } from '../../helpers/memory-node.ts';
+import { MEMORY_IMAGE, memoryNodeForFile, uid } from '../../helpers/memory-node.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
-let server: NatsServer;
-let n: MemoryNode;
-before(async () => {
-  server = await startNatsServer();
-  n = await startMemoryNode(server, { runtime: { startDelayMs: 30 } });
-});
-after(async () => {
-  await n?.close();
-  await server?.stop();
-});
+const n = await memoryNodeForFile({ runtime: { startDelayMs: 30 } });
 
-const uid = () => Math.random().toString(36).slice(2, 8);
-const IMAGE = 'localhost/memory:test';
+const IMAGE = MEMORY_IMAGE;
 
 /** gone waits until a task left no trace: no status, container, address or journal entry. */
 async function gone(taskId: string): Promise<void> {

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startNatsServer, type NatsServer } from '../../helpers/nats.ts';
 import { makeTask } from '../../helpers/agent.ts';
-import { startMemoryNode, type MemoryNode } from '../../helpers/memory-node.ts';
+import { MEMORY_IMAGE, startMemoryNode, type MemoryNode } from '../../helpers/memory-node.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 let server: NatsServer;
@@ -19,7 +19,7 @@ after(async () => {
   await server?.stop();
 });
 
-const IMAGE = 'localhost/memory:test';
+const IMAGE = MEMORY_IMAGE;
 const incarnation = async () => (await readFile(join(n.stateDir, 'store-incarnation'), 'utf8')).trim();
 
 test('after a store rebuild running tasks are held, reported unclaimed, until a binding decides or the hold ends', async () => {

@@ -1,26 +1,15 @@
 // The agent's restart handling on the in-memory runtime against a real nats-server: crash-loop
 // backoff (100 ms doubling to 400 ms in these tests), start-failure backoff, restart policies.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startNatsServer, type NatsServer } from '../../helpers/nats.ts';
 import { makeTask } from '../../helpers/agent.ts';
-import { startMemoryNode, type MemoryNode } from '../../helpers/memory-node.ts';
+import { MEMORY_IMAGE, memoryNodeForFile, uid } from '../../helpers/memory-node.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import type { LocalTask } from '../../../agent/index.ts';
 
-let server: NatsServer;
-let n: MemoryNode;
-before(async () => {
-  server = await startNatsServer();
-  n = await startMemoryNode(server, { runtime: { startDelayMs: 10 } });
-});
-after(async () => {
-  await n?.close();
-  await server?.stop();
-});
+const n = await memoryNodeForFile({ runtime: { startDelayMs: 10 } });
 
-const uid = () => Math.random().toString(36).slice(2, 8);
-const IMAGE = 'localhost/memory:test';
+const IMAGE = MEMORY_IMAGE;
 const entry = (taskId: string): LocalTask | undefined => n.agent.tasks().find((t) => t.taskId === taskId);
 
 /** backoffs collects each distinct backoff delay the journal shows for a task until `until` holds. */
