@@ -32,6 +32,12 @@ export interface MemoryNode {
   status(taskId: string): Promise<TaskStatus | undefined>;
   waitStatus(taskId: string, what: string, pred: (s: TaskStatus) => boolean): Promise<TaskStatus>;
   /**
+   * statusHistory watches the task's status and resolves with every version written (from the one
+   * current when called) up to the first for which `until` holds: unlike polling, it never misses a
+   * short-lived state such as a 100 ms backoff. Call it before causing the change.
+   */
+  statusHistory(taskId: string, what: string, until: (s: TaskStatus) => boolean): Promise<TaskStatus[]>;
+  /**
    * restart stops the agent and starts a new one (same node, state and runtime), on `prefix`'s store
    * if given; `options` add to those of earlier restarts
    */
@@ -79,6 +85,7 @@ export async function startMemoryNode(server: NatsServer, o: MemoryNodeOptions =
       const s = await n.status(taskId);
       return s && pred(s) ? s : undefined;
     }, 30_000),
+    statusHistory: (taskId, what, until) => watchStatus(store, `${node}.${taskId}`, what, until),
     async restart(r = {}) {
       await agent.stop();
       if (r.prefix) store = await open(r.prefix);
@@ -121,3 +128,21 @@ export const uid = (): string => Math.random().toString(36).slice(2, 8);
 
 /** MEMORY_IMAGE is the image the in-memory tests use: "pulled" on first use. */
 export const MEMORY_IMAGE = 'localhost/memory:test';
+
+/** watchStatus collects a status key's versions until one satisfies `until` (30 s deadline). */
+async function watchStatus(store: ClusterStore, key: string, what: string, until: (s: TaskStatus) => boolean): Promise<TaskStatus[]> {
+  const seen: TaskStatus[] = [];
+  const w = store.status.watch({ key });
+  const timer = setTimeout(() => void w.close(), 30_000);
+  try {
+    for await (const ev of w) {
+      if (ev.type !== 'put') continue;
+      seen.push(ev.value);
+      if (until(ev.value)) return seen;
+    }
+    throw new Error(`timed out after 30000 ms waiting for ${key}: ${what} (saw ${seen.map((s) => `${s.state}/${s.restarts}`).join(', ')})`);
+  } finally {
+    clearTimeout(timer);
+    await w.close();
+  }
+}

@@ -20,8 +20,10 @@ test('a failing liveness probe kills the container and the restart policy starts
   const spec = makeTask(`live-${uid()}`, IMAGE, ['serve'], { probes: { liveness: fast({ failureThreshold: 3 }) } });
   await n.bind(spec);
   const first = await n.waitStatus(spec.id, 'running', (x) => x.state === 'running');
+  const history = n.statusHistory(spec.id, 'restarting after the liveness failure', (x) => x.restarts >= 1);
   n.runtime.answer(spec.id, 'liveness', false);
-  const killed = await n.waitStatus(spec.id, 'restarting after the liveness failure', (x) => x.restarts >= 1);
+  const killed = (await history).at(-1)!;
+  assert.equal(killed.state, 'backoff');
   assert.match(killed.message ?? '', /liveness probe failed/);
   n.runtime.answer(spec.id, 'liveness', true);
   const again = await n.waitStatus(spec.id, 'running again in a new container', (x) => x.state === 'running' && x.restarts >= 1 && x.containerId !== first.containerId);
@@ -54,8 +56,10 @@ test('a startup probe that never passes kills the container; liveness is not ask
   const spec = makeTask(`boot-${uid()}`, IMAGE, ['serve'], { probes: { startup: fast({ failureThreshold: 3 }), liveness: fast({ failureThreshold: 1 }) } });
   n.runtime.answer(spec.id, 'startup', false);
   n.runtime.answer(spec.id, 'liveness', false);
+  const history = n.statusHistory(spec.id, 'restarting after the startup failure', (x) => x.restarts >= 1);
   await n.bind(spec);
-  const s = await n.waitStatus(spec.id, 'restarting after the startup failure', (x) => x.restarts >= 1);
+  const s = (await history).at(-1)!;
+  assert.equal(s.state, 'backoff');
   assert.match(s.message ?? '', /startup probe failed/, 'killed by startup, not liveness');
   n.runtime.answer(spec.id, 'startup', true);
   n.runtime.answer(spec.id, 'liveness', true);
