@@ -62,7 +62,10 @@ export async function connect(opts: ConnectOptions): Promise<NatsConnection> {
       ...(caFile ? { tls: { caFile } } : {}),
     });
   } catch (err) {
-    throw storeError(StoreErrorCodes.Unavailable, `cannot connect to NATS at ${servers.join(',')}: ${(err as Error).message}`, { servers }, err);
+    const message = (err as Error).message;
+    // A TLS server whose CA we were not given: say where the CA comes from.
+    const hint = /certificate|self.signed/i.test(message) && !caFile ? ' (the servers use TLS: give their CA certificate in GITCELL_NATS_CA, e.g. <state>/nats/tls/ca.pem of a gitcell up)' : '';
+    throw storeError(StoreErrorCodes.Unavailable, `cannot connect to NATS at ${servers.join(',')}: ${message}${hint}`, { servers }, err);
   }
 }
 

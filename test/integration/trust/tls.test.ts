@@ -34,6 +34,7 @@ test('TLS cluster: plaintext and untrusting clients are refused; rogue servers c
   assert.equal((await b.get('k'))?.value.ok, true);
   await assert.rejects(rawConnect({ servers: cluster.urls[0]!, reconnect: false, timeout: 5000 }), /certificate|verify/i);
   await assert.rejects(rawConnect({ servers: cluster.urls[0]!, reconnect: false, timeout: 5000, tls: {} }), /certificate|verify/i);
+  await assert.rejects(connect({ servers: cluster.urls[0]!, timeoutMs: 5000 }), /GITCELL_NATS_CA/);
   // A client that speaks plaintext anyway: the server announces tls_required and drops it without a PONG.
   const port = Number(new URL(cluster.urls[0]!).port);
   const plaintext = await new Promise<{ info: string; answer: string }>((resolve, reject) => {
