@@ -1,10 +1,13 @@
 // Agent benchmark: `gitcell agent` as its own process on a real nats-server, runc and CNI.
 //   bind_to_running_50_s   time from writing 50 bindings to all 50 tasks reported running
 //   agent_rss_mb_100_tasks the agent process's resident memory with 100 tasks running
+//   node_overhead_kb_per_task  PSS of the processes each running task keeps on the node outside
+//                          the agent and the container itself (shim, runc, log writers), per task;
+//                          node_processes_per_task counts them
 // Task specs and bindings are written straight to the store (standing in for reconciler and scheduler).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes, randomInt } from 'node:crypto';
 import { startNatsServer } from '../test/helpers/nats.ts';
@@ -35,6 +38,42 @@ async function rssMb(pid: number): Promise<number> {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
+/**
+ * nodeOverhead sums the PSS of every process in the sessions of this agent's container shims (each
+ * shim starts its own session), leaving out the containers' own processes (another pid namespace).
+ */
+async function nodeOverhead(): Promise<{ kbPerTask: number; processesPerTask: number; tasks: number }> {
+  const ownNs = await readlink('/proc/self/ns/pid');
+  const procs = (await readdir('/proc')).filter((p) => /^\d+$/.test(p));
+  const shims = new Set<string>(); // session ids: a shim and the subshells it forks share one
+  const sessionOf = new Map<string, string>();
+  for (const pid of procs) {
+    try {
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+      const session = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3]!; // field 6: session
+      sessionOf.set(pid, session);
+      const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8');
+      if (cmd.includes('gitcell-shim') && cmd.includes(stateDir)) shims.add(session);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  let kb = 0;
+  let n = 0;
+  for (const [pid, session] of sessionOf) {
+    if (!shims.has(session)) continue;
+    try {
+      if ((await readlink(`/proc/${pid}/ns/pid`)) !== ownNs) continue; // the container's own process
+      const m = /^Pss:\s+(\d+) kB/m.exec(await readFile(`/proc/${pid}/smaps_rollup`, 'utf8'));
+      kb += Number(m?.[1] ?? 0);
+      n++;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return { kbPerTask: shims.size ? kb / shims.size : NaN, processesPerTask: shims.size ? n / shims.size : NaN, tasks: shims.size };
+}
+
 async function bindAll(specs: TaskSpec[]): Promise<void> {
   await Promise.all(specs.map((s) => store.tasks.put(s.id, s)));
   await Promise.all(specs.map((s) => store.bindings.put(s.id, { taskId: s.id, node, boundAt: new Date().toISOString(), schedulerTerm: 1 })));
@@ -63,14 +102,16 @@ try {
   // Let a few heartbeats, usage samples and probe ticks pass before measuring steady-state memory.
   await new Promise((r) => setTimeout(r, 15_000));
   const rss = await rssMb(agent.pid!);
-  console.log(`agent RSS with 100 running tasks: ${rss.toFixed(1)} MB (target < 150 MB)`);
+  console.log(`agent RSS with 100 running tasks: ${rss.toFixed(1)} MB (target < 80 MB)`);
+  const overhead = await nodeOverhead();
+  console.log(`node overhead outside the agent: ${overhead.kbPerTask.toFixed(0)} kB PSS and ${overhead.processesPerTask.toFixed(1)} processes per task (${overhead.tasks} shims)`);
 
   const t1 = performance.now();
   await Promise.all([...first, ...second].map((s) => store.bindings.delete(s.id)));
   await waitFor('all removed', async () => (await store.status.keys(node)).length === 0, 600_000);
   const unbind100 = (performance.now() - t1) / 1000;
   console.log(`100 tasks unbound -> removed in ${unbind100.toFixed(2)} s`);
-  console.log(JSON.stringify({ bind_to_running_50_s: Number(bindToRunning50.toFixed(2)), agent_rss_mb_100_tasks: Number(rss.toFixed(1)), unbind_to_removed_100_s: Number(unbind100.toFixed(2)) }));
+  console.log(JSON.stringify({ bind_to_running_50_s: Number(bindToRunning50.toFixed(2)), agent_rss_mb_100_tasks: Number(rss.toFixed(1)), node_overhead_kb_per_task: Math.round(overhead.kbPerTask), node_processes_per_task: Number(overhead.processesPerTask.toFixed(1)), unbind_to_removed_100_s: Number(unbind100.toFixed(2)), load_average_1m: Number(loadavg()[0]!.toFixed(2)) }));
 } finally {
   agent?.kill('SIGKILL');
   for (const c of await runtime.list()) await runtime.remove(c.id).catch(() => {});
