@@ -84,6 +84,7 @@ export class Agent {
     await heartbeat(ctx);
     this.follow = followStore(ctx);
     await this.follow.synced;
+    if (state.stopped) return; // stopped while waiting for the store
     state.synced = true;
     this.logSub = serveLogs(this.d.nc, o.node, (taskId) => this.logSource(taskId));
     if (o.http) {

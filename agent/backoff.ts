@@ -5,11 +5,13 @@
  * `resetAfterMs`.
  */
 import type { RestartPolicy } from '../api/index.ts';
+import { nextBackoffDelay, type BackoffOptions as DelayOptions } from '../lib/index.ts';
 
-/** BackoffOptions tune the crash-loop delay; every field is configurable so tests run in seconds. */
-export interface BackoffOptions {
-  initialMs: number;
-  maxMs: number;
+/**
+ * BackoffOptions tune the crash-loop delay (lib/'s exponential backoff, exact, factor 2) and when a
+ * clean run resets it; every field is configurable so tests run in seconds.
+ */
+export interface BackoffOptions extends DelayOptions {
   resetAfterMs: number;
 }
 
@@ -35,8 +37,7 @@ export function shouldRestart(policy: RestartPolicy, exitCode: number): boolean 
  * none yet) and how long the container that just exited ran.
  */
 export function nextBackoff(opts: BackoffOptions, previousMs: number | undefined, ranForMs: number): number {
-  if (previousMs === undefined || ranForMs >= opts.resetAfterMs) return Math.min(opts.initialMs, opts.maxMs);
-  return Math.min(previousMs * 2, opts.maxMs);
+  return nextBackoffDelay(opts, ranForMs >= opts.resetAfterMs ? undefined : previousMs);
 }
 
 /** ExitOutcome is what happens to a task after its container exited. */
@@ -63,9 +64,9 @@ export function decideExit(
 
 /**
  * startFailureBackoff is the delay before retrying a start that failed (no container ran: a missing
- * image, a Secret not delivered yet): it doubles the previous delay, starting at half of
- * `initialMs` so the first retry waits `initialMs`, up to `maxMs`.
+ * image, a Secret not delivered yet): `initialMs` first, then the previous delay doubled, up to
+ * `maxMs`. Unlike a crash, a clean run never came in between, so nothing resets it.
  */
 export function startFailureBackoff(opts: BackoffOptions, previousMs: number | undefined): number {
-  return Math.min((previousMs ?? opts.initialMs / 2) * 2, opts.maxMs);
+  return nextBackoffDelay(opts, previousMs);
 }

@@ -7,7 +7,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../lib/index.ts';
 import type { Binding, NodeSpec, Resources, TaskSpec } from '../api/index.ts';
-import type { ClusterStore } from '../store/index.ts';
+import type { ClusterStore, InformerView } from '../store/index.ts';
 import type { Keyring } from '../secrets/index.ts';
 import type { BackoffOptions } from './backoff.ts';
 import type { Health, ProbeKind } from './probe.ts';
@@ -85,8 +85,8 @@ export interface Live {
 
 /** AgentState is everything the agent knows; see each field. */
 export interface AgentState {
-  /** task specs (the whole `tasks` bucket, as watched) */
-  specs: Map<string, TaskSpec>;
+  /** task specs (the whole `tasks` bucket: its informer once the agent follows the store) */
+  specs: Pick<InformerView<TaskSpec>, 'get'>;
   /** bindings to this node */
   bindings: Map<string, Binding>;
   /** tasks bound to another node: a held task bound there is not ours any more */

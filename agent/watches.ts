@@ -1,12 +1,12 @@
 /**
- * What the agent follows in the store: every task spec, every binding (those to this node are its
- * desired tasks; those elsewhere release held tasks) and its own node spec. Each watch's events are
- * applied to the agent's state by a pure function; once every watch delivered its snapshot, each
- * change asks for a convergence pass.
+ * What the agent follows in the store, through store/'s Informer (restarted after a failure with
+ * backoff, revision-guarded, a synced signal): every task spec, every binding (those to this node are
+ * its desired tasks; those elsewhere release held tasks) and its own node spec. Binding changes are
+ * folded into the agent's state by a pure function; once every informer has synced, each change asks
+ * for a convergence pass.
  */
-import { errorMessage } from '../lib/index.ts';
-import type { Binding } from '../api/index.ts';
-import type { Watch } from '../store/index.ts';
+import type { Binding, NodeSpec, TaskSpec } from '../api/index.ts';
+import { Informer, type InformerChange } from '../store/index.ts';
 import type { AgentContext, AgentState } from './context.ts';
 
 /** applyBinding records a binding (or its deletion) of task `key`, pure on the state. */
@@ -18,46 +18,42 @@ export function applyBinding(s: AgentState, node: string, key: string, v: Bindin
   if (v && s.held.has(key)) s.decided.set(key, v.node === node ? 'here' : 'elsewhere');
 }
 
-/** StoreFollow is the agent's running watches. */
+/** StoreFollow is the agent's running informers. */
 export interface StoreFollow {
-  /** synced resolves once every watch delivered its snapshot; rejects if one ends before */
+  /** synced resolves once every informer has its snapshot, or when the agent stops first */
   synced: Promise<void>;
   close(): Promise<void>;
 }
 
-/** followStore starts the agent's watches (tasks, bindings, its node spec). */
+/** followStore starts the agent's informers (tasks, bindings, its node spec). */
 export function followStore(ctx: AgentContext): StoreFollow {
-  const { state, o, d } = ctx;
-  const watches: Watch<unknown>[] = [];
-  const follow = <T>(w: Watch<T>, apply: (key: string, value: T | undefined) => void): Promise<void> => {
-    watches.push(w as Watch<unknown>);
-    return followOne(ctx, w, apply);
-  };
-  const synced = Promise.all([
-    follow(d.store.tasks.watch(), (k, v) => (v ? state.specs.set(k, v) : state.specs.delete(k))),
-    follow(d.store.bindings.watch(), (k, v) => applyBinding(state, o.node, k, v)),
-    follow(d.store.nodespec.watch({ key: o.node }), (_k, v) => { state.nodeSpec = v; }),
-  ]).then(() => undefined);
-  return { synced, close: async () => { await Promise.all(watches.map((w) => w.close())); } };
-}
-
-/** followOne applies a watch's events and resolves once its snapshot is in. */
-function followOne<T>(ctx: AgentContext, w: Watch<T>, apply: (key: string, value: T | undefined) => void): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let isSynced = false;
-    (async () => {
-      for await (const ev of w) {
-        if (ev.type === 'synced') {
-          isSynced = true;
-          resolve();
-        } else {
-          apply(ev.key, ev.type === 'put' ? ev.value : undefined);
-        }
-        if (isSynced) ctx.kick();
-      }
-    })().catch((err) => {
-      ctx.log.error({ err: errorMessage(err) }, 'agent: watch ended');
-      reject(err);
-    });
+  const { state, o, d, log } = ctx;
+  const stop = new AbortController();
+  const signal = stop.signal;
+  const tasks = new Informer<TaskSpec>(d.store.tasks, { signal, log, onChange: () => ctx.kick() });
+  state.specs = tasks;
+  const bindings: Informer<Binding> = new Informer<Binding>(d.store.bindings, {
+    signal, log,
+    onChange: (c: InformerChange<Binding>) => {
+      if (c) applyBinding(state, o.node, c.key, c.next);
+      else for (const [key, e] of bindings.entries) applyBinding(state, o.node, key, e.value);
+      ctx.kick();
+    },
   });
+  const nodespec: Informer<NodeSpec> = new Informer<NodeSpec>(d.store.nodespec, {
+    signal, log, key: o.node,
+    onChange: () => {
+      state.nodeSpec = nodespec.get(o.node);
+      ctx.kick();
+    },
+  });
+  const stopped = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+  const all = Promise.all([tasks.synced, bindings.synced, nodespec.synced]).then(() => undefined);
+  return {
+    synced: Promise.race([all, stopped]),
+    close: async () => {
+      stop.abort();
+      await Promise.all([tasks.done, bindings.done, nodespec.done]);
+    },
+  };
 }
