@@ -1,10 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { exitOnStoreReset } from '../store-reset.ts';
 import type { Command } from 'commander';
 import { GitcellError, errorMessage } from '../../lib/errors.ts';
 import { createLogger } from '../../lib/log.ts';
 import { closeConnection, connectFromOptions, openClusterStore, parseReplicas, replicasFor, splitServers, DEFAULT_PREFIX, DEFAULT_STATE_DIR } from '../../store/index.ts';
-import { createSource, runSecretDistributor, syncKeyBackup, type BackupStore, startReconcilerService, DEFAULT_POLL_MS, DEFAULT_SETTLE, type DesiredRecord, type SyncRecord } from '../../reconciler/index.ts';
+import { createSource, ensureSigningKey, parseListen, type ReconcilerService, parseVerifyMode, prepareTrustStore, VERIFY_MODES, runSecretDistributor, syncKeyBackup, type BackupStore, startReconcilerService, DEFAULT_POLL_MS, DEFAULT_SETTLE, type DesiredRecord, type SyncRecord } from '../../reconciler/index.ts';
 import { Keyring } from '../../secrets/index.ts';
 
 interface ReconcilerOptions {
@@ -27,6 +28,10 @@ interface ReconcilerOptions {
   keyBackupPassphraseFile?: string;
   nodeSettle: string;
   expectNodes?: string;
+  verifyCommits: string;
+  allowedSigners?: string;
+  trustedGpgKeys?: string;
+  signingKey?: string;
 }
 
 /** parseDuration reads "60s", "2m", "500ms" or plain milliseconds; E_USAGE naming the flag otherwise. */
@@ -81,11 +86,24 @@ export function registerReconciler(program: Command): void {
     .option('--node-settle <duration>', 'on a store never reconciled (new, or rebuilt after NATS lost its data), wait at most this long for nodes to register before creating tasks; 0 to not wait', `${DEFAULT_SETTLE.maxMs / 1000}s`)
     .option('--expect-nodes <n>', 'with --node-settle: the number of nodes of the cluster; the wait ends once that many registered')
     .option('--allow-plaintext-secrets', 'dev only: deliver Secrets with plaintext values (annotated gitcell.io/allow-plaintext)')
+    .option('--verify-commits <mode>', `apply a revision only when signed by an allowed key: ${VERIFY_MODES.join(', ')} (tip: the tip commit; all: every commit since the last applied revision); .gitcell.yaml verifyCommits can only make it stricter`, 'off')
+    .option('--allowed-signers <file>', 'SSH allowed_signers file (ssh-keygen -Y verify format) of keys whose signed commits are applied')
+    .option('--trusted-gpg-keys <file>', 'armored OpenPGP public keys whose signed commits are applied')
+    .option('--signing-key <file>', "the cluster's SSH key signing gitcell's revert commits, always in the allowed list (default <state-dir>/git-signing/id_ed25519, generated on first start)")
     .action(async (opts: ReconcilerOptions) => {
       const log = createLogger('reconciler');
       if (opts.webhookListen && !opts.webhookSecretFile) {
         throw new GitcellError('E_USAGE', '--webhook-listen needs --webhook-secret-file: an unsigned webhook would let anyone trigger fetches', { flag: '--webhook-secret-file' });
       }
+      // Flags checked before anything is opened: a bad --webhook-listen is a usage error at once.
+      if (opts.webhookListen) {
+        try {
+          parseListen(opts.webhookListen);
+        } catch (err) {
+          throw new GitcellError('E_USAGE', errorMessage(err), { flag: '--webhook-listen' });
+        }
+      }
+      const webhookSecret = opts.webhookListen ? readSecret(opts.webhookSecretFile!) : undefined;
       const pollIntervalMs = parseDuration(opts.pollInterval, '--poll-interval');
       const wanted = opts.replicas === undefined ? undefined : parseReplicas(opts.replicas);
       const settleMaxMs = opts.nodeSettle.trim() === '0' ? 0 : parseDuration(opts.nodeSettle, '--node-settle');
@@ -93,6 +111,16 @@ export function registerReconciler(program: Command): void {
       if (expectNodes !== undefined && !(Number.isInteger(expectNodes) && expectNodes > 0)) {
         throw new GitcellError('E_USAGE', `--expect-nodes "${opts.expectNodes}": expected a positive whole number`, { flag: '--expect-nodes' });
       }
+      const verifyMode = parseVerifyMode(opts.verifyCommits, '--verify-commits');
+      const stateDir = resolve(opts.stateDir ?? DEFAULT_STATE_DIR);
+      // The cluster's own key: reverts are signed with it, and a verifying reconciler trusts it.
+      const signing = await ensureSigningKey(opts.signingKey ?? join(stateDir, 'git-signing', 'id_ed25519'));
+      const trust = await prepareTrustStore({
+        dir: join(stateDir, 'git-trust', String(process.pid)),
+        clusterPublicKey: signing.publicKey,
+        ...(opts.allowedSigners ? { allowedSignersFile: opts.allowedSigners } : {}),
+        ...(opts.trustedGpgKeys ? { gpgKeysFile: opts.trustedGpgKeys } : {}),
+      });
       const source = createSource(
         {
           repo: opts.repo,
@@ -110,31 +138,45 @@ export function registerReconciler(program: Command): void {
         ...(opts.creds ? { creds: opts.creds } : {}),
         name: 'gitcell reconciler',
       });
-      const replicas = wanted ?? replicasFor(nc, opts.nats ? splitServers(opts.nats).length : 1);
-      const store = await openClusterStore<DesiredRecord, SyncRecord>(nc, { prefix: opts.prefix, replicas, log });
-      // The sealing key pair lives with the reconciler (its state dir): it alone opens Secrets.
-      const keyring = await Keyring.open(opts.stateDir ?? DEFAULT_STATE_DIR);
-      if (opts.keyBackupPassphraseFile) {
-        const { restored } = await syncKeyBackup(keyring, store.sync as unknown as BackupStore, readSecret(opts.keyBackupPassphraseFile, '--key-backup-passphrase-file'));
-        log.info({ restored, active: keyring.activeKeyId }, 'sealing keys backed up in the store');
+      // Whatever fails from here on (the webhook cannot listen, the store refuses these credentials),
+      // what was opened is closed again and the error ends the process: never a replica doing nothing.
+      let svc: ReconcilerService | undefined;
+      let replicas: number;
+      try {
+        replicas = wanted ?? replicasFor(nc, opts.nats ? splitServers(opts.nats).length : 1);
+        const store = await openClusterStore<DesiredRecord, SyncRecord>(nc, { prefix: opts.prefix, replicas, log });
+        // The sealing key pair lives with the reconciler (its state dir): it alone opens Secrets.
+        const keyring = await Keyring.open(opts.stateDir ?? DEFAULT_STATE_DIR);
+        if (opts.keyBackupPassphraseFile) {
+          const { restored } = await syncKeyBackup(keyring, store.sync as unknown as BackupStore, readSecret(opts.keyBackupPassphraseFile, '--key-backup-passphrase-file'));
+          log.info({ restored, active: keyring.activeKeyId }, 'sealing keys backed up in the store');
+        }
+        svc = await startReconcilerService({
+          store,
+          source,
+          sealingKeys: (id) => keyring.privateKey(id),
+          // The leader also delivers Secrets to the nodes that run their tasks, re-sealed per node.
+          whileLeading: (ctx) =>
+            runSecretDistributor({ store, keyring, signal: ctx.signal, log, replicas, ...(opts.allowPlaintextSecrets ? { allowPlaintextSecrets: true } : {}) }).done,
+          ...(opts.name ? { sourceName: opts.name } : {}),
+          ...(opts.identity ? { identity: opts.identity } : {}),
+          ...(opts.webhookListen ? { webhook: { listen: opts.webhookListen, secret: webhookSecret! } } : {}),
+          ...(opts.allowPruneAll ? { allowPruneAll: true } : {}),
+          ...(opts.allowPlaintextSecrets ? { allowPlaintextSecrets: true } : {}),
+          verify: { mode: verifyMode, trust },
+          signingKey: signing.keyFile,
+          ...(settleMaxMs > 0 ? { settleNodes: { quietMs: Math.min(DEFAULT_SETTLE.quietMs, settleMaxMs), maxMs: settleMaxMs, ...(expectNodes ? { expectNodes } : {}) } } : {}),
+          log,
+        });
+        // NATS lost its data: start over (the supervisor or systemd restarts us) and re-apply Git.
+        await exitOnStoreReset(nc, { prefix: opts.prefix, log, component: 'reconciler' });
+      } catch (err) {
+        await svc?.stop().catch(() => undefined);
+        await source.stop().catch(() => undefined);
+        await closeConnection(nc).catch(() => undefined);
+        rmSync(join(stateDir, 'git-trust', String(process.pid)), { recursive: true, force: true });
+        throw err;
       }
-      const svc = await startReconcilerService({
-        store,
-        source,
-        sealingKeys: (id) => keyring.privateKey(id),
-        // The leader also delivers Secrets to the nodes that run their tasks, re-sealed per node.
-        whileLeading: (ctx) =>
-          runSecretDistributor({ store, keyring, signal: ctx.signal, log, replicas, ...(opts.allowPlaintextSecrets ? { allowPlaintextSecrets: true } : {}) }).done,
-        ...(opts.name ? { sourceName: opts.name } : {}),
-        ...(opts.identity ? { identity: opts.identity } : {}),
-        ...(opts.webhookListen ? { webhook: { listen: opts.webhookListen, secret: readSecret(opts.webhookSecretFile!) } } : {}),
-        ...(opts.allowPruneAll ? { allowPruneAll: true } : {}),
-        ...(opts.allowPlaintextSecrets ? { allowPlaintextSecrets: true } : {}),
-        ...(settleMaxMs > 0 ? { settleNodes: { quietMs: Math.min(DEFAULT_SETTLE.quietMs, settleMaxMs), maxMs: settleMaxMs, ...(expectNodes ? { expectNodes } : {}) } } : {}),
-        log,
-      });
-      // NATS lost its data: start over (the supervisor or systemd restarts us) and re-apply Git.
-      await exitOnStoreReset(nc, { prefix: opts.prefix, log, component: 'reconciler' });
       log.info({ repo: opts.repo, branch: opts.branch, replicas, source: svc.sourceName, webhook: svc.webhook?.url }, 'reconciler running');
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
@@ -143,5 +185,6 @@ export function registerReconciler(program: Command): void {
       log.info('reconciler stopping');
       await svc.stop();
       await closeConnection(nc);
+      rmSync(join(stateDir, 'git-trust', String(process.pid)), { recursive: true, force: true });
     });
 }

@@ -71,6 +71,12 @@ export interface ReconcileOutcome {
   retryAfterMs?: number;
 }
 
+/**
+ * STALLING_CODES are errors thrown while reading a revision that no retry can cure: the revision is
+ * Stalled with the error's message instead of failed and retried.
+ */
+export const STALLING_CODES: ReadonlySet<string> = new Set(['E_GIT_OBJECT_TOO_LARGE', 'E_UNTRUSTED_COMMIT']);
+
 class Stall extends Error {
   constructor(readonly reason: string, message: string, readonly problems: ValidationMessage[] = []) {
     super(message);
@@ -189,6 +195,10 @@ export async function reconcileRevision<R>(opts: ReconcileRevisionOptions<R>): P
       outcome = { result: 'Failed', reason: err.reason, message: err.message, retryAfterMs: 0 };
     } else if (err instanceof Stall) {
       outcome = { result: 'Stalled', reason: err.reason, message: err.message, problems: err.problems };
+    } else if (isGitcellError(err) && STALLING_CODES.has(err.code)) {
+      // The revision itself is refused (an object over its size limit, an untrusted commit): trying
+      // again reads the same bytes, so a human must act; the last good revision keeps running.
+      outcome = { result: 'Stalled', reason: err.code, message: errorMessage(err) };
     } else {
       // Store trouble or an unreadable source: nothing says the next attempt fails too.
       outcome = { result: 'Failed', reason: isGitcellError(err) ? err.code : 'ReconcileError', message: errorMessage(err), retryAfterMs: 5_000 };

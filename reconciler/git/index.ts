@@ -11,3 +11,18 @@ export {
   type RepoSettings,
   type RollbackDecision,
 } from './settings.ts';
+export {
+  verifyRevision,
+  verifyCommitSignature,
+  prepareTrustStore,
+  ensureSigningKey,
+  parseVerifyMode,
+  stricterMode,
+  VERIFY_MODES,
+  MAX_VERIFIED_COMMITS,
+  CLUSTER_PRINCIPAL,
+  type VerifyMode,
+  type TrustStore,
+  type CommitVerdict,
+} from './verify.ts';
+export { runGit, gitBinary, DEFAULT_GIT, type GitRun } from './cli.ts';

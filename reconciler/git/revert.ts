@@ -24,6 +24,11 @@ export interface RevertOptions {
   remote?: { url: string; credentials?: GitCredentials };
   /** dir: working tree of a local repository; updated to the revert when it was clean. */
   dir?: string;
+  /**
+   * signingKey: an SSH private key (absolute path, the cluster's): the revert is signed with it by
+   * `git commit-tree -S` (git runs ssh-keygen -Y sign), so a verifying reconciler trusts it.
+   */
+  signingKey?: string;
   /** now in ms since epoch (commit timestamps). */
   now?: () => number;
 }
@@ -141,7 +146,10 @@ async function makeRevert(opts: RevertOptions): Promise<RevertResult> {
   }
   if (tree === tipCommit.tree) return { outcome: 'nothing-to-revert', tip };
   const subject = c.message.split('\n')[0] ?? '';
-  const sha = await git.writeCommit({ fs, gitdir, commit: { tree, parent: [tip], author: who, committer: who, message: opts.message(subject) } });
+  const message = opts.message(subject);
+  const sha = opts.signingKey
+    ? await signedCommit(gitdir, tree, tip, message, nowSec, opts.signingKey)
+    : await git.writeCommit({ fs, gitdir, commit: { tree, parent: [tip], author: who, committer: who, message } });
   return { outcome: 'reverted', sha, parent: tip, mode, pushed: false };
 }
 
@@ -163,4 +171,20 @@ async function updateLocalBranch(opts: RevertOptions, from: string, to: string):
   if (head.code !== 0 || head.stdout.trim() !== opts.trackingRef) return;
   // Best effort: a refused or failed update leaves the user's files as they are, the revert is committed.
   await runGit(['read-tree', '-m', '-u', from, to], { gitdir: opts.gitdir, workTree: opts.dir });
+}
+
+/** signedCommit writes the revert commit with the real git, signed with the SSH key `keyFile`. */
+async function signedCommit(gitdir: string, tree: string, parent: string, message: string, nowSec: number, keyFile: string): Promise<string> {
+  const date = `${nowSec} +0000`;
+  const r = await runGit(['commit-tree', tree, '-p', parent, '-S', '-F', '-'], {
+    gitdir,
+    input: message,
+    config: { 'gpg.format': 'ssh', 'user.signingkey': keyFile, 'gpg.ssh.program': '/usr/bin/ssh-keygen' },
+    env: {
+      GIT_AUTHOR_NAME: GITCELL_AUTHOR.name, GIT_AUTHOR_EMAIL: GITCELL_AUTHOR.email, GIT_AUTHOR_DATE: date,
+      GIT_COMMITTER_NAME: GITCELL_AUTHOR.name, GIT_COMMITTER_EMAIL: GITCELL_AUTHOR.email, GIT_COMMITTER_DATE: date,
+    },
+  });
+  if (r.code !== 0) throw new GitcellError('E_GIT_SIGN', `signing the revert commit with ${keyFile}: ${r.stderr.trim()}`, { keyFile });
+  return r.stdout.trim();
 }

@@ -2,9 +2,14 @@ import * as fs from 'node:fs';
 import git from 'isomorphic-git';
 import { load } from 'js-yaml';
 import { GitcellError, errorMessage } from '../../lib/errors.ts';
+import { assertObjectWithin } from '../manifests/index.ts';
+import { VERIFY_MODES, type VerifyMode } from './verify.ts';
 
 /** SETTINGS_FILE is the repository settings file, at the repository root or the followed sub-path. */
 export const SETTINGS_FILE = '.gitcell.yaml';
+
+/** MAX_SETTINGS_BYTES bounds `.gitcell.yaml` (a few lines in practice). */
+export const MAX_SETTINGS_BYTES = 64 * 1024;
 
 /** AUTO_ROLLBACK_ANNOTATION set to "false" on an object turns auto-rollback off for its rollouts. */
 export const AUTO_ROLLBACK_ANNOTATION = 'gitcell.io/auto-rollback';
@@ -13,6 +18,11 @@ export const AUTO_ROLLBACK_ANNOTATION = 'gitcell.io/auto-rollback';
 export interface RepoSettings {
   /** autoRollback: revert a commit whose rollout failed (default true). */
   autoRollback: boolean;
+  /**
+   * verifyCommits asks for signed commits (tip, or all since the last applied revision). It can
+   * only make the reconciler's own --verify-commits stricter, never looser (see verify.ts).
+   */
+  verifyCommits?: VerifyMode;
 }
 
 /** defaultRepoSettings is what applies without a settings file. */
@@ -40,8 +50,13 @@ export function parseRepoSettings(text: string, file: string, base: RepoSettings
     if (field === 'autoRollback') {
       if (typeof value !== 'boolean') throw new GitcellError('E_BAD_SETTINGS', `${file}: field "autoRollback" must be true or false`, { file, field });
       out.autoRollback = value;
+    } else if (field === 'verifyCommits') {
+      if (typeof value !== 'string' || !(VERIFY_MODES as readonly string[]).includes(value)) {
+        throw new GitcellError('E_BAD_SETTINGS', `${file}: field "verifyCommits" must be one of ${VERIFY_MODES.join(', ')}`, { file, field });
+      }
+      out.verifyCommits = value as VerifyMode;
     } else {
-      throw new GitcellError('E_BAD_SETTINGS', `${file}: unknown field "${field}" (known: autoRollback)`, { file, field });
+      throw new GitcellError('E_BAD_SETTINGS', `${file}: unknown field "${field}" (known: autoRollback, verifyCommits)`, { file, field });
     }
   }
   return out;
@@ -57,7 +72,13 @@ export async function readRepoSettings(opts: { gitdir: string; commit: string; s
   for (const filepath of paths) {
     let text: string;
     try {
-      const { blob } = await git.readBlob({ fs, gitdir: opts.gitdir, oid: opts.commit, filepath });
+      // Sized from its header first: a settings file that inflates to gigabytes is refused unread.
+      const dir = filepath.includes('/') ? filepath.slice(0, filepath.lastIndexOf('/')) : '';
+      const { tree } = await git.readTree({ fs, gitdir: opts.gitdir, oid: opts.commit, ...(dir ? { filepath: dir } : {}) });
+      const entry = tree.find((e) => e.path === SETTINGS_FILE && e.type === 'blob');
+      if (!entry) continue;
+      assertObjectWithin(opts.gitdir, entry.oid, MAX_SETTINGS_BYTES, filepath);
+      const { blob } = await git.readBlob({ fs, gitdir: opts.gitdir, oid: entry.oid });
       text = Buffer.from(blob).toString('utf8');
     } catch (err) {
       if ((err as { code?: string }).code === 'NotFoundError') continue;

@@ -4,9 +4,10 @@ import * as fs from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import git from 'isomorphic-git';
-import { GitcellError } from '../../lib/index.ts';
+import { GitcellError, isGitcellError } from '../../lib/index.ts';
+import { assertObjectWithin, objectSize, objectTooLarge } from './object-size.ts';
 import { ManifestCollector } from './collect.ts';
-import { MANIFEST_LIMITS, isManifestFile, type LoadOptions, type LoadResult } from './types.ts';
+import { LoadErrorCode, MANIFEST_LIMITS, isManifestFile, type LoadOptions, type LoadResult } from './types.ts';
 import { parseManifestFile, type ParsedFile } from './parse.ts';
 import { readBlobFast } from './read-blob.ts';
 
@@ -52,17 +53,24 @@ export async function loadManifestsFromGit(source: GitSource, options: LoadOptio
   const ref = source.ref === 'HEAD' && layout.head !== undefined ? layout.head : source.ref;
   const commit = await resolveCommit(repo, ref);
   const path = normalizePath(source.path ?? '');
+  // Every tree and commit is sized from its header before isomorphic-git inflates it whole.
+  const gitdir = layout.gitdir ?? join(source.dir, '.git');
+  const bounded = (oid: string, what: string) => assertObjectWithin(gitdir, oid, limits.maxGitObjectBytes, what);
   let treeOid: string;
   try {
+    bounded(commit, `commit ${commit.slice(0, 12)}`);
     const { tree } = (await git.readCommit({ ...repo, oid: commit })).commit;
+    bounded(tree, 'root tree');
     treeOid = path === '' ? tree : (await git.readTree({ ...repo, oid: tree, filepath: path })).oid;
   } catch (err) {
+    if (isGitcellError(err, 'E_GIT_OBJECT_TOO_LARGE')) throw err;
     throw new GitcellError('E_GIT_PATH_NOT_FOUND', `${path} is not a folder in commit ${commit.slice(0, 12)} (${source.ref})`, { ref: source.ref, commit, path }, { cause: err });
   }
   // First list the manifest blobs (trees are small), then read blobs a few at a time: reads overlap
   // their I/O, while files still reach the collector in path order.
   const blobs: Array<{ file: string; oid: string }> = [];
   const walk = async (oid: string, rel: string): Promise<void> => {
+    bounded(oid, `tree ${rel || path || '/'}`);
     const { tree } = await git.readTree({ ...repo, oid });
     const entries = [...tree].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     for (const e of entries) {
@@ -83,9 +91,10 @@ export async function loadManifestsFromGit(source: GitSource, options: LoadOptio
   const keyOf = (b: { file: string; oid: string }) => `${b.file}\0${b.oid}`;
   for (let i = 0; i < blobs.length; i += READ_AHEAD) {
     const batch = blobs.slice(i, i + READ_AHEAD);
-    const read = await Promise.all(batch.map((b) => (cache?.has(keyOf(b)) ? undefined : readBlobFast(repo, b.oid))));
+    const read = await Promise.all(batch.map((b) => (cache?.has(keyOf(b)) ? undefined : readBounded(repo, gitdir, b, limits.maxFileBytes))));
     batch.forEach((b, j) => {
-      const parsed = cache?.get(keyOf(b)) ?? parseManifestFile(b.file, read[j]!, limits);
+      const r = read[j];
+      const parsed = cache?.get(keyOf(b)) ?? (r instanceof Uint8Array ? parseManifestFile(b.file, r, limits) : r!);
       if (cache) used.set(keyOf(b), parsed);
       collector.addParsed(b.file, parsed);
     });
@@ -95,6 +104,22 @@ export async function loadManifestsFromGit(source: GitSource, options: LoadOptio
     for (const [k, v] of used) cache.set(k, v);
   }
   return { ...collector.result(), commit };
+}
+
+/**
+ * readBounded reads a manifest blob of at most `max` bytes. A larger one (declared in its header, or
+ * found while inflating, which stops at the limit) is not read: it becomes the file's only problem.
+ */
+async function readBounded(repo: Repo, gitdir: string, b: { file: string; oid: string }, max: number): Promise<Uint8Array | ParsedFile> {
+  const tooLarge = (message: string): ParsedFile => ({ objects: [], problems: [{ code: LoadErrorCode.fileTooLarge, file: b.file, line: 1, column: 1, message }] });
+  const size = objectSize(gitdir, b.oid);
+  if (size && size.size > max) return tooLarge(objectTooLarge(b.oid, b.file, size.size, max).message);
+  try {
+    return await readBlobFast(repo, b.oid, max, b.file);
+  } catch (err) {
+    if (isGitcellError(err, 'E_GIT_OBJECT_TOO_LARGE')) return tooLarge(err.message);
+    throw err;
+  }
 }
 
 /**

@@ -4,3 +4,4 @@ export { loadManifestsFromGit, type GitSource, type GitLoadResult } from './from
 export { parseManifestFile, MAX_YAML_DEPTH, type ParsedFile } from './parse.ts';
 export { ManifestCollector } from './collect.ts';
 export * from './types.ts';
+export { objectSize, assertObjectWithin, objectTooLarge, type ObjectSize } from './object-size.ts';

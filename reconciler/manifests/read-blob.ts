@@ -6,7 +6,9 @@
 import { createHash } from 'node:crypto';
 import type * as fs from 'node:fs';
 import { inflateSync } from 'node:zlib';
+import * as buffer from 'node:buffer';
 import git from 'isomorphic-git';
+import { objectTooLarge } from './object-size.ts';
 import { GitcellError } from '../../lib/index.ts';
 
 /** GitRepo is what isomorphic-git needs to read objects (cache: its packfile index cache, kept per load). */
@@ -20,19 +22,24 @@ export interface GitRepo {
 /**
  * readBlobFast returns the content of blob `oid`, like git.readBlob but inflating and hashing loose
  * objects natively. Throws GitcellError E_GIT_OBJECT_CORRUPT when a loose object does not inflate,
- * is not a blob, or does not hash to `oid`; isomorphic-git's own errors (NotFoundError) pass through.
+ * is not a blob, or does not hash to `oid`, and E_GIT_OBJECT_TOO_LARGE (naming `what`) when it inflates
+ * to more than `maxBytes`: inflation stops at the limit. isomorphic-git's own errors pass through.
  */
-export async function readBlobFast(repo: GitRepo, oid: string): Promise<Uint8Array> {
+export async function readBlobFast(repo: GitRepo, oid: string, maxBytes = Number.MAX_SAFE_INTEGER, what = 'blob'): Promise<Uint8Array> {
   const r = await git.readObject({ ...repo, oid, format: 'deflated' });
   // Packed objects (and the hard-coded empty tree) come back already decoded by isomorphic-git.
   if (r.format === 'content') {
     if (r.type !== 'blob') throw corrupt(oid, `is a ${r.type}, not a blob`);
+    if ((r.object as Uint8Array).byteLength > maxBytes) throw objectTooLarge(oid, what, (r.object as Uint8Array).byteLength, maxBytes);
     return r.object as Uint8Array;
   }
   let wrapped: Buffer;
   try {
-    wrapped = r.format === 'deflated' ? inflateSync(r.object as Uint8Array) : Buffer.from(r.object as Uint8Array);
+    // Never more than the limit (plus the header) in memory, whatever the object's header claims.
+    const maxOutputLength = Math.min(maxBytes + 64, buffer.kMaxLength);
+    wrapped = r.format === 'deflated' ? inflateSync(r.object as Uint8Array, { maxOutputLength }) : Buffer.from(r.object as Uint8Array);
   } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw objectTooLarge(oid, what, undefined, maxBytes);
     throw corrupt(oid, `does not inflate (${(err as Error).message})`);
   }
   // A loose object is "<type> <size>\0<content>", and its name is the SHA-1 of all of it.

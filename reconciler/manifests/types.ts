@@ -54,13 +54,19 @@ export interface LoadOptions {
   maxObjects?: number;
   /** maxNodesPerDocument bounds a document's size after alias expansion (billion laughs). */
   maxNodesPerDocument?: number;
+  /**
+   * maxGitObjectBytes bounds a Git tree or commit once inflated (blobs are bounded by maxFileBytes):
+   * a small object that inflates to gigabytes is refused from its header, never read whole.
+   */
+  maxGitObjectBytes?: number;
 }
 
-/** MANIFEST_LIMITS are the default LoadOptions: 1 MiB per file, 10,000 objects, 100,000 nodes per document. */
+/** MANIFEST_LIMITS are the default LoadOptions: 1 MiB per file, 10,000 objects, 100,000 nodes per document, 16 MiB per Git tree or commit. */
 export const MANIFEST_LIMITS: Required<LoadOptions> = {
   maxFileBytes: 1024 * 1024,
   maxObjects: 10_000,
   maxNodesPerDocument: 100_000,
+  maxGitObjectBytes: 16 * 1024 * 1024,
 };
 
 /** LoadErrorCode lists the stable codes of loader problems. */

@@ -3,3 +3,4 @@ export { startReconcilerService, sourceNameOf, RECONCILER_LEASE, type Reconciler
 export { RevisionQueue } from './queue.ts';
 export { rollBack, findRevertOf, groupByRevision, rolloutId, type RollbackContext, type RollbackOutcome } from './rollback.ts';
 export { waitForNodesToSettle, settleDecision, DEFAULT_SETTLE, type SettleOptions } from './settle.ts';
+export { verifySourceRevision, type TrustOptions } from './trust.ts';

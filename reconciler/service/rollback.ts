@@ -15,6 +15,8 @@ export interface RollbackContext {
   /** valid tells whether this replica still leads (checked before writing to Git). */
   valid: () => boolean;
   log: Logger;
+  /** signingKey signs the revert commits (the cluster's SSH key, in the allowed list of a verifying reconciler). */
+  signingKey?: string;
 }
 
 /** RollbackOutcome is what happened to the failed rollouts of one commit. */
@@ -81,6 +83,7 @@ export async function rollBack(ctx: RollbackContext, revision: string, rollouts:
       message: (subject) => revertMessage(revision, subject, rollouts),
       ...(source.remoteUrl ? { remote: { url: source.remoteUrl, ...(source.credentials ? { credentials: source.credentials } : {}) } } : {}),
       ...(source.dir ? { dir: source.dir } : {}),
+      ...(ctx.signingKey ? { signingKey: ctx.signingKey } : {}),
     });
   }
 

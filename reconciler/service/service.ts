@@ -19,6 +19,7 @@ import { startWebhookServer, type Source, type WebhookServer } from '../source/i
 import { RevisionQueue } from './queue.ts';
 import { groupByRevision, rollBack, rolloutId, type RollbackOutcome } from './rollback.ts';
 import { waitForNodesToSettle, type SettleOptions } from './settle.ts';
+import { verifySourceRevision, type TrustOptions } from './trust.ts';
 
 /** RECONCILER_LEASE is the lease reconciler replicas compete for. */
 export const RECONCILER_LEASE = 'reconciler';
@@ -48,6 +49,10 @@ export interface ReconcilerServiceOptions {
    * controllers create no task until nodes have registered (settle.ts). Off when undefined.
    */
   settleNodes?: SettleOptions;
+  /** verify: apply only revisions whose commits are signed by an allowed key (reconciler/git/verify.ts). */
+  verify?: TrustOptions;
+  /** signingKey: the cluster's SSH key (absolute path) that signs gitcell's revert commits. */
+  signingKey?: string;
   /** whileLeading runs next to the reconcile loop while this replica leads (e.g. the secret distributor). */
   whileLeading?: (ctx: LeaderContext) => unknown;
   /** onReconciled is told after every reconcile (tests, benchmarks, metrics). */
@@ -92,10 +97,18 @@ export async function startReconcilerService(opts: ReconcilerServiceOptions): Pr
   // ...and hash each of those (read-only) objects once for the diff.
   const hashCache = new WeakMap<AnyObject, string>();
 
-  await source.start((rev) => queue?.offer(rev.sha));
+  // The webhook first: a bad --webhook-listen or a port in use fails the start before anything else
+  // runs (and what did start is closed again), instead of a replica that stays up doing nothing.
   let webhook: WebhookServer | undefined;
   if (opts.webhook) {
     webhook = await startWebhookServer({ ...opts.webhook, branch: source.branch, onPush: () => source.refresh(), log });
+  }
+  try {
+    await source.start((rev) => queue?.offer(rev.sha));
+  } catch (err) {
+    await webhook?.close();
+    await source.stop().catch(() => undefined);
+    throw err;
   }
 
   const reconcileLoop = async (ctx: LeaderContext, q: RevisionQueue): Promise<void> => {
@@ -122,7 +135,11 @@ export async function startReconcilerService(opts: ReconcilerServiceOptions): Pr
           store,
           source: sourceName,
           revision,
-          read: () => loadManifestsFromGit({ dir: source.dir ?? source.gitdir, gitdir: source.gitdir, ref: revision, path: source.subPath, parseCache }),
+          read: async () => {
+            // Signatures first: an untrusted revision is Stalled before any of its objects is read.
+            if (opts.verify) await verifySourceRevision({ store, source, sourceName, revision, options: opts.verify, log });
+            return loadManifestsFromGit({ dir: source.dir ?? source.gitdir, gitdir: source.gitdir, ref: revision, path: source.subPath, parseCache });
+          },
           validate: (load) => {
             const validated = toValidatedRevision(validateManifests(load, { allowPlaintextSecrets: opts.allowPlaintextSecrets ?? false }));
             if (opts.sealingKeys) {
@@ -160,7 +177,7 @@ export async function startReconcilerService(opts: ReconcilerServiceOptions): Pr
         for (const [revision, rollouts] of groupByRevision(fresh)) {
           if (!ctx.valid()) return;
           try {
-            const outcome = await rollBack({ store, source, sourceName, valid: ctx.valid, log }, revision, rollouts);
+            const outcome = await rollBack({ store, source, sourceName, valid: ctx.valid, log, ...(opts.signingKey ? { signingKey: opts.signingKey } : {}) }, revision, rollouts);
             for (const r of rollouts) handled.add(rolloutId(r));
             opts.onRollback?.(revision, outcome);
             backoffMs = 1_000;

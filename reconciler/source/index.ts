@@ -11,7 +11,7 @@ export { createRemoteSource, DEFAULT_POLL_MS, jitteredDelay, onAuthFor } from '.
 export { loadCredentials, parseCredentials } from './credentials.ts';
 export { coalesce, type Coalesced, type CoalesceOptions } from './coalesce.ts';
 export { isRemoteRepo, normalizeSubPath, resolveLocalRepo } from './gitdir.ts';
-export { signPayload, startWebhookServer, verifySignature, type WebhookServer, type WebhookOptions } from './webhook.ts';
+export { parseListen, signPayload, startWebhookServer, verifySignature, type WebhookServer, type WebhookOptions } from './webhook.ts';
 
 /** createSource picks a remote source for http(s) URLs and a local one for paths. */
 export function createSource(options: SourceOptions, log?: Logger): Source {
