@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import git from 'isomorphic-git';
 import { load } from 'js-yaml';
 import { GitcellError, errorMessage } from '../../lib/errors.ts';
-import { assertObjectWithin } from '../manifests/index.ts';
+import { MANIFEST_LIMITS, assertObjectWithin } from '../manifests/index.ts';
 import { VERIFY_MODES, type VerifyMode } from './verify.ts';
 
 /** SETTINGS_FILE is the repository settings file, at the repository root or the followed sub-path. */
@@ -74,7 +74,20 @@ export async function readRepoSettings(opts: { gitdir: string; commit: string; s
     try {
       // Sized from its header first: a settings file that inflates to gigabytes is refused unread.
       const dir = filepath.includes('/') ? filepath.slice(0, filepath.lastIndexOf('/')) : '';
-      const { tree } = await git.readTree({ fs, gitdir: opts.gitdir, oid: opts.commit, ...(dir ? { filepath: dir } : {}) });
+      // It may be read before the loader ever saw this commit (commit verification): bound the
+      // commit and the trees on the way as the loader does.
+      const limit = MANIFEST_LIMITS.maxGitObjectBytes;
+      assertObjectWithin(opts.gitdir, opts.commit, limit, `commit ${opts.commit.slice(0, 12)}`);
+      let treeOid = (await git.readCommit({ fs, gitdir: opts.gitdir, oid: opts.commit })).commit.tree;
+      for (const part of ['', ...(dir ? dir.split('/') : [])]) {
+        if (part) {
+          const next = (await git.readTree({ fs, gitdir: opts.gitdir, oid: treeOid })).tree.find((e) => e.path === part && e.type === 'tree');
+          if (!next) throw Object.assign(new Error(`${dir} not found`), { code: 'NotFoundError' });
+          treeOid = next.oid;
+        }
+        assertObjectWithin(opts.gitdir, treeOid, limit, `tree ${part || '/'}`);
+      }
+      const { tree } = await git.readTree({ fs, gitdir: opts.gitdir, oid: treeOid });
       const entry = tree.find((e) => e.path === SETTINGS_FILE && e.type === 'blob');
       if (!entry) continue;
       assertObjectWithin(opts.gitdir, entry.oid, MAX_SETTINGS_BYTES, filepath);

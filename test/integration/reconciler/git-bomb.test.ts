@@ -129,7 +129,9 @@ test('a packed bomb (git repack) and a tree bomb are refused from their headers'
     assert.match(err.message, new RegExp(`git object ${tree} \\(tree deploy\\) inflates to 629145600 bytes, over the limit of 16777216 bytes`));
     return true;
   });
-  // .gitcell.yaml is read by the rollback path with its own small limit.
+  // Settings are read before the loader when commits are verified: the same bounds hold there.
+  await assert.rejects(readRepoSettings({ gitdir: join(repo.dir, '.git'), commit: repo.head(), subPath: 'deploy' }), new RegExp(`git object ${tree} \\(tree deploy\\) inflates to 629145600 bytes`));
+  // .gitcell.yaml itself has its own small limit.
   const settingsBomb = await writeLooseZeros(join(repo.dir, '.git'), 'blob', 256 * MiB);
   commitTree(repo, { '.gitcell.yaml': { oid: settingsBomb, type: 'blob' } }, 'settings bomb');
   await assert.rejects(readRepoSettings({ gitdir: join(repo.dir, '.git'), commit: repo.head(), subPath: '' }), /\.gitcell\.yaml\) inflates to 268435456 bytes, over the limit of 65536/);
