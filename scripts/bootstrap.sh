@@ -19,6 +19,8 @@ declare -A want=(
   [gpg]=gnupg
   [ssh-keygen]=openssh-client
   [openssl]=openssl
+  [nft]=nftables
+  [dnsmasq]=dnsmasq-base
 )
 missing=()
 for bin in "${!want[@]}"; do

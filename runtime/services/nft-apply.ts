@@ -1,0 +1,106 @@
+// The thin edge of the nft renderer: runs `nft -f -` (inside a network namespace when asked), one
+// transaction per apply, and remembers what the kernel holds so the next apply is a delta.
+import { existsSync } from 'node:fs';
+import { GitcellError } from '../../lib/index.ts';
+import { runCommand } from '../network/exec.ts';
+import { buildModel, renderCleanup, renderDelta, renderFull, validTableName, type LbConfig, type NftModel } from './nft.ts';
+
+/** NftApplierOptions: the table to own, and the network namespace to work in (tests; default the caller's). */
+export interface NftApplierOptions {
+  table: string;
+  /** a named network namespace (`ip netns`), for tests and simulated nodes */
+  netns?: string;
+  timeoutMs?: number;
+}
+
+/** ApplyResult says how an apply went: nothing to do, a delta, or a whole table. */
+export interface ApplyResult {
+  mode: 'none' | 'delta' | 'full';
+  /** the nft script sent ('' for none), and the chain deletions sent after it */
+  script: string;
+  cleanup: string;
+}
+
+/** nftBinary is the absolute path of nft (Debian's nftables puts it in /usr/sbin). */
+export function nftBinary(): string {
+  return ['/usr/sbin/nft', '/sbin/nft', '/usr/bin/nft'].find((p) => existsSync(p)) ?? 'nft';
+}
+
+/**
+ * NftApplier programs one nft table. The first apply (and the first after a failure) replaces the
+ * whole table atomically; later ones send only the delta. nft applies a script as one transaction,
+ * so the table is never half-programmed: a failed apply leaves the previous table in place and
+ * throws E_NFT_APPLY. Connections already set up keep their NAT in conntrack either way.
+ */
+export class NftApplier {
+  private programmed: NftModel | undefined;
+  private wanted: NftModel | undefined;
+
+  constructor(private readonly opts: NftApplierOptions) {
+    if (!validTableName(opts.table)) throw new GitcellError('E_NETWORK_CONFIG', `nft table "${opts.table}" must be a letter then up to 31 letters, digits or '_'`, { field: 'table' });
+  }
+
+  /** check runs `nft list tables`: nft is installed and this process may use it. Throws E_NFT_MISSING otherwise. */
+  async check(): Promise<void> {
+    try {
+      const r = await this.nft(['list', 'tables']);
+      if (r.code !== 0) throw new Error(r.stderr.trim() || `exit code ${r.code}`);
+    } catch (err) {
+      throw new GitcellError('E_NFT_MISSING', `nft is not usable (Debian package nftables, run as root): ${err instanceof Error ? err.message : String(err)}`, {});
+    }
+  }
+
+  /**
+   * apply makes the table match `cfg`. Chains that left are deleted in a second transaction, best
+   * effort: the kernel may still hold them busy for a moment after the rule that jumped to them
+   * went (kube-proxy retries such stale chains later too), so a refusal leaves them, unreferenced
+   * and harmless, for the next apply to delete (`pendingCleanup`).
+   */
+  async apply(cfg: Omit<LbConfig, 'table'>): Promise<ApplyResult> {
+    const next = buildModel({ ...cfg, table: this.opts.table });
+    this.wanted = next;
+    const prev = this.programmed;
+    const mode = prev ? 'delta' : 'full';
+    const script = prev ? renderDelta(this.opts.table, prev, next) : renderFull(this.opts.table, next);
+    if (script) await this.send(script, mode);
+    // The kernel now holds next plus the chains that left (until the cleanup below succeeds).
+    const stale = prev ? { chains: new Map([...prev.chains, ...next.chains]), maps: next.maps } : next;
+    this.programmed = stale;
+    const cleanup = renderCleanup(this.opts.table, stale, next);
+    if (cleanup) {
+      const r = await this.nft(['-f', '-'], cleanup);
+      if (r.code !== 0) return { mode: script ? mode : 'none', script, cleanup: '' };
+    }
+    this.programmed = next;
+    return { mode: script || cleanup ? mode : 'none', script, cleanup };
+  }
+
+  /** pendingCleanup counts chains left over from earlier applies that the kernel did not let go yet. */
+  pendingCleanup(): number {
+    if (!this.programmed) return 0;
+    let n = 0;
+    for (const name of this.programmed.chains.keys()) if (!this.wanted?.chains.has(name)) n++;
+    return n;
+  }
+
+  private async send(script: string, what: string): Promise<void> {
+    const r = await this.nft(['-f', '-'], script);
+    if (r.code !== 0) {
+      this.programmed = undefined; // the kernel kept the table as it was; rebuild it whole next time
+      throw new GitcellError('E_NFT_APPLY', `nft refused the ${what} update of table ${this.opts.table}: ${r.stderr.trim().split('\n').slice(0, 6).join(' | ')}`, { table: this.opts.table });
+    }
+  }
+
+  /** remove deletes the table (idempotent). */
+  async remove(): Promise<void> {
+    this.programmed = undefined;
+    this.wanted = undefined;
+    await this.nft(['-f', '-'], `add table ip ${this.opts.table}\ndelete table ip ${this.opts.table}\n`);
+  }
+
+  private nft(args: string[], input?: string) {
+    const timeoutMs = this.opts.timeoutMs ?? 10_000;
+    const argv = this.opts.netns ? ['netns', 'exec', this.opts.netns, nftBinary(), ...args] : args;
+    return runCommand(this.opts.netns ? 'ip' : nftBinary(), argv, { ...(input !== undefined ? { input } : {}), timeoutMs });
+  }
+}
