@@ -3,10 +3,11 @@
  * atomically (temp + rename), so an agent killed at any point finds on restart what it was doing
  * (starting, stopping, waiting to restart) and finishes it.
  */
-import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TaskSpec, TaskState } from '../api/index.ts';
 import type { StopReason } from './converge.ts';
+import { writeFileAtomic } from '../lib/atomic-write.ts';
 
 /** LocalPhase is where a task is in the agent's own lifecycle. */
 export type LocalPhase = 'starting' | 'running' | 'backoff' | 'stopping' | 'finished' | 'stopped';
@@ -42,8 +43,6 @@ export interface LocalTask {
 
 /** Journal stores LocalTask entries under `<dir>/<taskId>.json`. */
 export class Journal {
-  private seq = 0;
-
   constructor(readonly dir: string) {}
 
   /** load reads every entry; unreadable files are reported through `onBad` and skipped. */
@@ -67,10 +66,8 @@ export class Journal {
   async save(t: LocalTask): Promise<void> {
     await mkdir(this.dir, { recursive: true });
     const file = join(this.dir, `${t.taskId}.json`);
-    // A unique temp name: two saves of one task may overlap (a probe verdict during an operation).
-    const tmp = `${file}.${process.pid}.${++this.seq}.tmp`;
-    await writeFile(tmp, JSON.stringify(t));
-    await rename(tmp, file);
+    // Two saves of one task may overlap (a probe verdict during an operation): unique temp names.
+    await writeFileAtomic(file, JSON.stringify(t));
   }
 
   /** remove deletes one entry (missing is fine). */

@@ -6,7 +6,7 @@
  * (a fixed `${path}.tmp` lets one rename the other's half-written data into place); a crash
  * leaves at worst a `.<name>.tmp-*` file beside the target, never a broken target.
  */
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, fchmodSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
@@ -30,6 +30,8 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
   try {
     const fh = await open(tmp, 'wx', opts.mode ?? 0o644);
     try {
+      // The mode given at open is filtered by the umask; a key file must be exactly what was asked.
+      if (opts.mode !== undefined) await fh.chmod(opts.mode);
       await fh.writeFile(data);
       if (durable) await fh.sync();
     } finally {
@@ -50,6 +52,7 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, opt
   try {
     const fd = openSync(tmp, 'wx', opts.mode ?? 0o644);
     try {
+      if (opts.mode !== undefined) fchmodSync(fd, opts.mode);
       writeFileSync(fd, data);
       if (durable) fsyncSync(fd);
     } finally {

@@ -1,9 +1,10 @@
 import { generateKeyPair, createPrivateKey, createPublicKey, scrypt, randomBytes, createCipheriv, createDecipheriv, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdir, readFile, readdir, rename, writeFile, chmod } from 'node:fs/promises';
+import { mkdir, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { GitcellError } from '../lib/errors.ts';
+import { writeFileAtomic } from '../lib/atomic-write.ts';
 import { keyIdOf } from './envelope.ts';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
@@ -122,17 +123,12 @@ export class Keyring {
   private async add(privateKey: KeyObject): Promise<void> {
     const id = keyIdOf(createPublicKey(privateKey));
     const path = join(this.dir, `${id}.pem`);
-    const tmp = `${path}.tmp-${process.pid}`;
-    await writeFile(tmp, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
-    await chmod(tmp, 0o600);
-    await rename(tmp, path);
+    await writeFileAtomic(path, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
     this.keys.set(id, privateKey);
   }
 
   private async setActive(id: string): Promise<void> {
-    const tmp = join(this.dir, `active.tmp-${process.pid}`);
-    await writeFile(tmp, `${id}\n`, { mode: 0o600 });
-    await rename(tmp, join(this.dir, 'active'));
+    await writeFileAtomic(join(this.dir, 'active'), `${id}\n`, { mode: 0o600 });
     this.activeId = id;
   }
 }

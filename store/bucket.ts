@@ -13,7 +13,7 @@
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamManager, type StoredMsg } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
-import { createLogger, isGitcellError, type Logger } from '../lib/index.ts';
+import { backoffDelay, createLogger, isGitcellError, sleep, type Logger } from '../lib/index.ts';
 import { retryTransient, StoreErrorCodes, storeError, translateError } from './errors.ts';
 import { decodeRecord, encodeRecord, invalidRecordError, validateKey, type InvalidRecord, type RecordCodec } from './record.ts';
 import { startWatch, type Watch, type WatchOptions } from './watch.ts';
@@ -302,7 +302,7 @@ export class Bucket<T> {
           throw storeError(StoreErrorCodes.TooManyConflicts, `update ${this.name}/${key}: gave up after ${attempt} conflicting writes`, { bucket: this.name, key, attempts: attempt });
         }
         // Jitter spreads racing writers so they stop colliding in lockstep.
-        if (attempt > 2) await new Promise((r) => setTimeout(r, Math.random() * Math.min(2 ** attempt, 50)));
+        if (attempt > 2) await sleep(backoffDelay({ initialMs: 1, maxMs: 50, jitter: 'full' }, attempt));
       }
     }
   }

@@ -6,7 +6,8 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Binding, ClusterEvent, NodeRecord, NodeSpec, TaskSpec, TaskStatus } from '../api/index.ts';
-import { createLogger, type Logger } from '../lib/index.ts';
+import { Backoff, createLogger, errorMessage, isGitcellError, sleep, type Logger } from '../lib/index.ts';
+import { StoreErrorCodes } from './errors.ts';
 import { Bucket } from './bucket.ts';
 import { EventStream } from './events.ts';
 import type { Lease } from './lease.ts';
@@ -172,7 +173,39 @@ export function verifyClusterEvent(writer: string, ev: ClusterEvent): string | u
   return undefined;
 }
 
-/** appendEvent records a cluster event in the events stream under its object's tokens. */
+/** appendEvent records a cluster event in the events stream under its object's tokens; it throws on failure. */
 export function appendEvent(events: EventStream<ClusterEvent>, ev: ClusterEvent): Promise<number> {
   return events.append(eventTokens(ev), ev);
+}
+
+/** RecordEventOptions: whom to tell on failure and when to stop trying. */
+export interface RecordEventOptions {
+  log?: Pick<Logger, 'warn'>;
+  /** false stops the retries (a leader that lost its lease writes nothing more) */
+  valid?: () => boolean;
+}
+
+/**
+ * recordEvent is the one best-effort event append: events are how users learn why something
+ * happened, but never a reason to fail the work they describe. It never throws; a transient
+ * failure (E_STORE_UNAVAILABLE: a busy or failing-over server) is tried up to 3 times, 50 then
+ * 100 ms apart, while `valid()`; anything else, or the last failure, is logged at warn. Returns
+ * whether the event was stored.
+ */
+export async function recordEvent(events: EventStream<ClusterEvent>, ev: ClusterEvent, opts: RecordEventOptions = {}): Promise<boolean> {
+  const backoff = new Backoff({ initialMs: 50, maxMs: 100 });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await appendEvent(events, ev);
+      return true;
+    } catch (err) {
+      const again = attempt < 3 && isGitcellError(err, StoreErrorCodes.Unavailable) && (opts.valid?.() ?? true);
+      if (again) {
+        await sleep(backoff.next());
+        continue;
+      }
+      opts.log?.warn({ err: errorMessage(err), reason: ev.reason, object: ev.object }, `could not record event ${ev.reason}`);
+      return false;
+    }
+  }
 }

@@ -8,7 +8,7 @@
  *        └──► <stateDir>/nats.url, nats.pid  ◄── connectFromOptions (CLI commands) ─┘
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { connect as rawConnect, type NatsConnection } from '@nats-io/transport-node';
@@ -17,6 +17,7 @@ import { createLogger, errorMessage, GitcellError, type Logger } from '../lib/in
 import { connect, splitServers } from './connect.ts';
 import { StoreErrorCodes, storeError } from './errors.ts';
 import { processAlive, WATCHDOG_SCRIPT } from '../lib/process.ts';
+import { writeFileAtomicSync } from '../lib/atomic-write.ts';
 
 /** DEFAULT_STATE_DIR is where gitcell keeps local state, relative to the working directory. */
 export const DEFAULT_STATE_DIR = '.gitcell';
@@ -293,8 +294,7 @@ export interface ExternalCluster {
 /** writeExternalCluster records the NATS cluster a `gitcell up --nats` runs on (0600: it names the credentials). */
 export function writeExternalCluster(stateDir: string, c: Omit<ExternalCluster, 'owner'>): void {
   const file = join(resolve(stateDir), EXTERNAL_CLUSTER_FILE);
-  writeFileSync(`${file}.tmp`, `${JSON.stringify({ ...c, ...(c.creds ? { creds: resolve(c.creds) } : {}), owner: process.pid })}\n`, { mode: 0o600 });
-  renameSync(`${file}.tmp`, file);
+  writeFileAtomicSync(file, `${JSON.stringify({ ...c, ...(c.creds ? { creds: resolve(c.creds) } : {}), owner: process.pid })}\n`, { mode: 0o600 });
 }
 
 /** removeExternalCluster removes the record when that `gitcell up` stops. */

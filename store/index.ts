@@ -10,6 +10,8 @@ export { EventStream, type EventStreamConfig, type StoredEvent } from './events.
 export {
   openClusterStore,
   appendEvent,
+  recordEvent,
+  type RecordEventOptions,
   BUCKETS,
   DEFAULT_PREFIX,
   bucketName,

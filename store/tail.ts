@@ -12,7 +12,7 @@
  */
 import { nanos, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, type ConsumerConfig, type JetStreamManager } from '@nats-io/jetstream';
-import type { Logger } from '../lib/index.ts';
+import { backoffDelay, type Logger } from '../lib/index.ts';
 import { connectionInbox } from './connect.ts';
 
 /** Connections whose identity may not delete consumers (agents, viewers): found out once, not asked again. */
@@ -168,7 +168,7 @@ export class StreamTail<E> implements AsyncIterable<E> {
         break;
       } catch (err) {
         this.dropConsumer();
-        const delay = Math.min(50 * 2 ** attempt, 2000);
+        const delay = backoffDelay({ initialMs: 50, maxMs: 2000 }, attempt);
         this.opts.log.debug({ stream: this.opts.stream, err: String(err), attempt }, 'watch: consumer create failed, retrying');
         await new Promise((r) => setTimeout(r, delay));
       }

@@ -11,6 +11,7 @@ import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { createLogger, type Logger } from '../../lib/log.ts';
+import { Backoff } from '../../lib/backoff.ts';
 import { GitcellError, errorMessage } from '../../lib/errors.ts';
 import { clientTlsConfig, connect, ensureNatsTls, EMBEDDED_TLS_DIR, nodeSecretsBucket, openClusterStore, probeIncarnation, replicasFor, splitServers, startEmbedded, ensureBucket, removeExternalCluster, waitForStore, watchIncarnation, writeExternalCluster, type EmbeddedServer } from '../../store/index.ts';
 import type { DesiredRecord, SyncRecord } from '../../reconciler/index.ts';
@@ -95,7 +96,8 @@ export async function runUp(o: UpOptions): Promise<void> {
     // the same port so every client reconnects (held down by <state>/pids/nats.hold for drills).
     const keepNatsRunning = (server: EmbeddedServer): void => {
       void server.exited.then(async () => {
-        for (let delay = 1000; !stopping; delay = Math.min(delay * 2, 30_000)) {
+        for (const backoff = new Backoff({ initialMs: 1000, maxMs: 30_000 }); !stopping; ) {
+          const delay = backoff.next();
           log.warn({ restartInMs: delay }, 'embedded nats-server exited; restarting it on the same port');
           await new Promise((r) => setTimeout(r, delay));
           while (!stopping && existsSync(join(pidDir, 'nats.hold'))) await new Promise((r) => setTimeout(r, 500));
@@ -200,7 +202,8 @@ export async function runUp(o: UpOptions): Promise<void> {
         onReset: (reason) => {
           log.warn({ reason }, 'gitcell up: the store was reset; creating the buckets again: Git and the agents rebuild the state');
           void (async () => {
-            for (let delay = 500; !stopping; delay = Math.min(delay * 2, 10_000)) {
+            for (const backoff = new Backoff({ initialMs: 500, maxMs: 10_000 }); !stopping; ) {
+              const delay = backoff.next();
               try {
                 await waitForStore(nc, { prefix: o.prefix });
                 const fresh = await openStore();

@@ -15,6 +15,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { dirname, join } from 'node:path';
 import type { Logger } from '../../lib/log.ts';
 import { processAlive, WATCHDOG_SCRIPT } from '../../lib/process.ts';
+import { nextBackoffDelay } from '../../lib/backoff.ts';
 
 /** SupervisorOptions: what to run and where its output goes. */
 export interface SupervisorOptions {
@@ -37,8 +38,7 @@ const HEALTHY_AFTER_MS = 60_000;
 
 /** nextBackoff doubles the delay up to the cap, or resets it when the run was long enough. Pure. */
 export function nextBackoff(previousMs: number, ranForMs: number): number {
-  if (ranForMs >= HEALTHY_AFTER_MS) return MIN_BACKOFF_MS;
-  return Math.min(MAX_BACKOFF_MS, Math.max(MIN_BACKOFF_MS, previousMs * 2));
+  return nextBackoffDelay({ initialMs: MIN_BACKOFF_MS, maxMs: MAX_BACKOFF_MS }, ranForMs >= HEALTHY_AFTER_MS ? undefined : previousMs);
 }
 
 /** Supervisor keeps one component running until stop(). */

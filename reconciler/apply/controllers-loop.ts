@@ -1,10 +1,10 @@
 import { statusMatchesKey, trustedNodeRecords, type TaskStatus } from '../../api/index.ts';
-import { createLogger, errorMessage, isGitcellError, type Logger } from '../../lib/index.ts';
+import { backoffDelay, createLogger, errorMessage, isGitcellError, mapLimit, type Logger } from '../../lib/index.ts';
 import { Informer, StoreErrorCodes, type Bucket } from '../../store/index.ts';
 import type { WorkloadSpec } from '../controllers/index.ts';
 import { controllerPass, type ClusterView, type PassResult } from './controllers-pass.ts';
 import { OBJECT_PREFIX, sourceStatusKey } from './keys.ts';
-import { emit, mapLimit, type ReconcilerStore, type SyncRecord } from './store.ts';
+import { emit, type ReconcilerStore, type SyncRecord } from './store.ts';
 import { addFailedRollout, emptySyncStatus, type SyncStatus } from './sync.ts';
 
 /** RunControllersOptions configure the controller loop. */
@@ -119,7 +119,7 @@ export function runControllers(opts: RunControllersOptions): ControllerLoop {
       running = false;
       release();
       // Back off while the store is in trouble; otherwise gather what arrived during the pass.
-      if (dirty && !signal.aborted) schedule(failures ? Math.min(5000, 100 * 2 ** Math.min(failures, 6)) : 20);
+      if (dirty && !signal.aborted) schedule(failures ? backoffDelay({ initialMs: 100, maxMs: 5000 }, failures) : 20);
     }
   }
 

@@ -1,12 +1,12 @@
 import { performance } from 'node:perf_hooks';
 import { DEFAULT_NAMESPACE, type AnyObject } from '../../api/index.ts';
-import { createLogger, errorMessage, isGitcellError, type Logger } from '../../lib/index.ts';
+import { createLogger, errorMessage, isGitcellError, mapLimit, type Logger } from '../../lib/index.ts';
 import { StoreErrorCodes, type StoreRecord } from '../../store/index.ts';
 import { nextDesiredRecord, planDiff, planIsEmpty, type DesiredRecord, type Plan } from '../diff/index.ts';
 import type { WorkloadStatus } from '../controllers/index.ts';
 import { buildDesired, type Located } from './build.ts';
 import { desiredStoreKey, inventoryKey, objectStatusKey, sourceStatusKey } from './keys.ts';
-import { emit, mapLimit, type ReconcilerStore, type SyncRecord } from './store.ts';
+import { emit, type ReconcilerStore, type SyncRecord } from './store.ts';
 import {
   emptySyncStatus,
   pushHistory,

@@ -1,6 +1,7 @@
 import type { ClusterEvent, NodeRecord, TaskSpec, TaskStatus } from '../../api/index.ts';
 import type { Bucket, EventStream } from '../../store/index.ts';
-import { appendEvent } from '../../store/index.ts';
+import { recordEvent } from '../../store/index.ts';
+import type { Logger } from '../../lib/index.ts';
 import type { CronJobStatus, WorkloadStatus } from '../controllers/index.ts';
 import type { DesiredRecord } from '../diff/index.ts';
 import type { Inventory, SyncStatus } from './sync.ts';
@@ -22,29 +23,8 @@ export interface ReconcilerStore {
   events: EventStream<ClusterEvent>;
 }
 
-/** emit appends an event, never failing the caller: events are best effort. */
-export async function emit(store: Pick<ReconcilerStore, 'events'>, ev: Omit<ClusterEvent, 'time' | 'source'> & { time?: string }, log?: { warn: (o: object, m: string) => void }): Promise<void> {
-  try {
-    await appendEvent(store.events, { time: ev.time ?? new Date().toISOString(), source: 'reconciler', ...ev });
-  } catch (err) {
-    log?.warn({ err: String(err) }, `reconciler: could not record event ${ev.reason}`);
-  }
+/** emit records a reconciler event, best effort (store recordEvent): it never fails the caller. */
+export async function emit(store: Pick<ReconcilerStore, 'events'>, ev: Omit<ClusterEvent, 'time' | 'source'> & { time?: string }, log?: Pick<Logger, 'warn'>): Promise<void> {
+  await recordEvent(store.events, { time: ev.time ?? new Date().toISOString(), source: 'reconciler', ...ev }, log ? { log } : {});
 }
 
-/** mapLimit runs `fn` over items with at most `limit` in flight, in order of start; rejects on the first error. */
-export async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed: unknown;
-  const worker = async () => {
-    while (next < items.length && failed === undefined) {
-      const item = items[next++]!;
-      try {
-        await fn(item);
-      } catch (err) {
-        failed ??= err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failed !== undefined) throw failed;
-}

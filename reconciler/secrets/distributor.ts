@@ -2,7 +2,7 @@ import type { NodeRecord, NodeSecretRecord, Binding, TaskSpec } from '../../api/
 import { trustedNodeRecords, type RefusedNodeRecord } from '../../api/node-trust.ts';
 import type { Secret } from '../../api/manifests.ts';
 import { createLogger, errorMessage, type Logger } from '../../lib/index.ts';
-import { appendEvent, Bucket, Informer, nodeSecretsBucket, objectCodec, type ClusterStore } from '../../store/index.ts';
+import { recordEvent, Bucket, Informer, nodeSecretsBucket, objectCodec, type ClusterStore } from '../../store/index.ts';
 import { keyIdOf, nodeSecretKey, openSecret, planDelivery, sealValue, secretVersion, secretsNeededByNode, type Keyring, type NodeSecretRef } from '../../secrets/index.ts';
 import type { DesiredRecord } from '../diff/index.ts';
 
@@ -117,7 +117,7 @@ export function runSecretDistributor(opts: SecretDistributorOptions): SecretDist
         failedAttempts.add(attempt);
         const message = `Secret ${ref.namespace}/${ref.name} not delivered to node ${node}: ${errorMessage(err)}`;
         log.error({ node, secret: `${ref.namespace}/${ref.name}` }, message);
-        await appendEvent(store.events, { time: new Date().toISOString(), type: 'Warning', reason: 'SecretNotDelivered', object: { kind: 'Secret', namespace: ref.namespace, name: ref.name }, message, source: 'secrets' }).catch(() => undefined);
+        await recordEvent(store.events, { time: new Date().toISOString(), type: 'Warning', reason: 'SecretNotDelivered', object: { kind: 'Secret', namespace: ref.namespace, name: ref.name }, message, source: 'secrets' }, { log });
       }
     }
     for (const { node, key } of plan.remove) {
@@ -136,7 +136,7 @@ export function runSecretDistributor(opts: SecretDistributorOptions): SecretDist
     if (forged.has(id)) return;
     forged.add(id);
     log.error({ node: r.key, claimed: r.claimed }, `secrets: ${r.reason}; no Secret is sealed to its key`);
-    await appendEvent(store.events, { time: new Date().toISOString(), type: 'Warning', reason: 'NodeRecordRefused', object: { kind: 'Node', name: r.key }, message: `${r.reason}; no Secret is sealed to its key`, source: 'secrets' }).catch(() => undefined);
+    await recordEvent(store.events, { time: new Date().toISOString(), type: 'Warning', reason: 'NodeRecordRefused', object: { kind: 'Node', name: r.key }, message: `${r.reason}; no Secret is sealed to its key`, source: 'secrets' }, { log });
   }
 
   function reseal(secret: Secret, ref: NodeSecretRef, node: string, pem: string): NodeSecretRecord {

@@ -1,5 +1,5 @@
 import type { AnyObject } from '../../api/index.ts';
-import { createLogger, errorMessage, type Logger } from '../../lib/index.ts';
+import { Backoff, createLogger, errorMessage, type Logger } from '../../lib/index.ts';
 import { Informer, probeIncarnation, runForLeadership, type ClusterStore, type Election, type LeaderContext, type StoreRecord } from '../../store/index.ts';
 import {
   reconcileRevision,
@@ -168,7 +168,7 @@ export async function startReconcilerService(opts: ReconcilerServiceOptions): Pr
   const rollbackLoop = async (ctx: LeaderContext): Promise<void> => {
     const handled = new Set<string>();
     let retryTimer: NodeJS.Timeout | undefined;
-    let backoffMs = 1_000;
+    const backoff = new Backoff({ initialMs: 1_000, maxMs: 30_000 });
     let busy: Promise<void> = Promise.resolve();
     const consider = (s: SyncStatus | undefined): Promise<void> =>
       (busy = busy.then(async () => {
@@ -180,16 +180,16 @@ export async function startReconcilerService(opts: ReconcilerServiceOptions): Pr
             const outcome = await rollBack({ store, source, sourceName, valid: ctx.valid, log, ...(opts.signingKey ? { signingKey: opts.signingKey } : {}) }, revision, rollouts);
             for (const r of rollouts) handled.add(rolloutId(r));
             opts.onRollback?.(revision, outcome);
-            backoffMs = 1_000;
+            backoff.reset();
           } catch (err) {
             // Git or the remote was unavailable: look again after a backoff, even if no status changes.
-            log.warn({ err: errorMessage(err), revision, retryMs: backoffMs }, 'rollback failed; will retry');
+            const retryMs = backoff.next();
+            log.warn({ err: errorMessage(err), revision, retryMs }, 'rollback failed; will retry');
             clearTimeout(retryTimer);
             retryTimer = setTimeout(() => {
               void store.sync.get(sourceStatusKey(sourceName)).then((rec) => consider(rec?.value as SyncStatus | undefined)).catch(() => undefined);
-            }, backoffMs);
+            }, retryMs);
             retryTimer.unref();
-            backoffMs = Math.min(backoffMs * 2, 30_000);
             return;
           }
         }

@@ -29,6 +29,7 @@ import { buildSpec, DEFAULT_PATH } from './spec.ts';
 import { parseGroup, parsePasswd, resolveUser } from './user.ts';
 import { readdirSyncOrEmpty } from '../../lib/fs.ts';
 import { processAlive } from '../../lib/process.ts';
+import { writeFileAtomicSync } from '../../lib/atomic-write.ts';
 
 /** ContainerStatus: created (not started), starting, running, exited, or unknown (shim lost). */
 export type ContainerStatus = 'created' | 'starting' | 'running' | 'exited' | 'unknown';
@@ -452,9 +453,8 @@ function readJson<T>(path: string): T | undefined {
 }
 
 function writeJsonAtomic(path: string, value: unknown): void {
-  const tmp = `${path}.tmp`;
-  fs.writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
-  fs.renameSync(tmp, path);
+  // A unique temp name per write: two writers of one container's state never collide.
+  writeFileAtomicSync(path, `${JSON.stringify(value, null, 2)}\n`);
 }
 
 function readPid(path: string): number | undefined {

@@ -3,8 +3,8 @@
 // "org.opencontainers.image.ref.name" annotation of index.json entries, as umoci and skopeo use.
 import { copyFile, mkdir, open, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { GitcellError } from '../../lib/errors.ts';
+import { tempPathFor, writeFileAtomic } from '../../lib/atomic-write.ts';
 import { digestHex } from './digest.ts';
 import { parseDescriptor, parseJsonBlob, parseManifestOrIndex } from './manifest.ts';
 import { normalizeReference } from './reference.ts';
@@ -52,7 +52,7 @@ export async function exportOciLayout(store: ImageStore, ref: string, dir: strin
     const target = join(dir, 'blobs', 'sha256', digestHex(desc.digest));
     const existing = await stat(target).catch(() => undefined);
     if (existing?.size === desc.size) continue;
-    const tmp = `${target}.tmp-${randomBytes(4).toString('hex')}`;
+    const tmp = tempPathFor(target);
     await copyFile(store.content.blobPath(desc.digest), tmp);
     await rename(tmp, target);
   }
@@ -60,9 +60,7 @@ export async function exportOciLayout(store: ImageStore, ref: string, dir: strin
   const entry: Descriptor = { mediaType: img.manifest.mediaType, digest: img.manifestDigest, size: img.manifest.size, annotations: { [REF_NAME_ANNOTATION]: name } };
   index.manifests = index.manifests.filter((m) => m.annotations?.[REF_NAME_ANNOTATION] !== name);
   index.manifests.push(entry);
-  const tmpIndex = join(dir, `.index.json.tmp-${randomBytes(4).toString('hex')}`);
-  await writeFile(tmpIndex, JSON.stringify(index));
-  await rename(tmpIndex, join(dir, 'index.json'));
+  await writeFileAtomic(join(dir, 'index.json'), JSON.stringify(index));
   return entry;
 }
 

@@ -1,8 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GitcellError } from '../../lib/errors.ts';
 import { readdirIfExists } from '../../lib/fs.ts';
+import { writeFileAtomic } from '../../lib/atomic-write.ts';
 import { ContentStore } from './content.ts';
 import { assertDigest } from './digest.ts';
 import { canonicalJson, parseImageConfig, parseJsonBlob, parseManifestOrIndex, selectPlatform, toOciLayerMediaType } from './manifest.ts';
@@ -170,9 +171,7 @@ export class ImageStore {
   /** writeRef stores a ref record as is (the registry client uses it to keep an index's type). */
   async writeRef(record: RefRecord): Promise<void> {
     await mkdir(this.refsDir, { recursive: true });
-    const tmp = join(this.refsDir, `.tmp-${randomBytes(6).toString('hex')}`);
-    await writeFile(tmp, JSON.stringify(record) + '\n');
-    await rename(tmp, this.refPath(record.ref));
+    await writeFileAtomic(this.refPath(record.ref), JSON.stringify(record) + '\n');
   }
 
   /** remove deletes a reference (its blobs stay until garbage collection); E_IMAGE_NOT_FOUND. */

@@ -1,6 +1,7 @@
-import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GitcellError, errorMessage } from '../../lib/errors.ts';
+import { writeFileAtomic } from '../../lib/atomic-write.ts';
 import {
   addNetworkList, checkNetworkList, delNetworkList, ipv4Of,
   type CniInvocation, type CniNetworkList, type CniResult,
@@ -211,9 +212,7 @@ export class NetworkManager {
 
   private async writeCache(entry: CachedAttachment): Promise<void> {
     await mkdir(this.cacheDir, { recursive: true });
-    const tmp = `${this.cachePath(entry.id)}.tmp`;
-    await writeFile(tmp, JSON.stringify(entry));
-    await rename(tmp, this.cachePath(entry.id));
+    await writeFileAtomic(this.cachePath(entry.id), JSON.stringify(entry));
   }
 }
 

@@ -4,4 +4,4 @@ export { RegistryClient, MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, readLimited, type 
 export { fetchBlob, fileDigest, checkDeclaredSize, DEFAULT_MAX_BLOB_BYTES, type DownloadOptions } from './download.ts';
 export { pullImage, fetchManifest, type PullOptions, type FetchedManifest } from './pull.ts';
 export { pushImage, uploadBlob, hasBlob, type PushOptions } from './push.ts';
-export { NO_PROGRESS, mapLimit, type Progress } from './progress.ts';
+export { NO_PROGRESS, type Progress } from './progress.ts';

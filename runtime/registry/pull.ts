@@ -5,7 +5,8 @@ import {
 } from '../image/index.ts';
 import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, RegistryClient, readLimited } from './client.ts';
 import { checkDeclaredSize, fetchBlob } from './download.ts';
-import { NO_PROGRESS, mapLimit, type Progress } from './progress.ts';
+import { NO_PROGRESS, type Progress } from './progress.ts';
+import { mapLimit } from '../../lib/concurrency.ts';
 import type { Credentials } from './auth.ts';
 
 /** PullOptions tune pullImage. */

@@ -2,7 +2,8 @@ import { open } from 'node:fs/promises';
 import { GitcellError } from '../../lib/errors.ts';
 import { formatReference, isIndexMediaType, parseManifestOrIndex, parseReference, sha256Digest, type Descriptor, type ImageStore, type ResolvedImage } from '../image/index.ts';
 import { RegistryClient } from './client.ts';
-import { NO_PROGRESS, mapLimit, type Progress } from './progress.ts';
+import { NO_PROGRESS, type Progress } from './progress.ts';
+import { mapLimit } from '../../lib/concurrency.ts';
 import type { Credentials } from './auth.ts';
 
 /** PushOptions tune pushImage. */

@@ -14,9 +14,9 @@
  * the state dirty and the next pass re-checks against the informers, which the watches keep current.
  */
 import { statusKey, trustedNodeRecords, type RefusedNodeRecord, type Binding, type ClusterEvent, type NodeRecord, type NodeSpec, type TaskSpec } from '../../api/index.ts';
-import { createLogger, errorMessage, isGitcellError, type Logger } from '../../lib/index.ts';
+import { createLogger, errorMessage, isGitcellError, mapLimit, type Logger } from '../../lib/index.ts';
 import {
-  appendEvent,
+  recordEvent,
   checkFence,
   defaultIdentity,
   Informer,
@@ -264,7 +264,7 @@ export class SchedulerService {
     this.refusedNodes.add(id);
     this.log.warn({ node: r.key, claimed: r.claimed }, `scheduler: ${r.reason}`);
     const ev: ClusterEvent = { time: new Date().toISOString(), type: 'Warning', reason: 'NodeRecordRefused', object: { kind: 'Node', name: r.key }, message: r.reason, source: `scheduler/${this.options.identity}` };
-    void appendEvent(this.store.events, ev).catch((err) => this.log.warn({ err: errorMessage(err) }, 'scheduler: cannot write event'));
+    void recordEvent(this.store.events, ev, { log: this.log });
   }
 
   private async write(
@@ -287,18 +287,7 @@ export class SchedulerService {
         message,
         source: `scheduler/${options.identity}`,
       };
-      // Events are how users learn why a task waits: a timeout on a busy server gets two more tries.
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await appendEvent(store.events, ev);
-          report.events++;
-          return;
-        } catch (err) {
-          if (attempt < 3 && isGitcellError(err, StoreErrorCodes.Unavailable) && ctx.valid()) continue;
-          log.warn({ err: errorMessage(err), reason, taskId }, 'scheduler: cannot write event');
-          return;
-        }
-      }
+      if (await recordEvent(store.events, ev, { log, valid: ctx.valid })) report.events++;
     };
     // Deletions first: a task re-queued from a dead node may be bound again below in this pass.
     const gone = new Set<string>();
@@ -325,29 +314,24 @@ export class SchedulerService {
     }
     const placements = plan.result.placements.filter((p) => !(p.victims ?? []).some((v) => failedVictims.has(v)));
     report.lostRaces += plan.result.placements.length - placements.length;
-    let next = 0;
     let stopped = false;
-    const worker = async (): Promise<void> => {
-      while (next < placements.length) {
-        const p = placements[next++]!;
-        if (!ctx.valid()) {
-          stopped = true;
-          return;
-        }
-        const binding: Binding = { taskId: p.taskId, node: p.node, boundAt: new Date().toISOString(), schedulerTerm: ctx.term };
-        try {
-          const revision = await store.bindings.create(p.taskId, binding);
-          bindings.apply(p.taskId, binding, revision);
-          limiter.forget(p.taskId);
-          report.bound++;
-        } catch (err) {
-          if (!isGitcellError(err, StoreErrorCodes.Exists)) throw err;
-          // Someone bound it first (a previous leader, a racing scheduler): re-check next pass.
-          report.lostRaces++;
-        }
+    await mapLimit(placements, options.writeConcurrency, async (p) => {
+      if (stopped || !ctx.valid()) {
+        stopped = true;
+        return;
       }
-    };
-    await Promise.all(Array.from({ length: Math.max(1, options.writeConcurrency) }, worker));
+      const binding: Binding = { taskId: p.taskId, node: p.node, boundAt: new Date().toISOString(), schedulerTerm: ctx.term };
+      try {
+        const revision = await store.bindings.create(p.taskId, binding);
+        bindings.apply(p.taskId, binding, revision);
+        limiter.forget(p.taskId);
+        report.bound++;
+      } catch (err) {
+        if (!isGitcellError(err, StoreErrorCodes.Exists)) throw err;
+        // Someone bound it first (a previous leader, a racing scheduler): re-check next pass.
+        report.lostRaces++;
+      }
+    });
     if (stopped) return false;
     limiter.newPass();
     for (const u of plan.result.unplaced) {

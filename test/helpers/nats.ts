@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { connect, type ConnectionOptions } from '@nats-io/transport-node';
 import { jetstreamManager, StorageType } from '@nats-io/jetstream';
 import { clientTlsConfig, clusterConfig, type NatsTls } from '../../store/tls.ts';
+import { Backoff, sleep } from '../../lib/backoff.ts';
 
 /** NATS_SERVER_BIN is the nats-server binary the helpers run (override with GITCELL_NATS_SERVER). */
 export const NATS_SERVER_BIN = process.env.GITCELL_NATS_SERVER ?? '/usr/sbin/nats-server';
@@ -107,7 +108,7 @@ export function freePort(): Promise<number> {
 async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastErr: unknown;
-  for (let delay = 20; ; delay = Math.min(delay * 2, 250)) {
+  for (const backoff = new Backoff({ initialMs: 20, maxMs: 250 }); ; ) {
     try {
       const v = await probe();
       if (v !== undefined) return v;
@@ -117,7 +118,7 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
     if (Date.now() > deadline) {
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${String(lastErr)}` : ''}`);
     }
-    await new Promise((r) => setTimeout(r, delay));
+    await sleep(backoff.next());
   }
 }
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseChallenge, tokenRequestUrl, basicAuthorization, mapLimit } from '../../../runtime/index.ts';
+import { parseChallenge, tokenRequestUrl, basicAuthorization } from '../../../runtime/index.ts';
 
 test('parseChallenge reads Bearer and Basic challenges', () => {
   assert.deepEqual(parseChallenge('Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push"'), {
@@ -22,18 +22,4 @@ test('tokenRequestUrl prefers the challenge scope and keeps the realm query', ()
   assert.deepEqual(mine.searchParams.getAll('scope'), ['repository:b:pull,push']);
   assert.throws(() => tokenRequestUrl({ scheme: 'bearer', params: {} }, undefined));
   assert.equal(basicAuthorization({ username: 'a', password: 'b:c' }), `Basic ${Buffer.from('a:b:c').toString('base64')}`);
-});
-
-test('mapLimit never runs more than the limit at once and keeps order', async () => {
-  let running = 0;
-  let peak = 0;
-  const out = await mapLimit([5, 1, 4, 2, 3], 2, async (n) => {
-    running++; peak = Math.max(peak, running);
-    await new Promise((r) => setImmediate(r));
-    running--;
-    return n * 10;
-  });
-  assert.deepEqual(out, [50, 10, 40, 20, 30]);
-  assert.equal(peak, 2);
-  await assert.rejects(mapLimit([1, 2], 2, async (n) => { if (n === 2) throw new Error('boom'); return n; }), /boom/);
 });

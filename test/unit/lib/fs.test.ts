@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readdirIfExists, readdirSyncOrEmpty, readFileNoFollow } from '../../lib/index.ts';
+import { readdirIfExists, readdirSyncOrEmpty, readFileNoFollow } from '../../../lib/index.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'gitcell-lib-fs-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { GitcellError, isGitcellError, errorMessage } from '../../lib/errors.ts';
+import { GitcellError, isGitcellError, errorMessage } from '../../../lib/errors.ts';
 
 test('GitcellError carries a stable code and structured data', () => {
   const err = new GitcellError('E_X', 'went wrong', { file: 'a.yaml' });
