@@ -28,3 +28,18 @@ export { SchedulerService, defaultServiceOptions, type SchedulerServiceOptions, 
 export { planPass, type PassPlan, type PassInput, type PassTimings, type Unbind } from './service/plan.ts';
 export { EventLimiter, type EventLimiterOptions } from './service/event-limiter.ts';
 export { parseDocument, parseSnapshot, parseTasks, E_SCHEDULE_INPUT } from './input.ts';
+export {
+  FilterNodeNotReady,
+  FilterNodeCordoned,
+  FilterNotDaemonSetNode,
+  FilterNodeSelectorMismatch,
+  FilterUntoleratedTaint,
+  FilterInsufficientCpu,
+  FilterInsufficientMemory,
+  FilterInsufficientCpuAndMemory,
+  FilterTooManyTasks,
+  FilterHostPortInUse,
+  FilterSpreadPerNode,
+  filterSpreadPerDomain,
+  filterMissingDomainLabel,
+} from './reasons.ts';

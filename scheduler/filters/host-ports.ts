@@ -1,7 +1,8 @@
 /** hostPorts rejects a node where another task already claims one of the task's host ports. */
 import { type Filter, unschedulable } from './filter.ts';
+import { FilterHostPortInUse } from '../reasons.ts';
 
-const IN_USE = unschedulable('host port in use');
+const IN_USE = unschedulable(FilterHostPortInUse);
 
 /** hostPortsFilter: see the file comment. */
 export const hostPortsFilter: Filter = {

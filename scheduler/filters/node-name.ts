@@ -1,8 +1,9 @@
 /** nodeName keeps a DaemonSet task (TaskSpec.nodeName) on its own node and off every other. */
 import { NOT_PINNED } from '../task-class.ts';
 import { type Filter, unresolvable } from './filter.ts';
+import { FilterNotDaemonSetNode } from '../reasons.ts';
 
-const OTHER = unresolvable("not the DaemonSet task's node");
+const OTHER = unresolvable(FilterNotDaemonSetNode);
 
 /** nodeNameFilter: see the file comment. An unknown node name rejects every node. */
 export const nodeNameFilter: Filter = {

@@ -1,8 +1,9 @@
 /** nodeReady keeps tasks off nodes whose heartbeat lapsed and off cordoned (or draining) nodes. */
 import { type Filter, unresolvable } from './filter.ts';
+import { FilterNodeCordoned, FilterNodeNotReady } from '../reasons.ts';
 
-const NOT_READY = unresolvable('node not ready');
-const CORDONED = unresolvable('node cordoned');
+const NOT_READY = unresolvable(FilterNodeNotReady);
+const CORDONED = unresolvable(FilterNodeCordoned);
 
 /** nodeReadyFilter: see the file comment. */
 export const nodeReadyFilter: Filter = {

@@ -1,7 +1,8 @@
 /** nodeSelector requires every `key: value` of the task's nodeSelector among the node's labels. */
 import { type Filter, unresolvable } from './filter.ts';
+import { FilterNodeSelectorMismatch } from '../reasons.ts';
 
-const MISMATCH = unresolvable('node selector mismatch');
+const MISMATCH = unresolvable(FilterNodeSelectorMismatch);
 
 /** selectorMatches is the rule: every selector pair present with the same value. */
 export function selectorMatches(selector: [string, string][], labels: Record<string, string>): boolean {

@@ -1,10 +1,11 @@
 /** resources requires the task's CPU and memory requests (and a task slot) free on the node. */
 import { type Filter, unschedulable } from './filter.ts';
+import { FilterInsufficientCpu, FilterInsufficientCpuAndMemory, FilterInsufficientMemory, FilterTooManyTasks } from '../reasons.ts';
 
-const CPU = unschedulable('insufficient cpu');
-const MEM = unschedulable('insufficient memory');
-const BOTH = unschedulable('insufficient cpu and memory');
-const PODS = unschedulable('too many tasks');
+const CPU = unschedulable(FilterInsufficientCpu);
+const MEM = unschedulable(FilterInsufficientMemory);
+const BOTH = unschedulable(FilterInsufficientCpuAndMemory);
+const PODS = unschedulable(FilterTooManyTasks);
 
 /** resourcesFilter: see the file comment. */
 export const resourcesFilter: Filter = {

@@ -5,8 +5,9 @@
  */
 import { type Filter, unresolvable, unschedulable } from './filter.ts';
 import type { FilterStatus } from '../types.ts';
+import { filterMissingDomainLabel, filterSpreadPerDomain, FilterSpreadPerNode } from '../reasons.ts';
 
-const PER_NODE = unschedulable('job spread limit per node');
+const PER_NODE = unschedulable(FilterSpreadPerNode);
 const perDomain = new Map<string, FilterStatus>();
 const noLabel = new Map<string, FilterStatus>();
 
@@ -30,8 +31,8 @@ export const spreadLimitFilter: Filter = {
     const d = spread.domain;
     if (d) {
       const value = state.nodes[node]!.labels[d.label];
-      if (value === undefined) return cached(noLabel, d.label, () => unresolvable(`node lacks label ${d.label}`));
-      if ((d.counts.get(value) ?? 0) + 1 > d.max) return cached(perDomain, d.label, () => unschedulable(`job spread limit per ${d.label}`));
+      if (value === undefined) return cached(noLabel, d.label, () => unresolvable(filterMissingDomainLabel(d.label)));
+      if ((d.counts.get(value) ?? 0) + 1 > d.max) return cached(perDomain, d.label, () => unschedulable(filterSpreadPerDomain(d.label)));
     }
     return null;
   },

@@ -4,8 +4,9 @@
  */
 import type { Taint, Toleration } from '../../api/index.ts';
 import { type Filter, unresolvable } from './filter.ts';
+import { FilterUntoleratedTaint } from '../reasons.ts';
 
-const UNTOLERATED = unresolvable('untolerated taint');
+const UNTOLERATED = unresolvable(FilterUntoleratedTaint);
 
 /** tolerates is Kubernetes' rule for one toleration against one taint. */
 export function tolerates(tol: Toleration, taint: Taint): boolean {

@@ -9,6 +9,7 @@ import { connect, openClusterStore, type ClusterStore } from '../../../store/ind
 import { SchedulerService, type PassPlan, type SchedulerServiceOptions } from '../../../scheduler/index.ts';
 import { startNatsServer } from '../../helpers/nats.ts';
 import { Gi, Heartbeats, nodeRecord, taskSpec, waitFor } from './fixtures.ts';
+import { FilterInsufficientMemory } from '../../../scheduler/index.ts';
 
 async function setup(t: import('node:test').TestContext): Promise<{ store: ClusterStore; beats: Heartbeats; services: SchedulerService[]; start: (o?: Partial<SchedulerServiceOptions>) => SchedulerService; passed: () => void }> {
   // The services log into memory; a failing test prints the last lines (why did it wait?).
@@ -172,6 +173,6 @@ test('preemption through the store, and a rate-limited FailedScheduling event wi
   assert.match(preempted.message, /preempted on only by high-0 \(priority 250 > 50\)/);
   const failed = events.filter((e) => e.reason === 'FailedScheduling' && e.object.name === 'huge-0');
   assert.equal(failed.length, 1, 'one event per task per interval, however many passes');
-  assert.equal(failed[0]!.message, '0/1 nodes fit: 1 insufficient memory; preemption: no node where evicting lower-priority tasks makes room');
+  assert.equal(failed[0]!.message, `0/1 nodes fit: 1 ${FilterInsufficientMemory}; preemption: no node where evicting lower-priority tasks makes room`);
   passed();
 });

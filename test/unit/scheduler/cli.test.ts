@@ -7,6 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ScheduleResult } from '../../../scheduler/index.ts';
+import { FilterInsufficientMemory, FilterUntoleratedTaint } from '../../../scheduler/index.ts';
 
 const run = promisify(execFile);
 const bin = join(import.meta.dirname, '../../../cli/bin.js');
@@ -45,7 +46,7 @@ test('schedule --dry-run prints why a task would wait and exits 1', async (t) =>
   const f = await files(t, { tasks: [task('big-0', 10, 100, 64 * 1024 ** 3)] });
   const err = await run(process.execPath, [bin, 'schedule', '--dry-run', '--snapshot', f.snap, '--tasks', f.tasks]).catch((e: { code: number; stdout: string }) => e);
   assert.equal((err as { code: number }).code, 1);
-  assert.match((err as { stdout: string }).stdout, /0\/2 nodes fit: 1 insufficient memory, 1 untolerated taint/);
+  assert.match((err as { stdout: string }).stdout, new RegExp(`0/2 nodes fit: 1 ${FilterInsufficientMemory}, 1 ${FilterUntoleratedTaint}`));
   assert.match((err as { stdout: string }).stdout, /0 placed, 1 waiting, 0 preempted, on 2 nodes \(dry run: nothing written\)/);
 });
 

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { EventLimiter, planPass, type PassInput } from '../../../scheduler/index.ts';
 import type { Binding, NodeRecord, TaskSpec } from '../../../api/index.ts';
 import { Gi, MakeTask, nodeRecord, taskSpec } from './builders.ts';
+import { FilterNodeNotReady } from '../../../scheduler/index.ts';
 
 const NOW = Date.parse('2026-01-01T00:10:00Z');
 const timings = { heartbeatGraceMs: 10_000, requeueGraceMs: 30_000 };
@@ -40,7 +41,7 @@ test('planPass: bindings of vanished nodes and deleted tasks are removed; Daemon
     { seed: 1 },
   );
   assert.deepEqual(plan.unbind.map((u) => [u.taskId, u.reason]).sort(), [['a-0', 'NodeGone'], ['zz-0', 'TaskGone']]);
-  assert.equal(plan.result.unplaced[0]!.message, '0/1 nodes fit: 1 node not ready');
+  assert.equal(plan.result.unplaced[0]!.message, `0/1 nodes fit: 1 ${FilterNodeNotReady}`);
 });
 
 test('EventLimiter: one event per task per interval, sooner for a new reason, a budget per pass', () => {

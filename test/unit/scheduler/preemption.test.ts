@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { canPreempt, schedule } from '../../../scheduler/index.ts';
 import { Cluster, Gi, MakeNode, MakeTask } from './builders.ts';
+import { FilterInsufficientCpu } from '../../../scheduler/index.ts';
 
 // Bands (api/manifests.ts): best-effort 0..99, batch 100..299, production 300..699, monitoring 700..1000.
 const ruleCases: [number, number, boolean, string][] = [
@@ -138,11 +139,11 @@ test('preemption: disabled by option', () => {
   const running = [MakeTask('low-0').Priority(50).Req(4000, 1 * Gi).Running('a')];
   const r = schedule(Cluster([MakeNode('a').Obj()], running), [MakeTask('hi-0').Priority(200).Obj()], { seed: 1, preemption: false });
   assert.equal(r.placements.length, 0);
-  assert.equal(r.unplaced[0]!.message, '0/1 nodes fit: 1 insufficient cpu');
+  assert.equal(r.unplaced[0]!.message, `0/1 nodes fit: 1 ${FilterInsufficientCpu}`);
 });
 
 test('preemption: a failed search is named in the message', () => {
   const running = [MakeTask('low-0').Priority(50).Req(1000, 1 * Gi).Running('a')];
   const r = schedule(Cluster([MakeNode('a').Obj()], running), [MakeTask('hi-0').Priority(200).Req(5000, 1 * Gi).Obj()], { seed: 1 });
-  assert.equal(r.unplaced[0]!.message, '0/1 nodes fit: 1 insufficient cpu; preemption: no node where evicting lower-priority tasks makes room');
+  assert.equal(r.unplaced[0]!.message, `0/1 nodes fit: 1 ${FilterInsufficientCpu}; preemption: no node where evicting lower-priority tasks makes room`);
 });

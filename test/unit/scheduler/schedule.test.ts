@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { buildSnapshot, naiveSchedule, previewPlacement, schedule, type SchedTask } from '../../../scheduler/index.ts';
 import type { NodeRecord, TaskSpec } from '../../../api/index.ts';
 import { Cluster, Gi, MakeNode, MakeTask, nodeRecord, taskSpec, tasksOf } from './builders.ts';
+import { FilterInsufficientMemory } from '../../../scheduler/index.ts';
 
 const nodes = (n: number) => Array.from({ length: n }, (_, i) => MakeNode(`n${String(i).padStart(3, '0')}`).Obj());
 
@@ -37,8 +38,8 @@ test('sampling never misses the one feasible node', () => {
 test('a class that fits nowhere is explained once and the same for its other tasks', () => {
   const r = schedule(Cluster(nodes(3)), tasksOf('big', 4, (b) => b.Req(100, 32 * Gi)), { seed: 1 });
   assert.equal(r.unplaced.length, 4);
-  for (const u of r.unplaced) assert.equal(u.message, '0/3 nodes fit: 3 insufficient memory');
-  assert.deepEqual(r.unplaced[0]!.reasons, [{ filter: 'resources', reason: 'insufficient memory', nodes: 3 }]);
+  for (const u of r.unplaced) assert.equal(u.message, `0/3 nodes fit: 3 ${FilterInsufficientMemory}`);
+  assert.deepEqual(r.unplaced[0]!.reasons, [{ filter: 'resources', reason: FilterInsufficientMemory, nodes: 3 }]);
 });
 
 test('core agrees with the naive baseline on feasibility', () => {
