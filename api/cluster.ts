@@ -180,14 +180,30 @@ export interface TaskStatus {
   updatedAt: string;
 }
 
+/**
+ * TaskSlots caps how many tasks a node runs. `tasks` is the name; `pods` is what agents before it
+ * wrote, still read from stored records (maxTasks reads either) and never written by new code.
+ */
+export interface TaskSlots {
+  /** the most tasks the node runs at once */
+  tasks?: number;
+  /** @deprecated the old name of `tasks`, read for records written before the rename */
+  pods?: number;
+}
+
+/** maxTasks is a node's task slot count, from `tasks` or the old `pods`; undefined for no limit. */
+export function maxTasks(slots: TaskSlots | undefined): number | undefined {
+  return slots?.tasks ?? slots?.pods;
+}
+
 /** NodeRecord is a node's registration and heartbeat, written by its own agent. */
 export interface NodeRecord {
   name: string;
   labels: Record<string, string>;
   taints: Taint[];
-  capacity: Resources & { pods: number };
+  capacity: Resources & TaskSlots;
   /** What tasks may use: capacity minus what the system reserves. */
-  allocatable: Resources & { pods: number };
+  allocatable: Resources & TaskSlots;
   addresses: string[];
   /** CIDR from which this node's tasks get their IPs. */
   subnet?: string;
@@ -215,7 +231,7 @@ export interface NodeSpec {
   /** taints that apply whatever the node reports */
   taints?: Taint[];
   /** the most the node may be given, whatever it reports as allocatable */
-  maxAllocatable?: Partial<Resources & { pods: number }>;
+  maxAllocatable?: Partial<Resources> & TaskSlots;
 }
 
 /** NodeSecretRef names one Secret a node needs, at the version to deliver. */

@@ -6,7 +6,7 @@
  * through the node's NodeSpec: the agent's own are dropped. Operator taints always apply, and the
  * operator may cap what a node says it can allocate. Pure.
  */
-import { statusKey, type NodeRecord, type NodeSpec, type Resources, type TaskStatus } from './cluster.ts';
+import { maxTasks, statusKey, type NodeRecord, type NodeSpec, type TaskStatus } from './cluster.ts';
 
 /** RESERVED_LABEL_PREFIX starts the node labels only the control plane sets (from the NodeSpec). */
 export const RESERVED_LABEL_PREFIX = 'node.gitcell.io/';
@@ -44,9 +44,15 @@ export function withoutReservedLabels(labels: Record<string, string>): Record<st
 export function cappedAllocatable(record: NodeRecord, spec: NodeSpec | undefined): NodeRecord['allocatable'] {
   const cap = spec?.maxAllocatable;
   if (!cap) return record.allocatable;
-  const min = (a: number, b: number | undefined) => (b === undefined ? a : Math.min(a, b));
+  const min = (a: number | undefined, b: number | undefined) => (a === undefined ? b : b === undefined ? a : Math.min(a, b));
   const out: NodeRecord['allocatable'] = { ...record.allocatable };
-  for (const k of Object.keys(cap) as (keyof Resources | 'pods')[]) out[k] = min(record.allocatable[k], cap[k]);
+  for (const k of ['cpuMillis', 'memoryBytes'] as const) out[k] = min(record.allocatable[k], cap[k]) ?? record.allocatable[k];
+  // Task slots by either name (maxTasks): the result carries the new name only.
+  const slots = min(maxTasks(record.allocatable), maxTasks(cap));
+  if (slots !== undefined) {
+    delete out.pods;
+    out.tasks = slots;
+  }
   return out;
 }
 

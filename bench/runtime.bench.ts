@@ -13,9 +13,10 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as tar from 'tar-stream';
-import {
-  ContainerManager, ImageStore, MediaTypes, Runc, Snapshotter, buildBusyboxRootfs, buildSpec, exportOciLayout, importRootfs, removeCgroup,
-} from '../runtime/index.ts';
+import { ContainerManager, ImageStore, buildBusyboxRootfs, exportOciLayout, importRootfs, removeCgroup } from '../runtime/index.ts';
+import { MediaTypes } from '../runtime/image/index.ts';
+import { Runc, buildSpec } from '../runtime/container/index.ts';
+import { Snapshotter } from '../runtime/snapshot/index.ts';
 
 const args = process.argv.slice(2);
 const N = Number(args[args.indexOf('--n') + 1] ?? 50) || 50;

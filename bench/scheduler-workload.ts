@@ -11,7 +11,7 @@ const MiB = 1024 ** 2;
 /** NODE_CPU / NODE_MEM are the allocatable of every generated node. */
 export const NODE_CPU = 16_000;
 export const NODE_MEM = 64 * GiB;
-export const NODE_PODS = 110;
+export const NODE_TASKS = 110;
 
 /** generateNodes makes `n` identical nodes in 10 zones; 3% carry a `dedicated=infra` taint. */
 export function generateNodes(n: number, seed: string): SnapshotNode[] {
@@ -21,7 +21,7 @@ export function generateNodes(n: number, seed: string): SnapshotNode[] {
     const tainted = rand() < 0.03;
     nodes.push({
       name: `node-${String(i).padStart(5, '0')}`,
-      allocatable: { cpuMillis: NODE_CPU, memoryBytes: NODE_MEM, pods: NODE_PODS },
+      allocatable: { cpuMillis: NODE_CPU, memoryBytes: NODE_MEM, tasks: NODE_TASKS },
       labels: { zone: `zone-${i % 10}`, disk: rand() < 0.5 ? 'ssd' : 'hdd' },
       taints: tainted ? [{ key: 'dedicated', value: 'infra', effect: 'NoSchedule' }] : [],
       ready: true,

@@ -63,12 +63,12 @@ function strandedFraction(run: PlacementRun, tasks: SchedTask[]): number {
   let capCpu = 0;
   let capMem = 0;
   for (let i = 0; i < s.n; i++) {
-    if (s.usedPods[i]! === 0) continue;
+    if (s.usedTasks[i]! === 0) continue;
     const freeCpu = s.allocCpu[i]! - s.usedCpu[i]!;
     const freeMem = s.allocMem[i]! - s.usedMem[i]!;
     capCpu += s.allocCpu[i]!;
     capMem += s.allocMem[i]!;
-    const noRoom = s.usedPods[i]! >= s.allocPods[i]!;
+    const noRoom = s.usedTasks[i]! >= s.allocTasks[i]!;
     if (freeMem < minMem || noRoom) strandedCpu += freeCpu;
     if (freeCpu < minCpu || noRoom) strandedMem += freeMem;
   }
@@ -84,7 +84,7 @@ function unconstrained(tasks: SchedTask[]): SchedTask[] {
 
 function nodesUsed(run: PlacementRun): number {
   let used = 0;
-  for (let i = 0; i < run.state.n; i++) if (run.state.usedPods[i]! > 0) used++;
+  for (let i = 0; i < run.state.n; i++) if (run.state.usedTasks[i]! > 0) used++;
   return used;
 }
 

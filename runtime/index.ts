@@ -1,20 +1,48 @@
 // runtime/: images, snapshots, overlayfs and runc containers. Knows nothing of the control plane.
-// Import the runtime only through this file.
+// This is the runtime's public face, curated (nats.js' mod.ts is the model): what the agent, the
+// CLI and tests outside runtime/ use. Each subfolder's index.ts exports more, for runtime/'s own
+// code and tests; add a name here only when something outside runtime/ needs it.
 
-// Images (runtime/image, owner: runtime-images).
-export * from './image/index.ts';
+// Containers: create, start, stop, remove, logs and commit (runtime/container).
+export {
+  ContainerManager,
+  commitContainer,
+  validateCgroupParent,
+  logFiles,
+  parseLogLine,
+  LogFollower,
+  type ContainerOptions,
+  type ContainerInfo,
+  type ContainerRecord,
+  type ContainerStatus,
+  type ExitStatus,
+  type LogLine,
+} from './container/index.ts';
 
-// Task networking: a netns and an IP per sandbox through CNI (runtime/network, owner: agent).
-export * from './network/index.ts';
+// Images: the local store, references, root filesystem import, OCI layouts (runtime/image).
+export {
+  ImageStore,
+  parseReference,
+  LOCAL_DOMAIN,
+  importRootfs,
+  buildBusyboxRootfs,
+  exportOciLayout,
+  importOciLayout,
+  isOciLayout,
+  splitLayoutArg,
+  type ResolvedImage,
+} from './image/index.ts';
 
-// Snapshots (runtime/snapshot, owner: runtime-containers): layers unpacked once, shared by containers.
-export * from './snapshot/index.ts';
+// Registries: pull and push over the OCI distribution API (runtime/registry).
+export { pullImage, pushImage, NO_PROGRESS, type Progress, type Credentials } from './registry/index.ts';
 
-// Containers (runtime/container, owner: runtime-containers): overlay rootfs, OCI bundle, runc, logs.
-export * from './container/index.ts';
+// Task networking: a netns and an IP per sandbox through CNI (runtime/network).
+export { NetworkManager, parseIpv4Cidr, runCommand, type Attachment } from './network/index.ts';
 
-// Registries (runtime/registry, owner: runtime-images).
-export * from './registry/index.ts';
-
-// Garbage collection of blobs and snapshots (runtime/gc.ts, owner: runtime-containers).
+// Garbage collection of blobs and snapshots.
 export { collectGarbage, type RuntimeGcResult, type RuntimeGcOptions } from './gc.ts';
+
+// Inspection, for leak checks (tests and `gitcell` cleanup): what mounts, cgroups and network
+// namespaces exist on the machine, and a command inside a namespace.
+export { readMounts, isMounted, listCgroups, cgroupDirs, removeCgroup } from './container/index.ts';
+export { listNetns, netnsPath, execInNetns } from './network/index.ts';

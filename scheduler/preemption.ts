@@ -98,20 +98,20 @@ export function victimsOn(cls: TaskClass, state: ClusterState, i: number): Place
   }
   let freeCpu = state.allocCpu[i]! - state.usedCpu[i]!;
   let freeMem = state.allocMem[i]! - state.usedMem[i]!;
-  let freePods = state.allocPods[i]! - state.usedPods[i]!;
+  let freeTasks = state.allocTasks[i]! - state.usedTasks[i]!;
   for (const t of mandatory) {
     freeCpu += t.cpu;
     freeMem += t.mem;
-    freePods += 1;
+    freeTasks += 1;
   }
-  const fits = () => freeCpu >= cls.cpu && freeMem >= cls.mem && freePods >= 1;
+  const fits = () => freeCpu >= cls.cpu && freeMem >= cls.mem && freeTasks >= 1;
   let maxCpu = freeCpu;
   let maxMem = freeMem;
   for (const t of optional) {
     maxCpu += t.cpu;
     maxMem += t.mem;
   }
-  if (maxCpu < cls.cpu || maxMem < cls.mem || freePods + optional.length < 1) return null;
+  if (maxCpu < cls.cpu || maxMem < cls.mem || freeTasks + optional.length < 1) return null;
   optional.sort((a, b) => a.priority - b.priority || b.cpu - a.cpu || b.mem - a.mem || (a.id < b.id ? -1 : 1));
   const chosen: PlacedTask[] = [];
   for (const t of optional) {
@@ -119,15 +119,15 @@ export function victimsOn(cls: TaskClass, state: ClusterState, i: number): Place
     chosen.push(t);
     freeCpu += t.cpu;
     freeMem += t.mem;
-    freePods += 1;
+    freeTasks += 1;
   }
   if (!fits()) return null;
   for (let k = chosen.length - 1; k >= 0; k--) {
     const t = chosen[k]!;
-    if (freeCpu - t.cpu >= cls.cpu && freeMem - t.mem >= cls.mem && freePods - 1 >= 1) {
+    if (freeCpu - t.cpu >= cls.cpu && freeMem - t.mem >= cls.mem && freeTasks - 1 >= 1) {
       freeCpu -= t.cpu;
       freeMem -= t.mem;
-      freePods -= 1;
+      freeTasks -= 1;
       chosen.splice(k, 1);
     }
   }

@@ -130,7 +130,7 @@ export class PlacementRun {
         s.schedulable[i] !== 1 ||
         s.allocCpu[i]! - s.usedCpu[i]! < this.minCpu ||
         s.allocMem[i]! - s.usedMem[i]! < this.minMem ||
-        s.usedPods[i]! >= s.allocPods[i]!;
+        s.usedTasks[i]! >= s.allocTasks[i]!;
       if (!full) break;
       this.frontier++;
     }

@@ -4,6 +4,7 @@
  * host ports, and per-job counts for spreading. Every change to a node bumps its `version`, which
  * is what invalidates cached scores.
  */
+import { maxTasks } from '../api/cluster.ts';
 import type { ClusterSnapshot, SchedTask, SnapshotNode } from './types.ts';
 
 /** PlacedTask is a task holding resources on a node (running before the run, or placed in it). */
@@ -43,10 +44,10 @@ export class ClusterState {
   readonly index = new Map<string, number>();
   readonly allocCpu: Float64Array;
   readonly allocMem: Float64Array;
-  readonly allocPods: Float64Array;
+  readonly allocTasks: Float64Array;
   readonly usedCpu: Float64Array;
   readonly usedMem: Float64Array;
-  readonly usedPods: Float64Array;
+  readonly usedTasks: Float64Array;
   /** 1 when the node is ready and not cordoned. */
   readonly schedulable: Uint8Array;
   readonly version: Uint32Array;
@@ -73,10 +74,10 @@ export class ClusterState {
     const n = (this.n = this.nodes.length);
     this.allocCpu = new Float64Array(n);
     this.allocMem = new Float64Array(n);
-    this.allocPods = new Float64Array(n);
+    this.allocTasks = new Float64Array(n);
     this.usedCpu = new Float64Array(n);
     this.usedMem = new Float64Array(n);
-    this.usedPods = new Float64Array(n);
+    this.usedTasks = new Float64Array(n);
     this.schedulable = new Uint8Array(n);
     this.version = new Uint32Array(n);
     this.images = new Array(n);
@@ -87,7 +88,7 @@ export class ClusterState {
       this.index.set(node.name, i);
       this.allocCpu[i] = Math.max(0, node.allocatable?.cpuMillis || 0);
       this.allocMem[i] = Math.max(0, node.allocatable?.memoryBytes || 0);
-      this.allocPods[i] = node.allocatable?.pods ?? Number.POSITIVE_INFINITY;
+      this.allocTasks[i] = maxTasks(node.allocatable) ?? Number.POSITIVE_INFINITY;
       this.schedulable[i] = node.ready && !node.cordoned ? 1 : 0;
       this.images[i] = node.images && node.images.length ? new Set(node.images) : undefined;
       this.tasksOn[i] = [];
@@ -135,7 +136,7 @@ export class ClusterState {
     const i = t.node;
     this.usedCpu[i] = this.usedCpu[i]! + t.cpu;
     this.usedMem[i] = this.usedMem[i]! + t.mem;
-    this.usedPods[i] = this.usedPods[i]! + 1;
+    this.usedTasks[i] = this.usedTasks[i]! + 1;
     this.version[i] = this.version[i]! + 1;
     this.tasksOn[i]!.push(t);
     this.byTaskId.set(t.id, t);
@@ -159,7 +160,7 @@ export class ClusterState {
     if (t.bound) this.countByPriority[t.priority] = this.countByPriority[t.priority]! - 1;
     this.usedCpu[i] = this.usedCpu[i]! - t.cpu;
     this.usedMem[i] = this.usedMem[i]! - t.mem;
-    this.usedPods[i] = this.usedPods[i]! - 1;
+    this.usedTasks[i] = this.usedTasks[i]! - 1;
     this.version[i] = this.version[i]! + 1;
     const set = this.ports[i];
     if (set) for (const p of t.hostPorts) set.delete(p);

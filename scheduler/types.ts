@@ -2,7 +2,7 @@
  * Types of the pure scheduling core: what it reads (a snapshot and pending tasks) and what it
  * returns (placements, preemptions, reasons). Only types live here.
  */
-import type { Resources, Taint, TaskSpec, TaskTemplate } from '../api/index.ts';
+import type { Resources, Taint, TaskSlots, TaskSpec, TaskTemplate } from '../api/index.ts';
 
 /**
  * SchedTask is the part of a TaskSpec the scheduler reads. A full TaskSpec is one; tests and the
@@ -19,8 +19,8 @@ export type SchedTask = Pick<TaskSpec, 'id' | 'jobKey' | 'priority' | 'templateH
 /** SnapshotNode is one node as the scheduler sees it: NodeRecord merged with its NodeSpec. */
 export interface SnapshotNode {
   name: string;
-  /** What tasks may use (capacity minus system reserve). `pods` caps the number of tasks. */
-  allocatable: Resources & { pods?: number };
+  /** What tasks may use (capacity minus system reserve); `tasks` (or the old `pods`) caps the number of tasks. */
+  allocatable: Resources & TaskSlots;
   labels: Record<string, string>;
   taints: Taint[];
   /** Live heartbeat within the grace period. */

@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Binding, ClusterEvent, NodeRecord, NodeSecretRecord, NodeSpec, TaskSpec, TaskStatus } from '../api/cluster.ts';
-import { Bucket, type BucketOptions } from './bucket.ts';
+import { Bucket, type BucketOptions, type RoBucket } from './bucket.ts';
 import { bucketName, BUCKETS, DEFAULT_PREFIX, eventsSubjectRoot, objectCodec, verifyClusterEvent, type BucketRole } from './cluster.ts';
 import { EventStream } from './events.ts';
 import { nodeSecretsBucket } from './permissions.ts';
@@ -14,8 +14,8 @@ export interface AgentStore {
   status: Bucket<TaskStatus>;
   nodes: Bucket<NodeRecord>;
   nodespec: Bucket<NodeSpec>;
-  /** Secrets re-sealed for this node only (bucket `<prefix>secrets_<node>`). */
-  secrets: Bucket<NodeSecretRecord>;
+  /** Secrets re-sealed for this node only (bucket `<prefix>secrets_<node>`); the agent only reads them. */
+  secrets: RoBucket<NodeSecretRecord>;
   events: EventStream<ClusterEvent>;
 }
 

@@ -65,6 +65,37 @@ export interface UpdateOptions {
   maxAttempts?: number;
 }
 
+/**
+ * RoBucket is what a reader of a bucket may do (nats.js' `RoKV`): read, list, watch. Hand it to
+ * code that must not write (agents reading tasks, bindings, node specs and their secrets; viewers;
+ * informers), so a write there is a type error, not a review comment. NATS permissions enforce the
+ * same boundary at the server.
+ */
+export interface RoBucket<T> {
+  readonly name: string;
+  /** get returns the key's value and revision (a leader read unless `stale`), undefined if absent */
+  get(key: string, opts?: { stale?: boolean }): Promise<StoreRecord<T> | undefined>;
+  /** lastRevision is the bucket's newest revision */
+  lastRevision(): Promise<number>;
+  /** watch streams the snapshot, `synced`, then every change (watch.ts) */
+  watch(opts?: WatchOptions): Watch<T>;
+  /** listWithRevision returns the records below `prefix` and the revision they are consistent at */
+  listWithRevision(prefix?: string, opts?: { signal?: AbortSignal }): Promise<{ records: StoreRecord<T>[]; revision: number }>;
+  /** list returns the records below `prefix`, sorted by key */
+  list(prefix?: string): Promise<StoreRecord<T>[]>;
+  /** keys returns the keys below `prefix` that hold a value, sorted */
+  keys(prefix?: string): Promise<string[]>;
+}
+
+/** KvBucket is a bucket a writer holds (nats.js' `KV extends RoKV`): every read plus the writes. */
+export interface KvBucket<T> extends RoBucket<T> {
+  put(key: string, value: T): Promise<number>;
+  create(key: string, value: T): Promise<number>;
+  update(key: string, value: T, revision: number): Promise<number>;
+  delete(key: string, opts?: { revision?: number }): Promise<number>;
+  updateWithRetry(key: string, fn: UpdateFn<T>, opts?: UpdateOptions): Promise<StoreRecord<T> | undefined>;
+}
+
 const KV_OPERATION = 'KV-Operation';
 const EXPECTED_LAST_SUBJECT_SEQ = 'Nats-Expected-Last-Subject-Sequence';
 
@@ -115,7 +146,7 @@ export async function ensureBucket(nc: NatsConnection, cfg: BucketConfig): Promi
 export const LIST_TIMEOUT_MS = 60_000;
 
 /** Bucket is a typed view of one KV bucket; see the file comment. */
-export class Bucket<T> {
+export class Bucket<T> implements KvBucket<T> {
   readonly name: string;
   readonly stream: string;
   private readonly subjectPrefix: string;

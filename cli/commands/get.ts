@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { GitcellError } from '../../lib/errors.ts';
-import { DEFAULT_NAMESPACE, nodeIsLive, statusKey, type TaskSpec, type TaskStatus, type Binding } from '../../api/index.ts';
+import { DEFAULT_NAMESPACE, maxTasks, nodeIsLive, statusKey, type TaskSpec, type TaskStatus, type Binding } from '../../api/index.ts';
 // The two modules, not reconciler/index.ts: that would load the whole reconciler (git, ajv) into a client command.
 import { DEFAULT_NODE_GRACE_MS } from '../../reconciler/controllers/eligibility.ts';
 import { objectStatusKey } from '../../reconciler/apply/keys.ts';
@@ -133,7 +133,7 @@ export function registerGet(program: Command): void {
               r.node.name,
               r.ready ? 'yes' : 'no',
               r.spec?.draining ? 'draining' : r.spec?.cordoned ? 'cordoned' : 'enabled',
-              `${r.tasks}/${r.node.allocatable.pods}`,
+              `${r.tasks}/${maxTasks(r.node.allocatable) ?? '-'}`,
               `${r.requested.cpuMillis}m/${r.node.allocatable.cpuMillis}m`,
               `${mib(r.requested.memoryBytes)}/${mib(r.node.allocatable.memoryBytes)}`,
               age(r.node.heartbeatAt),

@@ -77,10 +77,16 @@ export interface ReconcileOutcome {
  */
 export const STALLING_CODES: ReadonlySet<string> = new Set(['E_GIT_OBJECT_TOO_LARGE', 'E_UNTRUSTED_COMMIT']);
 
-class Stall extends Error {
+/** Stalled ends a reconcile that needs a human (an invalid revision, a refused prune-all): not retried. */
+class Stalled extends Error {
   constructor(readonly reason: string, message: string, readonly problems: ValidationMessage[] = []) {
     super(message);
   }
+}
+
+/** Aborted ends a reconcile stopped from outside (shutdown, lost leadership): not the revision's fault. */
+class Aborted extends Error {
+  readonly reason = 'Aborted';
 }
 
 /**
@@ -131,7 +137,7 @@ export async function reconcileRevision<R>(opts: ReconcileRevisionOptions<R>): P
   // The final status write waits for this chain, so a progress write can never land after it.
   let progressChain: Promise<void> = Promise.resolve();
   const progress = (phase: Phase, message: string) => {
-    if (opts.signal?.aborted) throw new Stall('Aborted', `reconcile of ${short(revision)} aborted before ${phase}`);
+    if (opts.signal?.aborted) throw new Aborted(`reconcile of ${short(revision)} aborted before ${phase}`);
     progressChain = progressChain.then(async () => {
       try {
         await writeStatus((s) => ({
@@ -162,9 +168,9 @@ export async function reconcileRevision<R>(opts: ReconcileRevisionOptions<R>): P
   try {
     const read = await run('read', `reading manifests at ${short(revision)}`, opts.read);
     const validated = await run('validate', 'validating manifests', () => opts.validate(read));
-    if (validated.problems.length) throw new Stall('ValidationFailed', summarize(validated.problems), validated.problems);
+    if (validated.problems.length) throw new Stalled('ValidationFailed', summarize(validated.problems), validated.problems);
     const built = await run('build', `building ${validated.objects.length} objects`, () => buildDesired(validated.objects));
-    if (built.problems.length) throw new Stall('BuildFailed', summarize(built.problems), built.problems);
+    if (built.problems.length) throw new Stalled('BuildFailed', summarize(built.problems), built.problems);
 
     // The plan (hashing every object) is part of the diff phase's time, not hidden between phases.
     const { current, diffed } = await run('diff', 'comparing with the cluster', async () => {
@@ -173,7 +179,7 @@ export async function reconcileRevision<R>(opts: ReconcileRevisionOptions<R>): P
     });
     plan = diffed;
     const byKey = new Map(current.map((r) => [r.value.key, r]));
-    if (plan.refused) throw new Stall('PruneAllRefused', plan.refused.message);
+    if (plan.refused) throw new Stalled('PruneAllRefused', plan.refused.message);
 
     const changes = plan.create.length + plan.update.length;
     const written = await run('apply', `applying ${plan.create.length} new and ${plan.update.length} changed objects`, () => applyStages(opts, plan!, byKey, iso()));
@@ -190,10 +196,10 @@ export async function reconcileRevision<R>(opts: ReconcileRevisionOptions<R>): P
       message: `applied revision ${short(revision)}: ${counts.created} created, ${counts.updated} updated, ${counts.pruned} pruned, ${counts.unchanged} unchanged; ${health}`,
     };
   } catch (err) {
-    if (err instanceof Stall && err.reason === 'Aborted') {
+    if (err instanceof Aborted) {
       // Shutdown or lost leadership: not the revision's fault; whoever runs next tries again.
       outcome = { result: 'Failed', reason: err.reason, message: err.message, retryAfterMs: 0 };
-    } else if (err instanceof Stall) {
+    } else if (err instanceof Stalled) {
       outcome = { result: 'Stalled', reason: err.reason, message: err.message, problems: err.problems };
     } else if (isGitcellError(err) && STALLING_CODES.has(err.code)) {
       // The revision itself is refused (an object over its size limit, an untrusted commit): trying
@@ -277,7 +283,7 @@ async function applyStages<R>(opts: ReconcileRevisionOptions<R>, plan: Plan, byK
   for (const stage of ['definitions', 'secrets', 'workloads'] as const) {
     const batch = items.filter((i) => i.stage === stage);
     await mapLimit(batch, opts.concurrency ?? 256, async (item) => {
-      if (opts.signal?.aborted) throw new Stall('Aborted', 'aborted during apply');
+      if (opts.signal?.aborted) throw new Aborted('aborted during apply');
       const prev = byKey.get(item.key);
       const rec = nextDesiredRecord(prev?.value, item.object, { type: 'git', revision: opts.revision }, now, item.specHash);
       const key = desiredStoreKey(item.key);
@@ -292,7 +298,7 @@ async function applyStages<R>(opts: ReconcileRevisionOptions<R>, plan: Plan, byK
 async function pruneObjects<R>(opts: ReconcileRevisionOptions<R>, plan: Plan, byKey: Map<string, StoreRecord<DesiredRecord>>): Promise<void> {
   for (const stage of ['workloads', 'secrets', 'definitions'] as const) {
     await mapLimit(plan.prune.filter((p) => p.stage === stage), opts.concurrency ?? 256, async (p) => {
-      if (opts.signal?.aborted) throw new Stall('Aborted', 'aborted during prune');
+      if (opts.signal?.aborted) throw new Aborted('aborted during prune');
       const prev = byKey.get(p.key);
       if (!prev) return;
       await opts.store.desired.delete(desiredStoreKey(p.key), { revision: prev.revision });

@@ -1,7 +1,7 @@
 // runtime/container: OCI bundles, overlay root filesystems, runc lifecycle, logs, commit.
 export { ContainerManager, DEFAULT_LOG_LIMITS, waitForFile, type ContainerManagerOptions, type ContainerInfo, type ContainerRecord, type ContainerStatus, type ExitStatus } from './manager.ts';
 export { validateOptions, mergeEnv, NAME_PATTERN, type ContainerOptions } from './options.ts';
-export { defaultSpec, buildSpec, toOciMount, DEFAULT_CAPABILITIES, DEFAULT_PATH, DEFAULT_PIDS_LIMIT, CPU_PERIOD_US, type OciSpec, type OciMount, type TaskSpec, type ExtraMount, type ContainerResources } from './spec.ts';
+export { defaultSpec, buildSpec, toOciMount, DEFAULT_CAPABILITIES, DEFAULT_PATH, DEFAULT_PIDS_LIMIT, CPU_PERIOD_US, type OciSpec, type OciMount, type ContainerSpec, type ExtraMount, type ContainerResources } from './spec.ts';
 export { defaultSeccomp, DENIED_SYSCALLS, type LinuxSeccomp } from './seccomp.ts';
 export { overlayMount, mountOverlay, unmount, readMounts, isMounted, MAX_MOUNT_OPTIONS, type OverlayPlan, type OverlayInput, type MountEntry } from './mounts.ts';
 export { cgroupVersion, cgroupsPathOf, validateCgroupParent, oomEventsFile, parseOomKills, removeCgroup, removeCgroupParent, listCgroups, cgroupDirs, DEFAULT_CGROUP_PARENT, CGROUP_ROOT } from './cgroups.ts';

@@ -109,7 +109,7 @@ export type ExtraMount =
 /**
  * ContainerResources are what a container gets of the host beyond its image: cgroup limits, extra
  * mounts and a network namespace. Callers ask for them (ContainerOptions) and buildSpec applies
- * them as given (TaskSpec), so they are declared once here.
+ * them as given (ContainerSpec), so they are declared once here.
  */
 export interface ContainerResources {
   memoryBytes?: number;
@@ -122,8 +122,8 @@ export interface ContainerResources {
   netnsPath?: string;
 }
 
-/** TaskSpec is a fully resolved task: what buildSpec adds to defaultSpec(). */
-export interface TaskSpec extends ContainerResources {
+/** ContainerSpec is a fully resolved container (not the control plane's api TaskSpec): what buildSpec adds to defaultSpec(). */
+export interface ContainerSpec extends ContainerResources {
   rootfs: string;
   /** rootfsMount is mounted on the rootfs before everything else (the container's overlay). */
   rootfsMount?: OciMount;
@@ -142,7 +142,7 @@ export interface TaskSpec extends ContainerResources {
 export const CPU_PERIOD_US = 100_000;
 
 /** buildSpec returns defaultSpec() completed with the task; it never mutates its input. */
-export function buildSpec(task: TaskSpec, base: OciSpec = defaultSpec()): OciSpec {
+export function buildSpec(task: ContainerSpec, base: OciSpec = defaultSpec()): OciSpec {
   const spec: OciSpec = structuredClone(base);
   spec.root.path = task.rootfs;
   spec.hostname = task.hostname;

@@ -5,7 +5,7 @@ import { FilterInsufficientCpu, FilterInsufficientCpuAndMemory, FilterInsufficie
 const CPU = unschedulable(FilterInsufficientCpu);
 const MEM = unschedulable(FilterInsufficientMemory);
 const BOTH = unschedulable(FilterInsufficientCpuAndMemory);
-const PODS = unschedulable(FilterTooManyTasks);
+const TASKS = unschedulable(FilterTooManyTasks);
 
 /** resourcesFilter: see the file comment. */
 export const resourcesFilter: Filter = {
@@ -16,7 +16,7 @@ export const resourcesFilter: Filter = {
     const memShort = state.usedMem[node]! + cls.mem > state.allocMem[node]!;
     if (cpuShort) return memShort ? BOTH : CPU;
     if (memShort) return MEM;
-    if (state.usedPods[node]! + 1 > state.allocPods[node]!) return PODS;
+    if (state.usedTasks[node]! + 1 > state.allocTasks[node]!) return TASKS;
     return null;
   },
 };

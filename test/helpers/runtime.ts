@@ -8,9 +8,8 @@ import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import {
-  ContainerManager, ContentStore, ImageStore, buildBusyboxRootfs, importRootfs, listCgroups, readMounts, removeCgroup,
-} from '../../runtime/index.ts';
+import { ContainerManager, ImageStore, buildBusyboxRootfs, importRootfs, listCgroups, readMounts, removeCgroup } from '../../runtime/index.ts';
+import { ContentStore } from '../../runtime/image/index.ts';
 import { requireRoot, requireTools } from './root.ts';
 
 /** RuntimeFixture is one isolated runtime root for a test file. */

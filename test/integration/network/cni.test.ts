@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { connect } from 'node:net';
 import { randomBytes, randomInt } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { NetworkManager, execInNetns, ipv4InSubnet, listNetns } from '../../../runtime/index.ts';
+import { NetworkManager, execInNetns, listNetns } from '../../../runtime/index.ts';
+import { ipv4InSubnet } from '../../../runtime/network/index.ts';
 import { runCommand } from '../../../runtime/network/exec.ts';
 
 assert.equal(process.getuid?.(), 0, 'network tests need root (ip netns, CNI plugins)');

@@ -7,7 +7,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { useRuntimeFixture } from '../../helpers/runtime.ts';
 import { filesHolding } from '../../helpers/persistent.ts';
-import { isMounted, secretBundleDir } from '../../../runtime/index.ts';
+import { isMounted } from '../../../runtime/index.ts';
+import { secretBundleDir } from '../../../runtime/container/index.ts';
 
 const fx = useRuntimeFixture('secret-env');
 

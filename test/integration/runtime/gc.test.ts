@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { chainIds, collectGarbage, importRootfs } from '../../../runtime/index.ts';
+import { collectGarbage, importRootfs } from '../../../runtime/index.ts';
+import { chainIds } from '../../../runtime/snapshot/index.ts';
 import { useRuntimeFixture } from '../../helpers/runtime.ts';
 
 const fx = useRuntimeFixture('gc');

@@ -1,13 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  buildSpec, defaultSpec, defaultSeccomp, DENIED_SYSCALLS, DEFAULT_CAPABILITIES, overlayMount, MAX_MOUNT_OPTIONS, validateOptions, mergeEnv,
-  resolveUser, parsePasswd, parseGroup, hostsFile, resolvConf, parseOomKills, cgroupsPathOf, parseLogLine, type TaskSpec,
-} from '../../../runtime/index.ts';
+import { parseLogLine } from '../../../runtime/index.ts';
+import { buildSpec, defaultSpec, defaultSeccomp, DENIED_SYSCALLS, DEFAULT_CAPABILITIES, overlayMount, MAX_MOUNT_OPTIONS, validateOptions, mergeEnv, resolveUser, parsePasswd, parseGroup, hostsFile, resolvConf, parseOomKills, cgroupsPathOf, type ContainerSpec } from '../../../runtime/container/index.ts';
 import { parseGetfattr } from '../../../runtime/snapshot/fsops.ts';
 import { isGitcellError } from '../../../lib/errors.ts';
 
-const task = (over: Partial<TaskSpec> = {}): TaskSpec => ({
+const task = (over: Partial<ContainerSpec> = {}): ContainerSpec => ({
   rootfs: '/r/rootfs', args: ['sh'], env: ['PATH=/bin'], cwd: '/', uid: 0, gid: 0, hostname: 'h', cgroupsPath: '/gitcell/x', ...over,
 });
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { sha256Digest } from '../../../runtime/index.ts';
+import { sha256Digest } from '../../../runtime/image/index.ts';
 import { isGitcellError } from '../../../lib/errors.ts';
 import { scratch } from '../../helpers/runtime.ts';
 

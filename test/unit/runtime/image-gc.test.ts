@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { gcBlobs, importRootfs } from '../../../runtime/index.ts';
+import { importRootfs } from '../../../runtime/index.ts';
+import { gcBlobs } from '../../../runtime/image/index.ts';
 import { isGitcellError } from '../../../lib/errors.ts';
 import { scratch } from '../../helpers/runtime.ts';
 

@@ -4,7 +4,8 @@ import { mkdir, symlink, writeFile, link, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
-import { ImageStore, MediaTypes, buildBusyboxRootfs, importRootfs, sha256Digest, type ResolvedImage } from '../../../runtime/index.ts';
+import { ImageStore, buildBusyboxRootfs, importRootfs, type ResolvedImage } from '../../../runtime/index.ts';
+import { MediaTypes, sha256Digest } from '../../../runtime/image/index.ts';
 import { isGitcellError } from '../../../lib/errors.ts';
 import { scratch } from '../../helpers/runtime.ts';
 

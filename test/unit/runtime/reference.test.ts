@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { normalizeReference, parseReference, isPlainHttpRegistry } from '../../../runtime/index.ts';
+import { parseReference } from '../../../runtime/index.ts';
+import { normalizeReference, isPlainHttpRegistry } from '../../../runtime/image/index.ts';
 import { isGitcellError } from '../../../lib/errors.ts';
 
 const digest = `sha256:${'a'.repeat(64)}`;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseChallenge, tokenRequestUrl, basicAuthorization } from '../../../runtime/index.ts';
+import { parseChallenge, tokenRequestUrl, basicAuthorization } from '../../../runtime/registry/index.ts';
 
 test('parseChallenge reads Bearer and Basic challenges', () => {
   assert.deepEqual(parseChallenge('Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push"'), {
