@@ -23,7 +23,7 @@ export function tempPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
 }
 
-/** writeFileAtomic replaces `path` with `data` atomically; see the file comment. */
+/** writeFileAtomic replaces `path` with `data` atomically: readers see the old file or the new one, never a torn one. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): Promise<void> {
   const tmp = tempPathFor(path);
   const durable = opts.durable ?? true;

@@ -27,7 +27,7 @@ import { defaultSchedulerOptions } from './options.ts';
 /** Outcome of placing one task. */
 export type TaskOutcome = { placed: Placement } | { unplaced: Unplaced };
 
-/** PlacementRun: see the file comment. */
+/** PlacementRun places tasks one at a time against its working copy, with the speedups listed above. */
 export class PlacementRun {
   readonly state: ClusterState;
   readonly chain: Chain;

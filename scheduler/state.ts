@@ -1,9 +1,3 @@
-/**
- * ClusterState is the scheduler's mutable working copy of a snapshot: per-node numbers in typed
- * arrays (the hot loop reads them millions of times), plus what placements change: tasks per node,
- * host ports, and per-job counts for spreading. Every change to a node bumps its `version`, which
- * is what invalidates cached scores.
- */
 import { maxTasks } from '../api/cluster.ts';
 import type { ClusterSnapshot, SchedTask, SnapshotNode } from './types.ts';
 
@@ -37,7 +31,13 @@ export function hostPortKeys(task: SchedTask): string[] {
 }
 const EMPTY: string[] = [];
 
-/** ClusterState: see the file comment. Build it with ClusterState.fromSnapshot. */
+/**
+ * ClusterState is the scheduler's mutable working copy of a snapshot: per-node numbers in typed
+ * arrays (the hot loop reads them millions of times), plus what placements change: tasks per node,
+ * host ports, and per-job counts for spreading. Every change to a node bumps its `version`, which
+ * is what invalidates cached scores.
+ * Build it with ClusterState.fromSnapshot.
+ */
 export class ClusterState {
   readonly n: number;
   readonly nodes: SnapshotNode[];

@@ -1,8 +1,3 @@
-/**
- * TaskClass is Borg's equivalence class: the tasks of one job with the same template (and the same
- * pinned node, for DaemonSets) need the same things, so their requirements are compiled once and
- * their feasibility and scores are cached once per class, not once per task.
- */
 import type { Toleration } from '../api/index.ts';
 import { hostPortKeys, type ClusterState } from './state.ts';
 import type { FilterReason, SchedTask, SpreadSpec } from './types.ts';
@@ -12,7 +7,12 @@ import type { FilterReason, SchedTask, SpreadSpec } from './types.ts';
 export const NOT_PINNED = -1;
 export const PIN_UNKNOWN = -2;
 
-/** TaskClass: see the file comment. Fields under "cache" belong to the placement run. */
+/**
+ * TaskClass is Borg's equivalence class: the tasks of one job with the same template (and the same
+ * pinned node, for DaemonSets) need the same things, so their requirements are compiled once and
+ * their feasibility and scores are cached once per class, not once per task.
+ * Fields under "cache" belong to the placement run.
+ */
 export interface TaskClass {
   key: string;
   jobKey: string;

@@ -145,7 +145,7 @@ export async function ensureBucket(nc: NatsConnection, cfg: BucketConfig): Promi
  */
 export const LIST_TIMEOUT_MS = 60_000;
 
-/** Bucket is a typed view of one KV bucket; see the file comment. */
+/** Bucket is a typed handle on one KV bucket: every read returns the revision, every dependent write is a compare-and-set on it. */
 export class Bucket<T> implements KvBucket<T> {
   readonly name: string;
   readonly stream: string;

@@ -49,7 +49,7 @@ export interface StoredEvent<T> {
 
 type TailItem<T> = { type: 'event'; event: StoredEvent<T> } | { type: 'synced'; revision: number };
 
-/** EventStream is a typed, bounded, append-only stream; see the file comment. */
+/** EventStream is a typed, bounded, append-only stream: `append`, `recent` (the newest first), `follow` (new ones as they come). */
 export class EventStream<T> {
   private readonly log: Logger;
 

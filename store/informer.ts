@@ -85,7 +85,7 @@ export interface InformerView<T> {
   caughtUp(revision: number, timeoutMs: number): Promise<boolean>;
 }
 
-/** Informer: see the file comment. It starts following at construction; `done` ends with the signal. */
+/** Informer keeps the copy under the contract above; it starts following at construction and `done` resolves once the signal ended it. */
 export class Informer<T> implements InformerView<T> {
   readonly name: string;
   readonly synced: Promise<void>;

@@ -82,7 +82,7 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
     signal.addEventListener('abort', done, { once: true });
   });
 
-/** runForLeadership starts a candidacy; see the file comment and ElectionOptions. */
+/** runForLeadership starts a candidacy: `onLeading` runs while this identity holds the lease (with a fencing term), until demoted or the signal aborts. */
 export function runForLeadership(opts: ElectionOptions): Election {
   const { leaseMs, renewMs, safetyMs } = leaseTimings(opts.leaseMs ?? 15_000, opts.renewMs, opts.safetyMs);
   const identity = opts.identity ?? defaultIdentity();

@@ -1,13 +1,12 @@
+import type { ClusterState } from '../state.ts';
+import type { TaskClass } from '../task-class.ts';
+import type { FilterStatus } from '../types.ts';
+
 /**
  * Filter is one feasibility check (a Nomad feasibility iterator, a kube-scheduler Filter plugin).
  * It returns null when the node fits, otherwise a status naming the reason, so every rejection can
  * be counted and explained. Only bugs throw.
  */
-import type { ClusterState } from '../state.ts';
-import type { TaskClass } from '../task-class.ts';
-import type { FilterStatus } from '../types.ts';
-
-/** Filter: see the file comment. */
 export interface Filter {
   readonly name: string;
   /** Dynamic filters depend on what is placed on the node and are re-run when it changes. */

@@ -1,10 +1,9 @@
-/** hostPorts rejects a node where another task already claims one of the task's host ports. */
 import { type Filter, unschedulable } from './filter.ts';
 import { FilterHostPortInUse } from '../reasons.ts';
 
 const IN_USE = unschedulable(FilterHostPortInUse);
 
-/** hostPortsFilter: see the file comment. */
+/** hostPortsFilter rejects a node where another task already claims one of the task's host ports. */
 export const hostPortsFilter: Filter = {
   name: 'host-ports',
   dynamic: true,

@@ -1,11 +1,13 @@
-/** nodeName keeps a DaemonSet task (TaskSpec.nodeName) on its own node and off every other. */
 import { NOT_PINNED } from '../task-class.ts';
 import { type Filter, unresolvable } from './filter.ts';
 import { FilterNotDaemonSetNode } from '../reasons.ts';
 
 const OTHER = unresolvable(FilterNotDaemonSetNode);
 
-/** nodeNameFilter: see the file comment. An unknown node name rejects every node. */
+/**
+ * nodeNameFilter keeps a DaemonSet task (TaskSpec.nodeName) on its own node and off every other.
+ * An unknown node name rejects every node.
+ */
 export const nodeNameFilter: Filter = {
   name: 'node-name',
   dynamic: false,

@@ -1,11 +1,10 @@
-/** nodeReady keeps tasks off nodes whose heartbeat lapsed and off cordoned (or draining) nodes. */
 import { type Filter, unresolvable } from './filter.ts';
 import { FilterNodeCordoned, FilterNodeNotReady } from '../reasons.ts';
 
 const NOT_READY = unresolvable(FilterNodeNotReady);
 const CORDONED = unresolvable(FilterNodeCordoned);
 
-/** nodeReadyFilter: see the file comment. */
+/** nodeReadyFilter keeps tasks off nodes whose heartbeat lapsed and off cordoned (or draining) nodes. */
 export const nodeReadyFilter: Filter = {
   name: 'node-ready',
   dynamic: false,

@@ -1,4 +1,3 @@
-/** nodeSelector requires every `key: value` of the task's nodeSelector among the node's labels. */
 import { type Filter, unresolvable } from './filter.ts';
 import { FilterNodeSelectorMismatch } from '../reasons.ts';
 
@@ -10,7 +9,7 @@ export function selectorMatches(selector: [string, string][], labels: Record<str
   return true;
 }
 
-/** nodeSelectorFilter: see the file comment. */
+/** nodeSelectorFilter requires every `key: value` of the task's nodeSelector among the node's labels. */
 export const nodeSelectorFilter: Filter = {
   name: 'node-selector',
   dynamic: false,

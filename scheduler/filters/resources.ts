@@ -1,4 +1,3 @@
-/** resources requires the task's CPU and memory requests (and a task slot) free on the node. */
 import { type Filter, unschedulable } from './filter.ts';
 import { FilterInsufficientCpu, FilterInsufficientCpuAndMemory, FilterInsufficientMemory, FilterTooManyTasks } from '../reasons.ts';
 
@@ -7,7 +6,7 @@ const MEM = unschedulable(FilterInsufficientMemory);
 const BOTH = unschedulable(FilterInsufficientCpuAndMemory);
 const TASKS = unschedulable(FilterTooManyTasks);
 
-/** resourcesFilter: see the file comment. */
+/** resourcesFilter requires the task's CPU and memory requests (and a task slot) free on the node. */
 export const resourcesFilter: Filter = {
   name: 'resources',
   dynamic: true,

@@ -1,8 +1,3 @@
-/**
- * spreadLimit caps the tasks of one job per node (`maxPerNode`) and per failure domain
- * (`maxPerDomain`: at most `max` tasks per value of a node label such as `zone`). A node without
- * the domain label is rejected: the job asked to be spread over that label.
- */
 import { type Filter, unresolvable, unschedulable } from './filter.ts';
 import type { FilterStatus } from '../types.ts';
 import { filterMissingDomainLabel, filterSpreadPerDomain, FilterSpreadPerNode } from '../reasons.ts';
@@ -17,7 +12,11 @@ function cached(map: Map<string, FilterStatus>, label: string, make: () => Filte
   return s;
 }
 
-/** spreadLimitFilter: see the file comment. */
+/**
+ * spreadLimitFilter caps the tasks of one job per node (`maxPerNode`) and per failure domain
+ * (`maxPerDomain`: at most `max` tasks per value of a node label such as `zone`). A node without
+ * the domain label is rejected: the job asked to be spread over that label.
+ */
 export const spreadLimitFilter: Filter = {
   name: 'spread-limit',
   dynamic: true,

@@ -1,7 +1,3 @@
-/**
- * taints keeps a task off a node with a NoSchedule or NoExecute taint it does not tolerate, with
- * Kubernetes' matching rules. PreferNoSchedule never rejects.
- */
 import type { Taint, Toleration } from '../../api/index.ts';
 import { type Filter, unresolvable } from './filter.ts';
 import { FilterUntoleratedTaint } from '../reasons.ts';
@@ -26,7 +22,10 @@ export function untoleratedTaint(taints: Taint[], tolerations: Toleration[]): Ta
   return undefined;
 }
 
-/** taintFilter: see the file comment. */
+/**
+ * taintFilter keeps a task off a node with a NoSchedule or NoExecute taint it does not tolerate,
+ * with Kubernetes' matching rules. PreferNoSchedule never rejects.
+ */
 export const taintFilter: Filter = {
   name: 'taints',
   dynamic: false,

@@ -1,4 +1,3 @@
-/** balancedResources prefers nodes whose CPU and memory fill evenly: kube-scheduler's BalancedAllocation. */
 import { fraction, type Scorer } from './scorer.ts';
 
 /**
@@ -11,7 +10,7 @@ export function balancedResourcesScore(cpuAfter: number, cpuAlloc: number, memAf
   return (1 - std) * 100;
 }
 
-/** balancedResourcesScorer: see the file comment. */
+/** balancedResourcesScorer prefers nodes whose CPU and memory fill evenly: kube-scheduler's BalancedAllocation. */
 export const balancedResourcesScorer: Scorer = {
   name: 'balanced-resources',
   score(cls, s, i) {

@@ -1,4 +1,3 @@
-/** imageLocality prefers nodes that already hold the task's image: the task starts without a pull. */
 import type { Scorer } from './scorer.ts';
 
 /** imageLocalityScore is 100 when the image is present, else 0 (image sizes are not known here). */
@@ -6,7 +5,7 @@ export function imageLocalityScore(present: boolean): number {
   return present ? 100 : 0;
 }
 
-/** imageLocalityScorer: see the file comment. */
+/** imageLocalityScorer prefers nodes that already hold the task's image: the task starts without a pull. */
 export const imageLocalityScorer: Scorer = {
   name: 'image-locality',
   score(cls, s, i) {

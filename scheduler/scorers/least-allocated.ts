@@ -1,4 +1,3 @@
-/** leastAllocated prefers the emptiest nodes (spreading): kube-scheduler's LeastAllocated. */
 import { fraction, type Scorer } from './scorer.ts';
 
 /**
@@ -10,7 +9,7 @@ export function leastAllocatedScore(cpuAfter: number, cpuAlloc: number, memAfter
   return ((1 - fraction(cpuAfter, cpuAlloc) + (1 - fraction(memAfter, memAlloc))) / 2) * 100;
 }
 
-/** leastAllocatedScorer: see the file comment. */
+/** leastAllocatedScorer prefers the emptiest nodes (spreading): kube-scheduler's LeastAllocated. */
 export const leastAllocatedScorer: Scorer = {
   name: 'least-allocated',
   score(cls, s, i) {

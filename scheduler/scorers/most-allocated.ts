@@ -1,4 +1,3 @@
-/** mostAllocated prefers the fullest nodes that still fit (packing): kube-scheduler's MostAllocated. */
 import { fraction, type Scorer } from './scorer.ts';
 
 /**
@@ -9,7 +8,7 @@ export function mostAllocatedScore(cpuAfter: number, cpuAlloc: number, memAfter:
   return ((fraction(cpuAfter, cpuAlloc) + fraction(memAfter, memAlloc)) / 2) * 100;
 }
 
-/** mostAllocatedScorer: see the file comment. */
+/** mostAllocatedScorer prefers the fullest nodes that still fit (packing): kube-scheduler's MostAllocated. */
 export const mostAllocatedScorer: Scorer = {
   name: 'most-allocated',
   score(cls, s, i) {

@@ -1,8 +1,3 @@
-/**
- * strandedResources is Borg's hybrid: prefer the node where, after placing the task, the least
- * free capacity is stranded, i.e. unusable because the other resource runs out first for tasks of
- * the pending work's typical shape (memory bytes per CPU millicore, `state.demandShape`).
- */
 import { type Scorer } from './scorer.ts';
 
 /**
@@ -27,7 +22,11 @@ export function strandedResourcesScore(fc: number, cpuAlloc: number, fm: number,
   return 100 * (1 - strandedFraction(fc, cpuAlloc, fm, memAlloc, shape));
 }
 
-/** strandedResourcesScorer: see the file comment. */
+/**
+ * strandedResourcesScorer is Borg's hybrid: prefer the node where, after placing the task, the least
+ * free capacity is stranded, i.e. unusable because the other resource runs out first for tasks of
+ * the pending work's typical shape (memory bytes per CPU millicore, `state.demandShape`).
+ */
 export const strandedResourcesScorer: Scorer = {
   name: 'stranded-resources',
   score(cls, s, i) {

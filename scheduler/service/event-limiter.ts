@@ -1,8 +1,3 @@
-/**
- * EventLimiter keeps "task X cannot be scheduled" events from flooding the events stream: one per
- * task per interval (sooner when the reason changes, but never more than one per `minMs`), and at
- * most `perPass` per scheduling pass. Pure: the caller passes the time.
- */
 
 /** EventLimiterOptions bound the events. */
 export interface EventLimiterOptions {
@@ -14,7 +9,11 @@ export interface EventLimiterOptions {
   perPass: number;
 }
 
-/** EventLimiter: see the file comment. */
+/**
+ * EventLimiter keeps "task X cannot be scheduled" events from flooding the events stream: one per
+ * task per interval (sooner when the reason changes, but never more than one per `minMs`), and at
+ * most `perPass` per scheduling pass. Pure: the caller passes the time.
+ */
 export class EventLimiter {
   private readonly last = new Map<string, { at: number; message: string }>();
   private budget: number;

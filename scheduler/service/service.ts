@@ -92,7 +92,7 @@ export interface PassReport {
   complete: boolean;
 }
 
-/** SchedulerService: see the file comment. Start with `start()`, end with `stop()`. */
+/** SchedulerService binds pending tasks to nodes while it leads, by the flow drawn above. Start with `start()`, end with `stop()`. */
 export class SchedulerService {
   readonly options: SchedulerServiceOptions;
   private readonly log: Logger;
