@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
-import { GitcellError } from '../lib/index.ts';
+import { AgentError, GitcellError, isErrorCode } from '../lib/index.ts';
 import { logAliveSubject, logRequestSubject, logStreamSubject, type Bucket } from '../store/index.ts';
 import type { Binding, TaskStatus } from '../api/index.ts';
 import { LogFollower, logFiles, parseLogLine, type LogLine } from '../runtime/index.ts';
@@ -130,7 +130,7 @@ export async function findTaskNode(taskId: string, bindings: Bucket<Binding>, st
   const all = (await status.list()).filter((r) => r.value.taskId === taskId);
   all.sort((a, b2) => b2.revision - a.revision);
   if (all[0]) return all[0].value.node;
-  throw new GitcellError('E_TASK_NOT_FOUND', `task ${taskId} is not bound to any node and has no status`, { taskId });
+  throw new AgentError('E_TASK_NOT_FOUND', `task ${taskId} is not bound to any node and has no status`, { taskId });
 }
 
 /**
@@ -153,10 +153,10 @@ export async function streamLogs(
     try {
       reply = await nc.request(logSubject(node), enc.encode(JSON.stringify({ ...req, stream })), { timeout: opts.timeoutMs ?? 5000 });
     } catch (err) {
-      throw new GitcellError('E_AGENT_UNREACHABLE', `the agent of node ${node} did not answer a log request: ${(err as Error).message}`, { node });
+      throw new AgentError('E_AGENT_UNREACHABLE', `the agent of node ${node} did not answer a log request: ${(err as Error).message}`, { node });
     }
     const r = JSON.parse(new TextDecoder().decode(reply.data)) as { ok: boolean; code?: string; message?: string };
-    if (!r.ok) throw new GitcellError(r.code ?? 'E_LOGS', r.message ?? 'log request refused', { node, taskId: req.taskId });
+    if (!r.ok) throw new GitcellError(isErrorCode(r.code) ? r.code : 'E_LOGS', r.message ?? 'log request refused', { node, taskId: req.taskId });
     if (req.follow) timer = setInterval(() => nc.publish(logAliveSubject(node, stream)), KEEPALIVE_MS);
     opts.signal?.addEventListener('abort', onAbort);
     for await (const m of sub) {

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import type { NatsConnection } from '@nats-io/transport-node';
 import Table from 'cli-table3';
 import { silentLogger } from '../lib/log.ts';
-import { GitcellError } from '../lib/errors.ts';
+import { UsageError } from '../lib/errors.ts';
 import { connectFromOptions, openClusterStore, readExternalCluster, stateDirCredentials, DEFAULT_PREFIX, DEFAULT_STATE_DIR, VIEWER_SEED_FILE, type ClusterStore } from '../store/index.ts';
 import type { DesiredRecord, SyncRecord } from '../reconciler/index.ts';
 
@@ -69,7 +69,7 @@ export function openReaderStore(nc: NatsConnection, opts: ClientOptions): Promis
 /** outputFormat checks `-o`: "table" (default) or "json"; E_USAGE otherwise. */
 export function outputFormat(o: string | undefined, allowed: readonly string[] = ['table', 'json']): string {
   const f = o ?? allowed[0]!;
-  if (!allowed.includes(f)) throw new GitcellError('E_USAGE', `-o ${f}: expected one of ${allowed.join(', ')}`, { flag: '-o' });
+  if (!allowed.includes(f)) throw new UsageError('E_USAGE', `-o ${f}: expected one of ${allowed.join(', ')}`, { flag: '-o' });
   return f;
 }
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { GitcellError } from './errors.ts';
+import { ImageError } from './errors.ts';
 
 /**
  * HashCounter is a pass-through stream that hashes (sha256) and counts what flows through it, and
@@ -14,7 +14,7 @@ export class HashCounter extends Transform {
     private readonly limit = Number.POSITIVE_INFINITY,
     private readonly label = 'blob',
     private readonly tooLarge: (label: string, limit: number) => Error = (l, n) =>
-      new GitcellError('E_SIZE_MISMATCH', `${l}: more than the expected ${n} bytes`, { limit: n }),
+      new ImageError('E_SIZE_MISMATCH', `${l}: more than the expected ${n} bytes`, { limit: n }),
   ) {
     super();
   }

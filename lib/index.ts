@@ -1,5 +1,20 @@
 // lib/: the few utilities every part of gitcell shares (errors, logging, processes, files, hashing streams). No domain logic here.
-export { GitcellError, isGitcellError, errorMessage } from './errors.ts';
+export {
+  GitcellError,
+  isGitcellError,
+  errorMessage,
+  UsageError,
+  StoreError,
+  ManifestError,
+  GitError,
+  SchedulerError,
+  ImageError,
+  RuntimeError,
+  NetworkError,
+  SecretsError,
+  AgentError,
+} from './errors.ts';
+export * from './error-codes.ts';
 export { createLogger, silentLogger, type Logger } from './log.ts';
 export { readdirIfExists, readdirSyncOrEmpty, readFileNoFollow } from './fs.ts';
 export { HashCounter } from './hash-counter.ts';

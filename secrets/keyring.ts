@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { GitcellError } from '../lib/errors.ts';
+import { SecretsError } from '../lib/errors.ts';
 import { writeFileAtomic } from '../lib/atomic-write.ts';
 import { keyIdOf } from './envelope.ts';
 
@@ -114,7 +114,7 @@ export class Keyring {
       decipher.setAuthTag(Buffer.from(parsed.tag, 'base64'));
       payload = JSON.parse(Buffer.concat([decipher.update(Buffer.from(parsed.data, 'base64')), decipher.final()]).toString('utf8'));
     } catch (err) {
-      throw new GitcellError('E_KEY_BACKUP', 'sealing key backup cannot be opened: wrong passphrase or damaged backup', {}, { cause: err });
+      throw new SecretsError('E_KEY_BACKUP', 'sealing key backup cannot be opened: wrong passphrase or damaged backup', {}, { cause: err });
     }
     for (const pem of payload.keys) await this.add(createPrivateKey(pem));
     if (this.keys.has(payload.active)) await this.setActive(payload.active);

@@ -1,38 +1,18 @@
-import { GitcellError } from '../lib/index.ts';
+import { GitcellError, StoreError, StoreErrors, type StoreErrorCode as LibStoreErrorCode } from '../lib/index.ts';
 
 /**
- * StoreErrorCodes are the stable codes of errors the store raises on purpose. Callers switch on them
+ * StoreErrorCodes are the stable codes of errors the store raises on purpose: the Store family of
+ * the error index (lib/error-codes.ts), where each one's meaning is written. Callers switch on them
  * with isGitcellError(err, StoreErrorCodes.Conflict).
  */
-export const StoreErrorCodes = {
-  /** a compare-and-set write lost: the key's revision was not the expected one */
-  Conflict: 'E_CONFLICT',
-  /** create() of a key that already holds a value */
-  Exists: 'E_EXISTS',
-  /** a stored record is not valid JSON, not an envelope, of a future schema, or fails validation */
-  InvalidRecord: 'E_INVALID_RECORD',
-  /** a key or key filter that NATS KV cannot store or the layout forbids */
-  InvalidKey: 'E_INVALID_KEY',
-  /** the NATS servers did not answer (down, no JetStream leader yet, timeout) */
-  Unavailable: 'E_STORE_UNAVAILABLE',
-  /** any other refusal from JetStream */
-  Failed: 'E_STORE_FAILED',
-  /** updateWithRetry gave up after too many conflicts */
-  TooManyConflicts: 'E_TOO_MANY_CONFLICTS',
-  /** a write from a deposed leader: a higher lease term was seen */
-  Fenced: 'E_FENCED',
-  /** the NATS server refused the operation for this connection's user */
-  PermissionDenied: 'E_PERMISSION_DENIED',
-  /** no cluster to connect to (no --nats and no running embedded server) */
-  NoCluster: 'E_NO_CLUSTER',
-} as const;
+export const StoreErrorCodes = StoreErrors;
 
 /** StoreErrorCode is one of StoreErrorCodes. */
-export type StoreErrorCode = (typeof StoreErrorCodes)[keyof typeof StoreErrorCodes];
+export type StoreErrorCode = LibStoreErrorCode;
 
 /** storeError builds a GitcellError with a store code; the NATS error, if any, is kept as cause. */
-export function storeError(code: StoreErrorCode, message: string, data: Record<string, unknown> = {}, cause?: unknown): GitcellError {
-  return new GitcellError(code, message, data, cause === undefined ? undefined : { cause });
+export function storeError(code: StoreErrorCode, message: string, data: Record<string, unknown> = {}, cause?: unknown): StoreError {
+  return new StoreError(code, message, data, cause === undefined ? undefined : { cause });
 }
 
 // JetStream API error codes that mean "the expected last sequence did not match" (a lost CAS).

@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import Table from 'cli-table3';
-import { GitcellError, errorMessage } from '../../lib/errors.ts';
+import { errorMessage, ImageError, UsageError } from '../../lib/errors.ts';
 import { parseMemory } from '../../api/quantity.ts';
 import {
   ImageStore, collectGarbage, exportOciLayout, importOciLayout, importRootfs,
@@ -37,7 +37,7 @@ async function credentials(opts: AuthOptions): Promise<Credentials | undefined> 
   let password = process.env.GITCELL_REGISTRY_PASSWORD;
   if (opts.passwordStdin) password = readFileSync(0, 'utf8').replace(/\r?\n$/, '');
   if (username === undefined && password === undefined) return undefined;
-  if (!username || password === undefined) throw new GitcellError('E_USAGE', 'registry credentials need both a username and a password', {});
+  if (!username || password === undefined) throw new UsageError('E_USAGE', 'registry credentials need both a username and a password', {});
   return { username, password };
 }
 
@@ -50,7 +50,7 @@ function human(bytes: number): string {
 }
 
 function positiveInt(value: string, flag: string): number {
-  if (!/^[1-9]\d*$/.test(value)) throw new GitcellError('E_USAGE', `${flag}: "${value}" is not a positive whole number`, { flag });
+  if (!/^[1-9]\d*$/.test(value)) throw new UsageError('E_USAGE', `${flag}: "${value}" is not a positive whole number`, { flag });
   return Number(value);
 }
 
@@ -72,7 +72,7 @@ export function registerImage(program: Command): void {
       const asGiven = await stat(dir).catch(() => undefined);
       const layout = asGiven ? { dir } : splitLayoutArg(dir);
       if (!(await stat(layout.dir).catch(() => undefined))?.isDirectory()) {
-        throw new GitcellError('E_ROOTFS_INVALID', `${layout.dir} is not a directory`, { dir: layout.dir });
+        throw new ImageError('E_ROOTFS_INVALID', `${layout.dir} is not a directory`, { dir: layout.dir });
       }
       let img;
       if (await isOciLayout(layout.dir)) {
@@ -81,7 +81,7 @@ export function registerImage(program: Command): void {
         let mtime: Date | undefined;
         if (opts.mtime !== undefined) {
           mtime = new Date(opts.mtime);
-          if (Number.isNaN(mtime.getTime())) throw new GitcellError('E_USAGE', `--mtime: "${opts.mtime}" is not a date`, { flag: '--mtime' });
+          if (Number.isNaN(mtime.getTime())) throw new UsageError('E_USAGE', `--mtime: "${opts.mtime}" is not a date`, { flag: '--mtime' });
         }
         img = await importRootfs(store, layout.dir, ref, mtime ? { mtime } : {});
       }
@@ -169,6 +169,6 @@ function quantityBytes(v: string, flag: string): number {
   try {
     return parseMemory(/^\d+$/.test(v) ? Number(v) : v);
   } catch (err) {
-    throw new GitcellError('E_USAGE', `${flag}: ${errorMessage(err)}`, { flag, value: v });
+    throw new UsageError('E_USAGE', `${flag}: ${errorMessage(err)}`, { flag, value: v });
   }
 }

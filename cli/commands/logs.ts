@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { GitcellError } from '../../lib/errors.ts';
+import { UsageError } from '../../lib/errors.ts';
 import { connectReader, openReaderStore } from '../client.ts';
 import { findTaskNode, streamLogs } from '../../agent/index.ts';
 
@@ -18,7 +18,7 @@ export function registerLogs(program: Command): void {
     .action(async (task: string, opts: { follow?: boolean; tail?: string; nats?: string; creds?: string; stateDir: string; prefix: string }) => {
       let tail: number | undefined;
       if (opts.tail !== undefined) {
-        if (!/^\d+$/.test(opts.tail)) throw new GitcellError('E_USAGE', `--tail: "${opts.tail}" is not a non-negative whole number`, { flag: '--tail' });
+        if (!/^\d+$/.test(opts.tail)) throw new UsageError('E_USAGE', `--tail: "${opts.tail}" is not a non-negative whole number`, { flag: '--tail' });
         tail = Number(opts.tail);
       }
       const nc = await connectReader(opts, 'logs');

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { parseCpu, parseMemory } from '../../api/index.ts';
-import { GitcellError, isGitcellError } from '../../lib/errors.ts';
+import { isGitcellError, UsageError } from '../../lib/errors.ts';
 import { LOCAL_DOMAIN, parseReference, pullImage, type ContainerManager, type ContainerOptions } from '../../runtime/index.ts';
 import { collect, openManager, STATE_DIR_DEFAULT } from '../containers.ts';
 
@@ -32,8 +32,8 @@ export function registerRun(program: Command): void {
     .option('--pids-limit <n>', 'maximum number of processes')
     .option('--state-dir <dir>', 'state directory', STATE_DIR_DEFAULT)
     .action(async (image: string, command: string[], flags: RunFlags) => {
-      if (flags.rm && flags.detach) throw new GitcellError('E_USAGE', '--rm and --detach cannot be combined: nobody would be there to remove it');
-      if (flags.pidsLimit !== undefined && !/^\d+$/.test(flags.pidsLimit)) throw new GitcellError('E_USAGE', `--pids-limit: "${flags.pidsLimit}" is not a whole number`);
+      if (flags.rm && flags.detach) throw new UsageError('E_USAGE', '--rm and --detach cannot be combined: nobody would be there to remove it');
+      if (flags.pidsLimit !== undefined && !/^\d+$/.test(flags.pidsLimit)) throw new UsageError('E_USAGE', `--pids-limit: "${flags.pidsLimit}" is not a whole number`);
       const opts: ContainerOptions = {
         image,
         env: flags.env,

@@ -6,7 +6,7 @@ function usage(cmd: Command, message: string): never {
 }
 import { readFile } from 'node:fs/promises';
 import Table from 'cli-table3';
-import { GitcellError, silentLogger } from '../../lib/index.ts';
+import { SchedulerError, silentLogger } from '../../lib/index.ts';
 import { connectFromOptions, openClusterStore } from '../../store/index.ts';
 import {
   buildSnapshot,
@@ -40,7 +40,7 @@ async function readDoc(file: string): Promise<unknown> {
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    throw new GitcellError('E_SCHEDULE_INPUT', `${file}: cannot read: ${(err as Error).message}`, { file });
+    throw new SchedulerError('E_SCHEDULE_INPUT', `${file}: cannot read: ${(err as Error).message}`, { file });
   }
   return parseDocument(text, file);
 }

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createUser, fromSeed } from '@nats-io/nkeys';
-import { GitcellError } from '../../lib/errors.ts';
+import { UsageError } from '../../lib/errors.ts';
 import { agentPermissions, authorizationConfig, controlPermissions, viewerPermissions, CONTROL_SEED_FILE, VIEWER_SEED_FILE, type NatsUser } from '../../store/index.ts';
 
 /** ClusterIdentities are the seed files and the server configuration that admits them. */
@@ -34,7 +34,7 @@ async function ensureSeed(file: string): Promise<string> {
       await chmod(file, 0o600);
       return pub;
     } catch (err) {
-      throw new GitcellError('E_BAD_SEED', `${file}: not an nkey user seed (${(err as Error).message}); delete it to make a new one`, { file });
+      throw new UsageError('E_BAD_SEED', `${file}: not an nkey user seed (${(err as Error).message}); delete it to make a new one`, { file });
     }
   }
   const kp = createUser();

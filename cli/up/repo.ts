@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { join, relative } from 'node:path';
 import git from 'isomorphic-git';
 import { loadAll } from 'js-yaml';
-import { GitcellError, errorMessage } from '../../lib/errors.ts';
+import { errorMessage, GitError, UsageError } from '../../lib/errors.ts';
 import { Keyring, sealValue } from '../../secrets/index.ts';
 
 /** UP_AUTHOR signs the first commit of the state dir's repository. */
@@ -73,7 +73,7 @@ export async function resealSecrets(dir: string, keyring: Keyring): Promise<numb
 export async function ensureStateRepo(source: string, stateDir: string): Promise<{ dir: string; created: boolean; resealed: number }> {
   const dir = join(stateDir, 'repo');
   if (fs.existsSync(join(dir, '.git'))) return { dir, created: false, resealed: 0 };
-  if (!fs.existsSync(source)) throw new GitcellError('E_REPO_NOT_FOUND', `--repo ${source}: no such directory`, { repo: source });
+  if (!fs.existsSync(source)) throw new GitError('E_REPO_NOT_FOUND', `--repo ${source}: no such directory`, { repo: source });
   try {
     await cp(source, dir, { recursive: true, filter: (src) => !src.split('/').includes('.git') });
     const resealed = await resealSecrets(dir, await Keyring.open(stateDir));
@@ -83,7 +83,7 @@ export async function ensureStateRepo(source: string, stateDir: string): Promise
     return { dir, created: true, resealed };
   } catch (err) {
     fs.rmSync(dir, { recursive: true, force: true });
-    throw new GitcellError('E_REPO_INIT', `cannot make ${dir} from ${source}: ${errorMessage(err)}`, { source, dir });
+    throw new UsageError('E_REPO_INIT', `cannot make ${dir} from ${source}: ${errorMessage(err)}`, { source, dir });
   }
 }
 

@@ -3,7 +3,7 @@
 // through git's signing code) and what must be verified exactly as git verifies it.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { GitcellError } from '../../lib/errors.ts';
+import { GitError } from '../../lib/errors.ts';
 
 /** DEFAULT_GIT is Debian's git binary; override with GITCELL_GIT (an absolute path). */
 export const DEFAULT_GIT = '/usr/bin/git';
@@ -21,7 +21,7 @@ export interface GitRun {
 /** gitBinary returns the absolute path of git, or throws E_GIT_MISSING naming where it looked. */
 export function gitBinary(): string {
   const bin = process.env.GITCELL_GIT ?? DEFAULT_GIT;
-  if (!existsSync(bin)) throw new GitcellError('E_GIT_MISSING', `git not found at ${bin}: install the Debian package git (scripts/bootstrap.sh) or set GITCELL_GIT`, { binary: bin });
+  if (!existsSync(bin)) throw new GitError('E_GIT_MISSING', `git not found at ${bin}: install the Debian package git (scripts/bootstrap.sh) or set GITCELL_GIT`, { binary: bin });
   return bin;
 }
 
@@ -57,7 +57,7 @@ export function runGit(args: string[], opts: RunGitOptions): Promise<GitRun> {
       },
       (err, stdout, stderr) => {
         if (err && typeof (err as { code?: unknown }).code !== 'number') {
-          reject(new GitcellError('E_GIT_EXEC', `git ${args[0]}: ${err.message}`, { args }));
+          reject(new GitError('E_GIT_EXEC', `git ${args[0]}: ${err.message}`, { args }));
           return;
         }
         resolve({ code: err ? ((err as { code: number }).code) : 0, stdout, stderr });

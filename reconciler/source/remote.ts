@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import git from 'isomorphic-git';
 import http from 'isomorphic-git/http/node';
 import { createLogger, type Logger } from '../../lib/log.ts';
-import { GitcellError, errorMessage } from '../../lib/errors.ts';
+import { errorMessage, GitcellError, GitError } from '../../lib/errors.ts';
 import { coalesce } from './coalesce.ts';
 import { loadCredentials } from './credentials.ts';
 import { normalizeSubPath } from './gitdir.ts';
@@ -54,12 +54,12 @@ export function createRemoteSource(options: SourceOptions, log: Logger = createL
     } catch (err) {
       const code = (err as { code?: string }).code;
       if (code === 'HttpError' && /401|403/.test(errorMessage(err))) {
-        throw new GitcellError('E_GIT_AUTH', `fetching ${url}: authentication failed (${errorMessage(err)})`, { url });
+        throw new GitError('E_GIT_AUTH', `fetching ${url}: authentication failed (${errorMessage(err)})`, { url });
       }
       if (code === 'NotFoundError' || code === 'NoRefspecError') {
-        throw new GitcellError('E_BRANCH_NOT_FOUND', `fetching ${url}: branch "${branch}" not found`, { url, branch });
+        throw new GitError('E_BRANCH_NOT_FOUND', `fetching ${url}: branch "${branch}" not found`, { url, branch });
       }
-      throw new GitcellError('E_GIT_FETCH', `fetching ${url}: ${errorMessage(err)}`, { url }, { cause: err });
+      throw new GitError('E_GIT_FETCH', `fetching ${url}: ${errorMessage(err)}`, { url }, { cause: err });
     }
     const tip = await git.resolveRef({ fs, gitdir, ref: trackingRef });
     if (tip !== last) {

@@ -11,7 +11,7 @@ import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import * as tar from 'tar-stream';
-import { GitcellError } from '../../lib/errors.ts';
+import { RuntimeError } from '../../lib/errors.ts';
 import { HashCounter, MediaTypes, type ImageConfig, type ResolvedImage } from '../image/index.ts';
 import { listOpaque, OPAQUE_MARKER, WHITEOUT_PREFIX } from '../snapshot/index.ts';
 import type { ContainerManager } from './manager.ts';
@@ -94,17 +94,17 @@ export async function writeDiffTar(upper: string, entries: DiffEntry[], pack: ta
         try {
           fd = fs.openSync(join(upper, e.rel), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
         } catch (err) {
-          throw new GitcellError('E_COMMIT_FAILED', `opening ${e.rel} in the container's layer failed: ${(err as Error).message}`, { path: e.rel });
+          throw new RuntimeError('E_COMMIT_FAILED', `opening ${e.rel} in the container's layer failed: ${(err as Error).message}`, { path: e.rel });
         }
         const now = fs.fstatSync(fd);
         if (now.ino !== e.st.ino || now.dev !== e.st.dev || !now.isFile()) {
           fs.closeSync(fd);
-          throw new GitcellError('E_COMMIT_FAILED', `${e.rel} changed while committing`, { path: e.rel });
+          throw new RuntimeError('E_COMMIT_FAILED', `${e.rel} changed while committing`, { path: e.rel });
         }
         const sink = pack.entry({ ...h, name: e.rel, type: 'file', size: e.st.size });
         await pipeline(fs.createReadStream('', { fd, start: 0, end: Math.max(0, e.st.size - 1) }), sink as unknown as NodeJS.WritableStream)
           .catch((err: unknown) => {
-            throw new GitcellError('E_COMMIT_FAILED', `reading ${e.rel} from the container's layer failed: ${(err as Error).message}`, { path: e.rel });
+            throw new RuntimeError('E_COMMIT_FAILED', `reading ${e.rel} from the container's layer failed: ${(err as Error).message}`, { path: e.rel });
           });
         break;
       }

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { GitcellError } from '../../lib/errors.ts';
+import { GitcellError, RuntimeError } from '../../lib/errors.ts';
 
 const run = promisify(execFile);
 
@@ -27,7 +27,7 @@ export function findRunc(): string {
       // keep looking
     }
   }
-  throw new GitcellError('E_TOOL_MISSING', 'runc is not installed: run scripts/bootstrap.sh (Debian package runc)', { tool: 'runc' });
+  throw new RuntimeError('E_TOOL_MISSING', 'runc is not installed: run scripts/bootstrap.sh (Debian package runc)', { tool: 'runc' });
 }
 
 /** Runc runs runc commands against one state root. */

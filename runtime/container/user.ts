@@ -2,7 +2,7 @@
 // /etc/passwd and /etc/group, read without following symlinks: the image is hostile too.
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { GitcellError } from '../../lib/errors.ts';
+import { GitcellError, RuntimeError } from '../../lib/errors.ts';
 import { readFileNoFollow } from '../../lib/fs.ts';
 
 /** ResolvedUser is what the OCI spec's process.user needs, plus HOME for the environment. */
@@ -77,7 +77,7 @@ export function resolveUser(user: string | undefined, passwd: PasswdEntry[], gro
 }
 
 function bad(user: string, reason: string): GitcellError {
-  return new GitcellError('E_CONTAINER_USER', `user "${user}": ${reason}`, { field: 'user', user, reason });
+  return new RuntimeError('E_CONTAINER_USER', `user "${user}": ${reason}`, { field: 'user', user, reason });
 }
 
 /** readImageFile reads rootfs/etc/NAME when it is a regular file reached through real directories. */

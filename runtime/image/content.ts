@@ -4,7 +4,7 @@ import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { GitcellError } from '../../lib/errors.ts';
+import { ImageError } from '../../lib/errors.ts';
 import { readdirIfExists } from '../../lib/fs.ts';
 import { HashCounter } from '../../lib/hash-counter.ts';
 import { assertDigest, digestHex } from './digest.ts';
@@ -135,10 +135,10 @@ export class ContentStore {
 
   private async commit(tmp: string, digest: string, size: number, expected: BlobExpectation): Promise<Descriptor> {
     if (expected.digest !== undefined && expected.digest !== digest) {
-      throw new GitcellError('E_DIGEST_MISMATCH', `blob content hashes to ${digest}, expected ${expected.digest}; not stored`, { expected: expected.digest, actual: digest, size });
+      throw new ImageError('E_DIGEST_MISMATCH', `blob content hashes to ${digest}, expected ${expected.digest}; not stored`, { expected: expected.digest, actual: digest, size });
     }
     if (expected.size !== undefined && expected.size !== size) {
-      throw new GitcellError('E_SIZE_MISMATCH', `blob ${digest} is ${size} bytes, expected ${expected.size}; not stored`, { digest, expected: expected.size, actual: size });
+      throw new ImageError('E_SIZE_MISMATCH', `blob ${digest} is ${size} bytes, expected ${expected.size}; not stored`, { digest, expected: expected.size, actual: size });
     }
     const handle = await open(tmp, 'r');
     try { await handle.sync(); } finally { await handle.close(); }
@@ -150,7 +150,7 @@ export class ContentStore {
 
   private notFound(digest: string, err: unknown): unknown {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      return new GitcellError('E_BLOB_NOT_FOUND', `blob ${digest} is not in the content store ${this.blobsDir}`, { digest });
+      return new ImageError('E_BLOB_NOT_FOUND', `blob ${digest} is not in the content store ${this.blobsDir}`, { digest });
     }
     return err;
   }

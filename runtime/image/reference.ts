@@ -1,4 +1,4 @@
-import { GitcellError } from '../../lib/errors.ts';
+import { ImageError } from '../../lib/errors.ts';
 import { isDigest } from './digest.ts';
 
 /** Reference is a parsed image reference: registry host, repository path, tag and/or digest. */
@@ -28,7 +28,7 @@ export const LOCAL_DOMAIN = 'localhost';
  */
 export function parseReference(input: string): Reference {
   const fail = (reason: string): never => {
-    throw new GitcellError('E_REFERENCE_INVALID', `image reference "${input}": ${reason}`, { reference: input, reason });
+    throw new ImageError('E_REFERENCE_INVALID', `image reference "${input}": ${reason}`, { reference: input, reason });
   };
   if (typeof input !== 'string' || input.length === 0) fail('empty');
   if (input.length > 512) fail('longer than 512 characters');

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, rm, stat, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { GitcellError, isGitcellError } from '../../lib/errors.ts';
+import { ImageError, isGitcellError } from '../../lib/errors.ts';
 import { HashCounter, type ContentStore, type Descriptor } from '../image/index.ts';
 import type { RegistryClient } from './client.ts';
 import type { Progress } from './progress.ts';
@@ -31,10 +31,10 @@ export const DEFAULT_MAX_BLOB_BYTES = 10 * 1024 ** 3;
  */
 export function checkDeclaredSize(desc: Descriptor, max: number = DEFAULT_MAX_BLOB_BYTES, where = 'blob'): void {
   if (!Number.isSafeInteger(desc.size) || desc.size < 0) {
-    throw new GitcellError('E_MANIFEST_INVALID', `${where} ${desc.digest}: declared size ${String(desc.size)} is not a byte count`, { digest: desc.digest, size: desc.size });
+    throw new ImageError('E_MANIFEST_INVALID', `${where} ${desc.digest}: declared size ${String(desc.size)} is not a byte count`, { digest: desc.digest, size: desc.size });
   }
   if (desc.size > max) {
-    throw new GitcellError('E_BLOB_TOO_LARGE', `${where} ${desc.digest} declares ${desc.size} bytes, over the ${max}-byte cap (maxBlobBytes); not downloaded`, { digest: desc.digest, size: desc.size, max });
+    throw new ImageError('E_BLOB_TOO_LARGE', `${where} ${desc.digest} declares ${desc.size} bytes, over the ${max}-byte cap (maxBlobBytes); not downloaded`, { digest: desc.digest, size: desc.size, max });
   }
 }
 
@@ -154,12 +154,12 @@ async function transferBody(client: RegistryClient, repository: string, desc: De
   try {
     res = await client.request('GET', `/v2/${repository}/blobs/${desc.digest}`, { scope, headers, stream: true, signal });
   } catch (err) {
-    if (signal.aborted) throw new GitcellError('E_TRANSFER_INTERRUPTED', `${client.domain}/${repository}: download of ${desc.digest} stalled (${(signal.reason as Error).message})`, { digest: desc.digest });
+    if (signal.aborted) throw new ImageError('E_TRANSFER_INTERRUPTED', `${client.domain}/${repository}: download of ${desc.digest} stalled (${(signal.reason as Error).message})`, { digest: desc.digest });
     throw err;
   }
   if (res.status === 404) {
     await res.body?.cancel();
-    throw new GitcellError('E_BLOB_NOT_FOUND', `${client.domain}/${repository}: blob ${desc.digest} is not in the registry`, { digest: desc.digest });
+    throw new ImageError('E_BLOB_NOT_FOUND', `${client.domain}/${repository}: blob ${desc.digest} is not in the registry`, { digest: desc.digest });
   }
   let append = offset > 0;
   if (res.status === 200) append = false; // the registry ignored Range: start over
@@ -169,13 +169,13 @@ async function transferBody(client: RegistryClient, repository: string, desc: De
   } else {
     throw await client.failure(res, `GET blob ${desc.digest}`);
   }
-  if (!res.body) throw new GitcellError('E_REGISTRY_ERROR', `${client.domain}: empty body for blob ${desc.digest}`, { digest: desc.digest });
+  if (!res.body) throw new ImageError('E_REGISTRY_ERROR', `${client.domain}: empty body for blob ${desc.digest}`, { digest: desc.digest });
   const start = append ? offset : 0;
   // A registry announcing more than the descriptor allows is refused before its body is read.
   const announced = Number(res.headers.get('content-length') ?? NaN);
   if (Number.isFinite(announced) && announced > desc.size - start) {
     await res.body.cancel();
-    throw new GitcellError('E_SIZE_MISMATCH', `${client.domain}/${repository}: blob ${desc.digest} is announced as ${announced} bytes, more than the ${desc.size - start} its descriptor leaves; not stored`, { digest: desc.digest, announced });
+    throw new ImageError('E_SIZE_MISMATCH', `${client.domain}/${repository}: blob ${desc.digest} is announced as ${announced} bytes, more than the ${desc.size - start} its descriptor leaves; not stored`, { digest: desc.digest, announced });
   }
   // The limit stops a registry that sends more than the descriptor's size from filling the disk.
   // Each chunk is written before the next is read, so after an interruption the partial file
@@ -188,7 +188,7 @@ async function transferBody(client: RegistryClient, repository: string, desc: De
       received += chunk.length;
       if (received > limit) {
         await file.truncate(0);
-        throw new GitcellError('E_SIZE_MISMATCH', `${client.domain}/${repository}: blob ${desc.digest} is longer than its ${desc.size} bytes; not stored`, { digest: desc.digest });
+        throw new ImageError('E_SIZE_MISMATCH', `${client.domain}/${repository}: blob ${desc.digest} is longer than its ${desc.size} bytes; not stored`, { digest: desc.digest });
       }
       await file.write(chunk);
       touch();
@@ -197,13 +197,13 @@ async function transferBody(client: RegistryClient, repository: string, desc: De
   } catch (err) {
     if (isGitcellError(err)) throw err;
     const why = signal.aborted ? `stalled: ${(signal.reason as Error).message}` : (err as Error).message;
-    throw new GitcellError('E_TRANSFER_INTERRUPTED', `${client.domain}/${repository}: download of ${desc.digest} was interrupted (${why})`, { digest: desc.digest }, { cause: err });
+    throw new ImageError('E_TRANSFER_INTERRUPTED', `${client.domain}/${repository}: download of ${desc.digest} was interrupted (${why})`, { digest: desc.digest }, { cause: err });
   } finally {
     await file.close();
   }
   const got = (await stat(path)).size;
   if (got < desc.size) {
-    throw new GitcellError('E_TRANSFER_INTERRUPTED', `${client.domain}/${repository}: download of ${desc.digest} ended at ${got} of ${desc.size} bytes`, { digest: desc.digest, got });
+    throw new ImageError('E_TRANSFER_INTERRUPTED', `${client.domain}/${repository}: download of ${desc.digest} ended at ${got} of ${desc.size} bytes`, { digest: desc.digest, got });
   }
 }
 

@@ -3,7 +3,7 @@
 // rare, so one process per layer (not per file) is cheap; callers batch paths into one call.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { GitcellError } from '../../lib/errors.ts';
+import { RuntimeError } from '../../lib/errors.ts';
 
 const run = promisify(execFile);
 
@@ -17,9 +17,9 @@ async function tool(cmd: string, args: string[], what: string): Promise<string> 
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { stderr?: string };
     if (e.code === 'ENOENT') {
-      throw new GitcellError('E_TOOL_MISSING', `${cmd} is not installed (needed to ${what}); run scripts/bootstrap.sh`, { tool: cmd });
+      throw new RuntimeError('E_TOOL_MISSING', `${cmd} is not installed (needed to ${what}); run scripts/bootstrap.sh`, { tool: cmd });
     }
-    throw new GitcellError('E_FS_OP_FAILED', `${cmd} failed to ${what}: ${(e.stderr ?? e.message).trim()}`, { tool: cmd });
+    throw new RuntimeError('E_FS_OP_FAILED', `${cmd} failed to ${what}: ${(e.stderr ?? e.message).trim()}`, { tool: cmd });
   }
 }
 

@@ -19,7 +19,8 @@ import { join } from 'node:path';
 import type { Readable, Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
-import { GitcellError } from '../../lib/errors.ts';
+import { GitcellError, RuntimeError } from '../../lib/errors.ts';
+import type { RuntimeErrorCode } from '../../lib/error-codes.ts';
 import { HashCounter } from '../../lib/hash-counter.ts';
 import { classifyWhiteout, cleanEntryName, safeMode, type EntryPath } from './paths.ts';
 import { makeWhiteouts, markOpaque } from './fsops.ts';
@@ -62,7 +63,7 @@ export async function unpackLayer(input: Readable, dir: string, opts: UnpackOpti
   const label = opts.layer ?? 'layer';
   // The decompressed bytes are counted and hashed (the diff ID) and capped: gzip bombs stop here.
   const meter = new HashCounter(limits.maxBytes, label, (layer, limit) =>
-    new GitcellError('E_LAYER_TOO_LARGE', `${layer}: more than ${limit} bytes once decompressed`, { layer, limit }));
+    new RuntimeError('E_LAYER_TOO_LARGE', `${layer}: more than ${limit} bytes once decompressed`, { layer, limit }));
   const extract = tar.extract();
   const stages: Readable[] = opts.gzip ? [input, createGunzip(), meter] : [input, meter];
   const fail = (err: unknown): void => {
@@ -84,11 +85,11 @@ export async function unpackLayer(input: Readable, dir: string, opts: UnpackOpti
     for await (const entry of extract) {
       entries++;
       if (entries > limits.maxEntries) {
-        throw new GitcellError('E_LAYER_TOO_MANY_ENTRIES', `${label}: more than ${limits.maxEntries} entries`, { layer: label, limit: limits.maxEntries });
+        throw new RuntimeError('E_LAYER_TOO_MANY_ENTRIES', `${label}: more than ${limits.maxEntries} entries`, { layer: label, limit: limits.maxEntries });
       }
       const h = entry.header;
       if ((h.size ?? 0) > limits.maxBytes) {
-        throw new GitcellError('E_LAYER_TOO_LARGE', `${label}: entry "${h.name}" declares ${h.size} bytes, over the limit of ${limits.maxBytes}`, { layer: label, entry: h.name, limit: limits.maxBytes });
+        throw new RuntimeError('E_LAYER_TOO_LARGE', `${label}: entry "${h.name}" declares ${h.size} bytes, over the limit of ${limits.maxBytes}`, { layer: label, entry: h.name, limit: limits.maxBytes });
       }
       const skip = await applier.apply(h, entry);
       if (skip) skipped.push({ name: h.name, reason: skip });
@@ -101,7 +102,7 @@ export async function unpackLayer(input: Readable, dir: string, opts: UnpackOpti
   await applier.finish();
   const diffId = meter.digest();
   if (opts.expectedDiffId && opts.expectedDiffId !== diffId) {
-    throw new GitcellError('E_LAYER_DIFFID_MISMATCH', `${label}: uncompressed content has ${diffId}, the image says ${opts.expectedDiffId}`, { layer: label, expected: opts.expectedDiffId, actual: diffId });
+    throw new RuntimeError('E_LAYER_DIFFID_MISMATCH', `${label}: uncompressed content has ${diffId}, the image says ${opts.expectedDiffId}`, { layer: label, expected: opts.expectedDiffId, actual: diffId });
   }
   return { entries, bytes: meter.bytes, diffId, whiteouts: applier.whiteoutCount, opaques: applier.opaqueCount, opaqueDirs: applier.opaqueDirs, skipped };
 }
@@ -110,12 +111,12 @@ function wrapStreamError(err: unknown, label: string): Error {
   if (err instanceof GitcellError) return err;
   const e = err as NodeJS.ErrnoException;
   if (typeof e?.code === 'string' && e.code.startsWith('Z_')) {
-    return new GitcellError('E_LAYER_CORRUPT', `${label}: gzip stream is corrupt: ${e.message}`, { layer: label });
+    return new RuntimeError('E_LAYER_CORRUPT', `${label}: gzip stream is corrupt: ${e.message}`, { layer: label });
   }
   if (typeof e?.code === 'string' && /^E[A-Z]+$/.test(e.code) && e.syscall) {
-    return new GitcellError('E_LAYER_APPLY_FAILED', `${label}: ${e.syscall} failed: ${e.message}`, { layer: label, errno: e.code });
+    return new RuntimeError('E_LAYER_APPLY_FAILED', `${label}: ${e.syscall} failed: ${e.message}`, { layer: label, errno: e.code });
   }
-  return new GitcellError('E_LAYER_CORRUPT', `${label}: not a valid tar stream: ${e?.message ?? String(err)}`, { layer: label });
+  return new RuntimeError('E_LAYER_CORRUPT', `${label}: not a valid tar stream: ${e?.message ?? String(err)}`, { layer: label });
 }
 
 const O_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
@@ -132,7 +133,7 @@ class Applier {
 
   constructor(private readonly root: string, private readonly label: string) {}
 
-  private refuse(code: string, name: string, reason: string): never {
+  private refuse(code: RuntimeErrorCode, name: string, reason: string): never {
     throw new GitcellError(code, `${this.label}: entry "${name}": ${reason}`, { layer: this.label, entry: name, reason });
   }
 
