@@ -8,6 +8,7 @@ export {
   ContainerManager,
   commitContainer,
   validateCgroupParent,
+  removeCgroupParent,
   logFiles,
   parseLogLine,
   LogFollower,

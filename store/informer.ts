@@ -7,7 +7,8 @@
  *     acting on a partial copy would delete what it merely has not seen yet);
  *   - restart: a watch that ends or fails while the signal is live is started again after a bounded
  *     exponential backoff, resuming after the last revision it handled, so the copy catches up
- *     with every change made meanwhile (deletes too) and never freezes;
+ *     with every change made meanwhile (deletes too) and never freezes; a closed connection ends
+ *     the informer (`done`), as it ends every watch on it;
  *   - revision guard: every key remembers the newest revision applied to it, deletes included, so
  *     an older event still in flight never rolls back a newer one, and a component's own write can
  *     be applied at once with its revision (`apply`) without being undone by a late watch event;
@@ -30,6 +31,8 @@ export interface InformerEntry<T> {
 export interface InformerSource<T> {
   readonly name: string;
   watch(opts?: WatchOptions): Watch<T>;
+  /** the connection: once it is closed for good, a watch that ended is not restarted */
+  readonly nc?: { isClosed(): boolean };
 }
 
 /**
@@ -206,7 +209,8 @@ export class Informer<T> implements InformerView<T> {
       } finally {
         await watch.close().catch(() => undefined);
       }
-      if (signal.aborted) break;
+      // A closed connection never comes back: restarting would spin (and keep the process alive).
+      if (signal.aborted || this.source.nc?.isClosed()) break;
       this.restarts++;
       const delay = backoff.next();
       log.warn({ bucket: this.name, reason: why, retryInMs: delay, revision: this.seen }, 'informer: watch stopped; restarting');

@@ -2,8 +2,12 @@
 // the contract registers here or in its own test file: the scheduler, the controllers loop, the
 // secrets distributor, the reconciler's desired cache and `gitcell up`'s view all build a plain
 // store Informer (whole bucket or a prefix), so the first registration covers them.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { silentLogger } from '../../../lib/index.ts';
-import { Informer } from '../../../store/index.ts';
+import { Bucket, connect, Informer, jsonCodec } from '../../../store/index.ts';
+import { startNatsServer } from '../../helpers/nats.ts';
 import { informerConformance, type Item } from '../../helpers/informer-suite.ts';
 
 informerConformance('store Informer', (source, o) => {
@@ -14,4 +18,17 @@ informerConformance('store Informer', (source, o) => {
 informerConformance('store Informer with a fast restart backoff', (source, o) => {
   const inf = new Informer<Item>(source, { ...o, log: silentLogger(), backoff: { initialMs: 1, maxMs: 20 } });
   return { view: inf, apply: (key, value, revision) => inf.apply(key, value, revision), done: inf.done };
+});
+
+test('a closed connection ends the informer (done resolves) instead of restarting its watch forever', async (t) => {
+  const server = await startNatsServer({ t });
+  const nc = await connect({ servers: server.url, name: 'informer-close' });
+  const bucket = await Bucket.open<Item>(nc, { name: `inf_${randomBytes(4).toString('hex')}` }, jsonCodec<Item>(), { log: silentLogger() });
+  const ac = new AbortController();
+  t.after(() => ac.abort());
+  const inf = new Informer<Item>(bucket, { signal: ac.signal, log: silentLogger() });
+  await inf.synced;
+  await nc.close();
+  const ended = await Promise.race([inf.done.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 30_000).unref())]);
+  assert.equal(ended, true, 'done within 30 s of the close');
 });
