@@ -23,85 +23,45 @@ export function isGitcellError(err: unknown, code?: ErrorCode): err is GitcellEr
   return err instanceof GitcellError && (code === undefined || err.code === code);
 }
 
-/** UsageError is the one class of the Usage family (a command line or option a user typed is wrong (exit 2)); its code is a UsageErrorCode. */
-export class UsageError<Data extends Record<string, unknown> = Record<string, unknown>> extends GitcellError<Data> {
-  constructor(code: UsageErrorCode, message: string, data: Data = {} as Data, options?: { cause?: unknown }) {
-    super(code, message, data, options);
-    this.name = 'UsageError';
-  }
+/** FamilyError is the class of one family of the index: a GitcellError whose code is one of `C`. */
+export type FamilyError<C extends ErrorCode> = GitcellError & { readonly code: C };
+
+/** FamilyErrorClass builds a family's errors; `instanceof` tells the family apart. */
+export interface FamilyErrorClass<C extends ErrorCode> {
+  new (code: C, message: string, data?: Record<string, unknown>, options?: { cause?: unknown }): FamilyError<C>;
 }
 
-/** StoreError is the one class of the Store family (NATS JetStream store (store/)); its code is a StoreErrorCode. */
-export class StoreError<Data extends Record<string, unknown> = Record<string, unknown>> extends GitcellError<Data> {
-  constructor(code: StoreErrorCode, message: string, data: Data = {} as Data, options?: { cause?: unknown }) {
-    super(code, message, data, options);
-    this.name = 'StoreError';
-  }
+function family<C extends ErrorCode>(name: string): FamilyErrorClass<C> {
+  const cls = class extends GitcellError {
+    constructor(code: C, message: string, data: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+      super(code, message, data, options);
+      this.name = name;
+    }
+  };
+  Object.defineProperty(cls, 'name', { value: name });
+  return cls as unknown as FamilyErrorClass<C>;
 }
 
-/** ManifestError is the one class of the Manifest family (a manifest in Git is invalid (reconciler/manifests, reconciler/validate): reported per file, field and line); its code is a ManifestErrorCode. */
-export class ManifestError<Data extends Record<string, unknown> = Record<string, unknown>> extends GitcellError<Data> {
-  constructor(code: ManifestErrorCode, message: string, data: Data = {} as Data, options?: { cause?: unknown }) {
-    super(code, message, data, options);
-    this.name = 'ManifestError';
-  }
-}
-
-/** GitError is the one class of the Git family (Git sources, reverts and pushes (reconciler/source, reconciler/git)); its code is a GitErrorCode. */
-export class GitError<Data extends Record<string, unknown> = Record<string, unknown>> extends GitcellError<Data> {
-  constructor(code: GitErrorCode, message: string, data: Data = {} as Data, options?: { cause?: unknown }) {
-    super(code, message, data, options);
-    this.name = 'GitError';
-  }
-}
-
-/** SchedulerError is the one class of the Scheduler family (the scheduler core and its inputs (scheduler/)); its code is a SchedulerErrorCode. */
-export class SchedulerError<Data extends Record<string, unknown> = Record<string, unknown>> extends GitcellError<Data> {
-  constructor(code: SchedulerErrorCode, message: string, data: Data = {} as Data, options?: { cause?: unknown }) {
-    super(code, message, data, options);
-    this.name = 'SchedulerError';
-  }
-}
-
-/** ImageError is the one class of the Image family (images, content and registries (runtime/image, runtime/registry)); its code is a ImageErrorCode. */
-export class ImageError<Data extends Record<string, unknown> = Record<string, unknown>> extends GitcellError<Data> {
-  constructor(code: ImageErrorCode, message: string, data: Data = {} as Data, options?: { cause?: unknown }) {
-    super(code, message, data, options);
-    this.name = 'ImageError';
-  }
-}
-
-/** RuntimeError is the one class of the Runtime family (containers, snapshots and mounts (runtime/container, runtime/snapshot)); its code is a RuntimeErrorCode. */
-export class RuntimeError<Data extends Record<string, unknown> = Record<string, unknown>> extends GitcellError<Data> {
-  constructor(code: RuntimeErrorCode, message: string, data: Data = {} as Data, options?: { cause?: unknown }) {
-    super(code, message, data, options);
-    this.name = 'RuntimeError';
-  }
-}
-
-/** NetworkError is the one class of the Network family (task networking (runtime/network)); its code is a NetworkErrorCode. */
-export class NetworkError<Data extends Record<string, unknown> = Record<string, unknown>> extends GitcellError<Data> {
-  constructor(code: NetworkErrorCode, message: string, data: Data = {} as Data, options?: { cause?: unknown }) {
-    super(code, message, data, options);
-    this.name = 'NetworkError';
-  }
-}
-
-/** SecretsError is the one class of the Secrets family (sealed Secrets and key rings (secrets/, agent secret volumes)); its code is a SecretsErrorCode. */
-export class SecretsError<Data extends Record<string, unknown> = Record<string, unknown>> extends GitcellError<Data> {
-  constructor(code: SecretsErrorCode, message: string, data: Data = {} as Data, options?: { cause?: unknown }) {
-    super(code, message, data, options);
-    this.name = 'SecretsError';
-  }
-}
-
-/** AgentError is the one class of the Agent family (the node agent and its services (agent/)); its code is a AgentErrorCode. */
-export class AgentError<Data extends Record<string, unknown> = Record<string, unknown>> extends GitcellError<Data> {
-  constructor(code: AgentErrorCode, message: string, data: Data = {} as Data, options?: { cause?: unknown }) {
-    super(code, message, data, options);
-    this.name = 'AgentError';
-  }
-}
+/** UsageError: the Usage family (a command line or option a user typed is wrong (exit 2)). */
+export const UsageError = family<UsageErrorCode>('UsageError');
+/** StoreError: the Store family (NATS JetStream store (store/)). */
+export const StoreError = family<StoreErrorCode>('StoreError');
+/** ManifestError: the Manifest family (a manifest in Git is invalid (reconciler/manifests, reconciler/validate): reported per file, field and line). */
+export const ManifestError = family<ManifestErrorCode>('ManifestError');
+/** GitError: the Git family (Git sources, reverts and pushes (reconciler/source, reconciler/git)). */
+export const GitError = family<GitErrorCode>('GitError');
+/** SchedulerError: the Scheduler family (the scheduler core and its inputs (scheduler/)). */
+export const SchedulerError = family<SchedulerErrorCode>('SchedulerError');
+/** ImageError: the Image family (images, content and registries (runtime/image, runtime/registry)). */
+export const ImageError = family<ImageErrorCode>('ImageError');
+/** RuntimeError: the Runtime family (containers, snapshots and mounts (runtime/container, runtime/snapshot)). */
+export const RuntimeError = family<RuntimeErrorCode>('RuntimeError');
+/** NetworkError: the Network family (task networking (runtime/network)). */
+export const NetworkError = family<NetworkErrorCode>('NetworkError');
+/** SecretsError: the Secrets family (sealed Secrets and key rings (secrets/, agent secret volumes)). */
+export const SecretsError = family<SecretsErrorCode>('SecretsError');
+/** AgentError: the Agent family (the node agent and its services (agent/)). */
+export const AgentError = family<AgentErrorCode>('AgentError');
 
 /** errorMessage renders any thrown value as one line without a stack trace, for users and logs. */
 export function errorMessage(err: unknown): string {

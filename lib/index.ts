@@ -13,6 +13,8 @@ export {
   NetworkError,
   SecretsError,
   AgentError,
+  type FamilyError,
+  type FamilyErrorClass,
 } from './errors.ts';
 export * from './error-codes.ts';
 export { createLogger, silentLogger, type Logger } from './log.ts';

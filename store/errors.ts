@@ -1,4 +1,4 @@
-import { GitcellError, StoreError, StoreErrors, type StoreErrorCode as LibStoreErrorCode } from '../lib/index.ts';
+import { GitcellError, StoreError, StoreErrors, type FamilyError, type StoreErrorCode as LibStoreErrorCode } from '../lib/index.ts';
 
 /**
  * StoreErrorCodes are the stable codes of errors the store raises on purpose: the Store family of
@@ -11,7 +11,7 @@ export const StoreErrorCodes = StoreErrors;
 export type StoreErrorCode = LibStoreErrorCode;
 
 /** storeError builds a GitcellError with a store code; the NATS error, if any, is kept as cause. */
-export function storeError(code: StoreErrorCode, message: string, data: Record<string, unknown> = {}, cause?: unknown): StoreError {
+export function storeError(code: StoreErrorCode, message: string, data: Record<string, unknown> = {}, cause?: unknown): FamilyError<StoreErrorCode> {
   return new StoreError(code, message, data, cause === undefined ? undefined : { cause });
 }
 
