@@ -166,27 +166,18 @@ export function runControllers(opts: RunControllersOptions): ControllerLoop {
         objectStatuses.apply(key, value, revision);
       }),
     );
-    await mapLimit(r.deleteTasks, 128, (id) =>
-      tolerate(`delete task ${id}`, async () => {
-        const cur = tasks.entries.get(id);
-        if (!cur) return;
-        tasks.apply(id, undefined, await store.tasks.delete(id, { revision: cur.revision }));
-      }),
-    );
-    await mapLimit(r.deleteDesired, 32, (key) =>
-      tolerate(`delete ${key}`, async () => {
-        const cur = desired.entries.get(key);
-        if (!cur) return;
-        await store.desired.delete(key, { revision: cur.revision });
-      }),
-    );
-    await mapLimit(r.deleteStatuses, 32, (key) =>
-      tolerate(`delete status ${key}`, async () => {
-        const cur = objectStatuses.entries.get(key);
-        if (!cur) return;
-        objectStatuses.apply(key, undefined, await store.sync.delete(key, { revision: cur.revision }));
-      }),
-    );
+    // Deletes by CAS on the revision the informer holds; each own delete goes into the informer at
+    // once so a late watch event cannot bring the key back.
+    const deleteAll = <T>(keys: readonly string[], limit: number, what: string, bucket: Bucket<T>, informer: Informer<T>) =>
+      mapLimit(keys, limit, (key) =>
+        tolerate(`${what} ${key}`, async () => {
+          const cur = informer.entry(key);
+          if (cur) informer.apply(key, undefined, await bucket.delete(key, { revision: cur.revision }));
+        }),
+      );
+    await deleteAll(r.deleteTasks, 128, 'delete task', store.tasks, tasks);
+    await deleteAll(r.deleteDesired, 32, 'delete', store.desired, desired);
+    await deleteAll(r.deleteStatuses, 32, 'delete status', store.sync, objectStatuses);
     await mapLimit(r.createTasks, 128, (t) =>
       tolerate(`create task ${t.id}`, async () => {
         const revision = await store.tasks.create(t.id, t);
