@@ -156,6 +156,16 @@ export const GitErrors = {
   GitPathNotFound: 'E_GIT_PATH_NOT_FOUND',
   /** no branch, tag or commit of that name */
   GitRefNotFound: 'E_GIT_REF_NOT_FOUND',
+  /** a Git object or tree exceeds the loader's bounds (a zip bomb): the revision stalls */
+  GitObjectTooLarge: 'E_GIT_OBJECT_TOO_LARGE',
+  /** a commit is not signed by an allowed key: the revision stalls */
+  UntrustedCommit: 'E_UNTRUSTED_COMMIT',
+  /** signing a revert commit failed */
+  GitSign: 'E_GIT_SIGN',
+  /** the cluster's commit signing key cannot be made or read */
+  SigningKey: 'E_SIGNING_KEY',
+  /** a verification tool (ssh-keygen, gpg) could not be run */
+  Exec: 'E_EXEC',
 } as const;
 
 /** SchedulerErrors: the scheduler core and its inputs (scheduler/). */
@@ -330,6 +340,8 @@ export const AgentErrors = {
   TaskNotFound: 'E_TASK_NOT_FOUND',
   /** running a command in a container (probe) failed */
   ExecFailed: 'E_EXEC_FAILED',
+  /** the in-memory task runtime has no free address left */
+  IpExhausted: 'E_IP_EXHAUSTED',
 } as const;
 
 /** ErrorCodes is every code of every family, by name. */
