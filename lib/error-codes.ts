@@ -304,6 +304,10 @@ export const NetworkErrors = {
   NetworkId: 'E_NETWORK_ID',
   /** a sandbox has no network attachment */
   NetworkNotFound: 'E_NETWORK_NOT_FOUND',
+  /** the nft binary (Service load balancing) is not installed */
+  NftMissing: 'E_NFT_MISSING',
+  /** an nftables transaction for Services was refused */
+  NftApply: 'E_NFT_APPLY',
 } as const;
 
 /** SecretsErrors: sealed Secrets and key rings (secrets/, agent secret volumes). */
