@@ -226,6 +226,10 @@ export const RuntimeErrors = {
   ContainerInvalid: 'E_CONTAINER_INVALID',
   /** the container user cannot be resolved in the image */
   ContainerUser: 'E_CONTAINER_USER',
+  /** runAsNonRoot is set but the container's user resolves to uid 0 */
+  ContainerRunAsNonRoot: 'E_CONTAINER_RUNASNONROOT',
+  /** a node's cgroup parent could not be limited (a write to its cgroup files was refused) */
+  CgroupLimit: 'E_CGROUP_LIMIT',
   /** the container runs; stop it first (or force) */
   ContainerRunning: 'E_CONTAINER_RUNNING',
   /** the container does not run */

@@ -21,6 +21,7 @@ declare -A want=(
   [openssl]=openssl
   [nft]=nftables
   [dnsmasq]=dnsmasq-base
+  [gcc]=gcc
 )
 missing=()
 for bin in "${!want[@]}"; do
@@ -28,6 +29,8 @@ for bin in "${!want[@]}"; do
 done
 # The CNI plugins live outside PATH.
 [ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
+# Tests build a static syscall probe (test/helpers/syscall-probe.ts): gcc needs the static libc.
+[ -f /usr/lib/x86_64-linux-gnu/libc.a ] || missing+=(libc6-dev)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

@@ -2,7 +2,9 @@
 export { ContainerManager, DEFAULT_LOG_LIMITS, waitForFile, type ContainerManagerOptions, type ContainerInfo, type ContainerRecord, type ContainerStatus, type ExitStatus } from './manager.ts';
 export { validateOptions, mergeEnv, NAME_PATTERN, type ContainerOptions } from './options.ts';
 export { defaultSpec, buildSpec, toOciMount, DEFAULT_CAPABILITIES, DEFAULT_PATH, DEFAULT_PIDS_LIMIT, CPU_PERIOD_US, type OciSpec, type OciMount, type ContainerSpec, type ExtraMount, type ContainerResources } from './spec.ts';
-export { defaultSeccomp, DENIED_SYSCALLS, type LinuxSeccomp } from './seccomp.ts';
+export { defaultSeccomp, seccompProfile, allowedSyscalls, DENIED_SYSCALLS, ALLOWED_SYSCALLS, CAPABILITY_SYSCALLS, CLONE_NAMESPACE_FLAGS, type LinuxSeccomp, type SeccompArg } from './seccomp.ts';
+export { DEFAULT_RLIMITS, parseProcLimits, clampRlimits, containerRlimits, type Rlimit } from './rlimits.ts';
+export { applyCapabilities, capName, ADDABLE_CAPABILITIES, ALL_CAPABILITIES } from './capabilities.ts';
 export { overlayMount, mountOverlay, unmount, readMounts, isMounted, MAX_MOUNT_OPTIONS, type OverlayPlan, type OverlayInput, type MountEntry } from './mounts.ts';
 export { cgroupVersion, cgroupsPathOf, validateCgroupParent, oomEventsFile, parseOomKills, removeCgroup, removeCgroupParent, listCgroups, cgroupDirs, DEFAULT_CGROUP_PARENT, CGROUP_ROOT } from './cgroups.ts';
 export { Runc, findRunc, type RuncState } from './runc.ts';

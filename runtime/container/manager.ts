@@ -26,7 +26,9 @@ import { mergeEnv, validateOptions, type ContainerOptions } from './options.ts';
 import { Runc } from './runc.ts';
 import { spawnShim } from './shim.ts';
 import { buildSpec, DEFAULT_PATH } from './spec.ts';
-import { parseGroup, parsePasswd, resolveUser } from './user.ts';
+import { parseGroup, parsePasswd, resolveUser, type ResolvedUser } from './user.ts';
+import { applyCapabilities } from './capabilities.ts';
+import { containerRlimits } from './rlimits.ts';
 import { readdirSyncOrEmpty } from '../../lib/fs.ts';
 import { processAlive } from '../../lib/process.ts';
 import { writeFileAtomicSync } from '../../lib/atomic-write.ts';
@@ -88,6 +90,8 @@ export class ContainerManager {
   private readonly namesDir: string;
   private readonly cgroupParent: string;
   private readonly log: Logger;
+  /** rlimits every container gets: DEFAULT_RLIMITS within this process's own hard limits (read once) */
+  private readonly rlimits = containerRlimits();
 
   constructor(opts: ContainerManagerOptions) {
     // Absolute from here on: the shim and runc run with their working directory inside a container's
@@ -138,13 +142,15 @@ export class ContainerManager {
       }
       const rootfsMount = plan.cwd ? undefined : overlayRootMount(plan);
       const chain = chainIds(image.diffIds);
-      const user = resolveUser(opts.user ?? image.config.User,
-        parsePasswd(this.snapshots.readLayered(chain, 'etc/passwd')), parseGroup(this.snapshots.readLayered(chain, 'etc/group')));
+      const user = this.resolveUserOf(opts, image, chain);
       const args = argsOf(image, opts);
       const env = mergeEnv([`PATH=${DEFAULT_PATH}`, `HOSTNAME=${hostname}`, `HOME=${user.home}`], mergeEnv(image.config.Env ?? [], mergeEnv(opts.env ?? [], opts.secretEnv ?? [])));
       const spec = buildSpec({
         rootfs: p.rootfs, args, env, cwd: opts.cwd ?? (image.config.WorkingDir || '/'), uid: user.uid, gid: user.gid, additionalGids: user.additionalGids,
         hostname, cgroupsPath, ...(rootfsMount ? { rootfsMount } : {}),
+        ...(opts.readOnlyRootfs ? { readonlyRootfs: true } : {}),
+        rlimits: this.rlimits,
+        ...(opts.capDrop !== undefined || opts.capAdd !== undefined ? { capabilities: applyCapabilities(opts.capDrop, opts.capAdd) } : {}),
         ...(opts.memoryBytes !== undefined ? { memoryBytes: opts.memoryBytes } : {}),
         ...(opts.cpuMillis !== undefined ? { cpuMillis: opts.cpuMillis } : {}),
         ...(opts.cpuShares !== undefined ? { cpuShares: opts.cpuShares } : {}),
@@ -345,6 +351,22 @@ export class ContainerManager {
     } finally {
       for (const f of followers) f.close();
     }
+  }
+
+  /**
+   * resolveUserOf resolves the process user: `runAsUser` (else `user`, else the image's USER) against
+   * the image's own passwd and group files, `runAsGroup` over the gid, then `runAsNonRoot` refuses
+   * uid 0 with E_CONTAINER_RUNASNONROOT (Kubernetes' "container has runAsNonRoot and image will run as root").
+   */
+  private resolveUserOf(opts: ContainerOptions, image: ResolvedImage, chain: string[]): ResolvedUser {
+    const spec = opts.runAsUser !== undefined ? String(opts.runAsUser) : (opts.user ?? image.config.User);
+    const resolved = resolveUser(spec, parsePasswd(this.snapshots.readLayered(chain, 'etc/passwd')), parseGroup(this.snapshots.readLayered(chain, 'etc/group')));
+    const user = opts.runAsGroup !== undefined ? { ...resolved, gid: opts.runAsGroup, additionalGids: resolved.additionalGids.filter((g) => g !== opts.runAsGroup) } : resolved;
+    if (opts.runAsNonRoot && user.uid === 0) {
+      const source = opts.runAsUser !== undefined ? 'runAsUser is 0' : opts.user ? `user "${opts.user}" is root` : `image ${image.ref} runs as root (USER "${image.config.User ?? ''}")`;
+      throw new GitcellError('E_CONTAINER_RUNASNONROOT', `runAsNonRoot is set but ${source}: set runAsUser to a non-zero uid or use an image with a non-root USER`, { field: 'runAsNonRoot', image: image.ref });
+    }
+    return user;
   }
 
   /** resolveId accepts an id, a unique id prefix (>= 4 chars) or a name. */

@@ -2,6 +2,7 @@
 // the field and the reason (E_CONTAINER_INVALID), so bad input from a manifest never reaches runc.
 import { isAbsolute, posix } from 'node:path';
 import { GitcellError } from '../../lib/errors.ts';
+import { applyCapabilities } from './capabilities.ts';
 import type { ContainerResources, ExtraMount } from './spec.ts';
 
 /** ContainerOptions: what a caller (CLI, agent) asks for. Only `image` is required. */
@@ -22,6 +23,18 @@ export interface ContainerOptions extends ContainerResources {
   cwd?: string;
   /** user: "", "uid", "uid:gid", "name" or "name:group", resolved in the image's /etc/passwd. */
   user?: string;
+  /** runAsUser replaces the uid of `user` (or of the image's USER); its primary group from the image. */
+  runAsUser?: number;
+  /** runAsGroup replaces the primary gid, whatever `user` says. */
+  runAsGroup?: number;
+  /** runAsNonRoot refuses to create the container when its user resolves to uid 0 (E_CONTAINER_RUNASNONROOT). */
+  runAsNonRoot?: boolean;
+  /** readOnlyRootfs makes the root file system read-only (mounts and /dev/shm stay writable). */
+  readOnlyRootfs?: boolean;
+  /** capDrop removes capabilities (names, with or without CAP_, or "ALL") from Docker's default set. */
+  capDrop?: string[];
+  /** capAdd adds capabilities back, only from ADDABLE_CAPABILITIES. */
+  capAdd?: string[];
   hostname?: string;
   /** cgroupParent groups containers per caller, e.g. "gitcell/node-1" (default "gitcell"). */
   cgroupParent?: string;
@@ -61,6 +74,15 @@ export function validateOptions(o: ContainerOptions): ContainerOptions {
     for (const e of o[f] ?? []) if (typeof e !== 'string' || !/^[^=\0]+=/.test(e) || e.includes('\0')) invalid(f, 'entries must look like KEY=VALUE', f === 'env' ? e : String(e).split('=')[0]);
   }
   if (o.hostname !== undefined && !/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})$/.test(o.hostname)) invalid('hostname', 'must be a DNS name of at most 63 characters', o.hostname);
+  for (const f of ['runAsUser', 'runAsGroup'] as const) {
+    const v = o[f];
+    if (v !== undefined && (!Number.isSafeInteger(v) || v < 0 || v > 2 ** 32 - 2)) invalid(f, 'must be an integer id from 0 to 4294967294', v);
+  }
+  for (const f of ['capDrop', 'capAdd'] as const) {
+    const v = o[f];
+    if (v !== undefined && (!Array.isArray(v) || v.some((c) => typeof c !== 'string'))) invalid(f, 'must be a list of capability names', v);
+  }
+  if (o.capDrop !== undefined || o.capAdd !== undefined) applyCapabilities(o.capDrop, o.capAdd); // names checked here
   positiveInt('memoryBytes', o.memoryBytes, 4 * 1024 * 1024);
   positiveInt('cpuMillis', o.cpuMillis, 10);
   positiveInt('cpuShares', o.cpuShares, 2);

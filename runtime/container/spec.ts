@@ -1,7 +1,11 @@
 // The OCI runtime spec (config.json) of a container: ONE default, `defaultSpec()`, plus the task.
 // Like runc's specconv `Example()`, the default is the base of every conversion and of most tests, so
 // a security default changes in exactly one place. `buildSpec` is pure: resolved task in, spec out.
-import { defaultSeccomp, type LinuxSeccomp } from './seccomp.ts';
+import { DEFAULT_CAPABILITIES } from './capabilities.ts';
+import { DEFAULT_RLIMITS, type Rlimit } from './rlimits.ts';
+import { seccompProfile, type LinuxSeccomp } from './seccomp.ts';
+
+export { DEFAULT_CAPABILITIES };
 
 /** OciMount is one entry of config.json "mounts". */
 export interface OciMount {
@@ -44,11 +48,6 @@ export interface OciSpec {
   };
 }
 
-/** DEFAULT_CAPABILITIES is Docker's default capability set; everything else is dropped. */
-export const DEFAULT_CAPABILITIES = [
-  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID', 'CAP_SETUID',
-  'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
-] as const;
 
 /** DEFAULT_PATH is the PATH a container gets when its image sets none (Docker's). */
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -58,8 +57,8 @@ export const DEFAULT_PIDS_LIMIT = 4096;
 
 /**
  * defaultSpec returns the canonical container spec: new pid/mount/uts/ipc/network namespaces, Docker's
- * default capabilities, no_new_privileges, masked and read-only /proc paths, the seccomp profile, no
- * devices beyond runc's defaults, and the standard /proc, /dev, /sys mounts. Every container starts
+ * default capabilities, no_new_privileges, default rlimits, masked and read-only /proc paths, the
+ * allow-list seccomp profile, no devices beyond runc's defaults, and the standard /proc, /dev, /sys mounts. Every container starts
  * from this object; buildSpec only fills in the task.
  */
 export function defaultSpec(): OciSpec {
@@ -73,8 +72,8 @@ export function defaultSpec(): OciSpec {
       env: [`PATH=${DEFAULT_PATH}`],
       cwd: '/',
       capabilities: { bounding: caps, effective: [...caps], permitted: [...caps], inheritable: [], ambient: [] },
-      // No rlimits: raising one needs CAP_SYS_RESOURCE the agent may lack; the agent's limits are inherited.
-      rlimits: [],
+      // runc sets them before the task runs: nothing of the agent's own limits leaks in (rlimits.ts).
+      rlimits: DEFAULT_RLIMITS.map((r) => ({ ...r })),
       noNewPrivileges: true,
     },
     root: { path: 'rootfs', readonly: false },
@@ -96,7 +95,7 @@ export function defaultSpec(): OciSpec {
         '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap',
       ],
       readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
-      seccomp: defaultSeccomp(),
+      seccomp: seccompProfile(caps),
     },
   };
 }
@@ -136,6 +135,12 @@ export interface ContainerSpec extends ContainerResources {
   hostname: string;
   cgroupsPath: string;
   annotations?: Record<string, string>;
+  /** readonlyRootfs mounts the root file system read-only (Kubernetes' readOnlyRootFilesystem). */
+  readonlyRootfs?: boolean;
+  /** capabilities replaces the bounding set (see applyCapabilities); the seccomp profile follows it. */
+  capabilities?: string[];
+  /** rlimits replaces DEFAULT_RLIMITS (the manager clamps them to what it may set: containerRlimits). */
+  rlimits?: Rlimit[];
 }
 
 /** CPU_PERIOD_US is the CFS period the quota is expressed against (100 ms, as Docker). */
@@ -150,6 +155,13 @@ export function buildSpec(task: ContainerSpec, base: OciSpec = defaultSpec()): O
   spec.process.env = [...task.env];
   spec.process.cwd = task.cwd;
   spec.process.user = { uid: task.uid, gid: task.gid, ...(task.additionalGids?.length ? { additionalGids: [...task.additionalGids] } : {}) };
+  if (task.capabilities) {
+    const caps = [...task.capabilities];
+    spec.process.capabilities = { bounding: caps, effective: [...caps], permitted: [...caps], inheritable: [], ambient: [] };
+    spec.linux.seccomp = seccompProfile(caps);
+  }
+  if (task.readonlyRootfs) spec.root.readonly = true;
+  if (task.rlimits) spec.process.rlimits = task.rlimits.map((r) => ({ ...r }));
   if (task.uid !== 0) {
     // A non-root process keeps the bounding set but starts without privileges, as Docker does.
     spec.process.capabilities.effective = [];

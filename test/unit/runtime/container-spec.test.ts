@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseLogLine } from '../../../runtime/index.ts';
-import { buildSpec, defaultSpec, defaultSeccomp, DENIED_SYSCALLS, DEFAULT_CAPABILITIES, overlayMount, MAX_MOUNT_OPTIONS, validateOptions, mergeEnv, resolveUser, parsePasswd, parseGroup, hostsFile, resolvConf, parseOomKills, cgroupsPathOf, type ContainerSpec } from '../../../runtime/container/index.ts';
+import { buildSpec, defaultSpec, defaultSeccomp, allowedSyscalls, applyCapabilities, clampRlimits, parseProcLimits, DENIED_SYSCALLS, DEFAULT_CAPABILITIES, DEFAULT_RLIMITS, overlayMount, MAX_MOUNT_OPTIONS, validateOptions, mergeEnv, resolveUser, parsePasswd, parseGroup, hostsFile, resolvConf, parseOomKills, cgroupsPathOf, type ContainerSpec } from '../../../runtime/container/index.ts';
 import { parseGetfattr } from '../../../runtime/snapshot/fsops.ts';
 import { isGitcellError } from '../../../lib/errors.ts';
 
@@ -17,13 +17,46 @@ test('defaultSpec is the one secure base: namespaces, caps, no_new_privileges, m
   assert.equal(s.process.noNewPrivileges, true);
   assert.ok(s.linux.maskedPaths.includes('/proc/kcore'));
   assert.ok(s.linux.readonlyPaths.includes('/proc/sys'));
-  const denied = s.linux.seccomp!.syscalls[0]!.names;
+  // An allow list: everything not named fails with EPERM, and none of the dangerous calls is named.
+  const allowed = allowedSyscalls(s.linux.seccomp!);
   for (const sc of ['mount', 'umount2', 'kexec_load', 'init_module', 'finit_module', 'delete_module', 'bpf', 'ptrace', 'keyctl', 'add_key', 'request_key', 'reboot', 'swapon', 'pivot_root']) {
-    assert.ok(denied.includes(sc), `${sc} is denied`);
+    assert.ok(!allowed.has(sc), `${sc} is denied`);
   }
-  assert.equal(s.linux.seccomp!.defaultAction, 'SCMP_ACT_ALLOW');
-  assert.deepEqual(defaultSeccomp().syscalls[0]!.names, [...DENIED_SYSCALLS]);
+  for (const sc of DENIED_SYSCALLS) assert.ok(!allowed.has(sc), `${sc} is never allowed`);
+  assert.equal(s.linux.seccomp!.defaultAction, 'SCMP_ACT_ERRNO');
+  assert.equal(s.linux.seccomp!.defaultErrnoRet, 1, 'EPERM, as Docker');
+  assert.deepEqual(defaultSeccomp(), s.linux.seccomp);
+  for (const sc of ['read', 'write', 'execve', 'futex', 'epoll_wait', 'clone', 'socket', 'chroot']) assert.ok(allowed.has(sc), `${sc} is allowed`);
+  assert.deepEqual(s.process.rlimits, [...DEFAULT_RLIMITS], 'rlimits of its own, none inherited from the agent');
   assert.notEqual(defaultSpec(), defaultSpec(), 'a fresh object each call: callers may mutate theirs');
+});
+
+test('rlimits: the defaults, hard limits lowered to what the agent may set (no CAP_SYS_RESOURCE)', () => {
+  const limits = 'Limit                     Soft Limit           Hard Limit           Units     \nMax core file size        0                    unlimited            bytes     \nMax processes             96367                96367                processes \nMax open files            20000                20000                files     \n';
+  const ceilings = parseProcLimits(limits);
+  assert.equal(ceilings.get('RLIMIT_NOFILE'), 20000);
+  assert.equal(ceilings.get('RLIMIT_CORE'), Infinity);
+  assert.deepEqual(clampRlimits(DEFAULT_RLIMITS, ceilings), [
+    { type: 'RLIMIT_NOFILE', soft: 1024, hard: 20000 },
+    { type: 'RLIMIT_NPROC', soft: 16384, hard: 16384 },
+    { type: 'RLIMIT_CORE', soft: 0, hard: 0 },
+  ]);
+  assert.deepEqual(clampRlimits(DEFAULT_RLIMITS, new Map()), [...DEFAULT_RLIMITS], 'unlimited: containerd\'s 1024:1048576');
+  assert.deepEqual(buildSpec(task({ rlimits: [{ type: 'RLIMIT_NOFILE', soft: 1, hard: 2 }] })).process.rlimits, [{ type: 'RLIMIT_NOFILE', soft: 1, hard: 2 }]);
+});
+
+test('capabilities: drop ALL then add from the safe set; SYS_ADMIN may not be added; the seccomp profile follows the set', () => {
+  assert.deepEqual(applyCapabilities(['ALL'], ['NET_BIND_SERVICE']), ['CAP_NET_BIND_SERVICE']);
+  assert.deepEqual(applyCapabilities(['net_raw', 'CAP_MKNOD']).includes('CAP_NET_RAW'), false);
+  assert.throws(() => applyCapabilities([], ['SYS_ADMIN']), (e: unknown) => isGitcellError(e, 'E_CONTAINER_INVALID') && /capAdd: "SYS_ADMIN" may not be added/.test((e as Error).message));
+  assert.throws(() => applyCapabilities(['NOT_A_CAP']), (e: unknown) => isGitcellError(e, 'E_CONTAINER_INVALID') && /unknown capability/.test((e as Error).message));
+  assert.throws(() => validateOptions({ image: 'x', capAdd: ['CAP_SYS_PTRACE'] }), (e: unknown) => isGitcellError(e, 'E_CONTAINER_INVALID'));
+  const s = buildSpec(task({ capabilities: applyCapabilities(['ALL'], ['NET_BIND_SERVICE']), readonlyRootfs: true }));
+  assert.deepEqual(s.process.capabilities.bounding, ['CAP_NET_BIND_SERVICE']);
+  assert.equal(s.root.readonly, true);
+  // chroot is allowed only with CAP_SYS_CHROOT in the bounding set, as in Docker's profile
+  assert.equal(allowedSyscalls(s.linux.seccomp!).has('chroot'), false);
+  assert.equal(allowedSyscalls(buildSpec(task()).linux.seccomp!).has('chroot'), true);
 });
 
 test('buildSpec adds the task without mutating the default', () => {
