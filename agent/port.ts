@@ -5,7 +5,7 @@
  * runtime evolve behind one file.
  */
 import { createHash } from 'node:crypto';
-import type { ResolvedProbe } from '../api/index.ts';
+import type { ResolvedProbe, TaskSecurityContext } from '../api/index.ts';
 import type { ProbeKind } from './probe.ts';
 import type { ProbeOutcome } from './probe-exec.ts';
 
@@ -56,6 +56,8 @@ export interface RunRequest {
   cpuMillis?: number;
   netnsPath: string;
   annotations: Record<string, string>;
+  /** the template's securityContext (runAsUser is already folded into `user`) */
+  securityContext?: TaskSecurityContext;
   /** read-only bind mounts (the task's secret files, from a tmpfs on the node) */
   mounts?: { source: string; destination: string }[];
 }

@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { GitcellError, isGitcellError } from '../lib/index.ts';
-import { ContainerManager, ImageStore, pullImage, parseReference, LOCAL_DOMAIN, type ContainerInfo } from '../runtime/index.ts';
+import { ContainerManager, ImageStore, pullImage, parseReference, LOCAL_DOMAIN, type ContainerInfo, type ContainerOptions } from '../runtime/index.ts';
 import type { ContainerView, ExitInfo, RunRequest, TaskRuntime } from './port.ts';
 
 /** RuntimeAdapterOptions: where images and containers live. */
@@ -58,6 +58,7 @@ export class RuntimeAdapter implements TaskRuntime {
       ...(req.secretEnv?.length ? { secretEnv: req.secretEnv.map((e) => `${e.name}=${e.value}`) } : {}),
       ...(req.workingDir ? { cwd: req.workingDir } : {}),
       ...(req.user ? { user: req.user } : {}),
+      ...securityOptions(req.securityContext),
       hostname: req.hostname,
       ...(req.memoryBytes ? { memoryBytes: req.memoryBytes } : {}),
       ...(req.cpuMillis ? { cpuMillis: req.cpuMillis } : {}),
@@ -147,6 +148,17 @@ export class RuntimeAdapter implements TaskRuntime {
       return undefined;
     }
   }
+}
+
+/** securityOptions maps a template's securityContext onto the runtime's container options. */
+function securityOptions(sc: RunRequest['securityContext']): Partial<ContainerOptions> {
+  if (!sc) return {};
+  return {
+    ...(sc.runAsNonRoot ? { runAsNonRoot: true } : {}),
+    ...(sc.readOnlyRootFilesystem ? { readOnlyRootfs: true } : {}),
+    ...(sc.runAsGroup !== undefined ? { runAsGroup: sc.runAsGroup } : {}),
+    ...(sc.capabilities ? { capDrop: sc.capabilities.drop, capAdd: sc.capabilities.add } : {}),
+  };
 }
 
 function toView(c: ContainerInfo): ContainerView {

@@ -141,6 +141,7 @@ export function runRequest(spec: TaskSpec, containerId: string, netnsPath: strin
     ...(secrets.mounts.length ? { mounts: secrets.mounts } : {}),
     ...(tpl.workingDir ? { workingDir: tpl.workingDir } : {}),
     ...(tpl.user ? { user: tpl.user } : {}),
+    ...(tpl.securityContext ? { securityContext: tpl.securityContext } : {}),
     hostname: spec.id.slice(0, 63),
     ...(tpl.resources.limits.memoryBytes ? { memoryBytes: tpl.resources.limits.memoryBytes } : {}),
     ...(tpl.resources.limits.cpuMillis ? { cpuMillis: tpl.resources.limits.cpuMillis } : {}),

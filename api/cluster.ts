@@ -74,6 +74,18 @@ export interface SecretEnvVar {
   version?: string;
 }
 
+/**
+ * TaskSecurityContext is a template's securityContext as the agent applies it: runAsUser (and
+ * runAsGroup when a uid is known) are folded into TaskTemplate.user, so only what remains is here.
+ */
+export interface TaskSecurityContext {
+  runAsNonRoot?: boolean;
+  readOnlyRootFilesystem?: boolean;
+  /** runAsGroup only when no uid is known before the image is (the runtime applies it over the image's user). */
+  runAsGroup?: number;
+  capabilities?: { drop: string[]; add: string[] };
+}
+
 /** TaskTemplate is a container template with quantities parsed and defaults applied. */
 export interface TaskTemplate {
   /** labels of every task made from this template (Service selectors match them); absent when none. */
@@ -86,6 +98,8 @@ export interface TaskTemplate {
   secretEnv?: SecretEnvVar[];
   workingDir?: string;
   user?: string;
+  /** present only when the manifest sets one (so templates without it keep their hash) */
+  securityContext?: TaskSecurityContext;
   resources: { requests: Resources; limits: Partial<Resources> };
   ports: TaskPort[];
   probes: { liveness?: ResolvedProbe; readiness?: ResolvedProbe; startup?: ResolvedProbe };

@@ -62,6 +62,25 @@ export interface ResourceRequirements {
   limits?: ResourceList;
 }
 
+/** Capability is a Linux capability name without the CAP_ prefix, e.g. "NET_BIND_SERVICE". */
+export type Capability = string;
+
+/**
+ * SecurityContext is Kubernetes' container securityContext, within what gitcell allows: `add` only
+ * from Docker's default capability set (crds/common.schema.json lists it; SYS_ADMIN is refused).
+ */
+export interface SecurityContext {
+  /** runAsUser is the process uid, over the image's USER and the template's `user`. */
+  runAsUser?: number;
+  /** runAsGroup is the process's primary gid. */
+  runAsGroup?: number;
+  /** runAsNonRoot refuses to start the task when its process would run as uid 0. */
+  runAsNonRoot?: boolean;
+  /** readOnlyRootFilesystem mounts the image's file system read-only. */
+  readOnlyRootFilesystem?: boolean;
+  capabilities?: { drop?: Capability[]; add?: Capability[] };
+}
+
 /** SecretKeySelector points at one key of a Secret in the same namespace. */
 export interface SecretKeySelector {
   name: string;
@@ -153,6 +172,7 @@ export interface TaskTemplateSpec {
   /** user is "uid", "uid:gid" or a numeric uid. */
   user?: string | number;
   resources?: ResourceRequirements;
+  securityContext?: SecurityContext;
   ports?: ContainerPort[];
   livenessProbe?: Probe;
   readinessProbe?: Probe;

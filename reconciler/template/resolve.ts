@@ -1,5 +1,5 @@
 import type { EnvVar, JobType, Probe, TaskTemplateSpec as ManifestTemplate } from '../../api/index.ts';
-import type { ResolvedProbe, TaskTemplate } from '../../api/index.ts';
+import type { ResolvedProbe, TaskSecurityContext, TaskTemplate } from '../../api/index.ts';
 import { parseCpu, parseMemory } from '../../api/index.ts';
 import { GitcellError, errorMessage, isGitcellError } from '../../lib/index.ts';
 import { hashOf } from './canonical.ts';
@@ -72,7 +72,7 @@ export function resolveTaskTemplate(tpl: ManifestTemplate, ctx: ResolveContext):
     env,
     ...(secretEnv.length > 0 ? { secretEnv } : {}),
     ...(tpl.workingDir !== undefined ? { workingDir: tpl.workingDir } : {}),
-    ...(tpl.user !== undefined ? { user: String(tpl.user) } : {}),
+    ...resolveSecurity(tpl),
     resources: resolveResources(tpl, field),
     ports,
     probes: dropUndefined({
@@ -141,6 +141,31 @@ function resolveResources(tpl: ManifestTemplate, field: string): TaskTemplate['r
       r.requests?.memory !== undefined ? parse(r.requests.memory, 'memory', `${field}.resources.requests.memory`) : (limits.memoryBytes ?? 0),
   };
   return { requests, limits };
+}
+
+/**
+ * resolveSecurity folds securityContext.runAsUser/runAsGroup into `user` ("uid[:gid]", what the
+ * agent and the runtime already read) and keeps the rest as TaskSecurityContext, capability names
+ * upper-cased without CAP_ and sorted so equal contexts hash equal.
+ */
+function resolveSecurity(tpl: ManifestTemplate): Pick<TaskTemplate, 'user' | 'securityContext'> {
+  const sc = tpl.securityContext;
+  let user = tpl.user !== undefined ? String(tpl.user) : undefined;
+  if (!sc) return user !== undefined ? { user } : {};
+  const out: TaskSecurityContext = {};
+  const uid = sc.runAsUser !== undefined ? String(sc.runAsUser) : user?.split(':')[0];
+  if (sc.runAsUser !== undefined) user = sc.runAsGroup !== undefined ? `${uid}:${sc.runAsGroup}` : uid;
+  else if (sc.runAsGroup !== undefined) {
+    if (uid !== undefined) user = `${uid}:${sc.runAsGroup}`;
+    else out.runAsGroup = sc.runAsGroup; // the image's user, with this group: only the runtime knows the uid
+  }
+  if (sc.runAsNonRoot !== undefined) out.runAsNonRoot = sc.runAsNonRoot;
+  if (sc.readOnlyRootFilesystem !== undefined) out.readOnlyRootFilesystem = sc.readOnlyRootFilesystem;
+  if (sc.capabilities) {
+    const norm = (l: string[] | undefined): string[] => [...new Set((l ?? []).map((c) => c.toUpperCase().replace(/^CAP_/, '')))].sort();
+    out.capabilities = { drop: norm(sc.capabilities.drop), add: norm(sc.capabilities.add) };
+  }
+  return { ...(user !== undefined ? { user } : {}), ...(Object.keys(out).length ? { securityContext: out } : {}) };
 }
 
 function resolveProbe(p: Probe, portByName: Map<string, number>, path: string): ResolvedProbe {

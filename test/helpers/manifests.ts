@@ -26,6 +26,7 @@ export function fullJob(): Job {
         workingDir: '/www',
         user: '1000:1000',
         resources: { requests: { cpu: '100m', memory: '64Mi' }, limits: { cpu: 1, memory: '128Mi' } },
+        securityContext: { runAsUser: 1000, runAsGroup: 1000, runAsNonRoot: true, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'], add: ['NET_BIND_SERVICE'] } },
         ports: [{ name: 'http', containerPort: 8080, hostPort: 18080, protocol: 'TCP' }],
         livenessProbe: {
           httpGet: { path: '/', port: 'http', host: '127.0.0.1', scheme: 'HTTP', httpHeaders: [{ name: 'X-Probe', value: 'live' }] },

@@ -93,3 +93,22 @@ test('gitcell logs TASK --tail N prints the task log fetched from its agent', as
   await n.unbind(spec.id);
   await waitFor('removed', async () => !(await n.status(spec.id)));
 });
+
+test('securityContext reaches the container: runAsNonRoot on a root image is held back with the reason; runAsUser, read-only root and dropped capabilities apply', async () => {
+  const rootTask = makeTask(`nonroot-${Date.now()}`, remote, ['sh', '-c', 'sleep 100'], { securityContext: { runAsNonRoot: true } });
+  await n.bind(rootTask);
+  const held = await n.waitStatus(rootTask.id, 'refused', (s) => s.state === 'backoff' && /runAsNonRoot/.test(s.message ?? ''), 120_000);
+  assert.match(held.message!, /runAsNonRoot is set but image .* runs as root/);
+  await n.unbind(rootTask.id);
+  await waitFor('removed', async () => !(await n.status(rootTask.id)));
+  const ok = makeTask(`secctx-${Date.now()}`, remote, ['sh', '-c', 'id -u; touch /x 2>/dev/null && echo rw || echo ro; grep CapBnd /proc/self/status; while true; do sleep 1; done'], {
+    user: '1000:1000', securityContext: { runAsNonRoot: true, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'], add: ['NET_BIND_SERVICE'] } },
+  });
+  await n.bind(ok);
+  await n.waitStatus(ok.id, 'running', (s) => s.state === 'running', 120_000);
+  const args = ['cli/bin.js', 'logs', ok.id, '--nats', server.url, '--prefix', n.store.prefix];
+  const out = await waitFor('three lines', async () => { const r = await run(process.execPath, args); return r.stdout.split('\n').length >= 4 ? r.stdout : undefined; });
+  assert.deepEqual(out.trim().split('\n'), ['1000', 'ro', 'CapBnd:\t0000000000000400'], 'uid 1000, read-only root, only CAP_NET_BIND_SERVICE (bit 10)');
+  await n.unbind(ok.id);
+  await waitFor('removed', async () => !(await n.status(ok.id)));
+});

@@ -18,7 +18,7 @@ type HTTPGet = api.HTTPGetAction;
 
 const envelope = { apiVersion: true, kind: true, metadata: true, spec: true } satisfies Keys<api.Job>;
 const template = {
-  labels: true, image: true, command: true, args: true, env: true, workingDir: true, user: true, resources: true, ports: true,
+  labels: true, image: true, command: true, args: true, env: true, workingDir: true, user: true, resources: true, securityContext: true, ports: true,
   livenessProbe: true, readinessProbe: true, startupProbe: true, secretMounts: true, nodeSelector: true, tolerations: true,
   restartPolicy: true, terminationGracePeriodSeconds: true,
 } satisfies Keys<api.TaskTemplateSpec>;
@@ -37,6 +37,8 @@ const table: Array<[api.BuiltinKind, string, Record<string, true>]> = [
   ['Job', 'spec.template.resources', { requests: true, limits: true } satisfies Keys<api.ResourceRequirements>],
   ['Job', 'spec.template.resources.requests', { cpu: true, memory: true } satisfies Keys<api.ResourceList>],
   ['Job', 'spec.template.resources.limits', { cpu: true, memory: true } satisfies Keys<api.ResourceList>],
+  ['Job', 'spec.template.securityContext', { runAsUser: true, runAsGroup: true, runAsNonRoot: true, readOnlyRootFilesystem: true, capabilities: true } satisfies Keys<api.SecurityContext>],
+  ['Job', 'spec.template.securityContext.capabilities', { drop: true, add: true } satisfies Keys<NonNullable<api.SecurityContext['capabilities']>>],
   ['Job', 'spec.template.env[]', { name: true, value: true, valueFrom: true } satisfies Keys<api.EnvVar>],
   ['Job', 'spec.template.env[].valueFrom', { secretKeyRef: true } satisfies Keys<ValueFrom>],
   ['Job', 'spec.template.env[].valueFrom.secretKeyRef', { name: true, key: true } satisfies Keys<api.SecretKeySelector>],

@@ -87,3 +87,14 @@ test('resolveTemplate carries task labels (Service selectors match them) without
   // A relabel rolls the tasks, so endpoints follow the new labels (as a Kubernetes pod template).
   assert.notEqual(labelled.templateHash, plain.templateHash);
 });
+
+test('resolveTemplate folds runAsUser/runAsGroup into user and normalises capabilities; no securityContext, no field', () => {
+  const r = (securityContext: TaskTemplateSpec['securityContext'], user?: string | number) =>
+    resolveTemplate({ ...base(), ...(user !== undefined ? { user } : {}), ...(securityContext ? { securityContext } : {}) }, { type: 'service' }).template;
+  assert.equal('securityContext' in r(undefined), false, 'templates without one keep their shape (and hash)');
+  assert.deepEqual(r({ runAsUser: 1000, runAsGroup: 2000, runAsNonRoot: true }, '5:5'), { ...r(undefined), user: '1000:2000', securityContext: { runAsNonRoot: true } });
+  assert.equal(r({ runAsGroup: 7 }, 1000).user, '1000:7', 'a known uid takes the group');
+  assert.deepEqual(r({ runAsGroup: 7 }).securityContext, { runAsGroup: 7 }, 'no uid known before the image: the runtime applies the group');
+  assert.deepEqual(r({ readOnlyRootFilesystem: true, capabilities: { drop: ['all'], add: ['NET_BIND_SERVICE', 'CAP_KILL', 'KILL'] } }).securityContext,
+    { readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'], add: ['KILL', 'NET_BIND_SERVICE'] } });
+});

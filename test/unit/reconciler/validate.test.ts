@@ -64,3 +64,28 @@ test('formatFieldPath quotes keys that are not identifiers', () => {
   assert.equal(formatFieldPath(['metadata', 'labels', 'gitcell.io/tier']), 'metadata.labels["gitcell.io/tier"]');
   assert.equal(formatFieldPath([]), '');
 });
+
+test('securityContext: adding SYS_ADMIN, an unknown capability to drop or a negative uid is refused at its file:line', () => {
+  const c = new ManifestCollector();
+  c.add('jobs/priv.yaml', Buffer.from(`apiVersion: gitcell.io/v1
+kind: Job
+metadata:
+  name: priv
+spec:
+  type: service
+  template:
+    image: localhost/busybox:latest
+    securityContext:
+      runAsUser: -1
+      capabilities:
+        drop: [ALL, NOT_A_CAP]
+        add:
+          - NET_BIND_SERVICE
+          - SYS_ADMIN
+`));
+  const lines = validateManifests(c.result()).problems.map(formatProblem);
+  assert.equal(lines.length, 3, lines.join('\n'));
+  assert.equal(lines[0], 'jobs/priv.yaml:10:7: Job/priv: spec.template.securityContext.runAsUser: must be >= 0 (got -1)');
+  assert.match(lines[1]!, /^jobs\/priv\.yaml:12:21: Job\/priv: spec\.template\.securityContext\.capabilities\.drop\[1\]: must be one of "ALL", .* \(got "NOT_A_CAP"\)$/);
+  assert.equal(lines[2], 'jobs/priv.yaml:15:13: Job/priv: spec.template.securityContext.capabilities.add[1]: must be one of "CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID", "SETUID", "SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE" (got "SYS_ADMIN")');
+});
