@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { GitcellError, isGitcellError } from '../lib/index.ts';
-import { ContainerManager, ImageStore, pullImage, parseReference, LOCAL_DOMAIN, type ContainerInfo, type ContainerOptions } from '../runtime/index.ts';
+import { ContainerManager, ImageStore, limitCgroupParent, pullImage, parseReference, LOCAL_DOMAIN, type ContainerInfo, type ContainerOptions } from '../runtime/index.ts';
 import type { ContainerView, ExitInfo, RunRequest, TaskRuntime } from './port.ts';
 
 /** RuntimeAdapterOptions: where images and containers live. */
@@ -29,6 +29,15 @@ export class RuntimeAdapter implements TaskRuntime {
   constructor(readonly o: RuntimeAdapterOptions) {
     this.imageStore = new ImageStore(o.imageRoot ?? o.root);
     this.manager = new ContainerManager({ root: o.root, images: this.imageStore, cgroupParent: o.cgroupParent });
+  }
+
+  /**
+   * limitNode caps this node's cgroup parent at what the node allocates (its advertised capacity),
+   * so tasks together can never take more of the host than the scheduler hands out. Returns the
+   * cgroup files written.
+   */
+  limitNode(allocatable: { cpuMillis: number; memoryBytes: number }): string[] {
+    return limitCgroupParent(this.o.cgroupParent, allocatable);
   }
 
   async ensureImage(ref: string): Promise<void> {

@@ -13,7 +13,7 @@ import {
 } from '../../store/index.ts';
 import { Keyring } from '../../secrets/index.ts';
 import type { NodeSecretRecord, TaskStatus } from '../../api/index.ts';
-import { NetworkManager, parseIpv4Cidr, removeCgroupParent, validateCgroupParent } from '../../runtime/index.ts';
+import { NetworkManager, limitCgroupParent, parseIpv4Cidr, removeCgroupParent, validateCgroupParent } from '../../runtime/index.ts';
 import {
   Agent, RuntimeAdapter, hostAddresses, kernelVersion, machineCapacity, parseCapacity, parseLabels, runcVersion,
 } from '../../agent/index.ts';
@@ -89,6 +89,9 @@ export function registerAgent(program: Command): void {
       } catch (err) {
         throw new GitcellError('E_USAGE', `--cgroup-parent: ${errorMessage(err)}`, { flag: '--cgroup-parent' });
       }
+      // The node's containers together get no more CPU and memory than the node offers the scheduler
+      // (before anything is opened: a refused limit is a start error with nothing to close).
+      limitCgroupParent(cgroupParent, capacity);
       const netnsPrefix = f.netnsPrefix ?? `gc-${f.node}-`;
       if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(netnsPrefix)) {
         throw new GitcellError('E_USAGE', `--netns-prefix: "${netnsPrefix}" must be letters, digits, '_', '.', '-' (at most 64)`, { flag: '--netns-prefix' });

@@ -116,3 +116,66 @@ function walkDirs(dir: string): string[] {
 export function listCgroups(parent: string, root = CGROUP_ROOT): string[] {
   return cgroupDirs(`/${parent}`, root).flatMap((d) => walkDirs(d).slice(1));
 }
+
+/** ParentLimits are what a cgroup parent (one node's containers) may use in total. */
+export interface ParentLimits {
+  /** cpuMillis becomes a CFS quota over CPU_PERIOD_US (2000 = two CPUs' worth). */
+  cpuMillis: number;
+  memoryBytes: number;
+}
+
+/** PARENT_CPU_PERIOD_US is the CFS period of a parent's quota (100 ms, as for containers). */
+export const PARENT_CPU_PERIOD_US = 100_000;
+
+/** parentLimitFiles is the pure plan: which file gets which value, for v1 (hybrid too) or v2. */
+export function parentLimitFiles(parent: string, limits: ParentLimits, version: 'v1' | 'v2', root = CGROUP_ROOT): { path: string; value: string }[] {
+  const quota = String(Math.max(1000, Math.round((limits.cpuMillis * PARENT_CPU_PERIOD_US) / 1000)));
+  const mem = String(limits.memoryBytes);
+  if (version === 'v2') {
+    const dir = join(root, validateCgroupParent(parent));
+    return [{ path: join(dir, 'cpu.max'), value: `${quota} ${PARENT_CPU_PERIOD_US}` }, { path: join(dir, 'memory.max'), value: mem }];
+  }
+  const cpuDir = join(root, 'cpu', validateCgroupParent(parent));
+  return [
+    { path: join(cpuDir, 'cpu.cfs_period_us'), value: String(PARENT_CPU_PERIOD_US) },
+    { path: join(cpuDir, 'cpu.cfs_quota_us'), value: quota },
+    { path: join(root, 'memory', parent, 'memory.limit_in_bytes'), value: mem },
+  ];
+}
+
+/**
+ * limitCgroupParent caps everything below `parent` (a node's containers) at `limits`, the way
+ * kubelet caps its kubepods cgroup at the node's allocatable: one task, or all of them together,
+ * cannot take more CPU or memory than the node offers the scheduler. Creates the parent in each
+ * hierarchy (on v2 it enables the cpu and memory controllers down the path first) and writes the
+ * limits; returns the files written. E_CGROUP_LIMIT names the file when a write is refused (e.g. a
+ * memory limit below what the running containers already use).
+ */
+export function limitCgroupParent(parent: string, limits: ParentLimits, root = CGROUP_ROOT): string[] {
+  if (!(limits.cpuMillis > 0) || !(limits.memoryBytes > 0)) {
+    throw new GitcellError('E_CONTAINER_INVALID', `cgroup parent ${parent}: limits must be positive (cpu ${limits.cpuMillis}m, memory ${limits.memoryBytes} bytes)`, { parent });
+  }
+  const version = cgroupVersion(root);
+  if (version === 'v2') enableControllers(root, parent, ['cpu', 'memory']);
+  const plan = parentLimitFiles(parent, limits, version, root);
+  for (const { path, value } of plan) {
+    fs.mkdirSync(join(path, '..'), { recursive: true });
+    try {
+      fs.writeFileSync(path, value);
+    } catch (err) {
+      throw new GitcellError('E_CGROUP_LIMIT', `cannot limit cgroup parent ${parent}: writing ${value} to ${path} failed: ${(err as Error).message}`, { parent, path, value });
+    }
+  }
+  return plan.map((p) => p.path);
+}
+
+/** enableControllers turns controllers on in cgroup.subtree_control of the root and every ancestor of `parent` (v2). */
+function enableControllers(root: string, parent: string, controllers: string[]): void {
+  const parts = validateCgroupParent(parent).split('/');
+  let dir = root;
+  for (let i = 0; i < parts.length; i++) {
+    fs.writeFileSync(join(dir, 'cgroup.subtree_control'), controllers.map((c) => `+${c}`).join(' '));
+    dir = join(dir, parts[i]!);
+    fs.mkdirSync(dir, { recursive: true });
+  }
+}

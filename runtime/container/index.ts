@@ -7,6 +7,7 @@ export { DEFAULT_RLIMITS, parseProcLimits, clampRlimits, containerRlimits, type 
 export { applyCapabilities, capName, ADDABLE_CAPABILITIES, ALL_CAPABILITIES } from './capabilities.ts';
 export { overlayMount, mountOverlay, unmount, readMounts, isMounted, MAX_MOUNT_OPTIONS, type OverlayPlan, type OverlayInput, type MountEntry } from './mounts.ts';
 export { cgroupVersion, cgroupsPathOf, validateCgroupParent, oomEventsFile, parseOomKills, removeCgroup, removeCgroupParent, listCgroups, cgroupDirs, DEFAULT_CGROUP_PARENT, CGROUP_ROOT } from './cgroups.ts';
+export { limitCgroupParent, parentLimitFiles, PARENT_CPU_PERIOD_US, type ParentLimits } from './cgroups.ts';
 export { Runc, findRunc, type RuncState } from './runc.ts';
 export { readLogs, logFiles, parseLogLine, LogFollower, LOG_AWK, type LogLine, type LogStream } from './logs.ts';
 export { resolveUser, parsePasswd, parseGroup, resolveImageUser, type ResolvedUser } from './user.ts';

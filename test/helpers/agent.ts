@@ -72,6 +72,9 @@ export async function buildBusyboxImage(root: string, ref: string): Promise<void
   }
 }
 
+/** DEFAULT_TEST_CAPACITY is what a test node offers unless the test says otherwise. */
+export const DEFAULT_TEST_CAPACITY = { cpuMillis: 2000, memoryBytes: 4 * 2 ** 30 };
+
 /** startTestNode starts an in-process agent with its own node name, bridge, subnet and state dir. */
 export async function startTestNode(server: NatsServer, o: Partial<AgentOptions> & { prefix?: string; imageRoot?: string; secrets?: boolean } = {}): Promise<TestNode> {
   const suffix = randomBytes(3).toString('hex');
@@ -86,6 +89,8 @@ export async function startTestNode(server: NatsServer, o: Partial<AgentOptions>
   const subnet = `10.${150 + randomInt(50)}.${randomInt(256)}.0/24`;
   const bridge = `gct${suffix}`;
   const runtime = new RuntimeAdapter({ root: join(dir, 'state', 'runtime'), imageRoot, cgroupParent: `gitcell-test/${node}` });
+  // As `gitcell agent` does: the node's containers together get at most its capacity.
+  runtime.limitNode(o.capacity ?? DEFAULT_TEST_CAPACITY);
   const network = new NetworkManager({ bridge, subnet, stateDir: join(dir, 'state', 'network'), netnsPrefix: `gct-${node}-` });
   const prefix = o.prefix ?? `t${suffix}_`;
   // 2048-bit keys: key generation at 4096 bits costs seconds on a loaded machine.
@@ -93,7 +98,7 @@ export async function startTestNode(server: NatsServer, o: Partial<AgentOptions>
   const secretsBucket = o.secrets ? await Bucket.open<NodeSecretRecord>(nc, { name: nodeSecretsBucket(node, prefix), history: 1 }, objectCodec<NodeSecretRecord>(), { log: silentLogger() }) : undefined;
   const { secrets: _s, prefix: _p, imageRoot: _i, ...agentOpts } = o;
   const agent = new Agent({
-    node, stateDir: join(dir, 'state'), versions: { runc: await runcVersion(), kernel: kernelVersion() }, capacity: { cpuMillis: 2000, memoryBytes: 4 * 2 ** 30 }, subnet,
+    node, stateDir: join(dir, 'state'), versions: { runc: await runcVersion(), kernel: kernelVersion() }, capacity: DEFAULT_TEST_CAPACITY, subnet,
     heartbeatMs: 500, resyncMs: 500, usageMs: 500, backoff: { initialMs: 300, maxMs: 2000, resetAfterMs: 60_000 },
     http: { host: '127.0.0.1', port: 0 }, ...agentOpts,
   }, { nc, store, runtime, network, log: silentLogger(), ...(keyring && secretsBucket ? { secrets: { keyring, bucket: secretsBucket } } : {}) });
