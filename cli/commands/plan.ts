@@ -16,6 +16,7 @@ import {
   resolveLocalRepo,
   toValidatedRevision,
   validateManifests,
+  withRepoDefaults,
   DEFAULT_NODE_GRACE_MS,
   PLAN_FORMATS,
   type DesiredRecord,
@@ -78,7 +79,7 @@ async function openRepo(opts: PlanOptions, refs: string[]): Promise<Repo> {
 
 async function loadRevision(repo: Repo, commit: string, path: string | undefined, allowPlaintextSecrets: boolean): Promise<{ objects: AnyObject[]; problems: ValidationMessage[] }> {
   const load = await loadManifestsFromGit({ dir: repo.dir, gitdir: repo.gitdir, ref: commit, ...(path ? { path } : {}) });
-  const validated = toValidatedRevision(validateManifests(load, { allowPlaintextSecrets }));
+  const validated = await withRepoDefaults(toValidatedRevision(validateManifests(load, { allowPlaintextSecrets })), { gitdir: repo.gitdir, commit, ...(path ? { subPath: path } : {}) });
   if (validated.problems.length) return { objects: [], problems: validated.problems };
   const built = buildDesired(validated.objects);
   return { objects: built.objects, problems: built.problems };

@@ -4,6 +4,8 @@ import { load } from 'js-yaml';
 import { GitcellError, errorMessage } from '../../lib/errors.ts';
 import { MANIFEST_LIMITS, assertObjectWithin } from '../manifests/index.ts';
 import { VERIFY_MODES, type VerifyMode } from './verify.ts';
+import { isValidName, parseCpu, parseMemory, type ResourceRequirements } from '../../api/index.ts';
+import type { ResourceDefaults } from '../template/index.ts';
 
 /** SETTINGS_FILE is the repository settings file, at the repository root or the followed sub-path. */
 export const SETTINGS_FILE = '.gitcell.yaml';
@@ -23,6 +25,8 @@ export interface RepoSettings {
    * only make the reconciler's own --verify-commits stricter, never looser (see verify.ts).
    */
   verifyCommits?: VerifyMode;
+  /** defaults: requests/limits for tasks that give none (parseResourceDefaults). */
+  defaults?: ResourceDefaults;
 }
 
 /** defaultRepoSettings is what applies without a settings file. */
@@ -55,8 +59,10 @@ export function parseRepoSettings(text: string, file: string, base: RepoSettings
         throw new GitcellError('E_BAD_SETTINGS', `${file}: field "verifyCommits" must be one of ${VERIFY_MODES.join(', ')}`, { file, field });
       }
       out.verifyCommits = value as VerifyMode;
+    } else if (field === 'defaults') {
+      out.defaults = parseResourceDefaults(value, file);
     } else {
-      throw new GitcellError('E_BAD_SETTINGS', `${file}: unknown field "${field}" (known: autoRollback, verifyCommits)`, { file, field });
+      throw new GitcellError('E_BAD_SETTINGS', `${file}: unknown field "${field}" (known: autoRollback, verifyCommits, defaults)`, { file, field });
     }
   }
   return out;
@@ -115,4 +121,58 @@ export function decideAutoRollback(settings: RepoSettings, objects: readonly { k
   const optedOut = objects.filter((o) => o.annotations?.[AUTO_ROLLBACK_ANNOTATION] === 'false').map((o) => o.key);
   if (optedOut.length) return { revert: false, reason: `auto-rollback is off by annotation ${AUTO_ROLLBACK_ANNOTATION}="false" on ${optedOut.join(', ')}` };
   return { revert: true };
+}
+
+/**
+ * parseResourceDefaults reads the `defaults` mapping of `.gitcell.yaml`:
+ *
+ *     defaults:
+ *       resources: { requests: { cpu: 100m, memory: 64Mi }, limits: { cpu: "1", memory: 256Mi } }
+ *       namespaces:
+ *         batch: { resources: { limits: { memory: 1Gi } } }
+ *
+ * Every quantity is parsed here, so a typo fails the revision naming file and field (E_BAD_SETTINGS).
+ */
+export function parseResourceDefaults(value: unknown, file: string): ResourceDefaults {
+  const bad = (field: string, reason: string): never => {
+    throw new GitcellError('E_BAD_SETTINGS', `${file}: field "${field}" ${reason}`, { file, field });
+  };
+  const mapping = (v: unknown, field: string, keys: readonly string[]): Record<string, unknown> => {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return bad(field, 'must be a mapping');
+    for (const k of Object.keys(v)) if (!keys.includes(k)) bad(`${field}.${k}`, `is unknown (known: ${keys.join(', ')})`);
+    return v as Record<string, unknown>;
+  };
+  const resources = (v: unknown, field: string): ResourceRequirements => {
+    const r = mapping(v, field, ['requests', 'limits']);
+    const out: ResourceRequirements = {};
+    for (const part of ['requests', 'limits'] as const) {
+      if (r[part] === undefined) continue;
+      const list = mapping(r[part], `${field}.${part}`, ['cpu', 'memory']);
+      out[part] = {};
+      for (const kind of ['cpu', 'memory'] as const) {
+        const q = list[kind];
+        if (q === undefined) continue;
+        try {
+          (kind === 'cpu' ? parseCpu : parseMemory)(q);
+        } catch (err) {
+          bad(`${field}.${part}.${kind}`, `is not a quantity: ${errorMessage(err)}`);
+        }
+        out[part]![kind] = q as string | number;
+      }
+    }
+    return out;
+  };
+  const d = mapping(value, 'defaults', ['resources', 'namespaces']);
+  const out: ResourceDefaults = {};
+  if (d.resources !== undefined) out.resources = resources(d.resources, 'defaults.resources');
+  if (d.namespaces !== undefined) {
+    const nss = mapping(d.namespaces, 'defaults.namespaces', Object.keys(d.namespaces as object));
+    out.namespaces = {};
+    for (const [ns, v] of Object.entries(nss)) {
+      if (!isValidName(ns)) bad(`defaults.namespaces.${ns}`, 'is not a namespace name');
+      const m = mapping(v, `defaults.namespaces.${ns}`, ['resources']);
+      out.namespaces[ns] = m.resources !== undefined ? { resources: resources(m.resources, `defaults.namespaces.${ns}.resources`) } : {};
+    }
+  }
+  return out;
 }

@@ -6,6 +6,7 @@ import {
   runControllers,
   sourceStatusKey,
   toValidatedRevision,
+  withRepoDefaults,
   type ReconcileOutcome,
   type SyncRecord,
   type SyncStatus,
@@ -140,8 +141,10 @@ export async function startReconcilerService(opts: ReconcilerServiceOptions): Pr
             if (opts.verify) await verifySourceRevision({ store, source, sourceName, revision, options: opts.verify, log });
             return loadManifestsFromGit({ dir: source.dir ?? source.gitdir, gitdir: source.gitdir, ref: revision, path: source.subPath, parseCache });
           },
-          validate: (load) => {
-            const validated = toValidatedRevision(validateManifests(load, { allowPlaintextSecrets: opts.allowPlaintextSecrets ?? false }));
+          validate: async (load) => {
+            // .gitcell.yaml's default requests/limits are written into the objects (plan and records show them).
+            const validated = await withRepoDefaults(toValidatedRevision(validateManifests(load, { allowPlaintextSecrets: opts.allowPlaintextSecrets ?? false })),
+              { gitdir: source.gitdir, commit: revision, subPath: source.subPath });
             if (opts.sealingKeys) {
               validated.problems.push(...checkSealedSecrets(validated.objects, { privateKeyFor: opts.sealingKeys, allowPlaintextSecrets: opts.allowPlaintextSecrets ?? false }));
             }

@@ -10,3 +10,4 @@ export {
   type ResolveContext,
   type ResolvedTemplate,
 } from './resolve.ts';
+export { applyResourceDefaults, withDefaultResources, defaultsFor, type ResourceDefaults } from './defaults.ts';

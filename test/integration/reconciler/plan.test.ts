@@ -6,7 +6,7 @@ import { sealValue } from '../../../secrets/index.ts';
 import { dump } from 'js-yaml';
 import type { AnyObject, Job } from '../../../api/index.ts';
 import { silentLogger } from '../../../lib/index.ts';
-import { loadManifestsFromGit, reconcileRevision, toValidatedRevision, validateManifests } from '../../../reconciler/index.ts';
+import { loadManifestsFromGit, reconcileRevision, toValidatedRevision, validateManifests, withRepoDefaults } from '../../../reconciler/index.ts';
 import { makeRepo } from '../../helpers/git-cli-repo.ts';
 import { startGitHttpServer } from '../../helpers/git-http.ts';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -136,4 +136,48 @@ test('plan --repo URL fetches the branches from a git http-backend remote', asyn
   const p = JSON.parse(r.stdout);
   assert.equal(p.ref.commit, repo.git('rev-parse', 'feature'));
   assert.deepEqual([p.create.length, p.update.length, p.prune.length], [1, 2, 1]);
+});
+
+test('.gitcell.yaml resource defaults: a task without resources gets them, per namespace too; plan shows them and the desired record holds them', async (t) => {
+  const repo = makeRepo();
+  t.after(() => repo.cleanup());
+  const bare = (name: string, namespace: string): Job => ({ apiVersion: 'gitcell.io/v1', kind: 'Job', metadata: { name, namespace }, spec: { type: 'service', template: { image: `${name}:1` } } });
+  const own = job('own', 'own:1', 1, '250m'); // requests cpu 250m, memory 64Mi: kept; only the missing limits are filled
+  repo.commit({ 'a.yaml': y(bare('a', 'default')), 'b.yaml': y(bare('b', 'batch')), 'own.yaml': y(own) }, 'no defaults');
+  repo.git('checkout', '--quiet', '-b', 'feature');
+  repo.commit({ '.gitcell.yaml': [
+    'defaults:',
+    '  resources: { requests: { cpu: 100m, memory: 64Mi }, limits: { cpu: "1", memory: 256Mi } }',
+    '  namespaces:',
+    '    batch: { resources: { limits: { memory: 1Gi } } }',
+    '',
+  ].join('\n') }, 'defaults');
+  const r = await gitcell('plan', '--repo', repo.dir, '--ref', 'feature', '--base', 'main', '--format', 'json');
+  assert.equal(r.code, 0, r.stderr);
+  const p = JSON.parse(r.stdout);
+  const changes = Object.fromEntries(p.update.map((u: { key: string; changes: unknown[] }) => [u.key, u.changes]));
+  assert.deepEqual(changes['Job/default/a'], [{ path: 'spec.template.resources', op: 'add', to: { requests: { cpu: '100m', memory: '64Mi' }, limits: { cpu: '1', memory: '256Mi' } } }]);
+  assert.deepEqual(changes['Job/batch/b'], [{ path: 'spec.template.resources', op: 'add', to: { requests: { cpu: '100m', memory: '64Mi' }, limits: { cpu: '1', memory: '1Gi' } } }]);
+  assert.deepEqual(changes['Job/default/own'], [{ path: 'spec.template.resources.limits', op: 'add', to: { cpu: '1', memory: '256Mi' } }]);
+
+  // The reconciler's validate phase does the same: the desired record carries the defaults.
+  const { store } = await openTestStore(t, { tag: 'd' });
+  const feature = repo.git('rev-parse', 'feature');
+  const out = await reconcileRevision({
+    store, source: 'main', revision: feature,
+    read: () => loadManifestsFromGit({ dir: repo.dir, ref: feature }),
+    validate: (load) => withRepoDefaults(toValidatedRevision(validateManifests(load)), { gitdir: join(repo.dir, '.git'), commit: feature }),
+    log: silentLogger(),
+  });
+  assert.equal(out.result, 'Applied');
+  const rec = (await store.desired.list()).map((e) => e.value).find((d) => d.key === 'Job/default/a');
+  assert.deepEqual((rec?.object as Job).spec.template.resources, { requests: { cpu: '100m', memory: '64Mi' }, limits: { cpu: '1', memory: '256Mi' } });
+
+  // A bad quantity in the settings fails the revision, naming file and field.
+  repo.commit({ '.gitcell.yaml': 'defaults:\n  resources: { limits: { memory: lots } }\n' }, 'bad defaults');
+  const bad = await gitcell('plan', '--repo', repo.dir, '--ref', 'feature', '--base', 'main', '--format', 'json');
+  assert.equal(bad.code, 1);
+  const problems = (JSON.parse(bad.stdout) as { problems: { file: string; code: string; message: string }[] }).problems;
+  assert.deepEqual(problems.map((x) => `${x.file} ${x.code}`), ['.gitcell.yaml E_BAD_SETTINGS']);
+  assert.match(problems[0]!.message, /^\.gitcell\.yaml: field "defaults\.resources\.limits\.memory" is not a quantity: "lots"/);
 });

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TaskTemplateSpec } from '../../../api/index.ts';
 import { isGitcellError } from '../../../lib/index.ts';
-import { canonicalJson, resolveTemplate, secretsUsedBy } from '../../../reconciler/template/index.ts';
+import { canonicalJson, resolveTemplate, secretsUsedBy, withDefaultResources } from '../../../reconciler/template/index.ts';
+import { parseRepoSettings } from '../../../reconciler/git/index.ts';
 
 const base = (): TaskTemplateSpec => ({ image: 'registry.local/web:1' });
 
@@ -97,4 +98,29 @@ test('resolveTemplate folds runAsUser/runAsGroup into user and normalises capabi
   assert.deepEqual(r({ runAsGroup: 7 }).securityContext, { runAsGroup: 7 }, 'no uid known before the image: the runtime applies the group');
   assert.deepEqual(r({ readOnlyRootFilesystem: true, capabilities: { drop: ['all'], add: ['NET_BIND_SERVICE', 'CAP_KILL', 'KILL'] } }).securityContext,
     { readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'], add: ['KILL', 'NET_BIND_SERVICE'] } });
+});
+
+test('withDefaultResources fills only what the template leaves out, like a LimitRange default', () => {
+  const def = { requests: { cpu: '100m', memory: '64Mi' }, limits: { cpu: '1', memory: '256Mi' } };
+  const t = (resources?: TaskTemplateSpec['resources']): TaskTemplateSpec => ({ ...base(), ...(resources ? { resources } : {}) });
+  assert.deepEqual(withDefaultResources(t(), def).resources, def, 'nothing given: both defaults');
+  // a limit alone keeps meaning request = limit (no default request), the other resource is defaulted
+  assert.deepEqual(withDefaultResources(t({ limits: { memory: '1Gi' } }), def).resources, { requests: { cpu: '100m' }, limits: { memory: '1Gi', cpu: '1' } });
+  // a request above the default limit raises the limit to the request (a valid manifest stays valid)
+  assert.deepEqual(withDefaultResources(t({ requests: { cpu: 2 } }), def).resources, { requests: { cpu: 2, memory: '64Mi' }, limits: { cpu: 2, memory: '256Mi' } });
+  const full = t({ requests: { cpu: '1m', memory: '1Mi' }, limits: { cpu: '2m', memory: '2Mi' } });
+  assert.equal(withDefaultResources(full, def), full, 'fully specified: the same object');
+  assert.equal(withDefaultResources(t(), {}).resources, undefined, 'no defaults: unchanged');
+  // after defaults, resolution sees limits: the task is bounded
+  const resolved = resolveTemplate(withDefaultResources(t(), def), { type: 'service' }).template.resources;
+  assert.deepEqual(resolved, { requests: { cpuMillis: 100, memoryBytes: 64 * 2 ** 20 }, limits: { cpuMillis: 1000, memoryBytes: 256 * 2 ** 20 } });
+});
+
+test('parseRepoSettings reads defaults and refuses bad ones naming file and field', () => {
+  const s = parseRepoSettings('defaults:\n  resources: { limits: { memory: 256Mi } }\n  namespaces:\n    batch: { resources: { requests: { cpu: 2 } } }\n', '.gitcell.yaml');
+  assert.deepEqual(s.defaults, { resources: { limits: { memory: '256Mi' } }, namespaces: { batch: { resources: { requests: { cpu: 2 } } } } });
+  const err = (text: string): string => { try { parseRepoSettings(text, '.gitcell.yaml'); return ''; } catch (e) { return (e as Error).message; } };
+  assert.match(err('defaults:\n  resources: { limits: { gpu: 1 } }\n'), /field "defaults\.resources\.limits\.gpu" is unknown/);
+  assert.match(err('defaults:\n  namespaces: { Bad_NS: {} }\n'), /field "defaults\.namespaces\.Bad_NS" is not a namespace name/);
+  assert.match(err('defaults: 3\n'), /field "defaults" must be a mapping/);
 });
