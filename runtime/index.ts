@@ -9,6 +9,7 @@ export {
   commitContainer,
   validateCgroupParent,
   removeCgroupParent,
+  limitCgroupParent,
   logFiles,
   parseLogLine,
   LogFollower,

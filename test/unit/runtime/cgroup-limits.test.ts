@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { limitCgroupParent, parentLimitFiles } from '../../../runtime/index.ts';
+import { limitCgroupParent, parentLimitFiles } from '../../../runtime/container/index.ts';
 import { isGitcellError } from '../../../lib/errors.ts';
 
 const limits = { cpuMillis: 1500, memoryBytes: 2 * 2 ** 30 };
