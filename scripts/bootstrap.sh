@@ -22,6 +22,9 @@ declare -A want=(
   [nft]=nftables
   [dnsmasq]=dnsmasq-base
   [gcc]=gcc
+  # `gitcell completion zsh|fish` is tested in the shells themselves
+  [zsh]=zsh
+  [fish]=fish
 )
 missing=()
 for bin in "${!want[@]}"; do

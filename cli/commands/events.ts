@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import type { ClusterEvent } from '../../api/index.ts';
 import { GitcellError } from '../../lib/errors.ts';
 import type { StoredEvent } from '../../store/index.ts';
-import { addClusterOptions, outputFormat, withStore, type ClientOptions } from '../client.ts';
+import { addClusterOptions, withStore, type ClientOptions } from '../client.ts';
+import { parseOutput, renderValue } from '../output.ts';
 
 /** formatEvent renders one event as a line: time, type, reason, object, message. */
 export function formatEvent(e: ClusterEvent): string {
@@ -20,12 +21,13 @@ export function registerEvents(program: Command): void {
       .option('-w, --watch', 'keep printing new events')
       .option('--limit <n>', 'how many recent events', '50')
       .option('--for <object>', 'only events of KIND, KIND/NAMESPACE or KIND/NAMESPACE/NAME')
-      .option('-o, --output <format>', 'text or json (one object per line)'),
+      .option('-o, --output <format>', 'table (or text), json (one object per line), yaml or jsonpath=TEMPLATE (per event)'),
   ).action(async (opts: ClientOptions & { watch?: boolean; limit: string; for?: string; output?: string }) => {
-    const format = outputFormat(opts.output, ['text', 'json']);
+    const out = parseOutput(opts.output === 'text' ? 'table' : opts.output, ['table', 'json', 'yaml', 'jsonpath']);
     if (!/^\d+$/.test(opts.limit)) throw new GitcellError('E_USAGE', `--limit "${opts.limit}" is not a whole number`, { flag: '--limit' });
     const prefix = opts.for ? opts.for.split('/').join('.') : undefined;
-    const print = (e: StoredEvent<ClusterEvent>) => process.stdout.write(format === 'json' ? `${JSON.stringify(e.value)}\n` : `${formatEvent(e.value)}\n`);
+    const print = (e: StoredEvent<ClusterEvent>) =>
+      process.stdout.write(out.format === 'json' ? `${JSON.stringify(e.value)}\n` : out.format === 'table' ? `${formatEvent(e.value)}\n` : out.format === 'yaml' ? `---\n${renderValue(e.value, out)}` : renderValue(e.value, out));
     await withStore(opts, 'events', async (store) => {
       const recent = await store.events.recent({ limit: Number(opts.limit), ...(prefix ? { prefix } : {}) });
       recent.forEach(print);

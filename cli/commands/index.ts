@@ -24,6 +24,11 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     summary: 'run the node agent: register this node, run the tasks bound to it, report their status',
     load: async () => (await import('./agent.ts')).registerAgent,
   },
+  completion: {
+    term: 'completion <shell>',
+    summary: 'print a shell completion script: bash, zsh or fish',
+    load: async () => (await import('./completion.ts')).registerCompletion,
+  },
   commit: {
     term: 'commit [options] <container> <ref>',
     summary: 'make a new image from a container\'s changes, on top of its image',
@@ -31,7 +36,7 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   },
   describe: {
     term: 'describe [options] <kind> <name>',
-    summary: 'show one object: its manifest, status, tasks and recent events',
+    summary: 'show one object: summary, conditions, tasks and recent events',
     load: async () => (await import('./describe.ts')).registerDescribe,
   },
   events: {
@@ -40,8 +45,8 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     load: async () => (await import('./events.ts')).registerEvents,
   },
   get: {
-    term: 'get [options] <resource>',
-    summary: 'list jobs, tasks, nodes, daemonsets, cronjobs',
+    term: 'get [options] <kind> [names...]',
+    summary: 'list objects of a kind: jobs, tasks, nodes, daemonsets, cronjobs, secrets, customresourcedefinitions or a user kind (CRD)',
     load: async () => (await import('./get.ts')).registerGet,
   },
   image: {
@@ -64,10 +69,20 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     summary: 'list containers (running and stopped)',
     load: async () => (await import('./ps.ts')).registerPs,
   },
+  reconcile: {
+    term: 'reconcile [options]',
+    summary: 'reconcile a source now and wait for the result (--with-source: fetch it first); exit 1 if it did not apply',
+    load: async () => (await import('./source.ts')).registerSource,
+  },
   reconciler: {
     term: 'reconciler [options]',
     summary: 'follow a Git repository and reconcile it into the cluster (leader-elected; run several for HA)',
     load: async () => (await import('./reconciler.ts')).registerReconciler,
+  },
+  resume: {
+    term: 'resume [options]',
+    summary: 'apply new revisions of a suspended source again (the tip at once)',
+    load: async () => (await import('./source.ts')).registerSource,
   },
   rm: {
     term: 'rm [options] <containers...>',
@@ -76,7 +91,7 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   },
   rollout: {
     term: 'rollout',
-    summary: 'rollouts of a Job or DaemonSet',
+    summary: 'rollouts of a Job or DaemonSet: history, status (wait, for CI), undo (a revert commit)',
     load: async () => (await import('./rollout.ts')).registerRollout,
   },
   run: {
@@ -109,6 +124,11 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     summary: 'stop running containers (SIGTERM, then SIGKILL after the timeout)',
     load: async () => (await import('./stop.ts')).registerStop,
   },
+  suspend: {
+    term: 'suspend [options]',
+    summary: 'stop applying new revisions of a source (the cluster keeps the last applied one) until `gitcell resume`',
+    load: async () => (await import('./source.ts')).registerSource,
+  },
   up: {
     term: 'up [options]',
     summary: 'run the whole cluster on this machine, following a Git repository',
@@ -131,7 +151,8 @@ export async function registerCommands(program: Command, argv: string[] = [], al
   const name = words[0] === 'help' ? words[1] : words[0];
   if (all || (name !== undefined && name in COMMANDS)) {
     const names = all ? Object.keys(COMMANDS) : [name!];
-    for (const register of await Promise.all(names.map((n) => COMMANDS[n]!.load()))) register(program);
+    // One module may register several commands (suspend, resume, reconcile): register it once.
+    for (const register of new Set(await Promise.all(names.map((n) => COMMANDS[n]!.load())))) register(program);
     return;
   }
   for (const [n, c] of Object.entries(COMMANDS)) program.command(n).description(c.summary);

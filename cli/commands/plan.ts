@@ -19,6 +19,7 @@ import {
   withRepoDefaults,
   DEFAULT_NODE_GRACE_MS,
   PLAN_FORMATS,
+  planHasChanges,
   type DesiredRecord,
   type PlanFormat,
   type RevisionPlan,
@@ -26,6 +27,7 @@ import {
   type ValidationMessage,
 } from '../../reconciler/index.ts';
 import { addClusterOptions, withStore, type ClientOptions, type ClientStore } from '../client.ts';
+import { parseOutput, renderValue } from '../output.ts';
 
 interface PlanOptions extends ClientOptions {
   repo: string;
@@ -35,6 +37,8 @@ interface PlanOptions extends ClientOptions {
   format: string;
   credentialsFile?: string;
   allowPlaintextSecrets?: boolean;
+  output?: string;
+  exitCode?: boolean;
 }
 
 interface Repo {
@@ -121,9 +125,15 @@ export function registerPlan(program: Command): void {
       .option('--base <ref>', 'compare against this revision instead of the live cluster')
       .option('--path <dir>', 'folder of the repository holding the manifests')
       .option('--format <format>', `output format: ${PLAN_FORMATS.join(', ')}`, 'text')
+      .option('-o, --output <format>', 'output format: table (the text form), json, yaml, markdown or jsonpath=TEMPLATE')
+      .option('--exit-code', 'exit 0 when nothing would change, 2 when something would, 1 on an error (as terraform plan -detailed-exitcode)')
       .option('--credentials-file <file>', 'Git HTTP credentials for a URL')
       .option('--allow-plaintext-secrets', 'accept plaintext Secrets annotated gitcell.io/allow-plaintext (dev only)'),
   ).action(async (opts: PlanOptions) => {
+    // -o is the flag every command shares; --format stays for scripts written before it.
+    const out = opts.output === 'markdown' || opts.output === 'text' ? undefined : opts.output !== undefined ? parseOutput(opts.output, ['table', 'json', 'yaml', 'jsonpath']) : undefined;
+    if (opts.output === 'markdown' || opts.output === 'text') opts.format = opts.output;
+    else if (out) opts.format = out.format === 'table' ? 'text' : 'json';
     if (!(PLAN_FORMATS as readonly string[]).includes(opts.format)) {
       throw new GitcellError('E_USAGE', `--format ${opts.format}: expected one of ${PLAN_FORMATS.join(', ')}`, { flag: '--format' });
     }
@@ -149,7 +159,9 @@ export function registerPlan(program: Command): void {
         return p;
       });
     }
-    process.stdout.write(renderPlan(plan, opts.format as PlanFormat));
+    if (out && (out.format === 'yaml' || out.format === 'jsonpath')) process.stdout.write(renderValue(JSON.parse(renderPlan(plan, 'json')), out));
+    else process.stdout.write(renderPlan(plan, opts.format as PlanFormat));
     if (plan.problems.length || plan.refused) process.exitCode = 1;
+    else if (opts.exitCode && planHasChanges(plan)) process.exitCode = 2;
   });
 }

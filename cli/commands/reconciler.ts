@@ -2,6 +2,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { exitOnStoreReset } from '../store-reset.ts';
 import type { Command } from 'commander';
+import { parseDuration } from '../duration.ts';
 import { GitcellError, errorMessage } from '../../lib/errors.ts';
 import { createLogger } from '../../lib/log.ts';
 import { closeConnection, connectFromOptions, openClusterStore, parseReplicas, replicasFor, splitServers, DEFAULT_PREFIX, DEFAULT_STATE_DIR } from '../../store/index.ts';
@@ -32,17 +33,6 @@ interface ReconcilerOptions {
   allowedSigners?: string;
   trustedGpgKeys?: string;
   signingKey?: string;
-}
-
-/** parseDuration reads "60s", "2m", "500ms" or plain milliseconds; E_USAGE naming the flag otherwise. */
-export function parseDuration(text: string, flag: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (!m) throw new GitcellError('E_USAGE', `${flag} "${text}": expected a duration like 60s, 2m or 500ms`, { flag });
-  const n = Number(m[1]);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 'ms') as 'ms' | 's' | 'm' | 'h'];
-  const ms = Math.round(n * unit);
-  if (ms < 100) throw new GitcellError('E_USAGE', `${flag} "${text}" is too short (at least 100ms)`, { flag });
-  return ms;
 }
 
 /** readSecret reads a one-line secret from the file a flag names; E_USAGE naming the flag otherwise. */

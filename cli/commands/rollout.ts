@@ -6,7 +6,11 @@ import { DEFAULT_NAMESPACE } from '../../api/index.ts';
 import { GitcellError } from '../../lib/errors.ts';
 import { desiredKey } from '../../store/index.ts';
 import { resolveLocalRepo } from '../../reconciler/index.ts';
-import { addClusterOptions, outputFormat, printJson, table, withStore, type ClientOptions } from '../client.ts';
+import { addClusterOptions, table, withStore, type ClientOptions } from '../client.ts';
+import { parseDuration } from '../duration.ts';
+import { waitForRollout } from '../rollout-status.ts';
+import { commitsToRevert, undoRollouts } from '../rollout-undo.ts';
+import { addOutputOption, parseOutput, renderValue } from '../output.ts';
 
 /** RolloutHistoryEntry is one rollout of a job: which commit, who wrote it, how it ended. */
 export interface RolloutHistoryEntry {
@@ -44,19 +48,67 @@ export function rolloutHistory(events: readonly ClusterEvent[]): RolloutHistoryE
   return out;
 }
 
-/** registerRollout adds `gitcell rollout history JOB`: each rollout's revision, commit, author and result. */
+/** jobRef reads `NAME`, `job/NAME` or `daemonset/NAME` (ds/NAME). */
+export function jobRef(arg: string): { kind: 'Job' | 'DaemonSet'; name: string } {
+  const [prefix, name] = arg.includes('/') ? [arg.slice(0, arg.indexOf('/')).toLowerCase(), arg.slice(arg.indexOf('/') + 1)] : ['job', arg];
+  if (['job', 'jobs'].includes(prefix)) return { kind: 'Job', name };
+  if (['daemonset', 'daemonsets', 'ds'].includes(prefix)) return { kind: 'DaemonSet', name };
+  throw new GitcellError('E_USAGE', `${arg}: expected NAME, job/NAME or daemonset/NAME`, { arg });
+}
+
+/** registerRollout adds `gitcell rollout history|status|undo JOB`. */
 export function registerRollout(program: Command): void {
-  const rollout = program.command('rollout').description('rollouts of a Job or DaemonSet');
+  const rollout = program.command('rollout').description('rollouts of a Job or DaemonSet: history, status (wait, for CI), undo (a revert commit)');
   addClusterOptions(
+    rollout
+      .command('status')
+      .description('wait for a rollout to end; exit 0 complete, 1 failed or reverted, 2 timed out')
+      .argument('<job>', 'Job name (or job/NAME, daemonset/NAME)')
+      .option('-n, --namespace <ns>', 'namespace', DEFAULT_NAMESPACE)
+      .option('--timeout <duration>', 'give up after this long (exit 2)', '5m')
+      .option('--revision <commit>', 'first wait for the reconciler to apply this commit (CI: the commit just pushed)')
+      .option('--source <name>', 'source name of the reconciler (with --revision)', 'main'),
+  ).action(async (job: string, opts: ClientOptions & { namespace: string; timeout: string; revision?: string; source: string }) => {
+    const { kind, name } = jobRef(job);
+    const timeoutMs = parseDuration(opts.timeout, '--timeout');
+    if (opts.revision !== undefined && !/^[0-9a-f]{4,40}$/.test(opts.revision)) throw new GitcellError('E_USAGE', `--revision ${opts.revision}: expected a commit id (hex)`, { flag: '--revision' });
+    const target = { kind, namespace: opts.namespace, name, source: opts.source, ...(opts.revision ? { revision: opts.revision } : {}) };
+    process.exitCode = await withStore(opts, 'rollout status', (store) => waitForRollout(store, target, timeoutMs, (line) => process.stdout.write(`${line}\n`)));
+  });
+  addClusterOptions(
+    rollout
+      .command('undo')
+      .description('undo a rollout by a revert commit on the followed branch, made like the automatic one')
+      .argument('<job>', 'Job name (or job/NAME, daemonset/NAME)')
+      .option('-n, --namespace <ns>', 'namespace', DEFAULT_NAMESPACE)
+      .option('--to-revision <n>', 'revert every rollout after revision N of `rollout history` (default: the newest one)')
+      .option('--repo <path|url>', 'the repository the reconciler follows (a local clone, or its URL)', '.')
+      .option('--branch <branch>', 'the branch it follows (default: the checked-out branch, or main for a URL)')
+      .option('--credentials-file <file>', 'Git HTTP credentials for a URL'),
+  ).action(async (job: string, opts: ClientOptions & { namespace: string; toRevision?: string; repo: string; branch?: string; credentialsFile?: string }) => {
+    const { kind, name } = jobRef(job);
+    if (opts.toRevision !== undefined && !/^\d+$/.test(opts.toRevision)) throw new GitcellError('E_USAGE', `--to-revision ${opts.toRevision}: expected a whole number`, { flag: '--to-revision' });
+    const history = await withStore(opts, 'rollout undo', async (store) => rolloutHistory((await store.events.recent({ limit: 10_000, prefix: `${kind}.${opts.namespace}.${name}` })).map((e) => e.value)));
+    const commits = commitsToRevert(history, opts.toRevision !== undefined ? Number(opts.toRevision) : undefined);
+    const what = `${kind} ${opts.namespace}/${name}`;
+    const results = await undoRollouts({ repo: opts.repo, ...(opts.branch ? { branch: opts.branch } : {}), ...(opts.stateDir ? { stateDir: opts.stateDir } : {}), ...(opts.credentialsFile ? { credentialsFile: opts.credentialsFile } : {}) }, commits, what);
+    for (const { commit, result } of results) {
+      const c = commit.slice(0, 12);
+      if (result.outcome === 'reverted') process.stdout.write(`reverted ${c}: commit ${result.sha.slice(0, 12)}${result.pushed ? ' (pushed)' : ''}\n`);
+      else if (result.outcome === 'nothing-to-revert') process.stdout.write(`${c}: already undone on the branch\n`);
+      else if (result.outcome === 'not-on-branch') throw new GitcellError('E_NOT_ON_BRANCH', `${c} is not on the branch any more: nothing to revert`, { commit });
+      else throw new GitcellError('E_REVERT_CONFLICT', result.message, { commit, files: result.files });
+    }
+  });
+  addClusterOptions(addOutputOption(
     rollout
       .command('history')
       .description('list the rollouts of a job: revision, commit, author, result')
       .argument('<job>', 'Job name (or daemonset/NAME)')
       .option('-n, --namespace <ns>', 'namespace', DEFAULT_NAMESPACE)
-      .option('--repo <path>', 'local clone of the repository, to show commit authors and subjects')
-      .option('-o, --output <format>', 'table or json'),
-  ).action(async (job: string, opts: ClientOptions & { namespace: string; repo?: string; output?: string }) => {
-    const format = outputFormat(opts.output);
+      .option('--repo <path>', 'local clone of the repository, to show commit authors and subjects'),
+  )).action(async (job: string, opts: ClientOptions & { namespace: string; repo?: string; output?: string }) => {
+    const out = parseOutput(opts.output, ['table', 'json', 'yaml', 'jsonpath']);
     const [kind, name] = job.includes('/') ? [job.split('/')[0]!.toLowerCase().startsWith('d') ? 'DaemonSet' : 'Job', job.split('/')[1]!] : ['Job', job];
     const entries = await withStore(opts, 'rollout history', async (store) => {
       const rec = await store.desired.get(desiredKey(kind, opts.namespace, name));
@@ -76,7 +128,7 @@ export function registerRollout(program: Command): void {
         }
       }
     }
-    if (format === 'json') return printJson(entries);
+    if (out.format !== 'table') return void process.stdout.write(renderValue(entries, out));
     if (!entries.length) {
       process.stdout.write(`no rollouts recorded for ${kind} ${opts.namespace}/${name}\n`);
       return;

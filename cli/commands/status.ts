@@ -1,17 +1,18 @@
 import type { Command } from 'commander';
 import { SOURCE_PREFIX, type SyncStatus } from '../../reconciler/index.ts';
-import { addClusterOptions, age, outputFormat, printJson, table, withStore, type ClientOptions } from '../client.ts';
+import { addClusterOptions, age, table, withStore, type ClientOptions } from '../client.ts';
+import { addOutputOption, parseOutput, renderValue } from '../output.ts';
 
 /** registerStatus adds `gitcell status`: each followed source, its revisions, conditions and recent reconciles. */
 export function registerStatus(program: Command): void {
   addClusterOptions(
-    program.command('status').description('show each Git source: applied and attempted revision, conditions, recent reconciles, failed rollouts').option('-o, --output <format>', 'table or json'),
+    addOutputOption(program.command('status').description('show each Git source: applied and attempted revision, conditions, recent reconciles, failed rollouts')),
   ).action(async (opts: ClientOptions & { output?: string }) => {
-    const format = outputFormat(opts.output);
+    const out = parseOutput(opts.output, ['table', 'json', 'yaml', 'jsonpath']);
     const sources = await withStore(opts, 'status', async (store) =>
       (await store.sync.list(SOURCE_PREFIX)).map((r) => r.value as SyncStatus).filter((s) => s.kind === 'SyncStatus'),
     );
-    if (format === 'json') return printJson(sources);
+    if (out.format !== 'table') return void process.stdout.write(renderValue(sources, out));
     if (!sources.length) {
       process.stdout.write('no source has been reconciled yet (is `gitcell reconciler` running?)\n');
       return;

@@ -5,9 +5,10 @@ import type { Logger } from '../../lib/index.ts';
 import type { CronJobStatus, WorkloadStatus } from '../controllers/index.ts';
 import type { DesiredRecord } from '../diff/index.ts';
 import type { Inventory, SyncStatus } from './sync.ts';
+import type { SourceControl } from '../service/control.ts';
 
-/** SyncRecord is any value of the `sync` bucket: a source's status and inventory, or a controller's object status. */
-export type SyncRecord = SyncStatus | Inventory | WorkloadStatus | (CronJobStatus & { kind: 'CronJob' });
+/** SyncRecord is any value of the `sync` bucket: a source's status, inventory and control, or a controller's object status. */
+export type SyncRecord = SyncStatus | Inventory | SourceControl | WorkloadStatus | (CronJobStatus & { kind: 'CronJob' });
 
 /**
  * ReconcilerStore is the part of the cluster store the reconciler uses (a ClusterStore from

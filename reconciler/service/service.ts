@@ -21,6 +21,7 @@ import { RevisionQueue } from './queue.ts';
 import { groupByRevision, rollBack, rolloutId, type RollbackOutcome } from './rollback.ts';
 import { waitForNodesToSettle, type SettleOptions } from './settle.ts';
 import { verifySourceRevision, type TrustOptions } from './trust.ts';
+import { followSourceControl, type ControlFollower } from './control.ts';
 
 /** RECONCILER_LEASE is the lease reconciler replicas compete for. */
 export const RECONCILER_LEASE = 'reconciler';
@@ -112,7 +113,8 @@ export async function startReconcilerService(opts: ReconcilerServiceOptions): Pr
     throw err;
   }
 
-  const reconcileLoop = async (ctx: LeaderContext, q: RevisionQueue): Promise<void> => {
+  const reconcileLoop = async (ctx: LeaderContext, q: RevisionQueue, control: ControlFollower): Promise<void> => {
+    await control.ready;
     // The diff phase compares with an informer of the `desired` bucket instead of listing it on every
     // commit. Before each use it must have caught up with the bucket's newest revision (one cheap
     // stream-info round trip), so it holds this leader's own writes from the previous reconcile;
@@ -130,6 +132,11 @@ export async function startReconcilerService(opts: ReconcilerServiceOptions): Pr
     for (;;) {
       const revision = await q.take();
       if (revision === undefined || ctx.signal.aborted || !ctx.valid()) return;
+      // Suspended (`gitcell suspend`): hold the revision back; resume offers the tip again.
+      if (control.suspended()) {
+        log.info({ source: sourceName, revision }, 'reconciler: source suspended; revision held back');
+        continue;
+      }
       let outcome: ReconcileOutcome;
       try {
         outcome = await reconcileRevision({
@@ -219,7 +226,23 @@ export async function startReconcilerService(opts: ReconcilerServiceOptions): Pr
       const tip = source.current() ?? (await source.refresh().catch(() => undefined));
       if (tip) q.offer(tip);
       const fresh = opts.settleNodes !== undefined && !(await store.sync.get(sourceStatusKey(sourceName)));
-      const loops: Promise<unknown>[] = [reconcileLoop(ctx, q), rollbackLoop(ctx)];
+      const control = followSourceControl({
+        store,
+        source: sourceName,
+        signal: ctx.signal,
+        log,
+        onResume: () => {
+          const rev = source.current();
+          if (rev) q.offer(rev);
+        },
+        onReconcile: (withSource) => {
+          void (withSource ? source.refresh().catch(() => undefined) : Promise.resolve(undefined)).then((fetched) => {
+            const rev = fetched ?? source.current();
+            if (rev) q.offer(rev);
+          });
+        },
+      });
+      const loops: Promise<unknown>[] = [reconcileLoop(ctx, q, control), rollbackLoop(ctx), control.done];
       if (opts.controllers ?? true) {
         loops.push((async () => {
           if (fresh) {

@@ -69,8 +69,8 @@ test('gitcell reconciler as a process, and the client commands against it', asyn
   assert.match(st.stdout, /Ready\s+True/);
 
   const jobs = await gitcell('get', 'jobs', ...cluster);
-  assert.match(jobs.stdout, /^NAMESPACE\s+NAME\s+TYPE\s+READY/m);
-  assert.match(jobs.stdout, /default\s+web\s+service\s+2\/2\s+2\s+2\s+Complete/);
+  assert.match(jobs.stdout, /^NAME\s+TYPE\s+READY\s+STATUS\s+REASON/m);
+  assert.match(jobs.stdout, /^web\s+service\s+2\/2\s+Complete/m);
 
   const tasks = await gitcell('get', 'tasks', '-o', 'json', ...cluster);
   const rows = JSON.parse(tasks.stdout) as { spec: { jobKey: string }; state: string; ready: boolean; node: string }[];
@@ -82,8 +82,8 @@ test('gitcell reconciler as a process, and the client commands against it', asyn
 
   const desc = await gitcell('describe', 'job', 'web', ...cluster);
   assert.equal(desc.code, 0, desc.stderr);
-  assert.match(desc.stdout, /Generation: 2/);
-  assert.match(desc.stdout, /image: web:2/);
+  assert.match(desc.stdout, /^Generation:\s+2$/m);
+  assert.match(desc.stdout, /^\s+Image:\s+web:2$/m);
   assert.match(desc.stdout, /RolloutComplete/);
 
   const hist = await gitcell('rollout', 'history', 'web', '--repo', repo.dir, '-o', 'json', ...cluster);

@@ -1,6 +1,6 @@
 // Test stand-ins for the scheduler and the agents (the issue allows simulating them): they bind
 // every new task to a node and report its status through the real store, like the real ones do.
-import type { NodeRecord, TaskSpec } from '../../../api/index.ts';
+import type { NodeRecord, TaskSpec, TaskStatus } from '../../../api/index.ts';
 import { statusKey } from '../../../api/index.ts';
 import type { ClusterStore } from '../../../store/index.ts';
 import { runControllers, type DesiredRecord, type SyncRecord } from '../../../reconciler/index.ts';
@@ -17,6 +17,8 @@ export interface SimOptions {
   /** crash makes a task of this image crash-loop instead (restarts grow). */
   crash?: (image: string) => boolean;
   startMs?: number;
+  /** finish makes a task of this image end as this status instead (a batch task that succeeded, a start that failed). */
+  finish?: (image: string) => Partial<TaskStatus> | undefined;
 }
 
 /** Sim is a running simulated scheduler + agents. */
@@ -69,7 +71,10 @@ export async function startSim(store: Store, opts: SimOptions): Promise<Sim> {
     later(opts.startMs ?? 30, async () => {
       if (!known.has(spec.id)) return;
       const image = spec.template.image;
-      if (opts.crash?.(image)) {
+      const finish = opts.finish?.(image);
+      if (finish) {
+        await store.status.put(statusKey(node, spec.id), { ...base, state: 'running', ready: false, updatedAt: new Date().toISOString(), ...finish });
+      } else if (opts.crash?.(image)) {
         await store.status.put(statusKey(node, spec.id), { ...base, state: 'backoff', ready: false, restarts: 5, exitCode: 1, message: 'container exited: config missing', updatedAt: new Date().toISOString() });
       } else if (opts.ready?.(image) ?? true) {
         await store.status.put(statusKey(node, spec.id), { ...base, state: 'running', ready: true, updatedAt: new Date().toISOString() });

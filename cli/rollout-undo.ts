@@ -1,0 +1,72 @@
+/**
+ * `gitcell rollout undo JOB [--to-revision N]`: undo a rollout the GitOps way, by a revert commit
+ * on the followed branch made by the reconciler's own revertCommit (same author, same message
+ * shape and Gitcell-Reverts trailer, the same compare-and-set of the branch under git's ref lock,
+ * the same push for a remote), so the reconciler applies it like any commit. Without
+ * --to-revision it reverts the commit of the job's newest rollout; with it, every rollout commit
+ * after revision N, newest first (whole commits, as the automatic rollback does).
+ */
+import * as fs from 'node:fs';
+import git from 'isomorphic-git';
+import { GitcellError } from '../lib/errors.ts';
+import { silentLogger } from '../lib/log.ts';
+import { createRemoteSource, isRemoteRepo, resolveLocalRepo, type GitCredentials } from '../reconciler/index.ts';
+import { revertCommit, revertMessage, type RevertResult } from '../reconciler/git/index.ts';
+import type { RolloutHistoryEntry } from './commands/rollout.ts';
+
+/** UndoOptions: where the repository is and which rollouts to undo. */
+export interface UndoOptions {
+  repo: string;
+  branch?: string;
+  stateDir?: string;
+  credentialsFile?: string;
+  /** undo back to this revision of the rollout history (1-based); default: the previous one */
+  toRevision?: number;
+}
+
+/** commitsToRevert picks the commits to revert from a job's rollout history, newest first. Pure. */
+export function commitsToRevert(history: readonly RolloutHistoryEntry[], toRevision?: number): string[] {
+  if (!history.length) throw new GitcellError('E_NOTHING_TO_UNDO', 'no rollout of this job is recorded: nothing to undo', {});
+  const target = toRevision ?? history.length - 1;
+  if (!Number.isInteger(target) || target < 1 || target > history.length) {
+    throw new GitcellError('E_USAGE', `--to-revision ${toRevision}: expected a revision from 1 to ${history.length} (see \`gitcell rollout history\`)`, { flag: '--to-revision' });
+  }
+  if (target === history.length) throw new GitcellError('E_NOTHING_TO_UNDO', `revision ${target} is the current one: nothing to undo`, {});
+  const keep = new Set(history.slice(0, target).map((e) => e.commit));
+  const out: string[] = [];
+  for (const e of history.slice(target).reverse()) if (e.commit && !keep.has(e.commit) && !out.includes(e.commit)) out.push(e.commit);
+  return out;
+}
+
+/** UndoResult: one revert per commit, in the order made. */
+export type UndoResult = { commit: string; result: RevertResult }[];
+
+/** undoRollouts commits the reverts of `commits` (newest first) on the branch; stops at the first that cannot be made. */
+export async function undoRollouts(opts: UndoOptions, commits: readonly string[], what: string): Promise<UndoResult> {
+  let target: { gitdir: string; dir?: string; branch: string; trackingRef: string; remote?: { url: string; credentials?: GitCredentials } };
+  if (isRemoteRepo(opts.repo)) {
+    const branch = opts.branch ?? 'main';
+    const src = createRemoteSource({ repo: opts.repo, branch, ...(opts.stateDir ? { stateDir: opts.stateDir } : {}), ...(opts.credentialsFile ? { credentialsFile: opts.credentialsFile } : {}) }, silentLogger());
+    await src.refresh();
+    target = { gitdir: src.gitdir, branch, trackingRef: src.trackingRef, remote: { url: opts.repo, ...(src.credentials ? { credentials: src.credentials } : {}) } };
+  } else {
+    const { gitdir, dir } = resolveLocalRepo(opts.repo);
+    const branch = opts.branch ?? (await git.currentBranch({ fs, gitdir })) ?? 'main';
+    target = { gitdir, ...(dir ? { dir } : {}), branch, trackingRef: `refs/heads/${branch}` };
+  }
+  const out: UndoResult = [];
+  for (const commit of commits) {
+    const result = await revertCommit({
+      gitdir: target.gitdir,
+      branch: target.branch,
+      trackingRef: target.trackingRef,
+      commit,
+      message: (subject) => revertMessage(commit, subject, []).replace(/\n\n/, `\n\n\`gitcell rollout undo\` of ${what}.\n\n`),
+      ...(target.remote ? { remote: target.remote } : {}),
+      ...(target.dir ? { dir: target.dir } : {}),
+    });
+    out.push({ commit, result });
+    if (result.outcome !== 'reverted' && result.outcome !== 'nothing-to-revert') break;
+  }
+  return out;
+}
