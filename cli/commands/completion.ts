@@ -101,7 +101,7 @@ export function registerCompletion(program: Command): void {
       const render = { bash: bashScript, zsh: zshScript, fish: fishScript }[shell];
       if (!render) throw new GitcellError('E_USAGE', `completion ${shell}: expected bash, zsh or fish`, { shell });
       const all = new Command('gitcell');
-      await registerCommands(all, []);
+      await registerCommands(all, [], true);
       const tree: Completion[] = [];
       walk(all, [], tree);
       process.stdout.write(render(tree));

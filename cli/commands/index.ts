@@ -72,7 +72,7 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   reconcile: {
     term: 'reconcile [options]',
     summary: 'reconcile a source now and wait for the result (--with-source: fetch it first); exit 1 if it did not apply',
-    load: async () => (await import('./source.ts')).registerSource,
+    load: async () => (await import('./source.ts')).registerReconcile,
   },
   reconciler: {
     term: 'reconciler [options]',
@@ -82,7 +82,7 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   resume: {
     term: 'resume [options]',
     summary: 'apply new revisions of a suspended source again (the tip at once)',
-    load: async () => (await import('./source.ts')).registerSource,
+    load: async () => (await import('./source.ts')).registerResume,
   },
   rm: {
     term: 'rm [options] <containers...>',
@@ -127,7 +127,7 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   suspend: {
     term: 'suspend [options]',
     summary: 'stop applying new revisions of a source (the cluster keeps the last applied one) until `gitcell resume`',
-    load: async () => (await import('./source.ts')).registerSource,
+    load: async () => (await import('./source.ts')).registerSuspend,
   },
   up: {
     term: 'up [options]',
@@ -151,8 +151,7 @@ export async function registerCommands(program: Command, argv: string[] = [], al
   const name = words[0] === 'help' ? words[1] : words[0];
   if (all || (name !== undefined && name in COMMANDS)) {
     const names = all ? Object.keys(COMMANDS) : [name!];
-    // One module may register several commands (suspend, resume, reconcile): register it once.
-    for (const register of new Set(await Promise.all(names.map((n) => COMMANDS[n]!.load())))) register(program);
+    for (const register of await Promise.all(names.map((n) => COMMANDS[n]!.load()))) register(program);
     return;
   }
   for (const [n, c] of Object.entries(COMMANDS)) program.command(n).description(c.summary);

@@ -37,21 +37,29 @@ async function updateControl(store: ClientStore, source: string, fn: (c: SourceC
 
 const sourceOption = (cmd: Command): Command => cmd.option('--source <name>', 'source name (the reconciler\'s --name, default from its branch)', 'main');
 
-/**
- * registerSource adds `gitcell suspend`, `resume` and `reconcile` (Flux's verbs): a store record
- * the leading reconciler follows (reconciler/service/control.ts).
- */
-export function registerSource(program: Command): void {
+// `gitcell suspend`, `resume` and `reconcile` (Flux's verbs) write a store record the leading
+// reconciler follows (reconciler/service/control.ts).
+
+/** registerSuspend adds `gitcell suspend [--source NAME] [--reason TEXT]`. */
+export function registerSuspend(program: Command): void {
   addClusterOptions(sourceOption(program.command('suspend').description('stop applying new revisions of a source (the cluster keeps the last applied one) until `gitcell resume`').option('--reason <text>', 'why (shown by gitcell status)'))).action(
     async (opts: SourceOptions & { reason?: string }) => {
       await withAdminStore(opts, 'suspend', (store) => updateControl(store, opts.source, (c) => ({ ...c, suspended: true, suspendedAt: new Date().toISOString(), ...(opts.reason ? { reason: opts.reason } : {}) })));
       process.stdout.write(`source ${opts.source} suspended: new revisions are held back until \`gitcell resume\`\n`);
     },
   );
+}
+
+/** registerResume adds `gitcell resume [--source NAME]`. */
+export function registerResume(program: Command): void {
   addClusterOptions(sourceOption(program.command('resume').description('apply new revisions of a suspended source again (the tip at once)'))).action(async (opts: SourceOptions) => {
     await withAdminStore(opts, 'resume', (store) => updateControl(store, opts.source, ({ suspendedAt: _a, reason: _r, ...c }) => ({ ...c, suspended: false })));
     process.stdout.write(`source ${opts.source} resumed\n`);
   });
+}
+
+/** registerReconcile adds `gitcell reconcile [--with-source] [--timeout D]`: reconcile now, wait for the result. */
+export function registerReconcile(program: Command): void {
   addClusterOptions(
     sourceOption(
       program
