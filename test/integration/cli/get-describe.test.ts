@@ -48,6 +48,8 @@ test('get and describe, as a user drives them', async (t) => {
       'secret.yaml': secret,
       'crd.yaml': crd,
       'orders.yaml': database,
+      // broken crash-loops on purpose: no automatic revert of the commit that added everything
+      '.gitcell.yaml': 'autoRollback: false\n',
     },
   );
   const f = c.flags;
