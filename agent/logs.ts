@@ -2,7 +2,7 @@
  * Task logs over NATS. Each agent answers requests on `gitcell.logs.<node>`; the client finds the
  * node from the task's binding (or its status), opens an inbox, and asks for the log:
  *
- *   client ── request {taskId, tail, follow, stream: <id>} ──► gitcell.logs.<node>
+ *   client ── request {taskId, tail, follow, since, timestamps, stream: <id>} ──► gitcell.logs.<node>
  *          ◄── reply {ok} | {ok:false, code, message}
  *          ◄── log text (stdout and stderr by time) on gitcell.logs.<node>.out.<id> … an empty message ends it
  *   (follow) client ── keepalive every 2 s ──► gitcell.logs.<node>.alive.<id> ; 10 s without one ends the follow
@@ -30,6 +30,10 @@ export interface LogRequest {
   taskId: string;
   tail?: number;
   follow?: boolean;
+  /** only lines written at or after this time (ISO 8601) */
+  since?: string;
+  /** lead each line with the time it was written */
+  timestamps?: boolean;
   /** id of the log stream (one token): the log comes on `logStreamSubject(node, stream)` */
   stream: string;
 }
@@ -80,6 +84,7 @@ async function handle(nc: NatsConnection, node: string, msg: Msg, resolve: (task
     if (typeof req.taskId !== 'string' || typeof req.stream !== 'string') throw new Error('taskId and stream are required');
     if (!STREAM_ID.test(req.stream)) throw new Error('stream must be an id of 1 to 64 letters and digits');
     if (req.tail !== undefined && (!Number.isSafeInteger(req.tail) || req.tail < 0)) throw new Error('tail must be a whole number');
+    if (req.since !== undefined && !Number.isFinite(Date.parse(req.since))) throw new Error('since must be a time');
   } catch (err) {
     msg.respond(enc.encode(JSON.stringify({ ok: false, code: 'E_LOG_REQUEST', message: `bad log request: ${(err as Error).message}` })));
     return;
@@ -95,13 +100,15 @@ async function handle(nc: NatsConnection, node: string, msg: Msg, resolve: (task
   const alive = req.follow ? nc.subscribe(logAliveSubject(node, req.stream), { callback: () => { lastAlive = Date.now(); } }) : undefined;
   const followers = [new LogFollower(join(src.dir, 'stdout.log'), 'stdout'), new LogFollower(join(src.dir, 'stderr.log'), 'stderr')];
   try {
-    let lines = snapshotLines(src.dir, followers);
+    const since = req.since !== undefined ? new Date(req.since).toISOString() : undefined;
+    const keep = (ls: LogLine[]) => (since === undefined ? ls : ls.filter((l) => l.time >= since));
+    let lines = keep(snapshotLines(src.dir, followers));
     if (req.tail !== undefined) lines = req.tail === 0 ? [] : lines.slice(-req.tail);
-    send(nc, out, lines);
+    send(nc, out, lines, req.timestamps === true);
     while (req.follow && Date.now() - lastAlive < FOLLOW_IDLE_MS && resolve(req.taskId)?.dir === src.dir) {
       const wasLive = src.live();
       await new Promise((r) => setTimeout(r, pollMs));
-      send(nc, out, followers.flatMap((f) => f.poll()));
+      send(nc, out, keep(followers.flatMap((f) => f.poll())), req.timestamps === true);
       if (!wasLive) break; // exited before this last drain: nothing more will come
     }
   } finally {
@@ -111,10 +118,10 @@ async function handle(nc: NatsConnection, node: string, msg: Msg, resolve: (task
   }
 }
 
-function send(nc: NatsConnection, stream: string, lines: LogLine[]): void {
+function send(nc: NatsConnection, stream: string, lines: LogLine[], timestamps = false): void {
   let buf = '';
   for (const l of lines) {
-    buf += `${l.text}\n`;
+    buf += timestamps ? `${l.time} ${l.text}\n` : `${l.text}\n`;
     if (buf.length >= CHUNK) {
       nc.publish(stream, enc.encode(buf));
       buf = '';

@@ -55,8 +55,8 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     load: async () => (await import('./image.ts')).registerImage,
   },
   logs: {
-    term: 'logs [options] <task>',
-    summary: 'print the log of a task, fetched through NATS from the agent that runs it',
+    term: 'logs [options] [task]',
+    summary: 'print the log of a task (or of every task of job/NAME, or of -l SELECTOR), fetched through NATS from the agents that run them',
     load: async () => (await import('./logs.ts')).registerLogs,
   },
   plan: {

@@ -79,3 +79,10 @@ test('taskReason and workloadCells: why, not just a state', () => {
   const batch = { desired: 3, ready: 0, current: 0, updated: 0, conditions: [], batch: { phase: 'Complete', succeeded: 3, failed: 0, active: 0, startedAt: '' } } as never;
   assert.deepEqual(workloadCells('batch', batch), { ready: '3/3', status: 'Complete', reason: '-' });
 });
+
+test('logs --since: a duration back from now or an RFC 3339 time', async () => {
+  const { sinceTime } = await import('../../../cli/commands/logs.ts');
+  assert.equal(sinceTime('10m', Date.parse('2026-01-01T00:10:00Z')), '2026-01-01T00:00:00.000Z');
+  assert.equal(sinceTime('2026-01-02T03:04:05Z'), '2026-01-02T03:04:05.000Z');
+  assert.throws(() => sinceTime('yesterday'), /--since "yesterday"/);
+});
