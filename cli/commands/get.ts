@@ -31,17 +31,24 @@ function print(l: KindListing, q: Query, out: Output): void {
  */
 async function watchKind(store: ClientStore, kind: KindInfo, q: Query, out: Output, first: KindListing): Promise<void> {
   const ac = new AbortController();
-  const stop = () => ac.abort();
+  const stop = () => {
+    ac.abort();
+    // Ctrl-C ends a watch at once: closing the watches and the connection gets 2 s, no more.
+    setTimeout(() => process.exit(0), 2_000).unref();
+  };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  const seen = new Map(first.rows.map((r) => [r.name, JSON.stringify(r.cells)]));
+  // A row is printed again when it changed, not when only its AGE moved on.
+  const ageAt = first.head.findIndex((h) => h === 'AGE' || h === 'HEARTBEAT');
+  const key = (cells: (string | number)[]) => JSON.stringify(cells.filter((_, i) => i !== ageAt));
+  const seen = new Map(first.rows.map((r) => [r.name, key(r.cells)]));
   let timer: NodeJS.Timeout | undefined;
   let busy = Promise.resolve();
   const refresh = () =>
     (busy = busy.then(async () => {
       const l = await listKind(store, kind, q);
-      const changed = l.rows.filter((r) => seen.get(r.name) !== JSON.stringify(r.cells));
-      for (const r of changed) seen.set(r.name, JSON.stringify(r.cells));
+      const changed = l.rows.filter((r) => seen.get(r.name) !== key(r.cells));
+      for (const r of changed) seen.set(r.name, key(r.cells));
       if (!changed.length) return;
       if (out.format === 'table' || out.format === 'wide' || out.format === 'name') {
         // Rows only, no header: the columns of the first table still apply (kubectl -w).

@@ -11,6 +11,7 @@ import { sourceStatusKey, type SyncStatus } from '../../../reconciler/index.ts';
 import { BIN } from '../../helpers/up.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { nodeRecord } from '../reconciler/sim.ts';
+import { database, fullCRD } from '../../helpers/manifests.ts';
 import { job, onTerminal, run, shell, startCluster } from './client-helpers.ts';
 
 const secret = dump({
@@ -19,17 +20,8 @@ const secret = dump({
   metadata: { name: 'db-creds', namespace: 'default', annotations: { 'gitcell.io/allow-plaintext': 'true' } },
   spec: { stringData: { password: 'hunter2-very-secret', user: 'admin' } },
 });
-const crd = dump({
-  apiVersion: 'gitcell.io/v1',
-  kind: 'CustomResourceDefinition',
-  metadata: { name: 'databases' },
-  spec: {
-    group: 'example.com',
-    names: { kind: 'Database', plural: 'databases', singular: 'database', shortNames: ['db'] },
-    versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', properties: { engine: { type: 'string' } } } } } } }],
-  },
-});
-const database = dump({ apiVersion: 'example.com/v1', kind: 'Database', metadata: { name: 'orders', namespace: 'default' }, spec: { engine: 'postgres' } });
+const crd = dump(fullCRD());
+const orders = dump(database());
 
 test('get and describe, as a user drives them', async (t) => {
   const c = await startCluster(
@@ -47,7 +39,7 @@ test('get and describe, as a user drives them', async (t) => {
       'broken.yaml': job('broken', 'missing:1'),
       'secret.yaml': secret,
       'crd.yaml': crd,
-      'orders.yaml': database,
+      'orders.yaml': orders,
       // broken crash-loops on purpose: no automatic revert of the commit that added everything
       '.gitcell.yaml': 'autoRollback: false\n',
     },

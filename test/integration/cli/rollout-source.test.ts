@@ -17,6 +17,8 @@ test('rollout status, undo, suspend, resume, reconcile and plan --exit-code', as
   const image = async () => (await run(['get', 'job', 'web', '-o', 'jsonpath={.object.spec.template.image}', ...f])).stdout.trim();
   const applied = async () => ((await c.store.sync.get(sourceStatusKey('main')))?.value as SyncStatus | undefined)?.lastAppliedRevision;
 
+  await waitFor('the first revision applied', applied, 90_000);
+
   await t.test('rollout status: 0 once complete, 2 on timeout', async () => {
     const ok = await run(['rollout', 'status', 'web', '--timeout', '3m', ...f]);
     assert.equal(ok.code, 0, ok.stdout + ok.stderr);
