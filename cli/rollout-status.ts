@@ -73,7 +73,7 @@ async function readView(store: ClientStore, t: RolloutTarget, since: string): Pr
     const failed = src?.failedRollouts?.find((r) => r.revision.startsWith(t.revision!) && r.object.kind === t.kind && r.object.name === t.name && r.object.namespace === t.namespace);
     // A failure already reverted is gone from failedRollouts: the source's rollback event names the commit.
     const rollbacks = failed ? [] : await store.events.recent({ limit: 50, prefix: eventTokens({ object: { kind: 'Source', name: t.source } }).join('.') });
-    const reverted = rollbacks.find((e) => ['RolledBack', 'RevertConflict', 'RollbackDisabled'].includes(e.value.reason) && e.value.message.includes(` at ${t.revision.slice(0, 12)}`));
+    const reverted = rollbacks.find((e) => ['RolledBack', 'RevertConflict', 'RollbackDisabled'].includes(e.value.reason) && e.value.message.includes(` at ${t.revision!.slice(0, 12)}`));
     if (failed) revisionFailed = failed.revision;
     else if (reverted) revisionFailed = t.revision;
     else if (!src?.lastAttemptedRevision?.startsWith(t.revision) || src.phase) revisionPending = t.revision;
