@@ -22,6 +22,10 @@ export const UsageErrors = {
   BadSeed: 'E_BAD_SEED',
   /** `gitcell up` could not create its working repository from --repo */
   RepoInit: 'E_REPO_INIT',
+  /** `gitcell rollout undo`: no rollout to undo (none recorded, or the revision asked is the current one) */
+  NothingToUndo: 'E_NOTHING_TO_UNDO',
+  /** `gitcell reconcile`: the source is suspended (`gitcell resume` first) */
+  Suspended: 'E_SUSPENDED',
 } as const;
 
 /** StoreErrors: NATS JetStream store (store/). */
@@ -128,6 +132,10 @@ export const ManifestErrors = {
 export const GitErrors = {
   /** the repository directory does not exist */
   RepoNotFound: 'E_REPO_NOT_FOUND',
+  /** `gitcell rollout undo`: the commit to revert is no longer on the branch */
+  NotOnBranch: 'E_NOT_ON_BRANCH',
+  /** `gitcell rollout undo`: the revert conflicts with later commits (revert by hand) */
+  RevertConflict: 'E_REVERT_CONFLICT',
   /** the source sub-path leaves the repository */
   BadSubpath: 'E_BAD_SUBPATH',
   /** a Git credentials file is not valid */
