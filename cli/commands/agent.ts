@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { exitOnStoreReset } from '../store-reset.ts';
+import { guardNodeIdentity } from '../identity-guard.ts';
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { readdir, rm } from 'node:fs/promises';
@@ -103,11 +104,17 @@ export function registerAgent(program: Command): void {
       const nc = await connectFromOptions({ ...(f.nats ? { nats: f.nats } : {}), ...(f.creds ? { creds: f.creds } : {}), stateDir: f.clusterDir, name: `gitcell agent ${f.node}` });
       // With credentials the agent runs under agent permissions: it may only bind existing buckets,
       // so after NATS lost its data it waits for the control plane to create them again.
+      // Another node's credential: the server refuses this node's subjects; stop instead of waiting.
+      const guard = f.creds ? guardNodeIdentity(nc, f.node, f.creds) : undefined;
+      const guarded = <T>(p: Promise<T>): Promise<T> => (guard ? guard.race(p) : p).catch(async (err: unknown) => {
+        await closeConnection(nc);
+        throw err;
+      });
       let incarnation: string | undefined;
       if (f.creds) {
-        incarnation = await waitForStore(nc, { prefix: f.prefix, buckets: ['tasks', 'bindings', 'status', 'nodes', 'nodespec'], streams: [`${f.prefix}events`], log });
+        incarnation = await guarded(waitForStore(nc, { prefix: f.prefix, buckets: ['tasks', 'bindings', 'status', 'nodes', 'nodespec'], streams: [`${f.prefix}events`], log }));
       }
-      const agentStore = f.creds ? await openAgentStore(nc, f.node, { prefix: f.prefix, log }) : undefined;
+      const agentStore = f.creds ? await guarded(openAgentStore(nc, f.node, { prefix: f.prefix, log })) : undefined;
       const store = agentStore ?? await openClusterStore(nc, { prefix: f.prefix, log });
       if (!incarnation) {
         const p = await probeIncarnation(nc, f.prefix);
@@ -125,7 +132,10 @@ export function registerAgent(program: Command): void {
         versions: { runc: await runcVersion(), kernel: kernelVersion() },
         recoveryHoldMs, ...(incarnation ? { storeIncarnation: incarnation } : {}),
       }, { nc, store, runtime, network, log, ...(keyring ? { secrets: { keyring, bucket: secretsBucket } } : {}) });
-      await agent.start();
+      await guarded(agent.start()).catch(async (err: unknown) => {
+        await agent.stop().catch(() => undefined);
+        throw err;
+      });
       // The node's own key pair (the reconciler re-seals this node's Secrets to its public key),
       // made in the background on first start: RSA-4096 generation must not delay registration.
       if (!keyring) Keyring.open(stateDir).then(
@@ -136,10 +146,11 @@ export function registerAgent(program: Command): void {
       // NATS lost its data: start over (the supervisor or systemd restarts us). Tasks keep running;
       // the next start holds them until the rebuilt control plane claims them.
       if (incarnation) await exitOnStoreReset(nc, { prefix: f.prefix, log, component: 'agent', known: incarnation, note: 'tasks keep running' });
-      await new Promise<void>((done) => {
-        const stop = () => done();
+      const refusedLater = await new Promise<Error | undefined>((done) => {
+        const stop = () => done(undefined);
         process.once('SIGTERM', stop);
         process.once('SIGINT', stop);
+        void guard?.refused.then(done);
       });
       // Tasks keep running: a restarted agent adopts them (unless told to clean up, as `gitcell up` does).
       await agent.stop();
@@ -151,6 +162,7 @@ export function registerAgent(program: Command): void {
         if (busy.length) log.warn({ cgroups: busy }, 'agent: cgroups still in use after every task stopped');
       }
       await closeConnection(nc);
+      if (refusedLater) throw refusedLater;
     });
 }
 

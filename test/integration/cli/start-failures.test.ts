@@ -9,6 +9,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startNatsServer } from '../../helpers/nats.ts';
 import { makeRepo } from '../../helpers/git-cli-repo.ts';
+import { randomBytes } from 'node:crypto';
+import { startTrustCluster } from '../../helpers/identities.ts';
+import { requireRoot } from '../../helpers/root.ts';
+import { connect, openClusterStore } from '../../../store/index.ts';
+import { silentLogger } from '../../../lib/index.ts';
+import { removeCgroupParent } from '../../../runtime/index.ts';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 // Generous: a loaded 2-core CI machine takes tens of seconds just to start the CLI; a hang never ends.
@@ -72,4 +78,23 @@ test('reconciler and scheduler: a credentials file they cannot read ends them (e
   const sched = await gitcell(t, ['scheduler', '--nats', server.url, '--prefix', 'sf_', '--state-dir', stateDir, '--creds', creds]);
   assert.equal(sched.code, 1, sched.stderr);
   assert.match(sched.stderr, new RegExp(creds.replace(/[.]/g, '\\.')));
+});
+
+test('agent: another node\'s credentials end it (exit 1) naming the node and the file, instead of retrying forever', async (t) => {
+  requireRoot();
+  const prefix = `sf${randomBytes(3).toString('hex')}_`;
+  const c = await startTrustCluster(t, ['node-1', 'node-2'], prefix);
+  // The control plane has made the buckets, so the agent gets past waiting for the store.
+  const control = await connect({ servers: c.server.url, creds: c.ids.controlSeedFile, name: 'control' });
+  t.after(() => control.close());
+  await openClusterStore(control, { prefix, log: silentLogger() });
+  const dir = mkdtempSync(join(tmpdir(), 'gitcell-agent-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const cgroupParent = `gitcell/sf-${randomBytes(3).toString('hex')}`;
+  t.after(() => { removeCgroupParent(cgroupParent); });
+  const r = await gitcell(t, ['agent', '--node', 'node-2', '--nats', c.server.url, '--creds', c.seedFile({ node: 'node-1' }), '--prefix', prefix,
+    '--cluster-dir', dir, '--cgroup-parent', cgroupParent, '--subnet', '10.123.7.0/24', '--capacity', 'cpu=1,memory=256Mi']);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /are not node node-2's: the NATS server refused/);
+  assert.match(r.stderr, new RegExp(c.seedFile({ node: 'node-1' }).replace(/[.]/g, '\\.')));
 });
