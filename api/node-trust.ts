@@ -40,6 +40,21 @@ export function withoutReservedLabels(labels: Record<string, string>): Record<st
   return Object.fromEntries(Object.entries(labels).filter(([k]) => !k.startsWith(RESERVED_LABEL_PREFIX)));
 }
 
+/**
+ * withNodeSpec is the node the control plane places work on: the agent's record with its reserved
+ * labels replaced by the NodeSpec's labels, the operator's taints added, and allocatable capped.
+ * The scheduler and the DaemonSet controller both judge nodes by it, so a node cannot place
+ * Secret-bearing work on itself through either.
+ */
+export function withNodeSpec(record: NodeRecord, spec: NodeSpec | undefined): NodeRecord {
+  return {
+    ...record,
+    labels: { ...withoutReservedLabels(record.labels ?? {}), ...(spec?.labels ?? {}) },
+    taints: [...(record.taints ?? []), ...(spec?.taints ?? [])],
+    allocatable: cappedAllocatable(record, spec),
+  };
+}
+
 /** cappedAllocatable is what a node may be given: its own report, capped by the operator's NodeSpec. */
 export function cappedAllocatable(record: NodeRecord, spec: NodeSpec | undefined): NodeRecord['allocatable'] {
   const cap = spec?.maxAllocatable;

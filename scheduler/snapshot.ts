@@ -3,7 +3,7 @@
  * SnapshotNode (spec labels and taints on top, cordon or drain = cordoned, heartbeat within the
  * grace period = ready); TaskSpecs with a Binding are running, the others pending.
  */
-import { cappedAllocatable, nodeIsLive, withoutReservedLabels, type Binding, type NodeRecord, type NodeSpec, type TaskSpec } from '../api/index.ts';
+import { nodeIsLive, withNodeSpec, type Binding, type NodeRecord, type NodeSpec, type TaskSpec } from '../api/index.ts';
 import type { ClusterSnapshot, RunningTask, SnapshotNode } from './types.ts';
 
 /** StoreView is what the service read from the store. */
@@ -19,11 +19,12 @@ export interface StoreView {
  * spec's taints always, allocatable capped by the spec.
  */
 export function snapshotNode(record: NodeRecord, spec: NodeSpec | undefined, now: number, graceMs: number): SnapshotNode {
+  const node = withNodeSpec(record, spec);
   return {
     name: record.name,
-    allocatable: cappedAllocatable(record, spec),
-    labels: { ...withoutReservedLabels(record.labels ?? {}), ...(spec?.labels ?? {}) },
-    taints: [...(record.taints ?? []), ...(spec?.taints ?? [])],
+    allocatable: node.allocatable,
+    labels: node.labels ?? {},
+    taints: node.taints ?? [],
     ready: nodeIsLive(record, now, graceMs),
     cordoned: Boolean(spec?.cordoned || spec?.draining),
     images: record.images ?? [],

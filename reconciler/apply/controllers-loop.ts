@@ -1,4 +1,4 @@
-import { statusMatchesKey, trustedNodeRecords, type TaskStatus } from '../../api/index.ts';
+import { statusMatchesKey, trustedNodeRecords, withNodeSpec, type TaskStatus } from '../../api/index.ts';
 import { backoffDelay, createLogger, errorMessage, isGitcellError, mapLimit, type Logger } from '../../lib/index.ts';
 import { Informer, StoreErrorCodes, type Bucket } from '../../store/index.ts';
 import type { WorkloadSpec } from '../controllers/index.ts';
@@ -71,8 +71,9 @@ export function runControllers(opts: RunControllersOptions): ControllerLoop {
   const tasks = inform(store.tasks);
   const statuses = inform(store.status);
   const nodes = inform(store.nodes);
+  const nodeSpecs = inform(store.nodespec);
   const objectStatuses = inform(store.sync, OBJECT_PREFIX);
-  const informers = [desired, tasks, statuses, nodes, objectStatuses];
+  const informers = [desired, tasks, statuses, nodes, nodeSpecs, objectStatuses];
 
   function schedule(delay = opts.debounceMs ?? 5): void {
     dirty = true;
@@ -136,7 +137,9 @@ export function runControllers(opts: RunControllersOptions): ControllerLoop {
       tasks: new Map([...tasks.entries.entries()].map(([k, c]) => [k, c.value])),
       statuses: byTask,
       // A node is its key (the only one its agent may write): a record naming another node is not one.
-      nodes: [...trustedNodeRecords([...nodes.entries.entries()].map(([k, c]) => [k, c.value] as const)).nodes.values()],
+      // Reserved labels and operator taints come from the NodeSpec, as the scheduler sees them.
+      nodes: [...trustedNodeRecords([...nodes.entries.entries()].map(([k, c]) => [k, c.value] as const)).nodes.values()]
+        .map((n) => withNodeSpec(n, nodeSpecs.entries.get(n.name)?.value)),
       objectStatuses: new Map([...objectStatuses.entries.entries()].map(([k, c]) => [k, c.value])),
     };
   }

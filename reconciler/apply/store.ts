@@ -1,4 +1,4 @@
-import type { ClusterEvent, NodeRecord, TaskSpec, TaskStatus } from '../../api/index.ts';
+import type { ClusterEvent, NodeRecord, NodeSpec, TaskSpec, TaskStatus } from '../../api/index.ts';
 import type { Bucket, EventStream } from '../../store/index.ts';
 import { recordEvent } from '../../store/index.ts';
 import type { Logger } from '../../lib/index.ts';
@@ -21,6 +21,8 @@ export interface ReconcilerStore {
   sync: Bucket<SyncRecord>;
   status: Bucket<TaskStatus>;
   nodes: Bucket<NodeRecord>;
+  /** the operator's node specs: reserved labels and taints the DaemonSet controller judges nodes by */
+  nodespec: Bucket<NodeSpec>;
   events: EventStream<ClusterEvent>;
 }
 

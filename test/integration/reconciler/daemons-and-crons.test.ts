@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { statusKey, type AnyObject, type CronJob, type DaemonSet } from '../../../api/index.ts';
+import { RESERVED_LABEL_PREFIX, statusKey, type AnyObject, type CronJob, type DaemonSet } from '../../../api/index.ts';
 import { silentLogger } from '../../../lib/index.ts';
 import { objectStatusKey, reconcileRevision, type CronJobStatus } from '../../../reconciler/index.ts';
 import { nodeRecord, startControllers, startSim, type Store } from './sim.ts';
@@ -27,6 +27,23 @@ test('a DaemonSet follows nodes as they join and leave', async (t) => {
   await waitFor('a task on the joining node', async () => JSON.stringify(await pinned()) === '["n1","n2","n3"]');
   await store.nodes.delete('n1');
   await waitFor('the leaving node\'s task deleted', async () => JSON.stringify(await pinned()) === '["n2","n3"]');
+});
+
+test('a DaemonSet selecting a reserved node label runs only where the NodeSpec sets it, never where a node claims it', async (t) => {
+  const store = await setup(t);
+  const sim = await startSim(store, { nodes: ['n1', 'n2'] });
+  t.after(() => sim.stop());
+  const reserved = `${RESERVED_LABEL_PREFIX}secrets`;
+  // n3 labels itself; n2 is labelled by the operator.
+  const self = nodeRecord('n3');
+  await store.nodes.put('n3', { ...self, labels: { ...self.labels, [reserved]: 'yes' } });
+  await store.nodespec.put('n2', { cordoned: false, draining: false, labels: { [reserved]: 'yes' }, taints: [] });
+  const ds: DaemonSet = { apiVersion: 'gitcell.io/v1', kind: 'DaemonSet', metadata: { name: 'vault-agent', namespace: 'kube' }, spec: { template: { image: 'vault:1', nodeSelector: { [reserved]: 'yes' } } } };
+  await apply(store, 'c1', [ds]);
+  const pinned = async () => (await store.tasks.list()).map((r) => r.value.nodeName).sort();
+  await waitFor('a task on the operator-labelled node only', async () => JSON.stringify(await pinned()) === '["n2"]');
+  await store.nodespec.put('n3', { cordoned: false, draining: false, labels: { [reserved]: 'yes' }, taints: [] });
+  await waitFor('n3 gets one once the operator labels it', async () => JSON.stringify(await pinned()) === '["n2","n3"]');
 });
 
 test('a CronJob runs Jobs on schedule, the Jobs run to completion, history limits apply', async (t) => {
