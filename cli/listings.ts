@@ -104,6 +104,14 @@ function filter(items: Item[], q: Query, namespaced: boolean): { rows: Item[]; m
 
 const nsOf = (r: DesiredRecord): string => r.object.metadata.namespace ?? DEFAULT_NAMESPACE;
 
+/** rowOf is what every listing row of a namespaced object shares: `type/name`, its namespace and labels. */
+const rowOf = (type: string, rec: DesiredRecord): Pick<Item, 'name' | 'objectName' | 'namespace' | 'labels'> => ({
+  name: `${type}/${rec.object.metadata.name}`,
+  objectName: rec.object.metadata.name,
+  namespace: nsOf(rec),
+  labels: rec.object.metadata.labels ?? {},
+});
+
 /** crdSpecs reads the CRDs applied to the cluster. */
 export async function crdSpecs(store: ClientStore): Promise<CustomResourceDefinitionSpec[]> {
   return (await store.desired.list('CustomResourceDefinition')).map((r) => r.value.object.spec as CustomResourceDefinitionSpec);
@@ -159,10 +167,7 @@ const workloads = (kind: 'Job' | 'DaemonSet'): Items => async (store, now) => {
       const c = workloadCells(type, status);
       const name = rec.object.metadata.name;
       return {
-        name: `${kind.toLowerCase()}/${name}`,
-        objectName: name,
-        namespace: nsOf(rec),
-        labels: rec.object.metadata.labels ?? {},
+        ...rowOf(kind.toLowerCase(), rec),
         cells: [name, ...(type ? [type] : []), c.ready, c.status, c.reason, age(rec.updatedAt, now)],
         wide: [status?.updated ?? '-', rec.generation, rec.revision.slice(0, 12)],
         json: { object: rec.object, generation: rec.generation, revision: rec.revision, status },
@@ -243,10 +248,7 @@ const cronjobs: Items = async (store, now) => {
       const spec = rec.object.spec as { schedule?: string; suspend?: boolean; timeZone?: string };
       const name = rec.object.metadata.name;
       return {
-        name: `cronjob/${name}`,
-        objectName: name,
-        namespace: nsOf(rec),
-        labels: rec.object.metadata.labels ?? {},
+        ...rowOf('cronjob', rec),
         cells: [name, `${spec.schedule ?? ''}${spec.timeZone ? ` (${spec.timeZone})` : ''}`, spec.suspend ? 'yes' : 'no', status?.active.length ?? 0, age(status?.lastScheduleTime, now), status?.error ? short(status.error) : '-'],
         wide: [status?.nextScheduleTime ?? '-', status?.lastSuccessfulTime ?? '-'],
         json: { object: rec.object, generation: rec.generation, status },
@@ -276,10 +278,7 @@ const secrets: Items = async (store, now) => {
     const spec = rec.object.spec as { type?: string; encryptedData?: object; data?: object; stringData?: object };
     const name = rec.object.metadata.name;
     return {
-      name: `secret/${name}`,
-      objectName: name,
-      namespace: nsOf(rec),
-      labels: rec.object.metadata.labels ?? {},
+      ...rowOf('secret', rec),
       cells: [name, spec.type ?? 'Opaque', secretKeys(spec).length, spec.encryptedData ? 'sealed' : 'plaintext', age(rec.updatedAt, now)],
       wide: [secretKeys(spec).join(',') || '-', rec.revision.slice(0, 12)],
       json: { object: redactSecret(rec.object as { spec?: unknown }), generation: rec.generation, revision: rec.revision },
@@ -305,10 +304,7 @@ const crds: Items = async (store, now) => {
 
 async function customItems(store: ClientStore, kind: KindInfo, now: number): Promise<{ head: string[]; wideHead: string[]; items: Item[] }> {
   const items = (await store.desired.list(kind.kind)).map(({ value: rec }): Item => ({
-    name: `${kind.singular}/${rec.object.metadata.name}`,
-    objectName: rec.object.metadata.name,
-    namespace: nsOf(rec),
-    labels: rec.object.metadata.labels ?? {},
+    ...rowOf(kind.singular, rec),
     cells: [rec.object.metadata.name, rec.generation, age(rec.updatedAt, now)],
     wide: [rec.object.apiVersion, rec.revision.slice(0, 12)],
     json: { object: rec.object, generation: rec.generation, revision: rec.revision },
