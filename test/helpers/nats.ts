@@ -41,6 +41,8 @@ export interface NatsServer {
   readonly name: string;
   pid(): number | undefined;
   running(): boolean;
+  /** stopping tells whether this helper stopped the server (kill, halt, stop) since it last started. */
+  stopping(): boolean;
   /** kill sends SIGKILL (kill -9) and waits for the process to exit; data stays on disk. */
   kill(): Promise<void>;
   /** restart starts the server again on the same port with the same data (after kill or halt). */
@@ -168,6 +170,8 @@ class ServerProcess implements NatsServer {
   private child: ChildProcess | undefined;
   private exited: Promise<void> = Promise.resolve();
   private removed = false;
+  /** stopping is set while this helper itself stops the server: any other exit is reported. */
+  private stopRequested = false;
 
   constructor(
     private readonly spec: ServerSpec,
@@ -189,6 +193,9 @@ class ServerProcess implements NatsServer {
   pid(): number | undefined {
     return this.child?.pid;
   }
+  stopping(): boolean {
+    return this.stopRequested;
+  }
   running(): boolean {
     return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
   }
@@ -209,9 +216,11 @@ class ServerProcess implements NatsServer {
     installExitHook();
     live.add(child);
     this.child = child;
+    this.stopRequested = false;
     this.exited = new Promise((resolve) => {
-      child.once('exit', () => {
+      child.once('exit', (code, signal) => {
         live.delete(child);
+        if (!this.stopRequested) void this.reportUnexpectedExit(code, signal);
         resolve();
       });
       child.once('error', () => {
@@ -235,12 +244,24 @@ class ServerProcess implements NatsServer {
     }
   }
 
+  /**
+   * reportUnexpectedExit writes to stderr when a server dies without this helper stopping it (a
+   * crash, the OOM killer, a stray signal): the test then fails on a lost connection, and the
+   * server's own last words are the only evidence of why.
+   */
+  private async reportUnexpectedExit(code: number | null, signal: NodeJS.Signals | null): Promise<void> {
+    const tail = (await this.log()).split('\n').slice(-20).join('\n');
+    process.stderr.write(`test nats-server ${this.spec.name} (${this.url}) exited unexpectedly: code ${code} signal ${signal}\n${tail}\n`);
+  }
+
   async kill(): Promise<void> {
+    this.stopRequested = true;
     if (this.running()) this.child?.kill('SIGKILL');
     await this.exited;
   }
 
   async halt(): Promise<void> {
+    this.stopRequested = true;
     if (this.running()) {
       this.child?.kill('SIGTERM');
       const timer = setTimeout(() => this.child?.kill('SIGKILL'), 10_000);
