@@ -8,7 +8,7 @@
  *   stop:   journal(stopping, deadline) ─► SIGTERM ─► grace ─► SIGKILL ─► journal(stopped)
  *   forget: containers ─► network ─► Secret volume ─► status ─► journal entry
  */
-import { GitcellError, errorMessage } from '../lib/index.ts';
+import { errorMessage, ErrorCodes, SecretsError } from '../lib/index.ts';
 import { statusKey, type TaskSpec } from '../api/index.ts';
 import { newHealth } from './probe.ts';
 import { stateOf } from './status.ts';
@@ -50,7 +50,7 @@ export async function runStart(ctx: AgentContext, spec: TaskSpec, previous: Loca
 /** prepareSecrets opens a task's Secrets onto a fresh tmpfs; E_SECRETS_UNAVAILABLE before the key ring is ready. */
 async function prepareSecrets(ctx: AgentContext, spec: TaskSpec): Promise<TaskSecrets> {
   if (!usesSecrets(spec)) return { mounts: [], env: [] };
-  if (!ctx.volumes) throw new GitcellError('E_SECRETS_UNAVAILABLE', `task ${spec.id} uses Secrets but this node's key pair is not ready yet`, { taskId: spec.id });
+  if (!ctx.volumes) throw new SecretsError(ErrorCodes.SecretsUnavailable, `task ${spec.id} uses Secrets but this node's key pair is not ready yet`, { taskId: spec.id });
   // A fresh copy per start: a restart or a new template never sees stale files.
   await ctx.volumes.release(spec.id);
   const p = await ctx.volumes.prepare(spec, numericOwner(spec.template.user));

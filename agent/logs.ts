@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
-import { AgentError, GitcellError, isErrorCode } from '../lib/index.ts';
+import { AgentError, GitcellError, isErrorCode, ErrorCodes } from '../lib/index.ts';
 import { logAliveSubject, logRequestSubject, logStreamSubject, type Bucket } from '../store/index.ts';
 import type { Binding, TaskStatus } from '../api/index.ts';
 import { LogFollower, logFiles, parseLogLine, type LogLine } from '../runtime/index.ts';
@@ -86,12 +86,12 @@ async function handle(nc: NatsConnection, node: string, msg: Msg, resolve: (task
     if (req.tail !== undefined && (!Number.isSafeInteger(req.tail) || req.tail < 0)) throw new Error('tail must be a whole number');
     if (req.since !== undefined && !Number.isFinite(Date.parse(req.since))) throw new Error('since must be a time');
   } catch (err) {
-    msg.respond(enc.encode(JSON.stringify({ ok: false, code: 'E_LOG_REQUEST', message: `bad log request: ${(err as Error).message}` })));
+    msg.respond(enc.encode(JSON.stringify({ ok: false, code: ErrorCodes.LogRequest, message: `bad log request: ${(err as Error).message}` })));
     return;
   }
   const src = resolve(req.taskId);
   if (!src) {
-    msg.respond(enc.encode(JSON.stringify({ ok: false, code: 'E_TASK_NOT_FOUND', message: `task ${req.taskId} does not run on this node` })));
+    msg.respond(enc.encode(JSON.stringify({ ok: false, code: ErrorCodes.TaskNotFound, message: `task ${req.taskId} does not run on this node` })));
     return;
   }
   msg.respond(enc.encode(JSON.stringify({ ok: true })));
@@ -137,7 +137,7 @@ export async function findTaskNode(taskId: string, bindings: Bucket<Binding>, st
   const all = (await status.list()).filter((r) => r.value.taskId === taskId);
   all.sort((a, b2) => b2.revision - a.revision);
   if (all[0]) return all[0].value.node;
-  throw new AgentError('E_TASK_NOT_FOUND', `task ${taskId} is not bound to any node and has no status`, { taskId });
+  throw new AgentError(ErrorCodes.TaskNotFound, `task ${taskId} is not bound to any node and has no status`, { taskId });
 }
 
 /**
@@ -160,10 +160,10 @@ export async function streamLogs(
     try {
       reply = await nc.request(logSubject(node), enc.encode(JSON.stringify({ ...req, stream })), { timeout: opts.timeoutMs ?? 5000 });
     } catch (err) {
-      throw new AgentError('E_AGENT_UNREACHABLE', `the agent of node ${node} did not answer a log request: ${(err as Error).message}`, { node });
+      throw new AgentError(ErrorCodes.AgentUnreachable, `the agent of node ${node} did not answer a log request: ${(err as Error).message}`, { node });
     }
     const r = JSON.parse(new TextDecoder().decode(reply.data)) as { ok: boolean; code?: string; message?: string };
-    if (!r.ok) throw new GitcellError(isErrorCode(r.code) ? r.code : 'E_LOGS', r.message ?? 'log request refused', { node, taskId: req.taskId });
+    if (!r.ok) throw new GitcellError(isErrorCode(r.code) ? r.code : ErrorCodes.Logs, r.message ?? 'log request refused', { node, taskId: req.taskId });
     if (req.follow) timer = setInterval(() => nc.publish(logAliveSubject(node, stream)), KEEPALIVE_MS);
     opts.signal?.addEventListener('abort', onAbort);
     for await (const m of sub) {

@@ -3,7 +3,7 @@
  * runtime and kernel versions, addresses, and the `--labels` / `--capacity` flag parsers.
  */
 import { availableParallelism, networkInterfaces, release, totalmem } from 'node:os';
-import { UsageError } from '../lib/index.ts';
+import { UsageError, ErrorCodes } from '../lib/index.ts';
 import { parseCpu, parseMemory, type Resources } from '../api/index.ts';
 import { runCommand } from '../runtime/index.ts';
 
@@ -21,7 +21,7 @@ export function parseLabels(text: string | undefined, flag = '--labels'): Record
     const key = eq < 0 ? part : part.slice(0, eq);
     const value = eq < 0 ? '' : part.slice(eq + 1);
     if (eq < 0 || !/^([a-z0-9.-]+\/)?[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$/.test(key) || !/^([A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?)?$/.test(value)) {
-      throw new UsageError('E_USAGE', `${flag}: "${part}" is not key=value with a Kubernetes-style key and value`, { flag, value: part });
+      throw new UsageError(ErrorCodes.Usage, `${flag}: "${part}" is not key=value with a Kubernetes-style key and value`, { flag, value: part });
     }
     out[key] = value;
   }
@@ -39,7 +39,7 @@ export function parseCapacity(text: string | undefined, base: Resources, flag = 
       else if (k === 'memory' && v) out.memoryBytes = parseMemory(v);
       else throw new Error('expected cpu=QUANTITY or memory=QUANTITY');
     } catch (err) {
-      throw new UsageError('E_USAGE', `${flag}: "${part}": ${(err as Error).message}`, { flag, value: part });
+      throw new UsageError(ErrorCodes.Usage, `${flag}: "${part}": ${(err as Error).message}`, { flag, value: part });
     }
   }
   return out;

@@ -10,7 +10,7 @@
  *   runtime.answer('web-1', 'liveness', false);                      // a failing probe
  *   new Agent(options, { nc, store, runtime, network: new MemoryNetwork(), log });
  */
-import { GitcellError } from '../lib/index.ts';
+import { ErrorCodes, ImageError, RuntimeError, UsageError, AgentError } from '../lib/index.ts';
 import type { ResolvedProbe } from '../api/index.ts';
 import type { ProbeKind } from './probe.ts';
 import type { ProbeOutcome } from './probe-exec.ts';
@@ -121,13 +121,13 @@ export class MemoryRuntime implements TaskRuntime {
 
   async ensureImage(ref: string): Promise<void> {
     if (this.present.has(ref)) return;
-    if (this.missing.has(ref)) throw new GitcellError('E_IMAGE_NOT_FOUND', `image ${ref} not found (in-memory runtime)`, { ref });
+    if (this.missing.has(ref)) throw new ImageError(ErrorCodes.ImageNotFound, `image ${ref} not found (in-memory runtime)`, { ref });
     await this.delay(this.o.pullDelayMs ?? 0);
     this.present.add(ref);
   }
 
   async run(req: RunRequest): Promise<{ pid: number }> {
-    if (this.containers.has(req.id)) throw new GitcellError('E_CONTAINER_NAME_IN_USE', `container ${req.id} already exists`, { id: req.id });
+    if (this.containers.has(req.id)) throw new RuntimeError(ErrorCodes.ContainerNameInUse, `container ${req.id} already exists`, { id: req.id });
     const taskId = req.annotations[ANNOTATION_TASK] ?? req.id;
     const behaviour = { ...this.behaviours.get(taskId) };
     this.runs.set(taskId, this.starts(taskId) + 1);
@@ -136,8 +136,8 @@ export class MemoryRuntime implements TaskRuntime {
     const c: MemoryContainer = { view: { id: req.id, status: 'created', annotations: { ...req.annotations }, createdAt: Date.now() }, taskId, behaviour, exit, settle, timers: [] };
     this.containers.set(req.id, c);
     await this.delay(behaviour.startDelayMs ?? this.o.startDelayMs ?? 0);
-    if (this.containers.get(req.id) !== c) throw new GitcellError('E_CONTAINER_NOT_FOUND', `container ${req.id} was removed while starting`, { id: req.id });
-    if (behaviour.failStart) throw new GitcellError('E_CONTAINER_START_FAILED', behaviour.failStart, { id: req.id });
+    if (this.containers.get(req.id) !== c) throw new RuntimeError(ErrorCodes.ContainerNotFound, `container ${req.id} was removed while starting`, { id: req.id });
+    if (behaviour.failStart) throw new RuntimeError(ErrorCodes.ContainerStartFailed, behaviour.failStart, { id: req.id });
     const pid = this.nextPid++;
     c.view = { ...c.view, status: 'running', pid };
     this.peaks.set(taskId, Math.max(this.peakRunning(taskId), this.running(taskId).length));
@@ -252,7 +252,7 @@ export class MemoryNetwork implements TaskNetwork {
     const octets = m ? m.slice(1, 5).map(Number) : [];
     const prefix = m ? Number(m[5]) : -1;
     if (!m || octets.some((n) => n > 255) || prefix < 8 || prefix > 30) {
-      throw new GitcellError('E_USAGE', `subnet "${subnet}" is not an IPv4 CIDR with a prefix from /8 to /30`, { subnet });
+      throw new UsageError(ErrorCodes.Usage, `subnet "${subnet}" is not an IPv4 CIDR with a prefix from /8 to /30`, { subnet });
     }
     const mask = (0xffffffff << (32 - prefix)) >>> 0;
     this.base = (((octets[0]! << 24) | (octets[1]! << 16) | (octets[2]! << 8) | octets[3]!) >>> 0) & mask;
@@ -264,7 +264,7 @@ export class MemoryNetwork implements TaskNetwork {
     if (n === undefined) {
       n = 2;
       while (this.used.has(n) && n < this.size - 1) n++;
-      if (n >= this.size - 1) throw new GitcellError('E_IP_EXHAUSTED', `no free address for task ${taskId}`, { taskId });
+      if (n >= this.size - 1) throw new AgentError(ErrorCodes.IpExhausted, `no free address for task ${taskId}`, { taskId });
       this.used.add(n);
       this.byTask.set(taskId, n);
     }

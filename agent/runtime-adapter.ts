@@ -4,7 +4,7 @@
  * Container names are the agent's container ids; labels carry the task id and template hash.
  */
 import { spawn } from 'node:child_process';
-import { GitcellError, isGitcellError } from '../lib/index.ts';
+import { isGitcellError, ErrorCodes, AgentError } from '../lib/index.ts';
 import { ContainerManager, ImageStore, limitCgroupParent, pullImage, parseReference, LOCAL_DOMAIN, type ContainerInfo, type ContainerOptions } from '../runtime/index.ts';
 import type { ContainerView, ExitInfo, RunRequest, TaskRuntime } from './port.ts';
 
@@ -45,7 +45,7 @@ export class RuntimeAdapter implements TaskRuntime {
       await this.imageStore.resolve(ref);
       return;
     } catch (err) {
-      if (!isGitcellError(err, 'E_IMAGE_NOT_FOUND')) throw err;
+      if (!isGitcellError(err, ErrorCodes.ImageNotFound)) throw err;
       if (parseReference(ref).domain === LOCAL_DOMAIN) throw err;
     }
     // One pull per reference at a time, however many tasks want it.
@@ -92,7 +92,7 @@ export class RuntimeAdapter implements TaskRuntime {
       const e = await this.manager.wait(id);
       return { exitCode: e.exitCode, oomKilled: e.oomKilled };
     } catch (err) {
-      if (isGitcellError(err, 'E_CONTAINER_NOT_FOUND') || isGitcellError(err, 'E_CONTAINER_LOST') || isGitcellError(err, 'E_CONTAINER_STATE')) {
+      if (isGitcellError(err, ErrorCodes.ContainerNotFound) || isGitcellError(err, ErrorCodes.ContainerLost) || isGitcellError(err, ErrorCodes.ContainerState)) {
         return { exitCode: 255, oomKilled: false, signal: 'lost' };
       }
       throw err;
@@ -103,7 +103,7 @@ export class RuntimeAdapter implements TaskRuntime {
     try {
       await this.manager.kill(id, signal);
     } catch (err) {
-      if (isGitcellError(err, 'E_CONTAINER_NOT_FOUND') || isGitcellError(err, 'E_CONTAINER_NOT_RUNNING') || isGitcellError(err, 'E_RUNC_NOT_FOUND')) return;
+      if (isGitcellError(err, ErrorCodes.ContainerNotFound) || isGitcellError(err, ErrorCodes.ContainerNotRunning) || isGitcellError(err, ErrorCodes.RuncNotFound)) return;
       // A process that exited between inspect and kill makes runc fail: fine if it is gone now.
       const now = this.tryInspect(id);
       if (!now || now.status !== 'running') return;
@@ -115,7 +115,7 @@ export class RuntimeAdapter implements TaskRuntime {
     try {
       await this.manager.delete(id, { force: true });
     } catch (err) {
-      if (isGitcellError(err, 'E_CONTAINER_NOT_FOUND')) return;
+      if (isGitcellError(err, ErrorCodes.ContainerNotFound)) return;
       throw err;
     }
   }
@@ -128,7 +128,7 @@ export class RuntimeAdapter implements TaskRuntime {
       const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
       child.on('error', (e) => {
         clearTimeout(timer);
-        reject(new GitcellError('E_EXEC_FAILED', `runc exec in ${id} failed: ${e.message}`, { id }));
+        reject(new AgentError(ErrorCodes.ExecFailed, `runc exec in ${id} failed: ${e.message}`, { id }));
       });
       child.on('close', (code) => {
         clearTimeout(timer);

@@ -5,6 +5,7 @@ import { join, normalize } from 'node:path';
 import type { NodeSecretRecord, TaskSpec } from '../api/cluster.ts';
 import { SecretsError } from '../lib/errors.ts';
 import { openValue, type Keyring } from '../secrets/index.ts';
+import { ErrorCodes } from '../lib/error-codes.ts';
 
 const run = promisify(execFile);
 
@@ -55,9 +56,9 @@ export class SecretVolumes {
         const items = m.items ?? [...secret.keys()].map((key) => ({ key, path: key }));
         for (const item of items) {
           const value = secret.get(item.key);
-          if (value === undefined) throw new SecretsError('E_SECRET_KEY_MISSING', `task ${task.id}: Secret ${task.namespace}/${m.secretName} has no key "${item.key}"`, { task: task.id, secret: m.secretName, key: item.key });
+          if (value === undefined) throw new SecretsError(ErrorCodes.SecretKeyMissing, `task ${task.id}: Secret ${task.namespace}/${m.secretName} has no key "${item.key}"`, { task: task.id, secret: m.secretName, key: item.key });
           const path = normalize(join(secretDir, item.path));
-          if (!path.startsWith(`${secretDir}/`)) throw new SecretsError('E_SECRET_PATH', `task ${task.id}: item path "${item.path}" leaves the Secret's directory`, { task: task.id, path: item.path });
+          if (!path.startsWith(`${secretDir}/`)) throw new SecretsError(ErrorCodes.SecretPath, `task ${task.id}: item path "${item.path}" leaves the Secret's directory`, { task: task.id, path: item.path });
           await mkdir(join(path, '..'), { recursive: true, mode: 0o500 });
           await writeFile(path, value, { mode: 0o400 });
           await chown(path, owner.uid, owner.gid);
@@ -69,7 +70,7 @@ export class SecretVolumes {
     }
     for (const e of secretEnv) {
       const value = values.get(e.secretName)!.get(e.key);
-      if (value === undefined) throw new SecretsError('E_SECRET_KEY_MISSING', `task ${task.id}: Secret ${task.namespace}/${e.secretName} has no key "${e.key}" (env ${e.name})`, { task: task.id, secret: e.secretName, key: e.key });
+      if (value === undefined) throw new SecretsError(ErrorCodes.SecretKeyMissing, `task ${task.id}: Secret ${task.namespace}/${e.secretName} has no key "${e.key}" (env ${e.name})`, { task: task.id, secret: e.secretName, key: e.key });
       prepared.env.push({ name: e.name, value: value.toString('utf8') });
     }
     for (const secret of values.values()) for (const v of secret.values()) v.fill(0);
@@ -103,7 +104,7 @@ export class SecretVolumes {
   private async open(namespace: string, name: string, version: string | undefined): Promise<Map<string, Buffer>> {
     const record = (await this.opts.source.get(`${namespace}.${name}`))?.value;
     if (!record || (version !== undefined && record.version !== version)) {
-      throw new SecretsError('E_SECRET_NOT_DELIVERED', `Secret ${namespace}/${name}${version ? ` version ${version}` : ''} has not reached node ${this.opts.node} yet`, { namespace, name, version, node: this.opts.node });
+      throw new SecretsError(ErrorCodes.SecretNotDelivered, `Secret ${namespace}/${name}${version ? ` version ${version}` : ''} has not reached node ${this.opts.node} yet`, { namespace, name, version, node: this.opts.node });
     }
     const values = new Map<string, Buffer>();
     for (const [key, sealed] of Object.entries(record.values)) {

@@ -1,4 +1,5 @@
-import { GitcellError } from '../lib/errors.ts';
+import { ManifestError } from '../lib/errors.ts';
+import { ErrorCodes } from '../lib/error-codes.ts';
 
 // Quantities follow Kubernetes' grammar: a signed decimal number followed by a binary suffix
 // (Ki Mi Gi Ti Pi Ei), a decimal suffix (n u m k M G T P E) or an exponent (e3, E-2). Arithmetic is
@@ -6,17 +7,21 @@ import { GitcellError } from '../lib/errors.ts';
 
 /** QuantityErrorCode lists the stable codes of quantity errors. */
 export const QuantityErrorCode = {
-  syntax: 'E_QUANTITY_SYNTAX',
-  negative: 'E_QUANTITY_NEGATIVE',
-  precision: 'E_QUANTITY_PRECISION',
-  range: 'E_QUANTITY_RANGE',
+  syntax: ErrorCodes.QuantitySyntax,
+  negative: ErrorCodes.QuantityNegative,
+  precision: ErrorCodes.QuantityPrecision,
+  range: ErrorCodes.QuantityRange,
 } as const;
 
 /** QuantityResource is which resource a quantity measures; it picks the unit of the result. */
 export type QuantityResource = 'cpu' | 'memory';
 
-/** QuantityError is thrown by parseCpu/parseMemory; `data` says what was parsed and why it failed. */
-export class QuantityError extends GitcellError<{ input: string; resource: QuantityResource }> {
+/**
+ * QuantityError is thrown by parseCpu/parseMemory: a ManifestError of the index (one of the
+ * QuantityErrorCode codes); `data` says what was parsed and why it failed.
+ */
+export class QuantityError extends ManifestError {
+  declare readonly data: { input: string; resource: QuantityResource };
   constructor(code: (typeof QuantityErrorCode)[keyof typeof QuantityErrorCode], message: string, input: string, resource: QuantityResource) {
     super(code, message, { input, resource });
     this.name = 'QuantityError';

@@ -7,6 +7,7 @@ import { silentLogger } from '../lib/log.ts';
 import { UsageError } from '../lib/errors.ts';
 import { connectFromOptions, openClusterStore, readExternalCluster, stateDirCredentials, DEFAULT_PREFIX, DEFAULT_STATE_DIR, VIEWER_SEED_FILE, type ClusterStore } from '../store/index.ts';
 import type { DesiredRecord, SyncRecord } from '../reconciler/index.ts';
+import { ErrorCodes } from '../lib/error-codes.ts';
 
 /** ClientOptions are the cluster options every client command takes. */
 export interface ClientOptions {
@@ -69,7 +70,7 @@ export function openReaderStore(nc: NatsConnection, opts: ClientOptions): Promis
 /** outputFormat checks `-o`: "table" (default) or "json"; E_USAGE otherwise. */
 export function outputFormat(o: string | undefined, allowed: readonly string[] = ['table', 'json']): string {
   const f = o ?? allowed[0]!;
-  if (!allowed.includes(f)) throw new UsageError('E_USAGE', `-o ${f}: expected one of ${allowed.join(', ')}`, { flag: '-o' });
+  if (!allowed.includes(f)) throw new UsageError(ErrorCodes.Usage, `-o ${f}: expected one of ${allowed.join(', ')}`, { flag: '-o' });
   return f;
 }
 

@@ -5,7 +5,7 @@
  * prints it. Reads the store only.
  */
 import { DEFAULT_NAMESPACE, type CustomResourceDefinitionSpec, type TaskTemplate } from '../api/index.ts';
-import { GitcellError, isGitcellError } from '../lib/errors.ts';
+import { isGitcellError, UsageError } from '../lib/errors.ts';
 import { desiredKey, eventTokens } from '../store/index.ts';
 import { keyIdOf } from '../secrets/envelope.ts';
 import { DEFAULT_NODE_GRACE_MS } from '../reconciler/controllers/eligibility.ts';
@@ -14,6 +14,7 @@ import type { Condition, CronJobStatus, DesiredRecord, WorkloadStatus } from '..
 import { age, table, type ClientStore } from './client.ts';
 import { listNodes, listTasks, mib, secretKeys, short, taskReason, workloadCells, type TaskRow } from './listings.ts';
 import { paint } from './output.ts';
+import { ErrorCodes } from '../lib/error-codes.ts';
 
 /** fields renders label: value lines with the values aligned; undefined values are left out. */
 export function fields(pairs: [string, string | number | undefined][], indent = ''): string {
@@ -30,7 +31,7 @@ async function safeGet<T>(get: (key: string) => Promise<{ value: T } | undefined
   try {
     return (await get(key()))?.value;
   } catch (err) {
-    if (isGitcellError(err, 'E_INVALID_KEY')) return undefined;
+    if (isGitcellError(err, ErrorCodes.InvalidKey)) return undefined;
     throw err;
   }
 }
@@ -149,7 +150,7 @@ function describeCustom(kind: string, rec: DesiredRecord): string {
 
 async function describeNode(store: ClientStore, name: string): Promise<string> {
   const row = (await listNodes(store)).find((r) => r.node.name === name);
-  if (!row) throw new GitcellError('E_NOT_FOUND', `node "${name}" not found`, { kind: 'Node', name });
+  if (!row) throw new UsageError(ErrorCodes.NotFound, `node "${name}" not found`, { kind: 'Node', name });
   const n = row.node;
   const tasks = (await listTasks(store)).filter((t) => t.node === name);
   let out = fields([
@@ -179,7 +180,7 @@ async function describeTask(store: ClientStore, id: string): Promise<string> {
   const t = matches[0];
   if (!t || (matches.length > 1 && t.spec.id !== id)) {
     const hint = matches.length > 1 ? `; "${id}" starts ${matches.length} task ids` : '; `gitcell get tasks -A` lists them';
-    throw new GitcellError('E_NOT_FOUND', `task "${id}" not found${hint}`, { kind: 'Task', name: id });
+    throw new UsageError(ErrorCodes.NotFound, `task "${id}" not found${hint}`, { kind: 'Task', name: id });
   }
   const st = t.status;
   let out = fields([
@@ -213,7 +214,7 @@ export async function describe(store: ClientStore, kind: string, namespace: stri
     ? (await store.desired.list(kind)).map((r) => r.value).find((r) => r.object.metadata.name === name)
     : await safeGet((k) => store.desired.get(k), () => desiredKey(kind, namespace, name));
   const ns = rec?.object.metadata.namespace ?? namespace;
-  if (!rec) throw new GitcellError('E_NOT_FOUND', `${kind} "${name}" not found${cluster ? '' : ` in namespace ${ns}`}`, { kind, namespace: ns, name });
+  if (!rec) throw new UsageError(ErrorCodes.NotFound, `${kind} "${name}" not found${cluster ? '' : ` in namespace ${ns}`}`, { kind, namespace: ns, name });
   if (kind === 'Job' || kind === 'DaemonSet') return describeWorkload(store, kind, rec);
   if (kind === 'CronJob') return describeCronJob(store, rec);
   if (kind === 'Secret') return describeSecret(rec);

@@ -2,7 +2,8 @@
 // tries on its own node's subjects, and without this guard it waited on requests that never got an
 // answer, logging permission warnings forever.
 import type { NatsConnection } from '@nats-io/transport-node';
-import { GitcellError } from '../lib/errors.ts';
+import { GitcellError, StoreError } from '../lib/errors.ts';
+import { ErrorCodes } from '../lib/error-codes.ts';
 
 /** IdentityGuard resolves `refused` (never rejects) once the server refuses this node's own subjects. */
 export interface IdentityGuard {
@@ -32,7 +33,7 @@ export function guardNodeIdentity(nc: NatsConnection, node: string, credsFile: s
       if (s.type !== 'error') continue;
       const pe = s.error as { name?: string; operation?: string; subject?: string };
       if (pe?.name !== 'PermissionViolationError' || !pe.subject || !namesNode(pe.subject, node)) continue;
-      return new GitcellError('E_PERMISSION_DENIED',
+      return new StoreError(ErrorCodes.PermissionDenied,
         `the credentials in ${credsFile} are not node ${node}'s: the NATS server refused ${pe.operation ?? 'access'} to ${pe.subject}`,
         { node, creds: credsFile, subject: pe.subject });
     }

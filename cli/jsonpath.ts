@@ -11,7 +11,8 @@
  *   `{range EXPR}...{end}` (the inner template once per result)  `{"text"}` (a literal, with \n \t)
  * Outside braces: literal text; `\n` and `\t` are turned into a newline and a tab.
  */
-import { GitcellError } from '../lib/errors.ts';
+import { GitcellError, UsageError } from '../lib/errors.ts';
+import { ErrorCodes } from '../lib/error-codes.ts';
 
 type Step = { t: 'field'; name: string } | { t: 'index'; i: number } | { t: 'all' } | { t: 'descend'; name: string };
 type Node = { t: 'text'; text: string } | { t: 'path'; steps: Step[] } | { t: 'range'; steps: Step[]; body: Node[] };
@@ -22,7 +23,7 @@ export function jsonpath(template: string, root: unknown): string {
 }
 
 function usage(template: string, why: string): GitcellError {
-  return new GitcellError('E_USAGE', `-o jsonpath=${template}: ${why}`, { flag: '-o' });
+  return new UsageError(ErrorCodes.Usage, `-o jsonpath=${template}: ${why}`, { flag: '-o' });
 }
 
 function unescape(s: string): string {

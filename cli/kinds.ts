@@ -4,9 +4,10 @@
  * name, case-insensitive (`get Database`, `get databases`, `get db`). Also kubectl's label
  * selectors (`-l app=web,tier!=db,env in (a,b),!legacy`). Pure.
  */
-import { GitcellError } from '../lib/errors.ts';
+import { UsageError } from '../lib/errors.ts';
 import { closest } from '../reconciler/validate/format.ts';
 import type { CustomResourceDefinitionSpec } from '../api/index.ts';
+import { ErrorCodes } from '../lib/error-codes.ts';
 
 /** KindInfo names a kind the way users may type it. */
 export interface KindInfo {
@@ -55,7 +56,7 @@ export function resolveKind(name: string, kinds: readonly KindInfo[]): KindInfo 
   // Plurals first: on a tie the suggestion is the name `get` lists by.
   const guess = closest(name, [...kinds.map((k) => k.plural), ...kinds.flatMap((k) => [k.singular, ...k.shortNames])]);
   const known = kinds.map((k) => k.plural).join(', ');
-  throw new GitcellError('E_USAGE', `unknown resource "${name}"${guess ? ` (did you mean "${guess}"?)` : ''}: expected one of ${known}`, { resource: name });
+  throw new UsageError(ErrorCodes.Usage, `unknown resource "${name}"${guess ? ` (did you mean "${guess}"?)` : ''}: expected one of ${known}`, { resource: name });
 }
 
 /** Requirement is one term of a label selector. */
@@ -77,7 +78,7 @@ export function parseSelector(selector: string): Requirement[] {
     if (ch === ',' && depth === 0) terms.push('');
     else terms[terms.length - 1] += ch;
   }
-  if (depth !== 0) throw new GitcellError('E_USAGE', `-l ${selector}: unbalanced parentheses`, { flag: '-l' });
+  if (depth !== 0) throw new UsageError(ErrorCodes.Usage, `-l ${selector}: unbalanced parentheses`, { flag: '-l' });
   return terms
     .map((t) => t.trim())
     .filter((t) => t !== '')
@@ -91,7 +92,7 @@ export function parseSelector(selector: string): Requirement[] {
       }
       if ((m = new RegExp(`^!\\s*(${KEY})$`).exec(t))) return { key: m[1]!, op: 'notexists' } as Requirement;
       if ((m = new RegExp(`^(${KEY})$`).exec(t))) return { key: m[1]!, op: 'exists' } as Requirement;
-      throw new GitcellError('E_USAGE', `-l ${selector}: cannot read "${t}" (expected key=value, key!=value, key in (a,b), key notin (a,b), key or !key)`, { flag: '-l' });
+      throw new UsageError(ErrorCodes.Usage, `-l ${selector}: cannot read "${t}" (expected key=value, key!=value, key in (a,b), key notin (a,b), key or !key)`, { flag: '-l' });
     });
 }
 

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { errorMessage, isGitcellError } from '../lib/errors.ts';
 import { registerCommands } from './commands/index.ts';
 import { exitQuietlyOnClosedPipe } from './output.ts';
+import { ErrorCodes } from '../lib/error-codes.ts';
 
 /** Exit codes shared by every command: 0 ok, 1 the command ran and found a problem, 2 usage. */
 export const EXIT = { ok: 0, problem: 1, usage: 2 } as const;
@@ -49,9 +50,9 @@ export async function main(argv: string[]): Promise<number> {
     }
     const code = isGitcellError(err) ? ` [${err.code}]` : '';
     process.stderr.write(`gitcell: ${errorMessage(err)}${code}\n`);
-    if (isGitcellError(err, 'E_USAGE')) process.stderr.write(`${USAGE_HINT}\n`);
+    if (isGitcellError(err, ErrorCodes.Usage)) process.stderr.write(`${USAGE_HINT}\n`);
     if (process.env.GITCELL_DEBUG === '1' && err instanceof Error) process.stderr.write(`${err.stack}\n`);
     // A flag or argument the command cannot use is a usage error, wherever it was found.
-    return isGitcellError(err, 'E_USAGE') ? EXIT.usage : EXIT.problem;
+    return isGitcellError(err, ErrorCodes.Usage) ? EXIT.usage : EXIT.problem;
   }
 }

@@ -6,10 +6,11 @@
  */
 import type { Command } from 'commander';
 import { dump } from 'js-yaml';
-import { GitcellError } from '../lib/errors.ts';
+import { UsageError } from '../lib/errors.ts';
 import { closest } from '../reconciler/validate/format.ts';
 import { jsonpath } from './jsonpath.ts';
 import { table } from './client.ts';
+import { ErrorCodes } from '../lib/error-codes.ts';
 
 /** OUTPUT_FORMATS are the plain `-o` values; `jsonpath=EXPR` is the one with an argument. */
 export const OUTPUT_FORMATS = ['table', 'wide', 'json', 'yaml', 'name'] as const;
@@ -36,7 +37,7 @@ export function parseOutput(o: string | undefined, allowed: readonly string[] = 
   if ((OUTPUT_FORMATS as readonly string[]).includes(value) && allowed.includes(value)) return { format: value as Output['format'] } as Output;
   const names = allowed.map((a) => (a === 'jsonpath' ? 'jsonpath=TEMPLATE' : a));
   const guess = closest(value.split('=')[0]!, allowed);
-  throw new GitcellError('E_USAGE', `-o ${value}: expected one of ${names.join(', ')}${guess ? ` (did you mean -o ${guess}?)` : ''}`, { flag: '-o' });
+  throw new UsageError(ErrorCodes.Usage, `-o ${value}: expected one of ${names.join(', ')}${guess ? ` (did you mean -o ${guess}?)` : ''}`, { flag: '-o' });
 }
 
 /** Row is one object of a Listing. */

@@ -8,11 +8,12 @@
  */
 import * as fs from 'node:fs';
 import git from 'isomorphic-git';
-import { GitcellError } from '../lib/errors.ts';
+import { UsageError } from '../lib/errors.ts';
 import { silentLogger } from '../lib/log.ts';
 import { createRemoteSource, isRemoteRepo, resolveLocalRepo, type GitCredentials } from '../reconciler/index.ts';
 import { revertCommit, revertMessage, type RevertResult } from '../reconciler/git/index.ts';
 import type { RolloutHistoryEntry } from './commands/rollout.ts';
+import { ErrorCodes } from '../lib/error-codes.ts';
 
 /** UndoOptions: where the repository is and which rollouts to undo. */
 export interface UndoOptions {
@@ -26,12 +27,12 @@ export interface UndoOptions {
 
 /** commitsToRevert picks the commits to revert from a job's rollout history, newest first. Pure. */
 export function commitsToRevert(history: readonly RolloutHistoryEntry[], toRevision?: number): string[] {
-  if (!history.length) throw new GitcellError('E_NOTHING_TO_UNDO', 'no rollout of this job is recorded: nothing to undo', {});
+  if (!history.length) throw new UsageError(ErrorCodes.NothingToUndo, 'no rollout of this job is recorded: nothing to undo', {});
   const target = toRevision ?? history.length - 1;
   if (!Number.isInteger(target) || target < 1 || target > history.length) {
-    throw new GitcellError('E_USAGE', `--to-revision ${toRevision}: expected a revision from 1 to ${history.length} (see \`gitcell rollout history\`)`, { flag: '--to-revision' });
+    throw new UsageError(ErrorCodes.Usage, `--to-revision ${toRevision}: expected a revision from 1 to ${history.length} (see \`gitcell rollout history\`)`, { flag: '--to-revision' });
   }
-  if (target === history.length) throw new GitcellError('E_NOTHING_TO_UNDO', `revision ${target} is the current one: nothing to undo`, {});
+  if (target === history.length) throw new UsageError(ErrorCodes.NothingToUndo, `revision ${target} is the current one: nothing to undo`, {});
   const keep = new Set(history.slice(0, target).map((e) => e.commit));
   const out: string[] = [];
   for (const e of history.slice(target).reverse()) if (e.commit && !keep.has(e.commit) && !out.includes(e.commit)) out.push(e.commit);

@@ -3,7 +3,11 @@
  * with its meaning, grouped by family. Each family has one error class in errors.ts (StoreError,
  * ImageError, ...); `GitcellError` accepts only codes listed here, so a new code is added here first,
  * with a line saying what it means. Codes are stable: tests, the CLI and callers switch on them
- * (`isGitcellError(err, ErrorCodes.Conflict)`); the message is for humans and may change.
+ * (`isGitcellError(err, ErrorCodes.Conflict)`); the message is for humans and may change. Outside
+ * this file and the tests no code is written as a string (test/unit/lib/error-index.test.ts checks).
+ *
+ * Over 400 lines on purpose: this is the one list of codes, two lines (meaning, code) per code and
+ * no logic; a reader looks a code up here by searching one file, as in isomorphic-git's index.js.
  */
 
 /** UsageErrors: a command line or option a user typed is wrong (exit 2). */

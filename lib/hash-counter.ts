@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { ImageError } from './errors.ts';
+import { ErrorCodes } from './error-codes.ts';
 
 /**
  * HashCounter is a pass-through stream that hashes (sha256) and counts what flows through it, and
@@ -14,7 +15,7 @@ export class HashCounter extends Transform {
     private readonly limit = Number.POSITIVE_INFINITY,
     private readonly label = 'blob',
     private readonly tooLarge: (label: string, limit: number) => Error = (l, n) =>
-      new ImageError('E_SIZE_MISMATCH', `${l}: more than the expected ${n} bytes`, { limit: n }),
+      new ImageError(ErrorCodes.SizeMismatch, `${l}: more than the expected ${n} bytes`, { limit: n }),
   ) {
     super();
   }

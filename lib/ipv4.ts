@@ -1,5 +1,6 @@
 // IPv4 arithmetic shared by the node network (task subnets) and the service network (virtual IPs).
-import { GitcellError } from './errors.ts';
+import { NetworkError } from './errors.ts';
+import { ErrorCodes } from './error-codes.ts';
 
 const DOTTED = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 
@@ -15,16 +16,16 @@ export function parseIpv4(ip: string): number | undefined {
 /** parseIpv4Cidr parses "a.b.c.d/n" (n between 8 and 30) and checks the address is the network address. */
 export function parseIpv4Cidr(cidr: string, field = 'subnet'): { network: number; prefix: number } {
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr);
-  if (!m) throw new GitcellError('E_NETWORK_CONFIG', `${field} "${cidr}" is not an IPv4 CIDR like 10.88.0.0/24`, { field, value: cidr });
+  if (!m) throw new NetworkError(ErrorCodes.NetworkConfig, `${field} "${cidr}" is not an IPv4 CIDR like 10.88.0.0/24`, { field, value: cidr });
   const octets = m.slice(1, 5).map(Number);
-  if (octets.some((o) => o > 255)) throw new GitcellError('E_NETWORK_CONFIG', `${field} "${cidr}" has an octet above 255`, { field, value: cidr });
+  if (octets.some((o) => o > 255)) throw new NetworkError(ErrorCodes.NetworkConfig, `${field} "${cidr}" has an octet above 255`, { field, value: cidr });
   const prefix = Number(m[5]);
   // /31 and /32 leave no room for a gateway and tasks.
-  if (prefix < 8 || prefix > 30) throw new GitcellError('E_NETWORK_CONFIG', `${field} "${cidr}" prefix must be between /8 and /30`, { field, value: cidr });
+  if (prefix < 8 || prefix > 30) throw new NetworkError(ErrorCodes.NetworkConfig, `${field} "${cidr}" prefix must be between /8 and /30`, { field, value: cidr });
   const network = octets.reduce((acc, o) => acc * 256 + o, 0);
   const mask = (0xffffffff << (32 - prefix)) >>> 0;
   if ((network & mask) >>> 0 !== network) {
-    throw new GitcellError('E_NETWORK_CONFIG', `${field} "${cidr}" has host bits set; did you mean ${formatIpv4((network & mask) >>> 0)}/${prefix}?`, { field, value: cidr });
+    throw new NetworkError(ErrorCodes.NetworkConfig, `${field} "${cidr}" has host bits set; did you mean ${formatIpv4((network & mask) >>> 0)}/${prefix}?`, { field, value: cidr });
   }
   return { network, prefix };
 }

@@ -3,14 +3,14 @@
  * JSON or YAML, checked at the boundary with errors naming the file, the field and the reason.
  */
 import { load } from 'js-yaml';
-import { GitcellError } from '../lib/index.ts';
+import { SchedulerError, ErrorCodes } from '../lib/index.ts';
 import type { ClusterSnapshot, RunningTask, SchedTask, SnapshotNode } from './types.ts';
 
 /** E_SCHEDULE_INPUT is the code of every error about an input file. */
-export const E_SCHEDULE_INPUT = 'E_SCHEDULE_INPUT';
+export const E_SCHEDULE_INPUT = ErrorCodes.ScheduleInput;
 
 function fail(file: string, field: string, reason: string): never {
-  throw new GitcellError(E_SCHEDULE_INPUT, `${file}: ${field}: ${reason}`, { file, field, reason });
+  throw new SchedulerError(E_SCHEDULE_INPUT, `${file}: ${field}: ${reason}`, { file, field, reason });
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

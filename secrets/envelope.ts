@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, createHash, createPublicKey, privateDecrypt, publicEncrypt, randomBytes, constants, type KeyObject } from 'node:crypto';
 import { SecretsError } from '../lib/errors.ts';
+import { ErrorCodes } from '../lib/error-codes.ts';
 
 /**
  * Sealed value format (base64 of the bytes below), one per Secret value:
@@ -66,7 +67,7 @@ export interface ParsedSealedValue {
 export function parseSealedValue(sealed: string, scope: SealScope): ParsedSealedValue {
   const bytes = Buffer.from(sealed, 'base64');
   const fail = (reason: string): never => {
-    throw new SecretsError('E_SEALED_FORMAT', `Secret ${scope.namespace}/${scope.name}: value "${scope.key}" is not a sealed value (${reason})`, { ...scope, reason });
+    throw new SecretsError(ErrorCodes.SealedFormat, `Secret ${scope.namespace}/${scope.name}: value "${scope.key}" is not a sealed value (${reason})`, { ...scope, reason });
   };
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(sealed.replace(/\s+/g, ''))) fail('not base64');
   if (bytes.length < MAGIC.length + KEY_ID_BYTES + 2 || !bytes.subarray(0, 4).equals(MAGIC)) fail('missing the GCS1 header');
@@ -95,7 +96,7 @@ export function openValue(sealed: string, scope: SealScope, privateKeyFor: (keyI
   const privateKey = privateKeyFor(parts.keyId);
   const where = `Secret ${scope.namespace}/${scope.name}: value "${scope.key}"`;
   if (!privateKey) {
-    throw new SecretsError('E_SEALED_UNKNOWN_KEY', `${where} was sealed with key ${parts.keyId}, which this cluster does not have`, { ...scope, keyId: parts.keyId });
+    throw new SecretsError(ErrorCodes.SealedUnknownKey, `${where} was sealed with key ${parts.keyId}, which this cluster does not have`, { ...scope, keyId: parts.keyId });
   }
   const label = scopeLabel(scope);
   try {
@@ -105,6 +106,6 @@ export function openValue(sealed: string, scope: SealScope, privateKeyFor: (keyI
     decipher.setAuthTag(parts.tag);
     return Buffer.concat([decipher.update(parts.ciphertext), decipher.final()]);
   } catch {
-    throw new SecretsError('E_SEALED_TAMPERED', `${where} cannot be opened: it was tampered with or sealed for another Secret (sealed values are bound to namespace, name and key)`, { ...scope });
+    throw new SecretsError(ErrorCodes.SealedTampered, `${where} cannot be opened: it was tampered with or sealed for another Secret (sealed values are bound to namespace, name and key)`, { ...scope });
   }
 }

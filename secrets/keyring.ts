@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { SecretsError } from '../lib/errors.ts';
 import { writeFileAtomic } from '../lib/atomic-write.ts';
 import { keyIdOf } from './envelope.ts';
+import { ErrorCodes } from '../lib/error-codes.ts';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 const scryptAsync = promisify(scrypt) as (password: string, salt: Buffer, keylen: number, options: { N: number; r: number; p: number; maxmem: number }) => Promise<Buffer>;
@@ -114,7 +115,7 @@ export class Keyring {
       decipher.setAuthTag(Buffer.from(parsed.tag, 'base64'));
       payload = JSON.parse(Buffer.concat([decipher.update(Buffer.from(parsed.data, 'base64')), decipher.final()]).toString('utf8'));
     } catch (err) {
-      throw new SecretsError('E_KEY_BACKUP', 'sealing key backup cannot be opened: wrong passphrase or damaged backup', {}, { cause: err });
+      throw new SecretsError(ErrorCodes.KeyBackup, 'sealing key backup cannot be opened: wrong passphrase or damaged backup', {}, { cause: err });
     }
     for (const pem of payload.keys) await this.add(createPrivateKey(pem));
     if (this.keys.has(payload.active)) await this.setActive(payload.active);

@@ -2,6 +2,7 @@ import { createHash, type KeyObject } from 'node:crypto';
 import { ALLOW_PLAINTEXT_ANNOTATION, type Secret } from '../api/manifests.ts';
 import { SecretsError } from '../lib/errors.ts';
 import { openValue } from './envelope.ts';
+import { ErrorCodes } from '../lib/error-codes.ts';
 
 /**
  * secretVersion is the version of a Secret as committed: a hash of its sealed (or dev plaintext)
@@ -36,7 +37,7 @@ export function openSecret(secret: Secret, options: OpenSecretOptions): Map<stri
   if (Object.keys(plaintext).length > 0) {
     const allowed = options.allowPlaintextSecrets === true && secret.metadata.annotations?.[ALLOW_PLAINTEXT_ANNOTATION] === 'true';
     if (!allowed) {
-      throw new SecretsError('E_SECRET_PLAINTEXT', `Secret ${namespace}/${name}: plaintext values (data/stringData) are refused; seal them with \`gitcell secret seal\``, { namespace, name });
+      throw new SecretsError(ErrorCodes.SecretPlaintext, `Secret ${namespace}/${name}: plaintext values (data/stringData) are refused; seal them with \`gitcell secret seal\``, { namespace, name });
     }
     for (const [key, value] of Object.entries(plaintext)) values.set(key, value);
   }

@@ -13,7 +13,7 @@ import { mkdir, readFile, rm, writeFile, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { connect as rawConnect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { createLogger, errorMessage, GitcellError, type Logger } from '../lib/index.ts';
+import { createLogger, errorMessage, type Logger, ErrorCodes, StoreError } from '../lib/index.ts';
 import { connect, splitServers } from './connect.ts';
 import { StoreErrorCodes, storeError } from './errors.ts';
 import { processAlive, WATCHDOG_SCRIPT } from '../lib/process.ts';
@@ -97,13 +97,13 @@ export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedde
   const confPath = join(natsDir, 'server.conf');
   const portsDir = join(natsDir, 'ports');
   if (!existsSync(binary)) {
-    throw new GitcellError('E_NATS_SERVER_MISSING', `nats-server not found at ${binary}: install the Debian package nats-server (scripts/bootstrap.sh) or pass --nats`, { binary });
+    throw new StoreError(ErrorCodes.NatsServerMissing, `nats-server not found at ${binary}: install the Debian package nats-server (scripts/bootstrap.sh) or pass --nats`, { binary });
   }
   const previous = readPidFile(stateDir);
   if (previous && processAlive(previous.server) && isOurServer(previous.server, confPath)) {
     if (processAlive(previous.owner)) {
-      throw new GitcellError(
-        'E_EMBEDDED_RUNNING',
+      throw new StoreError(
+        ErrorCodes.EmbeddedRunning,
         `a gitcell NATS server (pid ${previous.server}, ${previous.url}) already runs for ${stateDir}, owned by pid ${previous.owner}; stop that gitcell first or use another --state-dir`,
         { stateDir, ...previous },
       );
@@ -179,11 +179,11 @@ export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedde
     await waitJetStream(url, deadline, opts.probeCreds, opts.probeCaFile);
   } catch (err) {
     await killNow();
-    throw new GitcellError('E_EMBEDDED_START', `embedded nats-server for ${stateDir} did not start: ${errorMessage(err)}\n${await logTail()}`, { stateDir });
+    throw new StoreError(ErrorCodes.EmbeddedStart, `embedded nats-server for ${stateDir} did not start: ${errorMessage(err)}\n${await logTail()}`, { stateDir });
   }
   if (!serverPid) {
     await killNow();
-    throw new GitcellError('E_EMBEDDED_START', `embedded nats-server for ${stateDir}: cannot tell its pid from the ports file`, { stateDir });
+    throw new StoreError(ErrorCodes.EmbeddedStart, `embedded nats-server for ${stateDir}: cannot tell its pid from the ports file`, { stateDir });
   }
   const pidFile: PidFile = { server: serverPid, owner: process.pid, url };
   await writeFile(join(stateDir, 'nats.pid'), `${JSON.stringify(pidFile)}\n`);

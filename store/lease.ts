@@ -12,7 +12,7 @@
  * stopped before a new one starts (given clocks that run at about the same rate). The term, raised
  * by every takeover, is the fencing token for what still slips through (a paused process).
  */
-import { StoreError } from '../lib/index.ts';
+import { StoreError, ErrorCodes } from '../lib/index.ts';
 
 /** Lease is the record in the `leases` bucket under the lease's name. */
 export interface Lease {
@@ -80,7 +80,7 @@ export function leaseTimings(leaseMs: number, renewMs?: number, safetyMs?: numbe
   const renew = renewMs ?? Math.max(1, Math.floor(leaseMs / 3));
   const safety = safetyMs ?? Math.min(renew, Math.floor(leaseMs / 4));
   if (!(leaseMs > 0) || !(renew > 0) || renew + safety >= leaseMs) {
-    throw new StoreError('E_LEASE_TIMINGS', `lease timings: need renewMs (${renew}) + safetyMs (${safety}) < leaseMs (${leaseMs})`, { leaseMs, renewMs: renew, safetyMs: safety });
+    throw new StoreError(ErrorCodes.LeaseTimings, `lease timings: need renewMs (${renew}) + safetyMs (${safety}) < leaseMs (${leaseMs})`, { leaseMs, renewMs: renew, safetyMs: safety });
   }
   return { leaseMs, renewMs: renew, safetyMs: safety };
 }

@@ -8,6 +8,7 @@
  */
 import type { NatsConnection, ServerInfo } from '@nats-io/transport-node';
 import { UsageError } from '../lib/errors.ts';
+import { ErrorCodes } from '../lib/error-codes.ts';
 
 /** MAX_REPLICAS is JetStream's largest replica count. */
 export const MAX_REPLICAS = 5;
@@ -32,7 +33,7 @@ export function replicasFor(nc: NatsConnection, givenServers = 1): number {
 export function parseReplicas(text: string, flag = '--replicas'): number {
   const n = Number(text);
   if (!/^\d+$/.test(text.trim()) || !Number.isInteger(n) || n < 1 || n > MAX_REPLICAS) {
-    throw new UsageError('E_USAGE', `${flag} "${text}": expected a whole number from 1 to ${MAX_REPLICAS} (JetStream's limit)`, { flag });
+    throw new UsageError(ErrorCodes.Usage, `${flag} "${text}": expected a whole number from 1 to ${MAX_REPLICAS} (JetStream's limit)`, { flag });
   }
   return n;
 }

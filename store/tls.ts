@@ -16,7 +16,8 @@ import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { GitcellError } from '../lib/errors.ts';
+import { StoreError } from '../lib/errors.ts';
+import { ErrorCodes } from '../lib/error-codes.ts';
 
 const run = promisify(execFile);
 
@@ -43,8 +44,8 @@ async function openssl(args: string[], cwd: string): Promise<void> {
     await run(OPENSSL, args, { cwd, timeout: 60_000 });
   } catch (err) {
     const e = err as Error & { stderr?: string; code?: string };
-    if (e.code === 'ENOENT') throw new GitcellError('E_OPENSSL_MISSING', `openssl not found at ${OPENSSL}: install the Debian package openssl (scripts/bootstrap.sh)`, { binary: OPENSSL });
-    throw new GitcellError('E_TLS_CERT', `openssl ${args[0]} failed: ${e.stderr?.trim() || e.message}`, { args: args.join(' ') });
+    if (e.code === 'ENOENT') throw new StoreError(ErrorCodes.OpensslMissing, `openssl not found at ${OPENSSL}: install the Debian package openssl (scripts/bootstrap.sh)`, { binary: OPENSSL });
+    throw new StoreError(ErrorCodes.TlsCert, `openssl ${args[0]} failed: ${e.stderr?.trim() || e.message}`, { args: args.join(' ') });
   }
 }
 

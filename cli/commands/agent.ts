@@ -7,7 +7,7 @@ import { readdir, rm } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { GitcellError, errorMessage } from '../../lib/errors.ts';
+import { errorMessage, UsageError } from '../../lib/errors.ts';
 import { createLogger } from '../../lib/log.ts';
 import {
   Bucket, closeConnection, connectFromOptions, nodeSecretsBucket, objectCodec, openAgentStore, openClusterStore, probeIncarnation, waitForStore,
@@ -18,6 +18,7 @@ import { NetworkManager, limitCgroupParent, parseIpv4Cidr, removeCgroupParent, v
 import {
   Agent, RuntimeAdapter, hostAddresses, kernelVersion, machineCapacity, parseCapacity, parseLabels, runcVersion,
 } from '../../agent/index.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -49,7 +50,7 @@ export function defaultBridge(node: string): string {
 function parseHostPort(text: string): { host: string; port: number } {
   const m = /^(.+):(\d{1,5})$/.exec(text);
   const port = m ? Number(m[2]) : NaN;
-  if (!m || port > 65535) throw new GitcellError('E_USAGE', `--http: "${text}" is not host:port (port 0 picks a free one)`, { flag: '--http' });
+  if (!m || port > 65535) throw new UsageError(ErrorCodes.Usage, `--http: "${text}" is not host:port (port 0 picks a free one)`, { flag: '--http' });
   return { host: m[1]!, port };
 }
 
@@ -76,9 +77,9 @@ export function registerAgent(program: Command): void {
     .option('--stop-tasks-on-exit', 'on SIGTERM/SIGINT also stop every task and remove its container, netns and the bridge (gitcell up); default: tasks keep running for the next agent to adopt')
     .action(async (f: AgentFlags) => {
       if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(f.node)) {
-        throw new GitcellError('E_USAGE', `--node: "${f.node}" must be a DNS label (lowercase letters, digits, '-', at most 63)`, { flag: '--node' });
+        throw new UsageError(ErrorCodes.Usage, `--node: "${f.node}" must be a DNS label (lowercase letters, digits, '-', at most 63)`, { flag: '--node' });
       }
-      if (process.getuid?.() !== 0) throw new GitcellError('E_NOT_ROOT', 'gitcell agent runs containers and network namespaces: run it as root', {});
+      if (process.getuid?.() !== 0) throw new UsageError(ErrorCodes.NotRoot, 'gitcell agent runs containers and network namespaces: run it as root', {});
       parseIpv4Cidr(f.subnet, '--subnet');
       const labels = parseLabels(f.labels);
       const capacity = parseCapacity(f.capacity, machineCapacity());
@@ -88,17 +89,17 @@ export function registerAgent(program: Command): void {
       try {
         validateCgroupParent(cgroupParent);
       } catch (err) {
-        throw new GitcellError('E_USAGE', `--cgroup-parent: ${errorMessage(err)}`, { flag: '--cgroup-parent' });
+        throw new UsageError(ErrorCodes.Usage, `--cgroup-parent: ${errorMessage(err)}`, { flag: '--cgroup-parent' });
       }
       // The node's containers together get no more CPU and memory than the node offers the scheduler
       // (before anything is opened: a refused limit is a start error with nothing to close).
       limitCgroupParent(cgroupParent, capacity);
       const netnsPrefix = f.netnsPrefix ?? `gc-${f.node}-`;
       if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(netnsPrefix)) {
-        throw new GitcellError('E_USAGE', `--netns-prefix: "${netnsPrefix}" must be letters, digits, '_', '.', '-' (at most 64)`, { flag: '--netns-prefix' });
+        throw new UsageError(ErrorCodes.Usage, `--netns-prefix: "${netnsPrefix}" must be letters, digits, '_', '.', '-' (at most 64)`, { flag: '--netns-prefix' });
       }
       const recoveryHoldMs = Number(f.recoveryHold) * 1000;
-      if (!Number.isFinite(recoveryHoldMs) || recoveryHoldMs <= 0) throw new GitcellError('E_USAGE', `--recovery-hold: "${f.recoveryHold}" is not a positive number of seconds`, { flag: '--recovery-hold' });
+      if (!Number.isFinite(recoveryHoldMs) || recoveryHoldMs <= 0) throw new UsageError(ErrorCodes.Usage, `--recovery-hold: "${f.recoveryHold}" is not a positive number of seconds`, { flag: '--recovery-hold' });
       const stateDir = resolve(f.stateDir ?? join(f.clusterDir, 'nodes', f.node));
       const log = createLogger('agent');
       const nc = await connectFromOptions({ ...(f.nats ? { nats: f.nats } : {}), ...(f.creds ? { creds: f.creds } : {}), stateDir: f.clusterDir, name: `gitcell agent ${f.node}` });

@@ -1,8 +1,9 @@
 import { Command } from 'commander';
-import { GitcellError } from '../../lib/errors.ts';
+import { UsageError } from '../../lib/errors.ts';
 import { BUILTIN_KINDS } from '../kinds.ts';
 import { OUTPUT_FORMATS } from '../output.ts';
 import { registerCommands } from './index.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** Completion is what a shell may offer after one command path: its flags and its words. */
 interface Completion {
@@ -99,7 +100,7 @@ export function registerCompletion(program: Command): void {
     .addHelpText('after', '\nbash: source <(gitcell completion bash)\nzsh:  source <(gitcell completion zsh)\nfish: gitcell completion fish | source')
     .action(async (shell: string) => {
       const render = { bash: bashScript, zsh: zshScript, fish: fishScript }[shell];
-      if (!render) throw new GitcellError('E_USAGE', `completion ${shell}: expected bash, zsh or fish`, { shell });
+      if (!render) throw new UsageError(ErrorCodes.Usage, `completion ${shell}: expected bash, zsh or fish`, { shell });
       const all = new Command('gitcell');
       await registerCommands(all, [], true);
       const tree: Completion[] = [];

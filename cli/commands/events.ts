@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import type { ClusterEvent } from '../../api/index.ts';
-import { GitcellError } from '../../lib/errors.ts';
+import { UsageError } from '../../lib/errors.ts';
 import type { StoredEvent } from '../../store/index.ts';
 import { addClusterOptions, withStore, type ClientOptions } from '../client.ts';
 import { parseOutput, renderValue } from '../output.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** formatEvent renders one event as a line: time, type, reason, object, message. */
 export function formatEvent(e: ClusterEvent): string {
@@ -24,7 +25,7 @@ export function registerEvents(program: Command): void {
       .option('-o, --output <format>', 'table (or text), json (one object per line), yaml or jsonpath=TEMPLATE (per event)'),
   ).action(async (opts: ClientOptions & { watch?: boolean; limit: string; for?: string; output?: string }) => {
     const out = parseOutput(opts.output === 'text' ? 'table' : opts.output, ['table', 'json', 'yaml', 'jsonpath']);
-    if (!/^\d+$/.test(opts.limit)) throw new GitcellError('E_USAGE', `--limit "${opts.limit}" is not a whole number`, { flag: '--limit' });
+    if (!/^\d+$/.test(opts.limit)) throw new UsageError(ErrorCodes.Usage, `--limit "${opts.limit}" is not a whole number`, { flag: '--limit' });
     const prefix = opts.for ? opts.for.split('/').join('.') : undefined;
     const print = (e: StoredEvent<ClusterEvent>) =>
       process.stdout.write(out.format === 'json' ? `${JSON.stringify(e.value)}\n` : out.format === 'table' ? `${formatEvent(e.value)}\n` : out.format === 'yaml' ? `---\n${renderValue(e.value, out)}` : renderValue(e.value, out));

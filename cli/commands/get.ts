@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import { DEFAULT_NAMESPACE } from '../../api/index.ts';
-import { GitcellError } from '../../lib/errors.ts';
+import { UsageError } from '../../lib/errors.ts';
 import { addClusterOptions, withStore, type ClientOptions, type ClientStore } from '../client.ts';
 import { BUILTIN_KINDS, parseSelector, resolveKind, type KindInfo } from '../kinds.ts';
 import { clusterKinds, listKind, WATCHED_BUCKETS, type KindListing, type Query } from '../listings.ts';
 import { addOutputOption, parseOutput, renderListing, renderValue, type Output } from '../output.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 interface GetOptions extends ClientOptions {
   output?: string;
@@ -95,7 +96,7 @@ export function registerGet(program: Command): void {
     ),
   ).action(async (kindArg: string, names: string[], opts: GetOptions) => {
     const out = parseOutput(opts.output);
-    if (opts.allNamespaces && opts.namespace) throw new GitcellError('E_USAGE', '-n and -A: give one of them', { flag: '-A' });
+    if (opts.allNamespaces && opts.namespace) throw new UsageError(ErrorCodes.Usage, '-n and -A: give one of them', { flag: '-A' });
     const selector = parseSelector(opts.selector ?? '');
     const builtin = BUILTIN_KINDS.find((k) => [k.kind, k.plural, k.singular, ...k.shortNames].some((n) => n.toLowerCase() === kindArg.toLowerCase()));
     await withStore(opts, 'get', async (store) => {

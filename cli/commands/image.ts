@@ -11,6 +11,7 @@ import {
 } from '../../runtime/index.ts';
 import { terminalProgress } from '../progress.ts';
 import { STATE_DIR_DEFAULT } from '../containers.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 interface RootOptions { root?: string; stateDir: string }
 interface AuthOptions { username?: string; passwordStdin?: boolean }
@@ -37,7 +38,7 @@ async function credentials(opts: AuthOptions): Promise<Credentials | undefined> 
   let password = process.env.GITCELL_REGISTRY_PASSWORD;
   if (opts.passwordStdin) password = readFileSync(0, 'utf8').replace(/\r?\n$/, '');
   if (username === undefined && password === undefined) return undefined;
-  if (!username || password === undefined) throw new UsageError('E_USAGE', 'registry credentials need both a username and a password', {});
+  if (!username || password === undefined) throw new UsageError(ErrorCodes.Usage, 'registry credentials need both a username and a password', {});
   return { username, password };
 }
 
@@ -50,7 +51,7 @@ function human(bytes: number): string {
 }
 
 function positiveInt(value: string, flag: string): number {
-  if (!/^[1-9]\d*$/.test(value)) throw new UsageError('E_USAGE', `${flag}: "${value}" is not a positive whole number`, { flag });
+  if (!/^[1-9]\d*$/.test(value)) throw new UsageError(ErrorCodes.Usage, `${flag}: "${value}" is not a positive whole number`, { flag });
   return Number(value);
 }
 
@@ -72,7 +73,7 @@ export function registerImage(program: Command): void {
       const asGiven = await stat(dir).catch(() => undefined);
       const layout = asGiven ? { dir } : splitLayoutArg(dir);
       if (!(await stat(layout.dir).catch(() => undefined))?.isDirectory()) {
-        throw new ImageError('E_ROOTFS_INVALID', `${layout.dir} is not a directory`, { dir: layout.dir });
+        throw new ImageError(ErrorCodes.RootfsInvalid, `${layout.dir} is not a directory`, { dir: layout.dir });
       }
       let img;
       if (await isOciLayout(layout.dir)) {
@@ -81,7 +82,7 @@ export function registerImage(program: Command): void {
         let mtime: Date | undefined;
         if (opts.mtime !== undefined) {
           mtime = new Date(opts.mtime);
-          if (Number.isNaN(mtime.getTime())) throw new UsageError('E_USAGE', `--mtime: "${opts.mtime}" is not a date`, { flag: '--mtime' });
+          if (Number.isNaN(mtime.getTime())) throw new UsageError(ErrorCodes.Usage, `--mtime: "${opts.mtime}" is not a date`, { flag: '--mtime' });
         }
         img = await importRootfs(store, layout.dir, ref, mtime ? { mtime } : {});
       }
@@ -169,6 +170,6 @@ function quantityBytes(v: string, flag: string): number {
   try {
     return parseMemory(/^\d+$/.test(v) ? Number(v) : v);
   } catch (err) {
-    throw new UsageError('E_USAGE', `${flag}: ${errorMessage(err)}`, { flag, value: v });
+    throw new UsageError(ErrorCodes.Usage, `${flag}: ${errorMessage(err)}`, { flag, value: v });
   }
 }

@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { GitcellError } from '../../lib/errors.ts';
+import { UsageError } from '../../lib/errors.ts';
 import { findTaskNode, streamLogs } from '../../agent/index.ts';
 import { connectReader, openReaderStore, type ClientStore } from '../client.ts';
 import { parseDuration } from '../duration.ts';
 import { parseSelector, selectorMatches } from '../kinds.ts';
 import { listTasks } from '../listings.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 interface LogsOptions {
   follow?: boolean;
@@ -24,7 +25,7 @@ interface LogsOptions {
 export function sinceTime(since: string, now = Date.now()): string {
   if (/^\d{4}-\d\d-\d\d/.test(since)) {
     const t = Date.parse(since);
-    if (!Number.isFinite(t)) throw new GitcellError('E_USAGE', `--since ${since}: not a time (expected e.g. 10m or 2026-01-02T15:04:05Z)`, { flag: '--since' });
+    if (!Number.isFinite(t)) throw new UsageError(ErrorCodes.Usage, `--since ${since}: not a time (expected e.g. 10m or 2026-01-02T15:04:05Z)`, { flag: '--since' });
     return new Date(t).toISOString();
   }
   return new Date(now - parseDuration(since, '--since')).toISOString();
@@ -39,7 +40,7 @@ async function targetTasks(store: ClientStore, target: string | undefined, opts:
     const kind = m[1]!.toLowerCase().startsWith('d') ? 'DaemonSet' : 'Job';
     const jobKey = `${kind}/${opts.namespace}/${m[2]}`;
     const ids = rows.filter((r) => r.spec.jobKey === jobKey && r.node).map((r) => r.spec.id);
-    if (!ids.length) throw new GitcellError('E_NOT_FOUND', `${kind} ${opts.namespace}/${m[2]} has no task placed on a node`, { jobKey });
+    if (!ids.length) throw new UsageError(ErrorCodes.NotFound, `${kind} ${opts.namespace}/${m[2]} has no task placed on a node`, { jobKey });
     return ids;
   }
   const sel = parseSelector(opts.selector ?? '');
@@ -48,7 +49,7 @@ async function targetTasks(store: ClientStore, target: string | undefined, opts:
   const ids = rows
     .filter((r) => r.spec.namespace === opts.namespace && r.node && selectorMatches(sel, { ...labelsOf.get(r.spec.jobKey), 'gitcell.io/job': r.spec.owner.name }))
     .map((r) => r.spec.id);
-  if (!ids.length) throw new GitcellError('E_NOT_FOUND', `no task in namespace ${opts.namespace} matches -l ${opts.selector}`, { selector: opts.selector });
+  if (!ids.length) throw new UsageError(ErrorCodes.NotFound, `no task in namespace ${opts.namespace} matches -l ${opts.selector}`, { selector: opts.selector });
   return ids;
 }
 
@@ -95,10 +96,10 @@ export function registerLogs(program: Command): void {
     .option('--state-dir <dir>', 'state dir of the embedded cluster (or GITCELL_STATE_DIR)', process.env.GITCELL_STATE_DIR ?? '.gitcell')
     .option('--prefix <prefix>', 'bucket name prefix', 'gitcell_')
     .action(async (task: string | undefined, opts: LogsOptions) => {
-      if (!task && !opts.selector) throw new GitcellError('E_USAGE', 'logs: name a task, job/NAME, or -l SELECTOR', {});
+      if (!task && !opts.selector) throw new UsageError(ErrorCodes.Usage, 'logs: name a task, job/NAME, or -l SELECTOR', {});
       let tail: number | undefined;
       if (opts.tail !== undefined) {
-        if (!/^\d+$/.test(opts.tail)) throw new GitcellError('E_USAGE', `--tail: "${opts.tail}" is not a non-negative whole number`, { flag: '--tail' });
+        if (!/^\d+$/.test(opts.tail)) throw new UsageError(ErrorCodes.Usage, `--tail: "${opts.tail}" is not a non-negative whole number`, { flag: '--tail' });
         tail = Number(opts.tail);
       }
       const since = opts.since !== undefined ? sinceTime(opts.since) : undefined;

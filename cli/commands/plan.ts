@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import type { Command } from 'commander';
 import git from 'isomorphic-git';
 import type { AnyObject } from '../../api/index.ts';
-import { GitcellError } from '../../lib/errors.ts';
+import { GitError, UsageError } from '../../lib/errors.ts';
 import { silentLogger } from '../../lib/log.ts';
 import { buildSnapshot, previewPlacement } from '../../scheduler/index.ts';
 import {
@@ -28,6 +28,7 @@ import {
 } from '../../reconciler/index.ts';
 import { addClusterOptions, withStore, type ClientOptions, type ClientStore } from '../client.ts';
 import { parseOutput, renderValue } from '../output.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 interface PlanOptions extends ClientOptions {
   repo: string;
@@ -62,7 +63,7 @@ async function openRepo(opts: PlanOptions, refs: string[]): Promise<Repo> {
           try {
             return await git.expandOid({ fs, gitdir, oid: ref });
           } catch {
-            throw new GitcellError('E_GIT_REF_NOT_FOUND', `${name}: no such branch, tag or commit in ${opts.repo}`, { ref: name });
+            throw new GitError(ErrorCodes.GitRefNotFound, `${name}: no such branch, tag or commit in ${opts.repo}`, { ref: name });
           }
         }
       },
@@ -135,7 +136,7 @@ export function registerPlan(program: Command): void {
     if (opts.output === 'markdown' || opts.output === 'text') opts.format = opts.output;
     else if (out) opts.format = out.format === 'table' ? 'text' : 'json';
     if (!(PLAN_FORMATS as readonly string[]).includes(opts.format)) {
-      throw new GitcellError('E_USAGE', `--format ${opts.format}: expected one of ${PLAN_FORMATS.join(', ')}`, { flag: '--format' });
+      throw new UsageError(ErrorCodes.Usage, `--format ${opts.format}: expected one of ${PLAN_FORMATS.join(', ')}`, { flag: '--format' });
     }
     const remote = isRemoteRepo(opts.repo);
     const refName = opts.ref ?? (remote ? 'main' : 'HEAD');
@@ -147,7 +148,7 @@ export function registerPlan(program: Command): void {
     if (opts.base) {
       const baseCommit = await repo.resolve(opts.base);
       const base = await loadRevision(repo, baseCommit, opts.path, opts.allowPlaintextSecrets === true);
-      if (base.problems.length) throw new GitcellError('E_BASE_INVALID', `base ${opts.base} is itself invalid: ${base.problems[0]!.file}:${base.problems[0]!.line}: ${base.problems[0]!.message}`, { ref: opts.base });
+      if (base.problems.length) throw new UsageError(ErrorCodes.BaseInvalid, `base ${opts.base} is itself invalid: ${base.problems[0]!.file}:${base.problems[0]!.line}: ${base.problems[0]!.message}`, { ref: opts.base });
       const current: DesiredRecord[] = base.objects.map((o) => nextDesiredRecord(undefined, o, { type: 'git', revision: baseCommit }, new Date(now).toISOString()));
       plan = computeRevisionPlan({ ref: { name: refName, commit }, base: { name: opts.base, commit: baseCommit }, ...target, current, now });
       plan.scheduling = { nodes: 0, placed: 0, unplaced: [], preemptions: [], note: 'no cluster (--base): scheduling preview skipped' };

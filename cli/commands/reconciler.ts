@@ -3,11 +3,12 @@ import { join, resolve } from 'node:path';
 import { exitOnStoreReset } from '../store-reset.ts';
 import type { Command } from 'commander';
 import { parseDuration } from '../duration.ts';
-import { GitcellError, errorMessage } from '../../lib/errors.ts';
+import { errorMessage, UsageError } from '../../lib/errors.ts';
 import { createLogger } from '../../lib/log.ts';
 import { closeConnection, connectFromOptions, openClusterStore, parseReplicas, replicasFor, splitServers, DEFAULT_PREFIX, DEFAULT_STATE_DIR } from '../../store/index.ts';
 import { createSource, ensureSigningKey, parseListen, type ReconcilerService, parseVerifyMode, prepareTrustStore, VERIFY_MODES, runSecretDistributor, syncKeyBackup, type BackupStore, startReconcilerService, DEFAULT_POLL_MS, DEFAULT_SETTLE, type DesiredRecord, type SyncRecord } from '../../reconciler/index.ts';
 import { Keyring } from '../../secrets/index.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 interface ReconcilerOptions {
   repo: string;
@@ -41,10 +42,10 @@ function readSecret(file: string, flag = '--webhook-secret-file'): string {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new GitcellError('E_USAGE', `${flag} ${file}: ${errorMessage(err)}`, { flag, file });
+    throw new UsageError(ErrorCodes.Usage, `${flag} ${file}: ${errorMessage(err)}`, { flag, file });
   }
   const secret = text.replace(/\r?\n$/, '');
-  if (secret.trim() === '') throw new GitcellError('E_USAGE', `${flag} ${file} is empty`, { flag, file });
+  if (secret.trim() === '') throw new UsageError(ErrorCodes.Usage, `${flag} ${file} is empty`, { flag, file });
   return secret;
 }
 
@@ -83,14 +84,14 @@ export function registerReconciler(program: Command): void {
     .action(async (opts: ReconcilerOptions) => {
       const log = createLogger('reconciler');
       if (opts.webhookListen && !opts.webhookSecretFile) {
-        throw new GitcellError('E_USAGE', '--webhook-listen needs --webhook-secret-file: an unsigned webhook would let anyone trigger fetches', { flag: '--webhook-secret-file' });
+        throw new UsageError(ErrorCodes.Usage, '--webhook-listen needs --webhook-secret-file: an unsigned webhook would let anyone trigger fetches', { flag: '--webhook-secret-file' });
       }
       // Flags checked before anything is opened: a bad --webhook-listen is a usage error at once.
       if (opts.webhookListen) {
         try {
           parseListen(opts.webhookListen);
         } catch (err) {
-          throw new GitcellError('E_USAGE', errorMessage(err), { flag: '--webhook-listen' });
+          throw new UsageError(ErrorCodes.Usage, errorMessage(err), { flag: '--webhook-listen' });
         }
       }
       const webhookSecret = opts.webhookListen ? readSecret(opts.webhookSecretFile!) : undefined;
@@ -99,7 +100,7 @@ export function registerReconciler(program: Command): void {
       const settleMaxMs = opts.nodeSettle.trim() === '0' ? 0 : parseDuration(opts.nodeSettle, '--node-settle');
       const expectNodes = opts.expectNodes === undefined ? undefined : Number(opts.expectNodes);
       if (expectNodes !== undefined && !(Number.isInteger(expectNodes) && expectNodes > 0)) {
-        throw new GitcellError('E_USAGE', `--expect-nodes "${opts.expectNodes}": expected a positive whole number`, { flag: '--expect-nodes' });
+        throw new UsageError(ErrorCodes.Usage, `--expect-nodes "${opts.expectNodes}": expected a positive whole number`, { flag: '--expect-nodes' });
       }
       const verifyMode = parseVerifyMode(opts.verifyCommits, '--verify-commits');
       const stateDir = resolve(opts.stateDir ?? DEFAULT_STATE_DIR);

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import git from 'isomorphic-git';
 import type { ClusterEvent } from '../../api/index.ts';
 import { DEFAULT_NAMESPACE } from '../../api/index.ts';
-import { GitcellError } from '../../lib/errors.ts';
+import { UsageError, GitError } from '../../lib/errors.ts';
 import { desiredKey } from '../../store/index.ts';
 import { resolveLocalRepo } from '../../reconciler/index.ts';
 import { addClusterOptions, table, withStore, type ClientOptions } from '../client.ts';
@@ -11,6 +11,7 @@ import { parseDuration } from '../duration.ts';
 import { waitForRollout } from '../rollout-status.ts';
 import { commitsToRevert, undoRollouts } from '../rollout-undo.ts';
 import { addOutputOption, parseOutput, renderValue } from '../output.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** RolloutHistoryEntry is one rollout of a job: which commit, who wrote it, how it ended. */
 export interface RolloutHistoryEntry {
@@ -53,7 +54,7 @@ export function jobRef(arg: string): { kind: 'Job' | 'DaemonSet'; name: string }
   const [prefix, name] = arg.includes('/') ? [arg.slice(0, arg.indexOf('/')).toLowerCase(), arg.slice(arg.indexOf('/') + 1)] : ['job', arg];
   if (['job', 'jobs'].includes(prefix)) return { kind: 'Job', name };
   if (['daemonset', 'daemonsets', 'ds'].includes(prefix)) return { kind: 'DaemonSet', name };
-  throw new GitcellError('E_USAGE', `${arg}: expected NAME, job/NAME or daemonset/NAME`, { arg });
+  throw new UsageError(ErrorCodes.Usage, `${arg}: expected NAME, job/NAME or daemonset/NAME`, { arg });
 }
 
 /** registerRollout adds `gitcell rollout history|status|undo JOB`. */
@@ -71,7 +72,7 @@ export function registerRollout(program: Command): void {
   ).action(async (job: string, opts: ClientOptions & { namespace: string; timeout: string; revision?: string; source: string }) => {
     const { kind, name } = jobRef(job);
     const timeoutMs = parseDuration(opts.timeout, '--timeout');
-    if (opts.revision !== undefined && !/^[0-9a-f]{4,40}$/.test(opts.revision)) throw new GitcellError('E_USAGE', `--revision ${opts.revision}: expected a commit id (hex)`, { flag: '--revision' });
+    if (opts.revision !== undefined && !/^[0-9a-f]{4,40}$/.test(opts.revision)) throw new UsageError(ErrorCodes.Usage, `--revision ${opts.revision}: expected a commit id (hex)`, { flag: '--revision' });
     const target = { kind, namespace: opts.namespace, name, source: opts.source, ...(opts.revision ? { revision: opts.revision } : {}) };
     process.exitCode = await withStore(opts, 'rollout status', (store) => waitForRollout(store, target, timeoutMs, (line) => process.stdout.write(`${line}\n`)));
   });
@@ -87,7 +88,7 @@ export function registerRollout(program: Command): void {
       .option('--credentials-file <file>', 'Git HTTP credentials for a URL'),
   ).action(async (job: string, opts: ClientOptions & { namespace: string; toRevision?: string; repo: string; branch?: string; credentialsFile?: string }) => {
     const { kind, name } = jobRef(job);
-    if (opts.toRevision !== undefined && !/^\d+$/.test(opts.toRevision)) throw new GitcellError('E_USAGE', `--to-revision ${opts.toRevision}: expected a whole number`, { flag: '--to-revision' });
+    if (opts.toRevision !== undefined && !/^\d+$/.test(opts.toRevision)) throw new UsageError(ErrorCodes.Usage, `--to-revision ${opts.toRevision}: expected a whole number`, { flag: '--to-revision' });
     const history = await withStore(opts, 'rollout undo', async (store) => rolloutHistory((await store.events.recent({ limit: 10_000, prefix: `${kind}.${opts.namespace}.${name}` })).map((e) => e.value)));
     const commits = commitsToRevert(history, opts.toRevision !== undefined ? Number(opts.toRevision) : undefined);
     const what = `${kind} ${opts.namespace}/${name}`;
@@ -96,8 +97,8 @@ export function registerRollout(program: Command): void {
       const c = commit.slice(0, 12);
       if (result.outcome === 'reverted') process.stdout.write(`reverted ${c}: commit ${result.sha.slice(0, 12)}${result.pushed ? ' (pushed)' : ''}\n`);
       else if (result.outcome === 'nothing-to-revert') process.stdout.write(`${c}: already undone on the branch\n`);
-      else if (result.outcome === 'not-on-branch') throw new GitcellError('E_NOT_ON_BRANCH', `${c} is not on the branch any more: nothing to revert`, { commit });
-      else throw new GitcellError('E_REVERT_CONFLICT', result.message, { commit, files: result.files });
+      else if (result.outcome === 'not-on-branch') throw new GitError(ErrorCodes.NotOnBranch, `${c} is not on the branch any more: nothing to revert`, { commit });
+      else throw new GitError(ErrorCodes.RevertConflict, result.message, { commit, files: result.files });
     }
   });
   addClusterOptions(addOutputOption(
@@ -113,7 +114,7 @@ export function registerRollout(program: Command): void {
     const entries = await withStore(opts, 'rollout history', async (store) => {
       const rec = await store.desired.get(desiredKey(kind, opts.namespace, name));
       const events = await store.events.recent({ limit: 10_000, prefix: `${kind}.${opts.namespace}.${name}` });
-      if (!rec && events.length === 0) throw new GitcellError('E_NOT_FOUND', `${kind} ${opts.namespace}/${name} not found`, { kind, name });
+      if (!rec && events.length === 0) throw new UsageError(ErrorCodes.NotFound, `${kind} ${opts.namespace}/${name} not found`, { kind, name });
       return rolloutHistory(events.map((e) => e.value));
     });
     if (opts.repo) {

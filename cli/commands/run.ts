@@ -3,6 +3,7 @@ import { parseCpu, parseMemory } from '../../api/index.ts';
 import { isGitcellError, UsageError } from '../../lib/errors.ts';
 import { LOCAL_DOMAIN, parseReference, pullImage, type ContainerManager, type ContainerOptions } from '../../runtime/index.ts';
 import { collect, openManager, STATE_DIR_DEFAULT } from '../containers.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 interface RunFlags {
   rm?: boolean; detach?: boolean; name?: string; memory?: string; cpus?: string; env: string[]; user?: string;
@@ -32,8 +33,8 @@ export function registerRun(program: Command): void {
     .option('--pids-limit <n>', 'maximum number of processes')
     .option('--state-dir <dir>', 'state directory', STATE_DIR_DEFAULT)
     .action(async (image: string, command: string[], flags: RunFlags) => {
-      if (flags.rm && flags.detach) throw new UsageError('E_USAGE', '--rm and --detach cannot be combined: nobody would be there to remove it');
-      if (flags.pidsLimit !== undefined && !/^\d+$/.test(flags.pidsLimit)) throw new UsageError('E_USAGE', `--pids-limit: "${flags.pidsLimit}" is not a whole number`);
+      if (flags.rm && flags.detach) throw new UsageError(ErrorCodes.Usage, '--rm and --detach cannot be combined: nobody would be there to remove it');
+      if (flags.pidsLimit !== undefined && !/^\d+$/.test(flags.pidsLimit)) throw new UsageError(ErrorCodes.Usage, `--pids-limit: "${flags.pidsLimit}" is not a whole number`);
       const opts: ContainerOptions = {
         image,
         env: flags.env,
@@ -81,7 +82,7 @@ async function ensureImage(manager: ContainerManager, ref: string): Promise<void
   try {
     await manager.images.resolve(ref);
   } catch (err) {
-    if (!isGitcellError(err, 'E_IMAGE_NOT_FOUND') || parseReference(ref).domain === LOCAL_DOMAIN) throw err;
+    if (!isGitcellError(err, ErrorCodes.ImageNotFound) || parseReference(ref).domain === LOCAL_DOMAIN) throw err;
     process.stderr.write(`gitcell: pulling ${ref}\n`);
     await pullImage(manager.images, ref);
   }

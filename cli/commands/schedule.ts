@@ -2,11 +2,11 @@ import type { Command } from 'commander';
 
 /** usage ends the command with exit code 2 and the message (commander prints it). */
 function usage(cmd: Command, message: string): never {
-  cmd.error(`error: ${message}`, { exitCode: 2, code: 'E_USAGE' });
+  cmd.error(`error: ${message}`, { exitCode: 2, code: ErrorCodes.Usage });
 }
 import { readFile } from 'node:fs/promises';
 import Table from 'cli-table3';
-import { SchedulerError, silentLogger } from '../../lib/index.ts';
+import { SchedulerError, silentLogger, ErrorCodes } from '../../lib/index.ts';
 import { connectFromOptions, openClusterStore } from '../../store/index.ts';
 import {
   buildSnapshot,
@@ -40,7 +40,7 @@ async function readDoc(file: string): Promise<unknown> {
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    throw new SchedulerError('E_SCHEDULE_INPUT', `${file}: cannot read: ${(err as Error).message}`, { file });
+    throw new SchedulerError(ErrorCodes.ScheduleInput, `${file}: cannot read: ${(err as Error).message}`, { file });
   }
   return parseDocument(text, file);
 }

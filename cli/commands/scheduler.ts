@@ -3,9 +3,9 @@ import { exitOnStoreReset } from '../store-reset.ts';
 
 /** usage ends the command with exit code 2 and the message (commander prints it). */
 function usage(cmd: Command, message: string): never {
-  cmd.error(`error: ${message}`, { exitCode: 2, code: 'E_USAGE' });
+  cmd.error(`error: ${message}`, { exitCode: 2, code: ErrorCodes.Usage });
 }
-import { createLogger, errorMessage } from '../../lib/index.ts';
+import { createLogger, errorMessage, ErrorCodes } from '../../lib/index.ts';
 import { connectFromOptions, openClusterStore, parseReplicas, replicasFor, splitServers } from '../../store/index.ts';
 import { modeOptions, SchedulerService, SCHEDULING_MODES, type SchedulingMode } from '../../scheduler/index.ts';
 

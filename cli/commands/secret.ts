@@ -3,6 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { dump } from 'js-yaml';
 import { UsageError } from '../../lib/errors.ts';
 import { Keyring, sealValue } from '../../secrets/index.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** registerSecret adds `gitcell secret pubkey` and `gitcell secret seal`. */
 export function registerSecret(program: Command): void {
@@ -39,7 +40,7 @@ export function registerSecret(program: Command): void {
     .option('-o, --output <file>', 'write the manifest here instead of stdout')
     .action(async (opts: { cert: string; name: string; namespace: string; fromLiteral: string[]; fromFile: string[]; output?: string }) => {
       const pem = await readFile(opts.cert, 'utf8').catch((err: NodeJS.ErrnoException) => {
-        throw new UsageError('E_USAGE', `--cert ${opts.cert}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
+        throw new UsageError(ErrorCodes.Usage, `--cert ${opts.cert}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
       });
       const values = new Map<string, Buffer>();
       for (const pair of opts.fromLiteral) {
@@ -50,7 +51,7 @@ export function registerSecret(program: Command): void {
         const [key, path] = splitPair(pair, '--from-file');
         values.set(key, await readFile(path));
       }
-      if (values.size === 0) throw new UsageError('E_USAGE', 'give at least one --from-literal or --from-file');
+      if (values.size === 0) throw new UsageError(ErrorCodes.Usage, 'give at least one --from-literal or --from-file');
       const encryptedData: Record<string, string> = {};
       for (const [key, value] of [...values].sort(([a], [b]) => a.localeCompare(b))) {
         encryptedData[key] = sealValue(pem, { namespace: opts.namespace, name: opts.name, key }, value);
@@ -77,7 +78,7 @@ function splitPair(pair: string, flag: string): [string, string] {
   const at = pair.indexOf('=');
   const key = at > 0 ? pair.slice(0, at) : '';
   if (!KEY_PATTERN.test(key)) {
-    throw new UsageError('E_USAGE', `${flag} ${JSON.stringify(pair)}: expected KEY=VALUE with KEY of letters, digits, '-', '_' or '.'`);
+    throw new UsageError(ErrorCodes.Usage, `${flag} ${JSON.stringify(pair)}: expected KEY=VALUE with KEY of letters, digits, '-', '_' or '.'`);
   }
   return [key, pair.slice(at + 1)];
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { GitcellError } from '../../lib/errors.ts';
+import { UsageError, RuntimeError } from '../../lib/errors.ts';
 import { silentLogger } from '../../lib/log.ts';
 import { connectFromOptions, openClusterStore, DEFAULT_PREFIX } from '../../store/index.ts';
 import { sourceStatusKey } from '../../reconciler/apply/keys.ts';
@@ -7,6 +7,7 @@ import { sourceControlKey, type SourceControl } from '../../reconciler/service/c
 import type { DesiredRecord, SyncRecord, SyncStatus } from '../../reconciler/index.ts';
 import { addClusterOptions, type ClientOptions, type ClientStore } from '../client.ts';
 import { parseDuration } from '../duration.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 interface SourceOptions extends ClientOptions {
   source: string;
@@ -72,7 +73,7 @@ export function registerReconcile(program: Command): void {
     const timeoutMs = parseDuration(opts.timeout, '--timeout');
     const entry = await withAdminStore(opts, 'reconcile', async (store) => {
       const c = await updateControl(store, opts.source, (cur) => ({ ...cur, reconcileAt: new Date().toISOString(), withSource: opts.withSource === true }));
-      if (c.suspended) throw new GitcellError('E_SUSPENDED', `source ${opts.source} is suspended: \`gitcell resume --source ${opts.source}\` first`, { source: opts.source });
+      if (c.suspended) throw new UsageError(ErrorCodes.Suspended, `source ${opts.source} is suspended: \`gitcell resume --source ${opts.source}\` first`, { source: opts.source });
       const asked = c.reconcileAt!;
       // The reconciler's clock stamps history entries: this waits for one started after the request.
       const w = store.sync.watch({ key: sourceStatusKey(opts.source) });
@@ -88,7 +89,7 @@ export function registerReconcile(program: Command): void {
         clearTimeout(timer);
         await w.close();
       }
-      throw new GitcellError('E_TIMEOUT', `no reconcile of source ${opts.source} within ${opts.timeout} (is \`gitcell reconciler\` running?)`, { source: opts.source });
+      throw new RuntimeError(ErrorCodes.Timeout, `no reconcile of source ${opts.source} within ${opts.timeout} (is \`gitcell reconciler\` running?)`, { source: opts.source });
     });
     process.stdout.write(`source ${opts.source}: ${entry.result} ${entry.revision.slice(0, 12)} in ${Math.round(entry.durationMs)} ms${entry.message ? `: ${entry.message}` : ''}\n`);
     if (entry.result === 'Stalled' || entry.result === 'Failed') process.exitCode = 1;

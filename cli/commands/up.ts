@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../../lib/errors.ts';
 import { DEFAULT_PREFIX, parseReplicas } from '../../store/index.ts';
 import { runUp } from '../up/run.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 interface UpFlags {
   repo: string;
@@ -37,16 +38,16 @@ export function registerUp(program: Command): void {
     .option('--no-view', 'no live view, even on a TTY (periodic log lines instead)')
     .action(async (f: UpFlags) => {
       const nodes = Number(f.nodes);
-      if (!Number.isInteger(nodes) || nodes < 1) throw new UsageError('E_USAGE', `--nodes "${f.nodes}": expected a positive whole number`, { flag: '--nodes' });
+      if (!Number.isInteger(nodes) || nodes < 1) throw new UsageError(ErrorCodes.Usage, `--nodes "${f.nodes}": expected a positive whole number`, { flag: '--nodes' });
       if (!/^\d{1,3}\.\d{1,3}$/.test(f.subnetBase) || f.subnetBase.split('.').some((n) => Number(n) > 255)) {
-        throw new UsageError('E_USAGE', `--subnet-base "${f.subnetBase}": expected two octets like 10.88`, { flag: '--subnet-base' });
+        throw new UsageError(ErrorCodes.Usage, `--subnet-base "${f.subnetBase}": expected two octets like 10.88`, { flag: '--subnet-base' });
       }
-      if (f.creds && !f.nats) throw new UsageError('E_USAGE', '--creds needs --nats: the embedded server uses the credentials gitcell up makes in the state dir', { flag: '--creds' });
+      if (f.creds && !f.nats) throw new UsageError(ErrorCodes.Usage, '--creds needs --nats: the embedded server uses the credentials gitcell up makes in the state dir', { flag: '--creds' });
       const replicas = f.replicas === undefined ? undefined : parseReplicas(f.replicas);
       if (replicas !== undefined && replicas > 1 && !f.nats) {
-        throw new UsageError('E_USAGE', `--replicas ${replicas} needs --nats: the embedded server is a single server (R1)`, { flag: '--replicas' });
+        throw new UsageError(ErrorCodes.Usage, `--replicas ${replicas} needs --nats: the embedded server is a single server (R1)`, { flag: '--replicas' });
       }
-      if (nodes > 254) throw new UsageError('E_USAGE', `--nodes ${nodes}: at most 254 (one /24 per node)`, { flag: '--nodes' });
+      if (nodes > 254) throw new UsageError(ErrorCodes.Usage, `--nodes ${nodes}: at most 254 (one /24 per node)`, { flag: '--nodes' });
       await runUp({
         subnetBase: f.subnetBase,
         repo: f.repo,

@@ -12,6 +12,7 @@ import {
   type LoadResult,
   type Problem,
 } from '../../reconciler/index.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 interface ValidateFlags {
   ref?: string;
@@ -51,7 +52,7 @@ export function registerValidate(program: Command): void {
           load = res;
           commit = res.commit;
         } catch (err) {
-          if (isGitcellError(err, 'E_GIT_REF_NOT_FOUND') || isGitcellError(err, 'E_GIT_PATH_NOT_FOUND')) return usage(err.message);
+          if (isGitcellError(err, ErrorCodes.GitRefNotFound) || isGitcellError(err, ErrorCodes.GitPathNotFound)) return usage(err.message);
           throw err;
         }
       }

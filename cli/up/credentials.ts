@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { createUser, fromSeed } from '@nats-io/nkeys';
 import { UsageError } from '../../lib/errors.ts';
 import { agentPermissions, authorizationConfig, controlPermissions, viewerPermissions, CONTROL_SEED_FILE, VIEWER_SEED_FILE, type NatsUser } from '../../store/index.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** ClusterIdentities are the seed files and the server configuration that admits them. */
 export interface ClusterIdentities {
@@ -34,7 +35,7 @@ async function ensureSeed(file: string): Promise<string> {
       await chmod(file, 0o600);
       return pub;
     } catch (err) {
-      throw new UsageError('E_BAD_SEED', `${file}: not an nkey user seed (${(err as Error).message}); delete it to make a new one`, { file });
+      throw new UsageError(ErrorCodes.BadSeed, `${file}: not an nkey user seed (${(err as Error).message}); delete it to make a new one`, { file });
     }
   }
   const kp = createUser();

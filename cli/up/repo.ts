@@ -11,6 +11,7 @@ import git from 'isomorphic-git';
 import { loadAll } from 'js-yaml';
 import { errorMessage, GitError, UsageError } from '../../lib/errors.ts';
 import { Keyring, sealValue } from '../../secrets/index.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** UP_AUTHOR signs the first commit of the state dir's repository. */
 export const UP_AUTHOR = { name: 'gitcell up', email: 'up@gitcell.invalid' } as const;
@@ -73,7 +74,7 @@ export async function resealSecrets(dir: string, keyring: Keyring): Promise<numb
 export async function ensureStateRepo(source: string, stateDir: string): Promise<{ dir: string; created: boolean; resealed: number }> {
   const dir = join(stateDir, 'repo');
   if (fs.existsSync(join(dir, '.git'))) return { dir, created: false, resealed: 0 };
-  if (!fs.existsSync(source)) throw new GitError('E_REPO_NOT_FOUND', `--repo ${source}: no such directory`, { repo: source });
+  if (!fs.existsSync(source)) throw new GitError(ErrorCodes.RepoNotFound, `--repo ${source}: no such directory`, { repo: source });
   try {
     await cp(source, dir, { recursive: true, filter: (src) => !src.split('/').includes('.git') });
     const resealed = await resealSecrets(dir, await Keyring.open(stateDir));
@@ -83,7 +84,7 @@ export async function ensureStateRepo(source: string, stateDir: string): Promise
     return { dir, created: true, resealed };
   } catch (err) {
     fs.rmSync(dir, { recursive: true, force: true });
-    throw new UsageError('E_REPO_INIT', `cannot make ${dir} from ${source}: ${errorMessage(err)}`, { source, dir });
+    throw new UsageError(ErrorCodes.RepoInit, `cannot make ${dir} from ${source}: ${errorMessage(err)}`, { source, dir });
   }
 }
 

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { createLogger, type Logger } from '../../lib/log.ts';
 import { Backoff } from '../../lib/backoff.ts';
-import { GitcellError, errorMessage } from '../../lib/errors.ts';
+import { errorMessage, UsageError } from '../../lib/errors.ts';
 import { clientTlsConfig, connect, ensureNatsTls, EMBEDDED_TLS_DIR, nodeSecretsBucket, openClusterStore, probeIncarnation, replicasFor, splitServers, startEmbedded, ensureBucket, removeExternalCluster, waitForStore, watchIncarnation, writeExternalCluster, type EmbeddedServer } from '../../store/index.ts';
 import type { DesiredRecord, SyncRecord } from '../../reconciler/index.ts';
 import { ensureIdentities } from './credentials.ts';
@@ -21,6 +21,7 @@ import { ensureStateRepo, followsDirectly } from './repo.ts';
 import { Supervisor, stopLeftovers } from './supervisor.ts';
 import { LiveView } from './view.ts';
 import { clusterCgroupParent, componentIdentity, nodeBridge, nodeCgroupParent, nodeName, nodeNetnsPrefix } from './naming.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 export { nodeName } from './naming.ts';
 
@@ -70,8 +71,8 @@ export async function runUp(o: UpOptions): Promise<void> {
   const log = createLogger('up');
   const t0 = Date.now();
   const stateDir = resolve(o.stateDir);
-  if (process.getuid?.() !== 0) throw new GitcellError('E_NOT_ROOT', 'gitcell up runs containers, network namespaces and bridges: run it as root', {});
-  if (o.nodes < 1 || o.nodes > 200) throw new GitcellError('E_USAGE', `--nodes ${o.nodes}: expected 1 to 200`, { flag: '--nodes' });
+  if (process.getuid?.() !== 0) throw new UsageError(ErrorCodes.NotRoot, 'gitcell up runs containers, network namespaces and bridges: run it as root', {});
+  if (o.nodes < 1 || o.nodes > 200) throw new UsageError(ErrorCodes.Usage, `--nodes ${o.nodes}: expected 1 to 200`, { flag: '--nodes' });
   await mkdir(join(stateDir, 'logs'), { recursive: true });
   const nodes = Array.from({ length: o.nodes }, (_, i) => nodeName(i + 1));
 

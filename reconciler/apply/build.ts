@@ -1,6 +1,6 @@
 import type { AnyObject } from '../../api/index.ts';
 import { DEFAULT_NAMESPACE, objectKey } from '../../api/index.ts';
-import { errorMessage, isGitcellError } from '../../lib/index.ts';
+import { errorMessage, isGitcellError, ErrorCodes } from '../../lib/index.ts';
 import type { LoadResult } from '../manifests/index.ts';
 import { resolveTaskTemplate } from '../template/index.ts';
 import { validateManifests, type ValidateOptions } from '../validate/index.ts';
@@ -32,7 +32,7 @@ export function buildDesired(items: readonly Located[]): BuildResult {
     const key = objectKey(it.object);
     const first = seen.get(key);
     if (first) {
-      problems.push(problem(it, 'E_DUPLICATE_OBJECT', `${key} is also defined at ${first.source?.file ?? '?'}:${first.source?.line ?? 0}`));
+      problems.push(problem(it, ErrorCodes.DuplicateObject, `${key} is also defined at ${first.source?.file ?? '?'}:${first.source?.line ?? 0}`));
       continue;
     }
     seen.set(key, it);
@@ -46,11 +46,11 @@ export function buildDesired(items: readonly Located[]): BuildResult {
     try {
       resolveTaskTemplate(tpl.t, { type: tpl.type as 'service' | 'batch', field: tpl.field });
     } catch (err) {
-      problems.push(problem(it, isGitcellError(err) ? err.code : 'E_TEMPLATE_INVALID', errorMessage(err), isGitcellError(err) ? String(err.data.field ?? '') : undefined));
+      problems.push(problem(it, isGitcellError(err) ? err.code : ErrorCodes.TemplateInvalid, errorMessage(err), isGitcellError(err) ? String(err.data.field ?? '') : undefined));
     }
     const used = [...(tpl.t.secretMounts ?? []).map((m) => m.secretName), ...(tpl.t.env ?? []).flatMap((e) => (e.valueFrom ? [e.valueFrom.secretKeyRef.name] : []))];
     for (const name of new Set(used)) {
-      if (!secrets.has(`${ns}/${name}`)) problems.push(problem(it, 'E_SECRET_NOT_FOUND', `${tpl.field} uses Secret ${ns}/${name}, which this revision does not define`));
+      if (!secrets.has(`${ns}/${name}`)) problems.push(problem(it, ErrorCodes.SecretNotFound, `${tpl.field} uses Secret ${ns}/${name}, which this revision does not define`));
     }
   }
   return { objects: problems.length ? [] : [...seen.values()].map((l) => l.object), problems };

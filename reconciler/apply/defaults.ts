@@ -6,6 +6,7 @@ import { readRepoSettings, SETTINGS_FILE } from '../git/settings.ts';
 import { applyResourceDefaults } from '../template/index.ts';
 import type { Located } from './build.ts';
 import type { ValidationMessage } from './sync.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** withRepoDefaults reads the settings of `commit` and fills their resource defaults into `validated.objects`. */
 export async function withRepoDefaults(
@@ -16,8 +17,8 @@ export async function withRepoDefaults(
     const settings = await readRepoSettings({ gitdir: at.gitdir, commit: at.commit, subPath: at.subPath ?? '' });
     return { objects: applyResourceDefaults(validated.objects, settings.defaults), problems: validated.problems };
   } catch (err) {
-    if (!isGitcellError(err, 'E_BAD_SETTINGS')) throw err;
+    if (!isGitcellError(err, ErrorCodes.BadSettings)) throw err;
     const file = typeof err.data.file === 'string' ? err.data.file : SETTINGS_FILE;
-    return { objects: [], problems: [...validated.problems, { file, line: 0, column: 0, code: 'E_BAD_SETTINGS', message: err.message }] };
+    return { objects: [], problems: [...validated.problems, { file, line: 0, column: 0, code: ErrorCodes.BadSettings, message: err.message }] };
   }
 }

@@ -8,7 +8,7 @@
  *   AbortedError  shutdown or lost leadership, not the revision's fault: Failed, whoever runs next retries at once
  *   anything else store trouble, an unreadable source: Failed, retried after RETRY_AFTER_MS
  */
-import { errorMessage, isGitcellError } from '../../lib/index.ts';
+import { errorMessage, isGitcellError, ErrorCodes } from '../../lib/index.ts';
 import type { DesiredRecord, Plan } from '../diff/index.ts';
 import { pushHistory, resolveFailedRollouts, setCondition, type HistoryEntry, type Inventory, type SyncStatus, type ValidationMessage } from './sync.ts';
 
@@ -17,7 +17,7 @@ import { pushHistory, resolveFailedRollouts, setCondition, type HistoryEntry, ty
  * its size limit, an untrusted commit): trying again reads the same bytes, so the revision is
  * Stalled with the error's message and the last good revision keeps running.
  */
-export const STALLING_CODES: ReadonlySet<string> = new Set(['E_GIT_OBJECT_TOO_LARGE', 'E_UNTRUSTED_COMMIT']);
+export const STALLING_CODES: ReadonlySet<string> = new Set([ErrorCodes.GitObjectTooLarge, ErrorCodes.UntrustedCommit]);
 
 /** RETRY_AFTER_MS is how long a retryable failure waits before the next attempt. */
 export const RETRY_AFTER_MS = 5_000;

@@ -3,6 +3,7 @@ import { objectKey } from '../../api/index.ts';
 import { fieldDiff, type FieldChange } from './fields.ts';
 import { nextDesiredRecord, objectHash, type DesiredRecord } from './record.ts';
 import { stageIndex, stageOf, type ApplyStage } from './stages.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** PRUNE_ANNOTATION set to PRUNE_DISABLED on an object keeps it when it disappears from Git. */
 export const PRUNE_ANNOTATION = 'gitcell.io/prune';
@@ -42,7 +43,7 @@ export interface Plan {
   /** Inventory objects gone from Git that stay, because they carry `gitcell.io/prune: disabled`. */
   keep: { key: string; reason: string }[];
   /** Set when the plan must not be applied: the revision would prune the whole inventory. */
-  refused?: { code: 'E_PRUNE_ALL'; message: string };
+  refused?: { code: typeof ErrorCodes.PruneAll; message: string };
 }
 
 /** PlanOptions tune planDiff. */
@@ -103,7 +104,7 @@ export function planDiff(desired: readonly AnyObject[], current: Iterable<Desire
   plan.keep.sort((a, b) => cmp(a.key, b.key));
   if (!options.allowPruneAll && plan.prune.length > 0 && plan.prune.length === inventory - plan.keep.length) {
     plan.refused = {
-      code: 'E_PRUNE_ALL',
+      code: ErrorCodes.PruneAll,
       message: `the revision would prune all ${plan.prune.length} objects gitcell manages; refusing (set allowPruneAll to do it on purpose)`,
     };
   }

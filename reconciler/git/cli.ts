@@ -4,6 +4,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { GitError } from '../../lib/errors.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** DEFAULT_GIT is Debian's git binary; override with GITCELL_GIT (an absolute path). */
 export const DEFAULT_GIT = '/usr/bin/git';
@@ -21,7 +22,7 @@ export interface GitRun {
 /** gitBinary returns the absolute path of git, or throws E_GIT_MISSING naming where it looked. */
 export function gitBinary(): string {
   const bin = process.env.GITCELL_GIT ?? DEFAULT_GIT;
-  if (!existsSync(bin)) throw new GitError('E_GIT_MISSING', `git not found at ${bin}: install the Debian package git (scripts/bootstrap.sh) or set GITCELL_GIT`, { binary: bin });
+  if (!existsSync(bin)) throw new GitError(ErrorCodes.GitMissing, `git not found at ${bin}: install the Debian package git (scripts/bootstrap.sh) or set GITCELL_GIT`, { binary: bin });
   return bin;
 }
 
@@ -57,7 +58,7 @@ export function runGit(args: string[], opts: RunGitOptions): Promise<GitRun> {
       },
       (err, stdout, stderr) => {
         if (err && typeof (err as { code?: unknown }).code !== 'number') {
-          reject(new GitError('E_GIT_EXEC', `git ${args[0]}: ${err.message}`, { args }));
+          reject(new GitError(ErrorCodes.GitExec, `git ${args[0]}: ${err.message}`, { args }));
           return;
         }
         resolve({ code: err ? ((err as { code: number }).code) : 0, stdout, stderr });

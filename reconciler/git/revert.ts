@@ -1,10 +1,11 @@
 import * as fs from 'node:fs';
 import git from 'isomorphic-git';
 import http from 'isomorphic-git/http/node';
-import { GitcellError, errorMessage } from '../../lib/errors.ts';
+import { GitcellError, errorMessage, GitError } from '../../lib/errors.ts';
 import type { GitCredentials } from '../source/index.ts';
 import { GITCELL_AUTHOR } from './message.ts';
 import { runGit } from './cli.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** EMPTY_TREE is git's id of the empty tree: the "parent tree" of a root commit. */
 export const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
@@ -74,7 +75,7 @@ export async function revertCommit(opts: RevertOptions): Promise<RevertResult> {
         return made;
       } catch (err) {
         // A user committed while we reverted: revert again on top of their commit.
-        if ((err as GitcellError).code === 'E_GIT_BRANCH_MOVED' && attempt < PUSH_ATTEMPTS) {
+        if ((err as GitcellError).code === ErrorCodes.GitBranchMoved && attempt < PUSH_ATTEMPTS) {
           await retryPause(attempt);
           continue;
         }
@@ -90,13 +91,13 @@ export async function revertCommit(opts: RevertOptions): Promise<RevertResult> {
     } catch (err) {
       const rejected = (err as { code?: string }).code === 'PushRejectedError' || /fast-forward|fetch first|non-fast|failed to update ref|failed to lock|cannot lock ref/.test(errorMessage(err));
       if (!rejected || attempt >= PUSH_ATTEMPTS) {
-        throw new GitcellError('E_GIT_PUSH', `pushing the revert of ${opts.commit.slice(0, 12)} to ${opts.remote.url}: ${errorMessage(err)}`, { url: opts.remote.url, commit: opts.commit });
+        throw new GitError(ErrorCodes.GitPush, `pushing the revert of ${opts.commit.slice(0, 12)} to ${opts.remote.url}: ${errorMessage(err)}`, { url: opts.remote.url, commit: opts.commit });
       }
       // Someone pushed meanwhile: fetch their commits and revert again on top of them. The push is
       // never forced: the remote's receive-pack compares the old tip under its own ref lock.
       await retryPause(attempt);
       const { fetchHead: fetched } = await git.fetch({ fs, http, gitdir: opts.gitdir, url: opts.remote.url, ref: opts.branch, remoteRef: opts.branch, singleBranch: true, tags: false, onAuth });
-      if (!fetched) throw new GitcellError('E_GIT_FETCH', `branch ${opts.branch} is gone from ${opts.remote.url}`, { url: opts.remote.url });
+      if (!fetched) throw new GitError(ErrorCodes.GitFetch, `branch ${opts.branch} is gone from ${opts.remote.url}`, { url: opts.remote.url });
       await git.writeRef({ fs, gitdir: opts.gitdir, ref: opts.trackingRef, value: fetched, force: true });
     }
   }
@@ -164,7 +165,7 @@ async function makeRevert(opts: RevertOptions): Promise<RevertResult> {
 async function updateLocalBranch(opts: RevertOptions, from: string, to: string): Promise<void> {
   const r = await runGit(['update-ref', '-m', `gitcell: revert ${opts.commit.slice(0, 12)}`, opts.trackingRef, to, from], { gitdir: opts.gitdir });
   if (r.code !== 0) {
-    throw new GitcellError('E_GIT_BRANCH_MOVED', `${opts.branch} moved (or is being committed to) while reverting from ${from.slice(0, 12)}; will retry: ${r.stderr.trim()}`, { branch: opts.branch });
+    throw new GitError(ErrorCodes.GitBranchMoved, `${opts.branch} moved (or is being committed to) while reverting from ${from.slice(0, 12)}; will retry: ${r.stderr.trim()}`, { branch: opts.branch });
   }
   if (!opts.dir) return;
   const head = await runGit(['symbolic-ref', '--quiet', 'HEAD'], { gitdir: opts.gitdir });
@@ -185,6 +186,6 @@ async function signedCommit(gitdir: string, tree: string, parent: string, messag
       GIT_COMMITTER_NAME: GITCELL_AUTHOR.name, GIT_COMMITTER_EMAIL: GITCELL_AUTHOR.email, GIT_COMMITTER_DATE: date,
     },
   });
-  if (r.code !== 0) throw new GitcellError('E_GIT_SIGN', `signing the revert commit with ${keyFile}: ${r.stderr.trim()}`, { keyFile });
+  if (r.code !== 0) throw new GitError(ErrorCodes.GitSign, `signing the revert commit with ${keyFile}: ${r.stderr.trim()}`, { keyFile });
   return r.stdout.trim();
 }

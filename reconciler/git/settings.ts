@@ -1,11 +1,12 @@
 import * as fs from 'node:fs';
 import git from 'isomorphic-git';
 import { load } from 'js-yaml';
-import { GitcellError, errorMessage } from '../../lib/errors.ts';
+import { errorMessage, GitError } from '../../lib/errors.ts';
 import { MANIFEST_LIMITS, assertObjectWithin } from '../manifests/index.ts';
 import { VERIFY_MODES, type VerifyMode } from './verify.ts';
 import { isValidName, parseCpu, parseMemory, type ResourceRequirements } from '../../api/index.ts';
 import type { ResourceDefaults } from '../template/index.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** SETTINGS_FILE is the repository settings file, at the repository root or the followed sub-path. */
 export const SETTINGS_FILE = '.gitcell.yaml';
@@ -45,24 +46,24 @@ export function parseRepoSettings(text: string, file: string, base: RepoSettings
   try {
     doc = load(text);
   } catch (err) {
-    throw new GitcellError('E_BAD_SETTINGS', `${file}: not valid YAML: ${errorMessage(err)}`, { file });
+    throw new GitError(ErrorCodes.BadSettings, `${file}: not valid YAML: ${errorMessage(err)}`, { file });
   }
   if (doc === null || doc === undefined) return base;
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw new GitcellError('E_BAD_SETTINGS', `${file}: expected a mapping`, { file });
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new GitError(ErrorCodes.BadSettings, `${file}: expected a mapping`, { file });
   const out = { ...base };
   for (const [field, value] of Object.entries(doc)) {
     if (field === 'autoRollback') {
-      if (typeof value !== 'boolean') throw new GitcellError('E_BAD_SETTINGS', `${file}: field "autoRollback" must be true or false`, { file, field });
+      if (typeof value !== 'boolean') throw new GitError(ErrorCodes.BadSettings, `${file}: field "autoRollback" must be true or false`, { file, field });
       out.autoRollback = value;
     } else if (field === 'verifyCommits') {
       if (typeof value !== 'string' || !(VERIFY_MODES as readonly string[]).includes(value)) {
-        throw new GitcellError('E_BAD_SETTINGS', `${file}: field "verifyCommits" must be one of ${VERIFY_MODES.join(', ')}`, { file, field });
+        throw new GitError(ErrorCodes.BadSettings, `${file}: field "verifyCommits" must be one of ${VERIFY_MODES.join(', ')}`, { file, field });
       }
       out.verifyCommits = value as VerifyMode;
     } else if (field === 'defaults') {
       out.defaults = parseResourceDefaults(value, file);
     } else {
-      throw new GitcellError('E_BAD_SETTINGS', `${file}: unknown field "${field}" (known: autoRollback, verifyCommits, defaults)`, { file, field });
+      throw new GitError(ErrorCodes.BadSettings, `${file}: unknown field "${field}" (known: autoRollback, verifyCommits, defaults)`, { file, field });
     }
   }
   return out;
@@ -135,7 +136,7 @@ export function decideAutoRollback(settings: RepoSettings, objects: readonly { k
  */
 export function parseResourceDefaults(value: unknown, file: string): ResourceDefaults {
   const bad = (field: string, reason: string): never => {
-    throw new GitcellError('E_BAD_SETTINGS', `${file}: field "${field}" ${reason}`, { file, field });
+    throw new GitError(ErrorCodes.BadSettings, `${file}: field "${field}" ${reason}`, { file, field });
   };
   const mapping = (v: unknown, field: string, keys: readonly string[]): Record<string, unknown> => {
     if (v === null || typeof v !== 'object' || Array.isArray(v)) return bad(field, 'must be a mapping');

@@ -5,8 +5,9 @@
 import { execFile } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { GitcellError, errorMessage } from '../../lib/errors.ts';
+import { errorMessage, UsageError, GitError } from '../../lib/errors.ts';
 import { runGit } from './cli.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** VERIFY_MODES: off; the tip commit only; every commit since the last applied revision. */
 export const VERIFY_MODES = ['off', 'tip', 'all'] as const;
@@ -36,13 +37,13 @@ export function stricterMode(a: VerifyMode, b: VerifyMode): VerifyMode {
 /** parseVerifyMode checks a mode named by a flag or a settings field; E_USAGE naming `where` otherwise. */
 export function parseVerifyMode(value: unknown, where: string): VerifyMode {
   if (typeof value === 'string' && (VERIFY_MODES as readonly string[]).includes(value)) return value as VerifyMode;
-  throw new GitcellError('E_USAGE', `${where}: "${String(value)}" is not one of ${VERIFY_MODES.join(', ')}`, { where });
+  throw new UsageError(ErrorCodes.Usage, `${where}: "${String(value)}" is not one of ${VERIFY_MODES.join(', ')}`, { where });
 }
 
 function run(bin: string, args: string[], env: Record<string, string>, input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((res, rej) => {
     const child = execFile(bin, args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, timeout: 60_000, encoding: 'utf8' }, (err, stdout, stderr) => {
-      if (err && typeof (err as { code?: unknown }).code !== 'number') return rej(new GitcellError('E_EXEC', `${bin}: ${err.message}`, { bin }));
+      if (err && typeof (err as { code?: unknown }).code !== 'number') return rej(new GitError(ErrorCodes.Exec, `${bin}: ${err.message}`, { bin }));
       res({ code: err ? (err as { code: number }).code : 0, stdout, stderr });
     });
     child.stdin?.end(input ?? '');
@@ -58,14 +59,14 @@ export async function ensureSigningKey(keyFile: string): Promise<{ keyFile: stri
   if (!existsSync(file)) {
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     const r = await run('/usr/bin/ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', CLUSTER_PRINCIPAL, '-f', file], {});
-    if (r.code !== 0) throw new GitcellError('E_SIGNING_KEY', `cannot generate the cluster's signing key ${file}: ${r.stderr.trim()}`, { file });
+    if (r.code !== 0) throw new GitError(ErrorCodes.SigningKey, `cannot generate the cluster's signing key ${file}: ${r.stderr.trim()}`, { file });
   }
   chmodSync(file, 0o600);
   let publicKey: string;
   try {
     publicKey = readFileSync(`${file}.pub`, 'utf8').trim();
   } catch (err) {
-    throw new GitcellError('E_SIGNING_KEY', `cannot read the public half ${file}.pub of the signing key: ${errorMessage(err)}`, { file });
+    throw new GitError(ErrorCodes.SigningKey, `cannot read the public half ${file}.pub of the signing key: ${errorMessage(err)}`, { file });
   }
   return { keyFile: file, publicKey };
 }
@@ -84,7 +85,7 @@ export async function prepareTrustStore(o: { dir: string; allowedSignersFile?: s
     try {
       lines.push(readFileSync(o.allowedSignersFile, 'utf8').trim());
     } catch (err) {
-      throw new GitcellError('E_USAGE', `--allowed-signers ${o.allowedSignersFile}: ${errorMessage(err)}`, { flag: '--allowed-signers' });
+      throw new UsageError(ErrorCodes.Usage, `--allowed-signers ${o.allowedSignersFile}: ${errorMessage(err)}`, { flag: '--allowed-signers' });
     }
   }
   if (o.clusterPublicKey) lines.push(`${CLUSTER_PRINCIPAL} namespaces="git" ${o.clusterPublicKey}`);
@@ -93,7 +94,7 @@ export async function prepareTrustStore(o: { dir: string; allowedSignersFile?: s
   const gnupgHome = join(dir, 'gnupg');
   if (o.gpgKeysFile) {
     const r = await run('/usr/bin/gpg', ['--batch', '--quiet', '--import', resolve(o.gpgKeysFile)], { GNUPGHOME: gnupgHome });
-    if (r.code !== 0) throw new GitcellError('E_USAGE', `--trusted-gpg-keys ${o.gpgKeysFile}: gpg could not import it: ${r.stderr.trim()}`, { flag: '--trusted-gpg-keys' });
+    if (r.code !== 0) throw new UsageError(ErrorCodes.Usage, `--trusted-gpg-keys ${o.gpgKeysFile}: gpg could not import it: ${r.stderr.trim()}`, { flag: '--trusted-gpg-keys' });
   }
   return { allowedSigners, gnupgHome };
 }
@@ -136,10 +137,10 @@ export async function verifyRevision(o: { gitdir: string; tip: string; mode: Ver
   if (o.mode === 'all' && o.lastApplied && o.lastApplied !== o.tip) {
     const known = await runGit(['cat-file', '-e', `${o.lastApplied}^{commit}`], { gitdir: o.gitdir });
     const r = await runGit(['rev-list', `--max-count=${MAX_VERIFIED_COMMITS + 1}`, o.tip, ...(known.code === 0 ? ['--not', o.lastApplied] : [])], { gitdir: o.gitdir });
-    if (r.code !== 0) throw new GitcellError('E_GIT_EXEC', `listing the commits of ${o.tip.slice(0, 12)}: ${r.stderr.trim()}`, { tip: o.tip });
+    if (r.code !== 0) throw new GitError(ErrorCodes.GitExec, `listing the commits of ${o.tip.slice(0, 12)}: ${r.stderr.trim()}`, { tip: o.tip });
     commits = r.stdout.split('\n').filter(Boolean);
     if (commits.length > MAX_VERIFIED_COMMITS) {
-      throw new GitcellError('E_UNTRUSTED_COMMIT', `revision ${o.tip.slice(0, 12)} brings more than ${MAX_VERIFIED_COMMITS} new commits to verify: refused`, { commit: o.tip });
+      throw new GitError(ErrorCodes.UntrustedCommit, `revision ${o.tip.slice(0, 12)} brings more than ${MAX_VERIFIED_COMMITS} new commits to verify: refused`, { commit: o.tip });
     }
   }
   for (const sha of commits) {
@@ -147,7 +148,7 @@ export async function verifyRevision(o: { gitdir: string; tip: string; mode: Ver
     if (!v.trusted) {
       const subject = (await runGit(['log', '-1', '--format=%s', sha], { gitdir: o.gitdir })).stdout.trim();
       const which = sha === o.tip ? 'tip commit' : `commit (one of ${commits.length} since the last applied revision)`;
-      throw new GitcellError('E_UNTRUSTED_COMMIT', `${which} ${sha.slice(0, 12)} "${subject.slice(0, 80)}" ${v.reason}: nothing of revision ${o.tip.slice(0, 12)} is applied (commit verification: ${o.mode})`, { commit: sha, tip: o.tip, reason: v.reason });
+      throw new GitError(ErrorCodes.UntrustedCommit, `${which} ${sha.slice(0, 12)} "${subject.slice(0, 80)}" ${v.reason}: nothing of revision ${o.tip.slice(0, 12)} is applied (commit verification: ${o.mode})`, { commit: sha, tip: o.tip, reason: v.reason });
     }
   }
   return { verified: commits };

@@ -1,7 +1,7 @@
 // Loads manifests from a plain directory (the working tree): the pre-commit use of `gitcell validate`.
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GitcellError, ManifestError } from '../../lib/index.ts';
+import { GitcellError, ManifestError, ErrorCodes } from '../../lib/index.ts';
 import { ManifestCollector } from './collect.ts';
 import { LoadErrorCode, MANIFEST_LIMITS, isManifestFile, type LoadOptions, type LoadResult } from './types.ts';
 
@@ -17,7 +17,7 @@ import { LoadErrorCode, MANIFEST_LIMITS, isManifestFile, type LoadOptions, type 
 export async function loadManifestsFromDir(dir: string, options: LoadOptions = {}): Promise<LoadResult> {
   const limits = { ...MANIFEST_LIMITS, ...options };
   const st = await lstat(dir).catch(() => undefined);
-  if (!st?.isDirectory()) throw new ManifestError('E_PATH_NOT_FOUND', `${dir} is not a directory`, { dir });
+  if (!st?.isDirectory()) throw new ManifestError(ErrorCodes.PathNotFound, `${dir} is not a directory`, { dir });
   const collector = new ManifestCollector(limits);
   for (const rel of await listManifestFiles(dir, '')) {
     const abs = join(dir, rel);

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import git from 'isomorphic-git';
-import { GitcellError, isGitcellError } from '../../lib/index.ts';
+import { GitcellError, isGitcellError, ErrorCodes, GitError } from '../../lib/index.ts';
 import { assertObjectWithin, objectSize, objectTooLarge } from './object-size.ts';
 import { ManifestCollector } from './collect.ts';
 import { LoadErrorCode, MANIFEST_LIMITS, isManifestFile, type LoadOptions, type LoadResult } from './types.ts';
@@ -63,8 +63,8 @@ export async function loadManifestsFromGit(source: GitSource, options: LoadOptio
     bounded(tree, 'root tree');
     treeOid = path === '' ? tree : (await git.readTree({ ...repo, oid: tree, filepath: path })).oid;
   } catch (err) {
-    if (isGitcellError(err, 'E_GIT_OBJECT_TOO_LARGE')) throw err;
-    throw new GitcellError('E_GIT_PATH_NOT_FOUND', `${path} is not a folder in commit ${commit.slice(0, 12)} (${source.ref})`, { ref: source.ref, commit, path }, { cause: err });
+    if (isGitcellError(err, ErrorCodes.GitObjectTooLarge)) throw err;
+    throw new GitError(ErrorCodes.GitPathNotFound, `${path} is not a folder in commit ${commit.slice(0, 12)} (${source.ref})`, { ref: source.ref, commit, path }, { cause: err });
   }
   // First list the manifest blobs (trees are small), then read blobs a few at a time: reads overlap
   // their I/O, while files still reach the collector in path order.
@@ -117,7 +117,7 @@ async function readBounded(repo: Repo, gitdir: string, b: { file: string; oid: s
   try {
     return await readBlobFast(repo, b.oid, max, b.file);
   } catch (err) {
-    if (isGitcellError(err, 'E_GIT_OBJECT_TOO_LARGE')) return tooLarge(err.message);
+    if (isGitcellError(err, ErrorCodes.GitObjectTooLarge)) return tooLarge(err.message);
     throw err;
   }
 }
@@ -149,7 +149,7 @@ async function resolveCommit(repo: Repo, ref: string): Promise<string> {
   } catch {
     if (/^[0-9a-f]{4,40}$/i.test(ref)) oid = await git.expandOid({ ...repo, oid: ref.toLowerCase() }).catch(() => undefined);
   }
-  if (oid === undefined) throw new GitcellError('E_GIT_REF_NOT_FOUND', `${ref} is not a branch, tag or commit of the repository at ${repo.dir}`, { ref, dir: repo.dir });
+  if (oid === undefined) throw new GitError(ErrorCodes.GitRefNotFound, `${ref} is not a branch, tag or commit of the repository at ${repo.dir}`, { ref, dir: repo.dir });
   // Peel annotated tags (possibly tags of tags) down to the commit.
   for (let i = 0; i < 10; i++) {
     const obj: git.ReadObjectResult | undefined = await git.readObject({ ...repo, oid, format: 'parsed' }).catch(() => undefined);
@@ -158,7 +158,7 @@ async function resolveCommit(repo: Repo, ref: string): Promise<string> {
     if (obj.type !== 'tag') break;
     oid = (obj.object as { object: string }).object;
   }
-  throw new GitcellError('E_GIT_REF_NOT_FOUND', `${ref} does not name a commit`, { ref, dir: repo.dir });
+  throw new GitError(ErrorCodes.GitRefNotFound, `${ref} does not name a commit`, { ref, dir: repo.dir });
 }
 
 function normalizePath(p: string): string {

@@ -5,7 +5,8 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { constants, inflateSync } from 'node:zlib';
-import { GitcellError } from '../../lib/errors.ts';
+import { GitcellError, GitError } from '../../lib/errors.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** ObjectSize is an object's type ('delta' when packed as a delta of another) and inflated size, and where it lives. */
 export interface ObjectSize {
@@ -177,7 +178,7 @@ export function objectSize(gitdir: string, oid: string): ObjectSize | undefined 
 /** objectTooLarge is the error for an object over a limit, naming it, what it is to us and the limit. */
 export function objectTooLarge(oid: string, what: string, size: number | undefined, limit: number): GitcellError {
   const inflates = size === undefined ? 'inflates to more than' : `inflates to ${size} bytes, over`;
-  return new GitcellError('E_GIT_OBJECT_TOO_LARGE', `git object ${oid} (${what}) ${inflates} the limit of ${limit} bytes: refused without reading it`, { oid, what, size, limit });
+  return new GitError(ErrorCodes.GitObjectTooLarge, `git object ${oid} (${what}) ${inflates} the limit of ${limit} bytes: refused without reading it`, { oid, what, size, limit });
 }
 
 /**

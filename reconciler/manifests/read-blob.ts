@@ -9,7 +9,7 @@ import { inflateSync } from 'node:zlib';
 import * as buffer from 'node:buffer';
 import git from 'isomorphic-git';
 import { objectTooLarge } from './object-size.ts';
-import { GitcellError } from '../../lib/index.ts';
+import { GitcellError, ErrorCodes, GitError } from '../../lib/index.ts';
 
 /** GitRepo is what isomorphic-git needs to read objects (cache: its packfile index cache, kept per load). */
 export interface GitRepo {
@@ -55,5 +55,5 @@ export async function readBlobFast(repo: GitRepo, oid: string, maxBytes = Number
 }
 
 function corrupt(oid: string, why: string): GitcellError {
-  return new GitcellError('E_GIT_OBJECT_CORRUPT', `git object ${oid} ${why}`, { oid });
+  return new GitError(ErrorCodes.GitObjectCorrupt, `git object ${oid} ${why}`, { oid });
 }

@@ -1,3 +1,4 @@
+import { ErrorCodes } from '../../lib/error-codes.ts';
 // Types of manifest loading: where an object came from, and the problems found on the way.
 
 /** SourceLocation is a 1-based line and column in a file; `file` is relative to the loaded root, with '/' separators. */
@@ -71,13 +72,13 @@ export const MANIFEST_LIMITS: Required<LoadOptions> = {
 
 /** LoadErrorCode lists the stable codes of loader problems. */
 export const LoadErrorCode = {
-  fileTooLarge: 'E_MANIFEST_TOO_LARGE',
-  encoding: 'E_MANIFEST_ENCODING',
-  yaml: 'E_YAML_SYNTAX',
-  notMapping: 'E_MANIFEST_NOT_MAPPING',
-  tooComplex: 'E_MANIFEST_TOO_COMPLEX',
-  tooManyObjects: 'E_TOO_MANY_OBJECTS',
-  unreadable: 'E_MANIFEST_UNREADABLE',
+  fileTooLarge: ErrorCodes.ManifestTooLarge,
+  encoding: ErrorCodes.ManifestEncoding,
+  yaml: ErrorCodes.YamlSyntax,
+  notMapping: ErrorCodes.ManifestNotMapping,
+  tooComplex: ErrorCodes.ManifestTooComplex,
+  tooManyObjects: ErrorCodes.TooManyObjects,
+  unreadable: ErrorCodes.ManifestUnreadable,
 } as const;
 
 /** isManifestFile tells whether a file name is one the loaders read (*.yaml, *.yml, *.json). */

@@ -5,6 +5,7 @@ import { secretVersionsOf, workloadSpecOf, type ValidationMessage } from '../app
 import { makeTask, type WorkloadSpec } from '../controllers/index.ts';
 import { nextDesiredRecord, planDiff, type DesiredRecord, type FieldChange } from '../diff/index.ts';
 import { rollingWaves, type RolloutWave } from './rollout-steps.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** RolloutStep is what one workload does when the revision is applied. */
 export interface RolloutStep {
@@ -170,5 +171,5 @@ function w(spec: WorkloadSpec): string {
 
 /** planProblem turns an exception of the read phase into a plan problem (file unknown). */
 export function planProblem(err: unknown, file = ''): ValidationMessage {
-  return { file, line: 0, column: 0, code: (err as { code?: string }).code ?? 'E_PLAN', message: errorMessage(err) };
+  return { file, line: 0, column: 0, code: (err as { code?: string }).code ?? ErrorCodes.Plan, message: errorMessage(err) };
 }

@@ -3,6 +3,7 @@ import { errorMessage, isGitcellError } from '../../lib/errors.ts';
 import { openSecret, type OpenSecretOptions } from '../../secrets/index.ts';
 import type { Located } from '../apply/build.ts';
 import type { ValidationMessage } from '../apply/sync.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /**
  * checkSealedSecrets opens every Secret of a revision with the cluster's keys, as part of its
@@ -24,7 +25,7 @@ export function checkSealedSecrets(objects: readonly Located[], options: OpenSec
         file: source?.file ?? '-',
         line: source?.line ?? 0,
         column: source?.column ?? 0,
-        code: isGitcellError(err) ? err.code : 'E_SECRET_INVALID',
+        code: isGitcellError(err) ? err.code : ErrorCodes.SecretInvalid,
         message: errorMessage(err),
         object: `Secret/${secret.metadata.name}`,
         ...(key ? { path: `spec.encryptedData.${key}` } : {}),

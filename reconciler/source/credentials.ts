@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { load } from 'js-yaml';
 import { errorMessage, GitError } from '../../lib/errors.ts';
 import type { GitCredentials } from './types.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** TOKEN_USERNAME is sent with a bare token: GitHub, Gitea and GitLab all accept any user name then. */
 export const TOKEN_USERNAME = 'x-access-token';
@@ -16,29 +17,29 @@ export function parseCredentials(text: string, file: string): GitCredentials {
   try {
     doc = load(text);
   } catch (err) {
-    throw new GitError('E_BAD_CREDENTIALS', `${file}: not valid YAML: ${errorMessage(err)}`, { file });
+    throw new GitError(ErrorCodes.BadCredentials, `${file}: not valid YAML: ${errorMessage(err)}`, { file });
   }
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
-    throw new GitError('E_BAD_CREDENTIALS', `${file}: expected a mapping with username/password or token`, { file });
+    throw new GitError(ErrorCodes.BadCredentials, `${file}: expected a mapping with username/password or token`, { file });
   }
   const d = doc as Record<string, unknown>;
   for (const field of ['username', 'password', 'token'] as const) {
     if (d[field] !== undefined && typeof d[field] !== 'string') {
-      throw new GitError('E_BAD_CREDENTIALS', `${file}: field "${field}" must be a string`, { file, field });
+      throw new GitError(ErrorCodes.BadCredentials, `${file}: field "${field}" must be a string`, { file, field });
     }
   }
   const username = d.username as string | undefined;
   const password = d.password as string | undefined;
   const token = d.token as string | undefined;
   if (token !== undefined && password !== undefined) {
-    throw new GitError('E_BAD_CREDENTIALS', `${file}: give either "token" or "password", not both`, { file, field: 'token' });
+    throw new GitError(ErrorCodes.BadCredentials, `${file}: give either "token" or "password", not both`, { file, field: 'token' });
   }
   if (token !== undefined) {
-    if (token === '') throw new GitError('E_BAD_CREDENTIALS', `${file}: field "token" is empty`, { file, field: 'token' });
+    if (token === '') throw new GitError(ErrorCodes.BadCredentials, `${file}: field "token" is empty`, { file, field: 'token' });
     return { username: username ?? TOKEN_USERNAME, password: token };
   }
   if (username === undefined || password === undefined) {
-    throw new GitError('E_BAD_CREDENTIALS', `${file}: needs "username" and "password", or "token"`, {
+    throw new GitError(ErrorCodes.BadCredentials, `${file}: needs "username" and "password", or "token"`, {
       file,
       field: username === undefined ? 'username' : 'password',
     });
@@ -52,7 +53,7 @@ export function loadCredentials(file: string): GitCredentials {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new GitError('E_BAD_CREDENTIALS', `${file}: cannot read credentials file: ${errorMessage(err)}`, { file });
+    throw new GitError(ErrorCodes.BadCredentials, `${file}: cannot read credentials file: ${errorMessage(err)}`, { file });
   }
   return parseCredentials(text, file);
 }

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { GitError } from '../../lib/errors.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** LocalRepoLayout is where a local repository keeps its Git data and, if any, its working tree. */
 export interface LocalRepoLayout {
@@ -20,7 +21,7 @@ export interface LocalRepoLayout {
  */
 export function resolveLocalRepo(path: string): LocalRepoLayout {
   const root = resolve(path);
-  if (!existsSync(root)) throw new GitError('E_REPO_NOT_FOUND', `repository ${root} does not exist`, { path: root });
+  if (!existsSync(root)) throw new GitError(ErrorCodes.RepoNotFound, `repository ${root} does not exist`, { path: root });
   const dotgit = join(root, '.git');
   if (existsSync(dotgit)) {
     if (statSync(dotgit).isDirectory()) return { gitdir: dotgit, dir: root };
@@ -37,12 +38,12 @@ export function resolveLocalRepo(path: string): LocalRepoLayout {
       const symbolic = /^ref:\s*(\S+)$/.exec(head)?.[1];
       return { gitdir: common, dir: undefined, head: symbolic ?? (/^[0-9a-f]{40}$/.test(head) ? head : undefined) };
     }
-    throw new GitError('E_REPO_NOT_FOUND', `${dotgit} is neither a directory nor a "gitdir:" file`, { path: dotgit });
+    throw new GitError(ErrorCodes.RepoNotFound, `${dotgit} is neither a directory nor a "gitdir:" file`, { path: dotgit });
   }
   if (existsSync(join(root, 'HEAD')) && existsSync(join(root, 'objects')) && existsSync(join(root, 'refs'))) {
     return { gitdir: root, dir: undefined };
   }
-  throw new GitError('E_REPO_NOT_FOUND', `${root} is not a Git repository (no .git, not bare)`, { path: root });
+  throw new GitError(ErrorCodes.RepoNotFound, `${root} is not a Git repository (no .git, not bare)`, { path: root });
 }
 
 /** isRemoteRepo tells an http(s) URL from a local path. */
@@ -54,7 +55,7 @@ export function isRemoteRepo(repo: string): boolean {
 export function normalizeSubPath(subPath: string | undefined): string {
   const parts = (subPath ?? '').split('/').filter((p) => p !== '' && p !== '.');
   if (parts.includes('..')) {
-    throw new GitError('E_BAD_SUBPATH', `sub-path "${subPath}" must stay inside the repository (no "..")`, { subPath });
+    throw new GitError(ErrorCodes.BadSubpath, `sub-path "${subPath}" must stay inside the repository (no "..")`, { subPath });
   }
   return parts.join('/');
 }

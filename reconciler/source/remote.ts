@@ -9,6 +9,7 @@ import { coalesce } from './coalesce.ts';
 import { loadCredentials } from './credentials.ts';
 import { normalizeSubPath } from './gitdir.ts';
 import type { GitCredentials, RevisionCallback, Source, SourceOptions } from './types.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** DEFAULT_POLL_MS is how often a remote is fetched without a webhook: 60 s, like Flux's default. */
 export const DEFAULT_POLL_MS = 60_000;
@@ -54,12 +55,12 @@ export function createRemoteSource(options: SourceOptions, log: Logger = createL
     } catch (err) {
       const code = (err as { code?: string }).code;
       if (code === 'HttpError' && /401|403/.test(errorMessage(err))) {
-        throw new GitError('E_GIT_AUTH', `fetching ${url}: authentication failed (${errorMessage(err)})`, { url });
+        throw new GitError(ErrorCodes.GitAuth, `fetching ${url}: authentication failed (${errorMessage(err)})`, { url });
       }
       if (code === 'NotFoundError' || code === 'NoRefspecError') {
-        throw new GitError('E_BRANCH_NOT_FOUND', `fetching ${url}: branch "${branch}" not found`, { url, branch });
+        throw new GitError(ErrorCodes.BranchNotFound, `fetching ${url}: branch "${branch}" not found`, { url, branch });
       }
-      throw new GitError('E_GIT_FETCH', `fetching ${url}: ${errorMessage(err)}`, { url }, { cause: err });
+      throw new GitError(ErrorCodes.GitFetch, `fetching ${url}: ${errorMessage(err)}`, { url }, { cause: err });
     }
     const tip = await git.resolveRef({ fs, gitdir, ref: trackingRef });
     if (tip !== last) {
@@ -101,7 +102,7 @@ export function createRemoteSource(options: SourceOptions, log: Logger = createL
         await refresh();
       } catch (err) {
         // A remote that is down at start is retried by the poll, not fatal; bad credentials are.
-        if ((err as GitcellError).code === 'E_GIT_AUTH') throw err;
+        if ((err as GitcellError).code === ErrorCodes.GitAuth) throw err;
         log.warn({ err: errorMessage(err), url }, 'first fetch failed, will retry');
       }
       schedule();

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { errorMessage, GitError } from '../../lib/errors.ts';
 import { createLogger, type Logger } from '../../lib/log.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** MAX_WEBHOOK_BODY bounds a push payload; GitHub caps deliveries at 25 MB, real pushes are far smaller. */
 export const MAX_WEBHOOK_BODY = 5 * 1024 * 1024;
@@ -47,7 +48,7 @@ export function parseListen(listen: string): { host: string; port: number } {
   const m = /^(?:(.*):)?(\d+)$/.exec(listen.trim());
   const port = m ? Number(m[2]) : NaN;
   if (!m || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new GitError('E_BAD_LISTEN', `--webhook-listen "${listen}": expected HOST:PORT, e.g. 127.0.0.1:9292`, { listen });
+    throw new GitError(ErrorCodes.BadListen, `--webhook-listen "${listen}": expected HOST:PORT, e.g. 127.0.0.1:9292`, { listen });
   }
   return { host: m[1] && m[1] !== '' ? m[1].replace(/^\[(.*)\]$/, '$1') : '127.0.0.1', port };
 }
@@ -108,7 +109,7 @@ export async function startWebhookServer(options: WebhookOptions): Promise<Webho
       .catch((err) => reply(400, errorMessage(err)));
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err) => reject(new GitError('E_BAD_LISTEN', `webhook cannot listen on ${options.listen}: ${errorMessage(err)}`, { listen: options.listen })));
+    server.once('error', (err) => reject(new GitError(ErrorCodes.BadListen, `webhook cannot listen on ${options.listen}: ${errorMessage(err)}`, { listen: options.listen })));
     server.listen(port, host, () => resolve());
   });
   const addr = server.address() as AddressInfo;

@@ -1,7 +1,7 @@
 import type { EnvVar, JobType, Probe, TaskTemplateSpec as ManifestTemplate } from '../../api/index.ts';
 import type { ResolvedProbe, TaskSecurityContext, TaskTemplate } from '../../api/index.ts';
 import { parseCpu, parseMemory } from '../../api/index.ts';
-import { GitcellError, errorMessage, isGitcellError } from '../../lib/index.ts';
+import { GitcellError, errorMessage, isGitcellError, ErrorCodes, ManifestError } from '../../lib/index.ts';
 import { hashOf } from './canonical.ts';
 
 /** PROBE_DEFAULTS are Kubernetes' probe timings, applied to every field a manifest leaves out. */
@@ -128,8 +128,8 @@ function resolveResources(tpl: ManifestTemplate, field: string): TaskTemplate['r
       quantityMemo.set(memoKey, n);
       return n;
     } catch (err) {
-      const code = isGitcellError(err) ? err.code : 'E_QUANTITY_SYNTAX';
-      throw new GitcellError('E_TEMPLATE_INVALID', `${path}: ${errorMessage(err)}`, { field: path, reason: code });
+      const code = isGitcellError(err) ? err.code : ErrorCodes.QuantitySyntax;
+      throw new ManifestError(ErrorCodes.TemplateInvalid, `${path}: ${errorMessage(err)}`, { field: path, reason: code });
     }
   };
   const limits: { cpuMillis?: number; memoryBytes?: number } = {};
@@ -174,7 +174,7 @@ function resolveProbe(p: Probe, portByName: Map<string, number>, path: string): 
     const n = portByName.get(value);
     if (n !== undefined) return n;
     if (/^\d+$/.test(value)) return Number(value);
-    throw new GitcellError('E_TEMPLATE_INVALID', `${at}: port "${value}" names no port of the template`, { field: at, reason: 'unknown port name' });
+    throw new ManifestError(ErrorCodes.TemplateInvalid, `${at}: port "${value}" names no port of the template`, { field: at, reason: 'unknown port name' });
   };
   const out: ResolvedProbe = {
     initialDelaySeconds: p.initialDelaySeconds ?? PROBE_DEFAULTS.initialDelaySeconds,

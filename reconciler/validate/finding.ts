@@ -1,5 +1,6 @@
 // What a check reports before it is placed in a file: a field path, a stable code and a message.
 import type { FieldPath } from '../manifests/index.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** Finding is one problem of one object, located by field path. */
 export interface Finding {
@@ -13,22 +14,22 @@ export type Report = (path: FieldPath, code: string, message: string) => void;
 
 /** ValidationCode lists the stable codes of validation problems (quantity codes come from api/). */
 export const ValidationCode = {
-  schema: 'E_SCHEMA',
-  unknownKind: 'E_UNKNOWN_KIND',
-  duplicate: 'E_DUPLICATE_OBJECT',
-  secretNotFound: 'E_SECRET_NOT_FOUND',
-  secretKeyNotFound: 'E_SECRET_KEY_NOT_FOUND',
-  cron: 'E_CRON_INVALID',
-  timeZone: 'E_TIMEZONE_INVALID',
-  limitBelowRequest: 'E_LIMIT_BELOW_REQUEST',
-  plaintextSecret: 'E_PLAINTEXT_SECRET',
-  sealedFormat: 'E_SEALED_FORMAT',
-  conflict: 'E_FIELD_CONFLICT',
-  portNotFound: 'E_PORT_NOT_FOUND',
-  crd: 'E_CRD_INVALID',
-  apiVersion: 'E_API_VERSION',
-  tooManyProblems: 'E_TOO_MANY_PROBLEMS',
-  addressClaimed: 'E_ADDRESS_CLAIMED',
+  schema: ErrorCodes.Schema,
+  unknownKind: ErrorCodes.UnknownKind,
+  duplicate: ErrorCodes.DuplicateObject,
+  secretNotFound: ErrorCodes.SecretNotFound,
+  secretKeyNotFound: ErrorCodes.SecretKeyNotFound,
+  cron: ErrorCodes.CronInvalid,
+  timeZone: ErrorCodes.TimezoneInvalid,
+  limitBelowRequest: ErrorCodes.LimitBelowRequest,
+  plaintextSecret: ErrorCodes.PlaintextSecret,
+  sealedFormat: ErrorCodes.SealedFormat,
+  conflict: ErrorCodes.FieldConflict,
+  portNotFound: ErrorCodes.PortNotFound,
+  crd: ErrorCodes.CrdInvalid,
+  apiVersion: ErrorCodes.ApiVersion,
+  tooManyProblems: ErrorCodes.TooManyProblems,
+  addressClaimed: ErrorCodes.AddressClaimed,
 } as const;
 
 /** isRecord tells a plain mapping from everything else (arrays, null, scalars). */

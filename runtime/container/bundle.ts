@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { RuntimeError } from '../../lib/errors.ts';
 import { unmount } from './mounts.ts';
 import type { OciSpec } from './spec.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 const run = promisify(execFile);
 
@@ -50,10 +51,10 @@ export async function writeBundle(dir: string, id: string, spec: OciSpec, inMemo
     await run('mount', ['-t', 'tmpfs', '-o', `size=${BUNDLE_TMPFS_BYTES},mode=0700,nosuid,nodev,noexec`, `gitcell-bundle-${id}`, bundle]);
   } catch (err) {
     const e = err as { stderr?: string; message: string };
-    throw new RuntimeError('E_MOUNT_FAILED', `mounting the in-memory bundle at ${bundle} failed: ${(e.stderr ?? e.message).trim()}`, { target: bundle });
+    throw new RuntimeError(ErrorCodes.MountFailed, `mounting the in-memory bundle at ${bundle} failed: ${(e.stderr ?? e.message).trim()}`, { target: bundle });
   }
   if (!isMemoryBacked(bundle)) {
-    throw new RuntimeError('E_MOUNT_FAILED', `${bundle} is not on tmpfs after mounting it; not writing secret values there`, { target: bundle });
+    throw new RuntimeError(ErrorCodes.MountFailed, `${bundle} is not on tmpfs after mounting it; not writing secret values there`, { target: bundle });
   }
   fs.writeFileSync(join(bundle, 'config.json'), text, { mode: 0o600 });
   return bundle;

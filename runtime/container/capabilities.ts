@@ -1,7 +1,8 @@
 // Linux capabilities of a container: Docker's default set, the set a task may add back (Kubernetes'
 // restricted profile allows only NET_BIND_SERVICE; gitcell allows re-adding what Docker grants by
 // default, after a `drop: [ALL]`), and the pure function applying a task's add/drop.
-import { GitcellError } from '../../lib/errors.ts';
+import { RuntimeError } from '../../lib/errors.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** DEFAULT_CAPABILITIES is Docker's default capability set; everything else is dropped. */
 export const DEFAULT_CAPABILITIES = [
@@ -39,13 +40,13 @@ export function applyCapabilities(drop: readonly string[] = [], add: readonly st
   for (const raw of drop) {
     const c = capName(raw);
     if (c === 'ALL') set = new Set();
-    else if (!known.has(c)) throw new GitcellError('E_CONTAINER_INVALID', `container option capDrop: unknown capability "${raw}"`, { field: 'capDrop', value: raw });
+    else if (!known.has(c)) throw new RuntimeError(ErrorCodes.ContainerInvalid, `container option capDrop: unknown capability "${raw}"`, { field: 'capDrop', value: raw });
     else set.delete(c);
   }
   for (const raw of add) {
     const c = capName(raw);
     if (!ADDABLE_CAPABILITIES.includes(c)) {
-      throw new GitcellError('E_CONTAINER_INVALID', `container option capAdd: "${raw}" may not be added (allowed: ${ADDABLE_CAPABILITIES.map((x) => x.slice(4)).join(', ')})`, { field: 'capAdd', value: raw });
+      throw new RuntimeError(ErrorCodes.ContainerInvalid, `container option capAdd: "${raw}" may not be added (allowed: ${ADDABLE_CAPABILITIES.map((x) => x.slice(4)).join(', ')})`, { field: 'capAdd', value: raw });
     }
     set.add(c);
   }

@@ -4,7 +4,8 @@
 // leak names its owner.
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { GitcellError } from '../../lib/errors.ts';
+import { RuntimeError } from '../../lib/errors.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** CGROUP_ROOT is where the cgroup file systems are mounted. */
 export const CGROUP_ROOT = '/sys/fs/cgroup';
@@ -24,7 +25,7 @@ export const DEFAULT_CGROUP_PARENT = 'gitcell';
 export function validateCgroupParent(parent: string): string {
   const parts = parent.split('/');
   if (!parts[0]?.startsWith('gitcell') || parts.some((p) => !/^[A-Za-z0-9_.-]+$/.test(p) || p === '.' || p === '..')) {
-    throw new GitcellError('E_CONTAINER_INVALID', `cgroupParent "${parent}" must be "gitcell" or "gitcell<suffix>/<name>/..." of [A-Za-z0-9_.-] components`, { field: 'cgroupParent', value: parent });
+    throw new RuntimeError(ErrorCodes.ContainerInvalid, `cgroupParent "${parent}" must be "gitcell" or "gitcell<suffix>/<name>/..." of [A-Za-z0-9_.-] components`, { field: 'cgroupParent', value: parent });
   }
   return parent;
 }
@@ -153,7 +154,7 @@ export function parentLimitFiles(parent: string, limits: ParentLimits, version: 
  */
 export function limitCgroupParent(parent: string, limits: ParentLimits, root = CGROUP_ROOT): string[] {
   if (!(limits.cpuMillis > 0) || !(limits.memoryBytes > 0)) {
-    throw new GitcellError('E_CONTAINER_INVALID', `cgroup parent ${parent}: limits must be positive (cpu ${limits.cpuMillis}m, memory ${limits.memoryBytes} bytes)`, { parent });
+    throw new RuntimeError(ErrorCodes.ContainerInvalid, `cgroup parent ${parent}: limits must be positive (cpu ${limits.cpuMillis}m, memory ${limits.memoryBytes} bytes)`, { parent });
   }
   const version = cgroupVersion(root);
   if (version === 'v2') enableControllers(root, parent, ['cpu', 'memory']);
@@ -163,7 +164,7 @@ export function limitCgroupParent(parent: string, limits: ParentLimits, root = C
     try {
       fs.writeFileSync(path, value);
     } catch (err) {
-      throw new GitcellError('E_CGROUP_LIMIT', `cannot limit cgroup parent ${parent}: writing ${value} to ${path} failed: ${(err as Error).message}`, { parent, path, value });
+      throw new RuntimeError(ErrorCodes.CgroupLimit, `cannot limit cgroup parent ${parent}: writing ${value} to ${path} failed: ${(err as Error).message}`, { parent, path, value });
     }
   }
   return plan.map((p) => p.path);

@@ -15,6 +15,7 @@ import { RuntimeError } from '../../lib/errors.ts';
 import { HashCounter, MediaTypes, type ImageConfig, type ResolvedImage } from '../image/index.ts';
 import { listOpaque, OPAQUE_MARKER, WHITEOUT_PREFIX } from '../snapshot/index.ts';
 import type { ContainerManager } from './manager.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** COMMIT_EXCLUDED are upper-dir paths that belong to the container, not to an image. */
 export const COMMIT_EXCLUDED = new Set(['etc/hostname', 'etc/hosts', 'etc/resolv.conf']);
@@ -94,17 +95,17 @@ export async function writeDiffTar(upper: string, entries: DiffEntry[], pack: ta
         try {
           fd = fs.openSync(join(upper, e.rel), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
         } catch (err) {
-          throw new RuntimeError('E_COMMIT_FAILED', `opening ${e.rel} in the container's layer failed: ${(err as Error).message}`, { path: e.rel });
+          throw new RuntimeError(ErrorCodes.CommitFailed, `opening ${e.rel} in the container's layer failed: ${(err as Error).message}`, { path: e.rel });
         }
         const now = fs.fstatSync(fd);
         if (now.ino !== e.st.ino || now.dev !== e.st.dev || !now.isFile()) {
           fs.closeSync(fd);
-          throw new RuntimeError('E_COMMIT_FAILED', `${e.rel} changed while committing`, { path: e.rel });
+          throw new RuntimeError(ErrorCodes.CommitFailed, `${e.rel} changed while committing`, { path: e.rel });
         }
         const sink = pack.entry({ ...h, name: e.rel, type: 'file', size: e.st.size });
         await pipeline(fs.createReadStream('', { fd, start: 0, end: Math.max(0, e.st.size - 1) }), sink as unknown as NodeJS.WritableStream)
           .catch((err: unknown) => {
-            throw new RuntimeError('E_COMMIT_FAILED', `reading ${e.rel} from the container's layer failed: ${(err as Error).message}`, { path: e.rel });
+            throw new RuntimeError(ErrorCodes.CommitFailed, `reading ${e.rel} from the container's layer failed: ${(err as Error).message}`, { path: e.rel });
           });
         break;
       }

@@ -13,7 +13,7 @@
 import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import { GitcellError } from '../../lib/errors.ts';
+import { GitcellError, RuntimeError } from '../../lib/errors.ts';
 import { silentLogger, type Logger } from '../../lib/log.ts';
 import { ImageStore, type ResolvedImage } from '../image/index.ts';
 import { Snapshotter, chainIds } from '../snapshot/index.ts';
@@ -32,6 +32,7 @@ import { containerRlimits } from './rlimits.ts';
 import { readdirSyncOrEmpty } from '../../lib/fs.ts';
 import { processAlive } from '../../lib/process.ts';
 import { writeFileAtomicSync } from '../../lib/atomic-write.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** ContainerStatus: created (not started), starting, running, exited, or unknown (shim lost). */
 export type ContainerStatus = 'created' | 'starting' | 'running' | 'exited' | 'unknown';
@@ -186,23 +187,23 @@ export class ContainerManager {
   async start(idOrName: string): Promise<ContainerInfo> {
     const id = this.resolveId(idOrName);
     const info = this.inspect(id);
-    if (info.status !== 'created') throw new GitcellError('E_CONTAINER_STATE', `container ${info.name} is ${info.status}, not created`, { id, status: info.status });
+    if (info.status !== 'created') throw new RuntimeError(ErrorCodes.ContainerState, `container ${info.name} is ${info.status}, not created`, { id, status: info.status });
     const p = this.pathsOf(id);
     // Claim the start: a second start of the same container fails here instead of racing runc.
     try {
       fs.writeFileSync(join(p.dir, 'shim.pid'), '', { flag: 'wx' });
     } catch {
-      throw new GitcellError('E_CONTAINER_STATE', `container ${info.name} is already starting`, { id });
+      throw new RuntimeError(ErrorCodes.ContainerState, `container ${info.name} is already starting`, { id });
     }
     spawnShim({ runc: this.runc.bin, runcRoot: this.runc.root, id, dir: p.dir, logMaxBytes: info.log.maxBytes, logKeep: info.log.keep, oomFile: info.oomFile, bundle: info.bundle ?? p.dir });
     // Generous: runc takes ~40 ms on an idle machine but seconds on a saturated one.
     const seen = await waitForFile(p.dir, ['pid', 'exit.json'], START_TIMEOUT_MS).catch(async (err: unknown) => {
       await this.runc.kill(id, 'SIGKILL', true).catch(() => undefined);
-      throw new GitcellError('E_CONTAINER_START_FAILED', `container ${info.name} did not start within ${START_TIMEOUT_MS} ms`, { id }, { cause: err });
+      throw new RuntimeError(ErrorCodes.ContainerStartFailed, `container ${info.name} did not start within ${START_TIMEOUT_MS} ms`, { id }, { cause: err });
     });
     if (seen === 'exit.json' && !fs.existsSync(join(p.dir, 'pid'))) {
       const why = readLogs(p.logs).filter((l) => l.stream === 'stderr').map((l) => l.text).slice(-5).join('\n');
-      throw new GitcellError('E_CONTAINER_START_FAILED', `container ${info.name} did not start: ${why || 'runc exited without a message'}`, { id });
+      throw new RuntimeError(ErrorCodes.ContainerStartFailed, `container ${info.name} did not start: ${why || 'runc exited without a message'}`, { id });
     }
     return this.inspect(id);
   }
@@ -218,7 +219,7 @@ export class ContainerManager {
     const id = this.resolveId(idOrName);
     const p = this.pathsOf(id);
     const record = readJson<ContainerRecord>(join(p.dir, 'container.json'));
-    if (!record) throw new GitcellError('E_CONTAINER_NOT_FOUND', `no container ${idOrName}`, { id: idOrName });
+    if (!record) throw new RuntimeError(ErrorCodes.ContainerNotFound, `no container ${idOrName}`, { id: idOrName });
     const exit = readJson<{ exitCode: number; oomKills: number; finishedAt: string }>(join(p.dir, 'exit.json'));
     if (exit) return { ...record, status: 'exited', exit: { exitCode: exit.exitCode, oomKilled: exit.oomKills > 0, finishedAt: exit.finishedAt } };
     const pid = readPid(join(p.dir, 'pid'));
@@ -269,27 +270,27 @@ export class ContainerManager {
   /** kill sends a signal (default SIGTERM) to the container's process. */
   async kill(idOrName: string, signal = 'SIGTERM'): Promise<void> {
     const info = this.inspect(idOrName);
-    if (info.status !== 'running') throw new GitcellError('E_CONTAINER_NOT_RUNNING', `container ${info.name} is ${info.status}`, { id: info.id, status: info.status });
+    if (info.status !== 'running') throw new RuntimeError(ErrorCodes.ContainerNotRunning, `container ${info.name} is ${info.status}`, { id: info.id, status: info.status });
     await this.runc.kill(info.id, signal);
   }
 
   /** wait resolves with the exit status once the container has exited. */
   async wait(idOrName: string, opts: { timeoutMs?: number } = {}): Promise<ExitStatus> {
     const info = this.inspect(idOrName);
-    if (info.status === 'created') throw new GitcellError('E_CONTAINER_STATE', `container ${info.name} was never started`, { id: info.id });
-    if (info.status === 'unknown') throw new GitcellError('E_CONTAINER_LOST', `the shim of container ${info.name} is gone; its exit status is lost`, { id: info.id });
+    if (info.status === 'created') throw new RuntimeError(ErrorCodes.ContainerState, `container ${info.name} was never started`, { id: info.id });
+    if (info.status === 'unknown') throw new RuntimeError(ErrorCodes.ContainerLost, `the shim of container ${info.name} is gone; its exit status is lost`, { id: info.id });
     // Wait in slices: a shim killed from outside never writes exit.json, and its container then
     // turns 'unknown' once its process is gone; report that instead of waiting forever.
     const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
     for (;;) {
       const slice = Math.min(1000, deadline - Date.now());
-      if (slice <= 0) throw new GitcellError('E_TIMEOUT', `timed out after ${opts.timeoutMs} ms waiting for container ${info.name} to exit`, { id: info.id });
+      if (slice <= 0) throw new RuntimeError(ErrorCodes.Timeout, `timed out after ${opts.timeoutMs} ms waiting for container ${info.name} to exit`, { id: info.id });
       try {
         await waitForFile(this.pathsOf(info.id).dir, ['exit.json'], slice);
       } catch (err) {
-        if (!(err instanceof GitcellError && err.code === 'E_TIMEOUT')) throw err;
+        if (!(err instanceof GitcellError && err.code === ErrorCodes.Timeout)) throw err;
         const now = this.inspect(info.id);
-        if (now.status === 'unknown') throw new GitcellError('E_CONTAINER_LOST', `the shim of container ${info.name} is gone; its exit status is lost`, { id: info.id });
+        if (now.status === 'unknown') throw new RuntimeError(ErrorCodes.ContainerLost, `the shim of container ${info.name} is gone; its exit status is lost`, { id: info.id });
         continue;
       }
       return this.inspect(info.id).exit!;
@@ -304,7 +305,7 @@ export class ContainerManager {
     try {
       return await this.wait(info.id, { timeoutMs: opts.timeoutMs ?? 10_000 });
     } catch (err) {
-      if (!(err instanceof GitcellError && err.code === 'E_TIMEOUT')) throw err;
+      if (!(err instanceof GitcellError && err.code === ErrorCodes.Timeout)) throw err;
     }
     await this.runc.kill(info.id, 'SIGKILL', true).catch(() => undefined);
     return this.wait(info.id, { timeoutMs: 30_000 });
@@ -315,7 +316,7 @@ export class ContainerManager {
     const info = this.inspect(idOrName);
     const p = this.pathsOf(info.id);
     if (info.status === 'running' || info.status === 'starting') {
-      if (!opts.force) throw new GitcellError('E_CONTAINER_RUNNING', `container ${info.name} is ${info.status}; stop it first or force`, { id: info.id });
+      if (!opts.force) throw new RuntimeError(ErrorCodes.ContainerRunning, `container ${info.name} is ${info.status}; stop it first or force`, { id: info.id });
       await this.runc.kill(info.id, 'SIGKILL', true).catch(() => undefined);
       await waitForFile(p.dir, ['exit.json'], 15_000).catch(() => undefined);
     }
@@ -364,7 +365,7 @@ export class ContainerManager {
     const user = opts.runAsGroup !== undefined ? { ...resolved, gid: opts.runAsGroup, additionalGids: resolved.additionalGids.filter((g) => g !== opts.runAsGroup) } : resolved;
     if (opts.runAsNonRoot && user.uid === 0) {
       const source = opts.runAsUser !== undefined ? 'runAsUser is 0' : opts.user ? `user "${opts.user}" is root` : `image ${image.ref} runs as root (USER "${image.config.User ?? ''}")`;
-      throw new GitcellError('E_CONTAINER_RUNASNONROOT', `runAsNonRoot is set but ${source}: set runAsUser to a non-zero uid or use an image with a non-root USER`, { field: 'runAsNonRoot', image: image.ref });
+      throw new RuntimeError(ErrorCodes.ContainerRunAsNonRoot, `runAsNonRoot is set but ${source}: set runAsUser to a non-zero uid or use an image with a non-root USER`, { field: 'runAsNonRoot', image: image.ref });
     }
     return user;
   }
@@ -381,9 +382,9 @@ export class ContainerManager {
     if (/^[0-9a-f]{4,15}$/.test(idOrName)) {
       const hits = readdirSyncOrEmpty(this.dir).filter((d) => d.startsWith(idOrName));
       if (hits.length === 1) return hits[0]!;
-      if (hits.length > 1) throw new GitcellError('E_CONTAINER_AMBIGUOUS', `${idOrName} matches ${hits.length} containers`, { id: idOrName });
+      if (hits.length > 1) throw new RuntimeError(ErrorCodes.ContainerAmbiguous, `${idOrName} matches ${hits.length} containers`, { id: idOrName });
     }
-    throw new GitcellError('E_CONTAINER_NOT_FOUND', `no container ${idOrName}`, { id: idOrName });
+    throw new RuntimeError(ErrorCodes.ContainerNotFound, `no container ${idOrName}`, { id: idOrName });
   }
 
   private claimName(name: string, id: string): void {
@@ -395,7 +396,7 @@ export class ContainerManager {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const owner = fs.readlinkSync(link);
       if (fs.existsSync(join(this.dir, owner))) {
-        throw new GitcellError('E_CONTAINER_NAME_IN_USE', `the name ${name} is used by container ${owner}`, { name, id: owner });
+        throw new RuntimeError(ErrorCodes.ContainerNameInUse, `the name ${name} is used by container ${owner}`, { name, id: owner });
       }
       fs.rmSync(link, { force: true }); // stale: its container is gone
       fs.symlinkSync(id, link);
@@ -421,7 +422,7 @@ function argsOf(image: ResolvedImage, opts: ContainerOptions): string[] {
   const entrypoint = opts.entrypoint ?? image.config.Entrypoint ?? [];
   const cmd = opts.command ?? (opts.entrypoint ? [] : image.config.Cmd ?? []);
   const args = [...entrypoint, ...cmd];
-  if (args.length === 0) throw new GitcellError('E_CONTAINER_INVALID', `container option command: image ${image.ref} has no Entrypoint or Cmd, give a command`, { field: 'command' });
+  if (args.length === 0) throw new RuntimeError(ErrorCodes.ContainerInvalid, `container option command: image ${image.ref} has no Entrypoint or Cmd, give a command`, { field: 'command' });
   return args;
 }
 
@@ -447,7 +448,7 @@ export function waitForFile(dir: string, names: string[], timeoutMs?: number): P
         return true;
       }
       if (!fs.existsSync(dir)) {
-        finish(new GitcellError('E_CONTAINER_NOT_FOUND', `container directory ${dir} disappeared`, { dir }));
+        finish(new RuntimeError(ErrorCodes.ContainerNotFound, `container directory ${dir} disappeared`, { dir }));
         return true;
       }
       return false;
@@ -461,7 +462,7 @@ export function waitForFile(dir: string, names: string[], timeoutMs?: number): P
     if (check()) return;
     timer = setInterval(check, 100);
     if (timeoutMs !== undefined) {
-      deadline = setTimeout(() => finish(new GitcellError('E_TIMEOUT', `timed out after ${timeoutMs} ms waiting for ${names.join(' or ')} in ${dir}`, { dir })), timeoutMs);
+      deadline = setTimeout(() => finish(new RuntimeError(ErrorCodes.Timeout, `timed out after ${timeoutMs} ms waiting for ${names.join(' or ')} in ${dir}`, { dir })), timeoutMs);
     }
   });
 }

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { relative } from 'node:path';
 import { RuntimeError } from '../../lib/errors.ts';
 import type { OciMount } from './spec.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 const run = promisify(execFile);
 
@@ -42,7 +43,7 @@ export function overlayMount(input: OverlayInput): OverlayPlan {
   const opts = (p: (s: string) => string): string =>
     `lowerdir=${lowers.map(p).join(':')},upperdir=${p(input.upper)},workdir=${p(input.work)},index=off,redirect_dir=off,metacopy=off`;
   for (const dir of [...lowers, input.upper, input.work]) {
-    if (/[,:\\]/.test(dir)) throw new RuntimeError('E_MOUNT_BAD_PATH', `overlay path ${dir} contains "," ":" or "\\", which mount options cannot carry`, { path: dir });
+    if (/[,:\\]/.test(dir)) throw new RuntimeError(ErrorCodes.MountBadPath, `overlay path ${dir} contains "," ":" or "\\", which mount options cannot carry`, { path: dir });
   }
   const absolute = opts((s) => s);
   const plan: OverlayPlan = { source: `gitcell-${input.id}`, target: input.target, options: absolute };
@@ -50,7 +51,7 @@ export function overlayMount(input: OverlayInput): OverlayPlan {
   const base = input.base;
   const rel = opts((s) => relative(base, s));
   if (rel.length > MAX_MOUNT_OPTIONS) {
-    throw new RuntimeError('E_MOUNT_TOO_MANY_LAYERS', `${input.lowers.length} layers do not fit in one overlay mount`, { layers: input.lowers.length });
+    throw new RuntimeError(ErrorCodes.MountTooManyLayers, `${input.lowers.length} layers do not fit in one overlay mount`, { layers: input.lowers.length });
   }
   return { ...plan, options: rel, cwd: base };
 }
@@ -71,7 +72,7 @@ export async function mountOverlay(plan: OverlayPlan): Promise<void> {
     await run('mount', ['-t', 'overlay', plan.source, '-o', plan.options, plan.target], plan.cwd ? { cwd: plan.cwd } : {});
   } catch (err) {
     const e = err as { stderr?: string; message: string };
-    throw new RuntimeError('E_MOUNT_FAILED', `mounting the root filesystem at ${plan.target} failed: ${(e.stderr ?? e.message).trim()}`, { target: plan.target });
+    throw new RuntimeError(ErrorCodes.MountFailed, `mounting the root filesystem at ${plan.target} failed: ${(e.stderr ?? e.message).trim()}`, { target: plan.target });
   }
 }
 
@@ -111,7 +112,7 @@ export async function unmount(target: string): Promise<void> {
     await run('umount', [target]);
   } catch {
     await run('umount', ['-l', target]).catch((err: { stderr?: string; message: string }) => {
-      if (isMounted(target)) throw new RuntimeError('E_UNMOUNT_FAILED', `unmounting ${target} failed: ${(err.stderr ?? err.message).trim()}`, { target });
+      if (isMounted(target)) throw new RuntimeError(ErrorCodes.UnmountFailed, `unmounting ${target} failed: ${(err.stderr ?? err.message).trim()}`, { target });
     });
   }
 }

@@ -1,9 +1,10 @@
 // Container options as callers give them, and their validation at the boundary: every refusal names
 // the field and the reason (E_CONTAINER_INVALID), so bad input from a manifest never reaches runc.
 import { isAbsolute, posix } from 'node:path';
-import { GitcellError } from '../../lib/errors.ts';
+import { RuntimeError } from '../../lib/errors.ts';
 import { applyCapabilities } from './capabilities.ts';
 import type { ContainerResources, ExtraMount } from './spec.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** ContainerOptions: what a caller (CLI, agent) asks for. Only `image` is required. */
 export interface ContainerOptions extends ContainerResources {
@@ -48,7 +49,7 @@ export interface ContainerOptions extends ContainerResources {
 export const NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/;
 
 function invalid(field: string, reason: string, value?: unknown): never {
-  throw new GitcellError('E_CONTAINER_INVALID', `container option ${field}: ${reason}`, { field, reason, value });
+  throw new RuntimeError(ErrorCodes.ContainerInvalid, `container option ${field}: ${reason}`, { field, reason, value });
 }
 
 function cleanAbsolute(field: string, p: string): string {

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { GitcellError, RuntimeError } from '../../lib/errors.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 const run = promisify(execFile);
 
@@ -27,7 +28,7 @@ export function findRunc(): string {
       // keep looking
     }
   }
-  throw new RuntimeError('E_TOOL_MISSING', 'runc is not installed: run scripts/bootstrap.sh (Debian package runc)', { tool: 'runc' });
+  throw new RuntimeError(ErrorCodes.ToolMissing, 'runc is not installed: run scripts/bootstrap.sh (Debian package runc)', { tool: 'runc' });
 }
 
 /** Runc runs runc commands against one state root. */
@@ -45,7 +46,7 @@ export class Runc {
       const e = err as { stderr?: string; message: string };
       const msg = (e.stderr ?? e.message).trim();
       const notFound = /does not exist|not exist|container .* not found/i.test(msg);
-      throw new GitcellError(notFound ? 'E_RUNC_NOT_FOUND' : 'E_RUNC_FAILED', `runc ${args[0]} failed: ${msg}`, { args });
+      throw new RuntimeError(notFound ? ErrorCodes.RuncNotFound : ErrorCodes.RuncFailed, `runc ${args[0]} failed: ${msg}`, { args });
     }
   }
 
@@ -54,7 +55,7 @@ export class Runc {
     try {
       return JSON.parse(await this.exec(['state', id])) as RuncState;
     } catch (err) {
-      if (err instanceof GitcellError && err.code === 'E_RUNC_NOT_FOUND') return undefined;
+      if (err instanceof GitcellError && err.code === ErrorCodes.RuncNotFound) return undefined;
       throw err;
     }
   }
@@ -69,7 +70,7 @@ export class Runc {
     try {
       await this.exec(['delete', ...(force ? ['--force'] : []), id]);
     } catch (err) {
-      if (!(err instanceof GitcellError && err.code === 'E_RUNC_NOT_FOUND')) throw err;
+      if (!(err instanceof GitcellError && err.code === ErrorCodes.RuncNotFound)) throw err;
     }
   }
 

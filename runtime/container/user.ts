@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { GitcellError, RuntimeError } from '../../lib/errors.ts';
 import { readFileNoFollow } from '../../lib/fs.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** ResolvedUser is what the OCI spec's process.user needs, plus HOME for the environment. */
 export interface ResolvedUser {
@@ -77,7 +78,7 @@ export function resolveUser(user: string | undefined, passwd: PasswdEntry[], gro
 }
 
 function bad(user: string, reason: string): GitcellError {
-  return new RuntimeError('E_CONTAINER_USER', `user "${user}": ${reason}`, { field: 'user', user, reason });
+  return new RuntimeError(ErrorCodes.ContainerUser, `user "${user}": ${reason}`, { field: 'user', user, reason });
 }
 
 /** readImageFile reads rootfs/etc/NAME when it is a regular file reached through real directories. */

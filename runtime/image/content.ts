@@ -9,6 +9,7 @@ import { readdirIfExists } from '../../lib/fs.ts';
 import { HashCounter } from '../../lib/hash-counter.ts';
 import { assertDigest, digestHex } from './digest.ts';
 import type { Descriptor } from './types.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** BlobExpectation is what a caller knows about a blob before writing it. */
 export interface BlobExpectation {
@@ -135,10 +136,10 @@ export class ContentStore {
 
   private async commit(tmp: string, digest: string, size: number, expected: BlobExpectation): Promise<Descriptor> {
     if (expected.digest !== undefined && expected.digest !== digest) {
-      throw new ImageError('E_DIGEST_MISMATCH', `blob content hashes to ${digest}, expected ${expected.digest}; not stored`, { expected: expected.digest, actual: digest, size });
+      throw new ImageError(ErrorCodes.DigestMismatch, `blob content hashes to ${digest}, expected ${expected.digest}; not stored`, { expected: expected.digest, actual: digest, size });
     }
     if (expected.size !== undefined && expected.size !== size) {
-      throw new ImageError('E_SIZE_MISMATCH', `blob ${digest} is ${size} bytes, expected ${expected.size}; not stored`, { digest, expected: expected.size, actual: size });
+      throw new ImageError(ErrorCodes.SizeMismatch, `blob ${digest} is ${size} bytes, expected ${expected.size}; not stored`, { digest, expected: expected.size, actual: size });
     }
     const handle = await open(tmp, 'r');
     try { await handle.sync(); } finally { await handle.close(); }
@@ -150,7 +151,7 @@ export class ContentStore {
 
   private notFound(digest: string, err: unknown): unknown {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      return new ImageError('E_BLOB_NOT_FOUND', `blob ${digest} is not in the content store ${this.blobsDir}`, { digest });
+      return new ImageError(ErrorCodes.BlobNotFound, `blob ${digest} is not in the content store ${this.blobsDir}`, { digest });
     }
     return err;
   }

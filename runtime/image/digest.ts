@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ImageError } from '../../lib/errors.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 const digestPattern = /^sha256:[a-f0-9]{64}$/;
 
@@ -15,7 +16,7 @@ export function isDigest(value: unknown): value is string {
 export function assertDigest(value: unknown, where: string): string {
   if (isDigest(value)) return value;
   const shown = typeof value === 'string' ? value.slice(0, 80) : typeof value;
-  throw new ImageError('E_DIGEST_INVALID', `${where}: "${shown}" is not a sha256 digest (sha256:<64 hex>)`, { where, value: shown });
+  throw new ImageError(ErrorCodes.DigestInvalid, `${where}: "${shown}" is not a sha256 digest (sha256:<64 hex>)`, { where, value: shown });
 }
 
 /** digestHex returns the 64 hex digits of a valid digest. */

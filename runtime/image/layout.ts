@@ -10,6 +10,7 @@ import { parseDescriptor, parseJsonBlob, parseManifestOrIndex } from './manifest
 import { normalizeReference } from './reference.ts';
 import type { ImageStore } from './store.ts';
 import { MediaTypes, type Descriptor, type ResolvedImage } from './types.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** REF_NAME_ANNOTATION is the index.json annotation that carries an image's tag in a layout. */
 export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name';
@@ -32,7 +33,7 @@ async function readIndex(dir: string): Promise<{ schemaVersion: number; mediaTyp
     throw err;
   }
   const doc = parseJsonBlob(data, `${dir}/index.json`);
-  if (!Array.isArray(doc.manifests)) throw new ImageError('E_LAYOUT_INVALID', `${dir}/index.json: field "manifests" must be an array`, { dir });
+  if (!Array.isArray(doc.manifests)) throw new ImageError(ErrorCodes.LayoutInvalid, `${dir}/index.json: field "manifests" must be an array`, { dir });
   return { schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: doc.manifests.map((m, i) => parseDescriptor(m, `${dir}/index.json`, `manifests[${i}]`)) };
 }
 
@@ -44,7 +45,7 @@ async function readIndex(dir: string): Promise<{ schemaVersion: number; mediaTyp
 export async function exportOciLayout(store: ImageStore, ref: string, dir: string, tag?: string): Promise<Descriptor> {
   const img = await store.resolve(ref);
   const name = tag ?? tagOf(img);
-  if (!tagPattern.test(name)) throw new ImageError('E_LAYOUT_INVALID', `layout tag "${name}" is not a valid tag`, { tag: name });
+  if (!tagPattern.test(name)) throw new ImageError(ErrorCodes.LayoutInvalid, `layout tag "${name}" is not a valid tag`, { tag: name });
   await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
   await writeFile(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
   const configSize = await store.content.size(img.configDigest);
@@ -85,14 +86,14 @@ export async function importOciLayout(store: ImageStore, dir: string, ref: strin
   try {
     layout = (parseJsonBlob(await readFile(join(dir, 'oci-layout')), `${dir}/oci-layout`).imageLayoutVersion as string) ?? '';
   } catch (err) {
-    throw new ImageError('E_LAYOUT_INVALID', `${dir} is not an OCI image layout (oci-layout: ${(err as Error).message})`, { dir });
+    throw new ImageError(ErrorCodes.LayoutInvalid, `${dir} is not an OCI image layout (oci-layout: ${(err as Error).message})`, { dir });
   }
-  if (layout !== '1.0.0') throw new ImageError('E_LAYOUT_INVALID', `${dir}/oci-layout: imageLayoutVersion "${layout}" is not 1.0.0`, { dir });
+  if (layout !== '1.0.0') throw new ImageError(ErrorCodes.LayoutInvalid, `${dir}/oci-layout: imageLayoutVersion "${layout}" is not 1.0.0`, { dir });
   const index = await readIndex(dir);
   const candidates = tag === undefined ? index.manifests : index.manifests.filter((m) => m.annotations?.[REF_NAME_ANNOTATION] === tag);
   if (candidates.length !== 1) {
     const tags = index.manifests.map((m) => m.annotations?.[REF_NAME_ANNOTATION] ?? '(untagged)').join(', ');
-    throw new ImageError('E_IMAGE_NOT_FOUND', tag === undefined
+    throw new ImageError(ErrorCodes.ImageNotFound, tag === undefined
       ? `${dir}: index.json has ${candidates.length} images (${tags}); name one as DIR:TAG`
       : `${dir}: no image tagged "${tag}" in index.json (has: ${tags || 'nothing'})`, { dir, tag });
   }
@@ -102,7 +103,7 @@ export async function importOciLayout(store: ImageStore, dir: string, ref: strin
     if (await store.content.has(desc.digest)) return;
     // Open first: a stream opened lazily would report a missing file as an unhandled error event.
     const handle = await open(path, 'r').catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') throw new ImageError('E_BLOB_NOT_FOUND', `${dir}: blob ${desc.digest} is missing from blobs/sha256`, { dir, digest: desc.digest });
+      if (err.code === 'ENOENT') throw new ImageError(ErrorCodes.BlobNotFound, `${dir}: blob ${desc.digest} is missing from blobs/sha256`, { dir, digest: desc.digest });
       throw err;
     });
     await store.content.writeBlob(handle.createReadStream(), { digest: desc.digest, size: desc.size });

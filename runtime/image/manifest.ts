@@ -3,6 +3,7 @@
 import { GitcellError, ImageError, RuntimeError } from '../../lib/errors.ts';
 import { isDigest } from './digest.ts';
 import { MediaTypes, isIndexMediaType, isManifestMediaType, layerCompression, type Descriptor, type ImageConfig, type Platform } from './types.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** ParsedManifest is a single-platform image manifest (OCI or Docker schema2). */
 export interface ParsedManifest {
@@ -29,7 +30,7 @@ export interface ParsedConfig {
 }
 
 function invalid(where: string, field: string, reason: string): GitcellError {
-  return new ImageError('E_MANIFEST_INVALID', `${where}: field "${field}" ${reason}`, { where, field, reason });
+  return new ImageError(ErrorCodes.ManifestInvalid, `${where}: field "${field}" ${reason}`, { where, field, reason });
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -42,9 +43,9 @@ export function parseJsonBlob(data: Buffer, where: string): Record<string, unkno
   try {
     value = JSON.parse(data.toString('utf8'));
   } catch (err) {
-    throw new ImageError('E_MANIFEST_INVALID', `${where}: not valid JSON (${(err as Error).message})`, { where });
+    throw new ImageError(ErrorCodes.ManifestInvalid, `${where}: not valid JSON (${(err as Error).message})`, { where });
   }
-  if (!isObject(value)) throw new ImageError('E_MANIFEST_INVALID', `${where}: not a JSON object`, { where });
+  if (!isObject(value)) throw new ImageError(ErrorCodes.ManifestInvalid, `${where}: not a JSON object`, { where });
   return value;
 }
 
@@ -92,7 +93,7 @@ export function parseManifestOrIndex(data: Buffer, where: string, hintMediaType?
   const layers = doc.layers.map((l, i) => parseDescriptor(l, where, `layers[${i}]`));
   layers.forEach((l, i) => {
     if (layerCompression(l.mediaType) === undefined) {
-      throw new RuntimeError('E_LAYER_UNSUPPORTED', `${where}: layers[${i}] has media type "${l.mediaType}"; gitcell unpacks only tar and tar+gzip layers`, { where, index: i, mediaType: l.mediaType });
+      throw new RuntimeError(ErrorCodes.LayerUnsupported, `${where}: layers[${i}] has media type "${l.mediaType}"; gitcell unpacks only tar and tar+gzip layers`, { where, index: i, mediaType: l.mediaType });
     }
   });
   return { kind: 'manifest', mediaType, config, layers };
@@ -109,7 +110,7 @@ export function selectPlatform(index: ParsedIndex, where: string, platform: Plat
   const manifests = index.manifests.filter((m) => isManifestMediaType(m.mediaType));
   if (manifests.length === 1 && manifests[0]!.platform === undefined) return manifests[0]!;
   const have = index.manifests.map((m) => (m.platform ? `${m.platform.os}/${m.platform.architecture}` : '(no platform)')).join(', ');
-  throw new ImageError('E_PLATFORM_NOT_FOUND', `${where}: no ${platform.os}/${platform.architecture} manifest in the index (has: ${have || 'nothing'})`, { where, have });
+  throw new ImageError(ErrorCodes.PlatformNotFound, `${where}: no ${platform.os}/${platform.architecture} manifest in the index (has: ${have || 'nothing'})`, { where, have });
 }
 
 function stringArray(v: unknown, where: string, field: string): string[] | undefined {

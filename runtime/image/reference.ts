@@ -1,5 +1,6 @@
 import { ImageError } from '../../lib/errors.ts';
 import { isDigest } from './digest.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** Reference is a parsed image reference: registry host, repository path, tag and/or digest. */
 export interface Reference {
@@ -28,7 +29,7 @@ export const LOCAL_DOMAIN = 'localhost';
  */
 export function parseReference(input: string): Reference {
   const fail = (reason: string): never => {
-    throw new ImageError('E_REFERENCE_INVALID', `image reference "${input}": ${reason}`, { reference: input, reason });
+    throw new ImageError(ErrorCodes.ReferenceInvalid, `image reference "${input}": ${reason}`, { reference: input, reason });
   };
   if (typeof input !== 'string' || input.length === 0) fail('empty');
   if (input.length > 512) fail('longer than 512 characters');

@@ -10,6 +10,7 @@ import { ImageError } from '../../lib/errors.ts';
 import { HashCounter } from './content.ts';
 import type { ImageStore } from './store.ts';
 import { MediaTypes, type Descriptor, type ImageConfig, type ResolvedImage } from './types.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** ImportOptions tune importRootfs. */
 export interface ImportOptions {
@@ -38,7 +39,7 @@ function devMinor(rdev: number): number { return (rdev & 0xff) | (Math.floor(rde
  */
 export async function writeLayerFromDir(store: ImageStore, dir: string, options: ImportOptions = {}): Promise<{ descriptor: Descriptor; diffId: string }> {
   const top = await lstat(dir).catch(() => undefined);
-  if (!top?.isDirectory()) throw new ImageError('E_ROOTFS_INVALID', `root filesystem ${dir} is not a directory`, { dir });
+  if (!top?.isDirectory()) throw new ImageError(ErrorCodes.RootfsInvalid, `root filesystem ${dir} is not a directory`, { dir });
   const gzip = options.gzip ?? true;
   const pack = tar.pack();
   const diff = new HashCounter();
@@ -128,7 +129,7 @@ export async function buildBusyboxRootfs(dir: string, busybox = BUSYBOX_PATH): P
   try {
     applets = execFileSync(busybox, ['--list'], { encoding: 'utf8' }).split('\n').filter((a) => /^[a-z0-9_.[-]+$/i.test(a) && a !== 'busybox');
   } catch (err) {
-    throw new ImageError('E_BUSYBOX_MISSING', `${busybox} cannot run (${(err as Error).message}); install the Debian package busybox-static`, { busybox });
+    throw new ImageError(ErrorCodes.BusyboxMissing, `${busybox} cannot run (${(err as Error).message}); install the Debian package busybox-static`, { busybox });
   }
   for (const d of ['bin', 'dev', 'etc', 'proc', 'sys', 'root', 'tmp', 'var', 'var/www', 'home', 'run', 'usr', 'usr/bin']) {
     await mkdir(join(dir, d), { recursive: true });

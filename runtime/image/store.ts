@@ -9,6 +9,7 @@ import { assertDigest } from './digest.ts';
 import { canonicalJson, parseImageConfig, parseJsonBlob, parseManifestOrIndex, selectPlatform, toOciLayerMediaType } from './manifest.ts';
 import { normalizeReference, parseReference } from './reference.ts';
 import { MediaTypes, type Descriptor, type ImageConfig, type ResolvedImage } from './types.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** RefRecord is one stored reference: a name:tag (or name@digest) pointing at a manifest or index. */
 export interface RefRecord {
@@ -67,7 +68,7 @@ export class ImageStore {
     } else {
       const parsed = parseReference(name);
       if (parsed.digest === undefined || !(await this.content.has(parsed.digest))) {
-        throw new ImageError('E_IMAGE_NOT_FOUND', `image ${name} is not in the local store (pull or import it first)`, { ref: name });
+        throw new ImageError(ErrorCodes.ImageNotFound, `image ${name} is not in the local store (pull or import it first)`, { ref: name });
       }
       digest = parsed.digest;
     }
@@ -83,17 +84,17 @@ export class ImageStore {
       manifestDesc = selectPlatform(doc, `index ${digest} of ${ref}`);
       data = await this.content.readBlob(manifestDesc.digest);
       doc = parseManifestOrIndex(data, `manifest ${manifestDesc.digest} of ${ref}`, manifestDesc.mediaType);
-      if (doc.kind !== 'manifest') throw new ImageError('E_MANIFEST_INVALID', `manifest ${manifestDesc.digest} of ${ref}: an index inside an index is not supported`, { ref });
+      if (doc.kind !== 'manifest') throw new ImageError(ErrorCodes.ManifestInvalid, `manifest ${manifestDesc.digest} of ${ref}: an index inside an index is not supported`, { ref });
       manifestDesc = { mediaType: doc.mediaType, digest: manifestDesc.digest, size: data.length };
     }
     const configData = await this.content.readBlob(doc.config.digest);
     const config = parseImageConfig(configData, `config ${doc.config.digest} of ${ref}`);
     if (config.diffIds.length !== doc.layers.length) {
-      throw new ImageError('E_MANIFEST_INVALID', `image ${ref}: manifest has ${doc.layers.length} layers but config rootfs.diff_ids has ${config.diffIds.length}`, { ref });
+      throw new ImageError(ErrorCodes.ManifestInvalid, `image ${ref}: manifest has ${doc.layers.length} layers but config rootfs.diff_ids has ${config.diffIds.length}`, { ref });
     }
     for (const layer of doc.layers) {
       if (!(await this.content.has(layer.digest))) {
-        throw new ImageError('E_BLOB_NOT_FOUND', `image ${ref}: layer ${layer.digest} is not in the content store`, { ref, digest: layer.digest });
+        throw new ImageError(ErrorCodes.BlobNotFound, `image ${ref}: layer ${layer.digest} is not in the content store`, { ref, digest: layer.digest });
       }
     }
     return {
@@ -113,7 +114,7 @@ export class ImageStore {
     try {
       const rec = parseJsonBlob(await readFile(this.refPath(name)), `ref file of ${name}`);
       if (rec.ref !== name || typeof rec.digest !== 'string' || typeof rec.mediaType !== 'string' || typeof rec.size !== 'number') {
-        throw new ImageError('E_REF_INVALID', `ref file ${this.refPath(name)} is damaged`, { ref: name });
+        throw new ImageError(ErrorCodes.RefInvalid, `ref file ${this.refPath(name)} is damaged`, { ref: name });
       }
       return { ref: name, digest: assertDigest(rec.digest, `ref ${name}`), mediaType: rec.mediaType, size: rec.size };
     } catch (err) {
@@ -133,11 +134,11 @@ export class ImageStore {
       try {
         rec = parseJsonBlob(await readFile(path), `ref file ${path}`);
       } catch (err) {
-        throw new ImageError('E_REF_INVALID', `ref file ${path} is damaged (${(err as Error).message}); remove it or restore it`, { file: path });
+        throw new ImageError(ErrorCodes.RefInvalid, `ref file ${path} is damaged (${(err as Error).message}); remove it or restore it`, { file: path });
       }
       for (const field of ['ref', 'digest', 'mediaType', 'size'] as const) {
         const want = field === 'size' ? 'number' : 'string';
-        if (typeof rec[field] !== want) throw new ImageError('E_REF_INVALID', `ref file ${path}: field "${field}" must be a ${want}`, { file: path, field });
+        if (typeof rec[field] !== want) throw new ImageError(ErrorCodes.RefInvalid, `ref file ${path}: field "${field}" must be a ${want}`, { file: path, field });
       }
       out.push({ ref: rec.ref as string, digest: assertDigest(rec.digest, `ref file ${path}`), mediaType: rec.mediaType as string, size: rec.size as number });
     }
@@ -177,7 +178,7 @@ export class ImageStore {
   /** remove deletes a reference (its blobs stay until garbage collection); E_IMAGE_NOT_FOUND. */
   async remove(ref: string): Promise<void> {
     const name = normalizeReference(ref);
-    if (!(await this.getRef(name))) throw new ImageError('E_IMAGE_NOT_FOUND', `image ${name} is not in the local store`, { ref: name });
+    if (!(await this.getRef(name))) throw new ImageError(ErrorCodes.ImageNotFound, `image ${name} is not in the local store`, { ref: name });
     await rm(this.refPath(name), { force: true });
   }
 
@@ -191,7 +192,7 @@ export class ImageStore {
     for (const l of input.addLayers) {
       assertDigest(l.diffId, `putImage ${name}: diffId`);
       if (!(await this.content.has(l.descriptor.digest))) {
-        throw new ImageError('E_BLOB_NOT_FOUND', `putImage ${name}: layer ${l.descriptor.digest} must be written to the content store first`, { ref: name, digest: l.descriptor.digest });
+        throw new ImageError(ErrorCodes.BlobNotFound, `putImage ${name}: layer ${l.descriptor.digest} must be written to the content store first`, { ref: name, digest: l.descriptor.digest });
       }
     }
     const created = input.created ?? new Date().toISOString();

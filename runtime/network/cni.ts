@@ -1,10 +1,13 @@
 import { access, constants } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GitcellError, NetworkError } from '../../lib/errors.ts';
+import { NetworkError } from '../../lib/errors.ts';
 import { runCommand } from './exec.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** CniCommand is one of the operations of the CNI spec (VERSION and GC are not needed here). */
 export type CniCommand = 'ADD' | 'DEL' | 'CHECK';
+
+const CNI_FAILURE_CODES = { ADD: ErrorCodes.CniAdd, DEL: ErrorCodes.CniDel, CHECK: ErrorCodes.CniCheck } as const;
 
 /** CniPluginConf is one plugin's configuration as the CNI spec passes it on stdin. */
 export interface CniPluginConf {
@@ -48,7 +51,7 @@ export interface CniInvocation {
 /** findPlugin returns the executable for plugin `type` in the first directory that has it. */
 export async function findPlugin(type: string, pluginDirs: string[]): Promise<string> {
   if (!/^[A-Za-z0-9_-]+$/.test(type)) {
-    throw new NetworkError('E_CNI_PLUGIN', `CNI plugin type "${type}" is not a plain plugin name`, { type });
+    throw new NetworkError(ErrorCodes.CniPlugin, `CNI plugin type "${type}" is not a plain plugin name`, { type });
   }
   for (const dir of pluginDirs) {
     const file = join(dir, type);
@@ -59,7 +62,7 @@ export async function findPlugin(type: string, pluginDirs: string[]): Promise<st
       // try the next directory
     }
   }
-  throw new NetworkError('E_CNI_PLUGIN', `CNI plugin "${type}" not found in ${pluginDirs.join(':')} (Debian package containernetworking-plugins)`, { type, pluginDirs });
+  throw new NetworkError(ErrorCodes.CniPlugin, `CNI plugin "${type}" not found in ${pluginDirs.join(':')} (Debian package containernetworking-plugins)`, { type, pluginDirs });
 }
 
 /**
@@ -82,7 +85,7 @@ export async function invokePlugin(command: CniCommand, conf: Record<string, unk
   if (r.code !== 0) {
     const err = parseCniError(r.stdout);
     const detail = err ? `${err.msg}${err.details ? `: ${err.details}` : ''} (CNI code ${err.code})` : (r.stderr.trim() || r.stdout.trim() || `exit code ${r.code}`);
-    throw new GitcellError(`E_CNI_${command}` as const, `CNI ${command} with plugin ${conf.type} for ${inv.containerId} failed: ${detail}`, {
+    throw new NetworkError(CNI_FAILURE_CODES[command], `CNI ${command} with plugin ${conf.type} for ${inv.containerId} failed: ${detail}`, {
       plugin: conf.type, containerId: inv.containerId, cniCode: err?.code,
     });
   }
@@ -109,17 +112,17 @@ export function parseCniResult(stdout: string, plugin: string): CniResult {
   try {
     v = JSON.parse(stdout);
   } catch {
-    throw new NetworkError('E_CNI_RESULT', `CNI plugin ${plugin} printed a result that is not JSON`, { plugin, stdout: stdout.slice(0, 200) });
+    throw new NetworkError(ErrorCodes.CniResult, `CNI plugin ${plugin} printed a result that is not JSON`, { plugin, stdout: stdout.slice(0, 200) });
   }
-  if (typeof v !== 'object' || v === null) throw new NetworkError('E_CNI_RESULT', `CNI plugin ${plugin} result is not an object`, { plugin });
+  if (typeof v !== 'object' || v === null) throw new NetworkError(ErrorCodes.CniResult, `CNI plugin ${plugin} result is not an object`, { plugin });
   const r = v as Record<string, unknown>;
-  if (typeof r.cniVersion !== 'string') throw new NetworkError('E_CNI_RESULT', `CNI plugin ${plugin} result has no cniVersion`, { plugin, field: 'cniVersion' });
+  if (typeof r.cniVersion !== 'string') throw new NetworkError(ErrorCodes.CniResult, `CNI plugin ${plugin} result has no cniVersion`, { plugin, field: 'cniVersion' });
   if (r.ips !== undefined) {
-    if (!Array.isArray(r.ips)) throw new NetworkError('E_CNI_RESULT', `CNI plugin ${plugin} result field ips is not a list`, { plugin, field: 'ips' });
+    if (!Array.isArray(r.ips)) throw new NetworkError(ErrorCodes.CniResult, `CNI plugin ${plugin} result field ips is not a list`, { plugin, field: 'ips' });
     r.ips.forEach((ip: unknown, i: number) => {
       const a = (ip as { address?: unknown } | null)?.address;
       if (typeof a !== 'string' || !/^[0-9a-fA-F:.]+\/\d{1,3}$/.test(a)) {
-        throw new NetworkError('E_CNI_RESULT', `CNI plugin ${plugin} result field ips[${i}].address is not a CIDR address`, { plugin, field: `ips[${i}].address` });
+        throw new NetworkError(ErrorCodes.CniResult, `CNI plugin ${plugin} result field ips[${i}].address is not a CIDR address`, { plugin, field: `ips[${i}].address` });
       }
     });
   }
@@ -149,7 +152,7 @@ export async function addNetworkList(list: CniNetworkList, inv: CniInvocation): 
   for (const plugin of list.plugins) {
     prev = await invokePlugin('ADD', pluginConf(list, plugin, prev), inv);
   }
-  if (!prev) throw new NetworkError('E_CNI_RESULT', `CNI network ${list.name} has no plugins`, { network: list.name });
+  if (!prev) throw new NetworkError(ErrorCodes.CniResult, `CNI network ${list.name} has no plugins`, { network: list.name });
   return prev;
 }
 

@@ -1,6 +1,7 @@
-import { GitcellError } from '../../lib/errors.ts';
+import { NetworkError } from '../../lib/errors.ts';
 import { parseIpv4Cidr } from '../../lib/ipv4.ts';
 import type { CniNetworkList } from './cni.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** BridgeNetworkOptions describe one node's task network: a Linux bridge and an IPv4 subnet. */
 export interface BridgeNetworkOptions {
@@ -22,7 +23,7 @@ export { parseIpv4Cidr, formatIpv4, ipv4InSubnet } from '../../lib/ipv4.ts';
 /** validateBridgeName checks a Linux interface name: 1-15 characters, no '/', no whitespace. */
 export function validateBridgeName(name: string): void {
   if (!/^[A-Za-z0-9_.-]{1,15}$/.test(name)) {
-    throw new GitcellError('E_NETWORK_CONFIG', `bridge "${name}" is not a valid interface name (1-15 letters, digits, '_', '.', '-')`, { field: 'bridge', value: name });
+    throw new NetworkError(ErrorCodes.NetworkConfig, `bridge "${name}" is not a valid interface name (1-15 letters, digits, '_', '.', '-')`, { field: 'bridge', value: name });
   }
 }
 
@@ -35,7 +36,7 @@ export function bridgeNetworkList(o: BridgeNetworkOptions): CniNetworkList {
   validateBridgeName(o.bridge);
   parseIpv4Cidr(o.subnet);
   if (!/^[A-Za-z0-9_.-]+$/.test(o.name)) {
-    throw new GitcellError('E_NETWORK_CONFIG', `network name "${o.name}" must be letters, digits, '_', '.', '-'`, { field: 'name', value: o.name });
+    throw new NetworkError(ErrorCodes.NetworkConfig, `network name "${o.name}" must be letters, digits, '_', '.', '-'`, { field: 'name', value: o.name });
   }
   return {
     cniVersion: '1.0.0',

@@ -9,6 +9,7 @@ import {
 import { bridgeNetworkList, loopbackNetworkList, validateBridgeName } from './config.ts';
 import { runCommand } from './exec.ts';
 import { createNetns, deleteNetns, listNetns, netnsExists, netnsPath, validateNetnsName } from './netns.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** NetworkManagerOptions configure one node's task network. */
 export interface NetworkManagerOptions {
@@ -60,7 +61,7 @@ export class NetworkManager {
   constructor(options: NetworkManagerOptions) {
     validateBridgeName(options.bridge);
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(options.netnsPrefix)) {
-      throw new NetworkError('E_NETWORK_CONFIG', `netnsPrefix "${options.netnsPrefix}" must be letters, digits, '_', '.', '-'`, { field: 'netnsPrefix' });
+      throw new NetworkError(ErrorCodes.NetworkConfig, `netnsPrefix "${options.netnsPrefix}" must be letters, digits, '_', '.', '-'`, { field: 'netnsPrefix' });
     }
     this.options = { pluginDirs: DEFAULT_PLUGIN_DIRS, ipMasq: false, ...options };
     this.ipamDir = join(options.stateDir, 'ipam');
@@ -116,7 +117,7 @@ export class NetworkManager {
   async check(id: string): Promise<void> {
     this.validateId(id);
     const cached = await this.readCache(id);
-    if (!cached) throw new NetworkError('E_NETWORK_NOT_FOUND', `sandbox ${id} has no network attachment`, { id });
+    if (!cached) throw new NetworkError(ErrorCodes.NetworkNotFound, `sandbox ${id} has no network attachment`, { id });
     await checkNetworkList(this.list, this.invocation(id, cached.netns, 'eth0'), cached.result);
   }
 
@@ -160,7 +161,7 @@ export class NetworkManager {
     const link = await runCommand('ip', ['link', 'show', this.options.bridge]);
     if (link.code === 0) {
       const r = await runCommand('ip', ['link', 'delete', this.options.bridge, 'type', 'bridge']);
-      if (r.code !== 0) throw new NetworkError('E_NETWORK_DESTROY', `cannot delete bridge ${this.options.bridge}: ${r.stderr.trim()}`, { bridge: this.options.bridge });
+      if (r.code !== 0) throw new NetworkError(ErrorCodes.NetworkDestroy, `cannot delete bridge ${this.options.bridge}: ${r.stderr.trim()}`, { bridge: this.options.bridge });
     }
     await rm(this.options.stateDir, { recursive: true, force: true });
   }
@@ -174,7 +175,7 @@ export class NetworkManager {
       await delNetworkList(this.list, inv, prevResult);
       if (exists) await delNetworkList(this.loopback, { ...inv, ifName: 'lo' });
     } catch (err) {
-      throw new NetworkError('E_CNI_DEL', `cannot release the network of ${id}: ${errorMessage(err)}`, { id }, { cause: err });
+      throw new NetworkError(ErrorCodes.CniDel, `cannot release the network of ${id}: ${errorMessage(err)}`, { id }, { cause: err });
     }
   }
 
@@ -189,12 +190,12 @@ export class NetworkManager {
 
   private toAttachment(id: string, name: string, result: CniResult): Attachment {
     const v4 = ipv4Of(result);
-    if (!v4) throw new NetworkError('E_CNI_RESULT', `CNI gave sandbox ${id} no IPv4 address`, { id });
+    if (!v4) throw new NetworkError(ErrorCodes.CniResult, `CNI gave sandbox ${id} no IPv4 address`, { id });
     return { id, netns: name, netnsPath: netnsPath(name), ip: v4.ip, prefix: v4.prefix, ...(v4.gateway ? { gateway: v4.gateway } : {}) };
   }
 
   private validateId(id: string): void {
-    if (!ID_RE.test(id)) throw new NetworkError('E_NETWORK_ID', `sandbox id "${id}" is invalid (letters, digits, '_', '.', '-', at most 128)`, { id });
+    if (!ID_RE.test(id)) throw new NetworkError(ErrorCodes.NetworkId, `sandbox id "${id}" is invalid (letters, digits, '_', '.', '-', at most 128)`, { id });
     validateNetnsName(this.netnsName(id));
   }
 

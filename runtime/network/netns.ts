@@ -1,6 +1,7 @@
 import { NetworkError } from '../../lib/errors.ts';
 import { readdirIfExists } from '../../lib/fs.ts';
 import { runCommand } from './exec.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** NETNS_DIR is where `ip netns` keeps its bind-mounted namespaces (iproute2's fixed location). */
 export const NETNS_DIR = '/var/run/netns';
@@ -10,7 +11,7 @@ const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,200}$/;
 /** validateNetnsName rejects names `ip netns` would misread or that could escape NETNS_DIR. */
 export function validateNetnsName(name: string): void {
   if (!NAME_RE.test(name) || name.includes('..')) {
-    throw new NetworkError('E_NETNS_NAME', `network namespace name "${name}" is invalid: use letters, digits, '.', '_' and '-' (at most 201 characters)`, { name });
+    throw new NetworkError(ErrorCodes.NetnsName, `network namespace name "${name}" is invalid: use letters, digits, '.', '_' and '-' (at most 201 characters)`, { name });
   }
 }
 
@@ -39,7 +40,7 @@ export async function createNetns(name: string): Promise<string> {
   if (await netnsExists(name)) return path;
   const r = await runCommand('ip', ['netns', 'add', name]);
   if (r.code !== 0 && !(await netnsExists(name))) {
-    throw new NetworkError('E_NETNS_CREATE', `cannot create network namespace ${name}: ${r.stderr.trim()}`, { name });
+    throw new NetworkError(ErrorCodes.NetnsCreate, `cannot create network namespace ${name}: ${r.stderr.trim()}`, { name });
   }
   return path;
 }
@@ -50,7 +51,7 @@ export async function deleteNetns(name: string): Promise<void> {
   if (!(await netnsExists(name))) return;
   const r = await runCommand('ip', ['netns', 'delete', name]);
   if (r.code !== 0 && (await netnsExists(name))) {
-    throw new NetworkError('E_NETNS_DELETE', `cannot delete network namespace ${name}: ${r.stderr.trim()}`, { name });
+    throw new NetworkError(ErrorCodes.NetnsDelete, `cannot delete network namespace ${name}: ${r.stderr.trim()}`, { name });
   }
 }
 

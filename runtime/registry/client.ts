@@ -1,6 +1,7 @@
-import { GitcellError, ImageError } from '../../lib/errors.ts';
+import { ImageError } from '../../lib/errors.ts';
 import { isPlainHttpRegistry } from '../image/index.ts';
 import { basicAuthorization, parseChallenge, tokenRequestUrl, type Challenge, type Credentials } from './auth.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** MANIFEST_ACCEPT lists every manifest and index type gitcell reads, for the Accept header. */
 export const MANIFEST_ACCEPT = [
@@ -88,24 +89,24 @@ export class RegistryClient {
     if (res.status === 401) {
       const challenge = parseChallenge(res.headers.get('www-authenticate'));
       await res.body?.cancel();
-      if (!challenge) throw new ImageError('E_REGISTRY_UNAUTHORIZED', `${this.domain}: ${method} ${url.pathname} was refused (401) without a WWW-Authenticate challenge`, { domain: this.domain });
+      if (!challenge) throw new ImageError(ErrorCodes.RegistryUnauthorized, `${this.domain}: ${method} ${url.pathname} was refused (401) without a WWW-Authenticate challenge`, { domain: this.domain });
       const had = this.auth.get(options.scope);
       this.challenge = challenge;
       await this.authenticate(challenge, options.scope);
       if (had === this.auth.get(options.scope) && challenge.scheme === 'basic') {
-        throw new ImageError('E_REGISTRY_UNAUTHORIZED', `${this.domain}: credentials for ${this.credentials?.username ?? '(anonymous)'} were refused`, { domain: this.domain });
+        throw new ImageError(ErrorCodes.RegistryUnauthorized, `${this.domain}: credentials for ${this.credentials?.username ?? '(anonymous)'} were refused`, { domain: this.domain });
       }
       res = await this.send(method, url, this.headersFor(options), options.body, options.stream ?? false, options.signal);
       if (res.status === 401) {
         await res.body?.cancel();
-        throw new ImageError('E_REGISTRY_UNAUTHORIZED', `${this.domain}: ${method} ${url.pathname} still refused (401) after authenticating as ${this.credentials?.username ?? '(anonymous)'} for ${options.scope}`, { domain: this.domain, scope: options.scope });
+        throw new ImageError(ErrorCodes.RegistryUnauthorized, `${this.domain}: ${method} ${url.pathname} still refused (401) after authenticating as ${this.credentials?.username ?? '(anonymous)'} for ${options.scope}`, { domain: this.domain, scope: options.scope });
       }
     }
     return res;
   }
 
   /** failure turns an unexpected response into a GitcellError carrying the registry's error codes. */
-  async failure(res: Response, what: string): Promise<GitcellError> {
+  async failure(res: Response, what: string): Promise<InstanceType<typeof ImageError>> {
     let detail = '';
     try {
       const text = (await res.text()).slice(0, 2000);
@@ -118,9 +119,9 @@ export class RegistryClient {
     } catch { /* body unreadable: status alone */ }
     const data = { domain: this.domain, status: res.status, detail };
     const msg = `${this.domain}: ${what} failed with HTTP ${res.status}${detail ? ` (${detail})` : ''}`;
-    if (res.status === 401) return new ImageError('E_REGISTRY_UNAUTHORIZED', msg, data);
-    if (res.status === 403) return new ImageError('E_REGISTRY_DENIED', msg, data);
-    return new ImageError('E_REGISTRY_ERROR', msg, data);
+    if (res.status === 401) return new ImageError(ErrorCodes.RegistryUnauthorized, msg, data);
+    if (res.status === 403) return new ImageError(ErrorCodes.RegistryDenied, msg, data);
+    return new ImageError(ErrorCodes.RegistryError, msg, data);
   }
 
   private headersFor(options: RequestOptions): Record<string, string> {
@@ -132,34 +133,34 @@ export class RegistryClient {
 
   private async authenticate(challenge: Challenge, scope: string): Promise<void> {
     if (challenge.scheme === 'basic') {
-      if (!this.credentials) throw new ImageError('E_REGISTRY_UNAUTHORIZED', `${this.domain} wants basic auth; give credentials (--username and --password-stdin, or GITCELL_REGISTRY_USERNAME/GITCELL_REGISTRY_PASSWORD)`, { domain: this.domain });
+      if (!this.credentials) throw new ImageError(ErrorCodes.RegistryUnauthorized, `${this.domain} wants basic auth; give credentials (--username and --password-stdin, or GITCELL_REGISTRY_USERNAME/GITCELL_REGISTRY_PASSWORD)`, { domain: this.domain });
       this.auth.set(scope, basicAuthorization(this.credentials));
       return;
     }
     if (challenge.scheme !== 'bearer') {
-      throw new ImageError('E_REGISTRY_UNAUTHORIZED', `${this.domain} wants "${challenge.scheme}" auth, which gitcell does not speak (basic and bearer only)`, { domain: this.domain });
+      throw new ImageError(ErrorCodes.RegistryUnauthorized, `${this.domain} wants "${challenge.scheme}" auth, which gitcell does not speak (basic and bearer only)`, { domain: this.domain });
     }
     let url: URL;
     try {
       url = tokenRequestUrl(challenge, scope);
     } catch (err) {
-      throw new ImageError('E_REGISTRY_UNAUTHORIZED', `${this.domain}: bad Bearer challenge (${(err as Error).message})`, { domain: this.domain });
+      throw new ImageError(ErrorCodes.RegistryUnauthorized, `${this.domain}: bad Bearer challenge (${(err as Error).message})`, { domain: this.domain });
     }
     const headers: Record<string, string> = {};
     if (this.credentials) headers.authorization = basicAuthorization(this.credentials);
     const res = await this.send('GET', url, headers, undefined, false);
     if (!res.ok) {
       const err = await this.failure(res, `token request to ${url.origin}${url.pathname}`);
-      throw new GitcellError(res.status === 401 || res.status === 403 ? 'E_REGISTRY_UNAUTHORIZED' : err.code, err.message, err.data);
+      throw new ImageError(res.status === 401 || res.status === 403 ? ErrorCodes.RegistryUnauthorized : err.code, err.message, err.data);
     }
     let body: { token?: unknown; access_token?: unknown };
     try {
       body = (await res.json()) as typeof body;
     } catch {
-      throw new ImageError('E_REGISTRY_UNAUTHORIZED', `${this.domain}: token endpoint ${url.origin}${url.pathname} did not return JSON`, { domain: this.domain });
+      throw new ImageError(ErrorCodes.RegistryUnauthorized, `${this.domain}: token endpoint ${url.origin}${url.pathname} did not return JSON`, { domain: this.domain });
     }
     const token = typeof body.token === 'string' ? body.token : typeof body.access_token === 'string' ? body.access_token : undefined;
-    if (!token) throw new ImageError('E_REGISTRY_UNAUTHORIZED', `${this.domain}: token endpoint ${url.origin}${url.pathname} returned no token`, { domain: this.domain });
+    if (!token) throw new ImageError(ErrorCodes.RegistryUnauthorized, `${this.domain}: token endpoint ${url.origin}${url.pathname} returned no token`, { domain: this.domain });
     this.auth.set(scope, `Bearer ${token}`);
   }
 
@@ -175,7 +176,7 @@ export class RegistryClient {
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       const why = cause?.code ?? cause?.message ?? (err as Error).message;
-      throw new ImageError('E_REGISTRY_UNREACHABLE', `${this.domain}: ${method} ${url.origin}${url.pathname} failed (${why})`, { domain: this.domain, url: url.href, reason: why });
+      throw new ImageError(ErrorCodes.RegistryUnreachable, `${this.domain}: ${method} ${url.origin}${url.pathname} failed (${why})`, { domain: this.domain, url: url.href, reason: why });
     }
   }
 }
@@ -185,14 +186,14 @@ export async function readLimited(res: Response, limit: number, what: string): P
   const declared = Number(res.headers.get('content-length') ?? '0');
   if (declared > limit) {
     await res.body?.cancel();
-    throw new ImageError('E_REGISTRY_ERROR', `${what}: ${declared} bytes is over the ${limit}-byte limit`, { limit });
+    throw new ImageError(ErrorCodes.RegistryError, `${what}: ${declared} bytes is over the ${limit}-byte limit`, { limit });
   }
   const parts: Buffer[] = [];
   let total = 0;
   if (res.body) {
     for await (const chunk of res.body) {
       total += chunk.length;
-      if (total > limit) throw new ImageError('E_REGISTRY_ERROR', `${what}: more than the ${limit}-byte limit`, { limit });
+      if (total > limit) throw new ImageError(ErrorCodes.RegistryError, `${what}: more than the ${limit}-byte limit`, { limit });
       parts.push(Buffer.from(chunk));
     }
   }

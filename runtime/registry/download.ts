@@ -6,6 +6,7 @@ import { ImageError, isGitcellError } from '../../lib/errors.ts';
 import { HashCounter, type ContentStore, type Descriptor } from '../image/index.ts';
 import type { RegistryClient } from './client.ts';
 import type { Progress } from './progress.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** DownloadOptions tune fetchBlob. */
 export interface DownloadOptions {
@@ -31,10 +32,10 @@ export const DEFAULT_MAX_BLOB_BYTES = 10 * 1024 ** 3;
  */
 export function checkDeclaredSize(desc: Descriptor, max: number = DEFAULT_MAX_BLOB_BYTES, where = 'blob'): void {
   if (!Number.isSafeInteger(desc.size) || desc.size < 0) {
-    throw new ImageError('E_MANIFEST_INVALID', `${where} ${desc.digest}: declared size ${String(desc.size)} is not a byte count`, { digest: desc.digest, size: desc.size });
+    throw new ImageError(ErrorCodes.ManifestInvalid, `${where} ${desc.digest}: declared size ${String(desc.size)} is not a byte count`, { digest: desc.digest, size: desc.size });
   }
   if (desc.size > max) {
-    throw new ImageError('E_BLOB_TOO_LARGE', `${where} ${desc.digest} declares ${desc.size} bytes, over the ${max}-byte cap (maxBlobBytes); not downloaded`, { digest: desc.digest, size: desc.size, max });
+    throw new ImageError(ErrorCodes.BlobTooLarge, `${where} ${desc.digest} declares ${desc.size} bytes, over the ${max}-byte cap (maxBlobBytes); not downloaded`, { digest: desc.digest, size: desc.size, max });
   }
 }
 
@@ -121,7 +122,7 @@ async function fetchBlobOnce(client: RegistryClient, content: ContentStore, repo
         return 'done';
       } catch (err) {
         // Only a broken connection is worth resuming; a wrong digest or an HTTP error is final.
-        const retriable = isGitcellError(err, 'E_TRANSFER_INTERRUPTED');
+        const retriable = isGitcellError(err, ErrorCodes.TransferInterrupted);
         if (!retriable || attempt >= retries) {
           if (!retriable) await rm(path, { force: true });
           options.progress.finish(desc.digest, 'failed');
@@ -154,12 +155,12 @@ async function transferBody(client: RegistryClient, repository: string, desc: De
   try {
     res = await client.request('GET', `/v2/${repository}/blobs/${desc.digest}`, { scope, headers, stream: true, signal });
   } catch (err) {
-    if (signal.aborted) throw new ImageError('E_TRANSFER_INTERRUPTED', `${client.domain}/${repository}: download of ${desc.digest} stalled (${(signal.reason as Error).message})`, { digest: desc.digest });
+    if (signal.aborted) throw new ImageError(ErrorCodes.TransferInterrupted, `${client.domain}/${repository}: download of ${desc.digest} stalled (${(signal.reason as Error).message})`, { digest: desc.digest });
     throw err;
   }
   if (res.status === 404) {
     await res.body?.cancel();
-    throw new ImageError('E_BLOB_NOT_FOUND', `${client.domain}/${repository}: blob ${desc.digest} is not in the registry`, { digest: desc.digest });
+    throw new ImageError(ErrorCodes.BlobNotFound, `${client.domain}/${repository}: blob ${desc.digest} is not in the registry`, { digest: desc.digest });
   }
   let append = offset > 0;
   if (res.status === 200) append = false; // the registry ignored Range: start over
@@ -169,13 +170,13 @@ async function transferBody(client: RegistryClient, repository: string, desc: De
   } else {
     throw await client.failure(res, `GET blob ${desc.digest}`);
   }
-  if (!res.body) throw new ImageError('E_REGISTRY_ERROR', `${client.domain}: empty body for blob ${desc.digest}`, { digest: desc.digest });
+  if (!res.body) throw new ImageError(ErrorCodes.RegistryError, `${client.domain}: empty body for blob ${desc.digest}`, { digest: desc.digest });
   const start = append ? offset : 0;
   // A registry announcing more than the descriptor allows is refused before its body is read.
   const announced = Number(res.headers.get('content-length') ?? NaN);
   if (Number.isFinite(announced) && announced > desc.size - start) {
     await res.body.cancel();
-    throw new ImageError('E_SIZE_MISMATCH', `${client.domain}/${repository}: blob ${desc.digest} is announced as ${announced} bytes, more than the ${desc.size - start} its descriptor leaves; not stored`, { digest: desc.digest, announced });
+    throw new ImageError(ErrorCodes.SizeMismatch, `${client.domain}/${repository}: blob ${desc.digest} is announced as ${announced} bytes, more than the ${desc.size - start} its descriptor leaves; not stored`, { digest: desc.digest, announced });
   }
   // The limit stops a registry that sends more than the descriptor's size from filling the disk.
   // Each chunk is written before the next is read, so after an interruption the partial file
@@ -188,7 +189,7 @@ async function transferBody(client: RegistryClient, repository: string, desc: De
       received += chunk.length;
       if (received > limit) {
         await file.truncate(0);
-        throw new ImageError('E_SIZE_MISMATCH', `${client.domain}/${repository}: blob ${desc.digest} is longer than its ${desc.size} bytes; not stored`, { digest: desc.digest });
+        throw new ImageError(ErrorCodes.SizeMismatch, `${client.domain}/${repository}: blob ${desc.digest} is longer than its ${desc.size} bytes; not stored`, { digest: desc.digest });
       }
       await file.write(chunk);
       touch();
@@ -197,13 +198,13 @@ async function transferBody(client: RegistryClient, repository: string, desc: De
   } catch (err) {
     if (isGitcellError(err)) throw err;
     const why = signal.aborted ? `stalled: ${(signal.reason as Error).message}` : (err as Error).message;
-    throw new ImageError('E_TRANSFER_INTERRUPTED', `${client.domain}/${repository}: download of ${desc.digest} was interrupted (${why})`, { digest: desc.digest }, { cause: err });
+    throw new ImageError(ErrorCodes.TransferInterrupted, `${client.domain}/${repository}: download of ${desc.digest} was interrupted (${why})`, { digest: desc.digest }, { cause: err });
   } finally {
     await file.close();
   }
   const got = (await stat(path)).size;
   if (got < desc.size) {
-    throw new ImageError('E_TRANSFER_INTERRUPTED', `${client.domain}/${repository}: download of ${desc.digest} ended at ${got} of ${desc.size} bytes`, { digest: desc.digest, got });
+    throw new ImageError(ErrorCodes.TransferInterrupted, `${client.domain}/${repository}: download of ${desc.digest} ended at ${got} of ${desc.size} bytes`, { digest: desc.digest, got });
   }
 }
 

@@ -8,6 +8,7 @@ import { checkDeclaredSize, fetchBlob } from './download.ts';
 import { NO_PROGRESS, type Progress } from './progress.ts';
 import { mapLimit } from '../../lib/concurrency.ts';
 import type { Credentials } from './auth.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** PullOptions tune pullImage. */
 export interface PullOptions {
@@ -40,7 +41,7 @@ export async function fetchManifest(client: RegistryClient, repository: string, 
   const res = await client.request('GET', `/v2/${repository}/manifests/${reference}`, { scope: `repository:${repository}:pull`, headers: { accept: MANIFEST_ACCEPT } });
   if (res.status === 404) {
     await res.body?.cancel();
-    throw new ImageError('E_IMAGE_NOT_FOUND', `${client.domain}/${repository}:${reference} is not in the registry`, { domain: client.domain, repository, reference });
+    throw new ImageError(ErrorCodes.ImageNotFound, `${client.domain}/${repository}:${reference} is not in the registry`, { domain: client.domain, repository, reference });
   }
   if (!res.ok) throw await client.failure(res, `GET manifest ${repository}:${reference}`);
   const data = await readLimited(res, MAX_MANIFEST_BYTES, `manifest ${repository}:${reference}`);
@@ -48,7 +49,7 @@ export async function fetchManifest(client: RegistryClient, repository: string, 
   const claimed = res.headers.get('docker-content-digest');
   const expected = reference.startsWith('sha256:') ? reference : claimed;
   if (expected && expected !== digest) {
-    throw new ImageError('E_DIGEST_MISMATCH', `${client.domain}/${repository}:${reference}: manifest hashes to ${digest}, expected ${expected}; not stored`, { expected, actual: digest });
+    throw new ImageError(ErrorCodes.DigestMismatch, `${client.domain}/${repository}:${reference}: manifest hashes to ${digest}, expected ${expected}; not stored`, { expected, actual: digest });
   }
   const mediaType = (res.headers.get('content-type') ?? '').split(';')[0]!.trim();
   return { data, digest, mediaType };
@@ -73,7 +74,7 @@ export async function pullImage(store: ImageStore, ref: string, options: PullOpt
     const entry = selectPlatform(doc, `index ${name}`);
     manifest = await fetchManifest(client, repository, assertDigest(entry.digest, `index ${name}`));
     doc = parseManifestOrIndex(manifest.data, `manifest ${entry.digest} of ${name}`, entry.mediaType);
-    if (doc.kind !== 'manifest') throw new ImageError('E_MANIFEST_INVALID', `${name}: an index inside an index is not supported`, { ref: name });
+    if (doc.kind !== 'manifest') throw new ImageError(ErrorCodes.ManifestInvalid, `${name}: an index inside an index is not supported`, { ref: name });
   }
   try {
     // Every declared size is checked before the first blob is requested: an oversized layer is
@@ -87,7 +88,7 @@ export async function pullImage(store: ImageStore, ref: string, options: PullOpt
     // Check the config before spending time on layers: a broken config makes the image useless.
     const config = parseImageConfig(await store.content.readBlob(doc.config.digest), `config ${doc.config.digest} of ${name}`);
     if (config.diffIds.length !== doc.layers.length) {
-      throw new ImageError('E_MANIFEST_INVALID', `${name}: manifest has ${doc.layers.length} layers but config has ${config.diffIds.length} diff_ids`, { ref: name });
+      throw new ImageError(ErrorCodes.ManifestInvalid, `${name}: manifest has ${doc.layers.length} layers but config has ${config.diffIds.length} diff_ids`, { ref: name });
     }
     await mapLimit(doc.layers, options.concurrency ?? 3, (layer) => fetchBlob(client, store.content, repository, layer, fetchOpts));
   } finally {

@@ -5,6 +5,7 @@ import { RegistryClient } from './client.ts';
 import { NO_PROGRESS, type Progress } from './progress.ts';
 import { mapLimit } from '../../lib/concurrency.ts';
 import type { Credentials } from './auth.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** PushOptions tune pushImage. */
 export interface PushOptions {
@@ -57,7 +58,7 @@ export async function uploadBlob(client: RegistryClient, store: ImageStore, repo
     const buf = Buffer.alloc(Math.min(chunkSize, Math.max(desc.size, 1)));
     while (offset < desc.size) {
       const { bytesRead } = await handle.read(buf, 0, Math.min(buf.length, desc.size - offset), offset);
-      if (bytesRead === 0) throw new ImageError('E_BLOB_NOT_FOUND', `local blob ${desc.digest} is shorter than ${desc.size} bytes`, { digest: desc.digest });
+      if (bytesRead === 0) throw new ImageError(ErrorCodes.BlobNotFound, `local blob ${desc.digest} is shorter than ${desc.size} bytes`, { digest: desc.digest });
       const chunk = Buffer.from(buf.subarray(0, bytesRead));
       res = await client.request('PATCH', location, {
         scope, body: chunk,
@@ -78,14 +79,14 @@ export async function uploadBlob(client: RegistryClient, store: ImageStore, repo
   if (res.status !== 201) throw await client.failure(res, `PUT upload of ${desc.digest}`);
   const stored = res.headers.get('docker-content-digest');
   if (stored && stored !== desc.digest) {
-    throw new ImageError('E_DIGEST_MISMATCH', `${client.domain}/${repository}: registry stored ${stored} for blob ${desc.digest}`, { expected: desc.digest, actual: stored });
+    throw new ImageError(ErrorCodes.DigestMismatch, `${client.domain}/${repository}: registry stored ${stored} for blob ${desc.digest}`, { expected: desc.digest, actual: stored });
   }
   return 'uploaded';
 }
 
 function nextLocation(client: RegistryClient, res: Response, desc: Descriptor): URL {
   const loc = res.headers.get('location');
-  if (!loc) throw new ImageError('E_REGISTRY_ERROR', `${client.domain}: upload of ${desc.digest} got no Location header`, { digest: desc.digest });
+  if (!loc) throw new ImageError(ErrorCodes.RegistryError, `${client.domain}: upload of ${desc.digest} got no Location header`, { digest: desc.digest });
   return client.url(loc);
 }
 
@@ -99,7 +100,7 @@ async function putManifest(client: RegistryClient, repository: string, reference
   const expected = sha256Digest(data);
   const digest = res.headers.get('docker-content-digest') ?? expected;
   if (digest !== expected) {
-    throw new ImageError('E_DIGEST_MISMATCH', `${client.domain}/${repository}: registry stored manifest ${digest}, pushed ${expected}`, { expected, actual: digest });
+    throw new ImageError(ErrorCodes.DigestMismatch, `${client.domain}/${repository}: registry stored manifest ${digest}, pushed ${expected}`, { expected, actual: digest });
   }
   return digest;
 }

@@ -1,7 +1,7 @@
 // The thin edge of the nft renderer: runs `nft -f -` (inside a network namespace when asked), one
 // transaction per apply, and remembers what the kernel holds so the next apply is a delta.
 import { existsSync } from 'node:fs';
-import { GitcellError } from '../../lib/index.ts';
+import { ErrorCodes, NetworkError } from '../../lib/index.ts';
 import { runCommand } from '../network/exec.ts';
 import { buildModel, renderCleanup, renderDelta, renderFull, validTableName, type LbConfig, type NftModel } from './nft.ts';
 
@@ -37,7 +37,7 @@ export class NftApplier {
   private wanted: NftModel | undefined;
 
   constructor(private readonly opts: NftApplierOptions) {
-    if (!validTableName(opts.table)) throw new GitcellError('E_NETWORK_CONFIG', `nft table "${opts.table}" must be a letter then up to 31 letters, digits or '_'`, { field: 'table' });
+    if (!validTableName(opts.table)) throw new NetworkError(ErrorCodes.NetworkConfig, `nft table "${opts.table}" must be a letter then up to 31 letters, digits or '_'`, { field: 'table' });
   }
 
   /** check runs `nft list tables`: nft is installed and this process may use it. Throws E_NFT_MISSING otherwise. */
@@ -46,7 +46,7 @@ export class NftApplier {
       const r = await this.nft(['list', 'tables']);
       if (r.code !== 0) throw new Error(r.stderr.trim() || `exit code ${r.code}`);
     } catch (err) {
-      throw new GitcellError('E_NFT_MISSING', `nft is not usable (Debian package nftables, run as root): ${err instanceof Error ? err.message : String(err)}`, {});
+      throw new NetworkError(ErrorCodes.NftMissing, `nft is not usable (Debian package nftables, run as root): ${err instanceof Error ? err.message : String(err)}`, {});
     }
   }
 
@@ -87,7 +87,7 @@ export class NftApplier {
     const r = await this.nft(['-f', '-'], script);
     if (r.code !== 0) {
       this.programmed = undefined; // the kernel kept the table as it was; rebuild it whole next time
-      throw new GitcellError('E_NFT_APPLY', `nft refused the ${what} update of table ${this.opts.table}: ${r.stderr.trim().split('\n').slice(0, 6).join(' | ')}`, { table: this.opts.table });
+      throw new NetworkError(ErrorCodes.NftApply, `nft refused the ${what} update of table ${this.opts.table}: ${r.stderr.trim().split('\n').slice(0, 6).join(' | ')}`, { table: this.opts.table });
     }
   }
 

@@ -4,6 +4,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { RuntimeError } from '../../lib/errors.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 const run = promisify(execFile);
 
@@ -17,9 +18,9 @@ async function tool(cmd: string, args: string[], what: string): Promise<string> 
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { stderr?: string };
     if (e.code === 'ENOENT') {
-      throw new RuntimeError('E_TOOL_MISSING', `${cmd} is not installed (needed to ${what}); run scripts/bootstrap.sh`, { tool: cmd });
+      throw new RuntimeError(ErrorCodes.ToolMissing, `${cmd} is not installed (needed to ${what}); run scripts/bootstrap.sh`, { tool: cmd });
     }
-    throw new RuntimeError('E_FS_OP_FAILED', `${cmd} failed to ${what}: ${(e.stderr ?? e.message).trim()}`, { tool: cmd });
+    throw new RuntimeError(ErrorCodes.FsOpFailed, `${cmd} failed to ${what}: ${(e.stderr ?? e.message).trim()}`, { tool: cmd });
   }
 }
 

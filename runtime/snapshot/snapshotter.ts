@@ -12,6 +12,7 @@ import type { Readable } from 'node:stream';
 import { RuntimeError } from '../../lib/errors.ts';
 import { readdirSyncOrEmpty, readFileNoFollow } from '../../lib/fs.ts';
 import { unpackLayer, type UnpackLimits, type UnpackResult } from './unpack.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** LayerRef is what the snapshotter needs of one image layer (an OCI descriptor plus its diffID). */
 export interface LayerRef {
@@ -56,12 +57,12 @@ export function chainIds(diffIds: readonly string[]): string[] {
 export function layerIsGzip(mediaType: string): boolean {
   if (/gzip$/.test(mediaType)) return true;
   if (/tar$/.test(mediaType)) return false;
-  throw new RuntimeError('E_LAYER_UNSUPPORTED', `layer media type ${mediaType} is not supported (only tar and tar+gzip)`, { mediaType });
+  throw new RuntimeError(ErrorCodes.LayerUnsupported, `layer media type ${mediaType} is not supported (only tar and tar+gzip)`, { mediaType });
 }
 
 function checkDigest(d: string, what: string): string {
   const m = /^sha256:([0-9a-f]{64})$/.exec(d);
-  if (!m) throw new RuntimeError('E_BAD_DIGEST', `${what} "${d}" is not a sha256 digest`, { digest: d });
+  if (!m) throw new RuntimeError(ErrorCodes.BadDigest, `${what} "${d}" is not a sha256 digest`, { digest: d });
   return m[1]!;
 }
 

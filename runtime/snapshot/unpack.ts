@@ -24,6 +24,7 @@ import type { RuntimeErrorCode } from '../../lib/error-codes.ts';
 import { HashCounter } from '../../lib/hash-counter.ts';
 import { classifyWhiteout, cleanEntryName, safeMode, type EntryPath } from './paths.ts';
 import { makeWhiteouts, markOpaque } from './fsops.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** UnpackLimits bounds what one layer may cost: decompressed bytes (gzip bombs) and entry count. */
 export interface UnpackLimits {
@@ -63,7 +64,7 @@ export async function unpackLayer(input: Readable, dir: string, opts: UnpackOpti
   const label = opts.layer ?? 'layer';
   // The decompressed bytes are counted and hashed (the diff ID) and capped: gzip bombs stop here.
   const meter = new HashCounter(limits.maxBytes, label, (layer, limit) =>
-    new RuntimeError('E_LAYER_TOO_LARGE', `${layer}: more than ${limit} bytes once decompressed`, { layer, limit }));
+    new RuntimeError(ErrorCodes.LayerTooLarge, `${layer}: more than ${limit} bytes once decompressed`, { layer, limit }));
   const extract = tar.extract();
   const stages: Readable[] = opts.gzip ? [input, createGunzip(), meter] : [input, meter];
   const fail = (err: unknown): void => {
@@ -85,11 +86,11 @@ export async function unpackLayer(input: Readable, dir: string, opts: UnpackOpti
     for await (const entry of extract) {
       entries++;
       if (entries > limits.maxEntries) {
-        throw new RuntimeError('E_LAYER_TOO_MANY_ENTRIES', `${label}: more than ${limits.maxEntries} entries`, { layer: label, limit: limits.maxEntries });
+        throw new RuntimeError(ErrorCodes.LayerTooManyEntries, `${label}: more than ${limits.maxEntries} entries`, { layer: label, limit: limits.maxEntries });
       }
       const h = entry.header;
       if ((h.size ?? 0) > limits.maxBytes) {
-        throw new RuntimeError('E_LAYER_TOO_LARGE', `${label}: entry "${h.name}" declares ${h.size} bytes, over the limit of ${limits.maxBytes}`, { layer: label, entry: h.name, limit: limits.maxBytes });
+        throw new RuntimeError(ErrorCodes.LayerTooLarge, `${label}: entry "${h.name}" declares ${h.size} bytes, over the limit of ${limits.maxBytes}`, { layer: label, entry: h.name, limit: limits.maxBytes });
       }
       const skip = await applier.apply(h, entry);
       if (skip) skipped.push({ name: h.name, reason: skip });
@@ -102,7 +103,7 @@ export async function unpackLayer(input: Readable, dir: string, opts: UnpackOpti
   await applier.finish();
   const diffId = meter.digest();
   if (opts.expectedDiffId && opts.expectedDiffId !== diffId) {
-    throw new RuntimeError('E_LAYER_DIFFID_MISMATCH', `${label}: uncompressed content has ${diffId}, the image says ${opts.expectedDiffId}`, { layer: label, expected: opts.expectedDiffId, actual: diffId });
+    throw new RuntimeError(ErrorCodes.LayerDiffidMismatch, `${label}: uncompressed content has ${diffId}, the image says ${opts.expectedDiffId}`, { layer: label, expected: opts.expectedDiffId, actual: diffId });
   }
   return { entries, bytes: meter.bytes, diffId, whiteouts: applier.whiteoutCount, opaques: applier.opaqueCount, opaqueDirs: applier.opaqueDirs, skipped };
 }
@@ -111,12 +112,12 @@ function wrapStreamError(err: unknown, label: string): Error {
   if (err instanceof GitcellError) return err;
   const e = err as NodeJS.ErrnoException;
   if (typeof e?.code === 'string' && e.code.startsWith('Z_')) {
-    return new RuntimeError('E_LAYER_CORRUPT', `${label}: gzip stream is corrupt: ${e.message}`, { layer: label });
+    return new RuntimeError(ErrorCodes.LayerCorrupt, `${label}: gzip stream is corrupt: ${e.message}`, { layer: label });
   }
   if (typeof e?.code === 'string' && /^E[A-Z]+$/.test(e.code) && e.syscall) {
-    return new RuntimeError('E_LAYER_APPLY_FAILED', `${label}: ${e.syscall} failed: ${e.message}`, { layer: label, errno: e.code });
+    return new RuntimeError(ErrorCodes.LayerApplyFailed, `${label}: ${e.syscall} failed: ${e.message}`, { layer: label, errno: e.code });
   }
-  return new RuntimeError('E_LAYER_CORRUPT', `${label}: not a valid tar stream: ${e?.message ?? String(err)}`, { layer: label });
+  return new RuntimeError(ErrorCodes.LayerCorrupt, `${label}: not a valid tar stream: ${e?.message ?? String(err)}`, { layer: label });
 }
 
 const O_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
@@ -134,7 +135,7 @@ class Applier {
   constructor(private readonly root: string, private readonly label: string) {}
 
   private refuse(code: RuntimeErrorCode, name: string, reason: string): never {
-    throw new GitcellError(code, `${this.label}: entry "${name}": ${reason}`, { layer: this.label, entry: name, reason });
+    throw new RuntimeError(code, `${this.label}: entry "${name}": ${reason}`, { layer: this.label, entry: name, reason });
   }
 
   /** parentOf makes sure every parent of `parts` is a real directory, creating missing ones. */
@@ -150,10 +151,10 @@ class Applier {
         fs.mkdirSync(abs, 0o755);
       } else if (st.isSymbolicLink()) {
         if (!create) return undefined;
-        this.refuse('E_LAYER_UNSAFE_LINK', name, `parent "${rel}" is a symlink; writing through symlinks is refused`);
+        this.refuse(ErrorCodes.LayerUnsafeLink, name, `parent "${rel}" is a symlink; writing through symlinks is refused`);
       } else if (!st.isDirectory()) {
         if (!create) return undefined;
-        this.refuse('E_LAYER_UNSAFE_PATH', name, `parent "${rel}" is not a directory`);
+        this.refuse(ErrorCodes.LayerUnsafePath, name, `parent "${rel}" is not a directory`);
       }
       this.dirs.add(rel);
     }
@@ -175,12 +176,12 @@ class Applier {
   /** apply handles one entry and returns a reason when it was skipped rather than applied. */
   async apply(h: tar.Header, body: AsyncIterable<unknown>): Promise<string | undefined> {
     const cleaned = cleanEntryName(h.name);
-    if (!cleaned.ok) this.refuse('E_LAYER_UNSAFE_PATH', h.name, cleaned.reason);
+    if (!cleaned.ok) this.refuse(ErrorCodes.LayerUnsafePath, h.name, cleaned.reason);
     const parts = cleaned.parts;
     const wh = classifyWhiteout(parts);
     switch (wh.kind) {
       case 'invalid':
-        this.refuse('E_LAYER_BAD_WHITEOUT', h.name, wh.reason);
+        this.refuse(ErrorCodes.LayerBadWhiteout, h.name, wh.reason);
       case 'meta':
         return 'AUFS metadata entry';
       case 'opaque':
@@ -196,7 +197,7 @@ class Applier {
     }
     const rel = parts.join('/');
     const abs = rel === '' ? this.root : join(this.root, rel);
-    if (rel === '' && h.type !== 'directory') this.refuse('E_LAYER_UNSAFE_PATH', h.name, 'only a directory may name the root');
+    if (rel === '' && h.type !== 'directory') this.refuse(ErrorCodes.LayerUnsafePath, h.name, 'only a directory may name the root');
     if (rel !== '') this.parentOf(parts, h.name, true);
     const mode = safeMode(h.mode, h.type === 'directory' ? 0o755 : 0o644);
     const uid = h.uid ?? 0;
@@ -241,14 +242,14 @@ class Applier {
       }
       case 'link': {
         const target = cleanEntryName(h.linkname ?? '');
-        if (!target.ok) this.refuse('E_LAYER_UNSAFE_LINK', h.name, `hardlink target "${h.linkname}": ${target.reason}`);
+        if (!target.ok) this.refuse(ErrorCodes.LayerUnsafeLink, h.name, `hardlink target "${h.linkname}": ${target.reason}`);
         const trel = target.parts.join('/');
         if (trel === '' || this.parentOf(target.parts, h.name, false) === undefined) {
-          this.refuse('E_LAYER_UNSAFE_LINK', h.name, `hardlink target "${h.linkname}" is not a file inside this layer`);
+          this.refuse(ErrorCodes.LayerUnsafeLink, h.name, `hardlink target "${h.linkname}" is not a file inside this layer`);
         }
         const tabs = join(this.root, trel);
         const tst = lstatOrNull(tabs);
-        if (tst === null || tst.isDirectory()) this.refuse('E_LAYER_UNSAFE_LINK', h.name, `hardlink target "${h.linkname}" is not a file inside this layer`);
+        if (tst === null || tst.isDirectory()) this.refuse(ErrorCodes.LayerUnsafeLink, h.name, `hardlink target "${h.linkname}" is not a file inside this layer`);
         if (trel === rel) return 'hardlink to itself';
         this.clear(rel, abs, false);
         this.whiteouts.delete(rel);
