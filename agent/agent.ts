@@ -35,7 +35,7 @@ export { AGENT_VERSION } from './heartbeat.ts';
 export { usesSecrets } from './transitions.ts';
 export type { AgentOptions, AgentDeps, NodeSecrets } from './context.ts';
 
-/** Agent: see the file comment. */
+/** Agent is one node's agent: it wires watches, heartbeat, convergence, probes and recovery together and owns their timers. */
 export class Agent {
   readonly metrics: AgentMetrics;
   readonly journal: Journal;

@@ -7,7 +7,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../lib/index.ts';
 import type { Binding, NodeSpec, Resources, TaskSpec } from '../api/index.ts';
-import type { ClusterStore, InformerView } from '../store/index.ts';
+import type { ClusterStore, InformerView, RoBucket } from '../store/index.ts';
 import type { Keyring } from '../secrets/index.ts';
 import type { BackoffOptions } from './backoff.ts';
 import type { Health, ProbeKind } from './probe.ts';
@@ -62,7 +62,12 @@ export interface NodeSecrets {
 /** AgentDeps are the agent's edges: store, runtime, network, logger. */
 export interface AgentDeps {
   nc: NatsConnection;
-  store: Pick<ClusterStore, 'tasks' | 'bindings' | 'status' | 'nodes' | 'nodespec' | 'events'>;
+  /** read-only where the agent only reads (tasks, bindings, node specs: nats.js' RoKV); it writes status, its node record and events */
+  store: Pick<ClusterStore, 'status' | 'nodes' | 'events'> & {
+    tasks: RoBucket<TaskSpec>;
+    bindings: RoBucket<Binding>;
+    nodespec: RoBucket<NodeSpec>;
+  };
   runtime: TaskRuntime;
   /** the node's task network: runtime/'s NetworkManager (CNI), or MemoryNetwork */
   network: TaskNetwork;

@@ -52,7 +52,7 @@ export interface ConvergeInput {
   busy?: ReadonlySet<string>;
 }
 
-/** converge computes the actions of one pass; see the file comment for the rules. */
+/** converge computes the actions of one pass: start, stop, replace, adopt or clean up, never a second instance of a task. */
 export function converge(input: ConvergeInput): Action[] {
   const desired = new Map(input.desired.map((d) => [d.taskId, d]));
   const records = new Map(input.records.map((r) => [r.taskId, r]));

@@ -72,7 +72,7 @@ export function actionsByTask(actions: Action[]): Map<string, Action[]> {
   return out;
 }
 
-/** Convergence runs the passes of one agent; see the file comment. */
+/** Convergence runs the passes of one agent, one at a time: a kick during a pass makes one more pass after it. */
 export class Convergence {
   private running = false;
   private again = false;

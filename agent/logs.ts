@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { AgentError, GitcellError, isErrorCode, ErrorCodes } from '../lib/index.ts';
-import { logAliveSubject, logRequestSubject, logStreamSubject, type Bucket } from '../store/index.ts';
+import { logAliveSubject, logRequestSubject, logStreamSubject, type RoBucket } from '../store/index.ts';
 import type { Binding, TaskStatus } from '../api/index.ts';
 import { LogFollower, logFiles, parseLogLine, type LogLine } from '../runtime/index.ts';
 
@@ -131,7 +131,7 @@ function send(nc: NatsConnection, stream: string, lines: LogLine[], timestamps =
 }
 
 /** findTaskNode says which node runs a task: its binding, else the newest status record naming it. */
-export async function findTaskNode(taskId: string, bindings: Bucket<Binding>, status: Bucket<TaskStatus>): Promise<string> {
+export async function findTaskNode(taskId: string, bindings: RoBucket<Binding>, status: RoBucket<TaskStatus>): Promise<string> {
   const b = await bindings.get(taskId).catch(() => undefined);
   if (b) return b.value.node;
   const all = (await status.list()).filter((r) => r.value.taskId === taskId);

@@ -53,7 +53,7 @@ interface MemoryContainer {
   timers: NodeJS.Timeout[];
 }
 
-/** MemoryRuntime: see the file comment. */
+/** MemoryRuntime is a TaskRuntime with no processes: containers are records whose exits and probe answers a test or hollow node scripts. */
 export class MemoryRuntime implements TaskRuntime {
   private readonly containers = new Map<string, MemoryContainer>();
   private readonly present: Set<string>;

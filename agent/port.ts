@@ -62,7 +62,7 @@ export interface RunRequest {
   mounts?: { source: string; destination: string }[];
 }
 
-/** TaskRuntime: see the file comment. Every method is safe to repeat after a crash. */
+/** TaskRuntime is the agent's port to a container runtime. Every method is safe to repeat after a crash. */
 export interface TaskRuntime {
   /** ensureImage makes the image available locally (pulling it when missing); E_IMAGE_NOT_FOUND. */
   ensureImage(ref: string): Promise<void>;

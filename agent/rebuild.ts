@@ -5,8 +5,8 @@
  * new incarnation is recorded only once nothing is held, so an agent restarted mid-recovery holds again.
  */
 import { join } from 'node:path';
-import { readFile, rename, writeFile } from 'node:fs/promises';
-import { errorMessage } from '../lib/index.ts';
+import { readFile } from 'node:fs/promises';
+import { errorMessage, writeFileAtomic } from '../lib/index.ts';
 import { heldAfterRebuild, keepCompleted, releaseHeld } from './recovery.ts';
 import type { AgentContext } from './context.ts';
 import { writeStatus } from './report.ts';
@@ -45,10 +45,7 @@ export async function holdAfterRebuild(ctx: AgentContext): Promise<void> {
 
 async function recordIncarnation(ctx: AgentContext): Promise<void> {
   if (!ctx.o.storeIncarnation) return;
-  const file = incarnationFile(ctx);
-  const tmp = `${file}.tmp`;
-  await writeFile(tmp, `${ctx.o.storeIncarnation}\n`);
-  await rename(tmp, file);
+  await writeFileAtomic(incarnationFile(ctx), `${ctx.o.storeIncarnation}\n`);
 }
 
 /** releaseHeldTasks lets go of held tasks a binding now decides (or whose hold ended). */

@@ -20,7 +20,7 @@ export interface RuntimeAdapterOptions {
   maxBlobBytes?: number;
 }
 
-/** RuntimeAdapter: see the file comment. */
+/** RuntimeAdapter is the TaskRuntime of a real node: runtime/'s image store, snapshotter and runc containers. */
 export class RuntimeAdapter implements TaskRuntime {
   readonly imageStore: ImageStore;
   readonly manager: ContainerManager;

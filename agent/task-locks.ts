@@ -16,7 +16,7 @@ export interface TaskLocksOptions {
   onRelease: () => void;
 }
 
-/** TaskLocks: see the file comment. */
+/** TaskLocks serialises the operations on each task: `run` skips a busy task, `runWhenFree` waits for it. */
 export class TaskLocks {
   private readonly held = new Set<string>();
   private readonly waiting = new Map<string, (() => Promise<void>)[]>();

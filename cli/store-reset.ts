@@ -1,7 +1,7 @@
 /**
  * exitOnStoreReset: a long-running component (reconciler, scheduler, agent) ends with exit code 75
  * once NATS lost its data (store/incarnation.ts); `gitcell up` or systemd starts it again on the new
- * buckets. Its watches and mirrors could not continue across revisions that restart at 1.
+ * buckets. Its watches and informers could not continue across revisions that restart at 1.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../lib/log.ts';

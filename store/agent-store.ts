@@ -9,11 +9,12 @@ import { nodeSecretsBucket } from './permissions.ts';
 export interface AgentStore {
   nc: NatsConnection;
   prefix: string;
-  tasks: Bucket<TaskSpec>;
-  bindings: Bucket<Binding>;
+  /** tasks, bindings and node specs are the control plane's: an agent only reads them */
+  tasks: RoBucket<TaskSpec>;
+  bindings: RoBucket<Binding>;
   status: Bucket<TaskStatus>;
   nodes: Bucket<NodeRecord>;
-  nodespec: Bucket<NodeSpec>;
+  nodespec: RoBucket<NodeSpec>;
   /** Secrets re-sealed for this node only (bucket `<prefix>secrets_<node>`); the agent only reads them. */
   secrets: RoBucket<NodeSecretRecord>;
   events: EventStream<ClusterEvent>;

@@ -5,7 +5,7 @@
  * `tasks` bucket's stream names the incarnation: a rebuilt store has another one.
  *
  * Components that keep watches open cannot continue across a rebuild (revisions restart at 1, their
- * mirrors hold records that no longer exist), so they watch the incarnation and start over when it
+ * informers hold records that no longer exist), so they watch the incarnation and start over when it
  * changes: the agent keeps its tasks running and re-reports them, the reconciler re-applies Git.
  */
 import type { NatsConnection } from '@nats-io/transport-node';

@@ -97,7 +97,7 @@ export function runForLeadership(opts: ElectionOptions): Election {
   async function lead(term: number, revision: number, sentAt: number, acquiredAt: string): Promise<void> {
     leading = { term, revision };
     const ac = new AbortController();
-    // Every loop, watch and mirror a leader runs listens on this one signal: a dozen is normal.
+    // Every loop, watch and informer a leader runs listens on this one signal: a dozen is normal.
     setMaxListeners(100, ac.signal);
     let lastSent = sentAt;
     let reason = '';

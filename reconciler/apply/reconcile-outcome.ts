@@ -70,7 +70,7 @@ export function succeeded(revision: string, a: AppliedRevision): Outcome {
   };
 }
 
-/** failed classifies what a phase threw (see the file comment). */
+/** failed classifies what a phase threw: a StalledError or stalling code stalls, an AbortedError retries at once, the rest retry after RETRY_AFTER_MS. */
 export function failed(err: unknown): Outcome {
   if (err instanceof AbortedError) return { result: 'Failed', reason: err.reason, message: err.message, retryAfterMs: 0 };
   if (err instanceof StalledError) return { result: 'Stalled', reason: err.reason, message: err.message, problems: err.problems };

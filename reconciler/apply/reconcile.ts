@@ -75,7 +75,7 @@ export interface ReconcileOutcome {
   retryAfterMs?: number;
 }
 
-/** reconcileRevision: see the file comment. */
+/** reconcileRevision makes `opts.revision` the desired state and always writes the source's final status, whatever a phase threw. */
 export async function reconcileRevision<R>(opts: ReconcileRevisionOptions<R>): Promise<ReconcileOutcome> {
   const log = opts.log ?? createLogger('reconciler');
   const now = opts.now ?? Date.now;

@@ -22,7 +22,7 @@ export interface SyncStatusWriterOptions {
   log: Logger;
 }
 
-/** SyncStatusWriter: see the file comment. */
+/** SyncStatusWriter writes one source's SyncStatus during one reconcile: progress conditions in phase order, then the final status last. */
 export class SyncStatusWriter {
   private readonly key: string;
   private last: StoreRecord<SyncRecord> | undefined;

@@ -58,7 +58,7 @@ export interface UnpackResult {
   skipped: { name: string; reason: string }[];
 }
 
-/** unpackLayer streams `input` (a layer blob) into the empty directory `dir`; see the file comment. */
+/** unpackLayer streams `input` (a layer blob) into the empty directory `dir`, refusing any entry that would write outside it or through a link. */
 export async function unpackLayer(input: Readable, dir: string, opts: UnpackOptions): Promise<UnpackResult> {
   const limits = { ...defaultUnpackLimits(), ...opts.limits };
   const label = opts.layer ?? 'layer';
