@@ -3,3 +3,4 @@ export * from './cluster.ts';
 export * from './manifests.ts';
 export * from './quantity.ts';
 export * from './node-trust.ts';
+export * from './labels.ts';

@@ -6,7 +6,7 @@
  */
 import { UsageError } from '../lib/errors.ts';
 import { closest } from '../reconciler/validate/format.ts';
-import type { CustomResourceDefinitionSpec } from '../api/index.ts';
+import type { CustomResourceDefinitionSpec, Requirement } from '../api/index.ts';
 import { ErrorCodes } from '../lib/error-codes.ts';
 
 /** KindInfo names a kind the way users may type it. */
@@ -59,11 +59,6 @@ export function resolveKind(name: string, kinds: readonly KindInfo[]): KindInfo 
   throw new UsageError(ErrorCodes.Usage, `unknown resource "${name}"${guess ? ` (did you mean "${guess}"?)` : ''}: expected one of ${known}`, { resource: name });
 }
 
-/** Requirement is one term of a label selector. */
-export type Requirement =
-  | { key: string; op: 'exists' | 'notexists' }
-  | { key: string; op: 'in' | 'notin'; values: string[] };
-
 const KEY = '[A-Za-z0-9]([-A-Za-z0-9_./]*[A-Za-z0-9])?';
 
 /** parseSelector reads a kubectl label selector; E_USAGE naming the bad term. */
@@ -94,21 +89,4 @@ export function parseSelector(selector: string): Requirement[] {
       if ((m = new RegExp(`^(${KEY})$`).exec(t))) return { key: m[1]!, op: 'exists' } as Requirement;
       throw new UsageError(ErrorCodes.Usage, `-l ${selector}: cannot read "${t}" (expected key=value, key!=value, key in (a,b), key notin (a,b), key or !key)`, { flag: '-l' });
     });
-}
-
-/** selectorMatches tells whether labels satisfy every requirement (an empty selector matches all). */
-export function selectorMatches(reqs: readonly Requirement[], labels: Readonly<Record<string, string>>): boolean {
-  return reqs.every((r) => {
-    const has = Object.hasOwn(labels, r.key);
-    switch (r.op) {
-      case 'exists':
-        return has;
-      case 'notexists':
-        return !has;
-      case 'in':
-        return has && r.values.includes(labels[r.key]!);
-      case 'notin':
-        return !has || !r.values.includes(labels[r.key]!);
-    }
-  });
 }

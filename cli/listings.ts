@@ -10,7 +10,8 @@ import { DEFAULT_NODE_GRACE_MS } from '../reconciler/controllers/eligibility.ts'
 import { objectStatusKey } from '../reconciler/apply/keys.ts';
 import type { CronJobStatus, DesiredRecord, WorkloadStatus } from '../reconciler/index.ts';
 import { age, type ClientStore } from './client.ts';
-import { customKinds, selectorMatches, type KindInfo, type Requirement } from './kinds.ts';
+import { customKinds, type KindInfo } from './kinds.ts';
+import { requirementsMatch, type Requirement } from '../api/index.ts';
 import type { Row } from './output.ts';
 
 /** TaskRow is a task with its binding and the state its agent reports (`get tasks -o json`). */
@@ -97,7 +98,7 @@ export interface KindListing {
 function filter(items: Item[], q: Query, namespaced: boolean): { rows: Item[]; missing: string[] } {
   const inScope = items.filter((i) => !namespaced || q.namespace === undefined || i.namespace === q.namespace);
   const named = q.names.length ? inScope.filter((i) => q.names.includes(i.objectName)) : inScope;
-  const rows = named.filter((i) => selectorMatches(q.selector, i.labels));
+  const rows = named.filter((i) => requirementsMatch(q.selector, i.labels));
   const missing = q.names.filter((n) => !inScope.some((i) => i.objectName === n));
   return { rows, missing };
 }

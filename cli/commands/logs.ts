@@ -4,7 +4,8 @@ import { UsageError } from '../../lib/errors.ts';
 import { findTaskNode, streamLogs } from '../../agent/index.ts';
 import { connectReader, openReaderStore, type ClientStore } from '../client.ts';
 import { parseDuration } from '../duration.ts';
-import { parseSelector, selectorMatches } from '../kinds.ts';
+import { parseSelector } from '../kinds.ts';
+import { requirementsMatch } from '../../api/index.ts';
 import { listTasks } from '../listings.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
 
@@ -47,7 +48,7 @@ async function targetTasks(store: ClientStore, target: string | undefined, opts:
   const jobs = await store.desired.list();
   const labelsOf = new Map(jobs.map((j) => [`${j.value.object.kind}/${j.value.object.metadata.namespace ?? 'default'}/${j.value.object.metadata.name}`, j.value.object.metadata.labels ?? {}]));
   const ids = rows
-    .filter((r) => r.spec.namespace === opts.namespace && r.node && selectorMatches(sel, { ...labelsOf.get(r.spec.jobKey), 'gitcell.io/job': r.spec.owner.name }))
+    .filter((r) => r.spec.namespace === opts.namespace && r.node && requirementsMatch(sel, { ...labelsOf.get(r.spec.jobKey), 'gitcell.io/job': r.spec.owner.name }))
     .map((r) => r.spec.id);
   if (!ids.length) throw new UsageError(ErrorCodes.NotFound, `no task in namespace ${opts.namespace} matches -l ${opts.selector}`, { selector: opts.selector });
   return ids;

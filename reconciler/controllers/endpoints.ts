@@ -1,5 +1,5 @@
 import type { NodeRecord, ServiceEndpoint, ServicePort, ServiceRecord, ServiceSpec, TaskSpec, TaskStatus } from '../../api/index.ts';
-import { HEADLESS_CLUSTER_IP, nodeIsLive } from '../../api/index.ts';
+import { formatSelector, HEADLESS_CLUSTER_IP, nodeIsLive, selectorMatches } from '../../api/index.ts';
 import type { Allocation } from './service-addresses.ts';
 
 /** ServiceObject is a Service as the endpoints controller needs it: identity, generation, spec. */
@@ -22,17 +22,6 @@ export interface EndpointsInput {
   now: number;
   /** a node whose heartbeat is older is lost, and so are its endpoints */
   nodeGraceMs: number;
-}
-
-/** selectorMatches tells whether `labels` carry every `key: value` of a Service selector. */
-export function selectorMatches(selector: Readonly<Record<string, string>>, labels: Readonly<Record<string, string>> | undefined): boolean {
-  for (const [k, v] of Object.entries(selector)) if (labels?.[k] !== v) return false;
-  return true;
-}
-
-/** formatSelector renders a selector as `k=v,k2=v2`. */
-export function formatSelector(selector: Readonly<Record<string, string>>): string {
-  return Object.entries(selector).map(([k, v]) => `${k}=${v}`).sort().join(',');
 }
 
 /**

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { jsonpath } from '../../../cli/jsonpath.ts';
 import { colorEnabled, paint, parseOutput, renderListing } from '../../../cli/output.ts';
-import { BUILTIN_KINDS, customKinds, parseSelector, resolveKind, selectorMatches } from '../../../cli/kinds.ts';
+import { BUILTIN_KINDS, customKinds, parseSelector, resolveKind } from '../../../cli/kinds.ts';
+import { requirementsMatch as selectorMatches } from '../../../api/index.ts';
 import { taskReason, workloadCells } from '../../../cli/listings.ts';
 import { isGitcellError } from '../../../lib/errors.ts';
 
