@@ -46,6 +46,9 @@ function run(bin: string, args: string[], env: Record<string, string>, input?: s
       if (err && typeof (err as { code?: unknown }).code !== 'number') return rej(new GitError(ErrorCodes.Exec, `${bin}: ${err.message}`, { bin }));
       res({ code: err ? (err as { code: number }).code : 0, stdout, stderr });
     });
+    // A child that exits without reading its input (ssh-keygen) closes the pipe first: EPIPE is
+    // not an error of the run (its exit code is), and unhandled it would crash the reconciler.
+    child.stdin?.on('error', () => undefined);
     child.stdin?.end(input ?? '');
   });
 }
