@@ -17,6 +17,7 @@ import type { CgroupSample } from './cgroup.ts';
 import type { SecretSource, SecretVolumes } from './secret-volumes.ts';
 import type { ExitInfo, TaskNetwork, TaskRuntime } from './port.ts';
 import type { TaskLocks } from './task-locks.ts';
+import type { SharedFeed } from './shared-feed.ts';
 import { DEFAULT_RECOVERY_HOLD_MS } from './recovery.ts';
 
 /** AgentOptions configure one agent; only node and stateDir are required. */
@@ -43,10 +44,15 @@ export interface AgentOptions {
   storeIncarnation?: string;
   /** how long a held task nobody claims keeps running after a store rebuild (default 5 min) */
   recoveryHoldMs?: number;
+  /**
+   * export the process's own metrics (CPU, heap, GC, event loop) in /metrics (default true); hollow
+   * nodes share one process, whose metrics thousands of registries would only repeat
+   */
+  processMetrics?: boolean;
 }
 
 /** ResolvedAgentOptions are AgentOptions with every timing and limit filled in. */
-export type ResolvedAgentOptions = Required<Omit<AgentOptions, 'http' | 'subnet' | 'labels' | 'addresses' | 'versions' | 'backoff' | 'storeIncarnation'>> & AgentOptions;
+export type ResolvedAgentOptions = Required<Omit<AgentOptions, 'http' | 'subnet' | 'labels' | 'addresses' | 'versions' | 'backoff' | 'storeIncarnation' | 'processMetrics'>> & AgentOptions;
 
 /** resolveAgentOptions fills in the defaults: 3 s heartbeat, 2 s resync, 250 ms probe tick, 10 s usage, 110 tasks. */
 export function resolveAgentOptions(o: AgentOptions): ResolvedAgentOptions {
@@ -74,6 +80,11 @@ export interface AgentDeps {
   log: Logger;
   /** the node's key ring and secrets bucket; without them tasks using Secrets fail to start */
   secrets?: NodeSecrets;
+  /**
+   * the process's shared store feed (shared-feed.ts): many agents in one process (hollow nodes)
+   * follow the store through one set of watches instead of three each
+   */
+  feed?: SharedFeed;
 }
 
 /** Live is what the agent follows of a task's current container: its exit, probes and usage. */
@@ -94,8 +105,11 @@ export interface AgentState {
   specs: Pick<InformerView<TaskSpec>, 'get'>;
   /** bindings to this node */
   bindings: Map<string, Binding>;
-  /** tasks bound to another node: a held task bound there is not ours any more */
-  boundElsewhere: Set<string>;
+  /**
+   * tasks bound to another node: a held task bound there is not ours any more (a view over the
+   * bindings informer, so no agent keeps a second copy of every binding in the cluster)
+   */
+  boundElsewhere: { has(taskId: string): boolean };
   /** tasks kept running after a store rebuild until a binding claims them (recovery.ts) */
   held: Set<string>;
   /**
@@ -125,7 +139,7 @@ export interface AgentState {
 /** newAgentState is the state of an agent that knows nothing yet. */
 export function newAgentState(): AgentState {
   return {
-    specs: new Map(), bindings: new Map(), boundElsewhere: new Set(), held: new Set(), decided: new Map(), holdUntil: 0,
+    specs: new Map(), bindings: new Map(), boundElsewhere: new Set<string>(), held: new Set(), decided: new Map(), holdUntil: 0,
     nodeSpec: undefined, records: new Map(), live: new Map(), unsent: new Set(), synced: false, stopped: false, lastPassAt: 0,
     startedAt: new Date().toISOString(),
   };

@@ -15,3 +15,4 @@ export { RuntimeAdapter, type RuntimeAdapterOptions } from './runtime-adapter.ts
 export { SecretVolumes, numericOwner, type SecretSource, type PreparedSecrets } from './secret-volumes.ts';
 export { heldAfterRebuild, releaseHeld, keepCompleted, COMPLETED_RETENTION_MS, DEFAULT_RECOVERY_HOLD_MS, type Release } from './recovery.ts';
 export { MemoryRuntime, MemoryNetwork, type MemoryBehaviour, type MemoryRuntimeOptions, type MemoryNetworkOptions } from './memory-runtime.ts';
+export { SharedFeed, type SharedFeedSources, type FeedAttachment } from './shared-feed.ts';

@@ -19,9 +19,10 @@ export class AgentMetrics {
   readonly cpu = new Gauge({ name: 'gitcell_agent_task_cpu_millicores', help: 'CPU used by a task', labelNames: ['task'], registers: [this.registry] });
   readonly memory = new Gauge({ name: 'gitcell_agent_task_memory_bytes', help: 'Memory working set of a task', labelNames: ['task'], registers: [this.registry] });
 
-  constructor(node: string) {
+  /** processMetrics: also the process's CPU, heap, GC and event loop (each registry observes them anew) */
+  constructor(node: string, processMetrics = true) {
     this.registry.setDefaultLabels({ node });
-    collectDefaultMetrics({ register: this.registry, prefix: 'gitcell_agent_' });
+    if (processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'gitcell_agent_' });
   }
 }
 

@@ -13,8 +13,6 @@ import type { AgentContext, AgentState } from './context.ts';
 export function applyBinding(s: AgentState, node: string, key: string, v: Binding | undefined): void {
   if (v && v.node === node) s.bindings.set(key, v);
   else s.bindings.delete(key);
-  if (v && v.node !== node) s.boundElsewhere.add(key);
-  else s.boundElsewhere.delete(key);
   if (v && s.held.has(key)) s.decided.set(key, v.node === node ? 'here' : 'elsewhere');
 }
 
@@ -28,6 +26,7 @@ export interface StoreFollow {
 /** followStore starts the agent's informers (tasks, bindings, its node spec). */
 export function followStore(ctx: AgentContext): StoreFollow {
   const { state, o, d, log } = ctx;
+  if (d.feed) return d.feed.attach(ctx);
   const stop = new AbortController();
   const signal = stop.signal;
   const tasks = new Informer<TaskSpec>(d.store.tasks, { signal, log, onChange: () => ctx.kick() });
@@ -40,6 +39,7 @@ export function followStore(ctx: AgentContext): StoreFollow {
       ctx.kick();
     },
   });
+  state.boundElsewhere = { has: (key) => { const b = bindings.get(key); return b !== undefined && b.node !== o.node; } };
   const nodespec: Informer<NodeSpec> = new Informer<NodeSpec>(d.store.nodespec, {
     signal, log, key: o.node,
     onChange: () => {
