@@ -50,6 +50,7 @@ export {
 } from './embedded.ts';
 export {
   agentPermissions,
+  hollowPermissions,
   controlPermissions,
   viewerPermissions,
   authorizationConfig,

@@ -99,23 +99,40 @@ export function viewerPermissions(publicKey: string, prefix?: string): NatsPermi
   };
 }
 
+/** nodeWrites are the subjects only the agent of `node` publishes to: its own keys, events and log streams. */
+function nodeWrites(node: string, prefix?: string): string[] {
+  return [
+    // Its own keys only: the status of tasks on this node and this node's registration.
+    `$KV.${bucketName('status', prefix)}.${node}.>`,
+    `$KV.${bucketName('nodes', prefix)}.${node}`,
+    // Events under its own writer token: readers know who wrote them.
+    `${eventsSubjectRoot(prefix)}.${node}.>`,
+    `gitcell.logs.${node}.out.>`,
+  ];
+}
+
 /** agentPermissions is the allow-list of the agent of `node`, whose nkey is `publicKey`. */
 export function agentPermissions(node: string, publicKey: string, prefix?: string): NatsPermissions {
   const streams = [...AGENT_READS.map((role) => `KV_${bucketName(role, prefix)}`), `KV_${nodeSecretsBucket(node, prefix)}`, `${prefix ?? DEFAULT_PREFIX}events`];
   return {
-    publish: {
-      allow: [
-        '$JS.API.INFO',
-        ...streams.flatMap(jsStreamRead),
-        // Its own keys only: the status of tasks on this node and this node's registration.
-        `$KV.${bucketName('status', prefix)}.${node}.>`,
-        `$KV.${bucketName('nodes', prefix)}.${node}`,
-        // Events under its own writer token: readers know who wrote them.
-        `${eventsSubjectRoot(prefix)}.${node}.>`,
-        `gitcell.logs.${node}.out.>`,
-      ],
-    },
+    publish: { allow: ['$JS.API.INFO', ...streams.flatMap(jsStreamRead), ...nodeWrites(node, prefix)] },
     subscribe: { allow: [`${inboxPrefixFor(publicKey)}.>`, logRequestSubject(node), `gitcell.logs.${node}.alive.*`] },
+    allow_responses: true,
+  };
+}
+
+/**
+ * hollowPermissions is the allow-list of one `gitcell hollow` process, whose nkey is `publicKey`:
+ * what the agents of exactly its `nodes` may do together (each node's own keys, events and log
+ * subjects, named one by one: NATS wildcards match whole tokens, never a name prefix), minus the
+ * per-node Secrets buckets (hollow nodes run no Secrets). Real agents keep one identity per node:
+ * a hollow process can write the keys of its own simulated nodes and of no other node.
+ */
+export function hollowPermissions(nodes: readonly string[], publicKey: string, prefix?: string): NatsPermissions {
+  const streams = [...AGENT_READS.map((role) => `KV_${bucketName(role, prefix)}`), `${prefix ?? DEFAULT_PREFIX}events`];
+  return {
+    publish: { allow: ['$JS.API.INFO', ...streams.flatMap(jsStreamRead), ...nodes.flatMap((n) => nodeWrites(n, prefix))] },
+    subscribe: { allow: [`${inboxPrefixFor(publicKey)}.>`, ...nodes.flatMap((n) => [logRequestSubject(n), `gitcell.logs.${n}.alive.*`])] },
     allow_responses: true,
   };
 }
