@@ -49,6 +49,11 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     summary: 'list objects of a kind: jobs, tasks, nodes, daemonsets, cronjobs, secrets, customresourcedefinitions or a user kind (CRD)',
     load: async () => (await import('./get.ts')).registerGet,
   },
+  hollow: {
+    term: 'hollow [options]',
+    summary: 'run many hollow nodes in one process: the real agent over an in-memory runtime (scale tests)',
+    load: async () => (await import('./hollow.ts')).registerHollow,
+  },
   image: {
     term: 'image',
     summary: 'manage container images: import, ls, rm, pull, push, gc',

@@ -1,0 +1,94 @@
+import type { Command } from 'commander';
+import { mkdtemp } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { GitcellError } from '../../lib/errors.ts';
+import { createLogger } from '../../lib/log.ts';
+import { closeConnection, connectFromOptions, probeIncarnation, waitForStore, DEFAULT_PREFIX } from '../../store/index.ts';
+import { parseCapacity, parseLabels } from '../../agent/index.ts';
+import { HollowProcess } from './hollow-nodes.ts';
+
+interface HollowFlags {
+  nodes: string;
+  prefix: string;
+  nats?: string;
+  creds?: string;
+  clusterDir: string;
+  stateDir?: string;
+  storePrefix: string;
+  startDelayMs: string;
+  capacity: string;
+  labels?: string;
+  heartbeatMs?: string;
+  resyncMs?: string;
+}
+
+/** count parses a non-negative integer flag within [min, max]; E_USAGE naming the flag otherwise. */
+function count(text: string, flag: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < min || n > max) throw new GitcellError('E_USAGE', `${flag}: "${text}" is not a whole number from ${min} to ${max}`, { flag });
+  return n;
+}
+
+/**
+ * registerHollow adds `gitcell hollow --nodes N --prefix hollow-`: many simulated nodes in one
+ * process, each the real agent over the in-memory runtime (hollow-nodes.ts), for scale tests.
+ */
+export function registerHollow(program: Command): void {
+  program
+    .command('hollow')
+    .description('run many hollow nodes in one process: the real agent over an in-memory runtime (scale tests)')
+    .requiredOption('--nodes <n>', 'how many nodes')
+    .option('--prefix <prefix>', 'node names are <prefix>00001, <prefix>00002, ...', 'hollow-')
+    .option('--nats <urls>', 'NATS server(s); default: the embedded server of --cluster-dir')
+    .option('--creds <file>', 'NATS credentials file: one identity for the process, allowed its own nodes\' keys (hollowPermissions)')
+    .option('--cluster-dir <dir>', 'state dir of the embedded cluster (gitcell up)', '.gitcell')
+    .option('--state-dir <dir>', 'the nodes\' journals (default: a new dir in /dev/shm, removed on exit)')
+    .option('--store-prefix <prefix>', 'bucket name prefix', DEFAULT_PREFIX)
+    .option('--start-delay-ms <ms>', 'how long a task takes to "start"', '100')
+    .option('--capacity <cpu=N,memory=Q>', 'capacity of a standard node (every fourth node is large: twice that)', 'cpu=4,memory=16Gi')
+    .option('--labels <k=v,...>', 'labels of every node (besides shape, zone and gitcell.io/hollow=true)')
+    .option('--heartbeat-ms <ms>', 'heartbeat period of each node (default 3000, staggered)')
+    .option('--resync-ms <ms>', 'resync period of each node (default 10000, staggered)')
+    .action(async (f: HollowFlags) => {
+      const nodes = count(f.nodes, '--nodes', 1, 20_000);
+      if (!/^[a-z0-9]([a-z0-9-]{0,50})$/.test(f.prefix)) {
+        throw new GitcellError('E_USAGE', `--prefix: "${f.prefix}" must start a DNS label (lowercase letters, digits, '-', at most 51)`, { flag: '--prefix' });
+      }
+      const startDelayMs = count(f.startDelayMs, '--start-delay-ms', 0, 3_600_000);
+      const timings = {
+        ...(f.heartbeatMs ? { heartbeatMs: count(f.heartbeatMs, '--heartbeat-ms', 100, 600_000) } : {}),
+        ...(f.resyncMs ? { resyncMs: count(f.resyncMs, '--resync-ms', 100, 600_000) } : {}),
+      };
+      const capacity = parseCapacity(f.capacity, { cpuMillis: 0, memoryBytes: 0 });
+      const labels = parseLabels(f.labels);
+      const log = createLogger('hollow');
+      const base = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+      const own = !f.stateDir;
+      const stateDir = f.stateDir ? resolve(f.stateDir) : await mkdtemp(join(base, 'gitcell-hollow-'));
+      const nc = await connectFromOptions({ ...(f.nats ? { nats: f.nats } : {}), ...(f.creds ? { creds: f.creds } : {}), stateDir: f.clusterDir, name: `gitcell hollow ${f.prefix}` });
+      let incarnation: string | undefined;
+      if (f.creds) {
+        incarnation = await waitForStore(nc, { prefix: f.storePrefix, buckets: ['tasks', 'bindings', 'status', 'nodes', 'nodespec'], streams: [`${f.storePrefix}events`], log });
+      } else {
+        const p = await probeIncarnation(nc, f.storePrefix);
+        if (p.state === 'present') incarnation = p.incarnation;
+      }
+      const hollow = new HollowProcess(nc, {
+        nodes, prefix: f.prefix, storePrefix: f.storePrefix, stateDir, startDelayMs, capacity, labels, timings,
+        ...(incarnation ? { storeIncarnation: incarnation } : {}),
+      // Thousands of nodes: their routine lines ("started") only with GITCELL_LOG_LEVEL set.
+      }, process.env.GITCELL_LOG_LEVEL ? log : log.child({}, { level: 'warn' }));
+      const t0 = Date.now();
+      await hollow.start();
+      // The line a supervisor (bench, test) waits for.
+      process.stdout.write(`hollow: ${nodes} nodes running (${f.prefix}00001..) in ${((Date.now() - t0) / 1000).toFixed(1)} s, state ${stateDir}\n`);
+      await new Promise<void>((done) => {
+        process.once('SIGTERM', () => done());
+        process.once('SIGINT', () => done());
+      });
+      await hollow.stop(own);
+      await closeConnection(nc);
+    });
+}
