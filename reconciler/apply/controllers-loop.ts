@@ -1,4 +1,5 @@
-import { statusMatchesKey, trustedNodeRecords, withNodeSpec, type TaskStatus } from '../../api/index.ts';
+import { statusMatchesKey, trustedNodeRecords, withNodeSpec, type NodeRecord, type NodeSpec, type TaskSpec, type TaskStatus } from '../../api/index.ts';
+import type { DesiredRecord } from '../diff/index.ts';
 import { backoffDelay, createLogger, errorMessage, isGitcellError, mapLimit, type Logger } from '../../lib/index.ts';
 import { Informer, StoreErrorCodes, type Bucket } from '../../store/index.ts';
 import type { WorkloadSpec } from '../controllers/index.ts';
@@ -6,6 +7,20 @@ import { controllerPass, type ClusterView, type PassResult } from './controllers
 import { OBJECT_PREFIX, sourceStatusKey } from './keys.ts';
 import { emit, type ReconcilerStore, type SyncRecord } from './store.ts';
 import { addFailedRollout, emptySyncStatus, type SyncStatus } from './sync.ts';
+
+/**
+ * latestTaskStatuses is each task's newest status from the `status` bucket's entries. The key's node
+ * is the writer's (permissions): a body naming another node or task is forged and left out.
+ */
+export function latestTaskStatuses(entries: ReadonlyMap<string, { readonly value: TaskStatus }>): Map<string, TaskStatus> {
+  const byTask = new Map<string, TaskStatus>();
+  for (const [key, { value: s }] of entries) {
+    if (!statusMatchesKey(key, s)) continue;
+    const prev = byTask.get(s.taskId);
+    if (!prev || prev.updatedAt < s.updatedAt) byTask.set(s.taskId, s);
+  }
+  return byTask;
+}
 
 /** RunControllersOptions configure the controller loop. */
 export interface RunControllersOptions {
@@ -50,165 +65,191 @@ export interface ControllerLoop {
  * under leader election (store runForLeadership): one active loop per cluster.
  */
 export function runControllers(opts: RunControllersOptions): ControllerLoop {
-  const log = opts.log ?? createLogger('controllers');
-  const now = opts.now ?? Date.now;
-  const { store, signal } = opts;
-  const specCache = new Map<string, { stamp: string; spec: WorkloadSpec }>();
-  const fingerprints = new Map<string, string>();
-  let passes = 0;
-  let failures = 0;
+  const loop = new ControllerRunner(opts);
+  return { done: loop.done, passes: () => loop.passes };
+}
+
+/**
+ * ControllerRunner is one running controller loop: its informers, its pass scheduling (debounce,
+ * tick, backoff) and the writes of each pass. Passes never overlap; a change during a pass makes
+ * one more pass after it.
+ */
+class ControllerRunner {
+  readonly done: Promise<void>;
+  passes = 0;
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly store: ReconcilerStore;
+  private readonly signal: AbortSignal;
+  private readonly specCache = new Map<string, { stamp: string; spec: WorkloadSpec }>();
+  private readonly fingerprints = new Map<string, string>();
+  private failures = 0;
   // Set at the first pass: a rollout's stall counts only while this loop watches it.
-  let watchingSince: number | undefined;
-  let dirty = false;
-  let running = false;
-  let timer: NodeJS.Timeout | undefined;
+  private watchingSince: number | undefined;
+  private dirty = false;
+  private running = false;
+  private timer: NodeJS.Timeout | undefined;
+  private passDone: Promise<void> = Promise.resolve();
+  private readonly desired: Informer<DesiredRecord>;
+  private readonly tasks: Informer<TaskSpec>;
+  private readonly statuses: Informer<TaskStatus>;
+  private readonly nodes: Informer<NodeRecord>;
+  private readonly nodeSpecs: Informer<NodeSpec>;
+  private readonly objectStatuses: Informer<SyncRecord>;
+  private readonly informers: Informer<unknown>[];
 
-  // Store informers: a failed watch is restarted and catches up, so the view never freezes; a pass
-  // runs only while all five hold a complete snapshot.
-  const onChange = () => schedule();
-  const inform = <T>(bucket: Bucket<T>, prefix?: string) => new Informer<T>(bucket, { signal, onChange, log, ...(prefix ? { prefix } : {}) });
-  const desired = inform(store.desired);
-  const tasks = inform(store.tasks);
-  const statuses = inform(store.status);
-  const nodes = inform(store.nodes);
-  const nodeSpecs = inform(store.nodespec);
-  const objectStatuses = inform(store.sync, OBJECT_PREFIX);
-  const informers = [desired, tasks, statuses, nodes, nodeSpecs, objectStatuses];
-
-  function schedule(delay = opts.debounceMs ?? 5): void {
-    dirty = true;
-    if (running || timer || signal.aborted || !informers.every((m) => m.hasSynced)) return;
-    timer = setTimeout(runPass, delay);
+  constructor(private readonly opts: RunControllersOptions) {
+    this.log = opts.log ?? createLogger('controllers');
+    this.now = opts.now ?? Date.now;
+    this.store = opts.store;
+    this.signal = opts.signal;
+    const { store, signal } = opts;
+    // Store informers: a failed watch is restarted and catches up, so the view never freezes; a pass
+    // runs only while all six hold a complete snapshot.
+    const onChange = () => this.schedule();
+    const inform = <T>(bucket: Bucket<T>, prefix?: string) => new Informer<T>(bucket, { signal, onChange, log: this.log, ...(prefix ? { prefix } : {}) });
+    this.desired = inform(store.desired);
+    this.tasks = inform(store.tasks);
+    this.statuses = inform(store.status);
+    this.nodes = inform(store.nodes);
+    this.nodeSpecs = inform(store.nodespec);
+    this.objectStatuses = inform(store.sync, OBJECT_PREFIX);
+    this.informers = [this.desired, this.tasks, this.statuses, this.nodes, this.nodeSpecs, this.objectStatuses] as Informer<unknown>[];
+    let ticks = 0;
+    const ticker = setInterval(() => {
+      // Every 30 ticks, a full pass: no memo outlives a resync period.
+      if (++ticks % 30 === 0) this.fingerprints.clear();
+      this.schedule(0);
+    }, opts.tickMs ?? 1000);
+    const watches = this.informers.map((m) => m.done);
+    this.done = (async () => {
+      await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+      clearInterval(ticker);
+      clearTimeout(this.timer);
+      await this.passDone;
+      await Promise.allSettled(watches);
+    })();
   }
 
-  let ticks = 0;
-  const ticker = setInterval(() => {
-    // Every 30 ticks, a full pass: no memo outlives a resync period.
-    if (++ticks % 30 === 0) fingerprints.clear();
-    schedule(0);
-  }, opts.tickMs ?? 1000);
-  const watches = informers.map((m) => m.done);
+  private schedule(delay = this.opts.debounceMs ?? 5): void {
+    this.dirty = true;
+    if (this.running || this.timer || this.signal.aborted || !this.informers.every((m) => m.hasSynced)) return;
+    this.timer = setTimeout(() => void this.runPass(), delay);
+  }
 
-  let passDone: Promise<void> = Promise.resolve();
-  async function runPass(): Promise<void> {
-    timer = undefined;
-    if (signal.aborted) return;
-    running = true;
-    dirty = false;
+  private async runPass(): Promise<void> {
+    this.timer = undefined;
+    if (this.signal.aborted) return;
+    this.running = true;
+    this.dirty = false;
     let release!: () => void;
-    passDone = new Promise((r) => (release = r));
+    this.passDone = new Promise((r) => (release = r));
+    const opts = this.opts;
     try {
-      const view = snapshot();
-      const t = now();
-      watchingSince ??= t;
+      const view = this.snapshot();
+      const t = this.now();
+      this.watchingSince ??= t;
       const result = controllerPass(view, {
         now: t,
-        watchingSince,
+        watchingSince: this.watchingSince,
         ...(opts.crashLoopRestarts !== undefined ? { crashLoopRestarts: opts.crashLoopRestarts } : {}),
         ...(opts.nodeGraceMs !== undefined ? { nodeGraceMs: opts.nodeGraceMs } : {}),
-      }, specCache, fingerprints);
-      await applyPass(result);
-      passes++;
-      failures = 0;
+      }, this.specCache, this.fingerprints);
+      await this.applyPass(result);
+      this.passes++;
+      this.failures = 0;
       opts.onPass?.(result);
     } catch (err) {
-      failures++;
-      fingerprints.clear(); // some decisions were not written: decide everything again
-      log.warn({ err: errorMessage(err), term: opts.term, failures }, 'controllers: pass failed, retrying');
-      dirty = true;
+      this.failures++;
+      this.fingerprints.clear(); // some decisions were not written: decide everything again
+      this.log.warn({ err: errorMessage(err), term: opts.term, failures: this.failures }, 'controllers: pass failed, retrying');
+      this.dirty = true;
     } finally {
-      running = false;
+      this.running = false;
       release();
       // Back off while the store is in trouble; otherwise gather what arrived during the pass.
-      if (dirty && !signal.aborted) schedule(failures ? backoffDelay({ initialMs: 100, maxMs: 5000 }, failures) : 20);
+      if (this.dirty && !this.signal.aborted) this.schedule(this.failures ? backoffDelay({ initialMs: 100, maxMs: 5000 }, this.failures) : 20);
     }
   }
 
-  function snapshot(): ClusterView {
-    const byTask = new Map<string, TaskStatus>();
-    for (const [key, { value: s }] of statuses.entries) {
-      // The key's node is the writer's (permissions); a body naming another node or task is forged.
-      if (!statusMatchesKey(key, s)) continue;
-      const prev = byTask.get(s.taskId);
-      if (!prev || prev.updatedAt < s.updatedAt) byTask.set(s.taskId, s);
-    }
+  private snapshot(): ClusterView {
+    const byTask = latestTaskStatuses(this.statuses.entries);
     return {
-      desired: new Map(desired.values().map((r) => [r.key, r])),
-      tasks: new Map([...tasks.entries.entries()].map(([k, c]) => [k, c.value])),
+      desired: new Map(this.desired.values().map((r) => [r.key, r])),
+      tasks: new Map([...this.tasks.entries.entries()].map(([k, c]) => [k, c.value])),
       statuses: byTask,
       // A node is its key (the only one its agent may write): a record naming another node is not one.
       // Reserved labels and operator taints come from the NodeSpec, as the scheduler sees them.
-      nodes: [...trustedNodeRecords([...nodes.entries.entries()].map(([k, c]) => [k, c.value] as const)).nodes.values()]
-        .map((n) => withNodeSpec(n, nodeSpecs.entries.get(n.name)?.value)),
-      objectStatuses: new Map([...objectStatuses.entries.entries()].map(([k, c]) => [k, c.value])),
+      nodes: [...trustedNodeRecords([...this.nodes.entries.entries()].map(([k, c]) => [k, c.value] as const)).nodes.values()]
+        .map((n) => withNodeSpec(n, this.nodeSpecs.entries.get(n.name)?.value)),
+      objectStatuses: new Map([...this.objectStatuses.entries.entries()].map(([k, c]) => [k, c.value])),
     };
   }
 
-  const lostRace = (err: unknown) => isGitcellError(err, StoreErrorCodes.Conflict) || isGitcellError(err, StoreErrorCodes.Exists);
-  const tolerate = async (what: string, fn: () => Promise<unknown>) => {
-    if (signal.aborted || (opts.valid && !opts.valid())) return; // a demoted leader stops writing at once
+  /** tolerate runs one write of a pass: a lost race makes the next pass decide again; anything else fails the pass. */
+  private async tolerate(what: string, fn: () => Promise<unknown>): Promise<void> {
+    if (this.signal.aborted || (this.opts.valid && !this.opts.valid())) return; // a demoted leader stops writing at once
     try {
       await fn();
     } catch (err) {
-      if (lostRace(err)) {
-        dirty = true; // someone else wrote first: decide again from what the watches show
-        fingerprints.clear();
+      if (isGitcellError(err, StoreErrorCodes.Conflict) || isGitcellError(err, StoreErrorCodes.Exists)) {
+        this.dirty = true; // someone else wrote first: decide again from what the watches show
+        this.fingerprints.clear();
         return;
       }
       throw new Error(`${what}: ${errorMessage(err)}`, { cause: err });
     }
-  };
+  }
 
-  async function applyPass(r: PassResult): Promise<void> {
+  /** deleteAll deletes by CAS on the revision the informer holds; each own delete goes into the informer at once so a late watch event cannot bring the key back. */
+  private deleteAll<T>(keys: readonly string[], limit: number, what: string, bucket: Bucket<T>, informer: Informer<T>): Promise<unknown> {
+    return mapLimit(keys, limit, (key) =>
+      this.tolerate(`${what} ${key}`, async () => {
+        const cur = informer.entry(key);
+        if (cur) informer.apply(key, undefined, await bucket.delete(key, { revision: cur.revision }));
+      }),
+    );
+  }
+
+  private async applyPass(r: PassResult): Promise<void> {
+    const { store, log } = this;
     // Status first: a finished batch Job's final status must be stored before its tasks go.
     await mapLimit(r.putStatuses, 128, ({ key, value }) =>
-      tolerate(`status ${key}`, async () => {
-        const cur = objectStatuses.entries.get(key);
+      this.tolerate(`status ${key}`, async () => {
+        const cur = this.objectStatuses.entries.get(key);
         const revision = cur ? await store.sync.update(key, value, cur.revision) : await store.sync.create(key, value);
         // Our own write, known before its echo arrives: the next pass must not decide on the old value.
-        objectStatuses.apply(key, value, revision);
+        this.objectStatuses.apply(key, value, revision);
       }),
     );
-    // Deletes by CAS on the revision the informer holds; each own delete goes into the informer at
-    // once so a late watch event cannot bring the key back.
-    const deleteAll = <T>(keys: readonly string[], limit: number, what: string, bucket: Bucket<T>, informer: Informer<T>) =>
-      mapLimit(keys, limit, (key) =>
-        tolerate(`${what} ${key}`, async () => {
-          const cur = informer.entry(key);
-          if (cur) informer.apply(key, undefined, await bucket.delete(key, { revision: cur.revision }));
-        }),
-      );
-    await deleteAll(r.deleteTasks, 128, 'delete task', store.tasks, tasks);
-    await deleteAll(r.deleteDesired, 32, 'delete', store.desired, desired);
-    await deleteAll(r.deleteStatuses, 32, 'delete status', store.sync, objectStatuses);
+    await this.deleteAll(r.deleteTasks, 128, 'delete task', store.tasks, this.tasks);
+    await this.deleteAll(r.deleteDesired, 32, 'delete', store.desired, this.desired);
+    await this.deleteAll(r.deleteStatuses, 32, 'delete status', store.sync, this.objectStatuses);
     await mapLimit(r.createTasks, 128, (t) =>
-      tolerate(`create task ${t.id}`, async () => {
+      this.tolerate(`create task ${t.id}`, async () => {
         const revision = await store.tasks.create(t.id, t);
-        tasks.apply(t.id, t, revision);
+        this.tasks.apply(t.id, t, revision);
       }),
     );
-    await mapLimit(r.createDesired, 16, ({ key, value }) => tolerate(`create ${key}`, () => store.desired.create(key, value)));
-    for (const f of r.failedRollouts) {
-      log.warn({ object: f.object, revision: f.revision, reason: f.reason }, `controllers: rollout failed: ${f.message}`);
-      await tolerate('record failed rollout', () =>
-        store.sync.updateWithRetry(sourceStatusKey(opts.source ?? 'default'), (cur) => {
-          const base = cur && (cur as SyncStatus).kind === 'SyncStatus' ? (cur as SyncStatus) : emptySyncStatus(opts.source ?? 'default');
-          return { ...addFailedRollout(base, f), updatedAt: new Date(now()).toISOString() };
-        }),
-      );
-    }
+    await mapLimit(r.createDesired, 16, ({ key, value }) => this.tolerate(`create ${key}`, () => store.desired.create(key, value)));
+    await this.recordFailedRollouts(r.failedRollouts);
     for (const e of r.events) {
-      await emit(store, { type: e.type, reason: e.reason, object: e.object, message: e.message, time: new Date(now()).toISOString() }, log);
+      await emit(store, { type: e.type, reason: e.reason, object: e.object, message: e.message, time: new Date(this.now()).toISOString() }, log);
     }
     for (const e of r.errors) log.warn({ object: e.object }, `controllers: ${e.message}`);
   }
 
-  const done = (async () => {
-    await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
-    clearInterval(ticker);
-    clearTimeout(timer);
-    await passDone;
-    await Promise.allSettled(watches);
-  })();
-  return { done, passes: () => passes };
+  /** recordFailedRollouts adds each failed rollout to the source's SyncStatus, which rollback turns into a revert. */
+  private async recordFailedRollouts(failed: PassResult['failedRollouts']): Promise<void> {
+    const source = this.opts.source ?? 'default';
+    for (const f of failed) {
+      this.log.warn({ object: f.object, revision: f.revision, reason: f.reason }, `controllers: rollout failed: ${f.message}`);
+      await this.tolerate('record failed rollout', () =>
+        this.store.sync.updateWithRetry(sourceStatusKey(source), (cur) => {
+          const base = cur && (cur as SyncStatus).kind === 'SyncStatus' ? (cur as SyncStatus) : emptySyncStatus(source);
+          return { ...addFailedRollout(base, f), updatedAt: new Date(this.now()).toISOString() };
+        }),
+      );
+    }
+  }
 }

@@ -82,196 +82,260 @@ export function sourceNameOf(branch: string): string {
   return branch.replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '') || 'default';
 }
 
+/** Replica is what the phases of one reconciler replica share: its options, logger, source name and caches. */
+interface Replica {
+  opts: ReconcilerServiceOptions;
+  log: Logger;
+  sourceName: string;
+  // Successive commits mostly share files: parse each (path, blob) once...
+  parseCache: Map<string, ParsedFile>;
+  // ...and hash each of those (read-only) objects once for the diff.
+  hashCache: WeakMap<AnyObject, string>;
+  /** the queue of the term this replica leads, if it leads */
+  queue: RevisionQueue | undefined;
+}
+
 /**
  * startReconcilerService runs one reconciler replica: the source follows the branch on every
  * replica (so a standby is warm), while only the leader (store leader election) reconciles: one
  * reconcileRevision per new revision, latest wins when several queue, retries after waiting
  * errors; the controller loop; and rollback: a failed rollout recorded on the source's status
  * becomes a revert commit, which the source then sees and the normal path applies.
+ *
+ *   startSource (webhook, then the source) ─► runForLeadership ─► lead: per term
+ *     reconcileLoop (reconcileOne per revision) · rollbackLoop · control record · controllers
  */
 export async function startReconcilerService(opts: ReconcilerServiceOptions): Promise<ReconcilerService> {
   const log = opts.log ?? createLogger('reconciler');
-  const { store, source } = opts;
-  const sourceName = opts.sourceName ?? sourceNameOf(source.branch);
-  let queue: RevisionQueue | undefined;
-  // Successive commits mostly share files: parse each (path, blob) once.
-  const parseCache = new Map<string, ParsedFile>();
-  // ...and hash each of those (read-only) objects once for the diff.
-  const hashCache = new WeakMap<AnyObject, string>();
+  const r: Replica = {
+    opts,
+    log,
+    sourceName: opts.sourceName ?? sourceNameOf(opts.source.branch),
+    parseCache: new Map(),
+    hashCache: new WeakMap(),
+    queue: undefined,
+  };
+  const webhook = await startSource(r);
+  const election = runForLeadership({
+    leases: opts.store.leases,
+    name: RECONCILER_LEASE,
+    ...(opts.leaseMs ? { leaseMs: opts.leaseMs } : {}),
+    ...(opts.identity ? { identity: opts.identity } : {}),
+    log,
+    onLeading: (ctx) => lead(r, ctx),
+  });
+  return {
+    election,
+    webhook,
+    sourceName: r.sourceName,
+    leaderTerm: () => election.leaderTerm(),
+    async stop() {
+      await webhook?.close();
+      await election.stop();
+      await opts.source.stop();
+    },
+  };
+}
 
-  // The webhook first: a bad --webhook-listen or a port in use fails the start before anything else
-  // runs (and what did start is closed again), instead of a replica that stays up doing nothing.
+/**
+ * startSource starts the webhook first: a bad --webhook-listen or a port in use fails the start
+ * before anything else runs (and what did start is closed again), instead of a replica that stays
+ * up doing nothing. Then the source, whose new revisions go to the leader's queue.
+ */
+async function startSource(r: Replica): Promise<WebhookServer | undefined> {
+  const { source } = r.opts;
   let webhook: WebhookServer | undefined;
-  if (opts.webhook) {
-    webhook = await startWebhookServer({ ...opts.webhook, branch: source.branch, onPush: () => source.refresh(), log });
+  if (r.opts.webhook) {
+    webhook = await startWebhookServer({ ...r.opts.webhook, branch: source.branch, onPush: () => source.refresh(), log: r.log });
   }
   try {
-    await source.start((rev) => queue?.offer(rev.sha));
+    await source.start((rev) => r.queue?.offer(rev.sha));
   } catch (err) {
     await webhook?.close();
     await source.stop().catch(() => undefined);
     throw err;
   }
+  return webhook;
+}
 
-  const reconcileLoop = async (ctx: LeaderContext, q: RevisionQueue, control: ControlFollower): Promise<void> => {
-    await control.ready;
-    // The diff phase compares with an informer of the `desired` bucket instead of listing it on every
-    // commit. Before each use it must have caught up with the bucket's newest revision (one cheap
-    // stream-info round trip), so it holds this leader's own writes from the previous reconcile;
-    // if it lags, the bucket is listed as before. A write racing in after that check is still safe:
-    // the apply phase's compare-and-set fails and the revision is retried.
-    const desired = new Informer<DesiredRecord>(store.desired, { signal: ctx.signal, log });
-    const current = async (): Promise<StoreRecord<DesiredRecord>[]> => {
-      if (await desired.caughtUp(await store.desired.lastRevision(), MIRROR_CATCH_UP_MS)) {
-        const out = [...desired.entries].map(([key, e]) => ({ key, value: e.value, revision: e.revision }));
-        return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-      }
-      log.debug({ source: sourceName }, 'reconciler: desired informer behind; listing the bucket');
-      return store.desired.list();
-    };
-    for (;;) {
-      const revision = await q.take();
-      if (revision === undefined || ctx.signal.aborted || !ctx.valid()) return;
-      // Suspended (`gitcell suspend`): hold the revision back; resume offers the tip again.
-      if (control.suspended()) {
-        log.info({ source: sourceName, revision }, 'reconciler: source suspended; revision held back');
-        continue;
-      }
-      let outcome: ReconcileOutcome;
-      try {
-        outcome = await reconcileRevision({
-          store,
-          source: sourceName,
-          revision,
-          read: async () => {
-            // Signatures first: an untrusted revision is Stalled before any of its objects is read.
-            if (opts.verify) await verifySourceRevision({ store, source, sourceName, revision, options: opts.verify, log });
-            return loadManifestsFromGit({ dir: source.dir ?? source.gitdir, gitdir: source.gitdir, ref: revision, path: source.subPath, parseCache });
-          },
-          validate: async (load) => {
-            // .gitcell.yaml's default requests/limits are written into the objects (plan and records show them).
-            const validated = await withRepoDefaults(toValidatedRevision(validateManifests(load, { allowPlaintextSecrets: opts.allowPlaintextSecrets ?? false })),
-              { gitdir: source.gitdir, commit: revision, subPath: source.subPath });
-            if (opts.sealingKeys) {
-              validated.problems.push(...checkSealedSecrets(validated.objects, { privateKeyFor: opts.sealingKeys, allowPlaintextSecrets: opts.allowPlaintextSecrets ?? false }));
-            }
-            return validated;
-          },
-          current,
-          hashCache,
-          term: ctx.term,
-          signal: ctx.signal,
-          ...(opts.allowPruneAll ? { allowPruneAll: true } : {}),
-          log,
-        });
-      } catch (err) {
-        log.error({ err: errorMessage(err), revision }, 'reconcile threw; will retry');
-        outcome = { result: 'Failed', status: undefined as unknown as SyncStatus, retryAfterMs: 5_000 };
-      }
-      opts.onReconciled?.(revision, outcome);
-      if (outcome.retryAfterMs !== undefined && !ctx.signal.aborted) {
-        setTimeout(() => q.retry(revision), outcome.retryAfterMs).unref();
-      }
-    }
-  };
-
-  const rollbackLoop = async (ctx: LeaderContext): Promise<void> => {
-    const handled = new Set<string>();
-    let retryTimer: NodeJS.Timeout | undefined;
-    const backoff = new Backoff({ initialMs: 1_000, maxMs: 30_000 });
-    let busy: Promise<void> = Promise.resolve();
-    const consider = (s: SyncStatus | undefined): Promise<void> =>
-      (busy = busy.then(async () => {
-        if (!s || s.kind !== 'SyncStatus' || !s.failedRollouts?.length || ctx.signal.aborted) return;
-        const fresh = s.failedRollouts.filter((r) => !handled.has(rolloutId(r)));
-        for (const [revision, rollouts] of groupByRevision(fresh)) {
-          if (!ctx.valid()) return;
-          try {
-            const outcome = await rollBack({ store, source, sourceName, valid: ctx.valid, log, ...(opts.signingKey ? { signingKey: opts.signingKey } : {}) }, revision, rollouts);
-            for (const r of rollouts) handled.add(rolloutId(r));
-            opts.onRollback?.(revision, outcome);
-            backoff.reset();
-          } catch (err) {
-            // Git or the remote was unavailable: look again after a backoff, even if no status changes.
-            const retryMs = backoff.next();
-            log.warn({ err: errorMessage(err), revision, retryMs }, 'rollback failed; will retry');
-            clearTimeout(retryTimer);
-            retryTimer = setTimeout(() => {
-              void store.sync.get(sourceStatusKey(sourceName)).then((rec) => consider(rec?.value as SyncStatus | undefined)).catch(() => undefined);
-            }, retryMs);
-            retryTimer.unref();
-            return;
-          }
-        }
-      }));
-    ctx.signal.addEventListener('abort', () => clearTimeout(retryTimer), { once: true });
-    const watch = store.sync.watch({ key: sourceStatusKey(sourceName), signal: ctx.signal });
-    for await (const ev of watch) {
-      if (ev.type === 'put') await consider(ev.value as SyncStatus);
-    }
-  };
-
-  const election = runForLeadership({
-    leases: store.leases,
-    name: RECONCILER_LEASE,
-    ...(opts.leaseMs ? { leaseMs: opts.leaseMs } : {}),
-    ...(opts.identity ? { identity: opts.identity } : {}),
+/** lead runs one leadership term: the reconcile, rollback and control loops and the controllers, until the term ends. */
+async function lead(r: Replica, ctx: LeaderContext): Promise<void> {
+  const { opts, log, sourceName } = r;
+  const { store, source } = opts;
+  log.info({ term: ctx.term, source: sourceName }, 'reconciler: leading');
+  const q = new RevisionQueue();
+  r.queue = q;
+  ctx.signal.addEventListener('abort', () => q.close(), { once: true });
+  // A new leader reconciles the current tip: the old one may have died mid-reconcile.
+  const tip = source.current() ?? (await source.refresh().catch(() => undefined));
+  if (tip) q.offer(tip);
+  const fresh = opts.settleNodes !== undefined && !(await store.sync.get(sourceStatusKey(sourceName)));
+  const control = followSourceControl({
+    store,
+    source: sourceName,
+    signal: ctx.signal,
     log,
-    onLeading: async (ctx) => {
-      log.info({ term: ctx.term, source: sourceName }, 'reconciler: leading');
-      const q = new RevisionQueue();
-      queue = q;
-      ctx.signal.addEventListener('abort', () => q.close(), { once: true });
-      // A new leader reconciles the current tip: the old one may have died mid-reconcile.
-      const tip = source.current() ?? (await source.refresh().catch(() => undefined));
-      if (tip) q.offer(tip);
-      const fresh = opts.settleNodes !== undefined && !(await store.sync.get(sourceStatusKey(sourceName)));
-      const control = followSourceControl({
-        store,
-        source: sourceName,
-        signal: ctx.signal,
-        log,
-        onResume: () => {
-          const rev = source.current();
-          if (rev) q.offer(rev);
-        },
-        onReconcile: (withSource) => {
-          void (withSource ? source.refresh().catch(() => undefined) : Promise.resolve(undefined)).then((fetched) => {
-            const rev = fetched ?? source.current();
-            if (rev) q.offer(rev);
-          });
-        },
+    onResume: () => {
+      const rev = source.current();
+      if (rev) q.offer(rev);
+    },
+    onReconcile: (withSource) => {
+      void (withSource ? source.refresh().catch(() => undefined) : Promise.resolve(undefined)).then((fetched) => {
+        const rev = fetched ?? source.current();
+        if (rev) q.offer(rev);
       });
-      const loops: Promise<unknown>[] = [reconcileLoop(ctx, q, control), rollbackLoop(ctx), control.done];
-      if (opts.controllers ?? true) {
-        loops.push((async () => {
-          if (fresh) {
-            log.info({ ...opts.settleNodes }, 'reconciler: a store never reconciled: waiting for nodes to register and report their tasks');
-            const p = await probeIncarnation(store.nc, store.prefix);
-            const incarnation = p.state === 'present' ? { incarnation: p.incarnation } : {};
-            const nodes = await waitForNodesToSettle(store.nodes, { ...opts.settleNodes!, ...incarnation }, ctx.signal, log);
-            log.info({ nodes }, 'reconciler: nodes settled; starting the controllers');
-          }
-          if (ctx.signal.aborted) return;
-          await runControllers({ store, signal: ctx.signal, valid: ctx.valid, term: ctx.term, source: sourceName, log }).done;
-        })());
-      }
-      if (opts.whileLeading) loops.push(Promise.resolve(opts.whileLeading(ctx)));
-      const results = await Promise.allSettled(loops);
-      if (queue === q) queue = undefined;
-      for (const r of results) if (r.status === 'rejected' && !ctx.signal.aborted) throw r.reason;
     },
   });
+  const loops: Promise<unknown>[] = [reconcileLoop(r, ctx, q, control), rollbackLoop(r, ctx), control.done];
+  if (opts.controllers ?? true) loops.push(controllersAfterSettle(r, ctx, fresh));
+  if (opts.whileLeading) loops.push(Promise.resolve(opts.whileLeading(ctx)));
+  const results = await Promise.allSettled(loops);
+  if (r.queue === q) r.queue = undefined;
+  for (const res of results) if (res.status === 'rejected' && !ctx.signal.aborted) throw res.reason;
+}
 
-  return {
-    election,
-    webhook,
-    sourceName,
-    leaderTerm: () => election.leaderTerm(),
-    async stop() {
-      await webhook?.close();
-      await election.stop();
-      await source.stop();
-    },
+/**
+ * controllersAfterSettle runs the controller loop for the term; on a store never reconciled it
+ * first waits for the nodes to register and re-report their tasks (store/REBUILD.md).
+ */
+async function controllersAfterSettle(r: Replica, ctx: LeaderContext, fresh: boolean): Promise<void> {
+  const { opts, log } = r;
+  const { store } = opts;
+  if (fresh) {
+    log.info({ ...opts.settleNodes }, 'reconciler: a store never reconciled: waiting for nodes to register and report their tasks');
+    const p = await probeIncarnation(store.nc, store.prefix);
+    const incarnation = p.state === 'present' ? { incarnation: p.incarnation } : {};
+    const nodes = await waitForNodesToSettle(store.nodes, { ...opts.settleNodes!, ...incarnation }, ctx.signal, log);
+    log.info({ nodes }, 'reconciler: nodes settled; starting the controllers');
+  }
+  if (ctx.signal.aborted) return;
+  await runControllers({ store, signal: ctx.signal, valid: ctx.valid, term: ctx.term, source: r.sourceName, log }).done;
+}
+
+/**
+ * reconcileLoop takes revisions from the term's queue, latest first, and reconciles each; a
+ * retryable outcome offers the revision again after its delay.
+ */
+async function reconcileLoop(r: Replica, ctx: LeaderContext, q: RevisionQueue, control: ControlFollower): Promise<void> {
+  const { log, sourceName } = r;
+  await control.ready;
+  const current = desiredReader(r, ctx);
+  for (;;) {
+    const revision = await q.take();
+    if (revision === undefined || ctx.signal.aborted || !ctx.valid()) return;
+    // Suspended (`gitcell suspend`): hold the revision back; resume offers the tip again.
+    if (control.suspended()) {
+      log.info({ source: sourceName, revision }, 'reconciler: source suspended; revision held back');
+      continue;
+    }
+    let outcome: ReconcileOutcome;
+    try {
+      outcome = await reconcileOne(r, ctx, revision, current);
+    } catch (err) {
+      log.error({ err: errorMessage(err), revision }, 'reconcile threw; will retry');
+      outcome = { result: 'Failed', status: undefined as unknown as SyncStatus, retryAfterMs: 5_000 };
+    }
+    r.opts.onReconciled?.(revision, outcome);
+    if (outcome.retryAfterMs !== undefined && !ctx.signal.aborted) {
+      setTimeout(() => q.retry(revision), outcome.retryAfterMs).unref();
+    }
+  }
+}
+
+/**
+ * desiredReader gives the diff phase the `desired` bucket from an informer instead of listing it on
+ * every commit. Before each use the informer must have caught up with the bucket's newest revision
+ * (one cheap stream-info round trip), so it holds this leader's own writes from the previous
+ * reconcile; if it lags, the bucket is listed as before. A write racing in after that check is
+ * still safe: the apply phase's compare-and-set fails and the revision is retried.
+ */
+function desiredReader(r: Replica, ctx: LeaderContext): () => Promise<StoreRecord<DesiredRecord>[]> {
+  const { store } = r.opts;
+  const desired = new Informer<DesiredRecord>(store.desired, { signal: ctx.signal, log: r.log });
+  return async () => {
+    if (await desired.caughtUp(await store.desired.lastRevision(), MIRROR_CATCH_UP_MS)) {
+      const out = [...desired.entries].map(([key, e]) => ({ key, value: e.value, revision: e.revision }));
+      return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    }
+    r.log.debug({ source: r.sourceName }, 'reconciler: desired informer behind; listing the bucket');
+    return store.desired.list();
   };
+}
+
+/** reconcileOne reconciles one revision: verify signatures, read from Git, validate with the repository's defaults and sealed Secrets, then reconcileRevision's phases. */
+function reconcileOne(r: Replica, ctx: LeaderContext, revision: string, current: () => Promise<StoreRecord<DesiredRecord>[]>): Promise<ReconcileOutcome> {
+  const { opts, log, sourceName } = r;
+  const { store, source } = opts;
+  const allowPlaintextSecrets = opts.allowPlaintextSecrets ?? false;
+  return reconcileRevision({
+    store,
+    source: sourceName,
+    revision,
+    read: async () => {
+      // Signatures first: an untrusted revision is Stalled before any of its objects is read.
+      if (opts.verify) await verifySourceRevision({ store, source, sourceName, revision, options: opts.verify, log });
+      return loadManifestsFromGit({ dir: source.dir ?? source.gitdir, gitdir: source.gitdir, ref: revision, path: source.subPath, parseCache: r.parseCache });
+    },
+    validate: async (load) => {
+      // .gitcell.yaml's default requests/limits are written into the objects (plan and records show them).
+      const validated = await withRepoDefaults(toValidatedRevision(validateManifests(load, { allowPlaintextSecrets })),
+        { gitdir: source.gitdir, commit: revision, subPath: source.subPath });
+      if (opts.sealingKeys) {
+        validated.problems.push(...checkSealedSecrets(validated.objects, { privateKeyFor: opts.sealingKeys, allowPlaintextSecrets }));
+      }
+      return validated;
+    },
+    current,
+    hashCache: r.hashCache,
+    term: ctx.term,
+    signal: ctx.signal,
+    ...(opts.allowPruneAll ? { allowPruneAll: true } : {}),
+    log,
+  });
+}
+
+/**
+ * rollbackLoop follows the source's status while leading: each failed rollout not handled yet
+ * becomes a revert (rollBack), one revision at a time; when Git or the remote is unavailable it
+ * looks again after a backoff, even if no status changes.
+ */
+async function rollbackLoop(r: Replica, ctx: LeaderContext): Promise<void> {
+  const { opts, log, sourceName } = r;
+  const { store, source } = opts;
+  const handled = new Set<string>();
+  let retryTimer: NodeJS.Timeout | undefined;
+  const backoff = new Backoff({ initialMs: 1_000, maxMs: 30_000 });
+  let busy: Promise<void> = Promise.resolve();
+  const retryLater = (): number => {
+    const retryMs = backoff.next();
+    clearTimeout(retryTimer);
+    retryTimer = setTimeout(() => {
+      void store.sync.get(sourceStatusKey(sourceName)).then((rec) => consider(rec?.value as SyncStatus | undefined)).catch(() => undefined);
+    }, retryMs);
+    retryTimer.unref();
+    return retryMs;
+  };
+  const consider = (s: SyncStatus | undefined): Promise<void> =>
+    (busy = busy.then(async () => {
+      if (!s || s.kind !== 'SyncStatus' || !s.failedRollouts?.length || ctx.signal.aborted) return;
+      const fresh = s.failedRollouts.filter((f) => !handled.has(rolloutId(f)));
+      for (const [revision, rollouts] of groupByRevision(fresh)) {
+        if (!ctx.valid()) return;
+        try {
+          const outcome = await rollBack({ store, source, sourceName, valid: ctx.valid, log, ...(opts.signingKey ? { signingKey: opts.signingKey } : {}) }, revision, rollouts);
+          for (const f of rollouts) handled.add(rolloutId(f));
+          opts.onRollback?.(revision, outcome);
+          backoff.reset();
+        } catch (err) {
+          // Git or the remote was unavailable: look again after a backoff, even if no status changes.
+          log.warn({ err: errorMessage(err), revision, retryMs: retryLater() }, 'rollback failed; will retry');
+          return;
+        }
+      }
+    }));
+  ctx.signal.addEventListener('abort', () => clearTimeout(retryTimer), { once: true });
+  const watch = store.sync.watch({ key: sourceStatusKey(sourceName), signal: ctx.signal });
+  for await (const ev of watch) {
+    if (ev.type === 'put') await consider(ev.value as SyncStatus);
+  }
 }
