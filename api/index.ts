@@ -1,6 +1,7 @@
 // api/: the resource model every part of gitcell shares. Import it only through this file.
 export * from './cluster.ts';
 export * from './manifests.ts';
+export * from './receiver.ts';
 export * from './quantity.ts';
 export * from './node-trust.ts';
 export * from './labels.ts';

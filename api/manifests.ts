@@ -3,6 +3,7 @@
 // every schema property has a typed counterpart, so the two cannot drift apart silently.
 
 import type { RestartPolicy, Toleration } from './cluster.ts';
+import type { Receiver } from './receiver.ts';
 
 export type { RestartPolicy, Toleration };
 
@@ -10,7 +11,7 @@ export type { RestartPolicy, Toleration };
 export const API_VERSION = 'gitcell.io/v1' as const;
 
 /** BUILTIN_KINDS lists the kinds gitcell knows without a CustomResourceDefinition. */
-export const BUILTIN_KINDS = ['Job', 'DaemonSet', 'CronJob', 'Secret', 'Service', 'CustomResourceDefinition'] as const;
+export const BUILTIN_KINDS = ['Job', 'DaemonSet', 'CronJob', 'Secret', 'Service', 'Receiver', 'CustomResourceDefinition'] as const;
 
 /** BuiltinKind is one of BUILTIN_KINDS. */
 export type BuiltinKind = (typeof BUILTIN_KINDS)[number];
@@ -403,7 +404,7 @@ export interface CustomObject {
 }
 
 /** BuiltinObject is any object of a built-in kind. */
-export type BuiltinObject = Job | DaemonSet | CronJob | Secret | Service | CustomResourceDefinition;
+export type BuiltinObject = Job | DaemonSet | CronJob | Secret | Service | Receiver | CustomResourceDefinition;
 
 /** AnyObject is any object gitcell accepts. */
 export type AnyObject = BuiltinObject | CustomObject;

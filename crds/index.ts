@@ -23,6 +23,7 @@ export const BUILTIN_SCHEMAS: Readonly<Record<BuiltinKind, JsonSchema>> = {
   CronJob: readSchema('./cronjob.schema.json'),
   Secret: readSchema('./secret.schema.json'),
   Service: readSchema('./service.schema.json'),
+  Receiver: readSchema('./receiver.schema.json'),
   CustomResourceDefinition: readSchema('./customresourcedefinition.schema.json'),
 };
 

@@ -1,5 +1,5 @@
-// Cross-object checks: every Secret a template names exists in its namespace and has the key.
-import { DEFAULT_NAMESPACE } from '../../api/index.ts';
+// Cross-object checks: every Secret a template or a Receiver names exists in its namespace and has the key.
+import { DEFAULT_NAMESPACE, receiverSecretKey } from '../../api/index.ts';
 import type { FieldPath } from '../manifests/index.ts';
 import { ValidationCode, arrayAt, isRecord, recordAt, stringAt, type Report } from './finding.ts';
 import { quote } from './format.ts';
@@ -26,7 +26,7 @@ export function templatesOf(kind: string, obj: Record<string, unknown>): Array<[
   return [];
 }
 
-/** checkSecretRefs reports env secretKeyRefs and secretMounts that name a missing Secret or key. */
+/** checkSecretRefs reports env secretKeyRefs, secretMounts and Receiver secretRefs that name a missing Secret or key. */
 export function checkSecretRefs(kind: string, obj: Record<string, unknown>, secrets: SecretIndex, report: Report): void {
   const namespace = stringAt(recordAt(obj, 'metadata'), 'namespace') ?? DEFAULT_NAMESPACE;
   const known = (): string => {
@@ -46,6 +46,11 @@ export function checkSecretRefs(kind: string, obj: Record<string, unknown>, secr
       }
     }
   };
+  if (kind === 'Receiver') {
+    const spec = recordAt(obj, 'spec');
+    const ref = recordAt(spec, 'secretRef');
+    if (ref) check(ref.name, ['spec', 'secretRef', 'name'], [[ref.key ?? receiverSecretKey({ type: stringAt(spec, 'type') === 'webhook' ? 'webhook' : 'github' }), ['spec', 'secretRef', ref.key === undefined ? 'name' : 'key']]]);
+  }
   for (const [tpl, base] of templatesOf(kind, obj)) {
     arrayAt(tpl, 'env').forEach((e, i) => {
       const ref = recordAt(recordAt(e, 'valueFrom'), 'secretKeyRef');

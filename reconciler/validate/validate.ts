@@ -5,6 +5,7 @@ import { COMMON_SCHEMA, builtinValidators } from '../../crds/index.ts';
 import type { FieldPath, LoadResult, LoadedObject, ManifestSource, Problem } from '../manifests/index.ts';
 import { checkCronJob, checkDaemonSet, checkJob, checkSecret } from './check-kinds.ts';
 import { checkService, claimServiceAddresses, type ClaimIndex } from './check-service.ts';
+import { checkReceiver } from './check-receiver.ts';
 import { ValidationCode, recordAt, stringAt, type Report } from './finding.ts';
 import { closest, compareProblems, formatFieldPath, quote } from './format.ts';
 import { checkSecretRefs, indexSecret, type SecretIndex } from './references.ts';
@@ -133,6 +134,9 @@ function checkBuiltin(kind: BuiltinKind, obj: Record<string, unknown>, options: 
       break;
     case 'Service':
       checkService(obj, report);
+      break;
+    case 'Receiver':
+      checkReceiver(obj, report);
       break;
     case 'CustomResourceDefinition':
       break; // checked while building the user kinds

@@ -1,6 +1,6 @@
 // Typed manifest fixtures. Because they are typed with api/ types AND validated against crds/
 // schemas (test/unit/crds/schema-drift.test.ts), they also pin the two together.
-import type { CronJob, CustomObject, CustomResourceDefinition, DaemonSet, Job, Secret, Service } from '../../api/index.ts';
+import type { CronJob, CustomObject, CustomResourceDefinition, DaemonSet, Job, Receiver, Secret, Service } from '../../api/index.ts';
 
 /** fullJob uses every field of a service Job at least once. */
 export function fullJob(): Job {
@@ -139,6 +139,24 @@ export function fullService(): Service {
       type: 'NodePort',
       clusterIP: '10.96.0.10',
       ports: [{ name: 'http', protocol: 'TCP', port: 8080, targetPort: 'http', nodePort: 30080 }],
+    },
+  };
+}
+
+/** fullReceiver uses every field of a Receiver: commit statuses on a GitHub Enterprise server. */
+export function fullReceiver(): Receiver {
+  return {
+    apiVersion: 'gitcell.io/v1',
+    kind: 'Receiver',
+    metadata: { name: 'github', namespace: 'default' },
+    spec: {
+      type: 'github',
+      address: 'https://github.example.com/api/v3',
+      repository: 'platform/cluster',
+      secretRef: { name: 'forge', key: 'token' },
+      context: 'gitcell/production',
+      commitUrl: 'https://github.example.com/platform/cluster/commit/{sha}',
+      timeoutSeconds: 5,
     },
   };
 }

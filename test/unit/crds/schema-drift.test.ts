@@ -69,6 +69,9 @@ const table: Array<[api.BuiltinKind, string, Record<string, true>]> = [
   ['Service', '', envelope],
   ['Service', 'spec', { selector: true, type: true, clusterIP: true, ports: true } satisfies Keys<api.ServiceSpec>],
   ['Service', 'spec.ports[]', { name: true, protocol: true, port: true, targetPort: true, nodePort: true } satisfies Keys<api.ServicePortSpec>],
+  ['Receiver', '', envelope],
+  ['Receiver', 'spec', { type: true, address: true, repository: true, secretRef: true, context: true, commitUrl: true, timeoutSeconds: true } satisfies Keys<api.ReceiverSpec>],
+  ['Receiver', 'spec.secretRef', { name: true, key: true } satisfies Keys<api.ReceiverSecretRef>],
   ['CustomResourceDefinition', '', envelope],
   ['CustomResourceDefinition', 'spec', { group: true, names: true, versions: true } satisfies Keys<api.CustomResourceDefinitionSpec>],
   ['CustomResourceDefinition', 'spec.names', { kind: true, plural: true, singular: true, shortNames: true } satisfies Keys<api.CRDNames>],
@@ -126,7 +129,7 @@ function isSharedWithJob(kind: api.BuiltinKind, path: string): boolean {
 
 test('typed fixtures that use every field pass the schemas', () => {
   const v = builtinValidators().builtin;
-  for (const obj of [fx.fullJob(), fx.batchJob(), fx.fullDaemonSet(), fx.fullCronJob(), fx.sealedSecret(), fx.plaintextSecret(), fx.fullService(), fx.fullCRD()]) {
+  for (const obj of [fx.fullJob(), fx.batchJob(), fx.fullDaemonSet(), fx.fullCronJob(), fx.sealedSecret(), fx.plaintextSecret(), fx.fullService(), fx.fullReceiver(), fx.fullCRD()]) {
     const ok = v[obj.kind](obj);
     assert.ok(ok, `${obj.kind}/${obj.metadata.name}: ${JSON.stringify(v[obj.kind].errors)}`);
   }

@@ -19,7 +19,7 @@ test('the corpus covers every error class', () => {
     'E_QUANTITY_NEGATIVE', 'E_LIMIT_BELOW_REQUEST', 'E_PLAINTEXT_SECRET', 'E_SEALED_FORMAT', 'E_FIELD_CONFLICT',
     'E_PORT_NOT_FOUND', 'E_CRD_INVALID', 'E_API_VERSION', 'E_ADDRESS_CLAIMED',
   ]) assert.ok(codes.has(code), `no fixture expects ${code}`);
-  for (const kind of ['Job', 'DaemonSet', 'CronJob', 'Secret', 'Service', 'CustomResourceDefinition']) {
+  for (const kind of ['Job', 'DaemonSet', 'CronJob', 'Secret', 'Service', 'Receiver', 'CustomResourceDefinition']) {
     assert.ok(files.some((f) => readFileSync(new URL(f, dir), 'utf8').includes(`kind: ${kind}`)), `no fixture of kind ${kind}`);
   }
 });
