@@ -6,7 +6,7 @@
 import type { ClusterEvent } from '../api/index.ts';
 import { eventTokens, desiredKey } from '../store/index.ts';
 import { objectStatusKey, sourceStatusKey } from '../reconciler/apply/keys.ts';
-import type { SyncStatus, WorkloadStatus } from '../reconciler/index.ts';
+import { workloadVerdict, type SyncStatus, type WorkloadStatus } from '../reconciler/index.ts';
 import type { ClientStore } from './client.ts';
 
 /** ROLLOUT_EXIT: 0 the rollout completed, 1 it failed (or was reverted), 2 the wait timed out. */
@@ -35,22 +35,8 @@ export function judgeRollout(v: RolloutView): Verdict {
   const failed = v.failures.at(-1);
   if (failed) return { done: true, code: 1, message: `rollout failed: ${failed.message}` };
   if (v.revisionPending) return { done: false, message: `waiting for the reconciler to apply revision ${v.revisionPending.slice(0, 12)}` };
-  const st = v.status;
-  if (!st || st.observedGeneration < v.generation) return { done: false, message: `waiting for the controllers to act on generation ${v.generation}` };
-  if (v.type === 'batch') {
-    const b = st.batch;
-    if (b?.phase === 'Complete') return { done: true, code: 0, message: `job complete: ${b.succeeded}/${st.desired} succeeded` };
-    if (b?.phase === 'Failed') return { done: true, code: 1, message: `job failed: ${b.reason ?? `${b.failed} tasks failed`}` };
-    return { done: false, message: `waiting for the job: ${b?.succeeded ?? 0}/${st.desired} succeeded, ${b?.active ?? 0} running, ${b?.failed ?? 0} failed` };
-  }
-  const ro = st.rollout;
-  if (ro?.phase === 'Failed' && ro.generation >= v.generation) {
-    return { done: true, code: 1, message: `rollout failed: ${ro.failed ? `${ro.failed.reason}: ${ro.failed.message}` : 'no progress'}` };
-  }
-  if ((!ro || ro.phase === 'Complete') && st.updated >= st.desired && st.ready >= st.desired && st.current <= st.desired) {
-    return { done: true, code: 0, message: `successfully rolled out: ${st.ready}/${st.desired} tasks ready` };
-  }
-  return { done: false, message: `waiting for the rollout to finish: ${Math.min(st.updated, st.desired)} of ${st.desired} updated tasks, ${st.ready} ready${st.current > st.desired ? `, ${st.current - st.desired} old to go` : ''}` };
+  const w = workloadVerdict(v.status, v.generation, v.type);
+  return w.state === 'waiting' ? { done: false, message: w.message } : { done: true, code: w.state === 'complete' ? 0 : 1, message: w.message };
 }
 
 /** RolloutTarget names the object and, optionally, the revision to wait for. */

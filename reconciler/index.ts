@@ -10,3 +10,4 @@ export * from './source/index.ts';
 export * from './git/index.ts';
 export * from './service/index.ts';
 export * from './plan/index.ts';
+export * from './notify/index.ts';

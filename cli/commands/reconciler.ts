@@ -6,8 +6,9 @@ import { parseDuration } from '../duration.ts';
 import { errorMessage, UsageError } from '../../lib/errors.ts';
 import { createLogger } from '../../lib/log.ts';
 import { closeConnection, connectFromOptions, openClusterStore, parseReplicas, replicasFor, splitServers, DEFAULT_PREFIX, DEFAULT_STATE_DIR } from '../../store/index.ts';
-import { createSource, ensureSigningKey, parseListen, type ReconcilerService, parseVerifyMode, prepareTrustStore, VERIFY_MODES, runSecretDistributor, syncKeyBackup, type BackupStore, startReconcilerService, DEFAULT_POLL_MS, DEFAULT_SETTLE, type DesiredRecord, type SyncRecord } from '../../reconciler/index.ts';
-import { Keyring } from '../../secrets/index.ts';
+import { createSource, sourceNameOf, ensureSigningKey, parseListen, type ReconcilerService, parseVerifyMode, prepareTrustStore, VERIFY_MODES, runSecretDistributor, syncKeyBackup, type BackupStore, startReconcilerService, DEFAULT_POLL_MS, DEFAULT_SETTLE, type DesiredRecord, type SyncRecord } from '../../reconciler/index.ts';
+import { Keyring, openSecret } from '../../secrets/index.ts';
+import { runNotifier } from '../../reconciler/notify/index.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
 
 interface ReconcilerOptions {
@@ -146,9 +147,20 @@ export function registerReconciler(program: Command): void {
           store,
           source,
           sealingKeys: (id) => keyring.privateKey(id),
-          // The leader also delivers Secrets to the nodes that run their tasks, re-sealed per node.
+          // The leader also delivers Secrets to the nodes that run their tasks, re-sealed per node,
+          // and tells the Receivers in Git (forge commit statuses, webhooks) what became of each commit.
           whileLeading: (ctx) =>
-            runSecretDistributor({ store, keyring, signal: ctx.signal, log, replicas, ...(opts.allowPlaintextSecrets ? { allowPlaintextSecrets: true } : {}) }).done,
+            Promise.all([
+              runSecretDistributor({ store, keyring, signal: ctx.signal, log, replicas, ...(opts.allowPlaintextSecrets ? { allowPlaintextSecrets: true } : {}) }).done,
+              runNotifier({
+                store,
+                sourceName: opts.name ?? sourceNameOf(source.branch),
+                git: { gitdir: source.gitdir, ref: source.trackingRef },
+                openSecret: (secret) => openSecret(secret, { privateKeyFor: (id) => keyring.privateKey(id), allowPlaintextSecrets: opts.allowPlaintextSecrets ?? false }),
+                signal: ctx.signal,
+                log,
+              }).done,
+            ]),
           ...(opts.name ? { sourceName: opts.name } : {}),
           ...(opts.identity ? { identity: opts.identity } : {}),
           ...(opts.webhookListen ? { webhook: { listen: opts.webhookListen, secret: webhookSecret! } } : {}),

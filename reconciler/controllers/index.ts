@@ -1,6 +1,7 @@
 // reconciler/controllers: pure decision cores for Jobs, DaemonSets and CronJobs.
 export type { Condition, RolloutPhase, RolloutState, BatchPhase, WorkloadStatus, ControllerEvent, ControllerResult, TaskView } from './types.ts';
 export { isReady, isTerminal, lastError, shortHash, taskId, resolveIntOrPercent } from './tasks.ts';
+export { workloadVerdict, type WorkloadVerdict } from './rollout-verdict.ts';
 export { trackRollout, DEFAULT_PROGRESS_DEADLINE_SECONDS, DEFAULT_CRASH_LOOP_RESTARTS, type RolloutObservation, type RolloutDecision } from './rollout.ts';
 export { makeTask, type WorkloadSpec, type ControllerOptions } from './workload.ts';
 export { computeServiceJob, type ServiceJobInput } from './service.ts';
