@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { SOURCE_PREFIX, type SyncStatus } from '../../reconciler/index.ts';
+import { SOURCE_PREFIX, changedWorkloadKeys, judgeCommit, rollbackEvents, withStatuses, type CommitStatusVerdict, type SyncStatus } from '../../reconciler/index.ts';
 import { addClusterOptions, age, table, withStore, type ClientOptions } from '../client.ts';
 import { addOutputOption, parseOutput, renderValue } from '../output.ts';
 
@@ -9,9 +9,25 @@ export function registerStatus(program: Command): void {
     addOutputOption(program.command('status').description('show each Git source: applied and attempted revision, conditions, recent reconciles, failed rollouts')),
   ).action(async (opts: ClientOptions & { output?: string }) => {
     const out = parseOutput(opts.output, ['table', 'json', 'yaml', 'jsonpath']);
-    const sources = await withStore(opts, 'status', async (store) =>
-      (await store.sync.list(SOURCE_PREFIX)).map((r) => r.value as SyncStatus).filter((s) => s.kind === 'SyncStatus'),
-    );
+    const { sources, rollouts } = await withStore(opts, 'status', async (store) => {
+      const sources = (await store.sync.list(SOURCE_PREFIX)).map((r) => r.value as SyncStatus).filter((s) => s.kind === 'SyncStatus');
+      // Each reconcile's rollout, judged as the commit statuses are (reconciler/notify): "Applied"
+      // alone would hide a commit whose rollout failed and was reverted.
+      const rollouts = new Map<string, Map<string, CommitStatusVerdict>>();
+      if (out.format === 'table') {
+        for (const s of sources) {
+          const rollbacks = await rollbackEvents(store, s.source);
+          const changed = s.lastAppliedRevision ? await withStatuses(store, await changedWorkloadKeys(store, s.lastAppliedRevision)) : [];
+          const verdicts = new Map<string, CommitStatusVerdict>();
+          for (const h of s.history) {
+            const v = judgeCommit({ revision: h.revision, source: s, rollbacks, ...(h.revision === s.lastAppliedRevision ? { changed } : {}) });
+            if (v) verdicts.set(h.revision, v);
+          }
+          rollouts.set(s.source, verdicts);
+        }
+      }
+      return { sources, rollouts };
+    });
     if (out.format !== 'table') return void process.stdout.write(renderValue(sources, out));
     if (!sources.length) {
       process.stdout.write('no source has been reconciled yet (is `gitcell reconciler` running?)\n');
@@ -34,11 +50,21 @@ export function registerStatus(program: Command): void {
       }
       if (s.history.length) {
         process.stdout.write('\n');
-        process.stdout.write(table(['REVISION', 'RESULT', 'DURATION', 'AGE', 'MESSAGE'], s.history.map((h) => [h.revision.slice(0, 12), h.result, `${Math.round(h.durationMs)}ms`, age(h.startedAt), h.message])));
+        const verdicts = rollouts.get(s.source);
+        process.stdout.write(table(['REVISION', 'RESULT', 'ROLLOUT', 'DURATION', 'AGE', 'MESSAGE'], s.history.map((h) => [h.revision.slice(0, 12), h.result, rolloutCell(h.result, verdicts?.get(h.revision)), `${Math.round(h.durationMs)}ms`, age(h.startedAt), h.message])));
       }
       const stalled = cond('Stalled');
       if (stalled?.status === 'True') process.exitCode = 1;
       process.stdout.write('\n');
     }
   });
+}
+
+/** rolloutCell says in a word or two how a reconcile's rollout went (the commit status, shortened). */
+function rolloutCell(result: string, v: CommitStatusVerdict | undefined): string {
+  if (result !== 'Applied' && result !== 'Unchanged') return '-';
+  if (!v) return '-';
+  if (v.state === 'failure') return v.revert ? `Failed, reverted by ${v.revert.slice(0, 12)}` : 'Failed';
+  if (v.state === 'pending') return 'Progressing';
+  return v.description.includes('superseded') ? 'Superseded' : 'Complete';
 }

@@ -10,18 +10,16 @@
  */
 import { DEFAULT_NAMESPACE, receiverSecretKey, type Receiver, type Secret } from '../../api/index.ts';
 import { errorMessage, type Logger } from '../../lib/index.ts';
-import { eventTokens, type RoBucket } from '../../store/index.ts';
-import { objectStatusKey, sourceStatusKey, type ReconcilerStore, type SyncStatus } from '../apply/index.ts';
-import type { WorkloadStatus } from '../controllers/index.ts';
-import type { DesiredRecord } from '../diff/index.ts';
+import { sourceStatusKey, type ReconcilerStore, type SyncStatus } from '../apply/index.ts';
 import { findRevertOf } from '../service/rollback.ts';
 import { Delivery, type DeliveryResult } from './delivery.ts';
 import { buildRequest } from './requests.ts';
-import { ROLLBACK_REASONS, judgeCommit, type ChangedWorkload, type CommitStatusVerdict } from './verdict.ts';
+import { changedWorkloadKeys, rollbackEvents, withStatuses, type FactsStore } from './facts.ts';
+import { judgeCommit, type ChangedWorkload, type CommitStatusVerdict } from './verdict.ts';
 
 /** NotifierOptions: the store, the source followed, how Secrets open, until `signal`. */
 export interface NotifierOptions {
-  store: Pick<ReconcilerStore, 'sync' | 'events'> & { desired: RoBucket<DesiredRecord> };
+  store: FactsStore & Pick<ReconcilerStore, 'sync'>;
   sourceName: string;
   /** the source's Git dir and tracking ref: a failure's revert commit is looked up there */
   git?: { gitdir: string; ref: string };
@@ -145,9 +143,7 @@ async function evaluate(o: NotifierOptions, targets: Map<string, Target>, open: 
   if (!s || s.kind !== 'SyncStatus' || targets.size === 0) return;
   for (const r of [s.lastAttemptedRevision, s.lastAppliedRevision, ...s.failedRollouts.map((f) => f.revision)]) if (r) open.add(r);
   while (open.size > OPEN_COMMITS) open.delete(open.values().next().value!);
-  const rollbacks = (await o.store.events.recent({ limit: 50, prefix: eventTokens({ object: { kind: 'Source', name: o.sourceName } }).join('.') }))
-    .map((e) => e.value)
-    .filter((e) => (ROLLBACK_REASONS as readonly string[]).includes(e.reason));
+  const rollbacks = await rollbackEvents(o.store, o.sourceName);
   for (const revision of [...open]) {
     const changed = s.lastAppliedRevision === revision ? await changedWorkloads(o, revision, changedCache) : undefined;
     let verdict = judgeCommit({ revision, source: s, rollbacks, ...(changed ? { changed } : {}) });
@@ -179,24 +175,9 @@ function queue(o: NotifierOptions, name: string, t: Target, v: CommitStatusVerdi
   t.delivery.enqueue(v.revision, request);
 }
 
-/** changedWorkloads lists the Jobs and DaemonSets `revision` changed, with their current statuses. */
+/** changedWorkloads: the workloads `revision` changed (listed once per commit), with their statuses now. */
 async function changedWorkloads(o: NotifierOptions, revision: string, cache: Map<string, ChangedWorkload[]>): Promise<ChangedWorkload[]> {
   let list = cache.get(revision);
-  if (!list) {
-    list = [];
-    for (const kind of ['Job', 'DaemonSet'] as const) {
-      for (const rec of await o.store.desired.list(kind)) {
-        // Git's objects only: a CronJob's run Jobs are the controller's, not the commit's.
-        if (rec.value.revision !== revision || rec.value.origin.type !== 'git') continue;
-        const meta = rec.value.object.metadata;
-        const type = kind === 'DaemonSet' ? 'daemon' : ((rec.value.object.spec as { type?: 'service' | 'batch' }).type ?? 'service');
-        list.push({ kind, namespace: meta.namespace ?? DEFAULT_NAMESPACE, name: meta.name, generation: rec.value.generation, type });
-      }
-    }
-    cache.set(revision, list);
-  }
-  return Promise.all(list.map(async (w) => {
-    const status = (await o.store.sync.get(objectStatusKey(w.kind, w.namespace, w.name)))?.value as WorkloadStatus | undefined;
-    return { ...w, ...(status ? { status } : {}) };
-  }));
+  if (!list) cache.set(revision, (list = await changedWorkloadKeys(o.store, revision)));
+  return withStatuses(o.store, list);
 }

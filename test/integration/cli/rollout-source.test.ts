@@ -38,6 +38,10 @@ test('rollout status, undo, suspend, resume, reconcile and plan --exit-code', as
     assert.match(r.stdout, /rollout (of revision \w+ )?failed/);
     await waitFor('the automatic revert applied', async () => c.repo.head() !== bad && (await applied()) === c.repo.head(), 120_000);
     assert.equal(await image(), 'web:1');
+    // `gitcell status` says the bad commit was applied but its rollout failed and was reverted.
+    const st = await run(['status', ...f]);
+    const row = st.stdout.split('\n').find((l) => l.startsWith(bad.slice(0, 12)));
+    assert.match(row ?? '', new RegExp(`Applied\\s+Failed, reverted by ${c.repo.head().slice(0, 12)}`), st.stdout);
   });
 
   await t.test('rollout undo: a revert commit like the automatic one', async () => {
