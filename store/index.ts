@@ -27,27 +27,23 @@ export {
 } from './cluster.ts';
 export { type Lease } from './lease.ts';
 export { runForLeadership, checkFence, defaultIdentity, type Election, type ElectionOptions, type LeaderContext } from './leader.ts';
+export { startEmbedded, findEmbeddedUrl, DEFAULT_STATE_DIR, type EmbeddedOptions, type EmbeddedServer } from './embedded.ts';
 export {
-  startEmbedded,
   startOrConnect,
   connectFromOptions,
   stateDirCredentials,
-  findEmbeddedUrl,
   writeExternalCluster,
   readExternalCluster,
   removeExternalCluster,
   EXTERNAL_CLUSTER_FILE,
   type ExternalCluster,
-  DEFAULT_STATE_DIR,
   CONTROL_SEED_FILE,
   VIEWER_SEED_FILE,
   EMBEDDED_TLS_DIR,
   EMBEDDED_CA_FILE,
-  type EmbeddedOptions,
-  type EmbeddedServer,
   type ClusterOptions,
   type StartedCluster,
-} from './embedded.ts';
+} from './find-cluster.ts';
 export {
   agentPermissions,
   hollowPermissions,

@@ -84,93 +84,60 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
 
 /** runForLeadership starts a candidacy: `onLeading` runs while this identity holds the lease (with a fencing term), until demoted or the signal aborts. */
 export function runForLeadership(opts: ElectionOptions): Election {
-  const { leaseMs, renewMs, safetyMs } = leaseTimings(opts.leaseMs ?? 15_000, opts.renewMs, opts.safetyMs);
-  const identity = opts.identity ?? defaultIdentity();
-  const log = opts.log ?? createLogger('leader');
-  const stopper = new AbortController();
-  const onOuterAbort = (): void => stopper.abort();
+  const c = new Candidacy(opts);
+  const onOuterAbort = (): void => c.stopper.abort();
   opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
-  if (opts.signal?.aborted) stopper.abort();
-  const now = (): number => performance.now();
-  let leading: { term: number; revision: number } | undefined;
+  if (opts.signal?.aborted) c.stopper.abort();
+  const done = c.campaign().finally(() => opts.signal?.removeEventListener('abort', onOuterAbort));
+  return {
+    identity: c.identity,
+    leaderTerm: () => c.leading?.term,
+    stop: async () => {
+      c.stopper.abort();
+      await done;
+    },
+    done,
+  };
+}
 
-  async function lead(term: number, revision: number, sentAt: number, acquiredAt: string): Promise<void> {
-    leading = { term, revision };
-    const ac = new AbortController();
-    // Every loop, watch and informer a leader runs listens on this one signal: a dozen is normal.
-    setMaxListeners(100, ac.signal);
-    let lastSent = sentAt;
-    let reason = '';
-    const demote = (why: string): void => {
-      if (ac.signal.aborted) return;
-      reason = why;
-      ac.abort();
-    };
-    // The deadline timer is what guarantees we stop before a standby may start.
-    let deadline: NodeJS.Timeout | undefined;
-    const armDeadline = (): void => {
-      clearTimeout(deadline);
-      deadline = setTimeout(() => demote('lease not renewed in time'), Math.max(0, leaderDeadline(lastSent, leaseMs, safetyMs) - now()));
-    };
-    armDeadline();
-    const onStop = (): void => demote('stopped');
-    stopper.signal.addEventListener('abort', onStop, { once: true });
-    log.info({ lease: opts.name, identity, term }, 'leader: acquired lease');
-    let work: Promise<unknown>;
-    try {
-      const valid = (): boolean => !ac.signal.aborted && now() < leaderDeadline(lastSent, leaseMs, safetyMs);
-      work = Promise.resolve(opts.onLeading({ term, signal: ac.signal, valid }));
-    } catch (err) {
-      work = Promise.reject(err);
-    }
-    work.then(
-      () => undefined,
-      (err) => {
-        log.error({ lease: opts.name, term, err: errorMessage(err) }, 'leader: onLeading failed; giving up the lease');
-        demote(`onLeading failed: ${errorMessage(err)}`);
-      },
-    );
-    while (!ac.signal.aborted) {
-      await sleep(renewMs, ac.signal);
-      if (ac.signal.aborted) break;
-      const sent = now();
-      const t = new Date().toISOString();
-      try {
-        const cur = leading;
-        const rev = await opts.leases.update(opts.name, { holder: identity, term, leaseMs, acquiredAt, renewedAt: t }, cur.revision);
-        if (ac.signal.aborted) break;
-        leading = { term, revision: rev };
-        lastSent = sent;
-        armDeadline();
-      } catch (err) {
-        if (isGitcellError(err, StoreErrorCodes.Conflict)) demote('lease taken by another replica');
-        else log.warn({ lease: opts.name, term, err: errorMessage(err) }, 'leader: renewal failed; retrying');
-      }
-    }
-    clearTimeout(deadline);
-    stopper.signal.removeEventListener('abort', onStop);
-    const held = leading;
-    leading = undefined;
-    log.info({ lease: opts.name, identity, term, reason }, 'leader: stopped leading');
-    try {
-      opts.onDemoted?.({ term, reason });
-    } catch (err) {
-      log.error({ err: errorMessage(err) }, 'leader: onDemoted threw');
-    }
-    // A voluntary stop (or failed work) hands over at once; a lost lease is someone else's now.
-    if (reason === 'stopped' || reason.startsWith('onLeading failed')) {
-      const t = new Date().toISOString();
-      await opts.leases
-        .update(opts.name, { holder: '', term, leaseMs, acquiredAt, renewedAt: t }, held.revision)
-        .catch(() => undefined);
-      // Let the others have it: do not re-acquire our own release at once.
-      if (!stopper.signal.aborted) await sleep(leaseMs, stopper.signal);
-    }
+/** Term is one leadership term while it lasts: its lease revision, when the last renewal was sent, and why it ended. */
+interface Term {
+  term: number;
+  acquiredAt: string;
+  revision: number;
+  lastSent: number;
+  reason: string;
+  readonly ac: AbortController;
+}
+
+/** Candidacy is one replica's run for a lease: campaign (candidate) and lead (leader), in turn. */
+class Candidacy {
+  readonly identity: string;
+  readonly stopper = new AbortController();
+  leading: { term: number; revision: number } | undefined;
+  private readonly leaseMs: number;
+  private readonly renewMs: number;
+  private readonly safetyMs: number;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: ElectionOptions) {
+    const t = leaseTimings(opts.leaseMs ?? 15_000, opts.renewMs, opts.safetyMs);
+    this.leaseMs = t.leaseMs;
+    this.renewMs = t.renewMs;
+    this.safetyMs = t.safetyMs;
+    this.identity = opts.identity ?? defaultIdentity();
+    this.log = opts.log ?? createLogger('leader');
   }
 
-  async function campaign(): Promise<void> {
+  private now(): number {
+    return performance.now();
+  }
+
+  /** campaign reads the lease, asks decideCandidate, and acquires by CAS when it may; then leads until demoted, and runs again. */
+  async campaign(): Promise<void> {
+    const { opts, log, stopper } = this;
     let observation: Observation | undefined;
-    const pollMs = Math.max(1, Math.floor(renewMs / 2));
+    const pollMs = Math.max(1, Math.floor(this.renewMs / 2));
     while (!stopper.signal.aborted) {
       let current;
       try {
@@ -180,14 +147,14 @@ export function runForLeadership(opts: ElectionOptions): Election {
         await sleep(pollMs, stopper.signal);
         continue;
       }
-      const t = now();
+      const t = this.now();
       if (current) observation = observe(observation, current.revision, t);
-      const decision = decideCandidate({ identity, current, observation, now: t, leaseMs, wallNow: new Date().toISOString() });
+      const decision = decideCandidate({ identity: this.identity, current, observation, now: t, leaseMs: this.leaseMs, wallNow: new Date().toISOString() });
       if (decision.action === 'wait') {
         await sleep(Math.min(pollMs, decision.untilMs - t), stopper.signal);
         continue;
       }
-      const sent = now();
+      const sent = this.now();
       try {
         const rev =
           decision.expectRevision === undefined
@@ -200,7 +167,7 @@ export function runForLeadership(opts: ElectionOptions): Election {
           break;
         }
         log.debug({ lease: opts.name, reason: decision.reason }, 'leader: taking lease');
-        await lead(decision.lease.term, rev, sent, decision.lease.acquiredAt);
+        await this.lead(decision.lease.term, rev, sent, decision.lease.acquiredAt);
         observation = undefined;
       } catch (err) {
         if (!isGitcellError(err, StoreErrorCodes.Conflict) && !isGitcellError(err, StoreErrorCodes.Exists)) {
@@ -211,16 +178,98 @@ export function runForLeadership(opts: ElectionOptions): Election {
     }
   }
 
-  const done = campaign().finally(() => opts.signal?.removeEventListener('abort', onOuterAbort));
-  return {
-    identity,
-    leaderTerm: () => leading?.term,
-    stop: async () => {
-      stopper.abort();
-      await done;
-    },
-    done,
-  };
+  /** lead runs one term: the deadline timer, onLeading, renewals until demoted, then the hand-over. */
+  private async lead(term: number, revision: number, sentAt: number, acquiredAt: string): Promise<void> {
+    const { opts, log } = this;
+    this.leading = { term, revision };
+    const lt: Term = { term, acquiredAt, revision, lastSent: sentAt, reason: '', ac: new AbortController() };
+    // Every loop, watch and informer a leader runs listens on this one signal: a dozen is normal.
+    setMaxListeners(100, lt.ac.signal);
+    // The deadline timer is what guarantees we stop before a standby may start.
+    let deadline: NodeJS.Timeout | undefined;
+    const armDeadline = (): void => {
+      clearTimeout(deadline);
+      deadline = setTimeout(() => demote(lt, 'lease not renewed in time'), Math.max(0, leaderDeadline(lt.lastSent, this.leaseMs, this.safetyMs) - this.now()));
+    };
+    armDeadline();
+    const onStop = (): void => demote(lt, 'stopped');
+    this.stopper.signal.addEventListener('abort', onStop, { once: true });
+    log.info({ lease: opts.name, identity: this.identity, term }, 'leader: acquired lease');
+    this.startWork(lt);
+    await this.renewUntilDemoted(lt, armDeadline);
+    clearTimeout(deadline);
+    this.stopper.signal.removeEventListener('abort', onStop);
+    await this.afterLeading(lt);
+  }
+
+  /** startWork runs onLeading; a throw or rejection demotes (and so gives the lease up). */
+  private startWork(lt: Term): void {
+    const { opts, log } = this;
+    let work: Promise<unknown>;
+    try {
+      const valid = (): boolean => !lt.ac.signal.aborted && this.now() < leaderDeadline(lt.lastSent, this.leaseMs, this.safetyMs);
+      work = Promise.resolve(opts.onLeading({ term: lt.term, signal: lt.ac.signal, valid }));
+    } catch (err) {
+      work = Promise.reject(err);
+    }
+    work.then(
+      () => undefined,
+      (err) => {
+        log.error({ lease: opts.name, term: lt.term, err: errorMessage(err) }, 'leader: onLeading failed; giving up the lease');
+        demote(lt, `onLeading failed: ${errorMessage(err)}`);
+      },
+    );
+  }
+
+  /** renewUntilDemoted renews the lease by CAS every renewMs; a lost CAS demotes, other failures are retried until the deadline. */
+  private async renewUntilDemoted(lt: Term, armDeadline: () => void): Promise<void> {
+    const { opts, log } = this;
+    while (!lt.ac.signal.aborted) {
+      await sleep(this.renewMs, lt.ac.signal);
+      if (lt.ac.signal.aborted) break;
+      const sent = this.now();
+      const t = new Date().toISOString();
+      try {
+        const rev = await opts.leases.update(opts.name, { holder: this.identity, term: lt.term, leaseMs: this.leaseMs, acquiredAt: lt.acquiredAt, renewedAt: t }, lt.revision);
+        if (lt.ac.signal.aborted) break;
+        lt.revision = rev;
+        this.leading = { term: lt.term, revision: rev };
+        lt.lastSent = sent;
+        armDeadline();
+      } catch (err) {
+        if (isGitcellError(err, StoreErrorCodes.Conflict)) demote(lt, 'lease taken by another replica');
+        else log.warn({ lease: opts.name, term: lt.term, err: errorMessage(err) }, 'leader: renewal failed; retrying');
+      }
+    }
+  }
+
+  /** afterLeading tells onDemoted; a voluntary stop (or failed work) hands over at once, a lost lease is someone else's now. */
+  private async afterLeading(lt: Term): Promise<void> {
+    const { opts, log } = this;
+    const { term, reason } = lt;
+    this.leading = undefined;
+    log.info({ lease: opts.name, identity: this.identity, term, reason }, 'leader: stopped leading');
+    try {
+      opts.onDemoted?.({ term, reason });
+    } catch (err) {
+      log.error({ err: errorMessage(err) }, 'leader: onDemoted threw');
+    }
+    if (reason === 'stopped' || reason.startsWith('onLeading failed')) {
+      const t = new Date().toISOString();
+      await opts.leases
+        .update(opts.name, { holder: '', term, leaseMs: this.leaseMs, acquiredAt: lt.acquiredAt, renewedAt: t }, lt.revision)
+        .catch(() => undefined);
+      // Let the others have it: do not re-acquire our own release at once.
+      if (!this.stopper.signal.aborted) await sleep(this.leaseMs, this.stopper.signal);
+    }
+  }
+}
+
+/** demote ends a term once, with the first reason given. */
+function demote(lt: Term, why: string): void {
+  if (lt.ac.signal.aborted) return;
+  lt.reason = why;
+  lt.ac.abort();
 }
 
 /** FENCE_PREFIX starts the leases-bucket key (`fence.<name>`) holding the highest term a fenced resource has seen. */

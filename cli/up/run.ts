@@ -13,7 +13,8 @@ import { dirname, join, resolve } from 'node:path';
 import { createLogger, type Logger } from '../../lib/log.ts';
 import { Backoff } from '../../lib/backoff.ts';
 import { errorMessage, UsageError } from '../../lib/errors.ts';
-import { clientTlsConfig, connect, ensureNatsTls, EMBEDDED_TLS_DIR, nodeSecretsBucket, openClusterStore, probeIncarnation, replicasFor, splitServers, startEmbedded, ensureBucket, removeExternalCluster, waitForStore, watchIncarnation, writeExternalCluster, type EmbeddedServer } from '../../store/index.ts';
+import { clientTlsConfig, connect, ensureNatsTls, EMBEDDED_TLS_DIR, nodeSecretsBucket, openClusterStore, probeIncarnation, replicasFor, splitServers, startEmbedded, ensureBucket, removeExternalCluster, waitForStore, watchIncarnation, writeExternalCluster, type ClusterStore, type EmbeddedServer } from '../../store/index.ts';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { DesiredRecord, SyncRecord } from '../../reconciler/index.ts';
 import { ensureIdentities } from './credentials.ts';
 import { ensureSampleImages } from './images.ts';
@@ -66,89 +67,130 @@ export function agentArgs(o: { i: number; natsUrl: string; seedFile: string; sta
   ];
 }
 
-/** runUp runs the cluster until SIGINT or SIGTERM, then stops everything it started. */
+/**
+ * runUp runs the cluster until SIGINT or SIGTERM, then stops everything it started. The steps are
+ * UpCluster's methods, in this order; any failure before the signal stops what already started.
+ */
 export async function runUp(o: UpOptions): Promise<void> {
-  const log = createLogger('up');
   const t0 = Date.now();
-  const stateDir = resolve(o.stateDir);
   if (process.getuid?.() !== 0) throw new UsageError(ErrorCodes.NotRoot, 'gitcell up runs containers, network namespaces and bridges: run it as root', {});
   if (o.nodes < 1 || o.nodes > 200) throw new UsageError(ErrorCodes.Usage, `--nodes ${o.nodes}: expected 1 to 200`, { flag: '--nodes' });
-  await mkdir(join(stateDir, 'logs'), { recursive: true });
-  const nodes = Array.from({ length: o.nodes }, (_, i) => nodeName(i + 1));
-
+  const up = new UpCluster(o);
+  await mkdir(join(up.stateDir, 'logs'), { recursive: true });
   // 1. Identities and NATS.
-  const ids = await ensureIdentities(stateDir, nodes, o.prefix);
-  let embedded: EmbeddedServer | undefined;
-  let natsUrl = o.nats;
-  let stopping = false;
-  const pidDir = join(stateDir, 'pids');
-  // The embedded server speaks TLS only, with a certificate from the cluster's own CA that every
-  // component and client command verifies (the components find it in GITCELL_NATS_CA).
-  let caFile: string | undefined;
-  if (!natsUrl) {
-    const tls = await ensureNatsTls(join(stateDir, EMBEDDED_TLS_DIR));
-    caFile = tls.caFile;
-    process.env.GITCELL_NATS_CA = caFile;
-    const serverConfig = `${ids.serverConfig}\n${clientTlsConfig(tls)}`;
-    embedded = await startEmbedded({ stateDir, extraConfig: serverConfig, probeCreds: ids.controlSeedFile, probeCaFile: caFile, log });
-    natsUrl = embedded.url;
-    const port = Number(new URL(natsUrl).port);
-    // The embedded server is part of the cluster like any component: restarted when it dies, on
-    // the same port so every client reconnects (held down by <state>/pids/nats.hold for drills).
-    const keepNatsRunning = (server: EmbeddedServer): void => {
-      void server.exited.then(async () => {
-        for (const backoff = new Backoff({ initialMs: 1000, maxMs: 30_000 }); !stopping; ) {
-          const delay = backoff.next();
-          log.warn({ restartInMs: delay }, 'embedded nats-server exited; restarting it on the same port');
-          await new Promise((r) => setTimeout(r, delay));
-          while (!stopping && existsSync(join(pidDir, 'nats.hold'))) await new Promise((r) => setTimeout(r, 500));
-          if (stopping) return;
-          try {
-            embedded = await startEmbedded({ stateDir, extraConfig: serverConfig, probeCreds: ids.controlSeedFile, probeCaFile: caFile, port, log });
-            keepNatsRunning(embedded);
-            return;
-          } catch (err) {
-            log.error({ err: errorMessage(err) }, 'embedded nats-server did not restart');
-          }
-        }
-      });
-    };
-    keepNatsRunning(embedded);
-  }
-  const leftovers = await stopLeftovers(pidDir, stateDir);
-  if (leftovers.length) log.warn({ stopped: leftovers }, 'stopped components a previous gitcell up left running');
-  const supervisors: Supervisor[] = [];
-  let view: LiveView | undefined;
-  // Embedded: the control seed up made. External: what the user gave (or nothing: an open server).
-  const controlCreds = o.nats ? o.creds : ids.controlSeedFile;
-  const nc = await connect({ servers: natsUrl, ...(controlCreds ? { creds: controlCreds } : {}), ...(caFile ? { caFile } : {}), name: 'gitcell up' });
-  // Every component gets this one count: they would otherwise scale the buckets back and forth.
-  const replicas = o.replicas ?? (o.nats ? replicasFor(nc, splitServers(o.nats).length) : 1);
-  const shutdown = async (): Promise<void> => {
-    stopping = true;
-    view?.stop();
-    process.stderr.write('\ngitcell up: stopping: agents stop their tasks first\n');
-    for (const s of supervisors) s.markStopping();
-    // Agents first, while NATS still runs: they stop every task and remove its netns, mounts, cgroups.
-    await Promise.all(supervisors.filter((s) => s.o.name.startsWith('agent')).map((s) => s.stop()));
-    await Promise.all(supervisors.map((s) => s.stop()));
-    removeClusterCgroups(stateDir, nodes);
-    await nc.close().catch(() => undefined);
-    if (o.nats) removeExternalCluster(stateDir);
-    await embedded?.stop();
-    process.stderr.write('gitcell up: stopped\n');
-  };
+  await up.startNats();
   try {
+    await up.connect();
     // 2. Buckets, created by the control plane: agents may only bind them.
-    const openStore = async () => {
-      const s = await openClusterStore<DesiredRecord, SyncRecord>(nc, { prefix: o.prefix, replicas, log });
-      for (const node of nodes) await ensureBucket(nc, { name: nodeSecretsBucket(node, o.prefix), history: 1, replicas });
-      return s;
-    };
-    const store = await openStore();
-    log.info({ replicas, nats: natsUrl }, 'buckets and streams ready');
-
+    const store = await up.openStore();
     // 3. Repository and images.
+    const repo = await up.prepareRepo();
+    // 4. Components, then what a user reads and the store's incarnation.
+    up.startComponents(repo);
+    up.printSummary(repo, t0);
+    up.view = up.showView(store, repo);
+    const first = await probeIncarnation(up.nc!, o.prefix);
+    if (first.state === 'present') up.followIncarnation(first.incarnation, repo);
+  } catch (err) {
+    await up.shutdown();
+    throw err;
+  }
+  await waitForSignal(up.log);
+  await up.shutdown();
+}
+
+/** UpCluster is one `gitcell up`: what it started, so that shutdown stops exactly that. */
+class UpCluster {
+  readonly log = createLogger('up');
+  readonly stateDir: string;
+  readonly nodes: string[];
+  readonly pidDir: string;
+  ids!: Awaited<ReturnType<typeof ensureIdentities>>;
+  embedded: EmbeddedServer | undefined;
+  natsUrl: string | undefined;
+  /** the embedded server's CA (it speaks TLS only); external clusters bring their own */
+  caFile: string | undefined;
+  /** embedded: the control seed up made; external: what the user gave (or nothing: an open server) */
+  controlCreds: string | undefined;
+  nc: NatsConnection | undefined;
+  replicas = 1;
+  stopping = false;
+  readonly supervisors: Supervisor[] = [];
+  view: LiveView | undefined;
+
+  constructor(readonly o: UpOptions) {
+    this.stateDir = resolve(o.stateDir);
+    this.nodes = Array.from({ length: o.nodes }, (_, i) => nodeName(i + 1));
+    this.pidDir = join(this.stateDir, 'pids');
+    this.natsUrl = o.nats;
+  }
+
+  /** startNats makes the identities and, without --nats, starts the embedded server (TLS, kept running). */
+  async startNats(): Promise<void> {
+    const { o, stateDir, log } = this;
+    this.ids = await ensureIdentities(stateDir, this.nodes, o.prefix);
+    this.controlCreds = o.nats ? o.creds : this.ids.controlSeedFile;
+    if (!this.natsUrl) {
+      // The embedded server speaks TLS only, with a certificate from the cluster's own CA that every
+      // component and client command verifies (the components find it in GITCELL_NATS_CA).
+      const tls = await ensureNatsTls(join(stateDir, EMBEDDED_TLS_DIR));
+      this.caFile = tls.caFile;
+      process.env.GITCELL_NATS_CA = tls.caFile;
+      const serverConfig = `${this.ids.serverConfig}\n${clientTlsConfig(tls)}`;
+      const start = (port?: number) => startEmbedded({ stateDir, extraConfig: serverConfig, probeCreds: this.ids.controlSeedFile, probeCaFile: tls.caFile, ...(port ? { port } : {}), log });
+      this.embedded = await start();
+      this.natsUrl = this.embedded.url;
+      this.keepNatsRunning(this.embedded, () => start(Number(new URL(this.natsUrl!).port)));
+    }
+    const leftovers = await stopLeftovers(this.pidDir, stateDir);
+    if (leftovers.length) log.warn({ stopped: leftovers }, 'stopped components a previous gitcell up left running');
+  }
+
+  /**
+   * keepNatsRunning: the embedded server is part of the cluster like any component: restarted when
+   * it dies, on the same port so every client reconnects (held down by <state>/pids/nats.hold for drills).
+   */
+  private keepNatsRunning(server: EmbeddedServer, restart: () => Promise<EmbeddedServer>): void {
+    const { log } = this;
+    void server.exited.then(async () => {
+      for (const backoff = new Backoff({ initialMs: 1000, maxMs: 30_000 }); !this.stopping; ) {
+        const delay = backoff.next();
+        log.warn({ restartInMs: delay }, 'embedded nats-server exited; restarting it on the same port');
+        await new Promise((r) => setTimeout(r, delay));
+        while (!this.stopping && existsSync(join(this.pidDir, 'nats.hold'))) await new Promise((r) => setTimeout(r, 500));
+        if (this.stopping) return;
+        try {
+          this.embedded = await restart();
+          this.keepNatsRunning(this.embedded, restart);
+          return;
+        } catch (err) {
+          log.error({ err: errorMessage(err) }, 'embedded nats-server did not restart');
+        }
+      }
+    });
+  }
+
+  /** connect opens up's control connection and settles the replica count every component gets. */
+  async connect(): Promise<void> {
+    const { o, controlCreds, caFile } = this;
+    this.nc = await connect({ servers: this.natsUrl!, ...(controlCreds ? { creds: controlCreds } : {}), ...(caFile ? { caFile } : {}), name: 'gitcell up' });
+    // Every component gets this one count: they would otherwise scale the buckets back and forth.
+    this.replicas = o.replicas ?? (o.nats ? replicasFor(this.nc, splitServers(o.nats).length) : 1);
+  }
+
+  /** openStore creates (or binds) the cluster's buckets and every node's secrets bucket. */
+  async openStore(): Promise<ClusterStore<DesiredRecord, SyncRecord>> {
+    const { o, replicas, log } = this;
+    const nc = this.nc!;
+    const s = await openClusterStore<DesiredRecord, SyncRecord>(nc, { prefix: o.prefix, replicas, log });
+    for (const node of this.nodes) await ensureBucket(nc, { name: nodeSecretsBucket(node, o.prefix), history: 1, replicas });
+    log.info({ replicas, nats: this.natsUrl }, 'buckets and streams ready');
+    return s;
+  }
+
+  /** prepareRepo makes the cluster repository (unless --repo is followed directly) and the sample images; returns the repository. */
+  async prepareRepo(): Promise<string> {
+    const { o, stateDir, log } = this;
     let repo = o.repo;
     if (!followsDirectly(o.repo)) {
       const r = await ensureStateRepo(resolve(o.repo), stateDir);
@@ -156,12 +198,17 @@ export async function runUp(o: UpOptions): Promise<void> {
       if (r.created) log.info({ repo, from: o.repo, resealed: r.resealed }, 'made the cluster repository (Secrets re-sealed with the cluster key)');
     }
     if (await ensureSampleImages(join(stateDir, 'images'))) log.info('imported localhost/busybox:latest from busybox-static');
+    return repo;
+  }
 
-    // 4. Components.
-    const common = ['--nats', natsUrl, ...(controlCreds ? ['--creds', controlCreds] : []), '--prefix', o.prefix, '--replicas', String(replicas)];
+  /** startComponents starts the reconciler, the scheduler and one agent per node as supervised children. */
+  startComponents(repo: string): void {
+    const { o, stateDir, controlCreds } = this;
+    const natsUrl = this.natsUrl!;
+    const common = ['--nats', natsUrl, ...(controlCreds ? ['--creds', controlCreds] : []), '--prefix', o.prefix, '--replicas', String(this.replicas)];
     const add = (name: string, args: string[], stopGraceMs = 20_000) => {
-      const s = new Supervisor({ name, args: [BIN, ...args], logFile: join(stateDir, 'logs', `${name}.log`), pidDir, stopGraceMs, log });
-      supervisors.push(s);
+      const s = new Supervisor({ name, args: [BIN, ...args], logFile: join(stateDir, 'logs', `${name}.log`), pidDir: this.pidDir, stopGraceMs, log: this.log });
+      this.supervisors.push(s);
       s.start();
     };
     // Stable identities: a restarted reconciler or scheduler takes its lease back at once. The
@@ -169,67 +216,87 @@ export async function runUp(o: UpOptions): Promise<void> {
     // all of them registered (and re-reported what they run).
     add('reconciler', ['reconciler', '--repo', repo, '--state-dir', stateDir, '--identity', componentIdentity(stateDir, 'reconciler'), '--expect-nodes', String(o.nodes), ...common]);
     add('scheduler', ['scheduler', '--state-dir', stateDir, '--identity', componentIdentity(stateDir, 'scheduler'), ...common]);
-    nodes.forEach((node, i) => {
+    this.nodes.forEach((node, i) => {
       // External NATS with --creds: the agents use them too (the server knows nothing of up's per-node seeds).
-      add(`agent-${node}`, agentArgs({ i: i + 1, natsUrl: natsUrl!, seedFile: (o.nats && o.creds) || ids.agentSeedFiles.get(node)!, stateDir, capacity: o.capacity, prefix: o.prefix, subnetBase: o.subnetBase }), 90_000);
+      add(`agent-${node}`, agentArgs({ i: i + 1, natsUrl, seedFile: (o.nats && o.creds) || this.ids.agentSeedFiles.get(node)!, stateDir, capacity: o.capacity, prefix: o.prefix, subnetBase: o.subnetBase }), 90_000);
     });
-
     // Clients find an embedded server through the state dir; an external one only through its URLs.
     // Client commands find an external cluster through the state dir too, while this up runs.
     if (o.nats) writeExternalCluster(stateDir, { nats: o.nats, ...(controlCreds ? { creds: controlCreds } : {}) });
+  }
+
+  /** printSummary tells the user where everything is and what to try. */
+  printSummary(repo: string, t0: number): void {
+    const { o, stateDir, controlCreds, caFile, natsUrl } = this;
     const find = `--state-dir ${stateDir}`;
     const lines = [
       `gitcell up: ${o.nodes} node(s) in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
       `  repository   ${repo}${existsSync(join(repo, '.git')) ? `   (commit here: git -C ${repo} commit -am "...")` : ''}`,
-      `  NATS         ${natsUrl}${controlCreds ? `   (credentials ${controlCreds})` : ''}${caFile ? `   (TLS, CA ${caFile})` : ''}   (replicas ${replicas})`,
+      `  NATS         ${natsUrl}${controlCreds ? `   (credentials ${controlCreds})` : ''}${caFile ? `   (TLS, CA ${caFile})` : ''}   (replicas ${this.replicas})`,
       `  state        ${stateDir}   (logs in ${join(stateDir, 'logs')})`,
       `  try          npx gitcell get tasks ${find}`,
       `               npx gitcell status ${find}`,
     ];
     process.stderr.write(`${lines.join('\n')}\n`);
-    const showView = (s: typeof store) => new LiveView(s, {
+  }
+
+  showView(store: ClusterStore<DesiredRecord, SyncRecord>, repo: string): LiveView {
+    const { o } = this;
+    return new LiveView(store, {
       tty: o.tty,
-      header: () => `gitcell up · ${repo} · ${natsUrl} · ${new Date().toLocaleTimeString()}`,
+      header: () => `gitcell up · ${repo} · ${this.natsUrl} · ${new Date().toLocaleTimeString()}`,
       write: (w) => (o.tty ? process.stdout.write(w) : process.stderr.write(w)),
     });
-    view = showView(store);
-    // NATS lost its data: the components exit on the same finding and the restarted reconciler and
-    // scheduler make the buckets again. Not us: a component that has not noticed yet must find no
-    // bucket to write into. Then follow the new ones.
-    const followIncarnation = (known: string): void => {
-      watchIncarnation(nc, known, {
-        prefix: o.prefix,
-        log,
-        onReset: (reason) => {
-          log.warn({ reason }, 'gitcell up: the store was reset; creating the buckets again: Git and the agents rebuild the state');
-          void (async () => {
-            for (const backoff = new Backoff({ initialMs: 500, maxMs: 10_000 }); !stopping; ) {
-              const delay = backoff.next();
-              try {
-                await waitForStore(nc, { prefix: o.prefix });
-                const fresh = await openStore();
-                view?.stop();
-                view = showView(fresh);
-                const p = await probeIncarnation(nc, o.prefix);
-                if (p.state === 'present') followIncarnation(p.incarnation);
-                return;
-              } catch (err) {
-                log.warn({ err: errorMessage(err), retryInMs: delay }, 'gitcell up: cannot create the buckets yet');
-                await new Promise((r) => setTimeout(r, delay));
-              }
-            }
-          })();
-        },
-      });
-    };
-    const first = await probeIncarnation(nc, o.prefix);
-    if (first.state === 'present') followIncarnation(first.incarnation);
-  } catch (err) {
-    await shutdown();
-    throw err;
   }
-  await waitForSignal(log);
-  await shutdown();
+
+  /**
+   * followIncarnation: NATS lost its data: the components exit on the same finding and the
+   * restarted reconciler and scheduler make the buckets again. Not us: a component that has not
+   * noticed yet must find no bucket to write into. Then follow the new ones (store/REBUILD.md).
+   */
+  followIncarnation(known: string, repo: string): void {
+    const { o, log } = this;
+    const nc = this.nc!;
+    watchIncarnation(nc, known, {
+      prefix: o.prefix,
+      log,
+      onReset: (reason) => {
+        log.warn({ reason }, 'gitcell up: the store was reset; creating the buckets again: Git and the agents rebuild the state');
+        void (async () => {
+          for (const backoff = new Backoff({ initialMs: 500, maxMs: 10_000 }); !this.stopping; ) {
+            const delay = backoff.next();
+            try {
+              await waitForStore(nc, { prefix: o.prefix });
+              const fresh = await this.openStore();
+              this.view?.stop();
+              this.view = this.showView(fresh, repo);
+              const p = await probeIncarnation(nc, o.prefix);
+              if (p.state === 'present') this.followIncarnation(p.incarnation, repo);
+              return;
+            } catch (err) {
+              log.warn({ err: errorMessage(err), retryInMs: delay }, 'gitcell up: cannot create the buckets yet');
+              await new Promise((r) => setTimeout(r, delay));
+            }
+          }
+        })();
+      },
+    });
+  }
+
+  /** shutdown stops the agents first (while NATS still runs: they remove every task's netns, mounts, cgroups), then the rest, then NATS. */
+  async shutdown(): Promise<void> {
+    this.stopping = true;
+    this.view?.stop();
+    process.stderr.write('\ngitcell up: stopping: agents stop their tasks first\n');
+    for (const s of this.supervisors) s.markStopping();
+    await Promise.all(this.supervisors.filter((s) => s.o.name.startsWith('agent')).map((s) => s.stop()));
+    await Promise.all(this.supervisors.map((s) => s.stop()));
+    removeClusterCgroups(this.stateDir, this.nodes);
+    await this.nc?.close().catch(() => undefined);
+    if (this.o.nats) removeExternalCluster(this.stateDir);
+    await this.embedded?.stop();
+    process.stderr.write('gitcell up: stopped\n');
+  }
 }
 
 /**
