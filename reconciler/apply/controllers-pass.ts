@@ -80,8 +80,32 @@ export function controllerPass(
   cache: Map<string, { stamp: string; spec: WorkloadSpec }> = new Map(),
   fingerprints?: Map<string, string>,
 ): PassResult {
+  const p = newPass(view, opts, cache, fingerprints);
+  // CronJobs after the workloads: they decide from the state of the Jobs they created.
+  for (const rec of view.desired.values()) runWorkload(p, rec);
+  for (const rec of view.desired.values()) runCronJob(p, rec);
+  collectGarbage(p);
+  return p.out;
+}
+
+/** Pass is one controllerPass in progress: its inputs, memos and what it decided so far. */
+interface Pass {
+  view: ClusterView;
+  opts: PassOptions;
+  cache: Map<string, { stamp: string; spec: WorkloadSpec }>;
+  fingerprints: Map<string, string> | undefined;
+  out: PassResult;
+  versions: ReturnType<typeof secretVersionsOf>;
+  /** tasks by owning object key; what is left after the workloads ran has no owner any more */
+  tasksByOwner: Map<string, TaskView[]>;
+  /** object statuses some object still stands for (the others are deleted) */
+  seenStatus: Set<string>;
+  /** each CronJob's Jobs, as the CronJob controller reads them */
+  childrenOf: Map<string, CronChild[]>;
+}
+
+function newPass(view: ClusterView, opts: PassOptions, cache: Pass['cache'], fingerprints: Pass['fingerprints']): Pass {
   const out: PassResult = { putStatuses: [], deleteStatuses: [], deleteTasks: [], createTasks: [], createDesired: [], deleteDesired: [], events: [], failedRollouts: [], errors: [] };
-  const versions = secretVersionsOf(view.desired.values());
   const tasksByOwner = new Map<string, TaskView[]>();
   for (const spec of view.tasks.values()) {
     const status = view.statuses.get(spec.id);
@@ -89,115 +113,126 @@ export function controllerPass(
     list.push(status ? { spec, status } : { spec });
     tasksByOwner.set(spec.jobKey, list);
   }
-  const seenStatus = new Set<string>();
-  const childrenOf = new Map<string, CronChild[]>();
-  const putStatus = (key: string, value: SyncRecord) => {
-    seenStatus.add(key);
-    const prev = view.objectStatuses.get(key);
-    if (prev && sameIgnoringTime(prev, value)) return;
-    out.putStatuses.push({ key, value });
+  return { view, opts, cache, fingerprints, out, versions: secretVersionsOf(view.desired.values()), tasksByOwner, seenStatus: new Set(), childrenOf: new Map() };
+}
+
+/** putStatus writes an object's status unless only its time changed. */
+function putStatus(p: Pass, key: string, value: SyncRecord): void {
+  p.seenStatus.add(key);
+  const prev = p.view.objectStatuses.get(key);
+  if (prev && sameIgnoringTime(prev, value)) return;
+  p.out.putStatuses.push({ key, value });
+}
+
+/** runWorkload runs the controller of one Job or DaemonSet (anything else is left alone). */
+function runWorkload(p: Pass, rec: DesiredRecord): void {
+  const { view, opts, out } = p;
+  const o = rec.object;
+  if (!isJob(o) && !isDaemonSet(o)) return;
+  const ns = o.metadata.namespace ?? DEFAULT_NAMESPACE;
+  const createdBy = o.metadata.annotations?.[CREATED_BY_ANNOTATION];
+  if (isJob(o) && createdBy && rec.origin.type === 'controller' && !view.desired.has(createdBy)) {
+    out.deleteDesired.push(desiredStoreKey(rec.key)); // its CronJob is gone
+    return;
+  }
+  const statusKey = objectStatusKey(o.kind, ns, o.metadata.name);
+  const prev = view.objectStatuses.get(statusKey) as WorkloadStatus | undefined;
+  let spec: WorkloadSpec;
+  try {
+    spec = cachedSpec(rec, p.versions, p.cache);
+  } catch (err) {
+    out.errors.push({ object: rec.key, message: errorMessage(err) });
+    p.seenStatus.add(statusKey);
+    return;
+  }
+  const tasks = p.tasksByOwner.get(rec.key) ?? [];
+  p.tasksByOwner.delete(rec.key);
+  if (unchangedAtRest(p, rec, spec, prev, tasks)) {
+    p.seenStatus.add(statusKey);
+    return;
+  }
+  const copts = {
+    now: opts.now,
+    ...(opts.crashLoopRestarts !== undefined ? { crashLoopRestarts: opts.crashLoopRestarts } : {}),
+    ...(opts.watchingSince !== undefined ? { watchingSince: opts.watchingSince } : {}),
   };
-
-  for (const rec of view.desired.values()) {
-    const o = rec.object;
-    const ns = o.metadata.namespace ?? DEFAULT_NAMESPACE;
-    const ref = { kind: o.kind, namespace: ns, name: o.metadata.name };
-    if (!isJob(o) && !isDaemonSet(o)) continue;
-    const createdBy = o.metadata.annotations?.[CREATED_BY_ANNOTATION];
-    if (isJob(o) && createdBy && rec.origin.type === 'controller') {
-      const cronKey = createdBy;
-      if (!view.desired.has(cronKey)) {
-        out.deleteDesired.push(desiredStoreKey(rec.key)); // its CronJob is gone
-        continue;
-      }
-    }
-    const statusKey = objectStatusKey(o.kind, ns, o.metadata.name);
-    const prev = view.objectStatuses.get(statusKey) as WorkloadStatus | undefined;
-    let spec: WorkloadSpec;
-    try {
-      spec = cachedSpec(rec, versions, cache);
-    } catch (err) {
-      out.errors.push({ object: rec.key, message: errorMessage(err) });
-      seenStatus.add(statusKey);
-      continue;
-    }
-    const tasks = tasksByOwner.get(rec.key) ?? [];
-    tasksByOwner.delete(rec.key);
-    // A service Job at rest (rollout Complete or Failed) decides the same from the same inputs, and
-    // no clock matters to it: skip it while nothing it reads changed. Everything else (rollouts in
-    // progress, batch runs, DaemonSets with node heartbeats) is time-sensitive and always runs.
-    const steady = isJob(o) && o.spec.type !== 'batch' && (prev?.rollout?.phase === 'Complete' || prev?.rollout?.phase === 'Failed');
-    if (fingerprints) {
-      const fp = steady ? fingerprint(rec, spec, prev!, tasks) : undefined;
-      if (fp !== undefined && fingerprints.get(rec.key) === fp) {
-        seenStatus.add(statusKey);
-        continue;
-      }
-      if (fp === undefined) fingerprints.delete(rec.key);
-      else fingerprints.set(rec.key, fp);
-    }
-    const copts = {
-      now: opts.now,
-      ...(opts.crashLoopRestarts !== undefined ? { crashLoopRestarts: opts.crashLoopRestarts } : {}),
-      ...(opts.watchingSince !== undefined ? { watchingSince: opts.watchingSince } : {}),
-    };
-    const r = isDaemonSet(o)
-      ? computeDaemonSet({ ds: spec, nodes: view.nodes, tasks, ...(prev ? { prev } : {}), ...(opts.nodeGraceMs !== undefined ? { nodeGraceMs: opts.nodeGraceMs } : {}) }, copts)
-      : o.spec.type === 'batch'
-        ? computeBatchJob({ job: spec, batch: o.spec, tasks, ...(prev ? { prev } : {}) }, copts)
-        : computeServiceJob({ job: spec, replicas: o.spec.replicas ?? 1, tasks, ...(prev ? { prev } : {}) }, copts);
-    putStatus(statusKey, r.status);
-    out.deleteTasks.push(...r.delete);
-    out.createTasks.push(...r.create);
-    for (const e of r.events) out.events.push({ ...e, object: ref });
-    if (r.failedRollout) out.failedRollouts.push(r.failedRollout);
-    if (createdBy && r.status.batch) {
-      const list = childrenOf.get(createdBy) ?? [];
-      list.push({
-        name: o.metadata.name,
-        scheduledAt: o.metadata.annotations?.[SCHEDULED_AT_ANNOTATION] ?? rec.updatedAt,
-        phase: r.status.batch.phase,
-        ...(r.status.batch.finishedAt ? { finishedAt: r.status.batch.finishedAt } : {}),
-      });
-      childrenOf.set(createdBy, list);
-    }
-  }
-
-  for (const rec of view.desired.values()) {
-    const o = rec.object;
-    if (!isCronJob(o)) continue;
-    const ns = o.metadata.namespace ?? DEFAULT_NAMESPACE;
-    const statusKey = objectStatusKey('CronJob', ns, o.metadata.name);
-    const prev = view.objectStatuses.get(statusKey) as (CronJobStatus & { kind: 'CronJob' }) | undefined;
-    const r = computeCronJob({
-      namespace: ns,
+  const r = isDaemonSet(o)
+    ? computeDaemonSet({ ds: spec, nodes: view.nodes, tasks, ...(prev ? { prev } : {}), ...(opts.nodeGraceMs !== undefined ? { nodeGraceMs: opts.nodeGraceMs } : {}) }, copts)
+    : o.spec.type === 'batch'
+      ? computeBatchJob({ job: spec, batch: o.spec, tasks, ...(prev ? { prev } : {}) }, copts)
+      : computeServiceJob({ job: spec, replicas: o.spec.replicas ?? 1, tasks, ...(prev ? { prev } : {}) }, copts);
+  putStatus(p, statusKey, r.status);
+  out.deleteTasks.push(...r.delete);
+  out.createTasks.push(...r.create);
+  for (const e of r.events) out.events.push({ ...e, object: { kind: o.kind, namespace: ns, name: o.metadata.name } });
+  if (r.failedRollout) out.failedRollouts.push(r.failedRollout);
+  if (createdBy && r.status.batch) {
+    const list = p.childrenOf.get(createdBy) ?? [];
+    list.push({
       name: o.metadata.name,
-      generation: rec.generation,
-      spec: o.spec,
-      createdAt: rec.updatedAt,
-      jobs: childrenOf.get(rec.key) ?? [],
-      ...(prev ? { prev } : {}),
-      now: opts.now,
+      scheduledAt: o.metadata.annotations?.[SCHEDULED_AT_ANNOTATION] ?? rec.updatedAt,
+      phase: r.status.batch.phase,
+      ...(r.status.batch.finishedAt ? { finishedAt: r.status.batch.finishedAt } : {}),
     });
-    putStatus(statusKey, { ...r.status, kind: 'CronJob' });
-    for (const job of r.createJobs) {
-      const value = nextDesiredRecord(undefined, job as Job as AnyObject, { type: 'controller', owner: rec.key }, new Date(opts.now).toISOString());
-      out.createDesired.push({ key: desiredStoreKey(value.key), value });
-    }
-    for (const name of r.deleteJobs) out.deleteDesired.push(desiredStoreKey(`Job/${ns}/${name}`));
-    for (const e of r.events) out.events.push({ ...e, object: { kind: 'CronJob', namespace: ns, name: o.metadata.name } });
+    p.childrenOf.set(createdBy, list);
   }
+}
 
+/**
+ * unchangedAtRest: a service Job at rest (rollout Complete or Failed) decides the same from the same
+ * inputs, and no clock matters to it: skip it while nothing it reads changed. Everything else
+ * (rollouts in progress, batch runs, DaemonSets with node heartbeats) is time-sensitive and always runs.
+ */
+function unchangedAtRest(p: Pass, rec: DesiredRecord, spec: WorkloadSpec, prev: WorkloadStatus | undefined, tasks: readonly TaskView[]): boolean {
+  if (!p.fingerprints) return false;
+  const o = rec.object;
+  const steady = isJob(o) && o.spec.type !== 'batch' && (prev?.rollout?.phase === 'Complete' || prev?.rollout?.phase === 'Failed');
+  const fp = steady ? fingerprint(rec, spec, prev!, tasks) : undefined;
+  if (fp !== undefined && p.fingerprints.get(rec.key) === fp) return true;
+  if (fp === undefined) p.fingerprints.delete(rec.key);
+  else p.fingerprints.set(rec.key, fp);
+  return false;
+}
+
+/** runCronJob runs the controller of one CronJob: the Jobs to create and delete, from its Jobs' states. */
+function runCronJob(p: Pass, rec: DesiredRecord): void {
+  const { view, opts, out } = p;
+  const o = rec.object;
+  if (!isCronJob(o)) return;
+  const ns = o.metadata.namespace ?? DEFAULT_NAMESPACE;
+  const statusKey = objectStatusKey('CronJob', ns, o.metadata.name);
+  const prev = view.objectStatuses.get(statusKey) as (CronJobStatus & { kind: 'CronJob' }) | undefined;
+  const r = computeCronJob({
+    namespace: ns,
+    name: o.metadata.name,
+    generation: rec.generation,
+    spec: o.spec,
+    createdAt: rec.updatedAt,
+    jobs: p.childrenOf.get(rec.key) ?? [],
+    ...(prev ? { prev } : {}),
+    now: opts.now,
+  });
+  putStatus(p, statusKey, { ...r.status, kind: 'CronJob' });
+  for (const job of r.createJobs) {
+    const value = nextDesiredRecord(undefined, job as Job as AnyObject, { type: 'controller', owner: rec.key }, new Date(opts.now).toISOString());
+    out.createDesired.push({ key: desiredStoreKey(value.key), value });
+  }
+  for (const name of r.deleteJobs) out.deleteDesired.push(desiredStoreKey(`Job/${ns}/${name}`));
+  for (const e of r.events) out.events.push({ ...e, object: { kind: 'CronJob', namespace: ns, name: o.metadata.name } });
+}
+
+/** collectGarbage deletes tasks whose owner is gone and statuses no object stands for; adopts reported tasks. */
+function collectGarbage(p: Pass): void {
+  const { view, out } = p;
   // Tasks whose Job or DaemonSet is gone (pruned, or a finished CronJob run deleted).
-  for (const [owner, tasks] of tasksByOwner) {
+  for (const [owner, tasks] of p.tasksByOwner) {
     if (view.desired.has(owner)) continue;
     for (const t of tasks) out.deleteTasks.push(t.spec.id);
   }
-  for (const key of view.objectStatuses.keys()) if (!seenStatus.has(key)) out.deleteStatuses.push(key);
+  for (const key of view.objectStatuses.keys()) if (!p.seenStatus.has(key)) out.deleteStatuses.push(key);
   out.deleteTasks = [...new Set(out.deleteTasks)];
   // After a store rebuild, running instances that agents still report keep their ids (adopt.ts).
   out.createTasks = adoptReported(out.createTasks, view.tasks, view.statuses.values());
-  return out;
 }
 
 function cachedSpec(rec: DesiredRecord, versions: ReturnType<typeof secretVersionsOf>, cache: Map<string, { stamp: string; spec: WorkloadSpec }>): WorkloadSpec {

@@ -32,114 +32,158 @@ export interface SecretDistributor {
  * the reconciler, under the same leader election.
  */
 export function runSecretDistributor(opts: SecretDistributorOptions): SecretDistributor {
-  const log = opts.log ?? createLogger('secrets');
-  const { store, signal } = opts;
-  let passes = 0;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
-  let dirty = false;
-  const failedAttempts = new Set<string>();
+  const d = new Distributor(opts);
+  return { done: d.done, passes: () => d.passes };
+}
 
-  const changed = () => {
-    if (signal.aborted) return;
-    if (running) {
-      dirty = true;
+/** NodeBucket is one node's secrets bucket and what it holds (learned once by listing, then kept by our own writes). */
+interface NodeBucket {
+  bucket: Bucket<NodeSecretRecord>;
+  present: Map<string, { version: string; nodeKeyId: string }>;
+}
+
+/** Distributor is one running distributor: its informers, the node buckets it knows, and its passes (never two at once). */
+class Distributor {
+  readonly done: Promise<void>;
+  passes = 0;
+  private readonly log: Logger;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private dirty = false;
+  private readonly failedAttempts = new Set<string>();
+  private readonly forged = new Set<string>();
+  private readonly nodeBuckets = new Map<string, NodeBucket>();
+  private readonly secrets: Informer<DesiredRecord>;
+  private readonly tasks: Informer<TaskSpec>;
+  private readonly bindings: Informer<Binding>;
+  private readonly nodes: Informer<NodeRecord>;
+
+  constructor(private readonly opts: SecretDistributorOptions) {
+    const log = (this.log = opts.log ?? createLogger('secrets'));
+    const { store, signal } = opts;
+    const inform = <T>(bucket: Bucket<T>, prefix?: string) => new Informer<T>(bucket, { signal, onChange: () => this.changed(), log, ...(prefix ? { prefix } : {}) });
+    this.secrets = inform(store.desired, 'Secret');
+    this.tasks = inform<TaskSpec>(store.tasks);
+    this.bindings = inform<Binding>(store.bindings);
+    this.nodes = inform<NodeRecord>(store.nodes);
+    const all = [this.secrets, this.tasks, this.bindings, this.nodes];
+    this.done = (async () => {
+      await Promise.all(all.map((m) => m.done));
+      clearTimeout(this.timer);
+      await this.running;
+    })();
+  }
+
+  /** changed schedules a pass after the debounce, or one more after the running one. */
+  private changed(): void {
+    if (this.opts.signal.aborted) return;
+    if (this.running) {
+      this.dirty = true;
       return;
     }
-    clearTimeout(timer);
-    timer = setTimeout(() => void (running = pass().finally(() => {
-      running = undefined;
-      if (dirty) {
-        dirty = false;
-        changed();
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void (this.running = this.pass().finally(() => {
+      this.running = undefined;
+      if (this.dirty) {
+        this.dirty = false;
+        this.changed();
       }
-    })), opts.debounceMs ?? 20);
-  };
-  const inform = <T>(bucket: Bucket<T>, prefix?: string) => new Informer<T>(bucket, { signal, onChange: changed, log, ...(prefix ? { prefix } : {}) });
-  const secrets = inform(store.desired, 'Secret');
-  const tasks = inform<TaskSpec>(store.tasks);
-  const bindings = inform<Binding>(store.bindings);
-  const nodes = inform<NodeRecord>(store.nodes);
-  const all = [secrets, tasks, bindings, nodes];
+    })), this.opts.debounceMs ?? 20);
+  }
 
-  // Per node: its bucket and what it holds (learned once by listing, then kept by our own writes).
-  const nodeBuckets = new Map<string, { bucket: Bucket<NodeSecretRecord>; present: Map<string, { version: string; nodeKeyId: string }> }>();
-  async function nodeBucket(node: string) {
-    let entry = nodeBuckets.get(node);
+  private async nodeBucket(node: string): Promise<NodeBucket> {
+    let entry = this.nodeBuckets.get(node);
     if (!entry) {
-      const bucket = await Bucket.open<NodeSecretRecord>(store.nc, { name: nodeSecretsBucket(node, store.prefix), history: 1, replicas: opts.replicas ?? 1 }, objectCodec<NodeSecretRecord>(), { log });
+      const { store } = this.opts;
+      const bucket = await Bucket.open<NodeSecretRecord>(store.nc, { name: nodeSecretsBucket(node, store.prefix), history: 1, replicas: this.opts.replicas ?? 1 }, objectCodec<NodeSecretRecord>(), { log: this.log });
       const present = new Map((await bucket.list()).map((r) => [r.key, { version: r.value.version, nodeKeyId: r.value.nodeKeyId }]));
       entry = { bucket, present };
-      nodeBuckets.set(node, entry);
+      this.nodeBuckets.set(node, entry);
     }
     return entry;
   }
 
-  async function pass(): Promise<void> {
-    if (!all.every((m) => m.hasSynced)) return;
+  /** pass plans the delivery from what the informers hold (planDelivery, pure) and makes it: puts, then removals. */
+  private async pass(): Promise<void> {
+    if (![this.secrets, this.tasks, this.bindings, this.nodes].every((m) => m.hasSynced)) return;
     const manifests = new Map<string, Secret>();
-    for (const { object } of secrets.values()) {
+    for (const { object } of this.secrets.values()) {
       const secret = object as unknown as Secret;
       manifests.set(nodeSecretKey(secret.metadata.namespace ?? 'default', secret.metadata.name), secret);
     }
     const versions = new Map([...manifests].map(([key, s]) => [key, secretVersion(s)]));
-    const bound = new Map([...bindings.entries].map(([id, b]) => [id, b.value]));
-    const needed = secretsNeededByNode(tasks.values(), bound, versions);
-    const nodeKeys = new Map<string, string>();
-    const pems = new Map<string, string>();
-    // The node is the record's key (the only key its agent may write), never the name in the body:
-    // a record claiming another node's name is refused, and nothing is sealed to its key.
-    const trusted = trustedNodeRecords([...nodes.entries].map(([key, e]) => [key, e.value] as const));
-    for (const r of trusted.refused) await reportForged(r);
-    for (const [name, node] of trusted.nodes) {
-      if (!node.sealingKey) continue;
-      try {
-        nodeKeys.set(name, keyIdOf(node.sealingKey));
-        pems.set(name, node.sealingKey);
-      } catch (err) {
-        log.warn({ node: name, err: errorMessage(err) }, 'secrets: node published an unusable sealing key');
-      }
-    }
-    for (const node of new Set([...needed.keys(), ...nodeKeys.keys()])) await nodeBucket(node);
-    const present = new Map([...nodeBuckets].map(([node, e]) => [node, e.present]));
+    const bound = new Map([...this.bindings.entries].map(([id, b]) => [id, b.value]));
+    const needed = secretsNeededByNode(this.tasks.values(), bound, versions);
+    const pems = await this.sealingKeys();
+    const nodeKeys = new Map([...pems].map(([node, pem]) => [node, keyIdOf(pem)]));
+    for (const node of new Set([...needed.keys(), ...nodeKeys.keys()])) await this.nodeBucket(node);
+    const present = new Map([...this.nodeBuckets].map(([node, e]) => [node, e.present]));
     const plan = planDelivery(needed, present, nodeKeys);
     let failed = 0;
     for (const { node, ref } of plan.put) {
-      const attempt = `${node}/${ref.namespace}.${ref.name}@${ref.version}`;
-      if (failedAttempts.has(attempt)) continue; // reported once; a new version or key retries
-      try {
-        const record = reseal(manifests.get(nodeSecretKey(ref.namespace, ref.name))!, ref, node, pems.get(node)!);
-        const { bucket, present: held } = await nodeBucket(node);
-        await bucket.put(nodeSecretKey(ref.namespace, ref.name), record);
-        held.set(nodeSecretKey(ref.namespace, ref.name), { version: record.version, nodeKeyId: record.nodeKeyId });
-      } catch (err) {
-        failed++;
-        failedAttempts.add(attempt);
-        const message = `Secret ${ref.namespace}/${ref.name} not delivered to node ${node}: ${errorMessage(err)}`;
-        log.error({ node, secret: `${ref.namespace}/${ref.name}` }, message);
-        await recordEvent(store.events, { time: new Date().toISOString(), type: 'Warning', reason: 'SecretNotDelivered', object: { kind: 'Secret', namespace: ref.namespace, name: ref.name }, message, source: 'secrets' }, { log });
-      }
+      if (!(await this.deliver(node, ref, manifests, pems))) failed++;
     }
     for (const { node, key } of plan.remove) {
-      const { bucket, present: held } = await nodeBucket(node);
-      await bucket.delete(key).catch((err) => log.warn({ node, key, err: errorMessage(err) }, 'secrets: remove failed'));
+      const { bucket, present: held } = await this.nodeBucket(node);
+      await bucket.delete(key).catch((err) => this.log.warn({ node, key, err: errorMessage(err) }, 'secrets: remove failed'));
       held.delete(key);
     }
-    passes++;
-    opts.onPass?.({ put: plan.put.length - failed, removed: plan.remove.length, failed });
+    this.passes++;
+    this.opts.onPass?.({ put: plan.put.length - failed, removed: plan.remove.length, failed });
   }
 
-  const forged = new Set<string>();
+  /**
+   * sealingKeys are the usable sealing keys (PEM) of the trusted nodes. The node is the record's key
+   * (the only key its agent may write), never the name in the body: a record claiming another
+   * node's name is refused, and nothing is sealed to its key.
+   */
+  private async sealingKeys(): Promise<Map<string, string>> {
+    const pems = new Map<string, string>();
+    const trusted = trustedNodeRecords([...this.nodes.entries].map(([key, e]) => [key, e.value] as const));
+    for (const r of trusted.refused) await this.reportForged(r);
+    for (const [name, node] of trusted.nodes) {
+      if (!node.sealingKey) continue;
+      try {
+        keyIdOf(node.sealingKey);
+        pems.set(name, node.sealingKey);
+      } catch (err) {
+        this.log.warn({ node: name, err: errorMessage(err) }, 'secrets: node published an unusable sealing key');
+      }
+    }
+    return pems;
+  }
+
+  /** deliver re-seals one Secret to one node and stores it; a failure is reported once per version and key (false). */
+  private async deliver(node: string, ref: NodeSecretRef, manifests: Map<string, Secret>, pems: Map<string, string>): Promise<boolean> {
+    const attempt = `${node}/${ref.namespace}.${ref.name}@${ref.version}`;
+    if (this.failedAttempts.has(attempt)) return true; // reported once; a new version or key retries
+    try {
+      const record = this.reseal(manifests.get(nodeSecretKey(ref.namespace, ref.name))!, ref, node, pems.get(node)!);
+      const { bucket, present: held } = await this.nodeBucket(node);
+      await bucket.put(nodeSecretKey(ref.namespace, ref.name), record);
+      held.set(nodeSecretKey(ref.namespace, ref.name), { version: record.version, nodeKeyId: record.nodeKeyId });
+      return true;
+    } catch (err) {
+      this.failedAttempts.add(attempt);
+      const message = `Secret ${ref.namespace}/${ref.name} not delivered to node ${node}: ${errorMessage(err)}`;
+      this.log.error({ node, secret: `${ref.namespace}/${ref.name}` }, message);
+      await recordEvent(this.opts.store.events, { time: new Date().toISOString(), type: 'Warning', reason: 'SecretNotDelivered', object: { kind: 'Secret', namespace: ref.namespace, name: ref.name }, message, source: 'secrets' }, { log: this.log });
+      return false;
+    }
+  }
+
   /** reportForged logs and records an event, once per forged record. */
-  async function reportForged(r: RefusedNodeRecord): Promise<void> {
+  private async reportForged(r: RefusedNodeRecord): Promise<void> {
     const id = `${r.key}/${JSON.stringify(r.claimed)}`;
-    if (forged.has(id)) return;
-    forged.add(id);
-    log.error({ node: r.key, claimed: r.claimed }, `secrets: ${r.reason}; no Secret is sealed to its key`);
-    await recordEvent(store.events, { time: new Date().toISOString(), type: 'Warning', reason: 'NodeRecordRefused', object: { kind: 'Node', name: r.key }, message: `${r.reason}; no Secret is sealed to its key`, source: 'secrets' }, { log });
+    if (this.forged.has(id)) return;
+    this.forged.add(id);
+    this.log.error({ node: r.key, claimed: r.claimed }, `secrets: ${r.reason}; no Secret is sealed to its key`);
+    await recordEvent(this.opts.store.events, { time: new Date().toISOString(), type: 'Warning', reason: 'NodeRecordRefused', object: { kind: 'Node', name: r.key }, message: `${r.reason}; no Secret is sealed to its key`, source: 'secrets' }, { log: this.log });
   }
 
-  function reseal(secret: Secret, ref: NodeSecretRef, node: string, pem: string): NodeSecretRecord {
+  /** reseal opens a Secret with the cluster key and seals each value to the node's key; plaintext lives only for that moment. */
+  private reseal(secret: Secret, ref: NodeSecretRef, node: string, pem: string): NodeSecretRecord {
+    const { opts } = this;
     const plain = openSecret(secret, { privateKeyFor: (id) => opts.keyring.privateKey(id), ...(opts.allowPlaintextSecrets ? { allowPlaintextSecrets: true } : {}) });
     const values: Record<string, string> = {};
     for (const [key, value] of plain) {
@@ -148,11 +192,4 @@ export function runSecretDistributor(opts: SecretDistributorOptions): SecretDist
     }
     return { ...ref, nodeKeyId: keyIdOf(pem), values };
   }
-
-  const done = (async () => {
-    await Promise.all(all.map((m) => m.done));
-    clearTimeout(timer);
-    await running;
-  })();
-  return { done, passes: () => passes };
 }

@@ -14,7 +14,7 @@
  * the state dirty and the next pass re-checks against the informers, which the watches keep current.
  */
 import { statusKey, trustedNodeRecords, type RefusedNodeRecord, type Binding, type ClusterEvent, type NodeRecord, type NodeSpec, type TaskSpec } from '../../api/index.ts';
-import { createLogger, errorMessage, isGitcellError, mapLimit, type Logger } from '../../lib/index.ts';
+import { createLogger, errorMessage, isGitcellError, type Logger } from '../../lib/index.ts';
 import {
   recordEvent,
   checkFence,
@@ -32,6 +32,7 @@ import { defaultSchedulerOptions } from '../options.ts';
 import type { SchedulerOptions } from '../types.ts';
 import { EventLimiter, type EventLimiterOptions } from './event-limiter.ts';
 import { planPass, type PassPlan, type PassTimings } from './plan.ts';
+import { writePass } from './write.ts';
 
 /** SchedulerServiceOptions configure the service; every field has a default. */
 export interface SchedulerServiceOptions {
@@ -231,7 +232,7 @@ export class SchedulerService {
     const report: PassReport = { term: ctx.term, seed, bound: 0, lostRaces: 0, unbound: 0, preempted: 0, unplaced: plan.result.unplaced.length, events: 0, complete: false };
     try {
       await options.beforeWrite?.(plan);
-      report.complete = await this.write(ctx, plan, input.tasks, m.bindings, limiter, now, report);
+      report.complete = await writePass({ store: this.store, ctx, log: this.log, identity: this.options.identity, writeConcurrency: this.options.writeConcurrency, tasks: input.tasks, bindings: m.bindings, limiter, now, report }, plan);
     } finally {
       // Reported also when a write failed half-way: what was written is counted.
       if (report.bound || report.unbound || report.preempted || report.lostRaces || report.unplaced || !report.complete) {
@@ -267,80 +268,6 @@ export class SchedulerService {
     void recordEvent(this.store.events, ev, { log: this.log });
   }
 
-  private async write(
-    ctx: LeaderContext,
-    plan: PassPlan,
-    tasks: Map<string, TaskSpec>,
-    bindings: Informer<Binding>,
-    limiter: EventLimiter,
-    now: number,
-    report: PassReport,
-  ): Promise<boolean> {
-    const { store, log, options } = this;
-    const event = async (reason: string, type: ClusterEvent['type'], taskId: string, message: string): Promise<void> => {
-      const task = tasks.get(taskId);
-      const ev: ClusterEvent = {
-        time: new Date().toISOString(),
-        type,
-        reason,
-        object: { kind: 'Task', ...(task ? { namespace: task.namespace } : {}), name: taskId },
-        message,
-        source: `scheduler/${options.identity}`,
-      };
-      if (await recordEvent(store.events, ev, { log, valid: ctx.valid })) report.events++;
-    };
-    // Deletions first: a task re-queued from a dead node may be bound again below in this pass.
-    const gone = new Set<string>();
-    for (const u of plan.unbind) {
-      if (!ctx.valid()) return false;
-      if (await this.unbind(bindings, u.taskId, u.revision)) {
-        report.unbound++;
-        gone.add(u.taskId);
-        await event(u.reason, u.reason === 'TaskGone' ? 'Normal' : 'Warning', u.taskId, u.message);
-      } else report.lostRaces++;
-    }
-    // Victims next; a preemptor is bound only if all its victims were unbound.
-    const failedVictims = new Set<string>();
-    for (const p of plan.result.preemptions) {
-      if (!ctx.valid()) return false;
-      const b = bindings.entry(p.taskId);
-      if (b && (await this.unbind(bindings, p.taskId, b.revision))) {
-        report.preempted++;
-        await event('Preempted', 'Warning', p.taskId, `preempted on ${p.node} by ${p.preemptor} (priority ${p.preemptorPriority} > ${p.priority}); back to pending`);
-      } else {
-        failedVictims.add(p.taskId);
-        report.lostRaces++;
-      }
-    }
-    const placements = plan.result.placements.filter((p) => !(p.victims ?? []).some((v) => failedVictims.has(v)));
-    report.lostRaces += plan.result.placements.length - placements.length;
-    let stopped = false;
-    await mapLimit(placements, options.writeConcurrency, async (p) => {
-      if (stopped || !ctx.valid()) {
-        stopped = true;
-        return;
-      }
-      const binding: Binding = { taskId: p.taskId, node: p.node, boundAt: new Date().toISOString(), schedulerTerm: ctx.term };
-      try {
-        const revision = await store.bindings.create(p.taskId, binding);
-        bindings.apply(p.taskId, binding, revision);
-        limiter.forget(p.taskId);
-        report.bound++;
-      } catch (err) {
-        if (!isGitcellError(err, StoreErrorCodes.Exists)) throw err;
-        // Someone bound it first (a previous leader, a racing scheduler): re-check next pass.
-        report.lostRaces++;
-      }
-    });
-    if (stopped) return false;
-    limiter.newPass();
-    for (const u of plan.result.unplaced) {
-      if (!limiter.allow(u.taskId, u.message, now)) continue;
-      await event('FailedScheduling', 'Warning', u.taskId, u.message);
-    }
-    return true;
-  }
-
   /** tasks whose runningOn hint was checked and not confirmed, and when (re-checked after a while) */
   private readonly unconfirmed = new Map<string, number>();
 
@@ -370,18 +297,6 @@ export class SchedulerService {
     await Promise.all(checks);
     for (const id of this.unconfirmed.keys()) if (!tasks.get(id)) this.unconfirmed.delete(id);
     return out;
-  }
-
-  /** unbind deletes a binding if it is still at `revision`; false when someone changed it first. */
-  private async unbind(bindings: Informer<Binding>, taskId: string, revision: number): Promise<boolean> {
-    try {
-      const rev = await this.store.bindings.delete(taskId, { revision });
-      bindings.apply(taskId, undefined, rev);
-      return true;
-    } catch (err) {
-      if (isGitcellError(err, StoreErrorCodes.Conflict)) return false;
-      throw err;
-    }
   }
 }
 
