@@ -27,7 +27,9 @@ const HMAC_KEY = 'webhook-key';
 
 const job = (image: string): string => dump({
   apiVersion: 'gitcell.io/v1', kind: 'Job', metadata: { name: 'web', namespace: 'default' },
-  spec: { type: 'service', replicas: 2, template: { image, resources: { requests: { cpu: '100m', memory: '64Mi' } } }, strategy: { maxUnavailable: 1, maxSurge: 1, progressDeadlineSeconds: 2 } },
+  // The bad image never becomes ready; the deadline leaves a loaded machine time for the good one.
+  spec: { type: 'service', replicas: 2, template: { image, resources: { requests: { cpu: '100m', memory: '64Mi' } } },
+    strategy: { maxUnavailable: 1, maxSurge: 1, progressDeadlineSeconds: 8 } },
 } satisfies Job);
 
 interface Status { state: string; description: string; context: string; target_url?: string }
@@ -115,7 +117,7 @@ test('a failed rollout is pending then failure (linking the revert) on the forge
     await work.gitAsync('fetch', '--quiet', 'origin');
     const tip = work.git('rev-parse', 'origin/main');
     return tip !== bad ? tip : undefined;
-  }, 90_000);
+  }, 90_000).catch((err: Error) => { throw new Error(`${err.message}: ${dump1()}`); });
   await waitFor('the bad commit failed, linking its revert', async () => (f.statuses.get(bad) ?? []).some((s) => s.state === 'failure' && s.target_url?.endsWith(revert)), 60_000)
     .catch((err: Error) => { throw new Error(`${err.message}: ${dump1()}`); });
   await waitFor('the revert rolled out: success', async () => states(revert).includes('success'), 90_000).catch((err: Error) => { throw new Error(`${err.message}: ${dump1()}`); });
@@ -128,5 +130,5 @@ test('a failed rollout is pending then failure (linking the revert) on the forge
   assert.equal(failure.context, 'gitcell/main');
   assert.deepEqual(f.refused, [], 'every request carried the token or the signature');
   await waitFor('the webhook heard the failure and the revert', async () =>
-    f.hooks.some((h) => h.revision === bad && h.state === 'failure' && h.revert === revert) && f.hooks.some((h) => h.revision === revert && h.state === 'success'), 30_000);
+    f.hooks.some((h) => h.revision === bad && h.state === 'failure' && h.revert === revert) && f.hooks.some((h) => h.revision === revert && h.state === 'success'), 30_000).catch((err: Error) => { throw new Error(`${err.message}: ${JSON.stringify(f.hooks)}`); });
 });
