@@ -8,11 +8,12 @@
  *   stop:   journal(stopping, deadline) ─► SIGTERM ─► grace ─► SIGKILL ─► journal(stopped)
  *   forget: containers ─► network ─► Secret volume ─► status ─► journal entry
  */
-import { errorMessage, ErrorCodes, SecretsError } from '../lib/index.ts';
+import { errorMessage, isGitcellError, ErrorCodes, SecretsError } from '../lib/index.ts';
 import { statusKey, type TaskSpec } from '../api/index.ts';
 import { newHealth } from './probe.ts';
 import { stateOf } from './status.ts';
 import { numericOwner } from './secret-volumes.ts';
+import { pullAuths } from './pull-auth.ts';
 import type { LocalTask } from './journal.ts';
 import type { ContainerView, ExitInfo } from './port.ts';
 import type { AgentContext, Live } from './context.ts';
@@ -32,7 +33,10 @@ export async function runStart(ctx: AgentContext, spec: TaskSpec, previous: Loca
   try {
     const net = await ctx.d.network.setup(spec.id);
     t.ip = net.ip;
-    await rt.ensureImage(spec.template.image);
+    const auths = await pullAuths(spec, ctx.volumes);
+    const image = await rt.ensureImage(spec.template.image, { ...(spec.template.imagePullPolicy ? { policy: spec.template.imagePullPolicy } : {}), ...(auths ? { auths } : {}) })
+      .catch((err: unknown) => { throw namingImage(err, spec.template.image); });
+    if (image?.pulled) recordEvent(ctx, 'Normal', 'Pulled', spec.id, `pulled image ${spec.template.image}${image.from ? ` from ${image.from}` : ''}`);
     const secrets = await prepareSecrets(ctx, spec);
     const { pid } = await rt.run(runRequest(spec, containerId, net.netnsPath, secrets));
     ctx.metrics.starts.inc({ result: 'ok' });
@@ -45,6 +49,12 @@ export async function runStart(ctx: AgentContext, spec: TaskSpec, previous: Loca
     recordEvent(ctx, 'Warning', 'FailedStart', spec.id, errorMessage(err));
     await save(ctx, startFailedRecord(t, ctx.backoff, errorMessage(err), Date.now()));
   }
+}
+
+/** namingImage makes a pull error's message name the image (a registry's message names only its host). */
+function namingImage(err: unknown, image: string): unknown {
+  if (isGitcellError(err) && !err.message.includes(image)) err.message = `image ${image}: ${err.message}`;
+  return err;
 }
 
 /** prepareSecrets opens a task's Secrets onto a fresh tmpfs; E_SECRETS_UNAVAILABLE before the key ring is ready. */

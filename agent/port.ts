@@ -62,10 +62,28 @@ export interface RunRequest {
   mounts?: { source: string; destination: string }[];
 }
 
+/**
+ * ImagePull says how a task's image may be fetched: its pull policy (default: Always for `:latest`,
+ * else IfNotPresent) and registry credentials by host[:port] (from its pull Secrets).
+ */
+export interface ImagePull {
+  policy?: 'Always' | 'IfNotPresent' | 'Never';
+  auths?: ReadonlyMap<string, { username: string; password: string }>;
+}
+
+/** ImageOutcome tells whether ensureImage pulled (and from which registry or mirror). */
+export interface ImageOutcome {
+  pulled: boolean;
+  from?: string;
+}
+
 /** TaskRuntime is the agent's port to a container runtime. Every method is safe to repeat after a crash. */
 export interface TaskRuntime {
-  /** ensureImage makes the image available locally (pulling it when missing); E_IMAGE_NOT_FOUND. */
-  ensureImage(ref: string): Promise<void>;
+  /**
+   * ensureImage makes the image available locally as `pull` says (pulling when missing, or when the
+   * tag moved under Always); E_IMAGE_NOT_FOUND, E_IMAGE_NOT_PRESENT (Never), E_REGISTRY_* errors.
+   */
+  ensureImage(ref: string, pull?: ImagePull): Promise<ImageOutcome | void>;
   /** run creates and starts a container and returns its process id. */
   run(req: RunRequest): Promise<{ pid: number }>;
   /** list returns this node's containers. */

@@ -5,8 +5,8 @@
  */
 import { spawn } from 'node:child_process';
 import { isGitcellError, ErrorCodes, AgentError } from '../lib/index.ts';
-import { ContainerManager, ImageStore, limitCgroupParent, pullImage, parseReference, LOCAL_DOMAIN, type ContainerInfo, type ContainerOptions } from '../runtime/index.ts';
-import type { ContainerView, ExitInfo, RunRequest, TaskRuntime } from './port.ts';
+import { ContainerManager, ImageStore, ensureImage, limitCgroupParent, mergeAuths, type ContainerInfo, type ContainerOptions, type RegistryAuths, type RegistryMirrors } from '../runtime/index.ts';
+import type { ContainerView, ExitInfo, ImageOutcome, ImagePull, RunRequest, TaskRuntime } from './port.ts';
 
 /** RuntimeAdapterOptions: where images and containers live. */
 export interface RuntimeAdapterOptions {
@@ -18,13 +18,17 @@ export interface RuntimeAdapterOptions {
   cgroupParent: string;
   /** maxBlobBytes refuses image blobs declared larger (default runtime/'s DEFAULT_MAX_BLOB_BYTES) */
   maxBlobBytes?: number;
+  /** registry mirrors tried before an image's own registry (by registry host) */
+  mirrors?: RegistryMirrors;
+  /** the node's own registry credentials (`--registry-auth` config.json), after a task's pull Secrets */
+  auths?: RegistryAuths;
 }
 
 /** RuntimeAdapter is the TaskRuntime of a real node: runtime/'s image store, snapshotter and runc containers. */
 export class RuntimeAdapter implements TaskRuntime {
   readonly imageStore: ImageStore;
   readonly manager: ContainerManager;
-  private readonly pulls = new Map<string, Promise<void>>();
+  private readonly pulls = new Map<string, Promise<ImageOutcome>>();
 
   constructor(readonly o: RuntimeAdapterOptions) {
     this.imageStore = new ImageStore(o.imageRoot ?? o.root);
@@ -40,21 +44,20 @@ export class RuntimeAdapter implements TaskRuntime {
     return limitCgroupParent(this.o.cgroupParent, allocatable);
   }
 
-  async ensureImage(ref: string): Promise<void> {
-    try {
-      await this.imageStore.resolve(ref);
-      return;
-    } catch (err) {
-      if (!isGitcellError(err, ErrorCodes.ImageNotFound)) throw err;
-      if (parseReference(ref).domain === LOCAL_DOMAIN) throw err;
-    }
-    // One pull per reference at a time, however many tasks want it.
-    let p = this.pulls.get(ref);
+  async ensureImage(ref: string, pull: ImagePull = {}): Promise<ImageOutcome> {
+    const auths = mergeAuths(pull.auths, this.o.auths);
+    // One pull per reference, policy and identity at a time, however many tasks want it (tasks
+    // with other credentials do not share a pull that may fail for want of theirs).
+    const key = [ref, pull.policy ?? '', ...[...auths].map(([host, c]) => `${host}=${c.username}`)].join('\0');
+    let p = this.pulls.get(key);
     if (!p) {
-      p = pullImage(this.imageStore, ref, this.o.maxBlobBytes !== undefined ? { maxBlobBytes: this.o.maxBlobBytes } : {}).then(() => undefined).finally(() => this.pulls.delete(ref));
-      this.pulls.set(ref, p);
+      p = ensureImage(this.imageStore, ref, {
+        ...(pull.policy ? { policy: pull.policy } : {}), auths, ...(this.o.mirrors ? { mirrors: this.o.mirrors } : {}),
+        ...(this.o.maxBlobBytes !== undefined ? { maxBlobBytes: this.o.maxBlobBytes } : {}),
+      }).then((r) => ({ pulled: r.pulled, ...(r.from ? { from: r.from } : {}) })).finally(() => this.pulls.delete(key));
+      this.pulls.set(key, p);
     }
-    await p;
+    return p;
   }
 
   async run(req: RunRequest): Promise<{ pid: number }> {

@@ -101,7 +101,11 @@ export class SecretVolumes {
     await run('mount', ['-t', 'tmpfs', '-o', 'size=4m,mode=0711,nosuid,nodev,noexec', 'gitcell-secrets', dir]);
   }
 
-  private async open(namespace: string, name: string, version: string | undefined): Promise<Map<string, Buffer>> {
+  /**
+   * open reads one Secret delivered to this node (any version when `version` is undefined): key →
+   * value. The caller zeroes the buffers when done. E_SECRET_NOT_DELIVERED when it is not here (yet).
+   */
+  async open(namespace: string, name: string, version: string | undefined): Promise<Map<string, Buffer>> {
     const record = (await this.opts.source.get(`${namespace}.${name}`))?.value;
     if (!record || (version !== undefined && record.version !== version)) {
       throw new SecretsError(ErrorCodes.SecretNotDelivered, `Secret ${namespace}/${name}${version ? ` version ${version}` : ''} has not reached node ${this.opts.node} yet`, { namespace, name, version, node: this.opts.node });

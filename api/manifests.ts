@@ -148,6 +148,17 @@ export interface KeyToPath {
   path: string;
 }
 
+/** ImagePullPolicy says when a node pulls a task's image (Kubernetes' values and meaning). */
+export type ImagePullPolicy = 'Always' | 'IfNotPresent' | 'Never';
+
+/** PULL_SECRET_KEYS are the keys a pull Secret may hold its docker config.json under (Kubernetes' first). */
+export const PULL_SECRET_KEYS = ['.dockerconfigjson', 'config.json'] as const;
+
+/** LocalObjectReference names an object in the same namespace. */
+export interface LocalObjectReference {
+  name: string;
+}
+
 /** SecretMountSpec writes a Secret's keys as files under `mountPath` inside the task (read-only). */
 export interface SecretMountSpec {
   /** secretName is a Secret in the same namespace. */
@@ -164,6 +175,10 @@ export interface TaskTemplateSpec {
   /** labels are attached to every task made from this template (grouping, selection). */
   labels?: Record<string, string>;
   image: string;
+  /** imagePullPolicy: when the node pulls (default Always for `:latest` or no tag, else IfNotPresent). */
+  imagePullPolicy?: ImagePullPolicy;
+  /** imagePullSecrets name Secrets (same namespace) with registry credentials in docker config.json format. */
+  imagePullSecrets?: LocalObjectReference[];
   /** command replaces the image's entrypoint. */
   command?: string[];
   /** args replace the image's cmd. */

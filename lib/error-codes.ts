@@ -224,6 +224,10 @@ export const ImageErrors = {
   RegistryUnreachable: 'E_REGISTRY_UNREACHABLE',
   /** a blob transfer ended early */
   TransferInterrupted: 'E_TRANSFER_INTERRUPTED',
+  /** the image is not on the node and its pull policy (Never) forbids pulling it */
+  ImageNotPresent: 'E_IMAGE_NOT_PRESENT',
+  /** registry credentials (a docker config.json, a mirror setting) are malformed */
+  RegistryConfigInvalid: 'E_REGISTRY_CONFIG_INVALID',
 } as const;
 
 /** RuntimeErrors: containers, snapshots and mounts (runtime/container, runtime/snapshot). */

@@ -37,6 +37,11 @@ export {
 
 // Registries: pull and push over the OCI distribution API (runtime/registry).
 export { pullImage, pushImage, NO_PROGRESS, type Progress, type Credentials } from './registry/index.ts';
+// Pull policy, mirrors and docker config.json credentials (what a node needs to get a task's image).
+export {
+  ensureImage, defaultPullPolicy, parseDockerConfig, mergeAuths, parseEndpoint,
+  type PullPolicy, type RegistryAuths, type RegistryMirrors, type EnsureResult,
+} from './registry/index.ts';
 
 // Task networking: a netns and an IP per sandbox through CNI (runtime/network).
 export { NetworkManager, parseIpv4Cidr, runCommand, type Attachment } from './network/index.ts';

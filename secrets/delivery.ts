@@ -28,7 +28,10 @@ export function secretsNeededByNode(
   for (const task of tasks) {
     const node = bindings.get(task.id)?.node;
     if (node === undefined) continue;
-    const names = new Set([...task.template.secretMounts.map((m) => m.secretName), ...(task.template.secretEnv ?? []).map((e) => e.secretName)]);
+    const names = new Set([
+      ...task.template.secretMounts.map((m) => m.secretName), ...(task.template.secretEnv ?? []).map((e) => e.secretName),
+      ...(task.template.imagePullSecrets ?? []).map((s) => s.secretName),
+    ]);
     for (const name of names) {
       const key = nodeSecretKey(task.namespace, name);
       const version = currentVersions.get(key);

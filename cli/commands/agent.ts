@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { exitOnStoreReset } from '../store-reset.ts';
 import { guardNodeIdentity } from '../identity-guard.ts';
+import { registrySettings } from '../registry-flags.ts';
+import { collect } from '../containers.ts';
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { readdir, rm } from 'node:fs/promises';
@@ -39,6 +41,8 @@ interface AgentFlags {
   prefix: string;
   stopTasksOnExit?: boolean;
   recoveryHold: string;
+  registryMirror?: string[];
+  registryAuth?: string;
 }
 
 /** defaultBridge derives a bridge name (at most 15 characters) from the node name. */
@@ -74,6 +78,8 @@ export function registerAgent(program: Command): void {
     .option('--http <host:port>', '/healthz and /metrics endpoint', '127.0.0.1:0')
     .option('--prefix <prefix>', 'bucket name prefix', 'gitcell_')
     .option('--recovery-hold <seconds>', 'after the store lost its data, keep running tasks this long for the control plane to claim them', '300')
+    .option('--registry-mirror <host=endpoint>', 'try ENDPOINT (host[:port] or http(s)://host[:port]) before registry HOST when pulling (repeatable, in order)', collect, [])
+    .option('--registry-auth <file>', "this node's registry credentials, a docker config.json (used after a task's imagePullSecrets)")
     .option('--stop-tasks-on-exit', 'on SIGTERM/SIGINT also stop every task and remove its container, netns and the bridge (gitcell up); default: tasks keep running for the next agent to adopt')
     .action(async (f: AgentFlags) => {
       if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(f.node)) {
@@ -98,6 +104,7 @@ export function registerAgent(program: Command): void {
       if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(netnsPrefix)) {
         throw new UsageError(ErrorCodes.Usage, `--netns-prefix: "${netnsPrefix}" must be letters, digits, '_', '.', '-' (at most 64)`, { flag: '--netns-prefix' });
       }
+      const registry = registrySettings(f);
       const recoveryHoldMs = Number(f.recoveryHold) * 1000;
       if (!Number.isFinite(recoveryHoldMs) || recoveryHoldMs <= 0) throw new UsageError(ErrorCodes.Usage, `--recovery-hold: "${f.recoveryHold}" is not a positive number of seconds`, { flag: '--recovery-hold' });
       const stateDir = resolve(f.stateDir ?? join(f.clusterDir, 'nodes', f.node));
@@ -123,7 +130,7 @@ export function registerAgent(program: Command): void {
       }
       const secretsBucket = agentStore?.secrets
         ?? await Bucket.open<NodeSecretRecord>(nc, { name: nodeSecretsBucket(f.node, f.prefix), history: 1 }, objectCodec<NodeSecretRecord>(), { log });
-      const runtime = new RuntimeAdapter({ root: join(stateDir, 'runtime'), imageRoot: resolve(f.imageCache ?? join(f.clusterDir, 'images')), cgroupParent });
+      const runtime = new RuntimeAdapter({ root: join(stateDir, 'runtime'), imageRoot: resolve(f.imageCache ?? join(f.clusterDir, 'images')), cgroupParent, ...registry });
       const network = new NetworkManager({ bridge: f.bridge ?? defaultBridge(f.node), subnet: f.subnet, stateDir: join(stateDir, 'network'), netnsPrefix });
       // A key pair from a previous run loads before the agent starts, so it can release that run's
       // Secret volumes; a first start generates one in the background (below).

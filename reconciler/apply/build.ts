@@ -2,7 +2,7 @@ import type { AnyObject } from '../../api/index.ts';
 import { DEFAULT_NAMESPACE, objectKey } from '../../api/index.ts';
 import { errorMessage, isGitcellError, ErrorCodes } from '../../lib/index.ts';
 import type { LoadResult } from '../manifests/index.ts';
-import { resolveTaskTemplate } from '../template/index.ts';
+import { resolveTaskTemplate, secretsUsedBy } from '../template/index.ts';
 import { validateManifests, type ValidateOptions } from '../validate/index.ts';
 import type { ValidationMessage } from './sync.ts';
 import { isCronJob, isDaemonSet, isJob, secretVersionOf } from './workloads.ts';
@@ -48,7 +48,7 @@ export function buildDesired(items: readonly Located[]): BuildResult {
     } catch (err) {
       problems.push(problem(it, isGitcellError(err) ? err.code : ErrorCodes.TemplateInvalid, errorMessage(err), isGitcellError(err) ? String(err.data.field ?? '') : undefined));
     }
-    const used = [...(tpl.t.secretMounts ?? []).map((m) => m.secretName), ...(tpl.t.env ?? []).flatMap((e) => (e.valueFrom ? [e.valueFrom.secretKeyRef.name] : []))];
+    const used = secretsUsedBy(tpl.t);
     for (const name of new Set(used)) {
       if (!secrets.has(`${ns}/${name}`)) problems.push(problem(it, ErrorCodes.SecretNotFound, `${tpl.field} uses Secret ${ns}/${name}, which this revision does not define`));
     }

@@ -67,6 +67,9 @@ export function resolveTaskTemplate(tpl: ManifestTemplate, ctx: ResolveContext):
     // Only when set, so templates without labels keep the hash they had before labels were carried.
     ...(tpl.labels !== undefined && Object.keys(tpl.labels).length > 0 ? { labels: { ...tpl.labels } } : {}),
     image: tpl.image,
+    // Only when set, so templates without them keep their hash.
+    ...(tpl.imagePullPolicy !== undefined ? { imagePullPolicy: tpl.imagePullPolicy } : {}),
+    ...(tpl.imagePullSecrets?.length ? { imagePullSecrets: tpl.imagePullSecrets.map((s) => ({ secretName: s.name })) } : {}),
     ...(tpl.command !== undefined ? { command: [...tpl.command] } : {}),
     ...(tpl.args !== undefined ? { args: [...tpl.args] } : {}),
     env,
@@ -103,9 +106,10 @@ export function templateHash(template: TaskTemplate): string {
   return hashOf(template);
 }
 
-/** secretsUsedBy lists the Secret names a manifest template mounts or reads env values from. */
+/** secretsUsedBy lists the Secret names a manifest template mounts, reads env values from or pulls its image with. */
 export function secretsUsedBy(tpl: ManifestTemplate): string[] {
   const names = new Set<string>();
+  for (const s of tpl.imagePullSecrets ?? []) names.add(s.name);
   for (const m of tpl.secretMounts ?? []) names.add(m.secretName);
   for (const e of tpl.env ?? []) if (e.valueFrom?.secretKeyRef) names.add(e.valueFrom.secretKeyRef.name);
   return [...names].sort();

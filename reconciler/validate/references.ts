@@ -1,5 +1,5 @@
 // Cross-object checks: every Secret a template or a Receiver names exists in its namespace and has the key.
-import { DEFAULT_NAMESPACE, receiverSecretKey } from '../../api/index.ts';
+import { DEFAULT_NAMESPACE, PULL_SECRET_KEYS, receiverSecretKey } from '../../api/index.ts';
 import type { FieldPath } from '../manifests/index.ts';
 import { ValidationCode, arrayAt, isRecord, recordAt, stringAt, type Report } from './finding.ts';
 import { quote } from './format.ts';
@@ -26,7 +26,10 @@ export function templatesOf(kind: string, obj: Record<string, unknown>): Array<[
   return [];
 }
 
-/** checkSecretRefs reports env secretKeyRefs, secretMounts and Receiver secretRefs that name a missing Secret or key. */
+/**
+ * checkSecretRefs reports env secretKeyRefs, secretMounts, imagePullSecrets and Receiver secretRefs
+ * that name a missing Secret or key (a pull Secret needs one of PULL_SECRET_KEYS).
+ */
 export function checkSecretRefs(kind: string, obj: Record<string, unknown>, secrets: SecretIndex, report: Report): void {
   const namespace = stringAt(recordAt(obj, 'metadata'), 'namespace') ?? DEFAULT_NAMESPACE;
   const known = (): string => {
@@ -61,6 +64,15 @@ export function checkSecretRefs(kind: string, obj: Record<string, unknown>, secr
       if (!isRecord(m)) return;
       const p: FieldPath = [...base, 'secretMounts', i];
       check(m.secretName, [...p, 'secretName'], arrayAt(m, 'items').map((it, j) => [isRecord(it) ? it.key : undefined, [...p, 'items', j, 'key']]));
+    });
+    arrayAt(tpl, 'imagePullSecrets').forEach((s, i) => {
+      if (!isRecord(s) || typeof s.name !== 'string') return;
+      const p: FieldPath = [...base, 'imagePullSecrets', i, 'name'];
+      check(s.name, p, []);
+      const secret = secrets.get(`${namespace}/${s.name}`);
+      if (secret && !PULL_SECRET_KEYS.some((k) => secret.has(k))) {
+        report(p, ValidationCode.secretKeyNotFound, `pull Secret ${quote(s.name)} has neither ${PULL_SECRET_KEYS.map(quote).join(' nor ')} (a docker config.json; keys: ${[...secret].join(', ') || 'none'})`);
+      }
     });
   }
 }

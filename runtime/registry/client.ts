@@ -133,7 +133,7 @@ export class RegistryClient {
 
   private async authenticate(challenge: Challenge, scope: string): Promise<void> {
     if (challenge.scheme === 'basic') {
-      if (!this.credentials) throw new ImageError(ErrorCodes.RegistryUnauthorized, `${this.domain} wants basic auth; give credentials (--username and --password-stdin, or GITCELL_REGISTRY_USERNAME/GITCELL_REGISTRY_PASSWORD)`, { domain: this.domain });
+      if (!this.credentials) throw new ImageError(ErrorCodes.RegistryUnauthorized, `${this.domain} wants credentials (basic auth) and none were given: a pull Secret in the task's imagePullSecrets, the node's --registry-auth, or for gitcell image --username with --password-stdin`, { domain: this.domain });
       this.auth.set(scope, basicAuthorization(this.credentials));
       return;
     }
@@ -151,7 +151,9 @@ export class RegistryClient {
     const res = await this.send('GET', url, headers, undefined, false);
     if (!res.ok) {
       const err = await this.failure(res, `token request to ${url.origin}${url.pathname}`);
-      throw new ImageError(res.status === 401 || res.status === 403 ? ErrorCodes.RegistryUnauthorized : err.code, err.message, err.data);
+      if (res.status !== 401 && res.status !== 403) throw err;
+      const who = this.credentials ? `the credentials of ${this.credentials.username}` : 'anonymous access (no credentials were given)';
+      throw new ImageError(ErrorCodes.RegistryUnauthorized, `${this.domain}: the token service ${url.origin}${url.pathname} refused ${who} for ${scope} (HTTP ${res.status})`, err.data);
     }
     let body: { token?: unknown; access_token?: unknown };
     try {

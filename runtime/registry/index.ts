@@ -5,3 +5,5 @@ export { fetchBlob, fileDigest, checkDeclaredSize, DEFAULT_MAX_BLOB_BYTES, type 
 export { pullImage, fetchManifest, type PullOptions, type FetchedManifest } from './pull.ts';
 export { pushImage, uploadBlob, hasBlob, type PushOptions } from './push.ts';
 export { NO_PROGRESS, type Progress } from './progress.ts';
+export { parseDockerConfig, mergeAuths, credentialsFor, registryHost, type RegistryAuths } from './docker-config.ts';
+export { ensureImage, defaultPullPolicy, parseEndpoint, type PullPolicy, type RegistryMirrors, type EnsureImageOptions, type EnsureResult } from './ensure.ts';

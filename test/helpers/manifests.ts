@@ -17,6 +17,8 @@ export function fullJob(): Job {
       template: {
         labels: { app: 'web' },
         image: 'localhost/busybox:latest',
+        imagePullPolicy: 'IfNotPresent',
+        imagePullSecrets: [{ name: 'regcred' }],
         command: ['httpd'],
         args: ['-f', '-p', '8080'],
         env: [
@@ -115,6 +117,16 @@ export function sealedSecret(name = 'db'): Secret {
     kind: 'Secret',
     metadata: { name },
     spec: { type: 'Opaque', encryptedData: { password: 'AgBy3i4OJSWK+PiTySYZZA==' } },
+  };
+}
+
+/** pullSecret holds registry credentials in docker config.json format (Kubernetes' dockerconfigjson type). */
+export function pullSecret(name = 'regcred'): Secret {
+  return {
+    apiVersion: 'gitcell.io/v1',
+    kind: 'Secret',
+    metadata: { name },
+    spec: { type: 'kubernetes.io/dockerconfigjson', encryptedData: { '.dockerconfigjson': 'AgBy3i4OJSWK+PiTySYZZA==' } },
   };
 }
 

@@ -19,7 +19,7 @@ type HTTPGet = api.HTTPGetAction;
 const envelope = { apiVersion: true, kind: true, metadata: true, spec: true } satisfies Keys<api.Job>;
 const template = {
   labels: true, image: true, command: true, args: true, env: true, workingDir: true, user: true, resources: true, securityContext: true, ports: true,
-  livenessProbe: true, readinessProbe: true, startupProbe: true, secretMounts: true, nodeSelector: true, tolerations: true,
+  livenessProbe: true, readinessProbe: true, startupProbe: true, secretMounts: true, imagePullPolicy: true, imagePullSecrets: true, nodeSelector: true, tolerations: true,
   restartPolicy: true, terminationGracePeriodSeconds: true,
 } satisfies Keys<api.TaskTemplateSpec>;
 const probe = {
@@ -52,6 +52,7 @@ const table: Array<[api.BuiltinKind, string, Record<string, true>]> = [
   ['Job', 'spec.template.livenessProbe.exec', { command: true } satisfies Keys<api.ExecAction>],
   ['Job', 'spec.template.secretMounts[]', { secretName: true, mountPath: true, items: true, defaultMode: true } satisfies Keys<api.SecretMountSpec>],
   ['Job', 'spec.template.secretMounts[].items[]', { key: true, path: true } satisfies Keys<api.KeyToPath>],
+  ['Job', 'spec.template.imagePullSecrets[]', { name: true } satisfies Keys<api.LocalObjectReference>],
   ['Job', 'spec.template.tolerations[]', { key: true, operator: true, value: true, effect: true } satisfies Keys<api.Toleration>],
   ['DaemonSet', '', envelope],
   ['DaemonSet', 'spec', { owner: true, priority: true, template: true, strategy: true } satisfies Keys<api.DaemonSetSpec>],

@@ -22,11 +22,22 @@ test('sample-repo validates clean and every kind is present', async () => {
 });
 
 test('typed fixtures of every kind validate clean together', () => {
-  const { problems, valid } = validateManifests(loadOf(fx.fullJob(), fx.batchJob(), fx.fullDaemonSet(), fx.fullCronJob(), fx.sealedSecret(), fx.fullCRD(), fx.database()));
-  // fullJob references Secret "db" key "password": sealedSecret provides it, but in a placeholder
-  // (not GCS1) form, which is the one expected problem.
-  assert.deepEqual(problems.map((p) => `${p.kind}/${p.name} ${p.path} ${p.code}`), ['Secret/db spec.encryptedData.password E_SEALED_FORMAT']);
+  const { problems, valid } = validateManifests(loadOf(fx.fullJob(), fx.batchJob(), fx.fullDaemonSet(), fx.fullCronJob(), fx.sealedSecret(), fx.pullSecret(), fx.fullCRD(), fx.database()));
+  // fullJob references Secret "db" key "password" and pull Secret "regcred": the fixtures provide
+  // them, but in a placeholder (not GCS1) form, which are the only expected problems.
+  assert.deepEqual(problems.map((p) => `${p.kind}/${p.name} ${p.path} ${p.code}`), [
+    'Secret/db spec.encryptedData.password E_SEALED_FORMAT', 'Secret/regcred spec.encryptedData[".dockerconfigjson"] E_SEALED_FORMAT',
+  ]);
   assert.equal(valid.length, 6);
+});
+
+test('imagePullSecrets name an existing Secret holding a docker config.json', () => {
+  const job = fx.fullJob();
+  const codes = (...objs: Parameters<typeof loadOf>) => validateManifests(loadOf(...objs)).problems.filter((p) => p.code !== 'E_SEALED_FORMAT').map((p) => `${p.path} ${p.code} ${p.message}`);
+  assert.deepEqual(codes(job, fx.sealedSecret()), ['spec.template.imagePullSecrets[0].name E_SECRET_NOT_FOUND Secret "regcred" does not exist (Secrets in "default": db)']);
+  assert.deepEqual(codes(job, fx.sealedSecret(), fx.sealedSecret('regcred')), [
+    'spec.template.imagePullSecrets[0].name E_SECRET_KEY_NOT_FOUND pull Secret "regcred" has neither ".dockerconfigjson" nor "config.json" (a docker config.json; keys: password)',
+  ]);
 });
 
 test('plaintext Secrets pass only with the annotation AND allowPlaintextSecrets', () => {

@@ -32,6 +32,13 @@ test('each node needs exactly the Secrets of its bound tasks, at their current v
   assert.equal(secretsNeededByNode(tasks, bindings, new Map()).size, 0);
 });
 
+test('a pull Secret (imagePullSecrets) is delivered to the nodes of the tasks that pull with it', () => {
+  const puller = task('shop.web.0', []);
+  puller.template.imagePullSecrets = [{ secretName: 'regcred' }];
+  const needed = secretsNeededByNode([puller, task('shop.idle.0', [])], new Map([['shop.web.0', { node: 'a' }], ['shop.idle.0', { node: 'b' }]]), new Map([['shop.regcred', 'r1']]));
+  assert.deepEqual([...needed.entries()].map(([node, m]) => [node, [...m.values()]]), [['a', [{ namespace: 'shop', name: 'regcred', version: 'r1' }]]]);
+});
+
 test('planDelivery re-seals on a new version or node key and removes what no task uses', () => {
   const ref = (name: string, version: string) => ({ namespace: 'shop', name, version });
   const needed = new Map([
