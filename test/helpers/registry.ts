@@ -116,3 +116,12 @@ export async function startRegistry(auth: RegistryAuth = { kind: 'none' }): Prom
     throw err;
   }
 }
+
+/** registryStarter returns a startRegistry whose registries are stopped by `owner` (a test Scratch). */
+export function registryStarter(owner: { defer(undo: () => Promise<void>): void }): (auth?: RegistryAuth) => Promise<TestRegistry> {
+  return async (auth) => {
+    const r = await startRegistry(auth);
+    owner.defer(r.stop);
+    return r;
+  };
+}

@@ -7,15 +7,11 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ensureImage, importRootfs, parseDockerConfig, pushImage } from '../../../runtime/index.ts';
 import { isGitcellError } from '../../../lib/errors.ts';
-import { freePort, startRegistry, type RegistryAuth, type TestRegistry } from '../../helpers/registry.ts';
+import { freePort, registryStarter } from '../../helpers/registry.ts';
 import { scratch } from '../../helpers/runtime.ts';
 
 const tmp = scratch();
-async function registry(auth?: RegistryAuth): Promise<TestRegistry> {
-  const r = await startRegistry(auth);
-  tmp.defer(r.stop);
-  return r;
-}
+const registry = registryStarter(tmp);
 
 let rootfs: string;
 before(async () => {

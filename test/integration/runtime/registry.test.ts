@@ -5,16 +5,12 @@ import { join } from 'node:path';
 import { ImageStore, importRootfs, pullImage, pushImage, type ResolvedImage } from '../../../runtime/index.ts';
 import { writeLayerFromDir } from '../../../runtime/image/index.ts';
 import { isGitcellError } from '../../../lib/errors.ts';
-import { startRegistry, type TestRegistry } from '../../helpers/registry.ts';
+import { registryStarter, type TestRegistry } from '../../helpers/registry.ts';
 import { startProxy, type ProxyMode, type TestProxy } from '../../helpers/proxy.ts';
 import { scratch } from '../../helpers/runtime.ts';
 
 const tmp = scratch();
-async function registry(auth?: Parameters<typeof startRegistry>[0]): Promise<TestRegistry> {
-  const r = await startRegistry(auth);
-  tmp.defer(r.stop);
-  return r;
-}
+const registry = registryStarter(tmp);
 
 let rootfs: string;
 before(async () => {
