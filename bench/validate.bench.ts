@@ -37,8 +37,19 @@ function manifest(i: number): string {
     return `apiVersion: gitcell.io/v1\nkind: Secret\nmetadata: {name: ${name}, namespace: ${ns}}\nspec:\n  encryptedData:\n    password: ${seal('password')}\n    token: ${seal('token')}`;
   }
   const secret = `creds-${i - slot + 1}`; // a Secret of the same 20-object group, same namespace
-  if (slot < 12) {
-    return `apiVersion: gitcell.io/v1
+  if (slot < 12) return serviceJob(i, ns, secret);
+  if (slot < 15) return batchJob(i, ns);
+  if (slot < 18) return cronJob(i, ns);
+  if (slot === 18) return daemonSet(i, ns);
+  return `apiVersion: example.com/v1
+kind: Database
+metadata: {name: db-${i}, namespace: ${ns}}
+spec: {engine: postgres, storageGi: ${1 + (i % 100)}}`;
+}
+
+/** serviceJob is a service Job using every template feature the validator checks, with a Secret of its group. */
+function serviceJob(i: number, ns: string, secret: string): string {
+  return `apiVersion: gitcell.io/v1
 kind: Job
 metadata:
   name: web-${i}
@@ -68,9 +79,10 @@ spec:
     secretMounts: [{secretName: ${secret}, mountPath: /run/secrets/app, items: [{key: password, path: password}]}]
     nodeSelector: {disk: ssd}
     tolerations: [{key: dedicated, operator: Equal, value: web, effect: NoSchedule}]`;
-  }
-  if (slot < 15) {
-    return `apiVersion: gitcell.io/v1
+}
+
+function batchJob(i: number, ns: string): string {
+  return `apiVersion: gitcell.io/v1
 kind: Job
 metadata: {name: batch-${i}, namespace: ${ns}}
 spec:
@@ -84,9 +96,10 @@ spec:
     command: [sh, -c, "echo work ${i}"]
     resources: {requests: {cpu: 500m, memory: 1Gi}}
     restartPolicy: OnFailure`;
-  }
-  if (slot < 18) {
-    return `apiVersion: gitcell.io/v1
+}
+
+function cronJob(i: number, ns: string): string {
+  return `apiVersion: gitcell.io/v1
 kind: CronJob
 metadata: {name: cron-${i}, namespace: ${ns}}
 spec:
@@ -100,9 +113,10 @@ spec:
       command: [date]
       resources: {requests: {cpu: 50m, memory: 32Mi}}
       restartPolicy: Never`;
-  }
-  if (slot === 18) {
-    return `apiVersion: gitcell.io/v1
+}
+
+function daemonSet(i: number, ns: string): string {
+  return `apiVersion: gitcell.io/v1
 kind: DaemonSet
 metadata: {name: agent-${i}, namespace: ${ns}}
 spec:
@@ -112,11 +126,6 @@ spec:
     image: registry.local/agent:3
     resources: {requests: {cpu: 10m, memory: 16Mi}, limits: {memory: 32Mi}}
     tolerations: [{operator: Exists}]`;
-  }
-  return `apiVersion: example.com/v1
-kind: Database
-metadata: {name: db-${i}, namespace: ${ns}}
-spec: {engine: postgres, storageGi: ${1 + (i % 100)}}`;
 }
 
 function crd(): string {

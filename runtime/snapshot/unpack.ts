@@ -58,6 +58,18 @@ export interface UnpackResult {
   skipped: { name: string; reason: string }[];
 }
 
+/** Entry is one tar entry being applied: its cleaned path (relative and absolute) and its safe metadata. */
+interface Entry {
+  h: tar.Header;
+  parts: EntryPath;
+  rel: string;
+  abs: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime: Date;
+}
+
 /** unpackLayer streams `input` (a layer blob) into the empty directory `dir`, refusing any entry that would write outside it or through a link. */
 export async function unpackLayer(input: Readable, dir: string, opts: UnpackOptions): Promise<UnpackResult> {
   const limits = { ...defaultUnpackLimits(), ...opts.limits };
@@ -179,6 +191,40 @@ class Applier {
     if (!cleaned.ok) this.refuse(ErrorCodes.LayerUnsafePath, h.name, cleaned.reason);
     const parts = cleaned.parts;
     const wh = classifyWhiteout(parts);
+    if (wh.kind !== 'none') return this.applyWhiteout(h, parts, wh);
+    const rel = parts.join('/');
+    const abs = rel === '' ? this.root : join(this.root, rel);
+    if (rel === '' && h.type !== 'directory') this.refuse(ErrorCodes.LayerUnsafePath, h.name, 'only a directory may name the root');
+    if (rel !== '') this.parentOf(parts, h.name, true);
+    const e: Entry = {
+      h, parts, rel, abs,
+      mode: safeMode(h.mode, h.type === 'directory' ? 0o755 : 0o644),
+      uid: h.uid ?? 0,
+      gid: h.gid ?? 0,
+      mtime: h.mtime ?? new Date(0),
+    };
+    switch (h.type) {
+      case 'directory':
+        return this.applyDirectory(e);
+      case 'file':
+      case 'contiguous-file':
+        return this.applyFile(e, body);
+      case 'symlink':
+        return this.applySymlink(e);
+      case 'link':
+        return this.applyHardlink(e);
+      case 'fifo':
+        return 'fifo entries are not created';
+      case 'character-device':
+      case 'block-device':
+        return 'device nodes are never created from a layer';
+      default:
+        return `unsupported entry type ${h.type}`;
+    }
+  }
+
+  /** applyWhiteout records a whiteout or opaque marker (applied in finish) or skips AUFS metadata. */
+  private applyWhiteout(h: tar.Header, parts: EntryPath, wh: Exclude<ReturnType<typeof classifyWhiteout>, { kind: 'none' }>): string | undefined {
     switch (wh.kind) {
       case 'invalid':
         this.refuse(ErrorCodes.LayerBadWhiteout, h.name, wh.reason);
@@ -192,78 +238,64 @@ class Applier {
         this.parentOf(wh.target, h.name, true);
         this.whiteouts.set(wh.target.join('/'), wh.target);
         return undefined;
-      case 'none':
-        break;
     }
-    const rel = parts.join('/');
-    const abs = rel === '' ? this.root : join(this.root, rel);
-    if (rel === '' && h.type !== 'directory') this.refuse(ErrorCodes.LayerUnsafePath, h.name, 'only a directory may name the root');
-    if (rel !== '') this.parentOf(parts, h.name, true);
-    const mode = safeMode(h.mode, h.type === 'directory' ? 0o755 : 0o644);
-    const uid = h.uid ?? 0;
-    const gid = h.gid ?? 0;
-    const mtime = h.mtime ?? new Date(0);
+  }
 
-    switch (h.type) {
-      case 'directory': {
-        const prev = rel === '' ? lstatOrNull(abs) : this.clear(rel, abs, true);
-        if (prev === null || !prev.isDirectory()) fs.mkdirSync(abs, mode);
-        // A whiteout of the same name earlier in this layer hid the lower entry: keep it hidden.
-        if (this.whiteouts.delete(rel)) this.opaque.set(rel, parts);
-        fs.lchownSync(abs, uid, gid);
-        fs.chmodSync(abs, mode); // abs is a real directory here: chmod cannot follow a link
-        this.dirs.add(rel);
-        this.dirTimes.push({ rel, parts, mtime });
-        return undefined;
-      }
-      case 'file':
-      case 'contiguous-file': {
-        this.clear(rel, abs, false);
-        this.whiteouts.delete(rel);
-        const fd = fs.openSync(abs, O_FLAGS, 0o600);
-        try {
-          for await (const chunk of body) writeAll(fd, chunk as Buffer);
-          fs.fchownSync(fd, uid, gid);
-          fs.fchmodSync(fd, mode);
-          fs.futimesSync(fd, mtime, mtime);
-        } finally {
-          fs.closeSync(fd);
-        }
-        return undefined;
-      }
-      case 'symlink': {
-        this.clear(rel, abs, false);
-        this.whiteouts.delete(rel);
-        // The target is stored, never followed by us; inside the container it resolves in its root.
-        fs.symlinkSync(h.linkname ?? '', abs);
-        fs.lchownSync(abs, uid, gid);
-        fs.lutimesSync(abs, mtime, mtime);
-        return undefined;
-      }
-      case 'link': {
-        const target = cleanEntryName(h.linkname ?? '');
-        if (!target.ok) this.refuse(ErrorCodes.LayerUnsafeLink, h.name, `hardlink target "${h.linkname}": ${target.reason}`);
-        const trel = target.parts.join('/');
-        if (trel === '' || this.parentOf(target.parts, h.name, false) === undefined) {
-          this.refuse(ErrorCodes.LayerUnsafeLink, h.name, `hardlink target "${h.linkname}" is not a file inside this layer`);
-        }
-        const tabs = join(this.root, trel);
-        const tst = lstatOrNull(tabs);
-        if (tst === null || tst.isDirectory()) this.refuse(ErrorCodes.LayerUnsafeLink, h.name, `hardlink target "${h.linkname}" is not a file inside this layer`);
-        if (trel === rel) return 'hardlink to itself';
-        this.clear(rel, abs, false);
-        this.whiteouts.delete(rel);
-        fs.linkSync(tabs, abs); // link(2) does not follow a symlink target on Linux
-        return undefined;
-      }
-      case 'fifo':
-        return 'fifo entries are not created';
-      case 'character-device':
-      case 'block-device':
-        return 'device nodes are never created from a layer';
-      default:
-        return `unsupported entry type ${h.type}`;
+  private applyDirectory(e: Entry): undefined {
+    const { rel, abs, parts, mode } = e;
+    const prev = rel === '' ? lstatOrNull(abs) : this.clear(rel, abs, true);
+    if (prev === null || !prev.isDirectory()) fs.mkdirSync(abs, mode);
+    // A whiteout of the same name earlier in this layer hid the lower entry: keep it hidden.
+    if (this.whiteouts.delete(rel)) this.opaque.set(rel, parts);
+    fs.lchownSync(abs, e.uid, e.gid);
+    fs.chmodSync(abs, mode); // abs is a real directory here: chmod cannot follow a link
+    this.dirs.add(rel);
+    this.dirTimes.push({ rel, parts, mtime: e.mtime });
+    return undefined;
+  }
+
+  private async applyFile(e: Entry, body: AsyncIterable<unknown>): Promise<undefined> {
+    this.clear(e.rel, e.abs, false);
+    this.whiteouts.delete(e.rel);
+    const fd = fs.openSync(e.abs, O_FLAGS, 0o600);
+    try {
+      for await (const chunk of body) writeAll(fd, chunk as Buffer);
+      fs.fchownSync(fd, e.uid, e.gid);
+      fs.fchmodSync(fd, e.mode);
+      fs.futimesSync(fd, e.mtime, e.mtime);
+    } finally {
+      fs.closeSync(fd);
     }
+    return undefined;
+  }
+
+  private applySymlink(e: Entry): undefined {
+    this.clear(e.rel, e.abs, false);
+    this.whiteouts.delete(e.rel);
+    // The target is stored, never followed by us; inside the container it resolves in its root.
+    fs.symlinkSync(e.h.linkname ?? '', e.abs);
+    fs.lchownSync(e.abs, e.uid, e.gid);
+    fs.lutimesSync(e.abs, e.mtime, e.mtime);
+    return undefined;
+  }
+
+  /** applyHardlink links to a file this layer already wrote; any other target is refused. */
+  private applyHardlink(e: Entry): string | undefined {
+    const { h, rel, abs } = e;
+    const target = cleanEntryName(h.linkname ?? '');
+    if (!target.ok) this.refuse(ErrorCodes.LayerUnsafeLink, h.name, `hardlink target "${h.linkname}": ${target.reason}`);
+    const trel = target.parts.join('/');
+    if (trel === '' || this.parentOf(target.parts, h.name, false) === undefined) {
+      this.refuse(ErrorCodes.LayerUnsafeLink, h.name, `hardlink target "${h.linkname}" is not a file inside this layer`);
+    }
+    const tabs = join(this.root, trel);
+    const tst = lstatOrNull(tabs);
+    if (tst === null || tst.isDirectory()) this.refuse(ErrorCodes.LayerUnsafeLink, h.name, `hardlink target "${h.linkname}" is not a file inside this layer`);
+    if (trel === rel) return 'hardlink to itself';
+    this.clear(rel, abs, false);
+    this.whiteouts.delete(rel);
+    fs.linkSync(tabs, abs); // link(2) does not follow a symlink target on Linux
+    return undefined;
   }
 
   /** finish applies what only makes sense once all entries are known: whiteouts, opaque dirs, times. */

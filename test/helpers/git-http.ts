@@ -6,8 +6,8 @@
  *
  *   client (isomorphic-git, git CLI) --HTTP--> node server --CGI env + stdin--> git-http-backend
  */
-import { spawn, execFile, execFileSync } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
+import { spawn, execFile, execFileSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -88,67 +88,10 @@ export async function startGitHttpServer(options: GitHttpServerOptions = {}): Pr
       res.end('unauthorized\n');
       return;
     }
-    const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH,
-      GIT_PROJECT_ROOT: root,
-      GIT_HTTP_EXPORT_ALL: '1',
-      GIT_CONFIG_NOSYSTEM: '1',
-      GIT_CONFIG_GLOBAL: '/dev/null',
-      // Anonymous pushes are refused unless receive-pack is enabled explicitly.
-      GIT_CONFIG_COUNT: '1',
-      GIT_CONFIG_KEY_0: 'http.receivepack',
-      GIT_CONFIG_VALUE_0: 'true',
-      REQUEST_METHOD: req.method ?? 'GET',
-      PATH_INFO: decodeURIComponent(url.pathname),
-      QUERY_STRING: url.search.replace(/^\?/, ''),
-      CONTENT_TYPE: req.headers['content-type'] ?? '',
-      REMOTE_USER: options.auth?.username ?? 'anonymous',
-      REMOTE_ADDR: req.socket.remoteAddress ?? '127.0.0.1',
-      GATEWAY_INTERFACE: 'CGI/1.1',
-      SERVER_PROTOCOL: 'HTTP/1.1',
-    };
-    if (req.headers['content-length'] !== undefined) env.CONTENT_LENGTH = req.headers['content-length'];
-    if (req.headers['content-encoding'] !== undefined) env.HTTP_CONTENT_ENCODING = String(req.headers['content-encoding']);
-    if (req.headers['git-protocol'] !== undefined) env.GIT_PROTOCOL = String(req.headers['git-protocol']);
-
-    const child = spawn(GIT_HTTP_BACKEND, [], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(GIT_HTTP_BACKEND, [], { env: cgiEnv(req, url, root, options), stdio: ['pipe', 'pipe', 'pipe'] });
     req.pipe(child.stdin);
     child.stdin.on('error', () => undefined);
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-
-    // CGI output: header lines, an empty line, then the body.
-    let head = Buffer.alloc(0);
-    let headersDone = false;
-    child.stdout.on('data', (chunk: Buffer) => {
-      if (headersDone) { res.write(chunk); return; }
-      head = Buffer.concat([head, chunk]);
-      let end = head.indexOf('\r\n\r\n');
-      let sepLen = 4;
-      if (end < 0) { end = head.indexOf('\n\n'); sepLen = 2; }
-      if (end < 0) return;
-      headersDone = true;
-      let status = 200;
-      const headers: Record<string, string> = {};
-      for (const line of head.subarray(0, end).toString('latin1').split(/\r?\n/)) {
-        const i = line.indexOf(':');
-        if (i < 0) continue;
-        const name = line.slice(0, i).trim();
-        const value = line.slice(i + 1).trim();
-        if (name.toLowerCase() === 'status') status = Number.parseInt(value, 10);
-        else headers[name] = value;
-      }
-      res.writeHead(status, headers);
-      res.write(head.subarray(end + sepLen));
-    });
-    child.on('close', (code) => {
-      if (!headersDone) {
-        res.writeHead(500, { 'Content-Type': 'text/plain' });
-        res.end(`git-http-backend exited ${code}: ${stderr}`);
-        return;
-      }
-      res.end();
-    });
+    relayCgiResponse(child, res);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -172,4 +115,68 @@ export async function startGitHttpServer(options: GitHttpServerOptions = {}): Pr
       rmSync(root, { recursive: true, force: true });
     },
   };
+}
+
+/** cgiEnv is git-http-backend's CGI environment for one request (receive-pack enabled: tests push). */
+function cgiEnv(req: IncomingMessage, url: URL, root: string, options: GitHttpServerOptions): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    GIT_PROJECT_ROOT: root,
+    GIT_HTTP_EXPORT_ALL: '1',
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_CONFIG_GLOBAL: '/dev/null',
+    // Anonymous pushes are refused unless receive-pack is enabled explicitly.
+    GIT_CONFIG_COUNT: '1',
+    GIT_CONFIG_KEY_0: 'http.receivepack',
+    GIT_CONFIG_VALUE_0: 'true',
+    REQUEST_METHOD: req.method ?? 'GET',
+    PATH_INFO: decodeURIComponent(url.pathname),
+    QUERY_STRING: url.search.replace(/^\?/, ''),
+    CONTENT_TYPE: req.headers['content-type'] ?? '',
+    REMOTE_USER: options.auth?.username ?? 'anonymous',
+    REMOTE_ADDR: req.socket.remoteAddress ?? '127.0.0.1',
+    GATEWAY_INTERFACE: 'CGI/1.1',
+    SERVER_PROTOCOL: 'HTTP/1.1',
+  };
+  if (req.headers['content-length'] !== undefined) env.CONTENT_LENGTH = req.headers['content-length'];
+  if (req.headers['content-encoding'] !== undefined) env.HTTP_CONTENT_ENCODING = String(req.headers['content-encoding']);
+  if (req.headers['git-protocol'] !== undefined) env.GIT_PROTOCOL = String(req.headers['git-protocol']);
+  return env;
+}
+
+/** relayCgiResponse turns CGI output (header lines, an empty line, then the body) into the HTTP response. */
+function relayCgiResponse(child: ChildProcessWithoutNullStreams, res: ServerResponse): void {
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  let head = Buffer.alloc(0);
+  let headersDone = false;
+  child.stdout.on('data', (chunk: Buffer) => {
+    if (headersDone) { res.write(chunk); return; }
+    head = Buffer.concat([head, chunk]);
+    let end = head.indexOf('\r\n\r\n');
+    let sepLen = 4;
+    if (end < 0) { end = head.indexOf('\n\n'); sepLen = 2; }
+    if (end < 0) return;
+    headersDone = true;
+    let status = 200;
+    const headers: Record<string, string> = {};
+    for (const line of head.subarray(0, end).toString('latin1').split(/\r?\n/)) {
+      const i = line.indexOf(':');
+      if (i < 0) continue;
+      const name = line.slice(0, i).trim();
+      const value = line.slice(i + 1).trim();
+      if (name.toLowerCase() === 'status') status = Number.parseInt(value, 10);
+      else headers[name] = value;
+    }
+    res.writeHead(status, headers);
+    res.write(head.subarray(end + sepLen));
+  });
+  child.on('close', (code) => {
+    if (!headersDone) {
+      res.writeHead(500, { 'Content-Type': 'text/plain' });
+      res.end(`git-http-backend exited ${code}: ${stderr}`);
+      return;
+    }
+    res.end();
+  });
 }

@@ -3,6 +3,9 @@
  * (startNatsServer) or a three-server cluster (startNatsCluster). Every process and temp dir is
  * removed by stop(); pass a test context (`{ t }`) to have that registered as an after-hook so it
  * also happens when the test fails. A process-exit hook SIGKILLs anything left as a last resort.
+ *
+ * Over 400 lines on purpose: the single server and the cluster share one ServerProcess (start,
+ * readiness, crash report, cleanup); split apart, each would need the other's half.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, mkdir, rm, writeFile, readFile, readdir } from 'node:fs/promises';
