@@ -4,7 +4,8 @@ import { exitOnStoreReset } from '../store-reset.ts';
 import type { Command } from 'commander';
 import { parseDuration } from '../duration.ts';
 import { errorMessage, UsageError } from '../../lib/errors.ts';
-import { createLogger } from '../../lib/log.ts';
+import { createLogger, type Logger } from '../../lib/log.ts';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { closeConnection, connectFromOptions, openClusterStore, parseReplicas, replicasFor, splitServers, DEFAULT_PREFIX, DEFAULT_STATE_DIR } from '../../store/index.ts';
 import { createSource, sourceNameOf, ensureSigningKey, parseListen, type ReconcilerService, parseVerifyMode, prepareTrustStore, VERIFY_MODES, runSecretDistributor, syncKeyBackup, type BackupStore, startReconcilerService, DEFAULT_POLL_MS, DEFAULT_SETTLE, type DesiredRecord, type SyncRecord } from '../../reconciler/index.ts';
 import { Keyring, openSecret } from '../../secrets/index.ts';
@@ -82,112 +83,159 @@ export function registerReconciler(program: Command): void {
     .option('--allowed-signers <file>', 'SSH allowed_signers file (ssh-keygen -Y verify format) of keys whose signed commits are applied')
     .option('--trusted-gpg-keys <file>', 'armored OpenPGP public keys whose signed commits are applied')
     .option('--signing-key <file>', "the cluster's SSH key signing gitcell's revert commits, always in the allowed list (default <state-dir>/git-signing/id_ed25519, generated on first start)")
-    .action(async (opts: ReconcilerOptions) => {
-      const log = createLogger('reconciler');
-      if (opts.webhookListen && !opts.webhookSecretFile) {
-        throw new UsageError(ErrorCodes.Usage, '--webhook-listen needs --webhook-secret-file: an unsigned webhook would let anyone trigger fetches', { flag: '--webhook-secret-file' });
-      }
-      // Flags checked before anything is opened: a bad --webhook-listen is a usage error at once.
-      if (opts.webhookListen) {
-        try {
-          parseListen(opts.webhookListen);
-        } catch (err) {
-          throw new UsageError(ErrorCodes.Usage, errorMessage(err), { flag: '--webhook-listen' });
-        }
-      }
-      const webhookSecret = opts.webhookListen ? readSecret(opts.webhookSecretFile!) : undefined;
-      const pollIntervalMs = parseDuration(opts.pollInterval, '--poll-interval');
-      const wanted = opts.replicas === undefined ? undefined : parseReplicas(opts.replicas);
-      const settleMaxMs = opts.nodeSettle.trim() === '0' ? 0 : parseDuration(opts.nodeSettle, '--node-settle');
-      const expectNodes = opts.expectNodes === undefined ? undefined : Number(opts.expectNodes);
-      if (expectNodes !== undefined && !(Number.isInteger(expectNodes) && expectNodes > 0)) {
-        throw new UsageError(ErrorCodes.Usage, `--expect-nodes "${opts.expectNodes}": expected a positive whole number`, { flag: '--expect-nodes' });
-      }
-      const verifyMode = parseVerifyMode(opts.verifyCommits, '--verify-commits');
-      const stateDir = resolve(opts.stateDir ?? DEFAULT_STATE_DIR);
-      // The cluster's own key: reverts are signed with it, and a verifying reconciler trusts it.
-      const signing = await ensureSigningKey(opts.signingKey ?? join(stateDir, 'git-signing', 'id_ed25519'));
-      const trust = await prepareTrustStore({
-        dir: join(stateDir, 'git-trust', String(process.pid)),
-        clusterPublicKey: signing.publicKey,
-        ...(opts.allowedSigners ? { allowedSignersFile: opts.allowedSigners } : {}),
-        ...(opts.trustedGpgKeys ? { gpgKeysFile: opts.trustedGpgKeys } : {}),
-      });
-      const source = createSource(
-        {
-          repo: opts.repo,
-          branch: opts.branch,
-          ...(opts.path ? { subPath: opts.path } : {}),
-          ...(opts.credentialsFile ? { credentialsFile: opts.credentialsFile } : {}),
-          ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
-          pollIntervalMs,
-        },
-        log,
-      );
-      const nc = await connectFromOptions({
-        ...(opts.nats ? { nats: opts.nats } : {}),
-        ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
-        ...(opts.creds ? { creds: opts.creds } : {}),
-        name: 'gitcell reconciler',
-      });
-      // Whatever fails from here on (the webhook cannot listen, the store refuses these credentials),
-      // what was opened is closed again and the error ends the process: never a replica doing nothing.
-      let svc: ReconcilerService | undefined;
-      let replicas: number;
-      try {
-        replicas = wanted ?? replicasFor(nc, opts.nats ? splitServers(opts.nats).length : 1);
-        const store = await openClusterStore<DesiredRecord, SyncRecord>(nc, { prefix: opts.prefix, replicas, log });
-        // The sealing key pair lives with the reconciler (its state dir): it alone opens Secrets.
-        const keyring = await Keyring.open(opts.stateDir ?? DEFAULT_STATE_DIR);
-        if (opts.keyBackupPassphraseFile) {
-          const { restored } = await syncKeyBackup(keyring, store.sync as unknown as BackupStore, readSecret(opts.keyBackupPassphraseFile, '--key-backup-passphrase-file'));
-          log.info({ restored, active: keyring.activeKeyId }, 'sealing keys backed up in the store');
-        }
-        svc = await startReconcilerService({
+    .action((opts: ReconcilerOptions) => runReconciler(opts));
+}
+
+/** ReconcilerFlags are the flags runReconciler checks before anything is opened: a bad one is a usage error at once. */
+interface ReconcilerFlags {
+  webhookSecret: string | undefined;
+  pollIntervalMs: number;
+  wantedReplicas: number | undefined;
+  settleMaxMs: number;
+  expectNodes: number | undefined;
+  verifyMode: ReturnType<typeof parseVerifyMode>;
+  stateDir: string;
+}
+
+function parseReconcilerFlags(opts: ReconcilerOptions): ReconcilerFlags {
+  if (opts.webhookListen && !opts.webhookSecretFile) {
+    throw new UsageError(ErrorCodes.Usage, '--webhook-listen needs --webhook-secret-file: an unsigned webhook would let anyone trigger fetches', { flag: '--webhook-secret-file' });
+  }
+  if (opts.webhookListen) {
+    try {
+      parseListen(opts.webhookListen);
+    } catch (err) {
+      throw new UsageError(ErrorCodes.Usage, errorMessage(err), { flag: '--webhook-listen' });
+    }
+  }
+  const webhookSecret = opts.webhookListen ? readSecret(opts.webhookSecretFile!) : undefined;
+  const pollIntervalMs = parseDuration(opts.pollInterval, '--poll-interval');
+  const wantedReplicas = opts.replicas === undefined ? undefined : parseReplicas(opts.replicas);
+  const settleMaxMs = opts.nodeSettle.trim() === '0' ? 0 : parseDuration(opts.nodeSettle, '--node-settle');
+  const expectNodes = opts.expectNodes === undefined ? undefined : Number(opts.expectNodes);
+  if (expectNodes !== undefined && !(Number.isInteger(expectNodes) && expectNodes > 0)) {
+    throw new UsageError(ErrorCodes.Usage, `--expect-nodes "${opts.expectNodes}": expected a positive whole number`, { flag: '--expect-nodes' });
+  }
+  return {
+    webhookSecret,
+    pollIntervalMs,
+    wantedReplicas,
+    settleMaxMs,
+    expectNodes,
+    verifyMode: parseVerifyMode(opts.verifyCommits, '--verify-commits'),
+    stateDir: resolve(opts.stateDir ?? DEFAULT_STATE_DIR),
+  };
+}
+
+/**
+ * runReconciler runs one replica until SIGINT or SIGTERM. Whatever fails once it connected (the
+ * webhook cannot listen, the store refuses these credentials), what was opened is closed again and
+ * the error ends the process: never a replica doing nothing.
+ */
+async function runReconciler(opts: ReconcilerOptions): Promise<void> {
+  const log = createLogger('reconciler');
+  const flags = parseReconcilerFlags(opts);
+  const { stateDir } = flags;
+  // The cluster's own key: reverts are signed with it, and a verifying reconciler trusts it.
+  const signing = await ensureSigningKey(opts.signingKey ?? join(stateDir, 'git-signing', 'id_ed25519'));
+  const trust = await prepareTrustStore({
+    dir: join(stateDir, 'git-trust', String(process.pid)),
+    clusterPublicKey: signing.publicKey,
+    ...(opts.allowedSigners ? { allowedSignersFile: opts.allowedSigners } : {}),
+    ...(opts.trustedGpgKeys ? { gpgKeysFile: opts.trustedGpgKeys } : {}),
+  });
+  const source = createSource(
+    {
+      repo: opts.repo,
+      branch: opts.branch,
+      ...(opts.path ? { subPath: opts.path } : {}),
+      ...(opts.credentialsFile ? { credentialsFile: opts.credentialsFile } : {}),
+      ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
+      pollIntervalMs: flags.pollIntervalMs,
+    },
+    log,
+  );
+  const nc = await connectFromOptions({
+    ...(opts.nats ? { nats: opts.nats } : {}),
+    ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
+    ...(opts.creds ? { creds: opts.creds } : {}),
+    name: 'gitcell reconciler',
+  });
+  const replica: Replica = { opts, flags, nc, source, signingKey: signing.keyFile, trust, log };
+  try {
+    await startReplica(replica);
+    // NATS lost its data: start over (the supervisor or systemd restarts us) and re-apply Git.
+    await exitOnStoreReset(nc, { prefix: opts.prefix, log, component: 'reconciler' });
+  } catch (err) {
+    await replica.svc?.stop().catch(() => undefined);
+    await source.stop().catch(() => undefined);
+    await closeConnection(nc).catch(() => undefined);
+    rmSync(join(stateDir, 'git-trust', String(process.pid)), { recursive: true, force: true });
+    throw err;
+  }
+  const svc = replica.svc!;
+  log.info({ repo: opts.repo, branch: opts.branch, replicas: replica.replicas, source: svc.sourceName, webhook: svc.webhook?.url }, 'reconciler running');
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  log.info('reconciler stopping');
+  await svc.stop();
+  await closeConnection(nc);
+  rmSync(join(stateDir, 'git-trust', String(process.pid)), { recursive: true, force: true });
+}
+
+/** Replica is what startReplica needs, and what it started (for the caller to stop). */
+interface Replica {
+  opts: ReconcilerOptions;
+  flags: ReconcilerFlags;
+  nc: NatsConnection;
+  source: ReturnType<typeof createSource>;
+  signingKey: string;
+  trust: Awaited<ReturnType<typeof prepareTrustStore>>;
+  log: Logger;
+  replicas?: number;
+  svc?: ReconcilerService;
+}
+
+/** startReplica opens the store and the sealing keys and starts the reconciler service with the leader's side jobs. */
+async function startReplica(r: Replica): Promise<void> {
+  const { opts, flags, nc, source, log } = r;
+  const replicas = (r.replicas = flags.wantedReplicas ?? replicasFor(nc, opts.nats ? splitServers(opts.nats).length : 1));
+  const store = await openClusterStore<DesiredRecord, SyncRecord>(nc, { prefix: opts.prefix, replicas, log });
+  // The sealing key pair lives with the reconciler (its state dir): it alone opens Secrets.
+  const keyring = await Keyring.open(opts.stateDir ?? DEFAULT_STATE_DIR);
+  if (opts.keyBackupPassphraseFile) {
+    const { restored } = await syncKeyBackup(keyring, store.sync as unknown as BackupStore, readSecret(opts.keyBackupPassphraseFile, '--key-backup-passphrase-file'));
+    log.info({ restored, active: keyring.activeKeyId }, 'sealing keys backed up in the store');
+  }
+  const { settleMaxMs, expectNodes } = flags;
+  r.svc = await startReconcilerService({
+    store,
+    source,
+    sealingKeys: (id) => keyring.privateKey(id),
+    // The leader also delivers Secrets to the nodes that run their tasks, re-sealed per node,
+    // and tells the Receivers in Git (forge commit statuses, webhooks) what became of each commit.
+    whileLeading: (ctx) =>
+      Promise.all([
+        runSecretDistributor({ store, keyring, signal: ctx.signal, log, replicas, ...(opts.allowPlaintextSecrets ? { allowPlaintextSecrets: true } : {}) }).done,
+        runNotifier({
           store,
-          source,
-          sealingKeys: (id) => keyring.privateKey(id),
-          // The leader also delivers Secrets to the nodes that run their tasks, re-sealed per node,
-          // and tells the Receivers in Git (forge commit statuses, webhooks) what became of each commit.
-          whileLeading: (ctx) =>
-            Promise.all([
-              runSecretDistributor({ store, keyring, signal: ctx.signal, log, replicas, ...(opts.allowPlaintextSecrets ? { allowPlaintextSecrets: true } : {}) }).done,
-              runNotifier({
-                store,
-                sourceName: opts.name ?? sourceNameOf(source.branch),
-                git: { gitdir: source.gitdir, ref: source.trackingRef },
-                openSecret: (secret) => openSecret(secret, { privateKeyFor: (id) => keyring.privateKey(id), allowPlaintextSecrets: opts.allowPlaintextSecrets ?? false }),
-                signal: ctx.signal,
-                log,
-              }).done,
-            ]),
-          ...(opts.name ? { sourceName: opts.name } : {}),
-          ...(opts.identity ? { identity: opts.identity } : {}),
-          ...(opts.webhookListen ? { webhook: { listen: opts.webhookListen, secret: webhookSecret! } } : {}),
-          ...(opts.allowPruneAll ? { allowPruneAll: true } : {}),
-          ...(opts.allowPlaintextSecrets ? { allowPlaintextSecrets: true } : {}),
-          verify: { mode: verifyMode, trust },
-          signingKey: signing.keyFile,
-          ...(settleMaxMs > 0 ? { settleNodes: { quietMs: Math.min(DEFAULT_SETTLE.quietMs, settleMaxMs), maxMs: settleMaxMs, ...(expectNodes ? { expectNodes } : {}) } } : {}),
+          sourceName: opts.name ?? sourceNameOf(source.branch),
+          git: { gitdir: source.gitdir, ref: source.trackingRef },
+          openSecret: (secret) => openSecret(secret, { privateKeyFor: (id) => keyring.privateKey(id), allowPlaintextSecrets: opts.allowPlaintextSecrets ?? false }),
+          signal: ctx.signal,
           log,
-        });
-        // NATS lost its data: start over (the supervisor or systemd restarts us) and re-apply Git.
-        await exitOnStoreReset(nc, { prefix: opts.prefix, log, component: 'reconciler' });
-      } catch (err) {
-        await svc?.stop().catch(() => undefined);
-        await source.stop().catch(() => undefined);
-        await closeConnection(nc).catch(() => undefined);
-        rmSync(join(stateDir, 'git-trust', String(process.pid)), { recursive: true, force: true });
-        throw err;
-      }
-      log.info({ repo: opts.repo, branch: opts.branch, replicas, source: svc.sourceName, webhook: svc.webhook?.url }, 'reconciler running');
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
-      });
-      log.info('reconciler stopping');
-      await svc.stop();
-      await closeConnection(nc);
-      rmSync(join(stateDir, 'git-trust', String(process.pid)), { recursive: true, force: true });
-    });
+        }).done,
+      ]),
+    ...(opts.name ? { sourceName: opts.name } : {}),
+    ...(opts.identity ? { identity: opts.identity } : {}),
+    ...(opts.webhookListen ? { webhook: { listen: opts.webhookListen, secret: flags.webhookSecret! } } : {}),
+    ...(opts.allowPruneAll ? { allowPruneAll: true } : {}),
+    ...(opts.allowPlaintextSecrets ? { allowPlaintextSecrets: true } : {}),
+    verify: { mode: flags.verifyMode, trust: r.trust },
+    signingKey: r.signingKey,
+    ...(settleMaxMs > 0 ? { settleNodes: { quietMs: Math.min(DEFAULT_SETTLE.quietMs, settleMaxMs), maxMs: settleMaxMs, ...(expectNodes ? { expectNodes } : {}) } } : {}),
+    log,
+  });
 }
