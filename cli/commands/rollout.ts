@@ -69,13 +69,7 @@ export function registerRollout(program: Command): void {
       .option('--timeout <duration>', 'give up after this long (exit 2)', '5m')
       .option('--revision <commit>', 'first wait for the reconciler to apply this commit (CI: the commit just pushed)')
       .option('--source <name>', 'source name of the reconciler (with --revision)', 'main'),
-  ).action(async (job: string, opts: ClientOptions & { namespace: string; timeout: string; revision?: string; source: string }) => {
-    const { kind, name } = jobRef(job);
-    const timeoutMs = parseDuration(opts.timeout, '--timeout');
-    if (opts.revision !== undefined && !/^[0-9a-f]{4,40}$/.test(opts.revision)) throw new UsageError(ErrorCodes.Usage, `--revision ${opts.revision}: expected a commit id (hex)`, { flag: '--revision' });
-    const target = { kind, namespace: opts.namespace, name, source: opts.source, ...(opts.revision ? { revision: opts.revision } : {}) };
-    process.exitCode = await withStore(opts, 'rollout status', (store) => waitForRollout(store, target, timeoutMs, (line) => process.stdout.write(`${line}\n`)));
-  });
+  ).action(statusCommand);
   addClusterOptions(
     rollout
       .command('undo')
@@ -86,21 +80,7 @@ export function registerRollout(program: Command): void {
       .option('--repo <path|url>', 'the repository the reconciler follows (a local clone, or its URL)', '.')
       .option('--branch <branch>', 'the branch it follows (default: the checked-out branch, or main for a URL)')
       .option('--credentials-file <file>', 'Git HTTP credentials for a URL'),
-  ).action(async (job: string, opts: ClientOptions & { namespace: string; toRevision?: string; repo: string; branch?: string; credentialsFile?: string }) => {
-    const { kind, name } = jobRef(job);
-    if (opts.toRevision !== undefined && !/^\d+$/.test(opts.toRevision)) throw new UsageError(ErrorCodes.Usage, `--to-revision ${opts.toRevision}: expected a whole number`, { flag: '--to-revision' });
-    const history = await withStore(opts, 'rollout undo', async (store) => rolloutHistory((await store.events.recent({ limit: 10_000, prefix: `${kind}.${opts.namespace}.${name}` })).map((e) => e.value)));
-    const commits = commitsToRevert(history, opts.toRevision !== undefined ? Number(opts.toRevision) : undefined);
-    const what = `${kind} ${opts.namespace}/${name}`;
-    const results = await undoRollouts({ repo: opts.repo, ...(opts.branch ? { branch: opts.branch } : {}), ...(opts.stateDir ? { stateDir: opts.stateDir } : {}), ...(opts.credentialsFile ? { credentialsFile: opts.credentialsFile } : {}) }, commits, what);
-    for (const { commit, result } of results) {
-      const c = commit.slice(0, 12);
-      if (result.outcome === 'reverted') process.stdout.write(`reverted ${c}: commit ${result.sha.slice(0, 12)}${result.pushed ? ' (pushed)' : ''}\n`);
-      else if (result.outcome === 'nothing-to-revert') process.stdout.write(`${c}: already undone on the branch\n`);
-      else if (result.outcome === 'not-on-branch') throw new GitError(ErrorCodes.NotOnBranch, `${c} is not on the branch any more: nothing to revert`, { commit });
-      else throw new GitError(ErrorCodes.RevertConflict, result.message, { commit, files: result.files });
-    }
-  });
+  ).action(undoCommand);
   addClusterOptions(addOutputOption(
     rollout
       .command('history')
@@ -108,37 +88,66 @@ export function registerRollout(program: Command): void {
       .argument('<job>', 'Job name (or daemonset/NAME)')
       .option('-n, --namespace <ns>', 'namespace', DEFAULT_NAMESPACE)
       .option('--repo <path>', 'local clone of the repository, to show commit authors and subjects'),
-  )).action(async (job: string, opts: ClientOptions & { namespace: string; repo?: string; output?: string }) => {
-    const out = parseOutput(opts.output, ['table', 'json', 'yaml', 'jsonpath']);
-    const [kind, name] = job.includes('/') ? [job.split('/')[0]!.toLowerCase().startsWith('d') ? 'DaemonSet' : 'Job', job.split('/')[1]!] : ['Job', job];
-    const entries = await withStore(opts, 'rollout history', async (store) => {
-      const rec = await store.desired.get(desiredKey(kind, opts.namespace, name));
-      const events = await store.events.recent({ limit: 10_000, prefix: `${kind}.${opts.namespace}.${name}` });
-      if (!rec && events.length === 0) throw new UsageError(ErrorCodes.NotFound, `${kind} ${opts.namespace}/${name} not found`, { kind, name });
-      return rolloutHistory(events.map((e) => e.value));
-    });
-    if (opts.repo) {
-      const { gitdir } = resolveLocalRepo(opts.repo);
-      for (const e of entries) {
-        try {
-          const c = (await git.readCommit({ fs, gitdir, oid: e.commit })).commit;
-          e.author = `${c.author.name} <${c.author.email}>`;
-          e.subject = c.message.split('\n')[0] ?? '';
-        } catch {
-          e.author = '(commit not in this clone)';
-        }
+  )).action(historyCommand);
+}
+
+/** statusCommand waits for a rollout to end and sets the exit code (0 complete, 1 failed or reverted, 2 timed out). */
+async function statusCommand(job: string, opts: ClientOptions & { namespace: string; timeout: string; revision?: string; source: string }): Promise<void> {
+  const { kind, name } = jobRef(job);
+  const timeoutMs = parseDuration(opts.timeout, '--timeout');
+  if (opts.revision !== undefined && !/^[0-9a-f]{4,40}$/.test(opts.revision)) throw new UsageError(ErrorCodes.Usage, `--revision ${opts.revision}: expected a commit id (hex)`, { flag: '--revision' });
+  const target = { kind, namespace: opts.namespace, name, source: opts.source, ...(opts.revision ? { revision: opts.revision } : {}) };
+  process.exitCode = await withStore(opts, 'rollout status', (store) => waitForRollout(store, target, timeoutMs, (line) => process.stdout.write(`${line}\n`)));
+}
+
+/** undoCommand reverts the rollouts after a revision by commits on the followed branch. */
+async function undoCommand(job: string, opts: ClientOptions & { namespace: string; toRevision?: string; repo: string; branch?: string; credentialsFile?: string }): Promise<void> {
+  const { kind, name } = jobRef(job);
+  if (opts.toRevision !== undefined && !/^\d+$/.test(opts.toRevision)) throw new UsageError(ErrorCodes.Usage, `--to-revision ${opts.toRevision}: expected a whole number`, { flag: '--to-revision' });
+  const history = await withStore(opts, 'rollout undo', async (store) => rolloutHistory((await store.events.recent({ limit: 10_000, prefix: `${kind}.${opts.namespace}.${name}` })).map((e) => e.value)));
+  const commits = commitsToRevert(history, opts.toRevision !== undefined ? Number(opts.toRevision) : undefined);
+  const what = `${kind} ${opts.namespace}/${name}`;
+  const results = await undoRollouts({ repo: opts.repo, ...(opts.branch ? { branch: opts.branch } : {}), ...(opts.stateDir ? { stateDir: opts.stateDir } : {}), ...(opts.credentialsFile ? { credentialsFile: opts.credentialsFile } : {}) }, commits, what);
+  for (const { commit, result } of results) {
+    const c = commit.slice(0, 12);
+    if (result.outcome === 'reverted') process.stdout.write(`reverted ${c}: commit ${result.sha.slice(0, 12)}${result.pushed ? ' (pushed)' : ''}\n`);
+    else if (result.outcome === 'nothing-to-revert') process.stdout.write(`${c}: already undone on the branch\n`);
+    else if (result.outcome === 'not-on-branch') throw new GitError(ErrorCodes.NotOnBranch, `${c} is not on the branch any more: nothing to revert`, { commit });
+    else throw new GitError(ErrorCodes.RevertConflict, result.message, { commit, files: result.files });
+  }
+}
+
+/** historyCommand lists the rollouts of a job, with commit authors and subjects from a local clone. */
+async function historyCommand(job: string, opts: ClientOptions & { namespace: string; repo?: string; output?: string }): Promise<void> {
+  const out = parseOutput(opts.output, ['table', 'json', 'yaml', 'jsonpath']);
+  const [kind, name] = job.includes('/') ? [job.split('/')[0]!.toLowerCase().startsWith('d') ? 'DaemonSet' : 'Job', job.split('/')[1]!] : ['Job', job];
+  const entries = await withStore(opts, 'rollout history', async (store) => {
+    const rec = await store.desired.get(desiredKey(kind, opts.namespace, name));
+    const events = await store.events.recent({ limit: 10_000, prefix: `${kind}.${opts.namespace}.${name}` });
+    if (!rec && events.length === 0) throw new UsageError(ErrorCodes.NotFound, `${kind} ${opts.namespace}/${name} not found`, { kind, name });
+    return rolloutHistory(events.map((e) => e.value));
+  });
+  if (opts.repo) {
+    const { gitdir } = resolveLocalRepo(opts.repo);
+    for (const e of entries) {
+      try {
+        const c = (await git.readCommit({ fs, gitdir, oid: e.commit })).commit;
+        e.author = `${c.author.name} <${c.author.email}>`;
+        e.subject = c.message.split('\n')[0] ?? '';
+      } catch {
+        e.author = '(commit not in this clone)';
       }
     }
-    if (out.format !== 'table') return void process.stdout.write(renderValue(entries, out));
-    if (!entries.length) {
-      process.stdout.write(`no rollouts recorded for ${kind} ${opts.namespace}/${name}\n`);
-      return;
-    }
-    process.stdout.write(
-      table(
-        ['REVISION', 'COMMIT', 'AUTHOR', 'RESULT', 'STARTED', ...(opts.repo ? ['SUBJECT'] : []), 'MESSAGE'],
-        entries.map((e) => [e.revision, e.commit.slice(0, 12), e.author ?? '-', e.result, e.startedAt, ...(opts.repo ? [e.subject ?? ''] : []), e.message ?? '']),
-      ),
-    );
-  });
+  }
+  if (out.format !== 'table') return void process.stdout.write(renderValue(entries, out));
+  if (!entries.length) {
+    process.stdout.write(`no rollouts recorded for ${kind} ${opts.namespace}/${name}\n`);
+    return;
+  }
+  process.stdout.write(
+    table(
+      ['REVISION', 'COMMIT', 'AUTHOR', 'RESULT', 'STARTED', ...(opts.repo ? ['SUBJECT'] : []), 'MESSAGE'],
+      entries.map((e) => [e.revision, e.commit.slice(0, 12), e.author ?? '-', e.result, e.startedAt, ...(opts.repo ? [e.subject ?? ''] : []), e.message ?? '']),
+    ),
+  );
 }

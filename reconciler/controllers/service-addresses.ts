@@ -58,85 +58,113 @@ export function allocateServiceAddresses(
   const size = 2 ** (32 - prefix);
   const [minPort, maxPort] = opts.nodePortRange ?? DEFAULT_NODE_PORT_RANGE;
   const sorted = [...requests].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  const out = new Map<string, Allocation>(sorted.map((r) => [r.key, { nodePorts: {}, problems: [] }]));
-  const ips = new Map<number, string>(); // offset in the CIDR -> holder
-  const ports = new Map<string, string>(); // "port/protocol" -> holder
-  // Offsets 0 and size-1 are the network and broadcast addresses.
-  const ipOffset = (ip: string): number | undefined => {
-    const n = parseIpv4(ip);
-    const off = n === undefined ? -1 : n - network;
-    return off >= 1 && off <= size - 2 ? off : undefined;
+  const t: AddressTable = {
+    cidr: opts.serviceCidr, network, size, minPort, maxPort,
+    out: new Map(sorted.map((r) => [r.key, { nodePorts: {}, problems: [] }])),
+    ips: new Map(),
+    ports: new Map(),
   };
-  const portKey = (port: number, protocol: string) => `${port}/${protocol}`;
-  const portInRange = (p: number) => Number.isInteger(p) && p >= minPort && p <= maxPort;
+  for (const r of sorted) keepRecorded(t, r, recorded.get(r.key));
+  for (const r of sorted) takePinned(t, r);
+  for (const r of sorted) deriveRest(t, r);
+  return t.out;
+}
 
-  // 1. kept
-  for (const r of sorted) {
-    const rec = recorded.get(r.key);
-    if (!rec) continue;
-    const a = out.get(r.key)!;
-    if (!r.headless && r.clusterIP === undefined && rec.clusterIP !== undefined) {
-      const off = ipOffset(rec.clusterIP);
-      if (off !== undefined && !ips.has(off)) {
-        ips.set(off, r.key);
-        a.clusterIP = rec.clusterIP;
-      }
-    }
-    for (const p of r.nodePorts) {
-      const held = rec.nodePorts[p.name];
-      if (p.nodePort !== undefined || held === undefined || !portInRange(held) || ports.has(portKey(held, p.protocol))) continue;
-      ports.set(portKey(held, p.protocol), r.key);
-      a.nodePorts[p.name] = held;
-    }
-  }
-  // 2. pinned
-  for (const r of sorted) {
-    const a = out.get(r.key)!;
-    if (!r.headless && r.clusterIP !== undefined) {
-      const off = ipOffset(r.clusterIP);
-      const holder = off === undefined ? undefined : ips.get(off);
-      if (off === undefined) a.problems.push(`clusterIP ${r.clusterIP} is not a usable address of the service CIDR ${opts.serviceCidr}`);
-      else if (holder !== undefined && holder !== r.key) a.problems.push(`clusterIP ${r.clusterIP} is already in use by Service ${holder}`);
-      else {
-        ips.set(off, r.key);
-        a.clusterIP = r.clusterIP;
-      }
-    }
-    for (const p of r.nodePorts) {
-      if (p.nodePort === undefined) continue;
-      const k = portKey(p.nodePort, p.protocol);
-      const holder = ports.get(k);
-      if (!portInRange(p.nodePort)) a.problems.push(`nodePort ${p.nodePort} of port ${p.name} is outside the NodePort range ${minPort}-${maxPort}`);
-      else if (holder !== undefined && holder !== r.key) a.problems.push(`nodePort ${k} of port ${p.name} is already in use by Service ${holder}`);
-      else {
-        ports.set(k, r.key);
-        a.nodePorts[p.name] = p.nodePort;
-      }
+/** AddressTable is one allocation in progress: the ranges, who holds what, and each Service's result. */
+interface AddressTable {
+  cidr: string;
+  network: number;
+  size: number;
+  minPort: number;
+  maxPort: number;
+  out: Map<string, Allocation>;
+  /** offset in the CIDR -> holder */
+  ips: Map<number, string>;
+  /** "port/protocol" -> holder */
+  ports: Map<string, string>;
+}
+
+/** ipOffset is an address's offset in the CIDR; offsets 0 and size-1 (network, broadcast) are not usable. */
+function ipOffset(t: AddressTable, ip: string): number | undefined {
+  const n = parseIpv4(ip);
+  const off = n === undefined ? -1 : n - t.network;
+  return off >= 1 && off <= t.size - 2 ? off : undefined;
+}
+
+function portKey(port: number, protocol: string): string {
+  return `${port}/${protocol}`;
+}
+
+function portInRange(t: AddressTable, p: number): boolean {
+  return Number.isInteger(p) && p >= t.minPort && p <= t.maxPort;
+}
+
+/** keepRecorded (step 1): an unpinned Service keeps what the `services` bucket records for it, while free. */
+function keepRecorded(t: AddressTable, r: AddressRequest, rec: Addresses | undefined): void {
+  if (!rec) return;
+  const a = t.out.get(r.key)!;
+  if (!r.headless && r.clusterIP === undefined && rec.clusterIP !== undefined) {
+    const off = ipOffset(t, rec.clusterIP);
+    if (off !== undefined && !t.ips.has(off)) {
+      t.ips.set(off, r.key);
+      a.clusterIP = rec.clusterIP;
     }
   }
-  // 3. derived
-  for (const r of sorted) {
-    const a = out.get(r.key)!;
-    if (!r.headless && r.clusterIP === undefined && a.clusterIP === undefined) {
-      const off = probe(slot(r.key, size - 2) + 1, size - 2, 1, (o) => !ips.has(o));
-      if (off === undefined) a.problems.push(`the service CIDR ${opts.serviceCidr} is full`);
-      else {
-        ips.set(off, r.key);
-        a.clusterIP = formatIpv4(network + off);
-      }
-    }
-    for (const p of r.nodePorts) {
-      if (p.nodePort !== undefined || a.nodePorts[p.name] !== undefined) continue;
-      const span = maxPort - minPort + 1;
-      const port = probe(slot(`${r.key}/${p.name}`, span) + minPort, span, minPort, (n) => !ports.has(portKey(n, p.protocol)));
-      if (port === undefined) a.problems.push(`no free nodePort left in ${minPort}-${maxPort} for port ${p.name}`);
-      else {
-        ports.set(portKey(port, p.protocol), r.key);
-        a.nodePorts[p.name] = port;
-      }
+  for (const p of r.nodePorts) {
+    const held = rec.nodePorts[p.name];
+    if (p.nodePort !== undefined || held === undefined || !portInRange(t, held) || t.ports.has(portKey(held, p.protocol))) continue;
+    t.ports.set(portKey(held, p.protocol), r.key);
+    a.nodePorts[p.name] = held;
+  }
+}
+
+/** takePinned (step 2): a clusterIP or nodePort written in Git, refused when outside the range or held by another Service. */
+function takePinned(t: AddressTable, r: AddressRequest): void {
+  const a = t.out.get(r.key)!;
+  if (!r.headless && r.clusterIP !== undefined) {
+    const off = ipOffset(t, r.clusterIP);
+    const holder = off === undefined ? undefined : t.ips.get(off);
+    if (off === undefined) a.problems.push(`clusterIP ${r.clusterIP} is not a usable address of the service CIDR ${t.cidr}`);
+    else if (holder !== undefined && holder !== r.key) a.problems.push(`clusterIP ${r.clusterIP} is already in use by Service ${holder}`);
+    else {
+      t.ips.set(off, r.key);
+      a.clusterIP = r.clusterIP;
     }
   }
-  return out;
+  for (const p of r.nodePorts) {
+    if (p.nodePort === undefined) continue;
+    const k = portKey(p.nodePort, p.protocol);
+    const holder = t.ports.get(k);
+    if (!portInRange(t, p.nodePort)) a.problems.push(`nodePort ${p.nodePort} of port ${p.name} is outside the NodePort range ${t.minPort}-${t.maxPort}`);
+    else if (holder !== undefined && holder !== r.key) a.problems.push(`nodePort ${k} of port ${p.name} is already in use by Service ${holder}`);
+    else {
+      t.ports.set(k, r.key);
+      a.nodePorts[p.name] = p.nodePort;
+    }
+  }
+}
+
+/** deriveRest (step 3): what is still missing starts at a slot hashed from the name and probes upwards. */
+function deriveRest(t: AddressTable, r: AddressRequest): void {
+  const a = t.out.get(r.key)!;
+  if (!r.headless && r.clusterIP === undefined && a.clusterIP === undefined) {
+    const off = probe(slot(r.key, t.size - 2) + 1, t.size - 2, 1, (o) => !t.ips.has(o));
+    if (off === undefined) a.problems.push(`the service CIDR ${t.cidr} is full`);
+    else {
+      t.ips.set(off, r.key);
+      a.clusterIP = formatIpv4(t.network + off);
+    }
+  }
+  for (const p of r.nodePorts) {
+    if (p.nodePort !== undefined || a.nodePorts[p.name] !== undefined) continue;
+    const span = t.maxPort - t.minPort + 1;
+    const port = probe(slot(`${r.key}/${p.name}`, span) + t.minPort, span, t.minPort, (n) => !t.ports.has(portKey(n, p.protocol)));
+    if (port === undefined) a.problems.push(`no free nodePort left in ${t.minPort}-${t.maxPort} for port ${p.name}`);
+    else {
+      t.ports.set(portKey(port, p.protocol), r.key);
+      a.nodePorts[p.name] = port;
+    }
+  }
 }
 
 /** slot is a stable position in [0, n) derived from a name. */
