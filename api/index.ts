@@ -5,3 +5,4 @@ export * from './receiver.ts';
 export * from './quantity.ts';
 export * from './node-trust.ts';
 export * from './labels.ts';
+export * from './priority.ts';
