@@ -88,13 +88,12 @@ function nodesUsed(run: PlacementRun): number {
   return used;
 }
 
-const out: Record<string, number | boolean | string> = {};
-for (const [nodes, count] of sizes) {
-  const tag = quick ? 'quick' : nodes >= 10_000 ? '10k_nodes' : '5k_nodes';
-  const { snapshot, tasks } = generateWorkload(nodes, count, SEED);
-  gc();
-
-  // Throughput and latency: the default mode, the whole pass.
+/**
+ * timedPass places every task in queue order, timing each placement and the whole pass (setup
+ * included). CPU time as well as wall time: on a shared machine the wall clock also counts time
+ * the process waited for a core.
+ */
+function timedPass(snapshot: ConstructorParameters<typeof PlacementRun>[0], tasks: SchedTask[]): { run: PlacementRun; latency: Float64Array; seconds: number; cpuSeconds: number } {
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   const run = new PlacementRun(snapshot, { seed: SEED }, tasks);
@@ -107,9 +106,17 @@ for (const [nodes, count] of sizes) {
   }
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
-  // CPU time as well as wall time: on a shared machine the wall clock also counts time the
-  // process waited for a core.
-  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+  return { run, latency, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+}
+
+const out: Record<string, number | boolean | string> = {};
+for (const [nodes, count] of sizes) {
+  const tag = quick ? 'quick' : nodes >= 10_000 ? '10k_nodes' : '5k_nodes';
+  const { snapshot, tasks } = generateWorkload(nodes, count, SEED);
+  gc();
+
+  // Throughput and latency: the default mode, the whole pass.
+  const { run, latency, seconds, cpuSeconds } = timedPass(snapshot, tasks);
   const rate = run.placements.length / seconds;
   const stranded = strandedFraction(run, tasks);
   console.log(
@@ -131,19 +138,7 @@ for (const [nodes, count] of sizes) {
     templateHash: 'w',
     template: { image: 'w', nodeSelector: {}, tolerations: [], resources: { requests: { cpuMillis: NODE_CPU / 4, memoryBytes: NODE_MEM / 4 } }, ports: [] },
   }));
-  const w0 = performance.now();
-  const wcpu0 = process.cpuUsage();
-  const prun = new PlacementRun({ nodes: snapshot.nodes, running }, { seed: SEED }, wave);
-  const pq = orderQueue(wave, SEED);
-  const plat = new Float64Array(pq.length);
-  for (let i = 0; i < pq.length; i++) {
-    const a = performance.now();
-    prun.place(pq[i]!);
-    plat[i] = performance.now() - a;
-  }
-  const pSeconds = (performance.now() - w0) / 1000;
-  const wcpu = process.cpuUsage(wcpu0);
-  const pCpuSeconds = (wcpu.user + wcpu.system) / 1e6;
+  const { run: prun, latency: plat, seconds: pSeconds, cpuSeconds: pCpuSeconds } = timedPass({ nodes: snapshot.nodes, running }, wave);
   const preempting = prun.placements.filter((p) => p.victims?.length).length;
   console.log(
     `  preemption wave: ${wave.length} tasks in ${pSeconds.toFixed(2)} s (${Math.round(wave.length / pSeconds)}/s incl. setup, ${Math.round(wave.length / pCpuSeconds)} per CPU-second), ${prun.placements.length} placed,` +
@@ -171,7 +166,7 @@ for (const [nodes, count] of sizes) {
   gc();
 
   // Naive baseline against the core on the same prefix of the queue.
-  const prefix = queue.slice(0, NAIVE_PREFIX);
+  const prefix = orderQueue(tasks, SEED).slice(0, NAIVE_PREFIX);
   const n0 = performance.now();
   naiveSchedule(snapshot, prefix, { seed: SEED });
   const naiveRate = prefix.length / ((performance.now() - n0) / 1000);
