@@ -42,7 +42,13 @@ function functionName(node) {
   if (p && (p.kind === SyntaxKind.VariableDeclaration || p.kind === SyntaxKind.PropertyAssignment || p.kind === SyntaxKind.PropertyDeclaration) && p.name) {
     return p.name.text ?? p.name.getText();
   }
-  if (p && p.kind === SyntaxKind.CallExpression) return `(callback of ${p.expression.getText().replace(/\s+/g, '').slice(-40)})`;
+  if (p && p.kind === SyntaxKind.CallExpression) {
+    const callee = p.expression.getText();
+    // commander: program.command('agent')....action(async () => ...) is "the action of command agent"
+    const command = /\.command\((['"])([^'"]+)\1\)/.exec(callee);
+    if (command && callee.endsWith('.action')) return `(action of command ${command[2]})`;
+    return `(callback of ${callee.replace(/\s+/g, '').slice(-40)})`;
+  }
   return '(anonymous)';
 }
 
