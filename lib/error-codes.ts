@@ -352,6 +352,14 @@ export const SecretsErrors = {
   SecretPath: 'E_SECRET_PATH',
 } as const;
 
+/** ReconcileErrors: how a reconcile of a revision ends early (reconciler/apply, Flux's taxonomy). */
+export const ReconcileErrors = {
+  /** the revision cannot be applied as it is (invalid, unbuildable, prunes everything): a new commit must fix it, no retry */
+  Stalled: 'E_STALLED',
+  /** the reconcile was told to stop (shutdown, lost leadership): not the revision's fault, retried at once by whoever runs next */
+  Aborted: 'E_ABORTED',
+} as const;
+
 /** AgentErrors: the node agent and its services (agent/). */
 export const AgentErrors = {
   /** the agent of a node did not answer */
@@ -379,6 +387,7 @@ export const ErrorCodes = {
   ...RuntimeErrors,
   ...NetworkErrors,
   ...SecretsErrors,
+  ...ReconcileErrors,
   ...AgentErrors,
 } as const;
 
@@ -403,6 +412,8 @@ export type RuntimeErrorCode = (typeof RuntimeErrors)[keyof typeof RuntimeErrors
 export type NetworkErrorCode = (typeof NetworkErrors)[keyof typeof NetworkErrors];
 /** SecretsErrorCode is a code of the Secrets family. */
 export type SecretsErrorCode = (typeof SecretsErrors)[keyof typeof SecretsErrors];
+/** ReconcileErrorCode is a code of the Reconcile family. */
+export type ReconcileErrorCode = (typeof ReconcileErrors)[keyof typeof ReconcileErrors];
 /** AgentErrorCode is a code of the Agent family. */
 export type AgentErrorCode = (typeof AgentErrors)[keyof typeof AgentErrors];
 

@@ -1,4 +1,4 @@
-import type { AgentErrorCode, ErrorCode, GitErrorCode, ImageErrorCode, ManifestErrorCode, NetworkErrorCode, RuntimeErrorCode, SchedulerErrorCode, SecretsErrorCode, StoreErrorCode, UsageErrorCode } from './error-codes.ts';
+import type { AgentErrorCode, ReconcileErrorCode, ErrorCode, GitErrorCode, ImageErrorCode, ManifestErrorCode, NetworkErrorCode, RuntimeErrorCode, SchedulerErrorCode, SecretsErrorCode, StoreErrorCode, UsageErrorCode } from './error-codes.ts';
 
 /**
  * GitcellError is the base of every error gitcell raises on purpose. `code` is stable (tests and
@@ -60,6 +60,8 @@ export const RuntimeError = family<RuntimeErrorCode>('RuntimeError');
 export const NetworkError = family<NetworkErrorCode>('NetworkError');
 /** SecretsError: the Secrets family (sealed Secrets and key rings (secrets/, agent secret volumes)). */
 export const SecretsError = family<SecretsErrorCode>('SecretsError');
+/** ReconcileError: the Reconcile family (how a reconcile of a revision ends early: StalledError, AbortedError in reconciler/apply). */
+export const ReconcileError = family<ReconcileErrorCode>('ReconcileError');
 /** AgentError: the Agent family (the node agent and its services (agent/)). */
 export const AgentError = family<AgentErrorCode>('AgentError');
 

@@ -13,6 +13,7 @@ export {
   NetworkError,
   SecretsError,
   AgentError,
+  ReconcileError,
   type FamilyError,
   type FamilyErrorClass,
 } from './errors.ts';

@@ -8,7 +8,7 @@
  *   AbortedError  shutdown or lost leadership, not the revision's fault: Failed, whoever runs next retries at once
  *   anything else store trouble, an unreadable source: Failed, retried after RETRY_AFTER_MS
  */
-import { errorMessage, isGitcellError, ErrorCodes } from '../../lib/index.ts';
+import { errorMessage, isGitcellError, ErrorCodes, ReconcileError } from '../../lib/index.ts';
 import type { DesiredRecord, Plan } from '../diff/index.ts';
 import { pushHistory, resolveFailedRollouts, setCondition, type HistoryEntry, type Inventory, type SyncStatus, type ValidationMessage } from './sync.ts';
 
@@ -22,19 +22,19 @@ export const STALLING_CODES: ReadonlySet<string> = new Set([ErrorCodes.GitObject
 /** RETRY_AFTER_MS is how long a retryable failure waits before the next attempt. */
 export const RETRY_AFTER_MS = 5_000;
 
-/** StalledError: the revision cannot be applied as it is; a new commit (a human) must fix it. */
-export class StalledError extends Error {
+/** StalledError (E_STALLED): the revision cannot be applied as it is; a new commit (a human) must fix it. */
+export class StalledError extends ReconcileError {
   constructor(readonly reason: 'ValidationFailed' | 'BuildFailed' | 'PruneAllRefused', message: string, readonly problems: ValidationMessage[] = []) {
-    super(message);
+    super(ErrorCodes.Stalled, message, { reason });
     this.name = 'StalledError';
   }
 }
 
-/** AbortedError: the reconcile was told to stop (shutdown, lost leadership) between phases or writes. */
-export class AbortedError extends Error {
+/** AbortedError (E_ABORTED): the reconcile was told to stop (shutdown, lost leadership) between phases or writes. */
+export class AbortedError extends ReconcileError {
   readonly reason = 'Aborted';
   constructor(message: string) {
-    super(message);
+    super(ErrorCodes.Aborted, message);
     this.name = 'AbortedError';
   }
 }
