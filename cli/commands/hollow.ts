@@ -3,11 +3,12 @@ import { mkdtemp } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { GitcellError } from '../../lib/errors.ts';
+import { UsageError } from '../../lib/errors.ts';
 import { createLogger } from '../../lib/log.ts';
 import { closeConnection, connectFromOptions, probeIncarnation, waitForStore, DEFAULT_PREFIX } from '../../store/index.ts';
 import { parseCapacity, parseLabels } from '../../agent/index.ts';
 import { HollowProcess } from './hollow-nodes.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
 
 interface HollowFlags {
   nodes: string;
@@ -27,7 +28,7 @@ interface HollowFlags {
 /** count parses a non-negative integer flag within [min, max]; E_USAGE naming the flag otherwise. */
 function count(text: string, flag: string, min: number, max: number): number {
   const n = Number(text);
-  if (!/^\d+$/.test(text) || n < min || n > max) throw new GitcellError('E_USAGE', `${flag}: "${text}" is not a whole number from ${min} to ${max}`, { flag });
+  if (!/^\d+$/.test(text) || n < min || n > max) throw new UsageError(ErrorCodes.Usage, `${flag}: "${text}" is not a whole number from ${min} to ${max}`, { flag });
   return n;
 }
 
@@ -54,7 +55,7 @@ export function registerHollow(program: Command): void {
     .action(async (f: HollowFlags) => {
       const nodes = count(f.nodes, '--nodes', 1, 20_000);
       if (!/^[a-z0-9]([a-z0-9-]{0,50})$/.test(f.prefix)) {
-        throw new GitcellError('E_USAGE', `--prefix: "${f.prefix}" must start a DNS label (lowercase letters, digits, '-', at most 51)`, { flag: '--prefix' });
+        throw new UsageError(ErrorCodes.Usage, `--prefix: "${f.prefix}" must start a DNS label (lowercase letters, digits, '-', at most 51)`, { flag: '--prefix' });
       }
       const startDelayMs = count(f.startDelayMs, '--start-delay-ms', 0, 3_600_000);
       const timings = {
