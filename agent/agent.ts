@@ -20,6 +20,7 @@ import { defaultBackoffOptions } from './backoff.ts';
 import { Journal, type LocalTask } from './journal.ts';
 import { AgentMetrics, startHttp } from './metrics.ts';
 import { serveLogs, type LogSource } from './logs.ts';
+import { LogArchive } from './log-archive.ts';
 import { SecretVolumes } from './secret-volumes.ts';
 import { newAgentState, resolveAgentOptions, type AgentContext, type AgentDeps, type AgentOptions, type NodeSecrets } from './context.ts';
 import { TaskLocks } from './task-locks.ts';
@@ -63,6 +64,7 @@ export class Agent {
     let convergence: Convergence | undefined;
     this.ctx = {
       o, d, backoff: defaultBackoffOptions(options.backoff), metrics: this.metrics, journal: this.journal, completed: this.completed, log, state, locks,
+      logArchive: new LogArchive(join(options.stateDir, 'logs'), options.node, options.logRetention, (msg) => log.warn(msg)),
       kick: () => convergence?.kick(),
     };
     convergence = new Convergence(this.ctx);
@@ -86,7 +88,7 @@ export class Agent {
     await this.follow.synced;
     if (state.stopped) return; // stopped while waiting for the store
     state.synced = true;
-    this.logSub = serveLogs(this.d.nc, o.node, (taskId) => this.logSource(taskId));
+    this.logSub = serveLogs(this.d.nc, o.node, { source: (taskId, previous) => this.logSource(taskId, previous), archived: (prefix) => ctx.logArchive.tasksOf(prefix) });
     if (o.http) {
       const problem = () => healthProblem({ natsClosed: this.d.nc.isClosed(), lastPassAt: state.lastPassAt, now: Date.now(), resyncMs: o.resyncMs });
       const h = await startHttp(this.metrics, problem, o.http.host, o.http.port);
@@ -127,12 +129,24 @@ export class Agent {
     return [...this.ctx.state.records.values()];
   }
 
-  /** logSource is where a task's log is, while this agent runs it (or ran it and keeps its container). */
-  private logSource(taskId: string): LogSource | undefined {
-    const { state } = this.ctx;
-    const id = state.records.get(taskId)?.containerId;
+  /**
+   * logSource is where a task's log is: its container while this agent keeps one, else the newest
+   * archived attempt (a finished task); with `previous` the archived attempt before the current one.
+   */
+  private logSource(taskId: string, previous = false): LogSource | undefined {
+    const { state, logArchive } = this.ctx;
+    const rec = state.records.get(taskId);
+    const id = rec?.containerId;
     const dir = id ? this.d.runtime.logDir(id) : undefined;
-    if (!id || !dir) return undefined;
+    if (previous) {
+      const newest = dir ? undefined : logArchive.find(taskId);
+      const e = logArchive.find(taskId, dir ? rec!.attempt : newest?.attempt);
+      return e ? { dir: e.dir, live: () => false } : undefined;
+    }
+    if (!id || !dir) {
+      const e = logArchive.find(taskId);
+      return e ? { dir: e.dir, live: () => false } : undefined;
+    }
     return { dir, live: () => { const t = state.records.get(taskId); return t?.containerId === id && (t.phase === 'running' || t.phase === 'stopping' || t.phase === 'starting'); } };
   }
 }

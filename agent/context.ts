@@ -15,6 +15,7 @@ import type { Journal, LocalTask } from './journal.ts';
 import type { AgentMetrics } from './metrics.ts';
 import type { CgroupSample } from './cgroup.ts';
 import type { SecretSource, SecretVolumes } from './secret-volumes.ts';
+import type { LogArchive, LogRetention } from './log-archive.ts';
 import type { ExitInfo, TaskNetwork, TaskRuntime } from './port.ts';
 import type { TaskLocks } from './task-locks.ts';
 import type { SharedFeed } from './shared-feed.ts';
@@ -49,10 +50,12 @@ export interface AgentOptions {
    * nodes share one process, whose metrics thousands of registries would only repeat
    */
   processMetrics?: boolean;
+  /** how many attempts' logs, and how many bytes of them, the node keeps after their containers are gone */
+  logRetention?: Partial<LogRetention>;
 }
 
 /** ResolvedAgentOptions are AgentOptions with every timing and limit filled in. */
-export type ResolvedAgentOptions = Required<Omit<AgentOptions, 'http' | 'subnet' | 'labels' | 'addresses' | 'versions' | 'backoff' | 'storeIncarnation' | 'processMetrics'>> & AgentOptions;
+export type ResolvedAgentOptions = Required<Omit<AgentOptions, 'http' | 'subnet' | 'labels' | 'addresses' | 'versions' | 'backoff' | 'storeIncarnation' | 'processMetrics' | 'logRetention'>> & AgentOptions;
 
 /** resolveAgentOptions fills in the defaults: 3 s heartbeat, 2 s resync, 250 ms probe tick, 10 s usage, 110 tasks. */
 export function resolveAgentOptions(o: AgentOptions): ResolvedAgentOptions {
@@ -160,6 +163,8 @@ export interface AgentContext {
   readonly locks: TaskLocks;
   /** the node's Secret volumes, once its key ring is ready */
   volumes?: SecretVolumes;
+  /** logs of removed containers: previous attempts and finished tasks (log-archive.ts) */
+  readonly logArchive: LogArchive;
   /** kick asks for a convergence pass (convergence.ts) */
   kick(): void;
 }

@@ -28,7 +28,10 @@ export async function runStart(ctx: AgentContext, spec: TaskSpec, previous: Loca
   const rt = ctx.d.runtime;
   const t = startingRecord(spec, previous);
   const containerId = t.containerId!;
-  if (previous?.containerId) await rt.remove(previous.containerId);
+  if (previous?.containerId) {
+    keepLogs(ctx, previous, previous.containerId);
+    await rt.remove(previous.containerId);
+  }
   await save(ctx, t);
   try {
     const net = await ctx.d.network.setup(spec.id);
@@ -49,6 +52,12 @@ export async function runStart(ctx: AgentContext, spec: TaskSpec, previous: Loca
     recordEvent(ctx, 'Warning', 'FailedStart', spec.id, errorMessage(err));
     await save(ctx, startFailedRecord(t, ctx.backoff, errorMessage(err), Date.now()));
   }
+}
+
+/** keepLogs archives the log of attempt `t` before its container goes (logs --previous, finished tasks). */
+function keepLogs(ctx: AgentContext, t: LocalTask, containerId: string): void {
+  const dir = ctx.d.runtime.logDir(containerId);
+  if (dir) ctx.logArchive.archive(dir, { taskId: t.taskId, attempt: t.attempt, jobKey: t.spec.jobKey, ...(t.exitCode !== undefined ? { exitCode: t.exitCode } : {}) });
 }
 
 /** namingImage makes a pull error's message name the image (a registry's message names only its host). */
@@ -174,8 +183,10 @@ async function stopContainer(ctx: AgentContext, id: string, graceMs: number, rea
 export async function forget(ctx: AgentContext, taskId: string, containerIds: string[]): Promise<void> {
   const { state } = ctx;
   const rt = ctx.d.runtime;
-  for (const id of containerIds) await rt.remove(id);
   const t = state.records.get(taskId);
+  // Its last attempt's log outlives it (a finished batch task, a CronJob run), within the retention.
+  if (t?.containerId) keepLogs(ctx, t, t.containerId);
+  for (const id of containerIds) await rt.remove(id);
   if (t?.containerId) await rt.remove(t.containerId);
   await ctx.d.network.teardown(taskId);
   await ctx.volumes?.release(taskId);

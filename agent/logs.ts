@@ -2,10 +2,14 @@
  * Task logs over NATS. Each agent answers requests on `gitcell.logs.<node>`; the client finds the
  * node from the task's binding (or its status), opens an inbox, and asks for the log:
  *
- *   client ── request {taskId, tail, follow, since, timestamps, stream: <id>} ──► gitcell.logs.<node>
+ *   client ── request {taskId, tail, follow, since, timestamps, previous, stream: <id>} ──► gitcell.logs.<node>
  *          ◄── reply {ok} | {ok:false, code, message}
  *          ◄── log text (stdout and stderr by time) on gitcell.logs.<node>.out.<id> … an empty message ends it
  *   (follow) client ── keepalive every 2 s ──► gitcell.logs.<node>.alive.<id> ; 10 s without one ends the follow
+ *
+ * A task's log is its container's while the agent keeps one, else its newest archived attempt
+ * (log-archive.ts: finished tasks, within a retention); `previous` asks for the attempt before.
+ * `{archived: JOB_KEY_PREFIX}` asks which tasks of such jobs have archived logs: reply {ok, tasks}.
  *
  * The log flows on subjects under the node's name, never on the client's inbox: NATS permissions
  * let an agent publish log output only for its own node and let nobody subscribe to another's inbox.
@@ -34,6 +38,8 @@ export interface LogRequest {
   since?: string;
   /** lead each line with the time it was written */
   timestamps?: boolean;
+  /** the attempt before the current (or last) one: the log of the container a restart replaced */
+  previous?: boolean;
   /** id of the log stream (one token): the log comes on `logStreamSubject(node, stream)` */
   stream: string;
 }
@@ -51,15 +57,19 @@ export interface LogSource {
   live(): boolean;
 }
 
-/**
- * serveLogs answers log requests for this node. `resolve` maps a task to its log source (undefined
- * when this agent does not run it). Returns the subscription (unsubscribe to stop).
- */
-export function serveLogs(nc: NatsConnection, node: string, resolve: (taskId: string) => LogSource | undefined, pollMs = 200): Subscription {
+/** LogSources is what serveLogs asks the agent: a task's log (or its previous attempt's), and archived tasks by job. */
+export interface LogSources {
+  /** undefined when this node has no such log */
+  source(taskId: string, previous: boolean): LogSource | undefined;
+  archived(jobKeyPrefix: string): { taskId: string; jobKey: string }[];
+}
+
+/** serveLogs answers log requests for this node. Returns the subscription (unsubscribe to stop). */
+export function serveLogs(nc: NatsConnection, node: string, sources: LogSources, pollMs = 200): Subscription {
   return nc.subscribe(logSubject(node), {
     callback: (err, msg) => {
       if (err) return;
-      void handle(nc, node, msg, resolve, pollMs);
+      void handle(nc, node, msg, sources, pollMs);
     },
   });
 }
@@ -77,10 +87,15 @@ function snapshotLines(dir: string, followers: LogFollower[]): LogLine[] {
   return lines.map((l, i) => ({ l, i })).sort((a, b) => (a.l.time < b.l.time ? -1 : a.l.time > b.l.time ? 1 : a.i - b.i)).map((x) => x.l);
 }
 
-async function handle(nc: NatsConnection, node: string, msg: Msg, resolve: (taskId: string) => LogSource | undefined, pollMs: number): Promise<void> {
+async function handle(nc: NatsConnection, node: string, msg: Msg, sources: LogSources, pollMs: number): Promise<void> {
   let req: LogRequest;
   try {
     req = JSON.parse(new TextDecoder().decode(msg.data)) as LogRequest;
+    const archived = (req as { archived?: unknown }).archived;
+    if (typeof archived === 'string') {
+      msg.respond(enc.encode(JSON.stringify({ ok: true, tasks: sources.archived(archived) })));
+      return;
+    }
     if (typeof req.taskId !== 'string' || typeof req.stream !== 'string') throw new Error('taskId and stream are required');
     if (!STREAM_ID.test(req.stream)) throw new Error('stream must be an id of 1 to 64 letters and digits');
     if (req.tail !== undefined && (!Number.isSafeInteger(req.tail) || req.tail < 0)) throw new Error('tail must be a whole number');
@@ -89,9 +104,12 @@ async function handle(nc: NatsConnection, node: string, msg: Msg, resolve: (task
     msg.respond(enc.encode(JSON.stringify({ ok: false, code: ErrorCodes.LogRequest, message: `bad log request: ${(err as Error).message}` })));
     return;
   }
+  const previous = req.previous === true;
+  const resolve = (taskId: string) => sources.source(taskId, previous);
   const src = resolve(req.taskId);
   if (!src) {
-    msg.respond(enc.encode(JSON.stringify({ ok: false, code: ErrorCodes.TaskNotFound, message: `task ${req.taskId} does not run on this node` })));
+    const what = previous ? `no previous attempt of task ${req.taskId} has a log on this node` : `task ${req.taskId} has no log on this node (not running here, nor kept after it finished)`;
+    msg.respond(enc.encode(JSON.stringify({ ok: false, code: ErrorCodes.TaskNotFound, message: what })));
     return;
   }
   msg.respond(enc.encode(JSON.stringify({ ok: true })));
@@ -175,4 +193,17 @@ export async function streamLogs(
     opts.signal?.removeEventListener('abort', onAbort);
     sub.unsubscribe();
   }
+}
+
+/** archivedTasks asks the agent of `node` which tasks of jobs whose key starts with `jobKeyPrefix` have kept logs. */
+export async function archivedTasks(nc: NatsConnection, node: string, jobKeyPrefix: string, timeoutMs = 5000): Promise<{ taskId: string; jobKey: string }[]> {
+  let reply: Msg;
+  try {
+    reply = await nc.request(logSubject(node), enc.encode(JSON.stringify({ archived: jobKeyPrefix })), { timeout: timeoutMs });
+  } catch (err) {
+    throw new AgentError(ErrorCodes.AgentUnreachable, `the agent of node ${node} did not answer a log request: ${(err as Error).message}`, { node });
+  }
+  const r = JSON.parse(new TextDecoder().decode(reply.data)) as { ok: boolean; tasks?: { taskId: string; jobKey: string }[]; code?: string; message?: string };
+  if (!r.ok || !Array.isArray(r.tasks)) throw new GitcellError(isErrorCode(r.code) ? r.code : ErrorCodes.Logs, r.message ?? 'log request refused', { node });
+  return r.tasks;
 }

@@ -3,6 +3,7 @@ import { exitOnStoreReset } from '../store-reset.ts';
 import { guardNodeIdentity } from '../identity-guard.ts';
 import { registrySettings } from '../registry-flags.ts';
 import { collect } from '../containers.ts';
+import { quantityBytes } from './image.ts';
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { readdir, rm } from 'node:fs/promises';
@@ -43,11 +44,19 @@ interface AgentFlags {
   recoveryHold: string;
   registryMirror?: string[];
   registryAuth?: string;
+  logRetention: string;
+  logRetentionBytes: string;
 }
 
 /** defaultBridge derives a bridge name (at most 15 characters) from the node name. */
 export function defaultBridge(node: string): string {
   return `gc${createHash('sha256').update(node).digest('hex').slice(0, 8)}`;
+}
+
+/** parseLogRetention reads --log-retention (attempts) and --log-retention-bytes (a quantity). */
+function parseLogRetention(f: Pick<AgentFlags, 'logRetention' | 'logRetentionBytes'>): { maxEntries: number; maxBytes: number } {
+  if (!/^\d+$/.test(f.logRetention)) throw new UsageError(ErrorCodes.Usage, `--log-retention: "${f.logRetention}" is not a whole number`, { flag: '--log-retention' });
+  return { maxEntries: Number(f.logRetention), maxBytes: quantityBytes(f.logRetentionBytes, '--log-retention-bytes') };
 }
 
 /** parseHostPort parses --http "host:port". */
@@ -80,6 +89,8 @@ export function registerAgent(program: Command): void {
     .option('--recovery-hold <seconds>', 'after the store lost its data, keep running tasks this long for the control plane to claim them', '300')
     .option('--registry-mirror <host=endpoint>', 'try ENDPOINT (host[:port] or http(s)://host[:port]) before registry HOST when pulling (repeatable, in order)', collect, [])
     .option('--registry-auth <file>', "this node's registry credentials, a docker config.json (used after a task's imagePullSecrets)")
+    .option('--log-retention <n>', 'keep the logs of this many removed containers (previous attempts, finished tasks)', '200')
+    .option('--log-retention-bytes <quantity>', 'and at most this much of them (oldest go first)', '256Mi')
     .option('--stop-tasks-on-exit', 'on SIGTERM/SIGINT also stop every task and remove its container, netns and the bridge (gitcell up); default: tasks keep running for the next agent to adopt')
     .action(async (f: AgentFlags) => {
       if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(f.node)) {
@@ -105,6 +116,7 @@ export function registerAgent(program: Command): void {
         throw new UsageError(ErrorCodes.Usage, `--netns-prefix: "${netnsPrefix}" must be letters, digits, '_', '.', '-' (at most 64)`, { flag: '--netns-prefix' });
       }
       const registry = registrySettings(f);
+      const logRetention = parseLogRetention(f);
       const recoveryHoldMs = Number(f.recoveryHold) * 1000;
       if (!Number.isFinite(recoveryHoldMs) || recoveryHoldMs <= 0) throw new UsageError(ErrorCodes.Usage, `--recovery-hold: "${f.recoveryHold}" is not a positive number of seconds`, { flag: '--recovery-hold' });
       const stateDir = resolve(f.stateDir ?? join(f.clusterDir, 'nodes', f.node));
@@ -138,7 +150,7 @@ export function registerAgent(program: Command): void {
       const agent = new Agent({
         node: f.node, stateDir, labels, capacity, subnet: f.subnet, addresses: hostAddresses(), http,
         versions: { runc: await runcVersion(), kernel: kernelVersion() },
-        recoveryHoldMs, ...(incarnation ? { storeIncarnation: incarnation } : {}),
+        recoveryHoldMs, logRetention, ...(incarnation ? { storeIncarnation: incarnation } : {}),
       }, { nc, store, runtime, network, log, ...(keyring ? { secrets: { keyring, bucket: secretsBucket } } : {}) });
       await guarded(agent.start()).catch(async (err: unknown) => {
         await agent.stop().catch(() => undefined);

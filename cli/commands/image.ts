@@ -166,7 +166,7 @@ export function registerImage(program: Command): void {
 }
 
 /** quantityBytes reads a byte quantity flag ("2Gi", "500M", "1048576"); E_USAGE naming the flag. */
-function quantityBytes(v: string, flag: string): number {
+export function quantityBytes(v: string, flag: string): number {
   try {
     return parseMemory(/^\d+$/.test(v) ? Number(v) : v);
   } catch (err) {

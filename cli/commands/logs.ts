@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { UsageError } from '../../lib/errors.ts';
-import { findTaskNode, streamLogs } from '../../agent/index.ts';
+import { UsageError, isGitcellError } from '../../lib/errors.ts';
+import { archivedTasks, findTaskNode, streamLogs } from '../../agent/index.ts';
 import { connectReader, openReaderStore, type ClientStore } from '../client.ts';
 import { parseDuration } from '../duration.ts';
 import { parseSelector } from '../kinds.ts';
@@ -14,6 +14,7 @@ interface LogsOptions {
   tail?: string;
   since?: string;
   timestamps?: boolean;
+  previous?: boolean;
   selector?: string;
   namespace: string;
   prefix: string;
@@ -32,24 +33,55 @@ export function sinceTime(since: string, now = Date.now()): string {
   return new Date(now - parseDuration(since, '--since')).toISOString();
 }
 
-/** targetTasks resolves `TASK`, `job/NAME`, `daemonset/NAME` or `-l SELECTOR` into task ids. */
-async function targetTasks(store: ClientStore, target: string | undefined, opts: LogsOptions): Promise<string[]> {
-  const m = target ? /^(job|jobs|daemonset|daemonsets|ds)\/(.+)$/i.exec(target) : null;
-  if (target && !m && !opts.selector) return [target];
+/** Target is one task whose log to print, and the node that has it when known. */
+interface Target {
+  taskId: string;
+  node?: string;
+}
+
+/** nodeNames lists the nodes of the cluster (where kept logs of finished tasks may be). */
+async function nodeNames(store: ClientStore): Promise<string[]> {
+  return (await store.nodes.list()).map((r) => r.key).sort();
+}
+
+/** keptTasks asks every node which tasks of jobs matching `jobKey` have kept logs (finished tasks). */
+async function keptTasks(nc: NatsConnection, store: ClientStore, prefix: string, match: (jobKey: string) => boolean): Promise<Target[]> {
+  const out: Target[] = [];
+  await Promise.all((await nodeNames(store)).map(async (node) => {
+    const tasks = await archivedTasks(nc, node, prefix, 3000).catch(() => []); // a node that is down keeps its logs to itself
+    for (const t of tasks) if (match(t.jobKey)) out.push({ taskId: t.taskId, node });
+  }));
+  return out;
+}
+
+/**
+ * targetTasks resolves `TASK`, `job/NAME`, `daemonset/NAME`, `cronjob/NAME` (every run) or
+ * `-l SELECTOR` into tasks: those placed now, and for a job those finished whose logs a node kept.
+ */
+async function targetTasks(nc: NatsConnection, store: ClientStore, target: string | undefined, opts: LogsOptions): Promise<Target[]> {
+  const m = target ? /^(job|jobs|daemonset|daemonsets|ds|cronjob|cronjobs|cj)\/(.+)$/i.exec(target) : null;
+  if (target && !m && !opts.selector) return [{ taskId: target }];
   const rows = await listTasks(store);
   if (m) {
-    const kind = m[1]!.toLowerCase().startsWith('d') ? 'DaemonSet' : 'Job';
-    const jobKey = `${kind}/${opts.namespace}/${m[2]}`;
-    const ids = rows.filter((r) => r.spec.jobKey === jobKey && r.node).map((r) => r.spec.id);
-    if (!ids.length) throw new UsageError(ErrorCodes.NotFound, `${kind} ${opts.namespace}/${m[2]} has no task placed on a node`, { jobKey });
-    return ids;
+    const word = m[1]!.toLowerCase();
+    const kind = word.startsWith('d') ? 'DaemonSet' : word.startsWith('c') ? 'CronJob' : 'Job';
+    const name = m[2]!;
+    // A CronJob's runs are Jobs named <cronjob>-<minutes since epoch>.
+    const prefix = kind === 'CronJob' ? `Job/${opts.namespace}/${name}-` : `${kind}/${opts.namespace}/${name}`;
+    const match = (key: string) => (kind === 'CronJob' ? key.startsWith(prefix) && /^\d+$/.test(key.slice(prefix.length)) : key === prefix);
+    const live = rows.filter((r) => match(r.spec.jobKey) && r.node).map((r) => ({ taskId: r.spec.id, node: r.node! }));
+    const liveIds = new Set(live.map((t) => t.taskId));
+    const kept = (await keptTasks(nc, store, prefix, match)).filter((t) => !liveIds.has(t.taskId));
+    const all = [...kept, ...live].sort((a, b) => (a.taskId < b.taskId ? -1 : a.taskId > b.taskId ? 1 : 0));
+    if (!all.length) throw new UsageError(ErrorCodes.NotFound, `${kind} ${opts.namespace}/${name} has no task placed on a node, and no node kept the log of a finished one`, { jobKey: prefix });
+    return all;
   }
   const sel = parseSelector(opts.selector ?? '');
   const jobs = await store.desired.list();
   const labelsOf = new Map(jobs.map((j) => [`${j.value.object.kind}/${j.value.object.metadata.namespace ?? 'default'}/${j.value.object.metadata.name}`, j.value.object.metadata.labels ?? {}]));
   const ids = rows
     .filter((r) => r.spec.namespace === opts.namespace && r.node && requirementsMatch(sel, { ...labelsOf.get(r.spec.jobKey), 'gitcell.io/job': r.spec.owner.name }))
-    .map((r) => r.spec.id);
+    .map((r) => ({ taskId: r.spec.id, node: r.node! }));
   if (!ids.length) throw new UsageError(ErrorCodes.NotFound, `no task in namespace ${opts.namespace} matches -l ${opts.selector}`, { selector: opts.selector });
   return ids;
 }
@@ -66,30 +98,50 @@ function prefixed(task: string, write: (s: string) => void): (chunk: Uint8Array)
   };
 }
 
-async function streamAll(nc: NatsConnection, store: ClientStore, ids: string[], req: { follow: boolean; tail?: number; since?: string; timestamps?: boolean }, signal: AbortSignal): Promise<void> {
-  const many = ids.length > 1;
+type StreamRequest = { follow: boolean; tail?: number; since?: string; timestamps?: boolean; previous?: boolean };
+
+/**
+ * streamOne prints one task's log from its node; a task no binding or status names any more (a
+ * finished one) is looked for on every node, the first that kept its log answers.
+ */
+async function streamOne(nc: NatsConnection, store: ClientStore, t: Target, req: StreamRequest, write: (c: Uint8Array) => void, signal: AbortSignal): Promise<void> {
+  const known = t.node ?? (await findTaskNode(t.taskId, store.bindings, store.status).catch(() => undefined));
+  if (known) return streamLogs(nc, known, { taskId: t.taskId, ...req }, write, { signal });
+  for (const node of await nodeNames(store)) {
+    try {
+      return await streamLogs(nc, node, { taskId: t.taskId, ...req }, write, { signal, timeoutMs: 3000 });
+    } catch (err) {
+      if (!isGitcellError(err, ErrorCodes.TaskNotFound) && !isGitcellError(err, ErrorCodes.AgentUnreachable)) throw err;
+    }
+  }
+  throw new UsageError(ErrorCodes.NotFound, `task ${t.taskId}: no node runs it or kept its log${req.previous ? ' (of a previous attempt)' : ''}`, { taskId: t.taskId });
+}
+
+async function streamAll(nc: NatsConnection, store: ClientStore, targets: Target[], req: StreamRequest, signal: AbortSignal): Promise<void> {
+  const many = targets.length > 1;
   await Promise.all(
-    ids.map(async (taskId) => {
-      const node = await findTaskNode(taskId, store.bindings, store.status);
-      const write = many ? prefixed(taskId, (s) => process.stdout.write(s)) : (c: Uint8Array) => process.stdout.write(c);
-      await streamLogs(nc, node, { taskId, ...req }, write, { signal });
+    targets.map(async (t) => {
+      const write = many ? prefixed(t.taskId, (s) => process.stdout.write(s)) : (c: Uint8Array) => process.stdout.write(c);
+      await streamOne(nc, store, t, req, write, signal);
     }),
   );
 }
 
 /**
- * registerLogs adds `gitcell logs TASK|job/NAME [-l SELECTOR] [-f] [--since D] [--timestamps]
- * [--tail N]`: task logs from whichever agents run them (several tasks: each line led by its task).
+ * registerLogs adds `gitcell logs TASK|job/NAME|cronjob/NAME [-l SELECTOR] [-f] [--since D]
+ * [--timestamps] [--tail N] [-p]`: task logs from whichever agents run them, or kept them after the
+ * task finished (several tasks: each line led by its task).
  */
 export function registerLogs(program: Command): void {
   program
     .command('logs')
     .description('print the log of a task (or of every task of job/NAME, or of -l SELECTOR), fetched through NATS from the agents that run them')
-    .argument('[task]', 'task id, job/NAME or daemonset/NAME')
+    .argument('[task]', 'task id, job/NAME, daemonset/NAME or cronjob/NAME (every run); finished tasks while their node keeps the log')
     .option('-f, --follow', 'keep streaming new output')
     .option('--tail <n>', 'only the last N lines (of each task)')
     .option('--since <when>', 'only lines newer than a duration (10m, 1h) or a time (RFC 3339)')
     .option('--timestamps', 'lead each line with the time it was written')
+    .option('-p, --previous', 'the log of the attempt before the current one (the container a restart replaced)')
     .option('-l, --selector <selector>', 'the tasks of the jobs matching this label selector')
     .option('-n, --namespace <ns>', 'namespace of job/NAME and -l', 'default')
     .option('--nats <urls>', 'NATS server(s); default: the embedded server of --state-dir')
@@ -110,8 +162,10 @@ export function registerLogs(program: Command): void {
       process.once('SIGINT', onSignal);
       try {
         const store = await openReaderStore(nc, opts);
-        const ids = await targetTasks(store, task, opts);
-        await streamAll(nc, store, ids, { follow: !!opts.follow, ...(tail !== undefined ? { tail } : {}), ...(since ? { since } : {}), ...(opts.timestamps ? { timestamps: true } : {}) }, ac.signal);
+        const targets = await targetTasks(nc, store, task, opts);
+        await streamAll(nc, store, targets, {
+          follow: !!opts.follow, ...(tail !== undefined ? { tail } : {}), ...(since ? { since } : {}), ...(opts.timestamps ? { timestamps: true } : {}), ...(opts.previous ? { previous: true } : {}),
+        }, ac.signal);
       } finally {
         process.off('SIGINT', onSignal);
         await nc.close();

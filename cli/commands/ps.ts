@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
-import Table from 'cli-table3';
 import type { ContainerInfo } from '../../runtime/index.ts';
 import { openManager, STATE_DIR_DEFAULT } from '../containers.ts';
+import { UsageError } from '../../lib/errors.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
+import { addOutputOption, parseOutput, renderListing, type Listing } from '../output.ts';
 
 /** statusText renders a container's status like docker ps: "running", "exited (137, OOM)", "created". */
 export function statusText(c: ContainerInfo): string {
@@ -9,26 +11,38 @@ export function statusText(c: ContainerInfo): string {
   return c.status;
 }
 
-/** registerPs adds `gitcell ps [-q] [--json]`: the containers of this machine's runtime. */
+/** containerListing is `gitcell ps` as a Listing: docker's columns, PID/CGROUP/LABELS wide, the records as JSON. */
+export function containerListing(list: ContainerInfo[]): Listing {
+  return {
+    head: ['ID', 'NAME', 'IMAGE', 'STATUS', 'CREATED', 'COMMAND'],
+    wideHead: ['PID', 'IMAGE DIGEST', 'LABELS'],
+    rows: list.map((c) => ({
+      name: `container/${c.name}`,
+      cells: [c.id.slice(0, 12), c.name, c.image.ref, statusText(c), c.createdAt.replace('T', ' ').slice(0, 19), c.args.join(' ').slice(0, 40)],
+      wide: [c.pid ?? '-', c.image.manifestDigest.slice(0, 19), Object.entries(c.labels).map(([k, v]) => `${k}=${v}`).join(',') || '-'],
+    })),
+    json: list,
+  };
+}
+
+/** registerPs adds `gitcell ps [-q] [-o FORMAT]`: the containers of this machine's runtime. */
 export function registerPs(program: Command): void {
-  program
-    .command('ps')
-    .description('list containers (running and stopped)')
-    .option('-q, --quiet', 'print container ids only')
-    .option('--json', 'print JSON')
+  addOutputOption(
+    program
+      .command('ps')
+      .description('list containers (running and stopped)')
+      .option('-q, --quiet', 'print container ids only'),
+  )
+    .option('--json', 'print JSON (same as -o json)')
     .option('--state-dir <dir>', 'state directory', STATE_DIR_DEFAULT)
-    .action((flags: { quiet?: boolean; json?: boolean; stateDir: string }) => {
+    .action((flags: { quiet?: boolean; json?: boolean; output?: string; stateDir: string }) => {
+      if (flags.json && flags.output) throw new UsageError(ErrorCodes.Usage, '--json and -o: give one of them (--json is -o json)', { flag: '--json' });
+      const out = parseOutput(flags.json ? 'json' : flags.output);
       const list = openManager(flags.stateDir).list();
-      if (flags.json) {
-        process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
-        return;
-      }
       if (flags.quiet) {
         for (const c of list) process.stdout.write(`${c.id}\n`);
         return;
       }
-      const table = new Table({ head: ['ID', 'NAME', 'IMAGE', 'STATUS', 'CREATED', 'COMMAND'], style: { head: [], border: [] } });
-      for (const c of list) table.push([c.id.slice(0, 12), c.name, c.image.ref, statusText(c), c.createdAt.replace('T', ' ').slice(0, 19), c.args.join(' ').slice(0, 40)]);
-      process.stdout.write(`${table.toString()}\n`);
+      process.stdout.write(renderListing(containerListing(list), out));
     });
 }

@@ -22,7 +22,7 @@ after(async () => {
 
 let live = true;
 let present = true;
-const sub = serveLogs(agentNc, 'n1', (taskId) => (taskId === 't1' && present ? { dir, live: () => live } : undefined), 50);
+const sub = serveLogs(agentNc, 'n1', { source: (taskId) => (taskId === 't1' && present ? { dir, live: () => live } : undefined), archived: () => [] }, 50);
 after(() => sub.unsubscribe());
 await agentNc.flush();
 

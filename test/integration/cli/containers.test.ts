@@ -71,6 +71,14 @@ test('run -d, ps, stop, rm', () => {
   assert.match(ps.out, /running/);
   const json = JSON.parse(gitcell('ps', '--json').out) as { id: string; limits: { memoryBytes: number; cpuMillis: number } }[];
   assert.deepEqual(json.find((c) => c.id === id)?.limits, { memoryBytes: 64 * 1024 * 1024, cpuMillis: 500 });
+  // -o as every listing command: name, wide (PID), yaml, jsonpath; a bad format names the closest.
+  assert.equal(gitcell('ps', '-o', 'name').out, 'container/web\n');
+  assert.match(gitcell('ps', '-o', 'wide').out, /PID.*IMAGE DIGEST.*LABELS[\s\S]*web .* running .* \d+ +sha256:/);
+  assert.match(gitcell('ps', '-o', 'yaml').out, /^- id: [0-9a-f]{16}\n/);
+  assert.equal(gitcell('ps', '-o', 'jsonpath={[*].name}').out, 'web\n');
+  const bad = gitcell('ps', '-o', 'jsn');
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /did you mean -o json\?/);
   const cfg = JSON.parse(fs.readFileSync(join(state, 'runtime', 'containers', id, 'config.json'), 'utf8'));
   assert.deepEqual(cfg.linux.resources.cpu, { shares: 512, quota: 50000, period: 100000 });
   assert.match(cfg.linux.cgroupsPath, /^\/gitcell\/cli\//);

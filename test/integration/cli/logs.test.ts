@@ -92,3 +92,34 @@ test('gitcell logs: a task, job/NAME, -l, --timestamps, --since, --tail, -f', as
   for (const t of [...tasks, ticker]) await n.unbind(t.id);
   for (const t of [...tasks, ticker]) await waitFor('removed', async () => !(await n.status(t.id)));
 });
+
+test('gitcell logs --previous shows the attempt a restart replaced; a finished task\'s log is kept after it is gone (TASK, job/NAME, cronjob/NAME)', async () => {
+  const f = ['--nats', server.url, '--prefix', n.store.prefix];
+  // Crashes (printing a random id) until a deadline, then runs steadily: "previous" is a crash.
+  const deadline = Math.floor(Date.now() / 1000) + 4;
+  const flappy = makeTask(`flap${Date.now() % 100000}`, remote, ['sh', '-c', `if [ $(date +%s) -lt ${deadline} ]; then echo crash $(cat /proc/sys/kernel/random/uuid); exit 3; fi; echo steady; while true; do sleep 1; done`]);
+  await n.bind(flappy);
+  await n.waitStatus(flappy.id, 'running after restarts', (s) => s.state === 'running' && s.restarts >= 1, 120_000);
+  const current = await waitFor('steady line', async () => { const r = await run(['logs', flappy.id, ...f]); return r.stdout === 'steady\n' ? r : undefined; });
+  assert.equal(current.code, 0);
+  const previous = await run(['logs', flappy.id, '--previous', ...f]);
+  assert.equal(previous.code, 0, previous.stderr);
+  assert.match(previous.stdout, /^crash [0-9a-f-]{36}\n$/);
+
+  // A batch task that finished and was deleted (as the Job controller does once the job is done).
+  const stamp = Math.floor(Date.now() / 60_000);
+  const run1 = { ...makeTask(`nightly-${stamp}-0`, remote, ['sh', '-c', 'echo report written'], {}, 'batch'), owner: { kind: 'Job' as const, name: `nightly-${stamp}` }, jobKey: `Job/default/nightly-${stamp}` };
+  await n.bind(run1);
+  await n.waitStatus(run1.id, 'succeeded', (s) => s.state === 'succeeded', 120_000);
+  await n.unbind(run1.id);
+  await waitFor('forgotten', async () => !(await n.status(run1.id)));
+  for (const target of [run1.id, `job/nightly-${stamp}`, 'cronjob/nightly']) {
+    const r = await run(['logs', target, ...f]);
+    assert.equal(r.stdout, 'report written\n', `${target}: ${r.stderr}`);
+  }
+  const noPrevious = await run(['logs', run1.id, '--previous', ...f]);
+  assert.equal(noPrevious.code, 1);
+  assert.match(noPrevious.stderr, /no node runs it or kept its log \(of a previous attempt\)/);
+  await n.unbind(flappy.id);
+  await waitFor('removed', async () => !(await n.status(flappy.id)));
+});

@@ -108,7 +108,7 @@ test('task logs: the viewer and the control plane follow a log from its agent; a
   await writeFile(join(dir, 'stdout.log'), '2026-01-01T00:00:01Z password=hunter2\n');
   const agentNc = await connect({ servers: c.server.url, creds: c.ids.agentSeedFiles.get('node-1')! });
   t.after(() => agentNc.close());
-  const sub = serveLogs(agentNc, 'node-1', (id) => (id === 't1' ? { dir, live: () => false } : undefined), 50);
+  const sub = serveLogs(agentNc, 'node-1', { source: (id) => (id === 't1' ? { dir, live: () => false } : undefined), archived: () => [] }, 50);
   t.after(() => sub.unsubscribe());
   await agentNc.flush();
   const other = await c.connectAs({ node: 'node-2' });
