@@ -1,5 +1,6 @@
 // The validator core: loaded objects in, problems out. No I/O; `locate` (from the loader) turns
 // field paths into line:column. The reconciler runs the same function before applying a revision.
+import { apiVersionHint, kindHint } from './kubernetes-hints.ts';
 import { BUILTIN_KINDS, DEFAULT_NAMESPACE, isBuiltinKind, objectKey, type AnyObject, type BuiltinKind } from '../../api/index.ts';
 import { COMMON_SCHEMA, builtinValidators } from '../../crds/index.ts';
 import type { FieldPath, LoadResult, LoadedObject, ManifestSource, Problem } from '../manifests/index.ts';
@@ -85,7 +86,9 @@ export function validateManifests(load: Pick<LoadResult, 'objects' | 'problems' 
     const kind = obj.kind;
     if (isBuiltinKind(kind)) {
       const validate = builtin[kind];
-      if (!validate(obj)) for (const f of explainSchemaErrors(validate.errors, resolveBuiltinRef)) report(f.path, ValidationCode.schema, f.message);
+      const hint = apiVersionHint(kind, obj.apiVersion);
+      if (!validate(obj)) for (const f of explainSchemaErrors(validate.errors, resolveBuiltinRef)) if (!hint || f.path[0] !== 'apiVersion') report(f.path, ValidationCode.schema, f.message);
+      if (hint) report(['apiVersion'], ValidationCode.apiVersion, hint);
       checkBuiltin(kind, obj, options, secrets, report);
       if (kind === 'Service') claimServiceAddresses(obj, where(item), claims, report);
     } else {
@@ -173,5 +176,7 @@ function checkUserObject(user: UserKind, obj: Record<string, unknown>, report: R
 function unknownKindMessage(kind: string, userKinds: Map<string, UserKind>): string {
   const known = [...BUILTIN_KINDS, ...userKinds.keys()];
   const guess = closest(kind, known);
+  const hint = kindHint(kind);
+  if (hint) return `unknown kind ${quote(kind)}: ${hint}; known kinds: ${known.join(', ')}`;
   return `unknown kind ${quote(kind)}${guess ? ` (did you mean ${quote(guess)}?)` : ''}; known kinds: ${known.join(', ')}; a CustomResourceDefinition in the repository can define it`;
 }

@@ -100,3 +100,17 @@ spec:
   assert.match(lines[1]!, /^jobs\/priv\.yaml:12:21: Job\/priv: spec\.template\.securityContext\.capabilities\.drop\[1\]: must be one of "ALL", .* \(got "NOT_A_CAP"\)$/);
   assert.equal(lines[2], 'jobs/priv.yaml:15:13: Job/priv: spec.template.securityContext.capabilities.add[1]: must be one of "CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID", "SETUID", "SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE" (got "SYS_ADMIN")');
 });
+
+test('Kubernetes kinds get a hint: Deployment → Job type service, ConfigMap, and batch/v1 on a CronJob', () => {
+  const problems = validateManifests(loadOf(
+    { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web' }, spec: {} },
+    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cfg' }, data: {} },
+    { apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'nightly' }, spec: { schedule: '0 3 * * *', jobTemplate: { spec: {} } } },
+  )).problems;
+  const at = (kind: string) => problems.filter((p) => p.kind === kind).map((p) => `${p.path} ${p.code}: ${p.message}`);
+  assert.match(at('Deployment')[0]!, /^kind E_UNKNOWN_KIND: unknown kind "Deployment": a Deployment is a gitcell Job with `type: service`/);
+  assert.match(at('ConfigMap')[0]!, /gitcell has no ConfigMap: put values in the template's env, or files in a Secret/);
+  const cron = at('CronJob');
+  assert.match(cron.find((l) => l.startsWith('apiVersion'))!, /"batch\/v1" is Kubernetes' apiVersion: gitcell's CronJob is apiVersion "gitcell.io\/v1"; .*spec\.jobTemplate\.template is the one container/);
+  assert.equal(cron.filter((l) => l.startsWith('apiVersion')).length, 1, 'the hint replaces the schema\'s apiVersion message');
+});
