@@ -55,6 +55,41 @@ function positiveInt(value: string, flag: string): number {
   return Number(value);
 }
 
+/** importCommand makes an image from a root filesystem directory, or copies one from an OCI layout DIR[:TAG]. */
+async function importCommand(dir: string, ref: string, opts: RootOptions & { mtime?: string }): Promise<void> {
+  const store = new ImageStore(runtimeRoot(opts));
+  const asGiven = await stat(dir).catch(() => undefined);
+  const layout = asGiven ? { dir } : splitLayoutArg(dir);
+  if (!(await stat(layout.dir).catch(() => undefined))?.isDirectory()) {
+    throw new ImageError(ErrorCodes.RootfsInvalid, `${layout.dir} is not a directory`, { dir: layout.dir });
+  }
+  let img;
+  if (await isOciLayout(layout.dir)) {
+    img = await importOciLayout(store, layout.dir, ref, layout.tag);
+  } else {
+    let mtime: Date | undefined;
+    if (opts.mtime !== undefined) {
+      mtime = new Date(opts.mtime);
+      if (Number.isNaN(mtime.getTime())) throw new UsageError(ErrorCodes.Usage, `--mtime: "${opts.mtime}" is not a date`, { flag: '--mtime' });
+    }
+    img = await importRootfs(store, layout.dir, ref, mtime ? { mtime } : {});
+  }
+  process.stdout.write(`${img.ref} ${img.manifestDigest}\n`);
+}
+
+/** listCommand lists the local images (a broken one makes the exit code 1). */
+async function listCommand(opts: RootOptions & { json?: boolean }): Promise<void> {
+  const list = await new ImageStore(runtimeRoot(opts)).list();
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+    return;
+  }
+  const table = new Table({ head: ['REFERENCE', 'DIGEST', 'SIZE'], style: { head: [], border: [] } });
+  for (const row of list) table.push([row.ref, row.manifestDigest.slice(7, 19), row.error ? `broken: ${row.error}` : human(row.size)]);
+  process.stdout.write(`${table.toString()}\n`);
+  if (list.some((r) => r.error)) process.exitCode = 1;
+}
+
 /**
  * registerImage adds `gitcell image` with import, export, ls, rm, pull, push and gc. Images live
  * in <state-dir>/runtime (or --root). Names without a registry host are local: `busybox` is
@@ -68,26 +103,7 @@ export function registerImage(program: Command): void {
     .argument('<dir>', 'root filesystem directory, or OCI image layout as DIR or DIR:TAG')
     .argument('<ref>', 'image name, NAME[:TAG]')
     .option('--mtime <iso-date>', 'set every file\'s mtime and the creation time: the same tree gives the same digest')
-    .action(async (dir: string, ref: string, opts: RootOptions & { mtime?: string }) => {
-      const store = new ImageStore(runtimeRoot(opts));
-      const asGiven = await stat(dir).catch(() => undefined);
-      const layout = asGiven ? { dir } : splitLayoutArg(dir);
-      if (!(await stat(layout.dir).catch(() => undefined))?.isDirectory()) {
-        throw new ImageError(ErrorCodes.RootfsInvalid, `${layout.dir} is not a directory`, { dir: layout.dir });
-      }
-      let img;
-      if (await isOciLayout(layout.dir)) {
-        img = await importOciLayout(store, layout.dir, ref, layout.tag);
-      } else {
-        let mtime: Date | undefined;
-        if (opts.mtime !== undefined) {
-          mtime = new Date(opts.mtime);
-          if (Number.isNaN(mtime.getTime())) throw new UsageError(ErrorCodes.Usage, `--mtime: "${opts.mtime}" is not a date`, { flag: '--mtime' });
-        }
-        img = await importRootfs(store, layout.dir, ref, mtime ? { mtime } : {});
-      }
-      process.stdout.write(`${img.ref} ${img.manifestDigest}\n`);
-    });
+    .action(importCommand);
 
   withRoot(image.command('export'))
     .description('write an image into an OCI image layout (readable by umoci and skopeo)')
@@ -103,17 +119,7 @@ export function registerImage(program: Command): void {
   withRoot(image.command('ls'))
     .description('list local images')
     .option('--json', 'print JSON instead of a table')
-    .action(async (opts: RootOptions & { json?: boolean }) => {
-      const list = await new ImageStore(runtimeRoot(opts)).list();
-      if (opts.json) {
-        process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
-        return;
-      }
-      const table = new Table({ head: ['REFERENCE', 'DIGEST', 'SIZE'], style: { head: [], border: [] } });
-      for (const row of list) table.push([row.ref, row.manifestDigest.slice(7, 19), row.error ? `broken: ${row.error}` : human(row.size)]);
-      process.stdout.write(`${table.toString()}\n`);
-      if (list.some((r) => r.error)) process.exitCode = 1;
-    });
+    .action(listCommand);
 
   withRoot(image.command('rm'))
     .description('remove image references (blobs go with `image gc`)')

@@ -15,7 +15,6 @@ const PENDING = [
   'reconciler/source/remote.ts: function createRemoteSource', // the system-git transport rewrites it
   'cli/commands/agent.ts: function registerAgent', // agent flags change in three branches at once
   'cli/commands/agent.ts: function (action of command agent)',
-  'cli/commands/image.ts: function registerImage', // image pull Secrets and mirrors change it
   'runtime/container/manager.ts: file', // the agent fast path changes it
 ];
 
