@@ -78,3 +78,44 @@ export function cappedAllocatable(record: NodeRecord, spec: NodeSpec | undefined
 export function statusMatchesKey(key: string, status: Pick<TaskStatus, 'node' | 'taskId'>): boolean {
   return key === statusKey(status.node, status.taskId);
 }
+
+/** RefusedStatus is a task status whose writer is not the node the task is bound to. */
+export interface RefusedStatus {
+  key: string;
+  node: string;
+  taskId: string;
+  boundTo: string;
+  reason: string;
+}
+
+/**
+ * TaskPlacement says where a task runs: the node it is bound to (its binding, else the node a
+ * DaemonSet pinned it to, else the node a rebuilt store's hint names); null for a task that exists
+ * but runs nowhere yet; undefined for a task that does not exist.
+ */
+export type TaskPlacement = (taskId: string) => string | null | undefined;
+
+/**
+ * trustedTaskStatuses keeps, per task, the status written by the node the task is bound to. The
+ * key names the writer (permissions), so a status of another node's task is that node reporting
+ * on work it was never given (a forged "failed" would roll back a good commit, a forged
+ * "succeeded" end a batch Job): refused. A task not bound yet has no status; a task that does not
+ * exist keeps its newest report (after a store rebuild, agents report tasks the store forgot, and
+ * those reports are what re-adopts them). Forged bodies (statusMatchesKey) are dropped too. Pure.
+ */
+export function trustedTaskStatuses(entries: Iterable<readonly [string, TaskStatus]>, placement: TaskPlacement): { byTask: Map<string, TaskStatus>; refused: RefusedStatus[] } {
+  const byTask = new Map<string, TaskStatus>();
+  const refused: RefusedStatus[] = [];
+  for (const [key, s] of entries) {
+    if (!statusMatchesKey(key, s)) continue;
+    const boundTo = placement(s.taskId);
+    if (boundTo === null) continue;
+    if (boundTo !== undefined && boundTo !== s.node) {
+      refused.push({ key, node: s.node, taskId: s.taskId, boundTo, reason: `status of task ${s.taskId} written by node ${s.node}, but the task is bound to ${boundTo}: refused` });
+      continue;
+    }
+    const prev = byTask.get(s.taskId);
+    if (!prev || prev.updatedAt < s.updatedAt) byTask.set(s.taskId, s);
+  }
+  return { byTask, refused };
+}

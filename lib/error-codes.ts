@@ -170,6 +170,10 @@ export const GitErrors = {
   GitRefNotFound: 'E_GIT_REF_NOT_FOUND',
   /** a Git object or tree exceeds the loader's bounds (a zip bomb): the revision stalls */
   GitObjectTooLarge: 'E_GIT_OBJECT_TOO_LARGE',
+  /** a fetched pack exceeds the transfer's size limit (the partial pack is removed) */
+  GitPackTooLarge: 'E_GIT_PACK_TOO_LARGE',
+  /** an SSH remote's host key is not pinned (no known_hosts given) or not the pinned one */
+  GitHostKey: 'E_GIT_HOST_KEY',
   /** a commit is not signed by an allowed key: the revision stalls */
   UntrustedCommit: 'E_UNTRUSTED_COMMIT',
   /** signing a revert commit failed */

@@ -18,6 +18,8 @@ declare -A want=(
   [mknod]=coreutils
   [gpg]=gnupg
   [ssh-keygen]=openssh-client
+  # Git over SSH is tested against a real sshd the test starts on 127.0.0.1 (never the system service)
+  [sshd]=openssh-server
   [openssl]=openssl
   [nft]=nftables
   [dnsmasq]=dnsmasq-base
@@ -42,8 +44,19 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
   echo "bootstrap: installing ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
+  # Installed services (openssh-server's sshd on 0.0.0.0:22) must not start: tests run their own on
+  # 127.0.0.1. policy-rc.d answering 101 tells invoke-rc.d so; ours is removed again afterwards.
+  policy=/usr/sbin/policy-rc.d
+  made_policy=
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy"
+    chmod 755 "$policy"
+    made_policy=1
+    trap 'rm -f "$policy"' EXIT
+  fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ -n "$made_policy" ]; then rm -f "$policy"; trap - EXIT; fi
 fi
 
 # npm ci only when the lockfile changed since the last install.

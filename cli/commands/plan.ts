@@ -29,8 +29,9 @@ import {
 import { addClusterOptions, withStore, type ClientOptions, type ClientStore } from '../client.ts';
 import { parseOutput, renderValue } from '../output.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
+import { addGitAuthOptions, gitAuthFromFlags, type GitAuthFlags } from '../git-auth.ts';
 
-interface PlanOptions extends ClientOptions {
+interface PlanOptions extends ClientOptions, GitAuthFlags {
   repo: string;
   ref?: string;
   base?: string;
@@ -71,9 +72,10 @@ async function openRepo(opts: PlanOptions, refs: string[]): Promise<Repo> {
   }
   // A remote: fetch each branch named into the clone cache, then read from there.
   let gitdir = '';
+  const auth = await gitAuthFromFlags(opts, opts.stateDir);
   for (const branch of refs) {
     const src = createRemoteSource(
-      { repo: opts.repo, branch, ...(opts.stateDir ? { stateDir: opts.stateDir } : {}), ...(opts.credentialsFile ? { credentialsFile: opts.credentialsFile } : {}) },
+      { repo: opts.repo, branch, ...(opts.stateDir ? { stateDir: opts.stateDir } : {}), ...(opts.credentialsFile ? { credentialsFile: opts.credentialsFile } : {}), ...(auth ? { auth } : {}) },
       silentLogger(),
     );
     await src.refresh();
@@ -117,11 +119,11 @@ async function previewOnCluster(store: ClientStore, plan: RevisionPlan): Promise
  * the rollout steps, and where the new tasks would land. Exit 1 when the revision is invalid or refused.
  */
 export function registerPlan(program: Command): void {
-  addClusterOptions(
+  addClusterOptions(addGitAuthOptions(
     program
       .command('plan')
       .description('show what merging a revision would do: creates, field-level changes, prunes, rollout steps, scheduling preview')
-      .option('--repo <path|url>', 'repository (local path or http(s) URL)', '.')
+      .option('--repo <path|url>', 'repository (local path, http(s) URL, ssh://host/path or user@host:path)', '.')
       .option('--ref <ref>', 'revision to plan (branch, tag or commit; default HEAD, or main for a URL)')
       .option('--base <ref>', 'compare against this revision instead of the live cluster')
       .option('--path <dir>', 'folder of the repository holding the manifests')
@@ -130,7 +132,7 @@ export function registerPlan(program: Command): void {
       .option('--exit-code', 'exit 0 when nothing would change, 2 when something would, 1 on an error (as terraform plan -detailed-exitcode)')
       .option('--credentials-file <file>', 'Git HTTP credentials for a URL')
       .option('--allow-plaintext-secrets', 'accept plaintext Secrets annotated gitcell.io/allow-plaintext (dev only)'),
-  ).action(async (opts: PlanOptions) => {
+  )).action(async (opts: PlanOptions) => {
     // -o is the flag every command shares; --format stays for scripts written before it.
     const out = opts.output === 'markdown' || opts.output === 'text' ? undefined : opts.output !== undefined ? parseOutput(opts.output, ['table', 'json', 'yaml', 'jsonpath']) : undefined;
     if (opts.output === 'markdown' || opts.output === 'text') opts.format = opts.output;

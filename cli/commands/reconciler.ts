@@ -11,8 +11,10 @@ import { createSource, sourceNameOf, ensureSigningKey, parseListen, type Reconci
 import { Keyring, openSecret } from '../../secrets/index.ts';
 import { runNotifier } from '../../reconciler/notify/index.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
+import { addGitAuthOptions, gitAuthFromFlags, type GitAuthFlags } from '../git-auth.ts';
+import { ROLLBACK_FLAG_VALUES, type RollbackFlag } from '../../reconciler/git/index.ts';
 
-interface ReconcilerOptions {
+interface ReconcilerOptions extends GitAuthFlags {
   repo: string;
   branch: string;
   path?: string;
@@ -36,6 +38,7 @@ interface ReconcilerOptions {
   allowedSigners?: string;
   trustedGpgKeys?: string;
   signingKey?: string;
+  autoRollback: string;
 }
 
 /** readSecret reads a one-line secret from the file a flag names; E_USAGE naming the flag otherwise. */
@@ -57,10 +60,10 @@ function readSecret(file: string, flag = '--webhook-secret-file'): string {
  * stand by with the source warm.
  */
 export function registerReconciler(program: Command): void {
-  program
+  addGitAuthOptions(program
     .command('reconciler')
     .description('follow a Git repository and reconcile it into the cluster (leader-elected; run several for HA)')
-    .requiredOption('--repo <path|url>', 'repository to follow: a local path or an http(s) URL')
+    .requiredOption('--repo <path|url>', 'repository to follow: a local path, an http(s) URL, or an SSH remote (ssh://host/path, user@host:path)')
     .option('--branch <branch>', 'branch to follow', 'main')
     .option('--path <dir>', 'folder of the repository holding the manifests')
     .option('--nats <url>', 'NATS server(s) of the cluster', process.env.GITCELL_NATS)
@@ -82,7 +85,8 @@ export function registerReconciler(program: Command): void {
     .option('--verify-commits <mode>', `apply a revision only when signed by an allowed key: ${VERIFY_MODES.join(', ')} (tip: the tip commit; all: every commit since the last applied revision); .gitcell.yaml verifyCommits can only make it stricter`, 'off')
     .option('--allowed-signers <file>', 'SSH allowed_signers file (ssh-keygen -Y verify format) of keys whose signed commits are applied')
     .option('--trusted-gpg-keys <file>', 'armored OpenPGP public keys whose signed commits are applied')
-    .option('--signing-key <file>', "the cluster's SSH key signing gitcell's revert commits, always in the allowed list (default <state-dir>/git-signing/id_ed25519, generated on first start)")
+    .option('--auto-rollback <mode>', `when a rollout fails: ${ROLLBACK_FLAG_VALUES.join(', ')} (revert: on the followed branch unless .gitcell.yaml says otherwise; branch: push the revert to a branch gitcell/revert-<commit> and leave a protected followed branch alone; off)`, 'revert')
+    .option('--signing-key <file>', "the cluster's SSH key signing gitcell's revert commits, always in the allowed list (default <state-dir>/git-signing/id_ed25519, generated on first start)"))
     .action((opts: ReconcilerOptions) => runReconciler(opts));
 }
 
@@ -94,7 +98,14 @@ interface ReconcilerFlags {
   settleMaxMs: number;
   expectNodes: number | undefined;
   verifyMode: ReturnType<typeof parseVerifyMode>;
+  autoRollback: RollbackFlag;
   stateDir: string;
+}
+
+/** parseRollbackFlag checks --auto-rollback: E_USAGE naming the flag otherwise. */
+function parseRollbackFlag(value: string): RollbackFlag {
+  if ((ROLLBACK_FLAG_VALUES as readonly string[]).includes(value)) return value as RollbackFlag;
+  throw new UsageError(ErrorCodes.Usage, `--auto-rollback ${value}: expected one of ${ROLLBACK_FLAG_VALUES.join(', ')}`, { flag: '--auto-rollback' });
 }
 
 function parseReconcilerFlags(opts: ReconcilerOptions): ReconcilerFlags {
@@ -123,6 +134,7 @@ function parseReconcilerFlags(opts: ReconcilerOptions): ReconcilerFlags {
     settleMaxMs,
     expectNodes,
     verifyMode: parseVerifyMode(opts.verifyCommits, '--verify-commits'),
+    autoRollback: parseRollbackFlag(opts.autoRollback),
     stateDir: resolve(opts.stateDir ?? DEFAULT_STATE_DIR),
   };
 }
@@ -144,9 +156,11 @@ async function runReconciler(opts: ReconcilerOptions): Promise<void> {
     ...(opts.allowedSigners ? { allowedSignersFile: opts.allowedSigners } : {}),
     ...(opts.trustedGpgKeys ? { gpgKeysFile: opts.trustedGpgKeys } : {}),
   });
+  const auth = await gitAuthFromFlags(opts, stateDir);
   const source = createSource(
     {
       repo: opts.repo,
+      ...(auth ? { auth } : {}),
       branch: opts.branch,
       ...(opts.path ? { subPath: opts.path } : {}),
       ...(opts.credentialsFile ? { credentialsFile: opts.credentialsFile } : {}),
@@ -235,6 +249,7 @@ async function startReplica(r: Replica): Promise<void> {
     ...(opts.allowPlaintextSecrets ? { allowPlaintextSecrets: true } : {}),
     verify: { mode: flags.verifyMode, trust: r.trust },
     signingKey: r.signingKey,
+    autoRollback: r.flags.autoRollback,
     ...(settleMaxMs > 0 ? { settleNodes: { quietMs: Math.min(DEFAULT_SETTLE.quietMs, settleMaxMs), maxMs: settleMaxMs, ...(expectNodes ? { expectNodes } : {}) } } : {}),
     log,
   });

@@ -9,7 +9,8 @@ import { resolveLocalRepo } from '../../reconciler/index.ts';
 import { addClusterOptions, table, withStore, type ClientOptions } from '../client.ts';
 import { parseDuration } from '../duration.ts';
 import { waitForRollout } from '../rollout-status.ts';
-import { commitsToRevert, undoRollouts } from '../rollout-undo.ts';
+import { clusterSigningKey, commitsToRevert, undoRollouts } from '../rollout-undo.ts';
+import { addGitAuthOptions, gitAuthFromFlags, type GitAuthFlags } from '../git-auth.ts';
 import { addOutputOption, parseOutput, renderValue } from '../output.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
 
@@ -70,17 +71,18 @@ export function registerRollout(program: Command): void {
       .option('--revision <commit>', 'first wait for the reconciler to apply this commit (CI: the commit just pushed)')
       .option('--source <name>', 'source name of the reconciler (with --revision)', 'main'),
   ).action(statusCommand);
-  addClusterOptions(
+  addClusterOptions(addGitAuthOptions(
     rollout
       .command('undo')
-      .description('undo a rollout by a revert commit on the followed branch, made like the automatic one')
+      .description('undo a rollout by a revert commit on the followed branch, made (and signed) like the automatic one')
       .argument('<job>', 'Job name (or job/NAME, daemonset/NAME)')
       .option('-n, --namespace <ns>', 'namespace', DEFAULT_NAMESPACE)
       .option('--to-revision <n>', 'revert every rollout after revision N of `rollout history` (default: the newest one)')
       .option('--repo <path|url>', 'the repository the reconciler follows (a local clone, or its URL)', '.')
       .option('--branch <branch>', 'the branch it follows (default: the checked-out branch, or main for a URL)')
-      .option('--credentials-file <file>', 'Git HTTP credentials for a URL'),
-  ).action(undoCommand);
+      .option('--credentials-file <file>', 'Git HTTP credentials for a URL')
+      .option('--signing-key <file>', "the cluster's SSH signing key: the revert is signed with it, as the reconciler signs its own (default <state-dir>/git-signing/id_ed25519 when it exists)"),
+  )).action(undoCommand);
   addClusterOptions(addOutputOption(
     rollout
       .command('history')
@@ -100,20 +102,31 @@ async function statusCommand(job: string, opts: ClientOptions & { namespace: str
   process.exitCode = await withStore(opts, 'rollout status', (store) => waitForRollout(store, target, timeoutMs, (line) => process.stdout.write(`${line}\n`)));
 }
 
-/** undoCommand reverts the rollouts after a revision by commits on the followed branch. */
-async function undoCommand(job: string, opts: ClientOptions & { namespace: string; toRevision?: string; repo: string; branch?: string; credentialsFile?: string }): Promise<void> {
+/** undoCommand reverts the rollouts after a revision by commits on the followed branch, signed with the cluster key when there is one. */
+async function undoCommand(job: string, opts: ClientOptions & GitAuthFlags & { namespace: string; toRevision?: string; repo: string; branch?: string; credentialsFile?: string; signingKey?: string }): Promise<void> {
   const { kind, name } = jobRef(job);
   if (opts.toRevision !== undefined && !/^\d+$/.test(opts.toRevision)) throw new UsageError(ErrorCodes.Usage, `--to-revision ${opts.toRevision}: expected a whole number`, { flag: '--to-revision' });
+  const signingKey = clusterSigningKey(opts.signingKey, opts.stateDir);
   const history = await withStore(opts, 'rollout undo', async (store) => rolloutHistory((await store.events.recent({ limit: 10_000, prefix: `${kind}.${opts.namespace}.${name}` })).map((e) => e.value)));
   const commits = commitsToRevert(history, opts.toRevision !== undefined ? Number(opts.toRevision) : undefined);
   const what = `${kind} ${opts.namespace}/${name}`;
-  const results = await undoRollouts({ repo: opts.repo, ...(opts.branch ? { branch: opts.branch } : {}), ...(opts.stateDir ? { stateDir: opts.stateDir } : {}), ...(opts.credentialsFile ? { credentialsFile: opts.credentialsFile } : {}) }, commits, what);
+  const auth = await gitAuthFromFlags(opts, opts.stateDir);
+  const where = {
+    repo: opts.repo,
+    ...(opts.branch ? { branch: opts.branch } : {}),
+    ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
+    ...(opts.credentialsFile ? { credentialsFile: opts.credentialsFile } : {}),
+    ...(auth ? { auth } : {}),
+    ...(signingKey ? { signingKey } : {}),
+  };
+  const results = await undoRollouts(where, commits, what);
   for (const { commit, result } of results) {
     const c = commit.slice(0, 12);
     if (result.outcome === 'reverted') process.stdout.write(`reverted ${c}: commit ${result.sha.slice(0, 12)}${result.pushed ? ' (pushed)' : ''}\n`);
     else if (result.outcome === 'nothing-to-revert') process.stdout.write(`${c}: already undone on the branch\n`);
     else if (result.outcome === 'not-on-branch') throw new GitError(ErrorCodes.NotOnBranch, `${c} is not on the branch any more: nothing to revert`, { commit });
-    else throw new GitError(ErrorCodes.RevertConflict, result.message, { commit, files: result.files });
+    else if (result.outcome === 'conflict') throw new GitError(ErrorCodes.RevertConflict, result.message, { commit, files: result.files });
+    else process.stdout.write(`${c}: a revert is proposed on branch ${result.branch} already\n`);
   }
 }
 

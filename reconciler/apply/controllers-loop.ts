@@ -1,4 +1,4 @@
-import { statusMatchesKey, trustedNodeRecords, withNodeSpec, type NodeRecord, type NodeSpec, type TaskSpec, type TaskStatus } from '../../api/index.ts';
+import { trustedNodeRecords, trustedTaskStatuses, withNodeSpec, type Binding, type NodeRecord, type NodeSpec, type RefusedStatus, type TaskSpec, type TaskStatus } from '../../api/index.ts';
 import type { DesiredRecord } from '../diff/index.ts';
 import { backoffDelay, createLogger, errorMessage, isGitcellError, mapLimit, type Logger } from '../../lib/index.ts';
 import { Informer, StoreErrorCodes, type Bucket } from '../../store/index.ts';
@@ -7,20 +7,6 @@ import { controllerPass, type ClusterView, type PassResult } from './controllers
 import { OBJECT_PREFIX, sourceStatusKey } from './keys.ts';
 import { emit, type ReconcilerStore, type SyncRecord } from './store.ts';
 import { addFailedRollout, emptySyncStatus, type SyncStatus } from './sync.ts';
-
-/**
- * latestTaskStatuses is each task's newest status from the `status` bucket's entries. The key's node
- * is the writer's (permissions): a body naming another node or task is forged and left out.
- */
-export function latestTaskStatuses(entries: ReadonlyMap<string, { readonly value: TaskStatus }>): Map<string, TaskStatus> {
-  const byTask = new Map<string, TaskStatus>();
-  for (const [key, { value: s }] of entries) {
-    if (!statusMatchesKey(key, s)) continue;
-    const prev = byTask.get(s.taskId);
-    if (!prev || prev.updatedAt < s.updatedAt) byTask.set(s.taskId, s);
-  }
-  return byTask;
-}
 
 /** RunControllersOptions configure the controller loop. */
 export interface RunControllersOptions {
@@ -93,6 +79,9 @@ class ControllerRunner {
   private readonly desired: Informer<DesiredRecord>;
   private readonly tasks: Informer<TaskSpec>;
   private readonly statuses: Informer<TaskStatus>;
+  private readonly bindings: Informer<Binding>;
+  /** statuses refused (key -> the node their task was bound to then): each is reported once */
+  private readonly refusedStatuses = new Map<string, string>();
   private readonly nodes: Informer<NodeRecord>;
   private readonly nodeSpecs: Informer<NodeSpec>;
   private readonly objectStatuses: Informer<SyncRecord>;
@@ -105,16 +94,17 @@ class ControllerRunner {
     this.signal = opts.signal;
     const { store, signal } = opts;
     // Store informers: a failed watch is restarted and catches up, so the view never freezes; a pass
-    // runs only while all six hold a complete snapshot.
+    // runs only while all seven hold a complete snapshot.
     const onChange = () => this.schedule();
     const inform = <T>(bucket: Bucket<T>, prefix?: string) => new Informer<T>(bucket, { signal, onChange, log: this.log, ...(prefix ? { prefix } : {}) });
     this.desired = inform(store.desired);
     this.tasks = inform(store.tasks);
     this.statuses = inform(store.status);
+    this.bindings = inform(store.bindings);
     this.nodes = inform(store.nodes);
     this.nodeSpecs = inform(store.nodespec);
     this.objectStatuses = inform(store.sync, OBJECT_PREFIX);
-    this.informers = [this.desired, this.tasks, this.statuses, this.nodes, this.nodeSpecs, this.objectStatuses] as Informer<unknown>[];
+    this.informers = [this.desired, this.tasks, this.statuses, this.bindings, this.nodes, this.nodeSpecs, this.objectStatuses] as Informer<unknown>[];
     let ticks = 0;
     const ticker = setInterval(() => {
       // Every 30 ticks, a full pass: no memo outlives a resync period.
@@ -173,7 +163,15 @@ class ControllerRunner {
   }
 
   private snapshot(): ClusterView {
-    const byTask = latestTaskStatuses(this.statuses.entries);
+    // A status counts only from the node its task is bound to (the key's node is the writer's, by
+    // permissions); one from any other node is refused and reported, once.
+    const placement = (taskId: string) => {
+      const spec = this.tasks.entries.get(taskId)?.value;
+      if (!spec) return undefined;
+      return this.bindings.entries.get(taskId)?.value.node ?? spec.nodeName ?? spec.runningOn ?? null;
+    };
+    const { byTask, refused } = trustedTaskStatuses([...this.statuses.entries].map(([k, c]) => [k, c.value] as const), placement);
+    this.reportRefused(refused);
     return {
       desired: new Map(this.desired.values().map((r) => [r.key, r])),
       tasks: new Map([...this.tasks.entries.entries()].map(([k, c]) => [k, c.value])),
@@ -184,6 +182,17 @@ class ControllerRunner {
         .map((n) => withNodeSpec(n, this.nodeSpecs.entries.get(n.name)?.value)),
       objectStatuses: new Map([...this.objectStatuses.entries.entries()].map(([k, c]) => [k, c.value])),
     };
+  }
+
+  /** reportRefused logs and records (Warning TaskStatusRefused) each refused status once per binding. */
+  private reportRefused(refused: RefusedStatus[]): void {
+    for (const key of this.refusedStatuses.keys()) if (!this.statuses.entries.has(key)) this.refusedStatuses.delete(key);
+    for (const r of refused) {
+      if (this.refusedStatuses.get(r.key) === r.boundTo) continue;
+      this.refusedStatuses.set(r.key, r.boundTo);
+      this.log.warn({ key: r.key, node: r.node, boundTo: r.boundTo }, `controllers: ${r.reason}`);
+      void emit(this.store, { type: 'Warning', reason: 'TaskStatusRefused', object: { kind: 'Node', name: r.node }, message: r.reason }, this.log);
+    }
   }
 
   /** tolerate runs one write of a pass: a lost race makes the next pass decide again; anything else fails the pass. */

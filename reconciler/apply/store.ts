@@ -1,4 +1,4 @@
-import type { ClusterEvent, NodeRecord, NodeSpec, TaskSpec, TaskStatus } from '../../api/index.ts';
+import type { Binding, ClusterEvent, NodeRecord, NodeSpec, TaskSpec, TaskStatus } from '../../api/index.ts';
 import type { Bucket, EventStream } from '../../store/index.ts';
 import { recordEvent } from '../../store/index.ts';
 import type { Logger } from '../../lib/index.ts';
@@ -20,6 +20,8 @@ export interface ReconcilerStore {
   tasks: Bucket<TaskSpec>;
   sync: Bucket<SyncRecord>;
   status: Bucket<TaskStatus>;
+  /** the scheduler's bindings: a task status counts only when written by the node its task is bound to */
+  bindings: Bucket<Binding>;
   nodes: Bucket<NodeRecord>;
   /** the operator's node specs: reserved labels and taints the DaemonSet controller judges nodes by */
   nodespec: Bucket<NodeSpec>;

@@ -1,11 +1,17 @@
 // reconciler/git: commits gitcell makes itself (rollback by revert) and what it reads from Git besides manifests.
-export { revertCommit, EMPTY_TREE, PUSH_ATTEMPTS, type RevertOptions, type RevertResult } from './revert.ts';
+export { revertCommit, EMPTY_TREE, PUSH_ATTEMPTS, type RevertOptions, type RevertRemote, type RevertResult } from './revert.ts';
 export { revertMessage, revertedCommitOf, GITCELL_AUTHOR, REVERTS_TRAILER, MAX_TASKS_IN_MESSAGE } from './message.ts';
 export {
   readRepoSettings,
   parseRepoSettings,
   defaultRepoSettings,
   decideAutoRollback,
+  revertBranchOf,
+  AUTO_ROLLBACK_BRANCH,
+  REVERT_BRANCH_PREFIX,
+  ROLLBACK_FLAG_VALUES,
+  type AutoRollback,
+  type RollbackFlag,
   SETTINGS_FILE,
   AUTO_ROLLBACK_ANNOTATION,
   type RepoSettings,
@@ -25,4 +31,19 @@ export {
   type TrustStore,
   type CommitVerdict,
 } from './verify.ts';
-export { runGit, gitBinary, DEFAULT_GIT, type GitRun } from './cli.ts';
+export { runGit, gitBinary, DEFAULT_GIT, type GitRun, type GitLimits } from './cli.ts';
+export {
+  fetchBranch,
+  pushCommit,
+  initCache,
+  isSshUrl,
+  redactUrl,
+  sshCommand,
+  DEFAULT_TRANSPORT_LIMITS,
+  type GitAuth,
+  type SshAuth,
+  type HttpCredentials,
+  type TransportLimits,
+  type FetchOptions,
+  type PushOutcome,
+} from './transport.ts';

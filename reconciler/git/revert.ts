@@ -1,10 +1,9 @@
 import * as fs from 'node:fs';
 import git from 'isomorphic-git';
-import http from 'isomorphic-git/http/node';
-import { GitcellError, errorMessage, GitError } from '../../lib/errors.ts';
-import type { GitCredentials } from '../source/index.ts';
+import { GitcellError, GitError } from '../../lib/errors.ts';
 import { GITCELL_AUTHOR } from './message.ts';
 import { runGit } from './cli.ts';
+import { fetchBranch, pushCommit, redactUrl, type GitAuth, type TransportLimits } from './transport.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** EMPTY_TREE is git's id of the empty tree: the "parent tree" of a root commit. */
@@ -21,8 +20,8 @@ export interface RevertOptions {
   commit: string;
   /** message builds the commit message from C's subject (see revertMessage). */
   message: (subject: string) => string;
-  /** remote: push the revert there (a remote source); absent for a local repository. */
-  remote?: { url: string; credentials?: GitCredentials };
+  /** remote: push the revert there (a remote source) with the source's own transport; absent for a local repository. */
+  remote?: RevertRemote;
   /** dir: working tree of a local repository; updated to the revert when it was clean. */
   dir?: string;
   /**
@@ -30,13 +29,29 @@ export interface RevertOptions {
    * `git commit-tree -S` (git runs ssh-keygen -Y sign), so a verifying reconciler trusts it.
    */
   signingKey?: string;
+  /**
+   * targetBranch: commit the revert to this new branch (`autoRollback: branch`, for protected
+   * branches) instead of the followed one, which is left alone: created only if it does not exist
+   * (locally with update-ref's all-zero old value, remotely with --force-with-lease=REF: on nothing).
+   */
+  targetBranch?: string;
   /** now in ms since epoch (commit timestamps). */
   now?: () => number;
 }
 
+/** RevertRemote: where a remote source's revert is pushed, authenticated and bounded as its fetches are. */
+export interface RevertRemote {
+  url: string;
+  auth?: GitAuth;
+  limits?: TransportLimits;
+}
+
 /** RevertResult: what revertCommit did. */
 export type RevertResult =
-  | { outcome: 'reverted'; sha: string; parent: string; mode: 'tip' | 'three-way'; pushed: boolean }
+  /** branch: where the revert was committed when it is not the followed branch (targetBranch). */
+  | { outcome: 'reverted'; sha: string; parent: string; mode: 'tip' | 'three-way'; pushed: boolean; branch?: string }
+  /** targetBranch exists already (a revert proposed before): nothing is written. */
+  | { outcome: 'already-proposed'; branch: string; tip: string }
   /** The branch already has C's changes undone (a user's revert, a fix): nothing to commit. */
   | { outcome: 'nothing-to-revert'; tip: string }
   /** C is not in the branch's history (force-pushed away): nothing to revert. */
@@ -65,10 +80,10 @@ const retryPause = (attempt: number) => new Promise((resolve) => setTimeout(reso
  *   const r = await revertCommit({ gitdir, branch: 'main', trackingRef: 'refs/heads/main', commit: c, message: (s) => `Revert "${s}"` });
  */
 export async function revertCommit(opts: RevertOptions): Promise<RevertResult> {
-  const onAuth = opts.remote?.credentials ? () => opts.remote!.credentials! : undefined;
   for (let attempt = 1; ; attempt++) {
     const made = await makeRevert(opts);
     if (made.outcome !== 'reverted') return made;
+    if (opts.targetBranch) return proposeOnBranch(opts, opts.targetBranch, made);
     if (!opts.remote) {
       try {
         await updateLocalBranch(opts, made.parent, made.sha);
@@ -82,25 +97,44 @@ export async function revertCommit(opts: RevertOptions): Promise<RevertResult> {
         throw err;
       }
     }
-    try {
-      const res = await git.push({ fs, http, gitdir: opts.gitdir, url: opts.remote.url, ref: made.sha, remoteRef: `refs/heads/${opts.branch}`, onAuth });
-      const status = res.refs[`refs/heads/${opts.branch}`];
-      if (!res.ok || (status && !status.ok)) throw new Error(status?.error ?? res.error ?? 'push refused');
-      await git.writeRef({ fs, gitdir: opts.gitdir, ref: opts.trackingRef, value: made.sha, force: true });
+    const { url, auth, limits } = opts.remote;
+    const transfer = { gitdir: opts.gitdir, url, branch: opts.branch, ...(auth ? { auth } : {}), ...(limits ? { limits } : {}) };
+    const pushed = await pushCommit({ ...transfer, sha: made.sha });
+    if (pushed.pushed) {
+      await runGit(['update-ref', opts.trackingRef, made.sha], { gitdir: opts.gitdir });
       return { ...made, pushed: true };
-    } catch (err) {
-      const rejected = (err as { code?: string }).code === 'PushRejectedError' || /fast-forward|fetch first|non-fast|failed to update ref|failed to lock|cannot lock ref/.test(errorMessage(err));
-      if (!rejected || attempt >= PUSH_ATTEMPTS) {
-        throw new GitError(ErrorCodes.GitPush, `pushing the revert of ${opts.commit.slice(0, 12)} to ${opts.remote.url}: ${errorMessage(err)}`, { url: opts.remote.url, commit: opts.commit });
-      }
-      // Someone pushed meanwhile: fetch their commits and revert again on top of them. The push is
-      // never forced: the remote's receive-pack compares the old tip under its own ref lock.
-      await retryPause(attempt);
-      const { fetchHead: fetched } = await git.fetch({ fs, http, gitdir: opts.gitdir, url: opts.remote.url, ref: opts.branch, remoteRef: opts.branch, singleBranch: true, tags: false, onAuth });
-      if (!fetched) throw new GitError(ErrorCodes.GitFetch, `branch ${opts.branch} is gone from ${opts.remote.url}`, { url: opts.remote.url });
-      await git.writeRef({ fs, gitdir: opts.gitdir, ref: opts.trackingRef, value: fetched, force: true });
     }
+    if (!pushed.moved || attempt >= PUSH_ATTEMPTS) {
+      throw new GitcellError(ErrorCodes.GitPush, `pushing the revert of ${opts.commit.slice(0, 12)} to ${redactUrl(url)}: ${pushed.error.message}`, { url: redactUrl(url), commit: opts.commit });
+    }
+    // Someone pushed meanwhile: fetch their commits and revert again on top of them. The push is
+    // never forced: the remote's receive-pack compares the old tip under its own ref lock.
+    await retryPause(attempt);
+    await fetchBranch({ ...transfer, trackingRef: opts.trackingRef });
   }
+}
+
+/** ZERO_OID as the old value of `git update-ref` means "the ref must not exist". */
+const ZERO_OID = '0'.repeat(40);
+
+/**
+ * proposeOnBranch writes the revert `made` to the new branch `target` (locally, or pushed to the
+ * remote), never touching the followed branch: a branch that exists already is left as it is.
+ */
+async function proposeOnBranch(opts: RevertOptions, target: string, made: Extract<RevertResult, { outcome: 'reverted' }>): Promise<RevertResult> {
+  const ref = `refs/heads/${target}`;
+  if (!opts.remote) {
+    const r = await runGit(['update-ref', '-m', `gitcell: proposed revert of ${opts.commit.slice(0, 12)}`, ref, made.sha, ZERO_OID], { gitdir: opts.gitdir });
+    if (r.code === 0) return { ...made, branch: target };
+    const tip = await runGit(['rev-parse', '--verify', '--quiet', ref], { gitdir: opts.gitdir });
+    if (tip.code === 0) return { outcome: 'already-proposed', branch: target, tip: tip.stdout.trim() };
+    throw new GitError(ErrorCodes.GitBranchMoved, `cannot create branch ${target} for the revert of ${opts.commit.slice(0, 12)}: ${r.stderr.trim()}`, { branch: target });
+  }
+  const { url, auth, limits } = opts.remote;
+  const pushed = await pushCommit({ gitdir: opts.gitdir, url, sha: made.sha, branch: target, createOnly: true, ...(auth ? { auth } : {}), ...(limits ? { limits } : {}) });
+  if (pushed.pushed) return { ...made, branch: target, pushed: true };
+  if (pushed.moved) return { outcome: 'already-proposed', branch: target, tip: '' };
+  throw new GitcellError(ErrorCodes.GitPush, `pushing the revert of ${opts.commit.slice(0, 12)} to branch ${target} of ${redactUrl(url)}: ${pushed.error.message}`, { url: redactUrl(url), commit: opts.commit });
 }
 
 async function makeRevert(opts: RevertOptions): Promise<RevertResult> {
@@ -165,7 +199,7 @@ async function makeRevert(opts: RevertOptions): Promise<RevertResult> {
 async function updateLocalBranch(opts: RevertOptions, from: string, to: string): Promise<void> {
   const r = await runGit(['update-ref', '-m', `gitcell: revert ${opts.commit.slice(0, 12)}`, opts.trackingRef, to, from], { gitdir: opts.gitdir });
   if (r.code !== 0) {
-    throw new GitError(ErrorCodes.GitBranchMoved, `${opts.branch} moved (or is being committed to) while reverting from ${from.slice(0, 12)}; will retry: ${r.stderr.trim()}`, { branch: opts.branch });
+    throw new GitcellError(ErrorCodes.GitBranchMoved, `${opts.branch} moved (or is being committed to) while reverting from ${from.slice(0, 12)}; will retry: ${r.stderr.trim()}`, { branch: opts.branch });
   }
   if (!opts.dir) return;
   const head = await runGit(['symbolic-ref', '--quiet', 'HEAD'], { gitdir: opts.gitdir });
@@ -186,6 +220,6 @@ async function signedCommit(gitdir: string, tree: string, parent: string, messag
       GIT_COMMITTER_NAME: GITCELL_AUTHOR.name, GIT_COMMITTER_EMAIL: GITCELL_AUTHOR.email, GIT_COMMITTER_DATE: date,
     },
   });
-  if (r.code !== 0) throw new GitError(ErrorCodes.GitSign, `signing the revert commit with ${keyFile}: ${r.stderr.trim()}`, { keyFile });
+  if (r.code !== 0) throw new GitcellError(ErrorCodes.GitSign, `signing the revert commit with ${keyFile}: ${r.stderr.trim()}`, { keyFile });
   return r.stdout.trim();
 }

@@ -17,10 +17,27 @@ export const MAX_SETTINGS_BYTES = 64 * 1024;
 /** AUTO_ROLLBACK_ANNOTATION set to "false" on an object turns auto-rollback off for its rollouts. */
 export const AUTO_ROLLBACK_ANNOTATION = 'gitcell.io/auto-rollback';
 
+/** AUTO_ROLLBACK_BRANCH: the revert goes to a new branch (gitcell/revert-<sha>), the followed one is left alone. */
+export const AUTO_ROLLBACK_BRANCH = 'branch';
+
+/** AutoRollback: revert on the followed branch (true), not at all (false), or onto a new branch ('branch'). */
+export type AutoRollback = boolean | typeof AUTO_ROLLBACK_BRANCH;
+
+/** REVERT_BRANCH_PREFIX starts the branches `autoRollback: branch` pushes its reverts to. */
+export const REVERT_BRANCH_PREFIX = 'gitcell/revert-';
+
+/** revertBranchOf names the branch holding the proposed revert of `commit` (its first 12 hex digits). */
+export function revertBranchOf(commit: string): string {
+  return `${REVERT_BRANCH_PREFIX}${commit.slice(0, 12)}`;
+}
+
 /** RepoSettings are the repository-wide settings of `.gitcell.yaml`. */
 export interface RepoSettings {
-  /** autoRollback: revert a commit whose rollout failed (default true). */
-  autoRollback: boolean;
+  /**
+   * autoRollback: revert a commit whose rollout failed (default true); 'branch' for protected
+   * branches: the revert is pushed to a branch of its own for the team to merge.
+   */
+  autoRollback: AutoRollback;
   /**
    * verifyCommits asks for signed commits (tip, or all since the last applied revision). It can
    * only make the reconciler's own --verify-commits stricter, never looser (see verify.ts).
@@ -53,7 +70,9 @@ export function parseRepoSettings(text: string, file: string, base: RepoSettings
   const out = { ...base };
   for (const [field, value] of Object.entries(doc)) {
     if (field === 'autoRollback') {
-      if (typeof value !== 'boolean') throw new GitError(ErrorCodes.BadSettings, `${file}: field "autoRollback" must be true or false`, { file, field });
+      if (typeof value !== 'boolean' && value !== AUTO_ROLLBACK_BRANCH) {
+        throw new GitError(ErrorCodes.BadSettings, `${file}: field "autoRollback" must be true, false or "${AUTO_ROLLBACK_BRANCH}"`, { file, field });
+      }
       out.autoRollback = value;
     } else if (field === 'verifyCommits') {
       if (typeof value !== 'string' || !(VERIFY_MODES as readonly string[]).includes(value)) {
@@ -109,19 +128,34 @@ export async function readRepoSettings(opts: { gitdir: string; commit: string; s
   return settings;
 }
 
-/** RollbackDecision says whether to revert, and if not, why. */
-export type RollbackDecision = { revert: true } | { revert: false; reason: string };
+/**
+ * RollbackDecision says whether to revert and where: on the followed branch, or on a branch of its
+ * own (`to: 'branch'`); if not at all, why.
+ */
+export type RollbackDecision = { revert: true; to: 'followed' | 'branch' } | { revert: false; reason: string };
 
 /**
- * decideAutoRollback: off when the repository says so, or when any object of the failed rollouts
- * carries AUTO_ROLLBACK_ANNOTATION "false" (a revert touches the whole commit, so one object
- * opting out holds the whole commit). Pure.
+ * ROLLBACK_FLAG_VALUES are the reconciler's --auto-rollback values: `revert` (the repository
+ * decides), `branch` (reverts always go to a branch of their own: the followed branch is
+ * protected), `off`.
  */
-export function decideAutoRollback(settings: RepoSettings, objects: readonly { key: string; annotations?: Record<string, string> }[]): RollbackDecision {
-  if (!settings.autoRollback) return { revert: false, reason: `auto-rollback is off in ${SETTINGS_FILE}` };
+export const ROLLBACK_FLAG_VALUES = ['revert', 'branch', 'off'] as const;
+
+/** RollbackFlag is one of ROLLBACK_FLAG_VALUES. */
+export type RollbackFlag = (typeof ROLLBACK_FLAG_VALUES)[number];
+
+/**
+ * decideAutoRollback: off when the reconciler's flag or the repository says so, or when any object
+ * of the failed rollouts carries AUTO_ROLLBACK_ANNOTATION "false" (a revert touches the whole
+ * commit, so one object opting out holds the whole commit); onto a branch of its own when the flag
+ * or the repository asks for it. Pure.
+ */
+export function decideAutoRollback(settings: RepoSettings, objects: readonly { key: string; annotations?: Record<string, string> }[], flag: RollbackFlag = 'revert'): RollbackDecision {
+  if (flag === 'off') return { revert: false, reason: 'auto-rollback is off (reconciler --auto-rollback off)' };
+  if (settings.autoRollback === false) return { revert: false, reason: `auto-rollback is off in ${SETTINGS_FILE}` };
   const optedOut = objects.filter((o) => o.annotations?.[AUTO_ROLLBACK_ANNOTATION] === 'false').map((o) => o.key);
   if (optedOut.length) return { revert: false, reason: `auto-rollback is off by annotation ${AUTO_ROLLBACK_ANNOTATION}="false" on ${optedOut.join(', ')}` };
-  return { revert: true };
+  return { revert: true, to: flag === 'branch' || settings.autoRollback === AUTO_ROLLBACK_BRANCH ? 'branch' : 'followed' };
 }
 
 /**

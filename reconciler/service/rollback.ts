@@ -4,7 +4,7 @@ import type { RolloutResult } from '../../api/index.ts';
 import { DEFAULT_NAMESPACE } from '../../api/index.ts';
 import { errorMessage, type Logger } from '../../lib/index.ts';
 import { desiredStoreKey, emit, emptySyncStatus, setCondition, sourceStatusKey, type ReconcilerStore, type SyncStatus } from '../apply/index.ts';
-import { decideAutoRollback, readRepoSettings, revertCommit, revertMessage, revertedCommitOf, type RevertResult } from '../git/index.ts';
+import { decideAutoRollback, readRepoSettings, revertCommit, revertMessage, revertedCommitOf, revertBranchOf, type RevertRemote, type RevertResult, type RollbackFlag } from '../git/index.ts';
 import type { Source } from '../source/index.ts';
 
 /** RollbackContext is what the rollback step needs: the store, the source, a name for the status. */
@@ -17,6 +17,8 @@ export interface RollbackContext {
   log: Logger;
   /** signingKey signs the revert commits (the cluster's SSH key, in the allowed list of a verifying reconciler). */
   signingKey?: string;
+  /** autoRollback: the reconciler's --auto-rollback (revert: the repository decides; branch; off). */
+  autoRollback?: RollbackFlag;
 }
 
 /** RollbackOutcome is what happened to the failed rollouts of one commit. */
@@ -69,7 +71,7 @@ export async function rollBack(ctx: RollbackContext, revision: string, rollouts:
     log.warn({ err: errorMessage(err) }, 'rollback: unreadable settings, keeping the default (on)');
     return { autoRollback: true };
   });
-  const decision = decideAutoRollback(settings, objects);
+  const decision = decideAutoRollback(settings, objects, ctx.autoRollback);
   const by = decision.revert ? await findRevertOf(source.gitdir, source.trackingRef, revision) : undefined;
   if (!decision.revert) outcome = { outcome: 'disabled', reason: decision.reason };
   else if (by) outcome = { outcome: 'already-reverted', by };
@@ -81,16 +83,32 @@ export async function rollBack(ctx: RollbackContext, revision: string, rollouts:
       trackingRef: source.trackingRef,
       commit: revision,
       message: (subject) => revertMessage(revision, subject, rollouts),
-      ...(source.remoteUrl ? { remote: { url: source.remoteUrl, ...(source.credentials ? { credentials: source.credentials } : {}) } } : {}),
+      ...(source.remoteUrl ? { remote: remoteOf(source, source.remoteUrl) } : {}),
       ...(source.dir ? { dir: source.dir } : {}),
       ...(ctx.signingKey ? { signingKey: ctx.signingKey } : {}),
+      // Protected branch: the revert goes to a branch of its own, for the team to merge.
+      ...(decision.to === 'branch' ? { targetBranch: revertBranchOf(revision) } : {}),
     });
   }
+  await report(ctx, revision, what, outcome);
+  return outcome;
+}
 
+/** report says what rollBack did: an event for each outcome, the source Stalled while the cluster holds. */
+async function report(ctx: RollbackContext, revision: string, what: string, outcome: RollbackOutcome): Promise<void> {
+  const { source, store, log } = ctx;
   const short = revision.slice(0, 12);
   const object = { kind: 'Source', name: ctx.sourceName };
   switch (outcome.outcome) {
     case 'reverted':
+      if (outcome.branch) {
+        // The followed branch is left alone: the cluster holds until the team merges the revert.
+        const message = `rollout of ${what} at ${short} failed; holding at the last good revision: revert ${outcome.sha.slice(0, 12)} committed on branch ${outcome.branch}${outcome.pushed ? ' (pushed)' : ''}, merge it into ${source.branch} to roll back`;
+        log.warn({ revision, revert: outcome.sha, branch: outcome.branch }, `rollback: ${message}`);
+        await markStalled(ctx, 'RevertProposed', message);
+        await emit(store, { type: 'Warning', reason: 'RevertProposed', object, message }, log);
+        break;
+      }
       log.info({ revision, revert: outcome.sha, pushed: outcome.pushed }, 'rollback: committed a revert');
       await emit(store, { type: 'Normal', reason: 'RolledBack', object, message: `rollout of ${what} at ${short} failed: committed revert ${outcome.sha.slice(0, 12)} on ${source.branch}${outcome.pushed ? ' and pushed it' : ''}` }, log);
       await source.refresh().catch(() => undefined);
@@ -104,10 +122,17 @@ export async function rollBack(ctx: RollbackContext, revision: string, rollouts:
       await emit(store, { type: 'Warning', reason, object, message }, log);
       break;
     }
+    case 'already-proposed':
+      await markStalled(ctx, 'RevertProposed', `rollout of ${what} at ${short} failed; holding at the last good revision: a revert is proposed on branch ${outcome.branch}, merge it into ${source.branch} to roll back`);
+      break;
     default:
       log.info({ revision, outcome }, 'rollback: nothing to commit');
   }
-  return outcome;
+}
+
+/** remoteOf is where a remote source's revert is pushed: its URL, with its own auth and limits. */
+function remoteOf(source: Source, url: string): RevertRemote {
+  return { url, ...(source.auth ? { auth: source.auth } : {}), ...(source.transportLimits ? { limits: source.transportLimits } : {}) };
 }
 
 async function markStalled(ctx: RollbackContext, reason: string, message: string): Promise<void> {

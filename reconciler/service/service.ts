@@ -19,6 +19,7 @@ import type { KeyObject } from 'node:crypto';
 import { startWebhookServer, type Source, type WebhookServer } from '../source/index.ts';
 import { RevisionQueue } from './queue.ts';
 import { groupByRevision, rollBack, rolloutId, type RollbackOutcome } from './rollback.ts';
+import type { RollbackFlag } from '../git/index.ts';
 import { waitForNodesToSettle, type SettleOptions } from './settle.ts';
 import { verifySourceRevision, type TrustOptions } from './trust.ts';
 import { followSourceControl, type ControlFollower } from './control.ts';
@@ -55,6 +56,8 @@ export interface ReconcilerServiceOptions {
   verify?: TrustOptions;
   /** signingKey: the cluster's SSH key (absolute path) that signs gitcell's revert commits. */
   signingKey?: string;
+  /** autoRollback: --auto-rollback (revert: as .gitcell.yaml says; branch: reverts go to a branch of their own; off). */
+  autoRollback?: RollbackFlag;
   /** whileLeading runs next to the reconcile loop while this replica leads (e.g. the secret distributor). */
   whileLeading?: (ctx: LeaderContext) => unknown;
   /** onReconciled is told after every reconcile (tests, benchmarks, metrics). */
@@ -322,7 +325,8 @@ async function rollbackLoop(r: Replica, ctx: LeaderContext): Promise<void> {
       for (const [revision, rollouts] of groupByRevision(fresh)) {
         if (!ctx.valid()) return;
         try {
-          const outcome = await rollBack({ store, source, sourceName, valid: ctx.valid, log, ...(opts.signingKey ? { signingKey: opts.signingKey } : {}) }, revision, rollouts);
+          const rctx = { store, source, sourceName, valid: ctx.valid, log, ...(opts.signingKey ? { signingKey: opts.signingKey } : {}), ...(opts.autoRollback ? { autoRollback: opts.autoRollback } : {}) };
+          const outcome = await rollBack(rctx, revision, rollouts);
           for (const f of rollouts) handled.add(rolloutId(f));
           opts.onRollback?.(revision, outcome);
           backoff.reset();

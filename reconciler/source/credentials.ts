@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { load } from 'js-yaml';
 import { errorMessage, GitError } from '../../lib/errors.ts';
+import type { Secret } from '../../api/manifests.ts';
+import type { SshAuth } from '../git/transport.ts';
 import type { GitCredentials } from './types.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
 
@@ -56,4 +58,35 @@ export function loadCredentials(file: string): GitCredentials {
     throw new GitError(ErrorCodes.BadCredentials, `${file}: cannot read credentials file: ${errorMessage(err)}`, { file });
   }
   return parseCredentials(text, file);
+}
+
+/** SSH_SECRET_KEYS are the keys of a Git SSH Secret, as Flux names them: the deploy key and the pinned host keys. */
+export const SSH_SECRET_KEYS = { identity: 'identity', knownHosts: 'known_hosts' } as const;
+
+/**
+ * sshAuthFromSecret reads a sealed Secret manifest (`gitcell secret seal --from-file
+ * identity=KEY --from-file known_hosts=FILE`) and opens it with `open` (the cluster's sealing keys):
+ * the deploy key never lies on disk in plaintext. Throws E_BAD_CREDENTIALS naming the file and key.
+ */
+export function sshAuthFromSecret(file: string, open: (secret: Secret) => Map<string, Buffer>): SshAuth {
+  let doc: unknown;
+  try {
+    doc = load(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new GitError(ErrorCodes.BadCredentials, `${file}: cannot read the Git Secret: ${errorMessage(err)}`, { file });
+  }
+  const secret = doc as Secret;
+  if (doc === null || typeof doc !== 'object' || secret.kind !== 'Secret' || typeof secret.metadata?.name !== 'string') {
+    throw new GitError(ErrorCodes.BadCredentials, `${file}: expected a Secret manifest (kind: Secret, metadata.name) from \`gitcell secret seal\``, { file });
+  }
+  let values: Map<string, Buffer>;
+  try {
+    values = open(secret);
+  } catch (err) {
+    throw new GitError(ErrorCodes.BadCredentials, `${file}: the Secret does not open with this cluster's sealing keys: ${errorMessage(err)}`, { file });
+  }
+  const identity = values.get(SSH_SECRET_KEYS.identity);
+  if (!identity?.length) throw new GitError(ErrorCodes.BadCredentials, `${file}: the Secret has no "${SSH_SECRET_KEYS.identity}" (the SSH deploy key)`, { file, field: SSH_SECRET_KEYS.identity });
+  const knownHosts = values.get(SSH_SECRET_KEYS.knownHosts)?.toString('utf8');
+  return { identity, ...(knownHosts ? { knownHosts } : {}) };
 }

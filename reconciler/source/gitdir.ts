@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { GitError } from '../../lib/errors.ts';
+import { isSshUrl } from '../git/transport.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** LocalRepoLayout is where a local repository keeps its Git data and, if any, its working tree. */
@@ -46,9 +47,9 @@ export function resolveLocalRepo(path: string): LocalRepoLayout {
   throw new GitError(ErrorCodes.RepoNotFound, `${root} is not a Git repository (no .git, not bare)`, { path: root });
 }
 
-/** isRemoteRepo tells an http(s) URL from a local path. */
+/** isRemoteRepo tells a remote (an http(s) URL, ssh://, or scp-like user@host:path) from a local path. */
 export function isRemoteRepo(repo: string): boolean {
-  return /^https?:\/\//i.test(repo);
+  return /^https?:\/\//i.test(repo) || isSshUrl(repo);
 }
 
 /** normalizeSubPath turns "", ".", "./deploy/", "/deploy" into "" or "deploy"; rejects "..". */

@@ -60,7 +60,8 @@ export function createLocalSource(options: SourceOptions, log: Logger = createLo
     branch,
     subPath: normalizeSubPath(options.subPath),
     remoteUrl: undefined,
-    credentials: undefined,
+    auth: undefined,
+    transportLimits: undefined,
     trackingRef,
     async start(callback) {
       onRev = callback;

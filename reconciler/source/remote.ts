@@ -1,14 +1,13 @@
-import * as fs from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import git from 'isomorphic-git';
-import http from 'isomorphic-git/http/node';
 import { createLogger, type Logger } from '../../lib/log.ts';
-import { errorMessage, GitcellError, GitError } from '../../lib/errors.ts';
+import { errorMessage, GitcellError } from '../../lib/errors.ts';
+import { fetchBranch, initCache, redactUrl, DEFAULT_TRANSPORT_LIMITS, type GitAuth } from '../git/transport.ts';
 import { coalesce } from './coalesce.ts';
 import { loadCredentials } from './credentials.ts';
 import { normalizeSubPath } from './gitdir.ts';
-import type { GitCredentials, RevisionCallback, Source, SourceOptions } from './types.ts';
+import type { RevisionCallback, Source, SourceOptions } from './types.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** DEFAULT_POLL_MS is how often a remote is fetched without a webhook: 60 s, like Flux's default. */
@@ -19,15 +18,21 @@ export function jitteredDelay(intervalMs: number, random: () => number = Math.ra
   return Math.round(intervalMs * (0.9 + 0.2 * random()));
 }
 
-/** onAuthFor returns isomorphic-git's auth callback for basic credentials (none when undefined). */
-export function onAuthFor(credentials: GitCredentials | undefined): (() => GitCredentials) | undefined {
-  return credentials ? () => credentials : undefined;
+/** FATAL_FETCH_CODES end `start()`: configuration a retry cannot fix (the rest is retried by the poll). */
+const FATAL_FETCH_CODES: ReadonlySet<string> = new Set([ErrorCodes.GitAuth, ErrorCodes.GitHostKey]);
+
+/** sourceAuth merges a source's HTTP credentials file into its auth. */
+function sourceAuth(options: SourceOptions): GitAuth | undefined {
+  const http = options.credentialsFile ? loadCredentials(options.credentialsFile) : options.auth?.http;
+  if (!http && !options.auth?.ssh) return undefined;
+  return { ...(http ? { http } : {}), ...(options.auth?.ssh ? { ssh: options.auth.ssh } : {}) };
 }
 
 /**
- * createRemoteSource follows a branch of an http(s) repository: a clone cache under
- * `${stateDir}/git-cache/` is fetched every poll interval (with jitter) and at once on `refresh()`
- * (the webhook calls it). Fetches never overlap: a refresh during a fetch queues one more.
+ * createRemoteSource follows a branch of an http(s) or SSH repository: a clone cache under
+ * `${stateDir}/git-cache/` is fetched by the system git (transport.ts: bounded memory, pack size and
+ * time) every poll interval (with jitter) and at once on `refresh()` (the webhook calls it).
+ * Fetches never overlap: a refresh during a fetch queues one more.
  */
 export function createRemoteSource(options: SourceOptions, log: Logger = createLogger('source')): Source {
   const url = options.repo;
@@ -35,8 +40,8 @@ export function createRemoteSource(options: SourceOptions, log: Logger = createL
   const stateDir = resolve(options.stateDir ?? '.gitcell');
   const cacheDir = join(stateDir, 'git-cache', createHash('sha256').update(url).digest('hex').slice(0, 16));
   const gitdir = join(cacheDir, '.git');
-  const credentials = options.credentialsFile ? loadCredentials(options.credentialsFile) : undefined;
-  const onAuth = onAuthFor(credentials);
+  const auth = sourceAuth(options);
+  const limits = options.transportLimits ?? DEFAULT_TRANSPORT_LIMITS;
   const trackingRef = `refs/remotes/origin/${branch}`;
   const interval = options.pollIntervalMs ?? DEFAULT_POLL_MS;
   let last: string | undefined;
@@ -45,24 +50,8 @@ export function createRemoteSource(options: SourceOptions, log: Logger = createL
   let stopped = false;
 
   const fetchOnce = async (): Promise<string | undefined> => {
-    if (!fs.existsSync(join(gitdir, 'HEAD'))) {
-      fs.mkdirSync(cacheDir, { recursive: true });
-      await git.init({ fs, dir: cacheDir, defaultBranch: branch });
-      await git.addRemote({ fs, dir: cacheDir, remote: 'origin', url, force: true });
-    }
-    try {
-      await git.fetch({ fs, http, dir: cacheDir, gitdir, remote: 'origin', ref: branch, singleBranch: true, tags: false, onAuth });
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code === 'HttpError' && /401|403/.test(errorMessage(err))) {
-        throw new GitError(ErrorCodes.GitAuth, `fetching ${url}: authentication failed (${errorMessage(err)})`, { url });
-      }
-      if (code === 'NotFoundError' || code === 'NoRefspecError') {
-        throw new GitError(ErrorCodes.BranchNotFound, `fetching ${url}: branch "${branch}" not found`, { url, branch });
-      }
-      throw new GitError(ErrorCodes.GitFetch, `fetching ${url}: ${errorMessage(err)}`, { url }, { cause: err });
-    }
-    const tip = await git.resolveRef({ fs, gitdir, ref: trackingRef });
+    if (!existsSync(join(gitdir, 'HEAD'))) await initCache(gitdir, branch);
+    const tip = await fetchBranch({ gitdir, url, branch, trackingRef, ...(auth ? { auth } : {}), limits });
     if (tip !== last) {
       last = tip;
       onRev?.({ sha: tip, branch, seenAt: Date.now() });
@@ -72,7 +61,7 @@ export function createRemoteSource(options: SourceOptions, log: Logger = createL
 
   const fetches = coalesce(fetchOnce, {
     rerun: () => !stopped,
-    onRerunError: (err) => log.warn({ err: errorMessage(err), url }, 'fetch failed'),
+    onRerunError: (err) => log.warn({ err: errorMessage(err), url: redactUrl(url) }, 'fetch failed'),
   });
   const refresh = fetches.call;
 
@@ -80,7 +69,7 @@ export function createRemoteSource(options: SourceOptions, log: Logger = createL
     if (stopped) return;
     timer = setTimeout(() => {
       refresh()
-        .catch((err) => log.warn({ err: errorMessage(err), url }, 'fetch failed'))
+        .catch((err) => log.warn({ err: errorMessage(err), url: redactUrl(url) }, 'fetch failed'))
         .finally(schedule);
     }, jitteredDelay(interval));
     timer.unref();
@@ -93,7 +82,8 @@ export function createRemoteSource(options: SourceOptions, log: Logger = createL
     branch,
     subPath: normalizeSubPath(options.subPath),
     remoteUrl: url,
-    credentials,
+    auth,
+    transportLimits: limits,
     trackingRef,
     async start(callback) {
       onRev = callback;
@@ -102,11 +92,11 @@ export function createRemoteSource(options: SourceOptions, log: Logger = createL
         await refresh();
       } catch (err) {
         // A remote that is down at start is retried by the poll, not fatal; bad credentials are.
-        if ((err as GitcellError).code === ErrorCodes.GitAuth) throw err;
-        log.warn({ err: errorMessage(err), url }, 'first fetch failed, will retry');
+        if (FATAL_FETCH_CODES.has((err as GitcellError).code)) throw err;
+        log.warn({ err: errorMessage(err), url: redactUrl(url) }, 'first fetch failed, will retry');
       }
       schedule();
-      log.info({ url, branch, tip: last, pollMs: interval }, 'following remote repository');
+      log.info({ url: redactUrl(url), branch, tip: last, pollMs: interval }, 'following remote repository');
     },
     refresh,
     current: () => last,

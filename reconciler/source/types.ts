@@ -1,21 +1,23 @@
 // Types of Git sources: where the reconciler learns about new commits of the watched branch.
+import type { GitAuth, HttpCredentials, TransportLimits } from '../git/transport.ts';
 
 /** Credentials for HTTP basic auth against a remote repository (a token is sent as the password). */
-export interface GitCredentials {
-  username: string;
-  password: string;
-}
+export type GitCredentials = HttpCredentials;
 
 /** SourceOptions describe what to follow: a local path or an http(s) URL, a branch and a sub-path. */
 export interface SourceOptions {
-  /** repo is a local repository path (bare or with a working tree) or an http(s):// URL. */
+  /** repo is a local repository path (bare or with a working tree), an http(s):// URL or an SSH remote (ssh://, user@host:path). */
   repo: string;
   /** branch to follow; default "main". */
   branch?: string;
   /** subPath is the folder of the repository holding the manifests; default the root (""). */
   subPath?: string;
-  /** credentialsFile is a YAML/JSON file with `username`+`password` or `token` (remote only). */
+  /** credentialsFile is a YAML/JSON file with `username`+`password` or `token` (http(s) remotes). */
   credentialsFile?: string;
+  /** auth for a remote (SSH deploy key and pinned host keys, or HTTP credentials); credentialsFile adds HTTP ones. */
+  auth?: GitAuth;
+  /** limits of every fetch and push (git's heap, the pack size, the deadline); DEFAULT_TRANSPORT_LIMITS. */
+  transportLimits?: TransportLimits;
   /** stateDir holds the clone cache of a remote repository (`${stateDir}/git-cache/...`). */
   stateDir?: string;
   /** pollIntervalMs between fetches of a remote repository; default 60 s, with ±10 % jitter. */
@@ -49,7 +51,10 @@ export interface Source {
   readonly branch: string;
   readonly subPath: string;
   readonly remoteUrl: string | undefined;
-  readonly credentials: GitCredentials | undefined;
+  /** auth is how a remote is fetched from and pushed to (undefined: anonymous, or a local repository). */
+  readonly auth: GitAuth | undefined;
+  /** transportLimits bound each fetch and push of a remote. */
+  readonly transportLimits: TransportLimits | undefined;
   /** trackingRef is the ref that holds the branch tip in `gitdir` (refs/heads/B or refs/remotes/origin/B). */
   readonly trackingRef: string;
   /** start begins following; the current tip is emitted once it is known. */

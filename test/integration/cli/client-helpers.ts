@@ -65,6 +65,8 @@ export interface Cluster extends TestStore {
   /** the flags that point a command at this cluster */
   flags: string[];
   reconciler: ChildProcess;
+  /** the reconciler's state dir (its sealing keys and the cluster's commit signing key) */
+  stateDir: string;
   stderr(): string;
 }
 
@@ -89,5 +91,5 @@ export async function startCluster(t: TestContext, sim: SimOptions, files: Recor
     if (reconciler.exitCode === null) reconciler.kill('SIGTERM');
     await exited;
   });
-  return { ...ts, repo, reconciler, flags: ['--nats', ts.server.url, '--prefix', ts.prefix], stderr: () => stderr };
+  return { ...ts, repo, reconciler, stateDir, flags: ['--nats', ts.server.url, '--prefix', ts.prefix], stderr: () => stderr };
 }

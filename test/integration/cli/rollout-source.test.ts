@@ -5,6 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sourceStatusKey, type SyncStatus } from '../../../reconciler/index.ts';
 import { waitFor } from '../../helpers/wait.ts';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { job, run, startCluster } from './client-helpers.ts';
 
 test('rollout status, undo, suspend, resume, reconcile and plan --exit-code', async (t) => {
@@ -44,11 +47,12 @@ test('rollout status, undo, suspend, resume, reconcile and plan --exit-code', as
     assert.match(row ?? '', new RegExp(`Applied\\s+Failed, reverted by ${c.repo.head().slice(0, 12)}`), st.stdout);
   });
 
-  await t.test('rollout undo: a revert commit like the automatic one', async () => {
+  await t.test('rollout undo: a revert commit like the automatic one, signed with the cluster key', async () => {
     const c2 = c.repo.commit({ 'web.yaml': job('web', 'web:2', { replicas: 2 }) }, 'web: image 2');
     const st = await run(['rollout', 'status', 'web', '--revision', c2, '--timeout', '3m', ...f]);
     assert.equal(st.code, 0, st.stdout + st.stderr);
-    const undo = await run(['rollout', 'undo', 'web', '--repo', c.repo.dir, ...f]);
+    // The operator's state dir holds the cluster's signing key (the reconciler made it at start).
+    const undo = await run(['rollout', 'undo', 'web', '--repo', c.repo.dir, '--state-dir', c.stateDir, ...f]);
     assert.equal(undo.code, 0, undo.stdout + undo.stderr);
     assert.match(undo.stdout, new RegExp(`reverted ${c2.slice(0, 12)}: commit [0-9a-f]{12}`));
     const head = c.repo.head();
@@ -57,6 +61,17 @@ test('rollout status, undo, suspend, resume, reconcile and plan --exit-code', as
     assert.match(msg, /^Revert "web: image 2"/);
     assert.match(msg, new RegExp(`Gitcell-Reverts: ${c2}`));
     assert.equal(c.repo.git('status', '--porcelain'), '', 'the work tree follows the revert');
+    // Signed as the automatic revert is: the real git verify-commit (ssh-keygen -Y verify) accepts it
+    // against an allowed_signers holding only the cluster's public key, and refuses the user's commit.
+    const allowed = join(c.stateDir, 'allowed_signers');
+    writeFileSync(allowed, `gitcell-cluster ${readFileSync(join(c.stateDir, 'git-signing', 'id_ed25519.pub'), 'utf8')}`);
+    const verify = (commit: string) => spawnSync('/usr/bin/git', ['-c', `gpg.ssh.allowedSignersFile=${allowed}`, 'verify-commit', commit], { cwd: c.repo.dir, encoding: 'utf8', env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null' } });
+    const good = verify(head);
+    assert.equal(good.status, 0, good.stderr);
+    assert.match(good.stderr, /Good "git" signature for gitcell-cluster with ED25519 key/);
+    assert.notEqual(verify(c2).status, 0, 'the user\'s unsigned commit does not verify');
+    const automatic = c.repo.git('log', '--format=%H', '--grep=^Revert "web: a bad image"', 'HEAD');
+    assert.equal(verify(automatic.split('\n')[0]!).status, 0, 'the automatic revert is signed with the same key');
     const back = await run(['rollout', 'status', 'web', '--revision', head, '--timeout', '3m', ...f]);
     assert.equal(back.code, 0, back.stdout + back.stderr);
     assert.equal(await image(), 'web:1');

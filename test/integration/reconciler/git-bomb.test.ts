@@ -2,52 +2,19 @@
 // it at its size limit, naming the file and the limit, without the memory it would take to inflate.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { createWriteStream, mkdirSync, renameSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { once } from 'node:events';
-import { createDeflate } from 'node:zlib';
 import { loadManifestsFromGit } from '../../../reconciler/manifests/index.ts';
 import { readRepoSettings } from '../../../reconciler/git/index.ts';
 import { makeRepo, type TestRepo } from '../../helpers/git-cli-repo.ts';
+import { commitEntries, writeLooseZeros, type TreeEntries } from '../../helpers/git-bomb.ts';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 const MiB = 1024 * 1024;
 
-/**
- * writeLooseZeros writes a loose object of `size` zero bytes (as git would, zlib-deflated) and returns
- * its id; `declared` puts another size in its header (an attacker's lie).
- */
-async function writeLooseZeros(gitdir: string, type: string, size: number, declared = size): Promise<string> {
-  const header = Buffer.from(`${type} ${declared}\0`);
-  const sha = createHash('sha1').update(header);
-  const tmp = join(gitdir, 'objects', `tmp-bomb-${process.pid}`);
-  const out = createWriteStream(tmp);
-  const deflate = createDeflate({ level: 9 });
-  deflate.pipe(out);
-  deflate.write(header);
-  const chunk = Buffer.alloc(4 * MiB);
-  for (let left = size; left > 0; left -= chunk.length) {
-    const part = left >= chunk.length ? chunk : chunk.subarray(0, left);
-    sha.update(part);
-    if (!deflate.write(part)) await once(deflate, 'drain');
-  }
-  deflate.end();
-  await once(out, 'close');
-  const oid = sha.digest('hex');
-  mkdirSync(join(gitdir, 'objects', oid.slice(0, 2)), { recursive: true });
-  renameSync(tmp, join(gitdir, 'objects', oid.slice(0, 2), oid.slice(2)));
-  return oid;
-}
-
-/** commitTree commits a tree of `entries` (name -> blob or tree id) on main with git's own plumbing. */
-function commitTree(repo: TestRepo, entries: Record<string, { oid: string; type: 'blob' | 'tree' }>, message: string): string {
-  const listing = Object.entries(entries).map(([name, e]) => `${e.type === 'tree' ? '040000' : '100644'} ${e.type} ${e.oid}\t${name}`).join('\n');
-  const tree = spawnSync('/usr/bin/git', ['mktree'], { cwd: repo.dir, input: `${listing}\n`, encoding: 'utf8' }).stdout.trim();
-  const commit = repo.git('commit-tree', tree, '-p', 'HEAD', '-m', message);
-  repo.git('update-ref', 'refs/heads/main', commit);
-  return commit;
+/** commitTree commits a tree of `entries` on main of a working repository. */
+function commitTree(repo: TestRepo, entries: TreeEntries, message: string): string {
+  return commitEntries(join(repo.dir, '.git'), entries, message);
 }
 
 const ok = 'kind: Job\nmetadata:\n  name: ok\nspec:\n  image: ok:1\n';

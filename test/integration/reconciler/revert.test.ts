@@ -113,7 +113,7 @@ test('a remote revert is pushed to the git http-backend, on top of a commit push
     trackingRef: source.trackingRef,
     commit: c,
     message,
-    remote: { url, credentials: source.credentials! },
+    remote: { url, auth: source.auth! },
   });
   assert.ok(r.outcome === 'reverted' && r.pushed && r.parent === d && r.mode === 'three-way', JSON.stringify(r));
   await work.gitAsync('fetch', '--quiet', 'origin');

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RESERVED_LABEL_PREFIX, statusMatchesKey, trustedNodeRecords, type NodeRecord } from '../../../api/index.ts';
+import { RESERVED_LABEL_PREFIX, statusMatchesKey, trustedNodeRecords, trustedTaskStatuses, type NodeRecord, type TaskStatus } from '../../../api/index.ts';
 import { snapshotNode } from '../../../scheduler/snapshot.ts';
 
 const rec = (name: string, labels: Record<string, string> = {}): NodeRecord => ({
@@ -38,4 +38,30 @@ test('a task status agrees with its key or is forged', () => {
   assert.equal(statusMatchesKey('node-1.shop.web.0', { node: 'node-1', taskId: 'shop.web.0' }), true);
   assert.equal(statusMatchesKey('node-1.shop.web.0', { node: 'node-2', taskId: 'shop.web.0' }), false);
   assert.equal(statusMatchesKey('node-1.shop.web.0', { node: 'node-1', taskId: 'shop.web.1' }), false);
+});
+
+test('a task status counts only from the node the task is bound to; a task that does not exist keeps its newest report', () => {
+  const st = (node: string, taskId: string, state: TaskStatus['state'], updatedAt: string) => ({ node, taskId, state, updatedAt }) as TaskStatus;
+  const placement = (id: string) => ({ 'shop.web.0': 'node-1', 'shop.web.1': null } as Record<string, string | null>)[id];
+  const { byTask, refused } = trustedTaskStatuses(
+    [
+      ['node-1.shop.web.0', st('node-1', 'shop.web.0', 'running', '2026-01-01T00:00:00Z')],
+      // node-2 reports node-1's task as failed, later: refused, whatever its time
+      ['node-2.shop.web.0', st('node-2', 'shop.web.0', 'failed', '2026-01-01T00:00:09Z')],
+      // not bound yet: no status
+      ['node-2.shop.web.1', st('node-2', 'shop.web.1', 'succeeded', '2026-01-01T00:00:09Z')],
+      // a task the store does not know (after a rebuild): kept for adoption, the newest wins
+      ['node-3.shop.old.0', st('node-3', 'shop.old.0', 'running', '2026-01-01T00:00:01Z')],
+      ['node-2.shop.old.0', st('node-2', 'shop.old.0', 'running', '2026-01-01T00:00:02Z')],
+      // a body naming another node than its key: dropped
+      ['node-2.shop.web.2', st('node-1', 'shop.web.2', 'running', '2026-01-01T00:00:02Z')],
+    ],
+    placement,
+  );
+  assert.equal(byTask.get('shop.web.0')?.state, 'running');
+  assert.equal(byTask.has('shop.web.1'), false);
+  assert.equal(byTask.get('shop.old.0')?.node, 'node-2');
+  assert.equal(byTask.has('shop.web.2'), false);
+  assert.deepEqual(refused.map((r) => [r.key, r.boundTo]), [['node-2.shop.web.0', 'node-1']]);
+  assert.match(refused[0]!.reason, /status of task shop\.web\.0 written by node node-2, but the task is bound to node-1: refused/);
 });

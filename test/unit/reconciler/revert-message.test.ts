@@ -43,7 +43,13 @@ test('.gitcell.yaml settings and per-object opt-out', () => {
   for (const [text, field] of [['autoRollbak: false\n', 'autoRollback'.replace('ck', 'k')], ['autoRollback: "no"\n', 'autoRollback'], ['- 1\n', undefined]] as const) {
     assert.throws(() => parseRepoSettings(text, '.gitcell.yaml'), (e: unknown) => isGitcellError(e, 'E_BAD_SETTINGS') && e.data.field === field && e.message.startsWith('.gitcell.yaml: '));
   }
-  assert.deepEqual(decideAutoRollback({ autoRollback: true }, [{ key: 'Job/default/web', annotations: {} }]), { revert: true });
+  assert.deepEqual(decideAutoRollback({ autoRollback: true }, [{ key: 'Job/default/web', annotations: {} }]), { revert: true, to: 'followed' });
+  // autoRollback: branch (protected branches), from the file or the reconciler's flag; off wins.
+  assert.deepEqual(parseRepoSettings('autoRollback: branch\n', 'f'), { autoRollback: 'branch' });
+  assert.deepEqual(decideAutoRollback({ autoRollback: 'branch' }, []), { revert: true, to: 'branch' });
+  assert.deepEqual(decideAutoRollback({ autoRollback: true }, [], 'branch'), { revert: true, to: 'branch' });
+  assert.equal(decideAutoRollback({ autoRollback: false }, [], 'branch').revert, false);
+  assert.equal(decideAutoRollback({ autoRollback: 'branch' }, [], 'off').revert, false);
   const off = decideAutoRollback({ autoRollback: true }, [{ key: 'Job/default/web', annotations: { 'gitcell.io/auto-rollback': 'false' } }]);
   assert.equal(off.revert, false);
   assert.match((off as { reason: string }).reason, /Job\/default\/web/);
