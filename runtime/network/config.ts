@@ -54,8 +54,3 @@ export function bridgeNetworkList(o: BridgeNetworkOptions): CniNetworkList {
     ],
   };
 }
-
-/** loopbackNetworkList brings `lo` up inside a task's namespace. */
-export function loopbackNetworkList(): CniNetworkList {
-  return { cniVersion: '1.0.0', name: 'gitcell-loopback', plugins: [{ type: 'loopback' }] };
-}

@@ -4,6 +4,6 @@ export {
   invokePlugin, addNetworkList, delNetworkList, checkNetworkList, parseCniResult, parseCniError, ipv4Of, pluginConf,
   type CniCommand, type CniNetworkList, type CniPluginConf, type CniResult, type CniIp, type CniInvocation,
 } from './cni.ts';
-export { bridgeNetworkList, loopbackNetworkList, parseIpv4Cidr, formatIpv4, ipv4InSubnet, validateBridgeName, type BridgeNetworkOptions } from './config.ts';
+export { bridgeNetworkList, parseIpv4Cidr, formatIpv4, ipv4InSubnet, validateBridgeName, type BridgeNetworkOptions } from './config.ts';
 export { createNetns, deleteNetns, listNetns, netnsExists, netnsPath, execInNetns, NETNS_DIR } from './netns.ts';
 export { runCommand, type ExecResult } from './exec.ts';

@@ -6,9 +6,9 @@ import {
   addNetworkList, checkNetworkList, delNetworkList, ipv4Of,
   type CniInvocation, type CniNetworkList, type CniResult,
 } from './cni.ts';
-import { bridgeNetworkList, loopbackNetworkList, validateBridgeName } from './config.ts';
+import { bridgeNetworkList, validateBridgeName } from './config.ts';
 import { runCommand } from './exec.ts';
-import { createNetns, deleteNetns, listNetns, netnsExists, netnsPath, validateNetnsName } from './netns.ts';
+import { createNetns, deleteNetns, ipBinary, listNetns, netnsExists, netnsPath, validateNetnsName } from './netns.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** NetworkManagerOptions configure one node's task network. */
@@ -54,7 +54,6 @@ const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 export class NetworkManager {
   readonly options: Required<Omit<NetworkManagerOptions, 'ipMasq'>> & { ipMasq: boolean };
   readonly list: CniNetworkList;
-  private readonly loopback = loopbackNetworkList();
   private readonly ipamDir: string;
   private readonly cacheDir: string;
 
@@ -77,7 +76,7 @@ export class NetworkManager {
   }
 
   /**
-   * setup creates sandbox `id`'s namespace and attaches it (loopback, then bridge+host-local). If it
+   * setup creates sandbox `id`'s namespace with its loopback up and attaches it (bridge+host-local). If it
    * is already attached and CNI CHECK agrees, the existing attachment is returned unchanged.
    */
   async setup(id: string): Promise<Attachment> {
@@ -95,7 +94,6 @@ export class NetworkManager {
     if (cached || (await this.hasAllocation(id))) await this.detach(id, name, cached?.result);
     await createNetns(name);
     try {
-      await addNetworkList(this.loopback, this.invocation(id, name, 'lo'));
       const result = await addNetworkList(this.list, this.invocation(id, name, 'eth0'));
       await this.writeCache({ id, netns: name, result });
       return this.toAttachment(id, name, result);
@@ -158,9 +156,9 @@ export class NetworkManager {
   async destroy(): Promise<void> {
     for (const id of await this.ids()) await this.teardown(id);
     for (const id of new Set((await this.allocations()).values())) if (id) await this.detach(id, this.netnsName(id), undefined).catch(() => {});
-    const link = await runCommand('ip', ['link', 'show', this.options.bridge]);
+    const link = await runCommand(ipBinary(), ['link', 'show', this.options.bridge]);
     if (link.code === 0) {
-      const r = await runCommand('ip', ['link', 'delete', this.options.bridge, 'type', 'bridge']);
+      const r = await runCommand(ipBinary(), ['link', 'delete', this.options.bridge, 'type', 'bridge']);
       if (r.code !== 0) throw new NetworkError(ErrorCodes.NetworkDestroy, `cannot delete bridge ${this.options.bridge}: ${r.stderr.trim()}`, { bridge: this.options.bridge });
     }
     await rm(this.options.stateDir, { recursive: true, force: true });
@@ -173,7 +171,6 @@ export class NetworkManager {
     if (!exists) inv.netns = '';
     try {
       await delNetworkList(this.list, inv, prevResult);
-      if (exists) await delNetworkList(this.loopback, { ...inv, ifName: 'lo' });
     } catch (err) {
       throw new NetworkError(ErrorCodes.CniDel, `cannot release the network of ${id}: ${errorMessage(err)}`, { id }, { cause: err });
     }

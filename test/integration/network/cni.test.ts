@@ -1,4 +1,4 @@
-// Real CNI plugins (bridge + host-local + loopback from /usr/lib/cni) on real network namespaces.
+// Real CNI plugins (bridge + host-local from /usr/lib/cni) on real network namespaces (lo up by ip).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { access, mkdtemp, readdir, rm, unlink } from 'node:fs/promises';
