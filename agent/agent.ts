@@ -15,7 +15,7 @@
 import type { Subscription } from '@nats-io/transport-node';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
-import { errorMessage } from '../lib/index.ts';
+import { Limiter, errorMessage } from '../lib/index.ts';
 import { defaultBackoffOptions } from './backoff.ts';
 import { Journal, type LocalTask } from './journal.ts';
 import { AgentMetrics, startHttp } from './metrics.ts';
@@ -65,6 +65,7 @@ export class Agent {
     this.ctx = {
       o, d, backoff: defaultBackoffOptions(options.backoff), metrics: this.metrics, journal: this.journal, completed: this.completed, log, state, locks,
       logArchive: new LogArchive(join(options.stateDir, 'logs'), options.node, options.logRetention, (msg) => log.warn(msg)),
+      starts: new Limiter(Math.max(1, o.startConcurrency)),
       kick: () => convergence?.kick(),
     };
     convergence = new Convergence(this.ctx);

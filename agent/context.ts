@@ -5,7 +5,7 @@
  * mutable agent state here, each with what it means.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { Logger } from '../lib/index.ts';
+import type { Limiter, Logger } from '../lib/index.ts';
 import type { Binding, NodeSpec, Resources, TaskSpec } from '../api/index.ts';
 import type { ClusterStore, InformerView, RoBucket } from '../store/index.ts';
 import type { Keyring } from '../secrets/index.ts';
@@ -39,6 +39,12 @@ export interface AgentOptions {
   http?: { host: string; port: number };
   maxPods?: number;
   /**
+   * startConcurrency bounds the task starts in flight (network, image, container; default 4, twice
+   * this machine's 2 cores): 50 starts at once ran ~200 processes together and every one of them, the
+   * agent's own event loop included, waited on the CPU; a bound lets the first tasks run early.
+   */
+  startConcurrency?: number;
+  /**
    * storeIncarnation names the store this agent talks to (store/incarnation.ts). When it differs from
    * the one recorded in the state dir, NATS lost its data: running tasks are held (recovery.ts).
    */
@@ -57,9 +63,9 @@ export interface AgentOptions {
 /** ResolvedAgentOptions are AgentOptions with every timing and limit filled in. */
 export type ResolvedAgentOptions = Required<Omit<AgentOptions, 'http' | 'subnet' | 'labels' | 'addresses' | 'versions' | 'backoff' | 'storeIncarnation' | 'processMetrics' | 'logRetention'>> & AgentOptions;
 
-/** resolveAgentOptions fills in the defaults: 3 s heartbeat, 2 s resync, 250 ms probe tick, 10 s usage, 110 tasks. */
+/** resolveAgentOptions fills in the defaults: 3 s heartbeat, 2 s resync, 250 ms probe tick, 10 s usage, 110 tasks, 4 starts at once. */
 export function resolveAgentOptions(o: AgentOptions): ResolvedAgentOptions {
-  return { heartbeatMs: 3000, resyncMs: 2000, probeTickMs: 250, usageMs: 10_000, maxPods: 110, recoveryHoldMs: DEFAULT_RECOVERY_HOLD_MS, ...o };
+  return { heartbeatMs: 3000, resyncMs: 2000, probeTickMs: 250, usageMs: 10_000, maxPods: 110, startConcurrency: 4, recoveryHoldMs: DEFAULT_RECOVERY_HOLD_MS, ...o };
 }
 
 /** NodeSecrets is what opens this node's Secrets: its key ring and its own secrets bucket. */
@@ -161,6 +167,8 @@ export interface AgentContext {
   readonly state: AgentState;
   /** one operation per task at a time (task-locks.ts) */
   readonly locks: TaskLocks;
+  /** the bound on starts in flight (`startConcurrency`) */
+  readonly starts: Limiter;
   /** the node's Secret volumes, once its key ring is ready */
   volumes?: SecretVolumes;
   /** logs of removed containers: previous attempts and finished tasks (log-archive.ts) */

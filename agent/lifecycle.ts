@@ -34,14 +34,18 @@ export async function runStart(ctx: AgentContext, spec: TaskSpec, previous: Loca
   }
   await save(ctx, t);
   try {
-    const net = await ctx.d.network.setup(spec.id);
-    t.ip = net.ip;
     const auths = await pullAuths(spec, ctx.volumes);
     const image = await rt.ensureImage(spec.template.image, { ...(spec.template.imagePullPolicy ? { policy: spec.template.imagePullPolicy } : {}), ...(auths ? { auths } : {}) })
       .catch((err: unknown) => { throw namingImage(err, spec.template.image); });
     if (image?.pulled) recordEvent(ctx, 'Normal', 'Pulled', spec.id, `pulled image ${spec.template.image}${image.from ? ` from ${image.from}` : ''}`);
-    const secrets = await prepareSecrets(ctx, spec);
-    const { pid } = await rt.run(runRequest(spec, containerId, net.netnsPath, secrets));
+    // Bounded (startConcurrency): the steps below each run processes (ip, CNI plugins, runc); a pull
+    // above waits on the network, not the CPU, and holds no slot.
+    const { pid, net } = await ctx.starts.run(async () => {
+      const net = await ctx.d.network.setup(spec.id);
+      t.ip = net.ip;
+      const secrets = await prepareSecrets(ctx, spec);
+      return { net, ...(await rt.run(runRequest(spec, containerId, net.netnsPath, secrets))) };
+    });
     ctx.metrics.starts.inc({ result: 'ok' });
     recordEvent(ctx, 'Normal', 'Started', spec.id, `started container ${containerId} (pid ${pid}, ip ${net.ip})`);
     await markRunning(ctx, t, pid, net.ip);

@@ -23,3 +23,32 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
   if (failure) throw failure.err;
   return results;
 }
+
+/**
+ * Limiter bounds how many independently arriving jobs run at once (mapLimit's bound for work that
+ * does not come as one array): `run` waits for a free slot, first come first served.
+ */
+export class Limiter {
+  private active = 0;
+  private readonly queue: (() => void)[] = [];
+
+  constructor(readonly limit: number) {}
+
+  /** run calls `fn` once fewer than `limit` jobs are running, and resolves with its result. */
+  async run<R>(fn: () => Promise<R>): Promise<R> {
+    if (this.active >= this.limit) await new Promise<void>((resolve) => this.queue.push(resolve));
+    else this.active++;
+    try {
+      return await fn();
+    } finally {
+      const next = this.queue.shift();
+      if (next) next(); // the slot passes straight to the next job
+      else this.active--;
+    }
+  }
+
+  /** pending is how many jobs are running or waiting. */
+  get pending(): number {
+    return this.active + this.queue.length;
+  }
+}

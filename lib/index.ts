@@ -23,5 +23,5 @@ export { readdirIfExists, readdirSyncOrEmpty, readFileNoFollow } from './fs.ts';
 export { HashCounter } from './hash-counter.ts';
 export { Backoff, backoffDelay, nextBackoffDelay, sleep, type BackoffOptions } from './backoff.ts';
 export { writeFileAtomic, writeFileAtomicSync, tempPathFor, type AtomicWriteOptions } from './atomic-write.ts';
-export { mapLimit } from './concurrency.ts';
+export { Limiter, mapLimit } from './concurrency.ts';
 export { parseIpv4, parseIpv4Cidr, formatIpv4, ipv4InSubnet } from './ipv4.ts';
