@@ -112,3 +112,22 @@ export class LogFollower {
     this.fd = undefined;
   }
 }
+
+/**
+ * followLogFiles calls onLine for every line of a container's logs, from the first, until the
+ * container has exited (exit.json in `containerDir`) and its logs are drained, or `signal` aborts.
+ * Polls every 20 ms: log files are written by another process.
+ */
+export async function followLogFiles(containerDir: string, logDir: string, onLine: (line: LogLine) => void, signal?: AbortSignal): Promise<void> {
+  const followers = [new LogFollower(join(logDir, 'stdout.log'), 'stdout'), new LogFollower(join(logDir, 'stderr.log'), 'stderr')];
+  try {
+    for (;;) {
+      const done = fs.existsSync(join(containerDir, 'exit.json')) || !fs.existsSync(containerDir);
+      for (const f of followers) for (const l of f.poll()) onLine(l);
+      if (done || signal?.aborted) return;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  } finally {
+    for (const f of followers) f.close();
+  }
+}

@@ -9,29 +9,28 @@
 //   delete: SIGKILL if asked ─▶ runc delete ─▶ umount ─▶ leftover cgroups ─▶ rm -rf
 //
 // ROOT/containers/<id>/: config.json (or bundle/config.json on a tmpfs when given secretEnv), rootfs/ (empty mount point), init/, upper/, work/, logs/,
-// container.json, shim.pid, pid, exit.json. ROOT/names/<name> -> <id> makes names unique atomically.
+// and the state files of state-files.ts. ROOT/names/<name> -> <id> makes names unique atomically.
 import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { GitcellError, RuntimeError } from '../../lib/errors.ts';
 import { silentLogger, type Logger } from '../../lib/log.ts';
-import { ImageStore, type ResolvedImage } from '../image/index.ts';
+import { ImageStore } from '../image/index.ts';
 import { Snapshotter, chainIds } from '../snapshot/index.ts';
 import { cgroupsPathOf, DEFAULT_CGROUP_PARENT, oomEventsFile, removeCgroup } from './cgroups.ts';
 import { releaseBundle, writeBundle } from './bundle.ts';
 import { writeInitLayer } from './init.ts';
-import { LogFollower, readLogs, type LogLine } from './logs.ts';
+import { followLogFiles, readLogs, type LogLine } from './logs.ts';
 import { mountOverlay, overlayMount, overlayRootMount, unmount } from './mounts.ts';
-import { mergeEnv, validateOptions, type ContainerOptions } from './options.ts';
+import { argsOf, mergeEnv, validateOptions, type ContainerOptions } from './options.ts';
 import { Runc } from './runc.ts';
 import { spawnShim } from './shim.ts';
 import { buildSpec, DEFAULT_PATH } from './spec.ts';
-import { parseGroup, parsePasswd, resolveUser, type ResolvedUser } from './user.ts';
+import { resolveContainerUser } from './user.ts';
 import { applyCapabilities } from './capabilities.ts';
 import { containerRlimits } from './rlimits.ts';
 import { readdirSyncOrEmpty } from '../../lib/fs.ts';
-import { processAlive } from '../../lib/process.ts';
-import { writeFileAtomicSync } from '../../lib/atomic-write.ts';
+import { liveStatus, readJson, waitForFile, writeJsonAtomic } from './state-files.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** ContainerStatus: created (not started), starting, running, exited, or unknown (shim lost). */
@@ -91,6 +90,8 @@ export class ContainerManager {
   private readonly namesDir: string;
   private readonly cgroupParent: string;
   private readonly log: Logger;
+  /** container.json of each container seen, by id (immutable once written; forgotten on delete) */
+  private readonly records = new Map<string, ContainerRecord>();
   /** rlimits every container gets: DEFAULT_RLIMITS within this process's own hard limits (read once) */
   private readonly rlimits = containerRlimits();
 
@@ -143,7 +144,7 @@ export class ContainerManager {
       }
       const rootfsMount = plan.cwd ? undefined : overlayRootMount(plan);
       const chain = chainIds(image.diffIds);
-      const user = this.resolveUserOf(opts, image, chain);
+      const user = resolveContainerUser(opts, image, (path) => this.snapshots.readLayered(chain, path));
       const args = argsOf(image, opts);
       const env = mergeEnv([`PATH=${DEFAULT_PATH}`, `HOSTNAME=${hostname}`, `HOME=${user.home}`], mergeEnv(image.config.Env ?? [], mergeEnv(opts.env ?? [], opts.secretEnv ?? [])));
       const spec = buildSpec({
@@ -216,20 +217,25 @@ export class ContainerManager {
 
   /** inspect returns a container's record and live status (from its files; no runc call). */
   inspect(idOrName: string): ContainerInfo {
-    const id = this.resolveId(idOrName);
-    const p = this.pathsOf(id);
-    const record = readJson<ContainerRecord>(join(p.dir, 'container.json'));
-    if (!record) throw new RuntimeError(ErrorCodes.ContainerNotFound, `no container ${idOrName}`, { id: idOrName });
-    const exit = readJson<{ exitCode: number; oomKills: number; finishedAt: string }>(join(p.dir, 'exit.json'));
-    if (exit) return { ...record, status: 'exited', exit: { exitCode: exit.exitCode, oomKilled: exit.oomKills > 0, finishedAt: exit.finishedAt } };
-    const pid = readPid(join(p.dir, 'pid'));
-    const shim = readPid(join(p.dir, 'shim.pid'));
-    if (pid !== undefined) return { ...record, status: processAlive(pid) || (shim !== undefined && processAlive(shim)) ? 'running' : 'unknown', pid };
-    if (fs.existsSync(join(p.dir, 'shim.pid'))) {
-      // An empty shim.pid is a start in progress in this or another process.
-      return { ...record, status: shim === undefined || processAlive(shim) ? 'starting' : 'unknown' };
+    return this.inspectId(this.resolveId(idOrName), idOrName);
+  }
+
+  private inspectId(id: string, asked: string): ContainerInfo {
+    const record = this.recordOf(id);
+    if (!record) throw new RuntimeError(ErrorCodes.ContainerNotFound, `no container ${asked}`, { id: asked });
+    const live = liveStatus(join(this.dir, id));
+    if (live.status === 'exited') return { ...record, status: 'exited', exit: { exitCode: live.exit.exitCode, oomKilled: live.exit.oomKills > 0, finishedAt: live.exit.finishedAt } };
+    return { ...record, ...live };
+  }
+
+  /** recordOf reads container.json once per container: it is never rewritten after create. */
+  private recordOf(id: string): ContainerRecord | undefined {
+    let record = this.records.get(id);
+    if (!record) {
+      record = readJson<ContainerRecord>(join(this.dir, id, 'container.json'));
+      if (record) this.records.set(id, record);
     }
-    return { ...record, status: 'created' };
+    return record;
   }
 
   /** state is inspect under the name of the OCI runtime operation (the agent's vocabulary). */
@@ -237,13 +243,12 @@ export class ContainerManager {
     return this.inspect(idOrName);
   }
 
-  /** list returns every container of this root, oldest first. */
+  /** list returns every container of this root, oldest first (a directory without container.json is not one yet). */
   list(): ContainerInfo[] {
     const out: ContainerInfo[] = [];
     for (const id of readdirSyncOrEmpty(this.dir)) {
-      if (!fs.existsSync(join(this.dir, id, 'container.json'))) continue;
       try {
-        out.push(this.inspect(id));
+        if (this.recordOf(id)) out.push(this.inspectId(id, id));
       } catch {
         // deleted while listing
       }
@@ -326,6 +331,7 @@ export class ContainerManager {
     const left = removeCgroup(info.cgroupsPath);
     if (left.length) this.log.warn({ id: info.id, left }, 'cgroups still populated after delete');
     fs.rmSync(p.dir, { recursive: true, force: true });
+    this.records.delete(info.id);
     this.releaseName(info.name, info.id);
   }
 
@@ -336,39 +342,13 @@ export class ContainerManager {
 
   /**
    * followLogs calls onLine for every log line, from the first, until the container has exited and
-   * its logs are drained (or `signal` aborts). Polls every 20 ms: log files are written by another process.
+   * its logs are drained (or `signal` aborts).
    */
-  async followLogs(idOrName: string, onLine: (line: LogLine) => void, signal?: AbortSignal): Promise<void> {
-    const id = this.resolveId(idOrName);
-    const p = this.pathsOf(id);
-    const followers = [new LogFollower(join(p.logs, 'stdout.log'), 'stdout'), new LogFollower(join(p.logs, 'stderr.log'), 'stderr')];
-    try {
-      for (;;) {
-        const done = fs.existsSync(join(p.dir, 'exit.json')) || !fs.existsSync(p.dir);
-        for (const f of followers) for (const l of f.poll()) onLine(l);
-        if (done || signal?.aborted) return;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    } finally {
-      for (const f of followers) f.close();
-    }
+  followLogs(idOrName: string, onLine: (line: LogLine) => void, signal?: AbortSignal): Promise<void> {
+    const p = this.pathsOf(this.resolveId(idOrName));
+    return followLogFiles(p.dir, p.logs, onLine, signal);
   }
 
-  /**
-   * resolveUserOf resolves the process user: `runAsUser` (else `user`, else the image's USER) against
-   * the image's own passwd and group files, `runAsGroup` over the gid, then `runAsNonRoot` refuses
-   * uid 0 with E_CONTAINER_RUNASNONROOT (Kubernetes' "container has runAsNonRoot and image will run as root").
-   */
-  private resolveUserOf(opts: ContainerOptions, image: ResolvedImage, chain: string[]): ResolvedUser {
-    const spec = opts.runAsUser !== undefined ? String(opts.runAsUser) : (opts.user ?? image.config.User);
-    const resolved = resolveUser(spec, parsePasswd(this.snapshots.readLayered(chain, 'etc/passwd')), parseGroup(this.snapshots.readLayered(chain, 'etc/group')));
-    const user = opts.runAsGroup !== undefined ? { ...resolved, gid: opts.runAsGroup, additionalGids: resolved.additionalGids.filter((g) => g !== opts.runAsGroup) } : resolved;
-    if (opts.runAsNonRoot && user.uid === 0) {
-      const source = opts.runAsUser !== undefined ? 'runAsUser is 0' : opts.user ? `user "${opts.user}" is root` : `image ${image.ref} runs as root (USER "${image.config.User ?? ''}")`;
-      throw new RuntimeError(ErrorCodes.ContainerRunAsNonRoot, `runAsNonRoot is set but ${source}: set runAsUser to a non-zero uid or use an image with a non-root USER`, { field: 'runAsNonRoot', image: image.ref });
-    }
-    return user;
-  }
 
   /** resolveId accepts an id, a unique id prefix (>= 4 chars) or a name. */
   resolveId(idOrName: string): string {
@@ -418,73 +398,3 @@ export const START_TIMEOUT_MS = 120_000;
 
 const NAME_AS_HOST = /^[a-zA-Z0-9][a-zA-Z0-9.-]*$/;
 
-function argsOf(image: ResolvedImage, opts: ContainerOptions): string[] {
-  const entrypoint = opts.entrypoint ?? image.config.Entrypoint ?? [];
-  const cmd = opts.command ?? (opts.entrypoint ? [] : image.config.Cmd ?? []);
-  const args = [...entrypoint, ...cmd];
-  if (args.length === 0) throw new RuntimeError(ErrorCodes.ContainerInvalid, `container option command: image ${image.ref} has no Entrypoint or Cmd, give a command`, { field: 'command' });
-  return args;
-}
-
-/**
- * waitForFile resolves with the first of `names` to exist in `dir`, watching with inotify and
- * re-checking every 100 ms (inotify can miss a rename racing the watch setup). E_TIMEOUT on timeout.
- */
-export function waitForFile(dir: string, names: string[], timeoutMs?: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let watcher: fs.FSWatcher | undefined;
-    let timer: NodeJS.Timeout | undefined;
-    let deadline: NodeJS.Timeout | undefined;
-    const finish = (err: Error | undefined, name?: string): void => {
-      watcher?.close();
-      clearInterval(timer);
-      clearTimeout(deadline);
-      if (err) reject(err);
-      else resolve(name!);
-    };
-    const check = (): boolean => {
-      for (const n of names) if (fs.existsSync(join(dir, n))) {
-        finish(undefined, n);
-        return true;
-      }
-      if (!fs.existsSync(dir)) {
-        finish(new RuntimeError(ErrorCodes.ContainerNotFound, `container directory ${dir} disappeared`, { dir }));
-        return true;
-      }
-      return false;
-    };
-    try {
-      watcher = fs.watch(dir, () => void check());
-      watcher.on('error', () => undefined);
-    } catch {
-      // the poll below still works
-    }
-    if (check()) return;
-    timer = setInterval(check, 100);
-    if (timeoutMs !== undefined) {
-      deadline = setTimeout(() => finish(new RuntimeError(ErrorCodes.Timeout, `timed out after ${timeoutMs} ms waiting for ${names.join(' or ')} in ${dir}`, { dir })), timeoutMs);
-    }
-  });
-}
-
-function readJson<T>(path: string): T | undefined {
-  try {
-    return JSON.parse(fs.readFileSync(path, 'utf8')) as T;
-  } catch {
-    return undefined;
-  }
-}
-
-function writeJsonAtomic(path: string, value: unknown): void {
-  // A unique temp name per write: two writers of one container's state never collide.
-  writeFileAtomicSync(path, `${JSON.stringify(value, null, 2)}\n`);
-}
-
-function readPid(path: string): number | undefined {
-  try {
-    const n = Number(fs.readFileSync(path, 'utf8').trim());
-    return Number.isInteger(n) && n > 0 ? n : undefined;
-  } catch {
-    return undefined;
-  }
-}

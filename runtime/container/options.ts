@@ -1,5 +1,6 @@
 // Container options as callers give them, and their validation at the boundary: every refusal names
 // the field and the reason (E_CONTAINER_INVALID), so bad input from a manifest never reaches runc.
+import type { ResolvedImage } from '../image/index.ts';
 import { isAbsolute, posix } from 'node:path';
 import { RuntimeError } from '../../lib/errors.ts';
 import { applyCapabilities } from './capabilities.ts';
@@ -118,4 +119,13 @@ export function mergeEnv(base: readonly string[], over: readonly string[]): stri
     if (i > 0) map.set(e.slice(0, i), e);
   }
   return [...map.values()];
+}
+
+/** argsOf is the process's argv: the entrypoint (the option's, else the image's) then the command; E_CONTAINER_INVALID when empty. */
+export function argsOf(image: ResolvedImage, opts: ContainerOptions): string[] {
+  const entrypoint = opts.entrypoint ?? image.config.Entrypoint ?? [];
+  const cmd = opts.command ?? (opts.entrypoint ? [] : image.config.Cmd ?? []);
+  const args = [...entrypoint, ...cmd];
+  if (args.length === 0) throw new RuntimeError(ErrorCodes.ContainerInvalid, `container option command: image ${image.ref} has no Entrypoint or Cmd, give a command`, { field: 'command' });
+  return args;
 }

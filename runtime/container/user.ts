@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { GitcellError, RuntimeError } from '../../lib/errors.ts';
 import { readFileNoFollow } from '../../lib/fs.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
+import type { ResolvedImage } from '../image/index.ts';
+import type { ContainerOptions } from './options.ts';
 
 /** ResolvedUser is what the OCI spec's process.user needs, plus HOME for the environment. */
 export interface ResolvedUser {
@@ -99,4 +101,21 @@ export function readImageFile(rootfs: string, rel: string, maxBytes = 1024 * 102
 /** resolveImageUser resolves a user string against the files of a mounted root filesystem. */
 export function resolveImageUser(rootfs: string, user: string | undefined): ResolvedUser {
   return resolveUser(user, parsePasswd(readImageFile(rootfs, 'etc/passwd')), parseGroup(readImageFile(rootfs, 'etc/group')));
+}
+
+/**
+ * resolveContainerUser resolves the process user: `runAsUser` (else `user`, else the image's USER)
+ * against the image's own passwd and group files (`readLayered` reads a path through its layers),
+ * `runAsGroup` over the gid, then `runAsNonRoot` refuses uid 0 with E_CONTAINER_RUNASNONROOT
+ * (Kubernetes' "container has runAsNonRoot and image will run as root").
+ */
+export function resolveContainerUser(opts: ContainerOptions, image: ResolvedImage, readLayered: (path: string) => string): ResolvedUser {
+  const spec = opts.runAsUser !== undefined ? String(opts.runAsUser) : (opts.user ?? image.config.User);
+  const resolved = resolveUser(spec, parsePasswd(readLayered('etc/passwd')), parseGroup(readLayered('etc/group')));
+  const user = opts.runAsGroup !== undefined ? { ...resolved, gid: opts.runAsGroup, additionalGids: resolved.additionalGids.filter((g) => g !== opts.runAsGroup) } : resolved;
+  if (opts.runAsNonRoot && user.uid === 0) {
+    const source = opts.runAsUser !== undefined ? 'runAsUser is 0' : opts.user ? `user "${opts.user}" is root` : `image ${image.ref} runs as root (USER "${image.config.User ?? ''}")`;
+    throw new RuntimeError(ErrorCodes.ContainerRunAsNonRoot, `runAsNonRoot is set but ${source}: set runAsUser to a non-zero uid or use an image with a non-root USER`, { field: 'runAsNonRoot', image: image.ref });
+  }
+  return user;
 }
