@@ -16,6 +16,7 @@ import { connect, openClusterStore } from '../store/index.ts';
 import { NetworkManager } from '../runtime/index.ts';
 import { RuntimeAdapter, removeCgroup } from '../agent/index.ts';
 import { silentLogger } from '../lib/index.ts';
+import { COMPONENT_NODE_FLAGS } from '../lib/process.ts';
 import type { TaskSpec } from '../api/index.ts';
 
 const suffix = randomBytes(3).toString('hex');
@@ -85,7 +86,8 @@ async function runningCount(): Promise<number> {
 
 try {
   await buildBusyboxImage(imageRoot, 'localhost/busybox:bench');
-  agent = spawn(process.execPath, ['cli/bin.js', 'agent', '--node', node, '--nats', server.url, '--prefix', prefix, '--state-dir', stateDir,
+  // Started as `gitcell up` and the systemd unit start it (COMPONENT_NODE_FLAGS).
+  agent = spawn(process.execPath, [...COMPONENT_NODE_FLAGS, 'cli/bin.js', 'agent', '--node', node, '--nats', server.url, '--prefix', prefix, '--state-dir', stateDir,
     '--image-cache', imageRoot, '--subnet', subnet, '--bridge', bridge], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, GITCELL_LOG_LEVEL: 'warn' } });
   await waitFor('node registered', async () => (await store.nodes.get(node))?.value, 60_000);
   const cmd = ['sh', '-c', 'while true; do sleep 5; done'];

@@ -23,6 +23,7 @@ import { Supervisor, stopLeftovers } from './supervisor.ts';
 import { LiveView } from './view.ts';
 import { clusterCgroupParent, componentIdentity, nodeBridge, nodeCgroupParent, nodeName, nodeNetnsPrefix } from './naming.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
+import { COMPONENT_NODE_FLAGS } from '../../lib/process.ts';
 
 export { nodeName } from './naming.ts';
 
@@ -207,7 +208,7 @@ class UpCluster {
     const natsUrl = this.natsUrl!;
     const common = ['--nats', natsUrl, ...(controlCreds ? ['--creds', controlCreds] : []), '--prefix', o.prefix, '--replicas', String(this.replicas)];
     const add = (name: string, args: string[], stopGraceMs = 20_000) => {
-      const s = new Supervisor({ name, args: [BIN, ...args], logFile: join(stateDir, 'logs', `${name}.log`), pidDir: this.pidDir, stopGraceMs, log: this.log });
+      const s = new Supervisor({ name, args: [...COMPONENT_NODE_FLAGS, BIN, ...args], logFile: join(stateDir, 'logs', `${name}.log`), pidDir: this.pidDir, stopGraceMs, log: this.log });
       this.supervisors.push(s);
       s.start();
     };
