@@ -83,6 +83,17 @@ export function cpuMillisBetween(prev: CgroupSample, next: CgroupSample, elapsed
   return Math.round((next.cpuNanos - prev.cpuNanos) / 1e6 / elapsedMs * 1000);
 }
 
+/**
+ * usageMoved tells whether a task's usage changed enough to report it again in its status: by 10 %
+ * and at least 10 millicores of CPU, or by 10 % and at least 1 MiB of memory. A status write per
+ * running task every sample (every 10 s: 10 writes/s for 100 idle tasks) is what it saves.
+ */
+export function usageMoved(reported: { cpuMillis: number; memoryBytes: number } | undefined, next: { cpuMillis: number; memoryBytes: number }): boolean {
+  if (!reported) return true;
+  const moved = (a: number, b: number, floor: number): boolean => Math.abs(a - b) >= Math.max(floor, 0.1 * Math.max(a, b));
+  return moved(reported.cpuMillis, next.cpuMillis, 10) || moved(reported.memoryBytes, next.memoryBytes, 1 << 20);
+}
+
 /** cgroupDirs lists the directories of cgroup `path` in every mounted hierarchy (v1) or the unified one. */
 export async function cgroupDirs(path: string): Promise<string[]> {
   if (await isCgroupV2()) return [join(ROOT, path)];

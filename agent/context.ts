@@ -106,6 +106,8 @@ export interface Live {
   killing?: boolean;
   sample?: { at: number; s: CgroupSample };
   usage?: Resources;
+  /** the usage last written into the task's status (usage.ts reports it again once it moved) */
+  reported?: { cpuMillis: number; memoryBytes: number };
 }
 
 /** AgentState is everything the agent knows; see each field. */

@@ -1,9 +1,9 @@
 /**
  * Usage sampling: every `usageMs` the agent reads each followed container's cgroup, turns two
  * samples into CPU millicores (cgroup.ts) and memory working set, exports them as metrics and
- * reports them in the running task's status.
+ * reports them in the running task's status when they moved (`usageMoved`).
  */
-import { cpuMillisBetween, readCgroup } from './cgroup.ts';
+import { cpuMillisBetween, readCgroup, usageMoved } from './cgroup.ts';
 import type { AgentContext } from './context.ts';
 import { writeStatus } from './report.ts';
 
@@ -21,7 +21,10 @@ export async function sampleUsage(ctx: AgentContext): Promise<void> {
       ctx.metrics.cpu.set({ task: taskId }, l.usage.cpuMillis);
       ctx.metrics.memory.set({ task: taskId }, l.usage.memoryBytes);
       const t = ctx.state.records.get(taskId);
-      if (t?.phase === 'running') await writeStatus(ctx, t);
+      if (t?.phase === 'running' && usageMoved(l.reported, l.usage)) {
+        l.reported = l.usage;
+        await writeStatus(ctx, t);
+      }
     }
     l.sample = { at: now, s };
   }
