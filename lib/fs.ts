@@ -1,4 +1,4 @@
-import { closeSync, constants, openSync, readdirSync, readFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, openSync, readdirSync, readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 
 /**
@@ -39,4 +39,26 @@ export function readFileNoFollow(path: string): string {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * findExecutable returns `dir/name` for the first of `dirs` where `name` is executable, or undefined.
+ * Tools are spawned by absolute path: a bare name makes every spawn try each PATH entry in turn
+ * while the spawning process waits (eight failed execs for `ip` on a PATH with tool shims).
+ */
+export function findExecutable(name: string, dirs: readonly string[]): string | undefined {
+  for (const dir of dirs) {
+    try {
+      accessSync(`${dir}/${name}`, constants.X_OK);
+      return `${dir}/${name}`;
+    } catch {
+      // keep looking
+    }
+  }
+  return undefined;
+}
+
+/** pathDirs are the absolute directories of $PATH, in order. */
+export function pathDirs(): string[] {
+  return (process.env.PATH ?? '').split(':').filter((d) => d.startsWith('/'));
 }

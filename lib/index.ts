@@ -19,7 +19,7 @@ export {
 } from './errors.ts';
 export * from './error-codes.ts';
 export { createLogger, silentLogger, type Logger } from './log.ts';
-export { readdirIfExists, readdirSyncOrEmpty, readFileNoFollow } from './fs.ts';
+export { findExecutable, pathDirs, readdirIfExists, readdirSyncOrEmpty, readFileNoFollow } from './fs.ts';
 export { HashCounter } from './hash-counter.ts';
 export { Backoff, backoffDelay, nextBackoffDelay, sleep, type BackoffOptions } from './backoff.ts';
 export { writeFileAtomic, writeFileAtomicSync, tempPathFor, type AtomicWriteOptions } from './atomic-write.ts';

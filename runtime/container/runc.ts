@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { findExecutable, pathDirs } from '../../lib/fs.ts';
 import { GitcellError, RuntimeError } from '../../lib/errors.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
 
@@ -19,15 +20,8 @@ export interface RuncState {
 /** findRunc returns the runc binary: $GITCELL_RUNC, then PATH, then /usr/sbin/runc (Debian's). */
 export function findRunc(): string {
   if (process.env.GITCELL_RUNC) return process.env.GITCELL_RUNC;
-  for (const dir of [...(process.env.PATH ?? '').split(':').filter(Boolean), '/usr/sbin', '/usr/bin', '/sbin']) {
-    const p = `${dir}/runc`;
-    try {
-      fs.accessSync(p, fs.constants.X_OK);
-      return p;
-    } catch {
-      // keep looking
-    }
-  }
+  const found = findExecutable('runc', [...pathDirs(), '/usr/sbin', '/usr/bin', '/sbin']);
+  if (found) return found;
   throw new RuntimeError(ErrorCodes.ToolMissing, 'runc is not installed: run scripts/bootstrap.sh (Debian package runc)', { tool: 'runc' });
 }
 

@@ -1,4 +1,3 @@
-import { accessSync, constants } from 'node:fs';
 import { spawn } from 'node:child_process';
 
 /** ExecResult is what a finished child process left behind. */
@@ -44,18 +43,3 @@ export function runCommand(
   });
 }
 
-/**
- * findExecutable returns the absolute path of `name` in the first of `dirs` (then PATH) where it is
- * executable, or `name` itself when none has it (the spawn then fails with ENOENT, naming it).
- */
-export function findExecutable(name: string, dirs: string[]): string {
-  for (const dir of [...dirs, ...(process.env.PATH ?? '').split(':').filter((d) => d.startsWith('/'))]) {
-    try {
-      accessSync(`${dir}/${name}`, constants.X_OK);
-      return `${dir}/${name}`;
-    } catch {
-      // keep looking
-    }
-  }
-  return name;
-}

@@ -1,6 +1,7 @@
 import { NetworkError } from '../../lib/errors.ts';
 import { readdirIfExists } from '../../lib/fs.ts';
-import { findExecutable, runCommand } from './exec.ts';
+import { runCommand } from './exec.ts';
+import { findExecutable, pathDirs } from '../../lib/fs.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** NETNS_DIR is where `ip netns` keeps its bind-mounted namespaces (iproute2's fixed location). */
@@ -68,11 +69,8 @@ export function execInNetns(name: string, argv: string[], options: { timeoutMs?:
 
 let ipPath: string | undefined;
 
-/**
- * ipBinary is iproute2's `ip` as an absolute path, looked up once: a bare `ip` makes every spawn try
- * each PATH entry in turn (eight failed execs on a PATH with tool shims) while the caller waits.
- */
+/** ipBinary is iproute2's `ip` by absolute path (lib findExecutable), looked up once. */
 export function ipBinary(): string {
-  ipPath ??= findExecutable('ip', ['/usr/sbin', '/sbin', '/usr/bin', '/bin']);
+  ipPath ??= findExecutable('ip', ['/usr/sbin', '/sbin', '/usr/bin', '/bin', ...pathDirs()]) ?? 'ip';
   return ipPath;
 }
