@@ -95,6 +95,9 @@ export class Agent {
       const h = await startHttp(this.metrics, problem, o.http.host, o.http.port);
       this.server = h.server;
       this.httpUrl = h.url;
+      // Published in the node record at once, for Prometheus discovery (reconciler/monitor/sd.ts).
+      state.metricsUrl = h.url;
+      void heartbeat(ctx);
     }
     this.timers.push(setInterval(() => void heartbeat(ctx), o.heartbeatMs));
     this.timers.push(setInterval(() => ctx.kick(), o.resyncMs));

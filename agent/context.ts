@@ -145,6 +145,8 @@ export interface AgentState {
   lastPassAt: number;
   /** when this agent process started (ISO), reported in the node record */
   startedAt: string;
+  /** the agent's /metrics endpoint once it listens, reported in the node record (Prometheus discovery) */
+  metricsUrl?: string;
 }
 
 /** newAgentState is the state of an agent that knows nothing yet. */

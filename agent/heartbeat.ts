@@ -16,6 +16,7 @@ export interface NodeFacts {
   sealingKey?: string;
   startedAt: string;
   now: number;
+  metricsUrl?: string;
 }
 
 /** nodeRecord is this node's record, pure; allocatable is the whole capacity plus the task limit. */
@@ -29,6 +30,7 @@ export function nodeRecord(o: ResolvedAgentOptions, f: NodeFacts): NodeRecord {
     allocatable: cap,
     addresses: o.addresses ?? [],
     ...(o.subnet ? { subnet: o.subnet } : {}),
+    ...(f.metricsUrl ? { metricsUrl: f.metricsUrl } : {}),
     runtime: { runc: o.versions?.runc ?? 'unknown', kernel: o.versions?.kernel ?? 'unknown', agentVersion: AGENT_VERSION },
     images: f.images,
     ...(f.sealingKey ? { sealingKey: f.sealingKey } : {}),
@@ -43,7 +45,7 @@ export async function heartbeat(ctx: AgentContext): Promise<void> {
   if (ctx.state.stopped) return;
   const images = await ctx.d.runtime.images().catch(() => []);
   const sealingKey = ctx.d.secrets?.keyring.publicKeyPem();
-  const rec = nodeRecord(ctx.o, { images, ...(sealingKey ? { sealingKey } : {}), startedAt: ctx.state.startedAt, now: Date.now() });
+  const rec = nodeRecord(ctx.o, { images, ...(sealingKey ? { sealingKey } : {}), ...(ctx.state.metricsUrl ? { metricsUrl: ctx.state.metricsUrl } : {}), startedAt: ctx.state.startedAt, now: Date.now() });
   try {
     await ctx.d.store.nodes.put(ctx.o.node, rec);
     ctx.metrics.heartbeats.inc({ result: 'ok' });

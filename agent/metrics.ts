@@ -2,8 +2,8 @@
  * The agent's Prometheus metrics (prom-client, one registry per agent so several agents in one
  * process, as in tests, do not collide) and its HTTP endpoint: /healthz and /metrics.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { serveMonitoring, type HealthCheck } from '../lib/metrics-http.ts';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** AgentMetrics are the series the agent updates. */
@@ -27,30 +27,10 @@ export class AgentMetrics {
 }
 
 /** HealthCheck answers /healthz: undefined when healthy, else the reason. */
-export type HealthCheck = () => string | undefined;
+export type { HealthCheck } from '../lib/metrics-http.ts';
 
-/** startHttp serves /healthz and /metrics on host:port (port 0 picks a free one). */
+/** startHttp serves the agent's /healthz and /metrics on host:port (port 0 picks a free one; lib/metrics-http.ts). */
 export async function startHttp(metrics: AgentMetrics, health: HealthCheck, host: string, port: number): Promise<{ server: Server; url: string }> {
-  const server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET') {
-      res.writeHead(405).end();
-    } else if (path === '/healthz') {
-      const problem = health();
-      res.writeHead(problem ? 503 : 200, { 'content-type': 'text/plain' }).end(problem ?? 'ok');
-    } else if (path === '/metrics') {
-      metrics.registry.metrics().then(
-        (body) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body),
-        (err: Error) => res.writeHead(500).end(err.message),
-      );
-    } else {
-      res.writeHead(404).end('not found: try /healthz or /metrics');
-    }
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  const addr = server.address() as AddressInfo;
-  return { server, url: `http://${addr.address}:${addr.port}` };
+  const { server, url } = await serveMonitoring({ registry: metrics.registry, health, host, port });
+  return { server, url };
 }

@@ -235,6 +235,8 @@ export interface NodeRecord {
   addresses: string[];
   /** CIDR from which this node's tasks get their IPs. */
   subnet?: string;
+  /** the agent's /metrics and /healthz endpoint (http://host:port), for Prometheus discovery */
+  metricsUrl?: string;
   runtime: { runc: string; kernel: string; agentVersion: string };
   /** Images present on the node, for image locality scoring. */
   images: string[];

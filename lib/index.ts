@@ -25,3 +25,5 @@ export { Backoff, backoffDelay, nextBackoffDelay, sleep, type BackoffOptions } f
 export { writeFileAtomic, writeFileAtomicSync, tempPathFor, type AtomicWriteOptions } from './atomic-write.ts';
 export { Limiter, mapLimit } from './concurrency.ts';
 export { parseIpv4, parseIpv4Cidr, formatIpv4, ipv4InSubnet } from './ipv4.ts';
+export { serveMonitoring, parseHostPort, type HealthCheck, type JsonRoute, type MonitoringEndpoint } from './metrics-http.ts';
+export { freePort } from './net.ts';

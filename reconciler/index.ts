@@ -11,3 +11,4 @@ export * from './git/index.ts';
 export * from './service/index.ts';
 export * from './plan/index.ts';
 export * from './notify/index.ts';
+export * from './monitor/index.ts';

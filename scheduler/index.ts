@@ -25,6 +25,7 @@ export { buildSnapshot, snapshotNode, type StoreView } from './snapshot.ts';
 export { formatReasons } from './explain.ts';
 export { createPrng, type Prng } from './prng.ts';
 export { SchedulerService, defaultServiceOptions, type SchedulerServiceOptions, type PassReport } from './service/service.ts';
+export { SchedulerMetrics } from './service/metrics.ts';
 export { planPass, type PassPlan, type PassInput, type PassTimings, type Unbind } from './service/plan.ts';
 export { EventLimiter, type EventLimiterOptions } from './service/event-limiter.ts';
 export { parseDocument, parseSnapshot, parseTasks, E_SCHEDULE_INPUT } from './input.ts';

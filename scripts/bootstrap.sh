@@ -23,6 +23,9 @@ declare -A want=(
   [openssl]=openssl
   [nft]=nftables
   [dnsmasq]=dnsmasq-base
+  # metrics engine and alert routing (`gitcell up` starts Prometheus; reconciler/monitor)
+  [prometheus]=prometheus
+  [prometheus-alertmanager]=prometheus-alertmanager
   [gcc]=gcc
   # `gitcell completion zsh|fish` is tested in the shells themselves
   [zsh]=zsh

@@ -10,6 +10,8 @@ import { closeConnection, connectFromOptions, openClusterStore, parseReplicas, r
 import { createSource, sourceNameOf, ensureSigningKey, parseListen, type ReconcilerService, parseVerifyMode, prepareTrustStore, VERIFY_MODES, runSecretDistributor, syncKeyBackup, type BackupStore, startReconcilerService, DEFAULT_POLL_MS, DEFAULT_SETTLE, type DesiredRecord, type SyncRecord } from '../../reconciler/index.ts';
 import { Keyring, openSecret } from '../../secrets/index.ts';
 import { runNotifier } from '../../reconciler/notify/index.ts';
+import { checkMonitoringFlags, startMonitoring, type ReconcilerMonitoring } from '../reconciler-monitoring.ts';
+import type { LeaderContext } from '../../store/index.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
 import { addGitAuthOptions, gitAuthFromFlags, type GitAuthFlags } from '../git-auth.ts';
 import { ROLLBACK_FLAG_VALUES, type RollbackFlag } from '../../reconciler/git/index.ts';
@@ -39,6 +41,8 @@ interface ReconcilerOptions extends GitAuthFlags {
   trustedGpgKeys?: string;
   signingKey?: string;
   autoRollback: string;
+  http?: string;
+  scrape?: string[];
 }
 
 /** readSecret reads a one-line secret from the file a flag names; E_USAGE naming the flag otherwise. */
@@ -86,7 +90,9 @@ export function registerReconciler(program: Command): void {
     .option('--allowed-signers <file>', 'SSH allowed_signers file (ssh-keygen -Y verify format) of keys whose signed commits are applied')
     .option('--trusted-gpg-keys <file>', 'armored OpenPGP public keys whose signed commits are applied')
     .option('--auto-rollback <mode>', `when a rollout fails: ${ROLLBACK_FLAG_VALUES.join(', ')} (revert: on the followed branch unless .gitcell.yaml says otherwise; branch: push the revert to a branch gitcell/revert-<commit> and leave a protected followed branch alone; off)`, 'revert')
-    .option('--signing-key <file>', "the cluster's SSH key signing gitcell's revert commits, always in the allowed list (default <state-dir>/git-signing/id_ed25519, generated on first start)"))
+    .option('--signing-key <file>', "the cluster's SSH key signing gitcell's revert commits, always in the allowed list (default <state-dir>/git-signing/id_ed25519, generated on first start)")
+    .option('--http <host:port>', '/metrics, /healthz and /sd (Prometheus HTTP service discovery of the control plane, agents and task ports named "metrics") here; off when not given')
+    .option('--scrape <component=url>', 'another control-plane endpoint /sd lists, e.g. scheduler=http://127.0.0.1:9471 (repeatable)', (v: string, acc: string[] = []) => [...acc, v]))
     .action((opts: ReconcilerOptions) => runReconciler(opts));
 }
 
@@ -109,6 +115,7 @@ function parseRollbackFlag(value: string): RollbackFlag {
 }
 
 function parseReconcilerFlags(opts: ReconcilerOptions): ReconcilerFlags {
+  checkMonitoringFlags(opts);
   if (opts.webhookListen && !opts.webhookSecretFile) {
     throw new UsageError(ErrorCodes.Usage, '--webhook-listen needs --webhook-secret-file: an unsigned webhook would let anyone trigger fetches', { flag: '--webhook-secret-file' });
   }
@@ -182,19 +189,21 @@ async function runReconciler(opts: ReconcilerOptions): Promise<void> {
     await exitOnStoreReset(nc, { prefix: opts.prefix, log, component: 'reconciler' });
   } catch (err) {
     await replica.svc?.stop().catch(() => undefined);
+    await replica.monitoring?.close().catch(() => undefined);
     await source.stop().catch(() => undefined);
     await closeConnection(nc).catch(() => undefined);
     rmSync(join(stateDir, 'git-trust', String(process.pid)), { recursive: true, force: true });
     throw err;
   }
   const svc = replica.svc!;
-  log.info({ repo: opts.repo, branch: opts.branch, replicas: replica.replicas, source: svc.sourceName, webhook: svc.webhook?.url }, 'reconciler running');
+  log.info({ repo: opts.repo, branch: opts.branch, replicas: replica.replicas, source: svc.sourceName, webhook: svc.webhook?.url, http: replica.monitoring?.url }, 'reconciler running');
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
   log.info('reconciler stopping');
   await svc.stop();
+  await replica.monitoring?.close();
   await closeConnection(nc);
   rmSync(join(stateDir, 'git-trust', String(process.pid)), { recursive: true, force: true });
 }
@@ -210,6 +219,7 @@ interface Replica {
   log: Logger;
   replicas?: number;
   svc?: ReconcilerService;
+  monitoring?: ReconcilerMonitoring;
 }
 
 /** startReplica opens the store and the sealing keys and starts the reconciler service with the leader's side jobs. */
@@ -224,24 +234,15 @@ async function startReplica(r: Replica): Promise<void> {
     log.info({ restored, active: keyring.activeKeyId }, 'sealing keys backed up in the store');
   }
   const { settleMaxMs, expectNodes } = flags;
+  const mon = (r.monitoring = await startMonitoring(opts, store, nc, log));
+  const sourceName = opts.name ?? sourceNameOf(source.branch);
   r.svc = await startReconcilerService({
     store,
     source,
     sealingKeys: (id) => keyring.privateKey(id),
-    // The leader also delivers Secrets to the nodes that run their tasks, re-sealed per node,
-    // and tells the Receivers in Git (forge commit statuses, webhooks) what became of each commit.
-    whileLeading: (ctx) =>
-      Promise.all([
-        runSecretDistributor({ store, keyring, signal: ctx.signal, log, replicas, ...(opts.allowPlaintextSecrets ? { allowPlaintextSecrets: true } : {}) }).done,
-        runNotifier({
-          store,
-          sourceName: opts.name ?? sourceNameOf(source.branch),
-          git: { gitdir: source.gitdir, ref: source.trackingRef },
-          openSecret: (secret) => openSecret(secret, { privateKeyFor: (id) => keyring.privateKey(id), allowPlaintextSecrets: opts.allowPlaintextSecrets ?? false }),
-          signal: ctx.signal,
-          log,
-        }).done,
-      ]),
+    whileLeading: (ctx) => leaderJobs(r, ctx, { store, keyring, replicas, mon }),
+    onReconciled: (_rev, outcome) => mon.onReconciled(sourceName, outcome),
+    onRollback: (_rev, outcome) => mon.onRollback(sourceName, outcome),
     ...(opts.name ? { sourceName: opts.name } : {}),
     ...(opts.identity ? { identity: opts.identity } : {}),
     ...(opts.webhookListen ? { webhook: { listen: opts.webhookListen, secret: flags.webhookSecret! } } : {}),
@@ -253,4 +254,28 @@ async function startReplica(r: Replica): Promise<void> {
     ...(settleMaxMs > 0 ? { settleNodes: { quietMs: Math.min(DEFAULT_SETTLE.quietMs, settleMaxMs), maxMs: settleMaxMs, ...(expectNodes ? { expectNodes } : {}) } } : {}),
     log,
   });
+}
+
+/**
+ * leaderJobs run while this replica leads: it delivers Secrets to the nodes that run their tasks
+ * (re-sealed per node), tells the Receivers in Git (forge commit statuses, webhooks) what became of
+ * each commit, and says so in its leader gauge.
+ */
+function leaderJobs(r: Replica, ctx: LeaderContext, d: { store: Parameters<typeof runSecretDistributor>[0]['store'] & Parameters<typeof runNotifier>[0]['store']; keyring: Keyring; replicas: number; mon: ReconcilerMonitoring }): Promise<unknown> {
+  const { opts, source, log } = r;
+  const { store, keyring, mon } = d;
+  mon.setLeader(true);
+  ctx.signal.addEventListener('abort', () => mon.setLeader(false), { once: true });
+  return Promise.all([
+    runSecretDistributor({ store, keyring, signal: ctx.signal, log, replicas: d.replicas, ...(opts.allowPlaintextSecrets ? { allowPlaintextSecrets: true } : {}) }).done,
+    runNotifier({
+      store,
+      sourceName: opts.name ?? sourceNameOf(source.branch),
+      git: { gitdir: source.gitdir, ref: source.trackingRef },
+      openSecret: (secret) => openSecret(secret, { privateKeyFor: (id) => keyring.privateKey(id), allowPlaintextSecrets: opts.allowPlaintextSecrets ?? false }),
+      signal: ctx.signal,
+      log,
+      onResult: (receiver, res) => mon.onNotification(receiver, res),
+    }).done,
+  ]);
 }

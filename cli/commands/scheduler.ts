@@ -5,9 +5,9 @@ import { exitOnStoreReset } from '../store-reset.ts';
 function usage(cmd: Command, message: string): never {
   cmd.error(`error: ${message}`, { exitCode: 2, code: ErrorCodes.Usage });
 }
-import { createLogger, errorMessage, ErrorCodes } from '../../lib/index.ts';
+import { createLogger, errorMessage, ErrorCodes, parseHostPort, serveMonitoring, type MonitoringEndpoint } from '../../lib/index.ts';
 import { connectFromOptions, openClusterStore, parseReplicas, replicasFor, splitServers } from '../../store/index.ts';
-import { modeOptions, SchedulerService, SCHEDULING_MODES, type SchedulingMode } from '../../scheduler/index.ts';
+import { modeOptions, SchedulerMetrics, SchedulerService, SCHEDULING_MODES, type SchedulingMode } from '../../scheduler/index.ts';
 
 interface SchedulerFlags {
   nats?: string;
@@ -20,6 +20,7 @@ interface SchedulerFlags {
   leaseMs: string;
   heartbeatGraceMs: string;
   requeueGraceMs: string;
+  http?: string;
 }
 
 function ms(cmd: Command, flag: string, value: string): number {
@@ -46,6 +47,7 @@ export function registerScheduler(program: Command): void {
     .option('--lease-ms <ms>', 'leader lease period', '15000')
     .option('--heartbeat-grace-ms <ms>', 'a node whose heartbeat is older takes no new tasks', '15000')
     .option('--requeue-grace-ms <ms>', 'a node whose heartbeat is older loses its tasks to pending', '40000')
+    .option('--http <host:port>', '/metrics and /healthz here (off when not given)')
     .action(async (flags: SchedulerFlags, cmd: Command) => {
       if (!(flags.mode in SCHEDULING_MODES)) {
         usage(cmd, `--mode: "${flags.mode}" is not one of ${Object.keys(SCHEDULING_MODES).join(', ')}`);
@@ -55,10 +57,12 @@ export function registerScheduler(program: Command): void {
         usage(cmd, '--requeue-grace-ms must be at least --heartbeat-grace-ms');
       }
       const leaseMs = ms(cmd, '--lease-ms', flags.leaseMs);
+      const http = flags.http === undefined ? undefined : parseHostPort(flags.http, '--http');
       const wanted = flags.replicas === undefined ? undefined : parseReplicas(flags.replicas);
       const log = createLogger('scheduler');
       const nc = await connectFromOptions({ ...(flags.nats ? { nats: flags.nats } : {}), stateDir: flags.stateDir, ...(flags.creds ? { creds: flags.creds } : {}), name: 'gitcell scheduler' });
       const replicas = wanted ?? replicasFor(nc, flags.nats ? splitServers(flags.nats).length : 1);
+      let endpoint: MonitoringEndpoint | undefined;
       try {
         const store = await openClusterStore(nc, { prefix: flags.prefix, replicas, log });
         const service = new SchedulerService(store, {
@@ -68,10 +72,12 @@ export function registerScheduler(program: Command): void {
           core: modeOptions(flags.mode as SchedulingMode),
           log,
         });
-        service.start();
+        const metrics = new SchedulerMetrics();
+        service.start((report) => metrics.observePass(report));
+        endpoint = http ? await serveMonitoring({ registry: metrics.registry, health: () => (nc.isClosed() ? 'NATS connection closed' : undefined), ...http }) : undefined;
         // NATS lost its data: start over (the supervisor or systemd restarts us) on the new buckets.
         await exitOnStoreReset(nc, { prefix: flags.prefix, log, component: 'scheduler' });
-        log.info({ identity: service.options.identity, mode: flags.mode, replicas }, 'scheduler: started, running for leadership');
+        log.info({ identity: service.options.identity, mode: flags.mode, replicas, http: endpoint?.url }, 'scheduler: started, running for leadership');
         await new Promise<void>((resolve) => {
           process.once('SIGINT', () => resolve());
           process.once('SIGTERM', () => resolve());
@@ -81,6 +87,7 @@ export function registerScheduler(program: Command): void {
         log.error({ err: errorMessage(err) }, 'scheduler: failed');
         throw err;
       } finally {
+        await endpoint?.close();
         await nc.close();
       }
     });

@@ -16,6 +16,7 @@ interface UpFlags {
   capacity: string;
   view?: boolean;
   subnetBase: string;
+  prometheus?: string;
 }
 
 /**
@@ -36,6 +37,7 @@ export function registerUp(program: Command): void {
     .option('--prefix <prefix>', 'bucket name prefix', DEFAULT_PREFIX)
     .option('--subnet-base <a.b>', 'node i gets the task subnet <a.b>.<i>.0/24', '10.88')
     .option('--no-view', 'no live view, even on a TTY (periodic log lines instead)')
+    .option('--prometheus <url>', 'use this Prometheus instead of starting one (point its http_sd_configs at the /sd URL up prints)')
     .action(async (f: UpFlags) => {
       const nodes = Number(f.nodes);
       if (!Number.isInteger(nodes) || nodes < 1) throw new UsageError(ErrorCodes.Usage, `--nodes "${f.nodes}": expected a positive whole number`, { flag: '--nodes' });
@@ -47,6 +49,7 @@ export function registerUp(program: Command): void {
       if (replicas !== undefined && replicas > 1 && !f.nats) {
         throw new UsageError(ErrorCodes.Usage, `--replicas ${replicas} needs --nats: the embedded server is a single server (R1)`, { flag: '--replicas' });
       }
+      if (f.prometheus && !/^https?:\/\/\S+$/.test(f.prometheus)) throw new UsageError(ErrorCodes.Usage, `--prometheus "${f.prometheus}": expected an http(s) URL`, { flag: '--prometheus' });
       if (nodes > 254) throw new UsageError(ErrorCodes.Usage, `--nodes ${nodes}: at most 254 (one /24 per node)`, { flag: '--nodes' });
       await runUp({
         subnetBase: f.subnetBase,
@@ -59,6 +62,7 @@ export function registerUp(program: Command): void {
         prefix: f.prefix,
         capacity: f.capacity,
         tty: f.view !== false && process.stdout.isTTY === true,
+        ...(f.prometheus ? { prometheus: f.prometheus } : {}),
       });
     });
 }

@@ -21,6 +21,7 @@ import { ensureSampleImages } from './images.ts';
 import { ensureStateRepo, followsDirectly } from './repo.ts';
 import { Supervisor, stopLeftovers } from './supervisor.ts';
 import { LiveView } from './view.ts';
+import { planMonitoring, type UpMonitoring } from './monitoring.ts';
 import { clusterCgroupParent, componentIdentity, nodeBridge, nodeCgroupParent, nodeName, nodeNetnsPrefix } from './naming.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
 import { COMPONENT_NODE_FLAGS } from '../../lib/process.ts';
@@ -45,6 +46,8 @@ export interface UpOptions {
   subnetBase: string;
   /** live view on a TTY (default: when stdout is one) */
   tty: boolean;
+  /** an existing Prometheus (its URL) instead of starting one */
+  prometheus?: string;
 }
 
 /**
@@ -86,7 +89,8 @@ export async function runUp(o: UpOptions): Promise<void> {
     const store = await up.openStore();
     // 3. Repository and images.
     const repo = await up.prepareRepo();
-    // 4. Components, then what a user reads and the store's incarnation.
+    // 4. Components (and Prometheus), then what a user reads and the store's incarnation.
+    up.monitoring = await planMonitoring(up.stateDir, o.prometheus);
     up.startComponents(repo);
     up.printSummary(repo, t0);
     up.view = up.showView(store, repo);
@@ -118,6 +122,7 @@ class UpCluster {
   stopping = false;
   readonly supervisors: Supervisor[] = [];
   view: LiveView | undefined;
+  monitoring: UpMonitoring | undefined;
 
   constructor(readonly o: UpOptions) {
     this.stateDir = resolve(o.stateDir);
@@ -207,16 +212,19 @@ class UpCluster {
     const { o, stateDir, controlCreds } = this;
     const natsUrl = this.natsUrl!;
     const common = ['--nats', natsUrl, ...(controlCreds ? ['--creds', controlCreds] : []), '--prefix', o.prefix, '--replicas', String(this.replicas)];
-    const add = (name: string, args: string[], stopGraceMs = 20_000) => {
-      const s = new Supervisor({ name, args: [...COMPONENT_NODE_FLAGS, BIN, ...args], logFile: join(stateDir, 'logs', `${name}.log`), pidDir: this.pidDir, stopGraceMs, log: this.log });
+    const add = (name: string, args: string[], stopGraceMs = 20_000, command?: string) => {
+      const s = new Supervisor({ name, args: command ? args : [...COMPONENT_NODE_FLAGS, BIN, ...args], ...(command ? { command } : {}), logFile: join(stateDir, 'logs', `${name}.log`), pidDir: this.pidDir, stopGraceMs, log: this.log });
       this.supervisors.push(s);
       s.start();
     };
+    const mon = this.monitoring!;
     // Stable identities: a restarted reconciler or scheduler takes its lease back at once. The
     // reconciler knows how many nodes there are: on a new or rebuilt store, tasks are created once
     // all of them registered (and re-reported what they run).
-    add('reconciler', ['reconciler', '--repo', repo, '--state-dir', stateDir, '--identity', componentIdentity(stateDir, 'reconciler'), '--expect-nodes', String(o.nodes), ...common]);
-    add('scheduler', ['scheduler', '--state-dir', stateDir, '--identity', componentIdentity(stateDir, 'scheduler'), ...common]);
+    add('reconciler', ['reconciler', '--repo', repo, '--state-dir', stateDir, '--identity', componentIdentity(stateDir, 'reconciler'), '--expect-nodes', String(o.nodes),
+      '--http', mon.reconcilerHttp, '--scrape', `scheduler=http://${mon.schedulerHttp}`, ...common]);
+    add('scheduler', ['scheduler', '--state-dir', stateDir, '--identity', componentIdentity(stateDir, 'scheduler'), '--http', mon.schedulerHttp, ...common]);
+    if (mon.prometheus) add('prometheus', mon.prometheus.args, 20_000, mon.prometheus.command);
     this.nodes.forEach((node, i) => {
       // External NATS with --creds: the agents use them too (the server knows nothing of up's per-node seeds).
       add(`agent-${node}`, agentArgs({ i: i + 1, natsUrl, seedFile: (o.nats && o.creds) || this.ids.agentSeedFiles.get(node)!, stateDir, capacity: o.capacity, prefix: o.prefix, subnetBase: o.subnetBase }), 90_000);
@@ -235,6 +243,7 @@ class UpCluster {
       `  repository   ${repo}${existsSync(join(repo, '.git')) ? `   (commit here: git -C ${repo} commit -am "...")` : ''}`,
       `  NATS         ${natsUrl}${controlCreds ? `   (credentials ${controlCreds})` : ''}${caFile ? `   (TLS, CA ${caFile})` : ''}   (replicas ${this.replicas})`,
       `  state        ${stateDir}   (logs in ${join(stateDir, 'logs')})`,
+      ...(this.monitoring ? [`  prometheus   ${this.monitoring.prometheusUrl}   (targets from ${this.monitoring.sdUrl})`] : []),
       `  try          npx gitcell get tasks ${find}`,
       `               npx gitcell status ${find}`,
     ];

@@ -16,12 +16,15 @@ import { dirname, join } from 'node:path';
 import type { Logger } from '../../lib/log.ts';
 import { processAlive, WATCHDOG_SCRIPT } from '../../lib/process.ts';
 import { nextBackoffDelay } from '../../lib/backoff.ts';
+import { PROMETHEUS_BIN } from '../../reconciler/monitor/prometheus.ts';
 
 /** SupervisorOptions: what to run and where its output goes. */
 export interface SupervisorOptions {
   name: string;
-  /** argv after the node binary, e.g. [cli/bin.js, 'scheduler', ...] */
+  /** argv after the binary, e.g. [cli/bin.js, 'scheduler', ...] */
   args: string[];
+  /** the binary (absolute); default this Node.js (gitcell components), else e.g. /usr/bin/prometheus */
+  command?: string;
   logFile: string;
   /** directory of the pid files (`<state>/pids`) */
   pidDir: string;
@@ -79,13 +82,14 @@ export class Supervisor {
   start(): void {
     if (this.stopping) return;
     const fd = openSync(this.o.logFile, 'a');
-    writeSync(fd, `--- ${new Date().toISOString()} gitcell up: starting ${this.o.name}: node ${this.o.args.join(' ')}\n`);
+    const command = this.o.command ?? process.execPath;
+    writeSync(fd, `--- ${new Date().toISOString()} gitcell up: starting ${this.o.name}: ${command} ${this.o.args.join(' ')}\n`);
     // Its own process group: a terminal's Ctrl-C reaches only `gitcell up`, which then stops the
     // components in order (agents first, while NATS still runs).
     // Under a small sh watchdog holding a pipe from us (like the embedded nats-server): if `gitcell
     // up` dies in any way the pipe closes and the component gets SIGTERM, so agents still stop
     // their tasks and nothing outlives its owner.
-    const child = spawn('/bin/sh', ['-c', WATCHDOG_SCRIPT, `gitcell-${this.o.name}`, this.pidFile, process.execPath, ...this.o.args], {
+    const child = spawn('/bin/sh', ['-c', WATCHDOG_SCRIPT, `gitcell-${this.o.name}`, this.pidFile, command, ...this.o.args], {
       stdio: ['pipe', fd, fd],
       detached: true,
       env: { ...process.env, GITCELL_COMPONENT: this.o.name },
@@ -180,7 +184,7 @@ export async function stopLeftovers(pidDir: string, stateDir: string, graceMs = 
     } catch {
       // gone
     }
-    if (pid > 0 && /cli\/(bin|entry)\.js\0/.test(cmd) && cmd.includes(stateDir)) {
+    if (pid > 0 && (/cli\/(bin|entry)\.js\0/.test(cmd) || cmd.startsWith(`${PROMETHEUS_BIN}\0`)) && cmd.includes(stateDir)) {
       process.kill(pid, 'SIGTERM'); // the component itself (its watchdog exits with it)
       found.push({ name: f.replace(/\.pid$/, ''), pid });
     }

@@ -146,6 +146,19 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
     }
   });
 
+  await t.test('Prometheus, started by up, scrapes the reconciler, the scheduler and every agent it discovers', async () => {
+    const url = /^ {2}prometheus {3}(http:\/\/127\.0\.0\.1:\d+)/m.exec(output)?.[1];
+    assert.ok(url, `up prints where Prometheus is:\n${output}`);
+    const jobs = await waitFor('every control-plane component and agent scraped and up', async () => {
+      const res = await fetch(`${url}/api/v1/targets?state=active`).catch(() => undefined);
+      if (!res?.ok) return undefined;
+      const targets = ((await res.json()) as { data: { activeTargets: { labels: Record<string, string>; health: string }[] } }).data.activeTargets;
+      const up = targets.filter((x) => x.health === 'up').map((x) => `${x.labels.job}${x.labels.node ? `/${x.labels.node}` : ''}`).sort();
+      return ['gitcell-agent/node-1', 'gitcell-agent/node-2', 'gitcell-reconciler', 'gitcell-scheduler'].every((j) => up.includes(j)) ? up : undefined;
+    }, 120_000);
+    assert.ok(jobs.includes('gitcell-reconciler'));
+  });
+
   await t.test('a rolling update of web by a commit, then git revert: back to the old template', async () => {
     const s = store!;
     const oldHash = (await webSettled(s, 3))!;

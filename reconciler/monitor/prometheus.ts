@@ -1,0 +1,58 @@
+/**
+ * Prometheus, Debian's package, as gitcell's metrics engine: the configuration that points it at
+ * the reconciler's service discovery, and the command line that runs it (by `gitcell up`, under
+ * its supervisor, or by tests). Pure but for PROMETHEUS_BIN's existence check.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { dump } from 'js-yaml';
+import { ErrorCodes, UsageError } from '../../lib/index.ts';
+
+/** PROMETHEUS_BIN is Debian's prometheus (override with GITCELL_PROMETHEUS). */
+export const PROMETHEUS_BIN = process.env.GITCELL_PROMETHEUS ?? '/usr/bin/prometheus';
+
+/** PrometheusConfigOptions: the discovery URL, how often to scrape and refresh, rule files. */
+export interface PrometheusConfigOptions {
+  sdUrl: string;
+  scrapeIntervalSeconds?: number;
+  /** how often Prometheus asks /sd again (the targets' refresh) */
+  sdRefreshSeconds?: number;
+  ruleFiles?: string[];
+}
+
+/** prometheusConfig renders prometheus.yml: one scrape job fed by gitcell's HTTP service discovery. */
+export function prometheusConfig(o: PrometheusConfigOptions): string {
+  const interval = `${o.scrapeIntervalSeconds ?? 10}s`;
+  return dump({
+    global: { scrape_interval: interval, evaluation_interval: interval },
+    ...(o.ruleFiles?.length ? { rule_files: o.ruleFiles } : {}),
+    scrape_configs: [
+      {
+        // Targets carry their own `job` label (the gitcell job, or gitcell-<component>): it wins over this name.
+        job_name: 'gitcell',
+        honor_labels: false,
+        http_sd_configs: [{ url: o.sdUrl, refresh_interval: `${o.sdRefreshSeconds ?? 5}s` }],
+      },
+    ],
+  }, { lineWidth: 200 });
+}
+
+/** prometheusArgs is the command line for a Prometheus keeping its data in `dir` and listening on `listen`. */
+export function prometheusArgs(o: { configFile: string; dir: string; listen: string; retention?: string }): string[] {
+  return [
+    `--config.file=${o.configFile}`,
+    `--storage.tsdb.path=${join(o.dir, 'data')}`,
+    `--storage.tsdb.retention.time=${o.retention ?? '2d'}`,
+    `--web.listen-address=${o.listen}`,
+    // POST /-/reload after rule files change (SLOs from Git).
+    '--web.enable-lifecycle',
+  ];
+}
+
+/** requirePrometheus fails with the package to install when the binary is missing. */
+export function requirePrometheus(bin = PROMETHEUS_BIN): string {
+  if (!existsSync(bin)) {
+    throw new UsageError(ErrorCodes.Usage, `prometheus not found at ${bin}: install the Debian package prometheus (scripts/bootstrap.sh) or pass --prometheus URL`, { binary: bin });
+  }
+  return bin;
+}

@@ -1,0 +1,104 @@
+// Prometheus (Debian's package, the real binary) discovers the cluster through the reconciler's
+// /sd endpoint: the reconciler itself, an agent that published its metrics address, and a running
+// task port named "metrics", each labelled with job, namespace, task, node and template; a task
+// without such a port, or not running, is not a target.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Counter, Registry } from 'prom-client';
+import type { NodeRecord, TaskSpec, TaskStatus } from '../../../api/index.ts';
+import { serveMonitoring, silentLogger } from '../../../lib/index.ts';
+import { ReconcilerMetrics, SD_PATH, prometheusArgs, prometheusConfig, requirePrometheus, startReconcilerMonitoring } from '../../../reconciler/index.ts';
+import { nodeRecord } from '../reconciler/sim.ts';
+import { freePort } from '../../helpers/nats.ts';
+import { openTestStore } from '../../helpers/store.ts';
+import { waitFor } from '../../helpers/wait.ts';
+
+/** exporter serves a registry with one counter on a free 127.0.0.1 port (stands for an agent or a task's own /metrics). */
+async function exporter(t: TestContext, name: string) {
+  const registry = new Registry();
+  new Counter({ name, help: 'test series', registers: [registry] }).inc(3);
+  const e = await serveMonitoring({ registry, health: () => undefined, host: '127.0.0.1', port: 0 });
+  t.after(() => e.close());
+  return e;
+}
+
+function task(id: string, ports: TaskSpec['template']['ports']): TaskSpec {
+  return {
+    id, namespace: 'shop', owner: { kind: 'Job', name: 'web' }, jobKey: 'Job/shop/web', index: 0, priority: 100, type: 'service', templateHash: 'abc123', generation: 1, createdAt: new Date().toISOString(),
+    template: { image: 'web:1', env: [], resources: { requests: { cpuMillis: 100, memoryBytes: 1 << 20 }, limits: {} }, ports, probes: {}, secretMounts: [], nodeSelector: {}, tolerations: [], restartPolicy: 'Always', terminationGracePeriodSeconds: 5 },
+  };
+}
+const running = (taskId: string, state: TaskStatus['state'] = 'running'): TaskStatus =>
+  ({ taskId, node: 'n1', templateHash: 'abc123', state, ready: true, restarts: 0, ip: '127.0.0.1', updatedAt: new Date().toISOString() });
+
+interface PromTarget { labels: Record<string, string>; health: string; lastError: string; scrapeUrl: string }
+
+test('Prometheus scrapes what the reconciler discovers: itself, agents and task metrics ports, labelled', async (t) => {
+  const bin = requirePrometheus();
+  const { store } = await openTestStore(t, { tag: 'm' });
+  const agent = await exporter(t, 'gitcell_agent_heartbeats_total');
+  const app = await exporter(t, 'shop_requests_total');
+  const appPort = Number(new URL(app.url).port);
+  await store.nodes.put('n1', { ...nodeRecord('n1'), metricsUrl: agent.url } satisfies NodeRecord);
+  await store.nodes.put('n2', nodeRecord('n2')); // no metrics address published: not a target
+  await store.tasks.put('shop.web.0', task('shop.web.0', [{ name: 'metrics', containerPort: appPort, protocol: 'TCP' }, { name: 'http', containerPort: 1, protocol: 'TCP' }]));
+  await store.tasks.put('shop.web.1', task('shop.web.1', [{ name: 'http', containerPort: 2, protocol: 'TCP' }]));
+  await store.tasks.put('shop.web.2', task('shop.web.2', [{ name: 'metrics', containerPort: 3, protocol: 'TCP' }]));
+  await store.status.put('n1.shop.web.0', running('shop.web.0'));
+  await store.status.put('n1.shop.web.1', running('shop.web.1'));
+  await store.status.put('n1.shop.web.2', running('shop.web.2', 'pending'));
+
+  const ac = new AbortController();
+  t.after(() => ac.abort());
+  const mon = await startReconcilerMonitoring({
+    host: '127.0.0.1', port: 0, metrics: new ReconcilerMetrics(), health: () => undefined, store, signal: ac.signal, log: silentLogger(),
+  });
+  t.after(() => mon.close());
+
+  const dir = mkdtempSync(join(tmpdir(), 'gitcell-prom-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const configFile = join(dir, 'prometheus.yml');
+  writeFileSync(configFile, prometheusConfig({ sdUrl: `${mon.url}${SD_PATH}`, scrapeIntervalSeconds: 1, sdRefreshSeconds: 1 }));
+  const listen = `127.0.0.1:${await freePort()}`;
+  const prom = spawn(bin, prometheusArgs({ configFile, dir, listen }), { stdio: ['ignore', 'ignore', 'pipe'] });
+  let promLog = '';
+  prom.stderr.on('data', (c: Buffer) => (promLog = (promLog + c.toString()).slice(-4000)));
+  const exited = new Promise<void>((r) => prom.once('exit', () => r()));
+  t.after(async () => {
+    prom.kill('SIGTERM');
+    await exited;
+  });
+
+  const targets = async (): Promise<PromTarget[]> => {
+    const res = await fetch(`http://${listen}/api/v1/targets?state=active`).catch(() => undefined);
+    if (!res?.ok) return [];
+    return ((await res.json()) as { data: { activeTargets: PromTarget[] } }).data.activeTargets;
+  };
+  const all = await waitFor('three targets scraped and up', async () => {
+    const ts = await targets();
+    return ts.length === 3 && ts.every((x) => x.health === 'up') ? ts : undefined;
+  }, 60_000).catch(async (err: Error) => {
+    throw new Error(`${err.message}: ${JSON.stringify(await targets())}\n${promLog}`);
+  });
+  const byJob = new Map(all.map((x) => [x.labels.job!, x]));
+  assert.deepEqual([...byJob.keys()].sort(), ['gitcell-agent', 'gitcell-reconciler', 'web']);
+  assert.equal(byJob.get('gitcell-agent')!.labels.node, 'n1');
+  const web = byJob.get('web')!;
+  assert.equal(web.scrapeUrl, `http://127.0.0.1:${appPort}/metrics`);
+  assert.deepEqual(
+    { namespace: web.labels.namespace, task: web.labels.task, node: web.labels.node, template: web.labels.template },
+    { namespace: 'shop', task: 'shop.web.0', node: 'n1', template: 'abc123' },
+  );
+  // The task's own series arrive with those labels.
+  const q = await waitFor('the task series queryable', async () => {
+    const res = await fetch(`http://${listen}/api/v1/query?query=${encodeURIComponent('shop_requests_total')}`);
+    const body = (await res.json()) as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } };
+    return body.data.result.length ? body.data.result : undefined;
+  }, 30_000);
+  assert.equal(q[0]!.metric.task, 'shop.web.0');
+  assert.equal(q[0]!.value[1], '3');
+});
