@@ -1,0 +1,139 @@
+/**
+ * The scale harness's view of the cluster: informers on tasks, bindings, status and nodes (the
+ * control plane's identity), condition waits re-checked on changes (at most every 250 ms: a check
+ * walks 100,000 tasks), and the correctness checks of the scale test (`placementProblems`).
+ */
+import type { Binding, NodeRecord, TaskSpec, TaskStatus } from '../../api/index.ts';
+import { Informer, type ClusterStore } from '../../store/index.ts';
+import { silentLogger } from '../../lib/index.ts';
+import { DAEMONSETS } from './scale-workload.ts';
+
+/** ScaleView follows the cluster's tasks, bindings, statuses and nodes. */
+export class ScaleView {
+  readonly tasks: Informer<TaskSpec>;
+  readonly bindings: Informer<Binding>;
+  readonly status: Informer<TaskStatus>;
+  readonly nodes: Informer<NodeRecord>;
+  private readonly stop = new AbortController();
+  private changed = false;
+
+  constructor(store: Pick<ClusterStore, 'tasks' | 'bindings' | 'status' | 'nodes'>) {
+    const signal = this.stop.signal;
+    const log = silentLogger();
+    const onChange = () => (this.changed = true);
+    this.tasks = new Informer(store.tasks, { signal, log, onChange });
+    this.bindings = new Informer(store.bindings, { signal, log, onChange });
+    this.status = new Informer(store.status, { signal, log, onChange });
+    this.nodes = new Informer(store.nodes, { signal, log, onChange });
+  }
+
+  async synced(): Promise<void> {
+    await Promise.all([this.tasks.synced, this.bindings.synced, this.status.synced, this.nodes.synced]);
+  }
+
+  /** until resolves with the first defined value of `check` (re-checked after changes), or throws after `ms` with `describe()`. */
+  async until<T>(what: string, ms: number, check: () => T | undefined, describe: () => string = () => ''): Promise<T> {
+    const deadline = Date.now() + ms;
+    this.changed = true;
+    for (;;) {
+      if (this.changed) {
+        this.changed = false;
+        const v = check();
+        if (v !== undefined) return v;
+      }
+      if (Date.now() > deadline) throw new Error(`scale: ${what}: not within ${ms / 1000} s (${describe()})`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  /** runningOn is the task's status on its bound node when that says running with the task's template. */
+  runningOn(t: TaskSpec): TaskStatus | undefined {
+    const b = this.bindings.get(t.id);
+    const s = b ? this.status.get(`${b.node}.${t.id}`) : undefined;
+    return s && s.state === 'running' && s.templateHash === t.templateHash ? s : undefined;
+  }
+
+  /** counts summarises progress: tasks, bound, running (for messages and logs). */
+  counts(): { tasks: number; bound: number; running: number } {
+    let bound = 0;
+    let running = 0;
+    for (const t of this.tasks.values()) {
+      if (this.bindings.get(t.id)) bound++;
+      if (this.runningOn(t)) running++;
+    }
+    return { tasks: this.tasks.entries.size, bound, running };
+  }
+
+  close(): Promise<void> {
+    this.stop.abort();
+    return Promise.all([this.tasks.done, this.bindings.done, this.status.done, this.nodes.done]).then(() => undefined);
+  }
+}
+
+function matches(labels: Record<string, string>, selector: Record<string, string>): boolean {
+  return Object.entries(selector).every(([k, v]) => labels[k] === v);
+}
+
+/**
+ * placementProblems lists what is wrong with the cluster as the view sees it, given the nodes that
+ * live (`dead` were killed): a task without a binding, bound to a dead or unknown node, or not
+ * running there with its template; a task running on two live nodes; a live node whose bound
+ * tasks request more than it allocates; a DaemonSet missing from an eligible live node or on
+ * another; a Job with more or fewer tasks than its replicas, or two tasks with one index.
+ */
+export function placementProblems(v: ScaleView, o: { dead: ReadonlySet<string>; tasksPerJob: number; jobs: number }): string[] {
+  const out: string[] = [];
+  const live = new Map([...v.nodes.entries].filter(([name]) => !o.dead.has(name)).map(([name, e]) => [name, e.value]));
+  const used = new Map<string, { cpu: number; mem: number }>();
+  const perJob = new Map<string, Set<number>>();
+  const dsNodes = new Map<string, Set<string>>();
+  for (const t of v.tasks.values()) {
+    const b = v.bindings.get(t.id);
+    if (t.jobKey.startsWith('DaemonSet/') && t.nodeName && o.dead.has(t.nodeName)) continue; // pinned to a dead node
+    if (!b) { out.push(`task ${t.id} is not bound`); continue; }
+    if (!live.has(b.node)) { out.push(`task ${t.id} is bound to ${b.node}, which is not a live node`); continue; }
+    if (!v.runningOn(t)) out.push(`task ${t.id} is not running on ${b.node} with template ${t.templateHash}`);
+    const u = used.get(b.node) ?? { cpu: 0, mem: 0 };
+    u.cpu += t.template.resources.requests.cpuMillis;
+    u.mem += t.template.resources.requests.memoryBytes;
+    used.set(b.node, u);
+    if (t.jobKey.startsWith('Job/')) {
+      const s = perJob.get(t.jobKey) ?? new Set<number>();
+      if (s.has(t.index)) out.push(`job ${t.jobKey} has two tasks with index ${t.index}`);
+      s.add(t.index);
+      perJob.set(t.jobKey, s);
+    }
+    if (t.jobKey.startsWith('DaemonSet/')) {
+      const name = t.jobKey.split('/')[2]!;
+      const s = dsNodes.get(name) ?? new Set<string>();
+      if (s.has(b.node)) out.push(`DaemonSet ${name} has two tasks on ${b.node}`);
+      s.add(b.node);
+      dsNodes.set(name, s);
+    }
+  }
+  // A task running on a second live node: a status saying running there for a task bound elsewhere.
+  for (const [key, e] of v.status.entries) {
+    const node = key.slice(0, key.indexOf('.'));
+    const id = key.slice(key.indexOf('.') + 1);
+    if (!live.has(node) || e.value.state !== 'running') continue;
+    const b = v.bindings.get(id);
+    if (b && b.node !== node) out.push(`task ${id} runs on ${node} and is bound to ${b.node}`);
+  }
+  for (const [node, u] of used) {
+    const a = live.get(node)!.allocatable;
+    if (u.cpu > a.cpuMillis || u.mem > a.memoryBytes) out.push(`node ${node} is overcommitted: ${u.cpu}m/${a.cpuMillis}m cpu, ${u.mem}/${a.memoryBytes} bytes`);
+  }
+  const jobs = [...perJob].filter(([k]) => /^Job\/default\/j\d{4}$/.test(k));
+  if (jobs.length !== o.jobs) out.push(`${jobs.length} Jobs have tasks, expected ${o.jobs}`);
+  for (const [key, s] of jobs) if (s.size !== o.tasksPerJob) out.push(`job ${key} has ${s.size} tasks, expected ${o.tasksPerJob}`);
+  for (const [name, selector] of Object.entries(DAEMONSETS)) {
+    const want = [...live.values()].filter((n) => matches(n.labels, selector)).map((n) => n.name);
+    const have = dsNodes.get(name) ?? new Set<string>();
+    const missing = want.filter((n) => !have.has(n));
+    if (missing.length) out.push(`DaemonSet ${name} is missing on ${missing.length} eligible nodes (${missing.slice(0, 3).join(', ')}...)`);
+    const wanted = new Set(want);
+    const extra = [...have].filter((n) => !wanted.has(n));
+    if (extra.length) out.push(`DaemonSet ${name} runs on ${extra.length} nodes it does not select (${extra.slice(0, 3).join(', ')}...)`);
+  }
+  return out;
+}

@@ -1,0 +1,234 @@
+/**
+ * The scale harness (issue 17), shared by `npm run bench -- scale` and the quick scale test: the
+ * embedded nats-server with authorization, the real reconciler and scheduler as `gitcell`
+ * processes, and hollow nodes (`gitcell hollow`) in two processes plus a third holding the nodes the
+ * scenario kills with SIGKILL. Identities: the control plane's, and one per hollow process allowed
+ * exactly its own nodes' keys (store/permissions.ts hollowPermissions).
+ *
+ *   startScaleCluster ─► nats (auth) ─► buckets ─► repo (empty commit) ─► hollow ×3 ─► scheduler
+ *     ─► reconciler (applies the empty commit) ─► commit(files) ... kill(victims) ─► stop
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { createUser } from '@nats-io/nkeys';
+import { silentLogger } from '../../lib/index.ts';
+import {
+  authorizationConfig, connect, controlPermissions, hollowPermissions, openClusterStore, startEmbedded, type ClusterStore, type EmbeddedServer, type NatsUser,
+} from '../../store/index.ts';
+import type { DesiredRecord, SyncRecord } from '../../reconciler/index.ts';
+import { hollowNodeNames } from '../../cli/commands/hollow-nodes.ts';
+import { BIN, git } from './up.ts';
+
+/** ScaleClusterOptions size the cluster. */
+export interface ScaleClusterOptions {
+  /** every node, victims included */
+  nodes: number;
+  /** nodes of the third process, the ones `kill` ends */
+  victims: number;
+  dir: string;
+  startDelayMs: number;
+  heartbeatMs: number;
+  requeueGraceMs: number;
+  log: (line: string) => void;
+}
+
+/** ScaleCluster is a running cluster of the harness. */
+export interface ScaleCluster {
+  store: ClusterStore<DesiredRecord, SyncRecord>;
+  natsPid: number;
+  pids: { reconciler: number; scheduler: number; hollow: number[] };
+  /** the nodes of each hollow process, the victims' last */
+  groups: string[][];
+  /** commit writes the files into the repository and commits them; resolves with the commit */
+  commit(files: Map<string, string>, message: string): Promise<string>;
+  /** kill ends the victims' process with SIGKILL; resolves with their names */
+  kill(): Promise<string[]>;
+  stop(): Promise<void>;
+  /** logTails are the last lines each process wrote (for failures) */
+  logTails(): string;
+}
+
+interface Proc {
+  name: string;
+  child: ChildProcess;
+  out: string;
+}
+
+async function seed(file: string): Promise<string> {
+  const kp = createUser();
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(file, `${new TextDecoder().decode(kp.getSeed())}\n`, { mode: 0o600 });
+  return kp.getPublicKey();
+}
+
+/**
+ * start runs `gitcell ARGS`; with GITCELL_SCALE_PROFILE=DIR (absolute) every process writes a CPU
+ * profile there when it stops (node --cpu-prof), for the bench's profiling runs.
+ */
+function start(name: string, args: string[], dir: string): Proc {
+  const prof = process.env.GITCELL_SCALE_PROFILE;
+  const flags = prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`, `--cpu-prof-name=${name.replace(/\W+/g, '-')}.cpuprofile`] : [];
+  const child = spawn(process.execPath, [...flags, BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir });
+  const p: Proc = { name, child, out: '' };
+  // The whole output in <dir>/logs/<name>.log (kept while the run's dir is), the tail in memory.
+  mkdirSync(join(dir, 'logs'), { recursive: true });
+  const file = createWriteStream(join(dir, 'logs', `${name.replace(/\W+/g, '-')}.log`));
+  child.once('exit', () => file.end());
+  const keep = (d: Buffer) => {
+    file.write(d);
+    p.out += d.toString();
+    if (p.out.length > 200_000) p.out = p.out.slice(-100_000);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  return p;
+}
+
+async function waitOutput(p: Proc, text: string, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!p.out.includes(text)) {
+    if (p.child.exitCode !== null || p.child.signalCode !== null) throw new Error(`scale: ${p.name} exited (${p.child.exitCode ?? p.child.signalCode}):\n${p.out.slice(-3000)}`);
+    if (Date.now() > deadline) throw new Error(`scale: ${p.name} did not print "${text}" within ${ms / 1000} s:\n${p.out.slice(-3000)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function stopProc(p: Proc): Promise<void> {
+  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+  const gone = new Promise<void>((r) => p.child.once('exit', () => r()));
+  p.child.kill('SIGTERM');
+  const t = setTimeout(() => p.child.kill('SIGKILL'), 30_000);
+  await gone;
+  clearTimeout(t);
+}
+
+/** splitNodes divides `nodes` over two processes and the victims' one. Pure. */
+export function splitNodes(nodes: number, victims: number): number[] {
+  const rest = nodes - victims;
+  return [Math.ceil(rest / 2), Math.floor(rest / 2), victims];
+}
+
+/** startScaleCluster starts everything and resolves once the reconciler applied the repository's first (empty) commit. */
+export async function startScaleCluster(o: ScaleClusterOptions): Promise<ScaleCluster> {
+  const procs: Proc[] = [];
+  let server: EmbeddedServer | undefined;
+  let nc: Awaited<ReturnType<typeof connect>> | undefined;
+  const cleanup = async () => {
+    await Promise.all(procs.map(stopProc));
+    await nc?.close().catch(() => undefined);
+    await server?.stop();
+  };
+  try {
+    const sizes = splitNodes(o.nodes, o.victims);
+    const prefixes = ['hollow-a-', 'hollow-b-', 'hollow-v-'];
+    const groups = sizes.map((n, i) => hollowNodeNames(prefixes[i]!, n));
+    const controlSeed = join(o.dir, 'seeds', 'control.nk');
+    const control = await seed(controlSeed);
+    const users: NatsUser[] = [{ nkey: control, permissions: controlPermissions(control) }];
+    const hollowSeeds: string[] = [];
+    for (const [i, names] of groups.entries()) {
+      const file = join(o.dir, 'seeds', `hollow-${i}.nk`);
+      const pub = await seed(file);
+      hollowSeeds.push(file);
+      users.push({ nkey: pub, permissions: hollowPermissions(names, pub) });
+    }
+    server = await startEmbedded({ stateDir: join(o.dir, 'cluster'), extraConfig: authorizationConfig(users), probeCreds: controlSeed, readyTimeoutMs: 60_000, log: silentLogger() });
+    nc = await connect({ servers: server.url, creds: controlSeed, name: 'scale harness' });
+    const store = await openClusterStore<DesiredRecord, SyncRecord>(nc, { log: silentLogger() });
+    const repo = join(o.dir, 'repo');
+    await mkdir(repo, { recursive: true });
+    git(repo, 'init', '-q', '-b', 'main');
+    git(repo, 'config', 'user.email', 'scale@gitcell.test');
+    git(repo, 'config', 'user.name', 'scale');
+    await writeFile(join(repo, 'README.md'), 'scale benchmark workload\n');
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-qm', 'empty cluster');
+    const first = git(repo, 'rev-parse', 'HEAD').trim();
+    const nats = ['--nats', server.url];
+    for (const [i, names] of groups.entries()) {
+      const p = start(`hollow ${prefixes[i]}`, [
+        'hollow', '--nodes', String(names.length), '--prefix', prefixes[i]!, ...nats, '--creds', hollowSeeds[i]!,
+        '--state-dir', join('/dev/shm', `gitcell-scale-${process.pid}-${i}`), '--start-delay-ms', String(o.startDelayMs), '--heartbeat-ms', String(o.heartbeatMs),
+      ], o.dir);
+      procs.push(p);
+    }
+    for (const p of procs) await waitOutput(p, 'nodes running', 600_000);
+    o.log(`hollow nodes running: ${sizes.join(' + ')}`);
+    const sched = start('scheduler', ['scheduler', ...nats, '--creds', controlSeed, '--state-dir', join(o.dir, 'scheduler'), '--requeue-grace-ms', String(o.requeueGraceMs), '--heartbeat-grace-ms', String(Math.min(15_000, o.requeueGraceMs))], o.dir);
+    procs.push(sched);
+    const rec = start('reconciler', [
+      'reconciler', '--repo', repo, ...nats, '--creds', controlSeed, '--state-dir', join(o.dir, 'reconciler'), '--expect-nodes', String(o.nodes), '--node-settle', '120s',
+    ], o.dir);
+    procs.push(rec);
+    await waitApplied(store, first, procs, 300_000);
+    o.log('reconciler applied the first commit');
+    const hollowProcs = procs.slice(0, 3);
+    return {
+      store, natsPid: server.pid, groups,
+      pids: { reconciler: rec.child.pid!, scheduler: sched.child.pid!, hollow: hollowProcs.map((p) => p.child.pid!) },
+      async commit(files, message) {
+        for (const [path, text] of files) {
+          await mkdir(dirname(join(repo, path)), { recursive: true });
+          await writeFile(join(repo, path), text);
+        }
+        git(repo, 'add', '-A');
+        git(repo, 'commit', '-qm', message);
+        return git(repo, 'rev-parse', 'HEAD').trim();
+      },
+      async kill() {
+        const v = hollowProcs[2]!;
+        const gone = new Promise<void>((r) => v.child.once('exit', () => r()));
+        v.child.kill('SIGKILL');
+        await gone;
+        // A killed process leaves its journals in /dev/shm: the harness owns that dir.
+        await rm(join('/dev/shm', `gitcell-scale-${process.pid}-2`), { recursive: true, force: true });
+        return groups[2]!;
+      },
+      async stop() {
+        await cleanup();
+        for (let i = 0; i < 3; i++) await rm(join('/dev/shm', `gitcell-scale-${process.pid}-${i}`), { recursive: true, force: true });
+      },
+      logTails: () => procs.map((p) => `--- ${p.name} (exit ${p.child.exitCode ?? p.child.signalCode ?? 'running'})\n${p.out.slice(-2000)}`).join('\n')
+        + `\n--- nats\n${tail(join(o.dir, 'cluster', 'nats', 'server.log'))}`,
+    };
+  } catch (err) {
+    const tails = procs.map((p) => `--- ${p.name}\n${p.out.slice(-2000)}`).join('\n');
+    await cleanup();
+    throw new Error(`${(err as Error).message}\n${tails}`);
+  }
+}
+
+function tail(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').split('\n').slice(-20).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+/** waitApplied waits for the reconciler's sync status to name `revision` as applied. */
+async function waitApplied(store: ClusterStore<DesiredRecord, SyncRecord>, revision: string, procs: Proc[], ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    for (const p of procs) if (p.child.exitCode !== null) throw new Error(`scale: ${p.name} exited (${p.child.exitCode})`);
+    const records = await store.sync.list();
+    if (records.some((r) => r.value.kind === 'SyncStatus' && r.value.lastAppliedRevision === revision)) return;
+    if (Date.now() > deadline) throw new Error(`scale: the reconciler did not apply ${revision} within ${ms / 1000} s`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** procStats reads a process's peak RSS (MiB) and CPU time (s) from /proc. */
+export function procStats(pid: number): { peakRssMb: number; cpuS: number } {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) / 1024;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { peakRssMb: hwm, cpuS: (Number(f[11]) + Number(f[12])) / 100 };
+  } catch {
+    return { peakRssMb: NaN, cpuS: NaN };
+  }
+}
