@@ -43,11 +43,22 @@ export interface LocalTask {
 
 /** Journal stores LocalTask entries under `<dir>/<taskId>.json`. */
 export class Journal {
+  /** the dir was made (or found) once: a mkdir per save cost hollow nodes a syscall per step */
+  private made?: Promise<unknown>;
+
   constructor(readonly dir: string) {}
+
+  private ensureDir(): Promise<unknown> {
+    // A failed mkdir is not remembered: the next save tries again.
+    return (this.made ??= mkdir(this.dir, { recursive: true }).catch((err: unknown) => {
+      this.made = undefined;
+      throw err;
+    }));
+  }
 
   /** load reads every entry; unreadable files are reported through `onBad` and skipped. */
   async load(onBad: (file: string, err: unknown) => void = () => {}): Promise<Map<string, LocalTask>> {
-    await mkdir(this.dir, { recursive: true });
+    await this.ensureDir();
     const out = new Map<string, LocalTask>();
     for (const f of await readdir(this.dir)) {
       if (!f.endsWith('.json')) continue;
@@ -64,10 +75,18 @@ export class Journal {
 
   /** save writes one entry atomically. */
   async save(t: LocalTask): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
+    await this.ensureDir();
     const file = join(this.dir, `${t.taskId}.json`);
     // Two saves of one task may overlap (a probe verdict during an operation): unique temp names.
-    await writeFileAtomic(file, JSON.stringify(t));
+    try {
+      await writeFileAtomic(file, JSON.stringify(t));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      // The dir went away under us (removed by hand): make it again, once.
+      this.made = undefined;
+      await this.ensureDir();
+      await writeFileAtomic(file, JSON.stringify(t));
+    }
   }
 
   /** remove deletes one entry (missing is fine). */
