@@ -11,6 +11,7 @@
  *   ServiceRecord - reconciler (bucket `services`, key `<namespace>.<name>`)
  */
 import type { ImagePullPolicy } from './manifests.ts';
+import { isDeepStrictEqual } from 'node:util';
 
 /** Resources in integer units: CPU in millicores, memory in bytes. */
 export interface Resources {
@@ -295,6 +296,18 @@ export interface ClusterEvent {
 export function nodeIsLive(node: Pick<NodeRecord, 'heartbeatAt'>, now: number, graceMs: number): boolean {
   const beat = Date.parse(node.heartbeatAt);
   return Number.isFinite(beat) && now - beat <= graceMs;
+}
+
+/**
+ * sameButHeartbeat tells whether two records of a node differ only in their heartbeat time: a
+ * heartbeat alone changes nothing a controller decides (liveness is judged on ticks). Field by
+ * field, no serialisation: 10,000 nodes beat 3,300 times a second, and stringifying both records
+ * per beat was the scheduler's largest cost at that scale.
+ */
+export function sameButHeartbeat(a: NodeRecord, b: NodeRecord): boolean {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof NodeRecord>;
+  for (const k of keys) if (k !== 'heartbeatAt' && !isDeepStrictEqual(a[k], b[k])) return false;
+  return true;
 }
 
 /** statusKey is the `status` bucket key of a task on a node. */

@@ -13,7 +13,7 @@
  * A lost race (E_EXISTS on create, E_CONFLICT on delete) is never retried blindly: the pass marks
  * the state dirty and the next pass re-checks against the informers, which the watches keep current.
  */
-import { statusKey, trustedNodeRecords, type RefusedNodeRecord, type Binding, type ClusterEvent, type NodeRecord, type NodeSpec, type TaskSpec } from '../../api/index.ts';
+import { sameButHeartbeat, statusKey, trustedNodeRecords, type RefusedNodeRecord, type Binding, type ClusterEvent, type NodeRecord, type NodeSpec, type TaskSpec } from '../../api/index.ts';
 import { createLogger, errorMessage, isGitcellError, type Logger } from '../../lib/index.ts';
 import {
   recordEvent,
@@ -317,11 +317,6 @@ function sleepUntil(ms: number, signal: AbortSignal, setWake: (wake: () => void)
     signal.addEventListener('abort', done, { once: true });
     setWake(done);
   });
-}
-
-/** sameButHeartbeat tells whether two records of a node differ only in their heartbeat time. */
-function sameButHeartbeat(a: NodeRecord, b: NodeRecord): boolean {
-  return JSON.stringify({ ...a, heartbeatAt: '' }) === JSON.stringify({ ...b, heartbeatAt: '' });
 }
 
 /** livenessSignature changes when any node crosses a liveness threshold: time alone can change a pass. */
