@@ -8,6 +8,7 @@
  *      └─start failed──► backoff         └──stop──► stopping ──exit or grace──► stopped
  */
 import type { TaskSpec } from '../api/index.ts';
+import { usesSecrets } from '../secrets/delivery.ts';
 import { decideExit, startFailureBackoff, type BackoffOptions } from './backoff.ts';
 import type { LocalTask } from './journal.ts';
 import type { StopReason } from './converge.ts';
@@ -16,10 +17,7 @@ import { ANNOTATION_HASH, ANNOTATION_TASK, containerName, type ContainerView, ty
 /** StopCause is why the agent stops a container: a convergence decision or a failed probe. */
 export type StopCause = StopReason | 'liveness' | 'startup';
 
-/** usesSecrets tells whether a task mounts a Secret or reads one into its environment. */
-export function usesSecrets(spec: TaskSpec): boolean {
-  return spec.template.secretMounts.length > 0 || (spec.template.secretEnv?.length ?? 0) > 0;
-}
+export { usesSecrets } from '../secrets/delivery.ts';
 
 /**
  * startingRecord is the entry of a new attempt of `spec` after `previous` (if any): the attempt

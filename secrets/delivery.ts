@@ -14,6 +14,11 @@ export function nodeSecretKey(namespace: string, name: string): string {
   return `${namespace}.${name}`;
 }
 
+/** usesSecrets tells whether a task mounts a Secret or reads one into its environment. */
+export function usesSecrets(spec: TaskSpec): boolean {
+  return spec.template.secretMounts.length > 0 || (spec.template.secretEnv?.length ?? 0) > 0;
+}
+
 /**
  * secretsNeededByNode maps each node to the Secrets its bound tasks mount or read env values from,
  * at the Secrets' current versions. Secrets that no longer exist are left out (the task fails to

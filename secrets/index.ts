@@ -3,4 +3,4 @@
 export { sealValue, openValue, parseSealedValue, keyIdOf, scopeLabel, type SealScope, type ParsedSealedValue } from './envelope.ts';
 export { Keyring } from './keyring.ts';
 export { openSecret, secretVersion, type OpenSecretOptions } from './open.ts';
-export { secretsNeededByNode, planDelivery, nodeSecretKey, type NodeSecretRef, type NodeSecretRecord, type DeliveryPlan } from './delivery.ts';
+export { secretsNeededByNode, usesSecrets, planDelivery, nodeSecretKey, type NodeSecretRef, type NodeSecretRecord, type DeliveryPlan } from './delivery.ts';

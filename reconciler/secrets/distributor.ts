@@ -1,9 +1,9 @@
-import type { NodeRecord, NodeSecretRecord, Binding, TaskSpec } from '../../api/cluster.ts';
+import { sameButHeartbeat, type NodeRecord, type NodeSecretRecord, type Binding, type TaskSpec } from '../../api/cluster.ts';
 import { trustedNodeRecords, type RefusedNodeRecord } from '../../api/node-trust.ts';
 import type { Secret } from '../../api/manifests.ts';
 import { createLogger, errorMessage, type Logger } from '../../lib/index.ts';
-import { recordEvent, Bucket, Informer, nodeSecretsBucket, objectCodec, type ClusterStore } from '../../store/index.ts';
-import { keyIdOf, nodeSecretKey, openSecret, planDelivery, sealValue, secretVersion, secretsNeededByNode, type Keyring, type NodeSecretRef } from '../../secrets/index.ts';
+import { recordEvent, Bucket, Informer, nodeSecretsBucket, objectCodec, type ClusterStore, type InformerChange } from '../../store/index.ts';
+import { keyIdOf, nodeSecretKey, openSecret, planDelivery, sealValue, secretVersion, secretsNeededByNode, usesSecrets, type Keyring, type NodeSecretRef } from '../../secrets/index.ts';
 import type { DesiredRecord } from '../diff/index.ts';
 
 /** SecretDistributorOptions configure runSecretDistributor. */
@@ -61,11 +61,17 @@ class Distributor {
   constructor(private readonly opts: SecretDistributorOptions) {
     const log = (this.log = opts.log ?? createLogger('secrets'));
     const { store, signal } = opts;
-    const inform = <T>(bucket: Bucket<T>, prefix?: string) => new Informer<T>(bucket, { signal, onChange: () => this.changed(), log, ...(prefix ? { prefix } : {}) });
-    this.secrets = inform(store.desired, 'Secret');
-    this.tasks = inform<TaskSpec>(store.tasks);
-    this.bindings = inform<Binding>(store.bindings);
-    this.nodes = inform<NodeRecord>(store.nodes);
+    // A pass walks every task and binding: only changes that can alter a delivery start one (at
+    // 100,000 tasks and 10,000 heartbeating nodes, a pass per change kept the reconciler busy).
+    const inform = <T>(bucket: Bucket<T>, relevant: (c: InformerChange<T>) => boolean, prefix?: string) =>
+      new Informer<T>(bucket, { signal, onChange: (c) => (relevant(c) ? this.changed() : undefined), log, ...(prefix ? { prefix } : {}) });
+    this.secrets = inform(store.desired, () => true, 'Secret');
+    this.tasks = inform<TaskSpec>(store.tasks, (c) => !c || (c.prev !== undefined && usesSecrets(c.prev)) || (c.next !== undefined && usesSecrets(c.next)));
+    this.bindings = inform<Binding>(store.bindings, (c) => {
+      const task = c ? this.tasks.get(c.key) : undefined;
+      return !c || (task !== undefined && usesSecrets(task));
+    });
+    this.nodes = inform<NodeRecord>(store.nodes, (c) => !c || !c.prev || !c.next || !sameButHeartbeat(c.prev, c.next));
     const all = [this.secrets, this.tasks, this.bindings, this.nodes];
     this.done = (async () => {
       await Promise.all(all.map((m) => m.done));
