@@ -11,7 +11,6 @@
  *   ServiceRecord - reconciler (bucket `services`, key `<namespace>.<name>`)
  */
 import type { ImagePullPolicy } from './manifests.ts';
-import { isDeepStrictEqual } from 'node:util';
 
 /** Resources in integer units: CPU in millicores, memory in bytes. */
 export interface Resources {
@@ -300,13 +299,26 @@ export function nodeIsLive(node: Pick<NodeRecord, 'heartbeatAt'>, now: number, g
 
 /**
  * sameButHeartbeat tells whether two records of a node differ only in their heartbeat time: a
- * heartbeat alone changes nothing a controller decides (liveness is judged on ticks). Field by
- * field, no serialisation: 10,000 nodes beat 3,300 times a second, and stringifying both records
- * per beat was the scheduler's largest cost at that scale.
+ * heartbeat alone changes nothing a controller decides (liveness is judged on ticks). A plain
+ * structural walk: 10,000 nodes beat 3,300 times a second, and both stringifying the records
+ * (the scheduler: 19 s of 160 s busy at 1,000 nodes) and util.isDeepStrictEqual (the reconciler:
+ * 33 s of 414 s) cost more than the rest of handling a heartbeat.
  */
 export function sameButHeartbeat(a: NodeRecord, b: NodeRecord): boolean {
-  const keys = new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof NodeRecord>;
-  for (const k of keys) if (k !== 'heartbeatAt' && !isDeepStrictEqual(a[k], b[k])) return false;
+  const ka = Object.keys(a) as (keyof NodeRecord)[];
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) if (k !== 'heartbeatAt' && !sameJson(a[k], b[k])) return false;
+  return true;
+}
+
+/** sameJson compares two JSON values structurally (records decoded from the store: no cycles, no classes). */
+function sameJson(x: unknown, y: unknown): boolean {
+  if (x === y) return true;
+  if (typeof x !== 'object' || typeof y !== 'object' || x === null || y === null) return false;
+  if (Array.isArray(x) !== Array.isArray(y)) return false;
+  const kx = Object.keys(x);
+  if (kx.length !== Object.keys(y).length) return false;
+  for (const k of kx) if (!sameJson((x as Record<string, unknown>)[k], (y as Record<string, unknown>)[k])) return false;
   return true;
 }
 
