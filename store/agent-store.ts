@@ -1,5 +1,5 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { Binding, ClusterEvent, NodeRecord, NodeSecretRecord, NodeSpec, TaskSpec, TaskStatus } from '../api/cluster.ts';
+import type { Binding, ClusterEvent, NodeRecord, NodeSecretRecord, NodeSpec, ServiceRecord, TaskSpec, TaskStatus } from '../api/cluster.ts';
 import { Bucket, type BucketOptions, type RoBucket } from './bucket.ts';
 import { bucketName, BUCKETS, DEFAULT_PREFIX, eventsSubjectRoot, objectCodec, verifyClusterEvent, type BucketRole } from './cluster.ts';
 import { EventStream } from './events.ts';
@@ -15,6 +15,8 @@ export interface AgentStore {
   status: Bucket<TaskStatus>;
   nodes: Bucket<NodeRecord>;
   nodespec: RoBucket<NodeSpec>;
+  /** Services (VIP, ports, ready endpoints) the node load-balances and answers DNS for; read only */
+  services: RoBucket<ServiceRecord>;
   /** Secrets re-sealed for this node only (bucket `<prefix>secrets_<node>`); the agent only reads them. */
   secrets: RoBucket<NodeSecretRecord>;
   events: EventStream<ClusterEvent>;
@@ -30,14 +32,15 @@ export async function openAgentStore(nc: NatsConnection, node: string, opts: { p
   const bopts: BucketOptions = { ...(opts.log ? { log: opts.log } : {}), ...(opts.onInvalid ? { onInvalid: opts.onInvalid } : {}) };
   const timeout = opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {};
   const bind = <T>(role: BucketRole) => Bucket.bind<T>(nc, { name: bucketName(role, prefix), history: BUCKETS[role].history, ...timeout }, objectCodec<T>(), bopts);
-  const [tasks, bindings, status, nodes, nodespec, secrets, events] = await Promise.all([
+  const [tasks, bindings, status, nodes, nodespec, services, secrets, events] = await Promise.all([
     bind<TaskSpec>('tasks'),
     bind<Binding>('bindings'),
     bind<TaskStatus>('status'),
     bind<NodeRecord>('nodes'),
     bind<NodeSpec>('nodespec'),
+    bind<ServiceRecord>('services'),
     Bucket.bind<NodeSecretRecord>(nc, { name: nodeSecretsBucket(node, prefix), history: 1, ...timeout }, objectCodec<NodeSecretRecord>(), bopts),
     EventStream.bind<ClusterEvent>(nc, { name: `${prefix}events`, subjectRoot: eventsSubjectRoot(prefix), writer: node, verify: verifyClusterEvent, ...timeout }, objectCodec<ClusterEvent>(), bopts),
   ]);
-  return { nc, prefix, tasks, bindings, status, nodes, nodespec, secrets, events };
+  return { nc, prefix, tasks, bindings, status, nodes, nodespec, services, secrets, events };
 }

@@ -5,7 +5,7 @@
  * `$KV.<prefix>status.<node>.>` later.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { Binding, ClusterEvent, NodeRecord, NodeSpec, TaskSpec, TaskStatus } from '../api/index.ts';
+import type { Binding, ClusterEvent, NodeRecord, NodeSpec, ServiceRecord, TaskSpec, TaskStatus } from '../api/index.ts';
 import { Backoff, createLogger, errorMessage, isGitcellError, sleep, type Logger } from '../lib/index.ts';
 import { StoreErrorCodes } from './errors.ts';
 import { Bucket } from './bucket.ts';
@@ -38,6 +38,7 @@ export const BUCKETS = {
   nodespec: { key: '<node>', writer: 'admin CLI (cordon, drain, labels)', history: 4 },
   leases: { key: '<name> | fence.<name>', writer: 'candidates of the lease (CAS only)', history: 4 },
   sync: { key: '<source>', writer: 'reconciler', history: 4 },
+  services: { key: '<namespace>.<name>', writer: "reconciler's endpoints controller", history: 1 },
 } as const satisfies Record<string, BucketLayout>;
 
 /** BucketRole is one of the cluster's buckets. */
@@ -78,6 +79,8 @@ export interface ClusterStore<Desired = unknown, Sync = unknown> {
   readonly nodespec: Bucket<NodeSpec>;
   readonly leases: Bucket<Lease>;
   readonly sync: Bucket<Sync>;
+  /** Services as nodes program them: VIP, ports, ready endpoints (api ServiceRecord) */
+  readonly services: Bucket<ServiceRecord>;
   readonly events: EventStream<ClusterEvent>;
 }
 
@@ -134,7 +137,7 @@ export async function openClusterStore<Desired = unknown, Sync = unknown>(
       objectCodec<T>(),
       bopts,
     );
-  const [desired, tasks, bindings, status, nodes, nodespec, leases, sync, events] = await Promise.all([
+  const [desired, tasks, bindings, status, nodes, nodespec, leases, sync, services, events] = await Promise.all([
     open<Desired>('desired'),
     open<TaskSpec>('tasks'),
     open<Binding>('bindings'),
@@ -143,6 +146,7 @@ export async function openClusterStore<Desired = unknown, Sync = unknown>(
     open<NodeSpec>('nodespec'),
     open<Lease>('leases'),
     open<Sync>('sync'),
+    open<ServiceRecord>('services'),
     (opts.bindOnly ? EventStream.bind<ClusterEvent> : EventStream.open<ClusterEvent>)(
       nc,
       {
@@ -159,7 +163,7 @@ export async function openClusterStore<Desired = unknown, Sync = unknown>(
       bopts,
     ),
   ]);
-  return { nc, prefix, desired, tasks, bindings, status, nodes, nodespec, leases, sync, events };
+  return { nc, prefix, desired, tasks, bindings, status, nodes, nodespec, leases, sync, services, events };
 }
 
 /**

@@ -63,7 +63,7 @@ export function logAliveSubject(node: string, id: string): string {
 }
 
 /** The buckets an agent reads (and watches) to converge its node. */
-const AGENT_READS: BucketRole[] = ['tasks', 'bindings', 'nodes', 'nodespec', 'status'];
+const AGENT_READS: BucketRole[] = ['tasks', 'bindings', 'nodes', 'nodespec', 'status', 'services'];
 
 /**
  * jsStreamRead lists the JetStream API subjects that read and watch one stream: info, leader and

@@ -132,7 +132,7 @@ export function registerAgent(program: Command): void {
       });
       let incarnation: string | undefined;
       if (f.creds) {
-        incarnation = await guarded(waitForStore(nc, { prefix: f.prefix, buckets: ['tasks', 'bindings', 'status', 'nodes', 'nodespec'], streams: [`${f.prefix}events`], log }));
+        incarnation = await guarded(waitForStore(nc, { prefix: f.prefix, buckets: ['tasks', 'bindings', 'status', 'nodes', 'nodespec', 'services'], streams: [`${f.prefix}events`], log }));
       }
       const agentStore = f.creds ? await guarded(openAgentStore(nc, f.node, { prefix: f.prefix, log })) : undefined;
       const store = agentStore ?? await openClusterStore(nc, { prefix: f.prefix, log });

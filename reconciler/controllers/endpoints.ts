@@ -1,5 +1,6 @@
 import type { NodeRecord, ServiceEndpoint, ServicePort, ServiceRecord, ServiceSpec, TaskSpec, TaskStatus } from '../../api/index.ts';
 import { formatSelector, HEADLESS_CLUSTER_IP, nodeIsLive, selectorMatches } from '../../api/index.ts';
+import { ipv4InSubnet } from '../../lib/index.ts';
 import type { Allocation } from './service-addresses.ts';
 
 /** ServiceObject is a Service as the endpoints controller needs it: identity, generation, spec. */
@@ -105,7 +106,17 @@ function unreadyReason(t: TaskSpec, s: TaskStatus | undefined, nodes: ReadonlyMa
   const node = nodes.get(s.node);
   if (!node) return `node ${s.node} is not registered`;
   if (!nodeIsLive(node, now, graceMs)) return `node ${s.node} lost (no heartbeat since ${node.heartbeatAt})`;
+  // An agent reports its tasks' IPs: one outside its own subnet would steer a Service elsewhere.
+  if (node.subnet && !inSubnet(s.ip, node.subnet)) return `IP ${s.ip} is outside node ${s.node}'s subnet ${node.subnet}`;
   return undefined;
+}
+
+function inSubnet(ip: string, cidr: string): boolean {
+  try {
+    return ipv4InSubnet(ip, cidr);
+  } catch {
+    return false; // a node record with an unreadable subnet vouches for no IP
+  }
 }
 
 /** resolveTargetPorts maps each Service port name to the task's port: a number as is, a name through the template's ports. */

@@ -4,6 +4,7 @@ import { Informer, probeIncarnation, runForLeadership, type ClusterStore, type E
 import {
   reconcileRevision,
   runControllers,
+  runEndpoints,
   sourceStatusKey,
   toValidatedRevision,
   withRepoDefaults,
@@ -39,6 +40,8 @@ export interface ReconcilerServiceOptions {
   identity?: string;
   /** controllers: run the controller loop while leading (default true). */
   controllers?: boolean;
+  /** serviceCidr: where the endpoints loop allocates Service virtual IPs (default 10.96.0.0/12). */
+  serviceCidr?: string;
   allowPruneAll?: boolean;
   /** allowPlaintextSecrets accepts Secrets with plaintext data that carry the allow-plaintext annotation (dev only). */
   allowPlaintextSecrets?: boolean;
@@ -212,7 +215,10 @@ async function controllersAfterSettle(r: Replica, ctx: LeaderContext, fresh: boo
     log.info({ nodes }, 'reconciler: nodes settled; starting the controllers');
   }
   if (ctx.signal.aborted) return;
+  // The endpoints loop writes the services bucket; it lives and dies with the controllers' leadership.
+  const endpoints = runEndpoints({ store, signal: ctx.signal, valid: ctx.valid, log, ...(opts.serviceCidr ? { serviceCidr: opts.serviceCidr } : {}) });
   await runControllers({ store, signal: ctx.signal, valid: ctx.valid, term: ctx.term, source: r.sourceName, log }).done;
+  await endpoints.done;
 }
 
 /**

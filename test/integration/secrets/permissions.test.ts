@@ -64,6 +64,12 @@ test('an agent authenticated as node b cannot read node a\'s secrets or write no
   await assert.rejects(storeB.nodes.put('a', { name: 'a' } as never), (err: Error) => denied.test(`${err.message} ${String((err as { cause?: unknown }).cause)}`));
   // The agent's store types tasks read-only; an attacker ignores types, so write through the Bucket underneath.
   await assert.rejects((storeB.tasks as Bucket<never>).put('shop.web.9', {} as never), (err: Error) => denied.test(`${err.message} ${String((err as { cause?: unknown }).cause)}`));
+  // Services: every agent reads them (nft and DNS follow them); only the control plane writes them.
+  await cluster.services.put('shop.web', { namespace: 'shop', name: 'web' } as never);
+  assert.equal((await storeB.services.get('shop.web'))?.value.name, 'web');
+  const servicesAsB = await Bucket.bind(ncB, { name: `${prefix}services`, timeoutMs: 2000 }, objectCodec());
+  await assert.rejects(servicesAsB.put('shop.web', { namespace: 'shop', name: 'web', clusterIP: '10.96.0.1', endpoints: [{ ip: '192.0.2.1' }] }), (err: Error) => denied.test(`${err.message} ${String((err as { cause?: unknown }).cause)}`));
+  await assert.rejects(servicesAsB.delete('shop.web'), (err: Error) => denied.test(`${err.message} ${String((err as { cause?: unknown }).cause)}`));
   const desiredAsB = await Bucket.bind(ncB, { name: `${prefix}desired`, timeoutMs: 2000 }, objectCodec());
   await assert.rejects(desiredAsB.get('Secret.shop.db'), (err: Error) => denied.test(`${err.message} ${String((err as { cause?: unknown }).cause)}`));
 

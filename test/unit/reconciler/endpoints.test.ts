@@ -69,3 +69,15 @@ test('a named targetPort the task does not have keeps the task out; headless has
   assert.equal(h!.clusterIP, undefined);
   assert.equal(h!.endpoints[0]!.ip, '10.88.0.2');
 });
+
+test('an IP outside the reporting node\'s subnet is never an endpoint (an agent cannot steer a Service elsewhere)', () => {
+  const ts = [0, 1].map((i) => task(i));
+  const addresses = allocateServiceAddresses([{ key: 'default/web', headless: false, nodePorts: [] }], new Map(), { serviceCidr: '10.96.0.0/12' });
+  const [rec] = computeServiceRecords({
+    services: [web()], tasks: ts, addresses, now: T0, nodeGraceMs: 30_000,
+    statuses: new Map([status(ts[0]!, 'running', true, { ip: '10.88.0.2' }), status(ts[1]!, 'running', true, { ip: '192.0.2.7' })].map((s) => [s.taskId, s])),
+    nodes: [node('n1', { subnet: '10.88.0.0/24' })],
+  });
+  assert.deepEqual(rec!.endpoints.map((e) => e.ip), ['10.88.0.2']);
+  assert.deepEqual(rec!.notReady.map((n) => n.reason), ["IP 192.0.2.7 is outside node n1's subnet 10.88.0.0/24"]);
+});

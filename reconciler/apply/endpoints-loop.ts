@@ -1,0 +1,190 @@
+/**
+ * runEndpoints: the endpoints controller's edge. The single writer of the `services` bucket: for
+ * every Service in `desired` it keeps one ServiceRecord (VIP, ports, ready endpoints, why not) that
+ * every node's agent programs its nftables and DNS from.
+ *
+ *   desired (Service.*) ─┐
+ *   tasks, status, nodes ─┼─► informers ─► pass: allocateServiceAddresses ► computeServiceRecords ─► CAS put / delete ─► services
+ *   services (own)     ──┘                 (pure, reconciler/controllers)       only what changed
+ *
+ * A readiness change, a task stopping (its spec deleted or its agent reporting `stopping`) or a
+ * node missing its heartbeat leaves the endpoints within one pass: passes run on every change
+ * (debounced by a few ms) and every `tickMs` (node loss is a matter of time, not of a change).
+ */
+import { DEFAULT_NAMESPACE, HEADLESS_CLUSTER_IP, trustedNodeRecords, type AnyObject, type NodeRecord, type ServiceRecord, type ServiceSpec, type TaskSpec, type TaskStatus } from '../../api/index.ts';
+import { backoffDelay, createLogger, errorMessage, isGitcellError, type Logger } from '../../lib/index.ts';
+import { Informer, keyOf, StoreErrorCodes, type Bucket, type InformerView } from '../../store/index.ts';
+import {
+  allocateServiceAddresses, computeServiceRecords, DEFAULT_NODE_GRACE_MS, DEFAULT_SERVICE_CIDR, sameServiceRecord,
+  type AddressRequest, type Addresses, type ServiceObject,
+} from '../controllers/index.ts';
+import type { DesiredRecord } from '../diff/index.ts';
+import { latestTaskStatuses } from './controllers-loop.ts';
+import type { ReconcilerStore } from './store.ts';
+
+/** EndpointsStore is what the endpoints loop reads and the bucket it alone writes. */
+export type EndpointsStore = Pick<ReconcilerStore, 'desired' | 'tasks' | 'status' | 'nodes'> & { services: Bucket<ServiceRecord> };
+
+/** RunEndpointsOptions configure runEndpoints. */
+export interface RunEndpointsOptions {
+  store: EndpointsStore;
+  /** the loop runs until this aborts (a leader's ctx.signal, or shutdown) */
+  signal: AbortSignal;
+  /** whether this replica may still write (a leader's ctx.valid); checked before every write */
+  valid?: () => boolean;
+  /** virtual IPs come from here (default 10.96.0.0/12) */
+  serviceCidr?: string;
+  /** a node whose heartbeat is older is lost, and its endpoints with it (default 30 s) */
+  nodeGraceMs?: number;
+  /** a pass at least this often, for node loss (default 500 ms) */
+  tickMs?: number;
+  now?: () => number;
+  log?: Logger;
+  /** told after every pass with the records written and deleted (tests, metrics) */
+  onPass?: (r: { written: string[]; deleted: string[] }) => void;
+}
+
+/** EndpointsLoop is a running endpoints loop. */
+export interface EndpointsLoop {
+  /** resolves once the signal aborted and the watches are closed */
+  readonly done: Promise<void>;
+  passes(): number;
+}
+
+const SERVICE_PREFIX = 'Service';
+
+/** runEndpoints starts the loop; see the file comment. Run it under leader election, next to runControllers. */
+export function runEndpoints(opts: RunEndpointsOptions): EndpointsLoop {
+  const log = opts.log ?? createLogger('endpoints');
+  const now = opts.now ?? Date.now;
+  const { store, signal } = opts;
+  const onChange = () => schedule();
+  const inform = <T>(bucket: Bucket<T>, prefix?: string) => new Informer<T>(bucket, { signal, onChange, log, ...(prefix ? { prefix } : {}) });
+  const desired = inform(store.desired, SERVICE_PREFIX);
+  const tasks = inform(store.tasks);
+  const statuses = inform(store.status);
+  const nodes = inform(store.nodes);
+  const services = inform(store.services);
+  const informers = [desired, tasks, statuses, nodes, services];
+  let passes = 0;
+  let failures = 0;
+  let running = false;
+  let dirty = false;
+  let timer: NodeJS.Timeout | undefined;
+  let passDone: Promise<void> = Promise.resolve();
+
+  function schedule(delay = 5): void {
+    dirty = true;
+    if (running || timer || signal.aborted || !informers.every((m) => m.hasSynced)) return;
+    timer = setTimeout(() => void runPass(), delay);
+  }
+  const ticker = setInterval(() => schedule(0), opts.tickMs ?? 500);
+
+  async function runPass(): Promise<void> {
+    timer = undefined;
+    if (signal.aborted) return;
+    running = true;
+    dirty = false;
+    let release!: () => void;
+    passDone = new Promise((r) => (release = r));
+    try {
+      const records = decide(desired, tasks, statuses, nodes, services, now(), opts);
+      const written = await write(records); // not inside `onPass?.(...)`: an absent onPass would skip the write
+      opts.onPass?.(written);
+      passes++;
+      failures = 0;
+    } catch (err) {
+      failures++;
+      dirty = true;
+      log.warn({ err: errorMessage(err), failures }, 'endpoints: pass failed, retrying');
+    } finally {
+      running = false;
+      release();
+      if (dirty && !signal.aborted) schedule(failures ? backoffDelay({ initialMs: 100, maxMs: 5000 }, failures) : 5);
+    }
+  }
+
+  /** write stores the records that changed and deletes those of Services that left, each by CAS. */
+  async function write(records: ServiceRecord[]): Promise<{ written: string[]; deleted: string[] }> {
+    const written: string[] = [];
+    const deleted: string[] = [];
+    const keep = new Set<string>();
+    const may = () => !signal.aborted && (opts.valid?.() ?? true);
+    const lostRace = (err: unknown) => isGitcellError(err, StoreErrorCodes.Conflict) || isGitcellError(err, StoreErrorCodes.Exists);
+    const attempt = async (key: string, fn: () => Promise<void>) => {
+      if (!may()) return;
+      try {
+        await fn();
+      } catch (err) {
+        if (!lostRace(err)) throw err;
+        dirty = true; // someone wrote first (a previous leader): decide again from what the watch shows
+      }
+    };
+    await Promise.all(records.map((rec) => {
+      const key = keyOf(rec.namespace, rec.name);
+      keep.add(key);
+      const cur = services.entry(key);
+      if (cur && sameServiceRecord(cur.value, rec)) return undefined;
+      return attempt(key, async () => {
+        const revision = cur ? await store.services.update(key, rec, cur.revision) : await store.services.create(key, rec);
+        services.apply(key, rec, revision);
+        written.push(key);
+      });
+    }));
+    await Promise.all([...services.entries].filter(([key]) => !keep.has(key)).map(([key, cur]) =>
+      attempt(key, async () => {
+        services.apply(key, undefined, await store.services.delete(key, { revision: cur.revision }));
+        deleted.push(key);
+      })));
+    return { written, deleted };
+  }
+
+  const done = (async () => {
+    await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+    clearInterval(ticker);
+    clearTimeout(timer);
+    await passDone;
+    await Promise.allSettled(informers.map((m) => m.done));
+  })();
+  return { done, passes: () => passes };
+}
+
+/** decide is one pass's pure part: the Services in `desired`, their addresses and their records. */
+function decide(
+  desired: InformerView<DesiredRecord>,
+  tasks: InformerView<TaskSpec>,
+  statuses: InformerView<TaskStatus>,
+  nodes: InformerView<NodeRecord>,
+  services: InformerView<ServiceRecord>,
+  now: number,
+  opts: Pick<RunEndpointsOptions, 'serviceCidr' | 'nodeGraceMs'>,
+): ServiceRecord[] {
+  const objects: ServiceObject[] = desired.values().filter((r) => r.object.kind === 'Service').map((r) => serviceObject(r.object, r.generation));
+  const requests: AddressRequest[] = objects.map((s) => ({
+    key: `${s.namespace}/${s.name}`,
+    headless: s.spec.clusterIP === HEADLESS_CLUSTER_IP,
+    ...(s.spec.clusterIP && s.spec.clusterIP !== HEADLESS_CLUSTER_IP ? { clusterIP: s.spec.clusterIP } : {}),
+    nodePorts: s.spec.type === 'NodePort' ? s.spec.ports.map((p) => ({ name: p.name, protocol: p.protocol ?? 'TCP', ...(p.nodePort !== undefined ? { nodePort: p.nodePort } : {}) })) : [],
+  }));
+  const recorded = new Map<string, Addresses>();
+  for (const r of services.values()) {
+    const nodePorts: Record<string, number> = {};
+    for (const p of r.ports ?? []) if (p.nodePort !== undefined) nodePorts[p.name] = p.nodePort;
+    recorded.set(`${r.namespace}/${r.name}`, { ...(r.clusterIP ? { clusterIP: r.clusterIP } : {}), nodePorts });
+  }
+  const addresses = allocateServiceAddresses(requests, recorded, { serviceCidr: opts.serviceCidr ?? DEFAULT_SERVICE_CIDR });
+  return computeServiceRecords({
+    services: objects,
+    tasks: tasks.values(),
+    statuses: latestTaskStatuses(statuses.entries),
+    // A node is its key (the only one its agent may write): a record naming another node is not one.
+    nodes: [...trustedNodeRecords([...nodes.entries].map(([k, c]) => [k, c.value] as const)).nodes.values()],
+    addresses,
+    now,
+    nodeGraceMs: opts.nodeGraceMs ?? DEFAULT_NODE_GRACE_MS,
+  });
+}
+
+function serviceObject(o: AnyObject, generation: number): ServiceObject {
+  return { namespace: o.metadata.namespace ?? DEFAULT_NAMESPACE, name: o.metadata.name, generation, spec: o.spec as ServiceSpec };
+}
