@@ -16,7 +16,7 @@ import type { AgentMetrics } from './metrics.ts';
 import type { CgroupSample } from './cgroup.ts';
 import type { SecretSource, SecretVolumes } from './secret-volumes.ts';
 import type { LogArchive, LogRetention } from './log-archive.ts';
-import type { ExitInfo, TaskNetwork, TaskRuntime } from './port.ts';
+import type { ExitInfo, ServicesPort, TaskNetwork, TaskRuntime } from './port.ts';
 import type { TaskLocks } from './task-locks.ts';
 import type { SharedFeed } from './shared-feed.ts';
 import { DEFAULT_RECOVERY_HOLD_MS } from './recovery.ts';
@@ -89,6 +89,8 @@ export interface AgentDeps {
   log: Logger;
   /** the node's key ring and secrets bucket; without them tasks using Secrets fail to start */
   secrets?: NodeSecrets;
+  /** the node's Services module (agent/services.ts): conditions, task resolver, drain before SIGTERM */
+  services?: ServicesPort;
   /**
    * the process's shared store feed (shared-feed.ts): many agents in one process (hollow nodes)
    * follow the store through one set of watches instead of three each

@@ -4,7 +4,7 @@
  * for /healthz.
  */
 import { errorMessage } from '../lib/index.ts';
-import type { NodeRecord } from '../api/index.ts';
+import type { NodeCondition, NodeRecord } from '../api/index.ts';
 import type { AgentContext, ResolvedAgentOptions } from './context.ts';
 
 /** AGENT_VERSION is reported in the node record. */
@@ -17,6 +17,8 @@ export interface NodeFacts {
   startedAt: string;
   now: number;
   metricsUrl?: string;
+  /** node conditions from the node's modules (ServicesReady) */
+  conditions?: NodeCondition[];
 }
 
 /** nodeRecord is this node's record, pure; allocatable is the whole capacity plus the task limit. */
@@ -35,6 +37,7 @@ export function nodeRecord(o: ResolvedAgentOptions, f: NodeFacts): NodeRecord {
     images: f.images,
     ...(f.sealingKey ? { sealingKey: f.sealingKey } : {}),
     ...(o.storeIncarnation ? { storeIncarnation: o.storeIncarnation } : {}),
+    ...(f.conditions?.length ? { conditions: f.conditions } : {}),
     startedAt: f.startedAt,
     heartbeatAt: new Date(f.now).toISOString(),
   };
@@ -45,7 +48,8 @@ export async function heartbeat(ctx: AgentContext): Promise<void> {
   if (ctx.state.stopped) return;
   const images = await ctx.d.runtime.images().catch(() => []);
   const sealingKey = ctx.d.secrets?.keyring.publicKeyPem();
-  const rec = nodeRecord(ctx.o, { images, ...(sealingKey ? { sealingKey } : {}), ...(ctx.state.metricsUrl ? { metricsUrl: ctx.state.metricsUrl } : {}), startedAt: ctx.state.startedAt, now: Date.now() });
+  const conditions = ctx.d.services?.conditions();
+  const rec = nodeRecord(ctx.o, { images, ...(sealingKey ? { sealingKey } : {}), ...(ctx.state.metricsUrl ? { metricsUrl: ctx.state.metricsUrl } : {}), ...(conditions ? { conditions } : {}), startedAt: ctx.state.startedAt, now: Date.now() });
   try {
     await ctx.d.store.nodes.put(ctx.o.node, rec);
     ctx.metrics.heartbeats.inc({ result: 'ok' });

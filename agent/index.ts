@@ -11,9 +11,10 @@ export { readCgroup, cpuMillisBetween, removeCgroup, cgroupDirs, type CgroupSamp
 export { serveLogs, streamLogs, archivedTasks, findTaskNode, logSubject, type LogRequest, type LogSource, type LogSources } from './logs.ts';
 export { LogArchive, DEFAULT_LOG_RETENTION, type ArchivedLog, type LogRetention } from './log-archive.ts';
 export { machineCapacity, parseLabels, parseCapacity, runcVersion, kernelVersion, hostAddresses } from './machine.ts';
-export { ANNOTATION_TASK, ANNOTATION_HASH, containerName, type TaskRuntime, type TaskNetwork, type ContainerView, type ExitInfo, type RunRequest } from './port.ts';
+export { ANNOTATION_TASK, ANNOTATION_HASH, containerName, type TaskRuntime, type TaskNetwork, type ContainerView, type ExitInfo, type RunRequest, type ServicesPort, type TaskDns } from './port.ts';
 export { RuntimeAdapter, type RuntimeAdapterOptions } from './runtime-adapter.ts';
 export { SecretVolumes, numericOwner, type SecretSource, type PreparedSecrets } from './secret-volumes.ts';
 export { heldAfterRebuild, releaseHeld, keepCompleted, COMPLETED_RETENTION_MS, DEFAULT_RECOVERY_HOLD_MS, type Release } from './recovery.ts';
 export { MemoryRuntime, MemoryNetwork, type MemoryBehaviour, type MemoryRuntimeOptions, type MemoryNetworkOptions } from './memory-runtime.ts';
 export { SharedFeed, type SharedFeedSources, type FeedAttachment } from './shared-feed.ts';
+export { NodeServices, createNodeServices, nodeTableName, lbServices, dnsEntries, taskDns, SERVICES_READY, type NodeServicesOptions, type NodeServicesSetup } from './services.ts';

@@ -44,7 +44,8 @@ export async function runStart(ctx: AgentContext, spec: TaskSpec, previous: Loca
       const net = await ctx.d.network.setup(spec.id);
       t.ip = net.ip;
       const secrets = await prepareSecrets(ctx, spec);
-      return { net, ...(await rt.run(runRequest(spec, containerId, net.netnsPath, secrets))) };
+      const dns = ctx.d.services?.dnsFor(spec.namespace);
+      return { net, ...(await rt.run({ ...runRequest(spec, containerId, net.netnsPath, secrets), ...(dns ? { dns } : {}) })) };
     });
     ctx.metrics.starts.inc({ result: 'ok' });
     recordEvent(ctx, 'Normal', 'Started', spec.id, `started container ${containerId} (pid ${pid}, ip ${net.ip})`);
@@ -154,6 +155,9 @@ export async function runStop(ctx: AgentContext, taskId: string, reason: StopCau
     t = stoppingRecord(t, reason, Date.now());
     await save(ctx, t);
   }
+  // Out of every Service first (its stopping status told the endpoints controller): no new
+  // connection reaches it once it got SIGTERM. Bounded by the services module's drain timeout.
+  await ctx.d.services?.beforeStop(taskId);
   const info = await stopContainer(ctx, cid, Math.max(0, (t.stopDeadline ?? Date.now()) - Date.now()), reason);
   if (reason === 'liveness' || reason === 'startup') {
     await onExit(ctx, taskId, cid, info);

@@ -5,7 +5,7 @@
  * runtime evolve behind one file.
  */
 import { createHash } from 'node:crypto';
-import type { ResolvedProbe, TaskSecurityContext } from '../api/index.ts';
+import type { NodeCondition, ResolvedProbe, TaskSecurityContext } from '../api/index.ts';
 import type { ProbeKind } from './probe.ts';
 import type { ProbeOutcome } from './probe-exec.ts';
 
@@ -60,6 +60,26 @@ export interface RunRequest {
   securityContext?: TaskSecurityContext;
   /** read-only bind mounts (the task's secret files, from a tmpfs on the node) */
   mounts?: { source: string; destination: string }[];
+  /** the task's resolver: the node's cluster DNS and the namespace's search path (absent: the host's) */
+  dns?: TaskDns;
+}
+
+/**
+ * ServicesPort is what the node's Services module (agent/services.ts) tells the rest of the agent:
+ * the node conditions to report, the resolver of a new task, and when a stopping task may get its
+ * SIGTERM (once it left the endpoints).
+ */
+export interface ServicesPort {
+  conditions(): NodeCondition[];
+  dnsFor(namespace: string): TaskDns | undefined;
+  beforeStop(taskId: string): Promise<void>;
+}
+
+/** TaskDns is what a task's /etc/resolv.conf says: nameservers, search path, options. */
+export interface TaskDns {
+  nameservers: string[];
+  search: string[];
+  options: string[];
 }
 
 /**

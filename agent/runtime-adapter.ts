@@ -72,6 +72,7 @@ export class RuntimeAdapter implements TaskRuntime {
       ...(req.user ? { user: req.user } : {}),
       ...securityOptions(req.securityContext),
       hostname: req.hostname,
+      ...(req.dns ? { dns: req.dns.nameservers, dnsSearch: req.dns.search, dnsOptions: req.dns.options } : {}),
       ...(req.memoryBytes ? { memoryBytes: req.memoryBytes } : {}),
       ...(req.cpuMillis ? { cpuMillis: req.cpuMillis } : {}),
       netnsPath: req.netnsPath,

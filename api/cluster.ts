@@ -250,6 +250,17 @@ export interface NodeRecord {
    * tasks: after a rebuild, a record without the current one is the old agent process still talking.
    */
   storeIncarnation?: string;
+  /** what the node can do right now beyond running tasks, e.g. ServicesReady (nft and DNS programmed) */
+  conditions?: NodeCondition[];
+}
+
+/** NodeCondition is a Kubernetes-style node condition: a type, True/False/Unknown, and why. */
+export interface NodeCondition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
 }
 
 /** NodeSpec is what an administrator sets on a node (cordon, drain, extra labels and taints). */

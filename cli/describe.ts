@@ -14,6 +14,7 @@ import type { Condition, CronJobStatus, DesiredRecord, WorkloadStatus } from '..
 import { age, table, type ClientStore } from './client.ts';
 import { listNodes, listTasks, mib, secretKeys, short, taskReason, workloadCells, type TaskRow } from './listings.ts';
 import { paint } from './output.ts';
+import { describeService } from './services.ts';
 import { ErrorCodes } from '../lib/error-codes.ts';
 
 /** fields renders label: value lines with the values aligned; undefined values are left out. */
@@ -218,5 +219,6 @@ export async function describe(store: ClientStore, kind: string, namespace: stri
   if (kind === 'Job' || kind === 'DaemonSet') return describeWorkload(store, kind, rec);
   if (kind === 'CronJob') return describeCronJob(store, rec);
   if (kind === 'Secret') return describeSecret(rec);
+  if (kind === 'Service') return (await describeService(store, rec, (pairs) => fields(pairs))) + `\n${await eventsText(store, { kind, namespace: ns, name })}`;
   return describeCustom(kind, rec) + `\n${await eventsText(store, { kind, namespace: ns, name })}`;
 }

@@ -29,6 +29,7 @@ export const BUILTIN_KINDS: readonly KindInfo[] = [
   { kind: 'DaemonSet', plural: 'daemonsets', singular: 'daemonset', shortNames: ['ds'], namespaced: true },
   { kind: 'CronJob', plural: 'cronjobs', singular: 'cronjob', shortNames: ['cj'], namespaced: true },
   { kind: 'Secret', plural: 'secrets', singular: 'secret', shortNames: [], namespaced: true },
+  { kind: 'Service', plural: 'services', singular: 'service', shortNames: ['svc'], namespaced: true },
   { kind: 'CustomResourceDefinition', plural: 'customresourcedefinitions', singular: 'customresourcedefinition', shortNames: ['crd', 'crds'], namespaced: false },
 ];
 

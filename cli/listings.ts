@@ -13,6 +13,7 @@ import { age, type ClientStore } from './client.ts';
 import { customKinds, type KindInfo } from './kinds.ts';
 import { requirementsMatch, type Requirement } from '../api/index.ts';
 import type { Row } from './output.ts';
+import { serviceItems } from './services.ts';
 
 /** TaskRow is a task with its binding and the state its agent reports (`get tasks -o json`). */
 export interface TaskRow {
@@ -80,7 +81,7 @@ export interface Query {
 }
 
 /** Item is one object before filtering: where it lives, its labels, its row and its JSON form. */
-interface Item extends Row {
+export interface Item extends Row {
   namespace?: string;
   objectName: string;
   labels: Record<string, string>;
@@ -320,14 +321,16 @@ const ITEMS: Record<string, Items> = {
   Node: nodes,
   CronJob: cronjobs,
   Secret: secrets,
+  Service: serviceItems,
   CustomResourceDefinition: crds,
 };
 
 /** WATCHED_BUCKETS are the buckets whose changes can change a kind's rows (`get -w`). */
-export const WATCHED_BUCKETS: Record<string, readonly ('desired' | 'sync' | 'tasks' | 'bindings' | 'status' | 'nodes' | 'nodespec')[]> = {
+export const WATCHED_BUCKETS: Record<string, readonly ('desired' | 'sync' | 'tasks' | 'bindings' | 'status' | 'nodes' | 'nodespec' | 'services')[]> = {
   Job: ['desired', 'sync'],
   DaemonSet: ['desired', 'sync'],
   CronJob: ['desired', 'sync'],
   Task: ['tasks', 'bindings', 'status'],
   Node: ['nodes', 'nodespec', 'tasks', 'bindings'],
+  Service: ['desired', 'services'],
 };

@@ -332,6 +332,8 @@ export const NetworkErrors = {
   NftMissing: 'E_NFT_MISSING',
   /** an nftables transaction for Services was refused */
   NftApply: 'E_NFT_APPLY',
+  /** the node's DNS server (dnsmasq, for Service names) is missing or did not start */
+  DnsStart: 'E_DNS_START',
 } as const;
 
 /** SecretsErrors: sealed Secrets and key rings (secrets/, agent secret volumes). */

@@ -53,3 +53,17 @@ export { collectGarbage, type RuntimeGcResult, type RuntimeGcOptions } from './g
 // namespaces exist on the machine, and a command inside a namespace.
 export { readMounts, isMounted, listCgroups, cgroupDirs, removeCgroup } from './container/index.ts';
 export { listNetns, netnsPath, execInNetns } from './network/index.ts';
+
+// Services on a node: nftables load balancing and the node's DNS (runtime/services).
+export {
+  NftApplier,
+  Dnsmasq,
+  renderHosts,
+  serviceDnsName,
+  CLUSTER_DOMAIN,
+  type LbConfig,
+  type LbService,
+  type DnsEntry,
+  type DnsmasqOptions,
+  type NftApplierOptions,
+} from './services/index.ts';

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { readdir, rm } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { errorMessage, UsageError } from '../../lib/errors.ts';
 import { createLogger } from '../../lib/log.ts';
@@ -19,7 +19,7 @@ import { Keyring } from '../../secrets/index.ts';
 import type { NodeSecretRecord, TaskStatus } from '../../api/index.ts';
 import { NetworkManager, limitCgroupParent, parseIpv4Cidr, removeCgroupParent, validateCgroupParent } from '../../runtime/index.ts';
 import {
-  Agent, RuntimeAdapter, hostAddresses, kernelVersion, machineCapacity, parseCapacity, parseLabels, runcVersion,
+  Agent, RuntimeAdapter, createNodeServices, hostAddresses, kernelVersion, machineCapacity, parseCapacity, parseLabels, runcVersion,
 } from '../../agent/index.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
 
@@ -143,7 +143,15 @@ export function registerAgent(program: Command): void {
       const secretsBucket = agentStore?.secrets
         ?? await Bucket.open<NodeSecretRecord>(nc, { name: nodeSecretsBucket(f.node, f.prefix), history: 1 }, objectCodec<NodeSecretRecord>(), { log });
       const runtime = new RuntimeAdapter({ root: join(stateDir, 'runtime'), imageRoot: resolve(f.imageCache ?? join(f.clusterDir, 'images')), cgroupParent, ...registry });
-      const network = new NetworkManager({ bridge: f.bridge ?? defaultBridge(f.node), subnet: f.subnet, stateDir: join(stateDir, 'network'), netnsPrefix });
+      const bridge = f.bridge ?? defaultBridge(f.node);
+      const network = new NetworkManager({ bridge, subnet: f.subnet, stateDir: join(stateDir, 'network'), netnsPrefix });
+      // Services on this node: nft load balancing and dnsmasq on the bridge gateway, from the services
+      // bucket. Missing nft or dnsmasq leaves the node running tasks with ServicesReady False.
+      const services = createNodeServices({
+        node: f.node, stateDir, subnet: f.subnet, bridge, services: store.services, log,
+        hostResolvConf: (() => { try { return readFileSync('/etc/resolv.conf', 'utf8'); } catch { return ''; } })(),
+      });
+      await services.start();
       // A key pair from a previous run loads before the agent starts, so it can release that run's
       // Secret volumes; a first start generates one in the background (below).
       const keyring = existsSync(join(stateDir, 'secrets', 'keys', 'active')) ? await Keyring.open(stateDir) : undefined;
@@ -151,9 +159,10 @@ export function registerAgent(program: Command): void {
         node: f.node, stateDir, labels, capacity, subnet: f.subnet, addresses: hostAddresses(), http,
         versions: { runc: await runcVersion(), kernel: kernelVersion() },
         recoveryHoldMs, logRetention, ...(incarnation ? { storeIncarnation: incarnation } : {}),
-      }, { nc, store, runtime, network, log, ...(keyring ? { secrets: { keyring, bucket: secretsBucket } } : {}) });
+      }, { nc, store, runtime, network, log, services, ...(keyring ? { secrets: { keyring, bucket: secretsBucket } } : {}) });
       await guarded(agent.start()).catch(async (err: unknown) => {
         await agent.stop().catch(() => undefined);
+        await services.stop().catch(() => undefined);
         throw err;
       });
       // The node's own key pair (the reconciler re-seals this node's Secrets to its public key),
@@ -174,6 +183,9 @@ export function registerAgent(program: Command): void {
       });
       // Tasks keep running: a restarted agent adopts them (unless told to clean up, as `gitcell up` does).
       await agent.stop();
+      // The nft table stays for the next agent (established and new connections keep working while
+      // it restarts) unless this node is going away for good.
+      await services.stop({ removeTable: f.stopTasksOnExit === true });
       if (f.stopTasksOnExit) {
         await stopAllTasks(runtime, network, store, f.node, stateDir, log);
         // The node's cgroup parent (and the cluster's, when this is its last node): gitcell up

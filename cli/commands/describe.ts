@@ -7,7 +7,7 @@ import { clusterKinds } from '../listings.ts';
 
 /**
  * registerDescribe adds `gitcell describe KIND NAME [-n NAMESPACE]`: a curated summary of one
- * object (job, daemonset, cronjob, secret, node, task, CRD or user kind), its conditions, tasks
+ * object (job, daemonset, cronjob, secret, service, node, task, CRD or user kind), its conditions, tasks
  * and recent events (cli/describe.ts).
  */
 export function registerDescribe(program: Command): void {
@@ -15,7 +15,7 @@ export function registerDescribe(program: Command): void {
     program
       .command('describe')
       .description('show one object: summary, conditions, tasks and recent events')
-      .argument('<kind>', 'job, daemonset, cronjob, secret, node, task, crd or a user kind (any of its names)')
+      .argument('<kind>', 'job, daemonset, cronjob, secret, service, node, task, crd or a user kind (any of its names)')
       .argument('<name>', 'object name (a task: its id, or a unique start of it)')
       .option('-n, --namespace <ns>', 'namespace', DEFAULT_NAMESPACE),
   ).action(async (kindArg: string, name: string, opts: ClientOptions & { namespace: string }) => {

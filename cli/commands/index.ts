@@ -46,7 +46,7 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   },
   get: {
     term: 'get [options] <kind> [names...]',
-    summary: 'list objects of a kind: jobs, tasks, nodes, daemonsets, cronjobs, secrets, customresourcedefinitions or a user kind (CRD)',
+    summary: 'list objects of a kind: jobs, tasks, nodes, daemonsets, cronjobs, secrets, services, customresourcedefinitions or a user kind (CRD)',
     load: async () => (await import('./get.ts')).registerGet,
   },
   hollow: {

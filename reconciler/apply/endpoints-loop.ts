@@ -11,7 +11,7 @@
  * node missing its heartbeat leaves the endpoints within one pass: passes run on every change
  * (debounced by a few ms) and every `tickMs` (node loss is a matter of time, not of a change).
  */
-import { DEFAULT_NAMESPACE, HEADLESS_CLUSTER_IP, trustedNodeRecords, type AnyObject, type NodeRecord, type ServiceRecord, type ServiceSpec, type TaskSpec, type TaskStatus } from '../../api/index.ts';
+import { DEFAULT_NAMESPACE, HEADLESS_CLUSTER_IP, trustedNodeRecords, trustedTaskStatuses, type AnyObject, type Binding, type NodeRecord, type ServiceRecord, type ServiceSpec, type TaskSpec, type TaskStatus } from '../../api/index.ts';
 import { backoffDelay, createLogger, errorMessage, isGitcellError, type Logger } from '../../lib/index.ts';
 import { Informer, keyOf, StoreErrorCodes, type Bucket, type InformerView } from '../../store/index.ts';
 import {
@@ -19,11 +19,10 @@ import {
   type AddressRequest, type Addresses, type ServiceObject,
 } from '../controllers/index.ts';
 import type { DesiredRecord } from '../diff/index.ts';
-import { latestTaskStatuses } from './controllers-loop.ts';
 import type { ReconcilerStore } from './store.ts';
 
 /** EndpointsStore is what the endpoints loop reads and the bucket it alone writes. */
-export type EndpointsStore = Pick<ReconcilerStore, 'desired' | 'tasks' | 'status' | 'nodes'> & { services: Bucket<ServiceRecord> };
+export type EndpointsStore = Pick<ReconcilerStore, 'desired' | 'tasks' | 'status' | 'nodes'> & { bindings: Bucket<Binding>; services: Bucket<ServiceRecord> };
 
 /** RunEndpointsOptions configure runEndpoints. */
 export interface RunEndpointsOptions {
@@ -64,8 +63,9 @@ export function runEndpoints(opts: RunEndpointsOptions): EndpointsLoop {
   const tasks = inform(store.tasks);
   const statuses = inform(store.status);
   const nodes = inform(store.nodes);
+  const bindings = inform(store.bindings);
   const services = inform(store.services);
-  const informers = [desired, tasks, statuses, nodes, services];
+  const informers = [desired, tasks, statuses, bindings, nodes, services];
   let passes = 0;
   let failures = 0;
   let running = false;
@@ -88,7 +88,7 @@ export function runEndpoints(opts: RunEndpointsOptions): EndpointsLoop {
     let release!: () => void;
     passDone = new Promise((r) => (release = r));
     try {
-      const records = decide(desired, tasks, statuses, nodes, services, now(), opts);
+      const records = decide({ desired, tasks, statuses, bindings, nodes, services }, now(), opts);
       const written = await write(records); // not inside `onPass?.(...)`: an absent onPass would skip the write
       opts.onPass?.(written);
       passes++;
@@ -151,14 +151,11 @@ export function runEndpoints(opts: RunEndpointsOptions): EndpointsLoop {
 
 /** decide is one pass's pure part: the Services in `desired`, their addresses and their records. */
 function decide(
-  desired: InformerView<DesiredRecord>,
-  tasks: InformerView<TaskSpec>,
-  statuses: InformerView<TaskStatus>,
-  nodes: InformerView<NodeRecord>,
-  services: InformerView<ServiceRecord>,
+  v: { desired: InformerView<DesiredRecord>; tasks: InformerView<TaskSpec>; statuses: InformerView<TaskStatus>; bindings: InformerView<Binding>; nodes: InformerView<NodeRecord>; services: InformerView<ServiceRecord> },
   now: number,
   opts: Pick<RunEndpointsOptions, 'serviceCidr' | 'nodeGraceMs'>,
 ): ServiceRecord[] {
+  const { desired, tasks, statuses, bindings, nodes, services } = v;
   const objects: ServiceObject[] = desired.values().filter((r) => r.object.kind === 'Service').map((r) => serviceObject(r.object, r.generation));
   const requests: AddressRequest[] = objects.map((s) => ({
     key: `${s.namespace}/${s.name}`,
@@ -176,7 +173,12 @@ function decide(
   return computeServiceRecords({
     services: objects,
     tasks: tasks.values(),
-    statuses: latestTaskStatuses(statuses.entries),
+    // A status counts only from the node its task is bound to: another node cannot make itself an endpoint.
+    statuses: trustedTaskStatuses([...statuses.entries].map(([k, c]) => [k, c.value] as const), (id) => {
+      const spec = tasks.get(id);
+      if (!spec) return undefined;
+      return bindings.get(id)?.node ?? spec.nodeName ?? spec.runningOn ?? null;
+    }).byTask,
     // A node is its key (the only one its agent may write): a record naming another node is not one.
     nodes: [...trustedNodeRecords([...nodes.entries].map(([k, c]) => [k, c.value] as const)).nodes.values()],
     addresses,

@@ -10,6 +10,10 @@ export interface InitLayerInput {
   hostname: string;
   hosts?: Record<string, string>;
   dns?: string[];
+  /** the search path (with explicit nameservers only) */
+  dnsSearch?: string[];
+  /** resolver options such as `ndots:5` (with explicit nameservers only) */
+  dnsOptions?: string[];
   mounts?: ExtraMount[];
 }
 
@@ -21,11 +25,17 @@ export function hostsFile(hostname: string, extra: Record<string, string> = {}):
 }
 
 /**
- * resolvConf renders /etc/resolv.conf from explicit nameservers, or else the host's, dropping
- * loopback resolvers (127.0.0.53 and friends are unreachable from the container's network namespace).
+ * resolvConf renders /etc/resolv.conf from explicit nameservers (with their search path and
+ * options, as a node's cluster DNS gives them), or else the host's, dropping loopback resolvers
+ * (127.0.0.53 and friends are unreachable from the container's network namespace).
  */
-export function resolvConf(dns: string[] | undefined, hostText = ''): string {
-  if (dns) return dns.map((s) => `nameserver ${s}\n`).join('');
+export function resolvConf(dns: string[] | undefined, hostText = '', search: string[] = [], options: string[] = []): string {
+  if (dns) {
+    const lines = dns.map((s) => `nameserver ${s}`);
+    if (search.length) lines.push(`search ${search.join(' ')}`);
+    if (options.length) lines.push(`options ${options.join(' ')}`);
+    return lines.map((l) => `${l}\n`).join('');
+  }
   return hostText
     .split('\n')
     .filter((l) => !/^\s*nameserver\s+(127\.|::1)/.test(l))
@@ -49,7 +59,7 @@ export function writeInitLayer(dir: string, input: InitLayerInput): void {
   } catch {
     // no resolver on the host: the container gets an empty resolv.conf
   }
-  fs.writeFileSync(join(dir, 'etc', 'resolv.conf'), resolvConf(input.dns, host), { mode: 0o644 });
+  fs.writeFileSync(join(dir, 'etc', 'resolv.conf'), resolvConf(input.dns, host, input.dnsSearch, input.dnsOptions), { mode: 0o644 });
   for (const m of input.mounts ?? []) {
     const target = join(dir, m.destination);
     const isFile = m.type === 'bind' && fs.statSync(m.source, { throwIfNoEntry: false })?.isFile();

@@ -133,7 +133,7 @@ export class ContainerManager {
       for (const d of [p.init, p.upper, p.work, p.rootfs]) fs.mkdirSync(d, { mode: 0o755 });
       fs.mkdirSync(p.logs, { mode: 0o700 }); // output may carry secrets: root only
       const hostname = opts.hostname ?? (NAME_AS_HOST.test(name) ? name : id).slice(0, 63);
-      writeInitLayer(p.init, { hostname, ...(opts.hosts ? { hosts: opts.hosts } : {}), ...(opts.dns ? { dns: opts.dns } : {}), ...(opts.mounts ? { mounts: opts.mounts } : {}) });
+      writeInitLayer(p.init, { hostname, ...(opts.hosts ? { hosts: opts.hosts } : {}), ...(opts.dns ? { dns: opts.dns } : {}), ...(opts.dnsSearch ? { dnsSearch: opts.dnsSearch } : {}), ...(opts.dnsOptions ? { dnsOptions: opts.dnsOptions } : {}), ...(opts.mounts ? { mounts: opts.mounts } : {}) });
       // runc mounts the overlay inside the container (see overlayRootMount). When absolute lower paths
       // overflow the kernel's one-page option limit (dozens of layers), the plan switches to paths
       // relative to ROOT, which only a mount(8) run from ROOT can use: then the host mounts it.

@@ -42,6 +42,10 @@ export interface ContainerOptions extends ContainerResources {
   cgroupParent?: string;
   hosts?: Record<string, string>;
   dns?: string[];
+  /** dnsSearch is the resolv.conf search path (e.g. `default.svc.cluster.local svc.cluster.local cluster.local`) */
+  dnsSearch?: string[];
+  /** dnsOptions are resolv.conf options (e.g. `ndots:5`) */
+  dnsOptions?: string[];
   labels?: Record<string, string>;
   log?: { maxBytes?: number; keep?: number };
 }

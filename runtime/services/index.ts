@@ -2,3 +2,4 @@
 // the store: callers hand it VIPs, ports and endpoints.
 export { buildModel, renderFull, renderDelta, renderCleanup, validTableName, type LbConfig, type LbService, type LbPort, type LbEndpoint, type NftModel, type NftChain } from './nft.ts';
 export { NftApplier, nftBinary, type NftApplierOptions, type ApplyResult } from './nft-apply.ts';
+export { Dnsmasq, dnsmasqBinary, renderHosts, serviceDnsName, CLUSTER_DOMAIN, type DnsEntry, type DnsmasqOptions } from './dnsmasq.ts';

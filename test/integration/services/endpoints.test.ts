@@ -58,14 +58,21 @@ test('endpoints follow readiness, stopping, deleted tasks and lost nodes; the VI
   await store.nodes.put('a', nodeRecord('a'));
   await store.nodes.put('b', nodeRecord('b'));
   for (const task of [t0, t1, t2]) await store.tasks.put(task.id, task);
+  const bind = (task: TaskSpec, node: string) => store.bindings.put(task.id, { taskId: task.id, node, boundAt: new Date().toISOString(), schedulerTerm: 1 });
+  await bind(t0, 'a');
+  await bind(t1, 'a');
+  await bind(t2, 'b');
   await store.status.put(`a.${t0.id}`, taskStatus(t0, 'a', '10.88.0.2'));
   await store.status.put(`a.${t1.id}`, taskStatus(t1, 'a', '10.88.0.3', { ready: false }));
   await store.status.put(`b.${t2.id}`, taskStatus(t2, 'b', '10.88.1.2'));
   await store.desired.put('Service.default.web', serviceRecord('web', { selector: { app: 'web' }, ports: [{ name: 'http', port: 8080, targetPort: 'http' }] }));
   await store.desired.put('Service.default.none', serviceRecord('none', { selector: { app: 'nothing' }, ports: [{ name: 'http', port: 80 }] }));
 
+  // Node a's task reported by node b (an attacker node claiming it with its own IP): refused.
+  await store.status.put(`b.${t0.id}`, taskStatus(t0, 'b', '10.88.1.66', { updatedAt: new Date(Date.now() + 60_000).toISOString() }));
   // Node b heartbeats once only: it is lost 1.5 s later, and its task with it.
   const first = await until('web with its ready endpoints', (r) => ips(r) === '10.88.0.2' || ips(r) === '10.88.0.2,10.88.1.2');
+  assert.ok(!ips(first).includes('10.88.1.66'), 'a status from a node the task is not bound to is never an endpoint');
   assert.match(first.clusterIP ?? '', /^10\.(9[6-9]|10[0-9]|11[01])\./, 'a VIP from 10.96.0.0/12');
   assert.deepEqual(first.ports, [{ name: 'http', protocol: 'TCP', port: 8080, targetPort: 'http' }]);
   const lost = await until('node b lost', (r) => ips(r) === '10.88.0.2');

@@ -124,6 +124,7 @@ test('init layer files: hosts and resolv.conf without loopback resolvers', () =>
   assert.equal(hostsFile('web', { db: '10.0.0.2' }), '127.0.0.1\tlocalhost\n127.0.1.1\tweb\n::1\tlocalhost ip6-localhost ip6-loopback\n10.0.0.2\tdb\n');
   assert.equal(resolvConf(undefined, 'nameserver 127.0.0.53\nnameserver 10.0.0.1\nsearch lan\n'), 'nameserver 10.0.0.1\nsearch lan\n');
   assert.equal(resolvConf(['1.1.1.1']), 'nameserver 1.1.1.1\n');
+  assert.equal(resolvConf(['10.88.0.1'], '', ['default.svc.cluster.local', 'svc.cluster.local', 'cluster.local'], ['ndots:5']), 'nameserver 10.88.0.1\nsearch default.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n');
 });
 
 test('small parsers: OOM counters, cgroup paths, log lines, getfattr output', () => {
