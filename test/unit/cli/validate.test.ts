@@ -45,7 +45,7 @@ test('gitcell validate sample-repo exits 0', async () => {
   const r = await gitcell(['validate', 'sample-repo']);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.equal(r.stdout, '');
-  assert.match(r.stderr, /sample-repo: 7 objects in 7 files are valid/);
+  assert.match(r.stderr, /sample-repo: 9 objects in 9 files are valid/);
 });
 
 test('bad manifests: exit 1, one FILE:LINE:COL: KIND/NAME: FIELD.PATH: message line per problem', async () => {
