@@ -35,6 +35,8 @@ export interface NodeServicesOptions {
   log: Logger;
   /** told when the condition changes (the agent heartbeats it at once) */
   onCondition?: (c: NodeCondition) => void;
+  /** told after every successful programming with the records now in force (benchmarks, metrics) */
+  onProgrammed?: (records: readonly ServiceRecord[]) => void;
   /** how long a stopping task waits to leave the endpoints here before its SIGTERM (default 2 s) */
   drainTimeoutMs?: number;
 }
@@ -194,6 +196,7 @@ export class NodeServices implements ServicesPort {
         this.lastHosts = hosts;
       }
       this.backoff.reset();
+      this.o.onProgrammed?.(records);
       this.setCondition(condition('True', 'Programmed', `${records.length} services programmed`));
     } catch (err) {
       this.lastHosts = undefined;
