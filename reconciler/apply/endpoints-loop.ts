@@ -89,7 +89,8 @@ export function runEndpoints(opts: RunEndpointsOptions): EndpointsLoop {
     passDone = new Promise((r) => (release = r));
     try {
       const records = decide({ desired, tasks, statuses, bindings, nodes, services }, now(), opts);
-      const written = await write(records); // not inside `onPass?.(...)`: an absent onPass would skip the write
+      const may = () => !signal.aborted && (opts.valid?.() ?? true);
+      const written = await writeRecords(store.services, services, records, may, () => (dirty = true)); // not inside `onPass?.(...)`: an absent onPass would skip the write
       opts.onPass?.(written);
       passes++;
       failures = 0;
@@ -104,40 +105,6 @@ export function runEndpoints(opts: RunEndpointsOptions): EndpointsLoop {
     }
   }
 
-  /** write stores the records that changed and deletes those of Services that left, each by CAS. */
-  async function write(records: ServiceRecord[]): Promise<{ written: string[]; deleted: string[] }> {
-    const written: string[] = [];
-    const deleted: string[] = [];
-    const keep = new Set<string>();
-    const may = () => !signal.aborted && (opts.valid?.() ?? true);
-    const lostRace = (err: unknown) => isGitcellError(err, StoreErrorCodes.Conflict) || isGitcellError(err, StoreErrorCodes.Exists);
-    const attempt = async (key: string, fn: () => Promise<void>) => {
-      if (!may()) return;
-      try {
-        await fn();
-      } catch (err) {
-        if (!lostRace(err)) throw err;
-        dirty = true; // someone wrote first (a previous leader): decide again from what the watch shows
-      }
-    };
-    await Promise.all(records.map((rec) => {
-      const key = keyOf(rec.namespace, rec.name);
-      keep.add(key);
-      const cur = services.entry(key);
-      if (cur && sameServiceRecord(cur.value, rec)) return undefined;
-      return attempt(key, async () => {
-        const revision = cur ? await store.services.update(key, rec, cur.revision) : await store.services.create(key, rec);
-        services.apply(key, rec, revision);
-        written.push(key);
-      });
-    }));
-    await Promise.all([...services.entries].filter(([key]) => !keep.has(key)).map(([key, cur]) =>
-      attempt(key, async () => {
-        services.apply(key, undefined, await store.services.delete(key, { revision: cur.revision }));
-        deleted.push(key);
-      })));
-    return { written, deleted };
-  }
 
   const done = (async () => {
     await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
@@ -147,6 +114,46 @@ export function runEndpoints(opts: RunEndpointsOptions): EndpointsLoop {
     await Promise.allSettled(informers.map((m) => m.done));
   })();
   return { done, passes: () => passes };
+}
+
+/**
+ * writeRecords stores the records that changed and deletes those of Services that left, each by CAS
+ * on the revision the informer holds, applying each own write to it. A lost race (a previous leader
+ * wrote first) calls `raced`: the next pass decides again from what the watch shows.
+ */
+async function writeRecords(
+  bucket: Bucket<ServiceRecord>, services: Informer<ServiceRecord>, records: readonly ServiceRecord[], may: () => boolean, raced: () => void,
+): Promise<{ written: string[]; deleted: string[] }> {
+  const written: string[] = [];
+  const deleted: string[] = [];
+  const keep = new Set<string>();
+  const lostRace = (err: unknown) => isGitcellError(err, StoreErrorCodes.Conflict) || isGitcellError(err, StoreErrorCodes.Exists);
+  const attempt = async (fn: () => Promise<void>) => {
+    if (!may()) return;
+    try {
+      await fn();
+    } catch (err) {
+      if (!lostRace(err)) throw err;
+      raced();
+    }
+  };
+  await Promise.all(records.map((rec) => {
+    const key = keyOf(rec.namespace, rec.name);
+    keep.add(key);
+    const cur = services.entry(key);
+    if (cur && sameServiceRecord(cur.value, rec)) return undefined;
+    return attempt(async () => {
+      const revision = cur ? await bucket.update(key, rec, cur.revision) : await bucket.create(key, rec);
+      services.apply(key, rec, revision);
+      written.push(key);
+    });
+  }));
+  await Promise.all([...services.entries].filter(([key]) => !keep.has(key)).map(([key, cur]) =>
+    attempt(async () => {
+      services.apply(key, undefined, await bucket.delete(key, { revision: cur.revision }));
+      deleted.push(key);
+    })));
+  return { written, deleted };
 }
 
 /** decide is one pass's pure part: the Services in `desired`, their addresses and their records. */
