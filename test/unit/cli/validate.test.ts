@@ -71,7 +71,7 @@ test('--format json gives the same fields', async () => {
     message: 'memory limit 128Mi is below the request 256Mi', code: 'E_LIMIT_BELOW_REQUEST', document: 1,
   });
   const ok = JSON.parse((await gitcell(['validate', 'sample-repo', '--format', 'json'])).stdout) as { valid: boolean; objects: number };
-  assert.deepEqual([ok.valid, ok.objects], [true, 7]);
+  assert.deepEqual([ok.valid, ok.objects], [true, 9]);
 });
 
 test('usage errors exit 2 without a stack trace', async () => {
