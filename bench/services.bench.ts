@@ -100,18 +100,20 @@ async function endpointUpdates(): Promise<number[]> {
   await store.desired.put(desired.key, desired);
   // Three nodes, each programming nft in its own namespace from the bucket, as three agents do.
   const seen: ((records: readonly ServiceRecord[]) => void)[] = [];
+  const latest: (readonly ServiceRecord[])[] = [];
   for (let n = 0; n < 3; n++) {
     const lab = await makeNetLab(`bep${n}`, `10.${200 + randomInt(50)}.${randomInt(256)}.0/24`, []);
     labs.push(lab);
-    const svc = new NodeServices({ services: store.services, nft: new NftApplier({ table: 'gcbench', netns: lab.node }), log: silentLogger(), onProgrammed: (r) => seen[n]?.(r) });
+    const svc = new NodeServices({ services: store.services, nft: new NftApplier({ table: 'gcbench', netns: lab.node }), log: silentLogger(), onProgrammed: (r) => { latest[n] = r; seen[n]?.(r); } });
     await svc.start();
     cleanups.push(() => svc.stop({ removeTable: true }));
   }
-  const programmed = (n: number, want: (r: readonly ServiceRecord[]) => boolean) => new Promise<number>((resolve) => {
+  const programmed = (n: number, want: (r: readonly ServiceRecord[]) => boolean, already = false) => new Promise<number>((resolve) => {
+    if (already && latest[n] && want(latest[n]!)) return resolve(performance.now());
     seen[n] = (r) => { if (want(r)) { seen[n] = () => undefined; resolve(performance.now()); } };
   });
   const count = (r: readonly ServiceRecord[]) => r.find((x) => x.name === 'web')?.endpoints.length ?? -1;
-  await Promise.all([0, 1, 2].map((n) => programmed(n, (r) => count(r) === 10)));
+  await Promise.all([0, 1, 2].map((n) => programmed(n, (r) => count(r) === 10, true)));
   const samples: number[] = [];
   for (let round = 0; round < 60; round++) {
     const i = round % 10;
@@ -127,9 +129,9 @@ async function endpointUpdates(): Promise<number[]> {
 }
 
 try {
-  const nftMs = await nftApply();
-  const ratio = await vipRatio();
   const updates = await endpointUpdates();
+  const ratio = await vipRatio();
+  const nftMs = await nftApply();
   console.log(JSON.stringify({
     endpoint_update_p99_ms: Math.round(pct(updates, 99) * 10) / 10,
     vip_rtt_ratio_vs_direct: Math.round(ratio * 1000) / 1000,
