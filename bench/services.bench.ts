@@ -94,6 +94,7 @@ async function endpointUpdates(): Promise<number[]> {
   const status = (t: TaskSpec, i: number, ready: boolean): TaskStatus => ({ taskId: t.id, node: `n${(i % 3) + 1}`, templateHash: t.templateHash, state: 'running', ready, restarts: 0, ip: `10.88.${i % 3}.${10 + i}`, updatedAt: now() });
   for (const [i, t] of tasks.entries()) {
     await store.tasks.put(t.id, t);
+    await store.bindings.put(t.id, { taskId: t.id, node: `n${(i % 3) + 1}`, boundAt: now(), schedulerTerm: 1 });
     await store.status.put(`n${(i % 3) + 1}.${t.id}`, status(t, i, true));
   }
   const desired: DesiredRecord = { key: 'Service.default.web', generation: 1, specHash: 'h', origin: { type: 'git', revision: 'c1' }, revision: 'c1', updatedAt: now(), object: { apiVersion: 'gitcell.io/v1', kind: 'Service', metadata: { name: 'web', namespace: 'default' }, spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 8080, targetPort: 'http' }] } } as DesiredRecord['object'] };
