@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { UsageError, isGitcellError } from '../../lib/errors.ts';
+import { AgentError, UsageError, isGitcellError } from '../../lib/errors.ts';
 import { archivedTasks, findTaskNode, streamLogs } from '../../agent/index.ts';
 import { connectReader, openReaderStore, type ClientStore } from '../client.ts';
 import { parseDuration } from '../duration.ts';
@@ -114,7 +114,8 @@ async function streamOne(nc: NatsConnection, store: ClientStore, t: Target, req:
       if (!isGitcellError(err, ErrorCodes.TaskNotFound) && !isGitcellError(err, ErrorCodes.AgentUnreachable)) throw err;
     }
   }
-  throw new UsageError(ErrorCodes.NotFound, `task ${t.taskId}: no node runs it or kept its log${req.previous ? ' (of a previous attempt)' : ''}`, { taskId: t.taskId });
+  // The agents' own code for it (agent/logs.ts), so scripts see one code whichever side found nothing.
+  throw new AgentError(ErrorCodes.TaskNotFound, `task ${t.taskId}: no node runs it or kept its log${req.previous ? ' (of a previous attempt)' : ''}`, { taskId: t.taskId });
 }
 
 async function streamAll(nc: NatsConnection, store: ClientStore, targets: Target[], req: StreamRequest, signal: AbortSignal): Promise<void> {
