@@ -48,13 +48,15 @@ test('a DaemonSet selecting a reserved node label runs only where the NodeSpec s
 
 test('a CronJob runs Jobs on schedule, the Jobs run to completion, history limits apply', async (t) => {
   const store = await setup(t);
-  // A "batch agent": every task started succeeds.
+  // A "batch scheduler and agent": every task is bound to n1 (statuses count only from the bound
+  // node) and succeeds.
   const ac = new AbortController();
   t.after(() => ac.abort());
   const agent = (async () => {
     for await (const ev of store.tasks.watch({ signal: ac.signal })) {
       if (ev.type !== 'put') continue;
       const now = new Date().toISOString();
+      await store.bindings.put(ev.key, { taskId: ev.key, node: 'n1', boundAt: now, schedulerTerm: 1 });
       await store.status.put(statusKey('n1', ev.key), { taskId: ev.key, node: 'n1', templateHash: ev.value.templateHash, state: 'succeeded', ready: false, restarts: 0, exitCode: 0, finishedAt: now, updatedAt: now });
     }
   })();
