@@ -38,10 +38,10 @@ export type SchemaError = ErrorObject;
  * check for objects of user kinds, whose content a CustomResourceDefinition describes.
  */
 export const ENVELOPE_SCHEMA: JsonSchema = {
-  $id: 'https://gitcell.io/schemas/v1/envelope.json',
+  $id: 'envelope.schema.json',
   type: 'object',
   required: ['apiVersion', 'kind', 'metadata'],
-  properties: { apiVersion: { type: 'string', minLength: 1 }, kind: { type: 'string', minLength: 1 }, metadata: { $ref: 'common.json#/definitions/metadata' } },
+  properties: { apiVersion: { type: 'string', minLength: 1 }, kind: { type: 'string', minLength: 1 }, metadata: { $ref: 'common.schema.json#/definitions/metadata' } },
 };
 
 /** BuiltinValidators checks objects of every built-in kind, and the envelope of any object. */

@@ -84,7 +84,7 @@ function deref(s: JsonSchema): JsonSchema {
   let cur = s;
   for (let i = 0; i < 20 && typeof cur.$ref === 'string'; i++) {
     const ref = cur.$ref;
-    const local = ref.startsWith('common.json#/definitions/') ? ref.slice('common.json#/definitions/'.length) : ref.startsWith('#/definitions/') ? ref.slice('#/definitions/'.length) : undefined;
+    const local = ref.startsWith('common.schema.json#/definitions/') ? ref.slice('common.schema.json#/definitions/'.length) : ref.startsWith('#/definitions/') ? ref.slice('#/definitions/'.length) : undefined;
     assert.ok(local, `unexpected $ref ${ref}`);
     cur = (COMMON_SCHEMA.definitions as Record<string, JsonSchema>)[local]!;
     assert.ok(cur, `dangling $ref ${ref}`);
