@@ -10,7 +10,6 @@
  *   NodeSpec    - admin CLI    (bucket `nodespec`, key `<node>`)
  *   ServiceRecord - reconciler (bucket `services`, key `<namespace>.<name>`)
  */
-import type { ImagePullPolicy } from './manifests.ts';
 
 /** Resources in integer units: CPU in millicores, memory in bytes. */
 export interface Resources {
@@ -66,15 +65,6 @@ export interface SecretMount {
   version?: string;
 }
 
-/** ImagePullSecretRef names a Secret holding registry credentials in docker config.json format. */
-export interface ImagePullSecretRef {
-  /**
-   * No version here (unlike mounts): rotating registry credentials must not restart running tasks,
-   * as in Kubernetes; the agent reads whichever version was delivered when it pulls.
-   */
-  secretName: string;
-}
-
 /** SecretEnvVar is an environment variable whose value is one key of a Secret, read by the agent. */
 export interface SecretEnvVar {
   name: string;
@@ -101,10 +91,10 @@ export interface TaskTemplate {
   /** labels of every task made from this template (Service selectors match them); absent when none. */
   labels?: Record<string, string>;
   image: string;
-  /** present only when the manifest sets one; the agent defaults it (imagePullPolicyOf) */
-  imagePullPolicy?: ImagePullPolicy;
-  /** Secrets with registry credentials (docker config.json format); absent when none */
-  imagePullSecrets?: ImagePullSecretRef[];
+  /** only when the manifest sets one; the runtime defaults it (Always for :latest) */
+  imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+  /** Secrets with registry credentials (docker config.json); no version (unlike mounts): rotated credentials restart nothing */
+  imagePullSecrets?: { secretName: string }[];
   command?: string[];
   args?: string[];
   env: { name: string; value: string }[];
