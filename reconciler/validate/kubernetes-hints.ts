@@ -40,5 +40,5 @@ export function apiVersionHint(kind: string, apiVersion: unknown): string | unde
     Service: 'spec.selector matches task labels, spec.ports name port and targetPort as in Kubernetes',
     Secret: 'values are sealed (`gitcell secret seal`) into spec.encryptedData; plaintext data only in dev mode',
   };
-  return `must be ${quote(GITCELL_API_VERSION)} (got ${quote(apiVersion)}): that is Kubernetes' apiVersion; in gitcell's ${kind}${shape[kind] ? ` ${shape[kind]}` : ' the spec differs'}`;
+  return `${quote(apiVersion)} is Kubernetes' apiVersion: gitcell's ${kind} is apiVersion ${quote(GITCELL_API_VERSION)}${shape[kind] ? `; ${shape[kind]}` : ''}`;
 }

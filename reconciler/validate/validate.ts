@@ -88,7 +88,7 @@ export function validateManifests(load: Pick<LoadResult, 'objects' | 'problems' 
       const validate = builtin[kind];
       const hint = apiVersionHint(kind, obj.apiVersion);
       if (!validate(obj)) for (const f of explainSchemaErrors(validate.errors, resolveBuiltinRef)) if (!hint || f.path[0] !== 'apiVersion') report(f.path, ValidationCode.schema, f.message);
-      if (hint) report(['apiVersion'], ValidationCode.schema, hint); // the schema's finding, explained
+      if (hint) report(['apiVersion'], ValidationCode.apiVersion, hint);
       checkBuiltin(kind, obj, options, secrets, report);
       if (kind === 'Service') claimServiceAddresses(obj, where(item), claims, report);
     } else {

@@ -111,6 +111,6 @@ test('Kubernetes kinds get a hint: Deployment → Job type service, ConfigMap, a
   assert.match(at('Deployment')[0]!, /^kind E_UNKNOWN_KIND: unknown kind "Deployment": a Deployment is a gitcell Job with `type: service`/);
   assert.match(at('ConfigMap')[0]!, /gitcell has no ConfigMap: put values in the template's env, or files in a Secret/);
   const cron = at('CronJob');
-  assert.match(cron.find((l) => l.startsWith('apiVersion'))!, /must be "gitcell\.io\/v1" \(got "batch\/v1"\): that is Kubernetes' apiVersion; in gitcell's CronJob spec\.schedule .*spec\.jobTemplate\.template is the one container/);
+  assert.match(cron.find((l) => l.startsWith('apiVersion'))!, /"batch\/v1" is Kubernetes' apiVersion: gitcell's CronJob is apiVersion "gitcell.io\/v1"; .*spec\.jobTemplate\.template is the one container/);
   assert.equal(cron.filter((l) => l.startsWith('apiVersion')).length, 1, 'the hint replaces the schema\'s apiVersion message');
 });
