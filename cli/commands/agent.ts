@@ -92,110 +92,141 @@ export function registerAgent(program: Command): void {
     .option('--log-retention <n>', 'keep the logs of this many removed containers (previous attempts, finished tasks)', '200')
     .option('--log-retention-bytes <quantity>', 'and at most this much of them (oldest go first)', '256Mi')
     .option('--stop-tasks-on-exit', 'on SIGTERM/SIGINT also stop every task and remove its container, netns and the bridge (gitcell up); default: tasks keep running for the next agent to adopt')
-    .action(async (f: AgentFlags) => {
-      if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(f.node)) {
-        throw new UsageError(ErrorCodes.Usage, `--node: "${f.node}" must be a DNS label (lowercase letters, digits, '-', at most 63)`, { flag: '--node' });
-      }
-      if (process.getuid?.() !== 0) throw new UsageError(ErrorCodes.NotRoot, 'gitcell agent runs containers and network namespaces: run it as root', {});
-      parseIpv4Cidr(f.subnet, '--subnet');
-      const labels = parseLabels(f.labels);
-      const capacity = parseCapacity(f.capacity, machineCapacity());
-      const http = parseHostPort(f.http);
-      // Machine-global names: two clusters on one machine (gitcell up) pass their own.
-      const cgroupParent = f.cgroupParent ?? `gitcell/${f.node}`;
-      try {
-        validateCgroupParent(cgroupParent);
-      } catch (err) {
-        throw new UsageError(ErrorCodes.Usage, `--cgroup-parent: ${errorMessage(err)}`, { flag: '--cgroup-parent' });
-      }
-      // The node's containers together get no more CPU and memory than the node offers the scheduler
-      // (before anything is opened: a refused limit is a start error with nothing to close).
-      limitCgroupParent(cgroupParent, capacity);
-      const netnsPrefix = f.netnsPrefix ?? `gc-${f.node}-`;
-      if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(netnsPrefix)) {
-        throw new UsageError(ErrorCodes.Usage, `--netns-prefix: "${netnsPrefix}" must be letters, digits, '_', '.', '-' (at most 64)`, { flag: '--netns-prefix' });
-      }
-      const registry = registrySettings(f);
-      const logRetention = parseLogRetention(f);
-      const recoveryHoldMs = Number(f.recoveryHold) * 1000;
-      if (!Number.isFinite(recoveryHoldMs) || recoveryHoldMs <= 0) throw new UsageError(ErrorCodes.Usage, `--recovery-hold: "${f.recoveryHold}" is not a positive number of seconds`, { flag: '--recovery-hold' });
-      const stateDir = resolve(f.stateDir ?? join(f.clusterDir, 'nodes', f.node));
-      const log = createLogger('agent');
-      const nc = await connectFromOptions({ ...(f.nats ? { nats: f.nats } : {}), ...(f.creds ? { creds: f.creds } : {}), stateDir: f.clusterDir, name: `gitcell agent ${f.node}` });
-      // With credentials the agent runs under agent permissions: it may only bind existing buckets,
-      // so after NATS lost its data it waits for the control plane to create them again.
-      // Another node's credential: the server refuses this node's subjects; stop instead of waiting.
-      const guard = f.creds ? guardNodeIdentity(nc, f.node, f.creds) : undefined;
-      const guarded = <T>(p: Promise<T>): Promise<T> => (guard ? guard.race(p) : p).catch(async (err: unknown) => {
-        await closeConnection(nc);
-        throw err;
-      });
-      let incarnation: string | undefined;
-      if (f.creds) {
-        incarnation = await guarded(waitForStore(nc, { prefix: f.prefix, buckets: ['tasks', 'bindings', 'status', 'nodes', 'nodespec', 'services'], streams: [`${f.prefix}events`], log }));
-      }
-      const agentStore = f.creds ? await guarded(openAgentStore(nc, f.node, { prefix: f.prefix, log })) : undefined;
-      const store = agentStore ?? await openClusterStore(nc, { prefix: f.prefix, log });
-      if (!incarnation) {
-        const p = await probeIncarnation(nc, f.prefix);
-        if (p.state === 'present') incarnation = p.incarnation;
-      }
-      const secretsBucket = agentStore?.secrets
-        ?? await Bucket.open<NodeSecretRecord>(nc, { name: nodeSecretsBucket(f.node, f.prefix), history: 1 }, objectCodec<NodeSecretRecord>(), { log });
-      const runtime = new RuntimeAdapter({ root: join(stateDir, 'runtime'), imageRoot: resolve(f.imageCache ?? join(f.clusterDir, 'images')), cgroupParent, ...registry });
-      const bridge = f.bridge ?? defaultBridge(f.node);
-      const network = new NetworkManager({ bridge, subnet: f.subnet, stateDir: join(stateDir, 'network'), netnsPrefix });
-      // Services on this node: nft load balancing and dnsmasq on the bridge gateway, from the services
-      // bucket. Missing nft or dnsmasq leaves the node running tasks with ServicesReady False.
-      const services = createNodeServices({
-        node: f.node, stateDir, subnet: f.subnet, bridge, services: store.services, log,
-        hostResolvConf: (() => { try { return readFileSync('/etc/resolv.conf', 'utf8'); } catch { return ''; } })(),
-      });
-      await services.start();
-      // A key pair from a previous run loads before the agent starts, so it can release that run's
-      // Secret volumes; a first start generates one in the background (below).
-      const keyring = existsSync(join(stateDir, 'secrets', 'keys', 'active')) ? await Keyring.open(stateDir) : undefined;
-      const agent = new Agent({
-        node: f.node, stateDir, labels, capacity, subnet: f.subnet, addresses: hostAddresses(), http,
-        versions: { runc: await runcVersion(), kernel: kernelVersion() },
-        recoveryHoldMs, logRetention, ...(incarnation ? { storeIncarnation: incarnation } : {}),
-      }, { nc, store, runtime, network, log, services, ...(keyring ? { secrets: { keyring, bucket: secretsBucket } } : {}) });
-      await guarded(agent.start()).catch(async (err: unknown) => {
-        await agent.stop().catch(() => undefined);
-        await services.stop().catch(() => undefined);
-        throw err;
-      });
-      // The node's own key pair (the reconciler re-seals this node's Secrets to its public key),
-      // made in the background on first start: RSA-4096 generation must not delay registration.
-      if (!keyring) Keyring.open(stateDir).then(
-        (keyring) => agent.setSecrets({ keyring, bucket: secretsBucket }),
-        (err: Error) => log.error({ err: err.message }, 'agent: cannot open the node key ring; tasks using Secrets will not start'),
-      );
-      process.stderr.write(`gitcell agent ${f.node}: running; metrics at ${agent.httpUrl}/metrics\n`);
-      // NATS lost its data: start over (the supervisor or systemd restarts us). Tasks keep running;
-      // the next start holds them until the rebuilt control plane claims them.
-      if (incarnation) await exitOnStoreReset(nc, { prefix: f.prefix, log, component: 'agent', known: incarnation, note: 'tasks keep running' });
-      const refusedLater = await new Promise<Error | undefined>((done) => {
-        const stop = () => done(undefined);
-        process.once('SIGTERM', stop);
-        process.once('SIGINT', stop);
-        void guard?.refused.then(done);
-      });
-      // Tasks keep running: a restarted agent adopts them (unless told to clean up, as `gitcell up` does).
-      await agent.stop();
-      // The nft table stays for the next agent (established and new connections keep working while
-      // it restarts) unless this node is going away for good.
-      await services.stop({ removeTable: f.stopTasksOnExit === true });
-      if (f.stopTasksOnExit) {
-        await stopAllTasks(runtime, network, store, f.node, stateDir, log);
-        // The node's cgroup parent (and the cluster's, when this is its last node): gitcell up
-        // removes them too, but not when it was killed.
-        const busy = removeCgroupParent(cgroupParent);
-        if (busy.length) log.warn({ cgroups: busy }, 'agent: cgroups still in use after every task stopped');
-      }
-      await closeConnection(nc);
-      if (refusedLater) throw refusedLater;
-    });
+    .action((f: AgentFlags) => runAgent(f));
+}
+
+/** AgentSettings are the agent's flags, checked before anything is opened (a bad one is a usage error). */
+interface AgentSettings {
+  labels: Record<string, string>;
+  capacity: ReturnType<typeof parseCapacity>;
+  http: { host: string; port: number };
+  cgroupParent: string;
+  netnsPrefix: string;
+  registry: ReturnType<typeof registrySettings>;
+  logRetention: ReturnType<typeof parseLogRetention>;
+  recoveryHoldMs: number;
+  stateDir: string;
+}
+
+function checkAgentFlags(f: AgentFlags): AgentSettings {
+  if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(f.node)) {
+    throw new UsageError(ErrorCodes.Usage, `--node: "${f.node}" must be a DNS label (lowercase letters, digits, '-', at most 63)`, { flag: '--node' });
+  }
+  if (process.getuid?.() !== 0) throw new UsageError(ErrorCodes.NotRoot, 'gitcell agent runs containers and network namespaces: run it as root', {});
+  parseIpv4Cidr(f.subnet, '--subnet');
+  const labels = parseLabels(f.labels);
+  const capacity = parseCapacity(f.capacity, machineCapacity());
+  const http = parseHostPort(f.http);
+  // Machine-global names: two clusters on one machine (gitcell up) pass their own.
+  const cgroupParent = f.cgroupParent ?? `gitcell/${f.node}`;
+  try {
+    validateCgroupParent(cgroupParent);
+  } catch (err) {
+    throw new UsageError(ErrorCodes.Usage, `--cgroup-parent: ${errorMessage(err)}`, { flag: '--cgroup-parent' });
+  }
+  const netnsPrefix = f.netnsPrefix ?? `gc-${f.node}-`;
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(netnsPrefix)) {
+    throw new UsageError(ErrorCodes.Usage, `--netns-prefix: "${netnsPrefix}" must be letters, digits, '_', '.', '-' (at most 64)`, { flag: '--netns-prefix' });
+  }
+  const registry = registrySettings(f);
+  const logRetention = parseLogRetention(f);
+  const recoveryHoldMs = Number(f.recoveryHold) * 1000;
+  if (!Number.isFinite(recoveryHoldMs) || recoveryHoldMs <= 0) throw new UsageError(ErrorCodes.Usage, `--recovery-hold: "${f.recoveryHold}" is not a positive number of seconds`, { flag: '--recovery-hold' });
+  const stateDir = resolve(f.stateDir ?? join(f.clusterDir, 'nodes', f.node));
+  return { labels, capacity, http, cgroupParent, netnsPrefix, registry, logRetention, recoveryHoldMs, stateDir };
+}
+
+/** runAgent runs the node agent until SIGTERM or SIGINT (or until the server refuses this node's credentials). */
+async function runAgent(f: AgentFlags): Promise<void> {
+  const s = checkAgentFlags(f);
+  const { cgroupParent, stateDir } = s;
+  // The node's containers together get no more CPU and memory than the node offers the scheduler
+  // (before anything is opened: a refused limit is a start error with nothing to close).
+  limitCgroupParent(cgroupParent, s.capacity);
+  const log = createLogger('agent');
+  const c = await connectAgent(f, log);
+  const { nc, store, guard } = c;
+  const runtime = new RuntimeAdapter({ root: join(stateDir, 'runtime'), imageRoot: resolve(f.imageCache ?? join(f.clusterDir, 'images')), cgroupParent, ...s.registry });
+  const bridge = f.bridge ?? defaultBridge(f.node);
+  const network = new NetworkManager({ bridge, subnet: f.subnet, stateDir: join(stateDir, 'network'), netnsPrefix: s.netnsPrefix });
+  // Services on this node: nft load balancing and dnsmasq on the bridge gateway, from the services
+  // bucket. Missing nft or dnsmasq leaves the node running tasks with ServicesReady False.
+  const services = createNodeServices({
+    node: f.node, stateDir, subnet: f.subnet, bridge, services: store.services, log,
+    hostResolvConf: (() => { try { return readFileSync('/etc/resolv.conf', 'utf8'); } catch { return ''; } })(),
+  });
+  await services.start();
+  // A key pair from a previous run loads before the agent starts, so it can release that run's
+  // Secret volumes; a first start generates one in the background (below).
+  const keyring = existsSync(join(stateDir, 'secrets', 'keys', 'active')) ? await Keyring.open(stateDir) : undefined;
+  const agent = new Agent({
+    node: f.node, stateDir, labels: s.labels, capacity: s.capacity, subnet: f.subnet, addresses: hostAddresses(), http: s.http,
+    versions: { runc: await runcVersion(), kernel: kernelVersion() },
+    recoveryHoldMs: s.recoveryHoldMs, logRetention: s.logRetention, ...(c.incarnation ? { storeIncarnation: c.incarnation } : {}),
+  }, { nc, store, runtime, network, log, services, ...(keyring ? { secrets: { keyring, bucket: c.secretsBucket } } : {}) });
+  await c.guarded(agent.start()).catch(async (err: unknown) => {
+    await agent.stop().catch(() => undefined);
+    await services.stop().catch(() => undefined);
+    throw err;
+  });
+  // The node's own key pair (the reconciler re-seals this node's Secrets to its public key),
+  // made in the background on first start: RSA-4096 generation must not delay registration.
+  if (!keyring) Keyring.open(stateDir).then(
+    (keyring) => agent.setSecrets({ keyring, bucket: c.secretsBucket }),
+    (err: Error) => log.error({ err: err.message }, 'agent: cannot open the node key ring; tasks using Secrets will not start'),
+  );
+  process.stderr.write(`gitcell agent ${f.node}: running; metrics at ${agent.httpUrl}/metrics\n`);
+  // NATS lost its data: start over (the supervisor or systemd restarts us). Tasks keep running;
+  // the next start holds them until the rebuilt control plane claims them.
+  if (c.incarnation) await exitOnStoreReset(nc, { prefix: f.prefix, log, component: 'agent', known: c.incarnation, note: 'tasks keep running' });
+  const refusedLater = await new Promise<Error | undefined>((done) => {
+    const stop = () => done(undefined);
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+    void guard?.refused.then(done);
+  });
+  // Tasks keep running: a restarted agent adopts them (unless told to clean up, as `gitcell up` does).
+  await agent.stop();
+  // The nft table stays for the next agent (established and new connections keep working while
+  // it restarts) unless this node is going away for good.
+  await services.stop({ removeTable: f.stopTasksOnExit === true });
+  if (f.stopTasksOnExit) {
+    await stopAllTasks(runtime, network, store, f.node, stateDir, log);
+    // The node's cgroup parent (and the cluster's, when this is its last node): gitcell up
+    // removes them too, but not when it was killed.
+    const busy = removeCgroupParent(cgroupParent);
+    if (busy.length) log.warn({ cgroups: busy }, 'agent: cgroups still in use after every task stopped');
+  }
+  await closeConnection(nc);
+  if (refusedLater) throw refusedLater;
+}
+
+/**
+ * connectAgent connects and opens the node's store. With credentials the agent runs under agent
+ * permissions: it may only bind existing buckets, so after NATS lost its data it waits for the
+ * control plane to create them again; another node's credential (the server refuses this node's
+ * subjects) stops it instead of waiting.
+ */
+async function connectAgent(f: AgentFlags, log: ReturnType<typeof createLogger>) {
+  const nc = await connectFromOptions({ ...(f.nats ? { nats: f.nats } : {}), ...(f.creds ? { creds: f.creds } : {}), stateDir: f.clusterDir, name: `gitcell agent ${f.node}` });
+  const guard = f.creds ? guardNodeIdentity(nc, f.node, f.creds) : undefined;
+  const guarded = <T>(p: Promise<T>): Promise<T> => (guard ? guard.race(p) : p).catch(async (err: unknown) => {
+    await closeConnection(nc);
+    throw err;
+  });
+  let incarnation: string | undefined;
+  if (f.creds) {
+    incarnation = await guarded(waitForStore(nc, { prefix: f.prefix, buckets: ['tasks', 'bindings', 'status', 'nodes', 'nodespec', 'services'], streams: [`${f.prefix}events`], log }));
+  }
+  const agentStore = f.creds ? await guarded(openAgentStore(nc, f.node, { prefix: f.prefix, log })) : undefined;
+  const store = agentStore ?? await openClusterStore(nc, { prefix: f.prefix, log });
+  if (!incarnation) {
+    const p = await probeIncarnation(nc, f.prefix);
+    if (p.state === 'present') incarnation = p.incarnation;
+  }
+  const secretsBucket = agentStore?.secrets
+    ?? await Bucket.open<NodeSecretRecord>(nc, { name: nodeSecretsBucket(f.node, f.prefix), history: 1 }, objectCodec<NodeSecretRecord>(), { log });
+  return { nc, guard, guarded, incarnation, store, secretsBucket };
 }
 
 /**

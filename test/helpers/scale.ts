@@ -110,6 +110,25 @@ export function splitNodes(nodes: number, victims: number): number[] {
   return [Math.ceil(rest / 2), Math.floor(rest / 2), victims];
 }
 
+/** hollowSeed makes one hollow process's seed file, adds its user (allowed exactly `names`), and returns the file. */
+async function hollowSeed(file: string, names: string[], users: NatsUser[]): Promise<string> {
+  const pub = await seed(file);
+  users.push({ nkey: pub, permissions: hollowPermissions(names, pub) });
+  return file;
+}
+
+/** makeWorkloadRepo makes the repository the reconciler follows, with one empty commit; returns it. */
+async function makeWorkloadRepo(repo: string): Promise<string> {
+  await mkdir(repo, { recursive: true });
+  git(repo, 'init', '-q', '-b', 'main');
+  git(repo, 'config', 'user.email', 'scale@gitcell.test');
+  git(repo, 'config', 'user.name', 'scale');
+  await writeFile(join(repo, 'README.md'), 'scale benchmark workload\n');
+  git(repo, 'add', '-A');
+  git(repo, 'commit', '-qm', 'empty cluster');
+  return git(repo, 'rev-parse', 'HEAD').trim();
+}
+
 /** startScaleCluster starts everything and resolves once the reconciler applied the repository's first (empty) commit. */
 export async function startScaleCluster(o: ScaleClusterOptions): Promise<ScaleCluster> {
   const procs: Proc[] = [];
@@ -128,24 +147,12 @@ export async function startScaleCluster(o: ScaleClusterOptions): Promise<ScaleCl
     const control = await seed(controlSeed);
     const users: NatsUser[] = [{ nkey: control, permissions: controlPermissions(control) }];
     const hollowSeeds: string[] = [];
-    for (const [i, names] of groups.entries()) {
-      const file = join(o.dir, 'seeds', `hollow-${i}.nk`);
-      const pub = await seed(file);
-      hollowSeeds.push(file);
-      users.push({ nkey: pub, permissions: hollowPermissions(names, pub) });
-    }
+    for (const [i, names] of groups.entries()) hollowSeeds.push(await hollowSeed(join(o.dir, 'seeds', `hollow-${i}.nk`), names, users));
     server = await startEmbedded({ stateDir: join(o.dir, 'cluster'), extraConfig: authorizationConfig(users), probeCreds: controlSeed, readyTimeoutMs: 60_000, log: silentLogger() });
     nc = await connect({ servers: server.url, creds: controlSeed, name: 'scale harness' });
     const store = await openClusterStore<DesiredRecord, SyncRecord>(nc, { log: silentLogger() });
     const repo = join(o.dir, 'repo');
-    await mkdir(repo, { recursive: true });
-    git(repo, 'init', '-q', '-b', 'main');
-    git(repo, 'config', 'user.email', 'scale@gitcell.test');
-    git(repo, 'config', 'user.name', 'scale');
-    await writeFile(join(repo, 'README.md'), 'scale benchmark workload\n');
-    git(repo, 'add', '-A');
-    git(repo, 'commit', '-qm', 'empty cluster');
-    const first = git(repo, 'rev-parse', 'HEAD').trim();
+    const first = await makeWorkloadRepo(repo);
     const nats = ['--nats', server.url];
     for (const [i, names] of groups.entries()) {
       const p = start(`hollow ${prefixes[i]}`, [
