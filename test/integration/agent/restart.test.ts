@@ -2,7 +2,7 @@
 // started again: it adopts the running containers (same PIDs, no restart counted) and carries on.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +12,7 @@ import { startNatsServer } from '../../helpers/nats.ts';
 import { buildBusyboxImage, leaks, makeTask, probe, waitFor } from '../../helpers/agent.ts';
 import { connect, openClusterStore } from '../../../store/index.ts';
 import { NetworkManager } from '../../../runtime/index.ts';
-import { RuntimeAdapter, removeCgroup } from '../../../agent/index.ts';
+import { RuntimeAdapter, nodeTableName, removeCgroup } from '../../../agent/index.ts';
 import { silentLogger } from '../../../lib/index.ts';
 
 requireRoot();
@@ -49,6 +49,12 @@ after(async () => {
   agent?.kill('SIGKILL');
   for (const c of await runtime.list()) await runtime.remove(c.id);
   await network.destroy();
+  // A killed agent leaves its services table for the next one (agent/services.ts): the test owns it.
+  try {
+    execFileSync('/usr/sbin/nft', ['delete', 'table', 'ip', nodeTableName(node, stateDir)], { stdio: 'ignore' });
+  } catch {
+    // never made, or already gone
+  }
   await removeCgroup(`gitcell/${node}`).catch(() => {});
   await nc.close();
   await server.stop();
