@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { errorMessage, UsageError } from '../../lib/errors.ts';
+import { parseHostPort } from '../../lib/metrics-http.ts';
 import { createLogger } from '../../lib/log.ts';
 import {
   Bucket, closeConnection, connectFromOptions, nodeSecretsBucket, objectCodec, openAgentStore, openClusterStore, probeIncarnation, waitForStore,
@@ -57,14 +58,6 @@ export function defaultBridge(node: string): string {
 function parseLogRetention(f: Pick<AgentFlags, 'logRetention' | 'logRetentionBytes'>): { maxEntries: number; maxBytes: number } {
   if (!/^\d+$/.test(f.logRetention)) throw new UsageError(ErrorCodes.Usage, `--log-retention: "${f.logRetention}" is not a whole number`, { flag: '--log-retention' });
   return { maxEntries: Number(f.logRetention), maxBytes: quantityBytes(f.logRetentionBytes, '--log-retention-bytes') };
-}
-
-/** parseHostPort parses --http "host:port". */
-function parseHostPort(text: string): { host: string; port: number } {
-  const m = /^(.+):(\d{1,5})$/.exec(text);
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || port > 65535) throw new UsageError(ErrorCodes.Usage, `--http: "${text}" is not host:port (port 0 picks a free one)`, { flag: '--http' });
-  return { host: m[1]!, port };
 }
 
 /** registerAgent adds `gitcell agent --node NAME`: the node agent, running until SIGTERM or SIGINT. */
@@ -116,7 +109,7 @@ function checkAgentFlags(f: AgentFlags): AgentSettings {
   parseIpv4Cidr(f.subnet, '--subnet');
   const labels = parseLabels(f.labels);
   const capacity = parseCapacity(f.capacity, machineCapacity());
-  const http = parseHostPort(f.http);
+  const http = parseHostPort(f.http, '--http');
   // Machine-global names: two clusters on one machine (gitcell up) pass their own.
   const cgroupParent = f.cgroupParent ?? `gitcell/${f.node}`;
   try {

@@ -10,7 +10,8 @@
  */
 import { DEFAULT_NAMESPACE, receiverSecretKey, type Receiver, type Secret } from '../../api/index.ts';
 import { errorMessage, type Logger } from '../../lib/index.ts';
-import { sourceStatusKey, type ReconcilerStore, type SyncStatus } from '../apply/index.ts';
+import { OBJECT_PREFIX, sourceStatusKey, type ReconcilerStore, type SyncStatus } from '../apply/index.ts';
+import type { WatchEvent } from '../../store/index.ts';
 import { findRevertOf } from '../service/rollback.ts';
 import { Delivery, type DeliveryResult } from './delivery.ts';
 import { buildRequest } from './requests.ts';
@@ -51,6 +52,8 @@ const OPEN_COMMITS = 20;
 export function runNotifier(o: NotifierOptions): Notifier {
   const targets = new Map<string, Target>();
   const open = new Set<string>();
+  // Commits whose status is final: never judged again (each judgement lists the commit's workloads).
+  const settled = new Set<string>();
   const changedCache = new Map<string, ChangedWorkload[]>();
   let dirtyReceivers = true;
   let running: Promise<void> | undefined;
@@ -70,7 +73,7 @@ export function runNotifier(o: NotifierOptions): Notifier {
             dirtyReceivers = false;
             await loadReceivers(o, targets);
           }
-          await evaluate(o, targets, open, changedCache);
+          await evaluate(o, targets, { open, settled }, changedCache);
         } catch (err) {
           if (!o.signal.aborted) o.log.warn({ err: errorMessage(err) }, 'notifier: evaluation failed; next change retries');
         }
@@ -79,11 +82,12 @@ export function runNotifier(o: NotifierOptions): Notifier {
     })();
   };
 
-  const follow = async (watch: AsyncIterable<unknown>, receivers: boolean): Promise<void> => {
-    for await (const _ of watch) trigger(receivers);
+  const follow = async (watch: AsyncIterable<WatchEvent<unknown>>, receivers: boolean, relevant: (key: string) => boolean = () => true): Promise<void> => {
+    for await (const ev of watch) if (ev.type === 'synced' || relevant(ev.key)) trigger(receivers);
   };
   const done = Promise.allSettled([
-    follow(o.store.sync.watch({ signal: o.signal }), false),
+    // Only the source's status and the workloads' statuses decide a verdict (not inventories, CronJobs' runs...).
+    follow(o.store.sync.watch({ signal: o.signal }), false, (key) => key === sourceStatusKey(o.sourceName) || key.startsWith(`${OBJECT_PREFIX}.`)),
     follow(o.store.desired.watch({ prefix: 'Receiver', signal: o.signal }), true),
     follow(o.store.desired.watch({ prefix: 'Secret', signal: o.signal }), true),
   ]).then(async () => {
@@ -138,11 +142,13 @@ async function readSecretValue(o: NotifierOptions, r: Receiver): Promise<string>
 }
 
 /** evaluate judges every open commit and queues each receiver's changed statuses. */
-async function evaluate(o: NotifierOptions, targets: Map<string, Target>, open: Set<string>, changedCache: Map<string, ChangedWorkload[]>): Promise<void> {
+async function evaluate(o: NotifierOptions, targets: Map<string, Target>, commits: { open: Set<string>; settled: Set<string> }, changedCache: Map<string, ChangedWorkload[]>): Promise<void> {
+  const { open, settled } = commits;
   const s = (await o.store.sync.get(sourceStatusKey(o.sourceName)))?.value as SyncStatus | undefined;
   if (!s || s.kind !== 'SyncStatus' || targets.size === 0) return;
-  for (const r of [s.lastAttemptedRevision, s.lastAppliedRevision, ...s.failedRollouts.map((f) => f.revision)]) if (r) open.add(r);
+  for (const r of [s.lastAttemptedRevision, s.lastAppliedRevision, ...s.failedRollouts.map((f) => f.revision)]) if (r && !settled.has(r)) open.add(r);
   while (open.size > OPEN_COMMITS) open.delete(open.values().next().value!);
+  if (open.size === 0) return;
   const rollbacks = await rollbackEvents(o.store, o.sourceName);
   for (const revision of [...open]) {
     const changed = s.lastAppliedRevision === revision ? await changedWorkloads(o, revision, changedCache) : undefined;
@@ -157,6 +163,8 @@ async function evaluate(o: NotifierOptions, targets: Map<string, Target>, open: 
     // Settled: a success, or a failure with its revert found (a revert may still come otherwise).
     if (verdict.state === 'success' || (verdict.state === 'failure' && verdict.revert)) {
       open.delete(revision);
+      settled.add(revision);
+      while (settled.size > OPEN_COMMITS * 5) settled.delete(settled.values().next().value!);
       changedCache.delete(revision);
     }
   }

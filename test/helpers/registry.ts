@@ -28,14 +28,9 @@ export interface TestRegistry {
   stop(): Promise<void>;
 }
 
-/** freePort asks the kernel for a free loopback port. */
-export async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
+/** freePort asks the kernel for a free loopback port (lib/net.ts). */
+export { freePort } from '../../lib/net.ts';
+import { freePort } from '../../lib/net.ts';
 
 function b64url(data: Buffer | string): string {
   return Buffer.from(data).toString('base64url');
