@@ -19,6 +19,7 @@ import { Limiter, errorMessage } from '../lib/index.ts';
 import { defaultBackoffOptions } from './backoff.ts';
 import { Journal, type LocalTask } from './journal.ts';
 import { AgentMetrics, startHttp } from './metrics.ts';
+import { registerTaskSeries } from './task-metrics.ts';
 import { serveLogs, type LogSource } from './logs.ts';
 import { LogArchive } from './log-archive.ts';
 import { SecretVolumes } from './secret-volumes.ts';
@@ -56,6 +57,7 @@ export class Agent {
     this.completed = new Journal(join(options.stateDir, 'completed'));
     const log = d.log.child({ node: options.node });
     const state = newAgentState();
+    registerTaskSeries(this.metrics.registry, state);
     const locks = new TaskLocks({
       stopped: () => state.stopped,
       onError: (taskId, err) => log.error({ task: taskId, err: errorMessage(err) }, 'agent: task operation failed'),

@@ -6,6 +6,7 @@ export { Agent, AGENT_VERSION, usesSecrets, type AgentOptions, type AgentDeps, t
 export { Journal, type LocalTask, type LocalPhase } from './journal.ts';
 export { buildStatus, stateOf } from './status.ts';
 export { AgentMetrics, startHttp } from './metrics.ts';
+export { registerTaskSeries, taskSample, TASK_LABELS, type TaskSample, type TaskSource } from './task-metrics.ts';
 export { runProbe, httpGet, tcpConnect, type ProbeTarget, type ProbeOutcome } from './probe-exec.ts';
 export { readCgroup, cpuMillisBetween, removeCgroup, cgroupDirs, type CgroupSample } from './cgroup.ts';
 export { serveLogs, streamLogs, archivedTasks, findTaskNode, logSubject, type LogRequest, type LogSource, type LogSources } from './logs.ts';

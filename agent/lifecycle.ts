@@ -199,8 +199,6 @@ export async function forget(ctx: AgentContext, taskId: string, containerIds: st
   await ctx.d.network.teardown(taskId);
   await ctx.volumes?.release(taskId);
   state.live.delete(taskId);
-  ctx.metrics.cpu.remove({ task: taskId });
-  ctx.metrics.memory.remove({ task: taskId });
   if (state.bindings.has(taskId) && t) {
     // Still bound (a drain): keep a final status so the scheduler sees why it stopped.
     await writeStatus(ctx, { ...t, phase: 'stopped', message: t.message ?? 'stopped' });

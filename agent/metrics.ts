@@ -6,7 +6,7 @@ import type { Server } from 'node:http';
 import { serveMonitoring, type HealthCheck } from '../lib/metrics-http.ts';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-/** AgentMetrics are the series the agent updates. */
+/** AgentMetrics are the series the agent updates (the per-task series are task-metrics.ts', read at each scrape). */
 export class AgentMetrics {
   readonly registry = new Registry();
   readonly tasks = new Gauge({ name: 'gitcell_agent_tasks', help: 'Tasks on this node by reported state', labelNames: ['state'], registers: [this.registry] });
@@ -16,8 +16,6 @@ export class AgentMetrics {
   readonly probes = new Counter({ name: 'gitcell_agent_probes_total', help: 'Probe runs', labelNames: ['kind', 'result'], registers: [this.registry] });
   readonly passes = new Histogram({ name: 'gitcell_agent_converge_seconds', help: 'Duration of one convergence pass', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [this.registry] });
   readonly heartbeats = new Counter({ name: 'gitcell_agent_heartbeats_total', help: 'Node heartbeats written', labelNames: ['result'], registers: [this.registry] });
-  readonly cpu = new Gauge({ name: 'gitcell_agent_task_cpu_millicores', help: 'CPU used by a task', labelNames: ['task'], registers: [this.registry] });
-  readonly memory = new Gauge({ name: 'gitcell_agent_task_memory_bytes', help: 'Memory working set of a task', labelNames: ['task'], registers: [this.registry] });
 
   /** processMetrics: also the process's CPU, heap, GC and event loop (each registry observes them anew) */
   constructor(node: string, processMetrics = true) {

@@ -1,7 +1,7 @@
 /**
  * Usage sampling: every `usageMs` the agent reads each followed container's cgroup, turns two
- * samples into CPU millicores (cgroup.ts) and memory working set, exports them as metrics and
- * reports them in the running task's status when they moved (`usageMoved`).
+ * samples into CPU millicores (cgroup.ts) and memory working set, which /metrics exports
+ * (task-metrics.ts), and reports them in the running task's status when they moved (`usageMoved`).
  */
 import { cpuMillisBetween, readCgroup, usageMoved } from './cgroup.ts';
 import type { AgentContext } from './context.ts';
@@ -18,8 +18,6 @@ export async function sampleUsage(ctx: AgentContext): Promise<void> {
     if (!s) continue;
     if (l.sample) {
       l.usage = { cpuMillis: cpuMillisBetween(l.sample.s, s, now - l.sample.at), memoryBytes: s.memoryBytes };
-      ctx.metrics.cpu.set({ task: taskId }, l.usage.cpuMillis);
-      ctx.metrics.memory.set({ task: taskId }, l.usage.memoryBytes);
       const t = ctx.state.records.get(taskId);
       if (t?.phase === 'running' && usageMoved(l.reported, l.usage)) {
         l.reported = l.usage;

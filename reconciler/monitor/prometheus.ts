@@ -20,6 +20,18 @@ export interface PrometheusConfigOptions {
   ruleFiles?: string[];
 }
 
+/**
+ * AGENT_TASK_RELABEL gives an agent's per-task series (gitcell_task_*) the task's own job and node:
+ * they carry job="<gitcell job>", which Prometheus renamed exported_job because the agent target
+ * has job="gitcell-agent". Only targets discovered as agents get this: every target has a
+ * `component` label (sd.ts), so a task's own series cannot set it (its `component` becomes
+ * exported_component) and a task cannot pose as another job.
+ */
+const AGENT_TASK_RELABEL = ['job', 'node'].flatMap((label) => [
+  { source_labels: ['component', `exported_${label}`], regex: 'agent;(.+)', target_label: label, replacement: '$1' },
+  { source_labels: ['component', `exported_${label}`], regex: 'agent;.+', target_label: `exported_${label}`, replacement: '' },
+]);
+
 /** prometheusConfig renders prometheus.yml: one scrape job fed by gitcell's HTTP service discovery. */
 export function prometheusConfig(o: PrometheusConfigOptions): string {
   const interval = `${o.scrapeIntervalSeconds ?? 10}s`;
@@ -32,6 +44,7 @@ export function prometheusConfig(o: PrometheusConfigOptions): string {
         job_name: 'gitcell',
         honor_labels: false,
         http_sd_configs: [{ url: o.sdUrl, refresh_interval: `${o.sdRefreshSeconds ?? 5}s` }],
+        metric_relabel_configs: AGENT_TASK_RELABEL,
       },
     ],
   }, { lineWidth: 200 });

@@ -1,7 +1,9 @@
 /**
  * Prometheus HTTP service discovery (`http_sd_configs`) from the store: the control plane, every
  * agent that published its metrics address, and every running task port named `metrics`, each
- * labelled with what a query groups by (namespace, job, task, node, template). Pure: the reconciler
+ * labelled with what a query groups by (namespace, job, task, node, template). Every target has a
+ * `component` label (reconciler, scheduler, agent, task), so a task's own series can never set it
+ * (prometheus.ts trusts component="agent" to relabel the agents' per-task series). Pure: the reconciler
  * serves it at `/sd` from informers of the nodes, tasks and status buckets.
  */
 import type { NodeRecord, TaskSpec, TaskStatus } from '../../api/index.ts';
@@ -56,7 +58,7 @@ export function discoverTargets(input: SdInput): SdTargetGroup[] {
     if (!port || !s || s.templateHash !== t.templateHash) continue;
     out.push({
       targets: [`${s.ip}:${port.containerPort}`],
-      labels: { job: t.owner.name, namespace: t.namespace, owner_kind: t.owner.kind, task: t.id, node: s.node, template: t.templateHash },
+      labels: { job: t.owner.name, component: 'task', namespace: t.namespace, owner_kind: t.owner.kind, task: t.id, node: s.node, template: t.templateHash },
     });
   }
   return out.sort((a, b) => (a.targets[0]! < b.targets[0]! ? -1 : a.targets[0]! > b.targets[0]! ? 1 : 0));

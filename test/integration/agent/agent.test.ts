@@ -42,6 +42,14 @@ test('a bound task runs, gets an IP, reports usage, and a readiness HTTP probe t
   const metrics = await (await fetch(`${n.agent.httpUrl}/metrics`)).text();
   assert.match(metrics, /gitcell_agent_tasks\{[^}]*state="running"/);
   assert.match(metrics, /gitcell_agent_probes_total\{[^}]*kind="readiness",result="success"/);
+  // Per-task series (task-metrics.ts), labelled with the task's job, read from the cgroup samples.
+  const series = (name: string) => Number(new RegExp(`^${name}\\{namespace="default",job="${spec.id}",task="${spec.id}",template="${spec.templateHash}",node="${n.node}"\\} (\\S+)$`, 'm').exec(metrics)?.[1]);
+  assert.equal(series('gitcell_task_ready'), 1, metrics);
+  assert.equal(series('gitcell_task_running'), 1);
+  assert.equal(series('gitcell_task_restarts_total'), 0);
+  assert.equal(series('gitcell_task_cpu_request_millicores'), 10);
+  assert.ok(series('gitcell_task_memory_bytes') > 0, 'memory working set from the cgroup');
+  assert.ok(series('gitcell_task_cpu_seconds_total') >= 0, 'CPU time from the cgroup');
   // Node registration.
   const node = (await n.store.nodes.get(n.node))!.value;
   assert.equal(node.subnet, n.subnet);

@@ -8,18 +8,18 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Counter, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { AgentMetrics, registerTaskSeries, type LocalTask } from '../../../agent/index.ts';
 import type { NodeRecord, TaskSpec, TaskStatus } from '../../../api/index.ts';
 import { serveMonitoring, silentLogger } from '../../../lib/index.ts';
-import { ReconcilerMetrics, SD_PATH, prometheusArgs, prometheusConfig, requirePrometheus, startReconcilerMonitoring } from '../../../reconciler/index.ts';
+import { ReconcilerMetrics, SD_PATH, hostPortOf, prometheusArgs, prometheusConfig, requirePrometheus, startReconcilerMonitoring } from '../../../reconciler/index.ts';
 import { nodeRecord } from '../reconciler/sim.ts';
 import { freePort } from '../../helpers/nats.ts';
 import { openTestStore } from '../../helpers/store.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
-/** exporter serves a registry with one counter on a free 127.0.0.1 port (stands for an agent or a task's own /metrics). */
-async function exporter(t: TestContext, name: string) {
-  const registry = new Registry();
+/** exporter serves a registry with one counter on a free 127.0.0.1 port (a task's own /metrics, or the agent's registry). */
+async function exporter(t: TestContext, name: string, registry = new Registry()) {
   new Counter({ name, help: 'test series', registers: [registry] }).inc(3);
   const e = await serveMonitoring({ registry, health: () => undefined, host: '127.0.0.1', port: 0 });
   t.after(() => e.close());
@@ -40,8 +40,15 @@ interface PromTarget { labels: Record<string, string>; health: string; lastError
 test('Prometheus scrapes what the reconciler discovers: itself, agents and task metrics ports, labelled', async (t) => {
   const bin = requirePrometheus();
   const { store } = await openTestStore(t, { tag: 'm' });
-  const agent = await exporter(t, 'gitcell_agent_heartbeats_total');
-  const app = await exporter(t, 'shop_requests_total');
+  // The agent's real registry with its per-task series for one running task (task-metrics.ts).
+  const agentMetrics = new AgentMetrics('n1', false);
+  const record: LocalTask = { taskId: 'shop.web.0', templateHash: 'abc123', spec: task('shop.web.0', []), phase: 'running', attempt: 1, restarts: 1 };
+  registerTaskSeries(agentMetrics.registry, { records: new Map([['shop.web.0', record]]), live: new Map() });
+  const agent = await exporter(t, 'test_agent_series_total', agentMetrics.registry);
+  // The task tries to pose as another job's task series: it keeps its own target's job.
+  const appRegistry = new Registry();
+  new Gauge({ name: 'gitcell_task_ready', help: 'spoof', labelNames: ['job', 'component'], registers: [appRegistry] }).set({ job: 'payments', component: 'agent' }, 1);
+  const app = await exporter(t, 'shop_requests_total', appRegistry);
   const appPort = Number(new URL(app.url).port);
   await store.nodes.put('n1', { ...nodeRecord('n1'), metricsUrl: agent.url } satisfies NodeRecord);
   await store.nodes.put('n2', nodeRecord('n2')); // no metrics address published: not a target
@@ -101,4 +108,20 @@ test('Prometheus scrapes what the reconciler discovers: itself, agents and task 
   }, 30_000);
   assert.equal(q[0]!.metric.task, 'shop.web.0');
   assert.equal(q[0]!.value[1], '3');
+  // The agent's per-task series carry the task's job and node, not the agent target's.
+  const query = async (expr: string) => {
+    const res = await fetch(`http://${listen}/api/v1/query?query=${encodeURIComponent(expr)}`);
+    return ((await res.json()) as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } }).data.result;
+  };
+  const restarts = await waitFor('the agent\'s task series queryable by job', async () => {
+    const r = await query('gitcell_task_restarts_total{job="web"}');
+    return r.length ? r : undefined;
+  }, 30_000);
+  assert.equal(restarts.length, 1, JSON.stringify(restarts));
+  assert.deepEqual(
+    { ...restarts[0]!.metric, value: restarts[0]!.value[1] },
+    { __name__: 'gitcell_task_restarts_total', job: 'web', namespace: 'shop', task: 'shop.web.0', template: 'abc123', node: 'n1', component: 'agent', instance: hostPortOf(agent.url)!, value: '1' },
+  );
+  const ready = await query('gitcell_task_ready');
+  assert.deepEqual(ready.map((r) => [r.metric.job, r.metric.exported_job ?? '']).sort(), [['web', ''], ['web', 'payments']], 'the spoofed series stays under its own target\'s job');
 });
