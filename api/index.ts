@@ -6,3 +6,4 @@ export * from './quantity.ts';
 export * from './node-trust.ts';
 export * from './labels.ts';
 export * from './priority.ts';
+export * from './autoscale.ts';

@@ -5,6 +5,7 @@
 import type { RestartPolicy, Toleration } from './cluster.ts';
 import type { Receiver } from './receiver.ts';
 import type { Priority } from './priority.ts';
+import type { AutoscaleSpec } from './autoscale.ts';
 
 export type { RestartPolicy, Toleration };
 
@@ -236,6 +237,8 @@ export interface JobSpec extends BatchFields {
   priority?: Priority;
   template: TaskTemplateSpec;
   strategy?: RollingStrategy;
+  /** autoscale (service only): the autoscaler owns the live count within these bounds; `replicas` is the count to start from and to return to once the block is removed. */
+  autoscale?: AutoscaleSpec;
 }
 
 /** DaemonSetSpec runs its template once on every eligible node (nodeSelector, tolerations). */

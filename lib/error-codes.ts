@@ -104,6 +104,8 @@ export const ManifestErrors = {
   DuplicateObject: 'E_DUPLICATE_OBJECT',
   /** two fields contradict each other */
   FieldConflict: 'E_FIELD_CONFLICT',
+  /** an autoscale metric names no source gitcell knows (resource cpu/memory or prometheus) */
+  UnknownMetric: 'E_UNKNOWN_METRIC',
   /** a resource limit is below its request */
   LimitBelowRequest: 'E_LIMIT_BELOW_REQUEST',
   /** a Service address (cluster IP or port) is already claimed by another object */

@@ -6,6 +6,7 @@ import { parseSealedValue } from '../../secrets/index.ts';
 import { isGitcellError } from '../../lib/index.ts';
 import type { FieldPath } from '../manifests/index.ts';
 import { checkTemplate } from './check-template.ts';
+import { checkAutoscale } from './check-autoscale.ts';
 import { ValidationCode, recordAt, stringAt, type Report } from './finding.ts';
 import { quote } from './format.ts';
 
@@ -23,6 +24,7 @@ export function checkJob(obj: Record<string, unknown>, report: Report): void {
     if ('strategy' in spec) report(['spec', 'strategy'], ValidationCode.conflict, 'a rolling strategy applies only to type: service');
   }
   checkStrategy(recordAt(spec, 'strategy'), ['spec', 'strategy'], report);
+  checkAutoscale(spec, type, report);
   // With an invalid type (reported by the schema) the template is still checked, minus the restart policy.
   checkTemplate(spec.template, ['spec', 'template'], type === 'service' || type === 'batch' ? type : undefined, report);
 }

@@ -25,6 +25,7 @@ export const ValidationCode = {
   plaintextSecret: ErrorCodes.PlaintextSecret,
   sealedFormat: ErrorCodes.SealedFormat,
   conflict: ErrorCodes.FieldConflict,
+  unknownMetric: ErrorCodes.UnknownMetric,
   portNotFound: ErrorCodes.PortNotFound,
   crd: ErrorCodes.CrdInvalid,
   apiVersion: ErrorCodes.ApiVersion,

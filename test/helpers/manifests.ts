@@ -14,6 +14,18 @@ export function fullJob(): Job {
       replicas: 3,
       priority: 'production',
       strategy: { type: 'Rolling', maxUnavailable: 1, maxSurge: '25%', progressDeadlineSeconds: 120 },
+      autoscale: {
+        minReplicas: 2,
+        maxReplicas: 10,
+        metrics: [
+          { resource: 'cpu', targetAverageUtilization: 60 },
+          { prometheus: { query: 'sum by (task) (rate(http_requests_total{job="web"}[1m]))', taskLabel: 'task' }, targetAverageValue: 50 },
+        ],
+        behavior: {
+          scaleUp: { stabilizationWindowSeconds: 0, selectPolicy: 'Max', policies: [{ type: 'Pods', value: 4, periodSeconds: 15 }] },
+          scaleDown: { stabilizationWindowSeconds: 300, selectPolicy: 'Min', policies: [{ type: 'Percent', value: 10, periodSeconds: 60 }] },
+        },
+      },
       template: {
         labels: { app: 'web' },
         image: 'localhost/busybox:latest',

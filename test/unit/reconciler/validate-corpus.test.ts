@@ -17,7 +17,7 @@ test('the corpus covers every error class', () => {
     'E_YAML_SYNTAX', 'E_MANIFEST_NOT_MAPPING', 'E_SCHEMA', 'E_UNKNOWN_KIND', 'E_DUPLICATE_OBJECT', 'E_SECRET_NOT_FOUND',
     'E_SECRET_KEY_NOT_FOUND', 'E_CRON_INVALID', 'E_TIMEZONE_INVALID', 'E_QUANTITY_SYNTAX', 'E_QUANTITY_PRECISION',
     'E_QUANTITY_NEGATIVE', 'E_LIMIT_BELOW_REQUEST', 'E_PLAINTEXT_SECRET', 'E_SEALED_FORMAT', 'E_FIELD_CONFLICT',
-    'E_PORT_NOT_FOUND', 'E_CRD_INVALID', 'E_API_VERSION', 'E_ADDRESS_CLAIMED',
+    'E_PORT_NOT_FOUND', 'E_CRD_INVALID', 'E_API_VERSION', 'E_ADDRESS_CLAIMED', 'E_UNKNOWN_METRIC',
   ]) assert.ok(codes.has(code), `no fixture expects ${code}`);
   for (const kind of ['Job', 'DaemonSet', 'CronJob', 'Secret', 'Service', 'Receiver', 'CustomResourceDefinition']) {
     assert.ok(files.some((f) => readFileSync(new URL(f, dir), 'utf8').includes(`kind: ${kind}`)), `no fixture of kind ${kind}`);

@@ -1,0 +1,4 @@
+// reconciler/autoscale/: horizontal autoscaling of service Jobs (see README.md).
+export { groupTasks, proposeReplicas, ratioOf, type MetricTarget, type Proposal, type TaskGroups, type TaskSample } from './replicas.ts';
+export { limitRate, normalize, pruneMemory, scaleDownLimit, scaleUpLimit, stabilize, type Limited, type Normalization } from './behavior.ts';
+export { decideAutoscale, metricName, readMetric, type AutoscaleInput, type AutoscaleOutcome, type MetricInput } from './decide.ts';
