@@ -384,6 +384,27 @@ export const AgentErrors = {
   IpExhausted: 'E_IP_EXHAUSTED',
 } as const;
 
+/** ErrorFamilies is the index by family: each family's codes, raised only through its error class. */
+export const ErrorFamilies = {
+  Usage: UsageErrors,
+  Store: StoreErrors,
+  Manifest: ManifestErrors,
+  Git: GitErrors,
+  Scheduler: SchedulerErrors,
+  Image: ImageErrors,
+  Runtime: RuntimeErrors,
+  Network: NetworkErrors,
+  Secrets: SecretsErrors,
+  Reconcile: ReconcileErrors,
+  Agent: AgentErrors,
+} as const;
+
+/** ErrorFamily names a family of the index (Usage, Store, ...). */
+export type ErrorFamily = keyof typeof ErrorFamilies;
+
+/** FamilyCode is a code of family `F` (FamilyCode<'Store'> is every Store code). */
+export type FamilyCode<F extends ErrorFamily> = F extends ErrorFamily ? (typeof ErrorFamilies)[F][keyof (typeof ErrorFamilies)[F]] : never;
+
 /** ErrorCodes is every code of every family, by name. */
 export const ErrorCodes = {
   ...UsageErrors,
@@ -401,29 +422,10 @@ export const ErrorCodes = {
 
 /** ErrorCode is any indexed code. */
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
-
-/** UsageErrorCode is a code of the Usage family. */
-export type UsageErrorCode = (typeof UsageErrors)[keyof typeof UsageErrors];
-/** StoreErrorCode is a code of the Store family. */
-export type StoreErrorCode = (typeof StoreErrors)[keyof typeof StoreErrors];
-/** ManifestErrorCode is a code of the Manifest family. */
-export type ManifestErrorCode = (typeof ManifestErrors)[keyof typeof ManifestErrors];
-/** GitErrorCode is a code of the Git family. */
-export type GitErrorCode = (typeof GitErrors)[keyof typeof GitErrors];
-/** SchedulerErrorCode is a code of the Scheduler family. */
-export type SchedulerErrorCode = (typeof SchedulerErrors)[keyof typeof SchedulerErrors];
-/** ImageErrorCode is a code of the Image family. */
-export type ImageErrorCode = (typeof ImageErrors)[keyof typeof ImageErrors];
+/** StoreErrorCode is a code of the Store family (the store's callers match on these). */
+export type StoreErrorCode = FamilyCode<'Store'>;
 /** RuntimeErrorCode is a code of the Runtime family. */
-export type RuntimeErrorCode = (typeof RuntimeErrors)[keyof typeof RuntimeErrors];
-/** NetworkErrorCode is a code of the Network family. */
-export type NetworkErrorCode = (typeof NetworkErrors)[keyof typeof NetworkErrors];
-/** SecretsErrorCode is a code of the Secrets family. */
-export type SecretsErrorCode = (typeof SecretsErrors)[keyof typeof SecretsErrors];
-/** ReconcileErrorCode is a code of the Reconcile family. */
-export type ReconcileErrorCode = (typeof ReconcileErrors)[keyof typeof ReconcileErrors];
-/** AgentErrorCode is a code of the Agent family. */
-export type AgentErrorCode = (typeof AgentErrors)[keyof typeof AgentErrors];
+export type RuntimeErrorCode = FamilyCode<'Runtime'>;
 
 const ALL_CODES: ReadonlySet<string> = new Set(Object.values(ErrorCodes));
 

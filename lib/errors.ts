@@ -1,4 +1,4 @@
-import type { AgentErrorCode, ReconcileErrorCode, ErrorCode, GitErrorCode, ImageErrorCode, ManifestErrorCode, NetworkErrorCode, RuntimeErrorCode, SchedulerErrorCode, SecretsErrorCode, StoreErrorCode, UsageErrorCode } from './error-codes.ts';
+import type { ErrorCode, ErrorFamily, FamilyCode } from './error-codes.ts';
 
 /**
  * GitcellError is the base of every error gitcell raises on purpose. `code` is stable (tests and
@@ -31,7 +31,10 @@ export interface FamilyErrorClass<C extends ErrorCode> {
   new (code: C, message: string, data?: Record<string, unknown>, options?: { cause?: unknown }): FamilyError<C>;
 }
 
-function family<C extends ErrorCode>(name: string): FamilyErrorClass<C> {
+/** family builds the error class of family `F`, named `${F}Error` (its `instanceof` and its `name`). */
+function family<F extends ErrorFamily>(familyName: F): FamilyErrorClass<FamilyCode<F>> {
+  type C = FamilyCode<F>;
+  const name = `${familyName}Error`;
   const cls = class extends GitcellError {
     constructor(code: C, message: string, data: Record<string, unknown> = {}, options?: { cause?: unknown }) {
       super(code, message, data, options);
@@ -43,27 +46,27 @@ function family<C extends ErrorCode>(name: string): FamilyErrorClass<C> {
 }
 
 /** UsageError: the Usage family (a command line or option a user typed is wrong (exit 2)). */
-export const UsageError = family<UsageErrorCode>('UsageError');
+export const UsageError = family('Usage');
 /** StoreError: the Store family (NATS JetStream store (store/)). */
-export const StoreError = family<StoreErrorCode>('StoreError');
+export const StoreError = family('Store');
 /** ManifestError: the Manifest family (a manifest in Git is invalid (reconciler/manifests, reconciler/validate): reported per file, field and line). */
-export const ManifestError = family<ManifestErrorCode>('ManifestError');
+export const ManifestError = family('Manifest');
 /** GitError: the Git family (Git sources, reverts and pushes (reconciler/source, reconciler/git)). */
-export const GitError = family<GitErrorCode>('GitError');
+export const GitError = family('Git');
 /** SchedulerError: the Scheduler family (the scheduler core and its inputs (scheduler/)). */
-export const SchedulerError = family<SchedulerErrorCode>('SchedulerError');
+export const SchedulerError = family('Scheduler');
 /** ImageError: the Image family (images, content and registries (runtime/image, runtime/registry)). */
-export const ImageError = family<ImageErrorCode>('ImageError');
+export const ImageError = family('Image');
 /** RuntimeError: the Runtime family (containers, snapshots and mounts (runtime/container, runtime/snapshot)). */
-export const RuntimeError = family<RuntimeErrorCode>('RuntimeError');
+export const RuntimeError = family('Runtime');
 /** NetworkError: the Network family (task networking (runtime/network)). */
-export const NetworkError = family<NetworkErrorCode>('NetworkError');
+export const NetworkError = family('Network');
 /** SecretsError: the Secrets family (sealed Secrets and key rings (secrets/, agent secret volumes)). */
-export const SecretsError = family<SecretsErrorCode>('SecretsError');
+export const SecretsError = family('Secrets');
 /** ReconcileError: the Reconcile family (how a reconcile of a revision ends early: StalledError, AbortedError in reconciler/apply). */
-export const ReconcileError = family<ReconcileErrorCode>('ReconcileError');
+export const ReconcileError = family('Reconcile');
 /** AgentError: the Agent family (the node agent and its services (agent/)). */
-export const AgentError = family<AgentErrorCode>('AgentError');
+export const AgentError = family('Agent');
 
 /** errorMessage renders any thrown value as one line without a stack trace, for users and logs. */
 export function errorMessage(err: unknown): string {

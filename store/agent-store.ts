@@ -1,7 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Binding, ClusterEvent, NodeRecord, NodeSecretRecord, NodeSpec, ServiceRecord, TaskSpec, TaskStatus } from '../api/cluster.ts';
 import { Bucket, type BucketOptions, type RoBucket } from './bucket.ts';
-import { bucketName, BUCKETS, DEFAULT_PREFIX, eventsSubjectRoot, objectCodec, verifyClusterEvent, type BucketRole } from './cluster.ts';
+import { bucketName, BUCKETS, DEFAULT_PREFIX, eventsSubjectRoot, objectCodec, openRoles, verifyClusterEvent, type BucketRole } from './cluster.ts';
 import { EventStream } from './events.ts';
 import { nodeSecretsBucket } from './permissions.ts';
 
@@ -31,16 +31,11 @@ export async function openAgentStore(nc: NatsConnection, node: string, opts: { p
   const prefix = opts.prefix ?? DEFAULT_PREFIX;
   const bopts: BucketOptions = { ...(opts.log ? { log: opts.log } : {}), ...(opts.onInvalid ? { onInvalid: opts.onInvalid } : {}) };
   const timeout = opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {};
-  const bind = <T>(role: BucketRole) => Bucket.bind<T>(nc, { name: bucketName(role, prefix), history: BUCKETS[role].history, ...timeout }, objectCodec<T>(), bopts);
-  const [tasks, bindings, status, nodes, nodespec, services, secrets, events] = await Promise.all([
-    bind<TaskSpec>('tasks'),
-    bind<Binding>('bindings'),
-    bind<TaskStatus>('status'),
-    bind<NodeRecord>('nodes'),
-    bind<NodeSpec>('nodespec'),
-    bind<ServiceRecord>('services'),
+  const bind = (role: BucketRole) => Bucket.bind<unknown>(nc, { name: bucketName(role, prefix), history: BUCKETS[role].history, ...timeout }, objectCodec<unknown>(), bopts);
+  const [buckets, secrets, events] = await Promise.all([
+    openRoles(['tasks', 'bindings', 'status', 'nodes', 'nodespec', 'services'] as const, bind),
     Bucket.bind<NodeSecretRecord>(nc, { name: nodeSecretsBucket(node, prefix), history: 1, ...timeout }, objectCodec<NodeSecretRecord>(), bopts),
     EventStream.bind<ClusterEvent>(nc, { name: `${prefix}events`, subjectRoot: eventsSubjectRoot(prefix), writer: node, verify: verifyClusterEvent, ...timeout }, objectCodec<ClusterEvent>(), bopts),
   ]);
-  return { nc, prefix, tasks, bindings, status, nodes, nodespec, services, secrets, events };
+  return { nc, prefix, ...buckets, secrets, events };
 }

@@ -67,21 +67,37 @@ export interface ClusterStoreOptions {
   bindOnly?: boolean;
 }
 
+/** RoleRecords is the record type of each bucket; Desired and Sync are the reconciler's types. */
+export interface RoleRecords<Desired = unknown, Sync = unknown> {
+  desired: Desired;
+  tasks: TaskSpec;
+  bindings: Binding;
+  status: TaskStatus;
+  nodes: NodeRecord;
+  nodespec: NodeSpec;
+  leases: Lease;
+  sync: Sync;
+  /** Services as nodes program them: VIP, ports, ready endpoints */
+  services: ServiceRecord;
+}
+
+/** RoleBuckets are the buckets of the roles `R`, each typed with its record in `M`. */
+export type RoleBuckets<R extends BucketRole, M extends Record<BucketRole, unknown> = RoleRecords> = { readonly [K in R]: Bucket<M[K]> };
+
 /** ClusterStore is every bucket of the cluster, typed; Desired and Sync are the reconciler's types. */
-export interface ClusterStore<Desired = unknown, Sync = unknown> {
+export interface ClusterStore<Desired = unknown, Sync = unknown> extends RoleBuckets<BucketRole, RoleRecords<Desired, Sync>> {
   readonly nc: NatsConnection;
   readonly prefix: string;
-  readonly desired: Bucket<Desired>;
-  readonly tasks: Bucket<TaskSpec>;
-  readonly bindings: Bucket<Binding>;
-  readonly status: Bucket<TaskStatus>;
-  readonly nodes: Bucket<NodeRecord>;
-  readonly nodespec: Bucket<NodeSpec>;
-  readonly leases: Bucket<Lease>;
-  readonly sync: Bucket<Sync>;
-  /** Services as nodes program them: VIP, ports, ready endpoints (api ServiceRecord) */
-  readonly services: Bucket<ServiceRecord>;
   readonly events: EventStream<ClusterEvent>;
+}
+
+/** openRoles opens the buckets of `roles` at once, each with `open`, and returns them by role. */
+export async function openRoles<R extends BucketRole, M extends Record<BucketRole, unknown> = RoleRecords>(
+  roles: readonly R[],
+  open: (role: R) => Promise<Bucket<unknown>>,
+): Promise<RoleBuckets<R, M>> {
+  const buckets = await Promise.all(roles.map(open));
+  return Object.fromEntries(roles.map((role, i) => [role, buckets[i]])) as RoleBuckets<R, M>;
 }
 
 /** bucketName is the full name of a role's bucket under a prefix. */
@@ -124,8 +140,8 @@ export async function openClusterStore<Desired = unknown, Sync = unknown>(
   const prefix = opts.prefix ?? DEFAULT_PREFIX;
   const log = opts.log ?? createLogger('store');
   const bopts = { log, ...(opts.onInvalid ? { onInvalid: opts.onInvalid } : {}) };
-  const open = <T>(role: BucketRole): Promise<Bucket<T>> =>
-    (opts.bindOnly ? Bucket.bind<T> : Bucket.open<T>)(
+  const open = (role: BucketRole): Promise<Bucket<unknown>> =>
+    (opts.bindOnly ? Bucket.bind<unknown> : Bucket.open<unknown>)(
       nc,
       {
         name: bucketName(role, prefix),
@@ -134,19 +150,11 @@ export async function openClusterStore<Desired = unknown, Sync = unknown>(
         description: `gitcell ${role}: key ${BUCKETS[role].key}, written by ${BUCKETS[role].writer}`,
         ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
       },
-      objectCodec<T>(),
+      objectCodec<unknown>(),
       bopts,
     );
-  const [desired, tasks, bindings, status, nodes, nodespec, leases, sync, services, events] = await Promise.all([
-    open<Desired>('desired'),
-    open<TaskSpec>('tasks'),
-    open<Binding>('bindings'),
-    open<TaskStatus>('status'),
-    open<NodeRecord>('nodes'),
-    open<NodeSpec>('nodespec'),
-    open<Lease>('leases'),
-    open<Sync>('sync'),
-    open<ServiceRecord>('services'),
+  const [buckets, events] = await Promise.all([
+    openRoles<BucketRole, RoleRecords<Desired, Sync>>(Object.keys(BUCKETS) as BucketRole[], open),
     (opts.bindOnly ? EventStream.bind<ClusterEvent> : EventStream.open<ClusterEvent>)(
       nc,
       {
@@ -163,7 +171,7 @@ export async function openClusterStore<Desired = unknown, Sync = unknown>(
       bopts,
     ),
   ]);
-  return { nc, prefix, desired, tasks, bindings, status, nodes, nodespec, leases, sync, services, events };
+  return { nc, prefix, ...buckets, events };
 }
 
 /**

@@ -13,6 +13,12 @@ import { jsPublish } from './publisher.ts';
 import { decodeRecord, encodeRecord, keyFilter, validateKey, type InvalidRecord, type RecordCodec } from './record.ts';
 import { StreamTail, type AckInfo } from './tail.ts';
 
+/** EventStreamOptions: where a stream handle logs, and whom it tells of a refused record. */
+export interface EventStreamOptions {
+  log?: Logger;
+  onInvalid?: (r: InvalidRecord) => void;
+}
+
 /** EventStreamConfig is how an event stream is created (idempotently) and opened. */
 export interface EventStreamConfig<T = unknown> {
   /** stream name, e.g. gitcell_events */
@@ -66,12 +72,7 @@ export class EventStream<T> {
   }
 
   /** EventStream.bind returns a handle on an existing stream without creating or changing it. */
-  static async bind<T>(
-    nc: NatsConnection,
-    cfg: EventStreamConfig<T>,
-    codec: RecordCodec<T>,
-    opts: { log?: Logger; onInvalid?: (r: InvalidRecord) => void } = {},
-  ): Promise<EventStream<T>> {
+  static async bind<T>(nc: NatsConnection, cfg: EventStreamConfig<T>, codec: RecordCodec<T>, opts: EventStreamOptions = {}): Promise<EventStream<T>> {
     const timeout = cfg.timeoutMs ?? 5000;
     const js = jetstream(nc, { timeout });
     const jsm = await jetstreamManager(nc, { timeout, checkAPI: false });
@@ -79,48 +80,8 @@ export class EventStream<T> {
   }
 
   /** EventStream.open creates the stream if missing (or updates its limits) and returns a handle. */
-  static async open<T>(
-    nc: NatsConnection,
-    cfg: EventStreamConfig<T>,
-    codec: RecordCodec<T>,
-    opts: { log?: Logger; onInvalid?: (r: InvalidRecord) => void } = {},
-  ): Promise<EventStream<T>> {
-    const jsm = await jetstreamManager(nc, { timeout: cfg.timeoutMs ?? 5000 });
-    const want = {
-      name: cfg.name,
-      subjects: [`${cfg.subjectRoot}.>`],
-      retention: RetentionPolicy.Limits,
-      discard: DiscardPolicy.Old,
-      storage: StorageType.File,
-      num_replicas: cfg.replicas ?? 1,
-      max_msgs: cfg.maxMsgs ?? 10_000,
-      max_age: nanos(cfg.maxAgeMs ?? 24 * 3600 * 1000),
-      allow_direct: true,
-    };
-    try {
-      await retryTransient(async () => {
-        let info;
-        try {
-          info = await jsm.streams.info(cfg.name);
-        } catch (err) {
-          if (!/stream not found/i.test(String((err as Error).message))) throw err;
-        }
-        if (!info) {
-          try {
-            await jsm.streams.add(want);
-          } catch (err) {
-            if (!/already in use/i.test(String((err as Error).message))) throw err;
-          }
-        } else {
-          const replicas = cfg.replicas ?? info.config.num_replicas;
-          if (info.config.num_replicas !== replicas || info.config.max_msgs !== want.max_msgs || info.config.max_age !== want.max_age) {
-            await jsm.streams.update(cfg.name, { ...info.config, num_replicas: replicas, max_msgs: want.max_msgs, max_age: want.max_age });
-          }
-        }
-      });
-    } catch (err) {
-      throw translateError(err, 'create stream', cfg.name);
-    }
+  static async open<T>(nc: NatsConnection, cfg: EventStreamConfig<T>, codec: RecordCodec<T>, opts: EventStreamOptions = {}): Promise<EventStream<T>> {
+    await ensureStream(nc, cfg);
     return EventStream.bind(nc, cfg, codec, opts);
   }
 
@@ -226,5 +187,45 @@ export class EventStream<T> {
     } finally {
       await t.close();
     }
+  }
+}
+
+/** ensureStream creates the events stream if missing, or updates its replicas and limits to `cfg`. */
+async function ensureStream<T>(nc: NatsConnection, cfg: EventStreamConfig<T>): Promise<void> {
+  const jsm = await jetstreamManager(nc, { timeout: cfg.timeoutMs ?? 5000 });
+  const want = {
+    name: cfg.name,
+    subjects: [`${cfg.subjectRoot}.>`],
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
+    storage: StorageType.File,
+    num_replicas: cfg.replicas ?? 1,
+    max_msgs: cfg.maxMsgs ?? 10_000,
+    max_age: nanos(cfg.maxAgeMs ?? 24 * 3600 * 1000),
+    allow_direct: true,
+  };
+  try {
+    await retryTransient(async () => {
+      let info;
+      try {
+        info = await jsm.streams.info(cfg.name);
+      } catch (err) {
+        if (!/stream not found/i.test(String((err as Error).message))) throw err;
+      }
+      if (!info) {
+        try {
+          await jsm.streams.add(want);
+        } catch (err) {
+          if (!/already in use/i.test(String((err as Error).message))) throw err;
+        }
+      } else {
+        const replicas = cfg.replicas ?? info.config.num_replicas;
+        if (info.config.num_replicas !== replicas || info.config.max_msgs !== want.max_msgs || info.config.max_age !== want.max_age) {
+          await jsm.streams.update(cfg.name, { ...info.config, num_replicas: replicas, max_msgs: want.max_msgs, max_age: want.max_age });
+        }
+      }
+    });
+  } catch (err) {
+    throw translateError(err, 'create stream', cfg.name);
   }
 }
