@@ -1,6 +1,6 @@
 import { sameButHeartbeat, trustedNodeRecords, trustedTaskStatuses, withNodeSpec, type Binding, type NodeRecord, type NodeSpec, type RefusedStatus, type TaskSpec, type TaskStatus } from '../../api/index.ts';
 import type { DesiredRecord } from '../diff/index.ts';
-import { backoffDelay, createLogger, errorMessage, isGitcellError, mapLimit, type Logger } from '../../lib/index.ts';
+import { createLogger, errorMessage, isGitcellError, mapLimit, PassRunner, type Logger, type RunningLoop } from '../../lib/index.ts';
 import { Informer, StoreErrorCodes, type Bucket } from '../../store/index.ts';
 import type { WorkloadSpec } from '../controllers/index.ts';
 import { controllerPass, type ClusterView, type PassResult } from './controllers-pass.ts';
@@ -32,12 +32,7 @@ export interface RunControllersOptions {
 }
 
 /** ControllerLoop is a running controller loop. */
-export interface ControllerLoop {
-  /** resolves when the loop has stopped (after the signal aborted) and its watches are closed. */
-  readonly done: Promise<void>;
-  /** passes counts completed passes. */
-  passes(): number;
-}
+export type ControllerLoop = RunningLoop;
 
 /**
  * runControllers watches desired objects, tasks, task statuses, nodes and controller statuses, and
@@ -56,29 +51,20 @@ export function runControllers(opts: RunControllersOptions): ControllerLoop {
 }
 
 /**
- * ControllerRunner is one running controller loop: its informers, its pass scheduling (debounce,
- * tick, backoff) and the writes of each pass. Passes never overlap; a change during a pass makes
- * one more pass after it.
+ * ControllerRunner is one running controller loop: its informers, its passes (scheduled by a
+ * PassRunner: debounced, paced, never overlapping, backed off on failure) and the writes of each.
  */
 class ControllerRunner {
   readonly done: Promise<void>;
-  passes = 0;
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly store: ReconcilerStore;
   private readonly signal: AbortSignal;
   private readonly specCache = new Map<string, { stamp: string; spec: WorkloadSpec }>();
   private readonly fingerprints = new Map<string, string>();
-  private failures = 0;
   // Set at the first pass: a rollout's stall counts only while this loop watches it.
   private watchingSince: number | undefined;
-  private dirty = false;
-  private running = false;
-  private timer: NodeJS.Timeout | undefined;
-  private passDone: Promise<void> = Promise.resolve();
-  /** how long the last pass took to decide (snapshot and controllers, synchronous), and when the next may start */
-  private deciding = 0;
-  private paceUntil = 0;
+  private readonly runner: PassRunner;
   private readonly desired: Informer<DesiredRecord>;
   private readonly tasks: Informer<TaskSpec>;
   private readonly statuses: Informer<TaskStatus>;
@@ -98,6 +84,20 @@ class ControllerRunner {
     const { store, signal } = opts;
     // Store informers: a failed watch is restarted and catches up, so the view never freezes; a pass
     // runs only while all seven hold a complete snapshot.
+    // Paced: the next pass starts no sooner than the last one took to decide after it ended, so the
+    // loop decides at most half the time and the watches' deliveries keep flowing between passes
+    // (at 11,000 tasks on a loaded machine, back-to-back passes left the status informer minutes
+    // behind and rollouts failed their progress deadline with every task running).
+    this.runner = new PassRunner({
+      signal,
+      debounceMs: opts.debounceMs ?? 5,
+      ready: () => this.informers.every((m) => m.hasSynced),
+      pass: () => this.runPass(),
+      onError: (err, failures) => {
+        this.fingerprints.clear(); // some decisions were not written: decide everything again
+        this.log.warn({ err: errorMessage(err), term: opts.term, failures }, 'controllers: pass failed, retrying');
+      },
+    });
     const onChange = () => this.schedule();
     const inform = <T>(bucket: Bucket<T>, prefix?: string) => new Informer<T>(bucket, { signal, onChange, log: this.log, ...(prefix ? { prefix } : {}) });
     this.desired = inform(store.desired);
@@ -117,61 +117,43 @@ class ControllerRunner {
       this.schedule(0);
     }, opts.tickMs ?? 1000);
     const watches = this.informers.map((m) => m.done);
+    const runner = this.runner;
     this.done = (async () => {
       await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
       clearInterval(ticker);
-      clearTimeout(this.timer);
-      await this.passDone;
+      await runner.stop();
       await Promise.allSettled(watches);
     })();
   }
 
-  private schedule(delay = this.opts.debounceMs ?? 5): void {
-    this.dirty = true;
-    if (this.running || this.timer || this.signal.aborted || !this.informers.every((m) => m.hasSynced)) return;
-    // Paced: the next pass starts no sooner than the last one took to decide after it ended, so the
-    // loop decides at most half the time and the watches' deliveries keep flowing between passes
-    // (at 11,000 tasks on a loaded machine, back-to-back passes left the status informer minutes
-    // behind and rollouts failed their progress deadline with every task running).
-    this.timer = setTimeout(() => void this.runPass(), Math.max(delay, this.paceUntil - Date.now()));
+  private schedule(delay?: number): void {
+    this.runner.request(delay);
   }
 
+  get passes(): number {
+    return this.runner.passes;
+  }
+
+  /** runPass decides from the informers (controllerPass, pure) and writes the result; it throws if a write failed. */
   private async runPass(): Promise<void> {
-    this.timer = undefined;
-    if (this.signal.aborted) return;
-    this.running = true;
-    this.dirty = false;
-    let release!: () => void;
-    this.passDone = new Promise((r) => (release = r));
     const opts = this.opts;
     const started = Date.now();
+    const view = this.snapshot();
+    const t = this.now();
+    this.watchingSince ??= t;
+    const result = controllerPass(view, {
+      now: t,
+      watchingSince: this.watchingSince,
+      ...(opts.crashLoopRestarts !== undefined ? { crashLoopRestarts: opts.crashLoopRestarts } : {}),
+      ...(opts.nodeGraceMs !== undefined ? { nodeGraceMs: opts.nodeGraceMs } : {}),
+    }, this.specCache, this.fingerprints);
+    const deciding = Date.now() - started;
     try {
-      const view = this.snapshot();
-      const t = this.now();
-      this.watchingSince ??= t;
-      const result = controllerPass(view, {
-        now: t,
-        watchingSince: this.watchingSince,
-        ...(opts.crashLoopRestarts !== undefined ? { crashLoopRestarts: opts.crashLoopRestarts } : {}),
-        ...(opts.nodeGraceMs !== undefined ? { nodeGraceMs: opts.nodeGraceMs } : {}),
-      }, this.specCache, this.fingerprints);
-      this.deciding = Date.now() - started;
       await this.applyPass(result);
-      this.passes++;
-      this.failures = 0;
-      opts.onPass?.(result);
-    } catch (err) {
-      this.failures++;
-      this.fingerprints.clear(); // some decisions were not written: decide everything again
-      this.log.warn({ err: errorMessage(err), term: opts.term, failures: this.failures }, 'controllers: pass failed, retrying');
-      this.dirty = true;
     } finally {
-      this.running = false;
-      this.paceUntil = Date.now() + this.deciding;
-      release();
-      // Back off while the store is in trouble; otherwise gather what arrived during the pass.
-      if (this.dirty && !this.signal.aborted) this.schedule(this.failures ? backoffDelay({ initialMs: 100, maxMs: 5000 }, this.failures) : 20);
+      this.runner.holdFor(deciding); // counted from the pass's end (see the constructor)
     }
+    opts.onPass?.(result);
   }
 
   private snapshot(): ClusterView {
@@ -214,7 +196,7 @@ class ControllerRunner {
       await fn();
     } catch (err) {
       if (isGitcellError(err, StoreErrorCodes.Conflict) || isGitcellError(err, StoreErrorCodes.Exists)) {
-        this.dirty = true; // someone else wrote first: decide again from what the watches show
+        this.runner.request(); // someone else wrote first: decide again (after this pass) from what the watches show
         this.fingerprints.clear();
         return;
       }

@@ -12,7 +12,7 @@
  * (debounced by a few ms) and every `tickMs` (node loss is a matter of time, not of a change).
  */
 import { DEFAULT_NAMESPACE, HEADLESS_CLUSTER_IP, trustedNodeRecords, trustedTaskStatuses, type AnyObject, type Binding, type NodeRecord, type ServiceRecord, type ServiceSpec, type TaskSpec, type TaskStatus } from '../../api/index.ts';
-import { backoffDelay, createLogger, errorMessage, isGitcellError, type Logger } from '../../lib/index.ts';
+import { createLogger, errorMessage, isGitcellError, PassRunner, type Logger, type RunningLoop } from '../../lib/index.ts';
 import { Informer, keyOf, StoreErrorCodes, type Bucket, type InformerView } from '../../store/index.ts';
 import {
   allocateServiceAddresses, computeServiceRecords, DEFAULT_NODE_GRACE_MS, DEFAULT_SERVICE_CIDR, sameServiceRecord,
@@ -43,12 +43,8 @@ export interface RunEndpointsOptions {
   onPass?: (r: { written: string[]; deleted: string[] }) => void;
 }
 
-/** EndpointsLoop is a running endpoints loop. */
-export interface EndpointsLoop {
-  /** resolves once the signal aborted and the watches are closed */
-  readonly done: Promise<void>;
-  passes(): number;
-}
+/** EndpointsLoop is a running endpoints loop (done: the signal aborted and the watches closed). */
+export type EndpointsLoop = RunningLoop;
 
 const SERVICE_PREFIX = 'Service';
 
@@ -57,7 +53,20 @@ export function runEndpoints(opts: RunEndpointsOptions): EndpointsLoop {
   const log = opts.log ?? createLogger('endpoints');
   const now = opts.now ?? Date.now;
   const { store, signal } = opts;
-  const onChange = () => schedule();
+  const runner: PassRunner = new PassRunner({
+    signal,
+    tickMs: opts.tickMs ?? 500,
+    ready: () => informers.every((m) => m.hasSynced),
+    onError: (err, failures) => log.warn({ err: errorMessage(err), failures }, 'endpoints: pass failed, retrying'),
+    pass: async () => {
+      const records = decide({ desired, tasks, statuses, bindings, nodes, services }, now(), opts);
+      const may = () => !signal.aborted && (opts.valid?.() ?? true);
+      // A lost race asks for another pass (after this one), deciding again from what the watches show.
+      const written = await writeRecords(store.services, services, records, may, () => runner.request()); // not inside `onPass?.(...)`: an absent onPass would skip the write
+      opts.onPass?.(written);
+    },
+  });
+  const onChange = () => runner.request();
   const inform = <T>(bucket: Bucket<T>, prefix?: string) => new Informer<T>(bucket, { signal, onChange, log, ...(prefix ? { prefix } : {}) });
   const desired = inform(store.desired, SERVICE_PREFIX);
   const tasks = inform(store.tasks);
@@ -66,54 +75,12 @@ export function runEndpoints(opts: RunEndpointsOptions): EndpointsLoop {
   const bindings = inform(store.bindings);
   const services = inform(store.services);
   const informers = [desired, tasks, statuses, bindings, nodes, services];
-  let passes = 0;
-  let failures = 0;
-  let running = false;
-  let dirty = false;
-  let timer: NodeJS.Timeout | undefined;
-  let passDone: Promise<void> = Promise.resolve();
-
-  function schedule(delay = 5): void {
-    dirty = true;
-    if (running || timer || signal.aborted || !informers.every((m) => m.hasSynced)) return;
-    timer = setTimeout(() => void runPass(), delay);
-  }
-  const ticker = setInterval(() => schedule(0), opts.tickMs ?? 500);
-
-  async function runPass(): Promise<void> {
-    timer = undefined;
-    if (signal.aborted) return;
-    running = true;
-    dirty = false;
-    let release!: () => void;
-    passDone = new Promise((r) => (release = r));
-    try {
-      const records = decide({ desired, tasks, statuses, bindings, nodes, services }, now(), opts);
-      const may = () => !signal.aborted && (opts.valid?.() ?? true);
-      const written = await writeRecords(store.services, services, records, may, () => (dirty = true)); // not inside `onPass?.(...)`: an absent onPass would skip the write
-      opts.onPass?.(written);
-      passes++;
-      failures = 0;
-    } catch (err) {
-      failures++;
-      dirty = true;
-      log.warn({ err: errorMessage(err), failures }, 'endpoints: pass failed, retrying');
-    } finally {
-      running = false;
-      release();
-      if (dirty && !signal.aborted) schedule(failures ? backoffDelay({ initialMs: 100, maxMs: 5000 }, failures) : 5);
-    }
-  }
-
-
   const done = (async () => {
     await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
-    clearInterval(ticker);
-    clearTimeout(timer);
-    await passDone;
+    await runner.stop();
     await Promise.allSettled(informers.map((m) => m.done));
   })();
-  return { done, passes: () => passes };
+  return { done, passes: () => runner.passes };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { sameButHeartbeat, type NodeRecord, type NodeSecretRecord, type Binding, type TaskSpec } from '../../api/cluster.ts';
 import { trustedNodeRecords, type RefusedNodeRecord } from '../../api/node-trust.ts';
 import type { Secret } from '../../api/manifests.ts';
-import { createLogger, errorMessage, type Logger } from '../../lib/index.ts';
+import { createLogger, errorMessage, PassRunner, type Logger, type RunningLoop } from '../../lib/index.ts';
 import { recordEvent, Bucket, Informer, nodeSecretsBucket, objectCodec, type ClusterStore, type InformerChange } from '../../store/index.ts';
 import { keyIdOf, nodeSecretKey, openSecret, planDelivery, sealValue, secretVersion, secretsNeededByNode, usesSecrets, type Keyring, type NodeSecretRef } from '../../secrets/index.ts';
 import type { DesiredRecord } from '../diff/index.ts';
@@ -20,10 +20,7 @@ export interface SecretDistributorOptions {
 }
 
 /** SecretDistributor is a running distributor. */
-export interface SecretDistributor {
-  readonly done: Promise<void>;
-  passes(): number;
-}
+export type SecretDistributor = RunningLoop;
 
 /**
  * runSecretDistributor delivers Secrets to nodes: for every node, each Secret its bound tasks use,
@@ -45,11 +42,8 @@ interface NodeBucket {
 /** Distributor is one running distributor: its informers, the node buckets it knows, and its passes (never two at once). */
 class Distributor {
   readonly done: Promise<void>;
-  passes = 0;
   private readonly log: Logger;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private dirty = false;
+  private readonly runner: PassRunner;
   private readonly failedAttempts = new Set<string>();
   private readonly forged = new Set<string>();
   private readonly nodeBuckets = new Map<string, NodeBucket>();
@@ -61,6 +55,13 @@ class Distributor {
   constructor(private readonly opts: SecretDistributorOptions) {
     const log = (this.log = opts.log ?? createLogger('secrets'));
     const { store, signal } = opts;
+    this.runner = new PassRunner({
+      signal,
+      debounceMs: opts.debounceMs ?? 20,
+      ready: () => [this.secrets, this.tasks, this.bindings, this.nodes].every((m) => m.hasSynced),
+      pass: () => this.pass(),
+      onError: (err, failures) => log.warn({ err: errorMessage(err), failures }, 'secrets: pass failed, retrying'),
+    });
     // A pass walks every task and binding: only changes that can alter a delivery start one (at
     // 100,000 tasks and 10,000 heartbeating nodes, a pass per change kept the reconciler busy).
     const inform = <T>(bucket: Bucket<T>, relevant: (c: InformerChange<T>) => boolean, prefix?: string) =>
@@ -73,28 +74,20 @@ class Distributor {
     });
     this.nodes = inform<NodeRecord>(store.nodes, (c) => !c || !c.prev || !c.next || !sameButHeartbeat(c.prev, c.next));
     const all = [this.secrets, this.tasks, this.bindings, this.nodes];
+    const runner = this.runner;
     this.done = (async () => {
       await Promise.all(all.map((m) => m.done));
-      clearTimeout(this.timer);
-      await this.running;
+      await runner.stop();
     })();
   }
 
-  /** changed schedules a pass after the debounce, or one more after the running one. */
+  /** changed asks for a pass (see PassRunner: debounced, one at a time). */
   private changed(): void {
-    if (this.opts.signal.aborted) return;
-    if (this.running) {
-      this.dirty = true;
-      return;
-    }
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => void (this.running = this.pass().finally(() => {
-      this.running = undefined;
-      if (this.dirty) {
-        this.dirty = false;
-        this.changed();
-      }
-    })), this.opts.debounceMs ?? 20);
+    this.runner.request();
+  }
+
+  get passes(): number {
+    return this.runner.passes;
   }
 
   private async nodeBucket(node: string): Promise<NodeBucket> {
@@ -111,7 +104,6 @@ class Distributor {
 
   /** pass plans the delivery from what the informers hold (planDelivery, pure) and makes it: puts, then removals. */
   private async pass(): Promise<void> {
-    if (![this.secrets, this.tasks, this.bindings, this.nodes].every((m) => m.hasSynced)) return;
     const manifests = new Map<string, Secret>();
     for (const { object } of this.secrets.values()) {
       const secret = object as unknown as Secret;
@@ -134,7 +126,6 @@ class Distributor {
       await bucket.delete(key).catch((err) => this.log.warn({ node, key, err: errorMessage(err) }, 'secrets: remove failed'));
       held.delete(key);
     }
-    this.passes++;
     this.opts.onPass?.({ put: plan.put.length - failed, removed: plan.remove.length, failed });
   }
 

@@ -121,29 +121,19 @@ export function validateManifests(load: Pick<LoadResult, 'objects' | 'problems' 
   return { problems, valid };
 }
 
+/** BUILTIN_CHECKS are the semantic checks of each built-in kind, past its schema. */
+const BUILTIN_CHECKS: Record<BuiltinKind, (obj: Record<string, unknown>, options: ValidateOptions, report: Report) => void> = {
+  Job: (obj, _o, report) => checkJob(obj, report),
+  DaemonSet: (obj, _o, report) => checkDaemonSet(obj, report),
+  CronJob: (obj, _o, report) => checkCronJob(obj, report),
+  Secret: (obj, o, report) => checkSecret(obj, { allowPlaintextSecrets: o.allowPlaintextSecrets === true }, report),
+  Service: (obj, _o, report) => checkService(obj, report),
+  Receiver: (obj, _o, report) => checkReceiver(obj, report),
+  CustomResourceDefinition: () => {}, // checked while building the user kinds
+};
+
 function checkBuiltin(kind: BuiltinKind, obj: Record<string, unknown>, options: ValidateOptions, secrets: SecretIndex, report: Report): void {
-  switch (kind) {
-    case 'Job':
-      checkJob(obj, report);
-      break;
-    case 'DaemonSet':
-      checkDaemonSet(obj, report);
-      break;
-    case 'CronJob':
-      checkCronJob(obj, report);
-      break;
-    case 'Secret':
-      checkSecret(obj, { allowPlaintextSecrets: options.allowPlaintextSecrets === true }, report);
-      break;
-    case 'Service':
-      checkService(obj, report);
-      break;
-    case 'Receiver':
-      checkReceiver(obj, report);
-      break;
-    case 'CustomResourceDefinition':
-      break; // checked while building the user kinds
-  }
+  BUILTIN_CHECKS[kind](obj, options, report);
   checkSecretRefs(kind, obj, secrets, report);
 }
 
