@@ -27,17 +27,21 @@ export interface TaskRow {
 /** listTasks joins tasks, bindings and statuses. */
 export async function listTasks(store: ClientStore): Promise<TaskRow[]> {
   const [tasks, bindings, statuses] = await Promise.all([store.tasks.list(), store.bindings.list(), store.status.list()]);
-  const bindingOf = new Map<string, Binding>(bindings.map((b) => [b.key, b.value]));
-  const statusOf = new Map<string, TaskStatus>(statuses.map((s) => [s.key, s.value]));
-  return tasks
-    .map((t) => {
-      const b = bindingOf.get(t.key);
-      const node = b?.node ?? t.value.nodeName;
-      const st = node ? statusOf.get(statusKey(node, t.key)) : undefined;
-      const state: TaskRow['state'] = st?.state ?? (b ? 'unknown' : 'unscheduled');
-      return { spec: t.value, ...(node ? { node } : {}), state, ready: st?.ready ?? false, ...(st ? { status: st } : {}) };
-    })
+  return joinTasks(tasks.map((t) => t.value), new Map(bindings.map((b) => [b.key, b.value])), new Map(statuses.map((s) => [s.key, s.value])))
     .sort((a, b) => (a.spec.jobKey + a.spec.index).localeCompare(b.spec.jobKey + b.spec.index));
+}
+
+/** joinTask is one task with its binding and the status its bound node reports. Pure. */
+export function joinTask(spec: TaskSpec, binding: Binding | undefined, statusOf: (key: string) => TaskStatus | undefined): TaskRow {
+  const node = binding?.node ?? spec.nodeName;
+  const st = node ? statusOf(statusKey(node, spec.id)) : undefined;
+  const state: TaskRow['state'] = st?.state ?? (binding ? 'unknown' : 'unscheduled');
+  return { spec, ...(node ? { node } : {}), state, ready: st?.ready ?? false, ...(st ? { status: st } : {}) };
+}
+
+/** joinTasks joins tasks with their bindings (by task id) and statuses (by statusKey). Pure. */
+export function joinTasks(tasks: readonly TaskSpec[], bindings: ReadonlyMap<string, Binding>, statuses: ReadonlyMap<string, TaskStatus>): TaskRow[] {
+  return tasks.map((t) => joinTask(t, bindings.get(t.id), (k) => statuses.get(k)));
 }
 
 /** taskReason names why a task is where it is, kubectl-style (ImagePullBackOff, CrashLoopBackOff, OOMKilled...). */
@@ -210,12 +214,14 @@ export interface NodeRow {
 export async function listNodes(store: ClientStore, now = Date.now()): Promise<NodeRow[]> {
   const [nodes, specs, tasks] = await Promise.all([store.nodes.list(), store.nodespec.list(), listTasks(store)]);
   const specOf = new Map(specs.map((s) => [s.key, s.value]));
-  return nodes.map((n) => {
-    const spec = specOf.get(n.key);
-    const on = tasks.filter((t) => t.node === n.key && !['succeeded', 'failed', 'stopped'].includes(t.state));
-    const used = on.reduce((a, t) => ({ cpu: a.cpu + t.spec.template.resources.requests.cpuMillis, mem: a.mem + t.spec.template.resources.requests.memoryBytes }), { cpu: 0, mem: 0 });
-    return { node: n.value, ...(spec ? { spec } : {}), ready: nodeIsLive(n.value, now, DEFAULT_NODE_GRACE_MS), tasks: on.length, requested: { cpuMillis: used.cpu, memoryBytes: used.mem } };
-  });
+  return nodes.map((n) => nodeRow(n.value, specOf.get(n.key), tasks.filter((t) => t.node === n.key), now));
+}
+
+/** nodeRow is one node with its admin spec, liveness and what its tasks (those bound to it) request. Pure. */
+export function nodeRow(node: NodeRecord, spec: NodeSpec | undefined, tasks: readonly TaskRow[], now: number): NodeRow {
+  const on = tasks.filter((t) => !['succeeded', 'failed', 'stopped'].includes(t.state));
+  const used = on.reduce((a, t) => ({ cpu: a.cpu + t.spec.template.resources.requests.cpuMillis, mem: a.mem + t.spec.template.resources.requests.memoryBytes }), { cpu: 0, mem: 0 });
+  return { node, ...(spec ? { spec } : {}), ready: nodeIsLive(node, now, DEFAULT_NODE_GRACE_MS), tasks: on.length, requested: { cpuMillis: used.cpu, memoryBytes: used.mem } };
 }
 
 /** mib renders bytes in MiB. */

@@ -18,6 +18,10 @@ export const UsageErrors = {
   NotRoot: 'E_NOT_ROOT',
   /** the object a client command names does not exist in the cluster */
   NotFound: 'E_NOT_FOUND',
+  /** `gitcell dashboard` on an address other than loopback without a token (anyone who reaches it would read the cluster) */
+  DashboardTokenRequired: 'E_DASHBOARD_TOKEN_REQUIRED',
+  /** a dashboard request without the token (or with a wrong one, or a Host header that is not the dashboard's) */
+  DashboardUnauthorized: 'E_DASHBOARD_UNAUTHORIZED',
   /** `gitcell plan --base`: the base revision is itself invalid */
   BaseInvalid: 'E_BASE_INVALID',
   /** `gitcell plan` could not compute the plan */

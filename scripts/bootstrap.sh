@@ -27,6 +27,8 @@ declare -A want=(
   [prometheus]=prometheus
   [prometheus-alertmanager]=prometheus-alertmanager
   [gcc]=gcc
+  # the dashboard's browser tests drive Debian's Chromium headless (puppeteer-core; never a downloaded browser)
+  [chromium]=chromium
   # `gitcell completion zsh|fish` is tested in the shells themselves
   [zsh]=zsh
   [fish]=fish

@@ -12,7 +12,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** SOURCE_DIRS are the folders compiled into dist/ (tests and benchmarks run through tsx). */
-export const SOURCE_DIRS = ['api', 'lib', 'secrets', 'store', 'scheduler', 'reconciler', 'agent', 'runtime', 'crds', 'cli'];
+export const SOURCE_DIRS = ['api', 'lib', 'secrets', 'store', 'scheduler', 'reconciler', 'agent', 'runtime', 'crds', 'cli', 'dashboard'];
 
 /** BUILD_INPUTS are the single files that change what the build makes. */
 export const BUILD_INPUTS = ['tsconfig.json', 'tsconfig.build.json', 'package.json', 'scripts/build.mjs', 'scripts/build-state.mjs'];

@@ -36,9 +36,10 @@ export function build(quiet = false) {
       rmSync(tmp, { recursive: true, force: true });
       throw new Error(`tsc failed (exit ${r.status ?? r.signal}): the sources do not compile`);
     }
-    // What the compiled modules read next to themselves (crds/: schemas, generated validators).
+    // What the compiled modules read next to themselves (crds/: schemas, generated validators;
+    // dashboard/static: the front-end the dashboard serves as it is).
     for (const f of sourceFiles(root)) {
-      if (!SOURCE_DIRS.includes(f.split('/')[0]) || !/\.(json|cjs)$/.test(f)) continue;
+      if (!SOURCE_DIRS.includes(f.split('/')[0]) || !(/\.(json|cjs)$/.test(f) || f.startsWith('dashboard/static/'))) continue;
       mkdirSync(dirname(join(tmp, f)), { recursive: true });
       cpSync(join(root, f), join(tmp, f));
     }

@@ -34,6 +34,11 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     summary: 'make a new image from a container\'s changes, on top of its image',
     load: async () => (await import('./commit.ts')).registerCommit,
   },
+  dashboard: {
+    term: 'dashboard [options]',
+    summary: 'serve the web dashboard: nodes, jobs, rollouts, tasks, pending reasons, events, live (read-only)',
+    load: async () => (await import('./dashboard.ts')).registerDashboard,
+  },
   describe: {
     term: 'describe [options] <kind> <name>',
     summary: 'show one object: summary, conditions, tasks and recent events',

@@ -1,35 +1,21 @@
-import * as fs from 'node:fs';
 import type { Command } from 'commander';
-import git from 'isomorphic-git';
-import type { AnyObject } from '../../api/index.ts';
-import { GitError, UsageError } from '../../lib/errors.ts';
-import { silentLogger } from '../../lib/log.ts';
-import { buildSnapshot, previewPlacement } from '../../scheduler/index.ts';
+import { UsageError } from '../../lib/errors.ts';
 import {
-  buildDesired,
   computeRevisionPlan,
-  createRemoteSource,
   isRemoteRepo,
-  loadManifestsFromGit,
   nextDesiredRecord,
   renderPlan,
-  resolveLocalRepo,
-  toValidatedRevision,
-  validateManifests,
-  withRepoDefaults,
-  DEFAULT_NODE_GRACE_MS,
   PLAN_FORMATS,
   planHasChanges,
   type DesiredRecord,
   type PlanFormat,
   type RevisionPlan,
-  type SchedulingPreview,
-  type ValidationMessage,
 } from '../../reconciler/index.ts';
-import { addClusterOptions, withStore, type ClientOptions, type ClientStore } from '../client.ts';
+import { addClusterOptions, withStore, type ClientOptions } from '../client.ts';
 import { parseOutput, renderValue } from '../output.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
-import { addGitAuthOptions, gitAuthFromFlags, type GitAuthFlags } from '../git-auth.ts';
+import { addGitAuthOptions, type GitAuthFlags } from '../git-auth.ts';
+import { loadRevision, openRepo, planOnCluster } from '../plan-revision.ts';
 
 interface PlanOptions extends ClientOptions, GitAuthFlags {
   repo: string;
@@ -41,76 +27,6 @@ interface PlanOptions extends ClientOptions, GitAuthFlags {
   allowPlaintextSecrets?: boolean;
   output?: string;
   exitCode?: boolean;
-}
-
-interface Repo {
-  dir: string;
-  gitdir: string;
-  /** resolve turns a user ref into a commit (remote refs were fetched first). */
-  resolve(ref: string): Promise<string>;
-}
-
-async function openRepo(opts: PlanOptions, refs: string[]): Promise<Repo> {
-  if (!isRemoteRepo(opts.repo)) {
-    const { gitdir, dir, head } = resolveLocalRepo(opts.repo);
-    return {
-      dir: dir ?? gitdir,
-      gitdir,
-      resolve: async (name) => {
-        const ref = name === 'HEAD' && head ? head : name;
-        try {
-          return await git.expandRef({ fs, gitdir, ref }).then((full) => git.resolveRef({ fs, gitdir, ref: full }));
-        } catch {
-          try {
-            return await git.expandOid({ fs, gitdir, oid: ref });
-          } catch {
-            throw new GitError(ErrorCodes.GitRefNotFound, `${name}: no such branch, tag or commit in ${opts.repo}`, { ref: name });
-          }
-        }
-      },
-    };
-  }
-  // A remote: fetch each branch named into the clone cache, then read from there.
-  let gitdir = '';
-  const auth = await gitAuthFromFlags(opts, opts.stateDir);
-  for (const branch of refs) {
-    const src = createRemoteSource(
-      { repo: opts.repo, branch, ...(opts.stateDir ? { stateDir: opts.stateDir } : {}), ...(opts.credentialsFile ? { credentialsFile: opts.credentialsFile } : {}), ...(auth ? { auth } : {}) },
-      silentLogger(),
-    );
-    await src.refresh();
-    gitdir = src.gitdir;
-  }
-  return { dir: gitdir, gitdir, resolve: (ref) => git.resolveRef({ fs, gitdir, ref: `refs/remotes/origin/${ref}` }) };
-}
-
-async function loadRevision(repo: Repo, commit: string, path: string | undefined, allowPlaintextSecrets: boolean): Promise<{ objects: AnyObject[]; problems: ValidationMessage[] }> {
-  const load = await loadManifestsFromGit({ dir: repo.dir, gitdir: repo.gitdir, ref: commit, ...(path ? { path } : {}) });
-  const validated = await withRepoDefaults(toValidatedRevision(validateManifests(load, { allowPlaintextSecrets })), { gitdir: repo.gitdir, commit, ...(path ? { subPath: path } : {}) });
-  if (validated.problems.length) return { objects: [], problems: validated.problems };
-  const built = buildDesired(validated.objects);
-  return { objects: built.objects, problems: built.problems };
-}
-
-async function previewOnCluster(store: ClientStore, plan: RevisionPlan): Promise<SchedulingPreview> {
-  const [nodes, specs, tasks, bindings] = await Promise.all([store.nodes.list(), store.nodespec.list(), store.tasks.list(), store.bindings.list()]);
-  const view = {
-    nodes: nodes.map((r) => r.value),
-    nodeSpecs: new Map(specs.map((r) => [r.key, r.value])),
-    tasks: tasks.map((r) => r.value),
-    bindings: new Map(bindings.map((r) => [r.key, r.value])),
-  };
-  const { snapshot } = buildSnapshot(view, Date.now(), DEFAULT_NODE_GRACE_MS);
-  // Tasks of replaced templates and pruned jobs go away: what is left is what the new ones share.
-  const retiring = new Set(plan.retiringJobs);
-  snapshot.running = snapshot.running.filter((r) => !retiring.has(r.task.jobKey));
-  const result = previewPlacement(snapshot, plan.newTasks, { seed: plan.ref.commit });
-  return {
-    nodes: snapshot.nodes.length,
-    placed: result.placements.length,
-    unplaced: result.unplaced.map((u) => ({ taskId: u.taskId, jobKey: u.jobKey, message: u.message })),
-    preemptions: result.preemptions.map((p) => ({ taskId: p.taskId, node: p.node, priority: p.priority, preemptor: p.preemptor, preemptorPriority: p.preemptorPriority })),
-  };
 }
 
 /**
@@ -155,12 +71,7 @@ export function registerPlan(program: Command): void {
       plan = computeRevisionPlan({ ref: { name: refName, commit }, base: { name: opts.base, commit: baseCommit }, ...target, current, now });
       plan.scheduling = { nodes: 0, placed: 0, unplaced: [], preemptions: [], note: 'no cluster (--base): scheduling preview skipped' };
     } else {
-      plan = await withStore(opts, 'plan', async (store) => {
-        const current = (await store.desired.list()).map((r) => r.value);
-        const p = computeRevisionPlan({ ref: { name: refName, commit }, base: { name: 'the live cluster' }, ...target, current, now });
-        if (!p.problems.length) p.scheduling = await previewOnCluster(store, p);
-        return p;
-      });
+      plan = await withStore(opts, 'plan', (store) => planOnCluster(store, { name: refName, commit }, target, now));
     }
     if (out && (out.format === 'yaml' || out.format === 'jsonpath')) process.stdout.write(renderValue(JSON.parse(renderPlan(plan, 'json')), out));
     else process.stdout.write(renderPlan(plan, opts.format as PlanFormat));
