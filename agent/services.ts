@@ -25,7 +25,7 @@ export const SERVICES_READY = 'ServicesReady';
 /** NodeServicesOptions: the bucket to follow, the node's programmers, and its task network. */
 export interface NodeServicesOptions {
   services: InformerSource<ServiceRecord>;
-  nft: Pick<NftApplier, 'check' | 'apply' | 'remove'>;
+  nft: Pick<NftApplier, 'check' | 'apply' | 'remove' | 'close'>;
   /** the node's DNS server; absent: tasks keep the host's resolver */
   dns?: Pick<Dnsmasq, 'start' | 'update' | 'stop' | 'running'>;
   /** the address tasks reach the node's DNS on (the bridge gateway) */
@@ -154,6 +154,7 @@ export class NodeServices implements ServicesPort {
     await this.informer?.done;
     await this.o.dns?.stop();
     if (opts.removeTable) await this.o.nft.remove();
+    else this.o.nft.close();
   }
 
   /** dnsExited is told that dnsmasq ended on its own: the node is not ready for services until it runs again. */

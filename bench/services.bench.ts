@@ -5,14 +5,19 @@
 //   vip_rtt_ratio_vs_direct     median time of an HTTP request (new connection each) through the VIP
 //                               over the same request to the task IP, from a client namespace
 //   nft_apply_ms_1000_services  programming 1,000 services of 10 endpoints each as one transaction
-//                               (median of 3); nft_delta_ms_one_endpoint: one endpoint leaving them
+//                               (median of 3); nft_delta_ms_one_endpoint: one endpoint leaving them;
+//                               nft_apply_cpu_ms_1000_services: the CPU that one apply costs
 import { randomInt } from 'node:crypto';
 import type { NodeRecord, ServiceRecord, TaskSpec, TaskStatus } from '../api/index.ts';
 import { NodeServices } from '../agent/index.ts';
 import { silentLogger } from '../lib/index.ts';
 import { makeTask, runEndpoints, type DesiredRecord } from '../reconciler/index.ts';
 import { resolveTemplate } from '../reconciler/template/index.ts';
-import { NftApplier, type LbService } from '../runtime/index.ts';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { NftApplier, runCommand, type LbService } from '../runtime/index.ts';
+import { buildModel, nftBinary, renderFull } from '../runtime/services/index.ts';
 import { connect, openClusterStore } from '../store/index.ts';
 import { startNatsServer } from '../test/helpers/nats.ts';
 import { lineOf, makeNetLab, type NetLab } from '../test/helpers/netlab.ts';
@@ -22,7 +27,23 @@ const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(
 const labs: NetLab[] = [];
 const cleanups: (() => Promise<unknown>)[] = [];
 
-async function nftApply(): Promise<{ full: number; delta: number }> {
+/** cpuOfNft is the CPU time (user + system, ms) one `nft -f` of `script` costs in `netns`: wall time on 2 shared cores is mostly waiting for a core. */
+async function cpuOfNft(netns: string, script: string): Promise<number> {
+  const file = join(mkdtempSync(join(tmpdir(), 'gc-bench-nft-')), 'full.nft');
+  writeFileSync(file, script);
+  try {
+    // bash's `times` prints the children's user and system time (second line: "0m0.150s 0m0.120s").
+    const r = await runCommand('ip', ['netns', 'exec', netns, 'bash', '-c', `"$0" -f "$1" && times`, nftBinary(), file], { timeoutMs: 120_000 });
+    const line = r.stdout.trim().split('\n').at(-1) ?? '';
+    const secs = [...line.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
+    if (r.code !== 0 || secs.length !== 2) throw new Error(`nft -f in ${netns}: ${r.stderr || line}`);
+    return (secs[0]! + secs[1]!) * 1000;
+  } finally {
+    rmSync(dirname(file), { recursive: true, force: true });
+  }
+}
+
+async function nftApply(): Promise<{ full: number; delta: number; cpu: number }> {
   const lab = await makeNetLab('bnft', `10.${200 + randomInt(50)}.${randomInt(256)}.0/24`, []);
   labs.push(lab);
   const services = (drop = false): LbService[] => Array.from({ length: 1000 }, (_, s) => ({
@@ -44,8 +65,13 @@ async function nftApply(): Promise<{ full: number; delta: number }> {
     }
     await nft.remove();
   }
-  process.stderr.write(`nft: 1,000 services x 10 endpoints: ${full.map((x) => x.toFixed(0)).join(', ')} ms; one endpoint leaving: ${delta.toFixed(0)} ms\n`);
-  return { full: median(full), delta };
+  const cpu: number[] = [];
+  for (let round = 0; round < 3; round++) {
+    cpu.push(await cpuOfNft(lab.node, renderFull('gcbench', buildModel({ table: 'gcbench', services: services() }))));
+    await new NftApplier({ table: 'gcbench', netns: lab.node }).remove();
+  }
+  process.stderr.write(`nft: 1,000 services x 10 endpoints: ${full.map((x) => x.toFixed(0)).join(', ')} ms (CPU ${cpu.map((x) => x.toFixed(0)).join(', ')} ms); one endpoint leaving: ${delta.toFixed(0)} ms\n`);
+  return { full: median(full), delta, cpu: median(cpu) };
 }
 
 async function vipRatio(): Promise<number> {
@@ -82,7 +108,8 @@ async function endpointUpdates(): Promise<number[]> {
   cleanups.push(() => nc.close());
   const store = await openClusterStore<DesiredRecord>(nc, { prefix: `bsv${randomInt(1e6)}_`, log: silentLogger() });
   const ac = new AbortController();
-  const loop = runEndpoints({ store, signal: ac.signal, log: silentLogger() });
+  let lastWrite = 0;
+  const loop = runEndpoints({ store, signal: ac.signal, log: silentLogger(), onPass: (r) => { if (r.written.length) lastWrite = performance.now(); } });
   cleanups.push(async () => { ac.abort(); await loop.done; });
   const now = () => new Date().toISOString();
   const node = (name: string): NodeRecord => ({ name, labels: {}, taints: [], capacity: { cpuMillis: 1000, memoryBytes: 2 ** 30 }, allocatable: { cpuMillis: 1000, memoryBytes: 2 ** 30 }, addresses: [], subnet: '10.88.0.0/16', runtime: { runc: '1', kernel: '6', agentVersion: '0' }, images: [], startedAt: now(), heartbeatAt: now() });
@@ -116,6 +143,7 @@ async function endpointUpdates(): Promise<number[]> {
   const count = (r: readonly ServiceRecord[]) => r.find((x) => x.name === 'web')?.endpoints.length ?? -1;
   await Promise.all([0, 1, 2].map((n) => programmed(n, (r) => count(r) === 10, true)));
   const samples: number[] = [];
+  const written: number[] = [];
   for (let round = 0; round < 60; round++) {
     const i = Math.floor(round / 2) % 10; // each task goes unready, then ready again
     const ready = round % 2 === 1;
@@ -124,7 +152,9 @@ async function endpointUpdates(): Promise<number[]> {
     await store.status.put(`n${(i % 3) + 1}.${tasks[i]!.id}`, status(tasks[i]!, i, ready));
     const done = await Promise.all(wants);
     samples.push(Math.max(...done) - t0);
+    written.push(lastWrite - t0);
   }
+  process.stderr.write(`status written to services record written: p50 ${pct(written, 50).toFixed(1)} ms, p99 ${pct(written, 99).toFixed(1)} ms\n`);
   process.stderr.write(`readiness change to 3 nodes' tables: p50 ${pct(samples, 50).toFixed(1)} ms, p99 ${pct(samples, 99).toFixed(1)} ms over ${samples.length}\n`);
   return samples;
 }
@@ -136,15 +166,19 @@ async function cleanup(): Promise<void> {
   for (const l of labs.splice(0)) await l.destroy();
 }
 
+// `npm run bench -- services [endpoints|vip|nft]...` measures only the parts named (all by default).
+const parts = process.argv.slice(2);
+const want = (part: string) => parts.length === 0 || parts.includes(part);
 try {
-  const updates = await endpointUpdates();
-  const ratio = await vipRatio();
-  const nftMs = await nftApply();
+  const updates = want('endpoints') ? await endpointUpdates() : [NaN];
+  const ratio = want('vip') ? await vipRatio() : NaN;
+  const nftMs = want('nft') ? await nftApply() : { full: NaN, delta: NaN, cpu: NaN };
   console.log(JSON.stringify({
     endpoint_update_p99_ms: Math.round(pct(updates, 99) * 10) / 10,
     vip_rtt_ratio_vs_direct: Math.round(ratio * 1000) / 1000,
     nft_apply_ms_1000_services: Math.round(nftMs.full),
     nft_delta_ms_one_endpoint: Math.round(nftMs.delta),
+    nft_apply_cpu_ms_1000_services: Math.round(nftMs.cpu),
   }));
 } finally {
   await cleanup();

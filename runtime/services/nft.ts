@@ -1,9 +1,8 @@
 // Pure nftables renderer for service load balancing, modelled on kube-proxy's nftables mode: one
-// table of our own, a verdict map from VIP . protocol . port to a chain per service port, which
-// picks a ready endpoint with `numgen random mod N` and jumps to a chain per endpoint that DNATs.
-// Updates are deltas inside one `nft -f` transaction: chains of endpoints that stay are never
-// touched, so their connections (already NATed in conntrack) never notice.
-import { createHash } from 'node:crypto';
+// table of our own, a verdict map from VIP . protocol . port to the chain lb-N of the service's
+// endpoint count, which picks a slot with `numgen random mod N` and DNATs through a map from
+// VIP . protocol . port . slot to a ready endpoint. Updates are deltas inside one `nft -f`
+// transaction (map elements, mostly); connections already NATed keep their endpoint in conntrack.
 
 /** LbEndpoint is one backend of a service port. */
 export interface LbEndpoint {
@@ -57,17 +56,28 @@ export interface NftModel {
   maps: Map<string, Map<string, string>>;
 }
 
-/** MAPS declares each verdict map of the table. */
+/** MAPS declares each map of the table: verdict maps that dispatch, data maps that DNAT. */
 const MAPS: Record<string, string> = {
-  'service-ips': 'ipv4_addr . inet_proto . inet_service',
-  'service-nodeports': 'inet_proto . inet_service',
-  'no-endpoint-services': 'ipv4_addr . inet_proto . inet_service',
-  'no-endpoint-nodeports': 'inet_proto . inet_service',
+  'service-ips': 'type ipv4_addr . inet_proto . inet_service : verdict',
+  'service-nodeports': 'type inet_proto . inet_service : verdict',
+  'no-endpoint-services': 'type ipv4_addr . inet_proto . inet_service : verdict',
+  'no-endpoint-nodeports': 'type inet_proto . inet_service : verdict',
+  // VIP . protocol . port . slot -> endpoint; the slot is `numgen random mod N` of the lb-N chain
+  endpoints: 'typeof ip daddr . meta l4proto . th dport . numgen random mod 1 : ip daddr . tcp dport',
+  'nodeport-endpoints': 'typeof meta l4proto . th dport . numgen random mod 1 : ip daddr . tcp dport',
 };
 
 const MASQ_MARK = '0x4000';
 
-/** buildModel turns a configuration into the table's chains and map elements. Pure. */
+/**
+ * buildModel turns a configuration into the table's chains and map elements. Pure.
+ *
+ * Every service port is data, not chains: `service-ips` sends VIP . proto . port to the chain
+ * `lb-N` of its endpoint count N, which DNATs through the `endpoints` map keyed by the same tuple
+ * and a slot `numgen random mod N`. The table holds a handful of chains whatever the number of
+ * services (nft 1.0.6 rereads the whole table on every invocation: 11,000 chains made every apply
+ * take seconds), and an endpoint change is a few map elements in one transaction.
+ */
 export function buildModel(cfg: LbConfig): NftModel {
   const chains = new Map<string, NftChain>();
   const maps = new Map<string, Map<string, string>>(Object.keys(MAPS).map((m) => [m, new Map()]));
@@ -81,53 +91,66 @@ export function buildModel(cfg: LbConfig): NftModel {
   chains.set('services', { rules: ['ip daddr . meta l4proto . th dport vmap @service-ips', 'fib daddr type local meta l4proto . th dport vmap @service-nodeports'] });
   chains.set('reject-chain', { rules: ['reject'] });
   chains.set('mark-for-masquerade', { rules: [`meta mark set meta mark or ${MASQ_MARK}`] });
-  const masq: string[] = [];
-  if (cfg.local) masq.push(`ip saddr ${cfg.local.subnet} oifname "${cfg.local.bridge}" ct status dnat masquerade`);
-  if (cfg.clusterCidr && cfg.masqueradeOutbound) masq.push(`ip saddr ${cfg.clusterCidr} ip daddr != ${cfg.clusterCidr} masquerade`);
-  masq.push(`meta mark & ${MASQ_MARK} == 0 return`, `meta mark set meta mark xor ${MASQ_MARK}`, 'masquerade fully-random');
-  chains.set('masquerading', { rules: masq });
-
+  chains.set('masquerading', { rules: masqueradeRules(cfg) });
+  const lbChain = (n: number) => {
+    const name = `lb-${n}`;
+    const rules = cfg.clusterCidr ? [`ip saddr != ${cfg.clusterCidr} jump mark-for-masquerade`] : [];
+    chains.set(name, { rules: [...rules, `dnat ip to ip daddr . meta l4proto . th dport . numgen random mod ${n} map @endpoints`] });
+    return name;
+  };
+  const extChain = (n: number) => {
+    // From outside, the endpoint may be on another node: masquerade so its reply returns here.
+    chains.set(`ext-${n}`, { rules: ['jump mark-for-masquerade', `dnat ip to meta l4proto . th dport . numgen random mod ${n} map @nodeport-endpoints`] });
+    return `ext-${n}`;
+  };
+  // lb-N (and ext-N) exist for every N up to the largest endpoint count, used or not: an endpoint
+  // leaving or coming back then changes map elements only, never creates or deletes a chain.
+  const most = Math.max(0, ...cfg.services.flatMap((s) => s.ports.map((p) => p.endpoints.length)));
+  const mostNodePort = Math.max(0, ...cfg.services.flatMap((s) => s.ports.filter((p) => p.nodePort !== undefined).map((p) => p.endpoints.length)));
+  for (let n = 1; n <= most; n++) lbChain(n);
+  for (let n = 1; n <= mostNodePort; n++) extChain(n);
   for (const svc of [...cfg.services].sort((a, b) => (a.id < b.id ? -1 : 1))) {
     for (const p of svc.ports) {
       const proto = p.protocol === 'UDP' ? 'udp' : 'tcp';
-      const portId = `${svc.id}:${p.name}/${proto}`;
-      const svcChain = `svc-${shortId(portId)}`;
       const eps = [...p.endpoints].sort((a, b) => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : a.port - b.port));
-      if (eps.length === 0) {
-        if (svc.vip) maps.get('no-endpoint-services')!.set(`${svc.vip} . ${proto} . ${p.port}`, 'goto reject-chain');
-        if (p.nodePort !== undefined) maps.get('no-endpoint-nodeports')!.set(`${proto} . ${p.nodePort}`, 'goto reject-chain');
+      const n = eps.length;
+      const vipKey = svc.vip ? `${svc.vip} . ${proto} . ${p.port}` : undefined;
+      const npKey = p.nodePort !== undefined ? `${proto} . ${p.nodePort}` : undefined;
+      if (n === 0) {
+        if (vipKey) maps.get('no-endpoint-services')!.set(vipKey, 'goto reject-chain');
+        if (npKey) maps.get('no-endpoint-nodeports')!.set(npKey, 'goto reject-chain');
         continue;
       }
-      const verdicts: string[] = [];
-      eps.forEach((ep, i) => {
-        const sep = `sep-${shortId(`${portId}>${ep.ip}:${ep.port}`)}`;
-        chains.set(sep, { rules: [`meta l4proto ${proto} dnat to ${ep.ip}:${ep.port} comment "${portId} ${ep.ip}:${ep.port}"`] });
-        verdicts.push(`${i} : goto ${sep}`);
-      });
-      const rules: string[] = [];
-      if (cfg.clusterCidr && svc.vip) rules.push(`ip saddr != ${cfg.clusterCidr} jump mark-for-masquerade`);
-      rules.push(`numgen random mod ${eps.length} vmap { ${verdicts.join(', ')} } comment "${portId}"`);
-      chains.set(svcChain, { rules });
-      if (svc.vip) maps.get('service-ips')!.set(`${svc.vip} . ${proto} . ${p.port}`, `goto ${svcChain}`);
-      if (p.nodePort !== undefined) {
-        // From outside, the endpoint may be on another node: masquerade so its reply returns here.
-        const ext = `ext-${shortId(portId)}`;
-        chains.set(ext, { rules: ['jump mark-for-masquerade', `goto ${svcChain}`] });
-        maps.get('service-nodeports')!.set(`${proto} . ${p.nodePort}`, `goto ${ext}`);
+      if (vipKey) {
+        maps.get('service-ips')!.set(vipKey, `goto ${lbChain(n)}`);
+        eps.forEach((ep, i) => maps.get('endpoints')!.set(`${vipKey} . ${i}`, `${ep.ip} . ${ep.port}`));
+      }
+      if (npKey) {
+        maps.get('service-nodeports')!.set(npKey, `goto ${extChain(n)}`);
+        eps.forEach((ep, i) => maps.get('nodeport-endpoints')!.set(`${npKey} . ${i}`, `${ep.ip} . ${ep.port}`));
       }
     }
   }
   return { chains, maps };
 }
 
+function masqueradeRules(cfg: LbConfig): string[] {
+  const masq: string[] = [];
+  if (cfg.local) masq.push(`ip saddr ${cfg.local.subnet} oifname "${cfg.local.bridge}" ct status dnat masquerade`);
+  if (cfg.clusterCidr && cfg.masqueradeOutbound) masq.push(`ip saddr ${cfg.clusterCidr} ip daddr != ${cfg.clusterCidr} masquerade`);
+  masq.push(`meta mark & ${MASQ_MARK} == 0 return`, `meta mark set meta mark xor ${MASQ_MARK}`, 'masquerade fully-random');
+  return masq;
+}
+
 /** renderFull writes the whole table, replacing any previous one in the same transaction. */
 export function renderFull(table: string, model: NftModel): string {
   const out = [`add table ip ${table}`, `delete table ip ${table}`, `add table ip ${table}`];
-  for (const [name, type] of Object.entries(MAPS)) out.push(`add map ip ${table} ${name} { type ${type} : verdict ; }`);
+  for (const [name, decl] of Object.entries(MAPS)) out.push(`add map ip ${table} ${name} { ${decl} ; }`);
   // Every chain exists before any rule refers to it.
   for (const [name, c] of model.chains) out.push(addChain(table, name, c));
   for (const [name, c] of model.chains) for (const r of c.rules) out.push(`add rule ip ${table} ${name} ${r}`);
-  for (const [map, elements] of model.maps) for (const [k, v] of elements) out.push(`add element ip ${table} ${map} { ${k} : ${v} }`);
+  // One statement per map: 10,000 endpoints parse far faster as one element list.
+  for (const [map, elements] of model.maps) if (elements.size) out.push(`add element ip ${table} ${map} { ${[...elements].map(([k, v]) => `${k} : ${v}`).join(', ')} }`);
   return out.join('\n') + '\n';
 }
 
@@ -174,8 +197,4 @@ function addChain(table: string, name: string, c: NftChain): string {
 
 function sameRules(a: NftChain, b: NftChain): boolean {
   return a.hook === b.hook && a.rules.length === b.rules.length && a.rules.every((r, i) => r === b.rules[i]);
-}
-
-function shortId(s: string): string {
-  return createHash('sha256').update(s).digest('hex').slice(0, 12);
 }
