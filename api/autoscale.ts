@@ -166,3 +166,25 @@ export interface AutoscaleRecord {
 
 /** AUTOSCALE_DECISIONS_KEPT bounds AutoscaleRecord.decisions. */
 export const AUTOSCALE_DECISIONS_KEPT = 10;
+
+/** startingReplicas is where a new autoscaler starts: the Git `replicas` (default 1) within the bounds. */
+export function startingReplicas(gitReplicas: number | undefined, a: AutoscaleSpec): number {
+  return Math.min(Math.max(gitReplicas ?? 1, a.minReplicas ?? 1), a.maxReplicas);
+}
+
+/**
+ * liveReplicas is how many tasks a service Job runs: its Git `replicas` (default 1) without an
+ * autoscale block; with one, the autoscaler's count from the store, held within the bounds Git has
+ * now (a lowered maxReplicas applies at once), or the starting count before the first decision.
+ * The controllers, `get jobs` and `plan` all ask this one function.
+ */
+export function liveReplicas(spec: { replicas?: number; autoscale?: AutoscaleSpec }, record?: Pick<AutoscaleRecord, 'replicas'>): number {
+  if (!spec.autoscale) return spec.replicas ?? 1;
+  if (!record) return startingReplicas(spec.replicas, spec.autoscale);
+  return Math.min(Math.max(record.replicas, spec.autoscale.minReplicas ?? 1), spec.autoscale.maxReplicas);
+}
+
+/** autoscaleKey is the `autoscale` bucket key of a Job: `<namespace>.<name>`. */
+export function autoscaleKey(namespace: string, name: string): string {
+  return `${namespace}.${name}`;
+}

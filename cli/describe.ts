@@ -4,7 +4,7 @@
  * (a node's sealing key is shown by its fingerprint). Each function returns the text; the command
  * prints it. Reads the store only.
  */
-import { DEFAULT_NAMESPACE, type CustomResourceDefinitionSpec, type TaskTemplate } from '../api/index.ts';
+import { DEFAULT_NAMESPACE, autoscaleKey, type CustomResourceDefinitionSpec, type JobSpec, type TaskTemplate } from '../api/index.ts';
 import { isGitcellError, UsageError } from '../lib/errors.ts';
 import { desiredKey, eventTokens } from '../store/index.ts';
 import { keyIdOf } from '../secrets/envelope.ts';
@@ -15,6 +15,7 @@ import { age, table, type ClientStore } from './client.ts';
 import { listNodes, listTasks, mib, secretKeys, short, taskReason, workloadCells, type TaskRow } from './listings.ts';
 import { paint } from './output.ts';
 import { describeService } from './services.ts';
+import { autoscaleText } from './autoscale.ts';
 import { ErrorCodes } from '../lib/error-codes.ts';
 
 /** fields renders label: value lines with the values aligned; undefined values are left out. */
@@ -101,6 +102,8 @@ async function describeWorkload(store: ClientStore, kind: 'Job' | 'DaemonSet', r
     ['Batch', st?.batch ? `${st.batch.succeeded} succeeded, ${st.batch.failed} failed, ${st.batch.active} active` : undefined],
     ['Rollout', ro ? `${ro.phase}, template ${ro.templateHash.slice(0, 10)} of ${ro.revision.slice(0, 12)}, started ${age(ro.startedAt)} ago${ro.completedAt ? `, completed ${age(ro.completedAt)} ago` : ''}` : undefined],
   ]);
+  const spec = rec.object.spec as Partial<JobSpec>;
+  if (kind === 'Job' && spec.autoscale) out += `\n${autoscaleText(spec, (await store.autoscale.get(autoscaleKey(ns, name)))?.value)}`;
   out += `\n${templateText(tasks[0]?.spec.template)}\n`;
   if (ro?.failed) out += `Failed rollout:\n${fields([['Reason', ro.failed.reason], ['Message', ro.failed.message]], '  ')}\n`;
   out += `${conditionsText(st?.conditions)}\n${tasksText(tasks, true)}\n`;

@@ -4,7 +4,7 @@
  * task backing off on a missing image says so; a finished batch Job reads Complete 3/3, not 0/3).
  * Reads the store only; the row builders are pure.
  */
-import { DEFAULT_NAMESPACE, nodeIsLive, statusKey, type Binding, type CustomResourceDefinitionSpec, type NodeRecord, type NodeSpec, type TaskSpec, type TaskStatus } from '../api/index.ts';
+import { DEFAULT_NAMESPACE, autoscaleKey, nodeIsLive, statusKey, type Binding, type JobSpec, type CustomResourceDefinitionSpec, type NodeRecord, type NodeSpec, type TaskSpec, type TaskStatus } from '../api/index.ts';
 // The modules themselves, not reconciler/index.ts: that would load the whole reconciler (git, ajv).
 import { DEFAULT_NODE_GRACE_MS } from '../reconciler/controllers/eligibility.ts';
 import { objectStatusKey } from '../reconciler/apply/keys.ts';
@@ -14,6 +14,7 @@ import { customKinds, type KindInfo } from './kinds.ts';
 import { requirementsMatch, type Requirement } from '../api/index.ts';
 import type { Row } from './output.ts';
 import { serviceItems } from './services.ts';
+import { AUTOSCALE_HEAD, autoscaleCells } from './autoscale.ts';
 
 /** TaskRow is a task with its binding and the state its agent reports (`get tasks -o json`). */
 export interface TaskRow {
@@ -172,15 +173,19 @@ const workloads = (kind: 'Job' | 'DaemonSet'): Items => async (store, now) => {
       const type = kind === 'Job' ? ((rec.object.spec as { type?: string }).type ?? 'service') : undefined;
       const c = workloadCells(type, status);
       const name = rec.object.metadata.name;
+      // Jobs: Git's replicas, the tasks there are, and the autoscaler's live count (it owns it, never Git).
+      const spec = rec.object.spec as Partial<JobSpec>;
+      const autoscale = kind === 'Job' && spec.autoscale ? (await store.autoscale.get(autoscaleKey(nsOf(rec), name)))?.value : undefined;
+      const counts = kind === 'Job' ? autoscaleCells(spec, autoscale, status?.current) : [];
       return {
         ...rowOf(kind.toLowerCase(), rec),
-        cells: [name, ...(type ? [type] : []), c.ready, c.status, c.reason, age(rec.updatedAt, now)],
+        cells: [name, ...(type ? [type] : []), c.ready, c.status, c.reason, ...counts, age(rec.updatedAt, now)],
         wide: [status?.updated ?? '-', rec.generation, rec.revision.slice(0, 12)],
-        json: { object: rec.object, generation: rec.generation, revision: rec.revision, status },
+        json: { object: rec.object, generation: rec.generation, revision: rec.revision, status, ...(autoscale ? { autoscale } : {}) },
       };
     }),
   );
-  return { head: ['NAME', ...(kind === 'Job' ? ['TYPE'] : []), 'READY', 'STATUS', 'REASON', 'AGE'], wideHead: ['UP-TO-DATE', 'GEN', 'REVISION'], items };
+  return { head: ['NAME', ...(kind === 'Job' ? ['TYPE'] : []), 'READY', 'STATUS', 'REASON', ...(kind === 'Job' ? AUTOSCALE_HEAD : []), 'AGE'], wideHead: ['UP-TO-DATE', 'GEN', 'REVISION'], items };
 };
 
 const tasks: Items = async (store, now) => {
@@ -332,8 +337,8 @@ const ITEMS: Record<string, Items> = {
 };
 
 /** WATCHED_BUCKETS are the buckets whose changes can change a kind's rows (`get -w`). */
-export const WATCHED_BUCKETS: Record<string, readonly ('desired' | 'sync' | 'tasks' | 'bindings' | 'status' | 'nodes' | 'nodespec' | 'services')[]> = {
-  Job: ['desired', 'sync'],
+export const WATCHED_BUCKETS: Record<string, readonly ('desired' | 'sync' | 'tasks' | 'bindings' | 'status' | 'nodes' | 'nodespec' | 'services' | 'autoscale')[]> = {
+  Job: ['desired', 'sync', 'autoscale'],
   DaemonSet: ['desired', 'sync'],
   CronJob: ['desired', 'sync'],
   Task: ['tasks', 'bindings', 'status'],

@@ -112,7 +112,9 @@ export async function previewOnCluster(store: ClientStore, plan: RevisionPlan): 
 /** planOnCluster plans a loaded revision against the live cluster (and previews its placements when it is valid). */
 export async function planOnCluster(store: ClientStore, ref: { name: string; commit: string }, target: { objects: AnyObject[]; problems: ValidationMessage[] }, now = Date.now()): Promise<RevisionPlan> {
   const current = (await store.desired.list()).map((r) => r.value);
-  const p = computeRevisionPlan({ ref, base: { name: 'the live cluster' }, ...target, current, now });
+  // The autoscaler's live counts: what a changed `replicas` of an autoscaled Job will really do.
+  const autoscale = new Map((await store.autoscale.list()).map((r) => [r.key, r.value]));
+  const p = computeRevisionPlan({ ref, base: { name: 'the live cluster' }, ...target, current, autoscale, now });
   if (!p.problems.length) p.scheduling = await previewOnCluster(store, p);
   return p;
 }

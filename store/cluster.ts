@@ -5,7 +5,7 @@
  * `$KV.<prefix>status.<node>.>` later.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { Binding, ClusterEvent, NodeRecord, NodeSpec, ServiceRecord, TaskSpec, TaskStatus } from '../api/index.ts';
+import type { AutoscaleRecord, Binding, ClusterEvent, NodeRecord, NodeSpec, ServiceRecord, TaskSpec, TaskStatus } from '../api/index.ts';
 import { Backoff, createLogger, errorMessage, isGitcellError, sleep, type Logger } from '../lib/index.ts';
 import { StoreErrorCodes } from './errors.ts';
 import { Bucket } from './bucket.ts';
@@ -39,6 +39,7 @@ export const BUCKETS = {
   leases: { key: '<name> | fence.<name>', writer: 'candidates of the lease (CAS only)', history: 4 },
   sync: { key: '<source>', writer: 'reconciler', history: 4 },
   services: { key: '<namespace>.<name>', writer: "reconciler's endpoints controller", history: 1 },
+  autoscale: { key: '<namespace>.<name>', writer: "the autoscaler (reconciler leader): a Job's live replica count", history: 4 },
 } as const satisfies Record<string, BucketLayout>;
 
 /** BucketRole is one of the cluster's buckets. */
@@ -79,6 +80,8 @@ export interface RoleRecords<Desired = unknown, Sync = unknown> {
   sync: Sync;
   /** Services as nodes program them: VIP, ports, ready endpoints */
   services: ServiceRecord;
+  /** autoscaled Jobs' live replica counts and decisions (api AutoscaleRecord); agents neither read nor write it */
+  autoscale: AutoscaleRecord;
 }
 
 /** RoleBuckets are the buckets of the roles `R`, each typed with its record in `M`. */

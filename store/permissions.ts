@@ -11,6 +11,10 @@ import { bucketName, BUCKETS, eventsSubjectRoot, DEFAULT_PREFIX, type BucketRole
  *   its own node's keys and events, answers log requests for its node.
  * - nobody else: a client without credentials is refused at connect (no `no_auth_user`).
  *
+ * The `autoscale` bucket (a Job's live replica count) is written by the autoscaler, which runs on
+ * the reconciler leader with the control-plane identity; the viewer reads it; agents neither read
+ * nor write it (it is not in AGENT_READS: a node that could write it would scale any Job).
+ *
  * Every identity subscribes only under its own inbox prefix (`inboxPrefixFor(publicKey)`, which
  * `connect` sets from the credential): nobody sees another's request replies or watch deliveries.
  * Consumers are created only through the ephemeral-create subject (the server names them) and no

@@ -10,6 +10,7 @@ import { closeConnection, connectFromOptions, openClusterStore, parseReplicas, r
 import { createSource, sourceNameOf, ensureSigningKey, parseListen, type ReconcilerService, parseVerifyMode, prepareTrustStore, VERIFY_MODES, runSecretDistributor, syncKeyBackup, type BackupStore, startReconcilerService, DEFAULT_POLL_MS, DEFAULT_SETTLE, type DesiredRecord, type SyncRecord } from '../../reconciler/index.ts';
 import { Keyring, openSecret } from '../../secrets/index.ts';
 import { runNotifier } from '../../reconciler/notify/index.ts';
+import { runAutoscaler, type AutoscalerStore } from '../../reconciler/autoscale/index.ts';
 import { checkMonitoringFlags, startMonitoring, type ReconcilerMonitoring } from '../reconciler-monitoring.ts';
 import type { LeaderContext } from '../../store/index.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
@@ -43,6 +44,8 @@ interface ReconcilerOptions extends GitAuthFlags {
   autoRollback: string;
   http?: string;
   scrape?: string[];
+  prometheusUrl?: string;
+  autoscaleSync: string;
 }
 
 /** readSecret reads a one-line secret from the file a flag names; E_USAGE naming the flag otherwise. */
@@ -92,6 +95,8 @@ export function registerReconciler(program: Command): void {
     .option('--auto-rollback <mode>', `when a rollout fails: ${ROLLBACK_FLAG_VALUES.join(', ')} (revert: on the followed branch unless .gitcell.yaml says otherwise; branch: push the revert to a branch gitcell/revert-<commit> and leave a protected followed branch alone; off)`, 'revert')
     .option('--signing-key <file>', "the cluster's SSH key signing gitcell's revert commits, always in the allowed list (default <state-dir>/git-signing/id_ed25519, generated on first start)")
     .option('--http <host:port>', '/metrics, /healthz and /sd (Prometheus HTTP service discovery of the control plane, agents and task ports named "metrics") here; off when not given')
+    .option('--prometheus-url <url>', 'Prometheus whose HTTP API answers autoscale metrics of type prometheus (gitcell up passes its own)')
+    .option('--autoscale-sync <duration>', 'how often the autoscaler evaluates every autoscaled Job (Kubernetes\' HPA sync period)', process.env.GITCELL_AUTOSCALE_SYNC ?? '15s')
     .option('--scrape <component=url>', 'another control-plane endpoint /sd lists, e.g. scheduler=http://127.0.0.1:9471 (repeatable)', (v: string, acc: string[] = []) => [...acc, v]))
     .action((opts: ReconcilerOptions) => runReconciler(opts));
 }
@@ -106,6 +111,7 @@ interface ReconcilerFlags {
   verifyMode: ReturnType<typeof parseVerifyMode>;
   autoRollback: RollbackFlag;
   stateDir: string;
+  autoscaleSyncMs: number;
 }
 
 /** parseRollbackFlag checks --auto-rollback: E_USAGE naming the flag otherwise. */
@@ -143,6 +149,7 @@ function parseReconcilerFlags(opts: ReconcilerOptions): ReconcilerFlags {
     verifyMode: parseVerifyMode(opts.verifyCommits, '--verify-commits'),
     autoRollback: parseRollbackFlag(opts.autoRollback),
     stateDir: resolve(opts.stateDir ?? DEFAULT_STATE_DIR),
+    autoscaleSyncMs: parseDuration(opts.autoscaleSync, '--autoscale-sync'),
   };
 }
 
@@ -259,9 +266,9 @@ async function startReplica(r: Replica): Promise<void> {
 /**
  * leaderJobs run while this replica leads: it delivers Secrets to the nodes that run their tasks
  * (re-sealed per node), tells the Receivers in Git (forge commit statuses, webhooks) what became of
- * each commit, and says so in its leader gauge.
+ * each commit, autoscales the Jobs that ask for it, and says so in its leader gauge.
  */
-function leaderJobs(r: Replica, ctx: LeaderContext, d: { store: Parameters<typeof runSecretDistributor>[0]['store'] & Parameters<typeof runNotifier>[0]['store']; keyring: Keyring; replicas: number; mon: ReconcilerMonitoring }): Promise<unknown> {
+function leaderJobs(r: Replica, ctx: LeaderContext, d: { store: Parameters<typeof runSecretDistributor>[0]['store'] & Parameters<typeof runNotifier>[0]['store'] & AutoscalerStore; keyring: Keyring; replicas: number; mon: ReconcilerMonitoring }): Promise<unknown> {
   const { opts, source, log } = r;
   const { store, keyring, mon } = d;
   mon.setLeader(true);
@@ -277,5 +284,7 @@ function leaderJobs(r: Replica, ctx: LeaderContext, d: { store: Parameters<typeo
       log,
       onResult: (receiver, res) => mon.onNotification(receiver, res),
     }).done,
+    // The autoscaler owns autoscaled Jobs' live counts (bucket autoscale); the controllers follow them.
+    runAutoscaler({ store, signal: ctx.signal, valid: ctx.valid, syncMs: r.flags.autoscaleSyncMs, log, ...(opts.prometheusUrl ? { prometheusUrl: opts.prometheusUrl } : {}) }).done,
   ]);
 }

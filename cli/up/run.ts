@@ -222,7 +222,7 @@ class UpCluster {
     // reconciler knows how many nodes there are: on a new or rebuilt store, tasks are created once
     // all of them registered (and re-reported what they run).
     add('reconciler', ['reconciler', '--repo', repo, '--state-dir', stateDir, '--identity', componentIdentity(stateDir, 'reconciler'), '--expect-nodes', String(o.nodes),
-      '--http', mon.reconcilerHttp, '--scrape', `scheduler=http://${mon.schedulerHttp}`, ...common]);
+      '--http', mon.reconcilerHttp, '--scrape', `scheduler=http://${mon.schedulerHttp}`, '--prometheus-url', mon.prometheusUrl, ...common]);
     add('scheduler', ['scheduler', '--state-dir', stateDir, '--identity', componentIdentity(stateDir, 'scheduler'), '--http', mon.schedulerHttp, ...common]);
     if (mon.prometheus) add('prometheus', mon.prometheus.args, 20_000, mon.prometheus.command);
     this.nodes.forEach((node, i) => {

@@ -1,4 +1,4 @@
-import { sameButHeartbeat, trustedNodeRecords, trustedTaskStatuses, withNodeSpec, type Binding, type NodeRecord, type NodeSpec, type RefusedStatus, type TaskSpec, type TaskStatus } from '../../api/index.ts';
+import { sameButHeartbeat, trustedNodeRecords, trustedTaskStatuses, withNodeSpec, type AutoscaleRecord, type Binding, type NodeRecord, type NodeSpec, type RefusedStatus, type TaskSpec, type TaskStatus } from '../../api/index.ts';
 import type { DesiredRecord } from '../diff/index.ts';
 import { createLogger, errorMessage, isGitcellError, mapLimit, PassRunner, type Logger, type RunningLoop } from '../../lib/index.ts';
 import { Informer, StoreErrorCodes, type Bucket } from '../../store/index.ts';
@@ -74,6 +74,8 @@ class ControllerRunner {
   private readonly nodes: Informer<NodeRecord>;
   private readonly nodeSpecs: Informer<NodeSpec>;
   private readonly objectStatuses: Informer<SyncRecord>;
+  /** the autoscaler's live counts, read only (absent from stores without the bucket) */
+  private readonly autoscale: Informer<AutoscaleRecord> | undefined;
   private readonly informers: Informer<unknown>[];
 
   constructor(private readonly opts: RunControllersOptions) {
@@ -109,7 +111,8 @@ class ControllerRunner {
     this.nodes = new Informer<NodeRecord>(store.nodes, { signal, log: this.log, onChange: (c) => (!c || !c.prev || !c.next || !sameButHeartbeat(c.prev, c.next) ? this.schedule() : undefined) });
     this.nodeSpecs = inform(store.nodespec);
     this.objectStatuses = inform(store.sync, OBJECT_PREFIX);
-    this.informers = [this.desired, this.tasks, this.statuses, this.bindings, this.nodes, this.nodeSpecs, this.objectStatuses] as Informer<unknown>[];
+    this.autoscale = store.autoscale ? inform(store.autoscale) : undefined;
+    this.informers = [this.desired, this.tasks, this.statuses, this.bindings, this.nodes, this.nodeSpecs, this.objectStatuses, ...(this.autoscale ? [this.autoscale] : [])] as Informer<unknown>[];
     let ticks = 0;
     const ticker = setInterval(() => {
       // Every 30 ticks, a full pass: no memo outlives a resync period.
@@ -175,6 +178,7 @@ class ControllerRunner {
       nodes: [...trustedNodeRecords([...this.nodes.entries.entries()].map(([k, c]) => [k, c.value] as const)).nodes.values()]
         .map((n) => withNodeSpec(n, this.nodeSpecs.entries.get(n.name)?.value)),
       objectStatuses: new Map([...this.objectStatuses.entries.entries()].map(([k, c]) => [k, c.value])),
+      ...(this.autoscale ? { autoscale: new Map([...this.autoscale.entries.entries()].map(([k, c]) => [k, c.value])) } : {}),
     };
   }
 

@@ -1,5 +1,5 @@
-import type { AnyObject, Job, NodeRecord, RolloutResult, TaskSpec, TaskStatus } from '../../api/index.ts';
-import { DEFAULT_NAMESPACE } from '../../api/index.ts';
+import type { AnyObject, AutoscaleRecord, Job, NodeRecord, RolloutResult, TaskSpec, TaskStatus } from '../../api/index.ts';
+import { DEFAULT_NAMESPACE, autoscaleKey, liveReplicas } from '../../api/index.ts';
 import { errorMessage } from '../../lib/index.ts';
 import {
   CREATED_BY_ANNOTATION,
@@ -31,6 +31,8 @@ export interface ClusterView {
   nodes: readonly NodeRecord[];
   /** controller statuses by `sync` key (`object.<Kind>.<ns>.<name>`). */
   objectStatuses: ReadonlyMap<string, SyncRecord>;
+  /** autoscaled Jobs' live counts by `autoscale` key (`<namespace>.<name>`): a service Job with an autoscale block runs this many (api liveReplicas). */
+  autoscale?: ReadonlyMap<string, AutoscaleRecord>;
 }
 
 /** PassOptions are the controller knobs of a pass. */
@@ -147,7 +149,9 @@ function runWorkload(p: Pass, rec: DesiredRecord): void {
   }
   const tasks = p.tasksByOwner.get(rec.key) ?? [];
   p.tasksByOwner.delete(rec.key);
-  if (unchangedAtRest(p, rec, spec, prev, tasks)) {
+  // The live count: Git's replicas, or the autoscaler's within Git's bounds. Never written back to Git.
+  const replicas = isJob(o) ? liveReplicas(o.spec, view.autoscale?.get(autoscaleKey(ns, o.metadata.name))) : 0;
+  if (unchangedAtRest(p, rec, spec, prev, tasks, replicas)) {
     p.seenStatus.add(statusKey);
     return;
   }
@@ -160,7 +164,7 @@ function runWorkload(p: Pass, rec: DesiredRecord): void {
     ? computeDaemonSet({ ds: spec, nodes: view.nodes, tasks, ...(prev ? { prev } : {}), ...(opts.nodeGraceMs !== undefined ? { nodeGraceMs: opts.nodeGraceMs } : {}) }, copts)
     : o.spec.type === 'batch'
       ? computeBatchJob({ job: spec, batch: o.spec, tasks, ...(prev ? { prev } : {}) }, copts)
-      : computeServiceJob({ job: spec, replicas: o.spec.replicas ?? 1, tasks, ...(prev ? { prev } : {}) }, copts);
+      : computeServiceJob({ job: spec, replicas, tasks, ...(prev ? { prev } : {}) }, copts);
   putStatus(p, statusKey, r.status);
   out.deleteTasks.push(...r.delete);
   out.createTasks.push(...r.create);
@@ -183,11 +187,11 @@ function runWorkload(p: Pass, rec: DesiredRecord): void {
  * inputs, and no clock matters to it: skip it while nothing it reads changed. Everything else
  * (rollouts in progress, batch runs, DaemonSets with node heartbeats) is time-sensitive and always runs.
  */
-function unchangedAtRest(p: Pass, rec: DesiredRecord, spec: WorkloadSpec, prev: WorkloadStatus | undefined, tasks: readonly TaskView[]): boolean {
+function unchangedAtRest(p: Pass, rec: DesiredRecord, spec: WorkloadSpec, prev: WorkloadStatus | undefined, tasks: readonly TaskView[], replicas: number): boolean {
   if (!p.fingerprints) return false;
   const o = rec.object;
   const steady = isJob(o) && o.spec.type !== 'batch' && (prev?.rollout?.phase === 'Complete' || prev?.rollout?.phase === 'Failed');
-  const fp = steady ? fingerprint(rec, spec, prev!, tasks) : undefined;
+  const fp = steady ? fingerprint(rec, spec, prev!, tasks, replicas) : undefined;
   if (fp !== undefined && p.fingerprints.get(rec.key) === fp) return true;
   if (fp === undefined) p.fingerprints.delete(rec.key);
   else p.fingerprints.set(rec.key, fp);
@@ -246,8 +250,9 @@ function cachedSpec(rec: DesiredRecord, versions: ReturnType<typeof secretVersio
   return spec;
 }
 
-function fingerprint(rec: DesiredRecord, spec: WorkloadSpec, prev: WorkloadStatus, tasks: readonly TaskView[]): string {
-  const parts = [rec.specHash, String(rec.generation), spec.templateHash, prev.templateHash, prev.rollout?.phase ?? '', String(prev.observedGeneration)];
+function fingerprint(rec: DesiredRecord, spec: WorkloadSpec, prev: WorkloadStatus, tasks: readonly TaskView[], replicas: number): string {
+  // The live count is an input too: an autoscaler's decision must wake a Job at rest.
+  const parts = [rec.specHash, String(rec.generation), spec.templateHash, prev.templateHash, prev.rollout?.phase ?? '', String(prev.observedGeneration), String(replicas)];
   for (const t of tasks) {
     const s = t.status;
     parts.push(`${t.spec.id}:${s ? `${s.state}/${s.ready}/${s.restarts}/${s.templateHash}` : '-'}`);

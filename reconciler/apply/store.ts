@@ -1,4 +1,4 @@
-import type { Binding, ClusterEvent, NodeRecord, NodeSpec, TaskSpec, TaskStatus } from '../../api/index.ts';
+import type { AutoscaleRecord, Binding, ClusterEvent, NodeRecord, NodeSpec, TaskSpec, TaskStatus } from '../../api/index.ts';
 import type { Bucket, EventStream } from '../../store/index.ts';
 import { recordEvent } from '../../store/index.ts';
 import type { Logger } from '../../lib/index.ts';
@@ -25,6 +25,8 @@ export interface ReconcilerStore {
   nodes: Bucket<NodeRecord>;
   /** the operator's node specs: reserved labels and taints the DaemonSet controller judges nodes by */
   nodespec: Bucket<NodeSpec>;
+  /** the autoscaler's live replica counts (read only here: the autoscaler is their one writer) */
+  autoscale?: Bucket<AutoscaleRecord>;
   events: EventStream<ClusterEvent>;
 }
 

@@ -5,6 +5,7 @@
 import {
   AUTOSCALE_DECISIONS_KEPT,
   resolveScalingRules,
+  startingReplicas,
   type AutoscaleDecision,
   type AutoscaleMetric,
   type AutoscaleRecord,
@@ -79,7 +80,7 @@ export function decideAutoscale(input: AutoscaleInput): AutoscaleOutcome {
   const { spec, now } = input;
   const min = spec.minReplicas ?? 1;
   const max = spec.maxReplicas;
-  const current = input.prev?.replicas ?? Math.min(Math.max(input.gitReplicas, min), max);
+  const current = input.prev?.replicas ?? startingReplicas(input.gitReplicas, spec);
   const n: Normalization = {
     now, current, proposal: current, min, max,
     up: resolveScalingRules('up', spec.behavior?.scaleUp),

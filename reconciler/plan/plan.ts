@@ -1,16 +1,18 @@
-import type { AnyObject, TaskSpec } from '../../api/index.ts';
-import { DEFAULT_NAMESPACE } from '../../api/index.ts';
+import type { AnyObject, AutoscaleRecord, JobSpec, TaskSpec } from '../../api/index.ts';
+import { DEFAULT_NAMESPACE, autoscaleKey, liveReplicas } from '../../api/index.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import { secretVersionsOf, workloadSpecOf, type ValidationMessage } from '../apply/index.ts';
 import { makeTask, type WorkloadSpec } from '../controllers/index.ts';
 import { nextDesiredRecord, planDiff, type DesiredRecord, type FieldChange } from '../diff/index.ts';
 import { rollingWaves, type RolloutWave } from './rollout-steps.ts';
+import { scaleStep } from './autoscale-steps.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** RolloutStep is what one workload does when the revision is applied. */
 export interface RolloutStep {
   key: string;
-  action: 'create' | 'rolling-update' | 'scale' | 'delete' | 'restart-batch';
+  /** autoscaled: a change Git holds but the autoscaler's live count overrides (nothing moves now) */
+  action: 'create' | 'rolling-update' | 'scale' | 'delete' | 'restart-batch' | 'autoscaled';
   summary: string;
   waves?: RolloutWave[];
 }
@@ -51,6 +53,8 @@ export interface PlanInput {
   objects: readonly AnyObject[];
   problems: readonly ValidationMessage[];
   current: readonly DesiredRecord[];
+  /** autoscale: the autoscaler's records by `autoscale` key (the live cluster's; none with --base) */
+  autoscale?: ReadonlyMap<string, AutoscaleRecord>;
   now?: number;
 }
 
@@ -70,12 +74,12 @@ function specOf(rec: Pick<DesiredRecord, 'object' | 'generation' | 'revision'>, 
   }
 }
 
-/** taskCountOf is how many tasks a workload runs at once: replicas, or parallelism for batch. */
-function taskCountOf(o: AnyObject): number {
-  const spec = (o as { spec: { type?: string; replicas?: number; parallelism?: number; completions?: number } }).spec;
+/** taskCountOf is how many tasks a workload runs at once: the live count (replicas, or the autoscaler's), or parallelism for batch. */
+function taskCountOf(o: AnyObject, autoscale?: ReadonlyMap<string, AutoscaleRecord>): number {
+  const spec = (o as { spec: Partial<JobSpec> }).spec;
   if (o.kind !== 'Job') return 0;
   if (spec.type === 'batch') return Math.min(spec.parallelism ?? 1, spec.completions ?? 1);
-  return spec.replicas ?? 1;
+  return liveReplicas(spec, autoscale?.get(autoscaleKey(o.metadata.namespace ?? DEFAULT_NAMESPACE, o.metadata.name)));
 }
 
 /**
@@ -117,7 +121,7 @@ export function computeRevisionPlan(input: PlanInput): RevisionPlan {
 
   const addTasks = (w: WorkloadSpec, o: AnyObject) => {
     if (w.kind !== 'Job') return; // DaemonSet tasks are pinned per node, not placed by the scheduler.
-    const n = taskCountOf(o);
+    const n = taskCountOf(o, input.autoscale);
     for (let i = 0; i < n; i++) out.newTasks.push(makeTask(w, `plan-${w.name}-${i}`, i, now));
   };
   for (const rec of nextRecords) {
@@ -126,7 +130,7 @@ export function computeRevisionPlan(input: PlanInput): RevisionPlan {
     if (!next) continue;
     const prevRec = byKey.get(rec.key);
     const prev = prevRec ? specOf(prevRec, oldVersions) : undefined;
-    const n = taskCountOf(o);
+    const n = taskCountOf(o, input.autoscale);
     const jobKey = `${w(next)}`;
     if (!prev) {
       out.rollout.push({ key: rec.key, action: 'create', summary: o.kind === 'DaemonSet' ? 'create one task on every eligible node' : `create ${n} task${n === 1 ? '' : 's'}` });
@@ -151,8 +155,8 @@ export function computeRevisionPlan(input: PlanInput): RevisionPlan {
       }
       continue;
     }
-    const before = taskCountOf(prevRec!.object);
-    if (before !== n) out.rollout.push({ key: rec.key, action: 'scale', summary: `scale from ${before} to ${n} tasks` });
+    const step = scaleStep(prevRec!.object, o, input.autoscale?.get(autoscaleKey(next.namespace, next.name)));
+    if (step) out.rollout.push({ key: rec.key, ...step });
   }
   for (const r of input.current) {
     if (wanted.has(r.key) || !out.prune.some((p) => p.key === r.key)) continue;

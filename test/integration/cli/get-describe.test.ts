@@ -56,7 +56,7 @@ test('get and describe, as a user drives them', async (t) => {
       const r = await run(['get', 'jobs', ...f]);
       return /report\s+batch\s+3\/3\s+Complete/.test(r.stdout) && /web\s+service\s+2\/2\s+Complete/.test(r.stdout) ? r : undefined;
     }, 90_000);
-    assert.match(jobs.stdout, /^NAME\s+TYPE\s+READY\s+STATUS\s+REASON\s+AGE$/m);
+    assert.match(jobs.stdout, /^NAME\s+TYPE\s+READY\s+STATUS\s+REASON\s+GIT\s+CURRENT\s+AUTOSCALED\s+AGE$/m);
     assert.equal(jobs.code, 0, jobs.stderr);
     const wide = await run(['get', 'jobs', '-o', 'wide', ...f]);
     assert.match(wide.stdout, /UP-TO-DATE\s+GEN\s+REVISION/);

@@ -1,0 +1,208 @@
+// The autoscaler's edge: every sync period (Kubernetes' --horizontal-pod-autoscaler-sync-period,
+// 15 s) it reads each autoscaled Job's metrics (the agents' cgroup samples from the store, Prometheus
+// over HTTP), runs decideAutoscale, and writes the Job's AutoscaleRecord by compare-and-set, the only
+// writer of the `autoscale` bucket. It never touches Git, desired objects or tasks: the controllers
+// read the live count (api liveReplicas) and scale with their normal machinery. Runs on the
+// reconciler leader only (leaderJobs), so one autoscaler acts per cluster.
+import {
+  autoscaleKey,
+  jobKeyOf,
+  trustedTaskStatuses,
+  type AutoscaleRecord,
+  type Binding,
+  type ClusterEvent,
+  type Job,
+  type TaskSpec,
+  type TaskStatus,
+} from '../../api/index.ts';
+import { createLogger, errorMessage, isGitcellError, sleep, type Logger } from '../../lib/index.ts';
+import { Informer, StoreErrorCodes, eventTokens, recordEvent, type Bucket, type EventStream } from '../../store/index.ts';
+import type { DesiredRecord } from '../diff/index.ts';
+import { decideAutoscale, metricName, type AutoscaleOutcome, type MetricInput } from './decide.ts';
+import { queryPerTask, DEFAULT_TASK_LABEL } from './prometheus.ts';
+import { resourceSamples, unplacedTasks, valueSamples, type JobTask } from './samples.ts';
+
+/** AutoscalerStore is what the autoscaler reads (desired, tasks, status, bindings) and writes (autoscale, events). */
+export interface AutoscalerStore {
+  desired: Bucket<DesiredRecord>;
+  tasks: Bucket<TaskSpec>;
+  status: Bucket<TaskStatus>;
+  bindings: Bucket<Binding>;
+  autoscale: Bucket<AutoscaleRecord>;
+  events: EventStream<ClusterEvent>;
+}
+
+/** RunAutoscalerOptions configure runAutoscaler. */
+export interface RunAutoscalerOptions {
+  store: AutoscalerStore;
+  signal: AbortSignal;
+  /** valid tells whether this replica still leads; checked before every write. */
+  valid?: () => boolean;
+  /** syncMs: how often every autoscaled Job is evaluated (default 15,000, Kubernetes' sync period). */
+  syncMs?: number;
+  /** prometheusUrl: where prometheus metrics are queried (none: those metrics are missing). */
+  prometheusUrl?: string;
+  /** unplacedGraceMs: a task unbound this long counts as waiting for capacity (default 20,000). */
+  unplacedGraceMs?: number;
+  now?: () => number;
+  log?: Logger;
+  /** told of every evaluation (tests, metrics). */
+  onDecision?: (job: string, outcome: AutoscaleOutcome) => void;
+}
+
+/** DEFAULT_AUTOSCALE_SYNC_MS is Kubernetes' HPA sync period. */
+export const DEFAULT_AUTOSCALE_SYNC_MS = 15_000;
+
+/** AutoscalerLoop is a running autoscaler. */
+export interface AutoscalerLoop {
+  readonly done: Promise<void>;
+  passes(): number;
+}
+
+/** isAutoscaled tells whether a desired object is a service Job with an autoscale block. */
+export function isAutoscaled(o: DesiredRecord['object']): o is Job {
+  const spec = (o as Job).spec;
+  return o.kind === 'Job' && spec?.type === 'service' && spec.autoscale !== undefined;
+}
+
+/** runAutoscaler starts the loop; it ends when `signal` aborts. */
+export function runAutoscaler(opts: RunAutoscalerOptions): AutoscalerLoop {
+  const log = opts.log ?? createLogger('autoscaler');
+  const { store, signal } = opts;
+  const inform = <T>(bucket: Bucket<T>, prefix?: string) => new Informer<T>(bucket, { signal, log, ...(prefix ? { prefix } : {}) });
+  const v: View = { desired: inform(store.desired, 'Job'), tasks: inform(store.tasks), status: inform(store.status), bindings: inform(store.bindings), records: inform(store.autoscale) };
+  let passes = 0;
+  const done = (async () => {
+    await Promise.race([Promise.all(Object.values(v).map((i: Informer<unknown>) => i.synced)), new Promise((r) => signal.addEventListener('abort', r, { once: true }))]);
+    while (!signal.aborted) {
+      try {
+        await autoscalePass(opts, v, log);
+        passes++;
+      } catch (err) {
+        log.warn({ err: errorMessage(err) }, 'autoscaler: pass failed, trying again next period');
+      }
+      await sleep(opts.syncMs ?? DEFAULT_AUTOSCALE_SYNC_MS, signal);
+    }
+    await Promise.allSettled(Object.values(v).map((i: Informer<unknown>) => i.done));
+  })();
+  return { done, passes: () => passes };
+}
+
+/** View is the autoscaler's informers. */
+interface View {
+  desired: Informer<DesiredRecord>;
+  tasks: Informer<TaskSpec>;
+  status: Informer<TaskStatus>;
+  bindings: Informer<Binding>;
+  records: Informer<AutoscaleRecord>;
+}
+
+/** tasksByJob groups tasks with their trusted status and binding by job key. */
+function tasksByJob(v: View): Map<string, JobTask[]> {
+  const placement = (id: string) => {
+    const spec = v.tasks.get(id);
+    return spec ? (v.bindings.get(id)?.node ?? spec.nodeName ?? spec.runningOn ?? null) : undefined;
+  };
+  const { byTask } = trustedTaskStatuses([...v.status.entries].map(([k, c]) => [k, c.value] as const), placement);
+  const out = new Map<string, JobTask[]>();
+  for (const spec of v.tasks.values()) {
+    const status = byTask.get(spec.id);
+    const binding = v.bindings.get(spec.id);
+    const list = out.get(spec.jobKey) ?? [];
+    list.push({ spec, ...(status ? { status } : {}), ...(binding ? { binding } : {}) });
+    out.set(spec.jobKey, list);
+  }
+  return out;
+}
+
+/** autoscalePass evaluates every autoscaled Job once and forgets Jobs that are no longer autoscaled. */
+async function autoscalePass(opts: RunAutoscalerOptions, v: View, log: Logger): Promise<void> {
+  const byJob = tasksByJob(v);
+  const live = new Set<string>();
+  for (const rec of v.desired.values()) {
+    const o = rec.object;
+    if (!isAutoscaled(o)) continue;
+    const ns = o.metadata.namespace ?? 'default';
+    const key = autoscaleKey(ns, o.metadata.name);
+    live.add(key);
+    const tasks = byJob.get(jobKeyOf('Job', ns, o.metadata.name)) ?? [];
+    const now = (opts.now ?? Date.now)();
+    const metrics = await readMetrics(o, tasks, opts.prometheusUrl);
+    const unplaced = await unplacedInput(opts, tasks, now);
+    const prev = v.records.get(key);
+    const outcome = decideAutoscale({ namespace: ns, name: o.metadata.name, spec: o.spec.autoscale!, gitReplicas: o.spec.replicas ?? 1, metrics, now, ...(prev ? { prev } : {}), ...(unplaced ? { unplaced } : {}) });
+    opts.onDecision?.(key, outcome);
+    if (!(await write(opts, v, key, outcome.record, log))) continue;
+    if (outcome.notable) await emitDecision(opts, ns, o.metadata.name, outcome, log);
+  }
+  for (const [key, entry] of v.records.entries) {
+    if (live.has(key) || !mayWrite(opts)) continue;
+    v.records.apply(key, undefined, await opts.store.autoscale.delete(key, { revision: entry.revision }));
+    const [ns = '', name = ''] = key.split('.');
+    await record(opts, { type: 'Normal', reason: 'AutoscaleRemoved', object: { kind: 'Job', namespace: ns, name }, message: `autoscale left the Job in Git: it returns to its Git replicas (last live count ${entry.value.replicas})` }, log);
+  }
+}
+
+/** readMetrics reads every metric of a Job; a metric that fails is an error input, never a failed pass. */
+async function readMetrics(job: Job, tasks: readonly JobTask[], prometheusUrl: string | undefined): Promise<MetricInput[]> {
+  const out: MetricInput[] = [];
+  for (const m of job.spec.autoscale!.metrics) {
+    try {
+      if (m.resource) out.push({ samples: resourceSamples(tasks, m.resource) });
+      else if (!prometheusUrl) out.push({ error: 'no Prometheus configured (reconciler --prometheus-url)' });
+      else out.push({ samples: valueSamples(tasks, await queryPerTask(prometheusUrl, m.prometheus!.query, m.prometheus!.taskLabel ?? DEFAULT_TASK_LABEL)) });
+    } catch (err) {
+      out.push({ error: `${metricName(m)}: ${errorMessage(err)}` });
+    }
+  }
+  return out;
+}
+
+/** unplacedInput counts the Job's tasks waiting for a node, with the scheduler's last word on one of them. */
+async function unplacedInput(opts: RunAutoscalerOptions, tasks: readonly JobTask[], now: number): Promise<{ count: number; message: string } | undefined> {
+  const waiting = unplacedTasks(tasks, now, opts.unplacedGraceMs ?? 20_000);
+  if (waiting.length === 0) return undefined;
+  const first = waiting[0]!.spec;
+  let why = `task ${first.id} has no node`;
+  try {
+    const evs = await opts.store.events.recent({ limit: 1, prefix: eventTokens({ object: { kind: 'Task', namespace: first.namespace, name: first.id } }).join('.') });
+    const last = evs.at(-1)?.value;
+    if (last?.reason === 'FailedScheduling') why = `${first.id}: ${last.message}`;
+  } catch {
+    // the reason is a courtesy: the count alone holds the scale-up
+  }
+  return { count: waiting.length, message: why };
+}
+
+function mayWrite(opts: RunAutoscalerOptions): boolean {
+  return !opts.signal.aborted && (opts.valid?.() ?? true);
+}
+
+/** write stores a Job's record by compare-and-set on what the informer holds; a lost race waits for the next period. */
+async function write(opts: RunAutoscalerOptions, v: View, key: string, value: AutoscaleRecord, log: Logger): Promise<boolean> {
+  if (!mayWrite(opts)) return false;
+  const cur = v.records.entry(key);
+  try {
+    const revision = cur ? await opts.store.autoscale.update(key, value, cur.revision) : await opts.store.autoscale.create(key, value);
+    v.records.apply(key, value, revision);
+    return true;
+  } catch (err) {
+    if (isGitcellError(err, StoreErrorCodes.Conflict) || isGitcellError(err, StoreErrorCodes.Exists)) return false;
+    log.warn({ key, err: errorMessage(err) }, 'autoscaler: could not store the decision');
+    return false;
+  }
+}
+
+/** emitDecision records a decision as an event: Normal Autoscaled for a change, Warning when held, else Normal. */
+async function emitDecision(opts: RunAutoscalerOptions, namespace: string, name: string, o: AutoscaleOutcome, log: Logger): Promise<void> {
+  const d = o.decision;
+  const inputs = d.metrics.map((m) => (m.error ? `${m.metric}: ${m.error}` : `${m.metric} ${m.current} (target ${m.target}) over ${m.ready} ready, ${m.missing} missing, ${m.unready} unready: ${m.proposal}`)).join('; ');
+  const held = d.reason === 'CapacityLimited' || d.reason === 'FailedGetMetrics' || d.reason === 'ScaleDownSkipped';
+  const reason = o.changed ? 'Autoscaled' : held ? 'AutoscaleHeld' : 'AutoscaleSteady';
+  const message = `${d.current} -> ${d.desired} (${d.reason}: ${d.message}); proposal ${d.proposal}, stabilized ${d.stabilized}; ${inputs}`;
+  await record(opts, { type: held ? 'Warning' : 'Normal', reason, object: { kind: 'Job', namespace, name }, message }, log);
+}
+
+async function record(opts: RunAutoscalerOptions, ev: Omit<ClusterEvent, 'time' | 'source'>, log: Logger): Promise<void> {
+  await recordEvent(opts.store.events, { ...ev, time: new Date((opts.now ?? Date.now)()).toISOString(), source: 'reconciler/autoscaler' }, { log, valid: () => mayWrite(opts) });
+}
