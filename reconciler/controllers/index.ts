@@ -20,3 +20,4 @@ export {
 } from './cronjob.ts';
 export { DEFAULT_SERVICE_CIDR, DEFAULT_NODE_PORT_RANGE, allocateServiceAddresses, type AddressRequest, type Addresses, type Allocation, type AllocatorOptions } from './service-addresses.ts';
 export { computeServiceRecords, sameServiceRecord, type ServiceObject, type EndpointsInput } from './endpoints.ts';
+export { scaleDownOrder } from './scale-down.ts';

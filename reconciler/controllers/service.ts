@@ -1,5 +1,6 @@
 import { byIndexThenId, isReady, isTerminal, resolveIntOrPercent, shortHash, taskId } from './tasks.ts';
 import type { ControllerResult, TaskView, WorkloadStatus } from './types.ts';
+import { scaleDownOrder } from './scale-down.ts';
 import { controllerResult, makeTask, partitionByTemplate, rolloutConditions, type ControllerOptions, trackWorkloadRollout, type WorkloadSpec, workloadStatus } from './workload.ts';
 
 /** ServiceJobInput is the state a service Job's controller decides from. */
@@ -75,12 +76,10 @@ export function computeServiceJob(input: ServiceJobInput, opts: ControllerOption
       readyNow--;
     }
 
-    // Plain scale-down of the current template: unready first, highest index first.
+    // Plain scale-down of the current template (a lower count in Git or from the autoscaler): the
+    // tasks the job would miss least first (scale-down.ts: unplaced, not running, unready, crowded).
     const surplus = newLive.length - replicas;
-    if (surplus > 0) {
-      const order = [...newLive].sort((a, b) => Number(isReady(a)) - Number(isReady(b)) || byIndexThenId(b, a));
-      for (const t of order.slice(0, surplus)) del.push(t.spec.id);
-    }
+    if (surplus > 0) for (const t of scaleDownOrder(newLive).slice(0, surplus)) del.push(t.spec.id);
   }
 
   const ready = newLive.filter(isReady).length + oldLive.filter(isReady).length;

@@ -3,21 +3,16 @@
 // bad query, a non-vector answer refused, and the values driving a decision.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { dump } from 'js-yaml';
 import { Gauge, Registry } from 'prom-client';
 import type { TaskSpec } from '../../../api/index.ts';
 import { serveMonitoring } from '../../../lib/index.ts';
-import { prometheusArgs, requirePrometheus } from '../../../reconciler/index.ts';
 import { decideAutoscale, queryPerTask, valueSamples } from '../../../reconciler/autoscale/index.ts';
 import { freePort } from '../../helpers/nats.ts';
 import { waitFor } from '../../helpers/wait.ts';
+import { startPrometheus } from '../../helpers/prometheus.ts';
 
 test('queryPerTask reads one value per task from the real Prometheus, and its errors say why', async (t) => {
-  const bin = requirePrometheus();
   const registry = new Registry();
   const queue = new Gauge({ name: 'work_queue_length', help: 'items waiting', labelNames: ['task'], registers: [registry] });
   queue.set({ task: 'default.web.0-abc' }, 12);
@@ -26,26 +21,14 @@ test('queryPerTask reads one value per task from the real Prometheus, and its er
   const exporter = await serveMonitoring({ registry, health: () => undefined, host: '127.0.0.1', port: 0 });
   t.after(() => exporter.close());
 
-  const dir = mkdtempSync(join(tmpdir(), 'gitcell-autoscale-prom-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const configFile = join(dir, 'prometheus.yml');
-  writeFileSync(configFile, dump({ global: { scrape_interval: '1s' }, scrape_configs: [{ job_name: 'app', honor_labels: true, static_configs: [{ targets: [new URL(exporter.url).host] }] }] }));
-  const listen = `127.0.0.1:${await freePort()}`;
-  const prom = spawn(bin, prometheusArgs({ configFile, dir, listen }), { stdio: ['ignore', 'ignore', 'pipe'] });
-  let promLog = '';
-  prom.stderr.on('data', (c: Buffer) => (promLog = (promLog + c.toString()).slice(-4000)));
-  const exited = new Promise<void>((r) => prom.once('exit', () => r()));
-  t.after(async () => {
-    prom.kill('SIGTERM');
-    await exited;
-  });
-  const url = `http://${listen}`;
+  const prom = await startPrometheus(t, dump({ global: { scrape_interval: '1s' }, scrape_configs: [{ job_name: 'app', honor_labels: true, static_configs: [{ targets: [new URL(exporter.url).host] }] }] }));
+  const url = prom.url;
 
   const values = await waitFor('both tasks queryable', async () => {
     const m = await queryPerTask(url, 'work_queue_length').catch(() => undefined);
     return m && m.size === 2 ? m : undefined;
   }, 60_000).catch((err: Error) => {
-    throw new Error(`${err.message}\n${promLog}`);
+    throw new Error(`${err.message}\n${prom.log()}`);
   });
   assert.deepEqual([...values.entries()].sort(), [['default.web.0-abc', 12], ['default.web.1-abc', 8]]);
   // A series without the task label gives no value (the task's metric is then missing, not zero).

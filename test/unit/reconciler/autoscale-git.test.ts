@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { liveReplicas, type AnyObject, type AutoscaleRecord, type Job, type TaskSpec } from '../../../api/index.ts';
 import { computeRevisionPlan, controllerPass, nextDesiredRecord, type ClusterView, type DesiredRecord, type SyncRecord } from '../../../reconciler/index.ts';
+import { scaleDownOrder } from '../../../reconciler/controllers/index.ts';
 import { T0, node } from './builders.ts';
 
 const NOW = new Date(T0).toISOString();
@@ -56,4 +57,16 @@ test('plan: a commit changing replicas of an autoscaled Job says the autoscaler 
   assert.match(plan({ replicas: 2 }, 4)[0]!.summary, /autoscale removed: back to the Git replicas, from 4 to 2 tasks/);
   // A template change rolls the live count, not Git's.
   assert.match(plan({ replicas: 2, autoscale, template: { image: 'web:2' } }, 5)[0]!.summary, /rolling update of 5 tasks/);
+});
+
+test('scale-down removes what the job would miss least: unplaced, not running, unready, then the most crowded node, restarts, newest', () => {
+  const spec = (i: number) => ({ id: `default.web.${i}-h`, index: i, templateHash: 'h' }) as TaskSpec;
+  const st = (i: number, node: string, state: 'running' | 'starting', ready: boolean, restarts = 0) => ({ spec: spec(i), status: { taskId: spec(i).id, node, templateHash: 'h', state, ready, restarts, updatedAt: NOW } });
+  const order = scaleDownOrder([
+    st(0, 'n1', 'running', true), st(1, 'n1', 'running', true), st(2, 'n2', 'running', true), st(3, 'n2', 'running', true, 2), st(4, 'n1', 'running', true),
+    st(5, 'n2', 'running', false), st(6, 'n2', 'starting', false), { spec: spec(7) },
+  ]).map((t) => t.spec.index);
+  // 7 has no status, 6 is starting, 5 is unready; then the ready ones of n2 (4 tasks of the job) before
+  // n1's (3): 3 (2 restarts), 2; then n1's newest first: 4, 1, 0.
+  assert.deepEqual(order, [7, 6, 5, 3, 2, 4, 1, 0]);
 });
