@@ -25,6 +25,7 @@ import { planMonitoring, type UpMonitoring } from './monitoring.ts';
 import { clusterCgroupParent, componentIdentity, nodeBridge, nodeCgroupParent, nodeName, nodeNetnsPrefix } from './naming.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
 import { COMPONENT_NODE_FLAGS } from '../../lib/process.ts';
+import { freePort } from '../../lib/net.ts';
 
 export { nodeName } from './naming.ts';
 
@@ -91,6 +92,7 @@ export async function runUp(o: UpOptions): Promise<void> {
     const repo = await up.prepareRepo();
     // 4. Components (and Prometheus), then what a user reads and the store's incarnation.
     up.monitoring = await planMonitoring(up.stateDir, o.prometheus);
+    up.dashboardListen = `127.0.0.1:${await freePort()}`;
     up.startComponents(repo);
     up.printSummary(repo, t0);
     up.view = up.showView(store, repo);
@@ -123,6 +125,8 @@ class UpCluster {
   readonly supervisors: Supervisor[] = [];
   view: LiveView | undefined;
   monitoring: UpMonitoring | undefined;
+  /** where the dashboard listens (loopback: no token needed) */
+  dashboardListen: string | undefined;
 
   constructor(readonly o: UpOptions) {
     this.stateDir = resolve(o.stateDir);
@@ -225,6 +229,10 @@ class UpCluster {
       '--http', mon.reconcilerHttp, '--scrape', `scheduler=http://${mon.schedulerHttp}`, '--prometheus-url', mon.prometheusUrl, ...common]);
     add('scheduler', ['scheduler', '--state-dir', stateDir, '--identity', componentIdentity(stateDir, 'scheduler'), '--http', mon.schedulerHttp, ...common]);
     if (mon.prometheus) add('prometheus', mon.prometheus.args, 20_000, mon.prometheus.command);
+    // The dashboard reads as the viewer (an external cluster: with the credentials given).
+    const viewerCreds = o.nats ? controlCreds : this.ids.viewerSeedFile;
+    add('dashboard', ['dashboard', '--nats', natsUrl, ...(viewerCreds ? ['--creds', viewerCreds] : []), '--prefix', o.prefix, '--listen', this.dashboardListen!,
+      ...(existsSync(repo) ? ['--repo', repo] : []), '--prometheus', mon.prometheusUrl]);
     this.nodes.forEach((node, i) => {
       // External NATS with --creds: the agents use them too (the server knows nothing of up's per-node seeds).
       add(`agent-${node}`, agentArgs({ i: i + 1, natsUrl, seedFile: (o.nats && o.creds) || this.ids.agentSeedFiles.get(node)!, stateDir, capacity: o.capacity, prefix: o.prefix, subnetBase: o.subnetBase }), 90_000);
@@ -244,6 +252,7 @@ class UpCluster {
       `  NATS         ${natsUrl}${controlCreds ? `   (credentials ${controlCreds})` : ''}${caFile ? `   (TLS, CA ${caFile})` : ''}   (replicas ${this.replicas})`,
       `  state        ${stateDir}   (logs in ${join(stateDir, 'logs')})`,
       ...(this.monitoring ? [`  prometheus   ${this.monitoring.prometheusUrl}   (targets from ${this.monitoring.sdUrl})`] : []),
+      ...(this.dashboardListen ? [`  dashboard    http://${this.dashboardListen}/`] : []),
       `  try          npx gitcell get tasks ${find}`,
       `               npx gitcell status ${find}`,
     ];

@@ -63,4 +63,6 @@ function App() {
 }
 
 connect();
-render(html`<${App} />`, document.getElementById('app'));
+const root = document.getElementById('app');
+root.textContent = ''; // the static "Loading…" line: Preact renders beside what it did not make
+render(html`<${App} />`, root);

@@ -29,7 +29,7 @@ export function PendingPage() {
   return html`<section data-page="pending">
     <h1>Pending tasks (${page.pending.length})</h1>
     <p class="muted">What the scheduler's own core answers now on ${page.nodes} nodes (as <code>gitcell schedule --dry-run</code>)${page.placeable ? `; ${page.placeable} more unbound task(s) fit and are about to be placed` : ''}.</p>
-    ${page.pending.length ? page.pending.map((u) => html`<div class="panel" key=${u.taskId}>
+    ${page.pending.length ? page.pending.map((u) => html`<div class="panel" key=${u.taskId} data-unplaced-job=${u.jobKey}>
       <a href=${taskPath(u.taskId)}><strong>${u.taskId}</strong></a> of <a href=${jobPath(u.jobKey)}>${u.jobKey}</a> · priority ${u.priority}
       <${Reasons} u=${u} /></div>`) : html`<p class="ok">every task has a place</p>`}
   </section>`;

@@ -84,8 +84,15 @@ export function NotFound({ what }) {
   return html`<section data-page="not-found"><h1>Not found</h1><p>${what ?? 'There is no page at this address.'}</p><p><a href="/">Back to the overview</a></p></section>`;
 }
 
+/** conditionClass: Stalled=True is bad and Reconciling=True in progress (their False is fine); for the rest True is good. */
+function conditionClass(c) {
+  if (c.type === 'Stalled') return c.status === 'True' ? 'bad' : 'ok';
+  if (c.type === 'Reconciling') return c.status === 'True' ? 'warn' : 'ok';
+  return stateClass(c.status);
+}
+
 /** Conditions lists Kubernetes-style conditions. */
 export function Conditions({ conditions }) {
   if (!conditions?.length) return html`<span class="muted">no conditions</span>`;
-  return html`<ul>${conditions.map((c) => html`<li><span class=${stateClass(c.status)}>${c.type}=${c.status}</span> ${c.reason}: ${c.message}</li>`)}</ul>`;
+  return html`<ul>${conditions.map((c) => html`<li><span class=${conditionClass(c)}>${c.type}=${c.status}</span> ${c.reason}${c.message ? `: ${c.message}` : ''}</li>`)}</ul>`;
 }
