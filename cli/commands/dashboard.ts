@@ -8,6 +8,7 @@ import { openClusterStore, waitForStore, DEFAULT_PREFIX, type InvalidRecord } fr
 import type { DesiredRecord, SyncRecord } from '../../reconciler/index.ts';
 import { startDashboard } from '../../dashboard/index.ts';
 import { addClusterOptions, connectReader, type ClientOptions } from '../client.ts';
+import { exitOnStoreReset } from '../store-reset.ts';
 
 /** DEFAULT_LISTEN is where the dashboard listens unless told otherwise: loopback only. */
 export const DEFAULT_LISTEN = '127.0.0.1:9480';
@@ -54,7 +55,9 @@ export function registerDashboard(program: Command): void {
     const prefix = f.prefix ?? DEFAULT_PREFIX;
     let report: ((r: InvalidRecord) => void) | undefined;
     try {
-      await waitForStore(nc, { prefix, log });
+      const known = await waitForStore(nc, { prefix, log });
+      // NATS lost its data: start over on the new buckets (up restarts us; browsers reconnect by themselves).
+      await exitOnStoreReset(nc, { prefix, log, component: 'dashboard', known });
       // Bind only: the viewer may not create or change a bucket, and the dashboard never writes.
       const store = await openClusterStore<DesiredRecord, SyncRecord>(nc, { prefix, log, bindOnly: true, onInvalid: (r) => report?.(r) });
       const d = await startDashboard({ store, nc, host, port, ...(token ? { token } : {}), ...(f.repo ? { repo: f.repo } : {}), ...(f.prometheus ? { prometheusUrl: f.prometheus } : {}), log });
