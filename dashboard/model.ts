@@ -8,8 +8,8 @@
  *   onInvalid (a record the store refused) ──► malformed rows, cleared by the key's next good write
  */
 import type { Binding, ClusterEvent, NodeRecord, NodeSpec, TaskSpec, TaskStatus } from '../api/index.ts';
-import { errorMessage, type Logger } from '../lib/index.ts';
-import { Informer, type InformerChange, type InvalidRecord } from '../store/index.ts';
+import { Backoff, errorMessage, sleep, type Logger } from '../lib/index.ts';
+import { defaultInformerBackoff, Informer, type InformerChange, type InvalidRecord } from '../store/index.ts';
 import type { ClientStore } from '../cli/client.ts';
 import { joinTask, type TaskRow } from '../cli/listings.ts';
 import type { DesiredRecord, SyncRecord, SyncStatus, WorkloadStatus } from '../reconciler/index.ts';
@@ -102,6 +102,17 @@ export class DashboardModel {
   snapshot(): Snapshot {
     const list = <T>(k: RowKind) => [...(this.rows.get(k)?.values() ?? [])].map((r) => r.row as T);
     return { tasks: list('tasks'), nodes: list('nodes'), jobs: list('jobs'), sources: list('sources'), malformed: list('malformed'), events: [...this.recentEvents] };
+  }
+
+  /**
+   * snapshotJson is snapshot() as JSON, joined from each row's JSON kept since it was built: with
+   * 10,000 tasks a browser's first snapshot costs no second stringify of every row.
+   */
+  snapshotJson(extra: Record<string, unknown> = {}): string {
+    const list = (k: RowKind) => `[${[...(this.rows.get(k)?.values() ?? [])].map((r) => r.json).join(',')}]`;
+    const families = (['tasks', 'nodes', 'jobs', 'sources', 'malformed'] as const).map((k) => `${JSON.stringify(k)}:${list(k)}`);
+    const rest = Object.entries({ events: this.recentEvents, ...extra }).map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v ?? null)}`);
+    return `{${[...families, ...rest].join(',')}}`;
   }
 
   /** row returns one row by family and id. */
@@ -235,20 +246,38 @@ export class DashboardModel {
     if (Object.keys(batch).length) for (const l of this.listeners) l.rows(batch);
   }
 
-  /** followEvents keeps the recent events and passes new ones on (the stream's own resume on failure). */
+  /**
+   * followEvents keeps the recent events and passes new ones on; a stream that fails (NATS away, a
+   * timeout under load) is followed again after a backoff, after the last event it delivered.
+   */
   private async followEvents(): Promise<void> {
     const { signal, log } = this.o;
-    try {
-      const recent = await this.store.events.recent({ limit: EVENTS_KEPT });
-      this.recentEvents.push(...recent.map((e) => e.value));
-      const after = recent.at(-1)?.seq;
-      for await (const e of this.store.events.follow({ ...(after !== undefined ? { afterSeq: after } : {}), signal })) {
-        this.recentEvents.push(e.value);
-        if (this.recentEvents.length > EVENTS_KEPT) this.recentEvents.splice(0, this.recentEvents.length - EVENTS_KEPT);
-        for (const l of this.listeners) l.events([e.value]);
+    let after: number | undefined;
+    for (const backoff = new Backoff(defaultInformerBackoff); !signal.aborted; ) {
+      try {
+        if (after === undefined) {
+          const recent = await this.store.events.recent({ limit: EVENTS_KEPT });
+          this.pushEvents(recent.map((e) => e.value));
+          after = recent.at(-1)?.seq ?? 0;
+        }
+        for await (const e of this.store.events.follow({ afterSeq: after, signal })) {
+          after = e.seq;
+          backoff.reset();
+          this.pushEvents([e.value]);
+        }
+      } catch (err) {
+        if (signal.aborted) return;
+        const delay = backoff.next();
+        log.warn({ err: errorMessage(err), retryInMs: delay }, 'dashboard: the events stream failed; following it again');
+        await sleep(delay, signal);
       }
-    } catch (err) {
-      if (!signal.aborted) log.warn({ err: errorMessage(err) }, 'dashboard: the events stream ended');
     }
+  }
+
+  private pushEvents(events: ClusterEvent[]): void {
+    if (!events.length) return;
+    this.recentEvents.push(...events);
+    if (this.recentEvents.length > EVENTS_KEPT) this.recentEvents.splice(0, this.recentEvents.length - EVENTS_KEPT);
+    for (const l of this.listeners) l.events(events);
   }
 }

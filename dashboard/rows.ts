@@ -7,10 +7,12 @@ import { maxTasks, type NodeRecord, type NodeSpec, type TaskStatus } from '../ap
 import { nodeRow, taskReason, workloadCells, type TaskRow } from '../cli/listings.ts';
 import type { DesiredRecord, SyncStatus, WorkloadStatus } from '../reconciler/index.ts';
 
-/** TaskView is one task as the dashboard lists it. */
+/**
+ * TaskView is one task as the dashboard lists it: only what a list row shows (10,000 of them go to
+ * every new browser); the rest of the spec is on the task page.
+ */
 export interface TaskView {
   id: string;
-  namespace: string;
   /** `<Kind>/<namespace>/<name>` of its job */
   job: string;
   index: number;
@@ -23,9 +25,6 @@ export interface TaskView {
   reason: string;
   message?: string;
   template: string;
-  image: string;
-  priority: number;
-  createdAt: string;
 }
 
 /** taskView is the row of a joined task. Pure. */
@@ -33,7 +32,6 @@ export function taskView(r: TaskRow): TaskView {
   const st = r.status;
   return {
     id: r.spec.id,
-    namespace: r.spec.namespace,
     job: r.spec.jobKey,
     index: r.spec.index,
     ...(r.node ? { node: r.node } : {}),
@@ -44,9 +42,6 @@ export function taskView(r: TaskRow): TaskView {
     reason: taskReason(r),
     ...(st?.message ? { message: st.message } : {}),
     template: r.spec.templateHash,
-    image: r.spec.template.image,
-    priority: r.spec.priority,
-    createdAt: r.spec.createdAt,
   };
 }
 

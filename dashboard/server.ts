@@ -148,7 +148,7 @@ async function stream(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
   await deps.model.synced;
   res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream', connection: 'keep-alive' });
   const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-  send('snapshot', { ...deps.model.snapshot(), monitoring: deps.prometheusUrl ? { prometheus: deps.prometheusUrl } : null, serverTime: Date.now() });
+  res.write(`event: snapshot\ndata: ${deps.model.snapshotJson({ monitoring: deps.prometheusUrl ? { prometheus: deps.prometheusUrl } : null, serverTime: Date.now() })}\n\n`);
   const off = deps.model.subscribe({ rows: (b: RowBatch) => send('rows', b), events: (e: ClusterEvent[]) => send('events', e) });
   const ping = setInterval(() => res.write(`: ping\n\n`), 15_000);
   const end = () => {

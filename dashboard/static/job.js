@@ -1,7 +1,6 @@
 // Job page: health, the rollout in progress step by step, tasks, rollout history with commits and
 // reverts, CPU and memory from Prometheus.
 import { useEffect, useRef } from '/vendor/hooks.mjs';
-import uPlot from '/vendor/uPlot.esm.js';
 import { useLive, useJson, useTick } from './live.js';
 import { html, commitPath, short, stateClass, TaskTable, NotFound, Conditions, age } from './ui.js';
 
@@ -41,10 +40,16 @@ function Chart({ title, series, fmt }) {
   const ref = useRef(null);
   useEffect(() => {
     if (!ref.current || !series.length) return undefined;
-    const times = series[0].times;
-    const data = [times, ...series.map((s) => times.map((t) => { const i = s.times.indexOf(t); return i < 0 ? null : s.values[i]; }))];
-    const plot = new uPlot({ title, width: 560, height: 200, series: [{}, ...series.map((s, i) => ({ label: s.task, stroke: `hsl(${(i * 67) % 360} 60% 35%)`, value: (_, v) => (v == null ? '-' : fmt(v)) }))], axes: [{}, { values: (_, vals) => vals.map(fmt) }] }, data, ref.current);
-    return () => plot.destroy();
+    let plot;
+    let live = true;
+    // The chart library loads only when there is something to chart: the first paint does not wait for it.
+    import('/vendor/uPlot.esm.js').then(({ default: uPlot }) => {
+      if (!live || !ref.current) return;
+      const times = series[0].times;
+      const data = [times, ...series.map((s) => times.map((t) => { const i = s.times.indexOf(t); return i < 0 ? null : s.values[i]; }))];
+      plot = new uPlot({ title, width: 560, height: 200, series: [{}, ...series.map((s, i) => ({ label: s.task, stroke: `hsl(${(i * 67) % 360} 60% 35%)`, value: (_, v) => (v == null ? '-' : fmt(v)) }))], axes: [{}, { values: (_, vals) => vals.map(fmt) }] }, data, ref.current);
+    });
+    return () => { live = false; plot?.destroy(); };
   }, [series]);
   return series.length ? html`<div ref=${ref} role="img" aria-label=${title}></div>` : html`<p class="muted">${title}: no samples yet</p>`;
 }
