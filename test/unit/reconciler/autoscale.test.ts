@@ -168,3 +168,25 @@ test('decide: outside the bounds the count is brought back first; a quiet decisi
   const again = decideAutoscale(input(cpu(50), [{ samples: tasks(2, 52, { request: 100 }) }], T0 + 15_000, steady.record));
   assert.deepEqual([steady.notable, again.notable, again.record.decisions.length], [true, false, 1]);
 });
+
+test('samples: cgroup usage against requests, ended tasks left out, a task without a request refused, unplaced after the grace', async () => {
+  const { resourceSamples, unplacedTasks } = await import('../../../reconciler/autoscale/index.ts');
+  const spec = (id: string, cpuMillis: number, createdAt = new Date(T0).toISOString()) => ({ id, createdAt, template: { resources: { requests: { cpuMillis, memoryBytes: 64 << 20 } } } }) as never;
+  const status = (id: string, state: 'running' | 'stopped' | 'starting', usage?: { cpuMillis: number; memoryBytes: number }) => ({ taskId: id, node: 'n1', templateHash: 'h', state, ready: state === 'running', restarts: 0, updatedAt: '', ...(usage ? { usage } : {}) });
+  const jobTasks = [
+    { spec: spec('a', 100), status: status('a', 'running', { cpuMillis: 80, memoryBytes: 32 << 20 }) },
+    { spec: spec('b', 100), status: status('b', 'running') },
+    { spec: spec('c', 100), status: status('c', 'stopped', { cpuMillis: 5, memoryBytes: 1 }) },
+    { spec: spec('d', 100), status: status('d', 'starting') },
+  ];
+  assert.deepEqual(resourceSamples(jobTasks, 'cpu'), [
+    { id: 'a', running: true, ready: true, request: 100, value: 80 },
+    { id: 'b', running: true, ready: true, request: 100 },
+    { id: 'd', running: false, ready: false, request: 100 },
+  ]);
+  assert.equal(resourceSamples(jobTasks, 'memory')[0]!.value, 32 << 20);
+  assert.throws(() => resourceSamples([{ spec: spec('x', 0) }], 'cpu'), /no cpu request/);
+  // Unbound for longer than the grace: waiting for capacity; bound or young: not.
+  const unbound = [{ spec: spec('u', 100, new Date(T0 - 30_000).toISOString()) }, { spec: spec('v', 100, new Date(T0 - 1_000).toISOString()) }];
+  assert.deepEqual(unplacedTasks(unbound, T0, 20_000).map((t) => t.spec.id), ['u']);
+});
