@@ -11,7 +11,7 @@
  * node missing its heartbeat leaves the endpoints within one pass: passes run on every change
  * (debounced by a few ms) and every `tickMs` (node loss is a matter of time, not of a change).
  */
-import { DEFAULT_NAMESPACE, HEADLESS_CLUSTER_IP, trustedNodeRecords, trustedTaskStatuses, type AnyObject, type Binding, type NodeRecord, type ServiceRecord, type ServiceSpec, type TaskSpec, type TaskStatus } from '../../api/index.ts';
+import { boundTaskStatus, DEFAULT_NAMESPACE, HEADLESS_CLUSTER_IP, sameButHeartbeat, selectorMatches, trustedNodeRecords, type AnyObject, type Binding, type NodeRecord, type ServiceRecord, type ServiceSpec, type TaskSpec, type TaskStatus } from '../../api/index.ts';
 import { createLogger, errorMessage, isGitcellError, PassRunner, type Logger, type RunningLoop } from '../../lib/index.ts';
 import { Informer, keyOf, StoreErrorCodes, type Bucket, type InformerView } from '../../store/index.ts';
 import {
@@ -59,7 +59,9 @@ export function runEndpoints(opts: RunEndpointsOptions): EndpointsLoop {
     ready: () => informers.every((m) => m.hasSynced),
     onError: (err, failures) => log.warn({ err: errorMessage(err), failures }, 'endpoints: pass failed, retrying'),
     pass: async () => {
+      const started = Date.now();
       const records = decide({ desired, tasks, statuses, bindings, nodes, services }, now(), opts);
+      runner.holdFor(Date.now() - started); // paced, as the controllers are
       const may = () => !signal.aborted && (opts.valid?.() ?? true);
       // A lost race asks for another pass (after this one), deciding again from what the watches show.
       const written = await writeRecords(store.services, services, records, may, () => runner.request()); // not inside `onPass?.(...)`: an absent onPass would skip the write
@@ -71,7 +73,8 @@ export function runEndpoints(opts: RunEndpointsOptions): EndpointsLoop {
   const desired = inform(store.desired, SERVICE_PREFIX);
   const tasks = inform(store.tasks);
   const statuses = inform(store.status);
-  const nodes = inform(store.nodes);
+  // A heartbeat alone starts no pass: the tick notices a node crossing its grace period.
+  const nodes = new Informer<NodeRecord>(store.nodes, { signal, log, onChange: (c) => (!c || !c.prev || !c.next || !sameButHeartbeat(c.prev, c.next) ? runner.request() : undefined) });
   const bindings = inform(store.bindings);
   const services = inform(store.services);
   const informers = [desired, tasks, statuses, bindings, nodes, services];
@@ -123,7 +126,13 @@ async function writeRecords(
   return { written, deleted };
 }
 
-/** decide is one pass's pure part: the Services in `desired`, their addresses and their records. */
+/**
+ * decide is one pass's pure part: the Services in `desired`, their addresses and their records. It
+ * reads only what a Service can select: the tasks of its namespace its selector matches, the status
+ * their bound node wrote (one lookup each) and those nodes' records; a cluster without Services
+ * costs nothing (at 1,000 nodes and 11,000 tasks, scanning every status twice a second was 60% of
+ * the reconciler's CPU).
+ */
 function decide(
   v: { desired: InformerView<DesiredRecord>; tasks: InformerView<TaskSpec>; statuses: InformerView<TaskStatus>; bindings: InformerView<Binding>; nodes: InformerView<NodeRecord>; services: InformerView<ServiceRecord> },
   now: number,
@@ -131,6 +140,7 @@ function decide(
 ): ServiceRecord[] {
   const { desired, tasks, statuses, bindings, nodes, services } = v;
   const objects: ServiceObject[] = desired.values().filter((r) => r.object.kind === 'Service').map((r) => serviceObject(r.object, r.generation));
+  if (objects.length === 0) return [];
   const requests: AddressRequest[] = objects.map((s) => ({
     key: `${s.namespace}/${s.name}`,
     headless: s.spec.clusterIP === HEADLESS_CLUSTER_IP,
@@ -144,21 +154,30 @@ function decide(
     recorded.set(`${r.namespace}/${r.name}`, { ...(r.clusterIP ? { clusterIP: r.clusterIP } : {}), nodePorts });
   }
   const addresses = allocateServiceAddresses(requests, recorded, { serviceCidr: opts.serviceCidr ?? DEFAULT_SERVICE_CIDR });
-  return computeServiceRecords({
-    services: objects,
-    tasks: tasks.values(),
-    // A status counts only from the node its task is bound to: another node cannot make itself an endpoint.
-    statuses: trustedTaskStatuses([...statuses.entries].map(([k, c]) => [k, c.value] as const), (id) => {
-      const spec = tasks.get(id);
-      if (!spec) return undefined;
-      return bindings.get(id)?.node ?? spec.nodeName ?? spec.runningOn ?? null;
-    }).byTask,
-    // A node is its key (the only one its agent may write): a record naming another node is not one.
-    nodes: [...trustedNodeRecords([...nodes.entries].map(([k, c]) => [k, c.value] as const)).nodes.values()],
-    addresses,
-    now,
-    nodeGraceMs: opts.nodeGraceMs ?? DEFAULT_NODE_GRACE_MS,
+  const selected = selectedTasks(objects, tasks.values());
+  // A status counts only from the node its task is bound to: another node cannot make itself an endpoint.
+  const byTask = new Map<string, TaskStatus>();
+  for (const t of selected) {
+    const s = boundTaskStatus(t.id, bindings.get(t.id)?.node ?? t.nodeName ?? t.runningOn ?? null, (key) => statuses.get(key));
+    if (s) byTask.set(t.id, s);
+  }
+  // A node is its key (the only one its agent may write): a record naming another node is not one.
+  const named = new Set([...byTask.values()].map((s) => s.node));
+  const nodeEntries = [...named].flatMap((name) => {
+    const n = nodes.get(name);
+    return n ? [[name, n] as const] : [];
   });
+  return computeServiceRecords({
+    services: objects, tasks: selected, statuses: byTask, nodes: [...trustedNodeRecords(nodeEntries).nodes.values()],
+    addresses, now, nodeGraceMs: opts.nodeGraceMs ?? DEFAULT_NODE_GRACE_MS,
+  });
+}
+
+/** selectedTasks are the tasks some Service selects (same namespace, selector matches their labels). */
+function selectedTasks(objects: readonly ServiceObject[], all: readonly TaskSpec[]): TaskSpec[] {
+  const byNamespace = new Map<string, ServiceObject[]>();
+  for (const o of objects) byNamespace.set(o.namespace, [...(byNamespace.get(o.namespace) ?? []), o]);
+  return all.filter((t) => byNamespace.get(t.namespace)?.some((o) => selectorMatches(o.spec.selector, t.template.labels)) ?? false);
 }
 
 function serviceObject(o: AnyObject, generation: number): ServiceObject {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RESERVED_LABEL_PREFIX, statusMatchesKey, trustedNodeRecords, trustedTaskStatuses, type NodeRecord, type TaskStatus } from '../../../api/index.ts';
+import { boundTaskStatus, RESERVED_LABEL_PREFIX, statusMatchesKey, trustedNodeRecords, trustedTaskStatuses, type NodeRecord, type TaskStatus } from '../../../api/index.ts';
 import { snapshotNode } from '../../../scheduler/snapshot.ts';
 
 const rec = (name: string, labels: Record<string, string> = {}): NodeRecord => ({
@@ -64,4 +64,21 @@ test('a task status counts only from the node the task is bound to; a task that 
   assert.equal(byTask.has('shop.web.2'), false);
   assert.deepEqual(refused.map((r) => [r.key, r.boundTo]), [['node-2.shop.web.0', 'node-1']]);
   assert.match(refused[0]!.reason, /status of task shop\.web\.0 written by node node-2, but the task is bound to node-1: refused/);
+});
+
+test('boundTaskStatus reads the one status the bound node wrote, and agrees with trustedTaskStatuses', () => {
+  const st = (node: string, taskId: string) => ({ node, taskId, state: 'running', updatedAt: '2026-01-01T00:00:00Z' }) as TaskStatus;
+  const all = new Map<string, TaskStatus>([
+    ['node-1.shop.web.0', st('node-1', 'shop.web.0')],
+    ['node-2.shop.web.0', st('node-2', 'shop.web.0')], // another node's report: not the one
+    ['node-2.shop.web.1', st('node-1', 'shop.web.1')], // body disagrees with its key: forged
+  ]);
+  const get = (k: string) => all.get(k);
+  assert.equal(boundTaskStatus('shop.web.0', 'node-1', get)?.node, 'node-1');
+  assert.equal(boundTaskStatus('shop.web.0', 'node-3', get), undefined);
+  assert.equal(boundTaskStatus('shop.web.0', null, get), undefined);
+  assert.equal(boundTaskStatus('shop.web.1', 'node-2', get), undefined);
+  const placement = (id: string) => ({ 'shop.web.0': 'node-1', 'shop.web.1': 'node-2' } as Record<string, string>)[id]!;
+  const { byTask } = trustedTaskStatuses(all, placement);
+  for (const id of ['shop.web.0', 'shop.web.1']) assert.equal(boundTaskStatus(id, placement(id), get), byTask.get(id));
 });
