@@ -1,7 +1,7 @@
 import { sameButHeartbeat, trustedNodeRecords, trustedTaskStatuses, withNodeSpec, type AutoscaleRecord, type Binding, type NodeRecord, type NodeSpec, type RefusedStatus, type TaskSpec, type TaskStatus } from '../../api/index.ts';
 import type { DesiredRecord } from '../diff/index.ts';
 import { createLogger, errorMessage, isGitcellError, mapLimit, PassRunner, type Logger, type RunningLoop } from '../../lib/index.ts';
-import { Informer, StoreErrorCodes, type Bucket } from '../../store/index.ts';
+import { Informer, StoreErrorCodes, valueView, type Bucket } from '../../store/index.ts';
 import type { WorkloadSpec } from '../controllers/index.ts';
 import { controllerPass, type ClusterView, type PassResult } from './controllers-pass.ts';
 import { OBJECT_PREFIX, sourceStatusKey } from './keys.ts';
@@ -65,6 +65,9 @@ class ControllerRunner {
   // Set at the first pass: a rollout's stall counts only while this loop watches it.
   private watchingSince: number | undefined;
   private readonly runner: PassRunner;
+  /** this pass's writes that went through, and the first whose outcome is unknown (a timeout, a lost connection) */
+  private written = 0;
+  private unsure: string | undefined;
   private readonly desired: Informer<DesiredRecord>;
   private readonly tasks: Informer<TaskSpec>;
   private readonly statuses: Informer<TaskStatus>;
@@ -151,11 +154,16 @@ class ControllerRunner {
       ...(opts.nodeGraceMs !== undefined ? { nodeGraceMs: opts.nodeGraceMs } : {}),
     }, this.specCache, this.fingerprints);
     const deciding = Date.now() - started;
+    this.written = 0;
+    this.unsure = undefined;
     try {
       await this.applyPass(result);
     } finally {
       this.runner.holdFor(deciding); // counted from the pass's end (see the constructor)
     }
+    // Some writes timed out and none went through: the store is in trouble, back off.
+    if (this.unsure !== undefined && this.written === 0) throw new Error(this.unsure);
+    if (this.unsure !== undefined) this.log.warn({ err: this.unsure, term: opts.term }, 'controllers: some writes timed out; the next pass decides again');
     opts.onPass?.(result);
   }
 
@@ -167,18 +175,19 @@ class ControllerRunner {
       if (!spec) return undefined;
       return this.bindings.entries.get(taskId)?.value.node ?? spec.nodeName ?? spec.runningOn ?? null;
     };
-    const { byTask, refused } = trustedTaskStatuses([...this.statuses.entries].map(([k, c]) => [k, c.value] as const), placement);
+    const { byTask, refused } = trustedTaskStatuses(valueView(this.statuses), placement);
     this.reportRefused(refused);
+    // Live views, not copies: the pass that reads them is synchronous.
     return {
       desired: new Map(this.desired.values().map((r) => [r.key, r])),
-      tasks: new Map([...this.tasks.entries.entries()].map(([k, c]) => [k, c.value])),
+      tasks: valueView(this.tasks),
       statuses: byTask,
       // A node is its key (the only one its agent may write): a record naming another node is not one.
       // Reserved labels and operator taints come from the NodeSpec, as the scheduler sees them.
       nodes: [...trustedNodeRecords([...this.nodes.entries.entries()].map(([k, c]) => [k, c.value] as const)).nodes.values()]
         .map((n) => withNodeSpec(n, this.nodeSpecs.entries.get(n.name)?.value)),
-      objectStatuses: new Map([...this.objectStatuses.entries.entries()].map(([k, c]) => [k, c.value])),
-      ...(this.autoscale ? { autoscale: new Map([...this.autoscale.entries.entries()].map(([k, c]) => [k, c.value])) } : {}),
+      objectStatuses: valueView(this.objectStatuses),
+      ...(this.autoscale ? { autoscale: valueView(this.autoscale) } : {}),
     };
   }
 
@@ -193,14 +202,23 @@ class ControllerRunner {
     }
   }
 
-  /** tolerate runs one write of a pass: a lost race makes the next pass decide again; anything else fails the pass. */
-  private async tolerate(what: string, fn: () => Promise<unknown>): Promise<void> {
+  /**
+   * tolerate runs one write of a pass: a lost race, or a write whose outcome is unknown (an
+   * acknowledgement that timed out on a loaded machine), makes the next pass decide again while the
+   * pass's other writes go on (task ids are deterministic: a create that did happen is E_EXISTS
+   * next time); anything else fails the pass. At 1,000 nodes on a loaded machine, one timed-out
+   * create failing the whole pass and backing off left task creation stalled for tens of seconds.
+   */
+  private async tolerate(what: string, fn: () => Promise<unknown>, unsureFails = false): Promise<void> {
     if (this.signal.aborted || (this.opts.valid && !this.opts.valid())) return; // a demoted leader stops writing at once
     try {
       await fn();
+      this.written++;
     } catch (err) {
-      if (isGitcellError(err, StoreErrorCodes.Conflict) || isGitcellError(err, StoreErrorCodes.Exists)) {
-        this.runner.request(); // someone else wrote first: decide again (after this pass) from what the watches show
+      const unsure = !unsureFails && isGitcellError(err, StoreErrorCodes.Unavailable);
+      if (unsure || isGitcellError(err, StoreErrorCodes.Conflict) || isGitcellError(err, StoreErrorCodes.Exists)) {
+        if (unsure) this.unsure ??= `${what}: ${errorMessage(err)}`;
+        this.runner.request(); // someone else wrote first, or maybe we did: decide again (after this pass) from what the watches show
         this.fingerprints.clear();
         return;
       }
@@ -240,9 +258,9 @@ class ControllerRunner {
     );
     await mapLimit(r.createDesired, 16, ({ key, value }) => this.tolerate(`create ${key}`, () => store.desired.create(key, value)));
     await this.recordFailedRollouts(r.failedRollouts);
-    for (const e of r.events) {
-      await emit(store, { type: e.type, reason: e.reason, object: e.object, message: e.message, time: new Date(this.now()).toISOString() }, log);
-    }
+    // Many at a time, started in order (one connection: the stream keeps that order). One by one, a
+    // pass of 100 Jobs' rollout events waited out 200 round trips while no task was created.
+    await mapLimit(r.events, 64, (e) => emit(store, { type: e.type, reason: e.reason, object: e.object, message: e.message, time: new Date(this.now()).toISOString() }, log));
     for (const e of r.errors) log.warn({ object: e.object }, `controllers: ${e.message}`);
   }
 
@@ -256,6 +274,7 @@ class ControllerRunner {
           const base = cur && (cur as SyncStatus).kind === 'SyncStatus' ? (cur as SyncStatus) : emptySyncStatus(source);
           return { ...addFailedRollout(base, f), updatedAt: new Date(this.now()).toISOString() };
         }),
+        true, // the rollback depends on it, and no later pass reports this failure again
       );
     }
   }

@@ -76,6 +76,7 @@ async function bindPlacements(w: PassWrite, plan: PassPlan, failedVictims: Reado
   const placements = plan.result.placements.filter((p) => !(p.victims ?? []).some((v) => failedVictims.has(v)));
   report.lostRaces += plan.result.placements.length - placements.length;
   let stopped = false;
+  const unsure: typeof placements = [];
   await mapLimit(placements, w.writeConcurrency, async (p) => {
     if (stopped || !ctx.valid()) {
       stopped = true;
@@ -88,12 +89,31 @@ async function bindPlacements(w: PassWrite, plan: PassPlan, failedVictims: Reado
       w.limiter.forget(p.taskId);
       report.bound++;
     } catch (err) {
+      if (isGitcellError(err, StoreErrorCodes.Unavailable)) {
+        unsure.push(p); // timed out: it may have happened
+        return;
+      }
       if (!isGitcellError(err, StoreErrorCodes.Exists)) throw err;
       // Someone bound it first (a previous leader, a racing scheduler): re-check next pass.
       report.lostRaces++;
     }
   });
+  await settleUnsure(w, unsure.map((p) => p.taskId));
   return !stopped;
+}
+
+/**
+ * settleUnsure reads back (from the stream leader) each binding whose create timed out, so the next
+ * pass knows the capacity it took: a create that happened but that the informer had not delivered
+ * yet let the next pass fill that node again (nodes overcommitted at 1,000 nodes on a loaded machine).
+ * Each is counted as a lost race: the next pass checks again.
+ */
+async function settleUnsure(w: PassWrite, taskIds: string[]): Promise<void> {
+  await mapLimit(taskIds, w.writeConcurrency, async (taskId) => {
+    const rec = await w.store.bindings.get(taskId);
+    if (rec) w.bindings.apply(taskId, rec.value, rec.revision);
+    w.report.lostRaces++;
+  });
 }
 
 /** reportUnplaced records FailedScheduling with the reasons, rate-limited per task. */
