@@ -2,7 +2,6 @@
 // find the cluster (`--nats URL` or the `--state-dir` of a running `gitcell up`) and open its store.
 import type { Command } from 'commander';
 import type { NatsConnection } from '@nats-io/transport-node';
-import Table from 'cli-table3';
 import { silentLogger } from '../lib/log.ts';
 import { UsageError } from '../lib/errors.ts';
 import { connectFromOptions, openClusterStore, readExternalCluster, stateDirCredentials, DEFAULT_PREFIX, DEFAULT_STATE_DIR, VIEWER_SEED_FILE, type ClusterStore } from '../store/index.ts';
@@ -90,16 +89,5 @@ export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
-/**
- * table renders rows kubectl-style (no borders, columns padded) with cli-table3, so wide values
- * (ids, messages) line up without hand-written padding.
- */
-export function table(head: string[], rows: (string | number)[][]): string {
-  const t = new Table({
-    head,
-    chars: { top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '   ' },
-    style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0 },
-  });
-  for (const r of rows) t.push(r.map(String));
-  return `${t.toString().split('\n').map((l) => l.trimEnd()).join('\n')}\n`;
-}
+/** table is cli/table.ts's (here for the commands that import it with the client). */
+export { table } from './table.ts';

@@ -9,7 +9,7 @@ import { dump } from 'js-yaml';
 import { UsageError } from '../lib/errors.ts';
 import { closest } from '../reconciler/validate/format.ts';
 import { jsonpath } from './jsonpath.ts';
-import { table } from './client.ts';
+import { table } from './table.ts';
 import { ErrorCodes } from '../lib/error-codes.ts';
 
 /** OUTPUT_FORMATS are the plain `-o` values; `jsonpath=EXPR` is the one with an argument. */
