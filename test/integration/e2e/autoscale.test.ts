@@ -28,6 +28,12 @@ import { BIN, git, gitcell, interruptUp, leftovers, logTails, tasksOf, unmountBe
 const UP_TIMEOUT = 300_000;
 const SCALE_TIMEOUT = 240_000;
 const DOWN_WINDOW_S = 20;
+/**
+ * TARGET: the CPU utilization the burner is held at, low on purpose: on the shared 2-core machine
+ * (load 20-40 from other work) three clients drove the burners to only 40-50 % of their 100m
+ * request, so a 50 % target never saw a scale-up; idle, a burner uses ~1 %.
+ */
+const TARGET = 20;
 
 /** burner: httpd whose /cgi-bin/burn spins 4,000 shell iterations per request: CPU in proportion to the requests it serves. */
 function burnerJob(autoscale: boolean, replicas = 2): object {
@@ -35,7 +41,7 @@ function burnerJob(autoscale: boolean, replicas = 2): object {
     apiVersion: 'gitcell.io/v1', kind: 'Job', metadata: { name: 'burner' },
     spec: {
       type: 'service', replicas, priority: 'production',
-      ...(autoscale ? { autoscale: { minReplicas: 2, maxReplicas: 5, metrics: [{ resource: 'cpu', targetAverageUtilization: 50 }], behavior: { scaleDown: { stabilizationWindowSeconds: DOWN_WINDOW_S } } } } : {}),
+      ...(autoscale ? { autoscale: { minReplicas: 2, maxReplicas: 5, metrics: [{ resource: 'cpu', targetAverageUtilization: TARGET }], behavior: { scaleDown: { stabilizationWindowSeconds: DOWN_WINDOW_S } } } } : {}),
       template: {
         labels: { app: 'burner' }, image: 'localhost/busybox:latest', command: ['sh', '-c'],
         args: [
@@ -76,7 +82,7 @@ const readyCount = async (s: UpStore): Promise<number> => (await tasksOf(s, 'Job
 function checkFormula(d: AutoscaleDecision): void {
   const m = d.metrics[0]!;
   assert.equal(m.metric, 'cpu');
-  assert.equal(m.target, 50);
+  assert.equal(m.target, TARGET);
   assert.equal(m.missing + m.unready, 0, `every task measured and ready: ${JSON.stringify(m)}`);
   // desired = ceil(current × metric / target) over the ready tasks (recorded value rounded to 0.01 %).
   const formula = Math.ceil((m.ready * m.current!) / m.target - 1e-6);
@@ -146,7 +152,7 @@ test('autoscaling end to end: CPU load through a Service scales a Job up by the 
     const git2 = (await s.desired.get('Job.default.burner'))?.value.object as { spec: { replicas: number } };
     assert.equal(git2.spec.replicas, 2, 'the desired object (Git) is never rewritten');
     const events = gitcell('events', '-o', 'json', '--state-dir', stateDir).trim().split('\n').map((l) => JSON.parse(l) as { reason: string; message: string });
-    assert.ok(events.some((e) => e.reason === 'Autoscaled' && /2 -> \d/.test(e.message) && /cpu [\d.]+ \(target 50\)/.test(e.message)), JSON.stringify(events.filter((e) => e.reason.startsWith('Autoscale'))));
+    assert.ok(events.some((e) => e.reason === 'Autoscaled' && /2 -> \d/.test(e.message) && new RegExp(`cpu [\\d.]+ \\(target ${TARGET}\\)`).test(e.message)), JSON.stringify(events.filter((e) => e.reason.startsWith('Autoscale'))));
     const jobs = gitcell('get', 'jobs', '--state-dir', stateDir);
     assert.match(jobs, /^burner\s+service\s+\S+\s+\S+\s+\S+\s+2\s+\d+\s+\d \(2-5\)/m);
     assert.match(gitcell('describe', 'job', 'burner', '--state-dir', stateDir), /Decisions \(newest first\):[\s\S]*2 -> \d/);
@@ -163,7 +169,7 @@ test('autoscaling end to end: CPU load through a Service scales a Job up by the 
     }, SCALE_TIMEOUT).catch(fail);
     const down = rec.decisions.filter((d) => d.desired < d.current).at(-1)!;
     assert.ok(Date.parse(down.at) - stoppedAt >= DOWN_WINDOW_S * 1000, `scaled down ${Date.parse(down.at) - stoppedAt} ms after the load stopped: the ${DOWN_WINDOW_S} s window was not waited`);
-    assert.ok(down.metrics[0]!.current! < 50 * 0.9, `low CPU drove it: ${JSON.stringify(down.metrics)}`);
+    assert.ok(down.metrics[0]!.current! < TARGET * 0.9, `low CPU drove it: ${JSON.stringify(down.metrics)}`);
     assert.equal(down.desired, 2);
     process.stderr.write(`e2e autoscale: back to 2 ${((Date.parse(down.at) - stoppedAt) / 1000).toFixed(1)} s after the load left Git: ${JSON.stringify(down)}\n`);
     await waitFor('2 burner tasks', async () => (await tasksOf(s, 'Job/default/burner')).length === 2, SCALE_TIMEOUT).catch(fail);
