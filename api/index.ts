@@ -2,6 +2,7 @@
 export * from './cluster.ts';
 export * from './manifests.ts';
 export * from './receiver.ts';
+export * from './slo.ts';
 export * from './quantity.ts';
 export * from './node-trust.ts';
 export * from './labels.ts';

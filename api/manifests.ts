@@ -4,6 +4,7 @@
 
 import type { RestartPolicy, Toleration } from './cluster.ts';
 import type { Receiver } from './receiver.ts';
+import type { SLO } from './slo.ts';
 import type { Priority } from './priority.ts';
 import type { AutoscaleSpec } from './autoscale.ts';
 
@@ -13,7 +14,7 @@ export type { RestartPolicy, Toleration };
 export const API_VERSION = 'gitcell.io/v1' as const;
 
 /** BUILTIN_KINDS lists the kinds gitcell knows without a CustomResourceDefinition. */
-export const BUILTIN_KINDS = ['Job', 'DaemonSet', 'CronJob', 'Secret', 'Service', 'Receiver', 'CustomResourceDefinition'] as const;
+export const BUILTIN_KINDS = ['Job', 'DaemonSet', 'CronJob', 'Secret', 'Service', 'Receiver', 'SLO', 'CustomResourceDefinition'] as const;
 
 /** BuiltinKind is one of BUILTIN_KINDS. */
 export type BuiltinKind = (typeof BUILTIN_KINDS)[number];
@@ -376,7 +377,7 @@ export interface CustomObject {
 }
 
 /** BuiltinObject is any object of a built-in kind. */
-export type BuiltinObject = Job | DaemonSet | CronJob | Secret | Service | Receiver | CustomResourceDefinition;
+export type BuiltinObject = Job | DaemonSet | CronJob | Secret | Service | Receiver | SLO | CustomResourceDefinition;
 
 /** AnyObject is any object gitcell accepts. */
 export type AnyObject = BuiltinObject | CustomObject;

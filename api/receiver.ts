@@ -33,6 +33,11 @@ export interface ReceiverSpec {
   commitUrl?: string;
   /** per request; default 10 */
   timeoutSeconds?: number;
+  /**
+   * webhook only: Alertmanager also delivers the alerts of the Receiver's namespace here (its webhook
+   * JSON, the Secret's key as `Authorization: Bearer`), next to the commit notifications
+   */
+  alerts?: boolean;
 }
 
 /** Receiver is a Manifest of kind Receiver. */

@@ -5,12 +5,37 @@
  */
 import { parseHostPort, UsageError, ErrorCodes, type Logger, type MonitoringEndpoint } from '../lib/index.ts';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { ReconcilerMetrics, startReconcilerMonitoring, type ReconcilerMonitoringOptions, type ReconcileOutcome, type RollbackOutcome, type DeliveryResult } from '../reconciler/index.ts';
+import { resolve } from 'node:path';
+import { ReconcilerMetrics, startReconcilerMonitoring, type MonitoringConfigOptions, type ReconcilerMonitoringOptions, type ReconcileOutcome, type RollbackOutcome, type DeliveryResult } from '../reconciler/index.ts';
 
 /** MonitoringFlags are the reconciler's monitoring flags as commander parsed them. */
 export interface MonitoringFlags {
   http?: string;
   scrape?: string[];
+  prometheusRules?: string;
+  /** the Prometheus reloaded after the rules change (also the autoscaler's) */
+  prometheusUrl?: string;
+  alertmanagerConfig?: string;
+  alertmanagerUrl?: string;
+  /** the shortest SLO burn-rate window in seconds (tests: a few scrape intervals) */
+  sloMinWindow?: string;
+}
+
+/** monitoringConfigTargets turns the flags into runMonitoringConfig's files (undefined: none given). */
+export function monitoringConfigTargets(f: MonitoringFlags): Pick<MonitoringConfigOptions, 'rules' | 'alertmanager'> | undefined {
+  if (!f.prometheusRules && !f.alertmanagerConfig) return undefined;
+  const minWindow = f.sloMinWindow === undefined ? undefined : Number(f.sloMinWindow);
+  if (minWindow !== undefined && !(Number.isInteger(minWindow) && minWindow >= 1)) throw new UsageError(ErrorCodes.Usage, `--slo-min-window ${f.sloMinWindow}: expected whole seconds >= 1`, { flag: '--slo-min-window' });
+  const url = (v: string | undefined, flag: string): string | undefined => {
+    if (v !== undefined && !/^https?:\/\/\S+$/.test(v)) throw new UsageError(ErrorCodes.Usage, `${flag} "${v}": expected http://host:port`, { flag });
+    return v?.replace(/\/$/, '');
+  };
+  const promUrl = url(f.prometheusUrl, '--prometheus-url');
+  const amUrl = url(f.alertmanagerUrl, '--alertmanager-url');
+  return {
+    ...(f.prometheusRules ? { rules: { file: resolve(f.prometheusRules), ...(promUrl ? { url: promUrl } : {}), ...(minWindow ? { minWindowSeconds: minWindow, evaluationIntervalSeconds: Math.max(1, Math.floor(minWindow / 4)) } : {}) } } : {}),
+    ...(f.alertmanagerConfig ? { alertmanager: { file: resolve(f.alertmanagerConfig), ...(amUrl ? { url: amUrl } : {}), ...(minWindow ? { routing: { groupWaitSeconds: 1, groupIntervalSeconds: Math.max(1, minWindow), repeatIntervalSeconds: 3600 } } : {}) } } : {}),
+  };
 }
 
 /** ReconcilerMonitoring is the running endpoint (if any) and the hooks feeding its metrics. */
@@ -36,6 +61,7 @@ export function parseScrape(values: readonly string[]): { component: string; url
 export function checkMonitoringFlags(f: MonitoringFlags): void {
   if (f.http) parseHostPort(f.http, '--http');
   parseScrape(f.scrape ?? []);
+  monitoringConfigTargets(f);
 }
 
 /** startMonitoring listens when --http is given; `store` is read for discovery. */

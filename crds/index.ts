@@ -24,6 +24,7 @@ export const BUILTIN_SCHEMAS: Readonly<Record<BuiltinKind, JsonSchema>> = {
   Secret: readSchema('./secret.schema.json'),
   Service: readSchema('./service.schema.json'),
   Receiver: readSchema('./receiver.schema.json'),
+  SLO: readSchema('./slo.schema.json'),
   CustomResourceDefinition: readSchema('./customresourcedefinition.schema.json'),
 };
 

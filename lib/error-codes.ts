@@ -110,6 +110,8 @@ export const ManifestErrors = {
   FieldConflict: 'E_FIELD_CONFLICT',
   /** an autoscale metric names no source gitcell knows (resource cpu/memory or prometheus) */
   UnknownMetric: 'E_UNKNOWN_METRIC',
+  /** warning: an SLO's indicator will have no data (its Job is not in the repository, or exports no metrics port) */
+  SloNoData: 'E_SLO_NO_DATA',
   /** a resource limit is below its request */
   LimitBelowRequest: 'E_LIMIT_BELOW_REQUEST',
   /** a Service address (cluster IP or port) is already claimed by another object */

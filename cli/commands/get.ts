@@ -6,6 +6,7 @@ import { BUILTIN_KINDS, parseSelector, resolveKind, type KindInfo } from '../kin
 import { clusterKinds, listKind, WATCHED_BUCKETS, type KindListing, type Query } from '../listings.ts';
 import { addOutputOption, parseOutput, renderListing, renderValue, type Output } from '../output.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
+import { ALERT_KIND_NAMES, getAlerts } from './alerts.ts';
 
 interface GetOptions extends ClientOptions {
   output?: string;
@@ -86,7 +87,7 @@ export function registerGet(program: Command): void {
     addOutputOption(
       program
         .command('get')
-        .description(`list objects of a kind: ${BUILTIN_KINDS.map((k) => k.plural).join(', ')} or a user kind (CRD)`)
+        .description(`list objects of a kind: ${BUILTIN_KINDS.map((k) => k.plural).join(', ')}, a user kind (CRD), or alerts (from Prometheus)`)
         .argument('<kind>', 'kind, plural, singular or short name (case-insensitive): jobs, job, ds, db...')
         .argument('[names...]', 'only these objects')
         .option('-l, --selector <selector>', 'label selector: key=value, key!=value, key in (a,b), key notin (a,b), key, !key')
@@ -97,6 +98,8 @@ export function registerGet(program: Command): void {
   ).action(async (kindArg: string, names: string[], opts: GetOptions) => {
     const out = parseOutput(opts.output);
     if (opts.allNamespaces && opts.namespace) throw new UsageError(ErrorCodes.Usage, '-n and -A: give one of them', { flag: '-A' });
+    // Alerts live in Prometheus and Alertmanager, not in the store.
+    if (ALERT_KIND_NAMES.includes(kindArg.toLowerCase())) return getAlerts(opts, out);
     const selector = parseSelector(opts.selector ?? '');
     const builtin = BUILTIN_KINDS.find((k) => [k.kind, k.plural, k.singular, ...k.shortNames].some((n) => n.toLowerCase() === kindArg.toLowerCase()));
     await withStore(opts, 'get', async (store) => {

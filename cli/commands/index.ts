@@ -51,7 +51,7 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   },
   get: {
     term: 'get [options] <kind> [names...]',
-    summary: 'list objects of a kind: jobs, tasks, nodes, daemonsets, cronjobs, secrets, services, customresourcedefinitions or a user kind (CRD)',
+    summary: 'list objects of a kind: jobs, tasks, nodes, daemonsets, cronjobs, secrets, services, customresourcedefinitions, a user kind (CRD), or alerts (from Prometheus)',
     load: async () => (await import('./get.ts')).registerGet,
   },
   hollow: {

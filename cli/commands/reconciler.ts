@@ -11,7 +11,9 @@ import { createSource, sourceNameOf, ensureSigningKey, parseListen, type Reconci
 import { Keyring, openSecret } from '../../secrets/index.ts';
 import { runNotifier } from '../../reconciler/notify/index.ts';
 import { runAutoscaler, type AutoscalerStore } from '../../reconciler/autoscale/index.ts';
-import { checkMonitoringFlags, startMonitoring, type ReconcilerMonitoring } from '../reconciler-monitoring.ts';
+import { checkMonitoringFlags, monitoringConfigTargets, startMonitoring, type ReconcilerMonitoring } from '../reconciler-monitoring.ts';
+import { runMonitoringConfig } from '../../reconciler/monitor/index.ts';
+import type { Secret } from '../../api/index.ts';
 import type { LeaderContext } from '../../store/index.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
 import { addGitAuthOptions, gitAuthFromFlags, type GitAuthFlags } from '../git-auth.ts';
@@ -46,6 +48,10 @@ interface ReconcilerOptions extends GitAuthFlags {
   scrape?: string[];
   prometheusUrl?: string;
   autoscaleSync: string;
+  prometheusRules?: string;
+  alertmanagerConfig?: string;
+  alertmanagerUrl?: string;
+  sloMinWindow?: string;
 }
 
 /** readSecret reads a one-line secret from the file a flag names; E_USAGE naming the flag otherwise. */
@@ -95,9 +101,13 @@ export function registerReconciler(program: Command): void {
     .option('--auto-rollback <mode>', `when a rollout fails: ${ROLLBACK_FLAG_VALUES.join(', ')} (revert: on the followed branch unless .gitcell.yaml says otherwise; branch: push the revert to a branch gitcell/revert-<commit> and leave a protected followed branch alone; off)`, 'revert')
     .option('--signing-key <file>', "the cluster's SSH key signing gitcell's revert commits, always in the allowed list (default <state-dir>/git-signing/id_ed25519, generated on first start)")
     .option('--http <host:port>', '/metrics, /healthz and /sd (Prometheus HTTP service discovery of the control plane, agents and task ports named "metrics") here; off when not given')
-    .option('--prometheus-url <url>', 'Prometheus whose HTTP API answers autoscale metrics of type prometheus (gitcell up passes its own)')
+    .option('--prometheus-url <url>', 'Prometheus whose HTTP API answers autoscale metrics of type prometheus, and which is reloaded after --prometheus-rules change (gitcell up passes its own)')
     .option('--autoscale-sync <duration>', 'how often the autoscaler evaluates every autoscaled Job (Kubernetes\' HPA sync period)', process.env.GITCELL_AUTOSCALE_SYNC ?? '15s')
-    .option('--scrape <component=url>', 'another control-plane endpoint /sd lists, e.g. scheduler=http://127.0.0.1:9471 (repeatable)', (v: string, acc: string[] = []) => [...acc, v]))
+    .option('--scrape <component=url>', 'another control-plane endpoint /sd lists, e.g. scheduler=http://127.0.0.1:9471 (repeatable)', (v: string, acc: string[] = []) => [...acc, v])
+    .option('--prometheus-rules <file>', 'while leading, write the SLOs in Git here as Prometheus recording and burn-rate alerting rules')
+    .option('--alertmanager-config <file>', 'while leading, write Alertmanager\'s configuration here from the alert Receivers in Git (mode 0600: it holds their keys)')
+    .option('--alertmanager-url <url>', 'the Alertmanager to reload (POST /-/reload) after its configuration changes')
+    .option('--slo-min-window <seconds>', 'the shortest SLO burn-rate window (default 60; tests: a few scrape intervals)'))
     .action((opts: ReconcilerOptions) => runReconciler(opts));
 }
 
@@ -273,13 +283,16 @@ function leaderJobs(r: Replica, ctx: LeaderContext, d: { store: Parameters<typeo
   const { store, keyring, mon } = d;
   mon.setLeader(true);
   ctx.signal.addEventListener('abort', () => mon.setLeader(false), { once: true });
+  const config = monitoringConfigTargets(opts);
+  const openWithKeyring = (secret: Secret) => openSecret(secret, { privateKeyFor: (id) => keyring.privateKey(id), allowPlaintextSecrets: opts.allowPlaintextSecrets ?? false });
   return Promise.all([
+    ...(config ? [runMonitoringConfig({ store, openSecret: openWithKeyring, ...config, signal: ctx.signal, log }).done] : []),
     runSecretDistributor({ store, keyring, signal: ctx.signal, log, replicas: d.replicas, ...(opts.allowPlaintextSecrets ? { allowPlaintextSecrets: true } : {}) }).done,
     runNotifier({
       store,
       sourceName: opts.name ?? sourceNameOf(source.branch),
       git: { gitdir: source.gitdir, ref: source.trackingRef },
-      openSecret: (secret) => openSecret(secret, { privateKeyFor: (id) => keyring.privateKey(id), allowPlaintextSecrets: opts.allowPlaintextSecrets ?? false }),
+      openSecret: openWithKeyring,
       signal: ctx.signal,
       log,
       onResult: (receiver, res) => mon.onNotification(receiver, res),

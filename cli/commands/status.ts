@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { SOURCE_PREFIX, changedWorkloadKeys, judgeCommit, rollbackEvents, withStatuses, type CommitStatusVerdict, type SyncStatus } from '../../reconciler/index.ts';
 import { addClusterOptions, age, table, withStore, type ClientOptions } from '../client.ts';
 import { addOutputOption, parseOutput, renderValue } from '../output.ts';
+import { monitoringSection } from './alerts.ts';
 
 /** registerStatus adds `gitcell status`: each followed source, its revisions, conditions and recent reconciles. */
 export function registerStatus(program: Command): void {
@@ -28,7 +29,9 @@ export function registerStatus(program: Command): void {
       }
       return { sources, rollouts };
     });
+    const monitoring = await monitoringSection(opts.stateDir);
     if (out.format !== 'table') return void process.stdout.write(renderValue(sources, out));
+    if (monitoring.text) process.stdout.write(`${monitoring.text}\n`);
     if (!sources.length) {
       process.stdout.write('no source has been reconciled yet (is `gitcell reconciler` running?)\n');
       return;

@@ -61,16 +61,19 @@ export function registerValidate(program: Command): void {
       // Paths are shown as the user named DIR, so an editor or terminal can open them.
       const shown = (p: Problem): Problem => ({ ...p, file: dir === '.' ? p.file : join(dir, p.file) });
       const problems = result.problems.map(shown);
+      const warnings = result.warnings.map(shown);
       if (flags.format === 'json') {
         process.stdout.write(`${JSON.stringify({
           valid: problems.length === 0,
           ...(commit ? { commit } : {}),
           files: load.files,
           objects: load.objects.length,
-          problems: problems.map((p) => ({ file: p.file, line: p.line, column: p.column, kind: p.kind ?? null, name: p.name ?? null, path: p.path ?? '', message: p.message, code: p.code, document: p.document ?? null })),
+          problems: problems.map(asJson),
+          warnings: warnings.map(asJson),
         }, null, 2)}\n`);
       } else {
         for (const p of problems) process.stdout.write(`${formatProblem(p)}\n`);
+        for (const w of warnings) process.stderr.write(`warning: ${formatProblem(w)}\n`);
         const at = commit ? ` at ${commit.slice(0, 12)}` : '';
         process.stderr.write(problems.length === 0
           ? `${dir}${at}: ${load.objects.length} objects in ${load.files} files are valid\n`
@@ -78,4 +81,8 @@ export function registerValidate(program: Command): void {
       }
       process.exitCode = problems.length === 0 ? 0 : 1;
     });
+}
+
+function asJson(p: Problem): Record<string, unknown> {
+  return { file: p.file, line: p.line, column: p.column, kind: p.kind ?? null, name: p.name ?? null, path: p.path ?? '', message: p.message, code: p.code, document: p.document ?? null };
 }

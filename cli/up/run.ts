@@ -226,9 +226,10 @@ class UpCluster {
     // reconciler knows how many nodes there are: on a new or rebuilt store, tasks are created once
     // all of them registered (and re-reported what they run).
     add('reconciler', ['reconciler', '--repo', repo, '--state-dir', stateDir, '--identity', componentIdentity(stateDir, 'reconciler'), '--expect-nodes', String(o.nodes),
-      '--http', mon.reconcilerHttp, '--scrape', `scheduler=http://${mon.schedulerHttp}`, '--prometheus-url', mon.prometheusUrl, ...common]);
+      '--http', mon.reconcilerHttp, '--scrape', `scheduler=http://${mon.schedulerHttp}`, '--prometheus-url', mon.prometheusUrl, ...mon.reconcilerFlags, ...common]);
     add('scheduler', ['scheduler', '--state-dir', stateDir, '--identity', componentIdentity(stateDir, 'scheduler'), '--http', mon.schedulerHttp, ...common]);
     if (mon.prometheus) add('prometheus', mon.prometheus.args, 20_000, mon.prometheus.command);
+    if (mon.alertmanager) add('alertmanager', mon.alertmanager.args, 20_000, mon.alertmanager.command);
     // The dashboard reads as the viewer (an external cluster: with the credentials given).
     const viewerCreds = o.nats ? controlCreds : this.ids.viewerSeedFile;
     add('dashboard', ['dashboard', '--nats', natsUrl, ...(viewerCreds ? ['--creds', viewerCreds] : []), '--prefix', o.prefix, '--listen', this.dashboardListen!,
@@ -252,6 +253,7 @@ class UpCluster {
       `  NATS         ${natsUrl}${controlCreds ? `   (credentials ${controlCreds})` : ''}${caFile ? `   (TLS, CA ${caFile})` : ''}   (replicas ${this.replicas})`,
       `  state        ${stateDir}   (logs in ${join(stateDir, 'logs')})`,
       ...(this.monitoring ? [`  prometheus   ${this.monitoring.prometheusUrl}   (targets from ${this.monitoring.sdUrl})`] : []),
+      ...(this.monitoring?.alertmanager ? [`  alertmanager ${this.monitoring.alertmanager.url}   (alerts: npx gitcell get alerts ${find})`] : []),
       ...(this.dashboardListen ? [`  dashboard    http://${this.dashboardListen}/`] : []),
       `  try          npx gitcell get tasks ${find}`,
       `               npx gitcell status ${find}`,

@@ -18,6 +18,10 @@ export interface PrometheusConfigOptions {
   /** how often Prometheus asks /sd again (the targets' refresh) */
   sdRefreshSeconds?: number;
   ruleFiles?: string[];
+  /** Alertmanagers (host:port) the alerts go to */
+  alertmanagers?: string[];
+  /** how often rules are evaluated (default: the scrape interval) */
+  evaluationIntervalSeconds?: number;
 }
 
 /**
@@ -36,8 +40,9 @@ const AGENT_TASK_RELABEL = ['job', 'node'].flatMap((label) => [
 export function prometheusConfig(o: PrometheusConfigOptions): string {
   const interval = `${o.scrapeIntervalSeconds ?? 10}s`;
   return dump({
-    global: { scrape_interval: interval, evaluation_interval: interval },
+    global: { scrape_interval: interval, evaluation_interval: o.evaluationIntervalSeconds ? `${o.evaluationIntervalSeconds}s` : interval },
     ...(o.ruleFiles?.length ? { rule_files: o.ruleFiles } : {}),
+    ...(o.alertmanagers?.length ? { alerting: { alertmanagers: [{ static_configs: [{ targets: o.alertmanagers }] }] } } : {}),
     scrape_configs: [
       {
         // Targets carry their own `job` label (the gitcell job, or gitcell-<component>): it wins over this name.

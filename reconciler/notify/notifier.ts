@@ -9,7 +9,7 @@
  *   changed since last sent? ─► buildRequest ─► Delivery queue (retry, timeout, bounded)
  */
 import { DEFAULT_NAMESPACE, receiverSecretKey, type Receiver, type Secret } from '../../api/index.ts';
-import { errorMessage, type Logger } from '../../lib/index.ts';
+import { PassRunner, errorMessage, type Logger } from '../../lib/index.ts';
 import { OBJECT_PREFIX, sourceStatusKey, type ReconcilerStore, type SyncStatus } from '../apply/index.ts';
 import type { WatchEvent } from '../../store/index.ts';
 import { findRevertOf } from '../service/rollback.ts';
@@ -56,30 +56,20 @@ export function runNotifier(o: NotifierOptions): Notifier {
   const settled = new Set<string>();
   const changedCache = new Map<string, ChangedWorkload[]>();
   let dirtyReceivers = true;
-  let running: Promise<void> | undefined;
-  let again = false;
-
+  const runner = new PassRunner({ signal: o.signal, pass: async () => {
+    try {
+      if (dirtyReceivers) {
+        dirtyReceivers = false;
+        await loadReceivers(o, targets);
+      }
+      await evaluate(o, targets, { open, settled }, changedCache);
+    } catch (err) {
+      if (!o.signal.aborted) o.log.warn({ err: errorMessage(err) }, 'notifier: evaluation failed; next change retries');
+    }
+  } });
   const trigger = (receivers = false): void => {
     dirtyReceivers ||= receivers;
-    if (running) {
-      again = true;
-      return;
-    }
-    running = (async () => {
-      do {
-        again = false;
-        try {
-          if (dirtyReceivers) {
-            dirtyReceivers = false;
-            await loadReceivers(o, targets);
-          }
-          await evaluate(o, targets, { open, settled }, changedCache);
-        } catch (err) {
-          if (!o.signal.aborted) o.log.warn({ err: errorMessage(err) }, 'notifier: evaluation failed; next change retries');
-        }
-      } while (again && !o.signal.aborted);
-      running = undefined;
-    })();
+    runner.request();
   };
 
   const follow = async (watch: AsyncIterable<WatchEvent<unknown>>, receivers: boolean, relevant: (key: string) => boolean = () => true): Promise<void> => {
@@ -91,7 +81,7 @@ export function runNotifier(o: NotifierOptions): Notifier {
     follow(o.store.desired.watch({ prefix: 'Receiver', signal: o.signal }), true),
     follow(o.store.desired.watch({ prefix: 'Secret', signal: o.signal }), true),
   ]).then(async () => {
-    await running;
+    await runner.stop();
     await Promise.all([...targets.values()].map((t) => t.delivery.close()));
   });
   return { done };

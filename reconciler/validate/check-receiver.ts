@@ -17,6 +17,7 @@ export function checkReceiver(obj: Record<string, unknown>, report: Report): voi
   if (!recordAt(spec, 'secretRef')) {
     missing('secretRef', type === 'webhook' ? 'a sealed Secret holding the HMAC-SHA256 key the receiver verifies' : `a sealed Secret holding the ${type} token`);
   }
+  if (spec.alerts === true && type !== 'webhook') report(['spec', 'alerts'], ValidationCode.conflict, `alerts are delivered to webhooks only (Alertmanager posts its own JSON), not as ${type} commit statuses`);
   if (type === 'webhook') {
     if (stringAt(spec, 'repository') !== undefined) report(['spec', 'repository'], ValidationCode.conflict, 'repository applies to forge receivers (github, gitlab, gitea), not to a webhook');
     return;

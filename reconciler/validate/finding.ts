@@ -31,6 +31,7 @@ export const ValidationCode = {
   apiVersion: ErrorCodes.ApiVersion,
   tooManyProblems: ErrorCodes.TooManyProblems,
   addressClaimed: ErrorCodes.AddressClaimed,
+  sloNoData: ErrorCodes.SloNoData,
 } as const;
 
 /** isRecord tells a plain mapping from everything else (arrays, null, scalars). */

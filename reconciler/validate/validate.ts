@@ -7,6 +7,7 @@ import type { FieldPath, LoadResult, LoadedObject, ManifestSource, Problem } fro
 import { checkCronJob, checkDaemonSet, checkJob, checkSecret } from './check-kinds.ts';
 import { checkService, claimServiceAddresses, type ClaimIndex } from './check-service.ts';
 import { checkReceiver } from './check-receiver.ts';
+import { checkSlo, sloWarnings } from './check-slo.ts';
 import { ValidationCode, recordAt, stringAt, type Report } from './finding.ts';
 import { closest, compareProblems, formatFieldPath, quote } from './format.ts';
 import { checkSecretRefs, indexSecret, type SecretIndex } from './references.ts';
@@ -28,10 +29,12 @@ export interface ValidObject {
   source: ManifestSource;
 }
 
-/** ValidationResult lists every problem (sorted by file, line, column) and the objects without any. */
+/** ValidationResult lists every problem (sorted by file, line, column), the objects without any, and warnings (which fail nothing). */
 export interface ValidationResult {
   problems: Problem[];
   valid: ValidObject[];
+  /** what is applied but will not work as meant (an SLO nothing reports) */
+  warnings: Problem[];
 }
 
 const resolveBuiltinRef: RefResolver = (ref) => {
@@ -118,7 +121,7 @@ export function validateManifests(load: Pick<LoadResult, 'objects' | 'problems' 
   }
   problems.sort(compareProblems);
   const valid = load.objects.filter((o) => !failed.has(o)).map((o) => ({ object: o.object as unknown as AnyObject, source: o.source }));
-  return { problems, valid };
+  return { problems, valid, warnings: warningsOf(load, valid) };
 }
 
 /** BUILTIN_CHECKS are the semantic checks of each built-in kind, past its schema. */
@@ -129,12 +132,26 @@ const BUILTIN_CHECKS: Record<BuiltinKind, (obj: Record<string, unknown>, options
   Secret: (obj, o, report) => checkSecret(obj, { allowPlaintextSecrets: o.allowPlaintextSecrets === true }, report),
   Service: (obj, _o, report) => checkService(obj, report),
   Receiver: (obj, _o, report) => checkReceiver(obj, report),
+  SLO: (obj, _o, report) => checkSlo(obj, report),
   CustomResourceDefinition: () => {}, // checked while building the user kinds
 };
 
 function checkBuiltin(kind: BuiltinKind, obj: Record<string, unknown>, options: ValidateOptions, secrets: SecretIndex, report: Report): void {
   BUILTIN_CHECKS[kind](obj, options, report);
   checkSecretRefs(kind, obj, secrets, report);
+}
+
+/** warningsOf lists the warnings about the valid objects (sloWarnings), located like problems. */
+function warningsOf(load: Pick<LoadResult, 'locate'>, valid: readonly ValidObject[]): Problem[] {
+  const warnings: Problem[] = [];
+  sloWarnings(valid.map(({ object, source }) => ({
+    object: object as unknown as Record<string, unknown>,
+    warn: (path, code, message) => {
+      const at = load.locate(source, path);
+      warnings.push({ code, message, file: at.file, line: at.line, column: at.column, document: source.document, path: formatFieldPath(path), kind: object.kind, name: object.metadata.name });
+    },
+  })));
+  return warnings.sort(compareProblems);
 }
 
 function checkUserObject(user: UserKind, obj: Record<string, unknown>, report: Report): void {

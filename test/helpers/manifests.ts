@@ -1,6 +1,6 @@
 // Typed manifest fixtures. Because they are typed with api/ types AND validated against crds/
 // schemas (test/unit/crds/schema-drift.test.ts), they also pin the two together.
-import type { CronJob, CustomObject, CustomResourceDefinition, DaemonSet, Job, Receiver, Secret, Service } from '../../api/index.ts';
+import type { CronJob, CustomObject, CustomResourceDefinition, DaemonSet, Job, Receiver, SLO, Secret, Service } from '../../api/index.ts';
 
 /** fullJob uses every field of a service Job at least once. */
 export function fullJob(): Job {
@@ -181,7 +181,26 @@ export function fullReceiver(): Receiver {
       context: 'gitcell/production',
       commitUrl: 'https://github.example.com/platform/cluster/commit/{sha}',
       timeoutSeconds: 5,
+      alerts: false,
     },
+  };
+}
+
+/** fullSLO uses every field of an SLO: 99.5 % of requests are not errors over 28 days. */
+export function fullSLO(): SLO {
+  return {
+    apiVersion: 'gitcell.io/v1',
+    kind: 'SLO',
+    metadata: { name: 'web-errors', namespace: 'default' },
+    spec: { job: 'web', objective: 99.5, window: '28d', indicator: { ratio: { errors: 'http_requests_total{code=~"5.."}', total: 'http_requests_total' } }, labels: { team: 'web' } },
+  };
+}
+
+/** latencySLO: 99 % of requests faster than 300 ms (a histogram), and the readiness indicator's shape in readinessSLO. */
+export function latencySLO(): SLO {
+  return {
+    apiVersion: 'gitcell.io/v1', kind: 'SLO', metadata: { name: 'web-latency' },
+    spec: { job: 'web', objective: 99, indicator: { latency: { histogram: 'http_request_duration_seconds', threshold: 0.3 } } },
   };
 }
 

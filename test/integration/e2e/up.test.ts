@@ -157,6 +157,21 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
       return ['gitcell-agent/node-1', 'gitcell-agent/node-2', 'gitcell-reconciler', 'gitcell-scheduler'].every((j) => up.includes(j)) ? up : undefined;
     }, 120_000);
     assert.ok(jobs.includes('gitcell-reconciler'));
+    // Every task's series from its agent, under the task's own job (issue 15).
+    const ready = await waitFor('gitcell_task_ready of web\'s three tasks', async () => {
+      const res = await fetch(`${url}/api/v1/query?query=${encodeURIComponent('gitcell_task_ready{namespace="default",job="web"}')}`).catch(() => undefined);
+      const result = res?.ok ? ((await res.json()) as { data: { result: { metric: Record<string, string> }[] } }).data.result : [];
+      return result.length === 3 ? result : undefined;
+    }, 120_000);
+    assert.ok(ready.every((r) => /^node-[12]$/.test(r.metric.node ?? '') && r.metric.task?.startsWith('default.web')), JSON.stringify(ready));
+    // Alertmanager, started by up, is where Prometheus sends alerts.
+    const am = /^ {2}alertmanager (http:\/\/127\.0\.0\.1:\d+)/m.exec(output)?.[1];
+    assert.ok(am, `up prints where Alertmanager is:\n${output}`);
+    await waitFor('Prometheus knows its Alertmanager', async () => {
+      const res = await fetch(`${url}/api/v1/alertmanagers`).catch(() => undefined);
+      const active = res?.ok ? ((await res.json()) as { data: { activeAlertmanagers: { url: string }[] } }).data.activeAlertmanagers : [];
+      return active.some((a) => a.url.startsWith(am));
+    }, 60_000);
   });
 
   await t.test('a rolling update of web by a commit, then git revert: back to the old template', async () => {

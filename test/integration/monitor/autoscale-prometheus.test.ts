@@ -10,7 +10,7 @@ import { serveMonitoring } from '../../../lib/index.ts';
 import { decideAutoscale, queryPerTask, valueSamples } from '../../../reconciler/autoscale/index.ts';
 import { freePort } from '../../helpers/nats.ts';
 import { waitFor } from '../../helpers/wait.ts';
-import { startPrometheus } from '../../helpers/prometheus.ts';
+import { startPrometheus } from '../../helpers/monitoring.ts';
 
 test('queryPerTask reads one value per task from the real Prometheus, and its errors say why', async (t) => {
   const registry = new Registry();
@@ -21,7 +21,8 @@ test('queryPerTask reads one value per task from the real Prometheus, and its er
   const exporter = await serveMonitoring({ registry, health: () => undefined, host: '127.0.0.1', port: 0 });
   t.after(() => exporter.close());
 
-  const prom = await startPrometheus(t, dump({ global: { scrape_interval: '1s' }, scrape_configs: [{ job_name: 'app', honor_labels: true, static_configs: [{ targets: [new URL(exporter.url).host] }] }] }));
+  const prom = await startPrometheus(dump({ global: { scrape_interval: '1s' }, scrape_configs: [{ job_name: 'app', honor_labels: true, static_configs: [{ targets: [new URL(exporter.url).host] }] }] }));
+  t.after(() => prom.stop());
   const url = prom.url;
 
   const values = await waitFor('both tasks queryable', async () => {

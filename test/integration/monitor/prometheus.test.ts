@@ -4,19 +4,15 @@
 // without such a port, or not running, is not a target.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { AgentMetrics, registerTaskSeries, type LocalTask } from '../../../agent/index.ts';
 import type { NodeRecord, TaskSpec, TaskStatus } from '../../../api/index.ts';
 import { serveMonitoring, silentLogger } from '../../../lib/index.ts';
-import { ReconcilerMetrics, SD_PATH, hostPortOf, prometheusArgs, prometheusConfig, requirePrometheus, startReconcilerMonitoring } from '../../../reconciler/index.ts';
+import { ReconcilerMetrics, SD_PATH, hostPortOf, startReconcilerMonitoring } from '../../../reconciler/index.ts';
 import { nodeRecord } from '../reconciler/sim.ts';
-import { freePort } from '../../helpers/nats.ts';
 import { openTestStore } from '../../helpers/store.ts';
 import { waitFor } from '../../helpers/wait.ts';
+import { startPrometheus } from '../../helpers/monitoring.ts';
 
 /** exporter serves a registry with one counter on a free 127.0.0.1 port (a task's own /metrics, or the agent's registry). */
 async function exporter(t: TestContext, name: string, registry = new Registry()) {
@@ -38,7 +34,6 @@ const running = (taskId: string, state: TaskStatus['state'] = 'running'): TaskSt
 interface PromTarget { labels: Record<string, string>; health: string; lastError: string; scrapeUrl: string }
 
 test('Prometheus scrapes what the reconciler discovers: itself, agents and task metrics ports, labelled', async (t) => {
-  const bin = requirePrometheus();
   const { store } = await openTestStore(t, { tag: 'm' });
   // The agent's real registry with its per-task series for one running task (task-metrics.ts).
   const agentMetrics = new AgentMetrics('n1', false);
@@ -66,19 +61,10 @@ test('Prometheus scrapes what the reconciler discovers: itself, agents and task 
   });
   t.after(() => mon.close());
 
-  const dir = mkdtempSync(join(tmpdir(), 'gitcell-prom-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const configFile = join(dir, 'prometheus.yml');
-  writeFileSync(configFile, prometheusConfig({ sdUrl: `${mon.url}${SD_PATH}`, scrapeIntervalSeconds: 1, sdRefreshSeconds: 1 }));
-  const listen = `127.0.0.1:${await freePort()}`;
-  const prom = spawn(bin, prometheusArgs({ configFile, dir, listen }), { stdio: ['ignore', 'ignore', 'pipe'] });
-  let promLog = '';
-  prom.stderr.on('data', (c: Buffer) => (promLog = (promLog + c.toString()).slice(-4000)));
-  const exited = new Promise<void>((r) => prom.once('exit', () => r()));
-  t.after(async () => {
-    prom.kill('SIGTERM');
-    await exited;
-  });
+  const prom = await startPrometheus({ sdUrl: `${mon.url}${SD_PATH}`, scrapeIntervalSeconds: 1, sdRefreshSeconds: 1 });
+  t.after(() => prom.stop());
+  const listen = new URL(prom.url).host;
+  const promLog = prom.log;
 
   const targets = async (): Promise<PromTarget[]> => {
     const res = await fetch(`http://${listen}/api/v1/targets?state=active`).catch(() => undefined);
@@ -89,7 +75,7 @@ test('Prometheus scrapes what the reconciler discovers: itself, agents and task 
     const ts = await targets();
     return ts.length === 3 && ts.every((x) => x.health === 'up') ? ts : undefined;
   }, 60_000).catch(async (err: Error) => {
-    throw new Error(`${err.message}: ${JSON.stringify(await targets())}\n${promLog}`);
+    throw new Error(`${err.message}: ${JSON.stringify(await targets())}\n${promLog()}`);
   });
   const byJob = new Map(all.map((x) => [x.labels.job!, x]));
   assert.deepEqual([...byJob.keys()].sort(), ['gitcell-agent', 'gitcell-reconciler', 'web']);

@@ -19,6 +19,8 @@ export interface SimOptions {
   startMs?: number;
   /** finish makes a task of this image end as this status instead (a batch task that succeeded, a start that failed). */
   finish?: (image: string) => Partial<TaskStatus> | undefined;
+  /** the IP every task reports (a test serving the tasks' metrics on 127.0.0.1) */
+  ip?: string;
 }
 
 /** Sim is a running simulated scheduler + agents. */
@@ -66,7 +68,7 @@ export async function startSim(store: Store, opts: SimOptions): Promise<Sim> {
   const run = async (spec: TaskSpec) => {
     const node = spec.nodeName ?? opts.nodes[rr++ % opts.nodes.length]!;
     await store.bindings.put(spec.id, { taskId: spec.id, node, boundAt: new Date().toISOString(), schedulerTerm: 1 });
-    const base = { taskId: spec.id, node, templateHash: spec.templateHash, restarts: 0, updatedAt: new Date().toISOString() };
+    const base = { taskId: spec.id, node, templateHash: spec.templateHash, restarts: 0, updatedAt: new Date().toISOString(), ...(opts.ip ? { ip: opts.ip } : {}) };
     await store.status.put(statusKey(node, spec.id), { ...base, state: 'running', ready: false, startedAt: base.updatedAt });
     later(opts.startMs ?? 30, async () => {
       if (!known.has(spec.id)) return;

@@ -45,7 +45,7 @@ test('gitcell validate sample-repo exits 0', async () => {
   const r = await gitcell(['validate', 'sample-repo']);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.equal(r.stdout, '');
-  assert.match(r.stderr, /sample-repo: 8 objects in 8 files are valid/);
+  assert.match(r.stderr, /sample-repo: 9 objects in 9 files are valid/);
 });
 
 test('bad manifests: exit 1, one FILE:LINE:COL: KIND/NAME: FIELD.PATH: message line per problem', async () => {
@@ -58,6 +58,7 @@ test('bad manifests: exit 1, one FILE:LINE:COL: KIND/NAME: FIELD.PATH: message l
   assert.ok(lines.includes('test/fixtures/bad/quantities.yaml:27:16: Job/limits-below: spec.template.resources.limits.cpu: cpu limit 250m is below the request 500m'), lines.join('\n'));
   assert.ok(lines.some((l) => l.startsWith('test/fixtures/bad/yaml-syntax.yaml:9:1: -: -: YAML: ')));
   assert.match(r.stderr, /problems in \d+ objects \(\d+ files\)/);
+  assert.match(r.stderr, /^warning: test\/fixtures\/bad\/slo\.yaml:24:3: SLO\/missing-job: spec\.job: Job "gone" is not in namespace "default"/m, 'warnings on stderr, located');
 });
 
 test('--format json gives the same fields', async () => {
@@ -71,7 +72,9 @@ test('--format json gives the same fields', async () => {
     message: 'memory limit 128Mi is below the request 256Mi', code: 'E_LIMIT_BELOW_REQUEST', document: 1,
   });
   const ok = JSON.parse((await gitcell(['validate', 'sample-repo', '--format', 'json'])).stdout) as { valid: boolean; objects: number };
-  assert.deepEqual([ok.valid, ok.objects], [true, 8]);
+  assert.deepEqual([ok.valid, ok.objects], [true, 9]);
+  const w = (out as unknown as { warnings: Array<Record<string, unknown>> }).warnings.find((x) => x.code === 'E_SLO_NO_DATA' && x.path === 'spec.job');
+  assert.equal(w?.file, 'test/fixtures/bad/slo.yaml', 'warnings listed apart, with file and line');
 });
 
 test('usage errors exit 2 without a stack trace', async () => {

@@ -79,8 +79,13 @@ const table: Array<[api.BuiltinKind, string, Record<string, true>]> = [
   ['Service', 'spec', { selector: true, type: true, clusterIP: true, ports: true } satisfies Keys<api.ServiceSpec>],
   ['Service', 'spec.ports[]', { name: true, protocol: true, port: true, targetPort: true, nodePort: true } satisfies Keys<api.ServicePortSpec>],
   ['Receiver', '', envelope],
-  ['Receiver', 'spec', { type: true, address: true, repository: true, secretRef: true, context: true, commitUrl: true, timeoutSeconds: true } satisfies Keys<api.ReceiverSpec>],
+  ['Receiver', 'spec', { type: true, address: true, repository: true, secretRef: true, context: true, commitUrl: true, timeoutSeconds: true, alerts: true } satisfies Keys<api.ReceiverSpec>],
   ['Receiver', 'spec.secretRef', { name: true, key: true } satisfies Keys<api.ReceiverSecretRef>],
+  ['SLO', '', envelope],
+  ['SLO', 'spec', { job: true, objective: true, window: true, indicator: true, labels: true } satisfies Keys<api.SloSpec>],
+  ['SLO', 'spec.indicator', { readiness: true, ratio: true, latency: true } satisfies Keys<api.SloIndicator>],
+  ['SLO', 'spec.indicator.ratio', { errors: true, total: true } satisfies Keys<api.SloRatio>],
+  ['SLO', 'spec.indicator.latency', { histogram: true, threshold: true } satisfies Keys<api.SloLatency>],
   ['CustomResourceDefinition', '', envelope],
   ['CustomResourceDefinition', 'spec', { group: true, names: true, versions: true } satisfies Keys<api.CustomResourceDefinitionSpec>],
   ['CustomResourceDefinition', 'spec.names', { kind: true, plural: true, singular: true, shortNames: true } satisfies Keys<api.CRDNames>],
@@ -138,7 +143,7 @@ function isSharedWithJob(kind: api.BuiltinKind, path: string): boolean {
 
 test('typed fixtures that use every field pass the schemas', () => {
   const v = builtinValidators().builtin;
-  for (const obj of [fx.fullJob(), fx.batchJob(), fx.fullDaemonSet(), fx.fullCronJob(), fx.sealedSecret(), fx.plaintextSecret(), fx.fullService(), fx.fullReceiver(), fx.fullCRD()]) {
+  for (const obj of [fx.fullJob(), fx.batchJob(), fx.fullDaemonSet(), fx.fullCronJob(), fx.sealedSecret(), fx.plaintextSecret(), fx.fullService(), fx.fullReceiver(), fx.fullSLO(), fx.latencySLO(), fx.fullCRD()]) {
     const ok = v[obj.kind](obj);
     assert.ok(ok, `${obj.kind}/${obj.metadata.name}: ${JSON.stringify(v[obj.kind].errors)}`);
   }
