@@ -19,3 +19,4 @@ export { heldAfterRebuild, releaseHeld, keepCompleted, COMPLETED_RETENTION_MS, D
 export { MemoryRuntime, MemoryNetwork, type MemoryBehaviour, type MemoryRuntimeOptions, type MemoryNetworkOptions } from './memory-runtime.ts';
 export { SharedFeed, type SharedFeedSources, type FeedAttachment } from './shared-feed.ts';
 export { NodeServices, createNodeServices, nodeTableName, lbServices, dnsEntries, taskDns, SERVICES_READY, type NodeServicesOptions, type NodeServicesSetup } from './services.ts';
+export { claimTable, releaseTable, sweepStaleTables, TABLE_OWNERS_DIR, type SweepOptions } from './services-owners.ts';

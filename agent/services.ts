@@ -18,6 +18,7 @@ import { Backoff, errorMessage, formatIpv4, parseIpv4Cidr, type Logger } from '.
 import { Informer, type InformerSource } from '../store/index.ts';
 import { CLUSTER_DOMAIN, Dnsmasq, NftApplier, renderHosts, serviceDnsName, type DnsEntry, type LbConfig, type LbService } from '../runtime/index.ts';
 import type { ServicesPort, TaskDns } from './port.ts';
+import { claimTable, releaseTable, sweepStaleTables } from './services-owners.ts';
 
 /** SERVICES_READY is the node condition type NodeServices reports. */
 export const SERVICES_READY = 'ServicesReady';
@@ -39,6 +40,10 @@ export interface NodeServicesOptions {
   onProgrammed?: (records: readonly ServiceRecord[]) => void;
   /** how long a stopping task waits to leave the endpoints here before its SIGTERM (default 2 s) */
   drainTimeoutMs?: number;
+  /** run first at start (record this table's owner, sweep those of agents gone for good); a failure is only logged */
+  prepare?: () => Promise<void>;
+  /** told once the table was removed for good (stop with removeTable) */
+  released?: () => void;
 }
 
 /** lbServices turns records into what nft programs: VIP or NodePort services with their endpoints, pure. */
@@ -97,6 +102,7 @@ export class NodeServices implements ServicesPort {
    * not fatal to the agent: the node runs tasks and reports ServicesReady False with the reason.
    */
   async start(): Promise<void> {
+    await this.o.prepare?.().catch((err: unknown) => this.o.log.warn({ err: errorMessage(err) }, 'agent: preparing the services table failed'));
     try {
       await this.o.nft.check();
       await this.o.dns?.start(renderHosts([]));
@@ -153,8 +159,10 @@ export class NodeServices implements ServicesPort {
     for (const w of this.waiters) w();
     await this.informer?.done;
     await this.o.dns?.stop();
-    if (opts.removeTable) await this.o.nft.remove();
-    else this.o.nft.close();
+    if (opts.removeTable) {
+      await this.o.nft.remove();
+      this.o.released?.();
+    } else this.o.nft.close();
   }
 
   /** dnsExited is told that dnsmasq ended on its own: the node is not ready for services until it runs again. */
@@ -261,6 +269,11 @@ export function createNodeServices(s: NodeServicesSetup): NodeServices {
   services = new NodeServices({
     services: s.services, nft: new NftApplier({ table }), dns, dnsAddress: gateway,
     lb: { local: { subnet: s.subnet, bridge: s.bridge } }, log: s.log,
+    prepare: async () => {
+      claimTable(table, s.stateDir);
+      await sweepStaleTables({ own: table, dnsRunDir: DNS_RUN_DIR, log: s.log });
+    },
+    released: () => releaseTable(table),
   });
   return services;
 }

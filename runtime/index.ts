@@ -57,6 +57,7 @@ export { listNetns, netnsPath, execInNetns } from './network/index.ts';
 // Services on a node: nftables load balancing and the node's DNS (runtime/services).
 export {
   NftApplier,
+  listNftTables,
   Dnsmasq,
   renderHosts,
   serviceDnsName,

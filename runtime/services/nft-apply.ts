@@ -30,6 +30,14 @@ export function nftBinary(): string {
   return ['/usr/sbin/nft', '/sbin/nft', '/usr/bin/nft'].find((p) => existsSync(p)) ?? 'nft';
 }
 
+/** listNftTables names the `ip` family tables in `netns` (default the caller's). Throws E_NFT_MISSING when nft cannot list them. */
+export async function listNftTables(netns?: string, timeoutMs = 10_000): Promise<string[]> {
+  const argv = netns ? ['ip', 'netns', 'exec', netns, nftBinary()] : [nftBinary()];
+  const r = await runCommand(argv[0]!, [...argv.slice(1), 'list', 'tables'], { timeoutMs });
+  if (r.code !== 0) throw new NetworkError(ErrorCodes.NftMissing, `nft list tables: ${r.stderr.trim()}`, {});
+  return r.stdout.split('\n').flatMap((l) => /^table ip (\S+)$/.exec(l.trim())?.slice(1) ?? []);
+}
+
 /**
  * NftApplier programs one nft table. The first apply (and the first after a failure) replaces the
  * whole table atomically; later ones send only the delta. nft applies a script as one transaction,
