@@ -39,6 +39,12 @@ const slo: SLO = {
   spec: { job: 'web', objective: 99, window: '1h', indicator: { latency: { histogram: 'http_request_duration_seconds', threshold: 0.3 } }, labels: { team: 'web' } },
 };
 
+// An SLO on a metric no task exports: it says "no data" rather than firing or staying silent.
+const ghost: SLO = {
+  apiVersion: 'gitcell.io/v1', kind: 'SLO', metadata: { name: 'web-errors', namespace: 'default' },
+  spec: { job: 'web', objective: 99.9, window: '1h', indicator: { ratio: { errors: 'http_requests_total{code="500"}', total: 'http_requests_total' } } },
+};
+
 interface AmWebhook { status: string; alerts: { status: string; labels: Record<string, string> }[] }
 
 /** hook is the webhook receiver: it records Alertmanager's posts that carry the key. */
@@ -108,7 +114,7 @@ test('an SLO in Git: a slow commit fires the burn-rate alert at a webhook, the r
   });
   const rec = dump({ apiVersion: 'gitcell.io/v1', kind: 'Receiver', metadata: { name: 'oncall' }, spec: { type: 'webhook', address: receiver.url, secretRef: { name: 'hook' }, alerts: true } });
   const { url, work } = await makeRemoteRepo(t);
-  work.commit({ 'apps/web.yaml': job(port, '0.05'), 'monitoring/slo.yaml': dump(slo), 'monitoring/oncall.yaml': rec, 'monitoring/hook.yaml': secret }, 'web with its SLO');
+  work.commit({ 'apps/web.yaml': job(port, '0.05'), 'monitoring/slo.yaml': `${dump(slo)}---\n${dump(ghost)}`, 'monitoring/oncall.yaml': rec, 'monitoring/hook.yaml': secret }, 'web with its SLO');
   await work.gitAsync('push', '--quiet', 'origin', 'main');
   const source = createSource({ repo: url, stateDir, pollIntervalMs: 300 }, log);
   const sim = await startSim(store, { nodes: ['n1'], ip: '127.0.0.1' });
@@ -135,7 +141,10 @@ test('an SLO in Git: a slow commit fires the burn-rate alert at a webhook, the r
   await waitFor('rules loaded and the SLO evaluated from the task\'s histogram', async () => (await query('gitcell_slo:error_ratio{slo="web-latency",window="5s"}')).length > 0, 180_000)
     .catch((err: Error) => { throw new Error(`${err.message}: ${context()}`); });
   assert.equal((statSync(am.file).mode & 0o777).toString(8), '600', 'Alertmanager\'s file holds the key: owner only');
-  assert.deepEqual((await promAlerts()).filter((a) => a.state === 'firing'), [], 'fast: nothing fires');
+  assert.deepEqual((await promAlerts()).filter((a) => a.state === 'firing' && a.name !== 'SLONoData'), [], 'fast: nothing fires');
+  await waitFor('the SLO on a metric nobody exports says "no data"', async () => (await promAlerts()).some((a) => a.name === 'SLONoData' && a.labels.slo === 'web-errors' && a.state === 'firing'), 180_000)
+    .catch((err: Error) => { throw new Error(`${err.message}: ${context()}`); });
+  assert.ok(!(await promAlerts()).some((a) => a.labels.slo === 'web-errors' && a.name.startsWith('SLOBurnRate')), 'no data is not a burn');
 
   const slow = work.commit({ 'apps/web.yaml': job(port, '2') }, 'web: slow');
   await work.gitAsync('push', '--quiet', 'origin', 'main');
