@@ -6,6 +6,7 @@
  *      within 2 s of the store recording it;
  *   3. a broken commit (an image tag that does not exist): the job page shows the rollout failing,
  *      then gitcell's revert commit rolling back, in its history too;
+ *   3b. deep links: a node, the events filtered by object, a commit with its plan;
  *   4. a Job too big for any node: the pending page shows its per-filter reasons;
  *   5. a malformed store record shows as such; the dashboard killed: a banner, then it reconnects.
  * Screenshots of each page go to SCREENSHOT_DIR. Chromium, its profile and `up` are removed after.
@@ -159,6 +160,24 @@ test('dashboard in Chromium: overview, live rollout, failed rollout and revert, 
     assert.match(row, new RegExp(`reverts ${broken.slice(0, 12)}`));
     assert.equal((await shownRollouts(page)).reloaded, false);
     await screenshot(page, 'job-reverted');
+    // Monitoring is configured (up's Prometheus); the charts themselves are not checked: see dashboard/README.md.
+    await page.waitForSelector('[data-metrics="configured"]', { timeout: 60_000 }).catch(fail);
+  });
+
+  await t.test('deep links: a node, the events filtered by object, a commit with its plan', async () => {
+    await open('/nodes/node-2');
+    await page.waitForSelector('[data-page="node"] tr[data-key]', { timeout: 30_000 });
+    await screenshot(page, 'node');
+    await open('/events?kind=Job&name=web');
+    await page.waitForSelector('[data-page="events"] tr[data-key]', { timeout: 30_000 });
+    const kinds = await page.$$eval('[data-page="events"] tr[data-key] td:nth-child(4)', (els) => els.map((e) => e.textContent ?? ''));
+    assert.ok(kinds.length > 0 && kinds.every((k) => k.startsWith('Job/default/web')), kinds.join(', '));
+    await screenshot(page, 'events');
+    const head = git(repo, 'rev-parse', 'HEAD');
+    await open(`/commits/${head}`);
+    await page.waitForSelector(`[data-page="commit"][data-commit="${head}"] [data-plan]`, { timeout: 60_000 }).catch(fail);
+    assert.match(await page.$eval('[data-plan]', (e) => e.textContent ?? ''), /\S/);
+    await screenshot(page, 'commit');
   });
 
   await t.test('pending: a Job too big for any node shows its per-filter reasons', async () => {
