@@ -15,7 +15,7 @@ import { gzipSync } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { ContainerManager, ImageStore, buildBusyboxRootfs, exportOciLayout, importRootfs, removeCgroup } from '../runtime/index.ts';
 import { MediaTypes } from '../runtime/image/index.ts';
-import { Runc, buildSpec } from '../runtime/container/index.ts';
+import { Runc, buildSpec, containerRlimits } from '../runtime/container/index.ts';
 import { Snapshotter } from '../runtime/snapshot/index.ts';
 
 const args = process.argv.slice(2);
@@ -65,7 +65,9 @@ try {
   fs.mkdirSync(bundle);
   fs.cpSync(rfs, join(bundle, 'rootfs'), { recursive: true, verbatimSymlinks: true });
   fs.mkdirSync(join(bundle, 'rootfs', 'dev'), { recursive: true });
-  const spec = buildSpec({ rootfs: join(bundle, 'rootfs'), args: ['sleep', '1000'], env: ['PATH=/bin'], cwd: '/', uid: 0, gid: 0, hostname: 'bare', cgroupsPath: `/${cgroupParent}/bare` });
+  // The rlimits the manager gives its containers (within this process's own hard limits): the
+  // default NOFILE hard limit is above what a non-privileged session may set, and runc fails then.
+  const spec = buildSpec({ rootfs: join(bundle, 'rootfs'), args: ['sleep', '1000'], env: ['PATH=/bin'], cwd: '/', uid: 0, gid: 0, hostname: 'bare', cgroupsPath: `/${cgroupParent}/bare`, rlimits: containerRlimits() });
   fs.writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
 
   // warm-up: snapshots unpacked, caches warm, for both paths
