@@ -87,7 +87,7 @@ async function runningCount(): Promise<number> {
 try {
   await buildBusyboxImage(imageRoot, 'localhost/busybox:bench');
   // Started as `gitcell up` and the systemd unit start it (COMPONENT_NODE_FLAGS).
-  agent = spawn(process.execPath, [...COMPONENT_NODE_FLAGS, 'cli/bin.js', 'agent', '--node', node, '--nats', server.url, '--prefix', prefix, '--state-dir', stateDir,
+  agent = spawn(process.execPath, [...COMPONENT_NODE_FLAGS, 'cli/bin.js', 'agent', '--node', node, '--nats', server.url, '--prefix', prefix, '--node-dir', stateDir,
     '--image-cache', imageRoot, '--subnet', subnet, '--bridge', bridge], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, GITCELL_LOG_LEVEL: 'warn' } });
   await waitFor('node registered', async () => (await store.nodes.get(node))?.value, 60_000);
   const cmd = ['sh', '-c', 'while true; do sleep 5; done'];

@@ -85,11 +85,11 @@ let output = '';
 let closeStore: (() => Promise<void>) | undefined;
 try {
   const t0 = performance.now();
-  up = spawn(process.execPath, [BIN, 'up', '--state-dir', stateDir, '--nodes', '3', '--no-view', '--subnet-base', `10.${100 + randomInt(50)}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  up = spawn(process.execPath, [BIN, 'up', '--cluster-dir', stateDir, '--nodes', '3', '--no-view', '--subnet-base', `10.${100 + randomInt(50)}`], { stdio: ['ignore', 'pipe', 'pipe'] });
   up.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   up.stderr!.on('data', (d: Buffer) => (output += d.toString()));
   const started = performance.now();
-  while (!output.includes('npx gitcell get tasks --state-dir')) {
+  while (!output.includes('npx gitcell get tasks --cluster-dir')) {
     if (up.exitCode !== null) throw new Error(`e2e bench: gitcell up exited (${up.exitCode})`);
     if (performance.now() - started > UP_DEADLINE_MS) throw new Error('e2e bench: gitcell up did not start');
     await new Promise((r) => setTimeout(r, 50));

@@ -1,9 +1,10 @@
 // Shared plumbing of the client commands (status, get, describe, events, rollout, plan): how they
-// find the cluster (`--nats URL` or the `--state-dir` of a running `gitcell up`) and open its store.
+// find the cluster (`--nats URL` or the `--cluster-dir` of a running `gitcell up`) and open its store.
 import type { Command } from 'commander';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { silentLogger } from '../lib/log.ts';
 import { UsageError } from '../lib/errors.ts';
+import { addClusterOptions, CLUSTER_DIR_DEFAULT } from './options.ts';
 import { connectFromOptions, openClusterStore, readExternalCluster, stateDirCredentials, DEFAULT_PREFIX, DEFAULT_STATE_DIR, VIEWER_SEED_FILE, type ClusterStore } from '../store/index.ts';
 import type { DesiredRecord, SyncRecord } from '../reconciler/index.ts';
 import { ErrorCodes } from '../lib/error-codes.ts';
@@ -11,7 +12,7 @@ import { ErrorCodes } from '../lib/error-codes.ts';
 /** ClientOptions are the cluster options every client command takes. */
 export interface ClientOptions {
   nats?: string;
-  stateDir?: string;
+  clusterDir?: string;
   creds?: string;
   prefix?: string;
 }
@@ -19,13 +20,9 @@ export interface ClientOptions {
 /** ClientStore is the typed cluster store the client commands read. */
 export type ClientStore = ClusterStore<DesiredRecord, SyncRecord>;
 
-/** addClusterOptions adds --nats, --state-dir, --creds and --prefix to a command. */
-export function addClusterOptions(cmd: Command): Command {
-  return cmd
-    .option('--nats <url>', 'NATS server(s) of the cluster (comma-separated)', process.env.GITCELL_NATS)
-    .option('--state-dir <dir>', 'state directory of a running `gitcell up`', process.env.GITCELL_STATE_DIR)
-    .option('--creds <file>', 'NATS credentials file (with --nats)')
-    .option('--prefix <prefix>', 'bucket name prefix', DEFAULT_PREFIX);
+/** addClientOptions adds the cluster options (cli/options.ts) to a client command. */
+export function addClientOptions(cmd: Command): Command {
+  return addClusterOptions(cmd, { clusterDir: CLUSTER_DIR_DEFAULT, clusterDirHelp: 'directory of a running `gitcell up` (or GITCELL_CLUSTER_DIR)', creds: 'NATS credentials file (with --nats)' });
 }
 
 /**
@@ -49,7 +46,7 @@ export async function withStore<T>(opts: ClientOptions, name: string, fn: (store
 export function connectReader(opts: ClientOptions, name: string): Promise<NatsConnection> {
   return connectFromOptions({
     ...(opts.nats ? { nats: opts.nats } : {}),
-    ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
+    ...(opts.clusterDir ? { stateDir: opts.clusterDir } : {}),
     ...(opts.creds ? { creds: opts.creds } : {}),
     name: `gitcell ${name}`,
     readOnly: true,
@@ -61,8 +58,8 @@ export function connectReader(opts: ClientOptions, name: string): Promise<NatsCo
  * the buckets the control plane made (the viewer may not create or change any).
  */
 export function openReaderStore(nc: NatsConnection, opts: ClientOptions): Promise<ClientStore> {
-  const stateDir = opts.stateDir ?? DEFAULT_STATE_DIR;
-  const viewer = !opts.nats && !opts.creds && readExternalCluster(stateDir) === undefined && stateDirCredentials(stateDir, true)?.endsWith(VIEWER_SEED_FILE) === true;
+  const clusterDir = opts.clusterDir ?? DEFAULT_STATE_DIR;
+  const viewer = !opts.nats && !opts.creds && readExternalCluster(clusterDir) === undefined && stateDirCredentials(clusterDir, true)?.endsWith(VIEWER_SEED_FILE) === true;
   return openClusterStore<DesiredRecord, SyncRecord>(nc, { prefix: opts.prefix ?? DEFAULT_PREFIX, log: silentLogger(), bindOnly: viewer });
 }
 

@@ -21,7 +21,7 @@ export function addGitAuthOptions(cmd: Command): Command {
   return cmd
     .option('--ssh-key <file>', 'SSH remote: the deploy key (private key file, mode 0600)')
     .option('--known-hosts <file>', "SSH remote: known_hosts holding the server's host key (required: keys are never trusted on first use)")
-    .option('--git-secret <file>', 'SSH remote: a sealed Secret manifest (gitcell secret seal --from-file identity=KEY --from-file known_hosts=FILE) opened with the sealing keys of --state-dir');
+    .option('--git-secret <file>', 'SSH remote: a sealed Secret manifest (gitcell secret seal --from-file identity=KEY --from-file known_hosts=FILE) opened with the sealing keys of --cluster-dir');
 }
 
 /**

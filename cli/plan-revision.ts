@@ -31,7 +31,7 @@ import { gitAuthFromFlags, type GitAuthFlags } from './git-auth.ts';
 /** RepoFlags say which repository to read and how to reach a remote one. */
 export interface RepoFlags extends GitAuthFlags {
   repo: string;
-  stateDir?: string;
+  clusterDir?: string;
   credentialsFile?: string;
 }
 
@@ -66,10 +66,10 @@ export async function openRepo(opts: RepoFlags, refs: string[]): Promise<Repo> {
   }
   // A remote: fetch each branch named into the clone cache, then read from there.
   let gitdir = '';
-  const auth = await gitAuthFromFlags(opts, opts.stateDir);
+  const auth = await gitAuthFromFlags(opts, opts.clusterDir);
   for (const branch of refs) {
     const src = createRemoteSource(
-      { repo: opts.repo, branch, ...(opts.stateDir ? { stateDir: opts.stateDir } : {}), ...(opts.credentialsFile ? { credentialsFile: opts.credentialsFile } : {}), ...(auth ? { auth } : {}) },
+      { repo: opts.repo, branch, ...(opts.clusterDir ? { stateDir: opts.clusterDir } : {}), ...(opts.credentialsFile ? { credentialsFile: opts.credentialsFile } : {}), ...(auth ? { auth } : {}) },
       silentLogger(),
     );
     await src.refresh();

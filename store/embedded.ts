@@ -150,7 +150,7 @@ async function stopLeftBehind(stateDir: string, confPath: string, log: Logger): 
   if (processAlive(previous.owner)) {
     throw new StoreError(
       ErrorCodes.EmbeddedRunning,
-      `a gitcell NATS server (pid ${previous.server}, ${previous.url}) already runs for ${stateDir}, owned by pid ${previous.owner}; stop that gitcell first or use another --state-dir`,
+      `a gitcell NATS server (pid ${previous.server}, ${previous.url}) already runs for ${stateDir}, owned by pid ${previous.owner}; stop that gitcell first or use another --cluster-dir`,
       { stateDir, ...previous },
     );
   }

@@ -1,6 +1,6 @@
 /**
  * Finding the cluster a CLI command talks to: `--nats` URLs (with `--creds`), else the embedded
- * server running for `--state-dir` (embedded.ts), else the NATS cluster a `gitcell up --nats`
+ * server running for `--cluster-dir` (embedded.ts), else the NATS cluster a `gitcell up --nats`
  * recorded in that state dir; and the credentials a state dir holds for client commands.
  *
  *   connectFromOptions ──--nats──► connect
@@ -18,7 +18,7 @@ import { connect, splitServers } from './connect.ts';
 import { StoreErrorCodes, storeError } from './errors.ts';
 import { DEFAULT_STATE_DIR, findEmbeddedUrl, startEmbedded, type EmbeddedServer } from './embedded.ts';
 
-/** ClusterOptions are the CLI's store options: `--nats`, `--state-dir`, `--creds`. */
+/** ClusterOptions are the CLI's store options: `--nats`, `--cluster-dir` (as stateDir), `--creds`. */
 export interface ClusterOptions {
   /** comma-separated NATS URLs of an existing cluster; without it, the embedded server */
   nats?: string;
@@ -57,7 +57,7 @@ export const VIEWER_SEED_FILE = join('nats', 'viewer.nk');
 
 /**
  * EXTERNAL_CLUSTER_FILE (`<state>/cluster.json`) is written by a `gitcell up --nats` while it runs:
- * the URLs and credentials file of its NATS cluster, so client commands find it by `--state-dir`
+ * the URLs and credentials file of its NATS cluster, so client commands find it by `--cluster-dir`
  * as they find an embedded server.
  */
 export const EXTERNAL_CLUSTER_FILE = 'cluster.json';
@@ -94,7 +94,7 @@ export function readExternalCluster(stateDir: string): ExternalCluster | undefin
 
 /**
  * connectFromOptions connects a CLI command to the cluster: `--nats` URLs (with `--creds`), else the
- * embedded server running for `--state-dir`, else the NATS cluster of a `gitcell up --nats` on it. E_NO_CLUSTER (with what to do) when there is none.
+ * embedded server running for `--cluster-dir`, else the NATS cluster of a `gitcell up --nats` on it. E_NO_CLUSTER (with what to do) when there is none.
  */
 export async function connectFromOptions(opts: ClusterOptions = {}): Promise<NatsConnection> {
   if (opts.nats) return connect({ servers: opts.nats, ...(opts.creds ? { creds: opts.creds } : {}), ...(opts.name ? { name: opts.name } : {}) });

@@ -23,6 +23,7 @@ import {
   Agent, RuntimeAdapter, createNodeServices, hostAddresses, kernelVersion, machineCapacity, parseCapacity, parseLabels, runcVersion,
 } from '../../agent/index.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
+import { addClusterOptions, addNodeDirOption, CLUSTER_DIR_DEFAULT } from '../options.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -31,7 +32,7 @@ interface AgentFlags {
   nats?: string;
   creds?: string;
   clusterDir: string;
-  stateDir?: string;
+  nodeDir?: string;
   imageCache?: string;
   labels?: string;
   capacity?: string;
@@ -62,14 +63,13 @@ function parseLogRetention(f: Pick<AgentFlags, 'logRetention' | 'logRetentionByt
 
 /** registerAgent adds `gitcell agent --node NAME`: the node agent, running until SIGTERM or SIGINT. */
 export function registerAgent(program: Command): void {
-  program
-    .command('agent')
+  addNodeDirOption(addClusterOptions(program.command('agent'), {
+    clusterDir: CLUSTER_DIR_DEFAULT,
+    clusterDirHelp: 'directory of the `gitcell up` cluster this node belongs to (its NATS server, credentials, images)',
+    stateDirAlias: false,
+  }), "this agent's own state (journal, containers, network, secrets); default <cluster-dir>/nodes/<node>")
     .description('run the node agent: register this node, run the tasks bound to it, report their status')
     .requiredOption('--node <name>', 'node name (unique in the cluster)')
-    .option('--nats <urls>', 'NATS server(s); default: the embedded server of --cluster-dir')
-    .option('--creds <file>', 'NATS credentials file')
-    .option('--cluster-dir <dir>', 'state dir of the embedded cluster (gitcell up)', '.gitcell')
-    .option('--state-dir <dir>', "this agent's state (journal, containers, network); default <cluster-dir>/nodes/<node>")
     .option('--image-cache <dir>', 'image store shared by the agents of this machine; default <cluster-dir>/images')
     .option('--labels <k=v,...>', 'node labels')
     .option('--capacity <cpu=N,memory=Q>', 'override the capacity read from the machine')
@@ -78,7 +78,6 @@ export function registerAgent(program: Command): void {
     .option('--cgroup-parent <path>', 'cgroup parent of this node\'s containers, below every hierarchy root (default gitcell/<node>)')
     .option('--netns-prefix <prefix>', 'start of the name of every task network namespace (default gc-<node>-)')
     .option('--http <host:port>', '/healthz and /metrics endpoint', '127.0.0.1:0')
-    .option('--prefix <prefix>', 'bucket name prefix', 'gitcell_')
     .option('--recovery-hold <seconds>', 'after the store lost its data, keep running tasks this long for the control plane to claim them', '300')
     .option('--registry-mirror <host=endpoint>', 'try ENDPOINT (host[:port] or http(s)://host[:port]) before registry HOST when pulling (repeatable, in order)', collect, [])
     .option('--registry-auth <file>', "this node's registry credentials, a docker config.json (used after a task's imagePullSecrets)")
@@ -125,7 +124,7 @@ function checkAgentFlags(f: AgentFlags): AgentSettings {
   const logRetention = parseLogRetention(f);
   const recoveryHoldMs = Number(f.recoveryHold) * 1000;
   if (!Number.isFinite(recoveryHoldMs) || recoveryHoldMs <= 0) throw new UsageError(ErrorCodes.Usage, `--recovery-hold: "${f.recoveryHold}" is not a positive number of seconds`, { flag: '--recovery-hold' });
-  const stateDir = resolve(f.stateDir ?? join(f.clusterDir, 'nodes', f.node));
+  const stateDir = resolve(f.nodeDir ?? join(f.clusterDir, 'nodes', f.node));
   return { labels, capacity, http, cgroupParent, netnsPrefix, registry, logRetention, recoveryHoldMs, stateDir };
 }
 

@@ -13,9 +13,9 @@ export const ALERT_KIND_NAMES = ['alerts', 'alert'];
 
 /** getAlerts prints the alerts; exit 1 when no monitoring is known or all of it is down. */
 export async function getAlerts(opts: ClientOptions & { namespace?: string; allNamespaces?: boolean }, out: Output): Promise<void> {
-  const endpoints = readMonitoringEndpoints(opts.stateDir ?? DEFAULT_STATE_DIR);
+  const endpoints = readMonitoringEndpoints(opts.clusterDir ?? DEFAULT_STATE_DIR);
   if (!endpoints.prometheus && !endpoints.alertmanager) {
-    process.stderr.write('gitcell: no Prometheus or Alertmanager known: run `gitcell up` (it writes <state-dir>/monitoring.json) or set GITCELL_PROMETHEUS_URL\n');
+    process.stderr.write('gitcell: no Prometheus or Alertmanager known: run `gitcell up` (it writes <cluster-dir>/monitoring.json) or set GITCELL_PROMETHEUS_URL\n');
     process.exitCode = 1;
     return;
   }

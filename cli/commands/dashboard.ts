@@ -7,7 +7,7 @@ import { parseHostPort } from '../../lib/metrics-http.ts';
 import { openClusterStore, waitForStore, DEFAULT_PREFIX, type InvalidRecord } from '../../store/index.ts';
 import type { DesiredRecord, SyncRecord } from '../../reconciler/index.ts';
 import { startDashboard } from '../../dashboard/index.ts';
-import { addClusterOptions, connectReader, type ClientOptions } from '../client.ts';
+import { addClientOptions, connectReader, type ClientOptions } from '../client.ts';
 import { exitOnStoreReset } from '../store-reset.ts';
 
 /** DEFAULT_LISTEN is where the dashboard listens unless told otherwise: loopback only. */
@@ -38,7 +38,7 @@ function dashboardToken(f: DashboardFlags): string | undefined {
  * --listen names another address, which needs a token.
  */
 export function registerDashboard(program: Command): void {
-  addClusterOptions(
+  addClientOptions(
     program
       .command('dashboard')
       .description('serve the web dashboard: nodes, jobs, rollouts, tasks, pending reasons, events, live (read-only)')

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { DEFAULT_NAMESPACE } from '../../api/index.ts';
-import { addClusterOptions, withStore, type ClientOptions } from '../client.ts';
+import { addClientOptions, withStore, type ClientOptions } from '../client.ts';
 import { describe } from '../describe.ts';
 import { BUILTIN_KINDS, resolveKind } from '../kinds.ts';
 import { clusterKinds } from '../listings.ts';
@@ -11,7 +11,7 @@ import { clusterKinds } from '../listings.ts';
  * and recent events (cli/describe.ts).
  */
 export function registerDescribe(program: Command): void {
-  addClusterOptions(
+  addClientOptions(
     program
       .command('describe')
       .description('show one object: summary, conditions, tasks and recent events')

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { ClusterEvent } from '../../api/index.ts';
 import { UsageError } from '../../lib/errors.ts';
 import type { StoredEvent } from '../../store/index.ts';
-import { addClusterOptions, withStore, type ClientOptions } from '../client.ts';
+import { addClientOptions, withStore, type ClientOptions } from '../client.ts';
 import { parseOutput, renderValue } from '../output.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
 
@@ -15,7 +15,7 @@ export function formatEvent(e: ClusterEvent): string {
 
 /** registerEvents adds `gitcell events [-w] [--limit N] [--for KIND/NAMESPACE/NAME]`. */
 export function registerEvents(program: Command): void {
-  addClusterOptions(
+  addClientOptions(
     program
       .command('events')
       .description('print recent cluster events; -w keeps following new ones')

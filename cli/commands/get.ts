@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { DEFAULT_NAMESPACE } from '../../api/index.ts';
 import { UsageError } from '../../lib/errors.ts';
-import { addClusterOptions, withStore, type ClientOptions, type ClientStore } from '../client.ts';
+import { addClientOptions, withStore, type ClientOptions, type ClientStore } from '../client.ts';
 import { BUILTIN_KINDS, parseSelector, resolveKind, type KindInfo } from '../kinds.ts';
 import { clusterKinds, listKind, WATCHED_BUCKETS, type KindListing, type Query } from '../listings.ts';
 import { addOutputOption, parseOutput, renderListing, renderValue, type Output } from '../output.ts';
@@ -83,7 +83,7 @@ async function watchKind(store: ClientStore, kind: KindInfo, q: Query, out: Outp
  * user kinds they define), by kind, plural, singular or short name.
  */
 export function registerGet(program: Command): void {
-  addClusterOptions(
+  addClientOptions(
     addOutputOption(
       program
         .command('get')

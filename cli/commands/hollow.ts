@@ -9,6 +9,7 @@ import { closeConnection, connectFromOptions, probeIncarnation, waitForStore, DE
 import { parseCapacity, parseLabels } from '../../agent/index.ts';
 import { HollowProcess } from './hollow-nodes.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
+import { addNodeDirOption } from '../options.ts';
 
 interface HollowFlags {
   nodes: string;
@@ -16,7 +17,7 @@ interface HollowFlags {
   nats?: string;
   creds?: string;
   clusterDir: string;
-  stateDir?: string;
+  nodeDir?: string;
   storePrefix: string;
   startDelayMs: string;
   capacity: string;
@@ -37,15 +38,13 @@ function count(text: string, flag: string, min: number, max: number): number {
  * process, each the real agent over the in-memory runtime (hollow-nodes.ts), for scale tests.
  */
 export function registerHollow(program: Command): void {
-  program
-    .command('hollow')
+  addNodeDirOption(program.command('hollow'), 'the nodes\' journals, a dir per node (default: a new dir in /dev/shm, removed on exit)')
     .description('run many hollow nodes in one process: the real agent over an in-memory runtime (scale tests)')
     .requiredOption('--nodes <n>', 'how many nodes')
     .option('--prefix <prefix>', 'node names are <prefix>00001, <prefix>00002, ...', 'hollow-')
     .option('--nats <urls>', 'NATS server(s); default: the embedded server of --cluster-dir')
     .option('--creds <file>', 'NATS credentials file: one identity for the process, allowed its own nodes\' keys (hollowPermissions)')
     .option('--cluster-dir <dir>', 'state dir of the embedded cluster (gitcell up)', '.gitcell')
-    .option('--state-dir <dir>', 'the nodes\' journals (default: a new dir in /dev/shm, removed on exit)')
     .option('--store-prefix <prefix>', 'bucket name prefix', DEFAULT_PREFIX)
     .option('--start-delay-ms <ms>', 'how long a task takes to "start"', '100')
     .option('--capacity <cpu=N,memory=Q>', 'capacity of a standard node (every fourth node is large: twice that)', 'cpu=4,memory=16Gi')
@@ -66,8 +65,8 @@ export function registerHollow(program: Command): void {
       const labels = parseLabels(f.labels);
       const log = createLogger('hollow');
       const base = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
-      const own = !f.stateDir;
-      const stateDir = f.stateDir ? resolve(f.stateDir) : await mkdtemp(join(base, 'gitcell-hollow-'));
+      const own = !f.nodeDir;
+      const stateDir = f.nodeDir ? resolve(f.nodeDir) : await mkdtemp(join(base, 'gitcell-hollow-'));
       const nc = await connectFromOptions({ ...(f.nats ? { nats: f.nats } : {}), ...(f.creds ? { creds: f.creds } : {}), stateDir: f.clusterDir, name: `gitcell hollow ${f.prefix}` });
       let incarnation: string | undefined;
       if (f.creds) {

@@ -10,21 +10,19 @@ import {
   isOciLayout, pullImage, pushImage, splitLayoutArg, type Credentials,
 } from '../../runtime/index.ts';
 import { terminalProgress } from '../progress.ts';
-import { STATE_DIR_DEFAULT } from '../containers.ts';
+import { addRuntimeRootOption } from '../options.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
 
-interface RootOptions { root?: string; stateDir: string }
+interface RootOptions { root: string }
 interface AuthOptions { username?: string; passwordStdin?: boolean }
 
-/** runtimeRoot is --root, or <state-dir>/runtime. */
+/** runtimeRoot is --root (default <cluster dir>/runtime, see cli/options.ts). */
 export function runtimeRoot(opts: RootOptions): string {
-  return opts.root ?? join(opts.stateDir, 'runtime');
+  return opts.root;
 }
 
 function withRoot(cmd: Command): Command {
-  return cmd
-    .option('--root <dir>', 'runtime root directory (default <state-dir>/runtime)')
-    .option('--state-dir <dir>', 'state directory (or GITCELL_STATE_DIR)', STATE_DIR_DEFAULT);
+  return addRuntimeRootOption(cmd);
 }
 
 function withAuth(cmd: Command): Command {
@@ -92,7 +90,7 @@ async function listCommand(opts: RootOptions & { json?: boolean }): Promise<void
 
 /**
  * registerImage adds `gitcell image` with import, export, ls, rm, pull, push and gc. Images live
- * in <state-dir>/runtime (or --root). Names without a registry host are local: `busybox` is
+ * in the runtime root (--root). Names without a registry host are local: `busybox` is
  * `localhost/busybox:latest`.
  */
 export function registerImage(program: Command): void {

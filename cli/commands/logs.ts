@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { AgentError, UsageError, isGitcellError } from '../../lib/errors.ts';
 import { archivedTasks, findTaskNode, streamLogs } from '../../agent/index.ts';
-import { connectReader, openReaderStore, type ClientStore } from '../client.ts';
+import { addClientOptions, connectReader, openReaderStore, type ClientStore } from '../client.ts';
 import { parseDuration } from '../duration.ts';
 import { parseSelector } from '../kinds.ts';
 import { requirementsMatch } from '../../api/index.ts';
@@ -20,7 +20,7 @@ interface LogsOptions {
   prefix: string;
   nats?: string;
   creds?: string;
-  stateDir: string;
+  clusterDir: string;
 }
 
 /** sinceTime turns --since (a duration back from now, or an RFC 3339 time) into an ISO time. */
@@ -134,8 +134,7 @@ async function streamAll(nc: NatsConnection, store: ClientStore, targets: Target
  * task finished (several tasks: each line led by its task).
  */
 export function registerLogs(program: Command): void {
-  program
-    .command('logs')
+  addClientOptions(program.command('logs'))
     .description('print the log of a task (or of every task of job/NAME, or of -l SELECTOR), fetched through NATS from the agents that run them')
     .argument('[task]', 'task id, job/NAME, daemonset/NAME or cronjob/NAME (every run); finished tasks while their node keeps the log')
     .option('-f, --follow', 'keep streaming new output')
@@ -145,10 +144,6 @@ export function registerLogs(program: Command): void {
     .option('-p, --previous', 'the log of the attempt before the current one (the container a restart replaced)')
     .option('-l, --selector <selector>', 'the tasks of the jobs matching this label selector')
     .option('-n, --namespace <ns>', 'namespace of job/NAME and -l', 'default')
-    .option('--nats <urls>', 'NATS server(s); default: the embedded server of --state-dir')
-    .option('--creds <file>', 'NATS credentials file')
-    .option('--state-dir <dir>', 'state dir of the embedded cluster (or GITCELL_STATE_DIR)', process.env.GITCELL_STATE_DIR ?? '.gitcell')
-    .option('--prefix <prefix>', 'bucket name prefix', 'gitcell_')
     .action(async (task: string | undefined, opts: LogsOptions) => {
       if (!task && !opts.selector) throw new UsageError(ErrorCodes.Usage, 'logs: name a task, job/NAME, or -l SELECTOR', {});
       let tail: number | undefined;

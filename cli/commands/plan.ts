@@ -11,7 +11,7 @@ import {
   type PlanFormat,
   type RevisionPlan,
 } from '../../reconciler/index.ts';
-import { addClusterOptions, withStore, type ClientOptions } from '../client.ts';
+import { addClientOptions, withStore, type ClientOptions } from '../client.ts';
 import { parseOutput, renderValue } from '../output.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
 import { addGitAuthOptions, type GitAuthFlags } from '../git-auth.ts';
@@ -35,7 +35,7 @@ interface PlanOptions extends ClientOptions, GitAuthFlags {
  * the rollout steps, and where the new tasks would land. Exit 1 when the revision is invalid or refused.
  */
 export function registerPlan(program: Command): void {
-  addClusterOptions(addGitAuthOptions(
+  addClientOptions(addGitAuthOptions(
     program
       .command('plan')
       .description('show what merging a revision would do: creates, field-level changes, prunes, rollout steps, scheduling preview')

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { ContainerInfo } from '../../runtime/index.ts';
-import { openManager, STATE_DIR_DEFAULT } from '../containers.ts';
+import { openManager } from '../containers.ts';
+import { addRuntimeRootOption } from '../options.ts';
 import { UsageError } from '../../lib/errors.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
 import { addOutputOption, parseOutput, renderListing, type Listing } from '../output.ts';
@@ -28,17 +29,15 @@ export function containerListing(list: ContainerInfo[]): Listing {
 /** registerPs adds `gitcell ps [-q] [-o FORMAT]`: the containers of this machine's runtime. */
 export function registerPs(program: Command): void {
   addOutputOption(
-    program
-      .command('ps')
+    addRuntimeRootOption(program.command('ps'))
       .description('list containers (running and stopped)')
       .option('-q, --quiet', 'print container ids only'),
   )
     .option('--json', 'print JSON (same as -o json)')
-    .option('--state-dir <dir>', 'state directory', STATE_DIR_DEFAULT)
-    .action((flags: { quiet?: boolean; json?: boolean; output?: string; stateDir: string }) => {
+    .action((flags: { quiet?: boolean; json?: boolean; output?: string; root: string }) => {
       if (flags.json && flags.output) throw new UsageError(ErrorCodes.Usage, '--json and -o: give one of them (--json is -o json)', { flag: '--json' });
       const out = parseOutput(flags.json ? 'json' : flags.output);
-      const list = openManager(flags.stateDir).list();
+      const list = openManager(flags.root).list();
       if (flags.quiet) {
         for (const c of list) process.stdout.write(`${c.id}\n`);
         return;

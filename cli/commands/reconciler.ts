@@ -17,6 +17,7 @@ import type { Secret } from '../../api/index.ts';
 import type { LeaderContext } from '../../store/index.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
 import { addGitAuthOptions, gitAuthFromFlags, type GitAuthFlags } from '../git-auth.ts';
+import { addClusterOptions } from '../options.ts';
 import { ROLLBACK_FLAG_VALUES, type RollbackFlag } from '../../reconciler/git/index.ts';
 
 interface ReconcilerOptions extends GitAuthFlags {
@@ -24,7 +25,7 @@ interface ReconcilerOptions extends GitAuthFlags {
   branch: string;
   path?: string;
   nats?: string;
-  stateDir?: string;
+  clusterDir?: string;
   creds?: string;
   prefix: string;
   replicas?: string;
@@ -73,16 +74,11 @@ function readSecret(file: string, flag = '--webhook-secret-file'): string {
  * stand by with the source warm.
  */
 export function registerReconciler(program: Command): void {
-  addGitAuthOptions(program
-    .command('reconciler')
+  addGitAuthOptions(addClusterOptions(program.command('reconciler'), { clusterDir: undefined, clusterDirHelp: 'directory of a running `gitcell up` (its store, sealing keys) and of the clone cache' })
     .description('follow a Git repository and reconcile it into the cluster (leader-elected; run several for HA)')
     .requiredOption('--repo <path|url>', 'repository to follow: a local path, an http(s) URL, or an SSH remote (ssh://host/path, user@host:path)')
     .option('--branch <branch>', 'branch to follow', 'main')
     .option('--path <dir>', 'folder of the repository holding the manifests')
-    .option('--nats <url>', 'NATS server(s) of the cluster', process.env.GITCELL_NATS)
-    .option('--state-dir <dir>', 'state directory (cluster of a running `gitcell up`, clone cache)')
-    .option('--creds <file>', 'NATS credentials file (with --nats)')
-    .option('--prefix <prefix>', 'bucket name prefix', DEFAULT_PREFIX)
     .option('--replicas <n>', 'replicas of the buckets and streams it creates or scales, node Secret buckets included (default: 3 when the server is in a cluster of 3 or more, else 1; give every component the same)')
     .option('--credentials-file <file>', 'Git HTTP credentials: YAML with username/password or token')
     .option('--poll-interval <duration>', 'how often to fetch a remote repository', `${DEFAULT_POLL_MS / 1000}s`)
@@ -99,7 +95,7 @@ export function registerReconciler(program: Command): void {
     .option('--allowed-signers <file>', 'SSH allowed_signers file (ssh-keygen -Y verify format) of keys whose signed commits are applied')
     .option('--trusted-gpg-keys <file>', 'armored OpenPGP public keys whose signed commits are applied')
     .option('--auto-rollback <mode>', `when a rollout fails: ${ROLLBACK_FLAG_VALUES.join(', ')} (revert: on the followed branch unless .gitcell.yaml says otherwise; branch: push the revert to a branch gitcell/revert-<commit> and leave a protected followed branch alone; off)`, 'revert')
-    .option('--signing-key <file>', "the cluster's SSH key signing gitcell's revert commits, always in the allowed list (default <state-dir>/git-signing/id_ed25519, generated on first start)")
+    .option('--signing-key <file>', "the cluster's SSH key signing gitcell's revert commits, always in the allowed list (default <cluster-dir>/git-signing/id_ed25519, generated on first start)")
     .option('--http <host:port>', '/metrics, /healthz and /sd (Prometheus HTTP service discovery of the control plane, agents and task ports named "metrics") here; off when not given')
     .option('--prometheus-url <url>', 'Prometheus whose HTTP API answers autoscale metrics of type prometheus, and which is reloaded after --prometheus-rules change (gitcell up passes its own)')
     .option('--autoscale-sync <duration>', 'how often the autoscaler evaluates every autoscaled Job (Kubernetes\' HPA sync period)', process.env.GITCELL_AUTOSCALE_SYNC ?? '15s')
@@ -158,7 +154,7 @@ function parseReconcilerFlags(opts: ReconcilerOptions): ReconcilerFlags {
     expectNodes,
     verifyMode: parseVerifyMode(opts.verifyCommits, '--verify-commits'),
     autoRollback: parseRollbackFlag(opts.autoRollback),
-    stateDir: resolve(opts.stateDir ?? DEFAULT_STATE_DIR),
+    stateDir: resolve(opts.clusterDir ?? DEFAULT_STATE_DIR),
     autoscaleSyncMs: parseDuration(opts.autoscaleSync, '--autoscale-sync'),
   };
 }
@@ -188,14 +184,14 @@ async function runReconciler(opts: ReconcilerOptions): Promise<void> {
       branch: opts.branch,
       ...(opts.path ? { subPath: opts.path } : {}),
       ...(opts.credentialsFile ? { credentialsFile: opts.credentialsFile } : {}),
-      ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
+      ...(opts.clusterDir ? { stateDir: opts.clusterDir } : {}),
       pollIntervalMs: flags.pollIntervalMs,
     },
     log,
   );
   const nc = await connectFromOptions({
     ...(opts.nats ? { nats: opts.nats } : {}),
-    ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
+    ...(opts.clusterDir ? { stateDir: opts.clusterDir } : {}),
     ...(opts.creds ? { creds: opts.creds } : {}),
     name: 'gitcell reconciler',
   });
@@ -245,7 +241,7 @@ async function startReplica(r: Replica): Promise<void> {
   const replicas = (r.replicas = flags.wantedReplicas ?? replicasFor(nc, opts.nats ? splitServers(opts.nats).length : 1));
   const store = await openClusterStore<DesiredRecord, SyncRecord>(nc, { prefix: opts.prefix, replicas, log });
   // The sealing key pair lives with the reconciler (its state dir): it alone opens Secrets.
-  const keyring = await Keyring.open(opts.stateDir ?? DEFAULT_STATE_DIR);
+  const keyring = await Keyring.open(opts.clusterDir ?? DEFAULT_STATE_DIR);
   if (opts.keyBackupPassphraseFile) {
     const { restored } = await syncKeyBackup(keyring, store.sync as unknown as BackupStore, readSecret(opts.keyBackupPassphraseFile, '--key-backup-passphrase-file'));
     log.info({ restored, active: keyring.activeKeyId }, 'sealing keys backed up in the store');

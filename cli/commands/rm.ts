@@ -1,17 +1,16 @@
 import type { Command } from 'commander';
 import { errorMessage } from '../../lib/errors.ts';
-import { openManager, STATE_DIR_DEFAULT } from '../containers.ts';
+import { openManager } from '../containers.ts';
+import { addRuntimeRootOption } from '../options.ts';
 
 /** registerRm adds `gitcell rm [-f] CONTAINER...`: remove containers with their mounts, cgroups and logs. */
 export function registerRm(program: Command): void {
-  program
-    .command('rm')
+  addRuntimeRootOption(program.command('rm'))
     .description('remove containers (running ones only with -f)')
     .argument('<containers...>', 'container ids or names')
     .option('-f, --force', 'kill running containers first')
-    .option('--state-dir <dir>', 'state directory', STATE_DIR_DEFAULT)
-    .action(async (containers: string[], flags: { force?: boolean; stateDir: string }) => {
-      const manager = openManager(flags.stateDir);
+    .action(async (containers: string[], flags: { force?: boolean; root: string }) => {
+      const manager = openManager(flags.root);
       for (const c of containers) {
         try {
           await manager.delete(c, { force: !!flags.force });

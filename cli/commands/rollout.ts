@@ -6,7 +6,7 @@ import { DEFAULT_NAMESPACE } from '../../api/index.ts';
 import { UsageError, GitError } from '../../lib/errors.ts';
 import { desiredKey } from '../../store/index.ts';
 import { resolveLocalRepo } from '../../reconciler/index.ts';
-import { addClusterOptions, table, withStore, type ClientOptions } from '../client.ts';
+import { addClientOptions, table, withStore, type ClientOptions } from '../client.ts';
 import { parseDuration } from '../duration.ts';
 import { waitForRollout } from '../rollout-status.ts';
 import { clusterSigningKey, commitsToRevert, undoRollouts } from '../rollout-undo.ts';
@@ -61,7 +61,7 @@ export function jobRef(arg: string): { kind: 'Job' | 'DaemonSet'; name: string }
 /** registerRollout adds `gitcell rollout history|status|undo JOB`. */
 export function registerRollout(program: Command): void {
   const rollout = program.command('rollout').description('rollouts of a Job or DaemonSet: history, status (wait, for CI), undo (a revert commit)');
-  addClusterOptions(
+  addClientOptions(
     rollout
       .command('status')
       .description('wait for a rollout to end; exit 0 complete, 1 failed or reverted, 2 timed out')
@@ -71,7 +71,7 @@ export function registerRollout(program: Command): void {
       .option('--revision <commit>', 'first wait for the reconciler to apply this commit (CI: the commit just pushed)')
       .option('--source <name>', 'source name of the reconciler (with --revision)', 'main'),
   ).action(statusCommand);
-  addClusterOptions(addGitAuthOptions(
+  addClientOptions(addGitAuthOptions(
     rollout
       .command('undo')
       .description('undo a rollout by a revert commit on the followed branch, made (and signed) like the automatic one')
@@ -81,9 +81,9 @@ export function registerRollout(program: Command): void {
       .option('--repo <path|url>', 'the repository the reconciler follows (a local clone, or its URL)', '.')
       .option('--branch <branch>', 'the branch it follows (default: the checked-out branch, or main for a URL)')
       .option('--credentials-file <file>', 'Git HTTP credentials for a URL')
-      .option('--signing-key <file>', "the cluster's SSH signing key: the revert is signed with it, as the reconciler signs its own (default <state-dir>/git-signing/id_ed25519 when it exists)"),
+      .option('--signing-key <file>', "the cluster's SSH signing key: the revert is signed with it, as the reconciler signs its own (default <cluster-dir>/git-signing/id_ed25519 when it exists)"),
   )).action(undoCommand);
-  addClusterOptions(addOutputOption(
+  addClientOptions(addOutputOption(
     rollout
       .command('history')
       .description('list the rollouts of a job: revision, commit, author, result')
@@ -106,15 +106,15 @@ async function statusCommand(job: string, opts: ClientOptions & { namespace: str
 async function undoCommand(job: string, opts: ClientOptions & GitAuthFlags & { namespace: string; toRevision?: string; repo: string; branch?: string; credentialsFile?: string; signingKey?: string }): Promise<void> {
   const { kind, name } = jobRef(job);
   if (opts.toRevision !== undefined && !/^\d+$/.test(opts.toRevision)) throw new UsageError(ErrorCodes.Usage, `--to-revision ${opts.toRevision}: expected a whole number`, { flag: '--to-revision' });
-  const signingKey = clusterSigningKey(opts.signingKey, opts.stateDir);
+  const signingKey = clusterSigningKey(opts.signingKey, opts.clusterDir);
   const history = await withStore(opts, 'rollout undo', async (store) => rolloutHistory((await store.events.recent({ limit: 10_000, prefix: `${kind}.${opts.namespace}.${name}` })).map((e) => e.value)));
   const commits = commitsToRevert(history, opts.toRevision !== undefined ? Number(opts.toRevision) : undefined);
   const what = `${kind} ${opts.namespace}/${name}`;
-  const auth = await gitAuthFromFlags(opts, opts.stateDir);
+  const auth = await gitAuthFromFlags(opts, opts.clusterDir);
   const where = {
     repo: opts.repo,
     ...(opts.branch ? { branch: opts.branch } : {}),
-    ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
+    ...(opts.clusterDir ? { stateDir: opts.clusterDir } : {}),
     ...(opts.credentialsFile ? { credentialsFile: opts.credentialsFile } : {}),
     ...(auth ? { auth } : {}),
     ...(signingKey ? { signingKey } : {}),

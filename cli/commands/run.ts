@@ -2,12 +2,13 @@ import type { Command } from 'commander';
 import { parseCpu, parseMemory } from '../../api/index.ts';
 import { isGitcellError, UsageError } from '../../lib/errors.ts';
 import { LOCAL_DOMAIN, parseReference, pullImage, type ContainerManager, type ContainerOptions } from '../../runtime/index.ts';
-import { collect, openManager, STATE_DIR_DEFAULT } from '../containers.ts';
+import { collect, openManager } from '../containers.ts';
+import { addRuntimeRootOption } from '../options.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
 
 interface RunFlags {
   rm?: boolean; detach?: boolean; name?: string; memory?: string; cpus?: string; env: string[]; user?: string;
-  hostname?: string; workdir?: string; pidsLimit?: string; stateDir: string;
+  hostname?: string; workdir?: string; pidsLimit?: string; root: string;
 }
 
 /**
@@ -16,8 +17,7 @@ interface RunFlags {
  * -d prints the container id and returns.
  */
 export function registerRun(program: Command): void {
-  program
-    .command('run')
+  addRuntimeRootOption(program.command('run'))
     .description('run a command in a new container (foreground: stream output, exit with its code)')
     .argument('<image>', 'image reference, e.g. busybox:latest')
     .argument('[command...]', 'command and arguments (after --), replacing the image\'s Cmd')
@@ -31,7 +31,6 @@ export function registerRun(program: Command): void {
     .option('--hostname <name>', 'hostname inside the container')
     .option('-w, --workdir <dir>', 'working directory inside the container')
     .option('--pids-limit <n>', 'maximum number of processes')
-    .option('--state-dir <dir>', 'state directory', STATE_DIR_DEFAULT)
     .action(async (image: string, command: string[], flags: RunFlags) => {
       if (flags.rm && flags.detach) throw new UsageError(ErrorCodes.Usage, '--rm and --detach cannot be combined: nobody would be there to remove it');
       if (flags.pidsLimit !== undefined && !/^\d+$/.test(flags.pidsLimit)) throw new UsageError(ErrorCodes.Usage, `--pids-limit: "${flags.pidsLimit}" is not a whole number`);
@@ -47,7 +46,7 @@ export function registerRun(program: Command): void {
         ...(flags.workdir ? { cwd: flags.workdir } : {}),
         ...(flags.pidsLimit !== undefined ? { pidsLimit: Number(flags.pidsLimit) } : {}),
       };
-      const manager = openManager(flags.stateDir);
+      const manager = openManager(flags.root);
       await ensureImage(manager, image);
       const created = await manager.create(opts);
       try {

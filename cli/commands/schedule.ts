@@ -15,23 +15,22 @@ import {
   parseSnapshot,
   parseTasks,
   previewPlacement,
-  SCHEDULING_MODES,
   type ClusterSnapshot,
   type SchedTask,
-  type SchedulingMode,
 } from '../../scheduler/index.ts';
+import { addClusterOptions, addModeOption, parseMode } from '../options.ts';
 
 interface ScheduleFlags {
   dryRun?: boolean;
   snapshot?: string;
   tasks?: string;
   nats?: string;
-  stateDir?: string;
+  clusterDir: string;
   creds?: string;
   prefix: string;
   mode: string;
   seed: string;
-  heartbeatGrace: string;
+  heartbeatGraceMs: string;
   json?: boolean;
 }
 
@@ -51,32 +50,24 @@ async function readDoc(file: string): Promise<unknown> {
  * writes anything. Exit 1 when some task would not be placed.
  */
 export function registerSchedule(program: Command): void {
-  program
-    .command('schedule')
+  addModeOption(addClusterOptions(program.command('schedule')))
     .description('preview placements (never binds): where tasks would land, and why others would wait')
     .option('--dry-run', 'preview only (the only mode: binding is the scheduler service\'s job)')
     .option('--snapshot <file>', 'cluster snapshot {nodes, running} as JSON/YAML, instead of the live store')
     .option('--tasks <file>', 'tasks to place (JSON/YAML list); default: the store\'s pending tasks')
-    .option('--nats <urls>', 'NATS server(s) of the cluster (default: the embedded server of --state-dir)')
-    .option('--state-dir <dir>', 'state directory of an embedded cluster', '.gitcell')
-    .option('--creds <file>', 'NATS credentials file')
-    .option('--prefix <prefix>', 'bucket name prefix', 'gitcell_')
-    .option('--mode <mode>', `placement mode: ${Object.keys(SCHEDULING_MODES).join(', ')}`, 'hybrid')
     .option('--seed <seed>', 'seed of the random choices (same seed, same answer)', 'preview')
-    .option('--heartbeat-grace <ms>', 'a node whose heartbeat is older is not ready', '15000')
+    .option('--heartbeat-grace-ms <ms>', 'a node whose heartbeat is older is not ready', '15000')
     .option('--json', 'print the full result as JSON')
     .action(async (flags: ScheduleFlags, cmd: Command) => {
-      if (!(flags.mode in SCHEDULING_MODES)) {
-        usage(cmd, `--mode: "${flags.mode}" is not one of ${Object.keys(SCHEDULING_MODES).join(', ')}`);
-      }
-      const grace = Number(flags.heartbeatGrace);
-      if (!Number.isFinite(grace) || grace < 0) usage(cmd, `--heartbeat-grace: "${flags.heartbeatGrace}" is not a number of ms`);
+      const mode = parseMode(flags.mode);
+      const grace = Number(flags.heartbeatGraceMs);
+      if (!Number.isFinite(grace) || grace < 0) usage(cmd, `--heartbeat-grace-ms: "${flags.heartbeatGraceMs}" is not a number of ms`);
       let snapshot: ClusterSnapshot;
       let tasks: SchedTask[] = flags.tasks ? parseTasks(await readDoc(flags.tasks), flags.tasks) : [];
       if (flags.snapshot) {
         snapshot = parseSnapshot(await readDoc(flags.snapshot), flags.snapshot);
       } else {
-        const nc = await connectFromOptions({ ...(flags.nats ? { nats: flags.nats } : {}), stateDir: flags.stateDir, ...(flags.creds ? { creds: flags.creds } : {}), name: 'gitcell schedule' });
+        const nc = await connectFromOptions({ ...(flags.nats ? { nats: flags.nats } : {}), stateDir: flags.clusterDir, ...(flags.creds ? { creds: flags.creds } : {}), name: 'gitcell schedule' });
         try {
           const store = await openClusterStore(nc, { prefix: flags.prefix, log: silentLogger() });
           const [nodes, specs, storeTasks, bindings] = await Promise.all([store.nodes.list(), store.nodespec.list(), store.tasks.list(), store.bindings.list()]);
@@ -96,7 +87,7 @@ export function registerSchedule(program: Command): void {
           await nc.close();
         }
       }
-      const result = previewPlacement(snapshot, tasks, modeOptions(flags.mode as SchedulingMode, { seed: flags.seed }));
+      const result = previewPlacement(snapshot, tasks, modeOptions(mode, { seed: flags.seed }));
       if (flags.json) {
         process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
       } else {

@@ -7,11 +7,12 @@ function usage(cmd: Command, message: string): never {
 }
 import { createLogger, errorMessage, ErrorCodes, parseHostPort, serveMonitoring, type MonitoringEndpoint } from '../../lib/index.ts';
 import { connectFromOptions, openClusterStore, parseReplicas, replicasFor, splitServers } from '../../store/index.ts';
-import { modeOptions, SchedulerMetrics, SchedulerService, SCHEDULING_MODES, type SchedulingMode } from '../../scheduler/index.ts';
+import { modeOptions, SchedulerMetrics, SchedulerService } from '../../scheduler/index.ts';
+import { addClusterOptions, addModeOption, parseMode } from '../options.ts';
 
 interface SchedulerFlags {
   nats?: string;
-  stateDir: string;
+  clusterDir: string;
   creds?: string;
   prefix: string;
   replicas?: string;
@@ -34,24 +35,16 @@ function ms(cmd: Command, flag: string, value: string): number {
  * active replica per cluster), then binds pending tasks until SIGINT or SIGTERM.
  */
 export function registerScheduler(program: Command): void {
-  program
-    .command('scheduler')
+  addModeOption(addClusterOptions(program.command('scheduler')))
     .description('run the scheduler service: bind pending tasks to nodes (one active replica, by leader election)')
-    .option('--nats <urls>', 'NATS server(s) of the cluster (default: the embedded server of --state-dir)')
-    .option('--state-dir <dir>', 'state directory of an embedded cluster', '.gitcell')
-    .option('--creds <file>', 'NATS credentials file')
-    .option('--prefix <prefix>', 'bucket name prefix', 'gitcell_')
     .option('--replicas <n>', 'replicas of the buckets and streams it creates or scales (default: 3 when the server is in a cluster of 3 or more, else 1; give every component the same)')
     .option('--identity <name>', 'name of this replica (default host-pid-random)')
-    .option('--mode <mode>', `placement mode: ${Object.keys(SCHEDULING_MODES).join(', ')}`, 'hybrid')
     .option('--lease-ms <ms>', 'leader lease period', '15000')
     .option('--heartbeat-grace-ms <ms>', 'a node whose heartbeat is older takes no new tasks', '15000')
     .option('--requeue-grace-ms <ms>', 'a node whose heartbeat is older loses its tasks to pending', '40000')
     .option('--http <host:port>', '/metrics and /healthz here (off when not given)')
     .action(async (flags: SchedulerFlags, cmd: Command) => {
-      if (!(flags.mode in SCHEDULING_MODES)) {
-        usage(cmd, `--mode: "${flags.mode}" is not one of ${Object.keys(SCHEDULING_MODES).join(', ')}`);
-      }
+      const mode = parseMode(flags.mode);
       const timings = { heartbeatGraceMs: ms(cmd, '--heartbeat-grace-ms', flags.heartbeatGraceMs), requeueGraceMs: ms(cmd, '--requeue-grace-ms', flags.requeueGraceMs) };
       if (timings.requeueGraceMs < timings.heartbeatGraceMs) {
         usage(cmd, '--requeue-grace-ms must be at least --heartbeat-grace-ms');
@@ -60,7 +53,7 @@ export function registerScheduler(program: Command): void {
       const http = flags.http === undefined ? undefined : parseHostPort(flags.http, '--http');
       const wanted = flags.replicas === undefined ? undefined : parseReplicas(flags.replicas);
       const log = createLogger('scheduler');
-      const nc = await connectFromOptions({ ...(flags.nats ? { nats: flags.nats } : {}), stateDir: flags.stateDir, ...(flags.creds ? { creds: flags.creds } : {}), name: 'gitcell scheduler' });
+      const nc = await connectFromOptions({ ...(flags.nats ? { nats: flags.nats } : {}), stateDir: flags.clusterDir, ...(flags.creds ? { creds: flags.creds } : {}), name: 'gitcell scheduler' });
       const replicas = wanted ?? replicasFor(nc, flags.nats ? splitServers(flags.nats).length : 1);
       let endpoint: MonitoringEndpoint | undefined;
       try {
@@ -69,7 +62,7 @@ export function registerScheduler(program: Command): void {
           ...(flags.identity ? { identity: flags.identity } : {}),
           leaseMs,
           timings,
-          core: modeOptions(flags.mode as SchedulingMode),
+          core: modeOptions(mode),
           log,
         });
         const metrics = new SchedulerMetrics();

@@ -4,26 +4,23 @@ import { dump } from 'js-yaml';
 import { UsageError } from '../../lib/errors.ts';
 import { Keyring, sealValue } from '../../secrets/index.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
+import { addClusterDirOption } from '../options.ts';
 
 /** registerSecret adds `gitcell secret pubkey` and `gitcell secret seal`. */
 export function registerSecret(program: Command): void {
   const secret = program.command('secret').description('seal Secret values so only the cluster can read them');
 
-  secret
-    .command('pubkey')
+  addClusterDirOption(secret.command('pubkey'), 'directory of the cluster (its sealing keys)')
     .description('print the cluster\'s public sealing key (creates the key pair on first use)')
-    .option('--state-dir <dir>', 'state directory of the cluster', '.gitcell')
-    .action(async (opts: { stateDir: string }) => {
-      const ring = await Keyring.open(opts.stateDir);
+    .action(async (opts: { clusterDir: string }) => {
+      const ring = await Keyring.open(opts.clusterDir);
       process.stdout.write(ring.publicKeyPem());
     });
 
-  secret
-    .command('rotate-key')
+  addClusterDirOption(secret.command('rotate-key'), 'directory of the cluster (where the reconciler runs)')
     .description('make a new sealing key pair the active one; Secrets sealed with older pairs still open')
-    .option('--state-dir <dir>', 'state directory of the cluster (where the reconciler runs)', '.gitcell')
-    .action(async (opts: { stateDir: string }) => {
-      const ring = await Keyring.open(opts.stateDir);
+    .action(async (opts: { clusterDir: string }) => {
+      const ring = await Keyring.open(opts.clusterDir);
       const previous = ring.activeKeyId;
       const id = await ring.rotate();
       process.stdout.write(`active sealing key: ${id} (was ${previous}; ${ring.keyIds().length} pairs kept)\n`);

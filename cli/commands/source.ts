@@ -5,7 +5,7 @@ import { connectFromOptions, openClusterStore, DEFAULT_PREFIX } from '../../stor
 import { sourceStatusKey } from '../../reconciler/apply/keys.ts';
 import { sourceControlKey, type SourceControl } from '../../reconciler/service/control.ts';
 import type { DesiredRecord, SyncRecord, SyncStatus } from '../../reconciler/index.ts';
-import { addClusterOptions, type ClientOptions, type ClientStore } from '../client.ts';
+import { addClientOptions, type ClientOptions, type ClientStore } from '../client.ts';
 import { parseDuration } from '../duration.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
 
@@ -18,7 +18,7 @@ interface SourceOptions extends ClientOptions {
  * commands write the source's control record, which a read-only viewer may not.
  */
 async function withAdminStore<T>(opts: ClientOptions, name: string, fn: (store: ClientStore) => Promise<T>): Promise<T> {
-  const nc = await connectFromOptions({ ...(opts.nats ? { nats: opts.nats } : {}), ...(opts.stateDir ? { stateDir: opts.stateDir } : {}), ...(opts.creds ? { creds: opts.creds } : {}), name: `gitcell ${name}` });
+  const nc = await connectFromOptions({ ...(opts.nats ? { nats: opts.nats } : {}), ...(opts.clusterDir ? { stateDir: opts.clusterDir } : {}), ...(opts.creds ? { creds: opts.creds } : {}), name: `gitcell ${name}` });
   try {
     return await fn(await openClusterStore<DesiredRecord, SyncRecord>(nc, { prefix: opts.prefix ?? DEFAULT_PREFIX, log: silentLogger() }));
   } finally {
@@ -43,7 +43,7 @@ const sourceOption = (cmd: Command): Command => cmd.option('--source <name>', 's
 
 /** registerSuspend adds `gitcell suspend [--source NAME] [--reason TEXT]`. */
 export function registerSuspend(program: Command): void {
-  addClusterOptions(sourceOption(program.command('suspend').description('stop applying new revisions of a source (the cluster keeps the last applied one) until `gitcell resume`').option('--reason <text>', 'why (shown by gitcell status)'))).action(
+  addClientOptions(sourceOption(program.command('suspend').description('stop applying new revisions of a source (the cluster keeps the last applied one) until `gitcell resume`').option('--reason <text>', 'why (shown by gitcell status)'))).action(
     async (opts: SourceOptions & { reason?: string }) => {
       await withAdminStore(opts, 'suspend', (store) => updateControl(store, opts.source, (c) => ({ ...c, suspended: true, suspendedAt: new Date().toISOString(), ...(opts.reason ? { reason: opts.reason } : {}) })));
       process.stdout.write(`source ${opts.source} suspended: new revisions are held back until \`gitcell resume\`\n`);
@@ -53,7 +53,7 @@ export function registerSuspend(program: Command): void {
 
 /** registerResume adds `gitcell resume [--source NAME]`. */
 export function registerResume(program: Command): void {
-  addClusterOptions(sourceOption(program.command('resume').description('apply new revisions of a suspended source again (the tip at once)'))).action(async (opts: SourceOptions) => {
+  addClientOptions(sourceOption(program.command('resume').description('apply new revisions of a suspended source again (the tip at once)'))).action(async (opts: SourceOptions) => {
     await withAdminStore(opts, 'resume', (store) => updateControl(store, opts.source, ({ suspendedAt: _a, reason: _r, ...c }) => ({ ...c, suspended: false })));
     process.stdout.write(`source ${opts.source} resumed\n`);
   });
@@ -61,7 +61,7 @@ export function registerResume(program: Command): void {
 
 /** registerReconcile adds `gitcell reconcile [--with-source] [--timeout D]`: reconcile now, wait for the result. */
 export function registerReconcile(program: Command): void {
-  addClusterOptions(
+  addClientOptions(
     sourceOption(
       program
         .command('reconcile')

@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
 import { SOURCE_PREFIX, changedWorkloadKeys, judgeCommit, rollbackEvents, withStatuses, type CommitStatusVerdict, type SyncStatus } from '../../reconciler/index.ts';
-import { addClusterOptions, age, table, withStore, type ClientOptions } from '../client.ts';
+import { addClientOptions, age, table, withStore, type ClientOptions } from '../client.ts';
 import { addOutputOption, parseOutput, renderValue } from '../output.ts';
 import { monitoringSection } from './alerts.ts';
 
 /** registerStatus adds `gitcell status`: each followed source, its revisions, conditions and recent reconciles. */
 export function registerStatus(program: Command): void {
-  addClusterOptions(
+  addClientOptions(
     addOutputOption(program.command('status').description('show each Git source: applied and attempted revision, conditions, recent reconciles, failed rollouts')),
   ).action(async (opts: ClientOptions & { output?: string }) => {
     const out = parseOutput(opts.output, ['table', 'json', 'yaml', 'jsonpath']);
@@ -29,7 +29,7 @@ export function registerStatus(program: Command): void {
       }
       return { sources, rollouts };
     });
-    const monitoring = await monitoringSection(opts.stateDir);
+    const monitoring = await monitoringSection(opts.clusterDir);
     if (out.format !== 'table') return void process.stdout.write(renderValue(sources, out));
     if (monitoring.text) process.stdout.write(`${monitoring.text}\n`);
     if (!sources.length) {

@@ -1,17 +1,16 @@
 import type { Command } from 'commander';
 import { errorMessage } from '../../lib/errors.ts';
-import { openManager, STATE_DIR_DEFAULT } from '../containers.ts';
+import { openManager } from '../containers.ts';
+import { addRuntimeRootOption } from '../options.ts';
 
 /** registerStop adds `gitcell stop [-t SECONDS] CONTAINER...`: SIGTERM, then SIGKILL after the grace time. */
 export function registerStop(program: Command): void {
-  program
-    .command('stop')
+  addRuntimeRootOption(program.command('stop'))
     .description('stop running containers (SIGTERM, then SIGKILL after the timeout)')
     .argument('<containers...>', 'container ids or names')
     .option('-t, --time <seconds>', 'seconds to wait before SIGKILL', '10')
-    .option('--state-dir <dir>', 'state directory', STATE_DIR_DEFAULT)
-    .action(async (containers: string[], flags: { time: string; stateDir: string }) => {
-      const manager = openManager(flags.stateDir);
+    .action(async (containers: string[], flags: { time: string; root: string }) => {
+      const manager = openManager(flags.root);
       const seconds = Number(flags.time);
       if (!Number.isFinite(seconds) || seconds < 0) {
         process.stderr.write(`gitcell stop: -t "${flags.time}" is not a number of seconds\n`);

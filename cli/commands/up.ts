@@ -1,7 +1,8 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../../lib/errors.ts';
-import { DEFAULT_PREFIX, parseReplicas } from '../../store/index.ts';
+import { parseReplicas } from '../../store/index.ts';
+import { addClusterOptions, CLUSTER_DIR_DEFAULT } from '../options.ts';
 import { runUp } from '../up/run.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
 
@@ -11,7 +12,7 @@ interface UpFlags {
   nats?: string;
   creds?: string;
   replicas?: string;
-  stateDir: string;
+  clusterDir: string;
   prefix: string;
   capacity: string;
   view?: boolean;
@@ -24,17 +25,18 @@ interface UpFlags {
  * reconciler following a repository, the scheduler and N local agents, supervised until Ctrl-C.
  */
 export function registerUp(program: Command): void {
-  program
-    .command('up')
+  addClusterOptions(program.command('up'), {
+    nats: 'connect to an existing NATS cluster (comma-separated URLs) instead of starting one',
+    natsFromEnv: false,
+    creds: 'with --nats: credentials (.creds file or nkey seed) for up and every component it starts',
+    clusterDir: CLUSTER_DIR_DEFAULT,
+    clusterDirHelp: 'the cluster\'s directory: NATS data, credentials, repository, images, logs (or GITCELL_CLUSTER_DIR)',
+  })
     .description('run the whole cluster on this machine, following a Git repository')
-    .option('--repo <path|url>', 'repository to follow; a plain directory (default sample-repo) is copied into <state-dir>/repo and committed on first run', 'sample-repo')
+    .option('--repo <path|url>', 'repository to follow; a plain directory (default sample-repo) is copied into <cluster-dir>/repo and committed on first run', 'sample-repo')
     .option('--nodes <n>', 'number of simulated nodes', '3')
-    .option('--nats <urls>', 'connect to an existing NATS cluster (comma-separated URLs) instead of starting one')
-    .option('--creds <file>', 'with --nats: credentials (.creds file or nkey seed) for up and every component it starts')
     .option('--replicas <n>', 'replicas of every bucket and stream (default 1 embedded; with --nats 3 when the server is in a cluster of 3 or more, else 1)')
-    .option('--state-dir <dir>', 'state directory (NATS data, credentials, repository, images, logs)', '.gitcell')
     .option('--capacity <cpu=N,memory=Q>', 'capacity of each simulated node', 'cpu=1,memory=1Gi')
-    .option('--prefix <prefix>', 'bucket name prefix', DEFAULT_PREFIX)
     .option('--subnet-base <a.b>', 'node i gets the task subnet <a.b>.<i>.0/24', '10.88')
     .option('--no-view', 'no live view, even on a TTY (periodic log lines instead)')
     .option('--prometheus <url>', 'use this Prometheus instead of starting one (point its http_sd_configs at the /sd URL up prints)')
@@ -44,7 +46,7 @@ export function registerUp(program: Command): void {
       if (!/^\d{1,3}\.\d{1,3}$/.test(f.subnetBase) || f.subnetBase.split('.').some((n) => Number(n) > 255)) {
         throw new UsageError(ErrorCodes.Usage, `--subnet-base "${f.subnetBase}": expected two octets like 10.88`, { flag: '--subnet-base' });
       }
-      if (f.creds && !f.nats) throw new UsageError(ErrorCodes.Usage, '--creds needs --nats: the embedded server uses the credentials gitcell up makes in the state dir', { flag: '--creds' });
+      if (f.creds && !f.nats) throw new UsageError(ErrorCodes.Usage, '--creds needs --nats: the embedded server uses the credentials gitcell up makes in the cluster dir', { flag: '--creds' });
       const replicas = f.replicas === undefined ? undefined : parseReplicas(f.replicas);
       if (replicas !== undefined && replicas > 1 && !f.nats) {
         throw new UsageError(ErrorCodes.Usage, `--replicas ${replicas} needs --nats: the embedded server is a single server (R1)`, { flag: '--replicas' });
@@ -58,7 +60,7 @@ export function registerUp(program: Command): void {
         ...(f.nats ? { nats: f.nats } : {}),
         ...(f.creds ? { creds: resolve(f.creds) } : {}),
         ...(replicas !== undefined ? { replicas } : {}),
-        stateDir: f.stateDir,
+        stateDir: f.clusterDir,
         prefix: f.prefix,
         capacity: f.capacity,
         tty: f.view !== false && process.stdout.isTTY === true,

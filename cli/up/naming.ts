@@ -1,10 +1,10 @@
 /**
  * Machine-global names of a `gitcell up` cluster. Node names (node-1, node-2, ...) are per cluster,
  * but bridges, network namespaces and cgroups are per machine: two `up`s on one machine (different
- * --state-dir and --subnet-base) must never share one. Every such name carries a short tag derived
+ * --cluster-dir and --subnet-base) must never share one. Every such name carries a short tag derived
  * from the absolute state dir, so it also tells which cluster left it behind.
  *
- *   /abs/state-dir ─sha256─► tag "3f9a1c0b" ─► bridge     gc<hash(state, node)>      (15 chars max)
+ *   /abs/cluster-dir ─sha256─► tag "3f9a1c0b" ─► bridge     gc<hash(state, node)>      (15 chars max)
  *                                           ─► netns      gc-3f9a1c0b-node-1-<task>
  *                                           ─► cgroups    gitcell/up-3f9a1c0b/node-1/<container>
  */

@@ -65,7 +65,7 @@ export function agentArgs(o: { i: number; natsUrl: string; seedFile: string; sta
   // Bridge, netns and cgroup names carry the cluster's tag: two `up`s on one machine never share one.
   return [
     'agent', '--node', node, '--nats', o.natsUrl, '--creds', o.seedFile, '--cluster-dir', o.stateDir,
-    '--state-dir', join(o.stateDir, 'nodes', node), '--image-cache', join(o.stateDir, 'images'),
+    '--node-dir', join(o.stateDir, 'nodes', node), '--image-cache', join(o.stateDir, 'images'),
     '--subnet', `${o.subnetBase}.${o.i}.0/24`, '--bridge', nodeBridge(o.stateDir, node),
     '--cgroup-parent', nodeCgroupParent(o.stateDir, node), '--netns-prefix', nodeNetnsPrefix(o.stateDir, node), '--capacity', o.capacity, '--labels', `gitcell.io/node=${node},zone=zone-${((o.i - 1) % 3) + 1}`,
     '--prefix', o.prefix, '--stop-tasks-on-exit',
@@ -225,9 +225,9 @@ class UpCluster {
     // Stable identities: a restarted reconciler or scheduler takes its lease back at once. The
     // reconciler knows how many nodes there are: on a new or rebuilt store, tasks are created once
     // all of them registered (and re-reported what they run).
-    add('reconciler', ['reconciler', '--repo', repo, '--state-dir', stateDir, '--identity', componentIdentity(stateDir, 'reconciler'), '--expect-nodes', String(o.nodes),
+    add('reconciler', ['reconciler', '--repo', repo, '--cluster-dir', stateDir, '--identity', componentIdentity(stateDir, 'reconciler'), '--expect-nodes', String(o.nodes),
       '--http', mon.reconcilerHttp, '--scrape', `scheduler=http://${mon.schedulerHttp}`, '--prometheus-url', mon.prometheusUrl, ...mon.reconcilerFlags, ...common]);
-    add('scheduler', ['scheduler', '--state-dir', stateDir, '--identity', componentIdentity(stateDir, 'scheduler'), '--http', mon.schedulerHttp, ...common]);
+    add('scheduler', ['scheduler', '--cluster-dir', stateDir, '--identity', componentIdentity(stateDir, 'scheduler'), '--http', mon.schedulerHttp, ...common]);
     if (mon.prometheus) add('prometheus', mon.prometheus.args, 20_000, mon.prometheus.command);
     if (mon.alertmanager) add('alertmanager', mon.alertmanager.args, 20_000, mon.alertmanager.command);
     // The dashboard reads as the viewer (an external cluster: with the credentials given).
@@ -246,7 +246,7 @@ class UpCluster {
   /** printSummary tells the user where everything is and what to try. */
   printSummary(repo: string, t0: number): void {
     const { o, stateDir, controlCreds, caFile, natsUrl } = this;
-    const find = `--state-dir ${stateDir}`;
+    const find = `--cluster-dir ${stateDir}`;
     const lines = [
       `gitcell up: ${o.nodes} node(s) in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
       `  repository   ${repo}${existsSync(join(repo, '.git')) ? `   (commit here: git -C ${repo} commit -am "...")` : ''}`,

@@ -97,7 +97,7 @@ export class ContainerManager {
 
   constructor(opts: ContainerManagerOptions) {
     // Absolute from here on: the shim and runc run with their working directory inside a container's
-    // directory, so a root relative to the caller's (`--state-dir .gitcell`) would point nowhere.
+    // directory, so a root relative to the caller's (`--root .gitcell/runtime`) would point nowhere.
     const root = resolve(opts.root);
     this.root = root;
     this.dir = join(root, 'containers');

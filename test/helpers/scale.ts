@@ -157,16 +157,16 @@ export async function startScaleCluster(o: ScaleClusterOptions): Promise<ScaleCl
     for (const [i, names] of groups.entries()) {
       const p = start(`hollow ${prefixes[i]}`, [
         'hollow', '--nodes', String(names.length), '--prefix', prefixes[i]!, ...nats, '--creds', hollowSeeds[i]!,
-        '--state-dir', join('/dev/shm', `gitcell-scale-${process.pid}-${i}`), '--start-delay-ms', String(o.startDelayMs), '--heartbeat-ms', String(o.heartbeatMs),
+        '--node-dir', join('/dev/shm', `gitcell-scale-${process.pid}-${i}`), '--start-delay-ms', String(o.startDelayMs), '--heartbeat-ms', String(o.heartbeatMs),
       ], o.dir);
       procs.push(p);
     }
     for (const p of procs) await waitOutput(p, 'nodes running', 600_000);
     o.log(`hollow nodes running: ${sizes.join(' + ')}`);
-    const sched = start('scheduler', ['scheduler', ...nats, '--creds', controlSeed, '--state-dir', join(o.dir, 'scheduler'), '--requeue-grace-ms', String(o.requeueGraceMs), '--heartbeat-grace-ms', String(Math.min(15_000, o.requeueGraceMs))], o.dir);
+    const sched = start('scheduler', ['scheduler', ...nats, '--creds', controlSeed, '--cluster-dir', join(o.dir, 'scheduler'), '--requeue-grace-ms', String(o.requeueGraceMs), '--heartbeat-grace-ms', String(Math.min(15_000, o.requeueGraceMs))], o.dir);
     procs.push(sched);
     const rec = start('reconciler', [
-      'reconciler', '--repo', repo, ...nats, '--creds', controlSeed, '--state-dir', join(o.dir, 'reconciler'), '--expect-nodes', String(o.nodes), '--node-settle', '120s',
+      'reconciler', '--repo', repo, ...nats, '--creds', controlSeed, '--cluster-dir', join(o.dir, 'reconciler'), '--expect-nodes', String(o.nodes), '--node-settle', '120s',
     ], o.dir);
     procs.push(rec);
     await waitApplied(store, first, procs, 300_000);

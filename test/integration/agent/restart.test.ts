@@ -36,7 +36,7 @@ const network = new NetworkManager({ bridge, subnet, stateDir: join(stateDir, 'n
 
 let agent: ChildProcess | undefined;
 function startAgent(): ChildProcess {
-  const child = spawn(process.execPath, ['cli/bin.js', 'agent', '--node', node, '--nats', server.url, '--prefix', prefix, '--state-dir', stateDir,
+  const child = spawn(process.execPath, ['cli/bin.js', 'agent', '--node', node, '--nats', server.url, '--prefix', prefix, '--node-dir', stateDir,
     '--image-cache', imageRoot, '--subnet', subnet, '--bridge', bridge, '--labels', 'zone=test', '--capacity', 'cpu=2,memory=2Gi'],
   { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, GITCELL_LOG_LEVEL: 'warn' } });
   let err = '';

@@ -80,7 +80,7 @@ export async function startCluster(t: TestContext, sim: SimOptions, files: Recor
   repo.commit(files, 'initial');
   const stateDir = mkdtempSync(join(tmpdir(), 'gitcell-cli-state-'));
   t.after(() => rmSync(stateDir, { recursive: true, force: true }));
-  const reconciler = spawn(process.execPath, [BIN, 'reconciler', '--repo', repo.dir, '--nats', ts.server.url, '--prefix', ts.prefix, '--state-dir', stateDir, '--allow-plaintext-secrets', '--node-settle', '0'], {
+  const reconciler = spawn(process.execPath, [BIN, 'reconciler', '--repo', repo.dir, '--nats', ts.server.url, '--prefix', ts.prefix, '--cluster-dir', stateDir, '--allow-plaintext-secrets', '--node-settle', '0'], {
     env: { ...process.env, GITCELL_LOG_LEVEL: 'warn', GITCELL_LOG_PRETTY: '0' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

@@ -16,10 +16,10 @@ function gitcell(...args: string[]): { code: number; out: string; err: string } 
   return gitcellIn(process.cwd(), state, ...args);
 }
 
-/** gitcellIn runs the CLI binary from `cwd` with GITCELL_STATE_DIR=`stateDir` (possibly relative). */
+/** gitcellIn runs the CLI binary from `cwd` with GITCELL_CLUSTER_DIR=`stateDir` (possibly relative). */
 function gitcellIn(cwd: string, stateDir: string, ...args: string[]): { code: number; out: string; err: string } {
   const bin = resolve('cli/bin.js');
-  const r = spawnSync(process.execPath, [bin, ...args], { cwd, encoding: 'utf8', env: { ...process.env, GITCELL_STATE_DIR: stateDir }, timeout: 60_000 });
+  const r = spawnSync(process.execPath, [bin, ...args], { cwd, encoding: 'utf8', env: { ...process.env, GITCELL_CLUSTER_DIR: stateDir }, timeout: 60_000 });
   return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
 }
 
@@ -127,11 +127,11 @@ test('run pulls a registry image it does not have yet', async () => {
     const ref = `${registry.domain}/cli/busybox:v1`;
     await pushImage(new ImageStore(join(state, 'runtime')), ref, { source: 'busybox:cli' });
     const fresh = fs.mkdtempSync(join(state, 'fresh-'));
-    const r = spawnSync(process.execPath, ['cli/bin.js', 'run', '--rm', '--state-dir', fresh, ref, '--', 'echo', 'pulled'], { encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync(process.execPath, ['cli/bin.js', 'run', '--rm', '--root', join(fresh, 'runtime'), ref, '--', 'echo', 'pulled'], { encoding: 'utf8', timeout: 120_000 });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, 'pulled\n');
     assert.match(r.stderr, /pulling/);
-    const local = spawnSync(process.execPath, ['cli/bin.js', 'run', '--rm', '--state-dir', fresh, 'never-pushed:v1', '--', 'true'], { encoding: 'utf8', timeout: 120_000 });
+    const local = spawnSync(process.execPath, ['cli/bin.js', 'run', '--rm', '--root', join(fresh, 'runtime'), 'never-pushed:v1', '--', 'true'], { encoding: 'utf8', timeout: 120_000 });
     assert.equal(local.status, 1, 'a local name is never pulled');
   } finally {
     await registry.stop();

@@ -1,6 +1,6 @@
 // `gitcell logs` through the binary against a real agent (runc, a registry-pulled busybox image):
 // one task, every task of job/NAME with a [task] prefix, -l, --timestamps, --since, --tail, -f,
-// GITCELL_STATE_DIR honoured like get, and a closed pipe.
+// GITCELL_CLUSTER_DIR honoured like get, and a closed pipe.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';

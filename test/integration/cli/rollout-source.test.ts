@@ -52,7 +52,7 @@ test('rollout status, undo, suspend, resume, reconcile and plan --exit-code', as
     const st = await run(['rollout', 'status', 'web', '--revision', c2, '--timeout', '3m', ...f]);
     assert.equal(st.code, 0, st.stdout + st.stderr);
     // The operator's state dir holds the cluster's signing key (the reconciler made it at start).
-    const undo = await run(['rollout', 'undo', 'web', '--repo', c.repo.dir, '--state-dir', c.stateDir, ...f]);
+    const undo = await run(['rollout', 'undo', 'web', '--repo', c.repo.dir, '--cluster-dir', c.stateDir, ...f]);
     assert.equal(undo.code, 0, undo.stdout + undo.stderr);
     assert.match(undo.stdout, new RegExp(`reverted ${c2.slice(0, 12)}: commit [0-9a-f]{12}`));
     const head = c.repo.head();

@@ -47,7 +47,7 @@ async function setup(t: TestContext) {
   t.after(() => rmSync(stateDir, { recursive: true, force: true }));
   const secret = join(stateDir, 'webhook-secret');
   writeFileSync(secret, 's3cret\n');
-  const base = ['reconciler', '--repo', repo.dir, '--nats', server.url, '--prefix', 'sf_', '--state-dir', stateDir, '--webhook-secret-file', secret];
+  const base = ['reconciler', '--repo', repo.dir, '--nats', server.url, '--prefix', 'sf_', '--cluster-dir', stateDir, '--webhook-secret-file', secret];
   return { server, stateDir, base };
 }
 
@@ -75,7 +75,7 @@ test('reconciler and scheduler: a credentials file they cannot read ends them (e
   const rec = await gitcell(t, [...base.filter((a) => a !== '--webhook-secret-file' && !a.endsWith('webhook-secret')), '--creds', creds]);
   assert.equal(rec.code, 1, rec.stderr);
   assert.match(rec.stderr, new RegExp(creds.replace(/[.]/g, '\\.')));
-  const sched = await gitcell(t, ['scheduler', '--nats', server.url, '--prefix', 'sf_', '--state-dir', stateDir, '--creds', creds]);
+  const sched = await gitcell(t, ['scheduler', '--nats', server.url, '--prefix', 'sf_', '--cluster-dir', stateDir, '--creds', creds]);
   assert.equal(sched.code, 1, sched.stderr);
   assert.match(sched.stderr, new RegExp(creds.replace(/[.]/g, '\\.')));
 });

@@ -51,11 +51,11 @@ test('kill -9 of gitcell up: every process ends and nothing is left behind', { t
     await rm(stateDir, { recursive: true, force: true });
   });
 
-  up = spawn(process.execPath, [BIN, 'up', '--state-dir', stateDir, '--nodes', '2', '--no-view', '--subnet-base', `10.${100 + randomInt(50)}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  up = spawn(process.execPath, [BIN, 'up', '--cluster-dir', stateDir, '--nodes', '2', '--no-view', '--subnet-base', `10.${100 + randomInt(50)}`], { stdio: ['ignore', 'pipe', 'pipe'] });
   up.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   up.stderr!.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<void>((r) => up!.once('exit', () => r()));
-  await waitFor('gitcell up to print where things are', () => output.includes('npx gitcell get tasks --state-dir'), UP_TIMEOUT);
+  await waitFor('gitcell up to print where things are', () => output.includes('npx gitcell get tasks --cluster-dir'), UP_TIMEOUT);
   const nc = await connectFromOptions({ stateDir, name: 'e2e-kill' });
   try {
     const s = await openClusterStore<DesiredRecord, SyncRecord>(nc, { log: silentLogger() });

@@ -71,7 +71,7 @@ test('gitcell up on a 3-server NATS cluster, R3: kill -9 the tasks bucket\'s lea
   const nats = cluster.url;
   const started = Date.now();
   // 10.250-254: up.test.ts uses 10.100-149, the agent tests 10.150-199, the CNI tests 10.200-249.
-  up = spawn(process.execPath, [BIN, 'up', '--nats', nats, '--creds', creds, '--replicas', '3', '--state-dir', stateDir, '--nodes', '2', '--subnet-base', `10.${250 + randomInt(5)}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  up = spawn(process.execPath, [BIN, 'up', '--nats', nats, '--creds', creds, '--replicas', '3', '--cluster-dir', stateDir, '--nodes', '2', '--subnet-base', `10.${250 + randomInt(5)}`], { stdio: ['ignore', 'pipe', 'pipe'] });
   up.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   up.stderr!.on('data', (d: Buffer) => (output += d.toString()));
 
@@ -87,7 +87,7 @@ test('gitcell up on a 3-server NATS cluster, R3: kill -9 the tasks bucket\'s lea
   };
 
   await t.test('sample-repo comes up on R3 buckets; a client command leaves them R3', async () => {
-    await waitFor('gitcell up to print where things are', () => output.includes(`npx gitcell get tasks --state-dir ${stateDir}`), { timeoutMs: UP_TIMEOUT, gaveUp: upGone }).catch(explain);
+    await waitFor('gitcell up to print where things are', () => output.includes(`npx gitcell get tasks --cluster-dir ${stateDir}`), { timeoutMs: UP_TIMEOUT, gaveUp: upGone }).catch(explain);
     assert.match(output, /replicas 3/, 'up reports the replica count');
     store = await openClusterStore<DesiredRecord, SyncRecord>(nc, { prefix: PREFIX, log: silentLogger() });
     await waitFor('web 3/3 running and ready', () => webSettled(store!, 3), { timeoutMs: UP_TIMEOUT, gaveUp: upGone }).catch(explain);
@@ -98,7 +98,7 @@ test('gitcell up on a 3-server NATS cluster, R3: kill -9 the tasks bucket\'s lea
     for (const [name, n] of Object.entries(counts)) assert.equal(n, 3, `${name} is R3`);
     // A client opens the store without a replica count: it must not scale the cluster's buckets.
     // It finds the external cluster through up's state dir (cluster.json) like an embedded one.
-    const rows = JSON.parse(gitcell('get', 'tasks', '-o', 'json', '--state-dir', stateDir)) as { spec: { jobKey: string } }[];
+    const rows = JSON.parse(gitcell('get', 'tasks', '-o', 'json', '--cluster-dir', stateDir)) as { spec: { jobKey: string } }[];
     assert.equal(rows.filter((r) => r.spec.jobKey === 'Job/default/web').length, 3);
     assert.deepEqual(await replicaCounts(), counts, 'still R3 after `gitcell get tasks`');
   });

@@ -82,12 +82,12 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
   const dump = () => logTails(stateDir, output);
 
   const started = Date.now();
-  up = spawn(process.execPath, [BIN, 'up', '--state-dir', stateDir, '--nodes', '2', '--subnet-base', `10.${100 + randomInt(50)}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  up = spawn(process.execPath, [BIN, 'up', '--cluster-dir', stateDir, '--nodes', '2', '--subnet-base', `10.${100 + randomInt(50)}`], { stdio: ['ignore', 'pipe', 'pipe'] });
   up.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   up.stderr!.on('data', (d: Buffer) => (output += d.toString()));
 
   await t.test('sample-repo comes up: every task runs and is ready, one node-logger per node, the batch Job completes', async () => {
-    await waitFor('gitcell up to print where things are', () => output.includes('npx gitcell get tasks --state-dir'), UP_TIMEOUT).catch((err) => {
+    await waitFor('gitcell up to print where things are', () => output.includes('npx gitcell get tasks --cluster-dir'), UP_TIMEOUT).catch((err) => {
       throw new Error(`${(err as Error).message}\n${dump()}`);
     });
     // sample-repo's cleanup CronJob runs every few minutes; every minute from now on:
@@ -136,7 +136,7 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
     }, 60_000);
     assert.equal(secretReads, 3);
     process.stderr.write(`e2e up: sample-repo ready ${((Date.now() - started) / 1000).toFixed(1)} s after starting gitcell up\n`);
-    const rows = JSON.parse(gitcell('get', 'tasks', '-o', 'json', '--state-dir', stateDir)) as { spec: TaskSpec; state: string; ready: boolean; node?: string }[];
+    const rows = JSON.parse(gitcell('get', 'tasks', '-o', 'json', '--cluster-dir', stateDir)) as { spec: TaskSpec; state: string; ready: boolean; node?: string }[];
     const web = rows.filter((r) => r.spec.jobKey === 'Job/default/web');
     assert.equal(web.length, 3);
     for (const r of web) {
@@ -239,16 +239,16 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
     });
     assert.equal(fired.name, cronJobRunName('cleanup', new Date(fired.scheduledAt)), 'the Job is named after its tick');
     // The same, as a user sees it through the CLI.
-    const jobs = JSON.parse(gitcell('get', 'jobs', '-o', 'json', '--state-dir', stateDir)) as { object: { metadata: { name: string; annotations?: Record<string, string> } }; status?: WorkloadStatus }[];
+    const jobs = JSON.parse(gitcell('get', 'jobs', '-o', 'json', '--cluster-dir', stateDir)) as { object: { metadata: { name: string; annotations?: Record<string, string> } }; status?: WorkloadStatus }[];
     const job = jobs.find((j) => j.object.metadata.name === fired.name);
     assert.ok(job, `gitcell get jobs lists ${fired.name}`);
     assert.equal(job.object.metadata.annotations?.[CREATED_BY_ANNOTATION], createdBy);
     assert.equal(job.status?.batch?.phase, 'Complete');
     assert.equal(job.status?.batch?.succeeded, 1);
-    const cronjobs = JSON.parse(gitcell('get', 'cronjobs', '-o', 'json', '--state-dir', stateDir)) as { object: { metadata: { name: string } }; status?: CronJobStatus }[];
+    const cronjobs = JSON.parse(gitcell('get', 'cronjobs', '-o', 'json', '--cluster-dir', stateDir)) as { object: { metadata: { name: string } }; status?: CronJobStatus }[];
     const cj = cronjobs.find((c) => c.object.metadata.name === 'cleanup');
     assert.ok(cj?.status?.lastScheduleTime && cj.status.lastSuccessfulTime, `the CronJob's status records its runs: ${JSON.stringify(cj?.status)}`);
-    const events = gitcell('events', '--limit', '2000', '--state-dir', stateDir);
+    const events = gitcell('events', '--limit', '2000', '--cluster-dir', stateDir);
     assert.match(events, new RegExp(`SuccessfulCreate.*created Job ${fired.name} `), `the CronJob's SuccessfulCreate event\n${events.slice(-3000)}`);
     // Back to sample-repo's schedule, so the drills below are not crossed by a run every minute.
     git(repo, 'revert', '--no-edit', cronCommit);
@@ -351,7 +351,7 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
     const st = (await s.sync.get(objectStatusKey('Job', 'default', 'web')))?.value as WorkloadStatus | undefined;
     assert.equal(st?.rollout?.templateHash, newHash);
     await waitFor('the web rollout recorded Complete', async () => ((await s.sync.get(objectStatusKey('Job', 'default', 'web')))?.value as WorkloadStatus | undefined)?.rollout?.phase === 'Complete', 60_000);
-    const sources = JSON.parse(gitcell('status', '-o', 'json', '--state-dir', stateDir)) as SyncStatus[];
+    const sources = JSON.parse(gitcell('status', '-o', 'json', '--cluster-dir', stateDir)) as SyncStatus[];
     const main = sources.find((x) => x.source === 'main');
     assert.equal(main?.lastAppliedRevision, commit, 'gitcell status: the drill commit applied');
     assert.deepEqual(main?.failedRollouts.filter((r) => r.revision === commit), [], 'no failed rollout of the drill commit');
@@ -427,9 +427,9 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
     });
     assert.equal(important.status!.node, filler.status!.node, 'it took the filler\'s node');
     await waitFor('the filler unbound (preempted) and not running anywhere', async () => !(await running('Job/default/filler')), ROLLOUT_TIMEOUT);
-    const events = gitcell('events', '--limit', '500', '--state-dir', stateDir);
+    const events = gitcell('events', '--limit', '500', '--cluster-dir', stateDir);
     assert.match(events, /Preempted/, `a Preempted event\n${events.slice(-3000)}`);
-    await waitFor('a FailedScheduling event saying why the filler waits', () => /FailedScheduling[^\n]*filler|filler[^\n]*FailedScheduling/.test(gitcell('events', '--limit', '500', '--state-dir', stateDir)), 120_000);
+    await waitFor('a FailedScheduling event saying why the filler waits', () => /FailedScheduling[^\n]*filler|filler[^\n]*FailedScheduling/.test(gitcell('events', '--limit', '500', '--cluster-dir', stateDir)), 120_000);
   });
 
   await t.test('drill: stop NATS and delete its data: the state is rebuilt from Git and the agents, no running task restarted', async () => {

@@ -40,7 +40,7 @@ test('gitcell reconciler as a process, and the client commands against it', asyn
 
   const stateDir = mkdtempSync(join(tmpdir(), 'gitcell-state-'));
   t.after(() => rmSync(stateDir, { recursive: true, force: true }));
-  const child = spawn(process.execPath, ['cli/bin.js', 'reconciler', '--repo', repo.dir, '--nats', server.url, '--prefix', prefix, '--state-dir', stateDir], {
+  const child = spawn(process.execPath, ['cli/bin.js', 'reconciler', '--repo', repo.dir, '--nats', server.url, '--prefix', prefix, '--cluster-dir', stateDir], {
     env: { ...process.env, GITCELL_LOG_LEVEL: 'warn', GITCELL_LOG_PRETTY: '0' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -110,7 +110,7 @@ test('gitcell reconciler as a process, and the client commands against it', asyn
   watcher.kill('SIGINT');
   await watcherExit;
 
-  const none = await gitcell('status', '--state-dir', stateDir);
+  const none = await gitcell('status', '--cluster-dir', stateDir);
   assert.equal(none.code, 1);
   assert.match(none.stderr, /no running gitcell cluster/);
   const usage = await gitcell('get', 'pods', ...cluster);

@@ -106,7 +106,7 @@ test('gitcell plan reads an SSH remote through the binary with --ssh-key and --k
   writeFileSync(knownHosts, srv.knownHosts);
   const { stdout } = await promisify(execFile)(
     process.execPath,
-    [join(ROOT, 'cli/bin.js'), 'plan', '--repo', url, '--ref', 'main', '--base', 'stable', '--state-dir', stateDir, '--ssh-key', srv.deployKey, '--known-hosts', knownHosts, '-o', 'json'],
+    [join(ROOT, 'cli/bin.js'), 'plan', '--repo', url, '--ref', 'main', '--base', 'stable', '--cluster-dir', stateDir, '--ssh-key', srv.deployKey, '--known-hosts', knownHosts, '-o', 'json'],
     { encoding: 'utf8', timeout: 180_000, env: { ...process.env, NO_COLOR: '1' } },
   );
   const plan = JSON.parse(stdout) as { diff?: { update?: { key?: string }[] } };

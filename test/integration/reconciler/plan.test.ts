@@ -131,7 +131,7 @@ test('plan --repo URL fetches the branches from a git http-backend remote', asyn
   const stateDir = mkdtempSync(join(tmpdir(), 'gitcell-plan-'));
   t.after(() => rmSync(stateDir, { recursive: true, force: true }));
   writeFileSync(join(stateDir, 'creds.yaml'), 'username: ci\npassword: pw\n');
-  const r = await gitcell('plan', '--repo', url, '--ref', 'feature', '--base', 'main', '--state-dir', stateDir, '--credentials-file', join(stateDir, 'creds.yaml'), '--format', 'json');
+  const r = await gitcell('plan', '--repo', url, '--ref', 'feature', '--base', 'main', '--cluster-dir', stateDir, '--credentials-file', join(stateDir, 'creds.yaml'), '--format', 'json');
   assert.equal(r.code, 0, r.stderr);
   const p = JSON.parse(r.stdout);
   assert.equal(p.ref.commit, repo.git('rev-parse', 'feature'));

@@ -28,7 +28,7 @@ test('kill -9 the leading gitcell reconciler: the standby takes over and applies
 
   const procs: ChildProcess[] = [];
   const start = () => {
-    const p = spawn(process.execPath, ['cli/bin.js', 'reconciler', '--repo', repo.dir, '--nats', server.url, '--prefix', prefix, '--state-dir', stateDir], {
+    const p = spawn(process.execPath, ['cli/bin.js', 'reconciler', '--repo', repo.dir, '--nats', server.url, '--prefix', prefix, '--cluster-dir', stateDir], {
       env: { ...process.env, GITCELL_LOG_LEVEL: 'warn', GITCELL_LOG_PRETTY: '0' },
       stdio: 'ignore',
     });

@@ -33,34 +33,34 @@ before(async () => {
 test('image import, ls, push, rm, gc, pull through the CLI: digests survive the round trip', async () => {
   const state = await tmp.dir('gitcell-state-');
   const ref = `${reg.domain}/cli/busybox:v1`;
-  const imp = await gitcell(['image', 'import', rootfs, ref, '--state-dir', state, '--mtime', '2024-01-01T00:00:00Z']);
+  const imp = await gitcell(['image', 'import', rootfs, ref, '--root', state, '--mtime', '2024-01-01T00:00:00Z']);
   assert.equal(imp.code, 0, imp.stderr);
   const digest = imp.stdout.trim().split(' ')[1]!;
   assert.match(digest, /^sha256:[a-f0-9]{64}$/);
-  const ls = await gitcell(['image', 'ls', '--json', '--state-dir', state]);
+  const ls = await gitcell(['image', 'ls', '--json', '--root', state]);
   assert.equal(ls.code, 0, ls.stderr);
   assert.deepEqual(JSON.parse(ls.stdout).map((r: { ref: string; manifestDigest: string }) => [r.ref, r.manifestDigest]), [[ref, digest]]);
-  const table = await gitcell(['image', 'ls', '--state-dir', state]);
+  const table = await gitcell(['image', 'ls', '--root', state]);
   assert.match(table.stdout, /REFERENCE.*DIGEST.*SIZE/);
   assert.ok(table.stdout.includes(digest.slice(7, 19)));
 
-  const denied = await gitcell(['image', 'push', ref, '--state-dir', state]);
+  const denied = await gitcell(['image', 'push', ref, '--root', state]);
   assert.equal(denied.code, 1);
   assert.match(denied.stderr, /E_REGISTRY_UNAUTHORIZED/);
   assert.ok(!denied.stderr.includes('    at '), 'no stack trace');
-  const push = await gitcell(['image', 'push', ref, '--state-dir', state, '--username', 'ci', '--password-stdin'], 'pw\n');
+  const push = await gitcell(['image', 'push', ref, '--root', state, '--username', 'ci', '--password-stdin'], 'pw\n');
   assert.equal(push.code, 0, push.stderr);
   assert.equal(push.stdout.trim(), `${ref} ${digest}`);
 
-  assert.equal((await gitcell(['image', 'rm', ref, '--state-dir', state])).code, 0);
-  const gc = await gitcell(['image', 'gc', '--state-dir', state]);
+  assert.equal((await gitcell(['image', 'rm', ref, '--root', state])).code, 0);
+  const gc = await gitcell(['image', 'gc', '--root', state]);
   assert.equal(gc.code, 0, gc.stderr);
   assert.match(gc.stdout, /removed 3 blobs/);
-  assert.equal((await gitcell(['image', 'rm', ref, '--state-dir', state])).code, 1);
+  assert.equal((await gitcell(['image', 'rm', ref, '--root', state])).code, 1);
 
-  const pull = await gitcell(['image', 'pull', ref, '--state-dir', state], undefined);
+  const pull = await gitcell(['image', 'pull', ref, '--root', state], undefined);
   assert.equal(pull.code, 1, 'no credentials: refused');
-  const pulled = await run(process.execPath, [cli, 'image', 'pull', ref, '--state-dir', state], { env: { ...process.env, GITCELL_REGISTRY_USERNAME: 'ci', GITCELL_REGISTRY_PASSWORD: 'pw' } });
+  const pulled = await run(process.execPath, [cli, 'image', 'pull', ref, '--root', state], { env: { ...process.env, GITCELL_REGISTRY_USERNAME: 'ci', GITCELL_REGISTRY_PASSWORD: 'pw' } });
   assert.equal(pulled.stdout.trim(), `${ref} ${digest}`);
   assert.equal(pulled.stderr, '', 'quiet when stderr is not a TTY');
 });
@@ -68,11 +68,11 @@ test('image import, ls, push, rm, gc, pull through the CLI: digests survive the 
 test('skopeo pushes gitcell\'s OCI export to docker-registry and gitcell pulls it back', async () => {
   await requireTool('skopeo');
   const state = await tmp.dir('gitcell-state-');
-  const imp = await gitcell(['image', 'import', rootfs, 'sample:v2', '--state-dir', state]);
+  const imp = await gitcell(['image', 'import', rootfs, 'sample:v2', '--root', state]);
   assert.equal(imp.code, 0, imp.stderr);
   const digest = imp.stdout.trim().split(' ')[1]!;
   const layout = join(await tmp.dir('gitcell-layout-'), 'oci');
-  const exp = await gitcell(['image', 'export', 'sample:v2', `${layout}:v2`, '--state-dir', state]);
+  const exp = await gitcell(['image', 'export', 'sample:v2', `${layout}:v2`, '--root', state]);
   assert.equal(exp.code, 0, exp.stderr);
   await run('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', '--dest-creds', 'ci:pw', `oci:${layout}:v2`, `docker://${reg.domain}/skopeo/sample:v2`]);
   const other = await tmp.dir('gitcell-state-');

@@ -57,9 +57,9 @@ test('secret rotate-key adds a pair a running reconciler picks up from disk, old
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const running = await Keyring.open(dir, FAST); // what a running reconciler holds
   const before = sealValue(running.publicKeyPem(), scope, 'old');
-  const { stdout } = await run(process.execPath, [bin, 'secret', 'rotate-key', '--state-dir', dir]);
+  const { stdout } = await run(process.execPath, [bin, 'secret', 'rotate-key', '--cluster-dir', dir]);
   assert.match(stdout, /active sealing key: [0-9a-f]{16} \(was [0-9a-f]{16}; 2 pairs kept\)/);
-  const { stdout: pem } = await run(process.execPath, [bin, 'secret', 'pubkey', '--state-dir', dir]);
+  const { stdout: pem } = await run(process.execPath, [bin, 'secret', 'pubkey', '--cluster-dir', dir]);
   const after = sealValue(pem, scope, 'new');
   assert.equal(openValue(after, scope, (id) => running.privateKey(id)).toString(), 'new');
   assert.equal(openValue(before, scope, (id) => running.privateKey(id)).toString(), 'old');

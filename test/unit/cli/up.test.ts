@@ -30,7 +30,7 @@ test('agentArgs gives node i its own subnet, bridge, credentials, state and clea
   assert.equal(flag('--node'), 'node-2');
   assert.equal(flag('--subnet'), '10.88.2.0/24');
   assert.equal(flag('--creds'), '/s/nodes/node-2/agent.nk');
-  assert.equal(flag('--state-dir'), '/s/nodes/node-2');
+  assert.equal(flag('--node-dir'), '/s/nodes/node-2');
   assert.equal(flag('--image-cache'), '/s/images');
   assert.match(flag('--bridge')!, /^gc[0-9a-f]{8}$/);
   assert.ok(a.includes('--stop-tasks-on-exit'));

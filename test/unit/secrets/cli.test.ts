@@ -16,7 +16,7 @@ test('secret pubkey then secret seal writes a manifest only the cluster opens', 
   t.after(() => rm(dir, { recursive: true, force: true }));
   const state = join(dir, 'state');
 
-  const { stdout: pem } = await run(process.execPath, [bin, 'secret', 'pubkey', '--state-dir', state]);
+  const { stdout: pem } = await run(process.execPath, [bin, 'secret', 'pubkey', '--cluster-dir', state]);
   assert.match(pem, /^-----BEGIN PUBLIC KEY-----/);
   await writeFile(join(dir, 'cert.pem'), pem);
   await writeFile(join(dir, 'tls.key'), 'key-bytes\n');
