@@ -108,7 +108,7 @@ export async function connectFromOptions(opts: ClusterOptions = {}): Promise<Nat
   if (!url) {
     throw storeError(
       StoreErrorCodes.NoCluster,
-      `no running gitcell cluster for state dir ${stateDir}: start one with \`gitcell up\`, or pass --nats nats://host:port`,
+      `no running gitcell cluster for cluster dir ${stateDir}: start one with \`gitcell up\`, or pass --nats nats://host:port`,
       { stateDir },
     );
   }
