@@ -94,38 +94,41 @@ async function api(url, token, init, auth) {
   return res.json();
 }
 
-/** github keeps the marked comment of a pull request (issue comments API), paging through them. */
-async function github(body, marker, pr) {
-  const base = process.env.GITHUB_API_URL ?? 'https://api.github.com';
-  const repo = required('GITHUB_REPOSITORY');
-  const token = required('GITHUB_TOKEN');
-  const auth = (t) => ({ authorization: `Bearer ${t}` });
+/**
+ * keepComment keeps the one marked comment of a review thread: it pages through the thread's
+ * comments (at most 20 pages of 100), then updates the marked one or posts a new one.
+ */
+async function keepComment({ list, one, update, token, auth }, body, marker) {
   const comments = [];
   for (let page = 1; page <= 20; page++) {
-    const batch = await api(`${base}/repos/${repo}/issues/${pr}/comments?per_page=100&page=${page}`, token, {}, auth);
+    const batch = await api(`${list}?per_page=100&page=${page}`, token, {}, auth);
     comments.push(...batch);
     if (batch.length < 100) break;
   }
   const a = commentAction(comments, marker);
-  if (a.action === 'update') return api(`${base}/repos/${repo}/issues/comments/${a.id}`, token, { method: 'PATCH', body: JSON.stringify({ body }) }, auth);
-  return api(`${base}/repos/${repo}/issues/${pr}/comments`, token, { method: 'POST', body: JSON.stringify({ body }) }, auth);
+  if (a.action === 'update') return api(`${one}/${a.id}`, token, { method: update, body: JSON.stringify({ body }) }, auth);
+  return api(list, token, { method: 'POST', body: JSON.stringify({ body }) }, auth);
+}
+
+/** github keeps the marked comment of a pull request (issue comments API). */
+function github(body, marker, pr) {
+  const base = process.env.GITHUB_API_URL ?? 'https://api.github.com';
+  const repo = required('GITHUB_REPOSITORY');
+  return keepComment({
+    list: `${base}/repos/${repo}/issues/${pr}/comments`,
+    one: `${base}/repos/${repo}/issues/comments`,
+    update: 'PATCH',
+    token: required('GITHUB_TOKEN'),
+    auth: (t) => ({ authorization: `Bearer ${t}` }),
+  }, body, marker);
 }
 
 /** gitlab keeps the marked note of a merge request (notes API). */
-async function gitlab(body, marker, mr) {
+function gitlab(body, marker, mr) {
   const base = required('CI_API_V4_URL');
   const project = encodeURIComponent(required('CI_PROJECT_ID'));
-  const token = required('GITLAB_TOKEN');
-  const auth = (t) => ({ 'private-token': t });
-  const notes = [];
-  for (let page = 1; page <= 20; page++) {
-    const batch = await api(`${base}/projects/${project}/merge_requests/${mr}/notes?per_page=100&page=${page}`, token, {}, auth);
-    notes.push(...batch);
-    if (batch.length < 100) break;
-  }
-  const a = commentAction(notes, marker);
-  if (a.action === 'update') return api(`${base}/projects/${project}/merge_requests/${mr}/notes/${a.id}`, token, { method: 'PUT', body: JSON.stringify({ body }) }, auth);
-  return api(`${base}/projects/${project}/merge_requests/${mr}/notes`, token, { method: 'POST', body: JSON.stringify({ body }) }, auth);
+  const notes = `${base}/projects/${project}/merge_requests/${mr}/notes`;
+  return keepComment({ list: notes, one: notes, update: 'PUT', token: required('GITLAB_TOKEN'), auth: (t) => ({ 'private-token': t }) }, body, marker);
 }
 
 function required(name) {

@@ -4,43 +4,23 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { requireRoot, requireTools } from '../../helpers/root.ts';
-import { startNatsServer, type NatsServer } from '../../helpers/nats.ts';
-import { startRegistry, type TestRegistry } from '../../helpers/registry.ts';
-import { buildBusyboxImage, leaks, makeTask, probe, startTestNode, waitFor, type TestNode } from '../../helpers/agent.ts';
-import { ImageStore, pushImage } from '../../../runtime/index.ts';
+import { makeTask, probe, waitFor, type TestNode } from '../../helpers/agent.ts';
+import { startImageNode, type ImageNode } from '../../helpers/image-node.ts';
 
 requireRoot();
 requireTools('runc', 'ip', 'docker-registry');
 const run = promisify(execFile);
 
-let server: NatsServer;
-let registry: TestRegistry;
+let fx: ImageNode;
 let n: TestNode;
-let src: string;
-let empty: string;
 let remote: string;
 before(async () => {
-  server = await startNatsServer();
-  registry = await startRegistry();
-  // Build the image in a separate store and push it; the node's own image cache starts empty.
-  src = await mkdtemp(join(tmpdir(), 'gitcell-agent-src-'));
-  remote = `${registry.domain}/busybox:v1`;
-  await buildBusyboxImage(src, remote);
-  await pushImage(new ImageStore(src), remote);
-  empty = await mkdtemp(join(tmpdir(), 'gitcell-agent-cache-'));
-  n = await startTestNode(server, { imageRoot: empty });
+  fx = await startImageNode();
+  ({ node: n, image: remote } = fx);
 });
 after(async () => {
-  const left = n ? await leaks(n) : [];
-  await n?.close();
-  await registry?.stop();
-  await server?.stop();
-  await rm(src, { recursive: true, force: true });
-  if (empty) await rm(empty, { recursive: true, force: true });
+  const left = fx ? await fx.stop() : [];
   assert.deepEqual(left, []);
 });
 
@@ -79,7 +59,7 @@ test('gitcell logs TASK --tail N prints the task log fetched from its agent', as
   const spec = makeTask(`logs-${Date.now()}`, remote, ['sh', '-c', 'for i in 1 2 3 4 5; do echo line $i; done; echo oops >&2; while true; do sleep 1; done']);
   await n.bind(spec);
   await n.waitStatus(spec.id, 'running', (s) => s.state === 'running', 120_000);
-  const args = ['cli/bin.js', 'logs', spec.id, '--nats', server.url, '--prefix', n.store.prefix];
+  const args = ['cli/bin.js', 'logs', spec.id, '--nats', fx.server.url, '--prefix', n.store.prefix];
   const all = await waitFor('all lines', async () => {
     const r = await run(process.execPath, args);
     return r.stdout.split('\n').length >= 7 ? r.stdout : undefined;
@@ -88,7 +68,7 @@ test('gitcell logs TASK --tail N prints the task log fetched from its agent', as
   assert.match(all, /oops/);
   const tail = await run(process.execPath, [...args, '--tail', '1']);
   assert.equal(tail.stdout.split('\n').filter(Boolean).length, 1);
-  await assert.rejects(run(process.execPath, ['cli/bin.js', 'logs', 'no-such-task', '--nats', server.url, '--prefix', n.store.prefix]),
+  await assert.rejects(run(process.execPath, ['cli/bin.js', 'logs', 'no-such-task', '--nats', fx.server.url, '--prefix', n.store.prefix]),
     (err: { code: number; stderr: string }) => err.code === 1 && /E_TASK_NOT_FOUND/.test(err.stderr));
   await n.unbind(spec.id);
   await waitFor('removed', async () => !(await n.status(spec.id)));
@@ -106,7 +86,7 @@ test('securityContext reaches the container: runAsNonRoot on a root image is hel
   });
   await n.bind(ok);
   await n.waitStatus(ok.id, 'running', (s) => s.state === 'running', 120_000);
-  const args = ['cli/bin.js', 'logs', ok.id, '--nats', server.url, '--prefix', n.store.prefix];
+  const args = ['cli/bin.js', 'logs', ok.id, '--nats', fx.server.url, '--prefix', n.store.prefix];
   const out = await waitFor('three lines', async () => { const r = await run(process.execPath, args); return r.stdout.split('\n').length >= 4 ? r.stdout : undefined; });
   assert.deepEqual(out.trim().split('\n'), ['1000', 'ro', 'CapBnd:\t0000000000000400'], 'uid 1000, read-only root, only CAP_NET_BIND_SERVICE (bit 10)');
   await n.unbind(ok.id);

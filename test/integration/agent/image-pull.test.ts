@@ -3,14 +3,9 @@
 // key, in its own bucket). Missing, wrong and finally right credentials, as the task's status says.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { requireRoot, requireTools } from '../../helpers/root.ts';
-import { startNatsServer, type NatsServer } from '../../helpers/nats.ts';
-import { leaks, makeTask, startTestNode, waitFor, type TestNode } from '../../helpers/agent.ts';
-import { startRegistry, type TestRegistry } from '../../helpers/registry.ts';
-import { ImageStore, buildBusyboxRootfs, importRootfs, pushImage } from '../../../runtime/index.ts';
+import { makeTask, waitFor, type TestNode } from '../../helpers/agent.ts';
+import { startImageNode, type ImageNode } from '../../helpers/image-node.ts';
 import { sealValue } from '../../../secrets/index.ts';
 import { streamLogs } from '../../../agent/index.ts';
 import { taskReason } from '../../../cli/listings.ts';
@@ -19,36 +14,21 @@ import type { NodeSecretRecord } from '../../../api/index.ts';
 requireRoot();
 requireTools('runc', 'ip', 'mount', 'docker-registry');
 
-let server: NatsServer;
+let fx: ImageNode;
 let n: TestNode;
-let reg: TestRegistry;
 let image: string;
 before(async () => {
-  server = await startNatsServer();
-  reg = await startRegistry({ kind: 'basic', username: 'puller', password: 'right-pw' });
-  image = `${reg.domain}/team/private:1`;
-  const dir = await mkdtemp(join(tmpdir(), 'gitcell-pull-src-'));
-  try {
-    await buildBusyboxRootfs(join(dir, 'rootfs'));
-    const src = new ImageStore(join(dir, 'store'));
-    await importRootfs(src, join(dir, 'rootfs'), image);
-    await pushImage(src, image, { credentials: { username: 'puller', password: 'right-pw' } });
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-  n = await startTestNode(server, { secrets: true });
+  fx = await startImageNode({ auth: { kind: 'basic', username: 'puller', password: 'right-pw' }, repository: 'team/private:1', node: { secrets: true } });
+  ({ node: n, image } = fx);
 });
 after(async () => {
-  const left = n ? await leaks(n) : [];
-  await n?.close();
-  await reg?.stop();
-  await server?.stop();
+  const left = fx ? await fx.stop() : [];
   assert.deepEqual(left, []);
 });
 
 /** deliver seals a docker config.json for this node into its bucket, as the reconciler's distributor does. */
 async function deliver(name: string, version: string, password: string): Promise<void> {
-  const config = JSON.stringify({ auths: { [reg.domain]: { auth: Buffer.from(`puller:${password}`).toString('base64') } } });
+  const config = JSON.stringify({ auths: { [fx.registry.domain]: { auth: Buffer.from(`puller:${password}`).toString('base64') } } });
   const record: NodeSecretRecord = {
     namespace: 'default', name, version, nodeKeyId: n.keyring!.activeKeyId,
     values: { '.dockerconfigjson': sealValue(n.keyring!.publicKeyPem(), { namespace: 'default', name, key: '.dockerconfigjson', audience: n.node }, config) },
@@ -60,7 +40,7 @@ test('no credentials, a pull Secret not delivered yet, wrong ones, then right on
   const anonymous = makeTask(`anon-${Date.now()}`, image, ['sh', '-c', 'sleep 100']);
   await n.bind(anonymous);
   const s0 = await n.waitStatus(anonymous.id, 'refused', (s) => s.state === 'backoff' && /none were given/.test(s.message ?? ''), 90_000);
-  assert.ok(s0.message!.startsWith(`start failed: image ${image}: ${reg.domain} wants credentials (basic auth) and none were given: a pull Secret in the task's imagePullSecrets`), s0.message);
+  assert.ok(s0.message!.startsWith(`start failed: image ${image}: ${fx.registry.domain} wants credentials (basic auth) and none were given: a pull Secret in the task's imagePullSecrets`), s0.message);
   assert.equal(taskReason({ state: s0.state, ready: s0.ready, status: s0 }), 'ImagePullBackOff');
   await n.unbind(anonymous.id);
 
@@ -71,7 +51,7 @@ test('no credentials, a pull Secret not delivered yet, wrong ones, then right on
 
   await deliver('regcred', 'v1', 'wrong-pw');
   const s2 = await n.waitStatus(spec.id, 'wrong credentials', (s) => s.state === 'backoff' && /refused/.test(s.message ?? ''), 90_000);
-  assert.ok(s2.message!.startsWith(`start failed: image ${image}: ${reg.domain}: credentials for puller were refused`), s2.message);
+  assert.ok(s2.message!.startsWith(`start failed: image ${image}: ${fx.registry.domain}: credentials for puller were refused`), s2.message);
   assert.equal(taskReason({ state: s2.state, ready: s2.ready, status: s2 }), 'ImagePullBackOff');
 
   await deliver('regcred', 'v2', 'right-pw');
@@ -88,7 +68,7 @@ test('no credentials, a pull Secret not delivered yet, wrong ones, then right on
 });
 
 test('imagePullPolicy Never on an image the node lacks: held back saying so, no request to the registry', async () => {
-  const spec = makeTask(`never-${Date.now()}`, `${reg.domain}/team/absent:1`, ['sh'], { imagePullPolicy: 'Never' });
+  const spec = makeTask(`never-${Date.now()}`, `${fx.registry.domain}/team/absent:1`, ['sh'], { imagePullPolicy: 'Never' });
   await n.bind(spec);
   const s = await n.waitStatus(spec.id, 'held back', (x) => x.state === 'backoff' && /Never/.test(x.message ?? ''), 90_000);
   assert.match(s.message!, /image .*team\/absent:1 is not on this node and its imagePullPolicy is Never/);

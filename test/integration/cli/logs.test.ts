@@ -4,40 +4,24 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { requireRoot, requireTools } from '../../helpers/root.ts';
-import { startNatsServer, type NatsServer } from '../../helpers/nats.ts';
-import { startRegistry, type TestRegistry } from '../../helpers/registry.ts';
-import { buildBusyboxImage, leaks, makeTask, startTestNode, waitFor, type TestNode } from '../../helpers/agent.ts';
+import { makeTask, waitFor, type TestNode } from '../../helpers/agent.ts';
+import { startImageNode, type ImageNode } from '../../helpers/image-node.ts';
 import { BIN } from '../../helpers/up.ts';
-import { ImageStore, pushImage } from '../../../runtime/index.ts';
 import { run, shell } from './client-helpers.ts';
 
 requireRoot();
 requireTools('runc', 'ip', 'docker-registry');
 
-let server: NatsServer;
-let registry: TestRegistry;
+let fx: ImageNode;
 let n: TestNode;
-let src: string;
 let remote: string;
 before(async () => {
-  server = await startNatsServer();
-  registry = await startRegistry();
-  src = await mkdtemp(join(tmpdir(), 'gitcell-logs-src-'));
-  remote = `${registry.domain}/busybox:v1`;
-  await buildBusyboxImage(src, remote);
-  await pushImage(new ImageStore(src), remote);
-  n = await startTestNode(server);
+  fx = await startImageNode();
+  ({ node: n, image: remote } = fx);
 });
 after(async () => {
-  const left = n ? await leaks(n) : [];
-  await n?.close();
-  await registry?.stop();
-  await server?.stop();
-  if (src) await rm(src, { recursive: true, force: true });
+  const left = fx ? await fx.stop() : [];
   assert.deepEqual(left, []);
 });
 
@@ -47,7 +31,7 @@ test('gitcell logs: a task, job/NAME, -l, --timestamps, --since, --tail, -f', as
   const ticker = makeTask(`tick${Date.now() % 100000}`, remote, ['sh', '-c', 'i=0; while true; do i=$((i+1)); echo tick $i; sleep 1; done']);
   for (const t of [...tasks, ticker]) await n.bind(t);
   for (const t of [...tasks, ticker]) await n.waitStatus(t.id, 'running', (s) => s.state === 'running', 120_000);
-  const f = ['--nats', server.url, '--prefix', n.store.prefix];
+  const f = ['--nats', fx.server.url, '--prefix', n.store.prefix];
 
   const one = await waitFor('three lines of task 0', async () => {
     const r = await run(['logs', tasks[0]!.id, ...f]);
@@ -94,7 +78,7 @@ test('gitcell logs: a task, job/NAME, -l, --timestamps, --since, --tail, -f', as
 });
 
 test('gitcell logs --previous shows the attempt a restart replaced; a finished task\'s log is kept after it is gone (TASK, job/NAME, cronjob/NAME)', async () => {
-  const f = ['--nats', server.url, '--prefix', n.store.prefix];
+  const f = ['--nats', fx.server.url, '--prefix', n.store.prefix];
   // Crashes (printing a random id) until a deadline, then runs steadily: "previous" is a crash.
   const deadline = Math.floor(Date.now() / 1000) + 4;
   const flappy = makeTask(`flap${Date.now() % 100000}`, remote, ['sh', '-c', `if [ $(date +%s) -lt ${deadline} ]; then echo crash $(cat /proc/sys/kernel/random/uuid); exit 3; fi; echo steady; while true; do sleep 1; done`]);

@@ -7,25 +7,15 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ClusterEvent, RolloutResult } from '../../../api/index.ts';
+import type { ClusterEvent } from '../../../api/index.ts';
 import { silentLogger } from '../../../lib/index.ts';
 import { sourceStatusKey, type SyncStatus } from '../../../reconciler/index.ts';
 import { createLocalSource, createRemoteSource, type Source } from '../../../reconciler/source/index.ts';
 import { rollBack } from '../../../reconciler/service/index.ts';
 import { makeRemoteRepo, makeRepo } from '../../helpers/git-cli-repo.ts';
 import { openTestStore } from '../../helpers/store.ts';
+import { failed, web } from './rollback-fixtures.ts';
 
-const web = (image: string) => `apiVersion: gitcell.io/v1\nkind: Job\nmetadata:\n  name: web\nspec:\n  type: service\n  template:\n    image: ${image}\n`;
-const failed = (revision: string): RolloutResult => ({
-  revision,
-  object: { kind: 'Job', namespace: 'default', name: 'web' },
-  generation: 2,
-  templateHash: '0123456789abcdef',
-  reason: 'ProgressDeadlineExceeded',
-  message: 'no progress',
-  tasks: [{ id: 'default.web.0-abc', node: 'n1', state: 'running', restarts: 0, lastError: 'readiness probe failed' }],
-  failedAt: new Date().toISOString(),
-});
 
 async function context(t: TestContext, source: Source, autoRollback?: 'branch') {
   const { store } = await openTestStore(t, { tag: 'rbb' });

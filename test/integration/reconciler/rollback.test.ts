@@ -1,24 +1,14 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AnyObject, RolloutResult } from '../../../api/index.ts';
+import type { AnyObject } from '../../../api/index.ts';
 import { silentLogger } from '../../../lib/index.ts';
 import { nextDesiredRecord, sourceStatusKey, type SyncStatus } from '../../../reconciler/index.ts';
 import { createLocalSource } from '../../../reconciler/source/index.ts';
 import { rollBack } from '../../../reconciler/service/index.ts';
 import { makeRepo } from '../../helpers/git-cli-repo.ts';
 import { openTestStore } from '../../helpers/store.ts';
+import { failed, web } from './rollback-fixtures.ts';
 
-const web = (image: string) => `apiVersion: gitcell.io/v1\nkind: Job\nmetadata:\n  name: web\nspec:\n  type: service\n  template:\n    image: ${image}\n`;
-const failed = (revision: string): RolloutResult => ({
-  revision,
-  object: { kind: 'Job', namespace: 'default', name: 'web' },
-  generation: 2,
-  templateHash: '0123456789abcdef',
-  reason: 'ProgressDeadlineExceeded',
-  message: 'no progress',
-  tasks: [{ id: 'default.web.0-abc', node: 'n1', state: 'running', restarts: 0, lastError: 'readiness probe failed' }],
-  failedAt: new Date().toISOString(),
-});
 
 async function setup(t: TestContext) {
   const { store } = await openTestStore(t, { tag: 'rb' });
