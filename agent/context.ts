@@ -37,7 +37,7 @@ export interface AgentOptions {
   backoff?: Partial<BackoffOptions>;
   /** host:port of /healthz and /metrics; undefined: no HTTP endpoint */
   http?: { host: string; port: number };
-  maxPods?: number;
+  maxTasks?: number;
   /**
    * startConcurrency bounds the task starts in flight (network, image, container; default 4, twice
    * this machine's 2 cores): 50 starts at once ran ~200 processes together and every one of them, the
@@ -65,7 +65,7 @@ export type ResolvedAgentOptions = Required<Omit<AgentOptions, 'http' | 'subnet'
 
 /** resolveAgentOptions fills in the defaults: 3 s heartbeat, 2 s resync, 250 ms probe tick, 10 s usage, 110 tasks, 4 starts at once. */
 export function resolveAgentOptions(o: AgentOptions): ResolvedAgentOptions {
-  return { heartbeatMs: 3000, resyncMs: 2000, probeTickMs: 250, usageMs: 10_000, maxPods: 110, startConcurrency: 4, recoveryHoldMs: DEFAULT_RECOVERY_HOLD_MS, ...o };
+  return { heartbeatMs: 3000, resyncMs: 2000, probeTickMs: 250, usageMs: 10_000, maxTasks: 110, startConcurrency: 4, recoveryHoldMs: DEFAULT_RECOVERY_HOLD_MS, ...o };
 }
 
 /** NodeSecrets is what opens this node's Secrets: its key ring and its own secrets bucket. */

@@ -23,7 +23,7 @@ export interface NodeFacts {
 
 /** nodeRecord is this node's record, pure; allocatable is the whole capacity plus the task limit. */
 export function nodeRecord(o: ResolvedAgentOptions, f: NodeFacts): NodeRecord {
-  const cap = { ...o.capacity, pods: o.maxPods };
+  const cap = { ...o.capacity, tasks: o.maxTasks };
   return {
     name: o.node,
     labels: { 'gitcell.io/hostname': o.node, ...o.labels },

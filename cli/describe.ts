@@ -4,7 +4,7 @@
  * (a node's sealing key is shown by its fingerprint). Each function returns the text; the command
  * prints it. Reads the store only.
  */
-import { DEFAULT_NAMESPACE, autoscaleKey, type CustomResourceDefinitionSpec, type JobSpec, type TaskTemplate } from '../api/index.ts';
+import { DEFAULT_NAMESPACE, autoscaleKey, maxTasks, type CustomResourceDefinitionSpec, type JobSpec, type TaskTemplate } from '../api/index.ts';
 import { isGitcellError, UsageError } from '../lib/errors.ts';
 import { desiredKey, eventTokens } from '../store/index.ts';
 import { keyIdOf } from '../secrets/envelope.ts';
@@ -165,8 +165,8 @@ async function describeNode(store: ClientStore, name: string): Promise<string> {
     ['Taints', [...n.taints, ...(row.spec?.taints ?? [])].map((t) => `${t.key}${t.value ? `=${t.value}` : ''}:${t.effect}`).join(', ') || '<none>'],
     ['Addresses', n.addresses.join(', ') || '<none>'],
     ['Subnet', n.subnet],
-    ['Capacity', `cpu ${n.capacity.cpuMillis}m, memory ${mib(n.capacity.memoryBytes)}, tasks ${n.capacity.pods}`],
-    ['Allocatable', `cpu ${n.allocatable.cpuMillis}m, memory ${mib(n.allocatable.memoryBytes)}, tasks ${n.allocatable.pods}`],
+    ['Capacity', `cpu ${n.capacity.cpuMillis}m, memory ${mib(n.capacity.memoryBytes)}, tasks ${maxTasks(n.capacity) ?? "no limit"}`],
+    ['Allocatable', `cpu ${n.allocatable.cpuMillis}m, memory ${mib(n.allocatable.memoryBytes)}, tasks ${maxTasks(n.allocatable) ?? "no limit"}`],
     ['Requested', `cpu ${row.requested.cpuMillis}m, memory ${mib(row.requested.memoryBytes)}, tasks ${row.tasks}`],
     ['Runtime', `runc ${n.runtime.runc}, kernel ${n.runtime.kernel}, agent ${n.runtime.agentVersion}`],
     ['Images', n.images.length ? `${n.images.length} (${short(n.images.join(', '), 80)})` : '<none>'],

@@ -4,7 +4,7 @@
  * task backing off on a missing image says so; a finished batch Job reads Complete 3/3, not 0/3).
  * Reads the store only; the row builders are pure.
  */
-import { DEFAULT_NAMESPACE, autoscaleKey, nodeIsLive, statusKey, type Binding, type JobSpec, type CustomResourceDefinitionSpec, type NodeRecord, type NodeSpec, type TaskSpec, type TaskStatus } from '../api/index.ts';
+import { DEFAULT_NAMESPACE, autoscaleKey, maxTasks, nodeIsLive, statusKey, type Binding, type JobSpec, type CustomResourceDefinitionSpec, type NodeRecord, type NodeSpec, type TaskSpec, type TaskStatus } from '../api/index.ts';
 // The modules themselves, not reconciler/index.ts: that would load the whole reconciler (git, ajv).
 import { DEFAULT_NODE_GRACE_MS } from '../reconciler/controllers/eligibility.ts';
 import { objectStatusKey } from '../reconciler/apply/keys.ts';
@@ -241,7 +241,7 @@ const nodes: Items = async (store, now) => {
       r.node.name,
       r.ready ? 'yes' : 'no',
       r.spec?.draining ? 'draining' : r.spec?.cordoned ? 'cordoned' : 'enabled',
-      `${r.tasks}/${r.node.allocatable.pods}`,
+      `${r.tasks}/${maxTasks(r.node.allocatable) ?? "-"}`,
       `${r.requested.cpuMillis}m/${r.node.allocatable.cpuMillis}m`,
       `${mib(r.requested.memoryBytes)}/${mib(r.node.allocatable.memoryBytes)}`,
       r.ready ? '-' : `NodeNotReady: no heartbeat for ${age(r.node.heartbeatAt, now)}`,

@@ -41,7 +41,7 @@ test('the distributor re-seals a Secret for exactly the nodes whose tasks use it
   });
   const putSecret = (s: Secret) => store.desired.put('Secret.shop.db', nextDesiredRecord(undefined, s as never, { type: 'git', revision: 'r1' }, new Date().toISOString()));
   const node = (name: string, ring: Keyring): NodeRecord => ({
-    name, labels: {}, taints: [], capacity: { cpuMillis: 1000, memoryBytes: 2 ** 30, pods: 10 }, allocatable: { cpuMillis: 1000, memoryBytes: 2 ** 30, pods: 10 },
+    name, labels: {}, taints: [], capacity: { cpuMillis: 1000, memoryBytes: 2 ** 30, tasks: 10 }, allocatable: { cpuMillis: 1000, memoryBytes: 2 ** 30, tasks: 10 },
     addresses: [], runtime: { runc: '', kernel: '', agentVersion: '' }, images: [], startedAt: '', heartbeatAt: new Date().toISOString(), sealingKey: ring.publicKeyPem(),
   });
   const bind = (taskId: string, n: string): Binding => ({ taskId, node: n, boundAt: '', schedulerTerm: 1 });

@@ -25,7 +25,7 @@ function task(id: string): TaskSpec {
 }
 
 const record = (name: string, pem: string): NodeRecord => ({
-  name, labels: {}, taints: [], capacity: { cpuMillis: 1000, memoryBytes: 2 ** 30, pods: 10 }, allocatable: { cpuMillis: 1000, memoryBytes: 2 ** 30, pods: 10 },
+  name, labels: {}, taints: [], capacity: { cpuMillis: 1000, memoryBytes: 2 ** 30, tasks: 10 }, allocatable: { cpuMillis: 1000, memoryBytes: 2 ** 30, tasks: 10 },
   addresses: [], runtime: { runc: '', kernel: '', agentVersion: '' }, images: [], startedAt: '', heartbeatAt: new Date().toISOString(), sealingKey: pem,
 });
 

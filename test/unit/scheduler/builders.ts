@@ -12,7 +12,7 @@ export const Gi = 1024 ** 3;
 export function MakeNode(name: string) {
   const node: SnapshotNode = {
     name,
-    allocatable: { cpuMillis: 4000, memoryBytes: 16 * Gi, pods: 110 },
+    allocatable: { cpuMillis: 4000, memoryBytes: 16 * Gi, tasks: 110 },
     labels: {},
     taints: [],
     ready: true,
@@ -22,7 +22,7 @@ export function MakeNode(name: string) {
   const b = {
     Cpu(m: number) { node.allocatable.cpuMillis = m; return b; },
     Mem(bytes: number) { node.allocatable.memoryBytes = bytes; return b; },
-    Pods(n: number) { node.allocatable.pods = n; return b; },
+    Tasks(n: number) { node.allocatable.tasks = n; return b; },
     Label(k: string, v: string) { node.labels[k] = v; return b; },
     Taint(key: string, value: string | undefined, effect: Taint['effect'] = 'NoSchedule') {
       node.taints.push(value === undefined ? { key, effect } : { key, value, effect });
@@ -42,8 +42,8 @@ export function nodeRecord(name: string, beat: string, over: Partial<NodeRecord>
     name,
     labels: {},
     taints: [],
-    capacity: { cpuMillis: 4000, memoryBytes: 16 * Gi, pods: 110 },
-    allocatable: { cpuMillis: 4000, memoryBytes: 16 * Gi, pods: 110 },
+    capacity: { cpuMillis: 4000, memoryBytes: 16 * Gi, tasks: 110 },
+    allocatable: { cpuMillis: 4000, memoryBytes: 16 * Gi, tasks: 110 },
     addresses: [],
     runtime: { runc: '', kernel: '', agentVersion: '' },
     images: [],

@@ -45,7 +45,7 @@ const cases: Case[] = [
     node: null,
     message: `0/1 nodes fit: 1 ${FilterInsufficientCpu}`,
   },
-  { name: 'task slots (pods) full', nodes: [MakeNode('a').Pods(1)], running: [MakeTask('old-0').Priority(500).Running('a')], task: MakeTask('t-0'), node: null },
+  { name: 'task slots (pods) full', nodes: [MakeNode('a').Tasks(1)], running: [MakeTask('old-0').Priority(500).Running('a')], task: MakeTask('t-0'), node: null },
   // host ports
   { name: 'host port in use', nodes: [MakeNode('a')], running: [MakeTask('old-0').Priority(500).HostPort(80).Running('a')], task: MakeTask('t-0').HostPort(80), node: null, message: `0/1 nodes fit: 1 ${FilterHostPortInUse}` },
   { name: 'other host port is free', nodes: [MakeNode('a')], running: [MakeTask('old-0').HostPort(81).Running('a')], task: MakeTask('t-0').HostPort(80), node: 'a' },

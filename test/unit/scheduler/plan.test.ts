@@ -60,7 +60,7 @@ test('EventLimiter: one event per task per interval, sooner for a new reason, a 
 });
 
 test('planPass: a claimed pending task is bound back to the live node running it, even past its room, before others are placed', () => {
-  const small = { ...node('n1', 1), allocatable: { cpuMillis: 100, memoryBytes: Gi, pods: 110 } };
+  const small = { ...node('n1', 1), allocatable: { cpuMillis: 100, memoryBytes: Gi, tasks: 110 } };
   const big = spec(MakeTask('big-0').Req(100, Gi));
   const other = spec(MakeTask('other-0').Req(100, Gi));
   const plan = planPass({ ...input([small, node('n2', 1)], [big, other], []), claims: new Map([['big-0', 'n1']]) }, NOW, timings, { seed: 1 });

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { canPreempt, createPrng, schedule, type Prng, type RunningTask, type SchedTask, type SchedulerOptions, type ScheduleResult, type SnapshotNode } from '../../../scheduler/index.ts';
 import { untoleratedTaint } from '../../../scheduler/filters/taints.ts';
 import { Gi, MakeNode, MakeTask } from './builders.ts';
+import { maxTasks } from '../../../api/index.ts';
 
 const ROUNDS = 120;
 const pick = <T>(rand: Prng, items: readonly T[]): T => items[Math.floor(rand() * items.length)]!;
@@ -13,7 +14,7 @@ const pick = <T>(rand: Prng, items: readonly T[]): T => items[Math.floor(rand() 
 function randomNodes(rand: Prng): SnapshotNode[] {
   const count = 1 + Math.floor(rand() * 25);
   return Array.from({ length: count }, (_, i) => {
-    const b = MakeNode(`n${i}`).Cpu(pick(rand, [1000, 2000, 4000, 8000])).Mem(pick(rand, [2, 4, 8, 16]) * Gi).Pods(pick(rand, [3, 10, 110]));
+    const b = MakeNode(`n${i}`).Cpu(pick(rand, [1000, 2000, 4000, 8000])).Mem(pick(rand, [2, 4, 8, 16]) * Gi).Tasks(pick(rand, [3, 10, 110]));
     b.Label('zone', pick(rand, ['a', 'b', 'c']));
     if (rand() < 0.3) b.Label('disk', 'ssd');
     if (rand() < 0.1) b.Taint('dedicated', 'infra');
@@ -97,7 +98,7 @@ function fits(task: SchedTask, node: SnapshotNode, held: SchedTask[]): boolean {
     if (t.jobKey === task.jobKey) sameJob++;
   }
   if (cpu > node.allocatable.cpuMillis || mem > node.allocatable.memoryBytes) return false;
-  if (held.length + 1 > (node.allocatable.pods ?? Infinity)) return false;
+  if (held.length + 1 > (maxTasks(node.allocatable) ?? Infinity)) return false;
   if ((task.template.ports ?? []).some((p) => p.hostPort && ports.has(p.hostPort))) return false;
   if (task.spread?.maxPerNode !== undefined && sameJob + 1 > task.spread.maxPerNode) return false;
   return true;
@@ -123,7 +124,7 @@ test('property: never overcommits a node, and every placement passes every filte
         const mem = tasks.reduce((a, t) => a + t.template.resources.requests.memoryBytes, 0);
         assert.ok(cpu <= node.allocatable.cpuMillis, `seed ${seed}: ${node.name} cpu ${cpu} > ${node.allocatable.cpuMillis}`);
         assert.ok(mem <= node.allocatable.memoryBytes, `seed ${seed}: ${node.name} memory overcommitted`);
-        assert.ok(tasks.length <= (node.allocatable.pods ?? Infinity), `seed ${seed}: ${node.name} too many tasks`);
+        assert.ok(tasks.length <= (maxTasks(node.allocatable) ?? Infinity), `seed ${seed}: ${node.name} too many tasks`);
         const ports = tasks.flatMap((t) => (t.template.ports ?? []).map((p) => p.hostPort).filter(Boolean));
         assert.equal(new Set(ports).size, ports.length, `seed ${seed}: host port twice on ${node.name}`);
         const perJob = new Map<string, number>();
