@@ -80,7 +80,9 @@ test('gitcell logs: a task, job/NAME, -l, --timestamps, --since, --tail, -f', as
 test('gitcell logs --previous shows the attempt a restart replaced; a finished task\'s log is kept after it is gone (TASK, job/NAME, cronjob/NAME)', async () => {
   const f = ['--nats', fx.server.url, '--prefix', n.store.prefix];
   // Crashes (printing a random id) until a deadline, then runs steadily: "previous" is a crash.
-  const deadline = Math.floor(Date.now() / 1000) + 4;
+  // The deadline leaves a loaded machine time to start the container at least once before it (at
+  // +4 s, a first start after the deadline never crashed and the wait for a restart timed out).
+  const deadline = Math.floor(Date.now() / 1000) + 15;
   const flappy = makeTask(`flap${Date.now() % 100000}`, remote, ['sh', '-c', `if [ $(date +%s) -lt ${deadline} ]; then echo crash $(cat /proc/sys/kernel/random/uuid); exit 3; fi; echo steady; while true; do sleep 1; done`]);
   await n.bind(flappy);
   await n.waitStatus(flappy.id, 'running after restarts', (s) => s.state === 'running' && s.restarts >= 1, 120_000);
