@@ -1,6 +1,6 @@
 /**
  * Where a cluster's Prometheus and Alertmanager are, for the client commands (`get alerts`,
- * `status`): <state-dir>/monitoring.json, which `gitcell up` writes, or GITCELL_PROMETHEUS_URL and
+ * `status`): <cluster-dir>/monitoring.json, which `gitcell up` writes, or GITCELL_PROMETHEUS_URL and
  * GITCELL_ALERTMANAGER_URL. And what they say: the alerts (Prometheus' firing and pending ones,
  * marked silenced when Alertmanager suppresses them; Alertmanager's alone when Prometheus is down)
  * and which of them is down ("monitoring degraded": the cluster runs on, nothing is evaluated).

@@ -76,7 +76,7 @@ test('dashboard in Chromium: overview, live rollout, failed rollout and revert, 
     throw new Error(`${(err as Error).message}\n${dump()}`);
   };
 
-  up = spawn(process.execPath, [BIN, 'up', '--state-dir', stateDir, '--nodes', '3', '--subnet-base', `10.${150 + randomInt(50)}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  up = spawn(process.execPath, [BIN, 'up', '--cluster-dir', stateDir, '--nodes', '3', '--subnet-base', `10.${150 + randomInt(50)}`], { stdio: ['ignore', 'pipe', 'pipe'] });
   up.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   up.stderr!.on('data', (d: Buffer) => (output += d.toString()));
   await waitFor('gitcell up to print where things are', () => /^ {2}dashboard {4}(http:\/\/127\.0\.0\.1:\d+)\//m.exec(output)?.[1], UP_TIMEOUT).catch(fail);

@@ -111,7 +111,7 @@ test('autoscaling end to end: CPU load through a Service scales a Job up by the 
     await rm(stateDir, { recursive: true, force: true });
   });
   const dump_ = () => logTails(stateDir, output);
-  up = spawn(process.execPath, [BIN, 'up', '--repo', manifests, '--state-dir', stateDir, '--nodes', '2', '--subnet-base', `10.${150 + randomInt(50)}`], {
+  up = spawn(process.execPath, [BIN, 'up', '--repo', manifests, '--cluster-dir', stateDir, '--nodes', '2', '--subnet-base', `10.${150 + randomInt(50)}`], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, GITCELL_AUTOSCALE_SYNC: '3s' },
   });
@@ -124,7 +124,7 @@ test('autoscaling end to end: CPU load through a Service scales a Job up by the 
     const usage = s ? (await tasksOf(s, 'Job/default/burner').catch(() => [])).map((x) => `${x.spec.id} ${x.status?.state}/${x.status?.ready} ${JSON.stringify(x.status?.usage)}`) : [];
     let load = '';
     try {
-      load = gitcell('logs', 'job/load', '--tail', '5', '--state-dir', stateDir);
+      load = gitcell('logs', 'job/load', '--tail', '5', '--cluster-dir', stateDir);
     } catch (e) {
       load = (e as Error).message;
     }
@@ -151,11 +151,11 @@ test('autoscaling end to end: CPU load through a Service scales a Job up by the 
     await waitFor(`${up1.desired} burner tasks ready`, async () => (await readyCount(s)) >= up1.desired, SCALE_TIMEOUT).catch(fail);
     const git2 = (await s.desired.get('Job.default.burner'))?.value.object as { spec: { replicas: number } };
     assert.equal(git2.spec.replicas, 2, 'the desired object (Git) is never rewritten');
-    const events = gitcell('events', '-o', 'json', '--state-dir', stateDir).trim().split('\n').map((l) => JSON.parse(l) as { reason: string; message: string });
+    const events = gitcell('events', '-o', 'json', '--cluster-dir', stateDir).trim().split('\n').map((l) => JSON.parse(l) as { reason: string; message: string });
     assert.ok(events.some((e) => e.reason === 'Autoscaled' && /2 -> \d/.test(e.message) && new RegExp(`cpu [\\d.]+ \\(target ${TARGET}\\)`).test(e.message)), JSON.stringify(events.filter((e) => e.reason.startsWith('Autoscale'))));
-    const jobs = gitcell('get', 'jobs', '--state-dir', stateDir);
+    const jobs = gitcell('get', 'jobs', '--cluster-dir', stateDir);
     assert.match(jobs, /^burner\s+service\s+\S+\s+\S+\s+\S+\s+2\s+\d+\s+\d \(2-5\)/m);
-    assert.match(gitcell('describe', 'job', 'burner', '--state-dir', stateDir), /Decisions \(newest first\):[\s\S]*2 -> \d/);
+    assert.match(gitcell('describe', 'job', 'burner', '--cluster-dir', stateDir), /Decisions \(newest first\):[\s\S]*2 -> \d/);
   }
 
   // Step 2: without load, it returns to minReplicas, not before the scale-down window
