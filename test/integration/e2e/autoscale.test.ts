@@ -130,7 +130,7 @@ test('autoscaling end to end: CPU load through a Service scales a Job up by the 
     }
     throw new Error(`${(err as Error).message}\nrecord: ${JSON.stringify(rec?.decisions.slice(-3))}\nburner: ${usage.join('; ')}\nload: ${load.slice(-600)}\n${dump_()}`);
   };
-  await waitFor('gitcell up ready', () => output.includes('npx gitcell get tasks --state-dir'), UP_TIMEOUT).catch(fail);
+  await waitFor('gitcell up ready', () => output.includes('npx gitcell get tasks --cluster-dir'), UP_TIMEOUT).catch(fail);
   // A loaded machine can miss one dial's deadline: try until one connects.
   const nc = await waitFor('a connection to the cluster', () => connectFromOptions({ stateDir, name: 'e2e-autoscale' }).catch(() => undefined), 60_000);
   s = await openClusterStore<DesiredRecord, SyncRecord>(nc, { log: silentLogger() });
