@@ -71,3 +71,25 @@ test('the fields editors show most carry descriptions', () => {
     for (const [k, v] of Object.entries(s.properties.spec.properties)) assert.ok(v.description, `${f} spec.${k} has a description`);
   }
 });
+
+/** undescribed lists every property below `node` without a description (a $ref inherits its target's). */
+function undescribed(node: unknown, path: string, out: string[]): string[] {
+  if (!node || typeof node !== 'object') return out;
+  const o = node as Record<string, unknown>;
+  for (const [k, v] of Object.entries((o.properties ?? {}) as Record<string, Record<string, unknown>>)) {
+    if (!v.description && !v.$ref) out.push(`${path}.${k}`);
+    undescribed(v, `${path}.${k}`, out);
+  }
+  for (const key of ['items', 'additionalProperties']) undescribed(o[key], `${path}[]`, out);
+  for (const key of ['oneOf', 'anyOf', 'allOf']) for (const branch of (o[key] ?? []) as unknown[]) undescribed(branch, path, out);
+  for (const [k, v] of Object.entries((o.definitions ?? {}) as Record<string, unknown>)) undescribed(v, `#${k}`, out);
+  return out;
+}
+
+test('every property of every schema carries a description (what an editor shows on hover)', () => {
+  const missing: string[] = [];
+  for (const f of readdirSync(CRDS).filter((n) => n.endsWith('.schema.json'))) {
+    undescribed(JSON.parse(readFileSync(join(CRDS, f), 'utf8')), f, missing);
+  }
+  assert.deepEqual(missing, []);
+});
