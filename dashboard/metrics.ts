@@ -1,6 +1,6 @@
 /**
- * Job CPU and memory from Prometheus (`gitcell_agent_task_cpu_millicores` and
- * `gitcell_agent_task_memory_bytes`, per task, scraped from every agent): the server asks
+ * Job CPU and memory from Prometheus (`gitcell_task_cpu_millicores` and
+ * `gitcell_task_memory_bytes`, per task, scraped from every agent; see reconciler/monitor/README.md): the server asks
  * Prometheus' query_range API and hands the browser plain series, so the browser talks to the
  * dashboard only. Without a Prometheus the answer says so ("monitoring not configured").
  */
@@ -43,7 +43,7 @@ export async function jobMetrics(m: DashboardModel, prometheus: string | undefin
     return body.data.result.map((r) => ({ task: r.metric.task ?? '?', times: r.values.map((v) => v[0]), values: r.values.map((v) => Number(v[1])) }));
   };
   try {
-    const [cpu, memory] = await Promise.all([range('gitcell_agent_task_cpu_millicores'), range('gitcell_agent_task_memory_bytes')]);
+    const [cpu, memory] = await Promise.all([range('gitcell_task_cpu_millicores'), range('gitcell_task_memory_bytes')]);
     return { configured: true, cpu, memory, step };
   } catch (err) {
     return { configured: true, error: `Prometheus at ${prometheus}: ${errorMessage(err)}`, cpu: [], memory: [], step };
