@@ -54,29 +54,18 @@ export interface TaskSource {
 export function registerTaskSeries(registry: Registry, source: TaskSource): void {
   const labelNames = [...TASK_LABELS];
   const samples = (): TaskSample[] => [...source.records.values()].filter((t) => t.phase !== 'stopped').map((t) => taskSample(t, source.live.get(t.taskId)));
+  // Each series is recomputed at scrape time: reset, then one value per task that has one.
+  const each = (value: (s: TaskSample) => number | undefined, put: (labels: TaskSample['labels'], v: number) => void): void => {
+    for (const s of samples()) {
+      const v = value(s);
+      if (v !== undefined) put(s.labels, v);
+    }
+  };
   const gauge = (name: string, help: string, value: (s: TaskSample) => number | undefined): void => {
-    new Gauge({
-      name, help, labelNames, registers: [registry],
-      collect() {
-        this.reset();
-        for (const s of samples()) {
-          const v = value(s);
-          if (v !== undefined) this.set(s.labels, v);
-        }
-      },
-    });
+    new Gauge({ name, help, labelNames, registers: [registry], collect() { this.reset(); each(value, (l, v) => this.set(l, v)); } });
   };
   const counter = (name: string, help: string, value: (s: TaskSample) => number | undefined): void => {
-    new Counter({
-      name, help, labelNames, registers: [registry],
-      collect() {
-        this.reset();
-        for (const s of samples()) {
-          const v = value(s);
-          if (v !== undefined) this.inc(s.labels, v);
-        }
-      },
-    });
+    new Counter({ name, help, labelNames, registers: [registry], collect() { this.reset(); each(value, (l, v) => this.inc(l, v)); } });
   };
   counter('gitcell_task_cpu_seconds_total', 'CPU time used by the task\'s current container (cgroup cpuacct; resets when the container is replaced)', (s) => s.cpuSeconds);
   gauge('gitcell_task_cpu_millicores', 'CPU used by the task between its last two cgroup samples', (s) => s.cpuMillicores);

@@ -14,6 +14,7 @@
  * - `stop()` (or the signal) cancels what is scheduled and waits for the running pass.
  */
 import { backoffDelay, type BackoffOptions } from './backoff.ts';
+import type { Logger } from './log.ts';
 
 /** PassRunnerOptions configure a PassRunner. */
 export interface PassRunnerOptions {
@@ -31,6 +32,21 @@ export interface PassRunnerOptions {
   tickMs?: number;
   /** told of each failed pass, with the number of failures in a row */
   onError?: (err: unknown, failures: number) => void;
+}
+
+/**
+ * LoopOptions are what every leader-run loop on a PassRunner takes (controllers, endpoints,
+ * autoscaler, secret distributor): the store it reads and writes, the signal that ends it, whether
+ * this replica may still write, its clock and its log.
+ */
+export interface LoopOptions<S> {
+  store: S;
+  /** the loop runs until this aborts (a leader's ctx.signal, or shutdown) */
+  signal: AbortSignal;
+  /** whether this replica may still write (a leader's ctx.valid); checked before every write */
+  valid?: () => boolean;
+  now?: () => number;
+  log?: Logger;
 }
 
 /** RunningLoop is a loop built on a PassRunner, as its starter returns it. */

@@ -1,6 +1,6 @@
 import { sameButHeartbeat, trustedNodeRecords, trustedTaskStatuses, withNodeSpec, type AutoscaleRecord, type Binding, type NodeRecord, type NodeSpec, type RefusedStatus, type TaskSpec, type TaskStatus } from '../../api/index.ts';
 import type { DesiredRecord } from '../diff/index.ts';
-import { createLogger, errorMessage, isGitcellError, mapLimit, PassRunner, type Logger, type RunningLoop } from '../../lib/index.ts';
+import { createLogger, errorMessage, isGitcellError, mapLimit, PassRunner, type Logger, type LoopOptions, type RunningLoop } from '../../lib/index.ts';
 import { Informer, StoreErrorCodes, valueView, type Bucket } from '../../store/index.ts';
 import type { WorkloadSpec } from '../controllers/index.ts';
 import { controllerPass, type ClusterView, type PassResult } from './controllers-pass.ts';
@@ -9,24 +9,17 @@ import { emit, type ReconcilerStore, type SyncRecord } from './store.ts';
 import { addFailedRollout, emptySyncStatus, type SyncStatus } from './sync.ts';
 
 /** RunControllersOptions configure the controller loop. */
-export interface RunControllersOptions {
-  store: ReconcilerStore;
-  /** the loop runs until this aborts (a leader's ctx.signal, or shutdown). */
-  signal: AbortSignal;
+export interface RunControllersOptions extends LoopOptions<ReconcilerStore> {
   /** source whose SyncStatus receives failed rollouts (default "default"). */
   source?: string;
   /** leader term, for logs (writes are fenced by compare-and-set on what was read). */
   term?: number;
-  /** valid tells whether this replica may still write (a leader's ctx.valid); checked before every write. */
-  valid?: () => boolean;
   /** re-run every controller this often even without changes: deadlines and cron ticks (default 1000 ms). */
   tickMs?: number;
   /** gather changes this long before a pass (default 5 ms). */
   debounceMs?: number;
-  now?: () => number;
   crashLoopRestarts?: number;
   nodeGraceMs?: number;
-  log?: Logger;
   /** told after every pass (tests and metrics). */
   onPass?: (r: PassResult) => void;
 }

@@ -12,7 +12,7 @@
  * (debounced by a few ms) and every `tickMs` (node loss is a matter of time, not of a change).
  */
 import { boundTaskStatus, DEFAULT_NAMESPACE, HEADLESS_CLUSTER_IP, sameButHeartbeat, selectorMatches, trustedNodeRecords, type AnyObject, type Binding, type NodeRecord, type ServiceRecord, type ServiceSpec, type TaskSpec, type TaskStatus } from '../../api/index.ts';
-import { createLogger, errorMessage, isGitcellError, PassRunner, type Logger, type RunningLoop } from '../../lib/index.ts';
+import { createLogger, errorMessage, isGitcellError, PassRunner, type Logger, type LoopOptions, type RunningLoop } from '../../lib/index.ts';
 import { Informer, keyOf, StoreErrorCodes, type Bucket, type InformerView } from '../../store/index.ts';
 import {
   allocateServiceAddresses, computeServiceRecords, DEFAULT_NODE_GRACE_MS, DEFAULT_SERVICE_CIDR, sameServiceRecord,
@@ -25,20 +25,13 @@ import type { ReconcilerStore } from './store.ts';
 export type EndpointsStore = Pick<ReconcilerStore, 'desired' | 'tasks' | 'status' | 'nodes'> & { bindings: Bucket<Binding>; services: Bucket<ServiceRecord> };
 
 /** RunEndpointsOptions configure runEndpoints. */
-export interface RunEndpointsOptions {
-  store: EndpointsStore;
-  /** the loop runs until this aborts (a leader's ctx.signal, or shutdown) */
-  signal: AbortSignal;
-  /** whether this replica may still write (a leader's ctx.valid); checked before every write */
-  valid?: () => boolean;
+export interface RunEndpointsOptions extends LoopOptions<EndpointsStore> {
   /** virtual IPs come from here (default 10.96.0.0/12) */
   serviceCidr?: string;
   /** a node whose heartbeat is older is lost, and its endpoints with it (default 30 s) */
   nodeGraceMs?: number;
   /** a pass at least this often, for node loss (default 500 ms) */
   tickMs?: number;
-  now?: () => number;
-  log?: Logger;
   /** told after every pass with the records written and deleted (tests, metrics) */
   onPass?: (r: { written: string[]; deleted: string[] }) => void;
 }

@@ -15,7 +15,7 @@ import {
   type TaskSpec,
   type TaskStatus,
 } from '../../api/index.ts';
-import { createLogger, errorMessage, isGitcellError, sleep, type Logger } from '../../lib/index.ts';
+import { createLogger, errorMessage, isGitcellError, PassRunner, type Logger, type LoopOptions, type RunningLoop } from '../../lib/index.ts';
 import { Informer, StoreErrorCodes, eventTokens, recordEvent, type Bucket, type EventStream } from '../../store/index.ts';
 import type { DesiredRecord } from '../diff/index.ts';
 import { decideAutoscale, metricName, type AutoscaleOutcome, type MetricInput } from './decide.ts';
@@ -33,19 +33,13 @@ export interface AutoscalerStore {
 }
 
 /** RunAutoscalerOptions configure runAutoscaler. */
-export interface RunAutoscalerOptions {
-  store: AutoscalerStore;
-  signal: AbortSignal;
-  /** valid tells whether this replica still leads; checked before every write. */
-  valid?: () => boolean;
+export interface RunAutoscalerOptions extends LoopOptions<AutoscalerStore> {
   /** syncMs: how often every autoscaled Job is evaluated (default 15,000, Kubernetes' sync period). */
   syncMs?: number;
   /** prometheusUrl: where prometheus metrics are queried (none: those metrics are missing). */
   prometheusUrl?: string;
   /** unplacedGraceMs: a task unbound this long counts as waiting for capacity (default 20,000). */
   unplacedGraceMs?: number;
-  now?: () => number;
-  log?: Logger;
   /** told of every evaluation (tests, metrics). */
   onDecision?: (job: string, outcome: AutoscaleOutcome) => void;
 }
@@ -54,10 +48,7 @@ export interface RunAutoscalerOptions {
 export const DEFAULT_AUTOSCALE_SYNC_MS = 15_000;
 
 /** AutoscalerLoop is a running autoscaler. */
-export interface AutoscalerLoop {
-  readonly done: Promise<void>;
-  passes(): number;
-}
+export type AutoscalerLoop = RunningLoop;
 
 /** isAutoscaled tells whether a desired object is a service Job with an autoscale block. */
 export function isAutoscaled(o: DesiredRecord['object']): o is Job {
@@ -71,21 +62,26 @@ export function runAutoscaler(opts: RunAutoscalerOptions): AutoscalerLoop {
   const { store, signal } = opts;
   const inform = <T>(bucket: Bucket<T>, prefix?: string) => new Informer<T>(bucket, { signal, log, ...(prefix ? { prefix } : {}) });
   const v: View = { desired: inform(store.desired, 'Job'), tasks: inform(store.tasks), status: inform(store.status), bindings: inform(store.bindings), records: inform(store.autoscale) };
-  let passes = 0;
+  const informers = Object.values(v) as Informer<unknown>[];
+  const syncMs = opts.syncMs ?? DEFAULT_AUTOSCALE_SYNC_MS;
+  // One pass as soon as every informer holds its snapshot, then one per sync period; a failed
+  // pass is tried again the next period (Kubernetes' HPA does the same).
+  const runner = new PassRunner({
+    signal,
+    tickMs: syncMs,
+    debounceMs: 0,
+    ready: () => informers.every((i) => i.hasSynced),
+    backoff: { initialMs: syncMs, maxMs: syncMs, factor: 1 },
+    pass: () => autoscalePass(opts, v, log),
+    onError: (err) => log.warn({ err: errorMessage(err) }, 'autoscaler: pass failed, trying again next period'),
+  });
+  void Promise.all(informers.map((i) => i.synced)).then(() => runner.request(0));
   const done = (async () => {
-    await Promise.race([Promise.all(Object.values(v).map((i: Informer<unknown>) => i.synced)), new Promise((r) => signal.addEventListener('abort', r, { once: true }))]);
-    while (!signal.aborted) {
-      try {
-        await autoscalePass(opts, v, log);
-        passes++;
-      } catch (err) {
-        log.warn({ err: errorMessage(err) }, 'autoscaler: pass failed, trying again next period');
-      }
-      await sleep(opts.syncMs ?? DEFAULT_AUTOSCALE_SYNC_MS, signal);
-    }
-    await Promise.allSettled(Object.values(v).map((i: Informer<unknown>) => i.done));
+    await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+    await runner.stop();
+    await Promise.allSettled(informers.map((i) => i.done));
   })();
-  return { done, passes: () => passes };
+  return { done, passes: () => runner.passes };
 }
 
 /** View is the autoscaler's informers. */
