@@ -4,35 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# binary -> Debian package that provides it
-declare -A want=(
-  [nats-server]=nats-server
-  [runc]=runc
-  [busybox]=busybox-static
-  [ip]=iproute2
-  [docker-registry]=docker-registry
-  [umoci]=umoci
-  [skopeo]=skopeo
-  [git]=git
-  [setfattr]=attr
-  [mknod]=coreutils
-  [gpg]=gnupg
-  [ssh-keygen]=openssh-client
-  # Git over SSH is tested against a real sshd the test starts on 127.0.0.1 (never the system service)
-  [sshd]=openssh-server
-  [openssl]=openssl
-  [nft]=nftables
-  [dnsmasq]=dnsmasq-base
-  # metrics engine and alert routing (`gitcell up` starts Prometheus; reconciler/monitor)
-  [prometheus]=prometheus
-  [prometheus-alertmanager]=prometheus-alertmanager
-  [gcc]=gcc
-  # the dashboard's browser tests drive Debian's Chromium headless (puppeteer-core; never a downloaded browser)
-  [chromium]=chromium
-  # `gitcell completion zsh|fish` is tested in the shells themselves
-  [zsh]=zsh
-  [fish]=fish
-)
+# binary -> Debian package that provides it (the table, with why: scripts/debian-packages.txt)
+declare -A want=()
+while read -r bin pkg _; do
+  [[ -z "$bin" || "$bin" == \#* ]] && continue
+  want[$bin]=$pkg
+done < scripts/debian-packages.txt
 missing=()
 for bin in "${!want[@]}"; do
   command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || missing+=("${want[$bin]}")

@@ -99,8 +99,6 @@ export class StreamTail<E> implements AsyncIterable<E> {
   private readonly lastPerSubject: boolean;
   private synced: boolean;
   private snapshotFloor = 0;
-  /** messages the current consumer had to deliver when it was made (its num_pending then) */
-  private toDeliver = 0;
   private gen = 0;
   private sub: Subscription | undefined;
   private consumerName: string | undefined;
@@ -222,7 +220,6 @@ export class StreamTail<E> implements AsyncIterable<E> {
       return;
     }
     this.consumerName = ci.name;
-    this.toDeliver = ci.num_pending;
     this.lastActivity = Date.now();
     if (!this.synced && ci.num_pending === 0 && this.expectDelivery === 1) this.markSynced();
   }
@@ -271,12 +268,12 @@ export class StreamTail<E> implements AsyncIterable<E> {
       if (lastDelivered >= this.expectDelivery) void this.restart('heartbeat reports undelivered messages');
       // An idle heartbeat after everything was delivered means caught up, whatever `pending` said
       // on the last message: nats-server 2.9 can leave it above 0 for a last-per-subject snapshot of
-      // a churning bucket, and a list() waiting for `synced` hung (seen in the e2e). But only once
-      // the snapshot's messages all came, and not while the server holds delivery back for flow
-      // control (a stalled heartbeat): a busy reader otherwise took a pause in the snapshot for its
-      // end, marked synced at the stream's last sequence, and then dropped the rest of the snapshot
-      // as old (an informer synced with 3,556 of 10,000 keys and never got the others).
-      else if (!this.synced && this.consumerName && !stalled && lastDelivered === this.expectDelivery - 1 && lastDelivered >= this.toDeliver) this.markSynced();
+      // a churning bucket, and a list() waiting for `synced` hung (seen in the e2e). Never while the
+      // server holds delivery back for flow control (a stalled heartbeat): a busy reader otherwise
+      // took that pause in its snapshot for the end, marked synced at the stream's last sequence and
+      // dropped the rest of the snapshot as old (an informer synced with 3,556 of 10,000 keys). Not
+      // a count of the snapshot either: 2.9 over-reports num_pending of a last-per-subject consumer.
+      else if (!this.synced && this.consumerName && !stalled && lastDelivered === this.expectDelivery - 1) this.markSynced();
       return;
     }
     void this.restart(`consumer status ${code} ${msg.headers?.description ?? ''}`);

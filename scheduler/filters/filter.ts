@@ -14,6 +14,14 @@ export interface Filter {
   filter(cls: TaskClass, state: ClusterState, node: number): FilterStatus | null;
 }
 
+/** FilterFn decides one node for one task class: null passes, a status says why not. */
+export type FilterFn = Filter['filter'];
+
+/** defineFilter names a filter and says whether it is dynamic (see Filter). */
+export function defineFilter(name: string, dynamic: boolean, filter: FilterFn): Filter {
+  return { name, dynamic, filter };
+}
+
 /** unschedulable makes a status preemption might cure. */
 export function unschedulable(reason: string): FilterStatus {
   return Object.freeze({ kind: 'unschedulable', reason });

@@ -1,15 +1,11 @@
 import { selectorMatches } from '../../api/index.ts';
-import { type Filter, unresolvable } from './filter.ts';
+import { defineFilter, type Filter, unresolvable } from './filter.ts';
 import { FilterNodeSelectorMismatch } from '../reasons.ts';
 
 const MISMATCH = unresolvable(FilterNodeSelectorMismatch);
 
 /** nodeSelectorFilter requires every `key: value` of the task's nodeSelector among the node's labels. */
-export const nodeSelectorFilter: Filter = {
-  name: 'node-selector',
-  dynamic: false,
-  filter(cls, state, node) {
-    if (cls.selector.length === 0) return null;
-    return selectorMatches(cls.selector, state.nodes[node]!.labels) ? null : MISMATCH;
-  },
-};
+export const nodeSelectorFilter: Filter = defineFilter('node-selector', false, (cls, state, node) => {
+  if (cls.selector.length === 0) return null;
+  return selectorMatches(cls.selector, state.nodes[node]!.labels) ? null : MISMATCH;
+});

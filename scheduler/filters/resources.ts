@@ -1,4 +1,4 @@
-import { type Filter, unschedulable } from './filter.ts';
+import { defineFilter, type Filter, unschedulable } from './filter.ts';
 import { FilterInsufficientCpu, FilterInsufficientCpuAndMemory, FilterInsufficientMemory, FilterTooManyTasks } from '../reasons.ts';
 
 const CPU = unschedulable(FilterInsufficientCpu);
@@ -7,15 +7,11 @@ const BOTH = unschedulable(FilterInsufficientCpuAndMemory);
 const TASKS = unschedulable(FilterTooManyTasks);
 
 /** resourcesFilter requires the task's CPU and memory requests (and a task slot) free on the node. */
-export const resourcesFilter: Filter = {
-  name: 'resources',
-  dynamic: true,
-  filter(cls, state, node) {
-    const cpuShort = state.usedCpu[node]! + cls.cpu > state.allocCpu[node]!;
-    const memShort = state.usedMem[node]! + cls.mem > state.allocMem[node]!;
-    if (cpuShort) return memShort ? BOTH : CPU;
-    if (memShort) return MEM;
-    if (state.usedTasks[node]! + 1 > state.allocTasks[node]!) return TASKS;
-    return null;
-  },
-};
+export const resourcesFilter: Filter = defineFilter('resources', true, (cls, state, node) => {
+  const cpuShort = state.usedCpu[node]! + cls.cpu > state.allocCpu[node]!;
+  const memShort = state.usedMem[node]! + cls.mem > state.allocMem[node]!;
+  if (cpuShort) return memShort ? BOTH : CPU;
+  if (memShort) return MEM;
+  if (state.usedTasks[node]! + 1 > state.allocTasks[node]!) return TASKS;
+  return null;
+});

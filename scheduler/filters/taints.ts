@@ -1,5 +1,5 @@
 import type { Taint, Toleration } from '../../api/index.ts';
-import { type Filter, unresolvable } from './filter.ts';
+import { defineFilter, type Filter, unresolvable } from './filter.ts';
 import { FilterUntoleratedTaint } from '../reasons.ts';
 
 const UNTOLERATED = unresolvable(FilterUntoleratedTaint);
@@ -26,12 +26,8 @@ export function untoleratedTaint(taints: Taint[], tolerations: Toleration[]): Ta
  * taintFilter keeps a task off a node with a NoSchedule or NoExecute taint it does not tolerate,
  * with Kubernetes' matching rules. PreferNoSchedule never rejects.
  */
-export const taintFilter: Filter = {
-  name: 'taints',
-  dynamic: false,
-  filter(cls, state, node) {
-    const taints = state.nodes[node]!.taints;
-    if (taints.length === 0) return null;
-    return untoleratedTaint(taints, cls.tolerations) ? UNTOLERATED : null;
-  },
-};
+export const taintFilter: Filter = defineFilter('taints', false, (cls, state, node) => {
+  const taints = state.nodes[node]!.taints;
+  if (taints.length === 0) return null;
+  return untoleratedTaint(taints, cls.tolerations) ? UNTOLERATED : null;
+});
