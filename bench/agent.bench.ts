@@ -6,32 +6,15 @@
 //                          node_processes_per_task counts them
 // Task specs and bindings are written straight to the store (standing in for reconciler and scheduler).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { randomBytes, randomInt } from 'node:crypto';
-import { startNatsServer } from '../test/helpers/nats.ts';
+import { readdir, readFile, readlink, rm } from 'node:fs/promises';
+import { loadavg } from 'node:os';
+import { agentProcessFixture } from '../test/helpers/agent-process.ts';
 import { buildBusyboxImage, makeTask, waitFor } from '../test/helpers/agent.ts';
-import { connect, openClusterStore } from '../store/index.ts';
-import { NetworkManager } from '../runtime/index.ts';
-import { RuntimeAdapter, removeCgroup } from '../agent/index.ts';
-import { silentLogger } from '../lib/index.ts';
+import { removeCgroup } from '../agent/index.ts';
 import { COMPONENT_NODE_FLAGS } from '../lib/process.ts';
 import type { TaskSpec } from '../api/index.ts';
 
-const suffix = randomBytes(3).toString('hex');
-const node = `bench-${suffix}`;
-const prefix = `b${suffix}_`;
-const dir = await mkdtemp(join(tmpdir(), 'gitcell-agent-bench-'));
-const stateDir = join(dir, 'state');
-const imageRoot = join(dir, 'images');
-const subnet = `10.${150 + randomInt(50)}.${randomInt(256)}.0/24`;
-const bridge = `gcb${suffix}`;
-const server = await startNatsServer();
-const nc = await connect({ servers: server.url });
-const store = await openClusterStore(nc, { prefix, log: silentLogger() });
-const runtime = new RuntimeAdapter({ root: join(stateDir, 'runtime'), imageRoot, cgroupParent: `gitcell/${node}` });
-const network = new NetworkManager({ bridge, subnet, stateDir: join(stateDir, 'network'), netnsPrefix: `gc-${node}-` });
+const { suffix, node, prefix, dir, stateDir, imageRoot, subnet, bridge, server, nc, store, runtime, network } = await agentProcessFixture('bench');
 let agent: ChildProcess | undefined;
 
 async function rssMb(pid: number): Promise<number> {

@@ -3,36 +3,17 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { randomBytes, randomInt } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import { requireRoot, requireTools } from '../../helpers/root.ts';
-import { startNatsServer } from '../../helpers/nats.ts';
+import { agentProcessFixture } from '../../helpers/agent-process.ts';
 import { buildBusyboxImage, leaks, makeTask, probe, waitFor } from '../../helpers/agent.ts';
-import { connect, openClusterStore } from '../../../store/index.ts';
-import { NetworkManager } from '../../../runtime/index.ts';
-import { RuntimeAdapter, nodeTableName, removeCgroup } from '../../../agent/index.ts';
-import { silentLogger } from '../../../lib/index.ts';
+import { nodeTableName, removeCgroup } from '../../../agent/index.ts';
 
 requireRoot();
 requireTools('runc', 'ip');
 
-const suffix = randomBytes(3).toString('hex');
-const node = `r-${suffix}`;
-const prefix = `r${suffix}_`;
-const dir = await mkdtemp(join(tmpdir(), 'gitcell-restart-'));
-const stateDir = join(dir, 'state');
-const imageRoot = join(dir, 'images');
-const subnet = `10.${150 + randomInt(50)}.${randomInt(256)}.0/24`;
-const bridge = `gcr${suffix}`;
-const server = await startNatsServer();
-const nc = await connect({ servers: server.url });
-const store = await openClusterStore(nc, { prefix, log: silentLogger() });
+const { suffix, node, prefix, dir, stateDir, imageRoot, subnet, bridge, server, nc, store, runtime, network } = await agentProcessFixture('r');
 await buildBusyboxImage(imageRoot, 'localhost/busybox:test');
-// The same objects the agent builds, for inspection and cleanup only.
-const runtime = new RuntimeAdapter({ root: join(stateDir, 'runtime'), imageRoot, cgroupParent: `gitcell/${node}` });
-const network = new NetworkManager({ bridge, subnet, stateDir: join(stateDir, 'network'), netnsPrefix: `gc-${node}-` });
 
 let agent: ChildProcess | undefined;
 function startAgent(): ChildProcess {
