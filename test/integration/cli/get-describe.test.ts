@@ -166,6 +166,8 @@ test('get and describe, as a user drives them', async (t) => {
       `status ${cluster}`, `status -o json ${cluster}`, `rollout history web ${cluster}`, `rollout status web ${cluster}`,
       `schedule --dry-run ${cluster}`, 'validate sample-repo', 'validate --format json sample-repo',
       'completion bash', 'completion zsh', 'help', 'validate --help', '--version',
+      `plan --repo ${c.repo.dir} --format markdown ${cluster}`, `plan --repo ${c.repo.dir} -o json ${cluster}`,
+      `secret pubkey --cluster-dir ${c.stateDir}`, `ps --root ${c.stateDir}/runtime`, `image ls --root ${c.stateDir}/runtime`,
     ];
     for (const args of printing) {
       // The exit code stays the command's own verdict (status says 1 while a job is broken): a
