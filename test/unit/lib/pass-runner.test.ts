@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { PassRunner, sleep } from '../../../lib/index.ts';
 
 /** until polls `cond` every 2 ms until it holds, failing after `ms`. */
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
+async function until(cond: () => boolean, ms = 20_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > deadline) assert.fail('condition not met in time');
@@ -18,8 +18,9 @@ function gate(): { promise: Promise<void>; open: () => void } {
   return { promise, open };
 }
 
-test('asks within the debounce gather into one pass', async () => {
+test('asks within the debounce gather into one pass', async (t) => {
   const ac = new AbortController();
+  t.after(() => ac.abort()); // a failed assertion must not leave a ticking runner keeping the process alive
   let runs = 0;
   const r = new PassRunner({ signal: ac.signal, debounceMs: 20, pass: async () => void runs++ });
   for (let i = 0; i < 10; i++) r.request();
@@ -29,8 +30,9 @@ test('asks within the debounce gather into one pass', async () => {
   await r.stop();
 });
 
-test('asks during a pass make exactly one more pass after it, never two at once', async () => {
+test('asks during a pass make exactly one more pass after it, never two at once', async (t) => {
   const ac = new AbortController();
+  t.after(() => ac.abort()); // a failed assertion must not leave a ticking runner keeping the process alive
   let running = 0;
   let overlap = false;
   const gates = [gate(), gate()];
@@ -60,8 +62,9 @@ test('asks during a pass make exactly one more pass after it, never two at once'
   await r.stop();
 });
 
-test('no pass before ready; the first ask after it runs the remembered one', async () => {
+test('no pass before ready; the first ask after it runs the remembered one', async (t) => {
   const ac = new AbortController();
+  t.after(() => ac.abort()); // a failed assertion must not leave a ticking runner keeping the process alive
   let ready = false;
   const r = new PassRunner({ signal: ac.signal, debounceMs: 1, ready: () => ready, pass: async () => {} });
   r.request();
@@ -73,8 +76,9 @@ test('no pass before ready; the first ask after it runs the remembered one', asy
   await r.stop();
 });
 
-test('a failed pass is retried after a growing backoff, and a success resets it', async () => {
+test('a failed pass is retried after a growing backoff, and a success resets it', async (t) => {
   const ac = new AbortController();
+  t.after(() => ac.abort()); // a failed assertion must not leave a ticking runner keeping the process alive
   const times: number[] = [];
   const failures: number[] = [];
   const r = new PassRunner({
@@ -97,8 +101,9 @@ test('a failed pass is retried after a growing backoff, and a success resets it'
   await r.stop();
 });
 
-test('a pass asking for itself (a lost race) runs once more', async () => {
+test('a pass asking for itself (a lost race) runs once more', async (t) => {
   const ac = new AbortController();
+  t.after(() => ac.abort()); // a failed assertion must not leave a ticking runner keeping the process alive
   let runs = 0;
   const r: PassRunner = new PassRunner({
     signal: ac.signal,
@@ -114,8 +119,9 @@ test('a pass asking for itself (a lost race) runs once more', async () => {
   await r.stop();
 });
 
-test('holdFor (from a pass) delays the next one; tickMs asks periodically; abort stops everything', async () => {
+test('holdFor (from a pass) delays the next one; tickMs asks periodically; abort stops everything', async (t) => {
   const ac = new AbortController();
+  t.after(() => ac.abort()); // a failed assertion must not leave a ticking runner keeping the process alive
   const times: number[] = [];
   let heldAt = 0;
   const r: PassRunner = new PassRunner({
@@ -139,8 +145,9 @@ test('holdFor (from a pass) delays the next one; tickMs asks periodically; abort
   assert.equal(times.length, after, 'no pass after abort');
 });
 
-test('stop waits for the running pass', async () => {
+test('stop waits for the running pass', async (t) => {
   const ac = new AbortController();
+  t.after(() => ac.abort()); // a failed assertion must not leave a ticking runner keeping the process alive
   const g = gate();
   let ended = false;
   let started = false;
