@@ -1,6 +1,13 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassRunner, sleep } from '../../../lib/index.ts';
+
+/** controller is the test's AbortController, aborted when the test ends: a failed assertion must not leave a ticking runner keeping the process alive. */
+function controller(t: TestContext): AbortController {
+  const ac = new AbortController();
+  t.after(() => ac.abort());
+  return ac;
+}
 
 /** until polls `cond` every 2 ms until it holds, failing after `ms`. */
 async function until(cond: () => boolean, ms = 20_000): Promise<void> {
@@ -19,8 +26,7 @@ function gate(): { promise: Promise<void>; open: () => void } {
 }
 
 test('asks within the debounce gather into one pass', async (t) => {
-  const ac = new AbortController();
-  t.after(() => ac.abort()); // a failed assertion must not leave a ticking runner keeping the process alive
+  const ac = controller(t);
   let runs = 0;
   const r = new PassRunner({ signal: ac.signal, debounceMs: 20, pass: async () => void runs++ });
   for (let i = 0; i < 10; i++) r.request();
@@ -31,8 +37,7 @@ test('asks within the debounce gather into one pass', async (t) => {
 });
 
 test('asks during a pass make exactly one more pass after it, never two at once', async (t) => {
-  const ac = new AbortController();
-  t.after(() => ac.abort()); // a failed assertion must not leave a ticking runner keeping the process alive
+  const ac = controller(t);
   let running = 0;
   let overlap = false;
   const gates = [gate(), gate()];
@@ -63,8 +68,7 @@ test('asks during a pass make exactly one more pass after it, never two at once'
 });
 
 test('no pass before ready; the first ask after it runs the remembered one', async (t) => {
-  const ac = new AbortController();
-  t.after(() => ac.abort()); // a failed assertion must not leave a ticking runner keeping the process alive
+  const ac = controller(t);
   let ready = false;
   const r = new PassRunner({ signal: ac.signal, debounceMs: 1, ready: () => ready, pass: async () => {} });
   r.request();
@@ -77,8 +81,7 @@ test('no pass before ready; the first ask after it runs the remembered one', asy
 });
 
 test('a failed pass is retried after a growing backoff, and a success resets it', async (t) => {
-  const ac = new AbortController();
-  t.after(() => ac.abort()); // a failed assertion must not leave a ticking runner keeping the process alive
+  const ac = controller(t);
   const times: number[] = [];
   const failures: number[] = [];
   const r = new PassRunner({
@@ -102,8 +105,7 @@ test('a failed pass is retried after a growing backoff, and a success resets it'
 });
 
 test('a pass asking for itself (a lost race) runs once more', async (t) => {
-  const ac = new AbortController();
-  t.after(() => ac.abort()); // a failed assertion must not leave a ticking runner keeping the process alive
+  const ac = controller(t);
   let runs = 0;
   const r: PassRunner = new PassRunner({
     signal: ac.signal,
@@ -120,8 +122,7 @@ test('a pass asking for itself (a lost race) runs once more', async (t) => {
 });
 
 test('holdFor (from a pass) delays the next one; tickMs asks periodically; abort stops everything', async (t) => {
-  const ac = new AbortController();
-  t.after(() => ac.abort()); // a failed assertion must not leave a ticking runner keeping the process alive
+  const ac = controller(t);
   const times: number[] = [];
   let heldAt = 0;
   const r: PassRunner = new PassRunner({
@@ -146,8 +147,7 @@ test('holdFor (from a pass) delays the next one; tickMs asks periodically; abort
 });
 
 test('stop waits for the running pass', async (t) => {
-  const ac = new AbortController();
-  t.after(() => ac.abort()); // a failed assertion must not leave a ticking runner keeping the process alive
+  const ac = controller(t);
   const g = gate();
   let ended = false;
   let started = false;
