@@ -28,7 +28,9 @@ test('the next start removes the tables and DNS directories of agents whose stat
   mkdirSync(live);
   const tables = { gone: 'gc_00000000aa', live: 'gc_00000000bb', unrecorded: 'gc_00000000cc', own: 'gc_00000000dd' };
   for (const t of Object.values(tables)) {
-    await new NftApplier({ table: t, netns: lab.node }).apply({ services: [] });
+    const applier = new NftApplier({ table: t, netns: lab.node });
+    await applier.apply({ services: [] });
+    applier.close(); // its long-lived `nft -i` would keep this process alive
     mkdirSync(join(dnsRunDir, t), { recursive: true });
   }
   claimTable(tables.gone, join(root, 'killed-agent-state'), ownersDir);
