@@ -1,9 +1,15 @@
 #!/usr/bin/env node
 // Runs the test suite with node:test through tsx. Node 20's --test takes no globs, so the files are
-// collected here. `--unit` runs only test/unit (fast, no root; the agent orchestration tests start a nats-server); otherwise everything.
+// collected here. `--unit` runs only test/unit (fast, no root; the agent orchestration tests start a
+// nats-server); otherwise everything.
+//
+// Each file runs in its own process group with a deadline (GITCELL_TEST_FILE_TIMEOUT_S, default 900):
+// node:test waits forever for a file whose process never exits (a child left open keeps it alive),
+// and one such file once ate 500 s of CI's budget. A file past its deadline is killed with its
+// children and counted as failed. Output is printed per file when it ends, so files never interleave.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { build } from './build.mjs';
 
 const args = process.argv.slice(2);
@@ -36,10 +42,87 @@ try {
   process.stderr.write(`build: ${err.message}; tests that run cli/bin.js run the TypeScript through tsx\n`);
 }
 // Integration tests mostly wait on servers and processes, so run a few files at once even on 2 cores.
-const concurrency = process.env.GITCELL_TEST_CONCURRENCY ?? (unitOnly ? '2' : '3');
-const result = spawnSync(
-  process.execPath,
-  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
-  { stdio: 'inherit' },
-);
-process.exit(result.status ?? 1);
+const concurrency = Number(process.env.GITCELL_TEST_CONCURRENCY ?? (unitOnly ? '2' : '3'));
+const fileTimeoutMs = Number(process.env.GITCELL_TEST_FILE_TIMEOUT_S ?? '900') * 1000;
+const KILL_GRACE_MS = 15_000;
+const stream = files.length === 1;
+const running = new Set();
+const totals = { tests: 0, pass: 0, fail: 0, cancelled: 0, skipped: 0, todo: 0 };
+const results = [];
+
+function killGroup(child, signal) {
+  try { process.kill(-child.pid, signal); } catch { /* already gone */ }
+}
+
+function addTotals(output) {
+  for (const key of Object.keys(totals)) {
+    const m = output.match(new RegExp(`^ℹ ${key} (\\d+)$`, 'm'));
+    if (m) totals[key] += Number(m[1]);
+  }
+}
+
+function runFile(file) {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--test', '--test-reporter=spec', file],
+      { stdio: stream ? 'inherit' : ['ignore', 'pipe', 'pipe'], detached: true },
+    );
+    running.add(child);
+    const chunks = [];
+    child.stdout?.on('data', (c) => chunks.push(c));
+    child.stderr?.on('data', (c) => chunks.push(c));
+    let timedOut = false;
+    let killTimer;
+    const deadline = setTimeout(() => {
+      timedOut = true;
+      killGroup(child, 'SIGTERM');
+      killTimer = setTimeout(() => killGroup(child, 'SIGKILL'), KILL_GRACE_MS);
+    }, fileTimeoutMs);
+    child.on('close', (code, signal) => {
+      clearTimeout(deadline);
+      clearTimeout(killTimer);
+      killGroup(child, 'SIGKILL'); // whatever the file left behind in its group
+      running.delete(child);
+      const output = Buffer.concat(chunks).toString('utf8');
+      const seconds = (Date.now() - started) / 1000;
+      const ok = code === 0 && !timedOut;
+      let text = output;
+      if (timedOut) text += `\nrun-tests: ${file} did not end within ${fileTimeoutMs / 1000} s; killed\n`;
+      else if (!ok) text += `\nrun-tests: ${file} exited with ${signal ?? code}\n`;
+      if (!stream) process.stdout.write(`\n▶ ${file} (${seconds.toFixed(1)} s)\n${text}`);
+      addTotals(output);
+      results.push({ file, ok, seconds, timedOut });
+      resolve();
+    });
+  });
+}
+
+function stopAll() {
+  for (const child of running) killGroup(child, 'SIGTERM');
+  setTimeout(() => {
+    for (const child of running) killGroup(child, 'SIGKILL');
+    process.exit(130);
+  }, KILL_GRACE_MS).unref();
+}
+process.on('SIGINT', stopAll);
+process.on('SIGTERM', stopAll);
+
+const queue = [...files];
+async function worker() {
+  for (let file = queue.shift(); file; file = queue.shift()) await runFile(file);
+}
+const suiteStart = Date.now();
+await Promise.all(Array.from({ length: Math.min(concurrency, files.length) }, worker));
+
+const failed = results.filter((r) => !r.ok);
+const slowest = [...results].sort((a, b) => b.seconds - a.seconds).slice(0, 8);
+if (!stream) {
+  process.stdout.write('\nrun-tests summary\n');
+  for (const [key, n] of Object.entries(totals)) process.stdout.write(`ℹ ${key} ${n}\n`);
+  process.stdout.write(`ℹ files ${results.length}, failed ${failed.length}, ${((Date.now() - suiteStart) / 1000).toFixed(0)} s\n`);
+  process.stdout.write(`slowest: ${slowest.map((r) => `${r.file} ${r.seconds.toFixed(0)} s`).join(', ')}\n`);
+  for (const r of failed) process.stdout.write(`✖ ${r.file}${r.timedOut ? ' (deadline)' : ''}\n`);
+}
+process.exit(failed.length ? 1 : 0);

@@ -1,0 +1,35 @@
+// scripts/run-tests.mjs gives every test file a deadline: a file whose process never exits (a child
+// left open keeps it alive) is killed with its process group and fails the run, and the other files
+// still run and report.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+
+const repo = join(import.meta.dirname, '..', '..', '..');
+
+test('a test file that never exits is killed at its deadline and fails the run', (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'gitcell-run-tests-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  mkdirSync(join(root, 'test', 'unit'), { recursive: true });
+  symlinkSync(join(repo, 'node_modules'), join(root, 'node_modules'));
+  writeFileSync(join(root, 'test', 'unit', 'hangs.test.ts'),
+    "import { test } from 'node:test';\ntest('passes, then the file keeps running', () => { setInterval(() => {}, 1000); });\n");
+  writeFileSync(join(root, 'test', 'unit', 'ends.test.ts'),
+    "import { test } from 'node:test';\ntest('passes and ends', () => {});\n");
+  // This file runs under node:test itself; its NODE_TEST_CONTEXT would make the nested files report
+  // to it instead of printing.
+  const { NODE_TEST_CONTEXT: _, ...env } = process.env;
+  const run = spawnSync(process.execPath, [join(repo, 'scripts', 'run-tests.mjs'), '--unit'], {
+    cwd: root, encoding: 'utf8', timeout: 120_000,
+    env: { ...env, GITCELL_TEST_FILE_TIMEOUT_S: '25', GITCELL_TEST_CONCURRENCY: '2' },
+  });
+  assert.equal(run.status, 1, run.stdout + run.stderr);
+  assert.match(run.stdout, /hangs\.test\.ts did not end within 25 s; killed/);
+  assert.match(run.stdout, /✔ passes, then the file keeps running/, 'the killed file printed what it ran');
+  assert.match(run.stdout, /ℹ pass 1\n/, 'the other file ran and reported');
+  assert.match(run.stdout, /ℹ files 2, failed 1/);
+  assert.match(run.stdout, /✖ test\/unit\/hangs\.test\.ts \(deadline\)/);
+});
