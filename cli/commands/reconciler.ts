@@ -103,7 +103,7 @@ export function registerReconciler(program: Command): void {
     .option('--prometheus-rules <file>', 'while leading, write the SLOs in Git here as Prometheus recording and burn-rate alerting rules')
     .option('--alertmanager-config <file>', 'while leading, write Alertmanager\'s configuration here from the alert Receivers in Git (mode 0600: it holds their keys)')
     .option('--alertmanager-url <url>', 'the Alertmanager to reload (POST /-/reload) after its configuration changes')
-    .option('--slo-min-window <seconds>', 'the shortest SLO burn-rate window (default 60; tests: a few scrape intervals)'))
+    .option('--slo-min-window <seconds>', 'the shortest SLO burn-rate window (default 60; tests: a few scrape intervals; also GITCELL_SLO_MIN_WINDOW, which `gitcell up` hands down)', process.env.GITCELL_SLO_MIN_WINDOW))
     .action((opts: ReconcilerOptions) => runReconciler(opts));
 }
 

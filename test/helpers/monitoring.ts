@@ -3,6 +3,8 @@
 // and dir. A test registers stop with t.after.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../lib/net.ts';
@@ -10,6 +12,7 @@ import { writeFileAtomicSync } from '../../lib/atomic-write.ts';
 import {
   alertmanagerArgs, alertmanagerConfig, prometheusArgs, prometheusConfig, requireAlertmanager, requirePrometheus, type PrometheusConfigOptions,
 } from '../../reconciler/monitor/index.ts';
+import { SIGNATURE_HEADER, signBody } from '../../reconciler/notify/index.ts';
 import { waitFor } from './wait.ts';
 
 /** MonitoringServer is a running Prometheus or Alertmanager. */
@@ -67,4 +70,59 @@ export async function startAlertmanager(): Promise<MonitoringServer> {
   writeFileAtomicSync(file, alertmanagerConfig([]), { mode: 0o600 });
   const s = await run('alertmanager', bin, (d, listen) => alertmanagerArgs({ configFile: file, dir: d, listen }), dir);
   return { ...s, file };
+}
+
+/** AmWebhookPost is Alertmanager's webhook JSON (the parts tests read) and when it arrived. */
+export interface AmWebhookPost {
+  status: string;
+  alerts: { status: string; labels: Record<string, string>; startsAt: string }[];
+  /** Date.now() at arrival */
+  receivedAt: number;
+}
+
+/** AlertHook is a webhook receiver on 127.0.0.1: the posts carrying the expected bearer key, and the refused ones' headers. */
+export interface AlertHook {
+  url: string;
+  posts: AmWebhookPost[];
+  /** gitcell's own commit-status notifications (the same Receiver), signed with the key */
+  commitEvents: { revision: string; state: string }[];
+  refused: string[];
+}
+
+/**
+ * alertHook serves a webhook Receiver on 127.0.0.1: Alertmanager's posts with `Authorization:
+ * Bearer <key>` and gitcell's commit-status events signed with the key (HMAC-SHA256) are recorded,
+ * any other gets 401 (and is kept, so a test can assert none came).
+ * Closed by t.after.
+ */
+export async function alertHook(t: { after(fn: () => Promise<void>): void }, key: string): Promise<AlertHook> {
+  const posts: AmWebhookPost[] = [];
+  const commitEvents: AlertHook['commitEvents'] = [];
+  const refused: string[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      if (req.headers['x-gitcell-event'] === 'commit-status') {
+        if (req.headers[SIGNATURE_HEADER.toLowerCase()] !== signBody(key, body)) {
+          refused.push(`bad signature ${String(req.headers[SIGNATURE_HEADER.toLowerCase()])}`);
+          return void res.writeHead(401).end();
+        }
+        commitEvents.push(JSON.parse(body) as { revision: string; state: string });
+        return void res.writeHead(200).end();
+      }
+      if (req.headers.authorization !== `Bearer ${key}`) {
+        refused.push(String(req.headers.authorization));
+        return void res.writeHead(401).end();
+      }
+      posts.push({ ...(JSON.parse(body) as Omit<AmWebhookPost, 'receivedAt'>), receivedAt: Date.now() });
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => {
+    server.closeAllConnections();
+    server.close(() => r());
+  }));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/alerts`, posts, commitEvents, refused };
 }

@@ -7,8 +7,6 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dump } from 'js-yaml';
@@ -21,7 +19,7 @@ import { startReconcilerService } from '../../../reconciler/service/index.ts';
 import { ReconcilerMetrics, SD_PATH, runMonitoringConfig, startReconcilerMonitoring } from '../../../reconciler/monitor/index.ts';
 import { readMonitoring } from '../../../cli/monitoring-endpoints.ts';
 import { makeRemoteRepo } from '../../helpers/git-cli-repo.ts';
-import { startAlertmanager, startPrometheus } from '../../helpers/monitoring.ts';
+import { alertHook, startAlertmanager, startPrometheus } from '../../helpers/monitoring.ts';
 import { openTestStore } from '../../helpers/store.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { startSim } from '../reconciler/sim.ts';
@@ -44,29 +42,6 @@ const ghost: SLO = {
   apiVersion: 'gitcell.io/v1', kind: 'SLO', metadata: { name: 'web-errors', namespace: 'default' },
   spec: { job: 'web', objective: 99.9, window: '1h', indicator: { ratio: { errors: 'http_requests_total{code="500"}', total: 'http_requests_total' } } },
 };
-
-interface AmWebhook { status: string; alerts: { status: string; labels: Record<string, string> }[] }
-
-/** hook is the webhook receiver: it records Alertmanager's posts that carry the key. */
-async function hook(t: TestContext) {
-  const posts: AmWebhook[] = [];
-  const refused: string[] = [];
-  const server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => (body += c.toString()));
-    req.on('end', () => {
-      if (req.headers.authorization !== `Bearer ${KEY}`) {
-        refused.push(String(req.headers.authorization));
-        return void res.writeHead(401).end();
-      }
-      posts.push(JSON.parse(body) as AmWebhook);
-      res.writeHead(200).end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/alerts`, posts, refused };
-}
 
 /**
  * app stands for the task's process: it serves a latency histogram on the metrics port and answers
@@ -96,7 +71,7 @@ test('an SLO in Git: a slow commit fires the burn-rate alert at a webhook, the r
   const stateDir = mkdtempSync(join(tmpdir(), 'gitcell-alerts-'));
   t.after(() => rmSync(stateDir, { recursive: true, force: true }));
   const keyring = await Keyring.open(stateDir, { modulusLength: 2048 });
-  const receiver = await hook(t);
+  const receiver = await alertHook(t, KEY);
   const port = await app(t, store);
 
   const ac = new AbortController();
