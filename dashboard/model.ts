@@ -28,7 +28,7 @@ export type RowKind = 'tasks' | 'nodes' | 'jobs' | 'sources' | 'malformed';
 /** RowBatch is what changed: per family, rows by id (null: gone). */
 export type RowBatch = Partial<Record<RowKind, Record<string, unknown>>>;
 
-/** Snapshot is every row and the recent events: what a browser gets first. */
+/** Snapshot is what a browser gets first: every row of the small families, the recent events, and the tasks of the page in view (the rest follow). */
 export interface Snapshot {
   tasks: TaskView[];
   nodes: NodeView[];
@@ -49,7 +49,7 @@ export type CommitInfo = (revision: string) => Promise<(NonNullable<SourceView['
 
 /** DashboardModel keeps the rows of one store; see the file comment. */
 export class DashboardModel {
-  // Set one after the other by start(); read them only after `synced`.
+  // Set by start(); read them only after `synced`.
   tasks!: Informer<TaskSpec>;
   bindings!: Informer<Binding>;
   status!: Informer<TaskStatus>;
@@ -80,22 +80,23 @@ export class DashboardModel {
   }
 
   /**
-   * start follows the buckets one after the other, each once the one before has synced: seven
-   * snapshots of large buckets started at once on one connection lost part of one (an Informer of
-   * 10,000 tasks synced with 8,971 and never got the rest; reported to the store's owners).
+   * start follows every bucket at once and resolves when all have synced. (They were once followed
+   * one after the other: a stalled snapshot could end early in store/tail.ts, fixed since, and
+   * test/integration/store/informer.test.ts holds seven informers on one busy connection to it.)
    */
   private async start(): Promise<void> {
     const { signal, log } = this.o;
     const s = this.store;
     const mk = <T>(bucket: { name: string }, on: (c: NonNullable<InformerChange<T>>) => void) =>
       new Informer<T>(bucket as never, { signal, log, onChange: (c) => (c ? (this.clearMalformed(bucket.name, c.key), on(c)) : undefined) });
-    await (this.tasks = mk<TaskSpec>(s.tasks, (c) => this.mark('tasks', c.key))).synced;
-    await (this.bindings = mk<Binding>(s.bindings, (c) => this.mark('tasks', c.key))).synced;
-    await (this.status = mk<TaskStatus>(s.status, (c) => this.mark('tasks', c.key.slice(c.key.indexOf('.') + 1)))).synced;
-    await (this.nodes = mk<NodeRecord>(s.nodes, (c) => this.mark('nodes', c.key))).synced;
-    await (this.nodespec = mk<NodeSpec>(s.nodespec, (c) => this.mark('nodes', c.key))).synced;
-    await (this.desired = mk<DesiredRecord>(s.desired, (c) => this.markDesired(c.key))).synced;
-    await (this.sync = mk<SyncRecord>(s.sync, (c) => this.markSync(c.key))).synced;
+    this.tasks = mk<TaskSpec>(s.tasks, (c) => this.mark('tasks', c.key));
+    this.bindings = mk<Binding>(s.bindings, (c) => this.mark('tasks', c.key));
+    this.status = mk<TaskStatus>(s.status, (c) => this.mark('tasks', c.key.slice(c.key.indexOf('.') + 1)));
+    this.nodes = mk<NodeRecord>(s.nodes, (c) => this.mark('nodes', c.key));
+    this.nodespec = mk<NodeSpec>(s.nodespec, (c) => this.mark('nodes', c.key));
+    this.desired = mk<DesiredRecord>(s.desired, (c) => this.markDesired(c.key));
+    this.sync = mk<SyncRecord>(s.sync, (c) => this.markSync(c.key));
+    await Promise.all([this.tasks, this.bindings, this.status, this.nodes, this.nodespec, this.desired, this.sync].map((i) => i.synced));
   }
 
   /** reportInvalid is the store's onInvalid: the record shows as malformed until its key is written well again. */
@@ -110,21 +111,50 @@ export class DashboardModel {
     return () => this.listeners.delete(l);
   }
 
-  /** snapshot is every row now (call after `synced`). */
-  snapshot(): Snapshot {
+  /** snapshot is every row now but the tasks, which are counted (call after `synced`). */
+  snapshot(): Omit<Snapshot, 'tasks'> & { taskTotal: number } {
     const list = <T>(k: RowKind) => [...(this.rows.get(k)?.values() ?? [])].map((r) => r.row as T);
-    return { tasks: list('tasks'), nodes: list('nodes'), jobs: list('jobs'), sources: list('sources'), malformed: list('malformed'), events: [...this.recentEvents] };
+    return { taskTotal: this.joined.size, nodes: list('nodes'), jobs: list('jobs'), sources: list('sources'), malformed: list('malformed'), events: [...this.recentEvents] };
   }
 
   /**
-   * snapshotJson is snapshot() as JSON, joined from each row's JSON kept since it was built: with
-   * 10,000 tasks a browser's first snapshot costs no second stringify of every row.
+   * snapshotJson is the first message of a stream as JSON: every row of the small families, the
+   * tasks named by `taskIds` only (the page in view; the rest follow in chunks), and each row's JSON
+   * kept since it was built (no second stringify).
    */
-  snapshotJson(extra: Record<string, unknown> = {}): string {
+  snapshotJson(taskIds: readonly string[], extra: Record<string, unknown> = {}): string {
     const list = (k: RowKind) => `[${[...(this.rows.get(k)?.values() ?? [])].map((r) => r.json).join(',')}]`;
-    const families = (['tasks', 'nodes', 'jobs', 'sources', 'malformed'] as const).map((k) => `${JSON.stringify(k)}:${list(k)}`);
+    const families = (['nodes', 'jobs', 'sources', 'malformed'] as const).map((k) => `${JSON.stringify(k)}:${list(k)}`);
+    const tasks = `"tasks":[${this.taskJson(taskIds).join(',')}]`;
     const rest = Object.entries({ events: this.recentEvents, ...extra }).map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v ?? null)}`);
-    return `{${[...families, ...rest].join(',')}}`;
+    return `{${[tasks, ...families, ...rest].join(',')}}`;
+  }
+
+  /** taskJson is the JSON of the task rows of `ids` that exist now, in that order. */
+  taskJson(ids: readonly string[]): string[] {
+    const m = this.rows.get('tasks');
+    const out: string[] = [];
+    for (const id of ids) {
+      const json = m?.get(id)?.json;
+      if (json) out.push(json);
+    }
+    return out;
+  }
+
+  /** taskIds lists the id of every task row. */
+  taskIds(): string[] {
+    return [...(this.rows.get('tasks')?.keys() ?? [])];
+  }
+
+  /** taskCounts counts the tasks of each job key and on each node (the lists' lengths before their rows come). */
+  taskCounts(): { jobs: Record<string, number>; nodes: Record<string, number> } {
+    const jobs: Record<string, number> = {};
+    const nodes: Record<string, number> = {};
+    for (const t of this.joined.values()) {
+      jobs[t.spec.jobKey] = (jobs[t.spec.jobKey] ?? 0) + 1;
+      if (t.node) nodes[t.node] = (nodes[t.node] ?? 0) + 1;
+    }
+    return { jobs, nodes };
   }
 
   /** row returns one row by family and id. */

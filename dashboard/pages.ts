@@ -11,10 +11,14 @@ import { rolloutHistory, type RolloutHistoryEntry } from '../cli/commands/rollou
 import type { CommitInfo, DashboardModel } from './model.ts';
 import { taskView, WORKLOAD_KINDS, type JobView, type MalformedView, type NodeView, type TaskView } from './rows.ts';
 
-/** JobPage is a job, its tasks and its rollout history (with commit authors and subjects when the repository is readable). */
+/**
+ * JobPage is a job, how many tasks it has and its rollout history (with commit authors and subjects
+ * when the repository is readable). The task rows themselves come on the live stream: 10,000 of
+ * them here would be read twice.
+ */
 export interface JobPage {
   job: JobView;
-  tasks: TaskView[];
+  taskCount: number;
   history: (RolloutHistoryEntry & { reverts?: string })[];
 }
 
@@ -30,7 +34,7 @@ export async function jobPage(m: DashboardModel, namespace: string, name: string
       const reverts = c?.body ? /This reverts commit ([0-9a-f]{7,40})/.exec(c.body)?.[1] : undefined;
       return { ...h, ...(c ? { author: c.author, subject: c.subject } : {}), ...(reverts ? { reverts } : {}) };
     }));
-    return { job, tasks: m.tasksOf(job.key).map(taskView), history };
+    return { job, taskCount: m.tasksOf(job.key).length, history };
   }
   return undefined;
 }

@@ -2,7 +2,7 @@
  * The dashboard's HTTP server (node:http): every request passes the access decision first
  * (access.ts), then
  *
- *   /api/stream            server-sent events: a snapshot of every row, then changed rows and new events
+ *   /api/stream?view=PATH  server-sent events: the rows PATH paints first, changed rows and events, the other tasks (stream.ts)
  *   /api/<page>/...        the JSON of one page (pages.ts); 404 E_NOT_FOUND for an unknown object
  *   /api/tasks/ID/log      server-sent events: the task's log, followed through its node's agent
  *   /static/*, /vendor/*   the front-end (dashboard/static) and its two libraries from node_modules
@@ -20,9 +20,9 @@ import { errorMessage, type Logger } from '../lib/index.ts';
 import { ErrorCodes } from '../lib/error-codes.ts';
 import { streamLogs } from '../agent/logs.ts';
 import { decide, type AccessPolicy } from './access.ts';
-import type { CommitInfo, DashboardModel, RowBatch } from './model.ts';
+import type { CommitInfo, DashboardModel } from './model.ts';
+import { sendRestOf, streamTo } from './stream.ts';
 import { filterEvents, jobPage, nodePage, pendingPage, taskPage } from './pages.ts';
-import type { ClusterEvent } from '../api/index.ts';
 
 /** ServerDeps is what the routes read. */
 export interface ServerDeps {
@@ -107,7 +107,8 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
   }
   if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { code: ErrorCodes.Usage, message: 'the dashboard is read-only: GET only' });
   const path = url.pathname;
-  if (path === '/api/stream') return stream(deps, req, res);
+  if (path === '/api/stream/rest') return sendRestOf(url.searchParams.get('id') ?? '') ? json(res, 200, { started: true }) : json(res, 404, { code: ErrorCodes.NotFound, message: 'no stream waits for its tasks under that id' });
+  if (path === '/api/stream') return streamTo(deps.model, res, url.searchParams.get('view') ?? '/', { monitoring: monitoring(deps), serverTime: Date.now() }, SECURITY_HEADERS);
   if (path.startsWith('/api/')) return api(deps, path.slice(5).split('/').map(decodeURIComponent), url.searchParams, req, res);
   if (path.startsWith('/static/') || path.startsWith('/vendor/')) return asset(res, path);
   const known = PAGE_PATTERNS.some((p) => p.test(path)) && (await pageExists(deps, path));
@@ -131,7 +132,7 @@ async function api(deps: ServerDeps, parts: string[], q: URLSearchParams, req: I
   await model.synced;
   const [what, a, b, c] = parts;
   let body: unknown;
-  if (what === 'overview') body = { ...model.snapshot(), monitoring: deps.prometheusUrl ? { prometheus: deps.prometheusUrl } : undefined };
+  if (what === 'overview') body = { ...model.snapshot(), monitoring: monitoring(deps) };
   else if (what === 'jobs' && a && b && !c) body = await jobPage(model, a, b, deps.commitInfo);
   else if (what === 'tasks' && a && b === 'log') return logStream(deps, a, req, res);
   else if (what === 'tasks' && a && !b) body = await taskPage(model, a);
@@ -141,22 +142,6 @@ async function api(deps: ServerDeps, parts: string[], q: URLSearchParams, req: I
   else if (what && deps.routes?.[what]) body = await deps.routes[what]!(parts.slice(1), q);
   if (body === undefined) return json(res, 404, { code: ErrorCodes.NotFound, message: `not found: /${parts.join('/')}` });
   json(res, 200, body);
-}
-
-/** stream sends the snapshot, then every row batch and event, as server-sent events; a ping keeps proxies from closing it. */
-async function stream(deps: ServerDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  await deps.model.synced;
-  res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream', connection: 'keep-alive' });
-  const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-  res.write(`event: snapshot\ndata: ${deps.model.snapshotJson({ monitoring: deps.prometheusUrl ? { prometheus: deps.prometheusUrl } : null, serverTime: Date.now() })}\n\n`);
-  const off = deps.model.subscribe({ rows: (b: RowBatch) => send('rows', b), events: (e: ClusterEvent[]) => send('events', e) });
-  const ping = setInterval(() => res.write(`: ping\n\n`), 15_000);
-  const end = () => {
-    clearInterval(ping);
-    off();
-  };
-  // The response's close, not the request's: a GET request "closes" once read, at once.
-  res.once('close', end);
 }
 
 /** logStream follows a task's log through its node's agent (the `gitcell logs -f` path) as server-sent events. */
@@ -194,6 +179,11 @@ function asset(res: ServerResponse, path: string): void {
   if (name === 'hooks.mjs') body = body.replace(/from\s*"preact"/g, 'from"/vendor/preact.mjs"');
   res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': TYPES[name.slice(name.lastIndexOf('.') + 1)] ?? 'application/octet-stream' });
   res.end(body);
+}
+
+/** monitoring says where Prometheus is, null when monitoring is not configured. */
+function monitoring(deps: ServerDeps): { prometheus: string } | null {
+  return deps.prometheusUrl ? { prometheus: deps.prometheusUrl } : null;
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

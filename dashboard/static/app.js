@@ -2,7 +2,7 @@
 // banner) and the pages. Preact + htm from /vendor: no build step.
 import { render } from '/vendor/preact.mjs';
 import { useEffect, useState } from '/vendor/hooks.mjs';
-import { connect, useLive } from './live.js';
+import { connect, useLive, taskCount } from './live.js';
 import { html, NotFound } from './ui.js';
 import { Overview } from './overview.js';
 import { JobPage } from './job.js';
@@ -57,7 +57,7 @@ function App() {
     <header>
       <a href="/">gitcell</a>
       <nav aria-label="Main">${nav.map(([href, label]) => html`<a href=${href} aria-current=${path === href ? 'page' : undefined} style="margin-right:14px">${label}</a>`)}</nav>
-      <span class="conn" aria-live="polite">${s.connected ? 'live' : 'offline'} · ${s.tasks.size} tasks · ${s.nodes.size} nodes</span>
+      <span class="conn" aria-live="polite">${s.connected ? 'live' : 'offline'} · ${taskCount()} tasks · ${s.nodes.size} nodes</span>
     </header>
     <main id="main" tabindex="-1">${s.synced ? route(path) : html`<p class="loading">Loading the cluster…</p>`}</main>`;
 }

@@ -1,7 +1,7 @@
 // Job page: health, the rollout in progress step by step, tasks, rollout history with commits and
 // reverts, CPU and memory from Prometheus.
 import { useEffect, useRef } from '/vendor/hooks.mjs';
-import { useLive, useJson, useTick } from './live.js';
+import { useLive, useJson, useTick, listLength } from './live.js';
 import { html, commitPath, short, stateClass, TaskTable, NotFound, Conditions, age } from './ui.js';
 
 /** rolloutSteps turns a rollout's memory into the steps a person follows. */
@@ -70,13 +70,14 @@ export function JobPage({ namespace, name }) {
   const page = useJson(`/api/jobs/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}`, mine);
   if (!job) return page?.notFound || page ? html`<${NotFound} what=${`No Job or DaemonSet ${namespace}/${name} in the cluster.`} />` : html`<p class="loading">Loading…</p>`;
   const tasks = [...s.tasks.values()].filter((t) => t.job === job.key).sort((a, b) => a.index - b.index || a.id.localeCompare(b.id));
+  const total = listLength(tasks.length, 'jobs', job.key);
   const w = job.workload;
   return html`<section data-page="job" data-job=${job.key}>
     <h1>${job.kind} ${namespace}/${name}</h1>
     <p><span class=${stateClass(job.status)} data-status=${job.status}>${job.status}</span> · ready ${job.ready} · ${job.reason !== '-' ? job.reason : 'no problem'} · generation ${job.generation} · changed by <a href=${commitPath(job.revision)}>${short(job.revision)}</a></p>
     ${w ? html`<${Conditions} conditions=${w.conditions} />` : null}
     <h2>Rollout</h2><${Rollout} w=${w} />
-    <h2>Tasks (${tasks.length})</h2><${TaskTable} tasks=${tasks} />
+    <h2>Tasks (${total})</h2><${TaskTable} tasks=${tasks} total=${total} />
     <h2>Rollout history</h2>${page?.history ? html`<${History} history=${page.history} />` : html`<p class="muted">loading…</p>`}
     <h2>CPU and memory</h2><${Metrics} job=${job} />
   </section>`;

@@ -1,5 +1,6 @@
-// The browser's copy of the dashboard rows, fed by one EventSource on /api/stream: a snapshot,
-// then changed rows and new events. Components read it through useLive(); a render happens at most
+// The browser's copy of the dashboard rows, fed by one EventSource on /api/stream: a snapshot
+// (every small row and the tasks of the page in view), then changed rows, new events and the other
+// tasks in chunks (dashboard/stream.ts). Components read it through useLive(); a render happens at most
 // once per animation frame however many batches arrive.
 import { useEffect, useState } from '/vendor/hooks.mjs';
 
@@ -7,6 +8,8 @@ import { useEffect, useState } from '/vendor/hooks.mjs';
 export const state = {
   tasks: new Map(), nodes: new Map(), jobs: new Map(), sources: new Map(), malformed: new Map(),
   events: [], connected: false, synced: false, monitoring: null, version: 0,
+  // Until tasksDone the task Map holds part of the tasks: lists take their length from taskCounts.
+  tasksDone: false, taskTotal: 0, taskCounts: { jobs: {}, nodes: {} },
 };
 const listeners = new Set();
 let scheduled = false;
@@ -26,43 +29,99 @@ function fill(map, rows, key) {
   for (const r of rows) map.set(key(r), r);
 }
 
+/** applySnapshot replaces the live copy with a stream's first message. */
+function applySnapshot(s) {
+  fill(state.tasks, s.tasks, (r) => r.id);
+  fill(state.nodes, s.nodes, (r) => r.name);
+  fill(state.jobs, s.jobs, (r) => `${r.kind}.${r.namespace}.${r.name}`);
+  fill(state.sources, s.sources, (r) => r.name);
+  fill(state.malformed, s.malformed, (r) => `${r.bucket}/${r.key}`);
+  state.events = s.events;
+  state.tasksDone = s.tasksDone;
+  state.taskTotal = s.taskTotal;
+  state.taskCounts = s.taskCounts;
+  state.monitoring = s.monitoring;
+  state.connected = true;
+  state.synced = true;
+}
+
+function applyRows(batch) {
+  for (const [family, rows] of Object.entries(batch)) {
+    const map = state[family];
+    if (!map) continue;
+    for (const [id, row] of Object.entries(rows)) {
+      if (row === null) map.delete(id);
+      else map.set(id, row);
+    }
+  }
+  state.lastBatchAt = Date.now();
+}
+
+function applyTasks(chunk) {
+  for (const r of chunk.rows) state.tasks.set(r.id, r);
+  if (chunk.done) state.tasksDone = true;
+}
+
+/**
+ * Stream messages are applied in the order they came. A chunk of the other tasks waits for the next
+ * frame to be painted (so the page in view paints before them), one chunk a frame; whatever came
+ * after a waiting chunk waits behind it, or an older row would overwrite a newer one.
+ */
+const waiting = [];
+let pumping = false;
+
+function deliver(apply, data, heavy = false) {
+  if (!heavy && !waiting.length) {
+    apply(JSON.parse(data));
+    return changed();
+  }
+  waiting.push({ apply, data, heavy });
+  if (pumping) return;
+  pumping = true;
+  requestAnimationFrame(() => setTimeout(pump, 0));
+}
+
+function pump() {
+  pumping = false;
+  for (let first = true; waiting.length && (first || !waiting[0].heavy); first = false) {
+    const m = waiting.shift();
+    m.apply(JSON.parse(m.data));
+  }
+  changed();
+  if (waiting.length && !pumping) {
+    pumping = true;
+    requestAnimationFrame(() => setTimeout(pump, 0));
+  }
+}
+
 /** connect opens the stream; EventSource reconnects by itself after a lost connection. */
 export function connect() {
-  const es = new EventSource('/api/stream');
+  const es = new EventSource(`/api/stream?view=${encodeURIComponent(location.pathname)}`);
   es.addEventListener('snapshot', (e) => {
+    // A new stream (after a reconnect) starts over: what the old one still had waiting is stale.
+    waiting.length = 0;
+    performance.mark('gitcell:snapshot-received');
     const s = JSON.parse(e.data);
-    fill(state.tasks, s.tasks, (r) => r.id);
-    fill(state.nodes, s.nodes, (r) => r.name);
-    fill(state.jobs, s.jobs, (r) => `${r.kind}.${r.namespace}.${r.name}`);
-    fill(state.sources, s.sources, (r) => r.name);
-    fill(state.malformed, s.malformed, (r) => `${r.bucket}/${r.key}`);
-    state.events = s.events;
-    state.monitoring = s.monitoring;
-    state.connected = true;
-    state.synced = true;
+    applySnapshot(s);
     changed();
+    // The other tasks once this has painted (the server would send them in 3 s anyway).
+    if (!s.tasksDone) requestAnimationFrame(() => setTimeout(() => fetch(`/api/stream/rest?id=${encodeURIComponent(s.streamId)}`).catch(() => undefined), 0));
   });
-  es.addEventListener('rows', (e) => {
-    const batch = JSON.parse(e.data);
-    for (const [family, rows] of Object.entries(batch)) {
-      const map = state[family];
-      if (!map) continue;
-      for (const [id, row] of Object.entries(rows)) {
-        if (row === null) map.delete(id);
-        else map.set(id, row);
-      }
-    }
-    state.lastBatchAt = Date.now();
-    changed();
-  });
-  es.addEventListener('events', (e) => {
-    state.events = [...state.events, ...JSON.parse(e.data)].slice(-1000);
-    changed();
-  });
+  es.addEventListener('rows', (e) => deliver(applyRows, e.data));
+  es.addEventListener('tasks', (e) => deliver(applyTasks, e.data, true));
+  es.addEventListener('events', (e) => deliver((events) => { state.events = [...state.events, ...events].slice(-1000); }, e.data));
   es.onopen = () => { state.connected = true; changed(); };
   es.onerror = () => { state.connected = false; changed(); };
   return es;
 }
+
+/** listLength is how many rows a task list has: what is held, or while tasks still come, the server's count. */
+export function listLength(held, family, key) {
+  return state.tasksDone ? held : Math.max(held, state.taskCounts[family]?.[key] ?? 0);
+}
+
+/** taskCount is every task, held or still coming. */
+export const taskCount = () => (state.tasksDone ? state.tasks.size : Math.max(state.tasks.size, state.taskTotal));
 
 /** useLive re-renders the calling component on every change of the live copy. */
 export function useLive() {

@@ -1,6 +1,6 @@
 // Node, Pending, Events and Commit pages.
 import { useState } from '/vendor/hooks.mjs';
-import { useLive, useJson } from './live.js';
+import { useLive, useJson, listLength } from './live.js';
 import { html, Bar, TaskTable, VTable, NotFound, commitPath, jobPath, taskPath, short, stateClass, mib, age } from './ui.js';
 import { Reasons } from './task.js';
 
@@ -8,14 +8,15 @@ export function NodePage({ name }) {
   const s = useLive();
   const n = s.nodes.get(name);
   if (!n) return html`<${NotFound} what=${`No node ${name} in the cluster.`} />`;
-  const tasks = [...s.tasks.values()].filter((t) => t.node === name);
+  const tasks = [...s.tasks.values()].filter((t) => t.node === name).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const total = listLength(tasks.length, 'nodes', name);
   return html`<section data-page="node" data-node=${name}>
     <h1>Node ${name}</h1>
     <p><span class=${n.ready ? 'ok' : 'bad'}>${n.ready ? 'Ready' : 'NotReady'}</span> · ${n.scheduling} · heartbeat ${age(n.heartbeatAt)} ago · ${n.addresses.join(', ')}</p>
     <${Bar} label="CPU" requested=${n.cpu.requested} used=${n.cpu.used} allocatable=${n.cpu.allocatable} fmt=${(v) => `${v}m`} />
     <${Bar} label="Memory" requested=${n.memory.requested} used=${n.memory.used} allocatable=${n.memory.allocatable} fmt=${mib} />
     <p class="muted">labels: ${Object.entries(n.labels).map(([k, v]) => `${k}=${v}`).join(', ')}</p>
-    <h2>Tasks (${tasks.length})</h2><${TaskTable} tasks=${tasks} showJob=${true} />
+    <h2>Tasks (${total})</h2><${TaskTable} tasks=${tasks} showJob=${true} total=${total} />
   </section>`;
 }
 

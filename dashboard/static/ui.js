@@ -43,28 +43,32 @@ const ROW = 28;
 
 /**
  * VTable renders only the rows in view (plus a margin): 10,000 tasks cost a few dozen DOM rows.
- * `cols` are [title, cell(row)]; the body scrolls with the keyboard (it takes focus).
+ * `cols` are [title, cell(row)]; the body scrolls with the keyboard (it takes focus). `total` (at
+ * least rows.length) is the list's length while its tail is still coming: the scroll bar is the
+ * whole list's from the first paint.
  */
-export function VTable({ rows, cols, height = 420, label, rowKey }) {
+export function VTable({ rows, cols, height = 420, label, rowKey, total = rows.length }) {
   const [top, setTop] = useState(0);
   const first = Math.max(0, Math.floor(top / ROW) - 10);
   const count = Math.ceil(height / ROW) + 20;
   const slice = rows.slice(first, first + count);
-  const h = Math.min(height, (rows.length + 1) * ROW + 4);
-  return html`<div class="vlist" style=${{ height: `${h}px` }} tabindex="0" role="region" aria-label=${`${label} (${rows.length})`} onScroll=${(e) => setTop(e.currentTarget.scrollTop)} data-rows=${rows.length}>
+  const h = Math.min(height, (total + 1) * ROW + 4);
+  const loading = total > rows.length;
+  return html`<div class="vlist" style=${{ height: `${h}px` }} tabindex="0" role="region" aria-label=${`${label} (${total})`} aria-busy=${loading} onScroll=${(e) => setTop(e.currentTarget.scrollTop)} data-rows=${total} data-loaded=${rows.length}>
     <table>
       <thead><tr>${cols.map(([t]) => html`<th scope="col">${t}</th>`)}</tr></thead>
       <tbody>
         <tr style=${{ height: `${first * ROW}px` }} aria-hidden="true"></tr>
         ${slice.map((r) => html`<tr key=${rowKey(r)} data-key=${rowKey(r)}>${cols.map(([, cell]) => html`<td>${cell(r)}</td>`)}</tr>`)}
-        <tr style=${{ height: `${Math.max(0, rows.length - first - slice.length) * ROW}px` }} aria-hidden="true"></tr>
+        ${loading && first + slice.length >= rows.length ? html`<tr><td colspan=${cols.length} class="muted">loading ${total - rows.length} more…</td></tr>` : null}
+        <tr style=${{ height: `${Math.max(0, total - first - slice.length - (loading ? 1 : 0)) * ROW}px` }} aria-hidden="true"></tr>
       </tbody>
     </table>
   </div>`;
 }
 
 /** TaskTable is the virtualized task list every page shares. */
-export function TaskTable({ tasks, label = 'Tasks', showJob = false }) {
+export function TaskTable({ tasks, label = 'Tasks', showJob = false, total }) {
   const cols = [
     ['Task', (t) => html`<a href=${taskPath(t.id)}>${t.id}</a>`],
     ...(showJob ? [['Job', (t) => html`<a href=${jobPath(t.job)}>${t.job}</a>`]] : []),
@@ -76,7 +80,7 @@ export function TaskTable({ tasks, label = 'Tasks', showJob = false }) {
     ['Template', (t) => t.template.slice(0, 8)],
     ['Reason', (t) => (t.reason ? `${t.reason}${t.message ? `: ${t.message}` : ''}` : '-')],
   ];
-  return html`<${VTable} rows=${tasks} cols=${cols} label=${label} rowKey=${(t) => t.id} />`;
+  return html`<${VTable} rows=${tasks} cols=${cols} label=${label} rowKey=${(t) => t.id} total=${total ?? tasks.length} />`;
 }
 
 /** NotFound is the page of an unknown object or path. */

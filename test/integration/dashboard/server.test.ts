@@ -43,8 +43,8 @@ test('dashboard server: pages, live rows, malformed records, and its read-only, 
     assert.deepEqual(o.jobs.map((j) => j.key).sort(), ['Job/default/huge', 'Job/default/web']);
     assert.equal(o.jobs.find((j) => j.key === 'Job/default/web')!.status, 'Progressing');
     assert.deepEqual(o.sources.map((s) => s.name), ['main']);
-    const job = (await json('/api/jobs/default/web')) as { tasks: { id: string }[]; history: { result: string; commit: string }[] };
-    assert.deepEqual(job.tasks.map((x) => x.id).sort(), ['web-0', 'web-1']);
+    const job = (await json('/api/jobs/default/web')) as { taskCount: number; history: { result: string; commit: string }[] };
+    assert.equal(job.taskCount, 2);
     assert.deepEqual(job.history.map((h) => [h.result, h.commit]), [['Progressing', 'c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00']]);
     const pending = (await json('/api/pending')) as { pending: { taskId: string; message: string; reasons: { reason: string }[] }[] };
     assert.deepEqual(pending.pending.map((p) => p.taskId), ['huge-0']);
@@ -70,9 +70,22 @@ test('dashboard server: pages, live rows, malformed records, and its read-only, 
   await t.test('live: a status write reaches an open stream as a changed task row and node row', async () => {
     const ac = new AbortController();
     t.after(() => ac.abort());
-    const sse = await readSse(`${d.base}/api/stream`, {}, ac.signal);
-    const snap = (await sse.next('snapshot')) as { tasks: { id: string; state: string }[] };
+    // The overview paints without a task row; they follow in a chunk.
+    const overview = await readSse(`${d.base}/api/stream?view=/`, {}, ac.signal);
+    const first = (await overview.next('snapshot')) as { tasks: unknown[]; taskTotal: number; taskCounts: { jobs: Record<string, number> }; tasksDone: boolean; streamId: string };
+    assert.deepEqual([first.tasks.length, first.taskTotal, first.taskCounts.jobs['Job/default/web'], first.tasksDone], [0, 3, 2, false]);
+    // The browser asks for them once it painted (an id no stream has is not found).
+    assert.equal((await get('/api/stream/rest?id=no-such-stream')).status, 404);
+    assert.equal((await get(`/api/stream/rest?id=${first.streamId}`)).status, 200);
+    const chunk = (await overview.next('tasks')) as { rows: { id: string }[]; done: boolean };
+    assert.deepEqual([chunk.rows.map((r) => r.id).sort(), chunk.done], [['huge-0', 'web-0', 'web-1'], true]);
+    // A job page gets its own tasks first, in its order, and the rest after.
+    const sse = await readSse(`${d.base}/api/stream?view=/jobs/default/web`, {}, ac.signal);
+    const snap = (await sse.next('snapshot')) as { tasks: { id: string; state: string }[]; streamId: string };
+    assert.deepEqual(snap.tasks.map((x) => x.id), ['web-0', 'web-1']);
+    await get(`/api/stream/rest?id=${snap.streamId}`);
     assert.equal(snap.tasks.find((x) => x.id === 'web-1')?.state, 'unknown');
+    assert.deepEqual(((await sse.next('tasks')) as { rows: { id: string }[] }).rows.map((r) => r.id), ['huge-0']);
     const t0 = Date.now();
     await cstore.status.put('node-1.web-1', { taskId: 'web-1', node: 'node-1', templateHash: 'h2', state: 'running', ready: true, restarts: 0, ip: '10.1.0.7', usage: { cpuMillis: 30, memoryBytes: 1 << 20 }, updatedAt: new Date().toISOString() });
     // The task row and the node row it changes (CPU used) come in the same batch or the next ones.
