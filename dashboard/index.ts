@@ -12,6 +12,7 @@ import { DashboardModel, type CommitInfo } from './model.ts';
 import { startServer, type ServerDeps } from './server.ts';
 import { alerts, jobMetrics } from './metrics.ts';
 import { commitPage } from './commits.ts';
+import { sloPage } from './slo.ts';
 
 export { accessPolicy, decide, isLoopback, cookieValue, TOKEN_COOKIE, type AccessPolicy, type Decision, type RequestFacts } from './access.ts';
 export { DashboardModel, FLUSH_MS, EVENTS_KEPT, type RowBatch, type RowKind, type Snapshot, type ModelListener, type CommitInfo } from './model.ts';
@@ -32,6 +33,8 @@ export interface DashboardOptions {
   repo?: string;
   /** Prometheus base URL: job CPU and memory charts; without it the pages say monitoring is not configured */
   prometheusUrl?: string;
+  /** Alertmanager base URL: which firing alerts it silences (and the alerts when Prometheus is down) */
+  alertmanagerUrl?: string;
   log: Logger;
 }
 
@@ -67,7 +70,8 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
     ...(o.prometheusUrl ? { prometheusUrl: o.prometheusUrl } : {}),
     routes: {
       metrics: (rest, q) => jobMetrics(model, o.prometheusUrl, rest, q),
-      alerts: (rest) => (rest.length ? Promise.resolve(undefined) : alerts(o.prometheusUrl)),
+      alerts: (rest) => (rest.length ? Promise.resolve(undefined) : alerts({ ...(o.prometheusUrl ? { prometheus: o.prometheusUrl } : {}), ...(o.alertmanagerUrl ? { alertmanager: o.alertmanagerUrl } : {}) })),
+      slos: (rest) => (rest.length === 2 ? sloPage(model, o.prometheusUrl, rest[0]!, rest[1]!) : Promise.resolve(undefined)),
       commits: (rest) => (rest.length === 1 ? commitPage(model, o.repo, rest[0]!, commitInfo) : Promise.resolve(undefined)),
     },
   };

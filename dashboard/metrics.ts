@@ -2,9 +2,11 @@
  * Job CPU and memory from Prometheus (`gitcell_task_cpu_millicores` and
  * `gitcell_task_memory_bytes`, per task, scraped from every agent; see reconciler/monitor/README.md): the server asks
  * Prometheus' query_range API and hands the browser plain series, so the browser talks to the
- * dashboard only. Without a Prometheus the answer says so ("monitoring not configured").
+ * dashboard only. Without a Prometheus the answer says so ("monitoring not configured"). And the
+ * overview's alerts, read as `gitcell get alerts` reads them.
  */
 import { errorMessage } from '../lib/index.ts';
+import { readMonitoring, type MonitoringEndpoints, type MonitoringReport } from '../cli/monitoring-endpoints.ts';
 import type { DashboardModel } from './model.ts';
 import type { JobView } from './rows.ts';
 
@@ -50,18 +52,16 @@ export async function jobMetrics(m: DashboardModel, prometheus: string | undefin
   }
 }
 
-/** Alerts is the overview's alert list: Prometheus' active alerts, or why there are none. */
-export type Alerts = { configured: false } | { configured: true; error?: string; alerts: { state: string; labels: Record<string, string>; annotations?: Record<string, string>; activeAt?: string }[] };
+/** Alerts is the overview's alert list: what `gitcell get alerts` shows, or why there is none. */
+export type Alerts = { configured: false } | ({ configured: true } & Omit<MonitoringReport, 'endpoints'>);
 
-/** alerts reads Prometheus' active alerts (firing and pending). */
-export async function alerts(prometheus: string | undefined): Promise<Alerts> {
-  if (!prometheus) return { configured: false };
-  try {
-    const res = await fetch(`${prometheus}/api/v1/alerts`, { signal: AbortSignal.timeout(5000) });
-    if (!res.ok) throw new Error(`Prometheus answered ${res.status}`);
-    const body = (await res.json()) as { data: { alerts: { state: string; labels: Record<string, string>; annotations?: Record<string, string>; activeAt?: string }[] } };
-    return { configured: true, alerts: body.data.alerts };
-  } catch (err) {
-    return { configured: true, error: `Prometheus at ${prometheus}: ${errorMessage(err)}`, alerts: [] };
-  }
+/**
+ * alerts reads the alerts as `gitcell get alerts` does (cli/monitoring-endpoints.ts readMonitoring):
+ * Prometheus' firing and pending ones, marked silenced when Alertmanager suppresses them, or
+ * Alertmanager's alone when Prometheus is down; `degraded` names a server that did not answer.
+ */
+export async function alerts(endpoints: MonitoringEndpoints): Promise<Alerts> {
+  if (!endpoints.prometheus && !endpoints.alertmanager) return { configured: false };
+  const { alerts: list, degraded } = await readMonitoring(endpoints);
+  return { configured: true, alerts: list, degraded };
 }

@@ -7,7 +7,7 @@
  *   events stream ──follow──► ring of recent events ──► subscribers
  *   onInvalid (a record the store refused) ──► malformed rows, cleared by the key's next good write
  */
-import type { Binding, ClusterEvent, NodeRecord, NodeSpec, TaskSpec, TaskStatus } from '../api/index.ts';
+import type { AutoscaleRecord, Binding, ClusterEvent, NodeRecord, NodeSpec, TaskSpec, TaskStatus } from '../api/index.ts';
 import { Backoff, errorMessage, sleep, type Logger } from '../lib/index.ts';
 import { defaultInformerBackoff, Informer, type InformerChange, type InvalidRecord } from '../store/index.ts';
 import type { ClientStore } from '../cli/client.ts';
@@ -57,6 +57,7 @@ export class DashboardModel {
   nodespec!: Informer<NodeSpec>;
   desired!: Informer<DesiredRecord>;
   sync!: Informer<SyncRecord>;
+  autoscale!: Informer<AutoscaleRecord>;
   /** recent events, oldest first */
   readonly recentEvents: ClusterEvent[] = [];
   readonly synced: Promise<void>;
@@ -96,7 +97,9 @@ export class DashboardModel {
     this.nodespec = mk<NodeSpec>(s.nodespec, (c) => this.mark('nodes', c.key));
     this.desired = mk<DesiredRecord>(s.desired, (c) => this.markDesired(c.key));
     this.sync = mk<SyncRecord>(s.sync, (c) => this.markSync(c.key));
-    await Promise.all([this.tasks, this.bindings, this.status, this.nodes, this.nodespec, this.desired, this.sync].map((i) => i.synced));
+    // The autoscaler's live count and decisions go into the job row of `<namespace>.<name>`.
+    this.autoscale = mk<AutoscaleRecord>(s.autoscale, (c) => this.mark('jobs', `Job.${c.key}`));
+    await Promise.all([this.tasks, this.bindings, this.status, this.nodes, this.nodespec, this.desired, this.sync, this.autoscale].map((i) => i.synced));
   }
 
   /** reportInvalid is the store's onInvalid: the record shows as malformed until its key is written well again. */
@@ -274,7 +277,9 @@ export class DashboardModel {
   private buildJob(desiredKey: string): JobView | undefined {
     const rec = this.desired.get(desiredKey);
     if (!rec) return undefined;
-    return jobView(rec, this.sync.get(`object.${desiredKey}`) as WorkloadStatus | undefined);
+    const o = rec.object;
+    const scaled = o.kind === 'Job' ? this.autoscale.get(`${o.metadata.namespace ?? 'default'}.${o.metadata.name}`) : undefined;
+    return jobView(rec, this.sync.get(`object.${desiredKey}`) as WorkloadStatus | undefined, scaled);
   }
 
   /** buildSource adds the applied commit's author and subject, which may need a read of the repository. */

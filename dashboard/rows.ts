@@ -3,7 +3,8 @@
  * joinTask, taskReason, nodeRow, workloadCells), so `gitcell get` and the dashboard never disagree.
  * Rows are small flat JSON objects: the server sends a row again only when its JSON changed.
  */
-import { maxTasks, type NodeRecord, type NodeSpec, type TaskStatus } from '../api/index.ts';
+import { liveReplicas, maxTasks, type AutoscaleRecord, type JobSpec, type NodeRecord, type NodeSpec, type TaskStatus } from '../api/index.ts';
+import { decisionInputs } from '../cli/autoscale.ts';
 import { nodeRow, taskReason, workloadCells, type TaskRow } from '../cli/listings.ts';
 import type { DesiredRecord, SyncStatus, WorkloadStatus } from '../reconciler/index.ts';
 
@@ -94,17 +95,50 @@ export interface JobView {
   revision: string;
   generation: number;
   workload?: WorkloadStatus;
+  /** the autoscaler's side, when the Job has an `autoscale:` block */
+  autoscale?: AutoscaleView;
+}
+
+/** AutoscaleView is what the job page shows of an autoscaled Job (as `describe job` does). */
+export interface AutoscaleView {
+  min: number;
+  max: number;
+  /** Git's `replicas`: where it starts and returns to; not used while autoscaled */
+  git: number;
+  /** the count the controllers run: the autoscale bucket's, within Git's bounds */
+  live: number;
+  /** the bucket's own count (absent before the first decision) */
+  stored?: number;
+  /** the last decisions, newest first, each with its inputs in one line */
+  decisions: { at: string; current: number; desired: number; proposal: number; stabilized: number; reason: string; message: string; inputs: string }[];
+}
+
+/** autoscaleView is the autoscale side of a Job's row (undefined without a block). Pure. */
+export function autoscaleView(spec: Partial<JobSpec>, record: AutoscaleRecord | undefined): AutoscaleView | undefined {
+  const a = spec.autoscale;
+  if (!a) return undefined;
+  return {
+    min: a.minReplicas ?? 1,
+    max: a.maxReplicas,
+    git: spec.replicas ?? 1,
+    live: liveReplicas(spec, record),
+    ...(record ? { stored: record.replicas } : {}),
+    decisions: [...(record?.decisions ?? [])].reverse().map((d) => ({
+      at: d.at, current: d.current, desired: d.desired, proposal: d.proposal, stabilized: d.stabilized, reason: d.reason, message: d.message, inputs: decisionInputs(d),
+    })),
+  };
 }
 
 /** WORKLOAD_KINDS are the kinds the dashboard lists as jobs. */
 export const WORKLOAD_KINDS = ['Job', 'DaemonSet'] as const;
 
-/** jobView is the row of a workload from its desired record and controller status. Pure. */
-export function jobView(rec: DesiredRecord, st: WorkloadStatus | undefined): JobView {
+/** jobView is the row of a workload from its desired record, controller status and autoscale record. Pure. */
+export function jobView(rec: DesiredRecord, st: WorkloadStatus | undefined, scaled?: AutoscaleRecord): JobView {
   const o = rec.object;
   const namespace = o.metadata.namespace ?? 'default';
   const type = o.kind === 'Job' ? ((o.spec as { type?: string }).type ?? 'service') : undefined;
   const c = workloadCells(type, st);
+  const autoscale = o.kind === 'Job' ? autoscaleView(o.spec as Partial<JobSpec>, scaled) : undefined;
   return {
     key: `${o.kind}/${namespace}/${o.metadata.name}`,
     kind: o.kind,
@@ -117,6 +151,7 @@ export function jobView(rec: DesiredRecord, st: WorkloadStatus | undefined): Job
     revision: rec.revision,
     generation: rec.generation,
     ...(st ? { workload: st } : {}),
+    ...(autoscale ? { autoscale } : {}),
   };
 }
 

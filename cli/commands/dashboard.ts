@@ -18,6 +18,7 @@ interface DashboardFlags extends ClientOptions {
   tokenFile?: string;
   repo?: string;
   prometheus?: string;
+  alertmanager?: string;
 }
 
 /** dashboardToken reads the token: --token-file, else GITCELL_DASHBOARD_TOKEN, else none. */
@@ -45,10 +46,13 @@ export function registerDashboard(program: Command): void {
       .option('--listen <host:port>', 'address to listen on (port 0: a free one); not loopback needs a token', DEFAULT_LISTEN)
       .option('--token-file <file>', 'file holding the access token (default: $GITCELL_DASHBOARD_TOKEN); required off loopback')
       .option('--repo <path>', 'local clone of the cluster repository: commit authors, subjects and revert links')
-      .option('--prometheus <url>', 'Prometheus base URL: CPU and memory charts'),
+      .option('--prometheus <url>', 'Prometheus base URL: CPU and memory charts, SLO burn rates, alerts')
+      .option('--alertmanager <url>', 'Alertmanager base URL: which alerts are silenced'),
   ).action(async (f: DashboardFlags) => {
     const { host, port } = parseHostPort(f.listen, '--listen');
-    if (f.prometheus && !/^https?:\/\/\S+$/.test(f.prometheus)) throw new UsageError(ErrorCodes.Usage, `--prometheus "${f.prometheus}": expected an http(s) URL`, { flag: '--prometheus' });
+    for (const [flag, url] of [['--prometheus', f.prometheus], ['--alertmanager', f.alertmanager]] as const) {
+      if (url && !/^https?:\/\/\S+$/.test(url)) throw new UsageError(ErrorCodes.Usage, `${flag} "${url}": expected an http(s) URL`, { flag });
+    }
     const token = dashboardToken(f);
     const log = createLogger('dashboard');
     const nc = await connectReader(f, 'dashboard');
@@ -60,7 +64,7 @@ export function registerDashboard(program: Command): void {
       await exitOnStoreReset(nc, { prefix, log, component: 'dashboard', known });
       // Bind only: the viewer may not create or change a bucket, and the dashboard never writes.
       const store = await openClusterStore<DesiredRecord, SyncRecord>(nc, { prefix, log, bindOnly: true, onInvalid: (r) => report?.(r) });
-      const d = await startDashboard({ store, nc, host, port, ...(token ? { token } : {}), ...(f.repo ? { repo: f.repo } : {}), ...(f.prometheus ? { prometheusUrl: f.prometheus } : {}), log });
+      const d = await startDashboard({ store, nc, host, port, ...(token ? { token } : {}), ...(f.repo ? { repo: f.repo } : {}), ...(f.prometheus ? { prometheusUrl: f.prometheus } : {}), ...(f.alertmanager ? { alertmanagerUrl: f.alertmanager } : {}), log });
       report = d.model.reportInvalid;
       process.stdout.write(`dashboard: ${d.url}\n`);
       await new Promise<void>((resolve) => {

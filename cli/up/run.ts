@@ -233,7 +233,7 @@ class UpCluster {
     // The dashboard reads as the viewer (an external cluster: with the credentials given).
     const viewerCreds = o.nats ? controlCreds : this.ids.viewerSeedFile;
     add('dashboard', ['dashboard', '--nats', natsUrl, ...(viewerCreds ? ['--creds', viewerCreds] : []), '--prefix', o.prefix, '--listen', this.dashboardListen!,
-      ...(existsSync(repo) ? ['--repo', repo] : []), '--prometheus', mon.prometheusUrl]);
+      ...(existsSync(repo) ? ['--repo', repo] : []), '--prometheus', mon.prometheusUrl, ...(mon.alertmanager ? ['--alertmanager', mon.alertmanager.url] : [])]);
     this.nodes.forEach((node, i) => {
       // External NATS with --creds: the agents use them too (the server knows nothing of up's per-node seeds).
       add(`agent-${node}`, agentArgs({ i: i + 1, natsUrl, seedFile: (o.nats && o.creds) || this.ids.agentSeedFiles.get(node)!, stateDir, capacity: o.capacity, prefix: o.prefix, subnetBase: o.subnetBase }), 90_000);

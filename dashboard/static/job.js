@@ -1,7 +1,8 @@
 // Job page: health, the rollout in progress step by step, tasks, rollout history with commits and
-// reverts, CPU and memory from Prometheus.
+// reverts, CPU and memory from Prometheus, SLOs with their burn rates, the autoscaler's decisions.
 import { useEffect, useRef } from '/vendor/hooks.mjs';
 import { useLive, useJson, useTick, listLength } from './live.js';
+import { Slos, Autoscale } from './scaling.js';
 import { html, commitPath, short, stateClass, TaskTable, NotFound, Conditions, age } from './ui.js';
 
 /** rolloutSteps turns a rollout's memory into the steps a person follows. */
@@ -79,6 +80,8 @@ export function JobPage({ namespace, name }) {
     <h2>Rollout</h2><${Rollout} w=${w} />
     <h2>Tasks (${total})</h2><${TaskTable} tasks=${tasks} total=${total} />
     <h2>Rollout history</h2>${page?.history ? html`<${History} history=${page.history} />` : html`<p class="muted">loading…</p>`}
+    ${job.kind === 'Job' ? html`<h2>Autoscaler</h2><${Autoscale} a=${job.autoscale} />` : null}
+    <h2>SLOs</h2><${Slos} job=${job} />
     <h2>CPU and memory</h2><${Metrics} job=${job} />
   </section>`;
 }

@@ -24,13 +24,20 @@ function Node({ n }) {
   </div>`;
 }
 
+/** Alerts are what `gitcell get alerts` lists: firing, pending, silenced (by Alertmanager). */
 function Alerts({ monitoring }) {
   const data = useJson('/api/alerts', useTick(15_000));
   if (!monitoring) return html`<p class="muted" data-alerts="unconfigured">monitoring not configured: start the dashboard with --prometheus URL (gitcell up does)</p>`;
   if (!data) return html`<p class="muted">loading alerts…</p>`;
   if (data.error) return html`<p class="bad">${data.error}</p>`;
-  if (!data.alerts?.length) return html`<p class="ok" data-alerts="0">no alert firing</p>`;
-  return html`<ul data-alerts=${data.alerts.length}>${data.alerts.map((a) => html`<li><span class=${a.state === 'firing' ? 'bad' : 'warn'}>${a.state}</span> ${a.labels.alertname} ${a.annotations?.summary ?? ''}</li>`)}</ul>`;
+  const degraded = data.degraded?.length ? html`<p class="warn" data-degraded>monitoring degraded: ${data.degraded.join('; ')}</p>` : null;
+  if (!data.alerts?.length) return html`${degraded}<p class="ok" data-alerts="0">no alert firing</p>`;
+  const firing = data.alerts.filter((a) => a.state === 'firing').length;
+  return html`${degraded}<table data-alerts=${data.alerts.length} data-firing=${firing}><thead><tr><th scope="col">State</th><th scope="col">Alert</th><th scope="col">Severity</th><th scope="col">Object</th><th scope="col">Summary</th><th scope="col">Since</th></tr></thead>
+    <tbody>${data.alerts.map((a) => html`<tr data-alert=${a.name} data-alert-state=${a.state}>
+      <td class=${a.state === 'firing' ? 'bad' : 'warn'}>${a.state}</td><td>${a.name}</td><td>${a.labels.severity ?? '-'}</td>
+      <td>${a.labels.job ? html`<a href=${jobPath(`Job/${a.labels.namespace ?? 'default'}/${a.labels.job}`)}>${a.labels.namespace ?? 'default'}/${a.labels.job}</a>` : '-'}${a.labels.slo ? ` SLO ${a.labels.slo}` : ''}</td>
+      <td>${a.summary}</td><td>${a.since ? `${age(a.since)} ago` : '-'}</td></tr>`)}</tbody></table>`;
 }
 
 export function Overview() {

@@ -8,12 +8,15 @@
  *      then gitcell's revert commit rolling back, in its history too;
  *   3b. deep links: a node, the events filtered by object, a commit with its plan;
  *   4. a Job too big for any node: the pending page shows its per-filter reasons;
+ *   4b. the job page shows the sample SLO's burn rate (Prometheus) and, once `autoscale:` is
+ *      committed, the autoscaler's decisions; the overview shows SLONoData firing for an SLO whose
+ *      indicator no task exports (committed early: its `for` runs meanwhile), as `get alerts` lists it;
  *   5. a malformed store record shows as such; the dashboard killed: a banner, then it reconnects.
  * Screenshots of each page go to SCREENSHOT_DIR. Chromium, its profile and `up` are removed after.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -31,6 +34,10 @@ const UP_TIMEOUT = 300_000;
 const ROLLOUT_TIMEOUT = 300_000;
 /** STEP_MS is the issue's bound: each rollout step on screen within 2 s of the store. */
 const STEP_MS = 2000;
+/** SLO_MIN_WINDOW_S shortens the SLO windows (GITCELL_SLO_MIN_WINDOW, handed down by up). */
+const SLO_MIN_WINDOW_S = 20;
+/** NO_DATA_SLO targets web with counters no task exports: Prometheus fires SLONoData. */
+const NO_DATA_SLO = 'apiVersion: gitcell.io/v1\nkind: SLO\nmetadata:\n  name: web-requests\nspec:\n  job: web\n  objective: 99\n  window: 1h\n  indicator:\n    ratio:\n      errors: web_http_errors_total\n      total: web_http_requests_total\n';
 
 type Step = Omit<RolloutShown, 'at'> & { at: number };
 
@@ -76,7 +83,10 @@ test('dashboard in Chromium: overview, live rollout, failed rollout and revert, 
     throw new Error(`${(err as Error).message}\n${dump()}`);
   };
 
-  up = spawn(process.execPath, [BIN, 'up', '--cluster-dir', stateDir, '--nodes', '3', '--subnet-base', `10.${150 + randomInt(50)}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Short SLO windows (and `for`s): an alert fires within a test's time.
+  up = spawn(process.execPath, [BIN, 'up', '--cluster-dir', stateDir, '--nodes', '3', '--subnet-base', `10.${150 + randomInt(50)}`], {
+    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GITCELL_SLO_MIN_WINDOW: String(SLO_MIN_WINDOW_S) },
+  });
   up.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   up.stderr!.on('data', (d: Buffer) => (output += d.toString()));
   await waitFor('gitcell up to print where things are', () => /^ {2}dashboard {4}(http:\/\/127\.0\.0\.1:\d+)\//m.exec(output)?.[1], UP_TIMEOUT).catch(fail);
@@ -110,6 +120,10 @@ test('dashboard in Chromium: overview, live rollout, failed rollout and revert, 
     await page.waitForSelector('[data-page="not-found"]', { timeout: 30_000 });
     await screenshot(page, 'not-found');
   });
+
+  writeFileSync(join(repo, 'monitoring', 'web-requests.yaml'), NO_DATA_SLO);
+  git(repo, 'add', 'monitoring/web-requests.yaml');
+  git(repo, 'commit', '-qm', 'web-requests SLO: counters no task exports yet');
 
   const history: Step[] = [];
   const ac = new AbortController();
@@ -195,6 +209,28 @@ test('dashboard in Chromium: overview, live rollout, failed rollout and revert, 
     await open(`/tasks/${id}`);
     await page.waitForSelector('[data-page="task"] [data-unplaced]', { timeout: 30_000 });
     await screenshot(page, 'task-pending');
+  });
+
+  await t.test('job page: SLO burn rates and the autoscaler\'s decisions; overview: a firing alert, as get alerts lists it', async () => {
+    await open('/jobs/default/web');
+    await page.waitForSelector('[data-slo="web-availability"][data-burn="data"] tr[data-window]', { timeout: 180_000 }).catch(fail);
+    assert.match(await page.$eval('[data-slo="web-availability"]', (e) => e.textContent ?? ''), /99\.5% over 30d.*error budget 0\.500%/s);
+    await page.waitForSelector('[data-slo="web-requests"] [data-slo-note]', { timeout: 60_000 }).catch(fail);
+    assert.match(await page.$eval('[data-slo="web-requests"]', (e) => e.textContent ?? ''), /no data/);
+    assert.ok(await page.$('[data-autoscale="none"]'), 'web is not autoscaled yet');
+    const file = join(repo, 'jobs', 'web.yaml');
+    // Bounds that keep web at 3 (idle, it would go to the minimum): the decisions say why.
+    writeFileSync(file, readFileSync(file, 'utf8').replace('  replicas: 3\n', '  replicas: 3\n  autoscale:\n    minReplicas: 3\n    maxReplicas: 4\n    metrics:\n      - {resource: cpu, targetAverageUtilization: 80}\n'));
+    git(repo, 'commit', '-qam', 'web: autoscale 3..4 on CPU');
+    await page.waitForSelector('[data-autoscale="3"][data-git-replicas="3"] tr[data-decision]', { timeout: 120_000 }).catch(fail);
+    assert.match(await page.$eval('tr[data-decision]', (e) => e.textContent ?? ''), /cpu \S+\/80 \(\d+ ready|cpu: /, 'the decision shows what it read');
+    await screenshot(page, 'job-slo-autoscale');
+    await open('/');
+    await page.waitForSelector('tr[data-alert="SLONoData"][data-alert-state="firing"]', { timeout: 180_000 }).catch(fail);
+    assert.match(await page.$eval('tr[data-alert="SLONoData"]', (e) => e.textContent ?? ''), /default\/web SLO web-requests/);
+    const cli = spawnSync(process.execPath, [BIN, 'get', 'alerts', '--cluster-dir', stateDir], { encoding: 'utf8', timeout: 60_000 });
+    assert.match(cli.stdout, /SLONoData/, `get alerts lists it too: ${cli.stdout}${cli.stderr}`);
+    await screenshot(page, 'overview-alerts');
   });
 
   await t.test('bad input: a malformed record shows as such; a lost server shows a banner, then the page reconnects', async () => {

@@ -15,7 +15,7 @@ import type { DesiredRecord, SyncRecord } from '../../../reconciler/index.ts';
 import { startDashboard, type Dashboard } from '../../../dashboard/index.ts';
 import { startTrustCluster, permissionRefusal } from '../../helpers/identities.ts';
 import { waitFor } from '../../helpers/agent.ts';
-import { seedCluster, readSse, rawGet } from './seed.ts';
+import { seedCluster, readSse, rawGet, jobRecord } from './seed.ts';
 
 const PREFIX = 'dash_';
 
@@ -65,6 +65,35 @@ test('dashboard server: pages, live rows, malformed records, and its read-only, 
     assert.doesNotMatch(await (await get('/vendor/hooks.mjs')).text(), /from\s*"preact"/, 'the bare import is rewritten');
     assert.equal((await get('/static/../index.ts')).status, 404);
     assert.equal((await get('/vendor/..%2Fpackage.json')).status, 404);
+  });
+
+  await t.test('job page: its SLO says "no data" without Prometheus; the autoscaler\'s live count and decisions, live', async () => {
+    const slo = { apiVersion: 'gitcell.io/v1', kind: 'SLO', metadata: { name: 'web-availability', namespace: 'default' }, spec: { job: 'web', objective: 99.5, window: '30d', indicator: { readiness: {} } } };
+    await cstore.desired.put('SLO.default.web-availability', { ...jobRecord('web', 2), key: 'SLO.default.web-availability', object: slo } as never);
+    await waitFor('the SLO on the job page', async () => ((await json('/api/slos/default/web')) as { slos: unknown[] }).slos.length === 1, 10_000);
+    const { slos } = (await json('/api/slos/default/web')) as { slos: { name: string; objective: number; budget: number; burn: unknown[]; note: string }[] };
+    assert.deepEqual([slos[0]!.name, slos[0]!.objective, slos[0]!.budget, slos[0]!.burn], ['web-availability', 99.5, 0.005, []]);
+    assert.match(slos[0]!.note, /no data: monitoring not configured/);
+    assert.deepEqual(((await json('/api/slos/default/huge')) as { slos: unknown[] }).slos, [], 'an SLO of another job is not shown');
+    assert.equal((await get('/api/slos/default/nope')).status, 404);
+
+    const scaled = jobRecord('scaled', 2);
+    (scaled.object.spec as Record<string, unknown>).autoscale = { minReplicas: 2, maxReplicas: 6, metrics: [{ resource: 'cpu', targetAverageUtilization: 20 }] };
+    await cstore.desired.put('Job.default.scaled', scaled);
+    const decision = (current: number, desired: number, reason: string) => ({ at: new Date().toISOString(), current, desired, proposal: desired, stabilized: desired, reason, message: reason,
+      metrics: [{ metric: 'cpu', current: 45.5, target: 20, proposal: desired, ready: current, missing: 0, unready: 0 }] });
+    const row = async () => ((await json('/api/overview')) as { jobs: { key: string; autoscale?: { live: number; git: number; decisions: { reason: string; inputs: string }[] } }[] }).jobs.find((j) => j.key === 'Job/default/scaled')?.autoscale;
+    await waitFor('the autoscaled job before any decision', async () => (await row())?.live === 2, 10_000);
+    const ac = new AbortController();
+    t.after(() => ac.abort());
+    const sse = await readSse(`${d.base}/api/stream?view=/jobs/default/scaled`, {}, ac.signal);
+    await sse.next('snapshot');
+    await cstore.autoscale.put('default.scaled', { namespace: 'default', name: 'scaled', replicas: 5, recommendations: [], scaleEvents: [], decisions: [decision(2, 5, 'ScaleUp')], updatedAt: new Date().toISOString() });
+    const batch = (await sse.until('rows', (b) => Boolean((b as { jobs?: Record<string, unknown> }).jobs?.['Job.default.scaled']))) as { jobs: Record<string, { autoscale: { live: number; git: number; decisions: { reason: string; inputs: string }[] } }> };
+    const a = batch.jobs['Job.default.scaled']!.autoscale;
+    assert.deepEqual([a.live, a.git, a.decisions.map((x) => x.reason)], [5, 2, ['ScaleUp']]);
+    assert.match(a.decisions[0]!.inputs, /cpu 45\.5\/20/);
+    ac.abort();
   });
 
   await t.test('live: a status write reaches an open stream as a changed task row and node row', async () => {
