@@ -10,7 +10,7 @@
  *   4. a Job too big for any node: the pending page shows its per-filter reasons;
  *   4b. the job page shows the sample SLO's burn rate (Prometheus) and, once `autoscale:` is
  *      committed, the autoscaler's decisions; the overview shows SLONoData firing for an SLO whose
- *      indicator no task exports (committed early: its `for` runs meanwhile), as `get alerts` lists it;
+ *      indicator no task exports (committed after the rollouts: its `for` runs meanwhile), as `get alerts` lists it;
  *   5. a malformed store record shows as such; the dashboard killed: a banner, then it reconnects.
  * Screenshots of each page go to SCREENSHOT_DIR. Chromium, its profile and `up` are removed after.
  */
@@ -121,10 +121,6 @@ test('dashboard in Chromium: overview, live rollout, failed rollout and revert, 
     await screenshot(page, 'not-found');
   });
 
-  writeFileSync(join(repo, 'monitoring', 'web-requests.yaml'), NO_DATA_SLO);
-  git(repo, 'add', 'monitoring/web-requests.yaml');
-  git(repo, 'commit', '-qm', 'web-requests SLO: counters no task exports yet');
-
   const history: Step[] = [];
   const ac = new AbortController();
   stops.push(async () => ac.abort());
@@ -177,6 +173,11 @@ test('dashboard in Chromium: overview, live rollout, failed rollout and revert, 
     // Monitoring is configured (up's Prometheus); the charts themselves are not checked: see dashboard/README.md.
     await page.waitForSelector('[data-metrics="configured"]', { timeout: 60_000 }).catch(fail);
   });
+
+  // After the rollouts (whose timing it would disturb), before the pages that do not mind: its `for` runs meanwhile.
+  writeFileSync(join(repo, 'monitoring', 'web-requests.yaml'), NO_DATA_SLO);
+  git(repo, 'add', 'monitoring/web-requests.yaml');
+  git(repo, 'commit', '-qm', 'web-requests SLO: counters no task exports yet');
 
   await t.test('deep links: a node, the events filtered by object, a commit with its plan', async () => {
     await open('/nodes/node-2');
