@@ -1,11 +1,11 @@
 // Makes the NATS identities and TLS material of a multi-machine gitcell cluster, the way `gitcell up`
-// does on one: nkey seeds for the control plane (reconciler, scheduler, admin CLI), the read-only
+// does on one: nkey seeds for the control plane (reconciler, scheduler, admin CLI), the autoscaler, the read-only
 // viewer and one per node agent; a CA and the servers' certificate (openssl); a route credential;
 // and the configuration every nats-server of the cluster includes. Re-running keeps existing seeds,
 // keys, certificates and the route password.
 //
 //   npx tsx scripts/nats-auth.ts OUT_DIR [--host H]... [--conf-dir /etc/nats] node-a node-b node-c
-//     OUT_DIR/nats/control.nk, viewer.nk, OUT_DIR/nodes/<node>/agent.nk (0600)
+//     OUT_DIR/nats/control.nk, autoscaler.nk, viewer.nk, OUT_DIR/nodes/<node>/agent.nk (0600)
 //     OUT_DIR/nats/auth.conf     users and permissions (no anonymous user)
 //     OUT_DIR/nats/tls/          ca.pem (give to every client), server.pem, server.key (servers only)
 //     OUT_DIR/nats/tls.conf      client TLS: clients must speak TLS and verify the servers
@@ -41,6 +41,7 @@ await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
 const routes = hosts.map((h) => `${h.includes(':') && !h.startsWith('[') ? `[${h}]` : h}:6222`);
 await writeFile(join(dir, 'nats', 'cluster.conf'), clusterConfig({ name: 'gitcell', listen: '0.0.0.0:6222', routes, user: 'route', password, tls: installed }), { mode: 0o600 });
 process.stdout.write(`control seed   ${ids.controlSeedFile}\n`);
+process.stdout.write(`autoscaler seed ${ids.autoscalerSeedFile}  (the reconciler's --autoscaler-creds)\n`);
 process.stdout.write(`viewer seed    ${ids.viewerSeedFile}\n`);
 for (const [node, file] of ids.agentSeedFiles) process.stdout.write(`agent ${node.padEnd(8)} ${file}\n`);
 process.stdout.write(`CA             ${join(dir, 'nats', 'tls', 'ca.pem')}  (every machine: GITCELL_NATS_CA)\n`);

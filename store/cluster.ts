@@ -8,11 +8,11 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { AutoscaleRecord, Binding, ClusterEvent, NodeRecord, NodeSpec, ServiceRecord, TaskSpec, TaskStatus } from '../api/index.ts';
 import { Backoff, createLogger, errorMessage, isGitcellError, sleep, type Logger } from '../lib/index.ts';
 import { StoreErrorCodes } from './errors.ts';
-import { Bucket } from './bucket.ts';
+import { Bucket, type BucketConfig } from './bucket.ts';
 import { EventStream } from './events.ts';
 import type { Lease } from './lease.ts';
 import { jsonCodec, keyOf, type InvalidRecord, type RecordCodec } from './record.ts';
-import { CONTROL_WRITER } from './permissions.ts';
+import { AUTOSCALER_SOURCE, AUTOSCALER_WRITER, CONTROL_WRITER } from './permissions.ts';
 
 /** DEFAULT_PREFIX starts every bucket and stream name; tests use their own to stay isolated. */
 export const DEFAULT_PREFIX = 'gitcell_';
@@ -39,7 +39,7 @@ export const BUCKETS = {
   leases: { key: '<name> | fence.<name>', writer: 'candidates of the lease (CAS only)', history: 4 },
   sync: { key: '<source>', writer: 'reconciler', history: 4 },
   services: { key: '<namespace>.<name>', writer: "reconciler's endpoints controller", history: 1 },
-  autoscale: { key: '<namespace>.<name>', writer: "the autoscaler (reconciler leader): a Job's live replica count", history: 4 },
+  autoscale: { key: '<namespace>.<name>', writer: "the autoscaler (reconciler leader, its own identity): a Job's live replica count", history: 4 },
 } as const satisfies Record<string, BucketLayout>;
 
 /** BucketRole is one of the cluster's buckets. */
@@ -103,6 +103,17 @@ export async function openRoles<R extends BucketRole, M extends Record<BucketRol
   return Object.fromEntries(roles.map((role, i) => [role, buckets[i]])) as RoleBuckets<R, M>;
 }
 
+/** bucketConfig is how a role's bucket is created: its name, history and description, with the caller's replicas and timeout. */
+export function bucketConfig(role: BucketRole, prefix: string, opts: Pick<ClusterStoreOptions, 'replicas' | 'timeoutMs'> = {}): BucketConfig {
+  return {
+    name: bucketName(role, prefix),
+    ...(opts.replicas ? { replicas: opts.replicas } : {}),
+    history: BUCKETS[role].history,
+    description: `gitcell ${role}: key ${BUCKETS[role].key}, written by ${BUCKETS[role].writer}`,
+    ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
+  };
+}
+
 /** bucketName is the full name of a role's bucket under a prefix. */
 export function bucketName(role: BucketRole, prefix = DEFAULT_PREFIX): string {
   return `${prefix}${role}`;
@@ -143,19 +154,19 @@ export async function openClusterStore<Desired = unknown, Sync = unknown>(
   const prefix = opts.prefix ?? DEFAULT_PREFIX;
   const log = opts.log ?? createLogger('store');
   const bopts = { log, ...(opts.onInvalid ? { onInvalid: opts.onInvalid } : {}) };
-  const open = (role: BucketRole): Promise<Bucket<unknown>> =>
-    (opts.bindOnly ? Bucket.bind<unknown> : Bucket.open<unknown>)(
-      nc,
-      {
-        name: bucketName(role, prefix),
-        ...(opts.replicas ? { replicas: opts.replicas } : {}),
-        history: BUCKETS[role].history,
-        description: `gitcell ${role}: key ${BUCKETS[role].key}, written by ${BUCKETS[role].writer}`,
-        ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
-      },
-      objectCodec<unknown>(),
-      bopts,
-    );
+  const open = (role: BucketRole): Promise<Bucket<unknown>> => {
+    const cfg = bucketConfig(role, prefix, opts);
+    if (opts.bindOnly) return Bucket.bind<unknown>(nc, cfg, objectCodec<unknown>(), bopts);
+    const opened = Bucket.open<unknown>(nc, cfg, objectCodec<unknown>(), bopts);
+    // The autoscale stream is the autoscaler's to configure (permissions.ts): a control plane refused
+    // that (a rescale, or the rollup setting right after it created the stream) binds it as it is,
+    // and openAutoscalerStore sets it right.
+    if (role !== 'autoscale') return opened;
+    return opened.catch((err: unknown) => {
+      if (!isGitcellError(err, StoreErrorCodes.PermissionDenied)) throw err;
+      return Bucket.bind<unknown>(nc, cfg, objectCodec<unknown>(), bopts);
+    });
+  };
   const [buckets, events] = await Promise.all([
     openRoles<BucketRole, RoleRecords<Desired, Sync>>(Object.keys(BUCKETS) as BucketRole[], open),
     (opts.bindOnly ? EventStream.bind<ClusterEvent> : EventStream.open<ClusterEvent>)(
@@ -180,10 +191,13 @@ export async function openClusterStore<Desired = unknown, Sync = unknown>(
 /**
  * verifyClusterEvent checks an event's body against its writer (from the subject, which NATS
  * permissions confine): an agent writes only as itself, so an event of node X claiming to come from
- * anything but `agent/X` is forged and refused. The control plane may write as any component.
+ * anything but `agent/X` is forged and refused; the autoscaler's source belongs to the autoscaler's
+ * writer token alone. The control plane may write as any other component.
  */
 export function verifyClusterEvent(writer: string, ev: ClusterEvent): string | undefined {
-  if (writer === CONTROL_WRITER) return undefined;
+  // The autoscaler's events come only from its own identity, and it writes nothing else.
+  if ((writer === AUTOSCALER_WRITER) !== (ev.source === AUTOSCALER_SOURCE)) return `event written by ${writer} claims source ${JSON.stringify(ev.source)}: refused as forged`;
+  if (writer === CONTROL_WRITER || writer === AUTOSCALER_WRITER) return undefined;
   if (ev.source !== `agent/${writer}`) return `event written by node ${writer} claims source ${JSON.stringify(ev.source)}: refused as forged`;
   return undefined;
 }

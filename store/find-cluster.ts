@@ -41,6 +41,12 @@ export interface ClusterOptions {
 export const CONTROL_SEED_FILE = join('nats', 'control.nk');
 
 /**
+ * AUTOSCALER_SEED_FILE is the autoscaler's nkey seed (relative to the state dir): the reconciler
+ * connects with it a second time for the autoscaler, the only identity that writes live counts.
+ */
+export const AUTOSCALER_SEED_FILE = join('nats', 'autoscaler.nk');
+
+/**
  * EMBEDDED_TLS_DIR holds the CA and server certificate of `gitcell up`'s embedded server (relative to
  * the state dir); client commands verify the server against its `ca.pem`.
  */

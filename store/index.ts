@@ -15,6 +15,7 @@ export {
   BUCKETS,
   DEFAULT_PREFIX,
   bucketName,
+  bucketConfig,
   desiredKey,
   eventTokens,
   eventsSubjectRoot,
@@ -39,6 +40,7 @@ export {
   type ExternalCluster,
   CONTROL_SEED_FILE,
   VIEWER_SEED_FILE,
+  AUTOSCALER_SEED_FILE,
   EMBEDDED_TLS_DIR,
   EMBEDDED_CA_FILE,
   type ClusterOptions,
@@ -48,6 +50,7 @@ export {
   agentPermissions,
   hollowPermissions,
   controlPermissions,
+  autoscalerPermissions,
   viewerPermissions,
   authorizationConfig,
   inboxPrefixFor,
@@ -56,10 +59,13 @@ export {
   logStreamSubject,
   logAliveSubject,
   CONTROL_WRITER,
+  AUTOSCALER_WRITER,
+  AUTOSCALER_SOURCE,
   type NatsPermissions,
   type NatsUser,
 } from './permissions.ts';
 export { openAgentStore, type AgentStore } from './agent-store.ts';
+export { openAutoscalerStore, type AutoscalerStoreHandles, type AutoscalerStoreOptions } from './autoscaler-store.ts';
 export { Informer, valueView, defaultInformerBackoff, type InformerView, type InformerEntry, type InformerOptions, type InformerChange, type InformerSource } from './informer.ts';
 export { probeIncarnation, waitForStore, watchIncarnation, STORE_RESET_EXIT_CODE, type IncarnationProbe, type WaitForStoreOptions, type IncarnationWatchOptions } from './incarnation.ts';
 export { ensureNatsTls, natsTlsFiles, clientTlsConfig, clusterConfig, OPENSSL, type NatsTls, type RouteOptions } from './tls.ts';

@@ -3,17 +3,21 @@ import { bucketName, BUCKETS, eventsSubjectRoot, DEFAULT_PREFIX, type BucketRole
 /**
  * NATS permissions per identity, enforced by nats-server whatever a client's code does:
  *
- * - control plane (reconciler, scheduler, admin CLI): publishes anywhere; subscribes only to its own
- *   inbox and to task log streams.
+ * - control plane (reconciler, scheduler, admin CLI): publishes anywhere but into the autoscaler's
+ *   bucket and events (autoscalerOnly); subscribes only to its own inbox and to task log streams.
+ * - autoscaler (on the reconciler leader, its own connection): reads the desired Jobs, tasks, status,
+ *   bindings and events; writes only the `autoscale` bucket (and creates and configures that stream) and events
+ *   under its own writer token.
  * - viewer (read-only CLI): reads the cluster buckets (never a node's Secrets bucket) and the events,
  *   asks agents for logs; writes nothing.
  * - agent of `<node>`: reads the buckets it converges from and its own Secrets bucket, writes only
  *   its own node's keys and events, answers log requests for its node.
  * - nobody else: a client without credentials is refused at connect (no `no_auth_user`).
  *
- * The `autoscale` bucket (a Job's live replica count) is written by the autoscaler, which runs on
- * the reconciler leader with the control-plane identity; the viewer reads it; agents neither read
- * nor write it (it is not in AGENT_READS: a node that could write it would scale any Job).
+ * The `autoscale` bucket (a Job's live replica count) is written by the autoscaler alone: the
+ * scheduler and the admin CLI share the control-plane identity, and one that could write a count
+ * would scale any Job past what the autoscaler decided. The viewer reads it; agents neither read nor
+ * write it (it is not in AGENT_READS: a node that could write it would scale any Job).
  *
  * Every identity subscribes only under its own inbox prefix (`inboxPrefixFor(publicKey)`, which
  * `connect` sets from the credential): nobody sees another's request replies or watch deliveries.
@@ -24,7 +28,8 @@ import { bucketName, BUCKETS, eventsSubjectRoot, DEFAULT_PREFIX, type BucketRole
 
 /** NatsPermissions is nats-server's permission block (allow-lists only: anything else is denied). */
 export interface NatsPermissions {
-  publish: { allow: string[] };
+  /** deny wins over allow (nats-server checks both) */
+  publish: { allow: string[]; deny?: string[] };
   subscribe: { allow: string[] };
   /** lets the holder answer requests it received (one reply per request, on the requester's inbox) */
   allow_responses?: boolean;
@@ -37,6 +42,12 @@ export type NatsUser =
 
 /** CONTROL_WRITER is the writer token of events written by the control plane (never a DNS label, so never a node name). */
 export const CONTROL_WRITER = '_control';
+
+/** AUTOSCALER_WRITER is the writer token of the autoscaler's events (only the autoscaler identity publishes under it). */
+export const AUTOSCALER_WRITER = '_autoscaler';
+
+/** AUTOSCALER_SOURCE is the `source` of the autoscaler's events: written under any other writer token, it is forged. */
+export const AUTOSCALER_SOURCE = 'reconciler/autoscaler';
 
 /**
  * inboxPrefixFor is the inbox prefix of the client holding the nkey `publicKey`: its request replies
@@ -86,11 +97,44 @@ function jsStreamRead(stream: string): string[] {
   ];
 }
 
-/** controlPermissions: publish anywhere; subscribe to its own inbox and to log streams. */
-export function controlPermissions(publicKey: string): NatsPermissions {
+/**
+ * autoscalerOnly lists what only the autoscaler may publish: the autoscale bucket's keys, the API
+ * calls that reconfigure, purge, delete or restore its stream (a reconfigured stream could source
+ * forged counts from another stream through a subject transform on nats-server 2.10+, and a deleted
+ * one would be re-created by whoever came first), and events under its writer token. Creating the
+ * stream stays open to the control plane, which sets the cluster up: a create of an existing stream
+ * with another configuration is refused by the server, and controllers must never wait on a bucket
+ * nobody made.
+ */
+function autoscalerOnly(prefix?: string): string[] {
+  const stream = `KV_${bucketName('autoscale', prefix)}`;
+  return [
+    `$KV.${bucketName('autoscale', prefix)}.>`,
+    ...['UPDATE', 'DELETE', 'PURGE', 'MSG.DELETE', 'RESTORE'].map((op) => `$JS.API.STREAM.${op}.${stream}`),
+    `${eventsSubjectRoot(prefix)}.${AUTOSCALER_WRITER}.>`,
+  ];
+}
+
+/** controlPermissions: publish anywhere but autoscalerOnly; subscribe to its own inbox and to log streams. */
+export function controlPermissions(publicKey: string, prefix?: string): NatsPermissions {
   return {
-    publish: { allow: ['>'] },
+    publish: { allow: ['>'], deny: autoscalerOnly(prefix) },
     subscribe: { allow: [`${inboxPrefixFor(publicKey)}.>`, 'gitcell.logs.*.out.>'] },
+  };
+}
+
+/** The buckets the autoscaler reads: the Jobs in Git, their tasks, where they run and how they do. */
+const AUTOSCALER_READS: BucketRole[] = ['desired', 'tasks', 'status', 'bindings', 'autoscale'];
+
+/**
+ * autoscalerPermissions is the allow-list of the autoscaler, whose nkey is `publicKey`: read what it
+ * decides from (and the events, for the scheduler's FailedScheduling), write autoscalerOnly.
+ */
+export function autoscalerPermissions(publicKey: string, prefix?: string): NatsPermissions {
+  const streams = [...AUTOSCALER_READS.map((role) => `KV_${bucketName(role, prefix)}`), `${prefix ?? DEFAULT_PREFIX}events`];
+  return {
+    publish: { allow: ['$JS.API.INFO', ...streams.flatMap(jsStreamRead), `$JS.API.STREAM.CREATE.KV_${bucketName('autoscale', prefix)}`, ...autoscalerOnly(prefix)] },
+    subscribe: { allow: [`${inboxPrefixFor(publicKey)}.>`] },
   };
 }
 

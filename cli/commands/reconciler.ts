@@ -3,14 +3,14 @@ import { join, resolve } from 'node:path';
 import { exitOnStoreReset } from '../store-reset.ts';
 import type { Command } from 'commander';
 import { parseDuration } from '../duration.ts';
-import { errorMessage, UsageError } from '../../lib/errors.ts';
+import { errorMessage, isGitcellError, UsageError } from '../../lib/errors.ts';
 import { createLogger, type Logger } from '../../lib/log.ts';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { closeConnection, connectFromOptions, openClusterStore, parseReplicas, replicasFor, splitServers, DEFAULT_PREFIX, DEFAULT_STATE_DIR } from '../../store/index.ts';
+import { closeConnection, connectFromOptions, openAutoscalerStore, openClusterStore, parseReplicas, replicasFor, splitServers, DEFAULT_PREFIX, DEFAULT_STATE_DIR, StoreErrorCodes, type AutoscalerStoreHandles } from '../../store/index.ts';
 import { createSource, sourceNameOf, ensureSigningKey, parseListen, type ReconcilerService, parseVerifyMode, prepareTrustStore, VERIFY_MODES, runSecretDistributor, syncKeyBackup, type BackupStore, startReconcilerService, DEFAULT_POLL_MS, DEFAULT_SETTLE, type DesiredRecord, type SyncRecord } from '../../reconciler/index.ts';
 import { Keyring, openSecret } from '../../secrets/index.ts';
 import { runNotifier } from '../../reconciler/notify/index.ts';
-import { runAutoscaler, type AutoscalerStore } from '../../reconciler/autoscale/index.ts';
+import { runAutoscaler } from '../../reconciler/autoscale/index.ts';
 import { checkMonitoringFlags, monitoringConfigTargets, startMonitoring, type ReconcilerMonitoring } from '../reconciler-monitoring.ts';
 import { runMonitoringConfig } from '../../reconciler/monitor/index.ts';
 import type { Secret } from '../../api/index.ts';
@@ -27,6 +27,7 @@ interface ReconcilerOptions extends GitAuthFlags {
   nats?: string;
   clusterDir?: string;
   creds?: string;
+  autoscalerCreds?: string;
   prefix: string;
   replicas?: string;
   credentialsFile?: string;
@@ -98,6 +99,7 @@ export function registerReconciler(program: Command): void {
     .option('--signing-key <file>', "the cluster's SSH key signing gitcell's revert commits, always in the allowed list (default <cluster-dir>/git-signing/id_ed25519, generated on first start)")
     .option('--http <host:port>', '/metrics, /healthz and /sd (Prometheus HTTP service discovery of the control plane, agents and task ports named "metrics") here; off when not given')
     .option('--prometheus-url <url>', 'Prometheus whose HTTP API answers autoscale metrics of type prometheus, and which is reloaded after --prometheus-rules change (gitcell up passes its own)')
+    .option('--autoscaler-creds <file>', 'credentials of the autoscaler identity, the only one that may write live replica counts (gitcell up: <cluster-dir>/nats/autoscaler.nk); without it the autoscaler uses this replica\'s own')
     .option('--autoscale-sync <duration>', 'how often the autoscaler evaluates every autoscaled Job (Kubernetes\' HPA sync period)', process.env.GITCELL_AUTOSCALE_SYNC ?? '15s')
     .option('--scrape <component=url>', 'another control-plane endpoint /sd lists, e.g. scheduler=http://127.0.0.1:9471 (repeatable)', (v: string, acc: string[] = []) => [...acc, v])
     .option('--prometheus-rules <file>', 'while leading, write the SLOs in Git here as Prometheus recording and burn-rate alerting rules')
@@ -196,6 +198,7 @@ async function runReconciler(opts: ReconcilerOptions): Promise<void> {
     name: 'gitcell reconciler',
   });
   const replica: Replica = { opts, flags, nc, source, signingKey: signing.keyFile, trust, log };
+  const closeAutoscaler = () => (replica.autoscalerNc && replica.autoscalerNc !== nc ? closeConnection(replica.autoscalerNc) : Promise.resolve());
   try {
     await startReplica(replica);
     // NATS lost its data: start over (the supervisor or systemd restarts us) and re-apply Git.
@@ -204,6 +207,7 @@ async function runReconciler(opts: ReconcilerOptions): Promise<void> {
     await replica.svc?.stop().catch(() => undefined);
     await replica.monitoring?.close().catch(() => undefined);
     await source.stop().catch(() => undefined);
+    await closeAutoscaler().catch(() => undefined);
     await closeConnection(nc).catch(() => undefined);
     rmSync(join(stateDir, 'git-trust', String(process.pid)), { recursive: true, force: true });
     throw err;
@@ -217,6 +221,7 @@ async function runReconciler(opts: ReconcilerOptions): Promise<void> {
   log.info('reconciler stopping');
   await svc.stop();
   await replica.monitoring?.close();
+  await closeAutoscaler();
   await closeConnection(nc);
   rmSync(join(stateDir, 'git-trust', String(process.pid)), { recursive: true, force: true });
 }
@@ -226,6 +231,8 @@ interface Replica {
   opts: ReconcilerOptions;
   flags: ReconcilerFlags;
   nc: NatsConnection;
+  /** the autoscaler's own connection (--autoscaler-creds), else nc */
+  autoscalerNc?: NatsConnection;
   source: ReturnType<typeof createSource>;
   signingKey: string;
   trust: Awaited<ReturnType<typeof prepareTrustStore>>;
@@ -239,6 +246,8 @@ interface Replica {
 async function startReplica(r: Replica): Promise<void> {
   const { opts, flags, nc, source, log } = r;
   const replicas = (r.replicas = flags.wantedReplicas ?? replicasFor(nc, opts.nats ? splitServers(opts.nats).length : 1));
+  // The autoscaler's identity makes its bucket before the control plane binds it.
+  const autoscaling = await openAutoscaling(r, replicas);
   const store = await openClusterStore<DesiredRecord, SyncRecord>(nc, { prefix: opts.prefix, replicas, log });
   // The sealing key pair lives with the reconciler (its state dir): it alone opens Secrets.
   const keyring = await Keyring.open(opts.clusterDir ?? DEFAULT_STATE_DIR);
@@ -253,7 +262,7 @@ async function startReplica(r: Replica): Promise<void> {
     store,
     source,
     sealingKeys: (id) => keyring.privateKey(id),
-    whileLeading: (ctx) => leaderJobs(r, ctx, { store, keyring, replicas, mon }),
+    whileLeading: (ctx) => leaderJobs(r, ctx, { store, autoscaling, keyring, replicas, mon }),
     onReconciled: (_rev, outcome) => mon.onReconciled(sourceName, outcome),
     onRollback: (_rev, outcome) => mon.onRollback(sourceName, outcome),
     ...(opts.name ? { sourceName: opts.name } : {}),
@@ -274,7 +283,7 @@ async function startReplica(r: Replica): Promise<void> {
  * (re-sealed per node), tells the Receivers in Git (forge commit statuses, webhooks) what became of
  * each commit, autoscales the Jobs that ask for it, and says so in its leader gauge.
  */
-function leaderJobs(r: Replica, ctx: LeaderContext, d: { store: Parameters<typeof runSecretDistributor>[0]['store'] & Parameters<typeof runNotifier>[0]['store'] & AutoscalerStore; keyring: Keyring; replicas: number; mon: ReconcilerMonitoring }): Promise<unknown> {
+function leaderJobs(r: Replica, ctx: LeaderContext, d: { store: Parameters<typeof runSecretDistributor>[0]['store'] & Parameters<typeof runNotifier>[0]['store']; autoscaling: AutoscalerStoreHandles<DesiredRecord>; keyring: Keyring; replicas: number; mon: ReconcilerMonitoring }): Promise<unknown> {
   const { opts, source, log } = r;
   const { store, keyring, mon } = d;
   mon.setLeader(true);
@@ -294,6 +303,24 @@ function leaderJobs(r: Replica, ctx: LeaderContext, d: { store: Parameters<typeo
       onResult: (receiver, res) => mon.onNotification(receiver, res),
     }).done,
     // The autoscaler owns autoscaled Jobs' live counts (bucket autoscale); the controllers follow them.
-    runAutoscaler({ store, signal: ctx.signal, valid: ctx.valid, syncMs: r.flags.autoscaleSyncMs, log, ...(opts.prometheusUrl ? { prometheusUrl: opts.prometheusUrl } : {}) }).done,
+    runAutoscaler({ store: d.autoscaling, signal: ctx.signal, valid: ctx.valid, syncMs: r.flags.autoscaleSyncMs, log, ...(opts.prometheusUrl ? { prometheusUrl: opts.prometheusUrl } : {}) }).done,
   ]);
+}
+
+/**
+ * openAutoscaling connects as the autoscaler (--autoscaler-creds; without it on the replica's own
+ * connection, for open servers) and opens its part of the store, which creates the autoscale bucket.
+ * A control-plane identity refused that is told what to give.
+ */
+async function openAutoscaling(r: Replica, replicas: number): Promise<AutoscalerStoreHandles<DesiredRecord>> {
+  const { opts, nc, log } = r;
+  r.autoscalerNc = opts.autoscalerCreds
+    ? await connectFromOptions({ ...(opts.nats ? { nats: opts.nats } : {}), ...(opts.clusterDir ? { stateDir: opts.clusterDir } : {}), creds: opts.autoscalerCreds, name: 'gitcell autoscaler' })
+    : nc;
+  try {
+    return await openAutoscalerStore<DesiredRecord>(r.autoscalerNc, { prefix: opts.prefix, replicas, log });
+  } catch (err) {
+    if (opts.autoscalerCreds || !isGitcellError(err, StoreErrorCodes.PermissionDenied)) throw err;
+    throw new UsageError(ErrorCodes.Usage, `the autoscale bucket: ${errorMessage(err)}; only the autoscaler identity may write it: give --autoscaler-creds (gitcell up: <cluster-dir>/nats/autoscaler.nk; scripts/nats-auth.ts makes one)`, { flag: '--autoscaler-creds' });
+  }
 }

@@ -13,7 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { createLogger, type Logger } from '../../lib/log.ts';
 import { Backoff } from '../../lib/backoff.ts';
 import { errorMessage, UsageError } from '../../lib/errors.ts';
-import { clientTlsConfig, connect, ensureNatsTls, EMBEDDED_TLS_DIR, nodeSecretsBucket, openClusterStore, probeIncarnation, replicasFor, splitServers, startEmbedded, ensureBucket, removeExternalCluster, waitForStore, watchIncarnation, writeExternalCluster, type ClusterStore, type EmbeddedServer } from '../../store/index.ts';
+import { clientTlsConfig, closeConnection, connect, openAutoscalerStore, ensureNatsTls, EMBEDDED_TLS_DIR, nodeSecretsBucket, openClusterStore, probeIncarnation, replicasFor, splitServers, startEmbedded, ensureBucket, removeExternalCluster, waitForStore, watchIncarnation, writeExternalCluster, type ClusterStore, type EmbeddedServer } from '../../store/index.ts';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { DesiredRecord, SyncRecord } from '../../reconciler/index.ts';
 import { ensureIdentities } from './credentials.ts';
@@ -192,6 +192,15 @@ class UpCluster {
   async openStore(): Promise<ClusterStore<DesiredRecord, SyncRecord>> {
     const { o, replicas, log } = this;
     const nc = this.nc!;
+    if (!o.nats) {
+      // The autoscale bucket is the autoscaler identity's to create (the control plane binds it).
+      const as = await connect({ servers: this.natsUrl!, creds: this.ids.autoscalerSeedFile, ...(this.caFile ? { caFile: this.caFile } : {}), name: 'gitcell up (autoscaler)' });
+      try {
+        await openAutoscalerStore(as, { prefix: o.prefix, replicas, log });
+      } finally {
+        await closeConnection(as);
+      }
+    }
     const s = await openClusterStore<DesiredRecord, SyncRecord>(nc, { prefix: o.prefix, replicas, log });
     for (const node of this.nodes) await ensureBucket(nc, { name: nodeSecretsBucket(node, o.prefix), history: 1, replicas });
     log.info({ replicas, nats: this.natsUrl }, 'buckets and streams ready');
@@ -226,7 +235,9 @@ class UpCluster {
     // reconciler knows how many nodes there are: on a new or rebuilt store, tasks are created once
     // all of them registered (and re-reported what they run).
     add('reconciler', ['reconciler', '--repo', repo, '--cluster-dir', stateDir, '--identity', componentIdentity(stateDir, 'reconciler'), '--expect-nodes', String(o.nodes),
-      '--http', mon.reconcilerHttp, '--scrape', `scheduler=http://${mon.schedulerHttp}`, '--prometheus-url', mon.prometheusUrl, ...mon.reconcilerFlags, ...common]);
+      '--http', mon.reconcilerHttp, '--scrape', `scheduler=http://${mon.schedulerHttp}`, '--prometheus-url', mon.prometheusUrl, ...mon.reconcilerFlags, ...common,
+      // The autoscaler connects as itself: the control plane may not write live counts.
+      ...(o.nats ? [] : ['--autoscaler-creds', this.ids.autoscalerSeedFile])]);
     add('scheduler', ['scheduler', '--cluster-dir', stateDir, '--identity', componentIdentity(stateDir, 'scheduler'), '--http', mon.schedulerHttp, ...common]);
     if (mon.prometheus) add('prometheus', mon.prometheus.args, 20_000, mon.prometheus.command);
     if (mon.alertmanager) add('alertmanager', mon.alertmanager.args, 20_000, mon.alertmanager.command);

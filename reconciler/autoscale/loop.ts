@@ -3,7 +3,8 @@
 // over HTTP), runs decideAutoscale, and writes the Job's AutoscaleRecord by compare-and-set, the only
 // writer of the `autoscale` bucket. It never touches Git, desired objects or tasks: the controllers
 // read the live count (api liveReplicas) and scale with their normal machinery. Runs on the
-// reconciler leader only (leaderJobs), so one autoscaler acts per cluster.
+// reconciler leader only (leaderJobs), so one autoscaler acts per cluster, on its own connection as
+// the autoscaler identity (store openAutoscalerStore), the only one NATS lets write the bucket.
 import {
   autoscaleKey,
   jobKeyOf,
@@ -16,7 +17,7 @@ import {
   type TaskStatus,
 } from '../../api/index.ts';
 import { createLogger, errorMessage, isGitcellError, PassRunner, type Logger, type LoopOptions, type RunningLoop } from '../../lib/index.ts';
-import { Informer, StoreErrorCodes, eventTokens, recordEvent, type Bucket, type EventStream } from '../../store/index.ts';
+import { Informer, StoreErrorCodes, eventTokens, recordEvent, AUTOSCALER_SOURCE, type Bucket, type EventStream } from '../../store/index.ts';
 import type { DesiredRecord } from '../diff/index.ts';
 import { decideAutoscale, metricName, type AutoscaleOutcome, type MetricInput } from './decide.ts';
 import { queryPerTask, DEFAULT_TASK_LABEL } from './prometheus.ts';
@@ -200,5 +201,5 @@ async function emitDecision(opts: RunAutoscalerOptions, namespace: string, name:
 }
 
 async function record(opts: RunAutoscalerOptions, ev: Omit<ClusterEvent, 'time' | 'source'>, log: Logger): Promise<void> {
-  await recordEvent(opts.store.events, { ...ev, time: new Date((opts.now ?? Date.now)()).toISOString(), source: 'reconciler/autoscaler' }, { log, valid: () => mayWrite(opts) });
+  await recordEvent(opts.store.events, { ...ev, time: new Date((opts.now ?? Date.now)()).toISOString(), source: AUTOSCALER_SOURCE }, { log, valid: () => mayWrite(opts) });
 }

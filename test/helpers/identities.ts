@@ -1,6 +1,6 @@
 /**
  * Test helper for the trust-boundary tests: a real nats-server configured with exactly the
- * authorization `gitcell up` makes (control, viewer, one agent per node; no anonymous user), the
+ * authorization `gitcell up` makes (control, autoscaler, viewer, one agent per node; no anonymous user), the
  * seed files of each identity, and raw nats.js connections as each of them: attacks are played with
  * the plain protocol, not through gitcell's own client code.
  */
@@ -14,7 +14,7 @@ import { inboxPrefixFor } from '../../store/index.ts';
 import { startNatsServer, type Cleanup, type NatsServer } from './nats.ts';
 
 /** Identity names a credential of the test cluster. */
-export type Identity = 'control' | 'viewer' | { node: string };
+export type Identity = 'control' | 'autoscaler' | 'viewer' | { node: string };
 
 /** TrustCluster is a server with gitcell's authorization and a way to connect as each identity. */
 export interface TrustCluster {
@@ -42,7 +42,7 @@ export async function startTrustCluster(t: Cleanup, nodes: string[], prefix: str
   t.after(() => rm(dir, { recursive: true, force: true }));
   const ids = await ensureIdentities(dir, nodes, prefix);
   const seedFile = (who: Identity): string =>
-    who === 'control' ? ids.controlSeedFile : who === 'viewer' ? ids.viewerSeedFile : ids.agentSeedFiles.get(who.node)!;
+    who === 'control' ? ids.controlSeedFile : who === 'autoscaler' ? ids.autoscalerSeedFile : who === 'viewer' ? ids.viewerSeedFile : ids.agentSeedFiles.get(who.node)!;
   const server = await startNatsServer({ t, extraConfig: `${ids.serverConfig}\n${extraConfig}`, probe: await seedOptions(ids.controlSeedFile) });
   const connections: NatsConnection[] = [];
   t.after(() => Promise.all(connections.map((nc) => nc.close().catch(() => undefined))));

@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path';
 import { createUser } from '@nats-io/nkeys';
 import { silentLogger } from '../../lib/index.ts';
 import {
-  authorizationConfig, connect, controlPermissions, hollowPermissions, openClusterStore, startEmbedded, type ClusterStore, type EmbeddedServer, type NatsUser,
+  authorizationConfig, autoscalerPermissions, connect, controlPermissions, hollowPermissions, openClusterStore, startEmbedded, type ClusterStore, type EmbeddedServer, type NatsUser,
 } from '../../store/index.ts';
 import type { DesiredRecord, SyncRecord } from '../../reconciler/index.ts';
 import { hollowNodeNames } from '../../cli/commands/hollow-nodes.ts';
@@ -145,7 +145,9 @@ export async function startScaleCluster(o: ScaleClusterOptions): Promise<ScaleCl
     const groups = sizes.map((n, i) => hollowNodeNames(prefixes[i]!, n));
     const controlSeed = join(o.dir, 'seeds', 'control.nk');
     const control = await seed(controlSeed);
-    const users: NatsUser[] = [{ nkey: control, permissions: controlPermissions(control) }];
+    const autoscalerSeed = join(o.dir, 'seeds', 'autoscaler.nk');
+    const autoscaler = await seed(autoscalerSeed);
+    const users: NatsUser[] = [{ nkey: control, permissions: controlPermissions(control) }, { nkey: autoscaler, permissions: autoscalerPermissions(autoscaler) }];
     const hollowSeeds: string[] = [];
     for (const [i, names] of groups.entries()) hollowSeeds.push(await hollowSeed(join(o.dir, 'seeds', `hollow-${i}.nk`), names, users));
     server = await startEmbedded({ stateDir: join(o.dir, 'cluster'), extraConfig: authorizationConfig(users), probeCreds: controlSeed, readyTimeoutMs: 60_000, log: silentLogger() });
@@ -166,7 +168,7 @@ export async function startScaleCluster(o: ScaleClusterOptions): Promise<ScaleCl
     const sched = start('scheduler', ['scheduler', ...nats, '--creds', controlSeed, '--cluster-dir', join(o.dir, 'scheduler'), '--requeue-grace-ms', String(o.requeueGraceMs), '--heartbeat-grace-ms', String(Math.min(15_000, o.requeueGraceMs))], o.dir);
     procs.push(sched);
     const rec = start('reconciler', [
-      'reconciler', '--repo', repo, ...nats, '--creds', controlSeed, '--cluster-dir', join(o.dir, 'reconciler'), '--expect-nodes', String(o.nodes), '--node-settle', '120s',
+      'reconciler', '--repo', repo, ...nats, '--creds', controlSeed, '--autoscaler-creds', autoscalerSeed, '--cluster-dir', join(o.dir, 'reconciler'), '--expect-nodes', String(o.nodes), '--node-settle', '120s',
     ], o.dir);
     procs.push(rec);
     await waitApplied(store, first, procs, 300_000);
