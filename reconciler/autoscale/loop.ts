@@ -155,20 +155,32 @@ async function readMetrics(job: Job, tasks: readonly JobTask[], prometheusUrl: s
   return out;
 }
 
-/** unplacedInput counts the Job's tasks waiting for a node, with the scheduler's last word on one of them. */
+/**
+ * unplacedInput counts the Job's tasks waiting for a node, with the scheduler's last word on the
+ * oldest. A task counts once it waited the grace, or at once when the scheduler already said it
+ * cannot place it (FailedScheduling): otherwise a scale-up period ending inside the grace would add
+ * tasks the cluster has no room for.
+ */
 async function unplacedInput(opts: RunAutoscalerOptions, tasks: readonly JobTask[], now: number): Promise<{ count: number; message: string } | undefined> {
-  const waiting = unplacedTasks(tasks, now, opts.unplacedGraceMs ?? 20_000);
-  if (waiting.length === 0) return undefined;
-  const first = waiting[0]!.spec;
-  let why = `task ${first.id} has no node`;
+  const unbound = unplacedTasks(tasks, now, -Infinity);
+  if (unbound.length === 0) return undefined;
+  const waited = unplacedTasks(tasks, now, opts.unplacedGraceMs ?? 20_000);
+  const oldest = [...unbound].sort((a, b) => Date.parse(a.spec.createdAt) - Date.parse(b.spec.createdAt))[0]!.spec;
+  const said = await failedScheduling(opts, oldest);
+  if (waited.length === 0 && said === undefined) return undefined;
+  return { count: waited.length || unbound.length, message: said !== undefined ? `${oldest.id}: ${said}` : `task ${oldest.id} has no node` };
+}
+
+/** failedScheduling is the scheduler's last FailedScheduling message about a task, if that is its last word. */
+async function failedScheduling(opts: RunAutoscalerOptions, task: JobTask['spec']): Promise<string | undefined> {
   try {
-    const evs = await opts.store.events.recent({ limit: 1, prefix: eventTokens({ object: { kind: 'Task', namespace: first.namespace, name: first.id } }).join('.') });
+    const evs = await opts.store.events.recent({ limit: 1, prefix: eventTokens({ object: { kind: 'Task', namespace: task.namespace, name: task.id } }).join('.') });
     const last = evs.at(-1)?.value;
-    if (last?.reason === 'FailedScheduling') why = `${first.id}: ${last.message}`;
+    return last?.reason === 'FailedScheduling' ? last.message : undefined;
   } catch {
-    // the reason is a courtesy: the count alone holds the scale-up
+    // the reason is a courtesy: a task that waited the grace holds the scale-up without it
+    return undefined;
   }
-  return { count: waiting.length, message: why };
 }
 
 function mayWrite(opts: RunAutoscalerOptions): boolean {

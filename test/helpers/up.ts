@@ -4,7 +4,8 @@
  * stopped `up` left nothing behind on the machine (processes, runc containers, mounts, netns,
  * bridges, cgroups), found through the same names `up` gives them (cli/up/naming.ts).
  */
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { rm } from 'node:fs/promises';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClusterStore } from '../../store/index.ts';
@@ -131,4 +132,32 @@ export async function interruptUp(up: ChildProcess, killAfterMs = 180_000): Prom
   const code = await exited;
   clearTimeout(timer);
   return killed ? 'killed' : code;
+}
+
+/** UpRun is a `gitcell up` a test started: the child, its output so far, and a store connection the test may register to close first. */
+export interface UpRun {
+  child: ChildProcess;
+  output(): string;
+  /** onStop: closed before `up` is interrupted (the test's own store connection) */
+  onStop(close: () => Promise<unknown>): void;
+}
+
+/**
+ * startUp spawns `gitcell up --cluster-dir stateDir ARGS` with `env` added and collects its output;
+ * after the test it closes what onStop registered, interrupts `up` if it still runs, unmounts what
+ * is left below the state dir and removes it.
+ */
+export function startUp(t: { after(fn: () => Promise<void>): void }, stateDir: string, args: string[], env: Record<string, string> = {}): UpRun {
+  let output = '';
+  const closers: Array<() => Promise<unknown>> = [];
+  const child = spawn(process.execPath, [BIN, 'up', '--cluster-dir', stateDir, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  t.after(async () => {
+    for (const close of closers) await close().catch(() => undefined);
+    if (child.exitCode === null && child.signalCode === null) await interruptUp(child);
+    unmountBelow(stateDir);
+    await rm(stateDir, { recursive: true, force: true });
+  });
+  return { child, output: () => output, onStop: (close) => closers.push(close) };
 }

@@ -11,9 +11,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
@@ -23,7 +22,7 @@ import { connectFromOptions, openClusterStore } from '../../../store/index.ts';
 import type { AutoscaleDecision, AutoscaleRecord } from '../../../api/index.ts';
 import type { DesiredRecord, SyncRecord } from '../../../reconciler/index.ts';
 import { waitFor } from '../../helpers/agent.ts';
-import { BIN, git, gitcell, interruptUp, leftovers, logTails, tasksOf, unmountBelow, type UpStore } from '../../helpers/up.ts';
+import { git, gitcell, interruptUp, leftovers, logTails, startUp, tasksOf, type UpStore } from '../../helpers/up.ts';
 
 const UP_TIMEOUT = 300_000;
 const SCALE_TIMEOUT = 240_000;
@@ -101,22 +100,8 @@ test('autoscaling end to end: CPU load through a Service scales a Job up by the 
   writeFileSync(join(manifests, 'jobs', 'burner.yaml'), dump(burnerJob(true)));
   writeFileSync(join(manifests, 'jobs', 'load.yaml'), dump(loadJob(vip)));
   writeFileSync(join(manifests, 'service.yaml'), dump({ apiVersion: 'gitcell.io/v1', kind: 'Service', metadata: { name: 'burner' }, spec: { selector: { app: 'burner' }, clusterIP: vip, ports: [{ name: 'http', port: 8080, targetPort: 'http' }] } }));
-  let up: ChildProcess | undefined;
-  let output = '';
-  let closeStore: (() => Promise<void>) | undefined;
-  t.after(async () => {
-    await closeStore?.().catch(() => undefined);
-    if (up && up.exitCode === null && up.signalCode === null) await interruptUp(up);
-    unmountBelow(stateDir);
-    await rm(stateDir, { recursive: true, force: true });
-  });
-  const dump_ = () => logTails(stateDir, output);
-  up = spawn(process.execPath, [BIN, 'up', '--repo', manifests, '--cluster-dir', stateDir, '--nodes', '2', '--subnet-base', `10.${150 + randomInt(50)}`], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, GITCELL_AUTOSCALE_SYNC: '3s' },
-  });
-  up.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  up.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const up = startUp(t, stateDir, ['--repo', manifests, '--nodes', '2', '--subnet-base', `10.${150 + randomInt(50)}`], { GITCELL_AUTOSCALE_SYNC: '3s' });
+  const dump_ = () => logTails(stateDir, up.output());
   let s: UpStore | undefined;
   /** fail adds what the autoscaler saw (its record, the burner's usage) and the load's output to a timeout. */
   const fail = async (err: unknown): Promise<never> => {
@@ -130,11 +115,11 @@ test('autoscaling end to end: CPU load through a Service scales a Job up by the 
     }
     throw new Error(`${(err as Error).message}\nrecord: ${JSON.stringify(rec?.decisions.slice(-3))}\nburner: ${usage.join('; ')}\nload: ${load.slice(-600)}\n${dump_()}`);
   };
-  await waitFor('gitcell up ready', () => output.includes('npx gitcell get tasks --cluster-dir'), UP_TIMEOUT).catch(fail);
+  await waitFor('gitcell up ready', () => up.output().includes('npx gitcell get tasks --cluster-dir'), UP_TIMEOUT).catch(fail);
   // A loaded machine can miss one dial's deadline: try until one connects.
   const nc = await waitFor('a connection to the cluster', () => connectFromOptions({ stateDir, name: 'e2e-autoscale' }).catch(() => undefined), 60_000);
   s = await openClusterStore<DesiredRecord, SyncRecord>(nc, { log: silentLogger() });
-  closeStore = () => nc.close();
+  up.onStop(() => nc.close());
 
   // Step 1: the load makes the burner scale up to what the formula gives on the decision's inputs
   {
@@ -184,9 +169,8 @@ test('autoscaling end to end: CPU load through a Service scales a Job up by the 
 
   // Step 4: SIGINT stops everything
   {
-    await closeStore?.();
-    closeStore = undefined;
-    assert.equal(await interruptUp(up!), 0, dump_());
+    await nc.close();
+    assert.equal(await interruptUp(up.child), 0, dump_());
     assert.deepEqual(leftovers(stateDir), []);
   }
 });
