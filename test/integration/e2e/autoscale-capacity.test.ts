@@ -8,7 +8,9 @@
  * inputs (the Prometheus value per task, ready/missing/unready) and output (the formula within the
  * default rate policy); then the hold: the tasks beyond capacity wait with the scheduler's
  * FailedScheduling, an AutoscaleHeld event quotes it, and the live count, the placed tasks and the
- * decision stay the same over five further evaluations (no thrashing). Sync period 3 s.
+ * decision stay the same over five further evaluations (no thrashing). Last, a commit removing
+ * `autoscale:` returns the Job to its Git replicas through the controllers' scale-down ranking.
+ * Sync period 3 s.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,7 +25,7 @@ import { connectFromOptions, openClusterStore } from '../../../store/index.ts';
 import type { AutoscaleDecision, AutoscaleRecord } from '../../../api/index.ts';
 import type { DesiredRecord, SyncRecord } from '../../../reconciler/index.ts';
 import { waitFor } from '../../helpers/agent.ts';
-import { gitcell, interruptUp, leftovers, logTails, startUp, tasksOf, type UpStore } from '../../helpers/up.ts';
+import { git, gitcell, interruptUp, leftovers, logTails, startUp, tasksOf, type UpStore } from '../../helpers/up.ts';
 
 const UP_TIMEOUT = 300_000;
 const SCALE_TIMEOUT = 240_000;
@@ -74,6 +76,7 @@ test('autoscaling on a Prometheus task metric stops at the cluster capacity with
   assert.equal(process.getuid?.(), 0, 'this test needs root (runc, netns, bridges)');
   const stateDir = await mkdtemp(join(tmpdir(), 'gitcell-e2e-autoscale-cap-'));
   const manifests = join(stateDir, 'manifests');
+  const repo = join(stateDir, 'repo');
   mkdirSync(join(manifests, 'jobs'), { recursive: true });
   writeFileSync(join(manifests, 'jobs', 'web.yaml'), dump(webJob));
   const up = startUp(t, stateDir, ['--repo', manifests, '--nodes', '1', '--capacity', `cpu=${FIT * 100}m,memory=1Gi`, '--subnet-base', `10.${150 + randomInt(50)}`], { GITCELL_AUTOSCALE_SYNC: '3s' });
@@ -132,6 +135,27 @@ test('autoscaling on a Prometheus task metric stops at the cluster capacity with
   const after = (await recordOf(s))!;
   assert.equal(after.decisions.filter((d) => d.desired !== d.current && Date.parse(d.at) > Date.parse(held.at)).length, 0, JSON.stringify(after.decisions));
   assert.match(gitcell('describe', 'job', 'web', '--cluster-dir', stateDir), /CapacityLimited/);
+
+  // Step 4: a commit removing autoscale: returns the Job to its Git replicas (3) by the controllers'
+  // scale-down ranking: the tasks still waiting for a node go first, then the newest placed one;
+  // never fewer than 3 ready on the way
+  const before = await tasksOf(s, 'Job/default/web');
+  const bound = new Set((await s.bindings.list()).map((b) => b.key));
+  const placed = before.filter((x) => bound.has(x.spec.id)).map((x) => x.spec.id);
+  const { autoscale: _, ...fixed } = webJob.spec;
+  writeFileSync(join(repo, 'jobs', 'web.yaml'), dump({ ...webJob, spec: { ...fixed, replicas: 3 } }));
+  git(repo, 'commit', '-qam', 'web: no autoscale, 3 replicas');
+  let fewest = Infinity;
+  const kept = await waitFor('3 web tasks ready and the record gone', async () => {
+    const now = await tasksOf(s, 'Job/default/web');
+    const ready = now.filter((x) => x.status?.state === 'running' && x.status.ready).length;
+    fewest = Math.min(fewest, ready);
+    return now.length === 3 && ready === 3 && (await recordOf(s)) === undefined ? now.map((x) => x.spec.id) : undefined;
+  }, SCALE_TIMEOUT).catch(fail);
+  assert.ok(fewest >= 3, `only ${fewest} web tasks ready on the way back to 3`);
+  const byIndex = [...placed].sort((a, b) => before.find((x) => x.spec.id === a)!.spec.index - before.find((x) => x.spec.id === b)!.spec.index);
+  assert.deepEqual([...kept].sort(), byIndex.slice(0, 3).sort(), `kept the three oldest placed tasks of ${JSON.stringify(byIndex)}`);
+  assert.ok(events().some((e) => e.reason === 'AutoscaleRemoved' && e.object.name === 'web'));
 
   // SIGINT stops everything
   await nc.close();
