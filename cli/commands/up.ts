@@ -11,6 +11,7 @@ interface UpFlags {
   nodes: string;
   nats?: string;
   creds?: string;
+  autoscalerCreds?: string;
   replicas?: string;
   clusterDir: string;
   prefix: string;
@@ -35,6 +36,7 @@ export function registerUp(program: Command): void {
     .description('run the whole cluster on this machine, following a Git repository')
     .option('--repo <path|url>', 'repository to follow; a plain directory (default sample-repo) is copied into <cluster-dir>/repo and committed on first run', 'sample-repo')
     .option('--nodes <n>', 'number of simulated nodes', '3')
+    .option('--autoscaler-creds <file>', 'with --nats: credentials of the autoscaler identity, the only one that may write live replica counts (scripts/nats-auth.ts makes nats/autoscaler.nk); without it the reconciler\'s autoscaler uses --creds')
     .option('--replicas <n>', 'replicas of every bucket and stream (default 1 embedded; with --nats 3 when the server is in a cluster of 3 or more, else 1)')
     .option('--capacity <cpu=N,memory=Q>', 'capacity of each simulated node', 'cpu=1,memory=1Gi')
     .option('--subnet-base <a.b>', 'node i gets the task subnet <a.b>.<i>.0/24', '10.88')
@@ -46,6 +48,7 @@ export function registerUp(program: Command): void {
       if (!/^\d{1,3}\.\d{1,3}$/.test(f.subnetBase) || f.subnetBase.split('.').some((n) => Number(n) > 255)) {
         throw new UsageError(ErrorCodes.Usage, `--subnet-base "${f.subnetBase}": expected two octets like 10.88`, { flag: '--subnet-base' });
       }
+      if (f.autoscalerCreds && !f.nats) throw new UsageError(ErrorCodes.Usage, '--autoscaler-creds needs --nats: the embedded server uses the autoscaler credentials gitcell up makes in the cluster dir', { flag: '--autoscaler-creds' });
       if (f.creds && !f.nats) throw new UsageError(ErrorCodes.Usage, '--creds needs --nats: the embedded server uses the credentials gitcell up makes in the cluster dir', { flag: '--creds' });
       const replicas = f.replicas === undefined ? undefined : parseReplicas(f.replicas);
       if (replicas !== undefined && replicas > 1 && !f.nats) {
@@ -59,6 +62,7 @@ export function registerUp(program: Command): void {
         nodes,
         ...(f.nats ? { nats: f.nats } : {}),
         ...(f.creds ? { creds: resolve(f.creds) } : {}),
+        ...(f.autoscalerCreds ? { autoscalerCreds: resolve(f.autoscalerCreds) } : {}),
         ...(replicas !== undefined ? { replicas } : {}),
         stateDir: f.clusterDir,
         prefix: f.prefix,

@@ -37,6 +37,8 @@ export interface UpOptions {
   nats?: string;
   /** with `nats`: credentials file for up and every component */
   creds?: string;
+  /** with `nats`: the autoscaler identity's credentials (the reconciler's --autoscaler-creds) */
+  autoscalerCreds?: string;
   /** bucket and stream replicas (default: 1 embedded, suggestReplicas with `nats`) */
   replicas?: number;
   stateDir: string;
@@ -192,9 +194,10 @@ class UpCluster {
   async openStore(): Promise<ClusterStore<DesiredRecord, SyncRecord>> {
     const { o, replicas, log } = this;
     const nc = this.nc!;
-    if (!o.nats) {
-      // The autoscale bucket is the autoscaler identity's to create (the control plane binds it).
-      const as = await connect({ servers: this.natsUrl!, creds: this.ids.autoscalerSeedFile, ...(this.caFile ? { caFile: this.caFile } : {}), name: 'gitcell up (autoscaler)' });
+    const autoscalerCreds = o.nats ? o.autoscalerCreds : this.ids.autoscalerSeedFile;
+    if (autoscalerCreds) {
+      // The autoscale bucket is the autoscaler identity's to configure (the control plane binds it).
+      const as = await connect({ servers: this.natsUrl!, creds: autoscalerCreds, ...(this.caFile ? { caFile: this.caFile } : {}), name: 'gitcell up (autoscaler)' });
       try {
         await openAutoscalerStore(as, { prefix: o.prefix, replicas, log });
       } finally {
@@ -237,7 +240,7 @@ class UpCluster {
     add('reconciler', ['reconciler', '--repo', repo, '--cluster-dir', stateDir, '--identity', componentIdentity(stateDir, 'reconciler'), '--expect-nodes', String(o.nodes),
       '--http', mon.reconcilerHttp, '--scrape', `scheduler=http://${mon.schedulerHttp}`, '--prometheus-url', mon.prometheusUrl, ...mon.reconcilerFlags, ...common,
       // The autoscaler connects as itself: the control plane may not write live counts.
-      ...(o.nats ? [] : ['--autoscaler-creds', this.ids.autoscalerSeedFile])]);
+      ...(o.nats ? (o.autoscalerCreds ? ['--autoscaler-creds', o.autoscalerCreds] : []) : ['--autoscaler-creds', this.ids.autoscalerSeedFile])]);
     add('scheduler', ['scheduler', '--cluster-dir', stateDir, '--identity', componentIdentity(stateDir, 'scheduler'), '--http', mon.schedulerHttp, ...common]);
     if (mon.prometheus) add('prometheus', mon.prometheus.args, 20_000, mon.prometheus.command);
     if (mon.alertmanager) add('alertmanager', mon.alertmanager.args, 20_000, mon.alertmanager.command);
