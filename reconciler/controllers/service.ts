@@ -1,5 +1,5 @@
 import { byIndexThenId, isReady, isTerminal, resolveIntOrPercent, shortHash, taskId } from './tasks.ts';
-import type { ControllerResult, TaskView, WorkloadStatus } from './types.ts';
+import type { ControllerEvent, ControllerResult, TaskView, WorkloadStatus } from './types.ts';
 import { scaleDownOrder } from './scale-down.ts';
 import { controllerResult, makeTask, partitionByTemplate, rolloutConditions, type ControllerOptions, trackWorkloadRollout, type WorkloadSpec, workloadStatus } from './workload.ts';
 
@@ -82,6 +82,8 @@ export function computeServiceJob(input: ServiceJobInput, opts: ControllerOption
     if (surplus > 0) for (const t of scaleDownOrder(newLive).slice(0, surplus)) del.push(t.spec.id);
   }
 
+  const events = [...decision.events];
+  if (input.prev && input.prev.desired !== replicas && rollout.phase !== 'Failed') events.push(scaledEvent(input.prev.desired, replicas, create.length, del.length - dead.length));
   const ready = newLive.filter(isReady).length + oldLive.filter(isReady).length;
   const status = workloadStatus('Job', job, {
     desired: replicas,
@@ -91,7 +93,19 @@ export function computeServiceJob(input: ServiceJobInput, opts: ControllerOption
     rollout,
     conditions: rolloutConditions(input.prev, rollout, ready, replicas, opts.now),
   }, opts.now);
-  return controllerResult(create, del, status, decision.events, decision.failed);
+  return controllerResult(create, del, status, events, decision.failed);
+}
+
+/**
+ * scaledEvent records a step of the count (Git's replicas, the autoscaler's live count, or Git's
+ * again once `autoscale:` left), as Kubernetes' Deployment records ScalingReplicaSet: a count change
+ * is a scale of the current template, not a rollout (maxSurge and maxUnavailable bound template
+ * changes only, there as here); new tasks queue for the scheduler by priority, and a scale-down
+ * removes the tasks the job would miss least first (scale-down.ts).
+ */
+function scaledEvent(from: number, to: number, created: number, removed: number): ControllerEvent {
+  const step = to > from ? `${created} new task${created === 1 ? '' : 's'} queued for the scheduler by priority` : `${removed} removed, the ones the job would miss least first`;
+  return { type: 'Normal', reason: 'Scaled', message: `scaled from ${from} to ${to} tasks: ${step}` };
 }
 
 export type { TaskView };

@@ -155,7 +155,9 @@ test('autoscaling on a Prometheus task metric stops at the cluster capacity with
   assert.ok(fewest >= 3, `only ${fewest} web tasks ready on the way back to 3`);
   const byIndex = [...placed].sort((a, b) => before.find((x) => x.spec.id === a)!.spec.index - before.find((x) => x.spec.id === b)!.spec.index);
   assert.deepEqual([...kept].sort(), byIndex.slice(0, 3).sort(), `kept the three oldest placed tasks of ${JSON.stringify(byIndex)}`);
-  assert.ok(events().some((e) => e.reason === 'AutoscaleRemoved' && e.object.name === 'web'));
+  const back = events().filter((e) => e.object.name === 'web');
+  assert.ok(back.some((e) => e.reason === 'AutoscaleRemoved'), 'the autoscaler let go of the Job');
+  assert.ok(back.some((e) => e.reason === 'Scaled' && e.message.startsWith(`scaled from ${count} to 3 tasks: ${count - 3} removed`)), JSON.stringify(back.filter((e) => e.reason === 'Scaled')));
 
   // SIGINT stops everything
   await nc.close();

@@ -48,6 +48,18 @@ test('service job: scales down unready tasks first, highest index first', () => 
   assert.equal(r.create.length, 0);
 });
 
+test('service job: a count change is one Scaled event per step (up: queued by priority; down: the least missed first), none at rest', () => {
+  const job = workload('img:1');
+  const { c, prev } = steady(3, job);
+  const up = run(c, job, 6, prev, T0 + 5000);
+  assert.deepEqual(up.events.filter((e) => e.reason === 'Scaled').map((e) => e.message), ['scaled from 3 to 6 tasks: 3 new tasks queued for the scheduler by priority']);
+  const rest = run(c, job, 6, up.status, T0 + 6000);
+  assert.deepEqual(rest.events.filter((e) => e.reason === 'Scaled'), []);
+  const down = run(c, job, 2, rest.status, T0 + 7000);
+  assert.equal(down.delete.length, 4);
+  assert.deepEqual(down.events.filter((e) => e.reason === 'Scaled').map((e) => e.message), ['scaled from 6 to 2 tasks: 4 removed, the ones the job would miss least first']);
+});
+
 test('service job: a task that ended for good is replaced under a fresh id', () => {
   const job = workload('img:1');
   const { c, prev } = steady(2, job);
