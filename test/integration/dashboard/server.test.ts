@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { silentLogger } from '../../../lib/index.ts';
 import { isGitcellError } from '../../../lib/errors.ts';
 import { ErrorCodes } from '../../../lib/error-codes.ts';
-import { bucketName, connect, openClusterStore, type InvalidRecord } from '../../../store/index.ts';
+import { bucketName, connect, openAutoscalerStore, openClusterStore, type InvalidRecord } from '../../../store/index.ts';
 import type { DesiredRecord, SyncRecord } from '../../../reconciler/index.ts';
 import { startDashboard, type Dashboard } from '../../../dashboard/index.ts';
 import { startTrustCluster, permissionRefusal } from '../../helpers/identities.ts';
@@ -88,7 +88,11 @@ test('dashboard server: pages, live rows, malformed records, and its read-only, 
     t.after(() => ac.abort());
     const sse = await readSse(`${d.base}/api/stream?view=/jobs/default/scaled`, {}, ac.signal);
     await sse.next('snapshot');
-    await cstore.autoscale.put('default.scaled', { namespace: 'default', name: 'scaled', replicas: 5, recommendations: [], scaleEvents: [], decisions: [decision(2, 5, 'ScaleUp')], updatedAt: new Date().toISOString() });
+    // Only the autoscaler's own identity writes live counts (the control plane may not).
+    const asNc = await connect({ servers: cluster.server.url, creds: cluster.seedFile('autoscaler'), name: 'test autoscaler' });
+    t.after(() => asNc.close());
+    const autoscaler = await openAutoscalerStore(asNc, { prefix: PREFIX, log: silentLogger() });
+    await autoscaler.autoscale.put('default.scaled', { namespace: 'default', name: 'scaled', replicas: 5, recommendations: [], scaleEvents: [], decisions: [decision(2, 5, 'ScaleUp')], updatedAt: new Date().toISOString() });
     const batch = (await sse.until('rows', (b) => Boolean((b as { jobs?: Record<string, unknown> }).jobs?.['Job.default.scaled']))) as { jobs: Record<string, { autoscale: { live: number; git: number; decisions: { reason: string; inputs: string }[] } }> };
     const a = batch.jobs['Job.default.scaled']!.autoscale;
     assert.deepEqual([a.live, a.git, a.decisions.map((x) => x.reason)], [5, 2, ['ScaleUp']]);
