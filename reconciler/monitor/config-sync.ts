@@ -8,7 +8,7 @@
  *   desired watch (SLO, Receiver, Secret) ─► sync (coalesced) ─► render ─► changed? write ─► reload
  */
 import { readFile } from 'node:fs/promises';
-import { DEFAULT_NAMESPACE, receiverSecretKey, type Receiver, type SLO, type Secret } from '../../api/index.ts';
+import { DEFAULT_NAMESPACE, receiverSecretKey, takesAlerts, type Receiver, type SLO, type Secret } from '../../api/index.ts';
 import { PassRunner, errorMessage, writeFileAtomic, type Logger } from '../../lib/index.ts';
 import type { RoBucket, WatchEvent } from '../../store/index.ts';
 import type { DesiredRecord } from '../diff/index.ts';
@@ -91,20 +91,26 @@ async function apply(o: MonitoringConfigOptions, reloaded: Map<string, string>, 
   return true;
 }
 
-/** alertReceivers lists the webhook Receivers taking alerts, each with its opened Secret; one that cannot open is logged and left out. */
+/**
+ * alertReceivers lists the Receivers taking alerts (takesAlerts), each with its opened Secret; one
+ * whose Secret cannot open (or, for a webhook, that has no address) is logged and left out. An email
+ * Receiver without secretRef sends without SMTP AUTH.
+ */
 async function alertReceivers(o: MonitoringConfigOptions): Promise<AlertReceiver[]> {
   const out: AlertReceiver[] = [];
   for (const rec of await o.store.desired.list('Receiver')) {
     const r = rec.value.object as Receiver;
-    if (r.kind !== 'Receiver' || r.spec.type !== 'webhook' || r.spec.alerts !== true || !r.spec.address || !r.spec.secretRef) continue;
+    if (r.kind !== 'Receiver' || !takesAlerts(r.spec)) continue;
     const namespace = r.metadata.namespace ?? DEFAULT_NAMESPACE;
-    const secret = (await o.store.desired.get(`Secret.${namespace}.${r.spec.secretRef.name}`))?.value.object as Secret | undefined;
+    const unusable = (r.spec.type === 'webhook' && !r.spec.address) || (r.spec.type === 'email' && !r.spec.email) || (r.spec.type !== 'email' && !r.spec.secretRef);
+    const ref = r.spec.secretRef;
+    const secret = ref && !unusable ? (await o.store.desired.get(`Secret.${namespace}.${ref.name}`))?.value.object as Secret | undefined : undefined;
     const value = secret ? safeOpen(o, secret)?.get(receiverSecretKey(r.spec)) : undefined;
-    if (value === undefined) {
-      o.log.warn({ receiver: `${namespace}/${r.metadata.name}` }, 'monitoring config: alert receiver left out: its Secret or key cannot be read');
+    if (unusable || (ref && value === undefined)) {
+      o.log.warn({ receiver: `${namespace}/${r.metadata.name}` }, 'monitoring config: alert receiver left out: incomplete, or its Secret or key cannot be read');
       continue;
     }
-    out.push({ receiver: r, secret: value.toString('utf8').replace(/\r?\n$/, '') });
+    out.push({ receiver: r, ...(value !== undefined ? { secret: value.toString('utf8').replace(/\r?\n$/, '') } : {}) });
   }
   return out;
 }

@@ -8,7 +8,7 @@
  *   sync/desired change ─► evaluate (debounced) ─► judgeCommit per open commit ─► per receiver:
  *   changed since last sent? ─► buildRequest ─► Delivery queue (retry, timeout, bounded)
  */
-import { DEFAULT_NAMESPACE, receiverSecretKey, type Receiver, type Secret } from '../../api/index.ts';
+import { DEFAULT_NAMESPACE, receiverSecretKey, takesCommitStatuses, type CommitStatusType, type Receiver, type Secret } from '../../api/index.ts';
 import { PassRunner, errorMessage, type Logger } from '../../lib/index.ts';
 import { OBJECT_PREFIX, sourceStatusKey, type ReconcilerStore, type SyncStatus } from '../apply/index.ts';
 import type { WatchEvent } from '../../store/index.ts';
@@ -38,7 +38,7 @@ export interface Notifier {
 }
 
 interface Target {
-  spec: Receiver['spec'];
+  spec: Receiver['spec'] & { type: CommitStatusType };
   secret: string;
   delivery: Delivery;
   /** what was last queued per commit: `state description` */
@@ -92,6 +92,9 @@ async function loadReceivers(o: NotifierOptions, targets: Map<string, Target>): 
   const seen = new Set<string>();
   for (const rec of await o.store.desired.list('Receiver')) {
     const r = rec.value.object as Receiver;
+    // Slack and email Receivers take alerts only (Alertmanager delivers them): no commit statuses.
+    const spec = r.spec;
+    if (!takesCommitStatuses(spec)) continue;
     const name = `${r.metadata.namespace ?? DEFAULT_NAMESPACE}/${r.metadata.name}`;
     let secret: string;
     try {
@@ -102,7 +105,7 @@ async function loadReceivers(o: NotifierOptions, targets: Map<string, Target>): 
     }
     seen.add(name);
     const old = targets.get(name);
-    if (old && JSON.stringify(old.spec) === JSON.stringify(r.spec) && old.secret === secret) continue;
+    if (old && JSON.stringify(old.spec) === JSON.stringify(spec) && old.secret === secret) continue;
     await old?.delivery.close();
     const delivery = new Delivery({
       receiver: name,
@@ -110,7 +113,7 @@ async function loadReceivers(o: NotifierOptions, targets: Map<string, Target>): 
       log: o.log,
       ...(o.onResult ? { onResult: (res: DeliveryResult) => o.onResult!(name, res) } : {}),
     });
-    targets.set(name, { spec: r.spec, secret, delivery, sent: old?.sent ?? new Map() });
+    targets.set(name, { spec, secret, delivery, sent: old?.sent ?? new Map() });
   }
   for (const [name, t] of targets) {
     if (seen.has(name)) continue;

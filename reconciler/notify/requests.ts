@@ -6,7 +6,7 @@
  * GitHub signs its webhooks). Pure: delivery.ts sends them.
  */
 import { createHmac, randomUUID } from 'node:crypto';
-import { DEFAULT_FORGE_ADDRESS, type ReceiverSpec } from '../../api/index.ts';
+import { DEFAULT_FORGE_ADDRESS, type CommitStatusType, type ReceiverSpec } from '../../api/index.ts';
 import type { CommitStatusVerdict } from './verdict.ts';
 
 /** HttpRequest is one request to send. */
@@ -52,7 +52,7 @@ function targetUrl(spec: ReceiverSpec, v: CommitStatusVerdict): string | undefin
 const trimSlash = (s: string) => s.replace(/\/+$/, '');
 
 /** buildRequest turns a verdict into the request `spec`'s receiver takes. */
-export function buildRequest(spec: ReceiverSpec, v: CommitStatusVerdict, ctx: NotifyContext): HttpRequest {
+export function buildRequest(spec: ReceiverSpec & { type: CommitStatusType }, v: CommitStatusVerdict, ctx: NotifyContext): HttpRequest {
   const base = trimSlash(spec.address ?? DEFAULT_FORGE_ADDRESS[spec.type] ?? '');
   const context = spec.context ?? `gitcell/${ctx.source}`;
   const link = targetUrl(spec, v);

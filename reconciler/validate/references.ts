@@ -1,5 +1,5 @@
 // Cross-object checks: every Secret a template or a Receiver names exists in its namespace and has the key.
-import { DEFAULT_NAMESPACE, PULL_SECRET_KEYS, receiverSecretKey } from '../../api/index.ts';
+import { DEFAULT_NAMESPACE, PULL_SECRET_KEYS, RECEIVER_TYPES, receiverSecretKey, type ReceiverType } from '../../api/index.ts';
 import type { FieldPath } from '../manifests/index.ts';
 import { ValidationCode, arrayAt, isRecord, recordAt, stringAt, type Report } from './finding.ts';
 import { quote } from './format.ts';
@@ -52,7 +52,7 @@ export function checkSecretRefs(kind: string, obj: Record<string, unknown>, secr
   if (kind === 'Receiver') {
     const spec = recordAt(obj, 'spec');
     const ref = recordAt(spec, 'secretRef');
-    if (ref) check(ref.name, ['spec', 'secretRef', 'name'], [[ref.key ?? receiverSecretKey({ type: stringAt(spec, 'type') === 'webhook' ? 'webhook' : 'github' }), ['spec', 'secretRef', ref.key === undefined ? 'name' : 'key']]]);
+    if (ref) check(ref.name, ['spec', 'secretRef', 'name'], [[ref.key ?? receiverSecretKey({ type: receiverTypeOr(stringAt(spec, 'type')) }), ['spec', 'secretRef', ref.key === undefined ? 'name' : 'key']]]);
   }
   for (const [tpl, base] of templatesOf(kind, obj)) {
     arrayAt(tpl, 'env').forEach((e, i) => {
@@ -75,4 +75,9 @@ export function checkSecretRefs(kind: string, obj: Record<string, unknown>, secr
       }
     });
   }
+}
+
+/** receiverTypeOr reads a Receiver's type for its default Secret key (an unknown type, the schema's finding, reads as a forge's). */
+function receiverTypeOr(type: string | undefined): ReceiverType {
+  return (RECEIVER_TYPES as readonly string[]).includes(type ?? '') ? (type as ReceiverType) : 'github';
 }

@@ -186,6 +186,25 @@ export function fullReceiver(): Receiver {
   };
 }
 
+/** slackReceiver uses every field of a slack Receiver: alerts of its namespace to a channel. */
+export function slackReceiver(): Receiver {
+  return {
+    apiVersion: 'gitcell.io/v1', kind: 'Receiver', metadata: { name: 'chat', namespace: 'default' },
+    spec: { type: 'slack', secretRef: { name: 'chat-hook', key: 'url' }, slack: { channel: '#oncall' }, alerts: true },
+  };
+}
+
+/** emailReceiver uses every field of an email Receiver: alerts mailed through an authenticated SMTP server. */
+export function emailReceiver(): Receiver {
+  return {
+    apiVersion: 'gitcell.io/v1', kind: 'Receiver', metadata: { name: 'mail', namespace: 'default' },
+    spec: {
+      type: 'email', secretRef: { name: 'smtp', key: 'password' },
+      email: { to: ['oncall@example.com', 'team@example.com'], from: 'gitcell@example.com', smarthost: 'smtp.example.com:587', username: 'gitcell', requireTLS: true },
+    },
+  };
+}
+
 /** fullSLO uses every field of an SLO: 99.5 % of requests are not errors over 28 days. */
 export function fullSLO(): SLO {
   return {

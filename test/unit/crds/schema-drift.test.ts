@@ -79,7 +79,9 @@ const table: Array<[api.BuiltinKind, string, Record<string, true>]> = [
   ['Service', 'spec', { selector: true, type: true, clusterIP: true, ports: true } satisfies Keys<api.ServiceSpec>],
   ['Service', 'spec.ports[]', { name: true, protocol: true, port: true, targetPort: true, nodePort: true } satisfies Keys<api.ServicePortSpec>],
   ['Receiver', '', envelope],
-  ['Receiver', 'spec', { type: true, address: true, repository: true, secretRef: true, context: true, commitUrl: true, timeoutSeconds: true, alerts: true } satisfies Keys<api.ReceiverSpec>],
+  ['Receiver', 'spec', { type: true, address: true, repository: true, secretRef: true, context: true, commitUrl: true, timeoutSeconds: true, alerts: true, slack: true, email: true } satisfies Keys<api.ReceiverSpec>],
+  ['Receiver', 'spec.slack', { channel: true } satisfies Keys<api.SlackReceiver>],
+  ['Receiver', 'spec.email', { to: true, from: true, smarthost: true, username: true, requireTLS: true } satisfies Keys<api.EmailReceiver>],
   ['Receiver', 'spec.secretRef', { name: true, key: true } satisfies Keys<api.ReceiverSecretRef>],
   ['SLO', '', envelope],
   ['SLO', 'spec', { job: true, objective: true, window: true, indicator: true, labels: true } satisfies Keys<api.SloSpec>],
@@ -143,7 +145,7 @@ function isSharedWithJob(kind: api.BuiltinKind, path: string): boolean {
 
 test('typed fixtures that use every field pass the schemas', () => {
   const v = builtinValidators().builtin;
-  for (const obj of [fx.fullJob(), fx.batchJob(), fx.fullDaemonSet(), fx.fullCronJob(), fx.sealedSecret(), fx.plaintextSecret(), fx.fullService(), fx.fullReceiver(), fx.fullSLO(), fx.latencySLO(), fx.fullCRD()]) {
+  for (const obj of [fx.fullJob(), fx.batchJob(), fx.fullDaemonSet(), fx.fullCronJob(), fx.sealedSecret(), fx.plaintextSecret(), fx.fullService(), fx.fullReceiver(), fx.slackReceiver(), fx.emailReceiver(), fx.fullSLO(), fx.latencySLO(), fx.fullCRD()]) {
     const ok = v[obj.kind](obj);
     assert.ok(ok, `${obj.kind}/${obj.metadata.name}: ${JSON.stringify(v[obj.kind].errors)}`);
   }
