@@ -4,6 +4,7 @@ import { UsageError } from '../../lib/errors.ts';
 import { parseReplicas } from '../../store/index.ts';
 import { addClusterOptions, CLUSTER_DIR_DEFAULT } from '../options.ts';
 import { runUp } from '../up/run.ts';
+import type { ExternalMonitoring } from '../up/monitoring.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
 
 interface UpFlags {
@@ -19,6 +20,9 @@ interface UpFlags {
   view?: boolean;
   subnetBase: string;
   prometheus?: string;
+  prometheusRules?: string;
+  alertmanager?: string;
+  alertmanagerConfig?: string;
 }
 
 /**
@@ -41,7 +45,10 @@ export function registerUp(program: Command): void {
     .option('--capacity <cpu=N,memory=Q>', 'capacity of each simulated node', 'cpu=1,memory=1Gi')
     .option('--subnet-base <a.b>', 'node i gets the task subnet <a.b>.<i>.0/24', '10.88')
     .option('--no-view', 'no live view, even on a TTY (periodic log lines instead)')
-    .option('--prometheus <url>', 'use this Prometheus instead of starting one (point its http_sd_configs at the /sd URL up prints)')
+    .option('--prometheus <url>', 'use this Prometheus instead of starting one: up writes <cluster-dir>/prometheus/external.yml (scrape job on /sd, rule file, Alertmanager) to add to its configuration')
+    .option('--prometheus-rules <file>', 'with --prometheus: the SLO rule file that Prometheus reads (the reconciler writes it and POSTs <url>/-/reload; default <cluster-dir>/prometheus/rules/slo.yml)')
+    .option('--alertmanager <url>', 'use this Alertmanager instead of starting one')
+    .option('--alertmanager-config <file>', 'with --alertmanager: the configuration file it reads, rewritten (mode 0600) from the Receivers in Git, then <url>/-/reload (default <cluster-dir>/alertmanager/alertmanager.yml)')
     .action(async (f: UpFlags) => {
       const nodes = Number(f.nodes);
       if (!Number.isInteger(nodes) || nodes < 1) throw new UsageError(ErrorCodes.Usage, `--nodes "${f.nodes}": expected a positive whole number`, { flag: '--nodes' });
@@ -54,7 +61,7 @@ export function registerUp(program: Command): void {
       if (replicas !== undefined && replicas > 1 && !f.nats) {
         throw new UsageError(ErrorCodes.Usage, `--replicas ${replicas} needs --nats: the embedded server is a single server (R1)`, { flag: '--replicas' });
       }
-      if (f.prometheus && !/^https?:\/\/\S+$/.test(f.prometheus)) throw new UsageError(ErrorCodes.Usage, `--prometheus "${f.prometheus}": expected an http(s) URL`, { flag: '--prometheus' });
+      const external = externalMonitoring(f);
       if (nodes > 254) throw new UsageError(ErrorCodes.Usage, `--nodes ${nodes}: at most 254 (one /24 per node)`, { flag: '--nodes' });
       await runUp({
         subnetBase: f.subnetBase,
@@ -68,7 +75,22 @@ export function registerUp(program: Command): void {
         prefix: f.prefix,
         capacity: f.capacity,
         tty: f.view !== false && process.stdout.isTTY === true,
-        ...(f.prometheus ? { prometheus: f.prometheus } : {}),
+        external,
       });
     });
+}
+
+/** externalMonitoring checks the flags of existing monitoring servers: URLs, and each file flag only with its server. */
+function externalMonitoring(f: UpFlags): ExternalMonitoring {
+  for (const [flag, url] of [['--prometheus', f.prometheus], ['--alertmanager', f.alertmanager]] as const) {
+    if (url !== undefined && !/^https?:\/\/\S+$/.test(url)) throw new UsageError(ErrorCodes.Usage, `${flag} "${url}": expected an http(s) URL`, { flag });
+  }
+  if (f.prometheusRules && !f.prometheus) throw new UsageError(ErrorCodes.Usage, '--prometheus-rules needs --prometheus: up\'s own Prometheus reads its rules from the cluster dir', { flag: '--prometheus-rules' });
+  if (f.alertmanagerConfig && !f.alertmanager) throw new UsageError(ErrorCodes.Usage, '--alertmanager-config needs --alertmanager: up\'s own Alertmanager reads its configuration from the cluster dir', { flag: '--alertmanager-config' });
+  return {
+    ...(f.prometheus ? { prometheus: f.prometheus } : {}),
+    ...(f.prometheusRules ? { prometheusRules: resolve(f.prometheusRules) } : {}),
+    ...(f.alertmanager ? { alertmanager: f.alertmanager } : {}),
+    ...(f.alertmanagerConfig ? { alertmanagerConfig: resolve(f.alertmanagerConfig) } : {}),
+  };
 }

@@ -21,7 +21,7 @@ import { ensureSampleImages } from './images.ts';
 import { ensureStateRepo, followsDirectly } from './repo.ts';
 import { Supervisor, stopLeftovers } from './supervisor.ts';
 import { LiveView } from './view.ts';
-import { planMonitoring, type UpMonitoring } from './monitoring.ts';
+import { planMonitoring, type ExternalMonitoring, type UpMonitoring } from './monitoring.ts';
 import { clusterCgroupParent, componentIdentity, nodeBridge, nodeCgroupParent, nodeName, nodeNetnsPrefix } from './naming.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
 import { COMPONENT_NODE_FLAGS } from '../../lib/process.ts';
@@ -49,8 +49,8 @@ export interface UpOptions {
   subnetBase: string;
   /** live view on a TTY (default: when stdout is one) */
   tty: boolean;
-  /** an existing Prometheus (its URL) instead of starting one */
-  prometheus?: string;
+  /** existing Prometheus and Alertmanager instead of starting them, and the files they read */
+  external?: ExternalMonitoring;
 }
 
 /**
@@ -93,7 +93,7 @@ export async function runUp(o: UpOptions): Promise<void> {
     // 3. Repository and images.
     const repo = await up.prepareRepo();
     // 4. Components (and Prometheus), then what a user reads and the store's incarnation.
-    up.monitoring = await planMonitoring(up.stateDir, o.prometheus);
+    up.monitoring = await planMonitoring(up.stateDir, o.external);
     up.dashboardListen = `127.0.0.1:${await freePort()}`;
     up.startComponents(repo);
     up.printSummary(repo, t0);
@@ -247,7 +247,7 @@ class UpCluster {
     // The dashboard reads as the viewer (an external cluster: with the credentials given).
     const viewerCreds = o.nats ? controlCreds : this.ids.viewerSeedFile;
     add('dashboard', ['dashboard', '--nats', natsUrl, ...(viewerCreds ? ['--creds', viewerCreds] : []), '--prefix', o.prefix, '--listen', this.dashboardListen!,
-      ...(existsSync(repo) ? ['--repo', repo] : []), '--prometheus', mon.prometheusUrl, ...(mon.alertmanager ? ['--alertmanager', mon.alertmanager.url] : [])]);
+      ...(existsSync(repo) ? ['--repo', repo] : []), '--prometheus', mon.prometheusUrl, '--alertmanager', mon.alertmanagerUrl]);
     this.nodes.forEach((node, i) => {
       // External NATS with --creds: the agents use them too (the server knows nothing of up's per-node seeds).
       add(`agent-${node}`, agentArgs({ i: i + 1, natsUrl, seedFile: (o.nats && o.creds) || this.ids.agentSeedFiles.get(node)!, stateDir, capacity: o.capacity, prefix: o.prefix, subnetBase: o.subnetBase }), 90_000);
@@ -266,8 +266,7 @@ class UpCluster {
       `  repository   ${repo}${existsSync(join(repo, '.git')) ? `   (commit here: git -C ${repo} commit -am "...")` : ''}`,
       `  NATS         ${natsUrl}${controlCreds ? `   (credentials ${controlCreds})` : ''}${caFile ? `   (TLS, CA ${caFile})` : ''}   (replicas ${this.replicas})`,
       `  state        ${stateDir}   (logs in ${join(stateDir, 'logs')})`,
-      ...(this.monitoring ? [`  prometheus   ${this.monitoring.prometheusUrl}   (targets from ${this.monitoring.sdUrl})`] : []),
-      ...(this.monitoring?.alertmanager ? [`  alertmanager ${this.monitoring.alertmanager.url}   (alerts: npx gitcell get alerts ${find})`] : []),
+      ...(this.monitoring ? monitoringLines(this.monitoring, find) : []),
       ...(this.dashboardListen ? [`  dashboard    http://${this.dashboardListen}/`] : []),
       `  try          npx gitcell get tasks ${find}`,
       `               npx gitcell status ${find}`,
@@ -332,6 +331,14 @@ class UpCluster {
     await this.embedded?.stop();
     process.stderr.write('gitcell up: stopped\n');
   }
+}
+
+/** monitoringLines: where Prometheus and Alertmanager are, and for an external Prometheus what it must read. */
+function monitoringLines(m: UpMonitoring, find: string): string[] {
+  return [
+    `  prometheus   ${m.prometheusUrl}   (${m.prometheus ? `targets from ${m.sdUrl}` : `external: add ${m.externalConfigFile} to its configuration; SLO rules in ${m.rulesFile}`})`,
+    `  alertmanager ${m.alertmanagerUrl}   (${m.alertmanager ? '' : 'external; '}alerts: npx gitcell get alerts ${find})`,
+  ];
 }
 
 /**

@@ -20,6 +20,8 @@ export interface PrometheusConfigOptions {
   ruleFiles?: string[];
   /** Alertmanagers (host:port) the alerts go to */
   alertmanagers?: string[];
+  /** Alertmanagers by URL (scheme, host:port and path prefix) the alerts go to */
+  alertmanagerUrls?: string[];
   /** how often rules are evaluated (default: the scrape interval) */
   evaluationIntervalSeconds?: number;
 }
@@ -36,13 +38,24 @@ const AGENT_TASK_RELABEL = ['job', 'node'].flatMap((label) => [
   { source_labels: ['component', `exported_${label}`], regex: 'agent;.+', target_label: `exported_${label}`, replacement: '' },
 ]);
 
+/** alertmanagersOf lists the alerting section's Alertmanagers: host:port targets, and URLs with their scheme and path. */
+function alertmanagersOf(o: PrometheusConfigOptions): Array<Record<string, unknown>> {
+  const out: Array<Record<string, unknown>> = o.alertmanagers?.length ? [{ static_configs: [{ targets: o.alertmanagers }] }] : [];
+  for (const url of o.alertmanagerUrls ?? []) {
+    const u = new URL(url);
+    const path = u.pathname.replace(/\/$/, '');
+    out.push({ scheme: u.protocol.slice(0, -1), ...(path ? { path_prefix: path } : {}), static_configs: [{ targets: [u.port ? u.host : `${u.host}:${u.protocol === 'https:' ? 443 : 80}`] }] });
+  }
+  return out;
+}
+
 /** prometheusConfig renders prometheus.yml: one scrape job fed by gitcell's HTTP service discovery. */
 export function prometheusConfig(o: PrometheusConfigOptions): string {
   const interval = `${o.scrapeIntervalSeconds ?? 10}s`;
   return dump({
     global: { scrape_interval: interval, evaluation_interval: o.evaluationIntervalSeconds ? `${o.evaluationIntervalSeconds}s` : interval },
     ...(o.ruleFiles?.length ? { rule_files: o.ruleFiles } : {}),
-    ...(o.alertmanagers?.length ? { alerting: { alertmanagers: [{ static_configs: [{ targets: o.alertmanagers }] }] } } : {}),
+    ...(o.alertmanagers?.length || o.alertmanagerUrls?.length ? { alerting: { alertmanagers: alertmanagersOf(o) } } : {}),
     scrape_configs: [
       {
         // Targets carry their own `job` label (the gitcell job, or gitcell-<component>): it wins over this name.
