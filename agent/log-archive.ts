@@ -5,7 +5,7 @@
  *
  *   restart: runStart ─► archive(previous attempt) ─► remove its container
  *   forget:  forget   ─► archive(last attempt)     ─► remove its container
- *   ROOT/<taskId>.<attempt>/{stdout.log*, stderr.log*, meta.json}   (hard links, copies across filesystems)
+ *   ROOT/<taskId>.<attempt>/{container.log* (or the older stdout.log*, stderr.log*), meta.json}   (hard links, copies across filesystems)
  *
  * The files keep runtime/container's log format, so logs.ts reads an archived attempt like a live one.
  */
@@ -38,7 +38,7 @@ export interface LogRetention {
 export const DEFAULT_LOG_RETENTION: LogRetention = { maxEntries: 200, maxBytes: 256 * 2 ** 20 };
 
 const ENTRY = /^(.+)\.(\d+)$/;
-const LOG_FILE = /^(stdout|stderr)\.log(\.\d+)?$/;
+const LOG_FILE = /^((stdout|stderr)\.log(\.\d+)?|container\.log(\.\d+|\.live)?)$/;
 
 /** LogArchive: see the file comment. Synchronous file operations: entries are few and small. */
 export class LogArchive {

@@ -14,14 +14,12 @@
  * The log flows on subjects under the node's name, never on the client's inbox: NATS permissions
  * let an agent publish log output only for its own node and let nobody subscribe to another's inbox.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { AgentError, GitcellError, isErrorCode, ErrorCodes } from '../lib/index.ts';
 import { logAliveSubject, logRequestSubject, logStreamSubject, type RoBucket } from '../store/index.ts';
 import type { Binding, TaskStatus } from '../api/index.ts';
-import { LogFollower, logFiles, parseLogLine, type LogLine } from '../runtime/index.ts';
+import { logFiles, logFollowers, readLogFile, type LogFollower, type LogLine } from '../runtime/index.ts';
 
 /** logSubject is where the agent of `node` answers log requests. */
 export const logSubject = logRequestSubject;
@@ -75,13 +73,11 @@ export function serveLogs(nc: NatsConnection, node: string, sources: LogSources,
 }
 
 /** snapshotLines reads a log directory: rotated files, then what the followers see now, in time order. */
-function snapshotLines(dir: string, followers: LogFollower[]): LogLine[] {
+function snapshotLines(dir: string, followers: LogFollower[], final: boolean): LogLine[] {
   const lines: LogLine[] = [];
   for (const f of followers) {
-    for (const file of logFiles(dir, f.stream).filter((p) => !p.endsWith('.log'))) {
-      for (const raw of readFileSync(file, 'utf8').split('\n')) if (raw) lines.push(parseLogLine(f.stream, raw));
-    }
-    lines.push(...f.poll());
+    for (const file of logFiles(dir, f.stream).filter((p) => !p.endsWith('.log'))) lines.push(...readLogFile(file, f.stream));
+    lines.push(...f.poll(final));
   }
   // Stable: lines of one stream keep their order; the streams interleave by their timestamps.
   return lines.map((l, i) => ({ l, i })).sort((a, b) => (a.l.time < b.l.time ? -1 : a.l.time > b.l.time ? 1 : a.i - b.i)).map((x) => x.l);
@@ -116,17 +112,17 @@ async function handle(nc: NatsConnection, node: string, msg: Msg, sources: LogSo
   let lastAlive = Date.now();
   const out = logStreamSubject(node, req.stream);
   const alive = req.follow ? nc.subscribe(logAliveSubject(node, req.stream), { callback: () => { lastAlive = Date.now(); } }) : undefined;
-  const followers = [new LogFollower(join(src.dir, 'stdout.log'), 'stdout'), new LogFollower(join(src.dir, 'stderr.log'), 'stderr')];
+  const followers = logFollowers(src.dir);
   try {
     const since = req.since !== undefined ? new Date(req.since).toISOString() : undefined;
     const keep = (ls: LogLine[]) => (since === undefined ? ls : ls.filter((l) => l.time >= since));
-    let lines = keep(snapshotLines(src.dir, followers));
+    let lines = keep(snapshotLines(src.dir, followers, !src.live()));
     if (req.tail !== undefined) lines = req.tail === 0 ? [] : lines.slice(-req.tail);
     send(nc, out, lines, req.timestamps === true);
     while (req.follow && Date.now() - lastAlive < FOLLOW_IDLE_MS && resolve(req.taskId)?.dir === src.dir) {
       const wasLive = src.live();
       await new Promise((r) => setTimeout(r, pollMs));
-      send(nc, out, keep(followers.flatMap((f) => f.poll())), req.timestamps === true);
+      send(nc, out, keep(followers.flatMap((f) => f.poll(!wasLive))), req.timestamps === true);
       if (!wasLive) break; // exited before this last drain: nothing more will come
     }
   } finally {

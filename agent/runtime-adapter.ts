@@ -87,8 +87,11 @@ export class RuntimeAdapter implements TaskRuntime {
     return { pid: info.pid };
   }
 
+  /** list is read on every convergence pass, which is also when running containers' logs rotate (conmon only caps them). */
   async list(): Promise<ContainerView[]> {
-    return this.manager.list().map((c) => toView(c));
+    const all = this.manager.list();
+    for (const c of all) if (c.status === 'running') this.manager.rotateLogs(c.id);
+    return all.map((c) => toView(c));
   }
 
   async wait(id: string): Promise<ExitInfo> {

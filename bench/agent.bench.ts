@@ -2,8 +2,10 @@
 //   bind_to_running_50_s   time from writing 50 bindings to all 50 tasks reported running
 //   agent_rss_mb_100_tasks the agent process's resident memory with 100 tasks running
 //   node_overhead_kb_per_task  PSS of the processes each running task keeps on the node outside
-//                          the agent and the container itself (shim, runc, log writers), per task;
-//                          node_processes_per_task counts them
+//                          the agent and the container itself (the monitor: conmon, or before it the
+//                          sh shim with runc and log writers), per task; node_processes_per_task counts them
+//   agent_cpu_s_bind_50    CPU seconds (user + system) the agent process spent from the 50 bindings to
+//                          all running: a figure the machine's load does not inflate as it does wall time
 // Task specs and bindings are written straight to the store (standing in for reconciler and scheduler).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdir, readFile, readlink, rm } from 'node:fs/promises';
@@ -22,9 +24,17 @@ async function rssMb(pid: number): Promise<number> {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
+/** cpuSeconds is a process's user + system CPU time so far. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100; // utime, stime (fields 14, 15) in clock ticks (USER_HZ 100)
+}
+
 /**
- * nodeOverhead sums the PSS of every process in the sessions of this agent's container shims (each
- * shim starts its own session), leaving out the containers' own processes (another pid namespace).
+ * nodeOverhead sums the PSS of every process in the sessions of this agent's container monitors
+ * (conmon, or the older sh shim: each starts its own session), leaving out the containers' own
+ * processes (another pid namespace).
  */
 async function nodeOverhead(): Promise<{ kbPerTask: number; processesPerTask: number; tasks: number }> {
   const ownNs = await readlink('/proc/self/ns/pid');
@@ -37,7 +47,7 @@ async function nodeOverhead(): Promise<{ kbPerTask: number; processesPerTask: nu
       const session = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3]!; // field 6: session
       sessionOf.set(pid, session);
       const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8');
-      if (cmd.includes('gitcell-shim') && cmd.includes(stateDir)) shims.add(session);
+      if ((cmd.includes('gitcell-shim') || /(^|\/)conmon$/.test(cmd.split('\0')[0] ?? '')) && cmd.includes(stateDir) && session === pid) shims.add(session);
     } catch {
       // gone meanwhile
     }
@@ -75,11 +85,13 @@ try {
   await waitFor('node registered', async () => (await store.nodes.get(node))?.value, 60_000);
   const cmd = ['sh', '-c', 'while true; do sleep 5; done'];
   const first = Array.from({ length: 50 }, (_, i) => makeTask(`b${suffix}-${i}`, 'localhost/busybox:bench', cmd));
+  const cpu0 = await cpuSeconds(agent.pid!);
   const t0 = performance.now();
   await bindAll(first);
   await waitFor('50 running', async () => (await runningCount()) >= 50, 600_000);
   const bindToRunning50 = (performance.now() - t0) / 1000;
-  console.log(`50 tasks bound -> running in ${bindToRunning50.toFixed(2)} s`);
+  const cpuBind50 = (await cpuSeconds(agent.pid!)) - cpu0;
+  console.log(`50 tasks bound -> running in ${bindToRunning50.toFixed(2)} s (agent CPU ${cpuBind50.toFixed(2)} s, load ${loadavg()[0]!.toFixed(2)})`);
 
   const second = Array.from({ length: 50 }, (_, i) => makeTask(`b${suffix}-${50 + i}`, 'localhost/busybox:bench', cmd));
   await bindAll(second);
@@ -96,7 +108,7 @@ try {
   await waitFor('all removed', async () => (await store.status.keys(node)).length === 0, 600_000);
   const unbind100 = (performance.now() - t1) / 1000;
   console.log(`100 tasks unbound -> removed in ${unbind100.toFixed(2)} s`);
-  console.log(JSON.stringify({ bind_to_running_50_s: Number(bindToRunning50.toFixed(2)), agent_rss_mb_100_tasks: Number(rss.toFixed(1)), node_overhead_kb_per_task: Math.round(overhead.kbPerTask), node_processes_per_task: Number(overhead.processesPerTask.toFixed(1)), unbind_to_removed_100_s: Number(unbind100.toFixed(2)), load_average_1m: Number(loadavg()[0]!.toFixed(2)) }));
+  console.log(JSON.stringify({ bind_to_running_50_s: Number(bindToRunning50.toFixed(2)), agent_rss_mb_100_tasks: Number(rss.toFixed(1)), node_overhead_kb_per_task: Math.round(overhead.kbPerTask), node_processes_per_task: Number(overhead.processesPerTask.toFixed(1)), agent_cpu_s_bind_50: Number(cpuBind50.toFixed(2)), unbind_to_removed_100_s: Number(unbind100.toFixed(2)), load_average_1m: Number(loadavg()[0]!.toFixed(2)) }));
 } finally {
   agent?.kill('SIGKILL');
   for (const c of await runtime.list()) await runtime.remove(c.id).catch(() => {});

@@ -11,6 +11,8 @@ export {
   removeCgroupParent,
   limitCgroupParent,
   logFiles,
+  logFollowers,
+  readLogFile,
   parseLogLine,
   LogFollower,
   type ContainerOptions,

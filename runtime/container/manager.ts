@@ -4,8 +4,8 @@
 //   create: validate ─▶ resolve image ─▶ snapshots ─▶ init layer ─▶ user (from the layers) ─▶ config.json
 //           whose first mount is the overlay (runc mounts it inside the container's mount namespace)
 //           ─▶ container.json (written last: a container exists once this file does)
-//   start:  spawn shim (sh ─▶ runc run --keep) ─▶ wait for `pid` (running) or exit.json (failed)
-//   wait:   wait for exit.json (written by the shim, whoever started it)
+//   start:  conmon ─▶ runc create (pid reported on conmon's sync pipe, or runc's error) ─▶ runc start
+//   wait:   wait for conmon's `exit` (written by the monitor, whoever started it)
 //   delete: SIGKILL if asked ─▶ runc delete ─▶ umount ─▶ leftover cgroups ─▶ rm -rf
 //
 // ROOT/containers/<id>/: config.json (or bundle/config.json on a tmpfs when given secretEnv), rootfs/ (empty mount point), init/, upper/, work/, logs/,
@@ -20,11 +20,11 @@ import { Snapshotter, chainIds } from '../snapshot/index.ts';
 import { cgroupsPathOf, DEFAULT_CGROUP_PARENT, oomEventsFile, removeCgroup } from './cgroups.ts';
 import { releaseBundle, writeBundle } from './bundle.ts';
 import { writeInitLayer } from './init.ts';
-import { followLogFiles, readLogs, type LogLine } from './logs.ts';
+import { EXIT_FILES, followLogFiles, readLogs, rotateLogs, type LogLine } from './logs.ts';
 import { mountOverlay, overlayMount, overlayRootMount, unmount } from './mounts.ts';
 import { argsOf, mergeEnv, validateOptions, type ContainerOptions } from './options.ts';
 import { Runc } from './runc.ts';
-import { spawnShim } from './shim.ts';
+import { findConmon, startUnderConmon } from './conmon.ts';
 import { buildSpec, DEFAULT_PATH } from './spec.ts';
 import { resolveContainerUser } from './user.ts';
 import { applyCapabilities } from './capabilities.ts';
@@ -32,8 +32,9 @@ import { containerRlimits } from './rlimits.ts';
 import { readdirSyncOrEmpty } from '../../lib/fs.ts';
 import { liveStatus, readJson, waitForFile, writeJsonAtomic } from './state-files.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
+import { claimName, releaseName } from './names.ts';
 
-/** ContainerStatus: created (not started), starting, running, exited, or unknown (shim lost). */
+/** ContainerStatus: created (not started), starting, running, exited, or unknown (monitor lost). */
 export type ContainerStatus = 'created' | 'starting' | 'running' | 'exited' | 'unknown';
 
 /** ExitStatus is how a container ended; oomKilled when the kernel's OOM killer fired in its cgroup. */
@@ -75,6 +76,8 @@ export interface ContainerManagerOptions {
   cgroupParent?: string;
   log?: Logger;
   runc?: string;
+  /** the conmon binary (default: findConmon(), looked up at the first start) */
+  conmon?: string;
 }
 
 /** DEFAULT_LOG_LIMITS: each stream rotates at 10 MiB, keeping 3 old files. */
@@ -94,6 +97,7 @@ export class ContainerManager {
   private readonly records = new Map<string, ContainerRecord>();
   /** rlimits every container gets: DEFAULT_RLIMITS within this process's own hard limits (read once) */
   private readonly rlimits = containerRlimits();
+  private conmonBin: string | undefined;
 
   constructor(opts: ContainerManagerOptions) {
     // Absolute from here on: the shim and runc run with their working directory inside a container's
@@ -107,6 +111,7 @@ export class ContainerManager {
     this.runc = new Runc(join(root, 'runc'), opts.runc);
     this.cgroupParent = opts.cgroupParent ?? DEFAULT_CGROUP_PARENT;
     this.log = opts.log ?? silentLogger();
+    this.conmonBin = opts.conmon;
   }
 
   /** pathsOf names the files of one container. */
@@ -122,7 +127,7 @@ export class ContainerManager {
     const id = randomBytes(8).toString('hex');
     const name = opts.name ?? id;
     const cgroupsPath = cgroupsPathOf(opts.cgroupParent ?? this.cgroupParent, id);
-    this.claimName(name, id);
+    claimName(this.namesDir, this.dir, name, id);
     const p = this.pathsOf(id);
     let mounted = false;
     let bundled = false;
@@ -179,7 +184,7 @@ export class ContainerManager {
       if (mounted) await unmount(p.rootfs).catch(() => undefined);
       if (bundled) await releaseBundle(p.dir).catch(() => undefined);
       fs.rmSync(p.dir, { recursive: true, force: true });
-      this.releaseName(name, id);
+      releaseName(this.namesDir, name, id);
       throw err;
     }
   }
@@ -196,16 +201,8 @@ export class ContainerManager {
     } catch {
       throw new RuntimeError(ErrorCodes.ContainerState, `container ${info.name} is already starting`, { id });
     }
-    spawnShim({ runc: this.runc.bin, runcRoot: this.runc.root, id, dir: p.dir, logMaxBytes: info.log.maxBytes, logKeep: info.log.keep, oomFile: info.oomFile, bundle: info.bundle ?? p.dir });
-    // Generous: runc takes ~40 ms on an idle machine but seconds on a saturated one.
-    const seen = await waitForFile(p.dir, ['pid', 'exit.json'], START_TIMEOUT_MS).catch(async (err: unknown) => {
-      await this.runc.kill(id, 'SIGKILL', true).catch(() => undefined);
-      throw new RuntimeError(ErrorCodes.ContainerStartFailed, `container ${info.name} did not start within ${START_TIMEOUT_MS} ms`, { id }, { cause: err });
-    });
-    if (seen === 'exit.json' && !fs.existsSync(join(p.dir, 'pid'))) {
-      const why = readLogs(p.logs).filter((l) => l.stream === 'stderr').map((l) => l.text).slice(-5).join('\n');
-      throw new RuntimeError(ErrorCodes.ContainerStartFailed, `container ${info.name} did not start: ${why || 'runc exited without a message'}`, { id });
-    }
+    this.conmonBin ??= findConmon();
+    await startUnderConmon(this.runc, { conmon: this.conmonBin, runc: this.runc.bin, runcRoot: this.runc.root, id, dir: p.dir, logDir: p.logs, logMaxBytes: info.log.maxBytes, bundle: info.bundle ?? p.dir }, info.name, START_TIMEOUT_MS);
     return this.inspect(id);
   }
 
@@ -223,7 +220,7 @@ export class ContainerManager {
   private inspectId(id: string, asked: string): ContainerInfo {
     const record = this.recordOf(id);
     if (!record) throw new RuntimeError(ErrorCodes.ContainerNotFound, `no container ${asked}`, { id: asked });
-    const live = liveStatus(join(this.dir, id));
+    const live = liveStatus(join(this.dir, id), { execFifo: join(this.runc.root, id, 'exec.fifo'), oomFile: record.oomFile });
     if (live.status === 'exited') return { ...record, status: 'exited', exit: { exitCode: live.exit.exitCode, oomKilled: live.exit.oomKills > 0, finishedAt: live.exit.finishedAt } };
     return { ...record, ...live };
   }
@@ -269,7 +266,18 @@ export class ContainerManager {
       await releaseBundle(dir).catch(() => undefined);
       fs.rmSync(dir, { recursive: true, force: true });
     }
+    // A start whose caller died between `runc create` and `runc start`: finish it.
+    for (const c of this.list()) if (c.status === 'starting' && c.pid !== undefined) await this.runc.start(c.id).catch(() => undefined);
     return this.list();
+  }
+
+  /**
+   * rotateLogs keeps the `log.keep` earlier files of a container's log as conmon caps it (logs.ts
+   * rotateLogs): the agent calls it for its running containers on each pass. Never throws.
+   */
+  rotateLogs(id: string): void {
+    const record = this.recordOf(id);
+    if (record) rotateLogs(this.pathsOf(id).logs, record.log.keep);
   }
 
   /** kill sends a signal (default SIGTERM) to the container's process. */
@@ -291,7 +299,7 @@ export class ContainerManager {
       const slice = Math.min(1000, deadline - Date.now());
       if (slice <= 0) throw new RuntimeError(ErrorCodes.Timeout, `timed out after ${opts.timeoutMs} ms waiting for container ${info.name} to exit`, { id: info.id });
       try {
-        await waitForFile(this.pathsOf(info.id).dir, ['exit.json'], slice);
+        await waitForFile(this.pathsOf(info.id).dir, EXIT_FILES, slice);
       } catch (err) {
         if (!(err instanceof GitcellError && err.code === ErrorCodes.Timeout)) throw err;
         const now = this.inspect(info.id);
@@ -323,7 +331,7 @@ export class ContainerManager {
     if (info.status === 'running' || info.status === 'starting') {
       if (!opts.force) throw new RuntimeError(ErrorCodes.ContainerRunning, `container ${info.name} is ${info.status}; stop it first or force`, { id: info.id });
       await this.runc.kill(info.id, 'SIGKILL', true).catch(() => undefined);
-      await waitForFile(p.dir, ['exit.json'], 15_000).catch(() => undefined);
+      await waitForFile(p.dir, EXIT_FILES, 15_000).catch(() => undefined);
     }
     await this.runc.delete(info.id, true);
     await unmount(p.rootfs); // only images with dozens of layers are mounted on the host
@@ -332,7 +340,7 @@ export class ContainerManager {
     if (left.length) this.log.warn({ id: info.id, left }, 'cgroups still populated after delete');
     fs.rmSync(p.dir, { recursive: true, force: true });
     this.records.delete(info.id);
-    this.releaseName(info.name, info.id);
+    releaseName(this.namesDir, info.name, info.id);
   }
 
   /** logs returns every stored log line of a container. */
@@ -365,31 +373,6 @@ export class ContainerManager {
       if (hits.length > 1) throw new RuntimeError(ErrorCodes.ContainerAmbiguous, `${idOrName} matches ${hits.length} containers`, { id: idOrName });
     }
     throw new RuntimeError(ErrorCodes.ContainerNotFound, `no container ${idOrName}`, { id: idOrName });
-  }
-
-  private claimName(name: string, id: string): void {
-    fs.mkdirSync(this.namesDir, { recursive: true, mode: 0o700 });
-    const link = join(this.namesDir, name);
-    try {
-      fs.symlinkSync(id, link);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const owner = fs.readlinkSync(link);
-      if (fs.existsSync(join(this.dir, owner))) {
-        throw new RuntimeError(ErrorCodes.ContainerNameInUse, `the name ${name} is used by container ${owner}`, { name, id: owner });
-      }
-      fs.rmSync(link, { force: true }); // stale: its container is gone
-      fs.symlinkSync(id, link);
-    }
-  }
-
-  private releaseName(name: string, id: string): void {
-    const link = join(this.namesDir, name);
-    try {
-      if (fs.readlinkSync(link) === id) fs.rmSync(link, { force: true });
-    } catch {
-      // already gone
-    }
   }
 }
 

@@ -54,6 +54,11 @@ export class Runc {
     }
   }
 
+  /** start runs the process of a container `runc create` prepared (its exec fifo releases it). */
+  async start(id: string): Promise<void> {
+    await this.exec(['start', id]);
+  }
+
   /** kill sends a signal to the container's init (or every process with `all`). */
   async kill(id: string, signal: string, all = false): Promise<void> {
     await this.exec(['kill', ...(all ? ['--all'] : []), id, signal]);

@@ -1,15 +1,18 @@
 // A container's state files, read and waited for: ROOT/containers/<id>/ holds container.json (what
-// create decided, never rewritten), shim.pid, pid (runc's, once the process runs) and exit.json
-// (written once by the shim when the container ended). liveStatus turns the last three into a status
-// with as few system calls as it can: a listing reads them for every container on every agent pass.
+// create decided, never rewritten), shim.pid (the monitor's pid: conmon's, or the old sh shim's), pid
+// (the container process's, written by runc create), `exit` and `oom` (conmon's, when the container
+// ended / the OOM killer fired) and exit.json (the old shim's; also what liveStatus makes of `exit`
+// once, and what a failed start leaves). liveStatus turns them into a status with as few system
+// calls as it can: a listing reads them for every container on every agent pass.
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { RuntimeError } from '../../lib/errors.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
 import { processAlive } from '../../lib/process.ts';
 import { writeFileAtomicSync } from '../../lib/atomic-write.ts';
+import { parseOomKills } from './cgroups.ts';
 
-/** ExitFile is exit.json as the shim writes it. */
+/** ExitFile is exit.json: how the container ended. */
 export interface ExitFile {
   exitCode: number;
   oomKills: number;
@@ -19,29 +22,70 @@ export interface ExitFile {
 /** LiveStatus is what a container's state files say now. */
 export type LiveStatus =
   | { status: 'exited'; exit: ExitFile }
-  | { status: 'running' | 'unknown'; pid: number }
+  | { status: 'running' | 'starting' | 'unknown'; pid: number }
   | { status: 'starting' | 'unknown' | 'created' };
 
+/** StatusPaths are the files outside the container directory that liveStatus may read. */
+export interface StatusPaths {
+  /** runc's exec fifo (ROOT/runc/<id>/exec.fifo): present from `runc create` until `runc start` */
+  execFifo?: string;
+  /** the cgroup's OOM counter file (memory.oom_control or memory.events) */
+  oomFile?: string;
+}
+
 /**
- * liveStatus reads a container's state files: exited once exit.json exists; running while runc's
- * pid (or the shim) lives; starting while the shim runs without a pid yet (an empty shim.pid is a
- * start in progress in this or another process); unknown when the shim died without exit.json.
+ * liveStatus reads a container's state files: exited once exit.json or conmon's `exit` exists;
+ * running while the process lives and runc started it (starting while runc's exec fifo waits);
+ * starting while the monitor runs without a pid yet (an empty shim.pid is a start in progress in
+ * this or another process); unknown when the monitor died without an exit file.
  */
-export function liveStatus(dir: string): LiveStatus {
+export function liveStatus(dir: string, paths: StatusPaths = {}): LiveStatus {
   const exitPath = join(dir, 'exit.json');
   if (fs.existsSync(exitPath)) {
     const exit = readJson<ExitFile>(exitPath);
     if (exit) return { status: 'exited', exit };
   }
+  const exit = settleConmonExit(dir, paths.oomFile);
+  if (exit) return { status: 'exited', exit };
   const pid = readPid(join(dir, 'pid'));
   if (pid !== undefined) {
-    if (processAlive(pid)) return { status: 'running', pid };
+    if (processAlive(pid)) return { status: paths.execFifo && fs.existsSync(paths.execFifo) ? 'starting' : 'running', pid };
     const shim = readPid(join(dir, 'shim.pid'));
     return { status: shim !== undefined && processAlive(shim) ? 'running' : 'unknown', pid };
   }
   if (!fs.existsSync(join(dir, 'shim.pid'))) return { status: 'created' };
   const shim = readPid(join(dir, 'shim.pid'));
   return { status: shim === undefined || processAlive(shim) ? 'starting' : 'unknown' };
+}
+
+/**
+ * settleConmonExit turns conmon's `exit` (the code) and `oom` (a flag) into exit.json, once: the
+ * time it ended is the exit file's, OOM kills come from the flag or the kept cgroup's counter.
+ */
+function settleConmonExit(dir: string, oomFile?: string): ExitFile | undefined {
+  let code: number;
+  let finishedAt: string;
+  try {
+    const path = join(dir, 'exit');
+    const text = fs.readFileSync(path, 'utf8').trim();
+    code = /^-?\d+$/.test(text) ? Number(text) : 255;
+    finishedAt = fs.statSync(path).mtime.toISOString();
+  } catch {
+    return undefined;
+  }
+  let counted = 0;
+  try {
+    if (oomFile) counted = parseOomKills(fs.readFileSync(oomFile, 'utf8'));
+  } catch {
+    // the cgroup is gone: the flag alone says it
+  }
+  const exit: ExitFile = { exitCode: code, oomKills: Math.max(counted, fs.existsSync(join(dir, 'oom')) ? 1 : 0), finishedAt };
+  try {
+    writeJsonAtomic(join(dir, 'exit.json'), exit);
+  } catch {
+    // deleted meanwhile: the answer stands
+  }
+  return exit;
 }
 
 /**

@@ -26,7 +26,7 @@ export interface RuntimeFixture {
 /** runtimeFixture builds the root and the busybox image; cleanup() deletes everything and returns leaks. */
 export async function runtimeFixture(name: string): Promise<RuntimeFixture> {
   requireRoot();
-  requireTools('runc', 'mount', 'mknod', 'setfattr', 'getfattr', 'busybox');
+  requireTools('runc', 'conmon', 'mount', 'mknod', 'setfattr', 'getfattr', 'busybox');
   const root = fs.mkdtempSync(join(tmpdir(), `gitcell-${name}-`));
   const images = new ImageStore(root);
   const rfs = join(root, 'busybox-rootfs');

@@ -1,5 +1,6 @@
 // Lifecycle through real runc: adopt after the creator is kill -9'ed, stop/kill/wait, states and
-// names, rotated timestamped logs, start failures, and cleanup of everything on delete.
+// names, rotated timestamped logs, start failures, and cleanup of everything on delete; one conmon
+// process per container, nothing else resident.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -62,20 +63,31 @@ test('stop escalates to SIGKILL when SIGTERM is ignored; wait and states follow'
 });
 
 test('logs carry timestamps and rotate by size, keeping N files', async () => {
+  // conmon replaces container.log once it reaches maxBytes; rotateLogs (the agent calls it on each
+  // pass) keeps the replaced files. The container writes in bursts with pauses, as services do.
   const c = await fx.manager.run({
     image: fx.image, log: { maxBytes: 2048, keep: 2 },
-    command: ['sh', '-c', 'i=0; while [ $i -lt 200 ]; do echo "line $i xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"; i=$((i+1)); done; echo bye >&2'],
+    command: ['sh', '-c', 'i=0; while [ $i -lt 200 ]; do echo "line $i xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"; i=$((i+1)); [ $((i % 10)) -eq 0 ] && sleep 0.2; done; echo bye >&2'],
   });
-  await fx.manager.wait(c.id, { timeoutMs: 20_000 });
+  const exited = fx.manager.wait(c.id, { timeoutMs: 60_000 });
+  let done = false;
+  void exited.finally(() => { done = true; });
+  while (!done) {
+    fx.manager.rotateLogs(c.id);
+    await new Promise((r) => setTimeout(r, 20)); // the agent's pass, compressed
+  }
+  await exited;
+  fx.manager.rotateLogs(c.id);
   const logDir = fx.manager.pathsOf(c.id).logs;
   const files = logFiles(logDir, 'stdout').map((f) => f.slice(logDir.length + 1));
-  assert.deepEqual(files, ['stdout.log.2', 'stdout.log.1', 'stdout.log'], 'current plus two rotated files, older ones dropped');
-  for (const f of files) assert.ok(fs.statSync(join(logDir, f)).size <= 2048 + 200, `${f} stays near the limit`);
+  assert.ok(files.includes('container.log.1'), `a replaced file was kept (${files.join(', ')})`);
+  assert.ok(files.every((f) => /^container\.log(\.[12])?$/.test(f)), `at most two earlier files (${files.join(', ')})`);
+  for (const f of files) assert.ok(fs.statSync(join(logDir, f)).size <= 2048, `${f} stays within the limit`);
   const lines = fx.manager.logs(c.id);
   const out = lines.filter((l) => l.stream === 'stdout');
   assert.ok(out.length < 200 && out.length > 20, `old lines were rotated away (kept ${out.length})`);
   assert.match(out.at(-1)!.text, /^line 199 /, 'the newest line is kept');
-  for (const l of lines) assert.match(l.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  for (const l of lines) assert.match(l.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   assert.deepEqual(lines.filter((l) => l.stream === 'stderr').map((l) => l.text), ['bye']);
   await fx.manager.delete(c.id);
 });
@@ -99,19 +111,37 @@ test('a command that cannot start fails start() with runc\'s reason and cleans u
   assert.equal(readMounts().filter((m) => m.target.startsWith(fx.root)).length, 0);
 });
 
+/** hostProcessesOfSession lists the processes of a session that live in this pid namespace (not the container's). */
+function hostProcessesOfSession(session: number): number[] {
+  const ownNs = fs.readlinkSync('/proc/self/ns/pid');
+  const out: number[] = [];
+  for (const p of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3]) === session && fs.readlinkSync(`/proc/${p}/ns/pid`) === ownNs) out.push(Number(p));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
 test('deleting a running container with force kills it and removes everything', async () => {
   const c = await fx.manager.run({ image: fx.image, memoryBytes: 64 * 1024 * 1024, command: ['sleep', '1000'] });
+  const monitor = Number(fs.readFileSync(join(fx.manager.pathsOf(c.id).dir, 'shim.pid'), 'utf8'));
+  assert.deepEqual(hostProcessesOfSession(monitor), [monitor], 'one process on the node besides the container: conmon (no runc, shell or log writer)');
+  assert.match(fs.readFileSync(`/proc/${monitor}/cmdline`, 'utf8'), /conmon/);
   await fx.manager.delete(c.id, { force: true });
   assert.equal(fx.manager.list().length, 0);
 });
 
-test('a shim killed from outside leaves the container "unknown": wait says lost, delete still cleans up', async () => {
+test('a monitor killed from outside leaves the container "unknown": wait says lost, delete still cleans up', async () => {
   const c = await fx.manager.run({ image: fx.image, command: ['sleep', '1000'] });
   const shim = Number(fs.readFileSync(join(fx.manager.pathsOf(c.id).dir, 'shim.pid'), 'utf8'));
-  process.kill(-shim, 'SIGKILL'); // the shim's whole process group: sh, awk loggers, runc run
+  process.kill(-shim, 'SIGKILL'); // the monitor's whole process group (conmon is its session leader)
   const groupAlive = (): boolean => { try { process.kill(-shim, 0); return true; } catch { return false; } };
   while (groupAlive()) await new Promise((r) => setTimeout(r, 20)); // condition: the whole group is gone
-  assert.equal(fx.manager.inspect(c.id).status, 'running', 'the container outlives its shim');
+  assert.equal(fx.manager.inspect(c.id).status, 'running', 'the container outlives its monitor');
   await fx.manager.kill(c.id, 'SIGKILL');
   await assert.rejects(fx.manager.wait(c.id, { timeoutMs: 30_000 }), (err: Error & { code?: string }) => err.code === 'E_CONTAINER_LOST');
   assert.equal(fx.manager.inspect(c.id).status, 'unknown');

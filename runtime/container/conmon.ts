@@ -1,0 +1,129 @@
+// The per-container monitor: Debian's `conmon` (podman's and CRI-O's), one small C process per
+// container for its whole life, so the exit status survives the agent. Before it, every container
+// kept `sh` + `runc run` + two `awk` log writers resident (~3 MB PSS and 5-6 processes per task).
+//
+//   spawnConmon ─▶ conmon (forks once, setsid, subreaper; its pid in shim.pid via --conmon-pidfile)
+//                    └─ runc create ─▶ container process waits on runc's exec fifo; runc exits
+//                 ◀── {"data": pid} on the sync pipe (fd 3), or {"data": -1, "message": runc's stderr}
+//   caller: runc start ─▶ the process execs (running)
+//   conmon: stdout/stderr pipes ─▶ logs/container.log (CRI format, capped at --log-size-max)
+//           OOM watch (v1 eventfd on memory.oom_control, v2 memory.events) ─▶ <dir>/oom
+//           container exit ─▶ <dir>/exit (the exit code, temp + rename; --persist-dir)
+//
+// conmon holds the exit code, the log pipes and the OOM watch; runc is resident for milliseconds.
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { findExecutable, pathDirs } from '../../lib/fs.ts';
+import { RuntimeError } from '../../lib/errors.ts';
+import { ErrorCodes } from '../../lib/error-codes.ts';
+import { CONTAINER_LOG } from './logs.ts';
+import type { Runc } from './runc.ts';
+import { writeJsonAtomic } from './state-files.ts';
+
+/** findConmon returns the conmon binary: $GITCELL_CONMON, then PATH, then /usr/bin/conmon (Debian's). */
+export function findConmon(): string {
+  if (process.env.GITCELL_CONMON) return process.env.GITCELL_CONMON;
+  const found = findExecutable('conmon', [...pathDirs(), '/usr/bin', '/usr/libexec/podman']);
+  if (found) return found;
+  throw new RuntimeError(ErrorCodes.ToolMissing, 'conmon is not installed: run scripts/bootstrap.sh (Debian package conmon)', { tool: 'conmon' });
+}
+
+/** ConmonArgs are a monitor's inputs; every path absolute. */
+export interface ConmonArgs {
+  conmon: string;
+  runc: string;
+  runcRoot: string;
+  id: string;
+  /** the container directory: conmon's working and persist directory (exit, oom, shim.pid, pid) */
+  dir: string;
+  logDir: string;
+  logMaxBytes: number;
+  /** the directory holding config.json (the container dir, or its in-memory bundle) */
+  bundle: string;
+}
+
+/** conmonArgv is conmon's command line for one container. */
+export function conmonArgv(a: ConmonArgs): string[] {
+  return [
+    '--api-version', '1', '-c', a.id, '-u', a.id, '-n', a.id,
+    '-r', a.runc, '--runtime-arg', '--root', '--runtime-arg', a.runcRoot,
+    '-b', a.bundle, '-p', join(a.dir, 'pid'), '-P', join(a.dir, 'shim.pid'),
+    '-l', `k8s-file:${join(a.logDir, CONTAINER_LOG)}`, '--log-size-max', String(a.logMaxBytes),
+    // --full-attach: the attach socket and ctl fifo stay in the bundle (no symlink in /var/run/crio).
+    '--persist-dir', a.dir, '--full-attach',
+    // The logs were never fsynced per line; a sync at exit only slows every stop on a busy disk.
+    '--no-sync-log', '--log-level', 'error',
+  ];
+}
+
+/** START_REPORT is what conmon reports once `runc create` returned: the container's pid, or why not. */
+export type StartReport = { pid: number } | { error: string };
+
+/**
+ * spawnConmon starts a detached conmon for one container and resolves with what it reports on its
+ * sync pipe once `runc create` returned (the pid, or runc's error), within `timeoutMs`.
+ */
+export function spawnConmon(a: ConmonArgs, timeoutMs: number): Promise<StartReport> {
+  return new Promise((resolve) => {
+    const child = spawn(a.conmon, conmonArgv(a), {
+      detached: true,
+      stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
+      cwd: a.dir,
+      // UTC log timestamps ("+00:00"), whatever the node's zone; _OCI_SYNCPIPE is fd 3 above.
+      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', TZ: 'UTC', _OCI_SYNCPIPE: '3' },
+    });
+    const pipe = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void };
+    let text = '';
+    let done = false;
+    const finish = (r: StartReport): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      pipe.destroy();
+      child.unref();
+      resolve(r);
+    };
+    const timer = setTimeout(() => finish({ error: `conmon did not report within ${timeoutMs} ms` }), timeoutMs);
+    child.on('error', (err) => finish({ error: `conmon could not start: ${err.message}` }));
+    pipe.on('data', (d: Buffer) => {
+      text += d.toString('utf8');
+      const nl = text.indexOf('\n');
+      if (nl >= 0) finish(parseSyncMessage(text.slice(0, nl)));
+    });
+    pipe.on('error', () => undefined);
+    // conmon's daemon holds the pipe until it reports; EOF without a report: it exited first.
+    pipe.on('end', () => finish({ error: text.trim() ? `conmon: ${text.trim()}` : 'conmon exited without reporting (runc create failed without a message)' }));
+  });
+}
+
+/** parseSyncMessage reads conmon's `{"data": N, "message": "..."}` (api version 1). */
+export function parseSyncMessage(line: string): StartReport {
+  try {
+    const m = JSON.parse(line) as { data?: unknown; message?: unknown };
+    if (typeof m.data === 'number' && m.data > 0) return { pid: m.data };
+    return { error: typeof m.message === 'string' && m.message.trim() ? m.message.trim() : `conmon reported ${String(m.data)}` };
+  } catch {
+    return { error: `conmon sent an unreadable report: ${line.slice(0, 200)}` };
+  }
+}
+
+/**
+ * startUnderConmon has conmon run `runc create`, then starts the process. A failure leaves exit.json
+ * (exit code 1, as `runc run` reported one) so the container reads as exited, and names runc's reason
+ * (E_CONTAINER_START_FAILED).
+ */
+export async function startUnderConmon(runc: Runc, a: ConmonArgs, name: string, timeoutMs: number): Promise<void> {
+  const report = await spawnConmon(a, timeoutMs);
+  let why = 'error' in report ? report.error : undefined;
+  if (!why) {
+    try {
+      await runc.start(a.id);
+    } catch (err) {
+      why = (err as Error).message;
+    }
+  }
+  if (why === undefined) return;
+  await runc.kill(a.id, 'SIGKILL', true).catch(() => undefined);
+  writeJsonAtomic(join(a.dir, 'exit.json'), { exitCode: 1, oomKills: 0, finishedAt: new Date().toISOString() });
+  throw new RuntimeError(ErrorCodes.ContainerStartFailed, `container ${name} did not start: ${why}`, { id: a.id });
+}
