@@ -7,7 +7,11 @@
 //   agent_cpu_s_bind_50    CPU seconds (user + system) the agent process spent from the 50 bindings to
 //                          all running: a figure the machine's load does not inflate as it does wall time
 // Task specs and bindings are written straight to the store (standing in for reconciler and scheduler).
+// Options: `--profile DIR` writes the agent's CPU profile (--cpu-prof) into DIR; `--only-start` stops
+// after the 50 starts (for profiling the start path).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { parseArgs } from 'node:util';
 import { readdir, readFile, readlink, rm } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { agentProcessFixture } from '../test/helpers/agent-process.ts';
@@ -18,6 +22,8 @@ import type { TaskSpec } from '../api/index.ts';
 
 const { suffix, node, prefix, dir, stateDir, imageRoot, subnet, bridge, server, nc, store, runtime, network } = await agentProcessFixture('bench');
 let agent: ChildProcess | undefined;
+const { values: opts } = parseArgs({ options: { profile: { type: 'string' }, 'only-start': { type: 'boolean', default: false } } });
+const CMD = ['sh', '-c', 'while true; do sleep 5; done'];
 
 async function rssMb(pid: number): Promise<number> {
   const m = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
@@ -77,14 +83,39 @@ async function runningCount(): Promise<number> {
   return (await store.status.list(node)).filter((r) => r.value.state === 'running').length;
 }
 
+/** steadyState binds 50 more tasks, measures the agent's RSS and the node overhead at 100, unbinds all and prints the JSON line. */
+async function steadyState(pid: number, first: TaskSpec[], start: { bindToRunning50: number; cpuBind50: number }): Promise<void> {
+  const second = Array.from({ length: 50 }, (_, i) => makeTask(`b${suffix}-${50 + i}`, 'localhost/busybox:bench', CMD));
+  await bindAll(second);
+  await waitFor('100 running', async () => (await runningCount()) >= 100, 600_000);
+  // Let a few heartbeats, usage samples and probe ticks pass before measuring steady-state memory.
+  await new Promise((r) => setTimeout(r, 15_000));
+  const rss = await rssMb(pid);
+  console.log(`agent RSS with 100 running tasks: ${rss.toFixed(1)} MB (target < 80 MB)`);
+  const overhead = await nodeOverhead();
+  console.log(`node overhead outside the agent: ${overhead.kbPerTask.toFixed(0)} kB PSS and ${overhead.processesPerTask.toFixed(1)} processes per task (${overhead.tasks} monitors)`);
+  const t1 = performance.now();
+  await Promise.all([...first, ...second].map((s) => store.bindings.delete(s.id)));
+  await waitFor('all removed', async () => (await store.status.keys(node)).length === 0, 600_000);
+  const unbind100 = (performance.now() - t1) / 1000;
+  console.log(`100 tasks unbound -> removed in ${unbind100.toFixed(2)} s`);
+  console.log(JSON.stringify({
+    bind_to_running_50_s: Number(start.bindToRunning50.toFixed(2)), agent_rss_mb_100_tasks: Number(rss.toFixed(1)), node_overhead_kb_per_task: Math.round(overhead.kbPerTask),
+    node_processes_per_task: Number(overhead.processesPerTask.toFixed(1)), agent_cpu_s_bind_50: Number(start.cpuBind50.toFixed(2)), unbind_to_removed_100_s: Number(unbind100.toFixed(2)),
+    load_average_1m: Number(loadavg()[0]!.toFixed(2)),
+  }));
+}
+
 try {
   await buildBusyboxImage(imageRoot, 'localhost/busybox:bench');
   // Started as `gitcell up` and the systemd unit start it (COMPONENT_NODE_FLAGS).
   agent = spawn(process.execPath, [...COMPONENT_NODE_FLAGS, 'cli/bin.js', 'agent', '--node', node, '--nats', server.url, '--prefix', prefix, '--node-dir', stateDir,
-    '--image-cache', imageRoot, '--subnet', subnet, '--bridge', bridge], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, GITCELL_LOG_LEVEL: 'warn' } });
+    '--image-cache', imageRoot, '--subnet', subnet, '--bridge', bridge], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, GITCELL_LOG_LEVEL: 'warn', ...(opts.profile ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${opts.profile}` } : {}) },
+  });
   await waitFor('node registered', async () => (await store.nodes.get(node))?.value, 60_000);
-  const cmd = ['sh', '-c', 'while true; do sleep 5; done'];
-  const first = Array.from({ length: 50 }, (_, i) => makeTask(`b${suffix}-${i}`, 'localhost/busybox:bench', cmd));
+  const first = Array.from({ length: 50 }, (_, i) => makeTask(`b${suffix}-${i}`, 'localhost/busybox:bench', CMD));
   const cpu0 = await cpuSeconds(agent.pid!);
   const t0 = performance.now();
   await bindAll(first);
@@ -92,24 +123,17 @@ try {
   const bindToRunning50 = (performance.now() - t0) / 1000;
   const cpuBind50 = (await cpuSeconds(agent.pid!)) - cpu0;
   console.log(`50 tasks bound -> running in ${bindToRunning50.toFixed(2)} s (agent CPU ${cpuBind50.toFixed(2)} s, load ${loadavg()[0]!.toFixed(2)})`);
-
-  const second = Array.from({ length: 50 }, (_, i) => makeTask(`b${suffix}-${50 + i}`, 'localhost/busybox:bench', cmd));
-  await bindAll(second);
-  await waitFor('100 running', async () => (await runningCount()) >= 100, 600_000);
-  // Let a few heartbeats, usage samples and probe ticks pass before measuring steady-state memory.
-  await new Promise((r) => setTimeout(r, 15_000));
-  const rss = await rssMb(agent.pid!);
-  console.log(`agent RSS with 100 running tasks: ${rss.toFixed(1)} MB (target < 80 MB)`);
-  const overhead = await nodeOverhead();
-  console.log(`node overhead outside the agent: ${overhead.kbPerTask.toFixed(0)} kB PSS and ${overhead.processesPerTask.toFixed(1)} processes per task (${overhead.tasks} shims)`);
-
-  const t1 = performance.now();
-  await Promise.all([...first, ...second].map((s) => store.bindings.delete(s.id)));
-  await waitFor('all removed', async () => (await store.status.keys(node)).length === 0, 600_000);
-  const unbind100 = (performance.now() - t1) / 1000;
-  console.log(`100 tasks unbound -> removed in ${unbind100.toFixed(2)} s`);
-  console.log(JSON.stringify({ bind_to_running_50_s: Number(bindToRunning50.toFixed(2)), agent_rss_mb_100_tasks: Number(rss.toFixed(1)), node_overhead_kb_per_task: Math.round(overhead.kbPerTask), node_processes_per_task: Number(overhead.processesPerTask.toFixed(1)), agent_cpu_s_bind_50: Number(cpuBind50.toFixed(2)), unbind_to_removed_100_s: Number(unbind100.toFixed(2)), load_average_1m: Number(loadavg()[0]!.toFixed(2)) }));
+  if (opts['only-start']) {
+    console.log(JSON.stringify({ bind_to_running_50_s: Number(bindToRunning50.toFixed(2)), agent_cpu_s_bind_50: Number(cpuBind50.toFixed(2)), load_average_1m: Number(loadavg()[0]!.toFixed(2)) }));
+  } else {
+    await steadyState(agent.pid!, first, { bindToRunning50, cpuBind50 });
+  }
 } finally {
+  if (opts.profile && agent && agent.exitCode === null) {
+    // SIGTERM: the agent exits leaving its tasks (removed below), and Node writes the profile on exit.
+    agent.kill('SIGTERM');
+    await Promise.race([once(agent, 'exit'), new Promise((r) => setTimeout(r, 60_000))]);
+  }
   agent?.kill('SIGKILL');
   for (const c of await runtime.list()) await runtime.remove(c.id).catch(() => {});
   await network.destroy().catch(() => {});

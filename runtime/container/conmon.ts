@@ -8,7 +8,8 @@
 //   caller: runc start ─▶ the process execs (running)
 //   conmon: stdout/stderr pipes ─▶ logs/container.log (CRI format, capped at --log-size-max)
 //           OOM watch (v1 eventfd on memory.oom_control, v2 memory.events) ─▶ <dir>/oom
-//           container exit ─▶ <dir>/exit (the exit code, temp + rename; --persist-dir)
+//           container exit ─▶ <dir>/exit (the exit code, temp + rename; --persist-dir) and
+//                             ROOT/exits/<id> (--exit-dir: one directory watch for every container)
 //
 // conmon holds the exit code, the log pipes and the OOM watch; runc is resident for milliseconds.
 import { spawn } from 'node:child_process';
@@ -36,6 +37,8 @@ export interface ConmonArgs {
   id: string;
   /** the container directory: conmon's working and persist directory (exit, oom, shim.pid, pid) */
   dir: string;
+  /** ROOT/exits: conmon writes the exit code to <exitDir>/<id> too, so one watch sees every exit */
+  exitDir: string;
   logDir: string;
   logMaxBytes: number;
   /** the directory holding config.json (the container dir, or its in-memory bundle) */
@@ -50,7 +53,7 @@ export function conmonArgv(a: ConmonArgs): string[] {
     '-b', a.bundle, '-p', join(a.dir, 'pid'), '-P', join(a.dir, 'shim.pid'),
     '-l', `k8s-file:${join(a.logDir, CONTAINER_LOG)}`, '--log-size-max', String(a.logMaxBytes),
     // --full-attach: the attach socket and ctl fifo stay in the bundle (no symlink in /var/run/crio).
-    '--persist-dir', a.dir, '--full-attach',
+    '--persist-dir', a.dir, '--exit-dir', a.exitDir, '--full-attach',
     // The logs were never fsynced per line; a sync at exit only slows every stop on a busy disk.
     '--no-sync-log', '--log-level', 'error',
   ];

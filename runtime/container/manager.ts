@@ -33,6 +33,7 @@ import { readdirSyncOrEmpty } from '../../lib/fs.ts';
 import { liveStatus, readJson, waitForFile, writeJsonAtomic } from './state-files.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
 import { claimName, releaseName } from './names.ts';
+import { ExitWatch, type Verdict } from './exit-watch.ts';
 
 /** ContainerStatus: created (not started), starting, running, exited, or unknown (monitor lost). */
 export type ContainerStatus = 'created' | 'starting' | 'running' | 'exited' | 'unknown';
@@ -98,6 +99,8 @@ export class ContainerManager {
   /** rlimits every container gets: DEFAULT_RLIMITS within this process's own hard limits (read once) */
   private readonly rlimits = containerRlimits();
   private conmonBin: string | undefined;
+  /** every wait() of this manager, over one watch of ROOT/exits */
+  private readonly exits: ExitWatch<ExitStatus>;
 
   constructor(opts: ContainerManagerOptions) {
     // Absolute from here on: the shim and runc run with their working directory inside a container's
@@ -112,6 +115,7 @@ export class ContainerManager {
     this.cgroupParent = opts.cgroupParent ?? DEFAULT_CGROUP_PARENT;
     this.log = opts.log ?? silentLogger();
     this.conmonBin = opts.conmon;
+    this.exits = new ExitWatch(join(root, 'exits'), (id) => this.exitVerdict(id));
   }
 
   /** pathsOf names the files of one container. */
@@ -202,7 +206,8 @@ export class ContainerManager {
       throw new RuntimeError(ErrorCodes.ContainerState, `container ${info.name} is already starting`, { id });
     }
     this.conmonBin ??= findConmon();
-    await startUnderConmon(this.runc, { conmon: this.conmonBin, runc: this.runc.bin, runcRoot: this.runc.root, id, dir: p.dir, logDir: p.logs, logMaxBytes: info.log.maxBytes, bundle: info.bundle ?? p.dir }, info.name, START_TIMEOUT_MS);
+    fs.mkdirSync(join(this.root, 'exits'), { recursive: true, mode: 0o700 });
+    await startUnderConmon(this.runc, { conmon: this.conmonBin, runc: this.runc.bin, runcRoot: this.runc.root, id, dir: p.dir, exitDir: join(this.root, 'exits'), logDir: p.logs, logMaxBytes: info.log.maxBytes, bundle: info.bundle ?? p.dir }, info.name, START_TIMEOUT_MS);
     return this.inspect(id);
   }
 
@@ -291,23 +296,20 @@ export class ContainerManager {
   async wait(idOrName: string, opts: { timeoutMs?: number } = {}): Promise<ExitStatus> {
     const info = this.inspect(idOrName);
     if (info.status === 'created') throw new RuntimeError(ErrorCodes.ContainerState, `container ${info.name} was never started`, { id: info.id });
-    if (info.status === 'unknown') throw new RuntimeError(ErrorCodes.ContainerLost, `the shim of container ${info.name} is gone; its exit status is lost`, { id: info.id });
-    // Wait in slices: a shim killed from outside never writes exit.json, and its container then
-    // turns 'unknown' once its process is gone; report that instead of waiting forever.
-    const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
-    for (;;) {
-      const slice = Math.min(1000, deadline - Date.now());
-      if (slice <= 0) throw new RuntimeError(ErrorCodes.Timeout, `timed out after ${opts.timeoutMs} ms waiting for container ${info.name} to exit`, { id: info.id });
-      try {
-        await waitForFile(this.pathsOf(info.id).dir, EXIT_FILES, slice);
-      } catch (err) {
-        if (!(err instanceof GitcellError && err.code === ErrorCodes.Timeout)) throw err;
-        const now = this.inspect(info.id);
-        if (now.status === 'unknown') throw new RuntimeError(ErrorCodes.ContainerLost, `the shim of container ${info.name} is gone; its exit status is lost`, { id: info.id });
-        continue;
-      }
-      return this.inspect(info.id).exit!;
-    }
+    const timeout = () => new RuntimeError(ErrorCodes.Timeout, `timed out after ${opts.timeoutMs} ms waiting for container ${info.name} to exit`, { id: info.id });
+    return this.exits.wait(info.id, opts.timeoutMs, timeout);
+  }
+
+  /**
+   * exitVerdict is one check of a waited container: exited, or lost (its monitor died without an exit
+   * file, once its process is gone too: a monitor killed from outside), or gone; else still running.
+   */
+  private exitVerdict(id: string): Verdict<ExitStatus> {
+    if (!fs.existsSync(join(this.dir, id))) return { failed: new RuntimeError(ErrorCodes.ContainerNotFound, `container ${id} was deleted while waited on`, { id }) };
+    const now = this.inspectId(id, id);
+    if (now.status === 'exited') return { done: now.exit! };
+    if (now.status === 'unknown') return { failed: new RuntimeError(ErrorCodes.ContainerLost, `the monitor of container ${now.name} is gone; its exit status is lost`, { id }) };
+    return undefined;
   }
 
   /** stop sends SIGTERM, waits up to `timeoutMs` (default 10 s), then SIGKILL. */
@@ -339,6 +341,7 @@ export class ContainerManager {
     const left = removeCgroup(info.cgroupsPath);
     if (left.length) this.log.warn({ id: info.id, left }, 'cgroups still populated after delete');
     fs.rmSync(p.dir, { recursive: true, force: true });
+    fs.rmSync(join(this.root, 'exits', info.id), { force: true });
     this.records.delete(info.id);
     releaseName(this.namesDir, info.name, info.id);
   }

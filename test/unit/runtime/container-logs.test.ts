@@ -81,7 +81,7 @@ test('conmon reports its pid or runc\'s error on the sync pipe; its command line
   assert.deepEqual(parseSyncMessage('{"data": 4242}'), { pid: 4242 });
   assert.deepEqual(parseSyncMessage('{"data": -1, "message": "exec: \\"/x\\": no such file"}'), { error: 'exec: "/x": no such file' });
   assert.match((parseSyncMessage('not json') as { error: string }).error, /unreadable/);
-  const argv = conmonArgv({ conmon: '/usr/bin/conmon', runc: '/usr/sbin/runc', runcRoot: '/r/runc', id: 'abc', dir: '/r/c/abc', logDir: '/r/c/abc/logs', logMaxBytes: 100, bundle: '/r/c/abc' });
+  const argv = conmonArgv({ conmon: '/usr/bin/conmon', runc: '/usr/sbin/runc', runcRoot: '/r/runc', id: 'abc', dir: '/r/c/abc', exitDir: '/r/exits', logDir: '/r/c/abc/logs', logMaxBytes: 100, bundle: '/r/c/abc' });
   assert.equal(argv[argv.indexOf('-l') + 1], 'k8s-file:/r/c/abc/logs/container.log');
   assert.equal(argv[argv.indexOf('--log-size-max') + 1], '100');
   assert.equal(argv[argv.indexOf('--persist-dir') + 1], '/r/c/abc');
