@@ -117,6 +117,7 @@ export class Agent {
     this.logSub?.unsubscribe();
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
     await this.ctx.locks.settle();
+    this.d.runtime.close?.();
   }
 
   /**

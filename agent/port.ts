@@ -104,6 +104,8 @@ export interface TaskRuntime {
    * tag moved under Always); E_IMAGE_NOT_FOUND, E_IMAGE_NOT_PRESENT (Never), E_REGISTRY_* errors.
    */
   ensureImage(ref: string, pull?: ImagePull): Promise<ImageOutcome | void>;
+  /** close lets go of what watches the containers (their exits), so a stopping agent's process can end; they keep running. */
+  close?(): void;
   /** run creates and starts a container and returns its process id. */
   run(req: RunRequest): Promise<{ pid: number }>;
   /** list returns this node's containers. */

@@ -88,6 +88,10 @@ export class RuntimeAdapter implements TaskRuntime {
   }
 
   /** list is read on every convergence pass, which is also when running containers' logs rotate (conmon only caps them). */
+  close(): void {
+    this.manager.close();
+  }
+
   async list(): Promise<ContainerView[]> {
     const all = this.manager.list();
     for (const c of all) if (c.status === 'running') this.manager.rotateLogs(c.id);
@@ -153,8 +157,13 @@ export class RuntimeAdapter implements TaskRuntime {
     return this.tryInspect(id)?.cgroupsPath ?? '';
   }
 
+  /** images names the node's images for its heartbeat: the ref files only (list() resolved every manifest every 3 s). */
   async images(): Promise<string[]> {
-    return (await this.imageStore.list()).map((i) => i.ref);
+    try {
+      return (await this.imageStore.refs()).map((r) => r.ref);
+    } catch {
+      return (await this.imageStore.list()).map((i) => i.ref); // a damaged ref file: list() names what it can
+    }
   }
 
   private tryInspect(id: string): ContainerInfo | undefined {

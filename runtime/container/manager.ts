@@ -300,6 +300,11 @@ export class ContainerManager {
     return this.exits.wait(info.id, opts.timeoutMs, timeout);
   }
 
+  /** close stops watching for exits: pending wait()s never settle, and no handle keeps the process alive. */
+  close(): void {
+    this.exits.close();
+  }
+
   /**
    * exitVerdict is one check of a waited container: exited, or lost (its monitor died without an exit
    * file, once its process is gone too: a monitor killed from outside), or gone; else still running.

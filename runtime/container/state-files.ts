@@ -65,8 +65,9 @@ export function liveStatus(dir: string, paths: StatusPaths = {}): LiveStatus {
 function settleConmonExit(dir: string, oomFile?: string): ExitFile | undefined {
   let code: number;
   let finishedAt: string;
+  const path = join(dir, 'exit');
+  if (!fs.existsSync(path)) return undefined; // the common case, without an ENOENT error object
   try {
-    const path = join(dir, 'exit');
     const text = fs.readFileSync(path, 'utf8').trim();
     code = /^-?\d+$/.test(text) ? Number(text) : 255;
     finishedAt = fs.statSync(path).mtime.toISOString();

@@ -25,6 +25,8 @@ test('waits settle from an exit file event, a failure verdict or a timeout, each
     await slow;
     assert.ok(checks >= 3);
     assert.equal(await w.wait('a', undefined, () => new Error('timeout')), 7, 'an exit before the wait is seen at once');
+    void w.wait('never', undefined, () => new Error('timeout'));
+    w.close(); // a stopping agent: the pending wait's watch and tick go, so this file's process can end
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
