@@ -13,6 +13,6 @@ export { Runc, findRunc, type RuncState } from './runc.ts';
 export { readLogs, readLogFile, logFiles, logFollowers, parseLogLine, rotateLogs, criTime, LineDecoder, LogFollower, CONTAINER_LOG, EXIT_FILES, type LogLine, type LogStream } from './logs.ts';
 export { resolveUser, parsePasswd, parseGroup, resolveImageUser, type ResolvedUser } from './user.ts';
 export { hostsFile, resolvConf, writeInitLayer, MOUNT_POINTS } from './init.ts';
-export { conmonArgv, findConmon, spawnConmon, startUnderConmon, parseSyncMessage, type ConmonArgs, type StartReport } from './conmon.ts';
+export { conmonArgv, findConmon, spawnConmon, startUnderConmon, releaseExecFifo, parseSyncMessage, type ConmonArgs, type StartReport } from './conmon.ts';
 export { writeBundle, releaseBundle, secretBundleDir, isMemoryBacked, BUNDLE_TMPFS_BYTES } from './bundle.ts';
 export { commitContainer, diffUpper, writeDiffTar, COMMIT_EXCLUDED, type DiffEntry, type CommitOptions } from './commit.ts';

@@ -45,6 +45,7 @@ test('stop escalates to SIGKILL when SIGTERM is ignored; wait and states follow'
   await assert.rejects(fx.manager.wait(c.id), /never started/);
   await fx.manager.start('stubborn');
   assert.equal(fx.manager.inspect(c.id).status, 'running');
+  assert.equal((await fx.manager.runc.state(c.id))?.status, 'running', 'released through the exec fifo: runc agrees it runs');
   await assert.rejects(fx.manager.start(c.id), /E_CONTAINER_STATE|not created/);
   await assert.rejects(fx.manager.create({ image: fx.image, name: 'stubborn', command: ['true'] }), /E_CONTAINER_NAME_IN_USE|is used by/);
   const exit = await fx.manager.stop(c.id, { timeoutMs: 500 });
