@@ -5,7 +5,7 @@
 //   spawnConmon ─▶ conmon (forks once, setsid, subreaper; its pid in shim.pid via --conmon-pidfile)
 //                    └─ runc create ─▶ container process waits on runc's exec fifo; runc exits
 //                 ◀── {"data": pid} on the sync pipe (fd 3), or {"data": -1, "message": runc's stderr}
-//   caller: runc start ─▶ the process execs (running)
+//   caller: reads runc's exec fifo (what runc start does; releaseExecFifo) ─▶ the process execs (running)
 //   conmon: stdout/stderr pipes ─▶ logs/container.log (CRI format, capped at --log-size-max)
 //           OOM watch (v1 eventfd on memory.oom_control, v2 memory.events) ─▶ <dir>/oom
 //           container exit ─▶ <dir>/exit (the exit code, temp + rename; --persist-dir) and

@@ -4,7 +4,7 @@
 //   create: validate ─▶ resolve image ─▶ snapshots ─▶ init layer ─▶ user (from the layers) ─▶ config.json
 //           whose first mount is the overlay (runc mounts it inside the container's mount namespace)
 //           ─▶ container.json (written last: a container exists once this file does)
-//   start:  conmon ─▶ runc create (pid reported on conmon's sync pipe, or runc's error) ─▶ runc start
+//   start:  conmon ─▶ runc create (pid reported on conmon's sync pipe, or runc's error) ─▶ exec fifo read (runc start's job)
 //   wait:   wait for conmon's `exit` (written by the monitor, whoever started it)
 //   delete: SIGKILL if asked ─▶ runc delete ─▶ umount ─▶ leftover cgroups ─▶ rm -rf
 //
