@@ -3,7 +3,8 @@
 // collected here. `--unit` runs only test/unit (fast, no root; the agent orchestration tests start a
 // nats-server); otherwise everything.
 //
-// Each file runs in its own process group with a deadline (GITCELL_TEST_FILE_TIMEOUT_S, default 900):
+// Each file runs in its own process group with a deadline (GITCELL_TEST_FILE_TIMEOUT_S, default 1800,
+// above the longest test's own timeout, 25 min for e2e/up at load 40):
 // node:test waits forever for a file whose process never exits (a child left open keeps it alive),
 // and one such file once ate 500 s of CI's budget. A file past its deadline is killed with its
 // children and counted as failed. Output is printed per file when it ends, so files never interleave.
@@ -43,8 +44,9 @@ try {
 }
 // Integration tests mostly wait on servers and processes, so run a few files at once even on 2 cores.
 const concurrency = Number(process.env.GITCELL_TEST_CONCURRENCY ?? (unitOnly ? '2' : '3'));
-const fileTimeoutMs = Number(process.env.GITCELL_TEST_FILE_TIMEOUT_S ?? '900') * 1000;
-const KILL_GRACE_MS = 15_000;
+const fileTimeoutMs = Number(process.env.GITCELL_TEST_FILE_TIMEOUT_S ?? '1800') * 1000;
+// SIGTERM first, so a file's `gitcell up` stops its agents and their containers (36 s at load 30).
+const KILL_GRACE_MS = 60_000;
 const stream = files.length === 1;
 const running = new Set();
 const totals = { tests: 0, pass: 0, fail: 0, cancelled: 0, skipped: 0, todo: 0 };
