@@ -3,8 +3,13 @@ import { SOURCE_PREFIX, changedWorkloadKeys, judgeCommit, rollbackEvents, withSt
 import { addClientOptions, age, table, withStore, type ClientOptions } from '../client.ts';
 import { addOutputOption, parseOutput, renderValue } from '../output.ts';
 import { monitoringSection } from './alerts.ts';
+import type { AlertView, MonitoringReport } from '../monitoring-endpoints.ts';
 
-/** registerStatus adds `gitcell status`: each followed source, its revisions, conditions and recent reconciles. */
+/**
+ * registerStatus adds `gitcell status`: each followed source, its revisions, conditions and recent
+ * reconciles, and monitoring (firing alerts, or degraded). `-o json|yaml` prints
+ * `{ sources: SyncStatus[], monitoring: { prometheus, alertmanager, degraded, problems, alerts } | null }`.
+ */
 export function registerStatus(program: Command): void {
   addClientOptions(
     addOutputOption(program.command('status').description('show each Git source: applied and attempted revision, conditions, recent reconciles, failed rollouts')),
@@ -30,7 +35,7 @@ export function registerStatus(program: Command): void {
       return { sources, rollouts };
     });
     const monitoring = await monitoringSection(opts.clusterDir);
-    if (out.format !== 'table') return void process.stdout.write(renderValue(sources, out));
+    if (out.format !== 'table') return void process.stdout.write(renderValue({ sources, monitoring: monitoringValue(monitoring.report) }, out));
     if (monitoring.text) process.stdout.write(`${monitoring.text}\n`);
     if (!sources.length) {
       process.stdout.write('no source has been reconciled yet (is `gitcell reconciler` running?)\n');
@@ -70,4 +75,21 @@ function rolloutCell(result: string, v: CommitStatusVerdict | undefined): string
   if (v.state === 'failure') return v.revert ? `Failed, reverted by ${v.revert.slice(0, 12)}` : 'Failed';
   if (v.state === 'pending') return 'Progressing';
   return v.description.includes('superseded') ? 'Superseded' : 'Complete';
+}
+
+/** StatusMonitoring is status's monitoring section as data: where the servers are, what is down, the firing and pending alerts. */
+export interface StatusMonitoring {
+  prometheus: string | null;
+  alertmanager: string | null;
+  /** true when a server cannot be reached (the cluster runs on; alerts are not evaluated or delivered) */
+  degraded: boolean;
+  /** one line per server down */
+  problems: string[];
+  alerts: AlertView[];
+}
+
+/** monitoringValue is the monitoring section of `status -o json`; null when no monitoring is known. */
+function monitoringValue(r: MonitoringReport | undefined): StatusMonitoring | null {
+  if (!r) return null;
+  return { prometheus: r.endpoints.prometheus ?? null, alertmanager: r.endpoints.alertmanager ?? null, degraded: r.degraded.length > 0, problems: r.degraded, alerts: r.alerts };
 }

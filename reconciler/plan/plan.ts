@@ -6,6 +6,7 @@ import { makeTask, type WorkloadSpec } from '../controllers/index.ts';
 import { nextDesiredRecord, planDiff, type DesiredRecord, type FieldChange } from '../diff/index.ts';
 import { rollingWaves, type RolloutWave } from './rollout-steps.ts';
 import { scaleStep } from './autoscale-steps.ts';
+import { sloSteps, type SloStep } from './slo-steps.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** RolloutStep is what one workload does when the revision is applied. */
@@ -39,6 +40,8 @@ export interface RevisionPlan {
   unchanged: number;
   refused?: string;
   rollout: RolloutStep[];
+  /** the SLOs whose Prometheus rules change, with the rules compiled */
+  slos: SloStep[];
   /** newTasks are the tasks the revision would add (for the scheduling preview; not rendered). */
   newTasks: TaskSpec[];
   /** retiringJobs are the jobKeys whose current tasks go away (template change or prune). */
@@ -101,6 +104,7 @@ export function computeRevisionPlan(input: PlanInput): RevisionPlan {
     keep: [],
     unchanged: 0,
     rollout: [],
+    slos: input.problems.length ? [] : sloSteps(input.objects, input.current),
     newTasks: [],
     retiringJobs: [],
   };

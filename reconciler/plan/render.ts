@@ -63,6 +63,13 @@ function text(p: RevisionPlan): string {
       r.waves?.forEach((w, i) => out.push(`    wave ${i + 1}: start ${w.start} new, stop ${w.stop} old -> ${w.newTasks} new, ${w.oldTasks} old`));
     }
   }
+  if (p.slos.length) {
+    out.push('', 'slo rules (Prometheus):');
+    for (const x of p.slos) {
+      out.push(`  ${{ create: '+', update: '~', delete: '-' }[x.action]} ${x.key}: ${x.summary}`);
+      for (const r of x.rules) out.push(`      ${r}`);
+    }
+  }
   if (p.scheduling) {
     const s = p.scheduling;
     out.push('', 'scheduling preview:');
@@ -101,6 +108,14 @@ function markdown(p: RevisionPlan): string {
     for (const r of p.rollout) {
       out.push(`- ${code(r.key)}: ${md(r.summary)}`);
       r.waves?.forEach((w, i) => out.push(`  ${i + 1}. start ${w.start} new, stop ${w.stop} old → ${w.newTasks} new, ${w.oldTasks} old`));
+    }
+    out.push('', '</details>', '');
+  }
+  if (p.slos.length) {
+    out.push('<details><summary>SLO rules (Prometheus)</summary>', '');
+    for (const x of p.slos) {
+      out.push(`- ${x.action} ${code(x.key)}: ${md(x.summary)}`);
+      for (const r of x.rules) out.push(`  - ${code(r)}`);
     }
     out.push('', '</details>', '');
   }

@@ -98,6 +98,9 @@ test('SLO end to end under gitcell up: a slow commit fires the burn-rate alert a
   assert.ok(delayS >= MIN_WINDOW_S - 1, `fired before its for: ${delayS} s`);
   assert.ok(delayS <= MIN_WINDOW_S + 2 * evaluation + 1 + 10, `at the webhook ${delayS} s after the burn began: more than for (${MIN_WINDOW_S} s) + two evaluations + group_wait + 10 s`);
   assert.match(gitcell('get', 'alerts', '--cluster-dir', stateDir), /SLOBurnRateFast/);
+  const { monitoring } = JSON.parse(gitcell('status', '-o', 'json', '--cluster-dir', stateDir)) as { monitoring: { degraded: boolean; alerts: { name: string; state: string; labels: Record<string, string> }[] } };
+  assert.equal(monitoring.degraded, false);
+  assert.ok(monitoring.alerts.some((a) => a.name === 'SLOBurnRateFast' && a.state === 'firing' && a.labels.slo === 'lat-latency'), `status -o json: ${JSON.stringify(monitoring)}`);
 
   // Step 4: the revert resolves it.
   git(repo, 'revert', '--no-edit', 'HEAD');

@@ -3,12 +3,13 @@
  * up starts neither server and uses the ones given (here Debian's, started by the test as an
  * operator would run them). The reconciler writes the SLOs in Git into the rule file that
  * Prometheus reads and reloads it, writes the Receivers into Alertmanager's file and reloads it;
- * up writes external.yml, the scrape job the operator adds to that Prometheus; `get alerts` asks
- * the external servers; stopping up leaves them running.
+ * up writes external.yml, the scrape job the operator adds to that Prometheus; `status -o json`
+ * names the external servers; `plan` of a commit changing the SLO shows its compiled rules; stopping
+ * up leaves the servers running.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,7 +18,7 @@ import { randomInt } from 'node:crypto';
 import { dump, load } from 'js-yaml';
 import { waitFor } from '../../helpers/wait.ts';
 import { startAlertmanager, startPrometheus } from '../../helpers/monitoring.ts';
-import { BIN, gitcell, interruptUp, leftovers, logTails, unmountBelow } from '../../helpers/up.ts';
+import { BIN, git, gitcell, interruptUp, leftovers, logTails, unmountBelow } from '../../helpers/up.ts';
 import { latencySlo, PromClient } from './slo-app.ts';
 
 const UP_TIMEOUT = 300_000;
@@ -73,7 +74,18 @@ test('up with an existing Prometheus and Alertmanager: starts neither, writes an
   assert.deepEqual(ext.rule_files, [rulesFile]);
   assert.deepEqual(ext.alerting.alertmanagers[0]!.static_configs[0]!.targets, [new URL(am.url).host]);
   assert.match(ext.scrape_configs[0]!.http_sd_configs[0]!.url, /^http:\/\/127\.0\.0\.1:\d+\/sd$/);
-  assert.doesNotMatch(gitcell('get', 'alerts', '--cluster-dir', stateDir), /degraded/i);
+  const status = JSON.parse(gitcell('status', '-o', 'json', '--cluster-dir', stateDir)) as { sources: unknown[]; monitoring: { prometheus: string; alertmanager: string; degraded: boolean } };
+  assert.deepEqual([status.monitoring.prometheus, status.monitoring.alertmanager, status.monitoring.degraded], [prom.url, am.url, false]);
+  assert.equal(status.sources.length, 1);
+
+  // plan of a commit changing the SLO shows its compiled rules (against the live cluster).
+  const clone = join(stateDir, 'clone');
+  execFileSync('git', ['clone', '-q', join(stateDir, 'repo'), clone]);
+  writeFileSync(join(clone, 'monitoring', 'slo.yaml'), dump({ ...latencySlo(), spec: { ...latencySlo().spec, objective: 99 } }));
+  git(clone, 'commit', '-qam', 'lat: 99%');
+  const planned = gitcell('plan', '--repo', clone, '--cluster-dir', stateDir);
+  assert.match(planned, /^slo rules \(Prometheus\):\n {2}~ SLO\/default\/lat-latency: Job lat: 99% good over 1h, bad = requests slower than 0\.5s \(http_request_duration_seconds\)\n {6}record gitcell_slo:error_ratio over /m);
+  assert.match(planned, /alert SLOBurnRateFast \(page\) when 1m and 1m > 14\.4x budget \(0\.144\)/);
 
   // Stopping up stops what it started, and only that.
   assert.equal(await interruptUp(up), 0, logTails(stateDir, output));

@@ -146,7 +146,7 @@ test('gitcell up on a 3-server NATS cluster, R3: kill -9 the tasks bucket\'s lea
       assert.ok(x.spec.template.env.some((e) => e.name === 'MODE' && e.value === 'drill'), `task ${x.spec.id} runs MODE=drill`);
     }
     const applied = await waitFor('the source status: the commit applied', () => {
-      const sources = JSON.parse(gitcell('status', '-o', 'json', '--nats', nats, '--creds', creds)) as SyncStatus[];
+      const sources = (JSON.parse(gitcell('status', '-o', 'json', '--nats', nats, '--creds', creds)) as { sources: SyncStatus[] }).sources;
       return sources.find((x) => x.lastAppliedRevision === commit);
     }, { timeoutMs: ROLLOUT_TIMEOUT, intervalMs: 1000, gaveUp: upGone }).catch(explain);
     assert.equal(applied.lastAttemptedRevision, commit);

@@ -351,7 +351,7 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
     const st = (await s.sync.get(objectStatusKey('Job', 'default', 'web')))?.value as WorkloadStatus | undefined;
     assert.equal(st?.rollout?.templateHash, newHash);
     await waitFor('the web rollout recorded Complete', async () => ((await s.sync.get(objectStatusKey('Job', 'default', 'web')))?.value as WorkloadStatus | undefined)?.rollout?.phase === 'Complete', 60_000);
-    const sources = JSON.parse(gitcell('status', '-o', 'json', '--cluster-dir', stateDir)) as SyncStatus[];
+    const sources = (JSON.parse(gitcell('status', '-o', 'json', '--cluster-dir', stateDir)) as { sources: SyncStatus[] }).sources;
     const main = sources.find((x) => x.source === 'main');
     assert.equal(main?.lastAppliedRevision, commit, 'gitcell status: the drill commit applied');
     assert.deepEqual(main?.failedRollouts.filter((r) => r.revision === commit), [], 'no failed rollout of the drill commit');
