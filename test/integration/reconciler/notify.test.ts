@@ -1,6 +1,8 @@
 // Commit statuses where the team looks: a rollout driven to failure is reported to a local HTTP
-// server speaking GitHub's commit status API as pending → failure (linking the revert), and the
-// revert as success; a webhook receiver gets the same, signed with HMAC-SHA256.
+// server speaking the commit status APIs of GitHub, Gitea and GitLab as pending → failure (GitLab:
+// failed; linking the revert), and the revert as success; a webhook receiver gets the same, signed
+// with HMAC-SHA256. The lease is 5 s: at load 35 a 1.5 s lease changed hands every few seconds and
+// each new leader aborted the reconcile of the bad commit, which then never failed.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, timingSafeEqual } from 'node:crypto';
@@ -34,7 +36,18 @@ const job = (image: string): string => dump({
 
 interface Status { state: string; description: string; context: string; target_url?: string }
 
-/** forge serves GitHub's `POST /repos/{owner}/{repo}/statuses/{sha}` (token required) and a webhook endpoint (signature required). */
+/**
+ * FORGES: how each forge's commit status API looks at the local server: its path (under a prefix of
+ * the forge's name), its auth header, and its names for the states (GitLab says "failed" and "name").
+ */
+const FORGES = {
+  github: { path: /^\/github\/repos\/platform\/cluster\/statuses\/([0-9a-f]{40})$/, auth: (h: Record<string, unknown>) => h.authorization === `Bearer ${TOKEN}`, states: ['pending', 'success', 'failure', 'error'] },
+  gitea: { path: /^\/gitea\/repos\/platform\/cluster\/statuses\/([0-9a-f]{40})$/, auth: (h: Record<string, unknown>) => h.authorization === `token ${TOKEN}`, states: ['pending', 'success', 'failure', 'error', 'warning'] },
+  gitlab: { path: /^\/gitlab\/projects\/platform%2Fcluster\/statuses\/([0-9a-f]{40})$/, auth: (h: Record<string, unknown>) => h['private-token'] === TOKEN, states: ['pending', 'running', 'success', 'failed', 'canceled'] },
+} as const;
+type Forge = keyof typeof FORGES;
+
+/** forge serves the commit status APIs of GitHub, Gitea and GitLab (token required) and a webhook endpoint (signature required). */
 async function forge(t: TestContext) {
   const statuses = new Map<string, Status[]>();
   const hooks: { state: string; revision: string; revert?: string }[] = [];
@@ -43,15 +56,18 @@ async function forge(t: TestContext) {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
-      const m = /^\/repos\/platform\/cluster\/statuses\/([0-9a-f]{40})$/.exec(req.url ?? '');
-      if (req.method === 'POST' && m) {
-        if (req.headers.authorization !== `Bearer ${TOKEN}`) {
-          refused.push(`status: ${req.headers.authorization}`);
+      for (const [name, api] of Object.entries(FORGES)) {
+        const m = api.path.exec(req.url ?? '');
+        if (req.method !== 'POST' || !m) continue;
+        if (!api.auth(req.headers)) {
+          refused.push(`${name} status: ${JSON.stringify(req.headers)}`);
           return void res.writeHead(401, { 'content-type': 'application/json' }).end('{"message":"Bad credentials"}');
         }
-        const s = JSON.parse(body) as Status;
-        if (!['pending', 'success', 'failure', 'error'].includes(s.state) || s.description.length > 140) return void res.writeHead(422).end();
-        statuses.set(m[1]!, [...(statuses.get(m[1]!) ?? []), s]);
+        const raw = JSON.parse(body) as Status & { name?: string };
+        const s: Status = { ...raw, context: raw.context ?? raw.name ?? '' };
+        if (!(api.states as readonly string[]).includes(s.state) || s.description.length > (name === 'gitlab' ? 255 : 140)) return void res.writeHead(422).end();
+        const key = `${name}/${m[1]!}`;
+        statuses.set(key, [...(statuses.get(key) ?? []), s]);
         return void res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ id: 1, ...s }));
       }
       if (req.method === 'POST' && req.url === '/hook') {
@@ -83,7 +99,10 @@ test('a failed rollout is pending then failure (linking the revert) on the forge
     spec: { encryptedData: { [key]: sealValue(keyring.publicKeyPem(), { namespace: 'default', name, key }, value) } },
   });
   const receivers = [
-    { apiVersion: 'gitcell.io/v1', kind: 'Receiver', metadata: { name: 'github' }, spec: { type: 'github', address: f.url, repository: 'platform/cluster', secretRef: { name: 'forge' }, commitUrl: 'https://github.example.com/platform/cluster/commit/{sha}' } },
+    ...(Object.keys(FORGES) as Forge[]).map((type) => ({
+      apiVersion: 'gitcell.io/v1', kind: 'Receiver', metadata: { name: type },
+      spec: { type, address: `${f.url}/${type}`, repository: 'platform/cluster', secretRef: { name: 'forge' }, commitUrl: 'https://github.example.com/platform/cluster/commit/{sha}' },
+    })),
     { apiVersion: 'gitcell.io/v1', kind: 'Receiver', metadata: { name: 'hook' }, spec: { type: 'webhook', address: `${f.url}/hook`, secretRef: { name: 'hook' } } },
   ].map((r) => dump(r)).join('---\n');
 
@@ -96,7 +115,7 @@ test('a failed rollout is pending then failure (linking the revert) on the forge
   const source = createSource({ repo: url, stateDir, pollIntervalMs: 300 }, log);
   const sim = await startSim(store, { nodes: ['n1', 'n2'], ready: (image) => !image.includes('bad') });
   const svc = await startReconcilerService({
-    store, source, leaseMs: 1500, log, sealingKeys: (id) => keyring.privateKey(id),
+    store, source, leaseMs: 5000, log, sealingKeys: (id) => keyring.privateKey(id),
     whileLeading: (ctx) => runNotifier({
       store, sourceName: 'main', git: { gitdir: source.gitdir, ref: source.trackingRef },
       openSecret: (s) => openSecret(s, { privateKeyFor: (id) => keyring.privateKey(id) }), signal: ctx.signal, log,
@@ -106,7 +125,7 @@ test('a failed rollout is pending then failure (linking the revert) on the forge
     await svc.stop();
     await sim.stop();
   });
-  const states = (sha: string) => (f.statuses.get(sha) ?? []).map((s) => s.state);
+  const states = (sha: string, on: Forge = 'github') => (f.statuses.get(`${on}/${sha}`) ?? []).map((s) => s.state);
   const dump1 = () => JSON.stringify(Object.fromEntries(f.statuses)) + ` refused ${JSON.stringify(f.refused)}`;
   // The Receivers arrive with this commit: the first status it gets may already be its success.
   await waitFor('the first commit rolled out: success', async () => states(good).includes('success'), 90_000).catch((err: Error) => { throw new Error(`${err.message}: ${dump1()}`); });
@@ -118,16 +137,27 @@ test('a failed rollout is pending then failure (linking the revert) on the forge
     const tip = work.git('rev-parse', 'origin/main');
     return tip !== bad ? tip : undefined;
   }, 90_000).catch((err: Error) => { throw new Error(`${err.message}: ${dump1()}`); });
-  await waitFor('the bad commit failed, linking its revert', async () => (f.statuses.get(bad) ?? []).some((s) => s.state === 'failure' && s.target_url?.endsWith(revert)), 60_000)
+  await waitFor('the bad commit failed, linking its revert', async () => (f.statuses.get(`github/${bad}`) ?? []).some((s) => s.state === 'failure' && s.target_url?.endsWith(revert)), 60_000)
     .catch((err: Error) => { throw new Error(`${err.message}: ${dump1()}`); });
   await waitFor('the revert rolled out: success', async () => states(revert).includes('success'), 90_000).catch((err: Error) => { throw new Error(`${err.message}: ${dump1()}`); });
 
   const badStates = states(bad);
   assert.equal(badStates[0], 'pending');
   assert.ok(!badStates.includes('success'), `never success: ${badStates}`);
-  const failure = f.statuses.get(bad)!.find((s) => s.state === 'failure' && s.target_url?.endsWith(revert))!;
+  const failure = f.statuses.get(`github/${bad}`)!.find((s) => s.state === 'failure' && s.target_url?.endsWith(revert))!;
   assert.match(failure.description, /^rollout failed, reverted by [0-9a-f]{12}: Job default\/web: /);
   assert.equal(failure.context, 'gitcell/main');
+  // Gitea speaks GitHub's states; GitLab says failed, and calls the context its name.
+  const linked = (on: Forge, failed: string) => f.statuses.get(`${on}/${bad}`)?.find((x) => x.state === failed && x.target_url?.endsWith(revert));
+  await waitFor('gitea and gitlab: the bad commit failed linking its revert, the revert rolled out', async () =>
+    linked('gitea', 'failure') && linked('gitlab', 'failed') && states(revert, 'gitea').includes('success') && states(revert, 'gitlab').includes('success'), 60_000)
+    .catch((err: Error) => { throw new Error(`${err.message}: ${dump1()}`); });
+  for (const [on, failed] of [['gitea', 'failure'], ['gitlab', 'failed']] as const) {
+    const seen = states(bad, on);
+    assert.equal(seen[0], 'pending', `${on}: ${seen}`);
+    assert.ok(!seen.includes('success'), `${on}: ${seen}`);
+    assert.equal(linked(on, failed)!.context, 'gitcell/main');
+  }
   assert.deepEqual(f.refused, [], 'every request carried the token or the signature');
   await waitFor('the webhook heard the failure and the revert', async () =>
     f.hooks.some((h) => h.revision === bad && h.state === 'failure' && h.revert === revert) && f.hooks.some((h) => h.revision === revert && h.state === 'success'), 30_000).catch((err: Error) => { throw new Error(`${err.message}: ${JSON.stringify(f.hooks)}`); });
