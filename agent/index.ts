@@ -20,3 +20,4 @@ export { MemoryRuntime, MemoryNetwork, type MemoryBehaviour, type MemoryRuntimeO
 export { SharedFeed, type SharedFeedSources, type FeedAttachment } from './shared-feed.ts';
 export { NodeServices, createNodeServices, nodeTableName, lbServices, dnsEntries, taskDns, SERVICES_READY, type NodeServicesOptions, type NodeServicesSetup } from './services.ts';
 export { claimTable, releaseTable, sweepStaleTables, TABLE_OWNERS_DIR, type SweepOptions } from './services-owners.ts';
+export { obtainSubnet, registrationRecord, subnetFile, type ObtainSubnetOptions } from './subnet.ts';

@@ -9,6 +9,7 @@
  *   NodeRecord  - node's agent (bucket `nodes`,    key `<node>`)
  *   NodeSpec    - admin CLI    (bucket `nodespec`, key `<node>`)
  *   ServiceRecord - reconciler (bucket `services`, key `<namespace>.<name>`)
+ *   NodeSubnetRecord - reconciler (bucket `subnets`, key `<node>`; api/network.ts)
  */
 
 /** Resources in integer units: CPU in millicores, memory in bytes. */

@@ -8,3 +8,4 @@ export * from './node-trust.ts';
 export * from './labels.ts';
 export * from './priority.ts';
 export * from './autoscale.ts';
+export * from './network.ts';

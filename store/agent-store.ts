@@ -1,5 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Binding, ClusterEvent, NodeRecord, NodeSecretRecord, NodeSpec, ServiceRecord, TaskSpec, TaskStatus } from '../api/cluster.ts';
+import type { NodeSubnetRecord } from '../api/network.ts';
 import { Bucket, type BucketOptions, type RoBucket } from './bucket.ts';
 import { bucketName, BUCKETS, DEFAULT_PREFIX, eventsSubjectRoot, objectCodec, openRoles, verifyClusterEvent, type BucketRole } from './cluster.ts';
 import { EventStream } from './events.ts';
@@ -17,6 +18,8 @@ export interface AgentStore {
   nodespec: RoBucket<NodeSpec>;
   /** Services (VIP, ports, ready endpoints) the node load-balances and answers DNS for; read only */
   services: RoBucket<ServiceRecord>;
+  /** every node's task subnet as the control plane allocated it: this node's own, and the routes to the others; read only */
+  subnets: RoBucket<NodeSubnetRecord>;
   /** Secrets re-sealed for this node only (bucket `<prefix>secrets_<node>`); the agent only reads them. */
   secrets: RoBucket<NodeSecretRecord>;
   events: EventStream<ClusterEvent>;
@@ -33,7 +36,7 @@ export async function openAgentStore(nc: NatsConnection, node: string, opts: { p
   const timeout = opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {};
   const bind = (role: BucketRole) => Bucket.bind<unknown>(nc, { name: bucketName(role, prefix), history: BUCKETS[role].history, ...timeout }, objectCodec<unknown>(), bopts);
   const [buckets, secrets, events] = await Promise.all([
-    openRoles(['tasks', 'bindings', 'status', 'nodes', 'nodespec', 'services'] as const, bind),
+    openRoles(['tasks', 'bindings', 'status', 'nodes', 'nodespec', 'services', 'subnets'] as const, bind),
     Bucket.bind<NodeSecretRecord>(nc, { name: nodeSecretsBucket(node, prefix), history: 1, ...timeout }, objectCodec<NodeSecretRecord>(), bopts),
     EventStream.bind<ClusterEvent>(nc, { name: `${prefix}events`, subjectRoot: eventsSubjectRoot(prefix), writer: node, verify: verifyClusterEvent, ...timeout }, objectCodec<ClusterEvent>(), bopts),
   ]);

@@ -5,7 +5,7 @@
  * `$KV.<prefix>status.<node>.>` later.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { AutoscaleRecord, Binding, ClusterEvent, NodeRecord, NodeSpec, ServiceRecord, TaskSpec, TaskStatus } from '../api/index.ts';
+import type { AutoscaleRecord, Binding, ClusterEvent, NodeRecord, NodeSubnetRecord, NodeSpec, ServiceRecord, TaskSpec, TaskStatus } from '../api/index.ts';
 import { Backoff, createLogger, errorMessage, isGitcellError, sleep, type Logger } from '../lib/index.ts';
 import { StoreErrorCodes } from './errors.ts';
 import { Bucket, type BucketConfig } from './bucket.ts';
@@ -40,6 +40,7 @@ export const BUCKETS = {
   sync: { key: '<source>', writer: 'reconciler', history: 4 },
   services: { key: '<namespace>.<name>', writer: "reconciler's endpoints controller", history: 1 },
   autoscale: { key: '<namespace>.<name>', writer: "the autoscaler (reconciler leader, its own identity): a Job's live replica count", history: 4 },
+  subnets: { key: '<node>', writer: "reconciler's subnet allocator (leader): each node's task subnet", history: 4 },
 } as const satisfies Record<string, BucketLayout>;
 
 /** BucketRole is one of the cluster's buckets. */
@@ -82,6 +83,8 @@ export interface RoleRecords<Desired = unknown, Sync = unknown> {
   services: ServiceRecord;
   /** autoscaled Jobs' live replica counts and decisions (api AutoscaleRecord); agents neither read nor write it */
   autoscale: AutoscaleRecord;
+  /** each node's task subnet as the control plane allocated it (api NodeSubnetRecord); agents route from it */
+  subnets: NodeSubnetRecord;
 }
 
 /** RoleBuckets are the buckets of the roles `R`, each typed with its record in `M`. */

@@ -78,7 +78,7 @@ export function logAliveSubject(node: string, id: string): string {
 }
 
 /** The buckets an agent reads (and watches) to converge its node. */
-const AGENT_READS: BucketRole[] = ['tasks', 'bindings', 'nodes', 'nodespec', 'status', 'services'];
+const AGENT_READS: BucketRole[] = ['tasks', 'bindings', 'nodes', 'nodespec', 'status', 'services', 'subnets'];
 
 /**
  * jsStreamRead lists the JetStream API subjects that read and watch one stream: info, leader and

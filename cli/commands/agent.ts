@@ -20,7 +20,7 @@ import { Keyring } from '../../secrets/index.ts';
 import type { NodeSecretRecord, TaskStatus } from '../../api/index.ts';
 import { NetworkManager, limitCgroupParent, parseIpv4Cidr, removeCgroupParent, validateCgroupParent } from '../../runtime/index.ts';
 import {
-  Agent, RuntimeAdapter, createNodeServices, hostAddresses, kernelVersion, machineCapacity, parseCapacity, parseLabels, runcVersion,
+  Agent, RuntimeAdapter, createNodeServices, obtainSubnet, registrationRecord, type AgentOptions, hostAddresses, kernelVersion, machineCapacity, parseCapacity, parseLabels, runcVersion,
 } from '../../agent/index.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
 import { addClusterOptions, addNodeDirOption, CLUSTER_DIR_DEFAULT } from '../options.ts';
@@ -36,7 +36,7 @@ interface AgentFlags {
   imageCache?: string;
   labels?: string;
   capacity?: string;
-  subnet: string;
+  subnet?: string;
   bridge?: string;
   cgroupParent?: string;
   netnsPrefix?: string;
@@ -73,7 +73,7 @@ export function registerAgent(program: Command): void {
     .option('--image-cache <dir>', 'image store shared by the agents of this machine; default <cluster-dir>/images')
     .option('--labels <k=v,...>', 'node labels')
     .option('--capacity <cpu=N,memory=Q>', 'override the capacity read from the machine')
-    .option('--subnet <cidr>', "this node's task subnet (one per node)", '10.88.0.0/24')
+    .option('--subnet <cidr>', "this node's task subnet, fixed by hand (default: the one the control plane allocates, kept in the node dir)")
     .option('--bridge <name>', 'Linux bridge of this node (default derived from the node name)')
     .option('--cgroup-parent <path>', 'cgroup parent of this node\'s containers, below every hierarchy root (default gitcell/<node>)')
     .option('--netns-prefix <prefix>', 'start of the name of every task network namespace (default gc-<node>-)')
@@ -105,7 +105,7 @@ function checkAgentFlags(f: AgentFlags): AgentSettings {
     throw new UsageError(ErrorCodes.Usage, `--node: "${f.node}" must be a DNS label (lowercase letters, digits, '-', at most 63)`, { flag: '--node' });
   }
   if (process.getuid?.() !== 0) throw new UsageError(ErrorCodes.NotRoot, 'gitcell agent runs containers and network namespaces: run it as root', {});
-  parseIpv4Cidr(f.subnet, '--subnet');
+  if (f.subnet !== undefined) parseIpv4Cidr(f.subnet, '--subnet');
   const labels = parseLabels(f.labels);
   const capacity = parseCapacity(f.capacity, machineCapacity());
   const http = parseHostPort(f.http, '--http');
@@ -140,22 +140,25 @@ async function runAgent(f: AgentFlags): Promise<void> {
   const { nc, store, guard } = c;
   const runtime = new RuntimeAdapter({ root: join(stateDir, 'runtime'), imageRoot: resolve(f.imageCache ?? join(f.clusterDir, 'images')), cgroupParent, ...s.registry });
   const bridge = f.bridge ?? defaultBridge(f.node);
-  const network = new NetworkManager({ bridge, subnet: f.subnet, stateDir: join(stateDir, 'network'), netnsPrefix: s.netnsPrefix });
+  const agentOptions: AgentOptions = {
+    node: f.node, stateDir, labels: s.labels, capacity: s.capacity, addresses: hostAddresses(), http: s.http,
+    versions: { runc: await runcVersion(), kernel: kernelVersion() },
+    recoveryHoldMs: s.recoveryHoldMs, logRetention: s.logRetention, ...(c.incarnation ? { storeIncarnation: c.incarnation } : {}),
+  };
+  // The control plane allocates the task subnet unless one is fixed by hand (standalone agents, tests).
+  const subnet = f.subnet ?? await c.guarded(untilSignal((signal) => obtainSubnet({ node: f.node, stateDir, store, record: (req) => registrationRecord(agentOptions, req), signal, log })));
+  const network = new NetworkManager({ bridge, subnet, stateDir: join(stateDir, 'network'), netnsPrefix: s.netnsPrefix });
   // Services on this node: nft load balancing and dnsmasq on the bridge gateway, from the services
   // bucket. Missing nft or dnsmasq leaves the node running tasks with ServicesReady False.
   const services = createNodeServices({
-    node: f.node, stateDir, subnet: f.subnet, bridge, services: store.services, log,
+    node: f.node, stateDir, subnet, bridge, services: store.services, log,
     hostResolvConf: (() => { try { return readFileSync('/etc/resolv.conf', 'utf8'); } catch { return ''; } })(),
   });
   await services.start();
   // A key pair from a previous run loads before the agent starts, so it can release that run's
   // Secret volumes; a first start generates one in the background (below).
   const keyring = existsSync(join(stateDir, 'secrets', 'keys', 'active')) ? await Keyring.open(stateDir) : undefined;
-  const agent = new Agent({
-    node: f.node, stateDir, labels: s.labels, capacity: s.capacity, subnet: f.subnet, addresses: hostAddresses(), http: s.http,
-    versions: { runc: await runcVersion(), kernel: kernelVersion() },
-    recoveryHoldMs: s.recoveryHoldMs, logRetention: s.logRetention, ...(c.incarnation ? { storeIncarnation: c.incarnation } : {}),
-  }, { nc, store, runtime, network, log, services, ...(keyring ? { secrets: { keyring, bucket: c.secretsBucket } } : {}) });
+  const agent = new Agent({ ...agentOptions, subnet }, { nc, store, runtime, network, log, services, ...(keyring ? { secrets: { keyring, bucket: c.secretsBucket } } : {}) });
   await c.guarded(agent.start()).catch(async (err: unknown) => {
     await agent.stop().catch(() => undefined);
     await services.stop().catch(() => undefined);
@@ -193,6 +196,20 @@ async function runAgent(f: AgentFlags): Promise<void> {
   if (refusedLater) throw refusedLater;
 }
 
+/** untilSignal runs `fn` with a signal that aborts on SIGTERM or SIGINT (a stop while the agent waits to start). */
+async function untilSignal<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ac = new AbortController();
+  const stop = () => ac.abort();
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  try {
+    return await fn(ac.signal);
+  } finally {
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+  }
+}
+
 /**
  * connectAgent connects and opens the node's store. With credentials the agent runs under agent
  * permissions: it may only bind existing buckets, so after NATS lost its data it waits for the
@@ -208,7 +225,7 @@ async function connectAgent(f: AgentFlags, log: ReturnType<typeof createLogger>)
   });
   let incarnation: string | undefined;
   if (f.creds) {
-    incarnation = await guarded(waitForStore(nc, { prefix: f.prefix, buckets: ['tasks', 'bindings', 'status', 'nodes', 'nodespec', 'services'], streams: [`${f.prefix}events`], log }));
+    incarnation = await guarded(waitForStore(nc, { prefix: f.prefix, buckets: ['tasks', 'bindings', 'status', 'nodes', 'nodespec', 'services', 'subnets'], streams: [`${f.prefix}events`], log }));
   }
   const agentStore = f.creds ? await guarded(openAgentStore(nc, f.node, { prefix: f.prefix, log })) : undefined;
   const store = agentStore ?? await openClusterStore(nc, { prefix: f.prefix, log });

@@ -4,6 +4,7 @@ import { exitOnStoreReset } from '../store-reset.ts';
 import type { Command } from 'commander';
 import { parseDuration } from '../duration.ts';
 import { errorMessage, isGitcellError, UsageError } from '../../lib/errors.ts';
+import { parseIpv4Cidr } from '../../lib/ipv4.ts';
 import { createLogger, type Logger } from '../../lib/log.ts';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { closeConnection, connectFromOptions, openAutoscalerStore, openClusterStore, parseReplicas, replicasFor, splitServers, DEFAULT_PREFIX, DEFAULT_STATE_DIR, StoreErrorCodes, type AutoscalerStoreHandles } from '../../store/index.ts';
@@ -54,6 +55,7 @@ interface ReconcilerOptions extends GitAuthFlags {
   alertmanagerConfig?: string;
   alertmanagerUrl?: string;
   sloMinWindow?: string;
+  clusterCidr?: string;
 }
 
 /** readSecret reads a one-line secret from the file a flag names; E_USAGE naming the flag otherwise. */
@@ -105,7 +107,8 @@ export function registerReconciler(program: Command): void {
     .option('--prometheus-rules <file>', 'while leading, write the SLOs in Git here as Prometheus recording and burn-rate alerting rules')
     .option('--alertmanager-config <file>', 'while leading, write Alertmanager\'s configuration here from the alert Receivers in Git (mode 0600: it holds their keys)')
     .option('--alertmanager-url <url>', 'the Alertmanager to reload (POST /-/reload) after its configuration changes')
-    .option('--slo-min-window <seconds>', 'the shortest SLO burn-rate window (default 60; tests: a few scrape intervals; also GITCELL_SLO_MIN_WINDOW, which `gitcell up` hands down)', process.env.GITCELL_SLO_MIN_WINDOW))
+    .option('--slo-min-window <seconds>', 'the shortest SLO burn-rate window (default 60; tests: a few scrape intervals; also GITCELL_SLO_MIN_WINDOW, which `gitcell up` hands down)', process.env.GITCELL_SLO_MIN_WINDOW)
+    .option('--cluster-cidr <cidr>', "where nodes' task subnets (a /24 each) are allocated from (default 10.128.0.0/9); a node asking for its own keeps it while no other node holds it"))
     .action((opts: ReconcilerOptions) => runReconciler(opts));
 }
 
@@ -143,6 +146,7 @@ function parseReconcilerFlags(opts: ReconcilerOptions): ReconcilerFlags {
   const webhookSecret = opts.webhookListen ? readSecret(opts.webhookSecretFile!) : undefined;
   const pollIntervalMs = parseDuration(opts.pollInterval, '--poll-interval');
   const wantedReplicas = opts.replicas === undefined ? undefined : parseReplicas(opts.replicas);
+  if (opts.clusterCidr !== undefined) parseIpv4Cidr(opts.clusterCidr, '--cluster-cidr');
   const settleMaxMs = opts.nodeSettle.trim() === '0' ? 0 : parseDuration(opts.nodeSettle, '--node-settle');
   const expectNodes = opts.expectNodes === undefined ? undefined : Number(opts.expectNodes);
   if (expectNodes !== undefined && !(Number.isInteger(expectNodes) && expectNodes > 0)) {
@@ -269,6 +273,7 @@ async function startReplica(r: Replica): Promise<void> {
     ...(opts.identity ? { identity: opts.identity } : {}),
     ...(opts.webhookListen ? { webhook: { listen: opts.webhookListen, secret: flags.webhookSecret! } } : {}),
     ...(opts.allowPruneAll ? { allowPruneAll: true } : {}),
+    ...(opts.clusterCidr ? { clusterCidr: opts.clusterCidr } : {}),
     ...(opts.allowPlaintextSecrets ? { allowPlaintextSecrets: true } : {}),
     verify: { mode: flags.verifyMode, trust: r.trust },
     signingKey: r.signingKey,

@@ -43,7 +43,7 @@ export function registerUp(program: Command): void {
     .option('--autoscaler-creds <file>', 'with --nats: credentials of the autoscaler identity, the only one that may write live replica counts (scripts/nats-auth.ts makes nats/autoscaler.nk); without it the reconciler\'s autoscaler uses --creds')
     .option('--replicas <n>', 'replicas of every bucket and stream (default 1 embedded; with --nats 3 when the server is in a cluster of 3 or more, else 1)')
     .option('--capacity <cpu=N,memory=Q>', 'capacity of each simulated node', 'cpu=1,memory=1Gi')
-    .option('--subnet-base <a.b>', 'node i gets the task subnet <a.b>.<i>.0/24', '10.88')
+    .option('--subnet-base <a.b>', 'the control plane gives each node a /24 task subnet of <a.b>.0.0/16', '10.88')
     .option('--no-view', 'no live view, even on a TTY (periodic log lines instead)')
     .option('--prometheus <url>', 'use this Prometheus instead of starting one: up writes <cluster-dir>/prometheus/external.yml (scrape job on /sd, rule file, Alertmanager) to add to its configuration')
     .option('--prometheus-rules <file>', 'with --prometheus: the SLO rule file that Prometheus reads (the reconciler writes it and POSTs <url>/-/reload; default <cluster-dir>/prometheus/rules/slo.yml)')

@@ -45,7 +45,7 @@ export interface UpOptions {
   prefix: string;
   /** node capacity, e.g. "cpu=1,memory=1Gi" */
   capacity: string;
-  /** first two octets of the node subnets: node i gets <subnetBase>.<i>.0/24 */
+  /** first two octets of the cluster CIDR the control plane gives each node a /24 of: <subnetBase>.0.0/16 */
   subnetBase: string;
   /** live view on a TTY (default: when stdout is one) */
   tty: boolean;
@@ -62,16 +62,22 @@ const BIN = import.meta.url.endsWith('.js')
   : join(dirname(fileURLToPath(import.meta.url)), '..', 'bin.js');
 
 /** agentArgs are the flags of the i-th simulated node's agent. Pure. */
-export function agentArgs(o: { i: number; natsUrl: string; seedFile: string; stateDir: string; capacity: string; prefix: string; subnetBase: string }): string[] {
+export function agentArgs(o: { i: number; natsUrl: string; seedFile: string; stateDir: string; capacity: string; prefix: string }): string[] {
   const node = nodeName(o.i);
   // Bridge, netns and cgroup names carry the cluster's tag: two `up`s on one machine never share one.
+  // No --subnet: the reconciler allocates each node's from --cluster-cidr (clusterCidr).
   return [
     'agent', '--node', node, '--nats', o.natsUrl, '--creds', o.seedFile, '--cluster-dir', o.stateDir,
     '--node-dir', join(o.stateDir, 'nodes', node), '--image-cache', join(o.stateDir, 'images'),
-    '--subnet', `${o.subnetBase}.${o.i}.0/24`, '--bridge', nodeBridge(o.stateDir, node),
+    '--bridge', nodeBridge(o.stateDir, node),
     '--cgroup-parent', nodeCgroupParent(o.stateDir, node), '--netns-prefix', nodeNetnsPrefix(o.stateDir, node), '--capacity', o.capacity, '--labels', `gitcell.io/node=${node},zone=zone-${((o.i - 1) % 3) + 1}`,
     '--prefix', o.prefix, '--stop-tasks-on-exit',
   ];
+}
+
+/** clusterCidr is where the reconciler allocates the nodes' task subnets (a /24 each): <subnetBase>.0.0/16. Pure. */
+export function clusterCidr(subnetBase: string): string {
+  return `${subnetBase}.0.0/16`;
 }
 
 /**
@@ -238,7 +244,7 @@ class UpCluster {
     // reconciler knows how many nodes there are: on a new or rebuilt store, tasks are created once
     // all of them registered (and re-reported what they run).
     add('reconciler', ['reconciler', '--repo', repo, '--cluster-dir', stateDir, '--identity', componentIdentity(stateDir, 'reconciler'), '--expect-nodes', String(o.nodes),
-      '--http', mon.reconcilerHttp, '--scrape', `scheduler=http://${mon.schedulerHttp}`, '--prometheus-url', mon.prometheusUrl, ...mon.reconcilerFlags, ...common,
+      '--cluster-cidr', clusterCidr(o.subnetBase), '--http', mon.reconcilerHttp, '--scrape', `scheduler=http://${mon.schedulerHttp}`, '--prometheus-url', mon.prometheusUrl, ...mon.reconcilerFlags, ...common,
       // The autoscaler connects as itself: the control plane may not write live counts.
       ...(o.nats ? (o.autoscalerCreds ? ['--autoscaler-creds', o.autoscalerCreds] : []) : ['--autoscaler-creds', this.ids.autoscalerSeedFile])]);
     add('scheduler', ['scheduler', '--cluster-dir', stateDir, '--identity', componentIdentity(stateDir, 'scheduler'), '--http', mon.schedulerHttp, ...common]);
@@ -250,7 +256,7 @@ class UpCluster {
       ...(existsSync(repo) ? ['--repo', repo] : []), '--prometheus', mon.prometheusUrl, '--alertmanager', mon.alertmanagerUrl]);
     this.nodes.forEach((node, i) => {
       // External NATS with --creds: the agents use them too (the server knows nothing of up's per-node seeds).
-      add(`agent-${node}`, agentArgs({ i: i + 1, natsUrl, seedFile: (o.nats && o.creds) || this.ids.agentSeedFiles.get(node)!, stateDir, capacity: o.capacity, prefix: o.prefix, subnetBase: o.subnetBase }), 90_000);
+      add(`agent-${node}`, agentArgs({ i: i + 1, natsUrl, seedFile: (o.nats && o.creds) || this.ids.agentSeedFiles.get(node)!, stateDir, capacity: o.capacity, prefix: o.prefix }), 90_000);
     });
     // Clients find an embedded server through the state dir; an external one only through its URLs.
     // Client commands find an external cluster through the state dir too, while this up runs.

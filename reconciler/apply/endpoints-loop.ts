@@ -11,9 +11,10 @@
  * node missing its heartbeat leaves the endpoints within one pass: passes run on every change
  * (debounced by a few ms) and every `tickMs` (node loss is a matter of time, not of a change).
  */
-import { boundTaskStatus, DEFAULT_NAMESPACE, HEADLESS_CLUSTER_IP, sameButHeartbeat, selectorMatches, trustedNodeRecords, type AnyObject, type Binding, type NodeRecord, type ServiceRecord, type ServiceSpec, type TaskSpec, type TaskStatus } from '../../api/index.ts';
-import { createLogger, errorMessage, isGitcellError, PassRunner, type Logger, type LoopOptions, type RunningLoop } from '../../lib/index.ts';
-import { Informer, keyOf, StoreErrorCodes, type Bucket, type InformerView } from '../../store/index.ts';
+import { boundTaskStatus, DEFAULT_NAMESPACE, HEADLESS_CLUSTER_IP, sameButHeartbeat, selectorMatches, trustedNodeRecords, type AnyObject, type Binding, type NodeRecord, type NodeSubnetRecord, type ServiceRecord, type ServiceSpec, type TaskSpec, type TaskStatus } from '../../api/index.ts';
+import { createLogger, errorMessage, PassRunner, type Logger, type LoopOptions, type RunningLoop } from '../../lib/index.ts';
+import { Informer, keyOf, type Bucket, type InformerView } from '../../store/index.ts';
+import { writeRecords } from './write-records.ts';
 import {
   allocateServiceAddresses, computeServiceRecords, DEFAULT_NODE_GRACE_MS, DEFAULT_SERVICE_CIDR, sameServiceRecord,
   type AddressRequest, type Addresses, type ServiceObject,
@@ -22,7 +23,7 @@ import type { DesiredRecord } from '../diff/index.ts';
 import type { ReconcilerStore } from './store.ts';
 
 /** EndpointsStore is what the endpoints loop reads and the bucket it alone writes. */
-export type EndpointsStore = Pick<ReconcilerStore, 'desired' | 'tasks' | 'status' | 'nodes'> & { bindings: Bucket<Binding>; services: Bucket<ServiceRecord> };
+export type EndpointsStore = Pick<ReconcilerStore, 'desired' | 'tasks' | 'status' | 'nodes'> & { bindings: Bucket<Binding>; services: Bucket<ServiceRecord>; subnets: Bucket<NodeSubnetRecord> };
 
 /** RunEndpointsOptions configure runEndpoints. */
 export interface RunEndpointsOptions extends LoopOptions<EndpointsStore> {
@@ -53,11 +54,12 @@ export function runEndpoints(opts: RunEndpointsOptions): EndpointsLoop {
     onError: (err, failures) => log.warn({ err: errorMessage(err), failures }, 'endpoints: pass failed, retrying'),
     pass: async () => {
       const started = Date.now();
-      const records = decide({ desired, tasks, statuses, bindings, nodes, services }, now(), opts);
+      const records = decide({ desired, tasks, statuses, bindings, nodes, services, subnets }, now(), opts);
       runner.holdFor(Date.now() - started); // paced, as the controllers are
       const may = () => !signal.aborted && (opts.valid?.() ?? true);
       // A lost race asks for another pass (after this one), deciding again from what the watches show.
-      const written = await writeRecords(store.services, services, records, may, () => runner.request()); // not inside `onPass?.(...)`: an absent onPass would skip the write
+      const want = new Map(records.map((rec) => [keyOf(rec.namespace, rec.name), rec]));
+      const written = await writeRecords({ bucket: store.services, own: services, want, same: sameServiceRecord, may, raced: () => runner.request() }); // not inside `onPass?.(...)`: an absent onPass would skip the write
       opts.onPass?.(written);
     },
   });
@@ -70,53 +72,14 @@ export function runEndpoints(opts: RunEndpointsOptions): EndpointsLoop {
   const nodes = new Informer<NodeRecord>(store.nodes, { signal, log, onChange: (c) => (!c || !c.prev || !c.next || !sameButHeartbeat(c.prev, c.next) ? runner.request() : undefined) });
   const bindings = inform(store.bindings);
   const services = inform(store.services);
-  const informers = [desired, tasks, statuses, bindings, nodes, services];
+  const subnets = inform(store.subnets);
+  const informers = [desired, tasks, statuses, bindings, nodes, services, subnets];
   const done = (async () => {
     await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
     await runner.stop();
     await Promise.allSettled(informers.map((m) => m.done));
   })();
   return { done, passes: () => runner.passes };
-}
-
-/**
- * writeRecords stores the records that changed and deletes those of Services that left, each by CAS
- * on the revision the informer holds, applying each own write to it. A lost race (a previous leader
- * wrote first) calls `raced`: the next pass decides again from what the watch shows.
- */
-async function writeRecords(
-  bucket: Bucket<ServiceRecord>, services: Informer<ServiceRecord>, records: readonly ServiceRecord[], may: () => boolean, raced: () => void,
-): Promise<{ written: string[]; deleted: string[] }> {
-  const written: string[] = [];
-  const deleted: string[] = [];
-  const keep = new Set<string>();
-  const lostRace = (err: unknown) => isGitcellError(err, StoreErrorCodes.Conflict) || isGitcellError(err, StoreErrorCodes.Exists);
-  const attempt = async (fn: () => Promise<void>) => {
-    if (!may()) return;
-    try {
-      await fn();
-    } catch (err) {
-      if (!lostRace(err)) throw err;
-      raced();
-    }
-  };
-  await Promise.all(records.map((rec) => {
-    const key = keyOf(rec.namespace, rec.name);
-    keep.add(key);
-    const cur = services.entry(key);
-    if (cur && sameServiceRecord(cur.value, rec)) return undefined;
-    return attempt(async () => {
-      const revision = cur ? await bucket.update(key, rec, cur.revision) : await bucket.create(key, rec);
-      services.apply(key, rec, revision);
-      written.push(key);
-    });
-  }));
-  await Promise.all([...services.entries].filter(([key]) => !keep.has(key)).map(([key, cur]) =>
-    attempt(async () => {
-      services.apply(key, undefined, await bucket.delete(key, { revision: cur.revision }));
-      deleted.push(key);
-    })));
-  return { written, deleted };
 }
 
 /**
@@ -127,7 +90,10 @@ async function writeRecords(
  * the reconciler's CPU).
  */
 function decide(
-  v: { desired: InformerView<DesiredRecord>; tasks: InformerView<TaskSpec>; statuses: InformerView<TaskStatus>; bindings: InformerView<Binding>; nodes: InformerView<NodeRecord>; services: InformerView<ServiceRecord> },
+  v: {
+    desired: InformerView<DesiredRecord>; tasks: InformerView<TaskSpec>; statuses: InformerView<TaskStatus>; bindings: InformerView<Binding>;
+    nodes: InformerView<NodeRecord>; services: InformerView<ServiceRecord>; subnets: InformerView<NodeSubnetRecord>;
+  },
   now: number,
   opts: Pick<RunEndpointsOptions, 'serviceCidr' | 'nodeGraceMs'>,
 ): ServiceRecord[] {
@@ -158,12 +124,23 @@ function decide(
   const named = new Set([...byTask.values()].map((s) => s.node));
   const nodeEntries = [...named].flatMap((name) => {
     const n = nodes.get(name);
-    return n ? [[name, n] as const] : [];
+    return n ? [[name, { ...n, ...allocatedSubnet(name, v.subnets) }] as const] : [];
   });
   return computeServiceRecords({
     services: objects, tasks: selected, statuses: byTask, nodes: [...trustedNodeRecords(nodeEntries).nodes.values()],
     addresses, now, nodeGraceMs: opts.nodeGraceMs ?? DEFAULT_NODE_GRACE_MS,
   });
+}
+
+/**
+ * allocatedSubnet is the subnet a node's task IPs must lie in: the control plane's allocation (the
+ * `subnets` bucket), never what the node's own record claims, so a node cannot vouch for another's
+ * addresses; an allocation without a subnet vouches for none (''). Only while no allocator has
+ * written anything (a cluster without one) does the node's record stand.
+ */
+function allocatedSubnet(node: string, subnets: InformerView<NodeSubnetRecord>): { subnet?: string } {
+  if (subnets.entries.size === 0) return {};
+  return { subnet: subnets.get(node)?.subnet ?? '' };
 }
 
 /** selectedTasks are the tasks some Service selects (same namespace, selector matches their labels). */

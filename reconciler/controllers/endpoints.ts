@@ -107,6 +107,7 @@ function unreadyReason(t: TaskSpec, s: TaskStatus | undefined, nodes: ReadonlyMa
   if (!node) return `node ${s.node} is not registered`;
   if (!nodeIsLive(node, now, graceMs)) return `node ${s.node} lost (no heartbeat since ${node.heartbeatAt})`;
   // An agent reports its tasks' IPs: one outside its own subnet would steer a Service elsewhere.
+  if (node.subnet === '') return `node ${s.node} has no task subnet allocated`;
   if (node.subnet && !inSubnet(s.ip, node.subnet)) return `IP ${s.ip} is outside node ${s.node}'s subnet ${node.subnet}`;
   return undefined;
 }

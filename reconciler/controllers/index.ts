@@ -21,3 +21,4 @@ export {
 export { DEFAULT_SERVICE_CIDR, DEFAULT_NODE_PORT_RANGE, allocateServiceAddresses, type AddressRequest, type Addresses, type Allocation, type AllocatorOptions } from './service-addresses.ts';
 export { computeServiceRecords, sameServiceRecord, type ServiceObject, type EndpointsInput } from './endpoints.ts';
 export { scaleDownOrder } from './scale-down.ts';
+export { allocateNodeSubnets, DEFAULT_CLUSTER_CIDR, DEFAULT_NODE_SUBNET_PREFIX, type SubnetRequest, type SubnetAllocation, type SubnetAllocatorOptions } from './node-subnets.ts';

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { formatIpv4, parseIpv4, parseIpv4Cidr } from '../../lib/index.ts';
+import { hashSlot as slot, probeFree as probe } from './hash-slot.ts';
 
 /** DEFAULT_SERVICE_CIDR is Kubernetes' default service range: 2^20 addresses keep hash collisions rare. */
 export const DEFAULT_SERVICE_CIDR = '10.96.0.0/12';
@@ -165,18 +165,4 @@ function deriveRest(t: AddressTable, r: AddressRequest): void {
       a.nodePorts[p.name] = port;
     }
   }
-}
-
-/** slot is a stable position in [0, n) derived from a name. */
-function slot(name: string, n: number): number {
-  return createHash('sha256').update(name).digest().readUIntBE(0, 6) % n;
-}
-
-/** probe walks the n values first, first+1, ... wrapping to `base`, and returns the first free one. */
-function probe(first: number, n: number, base: number, free: (v: number) => boolean): number | undefined {
-  for (let i = 0; i < n; i++) {
-    const v = base + ((first - base + i) % n);
-    if (free(v)) return v;
-  }
-  return undefined;
 }

@@ -5,6 +5,7 @@ import {
   reconcileRevision,
   runControllers,
   runEndpoints,
+  runSubnets,
   sourceStatusKey,
   toValidatedRevision,
   withRepoDefaults,
@@ -42,6 +43,8 @@ export interface ReconcilerServiceOptions {
   controllers?: boolean;
   /** serviceCidr: where the endpoints loop allocates Service virtual IPs (default 10.96.0.0/12). */
   serviceCidr?: string;
+  /** clusterCidr: where the subnet allocator derives node task subnets (default 10.128.0.0/9, a /24 each). */
+  clusterCidr?: string;
   allowPruneAll?: boolean;
   /** allowPlaintextSecrets accepts Secrets with plaintext data that carry the allow-plaintext annotation (dev only). */
   allowPlaintextSecrets?: boolean;
@@ -193,7 +196,11 @@ async function lead(r: Replica, ctx: LeaderContext): Promise<void> {
     },
   });
   const loops: Promise<unknown>[] = [reconcileLoop(r, ctx, q, control), rollbackLoop(r, ctx), control.done];
-  if (opts.controllers ?? true) loops.push(controllersAfterSettle(r, ctx, fresh));
+  if (opts.controllers ?? true) {
+    // Subnets first and without waiting for nodes to settle: an agent waits for its subnet before it reports its tasks.
+    loops.push(runSubnets({ store, signal: ctx.signal, valid: ctx.valid, log, ...(opts.clusterCidr ? { clusterCidr: opts.clusterCidr } : {}) }).done);
+    loops.push(controllersAfterSettle(r, ctx, fresh));
+  }
   if (opts.whileLeading) loops.push(Promise.resolve(opts.whileLeading(ctx)));
   const results = await Promise.allSettled(loops);
   if (r.queue === q) r.queue = undefined;

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { load } from 'js-yaml';
 import { nextBackoff } from '../../../cli/up/supervisor.ts';
-import { agentArgs, nodeName } from '../../../cli/up/run.ts';
+import { agentArgs, clusterCidr, nodeName } from '../../../cli/up/run.ts';
 import { clusterCgroupParent, clusterTag, componentIdentity, nodeBridge, nodeCgroupParent, nodeNetnsPrefix } from '../../../cli/up/naming.ts';
 import { netnsPath, validateCgroupParent } from '../../../runtime/index.ts';
 import { summary } from '../../../cli/up/view.ts';
@@ -23,18 +23,19 @@ test('nextBackoff doubles from 1 s to 30 s and resets after a healthy minute', (
   assert.equal(nextBackoff(30_000, 60_000), 1000); // ran a minute: healthy again
 });
 
-test('agentArgs gives node i its own subnet, bridge, credentials, state and cleanup on exit', () => {
-  const a = agentArgs({ i: 2, natsUrl: 'nats://127.0.0.1:1', seedFile: '/s/nodes/node-2/agent.nk', stateDir: '/s', capacity: 'cpu=1,memory=1Gi', prefix: 'gitcell_', subnetBase: '10.88' });
+test('agentArgs gives node i its own bridge, credentials, state and cleanup on exit', () => {
+  const a = agentArgs({ i: 2, natsUrl: 'nats://127.0.0.1:1', seedFile: '/s/nodes/node-2/agent.nk', stateDir: '/s', capacity: 'cpu=1,memory=1Gi', prefix: 'gitcell_' });
   const flag = (f: string) => a[a.indexOf(f) + 1];
   assert.equal(nodeName(2), 'node-2');
   assert.equal(flag('--node'), 'node-2');
-  assert.equal(flag('--subnet'), '10.88.2.0/24');
+  assert.ok(!a.includes('--subnet'), 'the control plane allocates the subnet');
+  assert.equal(clusterCidr('10.88'), '10.88.0.0/16');
   assert.equal(flag('--creds'), '/s/nodes/node-2/agent.nk');
   assert.equal(flag('--node-dir'), '/s/nodes/node-2');
   assert.equal(flag('--image-cache'), '/s/images');
   assert.match(flag('--bridge')!, /^gc[0-9a-f]{8}$/);
   assert.ok(a.includes('--stop-tasks-on-exit'));
-  const b = agentArgs({ i: 2, natsUrl: 'x', seedFile: 'y', stateDir: '/other', capacity: 'c', prefix: 'p', subnetBase: '10.88' });
+  const b = agentArgs({ i: 2, natsUrl: 'x', seedFile: 'y', stateDir: '/other', capacity: 'c', prefix: 'p' });
   assert.notEqual(b[b.indexOf('--bridge') + 1], flag('--bridge'), 'two state dirs never share a bridge');
   assert.equal(flag('--cgroup-parent'), nodeCgroupParent('/s', 'node-2'));
   assert.equal(flag('--netns-prefix'), nodeNetnsPrefix('/s', 'node-2'));
