@@ -21,3 +21,4 @@ export { SharedFeed, type SharedFeedSources, type FeedAttachment } from './share
 export { NodeServices, createNodeServices, nodeTableName, lbServices, dnsEntries, taskDns, SERVICES_READY, type NodeServicesOptions, type NodeServicesSetup } from './services.ts';
 export { claimTable, releaseTable, sweepStaleTables, TABLE_OWNERS_DIR, type SweepOptions } from './services-owners.ts';
 export { obtainSubnet, registrationRecord, subnetFile, type ObtainSubnetOptions } from './subnet.ts';
+export { ClusterNetwork, localLinks, VXLAN_VNI, type ClusterNetworkOptions } from './cluster-network.ts';

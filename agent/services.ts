@@ -243,6 +243,8 @@ export interface NodeServicesSetup {
   bridge: string;
   services: InformerSource<ServiceRecord>;
   log: Logger;
+  /** the range every node's task subnet comes from (the control plane's allocation): task traffic leaving it is masqueraded */
+  clusterCidr?: string;
   /** the host's /etc/resolv.conf text: its non-loopback nameservers answer names outside the cluster */
   hostResolvConf?: string;
 }
@@ -268,7 +270,7 @@ export function createNodeServices(s: NodeServicesSetup): NodeServices {
   const dns = new Dnsmasq({ dir: join(DNS_RUN_DIR, table), listen: gateway, upstreams, onExit: (why) => services.dnsExited(why) });
   services = new NodeServices({
     services: s.services, nft: new NftApplier({ table }), dns, dnsAddress: gateway,
-    lb: { local: { subnet: s.subnet, bridge: s.bridge } }, log: s.log,
+    lb: { local: { subnet: s.subnet, bridge: s.bridge }, ...(s.clusterCidr ? { clusterCidr: s.clusterCidr, masqueradeOutbound: true } : {}) }, log: s.log,
     prepare: async () => {
       claimTable(table, s.stateDir);
       await sweepStaleTables({ own: table, dnsRunDir: DNS_RUN_DIR, log: s.log });

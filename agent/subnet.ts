@@ -16,9 +16,13 @@ import { Informer, type RoBucket } from '../store/index.ts';
 import { resolveAgentOptions, type AgentOptions } from './context.ts';
 import { nodeRecord } from './heartbeat.ts';
 
-/** registrationRecord is the node record an agent registers with before it has a subnet (no images, no key yet). */
+/**
+ * registrationRecord is the node record an agent registers with before it has a subnet (no images,
+ * no key yet). Without the store incarnation: that one says the node has re-reported its tasks
+ * after a store rebuild (the reconciler waits for it before creating tasks), which it has not yet.
+ */
 export function registrationRecord(options: AgentOptions, requested: string | undefined, now = Date.now()): NodeRecord {
-  const { subnet: _ignored, ...rest } = options;
+  const { subnet: _ignored, storeIncarnation: _notYet, ...rest } = options;
   const at = new Date(now).toISOString();
   return nodeRecord(resolveAgentOptions({ ...rest, ...(requested ? { subnet: requested } : {}) }), { images: [], startedAt: at, now });
 }
@@ -43,8 +47,8 @@ export function subnetFile(stateDir: string): string {
   return join(stateDir, 'network', 'subnet');
 }
 
-/** obtainSubnet registers the node, waits for its allocation and returns its subnet; see the file comment. */
-export async function obtainSubnet(o: ObtainSubnetOptions): Promise<string> {
+/** obtainSubnet registers the node, waits for its allocation and returns it (subnet, cluster CIDR); see the file comment. */
+export async function obtainSubnet(o: ObtainSubnetOptions): Promise<{ subnet: string; clusterCidr?: string }> {
   const kept = (await readFile(subnetFile(o.stateDir), 'utf8').catch(() => '')).trim() || undefined;
   const ac = new AbortController();
   const stop = () => ac.abort();
@@ -73,7 +77,7 @@ export async function obtainSubnet(o: ObtainSubnetOptions): Promise<string> {
       await writeFileAtomic(subnetFile(o.stateDir), `${got.subnet}\n`);
     }
     o.log.info({ subnet: got.subnet }, 'agent: task subnet allocated');
-    return got.subnet;
+    return { subnet: got.subnet, ...(got.clusterCidr ? { clusterCidr: got.clusterCidr } : {}) };
   } finally {
     clearInterval(beat);
     ac.abort();

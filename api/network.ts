@@ -10,6 +10,8 @@ export interface NodeSubnetRecord {
   node: string;
   /** the node's task subnet (CIDR); absent when none could be given (see problem) */
   subnet?: string;
+  /** the range the control plane allocates node subnets from: task traffic leaving it is masqueraded */
+  clusterCidr?: string;
   /** why the node has no subnet: its requested one overlaps another node's, or the cluster CIDR is full */
   problem?: string;
   updatedAt: string;

@@ -33,6 +33,8 @@ export interface EmbeddedOptions {
   readyTimeoutMs?: number;
   /** extraConfig is appended to the server configuration (e.g. `authorizationConfig(users)`) */
   extraConfig?: string;
+  /** the address the server listens on (default 127.0.0.1; `gitcell up --isolated-nodes`: the underlay gateway) */
+  host?: string;
   /** client port (default: a free one); a restart passes the previous one so clients reconnect */
   port?: number;
   /** credentials the readiness probe connects with (needed once extraConfig admits no anonymous client) */
@@ -168,7 +170,7 @@ async function writeServerConfig(natsDir: string, confPath: string, portsDir: st
   // server_name stays the same across restarts: JetStream's metadata on disk is tied to it.
   const lines = [
     'server_name: gitcell-embedded',
-    'host: 127.0.0.1',
+    `host: ${opts.host ?? '127.0.0.1'}`,
     `port: ${opts.port ?? -1}`,
     `jetstream { store_dir: ${JSON.stringify(join(natsDir, 'jetstream'))} }`,
     opts.extraConfig ?? '',

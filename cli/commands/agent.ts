@@ -20,7 +20,7 @@ import { Keyring } from '../../secrets/index.ts';
 import type { NodeSecretRecord, TaskStatus } from '../../api/index.ts';
 import { NetworkManager, limitCgroupParent, parseIpv4Cidr, removeCgroupParent, validateCgroupParent } from '../../runtime/index.ts';
 import {
-  Agent, RuntimeAdapter, createNodeServices, obtainSubnet, registrationRecord, type AgentOptions, hostAddresses, kernelVersion, machineCapacity, parseCapacity, parseLabels, runcVersion,
+  Agent, ClusterNetwork, RuntimeAdapter, createNodeServices, obtainSubnet, registrationRecord, type AgentOptions, hostAddresses, kernelVersion, machineCapacity, parseCapacity, parseLabels, runcVersion,
 } from '../../agent/index.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
 import { addClusterOptions, addNodeDirOption, CLUSTER_DIR_DEFAULT } from '../options.ts';
@@ -145,16 +145,7 @@ async function runAgent(f: AgentFlags): Promise<void> {
     versions: { runc: await runcVersion(), kernel: kernelVersion() },
     recoveryHoldMs: s.recoveryHoldMs, logRetention: s.logRetention, ...(c.incarnation ? { storeIncarnation: c.incarnation } : {}),
   };
-  // The control plane allocates the task subnet unless one is fixed by hand (standalone agents, tests).
-  const subnet = f.subnet ?? await c.guarded(untilSignal((signal) => obtainSubnet({ node: f.node, stateDir, store, record: (req) => registrationRecord(agentOptions, req), signal, log })));
-  const network = new NetworkManager({ bridge, subnet, stateDir: join(stateDir, 'network'), netnsPrefix: s.netnsPrefix });
-  // Services on this node: nft load balancing and dnsmasq on the bridge gateway, from the services
-  // bucket. Missing nft or dnsmasq leaves the node running tasks with ServicesReady False.
-  const services = createNodeServices({
-    node: f.node, stateDir, subnet, bridge, services: store.services, log,
-    hostResolvConf: (() => { try { return readFileSync('/etc/resolv.conf', 'utf8'); } catch { return ''; } })(),
-  });
-  await services.start();
+  const { subnet, network, services, cluster } = await startNodeNetwork(f, s, c, agentOptions, bridge, log);
   // A key pair from a previous run loads before the agent starts, so it can release that run's
   // Secret volumes; a first start generates one in the background (below).
   const keyring = existsSync(join(stateDir, 'secrets', 'keys', 'active')) ? await Keyring.open(stateDir) : undefined;
@@ -162,6 +153,7 @@ async function runAgent(f: AgentFlags): Promise<void> {
   await c.guarded(agent.start()).catch(async (err: unknown) => {
     await agent.stop().catch(() => undefined);
     await services.stop().catch(() => undefined);
+    await cluster.stop().catch(() => undefined);
     throw err;
   });
   // The node's own key pair (the reconciler re-seals this node's Secrets to its public key),
@@ -185,6 +177,10 @@ async function runAgent(f: AgentFlags): Promise<void> {
   // The nft table stays for the next agent (established and new connections keep working while
   // it restarts) unless this node is going away for good.
   await services.stop({ removeTable: f.stopTasksOnExit === true });
+  // Routes and the overlay device stay for the next agent, unless this node leaves for good: then
+  // its record goes too, and every other node drops its routes to it.
+  await cluster.stop({ remove: f.stopTasksOnExit === true });
+  if (f.stopTasksOnExit) await store.nodes.delete(f.node).catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'agent: cannot delete its node record'));
   if (f.stopTasksOnExit) {
     await stopAllTasks(runtime, network, store, f.node, stateDir, log);
     // The node's cgroup parent (and the cluster's, when this is its last node): gitcell up
@@ -194,6 +190,28 @@ async function runAgent(f: AgentFlags): Promise<void> {
   }
   await closeConnection(nc);
   if (refusedLater) throw refusedLater;
+}
+
+/**
+ * startNodeNetwork gets the node's task subnet (allocated by the control plane unless --subnet fixes
+ * it), its task network (CNI bridge), its Services module (nft load balancing with outbound
+ * masquerade, dnsmasq on the bridge gateway) and its share of the cluster network (routes, VXLAN).
+ * Missing nft or dnsmasq leaves the node running tasks with ServicesReady False.
+ */
+async function startNodeNetwork(f: AgentFlags, s: AgentSettings, c: Awaited<ReturnType<typeof connectAgent>>, agentOptions: AgentOptions, bridge: string, log: ReturnType<typeof createLogger>) {
+  const { store } = c;
+  const { stateDir } = s;
+  const given = f.subnet ? { subnet: f.subnet } : await c.guarded(untilSignal((signal) => obtainSubnet({ node: f.node, stateDir, store, record: (req) => registrationRecord(agentOptions, req), signal, log })));
+  const { subnet } = given;
+  const network = new NetworkManager({ bridge, subnet, stateDir: join(stateDir, 'network'), netnsPrefix: s.netnsPrefix });
+  const services = createNodeServices({
+    node: f.node, stateDir, subnet, bridge, services: store.services, log, ...(given.clusterCidr ? { clusterCidr: given.clusterCidr } : {}),
+    hostResolvConf: (() => { try { return readFileSync('/etc/resolv.conf', 'utf8'); } catch { return ''; } })(),
+  });
+  await services.start();
+  const cluster = new ClusterNetwork({ node: f.node, subnet, nodes: store.nodes, subnets: store.subnets, vxlanName: `gx${defaultBridge(`${stateDir}\0${f.node}`).slice(2)}`, log });
+  cluster.start();
+  return { subnet, network, services, cluster };
 }
 
 /** untilSignal runs `fn` with a signal that aborts on SIGTERM or SIGINT (a stop while the agent waits to start). */

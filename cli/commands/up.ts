@@ -23,6 +23,7 @@ interface UpFlags {
   prometheusRules?: string;
   alertmanager?: string;
   alertmanagerConfig?: string;
+  isolatedNodes?: boolean;
 }
 
 /**
@@ -44,6 +45,7 @@ export function registerUp(program: Command): void {
     .option('--replicas <n>', 'replicas of every bucket and stream (default 1 embedded; with --nats 3 when the server is in a cluster of 3 or more, else 1)')
     .option('--capacity <cpu=N,memory=Q>', 'capacity of each simulated node', 'cpu=1,memory=1Gi')
     .option('--subnet-base <a.b>', 'the control plane gives each node a /24 task subnet of <a.b>.0.0/16', '10.88')
+    .option('--isolated-nodes', 'each node in a network namespace of its own, as its own machine, on an underlay bridge where NATS listens (the cross-machine network for real)')
     .option('--no-view', 'no live view, even on a TTY (periodic log lines instead)')
     .option('--prometheus <url>', 'use this Prometheus instead of starting one: up writes <cluster-dir>/prometheus/external.yml (scrape job on /sd, rule file, Alertmanager) to add to its configuration')
     .option('--prometheus-rules <file>', 'with --prometheus: the SLO rule file that Prometheus reads (the reconciler writes it and POSTs <url>/-/reload; default <cluster-dir>/prometheus/rules/slo.yml)')
@@ -56,6 +58,7 @@ export function registerUp(program: Command): void {
         throw new UsageError(ErrorCodes.Usage, `--subnet-base "${f.subnetBase}": expected two octets like 10.88`, { flag: '--subnet-base' });
       }
       if (f.autoscalerCreds && !f.nats) throw new UsageError(ErrorCodes.Usage, '--autoscaler-creds needs --nats: the embedded server uses the autoscaler credentials gitcell up makes in the cluster dir', { flag: '--autoscaler-creds' });
+      if (f.isolatedNodes && f.nats) throw new UsageError(ErrorCodes.Usage, '--isolated-nodes needs the embedded NATS server (it listens on the nodes\' underlay): drop --nats', { flag: '--isolated-nodes' });
       if (f.creds && !f.nats) throw new UsageError(ErrorCodes.Usage, '--creds needs --nats: the embedded server uses the credentials gitcell up makes in the cluster dir', { flag: '--creds' });
       const replicas = f.replicas === undefined ? undefined : parseReplicas(f.replicas);
       if (replicas !== undefined && replicas > 1 && !f.nats) {
@@ -76,6 +79,7 @@ export function registerUp(program: Command): void {
         capacity: f.capacity,
         tty: f.view !== false && process.stdout.isTTY === true,
         external,
+        ...(f.isolatedNodes ? { isolatedNodes: true } : {}),
       });
     });
 }

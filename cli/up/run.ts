@@ -24,6 +24,7 @@ import { LiveView } from './view.ts';
 import { planMonitoring, type ExternalMonitoring, type UpMonitoring } from './monitoring.ts';
 import { clusterCgroupParent, componentIdentity, nodeBridge, nodeCgroupParent, nodeName, nodeNetnsPrefix } from './naming.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
+import { createIsolatedNodes, destroyIsolatedNodes, isolatedLayout, nodeCommand, type IsolatedNodes } from './isolated.ts';
 import { COMPONENT_NODE_FLAGS } from '../../lib/process.ts';
 import { freePort } from '../../lib/net.ts';
 
@@ -51,6 +52,8 @@ export interface UpOptions {
   tty: boolean;
   /** existing Prometheus and Alertmanager instead of starting them, and the files they read */
   external?: ExternalMonitoring;
+  /** each node in a network namespace of its own on an underlay bridge (isolated.ts) */
+  isolatedNodes?: boolean;
 }
 
 /**
@@ -135,10 +138,13 @@ class UpCluster {
   monitoring: UpMonitoring | undefined;
   /** where the dashboard listens (loopback: no token needed) */
   dashboardListen: string | undefined;
+  /** --isolated-nodes: the underlay and each node's namespace */
+  readonly isolated: IsolatedNodes | undefined;
 
   constructor(readonly o: UpOptions) {
     this.stateDir = resolve(o.stateDir);
     this.nodes = Array.from({ length: o.nodes }, (_, i) => nodeName(i + 1));
+    this.isolated = o.isolatedNodes ? isolatedLayout(this.stateDir, this.nodes) : undefined;
     this.pidDir = join(this.stateDir, 'pids');
     this.natsUrl = o.nats;
   }
@@ -151,11 +157,14 @@ class UpCluster {
     if (!this.natsUrl) {
       // The embedded server speaks TLS only, with a certificate from the cluster's own CA that every
       // component and client command verifies (the components find it in GITCELL_NATS_CA).
-      const tls = await ensureNatsTls(join(stateDir, EMBEDDED_TLS_DIR));
+      // Isolated nodes reach NATS on the underlay gateway: it listens there, and its certificate names it.
+      if (this.isolated) await createIsolatedNodes(this.isolated);
+      const host = this.isolated?.gateway;
+      const tls = await ensureNatsTls(join(stateDir, EMBEDDED_TLS_DIR), host ? [host] : []);
       this.caFile = tls.caFile;
       process.env.GITCELL_NATS_CA = tls.caFile;
       const serverConfig = `${this.ids.serverConfig}\n${clientTlsConfig(tls)}`;
-      const start = (port?: number) => startEmbedded({ stateDir, extraConfig: serverConfig, probeCreds: this.ids.controlSeedFile, probeCaFile: tls.caFile, ...(port ? { port } : {}), log });
+      const start = (port?: number) => startEmbedded({ stateDir, extraConfig: serverConfig, ...(host ? { host } : {}), probeCreds: this.ids.controlSeedFile, probeCaFile: tls.caFile, ...(port ? { port } : {}), log });
       this.embedded = await start();
       this.natsUrl = this.embedded.url;
       this.keepNatsRunning(this.embedded, () => start(Number(new URL(this.natsUrl!).port)));
@@ -256,7 +265,12 @@ class UpCluster {
       ...(existsSync(repo) ? ['--repo', repo] : []), '--prometheus', mon.prometheusUrl, '--alertmanager', mon.alertmanagerUrl]);
     this.nodes.forEach((node, i) => {
       // External NATS with --creds: the agents use them too (the server knows nothing of up's per-node seeds).
-      add(`agent-${node}`, agentArgs({ i: i + 1, natsUrl, seedFile: (o.nats && o.creds) || this.ids.agentSeedFiles.get(node)!, stateDir, capacity: o.capacity, prefix: o.prefix }), 90_000);
+      const args = agentArgs({ i: i + 1, natsUrl, seedFile: (o.nats && o.creds) || this.ids.agentSeedFiles.get(node)!, stateDir, capacity: o.capacity, prefix: o.prefix });
+      if (!this.isolated) add(`agent-${node}`, args, 90_000);
+      else {
+        const c = nodeCommand(this.isolated, node, [process.execPath, ...COMPONENT_NODE_FLAGS, BIN, ...args]);
+        add(`agent-${node}`, c.args, 90_000, c.command);
+      }
     });
     // Clients find an embedded server through the state dir; an external one only through its URLs.
     // Client commands find an external cluster through the state dir too, while this up runs.
@@ -332,6 +346,8 @@ class UpCluster {
     await Promise.all(this.supervisors.filter((s) => s.o.name.startsWith('agent')).map((s) => s.stop()));
     await Promise.all(this.supervisors.map((s) => s.stop()));
     removeClusterCgroups(this.stateDir, this.nodes);
+    // The node namespaces take their veths, task bridges, nft tables and routes with them.
+    if (this.isolated) await destroyIsolatedNodes(this.isolated).catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'cannot remove the isolated nodes\' namespaces'));
     await this.nc?.close().catch(() => undefined);
     if (this.o.nats) removeExternalCluster(this.stateDir);
     await this.embedded?.stop();

@@ -72,12 +72,13 @@ function decide(
   const trusted = trustedNodeRecords(nodeEntries).nodes;
   const requests: SubnetRequest[] = [...trusted.values()].map((n) => ({ node: n.name, ...(n.subnet ? { requested: n.subnet } : {}) }));
   const recorded = new Map(stored.flatMap((r) => (r.subnet ? [[r.node, r.subnet] as const] : [])));
-  const out = allocateNodeSubnets(requests, recorded, { clusterCidr: opts.clusterCidr ?? DEFAULT_CLUSTER_CIDR, ...(opts.nodePrefix ? { nodePrefix: opts.nodePrefix } : {}) });
+  const clusterCidr = opts.clusterCidr ?? DEFAULT_CLUSTER_CIDR;
+  const out = allocateNodeSubnets(requests, recorded, { clusterCidr, ...(opts.nodePrefix ? { nodePrefix: opts.nodePrefix } : {}) });
   const updatedAt = new Date(at).toISOString();
-  return new Map([...out].map(([node, a]) => [node, { node, ...a, updatedAt }]));
+  return new Map([...out].map(([node, a]) => [node, { node, ...a, clusterCidr, updatedAt }]));
 }
 
 /** sameSubnetRecord: the same node, subnet and problem (the time of writing aside). */
 export function sameSubnetRecord(a: NodeSubnetRecord, b: NodeSubnetRecord): boolean {
-  return a.node === b.node && a.subnet === b.subnet && a.problem === b.problem;
+  return a.node === b.node && a.subnet === b.subnet && a.problem === b.problem && a.clusterCidr === b.clusterCidr;
 }

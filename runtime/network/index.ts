@@ -7,4 +7,5 @@ export {
 export { bridgeNetworkList, parseIpv4Cidr, formatIpv4, ipv4InSubnet, validateBridgeName, type BridgeNetworkOptions } from './config.ts';
 export { createNetns, deleteNetns, listNetns, netnsExists, netnsPath, execInNetns, NETNS_DIR } from './netns.ts';
 export { runCommand, type ExecResult } from './exec.ts';
-export { planRoutes, RouteProgrammer, ROUTE_PROTO, type PeerNode, type LocalLink, type RoutePlan } from './routes.ts';
+export { planRoutes, RouteProgrammer, ROUTE_PROTO, type PeerNode, type LocalLink, type RoutePlan, type PlannedRoute, type OverlayPeer } from './routes.ts';
+export { VxlanDevice, vtepOf, VXLAN_PORT, type VxlanOptions } from './vxlan.ts';

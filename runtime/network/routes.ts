@@ -21,26 +21,45 @@ export interface LocalLink {
   cidr: string;
 }
 
-/** RoutePlan: host-gw routes, and the peers no shared link reaches (they need the VXLAN overlay). */
+/** PlannedRoute is one peer subnet's route: via the peer itself (host-gw), or through the overlay device `dev`. */
+export interface PlannedRoute {
+  subnet: string;
+  via: string;
+  node: string;
+  /** the VXLAN device: `via` is then the peer's VTEP address, reached on-link */
+  dev?: string;
+}
+
+/** OverlayPeer is a peer reached through the VXLAN overlay: its subnet and the underlay address its VTEP listens on. */
+export interface OverlayPeer {
+  node: string;
+  subnet: string;
+  underlay: string;
+}
+
+/** RoutePlan: host-gw routes, the peers the VXLAN overlay reaches, and the peers nothing reaches (no address at all). */
 export interface RoutePlan {
   routes: { subnet: string; via: string; node: string }[];
+  overlay: OverlayPeer[];
   unreachable: { node: string; reason: string }[];
 }
 
 /**
- * planRoutes routes each peer's subnet via its first address on one of our links. A peer with one
- * of our own addresses is this machine (nodes sharing a host: its bridge is already connected) and
- * gets no route; a peer on no shared link is listed as unreachable (host-gw cannot reach it). Pure.
+ * planRoutes routes each peer's subnet via its first address on one of our links (host-gw). A peer
+ * with one of our own addresses is this machine (nodes sharing a host: its bridge is already
+ * connected) and gets no route; a peer on no shared link goes through the VXLAN overlay to its first
+ * address (the underlay routes it); a peer without any address is unreachable. Pure.
  */
 export function planRoutes(self: string, links: readonly LocalLink[], peers: readonly PeerNode[]): RoutePlan {
   const own = new Set(links.map((l) => l.address));
-  const plan: RoutePlan = { routes: [], unreachable: [] };
+  const plan: RoutePlan = { routes: [], overlay: [], unreachable: [] };
   for (const p of [...peers].sort((a, b) => (a.name < b.name ? -1 : 1))) {
     if (p.name === self || !p.subnet) continue;
     if (p.addresses.some((a) => own.has(a))) continue;
     const via = p.addresses.find((a) => links.some((l) => safeIn(a, l.cidr)));
     if (via) plan.routes.push({ subnet: p.subnet, via, node: p.name });
-    else plan.unreachable.push({ node: p.name, reason: `no address of ${p.name} (${p.addresses.join(', ') || 'none'}) is on a link of this node` });
+    else if (p.addresses[0]) plan.overlay.push({ node: p.name, subnet: p.subnet, underlay: p.addresses[0] });
+    else plan.unreachable.push({ node: p.name, reason: `node ${p.name} reports no address` });
   }
   return plan;
 }
@@ -57,22 +76,22 @@ function safeIn(ip: string, cidr: string): boolean {
 export class RouteProgrammer {
   constructor(private readonly o: { netns?: string; timeoutMs?: number } = {}) {}
 
-  /** current lists the routes of protocol ROUTE_PROTO: subnet -> gateway. */
+  /** current lists the routes of protocol ROUTE_PROTO: subnet -> gateway (and ` dev X` for an on-link overlay route). */
   async current(): Promise<Map<string, string>> {
     const r = await this.ip(['-j', 'route', 'show', 'proto', ROUTE_PROTO]);
-    const rows = JSON.parse(r.stdout || '[]') as { dst: string; gateway?: string }[];
-    return new Map(rows.map((x) => [x.dst, x.gateway ?? '']));
+    const rows = JSON.parse(r.stdout || '[]') as { dst: string; gateway?: string; dev?: string; flags?: string[] }[];
+    return new Map(rows.map((x) => [x.dst, `${x.gateway ?? ''}${x.flags?.includes('onlink') ? ` dev ${x.dev}` : ''}`]));
   }
 
   /** apply adds or replaces the plan's routes and deletes gitcell routes the plan no longer has; returns what changed. */
-  async apply(routes: RoutePlan['routes']): Promise<{ added: string[]; removed: string[] }> {
+  async apply(routes: readonly PlannedRoute[]): Promise<{ added: string[]; removed: string[] }> {
     const have = await this.current();
-    const want = new Map(routes.map((r) => [r.subnet, r.via]));
+    const want = new Map(routes.map((r) => [r.subnet, r]));
     const added: string[] = [];
     const removed: string[] = [];
-    for (const [subnet, via] of want) {
-      if (have.get(subnet) === via) continue;
-      await this.ip(['route', 'replace', subnet, 'via', via, 'proto', ROUTE_PROTO]);
+    for (const [subnet, r] of want) {
+      if (have.get(subnet) === `${r.via}${r.dev ? ` dev ${r.dev}` : ''}`) continue;
+      await this.ip(['route', 'replace', subnet, 'via', r.via, ...(r.dev ? ['dev', r.dev, 'onlink'] : []), 'proto', ROUTE_PROTO]);
       added.push(subnet);
     }
     for (const subnet of have.keys()) {

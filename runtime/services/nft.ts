@@ -4,6 +4,8 @@
 // VIP . protocol . port . slot to a ready endpoint. Updates are deltas inside one `nft -f`
 // transaction (map elements, mostly); connections already NATed keep their endpoint in conntrack.
 
+import { VXLAN_PORT } from '../network/vxlan.ts';
+
 /** LbEndpoint is one backend of a service port. */
 export interface LbEndpoint {
   ip: string;
@@ -85,7 +87,7 @@ export function buildModel(cfg: LbConfig): NftModel {
   base('nat-prerouting', 'type nat hook prerouting priority -100; policy accept;', ['jump services']);
   base('nat-output', 'type nat hook output priority -100; policy accept;', ['jump services']);
   base('nat-postrouting', 'type nat hook postrouting priority 100; policy accept;', ['jump masquerading']);
-  base('filter-forward', 'type filter hook forward priority 0; policy accept;', ['ct state new ip daddr . meta l4proto . th dport vmap @no-endpoint-services']);
+  base('filter-forward', 'type filter hook forward priority 0; policy accept;', [...overlayGuard(cfg), 'ct state new ip daddr . meta l4proto . th dport vmap @no-endpoint-services']);
   base('filter-output', 'type filter hook output priority 0; policy accept;', ['ct state new ip daddr . meta l4proto . th dport vmap @no-endpoint-services']);
   base('filter-input', 'type filter hook input priority 0; policy accept;', ['ct state new fib daddr type local meta l4proto . th dport vmap @no-endpoint-nodeports']);
   chains.set('services', { rules: ['ip daddr . meta l4proto . th dport vmap @service-ips', 'fib daddr type local meta l4proto . th dport vmap @service-nodeports'] });
@@ -132,6 +134,15 @@ export function buildModel(cfg: LbConfig): NftModel {
     }
   }
   return { chains, maps };
+}
+
+/**
+ * overlayGuard: a task may not speak VXLAN to the underlay. A datagram to port 4789 of another
+ * node would be decapsulated there with whatever inner source address the task wrote: another
+ * task's, another node's. Tasks keep the port among themselves (inside the cluster CIDR).
+ */
+function overlayGuard(cfg: LbConfig): string[] {
+  return cfg.local && cfg.clusterCidr ? [`ip saddr ${cfg.local.subnet} ip daddr != ${cfg.clusterCidr} udp dport ${VXLAN_PORT} drop`] : [];
 }
 
 function masqueradeRules(cfg: LbConfig): string[] {

@@ -77,8 +77,10 @@ export function leftovers(stateDir: string): string[] {
   }
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(stateDir));
   if (mounts.length) out.push(`mounts: ${mounts.join('; ')}`);
-  const netns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').filter((l) => l.startsWith(`gc-${clusterTag(stateDir)}-`));
+  // Task namespaces, and with --isolated-nodes each node's own (gcm-) and the underlay bridge (gcu).
+  const netns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').filter((l) => l.startsWith(`gc-${clusterTag(stateDir)}-`) || l.startsWith(`gcm-${clusterTag(stateDir)}-`));
   if (netns.length) out.push(`netns: ${netns.join(', ')}`);
+  if (existsSync(`/sys/class/net/gcu${clusterTag(stateDir)}`)) out.push(`underlay bridge gcu${clusterTag(stateDir)}`);
   for (const node of nodes) {
     const bridge = nodeBridge(stateDir, node);
     if (existsSync(`/sys/class/net/${bridge}`)) out.push(`bridge ${bridge} of ${node}`);

@@ -48,7 +48,8 @@ test('task to task across nodes through host-gw routes, without NAT; a node that
   assert.match(await fetchB(), /^err/, 'no route yet: B\'s task is unreachable');
   const planA = planRoutes('a', [{ address: `10.${o}.0.1`, cidr: `10.${o}.0.0/24` }], nodes);
   assert.deepEqual(planA.routes, [{ subnet: b.subnet, via: `10.${o}.0.2`, node: 'b' }]);
-  assert.deepEqual(planA.unreachable.map((u) => u.node), ['far'], 'a node on no shared link needs the overlay');
+  assert.deepEqual(planA.overlay, [{ node: 'far', subnet: `10.${o}.9.0/24`, underlay: '10.255.255.1' }], 'a node on no shared link goes through the overlay');
+  assert.deepEqual(planRoutes('a', [], [{ name: 'mute', subnet: `10.${o}.8.0/24`, addresses: [] }]).unreachable.map((u) => u.node), ['mute']);
   const ra = new RouteProgrammer({ netns: a.node });
   const rb = new RouteProgrammer({ netns: b.node });
   assert.deepEqual(await ra.apply(planA.routes), { added: [b.subnet], removed: [] });

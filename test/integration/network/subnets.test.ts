@@ -47,7 +47,11 @@ test('the control plane allocates node subnets; an agent waits for its own and k
     node: 'node-a', stateDir, store: agentStore, signal: ac.signal, log: silentLogger(), timeoutMs: 60_000,
     record: (req) => registrationRecord({ node: 'node-a', stateDir, capacity: { cpuMillis: 1000, memoryBytes: 2 ** 30 } }, req),
   });
-  const a = await obtain();
+  const early = registrationRecord({ node: 'node-a', stateDir, capacity: { cpuMillis: 1, memoryBytes: 1 }, storeIncarnation: 'inc-1', subnet: '10.1.0.0/24' }, undefined);
+  assert.equal(early.storeIncarnation, undefined, 'registering is not re-reporting its tasks after a rebuild');
+  assert.equal(early.subnet, undefined);
+  const { subnet: a, clusterCidr } = await obtain();
+  assert.equal(clusterCidr, '10.240.0.0/16');
   assert.ok(ipv4InSubnet(a.split('/')[0]!, '10.240.0.0/16') && a.endsWith('/24'), a);
   assert.equal((await readFile(subnetFile(stateDir), 'utf8')).trim(), a, 'kept in the node dir');
 
@@ -71,7 +75,7 @@ test('the control plane allocates node subnets; an agent waits for its own and k
   for (const k of ['node-a', 'node-b', 'thief']) await store.subnets.delete(k).catch(() => undefined);
   await store.nodes.delete('node-a');
   await waitFor('the allocation gone', () => seen.get('node-a') === undefined);
-  assert.equal(await obtain(), a, 'the same subnet after the store lost its allocations');
+  assert.equal((await obtain()).subnet, a, 'the same subnet after the store lost its allocations');
 
   // A node that leaves (its record deleted) loses its allocation.
   await store.nodes.delete('node-b');

@@ -51,4 +51,5 @@ test('the full table replaces any old one atomically and declares chains before 
   assert.ok(lines.slice(firstRule).every((l) => !l.startsWith('add chain')));
   assert.ok(lines.includes('add rule ip gitcell masquerading ip saddr 10.0.0.0/24 oifname "gc0" ct status dnat masquerade'));
   assert.ok(lines.includes('add rule ip gitcell lb-1 ip saddr != 10.0.0.0/16 jump mark-for-masquerade'));
+  assert.ok(lines.includes('add rule ip gitcell filter-forward ip saddr 10.0.0.0/24 ip daddr != 10.0.0.0/16 udp dport 4789 drop'), 'tasks never speak VXLAN to the underlay');
 });
