@@ -1,0 +1,100 @@
+// `gitcell up --isolated-nodes --nodes 3`: each node its own "machine" (a network namespace on an
+// underlay bridge, NATS reached over it). From the network namespace of a web task on node A, a
+// client resolves web.default.svc.cluster.local through node A's dnsmasq and sends 200 requests to
+// it: the 3 web tasks on nodes A, B and C answer, through node A's nftables and the host-gw routes
+// the agents programmed from the store. One web task on another node is killed -9 mid-stream: no
+// request fails once its endpoint is removed. Ctrl-C: every namespace, veth and bridge is gone.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomInt } from 'node:crypto';
+import { silentLogger } from '../../../lib/index.ts';
+import { connectFromOptions, Informer, openClusterStore } from '../../../store/index.ts';
+import type { ServiceRecord } from '../../../api/index.ts';
+import type { DesiredRecord, SyncRecord } from '../../../reconciler/index.ts';
+import { runCommand } from '../../../runtime/network/exec.ts';
+import { waitFor } from '../../helpers/wait.ts';
+import { BIN, interruptUp, leftovers, logTails, tasksOf, unmountBelow, webSettled } from '../../helpers/up.ts';
+import { nodeNetnsPrefix } from '../../../cli/up/naming.ts';
+
+const UP_TIMEOUT = 420_000;
+
+// The client: resolve the name through the task's gateway (its node's dnsmasq), then one request
+// every 40 ms, a line per answer: "<ms since epoch> ok <body>" or "<ms> err <code>".
+const CLIENT = `
+const dns = require('node:dns').promises; const http = require('node:http');
+(async () => {
+  const r = new dns.Resolver(); r.setServers([process.argv[1]]);
+  const [vip] = await r.resolve4('web.default.svc.cluster.local');
+  console.log('vip ' + vip);
+  for (let i = 0; i < Number(process.argv[2]); i++) {
+    const line = await new Promise((done) => {
+      const q = http.get({ host: vip, port: 8080, path: '/', agent: false, timeout: 2000 }, (s) => { let b = ''; s.on('data', (d) => (b += d)); s.on('end', () => done('ok ' + b.trim())); });
+      q.on('timeout', () => q.destroy(new Error('timeout'))); q.on('error', (e) => done('err ' + (e.code || e.message)));
+    });
+    console.log(Date.now() + ' ' + line);
+    await new Promise((w) => setTimeout(w, 40));
+  }
+  console.log('done');
+})().catch((e) => console.log('fatal ' + e.message));`;
+
+test('isolated nodes: a client on node A is answered by web tasks on A, B and C through the VIP; kill -9 of one fails nothing once its endpoint is gone', async (t) => {
+  const stateDir = await mkdtemp(join(tmpdir(), 'gitcell-e2e-iso-'));
+  let up: ChildProcess | undefined;
+  let output = '';
+  const ac = new AbortController();
+  t.after(async () => {
+    ac.abort();
+    if (up) await interruptUp(up);
+    const left = leftovers(stateDir);
+    unmountBelow(stateDir);
+    await rm(stateDir, { recursive: true, force: true });
+    assert.deepEqual(left, [], 'gitcell up left nothing behind');
+  });
+  up = spawn(process.execPath, [BIN, 'up', '--cluster-dir', stateDir, '--nodes', '3', '--no-view', '--isolated-nodes', '--subnet-base', `10.${150 + randomInt(50)}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  up.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  up.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const dump = () => logTails(stateDir, output);
+  await waitFor('gitcell up to print where things are', () => output.includes('npx gitcell get tasks --cluster-dir'), UP_TIMEOUT).catch((err) => { throw new Error(`${(err as Error).message}\n${dump()}`); });
+  const nc = await connectFromOptions({ stateDir, name: 'e2e' });
+  t.after(() => nc.close());
+  const s = await openClusterStore<DesiredRecord, SyncRecord>(nc, { log: silentLogger() });
+  await waitFor('web 3/3 running and ready', () => webSettled(s, 3), UP_TIMEOUT).catch((err) => { throw new Error(`${(err as Error).message}\n${dump()}`); });
+  const web = await tasksOf(s, 'Job/default/web');
+  const nodes = new Set(web.map((w) => w.status!.node));
+  assert.equal(nodes.size, 3, `one web task per node: ${JSON.stringify(web.map((w) => w.status!.node))}`);
+  const onA = web.find((w) => w.status!.node === 'node-1')!;
+  const victim = web.find((w) => w.status!.node !== 'node-1')!;
+  const clientNs = `${nodeNetnsPrefix(stateDir, 'node-1')}${onA.spec.id}`;
+  const gw = /default via (\S+)/.exec((await runCommand('ip', ['-n', clientNs, 'route', 'show', 'default'])).stdout)?.[1];
+  assert.ok(gw, `the client's namespace ${clientNs} has a default route`);
+  const services = new Informer<ServiceRecord>(s.services, { signal: ac.signal, log: silentLogger() });
+  await services.synced;
+
+  const lines: string[] = [];
+  const client = spawn('ip', ['netns', 'exec', clientNs, process.execPath, '-e', CLIENT, gw, '200'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => client.kill('SIGKILL'));
+  let buf = '';
+  client.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    const parts = buf.split('\n');
+    buf = parts.pop()!;
+    lines.push(...parts);
+  });
+  const answers = () => lines.filter((l) => / (ok|err) /.test(l));
+  await waitFor('50 answers', () => answers().length >= 50 || lines.some((l) => l.startsWith('fatal')), 120_000).catch((err) => { throw new Error(`${(err as Error).message}: ${lines.join('\n')}`); });
+  assert.ok(!lines.some((l) => l.startsWith('fatal')), lines.join('\n'));
+  process.kill(victim.status!.pid!, 'SIGKILL');
+  const removedAt = await waitFor('the killed task\'s endpoint removed', () => (services.get('default.web')?.endpoints.some((e) => e.taskId === victim.spec.id) ? undefined : Date.now()), 60_000);
+  await waitFor('the client done', () => lines.includes('done') || lines.some((l) => l.startsWith('fatal')), 180_000);
+  const all = answers();
+  assert.equal(all.length, 200, lines.filter((l) => !/ (ok|err) /.test(l)).join('\n'));
+  const hosts = new Set(all.flatMap((l) => /hello from (\S+)/.exec(l)?.[1] ?? []));
+  for (const w of web) assert.ok(hosts.has(w.spec.id), `${w.spec.id} on ${w.status!.node} answered (${[...hosts].join(', ')})`);
+  const failedAfter = all.filter((l) => l.includes(' err ') && Number(l.split(' ')[0]) > removedAt);
+  assert.deepEqual(failedAfter, [], 'no request fails once the endpoint is removed');
+  process.stderr.write(`e2e isolated: ${all.filter((l) => l.includes(' err ')).length} of 200 failed, all before the endpoint left; answered by ${[...hosts].join(', ')}\n`);
+});
