@@ -96,6 +96,8 @@ const one = (host, port) => new Promise((res, rej) => { const t = process.hrtime
   console.log('RTT ' + JSON.stringify({ vip: med(vip), direct: med(direct) }));
 })();`;
   const line = await lineOf(lab.spawn(lab.leaves.get('client')!.netns, [process.execPath, '-e', CLIENT]), /^RTT /, 300_000);
+  // Its long-lived `nft -i` child would keep this process alive after the JSON line (the hang noted in issue 14's notes).
+  nft.close();
   const { vip, direct } = JSON.parse(line.slice(4)) as { vip: number; direct: number };
   process.stderr.write(`HTTP request, new connection each: through the VIP ${vip.toFixed(3)} ms, direct ${direct.toFixed(3)} ms (medians of 2,000)\n`);
   return vip / direct;

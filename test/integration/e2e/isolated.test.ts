@@ -3,10 +3,11 @@
 // client resolves web.default.svc.cluster.local through node A's dnsmasq and sends 200 requests to
 // it: the 3 web tasks on nodes A, B and C answer, through node A's nftables and the host-gw routes
 // the agents programmed from the store. One web task on another node is killed -9 mid-stream: no
-// request fails once its endpoint is removed. Ctrl-C: every namespace, veth and bridge is gone.
+// request fails once its endpoint is removed. Web is rolled out by a commit: no request fails at all. Ctrl-C: every namespace, veth and bridge is gone.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +18,7 @@ import type { ServiceRecord } from '../../../api/index.ts';
 import type { DesiredRecord, SyncRecord } from '../../../reconciler/index.ts';
 import { runCommand } from '../../../runtime/network/exec.ts';
 import { waitFor } from '../../helpers/wait.ts';
-import { BIN, interruptUp, leftovers, logTails, tasksOf, unmountBelow, webSettled } from '../../helpers/up.ts';
+import { BIN, git, interruptUp, leftovers, logTails, tasksOf, unmountBelow, webSettled } from '../../helpers/up.ts';
 import { nodeNetnsPrefix } from '../../../cli/up/naming.ts';
 
 const UP_TIMEOUT = 420_000;
@@ -74,17 +75,8 @@ test('isolated nodes: a client on node A is answered by web tasks on A, B and C 
   const services = new Informer<ServiceRecord>(s.services, { signal: ac.signal, log: silentLogger() });
   await services.synced;
 
-  const lines: string[] = [];
-  const client = spawn('ip', ['netns', 'exec', clientNs, process.execPath, '-e', CLIENT, gw, '200'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const { lines, answers, child: client } = startClient(clientNs, gw, 200);
   t.after(() => client.kill('SIGKILL'));
-  let buf = '';
-  client.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    const parts = buf.split('\n');
-    buf = parts.pop()!;
-    lines.push(...parts);
-  });
-  const answers = () => lines.filter((l) => / (ok|err) /.test(l));
   await waitFor('50 answers', () => answers().length >= 50 || lines.some((l) => l.startsWith('fatal')), 120_000).catch((err) => { throw new Error(`${(err as Error).message}: ${lines.join('\n')}`); });
   assert.ok(!lines.some((l) => l.startsWith('fatal')), lines.join('\n'));
   process.kill(victim.status!.pid!, 'SIGKILL');
@@ -97,4 +89,46 @@ test('isolated nodes: a client on node A is answered by web tasks on A, B and C 
   const failedAfter = all.filter((l) => l.includes(' err ') && Number(l.split(' ')[0]) > removedAt);
   assert.deepEqual(failedAfter, [], 'no request fails once the endpoint is removed');
   process.stderr.write(`e2e isolated: ${all.filter((l) => l.includes(' err ')).length} of 200 failed, all before the endpoint left; answered by ${[...hosts].join(', ')}\n`);
+  await rollOutUnderLoad(s, stateDir, gw);
 });
+
+/** startClient runs CLIENT for `n` requests in a namespace; its lines as they come. */
+function startClient(netns: string, dnsServer: string, n: number) {
+  const lines: string[] = [];
+  const child = spawn('ip', ['netns', 'exec', netns, process.execPath, '-e', CLIENT, dnsServer, String(n)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let buf = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    const parts = buf.split('\n');
+    buf = parts.pop()!;
+    lines.push(...parts);
+  });
+  return { lines, child, answers: () => lines.filter((l) => / (ok|err) /.test(l)) };
+}
+
+/**
+ * rollOutUnderLoad: a commit changes the web template; while the rollout replaces every web task,
+ * a client on node A (in the node-logger task's namespace: it outlives the rollout) keeps calling
+ * the Service by name: no request fails at all, and the new tasks answer once they are ready.
+ */
+async function rollOutUnderLoad(s: Parameters<typeof webSettled>[0], stateDir: string, dnsServer: string): Promise<void> {
+  const before = (await webSettled(s, 3))!;
+  const logger = (await tasksOf(s, 'DaemonSet/default/node-logger')).find((x) => x.status?.node === 'node-1' && x.status.state === 'running');
+  assert.ok(logger, 'a node-logger task runs on node-1');
+  const c = startClient(`${nodeNetnsPrefix(stateDir, 'node-1')}${logger.spec.id}`, dnsServer, 100_000);
+  try {
+    await waitFor('the rollout client answered', () => c.answers().length >= 10 || c.lines.some((l) => l.startsWith('fatal')), 120_000);
+    const repo = join(stateDir, 'repo');
+    const file = join(repo, 'jobs', 'web.yaml');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('value: production', 'value: rolled-out'));
+    git(repo, 'commit', '-qam', 'web: roll out');
+    await waitFor('web rolled out: 3 new tasks running and ready', async () => { const h = await webSettled(s, 3); return h && h !== before; }, UP_TIMEOUT);
+    const rolled = await tasksOf(s, 'Job/default/web');
+    await waitFor('the new tasks answering', () => rolled.every((w) => c.answers().some((l) => l.includes(w.spec.id))), 120_000);
+  } finally {
+    c.child.kill('SIGKILL');
+  }
+  const failed = c.answers().filter((l) => l.includes(' err '));
+  assert.deepEqual(failed, [], `no request fails during the rollout (${c.answers().length} sent)`);
+  process.stderr.write(`e2e isolated: rollout under ${c.answers().length} requests, none failed\n`);
+}
