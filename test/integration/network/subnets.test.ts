@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import type { NodeRecord, NodeSubnetRecord } from '../../../api/index.ts';
 import { ipv4InSubnet, silentLogger } from '../../../lib/index.ts';
 import { connect, Informer, openAgentStore, openClusterStore } from '../../../store/index.ts';
-import { runSubnets, type DesiredRecord } from '../../../reconciler/index.ts';
+import { makeTask, runEndpoints, runSubnets, type DesiredRecord } from '../../../reconciler/index.ts';
+import { resolveTemplate } from '../../../reconciler/template/index.ts';
 import { obtainSubnet, registrationRecord, subnetFile } from '../../../agent/index.ts';
 import { startTrustCluster } from '../../helpers/identities.ts';
 import { waitFor } from '../../helpers/wait.ts';
@@ -70,6 +71,22 @@ test('the control plane allocates node subnets; an agent waits for its own and k
   const forged: NodeSubnetRecord = { node: 'thief', subnet: '10.77.1.0/24', updatedAt: '' };
   await assert.rejects((thief.subnets as unknown as { put(k: string, v: NodeSubnetRecord): Promise<unknown> }).put('thief', forged), denied);
   assert.equal(seen.get('thief')?.subnet, undefined);
+
+  // Nor can it make the endpoints loop trust a task IP in node-b's range: IPs count by the allocation.
+  const endpoints = runEndpoints({ store, signal: ac.signal, tickMs: 200, log: silentLogger() });
+  t.after(() => endpoints.done);
+  const { template, templateHash } = resolveTemplate({ image: 'web:1', labels: { app: 'web' }, ports: [{ name: 'http', containerPort: 80 }] }, { type: 'service' });
+  const task = makeTask({ kind: 'Job', namespace: 'default', name: 'web', generation: 1, revision: 'c1', type: 'service', priority: 300, template, templateHash }, 'default.web.0-abc', 0, Date.now());
+  await store.tasks.put(task.id, task);
+  await store.bindings.put(task.id, { taskId: task.id, node: 'thief', boundAt: new Date().toISOString(), schedulerTerm: 1 });
+  await thief.status.put(`thief.${task.id}`, { taskId: task.id, node: 'thief', templateHash, state: 'running', ready: true, restarts: 0, ip: '10.77.1.130', updatedAt: new Date().toISOString() });
+  await store.desired.put('Service.default.web', {
+    key: 'Service.default.web', generation: 1, specHash: 'h', origin: { type: 'git', revision: 'c1' }, revision: 'c1', updatedAt: new Date().toISOString(),
+    object: { apiVersion: 'gitcell.io/v1', kind: 'Service', metadata: { name: 'web', namespace: 'default' }, spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] } } as DesiredRecord['object'],
+  });
+  const svc = await waitFor('the web Service record', async () => (await store.services.get('default.web'))?.value);
+  assert.deepEqual(svc.endpoints, [], 'a task IP in another node\'s subnet is never an endpoint');
+  assert.match(JSON.stringify(svc.notReady), /node thief has no task subnet allocated/);
 
   // The store loses every allocation (a rebuild): node-a asks for the one it kept and gets it back.
   for (const k of ['node-a', 'node-b', 'thief']) await store.subnets.delete(k).catch(() => undefined);
