@@ -402,12 +402,13 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
 
   await t.test('drill: fill a node: a production task preempts a best-effort one, which waits with a reason', async () => {
     const s = store!;
-    // 950Mi of each simulated node's 1Gi: at most one node (the one with the fewest web tasks)
+    // 930Mi of each simulated node's 1Gi: at most one node (the one with the fewest web tasks: 1Gi
+    // less 64Mi of web, 8Mi of node-logger, perhaps 4Mi of web-client and 8Mi of a cleanup run)
     // fits either task, so the production one can only run by preempting the best-effort one.
     const job = (name: string, priority: string) => [
       'apiVersion: gitcell.io/v1', 'kind: Job', `metadata: {name: ${name}}`, 'spec:', '  owner: e2e', '  type: service', '  replicas: 1',
       `  priority: ${priority}`, '  template:', '    image: localhost/busybox:latest', '    command: ["sh", "-c", "exec sleep 100000"]',
-      '    resources:', '      requests: {cpu: 10m, memory: 950Mi}', '    terminationGracePeriodSeconds: 1', '',
+      '    resources:', '      requests: {cpu: 10m, memory: 930Mi}', '    terminationGracePeriodSeconds: 1', '',
     ].join('\n');
     const running = async (jobKey: string) => {
       const b = new Map((await s.bindings.list()).map((x) => [x.key, x.value.node]));

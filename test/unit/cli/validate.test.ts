@@ -45,7 +45,7 @@ test('gitcell validate sample-repo exits 0', async () => {
   const r = await gitcell(['validate', 'sample-repo']);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.equal(r.stdout, '');
-  assert.match(r.stderr, /sample-repo: 9 objects in 9 files are valid/);
+  assert.match(r.stderr, /sample-repo: 10 objects in 10 files are valid/);
 });
 
 test('bad manifests: exit 1, one FILE:LINE:COL: KIND/NAME: FIELD.PATH: message line per problem', async () => {
@@ -72,7 +72,7 @@ test('--format json gives the same fields', async () => {
     message: 'memory limit 128Mi is below the request 256Mi', code: 'E_LIMIT_BELOW_REQUEST', document: 1,
   });
   const ok = JSON.parse((await gitcell(['validate', 'sample-repo', '--format', 'json'])).stdout) as { valid: boolean; objects: number };
-  assert.deepEqual([ok.valid, ok.objects], [true, 9]);
+  assert.deepEqual([ok.valid, ok.objects], [true, 10]);
   const w = (out as unknown as { warnings: Array<Record<string, unknown>> }).warnings.find((x) => x.code === 'E_SLO_NO_DATA' && x.path === 'spec.job');
   assert.equal(w?.file, 'test/fixtures/bad/slo.yaml', 'warnings listed apart, with file and line');
 });

@@ -15,7 +15,7 @@ test('sample-repo validates clean and every kind is present', async () => {
   const { problems, valid } = validateManifests(load);
   assert.deepEqual(problems.map(formatProblem), []);
   const kinds = valid.map((v) => v.object.kind).sort();
-  assert.deepEqual(kinds, ['CronJob', 'CustomResourceDefinition', 'DaemonSet', 'Database', 'Job', 'Job', 'SLO', 'Secret', 'Service']);
+  assert.deepEqual(kinds, ['CronJob', 'CustomResourceDefinition', 'DaemonSet', 'Database', 'Job', 'Job', 'Job', 'SLO', 'Secret', 'Service']);
   const web = valid.find((v) => v.object.kind === 'Job' && v.object.metadata.name === 'web');
   assert.equal((web?.object.spec as { replicas: number }).replicas, 3);
   assert.equal(web?.source.file, 'jobs/web.yaml');
