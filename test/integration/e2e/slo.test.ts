@@ -11,9 +11,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
@@ -21,7 +20,7 @@ import { dump } from 'js-yaml';
 import { Keyring, sealValue } from '../../../secrets/index.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { alertHook } from '../../helpers/monitoring.ts';
-import { BIN, git, gitcell, interruptUp, leftovers, logTails, unmountBelow } from '../../helpers/up.ts';
+import { git, gitcell, interruptUp, leftovers, logTails, startUp } from '../../helpers/up.ts';
 import { latencyJob, latencySlo, PromClient } from './slo-app.ts';
 
 const UP_TIMEOUT = 300_000;
@@ -36,27 +35,15 @@ test('SLO end to end under gitcell up: a slow commit fires the burn-rate alert a
   const repo = join(stateDir, 'repo');
   mkdirSync(join(manifests, 'jobs'), { recursive: true });
   writeFileSync(join(manifests, 'jobs', 'lat.yaml'), dump(latencyJob('0')));
-  let up: ChildProcess | undefined;
-  let output = '';
-  t.after(async () => {
-    if (up && up.exitCode === null && up.signalCode === null) await interruptUp(up);
-    unmountBelow(stateDir);
-    await rm(stateDir, { recursive: true, force: true });
-  });
   const hook = await alertHook(t, KEY);
-  up = spawn(process.execPath, [BIN, 'up', '--repo', manifests, '--cluster-dir', stateDir, '--nodes', '1', '--subnet-base', `10.${150 + randomInt(50)}`], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, GITCELL_SLO_MIN_WINDOW: String(MIN_WINDOW_S) },
-  });
-  up.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  up.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const up = startUp(t, stateDir, ['--repo', manifests, '--nodes', '1', '--subnet-base', `10.${150 + randomInt(50)}`], { GITCELL_SLO_MIN_WINDOW: String(MIN_WINDOW_S) });
   let prom: PromClient | undefined;
   const fail = async (err: unknown): Promise<never> => {
     const alerts = await prom?.alerts().catch((e: Error) => e.message);
-    throw new Error(`${(err as Error).message}\nprometheus alerts: ${JSON.stringify(alerts)}\nhook: ${JSON.stringify(hook.posts.map((p) => ({ status: p.status, alerts: p.alerts.map((a) => `${a.labels.alertname}/${a.status}`) })))} refused ${JSON.stringify(hook.refused)}\n${logTails(stateDir, output)}`);
+    throw new Error(`${(err as Error).message}\nprometheus alerts: ${JSON.stringify(alerts)}\nhook: ${JSON.stringify(hook.posts.map((p) => ({ status: p.status, alerts: p.alerts.map((a) => `${a.labels.alertname}/${a.status}`) })))} refused ${JSON.stringify(hook.refused)}\n${logTails(stateDir, up.output())}`);
   };
-  await waitFor('gitcell up ready', () => output.includes('npx gitcell get tasks --cluster-dir'), UP_TIMEOUT).catch(fail);
-  prom = new PromClient(/^ {2}prometheus {3}(http:\/\/127\.0\.0\.1:\d+)/m.exec(output)![1]!);
+  await waitFor('gitcell up ready', () => up.output().includes('npx gitcell get tasks --cluster-dir'), UP_TIMEOUT).catch(fail);
+  prom = new PromClient(/^ {2}prometheus {3}(http:\/\/127\.0\.0\.1:\d+)/m.exec(up.output())![1]!);
 
   // Step 1: the task's port named `metrics` is discovered through gitcell's /sd and scraped.
   const target = await waitFor('the lat task discovered and scraped', async () => (await prom!.targets()).find((x) => x.labels.component === 'task' && x.labels.job === 'lat' && x.health === 'up'), UP_TIMEOUT).catch(fail);
@@ -108,6 +95,6 @@ test('SLO end to end under gitcell up: a slow commit fires the burn-rate alert a
   assert.deepEqual(hook.refused, [], 'every post carried the sealed key (alerts as bearer, commit events as HMAC)');
 
   // Step 5: SIGINT stops everything, Prometheus and Alertmanager included.
-  assert.equal(await interruptUp(up), 0, logTails(stateDir, output));
+  assert.equal(await interruptUp(up.child), 0, logTails(stateDir, up.output()));
   assert.deepEqual(leftovers(stateDir), []);
 });

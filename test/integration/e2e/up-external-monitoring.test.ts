@@ -9,16 +9,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
 import { dump, load } from 'js-yaml';
 import { waitFor } from '../../helpers/wait.ts';
 import { startAlertmanager, startPrometheus } from '../../helpers/monitoring.ts';
-import { BIN, git, gitcell, interruptUp, leftovers, logTails, unmountBelow } from '../../helpers/up.ts';
+import { git, gitcell, interruptUp, leftovers, logTails, startUp } from '../../helpers/up.ts';
 import { latencySlo, PromClient } from './slo-app.ts';
 
 const UP_TIMEOUT = 300_000;
@@ -41,24 +41,15 @@ test('up with an existing Prometheus and Alertmanager: starts neither, writes an
     dump({ apiVersion: 'gitcell.io/v1', kind: 'Secret', metadata: { name: 'oncall-hook' }, spec: { encryptedData: { hmac: 'placeholder-resealed-by-up' } } }),
     dump({ apiVersion: 'gitcell.io/v1', kind: 'Receiver', metadata: { name: 'oncall' }, spec: { type: 'webhook', address: 'http://127.0.0.1:9/alerts', secretRef: { name: 'oncall-hook' }, alerts: true } }),
   ].join('---\n'));
-  let up: ChildProcess | undefined;
-  let output = '';
-  t.after(async () => {
-    if (up && up.exitCode === null && up.signalCode === null) await interruptUp(up);
-    unmountBelow(stateDir);
-    await rm(stateDir, { recursive: true, force: true });
-  });
   const rulesFile = join(rulesDir, 'gitcell-slo.yml');
-  up = spawn(process.execPath, [BIN, 'up', '--repo', manifests, '--cluster-dir', stateDir, '--nodes', '1', '--subnet-base', `10.${150 + randomInt(50)}`,
-    '--prometheus', prom.url, '--prometheus-rules', rulesFile, '--alertmanager', am.url, '--alertmanager-config', am.file], { stdio: ['ignore', 'pipe', 'pipe'] });
-  up.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  up.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const up = startUp(t, stateDir, ['--repo', manifests, '--nodes', '1', '--subnet-base', `10.${150 + randomInt(50)}`,
+    '--prometheus', prom.url, '--prometheus-rules', rulesFile, '--alertmanager', am.url, '--alertmanager-config', am.file]);
   const fail = (err: unknown): never => {
-    throw new Error(`${(err as Error).message}\nprometheus: ${prom.log().slice(-1500)}\nalertmanager: ${am.log().slice(-1500)}\n${logTails(stateDir, output)}`);
+    throw new Error(`${(err as Error).message}\nprometheus: ${prom.log().slice(-1500)}\nalertmanager: ${am.log().slice(-1500)}\n${logTails(stateDir, up.output())}`);
   };
-  await waitFor('gitcell up ready', () => output.includes('npx gitcell get tasks --cluster-dir'), UP_TIMEOUT).catch(fail);
-  assert.match(output, new RegExp(`^ {2}prometheus {3}${prom.url} {3}\\(external: add ${join(stateDir, 'prometheus', 'external.yml')}`, 'm'));
-  assert.match(output, new RegExp(`^ {2}alertmanager ${am.url} {3}\\(external;`, 'm'));
+  await waitFor('gitcell up ready', () => up.output().includes('npx gitcell get tasks --cluster-dir'), UP_TIMEOUT).catch(fail);
+  assert.match(up.output(), new RegExp(`^ {2}prometheus {3}${prom.url} {3}\\(external: add ${join(stateDir, 'prometheus', 'external.yml')}`, 'm'));
+  assert.match(up.output(), new RegExp(`^ {2}alertmanager ${am.url} {3}\\(external;`, 'm'));
   assert.ok(!existsSync(join(stateDir, 'logs', 'prometheus.log')) && !existsSync(join(stateDir, 'logs', 'alertmanager.log')), 'up started neither server');
   assert.deepEqual(JSON.parse(readFileSync(join(stateDir, 'monitoring.json'), 'utf8')), { prometheus: prom.url, alertmanager: am.url });
 
@@ -88,7 +79,7 @@ test('up with an existing Prometheus and Alertmanager: starts neither, writes an
   assert.match(planned, /alert SLOBurnRateFast \(page\) when 1m and 1m > 14\.4x budget \(0\.144\)/);
 
   // Stopping up stops what it started, and only that.
-  assert.equal(await interruptUp(up), 0, logTails(stateDir, output));
+  assert.equal(await interruptUp(up.child), 0, logTails(stateDir, up.output()));
   assert.deepEqual(leftovers(stateDir), []);
   assert.ok((await fetch(`${prom.url}/-/ready`)).ok && (await fetch(`${am.url}/-/ready`)).ok, 'the external servers still run');
 });
