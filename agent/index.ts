@@ -18,7 +18,7 @@ export { SecretVolumes, numericOwner, type SecretSource, type PreparedSecrets } 
 export { heldAfterRebuild, releaseHeld, keepCompleted, COMPLETED_RETENTION_MS, DEFAULT_RECOVERY_HOLD_MS, type Release } from './recovery.ts';
 export { MemoryRuntime, MemoryNetwork, type MemoryBehaviour, type MemoryRuntimeOptions, type MemoryNetworkOptions } from './memory-runtime.ts';
 export { SharedFeed, type SharedFeedSources, type FeedAttachment } from './shared-feed.ts';
-export { NodeServices, createNodeServices, nodeTableName, lbServices, dnsEntries, taskDns, SERVICES_READY, type NodeServicesOptions, type NodeServicesSetup } from './services.ts';
+export { NodeServices, createNodeServices, nodeTableName, lbServices, dnsEntries, taskDns, SERVICES_READY, DNS_RUN_DIR, type NodeServicesOptions, type NodeServicesSetup } from './services.ts';
 export { claimTable, releaseTable, sweepStaleTables, TABLE_OWNERS_DIR, type SweepOptions } from './services-owners.ts';
 export { obtainSubnet, registrationRecord, subnetFile, type ObtainSubnetOptions } from './subnet.ts';
 export { ClusterNetwork, localLinks, VXLAN_VNI, type ClusterNetworkOptions } from './cluster-network.ts';

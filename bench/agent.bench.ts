@@ -16,7 +16,8 @@ import { readdir, readFile, readlink, rm } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { agentProcessFixture } from '../test/helpers/agent-process.ts';
 import { buildBusyboxImage, makeTask, waitFor } from '../test/helpers/agent.ts';
-import { removeCgroup } from '../agent/index.ts';
+import { DNS_RUN_DIR, removeCgroup, sweepStaleTables } from '../agent/index.ts';
+import { silentLogger } from '../lib/index.ts';
 import { COMPONENT_NODE_FLAGS } from '../lib/process.ts';
 import type { TaskSpec } from '../api/index.ts';
 
@@ -145,4 +146,7 @@ try {
   await nc.close();
   await server.stop();
   await rm(dir, { recursive: true, force: true });
+  // The agent keeps its nft table when it stops (a restarted agent keeps established connections);
+  // with its state directory gone the table is stale, and the sweep every agent runs removes it.
+  await sweepStaleTables({ own: '', dnsRunDir: DNS_RUN_DIR, log: silentLogger() });
 }

@@ -9,7 +9,9 @@
  *   kill -9 of 500 hollow nodes ─► their tasks bound elsewhere and running ............. requeue_500_nodes_s
  *
  * heartbeat_writes_per_s: node-record writes/s in a quiet window (the nodes bucket's stream
- * sequence); RSS: peak (VmHWM); nats_cpu_pct: nats-server CPU over commit..end (100 = one core).
+ * sequence), heartbeat_nats_cpu_pct: nats-server's CPU in that window, when heartbeats are the only
+ * writes, and heartbeat_share_of_nats_cpu_pct: that over nats_cpu_pct; RSS: peak (VmHWM);
+ * nats_cpu_pct: nats-server CPU over commit..end (100 = one core).
  * `--quick`: 1,000 nodes, 100 Jobs x 100 tasks, 50 killed. Last line: one JSON object.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -52,10 +54,13 @@ try {
   const jm = await jetstreamManager(c.store.nc);
   const nodesStream = `KV_${bucketName('nodes')}`;
   const seqAt = async () => (await jm.streams.info(nodesStream)).state.last_seq;
-  const hb0 = { seq: await seqAt(), t: Date.now() };
+  const hb0 = { seq: await seqAt(), t: Date.now(), cpuS: procStats(c.natsPid).cpuS };
   await new Promise((r) => setTimeout(r, 10_000));
-  const heartbeatWritesPerS = (await seqAt() - hb0.seq) / ((Date.now() - hb0.t) / 1000);
-  log(`heartbeats: ${heartbeatWritesPerS.toFixed(0)} node-record writes/s`);
+  const hbSeconds = (Date.now() - hb0.t) / 1000;
+  const heartbeatWritesPerS = (await seqAt() - hb0.seq) / hbSeconds;
+  // Before the commit the nodes' heartbeats are the only writes: nats-server's CPU then is their cost.
+  const heartbeatNatsCpuPct = ((procStats(c.natsPid).cpuS - hb0.cpuS) / hbSeconds) * 100;
+  log(`heartbeats: ${heartbeatWritesPerS.toFixed(0)} node-record writes/s, nats-server ${heartbeatNatsCpuPct.toFixed(1)}% of a core`);
   const nats0 = procStats(c.natsPid).cpuS;
   const t0 = Date.now();
   await c.commit(workloadFiles(w), 'workload');
@@ -119,6 +124,8 @@ try {
     nodes, tasks: v.tasks.entries.size, commit_to_all_bound_s: round(boundS), commit_to_all_running_s: round(runningS), rollout_10pct_s: round(rolloutS),
     requeue_500_nodes_s: round(requeueS), heartbeat_writes_per_s: round(heartbeatWritesPerS, 0), reconciler_rss_mb: round(rec.peakRssMb, 0),
     scheduler_rss_mb: round(sched.peakRssMb, 0), nats_rss_mb: round(nats.peakRssMb, 0), nats_cpu_pct: round(natsCpuPct, 0),
+    // The heartbeats' share of nats-server's CPU: its rate while only heartbeats ran, over its rate during the run.
+    heartbeat_nats_cpu_pct: round(heartbeatNatsCpuPct, 1), heartbeat_share_of_nats_cpu_pct: round((heartbeatNatsCpuPct / natsCpuPct) * 100, 0),
   }));
 } catch (err) {
   console.error(`${(err as Error).message}\n${cluster?.logTails() ?? ''}`);
