@@ -193,19 +193,45 @@ async function makeRevert(opts: RevertOptions): Promise<RevertResult> {
  * git takes the ref's own lock (`<ref>.lock`, O_EXCL, the lock every `git commit` takes) and
  * compares the tip with `from` while holding it, so a commit made since we read the tip (or one
  * being made right now) is never overwritten: the update fails and the caller reverts again on top
- * of it. Then, when the branch is checked out, `git read-tree -m -u FROM TO` brings the working tree
- * along as `git checkout` would: it refuses to touch a file the user changed (the tree is left alone).
+ * of it. When the branch is checked out, the index lock is taken first and held until the index
+ * matches the new tip (as `git merge` and `git reset` do): otherwise a user's `git add` + `git
+ * commit` between the two steps would build its tree from the old index and bring the reverted
+ * change back on top of the revert. `git read-tree -m -u FROM TO` brings the work tree along as
+ * `git checkout` would: it refuses to touch a file the user changed (the tree is left alone).
  */
 async function updateLocalBranch(opts: RevertOptions, from: string, to: string): Promise<void> {
-  const r = await runGit(['update-ref', '-m', `gitcell: revert ${opts.commit.slice(0, 12)}`, opts.trackingRef, to, from], { gitdir: opts.gitdir });
-  if (r.code !== 0) {
-    throw new GitcellError(ErrorCodes.GitBranchMoved, `${opts.branch} moved (or is being committed to) while reverting from ${from.slice(0, 12)}; will retry: ${r.stderr.trim()}`, { branch: opts.branch });
+  const checkedOut = opts.dir !== undefined && (await runGit(['symbolic-ref', '--quiet', 'HEAD'], { gitdir: opts.gitdir })).stdout.trim() === opts.trackingRef;
+  const index = `${opts.gitdir}/index`;
+  const lock = checkedOut ? await takeIndexLock(opts, index) : undefined;
+  try {
+    const r = await runGit(['update-ref', '-m', `gitcell: revert ${opts.commit.slice(0, 12)}`, opts.trackingRef, to, from], { gitdir: opts.gitdir });
+    if (r.code !== 0) {
+      throw new GitcellError(ErrorCodes.GitBranchMoved, `${opts.branch} moved (or is being committed to) while reverting from ${from.slice(0, 12)}; will retry: ${r.stderr.trim()}`, { branch: opts.branch });
+    }
+    if (!lock) return;
+    // The new index is written beside the lock and renamed over the index while the lock is held.
+    const next = `${index}.gitcell-${process.pid}`;
+    await fs.promises.copyFile(index, next).catch(() => undefined);
+    // Best effort: a refused or failed update leaves the user's files as they are, the revert is committed.
+    const rt = await runGit(['read-tree', '-m', '-u', from, to], { gitdir: opts.gitdir, workTree: opts.dir!, env: { GIT_INDEX_FILE: next } });
+    if (rt.code === 0) await fs.promises.rename(next, index);
+    else await fs.promises.rm(next, { force: true });
+  } finally {
+    if (lock) {
+      await lock.close();
+      await fs.promises.rm(`${index}.lock`, { force: true });
+    }
   }
-  if (!opts.dir) return;
-  const head = await runGit(['symbolic-ref', '--quiet', 'HEAD'], { gitdir: opts.gitdir });
-  if (head.code !== 0 || head.stdout.trim() !== opts.trackingRef) return;
-  // Best effort: a refused or failed update leaves the user's files as they are, the revert is committed.
-  await runGit(['read-tree', '-m', '-u', from, to], { gitdir: opts.gitdir, workTree: opts.dir });
+}
+
+/** takeIndexLock creates `<gitdir>/index.lock` as git does (O_EXCL); held by another git process, the caller retries. */
+async function takeIndexLock(opts: RevertOptions, index: string): Promise<fs.promises.FileHandle> {
+  try {
+    return await fs.promises.open(`${index}.lock`, 'wx');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    throw new GitcellError(ErrorCodes.GitBranchMoved, `${opts.branch}: another git process holds ${index}.lock; will retry`, { branch: opts.branch });
+  }
 }
 
 /** signedCommit writes the revert commit with the real git, signed with the SSH key `keyFile`. */
