@@ -90,74 +90,79 @@ test('autoscaling on a Prometheus task metric stops at the cluster capacity with
   s = await openClusterStore<DesiredRecord, SyncRecord>(nc, { log: silentLogger() });
   up.onStop(() => nc.close());
 
-  // Step 1: the Prometheus metric scales the Job up by the formula on the decision's own inputs
-  const rec = await waitFor('a scale-up decision', async () => {
-    const r = await recordOf(s);
-    return r?.decisions.some((d) => d.desired > d.current) ? r : undefined;
-  }, UP_TIMEOUT + SCALE_TIMEOUT).catch(fail);
-  const first = rec.decisions.find((d) => d.desired > d.current)!;
-  assert.equal(first.current, 2);
-  checkFormula(first);
-  process.stderr.write(`e2e autoscale capacity: scale-up ${JSON.stringify(first)}\n`);
+  // every step's failure carries the autoscale record and the components' log tails
+  await (async () => {
+    // Step 1: the Prometheus metric scales the Job up by the formula on the decision's own inputs
+    const rec = await waitFor('a scale-up decision', async () => {
+      const r = await recordOf(s);
+      return r?.decisions.some((d) => d.desired > d.current) ? r : undefined;
+    }, UP_TIMEOUT + SCALE_TIMEOUT);
+    const first = rec.decisions.find((d) => d.desired > d.current)!;
+    assert.equal(first.current, 2);
+    checkFormula(first);
+    process.stderr.write(`e2e autoscale capacity: scale-up ${JSON.stringify(first)}\n`);
 
-  // Step 2: the count stops where the node is full, held with the scheduler's reason
-  const held = await waitFor('a CapacityLimited decision', async () => {
-    const r = await recordOf(s);
-    return r?.decisions.find((d) => d.reason === 'CapacityLimited');
-  }, SCALE_TIMEOUT).catch(fail);
-  process.stderr.write(`e2e autoscale capacity: held ${JSON.stringify(held)}\n`);
-  assert.equal(held.desired, held.current);
-  assert.ok(held.current > FIT && held.current <= MAX, JSON.stringify(held));
-  assert.ok(held.proposal > held.current, `the formula wanted more: ${JSON.stringify(held)}`);
-  const m = held.metrics[0]!;
-  assert.equal(m.ready, FIT, `the ${FIT} placed tasks are measured: ${JSON.stringify(m)}`);
-  assert.equal(m.unready + m.missing, held.current - FIT);
-  assert.match(held.message, /wait for a node: \S+: 0\/1 nodes fit: 1 insufficient cpu/);
-  const events = () => gitcell('events', '-o', 'json', '--cluster-dir', stateDir).trim().split('\n').map((l) => JSON.parse(l) as { reason: string; message: string; object: { kind: string; name: string } });
-  const evs = events();
-  const scheduling = evs.filter((e) => e.reason === 'FailedScheduling' && e.object.kind === 'Task').map((e) => e.message);
-  assert.ok(scheduling.length > 0, 'the scheduler said why the tasks wait');
-  assert.ok(evs.some((e) => e.reason === 'AutoscaleHeld' && e.message.includes('CapacityLimited') && scheduling.some((msg) => e.message.includes(msg))), JSON.stringify(evs.filter((e) => e.reason.startsWith('Autoscale'))));
+    // Step 2: the count stops where the node is full, held with the scheduler's reason
+    // (the first held decision can come while a placed task is still starting: wait for one that
+    // measured all the placed tasks, as every later evaluation of the steady hold does)
+    const held = await waitFor('a CapacityLimited decision measuring the placed tasks', async () => {
+      const r = await recordOf(s);
+      return r?.decisions.find((d) => d.reason === 'CapacityLimited' && d.metrics[0]?.ready === FIT);
+    }, SCALE_TIMEOUT);
+    process.stderr.write(`e2e autoscale capacity: held ${JSON.stringify(held)}\n`);
+    assert.equal(held.desired, held.current);
+    assert.ok(held.current > FIT && held.current <= MAX, JSON.stringify(held));
+    assert.ok(held.proposal > held.current, `the formula wanted more: ${JSON.stringify(held)}`);
+    const m = held.metrics[0]!;
+    assert.equal(m.ready, FIT, `the ${FIT} placed tasks are measured: ${JSON.stringify(m)}`);
+    assert.equal(m.unready + m.missing, held.current - FIT);
+    assert.match(held.message, /wait for a node: \S+: 0\/1 nodes fit: 1 insufficient cpu/);
+    const events = () => gitcell('events', '-o', 'json', '--cluster-dir', stateDir).trim().split('\n').map((l) => JSON.parse(l) as { reason: string; message: string; object: { kind: string; name: string } });
+    const evs = events();
+    const scheduling = evs.filter((e) => e.reason === 'FailedScheduling' && e.object.kind === 'Task').map((e) => e.message);
+    assert.ok(scheduling.length > 0, 'the scheduler said why the tasks wait');
+    assert.ok(evs.some((e) => e.reason === 'AutoscaleHeld' && e.message.includes('CapacityLimited') && scheduling.some((msg) => e.message.includes(msg))), JSON.stringify(evs.filter((e) => e.reason.startsWith('Autoscale'))));
 
-  // Step 3: no thrashing: five more evaluations keep the count, the placed tasks and the decision
-  const count = held.current;
-  const seen = new Set<string>();
-  const moved: string[] = [];
-  await waitFor('five more evaluations', async () => {
-    const r = (await recordOf(s))!;
-    const p = await placement(s);
-    if (r.updatedAt <= held.at) return false;
-    if (r.replicas !== count || p.tasks !== count || p.bound !== FIT || r.decisions.at(-1)!.reason !== 'CapacityLimited') moved.push(`${r.updatedAt}: count ${r.replicas}, tasks ${p.tasks}, bound ${p.bound}, last ${r.decisions.at(-1)!.reason}`);
-    seen.add(r.updatedAt);
-    return seen.size >= 5;
-  }, SCALE_TIMEOUT).catch(fail);
-  assert.deepEqual(moved, [], 'the held count moved');
-  const after = (await recordOf(s))!;
-  assert.equal(after.decisions.filter((d) => d.desired !== d.current && Date.parse(d.at) > Date.parse(held.at)).length, 0, JSON.stringify(after.decisions));
-  assert.match(gitcell('describe', 'job', 'web', '--cluster-dir', stateDir), /CapacityLimited/);
+    // Step 3: no thrashing: five more evaluations keep the count, the placed tasks and the decision
+    const count = held.current;
+    const seen = new Set<string>();
+    const moved: string[] = [];
+    await waitFor('five more evaluations', async () => {
+      const r = (await recordOf(s))!;
+      const p = await placement(s);
+      if (r.updatedAt <= held.at) return false;
+      if (r.replicas !== count || p.tasks !== count || p.bound !== FIT || r.decisions.at(-1)!.reason !== 'CapacityLimited') moved.push(`${r.updatedAt}: count ${r.replicas}, tasks ${p.tasks}, bound ${p.bound}, last ${r.decisions.at(-1)!.reason}`);
+      seen.add(r.updatedAt);
+      return seen.size >= 5;
+    }, SCALE_TIMEOUT);
+    assert.deepEqual(moved, [], 'the held count moved');
+    const after = (await recordOf(s))!;
+    assert.equal(after.decisions.filter((d) => d.desired !== d.current && Date.parse(d.at) > Date.parse(held.at)).length, 0, JSON.stringify(after.decisions));
+    assert.match(gitcell('describe', 'job', 'web', '--cluster-dir', stateDir), /CapacityLimited/);
 
-  // Step 4: a commit removing autoscale: returns the Job to its Git replicas (3) by the controllers'
-  // scale-down ranking: the tasks still waiting for a node go first, then the newest placed one;
-  // never fewer than 3 ready on the way
-  const before = await tasksOf(s, 'Job/default/web');
-  const bound = new Set((await s.bindings.list()).map((b) => b.key));
-  const placed = before.filter((x) => bound.has(x.spec.id)).map((x) => x.spec.id);
-  const { autoscale: _, ...fixed } = webJob.spec;
-  writeFileSync(join(repo, 'jobs', 'web.yaml'), dump({ ...webJob, spec: { ...fixed, replicas: 3 } }));
-  git(repo, 'commit', '-qam', 'web: no autoscale, 3 replicas');
-  let fewest = Infinity;
-  const kept = await waitFor('3 web tasks ready and the record gone', async () => {
-    const now = await tasksOf(s, 'Job/default/web');
-    const ready = now.filter((x) => x.status?.state === 'running' && x.status.ready).length;
-    fewest = Math.min(fewest, ready);
-    return now.length === 3 && ready === 3 && (await recordOf(s)) === undefined ? now.map((x) => x.spec.id) : undefined;
-  }, SCALE_TIMEOUT).catch(fail);
-  assert.ok(fewest >= 3, `only ${fewest} web tasks ready on the way back to 3`);
-  const byIndex = [...placed].sort((a, b) => before.find((x) => x.spec.id === a)!.spec.index - before.find((x) => x.spec.id === b)!.spec.index);
-  assert.deepEqual([...kept].sort(), byIndex.slice(0, 3).sort(), `kept the three oldest placed tasks of ${JSON.stringify(byIndex)}`);
-  const back = events().filter((e) => e.object.name === 'web');
-  assert.ok(back.some((e) => e.reason === 'AutoscaleRemoved'), 'the autoscaler let go of the Job');
-  assert.ok(back.some((e) => e.reason === 'Scaled' && e.message.startsWith(`scaled from ${count} to 3 tasks: ${count - 3} removed`)), JSON.stringify(back.filter((e) => e.reason === 'Scaled')));
+    // Step 4: a commit removing autoscale: returns the Job to its Git replicas (3) by the controllers'
+    // scale-down ranking: the tasks still waiting for a node go first, then the newest placed one;
+    // never fewer than 3 ready on the way
+    const before = await tasksOf(s, 'Job/default/web');
+    const bound = new Set((await s.bindings.list()).map((b) => b.key));
+    const placed = before.filter((x) => bound.has(x.spec.id)).map((x) => x.spec.id);
+    const { autoscale: _, ...fixed } = webJob.spec;
+    writeFileSync(join(repo, 'jobs', 'web.yaml'), dump({ ...webJob, spec: { ...fixed, replicas: 3 } }));
+    git(repo, 'commit', '-qam', 'web: no autoscale, 3 replicas');
+    let fewest = Infinity;
+    const kept = await waitFor('3 web tasks ready and the record gone', async () => {
+      const now = await tasksOf(s, 'Job/default/web');
+      const ready = now.filter((x) => x.status?.state === 'running' && x.status.ready).length;
+      fewest = Math.min(fewest, ready);
+      return now.length === 3 && ready === 3 && (await recordOf(s)) === undefined ? now.map((x) => x.spec.id) : undefined;
+    }, SCALE_TIMEOUT);
+    assert.ok(fewest >= 3, `only ${fewest} web tasks ready on the way back to 3`);
+    const byIndex = [...placed].sort((a, b) => before.find((x) => x.spec.id === a)!.spec.index - before.find((x) => x.spec.id === b)!.spec.index);
+    assert.deepEqual([...kept].sort(), byIndex.slice(0, 3).sort(), `kept the three oldest placed tasks of ${JSON.stringify(byIndex)}`);
+    const back = events().filter((e) => e.object.name === 'web');
+    assert.ok(back.some((e) => e.reason === 'AutoscaleRemoved'), 'the autoscaler let go of the Job');
+    assert.ok(back.some((e) => e.reason === 'Scaled' && e.message.startsWith(`scaled from ${count} to 3 tasks: ${count - 3} removed`)), JSON.stringify(back.filter((e) => e.reason === 'Scaled')));
+  })().catch(fail);
 
   // SIGINT stops everything
   await nc.close();
