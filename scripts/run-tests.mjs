@@ -63,6 +63,18 @@ function addTotals(output) {
   }
 }
 
+/**
+ * failureDetail is the part of a failed file's output worth repeating under the summary: the spec
+ * reporter's "failing tests" section (or else the output's tail), capped, so a log viewer that shows
+ * only the end of a long run still shows why.
+ */
+function failureDetail(text) {
+  const at = text.lastIndexOf('✖ failing tests:');
+  const lines = (at >= 0 ? text.slice(at) : text).trimEnd().split('\n');
+  return (lines.length > FAILURE_LINES ? ['…', ...lines.slice(-FAILURE_LINES)] : lines).join('\n');
+}
+const FAILURE_LINES = 120;
+
 function runFile(file) {
   return new Promise((resolve) => {
     const started = Date.now();
@@ -95,7 +107,7 @@ function runFile(file) {
       else if (!ok) text += `\nrun-tests: ${file} exited with ${signal ?? code}\n`;
       if (!stream) process.stdout.write(`\n▶ ${file} (${seconds.toFixed(1)} s)\n${text}`);
       addTotals(output);
-      results.push({ file, ok, seconds, timedOut });
+      results.push({ file, ok, seconds, timedOut, failure: ok ? '' : failureDetail(text) });
       resolve();
     });
   });
@@ -121,6 +133,7 @@ await Promise.all(Array.from({ length: Math.min(concurrency, files.length) }, wo
 const failed = results.filter((r) => !r.ok);
 const slowest = [...results].sort((a, b) => b.seconds - a.seconds).slice(0, 8);
 if (!stream) {
+  for (const r of failed) process.stdout.write(`\n✖ ${r.file}: why (repeated from its output above)\n${r.failure}\n`);
   process.stdout.write('\nrun-tests summary\n');
   for (const [key, n] of Object.entries(totals)) process.stdout.write(`ℹ ${key} ${n}\n`);
   process.stdout.write(`ℹ files ${results.length}, failed ${failed.length}, ${((Date.now() - suiteStart) / 1000).toFixed(0)} s\n`);

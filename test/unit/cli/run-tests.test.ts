@@ -33,3 +33,24 @@ test('a test file that never exits is killed at its deadline and fails the run',
   assert.match(run.stdout, /ℹ files 2, failed 1/);
   assert.match(run.stdout, /✖ test\/unit\/hangs\.test\.ts \(deadline\)/);
 });
+
+test('a failed file\'s reasons are repeated next to the summary, where a truncated log still shows them', (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'gitcell-run-tests-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  mkdirSync(join(root, 'test', 'unit'), { recursive: true });
+  symlinkSync(join(repo, 'node_modules'), join(root, 'node_modules'));
+  writeFileSync(join(root, 'test', 'unit', 'fails.test.ts'),
+    "import { test } from 'node:test';\nimport assert from 'node:assert/strict';\ntest('compares', () => { assert.equal(1, 2, 'the reason: one is not two'); });\n");
+  writeFileSync(join(root, 'test', 'unit', 'ends.test.ts'),
+    "import { test } from 'node:test';\ntest('passes and ends', () => {});\n");
+  const { NODE_TEST_CONTEXT: _, ...env } = process.env;
+  const run = spawnSync(process.execPath, [join(repo, 'scripts', 'run-tests.mjs'), '--unit'], {
+    cwd: root, encoding: 'utf8', timeout: 120_000, env: { ...env, GITCELL_TEST_CONCURRENCY: '2' },
+  });
+  assert.equal(run.status, 1, run.stdout + run.stderr);
+  const tail = run.stdout.slice(run.stdout.lastIndexOf('▶ '));
+  const repeated = tail.indexOf('✖ test/unit/fails.test.ts: why');
+  assert.ok(repeated > 0, run.stdout);
+  assert.ok(tail.indexOf('the reason: one is not two', repeated) > repeated, 'the assertion message is repeated');
+  assert.ok(tail.indexOf('run-tests summary') > repeated, 'before the summary');
+});
