@@ -103,19 +103,20 @@ test('autoscaling on a Prometheus task metric stops at the cluster capacity with
     process.stderr.write(`e2e autoscale capacity: scale-up ${JSON.stringify(first)}\n`);
 
     // Step 2: the count stops where the node is full, held with the scheduler's reason
-    // (the first held decision can come while a placed task is still starting: wait for one that
-    // measured all the placed tasks, as every later evaluation of the steady hold does)
-    const held = await waitFor('a CapacityLimited decision measuring the placed tasks', async () => {
+    const held = await waitFor('a CapacityLimited decision', async () => {
       const r = await recordOf(s);
-      return r?.decisions.find((d) => d.reason === 'CapacityLimited' && d.metrics[0]?.ready === FIT);
+      return r?.decisions.find((d) => d.reason === 'CapacityLimited');
     }, SCALE_TIMEOUT);
     process.stderr.write(`e2e autoscale capacity: held ${JSON.stringify(held)}\n`);
     assert.equal(held.desired, held.current);
     assert.ok(held.current > FIT && held.current <= MAX, JSON.stringify(held));
     assert.ok(held.proposal > held.current, `the formula wanted more: ${JSON.stringify(held)}`);
     const m = held.metrics[0]!;
-    assert.equal(m.ready, FIT, `the ${FIT} placed tasks are measured: ${JSON.stringify(m)}`);
-    assert.equal(m.unready + m.missing, held.current - FIT);
+    // Only placed tasks are measured; one placed a moment ago may not be scraped yet (missing), and
+    // a held decision is recorded once (the record keeps notable decisions only), so it may be that one.
+    assert.ok(m.ready >= 1 && m.ready <= FIT, `only the ${FIT} placed tasks can be measured: ${JSON.stringify(m)}`);
+    assert.equal(m.ready + m.unready + m.missing, held.current, JSON.stringify(m));
+    assert.ok(m.unready + m.missing >= held.current - FIT, `the tasks waiting for a node are not measured: ${JSON.stringify(m)}`);
     assert.match(held.message, /wait for a node: \S+: 0\/1 nodes fit: 1 insufficient cpu/);
     const events = () => gitcell('events', '-o', 'json', '--cluster-dir', stateDir).trim().split('\n').map((l) => JSON.parse(l) as { reason: string; message: string; object: { kind: string; name: string } });
     const evs = events();
