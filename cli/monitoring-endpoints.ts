@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_STATE_DIR } from '../store/index.ts';
-import { errorMessage } from '../lib/index.ts';
+import { errorMessage } from '../lib/errors.ts';
 
 /** MONITORING_FILE is the endpoints file in a state dir. */
 export const MONITORING_FILE = 'monitoring.json';

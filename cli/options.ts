@@ -13,8 +13,11 @@
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { DEFAULT_PREFIX } from '../store/index.ts';
-import { SCHEDULING_MODES, type SchedulingMode } from '../scheduler/index.ts';
-import { ErrorCodes, UsageError } from '../lib/index.ts';
+// The scheduler's option table only: its index would load the whole scheduler (and prom-client)
+// into every client command.
+import { SCHEDULING_MODES, type SchedulingMode } from '../scheduler/options.ts';
+import { UsageError } from '../lib/errors.ts';
+import { ErrorCodes } from '../lib/error-codes.ts';
 
 /** CLUSTER_DIR_DEFAULT is --cluster-dir when not given: GITCELL_CLUSTER_DIR, else .gitcell. */
 export const CLUSTER_DIR_DEFAULT = process.env.GITCELL_CLUSTER_DIR ?? process.env.GITCELL_STATE_DIR ?? '.gitcell';

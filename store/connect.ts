@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { connect as natsConnect, createInbox, credsAuthenticator, nkeyAuthenticator, type Authenticator, type NatsConnection } from '@nats-io/transport-node';
-import { fromSeed } from '@nats-io/nkeys';
+import { connect as natsConnect, createInbox, type Authenticator, type NatsConnection } from '@nats-io/transport-node';
+import { nkeyAuth, nkeySigner, type NkeySigner } from './nkey.ts';
 import { StoreErrorCodes, storeError } from './errors.ts';
 import { inboxPrefixFor } from './permissions.ts';
 
@@ -134,18 +134,20 @@ async function authenticatorFromFile(file: string): Promise<{ authenticator: Aut
   } catch (err) {
     throw storeError(StoreErrorCodes.Unavailable, `credentials file ${file}: ${(err as Error).message}`, { file }, err);
   }
-  const enc = new TextEncoder();
   const seed = /^SU[A-Z2-7]{50,}$/.test(text) ? text : /-----BEGIN USER NKEY SEED-----\s+(SU[A-Z2-7]+)/.exec(text)?.[1];
   if (!seed || (seed !== text && !text.includes('-----BEGIN NATS USER JWT-----'))) {
     throw storeError(StoreErrorCodes.Unavailable, `credentials file ${file}: neither a NATS .creds file nor an nkey user seed (SU...)`, { file });
   }
-  let publicKey: string;
+  let signer: NkeySigner;
   try {
-    publicKey = fromSeed(enc.encode(seed)).getPublicKey();
+    signer = nkeySigner(seed);
   } catch (err) {
     throw storeError(StoreErrorCodes.Unavailable, `credentials file ${file}: bad nkey seed: ${(err as Error).message}`, { file }, err);
   }
-  return { authenticator: seed === text ? nkeyAuthenticator(enc.encode(text)) : credsAuthenticator(enc.encode(text)), publicKey };
+  if (seed === text) return { authenticator: nkeyAuth(signer), publicKey: signer.publicKey };
+  const jwt = /-----BEGIN NATS USER JWT-----\s+(\S+)/.exec(text)?.[1];
+  if (!jwt) throw storeError(StoreErrorCodes.Unavailable, `credentials file ${file}: no user JWT between its BEGIN and END lines`, { file });
+  return { authenticator: nkeyAuth(signer, jwt), publicKey: signer.publicKey };
 }
 
 /**

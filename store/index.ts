@@ -2,6 +2,7 @@
 // these buckets, watches, events and leases. See README.md for the key layout and who writes what.
 export { StoreErrorCodes, type StoreErrorCode } from './errors.ts';
 export { jsonCodec, keyOf, keyFilter, validateKey, decodeRecord, encodeRecord, type RecordCodec, type InvalidRecord, type Envelope } from './record.ts';
+export { nkeySigner, nkeyAuth, newUserSeed, type NkeySigner } from './nkey.ts';
 export { connect, closeConnection, connectionInbox, splitServers, type ConnectOptions } from './connect.ts';
 export { suggestReplicas, replicasFor, parseReplicas, MAX_REPLICAS } from './replicas.ts';
 export { Bucket, ensureBucket, SKIP, type RoBucket, type KvBucket, type BucketConfig, type BucketOptions, type StoreRecord, type UpdateFn, type UpdateOptions } from './bucket.ts';

@@ -8,9 +8,8 @@
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { createUser, fromSeed } from '@nats-io/nkeys';
 import { UsageError } from '../../lib/errors.ts';
-import { agentPermissions, authorizationConfig, autoscalerPermissions, controlPermissions, viewerPermissions, AUTOSCALER_SEED_FILE, CONTROL_SEED_FILE, VIEWER_SEED_FILE, type NatsUser } from '../../store/index.ts';
+import { agentPermissions, newUserSeed, nkeySigner, authorizationConfig, autoscalerPermissions, controlPermissions, viewerPermissions, AUTOSCALER_SEED_FILE, CONTROL_SEED_FILE, VIEWER_SEED_FILE, type NatsUser } from '../../store/index.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
 
 /** ClusterIdentities are the seed files and the server configuration that admits them. */
@@ -33,17 +32,17 @@ async function ensureSeed(file: string): Promise<string> {
   if (existsSync(file)) {
     const text = (await readFile(file, 'utf8')).trim();
     try {
-      const pub = fromSeed(new TextEncoder().encode(text)).getPublicKey();
+      const pub = nkeySigner(text).publicKey;
       await chmod(file, 0o600);
       return pub;
     } catch (err) {
       throw new UsageError(ErrorCodes.BadSeed, `${file}: not an nkey user seed (${(err as Error).message}); delete it to make a new one`, { file });
     }
   }
-  const kp = createUser();
+  const seed = newUserSeed();
   await mkdir(dirname(file), { recursive: true });
-  await writeFile(file, `${new TextDecoder().decode(kp.getSeed())}\n`, { mode: 0o600 });
-  return kp.getPublicKey();
+  await writeFile(file, `${seed}\n`, { mode: 0o600 });
+  return nkeySigner(seed).publicKey;
 }
 
 /** ensureIdentities creates (or reuses) the control, autoscaler, viewer and agent seeds and renders the server's authorization. */
