@@ -9,7 +9,7 @@ import { assertObjectWithin, objectSize, objectTooLarge } from './object-size.ts
 import { ManifestCollector } from './collect.ts';
 import { LoadErrorCode, MANIFEST_LIMITS, isManifestFile, type LoadOptions, type LoadResult } from './types.ts';
 import { parseManifestFile, type ParsedFile } from './parse.ts';
-import { readBlobFast } from './read-blob.ts';
+import { readBlobFast, readLooseBlob } from './read-blob.ts';
 
 /** READ_AHEAD is how many blobs are read concurrently. */
 const READ_AHEAD = 16;
@@ -108,17 +108,22 @@ export async function loadManifestsFromGit(source: GitSource, options: LoadOptio
 
 /**
  * readBounded reads a manifest blob of at most `max` bytes. A larger one (declared in its header, or
- * found while inflating, which stops at the limit) is not read: it becomes the file's only problem.
+ * found while inflating, which stops at the limit) is not kept: it becomes the file's only problem.
  */
 async function readBounded(repo: Repo, gitdir: string, b: { file: string; oid: string }, max: number): Promise<Uint8Array | ParsedFile> {
   const tooLarge = (message: string): ParsedFile => ({ objects: [], problems: [{ code: LoadErrorCode.fileTooLarge, file: b.file, line: 1, column: 1, message }] });
-  const size = objectSize(gitdir, b.oid);
-  if (size && size.size > max) return tooLarge(objectTooLarge(b.oid, b.file, size.size, max).message);
   try {
+    // Loose objects (a working clone's) are read and inflated here, bounded while inflating.
+    const loose = readLooseBlob(gitdir, b.oid, max, b.file);
+    if (loose) return loose;
+    const size = objectSize(gitdir, b.oid);
+    if (size && size.size > max) return tooLarge(objectTooLarge(b.oid, b.file, size.size, max).message);
     return await readBlobFast(repo, b.oid, max, b.file);
   } catch (err) {
-    if (isGitcellError(err, ErrorCodes.GitObjectTooLarge)) return tooLarge(err.message);
-    throw err;
+    if (!isGitcellError(err, ErrorCodes.GitObjectTooLarge)) throw err;
+    // Inflation stopped at the limit: name the size the object's header declares, unless it lies.
+    const size = objectSize(gitdir, b.oid);
+    return tooLarge(size && size.size > max ? objectTooLarge(b.oid, b.file, size.size, max).message : err.message);
   }
 }
 

@@ -4,11 +4,13 @@
 // about twice the CPU of node's native, synchronous inflate and SHA-1. isomorphic-git still finds
 // the object (loose or packed, alternates); only the decoding of loose objects happens here.
 import { createHash } from 'node:crypto';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import type * as fs from 'node:fs';
+import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import * as buffer from 'node:buffer';
 import git from 'isomorphic-git';
-import { objectTooLarge } from './object-size.ts';
+import { looseObjectPath, objectTooLarge } from './object-size.ts';
 import { GitcellError, ErrorCodes, GitError } from '../../lib/index.ts';
 
 /** GitRepo is what isomorphic-git needs to read objects (cache: its packfile index cache, kept per load). */
@@ -26,6 +28,8 @@ export interface GitRepo {
  * to more than `maxBytes`: inflation stops at the limit. isomorphic-git's own errors pass through.
  */
 export async function readBlobFast(repo: GitRepo, oid: string, maxBytes = Number.MAX_SAFE_INTEGER, what = 'blob'): Promise<Uint8Array> {
+  const loose = readLooseBlob(repo.gitdir ?? join(repo.dir, '.git'), oid, maxBytes, what);
+  if (loose) return loose;
   const r = await git.readObject({ ...repo, oid, format: 'deflated' });
   // Packed objects (and the hard-coded empty tree) come back already decoded by isomorphic-git.
   if (r.format === 'content') {
@@ -33,11 +37,49 @@ export async function readBlobFast(repo: GitRepo, oid: string, maxBytes = Number
     if ((r.object as Uint8Array).byteLength > maxBytes) throw objectTooLarge(oid, what, (r.object as Uint8Array).byteLength, maxBytes);
     return r.object as Uint8Array;
   }
+  return decodeLoose(r.format === 'deflated' ? (r.object as Uint8Array) : undefined, r.format === 'deflated' ? undefined : (r.object as Uint8Array), oid, maxBytes, what);
+}
+
+/**
+ * readLooseBlob reads blob `oid` straight from its loose object file under `gitdir`: one synchronous
+ * read of a small file, where isomorphic-git's readObject looks for the repository's gitdir (a stat
+ * per call), then for the file, asynchronously. Undefined when there is no loose object (packed,
+ * or in an alternate: isomorphic-git finds those), or when its compressed size alone could exceed
+ * the limit (the header-first size check of object-size.ts then refuses it without reading it).
+ */
+export function readLooseBlob(gitdir: string, oid: string, maxBytes: number, what: string): Uint8Array | undefined {
+  let fd: number;
+  try {
+    fd = openSync(looseObjectPath(gitdir, oid), 'r');
+  } catch {
+    return undefined;
+  }
+  let compressed: Buffer;
+  try {
+    const size = fstatSync(fd).size;
+    // zlib's worst case grows data by well under 1%: a file this large may inflate past the limit.
+    if (size > maxBytes + maxBytes / 64 + 1024) return undefined;
+    compressed = Buffer.allocUnsafe(size);
+    let n = 0;
+    while (n < size) {
+      const got = readSync(fd, compressed, n, size - n, n);
+      if (got === 0) break;
+      n += got;
+    }
+    compressed = compressed.subarray(0, n);
+  } finally {
+    closeSync(fd);
+  }
+  return decodeLoose(compressed, undefined, oid, maxBytes, what);
+}
+
+/** decodeLoose inflates a loose object (or takes it inflated), checks its SHA-1 and header, and returns the blob's content. */
+function decodeLoose(deflated: Uint8Array | undefined, inflated: Uint8Array | undefined, oid: string, maxBytes: number, what: string): Uint8Array {
   let wrapped: Buffer;
   try {
     // Never more than the limit (plus the header) in memory, whatever the object's header claims.
     const maxOutputLength = Math.min(maxBytes + 64, buffer.kMaxLength);
-    wrapped = r.format === 'deflated' ? inflateSync(r.object as Uint8Array, { maxOutputLength }) : Buffer.from(r.object as Uint8Array);
+    wrapped = deflated ? inflateSync(deflated, { maxOutputLength }) : Buffer.from(inflated!);
   } catch (err) {
     if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw objectTooLarge(oid, what, undefined, maxBytes);
     throw corrupt(oid, `does not inflate (${(err as Error).message})`);

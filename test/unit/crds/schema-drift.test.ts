@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { BUILTIN_SCHEMAS, COMMON_SCHEMA, GENERATED_VALIDATORS, builtinValidators, compileBuiltinSchemas, generateValidatorsSource, type JsonSchema } from '../../../crds/index.ts';
+import { Ajv } from 'ajv';
+import { BUILTIN_SCHEMAS, COMMON_SCHEMA, GENERATED_META_SCHEMA, GENERATED_VALIDATORS, builtinValidators, compileBuiltinSchemas, createUserSchemaCompiler, generateMetaSchemaSource, generateValidatorsSource, type JsonSchema } from '../../../crds/index.ts';
 import type * as api from '../../../api/index.ts';
 import * as fx from '../../helpers/manifests.ts';
 
@@ -161,6 +162,33 @@ test('the schemas reject a field the types do not have', () => {
 
 test('crds/generated/validators.cjs is what the schemas generate (run `npm run gen:validators` after editing a schema)', () => {
   assert.equal(readFileSync(GENERATED_VALIDATORS, 'utf8'), generateValidatorsSource());
+});
+
+test('crds/generated/meta-schema.cjs is ajv\'s draft-07 meta-schema with the CRD compiler\'s options', () => {
+  assert.equal(readFileSync(GENERATED_META_SCHEMA, 'utf8'), generateMetaSchemaSource());
+});
+
+test('CRD schemas: the pre-generated meta-schema refuses what ajv refuses, with ajv\'s message', () => {
+  const runtime = new Ajv({ allErrors: true, verbose: true, strict: false, allowUnionTypes: true, validateFormats: false });
+  const schemas: JsonSchema[] = [
+    { type: 'object', properties: { spec: { type: 'object', required: ['a'], properties: { a: { type: 'integer', minimum: 1 } } } } },
+    { type: 'strin', minimum: 'x' },
+    { type: 'object', properties: { spec: { type: 'objectt' } } },
+    { type: 'object', required: 'spec', additionalProperties: 3 },
+    { type: 'object', 'x-kubernetes-preserve-unknown-fields': true, nullable: true },
+    { $schema: 'http://json-schema.org/draft-07/schema#', type: 'nope' },
+  ];
+  for (const schema of schemas) {
+    const outcome = (f: () => unknown) => {
+      try {
+        f();
+        return 'compiles';
+      } catch (err) {
+        return (err as Error).message;
+      }
+    };
+    assert.equal(outcome(() => createUserSchemaCompiler().compile(schema)), outcome(() => runtime.compile(schema)), JSON.stringify(schema));
+  }
 });
 
 test('the generated validators report exactly the errors of validators compiled at run time', () => {
