@@ -6,7 +6,7 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Limiter, Logger } from '../lib/index.ts';
-import type { Binding, NodeSpec, Resources, TaskSpec } from '../api/index.ts';
+import type { Binding, NodeRecord, NodeSpec, Resources, TaskSpec } from '../api/index.ts';
 import type { ClusterStore, InformerView, RoBucket } from '../store/index.ts';
 import type { Keyring } from '../secrets/index.ts';
 import type { BackoffOptions } from './backoff.ts';
@@ -78,7 +78,7 @@ export interface NodeSecrets {
 export interface AgentDeps {
   nc: NatsConnection;
   /** read-only where the agent only reads (tasks, bindings, node specs: nats.js' RoKV); it writes status, its node record and events */
-  store: Pick<ClusterStore, 'status' | 'nodes' | 'events'> & {
+  store: Pick<ClusterStore, 'status' | 'nodes' | 'heartbeats' | 'events'> & {
     tasks: RoBucket<TaskSpec>;
     bindings: RoBucket<Binding>;
     nodespec: RoBucket<NodeSpec>;
@@ -149,6 +149,8 @@ export interface AgentState {
   startedAt: string;
   /** the agent's /metrics endpoint once it listens, reported in the node record (Prometheus discovery) */
   metricsUrl?: string;
+  /** the node record last written successfully: heartbeat.ts writes it again only once it changes */
+  registered?: NodeRecord;
 }
 
 /** newAgentState is the state of an agent that knows nothing yet. */

@@ -6,11 +6,11 @@
  * one back while no other node holds it, so its running tasks keep their addresses.
  *
  *   put nodes/<node> (subnet: the one kept, if any) ─► watch subnets/<node> ─► subnet ─► keep it in <stateDir>
- *        └── again every heartbeat while waiting                           └─► problem: fail, naming it
+ *        └── lease renewed every heartbeat while waiting                          └─► problem: fail, naming it
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { NodeRecord, NodeSubnetRecord } from '../api/index.ts';
+import type { NodeLease, NodeRecord, NodeSubnetRecord } from '../api/index.ts';
 import { ErrorCodes, NetworkError, errorMessage, writeFileAtomic, type Logger } from '../lib/index.ts';
 import { Informer, type RoBucket } from '../store/index.ts';
 import { resolveAgentOptions, type AgentOptions } from './context.ts';
@@ -31,14 +31,14 @@ export function registrationRecord(options: AgentOptions, requested: string | un
 export interface ObtainSubnetOptions {
   node: string;
   stateDir: string;
-  store: { nodes: { put(key: string, value: NodeRecord): Promise<unknown> }; subnets: RoBucket<NodeSubnetRecord> };
+  store: { nodes: { put(key: string, value: NodeRecord): Promise<unknown> }; heartbeats: { put(key: string, value: NodeLease): Promise<unknown> }; subnets: RoBucket<NodeSubnetRecord> };
   /** the node's registration record asking for `requested` (undefined: any) */
   record: (requested: string | undefined) => NodeRecord;
   signal: AbortSignal;
   log: Logger;
   /** give up after this long without an allocation (default 5 min) */
   timeoutMs?: number;
-  /** register again this often while waiting, so the node looks alive (default 3 s) */
+  /** renew the node's lease this often while waiting, so the node looks alive (default 3 s) */
   heartbeatMs?: number;
 }
 
@@ -53,7 +53,17 @@ export async function obtainSubnet(o: ObtainSubnetOptions): Promise<{ subnet: st
   const ac = new AbortController();
   const stop = () => ac.abort();
   o.signal.addEventListener('abort', stop, { once: true });
-  const register = () => o.store.nodes.put(o.node, o.record(kept)).catch((err: unknown) => o.log.warn({ err: errorMessage(err) }, 'agent: registration failed; retrying'));
+  // The record once (again each beat until it is in), the lease every beat.
+  let registered = false;
+  const register = async (): Promise<void> => {
+    try {
+      if (!registered) await o.store.nodes.put(o.node, o.record(kept));
+      registered = true;
+      await o.store.heartbeats.put(o.node, {});
+    } catch (err) {
+      o.log.warn({ err: errorMessage(err) }, 'agent: registration failed; retrying');
+    }
+  };
   const beat = setInterval(() => void register(), o.heartbeatMs ?? 3000);
   try {
     await register();

@@ -234,7 +234,11 @@ export interface NodeRecord {
   /** The node's own public key (SPKI PEM): Secrets are re-sealed to it for this node alone. */
   sealingKey?: string;
   startedAt: string;
-  /** Liveness is judged by readers from this time and a grace period, never by key expiry. */
+  /**
+   * When the agent last wrote this record. Liveness is the newer of this and the node's lease (the
+   * `heartbeats` bucket, renewed every heartbeat; see withLease), judged by readers with a grace
+   * period, never by key expiry. Agents before the leases rewrote the record every heartbeat.
+   */
   heartbeatAt: string;
   /**
    * The store incarnation this agent serves (store/incarnation.ts), set once it has re-reported its
@@ -291,37 +295,6 @@ export interface ClusterEvent {
   object: { kind: string; namespace?: string; name: string };
   message: string;
   source: string;
-}
-
-/** nodeIsLive tells whether a node's last heartbeat is within `graceMs` of `now`. */
-export function nodeIsLive(node: Pick<NodeRecord, 'heartbeatAt'>, now: number, graceMs: number): boolean {
-  const beat = Date.parse(node.heartbeatAt);
-  return Number.isFinite(beat) && now - beat <= graceMs;
-}
-
-/**
- * sameButHeartbeat tells whether two records of a node differ only in their heartbeat time: a
- * heartbeat alone changes nothing a controller decides (liveness is judged on ticks). A plain
- * structural walk: 10,000 nodes beat 3,300 times a second, and both stringifying the records
- * (the scheduler: 19 s of 160 s busy at 1,000 nodes) and util.isDeepStrictEqual (the reconciler:
- * 33 s of 414 s) cost more than the rest of handling a heartbeat.
- */
-export function sameButHeartbeat(a: NodeRecord, b: NodeRecord): boolean {
-  const ka = Object.keys(a) as (keyof NodeRecord)[];
-  if (ka.length !== Object.keys(b).length) return false;
-  for (const k of ka) if (k !== 'heartbeatAt' && !sameJson(a[k], b[k])) return false;
-  return true;
-}
-
-/** sameJson compares two JSON values structurally (records decoded from the store: no cycles, no classes). */
-function sameJson(x: unknown, y: unknown): boolean {
-  if (x === y) return true;
-  if (typeof x !== 'object' || typeof y !== 'object' || x === null || y === null) return false;
-  if (Array.isArray(x) !== Array.isArray(y)) return false;
-  const kx = Object.keys(x);
-  if (kx.length !== Object.keys(y).length) return false;
-  for (const k of kx) if (!sameJson((x as Record<string, unknown>)[k], (y as Record<string, unknown>)[k])) return false;
-  return true;
 }
 
 /** statusKey is the `status` bucket key of a task on a node. */

@@ -1,5 +1,6 @@
 // api/: the resource model every part of gitcell shares. Import it only through this file.
 export * from './cluster.ts';
+export * from './node-liveness.ts';
 export * from './manifests.ts';
 export * from './receiver.ts';
 export * from './slo.ts';

@@ -8,8 +8,8 @@
  *   commit changing 10% of the Job templates ─► their tasks all new and running ......... rollout_10pct_s
  *   kill -9 of 500 hollow nodes ─► their tasks bound elsewhere and running ............. requeue_500_nodes_s
  *
- * heartbeat_writes_per_s: node-record writes/s in a quiet window (the nodes bucket's stream
- * sequence), heartbeat_nats_cpu_pct: nats-server's CPU in that window, when heartbeats are the only
+ * heartbeat_writes_per_s: node-record and lease writes/s in a quiet window (the nodes and heartbeats
+ * buckets' stream sequences), heartbeat_nats_cpu_pct: nats-server's CPU in that window, when heartbeats are the only
  * writes, and heartbeat_share_of_nats_cpu_pct: that over nats_cpu_pct; RSS: peak (VmHWM);
  * nats_cpu_pct: nats-server CPU over commit..end (100 = one core).
  * `--quick`: 1,000 nodes, 100 Jobs x 100 tasks, 50 killed. Last line: one JSON object.
@@ -52,15 +52,16 @@ try {
 
   // 1. The workload commit.
   const jm = await jetstreamManager(c.store.nc);
-  const nodesStream = `KV_${bucketName('nodes')}`;
-  const seqAt = async () => (await jm.streams.info(nodesStream)).state.last_seq;
+  // Liveness writes: node records (every beat before the leases, on change since) and leases.
+  const livenessStreams = [`KV_${bucketName('nodes')}`, `KV_${bucketName('heartbeats')}`];
+  const seqAt = async () => (await Promise.all(livenessStreams.map((s) => jm.streams.info(s)))).reduce((n, i) => n + i.state.last_seq, 0);
   const hb0 = { seq: await seqAt(), t: Date.now(), cpuS: procStats(c.natsPid).cpuS };
   await new Promise((r) => setTimeout(r, 10_000));
   const hbSeconds = (Date.now() - hb0.t) / 1000;
   const heartbeatWritesPerS = (await seqAt() - hb0.seq) / hbSeconds;
   // Before the commit the nodes' heartbeats are the only writes: nats-server's CPU then is their cost.
   const heartbeatNatsCpuPct = ((procStats(c.natsPid).cpuS - hb0.cpuS) / hbSeconds) * 100;
-  log(`heartbeats: ${heartbeatWritesPerS.toFixed(0)} node-record writes/s, nats-server ${heartbeatNatsCpuPct.toFixed(1)}% of a core`);
+  log(`heartbeats: ${heartbeatWritesPerS.toFixed(0)} node-record and lease writes/s, nats-server ${heartbeatNatsCpuPct.toFixed(1)}% of a core`);
   const nats0 = procStats(c.natsPid).cpuS;
   const t0 = Date.now();
   await c.commit(workloadFiles(w), 'workload');

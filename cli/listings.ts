@@ -10,6 +10,7 @@ import { DEFAULT_NODE_GRACE_MS } from '../reconciler/controllers/eligibility.ts'
 import { objectStatusKey } from '../reconciler/apply/keys.ts';
 import type { CronJobStatus, DesiredRecord, WorkloadStatus } from '../reconciler/index.ts';
 import { age, type ClientStore } from './client.ts';
+import { listNodesWithLeases } from '../store/index.ts';
 import { customKinds, type KindInfo } from './kinds.ts';
 import { requirementsMatch, type Requirement } from '../api/index.ts';
 import type { Row } from './output.ts';
@@ -215,9 +216,9 @@ export interface NodeRow {
   requested: { cpuMillis: number; memoryBytes: number };
 }
 
-/** listNodes joins node records, their admin specs and their tasks' requests. */
+/** listNodes joins node records (with their leases: liveness), their admin specs and their tasks' requests. */
 export async function listNodes(store: ClientStore, now = Date.now()): Promise<NodeRow[]> {
-  const [nodes, specs, tasks] = await Promise.all([store.nodes.list(), store.nodespec.list(), listTasks(store)]);
+  const [nodes, specs, tasks] = await Promise.all([listNodesWithLeases(store), store.nodespec.list(), listTasks(store)]);
   const specOf = new Map(specs.map((s) => [s.key, s.value]));
   return nodes.map((n) => nodeRow(n.value, specOf.get(n.key), tasks.filter((t) => t.node === n.key), now));
 }

@@ -10,6 +10,7 @@ import { GitError } from '../lib/errors.ts';
 import { silentLogger } from '../lib/log.ts';
 import { ErrorCodes } from '../lib/error-codes.ts';
 import { buildSnapshot, previewPlacement } from '../scheduler/index.ts';
+import { listNodesWithLeases } from '../store/index.ts';
 import {
   buildDesired,
   computeRevisionPlan,
@@ -89,7 +90,7 @@ export async function loadRevision(repo: Repo, commit: string, path: string | un
 
 /** previewOnCluster places the plan's new tasks on the live cluster, as the scheduler would. */
 export async function previewOnCluster(store: ClientStore, plan: RevisionPlan): Promise<SchedulingPreview> {
-  const [nodes, specs, tasks, bindings] = await Promise.all([store.nodes.list(), store.nodespec.list(), store.tasks.list(), store.bindings.list()]);
+  const [nodes, specs, tasks, bindings] = await Promise.all([listNodesWithLeases(store), store.nodespec.list(), store.tasks.list(), store.bindings.list()]);
   const view = {
     nodes: nodes.map((r) => r.value),
     nodeSpecs: new Map(specs.map((r) => [r.key, r.value])),

@@ -9,7 +9,7 @@
  */
 import type { AutoscaleRecord, Binding, ClusterEvent, NodeRecord, NodeSpec, TaskSpec, TaskStatus } from '../api/index.ts';
 import { Backoff, errorMessage, sleep, type Logger } from '../lib/index.ts';
-import { defaultInformerBackoff, Informer, type InformerChange, type InvalidRecord } from '../store/index.ts';
+import { defaultInformerBackoff, Informer, NodeInformer, type InformerChange, type InvalidRecord } from '../store/index.ts';
 import type { ClientStore } from '../cli/client.ts';
 import { joinTask, type TaskRow } from '../cli/listings.ts';
 import type { DesiredRecord, SyncRecord, SyncStatus, WorkloadStatus } from '../reconciler/index.ts';
@@ -53,7 +53,7 @@ export class DashboardModel {
   tasks!: Informer<TaskSpec>;
   bindings!: Informer<Binding>;
   status!: Informer<TaskStatus>;
-  nodes!: Informer<NodeRecord>;
+  nodes!: NodeInformer;
   nodespec!: Informer<NodeSpec>;
   desired!: Informer<DesiredRecord>;
   sync!: Informer<SyncRecord>;
@@ -93,7 +93,8 @@ export class DashboardModel {
     this.tasks = mk<TaskSpec>(s.tasks, (c) => this.mark('tasks', c.key));
     this.bindings = mk<Binding>(s.bindings, (c) => this.mark('tasks', c.key));
     this.status = mk<TaskStatus>(s.status, (c) => this.mark('tasks', c.key.slice(c.key.indexOf('.') + 1)));
-    this.nodes = mk<NodeRecord>(s.nodes, (c) => this.mark('nodes', c.key));
+    // Records joined with their leases (liveness); renewals mark no row: the node tick redraws ages.
+    this.nodes = new NodeInformer(s, { signal, log, onChange: (c) => (c ? (this.clearMalformed(s.nodes.name, c.key), this.mark('nodes', c.key)) : undefined) });
     this.nodespec = mk<NodeSpec>(s.nodespec, (c) => this.mark('nodes', c.key));
     this.desired = mk<DesiredRecord>(s.desired, (c) => this.markDesired(c.key));
     this.sync = mk<SyncRecord>(s.sync, (c) => this.markSync(c.key));

@@ -1,5 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Binding, ClusterEvent, NodeRecord, NodeSecretRecord, NodeSpec, ServiceRecord, TaskSpec, TaskStatus } from '../api/cluster.ts';
+import type { NodeLease } from '../api/node-liveness.ts';
 import type { NodeSubnetRecord } from '../api/network.ts';
 import { Bucket, type BucketOptions, type RoBucket } from './bucket.ts';
 import { bucketName, BUCKETS, DEFAULT_PREFIX, eventsSubjectRoot, objectCodec, openRoles, verifyClusterEvent, type BucketRole } from './cluster.ts';
@@ -15,6 +16,8 @@ export interface AgentStore {
   bindings: RoBucket<Binding>;
   status: Bucket<TaskStatus>;
   nodes: Bucket<NodeRecord>;
+  /** this node's lease, renewed every heartbeat (write only: the agent reads no other node's) */
+  heartbeats: Bucket<NodeLease>;
   nodespec: RoBucket<NodeSpec>;
   /** Services (VIP, ports, ready endpoints) the node load-balances and answers DNS for; read only */
   services: RoBucket<ServiceRecord>;
@@ -36,7 +39,7 @@ export async function openAgentStore(nc: NatsConnection, node: string, opts: { p
   const timeout = opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {};
   const bind = (role: BucketRole) => Bucket.bind<unknown>(nc, { name: bucketName(role, prefix), history: BUCKETS[role].history, ...timeout }, objectCodec<unknown>(), bopts);
   const [buckets, secrets, events] = await Promise.all([
-    openRoles(['tasks', 'bindings', 'status', 'nodes', 'nodespec', 'services', 'subnets'] as const, bind),
+    openRoles(['tasks', 'bindings', 'status', 'nodes', 'heartbeats', 'nodespec', 'services', 'subnets'] as const, bind),
     Bucket.bind<NodeSecretRecord>(nc, { name: nodeSecretsBucket(node, prefix), history: 1, ...timeout }, objectCodec<NodeSecretRecord>(), bopts),
     EventStream.bind<ClusterEvent>(nc, { name: `${prefix}events`, subjectRoot: eventsSubjectRoot(prefix), writer: node, verify: verifyClusterEvent, ...timeout }, objectCodec<ClusterEvent>(), bopts),
   ]);

@@ -5,7 +5,7 @@
  * `$KV.<prefix>status.<node>.>` later.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { AutoscaleRecord, Binding, ClusterEvent, NodeRecord, NodeSubnetRecord, NodeSpec, ServiceRecord, TaskSpec, TaskStatus } from '../api/index.ts';
+import type { AutoscaleRecord, Binding, ClusterEvent, NodeLease, NodeRecord, NodeSubnetRecord, NodeSpec, ServiceRecord, TaskSpec, TaskStatus } from '../api/index.ts';
 import { Backoff, createLogger, errorMessage, isGitcellError, sleep, type Logger } from '../lib/index.ts';
 import { StoreErrorCodes } from './errors.ts';
 import { Bucket, type BucketConfig } from './bucket.ts';
@@ -35,6 +35,7 @@ export const BUCKETS = {
   bindings: { key: '<taskId>', writer: 'scheduler (leader, stamps its term)', history: 4 },
   status: { key: '<node>.<taskId>', writer: 'the agent of <node>', history: 1 },
   nodes: { key: '<node>', writer: 'the agent of <node>', history: 1 },
+  heartbeats: { key: '<node>', writer: 'the agent of <node>: its lease, renewed every heartbeat (the entry time is the renewal)', history: 1 },
   nodespec: { key: '<node>', writer: 'admin CLI (cordon, drain, labels)', history: 4 },
   leases: { key: '<name> | fence.<name>', writer: 'candidates of the lease (CAS only)', history: 4 },
   sync: { key: '<source>', writer: 'reconciler', history: 4 },
@@ -76,6 +77,8 @@ export interface RoleRecords<Desired = unknown, Sync = unknown> {
   bindings: Binding;
   status: TaskStatus;
   nodes: NodeRecord;
+  /** each node's lease: empty, renewed every heartbeat (api NodeLease); liveness readers join it with `nodes` (node-informer.ts) */
+  heartbeats: NodeLease;
   nodespec: NodeSpec;
   leases: Lease;
   sync: Sync;

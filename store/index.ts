@@ -67,6 +67,7 @@ export {
 } from './permissions.ts';
 export { openAgentStore, type AgentStore } from './agent-store.ts';
 export { openAutoscalerStore, type AutoscalerStoreHandles, type AutoscalerStoreOptions } from './autoscaler-store.ts';
+export { NodeInformer, listNodesWithLeases, type NodeSources, type NodeInformerOptions } from './node-informer.ts';
 export { Informer, valueView, defaultInformerBackoff, type InformerView, type InformerEntry, type InformerOptions, type InformerChange, type InformerSource } from './informer.ts';
 export { probeIncarnation, waitForStore, watchIncarnation, STORE_RESET_EXIT_CODE, type IncarnationProbe, type WaitForStoreOptions, type IncarnationWatchOptions } from './incarnation.ts';
 export { ensureNatsTls, natsTlsFiles, clientTlsConfig, clusterConfig, OPENSSL, type NatsTls, type RouteOptions } from './tls.ts';

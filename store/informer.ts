@@ -25,6 +25,8 @@ import type { Watch, WatchOptions } from './watch.ts';
 export interface InformerEntry<T> {
   readonly value: T;
   readonly revision: number;
+  /** when the server stored this revision (epoch ms); kept only with the `times` option, from watch events */
+  readonly created?: number;
 }
 
 /** InformerSource is what an informer needs of a bucket: its name and a watch (a RoBucket has both). */
@@ -57,6 +59,15 @@ export interface InformerOptions<T> {
   log?: Logger;
   /** delays between watch restarts (default 100 ms doubling to 5 s) */
   backoff?: BackoffOptions;
+  /** keep each entry's server time (`created`): for buckets whose entries' time is their meaning (node leases) */
+  times?: boolean;
+}
+
+/** Pending is a snapshot entry not yet installed (undefined value: deleted). */
+interface Pending<T> {
+  value: T | undefined;
+  revision: number;
+  created: number;
 }
 
 /** defaultInformerBackoff: watch restarts wait 100 ms, doubling to 5 s. */
@@ -143,7 +154,7 @@ export class Informer<T> implements InformerView<T> {
    * revision the store returned, unless the copy already holds that key at a newer revision.
    * Returns whether the copy changed. Does not call onChange.
    */
-  apply(key: string, value: T | undefined, revision: number): boolean {
+  apply(key: string, value: T | undefined, revision: number, created?: number): boolean {
     const known = this.live.get(key)?.revision ?? this.tombstones.get(key) ?? 0;
     if (known >= revision) return false;
     if (value === undefined) {
@@ -152,7 +163,7 @@ export class Informer<T> implements InformerView<T> {
       if (revision > this.seen) this.tombstones.set(key, revision);
       else this.tombstones.delete(key);
     } else {
-      this.live.set(key, { value, revision });
+      this.live.set(key, created !== undefined && this.opts.times ? { value, revision, created } : { value, revision });
       this.tombstones.delete(key);
     }
     return true;
@@ -192,7 +203,7 @@ export class Informer<T> implements InformerView<T> {
       });
       let why = 'the watch ended';
       try {
-        let pending = this.isSynced ? undefined : new Map<string, { value: T | undefined; revision: number }>();
+        let pending = this.isSynced ? undefined : new Map<string, Pending<T>>();
         for await (const ev of watch) {
           backoff.reset();
           if (ev.type === 'synced') {
@@ -201,8 +212,9 @@ export class Informer<T> implements InformerView<T> {
             continue;
           }
           const value = ev.type === 'put' ? ev.value : undefined;
-          if (pending) pending.set(ev.key, { value, revision: ev.revision });
-          else this.observe(ev.key, value, ev.revision);
+          const created = ev.created.getTime();
+          if (pending) pending.set(ev.key, { value, revision: ev.revision, created });
+          else this.observe(ev.key, value, ev.revision, created);
         }
       } catch (err) {
         why = errorMessage(err);
@@ -220,11 +232,11 @@ export class Informer<T> implements InformerView<T> {
   }
 
   /** install swaps the snapshot in at once, so readers never see a half-filled copy. */
-  private install(pending: Map<string, { value: T | undefined; revision: number }>, syncedAt: number): void {
+  private install(pending: Map<string, Pending<T>>, syncedAt: number): void {
     let top = syncedAt;
     for (const [key, e] of pending) {
       // apply() keeps an own write made before the snapshot arrived if it is newer.
-      this.apply(key, e.value, e.revision);
+      this.apply(key, e.value, e.revision, e.created);
       top = Math.max(top, e.revision);
     }
     this.seen = Math.max(this.seen, top);
@@ -236,9 +248,9 @@ export class Informer<T> implements InformerView<T> {
   }
 
   /** observe folds one live watch event in, guarded by revision, and tells onChange. */
-  private observe(key: string, value: T | undefined, revision: number): void {
+  private observe(key: string, value: T | undefined, revision: number, created: number): void {
     const prev = this.live.get(key)?.value;
-    const changed = this.apply(key, value, revision);
+    const changed = this.apply(key, value, revision, created);
     this.seen = Math.max(this.seen, revision);
     if (this.tombstones.size > 0) this.pruneTombstones();
     this.wake();

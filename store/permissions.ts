@@ -11,7 +11,8 @@ import { bucketName, BUCKETS, eventsSubjectRoot, DEFAULT_PREFIX, type BucketRole
  * - viewer (read-only CLI): reads the cluster buckets (never a node's Secrets bucket) and the events,
  *   asks agents for logs; writes nothing.
  * - agent of `<node>`: reads the buckets it converges from and its own Secrets bucket, writes only
- *   its own node's keys and events, answers log requests for its node.
+ *   its own node's keys (status, record, lease) and events, answers log requests for its node. It
+ *   does not read the leases (`heartbeats`): it needs no other node's liveness.
  * - nobody else: a client without credentials is refused at connect (no `no_auth_user`).
  *
  * The `autoscale` bucket (a Job's live replica count) is written by the autoscaler alone: the
@@ -79,6 +80,11 @@ export function logAliveSubject(node: string, id: string): string {
 
 /** The buckets an agent reads (and watches) to converge its node. */
 const AGENT_READS: BucketRole[] = ['tasks', 'bindings', 'nodes', 'nodespec', 'status', 'services', 'subnets'];
+
+/** agentProbes: the info of the streams an agent writes but does not read (waitForStore checks they exist). */
+function agentProbes(prefix?: string): string[] {
+  return [`$JS.API.STREAM.INFO.KV_${bucketName('heartbeats', prefix)}`];
+}
 
 /**
  * jsStreamRead lists the JetStream API subjects that read and watch one stream: info, leader and
@@ -150,9 +156,10 @@ export function viewerPermissions(publicKey: string, prefix?: string): NatsPermi
 /** nodeWrites are the subjects only the agent of `node` publishes to: its own keys, events and log streams. */
 function nodeWrites(node: string, prefix?: string): string[] {
   return [
-    // Its own keys only: the status of tasks on this node and this node's registration.
+    // Its own keys only: the status of tasks on this node, this node's registration and its lease.
     `$KV.${bucketName('status', prefix)}.${node}.>`,
     `$KV.${bucketName('nodes', prefix)}.${node}`,
+    `$KV.${bucketName('heartbeats', prefix)}.${node}`,
     // Events under its own writer token: readers know who wrote them.
     `${eventsSubjectRoot(prefix)}.${node}.>`,
     `gitcell.logs.${node}.out.>`,
@@ -163,7 +170,7 @@ function nodeWrites(node: string, prefix?: string): string[] {
 export function agentPermissions(node: string, publicKey: string, prefix?: string): NatsPermissions {
   const streams = [...AGENT_READS.map((role) => `KV_${bucketName(role, prefix)}`), `KV_${nodeSecretsBucket(node, prefix)}`, `${prefix ?? DEFAULT_PREFIX}events`];
   return {
-    publish: { allow: ['$JS.API.INFO', ...streams.flatMap(jsStreamRead), ...nodeWrites(node, prefix)] },
+    publish: { allow: ['$JS.API.INFO', ...streams.flatMap(jsStreamRead), ...agentProbes(prefix), ...nodeWrites(node, prefix)] },
     subscribe: { allow: [`${inboxPrefixFor(publicKey)}.>`, logRequestSubject(node), `gitcell.logs.${node}.alive.*`] },
     allow_responses: true,
   };
@@ -179,7 +186,7 @@ export function agentPermissions(node: string, publicKey: string, prefix?: strin
 export function hollowPermissions(nodes: readonly string[], publicKey: string, prefix?: string): NatsPermissions {
   const streams = [...AGENT_READS.map((role) => `KV_${bucketName(role, prefix)}`), `${prefix ?? DEFAULT_PREFIX}events`];
   return {
-    publish: { allow: ['$JS.API.INFO', ...streams.flatMap(jsStreamRead), ...nodes.flatMap((n) => nodeWrites(n, prefix))] },
+    publish: { allow: ['$JS.API.INFO', ...streams.flatMap(jsStreamRead), ...agentProbes(prefix), ...nodes.flatMap((n) => nodeWrites(n, prefix))] },
     subscribe: { allow: [`${inboxPrefixFor(publicKey)}.>`, ...nodes.flatMap((n) => [logRequestSubject(n), `gitcell.logs.${n}.alive.*`])] },
     allow_responses: true,
   };

@@ -180,7 +180,10 @@ async function runAgent(f: AgentFlags): Promise<void> {
   // Routes and the overlay device stay for the next agent, unless this node leaves for good: then
   // its record goes too, and every other node drops its routes to it.
   await cluster.stop({ remove: f.stopTasksOnExit === true });
-  if (f.stopTasksOnExit) await store.nodes.delete(f.node).catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'agent: cannot delete its node record'));
+  if (f.stopTasksOnExit) {
+    await store.nodes.delete(f.node).catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'agent: cannot delete its node record'));
+    await store.heartbeats.delete(f.node).catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'agent: cannot delete its lease'));
+  }
   if (f.stopTasksOnExit) {
     await stopAllTasks(runtime, network, store, f.node, stateDir, log);
     // The node's cgroup parent (and the cluster's, when this is its last node): gitcell up
@@ -243,7 +246,7 @@ async function connectAgent(f: AgentFlags, log: ReturnType<typeof createLogger>)
   });
   let incarnation: string | undefined;
   if (f.creds) {
-    incarnation = await guarded(waitForStore(nc, { prefix: f.prefix, buckets: ['tasks', 'bindings', 'status', 'nodes', 'nodespec', 'services', 'subnets'], streams: [`${f.prefix}events`], log }));
+    incarnation = await guarded(waitForStore(nc, { prefix: f.prefix, buckets: ['tasks', 'bindings', 'status', 'nodes', 'heartbeats', 'nodespec', 'services', 'subnets'], streams: [`${f.prefix}events`], log }));
   }
   const agentStore = f.creds ? await guarded(openAgentStore(nc, f.node, { prefix: f.prefix, log })) : undefined;
   const store = agentStore ?? await openClusterStore(nc, { prefix: f.prefix, log });

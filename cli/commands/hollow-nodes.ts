@@ -103,7 +103,7 @@ export class HollowProcess {
     }, {
       nc: this.nc, runtime, network: new MemoryNetwork(), log: this.log, feed: this.feed!,
       // Shared buckets; the event stream is the node's own (its writer token is the node's name).
-      store: { tasks: shared.tasks, bindings: shared.bindings, status: shared.status, nodes: shared.nodes, nodespec: shared.nodespec, events: own.events },
+      store: { tasks: shared.tasks, bindings: shared.bindings, status: shared.status, nodes: shared.nodes, heartbeats: shared.heartbeats, nodespec: shared.nodespec, events: own.events },
     });
   }
 

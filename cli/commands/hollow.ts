@@ -70,7 +70,7 @@ export function registerHollow(program: Command): void {
       const nc = await connectFromOptions({ ...(f.nats ? { nats: f.nats } : {}), ...(f.creds ? { creds: f.creds } : {}), stateDir: f.clusterDir, name: `gitcell hollow ${f.prefix}` });
       let incarnation: string | undefined;
       if (f.creds) {
-        incarnation = await waitForStore(nc, { prefix: f.storePrefix, buckets: ['tasks', 'bindings', 'status', 'nodes', 'nodespec', 'services'], streams: [`${f.storePrefix}events`], log });
+        incarnation = await waitForStore(nc, { prefix: f.storePrefix, buckets: ['tasks', 'bindings', 'status', 'nodes', 'heartbeats', 'nodespec', 'services'], streams: [`${f.storePrefix}events`], log });
       } else {
         const p = await probeIncarnation(nc, f.storePrefix);
         if (p.state === 'present') incarnation = p.incarnation;

@@ -7,7 +7,7 @@ function usage(cmd: Command, message: string): never {
 import { readFile } from 'node:fs/promises';
 import Table from 'cli-table3';
 import { SchedulerError, silentLogger, ErrorCodes } from '../../lib/index.ts';
-import { connectFromOptions, openClusterStore } from '../../store/index.ts';
+import { connectFromOptions, listNodesWithLeases, openClusterStore } from '../../store/index.ts';
 import {
   buildSnapshot,
   modeOptions,
@@ -70,7 +70,7 @@ export function registerSchedule(program: Command): void {
         const nc = await connectFromOptions({ ...(flags.nats ? { nats: flags.nats } : {}), stateDir: flags.clusterDir, ...(flags.creds ? { creds: flags.creds } : {}), name: 'gitcell schedule' });
         try {
           const store = await openClusterStore(nc, { prefix: flags.prefix, log: silentLogger() });
-          const [nodes, specs, storeTasks, bindings] = await Promise.all([store.nodes.list(), store.nodespec.list(), store.tasks.list(), store.bindings.list()]);
+          const [nodes, specs, storeTasks, bindings] = await Promise.all([listNodesWithLeases(store), store.nodespec.list(), store.tasks.list(), store.bindings.list()]);
           const view = buildSnapshot(
             {
               nodes: nodes.map((r) => r.value),

@@ -5,7 +5,7 @@
  */
 import type { Binding, NodeRecord, TaskSpec, TaskStatus } from '../../api/index.ts';
 import { silentLogger } from '../../lib/log.ts';
-import { Informer, type ClusterStore } from '../../store/index.ts';
+import { Informer, NodeInformer, type ClusterStore } from '../../store/index.ts';
 import type { DesiredRecord, SyncRecord } from '../../reconciler/index.ts';
 import { table } from '../client.ts';
 
@@ -64,7 +64,7 @@ export class LiveView {
   private readonly abort = new AbortController();
   private readonly timer: NodeJS.Timeout;
   private last = '';
-  private readonly nodes: Informer<NodeRecord>;
+  private readonly nodes: NodeInformer;
   private readonly tasks: Informer<TaskSpec>;
   private readonly bindings: Informer<Binding>;
   private readonly statuses: Informer<TaskStatus>;
@@ -72,7 +72,7 @@ export class LiveView {
 
   constructor(store: ClusterStore<DesiredRecord, SyncRecord>, private readonly o: { tty: boolean; header: () => string; write: (s: string) => void; sourceKey?: string }) {
     const mo = { signal: this.abort.signal, log: silentLogger() };
-    this.nodes = new Informer(store.nodes, mo);
+    this.nodes = new NodeInformer(store, mo);
     this.tasks = new Informer(store.tasks, mo);
     this.bindings = new Informer(store.bindings, mo);
     this.statuses = new Informer(store.status, mo);

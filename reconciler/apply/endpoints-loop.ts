@@ -11,9 +11,9 @@
  * node missing its heartbeat leaves the endpoints within one pass: passes run on every change
  * (debounced by a few ms) and every `tickMs` (node loss is a matter of time, not of a change).
  */
-import { boundTaskStatus, DEFAULT_NAMESPACE, HEADLESS_CLUSTER_IP, sameButHeartbeat, selectorMatches, trustedNodeRecords, type AnyObject, type Binding, type NodeRecord, type NodeSubnetRecord, type ServiceRecord, type ServiceSpec, type TaskSpec, type TaskStatus } from '../../api/index.ts';
+import { boundTaskStatus, DEFAULT_NAMESPACE, HEADLESS_CLUSTER_IP, selectorMatches, trustedNodeRecords, type AnyObject, type Binding, type NodeRecord, type NodeSubnetRecord, type ServiceRecord, type ServiceSpec, type TaskSpec, type TaskStatus } from '../../api/index.ts';
 import { createLogger, errorMessage, PassRunner, type Logger, type LoopOptions, type RunningLoop } from '../../lib/index.ts';
-import { Informer, keyOf, type Bucket, type InformerView } from '../../store/index.ts';
+import { Informer, NodeInformer, keyOf, type Bucket, type InformerView } from '../../store/index.ts';
 import { writeRecords } from './write-records.ts';
 import {
   allocateServiceAddresses, computeServiceRecords, DEFAULT_NODE_GRACE_MS, DEFAULT_SERVICE_CIDR, sameServiceRecord,
@@ -23,7 +23,7 @@ import type { DesiredRecord } from '../diff/index.ts';
 import type { ReconcilerStore } from './store.ts';
 
 /** EndpointsStore is what the endpoints loop reads and the bucket it alone writes. */
-export type EndpointsStore = Pick<ReconcilerStore, 'desired' | 'tasks' | 'status' | 'nodes'> & { bindings: Bucket<Binding>; services: Bucket<ServiceRecord>; subnets: Bucket<NodeSubnetRecord> };
+export type EndpointsStore = Pick<ReconcilerStore, 'desired' | 'tasks' | 'status' | 'nodes' | 'heartbeats'> & { bindings: Bucket<Binding>; services: Bucket<ServiceRecord>; subnets: Bucket<NodeSubnetRecord> };
 
 /** RunEndpointsOptions configure runEndpoints. */
 export interface RunEndpointsOptions extends LoopOptions<EndpointsStore> {
@@ -68,8 +68,8 @@ export function runEndpoints(opts: RunEndpointsOptions): EndpointsLoop {
   const desired = inform(store.desired, SERVICE_PREFIX);
   const tasks = inform(store.tasks);
   const statuses = inform(store.status);
-  // A heartbeat alone starts no pass: the tick notices a node crossing its grace period.
-  const nodes = new Informer<NodeRecord>(store.nodes, { signal, log, onChange: (c) => (!c || !c.prev || !c.next || !sameButHeartbeat(c.prev, c.next) ? runner.request() : undefined) });
+  // Records joined with their leases; a renewal alone starts no pass: the tick notices a node crossing its grace period.
+  const nodes = new NodeInformer(store, { signal, log, onChange });
   const bindings = inform(store.bindings);
   const services = inform(store.services);
   const subnets = inform(store.subnets);

@@ -1,4 +1,4 @@
-import type { AutoscaleRecord, Binding, ClusterEvent, NodeRecord, NodeSpec, TaskSpec, TaskStatus } from '../../api/index.ts';
+import type { AutoscaleRecord, Binding, ClusterEvent, NodeLease, NodeRecord, NodeSpec, TaskSpec, TaskStatus } from '../../api/index.ts';
 import type { Bucket, EventStream } from '../../store/index.ts';
 import { recordEvent } from '../../store/index.ts';
 import type { Logger } from '../../lib/index.ts';
@@ -23,6 +23,8 @@ export interface ReconcilerStore {
   /** the scheduler's bindings: a task status counts only when written by the node its task is bound to */
   bindings: Bucket<Binding>;
   nodes: Bucket<NodeRecord>;
+  /** the nodes' leases (liveness: store/node-informer.ts joins them with the records) */
+  heartbeats: Bucket<NodeLease>;
   /** the operator's node specs: reserved labels and taints the DaemonSet controller judges nodes by */
   nodespec: Bucket<NodeSpec>;
   /** the autoscaler's live replica counts (read only here: the autoscaler is their one writer) */

@@ -1,4 +1,5 @@
-import { sameButHeartbeat, type NodeRecord, type NodeSecretRecord, type Binding, type TaskSpec } from '../../api/cluster.ts';
+import type { NodeRecord, NodeSecretRecord, Binding, TaskSpec } from '../../api/cluster.ts';
+import { sameButHeartbeat } from '../../api/node-liveness.ts';
 import { trustedNodeRecords, type RefusedNodeRecord } from '../../api/node-trust.ts';
 import type { Secret } from '../../api/manifests.ts';
 import { createLogger, errorMessage, PassRunner, type Logger, type RunningLoop } from '../../lib/index.ts';

@@ -13,13 +13,14 @@
  * A lost race (E_EXISTS on create, E_CONFLICT on delete) is never retried blindly: the pass marks
  * the state dirty and the next pass re-checks against the informers, which the watches keep current.
  */
-import { sameButHeartbeat, statusKey, trustedNodeRecords, type RefusedNodeRecord, type Binding, type ClusterEvent, type NodeRecord, type NodeSpec, type TaskSpec } from '../../api/index.ts';
+import { statusKey, trustedNodeRecords, type RefusedNodeRecord, type Binding, type ClusterEvent, type NodeRecord, type NodeSpec, type TaskSpec } from '../../api/index.ts';
 import { createLogger, errorMessage, isGitcellError, type Logger } from '../../lib/index.ts';
 import {
   recordEvent,
   checkFence,
   defaultIdentity,
   Informer,
+  NodeInformer,
   runForLeadership,
   StoreErrorCodes,
   type ClusterStore,
@@ -169,8 +170,9 @@ export class SchedulerService {
       new Informer<T>(bucket, { signal, log, onChange: (c) => (!c || c.next === undefined || significant(c.prev, c.next) ? kick() : undefined) });
     const tasks = inform(store.tasks);
     const bindings = inform(store.bindings);
-    // A heartbeat alone changes nothing to decide: the liveness signature notices lapses on ticks.
-    const nodes = inform(store.nodes, (prev, next) => !prev || !sameButHeartbeat(prev, next));
+    // Records joined with their leases; a renewal alone changes nothing to decide: the liveness
+    // signature notices lapses on ticks.
+    const nodes = new NodeInformer(store, { signal, log, onChange: () => kick() });
     const specs = inform(store.nodespec);
     const limiter = new EventLimiter(this.options.events);
     let lastLiveness = '';

@@ -48,16 +48,21 @@ test('a hollow identity writes only its own nodes\' keys; a real agent cannot wr
   const ncH = await connect({ servers: server.url, creds: hollow.file });
   t.after(() => ncH.close());
   const h = await openAgentStore(ncH, mine[0]!, { prefix, timeoutMs: 2000 });
-  // Allowed: each of its own nodes' status and registration, and reading the task buckets.
+  // Allowed: each of its own nodes' status, registration and lease, and reading the task buckets.
   for (const node of mine) {
     await h.status.put(`${node}.shop.web.0`, status(node, 'shop.web.0'));
     await h.nodes.put(node, { name: node } as NodeRecord);
+    await h.heartbeats.put(node, {});
   }
   assert.equal(await h.tasks.get('shop.web.0'), undefined);
   // Refused: a real node's keys, a hollow node of another process (a name sharing the prefix too), the control plane's buckets.
   for (const node of ['real-1', 'hollow-b-00001', 'hollow-a-00004', 'hollow-a-0000']) {
     await assert.rejects(h.status.put(`${node}.shop.web.1`, status(node, 'shop.web.1')), denied, `status of ${node}`);
     await assert.rejects(h.nodes.put(node, { name: node } as NodeRecord), denied, `node record of ${node}`);
+    // Another node's lease: renewing it would keep a dead node "alive" (its tasks never requeued),
+    // deleting it would make a live one look dead.
+    await assert.rejects(h.heartbeats.put(node, {}), denied, `lease of ${node}`);
+    await assert.rejects(h.heartbeats.delete(node), denied, `lease delete of ${node}`);
   }
   // The agent store types them read-only; the server refuses them whatever the client's types say.
   const bind = (role: 'tasks' | 'bindings') => Bucket.bind(ncH, { name: bucketName(role, prefix), timeoutMs: 2000 }, objectCodec());
@@ -71,4 +76,9 @@ test('a hollow identity writes only its own nodes\' keys; a real agent cannot wr
   await a.status.put('real-1.shop.web.2', status('real-1', 'shop.web.2'));
   await assert.rejects(a.status.put(`${mine[0]}.shop.web.2`, status(mine[0]!, 'shop.web.2')), denied);
   await assert.rejects(a.nodes.put(mine[0]!, { name: mine[0]! } as NodeRecord), denied);
+  await a.heartbeats.put('real-1', {});
+  await assert.rejects(a.heartbeats.put(mine[0]!, {}), denied);
+  // Neither reads the leases (no agent needs another node's liveness).
+  await assert.rejects(a.heartbeats.get('real-1'), denied);
+  await assert.rejects(h.heartbeats.get(mine[0]!), denied);
 });

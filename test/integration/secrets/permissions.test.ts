@@ -54,6 +54,7 @@ test('an agent authenticated as node b cannot read node a\'s secrets or write no
   assert.equal(await storeB.tasks.get('shop.web.0'), undefined);
   await storeB.status.put('b.shop.web.0', { taskId: 'shop.web.0', node: 'b', templateHash: 'h', state: 'running', ready: true, restarts: 0, updatedAt: new Date().toISOString() });
   await storeB.nodes.put('b', { name: 'b' } as never);
+  await storeB.heartbeats.put('b', {});
 
   // What it may not: node a's Secrets (any route), node a's keys, the reconciler's buckets.
   const denied = /permission|authorization/i;
@@ -62,6 +63,9 @@ test('an agent authenticated as node b cannot read node a\'s secrets or write no
   await assert.rejects(bucketA.get('shop.db', { stale: true }), (err: Error) => denied.test(`${err.message} ${String((err as { cause?: unknown }).cause)}`));
   await assert.rejects(storeB.status.put('a.shop.web.1', { taskId: 'shop.web.1', node: 'a', templateHash: 'h', state: 'running', ready: true, restarts: 0, updatedAt: '' }), (err: Error) => denied.test(`${err.message} ${String((err as { cause?: unknown }).cause)}`));
   await assert.rejects(storeB.nodes.put('a', { name: 'a' } as never), (err: Error) => denied.test(`${err.message} ${String((err as { cause?: unknown }).cause)}`));
+  // Node a's lease: renewed by b it would keep a dead node a "alive", deleted it would make a live one look dead.
+  await assert.rejects(storeB.heartbeats.put('a', {}), (err: Error) => denied.test(`${err.message} ${String((err as { cause?: unknown }).cause)}`));
+  await assert.rejects(storeB.heartbeats.delete('a'), (err: Error) => denied.test(`${err.message} ${String((err as { cause?: unknown }).cause)}`));
   // The agent's store types tasks read-only; an attacker ignores types, so write through the Bucket underneath.
   await assert.rejects((storeB.tasks as Bucket<never>).put('shop.web.9', {} as never), (err: Error) => denied.test(`${err.message} ${String((err as { cause?: unknown }).cause)}`));
   // Services: every agent reads them (nft and DNS follow them); only the control plane writes them.
@@ -78,6 +82,8 @@ test('an agent authenticated as node b cannot read node a\'s secrets or write no
   assert.equal((await nodeA.get('shop.db'))?.value.values.password, 'sealed-for-a');
   assert.equal((await cluster.status.get('b.shop.web.0'))?.value.node, 'b');
   assert.equal(await cluster.status.get('a.shop.web.1'), undefined);
+  assert.ok((await cluster.heartbeats.get('b'))?.created, 'b\'s own lease, with its renewal time');
+  assert.equal(await cluster.heartbeats.get('a'), undefined);
 
   // A client without credentials sees nothing: it is not even admitted.
   await assert.rejects(connect({ servers: server.url, timeoutMs: 2000 }), (err: Error) => denied.test(`${err.message} ${String((err as { cause?: unknown }).cause)}`));

@@ -55,6 +55,18 @@ test('every hollow node registers with its own capacity and labels', async () =>
   }
 });
 
+test('hollow nodes renew their leases every heartbeat and write their records only when they change', async () => {
+  const leases = async () => new Map((await store.heartbeats.list()).map((r) => [r.key, r.revision]));
+  const first = await waitFor('3 leases', async () => ((await leases()).size === 3 ? leases() : undefined), 30_000);
+  const records = new Map((await store.nodes.list()).map((r) => [r.key, r.revision]));
+  // Two more renewals of every lease (heartbeatMs 500): the records, unchanged, are not written again.
+  await waitFor('every lease renewed twice', async () => {
+    const now = await leases();
+    return [...first].every(([k, rev]) => (now.get(k) ?? 0) > rev) && (await store.heartbeats.lastRevision()) >= Math.max(...first.values()) + 6 || undefined;
+  }, 30_000);
+  assert.deepEqual(new Map((await store.nodes.list()).map((r) => [r.key, r.revision])), records);
+});
+
 test('a task runs only on the node it is bound to, and moves with its binding', async () => {
   const spec = makeTask(`hw-${uid()}`, MEMORY_IMAGE, ['serve']);
   await store.tasks.put(spec.id, spec);

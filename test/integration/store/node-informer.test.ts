@@ -1,0 +1,75 @@
+// NodeInformer (store/node-informer.ts) against a real nats-server: the nodes as liveness readers see
+// them, records joined with their leases. A node's heartbeat time is the newer of its record's and
+// its lease's renewal (the server's time); a renewal wakes no reader, while a record change, a
+// node's arrival and its lease's appearance do; listNodesWithLeases joins them the same way.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { silentLogger } from '../../../lib/index.ts';
+import { connect, listNodesWithLeases, NodeInformer, openClusterStore } from '../../../store/index.ts';
+import type { InformerChange } from '../../../store/index.ts';
+import type { NodeRecord } from '../../../api/index.ts';
+import { startNatsServer } from '../../helpers/nats.ts';
+import { waitFor } from '../../helpers/wait.ts';
+
+const record = (name: string, heartbeatAt: string, labels: Record<string, string> = {}): NodeRecord => ({
+  name, labels, taints: [], capacity: { cpuMillis: 1000, memoryBytes: 2 ** 30 }, allocatable: { cpuMillis: 1000, memoryBytes: 2 ** 30 },
+  addresses: [], runtime: { runc: '1', kernel: '6', agentVersion: 'test' }, images: [], startedAt: '2026-01-01T00:00:00.000Z', heartbeatAt,
+});
+
+test('NodeInformer joins records with leases; renewals wake nobody, record changes and new leases do', async (t) => {
+  const server = await startNatsServer({ t });
+  const nc = await connect({ servers: server.url, name: 'node-informer' });
+  t.after(() => nc.close());
+  const store = await openClusterStore(nc, { prefix: `ni${Date.now().toString(36)}_`, log: silentLogger() });
+  const old = new Date(Date.now() - 60_000).toISOString();
+  const future = new Date(Date.now() + 600_000).toISOString();
+  await store.nodes.put('a', record('a', old));
+  // An agent from before the leases: its record's own time is newer than any lease.
+  await store.nodes.put('legacy', record('legacy', future));
+  await store.heartbeats.put('legacy', {});
+
+  const changes: InformerChange<NodeRecord>[] = [];
+  const ac = new AbortController();
+  t.after(() => ac.abort());
+  const nodes = new NodeInformer(store, { signal: ac.signal, log: silentLogger(), onChange: (c) => changes.push(c) });
+  await nodes.synced;
+  assert.equal(changes.length, 1, 'the snapshot, once both buckets are in');
+  assert.equal(changes[0], undefined);
+  assert.equal(nodes.get('a')?.heartbeatAt, old, 'no lease: the record\'s own time');
+  assert.equal(nodes.get('legacy')?.heartbeatAt, future, 'a newer record time wins over the lease');
+
+  // The first lease of `a` is a change (its liveness); its time is the server's.
+  const before = Date.now();
+  await store.heartbeats.put('a', {});
+  await waitFor('the lease of a in the view', async () => changes.length === 2 || undefined, 10_000);
+  assert.equal(changes[1]?.key, 'a');
+  const first = Date.parse(nodes.get('a')!.heartbeatAt);
+  assert.ok(first >= before - 1000 && first <= Date.now() + 1000, `renewal time ${nodes.get('a')!.heartbeatAt} is now`);
+  assert.equal(nodes.entries.get('a')?.value.heartbeatAt, nodes.get('a')!.heartbeatAt);
+  assert.deepEqual([...nodes.entries.keys()].sort(), ['a', 'legacy']);
+
+  // Renewals move the time and wake nobody; a record rewritten with only a new time wakes nobody either.
+  await new Promise((r) => setTimeout(r, 20));
+  for (let i = 0; i < 3; i++) await store.heartbeats.put('a', {});
+  const rev = await store.heartbeats.put('a', {});
+  await store.nodes.put('legacy', record('legacy', new Date(Date.now() + 700_000).toISOString()));
+  assert.equal(await nodes.leases.caughtUp(rev, 10_000), true);
+  await nodes.caughtUp(await store.nodes.lastRevision(), 10_000);
+  assert.ok(Date.parse(nodes.get('a')!.heartbeatAt) > first, 'the renewal is seen');
+  assert.equal(changes.length, 2, 'no change for renewals or heartbeat-only record writes');
+
+  // A real change of the record, a new node, a node's departure: each one change.
+  await store.nodes.put('a', record('a', old, { zone: 'z1' }));
+  await store.nodes.put('b', record('b', old));
+  await store.nodes.delete('legacy');
+  await waitFor('three more changes', async () => changes.length === 5 || undefined, 10_000);
+  assert.deepEqual(changes.slice(2).map((c) => c?.key), ['a', 'b', 'legacy']);
+  assert.equal(changes[2]?.next?.labels.zone, 'z1');
+  assert.ok(Date.parse(changes[2]!.next!.heartbeatAt) > first, 'a changed record still carries its lease\'s time');
+  assert.equal(nodes.get('legacy'), undefined);
+  assert.deepEqual(nodes.values().map((n) => n.name).sort(), ['a', 'b']);
+
+  // The one-shot listing joins the same way.
+  const listed = new Map((await listNodesWithLeases(store)).map((r) => [r.key, r.value.heartbeatAt]));
+  assert.deepEqual(listed, new Map([['a', nodes.get('a')!.heartbeatAt], ['b', old]]));
+});
