@@ -13,6 +13,9 @@
  *   heartbeat time, a lease appearing or going. Never a renewal: 10,000 nodes renew 3,300 times a
  *   second, and readers notice a lapse on their own ticks, as they did with record heartbeats.
  *
+ * Several loops of one process share one NodeInformer (each `listen`s): one watch of each bucket
+ * instead of one per loop (the reconciler's controllers and endpoints loops).
+ *
  * listNodesWithLeases is the one-shot form (CLI listings): both buckets listed, joined the same way.
  */
 import { sameButHeartbeat, withLease, type NodeLease, type NodeRecord } from '../api/index.ts';
@@ -29,6 +32,7 @@ export interface NodeSources {
 /** NodeInformerOptions: until when to follow, whom to tell (see the file comment for when). */
 export interface NodeInformerOptions {
   signal: AbortSignal;
+  /** told of each change (see the file comment); more readers can `listen` */
   onChange?: (change: InformerChange<NodeRecord>) => void;
   log?: Logger;
   backoff?: BackoffOptions;
@@ -47,6 +51,7 @@ export class NodeInformer implements InformerView<NodeRecord> {
   readonly entries: ReadonlyMap<string, InformerEntry<NodeRecord>>;
   private readonly joined = new Map<string, { rec: InformerEntry<NodeRecord>; lease: InformerEntry<NodeLease> | undefined; out: InformerEntry<NodeRecord> }>();
   private told = false;
+  private readonly listeners = new Set<(change: InformerChange<NodeRecord>) => void>();
 
   constructor(src: NodeSources, private readonly opts: NodeInformerOptions) {
     const common = { signal: opts.signal, ...(opts.log ? { log: opts.log } : {}), ...(opts.backoff ? { backoff: opts.backoff } : {}) };
@@ -94,13 +99,27 @@ export class NodeInformer implements InformerView<NodeRecord> {
     return this.records.caughtUp(revision, timeoutMs);
   }
 
+  /**
+   * listen adds a reader told of the changes onChange is told of (the snapshot only if it has not
+   * come yet); returns the function that removes it.
+   */
+  listen(fn: (change: InformerChange<NodeRecord>) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  private tell(change: InformerChange<NodeRecord>): void {
+    this.opts.onChange?.(change);
+    for (const fn of this.listeners) fn(change);
+  }
+
   private onRecord(c: InformerChange<NodeRecord>): void {
     if (!c) return this.syncedOnce();
     if (!this.told) return;
     if (!c.next) this.joined.delete(c.key);
     if (c.prev && c.next && sameButHeartbeat(c.prev, c.next)) return;
     const renewed = this.leases.entry(c.key)?.created;
-    this.opts.onChange?.({ key: c.key, prev: c.prev && withLease(c.prev, renewed), next: c.next && this.get(c.key) });
+    this.tell({ key: c.key, prev: c.prev && withLease(c.prev, renewed), next: c.next && this.get(c.key) });
   }
 
   private onLease(c: InformerChange<NodeLease>): void {
@@ -108,13 +127,13 @@ export class NodeInformer implements InformerView<NodeRecord> {
     // A renewal changes nothing to decide; a lease that appears or goes may change a node's liveness.
     if (!this.told || (c.prev && c.next)) return;
     const rec = this.records.get(c.key);
-    if (rec) this.opts.onChange?.({ key: c.key, prev: rec, next: this.get(c.key) });
+    if (rec) this.tell({ key: c.key, prev: rec, next: this.get(c.key) });
   }
 
   private syncedOnce(): void {
     if (this.told || !this.hasSynced) return;
     this.told = true;
-    this.opts.onChange?.(undefined);
+    this.tell(undefined);
   }
 }
 

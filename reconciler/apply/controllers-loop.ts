@@ -20,6 +20,8 @@ export interface RunControllersOptions extends LoopOptions<ReconcilerStore> {
   debounceMs?: number;
   crashLoopRestarts?: number;
   nodeGraceMs?: number;
+  /** the nodes joined with their leases, shared with the process's other loops (default: its own, until `signal`) */
+  nodes?: NodeInformer;
   /** told after every pass (tests and metrics). */
   onPass?: (r: PassResult) => void;
 }
@@ -104,7 +106,9 @@ class ControllerRunner {
     this.bindings = inform(store.bindings);
     // Records joined with their leases. A renewal alone starts no pass: the tick (every tickMs)
     // notices a node crossing its grace period, and 10,000 nodes renew 3,300 times a second.
-    this.nodes = new NodeInformer(store, { signal, log: this.log, onChange });
+    this.nodes = opts.nodes ?? new NodeInformer(store, { signal, log: this.log });
+    const unlisten = this.nodes.listen(onChange);
+    signal.addEventListener('abort', unlisten, { once: true });
     this.nodeSpecs = inform(store.nodespec);
     this.objectStatuses = inform(store.sync, OBJECT_PREFIX);
     this.autoscale = store.autoscale ? inform(store.autoscale) : undefined;

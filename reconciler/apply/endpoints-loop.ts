@@ -31,6 +31,8 @@ export interface RunEndpointsOptions extends LoopOptions<EndpointsStore> {
   serviceCidr?: string;
   /** a node whose heartbeat is older is lost, and its endpoints with it (default 30 s) */
   nodeGraceMs?: number;
+  /** the nodes joined with their leases, shared with the process's other loops (default: its own, until `signal`) */
+  nodes?: NodeInformer;
   /** a pass at least this often, for node loss (default 500 ms) */
   tickMs?: number;
   /** told after every pass with the records written and deleted (tests, metrics) */
@@ -69,7 +71,9 @@ export function runEndpoints(opts: RunEndpointsOptions): EndpointsLoop {
   const tasks = inform(store.tasks);
   const statuses = inform(store.status);
   // Records joined with their leases; a renewal alone starts no pass: the tick notices a node crossing its grace period.
-  const nodes = new NodeInformer(store, { signal, log, onChange });
+  const nodes = opts.nodes ?? new NodeInformer(store, { signal, log });
+  const unlisten = nodes.listen(onChange);
+  signal.addEventListener('abort', unlisten, { once: true });
   const bindings = inform(store.bindings);
   const services = inform(store.services);
   const subnets = inform(store.subnets);

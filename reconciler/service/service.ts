@@ -1,6 +1,6 @@
 import type { AnyObject } from '../../api/index.ts';
 import { Backoff, createLogger, errorMessage, type Logger } from '../../lib/index.ts';
-import { Informer, probeIncarnation, runForLeadership, type ClusterStore, type Election, type LeaderContext, type StoreRecord } from '../../store/index.ts';
+import { Informer, NodeInformer, probeIncarnation, runForLeadership, type ClusterStore, type Election, type LeaderContext, type StoreRecord } from '../../store/index.ts';
 import {
   reconcileRevision,
   runControllers,
@@ -223,9 +223,11 @@ async function controllersAfterSettle(r: Replica, ctx: LeaderContext, fresh: boo
   }
   if (ctx.signal.aborted) return;
   // The endpoints loop writes the services bucket; it lives and dies with the controllers' leadership.
-  const endpoints = runEndpoints({ store, signal: ctx.signal, valid: ctx.valid, log, ...(opts.serviceCidr ? { serviceCidr: opts.serviceCidr } : {}) });
-  await runControllers({ store, signal: ctx.signal, valid: ctx.valid, term: ctx.term, source: r.sourceName, log }).done;
-  await endpoints.done;
+  // Both read the nodes through one NodeInformer: one watch of nodes and of the leases, not two.
+  const nodes = new NodeInformer(store, { signal: ctx.signal, log });
+  const endpoints = runEndpoints({ store, signal: ctx.signal, valid: ctx.valid, log, nodes, ...(opts.serviceCidr ? { serviceCidr: opts.serviceCidr } : {}) });
+  await runControllers({ store, signal: ctx.signal, valid: ctx.valid, term: ctx.term, source: r.sourceName, log, nodes }).done;
+  await Promise.all([endpoints.done, nodes.done]);
 }
 
 /**
