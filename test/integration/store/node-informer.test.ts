@@ -35,6 +35,9 @@ test('NodeInformer joins records with leases; renewals wake nobody, record chang
   await nodes.synced;
   assert.equal(changes.length, 1, 'the snapshot, once both buckets are in');
   assert.equal(changes[0], undefined);
+  // A second reader of the same informer (loops of one process share it) hears the same changes.
+  const heard: (string | undefined)[] = [];
+  nodes.listen((c) => heard.push(c?.key));
   assert.equal(nodes.get('a')?.heartbeatAt, old, 'no lease: the record\'s own time');
   assert.equal(nodes.get('legacy')?.heartbeatAt, future, 'a newer record time wins over the lease');
 
@@ -67,6 +70,7 @@ test('NodeInformer joins records with leases; renewals wake nobody, record chang
   assert.equal(changes[2]?.next?.labels.zone, 'z1');
   assert.ok(Date.parse(changes[2]!.next!.heartbeatAt) > first, 'a changed record still carries its lease\'s time');
   assert.equal(nodes.get('legacy'), undefined);
+  assert.deepEqual(heard, changes.slice(1).map((c) => c?.key));
   assert.deepEqual(nodes.values().map((n) => n.name).sort(), ['a', 'b']);
 
   // The one-shot listing joins the same way.
