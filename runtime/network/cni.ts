@@ -81,7 +81,7 @@ export async function invokePlugin(command: CniCommand, conf: Record<string, unk
     CNI_IFNAME: inv.ifName,
     CNI_PATH: inv.pluginDirs.join(':'),
   };
-  const r = await runCommand(file, [], { env, input: JSON.stringify(conf), timeoutMs: inv.timeoutMs ?? 30_000 });
+  const r = await runCommand(file, [], { env, input: JSON.stringify(conf), timeoutMs: inv.timeoutMs ?? 30_000, helper: true });
   if (r.code !== 0) {
     const err = parseCniError(r.stdout);
     const detail = err ? `${err.msg}${err.details ? `: ${err.details}` : ''} (CNI code ${err.code})` : (r.stderr.trim() || r.stdout.trim() || `exit code ${r.code}`);

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { sharedSpawnHelper } from '../../lib/spawn-helper.ts';
 
 /** ExecResult is what a finished child process left behind. */
 export interface ExecResult {
@@ -10,13 +11,21 @@ export interface ExecResult {
 /**
  * runCommand runs `file args` without a shell, feeding `input` on stdin, and resolves with the exit
  * code and captured output; it never rejects for a non-zero exit (callers decide what a failure
- * means), only when the binary cannot be started at all.
+ * means), only when the binary cannot be started at all. With `helper`, the process's spawn helper
+ * (lib/spawn-helper.ts) starts it instead of a fork of this process: the task start path (netns,
+ * CNI plugins) runs several such commands per task; a binary that cannot be started is then exit
+ * code 127 with the shell's message.
  */
 export function runCommand(
   file: string,
   args: string[],
-  options: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+  options: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; helper?: boolean } = {},
 ): Promise<ExecResult> {
+  if (options.helper) {
+    return sharedSpawnHelper().run(file, args, {
+      ...(options.input !== undefined ? { input: options.input } : {}), ...(options.env ? { env: options.env } : {}), ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+    });
+  }
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, { env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];

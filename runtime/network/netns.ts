@@ -44,7 +44,7 @@ export async function createNetns(name: string): Promise<string> {
   const ip = ipBinary();
   const exists = await netnsExists(name);
   const lines = [...(exists ? [] : [`netns add ${name}`]), `netns exec ${name} ${ip} link set lo up`];
-  const r = await runCommand(ip, ['-batch', '-'], { input: `${lines.join('\n')}\n` });
+  const r = await runCommand(ip, ['-batch', '-'], { input: `${lines.join('\n')}\n`, helper: true });
   if (r.code !== 0 && !(await netnsExists(name))) {
     throw new NetworkError(ErrorCodes.NetnsCreate, `cannot create network namespace ${name}: ${r.stderr.trim()}`, { name });
   }
@@ -55,7 +55,7 @@ export async function createNetns(name: string): Promise<string> {
 export async function deleteNetns(name: string): Promise<void> {
   validateNetnsName(name);
   if (!(await netnsExists(name))) return;
-  const r = await runCommand(ipBinary(), ['netns', 'delete', name]);
+  const r = await runCommand(ipBinary(), ['netns', 'delete', name], { helper: true });
   if (r.code !== 0 && (await netnsExists(name))) {
     throw new NetworkError(ErrorCodes.NetnsDelete, `cannot delete network namespace ${name}: ${r.stderr.trim()}`, { name });
   }

@@ -1,0 +1,45 @@
+// The spawn helper runs real commands through a real /bin/sh: exit codes, output, the exact
+// environment, inputs with every quoting hazard, deadlines, and its directory removed when it ends.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SpawnHelper, shellQuote } from '../../../lib/spawn-helper.ts';
+import { waitFor } from '../../helpers/wait.ts';
+
+test('shellQuote keeps every character literal', () => {
+  assert.equal(shellQuote(`it's`), `'it'\\''s'`);
+});
+
+test('the helper runs commands with their input, output, exit code and exactly the given environment', async (t) => {
+  const base = await mkdtemp(join(tmpdir(), 'gitcell-spawn-test-'));
+  const h = new SpawnHelper(base);
+  t.after(async () => {
+    h.close();
+    await rm(base, { recursive: true, force: true });
+  });
+  const hazards = `{"a": "it's $HOME \`id\` $(id) \\\\ \\n"}\nGITCELL_EOF_x\n'`;
+  const cat = await h.run('/bin/cat', [], { input: hazards });
+  assert.deepEqual(cat, { code: 0, stdout: `${hazards}\n`, stderr: '' });
+  const env = await h.run('/usr/bin/env', [], { env: { ONE: `a'b c`, PATH: '/usr/bin:/bin' } });
+  assert.deepEqual(env.stdout.trim().split('\n').sort(), [`ONE=a'b c`, 'PATH=/usr/bin:/bin']);
+  const args = await h.run('/bin/echo', ['x y', `'`, '$HOME']);
+  assert.equal(args.stdout, `x y ' $HOME\n`);
+  assert.deepEqual(await h.run('/bin/sh', ['-c', 'echo oops >&2; exit 3']), { code: 3, stdout: '', stderr: 'oops\n' });
+  const missing = await h.run('/nonexistent/binary', []);
+  assert.equal(missing.code, 127);
+  assert.match(missing.stderr, /not found/);
+  const many = await Promise.all(Array.from({ length: 40 }, (_, i) => h.run('/bin/echo', [String(i)])));
+  assert.deepEqual(many.map((r) => r.stdout), Array.from({ length: 40 }, (_, i) => `${i}\n`));
+  const t0 = Date.now();
+  const slow = await h.run('/bin/sleep', ['30'], { timeoutMs: 200 });
+  assert.equal(slow.code, 137, 'killed by SIGKILL at the deadline');
+  assert.ok(Date.now() - t0 < 20_000);
+  const dirs = readdirSync(base);
+  assert.equal(dirs.length, 1);
+  assert.deepEqual(readdirSync(join(base, dirs[0]!)), [], 'every command file removed after it ended');
+  h.close();
+  await waitFor('the helper removed its directory', () => !existsSync(join(base, dirs[0]!)), 10_000);
+});
