@@ -1,9 +1,10 @@
 /**
  * The scale harness (issue 17), shared by `npm run bench -- scale` and the quick scale test: the
- * embedded nats-server with authorization, the real reconciler and scheduler as `gitcell`
- * processes, and hollow nodes (`gitcell hollow`) in two processes plus a third holding the nodes the
- * scenario kills with SIGKILL. Identities: the control plane's, and one per hollow process allowed
- * exactly its own nodes' keys (store/permissions.ts hollowPermissions).
+ * embedded nats-server with authorization (or a cluster of N servers, scale-nats.ts, the clients
+ * spread over them), the real reconciler and scheduler as `gitcell` processes, and hollow nodes
+ * (`gitcell hollow`) in two processes plus a third holding the nodes the scenario kills with
+ * SIGKILL. Identities: the control plane's, and one per hollow process allowed exactly its own
+ * nodes' keys (store/permissions.ts hollowPermissions).
  *
  *   startScaleCluster ─► nats (auth) ─► buckets ─► repo (empty commit) ─► hollow ×3 ─► scheduler
  *     ─► reconciler (applies the empty commit) ─► commit(files) ... kill(victims) ─► stop
@@ -15,8 +16,9 @@ import { dirname, join } from 'node:path';
 import { createUser } from '@nats-io/nkeys';
 import { silentLogger } from '../../lib/index.ts';
 import {
-  authorizationConfig, autoscalerPermissions, connect, controlPermissions, hollowPermissions, openClusterStore, startEmbedded, type ClusterStore, type EmbeddedServer, type NatsUser,
+  authorizationConfig, autoscalerPermissions, connect, controlPermissions, hollowPermissions, openClusterStore, type ClusterStore, type NatsUser,
 } from '../../store/index.ts';
+import { startScaleNats, type ScaleNats } from './scale-nats.ts';
 import type { DesiredRecord, SyncRecord } from '../../reconciler/index.ts';
 import { hollowNodeNames } from '../../cli/commands/hollow-nodes.ts';
 import { BIN, git } from './up.ts';
@@ -32,12 +34,18 @@ export interface ScaleClusterOptions {
   heartbeatMs: number;
   requeueGraceMs: number;
   log: (line: string) => void;
+  /** nats-servers: 1 (default) the embedded one, 3 a cluster; process k connects to server k mod N */
+  natsServers?: number;
+  /** replicas of the buckets and streams (default 1, also on a cluster) */
+  replicas?: number;
 }
 
 /** ScaleCluster is a running cluster of the harness. */
 export interface ScaleCluster {
   store: ClusterStore<DesiredRecord, SyncRecord>;
-  natsPid: number;
+  /** each nats-server's pid and monitoring URL (scale-nats.ts sampleNats) */
+  natsPids: number[];
+  natsMonitors: string[];
   pids: { reconciler: number; scheduler: number; hollow: number[] };
   /** the nodes of each hollow process, the victims' last */
   groups: string[][];
@@ -132,7 +140,7 @@ async function makeWorkloadRepo(repo: string): Promise<string> {
 /** startScaleCluster starts everything and resolves once the reconciler applied the repository's first (empty) commit. */
 export async function startScaleCluster(o: ScaleClusterOptions): Promise<ScaleCluster> {
   const procs: Proc[] = [];
-  let server: EmbeddedServer | undefined;
+  let server: ScaleNats | undefined;
   let nc: Awaited<ReturnType<typeof connect>> | undefined;
   const cleanup = async () => {
     await Promise.all(procs.map(stopProc));
@@ -150,32 +158,37 @@ export async function startScaleCluster(o: ScaleClusterOptions): Promise<ScaleCl
     const users: NatsUser[] = [{ nkey: control, permissions: controlPermissions(control) }, { nkey: autoscaler, permissions: autoscalerPermissions(autoscaler) }];
     const hollowSeeds: string[] = [];
     for (const [i, names] of groups.entries()) hollowSeeds.push(await hollowSeed(join(o.dir, 'seeds', `hollow-${i}.nk`), names, users));
-    server = await startEmbedded({ stateDir: join(o.dir, 'cluster'), extraConfig: authorizationConfig(users), probeCreds: controlSeed, readyTimeoutMs: 60_000, log: silentLogger() });
-    nc = await connect({ servers: server.url, creds: controlSeed, name: 'scale harness' });
-    const store = await openClusterStore<DesiredRecord, SyncRecord>(nc, { log: silentLogger() });
+    server = await startScaleNats({ servers: o.natsServers ?? 1, dir: o.dir, authorization: authorizationConfig(users), controlSeed });
+    const urls = server.urls;
+    nc = await connect({ servers: urls[0]!, creds: controlSeed, name: 'scale harness' });
+    const replicas = o.replicas ?? 1;
+    const store = await openClusterStore<DesiredRecord, SyncRecord>(nc, { log: silentLogger(), replicas });
     const repo = join(o.dir, 'repo');
     const first = await makeWorkloadRepo(repo);
-    const nats = ['--nats', server.url];
+    // Clients spread: hollow process i on server i, the scheduler on 1 and the reconciler on 2 (mod N).
+    const nats = (k: number) => ['--nats', urls[k % urls.length]!];
     for (const [i, names] of groups.entries()) {
       const p = start(`hollow ${prefixes[i]}`, [
-        'hollow', '--nodes', String(names.length), '--prefix', prefixes[i]!, ...nats, '--creds', hollowSeeds[i]!,
+        'hollow', '--nodes', String(names.length), '--prefix', prefixes[i]!, ...nats(i), '--creds', hollowSeeds[i]!,
         '--node-dir', join('/dev/shm', `gitcell-scale-${process.pid}-${i}`), '--start-delay-ms', String(o.startDelayMs), '--heartbeat-ms', String(o.heartbeatMs),
       ], o.dir);
       procs.push(p);
     }
     for (const p of procs) await waitOutput(p, 'nodes running', 600_000);
     o.log(`hollow nodes running: ${sizes.join(' + ')}`);
-    const sched = start('scheduler', ['scheduler', ...nats, '--creds', controlSeed, '--cluster-dir', join(o.dir, 'scheduler'), '--requeue-grace-ms', String(o.requeueGraceMs), '--heartbeat-grace-ms', String(Math.min(15_000, o.requeueGraceMs))], o.dir);
+    const rep = ['--replicas', String(replicas)];
+    const sched = start('scheduler', ['scheduler', ...nats(1), ...rep, '--creds', controlSeed, '--cluster-dir', join(o.dir, 'scheduler'), '--requeue-grace-ms', String(o.requeueGraceMs), '--heartbeat-grace-ms', String(Math.min(15_000, o.requeueGraceMs))], o.dir);
     procs.push(sched);
     const rec = start('reconciler', [
-      'reconciler', '--repo', repo, ...nats, '--creds', controlSeed, '--autoscaler-creds', autoscalerSeed, '--cluster-dir', join(o.dir, 'reconciler'), '--expect-nodes', String(o.nodes), '--node-settle', '120s',
+      'reconciler', '--repo', repo, ...nats(2), ...rep, '--creds', controlSeed, '--autoscaler-creds', autoscalerSeed, '--cluster-dir', join(o.dir, 'reconciler'), '--expect-nodes', String(o.nodes), '--node-settle', '120s',
     ], o.dir);
     procs.push(rec);
     await waitApplied(store, first, procs, 300_000);
     o.log('reconciler applied the first commit');
     const hollowProcs = procs.slice(0, 3);
+    const runningNats = server;
     return {
-      store, natsPid: server.pid, groups,
+      store, natsPids: server.pids, natsMonitors: server.monitors, groups,
       pids: { reconciler: rec.child.pid!, scheduler: sched.child.pid!, hollow: hollowProcs.map((p) => p.child.pid!) },
       async commit(files, message) {
         for (const [path, text] of files) {
@@ -200,20 +213,12 @@ export async function startScaleCluster(o: ScaleClusterOptions): Promise<ScaleCl
         for (let i = 0; i < 3; i++) await rm(join('/dev/shm', `gitcell-scale-${process.pid}-${i}`), { recursive: true, force: true });
       },
       logTails: () => procs.map((p) => `--- ${p.name} (exit ${p.child.exitCode ?? p.child.signalCode ?? 'running'})\n${p.out.slice(-2000)}`).join('\n')
-        + `\n--- nats\n${tail(join(o.dir, 'cluster', 'nats', 'server.log'))}`,
+        + `\n${runningNats.logTail()}`,
     };
   } catch (err) {
     const tails = procs.map((p) => `--- ${p.name}\n${p.out.slice(-2000)}`).join('\n');
     await cleanup();
     throw new Error(`${(err as Error).message}\n${tails}`);
-  }
-}
-
-function tail(file: string): string {
-  try {
-    return readFileSync(file, 'utf8').split('\n').slice(-20).join('\n');
-  } catch {
-    return '';
   }
 }
 

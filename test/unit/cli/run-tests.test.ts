@@ -54,3 +54,20 @@ test('a failed file\'s reasons are repeated next to the summary, where a truncat
   assert.ok(tail.indexOf('the reason: one is not two', repeated) > repeated, 'the assertion message is repeated');
   assert.ok(tail.indexOf('run-tests summary') > repeated, 'before the summary');
 });
+
+test('a file whose first line says run-tests: start-early starts before the files ahead of it in path order', (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'gitcell-run-tests-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  mkdirSync(join(root, 'test', 'unit'), { recursive: true });
+  symlinkSync(join(repo, 'node_modules'), join(root, 'node_modules'));
+  writeFileSync(join(root, 'test', 'unit', 'a.test.ts'), "import { test } from 'node:test';\ntest('a', () => {});\n");
+  writeFileSync(join(root, 'test', 'unit', 'z.test.ts'), "// run-tests: start-early (long)\nimport { test } from 'node:test';\ntest('z', () => {});\n");
+  const { NODE_TEST_CONTEXT: _, ...env } = process.env;
+  const run = spawnSync(process.execPath, [join(repo, 'scripts', 'run-tests.mjs'), '--unit'], {
+    cwd: root, encoding: 'utf8', timeout: 120_000, env: { ...env, GITCELL_TEST_CONCURRENCY: '1' },
+  });
+  assert.equal(run.status, 0, run.stdout + run.stderr);
+  const z = run.stdout.indexOf('▶ test/unit/z.test.ts');
+  const a = run.stdout.indexOf('▶ test/unit/a.test.ts');
+  assert.ok(z >= 0 && a > z, `z (start-early) ran first:\n${run.stdout}`);
+});
