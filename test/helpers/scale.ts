@@ -125,6 +125,18 @@ async function hollowSeed(file: string, names: string[], users: NatsUser[]): Pro
   return file;
 }
 
+/** identities makes the seeds of the control plane, the autoscaler and each hollow process, and their users. */
+async function identities(dir: string, groups: string[][]): Promise<{ controlSeed: string; autoscalerSeed: string; hollowSeeds: string[]; users: NatsUser[] }> {
+  const controlSeed = join(dir, 'seeds', 'control.nk');
+  const control = await seed(controlSeed);
+  const autoscalerSeed = join(dir, 'seeds', 'autoscaler.nk');
+  const autoscaler = await seed(autoscalerSeed);
+  const users: NatsUser[] = [{ nkey: control, permissions: controlPermissions(control) }, { nkey: autoscaler, permissions: autoscalerPermissions(autoscaler) }];
+  const hollowSeeds: string[] = [];
+  for (const [i, names] of groups.entries()) hollowSeeds.push(await hollowSeed(join(dir, 'seeds', `hollow-${i}.nk`), names, users));
+  return { controlSeed, autoscalerSeed, hollowSeeds, users };
+}
+
 /** makeWorkloadRepo makes the repository the reconciler follows, with one empty commit; returns it. */
 async function makeWorkloadRepo(repo: string): Promise<string> {
   await mkdir(repo, { recursive: true });
@@ -151,13 +163,7 @@ export async function startScaleCluster(o: ScaleClusterOptions): Promise<ScaleCl
     const sizes = splitNodes(o.nodes, o.victims);
     const prefixes = ['hollow-a-', 'hollow-b-', 'hollow-v-'];
     const groups = sizes.map((n, i) => hollowNodeNames(prefixes[i]!, n));
-    const controlSeed = join(o.dir, 'seeds', 'control.nk');
-    const control = await seed(controlSeed);
-    const autoscalerSeed = join(o.dir, 'seeds', 'autoscaler.nk');
-    const autoscaler = await seed(autoscalerSeed);
-    const users: NatsUser[] = [{ nkey: control, permissions: controlPermissions(control) }, { nkey: autoscaler, permissions: autoscalerPermissions(autoscaler) }];
-    const hollowSeeds: string[] = [];
-    for (const [i, names] of groups.entries()) hollowSeeds.push(await hollowSeed(join(o.dir, 'seeds', `hollow-${i}.nk`), names, users));
+    const { controlSeed, autoscalerSeed, hollowSeeds, users } = await identities(o.dir, groups);
     server = await startScaleNats({ servers: o.natsServers ?? 1, dir: o.dir, authorization: authorizationConfig(users), controlSeed });
     const urls = server.urls;
     nc = await connect({ servers: urls[0]!, creds: controlSeed, name: 'scale harness' });
