@@ -80,7 +80,10 @@ try {
     onPhase: async (phase) => {
       const sample = await sampleNats(c.natsMonitors);
       maxConsumers = Math.max(maxConsumers, sample.consumers);
-      if (phase === 'commit') steady = sample;
+      if (phase === 'commit') {
+        steady = sample;
+        log(`consumers by client and stream: ${JSON.stringify(sample.consumersByClientStream)}`);
+      }
       log(`nats after ${phase}: ${sample.consumers} consumers, ${sample.connections} connections, ${sample.apiTotal - api0} JetStream API requests`);
     },
   });

@@ -76,6 +76,8 @@ export interface NatsSample {
   consumersByStream: Record<string, number>;
   /** consumers per client connection name (matched by deliver subject; pull consumers and unmatched ones under "?") */
   consumersByClient: Record<string, number>;
+  /** consumers per "<client> <stream>" */
+  consumersByClientStream: Record<string, number>;
   /** subscriptions per client connection name, and all connections */
   subsByClient: Record<string, number>;
   connections: number;
@@ -90,7 +92,7 @@ interface Jsz {
   account_details?: { stream_detail?: { name: string; cluster?: { leader?: string }; state?: { consumer_count?: number }; consumer_detail?: { config?: { deliver_subject?: string } }[] }[] }[];
 }
 interface Connz {
-  connections?: { name?: string; num_subscriptions?: number; subscriptions_list?: string[] }[];
+  connections?: { name?: string; subscriptions?: number; subscriptions_list?: string[] }[];
 }
 
 async function getJson<T>(url: string): Promise<T> {
@@ -108,12 +110,12 @@ export async function sampleNats(monitors: string[]): Promise<NatsSample> {
     Promise.all(monitors.map((m) => getJson<Connz>(`${m}/connz?subs=1&limit=100000`))),
     Promise.all(monitors.map((m) => getJson<{ server_name?: string }>(`${m}/varz`))),
   ]);
-  const s: NatsSample = { consumers: 0, consumersByStream: {}, consumersByClient: {}, subsByClient: {}, connections: 0, apiTotal: 0, servers: [] };
+  const s: NatsSample = { consumers: 0, consumersByStream: {}, consumersByClient: {}, consumersByClientStream: {}, subsByClient: {}, connections: 0, apiTotal: 0, servers: [] };
   const owner = new Map<string, string>();
   for (const c of connz) {
     for (const conn of c.connections ?? []) {
       const name = conn.name ?? '?';
-      add(s.subsByClient, name, conn.num_subscriptions ?? 0);
+      add(s.subsByClient, name, conn.subscriptions ?? 0);
       for (const sub of conn.subscriptions_list ?? []) owner.set(sub, name);
     }
   }
@@ -129,7 +131,11 @@ export async function sampleNats(monitors: string[]): Promise<NatsSample> {
       const n = st.state?.consumer_count ?? 0;
       consumers += n;
       add(s.consumersByStream, st.name, n);
-      for (const cd of st.consumer_detail ?? []) add(s.consumersByClient, owner.get(cd.config?.deliver_subject ?? '') ?? '?', 1);
+      for (const cd of st.consumer_detail ?? []) {
+        const client = owner.get(cd.config?.deliver_subject ?? '') ?? '?';
+        add(s.consumersByClient, client, 1);
+        add(s.consumersByClientStream, `${client} ${st.name}`, 1);
+      }
     }
     const conns = connz[i]?.connections?.length ?? 0;
     s.servers.push({ streamsLed: led, consumers, connections: conns });
