@@ -28,6 +28,8 @@ export interface SpawnResult {
   code: number;
   stdout: string;
   stderr: string;
+  /** with `syncFd3`: the first line the command (or a child holding the descriptor) wrote on fd 3 */
+  sync?: string;
 }
 
 /** SpawnRequest: stdin content, the exact environment (default: this process's), a deadline. */
@@ -35,6 +37,14 @@ export interface SpawnRequest {
   input?: string;
   env?: NodeJS.ProcessEnv;
   timeoutMs?: number;
+  /** the working directory (absolute; default /) */
+  cwd?: string;
+  /**
+   * give the command a pipe on fd 3 and report its first line (conmon's sync pipe): the result then
+   * comes once that line is written or every holder of the pipe closed it; `code` is then the
+   * reader's, not the command's
+   */
+  syncFd3?: boolean;
 }
 
 const HELPER_SCRIPT = [
@@ -58,24 +68,28 @@ export function shellQuote(s: string): string {
  * here-document whose delimiter does not occur in the input), the environment made exactly `env`
  * (unset what the helper has and `env` lacks, export the rest) and the exec.
  */
-export function commandScript(base: string, file: string, args: string[], input: string, env: NodeJS.ProcessEnv, helperEnv: NodeJS.ProcessEnv): string {
+export function commandScript(base: string, file: string, args: string[], input: string, env: NodeJS.ProcessEnv, helperEnv: NodeJS.ProcessEnv, o: { cwd?: string; syncTag?: string } = {}): string {
   let delim = `GITCELL_EOF_${randomBytes(6).toString('hex')}`;
   while (input.includes(delim)) delim += 'X';
-  // The shell's own PWD and OLDPWD too: the command sees `env` and nothing else, from /.
-  const lines: string[] = ['cd /'];
+  // The shell's own PWD and OLDPWD too: the command sees `env` and nothing else, from cwd (or /).
+  const lines: string[] = [`cd ${shellQuote(o.cwd ?? '/')} || exit 126`];
   const gone = [...Object.keys(helperEnv), 'PWD', 'OLDPWD'].filter((k) => NAME_RE.test(k) && env[k] === undefined);
   if (gone.length) lines.push(`unset ${gone.join(' ')}`);
   for (const [k, v] of Object.entries(env)) if (v !== undefined && NAME_RE.test(k)) lines.push(`export ${k}=${shellQuote(v)}`);
-  lines.push(`exec ${[file, ...args].map(shellQuote).join(' ')} >${shellQuote(`${base}.out`)} 2>${shellQuote(`${base}.err`)} <<'${delim}'`);
+  const exec = `exec ${[file, ...args].map(shellQuote).join(' ')}${o.syncTag ? ' 3>&1' : ''} >${shellQuote(`${base}.out`)} 2>${shellQuote(`${base}.err`)} <<'${delim}'`;
   // A here-document ends with a newline: an input without one gets it (JSON and ip -batch lines
   // read the same with it).
-  return `${lines.join('\n')}\n${input}${input.endsWith('\n') || input === '' ? '' : '\n'}${delim}\n`;
+  const doc = `${input}${input.endsWith('\n') || input === '' ? '' : '\n'}${delim}`;
+  if (!o.syncTag) return `${lines.join('\n')}\n${exec}\n${doc}\n`;
+  // fd 3 is a pipe to a reader that tags the first line for this request on the helper's stdout.
+  return `${lines.join('\n')}\n{ ${exec}\n${doc}\n} | { IFS= read -r l; echo "${o.syncTag} $l"; }\n`;
 }
 
 interface Pending {
   resolve(r: SpawnResult): void;
   reject(e: Error): void;
   pid?: number;
+  sync?: string;
   killed?: boolean;
   timer?: NodeJS.Timeout;
 }
@@ -99,7 +113,8 @@ export class SpawnHelper {
     const n = ++this.next;
     const input = req.input ?? '';
     const base = join(this.dir, String(n));
-    await writeFile(`${base}.sh`, commandScript(base, file, args, input, req.env ?? process.env, this.helperEnv), { mode: 0o600 });
+    const script = commandScript(base, file, args, input, req.env ?? process.env, this.helperEnv, { ...(req.cwd ? { cwd: req.cwd } : {}), ...(req.syncFd3 ? { syncTag: `s ${n}` } : {}) });
+    await writeFile(`${base}.sh`, script, { mode: 0o600 });
     return new Promise<SpawnResult>((resolve, reject) => {
       const p: Pending = { resolve, reject };
       this.pending.set(n, p);
@@ -165,7 +180,9 @@ export class SpawnHelper {
       const n = Number(ns);
       const p = this.pending.get(n);
       if (!p) continue;
-      if (kind === 'p') {
+      if (kind === 's') {
+        p.sync ??= line.slice(kind.length + ns!.length + 2);
+      } else if (kind === 'p') {
         p.pid = Number(value);
         if (p.killed) killQuietly(p.pid);
       } else if (kind === 'd') {
@@ -181,7 +198,7 @@ export class SpawnHelper {
     const base = join(this.dir, String(n));
     const [stdout, stderr] = await Promise.all([readFile(`${base}.out`, 'utf8').catch(() => ''), readFile(`${base}.err`, 'utf8').catch(() => '')]);
     await Promise.all(['sh', 'out', 'err'].map((x) => rm(`${base}.${x}`, { force: true })));
-    p.resolve({ code, stdout, stderr });
+    p.resolve({ code, stdout, stderr, ...(p.sync !== undefined ? { sync: p.sync } : {}) });
   }
 }
 

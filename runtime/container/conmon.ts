@@ -2,7 +2,7 @@
 // container for its whole life, so the exit status survives the agent. Before it, every container
 // kept `sh` + `runc run` + two `awk` log writers resident (~3 MB PSS and 5-6 processes per task).
 //
-//   spawnConmon ─▶ conmon (forks once, setsid, subreaper; its pid in shim.pid via --conmon-pidfile)
+//   spawnConmon ─▶ (spawn helper) conmon (forks once, setsid, subreaper; its pid in shim.pid via --conmon-pidfile)
 //                    └─ runc create ─▶ container process waits on runc's exec fifo; runc exits
 //                 ◀── {"data": pid} on the sync pipe (fd 3), or {"data": -1, "message": runc's stderr}
 //   caller: reads runc's exec fifo (what runc start does; releaseExecFifo) ─▶ the process execs (running)
@@ -13,11 +13,11 @@
 //
 // conmon holds the exit code, the log pipes and the OOM watch; runc is resident for milliseconds.
 import * as fs from 'node:fs';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { findExecutable, pathDirs } from '../../lib/fs.ts';
 import { RuntimeError } from '../../lib/errors.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
+import { sharedSpawnHelper } from '../../lib/spawn-helper.ts';
 import { CONTAINER_LOG } from './logs.ts';
 import type { Runc } from './runc.ts';
 import { writeJsonAtomic } from './state-files.ts';
@@ -64,40 +64,32 @@ export function conmonArgv(a: ConmonArgs): string[] {
 export type StartReport = { pid: number } | { error: string };
 
 /**
- * spawnConmon starts a detached conmon for one container and resolves with what it reports on its
- * sync pipe once `runc create` returned (the pid, or runc's error), within `timeoutMs`.
+ * spawnConmon starts conmon for one container through the process's spawn helper (lib/spawn-helper.ts:
+ * no fork of the agent's heap per start; conmon's daemon makes itself a session leader, so it outlives
+ * the helper and the agent) and resolves with what conmon reports on its sync pipe once `runc create`
+ * returned (the pid, or runc's error), within `timeoutMs`.
  */
-export function spawnConmon(a: ConmonArgs, timeoutMs: number): Promise<StartReport> {
-  return new Promise((resolve) => {
-    const child = spawn(a.conmon, conmonArgv(a), {
-      detached: true,
-      stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
-      cwd: a.dir,
-      // UTC log timestamps ("+00:00"), whatever the node's zone; _OCI_SYNCPIPE is fd 3 above.
-      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', TZ: 'UTC', _OCI_SYNCPIPE: '3' },
-    });
-    const pipe = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void };
-    let text = '';
-    let done = false;
-    const finish = (r: StartReport): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      pipe.destroy();
-      child.unref();
-      resolve(r);
-    };
-    const timer = setTimeout(() => finish({ error: `conmon did not report within ${timeoutMs} ms` }), timeoutMs);
-    child.on('error', (err) => finish({ error: `conmon could not start: ${err.message}` }));
-    pipe.on('data', (d: Buffer) => {
-      text += d.toString('utf8');
-      const nl = text.indexOf('\n');
-      if (nl >= 0) finish(parseSyncMessage(text.slice(0, nl)));
-    });
-    pipe.on('error', () => undefined);
-    // conmon's daemon holds the pipe until it reports; EOF without a report: it exited first.
-    pipe.on('end', () => finish({ error: text.trim() ? `conmon: ${text.trim()}` : 'conmon exited without reporting (runc create failed without a message)' }));
+export async function spawnConmon(a: ConmonArgs, timeoutMs: number): Promise<StartReport> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<StartReport>((resolve) => {
+    timer = setTimeout(() => resolve({ error: `conmon did not report within ${timeoutMs} ms` }), timeoutMs);
   });
+  const reported = sharedSpawnHelper().run(a.conmon, conmonArgv(a), {
+    cwd: a.dir,
+    syncFd3: true,
+    // UTC log timestamps ("+00:00"), whatever the node's zone; _OCI_SYNCPIPE is the fd 3 above.
+    env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', TZ: 'UTC', _OCI_SYNCPIPE: '3' },
+  }).then((r): StartReport => {
+    if (r.sync) return parseSyncMessage(r.sync);
+    // No report: conmon (or runc create under it) ended first.
+    const why = r.stderr.trim();
+    return { error: why ? `conmon: ${why}` : 'conmon exited without reporting (runc create failed without a message)' };
+  }, (err: Error): StartReport => ({ error: `conmon could not start: ${err.message}` }));
+  try {
+    return await Promise.race([reported, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** parseSyncMessage reads conmon's `{"data": N, "message": "..."}` (api version 1). */
