@@ -29,6 +29,8 @@ export class RuntimeAdapter implements TaskRuntime {
   readonly imageStore: ImageStore;
   readonly manager: ContainerManager;
   private readonly pulls = new Map<string, Promise<ImageOutcome>>();
+  /** when list() last rotated the running containers' logs (epoch ms) */
+  private rotatedAt = 0;
 
   constructor(readonly o: RuntimeAdapterOptions) {
     this.imageStore = new ImageStore(o.imageRoot ?? o.root);
@@ -94,7 +96,13 @@ export class RuntimeAdapter implements TaskRuntime {
 
   async list(): Promise<ContainerView[]> {
     const all = this.manager.list();
-    for (const c of all) if (c.status === 'running') this.manager.rotateLogs(c.id);
+    // At most once a second: a burst of starts runs a pass per finished operation, and each rotation
+    // stats every running container's log (O(tasks) per pass); conmon caps the file meanwhile.
+    const now = Date.now();
+    if (now - this.rotatedAt >= 1000) {
+      this.rotatedAt = now;
+      for (const c of all) if (c.status === 'running') this.manager.rotateLogs(c.id);
+    }
     return all.map((c) => toView(c));
   }
 

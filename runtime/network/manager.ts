@@ -210,7 +210,10 @@ export class NetworkManager {
 
   private async writeCache(entry: CachedAttachment): Promise<void> {
     await mkdir(this.cacheDir, { recursive: true });
-    await writeFileAtomic(this.cachePath(entry.id), JSON.stringify(entry));
+    // No fsync (two per task start, each holding a thread of the pool on a busy disk): the cache
+    // must outlive this process, which the page cache does; after a power loss every namespace is
+    // gone too, and setup() cleans a live allocation without a cache.
+    await writeFileAtomic(this.cachePath(entry.id), JSON.stringify(entry), { durable: false });
   }
 }
 
