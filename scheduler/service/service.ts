@@ -14,6 +14,7 @@
  * the state dirty and the next pass re-checks against the informers, which the watches keep current.
  */
 import { statusKey, trustedNodeRecords, type RefusedNodeRecord, type Binding, type ClusterEvent, type NodeRecord, type NodeSpec, type TaskSpec } from '../../api/index.ts';
+import { performance } from 'node:perf_hooks';
 import { createLogger, errorMessage, isGitcellError, type Logger } from '../../lib/index.ts';
 import {
   recordEvent,
@@ -23,6 +24,7 @@ import {
   NodeInformer,
   runForLeadership,
   StoreErrorCodes,
+  ViewClock,
   type ClusterStore,
   type InformerSource,
   type InformerView,
@@ -50,7 +52,12 @@ export interface SchedulerServiceOptions {
   tickMs: number;
   /** changes arriving within this window are handled in one pass */
   batchMs: number;
-  /** bindings written concurrently */
+  /**
+   * how long a pass waits for the node copy to reach the bucket's newest revision; one that does not
+   * judges liveness as of the last instant the copy is known complete (ViewClock)
+   */
+  viewCatchUpMs: number;
+  /** writes in flight at once (bindings, unbindings, events): a window, each write still its own CAS */
   writeConcurrency: number;
   events: EventLimiterOptions;
   core: Partial<SchedulerOptions>;
@@ -72,7 +79,8 @@ export function defaultServiceOptions(o: Partial<SchedulerServiceOptions> = {}):
     timings: { heartbeatGraceMs: 15_000, requeueGraceMs: 40_000, ...o.timings },
     tickMs: o.tickMs ?? 1_000,
     batchMs: o.batchMs ?? 20,
-    writeConcurrency: o.writeConcurrency ?? 32,
+    viewCatchUpMs: o.viewCatchUpMs ?? 1_000,
+    writeConcurrency: o.writeConcurrency ?? 256,
     events: { intervalMs: 60_000, minMs: 5_000, perPass: 100, ...o.events },
     core: defaultSchedulerOptions(o.core),
     log: o.log ?? createLogger('scheduler'),
@@ -92,6 +100,11 @@ export interface PassReport {
   events: number;
   /** false when the pass stopped early (leadership in doubt, a write failed) */
   complete: boolean;
+  /** how far behind the wall clock liveness was judged (the node copy's lag, ViewClock) */
+  viewLagMs: number;
+  /** wall ms reading the informers and deciding (planPass), and writing the plan */
+  decideMs: number;
+  writeMs: number;
 }
 
 /** SchedulerService binds pending tasks to nodes while it leads, by the flow drawn above. Start with `start()`, end with `stop()`. */
@@ -174,6 +187,9 @@ export class SchedulerService {
     // signature notices lapses on ticks.
     const nodes = new NodeInformer(store, { signal, log, onChange: () => kick() });
     const specs = inform(store.nodespec);
+    // Liveness is judged as of the instant the node copy (records and leases) is known complete,
+    // never against the wall clock on a copy that fell behind (view-clock.ts).
+    const nodeClocks = [new ViewClock(nodes.records, store.nodes), new ViewClock(nodes.leases, store.heartbeats)];
     const limiter = new EventLimiter(this.options.events);
     let lastLiveness = '';
     try {
@@ -188,13 +204,18 @@ export class SchedulerService {
           continue;
         }
         if (!(tasks.hasSynced && bindings.hasSynced && nodes.hasSynced && specs.hasSynced)) continue;
-        const now = Date.now();
-        const liveness = livenessSignature(nodes.values(), now, this.options.timings);
-        if (!dirty && liveness === lastLiveness) continue;
-        dirty = false;
-        lastLiveness = liveness;
         try {
-          const report = await this.pass(ctx, { tasks, bindings, nodes, specs }, limiter, now);
+          const now = Date.now();
+          const liveAt = await this.viewAsOf(nodeClocks, now);
+          if (liveAt === undefined) {
+            dirty = true; // the node copy is not known complete as of any instant yet
+            continue;
+          }
+          const liveness = livenessSignature(nodes.values(), liveAt, this.options.timings);
+          if (!dirty && liveness === lastLiveness) continue;
+          dirty = false;
+          lastLiveness = liveness;
+          const report = await this.pass(ctx, { tasks, bindings, nodes, specs }, limiter, now, liveAt);
           if (report.lostRaces > 0 || report.unbound > 0 || report.preempted > 0 || !report.complete) dirty = true;
         } catch (err) {
           if (isGitcellError(err, StoreErrorCodes.Fenced)) {
@@ -218,10 +239,12 @@ export class SchedulerService {
     m: { tasks: InformerView<TaskSpec>; bindings: Informer<Binding>; nodes: InformerView<NodeRecord>; specs: InformerView<NodeSpec> },
     limiter: EventLimiter,
     now: number,
+    liveAt: number,
   ): Promise<PassReport> {
     const { store, log, options } = this;
     if (options.leaderElection) await checkFence(store.leases, `${options.leaseName}-bindings`, ctx.term, options.identity);
     const seed = `${options.identity}/${ctx.term}/${++this.passes}`;
+    const t0 = performance.now();
     const input = {
       tasks: valueMap(m.tasks),
       bindings: new Map(m.bindings.entries),
@@ -230,12 +253,15 @@ export class SchedulerService {
       nodeSpecs: valueMap(m.specs),
       claims: await this.claims(m.tasks, m.bindings, now),
     };
-    const plan = planPass(input, now, options.timings, { ...options.core, seed });
-    const report: PassReport = { term: ctx.term, seed, bound: 0, lostRaces: 0, unbound: 0, preempted: 0, unplaced: plan.result.unplaced.length, events: 0, complete: false };
+    const plan = planPass(input, liveAt, options.timings, { ...options.core, seed });
+    const report: PassReport = { term: ctx.term, seed, bound: 0, lostRaces: 0, unbound: 0, preempted: 0, unplaced: plan.result.unplaced.length, events: 0, complete: false, viewLagMs: now - liveAt, decideMs: 0, writeMs: 0 };
+    const t1 = performance.now();
+    report.decideMs = Math.round(t1 - t0);
     try {
       await options.beforeWrite?.(plan);
       report.complete = await writePass({ store: this.store, ctx, log: this.log, identity: this.options.identity, writeConcurrency: this.options.writeConcurrency, tasks: input.tasks, bindings: m.bindings, limiter, now, report }, plan);
     } finally {
+      report.writeMs = Math.round(performance.now() - t1);
       // Reported also when a write failed half-way: what was written is counted.
       if (report.bound || report.unbound || report.preempted || report.lostRaces || report.unplaced || !report.complete) {
         const firstWait = plan.result.unplaced[0];
@@ -252,6 +278,24 @@ export class SchedulerService {
       this.onPass?.(report);
     }
     return report;
+  }
+
+  private lagWarnedAt = 0;
+
+  /**
+   * viewAsOf is the instant as of which the node copy is known complete (undefined: none yet),
+   * after waiting up to viewCatchUpMs for it to catch up; a copy lagging past the heartbeat grace is
+   * logged (every 30 s at most): its decisions are late, never wrong about a node's liveness.
+   */
+  private async viewAsOf(clocks: ViewClock[], now: number): Promise<number | undefined> {
+    const times = await Promise.all(clocks.map((c) => c.sync(this.options.viewCatchUpMs)));
+    const asOf = times.includes(undefined) ? undefined : Math.min(...(times as number[]));
+    const lag = asOf === undefined ? undefined : now - asOf;
+    if ((lag === undefined || lag > this.options.timings.heartbeatGraceMs) && now - this.lagWarnedAt > 30_000) {
+      this.lagWarnedAt = now;
+      this.log.warn({ lagMs: lag }, 'scheduler: the node copy is behind the store; judging liveness as of the last instant it is known complete');
+    }
+    return asOf;
   }
 
   private trustedNodes(nodes: InformerView<NodeRecord>): Map<string, NodeRecord> {

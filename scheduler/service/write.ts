@@ -41,23 +41,20 @@ export async function writePass(w: PassWrite, plan: PassPlan): Promise<boolean> 
   return true;
 }
 
-/** unbindLapsed deletes the bindings of lapsed or gone nodes and of gone tasks, each with its event. */
+/** unbindLapsed deletes the bindings of lapsed or gone nodes and of gone tasks, each with its event, writeConcurrency at a time. */
 async function unbindLapsed(w: PassWrite, plan: PassPlan): Promise<boolean> {
-  for (const u of plan.unbind) {
-    if (!w.ctx.valid()) return false;
+  return pipelined(w, plan.unbind, async (u) => {
     if (await unbind(w, u.taskId, u.revision)) {
       w.report.unbound++;
       await taskEvent(w, u.reason, u.reason === 'TaskGone' ? 'Normal' : 'Warning', u.taskId, u.message);
     } else w.report.lostRaces++;
-  }
-  return true;
+  });
 }
 
 /** unbindVictims unbinds the preemption victims; returns those it could not unbind (their preemptors wait), or undefined when stopped. */
 async function unbindVictims(w: PassWrite, plan: PassPlan): Promise<Set<string> | undefined> {
   const failedVictims = new Set<string>();
-  for (const p of plan.result.preemptions) {
-    if (!w.ctx.valid()) return undefined;
+  const done = await pipelined(w, plan.result.preemptions, async (p) => {
     const b = w.bindings.entry(p.taskId);
     if (b && (await unbind(w, p.taskId, b.revision))) {
       w.report.preempted++;
@@ -66,8 +63,8 @@ async function unbindVictims(w: PassWrite, plan: PassPlan): Promise<Set<string> 
       failedVictims.add(p.taskId);
       w.report.lostRaces++;
     }
-  }
-  return failedVictims;
+  });
+  return done ? failedVictims : undefined;
 }
 
 /** bindPlacements creates the bindings (create = only if absent), writeConcurrency at a time. */
@@ -75,13 +72,8 @@ async function bindPlacements(w: PassWrite, plan: PassPlan, failedVictims: Reado
   const { ctx, report } = w;
   const placements = plan.result.placements.filter((p) => !(p.victims ?? []).some((v) => failedVictims.has(v)));
   report.lostRaces += plan.result.placements.length - placements.length;
-  let stopped = false;
-  const unsure: typeof placements = [];
-  await mapLimit(placements, w.writeConcurrency, async (p) => {
-    if (stopped || !ctx.valid()) {
-      stopped = true;
-      return;
-    }
+  const unsure: string[] = [];
+  const done = await pipelined(w, placements, async (p) => {
     const binding: Binding = { taskId: p.taskId, node: p.node, boundAt: new Date().toISOString(), schedulerTerm: ctx.term };
     try {
       const revision = await w.store.bindings.create(p.taskId, binding);
@@ -90,7 +82,7 @@ async function bindPlacements(w: PassWrite, plan: PassPlan, failedVictims: Reado
       report.bound++;
     } catch (err) {
       if (isGitcellError(err, StoreErrorCodes.Unavailable)) {
-        unsure.push(p); // timed out: it may have happened
+        unsure.push(p.taskId); // timed out: it may have happened
         return;
       }
       if (!isGitcellError(err, StoreErrorCodes.Exists)) throw err;
@@ -98,7 +90,25 @@ async function bindPlacements(w: PassWrite, plan: PassPlan, failedVictims: Reado
       report.lostRaces++;
     }
   });
-  await settleUnsure(w, unsure.map((p) => p.taskId));
+  await settleUnsure(w, unsure);
+  return done;
+}
+
+/**
+ * pipelined runs one phase's writes through the one worker pool, `writeConcurrency` in flight: a
+ * window, not one acknowledged write after another (a round trip each: the unbindings and events of
+ * 500 dead nodes' tasks went one by one). Each write is still its own compare-and-set, its lost race
+ * handled by `fn`; leadership is checked before each write starts. False when it stopped early.
+ */
+async function pipelined<T>(w: PassWrite, items: readonly T[], fn: (item: T) => Promise<void>): Promise<boolean> {
+  let stopped = false;
+  await mapLimit(items, w.writeConcurrency, async (item) => {
+    if (stopped || !w.ctx.valid()) {
+      stopped = true;
+      return;
+    }
+    await fn(item);
+  });
   return !stopped;
 }
 
@@ -116,13 +126,11 @@ async function settleUnsure(w: PassWrite, taskIds: string[]): Promise<void> {
   });
 }
 
-/** reportUnplaced records FailedScheduling with the reasons, rate-limited per task. */
+/** reportUnplaced records FailedScheduling with the reasons, rate-limited per task, writeConcurrency at a time. */
 async function reportUnplaced(w: PassWrite, plan: PassPlan): Promise<void> {
   w.limiter.newPass();
-  for (const u of plan.result.unplaced) {
-    if (!w.limiter.allow(u.taskId, u.message, w.now)) continue;
-    await taskEvent(w, 'FailedScheduling', 'Warning', u.taskId, u.message);
-  }
+  const allowed = plan.result.unplaced.filter((u) => w.limiter.allow(u.taskId, u.message, w.now));
+  await mapLimit(allowed, w.writeConcurrency, (u) => taskEvent(w, 'FailedScheduling', 'Warning', u.taskId, u.message));
 }
 
 /** unbind deletes a binding if it is still at `revision`; false when someone changed it first. */
