@@ -8,7 +8,8 @@
 //                          all running: a figure the machine's load does not inflate as it does wall time
 // Task specs and bindings are written straight to the store (standing in for reconciler and scheduler).
 // Options: `--profile DIR` writes the agent's CPU profile (--cpu-prof) into DIR; `--only-start` stops
-// after the 50 starts (for profiling the start path).
+// after the 50 starts (for profiling the start path); `--node-flag F` (repeatable) adds a Node.js flag
+// to the agent's (to measure one before it goes into COMPONENT_NODE_FLAGS).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
@@ -23,7 +24,7 @@ import type { TaskSpec } from '../api/index.ts';
 
 const { suffix, node, prefix, dir, stateDir, imageRoot, subnet, bridge, server, nc, store, runtime, network } = await agentProcessFixture('bench');
 let agent: ChildProcess | undefined;
-const { values: opts } = parseArgs({ options: { profile: { type: 'string' }, 'only-start': { type: 'boolean', default: false } } });
+const { values: opts } = parseArgs({ options: { profile: { type: 'string' }, 'only-start': { type: 'boolean', default: false }, 'node-flag': { type: 'string', multiple: true, default: [] } } });
 const CMD = ['sh', '-c', 'while true; do sleep 5; done'];
 
 async function rssMb(pid: number): Promise<number> {
@@ -92,7 +93,9 @@ async function steadyState(pid: number, first: TaskSpec[], start: { bindToRunnin
   // Let a few heartbeats, usage samples and probe ticks pass before measuring steady-state memory.
   await new Promise((r) => setTimeout(r, 15_000));
   const rss = await rssMb(pid);
-  console.log(`agent RSS with 100 running tasks: ${rss.toFixed(1)} MB (target < 80 MB)`);
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string): string => (Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN) / 1024).toFixed(1);
+  console.log(`agent RSS with 100 running tasks: ${rss.toFixed(1)} MB (target < 80 MB): ${kb('RssAnon')} MB anonymous, ${kb('RssFile')} MB of files (the node binary's pages)`);
   const overhead = await nodeOverhead();
   console.log(`node overhead outside the agent: ${overhead.kbPerTask.toFixed(0)} kB PSS and ${overhead.processesPerTask.toFixed(1)} processes per task (${overhead.tasks} monitors)`);
   const t1 = performance.now();
@@ -111,7 +114,7 @@ try {
   await buildBusyboxImage(imageRoot, 'localhost/busybox:bench');
   // Started as `gitcell up` and the systemd unit start it (COMPONENT_NODE_FLAGS).
   const profile = opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${opts.profile}`] : [];
-  agent = spawn(process.execPath, [...COMPONENT_NODE_FLAGS, ...profile, 'cli/bin.js', 'agent', '--node', node, '--nats', server.url, '--prefix', prefix, '--node-dir', stateDir,
+  agent = spawn(process.execPath, [...COMPONENT_NODE_FLAGS, ...opts['node-flag'], ...profile, 'cli/bin.js', 'agent', '--node', node, '--nats', server.url, '--prefix', prefix, '--node-dir', stateDir,
     '--image-cache', imageRoot, '--subnet', subnet, '--bridge', bridge], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, GITCELL_LOG_LEVEL: 'warn' },

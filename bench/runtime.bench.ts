@@ -2,7 +2,7 @@
 //  1. start-to-running latency of N sequential containers through gitcell (create: overlay mount,
 //     init layer, bundle; start: shim + runc run until the pid file appears) against bare
 //     `runc run -d` of a prepared bundle with the same config.json. Runs alternate (gitcell, runc,
-//     gitcell, ...) so both see the same machine load. Target: gitcell p50 within 1.5x of runc's.
+//     gitcell, ...) so both see the same machine load. Target (issue 21): gitcell p50 within 1.1x of runc's.
 //  2. layer unpack of a synthetic image (thousands of files, gzip) through the Snapshotter against
 //     `umoci unpack` of the same image exported as an OCI layout. Target: ratio <= 1.
 // Last line: one JSON object (start_p50_ms, runc_start_p50_ms, start_ratio_vs_runc, unpack_ratio_vs_umoci, ...).
