@@ -6,12 +6,14 @@
  *   spawn up ─► every task running (batch tasks done) ............................ up_to_all_running_s
  *   git commit ─► the first web task of the new template reports running ....... commit_to_first_running
  *   git commit ─► 3/3 web tasks of the new template running and ready, no old ... commit_to_rollout_complete
+ *   after the last rollout, 30 s idle ─► RSS summed over up's Node.js processes .. idle_up_rss_mb
  *
  * Times come from watches on the store's tasks and status buckets (no polling). Every wait has a
  * deadline; `up` is stopped with SIGINT (SIGKILL after 3 minutes) and its state dir removed.
  * Last line: one JSON object.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +34,29 @@ const UP_DEADLINE_MS = 300_000;
 const ROLLOUT_DEADLINE_MS = 180_000;
 const WEB = 'Job/default/web';
 
+const IDLE_MS = 30_000;
+
+/**
+ * nodeProcesses lists the Node.js processes of the cluster: `up` itself and every process whose
+ * command line names its state dir (the components), with their resident memory in MB.
+ */
+function nodeProcesses(upPid: number, stateDir: string): Array<{ pid: number; rssMb: number; what: string }> {
+  const out: Array<{ pid: number; rssMb: number; what: string }> = [];
+  for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (readlinkSync(`/proc/${p}/exe`) !== process.execPath) continue;
+      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+      if (Number(p) !== upPid && !cmd.some((a) => a.includes(stateDir))) continue;
+      const rssKb = Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0);
+      const sub = cmd.findIndex((a) => a.endsWith('entry.js') || a.endsWith('bin.js'));
+      out.push({ pid: Number(p), rssMb: rssKb / 1024, what: cmd.slice(sub + 1, sub + 3).join(' ') });
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return out;
+}
+
 const round = (x: number, digits = 0): number => Math.round(x * 10 ** digits) / 10 ** digits;
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -42,6 +67,8 @@ function pct(xs: number[], p: number): number {
 class ClusterView {
   readonly tasks = new Map<string, TaskSpec>();
   readonly status = new Map<string, TaskStatus>(); // by task id
+  /** when each task was first seen created, bound and running (for the phases of commit → first running) */
+  readonly seen = { created: new Map<string, number>(), bound: new Map<string, number>(), running: new Map<string, number>() };
   private waiters: Array<() => void> = [];
 
   follow<T>(w: Watch<T>, apply: (ev: { type: 'put'; key: string; value: T } | { type: 'delete'; key: string }) => void): void {
@@ -98,11 +125,17 @@ try {
   closeStore = () => nc.close();
   const store = await openClusterStore<DesiredRecord, SyncRecord>(nc, { log: silentLogger() });
   const view = new ClusterView();
-  view.follow(store.tasks.watch(), (ev) => (ev.type === 'put' ? view.tasks.set(ev.key, ev.value) : view.tasks.delete(ev.key)));
+  const first = (m: Map<string, number>, id: string) => m.has(id) || m.set(id, performance.now());
+  view.follow(store.tasks.watch(), (ev) => {
+    if (ev.type === 'put') first(view.seen.created, ev.key);
+    return ev.type === 'put' ? view.tasks.set(ev.key, ev.value) : view.tasks.delete(ev.key);
+  });
+  view.follow(store.bindings.watch(), (ev) => ev.type === 'put' && first(view.seen.bound, ev.key));
   view.follow(store.status.watch(), (ev) => {
     const id = ev.key.slice(ev.key.indexOf('.') + 1); // <node>.<task id>
     if (ev.type === 'put') view.status.set(id, ev.value);
     else view.status.delete(id);
+    if (ev.type === 'put' && ev.value.state === 'running') first(view.seen.running, id);
   });
 
   // Every task runs (web 3/3 ready, a node-logger per node) and batch tasks finished.
@@ -121,6 +154,7 @@ try {
   const file = join(repo, 'jobs', 'web.yaml');
   const original = await readFile(file, 'utf8');
   const firstRunning: number[] = [];
+  const phases: Array<{ created: number; bound: number; running: number }> = [];
   const complete: number[] = [];
   for (let i = 0; i < COMMITS; i++) {
     const before = new Set(view.web().map((t) => t.spec.templateHash));
@@ -128,25 +162,42 @@ try {
     const c0 = performance.now();
     git(repo, 'commit', '-qam', `web: MODE=bench-${i}`);
     const isNew = (t: { spec: TaskSpec }): boolean => !before.has(t.spec.templateHash);
-    await view.until(`commit ${i}: a web task of the new template running`, ROLLOUT_DEADLINE_MS, () =>
-      view.web().some((t) => isNew(t) && t.status?.state === 'running' && t.status.templateHash === t.spec.templateHash) || undefined);
+    const runner = await view.until(`commit ${i}: a web task of the new template running`, ROLLOUT_DEADLINE_MS, () =>
+      view.web().find((t) => isNew(t) && t.status?.state === 'running' && t.status.templateHash === t.spec.templateHash));
     firstRunning.push(performance.now() - c0);
+    // Where the time went: the first new task's creation (reconciler), binding (scheduler), running (agent).
+    const id = runner.spec.id;
+    const created = view.seen.created.get(id) ?? NaN;
+    const bound = view.seen.bound.get(id) ?? NaN;
+    phases.push({ created: created - c0, bound: bound - created, running: (view.seen.running.get(id) ?? performance.now()) - bound });
     await view.until(`commit ${i}: rollout complete`, ROLLOUT_DEADLINE_MS, () => {
       const web = view.web();
       return (web.length === 3 && web.every((t) => isNew(t) && t.status?.state === 'running' && t.status.ready)) || undefined;
     });
     complete.push(performance.now() - c0);
-    console.log(`commit ${i + 1}/${COMMITS}: first new task running ${Math.round(firstRunning.at(-1)!)} ms, rollout complete ${Math.round(complete.at(-1)!)} ms (load ${loadavg()[0]!.toFixed(2)})`);
+    const ph = phases.at(-1)!;
+    console.log(`commit ${i + 1}/${COMMITS}: first new task running ${Math.round(firstRunning.at(-1)!)} ms (created ${Math.round(ph.created)}, bound +${Math.round(ph.bound)}, running +${Math.round(ph.running)}), rollout complete ${Math.round(complete.at(-1)!)} ms (load ${loadavg()[0]!.toFixed(2)})`);
   }
+  // Idle: every task running, the last rollout done, nothing to do for IDLE_MS.
+  await new Promise((r) => setTimeout(r, IDLE_MS));
+  const procs = nodeProcesses(up.pid!, stateDir);
+  const idleRssMb = procs.reduce((n, p) => n + p.rssMb, 0);
+  console.log(`idle ${IDLE_MS / 1000} s after the last rollout: ${procs.length} Node.js processes, RSS ${idleRssMb.toFixed(0)} MB: ${procs.map((p) => `${p.what} ${p.rssMb.toFixed(0)}`).join(', ')}`);
   const summary = {
     commit_to_first_running_p50_ms: round(pct(firstRunning, 50)),
     commit_to_first_running_p99_ms: round(pct(firstRunning, 99)),
     commit_to_rollout_complete_p50_ms: round(pct(complete, 50)),
     commit_to_rollout_complete_p99_ms: round(pct(complete, 99)),
+    // p50 of each phase of commit → first new task running: the reconciler creates it, the scheduler binds it, its agent runs it
+    commit_to_created_p50_ms: round(pct(phases.map((p) => p.created), 50)),
+    created_to_bound_p50_ms: round(pct(phases.map((p) => p.bound), 50)),
+    bound_to_running_p50_ms: round(pct(phases.map((p) => p.running), 50)),
     up_to_all_running_s: round(upToAllRunningS, 2),
+    idle_up_rss_mb: round(idleRssMb),
+    idle_up_node_processes: procs.length,
     commits: COMMITS,
     load_average_1m: round(loadavg()[0]!, 2),
-    targets: { commit_to_first_running_p50_ms: '< 1000', up_to_all_running_s: '< 5' },
+    targets: { commit_to_first_running_p50_ms: '< 1000', up_to_all_running_s: '< 5', idle_up_rss_mb: '< 300' },
   };
   await closeStore();
   closeStore = undefined;

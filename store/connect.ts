@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { connect as natsConnect, createInbox, type Authenticator, type NatsConnection } from '@nats-io/transport-node';
 import { nkeyAuth, nkeySigner, type NkeySigner } from './nkey.ts';
+import { hostedLife } from '../lib/component-life.ts';
 import { StoreErrorCodes, storeError } from './errors.ts';
 import { inboxPrefixFor } from './permissions.ts';
 
@@ -46,7 +47,7 @@ export async function connect(opts: ConnectOptions): Promise<NatsConnection> {
   const caFile = opts.caFile ?? (process.env.GITCELL_NATS_CA || undefined);
   if (caFile) await readCa(caFile);
   try {
-    return await natsConnect({
+    const nc = await natsConnect({
       servers,
       name: opts.name ?? 'gitcell',
       timeout: opts.timeoutMs ?? 15_000,
@@ -61,6 +62,9 @@ export async function connect(opts: ConnectOptions): Promise<NatsConnection> {
       ...(auth ? { authenticator: auth.authenticator, inboxPrefix: inboxPrefixFor(auth.publicKey) } : {}),
       ...(caFile ? { tls: { caFile } } : {}),
     });
+    // A component hosted in `gitcell up`'s process: a crash drill closes its connections at once.
+    hostedLife()?.track(nc);
+    return nc;
   } catch (err) {
     const message = (err as Error).message;
     // A TLS server whose CA we were not given: say where the CA comes from.

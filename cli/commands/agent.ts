@@ -13,6 +13,7 @@ import { join, resolve } from 'node:path';
 import { errorMessage, UsageError } from '../../lib/errors.ts';
 import { parseHostPort } from '../../lib/metrics-http.ts';
 import { createLogger } from '../../lib/log.ts';
+import { componentLife, hostedLife } from '../../lib/component-life.ts';
 import {
   Bucket, closeConnection, connectFromOptions, nodeSecretsBucket, objectCodec, openAgentStore, openClusterStore, probeIncarnation, waitForStore,
 } from '../../store/index.ts';
@@ -162,29 +163,32 @@ async function runAgent(f: AgentFlags): Promise<void> {
     (keyring) => agent.setSecrets({ keyring, bucket: c.secretsBucket }),
     (err: Error) => log.error({ err: err.message }, 'agent: cannot open the node key ring; tasks using Secrets will not start'),
   );
-  process.stderr.write(`gitcell agent ${f.node}: running; metrics at ${agent.httpUrl}/metrics\n`);
+  if (hostedLife()) log.info({ metrics: `${agent.httpUrl}/metrics` }, 'agent: running');
+  else process.stderr.write(`gitcell agent ${f.node}: running; metrics at ${agent.httpUrl}/metrics\n`);
   // NATS lost its data: start over (the supervisor or systemd restarts us). Tasks keep running;
   // the next start holds them until the rebuilt control plane claims them.
   if (c.incarnation) await exitOnStoreReset(nc, { prefix: f.prefix, log, component: 'agent', known: c.incarnation, note: 'tasks keep running' });
+  const life = componentLife();
   const refusedLater = await new Promise<Error | undefined>((done) => {
-    const stop = () => done(undefined);
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
+    void life.stopping.then(() => done(undefined));
     void guard?.refused.then(done);
   });
+  // A crash (a drill of `gitcell up`, which hosts its agents in one process) leaves what kill -9
+  // would: tasks, the nft table, routes and the node record stay for the next start to adopt.
+  const leaving = f.stopTasksOnExit === true && !life.crashed;
   // Tasks keep running: a restarted agent adopts them (unless told to clean up, as `gitcell up` does).
   await agent.stop();
   // The nft table stays for the next agent (established and new connections keep working while
   // it restarts) unless this node is going away for good.
-  await services.stop({ removeTable: f.stopTasksOnExit === true });
+  await services.stop({ removeTable: leaving });
   // Routes and the overlay device stay for the next agent, unless this node leaves for good: then
   // its record goes too, and every other node drops its routes to it.
-  await cluster.stop({ remove: f.stopTasksOnExit === true });
-  if (f.stopTasksOnExit) {
+  await cluster.stop({ remove: leaving });
+  if (leaving) {
     await store.nodes.delete(f.node).catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'agent: cannot delete its node record'));
     await store.heartbeats.delete(f.node).catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'agent: cannot delete its lease'));
   }
-  if (f.stopTasksOnExit) {
+  if (leaving) {
     await stopAllTasks(runtime, network, store, f.node, stateDir, log);
     // The node's cgroup parent (and the cluster's, when this is its last node): gitcell up
     // removes them too, but not when it was killed.
@@ -220,15 +224,8 @@ async function startNodeNetwork(f: AgentFlags, s: AgentSettings, c: Awaited<Retu
 /** untilSignal runs `fn` with a signal that aborts on SIGTERM or SIGINT (a stop while the agent waits to start). */
 async function untilSignal<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const ac = new AbortController();
-  const stop = () => ac.abort();
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
-  try {
-    return await fn(ac.signal);
-  } finally {
-    process.off('SIGTERM', stop);
-    process.off('SIGINT', stop);
-  }
+  void componentLife().stopping.then(() => ac.abort());
+  return await fn(ac.signal);
 }
 
 /**

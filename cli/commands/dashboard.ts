@@ -1,3 +1,4 @@
+import { componentLife, hostedLife } from '../../lib/component-life.ts';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UsageError } from '../../lib/errors.ts';
@@ -66,11 +67,10 @@ export function registerDashboard(program: Command): void {
       const store = await openClusterStore<DesiredRecord, SyncRecord>(nc, { prefix, log, bindOnly: true, onInvalid: (r) => report?.(r) });
       const d = await startDashboard({ store, nc, host, port, ...(token ? { token } : {}), ...(f.repo ? { repo: f.repo } : {}), ...(f.prometheus ? { prometheusUrl: f.prometheus } : {}), ...(f.alertmanager ? { alertmanagerUrl: f.alertmanager } : {}), log });
       report = d.model.reportInvalid;
-      process.stdout.write(`dashboard: ${d.url}\n`);
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
-      });
+      // Hosted in `gitcell up`'s process, the line goes to the dashboard's log, not up's output.
+      if (hostedLife()) log.info({ url: d.url }, 'dashboard: serving');
+      else process.stdout.write(`dashboard: ${d.url}\n`);
+      await componentLife().stopping;
       await d.close();
     } finally {
       await nc.close();

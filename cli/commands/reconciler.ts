@@ -6,6 +6,7 @@ import { parseDuration } from '../duration.ts';
 import { errorMessage, isGitcellError, UsageError } from '../../lib/errors.ts';
 import { parseIpv4Cidr } from '../../lib/ipv4.ts';
 import { createLogger, type Logger } from '../../lib/log.ts';
+import { componentLife } from '../../lib/component-life.ts';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { closeConnection, connectFromOptions, openAutoscalerStore, openClusterStore, parseReplicas, replicasFor, splitServers, DEFAULT_PREFIX, DEFAULT_STATE_DIR, StoreErrorCodes, type AutoscalerStoreHandles } from '../../store/index.ts';
 import { createSource, sourceNameOf, ensureSigningKey, parseListen, type ReconcilerService, parseVerifyMode, prepareTrustStore, VERIFY_MODES, runSecretDistributor, syncKeyBackup, type BackupStore, startReconcilerService, DEFAULT_POLL_MS, DEFAULT_SETTLE, type DesiredRecord, type SyncRecord } from '../../reconciler/index.ts';
@@ -218,10 +219,7 @@ async function runReconciler(opts: ReconcilerOptions): Promise<void> {
   }
   const svc = replica.svc!;
   log.info({ repo: opts.repo, branch: opts.branch, replicas: replica.replicas, source: svc.sourceName, webhook: svc.webhook?.url, http: replica.monitoring?.url }, 'reconciler running');
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  await componentLife().stopping;
   log.info('reconciler stopping');
   await svc.stop();
   await replica.monitoring?.close();

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { exitOnStoreReset } from '../store-reset.ts';
+import { componentLife } from '../../lib/component-life.ts';
 
 /** usage ends the command with exit code 2 and the message (commander prints it). */
 function usage(cmd: Command, message: string): never {
@@ -71,10 +72,7 @@ export function registerScheduler(program: Command): void {
         // NATS lost its data: start over (the supervisor or systemd restarts us) on the new buckets.
         await exitOnStoreReset(nc, { prefix: flags.prefix, log, component: 'scheduler' });
         log.info({ identity: service.options.identity, mode: flags.mode, replicas, http: endpoint?.url }, 'scheduler: started, running for leadership');
-        await new Promise<void>((resolve) => {
-          process.once('SIGINT', () => resolve());
-          process.once('SIGTERM', () => resolve());
-        });
+        await componentLife().stopping;
         await service.stop();
       } catch (err) {
         log.error({ err: errorMessage(err) }, 'scheduler: failed');

@@ -1,9 +1,12 @@
 import { resolve } from 'node:path';
-import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { Option, type Command } from 'commander';
 import { UsageError } from '../../lib/errors.ts';
 import { parseReplicas } from '../../store/index.ts';
 import { addClusterOptions, CLUSTER_DIR_DEFAULT } from '../options.ts';
-import { runUp } from '../up/run.ts';
+import { hostAgents, type AgentsSpec } from '../up/host.ts';
+import { createLogger } from '../../lib/log.ts';
+import { componentLife } from '../../lib/component-life.ts';
 import type { ExternalMonitoring } from '../up/monitoring.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
 
@@ -24,6 +27,7 @@ interface UpFlags {
   alertmanager?: string;
   alertmanagerConfig?: string;
   isolatedNodes?: boolean;
+  hostAgents?: string;
 }
 
 /**
@@ -51,7 +55,13 @@ export function registerUp(program: Command): void {
     .option('--prometheus-rules <file>', 'with --prometheus: the SLO rule file that Prometheus reads (the reconciler writes it and POSTs <url>/-/reload; default <cluster-dir>/prometheus/rules/slo.yml)')
     .option('--alertmanager <url>', 'use this Alertmanager instead of starting one')
     .option('--alertmanager-config <file>', 'with --alertmanager: the configuration file it reads, rewritten (mode 0600) from the Receivers in Git, then <url>/-/reload (default <cluster-dir>/alertmanager/alertmanager.yml)')
+    // How `up` runs its agents: one process for all of them (cli/up/host.ts), started with this.
+    .addOption(new Option('--host-agents <file>', 'internal: run the agents listed in FILE in this process').hideHelp())
     .action(async (f: UpFlags) => {
+      if (f.hostAgents) {
+        const spec = JSON.parse(readFileSync(f.hostAgents, 'utf8')) as AgentsSpec;
+        return hostAgents(spec, createLogger('agents'), componentLife().stopping);
+      }
       const nodes = Number(f.nodes);
       if (!Number.isInteger(nodes) || nodes < 1) throw new UsageError(ErrorCodes.Usage, `--nodes "${f.nodes}": expected a positive whole number`, { flag: '--nodes' });
       if (!/^\d{1,3}\.\d{1,3}$/.test(f.subnetBase) || f.subnetBase.split('.').some((n) => Number(n) > 255)) {
@@ -66,6 +76,8 @@ export function registerUp(program: Command): void {
       }
       const external = externalMonitoring(f);
       if (nodes > 254) throw new UsageError(ErrorCodes.Usage, `--nodes ${nodes}: at most 254 (one /24 per node)`, { flag: '--nodes' });
+      // Loaded here: the agents' process (--host-agents) needs none of up's own modules.
+      const { runUp } = await import('../up/run.ts');
       await runUp({
         subnetBase: f.subnetBase,
         repo: f.repo,

@@ -110,3 +110,11 @@ async function ownPrometheus(dir: string, o: { sdUrl: string; rulesFile: string;
 function writeEndpoints(stateDir: string, e: MonitoringEndpoints): void {
   writeFileAtomicSync(join(stateDir, MONITORING_FILE), `${JSON.stringify(e)}\n`);
 }
+
+/** monitoringLines: where Prometheus and Alertmanager are, and for an external Prometheus what it must read. */
+export function monitoringLines(m: UpMonitoring, find: string): string[] {
+  return [
+    `  prometheus   ${m.prometheusUrl}   (${m.prometheus ? `targets from ${m.sdUrl}` : `external: add ${m.externalConfigFile} to its configuration; SLO rules in ${m.rulesFile}`})`,
+    `  alertmanager ${m.alertmanagerUrl}   (${m.alertmanager ? '' : 'external; '}alerts: npx gitcell get alerts ${find})`,
+  ];
+}

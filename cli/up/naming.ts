@@ -9,8 +9,9 @@
  *                                           ─► cgroups    gitcell/up-3f9a1c0b/node-1/<container>
  */
 import { createHash } from 'node:crypto';
+import { readdirSync, rmdirSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 
 /** clusterTag is 8 hex characters identifying the cluster of an (absolute or relative) state dir. Pure. */
 export function clusterTag(stateDir: string): string {
@@ -51,4 +52,27 @@ export function nodeNetnsPrefix(stateDir: string, node: string): string {
  */
 export function componentIdentity(stateDir: string, component: string, host: string = hostname()): string {
   return `${host}-up-${clusterTag(stateDir)}-${component}`;
+}
+
+/**
+ * removeClusterCgroups removes the (now empty) cgroup parents `gitcell/up-<tag>/<node>` the agents'
+ * containers left, then the cluster's own `gitcell/up-<tag>`.
+ */
+export function removeClusterCgroups(stateDir: string, nodes: string[]): void {
+  const root = '/sys/fs/cgroup';
+  let controllers: string[] = [];
+  try {
+    controllers = readdirSync(root);
+  } catch {
+    return;
+  }
+  for (const c of ['', ...controllers]) {
+    for (const dir of [...nodes.map((node) => nodeCgroupParent(stateDir, node)), clusterCgroupParent(stateDir)]) {
+      try {
+        rmdirSync(join(root, c, dir));
+      } catch {
+        // absent, not a hierarchy, or still busy: nothing to do here
+      }
+    }
+  }
 }

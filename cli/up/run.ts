@@ -6,7 +6,7 @@
  *     agents as supervised children ─► live view ─► Ctrl-C: agents stop their tasks, then the
  *     reconciler and scheduler, then nats.
  */
-import { existsSync, readdirSync, rmdirSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
@@ -20,12 +20,14 @@ import { ensureIdentities } from './credentials.ts';
 import { ensureSampleImages } from './images.ts';
 import { ensureStateRepo, followsDirectly } from './repo.ts';
 import { Supervisor, stopLeftovers } from './supervisor.ts';
+import { HostedComponent, type AgentsSpec } from './host.ts';
 import { LiveView } from './view.ts';
-import { planMonitoring, type ExternalMonitoring, type UpMonitoring } from './monitoring.ts';
-import { clusterCgroupParent, componentIdentity, nodeBridge, nodeCgroupParent, nodeName, nodeNetnsPrefix } from './naming.ts';
+import { monitoringLines, planMonitoring, type ExternalMonitoring, type UpMonitoring } from './monitoring.ts';
+import { componentIdentity, nodeBridge, nodeCgroupParent, nodeName, nodeNetnsPrefix, removeClusterCgroups } from './naming.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
 import { createIsolatedNodes, destroyIsolatedNodes, isolatedLayout, nodeCommand, type IsolatedNodes } from './isolated.ts';
 import { COMPONENT_NODE_FLAGS } from '../../lib/process.ts';
+import { Keyring } from '../../secrets/index.ts';
 import { freePort } from '../../lib/net.ts';
 
 export { nodeName } from './naming.ts';
@@ -93,13 +95,19 @@ export async function runUp(o: UpOptions): Promise<void> {
   if (o.nodes < 1 || o.nodes > 200) throw new UsageError(ErrorCodes.Usage, `--nodes ${o.nodes}: expected 1 to 200`, { flag: '--nodes' });
   const up = new UpCluster(o);
   await mkdir(join(up.stateDir, 'logs'), { recursive: true });
+  // The key pairs (RSA-4096, seconds each) of the cluster and of every node, made while NATS
+  // starts: an agent generating its own after it started held every task using a Secret back
+  // (failed into backoff) until it was done.
+  const keys = Promise.all([up.stateDir, ...up.nodes.map((n) => join(up.stateDir, 'nodes', n))].map((dir) => Keyring.open(dir)));
+  keys.catch(() => undefined);
   // 1. Identities and NATS.
   await up.startNats();
   try {
     await up.connect();
     // 2. Buckets, created by the control plane: agents may only bind them.
     const store = await up.openStore();
-    // 3. Repository and images.
+    // 3. Repository and images (Secrets sealed with the cluster's key).
+    await keys;
     const repo = await up.prepareRepo();
     // 4. Components (and Prometheus), then what a user reads and the store's incarnation.
     up.monitoring = await planMonitoring(up.stateDir, o.external);
@@ -133,7 +141,8 @@ class UpCluster {
   nc: NatsConnection | undefined;
   replicas = 1;
   stopping = false;
-  readonly supervisors: Supervisor[] = [];
+  /** every component: a child process (Supervisor) or hosted in this process (HostedComponent) */
+  readonly supervisors: Array<Supervisor | HostedComponent> = [];
   view: LiveView | undefined;
   monitoring: UpMonitoring | undefined;
   /** where the dashboard listens (loopback: no token needed) */
@@ -238,13 +247,24 @@ class UpCluster {
     return repo;
   }
 
-  /** startComponents starts the reconciler, the scheduler and one agent per node as supervised children. */
+  /**
+   * startComponents starts the reconciler, the scheduler and the dashboard in this process (each
+   * with its own connection, identity, log and restarts: host.ts), the agents of the simulated
+   * nodes in one child process (with --isolated-nodes one per node, in its namespace), and
+   * Prometheus and Alertmanager as children.
+   */
   startComponents(repo: string): void {
     const { o, stateDir, controlCreds } = this;
     const natsUrl = this.natsUrl!;
     const common = ['--nats', natsUrl, ...(controlCreds ? ['--creds', controlCreds] : []), '--prefix', o.prefix, '--replicas', String(this.replicas)];
+    const logFile = (name: string) => join(stateDir, 'logs', `${name}.log`);
     const add = (name: string, args: string[], stopGraceMs = 20_000, command?: string) => {
-      const s = new Supervisor({ name, args: command ? args : [...COMPONENT_NODE_FLAGS, BIN, ...args], ...(command ? { command } : {}), logFile: join(stateDir, 'logs', `${name}.log`), pidDir: this.pidDir, stopGraceMs, log: this.log });
+      const s = new Supervisor({ name, args: command ? args : [...COMPONENT_NODE_FLAGS, BIN, ...args], ...(command ? { command } : {}), logFile: logFile(name), pidDir: this.pidDir, stopGraceMs, log: this.log });
+      this.supervisors.push(s);
+      s.start();
+    };
+    const host = (name: string, args: string[]) => {
+      const s = new HostedComponent({ name, args, logFile: logFile(name), pidDir: this.pidDir, log: this.log });
       this.supervisors.push(s);
       s.start();
     };
@@ -252,26 +272,35 @@ class UpCluster {
     // Stable identities: a restarted reconciler or scheduler takes its lease back at once. The
     // reconciler knows how many nodes there are: on a new or rebuilt store, tasks are created once
     // all of them registered (and re-reported what they run).
-    add('reconciler', ['reconciler', '--repo', repo, '--cluster-dir', stateDir, '--identity', componentIdentity(stateDir, 'reconciler'), '--expect-nodes', String(o.nodes),
+    host('reconciler', ['reconciler', '--repo', repo, '--cluster-dir', stateDir, '--identity', componentIdentity(stateDir, 'reconciler'), '--expect-nodes', String(o.nodes),
       '--cluster-cidr', clusterCidr(o.subnetBase), '--http', mon.reconcilerHttp, '--scrape', `scheduler=http://${mon.schedulerHttp}`, '--prometheus-url', mon.prometheusUrl, ...mon.reconcilerFlags, ...common,
       // The autoscaler connects as itself: the control plane may not write live counts.
       ...(o.nats ? (o.autoscalerCreds ? ['--autoscaler-creds', o.autoscalerCreds] : []) : ['--autoscaler-creds', this.ids.autoscalerSeedFile])]);
-    add('scheduler', ['scheduler', '--cluster-dir', stateDir, '--identity', componentIdentity(stateDir, 'scheduler'), '--http', mon.schedulerHttp, ...common]);
+    host('scheduler', ['scheduler', '--cluster-dir', stateDir, '--identity', componentIdentity(stateDir, 'scheduler'), '--http', mon.schedulerHttp, ...common]);
     if (mon.prometheus) add('prometheus', mon.prometheus.args, 20_000, mon.prometheus.command);
     if (mon.alertmanager) add('alertmanager', mon.alertmanager.args, 20_000, mon.alertmanager.command);
     // The dashboard reads as the viewer (an external cluster: with the credentials given).
     const viewerCreds = o.nats ? controlCreds : this.ids.viewerSeedFile;
-    add('dashboard', ['dashboard', '--nats', natsUrl, ...(viewerCreds ? ['--creds', viewerCreds] : []), '--prefix', o.prefix, '--listen', this.dashboardListen!,
+    host('dashboard', ['dashboard', '--nats', natsUrl, ...(viewerCreds ? ['--creds', viewerCreds] : []), '--prefix', o.prefix, '--listen', this.dashboardListen!,
       ...(existsSync(repo) ? ['--repo', repo] : []), '--prometheus', mon.prometheusUrl, '--alertmanager', mon.alertmanagerUrl]);
-    this.nodes.forEach((node, i) => {
-      // External NATS with --creds: the agents use them too (the server knows nothing of up's per-node seeds).
-      const args = agentArgs({ i: i + 1, natsUrl, seedFile: (o.nats && o.creds) || this.ids.agentSeedFiles.get(node)!, stateDir, capacity: o.capacity, prefix: o.prefix });
-      if (!this.isolated) add(`agent-${node}`, args, 90_000);
-      else {
-        const c = nodeCommand(this.isolated, node, [process.execPath, ...COMPONENT_NODE_FLAGS, BIN, ...args]);
-        add(`agent-${node}`, c.args, 90_000, c.command);
+    // External NATS with --creds: the agents use them too (the server knows nothing of up's per-node seeds).
+    const agents = this.nodes.map((node, i) => ({
+      name: `agent-${node}`,
+      args: agentArgs({ i: i + 1, natsUrl, seedFile: (o.nats && o.creds) || this.ids.agentSeedFiles.get(node)!, stateDir, capacity: o.capacity, prefix: o.prefix }),
+      logFile: logFile(`agent-${node}`),
+    }));
+    if (this.isolated) {
+      for (const a of agents) {
+        const c = nodeCommand(this.isolated, a.name.slice('agent-'.length), [process.execPath, ...COMPONENT_NODE_FLAGS, BIN, ...a.args]);
+        add(a.name, c.args, 90_000, c.command);
       }
-    });
+    } else {
+      // One process for every agent: its watchdog ends it (and so every agent stops its tasks) when up dies.
+      const spec: AgentsSpec = { pidDir: this.pidDir, agents };
+      const specFile = join(stateDir, 'agents.json');
+      writeFileSync(specFile, `${JSON.stringify(spec, null, 2)}\n`);
+      add('agents', ['up', '--host-agents', specFile, '--cluster-dir', stateDir], 120_000);
+    }
     // Clients find an embedded server through the state dir; an external one only through its URLs.
     // Client commands find an external cluster through the state dir too, while this up runs.
     if (o.nats) writeExternalCluster(stateDir, { nats: o.nats, ...(controlCreds ? { creds: controlCreds } : {}) });
@@ -352,37 +381,6 @@ class UpCluster {
     if (this.o.nats) removeExternalCluster(this.stateDir);
     await this.embedded?.stop();
     process.stderr.write('gitcell up: stopped\n');
-  }
-}
-
-/** monitoringLines: where Prometheus and Alertmanager are, and for an external Prometheus what it must read. */
-function monitoringLines(m: UpMonitoring, find: string): string[] {
-  return [
-    `  prometheus   ${m.prometheusUrl}   (${m.prometheus ? `targets from ${m.sdUrl}` : `external: add ${m.externalConfigFile} to its configuration; SLO rules in ${m.rulesFile}`})`,
-    `  alertmanager ${m.alertmanagerUrl}   (${m.alertmanager ? '' : 'external; '}alerts: npx gitcell get alerts ${find})`,
-  ];
-}
-
-/**
- * removeClusterCgroups removes the (now empty) cgroup parents `gitcell/up-<tag>/<node>` the agents'
- * containers left, then the cluster's own `gitcell/up-<tag>`.
- */
-function removeClusterCgroups(stateDir: string, nodes: string[]): void {
-  const root = '/sys/fs/cgroup';
-  let controllers: string[] = [];
-  try {
-    controllers = readdirSync(root);
-  } catch {
-    return;
-  }
-  for (const c of ['', ...controllers]) {
-    for (const dir of [...nodes.map((node) => nodeCgroupParent(stateDir, node)), clusterCgroupParent(stateDir)]) {
-      try {
-        rmdirSync(join(root, c, dir));
-      } catch {
-        // absent, not a hierarchy, or still busy: nothing to do here
-      }
-    }
   }
 }
 

@@ -136,13 +136,7 @@ export class Supervisor {
       this.timer = setTimeout(() => this.startUnlessHeld(held), 200);
       return;
     }
-    if (!existsSync(this.holdFile)) {
-      if (held) this.o.log.info({ component: this.o.name, hold: this.holdFile }, `${this.o.name} released: starting`);
-      return this.start();
-    }
-    // Said once per hold, so a drill (or a person) knows the crash was seen and the hold obeyed.
-    if (!held) this.o.log.warn({ component: this.o.name, hold: this.holdFile }, `${this.o.name} held down until its hold file is removed`);
-    this.timer = setTimeout(() => this.startUnlessHeld(true), 1000);
+    this.timer = startUnlessHeldBy({ name: this.o.name, holdFile: this.holdFile, log: this.o.log }, held, () => this.start(), () => this.startUnlessHeld(true));
   }
 
   /** stop ends the component: SIGTERM, SIGKILL after the grace period; no more restarts. */
@@ -160,6 +154,21 @@ export class Supervisor {
     clearTimeout(kill);
     rmSync(this.pidFile, { force: true });
   }
+}
+
+/**
+ * startUnlessHeldBy starts a component now unless its hold file exists; held, it says so once (a
+ * drill, or a person, knows the crash was seen and the hold obeyed) and returns the timer that
+ * looks again in a second (`retry`).
+ */
+export function startUnlessHeldBy(c: { name: string; holdFile: string; log: Logger }, held: boolean, start: () => void, retry: () => void): NodeJS.Timeout | undefined {
+  if (!existsSync(c.holdFile)) {
+    if (held) c.log.info({ component: c.name, hold: c.holdFile }, `${c.name} released: starting`);
+    start();
+    return undefined;
+  }
+  if (!held) c.log.warn({ component: c.name, hold: c.holdFile }, `${c.name} held down until its hold file is removed`);
+  return setTimeout(retry, 1000);
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { rm } from 'node:fs/promises';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClusterStore } from '../../store/index.ts';
 import type { DesiredRecord, SyncRecord } from '../../reconciler/index.ts';
@@ -162,4 +162,20 @@ export function startUp(t: { after(fn: () => Promise<void>): void }, stateDir: s
     await rm(stateDir, { recursive: true, force: true });
   });
   return { child, output: () => output, onStop: (close) => closers.push(close) };
+}
+
+/** componentInstance is "<pid>.<n>" of a component `up` hosts in a process (cli/up/host.ts): n counts its starts. */
+export function componentInstance(stateDir: string, name: string): string {
+  return readFileSync(join(stateDir, 'pids', `${name}.instance`), 'utf8').trim();
+}
+
+/**
+ * crashComponent crashes a component `up` hosts (the reconciler, the scheduler, the dashboard, an
+ * agent) as kill -9 of its own process did: its NATS connections close at once and it cleans
+ * nothing up (cli/up/host.ts). Returns its instance before the crash.
+ */
+export function crashComponent(stateDir: string, name: string): string {
+  const before = componentInstance(stateDir, name);
+  writeFileSync(join(stateDir, 'pids', `${name}.crash`), '');
+  return before;
 }

@@ -9,10 +9,10 @@
  *   3. a broken image tag: gitcell's automatic revert commit appears and web heals;
  *   4. the CronJob fires: a Job it created ran its task to success (`get jobs -o json`, events);
  *      the schedule commit is reverted;
- *   5. drill: kill -9 the scheduler, commit a rolling update of web, kill -9 the reconciler
- *      mid-rollout; both held down past the rollout's progress deadline; back, the rollout completes
+ *   5. drill: crash the scheduler (as kill -9 of its process: `up` hosts it, cli/up/host.ts), commit
+ *      a rolling update of web, crash the reconciler mid-rollout; both held down past the rollout's progress deadline; back, the rollout completes
  *      (no revert): 3 web tasks (no extra), all on the new template, ready, the commit applied;
- *   6. drill: kill -9 an agent, held down: its tasks move; back, it stops the duplicates;
+ *   6. drill: crash an agent (the agents share one process), held down: its tasks move; back, it stops the duplicates;
  *   7. drill: fill a node: a production task preempts a best-effort one, which waits;
  *   8. drill: NATS stopped and its data deleted: the state is rebuilt from Git and from what the
  *      agents report, and no running task is restarted (nor the finished batch Job run again);
@@ -41,11 +41,10 @@ import {
   type SyncStatus,
   type WorkloadStatus,
 } from '../../../reconciler/index.ts';
-import { processAlive } from '../../../lib/process.ts';
 import { componentIdentity } from '../../../cli/up/naming.ts';
 import type { TaskSpec, TaskStatus } from '../../../api/index.ts';
 import { waitFor } from '../../helpers/agent.ts';
-import { BIN, git, gitcell, interruptUp, leftovers, logTails, tasksOf, unmountBelow, webSettled } from '../../helpers/up.ts';
+import { BIN, componentInstance, crashComponent, git, gitcell, interruptUp, leftovers, logTails, tasksOf, unmountBelow, webSettled } from '../../helpers/up.ts';
 
 // The machine can be very loaded: generous limits, conditions rather than sleeps.
 const UP_TIMEOUT = 300_000;
@@ -270,12 +269,11 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
       leaseBefore.set(name, lease.term);
     }
     const pids = join(stateDir, 'pids');
-    const killed = new Map<string, number>();
+    // Each runs in up's process: a crash closes its connections at once and cleans nothing up, as kill -9 of its own process did.
+    const killed = new Map<string, string>();
     const holdAndKill = (name: string) => {
       writeFileSync(join(pids, `${name}.hold`), '');
-      const pid = Number(readFileSync(join(pids, `${name}.pid`), 'utf8'));
-      process.kill(pid, 'SIGKILL');
-      killed.set(name, pid);
+      killed.set(name, crashComponent(stateDir, name));
     };
     // The scheduler first: the rollout's new tasks then stay unplaced, so once the reconciler is down
     // too nothing at all can progress, however long they stay down.
@@ -305,9 +303,9 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
     await waitFor('the supervisor to hold the reconciler and the scheduler down', () => ['reconciler', 'scheduler'].every((n) => output.includes(`"msg":"${n} held down until its hold file is removed"`)), 60_000).catch((err) => {
       throw new Error(`${(err as Error).message}\n${dump()}`);
     });
-    for (const [name, pid] of killed) {
-      assert.ok(!processAlive(pid), `${name} (pid ${pid}) is dead`);
-      assert.equal(Number(readFileSync(join(pids, `${name}.pid`), 'utf8')), pid, `${name} was not restarted while held`);
+    for (const [name, instance] of killed) {
+      assert.ok(!existsSync(join(pids, `${name}.crash`)), `${name} crashed (its crash request was taken)`);
+      assert.equal(componentInstance(stateDir, name), instance, `${name} was not restarted while held`);
     }
     // Down past the rollout's progress deadline, as its recorded last progress says: a restarted
     // reconciler must not judge the rollout stalled for the time nobody ran (and revert the commit).
@@ -322,8 +320,7 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
     const back = new Map<string, { restarted?: number; leading?: number }>([['reconciler', {}], ['scheduler', {}]]);
     await waitFor('the reconciler and the scheduler restarted and leading again (lease terms raised)', async () => {
       for (const [name, at] of back) {
-        const pid = Number(readFileSync(join(pids, `${name}.pid`), 'utf8'));
-        if (at.restarted === undefined && pid !== killed.get(name) && processAlive(pid)) at.restarted = Date.now();
+        if (at.restarted === undefined && componentInstance(stateDir, name) !== killed.get(name)) at.restarted = Date.now();
         if (at.restarted !== undefined && at.leading === undefined && (await s.leases.get(name))!.value.term > leaseBefore.get(name)!) at.leading = Date.now();
       }
       return [...back.values()].every((at) => at.leading !== undefined);
@@ -375,8 +372,8 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
     const survivor = victim === 'node-1' ? 'node-2' : 'node-1';
     const pids = join(stateDir, 'pids');
     writeFileSync(join(pids, `agent-${victim}.hold`), '');
-    const pid = Number(readFileSync(join(pids, `agent-${victim}.pid`), 'utf8'));
-    process.kill(pid, 'SIGKILL');
+    // The agents share one process: the victim alone crashes, as kill -9 of its own process did.
+    crashComponent(stateDir, `agent-${victim}`);
     const killedAt = Date.now();
     await waitFor(`web 3/3 ready, all on ${survivor}`, async () => {
       const now = await tasksOf(s, 'Job/default/web');
