@@ -22,6 +22,8 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readdirSyncOrEmpty } from './fs.ts';
+import { processAlive } from './process.ts';
 
 /** SpawnResult is what a finished command left behind (runCommand's ExecResult). */
 export interface SpawnResult {
@@ -137,7 +139,8 @@ export class SpawnHelper {
 
   private ensure(): ChildProcess {
     if (this.child) return this.child;
-    this.dir = mkdtempSync(join(this.baseDir, 'gitcell-spawn-'));
+    sweepStaleDirs(this.baseDir);
+    this.dir = mkdtempSync(join(this.baseDir, `${DIR_PREFIX}${process.pid}-`));
     const dir = this.dir;
     const child = spawn('/bin/sh', ['-c', HELPER_SCRIPT, 'gitcell-spawn-helper', dir], { stdio: ['pipe', 'pipe', 'ignore'], env: this.helperEnv });
     this.child = child;
@@ -199,6 +202,19 @@ export class SpawnHelper {
     const [stdout, stderr] = await Promise.all([readFile(`${base}.out`, 'utf8').catch(() => ''), readFile(`${base}.err`, 'utf8').catch(() => '')]);
     await Promise.all(['sh', 'out', 'err'].map((x) => rm(`${base}.${x}`, { force: true })));
     p.resolve({ code, stdout, stderr, ...(p.sync !== undefined ? { sync: p.sync } : {}) });
+  }
+}
+
+const DIR_PREFIX = 'gitcell-spawn-';
+
+/**
+ * sweepStaleDirs removes the directories of helpers whose owner process is gone: a helper removes
+ * its own when its owner ends, unless both were killed at once (kill -9 of a process group).
+ */
+function sweepStaleDirs(baseDir: string): void {
+  for (const name of readdirSyncOrEmpty(baseDir)) {
+    const m = new RegExp(`^${DIR_PREFIX}(\\d+)-`).exec(name);
+    if (m && !processAlive(Number(m[1]))) rmSync(join(baseDir, name), { recursive: true, force: true });
   }
 }
 

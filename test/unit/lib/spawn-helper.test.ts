@@ -2,7 +2,7 @@
 // environment, inputs with every quoting hazard, deadlines, and its directory removed when it ends.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +20,8 @@ test('the helper runs commands with their input, output, exit code and exactly t
     h.close();
     await rm(base, { recursive: true, force: true });
   });
+  const stale = join(base, 'gitcell-spawn-999999999-abc'); // a helper killed with its owner (no such pid)
+  mkdirSync(stale);
   const hazards = `{"a": "it's $HOME \`id\` $(id) \\\\ \\n"}\nGITCELL_EOF_x\n'`;
   const cat = await h.run('/bin/cat', [], { input: hazards });
   assert.deepEqual(cat, { code: 0, stdout: `${hazards}\n`, stderr: '' });
@@ -41,6 +43,7 @@ test('the helper runs commands with their input, output, exit code and exactly t
   const slow = await h.run('/bin/sleep', ['30'], { timeoutMs: 200 });
   assert.equal(slow.code, 137, 'killed by SIGKILL at the deadline');
   assert.ok(Date.now() - t0 < 20_000);
+  assert.ok(!existsSync(stale), 'the directory of a dead owner swept');
   const dirs = readdirSync(base);
   assert.equal(dirs.length, 1);
   assert.deepEqual(readdirSync(join(base, dirs[0]!)), [], 'every command file removed after it ended');
