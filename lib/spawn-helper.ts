@@ -200,8 +200,9 @@ export class SpawnHelper {
   private async collect(n: number, code: number, p: Pending): Promise<void> {
     const base = join(this.dir, String(n));
     const [stdout, stderr] = await Promise.all([readFile(`${base}.out`, 'utf8').catch(() => ''), readFile(`${base}.err`, 'utf8').catch(() => '')]);
-    await Promise.all(['sh', 'out', 'err'].map((x) => rm(`${base}.${x}`, { force: true })));
     p.resolve({ code, stdout, stderr, ...(p.sync !== undefined ? { sync: p.sync } : {}) });
+    // After the answer: the caller's start does not wait for three unlinks.
+    for (const x of ['sh', 'out', 'err']) void rm(`${base}.${x}`, { force: true }).catch(() => undefined);
   }
 }
 

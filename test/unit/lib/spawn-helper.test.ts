@@ -46,7 +46,7 @@ test('the helper runs commands with their input, output, exit code and exactly t
   assert.ok(!existsSync(stale), 'the directory of a dead owner swept');
   const dirs = readdirSync(base);
   assert.equal(dirs.length, 1);
-  assert.deepEqual(readdirSync(join(base, dirs[0]!)), [], 'every command file removed after it ended');
+  await waitFor('every command file removed after it ended', () => readdirSync(join(base, dirs[0]!)).length === 0, 10_000);
   h.close();
   await waitFor('the helper removed its directory', () => !existsSync(join(base, dirs[0]!)), 10_000);
 });
