@@ -15,7 +15,7 @@ export type {
   SnapshotNode,
   Unplaced,
 } from './types.ts';
-export { schedule, previewPlacement } from './schedule.ts';
+export { schedule, previewPlacement, Scheduling } from './schedule.ts';
 export { PlacementRun, type TaskOutcome } from './run.ts';
 export { naiveSchedule, NaiveRun } from './naive.ts';
 export { orderQueue } from './queue.ts';
@@ -26,7 +26,7 @@ export { formatReasons } from './explain.ts';
 export { createPrng, type Prng } from './prng.ts';
 export { SchedulerService, defaultServiceOptions, type SchedulerServiceOptions, type PassReport } from './service/service.ts';
 export { SchedulerMetrics } from './service/metrics.ts';
-export { planPass, type PassPlan, type PassInput, type PassTimings, type Unbind } from './service/plan.ts';
+export { planPass, startPass, type PassPlan, type PassDecision, type PassInput, type PassTimings, type Unbind } from './service/plan.ts';
 export { EventLimiter, type EventLimiterOptions } from './service/event-limiter.ts';
 export { parseDocument, parseSnapshot, parseTasks, E_SCHEDULE_INPUT } from './input.ts';
 export {

@@ -16,9 +16,39 @@ import type { ClusterSnapshot, SchedTask, ScheduleResult, SchedulerOptions } fro
  *   for (const u of unplaced) console.log(u.taskId, u.message); // "0/3 nodes fit: 3 insufficient memory"
  */
 export function schedule(snapshot: ClusterSnapshot, pending: readonly SchedTask[], options: Partial<SchedulerOptions> = {}): ScheduleResult {
-  const run = new PlacementRun(snapshot, options, pending);
-  for (const task of orderQueue(pending, run.options.seed)) run.place(task);
-  return { placements: run.placements, preemptions: run.preemptions, unplaced: run.unplaced, stats: run.stats };
+  const s = new Scheduling(snapshot, pending, options);
+  s.step(Infinity);
+  return s.result();
+}
+
+/**
+ * Scheduling is `schedule` in slices, for a caller that must not hold its thread for a whole pass:
+ * the service deciding 100,000 tasks on 10,000 nodes for seconds held back its lease renewals and
+ * its watches meanwhile. Pure like `schedule`: `step(n)` places the next `n` tasks in queue order,
+ * and the result is the same however the work is sliced.
+ */
+export class Scheduling {
+  private readonly run: PlacementRun;
+  private readonly queue: readonly SchedTask[];
+  private next = 0;
+
+  constructor(snapshot: ClusterSnapshot, pending: readonly SchedTask[], options: Partial<SchedulerOptions> = {}) {
+    this.run = new PlacementRun(snapshot, options, pending);
+    this.queue = orderQueue(pending, this.run.options.seed);
+  }
+
+  /** step places up to `n` more tasks; true while some are left. */
+  step(n: number): boolean {
+    const end = Math.min(this.queue.length, this.next + n);
+    while (this.next < end) this.run.place(this.queue[this.next++]!);
+    return this.next < this.queue.length;
+  }
+
+  /** result is what was decided so far (everything, once step returned false). */
+  result(): ScheduleResult {
+    const run = this.run;
+    return { placements: run.placements, preemptions: run.preemptions, unplaced: run.unplaced, stats: run.stats };
+  }
 }
 
 /**

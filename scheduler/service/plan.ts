@@ -4,7 +4,7 @@
  * preemptions and reasons on the cluster as it will be after those deletions. No I/O, no clock.
  */
 import { nodeIsLive, type Binding, type NodeRecord, type NodeSpec, type TaskSpec } from '../../api/index.ts';
-import { schedule } from '../schedule.ts';
+import { Scheduling } from '../schedule.ts';
 import { buildSnapshot } from '../snapshot.ts';
 import type { Placement, ScheduleResult, SchedulerOptions } from '../types.ts';
 
@@ -50,6 +50,39 @@ export interface PassPlan {
  * come back to the same node, and the agent there resumes them when it returns.
  */
 export function planPass(input: PassInput, now: number, timings: PassTimings, options: Partial<SchedulerOptions>): PassPlan {
+  const d = startPass(input, now, timings, options);
+  d.scheduling.step(Infinity);
+  return d.plan();
+}
+
+/** PassDecision is planPass taken apart: the placements decided in slices (`scheduling.step`), then `plan()`. */
+export interface PassDecision {
+  scheduling: Scheduling;
+  /** plan is the pass's plan once `scheduling.step` returned false */
+  plan(): PassPlan;
+}
+
+/** startPass does planPass's unbinding and reclaiming and sets up its placements, for a caller that decides them slice by slice. Pure. */
+export function startPass(input: PassInput, now: number, timings: PassTimings, options: Partial<SchedulerOptions>): PassDecision {
+  const { unbind, kept } = lapsedBindings(input, now, timings);
+  const reclaimed = reclaim(input, kept, now, timings);
+  const { snapshot, pending } = buildSnapshot(
+    { nodes: [...input.nodes.values()], nodeSpecs: input.nodeSpecs, tasks: [...input.tasks.values()], bindings: kept },
+    now,
+    timings.heartbeatGraceMs,
+  );
+  const scheduling = new Scheduling(snapshot, pending, options);
+  return {
+    scheduling,
+    plan: () => {
+      const result = scheduling.result();
+      return { unbind, result: reclaimed.length ? { ...result, placements: [...reclaimed, ...result.placements] } : result };
+    },
+  };
+}
+
+/** lapsedBindings splits the bindings into those to delete (task gone, node gone, node lapsed past the re-queue grace) and those kept. */
+function lapsedBindings(input: PassInput, now: number, timings: PassTimings): { unbind: Unbind[]; kept: Map<string, Binding> } {
   const unbind: Unbind[] = [];
   const kept = new Map<string, Binding>();
   for (const [taskId, { value: b, revision }] of input.bindings) {
@@ -76,14 +109,7 @@ export function planPass(input: PassInput, now: number, timings: PassTimings, op
     }
     kept.set(taskId, b);
   }
-  const reclaimed = reclaim(input, kept, now, timings);
-  const { snapshot, pending } = buildSnapshot(
-    { nodes: [...input.nodes.values()], nodeSpecs: input.nodeSpecs, tasks: [...input.tasks.values()], bindings: kept },
-    now,
-    timings.heartbeatGraceMs,
-  );
-  const result = schedule(snapshot, pending, options);
-  return { unbind, result: reclaimed.length ? { ...result, placements: [...reclaimed, ...result.placements] } : result };
+  return { unbind, kept };
 }
 
 /**

@@ -1,7 +1,7 @@
 // The core end to end: equivalence classes, caching, sampling, bad input, snapshots from records.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildSnapshot, naiveSchedule, previewPlacement, schedule, type SchedTask } from '../../../scheduler/index.ts';
+import { buildSnapshot, naiveSchedule, previewPlacement, schedule, Scheduling, type SchedTask } from '../../../scheduler/index.ts';
 import type { NodeRecord, TaskSpec } from '../../../api/index.ts';
 import { Cluster, Gi, MakeNode, MakeTask, nodeRecord, taskSpec, tasksOf } from './builders.ts';
 import { FilterInsufficientMemory } from '../../../scheduler/index.ts';
@@ -124,4 +124,26 @@ test('capacity freed by a preemption is offered again to classes that had found 
   const r = schedule(Cluster(nodes(2), running), tasksOf('hi', 3, (b) => b.Priority(500).Req(1000, 1 * Gi)), { seed: 1 });
   assert.deepEqual(r.preemptions.map((p) => p.taskId), ['lowa-0']);
   assert.deepEqual(r.placements.map((p) => [p.taskId, p.node]), [['hi-0', 'n000'], ['hi-1', 'n000'], ['hi-2', 'n000']]);
+});
+
+test('Scheduling decides the same however it is sliced: placements, preemptions and reasons', () => {
+  // A cell with room for some, preemption for others, and a class that fits nowhere.
+  const running = [MakeTask('low-0').Priority(10).Req(4000, 1 * Gi).Running('n000')];
+  const pending = [
+    ...tasksOf('a', 30, (b) => b.Req(700, 3 * Gi)),
+    ...tasksOf('hi', 2, (b) => b.Priority(500).Req(4000, 1 * Gi)),
+    ...tasksOf('huge', 3, (b) => b.Req(100, 64 * Gi)),
+  ];
+  const whole = schedule(Cluster(nodes(8), running), pending, { seed: 'slices' });
+  for (const n of [1, 7]) {
+    const s = new Scheduling(Cluster(nodes(8), running), pending, { seed: 'slices' });
+    let steps = 0;
+    while (s.step(n)) steps++;
+    assert.ok(steps >= Math.floor(pending.length / n) - 1, `sliced in ${n}s`);
+    const r = s.result();
+    assert.deepEqual(r.placements, whole.placements, `placements, slices of ${n}`);
+    assert.deepEqual(r.preemptions, whole.preemptions, `preemptions, slices of ${n}`);
+    assert.deepEqual(r.unplaced, whole.unplaced, `reasons, slices of ${n}`);
+  }
+  assert.ok(whole.placements.length > 0 && whole.preemptions.length > 0 && whole.unplaced.length > 0, 'every kind of outcome is covered');
 });
