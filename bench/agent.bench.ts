@@ -9,7 +9,7 @@
 // Task specs and bindings are written straight to the store (standing in for reconciler and scheduler).
 // Options: `--profile DIR` writes the agent's CPU profile (--cpu-prof) into DIR; `--only-start` stops
 // after the 50 starts (for profiling the start path); `--node-flag F` (repeatable) adds a Node.js flag
-// to the agent's (to measure one before it goes into COMPONENT_NODE_FLAGS).
+// to the agent's (to measure one before it goes into AGENT_NODE_FLAGS).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
@@ -19,7 +19,7 @@ import { agentProcessFixture } from '../test/helpers/agent-process.ts';
 import { buildBusyboxImage, makeTask, waitFor } from '../test/helpers/agent.ts';
 import { DNS_RUN_DIR, removeCgroup, sweepStaleTables } from '../agent/index.ts';
 import { silentLogger } from '../lib/index.ts';
-import { COMPONENT_NODE_FLAGS } from '../lib/process.ts';
+import { AGENT_NODE_FLAGS } from '../lib/process.ts';
 import type { TaskSpec } from '../api/index.ts';
 
 const { suffix, node, prefix, dir, stateDir, imageRoot, subnet, bridge, server, nc, store, runtime, network } = await agentProcessFixture('bench');
@@ -112,9 +112,9 @@ async function steadyState(pid: number, first: TaskSpec[], start: { bindToRunnin
 
 try {
   await buildBusyboxImage(imageRoot, 'localhost/busybox:bench');
-  // Started as `gitcell up` and the systemd unit start it (COMPONENT_NODE_FLAGS).
+  // Started as the systemd unit starts it (AGENT_NODE_FLAGS).
   const profile = opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${opts.profile}`] : [];
-  agent = spawn(process.execPath, [...COMPONENT_NODE_FLAGS, ...opts['node-flag'], ...profile, 'cli/bin.js', 'agent', '--node', node, '--nats', server.url, '--prefix', prefix, '--node-dir', stateDir,
+  agent = spawn(process.execPath, [...AGENT_NODE_FLAGS, ...opts['node-flag'], ...profile, 'cli/bin.js', 'agent', '--node', node, '--nats', server.url, '--prefix', prefix, '--node-dir', stateDir,
     '--image-cache', imageRoot, '--subnet', subnet, '--bridge', bridge], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, GITCELL_LOG_LEVEL: 'warn' },
