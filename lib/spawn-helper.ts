@@ -42,9 +42,10 @@ export interface SpawnRequest {
   /** the working directory (absolute; default /) */
   cwd?: string;
   /**
-   * give the command a pipe on fd 3 and report its first line (conmon's sync pipe): the result then
-   * comes once that line is written or every holder of the pipe closed it; `code` is then the
-   * reader's, not the command's
+   * give the command a pipe on fd 3 and report its first line (conmon's sync pipe): a non-empty line
+   * is the answer at once (code 0, no output read); when every holder closed the pipe without one,
+   * the answer comes at the command's end with its output (`code` is then the reader's, not the
+   * command's)
    */
   syncFd3?: boolean;
 }
@@ -92,6 +93,8 @@ interface Pending {
   reject(e: Error): void;
   pid?: number;
   sync?: string;
+  /** resolved already (by a sync report): the end of the command only removes its files */
+  answered?: boolean;
   killed?: boolean;
   timer?: NodeJS.Timeout;
 }
@@ -185,6 +188,12 @@ export class SpawnHelper {
       if (!p) continue;
       if (kind === 's') {
         p.sync ??= line.slice(kind.length + ns!.length + 2);
+        // A report is the answer (a container start waits on it): the command's end only cleans up.
+        if (p.sync && !p.answered) {
+          p.answered = true;
+          clearTimeout(p.timer);
+          p.resolve({ code: 0, stdout: '', stderr: '', sync: p.sync });
+        }
       } else if (kind === 'p') {
         p.pid = Number(value);
         if (p.killed) killQuietly(p.pid);
@@ -199,6 +208,10 @@ export class SpawnHelper {
 
   private async collect(n: number, code: number, p: Pending): Promise<void> {
     const base = join(this.dir, String(n));
+    if (p.answered) {
+      for (const x of ['sh', 'out', 'err']) void rm(`${base}.${x}`, { force: true }).catch(() => undefined);
+      return;
+    }
     const [stdout, stderr] = await Promise.all([readFile(`${base}.out`, 'utf8').catch(() => ''), readFile(`${base}.err`, 'utf8').catch(() => '')]);
     p.resolve({ code, stdout, stderr, ...(p.sync !== undefined ? { sync: p.sync } : {}) });
     // After the answer: the caller's start does not wait for three unlinks.

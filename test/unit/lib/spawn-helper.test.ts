@@ -35,10 +35,11 @@ test('the helper runs commands with their input, output, exit code and exactly t
   assert.match(missing.stderr, /not found/);
   const many = await Promise.all(Array.from({ length: 40 }, (_, i) => h.run('/bin/echo', [String(i)])));
   assert.deepEqual(many.map((r) => r.stdout), Array.from({ length: 40 }, (_, i) => `${i}\n`));
-  const sync = await h.run('/bin/sh', ['-c', 'pwd; echo \'{"data": 5}\' >&3; echo later >&3'], { syncFd3: true, cwd: base });
-  assert.equal(sync.sync, '{"data": 5}', 'the first line on fd 3');
-  assert.equal(sync.stdout, `${base}\n`, 'run from cwd');
-  assert.equal((await h.run('/bin/true', [], { syncFd3: true })).sync, '', 'fd 3 closed without a line');
+  const sync = await h.run('/bin/sh', ['-c', 'echo \'{"data": 5}\' >&3; sleep 1; echo later >&3'], { syncFd3: true });
+  assert.equal(sync.sync, '{"data": 5}', 'the first line on fd 3, answered before the command ends');
+  const silent = await h.run('/bin/sh', ['-c', 'echo why >&2; exit 1'], { syncFd3: true });
+  assert.deepEqual([silent.sync, silent.stderr], ['', 'why\n'], 'fd 3 closed without a line: the answer carries the output');
+  assert.equal((await h.run('/bin/pwd', [], { cwd: base })).stdout, `${base}\n`, 'run from cwd');
   const t0 = Date.now();
   const slow = await h.run('/bin/sleep', ['30'], { timeoutMs: 200 });
   assert.equal(slow.code, 137, 'killed by SIGKILL at the deadline');
