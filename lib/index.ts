@@ -28,3 +28,4 @@ export { PassRunner, type LoopOptions, type PassRunnerOptions, type RunningLoop 
 export { parseIpv4, parseIpv4Cidr, formatIpv4, ipv4InSubnet } from './ipv4.ts';
 export { serveMonitoring, parseHostPort, type HealthCheck, type JsonRoute, type MonitoringEndpoint } from './metrics-http.ts';
 export { freePort } from './net.ts';
+export { SpawnHelper, sharedSpawnHelper, shellQuote, type SpawnRequest, type SpawnResult } from './spawn-helper.ts';
