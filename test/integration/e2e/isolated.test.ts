@@ -113,8 +113,8 @@ function startClient(netns: string, dnsServer: string, n: number) {
  */
 async function rollOutUnderLoad(s: Parameters<typeof webSettled>[0], stateDir: string, dnsServer: string): Promise<void> {
   const before = (await webSettled(s, 3))!;
-  const logger = (await tasksOf(s, 'DaemonSet/default/node-logger')).find((x) => x.status?.node === 'node-1' && x.status.state === 'running');
-  assert.ok(logger, 'a node-logger task runs on node-1');
+  // the DaemonSet's task can still be starting when web has settled (a loaded machine)
+  const logger = await waitFor('a node-logger task running on node-1', async () => (await tasksOf(s, 'DaemonSet/default/node-logger')).find((x) => x.status?.node === 'node-1' && x.status.state === 'running'), UP_TIMEOUT);
   const c = startClient(`${nodeNetnsPrefix(stateDir, 'node-1')}${logger.spec.id}`, dnsServer, 100_000);
   try {
     await waitFor('the rollout client answered', () => c.answers().length >= 10 || c.lines.some((l) => l.startsWith('fatal')), 120_000);
