@@ -31,12 +31,16 @@ class JetStreamPubError extends Error {
 
 const decoder = new TextDecoder();
 
+/** SWEEP_MS is how often pending writes are checked against their deadlines. */
+const SWEEP_MS = 100;
+
 class Publisher {
   private readonly inbox: string;
   private readonly pending = new Map<string, Pending>();
   private next = 0;
   private readonly sub: Subscription;
   private sweeper: NodeJS.Timeout | undefined;
+  private lastSweep = 0;
 
   constructor(private readonly nc: NatsConnection) {
     this.inbox = connectionInbox(nc);
@@ -98,12 +102,25 @@ class Publisher {
         reject(err);
         return;
       }
-      this.sweeper ??= setInterval(() => this.sweep(), 100);
+      if (!this.sweeper) {
+        this.lastSweep = Date.now();
+        this.sweeper = setInterval(() => this.sweep(), SWEEP_MS);
+      }
     });
   }
 
   private sweep(): void {
     const now = Date.now();
+    // A late sweep means this process did not run for a while (a long synchronous stretch: a
+    // controller pass, a scheduling decision): acknowledgements that came meanwhile are still unread
+    // in the socket, and timers run before I/O, so judging now would fail writes that succeeded
+    // (the reconciler's "timed out" task creates on a busy machine). The stall does not count.
+    const stall = now - this.lastSweep - SWEEP_MS;
+    this.lastSweep = now;
+    if (stall > SWEEP_MS) {
+      for (const p of this.pending.values()) p.deadline += stall;
+      return;
+    }
     for (const [token, p] of this.pending) {
       if (p.deadline <= now) {
         this.pending.delete(token);

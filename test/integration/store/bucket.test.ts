@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { jetstream } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { isGitcellError, silentLogger } from '../../../lib/index.ts';
@@ -186,4 +187,41 @@ test('a codec with validation refuses records that fail it', async (t) => {
   await assert.rejects(b.get('x'), /field "data": field "n": must be a number/);
   await loose.put('y', { n: 2 });
   assert.deepEqual((await b.get('y'))?.value, { n: 2 }, 'older schema 1 records are still read by a schema 2 codec');
+});
+
+test('a write acknowledged while the process was busy is not failed as timed out: the stall does not count against the server', async (t) => {
+  const { nc } = await setup(t);
+  const b = await Bucket.open<Counter>(nc, { name: bucketName(), timeoutMs: 300 }, jsonCodec<Counter>(1), { log: silentLogger() });
+  await b.put('warm', { n: 0 }); // the connection's publisher exists and its sweep runs
+  const writes = [b.put('a', { n: 1 }), b.create('b', { n: 2 })];
+  // One synchronous second, three deadlines long: the acknowledgements arrive meanwhile, unread.
+  const until = Date.now() + 1000;
+  while (Date.now() < until) {
+    /* a long controller pass */
+  }
+  const [ra, rb] = await Promise.all(writes);
+  assert.ok(ra! > 0 && rb! > ra!, 'both writes resolve with their revisions');
+  assert.deepEqual((await b.get('b'))?.value, { n: 2 });
+});
+
+test('a write the server never acknowledges still times out', async (t) => {
+  const { nc, server } = await setup(t);
+  const b = await Bucket.open<Counter>(nc, { name: bucketName(), timeoutMs: 300 }, jsonCodec<Counter>(1), { log: silentLogger() });
+  await b.put('warm', { n: 0 });
+  // A stopped (SIGSTOP) server keeps the connection open and answers nothing: only the deadline ends the wait.
+  const pid = server.pid()!;
+  process.kill(pid, 'SIGSTOP');
+  try {
+    // The stop takes effect asynchronously: a write sent before it would be acknowledged.
+    const stopped = (): boolean => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('T') ?? false;
+    for (const until = Date.now() + 10_000; !stopped(); ) {
+      assert.ok(Date.now() < until, 'nats-server stopped within 10 s of SIGSTOP');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const started = Date.now();
+    await assert.rejects(b.put('lost', { n: 1 }), (e) => isGitcellError(e, StoreErrorCodes.Unavailable) && /timeout/.test((e as Error).message));
+    assert.ok(Date.now() - started < 5000, 'failed by its own deadline');
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
 });
