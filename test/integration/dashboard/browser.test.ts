@@ -27,7 +27,7 @@ import { silentLogger } from '../../../lib/index.ts';
 import { bucketName, connectFromOptions, Informer, openClusterStore, type ClusterStore } from '../../../store/index.ts';
 import type { DesiredRecord, SyncRecord, WorkloadStatus } from '../../../reconciler/index.ts';
 import { waitFor } from '../../helpers/wait.ts';
-import { BIN, git, interruptUp, leftovers, logTails, unmountBelow, webSettled } from '../../helpers/up.ts';
+import { BIN, crashComponent, git, interruptUp, leftovers, logTails, unmountBelow, webSettled } from '../../helpers/up.ts';
 import { attrs, gone, launchChromium, recordRollout, screenshot, shownRollouts, SCREENSHOT_DIR, type Chromium, type RolloutShown } from './browser-helpers.ts';
 
 const UP_TIMEOUT = 300_000;
@@ -242,9 +242,8 @@ test('dashboard in Chromium: overview, live rollout, failed rollout and revert, 
     await screenshot(page, 'malformed');
     await store.tasks.delete('bogus-0');
     await page.waitForFunction(gone('[data-malformed]'), { timeout: 30_000 });
-    const pidFile = join(stateDir, 'pids', 'dashboard.pid');
-    assert.ok(readdirSync(join(stateDir, 'pids')).includes('dashboard.pid'));
-    process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
+    // up hosts the dashboard in its own process: crash it there, as kill -9 of a process of its own did
+    crashComponent(stateDir, 'dashboard');
     await page.waitForSelector('[data-banner="disconnected"]', { timeout: 30_000 });
     await screenshot(page, 'disconnected');
     await page.waitForFunction(gone('[data-banner]'), { timeout: 60_000 });
