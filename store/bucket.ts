@@ -125,8 +125,7 @@ export async function ensureBucket(nc: NatsConnection, cfg: BucketConfig): Promi
         }
       }
     });
-    // (info and update too: an R3 stream's leader just elected on a loaded machine can take more than
-    // one timeout to answer; both are idempotent)
+    // (info and update too: a just-elected R3 leader on a loaded machine can miss one timeout)
     const info = await retryTransient(() => jsm.streams.info(`KV_${cfg.name}`));
     const want = cfg.replicas ?? info.config.num_replicas;
     // No rollup headers on any bucket: gitcell never uses them, and a rollup header on a key an
@@ -134,8 +133,7 @@ export async function ensureBucket(nc: NatsConnection, cfg: BucketConfig): Promi
     // the control plane may make; `deny_purge` is left alone: nats-server 2.9.10 panics on restart
     // replaying a clustered stream whose deny_purge was turned on after creation.)
     if (info.config.num_replicas !== want || info.config.max_msgs_per_subject !== history || info.config.allow_rollup_hdrs !== false) {
-      // (a few attempts only: an identity refused the update may see a timeout rather than the refusal)
-      await retryTransient(() => jsm.streams.update(`KV_${cfg.name}`, { ...info.config, num_replicas: want, max_msgs_per_subject: history, allow_rollup_hdrs: false }), 3);
+      await retryTransient(() => jsm.streams.update(`KV_${cfg.name}`, { ...info.config, num_replicas: want, max_msgs_per_subject: history, allow_rollup_hdrs: false }), 3); // 3: a refusal may look like a timeout
     }
   } catch (err) {
     throw translateError(err, 'create bucket', cfg.name);
