@@ -125,8 +125,8 @@ export async function ensureBucket(nc: NatsConnection, cfg: BucketConfig): Promi
         }
       }
     });
-    // (info and update too: a just-elected R3 leader on a loaded machine can miss one timeout)
-    const info = await retryTransient(() => jsm.streams.info(`KV_${cfg.name}`));
+    // (info too: a just-elected R3 leader can miss a timeout, or not know yet the stream just made)
+    const info = await retryTransient(() => jsm.streams.info(`KV_${cfg.name}`), 40, /stream not found/i);
     const want = cfg.replicas ?? info.config.num_replicas;
     // No rollup headers on any bucket: gitcell never uses them, and a rollup header on a key an
     // agent may write (its own status) would wipe every node's keys. (Purging is an API call only

@@ -54,14 +54,15 @@ const TRANSIENT = /no suitable peers|insufficient resources|timeout|jetstream sy
 /**
  * retryTransient runs `fn`, retrying (every 250 ms, up to `attempts` times) while it fails the way a
  * cluster that is still forming or a server that just restarted fails: no peers to place replicas
- * on, no JetStream leader yet, timeouts.
+ * on, no JetStream leader yet, timeouts; and errors matching `also`, which the caller knows pass.
  */
-export async function retryTransient<T>(fn: () => Promise<T>, attempts = 40): Promise<T> {
+export async function retryTransient<T>(fn: () => Promise<T>, attempts = 40, also?: RegExp): Promise<T> {
   for (let i = 1; ; i++) {
     try {
       return await fn();
     } catch (err) {
-      if (i >= attempts || !TRANSIENT.test(String((err as Error)?.message ?? err))) throw err;
+      const msg = String((err as Error)?.message ?? err);
+      if (i >= attempts || !(TRANSIENT.test(msg) || also?.test(msg))) throw err;
       await new Promise((r) => setTimeout(r, 250));
     }
   }
