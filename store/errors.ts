@@ -1,4 +1,4 @@
-import { GitcellError, StoreError, StoreErrors, type FamilyError, type StoreErrorCode as LibStoreErrorCode } from '../lib/index.ts';
+import { Backoff, GitcellError, sleep, StoreError, StoreErrors, type FamilyError, type StoreErrorCode as LibStoreErrorCode } from '../lib/index.ts';
 
 /**
  * StoreErrorCodes are the stable codes of errors the store raises on purpose: the Store family of
@@ -52,18 +52,25 @@ export function translateError(err: unknown, op: string, bucket: string, key?: s
 const TRANSIENT = /no suitable peers|insufficient resources|timeout|jetstream system temporarily unavailable|no responders/i;
 
 /**
- * retryTransient runs `fn`, retrying (every 250 ms, up to `attempts` times) while it fails the way a
+ * The retry delays of retryTransient: 50 ms first (a stream leader is often elected by then), growing
+ * to 250 ms, so its default 40 attempts still wait about ten seconds in all for a cluster to form.
+ */
+const TRANSIENT_BACKOFF = { initialMs: 50, maxMs: 250 } as const;
+
+/**
+ * retryTransient runs `fn`, retrying (lib's backoff, up to `attempts` times) while it fails the way a
  * cluster that is still forming or a server that just restarted fails: no peers to place replicas
  * on, no JetStream leader yet, timeouts; and errors matching `also`, which the caller knows pass.
  */
 export async function retryTransient<T>(fn: () => Promise<T>, attempts = 40, also?: RegExp): Promise<T> {
+  const backoff = new Backoff(TRANSIENT_BACKOFF);
   for (let i = 1; ; i++) {
     try {
       return await fn();
     } catch (err) {
       const msg = String((err as Error)?.message ?? err);
       if (i >= attempts || !(TRANSIENT.test(msg) || also?.test(msg))) throw err;
-      await new Promise((r) => setTimeout(r, 250));
+      await sleep(backoff.next());
     }
   }
 }
