@@ -6,7 +6,7 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Limiter, Logger } from '../lib/index.ts';
-import type { Binding, NodeRecord, NodeSpec, Resources, TaskSpec } from '../api/index.ts';
+import { NODE_LEASE_RENEW_MS, type Binding, type NodeRecord, type NodeSpec, type Resources, type TaskSpec } from '../api/index.ts';
 import type { ClusterStore, InformerView, RoBucket } from '../store/index.ts';
 import type { Keyring } from '../secrets/index.ts';
 import type { BackoffOptions } from './backoff.ts';
@@ -63,9 +63,9 @@ export interface AgentOptions {
 /** ResolvedAgentOptions are AgentOptions with every timing and limit filled in. */
 export type ResolvedAgentOptions = Required<Omit<AgentOptions, 'http' | 'subnet' | 'labels' | 'addresses' | 'versions' | 'backoff' | 'storeIncarnation' | 'processMetrics' | 'logRetention'>> & AgentOptions;
 
-/** resolveAgentOptions fills in the defaults: 3 s heartbeat, 2 s resync, 250 ms probe tick, 10 s usage, 110 tasks, 4 starts at once. */
+/** resolveAgentOptions fills in the defaults: 10 s heartbeat (NODE_LEASE_RENEW_MS), 2 s resync, 250 ms probe tick, 10 s usage, 110 tasks, 4 starts at once. */
 export function resolveAgentOptions(o: AgentOptions): ResolvedAgentOptions {
-  return { heartbeatMs: 3000, resyncMs: 2000, probeTickMs: 250, usageMs: 10_000, maxTasks: 110, startConcurrency: 4, recoveryHoldMs: DEFAULT_RECOVERY_HOLD_MS, ...o };
+  return { heartbeatMs: NODE_LEASE_RENEW_MS, resyncMs: 2000, probeTickMs: 250, usageMs: 10_000, maxTasks: 110, startConcurrency: 4, recoveryHoldMs: DEFAULT_RECOVERY_HOLD_MS, ...o };
 }
 
 /** NodeSecrets is what opens this node's Secrets: its key ring and its own secrets bucket. */

@@ -10,7 +10,7 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { NodeLease, NodeRecord, NodeSubnetRecord } from '../api/index.ts';
+import { NODE_LEASE_RENEW_MS, type NodeLease, type NodeRecord, type NodeSubnetRecord } from '../api/index.ts';
 import { ErrorCodes, NetworkError, errorMessage, writeFileAtomic, type Logger } from '../lib/index.ts';
 import { Informer, type RoBucket } from '../store/index.ts';
 import { resolveAgentOptions, type AgentOptions } from './context.ts';
@@ -38,7 +38,7 @@ export interface ObtainSubnetOptions {
   log: Logger;
   /** give up after this long without an allocation (default 5 min) */
   timeoutMs?: number;
-  /** renew the node's lease this often while waiting, so the node looks alive (default 3 s) */
+  /** renew the node's lease this often while waiting, so the node looks alive (default NODE_LEASE_RENEW_MS) */
   heartbeatMs?: number;
 }
 
@@ -64,7 +64,7 @@ export async function obtainSubnet(o: ObtainSubnetOptions): Promise<{ subnet: st
       o.log.warn({ err: errorMessage(err) }, 'agent: registration failed; retrying');
     }
   };
-  const beat = setInterval(() => void register(), o.heartbeatMs ?? 3000);
+  const beat = setInterval(() => void register(), o.heartbeatMs ?? NODE_LEASE_RENEW_MS);
   try {
     await register();
     const got = await new Promise<NodeSubnetRecord>((resolve, reject) => {

@@ -8,10 +8,14 @@
  *   commit changing 10% of the Job templates ─► their tasks all new and running ......... rollout_10pct_s
  *   kill -9 of 500 hollow nodes ─► their tasks bound elsewhere and running ............. requeue_500_nodes_s
  *
- * heartbeat_writes_per_s: node-record and lease writes/s in a quiet window (the nodes and heartbeats
- * buckets' stream sequences), heartbeat_nats_cpu_pct: nats-server's CPU in that window, when heartbeats are the only
- * writes, and heartbeat_share_of_nats_cpu_pct: that over nats_cpu_pct; RSS: peak (VmHWM);
- * nats_cpu_pct: nats-server CPU over commit..end (100 = one core).
+ * Heartbeats (test/helpers/scale-heartbeats.ts), before the commit: heartbeat_writes_per_s, the
+ * lease and node-record writes/s of the idle cluster (the nodes and heartbeats buckets' stream
+ * sequences); heartbeat_nats_cpu_pct, nats-server's CPU with them minus its CPU with the hollow
+ * processes stopped (100 = one core), and heartbeat_nats_us_per_write, that per write;
+ * heartbeat_share_of_nats_cpu_pct: the run's own lease and node-record writes (commit..end) times
+ * that cost, over nats-server's CPU-seconds in the run. RSS: peak (VmHWM); nats_cpu_pct:
+ * nats-server CPU over commit..end. `--heartbeat-ms` (default 10000, the agents') sets the renewal
+ * period; `--idle` measures the heartbeats only and prints those keys (no workload).
  * `--quick`: 1,000 nodes, 100 Jobs x 100 tasks, 50 killed. `--nats-cluster N`: N nats-servers in
  * one cluster, the clients spread over them (`--replicas R`, default 1, for the buckets): then the
  * nats_* keys are the servers' sums and `nats_servers` has each one's CPU, RSS, streams led,
@@ -21,13 +25,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { jetstreamManager } from '@nats-io/jetstream';
 import { procStats, startScaleCluster, type ScaleCluster } from '../test/helpers/scale.ts';
 import { ScaleView } from '../test/helpers/scale-view.ts';
 import { runScaleScenario } from '../test/helpers/scale-scenario.ts';
 import { sampleNats, type NatsSample } from '../test/helpers/scale-nats.ts';
 import type { ScaleWorkload } from '../test/helpers/scale-workload.ts';
-import { bucketName } from '../store/index.ts';
+import { heartbeatShare, livenessWrites, measureHeartbeatCost, type HeartbeatCost } from '../test/helpers/scale-heartbeats.ts';
+import { NODE_GRACE_MS, NODE_LEASE_RENEW_MS } from '../api/index.ts';
 
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(name);
@@ -41,6 +45,11 @@ const requeueGraceMs = Number(arg('--requeue-grace-ms') ?? 40_000);
 const DEADLINE_MS = Number(arg('--deadline-s') ?? 900) * 1000;
 const natsServers = Number(arg('--nats-cluster') ?? 1);
 const replicas = Number(arg('--replicas') ?? 1);
+const heartbeatMs = Number(arg('--heartbeat-ms') ?? NODE_LEASE_RENEW_MS);
+const idleOnly = process.argv.includes('--idle');
+// Two renewal periods at least; the hollow processes stay stopped for the second window, which
+// with a renewal period must stay inside the readiness grace.
+const windowMs = Number(arg('--heartbeat-window-s') ?? Math.max(20, (2 * heartbeatMs) / 1000)) * 1000;
 const round = (x: number, d = 1): number => Math.round(x * 10 ** d) / 10 ** d;
 const log = (line: string): void => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line} (load ${loadavg()[0]!.toFixed(2)})`);
 
@@ -49,27 +58,42 @@ let cluster: ScaleCluster | undefined;
 let view: ScaleView | undefined;
 try {
   log(`scale bench: ${nodes} nodes, ${w.jobs} Jobs x ${w.tasksPerJob} tasks, ${victims} victims, ${natsServers} nats-server(s), R${replicas}; load ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-  cluster = await startScaleCluster({ nodes, victims, dir, startDelayMs: 100, heartbeatMs: 3000, requeueGraceMs, log, natsServers, replicas });
+  cluster = await startScaleCluster({ nodes, victims, dir, startDelayMs: 100, heartbeatMs, requeueGraceMs, log, natsServers, replicas });
   const c = cluster;
   const v = (view = new ScaleView(c.store));
   await v.synced();
   // Where the time goes: created / bound / running every 10 s.
   const ticker = setInterval(() => log(`progress ${JSON.stringify(v.counts())}`), 10_000);
   ticker.unref();
-  const natsCpuS = () => c.natsPids.reduce((sum, pid) => sum + procStats(pid).cpuS, 0);
+  // Heartbeats alone, before the commit: with and without them on the idle cluster.
+  if (windowMs + 2000 + heartbeatMs * 1.1 >= Math.min(NODE_GRACE_MS, requeueGraceMs)) log(`warning: a ${windowMs / 1000} s window without heartbeats may let nodes lapse`);
+  const hb = await measureHeartbeatCost({ nc: c.store.nc, natsPids: c.natsPids, hollowPids: c.pids.hollow, windowMs, log });
+  const hbKeys = {
+    heartbeat_ms: heartbeatMs, heartbeat_writes_per_s: round(hb.writesPerS, 0), heartbeat_nats_cpu_pct: round(hb.costPct, 1),
+    heartbeat_nats_us_per_write: round(hb.usPerWrite, 0), nats_idle_cpu_pct: round(hb.withoutPct, 1),
+  };
+  if (idleOnly) {
+    const nats = c.natsPids.map((pid) => procStats(pid));
+    console.log(JSON.stringify({ nodes, ...hbKeys, nats_servers: natsServers, nats_rss_mb: round(nats.reduce((a, n) => a + n.peakRssMb, 0), 0), nats_cpu_s: nats.map((n) => n.cpuS) }));
+  } else {
+    // Settle after the hollow processes continue (their watches may resume).
+    await new Promise((r) => setTimeout(r, 5000));
+    console.log(JSON.stringify(await runWorkload(c, v, hb, hbKeys)));
+  }
+} catch (err) {
+  console.error(`${(err as Error).message}\n${cluster?.logTails() ?? ''}`);
+  process.exitCode = 1;
+} finally {
+  await view?.close();
+  await cluster?.stop();
+  await rm(dir, { recursive: true, force: true });
+}
+process.exit();
 
-  // Heartbeats alone, before the commit: node-record writes/s and nats-server's CPU then.
-  const jm = await jetstreamManager(c.store.nc);
-  // Liveness writes: node records (every beat before the leases, on change since) and leases.
-  const livenessStreams = [`KV_${bucketName('nodes')}`, `KV_${bucketName('heartbeats')}`];
-  const seqAt = async () => (await Promise.all(livenessStreams.map((s) => jm.streams.info(s)))).reduce((n, i) => n + i.state.last_seq, 0);
-  const hb0 = { seq: await seqAt(), t: Date.now(), cpuS: natsCpuS() };
-  await new Promise((r) => setTimeout(r, 10_000));
-  const hbSeconds = (Date.now() - hb0.t) / 1000;
-  const heartbeatWritesPerS = (await seqAt() - hb0.seq) / hbSeconds;
-  const heartbeatNatsCpuPct = ((natsCpuS() - hb0.cpuS) / hbSeconds) * 100;
-  log(`heartbeats: ${heartbeatWritesPerS.toFixed(0)} node-record and lease writes/s, nats-server ${heartbeatNatsCpuPct.toFixed(1)}% of a core`);
-
+/** runWorkload runs the scenario on the started cluster and returns the bench's JSON object. */
+async function runWorkload(c: ScaleCluster, v: ScaleView, hb: HeartbeatCost, hbKeys: Record<string, number>): Promise<Record<string, unknown>> {
+  const writesNow = livenessWrites(c.store.nc);
+  const writes0 = await writesNow();
   const cpu0 = c.natsPids.map((pid) => procStats(pid).cpuS);
   const api0 = (await sampleNats(c.natsMonitors)).apiTotal;
   const t0 = Date.now();
@@ -89,6 +113,7 @@ try {
   });
   const seconds = (Date.now() - t0) / 1000;
   const natsCpu = c.natsPids.map((pid, i) => procStats(pid).cpuS - cpu0[i]!);
+  const runWrites = (await writesNow()) - writes0;
   const natsCpuPct = (natsCpu.reduce((a, b) => a + b, 0) / seconds) * 100;
   const problems = Object.values(r.problems).flat();
   const rec = procStats(c.pids.reconciler);
@@ -96,23 +121,15 @@ try {
   const nats = c.natsPids.map((pid) => procStats(pid));
   log(`cpu seconds: reconciler ${rec.cpuS}, scheduler ${sched.cpuS}, nats ${nats.map((n) => n.cpuS).join(' ')}, hollow ${c.pids.hollow.map((p) => procStats(p).cpuS).join(' ')}`);
   const s = steady!;
-  console.log(JSON.stringify({
+  return {
     nodes, tasks: v.tasks.entries.size, commit_to_all_bound_s: round(r.boundS), commit_to_all_running_s: round(r.runningS), rollout_10pct_s: round(r.rolloutS),
-    requeue_500_nodes_s: round(r.requeueS), heartbeat_writes_per_s: round(heartbeatWritesPerS, 0), reconciler_rss_mb: round(rec.peakRssMb, 0),
+    requeue_500_nodes_s: round(r.requeueS), reconciler_rss_mb: round(rec.peakRssMb, 0),
     scheduler_rss_mb: round(sched.peakRssMb, 0), nats_rss_mb: round(nats.reduce((a, n) => a + n.peakRssMb, 0), 0), nats_cpu_pct: round(natsCpuPct, 0),
-    // The heartbeats' share of nats-server's CPU: its rate while only heartbeats ran, over its rate during the run.
-    heartbeat_nats_cpu_pct: round(heartbeatNatsCpuPct, 1), heartbeat_share_of_nats_cpu_pct: round((heartbeatNatsCpuPct / natsCpuPct) * 100, 0),
+    // The heartbeats' share of nats-server's CPU in the run: the run's liveness writes at their measured cost.
+    ...hbKeys, heartbeat_share_of_nats_cpu_pct: round(heartbeatShare(hb, runWrites, natsCpu.reduce((a, b) => a + b, 0)), 1), run_liveness_writes: runWrites,
     correctness_problems: problems.length, killed_nodes: r.killed, requeued_tasks: r.moved,
     nats_consumers: s.consumers, nats_consumers_max: maxConsumers, nats_subscriptions: Object.values(s.subsByClient).reduce((a, b) => a + b, 0),
     nats_api_requests: s.apiTotal - api0, nats_consumers_by_client: s.consumersByClient, nats_subscriptions_by_client: s.subsByClient,
     nats_servers: nats.map((n, i) => ({ cpu_pct: round((natsCpu[i]! / seconds) * 100, 0), rss_mb: round(n.peakRssMb, 0), ...s.servers[i]! })),
-  }));
-} catch (err) {
-  console.error(`${(err as Error).message}\n${cluster?.logTails() ?? ''}`);
-  process.exitCode = 1;
-} finally {
-  await view?.close();
-  await cluster?.stop();
-  await rm(dir, { recursive: true, force: true });
+  };
 }
-process.exit();

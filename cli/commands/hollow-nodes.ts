@@ -14,7 +14,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { Resources } from '../../api/index.ts';
+import { NODE_LEASE_RENEW_MS, type Resources } from '../../api/index.ts';
 import { mapLimit, type Logger } from '../../lib/index.ts';
 import { openAgentStore, type AgentStore } from '../../store/index.ts';
 import { Agent, MemoryNetwork, MemoryRuntime, SharedFeed, type AgentOptions } from '../../agent/index.ts';
@@ -97,7 +97,7 @@ export class HollowProcess {
     return new Agent({
       node, stateDir: join(o.stateDir, node), capacity: shape.capacity, labels: shape.labels,
       versions: { runc: 'hollow', kernel: 'hollow' }, processMetrics: false,
-      heartbeatMs: stagger(o.timings.heartbeatMs, 3000), resyncMs: stagger(o.timings.resyncMs, 10_000),
+      heartbeatMs: stagger(o.timings.heartbeatMs, NODE_LEASE_RENEW_MS), resyncMs: stagger(o.timings.resyncMs, 10_000),
       probeTickMs: o.timings.probeTickMs ?? 1000, usageMs: o.timings.usageMs ?? 60_000,
       ...(o.storeIncarnation ? { storeIncarnation: o.storeIncarnation } : {}),
     }, {

@@ -8,6 +8,7 @@ import { createLogger } from '../../lib/log.ts';
 import { closeConnection, connectFromOptions, probeIncarnation, waitForStore, DEFAULT_PREFIX } from '../../store/index.ts';
 import { parseCapacity, parseLabels } from '../../agent/index.ts';
 import { HollowProcess } from './hollow-nodes.ts';
+import { NODE_LEASE_RENEW_MS } from '../../api/node-liveness.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
 import { addNodeDirOption } from '../options.ts';
 
@@ -49,7 +50,7 @@ export function registerHollow(program: Command): void {
     .option('--start-delay-ms <ms>', 'how long a task takes to "start"', '100')
     .option('--capacity <cpu=N,memory=Q>', 'capacity of a standard node (every fourth node is large: twice that)', 'cpu=4,memory=16Gi')
     .option('--labels <k=v,...>', 'labels of every node (besides shape, zone and gitcell.io/hollow=true)')
-    .option('--heartbeat-ms <ms>', 'heartbeat period of each node (default 3000, staggered)')
+    .option('--heartbeat-ms <ms>', `heartbeat (lease renewal) period of each node (default ${NODE_LEASE_RENEW_MS}, staggered)`)
     .option('--resync-ms <ms>', 'resync period of each node (default 10000, staggered)')
     .action(async (f: HollowFlags) => {
       const nodes = count(f.nodes, '--nodes', 1, 20_000);

@@ -6,6 +6,7 @@ function usage(cmd: Command, message: string): never {
 }
 import { readFile } from 'node:fs/promises';
 import Table from 'cli-table3';
+import { NODE_GRACE_MS } from '../../api/node-liveness.ts';
 import { SchedulerError, silentLogger, ErrorCodes } from '../../lib/index.ts';
 import { connectFromOptions, listNodesWithLeases, openClusterStore } from '../../store/index.ts';
 import {
@@ -56,7 +57,7 @@ export function registerSchedule(program: Command): void {
     .option('--snapshot <file>', 'cluster snapshot {nodes, running} as JSON/YAML, instead of the live store')
     .option('--tasks <file>', 'tasks to place (JSON/YAML list); default: the store\'s pending tasks')
     .option('--seed <seed>', 'seed of the random choices (same seed, same answer)', 'preview')
-    .option('--heartbeat-grace-ms <ms>', 'a node whose heartbeat is older is not ready', '15000')
+    .option('--heartbeat-grace-ms <ms>', 'a node whose heartbeat is older is not ready', String(NODE_GRACE_MS))
     .option('--json', 'print the full result as JSON')
     .action(async (flags: ScheduleFlags, cmd: Command) => {
       const mode = parseMode(flags.mode);

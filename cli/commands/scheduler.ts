@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { exitOnStoreReset } from '../store-reset.ts';
 import { componentLife } from '../../lib/component-life.ts';
+import { NODE_GRACE_MS } from '../../api/node-liveness.ts';
 
 /** usage ends the command with exit code 2 and the message (commander prints it). */
 function usage(cmd: Command, message: string): never {
@@ -41,7 +42,7 @@ export function registerScheduler(program: Command): void {
     .option('--replicas <n>', 'replicas of the buckets and streams it creates or scales (default: 3 when the server is in a cluster of 3 or more, else 1; give every component the same)')
     .option('--identity <name>', 'name of this replica (default host-pid-random)')
     .option('--lease-ms <ms>', 'leader lease period', '15000')
-    .option('--heartbeat-grace-ms <ms>', 'a node whose heartbeat is older takes no new tasks', '15000')
+    .option('--heartbeat-grace-ms <ms>', 'a node whose heartbeat is older takes no new tasks', String(NODE_GRACE_MS))
     .option('--requeue-grace-ms <ms>', 'a node whose heartbeat is older loses its tasks to pending', '40000')
     .option('--http <host:port>', '/metrics and /healthz here (off when not given)')
     .action(async (flags: SchedulerFlags, cmd: Command) => {

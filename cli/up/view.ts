@@ -3,7 +3,7 @@
  * informers (watch snapshot + changes, no polling of NATS). On a TTY the screen is redrawn about
  * once a second; otherwise a summary line is logged every 15 s when something changed.
  */
-import type { Binding, NodeRecord, TaskSpec, TaskStatus } from '../../api/index.ts';
+import { NODE_GRACE_MS, nodeIsLive, type Binding, type NodeRecord, type TaskSpec, type TaskStatus } from '../../api/index.ts';
 import { silentLogger } from '../../lib/log.ts';
 import { Informer, NodeInformer, type ClusterStore } from '../../store/index.ts';
 import type { DesiredRecord, SyncRecord } from '../../reconciler/index.ts';
@@ -27,7 +27,7 @@ export function summary(m: ViewModel): string {
 }
 
 function isLive(n: NodeRecord, now: number): boolean {
-  return now - Date.parse(n.heartbeatAt) < 15_000;
+  return nodeIsLive(n, now, NODE_GRACE_MS);
 }
 
 /** render draws the full screen: nodes, jobs (tasks grouped by owner), tasks. Pure. */

@@ -1,8 +1,8 @@
 import type { NodeRecord, Taint, Toleration } from '../../api/index.ts';
-import { nodeIsLive } from '../../api/index.ts';
+import { NODE_GRACE_MS, nodeIsLive } from '../../api/index.ts';
 
-/** DEFAULT_NODE_GRACE_MS is how old a heartbeat may be before a node counts as gone (DaemonSets). */
-export const DEFAULT_NODE_GRACE_MS = 30_000;
+/** DEFAULT_NODE_GRACE_MS is how old a heartbeat may be before a node counts as gone (DaemonSets, endpoints): api's NODE_GRACE_MS. */
+export const DEFAULT_NODE_GRACE_MS = NODE_GRACE_MS;
 
 /** tolerates tells whether a toleration matches a taint, with Kubernetes' rules. */
 export function tolerates(t: Toleration, taint: Taint): boolean {

@@ -14,7 +14,7 @@
  * A lost race (E_EXISTS on create, E_CONFLICT on delete) is never retried blindly: the pass marks
  * the state dirty and the next pass re-checks against the informers, which the watches keep current.
  */
-import { statusKey, trustedNodeRecords, type RefusedNodeRecord, type Binding, type ClusterEvent, type NodeRecord, type NodeSpec, type TaskSpec } from '../../api/index.ts';
+import { NODE_GRACE_MS, statusKey, trustedNodeRecords, type RefusedNodeRecord, type Binding, type ClusterEvent, type NodeRecord, type NodeSpec, type TaskSpec } from '../../api/index.ts';
 import { performance } from 'node:perf_hooks';
 import { createLogger, errorMessage, isGitcellError, type Logger } from '../../lib/index.ts';
 import {
@@ -83,7 +83,7 @@ export function defaultServiceOptions(o: Partial<SchedulerServiceOptions> = {}):
     leaseName: o.leaseName ?? 'scheduler',
     leaseMs: o.leaseMs ?? 15_000,
     leaderElection: o.leaderElection ?? true,
-    timings: { heartbeatGraceMs: 15_000, requeueGraceMs: 40_000, ...o.timings },
+    timings: { heartbeatGraceMs: NODE_GRACE_MS, requeueGraceMs: 40_000, ...o.timings },
     tickMs: o.tickMs ?? 1_000,
     batchMs: o.batchMs ?? 20,
     viewCatchUpMs: o.viewCatchUpMs ?? 1_000,

@@ -15,6 +15,7 @@ import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createUser } from '@nats-io/nkeys';
 import { silentLogger } from '../../lib/index.ts';
+import { NODE_GRACE_MS } from '../../api/index.ts';
 import {
   authorizationConfig, autoscalerPermissions, connect, controlPermissions, hollowPermissions, openClusterStore, type ClusterStore, type NatsUser,
 } from '../../store/index.ts';
@@ -183,7 +184,7 @@ export async function startScaleCluster(o: ScaleClusterOptions): Promise<ScaleCl
     for (const p of procs) await waitOutput(p, 'nodes running', 600_000);
     o.log(`hollow nodes running: ${sizes.join(' + ')}`);
     const rep = ['--replicas', String(replicas)];
-    const sched = start('scheduler', ['scheduler', ...nats(1), ...rep, '--creds', controlSeed, '--cluster-dir', join(o.dir, 'scheduler'), '--requeue-grace-ms', String(o.requeueGraceMs), '--heartbeat-grace-ms', String(Math.min(15_000, o.requeueGraceMs))], o.dir);
+    const sched = start('scheduler', ['scheduler', ...nats(1), ...rep, '--creds', controlSeed, '--cluster-dir', join(o.dir, 'scheduler'), '--requeue-grace-ms', String(o.requeueGraceMs), '--heartbeat-grace-ms', String(Math.min(NODE_GRACE_MS, o.requeueGraceMs))], o.dir);
     procs.push(sched);
     const rec = start('reconciler', [
       'reconciler', '--repo', repo, ...nats(2), ...rep, '--creds', controlSeed, '--autoscaler-creds', autoscalerSeed, '--cluster-dir', join(o.dir, 'reconciler'), '--expect-nodes', String(o.nodes), '--node-settle', '120s',

@@ -28,7 +28,7 @@ test('eligibility: selector, taints and tolerations, heartbeat', () => {
   assert.equal(nodeEligibility(tainted, { ...tpl, tolerations: [{ key: 'gpu', operator: 'Exists' }] }, T0).eligible, true);
   assert.equal(nodeEligibility(tainted, { ...tpl, tolerations: [{ key: 'gpu', value: 'no' }] }, T0).eligible, false);
   assert.equal(nodeEligibility(node('d', { labels: { disk: 'ssd' }, taints: [{ key: 'x', effect: 'PreferNoSchedule' }] }), tpl, T0).eligible, true);
-  assert.equal(nodeEligibility(node('e', { labels: { disk: 'ssd' } }), tpl, T0 + 31_000).eligible, false, 'heartbeat 31 s old');
+  assert.equal(nodeEligibility(node('e', { labels: { disk: 'ssd' } }), tpl, T0 + 41_000).eligible, false, 'heartbeat 41 s old (grace 40 s)');
   assert.equal(tolerates({ operator: 'Exists' }, { key: 'any', effect: 'NoExecute' }), true);
   assert.equal(tolerates({ key: 'k', value: 'v', effect: 'NoSchedule' }, { key: 'k', value: 'v', effect: 'NoExecute' }), false);
 });
