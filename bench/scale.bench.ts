@@ -19,7 +19,8 @@
  * `--quick`: 1,000 nodes, 100 Jobs x 100 tasks, 50 killed. `--nats-cluster N`: N nats-servers in
  * one cluster, the clients spread over them (`--replicas R`, default 1, for the buckets): then the
  * nats_* keys are the servers' sums and `nats_servers` has each one's CPU, RSS, streams led,
- * consumers and connections. nats_consumers / nats_subscriptions and the *_by_client maps come from
+ * consumers and connections; its R1 streams are spread over the servers by placement tags
+ * (`--no-spread`: left where nats-server 2.9 puts them, all on one). nats_consumers / nats_subscriptions and the *_by_client maps come from
  * the servers' /jsz and /connz once every task runs (scale-nats.ts). Last line: one JSON object.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -45,6 +46,7 @@ const requeueGraceMs = Number(arg('--requeue-grace-ms') ?? 40_000);
 const DEADLINE_MS = Number(arg('--deadline-s') ?? 900) * 1000;
 const natsServers = Number(arg('--nats-cluster') ?? 1);
 const replicas = Number(arg('--replicas') ?? 1);
+const spreadStreams = !process.argv.includes('--no-spread');
 const heartbeatMs = Number(arg('--heartbeat-ms') ?? NODE_LEASE_RENEW_MS);
 const idleOnly = process.argv.includes('--idle');
 // Two renewal periods at least; the hollow processes stay stopped for the second window, which
@@ -58,7 +60,7 @@ let cluster: ScaleCluster | undefined;
 let view: ScaleView | undefined;
 try {
   log(`scale bench: ${nodes} nodes, ${w.jobs} Jobs x ${w.tasksPerJob} tasks, ${victims} victims, ${natsServers} nats-server(s), R${replicas}; load ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-  cluster = await startScaleCluster({ nodes, victims, dir, startDelayMs: 100, heartbeatMs, requeueGraceMs, log, natsServers, replicas });
+  cluster = await startScaleCluster({ nodes, victims, dir, startDelayMs: 100, heartbeatMs, requeueGraceMs, log, natsServers, replicas, spreadStreams });
   const c = cluster;
   const v = (view = new ScaleView(c.store));
   await v.synced();

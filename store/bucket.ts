@@ -19,6 +19,7 @@ import { decodeRecord, encodeRecord, invalidRecordError, validateKey, type Inval
 import { startWatch, type Watch, type WatchOptions } from './watch.ts';
 import { disconnected } from './connect.ts';
 import { jsPublish } from './publisher.ts';
+import { placementOf } from './replicas.ts';
 
 /** StoreRecord is a decoded value with the revision it was stored at. */
 export interface StoreRecord<T> {
@@ -41,6 +42,8 @@ export interface BucketConfig {
   replicas?: number;
   /** values kept per key (1..64, default 1); more lets a resumed watch see every revision */
   history?: number;
+  /** JetStream placement tags (servers' `server_tags`) for a bucket created now; an existing one keeps its placement */
+  placementTags?: string[];
   description?: string;
   /** request timeout in ms for reads and writes (default 5000) */
   timeoutMs?: number;
@@ -110,16 +113,14 @@ export async function ensureBucket(nc: NatsConnection, cfg: BucketConfig): Promi
   const kvm = new Kvm(js);
   const jsm = await js.jetstreamManager();
   try {
-    // A cluster that is still forming (or a server that just restarted) cannot place replicas yet:
-    // worth a few seconds of patience before failing a component's start.
+    // A cluster still forming (or a server just restarted) cannot place replicas yet: a few seconds' patience.
     await retryTransient(async () => {
       for (let attempt = 0; ; attempt++) {
         try {
-          await kvm.create(cfg.name, { replicas, history, allow_direct: true, ...(cfg.description ? { description: cfg.description } : {}) });
+          await kvm.create(cfg.name, { replicas, history, allow_direct: true, ...placementOf(cfg.placementTags), ...(cfg.description ? { description: cfg.description } : {}) });
           return;
         } catch (err) {
-          // Two processes creating the same bucket at once: the loser sees "already in use"; the
-          // stream exists now, which is all we wanted.
+          // Two processes creating the same bucket at once: the loser sees "already in use" (the stream exists: enough).
           if (attempt < 3 && /already in use|stream name already/i.test(String((err as Error).message))) continue;
           throw err;
         }
@@ -127,7 +128,7 @@ export async function ensureBucket(nc: NatsConnection, cfg: BucketConfig): Promi
     });
     // (info too: a just-elected R3 leader can miss a timeout, or not know yet the stream just made)
     const info = await retryTransient(() => jsm.streams.info(`KV_${cfg.name}`), 40, /stream not found/i);
-    const want = cfg.replicas ?? info.config.num_replicas;
+    const want = cfg.replicas ?? info.config.num_replicas; // (the placement stays as created)
     // No rollup headers on any bucket: gitcell never uses them, and a rollup header on a key an
     // agent may write (its own status) would wipe every node's keys. (Purging is an API call only
     // the control plane may make; `deny_purge` is left alone: nats-server 2.9.10 panics on restart
@@ -140,10 +141,7 @@ export async function ensureBucket(nc: NatsConnection, cfg: BucketConfig): Promi
   }
 }
 
-/**
- * LIST_TIMEOUT_MS bounds a list: generous, as a list of a large bucket on a loaded machine takes
- * seconds, but a list waiting on a server that is gone must end.
- */
+/** LIST_TIMEOUT_MS bounds a list: generous (a large bucket on a loaded machine takes seconds), but a list waiting on a server gone must end. */
 export const LIST_TIMEOUT_MS = 60_000;
 
 /** Bucket is a typed handle on one KV bucket: every read returns the revision, every dependent write is a compare-and-set on it. */

@@ -12,6 +12,7 @@ import { Bucket, type BucketConfig } from './bucket.ts';
 import { EventStream } from './events.ts';
 import type { Lease } from './lease.ts';
 import { jsonCodec, keyOf, type InvalidRecord, type RecordCodec } from './record.ts';
+import { spreadTag } from './replicas.ts';
 import { AUTOSCALER_SOURCE, AUTOSCALER_WRITER, CONTROL_WRITER } from './permissions.ts';
 
 /** DEFAULT_PREFIX starts every bucket and stream name; tests use their own to stay isolated. */
@@ -57,6 +58,11 @@ export interface ClusterStoreOptions {
    * creates missing buckets with 1 and never rescales existing ones.
    */
   replicas?: number;
+  /**
+   * server tags (`server_tags`, one per server) to spread R1 buckets and the events stream over,
+   * round-robin in BUCKETS order, when this call creates them (store/replicas.ts spreadTag)
+   */
+  spreadOver?: string[];
   /** events retention (defaults 10,000 events, 24 h) */
   events?: { maxMsgs?: number; maxAgeMs?: number };
   timeoutMs?: number;
@@ -110,8 +116,10 @@ export async function openRoles<R extends BucketRole, M extends Record<BucketRol
 }
 
 /** bucketConfig is how a role's bucket is created: its name, history and description, with the caller's replicas and timeout. */
-export function bucketConfig(role: BucketRole, prefix: string, opts: Pick<ClusterStoreOptions, 'replicas' | 'timeoutMs'> = {}): BucketConfig {
+export function bucketConfig(role: BucketRole, prefix: string, opts: Pick<ClusterStoreOptions, 'replicas' | 'timeoutMs' | 'spreadOver'> = {}): BucketConfig {
+  const tags = spreadTag(Object.keys(BUCKETS).indexOf(role), opts.spreadOver, opts.replicas);
   return {
+    ...(tags ? { placementTags: tags } : {}),
     name: bucketName(role, prefix),
     ...(opts.replicas ? { replicas: opts.replicas } : {}),
     history: BUCKETS[role].history,
@@ -173,6 +181,7 @@ export async function openClusterStore<Desired = unknown, Sync = unknown>(
       return Bucket.bind<unknown>(nc, cfg, objectCodec<unknown>(), bopts);
     });
   };
+  const eventsTags = spreadTag(Object.keys(BUCKETS).length, opts.spreadOver, opts.replicas);
   const [buckets, events] = await Promise.all([
     openRoles<BucketRole, RoleRecords<Desired, Sync>>(Object.keys(BUCKETS) as BucketRole[], open),
     (opts.bindOnly ? EventStream.bind<ClusterEvent> : EventStream.open<ClusterEvent>)(
@@ -183,6 +192,7 @@ export async function openClusterStore<Desired = unknown, Sync = unknown>(
         writer: CONTROL_WRITER,
         verify: verifyClusterEvent,
         ...(opts.replicas ? { replicas: opts.replicas } : {}),
+        ...(eventsTags ? { placementTags: eventsTags } : {}),
         ...(opts.events?.maxMsgs ? { maxMsgs: opts.events.maxMsgs } : {}),
         ...(opts.events?.maxAgeMs ? { maxAgeMs: opts.events.maxAgeMs } : {}),
         ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),

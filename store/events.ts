@@ -10,6 +10,7 @@ import { nanos } from '@nats-io/transport-node';
 import { createLogger, type Logger } from '../lib/index.ts';
 import { retryTransient, translateError } from './errors.ts';
 import { jsPublish } from './publisher.ts';
+import { placementOf } from './replicas.ts';
 import { decodeRecord, encodeRecord, keyFilter, validateKey, type InvalidRecord, type RecordCodec } from './record.ts';
 import { StreamTail, type AckInfo } from './tail.ts';
 
@@ -32,6 +33,8 @@ export interface EventStreamConfig<T = unknown> {
   /** drop events older than this (default 24 h) */
   maxAgeMs?: number;
   timeoutMs?: number;
+  /** JetStream placement tags (servers' `server_tags`) for a stream created now; an existing one keeps its placement */
+  placementTags?: string[];
   /**
    * writer token: events are appended under `<subjectRoot>.<writer>.<tokens>` and every reader gets
    * the writer of each event from its subject. NATS permissions confine each identity to its own
@@ -203,6 +206,7 @@ async function ensureStream<T>(nc: NatsConnection, cfg: EventStreamConfig<T>): P
     max_msgs: cfg.maxMsgs ?? 10_000,
     max_age: nanos(cfg.maxAgeMs ?? 24 * 3600 * 1000),
     allow_direct: true,
+    ...placementOf(cfg.placementTags),
   };
   try {
     await retryTransient(async () => {

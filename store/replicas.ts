@@ -37,3 +37,19 @@ export function parseReplicas(text: string, flag = '--replicas'): number {
   }
   return n;
 }
+
+/** placementOf is a stream config's `placement` for JetStream placement tags (the servers' `server_tags`); none without tags. Pure. */
+export function placementOf(tags: readonly string[] | undefined): { placement?: { cluster: string; tags: string[] } } {
+  return tags?.length ? { placement: { cluster: '', tags: [...tags] } } : {};
+}
+
+/**
+ * spreadTag is the placement tags of the `index`-th stream when the streams are spread over servers
+ * tagged `spreadOver` (one tag per server): round-robin, for R1 streams only (a replicated stream
+ * already has a copy on every server, and one tag names one server). nats-server 2.9 otherwise put
+ * every R1 stream of the cluster on one server. Pure.
+ */
+export function spreadTag(index: number, spreadOver: readonly string[] | undefined, replicas: number | undefined): string[] | undefined {
+  if (!spreadOver?.length || (replicas ?? 1) > 1) return undefined;
+  return [spreadOver[index % spreadOver.length]!];
+}

@@ -326,8 +326,9 @@ export interface SecureCluster {
  * appended to every server's config (e.g. an authorization block: its readiness checks connect with
  * `probe`, which must be allowed `$JS.API.INFO` and to create and delete the `READY_*` streams).
  * `secure` turns on client TLS and authenticated, mutually verified TLS routes (store/tls.ts).
+ * `tags[i]` is server i's `server_tags` (JetStream placement tags).
  */
-export async function startNatsCluster(opts: { t?: Cleanup; size?: number; extraConfig?: string; probe?: Partial<ConnectionOptions>; secure?: SecureCluster } = {}): Promise<NatsCluster> {
+export async function startNatsCluster(opts: { t?: Cleanup; size?: number; extraConfig?: string; probe?: Partial<ConnectionOptions>; secure?: SecureCluster; tags?: string[] } = {}): Promise<NatsCluster> {
   checkBinary();
   const size = opts.size ?? 3;
   const root = await mkdtemp(join(tmpdir(), 'gitcell-natscluster-'));
@@ -358,6 +359,7 @@ export async function startNatsCluster(opts: { t?: Cleanup; size?: number; extra
       await mkdir(dir, { recursive: true });
       const config = [
         `server_name: ${name}`,
+        ...(opts.tags?.[i] ? [`server_tags: ${JSON.stringify([opts.tags[i]])}`] : []),
         `listen: 127.0.0.1:${clientPorts[i]}`,
         `jetstream { store_dir: "${join(dir, 'js')}" }`,
         opts.secure

@@ -21,6 +21,8 @@ export interface ScaleNats {
   pids: number[];
   /** each server's monitoring base URL (http://127.0.0.1:PORT) */
   monitors: string[];
+  /** each server's placement tag (a cluster only): the streams spread over them (store/replicas.ts spreadTag) */
+  tags: string[];
   stop(): Promise<void>;
   /** the last lines of each server's log */
   logTail(): string;
@@ -55,16 +57,17 @@ export async function startScaleNats(o: { servers: number; dir: string; authoriz
     const stateDir = join(o.dir, 'cluster');
     const s = await startEmbedded({ stateDir, extraConfig, probeCreds: o.controlSeed, readyTimeoutMs: 60_000, log: silentLogger() });
     return {
-      urls: [s.url], pids: [s.pid], monitors: [monitorFrom(join(stateDir, 'nats', 'ports'))], stop: () => s.stop(),
+      urls: [s.url], pids: [s.pid], monitors: [monitorFrom(join(stateDir, 'nats', 'ports'))], tags: [], stop: () => s.stop(),
       logTail: () => `--- nats\n${tailOf(join(stateDir, 'nats', 'server.log'))}`,
     };
   }
   const seed = readFileSync(o.controlSeed, 'utf8').trim();
   const enc = new TextEncoder();
   const probe = { authenticator: nkeyAuthenticator(enc.encode(seed)), inboxPrefix: inboxPrefixFor(fromSeed(enc.encode(seed)).getPublicKey()) };
-  const c = await startNatsCluster({ size: o.servers, extraConfig, probe });
+  const tags = Array.from({ length: o.servers }, (_, i) => `gitcell-s${i}`);
+  const c = await startNatsCluster({ size: o.servers, extraConfig, probe, tags });
   return {
-    urls: c.urls, pids: c.servers.map((s) => s.pid()!), monitors: c.servers.map((s) => monitorFrom(join(s.dir, 'ports'))), stop: () => c.stop(),
+    urls: c.urls, pids: c.servers.map((s) => s.pid()!), monitors: c.servers.map((s) => monitorFrom(join(s.dir, 'ports'))), tags, stop: () => c.stop(),
     logTail: () => c.servers.map((s) => `--- nats ${s.name}\n${tailOf(join(s.dir, 'server.log'))}`).join('\n'),
   };
 }

@@ -39,6 +39,8 @@ export interface ScaleClusterOptions {
   natsServers?: number;
   /** replicas of the buckets and streams (default 1, also on a cluster) */
   replicas?: number;
+  /** on a cluster, spread the R1 streams over the servers by placement tags (default true; false: where nats-server puts them) */
+  spreadStreams?: boolean;
 }
 
 /** ScaleCluster is a running cluster of the harness. */
@@ -169,7 +171,9 @@ export async function startScaleCluster(o: ScaleClusterOptions): Promise<ScaleCl
     const urls = server.urls;
     nc = await connect({ servers: urls[0]!, creds: controlSeed, name: 'scale harness' });
     const replicas = o.replicas ?? 1;
-    const store = await openClusterStore<DesiredRecord, SyncRecord>(nc, { log: silentLogger(), replicas });
+    // The harness creates the store first, so its placement is the one every component then opens.
+    const spreadOver = o.spreadStreams === false ? [] : server.tags;
+    const store = await openClusterStore<DesiredRecord, SyncRecord>(nc, { log: silentLogger(), replicas, spreadOver });
     const repo = join(o.dir, 'repo');
     const first = await makeWorkloadRepo(repo);
     // Clients spread: hollow process i on server i, the scheduler on 1 and the reconciler on 2 (mod N).

@@ -1,8 +1,8 @@
 // The default replica count every component derives from the server it reaches (store/replicas.ts),
-// and the --replicas flag's parser.
+// and the --replicas flag's parser; the placement tags that spread R1 streams over servers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseReplicas, suggestReplicas } from '../../../store/index.ts';
+import { parseReplicas, placementOf, spreadTag, suggestReplicas } from '../../../store/index.ts';
 
 test('suggestReplicas: R3 in a cluster of 3 or more servers, R1 otherwise', () => {
   const cases: [string, Parameters<typeof suggestReplicas>[0], number, number][] = [
@@ -26,4 +26,15 @@ test('parseReplicas accepts 1..5 and names the flag otherwise', () => {
   for (const bad of ['0', '6', '2.5', '-1', 'three', '', '3x']) {
     assert.throws(() => parseReplicas(bad), (err: Error & { code?: string }) => err.code === 'E_USAGE' && /--replicas/.test(err.message), bad);
   }
+});
+
+test('spreadTag: round-robin over the tags for R1, nothing for replicated streams or without tags; placementOf', () => {
+  const tags = ['a', 'b', 'c'];
+  assert.deepEqual([0, 1, 2, 3, 12].map((i) => spreadTag(i, tags, 1)), [['a'], ['b'], ['c'], ['a'], ['a']]);
+  assert.deepEqual(spreadTag(4, tags, undefined), ['b'], 'no count: created R1');
+  assert.equal(spreadTag(0, tags, 3), undefined);
+  assert.equal(spreadTag(0, [], 1), undefined);
+  assert.equal(spreadTag(0, undefined, 1), undefined);
+  assert.deepEqual(placementOf(['a']), { placement: { cluster: '', tags: ['a'] } });
+  assert.deepEqual(placementOf(undefined), {});
 });
