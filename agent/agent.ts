@@ -120,17 +120,6 @@ export class Agent {
     this.d.runtime.close?.();
   }
 
-  /**
-   * setSecrets hands the agent its node key ring and secrets bucket once ready: the CLI generates the
-   * key pair in the background (RSA-4096 takes seconds) rather than delaying the node's registration.
-   */
-  setSecrets(s: NodeSecrets): void {
-    this.d.secrets = s;
-    this.ctx.volumes = this.secretVolumes(s);
-    void heartbeat(this.ctx);
-    this.ctx.kick();
-  }
-
   /** tasks returns the journal entries (for tests and the CLI). */
   tasks(): LocalTask[] {
     return [...this.ctx.state.records.values()];

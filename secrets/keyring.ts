@@ -1,4 +1,4 @@
-import { generateKeyPair, createPrivateKey, createPublicKey, scrypt, randomBytes, createCipheriv, createDecipheriv, type KeyObject } from 'node:crypto';
+import { generateKeyPair, generateKeyPairSync, createPrivateKey, createPublicKey, scrypt, randomBytes, createCipheriv, createDecipheriv, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,6 +11,9 @@ import { ErrorCodes } from '../lib/error-codes.ts';
 const generateKeyPairAsync = promisify(generateKeyPair);
 const scryptAsync = promisify(scrypt) as (password: string, salt: Buffer, keylen: number, options: { N: number; r: number; p: number; maxmem: number }) => Promise<Buffer>;
 
+/** KeyType is the kind of pair a ring generates: RSA-OAEP (the cluster's) or X25519 (a node's). */
+export type KeyType = 'rsa' | 'x25519';
+
 /**
  * Keyring holds the cluster's sealing key pairs in `<stateDir>/secrets/keys/`: one `<keyId>.pem`
  * private key per pair (mode 0600) and `active` naming the pair new secrets are sealed with.
@@ -22,13 +25,16 @@ export class Keyring {
     private readonly keys: Map<string, KeyObject>,
     private activeId: string,
     private readonly modulusLength: number,
+    private readonly type: KeyType,
   ) {}
 
   /**
    * Keyring.open loads the key ring of a state directory, creating the first key pair if none.
-   * `modulusLength` (default 4096) sizes new pairs; tests use 2048 to keep key generation quick.
+   * `modulusLength` (default 4096) sizes new RSA pairs; tests use 2048 to keep key generation quick.
+   * `type` 'x25519' makes new pairs X25519 (a node's ring: envelope.ts); the cluster's stays RSA,
+   * the key users seal to with `gitcell secret seal --cert`.
    */
-  static async open(stateDir: string, opts: { modulusLength?: number } = {}): Promise<Keyring> {
+  static async open(stateDir: string, opts: { modulusLength?: number; type?: KeyType } = {}): Promise<Keyring> {
     const dir = join(stateDir, 'secrets', 'keys');
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const keys = new Map<string, KeyObject>();
@@ -37,12 +43,20 @@ export class Keyring {
       keys.set(keyIdOf(createPublicKey(key)), key);
     }
     let activeId = (await readFile(join(dir, 'active'), 'utf8').catch(() => '')).trim();
-    const ring = new Keyring(dir, keys, activeId, opts.modulusLength ?? 4096);
+    const ring = new Keyring(dir, keys, activeId, opts.modulusLength ?? 4096, opts.type ?? 'rsa');
     if (!keys.has(activeId)) {
       activeId = keys.size > 0 ? [...keys.keys()].at(-1)! : await ring.rotate();
       await ring.setActive(activeId);
     }
     return ring;
+  }
+
+  /**
+   * openNode opens a node's ring (`<node-dir>/secrets/keys`): X25519 pairs, so a node registering
+   * for the first time does not spend a CPU-second (RSA-4096) before its Secrets can be delivered.
+   */
+  static openNode(nodeDir: string): Promise<Keyring> {
+    return Keyring.open(nodeDir, { type: 'x25519' });
   }
 
   /** activeKeyId names the key pair new secrets are sealed with. */
@@ -78,9 +92,9 @@ export class Keyring {
     return [...this.keys.keys()];
   }
 
-  /** rotate generates a new RSA key pair (4096 bits by default) and makes it active; old pairs keep decrypting. */
+  /** rotate generates a new key pair (RSA, 4096 bits by default; or X25519) and makes it active; old pairs keep decrypting. */
   async rotate(): Promise<string> {
-    const { privateKey } = await generateKeyPairAsync('rsa', { modulusLength: this.modulusLength });
+    const { privateKey } = this.type === 'x25519' ? generateKeyPairSync('x25519') : await generateKeyPairAsync('rsa', { modulusLength: this.modulusLength });
     await this.add(privateKey);
     const id = keyIdOf(createPublicKey(privateKey));
     await this.setActive(id);

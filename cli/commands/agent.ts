@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { readdir, rm } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { errorMessage, UsageError } from '../../lib/errors.ts';
 import { parseHostPort } from '../../lib/metrics-http.ts';
@@ -147,22 +147,17 @@ async function runAgent(f: AgentFlags): Promise<void> {
     recoveryHoldMs: s.recoveryHoldMs, logRetention: s.logRetention, ...(c.incarnation ? { storeIncarnation: c.incarnation } : {}),
   };
   const { subnet, network, services, cluster } = await startNodeNetwork(f, s, c, agentOptions, bridge, log);
-  // A key pair from a previous run loads before the agent starts, so it can release that run's
-  // Secret volumes; a first start generates one in the background (below).
-  const keyring = existsSync(join(stateDir, 'secrets', 'keys', 'active')) ? await Keyring.open(stateDir) : undefined;
-  const agent = new Agent({ ...agentOptions, subnet }, { nc, store, runtime, network, log, services, ...(keyring ? { secrets: { keyring, bucket: c.secretsBucket } } : {}) });
+  // The node's own key pair (the reconciler re-seals this node's Secrets to its public key), loaded
+  // before the agent starts so it can release a previous run's Secret volumes; a first start makes
+  // one (X25519: well under a millisecond, so registration does not wait for it).
+  const keyring = await Keyring.openNode(stateDir);
+  const agent = new Agent({ ...agentOptions, subnet }, { nc, store, runtime, network, log, services, secrets: { keyring, bucket: c.secretsBucket } });
   await c.guarded(agent.start()).catch(async (err: unknown) => {
     await agent.stop().catch(() => undefined);
     await services.stop().catch(() => undefined);
     await cluster.stop().catch(() => undefined);
     throw err;
   });
-  // The node's own key pair (the reconciler re-seals this node's Secrets to its public key),
-  // made in the background on first start: RSA-4096 generation must not delay registration.
-  if (!keyring) Keyring.open(stateDir).then(
-    (keyring) => agent.setSecrets({ keyring, bucket: c.secretsBucket }),
-    (err: Error) => log.error({ err: err.message }, 'agent: cannot open the node key ring; tasks using Secrets will not start'),
-  );
   if (hostedLife()) log.info({ metrics: `${agent.httpUrl}/metrics` }, 'agent: running');
   else process.stderr.write(`gitcell agent ${f.node}: running; metrics at ${agent.httpUrl}/metrics\n`);
   // NATS lost its data: start over (the supervisor or systemd restarts us). Tasks keep running;

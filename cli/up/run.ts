@@ -95,10 +95,9 @@ export async function runUp(o: UpOptions): Promise<void> {
   if (o.nodes < 1 || o.nodes > 200) throw new UsageError(ErrorCodes.Usage, `--nodes ${o.nodes}: expected 1 to 200`, { flag: '--nodes' });
   const up = new UpCluster(o);
   await mkdir(join(up.stateDir, 'logs'), { recursive: true });
-  // The key pairs (RSA-4096, seconds each) of the cluster and of every node, made while NATS
-  // starts: an agent generating its own after it started held every task using a Secret back
-  // (failed into backoff) until it was done.
-  const keys = Promise.all([up.stateDir, ...up.nodes.map((n) => join(up.stateDir, 'nodes', n))].map((dir) => Keyring.open(dir)));
+  // The cluster's key pair (RSA-4096, about a CPU-second) and every node's (X25519), made while
+  // NATS starts.
+  const keys = Promise.all([Keyring.open(up.stateDir), ...up.nodes.map((n) => Keyring.openNode(join(up.stateDir, 'nodes', n)))]);
   keys.catch(() => undefined);
   // 1. Identities and NATS.
   await up.startNats();

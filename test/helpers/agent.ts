@@ -93,8 +93,8 @@ export async function startTestNode(server: NatsServer, o: Partial<AgentOptions>
   runtime.limitNode(o.capacity ?? DEFAULT_TEST_CAPACITY);
   const network = new NetworkManager({ bridge, subnet, stateDir: join(dir, 'state', 'network'), netnsPrefix: `gct-${node}-` });
   const prefix = o.prefix ?? `t${suffix}_`;
-  // 2048-bit keys: key generation at 4096 bits costs seconds on a loaded machine.
-  const keyring = o.secrets ? await Keyring.open(join(dir, 'state'), { modulusLength: 2048 }) : undefined;
+  // A node's ring, as `gitcell agent` opens it (X25519).
+  const keyring = o.secrets ? await Keyring.openNode(join(dir, 'state')) : undefined;
   const secretsBucket = o.secrets ? await Bucket.open<NodeSecretRecord>(nc, { name: nodeSecretsBucket(node, prefix), history: 1 }, objectCodec<NodeSecretRecord>(), { log: silentLogger() }) : undefined;
   const { secrets: _s, prefix: _p, imageRoot: _i, ...agentOpts } = o;
   const agent = new Agent({

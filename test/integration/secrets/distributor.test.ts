@@ -30,8 +30,8 @@ test('the distributor re-seals a Secret for exactly the nodes whose tasks use it
   const prefix = 'dist_';
   const store = await openClusterStore<DesiredRecord>(nc, { prefix, log: silentLogger() });
   const cluster = await Keyring.open(join(dir, 'cluster'), FAST);
-  const nodeA = await Keyring.open(join(dir, 'node-a'), FAST);
-  const nodeB = await Keyring.open(join(dir, 'node-b'), FAST);
+  const nodeA = await Keyring.openNode(join(dir, 'node-a'));
+  const nodeB = await Keyring.openNode(join(dir, 'node-b'));
   const abort = new AbortController();
   t.after(() => abort.abort());
 

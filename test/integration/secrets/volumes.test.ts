@@ -30,7 +30,7 @@ test('a task\'s Secret becomes 0400 files on a tmpfs owned by its user, and env 
   const server = await startNatsServer({ t });
   const nc = await connect({ servers: server.url });
   const bucket = await Bucket.open<NodeSecretRecord>(nc, { name: 'vol_secrets_node-a' }, objectCodec<NodeSecretRecord>());
-  const ring = await Keyring.open(join(dir, 'node'), { modulusLength: 2048 });
+  const ring = await Keyring.openNode(join(dir, 'node'));
   const volumes = new SecretVolumes({ root, node: 'node-a', keyring: ring, source: bucket });
   t.after(async () => {
     await volumes.release('shop.web.0');

@@ -50,3 +50,31 @@ test('malformed values and unknown keys get their own errors', () => {
   const sealed = sealValue(other.publicKey, scope, 'x');
   assert.throws(() => openValue(sealed, scope, lookup), (err) => isGitcellError(err, 'E_SEALED_UNKNOWN_KEY'));
 });
+
+// A node's key ring is X25519 (Keyring.openNode): the same envelope, its data key agreed by ECDH.
+const node = generateKeyPairSync('x25519');
+const nodeKeys = new Map<string, KeyObject>([[keyIdOf(node.publicKey), node.privateKey]]);
+const nodeScope = { ...scope, audience: 'node-1' };
+
+test('an X25519 envelope opens for its node only, in its own scope, and rejects any altered byte', () => {
+  const sealed = sealValue(node.publicKey, nodeScope, 'hunter2');
+  assert.equal(openValue(sealed, nodeScope, (id) => nodeKeys.get(id)).toString(), 'hunter2');
+  assert.notEqual(sealValue(node.publicKey, nodeScope, 'hunter2'), sealed, 'a fresh ephemeral key per value');
+  for (const moved of [{ ...nodeScope, audience: 'node-2' }, { ...nodeScope, key: 'username' }, { ...nodeScope, namespace: 'prod' }]) {
+    assert.throws(() => openValue(sealed, moved, (id) => nodeKeys.get(id)), (err) => isGitcellError(err, 'E_SEALED_TAMPERED'));
+  }
+  const bytes = Buffer.from(sealed, 'base64');
+  // Flip one byte in the ephemeral public key, the IV, the tag and the ciphertext in turn.
+  for (const offset of [20, 50, bytes.length - 40, bytes.length - 20, bytes.length - 1]) {
+    const bad = Buffer.from(bytes);
+    bad[offset] = bad[offset]! ^ 0x01;
+    assert.throws(() => openValue(bad.toString('base64'), nodeScope, (id) => nodeKeys.get(id)), (err) => isGitcellError(err, 'E_SEALED_TAMPERED'));
+  }
+  // A low-order ephemeral key (u = 0: the shared secret is all zeros whatever the node's key) is refused.
+  const lowOrder = Buffer.from(bytes);
+  lowOrder.fill(0, 14 + 12, 14 + 44); // header 14 bytes, then the ephemeral key's DER SPKI: 12 bytes of prefix, 32 of key
+  assert.throws(() => openValue(lowOrder.toString('base64'), nodeScope, (id) => nodeKeys.get(id)), (err) => isGitcellError(err, 'E_SEALED_TAMPERED'));
+  // Another node's key with the same key id (a forged lookup) does not open it either.
+  const other = generateKeyPairSync('x25519');
+  assert.throws(() => openValue(sealed, nodeScope, () => other.privateKey), (err) => isGitcellError(err, 'E_SEALED_TAMPERED'));
+});

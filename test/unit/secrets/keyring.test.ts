@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createPublicKey } from 'node:crypto';
 import { mkdtemp, rm, stat, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,4 +39,16 @@ test('the key ring persists, rotates, and keeps opening values sealed before a r
   await restored.importBackup(backup, 'correct horse');
   assert.equal(restored.activeKeyId, second);
   assert.equal(openValue(old, scope, (id) => restored.privateKey(id)).toString(), 'v1');
+});
+
+test('a node\'s ring (openNode) makes X25519 pairs, keeps them across opens, and opens what is sealed to it', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'gitcell-keyring-node-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const ring = await Keyring.openNode(dir);
+  const pem = ring.publicKeyPem();
+  assert.equal(createPublicKey(pem).asymmetricKeyType, 'x25519');
+  const reopened = await Keyring.openNode(dir);
+  assert.equal(reopened.activeKeyId, ring.activeKeyId);
+  const nodeScope = { ...scope, audience: 'node-1' };
+  assert.equal(openValue(sealValue(pem, nodeScope, 'v'), nodeScope, (id) => reopened.privateKey(id)).toString(), 'v');
 });
