@@ -69,7 +69,7 @@ try {
   ticker.unref();
   // Heartbeats alone, before the commit: with and without them on the idle cluster.
   if (windowMs + 2000 + heartbeatMs * 1.1 >= Math.min(NODE_GRACE_MS, requeueGraceMs)) log(`warning: a ${windowMs / 1000} s window without heartbeats may let nodes lapse`);
-  const hb = await measureHeartbeatCost({ nc: c.store.nc, natsPids: c.natsPids, hollowPids: c.pids.hollow, windowMs, log });
+  const hb = await measureHeartbeatCost({ nc: c.store.nc, natsPids: c.natsPids, natsMonitors: c.natsMonitors, hollowPids: c.pids.hollow, windowMs, log });
   const hbKeys = {
     heartbeat_ms: heartbeatMs, heartbeat_writes_per_s: round(hb.writesPerS, 0), heartbeat_nats_cpu_pct: round(hb.costPct, 1),
     heartbeat_nats_us_per_write: round(hb.usPerWrite, 0), nats_idle_cpu_pct: round(hb.withoutPct, 1),

@@ -41,6 +41,12 @@ export function livenessWrites(nc: NatsConnection): () => Promise<number> {
   };
 }
 
+/** messages sums the servers' message counters (/varz in_msgs, out_msgs: clients, routes and JetStream's own). */
+async function messages(monitors: readonly string[]): Promise<{ in: number; out: number }> {
+  const all = await Promise.all(monitors.map(async (m) => (await (await fetch(`${m}/varz`, { signal: AbortSignal.timeout(30_000) })).json()) as { in_msgs?: number; out_msgs?: number }));
+  return { in: all.reduce((n, v) => n + (v.in_msgs ?? 0), 0), out: all.reduce((n, v) => n + (v.out_msgs ?? 0), 0) };
+}
+
 const cpuS = (pids: readonly number[]): number => pids.reduce((sum, pid) => sum + procStats(pid).cpuS, 0);
 
 /**
@@ -50,16 +56,19 @@ const cpuS = (pids: readonly number[]): number => pids.reduce((sum, pid) => sum 
  * the readiness grace minus a renewal period, or nodes go not ready.
  */
 export async function measureHeartbeatCost(o: {
-  nc: NatsConnection; natsPids: readonly number[]; hollowPids: readonly number[]; windowMs: number; drainMs?: number; log: (line: string) => void;
+  nc: NatsConnection; natsPids: readonly number[]; natsMonitors: readonly string[]; hollowPids: readonly number[]; windowMs: number; drainMs?: number; log: (line: string) => void;
 }): Promise<HeartbeatCost> {
   const writes = livenessWrites(o.nc);
   const window = async () => {
     const w0 = await writes();
+    const m0 = await messages(o.natsMonitors);
     const c0 = cpuS(o.natsPids);
     const t0 = Date.now();
     await sleep(o.windowMs);
     const s = (Date.now() - t0) / 1000;
-    return { pct: ((cpuS(o.natsPids) - c0) / s) * 100, writes: (await writes()) - w0, s };
+    const pct = ((cpuS(o.natsPids) - c0) / s) * 100;
+    const m1 = await messages(o.natsMonitors);
+    return { pct, writes: (await writes()) - w0, s, msgsIn: m1.in - m0.in, msgsOut: m1.out - m0.out };
   };
   const on = await window();
   for (const pid of o.hollowPids) process.kill(pid, 'SIGSTOP');
@@ -76,7 +85,8 @@ export async function measureHeartbeatCost(o: {
     usPerWrite: on.writes > 0 ? ((costPct / 100) * on.s * 1e6) / on.writes : NaN,
   };
   o.log(`heartbeats: ${cost.writesPerS.toFixed(0)} lease and node-record writes/s; nats-server ${on.pct.toFixed(1)}% of a core with them, `
-    + `${off.pct.toFixed(1)}% with the hollow processes stopped (${off.writes} writes): ${costPct.toFixed(1)}%, ${cost.usPerWrite.toFixed(0)} µs per write`);
+    + `${off.pct.toFixed(1)}% with the hollow processes stopped (${off.writes} writes): ${costPct.toFixed(1)}%, ${cost.usPerWrite.toFixed(0)} µs per write; `
+    + `messages in/out per s ${(on.msgsIn / on.s).toFixed(0)}/${(on.msgsOut / on.s).toFixed(0)} with, ${(off.msgsIn / off.s).toFixed(0)}/${(off.msgsOut / off.s).toFixed(0)} without`);
   return cost;
 }
 
