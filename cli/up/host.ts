@@ -127,6 +127,15 @@ export class HostedComponent {
   }
 }
 
+/**
+ * preloadCommands loads the modules of the commands this process is about to host, while it waits
+ * on I/O (up: NATS starting), so the components start without loading them. Failures are left to
+ * the component's own start to report.
+ */
+export function preloadCommands(names: string[]): void {
+  void Promise.all([import('../main.ts'), import('../commands/index.ts').then(({ COMMANDS }) => Promise.all(names.map((n) => COMMANDS[n]?.load())))]).catch(() => undefined);
+}
+
 /** runCommand runs `gitcell ARGS` in this process and returns its exit code; a failure is written to its log. */
 async function runCommand(args: string[], logFd: number): Promise<number> {
   // Loaded here: cli/main.ts registers the commands, which import this module's importers.

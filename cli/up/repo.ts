@@ -68,16 +68,17 @@ export async function resealSecrets(dir: string, keyring: Keyring): Promise<numb
 }
 
 /**
- * ensureStateRepo makes `<stateDir>/repo` from `source` on first run (copy, re-seal the Secrets,
- * git init on main, one commit) and returns its path; later runs reuse it untouched.
+ * ensureStateRepo makes `<stateDir>/repo` from `source` on first run (copy, re-seal the Secrets
+ * with `keyring` once it is there, git init on main, one commit) and returns its path; later runs
+ * reuse it untouched.
  */
-export async function ensureStateRepo(source: string, stateDir: string): Promise<{ dir: string; created: boolean; resealed: number }> {
+export async function ensureStateRepo(source: string, stateDir: string, keyring: Promise<Keyring>): Promise<{ dir: string; created: boolean; resealed: number }> {
   const dir = join(stateDir, 'repo');
   if (fs.existsSync(join(dir, '.git'))) return { dir, created: false, resealed: 0 };
   if (!fs.existsSync(source)) throw new GitError(ErrorCodes.RepoNotFound, `--repo ${source}: no such directory`, { repo: source });
   try {
     await cp(source, dir, { recursive: true, filter: (src) => !src.split('/').includes('.git') });
-    const resealed = await resealSecrets(dir, await Keyring.open(stateDir));
+    const resealed = await resealSecrets(dir, await keyring);
     await git.init({ fs, dir, defaultBranch: 'main' });
     for (const f of await files(dir)) await git.add({ fs, dir, filepath: relative(dir, f) });
     await git.commit({ fs, dir, message: `Initial cluster repository from ${source}\n\nSecrets re-sealed with this cluster's key (random values).`, author: UP_AUTHOR });

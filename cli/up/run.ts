@@ -1,36 +1,38 @@
 /**
  * runUp: the whole cluster on one machine. Order matters:
  *
+ *   cluster key pair (RSA, in the background) ┐
  *   identities (nkeys) ─► embedded nats-server with authorization ─► buckets (control connection)
- *     ─► repository (<state>/repo from sample-repo) ─► sample images ─► reconciler, scheduler,
- *     agents as supervised children ─► live view ─► Ctrl-C: agents stop their tasks, then the
- *     reconciler and scheduler, then nats.
+ *     ─► agents' process (loads, registers the nodes) ┐
+ *     ─► repository (<state>/repo from sample-repo, Secrets re-sealed) ‖ sample images
+ *     ─► reconciler (allocates the nodes' subnets), scheduler, dashboard (components.ts)
+ *     ─► live view ─► Ctrl-C: agents stop their tasks, then the reconciler and scheduler, then nats.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createLogger, type Logger } from '../../lib/log.ts';
 import { Backoff } from '../../lib/backoff.ts';
 import { errorMessage, UsageError } from '../../lib/errors.ts';
-import { clientTlsConfig, closeConnection, connect, openAutoscalerStore, ensureNatsTls, EMBEDDED_TLS_DIR, nodeSecretsBucket, openClusterStore, probeIncarnation, replicasFor, splitServers, startEmbedded, ensureBucket, removeExternalCluster, waitForStore, watchIncarnation, writeExternalCluster, type ClusterStore, type EmbeddedServer } from '../../store/index.ts';
+import { clientTlsConfig, closeConnection, connect, openAutoscalerStore, ensureNatsTls, EMBEDDED_TLS_DIR, nodeSecretsBucket, openClusterStore, probeIncarnation, replicasFor, splitServers, startEmbedded, ensureBucket, removeExternalCluster, waitForStore, watchIncarnation, type ClusterStore, type EmbeddedServer } from '../../store/index.ts';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { DesiredRecord, SyncRecord } from '../../reconciler/index.ts';
 import { ensureIdentities } from './credentials.ts';
 import { ensureSampleImages } from './images.ts';
 import { ensureStateRepo, followsDirectly } from './repo.ts';
-import { Supervisor, stopLeftovers } from './supervisor.ts';
-import { HostedComponent, type AgentsSpec } from './host.ts';
+import { stopLeftovers, type Supervisor } from './supervisor.ts';
+import { preloadCommands, type HostedComponent } from './host.ts';
 import { LiveView } from './view.ts';
 import { monitoringLines, planMonitoring, type ExternalMonitoring, type UpMonitoring } from './monitoring.ts';
-import { componentIdentity, nodeBridge, nodeCgroupParent, nodeName, nodeNetnsPrefix, removeClusterCgroups } from './naming.ts';
+import { nodeName, removeClusterCgroups } from './naming.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
-import { createIsolatedNodes, destroyIsolatedNodes, isolatedLayout, nodeCommand, type IsolatedNodes } from './isolated.ts';
-import { COMPONENT_NODE_FLAGS } from '../../lib/process.ts';
+import { createIsolatedNodes, destroyIsolatedNodes, isolatedLayout, type IsolatedNodes } from './isolated.ts';
 import { Keyring } from '../../secrets/index.ts';
 import { freePort } from '../../lib/net.ts';
+import { startAgents, startControlPlane } from './components.ts';
 
 export { nodeName } from './naming.ts';
+export { agentArgs, clusterCidr } from './components.ts';
 
 /** UpOptions are `gitcell up`'s flags, parsed. */
 export interface UpOptions {
@@ -59,33 +61,6 @@ export interface UpOptions {
 }
 
 /**
- * BIN is what the components run: the compiled entry of the build this `up` runs from (every
- * restart runs the same code), or cli/bin.js when `up` itself runs from the TypeScript sources.
- */
-const BIN = import.meta.url.endsWith('.js')
-  ? join(dirname(fileURLToPath(import.meta.url)), '..', 'entry.js')
-  : join(dirname(fileURLToPath(import.meta.url)), '..', 'bin.js');
-
-/** agentArgs are the flags of the i-th simulated node's agent. Pure. */
-export function agentArgs(o: { i: number; natsUrl: string; seedFile: string; stateDir: string; capacity: string; prefix: string }): string[] {
-  const node = nodeName(o.i);
-  // Bridge, netns and cgroup names carry the cluster's tag: two `up`s on one machine never share one.
-  // No --subnet: the reconciler allocates each node's from --cluster-cidr (clusterCidr).
-  return [
-    'agent', '--node', node, '--nats', o.natsUrl, '--creds', o.seedFile, '--cluster-dir', o.stateDir,
-    '--node-dir', join(o.stateDir, 'nodes', node), '--image-cache', join(o.stateDir, 'images'),
-    '--bridge', nodeBridge(o.stateDir, node),
-    '--cgroup-parent', nodeCgroupParent(o.stateDir, node), '--netns-prefix', nodeNetnsPrefix(o.stateDir, node), '--capacity', o.capacity, '--labels', `gitcell.io/node=${node},zone=zone-${((o.i - 1) % 3) + 1}`,
-    '--prefix', o.prefix, '--stop-tasks-on-exit',
-  ];
-}
-
-/** clusterCidr is where the reconciler allocates the nodes' task subnets (a /24 each): <subnetBase>.0.0/16. Pure. */
-export function clusterCidr(subnetBase: string): string {
-  return `${subnetBase}.0.0/16`;
-}
-
-/**
  * runUp runs the cluster until SIGINT or SIGTERM, then stops everything it started. The steps are
  * UpCluster's methods, in this order; any failure before the signal stops what already started.
  */
@@ -97,22 +72,36 @@ export async function runUp(o: UpOptions): Promise<void> {
   await mkdir(join(up.stateDir, 'logs'), { recursive: true });
   // The cluster's key pair (RSA-4096, about a CPU-second) and every node's (X25519), made while
   // NATS starts.
-  const keys = Promise.all([Keyring.open(up.stateDir), ...up.nodes.map((n) => Keyring.openNode(join(up.stateDir, 'nodes', n)))]);
-  keys.catch(() => undefined);
+  const clusterKey = Keyring.open(up.stateDir);
+  clusterKey.catch(() => undefined);
+  // When each step ended (ms after t0), logged once started: where up's own start goes.
+  const phases: Record<string, number> = {};
+  const mark = (phase: string) => (phases[phase] = Date.now() - t0);
+  void clusterKey.then(() => mark('clusterKey'));
+  // The control plane's command modules load while NATS starts (up waits on I/O there).
+  preloadCommands(['reconciler', 'scheduler', 'dashboard']);
   // 1. Identities and NATS.
   await up.startNats();
+  mark('nats');
   try {
     await up.connect();
     // 2. Buckets, created by the control plane: agents may only bind them.
     const store = await up.openStore();
-    // 3. Repository and images (Secrets sealed with the cluster's key).
-    await keys;
-    const repo = await up.prepareRepo();
-    // 4. Components (and Prometheus), then what a user reads and the store's incarnation.
+    mark('store');
+    // 3. The agents: their process loads and registers the nodes while the rest starts (each makes
+    // its node's key pair; its task subnet waits for the reconciler).
+    up.startAgents();
+    mark('agents');
+    // 4. Repository and images (Secrets sealed with the cluster's key).
+    const repo = await up.prepareRepo(clusterKey);
+    mark('repo');
+    // 5. Control plane (and Prometheus), then what a user reads and the store's incarnation.
     up.monitoring = await planMonitoring(up.stateDir, o.external);
     up.dashboardListen = `127.0.0.1:${await freePort()}`;
-    up.startComponents(repo);
+    up.startControlPlane(repo);
+    mark('controlPlane');
     up.printSummary(repo, t0);
+    up.log.info({ phasesMs: phases }, 'gitcell up: started');
     up.view = up.showView(store, repo);
     const first = await probeIncarnation(up.nc!, o.prefix);
     if (first.state === 'present') up.followIncarnation(first.incarnation, repo);
@@ -233,76 +222,32 @@ class UpCluster {
     return s;
   }
 
-  /** prepareRepo makes the cluster repository (unless --repo is followed directly) and the sample images; returns the repository. */
-  async prepareRepo(): Promise<string> {
+  /**
+   * prepareRepo makes the cluster repository (unless --repo is followed directly; its Secrets
+   * re-sealed with the cluster key) and, meanwhile, the sample images; returns the repository.
+   */
+  async prepareRepo(clusterKey: Promise<Keyring>): Promise<string> {
     const { o, stateDir, log } = this;
+    const images = ensureSampleImages(join(stateDir, 'images'));
+    images.catch(() => undefined);
     let repo = o.repo;
     if (!followsDirectly(o.repo)) {
-      const r = await ensureStateRepo(resolve(o.repo), stateDir);
+      const r = await ensureStateRepo(resolve(o.repo), stateDir, clusterKey);
       repo = r.dir;
       if (r.created) log.info({ repo, from: o.repo, resealed: r.resealed }, 'made the cluster repository (Secrets re-sealed with the cluster key)');
     }
-    if (await ensureSampleImages(join(stateDir, 'images'))) log.info('imported localhost/busybox:latest from busybox-static');
+    if (await images) log.info('imported localhost/busybox:latest from busybox-static');
     return repo;
   }
 
-  /**
-   * startComponents starts the reconciler, the scheduler and the dashboard in this process (each
-   * with its own connection, identity, log and restarts: host.ts), the agents of the simulated
-   * nodes in one child process (with --isolated-nodes one per node, in its namespace), and
-   * Prometheus and Alertmanager as children.
-   */
-  startComponents(repo: string): void {
-    const { o, stateDir, controlCreds } = this;
-    const natsUrl = this.natsUrl!;
-    const common = ['--nats', natsUrl, ...(controlCreds ? ['--creds', controlCreds] : []), '--prefix', o.prefix, '--replicas', String(this.replicas)];
-    const logFile = (name: string) => join(stateDir, 'logs', `${name}.log`);
-    const add = (name: string, args: string[], stopGraceMs = 20_000, command?: string) => {
-      const s = new Supervisor({ name, args: command ? args : [...COMPONENT_NODE_FLAGS, BIN, ...args], ...(command ? { command } : {}), logFile: logFile(name), pidDir: this.pidDir, stopGraceMs, log: this.log });
-      this.supervisors.push(s);
-      s.start();
-    };
-    const host = (name: string, args: string[]) => {
-      const s = new HostedComponent({ name, args, logFile: logFile(name), pidDir: this.pidDir, log: this.log });
-      this.supervisors.push(s);
-      s.start();
-    };
-    const mon = this.monitoring!;
-    // Stable identities: a restarted reconciler or scheduler takes its lease back at once. The
-    // reconciler knows how many nodes there are: on a new or rebuilt store, tasks are created once
-    // all of them registered (and re-reported what they run).
-    host('reconciler', ['reconciler', '--repo', repo, '--cluster-dir', stateDir, '--identity', componentIdentity(stateDir, 'reconciler'), '--expect-nodes', String(o.nodes),
-      '--cluster-cidr', clusterCidr(o.subnetBase), '--http', mon.reconcilerHttp, '--scrape', `scheduler=http://${mon.schedulerHttp}`, '--prometheus-url', mon.prometheusUrl, ...mon.reconcilerFlags, ...common,
-      // The autoscaler connects as itself: the control plane may not write live counts.
-      ...(o.nats ? (o.autoscalerCreds ? ['--autoscaler-creds', o.autoscalerCreds] : []) : ['--autoscaler-creds', this.ids.autoscalerSeedFile])]);
-    host('scheduler', ['scheduler', '--cluster-dir', stateDir, '--identity', componentIdentity(stateDir, 'scheduler'), '--http', mon.schedulerHttp, ...common]);
-    if (mon.prometheus) add('prometheus', mon.prometheus.args, 20_000, mon.prometheus.command);
-    if (mon.alertmanager) add('alertmanager', mon.alertmanager.args, 20_000, mon.alertmanager.command);
-    // The dashboard reads as the viewer (an external cluster: with the credentials given).
-    const viewerCreds = o.nats ? controlCreds : this.ids.viewerSeedFile;
-    host('dashboard', ['dashboard', '--nats', natsUrl, ...(viewerCreds ? ['--creds', viewerCreds] : []), '--prefix', o.prefix, '--listen', this.dashboardListen!,
-      ...(existsSync(repo) ? ['--repo', repo] : []), '--prometheus', mon.prometheusUrl, '--alertmanager', mon.alertmanagerUrl]);
-    // External NATS with --creds: the agents use them too (the server knows nothing of up's per-node seeds).
-    const agents = this.nodes.map((node, i) => ({
-      name: `agent-${node}`,
-      args: agentArgs({ i: i + 1, natsUrl, seedFile: (o.nats && o.creds) || this.ids.agentSeedFiles.get(node)!, stateDir, capacity: o.capacity, prefix: o.prefix }),
-      logFile: logFile(`agent-${node}`),
-    }));
-    if (this.isolated) {
-      for (const a of agents) {
-        const c = nodeCommand(this.isolated, a.name.slice('agent-'.length), [process.execPath, ...COMPONENT_NODE_FLAGS, BIN, ...a.args]);
-        add(a.name, c.args, 90_000, c.command);
-      }
-    } else {
-      // One process for every agent: its watchdog ends it (and so every agent stops its tasks) when up dies.
-      const spec: AgentsSpec = { pidDir: this.pidDir, agents };
-      const specFile = join(stateDir, 'agents.json');
-      writeFileSync(specFile, `${JSON.stringify(spec, null, 2)}\n`);
-      add('agents', ['up', '--host-agents', specFile, '--cluster-dir', stateDir], 120_000);
-    }
-    // Clients find an embedded server through the state dir; an external one only through its URLs.
-    // Client commands find an external cluster through the state dir too, while this up runs.
-    if (o.nats) writeExternalCluster(stateDir, { nats: o.nats, ...(controlCreds ? { creds: controlCreds } : {}) });
+  /** startAgents: components.ts (as soon as the buckets exist). */
+  startAgents(): void {
+    startAgents(this);
+  }
+
+  /** startControlPlane: components.ts. */
+  startControlPlane(repo: string): void {
+    startControlPlane(this, repo);
   }
 
   /** printSummary tells the user where everything is and what to try. */
