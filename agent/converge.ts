@@ -7,6 +7,7 @@
  * Invariant: never two instances of one task. `start` is only proposed for a task with no running
  * container at all; a replacement first stops the old container and starts on a later pass.
  */
+import { compareCodeUnits } from '../lib/compare.ts';
 
 /** DesiredTask is a task bound to this node, with the template revision it must run. */
 export interface DesiredTask {
@@ -68,7 +69,7 @@ export function converge(input: ConvergeInput): Action[] {
     if (input.busy?.has(taskId)) continue;
     const d = input.draining ? undefined : desired.get(taskId);
     const r = records.get(taskId);
-    const cs = [...(byTask.get(taskId) ?? [])].sort((a, b) => b.createdAt - a.createdAt || a.id.localeCompare(b.id));
+    const cs = [...(byTask.get(taskId) ?? [])].sort((a, b) => b.createdAt - a.createdAt || compareCodeUnits(a.id, b.id));
     const running = cs.filter((c) => c.running);
 
     if (!d) {

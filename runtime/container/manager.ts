@@ -30,6 +30,7 @@ import { resolveContainerUser } from './user.ts';
 import { applyCapabilities } from './capabilities.ts';
 import { containerRlimits } from './rlimits.ts';
 import { readdirSyncOrEmpty } from '../../lib/fs.ts';
+import { compareCodeUnits } from '../../lib/compare.ts';
 import { liveStatus, readJson, waitForFile, writeJsonAtomic } from './state-files.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
 import { claimName, releaseName } from './names.ts';
@@ -255,7 +256,7 @@ export class ContainerManager {
         // deleted while listing
       }
     }
-    return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    return out.sort((a, b) => compareCodeUnits(a.createdAt, b.createdAt));
   }
 
   /**

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { ImageError } from '../../lib/errors.ts';
 import { readdirIfExists } from '../../lib/fs.ts';
 import { writeFileAtomic } from '../../lib/atomic-write.ts';
+import { compareCodeUnits } from '../../lib/compare.ts';
 import { ContentStore } from './content.ts';
 import { assertDigest } from './digest.ts';
 import { canonicalJson, parseImageConfig, parseJsonBlob, parseManifestOrIndex, selectPlatform, toOciLayerMediaType } from './manifest.ts';
@@ -142,7 +143,7 @@ export class ImageStore {
       }
       out.push({ ref: rec.ref as string, digest: assertDigest(rec.digest, `ref file ${path}`), mediaType: rec.mediaType as string, size: rec.size as number });
     }
-    return out.sort((a, b) => a.ref.localeCompare(b.ref));
+    return out.sort((a, b) => compareCodeUnits(a.ref, b.ref));
   }
 
   /** list returns every image with its resolved manifest digest and total size. */
