@@ -1,9 +1,10 @@
 /**
  * End-to-end benchmark: `npm run bench -- e2e [--commits N]`. The real `gitcell up` (3 nodes, the
- * sample image imported by up) on sample-repo, then N commits (default 20) each changing one env
- * value of the 3-task service `web`, one after another once the previous rollout completed:
+ * sample image imported by up) on sample-repo, then N commits (default 20; 0: up only) each changing
+ * one env value of the 3-task service `web`, one after another once the previous rollout completed:
  *
  *   spawn up ─► every task running (batch tasks done) ............................ up_to_all_running_s
+ *     (with the CPU-seconds of up's process tree by then, and a timeline of its steps) up_cpu_s_to_all_running
  *   git commit ─► the first web task of the new template reports running ....... commit_to_first_running
  *   git commit ─► 3/3 web tasks of the new template running and ready, no old ... commit_to_rollout_complete
  *   after the last rollout, 30 s idle ─► RSS summed over up's Node.js processes .. idle_up_rss_mb
@@ -57,6 +58,35 @@ function nodeProcesses(upPid: number, stateDir: string): Array<{ pid: number; rs
   return out;
 }
 
+/**
+ * treeCpuSeconds is the CPU time (user + system) of `pid` and every live descendant, with what their
+ * exited children used (cutime, cstime): gitcell up's whole cost so far, NATS, runc and CNI included.
+ */
+function treeCpuSeconds(pid: number): number {
+  const parent = new Map<number, number>();
+  const cpu = new Map<number, number>();
+  for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      parent.set(Number(p), Number(f[1])); // field 4: ppid
+      cpu.set(Number(p), (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / 100); // utime stime cutime cstime (USER_HZ 100)
+    } catch {
+      // gone meanwhile
+    }
+  }
+  let total = 0;
+  for (const [p, c] of cpu) {
+    for (let q: number | undefined = p; q !== undefined && q > 1; q = parent.get(q)) {
+      if (q === pid) {
+        total += c;
+        break;
+      }
+    }
+  }
+  return total;
+}
+
 const round = (x: number, digits = 0): number => Math.round(x * 10 ** digits) / 10 ** digits;
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -68,7 +98,9 @@ class ClusterView {
   readonly tasks = new Map<string, TaskSpec>();
   readonly status = new Map<string, TaskStatus>(); // by task id
   /** when each task was first seen created, bound and running (for the phases of commit → first running) */
-  readonly seen = { created: new Map<string, number>(), bound: new Map<string, number>(), running: new Map<string, number>() };
+  readonly seen = { created: new Map<string, number>(), bound: new Map<string, number>(), running: new Map<string, number>(), node: new Map<string, number>() };
+  /** when each task was first seen ready (the web tasks' readiness gates up → all running) */
+  readonly ready = new Map<string, number>();
   private waiters: Array<() => void> = [];
 
   follow<T>(w: Watch<T>, apply: (ev: { type: 'put'; key: string; value: T } | { type: 'delete'; key: string }) => void): void {
@@ -106,6 +138,21 @@ class ClusterView {
   }
 }
 
+/** UpOnly ends a `--commits 0` run after up → all running (no commits, no idle measure). */
+class UpOnly extends Error {}
+
+/**
+ * upTimeline says where up → all running went: up's summary printed, the nodes registered, the
+ * tasks created, bound, running and (web) ready, as seconds after up was spawned (first–last of each).
+ */
+function upTimeline(view: ClusterView, t0: number, summaryAt: number): string {
+  const s = (t: number) => ((t - t0) / 1000).toFixed(2);
+  const span = (m: Map<string, number>) => (m.size ? `${s(Math.min(...m.values()))}–${s(Math.max(...m.values()))} (${m.size})` : 'none');
+  const webIds = new Set(view.web().map((t) => t.spec.id));
+  const webReady = new Map([...view.ready].filter(([id]) => webIds.has(id)));
+  return `summary ${s(summaryAt)}, nodes ${span(view.seen.node)}, created ${span(view.seen.created)}, bound ${span(view.seen.bound)}, running ${span(view.seen.running)}, web ready ${span(webReady)}`;
+}
+
 const stateDir = await mkdtemp(join(tmpdir(), 'gitcell-e2e-bench-'));
 let up: ChildProcess | undefined;
 let output = '';
@@ -121,6 +168,7 @@ try {
     if (performance.now() - started > UP_DEADLINE_MS) throw new Error('e2e bench: gitcell up did not start');
     await new Promise((r) => setTimeout(r, 50));
   }
+  const summaryAt = performance.now();
   const nc = await connectFromOptions({ stateDir, name: 'e2e-bench' });
   closeStore = () => nc.close();
   const store = await openClusterStore<DesiredRecord, SyncRecord>(nc, { log: silentLogger() });
@@ -131,11 +179,13 @@ try {
     return ev.type === 'put' ? view.tasks.set(ev.key, ev.value) : view.tasks.delete(ev.key);
   });
   view.follow(store.bindings.watch(), (ev) => ev.type === 'put' && first(view.seen.bound, ev.key));
+  view.follow(store.nodes.watch(), (ev) => ev.type === 'put' && first(view.seen.node, ev.key));
   view.follow(store.status.watch(), (ev) => {
     const id = ev.key.slice(ev.key.indexOf('.') + 1); // <node>.<task id>
     if (ev.type === 'put') view.status.set(id, ev.value);
     else view.status.delete(id);
     if (ev.type === 'put' && ev.value.state === 'running') first(view.seen.running, id);
+    if (ev.type === 'put' && ev.value.ready && !view.ready.has(id)) view.ready.set(id, performance.now());
   });
 
   // Every task runs (web 3/3 ready, a node-logger per node) and batch tasks finished.
@@ -148,7 +198,15 @@ try {
     return ok || undefined;
   });
   const upToAllRunningS = (performance.now() - t0) / 1000;
-  console.log(`gitcell up: every task running after ${upToAllRunningS.toFixed(1)} s (load ${loadavg()[0]!.toFixed(2)})`);
+  const upCpuS = treeCpuSeconds(up.pid!);
+  console.log(`gitcell up: every task running after ${upToAllRunningS.toFixed(1)} s, ${upCpuS.toFixed(1)} CPU-s in up's process tree (load ${loadavg()[0]!.toFixed(2)})`);
+  console.log(`gitcell up: timeline (s after spawn): ${upTimeline(view, t0, summaryAt)}`);
+  const upPhases = /"phasesMs":(\{[^}]*\})/.exec(output)?.[1];
+  if (upPhases) console.log(`gitcell up: its own steps ended at (ms after its start): ${upPhases}`);
+  if (COMMITS === 0) {
+    console.log(JSON.stringify({ up_to_all_running_s: round(upToAllRunningS, 2), up_cpu_s_to_all_running: round(upCpuS, 1), load_average_1m: round(loadavg()[0]!, 2), targets: { up_to_all_running_s: '< 5' } }));
+    throw new UpOnly();
+  }
 
   const repo = join(stateDir, 'repo');
   const file = join(repo, 'jobs', 'web.yaml');
@@ -193,6 +251,7 @@ try {
     created_to_bound_p50_ms: round(pct(phases.map((p) => p.bound), 50)),
     bound_to_running_p50_ms: round(pct(phases.map((p) => p.running), 50)),
     up_to_all_running_s: round(upToAllRunningS, 2),
+    up_cpu_s_to_all_running: round(upCpuS, 1),
     idle_up_rss_mb: round(idleRssMb),
     idle_up_node_processes: procs.length,
     commits: COMMITS,
@@ -206,8 +265,16 @@ try {
   if (code !== 0 || left.length) console.error(`e2e bench: gitcell up exited ${code}; left behind: ${left.join('; ') || 'nothing'}`);
   console.log(JSON.stringify(summary));
 } catch (err) {
-  console.error(`${(err as Error).message}\n${logTails(stateDir, output)}`);
-  process.exitCode = 1;
+  if (err instanceof UpOnly) {
+    await closeStore?.();
+    closeStore = undefined;
+    const code = await interruptUp(up!);
+    const left = leftovers(stateDir);
+    if (code !== 0 || left.length) console.error(`e2e bench: gitcell up exited ${code}; left behind: ${left.join('; ') || 'nothing'}`);
+  } else {
+    console.error(`${(err as Error).message}\n${logTails(stateDir, output)}`);
+    process.exitCode = 1;
+  }
 } finally {
   await closeStore?.().catch(() => undefined);
   if (up && up.exitCode === null && up.signalCode === null) await interruptUp(up);
