@@ -15,7 +15,8 @@
  * heartbeat_share_of_nats_cpu_pct: the run's own lease and node-record writes (commit..end) times
  * that cost, over nats-server's CPU-seconds in the run. RSS: peak (VmHWM); nats_cpu_pct:
  * nats-server CPU over commit..end. `--heartbeat-ms` (default 10000, the agents') sets the renewal
- * period; `--idle` measures the heartbeats only and prints those keys (no workload).
+ * period; `--idle` measures the heartbeats only and prints those keys (no workload). A phase past
+ * `--deadline-s` still prints the JSON, with `incomplete` (why) and `counts`, and exits 1.
  * `--quick`: 1,000 nodes, 100 Jobs x 100 tasks, 50 killed. `--nats-cluster N`: N nats-servers in
  * one cluster, the clients spread over them (`--replicas R`, default 1, for the buckets): then the
  * nats_* keys are the servers' sums and `nats_servers` has each one's CPU, RSS, streams led,
@@ -67,7 +68,9 @@ try {
   // Where the time goes: created / bound / running every 10 s.
   const ticker = setInterval(() => log(`progress ${JSON.stringify(v.counts())}`), 10_000);
   ticker.unref();
-  // Heartbeats alone, before the commit: with and without them on the idle cluster.
+  // Heartbeats alone, before the commit: with and without them on the idle cluster, once every node
+  // is past its first renewal period (a node registers at start, then renews every period).
+  await new Promise((r) => setTimeout(r, heartbeatMs * 1.1));
   if (windowMs + 2000 + heartbeatMs * 1.1 >= Math.min(NODE_GRACE_MS, requeueGraceMs)) log(`warning: a ${windowMs / 1000} s window without heartbeats may let nodes lapse`);
   const hb = await measureHeartbeatCost({ nc: c.store.nc, natsPids: c.natsPids, natsMonitors: c.natsMonitors, hollowPids: c.pids.hollow, windowMs, log });
   const hbKeys = {
@@ -80,7 +83,9 @@ try {
   } else {
     // Settle after the hollow processes continue (their watches may resume).
     await new Promise((r) => setTimeout(r, 5000));
-    console.log(JSON.stringify(await runWorkload(c, v, hb, hbKeys)));
+    const out = await runWorkload(c, v, hb, hbKeys);
+    if (out.incomplete) process.exitCode = 1;
+    console.log(JSON.stringify(out));
   }
 } catch (err) {
   console.error(`${(err as Error).message}\n${cluster?.logTails() ?? ''}`);
@@ -101,6 +106,9 @@ async function runWorkload(c: ScaleCluster, v: ScaleView, hb: HeartbeatCost, hbK
   const t0 = Date.now();
   let steady: NatsSample | undefined;
   let maxConsumers = 0;
+  // A phase past its deadline still reports what was measured until then (with `incomplete`): at
+  // 10,000 nodes the CPU and heartbeat figures of a run that did not finish are still worth having.
+  let failure: string | undefined;
   const r = await runScaleScenario(c, v, {
     workload: w, waitMs: DEADLINE_MS, settleMs: 60_000, log,
     onPhase: async (phase) => {
@@ -112,24 +120,29 @@ async function runWorkload(c: ScaleCluster, v: ScaleView, hb: HeartbeatCost, hbK
       }
       log(`nats after ${phase}: ${sample.consumers} consumers, ${sample.connections} connections, ${sample.apiTotal - api0} JetStream API requests`);
     },
+  }).catch((err: Error) => {
+    failure = err.message;
+    console.error(`${failure}\n${c.logTails()}`);
+    return undefined;
   });
   const seconds = (Date.now() - t0) / 1000;
   const natsCpu = c.natsPids.map((pid, i) => procStats(pid).cpuS - cpu0[i]!);
   const runWrites = (await writesNow()) - writes0;
   const natsCpuPct = (natsCpu.reduce((a, b) => a + b, 0) / seconds) * 100;
-  const problems = Object.values(r.problems).flat();
+  const problems = r ? Object.values(r.problems).flat() : [];
   const rec = procStats(c.pids.reconciler);
   const sched = procStats(c.pids.scheduler);
   const nats = c.natsPids.map((pid) => procStats(pid));
   log(`cpu seconds: reconciler ${rec.cpuS}, scheduler ${sched.cpuS}, nats ${nats.map((n) => n.cpuS).join(' ')}, hollow ${c.pids.hollow.map((p) => procStats(p).cpuS).join(' ')}`);
-  const s = steady!;
+  const s = steady ?? (await sampleNats(c.natsMonitors));
   return {
-    nodes, tasks: v.tasks.entries.size, commit_to_all_bound_s: round(r.boundS), commit_to_all_running_s: round(r.runningS), rollout_10pct_s: round(r.rolloutS),
-    requeue_500_nodes_s: round(r.requeueS), reconciler_rss_mb: round(rec.peakRssMb, 0),
+    ...(failure ? { incomplete: failure, counts: v.counts() } : {}),
+    nodes, tasks: v.tasks.entries.size, commit_to_all_bound_s: r && round(r.boundS), commit_to_all_running_s: r && round(r.runningS), rollout_10pct_s: r && round(r.rolloutS),
+    requeue_500_nodes_s: r && round(r.requeueS), reconciler_rss_mb: round(rec.peakRssMb, 0),
     scheduler_rss_mb: round(sched.peakRssMb, 0), nats_rss_mb: round(nats.reduce((a, n) => a + n.peakRssMb, 0), 0), nats_cpu_pct: round(natsCpuPct, 0),
     // The heartbeats' share of nats-server's CPU in the run: the run's liveness writes at their measured cost.
     ...hbKeys, heartbeat_share_of_nats_cpu_pct: round(heartbeatShare(hb, runWrites, natsCpu.reduce((a, b) => a + b, 0)), 1), run_liveness_writes: runWrites,
-    correctness_problems: problems.length, killed_nodes: r.killed, requeued_tasks: r.moved,
+    correctness_problems: problems.length, killed_nodes: r?.killed, requeued_tasks: r?.moved,
     nats_consumers: s.consumers, nats_consumers_max: maxConsumers, nats_subscriptions: Object.values(s.subsByClient).reduce((a, b) => a + b, 0),
     nats_api_requests: s.apiTotal - api0, nats_consumers_by_client: s.consumersByClient, nats_subscriptions_by_client: s.subsByClient,
     nats_servers: nats.map((n, i) => ({ cpu_pct: round((natsCpu[i]! / seconds) * 100, 0), rss_mb: round(n.peakRssMb, 0), ...s.servers[i]! })),
