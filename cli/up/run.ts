@@ -58,6 +58,8 @@ export interface UpOptions {
   external?: ExternalMonitoring;
   /** each node in a network namespace of its own on an underlay bridge (isolated.ts) */
   isolatedNodes?: boolean;
+  /** the cluster's key ring of `stateDir`, already being opened (up's command starts it before loading this module) */
+  clusterKey?: Promise<Keyring>;
 }
 
 /**
@@ -70,9 +72,9 @@ export async function runUp(o: UpOptions): Promise<void> {
   if (o.nodes < 1 || o.nodes > 200) throw new UsageError(ErrorCodes.Usage, `--nodes ${o.nodes}: expected 1 to 200`, { flag: '--nodes' });
   const up = new UpCluster(o);
   await mkdir(join(up.stateDir, 'logs'), { recursive: true });
-  // The cluster's key pair (RSA-4096, about a CPU-second) and every node's (X25519), made while
-  // NATS starts.
-  const clusterKey = Keyring.open(up.stateDir);
+  // The cluster's key pair (RSA-4096, about a CPU-second), made while NATS starts if up's command
+  // has not begun it already. Each agent makes its node's (X25519) itself.
+  const clusterKey = o.clusterKey ?? Keyring.open(up.stateDir);
   clusterKey.catch(() => undefined);
   // When each step ended (ms after t0), logged once started: where up's own start goes.
   const phases: Record<string, number> = {};
