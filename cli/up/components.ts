@@ -108,9 +108,8 @@ const natsUrl = c.natsUrl!;
 }
 
 /**
- * startControlPlane starts the reconciler, the scheduler and the dashboard in this process (each
- * with its own connection, identity, log and restarts: host.ts), and Prometheus and Alertmanager
- * as children.
+ * startControlPlane starts the reconciler and the scheduler in this process (each with its own
+ * connection, identity, log and restarts: host.ts), and Prometheus and Alertmanager as children.
  */
 export function startControlPlane(c: UpComponents, repo: string): void {
 const { o, stateDir, controlCreds } = c;
@@ -127,11 +126,21 @@ const mon = c.monitoring!;
   host(c, 'scheduler', ['scheduler', '--cluster-dir', stateDir, '--identity', componentIdentity(stateDir, 'scheduler'), '--http', mon.schedulerHttp, ...common]);
   if (mon.prometheus) supervise(c, 'prometheus', mon.prometheus.args, 20_000, mon.prometheus.command);
   if (mon.alertmanager) supervise(c, 'alertmanager', mon.alertmanager.args, 20_000, mon.alertmanager.command);
-  // The dashboard reads as the viewer (an external cluster: with the credentials given).
-  const viewerCreds = o.nats ? controlCreds : c.ids.viewerSeedFile;
-  host(c, 'dashboard', ['dashboard', '--nats', natsUrl, ...(viewerCreds ? ['--creds', viewerCreds] : []), '--prefix', o.prefix, '--listen', c.dashboardListen!,
-    ...(existsSync(repo) ? ['--repo', repo] : []), '--prometheus', mon.prometheusUrl, '--alertmanager', mon.alertmanagerUrl]);
   // Clients find an embedded server through the state dir; an external one only through its URLs.
   // Client commands find an external cluster through the state dir too, while this up runs.
   if (o.nats) writeExternalCluster(stateDir, { nats: o.nats, ...(controlCreds ? { creds: controlCreds } : {}) });
+}
+
+/**
+ * startDashboard starts the dashboard in this process, reading as the viewer (an external cluster:
+ * with the credentials given). run.ts starts it once the first task runs: its modules (about half a
+ * CPU-second) would otherwise load on the event loop the reconciler and scheduler share, while the
+ * cluster comes up.
+ */
+export function startDashboard(c: UpComponents, repo: string): void {
+  const { o, controlCreds } = c;
+  const mon = c.monitoring!;
+  const viewerCreds = o.nats ? controlCreds : c.ids.viewerSeedFile;
+  host(c, 'dashboard', ['dashboard', '--nats', c.natsUrl!, ...(viewerCreds ? ['--creds', viewerCreds] : []), '--prefix', o.prefix, '--listen', c.dashboardListen!,
+    ...(existsSync(repo) ? ['--repo', repo] : []), '--prometheus', mon.prometheusUrl, '--alertmanager', mon.alertmanagerUrl]);
 }

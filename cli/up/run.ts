@@ -5,7 +5,7 @@
  *   identities (nkeys) ─► embedded nats-server with authorization ─► buckets (control connection)
  *     ─► agents' process (loads, registers the nodes) ┐
  *     ─► repository (<state>/repo from sample-repo, Secrets re-sealed) ‖ sample images
- *     ─► reconciler (allocates the nodes' subnets), scheduler, dashboard (components.ts)
+ *     ─► reconciler (allocates the nodes' subnets), scheduler (components.ts) ─► dashboard once a task runs
  *     ─► live view ─► Ctrl-C: agents stop their tasks, then the reconciler and scheduler, then nats.
  */
 import { existsSync } from 'node:fs';
@@ -29,7 +29,7 @@ import { ErrorCodes } from '../../lib/error-codes.ts';
 import { createIsolatedNodes, destroyIsolatedNodes, isolatedLayout, type IsolatedNodes } from './isolated.ts';
 import { Keyring } from '../../secrets/index.ts';
 import { freePort } from '../../lib/net.ts';
-import { startAgents, startControlPlane } from './components.ts';
+import { startAgents, startControlPlane, startDashboard } from './components.ts';
 
 export { nodeName } from './naming.ts';
 export { agentArgs, clusterCidr } from './components.ts';
@@ -81,7 +81,7 @@ export async function runUp(o: UpOptions): Promise<void> {
   const mark = (phase: string) => (phases[phase] = Date.now() - t0);
   void clusterKey.then(() => mark('clusterKey'));
   // The control plane's command modules load while NATS starts (up waits on I/O there).
-  preloadCommands(['reconciler', 'scheduler', 'dashboard']);
+  preloadCommands(['reconciler', 'scheduler']);
   // 1. Identities and NATS.
   await up.startNats();
   mark('nats');
@@ -102,6 +102,9 @@ export async function runUp(o: UpOptions): Promise<void> {
     up.dashboardListen = `127.0.0.1:${await freePort()}`;
     up.startControlPlane(repo);
     mark('controlPlane');
+    void firstTaskRunning(store, DASHBOARD_WAIT_MS).then(() => {
+      if (!up.stopping) startDashboard(up, repo);
+    });
     up.printSummary(repo, t0);
     up.log.info({ phasesMs: phases }, 'gitcell up: started');
     up.view = up.showView(store, repo);
@@ -113,6 +116,23 @@ export async function runUp(o: UpOptions): Promise<void> {
   }
   await waitForSignal(up.log);
   await up.shutdown();
+}
+
+/** DASHBOARD_WAIT_MS: the dashboard starts with the first running task, or after this long. */
+const DASHBOARD_WAIT_MS = 15_000;
+
+/** firstTaskRunning resolves once a task of the cluster reports running, or after `maxMs` (or on a failed watch). */
+async function firstTaskRunning(store: ClusterStore<DesiredRecord, SyncRecord>, maxMs: number): Promise<void> {
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), maxMs);
+  try {
+    for await (const ev of store.status.watch({ signal: ac.signal })) if (ev.type === 'put' && ev.value.state === 'running') break;
+  } catch {
+    // the watch failed or ended: start anyway
+  } finally {
+    clearTimeout(timer);
+    ac.abort();
+  }
 }
 
 /** UpCluster is one `gitcell up`: what it started, so that shutdown stops exactly that. */
