@@ -102,7 +102,7 @@ export async function runUp(o: UpOptions): Promise<void> {
     up.dashboardListen = `127.0.0.1:${await freePort()}`;
     up.startControlPlane(repo);
     mark('controlPlane');
-    void firstTaskRunning(store, DASHBOARD_WAIT_MS).then(() => {
+    void firstTaskRunning(store, DASHBOARD_WAIT_MS, up.stopped.signal).then(() => {
       if (!up.stopping) startDashboard(up, repo);
     });
     up.printSummary(repo, t0);
@@ -121,10 +121,11 @@ export async function runUp(o: UpOptions): Promise<void> {
 /** DASHBOARD_WAIT_MS: the dashboard starts with the first running task, or after this long. */
 const DASHBOARD_WAIT_MS = 15_000;
 
-/** firstTaskRunning resolves once a task of the cluster reports running, or after `maxMs` (or on a failed watch). */
-async function firstTaskRunning(store: ClusterStore<DesiredRecord, SyncRecord>, maxMs: number): Promise<void> {
+/** firstTaskRunning resolves once a task of the cluster reports running, or after `maxMs`, on `stop`, or on a failed watch. */
+async function firstTaskRunning(store: ClusterStore<DesiredRecord, SyncRecord>, maxMs: number, stop: AbortSignal): Promise<void> {
   const ac = new AbortController();
   const timer = setTimeout(() => ac.abort(), maxMs);
+  stop.addEventListener('abort', () => ac.abort(), { once: true, signal: ac.signal });
   try {
     for await (const ev of store.status.watch({ signal: ac.signal })) if (ev.type === 'put' && ev.value.state === 'running') break;
   } catch {
@@ -151,6 +152,8 @@ class UpCluster {
   nc: NatsConnection | undefined;
   replicas = 1;
   stopping = false;
+  /** aborted when shutdown begins (waits of up's own end with it) */
+  readonly stopped = new AbortController();
   /** every component: a child process (Supervisor) or hosted in this process (HostedComponent) */
   readonly supervisors: Array<Supervisor | HostedComponent> = [];
   view: LiveView | undefined;
@@ -335,6 +338,7 @@ class UpCluster {
   /** shutdown stops the agents first (while NATS still runs: they remove every task's netns, mounts, cgroups), then the rest, then NATS. */
   async shutdown(): Promise<void> {
     this.stopping = true;
+    this.stopped.abort();
     this.view?.stop();
     process.stderr.write('\ngitcell up: stopping: agents stop their tasks first\n');
     for (const s of this.supervisors) s.markStopping();
