@@ -60,32 +60,38 @@ function nodeProcesses(upPid: number, stateDir: string): Array<{ pid: number; rs
 }
 
 /**
- * treeCpuSeconds is the CPU time (user + system) of `pid` and every live descendant, with what their
- * exited children used (cutime, cstime): gitcell up's whole cost so far, NATS, runc and CNI included.
+ * treeCpu is the CPU time (user + system) of `pid` and every live descendant, each with what its
+ * exited children used (cutime, cstime): gitcell up's cost so far, NATS, Prometheus, CNI and runc
+ * create included; not the containers and their conmon (re-parented to init). `by` splits it by
+ * process (Node.js processes by their gitcell command), most first.
  */
-function treeCpuSeconds(pid: number): number {
+function treeCpu(pid: number): { total: number; by: string } {
   const parent = new Map<number, number>();
-  const cpu = new Map<number, number>();
+  const cpu = new Map<number, { s: number; what: string }>();
   for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
       const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       parent.set(Number(p), Number(f[1])); // field 4: ppid
-      cpu.set(Number(p), (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / 100); // utime stime cutime cstime (USER_HZ 100)
+      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+      const sub = cmd.findIndex((x) => x.endsWith('entry.js') || x.endsWith('bin.js'));
+      const what = sub >= 0 ? `node ${cmd.slice(sub + 1, sub + 3).join(' ')}` : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      cpu.set(Number(p), { s: (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / 100, what }); // utime stime cutime cstime (USER_HZ 100)
     } catch {
       // gone meanwhile
     }
   }
+  const by = new Map<string, number>();
   let total = 0;
   for (const [p, c] of cpu) {
     for (let q: number | undefined = p; q !== undefined && q > 1; q = parent.get(q)) {
-      if (q === pid) {
-        total += c;
-        break;
-      }
+      if (q !== pid) continue;
+      total += c.s;
+      by.set(c.what, (by.get(c.what) ?? 0) + c.s);
+      break;
     }
   }
-  return total;
+  return { total, by: [...by].filter(([, t]) => t >= 0.05).sort((x, y) => y[1] - x[1]).map(([w, t]) => `${w} ${t.toFixed(2)}`).join(', ') };
 }
 
 /** CLIENT_RUNS: each client command is timed this many times (median). */
@@ -219,8 +225,9 @@ try {
     return ok || undefined;
   });
   const upToAllRunningS = (performance.now() - t0) / 1000;
-  const upCpuS = treeCpuSeconds(up.pid!);
-  console.log(`gitcell up: every task running after ${upToAllRunningS.toFixed(1)} s, ${upCpuS.toFixed(1)} CPU-s in up's process tree (load ${loadavg()[0]!.toFixed(2)})`);
+  const upCpu = treeCpu(up.pid!);
+  const upCpuS = upCpu.total;
+  console.log(`gitcell up: every task running after ${upToAllRunningS.toFixed(1)} s, ${upCpuS.toFixed(1)} CPU-s in up's process tree (load ${loadavg()[0]!.toFixed(2)}): ${upCpu.by}`);
   console.log(`gitcell up: timeline (s after spawn): ${upTimeline(view, t0, summaryAt)}`);
   const client = clientCommands(stateDir);
   console.log(`client commands against the running cluster (median of ${CLIENT_RUNS}): gitcell get tasks ${client.getTasksS.toFixed(2)} s, gitcell --help ${client.helpS.toFixed(2)} s`);
