@@ -40,16 +40,19 @@ export async function runStart(ctx: AgentContext, spec: TaskSpec, previous: Loca
     if (image?.pulled) recordEvent(ctx, 'Normal', 'Pulled', spec.id, `pulled image ${spec.template.image}${image.from ? ` from ${image.from}` : ''}`);
     // Bounded (startConcurrency): the steps below each run processes (ip, CNI plugins, runc); a pull
     // above waits on the network, not the CPU, and holds no slot.
-    const { pid, net } = await ctx.starts.run(async () => {
-      const net = await ctx.d.network.setup(spec.id);
-      t.ip = net.ip;
+    const { pid } = await ctx.starts.run(async () => {
       const secrets = await prepareSecrets(ctx, spec);
       const dns = ctx.d.services?.dnsFor(spec.namespace);
-      return { net, ...(await rt.run({ ...runRequest(spec, containerId, net.netnsPath, secrets), ...(dns ? { dns } : {}) })) };
+      // runc makes the container's network namespace (loopback up); CNI attaches it before the
+      // process starts: no namespace, bind mount or `ip` process of the agent's own per start.
+      const onCreated = async (created: number): Promise<void> => {
+        t.ip = (await ctx.d.network.setup(spec.id, { netnsPath: `/proc/${created}/ns/net` })).ip;
+      };
+      return rt.run({ ...runRequest(spec, containerId, secrets), ...(dns ? { dns } : {}), onCreated });
     });
     ctx.metrics.starts.inc({ result: 'ok' });
-    recordEvent(ctx, 'Normal', 'Started', spec.id, `started container ${containerId} (pid ${pid}, ip ${net.ip})`);
-    await markRunning(ctx, t, pid, net.ip);
+    recordEvent(ctx, 'Normal', 'Started', spec.id, `started container ${containerId} (pid ${pid}, ip ${t.ip})`);
+    await markRunning(ctx, t, pid, t.ip);
   } catch (err) {
     ctx.metrics.starts.inc({ result: 'error' });
     await rt.remove(containerId).catch(() => {});

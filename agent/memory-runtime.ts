@@ -139,6 +139,8 @@ export class MemoryRuntime implements TaskRuntime {
     if (this.containers.get(req.id) !== c) throw new RuntimeError(ErrorCodes.ContainerNotFound, `container ${req.id} was removed while starting`, { id: req.id });
     if (behaviour.failStart) throw new RuntimeError(ErrorCodes.ContainerStartFailed, behaviour.failStart, { id: req.id });
     const pid = this.nextPid++;
+    await req.onCreated?.(pid);
+    if (this.containers.get(req.id) !== c) throw new RuntimeError(ErrorCodes.ContainerNotFound, `container ${req.id} was removed while starting`, { id: req.id });
     c.view = { ...c.view, status: 'running', pid };
     this.peaks.set(taskId, Math.max(this.peakRunning(taskId), this.running(taskId).length));
     if (behaviour.exitAfterMs !== undefined) {
@@ -259,7 +261,7 @@ export class MemoryNetwork implements TaskNetwork {
     this.size = 2 ** (32 - prefix);
   }
 
-  async setup(taskId: string): Promise<{ ip: string; netnsPath: string }> {
+  async setup(taskId: string, opts: { netnsPath?: string } = {}): Promise<{ ip: string; netnsPath: string }> {
     let n = this.byTask.get(taskId);
     if (n === undefined) {
       n = 2;
@@ -268,7 +270,7 @@ export class MemoryNetwork implements TaskNetwork {
       this.used.add(n);
       this.byTask.set(taskId, n);
     }
-    return { ip: this.ipOf(n), netnsPath: `memory://netns/${taskId}` };
+    return { ip: this.ipOf(n), netnsPath: opts.netnsPath ?? `memory://netns/${taskId}` };
   }
 
   async get(taskId: string): Promise<{ ip: string } | undefined> {

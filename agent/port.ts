@@ -54,7 +54,14 @@ export interface RunRequest {
   hostname: string;
   memoryBytes?: number;
   cpuMillis?: number;
-  netnsPath: string;
+  /** an existing network namespace to join; absent: the container gets its own (loopback up) */
+  netnsPath?: string;
+  /**
+   * onCreated runs once the container exists and before its process starts, with that process's
+   * pid: the agent attaches the container's own network namespace (/proc/PID/ns/net) to the node's
+   * network there. Its failure fails the start.
+   */
+  onCreated?: (pid: number) => Promise<void>;
   annotations: Record<string, string>;
   /** the template's securityContext (runAsUser is already folded into `user`) */
   securityContext?: TaskSecurityContext;
@@ -138,8 +145,12 @@ export interface TaskRuntime {
  * in-memory MemoryNetwork. Every method is idempotent.
  */
 export interface TaskNetwork {
-  /** setup gives the task its namespace and address (the same ones again when they exist). */
-  setup(taskId: string): Promise<{ ip: string; netnsPath: string }>;
+  /**
+   * setup gives the task its namespace and address (the same ones again when they exist). With
+   * `netnsPath` (a created container's namespace) it attaches that one, keeping the task's previous
+   * address when it can.
+   */
+  setup(taskId: string, opts?: { netnsPath?: string }): Promise<{ ip: string; netnsPath: string }>;
   /** get returns the task's address, if it has one. */
   get(taskId: string): Promise<{ ip: string } | undefined>;
   /** teardown takes the namespace and address back; a task without them is fine. */

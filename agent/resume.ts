@@ -52,7 +52,7 @@ export async function resumeAfterRestart(ctx: AgentContext): Promise<void> {
     switch (step.kind) {
       case 'adopt-start':
         ctx.log.info({ task: t.taskId }, 'agent: adopting a container whose start was not recorded');
-        await markRunning(ctx, t, step.pid, t.ip);
+        await markRunning(ctx, t, step.pid, t.ip ?? (await ctx.d.network.get(t.taskId))?.ip);
         break;
       case 'redo-start':
         if (step.removeContainer) await rt.remove(step.removeContainer);

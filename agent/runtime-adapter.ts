@@ -77,11 +77,11 @@ export class RuntimeAdapter implements TaskRuntime {
       ...(req.dns ? { dns: req.dns.nameservers, dnsSearch: req.dns.search, dnsOptions: req.dns.options } : {}),
       ...(req.memoryBytes ? { memoryBytes: req.memoryBytes } : {}),
       ...(req.cpuMillis ? { cpuMillis: req.cpuMillis } : {}),
-      netnsPath: req.netnsPath,
+      ...(req.netnsPath ? { netnsPath: req.netnsPath } : {}),
       ...(req.mounts?.length ? { mounts: req.mounts.map((m) => ({ type: 'bind' as const, source: m.source, destination: m.destination, readonly: true })) } : {}),
       cgroupParent: this.o.cgroupParent,
       labels: req.annotations,
-    });
+    }, req.onCreated ? { onCreated: req.onCreated } : {});
     if (info.status !== 'running' || info.pid === undefined) {
       // It started and already exited: report the pid-less start; wait() gives the exit.
       return { pid: info.pid ?? 0 };
@@ -195,6 +195,8 @@ function securityOptions(sc: RunRequest['securityContext']): Partial<ContainerOp
 }
 
 function toView(c: ContainerInfo): ContainerView {
-  const status = c.status === 'exited' || c.status === 'unknown' ? 'stopped' : c.status === 'starting' ? 'running' : c.status;
+  // A start still under way (created, or waiting on runc's exec fifo) is not running yet: after an
+  // agent restart its journaled start is redone, never adopted half-done (no network, never released).
+  const status = c.status === 'exited' || c.status === 'unknown' ? 'stopped' : c.status === 'starting' ? 'created' : c.status;
   return { id: c.name, status, ...(c.pid !== undefined ? { pid: c.pid } : {}), annotations: c.labels, createdAt: Date.parse(c.createdAt) };
 }

@@ -126,8 +126,8 @@ export interface TaskSecrets {
   env: { name: string; value: string }[];
 }
 
-/** runRequest is the container to run for an attempt of `spec`, in its namespace, with its Secrets. */
-export function runRequest(spec: TaskSpec, containerId: string, netnsPath: string, secrets: TaskSecrets): RunRequest {
+/** runRequest is the container to run for an attempt of `spec`, with its Secrets (its network is attached at onCreated). */
+export function runRequest(spec: TaskSpec, containerId: string, secrets: TaskSecrets): RunRequest {
   const tpl = spec.template;
   return {
     id: containerId,
@@ -143,7 +143,6 @@ export function runRequest(spec: TaskSpec, containerId: string, netnsPath: strin
     hostname: spec.id.slice(0, 63),
     ...(tpl.resources.limits.memoryBytes ? { memoryBytes: tpl.resources.limits.memoryBytes } : {}),
     ...(tpl.resources.limits.cpuMillis ? { cpuMillis: tpl.resources.limits.cpuMillis } : {}),
-    netnsPath,
     annotations: { [ANNOTATION_TASK]: spec.id, [ANNOTATION_HASH]: spec.templateHash },
   };
 }

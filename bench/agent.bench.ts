@@ -126,9 +126,11 @@ try {
   const first = Array.from({ length: 50 }, (_, i) => makeTask(`b${suffix}-${i}`, 'localhost/busybox:bench', CMD));
   const cpu0 = await cpuSeconds(agent.pid!);
   const t0 = performance.now();
+  if (process.env.GITCELL_BENCH_MARKS) console.log(`mark start ${Number(process.hrtime.bigint()) / 1e9}`);
   await bindAll(first);
   await waitFor('50 running', async () => (await runningCount()) >= 50, 600_000);
   const bindToRunning50 = (performance.now() - t0) / 1000;
+  if (process.env.GITCELL_BENCH_MARKS) console.log(`mark end ${Number(process.hrtime.bigint()) / 1e9}`);
   const cpuBind50 = (await cpuSeconds(agent.pid!)) - cpu0;
   console.log(`50 tasks bound -> running in ${bindToRunning50.toFixed(2)} s (agent CPU ${cpuBind50.toFixed(2)} s, load ${loadavg()[0]!.toFixed(2)})`);
   if (opts['only-start']) {

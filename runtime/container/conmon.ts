@@ -104,15 +104,19 @@ export function parseSyncMessage(line: string): StartReport {
 }
 
 /**
- * startUnderConmon has conmon run `runc create`, then starts the process. A failure leaves exit.json
+ * startUnderConmon has conmon run `runc create`, calls `onCreated` with the created process's pid,
+ * then starts the process. A failure (of `onCreated` too) leaves exit.json
  * (exit code 1, as `runc run` reported one) so the container reads as exited, and names runc's reason
  * (E_CONTAINER_START_FAILED).
  */
-export async function startUnderConmon(runc: Runc, a: ConmonArgs, name: string, timeoutMs: number): Promise<void> {
+export async function startUnderConmon(runc: Runc, a: ConmonArgs, name: string, timeoutMs: number, onCreated?: (pid: number) => Promise<void>): Promise<void> {
   const report = await spawnConmon(a, timeoutMs);
   let why = 'error' in report ? report.error : undefined;
   if (!why) {
     try {
+      // The process exists (its namespaces too) and waits on the exec fifo: the caller's moment to
+      // prepare what it must find at its start (the agent attaches the network namespace here).
+      if (onCreated && 'pid' in report) await onCreated(report.pid);
       const fifo = join(a.runcRoot, a.id, 'exec.fifo');
       if (!(await releaseExecFifo(fifo))) await runc.start(a.id);
     } catch (err) {

@@ -70,6 +70,12 @@ export interface ContainerInfo extends ContainerRecord {
   exit?: ExitStatus;
 }
 
+/** StartHooks: what a caller does between `runc create` and the start of the container's process. */
+export interface StartHooks {
+  /** called with the created process's pid (`/proc/PID/ns/...` are the container's namespaces) */
+  onCreated?: (pid: number) => Promise<void>;
+}
+
 /** ContainerManagerOptions: the runtime root, and optionally shared image store, snapshotter, logger. */
 export interface ContainerManagerOptions {
   root: string;
@@ -194,8 +200,8 @@ export class ContainerManager {
     }
   }
 
-  /** start launches a created container and resolves once its process runs (or fails to start). */
-  async start(idOrName: string): Promise<ContainerInfo> {
+  /** start launches a created container and resolves once its process runs (or fails to start: hooks' failures too). */
+  async start(idOrName: string, hooks: StartHooks = {}): Promise<ContainerInfo> {
     const id = this.resolveId(idOrName);
     const info = this.inspect(id);
     if (info.status !== 'created') throw new RuntimeError(ErrorCodes.ContainerState, `container ${info.name} is ${info.status}, not created`, { id, status: info.status });
@@ -208,14 +214,14 @@ export class ContainerManager {
     }
     this.conmonBin ??= findConmon();
     fs.mkdirSync(join(this.root, 'exits'), { recursive: true, mode: 0o700 });
-    await startUnderConmon(this.runc, { conmon: this.conmonBin, runc: this.runc.bin, runcRoot: this.runc.root, id, dir: p.dir, exitDir: join(this.root, 'exits'), logDir: p.logs, logMaxBytes: info.log.maxBytes, bundle: info.bundle ?? p.dir }, info.name, START_TIMEOUT_MS);
+    await startUnderConmon(this.runc, { conmon: this.conmonBin, runc: this.runc.bin, runcRoot: this.runc.root, id, dir: p.dir, exitDir: join(this.root, 'exits'), logDir: p.logs, logMaxBytes: info.log.maxBytes, bundle: info.bundle ?? p.dir }, info.name, START_TIMEOUT_MS, hooks.onCreated);
     return this.inspect(id);
   }
 
   /** run is create then start. */
-  async run(opts: ContainerOptions): Promise<ContainerInfo> {
+  async run(opts: ContainerOptions, hooks: StartHooks = {}): Promise<ContainerInfo> {
     const c = await this.create(opts);
-    return this.start(c.id);
+    return this.start(c.id, hooks);
   }
 
   /** inspect returns a container's record and live status (from its files; no runc call). */

@@ -45,6 +45,8 @@ export interface CniInvocation {
   ifName: string;
   /** Directories searched for plugin binaries, in order (CNI_PATH). */
   pluginDirs: string[];
+  /** CNI_ARGS, `K=V;K=V` (e.g. `IgnoreUnknown=1;IP=10.88.0.7`: host-local gives that address) */
+  args?: string;
   timeoutMs?: number;
 }
 
@@ -80,6 +82,7 @@ export async function invokePlugin(command: CniCommand, conf: Record<string, unk
     CNI_NETNS: inv.netns,
     CNI_IFNAME: inv.ifName,
     CNI_PATH: inv.pluginDirs.join(':'),
+    ...(inv.args ? { CNI_ARGS: inv.args } : {}),
   };
   const r = await runCommand(file, [], { env, input: JSON.stringify(conf), timeoutMs: inv.timeoutMs ?? 30_000, helper: true });
   if (r.code !== 0) {

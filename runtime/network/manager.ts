@@ -1,5 +1,5 @@
 import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { errorMessage, NetworkError } from '../../lib/errors.ts';
 import { writeFileAtomic } from '../../lib/atomic-write.ts';
 import {
@@ -29,7 +29,9 @@ export interface NetworkManagerOptions {
 /** Attachment is a sandbox's network: its namespace and the address CNI gave it. */
 export interface Attachment {
   id: string;
+  /** the namespace's name under /var/run/netns, or '' for one the container runtime made */
   netns: string;
+  /** the path CNI entered: /var/run/netns/NAME, or the container's /proc/PID/ns/net at the ADD */
   netnsPath: string;
   ip: string;
   prefix: number;
@@ -38,7 +40,10 @@ export interface Attachment {
 
 interface CachedAttachment {
   id: string;
+  /** the named namespace this manager made (`ip netns`), or '' when the container runtime made it */
   netns: string;
+  /** the runtime's namespace (`/proc/PID/ns/net` of the container), entered only by the ADD */
+  netnsPath?: string;
   result: CniResult;
 }
 
@@ -77,38 +82,72 @@ export class NetworkManager {
 
   /**
    * setup creates sandbox `id`'s namespace with its loopback up and attaches it (bridge+host-local). If it
-   * is already attached and CNI CHECK agrees, the existing attachment is returned unchanged.
+   * is already attached and CNI CHECK agrees, the existing attachment is returned unchanged. With
+   * `netnsPath` (a created container's `/proc/PID/ns/net`: runc made the namespace, loopback up),
+   * it attaches that namespace instead (attachTo).
    */
-  async setup(id: string): Promise<Attachment> {
+  async setup(id: string, opts: { netnsPath?: string } = {}): Promise<Attachment> {
     this.validateId(id);
+    if (opts.netnsPath !== undefined) return this.attachTo(id, opts.netnsPath);
     const name = this.netnsName(id);
     const cached = await this.readCache(id);
-    if (cached && (await netnsExists(name))) {
+    if (cached && !cached.netnsPath && (await netnsExists(name))) {
       try {
-        await checkNetworkList(this.list, this.invocation(id, name, 'eth0'), cached.result);
-        return this.toAttachment(id, name, cached.result);
+        await checkNetworkList(this.list, this.invocation(id, netnsPath(name)), cached.result);
+        return this.toAttachment(cached);
       } catch {
         // Broken attachment: fall through to a clean re-attach.
       }
     }
-    if (cached || (await this.hasAllocation(id))) await this.detach(id, name, cached?.result);
+    if (cached || (await this.hasAllocation(id))) await this.release(id, cached);
     await createNetns(name);
     try {
-      const result = await addNetworkList(this.list, this.invocation(id, name, 'eth0'));
-      await this.writeCache({ id, netns: name, result });
-      return this.toAttachment(id, name, result);
+      const result = await addNetworkList(this.list, this.invocation(id, netnsPath(name)));
+      const entry = { id, netns: name, result };
+      await this.writeCache(entry);
+      return this.toAttachment(entry);
     } catch (err) {
-      await this.detach(id, name, undefined).catch(() => {});
+      await this.detach(id, netnsPath(name), undefined).catch(() => {});
       await deleteNetns(name).catch(() => {});
       throw err;
     }
+  }
+
+  /**
+   * attachTo attaches a namespace the container runtime made, between `runc create` and the start of
+   * the process: no `ip netns` namespace, bind mount or process of our own, and the namespace (and
+   * the veth in it) goes with the container. The sandbox's previous attachment (an earlier attempt's,
+   * whose namespace died with its container) is released first and its address asked for again
+   * (host-local's IP argument), so a restarted task keeps its IP; if that address is taken, any.
+   */
+  private async attachTo(id: string, path: string): Promise<Attachment> {
+    if (!isAbsolute(path)) throw new NetworkError(ErrorCodes.NetworkConfig, `network namespace path "${path}" of ${id} is not absolute`, { id, field: 'netnsPath' });
+    const cached = await this.readCache(id);
+    const previousIp = cached ? ipv4Of(cached.result)?.ip : undefined;
+    if (cached || (await this.hasAllocation(id))) await this.release(id, cached);
+    const inv = this.invocation(id, path);
+    let result: CniResult;
+    try {
+      try {
+        result = await addNetworkList(this.list, previousIp ? { ...inv, args: `IgnoreUnknown=1;IP=${previousIp}` } : inv);
+      } catch (err) {
+        if (!previousIp) throw err;
+        result = await addNetworkList(this.list, inv);
+      }
+    } catch (err) {
+      await this.detach(id, '', undefined).catch(() => {});
+      throw err;
+    }
+    const entry = { id, netns: '', netnsPath: path, result };
+    await this.writeCache(entry);
+    return this.toAttachment(entry);
   }
 
   /** get returns sandbox `id`'s attachment from the cache, or undefined when it has none. */
   async get(id: string): Promise<Attachment | undefined> {
     this.validateId(id);
     const cached = await this.readCache(id);
-    return cached ? this.toAttachment(id, cached.netns, cached.result) : undefined;
+    return cached ? this.toAttachment(cached) : undefined;
   }
 
   /** check runs CNI CHECK for sandbox `id`; it throws E_CNI_CHECK (or E_NETWORK_NOT_FOUND). */
@@ -116,15 +155,24 @@ export class NetworkManager {
     this.validateId(id);
     const cached = await this.readCache(id);
     if (!cached) throw new NetworkError(ErrorCodes.NetworkNotFound, `sandbox ${id} has no network attachment`, { id });
-    await checkNetworkList(this.list, this.invocation(id, cached.netns, 'eth0'), cached.result);
+    await checkNetworkList(this.list, this.invocation(id, cached.netnsPath ?? netnsPath(cached.netns)), cached.result);
   }
 
   /** teardown releases sandbox `id`'s address and deletes its namespace; missing parts are fine. */
   async teardown(id: string): Promise<void> {
     this.validateId(id);
+    await this.release(id, await this.readCache(id));
+  }
+
+  /**
+   * release undoes an attachment: DEL (inside the named namespace while it exists; never inside a
+   * runtime-made one: its container is gone or going, which takes the veth along, and its
+   * /proc/PID path may name another process by now), the named namespace, the cached result.
+   */
+  private async release(id: string, cached: CachedAttachment | undefined): Promise<void> {
     const name = this.netnsName(id);
-    const cached = await this.readCache(id);
-    await this.detach(id, name, cached?.result);
+    const named = !cached?.netnsPath && (await netnsExists(name));
+    await this.detach(id, named ? netnsPath(name) : '', cached?.result);
     await deleteNetns(name);
     await rm(this.cachePath(id), { force: true });
   }
@@ -155,7 +203,7 @@ export class NetworkManager {
    */
   async destroy(): Promise<void> {
     for (const id of await this.ids()) await this.teardown(id);
-    for (const id of new Set((await this.allocations()).values())) if (id) await this.detach(id, this.netnsName(id), undefined).catch(() => {});
+    for (const id of new Set((await this.allocations()).values())) if (id) await this.detach(id, '', undefined).catch(() => {});
     const link = await runCommand(ipBinary(), ['link', 'show', this.options.bridge]);
     if (link.code === 0) {
       const r = await runCommand(ipBinary(), ['link', 'delete', this.options.bridge, 'type', 'bridge']);
@@ -164,11 +212,9 @@ export class NetworkManager {
     await rm(this.options.stateDir, { recursive: true, force: true });
   }
 
-  private async detach(id: string, name: string, prevResult: CniResult | undefined): Promise<void> {
-    // DEL tolerates a missing namespace (IPAM is still released), so it runs even after a crash.
-    const inv = this.invocation(id, name, 'eth0');
-    const exists = await netnsExists(name);
-    if (!exists) inv.netns = '';
+  /** detach runs DEL in namespace `path` ('' for none: IPAM is still released, so it runs even after a crash). */
+  private async detach(id: string, path: string, prevResult: CniResult | undefined): Promise<void> {
+    const inv = this.invocation(id, path);
     try {
       await delNetworkList(this.list, inv, prevResult);
     } catch (err) {
@@ -181,14 +227,14 @@ export class NetworkManager {
     return false;
   }
 
-  private invocation(id: string, name: string, ifName: string): CniInvocation {
-    return { containerId: id, netns: netnsPath(name), ifName, pluginDirs: this.options.pluginDirs };
+  private invocation(id: string, path: string): CniInvocation {
+    return { containerId: id, netns: path, ifName: 'eth0', pluginDirs: this.options.pluginDirs };
   }
 
-  private toAttachment(id: string, name: string, result: CniResult): Attachment {
-    const v4 = ipv4Of(result);
-    if (!v4) throw new NetworkError(ErrorCodes.CniResult, `CNI gave sandbox ${id} no IPv4 address`, { id });
-    return { id, netns: name, netnsPath: netnsPath(name), ip: v4.ip, prefix: v4.prefix, ...(v4.gateway ? { gateway: v4.gateway } : {}) };
+  private toAttachment(e: CachedAttachment): Attachment {
+    const v4 = ipv4Of(e.result);
+    if (!v4) throw new NetworkError(ErrorCodes.CniResult, `CNI gave sandbox ${e.id} no IPv4 address`, { id: e.id });
+    return { id: e.id, netns: e.netns, netnsPath: e.netnsPath ?? netnsPath(e.netns), ip: v4.ip, prefix: v4.prefix, ...(v4.gateway ? { gateway: v4.gateway } : {}) };
   }
 
   private validateId(id: string): void {

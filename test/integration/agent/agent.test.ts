@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { requireRoot, requireTools } from '../../helpers/root.ts';
 import { startNatsServer, type NatsServer } from '../../helpers/nats.ts';
 import { leaks, makeTask, probe, startTestNode, waitFor, type TestNode } from '../../helpers/agent.ts';
-import { execInNetns } from '../../../runtime/index.ts';
+import { runCommand } from '../../../runtime/index.ts';
 import { streamLogs } from '../../../agent/index.ts';
 
 requireRoot();
@@ -58,11 +58,15 @@ test('a bound task runs, gets an IP, reports usage, and a readiness HTTP probe t
   await waitFor('status removed', async () => !(await n.status(spec.id)));
 });
 
-test('a failing liveness probe restarts the task with backoff', async () => {
+test('a failing liveness probe restarts the task with backoff; a restart keeps the IP', async () => {
   const spec = makeTask(`live-${uid()}`, n.image, HTTPD, { probes: { liveness: probe({ tcpSocket: { port: 9999 }, failureThreshold: 2 }) } });
   await n.bind(spec);
+  const running = await n.waitStatus(spec.id, 'running', (s) => s.state === 'running' && !!s.ip);
   const first = await n.waitStatus(spec.id, 'first restart', (s) => s.restarts >= 1);
   assert.match(first.message ?? '', /liveness|restarting|running/);
+  // Each attempt has a network namespace of its own (runc's); the address is asked for again.
+  const again = await n.waitStatus(spec.id, 'running again', (s) => s.restarts >= 1 && s.state === 'running' && !!s.ip, 90_000);
+  assert.equal(again.ip, running.ip, 'the restarted attempt has the address of the first');
   const second = await n.waitStatus(spec.id, 'second restart', (s) => s.restarts >= 2, 90_000);
   assert.ok(second.restarts >= 2);
   await n.unbind(spec.id);
@@ -120,10 +124,10 @@ test('two tasks reach each other by IP; their IPs differ; IPs are released on re
   const sa = await n.waitStatus(a.id, 'running', (s) => s.state === 'running' && !!s.ip);
   const sb = await n.waitStatus(b.id, 'running', (s) => s.state === 'running' && !!s.ip);
   assert.notEqual(sa.ip, sb.ip);
-  // From b's network namespace to a's address (the same path b's processes take).
-  const netnsB = n.network.netnsName(b.id);
+  // From b's network namespace (runc made it: its process's) to a's address (the path b's processes take).
+  assert.ok(sb.pid, 'b reports its pid');
   const r = await waitFor('wget from b to a', async () => {
-    const res = await execInNetns(netnsB, ['busybox', 'wget', '-q', '-O', '-', `http://${sa.ip}:8080/`], { timeoutMs: 5000 });
+    const res = await runCommand('nsenter', [`--net=/proc/${sb.pid}/ns/net`, 'busybox', 'wget', '-q', '-O', '-', `http://${sa.ip}:8080/`], { timeoutMs: 5000 });
     return res.code === 0 ? res : undefined;
   }, 60_000);
   assert.equal(r.stdout, 'hello\n');
