@@ -3,7 +3,7 @@
  * before it acts (transitions.ts decides the entries), so an agent killed at any point finishes the
  * step after its restart (resume.ts). Callers hold the task's lock (task-locks.ts).
  *
- *   start:  journal(starting) ─► CNI setup ─► image ─► Secrets ─► runtime.run ─► journal(running) ─► status
+ *   start:  journal(starting) ─► image ─► Secrets ─► runtime.run (runc create ─► CNI ADD on its netns ─► process starts) ─► journal(running) ─► status
  *   exit:   exitTransition ─► journal(backoff, restartAt) | journal(finished) + network teardown
  *   stop:   journal(stopping, deadline) ─► SIGTERM ─► grace ─► SIGKILL ─► journal(stopped)
  *   forget: containers ─► network ─► Secret volume ─► status ─► journal entry
