@@ -9,7 +9,9 @@
 // Task specs and bindings are written straight to the store (standing in for reconciler and scheduler).
 // Options: `--profile DIR` writes the agent's CPU profile (--cpu-prof) into DIR; `--only-start` stops
 // after the 50 starts (for profiling the start path); `--node-flag F` (repeatable) adds a Node.js flag
-// to the agent's (to measure one before it goes into AGENT_NODE_FLAGS).
+// to the agent's (to measure one before it goes into AGENT_NODE_FLAGS). GITCELL_BENCH_MARKS=1 prints
+// `mark start|end S` (CLOCK_MONOTONIC seconds) around the 50 starts, to cut a machine-wide
+// `perf record -a -k CLOCK_MONOTONIC` to that window (`perf report --time START,END --sort comm`).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
