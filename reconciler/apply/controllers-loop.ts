@@ -7,6 +7,7 @@ import { controllerPass, type ClusterView, type PassResult } from './controllers
 import { OBJECT_PREFIX, sourceStatusKey } from './keys.ts';
 import { emit, type ReconcilerStore, type SyncRecord } from './store.ts';
 import { addFailedRollout, emptySyncStatus, type SyncStatus } from './sync.ts';
+import { sharedOr, type TaskInformers } from './shared-informers.ts';
 
 /** RunControllersOptions configure the controller loop. */
 export interface RunControllersOptions extends LoopOptions<ReconcilerStore> {
@@ -22,6 +23,8 @@ export interface RunControllersOptions extends LoopOptions<ReconcilerStore> {
   nodeGraceMs?: number;
   /** the nodes joined with their leases, shared with the process's other loops (default: its own, until `signal`) */
   nodes?: NodeInformer;
+  /** the task buckets' informers, shared with the process's other loops (default: its own, until `signal`) */
+  shared?: TaskInformers;
   /** told after every pass (tests and metrics). */
   onPass?: (r: PassResult) => void;
 }
@@ -101,9 +104,9 @@ class ControllerRunner {
     const onChange = () => this.schedule();
     const inform = <T>(bucket: Bucket<T>, prefix?: string) => new Informer<T>(bucket, { signal, onChange, log: this.log, ...(prefix ? { prefix } : {}) });
     this.desired = inform(store.desired);
-    this.tasks = inform(store.tasks);
-    this.statuses = inform(store.status);
-    this.bindings = inform(store.bindings);
+    this.tasks = sharedOr(opts.shared?.tasks, () => inform(store.tasks), onChange, signal);
+    this.statuses = sharedOr(opts.shared?.statuses, () => inform(store.status), onChange, signal);
+    this.bindings = sharedOr(opts.shared?.bindings, () => inform(store.bindings), onChange, signal);
     // Records joined with their leases. A renewal alone starts no pass: the tick (every tickMs)
     // notices a node crossing its grace period, and 10,000 nodes renew 3,300 times a second.
     this.nodes = opts.nodes ?? new NodeInformer(store, { signal, log: this.log });
@@ -158,10 +161,21 @@ class ControllerRunner {
     } finally {
       this.runner.holdFor(deciding); // counted from the pass's end (see the constructor)
     }
+    this.logPass(result, deciding, Date.now() - started - deciding);
     // Some writes timed out and none went through: the store is in trouble, back off.
     if (this.unsure !== undefined && this.written === 0) throw new Error(this.unsure);
     if (this.unsure !== undefined) this.log.warn({ err: this.unsure, term: opts.term }, 'controllers: some writes timed out; the next pass decides again');
     opts.onPass?.(result);
+  }
+
+  /** logPass logs a pass that wrote something: what it decided and how long deciding and writing took. */
+  private logPass(r: PassResult, decideMs: number, writeMs: number): void {
+    const writes = r.createTasks.length + r.deleteTasks.length + r.putStatuses.length + r.createDesired.length + r.deleteDesired.length + r.deleteStatuses.length;
+    if (writes === 0) return;
+    this.log.info({
+      term: this.opts.term, pass: this.runner.passes, tasks: this.tasks.entries.size, created: r.createTasks.length, deleted: r.deleteTasks.length,
+      statuses: r.putStatuses.length, events: r.events.length, written: this.written, decideMs, writeMs,
+    }, 'controllers: pass');
   }
 
   private snapshot(): ClusterView {
