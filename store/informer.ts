@@ -115,6 +115,7 @@ export class Informer<T> implements InformerView<T> {
   private isSynced = false;
   private seen = 0;
   private readonly waiters = new Set<() => void>();
+  private readonly listeners = new Set<(change: InformerChange<T>) => void>();
 
   constructor(
     private readonly source: InformerSource<T>,
@@ -167,6 +168,20 @@ export class Informer<T> implements InformerView<T> {
       this.tombstones.delete(key);
     }
     return true;
+  }
+
+  /**
+   * listen adds a reader told what onChange is told (the snapshot only if it has not come yet), so
+   * several loops of one process share one watch of a bucket; returns the function that removes it.
+   */
+  listen(fn: (change: InformerChange<T>) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  private tell(change: InformerChange<T>): void {
+    this.opts.onChange?.(change);
+    for (const fn of this.listeners) fn(change);
   }
 
   caughtUp(revision: number, timeoutMs: number): Promise<boolean> {
@@ -244,7 +259,7 @@ export class Informer<T> implements InformerView<T> {
     this.isSynced = true;
     this.markSynced();
     this.wake();
-    this.opts.onChange?.(undefined);
+    this.tell(undefined);
   }
 
   /** observe folds one live watch event in, guarded by revision, and tells onChange. */
@@ -254,7 +269,7 @@ export class Informer<T> implements InformerView<T> {
     this.seen = Math.max(this.seen, revision);
     if (this.tombstones.size > 0) this.pruneTombstones();
     this.wake();
-    if (changed) this.opts.onChange?.({ key, prev, next: value });
+    if (changed) this.tell({ key, prev, next: value });
   }
 
   /** pruneTombstones drops delete marks the watch has passed: no older event can arrive any more. */

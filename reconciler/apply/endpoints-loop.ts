@@ -15,6 +15,7 @@ import { boundTaskStatus, DEFAULT_NAMESPACE, HEADLESS_CLUSTER_IP, selectorMatche
 import { createLogger, errorMessage, PassRunner, type Logger, type LoopOptions, type RunningLoop } from '../../lib/index.ts';
 import { Informer, NodeInformer, keyOf, type Bucket, type InformerView } from '../../store/index.ts';
 import { writeRecords } from './write-records.ts';
+import { sharedOr, type TaskInformers } from './shared-informers.ts';
 import {
   allocateServiceAddresses, computeServiceRecords, DEFAULT_NODE_GRACE_MS, DEFAULT_SERVICE_CIDR, sameServiceRecord,
   type AddressRequest, type Addresses, type ServiceObject,
@@ -33,6 +34,8 @@ export interface RunEndpointsOptions extends LoopOptions<EndpointsStore> {
   nodeGraceMs?: number;
   /** the nodes joined with their leases, shared with the process's other loops (default: its own, until `signal`) */
   nodes?: NodeInformer;
+  /** the task buckets' informers, shared with the process's other loops (default: its own, until `signal`) */
+  shared?: TaskInformers;
   /** a pass at least this often, for node loss (default 500 ms) */
   tickMs?: number;
   /** told after every pass with the records written and deleted (tests, metrics) */
@@ -68,13 +71,13 @@ export function runEndpoints(opts: RunEndpointsOptions): EndpointsLoop {
   const onChange = () => runner.request();
   const inform = <T>(bucket: Bucket<T>, prefix?: string) => new Informer<T>(bucket, { signal, onChange, log, ...(prefix ? { prefix } : {}) });
   const desired = inform(store.desired, SERVICE_PREFIX);
-  const tasks = inform(store.tasks);
-  const statuses = inform(store.status);
+  const tasks = sharedOr(opts.shared?.tasks, () => inform(store.tasks), onChange, signal);
+  const statuses = sharedOr(opts.shared?.statuses, () => inform(store.status), onChange, signal);
   // Records joined with their leases; a renewal alone starts no pass: the tick notices a node crossing its grace period.
   const nodes = opts.nodes ?? new NodeInformer(store, { signal, log });
   const unlisten = nodes.listen(onChange);
   signal.addEventListener('abort', unlisten, { once: true });
-  const bindings = inform(store.bindings);
+  const bindings = sharedOr(opts.shared?.bindings, () => inform(store.bindings), onChange, signal);
   const services = inform(store.services);
   const subnets = inform(store.subnets);
   const informers = [desired, tasks, statuses, bindings, nodes, services, subnets];

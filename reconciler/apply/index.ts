@@ -4,6 +4,7 @@ export { reconcileRevision, type ReconcileRevisionOptions, type ReconcileOutcome
 export { runControllers, type RunControllersOptions, type ControllerLoop } from './controllers-loop.ts';
 export { runEndpoints, type RunEndpointsOptions, type EndpointsLoop, type EndpointsStore } from './endpoints-loop.ts';
 export { runSubnets, sameSubnetRecord, type RunSubnetsOptions, type SubnetsStore } from './subnets-loop.ts';
+export { openTaskInformers, type TaskInformers } from './shared-informers.ts';
 export { controllerPass, type ClusterView, type PassOptions, type PassResult, type PassEvent } from './controllers-pass.ts';
 export { withRepoDefaults } from './defaults.ts';
 export { buildDesired, toValidatedRevision, validateLoad, type BuildResult, type Located, type ValidatorOutput } from './build.ts';

@@ -1,6 +1,6 @@
 import type { AnyObject } from '../../api/index.ts';
 import { Backoff, createLogger, errorMessage, type Logger } from '../../lib/index.ts';
-import { Informer, NodeInformer, probeIncarnation, runForLeadership, type ClusterStore, type Election, type LeaderContext, type StoreRecord } from '../../store/index.ts';
+import { Informer, probeIncarnation, runForLeadership, type ClusterStore, type Election, type LeaderContext, type StoreRecord } from '../../store/index.ts';
 import {
   reconcileRevision,
   runControllers,
@@ -20,6 +20,7 @@ import { checkSealedSecrets } from '../secrets/check.ts';
 import type { KeyObject } from 'node:crypto';
 import { startWebhookServer, type Source, type WebhookServer } from '../source/index.ts';
 import { RevisionQueue } from './queue.ts';
+import { ReplicaViews } from './views.ts';
 import { groupByRevision, rollBack, rolloutId, type RollbackOutcome } from './rollback.ts';
 import type { RollbackFlag } from '../git/index.ts';
 import { waitForNodesToSettle, type SettleOptions } from './settle.ts';
@@ -102,6 +103,8 @@ interface Replica {
   hashCache: WeakMap<AnyObject, string>;
   /** the queue of the term this replica leads, if it leads */
   queue: RevisionQueue | undefined;
+  /** the copies of the nodes and task buckets, made at the first term and kept until stop (views.ts) */
+  views: ReplicaViews;
 }
 
 /**
@@ -123,6 +126,7 @@ export async function startReconcilerService(opts: ReconcilerServiceOptions): Pr
     parseCache: new Map(),
     hashCache: new WeakMap(),
     queue: undefined,
+    views: new ReplicaViews(opts.store, log),
   };
   const webhook = await startSource(r);
   const election = runForLeadership({
@@ -141,6 +145,7 @@ export async function startReconcilerService(opts: ReconcilerServiceOptions): Pr
     async stop() {
       await webhook?.close();
       await election.stop();
+      await r.views.stop();
       await opts.source.stop();
     },
   };
@@ -223,11 +228,12 @@ async function controllersAfterSettle(r: Replica, ctx: LeaderContext, fresh: boo
   }
   if (ctx.signal.aborted) return;
   // The endpoints loop writes the services bucket; it lives and dies with the controllers' leadership.
-  // Both read the nodes through one NodeInformer: one watch of nodes and of the leases, not two.
-  const nodes = new NodeInformer(store, { signal: ctx.signal, log });
-  const endpoints = runEndpoints({ store, signal: ctx.signal, valid: ctx.valid, log, nodes, ...(opts.serviceCidr ? { serviceCidr: opts.serviceCidr } : {}) });
-  await runControllers({ store, signal: ctx.signal, valid: ctx.valid, term: ctx.term, source: r.sourceName, log, nodes }).done;
-  await Promise.all([endpoints.done, nodes.done]);
+  // Both read the nodes and the task buckets through the replica's views: one watch of each bucket,
+  // kept across terms (views.ts).
+  const { nodes, shared } = r.views.open();
+  const endpoints = runEndpoints({ store, signal: ctx.signal, valid: ctx.valid, log, nodes, shared, ...(opts.serviceCidr ? { serviceCidr: opts.serviceCidr } : {}) });
+  await runControllers({ store, signal: ctx.signal, valid: ctx.valid, term: ctx.term, source: r.sourceName, log, nodes, shared }).done;
+  await endpoints.done;
 }
 
 /**

@@ -53,3 +53,35 @@ test('several informers on one busy connection each sync with every key of a 10,
   }
   assert.deepEqual(informers.map((inf) => inf.values().length), informers.map(() => keys.length));
 });
+
+test('listen: several readers share one informer, each told of every change; one that stops listening is told no more', async (t) => {
+  const server = await startNatsServer({ t });
+  const nc = await connect({ servers: server.url, name: 'informer-listen' });
+  t.after(() => nc.close());
+  const bucket = await Bucket.open<Item>(nc, { name: `inf_${randomBytes(4).toString('hex')}` }, jsonCodec<Item>(), { log: silentLogger() });
+  const ac = new AbortController();
+  t.after(() => ac.abort());
+  const own: (string | undefined)[] = [];
+  const inf = new Informer<Item>(bucket, { signal: ac.signal, log: silentLogger(), onChange: (c) => own.push(c?.key) });
+  const a: (string | undefined)[] = [];
+  const b: (string | undefined)[] = [];
+  inf.listen((c) => a.push(c?.key));
+  const unlistenB = inf.listen((c) => b.push(c?.key));
+  await inf.synced;
+  await bucket.put('k1', { n: 1 } as unknown as Item);
+  await waitFor(() => a.length === 2 && b.length === 2 && own.length === 2);
+  unlistenB();
+  await bucket.put('k2', { n: 2 } as unknown as Item);
+  await waitFor(() => a.length === 3 && own.length === 3);
+  assert.deepEqual(a, [undefined, 'k1', 'k2'], 'the snapshot, then each change');
+  assert.deepEqual(own, a, 'listeners hear what onChange hears');
+  assert.deepEqual(b, [undefined, 'k1'], 'nothing after unlisten');
+});
+
+async function waitFor(cond: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
