@@ -8,7 +8,7 @@ import { parseIpv4Cidr } from '../../lib/ipv4.ts';
 import { createLogger, type Logger } from '../../lib/log.ts';
 import { componentLife } from '../../lib/component-life.ts';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { closeConnection, connectFromOptions, openAutoscalerStore, openClusterStore, parseReplicas, replicasFor, splitServers, DEFAULT_PREFIX, DEFAULT_STATE_DIR, StoreErrorCodes, type AutoscalerStoreHandles } from '../../store/index.ts';
+import { Bucket, bucketConfig, closeConnection, connectFromOptions, objectCodec, openAutoscalerStore, openClusterStore, parseReplicas, replicasFor, splitServers, DEFAULT_PREFIX, DEFAULT_STATE_DIR, StoreErrorCodes, type AutoscalerStoreHandles } from '../../store/index.ts';
 import { createSource, sourceNameOf, ensureSigningKey, parseListen, type ReconcilerService, parseVerifyMode, prepareTrustStore, VERIFY_MODES, runSecretDistributor, syncKeyBackup, type BackupStore, startReconcilerService, DEFAULT_POLL_MS, DEFAULT_SETTLE, type DesiredRecord, type SyncRecord } from '../../reconciler/index.ts';
 import { Keyring, openSecret } from '../../secrets/index.ts';
 import { runNotifier } from '../../reconciler/notify/index.ts';
@@ -16,7 +16,7 @@ import { runAutoscaler } from '../../reconciler/autoscale/index.ts';
 import { checkMonitoringFlags, monitoringConfigTargets, startMonitoring, type ReconcilerMonitoring } from '../reconciler-monitoring.ts';
 import { runMonitoringConfig } from '../../reconciler/monitor/index.ts';
 import type { Secret } from '../../api/index.ts';
-import type { LeaderContext } from '../../store/index.ts';
+import type { LeaderContext, Lease } from '../../store/index.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
 import { addGitAuthOptions, gitAuthFromFlags, type GitAuthFlags } from '../git-auth.ts';
 import { addClusterOptions } from '../options.ts';
@@ -203,7 +203,10 @@ async function runReconciler(opts: ReconcilerOptions): Promise<void> {
     name: 'gitcell reconciler',
   });
   const replica: Replica = { opts, flags, nc, source, signingKey: signing.keyFile, trust, log };
-  const closeAutoscaler = () => (replica.autoscalerNc && replica.autoscalerNc !== nc ? closeConnection(replica.autoscalerNc) : Promise.resolve());
+  const closeSideConnections = async () => {
+    if (replica.electionNc) await closeConnection(replica.electionNc);
+    if (replica.autoscalerNc && replica.autoscalerNc !== nc) await closeConnection(replica.autoscalerNc);
+  };
   try {
     await startReplica(replica);
     // NATS lost its data: start over (the supervisor or systemd restarts us) and re-apply Git.
@@ -212,7 +215,7 @@ async function runReconciler(opts: ReconcilerOptions): Promise<void> {
     await replica.svc?.stop().catch(() => undefined);
     await replica.monitoring?.close().catch(() => undefined);
     await source.stop().catch(() => undefined);
-    await closeAutoscaler().catch(() => undefined);
+    await closeSideConnections().catch(() => undefined);
     await closeConnection(nc).catch(() => undefined);
     rmSync(join(stateDir, 'git-trust', String(process.pid)), { recursive: true, force: true });
     throw err;
@@ -223,7 +226,7 @@ async function runReconciler(opts: ReconcilerOptions): Promise<void> {
   log.info('reconciler stopping');
   await svc.stop();
   await replica.monitoring?.close();
-  await closeAutoscaler();
+  await closeSideConnections();
   await closeConnection(nc);
   rmSync(join(stateDir, 'git-trust', String(process.pid)), { recursive: true, force: true });
 }
@@ -235,6 +238,8 @@ interface Replica {
   nc: NatsConnection;
   /** the autoscaler's own connection (--autoscaler-creds), else nc */
   autoscalerNc?: NatsConnection;
+  /** the leader election's own connection (its renewals never queue behind the watches of nc) */
+  electionNc?: NatsConnection;
   source: ReturnType<typeof createSource>;
   signingKey: string;
   trust: Awaited<ReturnType<typeof prepareTrustStore>>;
@@ -260,9 +265,19 @@ async function startReplica(r: Replica): Promise<void> {
   const { settleMaxMs, expectNodes } = flags;
   const mon = (r.monitoring = await startMonitoring(opts, store, nc, log));
   const sourceName = opts.name ?? sourceNameOf(source.branch);
+  // At 3,000 nodes under load, renewals on nc waited behind watch deliveries and the lease was lost
+  // again and again; the election gets a connection of its own (the same identity).
+  r.electionNc = await connectFromOptions({
+    ...(opts.nats ? { nats: opts.nats } : {}),
+    ...(opts.clusterDir ? { stateDir: opts.clusterDir } : {}),
+    ...(opts.creds ? { creds: opts.creds } : {}),
+    name: 'gitcell reconciler election',
+  });
+  const leases = await Bucket.bind(r.electionNc, bucketConfig('leases', opts.prefix, { replicas }), objectCodec<Lease>(), { log });
   r.svc = await startReconcilerService({
     store,
     source,
+    leases,
     sealingKeys: (id) => keyring.privateKey(id),
     whileLeading: (ctx) => leaderJobs(r, ctx, { store, autoscaling, keyring, replicas, mon }),
     onReconciled: (_rev, outcome) => mon.onReconciled(sourceName, outcome),

@@ -1,6 +1,6 @@
 import type { AnyObject } from '../../api/index.ts';
 import { Backoff, createLogger, errorMessage, type Logger } from '../../lib/index.ts';
-import { Informer, probeIncarnation, runForLeadership, type ClusterStore, type Election, type LeaderContext, type StoreRecord } from '../../store/index.ts';
+import { Informer, probeIncarnation, runForLeadership, type Bucket, type ClusterStore, type Election, type LeaderContext, type Lease, type StoreRecord } from '../../store/index.ts';
 import {
   reconcileRevision,
   runControllers,
@@ -39,6 +39,11 @@ export interface ReconcilerServiceOptions {
   /** webhook: a push endpoint that makes the source fetch at once. */
   webhook?: { listen: string; secret: string };
   leaseMs?: number;
+  /**
+   * leases: the leases bucket on a connection of its own (default the store's): renewals then never
+   * wait behind the watch deliveries of the main connection, nor die with it.
+   */
+  leases?: Bucket<Lease>;
   identity?: string;
   /** controllers: run the controller loop while leading (default true). */
   controllers?: boolean;
@@ -130,7 +135,7 @@ export async function startReconcilerService(opts: ReconcilerServiceOptions): Pr
   };
   const webhook = await startSource(r);
   const election = runForLeadership({
-    leases: opts.store.leases,
+    leases: opts.leases ?? opts.store.leases,
     name: RECONCILER_LEASE,
     ...(opts.leaseMs ? { leaseMs: opts.leaseMs } : {}),
     ...(opts.identity ? { identity: opts.identity } : {}),
