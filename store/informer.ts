@@ -63,6 +63,28 @@ export interface InformerOptions<T> {
   times?: boolean;
 }
 
+/**
+ * ChangeListeners are the readers of a view's changes: its owner's onChange and those that `listen`
+ * (the one implementation for Informer and NodeInformer).
+ */
+export class ChangeListeners<T> {
+  private readonly fns = new Set<(change: InformerChange<T>) => void>();
+
+  constructor(private readonly onChange: ((change: InformerChange<T>) => void) | undefined) {}
+
+  /** listen adds a reader; returns the function that removes it. */
+  listen(fn: (change: InformerChange<T>) => void): () => void {
+    this.fns.add(fn);
+    return () => this.fns.delete(fn);
+  }
+
+  /** tell tells onChange, then every reader. */
+  tell(change: InformerChange<T>): void {
+    this.onChange?.(change);
+    for (const fn of this.fns) fn(change);
+  }
+}
+
 /** Pending is a snapshot entry not yet installed (undefined value: deleted). */
 interface Pending<T> {
   value: T | undefined;
@@ -115,13 +137,14 @@ export class Informer<T> implements InformerView<T> {
   private isSynced = false;
   private seen = 0;
   private readonly waiters = new Set<() => void>();
-  private readonly listeners = new Set<(change: InformerChange<T>) => void>();
+  private readonly listeners: ChangeListeners<T>;
 
   constructor(
     private readonly source: InformerSource<T>,
     private readonly opts: InformerOptions<T>,
   ) {
     this.name = source.name;
+    this.listeners = new ChangeListeners(opts.onChange);
     this.synced = new Promise((resolve) => (this.markSynced = resolve));
     this.done = this.follow();
   }
@@ -175,13 +198,11 @@ export class Informer<T> implements InformerView<T> {
    * several loops of one process share one watch of a bucket; returns the function that removes it.
    */
   listen(fn: (change: InformerChange<T>) => void): () => void {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
+    return this.listeners.listen(fn);
   }
 
   private tell(change: InformerChange<T>): void {
-    this.opts.onChange?.(change);
-    for (const fn of this.listeners) fn(change);
+    this.listeners.tell(change);
   }
 
   caughtUp(revision: number, timeoutMs: number): Promise<boolean> {

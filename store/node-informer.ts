@@ -21,7 +21,7 @@
 import { sameButHeartbeat, withLease, type NodeLease, type NodeRecord } from '../api/index.ts';
 import type { BackoffOptions, Logger } from '../lib/index.ts';
 import type { RoBucket, StoreRecord } from './bucket.ts';
-import { Informer, type InformerChange, type InformerEntry, type InformerSource, type InformerView } from './informer.ts';
+import { ChangeListeners, Informer, type InformerChange, type InformerEntry, type InformerSource, type InformerView } from './informer.ts';
 
 /** NodeSources are the two buckets a NodeInformer joins (a ClusterStore has both). */
 export interface NodeSources {
@@ -51,9 +51,10 @@ export class NodeInformer implements InformerView<NodeRecord> {
   readonly entries: ReadonlyMap<string, InformerEntry<NodeRecord>>;
   private readonly joined = new Map<string, { rec: InformerEntry<NodeRecord>; lease: InformerEntry<NodeLease> | undefined; out: InformerEntry<NodeRecord> }>();
   private told = false;
-  private readonly listeners = new Set<(change: InformerChange<NodeRecord>) => void>();
+  private readonly listeners: ChangeListeners<NodeRecord>;
 
   constructor(src: NodeSources, private readonly opts: NodeInformerOptions) {
+    this.listeners = new ChangeListeners(opts.onChange);
     const common = { signal: opts.signal, ...(opts.log ? { log: opts.log } : {}), ...(opts.backoff ? { backoff: opts.backoff } : {}) };
     this.records = new Informer<NodeRecord>(src.nodes, { ...common, onChange: (c) => this.onRecord(c) });
     this.leases = new Informer<NodeLease>(src.heartbeats, { ...common, times: true, onChange: (c) => this.onLease(c) });
@@ -104,13 +105,11 @@ export class NodeInformer implements InformerView<NodeRecord> {
    * come yet); returns the function that removes it.
    */
   listen(fn: (change: InformerChange<NodeRecord>) => void): () => void {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
+    return this.listeners.listen(fn);
   }
 
   private tell(change: InformerChange<NodeRecord>): void {
-    this.opts.onChange?.(change);
-    for (const fn of this.listeners) fn(change);
+    this.listeners.tell(change);
   }
 
   private onRecord(c: InformerChange<NodeRecord>): void {
