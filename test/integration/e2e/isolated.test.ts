@@ -19,7 +19,6 @@ import type { DesiredRecord, SyncRecord } from '../../../reconciler/index.ts';
 import { runCommand } from '../../../runtime/network/exec.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { BIN, git, interruptUp, leftovers, logTails, tasksOf, unmountBelow, webSettled } from '../../helpers/up.ts';
-import { nodeNetnsPrefix } from '../../../cli/up/naming.ts';
 
 const UP_TIMEOUT = 420_000;
 
@@ -69,8 +68,9 @@ test('isolated nodes: a client on node A is answered by web tasks on A, B and C 
   assert.equal(nodes.size, 3, `one web task per node: ${JSON.stringify(web.map((w) => w.status!.node))}`);
   const onA = web.find((w) => w.status!.node === 'node-1')!;
   const victim = web.find((w) => w.status!.node !== 'node-1')!;
-  const clientNs = `${nodeNetnsPrefix(stateDir, 'node-1')}${onA.spec.id}`;
-  const gw = /default via (\S+)/.exec((await runCommand('ip', ['-n', clientNs, 'route', 'show', 'default'])).stdout)?.[1];
+  // runc makes each task's network namespace (no name under /run/netns): enter it by the task's pid
+  const clientNs = `/proc/${onA.status!.pid!}/ns/net`;
+  const gw = /default via (\S+)/.exec((await runCommand('nsenter', [`--net=${clientNs}`, 'ip', 'route', 'show', 'default'])).stdout)?.[1];
   assert.ok(gw, `the client's namespace ${clientNs} has a default route`);
   const services = new Informer<ServiceRecord>(s.services, { signal: ac.signal, log: silentLogger() });
   await services.synced;
@@ -92,10 +92,10 @@ test('isolated nodes: a client on node A is answered by web tasks on A, B and C 
   await rollOutUnderLoad(s, stateDir, gw);
 });
 
-/** startClient runs CLIENT for `n` requests in a namespace; its lines as they come. */
+/** startClient runs CLIENT for `n` requests in a network namespace (a `/proc/PID/ns/net` path); its lines as they come. */
 function startClient(netns: string, dnsServer: string, n: number) {
   const lines: string[] = [];
-  const child = spawn('ip', ['netns', 'exec', netns, process.execPath, '-e', CLIENT, dnsServer, String(n)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn('nsenter', [`--net=${netns}`, process.execPath, '-e', CLIENT, dnsServer, String(n)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let buf = '';
   child.stdout!.on('data', (d: Buffer) => {
     buf += d.toString();
@@ -115,7 +115,7 @@ async function rollOutUnderLoad(s: Parameters<typeof webSettled>[0], stateDir: s
   const before = (await webSettled(s, 3))!;
   // the DaemonSet's task can still be starting when web has settled (a loaded machine)
   const logger = await waitFor('a node-logger task running on node-1', async () => (await tasksOf(s, 'DaemonSet/default/node-logger')).find((x) => x.status?.node === 'node-1' && x.status.state === 'running'), UP_TIMEOUT);
-  const c = startClient(`${nodeNetnsPrefix(stateDir, 'node-1')}${logger.spec.id}`, dnsServer, 100_000);
+  const c = startClient(`/proc/${logger.status!.pid!}/ns/net`, dnsServer, 100_000);
   try {
     await waitFor('the rollout client answered', () => c.answers().length >= 10 || c.lines.some((l) => l.startsWith('fatal')), 120_000);
     const repo = join(stateDir, 'repo');
