@@ -181,7 +181,11 @@ test('dashboard in Chromium: overview, live rollout, failed rollout and revert, 
 
   await t.test('deep links: a node, the events filtered by object, a commit with its plan', async () => {
     await open('/nodes/node-2');
-    await page.waitForSelector('[data-page="node"] tr[data-key]', { timeout: 30_000 });
+    // On a timeout, say what the page showed (a not-found, an empty list, a banner) with the logs.
+    await page.waitForSelector('[data-page="node"] tr[data-key]', { timeout: 30_000 }).catch(async (err: unknown) => {
+      const shown = await page.$eval('body', (e) => (e.textContent ?? '').slice(0, 3000)).catch((e: unknown) => `(no page text: ${(e as Error).message})`);
+      fail(new Error(`${(err as Error).message}\nthe page showed:\n${shown}`));
+    });
     await screenshot(page, 'node');
     await open('/events?kind=Job&name=web');
     await page.waitForSelector('[data-page="events"] tr[data-key]', { timeout: 30_000 });
