@@ -112,6 +112,11 @@ export function connect() {
   es.addEventListener('events', (e) => deliver((events) => { state.events = [...state.events, ...events].slice(-1000); }, e.data));
   es.onopen = () => { state.connected = true; changed(); };
   es.onerror = () => { state.connected = false; changed(); };
+  // A page kept in the back/forward cache would keep its stream open, and a browser opens at most 6
+  // HTTP/1.1 connections to one host: a few such pages leave the next page's stream waiting. So the
+  // stream closes when the page is hidden, and a page shown again from that cache starts over.
+  addEventListener('pagehide', () => es.close());
+  addEventListener('pageshow', (e) => { if (e.persisted) location.reload(); });
   return es;
 }
 

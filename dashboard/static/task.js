@@ -28,7 +28,10 @@ function Log({ id, node }) {
     es.addEventListener('end', () => { setNote('the log ended'); es.close(); });
     es.addEventListener('failed', (e) => { setNote(`no log: ${JSON.parse(e.data)}`); es.close(); });
     es.onerror = () => setNote('log stream interrupted: retrying…');
-    return () => es.close();
+    // closed on pagehide too (see live.js: a cached page must not hold a connection)
+    const close = () => es.close();
+    addEventListener('pagehide', close);
+    return () => { removeEventListener('pagehide', close); close(); };
   }, [id, node]);
   useEffect(() => { if (pre.current) pre.current.scrollTop = pre.current.scrollHeight; }, [text]);
   if (!node) return html`<p class="muted">not on a node yet: no log</p>`;
