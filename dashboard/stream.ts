@@ -29,6 +29,8 @@ export const WINDOW = 100;
 export const CHUNK = 1000;
 /** REST_AFTER_MS is how long the other tasks wait for the browser to ask for them. */
 export const REST_AFTER_MS = 3000;
+/** RETRY_MS is how long a browser waits before it opens a lost stream again. */
+export const RETRY_MS = 500;
 /** PING_MS keeps proxies from closing an idle stream. */
 const PING_MS = 15_000;
 
@@ -66,6 +68,8 @@ export async function streamTo(model: DashboardModel, res: ServerResponse, view:
   const rest = [...first.slice(WINDOW), ...all.filter((id) => !inView.has(id))];
   const counts = { taskTotal: all.length, taskCounts: model.taskCounts(), tasksDone: rest.length === 0 };
   const id = randomUUID();
+  // A stream lost to a network change comes back after `retry` ms (browsers wait about 3 s by default).
+  res.write(`retry: ${RETRY_MS}\n\n`);
   res.write(`event: snapshot\ndata: ${model.snapshotJson(first.slice(0, WINDOW), { ...extra, ...counts, streamId: id })}\n\n`);
   const off = model.subscribe({ rows: (b: RowBatch) => send('rows', b), events: (e: ClusterEvent[]) => send('events', e) });
   const ping = setInterval(() => res.write(`: ping\n\n`), PING_MS);

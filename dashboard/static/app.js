@@ -62,6 +62,8 @@ function App() {
     <main id="main" tabindex="-1">${s.synced ? route(path) : html`<p class="loading">Loading the cluster…</p>`}</main>`;
 }
 
+// The app runs: boot.js counts failed loads in a row from here.
+sessionStorage.removeItem('gitcell:boot-tries');
 connect();
 const root = document.getElementById('app');
 root.textContent = ''; // the static "Loading…" line: Preact renders beside what it did not make

@@ -131,11 +131,32 @@ export const taskCount = () => (state.tasksDone ? state.tasks.size : Math.max(st
 /** useLive re-renders the calling component on every change of the live copy. */
 export function useLive() {
   const [, set] = useState(0);
+  const rendered = state.version;
   useEffect(() => {
     listeners.add(set);
+    // Effects run after the frame that painted: a change in between (a snapshot that came at once)
+    // found no listener, and nothing else may follow it on a quiet cluster.
+    if (state.version !== rendered) set(state.version);
     return () => listeners.delete(set);
   }, []);
   return state;
+}
+
+/** FETCH_TRIES bounds the tries of a page's JSON after network errors (not after an HTTP answer). */
+const FETCH_TRIES = 4;
+
+/** fetchJson gets url's JSON; a network error (a changed network aborts requests) is tried again while wanted(). */
+async function fetchJson(url, wanted) {
+  for (let i = 1; ; i++) {
+    try {
+      const r = await fetch(url, { headers: { accept: 'application/json' } });
+      if (r.status === 404) return { notFound: true, ...(await r.json()) };
+      return r.ok ? await r.json() : { error: `${r.status} ${(await r.json().catch(() => ({}))).message ?? ''}` };
+    } catch (err) {
+      if (i >= FETCH_TRIES || !wanted()) return { error: String(err) };
+      await new Promise((resolve) => setTimeout(resolve, 250 * i));
+    }
+  }
 }
 
 /** useJson fetches a page's JSON, again whenever `dep` changes; 404 gives {notFound: true}. */
@@ -143,10 +164,7 @@ export function useJson(url, dep) {
   const [data, setData] = useState(null);
   useEffect(() => {
     let live = true;
-    fetch(url, { headers: { accept: 'application/json' } })
-      .then(async (r) => (r.status === 404 ? { notFound: true, ...(await r.json()) } : r.ok ? r.json() : { error: `${r.status} ${(await r.json().catch(() => ({}))).message ?? ''}` }))
-      .catch((err) => ({ error: String(err) }))
-      .then((d) => { if (live) setData(d); });
+    fetchJson(url, () => live).then((d) => { if (live) setData(d); });
     return () => { live = false; };
   }, [url, dep]);
   return data;

@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import puppeteer, { type Browser, type HTTPResponse, type Page } from 'puppeteer-core';
 
 /** CHROMIUM is Debian's Chromium (scripts/bootstrap.sh installs it). */
 export const CHROMIUM = '/usr/bin/chromium';
@@ -39,6 +39,36 @@ export async function launchChromium(): Promise<Chromium> {
       await rm(profile, { recursive: true, force: true });
     },
   };
+}
+
+/** NAVIGATION_TRIES bounds openUrl's tries. */
+const NAVIGATION_TRIES = 5;
+
+/**
+ * openUrl opens url in page. Chromium fails a navigation in flight with ERR_NETWORK_CHANGED when any
+ * interface on the machine changes (a container's veth: the cluster under test and the tests beside
+ * it make them all the time); a user would load the page again, and so does this, a few times.
+ */
+export async function openUrl(page: Page, url: string): Promise<HTTPResponse | null> {
+  for (let i = 1; ; i++) {
+    try {
+      return await page.goto(url, { waitUntil: 'domcontentloaded' });
+    } catch (err) {
+      if (i >= NAVIGATION_TRIES || !/ERR_NETWORK_CHANGED/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+/** failFirstLoad fails page's requests for a path ending in `suffix` as a network change would, until the page loads again. */
+export async function failFirstLoad(page: Page, suffix: string): Promise<void> {
+  let documents = 0;
+  await page.setRequestInterception(true);
+  page.on('request', (req) => {
+    if (req.isInterceptResolutionHandled()) return;
+    if (req.resourceType() === 'document') documents++;
+    if (documents <= 1 && new URL(req.url()).pathname.endsWith(suffix)) void req.abort('internetdisconnected');
+    else void req.continue();
+  });
 }
 
 /** screenshot writes `<name>.png` of the page into SCREENSHOT_DIR and returns its path. */

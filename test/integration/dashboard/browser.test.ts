@@ -28,7 +28,7 @@ import { bucketName, connectFromOptions, Informer, openClusterStore, type Cluste
 import type { DesiredRecord, SyncRecord, WorkloadStatus } from '../../../reconciler/index.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { BIN, crashComponent, git, interruptUp, leftovers, logTails, unmountBelow, webSettled } from '../../helpers/up.ts';
-import { attrs, gone, launchChromium, recordRollout, screenshot, shownRollouts, SCREENSHOT_DIR, type Chromium, type RolloutShown } from './browser-helpers.ts';
+import { attrs, failFirstLoad, gone, launchChromium, openUrl, recordRollout, screenshot, shownRollouts, SCREENSHOT_DIR, type Chromium, type RolloutShown } from './browser-helpers.ts';
 
 const UP_TIMEOUT = 300_000;
 const ROLLOUT_TIMEOUT = 300_000;
@@ -98,7 +98,7 @@ test('dashboard in Chromium: overview, live rollout, failed rollout and revert, 
   chromium = await launchChromium();
   const page: Page = await chromium.browser.newPage();
   await page.setViewport({ width: 1400, height: 1000 });
-  const open = async (path: string) => page.goto(`${base}${path}`, { waitUntil: 'domcontentloaded' });
+  const open = (path: string) => openUrl(page, `${base}${path}`);
   const pageText = () => page.$eval('body', (e) => (e.textContent ?? '').slice(0, 3000)).catch((e: unknown) => `(no page text: ${(e as Error).message})`);
   /**
    * onPage waits for `selector` on a freshly opened page. A page whose stream never delivered (seen
@@ -130,8 +130,23 @@ test('dashboard in Chromium: overview, live rollout, failed rollout and revert, 
     await screenshot(page, 'overview');
     const res = await open('/jobs/default/no-such-job');
     assert.equal(res?.status(), 404);
-    await page.waitForSelector('[data-page="not-found"]', { timeout: 30_000 });
+    await onPage('[data-page="not-found"]');
     await screenshot(page, 'not-found');
+  });
+
+  await t.test('a front-end file lost to a network change: the page loads again by itself', async () => {
+    // As Chromium does to every request in flight when a container's veth comes or goes on the machine.
+    const other = await chromium!.browser.newPage();
+    stops.push(() => other.close());
+    const warnings: string[] = [];
+    other.on('console', (m) => void (m.type() === 'warn' && warnings.push(m.text())));
+    await failFirstLoad(other, '/static/pages.js');
+    await openUrl(other, `${base}/pending`);
+    await other.waitForSelector('[data-page="pending"]', { timeout: 30_000 }).catch(fail);
+    assert.ok(warnings.some((w) => /app\.js failed to load; loading the page again/.test(w)), warnings.join('\n'));
+    await other.close();
+    // A tab behind another gets no animation frames (headless too): the main page comes to the front.
+    await page.bringToFront();
   });
 
   const history: Step[] = [];
