@@ -24,7 +24,7 @@
  * (`--no-spread`: left where nats-server 2.9 puts them, all on one). nats_consumers / nats_subscriptions and the *_by_client maps come from
  * the servers' /jsz and /connz once every task runs (scale-nats.ts). Last line: one JSON object.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { procStats, startScaleCluster, type ScaleCluster } from '../test/helpers/scale.ts';
@@ -104,6 +104,7 @@ async function runWorkload(c: ScaleCluster, v: ScaleView, hb: HeartbeatCost, hbK
   const cpu0 = c.natsPids.map((pid) => procStats(pid).cpuS);
   const api0 = (await sampleNats(c.natsMonitors)).apiTotal;
   const t0 = Date.now();
+  const natsProfiles = profileNats(c.natsProfilers, Number(arg('--nats-profile-s') ?? 60));
   let steady: NatsSample | undefined;
   let maxConsumers = 0;
   // A phase past its deadline still reports what was measured until then (with `incomplete`): at
@@ -126,6 +127,7 @@ async function runWorkload(c: ScaleCluster, v: ScaleView, hb: HeartbeatCost, hbK
     return undefined;
   });
   const seconds = (Date.now() - t0) / 1000;
+  await natsProfiles;
   const natsCpu = c.natsPids.map((pid, i) => procStats(pid).cpuS - cpu0[i]!);
   const runWrites = (await writesNow()) - writes0;
   const natsCpuPct = (natsCpu.reduce((a, b) => a + b, 0) / seconds) * 100;
@@ -147,4 +149,22 @@ async function runWorkload(c: ScaleCluster, v: ScaleView, hb: HeartbeatCost, hbK
     nats_api_requests: s.apiTotal - api0, nats_consumers_by_client: s.consumersByClient, nats_subscriptions_by_client: s.subsByClient,
     nats_servers: nats.map((n, i) => ({ cpu_pct: round((natsCpu[i]! / seconds) * 100, 0), rss_mb: round(n.peakRssMb, 0), ...s.servers[i]! })),
   };
+}
+
+/**
+ * profileNats takes each nats-server's Go CPU profile over the first `seconds` of the commit
+ * (GITCELL_SCALE_PROFILE=DIR: `nats-<i>.pprof` there; read with `go tool pprof -top`). Best effort.
+ */
+async function profileNats(urls: string[], seconds: number): Promise<void> {
+  const dir = process.env.GITCELL_SCALE_PROFILE;
+  if (!dir) return;
+  await Promise.all(urls.map(async (url, i) => {
+    try {
+      const res = await fetch(`${url}/debug/pprof/profile?seconds=${seconds}`, { signal: AbortSignal.timeout((seconds + 60) * 1000) });
+      await writeFile(join(dir, `nats-${i}.pprof`), Buffer.from(await res.arrayBuffer()));
+      log(`nats-server ${i}: ${seconds} s CPU profile in ${dir}/nats-${i}.pprof`);
+    } catch (err) {
+      log(`nats-server ${i}: no CPU profile (${(err as Error).message})`);
+    }
+  }));
 }

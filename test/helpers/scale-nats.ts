@@ -21,6 +21,8 @@ export interface ScaleNats {
   pids: number[];
   /** each server's monitoring base URL (http://127.0.0.1:PORT) */
   monitors: string[];
+  /** each server's Go profiling base URL (with GITCELL_SCALE_PROFILE only; else empty) */
+  profilers: string[];
   /** each server's placement tag (a cluster only): the streams spread over them (store/replicas.ts spreadTag) */
   tags: string[];
   stop(): Promise<void>;
@@ -31,11 +33,26 @@ export interface ScaleNats {
 /** MONITOR_CONFIG asks each server for a monitoring port (a random free one, named in its ports file). */
 const MONITOR_CONFIG = 'http: "127.0.0.1:-1"';
 
-function monitorFrom(portsDir: string): string {
+/**
+ * PROFILE_CONFIG: with GITCELL_SCALE_PROFILE, a Go pprof port too (random, in the ports file), so
+ * the bench can take nats-server's own CPU profile (its Debian binary is stripped: perf cannot name
+ * its functions, the Go runtime's profile can).
+ */
+const PROFILE_CONFIG = process.env.GITCELL_SCALE_PROFILE ? 'prof_port: -1' : '';
+
+function portFrom(portsDir: string, kind: 'monitoring' | 'profile'): string {
   const file = readdirSync(portsDir).find((f) => f.endsWith('.ports'));
-  const url = file ? (JSON.parse(readFileSync(join(portsDir, file), 'utf8')) as { monitoring?: string[] }).monitoring?.[0] : undefined;
-  if (!url) throw new Error(`scale: no monitoring port in ${portsDir}`);
-  return url;
+  const url = file ? (JSON.parse(readFileSync(join(portsDir, file), 'utf8')) as Record<string, string[] | undefined>)[kind]?.[0] : undefined;
+  if (!url) throw new Error(`scale: no ${kind} port in ${portsDir}`);
+  return kind === 'profile' && !url.includes('://') ? `http://${url}` : url;
+}
+
+function monitorFrom(portsDir: string): string {
+  return portFrom(portsDir, 'monitoring');
+}
+
+function profilersFrom(portsDirs: string[]): string[] {
+  return PROFILE_CONFIG ? portsDirs.map((d) => portFrom(d, 'profile')) : [];
 }
 
 function tailOf(file: string): string {
@@ -52,12 +69,12 @@ function tailOf(file: string): string {
  * readiness checks may connect as.
  */
 export async function startScaleNats(o: { servers: number; dir: string; authorization: string; controlSeed: string }): Promise<ScaleNats> {
-  const extraConfig = `${o.authorization}\n${MONITOR_CONFIG}\n`;
+  const extraConfig = `${o.authorization}\n${MONITOR_CONFIG}\n${PROFILE_CONFIG}\n`;
   if (o.servers <= 1) {
     const stateDir = join(o.dir, 'cluster');
     const s = await startEmbedded({ stateDir, extraConfig, probeCreds: o.controlSeed, readyTimeoutMs: 60_000, log: silentLogger() });
     return {
-      urls: [s.url], pids: [s.pid], monitors: [monitorFrom(join(stateDir, 'nats', 'ports'))], tags: [], stop: () => s.stop(),
+      urls: [s.url], pids: [s.pid], monitors: [monitorFrom(join(stateDir, 'nats', 'ports'))], profilers: profilersFrom([join(stateDir, 'nats', 'ports')]), tags: [], stop: () => s.stop(),
       logTail: () => `--- nats\n${tailOf(join(stateDir, 'nats', 'server.log'))}`,
     };
   }
@@ -67,7 +84,7 @@ export async function startScaleNats(o: { servers: number; dir: string; authoriz
   const tags = Array.from({ length: o.servers }, (_, i) => `gitcell-s${i}`);
   const c = await startNatsCluster({ size: o.servers, extraConfig, probe, tags });
   return {
-    urls: c.urls, pids: c.servers.map((s) => s.pid()!), monitors: c.servers.map((s) => monitorFrom(join(s.dir, 'ports'))), tags, stop: () => c.stop(),
+    urls: c.urls, pids: c.servers.map((s) => s.pid()!), monitors: c.servers.map((s) => monitorFrom(join(s.dir, 'ports'))), profilers: profilersFrom(c.servers.map((s) => join(s.dir, 'ports'))), tags, stop: () => c.stop(),
     logTail: () => c.servers.map((s) => `--- nats ${s.name}\n${tailOf(join(s.dir, 'server.log'))}`).join('\n'),
   };
 }

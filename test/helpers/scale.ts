@@ -49,6 +49,8 @@ export interface ScaleCluster {
   /** each nats-server's pid and monitoring URL (scale-nats.ts sampleNats) */
   natsPids: number[];
   natsMonitors: string[];
+  /** each nats-server's Go pprof base URL, with GITCELL_SCALE_PROFILE only (scale-nats.ts) */
+  natsProfilers: string[];
   pids: { reconciler: number; scheduler: number; hollow: number[] };
   /** the nodes of each hollow process, the victims' last */
   groups: string[][];
@@ -199,7 +201,7 @@ export async function startScaleCluster(o: ScaleClusterOptions): Promise<ScaleCl
     const hollowProcs = procs.slice(0, 3);
     const runningNats = server;
     return {
-      store, natsPids: server.pids, natsMonitors: server.monitors, groups,
+      store, natsPids: server.pids, natsMonitors: server.monitors, natsProfilers: server.profilers, groups,
       pids: { reconciler: rec.child.pid!, scheduler: sched.child.pid!, hollow: hollowProcs.map((p) => p.child.pid!) },
       async commit(files, message) {
         for (const [path, text] of files) {
