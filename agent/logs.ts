@@ -1,23 +1,26 @@
 /**
  * Task logs over NATS. Each agent answers requests on `gitcell.logs.<node>`; the client finds the
- * node from the task's binding (or its status), opens an inbox, and asks for the log:
+ * node from the task's binding (or its status), subscribes to the stream's subjects, and asks:
  *
- *   client ── request {taskId, tail, follow, since, timestamps, previous, stream: <id>} ──► gitcell.logs.<node>
- *          ◄── reply {ok} | {ok:false, code, message}
+ *   client ── publish {taskId, tail, follow, since, timestamps, previous, stream: <id>} ──► gitcell.logs.<node>
+ *          ◄── answer {ok} | {ok:false, code, message} on gitcell.logs.<node>.out.<id>.reply
  *          ◄── log text (stdout and stderr by time) on gitcell.logs.<node>.out.<id> … an empty message ends it
  *   (follow) client ── keepalive every 2 s ──► gitcell.logs.<node>.alive.<id> ; 10 s without one ends the follow
  *
  * A task's log is its container's while the agent keeps one, else its newest archived attempt
  * (log-archive.ts: finished tasks, within a retention); `previous` asks for the attempt before.
- * `{archived: JOB_KEY_PREFIX}` asks which tasks of such jobs have archived logs: reply {ok, tasks}.
+ * `{archived: JOB_KEY_PREFIX, stream: <id>}` asks which tasks of such jobs have archived logs:
+ * answer {ok, tasks}.
  *
- * The log flows on subjects under the node's name, never on the client's inbox: NATS permissions
- * let an agent publish log output only for its own node and let nobody subscribe to another's inbox.
+ * The answer and the log flow on subjects under the node's name, never on the client's inbox: NATS
+ * permissions let an agent publish only for its own node and let nobody subscribe to another's
+ * inbox, and an agent needs no `allow_responses` (store/permissions.ts logReplySubject: what that
+ * cost nats-server at 10,000 nodes). A request without a valid stream id cannot be answered.
  */
 import { randomBytes } from 'node:crypto';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { AgentError, GitcellError, isErrorCode, ErrorCodes } from '../lib/index.ts';
-import { logAliveSubject, logRequestSubject, logStreamSubject, type RoBucket } from '../store/index.ts';
+import { logAliveSubject, logReplySubject, logRequestSubject, logStreamSubject, type RoBucket } from '../store/index.ts';
 import type { Binding, TaskStatus } from '../api/index.ts';
 import { logFiles, logFollowers, readLogFile, type LogFollower, type LogLine } from '../runtime/index.ts';
 
@@ -83,21 +86,36 @@ function snapshotLines(dir: string, followers: LogFollower[], final: boolean): L
   return lines.map((l, i) => ({ l, i })).sort((a, b) => (a.l.time < b.l.time ? -1 : a.l.time > b.l.time ? 1 : a.i - b.i)).map((x) => x.l);
 }
 
+/** answerTo is how the agent answers the request in `msg`: on its stream's reply subject, if it names a valid one. */
+function answerTo(nc: NatsConnection, node: string, msg: Msg): { req: unknown; answer: (body: unknown) => void } {
+  let req: unknown;
+  try {
+    req = JSON.parse(new TextDecoder().decode(msg.data));
+  } catch {
+    req = undefined;
+  }
+  const stream = (req as { stream?: unknown } | undefined)?.stream;
+  const subject = typeof stream === 'string' && STREAM_ID.test(stream) ? logReplySubject(node, stream) : undefined;
+  return { req, answer: (body) => (subject ? nc.publish(subject, enc.encode(JSON.stringify(body))) : undefined) };
+}
+
 async function handle(nc: NatsConnection, node: string, msg: Msg, sources: LogSources, pollMs: number): Promise<void> {
+  const { req: raw, answer } = answerTo(nc, node, msg);
   let req: LogRequest;
   try {
-    req = JSON.parse(new TextDecoder().decode(msg.data)) as LogRequest;
+    if (typeof raw !== 'object' || raw === null) throw new Error('not a JSON object');
+    req = raw as LogRequest;
+    if (typeof req.stream !== 'string' || !STREAM_ID.test(req.stream)) throw new Error('stream must be an id of 1 to 64 letters and digits');
     const archived = (req as { archived?: unknown }).archived;
     if (typeof archived === 'string') {
-      msg.respond(enc.encode(JSON.stringify({ ok: true, tasks: sources.archived(archived) })));
+      answer({ ok: true, tasks: sources.archived(archived) });
       return;
     }
-    if (typeof req.taskId !== 'string' || typeof req.stream !== 'string') throw new Error('taskId and stream are required');
-    if (!STREAM_ID.test(req.stream)) throw new Error('stream must be an id of 1 to 64 letters and digits');
+    if (typeof req.taskId !== 'string') throw new Error('taskId is required');
     if (req.tail !== undefined && (!Number.isSafeInteger(req.tail) || req.tail < 0)) throw new Error('tail must be a whole number');
     if (req.since !== undefined && !Number.isFinite(Date.parse(req.since))) throw new Error('since must be a time');
   } catch (err) {
-    msg.respond(enc.encode(JSON.stringify({ ok: false, code: ErrorCodes.LogRequest, message: `bad log request: ${(err as Error).message}` })));
+    answer({ ok: false, code: ErrorCodes.LogRequest, message: `bad log request: ${(err as Error).message}` });
     return;
   }
   const previous = req.previous === true;
@@ -105,10 +123,10 @@ async function handle(nc: NatsConnection, node: string, msg: Msg, sources: LogSo
   const src = resolve(req.taskId);
   if (!src) {
     const what = previous ? `no previous attempt of task ${req.taskId} has a log on this node` : `task ${req.taskId} has no log on this node (not running here, nor kept after it finished)`;
-    msg.respond(enc.encode(JSON.stringify({ ok: false, code: ErrorCodes.TaskNotFound, message: what })));
+    answer({ ok: false, code: ErrorCodes.TaskNotFound, message: what });
     return;
   }
-  msg.respond(enc.encode(JSON.stringify({ ok: true })));
+  answer({ ok: true });
   let lastAlive = Date.now();
   const out = logStreamSubject(node, req.stream);
   const alive = req.follow ? nc.subscribe(logAliveSubject(node, req.stream), { callback: () => { lastAlive = Date.now(); } }) : undefined;
@@ -144,6 +162,34 @@ function send(nc: NatsConnection, stream: string, lines: LogLine[], timestamps =
   if (buf) nc.publish(stream, enc.encode(buf));
 }
 
+/**
+ * ask publishes a log request (its `stream` a fresh id) to the agent of `node` and resolves with
+ * the agent's answer from the stream's reply subject, subscribed before the request leaves; an agent
+ * that does not answer within `timeoutMs` (down, or no such node) is E_AGENT_UNREACHABLE.
+ */
+function ask(nc: NatsConnection, node: string, body: { stream: string } & Record<string, unknown>, timeoutMs: number): Promise<unknown> {
+  const unreachable = (why: string) => new AgentError(ErrorCodes.AgentUnreachable, `the agent of node ${node} did not answer a log request: ${why}`, { node });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      sub.unsubscribe();
+      reject(unreachable(`no answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const sub = nc.subscribe(logReplySubject(node, body.stream), {
+      max: 1,
+      callback: (err, m) => {
+        clearTimeout(timer);
+        if (err) return reject(unreachable(err.message));
+        try {
+          resolve(JSON.parse(new TextDecoder().decode(m.data)));
+        } catch {
+          reject(unreachable('its answer is not JSON'));
+        }
+      },
+    });
+    nc.publish(logSubject(node), enc.encode(JSON.stringify(body)));
+  });
+}
+
 /** findTaskNode says which node runs a task: its binding, else the newest status record naming it. */
 export async function findTaskNode(taskId: string, bindings: RoBucket<Binding>, status: RoBucket<TaskStatus>): Promise<string> {
   const b = await bindings.get(taskId).catch(() => undefined);
@@ -170,13 +216,7 @@ export async function streamLogs(
   let timer: NodeJS.Timeout | undefined;
   const onAbort = () => sub.unsubscribe();
   try {
-    let reply: Msg;
-    try {
-      reply = await nc.request(logSubject(node), enc.encode(JSON.stringify({ ...req, stream })), { timeout: opts.timeoutMs ?? 5000 });
-    } catch (err) {
-      throw new AgentError(ErrorCodes.AgentUnreachable, `the agent of node ${node} did not answer a log request: ${(err as Error).message}`, { node });
-    }
-    const r = JSON.parse(new TextDecoder().decode(reply.data)) as { ok: boolean; code?: string; message?: string };
+    const r = (await ask(nc, node, { ...req, stream }, opts.timeoutMs ?? 5000)) as { ok: boolean; code?: string; message?: string };
     if (!r.ok) throw new GitcellError(isErrorCode(r.code) ? r.code : ErrorCodes.Logs, r.message ?? 'log request refused', { node, taskId: req.taskId });
     if (req.follow) timer = setInterval(() => nc.publish(logAliveSubject(node, stream)), KEEPALIVE_MS);
     opts.signal?.addEventListener('abort', onAbort);
@@ -193,13 +233,8 @@ export async function streamLogs(
 
 /** archivedTasks asks the agent of `node` which tasks of jobs whose key starts with `jobKeyPrefix` have kept logs. */
 export async function archivedTasks(nc: NatsConnection, node: string, jobKeyPrefix: string, timeoutMs = 5000): Promise<{ taskId: string; jobKey: string }[]> {
-  let reply: Msg;
-  try {
-    reply = await nc.request(logSubject(node), enc.encode(JSON.stringify({ archived: jobKeyPrefix })), { timeout: timeoutMs });
-  } catch (err) {
-    throw new AgentError(ErrorCodes.AgentUnreachable, `the agent of node ${node} did not answer a log request: ${(err as Error).message}`, { node });
-  }
-  const r = JSON.parse(new TextDecoder().decode(reply.data)) as { ok: boolean; tasks?: { taskId: string; jobKey: string }[]; code?: string; message?: string };
+  const stream = randomBytes(12).toString('hex');
+  const r = (await ask(nc, node, { archived: jobKeyPrefix, stream }, timeoutMs)) as { ok: boolean; tasks?: { taskId: string; jobKey: string }[]; code?: string; message?: string };
   if (!r.ok || !Array.isArray(r.tasks)) throw new GitcellError(isErrorCode(r.code) ? r.code : ErrorCodes.Logs, r.message ?? 'log request refused', { node });
   return r.tasks;
 }

@@ -59,6 +59,7 @@ export {
   logRequestSubject,
   logStreamSubject,
   logAliveSubject,
+  logReplySubject,
   CONTROL_WRITER,
   AUTOSCALER_WRITER,
   AUTOSCALER_SOURCE,

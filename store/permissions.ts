@@ -32,8 +32,6 @@ export interface NatsPermissions {
   /** deny wins over allow (nats-server checks both) */
   publish: { allow: string[]; deny?: string[] };
   subscribe: { allow: string[] };
-  /** lets the holder answer requests it received (one reply per request, on the requester's inbox) */
-  allow_responses?: boolean;
 }
 
 /** NatsUser is one entry of the server's `authorization.users`. */
@@ -71,6 +69,18 @@ export function logRequestSubject(node: string): string {
 /** logStreamSubject carries one log stream (`id`, a single token) from the agent of `node`. */
 export function logStreamSubject(node: string, id: string): string {
   return `gitcell.logs.${node}.out.${id}`;
+}
+
+/**
+ * logReplySubject carries the agent of `node`'s answer to the log request of stream `id`. Agents
+ * answer there, under their own node's subjects, never on the asker's inbox: answering on an inbox
+ * needs `allow_responses`, with which nats-server 2.9 remembers the reply subject of every message
+ * delivered to the agent's connection (every watch delivery carries one) for 2 minutes and scans
+ * them all on each new delivery past 4,096: at 10,000 hollow nodes that scan
+ * (`client.pruneReplyPerms`) was 67 % of nats-server's CPU and stalled the `tasks` stream.
+ */
+export function logReplySubject(node: string, id: string): string {
+  return `${logStreamSubject(node, id)}.reply`;
 }
 
 /** logAliveSubject carries a follower's keepalives for log stream `id` to the agent of `node`. */
@@ -172,7 +182,6 @@ export function agentPermissions(node: string, publicKey: string, prefix?: strin
   return {
     publish: { allow: ['$JS.API.INFO', ...streams.flatMap(jsStreamRead), ...agentProbes(prefix), ...nodeWrites(node, prefix)] },
     subscribe: { allow: [`${inboxPrefixFor(publicKey)}.>`, logRequestSubject(node), `gitcell.logs.${node}.alive.*`] },
-    allow_responses: true,
   };
 }
 
@@ -188,7 +197,6 @@ export function hollowPermissions(nodes: readonly string[], publicKey: string, p
   return {
     publish: { allow: ['$JS.API.INFO', ...streams.flatMap(jsStreamRead), ...agentProbes(prefix), ...nodes.flatMap((n) => nodeWrites(n, prefix))] },
     subscribe: { allow: [`${inboxPrefixFor(publicKey)}.>`, ...nodes.flatMap((n) => [logRequestSubject(n), `gitcell.logs.${n}.alive.*`])] },
-    allow_responses: true,
   };
 }
 

@@ -120,6 +120,20 @@ test('task logs: the viewer and the control plane follow a log from its agent; a
   const forged = permissionRefusal(other, 'publish', 'gitcell.logs.node-1.out.abc');
   other.publish('gitcell.logs.node-1.out.abc', 'forged');
   await forged;
+  const forgedAnswer = permissionRefusal(other, 'publish', 'gitcell.logs.node-1.out.abc.reply');
+  other.publish('gitcell.logs.node-1.out.abc.reply', '{"ok":true}');
+  await forgedAnswer;
+  // Agents answer on their own subjects and hold no allow_responses: a reply onto an asker's inbox is refused.
+  const viewer = await connect({ servers: c.server.url, creds: c.ids.viewerSeedFile });
+  t.after(() => viewer.close());
+  const inbox = `${inboxPrefixFor(pubOf(c.ids.viewerSeedFile))}.asked`;
+  const answered = permissionRefusal(agentNc, 'publish', inbox);
+  const probe = agentNc.subscribe('gitcell.logs.node-1', { max: 1, callback: (_err, m) => void m.respond('on the inbox') });
+  await agentNc.flush();
+  viewer.subscribe(inbox, { callback: () => undefined });
+  viewer.publish('gitcell.logs.node-1', '{}', { reply: inbox });
+  await answered;
+  probe.unsubscribe();
   for (const creds of [c.ids.viewerSeedFile, c.ids.controlSeedFile]) {
     const nc = await connect({ servers: c.server.url, creds });
     t.after(() => nc.close());
