@@ -57,6 +57,12 @@ export async function connect(opts: ConnectOptions): Promise<NatsConnection> {
       // pinging often enough to notice a dead server quickly (2 missed pings at 2 s).
       pingInterval: 2000,
       maxPingOut: 2,
+      // nats.js closes a connection for good after two authorization errors in a row while
+      // reconnecting, and a client too busy to answer the server's nonce within its 2 s auth
+      // timeout gets exactly that ("Authentication Timeout"): at 10,000 hollow nodes both hollow
+      // processes' connections reconnected under load and were then closed for good, and every
+      // node lapsed. Credentials here are files that do not expire: keep trying.
+      ignoreAuthErrorAbort: true,
       // Replies and watch deliveries under the credential's own prefix: the only inbox its
       // permissions let it subscribe to (store/permissions.ts).
       ...(auth ? { authenticator: auth.authenticator, inboxPrefix: inboxPrefixFor(auth.publicKey) } : {}),
