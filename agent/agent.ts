@@ -53,7 +53,7 @@ export class Agent {
   constructor(options: AgentOptions, private readonly d: AgentDeps) {
     const o = resolveAgentOptions(options);
     this.metrics = new AgentMetrics(options.node, options.processMetrics ?? true);
-    this.journal = new Journal(join(options.stateDir, 'tasks'));
+    this.journal = new Journal(join(options.stateDir, 'tasks'), { durable: false });
     this.completed = new Journal(join(options.stateDir, 'completed'));
     const log = d.log.child({ node: options.node });
     const state = newAgentState();

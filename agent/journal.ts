@@ -46,7 +46,15 @@ export class Journal {
   /** the dir was made (or found) once: a mkdir per save cost hollow nodes a syscall per step */
   private made?: Promise<unknown>;
 
-  constructor(readonly dir: string) {}
+  /**
+   * `durable: false` leaves out the two fsyncs per save (file and directory): for the tasks journal,
+   * whose entries describe containers that outlive the agent but not the machine. The page cache
+   * keeps an entry across an agent crash (kill -9), the case the journal exists for; after a power
+   * loss every container is gone too, and an entry lost or left empty then (skipped as unreadable
+   * by load) only means the bound task is started again. The fsyncs were 4 per task start on its
+   * path, each a round trip through the thread pool and a wait on the disk.
+   */
+  constructor(readonly dir: string, private readonly opts: { durable?: boolean } = {}) {}
 
   private ensureDir(): Promise<unknown> {
     // A failed mkdir is not remembered: the next save tries again.
@@ -79,13 +87,13 @@ export class Journal {
     const file = join(this.dir, `${t.taskId}.json`);
     // Two saves of one task may overlap (a probe verdict during an operation): unique temp names.
     try {
-      await writeFileAtomic(file, JSON.stringify(t));
+      await writeFileAtomic(file, JSON.stringify(t), { durable: this.opts.durable ?? true });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       // The dir went away under us (removed by hand): make it again, once.
       this.made = undefined;
       await this.ensureDir();
-      await writeFileAtomic(file, JSON.stringify(t));
+      await writeFileAtomic(file, JSON.stringify(t), { durable: this.opts.durable ?? true });
     }
   }
 

@@ -103,6 +103,8 @@ export class ContainerManager {
   private readonly log: Logger;
   /** container.json of each container seen, by id (immutable once written; forgotten on delete) */
   private readonly records = new Map<string, ContainerRecord>();
+  /** the pid of each container last seen running (state-files.ts liveStatus: a cheaper check next time) */
+  private readonly runningPids = new Map<string, number>();
   /** rlimits every container gets: DEFAULT_RLIMITS within this process's own hard limits (read once) */
   private readonly rlimits = containerRlimits();
   private conmonBin: string | undefined;
@@ -232,7 +234,10 @@ export class ContainerManager {
   private inspectId(id: string, asked: string): ContainerInfo {
     const record = this.recordOf(id);
     if (!record) throw new RuntimeError(ErrorCodes.ContainerNotFound, `no container ${asked}`, { id: asked });
-    const live = liveStatus(join(this.dir, id), { execFifo: join(this.runc.root, id, 'exec.fifo'), oomFile: record.oomFile });
+    const known = this.runningPids.get(id);
+    const live = liveStatus(join(this.dir, id), { execFifo: join(this.runc.root, id, 'exec.fifo'), oomFile: record.oomFile, ...(known !== undefined ? { runningPid: known } : {}) });
+    if (live.status === 'running' && 'pid' in live) this.runningPids.set(id, live.pid);
+    else if (known !== undefined) this.runningPids.delete(id);
     if (live.status === 'exited') return { ...record, status: 'exited', exit: { exitCode: live.exit.exitCode, oomKilled: live.exit.oomKills > 0, finishedAt: live.exit.finishedAt } };
     return { ...record, ...live };
   }
@@ -355,6 +360,7 @@ export class ContainerManager {
     fs.rmSync(p.dir, { recursive: true, force: true });
     fs.rmSync(join(this.root, 'exits', info.id), { force: true });
     this.records.delete(info.id);
+    this.runningPids.delete(info.id);
     releaseName(this.namesDir, info.name, info.id);
   }
 

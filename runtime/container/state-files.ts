@@ -31,6 +31,12 @@ export interface StatusPaths {
   execFifo?: string;
   /** the cgroup's OOM counter file (memory.oom_control or memory.events) */
   oomFile?: string;
+  /**
+   * the pid an earlier call found running: the pid file and the released fifo never change after
+   * that, so while the process lives it is still running (one kill(0) instead of reading the pid
+   * file and looking for the fifo)
+   */
+  runningPid?: number;
 }
 
 /**
@@ -47,6 +53,7 @@ export function liveStatus(dir: string, paths: StatusPaths = {}): LiveStatus {
   }
   const exit = settleConmonExit(dir, paths.oomFile);
   if (exit) return { status: 'exited', exit };
+  if (paths.runningPid !== undefined && processAlive(paths.runningPid)) return { status: 'running', pid: paths.runningPid };
   const pid = readPid(join(dir, 'pid'));
   if (pid !== undefined) {
     if (processAlive(pid)) return { status: paths.execFifo && fs.existsSync(paths.execFifo) ? 'starting' : 'running', pid };
