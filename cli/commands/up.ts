@@ -76,9 +76,9 @@ export function registerUp(program: Command): void {
       }
       const external = externalMonitoring(f);
       if (nodes > 254) throw new UsageError(ErrorCodes.Usage, `--nodes ${nodes}: at most 254 (one /24 per node)`, { flag: '--nodes' });
-      // The cluster's key pair (RSA-4096: about a CPU-second, on a pool thread) is made while up's
-      // own modules load (half a CPU-second): the repository's Secrets wait for it.
-      const clusterKey = process.getuid?.() === 0 ? import('../../secrets/index.ts').then(({ Keyring }) => Keyring.open(resolve(f.clusterDir))) : undefined;
+      // The cluster's key ring is opened (a new one: an X25519 pair, Keyring.openUp) while up's own
+      // modules load: the repository's Secrets wait for it.
+      const clusterKey = process.getuid?.() === 0 ? import('../../secrets/index.ts').then(({ Keyring }) => Keyring.openUp(resolve(f.clusterDir))) : undefined;
       clusterKey?.catch(() => undefined);
       // Loaded here: the agents' process (--host-agents) needs none of up's own modules.
       const { runUp } = await import('../up/run.ts');

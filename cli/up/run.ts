@@ -1,7 +1,7 @@
 /**
  * runUp: the whole cluster on one machine. Order matters:
  *
- *   cluster key pair (RSA, in the background) ┐
+ *   cluster key pair (X25519, Keyring.openUp) ┐
  *   identities (nkeys) ─► embedded nats-server with authorization ─► buckets (control connection)
  *     ─► agents' process (loads, registers the nodes) ┐
  *     ─► repository (<state>/repo from sample-repo, Secrets re-sealed) ‖ sample images
@@ -72,9 +72,9 @@ export async function runUp(o: UpOptions): Promise<void> {
   if (o.nodes < 1 || o.nodes > 200) throw new UsageError(ErrorCodes.Usage, `--nodes ${o.nodes}: expected 1 to 200`, { flag: '--nodes' });
   const up = new UpCluster(o);
   await mkdir(join(up.stateDir, 'logs'), { recursive: true });
-  // The cluster's key pair (RSA-4096, about a CPU-second), made while NATS starts if up's command
-  // has not begun it already. Each agent makes its node's (X25519) itself.
-  const clusterKey = o.clusterKey ?? Keyring.open(up.stateDir);
+  // The cluster's key ring (a new one: an X25519 pair, Keyring.openUp), opened while NATS starts
+  // if up's command has not begun it already. Each agent makes its node's itself.
+  const clusterKey = o.clusterKey ?? Keyring.openUp(up.stateDir);
   clusterKey.catch(() => undefined);
   // When each step ended (ms after t0), logged once started: where up's own start goes.
   const phases: Record<string, number> = {};

@@ -52,3 +52,17 @@ test('a node\'s ring (openNode) makes X25519 pairs, keeps them across opens, and
   const nodeScope = { ...scope, audience: 'node-1' };
   assert.equal(openValue(sealValue(pem, nodeScope, 'v'), nodeScope, (id) => reopened.privateKey(id)).toString(), 'v');
 });
+
+test('gitcell up\'s cluster ring (openUp) makes an X25519 pair, and an RSA ring it finds stays RSA', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'gitcell-keyring-up-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const ring = await Keyring.openUp(dir);
+  assert.equal(createPublicKey(ring.publicKeyPem()).asymmetricKeyType, 'x25519');
+  assert.equal(openValue(sealValue(ring.publicKeyPem(), scope, 'v'), scope, (id) => ring.privateKey(id)).toString(), 'v');
+  const old = await mkdtemp(join(tmpdir(), 'gitcell-keyring-up-rsa-'));
+  t.after(() => rm(old, { recursive: true, force: true }));
+  const rsa = await Keyring.open(old, { modulusLength: 2048 });
+  const reopened = await Keyring.openUp(old);
+  assert.equal(reopened.activeKeyId, rsa.activeKeyId);
+  assert.equal(createPublicKey(reopened.publicKeyPem()).asymmetricKeyType, 'rsa');
+});
