@@ -8,7 +8,8 @@ import { GitcellError, isGitcellError, ErrorCodes, GitError } from '../../lib/in
 import { assertObjectWithin, objectSize, objectTooLarge } from './object-size.ts';
 import { ManifestCollector } from './collect.ts';
 import { LoadErrorCode, MANIFEST_LIMITS, isManifestFile, type LoadOptions, type LoadResult } from './types.ts';
-import { parseManifestFile, type ParsedFile } from './parse.ts';
+import type { ParsedFile } from './parse.ts';
+import { parallelParser } from './parse-pool.ts';
 import { readBlobFast, readLooseBlob } from './read-blob.ts';
 
 /** READ_AHEAD is how many blobs are read concurrently. */
@@ -66,8 +67,9 @@ export async function loadManifestsFromGit(source: GitSource, options: LoadOptio
     if (isGitcellError(err, ErrorCodes.GitObjectTooLarge)) throw err;
     throw new GitError(ErrorCodes.GitPathNotFound, `${path} is not a folder in commit ${commit.slice(0, 12)} (${source.ref})`, { ref: source.ref, commit, path }, { cause: err });
   }
-  // First list the manifest blobs (trees are small), then read blobs a few at a time: reads overlap
-  // their I/O, while files still reach the collector in path order.
+  // First list the manifest blobs (trees are small), then read blobs a few at a time (reads overlap
+  // their I/O), then parse them all at once (on worker threads too when there are many:
+  // parse-pool.ts); files reach the collector in path order.
   const blobs: Array<{ file: string; oid: string }> = [];
   const walk = async (oid: string, rel: string): Promise<void> => {
     bounded(oid, `tree ${rel || path || '/'}`);
@@ -89,16 +91,24 @@ export async function loadManifestsFromGit(source: GitSource, options: LoadOptio
   const cache = source.parseCache;
   const used = new Map<string, ParsedFile>();
   const keyOf = (b: { file: string; oid: string }) => `${b.file}\0${b.oid}`;
-  for (let i = 0; i < blobs.length; i += READ_AHEAD) {
-    const batch = blobs.slice(i, i + READ_AHEAD);
-    const read = await Promise.all(batch.map((b) => (cache?.has(keyOf(b)) ? undefined : readBounded(repo, gitdir, b, limits.maxFileBytes))));
-    batch.forEach((b, j) => {
-      const r = read[j];
-      const parsed = cache?.get(keyOf(b)) ?? (r instanceof Uint8Array ? parseManifestFile(b.file, r, limits) : r!);
-      if (cache) used.set(keyOf(b), parsed);
-      collector.addParsed(b.file, parsed);
-    });
+  const files: Array<Uint8Array | ParsedFile> = [];
+  // Workers (for many files) start before the reading, which their start-up then overlaps.
+  const parser = parallelParser(blobs.filter((b) => !cache?.has(keyOf(b))).length);
+  try {
+    for (let i = 0; i < blobs.length; i += READ_AHEAD) {
+      const batch = blobs.slice(i, i + READ_AHEAD);
+      files.push(...(await Promise.all(batch.map((b) => cache?.get(keyOf(b)) ?? readBounded(repo, gitdir, b, limits.maxFileBytes)))));
+    }
+    const toParse = blobs.flatMap((b, i) => { const f = files[i]; return f instanceof Uint8Array ? [{ file: b.file, bytes: f, index: i }] : []; });
+    (await parser.parse(toParse, limits)).forEach((parsed, j) => (files[toParse[j]!.index] = parsed));
+  } finally {
+    parser.close();
   }
+  blobs.forEach((b, i) => {
+    const parsed = files[i] as ParsedFile;
+    if (cache) used.set(keyOf(b), parsed);
+    collector.addParsed(b.file, parsed);
+  });
   if (cache) {
     cache.clear();
     for (const [k, v] of used) cache.set(k, v);

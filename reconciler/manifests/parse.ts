@@ -1,7 +1,7 @@
 // Parses one manifest file into objects. Hostile input is the norm here: every failure becomes a
 // Problem naming the file, line and column; nothing thrown by the YAML library escapes.
 import { CORE_SCHEMA, EVENT_ID, YAMLException, constructFromEvents, parseEvents, type Event } from 'js-yaml';
-import { errorMessage } from '../../lib/index.ts';
+import { errorMessage } from '../../lib/errors.ts';
 import { lineStarts, nodeOffset, offsetToLineColumn, skipNode } from './positions.ts';
 import { LoadErrorCode, MANIFEST_LIMITS, type LoadOptions, type LoadedObject, type Problem } from './types.ts';
 
