@@ -25,11 +25,26 @@ export interface ParseJob {
   bytes: Uint8Array;
 }
 
-/** WorkerRequest is the one message a parse worker gets: every file, the shared next-file counter, the limits. */
+/**
+ * WorkerRequest is the one message a parse worker gets: every file's name, and its bytes as
+ * data[offsets[i], offsets[i + 1]) of one SharedArrayBuffer (one copy for every worker, not a clone
+ * each), the shared next-file counter, the limits.
+ */
 export interface WorkerRequest {
-  jobs: ParseJob[];
+  files: string[];
+  offsets: number[];
+  data: Uint8Array;
   next: Int32Array;
   limits: LoadOptions;
+}
+
+/** sharedRequest packs `jobs` into a WorkerRequest: their bytes copied once into shared memory. */
+function sharedRequest(jobs: ParseJob[], next: Int32Array, limits: LoadOptions): WorkerRequest {
+  const offsets = [0];
+  for (const j of jobs) offsets.push(offsets.at(-1)! + j.bytes.byteLength);
+  const data = new Uint8Array(new SharedArrayBuffer(offsets.at(-1)!));
+  jobs.forEach((j, i) => data.set(j.bytes, offsets[i]));
+  return { files: jobs.map((j) => j.file), offsets, data, next, limits };
 }
 
 /** WorkerResult is one parsed file, by its index in WorkerRequest.jobs. */
@@ -80,7 +95,8 @@ export function parallelParser(files: number): Parser {
     async parse(jobs, limits = {}) {
       const results: Array<ParsedFile | undefined> = new Array(jobs.length);
       const next = new Int32Array(new SharedArrayBuffer(4));
-      const ended = workers.map((w) => w.run({ jobs, next, limits }, (r) => (results[r.index] = r.parsed)));
+      const request = workers.length > 0 ? sharedRequest(jobs, next, limits) : undefined;
+      const ended = workers.map((w) => w.run(request!, (r) => (results[r.index] = r.parsed)));
       // This thread parses too, taking files from the same counter.
       for (let i = takeNext(next, jobs.length); i >= 0; i = takeNext(next, jobs.length)) results[i] = parseManifestFile(jobs[i]!.file, jobs[i]!.bytes, limits);
       await Promise.all(ended);
