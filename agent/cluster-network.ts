@@ -105,7 +105,7 @@ export class ClusterNetwork {
  * but those in the node's own task subnet (its bridge) and host routes (/32, a VTEP).
  */
 export async function localLinks(ownSubnet: string, netns?: string): Promise<LocalLink[]> {
-  const r = await runCommand(ipBinary(), [...(netns ? ['-n', netns] : []), '-j', '-4', 'addr', 'show'], { timeoutMs: 10_000 });
+  const r = await runCommand(ipBinary(), [...(netns ? ['-n', netns] : []), '-j', '-4', 'addr', 'show'], { timeoutMs: 10_000, helper: true });
   if (r.code !== 0) throw new Error(`ip addr show: ${r.stderr.trim()}`);
   const ifaces = JSON.parse(r.stdout || '[]') as { addr_info?: { local: string; prefixlen: number; scope?: string }[] }[];
   const out: LocalLink[] = [];

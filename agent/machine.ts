@@ -48,7 +48,7 @@ export function parseCapacity(text: string | undefined, base: Resources, flag = 
 /** runcVersion returns runc's version ("1.1.5"), or "unknown" when runc cannot be run. */
 export async function runcVersion(bin = 'runc'): Promise<string> {
   try {
-    const r = await runCommand(bin, ['--version']);
+    const r = await runCommand(bin, ['--version'], { helper: true });
     return /runc version (\S+)/.exec(r.stdout)?.[1] ?? 'unknown';
   } catch {
     return 'unknown';

@@ -1,13 +1,13 @@
 import { mkdir, writeFile, rm, chown, chmod, readdir } from 'node:fs/promises';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { join, normalize } from 'node:path';
 import type { NodeSecretRecord, TaskSpec } from '../api/cluster.ts';
 import { SecretsError } from '../lib/errors.ts';
 import { openValue, type Keyring } from '../secrets/index.ts';
 import { ErrorCodes } from '../lib/error-codes.ts';
+import { runChecked } from '../runtime/network/exec.ts';
 
-const run = promisify(execFile);
+/** run: mount, findmnt and umount through the spawn helper, not a fork of the agent (runChecked). */
+const run = runChecked;
 
 /** SecretSource is where the agent reads the Secrets re-sealed for its node (its own bucket). */
 export interface SecretSource {

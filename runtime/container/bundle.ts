@@ -5,15 +5,15 @@
 // in `<dir>` (no mount(8) process per create). The root filesystem path in config.json is absolute,
 // so the bundle directory may sit anywhere.
 import * as fs from 'node:fs';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { RuntimeError } from '../../lib/errors.ts';
 import { unmount } from './mounts.ts';
 import type { OciSpec } from './spec.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
+import { runChecked } from '../network/exec.ts';
 
-const run = promisify(execFile);
+/** run: the tmpfs mount through the spawn helper, not a fork of the agent (runChecked). */
+const run = runChecked;
 
 /** BUNDLE_TMPFS_BYTES sizes a secret bundle's tmpfs: config.json with a large environment fits. */
 export const BUNDLE_TMPFS_BYTES = 4 * 1024 * 1024;

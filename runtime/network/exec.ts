@@ -52,3 +52,15 @@ export function runCommand(
   });
 }
 
+
+/**
+ * runChecked runs `file args` through the spawn helper (no fork of this process) and, like a
+ * promisified execFile, rejects when the command exits non-zero: the Error names the command and
+ * carries its `stderr`. For short commands of the task start path (tmpfs mounts of Secrets and
+ * bundles), each a fork of the agent's process otherwise.
+ */
+export async function runChecked(file: string, args: string[], timeoutMs = 30_000): Promise<ExecResult> {
+  const r = await runCommand(file, args, { timeoutMs, helper: true });
+  if (r.code !== 0) throw Object.assign(new Error(`${file} ${args.join(' ')}: exit ${r.code}: ${r.stderr.trim()}`), { stderr: r.stderr, code: r.code });
+  return r;
+}

@@ -109,7 +109,7 @@ export class RouteProgrammer {
 
   private async ip(args: string[]) {
     const argv = this.o.netns ? ['netns', 'exec', this.o.netns, 'ip', ...args] : args;
-    const r = await runCommand('ip', argv, { timeoutMs: this.o.timeoutMs ?? 10_000 });
+    const r = await runCommand('ip', argv, { timeoutMs: this.o.timeoutMs ?? 10_000, helper: true });
     if (r.code !== 0) throw new NetworkError(ErrorCodes.NetworkConfig, `ip ${args.join(' ')}: ${r.stderr.trim()}`, { args: args.join(' ') });
     return r;
   }

@@ -86,7 +86,7 @@ export class VxlanDevice {
 
   private async run(bin: string, args: string[], tolerate: boolean) {
     const argv = this.o.netns ? ['netns', 'exec', this.o.netns, bin, ...args] : args;
-    const r = await runCommand(this.o.netns ? ipBinary() : bin, argv, { timeoutMs: this.o.timeoutMs ?? 10_000 });
+    const r = await runCommand(this.o.netns ? ipBinary() : bin, argv, { timeoutMs: this.o.timeoutMs ?? 10_000, helper: true });
     if (r.code !== 0 && !tolerate) throw new NetworkError(ErrorCodes.NetworkConfig, `${bin} ${args.join(' ')}: ${r.stderr.trim()}`, { args: args.join(' ') });
     return r;
   }

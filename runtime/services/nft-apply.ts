@@ -33,7 +33,7 @@ export function nftBinary(): string {
 /** listNftTables names the `ip` family tables in `netns` (default the caller's). Throws E_NFT_MISSING when nft cannot list them. */
 export async function listNftTables(netns?: string, timeoutMs = 10_000): Promise<string[]> {
   const argv = netns ? ['ip', 'netns', 'exec', netns, nftBinary()] : [nftBinary()];
-  const r = await runCommand(argv[0]!, [...argv.slice(1), 'list', 'tables'], { timeoutMs });
+  const r = await runCommand(argv[0]!, [...argv.slice(1), 'list', 'tables'], { timeoutMs, helper: true });
   if (r.code !== 0) throw new NetworkError(ErrorCodes.NftMissing, `nft list tables: ${r.stderr.trim()}`, {});
   return r.stdout.split('\n').flatMap((l) => /^table ip (\S+)$/.exec(l.trim())?.slice(1) ?? []);
 }
@@ -139,7 +139,7 @@ export class NftApplier {
 
   private nft(args: string[], input?: string) {
     const [file, ...argv] = [...this.argv(), ...args];
-    return runCommand(file!, argv, { ...(input !== undefined ? { input } : {}), timeoutMs: this.opts.timeoutMs ?? 10_000 });
+    return runCommand(file!, argv, { ...(input !== undefined ? { input } : {}), timeoutMs: this.opts.timeoutMs ?? 10_000, helper: true });
   }
 
   /** argv starts nft, inside the namespace when one is set. */
