@@ -32,6 +32,7 @@ import { holdAfterRebuild } from './rebuild.ts';
 import { resumeAfterRestart } from './resume.ts';
 import { probeTick } from './prober.ts';
 import { sampleUsage } from './usage.ts';
+import { retryStartsOnSecretArrival } from './secret-arrivals.ts';
 
 export { AGENT_VERSION } from './heartbeat.ts';
 export { usesSecrets } from './transitions.ts';
@@ -49,6 +50,7 @@ export class Agent {
   private follow?: StoreFollow;
   private logSub?: Subscription;
   private server?: Server;
+  private readonly secretWatch = new AbortController();
 
   constructor(options: AgentOptions, private readonly d: AgentDeps) {
     const o = resolveAgentOptions(options);
@@ -91,6 +93,8 @@ export class Agent {
     await this.follow.synced;
     if (state.stopped) return; // stopped while waiting for the store
     state.synced = true;
+    const secrets = this.d.secrets?.bucket;
+    if (secrets?.watch) retryStartsOnSecretArrival(ctx, { watch: secrets.watch.bind(secrets) }, this.secretWatch.signal);
     this.logSub = serveLogs(this.d.nc, o.node, { source: (taskId, previous) => this.logSource(taskId, previous), archived: (prefix) => ctx.logArchive.tasksOf(prefix) });
     if (o.http) {
       const problem = () => healthProblem({ natsClosed: this.d.nc.isClosed(), lastPassAt: state.lastPassAt, now: Date.now(), resyncMs: o.resyncMs });
@@ -113,6 +117,7 @@ export class Agent {
   async stop(): Promise<void> {
     this.ctx.state.stopped = true;
     for (const t of this.timers) clearInterval(t);
+    this.secretWatch.abort();
     await this.follow?.close();
     this.logSub?.unsubscribe();
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));

@@ -21,6 +21,7 @@ import type { ExitInfo, ServicesPort, TaskNetwork, TaskRuntime } from './port.ts
 import type { TaskLocks } from './task-locks.ts';
 import type { SharedFeed } from './shared-feed.ts';
 import { DEFAULT_RECOVERY_HOLD_MS } from './recovery.ts';
+import type { SecretArrivals } from './secret-arrivals.ts';
 
 /** AgentOptions configure one agent; only node and stateDir are required. */
 export interface AgentOptions {
@@ -74,7 +75,8 @@ export function resolveAgentOptions(o: AgentOptions): ResolvedAgentOptions {
 /** NodeSecrets is what opens this node's Secrets: its key ring and its own secrets bucket. */
 export interface NodeSecrets {
   keyring: Keyring;
-  bucket: SecretSource;
+  /** with a watch (the store's bucket), a Secret arriving retries the starts that waited for it (secret-arrivals.ts) */
+  bucket: SecretSource & Partial<SecretArrivals>;
 }
 
 /** AgentDeps are the agent's edges: store, runtime, network, logger. */

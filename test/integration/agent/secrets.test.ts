@@ -99,6 +99,27 @@ test('a Secret not yet delivered (or at another version) holds the task back wit
   await waitFor('removed', async () => !(await n.status(spec.id)));
 });
 
+test('a Secret arriving starts the task that waited for it at once, not after its start backoff', async (t) => {
+  // A start backoff far longer than the wait below: only the Secret's arrival can start the task in time.
+  const slow = await startTestNode(server, { secrets: true, backoff: { initialMs: 600_000, maxMs: 600_000, resetAfterMs: 600_000 } });
+  t.after(async () => {
+    const left = await leaks(slow);
+    await slow.close();
+    assert.deepEqual(left, []);
+  });
+  const spec = makeTask(`arrives-${Date.now()}`, slow.image, ['sh', '-c', 'while true; do sleep 1; done'], { secretMounts: [{ secretName: 'arrives', mountPath: '/run/k' }] });
+  await slow.bind(spec);
+  await slow.waitStatus(spec.id, 'held back', (s) => s.state === 'backoff' && /has not reached/.test(s.message ?? ''), 90_000);
+  const pem = slow.keyring!.publicKeyPem();
+  await slow.secretsBucket!.put('default.arrives', {
+    namespace: 'default', name: 'arrives', version: 'v1', nodeKeyId: slow.keyring!.activeKeyId,
+    values: { token: sealValue(pem, { namespace: 'default', name: 'arrives', key: 'token', audience: slow.node }, 'x') },
+  });
+  await slow.waitStatus(spec.id, 'running', (s) => s.state === 'running', 120_000);
+  await slow.unbind(spec.id);
+  await waitFor('removed', async () => !(await slow.status(spec.id)));
+});
+
 test('a value sealed for another node does not open here', async () => {
   await n.secretsBucket!.put('default.other', sealedRecord('other', 'v1', { k: 'v' }, 'some-other-node'));
   const spec = makeTask(`other-${Date.now()}`, n.image, ['sh', '-c', 'sleep 100'], { secretMounts: [{ secretName: 'other', mountPath: '/s', version: 'v1' }] });

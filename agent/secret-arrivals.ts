@@ -1,0 +1,45 @@
+// A task whose start failed because a Secret had not reached this node yet (the reconciler re-seals
+// each Secret to a node's key once the node registered: on a new cluster the scheduler can bind a
+// task first) would wait out its start backoff, 10 s the first time. A Secret re-sealed for this
+// node is a put in its own secrets bucket: on one, every start-failed task is due again at once.
+//
+//   secrets bucket put ─► each task in backoff after a failed start (no container), not busy:
+//     journal restartAt 0 (under its lock) ─► lock released ─► kick ─► convergence starts it
+import type { NodeSecretRecord } from '../api/cluster.ts';
+import { errorMessage } from '../lib/errors.ts';
+import type { Watch, WatchOptions } from '../store/index.ts';
+import type { AgentContext } from './context.ts';
+import { save } from './report.ts';
+
+/** SecretArrivals is the part of a node's secrets bucket this needs: its watch. */
+export interface SecretArrivals {
+  watch(opts?: WatchOptions): Watch<NodeSecretRecord>;
+}
+
+/** startFailed tells whether a journal entry waits after a start that failed (no container ran). Pure. */
+export function startFailed(t: { phase: string; containerId?: string; message?: string }): boolean {
+  return t.phase === 'backoff' && t.containerId === undefined && (t.message?.startsWith('start failed') ?? false);
+}
+
+/**
+ * retryStartsOnSecretArrival follows the node's secrets bucket until `signal` aborts; each put makes
+ * every start-failed task due now. A watch that fails ends this quietly: the backoff still retries.
+ */
+export function retryStartsOnSecretArrival(ctx: AgentContext, bucket: SecretArrivals, signal: AbortSignal): void {
+  void (async () => {
+    try {
+      for await (const ev of bucket.watch({ signal })) {
+        if (ev.type !== 'put') continue;
+        for (const t of [...ctx.state.records.values()].filter(startFailed)) {
+          // Under the task's lock: an operation in flight owns the entry (and kicks when it ends).
+          ctx.locks.run(t.taskId, async () => {
+            const now = ctx.state.records.get(t.taskId);
+            if (now && startFailed(now)) await save(ctx, { ...now, restartAt: 0 }, false);
+          });
+        }
+      }
+    } catch (err) {
+      if (!signal.aborted) ctx.log.warn({ err: errorMessage(err) }, 'agent: the watch of this node\'s Secrets ended; failed starts wait out their backoff');
+    }
+  })();
+}
