@@ -45,6 +45,7 @@ export async function waitForNodesToSettle(nodes: Bucket<NodeRecord>, o: SettleO
       log.warn({ err: errorMessage(err) }, 'reconciler: cannot list nodes while waiting for them to register');
     }
     if (signal.aborted || settleDecision(o, { now: Date.now(), startedAt, changedAt, nodes: seen.size })) return seen.size;
-    await new Promise((r) => setTimeout(r, o.pollMs ?? 250));
+    // With the node count known (gitcell up, a few nodes) a short poll: the first tasks wait on it.
+    await new Promise((r) => setTimeout(r, o.pollMs ?? (o.expectNodes !== undefined ? 100 : 250)));
   }
 }
