@@ -10,6 +10,8 @@
 // A load of few files parses here alone: a worker costs ~30 ms of start-up (a reconcile of a small
 // repository, or of the one file a commit changed, must not pay it).
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { parseManifestFile, type ParsedFile } from './parse.ts';
 import type { LoadOptions } from './types.ts';
@@ -59,17 +61,28 @@ export function takeNext(next: Int32Array, count: number): number {
   return i < count ? i : -1;
 }
 
-const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './parse-worker.ts' : './parse-worker.js', import.meta.url);
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
 
 /**
- * newWorker starts a parse worker thread, which waits for its WorkerRequest. Run from the compiled build it is parse-worker.js; run from the
- * TypeScript sources (tests, benchmarks), the worker registers tsx first: on Node 20 neither hooks
- * registered by tsx's API nor `--import tsx` reach a worker thread.
+ * newWorker starts a parse worker thread, which waits for its WorkerRequest. Run from the compiled
+ * build it is parse-worker.js next to this file. Run from the TypeScript sources (tests,
+ * benchmarks), it is the parse-worker.js of the compiled build that matches them, when there is
+ * one (scripts/build-state.mjs decides, as for cli/bin.js): a worker that registers tsx spends ~0.6
+ * CPU-seconds starting, a compiled one ~0.15 (a load of 500 files parses in ~0.75). Otherwise, or
+ * with GITCELL_FROM_SOURCE=1, the worker registers tsx first (on Node 20 neither hooks registered by
+ * tsx's API nor `--import tsx` reach a worker thread).
  */
-function newWorker(): Worker {
+async function newWorker(): Promise<Worker> {
   const options = { stdout: true, stderr: true };
-  if (!import.meta.url.endsWith('.ts')) return new Worker(WORKER_URL, options);
-  const boot = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}); })`;
+  if (!FROM_SOURCE) return new Worker(new URL('./parse-worker.js', import.meta.url), options);
+  if (process.env.GITCELL_FROM_SOURCE !== '1') {
+    const state = (await import(new URL('../../scripts/build-state.mjs', import.meta.url).href)) as { currentBuild(root: string): string | undefined };
+    const build = state.currentBuild(fileURLToPath(new URL('../..', import.meta.url)));
+    // Not this process's `--import tsx`: the compiled worker needs no loader (tsx would cost ~0.2 CPU-s).
+    if (build) return new Worker(join(build, 'reconciler', 'manifests', 'parse-worker.js'), { ...options, execArgv: [] });
+  }
+  const worker = new URL('./parse-worker.ts', import.meta.url).href;
+  const boot = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(worker)}); })`;
   return new Worker(boot, { ...options, eval: true });
 }
 
@@ -95,6 +108,7 @@ export function parallelParser(files: number): Parser {
     async parse(jobs, limits = {}) {
       const results: Array<ParsedFile | undefined> = new Array(jobs.length);
       const next = new Int32Array(new SharedArrayBuffer(4));
+      await Promise.all(workers.map((w) => w.ready));
       const request = workers.length > 0 ? sharedRequest(jobs, next, limits) : undefined;
       const ended = workers.map((w) => w.run(request!, (r) => (results[r.index] = r.parsed)));
       // This thread parses too, taking files from the same counter.
@@ -110,21 +124,18 @@ export function parallelParser(files: number): Parser {
 
 /** ParseWorker is one started worker thread: run() gives it the files, close() ends it. */
 interface ParseWorker {
+  /** ready resolves once the thread was created (or could not be): run() needs it. */
+  ready: Promise<void>;
   /** run resolves (never rejects) once the worker ended, however: each parsed file went to `deliver`. */
   run(request: WorkerRequest, deliver: (r: WorkerResult) => void): Promise<void>;
   close(): void;
 }
 
 function startWorker(): ParseWorker {
-  let worker: Worker | undefined;
   let exited = false;
-  const exit = new Promise<void>((done) => {
-    try {
-      worker = newWorker();
-    } catch {
-      done();
-      return;
-    }
+  const created = newWorker().catch(() => undefined);
+  const exit = created.then((worker) => new Promise<void>((done) => {
+    if (!worker) return done();
     // A waiting worker does not keep the process alive (run() holds it), and its failure is not the
     // load's: the files it did not deliver are parsed by the caller.
     worker.unref();
@@ -133,8 +144,12 @@ function startWorker(): ParseWorker {
       exited = true;
       done();
     });
-  });
+  }));
+  let worker: Worker | undefined;
   return {
+    ready: created.then((w) => {
+      worker = w;
+    }),
     run(request, deliver) {
       if (!worker || exited) return exit;
       worker.ref();
@@ -143,7 +158,7 @@ function startWorker(): ParseWorker {
       return exit;
     },
     close() {
-      if (worker && !exited) void worker.terminate();
+      void created.then((w) => (w && !exited ? w.terminate() : undefined));
     },
   };
 }

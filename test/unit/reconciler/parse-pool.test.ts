@@ -41,3 +41,16 @@ test('parse workers: files a worker never got (closed before parse) are parsed o
   const parsed = await parser.parse(jobs);
   assert.deepEqual(parsed, jobs.map((j) => parseManifestFile(j.file, j.bytes)));
 });
+
+test('parse workers run from the sources through tsx (GITCELL_FROM_SOURCE=1, or no current build) parse the same', async (t) => {
+  const before = process.env.GITCELL_FROM_SOURCE;
+  process.env.GITCELL_FROM_SOURCE = '1';
+  t.after(() => (before === undefined ? delete process.env.GITCELL_FROM_SOURCE : (process.env.GITCELL_FROM_SOURCE = before)));
+  const jobs = Array.from({ length: PARALLEL_MIN_FILES * 2 }, (_, i) => ({ file: `f-${i}.yaml`, bytes: new TextEncoder().encode(`${job(`j-${i}`, 'x:1')}---\n${i % 7 === 0 ? 'a: [\n' : job(`k-${i}`, 'y:1')}`) }));
+  const parser = parallelParser(jobs.length);
+  try {
+    assert.deepEqual(await parser.parse(jobs), jobs.map((j) => parseManifestFile(j.file, j.bytes)));
+  } finally {
+    parser.close();
+  }
+});
