@@ -4,9 +4,8 @@
  * task backing off on a missing image says so; a finished batch Job reads Complete 3/3, not 0/3).
  * Reads the store only; the row builders are pure.
  */
-import { DEFAULT_NAMESPACE, autoscaleKey, maxTasks, nodeIsLive, statusKey, type Binding, type JobSpec, type CustomResourceDefinitionSpec, type NodeRecord, type NodeSpec, type TaskSpec, type TaskStatus } from '../api/index.ts';
+import { DEFAULT_NAMESPACE, NODE_GRACE_MS, autoscaleKey, maxTasks, nodeIsLive, statusKey, type Binding, type JobSpec, type CustomResourceDefinitionSpec, type NodeRecord, type NodeSpec, type TaskSpec, type TaskStatus } from '../api/index.ts';
 // The modules themselves, not reconciler/index.ts: that would load the whole reconciler (git, ajv).
-import { DEFAULT_NODE_GRACE_MS } from '../reconciler/controllers/eligibility.ts';
 import { objectStatusKey } from '../reconciler/apply/keys.ts';
 import type { CronJobStatus, DesiredRecord, WorkloadStatus } from '../reconciler/index.ts';
 import { age, type ClientStore } from './client.ts';
@@ -227,7 +226,7 @@ export async function listNodes(store: ClientStore, now = Date.now()): Promise<N
 export function nodeRow(node: NodeRecord, spec: NodeSpec | undefined, tasks: readonly TaskRow[], now: number): NodeRow {
   const on = tasks.filter((t) => !['succeeded', 'failed', 'stopped'].includes(t.state));
   const used = on.reduce((a, t) => ({ cpu: a.cpu + t.spec.template.resources.requests.cpuMillis, mem: a.mem + t.spec.template.resources.requests.memoryBytes }), { cpu: 0, mem: 0 });
-  return { node, ...(spec ? { spec } : {}), ready: nodeIsLive(node, now, DEFAULT_NODE_GRACE_MS), tasks: on.length, requested: { cpuMillis: used.cpu, memoryBytes: used.mem } };
+  return { node, ...(spec ? { spec } : {}), ready: nodeIsLive(node, now, NODE_GRACE_MS), tasks: on.length, requested: { cpuMillis: used.cpu, memoryBytes: used.mem } };
 }
 
 /** mib renders bytes in MiB. */

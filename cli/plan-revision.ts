@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import git from 'isomorphic-git';
-import type { AnyObject } from '../api/index.ts';
+import { NODE_GRACE_MS, type AnyObject } from '../api/index.ts';
 import { GitError } from '../lib/errors.ts';
 import { silentLogger } from '../lib/log.ts';
 import { ErrorCodes } from '../lib/error-codes.ts';
@@ -21,7 +21,6 @@ import {
   toValidatedRevision,
   validateManifests,
   withRepoDefaults,
-  DEFAULT_NODE_GRACE_MS,
   type RevisionPlan,
   type SchedulingPreview,
   type ValidationMessage,
@@ -97,7 +96,7 @@ export async function previewOnCluster(store: ClientStore, plan: RevisionPlan): 
     tasks: tasks.map((r) => r.value),
     bindings: new Map(bindings.map((r) => [r.key, r.value])),
   };
-  const { snapshot } = buildSnapshot(view, Date.now(), DEFAULT_NODE_GRACE_MS);
+  const { snapshot } = buildSnapshot(view, Date.now(), NODE_GRACE_MS);
   // Tasks of replaced templates and pruned jobs go away: what is left is what the new ones share.
   const retiring = new Set(plan.retiringJobs);
   snapshot.running = snapshot.running.filter((r) => !retiring.has(r.task.jobKey));

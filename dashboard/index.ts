@@ -1,6 +1,7 @@
 // dashboard/: the cluster and its Git history, live in a browser (`gitcell dashboard`, also started by
 // `gitcell up`). Public face; README.md has the flow.
 import * as fs from 'node:fs';
+import { setMaxListeners } from 'node:events';
 import type { Server } from 'node:http';
 import type { NatsConnection } from '@nats-io/transport-node';
 import git from 'isomorphic-git';
@@ -58,6 +59,9 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   // Refused before anything starts: off loopback without a token (E_DASHBOARD_TOKEN_REQUIRED).
   const policy = accessPolicy(o.host, o.port, o.token);
   const ac = new AbortController();
+  // Every bucket's follow, the events stream and each browser's log tail end with it: more than
+  // Node's default 10 listeners is the design, not a leak (up printed MaxListenersExceededWarning).
+  setMaxListeners(0, ac.signal);
   const commitInfo = o.repo ? repoCommits(o.repo) : undefined;
   const model = new DashboardModel(o.store, { signal: ac.signal, log: o.log, ...(commitInfo ? { commitInfo } : {}) });
   const deps: ServerDeps = {

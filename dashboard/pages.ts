@@ -4,9 +4,8 @@
  * previewPlacement), `events --for`. Every function returns undefined for an object that does not
  * exist (the server answers 404 with E_NOT_FOUND).
  */
-import type { ClusterEvent, TaskSpec } from '../api/index.ts';
+import { NODE_GRACE_MS, type ClusterEvent, type TaskSpec } from '../api/index.ts';
 import { buildSnapshot, modeOptions, previewPlacement, type Unplaced } from '../scheduler/index.ts';
-import { DEFAULT_NODE_GRACE_MS } from '../reconciler/controllers/eligibility.ts';
 import { rolloutHistory, type RolloutHistoryEntry } from '../cli/commands/rollout.ts';
 import type { CommitInfo, DashboardModel } from './model.ts';
 import { taskView, WORKLOAD_KINDS, type JobView, type MalformedView, type NodeView, type TaskView } from './rows.ts';
@@ -99,7 +98,7 @@ function pending(m: DashboardModel, tasks?: TaskSpec[]): Unplaced[] {
     tasks: m.tasks.values(),
     bindings: new Map([...m.bindings.entries].map(([k, e]) => [k, e.value])),
   };
-  const { snapshot, pending: waiting } = buildSnapshot(view, Date.now(), DEFAULT_NODE_GRACE_MS);
+  const { snapshot, pending: waiting } = buildSnapshot(view, Date.now(), NODE_GRACE_MS);
   return previewPlacement(snapshot, tasks ?? waiting, modeOptions('hybrid', { seed: 'preview' })).unplaced;
 }
 

@@ -11,13 +11,13 @@
  * node missing its heartbeat leaves the endpoints within one pass: passes run on every change
  * (debounced by a few ms) and every `tickMs` (node loss is a matter of time, not of a change).
  */
-import { boundTaskStatus, DEFAULT_NAMESPACE, HEADLESS_CLUSTER_IP, selectorMatches, trustedNodeRecords, type AnyObject, type Binding, type NodeRecord, type NodeSubnetRecord, type ServiceRecord, type ServiceSpec, type TaskSpec, type TaskStatus } from '../../api/index.ts';
+import { boundTaskStatus, DEFAULT_NAMESPACE, HEADLESS_CLUSTER_IP, NODE_GRACE_MS, selectorMatches, trustedNodeRecords, type AnyObject, type Binding, type NodeRecord, type NodeSubnetRecord, type ServiceRecord, type ServiceSpec, type TaskSpec, type TaskStatus } from '../../api/index.ts';
 import { createLogger, errorMessage, PassRunner, type Logger, type LoopOptions, type RunningLoop } from '../../lib/index.ts';
 import { Informer, NodeInformer, keyOf, type Bucket, type InformerView } from '../../store/index.ts';
 import { writeRecords } from './write-records.ts';
 import { sharedOr, type TaskInformers } from './shared-informers.ts';
 import {
-  allocateServiceAddresses, computeServiceRecords, DEFAULT_NODE_GRACE_MS, DEFAULT_SERVICE_CIDR, sameServiceRecord,
+  allocateServiceAddresses, computeServiceRecords, DEFAULT_SERVICE_CIDR, sameServiceRecord,
   type AddressRequest, type Addresses, type ServiceObject,
 } from '../controllers/index.ts';
 import type { DesiredRecord } from '../diff/index.ts';
@@ -135,7 +135,7 @@ function decide(
   });
   return computeServiceRecords({
     services: objects, tasks: selected, statuses: byTask, nodes: [...trustedNodeRecords(nodeEntries).nodes.values()],
-    addresses, now, nodeGraceMs: opts.nodeGraceMs ?? DEFAULT_NODE_GRACE_MS,
+    addresses, now, nodeGraceMs: opts.nodeGraceMs ?? NODE_GRACE_MS,
   });
 }
 

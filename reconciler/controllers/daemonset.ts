@@ -1,5 +1,5 @@
-import type { NodeRecord } from '../../api/index.ts';
-import { DEFAULT_NODE_GRACE_MS, nodeEligibility } from './eligibility.ts';
+import { NODE_GRACE_MS, type NodeRecord } from '../../api/index.ts';
+import { nodeEligibility } from './eligibility.ts';
 import { isReady, isTerminal, resolveIntOrPercent, shortHash, taskId } from './tasks.ts';
 import type { ControllerResult, TaskView, WorkloadStatus } from './types.ts';
 import { controllerResult, makeTask, rolloutConditions, type ControllerOptions, trackWorkloadRollout, type WorkloadSpec, workloadStatus } from './workload.ts';
@@ -24,7 +24,7 @@ export interface DaemonSetInput {
 export function computeDaemonSet(input: DaemonSetInput, opts: ControllerOptions): ControllerResult {
   const { ds } = input;
   const eligible = input.nodes
-    .filter((n) => nodeEligibility(n, ds.template, opts.now, input.nodeGraceMs ?? DEFAULT_NODE_GRACE_MS).eligible)
+    .filter((n) => nodeEligibility(n, ds.template, opts.now, input.nodeGraceMs ?? NODE_GRACE_MS).eligible)
     .map((n) => n.name)
     .sort();
   const eligibleSet = new Set(eligible);

@@ -1,8 +1,6 @@
 import type { NodeRecord, Taint, Toleration } from '../../api/index.ts';
 import { NODE_GRACE_MS, nodeIsLive } from '../../api/index.ts';
 
-/** DEFAULT_NODE_GRACE_MS is how old a heartbeat may be before a node counts as gone (DaemonSets, endpoints): api's NODE_GRACE_MS. */
-export const DEFAULT_NODE_GRACE_MS = NODE_GRACE_MS;
 
 /** tolerates tells whether a toleration matches a taint, with Kubernetes' rules. */
 export function tolerates(t: Toleration, taint: Taint): boolean {
@@ -23,7 +21,7 @@ export function nodeEligibility(
   node: NodeRecord,
   tpl: { nodeSelector: Record<string, string>; tolerations: Toleration[] },
   now: number,
-  graceMs: number = DEFAULT_NODE_GRACE_MS,
+  graceMs: number = NODE_GRACE_MS,
 ): NodeEligibility {
   if (!nodeIsLive(node, now, graceMs)) return { eligible: false, reason: `node ${node.name} has no heartbeat since ${node.heartbeatAt}` };
   for (const [k, v] of Object.entries(tpl.nodeSelector)) {

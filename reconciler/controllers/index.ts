@@ -7,7 +7,7 @@ export { makeTask, type WorkloadSpec, type ControllerOptions } from './workload.
 export { computeServiceJob, type ServiceJobInput } from './service.ts';
 export { computeBatchJob, DEFAULT_BACKOFF_LIMIT, type BatchJobInput } from './batch.ts';
 export { computeDaemonSet, type DaemonSetInput } from './daemonset.ts';
-export { nodeEligibility, tolerates, DEFAULT_NODE_GRACE_MS, type NodeEligibility } from './eligibility.ts';
+export { nodeEligibility, tolerates, type NodeEligibility } from './eligibility.ts';
 export {
   computeCronJob,
   cronJobRunName,

@@ -83,7 +83,7 @@ export function defaultServiceOptions(o: Partial<SchedulerServiceOptions> = {}):
     leaseName: o.leaseName ?? 'scheduler',
     leaseMs: o.leaseMs ?? 15_000,
     leaderElection: o.leaderElection ?? true,
-    timings: { heartbeatGraceMs: NODE_GRACE_MS, requeueGraceMs: 40_000, ...o.timings },
+    timings: { heartbeatGraceMs: NODE_GRACE_MS, requeueGraceMs: NODE_GRACE_MS /* a lapsed node's tasks move at once, as Nomad's */, ...o.timings },
     tickMs: o.tickMs ?? 1_000,
     batchMs: o.batchMs ?? 20,
     viewCatchUpMs: o.viewCatchUpMs ?? 1_000,
