@@ -266,7 +266,14 @@ export async function pushCommit(o: { gitdir: string; url: string; sha: string; 
   const limits = o.limits ?? DEFAULT_TRANSPORT_LIMITS;
   // createOnly: the lease "expect nothing" makes the remote refuse when the branch already exists.
   const lease = o.createOnly ? [`--force-with-lease=refs/heads/${o.branch}:`] : [];
-  const r = await runTransfer(['push', '--quiet', '--porcelain', '--no-recurse-submodules', ...lease, o.url, `${o.sha}:refs/heads/${o.branch}`], o.gitdir, o.url, o.auth, limits);
+  // (--quiet would hide the porcelain line of an up-to-date ref, which tells createOnly the branch exists)
+  const quiet = o.createOnly ? [] : ['--quiet'];
+  const r = await runTransfer(['push', ...quiet, '--porcelain', '--no-recurse-submodules', ...lease, o.url, `${o.sha}:refs/heads/${o.branch}`], o.gitdir, o.url, o.auth, limits);
+  // An identical commit (the same revert made again within the same second) is "up to date" (`=`),
+  // exit 0, whatever the lease: for createOnly the branch existed already.
+  if (r.code === 0 && o.createOnly && /^=\t/m.test(r.stdout)) {
+    return { pushed: false, moved: true, error: transferError('pushing to', o.url, { ...r, code: 1, stderr: `refs/heads/${o.branch} exists already, at this commit\n${r.stdout}` }, limits) };
+  }
   if (r.code === 0) return { pushed: true };
   const moved = /\[rejected\]|non-fast-forward|fetch first|failed to update ref|failed to lock|cannot lock ref|stale info/i.test(`${r.stdout}\n${r.stderr}`);
   return { pushed: false, moved, error: transferError('pushing to', o.url, { ...r, stderr: `${r.stderr}\n${r.stdout}` }, limits) };
