@@ -3,6 +3,7 @@
 import type { NodeRecord, TaskSpec, TaskStatus } from '../../../api/index.ts';
 import { statusKey } from '../../../api/index.ts';
 import type { ClusterStore } from '../../../store/index.ts';
+import { retryTransient } from '../../../store/errors.ts';
 import { runControllers, type DesiredRecord, type SyncRecord } from '../../../reconciler/index.ts';
 import { silentLogger } from '../../../lib/index.ts';
 
@@ -93,7 +94,9 @@ export async function startSim(store: Store, opts: SimOptions): Promise<Sim> {
       if (ev.type === 'put' && !known.has(ev.key)) {
         known.set(ev.key, ev.value);
         creations.set(ev.key, (creations.get(ev.key) ?? 0) + 1);
-        nodeOf.set(ev.key, await run(ev.value));
+        // A write lost to a dropped connection (the client reconnects) is made again: as an agent
+        // would, rather than ending the loop with a rejection nobody handles until stop().
+        nodeOf.set(ev.key, await retryTransient(() => run(ev.value), 40, /connection lost|connection closed/));
       } else if (ev.type === 'delete') {
         known.delete(ev.key);
         const node = nodeOf.get(ev.key);
