@@ -134,7 +134,8 @@ export async function ensureBucket(nc: NatsConnection, cfg: BucketConfig): Promi
     // the control plane may make; `deny_purge` is left alone: nats-server 2.9.10 panics on restart
     // replaying a clustered stream whose deny_purge was turned on after creation.)
     if (info.config.num_replicas !== want || info.config.max_msgs_per_subject !== history || info.config.allow_rollup_hdrs !== false) {
-      await retryTransient(() => jsm.streams.update(`KV_${cfg.name}`, { ...info.config, num_replicas: want, max_msgs_per_subject: history, allow_rollup_hdrs: false }), 3); // 3: a refusal may look like a timeout
+      // 5: a refusal may look like a timeout; "stream not found": a server that answered info may not know a just-made R3 stream yet
+      await retryTransient(() => jsm.streams.update(`KV_${cfg.name}`, { ...info.config, num_replicas: want, max_msgs_per_subject: history, allow_rollup_hdrs: false }), 5, /stream not found/i);
     }
   } catch (err) {
     throw translateError(err, 'create bucket', cfg.name);
