@@ -99,6 +99,8 @@ export class StreamTail<E> implements AsyncIterable<E> {
   private readonly lastPerSubject: boolean;
   private synced: boolean;
   private snapshotFloor = 0;
+  /** the stream's last sequence just after the snapshot consumer was made (0: not known yet) */
+  private snapshotCeiling = 0;
   private gen = 0;
   private sub: Subscription | undefined;
   private consumerName: string | undefined;
@@ -195,6 +197,7 @@ export class StreamTail<E> implements AsyncIterable<E> {
       // `synced` a resume must start above it even if no matching key was delivered.
       const info = await this.opts.jsm.streams.info(this.opts.stream);
       this.snapshotFloor = info.state.last_seq;
+      this.snapshotCeiling = 0;
     }
     const inbox = connectionInbox(this.opts.nc);
     this.expectDelivery = 1;
@@ -222,6 +225,21 @@ export class StreamTail<E> implements AsyncIterable<E> {
     this.consumerName = ci.name;
     this.lastActivity = Date.now();
     if (!this.synced && ci.num_pending === 0 && this.expectDelivery === 1) this.markSynced();
+    else if (snapshot) void this.learnCeiling(gen);
+  }
+
+  /**
+   * learnCeiling reads the stream's last sequence after the snapshot consumer exists: a delivery at or
+   * above it proves the snapshot complete (delivery is in sequence order, the snapshot's messages all
+   * at or below it). A churning bucket needs this: with a message every heartbeat period no idle
+   * heartbeat comes, and nats-server 2.9 can leave `pending` above 0 for good (a hollow-node test's
+   * list of 3 leases renewed every 500 ms waited its whole minute in CI).
+   */
+  private async learnCeiling(gen: number): Promise<void> {
+    const info = await this.opts.jsm.streams.info(this.opts.stream).catch(() => undefined);
+    if (!info || gen !== this.gen || this.done || this.synced) return;
+    this.snapshotCeiling = info.state.last_seq;
+    if (this.revision >= this.snapshotCeiling) this.markSynced();
   }
 
   private onMessage(gen: number, err: Error | null, msg: Msg): void {
@@ -253,7 +271,7 @@ export class StreamTail<E> implements AsyncIterable<E> {
       }
       if (ev) this.push(ev);
     }
-    if (!this.synced && ack.pending === 0) this.markSynced();
+    if (!this.synced && (ack.pending === 0 || (this.snapshotCeiling > 0 && ack.streamSeq >= this.snapshotCeiling))) this.markSynced();
   }
 
   private onStatus(code: number, msg: Msg): void {
