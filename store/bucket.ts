@@ -380,7 +380,6 @@ export class Bucket<T> implements KvBucket<T> {
       await w.close();
     }
     if (revision === undefined) {
-      // The handled revision and the consumer re-creations say where a list that never ended stood.
       const state = `${found.size} keys up to revision ${w.revision}, ${w.restarts} consumer restarts`;
       const why = timedOut ? `not complete after ${timeoutMs / 1000} s (${state})` : this.nc.isClosed() ? 'the NATS connection closed' : 'aborted';
       throw storeError(StoreErrorCodes.Unavailable, `list ${this.name}/${prefix || '*'}: ${why}`, { bucket: this.name, prefix });
