@@ -32,6 +32,8 @@ interface ChildResult {
   error?: string;
   code?: string;
   vmHwmKiB: number;
+  packs?: string[];
+  sizes?: unknown;
 }
 
 /**
@@ -52,6 +54,11 @@ async function fetchInChild(url: string, stateDir: string, maxMemoryBytes: numbe
       const tip = await source.refresh();
       const r = await loadManifestsFromGit({ dir: source.gitdir, gitdir: source.gitdir, ref: tip });
       out.problems = r.problems; out.objects = r.objects.length;
+      // What the header-first size check sees, to explain a peak RSS over the limit (CI run 19: 3 GiB).
+      const { objectSize } = await import(${JSON.stringify(join(ROOT, 'reconciler/manifests/index.ts'))});
+      const { readdirSync } = await import('node:fs');
+      out.packs = readdirSync(source.gitdir + '/objects/pack');
+      out.sizes = r.problems.map((p) => [p.file, /git object ([0-9a-f]{40})/.exec(p.message)?.[1]]).map(([f, oid]) => [f, oid && objectSize(source.gitdir, oid)]);
     } catch (err) { out.error = err.message; out.code = err.code; }
     await source.stop();
     out.vmHwmKiB = Number(/VmHWM:\\s+(\\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))[1]);
@@ -79,9 +86,9 @@ test('a 1 GiB blob bomb fetched over HTTP from git http-backend is refused at th
   assert.equal(p.code, 'E_MANIFEST_TOO_LARGE');
   assert.match(p.message, new RegExp(`git object ${bomb} \\(bomb\\.yaml\\) inflates to 1073741824 bytes, over the limit of 1048576 bytes`));
   assert.equal(res.objects, 1, 'the other file still loads');
-  t.diagnostic(`fetching process peak RSS (VmHWM): ${Math.round(res.vmHwmKiB / 1024)} MiB for a 1 GiB bomb`);
+  t.diagnostic(`fetching process peak RSS (VmHWM): ${Math.round(res.vmHwmKiB / 1024)} MiB for a 1 GiB bomb; ${JSON.stringify({ packs: res.packs, sizes: res.sizes })}`);
   // A node process with tsx loaded sits near 100 MiB; inflating the bomb would take over 1 GiB.
-  assert.ok(res.vmHwmKiB < 300 * 1024, `peak RSS ${res.vmHwmKiB} KiB`);
+  assert.ok(res.vmHwmKiB < 300 * 1024, `peak RSS ${res.vmHwmKiB} KiB; ${JSON.stringify({ packs: res.packs, sizes: res.sizes })}`);
 });
 
 test('an object git would have to hold whole (a 96 MiB commit) fails the fetch at the git heap limit, clearly', async (t) => {
