@@ -16,6 +16,7 @@ import type { Subscription } from '@nats-io/transport-node';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { Limiter, errorMessage } from '../lib/index.ts';
+import { FALLBACK_LIVENESS } from '../api/index.ts';
 import { defaultBackoffOptions } from './backoff.ts';
 import { Journal, type LocalTask } from './journal.ts';
 import { AgentMetrics, startHttp } from './metrics.ts';
@@ -27,7 +28,8 @@ import { newAgentState, resolveAgentOptions, type AgentContext, type AgentDeps, 
 import { TaskLocks } from './task-locks.ts';
 import { Convergence } from './convergence.ts';
 import { followStore, type StoreFollow } from './watches.ts';
-import { heartbeat, healthProblem } from './heartbeat.ts';
+import { heartbeat, healthProblem, RenewalTimer, type PeriodSource } from './heartbeat.ts';
+import { LivenessInformer } from '../store/index.ts';
 import { holdAfterRebuild } from './rebuild.ts';
 import { resumeAfterRestart } from './resume.ts';
 import { probeTick } from './prober.ts';
@@ -47,6 +49,9 @@ export class Agent {
   httpUrl?: string;
   private readonly ctx: AgentContext;
   private readonly timers: NodeJS.Timeout[] = [];
+  private renewal: RenewalTimer | undefined;
+  /** the agent's own copy of the published liveness (when its process shares none) */
+  private ownLiveness: { stop: AbortController; informer: LivenessInformer } | undefined;
   private follow?: StoreFollow;
   private logSub?: Subscription;
   private server?: Server;
@@ -105,7 +110,8 @@ export class Agent {
       state.metricsUrl = h.url;
       void heartbeat(ctx);
     }
-    this.timers.push(setInterval(() => void heartbeat(ctx), o.heartbeatMs));
+    this.renewal = new RenewalTimer(() => void heartbeat(ctx), this.periodSource());
+    this.renewal.start();
     this.timers.push(setInterval(() => ctx.kick(), o.resyncMs));
     this.timers.push(setInterval(() => probeTick(ctx), o.probeTickMs));
     this.timers.push(setInterval(() => void sampleUsage(ctx), o.usageMs));
@@ -117,12 +123,34 @@ export class Agent {
   async stop(): Promise<void> {
     this.ctx.state.stopped = true;
     for (const t of this.timers) clearInterval(t);
+    this.renewal?.stop();
+    this.ownLiveness?.stop.abort();
+    await this.ownLiveness?.informer.done;
     this.secretWatch.abort();
     await this.follow?.close();
     this.logSub?.unsubscribe();
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
     await this.ctx.locks.settle();
     this.d.runtime.close?.();
+  }
+
+  /**
+   * periodSource is what the lease renewals follow: a fixed heartbeatMs (tests), the process's shared
+   * liveness (hollow nodes), or the agent's own copy of the published one.
+   */
+  private periodSource(): PeriodSource {
+    const { o, d, log } = this.ctx;
+    if (o.heartbeatMs) return { fixedMs: o.heartbeatMs };
+    if (d.liveness) return d.liveness;
+    if (!d.store.cluster) return { fixedMs: FALLBACK_LIVENESS.periodMs };
+    const stop = new AbortController();
+    this.ownLiveness = { stop, informer: new LivenessInformer(d.store.cluster, { signal: stop.signal, log }) };
+    return this.ownLiveness.informer;
+  }
+
+  /** renewalPeriodMs is the lease renewal period the agent follows now (undefined before start) */
+  renewalPeriodMs(): number | undefined {
+    return this.renewal?.periodMs;
   }
 
   /** tasks returns the journal entries (for tests and the CLI). */

@@ -7,8 +7,8 @@
 import { availableParallelism } from 'node:os';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Limiter, Logger } from '../lib/index.ts';
-import { NODE_LEASE_RENEW_MS, type Binding, type NodeRecord, type NodeSpec, type Resources, type TaskSpec } from '../api/index.ts';
-import type { ClusterStore, InformerView, RoBucket } from '../store/index.ts';
+import type { Binding, LivenessRecord, NodeRecord, NodeSpec, Resources, TaskSpec } from '../api/index.ts';
+import type { ClusterStore, InformerView, LivenessView, RoBucket } from '../store/index.ts';
 import type { Keyring } from '../secrets/index.ts';
 import type { BackoffOptions } from './backoff.ts';
 import type { Health, ProbeKind } from './probe.ts';
@@ -32,6 +32,7 @@ export interface AgentOptions {
   subnet?: string;
   addresses?: string[];
   versions?: { runc: string; kernel: string };
+  /** a fixed lease renewal period (tests); unset or 0, the agent follows the published one (AgentDeps.liveness) */
   heartbeatMs?: number;
   resyncMs?: number;
   probeTickMs?: number;
@@ -65,11 +66,11 @@ export interface AgentOptions {
 }
 
 /** ResolvedAgentOptions are AgentOptions with every timing and limit filled in. */
-export type ResolvedAgentOptions = Required<Omit<AgentOptions, 'http' | 'subnet' | 'labels' | 'addresses' | 'versions' | 'backoff' | 'storeIncarnation' | 'processMetrics' | 'logRetention'>> & AgentOptions;
+export type ResolvedAgentOptions = Required<Omit<AgentOptions, 'heartbeatMs' | 'http' | 'subnet' | 'labels' | 'addresses' | 'versions' | 'backoff' | 'storeIncarnation' | 'processMetrics' | 'logRetention'>> & AgentOptions;
 
-/** resolveAgentOptions fills in the defaults: 10 s heartbeat (NODE_LEASE_RENEW_MS), 2 s resync, 250 ms probe tick, 10 s usage, 110 tasks, two starts at once per core. */
+/** resolveAgentOptions fills in the defaults (the heartbeat follows the published period unless fixed): 2 s resync, 250 ms probe tick, 10 s usage, 110 tasks, two starts at once per core. */
 export function resolveAgentOptions(o: AgentOptions): ResolvedAgentOptions {
-  return { heartbeatMs: NODE_LEASE_RENEW_MS, resyncMs: 2000, probeTickMs: 250, usageMs: 10_000, maxTasks: 110, startConcurrency: 2 * availableParallelism(), recoveryHoldMs: DEFAULT_RECOVERY_HOLD_MS, ...o };
+  return { resyncMs: 2000, probeTickMs: 250, usageMs: 10_000, maxTasks: 110, startConcurrency: 2 * availableParallelism(), recoveryHoldMs: DEFAULT_RECOVERY_HOLD_MS, ...o };
 }
 
 /** NodeSecrets is what opens this node's Secrets: its key ring and its own secrets bucket. */
@@ -87,6 +88,8 @@ export interface AgentDeps {
     tasks: RoBucket<TaskSpec>;
     bindings: RoBucket<Binding>;
     nodespec: RoBucket<NodeSpec>;
+    /** where the control plane publishes the renewal period (absent: the fallback 10 s) */
+    cluster?: RoBucket<LivenessRecord>;
   };
   runtime: TaskRuntime;
   /** the node's task network: runtime/'s NetworkManager (CNI), or MemoryNetwork */
@@ -101,6 +104,11 @@ export interface AgentDeps {
    * follow the store through one set of watches instead of three each
    */
   feed?: SharedFeed;
+  /**
+   * the published lease renewal period (store/liveness.ts), shared by the agents of one process;
+   * without it (and without a fixed heartbeatMs) the agent follows `store.cluster` itself
+   */
+  liveness?: LivenessView;
 }
 
 /** Live is what the agent follows of a task's current container: its exit, probes and usage. */

@@ -1,15 +1,19 @@
 /**
- * The node's registration and heartbeat, as Kubernetes' kubelet with node Leases: every
- * `heartbeatMs` the agent renews its lease (an empty entry in `heartbeats`, its server time the
+ * The node's registration and heartbeat, as Kubernetes' kubelet with node Leases: every renewal
+ * period (the one the control plane publishes for the cluster's size, store/liveness.ts; a fixed
+ * `heartbeatMs` in tests) the agent renews its lease (an empty entry in `heartbeats`, its server time the
  * renewal) and writes its node record (capacity, labels, addresses, versions, images, sealing key,
  * store incarnation, conditions) only when something in it changed. Readers judge liveness by the
  * newer of the two (store/node-informer.ts). Also the agent's own health for /healthz.
  *
- *   every heartbeatMs ─► nodeRecord(now) ─ same as the last written but its time? ─ no ─► put nodes/<node>
- *                     └─► put heartbeats/<node> {}
+ *   every period ─► nodeRecord(now) ─ same as the last written but its time? ─ no ─► put nodes/<node>
+ *                  └─► put heartbeats/<node> {}
+ *
+ * RenewalTimer keeps the period: when the published one changes, the next renewal comes at a random
+ * point of the new period, so 10,000 nodes that learn it at once spread their renewals over it.
  */
 import { errorMessage } from '../lib/index.ts';
-import { sameButHeartbeat, type NodeCondition, type NodeRecord } from '../api/index.ts';
+import { sameButHeartbeat, type Liveness, type NodeCondition, type NodeRecord } from '../api/index.ts';
 import type { AgentContext, ResolvedAgentOptions } from './context.ts';
 
 /** AGENT_VERSION is reported in the node record. */
@@ -71,6 +75,50 @@ export async function heartbeat(ctx: AgentContext): Promise<void> {
   } catch (err) {
     ctx.metrics.heartbeats.inc({ result: 'error' });
     ctx.log.warn({ err: errorMessage(err) }, 'agent: heartbeat failed');
+  }
+}
+
+/** PeriodSource is where a RenewalTimer takes its period: a fixed one, or the published liveness. */
+export type PeriodSource = { fixedMs: number } | { current(): Liveness; listen(fn: (l: Liveness) => void): () => void };
+
+/**
+ * RenewalTimer calls `renew` every period of `source`; see the file comment. The first call comes at
+ * a random point of the first period (the agent renewed as it started).
+ */
+export class RenewalTimer {
+  private timer: NodeJS.Timeout | undefined;
+  private unlisten: (() => void) | undefined;
+  private stopped = false;
+  /** the period the timer follows now */
+  periodMs: number;
+
+  constructor(private readonly renew: () => void, private readonly source: PeriodSource, private readonly random: () => number = Math.random) {
+    this.periodMs = 'fixedMs' in source ? source.fixedMs : source.current().periodMs;
+  }
+
+  start(): void {
+    this.schedule(this.random() * this.periodMs);
+    if ('fixedMs' in this.source) return;
+    this.unlisten = this.source.listen((l) => {
+      if (l.periodMs === this.periodMs) return;
+      this.periodMs = l.periodMs;
+      this.schedule(this.random() * this.periodMs);
+    });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.unlisten?.();
+    clearTimeout(this.timer);
+  }
+
+  private schedule(delayMs: number): void {
+    clearTimeout(this.timer);
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.schedule(this.periodMs);
+      this.renew();
+    }, Math.max(0, Math.round(delayMs)));
   }
 }
 

@@ -24,20 +24,121 @@ export function withLease(node: NodeRecord, renewedAt: number | undefined): Node
 }
 
 /**
- * NODE_LEASE_RENEW_MS is how often an agent renews its lease by default: 10 s, the kubelet's node
- * Lease renewal. Each renewal is one JetStream write, so the period is what leases cost NATS
- * (10,000 nodes renew 1,000 times a second; at 3 s they renewed 3,300 times and took a third of a core).
+ * NODE_LEASE_RENEW_MS is the shortest lease renewal period, and the period while the control plane
+ * has published none: 10 s, the kubelet's node Lease renewal and Nomad's minimum heartbeat TTL.
  */
 export const NODE_LEASE_RENEW_MS = 10_000;
 
 /**
  * NODE_GRACE_MS is how old a node's last renewal may be before readers count it not ready (no new
- * tasks, DaemonSets and endpoints drop it): 40 s, Kubernetes' node-monitor-grace-period, four
- * renewals, so one or two lost to load or a NATS leader change do not flap the node. The
- * scheduler moves a lapsed node's tasks after its re-queue grace (also 40 s by default: like a
- * Nomad node marked down, not Kubernetes' five-minute eviction).
+ * tasks, DaemonSets and endpoints drop it) while nothing is published, and the shortest grace of the
+ * default policy (livenessGraceMs): 40 s,
+ * Kubernetes' node-monitor-grace-period, four renewals, so one or two lost to load or a NATS leader
+ * change do not flap the node. The scheduler moves a lapsed node's tasks after the same grace (like
+ * a Nomad node marked down, not Kubernetes' five-minute eviction).
  */
 export const NODE_GRACE_MS = 40_000;
+
+/**
+ * DEFAULT_RENEWALS_PER_S is the cluster's budget of lease renewals per second: Nomad's
+ * max_heartbeats_per_second (50). Each renewal costs nats-server ~310 µs (one write, its ack and a
+ * delivery to each liveness reader; 2-core machine, issue 17), so 50/s is ~1.6 % of a core whatever
+ * the cluster's size; at a fixed 10 s, 10,000 nodes renewed 1,000 times a second (23..43 % of the
+ * server's CPU in the scale benchmark) and 1,000 nodes took 15.8 % of it.
+ */
+export const DEFAULT_RENEWALS_PER_S = 50;
+
+/** LivenessPolicy is how the control plane sizes the renewal period (defaults: defaultLivenessPolicy). */
+export interface LivenessPolicy {
+  /** the shortest period (NODE_LEASE_RENEW_MS) */
+  minPeriodMs: number;
+  /** renewals per second the whole cluster may make (DEFAULT_RENEWALS_PER_S) */
+  renewalsPerS: number;
+}
+
+/** defaultLivenessPolicy is the production policy with `o` merged over it. */
+export function defaultLivenessPolicy(o: Partial<LivenessPolicy> = {}): LivenessPolicy {
+  return { minPeriodMs: NODE_LEASE_RENEW_MS, renewalsPerS: DEFAULT_RENEWALS_PER_S, ...o };
+}
+
+/**
+ * LivenessRecord is the renewal period and grace the control plane (the scheduler's leader)
+ * publishes in the `cluster` bucket (key `liveness`): agents renew every `periodMs`, every reader of
+ * liveness counts a node not ready once its last renewal is older than `graceMs`.
+ */
+export interface LivenessRecord {
+  periodMs: number;
+  graceMs: number;
+  /** the node count the period was sized for */
+  nodes: number;
+  /** when the period last changed (epoch ms): a grace kept long after a shorter period is dropped then */
+  changedAt: number;
+}
+
+/** Liveness is what agents and readers use: the period and the grace in ms. */
+export type Liveness = Pick<LivenessRecord, 'periodMs' | 'graceMs'>;
+
+/** FALLBACK_LIVENESS is the liveness while nothing is published (a new cluster, an old control plane). */
+export const FALLBACK_LIVENESS: Liveness = { periodMs: NODE_LEASE_RENEW_MS, graceMs: NODE_GRACE_MS };
+
+/** PERIOD_STEP_MS rounds periods up to whole 5 s, so each joining node does not republish them. */
+const PERIOD_STEP_MS = 5_000;
+
+/**
+ * heartbeatPeriodMs is the renewal period for `nodes` nodes, pure: Nomad's
+ * `max(min, nodes / rate)`, the second rounded up to 5 s. Worked: 1,000 nodes at 50/s -> 20 s; 10,000 -> 200 s;
+ * 3 nodes -> 10 s.
+ */
+export function heartbeatPeriodMs(nodes: number, policy: LivenessPolicy): number {
+  const rate = policy.renewalsPerS > 0 ? policy.renewalsPerS : DEFAULT_RENEWALS_PER_S;
+  const raw = (Math.max(0, nodes) / rate) * 1000;
+  return raw <= policy.minPeriodMs ? policy.minPeriodMs : Math.ceil(raw / PERIOD_STEP_MS) * PERIOD_STEP_MS;
+}
+
+/**
+ * livenessGraceMs is the grace for a period, pure: two periods plus the shortest one, and never less
+ * than four shortest periods (NODE_GRACE_MS at the 10 s floor: Kubernetes' node-monitor grace over
+ * its 10 s renewal). A node may lose one renewal and be a shortest period late with the next, as
+ * before at the floor (30 s of slack); an agent moving to a longer period renews within the old one
+ * plus the new one. Like Nomad's TTL + heartbeat_grace, it does not grow four-fold with the period:
+ * at 10,000 nodes (200 s) a dead node is noticed after 410 s, not 800 s. Worked: 10 s -> 40 s,
+ * 20 s -> 50 s, 200 s -> 410 s; floor 5 s: 5 s -> 20 s.
+ */
+export function livenessGraceMs(periodMs: number, policy: Pick<LivenessPolicy, 'minPeriodMs'>): number {
+  return Math.max(4 * policy.minPeriodMs, 2 * periodMs + policy.minPeriodMs);
+}
+
+/**
+ * livenessOf is the liveness a reader uses, pure: the published record's when it is sane, else
+ * FALLBACK_LIVENESS (nothing published, or a record some writer got wrong).
+ */
+export function livenessOf(rec: Partial<LivenessRecord> | undefined): Liveness {
+  const ok = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0;
+  if (!rec || !ok(rec.periodMs) || !ok(rec.graceMs) || rec.graceMs < rec.periodMs) return FALLBACK_LIVENESS;
+  return { periodMs: rec.periodMs, graceMs: rec.graceMs };
+}
+
+/**
+ * nextLiveness is the record the control plane should publish now, or undefined when the published
+ * one stands, pure. The period grows as soon as the nodes outgrow it (the renewal budget is a
+ * ceiling) and shrinks only once it is a quarter too long (hysteresis: nodes coming and going at a
+ * step do not flap it). A grace never shrinks at once: agents still on the longer period renew up
+ * to that period late, so the longer grace stays until one old grace has passed since the change.
+ */
+export function nextLiveness(current: LivenessRecord | undefined, nodes: number, now: number, policy: LivenessPolicy): LivenessRecord | undefined {
+  const period = heartbeatPeriodMs(nodes, policy);
+  const grace = livenessGraceMs(period, policy);
+  const cur = current && livenessOf(current) !== FALLBACK_LIVENESS ? current : undefined;
+  if (!cur) return { periodMs: period, graceMs: grace, nodes, changedAt: now };
+  const grow = period > cur.periodMs;
+  const shrink = period < cur.periodMs && period <= cur.periodMs * 0.75;
+  if (grow) return { periodMs: period, graceMs: Math.max(grace, cur.graceMs), nodes, changedAt: now };
+  if (shrink) return { periodMs: period, graceMs: Math.max(grace, cur.graceMs), nodes, changedAt: now };
+  // The period stands; a grace kept from a longer period is dropped once that grace has passed.
+  const settled = livenessGraceMs(cur.periodMs, policy);
+  if (cur.graceMs > settled && now - cur.changedAt > cur.graceMs) return { ...cur, graceMs: settled, nodes };
+  return undefined;
+}
 
 /** nodeIsLive tells whether a node's last heartbeat is within `graceMs` of `now`. */
 export function nodeIsLive(node: Pick<NodeRecord, 'heartbeatAt'>, now: number, graceMs: number): boolean {

@@ -14,8 +14,10 @@
  * processes stopped (100 = one core), and heartbeat_nats_us_per_write, that per write;
  * heartbeat_share_of_nats_cpu_pct: the run's own lease and node-record writes (commit..end) times
  * that cost, over nats-server's CPU-seconds in the run. RSS: peak (VmHWM); nats_cpu_pct:
- * nats-server CPU over commit..end. `--heartbeat-ms` (default 10000, the agents') sets the renewal
- * period; `--idle` measures the heartbeats only and prints those keys (no workload). A phase past
+ * nats-server CPU over commit..end. The renewal period is the one the scheduler publishes for the
+ * cluster's size (`max(10 s, nodes / 50 per s)`, store/liveness.ts; `heartbeat_ms`, `grace_ms`):
+ * `--heartbeats-per-s N` and `--min-heartbeat-ms MS` are the scheduler's flags, `--heartbeat-ms MS`
+ * fixes the hollow nodes' period instead; `--idle` measures the heartbeats only and prints those keys (no workload). A phase past
  * `--deadline-s` still prints the JSON, with `incomplete` (why) and `counts`, and exits 1.
  * `--quick`: 1,000 nodes, 100 Jobs x 100 tasks, 50 killed. `--nats-cluster N`: N nats-servers in
  * one cluster, the clients spread over them (`--replicas R`, default 1, for the buckets): then the
@@ -33,7 +35,8 @@ import { runScaleScenario } from '../test/helpers/scale-scenario.ts';
 import { sampleNats, type NatsSample } from '../test/helpers/scale-nats.ts';
 import type { ScaleWorkload } from '../test/helpers/scale-workload.ts';
 import { heartbeatShare, livenessWrites, measureHeartbeatCost, type HeartbeatCost } from '../test/helpers/scale-heartbeats.ts';
-import { NODE_GRACE_MS, NODE_LEASE_RENEW_MS } from '../api/index.ts';
+import { sleep } from '../lib/index.ts';
+import { LIVENESS_KEY, readLiveness } from '../store/index.ts';
 
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(name);
@@ -43,16 +46,13 @@ const quick = process.argv.includes('--quick');
 const nodes = Number(arg('--nodes') ?? (quick ? 1000 : 10_000));
 const w: ScaleWorkload = { jobs: Number(arg('--jobs') ?? (quick ? 100 : 1000)), tasksPerJob: Number(arg('--tasks-per-job') ?? 100) };
 const victims = Number(arg('--victims') ?? Math.round(nodes / 20));
-const requeueGraceMs = Number(arg('--requeue-grace-ms') ?? 40_000);
 const DEADLINE_MS = Number(arg('--deadline-s') ?? 900) * 1000;
 const natsServers = Number(arg('--nats-cluster') ?? 1);
 const replicas = Number(arg('--replicas') ?? 1);
 const spreadStreams = !process.argv.includes('--no-spread');
-const heartbeatMs = Number(arg('--heartbeat-ms') ?? NODE_LEASE_RENEW_MS);
+const fixedHeartbeatMs = arg('--heartbeat-ms') ? Number(arg('--heartbeat-ms')) : undefined;
+const liveness = { ...(arg('--heartbeats-per-s') ? { heartbeatsPerS: Number(arg('--heartbeats-per-s')) } : {}), ...(arg('--min-heartbeat-ms') ? { minHeartbeatMs: Number(arg('--min-heartbeat-ms')) } : {}) };
 const idleOnly = process.argv.includes('--idle');
-// Two renewal periods at least; the hollow processes stay stopped for the second window, which
-// with a renewal period must stay inside the readiness grace.
-const windowMs = Number(arg('--heartbeat-window-s') ?? Math.max(20, (2 * heartbeatMs) / 1000)) * 1000;
 const round = (x: number, d = 1): number => Math.round(x * 10 ** d) / 10 ** d;
 const log = (line: string): void => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line} (load ${loadavg()[0]!.toFixed(2)})`);
 
@@ -61,20 +61,25 @@ let cluster: ScaleCluster | undefined;
 let view: ScaleView | undefined;
 try {
   log(`scale bench: ${nodes} nodes, ${w.jobs} Jobs x ${w.tasksPerJob} tasks, ${victims} victims, ${natsServers} nats-server(s), R${replicas}; load ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-  cluster = await startScaleCluster({ nodes, victims, dir, startDelayMs: 100, heartbeatMs, requeueGraceMs, log, natsServers, replicas, spreadStreams });
+  cluster = await startScaleCluster({ nodes, victims, dir, startDelayMs: 100, ...(fixedHeartbeatMs ? { heartbeatMs: fixedHeartbeatMs } : {}), liveness, log, natsServers, replicas, spreadStreams });
   const c = cluster;
   const v = (view = new ScaleView(c.store));
   await v.synced();
   // Where the time goes: created / bound / running every 10 s.
   const ticker = setInterval(() => log(`progress ${JSON.stringify(v.counts())}`), 10_000);
   ticker.unref();
-  // Heartbeats alone, before the commit: with and without them on the idle cluster, once every node
-  // is past its first renewal period (a node registers at start, then renews every period).
-  await new Promise((r) => setTimeout(r, heartbeatMs * 1.1));
-  if (windowMs + 2000 + heartbeatMs * 1.1 >= Math.min(NODE_GRACE_MS, requeueGraceMs)) log(`warning: a ${windowMs / 1000} s window without heartbeats may let nodes lapse`);
+  // Heartbeats alone, before the commit: with and without them on the idle cluster, once the nodes
+  // follow the published period (each renews at a random point of a new period: the rate is at once
+  // nodes / period; a fixed period: once every node is past its first one).
+  const { heartbeatMs, graceMs } = await publishedLiveness(c);
+  await sleep(fixedHeartbeatMs ? heartbeatMs * 1.1 : 5000);
+  // Two renewal periods, 20..60 s (enough writes to price one); the hollow processes stay stopped for
+  // the second window, which must stay inside the grace minus a period.
+  const windowMs = Number(arg('--heartbeat-window-s') ?? Math.max(20, Math.min(60, (2 * heartbeatMs) / 1000))) * 1000;
+  if (windowMs + 2000 + heartbeatMs >= graceMs) log(`warning: a ${windowMs / 1000} s window without heartbeats may let nodes lapse`);
   const hb = await measureHeartbeatCost({ nc: c.store.nc, natsPids: c.natsPids, natsMonitors: c.natsMonitors, hollowPids: c.pids.hollow, windowMs, log });
   const hbKeys = {
-    heartbeat_ms: heartbeatMs, heartbeat_writes_per_s: round(hb.writesPerS, 0), heartbeat_nats_cpu_pct: round(hb.costPct, 1),
+    heartbeat_ms: heartbeatMs, grace_ms: graceMs, heartbeat_writes_per_s: round(hb.writesPerS, 0), heartbeat_nats_cpu_pct: round(hb.costPct, 1),
     heartbeat_nats_us_per_write: round(hb.usPerWrite, 0), nats_idle_cpu_pct: round(hb.withoutPct, 1),
   };
   if (idleOnly) {
@@ -149,6 +154,18 @@ async function runWorkload(c: ScaleCluster, v: ScaleView, hb: HeartbeatCost, hbK
     nats_api_requests: s.apiTotal - api0, nats_consumers_by_client: s.consumersByClient, nats_subscriptions_by_client: s.subsByClient,
     nats_servers: nats.map((n, i) => ({ cpu_pct: round((natsCpu[i]! / seconds) * 100, 0), rss_mb: round(n.peakRssMb, 0), ...s.servers[i]! })),
   };
+}
+
+/**
+ * publishedLiveness is the renewal period the nodes follow and the grace: the fixed --heartbeat-ms, or
+ * what the scheduler published (waited for: it publishes once its node copy is in).
+ */
+async function publishedLiveness(c: ScaleCluster): Promise<{ heartbeatMs: number; graceMs: number }> {
+  const deadline = Date.now() + 120_000;
+  while (!(await c.store.cluster.get(LIVENESS_KEY).catch(() => undefined)) && Date.now() < deadline) await sleep(500);
+  const l = await readLiveness(c.store.cluster);
+  log(`published liveness: renewal every ${l.periodMs / 1000} s, grace ${l.graceMs / 1000} s`);
+  return { heartbeatMs: fixedHeartbeatMs ?? l.periodMs, graceMs: l.graceMs };
 }
 
 /**

@@ -4,7 +4,7 @@
  * (a node's sealing key is shown by its fingerprint). Each function returns the text; the command
  * prints it. Reads the store only.
  */
-import { DEFAULT_NAMESPACE, NODE_GRACE_MS, autoscaleKey, maxTasks, type CustomResourceDefinitionSpec, type JobSpec, type TaskTemplate } from '../api/index.ts';
+import { DEFAULT_NAMESPACE, autoscaleKey, maxTasks, type CustomResourceDefinitionSpec, type JobSpec, type TaskTemplate } from '../api/index.ts';
 import { isGitcellError, UsageError } from '../lib/errors.ts';
 import { desiredKey, eventTokens } from '../store/index.ts';
 import { keyIdOf } from '../secrets/envelope.ts';
@@ -158,7 +158,7 @@ async function describeNode(store: ClientStore, name: string): Promise<string> {
   const tasks = (await listTasks(store)).filter((t) => t.node === name);
   let out = fields([
     ['Name', n.name],
-    ['Ready', row.ready ? 'yes' : paint(`no (no heartbeat for ${age(n.heartbeatAt)}; grace ${NODE_GRACE_MS / 1000}s)`, 'red')],
+    ['Ready', row.ready ? 'yes' : paint(`no (no heartbeat for ${age(n.heartbeatAt)}; grace ${row.graceMs / 1000}s)`, 'red')],
     ['Scheduling', row.spec?.draining ? 'draining' : row.spec?.cordoned ? 'cordoned' : 'enabled'],
     ['Labels', kv({ ...n.labels, ...row.spec?.labels })],
     ['Taints', [...n.taints, ...(row.spec?.taints ?? [])].map((t) => `${t.key}${t.value ? `=${t.value}` : ''}:${t.effect}`).join(', ') || '<none>'],

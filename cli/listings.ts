@@ -9,7 +9,7 @@ import { DEFAULT_NAMESPACE, NODE_GRACE_MS, autoscaleKey, maxTasks, nodeIsLive, s
 import { objectStatusKey } from '../reconciler/apply/keys.ts';
 import type { CronJobStatus, DesiredRecord, WorkloadStatus } from '../reconciler/index.ts';
 import { age, type ClientStore } from './client.ts';
-import { listNodesWithLeases } from '../store/index.ts';
+import { listNodesWithLeases, readLiveness } from '../store/index.ts';
 import { customKinds, type KindInfo } from './kinds.ts';
 import { requirementsMatch, type Requirement } from '../api/index.ts';
 import type { Row } from './output.ts';
@@ -211,22 +211,24 @@ export interface NodeRow {
   node: NodeRecord;
   spec?: NodeSpec;
   ready: boolean;
+  /** the grace `ready` was judged by: the published one (store/liveness.ts) */
+  graceMs: number;
   tasks: number;
   requested: { cpuMillis: number; memoryBytes: number };
 }
 
 /** listNodes joins node records (with their leases: liveness), their admin specs and their tasks' requests. */
 export async function listNodes(store: ClientStore, now = Date.now()): Promise<NodeRow[]> {
-  const [nodes, specs, tasks] = await Promise.all([listNodesWithLeases(store), store.nodespec.list(), listTasks(store)]);
+  const [nodes, specs, tasks, liveness] = await Promise.all([listNodesWithLeases(store), store.nodespec.list(), listTasks(store), readLiveness(store.cluster)]);
   const specOf = new Map(specs.map((s) => [s.key, s.value]));
-  return nodes.map((n) => nodeRow(n.value, specOf.get(n.key), tasks.filter((t) => t.node === n.key), now));
+  return nodes.map((n) => nodeRow(n.value, specOf.get(n.key), tasks.filter((t) => t.node === n.key), now, liveness.graceMs));
 }
 
 /** nodeRow is one node with its admin spec, liveness and what its tasks (those bound to it) request. Pure. */
-export function nodeRow(node: NodeRecord, spec: NodeSpec | undefined, tasks: readonly TaskRow[], now: number): NodeRow {
+export function nodeRow(node: NodeRecord, spec: NodeSpec | undefined, tasks: readonly TaskRow[], now: number, graceMs = NODE_GRACE_MS): NodeRow {
   const on = tasks.filter((t) => !['succeeded', 'failed', 'stopped'].includes(t.state));
   const used = on.reduce((a, t) => ({ cpu: a.cpu + t.spec.template.resources.requests.cpuMillis, mem: a.mem + t.spec.template.resources.requests.memoryBytes }), { cpu: 0, mem: 0 });
-  return { node, ...(spec ? { spec } : {}), ready: nodeIsLive(node, now, NODE_GRACE_MS), tasks: on.length, requested: { cpuMillis: used.cpu, memoryBytes: used.mem } };
+  return { node, ...(spec ? { spec } : {}), ready: nodeIsLive(node, now, graceMs), graceMs, tasks: on.length, requested: { cpuMillis: used.cpu, memoryBytes: used.mem } };
 }
 
 /** mib renders bytes in MiB. */

@@ -5,12 +5,12 @@
  */
 import * as fs from 'node:fs';
 import git from 'isomorphic-git';
-import { NODE_GRACE_MS, type AnyObject } from '../api/index.ts';
+import type { AnyObject } from '../api/index.ts';
 import { GitError } from '../lib/errors.ts';
 import { silentLogger } from '../lib/log.ts';
 import { ErrorCodes } from '../lib/error-codes.ts';
 import { buildSnapshot, previewPlacement } from '../scheduler/index.ts';
-import { listNodesWithLeases } from '../store/index.ts';
+import { listNodesWithLeases, readLiveness } from '../store/index.ts';
 import {
   buildDesired,
   computeRevisionPlan,
@@ -89,14 +89,14 @@ export async function loadRevision(repo: Repo, commit: string, path: string | un
 
 /** previewOnCluster places the plan's new tasks on the live cluster, as the scheduler would. */
 export async function previewOnCluster(store: ClientStore, plan: RevisionPlan): Promise<SchedulingPreview> {
-  const [nodes, specs, tasks, bindings] = await Promise.all([listNodesWithLeases(store), store.nodespec.list(), store.tasks.list(), store.bindings.list()]);
+  const [nodes, specs, tasks, bindings, liveness] = await Promise.all([listNodesWithLeases(store), store.nodespec.list(), store.tasks.list(), store.bindings.list(), readLiveness(store.cluster)]);
   const view = {
     nodes: nodes.map((r) => r.value),
     nodeSpecs: new Map(specs.map((r) => [r.key, r.value])),
     tasks: tasks.map((r) => r.value),
     bindings: new Map(bindings.map((r) => [r.key, r.value])),
   };
-  const { snapshot } = buildSnapshot(view, Date.now(), NODE_GRACE_MS);
+  const { snapshot } = buildSnapshot(view, Date.now(), liveness.graceMs);
   // Tasks of replaced templates and pruned jobs go away: what is left is what the new ones share.
   const retiring = new Set(plan.retiringJobs);
   snapshot.running = snapshot.running.filter((r) => !retiring.has(r.task.jobKey));

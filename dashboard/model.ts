@@ -9,7 +9,7 @@
  */
 import type { AutoscaleRecord, Binding, ClusterEvent, NodeRecord, NodeSpec, TaskSpec, TaskStatus } from '../api/index.ts';
 import { Backoff, errorMessage, sleep, type Logger } from '../lib/index.ts';
-import { defaultInformerBackoff, Informer, NodeInformer, type InformerChange, type InvalidRecord } from '../store/index.ts';
+import { defaultInformerBackoff, Informer, LivenessInformer, NodeInformer, type InformerChange, type InvalidRecord } from '../store/index.ts';
 import type { ClientStore } from '../cli/client.ts';
 import { joinTask, type TaskRow } from '../cli/listings.ts';
 import type { DesiredRecord, SyncRecord, SyncStatus, WorkloadStatus } from '../reconciler/index.ts';
@@ -54,6 +54,8 @@ export class DashboardModel {
   bindings!: Informer<Binding>;
   status!: Informer<TaskStatus>;
   nodes!: NodeInformer;
+  /** the published lease renewal period and grace: node rows are ready by it */
+  liveness!: LivenessInformer;
   nodespec!: Informer<NodeSpec>;
   desired!: Informer<DesiredRecord>;
   sync!: Informer<SyncRecord>;
@@ -95,12 +97,13 @@ export class DashboardModel {
     this.status = mk<TaskStatus>(s.status, (c) => this.mark('tasks', c.key.slice(c.key.indexOf('.') + 1)));
     // Records joined with their leases (liveness); renewals mark no row: the node tick redraws ages.
     this.nodes = new NodeInformer(s, { signal, log, onChange: (c) => (c ? (this.clearMalformed(s.nodes.name, c.key), this.mark('nodes', c.key)) : undefined) });
+    this.liveness = new LivenessInformer(s.cluster, { signal, log });
     this.nodespec = mk<NodeSpec>(s.nodespec, (c) => this.mark('nodes', c.key));
     this.desired = mk<DesiredRecord>(s.desired, (c) => this.markDesired(c.key));
     this.sync = mk<SyncRecord>(s.sync, (c) => this.markSync(c.key));
     // The autoscaler's live count and decisions go into the job row of `<namespace>.<name>`.
     this.autoscale = mk<AutoscaleRecord>(s.autoscale, (c) => this.mark('jobs', `Job.${c.key}`));
-    await Promise.all([this.tasks, this.bindings, this.status, this.nodes, this.nodespec, this.desired, this.sync, this.autoscale].map((i) => i.synced));
+    await Promise.all([this.tasks, this.bindings, this.status, this.nodes, this.liveness, this.nodespec, this.desired, this.sync, this.autoscale].map((i) => i.synced));
   }
 
   /** reportInvalid is the store's onInvalid: the record shows as malformed until its key is written well again. */
@@ -235,7 +238,7 @@ export class DashboardModel {
     const now = Date.now();
     for (const id of nodeIds) {
       const rec = this.nodes.get(id);
-      this.put(batch, 'nodes', id, rec ? nodeView(rec, this.nodespec.get(id), this.tasksOn(id), now) : undefined);
+      this.put(batch, 'nodes', id, rec ? nodeView(rec, this.nodespec.get(id), this.tasksOn(id), now, this.liveness.current().graceMs) : undefined);
     }
     for (const id of this.take('jobs')) this.put(batch, 'jobs', id, this.buildJob(id));
     for (const id of this.take('sources')) void this.buildSource(id);

@@ -4,7 +4,7 @@
  * previewPlacement), `events --for`. Every function returns undefined for an object that does not
  * exist (the server answers 404 with E_NOT_FOUND).
  */
-import { NODE_GRACE_MS, type ClusterEvent, type TaskSpec } from '../api/index.ts';
+import type { ClusterEvent, TaskSpec } from '../api/index.ts';
 import { buildSnapshot, modeOptions, previewPlacement, type Unplaced } from '../scheduler/index.ts';
 import { rolloutHistory, type RolloutHistoryEntry } from '../cli/commands/rollout.ts';
 import type { CommitInfo, DashboardModel } from './model.ts';
@@ -98,7 +98,7 @@ function pending(m: DashboardModel, tasks?: TaskSpec[]): Unplaced[] {
     tasks: m.tasks.values(),
     bindings: new Map([...m.bindings.entries].map(([k, e]) => [k, e.value])),
   };
-  const { snapshot, pending: waiting } = buildSnapshot(view, Date.now(), NODE_GRACE_MS);
+  const { snapshot, pending: waiting } = buildSnapshot(view, Date.now(), m.liveness.current().graceMs);
   return previewPlacement(snapshot, tasks ?? waiting, modeOptions('hybrid', { seed: 'preview' })).unplaced;
 }
 

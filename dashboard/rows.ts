@@ -61,8 +61,8 @@ export interface NodeView {
 }
 
 /** nodeView is the row of a node from its record, admin spec and the tasks bound to it. Pure. */
-export function nodeView(node: NodeRecord, spec: NodeSpec | undefined, tasks: readonly TaskRow[], now: number): NodeView {
-  const r = nodeRow(node, spec, tasks, now);
+export function nodeView(node: NodeRecord, spec: NodeSpec | undefined, tasks: readonly TaskRow[], now: number, graceMs?: number): NodeView {
+  const r = nodeRow(node, spec, tasks, now, graceMs);
   const running = tasks.filter((t) => t.status?.state === 'running');
   const usage = (f: (s: TaskStatus) => number | undefined) => running.reduce((a, t) => a + (f(t.status!) ?? 0), 0);
   const slots = maxTasks(node.allocatable);

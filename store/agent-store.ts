@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Binding, ClusterEvent, NodeRecord, NodeSecretRecord, NodeSpec, ServiceRecord, TaskSpec, TaskStatus } from '../api/cluster.ts';
-import type { NodeLease } from '../api/node-liveness.ts';
+import type { LivenessRecord, NodeLease } from '../api/node-liveness.ts';
 import type { NodeSubnetRecord } from '../api/network.ts';
 import { Bucket, type BucketOptions, type RoBucket } from './bucket.ts';
 import { bucketName, BUCKETS, DEFAULT_PREFIX, eventsSubjectRoot, objectCodec, openRoles, verifyClusterEvent, type BucketRole } from './cluster.ts';
@@ -23,6 +23,8 @@ export interface AgentStore {
   services: RoBucket<ServiceRecord>;
   /** every node's task subnet as the control plane allocated it: this node's own, and the routes to the others; read only */
   subnets: RoBucket<NodeSubnetRecord>;
+  /** the published lease renewal period (key `liveness`, store/liveness.ts); read only */
+  cluster: RoBucket<LivenessRecord>;
   /** Secrets re-sealed for this node only (bucket `<prefix>secrets_<node>`); the agent only reads them. */
   secrets: RoBucket<NodeSecretRecord>;
   events: EventStream<ClusterEvent>;
@@ -39,7 +41,7 @@ export async function openAgentStore(nc: NatsConnection, node: string, opts: { p
   const timeout = opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {};
   const bind = (role: BucketRole) => Bucket.bind<unknown>(nc, { name: bucketName(role, prefix), history: BUCKETS[role].history, ...timeout }, objectCodec<unknown>(), bopts);
   const [buckets, secrets, events] = await Promise.all([
-    openRoles(['tasks', 'bindings', 'status', 'nodes', 'heartbeats', 'nodespec', 'services', 'subnets'] as const, bind),
+    openRoles(['tasks', 'bindings', 'status', 'nodes', 'heartbeats', 'nodespec', 'services', 'subnets', 'cluster'] as const, bind),
     Bucket.bind<NodeSecretRecord>(nc, { name: nodeSecretsBucket(node, prefix), history: 1, ...timeout }, objectCodec<NodeSecretRecord>(), bopts),
     EventStream.bind<ClusterEvent>(nc, { name: `${prefix}events`, subjectRoot: eventsSubjectRoot(prefix), writer: node, verify: verifyClusterEvent, ...timeout }, objectCodec<ClusterEvent>(), bopts),
   ]);

@@ -5,7 +5,7 @@
  * `$KV.<prefix>status.<node>.>` later.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { AutoscaleRecord, Binding, ClusterEvent, NodeLease, NodeRecord, NodeSubnetRecord, NodeSpec, ServiceRecord, TaskSpec, TaskStatus } from '../api/index.ts';
+import type { AutoscaleRecord, Binding, ClusterEvent, LivenessRecord, NodeLease, NodeRecord, NodeSubnetRecord, NodeSpec, ServiceRecord, TaskSpec, TaskStatus } from '../api/index.ts';
 import { Backoff, createLogger, errorMessage, isGitcellError, sleep, type Logger } from '../lib/index.ts';
 import { StoreErrorCodes } from './errors.ts';
 import { Bucket, type BucketConfig } from './bucket.ts';
@@ -43,6 +43,7 @@ export const BUCKETS = {
   services: { key: '<namespace>.<name>', writer: "reconciler's endpoints controller", history: 1 },
   autoscale: { key: '<namespace>.<name>', writer: "the autoscaler (reconciler leader, its own identity): a Job's live replica count", history: 4 },
   subnets: { key: '<node>', writer: "reconciler's subnet allocator (leader): each node's task subnet", history: 4 },
+  cluster: { key: 'liveness', writer: 'scheduler (leader): the lease renewal period and grace, sized to the cluster', history: 1 },
 } as const satisfies Record<string, BucketLayout>;
 
 /** BucketRole is one of the cluster's buckets. */
@@ -94,6 +95,8 @@ export interface RoleRecords<Desired = unknown, Sync = unknown> {
   autoscale: AutoscaleRecord;
   /** each node's task subnet as the control plane allocated it (api NodeSubnetRecord); agents route from it */
   subnets: NodeSubnetRecord;
+  /** cluster-wide settings the control plane sizes: key `liveness` (api LivenessRecord), read by agents and every liveness reader */
+  cluster: LivenessRecord;
 }
 
 /** RoleBuckets are the buckets of the roles `R`, each typed with its record in `M`. */

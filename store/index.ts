@@ -68,6 +68,7 @@ export {
 } from './permissions.ts';
 export { openAgentStore, type AgentStore } from './agent-store.ts';
 export { openAutoscalerStore, type AutoscalerStoreHandles, type AutoscalerStoreOptions } from './autoscaler-store.ts';
+export { LivenessInformer, LIVENESS_KEY, fixedLiveness, readLiveness, type LivenessView } from './liveness.ts';
 export { NodeInformer, listNodesWithLeases, type NodeSources, type NodeInformerOptions } from './node-informer.ts';
 export { Informer, valueView, defaultInformerBackoff, type InformerView, type InformerEntry, type InformerOptions, type InformerChange, type InformerSource } from './informer.ts';
 export { probeIncarnation, waitForStore, watchIncarnation, STORE_RESET_EXIT_CODE, type IncarnationProbe, type WaitForStoreOptions, type IncarnationWatchOptions } from './incarnation.ts';

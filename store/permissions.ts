@@ -89,7 +89,7 @@ export function logAliveSubject(node: string, id: string): string {
 }
 
 /** The buckets an agent reads (and watches) to converge its node. */
-const AGENT_READS: BucketRole[] = ['tasks', 'bindings', 'nodes', 'nodespec', 'status', 'services', 'subnets'];
+const AGENT_READS: BucketRole[] = ['tasks', 'bindings', 'nodes', 'nodespec', 'status', 'services', 'subnets', 'cluster'];
 
 /** agentProbes: the info of the streams an agent writes but does not read (waitForStore checks they exist). */
 function agentProbes(prefix?: string): string[] {

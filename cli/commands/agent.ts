@@ -238,7 +238,7 @@ async function connectAgent(f: AgentFlags, log: ReturnType<typeof createLogger>)
   });
   let incarnation: string | undefined;
   if (f.creds) {
-    incarnation = await guarded(waitForStore(nc, { prefix: f.prefix, buckets: ['tasks', 'bindings', 'status', 'nodes', 'heartbeats', 'nodespec', 'services', 'subnets'], streams: [`${f.prefix}events`], log }));
+    incarnation = await guarded(waitForStore(nc, { prefix: f.prefix, buckets: ['tasks', 'bindings', 'status', 'nodes', 'heartbeats', 'nodespec', 'services', 'subnets', 'cluster'], streams: [`${f.prefix}events`], log }));
   }
   const agentStore = f.creds ? await guarded(openAgentStore(nc, f.node, { prefix: f.prefix, log })) : undefined;
   const store = agentStore ?? await openClusterStore(nc, { prefix: f.prefix, log });

@@ -7,6 +7,7 @@
  *   - one store feed (agent/shared-feed.ts): three watches for the process instead of three per
  *     node, one copy of the task specs, changes routed to the node they concern;
  *   - no per-node process metrics (GC observers and event-loop monitors per registry);
+ *   - one copy of the published lease renewal period (store/liveness.ts), which every node follows;
  *   - heartbeat and resync timers staggered over their period, so 5,000 nodes do not beat at once.
  *
  * Each node has its own state dir (journal), runtime, network, capacity and labels.
@@ -14,9 +15,9 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { NODE_LEASE_RENEW_MS, type Resources } from '../../api/index.ts';
+import type { Resources } from '../../api/index.ts';
 import { mapLimit, type Logger } from '../../lib/index.ts';
-import { openAgentStore, type AgentStore } from '../../store/index.ts';
+import { LivenessInformer, openAgentStore, type AgentStore } from '../../store/index.ts';
 import { Agent, MemoryNetwork, MemoryRuntime, SharedFeed, type AgentOptions } from '../../agent/index.ts';
 
 /** HollowOptions describe the nodes of one hollow process. */
@@ -35,7 +36,7 @@ export interface HollowOptions {
   capacity: Resources;
   /** labels every node carries (besides its shape, zone and hostname) */
   labels: Record<string, string>;
-  /** agent timings (defaults: the agent's) */
+  /** agent timings (defaults: the agent's; without heartbeatMs the nodes follow the published period) */
   timings: Pick<AgentOptions, 'heartbeatMs' | 'resyncMs' | 'probeTickMs' | 'usageMs'>;
   /** store incarnation the nodes report */
   storeIncarnation?: string;
@@ -69,6 +70,8 @@ export class HollowProcess {
   readonly agents: Agent[] = [];
   readonly runtimes: MemoryRuntime[] = [];
   private feed?: SharedFeed;
+  private liveness?: LivenessInformer;
+  private readonly stopLiveness = new AbortController();
 
   constructor(private readonly nc: NatsConnection, private readonly o: HollowOptions, private readonly log: Logger) {}
 
@@ -78,7 +81,8 @@ export class HollowProcess {
     const names = hollowNodeNames(o.prefix, o.nodes);
     const first = await openAgentStore(nc, names[0]!, { prefix: o.storePrefix, log });
     this.feed = new SharedFeed(first, log);
-    await this.feed.synced;
+    this.liveness = new LivenessInformer(first.cluster, { signal: this.stopLiveness.signal, log });
+    await Promise.all([this.feed.synced, this.liveness.synced]);
     await mapLimit(names, 64, async (node, idx) => {
       const own = idx === 0 ? first : await openAgentStore(nc, node, { prefix: o.storePrefix, log });
       const agent = this.make(node, idx + 1, first, own);
@@ -93,15 +97,15 @@ export class HollowProcess {
     const runtime = new MemoryRuntime({ startDelayMs: o.startDelayMs });
     this.runtimes.push(runtime);
     // Staggered: a fraction of each period so the nodes' beats and passes spread over it.
-    const stagger = (ms: number | undefined, fallback: number) => Math.round((ms ?? fallback) * (1 + (i % 97) / 970));
+    const stagger = (ms: number, by = i) => Math.round(ms * (1 + (by % 97) / 970));
     return new Agent({
       node, stateDir: join(o.stateDir, node), capacity: shape.capacity, labels: shape.labels,
       versions: { runc: 'hollow', kernel: 'hollow' }, processMetrics: false,
-      heartbeatMs: stagger(o.timings.heartbeatMs, NODE_LEASE_RENEW_MS), resyncMs: stagger(o.timings.resyncMs, 10_000),
+      ...(o.timings.heartbeatMs ? { heartbeatMs: stagger(o.timings.heartbeatMs) } : {}), resyncMs: stagger(o.timings.resyncMs ?? 10_000),
       probeTickMs: o.timings.probeTickMs ?? 1000, usageMs: o.timings.usageMs ?? 60_000,
       ...(o.storeIncarnation ? { storeIncarnation: o.storeIncarnation } : {}),
     }, {
-      nc: this.nc, runtime, network: new MemoryNetwork(), log: this.log, feed: this.feed!,
+      nc: this.nc, runtime, network: new MemoryNetwork(), log: this.log, feed: this.feed!, liveness: this.liveness!,
       // Shared buckets; the event stream is the node's own (its writer token is the node's name).
       store: { tasks: shared.tasks, bindings: shared.bindings, status: shared.status, nodes: shared.nodes, heartbeats: shared.heartbeats, nodespec: shared.nodespec, events: own.events },
     });
@@ -112,6 +116,8 @@ export class HollowProcess {
     await mapLimit(this.agents, 256, (a) => a.stop());
     for (const r of this.runtimes) r.close();
     await this.feed?.close();
+    this.stopLiveness.abort();
+    await this.liveness?.done;
     if (clean) await rm(this.o.stateDir, { recursive: true, force: true });
   }
 

@@ -50,7 +50,7 @@ export function registerHollow(program: Command): void {
     .option('--start-delay-ms <ms>', 'how long a task takes to "start"', '100')
     .option('--capacity <cpu=N,memory=Q>', 'capacity of a standard node (every fourth node is large: twice that)', 'cpu=4,memory=16Gi')
     .option('--labels <k=v,...>', 'labels of every node (besides shape, zone and gitcell.io/hollow=true)')
-    .option('--heartbeat-ms <ms>', `heartbeat (lease renewal) period of each node (default ${NODE_LEASE_RENEW_MS}, staggered)`)
+    .option('--heartbeat-ms <ms>', `a fixed heartbeat (lease renewal) period of each node, staggered (default: the period the control plane publishes, ${NODE_LEASE_RENEW_MS} while none is)`)
     .option('--resync-ms <ms>', 'resync period of each node (default 10000, staggered)')
     .action(async (f: HollowFlags) => {
       const nodes = count(f.nodes, '--nodes', 1, 20_000);
@@ -71,7 +71,7 @@ export function registerHollow(program: Command): void {
       const nc = await connectFromOptions({ ...(f.nats ? { nats: f.nats } : {}), ...(f.creds ? { creds: f.creds } : {}), stateDir: f.clusterDir, name: `gitcell hollow ${f.prefix}` });
       let incarnation: string | undefined;
       if (f.creds) {
-        incarnation = await waitForStore(nc, { prefix: f.storePrefix, buckets: ['tasks', 'bindings', 'status', 'nodes', 'heartbeats', 'nodespec', 'services'], streams: [`${f.storePrefix}events`], log });
+        incarnation = await waitForStore(nc, { prefix: f.storePrefix, buckets: ['tasks', 'bindings', 'status', 'nodes', 'heartbeats', 'nodespec', 'services', 'cluster'], streams: [`${f.storePrefix}events`], log });
       } else {
         const p = await probeIncarnation(nc, f.storePrefix);
         if (p.state === 'present') incarnation = p.incarnation;

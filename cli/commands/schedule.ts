@@ -6,9 +6,8 @@ function usage(cmd: Command, message: string): never {
 }
 import { readFile } from 'node:fs/promises';
 import Table from 'cli-table3';
-import { NODE_GRACE_MS } from '../../api/node-liveness.ts';
 import { SchedulerError, silentLogger, ErrorCodes } from '../../lib/index.ts';
-import { connectFromOptions, listNodesWithLeases, openClusterStore } from '../../store/index.ts';
+import { connectFromOptions, listNodesWithLeases, openClusterStore, readLiveness } from '../../store/index.ts';
 import {
   buildSnapshot,
   modeOptions,
@@ -31,7 +30,7 @@ interface ScheduleFlags {
   prefix: string;
   mode: string;
   seed: string;
-  heartbeatGraceMs: string;
+  heartbeatGraceMs?: string;
   json?: boolean;
 }
 
@@ -57,12 +56,12 @@ export function registerSchedule(program: Command): void {
     .option('--snapshot <file>', 'cluster snapshot {nodes, running} as JSON/YAML, instead of the live store')
     .option('--tasks <file>', 'tasks to place (JSON/YAML list); default: the store\'s pending tasks')
     .option('--seed <seed>', 'seed of the random choices (same seed, same answer)', 'preview')
-    .option('--heartbeat-grace-ms <ms>', 'a node whose heartbeat is older is not ready', String(NODE_GRACE_MS))
+    .option('--heartbeat-grace-ms <ms>', 'a node whose heartbeat is older is not ready (default: the grace the scheduler published)')
     .option('--json', 'print the full result as JSON')
     .action(async (flags: ScheduleFlags, cmd: Command) => {
       const mode = parseMode(flags.mode);
-      const grace = Number(flags.heartbeatGraceMs);
-      if (!Number.isFinite(grace) || grace < 0) usage(cmd, `--heartbeat-grace-ms: "${flags.heartbeatGraceMs}" is not a number of ms`);
+      const grace = flags.heartbeatGraceMs === undefined ? undefined : Number(flags.heartbeatGraceMs);
+      if (grace !== undefined && (!Number.isFinite(grace) || grace < 0)) usage(cmd, `--heartbeat-grace-ms: "${flags.heartbeatGraceMs}" is not a number of ms`);
       let snapshot: ClusterSnapshot;
       let tasks: SchedTask[] = flags.tasks ? parseTasks(await readDoc(flags.tasks), flags.tasks) : [];
       if (flags.snapshot) {
@@ -80,7 +79,7 @@ export function registerSchedule(program: Command): void {
               bindings: new Map(bindings.map((r) => [r.key, r.value])),
             },
             Date.now(),
-            grace,
+            grace ?? (await readLiveness(store.cluster)).graceMs,
           );
           snapshot = view.snapshot;
           if (!flags.tasks) tasks = view.pending;

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { exitOnStoreReset } from '../store-reset.ts';
 import { componentLife } from '../../lib/component-life.ts';
-import { NODE_GRACE_MS } from '../../api/node-liveness.ts';
+import { DEFAULT_RENEWALS_PER_S, NODE_LEASE_RENEW_MS } from '../../api/node-liveness.ts';
 
 /** usage ends the command with exit code 2 and the message (commander prints it). */
 function usage(cmd: Command, message: string): never {
@@ -21,8 +21,10 @@ interface SchedulerFlags {
   identity?: string;
   mode: string;
   leaseMs: string;
-  heartbeatGraceMs: string;
-  requeueGraceMs: string;
+  heartbeatGraceMs?: string;
+  requeueGraceMs?: string;
+  minHeartbeatMs: string;
+  heartbeatsPerS: string;
   http?: string;
 }
 
@@ -42,15 +44,22 @@ export function registerScheduler(program: Command): void {
     .option('--replicas <n>', 'replicas of the buckets and streams it creates or scales (default: 3 when the server is in a cluster of 3 or more, else 1; give every component the same)')
     .option('--identity <name>', 'name of this replica (default host-pid-random)')
     .option('--lease-ms <ms>', 'leader lease period', '15000')
-    .option('--heartbeat-grace-ms <ms>', 'a node whose heartbeat is older takes no new tasks', String(NODE_GRACE_MS))
-    .option('--requeue-grace-ms <ms>', 'a node whose heartbeat is older loses its tasks to pending', '40000')
+    .option('--heartbeat-grace-ms <ms>', 'a node whose heartbeat is older takes no new tasks (default: the published grace: two renewal periods and --min-heartbeat-ms, at least four of those)')
+    .option('--requeue-grace-ms <ms>', 'a node whose heartbeat is older loses its tasks to pending (default: the heartbeat grace)')
+    .option('--min-heartbeat-ms <ms>', 'the shortest lease renewal period the leader publishes', String(NODE_LEASE_RENEW_MS))
+    .option('--heartbeats-per-s <n>', 'lease renewals per second the whole cluster may make: the published period is max(--min-heartbeat-ms, nodes / this), as Nomad\'s max_heartbeats_per_second', String(DEFAULT_RENEWALS_PER_S))
     .option('--http <host:port>', '/metrics and /healthz here (off when not given)')
     .action(async (flags: SchedulerFlags, cmd: Command) => {
       const mode = parseMode(flags.mode);
-      const timings = { heartbeatGraceMs: ms(cmd, '--heartbeat-grace-ms', flags.heartbeatGraceMs), requeueGraceMs: ms(cmd, '--requeue-grace-ms', flags.requeueGraceMs) };
-      if (timings.requeueGraceMs < timings.heartbeatGraceMs) {
+      const timings = {
+        ...(flags.heartbeatGraceMs !== undefined ? { heartbeatGraceMs: ms(cmd, '--heartbeat-grace-ms', flags.heartbeatGraceMs) } : {}),
+        ...(flags.requeueGraceMs !== undefined ? { requeueGraceMs: ms(cmd, '--requeue-grace-ms', flags.requeueGraceMs) } : {}),
+      };
+      if (timings.requeueGraceMs !== undefined && timings.heartbeatGraceMs !== undefined && timings.requeueGraceMs < timings.heartbeatGraceMs) {
         usage(cmd, '--requeue-grace-ms must be at least --heartbeat-grace-ms');
       }
+      const liveness = { minPeriodMs: ms(cmd, '--min-heartbeat-ms', flags.minHeartbeatMs), renewalsPerS: Number(flags.heartbeatsPerS) };
+      if (!(liveness.renewalsPerS > 0)) usage(cmd, `--heartbeats-per-s: "${flags.heartbeatsPerS}" is not a positive number`);
       const leaseMs = ms(cmd, '--lease-ms', flags.leaseMs);
       const http = flags.http === undefined ? undefined : parseHostPort(flags.http, '--http');
       const wanted = flags.replicas === undefined ? undefined : parseReplicas(flags.replicas);
@@ -64,6 +73,7 @@ export function registerScheduler(program: Command): void {
           ...(flags.identity ? { identity: flags.identity } : {}),
           leaseMs,
           timings,
+          liveness,
           core: modeOptions(mode),
           log,
         });

@@ -5,13 +5,15 @@
  */
 import { NODE_GRACE_MS, nodeIsLive, type Binding, type NodeRecord, type TaskSpec, type TaskStatus } from '../../api/index.ts';
 import { silentLogger } from '../../lib/log.ts';
-import { Informer, NodeInformer, type ClusterStore } from '../../store/index.ts';
+import { Informer, LivenessInformer, NodeInformer, type ClusterStore } from '../../store/index.ts';
 import type { DesiredRecord, SyncRecord } from '../../reconciler/index.ts';
 import { table } from '../client.ts';
 
 /** ViewModel is everything the view shows, read from the informers. */
 export interface ViewModel {
   nodes: NodeRecord[];
+  /** the published node grace (store/liveness.ts; NODE_GRACE_MS while none is) */
+  graceMs?: number;
   tasks: { spec: TaskSpec; node?: string; status?: TaskStatus }[];
   appliedRevision?: string;
   now: number;
@@ -23,18 +25,18 @@ export function summary(m: ViewModel): string {
   for (const t of m.tasks) states.set(t.status?.state ?? (t.node ? 'bound' : 'pending'), (states.get(t.status?.state ?? (t.node ? 'bound' : 'pending')) ?? 0) + 1);
   const ready = m.tasks.filter((t) => t.status?.ready).length;
   const byState = [...states].sort().map(([s, n]) => `${s} ${n}`).join(', ');
-  return `nodes ${m.nodes.filter((n) => isLive(n, m.now)).length}/${m.nodes.length} live; tasks ${m.tasks.length} (${byState || 'none'}), ${ready} ready; applied ${m.appliedRevision?.slice(0, 12) ?? '-'}`;
+  return `nodes ${m.nodes.filter((n) => isLive(n, m)).length}/${m.nodes.length} live; tasks ${m.tasks.length} (${byState || 'none'}), ${ready} ready; applied ${m.appliedRevision?.slice(0, 12) ?? '-'}`;
 }
 
-function isLive(n: NodeRecord, now: number): boolean {
-  return nodeIsLive(n, now, NODE_GRACE_MS);
+function isLive(n: NodeRecord, m: Pick<ViewModel, 'now' | 'graceMs'>): boolean {
+  return nodeIsLive(n, m.now, m.graceMs ?? NODE_GRACE_MS);
 }
 
 /** render draws the full screen: nodes, jobs (tasks grouped by owner), tasks. Pure. */
 export function render(m: ViewModel, header: string): string {
   const nodeRows = m.nodes
     .sort((a, b) => a.name.localeCompare(b.name))
-    .map((n) => [n.name, isLive(n, m.now) ? 'Ready' : 'NotReady', n.subnet ?? '-', m.tasks.filter((t) => t.node === n.name).length]);
+    .map((n) => [n.name, isLive(n, m) ? 'Ready' : 'NotReady', n.subnet ?? '-', m.tasks.filter((t) => t.node === n.name).length]);
   const jobs = new Map<string, { total: number; ready: number; running: number; done: number }>();
   for (const t of m.tasks) {
     const j = jobs.get(t.spec.jobKey) ?? { total: 0, ready: 0, running: 0, done: 0 };
@@ -65,6 +67,7 @@ export class LiveView {
   private readonly timer: NodeJS.Timeout;
   private last = '';
   private readonly nodes: NodeInformer;
+  private readonly liveness: LivenessInformer;
   private readonly tasks: Informer<TaskSpec>;
   private readonly bindings: Informer<Binding>;
   private readonly statuses: Informer<TaskStatus>;
@@ -73,6 +76,7 @@ export class LiveView {
   constructor(store: ClusterStore<DesiredRecord, SyncRecord>, private readonly o: { tty: boolean; header: () => string; write: (s: string) => void; sourceKey?: string }) {
     const mo = { signal: this.abort.signal, log: silentLogger() };
     this.nodes = new NodeInformer(store, mo);
+    this.liveness = new LivenessInformer(store.cluster, mo);
     this.tasks = new Informer(store.tasks, mo);
     this.bindings = new Informer(store.bindings, mo);
     this.statuses = new Informer(store.status, mo);
@@ -88,7 +92,7 @@ export class LiveView {
       return { spec: e.value, ...(node ? { node } : {}), ...(status ? { status } : {}) };
     });
     const sync = this.sync.values()[0] as { lastAppliedRevision?: string } | undefined;
-    return { nodes: this.nodes.values(), tasks, ...(sync?.lastAppliedRevision ? { appliedRevision: sync.lastAppliedRevision } : {}), now: Date.now() };
+    return { nodes: this.nodes.values(), graceMs: this.liveness.current().graceMs, tasks, ...(sync?.lastAppliedRevision ? { appliedRevision: sync.lastAppliedRevision } : {}), now: Date.now() };
   }
 
   private draw(): void {

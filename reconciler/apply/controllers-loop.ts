@@ -1,7 +1,7 @@
-import { trustedNodeRecords, trustedTaskStatuses, withNodeSpec, type AutoscaleRecord, type Binding, type NodeRecord, type NodeSpec, type RefusedStatus, type TaskSpec, type TaskStatus } from '../../api/index.ts';
+import { NODE_GRACE_MS, trustedNodeRecords, trustedTaskStatuses, withNodeSpec, type AutoscaleRecord, type Binding, type NodeRecord, type NodeSpec, type RefusedStatus, type TaskSpec, type TaskStatus } from '../../api/index.ts';
 import type { DesiredRecord } from '../diff/index.ts';
 import { createLogger, errorMessage, isGitcellError, mapLimit, PassRunner, type Logger, type LoopOptions, type RunningLoop } from '../../lib/index.ts';
-import { Informer, NodeInformer, StoreErrorCodes, valueView, type Bucket } from '../../store/index.ts';
+import { Informer, NodeInformer, StoreErrorCodes, valueView, type Bucket, type LivenessView } from '../../store/index.ts';
 import type { WorkloadSpec } from '../controllers/index.ts';
 import { controllerPass, type ClusterView, type PassResult } from './controllers-pass.ts';
 import { OBJECT_PREFIX, sourceStatusKey } from './keys.ts';
@@ -20,7 +20,10 @@ export interface RunControllersOptions extends LoopOptions<ReconcilerStore> {
   /** gather changes this long before a pass (default 5 ms). */
   debounceMs?: number;
   crashLoopRestarts?: number;
+  /** a fixed node grace (tests); unset: the published one (`liveness`), NODE_GRACE_MS without it */
   nodeGraceMs?: number;
+  /** the published lease renewal period and grace (store/liveness.ts), shared with the process's other loops */
+  liveness?: LivenessView;
   /** the nodes joined with their leases, shared with the process's other loops (default: its own, until `signal`) */
   nodes?: NodeInformer;
   /** the task buckets' informers, shared with the process's other loops (default: its own, until `signal`) */
@@ -151,7 +154,7 @@ class ControllerRunner {
       now: t,
       watchingSince: this.watchingSince,
       ...(opts.crashLoopRestarts !== undefined ? { crashLoopRestarts: opts.crashLoopRestarts } : {}),
-      ...(opts.nodeGraceMs !== undefined ? { nodeGraceMs: opts.nodeGraceMs } : {}),
+      nodeGraceMs: opts.nodeGraceMs ?? opts.liveness?.current().graceMs ?? NODE_GRACE_MS,
     }, this.specCache, this.fingerprints);
     const deciding = Date.now() - started;
     this.written = 0;

@@ -13,7 +13,7 @@
  */
 import { boundTaskStatus, DEFAULT_NAMESPACE, HEADLESS_CLUSTER_IP, NODE_GRACE_MS, selectorMatches, trustedNodeRecords, type AnyObject, type Binding, type NodeRecord, type NodeSubnetRecord, type ServiceRecord, type ServiceSpec, type TaskSpec, type TaskStatus } from '../../api/index.ts';
 import { createLogger, errorMessage, PassRunner, type Logger, type LoopOptions, type RunningLoop } from '../../lib/index.ts';
-import { Informer, NodeInformer, keyOf, type Bucket, type InformerView } from '../../store/index.ts';
+import { Informer, NodeInformer, keyOf, type Bucket, type InformerView, type LivenessView } from '../../store/index.ts';
 import { writeRecords } from './write-records.ts';
 import { sharedOr, type TaskInformers } from './shared-informers.ts';
 import {
@@ -30,8 +30,10 @@ export type EndpointsStore = Pick<ReconcilerStore, 'desired' | 'tasks' | 'status
 export interface RunEndpointsOptions extends LoopOptions<EndpointsStore> {
   /** virtual IPs come from here (default 10.96.0.0/12) */
   serviceCidr?: string;
-  /** a node whose heartbeat is older is lost, and its endpoints with it (default 30 s) */
+  /** a node whose heartbeat is older is lost, and its endpoints with it (default: the published grace, `liveness`; NODE_GRACE_MS without it) */
   nodeGraceMs?: number;
+  /** the published lease renewal period and grace (store/liveness.ts), shared with the process's other loops */
+  liveness?: LivenessView;
   /** the nodes joined with their leases, shared with the process's other loops (default: its own, until `signal`) */
   nodes?: NodeInformer;
   /** the task buckets' informers, shared with the process's other loops (default: its own, until `signal`) */
@@ -102,7 +104,7 @@ function decide(
     nodes: InformerView<NodeRecord>; services: InformerView<ServiceRecord>; subnets: InformerView<NodeSubnetRecord>;
   },
   now: number,
-  opts: Pick<RunEndpointsOptions, 'serviceCidr' | 'nodeGraceMs'>,
+  opts: Pick<RunEndpointsOptions, 'serviceCidr' | 'nodeGraceMs' | 'liveness'>,
 ): ServiceRecord[] {
   const { desired, tasks, statuses, bindings, nodes, services } = v;
   const objects: ServiceObject[] = desired.values().filter((r) => r.object.kind === 'Service').map((r) => serviceObject(r.object, r.generation));
@@ -135,7 +137,7 @@ function decide(
   });
   return computeServiceRecords({
     services: objects, tasks: selected, statuses: byTask, nodes: [...trustedNodeRecords(nodeEntries).nodes.values()],
-    addresses, now, nodeGraceMs: opts.nodeGraceMs ?? NODE_GRACE_MS,
+    addresses, now, nodeGraceMs: opts.nodeGraceMs ?? opts.liveness?.current().graceMs ?? NODE_GRACE_MS,
   });
 }
 

@@ -235,9 +235,9 @@ async function controllersAfterSettle(r: Replica, ctx: LeaderContext, fresh: boo
   // The endpoints loop writes the services bucket; it lives and dies with the controllers' leadership.
   // Both read the nodes and the task buckets through the replica's views: one watch of each bucket,
   // kept across terms (views.ts).
-  const { nodes, shared } = r.views.open();
-  const endpoints = runEndpoints({ store, signal: ctx.signal, valid: ctx.valid, log, nodes, shared, ...(opts.serviceCidr ? { serviceCidr: opts.serviceCidr } : {}) });
-  await runControllers({ store, signal: ctx.signal, valid: ctx.valid, term: ctx.term, source: r.sourceName, log, nodes, shared }).done;
+  const { nodes, shared, liveness } = r.views.open();
+  const endpoints = runEndpoints({ store, signal: ctx.signal, valid: ctx.valid, log, nodes, shared, liveness, ...(opts.serviceCidr ? { serviceCidr: opts.serviceCidr } : {}) });
+  await runControllers({ store, signal: ctx.signal, valid: ctx.valid, term: ctx.term, source: r.sourceName, log, nodes, shared, liveness }).done;
   await endpoints.done;
 }
 

@@ -11,13 +11,20 @@
  * compare-and-set on the revision read.
  */
 import type { Logger } from '../../lib/index.ts';
-import { NodeInformer, type ClusterStore } from '../../store/index.ts';
+import { LivenessInformer, NodeInformer, type ClusterStore } from '../../store/index.ts';
 import { openTaskInformers, type TaskInformers } from '../apply/index.ts';
+
+/** Views are the replica's copies: nodes with their leases, the published liveness, the task buckets. */
+export interface Views {
+  nodes: NodeInformer;
+  liveness: LivenessInformer;
+  shared: TaskInformers;
+}
 
 /** ReplicaViews makes the views once (open) and stops them with the replica (stop). */
 export class ReplicaViews {
   private readonly ac = new AbortController();
-  private views: { nodes: NodeInformer; shared: TaskInformers } | undefined;
+  private views: Views | undefined;
 
   constructor(
     private readonly store: ClusterStore<unknown, unknown>,
@@ -25,9 +32,10 @@ export class ReplicaViews {
   ) {}
 
   /** open returns the views, starting them at the first call. */
-  open(): { nodes: NodeInformer; shared: TaskInformers } {
+  open(): Views {
     this.views ??= {
       nodes: new NodeInformer(this.store, { signal: this.ac.signal, log: this.log }),
+      liveness: new LivenessInformer(this.store.cluster, { signal: this.ac.signal, log: this.log }),
       shared: openTaskInformers(this.store, this.ac.signal, this.log),
     };
     return this.views;
@@ -37,6 +45,6 @@ export class ReplicaViews {
   async stop(): Promise<void> {
     this.ac.abort();
     const v = this.views;
-    if (v) await Promise.all([v.nodes.done, v.shared.tasks.done, v.shared.statuses.done, v.shared.bindings.done]);
+    if (v) await Promise.all([v.nodes.done, v.liveness.done, v.shared.tasks.done, v.shared.statuses.done, v.shared.bindings.done]);
   }
 }

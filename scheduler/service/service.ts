@@ -14,7 +14,7 @@
  * A lost race (E_EXISTS on create, E_CONFLICT on delete) is never retried blindly: the pass marks
  * the state dirty and the next pass re-checks against the informers, which the watches keep current.
  */
-import { NODE_GRACE_MS, statusKey, trustedNodeRecords, type RefusedNodeRecord, type Binding, type ClusterEvent, type NodeRecord, type NodeSpec, type TaskSpec } from '../../api/index.ts';
+import { defaultLivenessPolicy, FALLBACK_LIVENESS, statusKey, type LivenessPolicy, trustedNodeRecords, type RefusedNodeRecord, type Binding, type ClusterEvent, type NodeRecord, type NodeSpec, type TaskSpec } from '../../api/index.ts';
 import { performance } from 'node:perf_hooks';
 import { createLogger, errorMessage, isGitcellError, type Logger } from '../../lib/index.ts';
 import {
@@ -38,6 +38,7 @@ import { EventLimiter, type EventLimiterOptions } from './event-limiter.ts';
 import { startPass, type PassPlan, type PassTimings } from './plan.ts';
 import type { Scheduling } from '../schedule.ts';
 import { writePass } from './write.ts';
+import { LivenessPublisher, livenessSignature } from './liveness.ts';
 
 /** SchedulerServiceOptions configure the service; every field has a default. */
 export interface SchedulerServiceOptions {
@@ -49,7 +50,10 @@ export interface SchedulerServiceOptions {
   leaseMs: number;
   /** false runs without election (term 0): only for a single scheduler or tests of the CAS path */
   leaderElection: boolean;
-  timings: PassTimings;
+  /** graces fixed by the operator (flags, tests); unset ones follow the published grace (liveness.ts) */
+  timings: Partial<PassTimings>;
+  /** how the leader sizes the lease renewal period it publishes (api defaultLivenessPolicy) */
+  liveness: LivenessPolicy;
   /** passes also run this often without changes, to notice heartbeats lapsing */
   tickMs: number;
   /** changes arriving within this window are handled in one pass */
@@ -83,7 +87,8 @@ export function defaultServiceOptions(o: Partial<SchedulerServiceOptions> = {}):
     leaseName: o.leaseName ?? 'scheduler',
     leaseMs: o.leaseMs ?? 15_000,
     leaderElection: o.leaderElection ?? true,
-    timings: { heartbeatGraceMs: NODE_GRACE_MS, requeueGraceMs: NODE_GRACE_MS /* a lapsed node's tasks move at once, as Nomad's */, ...o.timings },
+    timings: { ...o.timings },
+    liveness: defaultLivenessPolicy(o.liveness),
     tickMs: o.tickMs ?? 1_000,
     batchMs: o.batchMs ?? 20,
     viewCatchUpMs: o.viewCatchUpMs ?? 1_000,
@@ -129,6 +134,8 @@ export class SchedulerService {
   /** Totals over every pass since start. */
   readonly totals = { passes: 0, bound: 0, lostRaces: 0, unbound: 0, preempted: 0, events: 0 };
   private onPass: ((r: PassReport) => void) | undefined;
+  /** the graces passes judge liveness by: the published ones while leading, unless fixed */
+  private timings: PassTimings = { heartbeatGraceMs: FALLBACK_LIVENESS.graceMs, requeueGraceMs: FALLBACK_LIVENESS.graceMs };
 
   constructor(private readonly store: ClusterStore, options: Partial<SchedulerServiceOptions> = {}) {
     this.options = defaultServiceOptions(options);
@@ -198,6 +205,7 @@ export class SchedulerService {
     // Liveness is judged as of the instant the node copy (records and leases) is known complete,
     // never against the wall clock on a copy that fell behind (view-clock.ts).
     const nodeClocks = [new ViewClock(nodes.records, store.nodes), new ViewClock(nodes.leases, store.heartbeats)];
+    const liveness = new LivenessPublisher(store.cluster, { signal, log, policy: this.options.liveness, fixed: this.options.timings });
     const limiter = new EventLimiter(this.options.events);
     let lastLiveness = '';
     try {
@@ -214,15 +222,17 @@ export class SchedulerService {
         if (!(tasks.hasSynced && bindings.hasSynced && nodes.hasSynced && specs.hasSynced)) continue;
         try {
           const now = Date.now();
+          await liveness.publish(nodes.records.entries.size, now);
+          this.timings = liveness.timings();
           const liveAt = await this.viewAsOf(nodeClocks, now);
           if (liveAt === undefined) {
             dirty = true; // the node copy is not known complete as of any instant yet
             continue;
           }
-          const liveness = livenessSignature(nodes.values(), liveAt, this.options.timings);
-          if (!dirty && liveness === lastLiveness) continue;
+          const sig = livenessSignature(nodes.values(), liveAt, this.timings);
+          if (!dirty && sig === lastLiveness) continue;
           dirty = false;
-          lastLiveness = liveness;
+          lastLiveness = sig;
           const report = await this.pass(ctx, { tasks, bindings, nodes, specs }, limiter, now, liveAt);
           if (report.lostRaces > 0 || report.unbound > 0 || report.preempted > 0 || !report.complete) dirty = true;
         } catch (err) {
@@ -238,7 +248,7 @@ export class SchedulerService {
       }
     } finally {
       stop.abort();
-      await Promise.all([tasks.done, bindings.done, nodes.done, specs.done]);
+      await Promise.all([tasks.done, bindings.done, nodes.done, specs.done, liveness.informer.done]);
     }
   }
 
@@ -261,7 +271,7 @@ export class SchedulerService {
       nodeSpecs: valueMap(m.specs),
       claims: await this.claims(m.tasks, m.bindings, now),
     };
-    const decision = startPass(input, liveAt, options.timings, { ...options.core, seed });
+    const decision = startPass(input, liveAt, this.timings, { ...options.core, seed });
     await decideInSlices(decision.scheduling, options.sliceMs);
     const plan = decision.plan();
     const report: PassReport = { term: ctx.term, seed, bound: 0, lostRaces: 0, unbound: 0, preempted: 0, unplaced: plan.result.unplaced.length, events: 0, complete: false, viewLagMs: now - liveAt, decideMs: 0, writeMs: 0 };
@@ -301,7 +311,7 @@ export class SchedulerService {
     const times = await Promise.all(clocks.map((c) => c.sync(this.options.viewCatchUpMs)));
     const asOf = times.includes(undefined) ? undefined : Math.min(...(times as number[]));
     const lag = asOf === undefined ? undefined : now - asOf;
-    if ((lag === undefined || lag > this.options.timings.heartbeatGraceMs) && now - this.lagWarnedAt > 30_000) {
+    if ((lag === undefined || lag > this.timings.heartbeatGraceMs) && now - this.lagWarnedAt > 30_000) {
       this.lagWarnedAt = now;
       this.log.warn({ lagMs: lag }, 'scheduler: the node copy is behind the store; judging liveness as of the last instant it is known complete');
     }
@@ -386,15 +396,4 @@ function sleepUntil(ms: number, signal: AbortSignal, setWake: (wake: () => void)
     signal.addEventListener('abort', done, { once: true });
     setWake(done);
   });
-}
-
-/** livenessSignature changes when any node crosses a liveness threshold: time alone can change a pass. */
-function livenessSignature(nodes: NodeRecord[], now: number, t: PassTimings): string {
-  let sig = '';
-  for (const n of nodes) {
-    const beat = Date.parse(n.heartbeatAt);
-    const age = now - beat;
-    sig += !Number.isFinite(beat) ? 'x' : age <= t.heartbeatGraceMs ? 'r' : age <= t.requeueGraceMs ? 'n' : 'l';
-  }
-  return sig;
 }

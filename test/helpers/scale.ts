@@ -15,7 +15,6 @@ import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createUser } from '@nats-io/nkeys';
 import { silentLogger } from '../../lib/index.ts';
-import { NODE_GRACE_MS } from '../../api/index.ts';
 import {
   authorizationConfig, autoscalerPermissions, connect, controlPermissions, hollowPermissions, openClusterStore, type ClusterStore, type NatsUser,
 } from '../../store/index.ts';
@@ -32,8 +31,10 @@ export interface ScaleClusterOptions {
   victims: number;
   dir: string;
   startDelayMs: number;
-  heartbeatMs: number;
-  requeueGraceMs: number;
+  /** how the scheduler sizes the renewal period it publishes (its --min-heartbeat-ms, --heartbeats-per-s; default its own) */
+  liveness?: { minHeartbeatMs?: number; heartbeatsPerS?: number };
+  /** a fixed renewal period for the hollow nodes instead of the published one */
+  heartbeatMs?: number;
   log: (line: string) => void;
   /** nats-servers: 1 (default) the embedded one, 3 a cluster; process k connects to server k mod N */
   natsServers?: number;
@@ -154,6 +155,14 @@ async function makeWorkloadRepo(repo: string): Promise<string> {
   return git(repo, 'rev-parse', 'HEAD').trim();
 }
 
+/** livenessFlags are the scheduler's flags for how it sizes the renewal period it publishes. */
+function livenessFlags(o: ScaleClusterOptions): string[] {
+  return [
+    ...(o.liveness?.minHeartbeatMs ? ['--min-heartbeat-ms', String(o.liveness.minHeartbeatMs)] : []),
+    ...(o.liveness?.heartbeatsPerS ? ['--heartbeats-per-s', String(o.liveness.heartbeatsPerS)] : []),
+  ];
+}
+
 /** startScaleCluster starts everything and resolves once the reconciler applied the repository's first (empty) commit. */
 export async function startScaleCluster(o: ScaleClusterOptions): Promise<ScaleCluster> {
   const procs: Proc[] = [];
@@ -183,14 +192,15 @@ export async function startScaleCluster(o: ScaleClusterOptions): Promise<ScaleCl
     for (const [i, names] of groups.entries()) {
       const p = start(`hollow ${prefixes[i]}`, [
         'hollow', '--nodes', String(names.length), '--prefix', prefixes[i]!, ...nats(i), '--creds', hollowSeeds[i]!,
-        '--node-dir', join('/dev/shm', `gitcell-scale-${process.pid}-${i}`), '--start-delay-ms', String(o.startDelayMs), '--heartbeat-ms', String(o.heartbeatMs),
+        '--node-dir', join('/dev/shm', `gitcell-scale-${process.pid}-${i}`), '--start-delay-ms', String(o.startDelayMs),
+        ...(o.heartbeatMs ? ['--heartbeat-ms', String(o.heartbeatMs)] : []),
       ], o.dir);
       procs.push(p);
     }
     for (const p of procs) await waitOutput(p, 'nodes running', 600_000);
     o.log(`hollow nodes running: ${sizes.join(' + ')}`);
     const rep = ['--replicas', String(replicas)];
-    const sched = start('scheduler', ['scheduler', ...nats(1), ...rep, '--creds', controlSeed, '--cluster-dir', join(o.dir, 'scheduler'), '--requeue-grace-ms', String(o.requeueGraceMs), '--heartbeat-grace-ms', String(Math.min(NODE_GRACE_MS, o.requeueGraceMs))], o.dir);
+    const sched = start('scheduler', ['scheduler', ...nats(1), ...rep, '--creds', controlSeed, '--cluster-dir', join(o.dir, 'scheduler'), ...livenessFlags(o)], o.dir);
     procs.push(sched);
     const rec = start('reconciler', [
       'reconciler', '--repo', repo, ...nats(2), ...rep, '--creds', controlSeed, '--autoscaler-creds', autoscalerSeed, '--cluster-dir', join(o.dir, 'reconciler'), '--expect-nodes', String(o.nodes), '--node-settle', '120s',

@@ -26,9 +26,10 @@ test('scale scenario at the bench\'s --quick size: placement stays correct throu
   const dir = await mkdtemp(join(tmpdir(), 'gitcell-scale-test-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const log = (l: string) => t.diagnostic(`[${new Date().toISOString().slice(11, 19)}] ${l}`);
-  // A 20 s requeue grace renewed every 5 s, Kubernetes' ratio of four renewals (the bench's 40 s and
-  // 10 s only lengthen the wait; under load a shorter grace would requeue live nodes).
-  const c = await startScaleCluster({ nodes: NODES, victims: VICTIMS, dir, startDelayMs: 100, heartbeatMs: 5000, requeueGraceMs: 20_000, log });
+  // The scheduler publishes a 5 s renewal period (1,000 nodes at 200 renewals/s) and so a 20 s grace,
+  // four renewals at that floor (the defaults, 20 s and 50 s at this size, only lengthen the wait for the requeue;
+  // under load a shorter grace would requeue live nodes). The hollow nodes follow the published period.
+  const c = await startScaleCluster({ nodes: NODES, victims: VICTIMS, dir, startDelayMs: 100, liveness: { minHeartbeatMs: 5000, heartbeatsPerS: 200 }, log });
   t.after(() => c.stop());
   const v = new ScaleView(c.store);
   t.after(() => v.close());
