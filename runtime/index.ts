@@ -10,6 +10,7 @@ export {
   validateCgroupParent,
   removeCgroupParent,
   limitCgroupParent,
+  runcForInit,
   logFiles,
   logFollowers,
   readLogFile,

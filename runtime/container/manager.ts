@@ -25,6 +25,7 @@ import { mountOverlay, overlayMount, overlayRootMount, unmount } from './mounts.
 import { argsOf, mergeEnv, validateOptions, type ContainerOptions } from './options.ts';
 import { Runc } from './runc.ts';
 import { findConmon, startUnderConmon } from './conmon.ts';
+import { runcForInit } from './sealed-runc.ts';
 import { buildSpec, DEFAULT_PATH } from './spec.ts';
 import { resolveContainerUser } from './user.ts';
 import { applyCapabilities } from './capabilities.ts';
@@ -216,7 +217,8 @@ export class ContainerManager {
     }
     this.conmonBin ??= findConmon();
     fs.mkdirSync(join(this.root, 'exits'), { recursive: true, mode: 0o700 });
-    await startUnderConmon(this.runc, { conmon: this.conmonBin, runc: this.runc.bin, runcRoot: this.runc.root, id, dir: p.dir, exitDir: join(this.root, 'exits'), logDir: p.logs, logMaxBytes: info.log.maxBytes, bundle: info.bundle ?? p.dir }, info.name, START_TIMEOUT_MS, hooks.onCreated);
+    // runc create runs from the process's sealed copy (sealed-runc.ts): its init skips cloning itself.
+    await startUnderConmon(this.runc, { conmon: this.conmonBin, runc: await runcForInit(this.runc.bin, this.log), runcRoot: this.runc.root, id, dir: p.dir, exitDir: join(this.root, 'exits'), logDir: p.logs, logMaxBytes: info.log.maxBytes, bundle: info.bundle ?? p.dir }, info.name, START_TIMEOUT_MS, hooks.onCreated);
     return this.inspect(id);
   }
 
