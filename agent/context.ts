@@ -151,6 +151,12 @@ export interface AgentState {
   records: Map<string, LocalTask>;
   /** the containers followed right now, by task */
   live: Map<string, Live>;
+  /**
+   * the tasks of `live` whose container has a probe: all the probe tick walks (an id whose container
+   * went or has none is dropped there). A hollow process ticks 4,750 nodes a second: walking every
+   * live task of each was 127 s of 442 s busy in a 10,000-node run with no probes at all.
+   */
+  probed: Set<string>;
   /** tasks whose last status write failed: retried by the next pass */
   unsent: Set<string>;
   /** set once every watch delivered its snapshot: before that, "nothing desired" is not true */
@@ -170,7 +176,7 @@ export interface AgentState {
 export function newAgentState(): AgentState {
   return {
     specs: new Map(), bindings: new Map(), boundElsewhere: new Set<string>(), held: new Set(), decided: new Map(), holdUntil: 0,
-    nodeSpec: undefined, records: new Map(), live: new Map(), unsent: new Set(), synced: false, stopped: false, lastPassAt: 0,
+    nodeSpec: undefined, records: new Map(), live: new Map(), probed: new Set(), unsent: new Set(), synced: false, stopped: false, lastPassAt: 0,
     startedAt: new Date().toISOString(),
   };
 }

@@ -15,9 +15,15 @@ import { runStop } from './lifecycle.ts';
 /** probeTick starts the probes that are due now. */
 export function probeTick(ctx: AgentContext): void {
   const now = Date.now();
-  for (const [taskId, l] of ctx.state.live) {
-    const t = ctx.state.records.get(taskId);
-    if (!l.health || l.killing || t?.phase !== 'running') continue;
+  const { live, probed, records } = ctx.state;
+  for (const taskId of probed) {
+    const l = live.get(taskId);
+    if (!l?.health) {
+      probed.delete(taskId); // its container went (or its successor has no probe)
+      continue;
+    }
+    const t = records.get(taskId);
+    if (l.killing || t?.phase !== 'running') continue;
     for (const kind of dueProbes(l.health, now)) {
       if (l.probing.has(kind)) continue;
       l.probing.add(kind);

@@ -173,6 +173,10 @@ async function writeServerConfig(natsDir: string, confPath: string, portsDir: st
     `host: ${opts.host ?? '127.0.0.1'}`,
     `port: ${opts.port ?? -1}`,
     `jetstream { store_dir: ${JSON.stringify(join(natsDir, 'jetstream'))} }`,
+    // Everything shares one machine: a client starved of CPU for 10 s (nats-server's default) was
+    // cut as a slow consumer, and every watch it held restarted with a full replay, which starved
+    // the others in turn (10,000 hollow nodes, issue 17). Buffer up to max_pending (64 MB) for longer.
+    'write_deadline: "60s"',
     opts.extraConfig ?? '',
     '',
   ];

@@ -94,15 +94,27 @@ interface View {
   records: Informer<AutoscaleRecord>;
 }
 
-/** tasksByJob groups tasks with their trusted status and binding by job key. */
-function tasksByJob(v: View): Map<string, JobTask[]> {
+/**
+ * tasksByJob groups the tasks of the Jobs `jobKeys` with their trusted status and binding by job
+ * key. Only those Jobs' tasks and statuses are read: at 100,000 tasks of Jobs none of which
+ * autoscales, grouping them all was 30 s of the reconciler process's 391 s busy.
+ */
+function tasksByJob(v: View, jobKeys: ReadonlySet<string>): Map<string, JobTask[]> {
+  const out = new Map<string, JobTask[]>();
+  if (jobKeys.size === 0) return out;
+  const ofJobs = (id: string) => {
+    const spec = v.tasks.get(id);
+    return spec && jobKeys.has(spec.jobKey) ? spec : undefined;
+  };
   const placement = (id: string) => {
     const spec = v.tasks.get(id);
     return spec ? (v.bindings.get(id)?.node ?? spec.nodeName ?? spec.runningOn ?? null) : undefined;
   };
-  const { byTask } = trustedTaskStatuses([...v.status.entries].map(([k, c]) => [k, c.value] as const), placement);
-  const out = new Map<string, JobTask[]>();
+  // A status key is `<node>.<taskId>`; a node name (a DNS label) holds no dot.
+  const statuses = [...v.status.entries].filter(([k]) => ofJobs(k.slice(k.indexOf('.') + 1))).map(([k, c]) => [k, c.value] as const);
+  const { byTask } = trustedTaskStatuses(statuses, placement);
   for (const spec of v.tasks.values()) {
+    if (!jobKeys.has(spec.jobKey)) continue;
     const status = byTask.get(spec.id);
     const binding = v.bindings.get(spec.id);
     const list = out.get(spec.jobKey) ?? [];
@@ -114,7 +126,9 @@ function tasksByJob(v: View): Map<string, JobTask[]> {
 
 /** autoscalePass evaluates every autoscaled Job once and forgets Jobs that are no longer autoscaled. */
 async function autoscalePass(opts: RunAutoscalerOptions, v: View, log: Logger): Promise<void> {
-  const byJob = tasksByJob(v);
+  const autoscaled = new Set<string>();
+  for (const { object: o } of v.desired.values()) if (isAutoscaled(o)) autoscaled.add(jobKeyOf('Job', o.metadata.namespace ?? 'default', o.metadata.name));
+  const byJob = tasksByJob(v, autoscaled);
   const live = new Set<string>();
   for (const rec of v.desired.values()) {
     const o = rec.object;

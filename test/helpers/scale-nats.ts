@@ -6,7 +6,7 @@
  * deliver subject is one of its client's subscriptions), subscriptions per client, and which server
  * leads each stream.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { nkeyAuthenticator } from '@nats-io/transport-node';
 import { fromSeed } from '@nats-io/nkeys';
@@ -74,7 +74,8 @@ export async function startScaleNats(o: { servers: number; dir: string; authoriz
     const stateDir = join(o.dir, 'cluster');
     const s = await startEmbedded({ stateDir, extraConfig, probeCreds: o.controlSeed, readyTimeoutMs: 60_000, log: silentLogger() });
     return {
-      urls: [s.url], pids: [s.pid], monitors: [monitorFrom(join(stateDir, 'nats', 'ports'))], profilers: profilersFrom([join(stateDir, 'nats', 'ports')]), tags: [], stop: () => s.stop(),
+      urls: [s.url], pids: [s.pid], monitors: [monitorFrom(join(stateDir, 'nats', 'ports'))], profilers: profilersFrom([join(stateDir, 'nats', 'ports')]), tags: [],
+      stop: () => (keepLog(join(stateDir, 'nats', 'server.log')), s.stop()),
       logTail: () => `--- nats\n${tailOf(join(stateDir, 'nats', 'server.log'))}`,
     };
   }
@@ -87,6 +88,17 @@ export async function startScaleNats(o: { servers: number; dir: string; authoriz
     urls: c.urls, pids: c.servers.map((s) => s.pid()!), monitors: c.servers.map((s) => monitorFrom(join(s.dir, 'ports'))), profilers: profilersFrom(c.servers.map((s) => join(s.dir, 'ports'))), tags, stop: () => c.stop(),
     logTail: () => c.servers.map((s) => `--- nats ${s.name}\n${tailOf(join(s.dir, 'server.log'))}`).join('\n'),
   };
+}
+
+/** keepLog copies the server's log into GITCELL_SCALE_PROFILE's dir (why clients were cut, slow API calls), best effort. */
+function keepLog(file: string): void {
+  const dir = process.env.GITCELL_SCALE_PROFILE;
+  if (!dir) return;
+  try {
+    copyFileSync(file, join(dir, 'nats-0.log'));
+  } catch {
+    // no log to keep
+  }
 }
 
 /** NatsSample is what the servers' monitoring endpoints said at one moment. */
