@@ -11,6 +11,7 @@ export {
   removeCgroupParent,
   limitCgroupParent,
   runcForInit,
+  findRunc,
   logFiles,
   logFollowers,
   readLogFile,

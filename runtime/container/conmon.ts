@@ -99,6 +99,10 @@ export function parseSyncMessage(line: string): StartReport {
     if (typeof m.data === 'number' && m.data > 0) return { pid: m.data };
     return { error: typeof m.message === 'string' && m.message.trim() ? m.message.trim() : `conmon reported ${String(m.data)}` };
   } catch {
+    // conmon copies the runtime's stderr into "message" unescaped (crun's ends in a newline, and
+    // may quote with "): take what lies between the quotes.
+    const m = /^\s*\{\s*"data":\s*(-?\d+),\s*"message":\s*"([\s\S]*)"\s*\}\s*$/.exec(line);
+    if (m && Number(m[1]) <= 0) return { error: m[2]!.trim() || `conmon reported ${m[1]}` };
     return { error: `conmon sent an unreadable report: ${line.slice(0, 200)}` };
   }
 }
@@ -117,8 +121,10 @@ export async function startUnderConmon(runc: Runc, a: ConmonArgs, name: string, 
       // The process exists (its namespaces too) and waits on the exec fifo: the caller's moment to
       // prepare what it must find at its start (the agent attaches the network namespace here).
       if (onCreated && 'pid' in report) await onCreated(report.pid);
+      // crun's fifo runs the other way (its init reads, `crun start` writes one byte): crun start,
+      // a C process of a few ms, does it.
       const fifo = join(a.runcRoot, a.id, 'exec.fifo');
-      if (!(await releaseExecFifo(fifo))) await runc.start(a.id);
+      if (runc.kind === 'crun' || !(await releaseExecFifo(fifo))) await runc.start(a.id);
     } catch (err) {
       why = (err as Error).message;
     }
