@@ -121,10 +121,9 @@ export async function startUnderConmon(runc: Runc, a: ConmonArgs, name: string, 
       // The process exists (its namespaces too) and waits on the exec fifo: the caller's moment to
       // prepare what it must find at its start (the agent attaches the network namespace here).
       if (onCreated && 'pid' in report) await onCreated(report.pid);
-      // crun's fifo runs the other way (its init reads, `crun start` writes one byte): crun start,
-      // a C process of a few ms, does it.
       const fifo = join(a.runcRoot, a.id, 'exec.fifo');
-      if (runc.kind === 'crun' || !(await releaseExecFifo(fifo))) await runc.start(a.id);
+      const released = runc.kind === 'crun' ? releaseCrunFifo(fifo) : await releaseExecFifo(fifo);
+      if (!released) await runc.start(a.id);
     } catch (err) {
       why = (err as Error).message;
     }
@@ -171,6 +170,27 @@ export async function releaseExecFifo(fifo: string): Promise<boolean> {
     return true;
   } finally {
     clearTimeout(unblock);
+  }
+}
+
+/**
+ * releaseCrunFifo does what `crun start` does (libcrun_status_write_exec_fifo): crun's fifo runs the
+ * other way from runc's, its init holds the read end and waits for one byte. Open the write end
+ * without blocking (ENXIO: no init reading, false, and `crun start` explains), remove the fifo (its
+ * absence is what "running" means to crun state and to liveStatus), write the byte. No process spawned.
+ */
+export function releaseCrunFifo(fifo: string): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+  } catch {
+    return false;
+  }
+  try {
+    fs.rmSync(fifo, { force: true });
+    return fs.writeSync(fd, '0') === 1;
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

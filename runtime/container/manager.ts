@@ -160,7 +160,7 @@ export class ContainerManager {
       const plan = overlayMount({ id, lowers, init: p.init, upper: p.upper, work: p.work, target: p.rootfs, base: this.root });
       const onHost = plan.cwd !== undefined || this.runc.kind === 'crun';
       if (onHost) {
-        await mountOverlay(plan);
+        await mountOverlay(plan, { helper: this.runc.kind === 'crun' });
         mounted = true;
       }
       const rootfsMount = onHost ? undefined : overlayRootMount(plan);
