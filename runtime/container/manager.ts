@@ -155,15 +155,13 @@ export class ContainerManager {
       writeInitLayer(p.init, { hostname, ...(opts.hosts ? { hosts: opts.hosts } : {}), ...(opts.dns ? { dns: opts.dns } : {}), ...(opts.dnsSearch ? { dnsSearch: opts.dnsSearch } : {}), ...(opts.dnsOptions ? { dnsOptions: opts.dnsOptions } : {}), ...(opts.mounts ? { mounts: opts.mounts } : {}) });
       // runc mounts the overlay inside the container (see overlayRootMount). When absolute lower paths
       // overflow the kernel's one-page option limit (dozens of layers), the plan switches to paths
-      // relative to ROOT, which only a mount(8) run from ROOT can use: then the host mounts it. crun
-      // cannot mount on "/" (runc's trick): the host mounts it for crun too.
+      // relative to ROOT, which only a mount(8) run from ROOT can use: then (and for crun, which cannot mount on "/") the host mounts it.
       const plan = overlayMount({ id, lowers, init: p.init, upper: p.upper, work: p.work, target: p.rootfs, base: this.root });
-      const onHost = plan.cwd !== undefined || this.runc.kind === 'crun';
-      if (onHost) {
+      if (plan.cwd || this.runc.kind === 'crun') {
         await mountOverlay(plan, { helper: this.runc.kind === 'crun' });
         mounted = true;
       }
-      const rootfsMount = onHost ? undefined : overlayRootMount(plan);
+      const rootfsMount = mounted ? undefined : overlayRootMount(plan);
       const chain = chainIds(image.diffIds);
       const user = resolveContainerUser(opts, image, (path) => this.snapshots.readLayered(chain, path));
       const args = argsOf(image, opts);
@@ -220,9 +218,7 @@ export class ContainerManager {
     this.conmonBin ??= findConmon();
     fs.mkdirSync(join(this.root, 'exits'), { recursive: true, mode: 0o700 });
     // runc create runs from the process's sealed copy (sealed-runc.ts): its init skips cloning itself.
-    // crun protects its binary its own way (and is no Go binary re-executing itself): run it as it is.
-    const runtime = this.runc.kind === 'runc' ? await runcForInit(this.runc.bin, this.log) : this.runc.bin;
-    await startUnderConmon(this.runc, { conmon: this.conmonBin, runc: runtime, runcRoot: this.runc.root, id, dir: p.dir, exitDir: join(this.root, 'exits'), logDir: p.logs, logMaxBytes: info.log.maxBytes, bundle: info.bundle ?? p.dir }, info.name, START_TIMEOUT_MS, hooks.onCreated);
+    await startUnderConmon(this.runc, { conmon: this.conmonBin, runc: await runcForInit(this.runc.bin, this.log), runcRoot: this.runc.root, id, dir: p.dir, exitDir: join(this.root, 'exits'), logDir: p.logs, logMaxBytes: info.log.maxBytes, bundle: info.bundle ?? p.dir }, info.name, START_TIMEOUT_MS, hooks.onCreated);
     return this.inspect(id);
   }
 
