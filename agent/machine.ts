@@ -5,7 +5,7 @@
 import { availableParallelism, networkInterfaces, release, totalmem } from 'node:os';
 import { UsageError, ErrorCodes } from '../lib/index.ts';
 import { parseCpu, parseMemory, type Resources } from '../api/index.ts';
-import { findRunc, runCommand } from '../runtime/index.ts';
+import { runCommand } from '../runtime/index.ts';
 
 /** machineCapacity reads CPUs (as millicores) and memory (bytes) from the machine. */
 export function machineCapacity(): Resources {
@@ -45,16 +45,11 @@ export function parseCapacity(text: string | undefined, base: Resources, flag = 
   return out;
 }
 
-/**
- * runcVersion returns the OCI runtime's version ("1.1.5"; crun's as "1.8.1 (crun)"), or "unknown"
- * when it cannot be run. Default binary: the selected runtime (findRunc: GITCELL_OCI_RUNTIME).
- */
-export async function runcVersion(bin?: string): Promise<string> {
+/** runcVersion returns runc's version ("1.1.5"), or "unknown" when runc cannot be run. */
+export async function runcVersion(bin = 'runc'): Promise<string> {
   try {
-    const r = await runCommand(bin ?? findRunc(), ['--version'], { helper: true });
-    const m = /(runc|crun) version (\S+)/.exec(r.stdout);
-    if (!m) return 'unknown';
-    return m[1] === 'crun' ? `${m[2]} (crun)` : (m[2] ?? 'unknown');
+    const r = await runCommand(bin, ['--version'], { helper: true });
+    return /runc version (\S+)/.exec(r.stdout)?.[1] ?? 'unknown';
   } catch {
     return 'unknown';
   }

@@ -11,7 +11,6 @@ export {
   removeCgroupParent,
   limitCgroupParent,
   runcForInit,
-  findRunc,
   logFiles,
   logFollowers,
   readLogFile,

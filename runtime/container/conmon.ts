@@ -99,10 +99,6 @@ export function parseSyncMessage(line: string): StartReport {
     if (typeof m.data === 'number' && m.data > 0) return { pid: m.data };
     return { error: typeof m.message === 'string' && m.message.trim() ? m.message.trim() : `conmon reported ${String(m.data)}` };
   } catch {
-    // conmon copies the runtime's stderr into "message" unescaped (crun's ends in a newline, and
-    // may quote with "): take what lies between the quotes.
-    const m = /^\s*\{\s*"data":\s*(-?\d+),\s*"message":\s*"([\s\S]*)"\s*\}\s*$/.exec(line);
-    if (m && Number(m[1]) <= 0) return { error: m[2]!.trim() || `conmon reported ${m[1]}` };
     return { error: `conmon sent an unreadable report: ${line.slice(0, 200)}` };
   }
 }
@@ -122,8 +118,7 @@ export async function startUnderConmon(runc: Runc, a: ConmonArgs, name: string, 
       // prepare what it must find at its start (the agent attaches the network namespace here).
       if (onCreated && 'pid' in report) await onCreated(report.pid);
       const fifo = join(a.runcRoot, a.id, 'exec.fifo');
-      const released = runc.kind === 'crun' ? releaseCrunFifo(fifo) : await releaseExecFifo(fifo);
-      if (!released) await runc.start(a.id);
+      if (!(await releaseExecFifo(fifo))) await runc.start(a.id);
     } catch (err) {
       why = (err as Error).message;
     }
@@ -170,27 +165,6 @@ export async function releaseExecFifo(fifo: string): Promise<boolean> {
     return true;
   } finally {
     clearTimeout(unblock);
-  }
-}
-
-/**
- * releaseCrunFifo does what `crun start` does (libcrun_status_write_exec_fifo): crun's fifo runs the
- * other way from runc's, its init holds the read end and waits for one byte. Open the write end
- * without blocking (ENXIO: no init reading, false, and `crun start` explains), remove the fifo (its
- * absence is what "running" means to crun state and to liveStatus), write the byte. No process spawned.
- */
-export function releaseCrunFifo(fifo: string): boolean {
-  let fd: number;
-  try {
-    fd = fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
-  } catch {
-    return false;
-  }
-  try {
-    fs.rmSync(fifo, { force: true });
-    return fs.writeSync(fd, '0') === 1;
-  } finally {
-    fs.closeSync(fd);
   }
 }
 

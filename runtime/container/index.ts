@@ -9,7 +9,7 @@ export { applyCapabilities, capName, ADDABLE_CAPABILITIES, ALL_CAPABILITIES } fr
 export { overlayMount, mountOverlay, unmount, readMounts, isMounted, MAX_MOUNT_OPTIONS, type OverlayPlan, type OverlayInput, type MountEntry } from './mounts.ts';
 export { cgroupVersion, cgroupsPathOf, validateCgroupParent, oomEventsFile, parseOomKills, removeCgroup, removeCgroupParent, listCgroups, cgroupDirs, DEFAULT_CGROUP_PARENT, CGROUP_ROOT } from './cgroups.ts';
 export { limitCgroupParent, parentLimitFiles, PARENT_CPU_PERIOD_US, type ParentLimits } from './cgroups.ts';
-export { Runc, findRunc, ociRuntimeKind, runtimeKindOf, type OciRuntimeKind, type RuncState } from './runc.ts';
+export { Runc, findRunc, type RuncState } from './runc.ts';
 export { runcForInit, sealedCopy, PERL } from './sealed-runc.ts';
 export { readLogs, readLogFile, logFiles, logFollowers, parseLogLine, rotateLogs, criTime, LineDecoder, LogFollower, CONTAINER_LOG, EXIT_FILES, type LogLine, type LogStream } from './logs.ts';
 export { resolveUser, parsePasswd, parseGroup, resolveImageUser, type ResolvedUser } from './user.ts';

@@ -155,13 +155,13 @@ export class ContainerManager {
       writeInitLayer(p.init, { hostname, ...(opts.hosts ? { hosts: opts.hosts } : {}), ...(opts.dns ? { dns: opts.dns } : {}), ...(opts.dnsSearch ? { dnsSearch: opts.dnsSearch } : {}), ...(opts.dnsOptions ? { dnsOptions: opts.dnsOptions } : {}), ...(opts.mounts ? { mounts: opts.mounts } : {}) });
       // runc mounts the overlay inside the container (see overlayRootMount). When absolute lower paths
       // overflow the kernel's one-page option limit (dozens of layers), the plan switches to paths
-      // relative to ROOT, which only a mount(8) run from ROOT can use: then (and for crun, which cannot mount on "/") the host mounts it.
+      // relative to ROOT, which only a mount(8) run from ROOT can use: then the host mounts it.
       const plan = overlayMount({ id, lowers, init: p.init, upper: p.upper, work: p.work, target: p.rootfs, base: this.root });
-      if (plan.cwd || this.runc.kind === 'crun') {
-        await mountOverlay(plan, { helper: this.runc.kind === 'crun' });
+      if (plan.cwd) {
+        await mountOverlay(plan);
         mounted = true;
       }
-      const rootfsMount = mounted ? undefined : overlayRootMount(plan);
+      const rootfsMount = plan.cwd ? undefined : overlayRootMount(plan);
       const chain = chainIds(image.diffIds);
       const user = resolveContainerUser(opts, image, (path) => this.snapshots.readLayered(chain, path));
       const args = argsOf(image, opts);

@@ -7,7 +7,6 @@ import { relative } from 'node:path';
 import { RuntimeError } from '../../lib/errors.ts';
 import type { OciMount } from './spec.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
-import { sharedSpawnHelper } from '../../lib/spawn-helper.ts';
 
 const run = promisify(execFile);
 
@@ -67,20 +66,8 @@ export function overlayRootMount(plan: OverlayPlan): OciMount {
   return { destination: '/', type: 'overlay', source: plan.source, options: plan.options.split(',') };
 }
 
-/** MOUNT is util-linux's mount(8) on Debian (merged /usr). */
-const MOUNT = '/usr/bin/mount';
-
-/**
- * mountOverlay performs a plan on the host (tests and tools that want a merged view; every crun
- * container). `helper`: through the process's spawn helper (lib/spawn-helper.ts), so a start does
- * not fork the agent's heap for one mount(8).
- */
-export async function mountOverlay(plan: OverlayPlan, opts: { helper?: boolean } = {}): Promise<void> {
-  if (opts.helper) {
-    const r = await sharedSpawnHelper().run(MOUNT, ['-t', 'overlay', plan.source, '-o', plan.options, plan.target], { timeoutMs: 30_000, ...(plan.cwd ? { cwd: plan.cwd } : {}) });
-    if (r.code !== 0) throw new RuntimeError(ErrorCodes.MountFailed, `mounting the root filesystem at ${plan.target} failed: ${r.stderr.trim() || `mount exited ${r.code}`}`, { target: plan.target });
-    return;
-  }
+/** mountOverlay performs a plan on the host (tests and tools that want a merged view). */
+export async function mountOverlay(plan: OverlayPlan): Promise<void> {
   try {
     await run('mount', ['-t', 'overlay', plan.source, '-o', plan.options, plan.target], plan.cwd ? { cwd: plan.cwd } : {});
   } catch (err) {

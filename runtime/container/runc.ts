@@ -1,6 +1,5 @@
 // A thin wrapper over the runc binary: one state directory (--root) per runtime root.
 import * as fs from 'node:fs';
-import { basename } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { findExecutable, pathDirs } from '../../lib/fs.ts';
@@ -18,50 +17,19 @@ export interface RuncState {
   created: string;
 }
 
-/** OciRuntimeKind names the OCI runtimes gitcell drives: runc (the default) or crun (optional, C). */
-export type OciRuntimeKind = 'runc' | 'crun';
-
-/**
- * ociRuntimeKind is the runtime selected by $GITCELL_OCI_RUNTIME ("runc", the default, or "crun");
- * anything else is a clear error naming the variable.
- */
-export function ociRuntimeKind(env: NodeJS.ProcessEnv = process.env): OciRuntimeKind {
-  const v = env.GITCELL_OCI_RUNTIME?.trim() || 'runc';
-  if (v === 'runc' || v === 'crun') return v;
-  throw new RuntimeError(ErrorCodes.ContainerInvalid, `GITCELL_OCI_RUNTIME="${v}" is not an OCI runtime gitcell drives: use "runc" (default) or "crun"`, { field: 'GITCELL_OCI_RUNTIME', value: v });
-}
-
-/**
- * findRunc returns the OCI runtime binary. runc (default): $GITCELL_RUNC, then PATH, then
- * /usr/sbin/runc (Debian's). With GITCELL_OCI_RUNTIME=crun: $GITCELL_CRUN, then PATH, then
- * /usr/bin/crun. crun starts containers with less CPU (C, no Go runtime, no self re-exec) but
- * refuses a hybrid cgroup host whose v2 hierarchy holds a controller (README: "crun").
- */
+/** findRunc returns the runc binary: $GITCELL_RUNC, then PATH, then /usr/sbin/runc (Debian's). */
 export function findRunc(): string {
-  const kind = ociRuntimeKind();
-  const override = kind === 'crun' ? process.env.GITCELL_CRUN : process.env.GITCELL_RUNC;
-  if (override) return override;
-  const found = findExecutable(kind, [...pathDirs(), '/usr/sbin', '/usr/bin', '/sbin']);
+  if (process.env.GITCELL_RUNC) return process.env.GITCELL_RUNC;
+  const found = findExecutable('runc', [...pathDirs(), '/usr/sbin', '/usr/bin', '/sbin']);
   if (found) return found;
-  throw new RuntimeError(ErrorCodes.ToolMissing, `${kind} is not installed: run scripts/bootstrap.sh (Debian package ${kind})`, { tool: kind });
+  throw new RuntimeError(ErrorCodes.ToolMissing, 'runc is not installed: run scripts/bootstrap.sh (Debian package runc)', { tool: 'runc' });
 }
 
-/** runtimeKindOf tells crun from runc by the binary's name (anything not named crun is driven as runc). */
-export function runtimeKindOf(bin: string): OciRuntimeKind {
-  return basename(bin) === 'crun' ? 'crun' : 'runc';
-}
-
-/** NOT_FOUND matches runc's and crun's "no such container" messages. */
-const NOT_FOUND = /does not exist|not exist|container .* not found|error opening file `[^`]*\/status`: No such file|cannot open directory '[^']*': No such file/i;
-
-/** Runc runs OCI runtime commands (runc's, which crun shares) against one state root. */
+/** Runc runs runc commands against one state root. */
 export class Runc {
   readonly bin: string;
-  /** which runtime `bin` is: the exec fifo and the sealed copy are runc's alone */
-  readonly kind: OciRuntimeKind;
   constructor(readonly root: string, bin?: string) {
     this.bin = bin ?? findRunc();
-    this.kind = runtimeKindOf(this.bin);
   }
 
   private async exec(args: string[]): Promise<string> {
@@ -71,8 +39,8 @@ export class Runc {
     } catch (err) {
       const e = err as { stderr?: string; message: string };
       const msg = (e.stderr ?? e.message).trim();
-      const notFound = NOT_FOUND.test(msg);
-      throw new RuntimeError(notFound ? ErrorCodes.RuncNotFound : ErrorCodes.RuncFailed, `${this.kind} ${args[0]} failed: ${msg}`, { args });
+      const notFound = /does not exist|not exist|container .* not found/i.test(msg);
+      throw new RuntimeError(notFound ? ErrorCodes.RuncNotFound : ErrorCodes.RuncFailed, `runc ${args[0]} failed: ${msg}`, { args });
     }
   }
 

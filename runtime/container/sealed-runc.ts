@@ -31,7 +31,6 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { silentLogger, type Logger } from '../../lib/log.ts';
-import { runtimeKindOf } from './runc.ts';
 
 /** PERL is Debian's perl (package perl-base, Essential: present on every Debian system). */
 export const PERL = '/usr/bin/perl';
@@ -111,11 +110,9 @@ const copies = new Map<string, Promise<string>>();
 /**
  * runcForInit is the path to start `runc create` from: the
  * process's sealed copy of `bin`, made at the first call; `bin` itself when no copy can be made
- * (logged once); crun's binary as it is (the clone is runc's own protection; crun, no Go binary
- * re-executing itself, has its own). Never rejects.
+ * (logged once). Never rejects.
  */
 export function runcForInit(bin: string, log: Logger = silentLogger()): Promise<string> {
-  if (runtimeKindOf(bin) === 'crun') return Promise.resolve(bin);
   let p = copies.get(bin);
   if (!p) {
     p = sealedCopy(bin).catch((err: Error) => {
