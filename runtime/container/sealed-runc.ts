@@ -74,6 +74,7 @@ export function sealedCopy(bin: string, timeoutMs = SEAL_TIMEOUT_MS): Promise<st
     let out = '';
     let err = '';
     let settled = false;
+    let held: string | undefined;
     const finish = (e: Error | undefined, path?: string): void => {
       if (settled) return;
       settled = true;
@@ -95,13 +96,16 @@ export function sealedCopy(bin: string, timeoutMs = SEAL_TIMEOUT_MS): Promise<st
         const n = Number(out.slice(0, nl));
         const fd = fs.openSync(`/proc/${child.pid}/fd/${n}`, 'r');
         if (fs.fstatSync(fd).size !== fs.statSync(bin).size) throw new Error(`the sealed copy of ${bin} has the wrong size`);
-        finish(undefined, `/proc/${process.pid}/fd/${fd}`);
+        // Not usable before perl is gone: while its writable descriptor is open, exec of the copy
+        // fails with ETXTBSY (seen: the first start of `gitcell up` failed and waited out its backoff).
+        held = `/proc/${process.pid}/fd/${fd}`;
+        child.stdin.end();
       } catch (e) {
         finish(e as Error);
       }
     });
     child.on('error', (e) => finish(new Error(`cannot start ${PERL}: ${e.message}`)));
-    child.on('close', (code) => finish(new Error(`perl could not seal a copy of ${bin} (exit ${code}): ${err.trim()}`)));
+    child.on('close', (code) => finish(held && code === 0 ? undefined : new Error(`perl could not seal a copy of ${bin} (exit ${code}): ${err.trim()}`), held));
   });
 }
 
