@@ -170,8 +170,6 @@ export interface AgentState {
   metricsUrl?: string;
   /** the node record last written successfully: heartbeat.ts writes it again only once it changes */
   registered?: NodeRecord;
-  /** a lease was acknowledged by the store once: later renewals are sent without asking (heartbeat.ts) */
-  leaseStored?: boolean;
 }
 
 /** newAgentState is the state of an agent that knows nothing yet. */

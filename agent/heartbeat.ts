@@ -70,13 +70,7 @@ export async function heartbeat(ctx: AgentContext): Promise<void> {
       await ctx.d.store.nodes.put(ctx.o.node, rec);
       state.registered = rec;
     }
-    // The first lease is acknowledged (the store took this node); renewals ask for no answer: one
-    // message fewer for the server each (issue 17's heartbeat cost), and the next one covers a loss.
-    if (state.leaseStored) ctx.d.store.heartbeats.putUnacked(ctx.o.node, {});
-    else {
-      await ctx.d.store.heartbeats.put(ctx.o.node, {});
-      state.leaseStored = true;
-    }
+    await ctx.d.store.heartbeats.put(ctx.o.node, {});
     ctx.metrics.heartbeats.inc({ result: 'ok' });
   } catch (err) {
     ctx.metrics.heartbeats.inc({ result: 'error' });

@@ -9,7 +9,6 @@
  *
  * The bucket is a plain NATS KV bucket (stream KV_<name>, subjects $KV.<name>.<key>), so the
  * `nats kv` tooling and raw nats.js clients see the same data.
- * Over 400 lines: why: the one typed KV class (reads, writes, CAS, watch, list), as nats.js' KV is one.
  */
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamManager, type StoredMsg } from '@nats-io/jetstream';
@@ -255,16 +254,6 @@ export class Bucket<T> implements KvBucket<T> {
   /** put writes `value` unconditionally (last writer wins) and returns the new revision. */
   put(key: string, value: T): Promise<number> {
     return this.publish('put', key, encodeRecord(this.codec, value), undefined);
-  }
-
-  /**
-   * putUnacked writes `value` without asking for an acknowledgement: the stream stores it, nothing
-   * answers, a lost write goes unseen. For writes repeated every period (node leases), whose next one
-   * makes up for a lost one: the server sends one message fewer for each.
-   */
-  putUnacked(key: string, value: T): void {
-    validateKey(key);
-    this.nc.publish(this.subjectPrefix + key, encodeRecord(this.codec, value));
   }
 
   /**
