@@ -6,9 +6,10 @@ import type { CronJobStatus, WorkloadStatus } from '../controllers/index.ts';
 import type { DesiredRecord } from '../diff/index.ts';
 import type { Inventory, SyncStatus } from './sync.ts';
 import type { SourceControl } from '../service/control.ts';
+import type { ControllersSettled } from '../service/settle.ts';
 
-/** SyncRecord is any value of the `sync` bucket: a source's status, inventory and control, or a controller's object status. */
-export type SyncRecord = SyncStatus | Inventory | SourceControl | WorkloadStatus | (CronJobStatus & { kind: 'CronJob' });
+/** SyncRecord is any value of the `sync` bucket: a source's status, inventory and control, a controller's object status, or the controllers' settle mark. */
+export type SyncRecord = SyncStatus | Inventory | SourceControl | WorkloadStatus | (CronJobStatus & { kind: 'CronJob' }) | ControllersSettled;
 
 /**
  * ReconcilerStore is the part of the cluster store the reconciler uses (a ClusterStore from

@@ -2,5 +2,5 @@
 export { startReconcilerService, sourceNameOf, RECONCILER_LEASE, type ReconcilerService, type ReconcilerServiceOptions } from './service.ts';
 export { RevisionQueue } from './queue.ts';
 export { rollBack, findRevertOf, groupByRevision, rolloutId, type RollbackContext, type RollbackOutcome } from './rollback.ts';
-export { waitForNodesToSettle, settleDecision, DEFAULT_SETTLE, type SettleOptions } from './settle.ts';
+export { waitForNodesToSettle, settleDecision, DEFAULT_SETTLE, SETTLED_KEY, type SettleOptions, type ControllersSettled } from './settle.ts';
 export { verifySourceRevision, type TrustOptions } from './trust.ts';

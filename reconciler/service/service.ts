@@ -23,7 +23,7 @@ import { RevisionQueue } from './queue.ts';
 import { ReplicaViews } from './views.ts';
 import { groupByRevision, rollBack, rolloutId, type RollbackOutcome } from './rollback.ts';
 import type { RollbackFlag } from '../git/index.ts';
-import { waitForNodesToSettle, type SettleOptions } from './settle.ts';
+import { SETTLED_KEY, waitForNodesToSettle, type ControllersSettled, type SettleOptions } from './settle.ts';
 import { verifySourceRevision, type TrustOptions } from './trust.ts';
 import { followSourceControl, type ControlFollower } from './control.ts';
 
@@ -188,7 +188,7 @@ async function lead(r: Replica, ctx: LeaderContext): Promise<void> {
   // A new leader reconciles the current tip: the old one may have died mid-reconcile.
   const tip = source.current() ?? (await source.refresh().catch(() => undefined));
   if (tip) q.offer(tip);
-  const fresh = opts.settleNodes !== undefined && !(await store.sync.get(sourceStatusKey(sourceName)));
+  const fresh = opts.settleNodes !== undefined && !(await store.sync.get(SETTLED_KEY));
   const control = followSourceControl({
     store,
     source: sourceName,
@@ -218,18 +218,24 @@ async function lead(r: Replica, ctx: LeaderContext): Promise<void> {
 }
 
 /**
- * controllersAfterSettle runs the controller loop for the term; on a store never reconciled it
- * first waits for the nodes to register and re-report their tasks (store/REBUILD.md).
+ * controllersAfterSettle runs the controller loop for the term; on a store without the settled
+ * mark (new, or rebuilt) it first waits for the nodes to register and re-report their tasks, then
+ * writes the mark (store/REBUILD.md). Not the source's status: the reconcile loop writes that during
+ * the first term's wait, and a term ending mid-wait must not let the next one skip it.
  */
 async function controllersAfterSettle(r: Replica, ctx: LeaderContext, fresh: boolean): Promise<void> {
   const { opts, log } = r;
   const { store } = opts;
   if (fresh) {
-    log.info({ ...opts.settleNodes }, 'reconciler: a store never reconciled: waiting for nodes to register and report their tasks');
+    log.info({ ...opts.settleNodes }, 'reconciler: the nodes never settled on this store: waiting for nodes to register and report their tasks');
     const p = await probeIncarnation(store.nc, store.prefix);
     const incarnation = p.state === 'present' ? { incarnation: p.incarnation } : {};
     const nodes = await waitForNodesToSettle(store.nodes, { ...opts.settleNodes!, ...incarnation }, ctx.signal, log);
     log.info({ nodes }, 'reconciler: nodes settled; starting the controllers');
+    if (ctx.signal.aborted || !ctx.valid()) return;
+    const mark: ControllersSettled = { kind: 'ControllersSettled', settledAt: new Date().toISOString(), nodes, term: ctx.term };
+    // Best effort: without the mark a later term waits once more, which is safe.
+    await store.sync.put(SETTLED_KEY, mark).catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'reconciler: cannot record that the nodes settled'));
   }
   if (ctx.signal.aborted) return;
   // The endpoints loop writes the services bucket; it lives and dies with the controllers' leadership.

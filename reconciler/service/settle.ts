@@ -17,6 +17,22 @@ export interface SettleOptions {
   pollMs?: number;
 }
 
+/**
+ * SETTLED_KEY is the `sync` key written once the nodes settled on this store. A later term, or
+ * another replica, must not skip the wait because the reconcile loop already wrote the source's
+ * status: that happens within the first term's settle, and a term that ends mid-wait would
+ * otherwise let the next one create every task before the agents' reports arrive.
+ */
+export const SETTLED_KEY = 'controllers.settled';
+
+/** ControllersSettled is the value under SETTLED_KEY. */
+export interface ControllersSettled {
+  kind: 'ControllersSettled';
+  settledAt: string;
+  nodes: number;
+  term: number;
+}
+
 /** DEFAULT_SETTLE waits for 3 s without a new node, at most 30 s. */
 export const DEFAULT_SETTLE: SettleOptions = { quietMs: 3_000, maxMs: 30_000 };
 

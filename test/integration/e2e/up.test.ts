@@ -473,22 +473,30 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
     const wipedAt = Date.now();
     rmSync(join(pids, 'nats.hold'));
 
-    const rebuilt = async (): Promise<string | undefined> => {
+    // Why the state is not rebuilt yet, or undefined once it is: a timeout names the task and what differs.
+    let lastMiss = '';
+    const rebuiltMiss = async (): Promise<string | undefined> => {
       const sync = (await s.sync.get(sourceStatusKey('main')))?.value as { lastAppliedRevision?: string } | undefined;
-      if (sync?.lastAppliedRevision !== head) return undefined;
+      if (sync?.lastAppliedRevision !== head) return `HEAD ${head} not applied (last applied ${sync?.lastAppliedRevision})`;
       const [tasks, bindings, statuses] = await Promise.all([s.tasks.list(), s.bindings.list(), s.status.list()]);
       const taskIds = new Set(tasks.map((t) => t.key));
       const nodeOf = new Map(bindings.map((b) => [b.key, b.value.node]));
       const statusOf = new Map(statuses.map((r) => [r.key, r.value]));
       for (const st of before) {
-        if (!taskIds.has(st.taskId) || nodeOf.get(st.taskId) !== st.node) return undefined;
+        if (!taskIds.has(st.taskId)) return `${st.taskId} not re-created (tasks: ${[...taskIds].sort().join(', ')})`;
+        if (nodeOf.get(st.taskId) !== st.node) return `${st.taskId} bound to ${nodeOf.get(st.taskId)}, ran on ${st.node}`;
         const now = statusOf.get(`${st.node}.${st.taskId}`);
-        if (!now || now.unclaimed || now.state !== st.state) return undefined;
+        if (!now || now.unclaimed || now.state !== st.state) return `${st.taskId} on ${st.node}: status ${now ? `${now.state}${now.unclaimed ? ' unclaimed' : ''}` : 'missing'}, was ${st.state}`;
       }
-      return 'rebuilt';
+      return undefined;
+    };
+    const rebuilt = async () => {
+      const miss = await rebuiltMiss();
+      lastMiss = miss ?? '';
+      return miss === undefined;
     };
     await waitFor('the state rebuilt: HEAD applied, every task that ran before re-created under its id and bound to its node', rebuilt, ROLLOUT_TIMEOUT).catch((err) => {
-      throw new Error(`${(err as Error).message}\n${dump()}`);
+      throw new Error(`${(err as Error).message}; last: ${lastMiss}\n${dump()}`);
     });
     process.stderr.write(`e2e up: state rebuilt from Git and the agents ${((Date.now() - wipedAt) / 1000).toFixed(1)} s after NATS lost its data\n`);
     // No running task was restarted: same process, same start time, same restart count.
