@@ -1,4 +1,4 @@
-import { NODE_GRACE_MS, trustedNodeRecords, trustedTaskStatuses, withNodeSpec, type AutoscaleRecord, type Binding, type NodeRecord, type NodeSpec, type RefusedStatus, type TaskSpec, type TaskStatus } from '../../api/index.ts';
+import { NODE_GRACE_MS, type AutoscaleRecord, type Binding, type NodeRecord, type NodeSpec, type RefusedStatus, type TaskSpec, type TaskStatus } from '../../api/index.ts';
 import type { DesiredRecord } from '../diff/index.ts';
 import { createLogger, errorMessage, isGitcellError, mapLimit, PassRunner, type Logger, type LoopOptions, type RunningLoop } from '../../lib/index.ts';
 import { Informer, NodeInformer, StoreErrorCodes, valueView, type Bucket, type LivenessView } from '../../store/index.ts';
@@ -8,6 +8,8 @@ import { OBJECT_PREFIX, sourceStatusKey } from './keys.ts';
 import { emit, type ReconcilerStore, type SyncRecord } from './store.ts';
 import { addFailedRollout, emptySyncStatus, type SyncStatus } from './sync.ts';
 import { sharedOr, type TaskInformers } from './shared-informers.ts';
+import { TrustedStatusIndex } from './trusted-statuses.ts';
+import { TrustedNodeCache } from './trusted-nodes.ts';
 
 /** RunControllersOptions configure the controller loop. */
 export interface RunControllersOptions extends LoopOptions<ReconcilerStore> {
@@ -81,6 +83,9 @@ class ControllerRunner {
   /** the autoscaler's live counts, read only (absent from stores without the bucket) */
   private readonly autoscale: Informer<AutoscaleRecord> | undefined;
   private readonly informers: Informer<unknown>[];
+  /** the trusted statuses and the tasks by owner, kept from the task informers' changes */
+  private readonly trusted: TrustedStatusIndex;
+  private readonly trustedNodes = new TrustedNodeCache();
 
   constructor(private readonly opts: RunControllersOptions) {
     this.log = opts.log ?? createLogger('controllers');
@@ -101,6 +106,7 @@ class ControllerRunner {
       pass: () => this.runPass(),
       onError: (err, failures) => {
         this.fingerprints.clear(); // some decisions were not written: decide everything again
+        this.trusted.invalidate();
         this.log.warn({ err: errorMessage(err), term: opts.term, failures }, 'controllers: pass failed, retrying');
       },
     });
@@ -118,11 +124,15 @@ class ControllerRunner {
     this.nodeSpecs = inform(store.nodespec);
     this.objectStatuses = inform(store.sync, OBJECT_PREFIX);
     this.autoscale = store.autoscale ? inform(store.autoscale) : undefined;
+    this.trusted = this.followTrust(signal);
     this.informers = [this.desired, this.tasks, this.statuses, this.bindings, this.nodes.records, this.nodes.leases, this.nodeSpecs, this.objectStatuses, ...(this.autoscale ? [this.autoscale] : [])] as Informer<unknown>[];
     let ticks = 0;
     const ticker = setInterval(() => {
       // Every 30 ticks, a full pass: no memo outlives a resync period.
-      if (++ticks % 30 === 0) this.fingerprints.clear();
+      if (++ticks % 30 === 0) {
+        this.fingerprints.clear();
+        this.trusted.invalidate();
+      }
       this.schedule(0);
     }, opts.tickMs ?? 1000);
     const watches = this.informers.map((m) => m.done);
@@ -133,6 +143,24 @@ class ControllerRunner {
       await runner.stop();
       await Promise.allSettled(watches);
     })();
+  }
+
+  /**
+   * followTrust starts the incremental status judgement (TrustedStatusIndex) fed by the task,
+   * status and binding informers' changes; a snapshot (or a listener added after it) starts it
+   * over, and so does a resync every 30 ticks: no drift outlives it.
+   */
+  private followTrust(signal: AbortSignal): TrustedStatusIndex {
+    const bindings = this.bindings;
+    const index = new TrustedStatusIndex({ tasks: valueView(this.tasks), statuses: valueView(this.statuses), boundNode: (id) => bindings.entries.get(id)?.value.node });
+    const follow = <T>(informer: Informer<T>, changed: (key: string) => void) => {
+      const unlisten = informer.listen((c) => (c ? changed(c.key) : index.invalidate()));
+      signal.addEventListener('abort', unlisten, { once: true });
+    };
+    follow(this.tasks, (id) => index.taskChanged(id));
+    follow(this.statuses, (key) => index.statusChanged(key));
+    follow(this.bindings, (id) => index.bindingChanged(id));
+    return index;
   }
 
   private schedule(delay?: number): void {
@@ -184,22 +212,18 @@ class ControllerRunner {
   private snapshot(): ClusterView {
     // A status counts only from the node its task is bound to (the key's node is the writer's, by
     // permissions); one from any other node is refused and reported, once.
-    const placement = (taskId: string) => {
-      const spec = this.tasks.entries.get(taskId)?.value;
-      if (!spec) return undefined;
-      return this.bindings.entries.get(taskId)?.value.node ?? spec.nodeName ?? spec.runningOn ?? null;
-    };
-    const { byTask, refused } = trustedTaskStatuses(valueView(this.statuses), placement);
-    this.reportRefused(refused);
+    // Judged as they change (TrustedStatusIndex), not all again per pass.
+    const trusted = this.trusted.current();
+    this.reportRefused(trusted.refused());
     // Live views, not copies: the pass that reads them is synchronous.
     return {
       desired: new Map(this.desired.values().map((r) => [r.key, r])),
       tasks: valueView(this.tasks),
-      statuses: byTask,
+      statuses: trusted.byTask,
+      tasksByOwner: trusted.tasksByOwner(),
       // A node is its key (the only one its agent may write): a record naming another node is not one.
       // Reserved labels and operator taints come from the NodeSpec, as the scheduler sees them.
-      nodes: [...trustedNodeRecords([...this.nodes.entries.entries()].map(([k, c]) => [k, c.value] as const)).nodes.values()]
-        .map((n) => withNodeSpec(n, this.nodeSpecs.entries.get(n.name)?.value)),
+      nodes: this.trustedNodes.list(valueView(this.nodes), (name) => this.nodeSpecs.entries.get(name)?.value),
       objectStatuses: valueView(this.objectStatuses),
       ...(this.autoscale ? { autoscale: valueView(this.autoscale) } : {}),
     };
@@ -241,11 +265,11 @@ class ControllerRunner {
   }
 
   /** deleteAll deletes by CAS on the revision the informer holds; each own delete goes into the informer at once so a late watch event cannot bring the key back. */
-  private deleteAll<T>(keys: readonly string[], limit: number, what: string, bucket: Bucket<T>, informer: Informer<T>): Promise<unknown> {
+  private deleteAll<T>(keys: readonly string[], limit: number, what: string, bucket: Bucket<T>, informer: Informer<T>, applied?: (key: string) => void): Promise<unknown> {
     return mapLimit(keys, limit, (key) =>
       this.tolerate(`${what} ${key}`, async () => {
         const cur = informer.entry(key);
-        if (cur) informer.apply(key, undefined, await bucket.delete(key, { revision: cur.revision }));
+        if (cur && informer.apply(key, undefined, await bucket.delete(key, { revision: cur.revision }))) applied?.(key);
       }),
     );
   }
@@ -261,13 +285,14 @@ class ControllerRunner {
         this.objectStatuses.apply(key, value, revision);
       }),
     );
-    await this.deleteAll(r.deleteTasks, 128, 'delete task', store.tasks, this.tasks);
+    // Own writes tell no listener (the writer knows): the trusted index is told here.
+    await this.deleteAll(r.deleteTasks, 128, 'delete task', store.tasks, this.tasks, (id) => this.trusted.taskChanged(id));
     await this.deleteAll(r.deleteDesired, 32, 'delete', store.desired, this.desired);
     await this.deleteAll(r.deleteStatuses, 32, 'delete status', store.sync, this.objectStatuses);
     await mapLimit(r.createTasks, 128, (t) =>
       this.tolerate(`create task ${t.id}`, async () => {
         const revision = await store.tasks.create(t.id, t);
-        this.tasks.apply(t.id, t, revision);
+        if (this.tasks.apply(t.id, t, revision)) this.trusted.taskChanged(t.id);
       }),
     );
     await mapLimit(r.createDesired, 16, ({ key, value }) => this.tolerate(`create ${key}`, () => store.desired.create(key, value)));

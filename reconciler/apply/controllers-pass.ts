@@ -31,6 +31,11 @@ export interface ClusterView {
   nodes: readonly NodeRecord[];
   /** controller statuses by `sync` key (`object.<Kind>.<ns>.<name>`). */
   objectStatuses: ReadonlyMap<string, SyncRecord>;
+  /**
+   * tasks grouped by owner with their statuses, if the caller keeps them (TrustedStatusIndex):
+   * must equal groupTasksByOwner(tasks.values(), statuses); computed when absent.
+   */
+  tasksByOwner?: ReadonlyMap<string, readonly TaskView[]>;
   /** autoscaled Jobs' live counts by `autoscale` key (`<namespace>.<name>`): a service Job with an autoscale block runs this many (api liveReplicas). */
   autoscale?: ReadonlyMap<string, AutoscaleRecord>;
 }
@@ -99,7 +104,7 @@ interface Pass {
   out: PassResult;
   versions: ReturnType<typeof secretVersionsOf>;
   /** tasks by owning object key; what is left after the workloads ran has no owner any more */
-  tasksByOwner: Map<string, TaskView[]>;
+  tasksByOwner: Map<string, readonly TaskView[]>;
   /** object statuses some object still stands for (the others are deleted) */
   seenStatus: Set<string>;
   /** each CronJob's Jobs, as the CronJob controller reads them */
@@ -108,14 +113,25 @@ interface Pass {
 
 function newPass(view: ClusterView, opts: PassOptions, cache: Pass['cache'], fingerprints: Pass['fingerprints']): Pass {
   const out: PassResult = { putStatuses: [], deleteStatuses: [], deleteTasks: [], createTasks: [], createDesired: [], deleteDesired: [], events: [], failedRollouts: [], errors: [] };
-  const tasksByOwner = new Map<string, TaskView[]>();
-  for (const spec of view.tasks.values()) {
-    const status = view.statuses.get(spec.id);
-    const list = tasksByOwner.get(spec.jobKey) ?? [];
-    list.push(status ? { spec, status } : { spec });
-    tasksByOwner.set(spec.jobKey, list);
-  }
+  // A copy of the outer map only: the pass takes each owner's list out as its controller runs.
+  const tasksByOwner: Map<string, readonly TaskView[]> = view.tasksByOwner ? new Map(view.tasksByOwner) : groupTasksByOwner(view.tasks.values(), view.statuses);
   return { view, opts, cache, fingerprints, out, versions: secretVersionsOf(view.desired.values()), tasksByOwner, seenStatus: new Set(), childrenOf: new Map() };
+}
+
+/**
+ * groupTasksByOwner lists each owner's tasks (by jobKey, in the order of `tasks`) with their trusted
+ * status: what a controller pass hands each Job or DaemonSet controller. Pure.
+ */
+export function groupTasksByOwner(tasks: Iterable<TaskSpec>, statuses: ReadonlyMap<string, TaskStatus>): Map<string, TaskView[]> {
+  const byOwner = new Map<string, TaskView[]>();
+  for (const spec of tasks) {
+    const status = statuses.get(spec.id);
+    const list = byOwner.get(spec.jobKey);
+    const view = status ? { spec, status } : { spec };
+    if (list) list.push(view);
+    else byOwner.set(spec.jobKey, [view]);
+  }
+  return byOwner;
 }
 
 /** putStatus writes an object's status unless only its time changed. */
