@@ -269,11 +269,28 @@ function cachedSpec(rec: DesiredRecord, versions: ReturnType<typeof secretVersio
 function fingerprint(rec: DesiredRecord, spec: WorkloadSpec, prev: WorkloadStatus, tasks: readonly TaskView[], replicas: number): string {
   // The live count is an input too: an autoscaler's decision must wake a Job at rest.
   const parts = [rec.specHash, String(rec.generation), spec.templateHash, prev.templateHash, prev.rollout?.phase ?? '', String(prev.observedGeneration), String(replicas)];
+  return `${parts.join('|')}|${tasksFingerprint(tasks)}`;
+}
+
+/**
+ * taskParts memoises the task part of fingerprints by list: a caller that keeps the lists
+ * (TrustedStatusIndex) hands the same list while the owner's tasks are unchanged, and listing
+ * 100,000 tasks' states per pass for the Jobs at rest was the largest part of a pass. Lists are
+ * never changed once handed to a pass, so a list's part never changes either.
+ */
+const taskParts = new WeakMap<readonly TaskView[], string>();
+
+function tasksFingerprint(tasks: readonly TaskView[]): string {
+  let part = taskParts.get(tasks);
+  if (part !== undefined) return part;
+  const parts: string[] = [];
   for (const t of tasks) {
     const s = t.status;
     parts.push(`${t.spec.id}:${s ? `${s.state}/${s.ready}/${s.restarts}/${s.templateHash}` : '-'}`);
   }
-  return parts.join('|');
+  part = parts.join('|');
+  taskParts.set(tasks, part);
+  return part;
 }
 
 function sameIgnoringTime(a: SyncRecord, b: SyncRecord): boolean {
