@@ -24,7 +24,7 @@ export interface PassWrite {
   /** the scheduler's identity, the source of its events */
   identity: string;
   writeConcurrency: number;
-  tasks: Map<string, TaskSpec>;
+  tasks: ReadonlyMap<string, TaskSpec>;
   bindings: Informer<Binding>;
   limiter: EventLimiter;
   now: number;
