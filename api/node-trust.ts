@@ -26,13 +26,21 @@ export function trustedNodeRecords(entries: Iterable<readonly [string, NodeRecor
   const nodes = new Map<string, NodeRecord>();
   const refused: RefusedNodeRecord[] = [];
   for (const [key, record] of entries) {
-    if (record.name !== key) {
+    if (!nodeRecordMatchesKey(key, record)) {
       refused.push({ key, claimed: record.name, reason: `node record ${key} names node ${JSON.stringify(record.name)}: the key (the writer's identity) and the body disagree; refused` });
       continue;
     }
     nodes.set(key, { ...record, labels: withoutReservedLabels(record.labels ?? {}) });
   }
   return { nodes, refused };
+}
+
+/**
+ * nodeRecordMatchesKey tells whether a node record's body names the node of its key (the writer's
+ * identity): the rule trustedNodeRecords applies, for a reader that needs no trusted copy.
+ */
+export function nodeRecordMatchesKey(key: string, record: Pick<NodeRecord, 'name'>): boolean {
+  return record.name === key;
 }
 
 /** withoutReservedLabels drops the labels under RESERVED_LABEL_PREFIX. */

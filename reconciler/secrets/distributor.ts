@@ -1,6 +1,6 @@
 import type { NodeRecord, NodeSecretRecord, Binding, TaskSpec } from '../../api/cluster.ts';
 import { sameButHeartbeat } from '../../api/node-liveness.ts';
-import { trustedNodeRecords, type RefusedNodeRecord } from '../../api/node-trust.ts';
+import { nodeRecordMatchesKey, trustedNodeRecords, type RefusedNodeRecord } from '../../api/node-trust.ts';
 import type { Secret } from '../../api/manifests.ts';
 import { createLogger, errorMessage, PassRunner, type Logger, type RunningLoop } from '../../lib/index.ts';
 import { recordEvent, Bucket, Informer, valueView, nodeSecretsBucket, objectCodec, type ClusterStore, type InformerChange } from '../../store/index.ts';
@@ -137,9 +137,14 @@ class Distributor {
    */
   private async sealingKeys(): Promise<Map<string, string>> {
     const pems = new Map<string, string>();
-    const trusted = trustedNodeRecords([...this.nodes.entries].map(([key, e]) => [key, e.value] as const));
-    for (const r of trusted.refused) await this.reportForged(r);
-    for (const [name, node] of trusted.nodes) {
+    // The trust rule read in place: a trusted copy of every node per pass (its labels, which
+    // sealing does not read) was 17 CPU-s of a 10,000-node scale run; only the forged are copied.
+    const forged: [string, NodeRecord][] = [];
+    for (const [name, { value: node }] of this.nodes.entries) {
+      if (!nodeRecordMatchesKey(name, node)) {
+        forged.push([name, node]);
+        continue;
+      }
       if (!node.sealingKey) continue;
       try {
         keyIdOf(node.sealingKey);
@@ -148,6 +153,7 @@ class Distributor {
         this.log.warn({ node: name, err: errorMessage(err) }, 'secrets: node published an unusable sealing key');
       }
     }
+    for (const r of trustedNodeRecords(forged).refused) await this.reportForged(r);
     return pems;
   }
 
