@@ -52,15 +52,20 @@ export interface SpawnRequest {
    * give the command a pipe on fd 3 and report its first line (conmon's sync pipe): a non-empty line
    * is the answer at once (code 0, no output read); when every holder closed the pipe without one,
    * the answer comes at the command's end with its output (`code` is then the reader's, not the
-   * command's)
+   * command's). Not with `timeoutMs`: the pid the helper knows is the reader's, not the command's.
    */
   syncFd3?: boolean;
 }
 
+// "<n>" runs a command in a subshell of its own; "s<n>" (syncFd3) is a script that starts its own
+// background pipeline and reports its pid, sourced by the helper itself (commandScript).
 const HELPER_SCRIPT = [
   'cd "$1" || exit 1',
   'while IFS= read -r n; do',
-  '  ( . "$1/$n.sh" ) & echo "p $n $!"',
+  '  case $n in',
+  '    s*) . "$1/${n#s}.sh" ;;',
+  '    *) ( . "$1/$n.sh" ) & echo "p $n $!" ;;',
+  '  esac',
   'done',
   'wait',
   'cd / && rm -rf "$1"',
@@ -93,8 +98,14 @@ export function commandScript(base: string, n: number, file: string, args: strin
   const doc = `${input}${input.endsWith('\n') || input === '' ? '' : '\n'}${delim}`;
   const done = `echo "d ${n} $?"`;
   if (!o.syncFd3) return `${lines.join('\n')}\n${command}\n${doc}\n${done}\n`;
-  // fd 3 is a pipe to a reader that tags the first line for this request on the helper's stdout.
-  return `${lines.join('\n')}\n{ exec ${command}\n${doc}\n} | { IFS= read -r l; echo "s ${n} $l"; }\n${done}\n`;
+  // fd 3 is a pipe to a reader that tags the first line for this request on the helper's stdout
+  // (printf: dash's echo would turn a "\n" of the JSON into a line break), then reports the end:
+  // at EOF every holder of fd 3 (the command's first process too) is gone, so its output is
+  // complete. The helper sources this itself and backgrounds the pipeline: one fork fewer than a
+  // subshell around it (the left side is a subshell already, so cd, unset and export stay in it).
+  lines[0] = `cd ${shellQuote(o.cwd ?? '/')} 2>${shellQuote(`${base}.err`)} || exit 126`;
+  const reader = `{ IFS= read -r l; printf 's ${n} %s\\n' "$l"; echo "d ${n} $?"; }`;
+  return `{ ${lines.join('\n')}\nexec ${command}\n${doc}\n} | ${reader} &\necho "p ${n} $!"\n`;
 }
 
 interface Pending {
@@ -123,6 +134,7 @@ export class SpawnHelper {
 
   /** run runs `file args` and resolves with its exit code and output; it rejects only when the helper cannot run it. */
   async run(file: string, args: string[], req: SpawnRequest = {}): Promise<SpawnResult> {
+    if (req.syncFd3 && req.timeoutMs) throw new Error('spawn helper: syncFd3 with timeoutMs is not supported (the caller bounds its wait for the report)');
     const child = this.ensure();
     const n = ++this.next;
     const input = req.input ?? '';
@@ -139,7 +151,7 @@ export class SpawnHelper {
         }, req.timeoutMs);
       }
       this.refresh();
-      child.stdin!.write(`${n}\n`);
+      child.stdin!.write(req.syncFd3 ? `s${n}\n` : `${n}\n`);
     });
   }
 

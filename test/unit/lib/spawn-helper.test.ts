@@ -37,6 +37,14 @@ test('the helper runs commands with their input, output, exit code and exactly t
   assert.deepEqual(many.map((r) => r.stdout), Array.from({ length: 40 }, (_, i) => `${i}\n`));
   const sync = await h.run('/bin/sh', ['-c', 'echo \'{"data": 5}\' >&3; sleep 1; echo later >&3'], { syncFd3: true });
   assert.equal(sync.sync, '{"data": 5}', 'the first line on fd 3, answered before the command ends');
+  const escaped = await h.run('/bin/sh', ['-c', `printf '%s\\n' '{"data": -1, "message": "a\\nb\\\\c"}' >&3`], { syncFd3: true });
+  assert.equal(escaped.sync, '{"data": -1, "message": "a\\nb\\\\c"}', 'a report passes through unchanged (backslashes too)');
+  const many3 = await Promise.all(Array.from({ length: 20 }, (_, i) => h.run('/bin/sh', ['-c', `echo '{"data": ${i}}' >&3`], { syncFd3: true, env: { X: String(i) } })));
+  assert.deepEqual(many3.map((r) => r.sync), Array.from({ length: 20 }, (_, i) => `{"data": ${i}}`), 'concurrent reports reach their own requests');
+  const inDir = await h.run('/bin/sh', ['-c', 'echo "$PWD $X" >&3'], { syncFd3: true, cwd: base, env: { X: 'y' } });
+  assert.equal(inDir.sync, `${base} y`, 'cwd and env apply to the command, not to the helper');
+  assert.equal((await h.run('/bin/sh', ['-c', 'echo "[$X]"'])).stdout, '[]\n', 'the helper itself kept none of them');
+  await assert.rejects(h.run('/bin/true', [], { syncFd3: true, timeoutMs: 1 }), /not supported/);
   const silent = await h.run('/bin/sh', ['-c', 'echo why >&2; exit 1'], { syncFd3: true });
   assert.deepEqual([silent.sync, silent.stderr], ['', 'why\n'], 'fd 3 closed without a line: the answer carries the output');
   assert.equal((await h.run('/bin/pwd', [], { cwd: base })).stdout, `${base}\n`, 'run from cwd');
