@@ -13,6 +13,7 @@
 //
 // conmon holds the exit code, the log pipes and the OOM watch; runc is resident for milliseconds.
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import { join } from 'node:path';
 import { findExecutable, pathDirs } from '../../lib/fs.ts';
 import { RuntimeError } from '../../lib/errors.ts';
@@ -135,38 +136,38 @@ export async function startUnderConmon(runc: Runc, a: ConmonArgs, name: string, 
  * for writing) write one byte and exec the process; EOF comes with the exec (init's end is
  * close-on-exec); remove the fifo. One Go process (and one fork of the agent) less per start: the
  * profile of 50 starts put `runc start` at 7% of the agent's busy time. False when there is no fifo
- * (the caller asks `runc start`, which then explains). An init that died (or is slow) never opens its
- * end: after UNBLOCK_MS this process opens it for writing itself, so the blocked open (a thread of the
- * pool) returns, and reading nothing hands over to `runc start` too.
+ * (the caller asks `runc start`, which then explains).
+ *
+ * The fifo is opened non-blocking (at once, on this thread) and read through the event loop: Linux
+ * reports no hang-up on a fifo whose reader never saw a writer, so the read waits for init's byte
+ * and then its exec. A blocking open and reads in the thread pool were four round trips through it
+ * per start and held a thread of the pool for as long as init took. An init that died (or is slow)
+ * never writes: after UNBLOCK_MS the read gives up and `runc start` decides (it waits for a slow one).
  */
 export async function releaseExecFifo(fifo: string): Promise<boolean> {
-  if (!fs.existsSync(fifo)) return false;
-  let opened = false;
-  const unblock = setTimeout(() => {
-    if (opened) return;
-    try {
-      fs.closeSync(fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK));
-    } catch {
-      // no reader waiting (it returned meanwhile) or the fifo is gone
-    }
-  }, UNBLOCK_MS);
+  let fd: number;
   try {
-    const fh = await fs.promises.open(fifo, 'r'); // blocks (in the thread pool) until a writer opens
-    opened = true;
-    try {
-      let data = 0;
-      const buf = Buffer.alloc(16);
-      for (let n = -1; n !== 0; data += n) n = (await fh.read(buf, 0, buf.length, null)).bytesRead;
-      if (data === 0) return false; // no word from init: let runc start decide (it waits for a slow one)
-    } finally {
-      await fh.close();
-    }
-    fs.rmSync(fifo, { force: true });
-    return true;
-  } finally {
-    clearTimeout(unblock);
+    fd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  } catch {
+    return false; // no fifo: not created by runc, or started already
   }
+  const data = await new Promise<number>((resolve) => {
+    const pipe = new net.Socket({ fd, readable: true, writable: false });
+    let got = 0;
+    const done = (): void => {
+      clearTimeout(timer);
+      pipe.destroy(); // closes fd
+      resolve(got);
+    };
+    const timer = setTimeout(done, UNBLOCK_MS);
+    pipe.on('data', (b: Buffer) => (got += b.length));
+    pipe.on('end', done);
+    pipe.on('error', done);
+  });
+  if (data === 0) return false; // no word from init: let runc start decide
+  fs.rmSync(fifo, { force: true });
+  return true;
 }
 
-/** UNBLOCK_MS bounds how long releaseExecFifo holds a thread of the pool waiting for init's end of the fifo. */
+/** UNBLOCK_MS bounds how long releaseExecFifo waits for init's byte and exec. */
 export const UNBLOCK_MS = 10_000;
