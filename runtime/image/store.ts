@@ -12,6 +12,9 @@ import { normalizeReference, parseReference } from './reference.ts';
 import { MediaTypes, type Descriptor, type ImageConfig, type ResolvedImage } from './types.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
 
+/** RESOLVED_MEMO bounds the parsed images an ImageStore keeps (a node runs a few dozen images at most). */
+export const RESOLVED_MEMO = 64;
+
 /** RefRecord is one stored reference: a name:tag (or name@digest) pointing at a manifest or index. */
 export interface RefRecord {
   ref: string;
@@ -50,6 +53,8 @@ export interface PutImageInput {
 export class ImageStore {
   readonly content: ContentStore;
   readonly refsDir: string;
+  /** what each manifest (or index) digest resolved to, oldest first (resolveDigest) */
+  private readonly resolved = new Map<string, ResolvedImage>();
 
   /** `root` is the runtime root (ROOT); everything lives under ROOT/content. */
   constructor(root: string) {
@@ -76,8 +81,26 @@ export class ImageStore {
     return this.resolveDigest(name, digest, hint);
   }
 
-  /** resolveDigest resolves a manifest or index blob already in the store, naming it `ref`. */
+  /**
+   * resolveDigest resolves a manifest or index blob already in the store, naming it `ref`. Blobs are
+   * content-addressed, so what one digest resolves to never changes: it is parsed once per store
+   * (RESOLVED_MEMO entries) and later calls only check, with a stat each, that the blobs are still
+   * stored (gc may remove them). Each container create resolves its image (the agent twice per
+   * start): three to four reads through the thread pool each before.
+   */
   async resolveDigest(ref: string, digest: string, hintMediaType?: string): Promise<ResolvedImage> {
+    const key = `${digest} ${hintMediaType ?? ''}`;
+    const known = this.resolved.get(key);
+    if (known && this.content.hasSync(digest) && this.content.hasSync(known.manifestDigest) && this.content.hasSync(known.configDigest) && known.layers.every((l) => this.content.hasSync(l.digest))) {
+      return { ...known, ref };
+    }
+    const image = await this.parseDigest(ref, digest, hintMediaType);
+    if (this.resolved.size >= RESOLVED_MEMO) this.resolved.delete(this.resolved.keys().next().value!);
+    this.resolved.set(key, image);
+    return image;
+  }
+
+  private async parseDigest(ref: string, digest: string, hintMediaType?: string): Promise<ResolvedImage> {
     let data = await this.content.readBlob(digest);
     let doc = parseManifestOrIndex(data, `manifest ${digest} of ${ref}`, hintMediaType);
     let manifestDesc: Descriptor = { mediaType: doc.mediaType, digest, size: data.length };
