@@ -6,6 +6,7 @@ export * from './receiver.ts';
 export * from './slo.ts';
 export * from './quantity.ts';
 export * from './node-trust.ts';
+export * from './node-trust-cache.ts';
 export * from './labels.ts';
 export * from './priority.ts';
 export * from './autoscale.ts';

@@ -14,7 +14,7 @@
  * A lost race (E_EXISTS on create, E_CONFLICT on delete) is never retried blindly: the pass marks
  * the state dirty and the next pass re-checks against the informers, which the watches keep current.
  */
-import { defaultLivenessPolicy, FALLBACK_LIVENESS, statusKey, type LivenessPolicy, trustedNodeRecords, type RefusedNodeRecord, type Binding, type ClusterEvent, type NodeRecord, type NodeSpec, type TaskSpec } from '../../api/index.ts';
+import { defaultLivenessPolicy, FALLBACK_LIVENESS, NodeTrustCache, statusKey, type LivenessPolicy, type RefusedNodeRecord, type Binding, type ClusterEvent, type NodeRecord, type NodeSpec, type TaskSpec } from '../../api/index.ts';
 import { performance } from 'node:perf_hooks';
 import { createLogger, errorMessage, isGitcellError, type Logger } from '../../lib/index.ts';
 import {
@@ -266,9 +266,8 @@ export class SchedulerService {
     const t0 = performance.now();
     const claims = await this.claims(m.tasks, m.bindings, now);
     const input = {
-      // Live views, not copies (29 CPU-s of a 10,000-node scale run): startPass reads them
-      // synchronously, right here, so they are one instant's; afterwards only events read a
-      // task's namespace.
+      // Live views, not copies (29 CPU-s at 10,000 nodes): startPass reads them synchronously,
+      // so they are one instant's; afterwards only events read a task's namespace.
       tasks: valueView(m.tasks),
       bindings: m.bindings.entries,
       // The node's name is its key (the only one its agent may write), never the record's body.
@@ -323,8 +322,10 @@ export class SchedulerService {
     return asOf;
   }
 
+  /** each node's trust judgement, kept while its record is unchanged */
+  private readonly nodeTrust = new NodeTrustCache();
   private trustedNodes(nodes: InformerView<NodeRecord>): Map<string, NodeRecord> {
-    const { nodes: trusted, refused } = trustedNodeRecords(valueView(nodes));
+    const { nodes: trusted, refused } = this.nodeTrust.trusted(valueView(nodes));
     for (const r of refused) this.reportRefusedNode(r);
     return trusted;
   }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { boundTaskStatus, RESERVED_LABEL_PREFIX, statusMatchesKey, trustedNodeRecords, trustedTaskStatuses, type NodeRecord, type TaskStatus } from '../../../api/index.ts';
+import { boundTaskStatus, NodeTrustCache, RESERVED_LABEL_PREFIX, statusMatchesKey, trustedNodeRecords, trustedTaskStatuses, type NodeRecord, type TaskStatus } from '../../../api/index.ts';
 import { snapshotNode } from '../../../scheduler/snapshot.ts';
 
 const rec = (name: string, labels: Record<string, string> = {}): NodeRecord => ({
@@ -81,4 +81,20 @@ test('boundTaskStatus reads the one status the bound node wrote, and agrees with
   const placement = (id: string) => ({ 'shop.web.0': 'node-1', 'shop.web.1': 'node-2' } as Record<string, string>)[id]!;
   const { byTask } = trustedTaskStatuses(all, placement);
   for (const id of ['shop.web.0', 'shop.web.1']) assert.equal(boundTaskStatus(id, placement(id), get), byTask.get(id));
+});
+
+test('NodeTrustCache equals trustedNodeRecords after any sequence of record changes', () => {
+  for (let seed = 1; seed <= 100; seed++) {
+    let s = seed;
+    const rand = (n: number) => ((s = (s * 1103515245 + 12345) % 2147483648) % n);
+    const records = new Map<string, NodeRecord>();
+    const cache = new NodeTrustCache();
+    for (let step = 0; step < 100; step++) {
+      const name = `node-${rand(4)}`;
+      // New objects for every change, as informers hold them; a forged name now and then.
+      if (rand(3) === 0) records.delete(name);
+      else records.set(name, rec(rand(6) === 0 ? 'node-9' : name, rand(2) ? { [`${RESERVED_LABEL_PREFIX}x`]: 'y', zone: String(step) } : {}));
+      assert.deepEqual(cache.trusted(records), trustedNodeRecords(records), `seed ${seed} step ${step}`);
+    }
+  }
 });
