@@ -9,7 +9,7 @@ import { createLogger, type Logger } from '../../lib/log.ts';
 import { componentLife } from '../../lib/component-life.ts';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Bucket, bucketConfig, closeConnection, connectFromOptions, objectCodec, openAutoscalerStore, openClusterStore, parseReplicas, replicasFor, splitServers, DEFAULT_PREFIX, DEFAULT_STATE_DIR, StoreErrorCodes, type AutoscalerStoreHandles } from '../../store/index.ts';
-import { createSource, sourceNameOf, ensureSigningKey, parseListen, type ReconcilerService, parseVerifyMode, prepareTrustStore, VERIFY_MODES, runSecretDistributor, syncKeyBackup, type BackupStore, startReconcilerService, DEFAULT_POLL_MS, DEFAULT_SETTLE, type DesiredRecord, type SyncRecord } from '../../reconciler/index.ts';
+import { createSource, sourceNameOf, ensureSigningKey, parseListen, type ReconcilerService, parseVerifyMode, prepareTrustStore, VERIFY_MODES, runSecretDistributor, syncKeyBackup, type BackupStore, startReconcilerService, DEFAULT_POLL_MS, DEFAULT_SETTLE, type DesiredRecord, type SyncRecord, type Views } from '../../reconciler/index.ts';
 import { Keyring, openSecret } from '../../secrets/index.ts';
 import { runNotifier } from '../../reconciler/notify/index.ts';
 import { runAutoscaler } from '../../reconciler/autoscale/index.ts';
@@ -279,7 +279,7 @@ async function startReplica(r: Replica): Promise<void> {
     source,
     leases,
     sealingKeys: (id) => keyring.privateKey(id),
-    whileLeading: (ctx) => leaderJobs(r, ctx, { store, autoscaling, keyring, replicas, mon }),
+    whileLeading: (ctx, views) => leaderJobs(r, ctx, { store, autoscaling, keyring, replicas, mon, views }),
     onReconciled: (_rev, outcome) => mon.onReconciled(sourceName, outcome),
     onRollback: (_rev, outcome) => mon.onRollback(sourceName, outcome),
     ...(opts.name ? { sourceName: opts.name } : {}),
@@ -301,16 +301,18 @@ async function startReplica(r: Replica): Promise<void> {
  * (re-sealed per node), tells the Receivers in Git (forge commit statuses, webhooks) what became of
  * each commit, autoscales the Jobs that ask for it, and says so in its leader gauge.
  */
-function leaderJobs(r: Replica, ctx: LeaderContext, d: { store: Parameters<typeof runSecretDistributor>[0]['store'] & Parameters<typeof runNotifier>[0]['store']; autoscaling: AutoscalerStoreHandles<DesiredRecord>; keyring: Keyring; replicas: number; mon: ReconcilerMonitoring }): Promise<unknown> {
+function leaderJobs(r: Replica, ctx: LeaderContext, d: { store: Parameters<typeof runSecretDistributor>[0]['store'] & Parameters<typeof runNotifier>[0]['store']; autoscaling: AutoscalerStoreHandles<DesiredRecord>; keyring: Keyring; replicas: number; mon: ReconcilerMonitoring; views: () => Views }): Promise<unknown> {
   const { opts, source, log } = r;
   const { store, keyring, mon } = d;
+  // The replica's copies of the task buckets and nodes: one copy of each per process, not one per loop.
+  const { shared, nodes } = d.views();
   mon.setLeader(true);
   ctx.signal.addEventListener('abort', () => mon.setLeader(false), { once: true });
   const config = monitoringConfigTargets(opts);
   const openWithKeyring = (secret: Secret) => openSecret(secret, { privateKeyFor: (id) => keyring.privateKey(id), allowPlaintextSecrets: opts.allowPlaintextSecrets ?? false });
   return Promise.all([
     ...(config ? [runMonitoringConfig({ store, openSecret: openWithKeyring, ...config, signal: ctx.signal, log }).done] : []),
-    runSecretDistributor({ store, keyring, signal: ctx.signal, log, replicas: d.replicas, ...(opts.allowPlaintextSecrets ? { allowPlaintextSecrets: true } : {}) }).done,
+    runSecretDistributor({ store, keyring, signal: ctx.signal, log, replicas: d.replicas, shared: { ...shared, nodes: nodes.records }, ...(opts.allowPlaintextSecrets ? { allowPlaintextSecrets: true } : {}) }).done,
     runNotifier({
       store,
       sourceName: opts.name ?? sourceNameOf(source.branch),
@@ -321,7 +323,7 @@ function leaderJobs(r: Replica, ctx: LeaderContext, d: { store: Parameters<typeo
       onResult: (receiver, res) => mon.onNotification(receiver, res),
     }).done,
     // The autoscaler owns autoscaled Jobs' live counts (bucket autoscale); the controllers follow them.
-    runAutoscaler({ store: d.autoscaling, signal: ctx.signal, valid: ctx.valid, syncMs: r.flags.autoscaleSyncMs, log, ...(opts.prometheusUrl ? { prometheusUrl: opts.prometheusUrl } : {}) }).done,
+    runAutoscaler({ store: d.autoscaling, shared, signal: ctx.signal, valid: ctx.valid, syncMs: r.flags.autoscaleSyncMs, log, ...(opts.prometheusUrl ? { prometheusUrl: opts.prometheusUrl } : {}) }).done,
   ]);
 }
 

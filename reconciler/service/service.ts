@@ -20,7 +20,7 @@ import { checkSealedSecrets } from '../secrets/check.ts';
 import type { KeyObject } from 'node:crypto';
 import { startWebhookServer, type Source, type WebhookServer } from '../source/index.ts';
 import { RevisionQueue } from './queue.ts';
-import { ReplicaViews } from './views.ts';
+import { ReplicaViews, type Views } from './views.ts';
 import { groupByRevision, rollBack, rolloutId, type RollbackOutcome } from './rollback.ts';
 import type { RollbackFlag } from '../git/index.ts';
 import { SETTLED_KEY, waitForNodesToSettle, type ControllersSettled, type SettleOptions } from './settle.ts';
@@ -70,8 +70,12 @@ export interface ReconcilerServiceOptions {
   signingKey?: string;
   /** autoRollback: --auto-rollback (revert: as .gitcell.yaml says; branch: reverts go to a branch of their own; off). */
   autoRollback?: RollbackFlag;
-  /** whileLeading runs next to the reconcile loop while this replica leads (e.g. the secret distributor). */
-  whileLeading?: (ctx: LeaderContext) => unknown;
+  /**
+   * whileLeading runs next to the reconcile loop while this replica leads (e.g. the secret
+   * distributor); `views` opens the replica's copies of the nodes and task buckets (views.ts), to
+   * read instead of copies of its own (one copy of 100,000 tasks is ~1.2 KB each).
+   */
+  whileLeading?: (ctx: LeaderContext, views: () => Views) => unknown;
   /** onReconciled is told after every reconcile (tests, benchmarks, metrics). */
   onReconciled?: (revision: string, outcome: ReconcileOutcome) => void;
   /** onRollback is told after every rollback decision. */
@@ -211,7 +215,7 @@ async function lead(r: Replica, ctx: LeaderContext): Promise<void> {
     loops.push(runSubnets({ store, signal: ctx.signal, valid: ctx.valid, log, ...(opts.clusterCidr ? { clusterCidr: opts.clusterCidr } : {}) }).done);
     loops.push(controllersAfterSettle(r, ctx, fresh));
   }
-  if (opts.whileLeading) loops.push(Promise.resolve(opts.whileLeading(ctx)));
+  if (opts.whileLeading) loops.push(Promise.resolve(opts.whileLeading(ctx, () => r.views.open())));
   const results = await Promise.allSettled(loops);
   if (r.queue === q) r.queue = undefined;
   for (const res of results) if (res.status === 'rejected' && !ctx.signal.aborted) throw res.reason;
