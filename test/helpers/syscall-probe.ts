@@ -21,7 +21,12 @@ static void report(const char *name, long r) {
   else if (errno == EPERM) printf("%s=EPERM\n", name);
   else printf("%s=%s\n", name, strerrorname_np(errno) ? strerrorname_np(errno) : "E?");
 }
-int main(void) {
+int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "x32") == 0) {
+    /* an x32 ABI call: the x86_64 number with bit 30 set (__X32_SYSCALL_BIT) */
+    report("x32_getpid", syscall(0x40000000 | SYS_getpid));
+    return 0;
+  }
   report("getpid", syscall(SYS_getpid));
   report("keyctl", syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -3 /* session keyring */, 0));
   report("add_key", syscall(SYS_add_key, "user", "probe", "x", 1, -3));

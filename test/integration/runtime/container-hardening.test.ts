@@ -37,6 +37,12 @@ test('seccomp is an allow list: keyctl, ptrace, unshare, mount, io_uring, vsock 
   }
 });
 
+test('the x32 ABI is refused outright: its calls hit the filter\'s bad-architecture action (SIGSYS)', async () => {
+  const r = await runToEnd({ mounts: [{ type: 'bind', source: dirname(probe), destination: '/probe' }], command: ['/probe/syscall-probe', 'x32'] });
+  assert.notEqual(parseProbe(r.out).x32_getpid, 'ok');
+  assert.equal(r.exitCode, 128 + 31, `killed by SIGSYS, not answered (output: ${r.out})`);
+});
+
 test('runAsNonRoot refuses an image whose user is root, with a clear reason; runAsUser and runAsGroup set the ids', async () => {
   await assert.rejects(fx.manager.create({ image: fx.image, runAsNonRoot: true, command: ['true'] }), (e) => {
     assert.ok(isGitcellError(e, 'E_CONTAINER_RUNASNONROOT'), String(e));
