@@ -3,7 +3,7 @@ import type { Binding, ClusterEvent, NodeRecord, NodeSecretRecord, NodeSpec, Ser
 import type { LivenessRecord, NodeLease } from '../api/node-liveness.ts';
 import type { NodeSubnetRecord } from '../api/network.ts';
 import { Bucket, type BucketOptions, type RoBucket } from './bucket.ts';
-import { bucketName, BUCKETS, DEFAULT_PREFIX, eventsSubjectRoot, objectCodec, openRoles, verifyClusterEvent, type BucketRole } from './cluster.ts';
+import { bucketName, BUCKETS, DEFAULT_PREFIX, eventsSubjectRoot, objectCodec, openRoles, roleCodec, verifyClusterEvent, type BucketRole } from './cluster.ts';
 import { EventStream } from './events.ts';
 import { nodeSecretsBucket } from './permissions.ts';
 
@@ -39,7 +39,7 @@ export async function openAgentStore(nc: NatsConnection, node: string, opts: { p
   const prefix = opts.prefix ?? DEFAULT_PREFIX;
   const bopts: BucketOptions = { ...(opts.log ? { log: opts.log } : {}), ...(opts.onInvalid ? { onInvalid: opts.onInvalid } : {}) };
   const timeout = opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {};
-  const bind = (role: BucketRole) => Bucket.bind<unknown>(nc, { name: bucketName(role, prefix), history: BUCKETS[role].history, ...timeout }, objectCodec<unknown>(), bopts);
+  const bind = (role: BucketRole) => Bucket.bind<unknown>(nc, { name: bucketName(role, prefix), history: BUCKETS[role].history, ...timeout }, roleCodec<unknown>(role), bopts);
   const [buckets, secrets, events] = await Promise.all([
     openRoles(['tasks', 'bindings', 'status', 'nodes', 'heartbeats', 'nodespec', 'services', 'subnets', 'cluster'] as const, bind),
     Bucket.bind<NodeSecretRecord>(nc, { name: nodeSecretsBucket(node, prefix), history: 1, ...timeout }, objectCodec<NodeSecretRecord>(), bopts),

@@ -2,7 +2,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { AutoscaleRecord } from '../api/autoscale.ts';
 import type { Binding, ClusterEvent, TaskSpec, TaskStatus } from '../api/cluster.ts';
 import { Bucket, type BucketOptions } from './bucket.ts';
-import { bucketConfig, DEFAULT_PREFIX, eventsSubjectRoot, objectCodec, verifyClusterEvent, type BucketRole } from './cluster.ts';
+import { bucketConfig, DEFAULT_PREFIX, eventsSubjectRoot, objectCodec, roleCodec, verifyClusterEvent, type BucketRole } from './cluster.ts';
 import { EventStream } from './events.ts';
 import { AUTOSCALER_WRITER } from './permissions.ts';
 
@@ -38,7 +38,7 @@ export async function openAutoscalerStore<Desired = unknown>(nc: NatsConnection,
   const prefix = opts.prefix ?? DEFAULT_PREFIX;
   const bopts: BucketOptions = { ...(opts.log ? { log: opts.log } : {}), ...(opts.onInvalid ? { onInvalid: opts.onInvalid } : {}) };
   const cfg = (role: BucketRole) => bucketConfig(role, prefix, opts);
-  const bind = <T>(role: BucketRole) => Bucket.bind<T>(nc, cfg(role), objectCodec<T>(), bopts);
+  const bind = <T>(role: BucketRole) => Bucket.bind<T>(nc, cfg(role), roleCodec<T>(role), bopts);
   const [autoscale, desired, tasks, status, bindings, events] = await Promise.all([
     Bucket.open<AutoscaleRecord>(nc, cfg('autoscale'), objectCodec<AutoscaleRecord>(), bopts),
     bind<Desired>('desired'),

@@ -13,6 +13,7 @@ import { EventStream } from './events.ts';
 import type { Lease } from './lease.ts';
 import { jsonCodec, keyOf, type InvalidRecord, type RecordCodec } from './record.ts';
 import { spreadTag } from './replicas.ts';
+import { isSharingRole, withSharing } from './shared-parts.ts';
 import { AUTOSCALER_SOURCE, AUTOSCALER_WRITER, CONTROL_WRITER } from './permissions.ts';
 
 /** DEFAULT_PREFIX starts every bucket and stream name; tests use their own to stay isolated. */
@@ -160,6 +161,11 @@ export function objectCodec<T>(schema = 1): RecordCodec<T> {
   });
 }
 
+/** roleCodec is a bucket's codec: objectCodec, whose task records share their repeated parts (shared-parts.ts). */
+export function roleCodec<T>(role: BucketRole): RecordCodec<T> {
+  return isSharingRole(role) ? withSharing(objectCodec<T>(), role) : objectCodec<T>();
+}
+
 /**
  * openClusterStore creates (idempotently, with the replica count) and opens every bucket and the
  * events stream. It does not own `nc`: close the connection yourself.
@@ -173,8 +179,8 @@ export async function openClusterStore<Desired = unknown, Sync = unknown>(
   const bopts = { log, ...(opts.onInvalid ? { onInvalid: opts.onInvalid } : {}) };
   const open = (role: BucketRole): Promise<Bucket<unknown>> => {
     const cfg = bucketConfig(role, prefix, opts);
-    if (opts.bindOnly) return Bucket.bind<unknown>(nc, cfg, objectCodec<unknown>(), bopts);
-    const opened = Bucket.open<unknown>(nc, cfg, objectCodec<unknown>(), bopts);
+    if (opts.bindOnly) return Bucket.bind<unknown>(nc, cfg, roleCodec<unknown>(role), bopts);
+    const opened = Bucket.open<unknown>(nc, cfg, roleCodec<unknown>(role), bopts);
     // The autoscale stream is the autoscaler's to configure (permissions.ts): a control plane refused
     // that (a rescale, or the rollup setting right after it created the stream) binds it as it is,
     // and openAutoscalerStore sets it right.
