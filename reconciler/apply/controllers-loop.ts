@@ -112,7 +112,14 @@ class ControllerRunner {
       },
     });
     const onChange = () => this.schedule();
-    const inform = <T>(bucket: Bucket<T>, prefix?: string) => new Informer<T>(bucket, { signal, onChange, log: this.log, ...(prefix ? { prefix } : {}) });
+    // The loop's own watches end with it; shared ones outlive the term (awaiting those kept every
+    // ended term's runner, its trusted index of every task included, alive in their promises).
+    const own: Promise<void>[] = [];
+    const inform = <T>(bucket: Bucket<T>, prefix?: string): Informer<T> => {
+      const i = new Informer<T>(bucket, { signal, onChange, log: this.log, ...(prefix ? { prefix } : {}) });
+      own.push(i.done);
+      return i;
+    };
     this.desired = inform(store.desired);
     this.tasks = sharedOr(opts.shared?.tasks, () => inform(store.tasks), onChange, signal);
     this.statuses = sharedOr(opts.shared?.statuses, () => inform(store.status), onChange, signal);
@@ -120,6 +127,7 @@ class ControllerRunner {
     // Records joined with their leases. A renewal alone starts no pass: the tick (every tickMs)
     // notices a node crossing its grace period, and 10,000 nodes renew 3,300 times a second.
     this.nodes = opts.nodes ?? new NodeInformer(store, { signal, log: this.log });
+    if (!opts.nodes) own.push(this.nodes.done);
     const unlisten = this.nodes.listen(onChange);
     signal.addEventListener('abort', unlisten, { once: true });
     this.nodeSpecs = inform(store.nodespec);
@@ -136,13 +144,12 @@ class ControllerRunner {
       if (ticks % 300 === 0) this.trusted.invalidate();
       this.schedule(0);
     }, opts.tickMs ?? 1000);
-    const watches = this.informers.map((m) => m.done);
     const runner = this.runner;
     this.done = (async () => {
       await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
       clearInterval(ticker);
       await runner.stop();
-      await Promise.allSettled(watches);
+      await Promise.allSettled(own);
     })();
   }
 

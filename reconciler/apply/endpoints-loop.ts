@@ -71,12 +71,20 @@ export function runEndpoints(opts: RunEndpointsOptions): EndpointsLoop {
     },
   });
   const onChange = () => runner.request();
-  const inform = <T>(bucket: Bucket<T>, prefix?: string) => new Informer<T>(bucket, { signal, onChange, log, ...(prefix ? { prefix } : {}) });
+  // Only its own watches end with the loop: shared ones outlive the term (awaiting them kept every
+  // ended term's loop alive in their promises).
+  const own: Promise<void>[] = [];
+  const inform = <T>(bucket: Bucket<T>, prefix?: string): Informer<T> => {
+    const i = new Informer<T>(bucket, { signal, onChange, log, ...(prefix ? { prefix } : {}) });
+    own.push(i.done);
+    return i;
+  };
   const desired = inform(store.desired, SERVICE_PREFIX);
   const tasks = sharedOr(opts.shared?.tasks, () => inform(store.tasks), onChange, signal);
   const statuses = sharedOr(opts.shared?.statuses, () => inform(store.status), onChange, signal);
   // Records joined with their leases; a renewal alone starts no pass: the tick notices a node crossing its grace period.
   const nodes = opts.nodes ?? new NodeInformer(store, { signal, log });
+  if (!opts.nodes) own.push(nodes.done);
   const unlisten = nodes.listen(onChange);
   signal.addEventListener('abort', unlisten, { once: true });
   const bindings = sharedOr(opts.shared?.bindings, () => inform(store.bindings), onChange, signal);
@@ -86,7 +94,7 @@ export function runEndpoints(opts: RunEndpointsOptions): EndpointsLoop {
   const done = (async () => {
     await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
     await runner.stop();
-    await Promise.allSettled(informers.map((m) => m.done));
+    await Promise.allSettled(own);
   })();
   return { done, passes: () => runner.passes };
 }
