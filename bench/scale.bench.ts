@@ -19,6 +19,7 @@
  * `--heartbeats-per-s N` and `--min-heartbeat-ms MS` are the scheduler's flags, `--heartbeat-ms MS`
  * fixes the hollow nodes' period instead; `--idle` measures the heartbeats only and prints those keys (no workload). A phase past
  * `--deadline-s` still prints the JSON, with `incomplete` (why) and `counts`, and exits 1.
+ * `--commit-only` stops after the first phase (profiling runs of task creation).
  * `--quick`: 1,000 nodes, 100 Jobs x 100 tasks, 50 killed. `--nats-cluster N`: N nats-servers in
  * one cluster, the clients spread over them (`--replicas R`, default 1, for the buckets): then the
  * nats_* keys are the servers' sums and `nats_servers` has each one's CPU, RSS, streams led,
@@ -26,6 +27,7 @@
  * (`--no-spread`: left where nats-server 2.9 puts them, all on one). nats_consumers / nats_subscriptions and the *_by_client maps come from
  * the servers' /jsz and /connz once every task runs (scale-nats.ts). Last line: one JSON object.
  */
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -66,7 +68,13 @@ try {
   const v = (view = new ScaleView(c.store));
   await v.synced();
   // Where the time goes: created / bound / running every 10 s.
-  const ticker = setInterval(() => log(`progress ${JSON.stringify(v.counts())}`), 10_000);
+  // ... and who used the CPU in those 10 s (machine_total: the wall seconds of every core).
+  let lastCpu = cpuSplit(c);
+  const ticker = setInterval(() => {
+    const now = cpuSplit(c);
+    log(`progress ${JSON.stringify(v.counts())} cpu ${JSON.stringify(cpuSince(lastCpu, now))}`);
+    lastCpu = now;
+  }, 10_000);
   ticker.unref();
   // Heartbeats alone, before the commit: with and without them on the idle cluster, once the nodes
   // follow the published period (each renews at a random point of a new period: the rate is at once
@@ -110,18 +118,22 @@ async function runWorkload(c: ScaleCluster, v: ScaleView, hb: HeartbeatCost, hbK
   const api0 = (await sampleNats(c.natsMonitors)).apiTotal;
   const t0 = Date.now();
   const natsProfiles = profileNats(c.natsProfilers, Number(arg('--nats-profile-s') ?? 60));
+  const cpuAtCommit = cpuSplit(c);
+  let commitCpu: Record<string, number> | undefined;
   let steady: NatsSample | undefined;
   let maxConsumers = 0;
   // A phase past its deadline still reports what was measured until then (with `incomplete`): at
   // 10,000 nodes the CPU and heartbeat figures of a run that did not finish are still worth having.
   let failure: string | undefined;
   const r = await runScaleScenario(c, v, {
-    workload: w, waitMs: DEADLINE_MS, settleMs: 60_000, log,
+    workload: w, waitMs: DEADLINE_MS, settleMs: 60_000, log, commitOnly: process.argv.includes('--commit-only'),
     onPhase: async (phase) => {
       const sample = await sampleNats(c.natsMonitors);
       maxConsumers = Math.max(maxConsumers, sample.consumers);
       if (phase === 'commit') {
         steady = sample;
+        commitCpu = cpuSince(cpuAtCommit, cpuSplit(c));
+        log(`commit phase CPU-seconds (machine_total: wall seconds x cores): ${JSON.stringify(commitCpu)}`);
         log(`consumers by client and stream: ${JSON.stringify(sample.consumersByClientStream)}`);
       }
       log(`nats after ${phase}: ${sample.consumers} consumers, ${sample.connections} connections, ${sample.apiTotal - api0} JetStream API requests`);
@@ -149,11 +161,36 @@ async function runWorkload(c: ScaleCluster, v: ScaleView, hb: HeartbeatCost, hbK
     scheduler_rss_mb: round(sched.peakRssMb, 0), nats_rss_mb: round(nats.reduce((a, n) => a + n.peakRssMb, 0), 0), nats_cpu_pct: round(natsCpuPct, 0),
     // The heartbeats' share of nats-server's CPU in the run: the run's liveness writes at their measured cost.
     ...hbKeys, heartbeat_share_of_nats_cpu_pct: round(heartbeatShare(hb, runWrites, natsCpu.reduce((a, b) => a + b, 0)), 1), run_liveness_writes: runWrites,
-    correctness_problems: problems.length, killed_nodes: r?.killed, requeued_tasks: r?.moved,
+    commit_cpu_s: commitCpu, correctness_problems: problems.length, killed_nodes: r?.killed, requeued_tasks: r?.moved,
     nats_consumers: s.consumers, nats_consumers_max: maxConsumers, nats_subscriptions: Object.values(s.subsByClient).reduce((a, b) => a + b, 0),
     nats_api_requests: s.apiTotal - api0, nats_consumers_by_client: s.consumersByClient, nats_subscriptions_by_client: s.subsByClient,
     nats_servers: nats.map((n, i) => ({ cpu_pct: round((natsCpu[i]! / seconds) * 100, 0), rss_mb: round(n.peakRssMb, 0), ...s.servers[i]! })),
   };
+}
+
+/**
+ * cpuSplit is the CPU-seconds used so far by each process of the run, by this harness (its own
+ * informers follow every task), and by the whole machine (/proc/stat: busy and the wall-clock
+ * seconds of every core), so a phase's split says whether the cores were saturated and by whom.
+ */
+function cpuSplit(c: ScaleCluster): Record<string, number> {
+  const own = process.cpuUsage();
+  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = cpu.reduce((a, b) => a + b, 0) / 100;
+  const idle = (cpu[3]! + cpu[4]!) / 100;
+  return {
+    reconciler: procStats(c.pids.reconciler).cpuS, scheduler: procStats(c.pids.scheduler).cpuS,
+    ...Object.fromEntries(c.pids.hollow.map((pid, i) => [`hollow_${i}`, procStats(pid).cpuS])),
+    ...Object.fromEntries(c.natsPids.map((pid, i) => [`nats_${i}`, procStats(pid).cpuS])),
+    harness: (own.user + own.system) / 1e6, machine_busy: total - idle, machine_total: total,
+  };
+}
+
+/** cpuSince is each figure of `now` minus `then`, rounded, with `other` (the machine's busy time no process of the run used). */
+function cpuSince(then: Record<string, number>, now: Record<string, number>): Record<string, number> {
+  const d = Object.fromEntries(Object.keys(now).map((k) => [k, round(now[k]! - (then[k] ?? 0))]));
+  const ours = Object.entries(d).filter(([k]) => !k.startsWith('machine')).reduce((a, [, v]) => a + v, 0);
+  return { ...d, other: round(d.machine_busy! - ours) };
 }
 
 /**

@@ -27,6 +27,8 @@ export interface ScenarioOptions {
   onSettled?: (phase: ScenarioPhase, problems: string[]) => void;
   /** told when a phase's condition holds (the bench samples the servers there) */
   onPhase?: (phase: ScenarioPhase | 'bound') => void | Promise<void>;
+  /** stop after the commit phase (the bench's `--commit-only`, for profiling runs of task creation) */
+  commitOnly?: boolean;
 }
 
 /** ScenarioResult is what the scenario measured and found. */
@@ -82,6 +84,7 @@ export async function runScaleScenario(c: ScaleCluster, v: ScaleView, o: Scenari
   o.log(`all tasks running after ${runningS.toFixed(1)} s`);
   await o.onPhase?.('commit');
   await settle('commit', new Set());
+  if (o.commitOnly) return { expected, boundS, runningS, rolloutS: NaN, requeueS: NaN, killed: 0, moved: 0, problems };
 
   // 2. 10% of the templates change: every task of those Jobs replaced by one of the new template, running.
   const changed = changedJobs(w).map((i) => `Job/default/${jobName(i)}`);
