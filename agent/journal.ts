@@ -7,7 +7,7 @@ import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TaskSpec, TaskState } from '../api/index.ts';
 import type { StopReason } from './converge.ts';
-import { writeFileAtomic } from '../lib/atomic-write.ts';
+import { writeFileAtomic, writeFileAtomicSync } from '../lib/atomic-write.ts';
 
 /** LocalPhase is where a task is in the agent's own lifecycle. */
 export type LocalPhase = 'starting' | 'running' | 'backoff' | 'stopping' | 'finished' | 'stopped';
@@ -87,14 +87,25 @@ export class Journal {
     const file = join(this.dir, `${t.taskId}.json`);
     // Two saves of one task may overlap (a probe verdict during an operation): unique temp names.
     try {
-      await writeFileAtomic(file, JSON.stringify(t), { durable: this.opts.durable ?? true });
+      await this.write(file, JSON.stringify(t));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       // The dir went away under us (removed by hand): make it again, once.
       this.made = undefined;
       await this.ensureDir();
-      await writeFileAtomic(file, JSON.stringify(t), { durable: this.opts.durable ?? true });
+      await this.write(file, JSON.stringify(t));
     }
+  }
+
+  /**
+   * write replaces one entry file. Without fsyncs the write only reaches the page cache, which
+   * takes microseconds, so it is made synchronously: the promise API's open/write/close/rename
+   * cost ~0.4 ms of the event loop's CPU per save through FileHandle and the thread pool (10,000
+   * hollow nodes: 47 of 155 CPU-s of a hollow process in a 112,499-task commit, 2 saves per task).
+   */
+  private async write(file: string, data: string): Promise<void> {
+    if (this.opts.durable === false) writeFileAtomicSync(file, data, { durable: false });
+    else await writeFileAtomic(file, data);
   }
 
   /** remove deletes one entry (missing is fine). */
