@@ -170,6 +170,8 @@ export interface AgentState {
   metricsUrl?: string;
   /** the node record last written successfully: heartbeat.ts writes it again only once it changes */
   registered?: NodeRecord;
+  /** lease renewals sent without acknowledgement since the last acknowledged one; undefined: the next one is acknowledged (heartbeat.ts) */
+  renewalsUnchecked?: number;
 }
 
 /** newAgentState is the state of an agent that knows nothing yet. */

@@ -7,7 +7,7 @@
  * newer of the two (store/node-informer.ts). Also the agent's own health for /healthz.
  *
  *   every period ─► nodeRecord(now) ─ same as the last written but its time? ─ no ─► put nodes/<node>
- *                  └─► put heartbeats/<node> {}
+ *                  └─► put heartbeats/<node> {}  (every 4th; the others sent without an acknowledgement)
  *
  * RenewalTimer keeps the period: when the published one changes, the next renewal comes at a random
  * point of the new period, so 10,000 nodes that learn it at once spread their renewals over it.
@@ -55,7 +55,7 @@ export function nodeRecord(o: ResolvedAgentOptions, f: NodeFacts): NodeRecord {
 
 /**
  * heartbeat writes the node record if it changed since the last successful write, and renews the
- * lease; a failure is counted and logged, the next beat tries again (a record that failed is
+ * lease (acknowledged once every RENEWAL_CHECK_EVERY renewals, sent without acknowledgement between); a failure is counted and logged, the next beat tries again (a record that failed is
  * written again then, as it still differs).
  */
 export async function heartbeat(ctx: AgentContext): Promise<void> {
@@ -70,12 +70,38 @@ export async function heartbeat(ctx: AgentContext): Promise<void> {
       await ctx.d.store.nodes.put(ctx.o.node, rec);
       state.registered = rec;
     }
-    await ctx.d.store.heartbeats.put(ctx.o.node, {});
-    ctx.metrics.heartbeats.inc({ result: 'ok' });
+    if (renewalIsChecked(state.renewalsUnchecked)) {
+      await ctx.d.store.heartbeats.put(ctx.o.node, {});
+      state.renewalsUnchecked = 0;
+      ctx.metrics.heartbeats.inc({ result: 'ok' });
+    } else {
+      ctx.d.store.heartbeats.send(ctx.o.node, {});
+      state.renewalsUnchecked = (state.renewalsUnchecked ?? 0) + 1;
+      ctx.metrics.heartbeats.inc({ result: 'sent' });
+    }
   } catch (err) {
+    // The next renewal waits for its acknowledgement again, until one is stored.
+    state.renewalsUnchecked = undefined;
     ctx.metrics.heartbeats.inc({ result: 'error' });
     ctx.log.warn({ err: errorMessage(err) }, 'agent: heartbeat failed');
   }
+}
+
+/**
+ * RENEWAL_CHECK_EVERY: one lease renewal in this many waits for the server's acknowledgement; the
+ * others are sent without one (Bucket.send). An acknowledgement is one of the four messages a
+ * renewal costs nats-server (the write, its acknowledgement, a delivery to each liveness reader),
+ * and waiting for it changes nothing about the lease: a renewal lost to a disconnect or a failover
+ * is lost either way and the next one repairs it. What the acknowledgement gives is knowledge: an
+ * agent whose renewals are not stored (a missing stream, a refused subject) learns it within this
+ * many periods (warning, `gitcell_agent_heartbeats_total{result="error"}`) and then checks every
+ * renewal until one is stored again.
+ */
+export const RENEWAL_CHECK_EVERY = 4;
+
+/** renewalIsChecked tells whether the next renewal waits for its acknowledgement, pure: the first, the one after a failure, and every RENEWAL_CHECK_EVERY-th. */
+export function renewalIsChecked(unchecked: number | undefined): boolean {
+  return unchecked === undefined || unchecked + 1 >= RENEWAL_CHECK_EVERY;
 }
 
 /** PeriodSource is where a RenewalTimer takes its period: a fixed one, or the published liveness. */

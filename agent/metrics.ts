@@ -15,7 +15,7 @@ export class AgentMetrics {
   readonly stops = new Counter({ name: 'gitcell_agent_container_stops_total', help: 'Containers stopped by the agent', labelNames: ['reason', 'forced'], registers: [this.registry] });
   readonly probes = new Counter({ name: 'gitcell_agent_probes_total', help: 'Probe runs', labelNames: ['kind', 'result'], registers: [this.registry] });
   readonly passes = new Histogram({ name: 'gitcell_agent_converge_seconds', help: 'Duration of one convergence pass', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [this.registry] });
-  readonly heartbeats = new Counter({ name: 'gitcell_agent_heartbeats_total', help: 'Node heartbeats written', labelNames: ['result'], registers: [this.registry] });
+  readonly heartbeats = new Counter({ name: 'gitcell_agent_heartbeats_total', help: 'Node heartbeats (lease renewals): ok = stored and acknowledged, sent = sent without acknowledgement, error = failed', labelNames: ['result'], registers: [this.registry] });
 
   /** processMetrics: also the process's CPU, heap, GC and event loop (each registry observes them anew) */
   constructor(node: string, processMetrics = true) {

@@ -93,6 +93,8 @@ export interface RoBucket<T> {
 /** KvBucket is a bucket a writer holds (nats.js' `KV extends RoKV`): every read plus the writes. */
 export interface KvBucket<T> extends RoBucket<T> {
   put(key: string, value: T): Promise<number>;
+  /** send is put without waiting for (or asking for) the server's acknowledgement: see Bucket.send */
+  send(key: string, value: T): void;
   create(key: string, value: T): Promise<number>;
   update(key: string, value: T, revision: number): Promise<number>;
   delete(key: string, opts?: { revision?: number }): Promise<number>;
@@ -254,6 +256,20 @@ export class Bucket<T> implements KvBucket<T> {
   /** put writes `value` unconditionally (last writer wins) and returns the new revision. */
   put(key: string, value: T): Promise<number> {
     return this.publish('put', key, encodeRecord(this.codec, value), undefined);
+  }
+
+  /**
+   * send is `put` published without a reply subject: the server stores it as any put but answers
+   * nothing, so the caller never learns whether (or at which revision) it was stored. For writes
+   * that are repeated soon and whose loss the next one repairs (node lease renewals): the
+   * acknowledgement is one of the few messages such a write costs nats-server (issue 17). Permissions
+   * still apply (a refused send is dropped and reported on the connection); a connection that is
+   * reconnecting buffers it. Throws only when the key is invalid or the connection is closed.
+   */
+  send(key: string, value: T): void {
+    validateKey(key);
+    if (this.nc.isClosed()) throw storeError(StoreErrorCodes.Unavailable, `send ${this.name}/${key}: NATS connection closed`, { bucket: this.name, key });
+    this.nc.publish(this.subjectPrefix + key, encodeRecord(this.codec, value));
   }
 
   /**

@@ -8,6 +8,7 @@ import { Bucket, agentPermissions, authorizationConfig, connect, controlPermissi
 import { seedOptions } from '../../helpers/identities.ts';
 import type { NodeSecretRecord } from '../../../api/cluster.ts';
 import { startNatsServer } from '../../helpers/nats.ts';
+import { waitFor } from '../../helpers/wait.ts';
 
 const prefix = `perm${Date.now().toString(36)}_`;
 
@@ -55,6 +56,10 @@ test('an agent authenticated as node b cannot read node a\'s secrets or write no
   await storeB.status.put('b.shop.web.0', { taskId: 'shop.web.0', node: 'b', templateHash: 'h', state: 'running', ready: true, restarts: 0, updatedAt: new Date().toISOString() });
   await storeB.nodes.put('b', { name: 'b' } as never);
   await storeB.heartbeats.put('b', {});
+  // A renewal sent without acknowledgement (Bucket.send, as agents renew) is stored as well.
+  const renewedAt = (await cluster.heartbeats.get('b'))!.revision;
+  storeB.heartbeats.send('b', {});
+  await waitFor('b\'s lease renewed by a send', async () => ((await cluster.heartbeats.get('b'))!.revision > renewedAt) || undefined, { timeoutMs: 10_000 });
 
   // What it may not: node a's Secrets (any route), node a's keys, the reconciler's buckets.
   const denied = /permission|authorization/i;
@@ -66,6 +71,9 @@ test('an agent authenticated as node b cannot read node a\'s secrets or write no
   // Node a's lease: renewed by b it would keep a dead node a "alive", deleted it would make a live one look dead.
   await assert.rejects(storeB.heartbeats.put('a', {}), (err: Error) => denied.test(`${err.message} ${String((err as { cause?: unknown }).cause)}`));
   await assert.rejects(storeB.heartbeats.delete('a'), (err: Error) => denied.test(`${err.message} ${String((err as { cause?: unknown }).cause)}`));
+  // Sent without acknowledgement the server refuses it just the same (checked below: a has no lease).
+  storeB.heartbeats.send('a', {});
+  await ncB.flush();
   // The agent's store types tasks read-only; an attacker ignores types, so write through the Bucket underneath.
   await assert.rejects((storeB.tasks as Bucket<never>).put('shop.web.9', {} as never), (err: Error) => denied.test(`${err.message} ${String((err as { cause?: unknown }).cause)}`));
   // Services: every agent reads them (nft and DNS follow them); only the control plane writes them.
