@@ -6,7 +6,7 @@ export { nkeySigner, nkeyAuth, newUserSeed, type NkeySigner } from './nkey.ts';
 export { connect, closeConnection, connectionInbox, splitServers, type ConnectOptions } from './connect.ts';
 export { suggestReplicas, replicasFor, parseReplicas, placementOf, spreadTag, MAX_REPLICAS } from './replicas.ts';
 export { Bucket, ensureBucket, SKIP, type RoBucket, type KvBucket, type BucketConfig, type BucketOptions, type StoreRecord, type UpdateFn, type UpdateOptions } from './bucket.ts';
-export type { Watch, WatchEvent, WatchOptions } from './watch.ts';
+export type { Watch, WatchEvent, WatchOptions, WatchReset } from './watch.ts';
 export { EventStream, type EventStreamConfig, type StoredEvent } from './events.ts';
 export {
   openClusterStore,

@@ -19,7 +19,7 @@
  *        └─ ended/failed: backoff, resume after revision   └── apply(key, value, revision): own writes
  */
 import { Backoff, createLogger, errorMessage, sleep, type BackoffOptions, type Logger } from '../lib/index.ts';
-import type { Watch, WatchOptions } from './watch.ts';
+import type { Watch, WatchEvent, WatchOptions, WatchReset } from './watch.ts';
 
 /** InformerEntry is a key's latest value and the revision to compare-and-set against. */
 export interface InformerEntry<T> {
@@ -61,6 +61,13 @@ export interface InformerOptions<T> {
   backoff?: BackoffOptions;
   /** keep each entry's server time (`created`): for buckets whose entries' time is their meaning (node leases) */
   times?: boolean;
+  /**
+   * for buckets kept in memory (node leases), whose stream a server restart empties and numbers
+   * again from 1: every watch restart takes a new snapshot that replaces the copy (keys it lacks are
+   * gone, revisions may go down), and `snapshotAt` says when, instead of resuming after a revision
+   * that may never come again. onChange is told `undefined` again after each replacement.
+   */
+  resnapshot?: boolean;
 }
 
 /**
@@ -129,6 +136,11 @@ export class Informer<T> implements InformerView<T> {
   readonly done: Promise<void>;
   /** restarts counts watch restarts after a failure or an unexpected end */
   restarts = 0;
+  /**
+   * snapshotAt is when (epoch ms, this process's clock) the copy was last filled from a snapshot: the
+   * first sync, or a replacement (`resnapshot`); 0 before. What the copy lacks, it lacks since then.
+   */
+  snapshotAt = 0;
 
   private readonly live = new Map<string, InformerEntry<T>>();
   /** revision of each deleted key, kept until the watch has passed it (guards against resurrection) */
@@ -231,17 +243,24 @@ export class Informer<T> implements InformerView<T> {
     const log = this.opts.log ?? createLogger('informer');
     const backoff = new Backoff(this.opts.backoff ?? defaultInformerBackoff);
     while (!signal.aborted) {
+      const resnapshot = this.opts.resnapshot === true;
       const watch = this.source.watch({
         ...(this.opts.key !== undefined ? { key: this.opts.key } : this.opts.prefix ? { prefix: this.opts.prefix } : {}),
         // Resume after what was handled: the copy stays complete (and synced) across the restart.
-        ...(this.isSynced ? { afterRevision: this.seen } : {}),
+        // (resnapshot: a new snapshot instead, which replaces the copy; see the option)
+        ...(this.isSynced && !resnapshot ? { afterRevision: this.seen } : {}),
+        ...(resnapshot ? { resnapshot } : {}),
         signal,
-      });
+      }) as Watch<T, WatchEvent<T> | WatchReset>;
       let why = 'the watch ended';
       try {
-        let pending = this.isSynced ? undefined : new Map<string, Pending<T>>();
+        let pending = this.isSynced && !resnapshot ? undefined : new Map<string, Pending<T>>();
         for await (const ev of watch) {
           backoff.reset();
+          if (ev.type === 'reset') {
+            pending = new Map();
+            continue;
+          }
           if (ev.type === 'synced') {
             if (pending) this.install(pending, ev.revision);
             pending = undefined;
@@ -267,8 +286,17 @@ export class Informer<T> implements InformerView<T> {
     this.wake();
   }
 
-  /** install swaps the snapshot in at once, so readers never see a half-filled copy. */
+  /**
+   * install swaps the snapshot in at once, so readers never see a half-filled copy. A snapshot taken
+   * once synced (resnapshot) replaces the copy: its revisions may be below the old ones.
+   */
   private install(pending: Map<string, Pending<T>>, syncedAt: number): void {
+    if (this.isSynced) {
+      this.live.clear();
+      this.tombstones.clear();
+      this.seen = 0;
+    }
+    this.snapshotAt = Date.now();
     let top = syncedAt;
     for (const [key, e] of pending) {
       // apply() keeps an own write made before the snapshot arrived if it is newer.

@@ -13,6 +13,13 @@
  *   heartbeat time, a lease appearing or going. Never a renewal: 10,000 nodes renew 3,300 times a
  *   second, and readers notice a lapse on their own ticks, as they did with record heartbeats.
  *
+ * Leases live in memory (`heartbeats` is a memory-stored bucket): a nats-server restart loses them
+ * all and numbers the stream again from 1, so the lease copy re-snapshots on every watch restart
+ * (Informer `resnapshot`) and a lease the copy lacks counts as renewed when that snapshot was taken
+ * (this process's clock; Kubernetes' node-lifecycle controller starts every node's grace when it
+ * first sees it the same way): after a restart a node is not ready only once a grace has passed
+ * without its renewal. A lease deleted while watched (an agent stopping cleanly) counts as gone.
+ *
  * Several loops of one process share one NodeInformer (each `listen`s): one watch of each bucket
  * instead of one per loop (the reconciler's controllers and endpoints loops).
  *
@@ -49,7 +56,9 @@ export class NodeInformer implements InformerView<NodeRecord> {
   /** the leases, each entry's `created` its renewal */
   readonly leases: Informer<NodeLease>;
   readonly entries: ReadonlyMap<string, InformerEntry<NodeRecord>>;
-  private readonly joined = new Map<string, { rec: InformerEntry<NodeRecord>; lease: InformerEntry<NodeLease> | undefined; out: InformerEntry<NodeRecord> }>();
+  private readonly joined = new Map<string, { rec: InformerEntry<NodeRecord>; renewed: number | undefined; out: InformerEntry<NodeRecord> }>();
+  /** leases deleted while watched (since the last snapshot): gone, not merely lost with a restart */
+  private readonly deleted = new Set<string>();
   private told = false;
   private readonly listeners: ChangeListeners<NodeRecord>;
 
@@ -57,7 +66,7 @@ export class NodeInformer implements InformerView<NodeRecord> {
     this.listeners = new ChangeListeners(opts.onChange);
     const common = { signal: opts.signal, ...(opts.log ? { log: opts.log } : {}), ...(opts.backoff ? { backoff: opts.backoff } : {}) };
     this.records = new Informer<NodeRecord>(src.nodes, { ...common, onChange: (c) => this.onRecord(c) });
-    this.leases = new Informer<NodeLease>(src.heartbeats, { ...common, times: true, onChange: (c) => this.onLease(c) });
+    this.leases = new Informer<NodeLease>(src.heartbeats, { ...common, times: true, resnapshot: true, onChange: (c) => this.onLease(c) });
     this.name = this.records.name;
     this.synced = Promise.all([this.records.synced, this.leases.synced]).then(() => undefined);
     this.done = Promise.all([this.records.done, this.leases.done]).then(() => undefined);
@@ -83,13 +92,20 @@ export class NodeInformer implements InformerView<NodeRecord> {
       this.joined.delete(key);
       return undefined;
     }
-    const lease = this.leases.entry(key);
+    const renewed = this.renewedAt(key);
     const cached = this.joined.get(key);
-    if (cached && cached.rec === rec && cached.lease === lease) return cached.out;
-    const value = withLease(rec.value, lease?.created);
+    if (cached && cached.rec === rec && cached.renewed === renewed) return cached.out;
+    const value = withLease(rec.value, renewed);
     const out = value === rec.value ? rec : { value, revision: rec.revision };
-    this.joined.set(key, { rec, lease, out });
+    this.joined.set(key, { rec, renewed, out });
     return out;
+  }
+
+  /** renewedAt is a node's last renewal: its lease's time; without one, the lease copy's snapshot time unless it was deleted since (see the file comment). */
+  private renewedAt(key: string): number | undefined {
+    const lease = this.leases.entry(key);
+    if (lease) return lease.created;
+    return this.deleted.has(key) || this.leases.snapshotAt === 0 ? undefined : this.leases.snapshotAt;
   }
 
   values(): NodeRecord[] {
@@ -117,12 +133,18 @@ export class NodeInformer implements InformerView<NodeRecord> {
     if (!this.told) return;
     if (!c.next) this.joined.delete(c.key);
     if (c.prev && c.next && sameButHeartbeat(c.prev, c.next)) return;
-    const renewed = this.leases.entry(c.key)?.created;
+    const renewed = this.renewedAt(c.key);
     this.tell({ key: c.key, prev: c.prev && withLease(c.prev, renewed), next: c.next && this.get(c.key) });
   }
 
   private onLease(c: InformerChange<NodeLease>): void {
-    if (!c) return this.syncedOnce();
+    if (!c) {
+      // The first snapshot, or one that replaced the copy after a restart: every lease may have changed.
+      this.deleted.clear();
+      return this.told ? this.tell(undefined) : this.syncedOnce();
+    }
+    if (c.next) this.deleted.delete(c.key);
+    else this.deleted.add(c.key);
     // A renewal changes nothing to decide; a lease that appears or goes may change a node's liveness.
     if (!this.told || (c.prev && c.next)) return;
     const rec = this.records.get(c.key);

@@ -83,6 +83,13 @@ export interface TailOptions<E> {
   syncedEvent: (revision: number) => E;
   signal?: AbortSignal;
   heartbeatMs?: number;
+  /**
+   * given, every consumer after the first starts over from a new snapshot (the last message of every
+   * subject, then `synced`), announced by this event, instead of resuming after the last sequence:
+   * for streams that may lose their messages and number them again from 1 (memory storage across a
+   * server restart), where resuming after an old sequence would skip everything written since
+   */
+  resetEvent?: () => E;
 }
 
 /**
@@ -96,7 +103,7 @@ export class StreamTail<E> implements AsyncIterable<E> {
 
   private readonly filter: string;
   private readonly heartbeatMs: number;
-  private readonly lastPerSubject: boolean;
+  private lastPerSubject: boolean;
   private synced: boolean;
   private snapshotFloor = 0;
   /** the stream's last sequence just after the snapshot consumer was made (0: not known yet) */
@@ -158,6 +165,7 @@ export class StreamTail<E> implements AsyncIterable<E> {
     if (reason !== 'start') {
       this.restarts++;
       this.opts.log.debug({ stream: this.opts.stream, filter: this.filter, reason, revision: this.revision }, 'watch: restarting consumer');
+      if (this.opts.resetEvent) this.startOver();
     }
     this.dropConsumer();
     for (let attempt = 0; !this.done && gen === this.gen; attempt++) {
@@ -177,6 +185,16 @@ export class StreamTail<E> implements AsyncIterable<E> {
     }
     this.lastActivity = Date.now();
     this.restarting = false;
+  }
+
+  /** startOver makes the next consumer a new snapshot (resetEvent): what was delivered may be gone from the stream. */
+  private startOver(): void {
+    this.lastPerSubject = true;
+    this.synced = false;
+    this.revision = 0;
+    this.snapshotFloor = 0;
+    this.snapshotCeiling = 0;
+    this.push(this.opts.resetEvent!());
   }
 
   private dropConsumer(): void {

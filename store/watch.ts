@@ -15,6 +15,15 @@ export type WatchEvent<T> =
   | { type: 'delete'; key: string; revision: number; purged: boolean; created: Date }
   | { type: 'synced'; revision: number };
 
+/**
+ * WatchReset is the extra event of a watch made with `resnapshot` (iterate it as
+ * `Watch<T, WatchEvent<T> | WatchReset>`): the watch starts over, a new snapshot follows, then
+ * `synced`; keys the snapshot does not repeat are gone.
+ */
+export interface WatchReset {
+  type: 'reset';
+}
+
 /** WatchOptions selects what a watch sees and how it ends. */
 export interface WatchOptions {
   /** watch keys below this prefix ("a.b" -> "a.b.*..."); "" or omitted: every key */
@@ -29,10 +38,16 @@ export interface WatchOptions {
   onInvalid?: (record: InvalidRecord) => void;
   /** idle heartbeat period asked of the server; no traffic for 3 periods restarts the consumer */
   heartbeatMs?: number;
+  /**
+   * every consumer re-creation (reconnect, server restart, gap) takes a new snapshot, announced by a
+   * `reset` event (WatchReset), instead of resuming after the last revision: for buckets kept in
+   * memory, whose stream a server restart empties and numbers again from 1
+   */
+  resnapshot?: boolean;
 }
 
 /** Watch is a running watch: iterate it for events; close() (or the signal) ends the iteration. */
-export interface Watch<T> extends AsyncIterable<WatchEvent<T>> {
+export interface Watch<T, E = WatchEvent<T>> extends AsyncIterable<E> {
   /** revision is the last revision this watch handled (pass it as afterRevision to resume) */
   readonly revision: number;
   /** restarts counts consumer re-creations (after reconnects, failovers, gaps) */
@@ -99,5 +114,7 @@ export function startWatch<T>(ctx: WatchContext<T>, opts: WatchOptions = {}): Wa
     syncedEvent: (revision) => ({ type: 'synced', revision }),
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.heartbeatMs ? { heartbeatMs: opts.heartbeatMs } : {}),
+    // (typed as a WatchEvent for the tail only: a resnapshot watch's reader iterates WatchEvent | WatchReset)
+    ...(opts.resnapshot ? { resetEvent: () => ({ type: 'reset' }) as unknown as WatchEvent<T> } : {}),
   });
 }

@@ -7,7 +7,7 @@
  *   each loop turn ─► nextLiveness(published, records.size, now) ─ changed? ─► put cluster/liveness
  *                 └─► timings(): the published grace, unless flags fixed it (tests)
  */
-import { nextLiveness, type LivenessPolicy, type LivenessRecord, type NodeRecord } from '../../api/index.ts';
+import { nextLiveness, type LivenessPolicy, type LivenessRecord, type NodeLease, type NodeRecord } from '../../api/index.ts';
 import { errorMessage, type Logger } from '../../lib/index.ts';
 import { LIVENESS_KEY, LivenessInformer, type Bucket } from '../../store/index.ts';
 import type { PassTimings } from './plan.ts';
@@ -67,4 +67,20 @@ export function livenessSignature(nodes: NodeRecord[], now: number, t: PassTimin
     sig += !Number.isFinite(beat) ? 'x' : age <= t.heartbeatGraceMs ? 'r' : age <= t.requeueGraceMs ? 'n' : 'l';
   }
   return sig;
+}
+
+/**
+ * restoreLeaseBucket makes the lease bucket again after a pass failed on a missing stream: it is
+ * kept in memory (store/cluster.ts), so a nats-server restart removes it while every other bucket
+ * stays, and agents renew into nothing until an identity that may create streams makes it: the
+ * scheduler's leader, which owns liveness. Readers count the lost leases from then (node-informer.ts).
+ */
+export async function restoreLeaseBucket(bucket: Pick<Bucket<NodeLease>, 'ensure' | 'name'>, err: unknown, log: Logger): Promise<void> {
+  if (!/stream not found/i.test(errorMessage(err))) return;
+  try {
+    await bucket.ensure();
+    log.info({ bucket: bucket.name }, 'scheduler: made the lease bucket again (kept in memory: lost with a nats-server restart)');
+  } catch (e) {
+    log.warn({ err: errorMessage(e) }, 'scheduler: cannot make the lease bucket again');
+  }
 }

@@ -39,7 +39,7 @@ import { EventLimiter, type EventLimiterOptions } from './event-limiter.ts';
 import { startPass, type PassPlan, type PassTimings } from './plan.ts';
 import type { Scheduling } from '../schedule.ts';
 import { writePass } from './write.ts';
-import { LivenessPublisher, livenessSignature } from './liveness.ts';
+import { LivenessPublisher, livenessSignature, restoreLeaseBucket } from './liveness.ts';
 
 /** SchedulerServiceOptions configure the service; every field has a default. */
 export interface SchedulerServiceOptions {
@@ -199,8 +199,7 @@ export class SchedulerService {
       new Informer<T>(bucket, { signal, log, onChange: (c) => (!c || c.next === undefined || significant(c.prev, c.next) ? kick() : undefined) });
     const tasks = inform(store.tasks);
     const bindings = inform(store.bindings);
-    // Records joined with their leases; a renewal alone changes nothing to decide: the liveness
-    // signature notices lapses on ticks.
+    // Records joined with their leases; a renewal alone changes nothing: the liveness signature notices lapses on ticks.
     const nodes = new NodeInformer(store, { signal, log, onChange: () => kick() });
     const specs = inform(store.nodespec);
     // Liveness is judged as of the instant the node copy (records and leases) is known complete,
@@ -243,6 +242,7 @@ export class SchedulerService {
           }
           if (ctx.signal.aborted) break;
           log.warn({ err: errorMessage(err) }, 'scheduler: pass failed; retrying');
+          await restoreLeaseBucket(store.heartbeats, err, log);
           dirty = true;
           await new Promise((r) => setTimeout(r, 200));
         }

@@ -1,11 +1,14 @@
 // NodeInformer (store/node-informer.ts) against a real nats-server: the nodes as liveness readers see
 // them, records joined with their leases. A node's heartbeat time is the newer of its record's and
 // its lease's renewal (the server's time); a renewal wakes no reader, while a record change, a
-// node's arrival and its lease's appearance do; listNodesWithLeases joins them the same way.
+// node's arrival and its lease's appearance do; listNodesWithLeases joins them the same way. Leases
+// are kept in memory: after a nats-server restart the copy starts over and a missing lease counts
+// from then.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { silentLogger } from '../../../lib/index.ts';
-import { connect, listNodesWithLeases, NodeInformer, openClusterStore } from '../../../store/index.ts';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { bucketName, connect, listNodesWithLeases, NodeInformer, openClusterStore } from '../../../store/index.ts';
 import type { InformerChange } from '../../../store/index.ts';
 import type { NodeRecord } from '../../../api/index.ts';
 import { startNatsServer } from '../../helpers/nats.ts';
@@ -38,7 +41,8 @@ test('NodeInformer joins records with leases; renewals wake nobody, record chang
   // A second reader of the same informer (loops of one process share it) hears the same changes.
   const heard: (string | undefined)[] = [];
   nodes.listen((c) => heard.push(c?.key));
-  assert.equal(nodes.get('a')?.heartbeatAt, old, 'no lease: the record\'s own time');
+  // No lease (yet, or lost with a nats-server restart): counted from when this copy's snapshot was taken.
+  assert.equal(nodes.get('a')?.heartbeatAt, new Date(nodes.leases.snapshotAt).toISOString(), 'no lease: the snapshot\'s time');
   assert.equal(nodes.get('legacy')?.heartbeatAt, future, 'a newer record time wins over the lease');
 
   // The first lease of `a` is a change (its liveness); its time is the server's.
@@ -76,4 +80,48 @@ test('NodeInformer joins records with leases; renewals wake nobody, record chang
   // The one-shot listing joins the same way.
   const listed = new Map((await listNodesWithLeases(store)).map((r) => [r.key, r.value.heartbeatAt]));
   assert.deepEqual(listed, new Map([['a', nodes.get('a')!.heartbeatAt], ['b', old]]));
+});
+
+test('leases are kept in memory: after a nats-server restart the copy starts over and a lost lease counts from then', async (t) => {
+  const server = await startNatsServer({ t });
+  const nc = await connect({ servers: server.url, name: 'node-informer-restart' });
+  t.after(() => nc.close());
+  const prefix = `nr${Date.now().toString(36)}_`;
+  const store = await openClusterStore(nc, { prefix, log: silentLogger(), timeoutMs: 2000 });
+  const jsm = await jetstreamManager(nc);
+  assert.equal((await jsm.streams.info(`KV_${bucketName('heartbeats', prefix)}`)).config.storage, 'memory');
+  const old = new Date(Date.now() - 600_000).toISOString();
+  for (const n of ['a', 'b', 'c']) await store.nodes.put(n, record(n, old));
+  for (let i = 0; i < 5; i++) for (const n of ['a', 'b', 'c']) await store.heartbeats.put(n, {});
+  const changes: InformerChange<NodeRecord>[] = [];
+  const ac = new AbortController();
+  t.after(() => ac.abort());
+  const nodes = new NodeInformer(store, { signal: ac.signal, log: silentLogger(), onChange: (c) => changes.push(c) });
+  await nodes.synced;
+  const before = nodes.leases.revision;
+  assert.ok(before >= 15);
+  // An agent that stops cleanly deletes its lease: its node is not ready at once (its record's own time).
+  await store.heartbeats.delete('c');
+  await waitFor('c\'s lease gone', () => nodes.get('c')?.heartbeatAt === old || undefined, 10_000);
+
+  const restartedAt = Date.now();
+  await server.restart(); // kill -9 and start again on the same data: the memory-stored lease stream is gone
+  // (asked until the server answers: right after the restart the client may still be reconnecting)
+  const leaseStream = await waitFor('nats-server back', () => jsm.streams.info(`KV_${bucketName('heartbeats', prefix)}`).then(() => 'present', (e: unknown) => (/stream not found/.test(String(e)) ? 'gone' : undefined)), 30_000);
+  assert.equal(leaseStream, 'gone');
+  assert.ok((await jsm.streams.info(`KV_${bucketName('nodes', prefix)}`)).state.messages > 0, 'the file-stored buckets stay');
+  // The scheduler's leader makes it again (restoreLeaseBucket) as the handle was opened: in memory.
+  await waitFor('the lease bucket made again', () => store.heartbeats.ensure().then(() => true, () => undefined), 30_000);
+  assert.equal((await jsm.streams.info(`KV_${bucketName('heartbeats', prefix)}`)).config.storage, 'memory');
+  await waitFor('the lease copy taken again after the restart', () => nodes.leases.snapshotAt >= restartedAt || undefined, 30_000);
+  assert.equal(nodes.leases.entries.size, 0, 'no lease survived the restart');
+  // Every node, its lease lost, counts from the new snapshot: not ready only after a grace from now.
+  for (const n of ['a', 'b', 'c']) assert.ok(Date.parse(nodes.get(n)!.heartbeatAt) >= restartedAt, `${n}: ${nodes.get(n)!.heartbeatAt}`);
+  assert.equal(changes.filter((c) => c === undefined).length, 2, 'readers told that everything may have changed');
+
+  // The stream numbers again from 1: a renewal below the old revisions is still seen.
+  const rev = await waitFor('a renewal stored after the restart', () => store.heartbeats.put('a', {}).catch(() => undefined), 30_000);
+  assert.ok(rev < before, `revision ${rev} numbered again (was ${before})`);
+  await waitFor('the renewal in the copy', () => nodes.leases.entry('a')?.revision === rev || undefined, 10_000);
+  assert.equal(nodes.get('a')!.heartbeatAt, new Date(nodes.leases.entry('a')!.created!).toISOString());
 });
