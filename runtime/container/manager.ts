@@ -201,7 +201,6 @@ export class ContainerManager {
       });
       const inMemory = (opts.secretEnv?.length ?? 0) > 0;
       bundled = inMemory;
-      launch?.feed.feed(JSON.stringify(spec));
       const bundle = launch ? p.dir : await writeBundle(p.dir, id, spec, inMemory);
       const record: ContainerRecord = {
         id, name, createdAt: new Date().toISOString(), args, hostname, cgroupsPath, oomFile: oomEventsFile(cgroupsPath),
@@ -212,6 +211,8 @@ export class ContainerManager {
         ...(bundle !== p.dir ? { bundle } : {}),
       };
       writeJsonAtomic(join(p.dir, 'container.json'), record);
+      // Last: once runc has the spec it creates and starts the container, so nothing after may fail.
+      launch?.feed.feed(JSON.stringify(spec));
       this.log.debug({ id, name, image: image.ref }, 'container created');
       return { info: { ...record, status: 'created' }, ...(launch ? { started: launch.started } : {}) };
     } catch (err) {

@@ -10,8 +10,8 @@
 //   SpecFeed.feed(spec) ─▶ write the JSON into the pipe ─▶ rename a regular file over the fifo
 //                          (later readers, people, tests, see a plain config.json)
 //   conmon's report ─▶ SpecFeed.close() (runc has read the spec or is gone)
-//   abort() (create failed) ─▶ unlink the fifo, close both ends: runc's open finds nothing, or its
-//                          read ends at EOF; either way `runc create` fails at once and conmon reports it
+//   abort() (create failed) ─▶ write `{}` into the pipe: a spec without a process, which runc
+//                          refuses at once ("process property must not be empty"); conmon reports it
 //
 // Only runc create reads config.json: conmon never opens it (strace of one start), runc's other
 // commands read ROOT/runc/<id>/state.json, and gitcell's own code never reads it back.
@@ -96,22 +96,31 @@ export class SpecFeed {
     this.writer.on('error', () => undefined);
   }
 
-  /** feed writes the spec into the pipe, then puts the same text at `path` as a regular file. */
+  /**
+   * feed puts the spec at `path` as a regular file (a runc that opens config.json from now on reads
+   * that), then writes it into the pipe (for a runc that opened the fifo already). File first: if
+   * that write fails, runc has been given nothing and abort() can still refuse it.
+   */
   feed(text: string): void {
     if (this.fed) throw new Error(`spec of ${this.path} fed twice`);
+    writeFileAtomicSync(this.path, text, { mode: 0o600, durable: false });
     this.fed = true;
     // Closed already: conmon reported (a failure) before the spec was ready; the file is for the record.
     if (!this.closed) this.writer.write(text);
-    writeFileAtomicSync(this.path, text, { mode: 0o600, durable: false });
   }
 
   /**
-   * abort makes a waiting `runc create` fail: the fifo goes first (a later open finds no file),
-   * then both ends (a runc that opened it reads EOF). Safe after feed (the file stays then).
+   * abort makes `runc create` fail at once, whenever it opens config.json: `{}` goes into the pipe
+   * (a spec without a process, which runc refuses) and both ends stay open until the start settles
+   * (startEarly closes them), so runc never waits in open() for a writer that left. Unlinking the
+   * fifo and closing instead raced a runc between its path lookup and its open: it then waited for a
+   * writer until the start's deadline. Nothing to do after feed (runc has the spec; the caller
+   * removes what started).
    */
   abort(): void {
-    if (!this.fed) fs.rmSync(this.path, { force: true });
-    this.close();
+    if (this.fed || this.closed) return;
+    this.fed = true;
+    this.writer.write(REFUSED_SPEC);
   }
 
   /** close releases both ends once runc has read the spec or is gone (conmon reported); idempotent. */
@@ -138,6 +147,9 @@ export function unblockSpecFifo(path: string): boolean {
   }
   return true;
 }
+
+/** REFUSED_SPEC is what abort() feeds: valid JSON runc decodes, then refuses (no process). */
+const REFUSED_SPEC = '{}';
 
 /** EarlyStart is a start begun before its spec exists: feed the spec, then await `started`. */
 export interface EarlyStart {

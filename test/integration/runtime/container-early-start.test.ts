@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { useRuntimeFixture } from '../../helpers/runtime.ts';
 import { waitFor } from '../../helpers/agent.ts';
-import { MKFIFO } from '../../../runtime/container/spec-fifo.ts';
+import { MKFIFO, SpecFeed } from '../../../runtime/container/spec-fifo.ts';
 
 const fx = useRuntimeFixture('early-start');
 const fifos = (): string[] => (fs.existsSync(join(fx.root, 'fifos')) ? fs.readdirSync(join(fx.root, 'fifos')) : []);
@@ -86,4 +86,29 @@ test('adopt() unblocks a runc create waiting on the fifo of a creator that died'
   assert.notEqual(code, 0, 'runc create failed (EOF, no spec)');
   assert.equal(typeof code, 'number', String(code));
   assert.equal(fs.existsSync(dir), false, 'the half-created directory is gone');
+});
+
+test('an aborted feed refuses a runc that opens config.json late, even one that looked the path up before the abort', async () => {
+  const dir = fs.mkdtempSync(join(fx.root, 'feed-'));
+  const path = join(dir, 'config.json');
+  const mk = spawn(MKFIFO, ['-m', '600', path], { stdio: 'ignore' });
+  assert.deepEqual(await once(mk, 'exit'), [0, null]);
+  const feed = new SpecFeed(path);
+  // A second name for the fifo stands for a runc that resolved config.json before the abort and
+  // enters open(2) after it: with no writer left that open would wait for good.
+  fs.linkSync(path, join(dir, 'looked-up'));
+  feed.abort();
+  const reader = spawn('/usr/bin/cat', [join(dir, 'looked-up')], { stdio: ['ignore', 'pipe', 'ignore'] });
+  try {
+    let read = '';
+    reader.stdout.on('data', (c: Buffer) => (read += c.toString()));
+    await waitFor('the late reader got the refused spec', () => read === '{}', 10_000);
+    feed.close(); // the start settled: the reader then sees EOF
+    const [code] = await Promise.race([once(reader, 'exit'), new Promise<[string]>((r) => setTimeout(() => r(['still reading after 10 s']), 10_000))]);
+    assert.equal(code, 0);
+  } finally {
+    reader.kill('SIGKILL');
+    feed.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
