@@ -5,8 +5,6 @@
 //           whose first mount is the overlay (runc mounts it inside the container's mount namespace)
 //           ─▶ container.json (written last: a container exists once this file does)
 //   start:  conmon ─▶ runc create (pid reported on conmon's sync pipe, or runc's error) ─▶ exec fifo read (runc start's job)
-//   run:    create with start begun early: conmon and runc create start once the directory exists,
-//           config.json a fifo the spec is written into (spec-fifo.ts)
 //   wait:   wait for conmon's `exit` (written by the monitor, whoever started it)
 //   delete: SIGKILL if asked ─▶ runc delete ─▶ umount ─▶ leftover cgroups ─▶ rm -rf
 //
@@ -26,8 +24,7 @@ import { EXIT_FILES, followLogFiles, readLogs, rotateLogs, type LogLine } from '
 import { mountOverlay, overlayMount, overlayRootMount, unmount } from './mounts.ts';
 import { argsOf, mergeEnv, validateOptions, type ContainerOptions } from './options.ts';
 import { Runc } from './runc.ts';
-import { findConmon, startUnderConmon, type ConmonArgs } from './conmon.ts';
-import { FifoPool, startEarly, unblockSpecFifo, type EarlyStart } from './spec-fifo.ts';
+import { findConmon, startUnderConmon } from './conmon.ts';
 import { runcForInit } from './sealed-runc.ts';
 import { buildSpec, DEFAULT_PATH } from './spec.ts';
 import { resolveContainerUser } from './user.ts';
@@ -112,8 +109,6 @@ export class ContainerManager {
   /** rlimits every container gets: DEFAULT_RLIMITS within this process's own hard limits (read once) */
   private readonly rlimits = containerRlimits();
   private conmonBin: string | undefined;
-  /** config.json fifos made ahead for run()'s early start (spec-fifo.ts) */
-  private readonly fifos: FifoPool;
   /** every wait() of this manager, over one watch of ROOT/exits */
   private readonly exits: ExitWatch<ExitStatus>;
 
@@ -130,7 +125,6 @@ export class ContainerManager {
     this.cgroupParent = opts.cgroupParent ?? DEFAULT_CGROUP_PARENT;
     this.log = opts.log ?? silentLogger();
     this.conmonBin = opts.conmon;
-    this.fifos = new FifoPool(join(root, 'fifos'));
     this.exits = new ExitWatch(join(root, 'exits'), (id) => this.exitVerdict(id));
   }
 
@@ -142,16 +136,6 @@ export class ContainerManager {
 
   /** create prepares a container (mounted root filesystem, bundle) without starting it. */
   async create(input: ContainerOptions): Promise<ContainerInfo> {
-    return (await this.prepare(input)).info;
-  }
-
-  /**
-   * prepare is create. Given `early` (run's hooks), it starts the container as soon as its directory
-   * exists, with config.json a fifo the spec is written into once built (spec-fifo.ts): conmon's and
-   * runc's own start overlap with the rest of create. Secret bundles (a tmpfs) and an empty fifo
-   * pool go the plain way; `started` is then undefined.
-   */
-  private async prepare(input: ContainerOptions, early?: StartHooks): Promise<{ info: ContainerInfo; started?: Promise<void> }> {
     const opts = validateOptions(input);
     const image = await this.images.resolve(opts.image);
     const id = randomBytes(8).toString('hex');
@@ -161,15 +145,12 @@ export class ContainerManager {
     const p = this.pathsOf(id);
     let mounted = false;
     let bundled = false;
-    let launch: EarlyStart | undefined;
     try {
+      const lowers = await this.snapshots.prepare(this.images.content, image.layers.map((l, i) => ({ digest: l.digest, mediaType: l.mediaType, diffId: image.diffIds[i]! })));
       fs.mkdirSync(this.dir, { recursive: true, mode: 0o711 });
       fs.mkdirSync(p.dir, { mode: 0o711 });
       for (const d of [p.init, p.upper, p.work, p.rootfs]) fs.mkdirSync(d, { mode: 0o755 });
       fs.mkdirSync(p.logs, { mode: 0o700 }); // output may carry secrets: root only
-      const log = { ...DEFAULT_LOG_LIMITS, ...(opts.log ?? {}) };
-      if (early && !opts.secretEnv?.length) launch = await this.beginEarly(id, name, log.maxBytes, early);
-      const lowers = await this.snapshots.prepare(this.images.content, image.layers.map((l, i) => ({ digest: l.digest, mediaType: l.mediaType, diffId: image.diffIds[i]! })));
       const hostname = opts.hostname ?? (NAME_AS_HOST.test(name) ? name : id).slice(0, 63);
       writeInitLayer(p.init, { hostname, ...(opts.hosts ? { hosts: opts.hosts } : {}), ...(opts.dns ? { dns: opts.dns } : {}), ...(opts.dnsSearch ? { dnsSearch: opts.dnsSearch } : {}), ...(opts.dnsOptions ? { dnsOptions: opts.dnsOptions } : {}), ...(opts.mounts ? { mounts: opts.mounts } : {}) });
       // runc mounts the overlay inside the container (see overlayRootMount). When absolute lower paths
@@ -201,25 +182,19 @@ export class ContainerManager {
       });
       const inMemory = (opts.secretEnv?.length ?? 0) > 0;
       bundled = inMemory;
-      const bundle = launch ? p.dir : await writeBundle(p.dir, id, spec, inMemory);
+      const bundle = await writeBundle(p.dir, id, spec, inMemory);
       const record: ContainerRecord = {
         id, name, createdAt: new Date().toISOString(), args, hostname, cgroupsPath, oomFile: oomEventsFile(cgroupsPath),
         image: { ref: image.ref, manifestDigest: image.manifestDigest, chainIds: chain },
         limits: { ...(opts.memoryBytes !== undefined ? { memoryBytes: opts.memoryBytes } : {}), ...(opts.cpuMillis !== undefined ? { cpuMillis: opts.cpuMillis } : {}), ...(opts.pidsLimit !== undefined ? { pidsLimit: opts.pidsLimit } : {}) },
         labels: { ...(opts.labels ?? {}) },
-        log,
+        log: { ...DEFAULT_LOG_LIMITS, ...(opts.log ?? {}) },
         ...(bundle !== p.dir ? { bundle } : {}),
       };
       writeJsonAtomic(join(p.dir, 'container.json'), record);
-      // Last: once runc has the spec it creates and starts the container, so nothing after may fail.
-      launch?.feed.feed(JSON.stringify(spec));
       this.log.debug({ id, name, image: image.ref }, 'container created');
-      return { info: { ...record, status: 'created' }, ...(launch ? { started: launch.started } : {}) };
+      return { ...record, status: 'created' };
     } catch (err) {
-      if (launch) {
-        launch.feed.abort(); // runc create fails at once: conmon reports, and nothing runs
-        await launch.started.catch(() => undefined);
-      }
       if (mounted) await unmount(p.rootfs).catch(() => undefined);
       if (bundled) await releaseBundle(p.dir).catch(() => undefined);
       fs.rmSync(p.dir, { recursive: true, force: true });
@@ -240,40 +215,17 @@ export class ContainerManager {
     } catch {
       throw new RuntimeError(ErrorCodes.ContainerState, `container ${info.name} is already starting`, { id });
     }
-    await this.launch(await this.conmonArgs(id, info.log.maxBytes, info.bundle ?? p.dir), info.name, hooks);
-    return this.inspect(id);
-  }
-
-  /** conmonArgs are the monitor's inputs for container `id` (conmon looked up, ROOT/exits made). */
-  private async conmonArgs(id: string, logMaxBytes: number, bundle: string): Promise<ConmonArgs> {
-    const p = this.pathsOf(id);
     this.conmonBin ??= findConmon();
     fs.mkdirSync(join(this.root, 'exits'), { recursive: true, mode: 0o700 });
     // runc create runs from the process's sealed copy (sealed-runc.ts): its init skips cloning itself.
-    return { conmon: this.conmonBin, runc: await runcForInit(this.runc.bin, this.log), runcRoot: this.runc.root, id, dir: p.dir, exitDir: join(this.root, 'exits'), logDir: p.logs, logMaxBytes, bundle };
+    await startUnderConmon(this.runc, { conmon: this.conmonBin, runc: await runcForInit(this.runc.bin, this.log), runcRoot: this.runc.root, id, dir: p.dir, exitDir: join(this.root, 'exits'), logDir: p.logs, logMaxBytes: info.log.maxBytes, bundle: info.bundle ?? p.dir }, info.name, START_TIMEOUT_MS, hooks.onCreated);
+    return this.inspect(id);
   }
 
-  /** beginEarly starts container `id` before its spec exists (run's early start); undefined when the fifo pool is empty. */
-  private async beginEarly(id: string, name: string, logMaxBytes: number, hooks: StartHooks): Promise<EarlyStart | undefined> {
-    const dir = this.pathsOf(id).dir;
-    const a = await this.conmonArgs(id, logMaxBytes, dir);
-    return startEarly(this.fifos, join(dir, 'config.json'), async () => {
-      fs.writeFileSync(join(dir, 'shim.pid'), '', { flag: 'wx' }); // claimed, as start() does
-      await this.launch(a, name, hooks);
-    });
-  }
-
-  /** launch runs a claimed container under conmon (start's last step, or run's early one). */
-  private launch(a: ConmonArgs, name: string, hooks: StartHooks): Promise<void> {
-    return startUnderConmon(this.runc, a, name, START_TIMEOUT_MS, hooks.onCreated);
-  }
-
-  /** run is create then start; conmon starts while create still runs (prepare's `early`). */
+  /** run is create then start. */
   async run(opts: ContainerOptions, hooks: StartHooks = {}): Promise<ContainerInfo> {
-    const { info, started } = await this.prepare(opts, hooks);
-    if (!started) return this.start(info.id, hooks);
-    await started;
-    return this.inspect(info.id);
+    const c = await this.create(opts);
+    return this.start(c.id, hooks);
   }
 
   /** inspect returns a container's record and live status (from its files; no runc call). */
@@ -329,7 +281,6 @@ export class ContainerManager {
       const dir = join(this.dir, id);
       const st = fs.statSync(dir, { throwIfNoEntry: false });
       if (!st || fs.existsSync(join(dir, 'container.json')) || Date.now() - st.mtimeMs < 60_000) continue;
-      unblockSpecFifo(join(dir, 'config.json')); // an early start whose creator died: runc create fails
       await unmount(join(dir, 'rootfs')).catch(() => undefined);
       await releaseBundle(dir).catch(() => undefined);
       fs.rmSync(dir, { recursive: true, force: true });
