@@ -3,8 +3,7 @@
  * ContainerManager (one root and cgroup parent per node), and `runc exec` for exec probes.
  * Container names are the agent's container ids; labels carry the task id and template hash.
  */
-import { spawn } from 'node:child_process';
-import { isGitcellError, ErrorCodes, AgentError } from '../lib/index.ts';
+import { isGitcellError, ErrorCodes, AgentError, sharedSpawnHelper } from '../lib/index.ts';
 import { ContainerManager, ImageStore, ensureImage, limitCgroupParent, mergeAuths, type ContainerInfo, type ContainerOptions, type RegistryAuths, type RegistryMirrors } from '../runtime/index.ts';
 import type { ContainerView, ExitInfo, ImageOutcome, ImagePull, RunRequest, TaskRuntime } from './port.ts';
 
@@ -162,21 +161,22 @@ export class RuntimeAdapter implements TaskRuntime {
     this.views.delete(id);
   }
 
-  exec(id: string, argv: string[], timeoutMs: number): Promise<number> {
+  /**
+   * exec runs `runc exec` in the container (exec probes) through the process's spawn helper, not a
+   * fork of this process: the agent's process (three agents in one under `gitcell up`) blocked its
+   * event loop for each fork (384 ms of ChildProcess.spawn in 23 s of an up profile at load 50, the
+   * node-logger's liveness probe, first run as its task starts). Past `timeoutMs` the command is
+   * killed and the answer is 137, as before.
+   */
+  async exec(id: string, argv: string[], timeoutMs: number): Promise<number> {
     const info = this.tryInspect(id);
-    if (!info) return Promise.resolve(126);
-    return new Promise((resolve, reject) => {
-      const child = spawn(this.manager.runc.bin, ['--root', this.manager.runc.root, 'exec', info.id, ...argv], { stdio: 'ignore' });
-      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-      child.on('error', (e) => {
-        clearTimeout(timer);
-        reject(new AgentError(ErrorCodes.ExecFailed, `runc exec in ${id} failed: ${e.message}`, { id }));
-      });
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve(code ?? 137);
-      });
-    });
+    if (!info) return 126;
+    try {
+      const r = await sharedSpawnHelper().run(this.manager.runc.bin, ['--root', this.manager.runc.root, 'exec', info.id, ...argv], { timeoutMs });
+      return r.code;
+    } catch (e) {
+      throw new AgentError(ErrorCodes.ExecFailed, `runc exec in ${id} failed: ${(e as Error).message}`, { id });
+    }
   }
 
   logDir(id: string): string | undefined {
