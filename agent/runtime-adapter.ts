@@ -179,6 +179,29 @@ export class RuntimeAdapter implements TaskRuntime {
     }
   }
 
+  /**
+   * warmImage unpacks `ref` into the snapshots before any task needs it (`--warm-image`): waiting
+   * until the image is in the store (the shared cache may still be importing it) for at most
+   * `deadlineMs`, polled every WARM_POLL_MS. A task start meanwhile shares the same unpack. Resolves
+   * true once unpacked, false at the deadline or on `signal`; other failures reject.
+   */
+  async warmImage(ref: string, deadlineMs: number, signal: AbortSignal): Promise<boolean> {
+    const deadline = Date.now() + deadlineMs;
+    while (!signal.aborted) {
+      try {
+        await this.manager.prepareImage(ref);
+        return true;
+      } catch (err) {
+        if (!isGitcellError(err, ErrorCodes.ImageNotFound) || Date.now() + WARM_POLL_MS > deadline) {
+          if (isGitcellError(err, ErrorCodes.ImageNotFound)) return false;
+          throw err;
+        }
+      }
+      await new Promise((r) => setTimeout(r, WARM_POLL_MS));
+    }
+    return false;
+  }
+
   logDir(id: string): string | undefined {
     const info = this.tryInspect(id);
     return info ? this.manager.pathsOf(info.id).logs : undefined;
@@ -205,6 +228,9 @@ export class RuntimeAdapter implements TaskRuntime {
     }
   }
 }
+
+/** WARM_POLL_MS: how often warmImage looks again for an image not in the store yet. */
+export const WARM_POLL_MS = 200;
 
 /** RELIST_MS: how often list() reads every container's state files (and rotates their logs). */
 export const RELIST_MS = 1000;

@@ -44,6 +44,8 @@ interface AgentFlags {
   http: string;
   prefix: string;
   stopTasksOnExit?: boolean;
+  /** --warm-image: images to unpack while the agent starts */
+  warmImage?: string[];
   recoveryHold: string;
   registryMirror?: string[];
   registryAuth?: string;
@@ -84,6 +86,7 @@ export function registerAgent(program: Command): void {
     .option('--registry-auth <file>', "this node's registry credentials, a docker config.json (used after a task's imagePullSecrets)")
     .option('--log-retention <n>', 'keep the logs of this many removed containers (previous attempts, finished tasks)', '200')
     .option('--log-retention-bytes <quantity>', 'and at most this much of them (oldest go first)', '256Mi')
+    .option('--warm-image <ref>', 'unpack this image (from the image cache; waiting up to 60 s for it to appear there) while the agent starts, so its first task does not wait for that (repeatable; gitcell up: its sample image)', collect, [])
     .option('--stop-tasks-on-exit', 'on SIGTERM/SIGINT also stop every task and remove its container, netns and the bridge (gitcell up); default: tasks keep running for the next agent to adopt')
     .action((f: AgentFlags) => runAgent(f));
 }
@@ -141,6 +144,7 @@ async function runAgent(f: AgentFlags): Promise<void> {
   const { nc, store, guard } = c;
   const runtime = new RuntimeAdapter({ root: join(stateDir, 'runtime'), imageRoot: resolve(f.imageCache ?? join(f.clusterDir, 'images')), cgroupParent, ...s.registry });
   const bridge = f.bridge ?? defaultBridge(f.node);
+  warmImages(runtime, f.warmImage ?? [], log);
   const agentOptions: AgentOptions = {
     node: f.node, stateDir, labels: s.labels, capacity: s.capacity, addresses: hostAddresses(), http: s.http,
     versions: { runc: await runcVersion(), kernel: kernelVersion() },
@@ -214,6 +218,27 @@ async function startNodeNetwork(f: AgentFlags, s: AgentSettings, c: Awaited<Retu
   const cluster = new ClusterNetwork({ node: f.node, subnet, nodes: store.nodes, subnets: store.subnets, vxlanName: `gx${defaultBridge(`${stateDir}\0${f.node}`).slice(2)}`, log });
   cluster.start();
   return { subnet, network, services, cluster };
+}
+
+/** WARM_DEADLINE_MS: how long --warm-image waits for its image to appear in the image cache. */
+const WARM_DEADLINE_MS = 60_000;
+
+/**
+ * warmImages unpacks the --warm-image images in the background, while the agent waits for its
+ * subnet and starts its node network: under `gitcell up` the three first starts each unpacked the
+ * sample image after their binding (~170 ms of the agents' process CPU per node at load 48, against
+ * 3-5 ms for a create of an unpacked image), on the one thread the three agents share.
+ */
+function warmImages(runtime: RuntimeAdapter, refs: string[], log: ReturnType<typeof createLogger>): void {
+  if (!refs.length) return;
+  const ac = new AbortController();
+  void componentLife().stopping.then(() => ac.abort());
+  for (const ref of refs) {
+    void runtime.warmImage(ref, WARM_DEADLINE_MS, ac.signal).then(
+      (done) => { if (!done && !ac.signal.aborted) log.warn({ image: ref }, 'agent: --warm-image: not in the image cache within 60 s; its first task unpacks it'); },
+      (err: unknown) => log.warn({ image: ref, err: errorMessage(err) }, 'agent: --warm-image failed; its first task unpacks it'),
+    );
+  }
 }
 
 /** untilSignal runs `fn` with a signal that aborts on SIGTERM or SIGINT (a stop while the agent waits to start). */

@@ -17,6 +17,7 @@ import { nodeCommand, type IsolatedNodes } from './isolated.ts';
 import type { ClusterIdentities } from './credentials.ts';
 import { COMPONENT_NODE_FLAGS } from '../../lib/process.ts';
 import type { UpOptions } from './run.ts';
+import { SAMPLE_IMAGE } from './images.ts';
 
 /** UpComponents is what starting the components reads of one `gitcell up`, and where they are kept. */
 export interface UpComponents {
@@ -55,6 +56,9 @@ export function agentArgs(o: { i: number; natsUrl: string; seedFile: string; sta
     '--bridge', nodeBridge(o.stateDir, node),
     '--cgroup-parent', nodeCgroupParent(o.stateDir, node), '--netns-prefix', nodeNetnsPrefix(o.stateDir, node), '--capacity', o.capacity, '--labels', `gitcell.io/node=${node},zone=zone-${((o.i - 1) % 3) + 1}`,
     '--prefix', o.prefix, '--stop-tasks-on-exit',
+    // The image up imports for sample-repo: unpacked while the agent starts (its subnet waits for the
+    // reconciler), not after the first binding, on the thread all the agents share.
+    '--warm-image', SAMPLE_IMAGE,
   ];
 }
 

@@ -134,6 +134,15 @@ export class ContainerManager {
     return { dir, rootfs: join(dir, 'rootfs'), init: join(dir, 'init'), upper: join(dir, 'upper'), work: join(dir, 'work'), logs: join(dir, 'logs') };
   }
 
+  /**
+   * prepareImage unpacks `ref`'s layers into the snapshots now (what the first create() of that image
+   * would do), so that first start does not wait for it; concurrent calls and creates share one unpack.
+   */
+  async prepareImage(ref: string): Promise<void> {
+    const image = await this.images.resolve(ref);
+    await this.snapshots.prepare(this.images.content, image.layers.map((l, i) => ({ digest: l.digest, mediaType: l.mediaType, diffId: image.diffIds[i]! })));
+  }
+
   /** create prepares a container (mounted root filesystem, bundle) without starting it. */
   async create(input: ContainerOptions): Promise<ContainerInfo> {
     const opts = validateOptions(input);
