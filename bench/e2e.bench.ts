@@ -12,11 +12,14 @@
  *
  * Times come from watches on the store's tasks and status buckets (no polling). Every wait has a
  * deadline; `up` is stopped with SIGINT (SIGKILL after 3 minutes) and its state dir removed.
+ * For a finer timeline: GITCELL_E2E_TRACE=1 prints every task's creation, binding and status change
+ * (ms after up's spawn, which is printed as a time of day), GITCELL_E2E_KEEP_LOGS=DIR keeps the
+ * components' logs (JSON lines with their times) before the state dir goes.
  * Last line: one JSON object.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
@@ -186,6 +189,7 @@ let output = '';
 let closeStore: (() => Promise<void>) | undefined;
 try {
   const t0 = performance.now();
+  console.log(`gitcell up: spawned at ${new Date().toISOString()}`);
   up = spawn(process.execPath, [BIN, 'up', '--cluster-dir', stateDir, '--nodes', '3', '--no-view', '--subnet-base', `10.${100 + randomInt(50)}`], { stdio: ['ignore', 'pipe', 'pipe'] });
   up.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   up.stderr!.on('data', (d: Buffer) => (output += d.toString()));
@@ -207,6 +211,18 @@ try {
   });
   view.follow(store.bindings.watch(), (ev) => ev.type === 'put' && first(view.seen.bound, ev.key));
   view.follow(store.nodes.watch(), (ev) => ev.type === 'put' && first(view.seen.node, ev.key));
+  // GITCELL_E2E_TRACE=1: every task's creation, binding and status change, in ms after up's spawn (a timeline per task).
+  const trace = process.env.GITCELL_E2E_TRACE === '1' ? (what: string) => console.log(`trace ${(performance.now() - t0).toFixed(0).padStart(6)} ms ${what}`) : undefined;
+  if (trace) {
+    const lastState = new Map<string, string>();
+    view.follow(store.tasks.watch(), (ev) => trace(`task ${ev.type} ${ev.key}`));
+    view.follow(store.bindings.watch(), (ev) => trace(`binding ${ev.type} ${ev.key}${ev.type === 'put' ? ` -> ${ev.value.node}` : ''}`));
+    view.follow(store.status.watch(), (ev) => {
+      const state = ev.type === 'put' ? `${ev.value.state}${ev.value.ready ? ' ready' : ''}` : 'deleted';
+      if (lastState.get(ev.key) !== state) trace(`status ${ev.key} ${state}`);
+      lastState.set(ev.key, state);
+    });
+  }
   view.follow(store.status.watch(), (ev) => {
     const id = ev.key.slice(ev.key.indexOf('.') + 1); // <node>.<task id>
     if (ev.type === 'put') view.status.set(id, ev.value);
@@ -310,6 +326,8 @@ try {
 } finally {
   await closeStore?.().catch(() => undefined);
   if (up && up.exitCode === null && up.signalCode === null) await interruptUp(up);
+  // GITCELL_E2E_KEEP_LOGS=DIR keeps the components' logs (timestamped) for a finer timeline.
+  if (process.env.GITCELL_E2E_KEEP_LOGS) await cp(join(stateDir, 'logs'), process.env.GITCELL_E2E_KEEP_LOGS, { recursive: true }).catch(() => undefined);
   unmountBelow(stateDir);
   await rm(stateDir, { recursive: true, force: true });
 }
