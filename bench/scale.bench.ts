@@ -10,8 +10,12 @@
  *
  * Heartbeats (test/helpers/scale-heartbeats.ts), before the commit: heartbeat_writes_per_s, the
  * lease and node-record writes/s of the idle cluster (the nodes and heartbeats buckets' stream
- * sequences); heartbeat_nats_cpu_pct, nats-server's CPU with them minus its CPU with the hollow
- * processes stopped (100 = one core), and heartbeat_nats_us_per_write, that per write;
+ * sequences); heartbeat_nats_us_per_write, nats-server's CPU-µs per renewal (the median of
+ * `--heartbeat-pairs` (6) pairs of `--heartbeat-window-s` (8) windows with and without renewals the
+ * harness adds, `--heartbeat-extra-per-s`, default three times the nodes' own rate; each pair's in
+ * heartbeat_nats_us_per_write_pairs; heartbeat_nats_switches_per_write, nats-server's context
+ * switches per renewal, a count the machine's load changes less), and heartbeat_nats_cpu_pct, the
+ * nodes' own renewals at that price (100 = one core);
  * heartbeat_share_of_nats_cpu_pct: the run's own lease and node-record writes (commit..end) times
  * that cost, over nats-server's CPU-seconds in the run. RSS: peak (VmHWM); nats_cpu_pct:
  * nats-server CPU over commit..end. The renewal period is the one the scheduler publishes for the
@@ -76,26 +80,23 @@ try {
     lastCpu = now;
   }, 10_000);
   ticker.unref();
-  // Heartbeats alone, before the commit: with and without them on the idle cluster, once the nodes
-  // follow the published period (each renews at a random point of a new period: the rate is at once
-  // nodes / period; a fixed period: once every node is past its first one).
+  // Heartbeats alone, before the commit: alternating windows with and without renewals added by the
+  // harness, once the nodes follow the published period (each renews at a random point of a new
+  // period: the rate is at once nodes / period; a fixed period: once every node is past its first one).
   const { heartbeatMs, graceMs } = await publishedLiveness(c);
   await sleep(fixedHeartbeatMs ? heartbeatMs * 1.1 : 5000);
-  // Two renewal periods, 20..60 s (enough writes to price one); the hollow processes stay stopped for
-  // the second window, which must stay inside the grace minus a period.
-  const windowMs = Number(arg('--heartbeat-window-s') ?? Math.max(20, Math.min(60, (2 * heartbeatMs) / 1000))) * 1000;
-  if (windowMs + 2000 + heartbeatMs >= graceMs) log(`warning: a ${windowMs / 1000} s window without heartbeats may let nodes lapse`);
-  const hb = await measureHeartbeatCost({ nc: c.store.nc, natsPids: c.natsPids, natsMonitors: c.natsMonitors, hollowPids: c.pids.hollow, windowMs, log });
+  const hb = await measureHeartbeatCost({
+    nc: c.store.nc, natsPids: c.natsPids, leases: c.store.heartbeats, nodes: c.groups.flat(), log,
+    extraPerS: Number(arg('--heartbeat-extra-per-s') ?? Math.max(60, (3 * nodes * 1000) / heartbeatMs)), pairs: Number(arg('--heartbeat-pairs') ?? 6), windowMs: Number(arg('--heartbeat-window-s') ?? 8) * 1000,
+  });
   const hbKeys = {
     heartbeat_ms: heartbeatMs, grace_ms: graceMs, heartbeat_writes_per_s: round(hb.writesPerS, 0), heartbeat_nats_cpu_pct: round(hb.costPct, 1),
-    heartbeat_nats_us_per_write: round(hb.usPerWrite, 0), nats_idle_cpu_pct: round(hb.withoutPct, 1),
+    heartbeat_nats_us_per_write: round(hb.usPerWrite, 0), heartbeat_nats_us_per_write_pairs: hb.pairsUsPerWrite.map((p) => round(p, 0)), heartbeat_nats_switches_per_write: round(hb.switchesPerWrite, 1), nats_idle_cpu_pct: round(hb.withoutPct, 1),
   };
   if (idleOnly) {
     const nats = c.natsPids.map((pid) => procStats(pid));
     console.log(JSON.stringify({ nodes, ...hbKeys, nats_servers: natsServers, nats_rss_mb: round(nats.reduce((a, n) => a + n.peakRssMb, 0), 0), nats_cpu_s: nats.map((n) => n.cpuS) }));
   } else {
-    // Settle after the hollow processes continue (their watches may resume).
-    await new Promise((r) => setTimeout(r, 5000));
     const out = await runWorkload(c, v, hb, hbKeys);
     if (out.incomplete) process.exitCode = 1;
     console.log(JSON.stringify(out));
@@ -111,7 +112,7 @@ try {
 process.exit();
 
 /** runWorkload runs the scenario on the started cluster and returns the bench's JSON object. */
-async function runWorkload(c: ScaleCluster, v: ScaleView, hb: HeartbeatCost, hbKeys: Record<string, number>): Promise<Record<string, unknown>> {
+async function runWorkload(c: ScaleCluster, v: ScaleView, hb: HeartbeatCost, hbKeys: Record<string, unknown>): Promise<Record<string, unknown>> {
   const writesNow = livenessWrites(c.store.nc);
   const writes0 = await writesNow();
   const cpu0 = c.natsPids.map((pid) => procStats(pid).cpuS);
