@@ -48,6 +48,7 @@ export class Agent {
   readonly completed: Journal;
   httpUrl?: string;
   private readonly ctx: AgentContext;
+  private readonly convergence: Convergence;
   private readonly timers: NodeJS.Timeout[] = [];
   private renewal: RenewalTimer | undefined;
   /** the agent's own copy of the published liveness (when its process shares none) */
@@ -68,16 +69,15 @@ export class Agent {
     const locks = new TaskLocks({
       stopped: () => state.stopped,
       onError: (taskId, err) => log.error({ task: taskId, err: errorMessage(err) }, 'agent: task operation failed'),
-      onRelease: () => this.ctx.kick(),
+      onRelease: (taskId) => this.ctx.kick(taskId),
     });
-    let convergence: Convergence | undefined;
     this.ctx = {
       o, d, backoff: defaultBackoffOptions(options.backoff), metrics: this.metrics, journal: this.journal, completed: this.completed, log, state, locks,
       logArchive: new LogArchive(join(options.stateDir, 'logs'), options.node, options.logRetention, (msg) => log.warn(msg)),
       starts: new Limiter(Math.max(1, o.startConcurrency)),
-      kick: () => convergence?.kick(),
+      kick: (taskId) => this.convergence.kick(taskId),
     };
-    convergence = new Convergence(this.ctx);
+    this.convergence = new Convergence(this.ctx);
     if (d.secrets) this.ctx.volumes = this.secretVolumes(d.secrets);
   }
 
@@ -122,6 +122,7 @@ export class Agent {
   /** stop ends watches, timers and endpoints; running tasks keep running (a restart adopts them). */
   async stop(): Promise<void> {
     this.ctx.state.stopped = true;
+    this.convergence.close();
     for (const t of this.timers) clearInterval(t);
     this.renewal?.stop();
     this.ownLiveness?.stop.abort();

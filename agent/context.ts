@@ -202,6 +202,6 @@ export interface AgentContext {
   volumes?: SecretVolumes;
   /** logs of removed containers: previous attempts and finished tasks (log-archive.ts) */
   readonly logArchive: LogArchive;
-  /** kick asks for a convergence pass (convergence.ts) */
-  kick(): void;
+  /** kick asks for a convergence pass (convergence.ts) over `taskId` (its input changed), or over the whole node */
+  kick(taskId?: string): void;
 }

@@ -2,13 +2,20 @@
  * The convergence loop: a pass compares what is desired (bindings to this node with their specs, and
  * tasks held after a store rebuild) with what runs, asks converge.ts what to do, and runs each task's
  * actions under its lock; then it starts the restarts whose backoff is over (`dueRestarts`). Passes
- * never overlap: a kick during a pass makes one more pass after it.
+ * never overlap and kicks gather (lib/ PassRunner): however many kicks arrive within the debounce
+ * make one pass, kicks during a pass make one more after it.
  *
- *   kick (watch change, operation done, resync timer, backoff over)
- *     └─► pass: release held ─► resend failed statuses ─► runtime.list ─► converge ─► actions per task
- *                                                                        └─► dueRestarts ─► runStart
+ * A kick names the task whose input changed (its binding, its spec, the end of an operation on it,
+ * its backoff) or none (the resync timer, the node spec, a snapshot): the pass then looks only at the
+ * named tasks, unless some kick named none. converge decides each task from that task's inputs alone,
+ * so a pass over some tasks decides for them exactly what a pass over all would. A hollow process
+ * runs 3,300 nodes: a pass over every task of a node on each lock release was 19 of 103 CPU-s in a
+ * 10,000-node commit.
+ *
+ *   kick(task?) ─► PassScope ─► (debounce) pass: release held ─► resend failed statuses ─► runtime.list
+ *                                                 ─► converge (the scope's tasks) ─► actions per task ─► dueRestarts ─► runStart
  */
-import { errorMessage } from '../lib/index.ts';
+import { errorMessage, PassRunner } from '../lib/index.ts';
 import type { TaskSpec } from '../api/index.ts';
 import { converge, type Action, type ObservedContainer } from './converge.ts';
 import type { LocalTask } from './journal.ts';
@@ -18,9 +25,9 @@ import { resendUnsent } from './report.ts';
 import { releaseHeldTasks } from './rebuild.ts';
 import { adopt, forget, runStart, runStop } from './lifecycle.ts';
 
-/** observedContainers turns the runtime's list into converge's view: only containers of a task count. */
-export function observedContainers(containers: ContainerView[]): ObservedContainer[] {
-  return containers.filter((c) => c.annotations[ANNOTATION_TASK]).map((c) => ({
+/** observedContainers turns the runtime's list into converge's view: only containers of a task count (of the tasks in `only`, if given). */
+export function observedContainers(containers: readonly ContainerView[], only?: ReadonlySet<string>): ObservedContainer[] {
+  return containers.filter((c) => { const t = c.annotations[ANNOTATION_TASK]; return t && (!only || only.has(t)); }).map((c) => ({
     id: c.id,
     taskId: c.annotations[ANNOTATION_TASK]!,
     templateHash: c.annotations[ANNOTATION_HASH] ?? '',
@@ -29,15 +36,16 @@ export function observedContainers(containers: ContainerView[]): ObservedContain
   }));
 }
 
-/** desiredSpecs is what this node should run: bound tasks with a spec, and held tasks as journaled. */
-export function desiredSpecs(s: Pick<AgentState, 'bindings' | 'specs' | 'held' | 'records'>): Map<string, TaskSpec> {
+/** desiredSpecs is what this node should run: bound tasks with a spec, and held tasks as journaled (of the tasks in `only`, if given). */
+export function desiredSpecs(s: Pick<AgentState, 'bindings' | 'specs' | 'held' | 'records'>, only?: ReadonlySet<string>): Map<string, TaskSpec> {
   const out = new Map<string, TaskSpec>();
-  for (const taskId of s.bindings.keys()) {
-    const spec = s.specs.get(taskId);
+  for (const taskId of only ?? s.bindings.keys()) {
+    const spec = !only || s.bindings.has(taskId) ? s.specs.get(taskId) : undefined;
     if (spec) out.set(taskId, spec);
   }
   // Held after a store rebuild: still wanted, as journaled, until a binding decides.
   for (const taskId of s.held) {
+    if (only && !only.has(taskId)) continue;
     const t = s.records.get(taskId);
     if (t && !out.has(taskId)) out.set(taskId, t.spec);
   }
@@ -72,61 +80,128 @@ export function actionsByTask(actions: Action[]): Map<string, Action[]> {
   return out;
 }
 
-/** Convergence runs the passes of one agent, one at a time: a kick during a pass makes one more pass after it. */
-export class Convergence {
-  private running = false;
-  private again = false;
+/** recordsOf lists the journal entries of a pass: every task's, or those of the tasks in `only`. */
+export function recordsOf(records: ReadonlyMap<string, LocalTask>, only?: ReadonlySet<string>): LocalTask[] {
+  if (!only) return [...records.values()];
+  const out: LocalTask[] = [];
+  for (const id of only) {
+    const t = records.get(id);
+    if (t) out.push(t);
+  }
+  return out;
+}
 
-  constructor(private readonly ctx: AgentContext) {}
+/**
+ * PassScope gathers what the next pass looks at: the tasks named by kicks since the last pass, or the
+ * whole node once any kick named none.
+ */
+export class PassScope {
+  private all = false;
+  private ids = new Set<string>();
 
-  /** kick asks for a convergence pass; passes never overlap, requests during one coalesce. */
-  kick(): void {
-    const { state } = this.ctx;
-    if (state.stopped || !state.synced) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = true;
-    void (async () => {
-      do {
-        this.again = false;
-        const end = this.ctx.metrics.passes.startTimer();
-        try {
-          await this.pass();
-        } catch (err) {
-          this.ctx.log.error({ err: errorMessage(err) }, 'agent: convergence pass failed');
-        }
-        end();
-        state.lastPassAt = Date.now();
-      } while (this.again && !state.stopped);
-      this.running = false;
-    })();
+  /** add names one task whose input changed, or (no id) the whole node. */
+  add(taskId?: string): void {
+    if (this.all) return;
+    if (taskId === undefined) {
+      this.all = true;
+      this.ids = new Set();
+    } else this.ids.add(taskId);
   }
 
-  private async pass(): Promise<void> {
+  /** take hands over what was gathered and starts afresh: undefined means the whole node. */
+  take(): ReadonlySet<string> | undefined {
+    const out = this.all ? undefined : this.ids;
+    this.all = false;
+    this.ids = new Set();
+    return out;
+  }
+
+  /** restore gives back what a failed pass took, so its retry still looks at it. */
+  restore(taken: ReadonlySet<string> | undefined): void {
+    if (!taken) return this.add();
+    for (const id of taken) this.add(id);
+  }
+}
+
+/**
+ * PASS_DEBOUNCE_MS is how long kicks gather before a pass: the releases of the tasks a pass started
+ * together, and a burst of bindings, make one pass instead of one each.
+ */
+export const PASS_DEBOUNCE_MS = 5;
+
+/** Convergence runs the passes of one agent (see the file comment). */
+export class Convergence {
+  private readonly scope = new PassScope();
+  private readonly runner: PassRunner;
+  private readonly closed = new AbortController();
+
+  constructor(private readonly ctx: AgentContext) {
+    const { state } = ctx;
+    this.runner = new PassRunner({
+      signal: this.closed.signal,
+      debounceMs: PASS_DEBOUNCE_MS,
+      ready: () => state.synced && !state.stopped,
+      pass: () => this.timedPass(),
+      onError: (err) => ctx.log.error({ err: errorMessage(err) }, 'agent: convergence pass failed'),
+    });
+  }
+
+  /** passes counts the passes completed (tests: kicks gather). */
+  get passes(): number {
+    return this.runner.passes;
+  }
+
+  /** kick asks for a pass over `taskId` (its input changed), or over the whole node. */
+  kick(taskId?: string): void {
+    if (this.ctx.state.stopped) return;
+    this.scope.add(taskId);
+    this.runner.request();
+  }
+
+  /** close cancels the next pass (the agent stopped); one under way ends on its own. */
+  close(): void {
+    this.closed.abort();
+  }
+
+  private async timedPass(): Promise<void> {
+    const only = this.scope.take();
+    const end = this.ctx.metrics.passes.startTimer();
+    try {
+      await this.pass(only);
+    } catch (err) {
+      this.scope.restore(only);
+      throw err;
+    } finally {
+      end();
+      this.ctx.state.lastPassAt = Date.now();
+    }
+  }
+
+  private async pass(only: ReadonlySet<string> | undefined): Promise<void> {
     const { ctx } = this;
     const { state, locks } = ctx;
     await releaseHeldTasks(ctx);
     await resendUnsent(ctx);
+    if (only?.size === 0) return;
     const containers = await ctx.d.runtime.list();
-    const desired = desiredSpecs(state);
+    const desired = desiredSpecs(state, only);
+    const records = recordsOf(state.records, only);
     const draining = state.nodeSpec?.draining === true;
     const actions = converge({
       desired: [...desired.values()].map((s) => ({ taskId: s.id, templateHash: s.templateHash })),
-      containers: observedContainers(containers),
-      records: [...state.records.values()],
+      containers: observedContainers(containers, only),
+      records,
       draining,
       busy: locks.busy,
     });
     for (const [taskId, list] of actionsByTask(actions)) locks.run(taskId, () => this.execute(list, desired.get(taskId), containers));
     // Restarts due after a backoff (the lifecycle part that converge leaves to us).
-    for (const r of dueRestarts(state.records.values(), desired, { now: Date.now(), busy: locks.busy, draining })) {
+    for (const r of dueRestarts(records, desired, { now: Date.now(), busy: locks.busy, draining })) {
       locks.run(r.task.taskId, () => runStart(ctx, r.spec, r.task));
     }
   }
 
-  private async execute(actions: Action[], spec: TaskSpec | undefined, containers: ContainerView[]): Promise<void> {
+  private async execute(actions: Action[], spec: TaskSpec | undefined, containers: readonly ContainerView[]): Promise<void> {
     const { ctx } = this;
     for (const a of actions) {
       switch (a.type) {

@@ -133,7 +133,7 @@ export async function onExit(ctx: AgentContext, taskId: string, containerId: str
     ctx.metrics.restarts.inc();
     recordEvent(ctx, x.event.type, x.event.reason, taskId, x.event.message);
     await save(ctx, x.next);
-    setTimeout(() => ctx.kick(), x.restartInMs + 5).unref();
+    setTimeout(() => ctx.kick(taskId), x.restartInMs + 5).unref();
   } else {
     await save(ctx, x.next);
     recordEvent(ctx, x.event.type, x.event.reason, taskId, x.event.message);

@@ -149,8 +149,9 @@ export class MemoryRuntime implements TaskRuntime {
     return { pid };
   }
 
+  /** list hands out the views themselves, not copies: a view is replaced, never changed, when its container changes. */
   async list(): Promise<ContainerView[]> {
-    return [...this.containers.values()].map((c) => ({ ...c.view, annotations: { ...c.view.annotations } }));
+    return Array.from(this.containers.values(), (c) => c.view);
   }
 
   wait(id: string): Promise<ExitInfo> {

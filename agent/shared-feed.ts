@@ -83,7 +83,7 @@ export class SharedFeed {
   private onTask(c: InformerChange<TaskSpec>): void {
     if (!c) return this.kickAll();
     const node = this.bindings.get(c.key)?.node;
-    if (node) this.agents.get(node)?.kick();
+    if (node) this.agents.get(node)?.kick(c.key);
   }
 
   private onBinding(c: InformerChange<Binding>): void {
@@ -103,7 +103,7 @@ export class SharedFeed {
       const ctx = node ? this.agents.get(node) : undefined;
       if (!ctx) continue;
       this.deliver(ctx, c.key, c.next);
-      ctx.kick();
+      ctx.kick(c.key);
     }
   }
 

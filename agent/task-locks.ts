@@ -12,8 +12,8 @@ export interface TaskLocksOptions {
   stopped: () => boolean;
   /** onError hears an operation that failed (the agent logs it) */
   onError: (taskId: string, err: unknown) => void;
-  /** onRelease runs after each operation (the agent asks for a convergence pass) */
-  onRelease: () => void;
+  /** onRelease runs after each operation on a task (the agent asks for a convergence pass over it) */
+  onRelease: (taskId: string) => void;
 }
 
 /** TaskLocks serialises the operations on each task: `run` skips a busy task, `runWhenFree` waits for it. */
@@ -63,6 +63,6 @@ export class TaskLocks {
     const next = queue?.shift();
     if (!queue?.length || this.o.stopped()) this.waiting.delete(taskId);
     if (next) this.runWhenFree(taskId, next);
-    this.o.onRelease();
+    this.o.onRelease(taskId);
   }
 }

@@ -29,14 +29,20 @@ export function followStore(ctx: AgentContext): StoreFollow {
   if (d.feed) return d.feed.attach(ctx);
   const stop = new AbortController();
   const signal = stop.signal;
-  const tasks = new Informer<TaskSpec>(d.store.tasks, { signal, log, onChange: () => ctx.kick() });
+  const tasks = new Informer<TaskSpec>(d.store.tasks, {
+    signal, log,
+    // A spec matters to this node only while bound here or journaled (every task in the cluster changes here).
+    onChange: (c) => {
+      if (!c || state.bindings.has(c.key) || state.records.has(c.key)) ctx.kick(c?.key);
+    },
+  });
   state.specs = tasks;
   const bindings: Informer<Binding> = new Informer<Binding>(d.store.bindings, {
     signal, log,
     onChange: (c: InformerChange<Binding>) => {
       if (c) applyBinding(state, o.node, c.key, c.next);
       else for (const [key, e] of bindings.entries) applyBinding(state, o.node, key, e.value);
-      ctx.kick();
+      ctx.kick(c?.key);
     },
   });
   state.boundElsewhere = { has: (key) => { const b = bindings.get(key); return b !== undefined && b.node !== o.node; } };
