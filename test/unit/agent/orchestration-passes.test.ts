@@ -1,11 +1,13 @@
 // Convergence passes gather (agent/convergence.ts): many kicks make few passes, a pass over the tasks
-// a kick named decides for them what a pass over the whole node would, and no change is lost.
+// a kick named decides for them what a pass over the whole node would, and no change is lost; a quick
+// first start writes one status.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { makeTask } from '../../helpers/agent.ts';
 import { MEMORY_IMAGE, memoryNodeForFile, uid } from '../../helpers/memory-node.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { PassScope } from '../../../agent/convergence.ts';
+import { PENDING_STATUS_AFTER_MS } from '../../../agent/lifecycle.ts';
 
 // A resync an hour away: every pass below comes from a kick (a binding, a spec, an operation's end).
 const n = await memoryNodeForFile({ resyncMs: 3_600_000, runtime: { startDelayMs: 30 } });
@@ -60,4 +62,18 @@ test('a new template that arrives while the task is busy starting is not lost: t
   assert.equal(n.runtime.peakRunning(spec.id), 1);
   await n.unbind(spec.id);
   await waitFor('forgotten', async () => !n.agent.tasks().some((t) => t.taskId === spec.id), 30_000);
+});
+
+test('a first start reports one status (running) when quick, pending first when it takes longer than PENDING_STATUS_AFTER_MS', async () => {
+  const quick = makeTask(`quick-${uid()}`, MEMORY_IMAGE, ['serve']);
+  const slow = makeTask(`slow-${uid()}`, MEMORY_IMAGE, ['serve']);
+  n.runtime.behave(slow.id, { startDelayMs: PENDING_STATUS_AFTER_MS + 500 });
+  const quickHistory = n.statusHistory(quick.id, 'running', (x) => x.state === 'running');
+  const slowHistory = n.statusHistory(slow.id, 'running', (x) => x.state === 'running');
+  await n.bind(quick);
+  await n.bind(slow);
+  assert.deepEqual((await quickHistory).map((x) => x.state), ['running']);
+  assert.deepEqual((await slowHistory).map((x) => x.state), ['pending', 'running']);
+  for (const s of [quick, slow]) await n.unbind(s.id);
+  await waitFor('forgotten', async () => n.agent.tasks().length === 0, 30_000);
 });
