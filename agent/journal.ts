@@ -1,13 +1,29 @@
 /**
- * The agent's journal: one JSON file per task it has taken on, written before each step and
- * atomically (temp + rename), so an agent killed at any point finds on restart what it was doing
- * (starting, stopping, waiting to restart) and finishes it.
+ * The agent's journal: its entry for each task it has taken on, written before each step, so an agent
+ * killed at any point finds on restart what it was doing (starting, stopping, waiting to restart) and
+ * finishes it.
+ *
+ * On disk it is one append-only file, `<dir>/journal.log`: a line per save (the whole entry, JSON) or
+ * removal (`{"taskId":…,"removed":true}`); on load the last line of a task wins. A save appends one
+ * line (and fsyncs when durable), where a file per entry (temp file, write, rename) cost a hollow
+ * process 12 of 103 CPU-s in a 10,000-node commit (21 µs per save on tmpfs, 260 µs on ext4 with the
+ * machine busy; an append is 14 µs on either). The log is compacted (the live entries written to a new file
+ * renamed over it, lib/atomic-write) on load and once it holds more than twice as many lines as live
+ * entries (plus 64), so it stays a few entries long per task. A line is written whole by one write of
+ * a file opened for appending: a killed agent leaves whole lines; a line a power loss tore is reported
+ * as unreadable and skipped (compaction on load leaves a clean file). Entry files of older agents
+ * (`<dir>/<taskId>.json`) are read on load and folded into the log.
+ *
+ *   load:   <taskId>.json files (older agents) + journal.log lines (last wins) ─► compact ─► open for append
+ *   save:   append line (fsync when durable) ─► compact when lines > 2 x live + 64
+ *   remove: append removal line
  */
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TaskSpec, TaskState } from '../api/index.ts';
 import type { StopReason } from './converge.ts';
-import { writeFileAtomic, writeFileAtomicSync } from '../lib/atomic-write.ts';
+import { writeFileAtomicSync } from '../lib/atomic-write.ts';
 
 /** LocalPhase is where a task is in the agent's own lifecycle. */
 export type LocalPhase = 'starting' | 'running' | 'backoff' | 'stopping' | 'finished' | 'stopped';
@@ -41,75 +57,150 @@ export interface LocalTask {
   stopDeadline?: number;
 }
 
-/** Journal stores LocalTask entries under `<dir>/<taskId>.json`. */
+/** JOURNAL_LOG is the journal's file in its dir. */
+export const JOURNAL_LOG = 'journal.log';
+
+/** compaction is due once the log holds more than twice as many lines as live entries, plus this */
+const COMPACT_SLACK = 64;
+
+/** Journal stores LocalTask entries in `<dir>/journal.log` (see the file comment). */
 export class Journal {
-  /** the dir was made (or found) once: a mkdir per save cost hollow nodes a syscall per step */
-  private made?: Promise<unknown>;
+  /**
+   * ids of the live entries (to know when to compact); the entries themselves stay on disk only: a
+   * compaction reads the log back, so the journal of completed tasks (7 days of them) costs no memory
+   */
+  private readonly live = new Set<string>();
+  /** lines in the log file now */
+  private lines = 0;
+  private opened?: Promise<void>;
 
   /**
-   * `durable: false` leaves out the two fsyncs per save (file and directory): for the tasks journal,
-   * whose entries describe containers that outlive the agent but not the machine. The page cache
-   * keeps an entry across an agent crash (kill -9), the case the journal exists for; after a power
-   * loss every container is gone too, and an entry lost or left empty then (skipped as unreadable
-   * by load) only means the bound task is started again. The fsyncs were 4 per task start on its
-   * path, each a round trip through the thread pool and a wait on the disk.
+   * `durable: false` leaves out the fsync per save: for the tasks journal, whose entries describe
+   * containers that outlive the agent but not the machine. The page cache keeps an entry across an
+   * agent crash (kill -9), the case the journal exists for; after a power loss every container is
+   * gone too, and an entry lost then only means the bound task is started again.
    */
   constructor(readonly dir: string, private readonly opts: { durable?: boolean } = {}) {}
 
-  private ensureDir(): Promise<unknown> {
-    // A failed mkdir is not remembered: the next save tries again.
-    return (this.made ??= mkdir(this.dir, { recursive: true }).catch((err: unknown) => {
-      this.made = undefined;
+  private get file(): string {
+    return join(this.dir, JOURNAL_LOG);
+  }
+
+  /** load reads every entry; unreadable ones are reported through `onBad` and skipped. */
+  async load(onBad: (file: string, err: unknown) => void = () => {}): Promise<Map<string, LocalTask>> {
+    let entries = new Map<string, LocalTask>();
+    const opened = this.open(onBad).then((m) => void (entries = m));
+    this.opened = opened.catch((err: unknown) => {
+      this.opened = undefined;
+      throw err;
+    });
+    await this.opened;
+    return entries;
+  }
+
+  /** save records one entry (one line appended). */
+  async save(t: LocalTask): Promise<void> {
+    await this.ready();
+    this.live.add(t.taskId);
+    this.append(JSON.stringify(t));
+  }
+
+  /** remove forgets one entry (missing is fine). */
+  async remove(taskId: string): Promise<void> {
+    await this.ready();
+    if (!this.live.delete(taskId)) return;
+    this.append(JSON.stringify({ taskId, removed: true }));
+  }
+
+  private ready(): Promise<void> {
+    // A failed open is not remembered: the next save tries again.
+    return (this.opened ??= this.open(() => {}).then(() => undefined, (err: unknown) => {
+      this.opened = undefined;
       throw err;
     }));
   }
 
-  /** load reads every entry; unreadable files are reported through `onBad` and skipped. */
-  async load(onBad: (file: string, err: unknown) => void = () => {}): Promise<Map<string, LocalTask>> {
-    await this.ensureDir();
-    const out = new Map<string, LocalTask>();
-    for (const f of await readdir(this.dir)) {
-      if (!f.endsWith('.json')) continue;
+  /** open reads what is on disk and writes it back as a compact log. */
+  private async open(onBad: (file: string, err: unknown) => void): Promise<Map<string, LocalTask>> {
+    await mkdir(this.dir, { recursive: true });
+    const entries = new Map<string, LocalTask>();
+    const legacy = (await readdir(this.dir)).filter((f) => f.endsWith('.json'));
+    for (const f of legacy) {
       try {
-        const t = JSON.parse(await readFile(join(this.dir, f), 'utf8')) as LocalTask;
-        if (typeof t.taskId !== 'string' || typeof t.phase !== 'string') throw new Error('not a journal entry (taskId, phase)');
-        out.set(t.taskId, t);
+        fold(entries, await readFile(join(this.dir, f), 'utf8'));
       } catch (err) {
         onBad(join(this.dir, f), err);
       }
     }
-    return out;
-  }
-
-  /** save writes one entry atomically. */
-  async save(t: LocalTask): Promise<void> {
-    await this.ensureDir();
-    const file = join(this.dir, `${t.taskId}.json`);
-    // Two saves of one task may overlap (a probe verdict during an operation): unique temp names.
-    try {
-      await this.write(file, JSON.stringify(t));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      // The dir went away under us (removed by hand): make it again, once.
-      this.made = undefined;
-      await this.ensureDir();
-      await this.write(file, JSON.stringify(t));
-    }
+    const text = await readFile(this.file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return '';
+      throw err;
+    });
+    foldLines(entries, text, (n, err) => onBad(`${this.file}:${n}`, err));
+    this.compact(entries);
+    for (const f of legacy) await rm(join(this.dir, f), { force: true });
+    return entries;
   }
 
   /**
-   * write replaces one entry file. Without fsyncs the write only reaches the page cache, which
-   * takes microseconds, so it is made synchronously: the promise API's open/write/close/rename
-   * cost ~0.4 ms of the event loop's CPU per save through FileHandle and the thread pool (10,000
-   * hollow nodes: 47 of 155 CPU-s of a hollow process in a 112,499-task commit, 2 saves per task).
+   * compact replaces the log with one line per live entry (`entries`, or the log read back),
+   * atomically. Synchronous: no save slips in between.
    */
-  private async write(file: string, data: string): Promise<void> {
-    if (this.opts.durable === false) writeFileAtomicSync(file, data, { durable: false });
-    else await writeFileAtomic(file, data);
+  private compact(entries?: Map<string, LocalTask>): void {
+    if (!entries) {
+      entries = new Map();
+      foldLines(entries, readFileSync(this.file, 'utf8'), () => {});
+    }
+    const lines = [...entries.values()].map((t) => JSON.stringify(t));
+    writeFileAtomicSync(this.file, lines.length ? `${lines.join('\n')}\n` : '', { durable: this.opts.durable !== false });
+    this.lines = lines.length;
+    this.live.clear();
+    for (const id of entries.keys()) this.live.add(id);
   }
 
-  /** remove deletes one entry (missing is fine). */
-  async remove(taskId: string): Promise<void> {
-    await rm(join(this.dir, `${taskId}.json`), { force: true });
+  /**
+   * append adds one line. The file is opened per line (14 µs here, 5 µs on a kept descriptor): a
+   * hollow process of 5,000 nodes would otherwise hold 5,000 descriptors, and a compaction or a
+   * second agent on the dir (a test's restart) never leaves one writing into a replaced file.
+   */
+  private append(line: string): void {
+    let fd: number;
+    try {
+      fd = openSync(this.file, 'a');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      // The dir went away under us (removed by hand): make it again, once.
+      mkdirSync(this.dir, { recursive: true });
+      fd = openSync(this.file, 'a');
+    }
+    try {
+      writeSync(fd, `${line}\n`);
+      if (this.opts.durable !== false) fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    if (++this.lines > 2 * this.live.size + COMPACT_SLACK) this.compact();
+  }
+}
+
+/** fold applies one entry or removal line to `entries`; throws on one that is neither. */
+function fold(entries: Map<string, LocalTask>, text: string): void {
+  const t = JSON.parse(text) as LocalTask & { removed?: boolean };
+  if (typeof t.taskId !== 'string' || (t.removed !== true && typeof t.phase !== 'string')) throw new Error('not a journal entry (taskId, phase)');
+  if (t.removed) entries.delete(t.taskId);
+  else entries.set(t.taskId, t);
+}
+
+/** foldLines folds every line of a log; `onBad` hears each line (numbered from 1) that is not an entry. */
+function foldLines(entries: Map<string, LocalTask>, text: string, onBad: (line: number, err: unknown) => void): void {
+  let n = 0;
+  for (const line of text.split('\n')) {
+    n++;
+    if (!line) continue;
+    try {
+      fold(entries, line);
+    } catch (err) {
+      onBad(n, err);
+    }
   }
 }
