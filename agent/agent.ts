@@ -21,6 +21,7 @@ import { defaultBackoffOptions } from './backoff.ts';
 import { Journal, type LocalTask } from './journal.ts';
 import { AgentMetrics, startHttp } from './metrics.ts';
 import { registerTaskSeries } from './task-metrics.ts';
+import { stateCounts } from './report.ts';
 import { serveLogs, type LogSource } from './logs.ts';
 import { LogArchive } from './log-archive.ts';
 import { SecretVolumes } from './secret-volumes.ts';
@@ -66,6 +67,7 @@ export class Agent {
     const log = d.log.child({ node: options.node });
     const state = newAgentState();
     registerTaskSeries(this.metrics.registry, state);
+    this.metrics.taskCounts = () => stateCounts(state.records.values());
     const locks = new TaskLocks({
       stopped: () => state.stopped,
       onError: (taskId, err) => log.error({ task: taskId, err: errorMessage(err) }, 'agent: task operation failed'),

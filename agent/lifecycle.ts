@@ -17,7 +17,7 @@ import { pullAuths } from './pull-auth.ts';
 import type { LocalTask } from './journal.ts';
 import type { ContainerView, ExitInfo } from './port.ts';
 import type { AgentContext, Live } from './context.ts';
-import { recordEvent, save, updateGauges, writeStatus } from './report.ts';
+import { recordEvent, save, writeStatus } from './report.ts';
 import {
   adoptedRecord, exitTransition, runRequest, runningRecord, startFailedRecord, startingRecord, stoppedRecord, stoppingRecord, stopMessage, usesSecrets,
   type StopCause, type TaskSecrets,
@@ -230,5 +230,4 @@ export async function forget(ctx: AgentContext, taskId: string, containerIds: st
   state.records.delete(taskId);
   if (t && t.phase === 'finished' && stateOf(t) === 'succeeded') await ctx.completed.save(t);
   await ctx.journal.remove(taskId);
-  updateGauges(ctx);
 }

@@ -9,7 +9,19 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 /** AgentMetrics are the series the agent updates (the per-task series are task-metrics.ts', read at each scrape). */
 export class AgentMetrics {
   readonly registry = new Registry();
-  readonly tasks = new Gauge({ name: 'gitcell_agent_tasks', help: 'Tasks on this node by reported state', labelNames: ['state'], registers: [this.registry] });
+  /**
+   * taskCounts says how many tasks are in each reported state (the agent sets it): read at each
+   * scrape, not set at each status write, which counted every task of the node per write (and hollow
+   * nodes, never scraped, paid for it at every task start)
+   */
+  taskCounts: () => ReadonlyMap<string, number> = () => new Map();
+  readonly tasks: Gauge = new Gauge({
+    name: 'gitcell_agent_tasks', help: 'Tasks on this node by reported state', labelNames: ['state'], registers: [this.registry],
+    collect: () => {
+      this.tasks.reset();
+      for (const [state, n] of this.taskCounts()) this.tasks.set({ state }, n);
+    },
+  });
   readonly restarts = new Counter({ name: 'gitcell_agent_task_restarts_total', help: 'Container restarts after an exit', registers: [this.registry] });
   readonly starts = new Counter({ name: 'gitcell_agent_container_starts_total', help: 'Containers started', labelNames: ['result'], registers: [this.registry] });
   readonly stops = new Counter({ name: 'gitcell_agent_container_stops_total', help: 'Containers stopped by the agent', labelNames: ['reason', 'forced'], registers: [this.registry] });

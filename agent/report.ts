@@ -1,7 +1,8 @@
 /**
  * What the agent tells others about its tasks: the journal entry (saved before the status, so the
  * local truth leads), the task's status record (its key `<node>.<taskId>` in the `status` bucket;
- * only this agent writes it), the per-state task gauges, and cluster events (best effort).
+ * only this agent writes it), the per-state task counts (read by the gauge at each scrape), and
+ * cluster events (best effort).
  */
 import { errorMessage } from '../lib/index.ts';
 import { statusKey, type TaskState, type TaskStatus } from '../api/index.ts';
@@ -36,7 +37,6 @@ export async function writeStatus(ctx: AgentContext, t: LocalTask): Promise<void
     state.unsent.add(t.taskId);
     ctx.log.warn({ task: t.taskId, err: errorMessage(err) }, 'agent: status write failed, will retry');
   }
-  updateGauges(ctx);
 }
 
 /** resendUnsent retries the status writes that failed, for tasks no operation holds. */
@@ -47,12 +47,6 @@ export async function resendUnsent(ctx: AgentContext): Promise<void> {
     if (t && !ctx.locks.busy.has(taskId)) await writeStatus(ctx, t);
     else if (!t) state.unsent.delete(taskId);
   }
-}
-
-/** updateGauges sets the per-state task gauges from the journal. */
-export function updateGauges(ctx: AgentContext): void {
-  ctx.metrics.tasks.reset();
-  for (const [state, n] of stateCounts(ctx.state.records.values())) ctx.metrics.tasks.set({ state }, n);
 }
 
 /** save records a task's new journal entry, in memory and on disk, then (by default) its status. */

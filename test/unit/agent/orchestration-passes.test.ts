@@ -45,6 +45,8 @@ test('30 tasks bound at once start once each in fewer passes than tasks (a pass 
   const used = (await passes()) - before;
   for (const s of specs) assert.equal(n.runtime.starts(s.id), 1, `${s.id} started once`);
   assert.ok(used < specs.length, `${used} passes for ${specs.length} tasks`);
+  // The per-state gauge is counted at the scrape, from the journal.
+  assert.match(await n.agent.metrics.registry.metrics(), /gitcell_agent_tasks\{state="running"[^}]*\} 30\n/);
   await Promise.all(specs.map((s) => n.unbind(s.id)));
   await waitFor('all forgotten', async () => n.agent.tasks().length === 0 && (await n.runtime.list()).length === 0, 30_000);
 });
