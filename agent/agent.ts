@@ -124,7 +124,6 @@ export class Agent {
   /** stop ends watches, timers and endpoints; running tasks keep running (a restart adopts them). */
   async stop(): Promise<void> {
     this.ctx.state.stopped = true;
-    this.convergence.close();
     for (const t of this.timers) clearInterval(t);
     this.renewal?.stop();
     this.ownLiveness?.stop.abort();

@@ -2,8 +2,8 @@
  * The convergence loop: a pass compares what is desired (bindings to this node with their specs, and
  * tasks held after a store rebuild) with what runs, asks converge.ts what to do, and runs each task's
  * actions under its lock; then it starts the restarts whose backoff is over (`dueRestarts`). Passes
- * never overlap and kicks gather (lib/ PassRunner): however many kicks arrive within the debounce
- * make one pass, kicks during a pass make one more after it.
+ * never overlap and kicks gather: the kicks of one event-loop turn make one pass, kicks during a pass
+ * make one more after it.
  *
  * A kick names the task whose input changed (its binding, its spec, the end of an operation on it,
  * its backoff) or none (the resync timer, the node spec, a snapshot): the pass then looks only at the
@@ -12,10 +12,10 @@
  * runs 3,300 nodes: a pass over every task of a node on each lock release was 19 of 103 CPU-s in a
  * 10,000-node commit.
  *
- *   kick(task?) ─► PassScope ─► (debounce) pass: release held ─► resend failed statuses ─► runtime.list
+ *   kick(task?) ─► PassScope ─► (end of the turn) pass: release held ─► resend failed statuses ─► runtime.list
  *                                                 ─► converge (the scope's tasks) ─► actions per task ─► dueRestarts ─► runStart
  */
-import { errorMessage, PassRunner } from '../lib/index.ts';
+import { errorMessage } from '../lib/index.ts';
 import type { TaskSpec } from '../api/index.ts';
 import { converge, type Action, type ObservedContainer } from './converge.ts';
 import type { LocalTask } from './journal.ts';
@@ -123,58 +123,61 @@ export class PassScope {
   }
 }
 
-/**
- * PASS_DEBOUNCE_MS is how long kicks gather before a pass: the releases of the tasks a pass started
- * together, and a burst of bindings, make one pass instead of one each.
- */
-export const PASS_DEBOUNCE_MS = 5;
-
 /** Convergence runs the passes of one agent (see the file comment). */
 export class Convergence {
   private readonly scope = new PassScope();
-  private readonly runner: PassRunner;
-  private readonly closed = new AbortController();
+  private scheduled = false;
+  private running = false;
+  private again = false;
+  /** passes completed (tests: kicks gather) */
+  passes = 0;
 
-  constructor(private readonly ctx: AgentContext) {
-    const { state } = ctx;
-    this.runner = new PassRunner({
-      signal: this.closed.signal,
-      debounceMs: PASS_DEBOUNCE_MS,
-      ready: () => state.synced && !state.stopped,
-      pass: () => this.timedPass(),
-      onError: (err) => ctx.log.error({ err: errorMessage(err) }, 'agent: convergence pass failed'),
+  constructor(private readonly ctx: AgentContext) {}
+
+  /**
+   * kick asks for a pass over `taskId` (its input changed), or over the whole node. The pass starts
+   * once the current turn's synchronous work is done (a microtask), so the kicks of one turn (a batch
+   * of watch messages) make one pass, and it still runs in that turn: passes never wait for a timer,
+   * where thousands of hollow nodes' timers came due together and ran as one long turn that held
+   * back the connection's reads (stale connections under load). Kicks during a pass make one more.
+   */
+  kick(taskId?: string): void {
+    const { state } = this.ctx;
+    if (state.stopped) return;
+    this.scope.add(taskId);
+    if (!state.synced) return; // remembered: the first kick after the sync makes the pass
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    if (this.scheduled) return;
+    this.scheduled = true;
+    queueMicrotask(() => {
+      this.scheduled = false;
+      void this.loop();
     });
   }
 
-  /** passes counts the passes completed (tests: kicks gather). */
-  get passes(): number {
-    return this.runner.passes;
-  }
-
-  /** kick asks for a pass over `taskId` (its input changed), or over the whole node. */
-  kick(taskId?: string): void {
-    if (this.ctx.state.stopped) return;
-    this.scope.add(taskId);
-    this.runner.request();
-  }
-
-  /** close cancels the next pass (the agent stopped); one under way ends on its own. */
-  close(): void {
-    this.closed.abort();
-  }
-
-  private async timedPass(): Promise<void> {
-    const only = this.scope.take();
-    const end = this.ctx.metrics.passes.startTimer();
-    try {
-      await this.pass(only);
-    } catch (err) {
-      this.scope.restore(only);
-      throw err;
-    } finally {
+  private async loop(): Promise<void> {
+    const { state } = this.ctx;
+    if (this.running || state.stopped) return;
+    this.running = true;
+    do {
+      this.again = false;
+      const only = this.scope.take();
+      const end = this.ctx.metrics.passes.startTimer();
+      try {
+        await this.pass(only);
+        this.passes++;
+      } catch (err) {
+        // Looked at again by the next pass (the next kick, or the resync).
+        this.scope.restore(only);
+        this.ctx.log.error({ err: errorMessage(err) }, 'agent: convergence pass failed');
+      }
       end();
-      this.ctx.state.lastPassAt = Date.now();
-    }
+      state.lastPassAt = Date.now();
+    } while (this.again && !state.stopped);
+    this.running = false;
   }
 
   private async pass(only: ReadonlySet<string> | undefined): Promise<void> {
