@@ -10,7 +10,7 @@
  *   heartbeats ─ Informer (times)┘    (one joined object per record and lease revision, cached)
  *
  *   onChange: the snapshot (once both are in), a record added, deleted or changed beyond its
- *   heartbeat time, a lease appearing or going. Never a renewal: 10,000 nodes renew 3,300 times a
+ *   heartbeat time (or with its heartbeat moving back), a lease appearing or going. Never a renewal: 10,000 nodes renew 3,300 times a
  *   second, and readers notice a lapse on their own ticks, as they did with record heartbeats.
  *
  * Leases live in memory (`heartbeats` is a memory-stored bucket): a nats-server restart loses them
@@ -132,7 +132,9 @@ export class NodeInformer implements InformerView<NodeRecord> {
     if (!c) return this.syncedOnce();
     if (!this.told) return;
     if (!c.next) this.joined.delete(c.key);
-    if (c.prev && c.next && sameButHeartbeat(c.prev, c.next)) return;
+    // A heartbeat alone is no change, unless it moves back: readers that keep liveness verdicts
+    // between passes (the reconciler's EligibleNodeIndex) rely on heartbeats only moving forward.
+    if (c.prev && c.next && sameButHeartbeat(c.prev, c.next) && !(Date.parse(c.next.heartbeatAt) < Date.parse(c.prev.heartbeatAt))) return;
     const renewed = this.renewedAt(c.key);
     this.tell({ key: c.key, prev: c.prev && withLease(c.prev, renewed), next: c.next && this.get(c.key) });
   }

@@ -9,7 +9,7 @@ import { emit, type ReconcilerStore, type SyncRecord } from './store.ts';
 import { addFailedRollout, emptySyncStatus, type SyncStatus } from './sync.ts';
 import { sharedOr, type TaskInformers } from './shared-informers.ts';
 import { TrustedStatusIndex } from './trusted-statuses.ts';
-import { TrustedNodeCache } from './trusted-nodes.ts';
+import { EligibleNodeIndex } from './eligible-nodes.ts';
 
 /** RunControllersOptions configure the controller loop. */
 export interface RunControllersOptions extends LoopOptions<ReconcilerStore> {
@@ -85,7 +85,8 @@ class ControllerRunner {
   private readonly informers: Informer<unknown>[];
   /** the trusted statuses and the tasks by owner, kept from the task informers' changes */
   private readonly trusted: TrustedStatusIndex;
-  private readonly trustedNodes = new TrustedNodeCache();
+  /** each DaemonSet's eligible nodes, kept from the node informers' changes */
+  private readonly eligibleNodes: EligibleNodeIndex;
 
   constructor(private readonly opts: RunControllersOptions) {
     this.log = opts.log ?? createLogger('controllers');
@@ -128,9 +129,8 @@ class ControllerRunner {
     // notices a node crossing its grace period, and 10,000 nodes renew 3,300 times a second.
     this.nodes = opts.nodes ?? new NodeInformer(store, { signal, log: this.log });
     if (!opts.nodes) own.push(this.nodes.done);
-    const unlisten = this.nodes.listen(onChange);
-    signal.addEventListener('abort', unlisten, { once: true });
     this.nodeSpecs = inform(store.nodespec);
+    this.eligibleNodes = this.followNodes(signal, onChange);
     this.objectStatuses = inform(store.sync, OBJECT_PREFIX);
     this.autoscale = store.autoscale ? inform(store.autoscale) : undefined;
     this.trusted = this.followTrust(signal);
@@ -141,7 +141,10 @@ class ControllerRunner {
       // rebuilt less often (every 300): it is kept from every change, the rebuild is a safety net,
       // and at 100,000 tasks each costs more than a whole pass used to.
       if (++ticks % 30 === 0) this.fingerprints.clear();
-      if (ticks % 300 === 0) this.trusted.invalidate();
+      if (ticks % 300 === 0) {
+        this.trusted.invalidate();
+        this.eligibleNodes.invalidate();
+      }
       this.schedule(0);
     }, opts.tickMs ?? 1000);
     const runner = this.runner;
@@ -171,6 +174,19 @@ class ControllerRunner {
     return index;
   }
 
+  /**
+   * followNodes starts the DaemonSets' node judgement (EligibleNodeIndex) fed by the node and
+   * NodeSpec informers' changes (a snapshot starts it over), and schedules a pass on each.
+   */
+  private followNodes(signal: AbortSignal, onChange: () => void): EligibleNodeIndex {
+    const nodeSpecs = this.nodeSpecs;
+    const index = new EligibleNodeIndex({ nodes: valueView(this.nodes), specOf: (name) => nodeSpecs.entries.get(name)?.value });
+    const changed = (c: { key: string } | undefined) => (c ? index.nodeChanged(c.key) : index.invalidate());
+    const unlisten = [this.nodes.listen((c) => (changed(c), onChange())), nodeSpecs.listen(changed)];
+    signal.addEventListener('abort', () => unlisten.forEach((u) => u()), { once: true });
+    return index;
+  }
+
   private schedule(delay?: number): void {
     this.runner.request(delay);
   }
@@ -183,14 +199,15 @@ class ControllerRunner {
   private async runPass(): Promise<void> {
     const opts = this.opts;
     const started = Date.now();
-    const view = this.snapshot();
     const t = this.now();
+    const nodeGraceMs = opts.nodeGraceMs ?? opts.liveness?.current().graceMs ?? NODE_GRACE_MS;
+    const view = this.snapshot(t, nodeGraceMs);
     this.watchingSince ??= t;
     const result = controllerPass(view, {
       now: t,
       watchingSince: this.watchingSince,
       ...(opts.crashLoopRestarts !== undefined ? { crashLoopRestarts: opts.crashLoopRestarts } : {}),
-      nodeGraceMs: opts.nodeGraceMs ?? opts.liveness?.current().graceMs ?? NODE_GRACE_MS,
+      nodeGraceMs,
     }, this.specCache, this.fingerprints);
     const deciding = Date.now() - started;
     this.written = 0;
@@ -217,11 +234,12 @@ class ControllerRunner {
     }, 'controllers: pass');
   }
 
-  private snapshot(): ClusterView {
+  private snapshot(now: number, nodeGraceMs: number): ClusterView {
     // A status counts only from the node its task is bound to (the key's node is the writer's, by
     // permissions); one from any other node is refused and reported, once.
     // Judged as they change (TrustedStatusIndex), not all again per pass.
     const trusted = this.trusted.current();
+    this.eligibleNodes.begin(now, nodeGraceMs);
     this.reportRefused(trusted.refused());
     // Live views, not copies: the pass that reads them is synchronous.
     return {
@@ -231,7 +249,8 @@ class ControllerRunner {
       tasksByOwner: trusted.tasksByOwner(),
       // A node is its key (the only one its agent may write): a record naming another node is not one.
       // Reserved labels and operator taints come from the NodeSpec, as the scheduler sees them.
-      nodes: this.trustedNodes.list(valueView(this.nodes), (name) => this.nodeSpecs.entries.get(name)?.value),
+      // Judged as they change (EligibleNodeIndex), not every node for every DaemonSet per pass.
+      eligibleNodes: (owner, rules) => this.eligibleNodes.eligible(owner, rules),
       objectStatuses: valueView(this.objectStatuses),
       ...(this.autoscale ? { autoscale: valueView(this.autoscale) } : {}),
     };

@@ -11,6 +11,8 @@ import {
   type ControllerEvent,
   type CronChild,
   type CronJobStatus,
+  type EligibleNodes,
+  type PlacementRules,
   type TaskView,
   type WorkloadSpec,
   type WorkloadStatus,
@@ -28,7 +30,13 @@ export interface ClusterView {
   tasks: ReadonlyMap<string, TaskSpec>;
   /** statuses by task id (the newest report when several nodes reported one task). */
   statuses: ReadonlyMap<string, TaskStatus>;
-  nodes: readonly NodeRecord[];
+  /** the nodes DaemonSets run on (api trustedNodeRecords, withNodeSpec); not read when `eligibleNodes` is given */
+  nodes?: readonly NodeRecord[];
+  /**
+   * each DaemonSet's eligible nodes (by desired key) at the pass's `now` and node grace, if the
+   * caller keeps them (EligibleNodeIndex): must equal eligibleNodeNames(nodes, rules, now, grace).
+   */
+  eligibleNodes?: (owner: string, rules: PlacementRules) => EligibleNodes;
   /** controller statuses by `sync` key (`object.<Kind>.<ns>.<name>`). */
   objectStatuses: ReadonlyMap<string, SyncRecord>;
   /**
@@ -177,7 +185,13 @@ function runWorkload(p: Pass, rec: DesiredRecord): void {
     ...(opts.watchingSince !== undefined ? { watchingSince: opts.watchingSince } : {}),
   };
   const r = isDaemonSet(o)
-    ? computeDaemonSet({ ds: spec, nodes: view.nodes, tasks, ...(prev ? { prev } : {}), ...(opts.nodeGraceMs !== undefined ? { nodeGraceMs: opts.nodeGraceMs } : {}) }, copts)
+    ? computeDaemonSet({
+      ds: spec,
+      ...(view.eligibleNodes ? { eligible: view.eligibleNodes(rec.key, spec.template) } : { nodes: view.nodes ?? [] }),
+      tasks,
+      ...(prev ? { prev } : {}),
+      ...(opts.nodeGraceMs !== undefined ? { nodeGraceMs: opts.nodeGraceMs } : {}),
+    }, copts)
     : o.spec.type === 'batch'
       ? computeBatchJob({ job: spec, batch: o.spec, tasks, ...(prev ? { prev } : {}) }, copts)
       : computeServiceJob({ job: spec, replicas, tasks, ...(prev ? { prev } : {}) }, copts);

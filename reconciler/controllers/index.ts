@@ -6,8 +6,8 @@ export { trackRollout, DEFAULT_PROGRESS_DEADLINE_SECONDS, DEFAULT_CRASH_LOOP_RES
 export { makeTask, type WorkloadSpec, type ControllerOptions } from './workload.ts';
 export { computeServiceJob, type ServiceJobInput } from './service.ts';
 export { computeBatchJob, DEFAULT_BACKOFF_LIMIT, type BatchJobInput } from './batch.ts';
-export { computeDaemonSet, type DaemonSetInput } from './daemonset.ts';
-export { nodeEligibility, tolerates, type NodeEligibility } from './eligibility.ts';
+export { computeDaemonSet, type DaemonSetInput, type EligibleNodes } from './daemonset.ts';
+export { eligibleNodeNames, nodeEligibility, placementMismatch, tolerates, type NodeEligibility, type PlacementRules } from './eligibility.ts';
 export {
   computeCronJob,
   cronJobRunName,

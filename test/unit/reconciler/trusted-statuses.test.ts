@@ -1,11 +1,10 @@
-// The incremental judgement of task statuses and nodes (reconciler/apply/trusted-statuses.ts,
-// trusted-nodes.ts) against the full recomputation it replaces, after random sequences of changes.
+// The incremental judgement of task statuses (reconciler/apply/trusted-statuses.ts) against the
+// full recomputation it replaces, after random sequences of changes (nodes: eligible-nodes.test.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { statusKey, trustedNodeRecords, trustedTaskStatuses, withNodeSpec, RESERVED_LABEL_PREFIX, type NodeRecord, type NodeSpec, type TaskSpec, type TaskStatus } from '../../../api/index.ts';
+import { statusKey, trustedTaskStatuses, type TaskSpec, type TaskStatus } from '../../../api/index.ts';
 import { groupTasksByOwner } from '../../../reconciler/apply/controllers-pass.ts';
 import { placementOf, TrustedStatusIndex } from '../../../reconciler/apply/trusted-statuses.ts';
-import { TrustedNodeCache } from '../../../reconciler/apply/trusted-nodes.ts';
 import { Rng } from './rng.ts';
 
 const NODES = ['n1', 'n2', 'n3'];
@@ -105,30 +104,4 @@ test('TrustedStatusIndex judges like the rule: a status counts only from the nod
   assert.equal(w.index.byTask.get('a.j1.0')?.node, 'n2');
   assert.deepEqual(w.index.refused(), []);
   assert.equal(w.index.tasksByOwner().size, 0);
-});
-
-const rec = (name: string, labels: Record<string, string>, beat: number): NodeRecord => ({
-  name, labels, taints: [], capacity: { cpuMillis: 4000, memoryBytes: 8e9, pods: 100 }, allocatable: { cpuMillis: 4000, memoryBytes: 8e9, pods: 100 },
-  addresses: [], runtime: { runc: '', kernel: '', agentVersion: '' }, images: [], startedAt: '', heartbeatAt: new Date(beat).toISOString(),
-});
-
-test('TrustedNodeCache lists what trustedNodeRecords and withNodeSpec give, after any sequence of changes', () => {
-  const reserved = `${RESERVED_LABEL_PREFIX}secrets`;
-  for (let seed = 1; seed <= 100; seed++) {
-    const r = new Rng(seed);
-    const records = new Map<string, NodeRecord>();
-    const specs = new Map<string, NodeSpec>();
-    const cache = new TrustedNodeCache();
-    for (let step = 0; step < 100; step++) {
-      const name = r.pick(['n1', 'n2', 'n3', 'n4']);
-      const k = r.int(4);
-      // New objects for every change, as the informers hold them; a forged name now and then.
-      if (k === 0) records.set(name, rec(r.chance(0.15) ? 'n9' : name, r.chance(0.5) ? { [reserved]: 'x', zone: 'a' } : { zone: 'b' }, step));
-      else if (k === 1) records.delete(name);
-      else if (k === 2) specs.set(name, { cordoned: false, draining: false, labels: { [reserved]: String(step) }, taints: [], maxAllocatable: { cpuMillis: 1000 + step } });
-      else specs.delete(name);
-      const full = [...trustedNodeRecords(records).nodes.values()].map((n) => withNodeSpec(n, specs.get(n.name)));
-      assert.deepEqual(cache.list(records, (n) => specs.get(n)), full, `seed ${seed} step ${step}`);
-    }
-  }
 });
