@@ -70,7 +70,7 @@ export {
 export { openAgentStore, type AgentStore } from './agent-store.ts';
 export { openAutoscalerStore, type AutoscalerStoreHandles, type AutoscalerStoreOptions } from './autoscaler-store.ts';
 export { LivenessInformer, LIVENESS_KEY, fixedLiveness, readLiveness, type LivenessView } from './liveness.ts';
-export { NodeInformer, listNodesWithLeases, type NodeSources, type NodeInformerOptions } from './node-informer.ts';
+export { LEASE_BATCH_MS, NodeInformer, listNodesWithLeases, type NodeSources, type NodeInformerOptions } from './node-informer.ts';
 export { Informer, valueView, defaultInformerBackoff, type InformerView, type InformerEntry, type InformerOptions, type InformerChange, type InformerSource } from './informer.ts';
 export { probeIncarnation, waitForStore, watchIncarnation, STORE_RESET_EXIT_CODE, type IncarnationProbe, type WaitForStoreOptions, type IncarnationWatchOptions } from './incarnation.ts';
 export { ensureNatsTls, natsTlsFiles, clientTlsConfig, clusterConfig, OPENSSL, type NatsTls, type RouteOptions } from './tls.ts';

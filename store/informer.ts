@@ -68,6 +68,8 @@ export interface InformerOptions<T> {
    * that may never come again. onChange is told `undefined` again after each replacement.
    */
   resnapshot?: boolean;
+  /** follow in batches every this many ms (WatchOptions `batchMs`): for often-written buckets whose readers can wait */
+  batchMs?: number;
 }
 
 /**
@@ -250,6 +252,7 @@ export class Informer<T> implements InformerView<T> {
         // (resnapshot: a new snapshot instead, which replaces the copy; see the option)
         ...(this.isSynced && !resnapshot ? { afterRevision: this.seen } : {}),
         ...(resnapshot ? { resnapshot } : {}),
+        ...(this.opts.batchMs !== undefined ? { batchMs: this.opts.batchMs } : {}),
         signal,
       }) as Watch<T, WatchEvent<T> | WatchReset>;
       let why = 'the watch ended';

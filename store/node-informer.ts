@@ -20,6 +20,12 @@
  * first sees it the same way): after a restart a node is not ready only once a grace has passed
  * without its renewal. A lease deleted while watched (an agent stopping cleanly) counts as gone.
  *
+ * Control-plane readers follow the leases in batches (`leaseBatchMs`, LEASE_BATCH_MS): a pull
+ * consumer asked every second for every renewal since, which nats-server writes to the reader in one
+ * go instead of one delivery per renewal, the larger part of what a renewal cost it (issue 17). A
+ * second late is nothing against a grace of at least 40 s. Identities that may not pull (viewers:
+ * the dashboard) follow them pushed, as before.
+ *
  * Several loops of one process share one NodeInformer (each `listen`s): one watch of each bucket
  * instead of one per loop (the reconciler's controllers and endpoints loops).
  *
@@ -29,6 +35,13 @@ import { sameButHeartbeat, withLease, type NodeLease, type NodeRecord } from '..
 import type { BackoffOptions, Logger } from '../lib/index.ts';
 import type { RoBucket, StoreRecord } from './bucket.ts';
 import { ChangeListeners, Informer, type InformerChange, type InformerEntry, type InformerSource, type InformerView } from './informer.ts';
+
+/**
+ * LEASE_BATCH_MS is how often a control-plane NodeInformer collects the renewals since the last time
+ * (`leaseBatchMs`): about 50 renewals a second arrive in one delivery instead of 50, and a second of
+ * delay is nothing against the grace (at least 40 s).
+ */
+export const LEASE_BATCH_MS = 1_000;
 
 /** NodeSources are the two buckets a NodeInformer joins (a ClusterStore has both). */
 export interface NodeSources {
@@ -43,6 +56,12 @@ export interface NodeInformerOptions {
   onChange?: (change: InformerChange<NodeRecord>) => void;
   log?: Logger;
   backoff?: BackoffOptions;
+  /**
+   * follow the leases in batches every this many ms (LEASE_BATCH_MS; Informer `batchMs`) instead of
+   * each renewal as it comes; needs the right to pull from the `heartbeats` stream's consumers, which
+   * control-plane identities have and viewers do not
+   */
+  leaseBatchMs?: number;
 }
 
 /** NodeInformer is the joined, read-only view of the nodes; see the file comment. */
@@ -66,7 +85,7 @@ export class NodeInformer implements InformerView<NodeRecord> {
     this.listeners = new ChangeListeners(opts.onChange);
     const common = { signal: opts.signal, ...(opts.log ? { log: opts.log } : {}), ...(opts.backoff ? { backoff: opts.backoff } : {}) };
     this.records = new Informer<NodeRecord>(src.nodes, { ...common, onChange: (c) => this.onRecord(c) });
-    this.leases = new Informer<NodeLease>(src.heartbeats, { ...common, times: true, resnapshot: true, onChange: (c) => this.onLease(c) });
+    this.leases = new Informer<NodeLease>(src.heartbeats, { ...common, times: true, resnapshot: true, ...(opts.leaseBatchMs !== undefined ? { batchMs: opts.leaseBatchMs } : {}), onChange: (c) => this.onLease(c) });
     this.name = this.records.name;
     this.synced = Promise.all([this.records.synced, this.leases.synced]).then(() => undefined);
     this.done = Promise.all([this.records.done, this.leases.done]).then(() => undefined);

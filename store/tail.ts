@@ -9,11 +9,14 @@
  *     re-created consumer may overlap but never duplicates;
  *   - any sign of trouble (a gap in delivery sequence, no heartbeat for 3 periods, a reconnect, a
  *     deleted consumer) re-creates the consumer after the last handled sequence.
+ * Batched (`pullEveryMs`): a pull consumer asked for everything new every so often instead (pull.ts),
+ * under the same rules; an unanswered request counts as a missing heartbeat.
  */
 import { nanos, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, type ConsumerConfig, type JetStreamManager } from '@nats-io/jetstream';
 import { backoffDelay, type Logger } from '../lib/index.ts';
 import { connectionInbox } from './connect.ts';
+import { Puller } from './pull.ts';
 
 /** Connections whose identity may not delete consumers (agents, viewers): found out once, not asked again. */
 const mayNotDelete = new WeakSet<NatsConnection>();
@@ -90,6 +93,13 @@ export interface TailOptions<E> {
    * server restart), where resuming after an old sequence would skip everything written since
    */
   resetEvent?: () => E;
+  /**
+   * given, a pull consumer asked every this many ms for all that is new (pull.ts), delivered back to
+   * back, instead of a push consumer that delivers each message as it comes: events come up to this
+   * late, and nats-server writes to the reader once a batch instead of once a message. Needs the
+   * right to publish `$JS.API.CONSUMER.MSG.NEXT.<stream>.*` (control-plane identities have it).
+   */
+  pullEveryMs?: number;
 }
 
 /**
@@ -110,6 +120,7 @@ export class StreamTail<E> implements AsyncIterable<E> {
   private snapshotCeiling = 0;
   private gen = 0;
   private sub: Subscription | undefined;
+  private puller: Puller | undefined;
   private consumerName: string | undefined;
   private expectDelivery = 1;
   private lastActivity = Date.now();
@@ -154,7 +165,12 @@ export class StreamTail<E> implements AsyncIterable<E> {
     // keep the process alive forever (the agents of a killed `gitcell up` slept on for minutes).
     if (!this.done && this.opts.nc.isClosed()) this.finish();
     if (this.done || this.restarting) return;
-    if (Date.now() - this.lastActivity > 3 * this.heartbeatMs) void this.restart('no heartbeat');
+    // A pull consumer answers every request: one unanswered is what a missing heartbeat is to push
+    // (a restarted server or a deleted consumer answers nothing); a little more lenient, as a busy
+    // process may read the answer late.
+    if (this.puller) {
+      if (this.puller.unanswered(Math.max(3 * this.heartbeatMs, 5_000))) void this.restart('pull request unanswered');
+    } else if (Date.now() - this.lastActivity > 3 * this.heartbeatMs) void this.restart('no heartbeat');
   }
 
   /** restart (re)creates the consumer after the last handled revision, retrying until it works. */
@@ -198,6 +214,8 @@ export class StreamTail<E> implements AsyncIterable<E> {
   }
 
   private dropConsumer(): void {
+    this.puller?.stop();
+    this.puller = undefined;
     this.sub?.unsubscribe();
     this.sub = undefined;
     const name = this.consumerName;
@@ -220,12 +238,11 @@ export class StreamTail<E> implements AsyncIterable<E> {
     const inbox = connectionInbox(this.opts.nc);
     this.expectDelivery = 1;
     this.sub = this.opts.nc.subscribe(inbox, { callback: (err, msg) => this.onMessage(gen, err, msg) });
+    const pull = this.opts.pullEveryMs !== undefined;
     const cfg: Partial<ConsumerConfig> = {
-      deliver_subject: inbox,
+      ...(pull ? {} : { deliver_subject: inbox, flow_control: true, idle_heartbeat: nanos(this.heartbeatMs) }),
       ack_policy: AckPolicy.None,
       filter_subject: this.filter,
-      flow_control: true,
-      idle_heartbeat: nanos(this.heartbeatMs),
       mem_storage: true,
       num_replicas: 1,
       inactive_threshold: nanos(Math.max(30_000, 10 * this.heartbeatMs)),
@@ -242,6 +259,10 @@ export class StreamTail<E> implements AsyncIterable<E> {
     }
     this.consumerName = ci.name;
     this.lastActivity = Date.now();
+    if (pull) {
+      this.puller = new Puller(this.opts.nc, `$JS.API.CONSUMER.MSG.NEXT.${this.opts.stream}.${ci.name}`, inbox, this.opts.pullEveryMs!);
+      this.puller.request();
+    }
     if (!this.synced && ci.num_pending === 0 && this.expectDelivery === 1) this.markSynced();
     else if (snapshot) void this.learnCeiling(gen);
   }
@@ -274,6 +295,7 @@ export class StreamTail<E> implements AsyncIterable<E> {
     }
     const ack = parseAckSubject(msg.reply);
     if (!ack) return;
+    this.puller?.delivered();
     if (ack.deliverySeq !== this.expectDelivery) {
       void this.restart(`delivery gap: got ${ack.deliverySeq}, expected ${this.expectDelivery}`);
       return;
@@ -293,6 +315,13 @@ export class StreamTail<E> implements AsyncIterable<E> {
   }
 
   private onStatus(code: number, msg: Msg): void {
+    if (this.puller && (code === 404 || code === 408)) {
+      // The end of a no_wait request: everything the consumer held was delivered before it, so the
+      // snapshot is complete (the messages come in order, this status after them).
+      this.puller.ended();
+      if (!this.synced && this.consumerName) this.markSynced();
+      return;
+    }
     if (code === 100) {
       if (msg.reply) {
         msg.respond(); // flow control request

@@ -44,6 +44,14 @@ export interface WatchOptions {
    * memory, whose stream a server restart empties and numbers again from 1
    */
   resnapshot?: boolean;
+  /**
+   * batched: events come in batches every this many ms (a pull consumer asked for all that is new,
+   * tail.ts `pullEveryMs`), up to that late, for nats-server one write per batch instead of one per
+   * message. For often-written buckets whose readers can wait (node leases). Needs the right to
+   * pull from the bucket's consumers (`$JS.API.CONSUMER.MSG.NEXT.<stream>.*`), which only
+   * control-plane identities have.
+   */
+  batchMs?: number;
 }
 
 /** Watch is a running watch: iterate it for events; close() (or the signal) ends the iteration. */
@@ -114,6 +122,7 @@ export function startWatch<T>(ctx: WatchContext<T>, opts: WatchOptions = {}): Wa
     syncedEvent: (revision) => ({ type: 'synced', revision }),
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.heartbeatMs ? { heartbeatMs: opts.heartbeatMs } : {}),
+    ...(opts.batchMs !== undefined ? { pullEveryMs: opts.batchMs } : {}),
     // (typed as a WatchEvent for the tail only: a resnapshot watch's reader iterates WatchEvent | WatchReset)
     ...(opts.resnapshot ? { resetEvent: () => ({ type: 'reset' }) as unknown as WatchEvent<T> } : {}),
   });

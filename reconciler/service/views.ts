@@ -11,7 +11,7 @@
  * compare-and-set on the revision read.
  */
 import type { Logger } from '../../lib/index.ts';
-import { LivenessInformer, NodeInformer, type ClusterStore } from '../../store/index.ts';
+import { LEASE_BATCH_MS, LivenessInformer, NodeInformer, type ClusterStore } from '../../store/index.ts';
 import { openTaskInformers, type TaskInformers } from '../apply/index.ts';
 
 /** Views are the replica's copies: nodes with their leases, the published liveness, the task buckets. */
@@ -34,7 +34,7 @@ export class ReplicaViews {
   /** open returns the views, starting them at the first call. */
   open(): Views {
     this.views ??= {
-      nodes: new NodeInformer(this.store, { signal: this.ac.signal, log: this.log }),
+      nodes: new NodeInformer(this.store, { signal: this.ac.signal, log: this.log, leaseBatchMs: LEASE_BATCH_MS }),
       liveness: new LivenessInformer(this.store.cluster, { signal: this.ac.signal, log: this.log }),
       shared: openTaskInformers(this.store, this.ac.signal, this.log),
     };

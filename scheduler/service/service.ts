@@ -18,20 +18,8 @@ import { defaultLivenessPolicy, FALLBACK_LIVENESS, NodeTrustCache, statusKey, ty
 import { performance } from 'node:perf_hooks';
 import { createLogger, errorMessage, isGitcellError, type Logger } from '../../lib/index.ts';
 import {
-  recordEvent,
-  checkFence,
-  defaultIdentity,
-  Informer,
-  NodeInformer,
-  runForLeadership,
-  StoreErrorCodes,
-  ViewClock,
-  valueView,
-  type ClusterStore,
-  type InformerSource,
-  type InformerView,
-  type Election,
-  type LeaderContext,
+  recordEvent, checkFence, defaultIdentity, Informer, LEASE_BATCH_MS, NodeInformer, runForLeadership, StoreErrorCodes,
+  ViewClock, valueView, type ClusterStore, type InformerSource, type InformerView, type Election, type LeaderContext,
 } from '../../store/index.ts';
 import { defaultSchedulerOptions } from '../options.ts';
 import type { SchedulerOptions } from '../types.ts';
@@ -199,12 +187,13 @@ export class SchedulerService {
       new Informer<T>(bucket, { signal, log, onChange: (c) => (!c || c.next === undefined || significant(c.prev, c.next) ? kick() : undefined) });
     const tasks = inform(store.tasks);
     const bindings = inform(store.bindings);
-    // Records joined with their leases; a renewal alone changes nothing: the liveness signature notices lapses on ticks.
-    const nodes = new NodeInformer(store, { signal, log, onChange: () => kick() });
+    // Records joined with their leases (batched); a renewal alone changes nothing: the liveness signature notices lapses on ticks.
+    const nodes = new NodeInformer(store, { signal, log, onChange: () => kick(), leaseBatchMs: LEASE_BATCH_MS });
     const specs = inform(store.nodespec);
     // Liveness is judged as of the instant the node copy (records and leases) is known complete,
-    // never against the wall clock on a copy that fell behind (view-clock.ts).
-    const nodeClocks = [new ViewClock(nodes.records, store.nodes), new ViewClock(nodes.leases, store.heartbeats)];
+    // never against the wall clock on a copy that fell behind (view-clock.ts). Not waited for: the batched
+    // lease copy (as of the last batch, up to LEASE_BATCH_MS and a pass old: nothing against the grace).
+    const nodeClocks = [{ clock: new ViewClock(nodes.records, store.nodes), waitMs: this.options.viewCatchUpMs }, { clock: new ViewClock(nodes.leases, store.heartbeats), waitMs: 0 }];
     const liveness = new LivenessPublisher(store.cluster, { signal, log, policy: this.options.liveness, fixed: this.options.timings });
     const limiter = new EventLimiter(this.options.events);
     let lastLiveness = '';
@@ -311,8 +300,8 @@ export class SchedulerService {
    * after waiting up to viewCatchUpMs for it to catch up; a copy lagging past the heartbeat grace is
    * logged (every 30 s at most): its decisions are late, never wrong about a node's liveness.
    */
-  private async viewAsOf(clocks: ViewClock[], now: number): Promise<number | undefined> {
-    const times = await Promise.all(clocks.map((c) => c.sync(this.options.viewCatchUpMs)));
+  private async viewAsOf(clocks: { clock: ViewClock; waitMs: number }[], now: number): Promise<number | undefined> {
+    const times = await Promise.all(clocks.map((c) => c.clock.sync(c.waitMs)));
     const asOf = times.includes(undefined) ? undefined : Math.min(...(times as number[]));
     const lag = asOf === undefined ? undefined : now - asOf;
     if ((lag === undefined || lag > this.timings.heartbeatGraceMs) && now - this.lagWarnedAt > 30_000) {

@@ -20,6 +20,13 @@ informerConformance('store Informer with a fast restart backoff', (source, o) =>
   return { view: inf, apply: (key, value, revision) => inf.apply(key, value, revision), done: inf.done };
 });
 
+// Batched (the control plane's node leases, NodeInformer leaseBatchMs): a pull consumer asked every
+// 200 ms, under the same contract, kill -9 and restart of nats-server included.
+informerConformance('store Informer, batched', (source, o) => {
+  const inf = new Informer<Item>(source, { ...o, log: silentLogger(), batchMs: 200 });
+  return { view: inf, apply: (key, value, revision) => inf.apply(key, value, revision), done: inf.done };
+});
+
 test('a closed connection ends the informer (done resolves) instead of restarting its watch forever', async (t) => {
   const server = await startNatsServer({ t });
   const nc = await connect({ servers: server.url, name: 'informer-close' });
@@ -33,7 +40,7 @@ test('a closed connection ends the informer (done resolves) instead of restartin
   assert.equal(ended, true, 'done within 30 s of the close');
 });
 
-test('several informers on one busy connection each sync with every key of a 10,000-key bucket', async (t) => {
+test('several informers (pushed and batched) on one busy connection each sync with every key of a 10,000-key bucket', async (t) => {
   const server = await startNatsServer({ t });
   const nc = await connect({ servers: server.url, name: 'informer-many' });
   t.after(() => nc.close());
@@ -44,7 +51,8 @@ test('several informers on one busy connection each sync with every key of a 10,
   t.after(() => ac.abort());
   // Seven at once, and a reader that blocks its event loop while the snapshots stream in (a busy
   // dashboard or reconciler): pauses in delivery must not read as the snapshot's end.
-  const informers = Array.from({ length: 7 }, () => new Informer<Item>(bucket, { signal: ac.signal, log: silentLogger() }));
+  // (the last two batched: their snapshot comes in requests of PULL_BATCH keys)
+  const informers = Array.from({ length: 7 }, (_, i) => new Informer<Item>(bucket, { signal: ac.signal, log: silentLogger(), ...(i >= 5 ? { batchMs: 500 } : {}) }));
   const busy = setInterval(() => { const end = Date.now() + 300; while (Date.now() < end); }, 350);
   try {
     await Promise.all(informers.map((inf) => inf.synced));

@@ -14,12 +14,15 @@ import type { NodeRecord } from '../../../api/index.ts';
 import { startNatsServer } from '../../helpers/nats.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
+// Both ways of following the leases: pushed (viewers), batched (the control plane, LEASE_BATCH_MS).
+const MODES: [string, { leaseBatchMs?: number }][] = [['pushed', {}], ['batched', { leaseBatchMs: 200 }]];
+
 const record = (name: string, heartbeatAt: string, labels: Record<string, string> = {}): NodeRecord => ({
   name, labels, taints: [], capacity: { cpuMillis: 1000, memoryBytes: 2 ** 30 }, allocatable: { cpuMillis: 1000, memoryBytes: 2 ** 30 },
   addresses: [], runtime: { runc: '1', kernel: '6', agentVersion: 'test' }, images: [], startedAt: '2026-01-01T00:00:00.000Z', heartbeatAt,
 });
 
-test('NodeInformer joins records with leases; renewals wake nobody, record changes and new leases do', async (t) => {
+for (const [mode, extra] of MODES) test(`${mode}: NodeInformer joins records with leases; renewals wake nobody, record changes and new leases do`, async (t) => {
   const server = await startNatsServer({ t });
   const nc = await connect({ servers: server.url, name: 'node-informer' });
   t.after(() => nc.close());
@@ -34,7 +37,7 @@ test('NodeInformer joins records with leases; renewals wake nobody, record chang
   const changes: InformerChange<NodeRecord>[] = [];
   const ac = new AbortController();
   t.after(() => ac.abort());
-  const nodes = new NodeInformer(store, { signal: ac.signal, log: silentLogger(), onChange: (c) => changes.push(c) });
+  const nodes = new NodeInformer(store, { signal: ac.signal, log: silentLogger(), onChange: (c) => changes.push(c), ...extra });
   await nodes.synced;
   assert.equal(changes.length, 1, 'the snapshot, once both buckets are in');
   assert.equal(changes[0], undefined);
@@ -82,7 +85,7 @@ test('NodeInformer joins records with leases; renewals wake nobody, record chang
   assert.deepEqual(listed, new Map([['a', nodes.get('a')!.heartbeatAt], ['b', old]]));
 });
 
-test('leases are kept in memory: after a nats-server restart the copy starts over and a lost lease counts from then', async (t) => {
+for (const [mode, extra] of MODES) test(`${mode}: leases are kept in memory: after a nats-server restart the copy starts over and a lost lease counts from then`, async (t) => {
   const server = await startNatsServer({ t });
   const nc = await connect({ servers: server.url, name: 'node-informer-restart' });
   t.after(() => nc.close());
@@ -96,7 +99,7 @@ test('leases are kept in memory: after a nats-server restart the copy starts ove
   const changes: InformerChange<NodeRecord>[] = [];
   const ac = new AbortController();
   t.after(() => ac.abort());
-  const nodes = new NodeInformer(store, { signal: ac.signal, log: silentLogger(), onChange: (c) => changes.push(c) });
+  const nodes = new NodeInformer(store, { signal: ac.signal, log: silentLogger(), onChange: (c) => changes.push(c), ...extra });
   await nodes.synced;
   const before = nodes.leases.revision;
   assert.ok(before >= 15);
