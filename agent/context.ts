@@ -56,6 +56,8 @@ export interface AgentOptions {
   storeIncarnation?: string;
   /** how long a held task nobody claims keeps running after a store rebuild (default 5 min) */
   recoveryHoldMs?: number;
+  /** how long a start waits for its Secrets to reach this node before it fails (default SECRET_WAIT_MS, 3 s; 0: fail at once) */
+  secretWaitMs?: number;
   /**
    * export the process's own metrics (CPU, heap, GC, event loop) in /metrics (default true); hollow
    * nodes share one process, whose metrics thousands of registries would only repeat
@@ -68,9 +70,16 @@ export interface AgentOptions {
 /** ResolvedAgentOptions are AgentOptions with every timing and limit filled in. */
 export type ResolvedAgentOptions = Required<Omit<AgentOptions, 'heartbeatMs' | 'http' | 'subnet' | 'labels' | 'addresses' | 'versions' | 'backoff' | 'storeIncarnation' | 'processMetrics' | 'logRetention'>> & AgentOptions;
 
+/**
+ * SECRET_WAIT_MS: how long a start waits for its Secrets to reach the node before it fails (then it
+ * is retried when they arrive, secret-arrivals.ts): a new cluster's first starts usually come before
+ * the reconciler re-sealed the Secrets to their node (it does once the task is bound there).
+ */
+export const SECRET_WAIT_MS = 3000;
+
 /** resolveAgentOptions fills in the defaults (the heartbeat follows the published period unless fixed): 2 s resync, 250 ms probe tick, 10 s usage, 110 tasks, two starts at once per core. */
 export function resolveAgentOptions(o: AgentOptions): ResolvedAgentOptions {
-  return { resyncMs: 2000, probeTickMs: 250, usageMs: 10_000, maxTasks: 110, startConcurrency: 2 * availableParallelism(), recoveryHoldMs: DEFAULT_RECOVERY_HOLD_MS, ...o };
+  return { resyncMs: 2000, probeTickMs: 250, usageMs: 10_000, maxTasks: 110, startConcurrency: 2 * availableParallelism(), recoveryHoldMs: DEFAULT_RECOVERY_HOLD_MS, secretWaitMs: SECRET_WAIT_MS, ...o };
 }
 
 /** NodeSecrets is what opens this node's Secrets: its key ring and its own secrets bucket. */
@@ -200,6 +209,8 @@ export interface AgentContext {
   readonly starts: Limiter;
   /** the node's Secret volumes, once its key ring is ready */
   volumes?: SecretVolumes;
+  /** callbacks for the next put in the node's secrets bucket, while its watch runs (secret-arrivals.ts) */
+  secretArrivals?: Set<() => void>;
   /** logs of removed containers: previous attempts and finished tasks (log-archive.ts) */
   readonly logArchive: LogArchive;
   /** kick asks for a convergence pass (convergence.ts) over `taskId` (its input changed), or over the whole node */

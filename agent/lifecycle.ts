@@ -14,6 +14,7 @@ import { newHealth } from './probe.ts';
 import { stateOf } from './status.ts';
 import { numericOwner } from './secret-volumes.ts';
 import { pullAuths } from './pull-auth.ts';
+import { awaitSecrets } from './secret-arrivals.ts';
 import type { LocalTask } from './journal.ts';
 import type { ContainerView, ExitInfo } from './port.ts';
 import type { AgentContext, Live } from './context.ts';
@@ -36,6 +37,7 @@ export async function runStart(ctx: AgentContext, spec: TaskSpec, previous: Loca
   await save(ctx, t, previous !== undefined);
   const pending = previous ? undefined : setTimeout(() => reportPending(ctx, t), PENDING_STATUS_AFTER_MS);
   try {
+    await awaitSecrets(ctx, t);
     const auths = await pullAuths(spec, ctx.volumes);
     const image = await rt.ensureImage(spec.template.image, { ...(spec.template.imagePullPolicy ? { policy: spec.template.imagePullPolicy } : {}), ...(auths ? { auths } : {}) })
       .catch((err: unknown) => { throw namingImage(err, spec.template.image); });

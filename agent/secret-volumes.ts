@@ -39,9 +39,7 @@ export class SecretVolumes {
     const { secretMounts } = task.template;
     const secretEnv = task.template.secretEnv ?? [];
     if (secretMounts.length === 0 && secretEnv.length === 0) return { mounts: [], env: [] };
-    const wanted = new Map<string, string | undefined>();
-    for (const m of secretMounts) wanted.set(m.secretName, m.version);
-    for (const e of secretEnv) if (!wanted.has(e.secretName)) wanted.set(e.secretName, e.version);
+    const wanted = wantedSecrets(task);
     const values = new Map<string, Map<string, Buffer>>();
     for (const [name, version] of wanted) values.set(name, await this.open(task.namespace, name, version));
 
@@ -94,6 +92,15 @@ export class SecretVolumes {
     return join(this.opts.root, taskId);
   }
 
+  /** missing names the first Secret of `task` ("ns/name") not delivered to this node at its version yet; undefined when all are. */
+  async missing(task: TaskSpec): Promise<string | undefined> {
+    for (const [name, version] of wantedSecrets(task)) {
+      const record = (await this.opts.source.get(`${task.namespace}.${name}`))?.value;
+      if (!record || (version !== undefined && record.version !== version)) return `${task.namespace}/${name}`;
+    }
+    return undefined;
+  }
+
   private async mountTmpfs(dir: string): Promise<void> {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const { stdout } = await run('findmnt', ['-n', '-o', 'FSTYPE', '--mountpoint', dir]).catch(() => ({ stdout: '' }));
@@ -124,4 +131,12 @@ export function numericOwner(user: string | undefined): { uid: number; gid: numb
   if (!m) return { uid: 0, gid: 0 };
   const uid = Number(m[1]);
   return { uid, gid: m[2] !== undefined ? Number(m[2]) : uid };
+}
+
+/** wantedSecrets maps each Secret a task uses (mounts, then env) to the version it was built with. Pure. */
+function wantedSecrets(task: TaskSpec): Map<string, string | undefined> {
+  const wanted = new Map<string, string | undefined>();
+  for (const m of task.template.secretMounts) wanted.set(m.secretName, m.version);
+  for (const e of task.template.secretEnv ?? []) if (!wanted.has(e.secretName)) wanted.set(e.secretName, e.version);
+  return wanted;
 }

@@ -100,8 +100,9 @@ test('a Secret not yet delivered (or at another version) holds the task back wit
 });
 
 test('a Secret arriving starts the task that waited for it at once, not after its start backoff', async (t) => {
-  // A start backoff far longer than the wait below: only the Secret's arrival can start the task in time.
-  const slow = await startTestNode(server, { secrets: true, backoff: { initialMs: 600_000, maxMs: 600_000, resetAfterMs: 600_000 } });
+  // A start backoff far longer than the wait below: only the Secret's arrival can start the task in
+  // time. No wait before the start fails (secretWaitMs 0): this is the path of a start that failed.
+  const slow = await startTestNode(server, { secrets: true, secretWaitMs: 0, backoff: { initialMs: 600_000, maxMs: 600_000, resetAfterMs: 600_000 } });
   t.after(async () => {
     const left = await leaks(slow);
     await slow.close();
@@ -118,6 +119,29 @@ test('a Secret arriving starts the task that waited for it at once, not after it
   await slow.waitStatus(spec.id, 'running', (s) => s.state === 'running', 120_000);
   await slow.unbind(spec.id);
   await waitFor('removed', async () => !(await slow.status(spec.id)));
+});
+
+test('a start waits for a Secret on its way: it starts when the Secret arrives, without a failed attempt', async (t) => {
+  // The wait far longer than the test: the task can only run because the Secret's arrival ended it.
+  const waiting = await startTestNode(server, { secrets: true, secretWaitMs: 600_000 });
+  t.after(async () => {
+    const left = await leaks(waiting);
+    await waiting.close();
+    assert.deepEqual(left, []);
+  });
+  const spec = makeTask(`coming-${Date.now()}`, waiting.image, ['sh', '-c', 'while true; do sleep 1; done'], { secretMounts: [{ secretName: 'coming', mountPath: '/run/k' }] });
+  await waiting.bind(spec);
+  await waiting.waitStatus(spec.id, 'waiting for its Secret', (s) => s.state === 'pending' && /waiting for Secret default\/coming to reach this node/.test(s.message ?? ''), 90_000);
+  const pem = waiting.keyring!.publicKeyPem();
+  await waiting.secretsBucket!.put('default.coming', {
+    namespace: 'default', name: 'coming', version: 'v1', nodeKeyId: waiting.keyring!.activeKeyId,
+    values: { token: sealValue(pem, { namespace: 'default', name: 'coming', key: 'token', audience: waiting.node }, 'x') },
+  });
+  const running = await waiting.waitStatus(spec.id, 'running', (s) => s.state === 'running', 120_000);
+  assert.equal(running.restarts, 0);
+  assert.doesNotMatch(running.message ?? '', /start failed/);
+  await waiting.unbind(spec.id);
+  await waitFor('removed', async () => !(await waiting.status(spec.id)));
 });
 
 test('a value sealed for another node does not open here', async () => {
