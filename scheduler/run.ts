@@ -44,10 +44,17 @@ export class PlacementRun {
   private minCpu = 0;
   private minMem = 0;
 
-  /** `pending` (optional) tunes the run to the work: demand shape and the smallest request. */
-  constructor(snapshot: ClusterSnapshot, options: Partial<SchedulerOptions> = {}, pending: readonly SchedTask[] = []) {
+  /**
+   * `cluster` is a snapshot, or a working state to place into directly (the service's, kept from
+   * the informers' changes; the run starts its epoch and freed list afresh and changes the state:
+   * record and roll it back around the run to keep it). `pending` (optional) tunes the run to the
+   * work: demand shape and the smallest request.
+   */
+  constructor(cluster: ClusterSnapshot | ClusterState, options: Partial<SchedulerOptions> = {}, pending: readonly SchedTask[] = []) {
     this.options = defaultSchedulerOptions(options);
-    this.state = ClusterState.fromSnapshot(snapshot);
+    this.state = cluster instanceof ClusterState ? cluster : ClusterState.fromSnapshot(cluster);
+    this.state.epoch = 0;
+    this.state.freed.length = 0;
     this.chain = buildChain(this.options);
     this.rand = createPrng(`${this.options.seed}/nodes`);
     this.order = new Int32Array(this.state.n);

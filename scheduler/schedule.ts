@@ -4,6 +4,7 @@
  */
 import { orderQueue } from './queue.ts';
 import { PlacementRun } from './run.ts';
+import type { ClusterState } from './state.ts';
 import type { ClusterSnapshot, SchedTask, ScheduleResult, SchedulerOptions } from './types.ts';
 
 /**
@@ -32,8 +33,9 @@ export class Scheduling {
   private readonly queue: readonly SchedTask[];
   private next = 0;
 
-  constructor(snapshot: ClusterSnapshot, pending: readonly SchedTask[], options: Partial<SchedulerOptions> = {}) {
-    this.run = new PlacementRun(snapshot, options, pending);
+  /** `cluster`: a snapshot, or a working state the run changes in place (PlacementRun). */
+  constructor(cluster: ClusterSnapshot | ClusterState, pending: readonly SchedTask[], options: Partial<SchedulerOptions> = {}) {
+    this.run = new PlacementRun(cluster, options, pending);
     this.queue = orderQueue(pending, this.run.options.seed);
   }
 

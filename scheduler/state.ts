@@ -36,7 +36,8 @@ const EMPTY: string[] = [];
  * arrays (the hot loop reads them millions of times), plus what placements change: tasks per node,
  * host ports, and per-job counts for spreading. Every change to a node bumps its `version`, which
  * is what invalidates cached scores.
- * Build it with ClusterState.fromSnapshot.
+ * Build it with ClusterState.fromSnapshot, or keep one across runs (the service's ClusterCache:
+ * `ofNodes`, `setNode`, `setReady`, and `record`/`rollback` around each run).
  */
 export class ClusterState {
   readonly n: number;
@@ -67,6 +68,10 @@ export class ClusterState {
    * scorer; set by the run from its pending tasks (default: 4 MiB per millicore, 4 GiB per core).
    */
   demandShape = 4 * 1024 * 1024;
+  /** How many tasks claim each host port per node: two tasks may hold one port (stale bindings), and removing one must not free it. */
+  private readonly portCounts: (Map<string, number> | undefined)[];
+  /** The changes since `record()`, undone by `rollback()`; undefined when not recording. */
+  private journal: { added: boolean; task: PlacedTask }[] | undefined;
 
   private constructor(nodes: SnapshotNode[]) {
     // Sorted by name so the same cluster listed in another order schedules identically.
@@ -82,16 +87,69 @@ export class ClusterState {
     this.version = new Uint32Array(n);
     this.images = new Array(n);
     this.ports = new Array(n);
+    this.portCounts = new Array(n);
     this.tasksOn = new Array(n);
     for (let i = 0; i < n; i++) {
-      const node = this.nodes[i]!;
-      this.index.set(node.name, i);
-      this.allocCpu[i] = Math.max(0, node.allocatable?.cpuMillis || 0);
-      this.allocMem[i] = Math.max(0, node.allocatable?.memoryBytes || 0);
-      this.allocTasks[i] = maxTasks(node.allocatable) ?? Number.POSITIVE_INFINITY;
-      this.schedulable[i] = node.ready && !node.cordoned ? 1 : 0;
-      this.images[i] = node.images && node.images.length ? new Set(node.images) : undefined;
+      this.index.set(this.nodes[i]!.name, i);
+      this.describe(i, this.nodes[i]!);
       this.tasksOn[i] = [];
+    }
+  }
+
+  /** describe sets node i's own numbers (not what its tasks use) from its snapshot. */
+  private describe(i: number, node: SnapshotNode): void {
+    this.allocCpu[i] = Math.max(0, node.allocatable?.cpuMillis || 0);
+    this.allocMem[i] = Math.max(0, node.allocatable?.memoryBytes || 0);
+    this.allocTasks[i] = maxTasks(node.allocatable) ?? Number.POSITIVE_INFINITY;
+    this.schedulable[i] = node.ready && !node.cordoned ? 1 : 0;
+    this.images[i] = node.images && node.images.length ? new Set(node.images) : undefined;
+  }
+
+  /** ofNodes is an empty state (no task on any node) of these nodes, for a caller that adds its tasks itself. */
+  static ofNodes(nodes: SnapshotNode[]): ClusterState {
+    return new ClusterState(nodes);
+  }
+
+  /**
+   * setNode replaces node `i`'s description (same name: the index stays sorted), keeping its tasks.
+   * Between runs only: the per-domain counts are forgotten when its labels change, and classes
+   * compiled in a run hold those maps.
+   */
+  setNode(i: number, node: SnapshotNode): void {
+    const old = this.nodes[i]!;
+    if (old.name !== node.name) throw new Error(`setNode: node ${i} is ${old.name}, not ${node.name}`);
+    this.nodes[i] = node;
+    this.describe(i, node);
+    this.version[i] = this.version[i]! + 1;
+    if (!sameLabels(old.labels, node.labels)) for (const job of this.jobs.values()) job.perDomain.clear();
+  }
+
+  /** setReady sets node i's readiness (a heartbeat judged at a new instant), between runs. */
+  setReady(i: number, ready: boolean): void {
+    const node = this.nodes[i]!;
+    if (node.ready === ready) return;
+    node.ready = ready;
+    this.schedulable[i] = ready && !node.cordoned ? 1 : 0;
+    this.version[i] = this.version[i]! + 1;
+  }
+
+  /**
+   * record starts noting every add and remove, for `rollback`: a state kept across passes takes a
+   * pass's trial changes (placements, victims, re-queued tasks) and sheds them once decided.
+   */
+  record(): void {
+    this.journal = [];
+  }
+
+  /** rollback undoes the adds and removes since `record()`, newest first, and stops recording. */
+  rollback(): void {
+    const journal = this.journal;
+    this.journal = undefined;
+    if (!journal) return;
+    for (let k = journal.length - 1; k >= 0; k--) {
+      const { added, task } = journal[k]!;
+      if (added) this.remove(task);
+      else this.add(task);
     }
   }
 
@@ -144,9 +202,15 @@ export class ClusterState {
     if (t.hostPorts.length) {
       let set = this.ports[i];
       if (!set) this.ports[i] = set = new Set();
-      for (const p of t.hostPorts) set.add(p);
+      let counts = this.portCounts[i];
+      if (!counts) this.portCounts[i] = counts = new Map();
+      for (const p of t.hostPorts) {
+        set.add(p);
+        counts.set(p, (counts.get(p) ?? 0) + 1);
+      }
     }
     this.bumpJob(t, i, 1);
+    this.journal?.push({ added: true, task: t });
   }
 
   /** remove takes a task off its node (preemption) and marks freed capacity with a new epoch. */
@@ -163,10 +227,21 @@ export class ClusterState {
     this.usedTasks[i] = this.usedTasks[i]! - 1;
     this.version[i] = this.version[i]! + 1;
     const set = this.ports[i];
-    if (set) for (const p of t.hostPorts) set.delete(p);
+    const counts = this.portCounts[i];
+    if (set && counts) {
+      for (const p of t.hostPorts) {
+        const left = (counts.get(p) ?? 1) - 1;
+        if (left > 0) counts.set(p, left);
+        else {
+          counts.delete(p);
+          set.delete(p);
+        }
+      }
+    }
     this.bumpJob(t, i, -1);
     this.epoch++;
     this.freed.push(i);
+    this.journal?.push({ added: false, task: t });
   }
 
   private bumpJob(t: PlacedTask, node: number, delta: number): void {
@@ -179,6 +254,13 @@ export class ClusterState {
       if (v !== undefined) m.set(v, (m.get(v) ?? 0) + delta);
     }
   }
+}
+
+function sameLabels(a: Record<string, string>, b: Record<string, string>): boolean {
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) if (a[k] !== b[k]) return false;
+  return true;
 }
 
 /** toPlaced converts a task bound to node index `node` into the state's record. */

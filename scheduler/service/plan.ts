@@ -97,27 +97,42 @@ function lapsedBindings(input: PassInput, now: number, timings: PassTimings): { 
     const task = input.tasks.get(taskId);
     const node = input.nodes.get(b.node);
     if (!task) {
-      unbind.push({ taskId, node: b.node, revision, reason: 'TaskGone', message: `task ${taskId} no longer exists; binding to ${b.node} removed` });
+      unbind.push(taskGone(taskId, b.node, revision));
       continue;
     }
     if (!node && task.nodeName !== b.node) {
-      unbind.push({ taskId, node: b.node, revision, reason: 'NodeGone', message: `node ${b.node} is not registered; task ${taskId} goes back to pending` });
+      unbind.push(nodeGone(taskId, b.node, revision));
       continue;
     }
     if (node && task.nodeName !== b.node && isLapsed(node)) {
-      const ago = Math.round((now - Date.parse(node.heartbeatAt)) / 1000);
-      unbind.push({
-        taskId,
-        node: b.node,
-        revision,
-        reason: 'NodeLost',
-        message: `node ${b.node} missed heartbeats for ${Number.isFinite(ago) ? `${ago}s` : 'ever'} (grace ${timings.requeueGraceMs / 1000}s); task ${taskId} goes back to pending`,
-      });
+      unbind.push(nodeLost(taskId, b.node, revision, Date.parse(node.heartbeatAt), now, timings.requeueGraceMs));
       continue;
     }
     kept.set(taskId, b);
   }
   return { unbind, kept };
+}
+
+/** taskGone is the unbinding of a task that no longer exists. */
+export function taskGone(taskId: string, node: string, revision: number): Unbind {
+  return { taskId, node, revision, reason: 'TaskGone', message: `task ${taskId} no longer exists; binding to ${node} removed` };
+}
+
+/** nodeGone is the unbinding of a task from a node that is not registered (or whose record is refused). */
+export function nodeGone(taskId: string, node: string, revision: number): Unbind {
+  return { taskId, node, revision, reason: 'NodeGone', message: `node ${node} is not registered; task ${taskId} goes back to pending` };
+}
+
+/** nodeLost is the unbinding of a task from a node whose last heartbeat (`beat`, epoch ms) is older than the re-queue grace. */
+export function nodeLost(taskId: string, node: string, revision: number, beat: number, now: number, requeueGraceMs: number): Unbind {
+  const ago = Math.round((now - beat) / 1000);
+  return {
+    taskId,
+    node,
+    revision,
+    reason: 'NodeLost',
+    message: `node ${node} missed heartbeats for ${Number.isFinite(ago) ? `${ago}s` : 'ever'} (grace ${requeueGraceMs / 1000}s); task ${taskId} goes back to pending`,
+  };
 }
 
 /**

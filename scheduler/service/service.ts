@@ -14,7 +14,7 @@
  * A lost race (E_EXISTS on create, E_CONFLICT on delete) is never retried blindly: the pass marks
  * the state dirty and the next pass re-checks against the informers, which the watches keep current.
  */
-import { defaultLivenessPolicy, FALLBACK_LIVENESS, NodeTrustCache, statusKey, type LivenessPolicy, type RefusedNodeRecord, type Binding, type ClusterEvent, type NodeRecord, type NodeSpec, type TaskSpec } from '../../api/index.ts';
+import { defaultLivenessPolicy, FALLBACK_LIVENESS, statusKey, type LivenessPolicy, type RefusedNodeRecord, type Binding, type ClusterEvent, type NodeRecord, type NodeSpec, type TaskSpec } from '../../api/index.ts';
 import { performance } from 'node:perf_hooks';
 import { createLogger, errorMessage, isGitcellError, type Logger } from '../../lib/index.ts';
 import {
@@ -24,7 +24,8 @@ import {
 import { defaultSchedulerOptions } from '../options.ts';
 import type { SchedulerOptions } from '../types.ts';
 import { EventLimiter, type EventLimiterOptions } from './event-limiter.ts';
-import { startPass, type PassPlan, type PassTimings } from './plan.ts';
+import type { PassPlan, PassTimings } from './plan.ts';
+import { ClusterCache, type CacheSources } from './cluster-cache.ts';
 import type { Scheduling } from '../schedule.ts';
 import { writePass } from './write.ts';
 import { LivenessPublisher, livenessSignature, restoreLeaseBucket } from './liveness.ts';
@@ -183,13 +184,15 @@ export class SchedulerService {
     // The informers end with this loop, also when it ends by a throw (fenced) before demotion.
     const stop = new AbortController();
     const signal = AbortSignal.any([ctx.signal, stop.signal]);
-    const inform = <T>(bucket: InformerSource<T>, significant: (prev: T | undefined, next: T) => boolean = () => true): Informer<T> =>
-      new Informer<T>(bucket, { signal, log, onChange: (c) => (!c || c.next === undefined || significant(c.prev, c.next) ? kick() : undefined) });
-    const tasks = inform(store.tasks);
-    const bindings = inform(store.bindings);
+    // The cluster state kept from the informers' changes, built afresh each term (cluster-cache.ts).
+    const cache = new ClusterCache();
+    const inform = <T>(bucket: InformerSource<T>, changed: (key: string | undefined) => void): Informer<T> =>
+      new Informer<T>(bucket, { signal, log, onChange: (c) => (changed(c?.key), kick()) });
+    const tasks = inform(store.tasks, (key) => cache.keyChanged(key));
+    const bindings = inform(store.bindings, (key) => cache.keyChanged(key));
     // Records joined with their leases (batched); a renewal alone changes nothing: the liveness signature notices lapses on ticks.
-    const nodes = new NodeInformer(store, { signal, log, onChange: () => kick(), leaseBatchMs: LEASE_BATCH_MS });
-    const specs = inform(store.nodespec);
+    const nodes = new NodeInformer(store, { signal, log, onChange: (c) => (cache.nodeChanged(c?.key), kick()), leaseBatchMs: LEASE_BATCH_MS });
+    const specs = inform(store.nodespec, (key) => cache.nodeChanged(key));
     // Liveness is judged as of the instant the node copy (records and leases) is known complete,
     // never against the wall clock on a copy that fell behind (view-clock.ts). Not waited for: the batched
     // lease copy (as of the last batch, up to LEASE_BATCH_MS and a pass old: nothing against the grace).
@@ -222,7 +225,7 @@ export class SchedulerService {
           if (!dirty && sig === lastLiveness) continue;
           dirty = false;
           lastLiveness = sig;
-          const report = await this.pass(ctx, { tasks, bindings, nodes, specs }, limiter, now, liveAt);
+          const report = await this.pass(ctx, { tasks, bindings, nodes, specs, cache }, limiter, now, liveAt);
           if (report.lostRaces > 0 || report.unbound > 0 || report.preempted > 0 || !report.complete) dirty = true;
         } catch (err) {
           if (isGitcellError(err, StoreErrorCodes.Fenced)) {
@@ -244,7 +247,7 @@ export class SchedulerService {
 
   private async pass(
     ctx: LeaderContext,
-    m: { tasks: InformerView<TaskSpec>; bindings: Informer<Binding>; nodes: InformerView<NodeRecord>; specs: InformerView<NodeSpec> },
+    m: { tasks: InformerView<TaskSpec>; bindings: Informer<Binding>; nodes: InformerView<NodeRecord>; specs: InformerView<NodeSpec>; cache: ClusterCache },
     limiter: EventLimiter,
     now: number,
     liveAt: number,
@@ -253,18 +256,13 @@ export class SchedulerService {
     if (options.leaderElection) await checkFence(store.leases, `${options.leaseName}-bindings`, ctx.term, options.identity);
     const seed = `${options.identity}/${ctx.term}/${++this.passes}`;
     const t0 = performance.now();
-    const claims = await this.claims(m.tasks, m.bindings, now);
-    const input = {
-      // Live views, not copies (29 CPU-s at 10,000 nodes): startPass reads them synchronously,
-      // so they are one instant's; afterwards only events read a task's namespace.
-      tasks: valueView(m.tasks),
-      bindings: m.bindings.entries,
-      // The node's name is its key (the only one its agent may write), never the record's body.
-      nodes: this.trustedNodes(m.nodes),
-      nodeSpecs: valueView(m.specs),
-      claims,
-    };
-    const decision = startPass(input, liveAt, this.timings, { ...options.core, seed });
+    // Live views, not copies: sync and startPass read them synchronously, so they are one instant's;
+    // afterwards only events read a task's namespace. The cache judges the nodes' trust.
+    const src: CacheSources = { tasks: valueView(m.tasks), bindings: m.bindings.entries, nodes: valueView(m.nodes), nodeSpecs: valueView(m.specs) };
+    for (const r of m.cache.sync(src)) this.reportRefusedNode(r);
+    const claims = await this.claims(m.tasks, m.cache.pendingIds(), now);
+    for (const r of m.cache.sync(src)) this.reportRefusedNode(r);
+    const decision = m.cache.startPass(src, liveAt, this.timings, { ...options.core, seed }, claims);
     await decideInSlices(decision.scheduling, options.sliceMs);
     const plan = decision.plan();
     const report: PassReport = { term: ctx.term, seed, bound: 0, lostRaces: 0, unbound: 0, preempted: 0, unplaced: plan.result.unplaced.length, events: 0, complete: false, viewLagMs: now - liveAt, decideMs: 0, writeMs: 0 };
@@ -272,7 +270,9 @@ export class SchedulerService {
     report.decideMs = Math.round(t1 - t0);
     try {
       await options.beforeWrite?.(plan);
-      report.complete = await writePass({ store: this.store, ctx, log: this.log, identity: this.options.identity, writeConcurrency: this.options.writeConcurrency, tasks: input.tasks, bindings: m.bindings, limiter, now, report }, plan);
+      // Own writes reach the informer without an event: the cache is told of each.
+      const bindings = { entry: (k: string) => m.bindings.entry(k), apply: (k: string, v: Binding | undefined, r: number) => (m.cache.keyChanged(k), m.bindings.apply(k, v, r)) };
+      report.complete = await writePass({ store: this.store, ctx, log: this.log, identity: this.options.identity, writeConcurrency: this.options.writeConcurrency, tasks: src.tasks, bindings, limiter, now, report }, plan);
     } finally {
       report.writeMs = Math.round(performance.now() - t1);
       // Reported also when a write failed half-way: what was written is counted.
@@ -311,14 +311,6 @@ export class SchedulerService {
     return asOf;
   }
 
-  /** each node's trust judgement, kept while its record is unchanged */
-  private readonly nodeTrust = new NodeTrustCache();
-  private trustedNodes(nodes: InformerView<NodeRecord>): Map<string, NodeRecord> {
-    const { nodes: trusted, refused } = this.nodeTrust.trusted(valueView(nodes));
-    for (const r of refused) this.reportRefusedNode(r);
-    return trusted;
-  }
-
   /** reportRefusedNode logs and records an event, once per forged record, for a node record whose body disagrees with its key. */
   private reportRefusedNode(r: RefusedNodeRecord): void {
     const id = `${r.key}/${JSON.stringify(r.claimed)}`;
@@ -337,12 +329,13 @@ export class SchedulerService {
    * rebuild) against the named node's status: only a task that agent reports as unclaimed is bound
    * back there. A hint alone is not enough: a task preempted later keeps its hint but is not held.
    */
-  private async claims(tasks: InformerView<TaskSpec>, bindings: InformerView<Binding>, now: number): Promise<Map<string, string>> {
+  private async claims(tasks: InformerView<TaskSpec>, pending: ReadonlySet<string>, now: number): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     const checks: Promise<void>[] = [];
-    for (const [taskId, e] of tasks.entries) {
-      const node = e.value.runningOn;
-      if (!node || bindings.get(taskId)) continue;
+    for (const taskId of pending) {
+      const e = tasks.entry(taskId);
+      const node = e?.value.runningOn;
+      if (!e || !node) continue;
       const checked = this.unconfirmed.get(taskId);
       if (checked !== undefined && now - checked < 10_000) continue;
       checks.push(

@@ -25,7 +25,8 @@ export interface PassWrite {
   identity: string;
   writeConcurrency: number;
   tasks: ReadonlyMap<string, TaskSpec>;
-  bindings: Informer<Binding>;
+  /** the bindings informer, or a view of it that also tells the cache of each own write */
+  bindings: Pick<Informer<Binding>, 'entry' | 'apply'>;
   limiter: EventLimiter;
   now: number;
   report: PassReport;
