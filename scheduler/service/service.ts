@@ -3,8 +3,9 @@
  *
  *   runForLeadership("scheduler") ──leading(term)──► watch tasks, bindings, nodes, nodespec ──► informers
  *        │                                                                                     │ change or tick
- *        │             pass: ViewClock (liveness as of) ► checkFence(term) ► planPass (pure, ◄────────┘
- *        │                   decided in slices: the thread goes back to renewals and watches every sliceMs)
+ *        │             pass: ViewClock (liveness as of) ► checkFence(term) ► cache.sync ► startPass ◄───┘
+ *        │                   (ClusterCache: the state kept from the informers' changes, a new one per term;
+ *        │                   planPass's result, decided in slices: the thread goes back to renewals and watches every sliceMs)
  *        │                                     ├─ delete bindings of lapsed nodes / gone tasks (CAS) + events
  *        │                                     ├─ delete victims' bindings (CAS) + Preempted events
  *        │                                     ├─ create bindings {node, schedulerTerm: term} (create = only if absent)
