@@ -3,7 +3,7 @@ export { newHealth, dueProbes, recordProbe, isReady, nextProbeAt, type Health, t
 export { defaultBackoffOptions, shouldRestart, nextBackoff, decideExit, startFailureBackoff, type BackoffOptions, type ExitOutcome } from './backoff.ts';
 export { converge, type Action, type ConvergeInput, type DesiredTask, type ObservedContainer, type TaskRecord, type StopReason } from './converge.ts';
 export { Agent, AGENT_VERSION, usesSecrets, type AgentOptions, type AgentDeps, type NodeSecrets } from './agent.ts';
-export { Journal, type LocalTask, type LocalPhase } from './journal.ts';
+export { Journal, readJournal, type LocalTask, type LocalPhase } from './journal.ts';
 export { buildStatus, stateOf } from './status.ts';
 export { AgentMetrics, startHttp } from './metrics.ts';
 export { registerTaskSeries, taskSample, TASK_LABELS, type TaskSample, type TaskSource } from './task-metrics.ts';

@@ -18,7 +18,7 @@
  *   save:   append line (fsync when durable) ─► compact when lines > 2 x live + 64
  *   remove: append removal line
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TaskSpec, TaskState } from '../api/index.ts';
@@ -181,6 +181,30 @@ export class Journal {
     }
     if (++this.lines > 2 * this.live.size + COMPACT_SLACK) this.compact();
   }
+}
+
+/**
+ * readJournal reads a journal dir's entries without writing anything (no compaction, no folding of
+ * older per-task files into the log): for readers beside a running agent, such as tests and
+ * diagnostics. Unreadable lines and files are skipped.
+ */
+export function readJournal(dir: string): Map<string, LocalTask> {
+  const entries = new Map<string, LocalTask>();
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return entries; // no dir: nothing journaled yet
+  }
+  for (const f of names.filter((x) => x.endsWith('.json'))) {
+    try {
+      fold(entries, readFileSync(join(dir, f), 'utf8'));
+    } catch {
+      // a torn or foreign file: the agent reports it when it loads
+    }
+  }
+  if (names.includes(JOURNAL_LOG)) foldLines(entries, readFileSync(join(dir, JOURNAL_LOG), 'utf8'), () => {});
+  return entries;
 }
 
 /** fold applies one entry or removal line to `entries`; throws on one that is neither. */

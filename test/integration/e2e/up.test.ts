@@ -42,6 +42,7 @@ import {
   type WorkloadStatus,
 } from '../../../reconciler/index.ts';
 import { componentIdentity } from '../../../cli/up/naming.ts';
+import { readJournal } from '../../../agent/index.ts';
 import type { TaskSpec, TaskStatus } from '../../../api/index.ts';
 import { waitFor } from '../../helpers/agent.ts';
 import { BIN, componentInstance, crashComponent, git, gitcell, interruptUp, leftovers, logTails, tasksOf, unmountBelow, webSettled } from '../../helpers/up.ts';
@@ -452,9 +453,7 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
     const completedRuns = () => {
       const out: string[] = [];
       for (const node of ['node-1', 'node-2']) {
-        const dir = join(stateDir, 'nodes', node, 'completed');
-        for (const f of existsSync(dir) ? readdirSync(dir).filter((x) => x.endsWith('.json')) : []) {
-          const t = JSON.parse(readFileSync(join(dir, f), 'utf8')) as { taskId: string; startedAt?: string };
+        for (const t of readJournal(join(stateDir, 'nodes', node, 'completed')).values()) {
           if (t.taskId.startsWith('default.monthly-report.')) out.push(`${node}/${t.taskId}@${t.startedAt}`);
         }
       }

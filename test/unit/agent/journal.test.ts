@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Journal, JOURNAL_LOG, type LocalTask } from '../../../agent/journal.ts';
+import { Journal, JOURNAL_LOG, readJournal, type LocalTask } from '../../../agent/journal.ts';
 import { makeTask } from '../../helpers/agent.ts';
 
 function entry(taskId: string, o: Partial<LocalTask> = {}): LocalTask {
@@ -65,4 +65,21 @@ test('a save after the dir was removed by hand makes it again', async (t) => {
   rmSync(dir, { recursive: true, force: true });
   await j.save(entry('b'));
   assert.deepEqual([...(await new Journal(dir).load()).keys()], ['b']);
+});
+
+test('readJournal reads what a running journal holds (log and older entry files) and writes nothing', async (t) => {
+  const dir = tempDir(t);
+  assert.equal(readJournal(dir).size, 0, 'no dir yet: nothing');
+  const j = new Journal(dir, { durable: false });
+  await j.save(entry('a'));
+  await j.save(entry('b'));
+  await j.save(entry('a', { phase: 'finished' }));
+  await j.remove('b');
+  writeFileSync(join(dir, 'old.json'), JSON.stringify(entry('old', { phase: 'running' })));
+  const log = readFileSync(join(dir, JOURNAL_LOG), 'utf8');
+  const seen = readJournal(dir);
+  assert.deepEqual([...seen.keys()].sort(), ['a', 'old']);
+  assert.equal(seen.get('a')?.phase, 'finished');
+  assert.equal(readFileSync(join(dir, JOURNAL_LOG), 'utf8'), log, 'the log is not rewritten');
+  assert.ok(readdirSync(dir).includes('old.json'), 'older entry files are left to the agent');
 });
