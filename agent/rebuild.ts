@@ -55,7 +55,10 @@ export async function releaseHeldTasks(ctx: AgentContext): Promise<void> {
   const released = releaseHeld(state.held, {
     now: Date.now(),
     until: state.holdUntil,
-    boundHere: (id) => state.bindings.has(id) || state.decided.get(id) === 'here',
+    // Bound here decides only once the spec is in too: binding and spec come on separate watches, and
+    // a task released with its binding but not yet its spec is not desired, so its container (the one
+    // the hold kept running) would be stopped.
+    boundHere: (id) => (state.bindings.has(id) || state.decided.get(id) === 'here') && state.specs.get(id) !== undefined,
     boundElsewhere: (id) => state.boundElsewhere.has(id) || state.decided.get(id) === 'elsewhere',
     known: (id) => state.records.has(id),
   });

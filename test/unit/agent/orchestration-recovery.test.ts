@@ -68,3 +68,26 @@ test('after a store rebuild running tasks are held, reported unclaimed, until a 
   assert.equal(last?.containerId, before.get(here.id), 'the claimed task ran through both restarts');
   assert.equal(last?.unclaimed, undefined);
 });
+
+test('after a store rebuild, a binding that arrives before its task spec does not stop the held container', async () => {
+  const m = await startMemoryNode(server, { storeIncarnation: 'inc-1', recoveryHoldMs: 120_000 });
+  try {
+    const spec = makeTask('early-binding', IMAGE, ['serve']);
+    await m.bind(spec);
+    const first = await m.waitStatus(spec.id, 'running', (x) => x.state === 'running');
+    await m.restart({ prefix: 'rebuilt2_', options: { storeIncarnation: 'inc-2' } });
+    await m.waitStatus(spec.id, 'held', (x) => x.unclaimed === true && x.state === 'running');
+    // The binding alone (its spec is on another watch, not there yet); then a marker task, bound after
+    // it on the same watch: once the marker runs, the agent has seen the first binding and passed.
+    await m.store.bindings.put(spec.id, { taskId: spec.id, node: m.node, boundAt: new Date().toISOString(), schedulerTerm: 1 });
+    const marker = makeTask('marker', IMAGE, ['serve']);
+    await m.bind(marker);
+    await m.waitStatus(marker.id, 'running', (x) => x.state === 'running');
+    await m.store.tasks.put(spec.id, spec);
+    const claimed = await m.waitStatus(spec.id, 'claimed', (x) => x.unclaimed === undefined && x.state === 'running');
+    assert.equal(claimed.containerId, first.containerId, 'the held container kept running');
+    assert.equal(m.runtime.starts(spec.id), 1, 'never stopped and started again');
+  } finally {
+    await m.close();
+  }
+});
