@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, rmdirSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { hostname, type NetworkInterfaceInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 
 /** clusterTag is 8 hex characters identifying the cluster of an (absolute or relative) state dir. Pure. */
@@ -52,6 +52,25 @@ export function nodeNetnsPrefix(stateDir: string, node: string): string {
  */
 export function componentIdentity(stateDir: string, component: string, host: string = hostname()): string {
   return `${host}-up-${clusterTag(stateDir)}-${component}`;
+}
+
+/** MAX_UP_NODES is the most nodes one `gitcell up` simulates (--nodes). */
+export const MAX_UP_NODES = 200;
+
+/**
+ * subnetBaseHolder names the host interface, other than this cluster's own bridges (left by an
+ * earlier run of it), that holds an address in `<subnetBase>.0.0/16`, if any. Node subnets are a hash
+ * of the node's name, so two clusters on one /16 give their node-2 the same subnet: one bridge address
+ * on two bridges, routes that shadow each other and a DNS server that cannot bind. Pure.
+ */
+export function subnetBaseHolder(subnetBase: string, stateDir: string, interfaces: NodeJS.Dict<NetworkInterfaceInfo[]>): { iface: string; address: string } | undefined {
+  const own = new Set(Array.from({ length: MAX_UP_NODES }, (_, i) => nodeBridge(stateDir, nodeName(i + 1))));
+  for (const [iface, addrs] of Object.entries(interfaces)) {
+    if (own.has(iface)) continue;
+    const a = (addrs ?? []).find((x) => x.family === 'IPv4' && x.address.startsWith(`${subnetBase}.`));
+    if (a) return { iface, address: a.address };
+  }
+  return undefined;
 }
 
 /**

@@ -24,7 +24,8 @@ import { stopLeftovers, type Supervisor } from './supervisor.ts';
 import { preloadCommands, type HostedComponent } from './host.ts';
 import { LiveView } from './view.ts';
 import { monitoringLines, planMonitoring, type ExternalMonitoring, type UpMonitoring } from './monitoring.ts';
-import { nodeName, removeClusterCgroups } from './naming.ts';
+import { MAX_UP_NODES, nodeName, removeClusterCgroups, subnetBaseHolder } from './naming.ts';
+import { networkInterfaces } from 'node:os';
 import { ErrorCodes } from '../../lib/error-codes.ts';
 import { createIsolatedNodes, destroyIsolatedNodes, isolatedLayout, type IsolatedNodes } from './isolated.ts';
 import { Keyring } from '../../secrets/index.ts';
@@ -69,7 +70,12 @@ export interface UpOptions {
 export async function runUp(o: UpOptions): Promise<void> {
   const t0 = Date.now();
   if (process.getuid?.() !== 0) throw new UsageError(ErrorCodes.NotRoot, 'gitcell up runs containers, network namespaces and bridges: run it as root', {});
-  if (o.nodes < 1 || o.nodes > 200) throw new UsageError(ErrorCodes.Usage, `--nodes ${o.nodes}: expected 1 to 200`, { flag: '--nodes' });
+  if (o.nodes < 1 || o.nodes > MAX_UP_NODES) throw new UsageError(ErrorCodes.Usage, `--nodes ${o.nodes}: expected 1 to ${MAX_UP_NODES}`, { flag: '--nodes' });
+  const holder = subnetBaseHolder(o.subnetBase, o.stateDir, networkInterfaces());
+  if (holder) {
+    const why = `${holder.address} is already on interface ${holder.iface} (another cluster on this machine?): pick another --subnet-base`;
+    throw new UsageError(ErrorCodes.Usage, `--subnet-base ${o.subnetBase}: ${why}`, { flag: '--subnet-base' });
+  }
   const up = new UpCluster(o);
   await mkdir(join(up.stateDir, 'logs'), { recursive: true });
   // The cluster's key ring (a new one: an X25519 pair, Keyring.openUp), opened while NATS starts

@@ -6,7 +6,9 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { rm } from 'node:fs/promises';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { networkInterfaces, tmpdir } from 'node:os';
+import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
 import type { ClusterStore } from '../../store/index.ts';
 import type { DesiredRecord, SyncRecord } from '../../reconciler/index.ts';
@@ -162,6 +164,61 @@ export function startUp(t: { after(fn: () => Promise<void>): void }, stateDir: s
     await rm(stateDir, { recursive: true, force: true });
   });
   return { child, output: () => output, onStop: (close) => closers.push(close) };
+}
+
+/** SUBNET_BASES_DIR holds one file per /16 a running test's `up` holds, named by its base, holding the test's pid. */
+const SUBNET_BASES_DIR = join(tmpdir(), 'gitcell-test-subnet-bases');
+
+/**
+ * reserveSubnetBase picks a `--subnet-base` ("10.X") from 10.first … 10.(first+count-1) that no other
+ * test process holds and no host interface uses, and holds it until the test ends. Tests run three
+ * files at once: two `up`s on one /16 derive the same subnet for their node-2 (a hash of the name),
+ * so one bridge address sits on two bridges and the second node's dnsmasq cannot bind it (CI: the
+ * autoscale test's Service never worked and nothing scaled). A hold whose pid is gone is taken over.
+ */
+export function reserveSubnetBase(t: { after(fn: () => void): void }, first: number, count: number): string {
+  mkdirSync(SUBNET_BASES_DIR, { recursive: true });
+  const used = new Set(Object.values(networkInterfaces()).flatMap((l) => l ?? []).filter((a) => a.family === 'IPv4').map((a) => a.address.split('.').slice(0, 2).join('.')));
+  const start = randomInt(count);
+  for (let i = 0; i < count; i++) {
+    const base = `10.${first + ((start + i) % count)}`;
+    if (used.has(base)) continue;
+    const file = join(SUBNET_BASES_DIR, base);
+    if (!holdFile(file)) continue;
+    t.after(() => unlinkSync(file));
+    return base;
+  }
+  throw new Error(`no free subnet base in 10.${first}-10.${first + count - 1}: all held by running tests or on host interfaces (${SUBNET_BASES_DIR})`);
+}
+
+/** holdFile creates `file` holding this pid, or takes it over from a pid that no longer runs; false if a live process holds it. */
+function holdFile(file: string): boolean {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(file, String(process.pid), { flag: 'wx' });
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const pid = Number(readFileSync(file, 'utf8'));
+    if (pidAlive(pid)) return false;
+    try {
+      unlinkSync(file);
+    } catch {
+      // another test took it over first: try again, once
+    }
+  }
+  return false;
+}
+
+function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** componentInstance is "<pid>.<n>" of a component `up` hosts in a process (cli/up/host.ts): n counts its starts. */

@@ -21,13 +21,12 @@ import { readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomInt } from 'node:crypto';
 import type { Page } from 'puppeteer-core';
 import { silentLogger } from '../../../lib/index.ts';
 import { bucketName, connectFromOptions, Informer, openClusterStore, type ClusterStore } from '../../../store/index.ts';
 import type { DesiredRecord, SyncRecord, WorkloadStatus } from '../../../reconciler/index.ts';
 import { waitFor } from '../../helpers/wait.ts';
-import { BIN, crashComponent, git, interruptUp, leftovers, logTails, unmountBelow, webSettled } from '../../helpers/up.ts';
+import { BIN, crashComponent, git, interruptUp, leftovers, logTails, unmountBelow, webSettled, reserveSubnetBase } from '../../helpers/up.ts';
 import { attrs, failFirstLoad, gone, launchChromium, openUrl, recordRollout, screenshot, shownRollouts, SCREENSHOT_DIR, type Chromium, type RolloutShown } from './browser-helpers.ts';
 
 const UP_TIMEOUT = 300_000;
@@ -84,7 +83,7 @@ test('dashboard in Chromium: overview, live rollout, failed rollout and revert, 
   };
 
   // Short SLO windows (and `for`s): an alert fires within a test's time.
-  up = spawn(process.execPath, [BIN, 'up', '--cluster-dir', stateDir, '--nodes', '3', '--subnet-base', `10.${150 + randomInt(50)}`], {
+  up = spawn(process.execPath, [BIN, 'up', '--cluster-dir', stateDir, '--nodes', '3', '--subnet-base', reserveSubnetBase(t, 150, 50)], {
     stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GITCELL_SLO_MIN_WINDOW: String(SLO_MIN_WINDOW_S) },
   });
   up.stdout!.on('data', (d: Buffer) => (output += d.toString()));

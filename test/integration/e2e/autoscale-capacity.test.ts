@@ -18,14 +18,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomInt } from 'node:crypto';
 import { dump } from 'js-yaml';
 import { silentLogger } from '../../../lib/index.ts';
 import { connectFromOptions, openClusterStore } from '../../../store/index.ts';
 import type { AutoscaleDecision, AutoscaleRecord } from '../../../api/index.ts';
 import type { DesiredRecord, SyncRecord } from '../../../reconciler/index.ts';
 import { waitFor } from '../../helpers/agent.ts';
-import { git, gitcell, interruptUp, leftovers, logTails, startUp, tasksOf, type UpStore } from '../../helpers/up.ts';
+import { git, gitcell, interruptUp, leftovers, logTails, startUp, tasksOf, type UpStore, reserveSubnetBase } from '../../helpers/up.ts';
 
 const UP_TIMEOUT = 300_000;
 const SCALE_TIMEOUT = 240_000;
@@ -79,7 +78,7 @@ test('autoscaling on a Prometheus task metric stops at the cluster capacity with
   const repo = join(stateDir, 'repo');
   mkdirSync(join(manifests, 'jobs'), { recursive: true });
   writeFileSync(join(manifests, 'jobs', 'web.yaml'), dump(webJob));
-  const up = startUp(t, stateDir, ['--repo', manifests, '--nodes', '1', '--capacity', `cpu=${FIT * 100}m,memory=1Gi`, '--subnet-base', `10.${150 + randomInt(50)}`], { GITCELL_AUTOSCALE_SYNC: '3s' });
+  const up = startUp(t, stateDir, ['--repo', manifests, '--nodes', '1', '--capacity', `cpu=${FIT * 100}m,memory=1Gi`, '--subnet-base', reserveSubnetBase(t, 150, 50)], { GITCELL_AUTOSCALE_SYNC: '3s' });
   let s: UpStore | undefined;
   const fail = async (err: unknown): Promise<never> => {
     const rec = s ? await recordOf(s).catch(() => undefined) : undefined;

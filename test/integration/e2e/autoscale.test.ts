@@ -22,7 +22,7 @@ import { connectFromOptions, openClusterStore } from '../../../store/index.ts';
 import type { AutoscaleDecision, AutoscaleRecord } from '../../../api/index.ts';
 import type { DesiredRecord, SyncRecord } from '../../../reconciler/index.ts';
 import { waitFor } from '../../helpers/agent.ts';
-import { git, gitcell, interruptUp, leftovers, logTails, startUp, tasksOf, type UpStore } from '../../helpers/up.ts';
+import { git, gitcell, interruptUp, leftovers, logTails, startUp, tasksOf, type UpStore, reserveSubnetBase } from '../../helpers/up.ts';
 
 const UP_TIMEOUT = 300_000;
 const SCALE_TIMEOUT = 240_000;
@@ -102,7 +102,7 @@ test('autoscaling end to end: CPU load through a Service scales a Job up by the 
   writeFileSync(join(manifests, 'jobs', 'burner.yaml'), dump(burnerJob(true)));
   writeFileSync(join(manifests, 'jobs', 'load.yaml'), dump(loadJob(vip)));
   writeFileSync(join(manifests, 'service.yaml'), dump({ apiVersion: 'gitcell.io/v1', kind: 'Service', metadata: { name: 'burner' }, spec: { selector: { app: 'burner' }, clusterIP: vip, ports: [{ name: 'http', port: 8080, targetPort: 'http' }] } }));
-  const up = startUp(t, stateDir, ['--repo', manifests, '--nodes', '2', '--subnet-base', `10.${150 + randomInt(50)}`], { GITCELL_AUTOSCALE_SYNC: '3s' });
+  const up = startUp(t, stateDir, ['--repo', manifests, '--nodes', '2', '--subnet-base', reserveSubnetBase(t, 150, 50)], { GITCELL_AUTOSCALE_SYNC: '3s' });
   const dump_ = () => logTails(stateDir, up.output());
   let s: UpStore | undefined;
   /** fail adds what the autoscaler saw (its record, the burner's usage) and the load's output to a timeout. */

@@ -11,14 +11,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomInt } from 'node:crypto';
 import { silentLogger } from '../../../lib/index.ts';
 import { connectFromOptions, Informer, openClusterStore } from '../../../store/index.ts';
 import type { ServiceRecord } from '../../../api/index.ts';
 import type { DesiredRecord, SyncRecord } from '../../../reconciler/index.ts';
 import { runCommand } from '../../../runtime/network/exec.ts';
 import { waitFor } from '../../helpers/wait.ts';
-import { BIN, git, interruptUp, leftovers, logTails, tasksOf, unmountBelow, webSettled } from '../../helpers/up.ts';
+import { BIN, git, interruptUp, leftovers, logTails, tasksOf, unmountBelow, webSettled, reserveSubnetBase } from '../../helpers/up.ts';
 
 const UP_TIMEOUT = 420_000;
 
@@ -57,7 +56,7 @@ test('isolated nodes: a client on node A is answered by web tasks on A, B and C 
     await rm(stateDir, { recursive: true, force: true });
     assert.deepEqual(left, [], 'gitcell up left nothing behind');
   });
-  up = spawn(process.execPath, [BIN, 'up', '--cluster-dir', stateDir, '--nodes', '3', '--no-view', '--isolated-nodes', '--subnet-base', `10.${150 + randomInt(50)}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  up = spawn(process.execPath, [BIN, 'up', '--cluster-dir', stateDir, '--nodes', '3', '--no-view', '--isolated-nodes', '--subnet-base', reserveSubnetBase(t, 150, 50)], { stdio: ['ignore', 'pipe', 'pipe'] });
   up.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   up.stderr!.on('data', (d: Buffer) => (output += d.toString()));
   const dump = () => logTails(stateDir, output);

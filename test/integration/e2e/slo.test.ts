@@ -15,12 +15,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomInt } from 'node:crypto';
 import { dump } from 'js-yaml';
 import { Keyring, sealValue } from '../../../secrets/index.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { alertHook } from '../../helpers/monitoring.ts';
-import { git, gitcell, interruptUp, leftovers, logTails, startUp } from '../../helpers/up.ts';
+import { git, gitcell, interruptUp, leftovers, logTails, startUp, reserveSubnetBase } from '../../helpers/up.ts';
 import { latencyJob, latencySlo, PromClient } from './slo-app.ts';
 
 const UP_TIMEOUT = 300_000;
@@ -36,7 +35,7 @@ test('SLO end to end under gitcell up: a slow commit fires the burn-rate alert a
   mkdirSync(join(manifests, 'jobs'), { recursive: true });
   writeFileSync(join(manifests, 'jobs', 'lat.yaml'), dump(latencyJob('0')));
   const hook = await alertHook(t, KEY);
-  const up = startUp(t, stateDir, ['--repo', manifests, '--nodes', '1', '--subnet-base', `10.${150 + randomInt(50)}`], { GITCELL_SLO_MIN_WINDOW: String(MIN_WINDOW_S) });
+  const up = startUp(t, stateDir, ['--repo', manifests, '--nodes', '1', '--subnet-base', reserveSubnetBase(t, 150, 50)], { GITCELL_SLO_MIN_WINDOW: String(MIN_WINDOW_S) });
   let prom: PromClient | undefined;
   const fail = async (err: unknown): Promise<never> => {
     const alerts = await prom?.alerts().catch((e: Error) => e.message);

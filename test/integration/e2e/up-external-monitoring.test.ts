@@ -14,11 +14,10 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomInt } from 'node:crypto';
 import { dump, load } from 'js-yaml';
 import { waitFor } from '../../helpers/wait.ts';
 import { startAlertmanager, startPrometheus } from '../../helpers/monitoring.ts';
-import { git, gitcell, interruptUp, leftovers, logTails, startUp } from '../../helpers/up.ts';
+import { git, gitcell, interruptUp, leftovers, logTails, startUp, reserveSubnetBase } from '../../helpers/up.ts';
 import { latencySlo, PromClient } from './slo-app.ts';
 
 const UP_TIMEOUT = 300_000;
@@ -42,7 +41,7 @@ test('up with an existing Prometheus and Alertmanager: starts neither, writes an
     dump({ apiVersion: 'gitcell.io/v1', kind: 'Receiver', metadata: { name: 'oncall' }, spec: { type: 'webhook', address: 'http://127.0.0.1:9/alerts', secretRef: { name: 'oncall-hook' }, alerts: true } }),
   ].join('---\n'));
   const rulesFile = join(rulesDir, 'gitcell-slo.yml');
-  const up = startUp(t, stateDir, ['--repo', manifests, '--nodes', '1', '--subnet-base', `10.${150 + randomInt(50)}`,
+  const up = startUp(t, stateDir, ['--repo', manifests, '--nodes', '1', '--subnet-base', reserveSubnetBase(t, 150, 50),
     '--prometheus', prom.url, '--prometheus-rules', rulesFile, '--alertmanager', am.url, '--alertmanager-config', am.file]);
   const fail = (err: unknown): never => {
     throw new Error(`${(err as Error).message}\nprometheus: ${prom.log().slice(-1500)}\nalertmanager: ${am.log().slice(-1500)}\n${logTails(stateDir, up.output())}`);

@@ -11,12 +11,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomInt } from 'node:crypto';
 import { silentLogger } from '../../../lib/index.ts';
 import { connectFromOptions, openClusterStore } from '../../../store/index.ts';
 import type { DesiredRecord, SyncRecord } from '../../../reconciler/index.ts';
 import { waitFor } from '../../helpers/agent.ts';
-import { BIN, leftovers, logTails, unmountBelow, webSettled } from '../../helpers/up.ts';
+import { BIN, leftovers, logTails, unmountBelow, webSettled, reserveSubnetBase } from '../../helpers/up.ts';
 
 const UP_TIMEOUT = 300_000;
 /** Agents stop their tasks (5 s grace), give up on the gone NATS (bounded), exit: well within this. */
@@ -51,7 +50,7 @@ test('kill -9 of gitcell up: every process ends and nothing is left behind', { t
     await rm(stateDir, { recursive: true, force: true });
   });
 
-  up = spawn(process.execPath, [BIN, 'up', '--cluster-dir', stateDir, '--nodes', '2', '--no-view', '--subnet-base', `10.${100 + randomInt(50)}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  up = spawn(process.execPath, [BIN, 'up', '--cluster-dir', stateDir, '--nodes', '2', '--no-view', '--subnet-base', reserveSubnetBase(t, 100, 50)], { stdio: ['ignore', 'pipe', 'pipe'] });
   up.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   up.stderr!.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<void>((r) => up!.once('exit', () => r()));

@@ -19,7 +19,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createUser } from '@nats-io/nkeys';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { silentLogger } from '../../../lib/index.ts';
@@ -27,7 +27,7 @@ import { connect, openClusterStore } from '../../../store/index.ts';
 import type { DesiredRecord, SyncRecord, SyncStatus } from '../../../reconciler/index.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { startNatsCluster, type NatsCluster } from '../../helpers/nats.ts';
-import { BIN, git, gitcell, interruptUp, leftovers, logTails, tasksOf, unmountBelow, webSettled, type UpStore } from '../../helpers/up.ts';
+import { BIN, git, gitcell, interruptUp, leftovers, logTails, tasksOf, unmountBelow, webSettled, type UpStore, reserveSubnetBase } from '../../helpers/up.ts';
 
 // The machine can be very loaded (and R3 writes cost more): generous limits, conditions, no sleeps.
 const UP_TIMEOUT = 300_000;
@@ -71,7 +71,7 @@ test('gitcell up on a 3-server NATS cluster, R3: kill -9 the tasks bucket\'s lea
   const nats = cluster.url;
   const started = Date.now();
   // 10.250-254: up.test.ts uses 10.100-149, the agent tests 10.150-199, the CNI tests 10.200-249.
-  up = spawn(process.execPath, [BIN, 'up', '--nats', nats, '--creds', creds, '--replicas', '3', '--cluster-dir', stateDir, '--nodes', '2', '--subnet-base', `10.${250 + randomInt(5)}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  up = spawn(process.execPath, [BIN, 'up', '--nats', nats, '--creds', creds, '--replicas', '3', '--cluster-dir', stateDir, '--nodes', '2', '--subnet-base', reserveSubnetBase(t, 250, 5)], { stdio: ['ignore', 'pipe', 'pipe'] });
   up.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   up.stderr!.on('data', (d: Buffer) => (output += d.toString()));
 

@@ -25,7 +25,6 @@ import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } 
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomInt } from 'node:crypto';
 import { silentLogger } from '../../../lib/index.ts';
 import { connectFromOptions, openClusterStore, type ClusterStore } from '../../../store/index.ts';
 import {
@@ -45,7 +44,7 @@ import { componentIdentity } from '../../../cli/up/naming.ts';
 import { readJournal } from '../../../agent/index.ts';
 import type { TaskSpec, TaskStatus } from '../../../api/index.ts';
 import { waitFor } from '../../helpers/agent.ts';
-import { BIN, componentInstance, crashComponent, git, gitcell, interruptUp, leftovers, logTails, tasksOf, unmountBelow, webSettled } from '../../helpers/up.ts';
+import { BIN, componentInstance, crashComponent, git, gitcell, interruptUp, leftovers, logTails, tasksOf, unmountBelow, webSettled, reserveSubnetBase } from '../../helpers/up.ts';
 
 // The machine can be very loaded: generous limits, conditions rather than sleeps.
 const UP_TIMEOUT = 300_000;
@@ -82,7 +81,7 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
   const dump = () => logTails(stateDir, output);
 
   const started = Date.now();
-  up = spawn(process.execPath, [BIN, 'up', '--cluster-dir', stateDir, '--nodes', '2', '--subnet-base', `10.${100 + randomInt(50)}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  up = spawn(process.execPath, [BIN, 'up', '--cluster-dir', stateDir, '--nodes', '2', '--subnet-base', reserveSubnetBase(t, 100, 50)], { stdio: ['ignore', 'pipe', 'pipe'] });
   up.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   up.stderr!.on('data', (d: Buffer) => (output += d.toString()));
 

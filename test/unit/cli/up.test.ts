@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { load } from 'js-yaml';
 import { nextBackoff } from '../../../cli/up/supervisor.ts';
 import { agentArgs, clusterCidr, nodeName } from '../../../cli/up/run.ts';
-import { clusterCgroupParent, clusterTag, componentIdentity, nodeBridge, nodeCgroupParent, nodeNetnsPrefix } from '../../../cli/up/naming.ts';
+import { clusterCgroupParent, clusterTag, componentIdentity, nodeBridge, nodeCgroupParent, nodeNetnsPrefix, subnetBaseHolder } from '../../../cli/up/naming.ts';
 import { netnsPath, validateCgroupParent } from '../../../runtime/index.ts';
 import { summary } from '../../../cli/up/view.ts';
 import { resealSecrets } from '../../../cli/up/repo.ts';
@@ -107,4 +107,13 @@ test('resealSecrets replaces every sealed value with one the cluster key opens, 
     assert.ok(plain.length >= 16, `${key} opens with the cluster key`);
     assert.throws(() => openValue(before.spec.encryptedData[key]!, { namespace: 'default', name: 'web-credentials', key }, (id) => ring.privateKey(id)));
   }
+});
+
+test('subnetBaseHolder finds another interface on the /16, never this cluster\'s own bridges', () => {
+  const addr = (address: string) => ({ address, family: 'IPv4' as const, netmask: '255.255.255.0', mac: '00:00:00:00:00:00', internal: false, cidr: `${address}/24` });
+  const mine = nodeBridge('/tmp/cluster-a', nodeName(2));
+  const other = nodeBridge('/tmp/cluster-b', nodeName(2));
+  assert.equal(subnetBaseHolder('10.185', '/tmp/cluster-a', { lo: [addr('127.0.0.1')], [mine]: [addr('10.185.242.1')], eth0: [addr('10.1850.0.1'), addr('10.18.5.1')] }), undefined);
+  assert.deepEqual(subnetBaseHolder('10.185', '/tmp/cluster-a', { [mine]: [addr('10.185.242.1')], [other]: [addr('10.185.242.1')] }), { iface: other, address: '10.185.242.1' });
+  assert.deepEqual(subnetBaseHolder('10.185', '/tmp/cluster-b', { [mine]: [addr('10.185.242.1')] }), { iface: mine, address: '10.185.242.1' });
 });
