@@ -98,19 +98,26 @@ export class NodeServices implements ServicesPort {
   }
 
   /**
-   * start checks nft and starts the DNS server, then follows the bucket. A missing nft or dnsmasq is
-   * not fatal to the agent: the node runs tasks and reports ServicesReady False with the reason.
+   * start checks nft and starts the DNS server, then follows the bucket. A missing nft is not fatal
+   * to the agent: the node runs tasks and reports ServicesReady False with the reason. A DNS server
+   * that does not start (its address taken, say) is no reason to leave the VIPs unprogrammed: every
+   * programming pass starts it again, with backoff, until it runs.
    */
   async start(): Promise<void> {
     await this.o.prepare?.().catch((err: unknown) => this.o.log.warn({ err: errorMessage(err) }, 'agent: preparing the services table failed'));
     try {
       await this.o.nft.check();
-      await this.o.dns?.start(renderHosts([]));
-      this.lastHosts = '';
     } catch (err) {
       this.setCondition(condition('False', 'Unavailable', errorMessage(err)));
       this.o.log.error({ err: errorMessage(err) }, 'agent: services unavailable on this node');
       return;
+    }
+    try {
+      await this.o.dns?.start(renderHosts([]));
+      this.lastHosts = '';
+    } catch (err) {
+      this.setCondition(condition('False', 'DnsFailed', errorMessage(err)));
+      this.o.log.error({ err: errorMessage(err) }, 'agent: the node\'s DNS server did not start; Services are programmed without it, DNS is retried');
     }
     this.informer = new Informer<ServiceRecord>(this.o.services, { signal: this.stop$.signal, log: this.o.log, onChange: () => this.schedule(5) });
   }
@@ -198,15 +205,16 @@ export class NodeServices implements ServicesPort {
     try {
       await this.o.nft.apply({ ...this.o.lb, services: lbServices(records) });
       this.programmed = new Set(records.flatMap((r) => r.endpoints.map((e) => e.taskId)));
-      if (this.o.dns) {
-        const hosts = renderHosts(dnsEntries(records));
-        if (!this.o.dns.running) await this.o.dns.start(hosts);
-        else if (hosts !== this.lastHosts) await this.o.dns.update(hosts);
-        this.lastHosts = hosts;
-      }
-      this.backoff.reset();
       this.o.onProgrammed?.(records);
-      this.setCondition(condition('True', 'Programmed', `${records.length} services programmed`));
+      // The VIPs work from here on: a DNS server that fails only fails names.
+      const dnsProblem = await this.programDns(records);
+      if (dnsProblem === undefined) {
+        this.backoff.reset();
+        this.setCondition(condition('True', 'Programmed', `${records.length} services programmed`));
+      } else {
+        this.again = true;
+        this.setCondition(condition('False', 'DnsFailed', dnsProblem));
+      }
     } catch (err) {
       this.lastHosts = undefined;
       this.again = true;
@@ -219,6 +227,22 @@ export class NodeServices implements ServicesPort {
         w();
       }
       if (this.again) this.schedule(this.cond.status === 'True' ? 5 : this.backoff.next());
+    }
+  }
+
+  /** programDns gives the DNS server the records' names, starting it when it is not running; the failure's message, if any. */
+  private async programDns(records: readonly ServiceRecord[]): Promise<string | undefined> {
+    if (!this.o.dns) return undefined;
+    const hosts = renderHosts(dnsEntries(records));
+    try {
+      if (!this.o.dns.running) await this.o.dns.start(hosts);
+      else if (hosts !== this.lastHosts) await this.o.dns.update(hosts);
+      this.lastHosts = hosts;
+      return undefined;
+    } catch (err) {
+      this.lastHosts = undefined;
+      this.o.log.warn({ err: errorMessage(err) }, 'agent: the node\'s DNS server failed; retrying');
+      return errorMessage(err);
     }
   }
 

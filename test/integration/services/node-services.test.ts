@@ -120,6 +120,38 @@ test('nft and dnsmasq follow the services bucket: names resolve to the VIP (head
   assert.equal(dns.running, false);
 });
 
+test('the DNS server\'s address is taken at start: the VIP works at once, DNS starts once the address is free', async (t) => {
+  const { store } = await openTestStore(t, { tag: 'nd' });
+  const dir = await mkdtemp(join(tmpdir(), 'gitcell-dns-'));
+  await chmod(dir, 0o755);
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  // Another DNS server holds port 53 on the gateway (in CI: a second cluster on the same subnet).
+  const blocker = lab.spawn(lab.node, [process.execPath, '-e', `require('dgram').createSocket('udp4').bind(53, '${lab.gateway}', () => console.log('ready'))`]);
+  t.after(() => void blocker.kill('SIGKILL'));
+  await lineOf(blocker, /ready/);
+  const conditions: string[] = [];
+  let services!: NodeServices;
+  const dns = new Dnsmasq({ dir: join(dir, 'dns'), listen: lab.gateway, netns: lab.node, onExit: (why) => services.dnsExited(why) });
+  services = new NodeServices({
+    services: store.services, nft: new NftApplier({ table: 'gitcell', netns: lab.node }), dns, dnsAddress: lab.gateway, lb: { local: { subnet, bridge: lab.bridge } }, log: silentLogger(),
+    onCondition: (c) => conditions.push(`${c.status}:${c.reason}`), onProgrammed: () => (programmed = true),
+  });
+  let programmed = false;
+  t.after(() => services.stop({ removeTable: true }));
+  await store.services.put('default.web', record('web', ['a', 'b']));
+  await services.start();
+  assert.equal(services.conditions()[0]!.reason, 'DnsFailed', JSON.stringify(services.conditions()));
+  assert.match(services.conditions()[0]!.message, /in use/i);
+  await waitFor('the VIP programmed', () => programmed);
+  const answers = await http('http://10.96.1.10:8080/', 10);
+  assert.deepEqual([...new Set(answers)].sort(), ['a', 'b'], `the VIP balances without DNS: ${answers.join(',')}`);
+  assert.equal(services.conditions()[0]!.status, 'False', 'not ready while names do not resolve');
+  blocker.kill('SIGKILL');
+  await waitFor('ServicesReady True once DNS started', () => services.conditions()[0]!.status === 'True', 60_000);
+  assert.equal(await resolve('web.default.svc.cluster.local'), '10.96.1.10');
+  assert.ok(conditions.includes('False:DnsFailed') && conditions.at(-1) === 'True:Programmed', conditions.join(' '));
+});
+
 test('without a usable nft the node reports ServicesReady False and names why', async (t) => {
   const { store } = await openTestStore(t, { tag: 'nf' });
   const services = new NodeServices({ services: store.services, nft: new NftApplier({ table: 'gitcell', netns: 'gc-no-such-namespace' }), log: silentLogger() });
