@@ -143,6 +143,12 @@ class Candidacy {
       try {
         current = await opts.leases.get(opts.name);
       } catch (err) {
+        // A closed connection never comes back: its component has ended (a crash, a failed start),
+        // and retrying would log for ever from a dead instance, burying the component's own error.
+        if (opts.leases.nc.isClosed()) {
+          log.warn({ lease: opts.name }, 'leader: connection closed; the candidacy ends');
+          break;
+        }
         log.warn({ lease: opts.name, err: errorMessage(err) }, 'leader: cannot read lease; retrying');
         await sleep(pollMs, stopper.signal);
         continue;
@@ -170,6 +176,7 @@ class Candidacy {
         await this.lead(decision.lease.term, rev, sent, decision.lease.acquiredAt);
         observation = undefined;
       } catch (err) {
+        if (opts.leases.nc.isClosed()) break; // as above: a dead instance's candidacy ends
         if (!isGitcellError(err, StoreErrorCodes.Conflict) && !isGitcellError(err, StoreErrorCodes.Exists)) {
           log.warn({ lease: opts.name, err: errorMessage(err) }, 'leader: acquiring failed; retrying');
           await sleep(pollMs, stopper.signal);

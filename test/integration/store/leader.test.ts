@@ -186,3 +186,20 @@ test('stop() hands the lease over at once, and the term goes up', async (t) => {
   assert.ok(terms[1]!.at - stopAt < 2000, `handover took ${terms[1]!.at - stopAt} ms, should not wait for the 10 s lease`);
   assert.equal((await leases.get('x'))?.value.holder, 'b');
 });
+
+test('a candidacy whose connection closed ends by itself (a crashed component leaves no loop behind)', async (t) => {
+  const server = await startNatsServer({ t });
+  const nc = await connect({ servers: server.url });
+  t.after(() => nc.close());
+  const leases = await Bucket.open<Lease>(nc, { name: `lease_${randomBytes(4).toString('hex')}` }, objectCodec<Lease>(), { log: silentLogger() });
+  let leading = 0;
+  const lines: string[] = [];
+  const log = { ...silentLogger(), warn: (_o: unknown, msg?: string) => void lines.push(String(msg)) } as unknown as ReturnType<typeof silentLogger>;
+  const e = runForLeadership({ leases, name: 'x', leaseMs: 3000, renewMs: 500, log, onLeading: () => void leading++ });
+  t.after(() => e.stop());
+  while (leading === 0) await new Promise((r) => setTimeout(r, 10));
+  await nc.close();
+  const ended = await Promise.race([e.done.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 15_000))]);
+  assert.ok(ended, `the candidacy still runs 15 s after its connection closed: ${lines.slice(-3).join(' | ')}`);
+  assert.ok(lines.some((l) => /connection closed; the candidacy ends/.test(l)), lines.join(' | '));
+});
