@@ -29,6 +29,9 @@ let agent: ChildProcess | undefined;
 let running: RunningWatch | undefined;
 const { values: opts } = parseArgs({ options: { profile: { type: 'string' }, 'only-start': { type: 'boolean', default: false }, 'node-flag': { type: 'string', multiple: true, default: [] } } });
 const CMD = ['sh', '-c', 'while true; do sleep 5; done'];
+let cleaned: Promise<void> | undefined;
+// Ctrl-C or a timeout still removes the agent, its containers, bridge and nats-server.
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void cleanup().finally(() => process.exit(130)));
 
 async function rssMb(pid: number): Promise<number> {
   const m = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
@@ -181,20 +184,27 @@ try {
     await steadyState(agent.pid!, first, { bindToRunning50, cpuBind50 }, running);
   }
 } finally {
-  if (opts.profile && agent && agent.exitCode === null) {
-    // SIGTERM: the agent exits leaving its tasks (removed below), and Node writes the profile on exit.
-    agent.kill('SIGTERM');
-    await Promise.race([once(agent, 'exit'), new Promise((r) => setTimeout(r, 60_000))]);
-  }
-  agent?.kill('SIGKILL');
-  await running?.close();
-  for (const c of await runtime.list()) await runtime.remove(c.id).catch(() => {});
-  await network.destroy().catch(() => {});
-  await removeCgroup(`gitcell/${node}`).catch(() => {});
-  await nc.close();
-  await server.stop();
-  await rm(dir, { recursive: true, force: true });
-  // The agent keeps its nft table when it stops (a restarted agent keeps established connections);
-  // with its state directory gone the table is stale, and the sweep every agent runs removes it.
-  await sweepStaleTables({ own: '', dnsRunDir: DNS_RUN_DIR, log: silentLogger() });
+  await cleanup();
+}
+
+/** cleanup stops the agent and removes its containers, network, cgroup, NATS and files: once, at the end or on a signal. */
+function cleanup(): Promise<void> {
+  return (cleaned ??= (async () => {
+    if (opts.profile && agent && agent.exitCode === null) {
+      // SIGTERM: the agent exits leaving its tasks (removed below), and Node writes the profile on exit.
+      agent.kill('SIGTERM');
+      await Promise.race([once(agent, 'exit'), new Promise((r) => setTimeout(r, 60_000))]);
+    }
+    agent?.kill('SIGKILL');
+    await running?.close();
+    for (const c of await runtime.list()) await runtime.remove(c.id).catch(() => {});
+    await network.destroy().catch(() => {});
+    await removeCgroup(`gitcell/${node}`).catch(() => {});
+    await nc.close();
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
+    // The agent keeps its nft table when it stops (a restarted agent keeps established connections);
+    // with its state directory gone the table is stale, and the sweep every agent runs removes it.
+    await sweepStaleTables({ own: '', dnsRunDir: DNS_RUN_DIR, log: silentLogger() });
+  })());
 }
