@@ -65,6 +65,7 @@ const log = (line: string): void => console.log(`[${new Date().toISOString().sli
 const dir = await mkdtemp(join(tmpdir(), 'gitcell-scale-bench-'));
 let cluster: ScaleCluster | undefined;
 let view: ScaleView | undefined;
+let ticker: NodeJS.Timeout | undefined;
 try {
   log(`scale bench: ${nodes} nodes, ${w.jobs} Jobs x ${w.tasksPerJob} tasks, ${victims} victims, ${natsServers} nats-server(s), R${replicas}; load ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   cluster = await startScaleCluster({ nodes, victims, dir, startDelayMs: 100, ...(fixedHeartbeatMs ? { heartbeatMs: fixedHeartbeatMs } : {}), liveness, log, natsServers, replicas, spreadStreams });
@@ -74,7 +75,7 @@ try {
   // Where the time goes: created / bound / running every 10 s.
   // ... and who used the CPU in those 10 s (machine_total: the wall seconds of every core).
   let lastCpu = cpuSplit(c);
-  const ticker = setInterval(() => {
+  ticker = setInterval(() => {
     const now = cpuSplit(c);
     log(`progress ${JSON.stringify(v.counts())} cpu ${JSON.stringify(cpuSince(lastCpu, now))}`);
     lastCpu = now;
@@ -94,17 +95,21 @@ try {
     heartbeat_nats_us_per_write: round(hb.usPerWrite, 0), heartbeat_nats_us_per_write_pairs: hb.pairsUsPerWrite.map((p) => round(p, 0)), heartbeat_nats_switches_per_write: round(hb.switchesPerWrite, 1), nats_idle_cpu_pct: round(hb.withoutPct, 1),
   };
   if (idleOnly) {
+    clearInterval(ticker);
     const nats = c.natsPids.map((pid) => procStats(pid));
     console.log(JSON.stringify({ nodes, ...hbKeys, nats_servers: natsServers, nats_rss_mb: round(nats.reduce((a, n) => a + n.peakRssMb, 0), 0), nats_cpu_s: nats.map((n) => n.cpuS) }));
   } else {
     const out = await runWorkload(c, v, hb, hbKeys);
     if (out.incomplete) process.exitCode = 1;
+    // No progress line after the JSON: the bench's last line is its result.
+    clearInterval(ticker);
     console.log(JSON.stringify(out));
   }
 } catch (err) {
   console.error(`${(err as Error).message}\n${cluster?.logTails() ?? ''}`);
   process.exitCode = 1;
 } finally {
+  clearInterval(ticker);
   await view?.close();
   await cluster?.stop();
   await rm(dir, { recursive: true, force: true });
