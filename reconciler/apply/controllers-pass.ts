@@ -175,7 +175,9 @@ function runWorkload(p: Pass, rec: DesiredRecord): void {
   p.tasksByOwner.delete(rec.key);
   // The live count: Git's replicas, or the autoscaler's within Git's bounds. Never written back to Git.
   const replicas = isJob(o) ? liveReplicas(o.spec, view.autoscale?.get(autoscaleKey(ns, o.metadata.name))) : 0;
-  if (unchangedAtRest(p, rec, spec, prev, tasks, replicas)) {
+  // Asked every pass, skipped or not: the index forgets the DaemonSets no pass asks for.
+  const eligible = isDaemonSet(o) && view.eligibleNodes ? view.eligibleNodes(rec.key, spec.template) : undefined;
+  if (unchangedAtRest(p, rec, spec, prev, tasks, replicas, eligible)) {
     p.seenStatus.add(statusKey);
     return;
   }
@@ -187,7 +189,7 @@ function runWorkload(p: Pass, rec: DesiredRecord): void {
   const r = isDaemonSet(o)
     ? computeDaemonSet({
       ds: spec,
-      ...(view.eligibleNodes ? { eligible: view.eligibleNodes(rec.key, spec.template) } : { nodes: view.nodes ?? [] }),
+      ...(eligible ? { eligible } : { nodes: view.nodes ?? [] }),
       tasks,
       ...(prev ? { prev } : {}),
       ...(opts.nodeGraceMs !== undefined ? { nodeGraceMs: opts.nodeGraceMs } : {}),
@@ -214,14 +216,22 @@ function runWorkload(p: Pass, rec: DesiredRecord): void {
 
 /**
  * unchangedAtRest: a service Job at rest (rollout Complete or Failed) decides the same from the same
- * inputs, and no clock matters to it: skip it while nothing it reads changed. Everything else
- * (rollouts in progress, batch runs, DaemonSets with node heartbeats) is time-sensitive and always runs.
+ * inputs, and no clock matters to it: skip it while nothing it reads changed. So does a DaemonSet at
+ * rest whose eligible nodes the caller keeps (EligibleNodeIndex: node liveness is judged there, and
+ * its view object is replaced whenever the set changes) and whose task list is the same object
+ * (TrustedStatusIndex replaces an owner's list when one of its tasks changes): at 10,000 nodes the
+ * two DaemonSets' 12,500 tasks were filed by node every 1-s tick of a quiet cluster (groupByNode,
+ * 2.3 of the reconciler's 6.1 busy CPU-s in a 70-s window with 110,000 tasks running). Everything
+ * else (rollouts in progress, batch runs) is time-sensitive and always runs.
  */
-function unchangedAtRest(p: Pass, rec: DesiredRecord, spec: WorkloadSpec, prev: WorkloadStatus | undefined, tasks: readonly TaskView[], replicas: number): boolean {
+function unchangedAtRest(p: Pass, rec: DesiredRecord, spec: WorkloadSpec, prev: WorkloadStatus | undefined, tasks: readonly TaskView[], replicas: number, eligible: EligibleNodes | undefined): boolean {
   if (!p.fingerprints) return false;
   const o = rec.object;
-  const steady = isJob(o) && o.spec.type !== 'batch' && (prev?.rollout?.phase === 'Complete' || prev?.rollout?.phase === 'Failed');
-  const fp = steady ? fingerprint(rec, spec, prev!, tasks, replicas) : undefined;
+  const atRest = prev?.rollout?.phase === 'Complete' || prev?.rollout?.phase === 'Failed';
+  const steadyJob = atRest && isJob(o) && o.spec.type !== 'batch';
+  const steadyDaemonSet = atRest && isDaemonSet(o) && eligible !== undefined && p.view.tasksByOwner !== undefined;
+  const fp = steadyJob ? fingerprint(rec, spec, prev!, tasks, replicas)
+    : steadyDaemonSet ? `${fingerprintParts(rec, spec, prev!, 0)}|ds:${identity(tasks)}:${identity(eligible!)}` : undefined;
   if (fp !== undefined && p.fingerprints.get(rec.key) === fp) return true;
   if (fp === undefined) p.fingerprints.delete(rec.key);
   else p.fingerprints.set(rec.key, fp);
@@ -281,9 +291,22 @@ function cachedSpec(rec: DesiredRecord, versions: ReturnType<typeof secretVersio
 }
 
 function fingerprint(rec: DesiredRecord, spec: WorkloadSpec, prev: WorkloadStatus, tasks: readonly TaskView[], replicas: number): string {
+  return `${fingerprintParts(rec, spec, prev, replicas)}|${tasksFingerprint(tasks)}`;
+}
+
+function fingerprintParts(rec: DesiredRecord, spec: WorkloadSpec, prev: WorkloadStatus, replicas: number): string {
   // The live count is an input too: an autoscaler's decision must wake a Job at rest.
-  const parts = [rec.specHash, String(rec.generation), spec.templateHash, prev.templateHash, prev.rollout?.phase ?? '', String(prev.observedGeneration), String(replicas)];
-  return `${parts.join('|')}|${tasksFingerprint(tasks)}`;
+  return [rec.specHash, String(rec.generation), spec.templateHash, prev.templateHash, prev.rollout?.phase ?? '', String(prev.observedGeneration), String(replicas)].join('|');
+}
+
+/** identities numbers the lists and views a pass is handed, for fingerprints of inputs the caller replaces rather than changes. */
+const identities = new WeakMap<object, number>();
+let lastIdentity = 0;
+
+function identity(o: object): number {
+  let id = identities.get(o);
+  if (id === undefined) identities.set(o, (id = ++lastIdentity));
+  return id;
 }
 
 /**

@@ -79,3 +79,31 @@ test('controllerPass skips service Jobs at rest whose inputs did not change, and
   assert.equal(fifth.putStatuses.length, 1);
   assert.ok(third);
 });
+
+test('controllerPass skips a DaemonSet at rest while its task list and eligible nodes are the same objects, and decides again when either is replaced', () => {
+  const ds = rec({ apiVersion: 'gitcell.io/v1', kind: 'DaemonSet', metadata: { name: 'logger', namespace: 'default' }, spec: { template: { image: 'log:1' } } } as AnyObject);
+  const fps = new Map<string, string>();
+  const cache = new Map();
+  const names = ['n1', 'n2'];
+  // What EligibleNodeIndex hands out: one view object while the set is unchanged.
+  let eligible = { names, has: (n: string) => names.includes(n) };
+  let owned: { spec: TaskSpec; status?: import('../../../api/index.ts').TaskStatus }[] = [];
+  const v = (statuses: Map<string, SyncRecord>): ClusterView => ({
+    desired: new Map([[ds.key, ds]]), tasks: new Map(owned.map((t) => [t.spec.id, t.spec])), statuses: new Map(), objectStatuses: statuses,
+    tasksByOwner: new Map([[ds.key, owned]]), eligibleNodes: () => eligible,
+  });
+  const statuses = new Map<string, SyncRecord>();
+  const first = controllerPass(v(statuses), { now: T0 }, cache, fps);
+  assert.equal(first.createTasks.length, 2);
+  owned = first.createTasks.map((spec) => ({ spec, status: { taskId: spec.id, node: spec.nodeName!, templateHash: spec.templateHash, state: 'running' as const, ready: true, restarts: 0, updatedAt: NOW } }));
+  for (let i = 1; i < 4; i++) for (const s of controllerPass(v(statuses), { now: T0 + i }, cache, fps).putStatuses) statuses.set(s.key, s.value);
+  assert.equal((statuses.get(objectStatusKey('DaemonSet', 'default', 'logger')) as { rollout?: { phase: string } }).rollout?.phase, 'Complete');
+  assert.equal(fps.size, 1, 'at rest: fingerprinted');
+  // The same view object with a node added behind the pass's back: skipped, so nothing is placed
+  // there (the index never does this: it replaces the view). Proves the pass did not run.
+  names.push('n3');
+  assert.deepEqual(controllerPass(v(statuses), { now: T0 + 5 }, cache, fps).createTasks, [], 'skipped');
+  // A replaced view (a node joined): decided again, the new node gets its task.
+  eligible = { names: [...names], has: (n: string) => names.includes(n) };
+  assert.deepEqual(controllerPass(v(statuses), { now: T0 + 6 }, cache, fps).createTasks.map((t) => t.nodeName), ['n3']);
+});
