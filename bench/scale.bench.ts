@@ -125,7 +125,9 @@ async function runWorkload(c: ScaleCluster, v: ScaleView, hb: HeartbeatCost, hbK
   const t0 = Date.now();
   const natsProfiles = profileNats(c.natsProfilers, Number(arg('--nats-profile-s') ?? 60));
   const cpuAtCommit = cpuSplit(c);
+  const syscallsAtCommit = syscalls(c);
   let commitCpu: Record<string, number> | undefined;
+  let commitSyscalls: Record<string, { reads: number; writes: number }> | undefined;
   let steady: NatsSample | undefined;
   let maxConsumers = 0;
   // A phase past its deadline still reports what was measured until then (with `incomplete`): at
@@ -139,6 +141,8 @@ async function runWorkload(c: ScaleCluster, v: ScaleView, hb: HeartbeatCost, hbK
       if (phase === 'commit') {
         steady = sample;
         commitCpu = cpuSince(cpuAtCommit, cpuSplit(c));
+        const now = syscalls(c);
+        commitSyscalls = Object.fromEntries(Object.entries(now).map(([k, n]) => [k, { reads: n.reads - syscallsAtCommit[k]!.reads, writes: n.writes - syscallsAtCommit[k]!.writes }]));
         log(`commit phase CPU-seconds (machine_total: wall seconds x cores): ${JSON.stringify(commitCpu)}`);
         log(`consumers by client and stream: ${JSON.stringify(sample.consumersByClientStream)}`);
       }
@@ -167,7 +171,7 @@ async function runWorkload(c: ScaleCluster, v: ScaleView, hb: HeartbeatCost, hbK
     scheduler_rss_mb: round(sched.peakRssMb, 0), nats_rss_mb: round(nats.reduce((a, n) => a + n.peakRssMb, 0), 0), nats_cpu_pct: round(natsCpuPct, 0),
     // The heartbeats' share of nats-server's CPU in the run: the run's liveness writes at their measured cost.
     ...hbKeys, heartbeat_share_of_nats_cpu_pct: round(heartbeatShare(hb, runWrites, natsCpu.reduce((a, b) => a + b, 0)), 1), run_liveness_writes: runWrites,
-    commit_cpu_s: commitCpu, correctness_problems: problems.length, killed_nodes: r?.killed, requeued_tasks: r?.moved,
+    commit_cpu_s: commitCpu, commit_syscalls: commitSyscalls, correctness_problems: problems.length, killed_nodes: r?.killed, requeued_tasks: r?.moved,
     nats_consumers: s.consumers, nats_consumers_max: maxConsumers, nats_subscriptions: Object.values(s.subsByClient).reduce((a, b) => a + b, 0),
     nats_api_requests: s.apiTotal - api0, nats_consumers_by_client: s.consumersByClient, nats_subscriptions_by_client: s.subsByClient,
     nats_servers: nats.map((n, i) => ({ cpu_pct: round((natsCpu[i]! / seconds) * 100, 0), rss_mb: round(n.peakRssMb, 0), ...s.servers[i]! })),
@@ -189,6 +193,26 @@ function cpuSplit(c: ScaleCluster): Record<string, number> {
     ...Object.fromEntries(c.pids.hollow.map((pid, i) => [`hollow_${i}`, procStats(pid).cpuS])),
     ...Object.fromEntries(c.natsPids.map((pid, i) => [`nats_${i}`, procStats(pid).cpuS])),
     harness: (own.user + own.system) / 1e6, machine_busy: total - idle, machine_total: total,
+  };
+}
+
+/**
+ * syscalls is each process's read and write system calls so far (/proc/PID/io syscr, syscw): a
+ * client's writes are mostly its socket writes (nats.js' flushes), a nats-server's reads its socket reads.
+ */
+function syscalls(c: ScaleCluster): Record<string, { reads: number; writes: number }> {
+  const io = (pid: number): { reads: number; writes: number } => {
+    try {
+      const text = readFileSync(`/proc/${pid}/io`, 'utf8');
+      return { reads: Number(/syscr: (\d+)/.exec(text)?.[1]), writes: Number(/syscw: (\d+)/.exec(text)?.[1]) };
+    } catch {
+      return { reads: NaN, writes: NaN };
+    }
+  };
+  return {
+    reconciler: io(c.pids.reconciler), scheduler: io(c.pids.scheduler), harness: io(process.pid),
+    ...Object.fromEntries(c.pids.hollow.map((pid, i) => [`hollow_${i}`, io(pid)])),
+    ...Object.fromEntries(c.natsPids.map((pid, i) => [`nats_${i}`, io(pid)])),
   };
 }
 
