@@ -4,6 +4,7 @@ import { nkeyAuth, nkeySigner, type NkeySigner } from './nkey.ts';
 import { hostedLife } from '../lib/component-life.ts';
 import { StoreErrorCodes, storeError } from './errors.ts';
 import { inboxPrefixFor } from './permissions.ts';
+import { flushPerTurn } from './turn-flush.ts';
 
 /** ConnectOptions are how a gitcell component reaches NATS. */
 export interface ConnectOptions {
@@ -36,7 +37,7 @@ export function splitServers(servers: string | string[]): string[] {
 
 /**
  * connect opens a NATS connection that reconnects forever (a component outlives server restarts
- * and failovers; callers end it with close()). Failure to reach any server at first is
+ * and failovers; callers end it with close()) and writes once per event-loop turn (store/turn-flush.ts). Failure to reach any server at first is
  * E_STORE_UNAVAILABLE naming the servers; an unreadable credentials file names the file.
  */
 export async function connect(opts: ConnectOptions): Promise<NatsConnection> {
@@ -68,6 +69,8 @@ export async function connect(opts: ConnectOptions): Promise<NatsConnection> {
       ...(auth ? { authenticator: auth.authenticator, inboxPrefix: inboxPrefixFor(auth.publicKey) } : {}),
       ...(caFile ? { tls: { caFile } } : {}),
     });
+    // One socket write per event-loop turn instead of one per microtask checkpoint (store/turn-flush.ts).
+    flushPerTurn(nc);
     // A component hosted in `gitcell up`'s process: a crash drill closes its connections at once.
     hostedLife()?.track(nc);
     return nc;
