@@ -139,6 +139,8 @@ export class Agent {
     this.logSub?.unsubscribe();
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
     await this.ctx.locks.settle();
+    // No step runs any more: give back the journal's kept descriptor.
+    this.journal.close();
     this.d.runtime.close?.();
   }
 

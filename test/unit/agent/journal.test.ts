@@ -1,11 +1,14 @@
 // The agent's journal (agent/journal.ts): an append-only log whose last line per task wins,
-// compacted on load and as it grows, reading entry files of older agents and skipping torn lines.
+// compacted on load and as it grows, reading entry files of older agents and skipping torn lines,
+// written through kept descriptors (agent/append-files.ts: reused across saves, renewed by a
+// compaction, at most `cap` open, idle ones closed).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Journal, JOURNAL_LOG, readJournal, type LocalTask } from '../../../agent/journal.ts';
+import { AppendFiles } from '../../../agent/append-files.ts';
 import { makeTask } from '../../helpers/agent.ts';
 
 function entry(taskId: string, o: Partial<LocalTask> = {}): LocalTask {
@@ -82,4 +85,65 @@ test('readJournal reads what a running journal holds (log and older entry files)
   assert.equal(seen.get('a')?.phase, 'finished');
   assert.equal(readFileSync(join(dir, JOURNAL_LOG), 'utf8'), log, 'the log is not rewritten');
   assert.ok(readdirSync(dir).includes('old.json'), 'older entry files are left to the agent');
+});
+
+/** journalDescriptors lists this process's open descriptors on `dir`'s log: fd number and target. */
+function journalDescriptors(dir: string): { fd: string; target: string }[] {
+  const log = join(dir, JOURNAL_LOG);
+  return readdirSync('/proc/self/fd').flatMap((fd) => {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      return target.startsWith(log) ? [{ fd, target }] : [];
+    } catch {
+      return []; // the descriptor readdir itself used
+    }
+  });
+}
+
+test('the log descriptor is kept across saves, and a compaction replaces it with one on the new file', async (t) => {
+  const dir = tempDir(t);
+  const files = new AppendFiles({ cap: 16, idleMs: 60_000 });
+  t.after(() => files.closeAll());
+  const j = new Journal(dir, { durable: false, files });
+  await j.load();
+  let reused = 0;
+  let previous: string | undefined;
+  for (let i = 0; i < 300; i++) {
+    await j.save(entry(`t${i % 3}`, { attempt: i }));
+    // One descriptor, on the log itself (none right after a compaction: the next save opens the new file).
+    const open = journalDescriptors(dir);
+    assert.ok(open.length <= 1, `save ${i}: ${open.length} descriptors on the log`);
+    if (!open[0]) continue;
+    assert.equal(open[0].target, join(dir, JOURNAL_LOG), `save ${i}: on the log itself, not on a replaced file`);
+    if (open[0].fd === previous) reused++;
+    previous = open[0].fd;
+  }
+  // 300 saves of 3 tasks compact every 2 x 3 + 64 - 3 = 67 saves or so: 4 compactions, each then one new open.
+  assert.ok(reused >= 290, `${reused} of 300 saves reused the descriptor`);
+  // A file renamed over the log by someone else (another process) is noticed: the next line goes to it.
+  writeFileSync(join(dir, 'other'), `${JSON.stringify(entry('theirs'))}\n`);
+  renameSync(join(dir, 'other'), join(dir, JOURNAL_LOG));
+  await j.save(entry('mine'));
+  assert.deepEqual([...readJournal(dir).keys()].sort(), ['mine', 'theirs']);
+  j.close();
+  assert.equal(journalDescriptors(dir).length, 0, 'close gives the descriptor back');
+});
+
+test('at most `cap` descriptors stay open over many journals, idle ones are closed, and nothing is lost', async (t) => {
+  const root = tempDir(t);
+  const files = new AppendFiles({ cap: 2, idleMs: 50 });
+  t.after(() => files.closeAll());
+  const journals = Array.from({ length: 5 }, (_, i) => new Journal(join(root, `n${i}`), { durable: false, files }));
+  for (let round = 0; round < 3; round++) {
+    for (const [i, j] of journals.entries()) {
+      await j.save(entry(`task-${i}`, { attempt: round }));
+      assert.ok(files.size <= 2, `${files.size} open`);
+      assert.ok(journals.reduce((n, x) => n + journalDescriptors(x.dir).length, 0) <= 2, 'at most 2 journal descriptors in the process');
+    }
+  }
+  for (const [i, j] of journals.entries()) assert.deepEqual([...readJournal(j.dir).values()].map((x) => [x.taskId, x.attempt]), [[`task-${i}`, 2]]);
+  // Unused for a sweep interval: closed by the next sweep.
+  const deadline = Date.now() + 10_000;
+  while (files.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(files.size, 0, 'idle descriptors closed');
 });
