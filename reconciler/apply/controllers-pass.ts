@@ -230,7 +230,9 @@ function unchangedAtRest(p: Pass, rec: DesiredRecord, spec: WorkloadSpec, prev: 
   const atRest = prev?.rollout?.phase === 'Complete' || prev?.rollout?.phase === 'Failed';
   const steadyJob = atRest && isJob(o) && o.spec.type !== 'batch';
   const steadyDaemonSet = atRest && isDaemonSet(o) && eligible !== undefined && p.view.tasksByOwner !== undefined;
-  const fp = steadyJob ? fingerprint(rec, spec, prev!, tasks, replicas)
+  // A kept list (TrustedStatusIndex) stands for its tasks by identity: building and comparing each
+  // Job's task part (~6 KB for 100 tasks) was ~1 of the reconciler's 6.1 busy s on a quiet 110,000-task cluster.
+  const fp = steadyJob ? (p.view.tasksByOwner ? `${fingerprintParts(rec, spec, prev!, replicas)}|list:${identity(tasks)}` : fingerprint(rec, spec, prev!, tasks, replicas))
     : steadyDaemonSet ? `${fingerprintParts(rec, spec, prev!, 0)}|ds:${identity(tasks)}:${identity(eligible!)}` : undefined;
   if (fp !== undefined && p.fingerprints.get(rec.key) === fp) return true;
   if (fp === undefined) p.fingerprints.delete(rec.key);

@@ -107,3 +107,29 @@ test('controllerPass skips a DaemonSet at rest while its task list and eligible 
   eligible = { names: [...names], has: (n: string) => names.includes(n) };
   assert.deepEqual(controllerPass(v(statuses), { now: T0 + 6 }, cache, fps).createTasks.map((t) => t.nodeName), ['n3']);
 });
+
+test('controllerPass: with kept task lists (tasksByOwner), a service Job at rest is skipped while its list is the same object', () => {
+  const objects = [rec(job('web', { template: { image: 'web:1' } }))];
+  const fps = new Map<string, string>();
+  const cache = new Map();
+  const first = controllerPass(view(objects), { now: T0 }, cache, fps);
+  const key = objects[0]!.key;
+  const statuses = new Map(first.putStatuses.map((s) => [s.key, s.value]));
+  let owned = first.createTasks.map((spec) => ({ spec, status: { taskId: spec.id, node: 'n1', templateHash: spec.templateHash, state: 'running' as const, ready: true, restarts: 0, updatedAt: NOW } }));
+  const v = (): ClusterView => ({ ...view(objects, first.createTasks, statuses), tasksByOwner: new Map([[key, owned]]) });
+  for (let i = 1; i < 4; i++) for (const s of controllerPass(v(), { now: T0 + i }, cache, fps).putStatuses) statuses.set(s.key, s.value);
+  assert.equal((statuses.get(objectStatusKey('Job', 'default', 'web')) as { rollout?: { phase: string } }).rollout?.phase, 'Complete');
+  // A task turned unready inside the same list object (TrustedStatusIndex never does this: it
+  // replaces the list): skipped, so the status still says every task is ready.
+  owned[0] = { ...owned[0]!, status: { ...owned[0]!.status, ready: false } };
+  assert.deepEqual(controllerPass(v(), { now: T0 + 5 }, cache, fps).putStatuses, [], 'skipped: the same list');
+  owned = [...owned];
+  const again = controllerPass(v(), { now: T0 + 6 }, cache, fps);
+  assert.equal(again.putStatuses.length, 1, 'a replaced list: decided again');
+  // The fingerprint names the list, not its ~60 bytes per task: an equal list that is another object is a new input.
+  const before = fps.get(key);
+  assert.ok(before !== undefined && !owned.some((t) => before.includes(t.spec.id)), 'no task in the fingerprint');
+  owned = [...owned];
+  controllerPass(v(), { now: T0 + 7 }, cache, fps);
+  assert.notEqual(fps.get(key), before);
+});
