@@ -123,10 +123,7 @@ export function attach(ctx: AgentContext, t: LocalTask, containerId: string, pro
   }
   const l: Live = { containerId, exited, probing: new Set(), ...(health ? { health } : {}) };
   state.live.set(t.taskId, l);
-  if (health && (health.startup || health.liveness || health.readiness)) {
-    state.probed.add(t.taskId);
-    ctx.probing();
-  }
+  if (health && (health.startup || health.liveness || health.readiness)) state.probed.add(t.taskId);
   exited.then(
     (info) => {
       if (state.live.get(t.taskId) !== l) return;
