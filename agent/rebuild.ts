@@ -57,8 +57,10 @@ export async function releaseHeldTasks(ctx: AgentContext): Promise<void> {
     until: state.holdUntil,
     // Bound here decides only once the spec is in too: binding and spec come on separate watches, and
     // a task released with its binding but not yet its spec is not desired, so its container (the one
-    // the hold kept running) would be stopped.
-    boundHere: (id) => (state.bindings.has(id) || state.decided.get(id) === 'here') && state.specs.get(id) !== undefined,
+    // the hold kept running) would be stopped. A finished task has no container to keep: its binding
+    // alone decides. (Else a batch task whose Job completed and was deleted between the binding and
+    // the next pass stayed held for the whole hold, its run not filed as completed: e2e/up, CI 37, 39.)
+    boundHere: (id) => (state.bindings.has(id) || state.decided.get(id) === 'here') && (state.specs.get(id) !== undefined || state.records.get(id)?.phase === 'finished'),
     boundElsewhere: (id) => state.boundElsewhere.has(id) || state.decided.get(id) === 'elsewhere',
     known: (id) => state.records.has(id),
   });

@@ -8,6 +8,7 @@ import { startNatsServer, type NatsServer } from '../../helpers/nats.ts';
 import { makeTask } from '../../helpers/agent.ts';
 import { MEMORY_IMAGE, startMemoryNode, type MemoryNode } from '../../helpers/memory-node.ts';
 import { waitFor } from '../../helpers/wait.ts';
+import { readJournal } from '../../../agent/journal.ts';
 
 let server: NatsServer;
 let n: MemoryNode;
@@ -87,6 +88,28 @@ test('after a store rebuild, a binding that arrives before its task spec does no
     const claimed = await m.waitStatus(spec.id, 'claimed', (x) => x.unclaimed === undefined && x.state === 'running');
     assert.equal(claimed.containerId, first.containerId, 'the held container kept running');
     assert.equal(m.runtime.starts(spec.id), 1, 'never stopped and started again');
+  } finally {
+    await m.close();
+  }
+});
+
+test('after a store rebuild, a finished batch task is released by its binding alone and filed as completed again', async () => {
+  const m = await startMemoryNode(server, { storeIncarnation: 'inc-1', recoveryHoldMs: 120_000 });
+  try {
+    const done = makeTask('batch-filed', IMAGE, ['work'], {}, 'batch');
+    m.runtime.behave(done.id, { exitAfterMs: 10, exitCode: 0 });
+    await m.bind(done);
+    await m.waitStatus(done.id, 'succeeded', (x) => x.state === 'succeeded');
+    await m.unbind(done.id);
+    await waitFor('filed as completed', () => readJournal(join(m.stateDir, 'completed')).has(done.id));
+    await m.restart({ prefix: 'rebuilt3_', options: { storeIncarnation: 'inc-2' } });
+    await m.waitStatus(done.id, 'held and re-reported', (x) => x.unclaimed === true && x.state === 'succeeded');
+    assert.equal(readJournal(join(m.stateDir, 'completed')).has(done.id), false, 'held: back in the task journal');
+    // The rebuilt control plane bound it back, and the Job (complete) deleted its task before this
+    // agent's next pass: the binding is all the agent saw of it. Nothing runs, so nothing to keep.
+    await m.store.bindings.put(done.id, { taskId: done.id, node: m.node, boundAt: new Date().toISOString(), schedulerTerm: 1 });
+    await waitFor('filed as completed again, long before the 120-s hold ends', () => readJournal(join(m.stateDir, 'completed')).has(done.id), 15_000);
+    assert.equal(m.runtime.starts(done.id), 1, 'not run again');
   } finally {
     await m.close();
   }
