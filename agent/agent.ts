@@ -133,8 +133,10 @@ export class Agent {
     this.logSub?.unsubscribe();
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
     await this.ctx.locks.settle();
-    // No step runs any more: give back the journal's kept descriptor.
+    // No step runs any more: give back both journals' kept descriptors (the completed one too, not
+    // left to the idle sweep: an agent restarted in the same process opens its own).
     this.journal.close();
+    this.completed.close();
     this.d.runtime.close?.();
   }
 
