@@ -7,7 +7,7 @@
  *   each loop turn ─► nextLiveness(published, records.size, now) ─ changed? ─► put cluster/liveness
  *                 └─► timings(): the published grace, unless flags fixed it (tests)
  */
-import { nextLiveness, type LivenessPolicy, type LivenessRecord, type NodeLease, type NodeRecord } from '../../api/index.ts';
+import { nextLiveness, type LivenessPolicy, type LivenessRecord, type NodeLease } from '../../api/index.ts';
 import { errorMessage, type Logger } from '../../lib/index.ts';
 import { LIVENESS_KEY, LivenessInformer, type Bucket } from '../../store/index.ts';
 import type { PassTimings } from './plan.ts';
@@ -56,17 +56,6 @@ export class LivenessPublisher {
       this.failedAt = now;
     }
   }
-}
-
-/** livenessSignature changes when any node crosses a liveness threshold: time alone can change a pass. */
-export function livenessSignature(nodes: NodeRecord[], now: number, t: PassTimings): string {
-  let sig = '';
-  for (const n of nodes) {
-    const beat = Date.parse(n.heartbeatAt);
-    const age = now - beat;
-    sig += !Number.isFinite(beat) ? 'x' : age <= t.heartbeatGraceMs ? 'r' : age <= t.requeueGraceMs ? 'n' : 'l';
-  }
-  return sig;
 }
 
 /**

@@ -15,7 +15,7 @@
  * A lost race (E_EXISTS on create, E_CONFLICT on delete) is never retried blindly: the pass marks
  * the state dirty and the next pass re-checks against the informers, which the watches keep current.
  */
-import { defaultLivenessPolicy, FALLBACK_LIVENESS, statusKey, type LivenessPolicy, type RefusedNodeRecord, type Binding, type ClusterEvent, type NodeRecord, type NodeSpec, type TaskSpec } from '../../api/index.ts';
+import { defaultLivenessPolicy, FALLBACK_LIVENESS, statusKey, type LivenessPolicy, type RefusedNodeRecord, type Binding, type ClusterEvent, type TaskSpec } from '../../api/index.ts';
 import { performance } from 'node:perf_hooks';
 import { createLogger, errorMessage, isGitcellError, type Logger } from '../../lib/index.ts';
 import {
@@ -29,7 +29,7 @@ import type { PassPlan, PassTimings } from './plan.ts';
 import { ClusterCache, type CacheSources } from './cluster-cache.ts';
 import type { Scheduling } from '../schedule.ts';
 import { writePass } from './write.ts';
-import { LivenessPublisher, livenessSignature, restoreLeaseBucket } from './liveness.ts';
+import { LivenessPublisher, restoreLeaseBucket } from './liveness.ts';
 
 /** SchedulerServiceOptions configure the service; every field has a default. */
 export interface SchedulerServiceOptions {
@@ -191,16 +191,21 @@ export class SchedulerService {
       new Informer<T>(bucket, { signal, log, onChange: (c) => (changed(c?.key), kick()) });
     const tasks = inform(store.tasks, (key) => cache.keyChanged(key));
     const bindings = inform(store.bindings, (key) => cache.keyChanged(key));
-    // Records joined with their leases (batched); a renewal alone changes nothing: the liveness signature notices lapses on ticks.
+    // Records joined with their leases (batched); a renewal alone is no NodeInformer change: lapses are noticed on ticks.
     const nodes = new NodeInformer(store, { signal, log, onChange: (c) => (cache.nodeChanged(c?.key), kick()), leaseBatchMs: LEASE_BATCH_MS });
+    // A renewal (or a record's own heartbeat) moves a heartbeat time: both informers tell every change
+    // they fold in (each renewal of a batch is its own change), and a resnapshot as undefined.
+    nodes.records.listen((c) => cache.beatChanged(c?.key));
+    nodes.leases.listen((c) => cache.beatChanged(c?.key));
     const specs = inform(store.nodespec, (key) => cache.nodeChanged(key));
+    // Live views, not copies: the cache reads them synchronously (sync, startPass), one instant's.
+    const src: CacheSources = { tasks: valueView(tasks), bindings: bindings.entries, nodes: valueView(nodes), nodeSpecs: valueView(specs) };
     // Liveness is judged as of the instant the node copy (records and leases) is known complete,
     // never against the wall clock on a copy that fell behind (view-clock.ts). Not waited for: the batched
     // lease copy (as of the last batch, up to LEASE_BATCH_MS and a pass old: nothing against the grace).
     const nodeClocks = [{ clock: new ViewClock(nodes.records, store.nodes), waitMs: this.options.viewCatchUpMs }, { clock: new ViewClock(nodes.leases, store.heartbeats), waitMs: 0 }];
     const liveness = new LivenessPublisher(store.cluster, { signal, log, policy: this.options.liveness, fixed: this.options.timings });
     const limiter = new EventLimiter(this.options.events);
-    let lastLiveness = '';
     try {
       while (!ctx.signal.aborted) {
         await sleepUntil(dirty ? this.options.batchMs : this.options.tickMs, ctx.signal, (w) => (wake = w));
@@ -222,11 +227,11 @@ export class SchedulerService {
             dirty = true; // the node copy is not known complete as of any instant yet
             continue;
           }
-          const sig = livenessSignature(nodes.values(), liveAt, this.timings);
-          if (!dirty && sig === lastLiveness) continue;
+          for (const r of cache.sync(src)) this.reportRefusedNode(r);
+          const crossed = cache.livenessCrossed(src, liveAt, this.timings);
+          if (!dirty && !crossed) continue;
           dirty = false;
-          lastLiveness = sig;
-          const report = await this.pass(ctx, { tasks, bindings, nodes, specs, cache }, limiter, now, liveAt);
+          const report = await this.pass(ctx, { tasks, bindings, cache, src }, limiter, now, liveAt);
           if (report.lostRaces > 0 || report.unbound > 0 || report.preempted > 0 || !report.complete) dirty = true;
         } catch (err) {
           if (isGitcellError(err, StoreErrorCodes.Fenced)) {
@@ -248,7 +253,7 @@ export class SchedulerService {
 
   private async pass(
     ctx: LeaderContext,
-    m: { tasks: InformerView<TaskSpec>; bindings: Informer<Binding>; nodes: InformerView<NodeRecord>; specs: InformerView<NodeSpec>; cache: ClusterCache },
+    m: { tasks: InformerView<TaskSpec>; bindings: Informer<Binding>; cache: ClusterCache; src: CacheSources },
     limiter: EventLimiter,
     now: number,
     liveAt: number,
@@ -257,10 +262,7 @@ export class SchedulerService {
     if (options.leaderElection) await checkFence(store.leases, `${options.leaseName}-bindings`, ctx.term, options.identity);
     const seed = `${options.identity}/${ctx.term}/${++this.passes}`;
     const t0 = performance.now();
-    // Live views, not copies: sync and startPass read them synchronously, so they are one instant's;
-    // afterwards only events read a task's namespace. The cache judges the nodes' trust.
-    const src: CacheSources = { tasks: valueView(m.tasks), bindings: m.bindings.entries, nodes: valueView(m.nodes), nodeSpecs: valueView(m.specs) };
-    for (const r of m.cache.sync(src)) this.reportRefusedNode(r);
+    const src = m.src;
     const claims = await this.claims(m.tasks, m.cache.pendingIds(), now);
     for (const r of m.cache.sync(src)) this.reportRefusedNode(r);
     const decision = m.cache.startPass(src, liveAt, this.timings, { ...options.core, seed }, claims);

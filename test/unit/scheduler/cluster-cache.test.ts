@@ -27,6 +27,7 @@ class World {
   private nextTask = 0;
   /** false: changes are made without telling the cache (the missed update the test must catch) */
   tell = true;
+  lastSignature = '';
 
   constructor(readonly rand: Prng) {}
 
@@ -50,6 +51,7 @@ class World {
     if (r) this.nodes.set(name, r);
     else this.nodes.delete(name);
     if (this.tell) this.cache.nodeChanged(name);
+    if (this.tell) this.cache.beatChanged(name);
   }
 
   setSpec(name: string, s: NodeSpec | undefined): void {
@@ -58,10 +60,11 @@ class World {
     if (this.tell) this.cache.nodeChanged(name);
   }
 
-  /** beat sets a node's heartbeat `secondsAgo`: a renewal, of which no reader is told (NodeInformer). */
+  /** beat sets a node's heartbeat `secondsAgo`: a renewal, no NodeInformer change, only the lease informer's (beatChanged). */
   beat(name: string, secondsAgo: number): void {
     const r = this.nodes.get(name);
     if (r) this.nodes.set(name, { ...r, heartbeatAt: new Date(this.now - secondsAgo * 1000).toISOString() });
+    if (this.tell) this.cache.beatChanged(name);
   }
 
   randomTask(id = `j${Math.floor(this.rand() * 6)}-${this.nextTask++}`): TaskSpec {
@@ -173,6 +176,11 @@ function pass(w: World, seed: string): void {
   for (const id of [...w.tasks.keys()].slice(0, 3)) if (w.rand() < 0.3) claims.set(id, pick(w.rand, NODE_NAMES));
   const ref = reference(w, claims, seed);
   w.cache.sync(w.src);
+  // Time alone can change a pass: a node crossing a liveness threshold must be noticed.
+  const sig = signature(w);
+  const crossed = w.cache.livenessCrossed(w.src, w.now, timings);
+  assert.ok(crossed || sig === w.lastSignature, `a node crossed a liveness threshold unnoticed: ${w.lastSignature} -> ${sig}`);
+  w.lastSignature = sig;
   const prepared = w.cache.prepare(w.src, w.now, timings, claims);
   assert.deepEqual(dump(w.cache.working), dump(ref.state), 'the state a pass starts from');
   assert.deepEqual(prepared.pending.map((t) => t.id).sort(), ref.pending, 'the pending tasks');
@@ -187,6 +195,17 @@ function pass(w: World, seed: string): void {
   assert.deepEqual(dump(w.cache.working), dump(ref.state), 'the state after the rollback');
   w.cache.close();
   writeBack(w, mine);
+}
+
+/** signature is each trusted node's liveness class, in name order (what livenessCrossed must notice changing). */
+function signature(w: World): string {
+  const nodes = [...trustedNodeRecords(w.nodes).nodes.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+  return nodes
+    .map((n) => {
+      const age = w.now - Date.parse(n.heartbeatAt);
+      return `${n.name}:${!Number.isFinite(age) ? 'x' : age <= timings.heartbeatGraceMs ? 'r' : age <= timings.requeueGraceMs ? 'n' : 'l'}`;
+    })
+    .join(',');
 }
 
 /** writeBack applies a plan as writePass would, each write lost with some chance (a race). */
@@ -248,11 +267,13 @@ test('ClusterCache: the comparison fails when the cache is not told of a change 
     ['a node cordoned', (w) => w.setSpec([...w.nodes.keys()][0]!, { cordoned: true } as NodeSpec)],
     ['a node deleted', (w) => w.setNode([...w.nodes.keys()][0]!, undefined)],
     ['a pending task added', (w) => w.setTask(...withId(w.randomTask()))],
+    ['a heartbeat lapsed past the re-queue grace', (w) => w.beat([...w.bindings.values()].find((b) => w.nodes.has(b.value.node))!.value.node, 60)],
   ];
   for (const [what, make] of missed) {
     const w = world(7);
     for (let round = 0; round < 3; round++) pass(w, `m${round}`);
-    for (const name of w.nodes.keys()) w.nodes.set(name, { ...w.nodes.get(name)!, heartbeatAt: new Date(w.now).toISOString() });
+    for (const name of w.nodes.keys()) w.beat(name, 0);
+    pass(w, 'live');
     w.tell = false;
     make(w);
     assert.throws(() => pass(w, 'missed'), assert.AssertionError, what);
