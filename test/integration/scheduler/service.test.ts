@@ -149,6 +149,38 @@ test("a node whose heartbeat lapses past the grace period loses its tasks, which
   passed();
 });
 
+test('a node alive by its lease renewals alone (batched, as agents renew) keeps its tasks across several graces, and loses them once the renewals stop', async (t) => {
+  const { store, start, passed } = await setup(t);
+  // The record's own heartbeat is an hour old: only the lease keeps the node alive. The scheduler reads
+  // a heartbeat time again only when told of a renewal (ClusterCache.beatChanged): one missed
+  // renewal after another would lapse the node within a grace.
+  await store.nodes.put('leased', nodeRecord('leased', 4000, 16 * Gi, new Date(Date.now() - 3_600_000)));
+  let renewals = 0;
+  const renew = async (): Promise<void> => void (await store.heartbeats.put('leased', {}), renewals++);
+  await renew();
+  const timer = setInterval(() => void renew().catch(() => undefined), 200);
+  t.after(() => clearInterval(timer));
+  const timings = { heartbeatGraceMs: 2500, requeueGraceMs: 3000 };
+  start({ identity: 'solo', timings });
+  const tasks = Array.from({ length: 3 }, (_, i) => taskSpec('leased', i));
+  await Promise.all(tasks.map((task) => store.tasks.put(task.id, task)));
+  await waitFor('bound to the leased node', () => allBound(store, tasks.map((x) => x.id)));
+  // Four re-queue graces of renewals (~60 at 200 ms each) without a lapse.
+  const from = renewals;
+  await waitFor('60 more renewals', () => renewals - from >= 60 || undefined);
+  const early = (await store.events.recent({ limit: 100 })).map((e) => e.value).filter((e) => e.reason === 'NodeLost');
+  assert.deepEqual(early, [], 'no lapse while the lease is renewed');
+  for (const task of tasks) assert.equal((await store.bindings.get(task.id))?.value.node, 'leased');
+  clearInterval(timer);
+  const stoppedAt = Date.now();
+  const lost = await waitFor('NodeLost for the three tasks', async () => {
+    const ev = (await store.events.recent({ limit: 100 })).map((e) => e.value).filter((e) => e.reason === 'NodeLost');
+    return ev.length >= 3 ? ev : undefined;
+  });
+  for (const e of lost) assert.ok(Date.parse(e.time) >= stoppedAt, 'lost only once the renewals stopped');
+  passed();
+});
+
 test('preemption through the store, and a rate-limited FailedScheduling event with the reasons', async (t) => {
   const { store, beats, start, passed } = await setup(t);
   await beats.start(nodeRecord('only', 4000, 16 * Gi));
