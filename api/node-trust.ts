@@ -131,11 +131,36 @@ export function trustedTaskStatuses(entries: Iterable<readonly [string, TaskStat
     const boundTo = placement(s.taskId);
     if (boundTo === null) continue;
     if (boundTo !== undefined && boundTo !== s.node) {
-      refused.push({ key, node: s.node, taskId: s.taskId, boundTo, reason: `status of task ${s.taskId} written by node ${s.node}, but the task is bound to ${boundTo}: refused` });
+      refused.push(refusedStatus(key, s, boundTo));
       continue;
     }
     const prev = byTask.get(s.taskId);
     if (!prev || prev.updatedAt < s.updatedAt) byTask.set(s.taskId, s);
   }
   return { byTask, refused };
+}
+
+/**
+ * trustedStatusOf is trustedTaskStatuses for the statuses of one task whose placement `boundTo` is
+ * known: `keys` are its status keys in the order the full scan meets them, each body naming that
+ * task and agreeing with its key (`get` reads it). Returns its trusted status and pushes the refused
+ * ones onto `refused`. The same rule without a map per call: TrustedStatusIndex judges a task at
+ * every change of it (at 100,000 tasks, ~450,000 judgements in a commit).
+ */
+export function trustedStatusOf(keys: readonly string[], get: (key: string) => TaskStatus, boundTo: string | null | undefined, refused: RefusedStatus[]): TaskStatus | undefined {
+  if (boundTo === null) return undefined;
+  let best: TaskStatus | undefined;
+  for (const key of keys) {
+    const s = get(key);
+    if (boundTo !== undefined && boundTo !== s.node) {
+      refused.push(refusedStatus(key, s, boundTo));
+      continue;
+    }
+    if (!best || best.updatedAt < s.updatedAt) best = s;
+  }
+  return best;
+}
+
+function refusedStatus(key: string, s: TaskStatus, boundTo: string): RefusedStatus {
+  return { key, node: s.node, taskId: s.taskId, boundTo, reason: `status of task ${s.taskId} written by node ${s.node}, but the task is bound to ${boundTo}: refused` };
 }

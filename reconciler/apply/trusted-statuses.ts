@@ -19,7 +19,7 @@
  * kept, as neither decides anything: the owners' order in tasksByOwner (a pass reads it by key),
  * and a task's place in its owner's list after its jobKey changed (ids are per Job: it does not).
  */
-import { statusMatchesKey, trustedTaskStatuses, type RefusedStatus, type TaskPlacement, type TaskSpec, type TaskStatus } from '../../api/index.ts';
+import { statusMatchesKey, trustedStatusOf, trustedTaskStatuses, type RefusedStatus, type TaskPlacement, type TaskSpec, type TaskStatus } from '../../api/index.ts';
 import type { TaskView } from '../controllers/index.ts';
 import { groupTasksByOwner } from './controllers-pass.ts';
 
@@ -64,10 +64,15 @@ export class TrustedStatusIndex {
   /** owners' lists as last handed out; dropped when the owner changes */
   private readonly lists = new Map<string, TaskView[]>();
   private readonly placement: TaskPlacement;
+  /** a filed status key's status (filed keys are in the source) */
+  private readonly statusOf: (key: string) => TaskStatus;
+  /** judge's refused statuses, reused */
+  private readonly scratch: RefusedStatus[] = [];
   private stale = true;
 
   constructor(private readonly src: TrustedStatusSources) {
     this.placement = placementOf(src);
+    this.statusOf = (key) => src.statuses.get(key)!;
   }
 
   /** refused lists the statuses refused now (each: a node reporting a task bound elsewhere). */
@@ -170,15 +175,21 @@ export class TrustedStatusIndex {
     this.refusedByKey.delete(key);
   }
 
-  /** judge re-applies the rule to task `id` alone: its statuses, its placement. */
+  /**
+   * judge re-applies the rule to task `id` alone: its statuses, its placement (looked up only when
+   * it has a status: a task just created or bound has none yet, and nothing to judge).
+   */
   private judge(id: string): void {
     const group = this.groups.get(id);
-    if (group) for (const key of group) this.refusedByKey.delete(key);
-    // Almost always one status; several only while nodes disagree (or the task is gone).
-    const keys = group && group.length > 1 ? [...group].sort((a, b) => this.order.get(a)! - this.order.get(b)!) : (group ?? []);
-    const entries = keys.map((key) => [key, this.src.statuses.get(key)!] as const);
-    const { byTask, refused } = trustedTaskStatuses(entries, this.placement);
-    const next = byTask.get(id);
+    let next: TaskStatus | undefined;
+    const refused = this.scratch;
+    refused.length = 0;
+    if (group) {
+      for (const key of group) this.refusedByKey.delete(key);
+      // Almost always one status; several only while nodes disagree (or the task is gone).
+      const keys = group.length > 1 ? [...group].sort((a, b) => this.order.get(a)! - this.order.get(b)!) : group;
+      next = trustedStatusOf(keys, this.statusOf, this.placement(id), refused);
+    }
     if (next !== this.byTask.get(id)) {
       if (next) this.byTask.set(id, next);
       else this.byTask.delete(id);
