@@ -63,7 +63,7 @@ export interface RoBucket<T> {
   /** lastRevision is the bucket's newest revision */
   lastRevision(): Promise<number>;
   /** watch streams the snapshot, `synced`, then every change (watch.ts) */
-  watch(opts?: WatchOptions): Watch<T>;
+  watch(opts?: WatchOptions<T>): Watch<T>;
   /** listWithRevision returns the records below `prefix` and the revision they are consistent at */
   listWithRevision(prefix?: string, opts?: { signal?: AbortSignal }): Promise<{ records: StoreRecord<T>[]; revision: number }>;
   /** list returns the records below `prefix`, sorted by key */
@@ -309,7 +309,7 @@ export class Bucket<T> implements KvBucket<T> {
    * watch streams the keys below `prefix` (or one `key`): their current values, a `synced` event,
    * then every put and delete; see watch.ts for the resume and restart rules.
    */
-  watch(opts: WatchOptions = {}): Watch<T> {
+  watch(opts: WatchOptions<T> = {}): Watch<T> {
     return startWatch(
       { nc: this.nc, jsm: this.jsm, bucket: this.name, stream: this.stream, codec: this.codec, log: this.log, reportInvalid: this.reportInvalid },
       opts,

@@ -32,7 +32,7 @@ export interface InformerEntry<T> {
 /** InformerSource is what an informer needs of a bucket: its name and a watch (a RoBucket has both). */
 export interface InformerSource<T> {
   readonly name: string;
-  watch(opts?: WatchOptions): Watch<T>;
+  watch(opts?: WatchOptions<T>): Watch<T>;
   /** the connection: once it is closed for good, a watch that ended is not restarted */
   readonly nc?: { isClosed(): boolean };
 }
@@ -253,6 +253,11 @@ export class Informer<T> implements InformerView<T> {
         ...(this.isSynced && !resnapshot ? { afterRevision: this.seen } : {}),
         ...(resnapshot ? { resnapshot } : {}),
         ...(this.opts.batchMs !== undefined ? { batchMs: this.opts.batchMs } : {}),
+        // The echo of an own write (apply) at the very revision: the value is the one held.
+        known: (key, revision) => {
+          const e = this.live.get(key);
+          return e !== undefined && e.revision === revision ? e.value : undefined;
+        },
         signal,
       }) as Watch<T, WatchEvent<T> | WatchReset>;
       let why = 'the watch ended';

@@ -102,6 +102,9 @@ export interface TailOptions<E> {
   pullEveryMs?: number;
 }
 
+/** Delivery: a message counted as handled, decoded (or skipped, a throw logged) when the reader takes it: its own write is known by then (watch.ts `known`). */
+class Delivery { constructor(readonly msg: Msg, readonly ack: AckInfo) {} }
+
 /**
  * StreamTail follows a JetStream stream through a push consumer it manages itself; see the file
  * comment for its rules. Iterate it for events; close() or the signal ends it.
@@ -126,7 +129,7 @@ export class StreamTail<E> implements AsyncIterable<E> {
   private lastActivity = Date.now();
   private done = false;
   private resolveClosed!: () => void;
-  private readonly queue: E[] = [];
+  private readonly queue: (E | Delivery)[] = [];
   private wake: (() => void) | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private restarting = false;
@@ -303,13 +306,7 @@ export class StreamTail<E> implements AsyncIterable<E> {
     this.expectDelivery++;
     if (ack.streamSeq > this.revision) {
       this.revision = ack.streamSeq;
-      let ev: E | undefined;
-      try {
-        ev = this.opts.decode(msg, ack);
-      } catch (err) {
-        this.opts.log.error({ stream: this.opts.stream, seq: ack.streamSeq, err: String(err) }, 'tail: decode threw; message skipped');
-      }
-      if (ev) this.push(ev);
+      this.push(new Delivery(msg, ack));
     }
     if (!this.synced && (ack.pending === 0 || (this.snapshotCeiling > 0 && ack.streamSeq >= this.snapshotCeiling))) this.markSynced();
   }
@@ -350,7 +347,15 @@ export class StreamTail<E> implements AsyncIterable<E> {
     this.push(this.opts.syncedEvent(this.revision));
   }
 
-  private push(ev: E): void {
+  private decoded({ msg, ack }: Delivery): E | undefined {
+    try {
+      return this.opts.decode(msg, ack);
+    } catch (err) {
+      return void this.opts.log.error({ stream: this.opts.stream, seq: ack.streamSeq, err: String(err) }, 'tail: decode threw; message skipped');
+    }
+  }
+
+  private push(ev: E | Delivery): void {
     this.queue.push(ev);
     const w = this.wake;
     this.wake = undefined;
@@ -380,9 +385,10 @@ export class StreamTail<E> implements AsyncIterable<E> {
   async *[Symbol.asyncIterator](): AsyncIterator<E> {
     try {
       while (!this.done) {
-        const ev = this.queue.shift();
-        if (ev) {
-          yield ev;
+        const item = this.queue.shift();
+        if (item !== undefined) {
+          const ev = item instanceof Delivery ? this.decoded(item) : item;
+          if (ev) yield ev;
           continue;
         }
         await new Promise<void>((r) => (this.wake = r));

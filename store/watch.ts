@@ -25,7 +25,7 @@ export interface WatchReset {
 }
 
 /** WatchOptions selects what a watch sees and how it ends. */
-export interface WatchOptions {
+export interface WatchOptions<T = unknown> {
   /** watch keys below this prefix ("a.b" -> "a.b.*..."); "" or omitted: every key */
   prefix?: string;
   /** watch exactly this key (instead of a prefix) */
@@ -52,6 +52,13 @@ export interface WatchOptions {
    * control-plane identities have.
    */
   batchMs?: number;
+  /**
+   * known hands back the value the reader already holds for a key at exactly this revision (its own
+   * write, applied when acknowledged), if any: that put carries it instead of decoding the message.
+   * Decoding happens when the reader takes a delivery, by which time its own write is usually known:
+   * the reconciler decoded every task it created again from the echo (~a fifth of its decode work).
+   */
+  known?: (key: string, revision: number) => T | undefined;
 }
 
 /** Watch is a running watch: iterate it for events; close() (or the signal) ends the iteration. */
@@ -87,7 +94,7 @@ export function flatKey(key: string): string {
 }
 
 /** startWatch starts a watch on a bucket; see WatchOptions. */
-export function startWatch<T>(ctx: WatchContext<T>, opts: WatchOptions = {}): Watch<T> {
+export function startWatch<T>(ctx: WatchContext<T>, opts: WatchOptions<T> = {}): Watch<T> {
   if (opts.key !== undefined) validateKey(opts.key);
   const subjectPrefix = `$KV.${ctx.bucket}.`;
   const filter = subjectPrefix + (opts.key ?? keyFilter(opts.prefix ?? ''));
@@ -96,6 +103,8 @@ export function startWatch<T>(ctx: WatchContext<T>, opts: WatchOptions = {}): Wa
     const created = new Date(Number(ack.timestampNanos / 1_000_000n));
     const op = msg.headers?.get('KV-Operation');
     if (op === 'DEL' || op === 'PURGE') return { type: 'delete', key, revision: ack.streamSeq, purged: op === 'PURGE', created };
+    const held = opts.known?.(key, ack.streamSeq);
+    if (held !== undefined) return { type: 'put', key, value: held, revision: ack.streamSeq, created };
     const decoded = decodeRecord(ctx.codec, msg.data);
     if (!decoded.ok) {
       const bad: InvalidRecord = { bucket: ctx.bucket, key, revision: ack.streamSeq, reason: decoded.reason };
