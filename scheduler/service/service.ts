@@ -263,6 +263,9 @@ export class SchedulerService {
     const seed = `${options.identity}/${ctx.term}/${++this.passes}`;
     const t0 = performance.now();
     const src = m.src;
+    // Synced again after the fence check's round trip: tasks that came meanwhile (re-created after a
+    // store rebuild, with their runningOn hints) get their claims checked in this pass, not placed anew.
+    for (const r of m.cache.sync(src)) this.reportRefusedNode(r);
     const claims = await this.claims(m.tasks, m.cache.pendingIds(), now);
     for (const r of m.cache.sync(src)) this.reportRefusedNode(r);
     const decision = m.cache.startPass(src, liveAt, this.timings, { ...options.core, seed }, claims);
