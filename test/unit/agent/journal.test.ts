@@ -1,13 +1,13 @@
 // The agent's journal (agent/journal.ts): an append-only log whose last line per task wins,
 // compacted on load and as it grows, reading entry files of older agents and skipping torn lines,
 // written through kept descriptors (agent/append-files.ts: reused across saves, renewed by a
-// compaction, at most `cap` open, idle ones closed).
+// compaction, at most `cap` open, idle ones closed); a line reuses its spec's text.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Journal, JOURNAL_LOG, readJournal, type LocalTask } from '../../../agent/journal.ts';
+import { Journal, JOURNAL_LOG, entryLine, readJournal, type LocalTask } from '../../../agent/journal.ts';
 import { AppendFiles } from '../../../agent/append-files.ts';
 import { makeTask } from '../../helpers/agent.ts';
 
@@ -146,4 +146,17 @@ test('at most `cap` descriptors stay open over many journals, idle ones are clos
   const deadline = Date.now() + 10_000;
   while (files.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   assert.equal(files.size, 0, 'idle descriptors closed');
+});
+
+test('a line holds every field of its entry and the spec as saved, also when the spec object was journaled before', () => {
+  const spec = makeTask('full', 'img', ['serve']);
+  const full: LocalTask = {
+    taskId: 'full', templateHash: spec.templateHash, spec, phase: 'stopping', state: 'failed', attempt: 3, containerId: 'full_3', pid: 42, ip: '10.0.0.7',
+    restarts: 2, startedAt: '2026-01-01T00:00:00.000Z', finishedAt: '2026-01-01T00:01:00.000Z', exitCode: 1, oomKilled: false, message: 'm', ready: true,
+    backoffMs: 2000, restartAt: 99, stopReason: 'liveness', stopDeadline: 123,
+  };
+  const first = entryLine({ ...full, phase: 'starting' });
+  assert.deepEqual(JSON.parse(first), JSON.parse(JSON.stringify({ ...full, phase: 'starting' })));
+  assert.deepEqual(JSON.parse(entryLine(full)), JSON.parse(JSON.stringify(full)), 'the second line of one spec object: same spec text, its own fields');
+  assert.deepEqual(JSON.parse(entryLine({ ...full, message: undefined, pid: undefined })), JSON.parse(JSON.stringify({ ...full, message: undefined, pid: undefined })));
 });
