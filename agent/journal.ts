@@ -5,12 +5,14 @@
  *
  * On disk it is one append-only file, `<dir>/journal.log`: a line per save (the whole entry, JSON) or
  * removal (`{"taskId":…,"removed":true}`); on load the last line of a task wins. A save appends one
- * line (and fsyncs when durable), where a file per entry (temp file, write, rename) cost a hollow
+ * line (and fsyncs when durable) and resolves once it is written; the lines saved in one event-loop
+ * turn go in one write at its end (setImmediate), where a file per entry (temp file, write, rename) cost a hollow
  * process 12 of 103 CPU-s in a 10,000-node commit (21 µs per save on tmpfs, 260 µs on ext4 with the
  * machine busy; an append is 14 µs on either). The log is compacted (the live entries written to a new file
  * renamed over it, lib/atomic-write) on load and once it holds more than twice as many lines as live
  * entries (plus 64), so it stays a few entries long per task. A line is written whole by one write of
- * a file opened for appending: a killed agent leaves whole lines; a line a power loss tore is reported
+ * a file opened for appending: a killed agent leaves whole lines (a save it was waiting for may be
+ * missing, never the line of a step it took); a line a power loss tore is reported
  * as unreadable and skipped (compaction on load leaves a clean file). Entry files of older agents
  * (`<dir>/<taskId>.json`) are read on load and folded into the log.
  *
@@ -19,7 +21,8 @@
  * `close`): opening and closing it per line cost a hollow process more than the line's write.
  *
  *   load:   <taskId>.json files (older agents) + journal.log lines (last wins) ─► compact ─► open for append
- *   save:   append line on the kept descriptor (fsync when durable) ─► compact when lines > 2 x live + 64
+ *   save:   queue line ─► (end of the turn) the turn's lines in one append on the kept descriptor (fsync when durable)
+ *           ─► compact when lines > 2 x live + 64 ─► every save of the turn resolves
  *   remove: append removal line
  *   compact: new file renamed over the log ─► its old descriptor closed (the next line opens the new one)
  */
@@ -88,6 +91,10 @@ export class Journal {
   /** lines in the log file now */
   private lines = 0;
   private opened?: Promise<void>;
+  /** lines saved this event-loop turn, written together at its end (`flush`) */
+  private pending: string[] = [];
+  /** settles once `pending` is written: what every save of this turn awaits */
+  private flushed?: Promise<void>;
 
   /**
    * `durable: false` leaves out the fsync per save: for the tasks journal, whose entries describe
@@ -104,6 +111,7 @@ export class Journal {
 
   /** close closes the log's descriptor (the agent stops); a later save opens it again. */
   close(): void {
+    if (this.pending.length > 0) this.flush();
     this.files.release(this.file);
   }
 
@@ -127,14 +135,14 @@ export class Journal {
   async save(t: LocalTask): Promise<void> {
     await this.ready();
     this.live.add(t.taskId);
-    this.append(entryLine(t));
+    await this.append(entryLine(t));
   }
 
   /** remove forgets one entry (missing is fine). */
   async remove(taskId: string): Promise<void> {
     await this.ready();
     if (!this.live.delete(taskId)) return;
-    this.append(JSON.stringify({ taskId, removed: true }));
+    await this.append(JSON.stringify({ taskId, removed: true }));
   }
 
   private ready(): Promise<void> {
@@ -185,10 +193,35 @@ export class Journal {
     for (const id of entries.keys()) this.live.add(id);
   }
 
-  /** append adds one line, compacting when the log has grown past its bound. */
-  private append(line: string): void {
-    this.files.append(this.file, `${line}\n`, this.opts.durable !== false);
-    if (++this.lines > 2 * this.live.size + COMPACT_SLACK) this.compact();
+  /**
+   * append queues one line for the end of this event-loop turn (setImmediate) and resolves once it is
+   * written: the saves of one turn (the starts of one pass, the tasks whose start delay ended
+   * together) cost one write and one link check instead of one each (a --quick scale commit: 10,562
+   * lines of a hollow process in 2,859 writes).
+   */
+  private append(line: string): Promise<void> {
+    this.pending.push(line);
+    return (this.flushed ??= new Promise<void>((resolve, reject) => {
+      setImmediate(() => {
+        try {
+          this.flush();
+          resolve();
+        } catch (err) {
+          reject(err);
+        }
+      });
+    }));
+  }
+
+  /** flush writes the queued lines in one append, compacting when the log has grown past its bound. */
+  private flush(): void {
+    const lines = this.pending;
+    this.pending = [];
+    this.flushed = undefined;
+    if (lines.length === 0) return;
+    this.files.append(this.file, `${lines.join('\n')}\n`, this.opts.durable !== false);
+    this.lines += lines.length;
+    if (this.lines > 2 * this.live.size + COMPACT_SLACK) this.compact();
   }
 }
 

@@ -1,7 +1,7 @@
 // The agent's journal (agent/journal.ts): an append-only log whose last line per task wins,
 // compacted on load and as it grows, reading entry files of older agents and skipping torn lines,
 // written through kept descriptors (agent/append-files.ts: reused across saves, renewed by a
-// compaction, at most `cap` open, idle ones closed); a line reuses its spec's text.
+// compaction, at most `cap` open, idle ones closed), the lines of one event-loop turn in one write.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
@@ -146,6 +146,32 @@ test('at most `cap` descriptors stay open over many journals, idle ones are clos
   const deadline = Date.now() + 10_000;
   while (files.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   assert.equal(files.size, 0, 'idle descriptors closed');
+});
+
+/** CountingFiles records each append (path and line count) before doing it. */
+class CountingFiles extends AppendFiles {
+  readonly writes: number[] = [];
+  override append(path: string, data: string, durable: boolean): void {
+    this.writes.push(data.split('\n').length - 1);
+    super.append(path, data, durable);
+  }
+}
+
+test('the saves of one event-loop turn are written in one append, each resolving only once its line is in the file', async (t) => {
+  const dir = tempDir(t);
+  const files = new CountingFiles({ cap: 16, idleMs: 60_000 });
+  t.after(() => files.closeAll());
+  const j = new Journal(dir, { durable: false, files });
+  await j.load();
+  const onDisk = (id: string) => readJournal(dir).has(id);
+  const seen: boolean[] = [];
+  await Promise.all(['a', 'b', 'c'].map((id) => j.save(entry(id)).then(() => seen.push(onDisk(id)))));
+  assert.deepEqual(seen, [true, true, true], 'each save resolved with its line written');
+  assert.deepEqual(files.writes, [3], 'three saves of one turn: one append of three lines');
+  await j.save(entry('a', { phase: 'running' }));
+  await j.remove('b');
+  assert.deepEqual(files.writes, [3, 1, 1], 'saves of later turns: an append each');
+  assert.deepEqual([...(await new Journal(dir).load()).entries()].map(([id, x]) => [id, x.phase]), [['a', 'running'], ['c', 'starting']]);
 });
 
 test('a line holds every field of its entry and the spec as saved, also when the spec object was journaled before', () => {
