@@ -71,7 +71,7 @@ export class Agent {
     const locks = new TaskLocks({
       stopped: () => state.stopped,
       onError: (taskId, err) => log.error({ task: taskId, err: errorMessage(err) }, 'agent: task operation failed'),
-      onRelease: (taskId) => this.ctx.kick(taskId),
+      onRelease: (taskId) => this.convergence.released(taskId),
     });
     this.ctx = {
       o, d, backoff: defaultBackoffOptions(options.backoff), metrics: this.metrics, journal: this.journal, completed: this.completed, log, state, locks,

@@ -129,6 +129,8 @@ export class Convergence {
   private scheduled = false;
   private running = false;
   private again = false;
+  /** tasks a pass had to skip because an operation held them: their release must kick them again */
+  private readonly missed = new Set<string>();
   /** passes completed (tests: kicks gather) */
   passes = 0;
 
@@ -156,6 +158,20 @@ export class Convergence {
       this.scheduled = false;
       void this.loop();
     });
+  }
+
+  /**
+   * released is the end of an operation on `taskId` (task-locks.ts onRelease). It asks for a pass over
+   * the task unless none can do anything for it: the operation left it running, no pass skipped it
+   * while it was busy (its binding, spec or the node changed meanwhile) and its status went out. For
+   * a task left running with the same inputs, converge decides nothing (its lifecycle owns it) and
+   * no restart is due: that pass after every start was one of the two passes per task of a hollow
+   * node's commit.
+   */
+  released(taskId: string): void {
+    const missed = this.missed.delete(taskId);
+    const { state } = this.ctx;
+    if (missed || state.records.get(taskId)?.phase !== 'running' || state.unsent.has(taskId)) this.kick(taskId);
   }
 
   private async loop(): Promise<void> {
@@ -197,6 +213,8 @@ export class Convergence {
       draining,
       busy: locks.busy,
     });
+    // Busy tasks were skipped (before this pass's actions take their locks): their release kicks them.
+    for (const id of only ?? locks.busy) if (locks.busy.has(id)) this.missed.add(id);
     for (const [taskId, list] of actionsByTask(actions)) locks.run(taskId, () => this.execute(list, desired.get(taskId), containers));
     // Restarts due after a backoff (the lifecycle part that converge leaves to us).
     for (const r of dueRestarts(records, desired, { now: Date.now(), busy: locks.busy, draining })) {

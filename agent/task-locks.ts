@@ -12,7 +12,7 @@ export interface TaskLocksOptions {
   stopped: () => boolean;
   /** onError hears an operation that failed (the agent logs it) */
   onError: (taskId: string, err: unknown) => void;
-  /** onRelease runs after each operation on a task (the agent asks for a convergence pass over it) */
+  /** onRelease runs after each operation on a task (the agent asks for a pass over it when one could act: Convergence.released) */
   onRelease: (taskId: string) => void;
 }
 

@@ -56,6 +56,20 @@ test('30 tasks bound at once start once each in fewer passes than tasks (no more
   assert.match(metrics, /gitcell_agent_tasks\{state="running"[^}]*\} 30\n/);
 });
 
+test('a start that leaves its task running makes no pass of its own: tasks bound one after another take one pass each', async () => {
+  const specs = Array.from({ length: 3 }, (_, i) => makeTask(`one-pass-${i}-${uid()}`, MEMORY_IMAGE, ['serve']));
+  const before = await passes();
+  for (const s of specs) {
+    await n.bind(s);
+    await n.waitStatus(s.id, 'running', (x) => x.state === 'running');
+  }
+  const used = (await passes()) - before;
+  await Promise.all(specs.map((s) => n.unbind(s.id)));
+  await waitFor('all forgotten', async () => n.agent.tasks().length === 0 && (await n.runtime.list()).length === 0, 30_000);
+  // Before: the binding's pass, then one more at the end of each start (5 or 6 for 3 tasks).
+  assert.ok(used <= specs.length, `${used} passes for ${specs.length} tasks bound one after another`);
+});
+
 test('a new template that arrives while the task is busy starting is not lost: the end of the start kicks it again', async () => {
   const spec = makeTask(`busy-${uid()}`, MEMORY_IMAGE, ['serve']);
   n.runtime.behave(spec.id, { startDelayMs: 400 });
