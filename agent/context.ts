@@ -162,8 +162,9 @@ export interface AgentState {
   live: Map<string, Live>;
   /**
    * the tasks of `live` whose container has a probe: all the probe tick walks (an id whose container
-   * went or has none is dropped there). A hollow process ticks 4,750 nodes a second: walking every
-   * live task of each was 127 s of 442 s busy in a 10,000-node run with no probes at all.
+   * went or has none is dropped there), and the tick runs only while it holds some. A hollow process
+   * ticks 4,750 nodes a second: walking every live task of each was 127 s of 442 s busy in a
+   * 10,000-node run with no probes at all.
    */
   probed: Set<string>;
   /** tasks whose last status write failed: retried by the next pass */
@@ -215,4 +216,6 @@ export interface AgentContext {
   readonly logArchive: LogArchive;
   /** kick asks for a convergence pass (convergence.ts) over `taskId` (its input changed), or over the whole node */
   kick(taskId?: string): void;
+  /** probing says a task joined `state.probed`: the probe tick runs only while that holds some (agent.ts) */
+  probing(): void;
 }

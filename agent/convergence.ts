@@ -12,8 +12,18 @@
  * runs 3,300 nodes: a pass over every task of a node on each lock release was 19 of 103 CPU-s in a
  * 10,000-node commit.
  *
+ * The resync timer is the safety net for what no kick tells (a container that changed behind the
+ * agent's back, a status write that failed). A quiet node skips it: after a pass over the whole node
+ * that decided nothing (no action, no restart due, nothing busy, in backoff, held or unsent), and with
+ * no kick since, a resync only lists the runtime; when that hands out the very same container views
+ * (a view is replaced whenever its container changes: TaskRuntime.list), converge would decide
+ * nothing again and the pass is skipped. A hollow process resyncs 4,750 nodes every 10 s: each of
+ * those passes walked all of a node's tasks to decide nothing. A real node's runtime relists its
+ * containers (fresh views) at most every second, so its 2-s resyncs stay full passes.
+ *
  *   kick(task?) ─► PassScope ─► (end of the turn) pass: release held ─► resend failed statuses ─► runtime.list
  *                                                 ─► converge (the scope's tasks) ─► actions per task ─► dueRestarts ─► runStart
+ *   resync() ─► quiet, and the runtime lists the same views? ─ yes ─► nothing but lastPassAt ; no ─► kick()
  */
 import { errorMessage } from '../lib/index.ts';
 import type { TaskSpec } from '../api/index.ts';
@@ -91,6 +101,22 @@ export function recordsOf(records: ReadonlyMap<string, LocalTask>, only?: Readon
   return out;
 }
 
+/** sameViews tells whether the runtime listed the very same container views (objects, in order) as before. Pure. */
+export function sameViews(a: readonly ContainerView[], b: readonly ContainerView[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * decidedNothing tells whether a pass over the whole node left nothing that a later pass would do
+ * without a kick, pure: no action, no restart due, no operation in flight, and no task in backoff
+ * (its restart comes by time), held or with an unsent status.
+ */
+export function decidedNothing(p: { actions: number; restarts: number; busy: number; held: number; unsent: number; records: readonly LocalTask[] }): boolean {
+  return p.actions === 0 && p.restarts === 0 && p.busy === 0 && p.held === 0 && p.unsent === 0 && !p.records.some((t) => t.phase === 'backoff');
+}
+
 /**
  * PassScope gathers what the next pass looks at: the tasks named by kicks since the last pass, or the
  * whole node once any kick named none.
@@ -131,8 +157,14 @@ export class Convergence {
   private again = false;
   /** tasks a pass had to skip because an operation held them: their release must kick them again */
   private readonly missed = new Set<string>();
+  /** kicks so far: a pass that saw one arrive while it ran does not leave the node quiet */
+  private kicks = 0;
+  /** set by a pass over the whole node that decided nothing, with the views it listed; any kick clears it */
+  private quiet: { views: readonly ContainerView[] } | undefined;
   /** passes completed (tests: kicks gather) */
   passes = 0;
+  /** resyncs skipped because the node was quiet (tests) */
+  quietResyncs = 0;
 
   constructor(private readonly ctx: AgentContext) {}
 
@@ -146,6 +178,8 @@ export class Convergence {
   kick(taskId?: string): void {
     const { state } = this.ctx;
     if (state.stopped) return;
+    this.kicks++;
+    this.quiet = undefined;
     this.scope.add(taskId);
     if (!state.synced) return; // remembered: the first kick after the sync makes the pass
     if (this.running) {
@@ -174,6 +208,23 @@ export class Convergence {
     if (missed || state.records.get(taskId)?.phase !== 'running' || state.unsent.has(taskId)) this.kick(taskId);
   }
 
+  /**
+   * resync is the resync timer's kick of the whole node, skipped while the node is quiet (see the
+   * file comment): then it costs one listing of the runtime and a comparison.
+   */
+  resync(): void {
+    const { state } = this.ctx;
+    const quiet = this.quiet;
+    if (!quiet || this.running || this.scheduled || state.held.size > 0 || state.unsent.size > 0) return this.kick();
+    const kicks = this.kicks;
+    this.ctx.d.runtime.list().then((views) => {
+      if (state.stopped) return;
+      if (this.quiet !== quiet || this.kicks !== kicks || !sameViews(views, quiet.views)) return this.kick();
+      this.quietResyncs++;
+      state.lastPassAt = Date.now();
+    }, () => this.kick());
+  }
+
   private async loop(): Promise<void> {
     const { state } = this.ctx;
     if (this.running || state.stopped) return;
@@ -199,6 +250,7 @@ export class Convergence {
   private async pass(only: ReadonlySet<string> | undefined): Promise<void> {
     const { ctx } = this;
     const { state, locks } = ctx;
+    const kicks = this.kicks;
     await releaseHeldTasks(ctx);
     await resendUnsent(ctx);
     if (only?.size === 0) return;
@@ -215,11 +267,13 @@ export class Convergence {
     });
     // Busy tasks were skipped (before this pass's actions take their locks): their release kicks them.
     for (const id of only ?? locks.busy) if (locks.busy.has(id)) this.missed.add(id);
+    const due = dueRestarts(records, desired, { now: Date.now(), busy: locks.busy, draining });
+    // Judged before the actions take their locks; a kick that came while the pass awaited counts.
+    const nothing = !only && this.kicks === kicks && decidedNothing({ actions: actions.length, restarts: due.length, busy: locks.busy.size, held: state.held.size, unsent: state.unsent.size, records });
     for (const [taskId, list] of actionsByTask(actions)) locks.run(taskId, () => this.execute(list, desired.get(taskId), containers));
     // Restarts due after a backoff (the lifecycle part that converge leaves to us).
-    for (const r of dueRestarts(records, desired, { now: Date.now(), busy: locks.busy, draining })) {
-      locks.run(r.task.taskId, () => runStart(ctx, r.spec, r.task));
-    }
+    for (const r of due) locks.run(r.task.taskId, () => runStart(ctx, r.spec, r.task));
+    if (nothing) this.quiet = { views: containers };
   }
 
   private async execute(actions: Action[], spec: TaskSpec | undefined, containers: readonly ContainerView[]): Promise<void> {

@@ -123,7 +123,10 @@ export function attach(ctx: AgentContext, t: LocalTask, containerId: string, pro
   }
   const l: Live = { containerId, exited, probing: new Set(), ...(health ? { health } : {}) };
   state.live.set(t.taskId, l);
-  if (health && (health.startup || health.liveness || health.readiness)) state.probed.add(t.taskId);
+  if (health && (health.startup || health.liveness || health.readiness)) {
+    state.probed.add(t.taskId);
+    ctx.probing();
+  }
   exited.then(
     (info) => {
       if (state.live.get(t.taskId) !== l) return;

@@ -115,7 +115,11 @@ export interface TaskRuntime {
   close?(): void;
   /** run creates and starts a container and returns its process id. */
   run(req: RunRequest): Promise<{ pid: number }>;
-  /** list returns this node's containers. */
+  /**
+   * list returns this node's containers. A container's view is a new object whenever the container
+   * changes, never changed in place: a quiet node's resync compares the views by identity
+   * (convergence.ts); a runtime that cannot tell hands out fresh views (every full pass then).
+   */
   list(): Promise<ContainerView[]>;
   /** wait resolves when the container's process has exited (also for adopted containers). */
   wait(id: string): Promise<ExitInfo>;

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { makeTask } from '../../helpers/agent.ts';
 import { MEMORY_IMAGE, memoryNodeForFile, uid } from '../../helpers/memory-node.ts';
 import { waitFor } from '../../helpers/wait.ts';
+import { ANNOTATION_HASH, ANNOTATION_TASK } from '../../../agent/port.ts';
 
 const n = await memoryNodeForFile({ runtime: { startDelayMs: 30 } });
 
@@ -95,4 +96,43 @@ test('an agent restarted on the same runtime adopts what runs: same container, n
   await n.waitStatus(spec.id, 'restarted after the crash', (x) => x.restarts === 1 && x.state === 'running');
   await n.unbind(spec.id);
   await gone(spec.id);
+});
+
+/** passes is how many convergence passes the agent has completed (its pass-duration histogram's count). */
+async function passes(): Promise<number> {
+  const m = await n.agent.metrics.passes.get();
+  return m.values.find((v) => v.metricName?.endsWith('_count'))?.value ?? 0;
+}
+
+test('a quiet node skips its resyncs, and a container that appears behind its back still reaches the next resync', async () => {
+  const spec = makeTask(`quiet-${uid()}`, IMAGE, ['serve']);
+  await n.bind(spec);
+  await n.waitStatus(spec.id, 'running', (x) => x.state === 'running');
+  // Resyncs every 100 ms (fastAgentOptions): once a pass over the whole node decided nothing, they
+  // pass without a convergence pass. Before: ~10 passes in the second below.
+  await waitFor('quiet', async () => {
+    const p0 = await passes();
+    await new Promise((r) => setTimeout(r, 1000));
+    return (await passes()) === p0 ? true : undefined;
+  }, 20_000);
+  // A container the agent did not start and no watch tells of: only the runtime's listing shows it.
+  const stray = `stray-${uid()}`;
+  // Caught by a resync while still starting (under load its start delay runs late), its run fails: what counts is that it goes.
+  await n.runtime.run({ id: `${stray}_1`, image: IMAGE, env: [], hostname: stray, annotations: { [ANNOTATION_TASK]: stray, [ANNOTATION_HASH]: 'h' } }).catch(() => undefined);
+  await waitFor('the stray container stopped and removed by a resync', async () => !(await n.runtime.list()).some((c) => c.id === `${stray}_1`), 10_000);
+  assert.deepEqual(n.runtime.running(spec.id).length, 1, 'the bound task kept running');
+  await n.unbind(spec.id);
+  await gone(spec.id);
+});
+
+test('a stray container caught while it is still starting is stopped and removed at once, not after the grace period', async () => {
+  // The quiet-node test's stall under load (CI 38): a resync caught its stray while the runtime was
+  // still starting it; the SIGTERM of the stop did nothing to a created container, so the stop waited
+  // the 30-s grace period. Here the start takes 5 s: the stray must be gone long before.
+  const stray = `starting-stray-${uid()}`;
+  n.runtime.behave(stray, { startDelayMs: 5_000 });
+  const run = n.runtime.run({ id: `${stray}_1`, image: IMAGE, env: [], hostname: stray, annotations: { [ANNOTATION_TASK]: stray, [ANNOTATION_HASH]: 'h' } })
+    .then(() => 'ran', (err: Error) => err.message);
+  await waitFor('the starting stray stopped and removed by a resync', async () => !(await n.runtime.list()).some((c) => c.id === `${stray}_1`), 4_000);
+  assert.match(await run, /while starting/);
 });
