@@ -140,6 +140,13 @@ async function runAgent(f: AgentFlags): Promise<void> {
   // (before anything is opened: a refused limit is a start error with nothing to close).
   limitCgroupParent(cgroupParent, s.capacity);
   const log = createLogger('agent');
+  // Independent of the store, so begun before it and awaited where needed: the node's key pair
+  // (files written and fsynced; made on a first start) and `runc --version` (a Go binary's start).
+  // Under `gitcell up` both were on the path to the node's registration and its start, one after
+  // the other, behind the connection and the subnet.
+  const keyringOpened = Keyring.openNode(stateDir);
+  keyringOpened.catch(() => undefined); // awaited below; a connection failure first must not leave it unhandled
+  const runc = runcVersion();
   const c = await connectAgent(f, log);
   const { nc, store, guard } = c;
   const runtime = new RuntimeAdapter({ root: join(stateDir, 'runtime'), imageRoot: resolve(f.imageCache ?? join(f.clusterDir, 'images')), cgroupParent, ...s.registry });
@@ -147,14 +154,14 @@ async function runAgent(f: AgentFlags): Promise<void> {
   warmImages(runtime, f.warmImage ?? [], log);
   const agentOptions: AgentOptions = {
     node: f.node, stateDir, labels: s.labels, capacity: s.capacity, addresses: hostAddresses(), http: s.http,
-    versions: { runc: await runcVersion(), kernel: kernelVersion() },
+    versions: { runc: await runc, kernel: kernelVersion() },
     recoveryHoldMs: s.recoveryHoldMs, logRetention: s.logRetention, ...(c.incarnation ? { storeIncarnation: c.incarnation } : {}),
   };
   const { subnet, network, services, cluster } = await startNodeNetwork(f, s, c, agentOptions, bridge, log);
   // The node's own key pair (the reconciler re-seals this node's Secrets to its public key), loaded
   // before the agent starts so it can release a previous run's Secret volumes; a first start makes
-  // one (X25519: well under a millisecond, so registration does not wait for it).
-  const keyring = await Keyring.openNode(stateDir);
+  // one (X25519: well under a millisecond of CPU, so registration does not wait for it).
+  const keyring = await keyringOpened;
   const agent = new Agent({ ...agentOptions, subnet }, { nc, store, runtime, network, log, services, secrets: { keyring, bucket: c.secretsBucket } });
   await c.guarded(agent.start()).catch(async (err: unknown) => {
     await agent.stop().catch(() => undefined);
