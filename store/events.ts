@@ -12,7 +12,8 @@ import { retryTransient, translateError } from './errors.ts';
 import { jsPublish } from './publisher.ts';
 import { placementOf } from './replicas.ts';
 import { decodeRecord, encodeRecord, keyFilter, validateKey, type InvalidRecord, type RecordCodec } from './record.ts';
-import { StreamTail, type AckInfo } from './tail.ts';
+import type { AckInfo } from './ack-subject.ts';
+import { StreamTail } from './tail.ts';
 
 /** EventStreamOptions: where a stream handle logs, and whom it tells of a refused record. */
 export interface EventStreamOptions {
@@ -125,7 +126,7 @@ export class EventStream<T> {
         this.onInvalid?.(bad);
         return undefined;
       }
-      const time = new Date(Number(ack.timestampNanos / 1_000_000n));
+      const time = new Date(ack.timestampMs);
       return { type: 'event', event: { seq: ack.streamSeq, tokens, ...(writer !== undefined ? { writer } : {}), time, value: decoded.value } };
     };
     return new StreamTail<TailItem<T>>({

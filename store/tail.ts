@@ -17,6 +17,7 @@ import { AckPolicy, DeliverPolicy, type ConsumerConfig, type JetStreamManager } 
 import { backoffDelay, type Logger } from '../lib/index.ts';
 import { connectionInbox } from './connect.ts';
 import { Puller } from './pull.ts';
+import { parseAckSubject, type AckInfo } from './ack-subject.ts';
 
 /** Connections whose identity may not delete consumers (agents, viewers): found out once, not asked again. */
 const mayNotDelete = new WeakSet<NatsConnection>();
@@ -31,38 +32,6 @@ function deleteConsumer(nc: NatsConnection, jsm: JetStreamManager, stream: strin
   jsm.consumers.delete(stream, name).catch((err: unknown) => {
     if (/permission/i.test(String((err as Error)?.message ?? err))) mayNotDelete.add(nc);
   });
-}
-
-/** AckInfo is what a JetStream delivery's reply subject says about the message. */
-export interface AckInfo {
-  streamSeq: number;
-  deliverySeq: number;
-  pending: number;
-  timestampNanos: bigint;
-}
-
-/**
- * parseAckSubject reads a JetStream reply subject: `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.
- * <dseq>.<ts>.<pending>` (9 tokens) or the 2.10+ form with domain and account hash (11-12 tokens).
- */
-export function parseAckSubject(reply: string | undefined): AckInfo | undefined {
-  if (!reply || !reply.startsWith('$JS.ACK.')) return undefined;
-  const t = reply.split('.');
-  let base: number;
-  if (t.length === 9) base = 4;
-  else if (t.length >= 11) base = 6;
-  else return undefined;
-  const streamSeq = Number(t[base + 1]);
-  const deliverySeq = Number(t[base + 2]);
-  const pending = Number(t[base + 4]);
-  if (!Number.isSafeInteger(streamSeq) || !Number.isSafeInteger(deliverySeq) || !Number.isSafeInteger(pending)) return undefined;
-  let timestampNanos = 0n;
-  try {
-    timestampNanos = BigInt(t[base + 3] ?? '0');
-  } catch {
-    // keep 0: the timestamp is informational
-  }
-  return { streamSeq, deliverySeq, pending, timestampNanos };
 }
 
 /** TailOptions configure a StreamTail: which messages, from where, and how they become events. */

@@ -7,7 +7,8 @@ import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { Logger } from '../lib/index.ts';
 import { decodeRecord, keyFilter, validateKey, type InvalidRecord, type RecordCodec } from './record.ts';
-import { StreamTail, type AckInfo } from './tail.ts';
+import type { AckInfo } from './ack-subject.ts';
+import { StreamTail } from './tail.ts';
 
 /** WatchEvent is one change seen by a watch (or the end of its initial snapshot). */
 export type WatchEvent<T> =
@@ -100,7 +101,7 @@ export function startWatch<T>(ctx: WatchContext<T>, opts: WatchOptions<T> = {}):
   const filter = subjectPrefix + (opts.key ?? keyFilter(opts.prefix ?? ''));
   const decode = (msg: Msg, ack: AckInfo): WatchEvent<T> | undefined => {
     const key = flatKey(msg.subject.substring(subjectPrefix.length));
-    const created = new Date(Number(ack.timestampNanos / 1_000_000n));
+    const created = new Date(ack.timestampMs);
     const op = msg.headers?.get('KV-Operation');
     if (op === 'DEL' || op === 'PURGE') return { type: 'delete', key, revision: ack.streamSeq, purged: op === 'PURGE', created };
     const held = opts.known?.(key, ack.streamSeq);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isGitcellError } from '../../../lib/index.ts';
 import { decodeRecord, encodeRecord, jsonCodec, keyFilter, keyOf, validateKey } from '../../../store/record.ts';
-import { parseAckSubject } from '../../../store/tail.ts';
+import { parseAckSubject } from '../../../store/ack-subject.ts';
 import { isWrongLastSequence, translateError } from '../../../store/errors.ts';
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -61,14 +61,32 @@ test('parseAckSubject reads both reply subject layouts', () => {
     streamSeq: 42,
     deliverySeq: 7,
     pending: 3,
-    timestampNanos: 1700000000000000000n,
+    timestampMs: 1700000000000,
   });
   // v2: $JS.ACK.<domain>.<account hash>.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>.<token>
-  assert.deepEqual(parseAckSubject('$JS.ACK._.ACC.KV_x.c1.1.42.7.5.0.xyz'), { streamSeq: 42, deliverySeq: 7, pending: 0, timestampNanos: 5n });
+  assert.deepEqual(parseAckSubject('$JS.ACK._.ACC.KV_x.c1.1.42.7.5.0.xyz'), { streamSeq: 42, deliverySeq: 7, pending: 0, timestampMs: 0 });
   assert.equal(parseAckSubject(undefined), undefined);
   assert.equal(parseAckSubject('_INBOX.abc'), undefined);
   assert.equal(parseAckSubject('$JS.ACK.a.b.c'), undefined);
   assert.equal(parseAckSubject('$JS.ACK.KV_x.c1.1.x.7.1.3'), undefined);
+  // Against the split-and-BigInt reading it replaced, on both layouts with and without the 12th token.
+  const reference = (reply: string) => {
+    const t = reply.split('.');
+    const base = t.length === 9 ? 4 : t.length >= 11 ? 6 : -1;
+    if (base < 0) return undefined;
+    const [streamSeq, deliverySeq, pending] = [t[base + 1], t[base + 2], t[base + 4]].map(Number) as [number, number, number];
+    if (![streamSeq, deliverySeq, pending].every(Number.isSafeInteger)) return undefined;
+    return { streamSeq, deliverySeq, pending, timestampMs: Number(BigInt(t[base + 3]!) / 1_000_000n) };
+  };
+  let seed = 7;
+  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+  for (let i = 0; i < 2000; i++) {
+    const num = () => String(rand(4) === 0 ? rand(10) : rand(2 ** 31) * 1000 + rand(1000));
+    const ts = `17965${String(rand(10 ** 9)).padStart(9, '0')}${String(rand(10 ** 5)).padStart(5, '0')}`;
+    const tail = [num(), num(), num(), ts, num()];
+    const reply = rand(2) ? ['$JS', 'ACK', 'KV_gitcell_tasks', `c${rand(99)}`, ...tail].join('.') : ['$JS', 'ACK', '_', 'ACC', 'KV_t', 'c', ...tail, ...(rand(2) ? ['r4nd'] : [])].join('.');
+    assert.deepEqual(parseAckSubject(reply), reference(reply), reply);
+  }
 });
 
 test('JetStream errors map to stable store codes', () => {
