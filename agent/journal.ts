@@ -73,10 +73,12 @@ export const JOURNAL_LOG = 'journal.log';
 const COMPACT_SLACK = 64;
 
 /**
- * JOURNAL_FILES_CAP is how many journal descriptors a process keeps open: above the ~4,750 nodes of
- * a hollow process of the 10,000-node benchmark (one journal each), far below its descriptor limit.
+ * JOURNAL_FILES_CAP is how many journal descriptors a process keeps open: above the 9,500 live nodes
+ * of the 10,000-node benchmark's hollow process (one journal each; below that, every pass would
+ * close one to open another), below its descriptor limit (20,000 on the bench machines; EMFILE
+ * closes half anyway).
  */
-export const JOURNAL_FILES_CAP = 8192;
+export const JOURNAL_FILES_CAP = 12_288;
 
 /** the journals' kept descriptors, shared by every journal of the process */
 const journalFiles = new AppendFiles({ cap: JOURNAL_FILES_CAP, idleMs: 30_000 });

@@ -2,11 +2,14 @@
  * The scale harness (issue 17), shared by `npm run bench -- scale` and the quick scale test: the
  * embedded nats-server with authorization (or a cluster of N servers, scale-nats.ts, the clients
  * spread over them), the real reconciler and scheduler as `gitcell` processes, and hollow nodes
- * (`gitcell hollow`) in two processes plus a third holding the nodes the scenario kills with
- * SIGKILL. Identities: the control plane's, and one per hollow process allowed exactly its own
- * nodes' keys (store/permissions.ts hollowPermissions).
+ * (`gitcell hollow`) in two processes, as the issue asks: one holding every node that lives, one the
+ * nodes the scenario kills with SIGKILL. Each process follows the whole store (agent/shared-feed.ts),
+ * so each more is one more copy of every task spec and binding delivered and decoded (a third, two
+ * halves of the live nodes, had cost ~6 CPU-s of nats-server and client at 10,000 nodes). Identities:
+ * the control plane's, and one per hollow process allowed exactly its own nodes' keys
+ * (store/permissions.ts hollowPermissions).
  *
- *   startScaleCluster ─► nats (auth) ─► buckets ─► repo (empty commit) ─► hollow ×3 ─► scheduler
+ *   startScaleCluster ─► nats (auth) ─► buckets ─► repo (empty commit) ─► hollow ×2 ─► scheduler
  *     ─► reconciler (applies the empty commit) ─► commit(files) ... kill(victims) ─► stop
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -27,7 +30,7 @@ import { BIN, git } from './up.ts';
 export interface ScaleClusterOptions {
   /** every node, victims included */
   nodes: number;
-  /** nodes of the third process, the ones `kill` ends */
+  /** nodes of the second process, the ones `kill` ends */
   victims: number;
   dir: string;
   startDelayMs: number;
@@ -118,10 +121,9 @@ async function stopProc(p: Proc): Promise<void> {
   clearTimeout(t);
 }
 
-/** splitNodes divides `nodes` over two processes and the victims' one. Pure. */
+/** splitNodes divides `nodes` over the live nodes' process and the victims' one. Pure. */
 export function splitNodes(nodes: number, victims: number): number[] {
-  const rest = nodes - victims;
-  return [Math.ceil(rest / 2), Math.floor(rest / 2), victims];
+  return [nodes - victims, victims];
 }
 
 /** hollowSeed makes one hollow process's seed file, adds its user (allowed exactly `names`), and returns the file. */
@@ -175,7 +177,7 @@ export async function startScaleCluster(o: ScaleClusterOptions): Promise<ScaleCl
   };
   try {
     const sizes = splitNodes(o.nodes, o.victims);
-    const prefixes = ['hollow-a-', 'hollow-b-', 'hollow-v-'];
+    const prefixes = ['hollow-a-', 'hollow-v-'];
     const groups = sizes.map((n, i) => hollowNodeNames(prefixes[i]!, n));
     const { controlSeed, autoscalerSeed, hollowSeeds, users } = await identities(o.dir, groups);
     server = await startScaleNats({ servers: o.natsServers ?? 1, dir: o.dir, authorization: authorizationConfig(users), controlSeed });
@@ -208,7 +210,8 @@ export async function startScaleCluster(o: ScaleClusterOptions): Promise<ScaleCl
     procs.push(rec);
     await waitApplied(store, first, procs, 300_000);
     o.log('reconciler applied the first commit');
-    const hollowProcs = procs.slice(0, 3);
+    const hollowProcs = procs.slice(0, groups.length);
+    const victims = groups.length - 1;
     const runningNats = server;
     return {
       store, natsPids: server.pids, natsMonitors: server.monitors, natsProfilers: server.profilers, groups,
@@ -223,17 +226,17 @@ export async function startScaleCluster(o: ScaleClusterOptions): Promise<ScaleCl
         return git(repo, 'rev-parse', 'HEAD').trim();
       },
       async kill() {
-        const v = hollowProcs[2]!;
+        const v = hollowProcs[victims]!;
         const gone = new Promise<void>((r) => v.child.once('exit', () => r()));
         v.child.kill('SIGKILL');
         await gone;
         // A killed process leaves its journals in /dev/shm: the harness owns that dir.
-        await rm(join('/dev/shm', `gitcell-scale-${process.pid}-2`), { recursive: true, force: true });
-        return groups[2]!;
+        await rm(join('/dev/shm', `gitcell-scale-${process.pid}-${victims}`), { recursive: true, force: true });
+        return groups[victims]!;
       },
       async stop() {
         await cleanup();
-        for (let i = 0; i < 3; i++) await rm(join('/dev/shm', `gitcell-scale-${process.pid}-${i}`), { recursive: true, force: true });
+        for (let i = 0; i < groups.length; i++) await rm(join('/dev/shm', `gitcell-scale-${process.pid}-${i}`), { recursive: true, force: true });
       },
       logTails: () => procs.map((p) => `--- ${p.name} (exit ${p.child.exitCode ?? p.child.signalCode ?? 'running'})\n${p.out.slice(-2000)}`).join('\n')
         + `\n${runningNats.logTail()}`,
