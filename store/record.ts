@@ -15,6 +15,11 @@ export interface RecordCodec<T> {
    * its message is reported) when the data is not a valid T. Default: accept as is.
    */
   decode?(data: unknown, schema: number): T;
+  /**
+   * encode returns the JSON text of a value, exactly `JSON.stringify(value)` (byte for byte), for
+   * codecs that can make it cheaper (the task buckets: shared-parts.ts). Default: JSON.stringify.
+   */
+  encode?(value: T): string;
 }
 
 /** Envelope is the stored JSON shape of a record. */
@@ -33,6 +38,8 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /** encodeRecord serialises `value` in an envelope of the codec's schema. */
 export function encodeRecord<T>(codec: RecordCodec<T>, value: T): Uint8Array {
+  // The same text as JSON.stringify of the envelope: `schema` is an integer, `data` comes second.
+  if (codec.encode && value !== undefined) return encoder.encode(`{"schema":${codec.schema},"data":${codec.encode(value)}}`);
   return encoder.encode(JSON.stringify({ schema: codec.schema, data: value }));
 }
 

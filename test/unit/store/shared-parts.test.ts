@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeRecord, encodeRecord, roleCodec, sameJson, SharedParts } from '../../../store/index.ts';
+import { taskEncoder } from '../../../store/shared-parts.ts';
 import { flatKey } from '../../../store/watch.ts';
 import type { Binding, TaskSpec, TaskStatus } from '../../../api/index.ts';
 import { makeTask } from '../../helpers/agent.ts';
@@ -73,6 +74,34 @@ test('roleCodec: statuses and bindings decode as they were written; other bucket
   const noNode = decodeRecord(codec, new TextEncoder().encode(JSON.stringify({ schema: 1, data: { taskId: 't' } })));
   assert.ok(noNode.ok);
   assert.deepEqual(Object.keys(noNode.value), ['taskId']);
+});
+
+test('taskEncoder: exactly JSON.stringify, the template serialised once per object', () => {
+  const encode = taskEncoder();
+  const one = makeTask('a', 'img', ['sleep', '1'], { env: [{ name: 'Q', value: 'a "quoted"\n\u2028 value' }] });
+  let reads = 0;
+  // A template whose serialisation is counted: a getter JSON.stringify reads each time it walks it.
+  const counted = { ...one.template };
+  Object.defineProperty(counted, 'image', { enumerable: true, get: () => (reads++, 'img') });
+  const cases: TaskSpec[] = [
+    one,
+    { ...one, id: 'b', nodeName: 'n-1', spread: { key: 'zone', maxSkew: 1 } } as TaskSpec,
+    { ...one, id: 'c', runningOn: undefined, index: 7 }, // an undefined property is left out, as JSON.stringify does
+    { ...one, id: 'd', template: counted },
+    { ...one, id: 'e', template: counted, createdAt: '2026-01-01T00:00:00.000Z' },
+    { template: 'not an object' } as unknown as TaskSpec,
+    { template: null } as unknown as TaskSpec,
+    {} as TaskSpec,
+    // the mark's own text in a string, and a nested "template" key with the mark's value: still exact
+    { ...one, id: '"template":"\u0000gitcell:template"' },
+    { ...one, owner: { kind: 'Job', name: 'x', template: '\u0000gitcell:template' } } as unknown as TaskSpec,
+  ];
+  for (const t of cases) assert.equal(encode(t), JSON.stringify(t));
+  // JSON.stringify above read the counted template twice itself; the encoder once for both tasks.
+  assert.equal(reads, 3);
+  // The whole record through the tasks codec: byte for byte the plain envelope.
+  const codec = roleCodec<TaskSpec>('tasks');
+  for (const t of cases.slice(0, 3)) assert.deepEqual(encodeRecord(codec, t), new TextEncoder().encode(JSON.stringify({ schema: 1, data: t })));
 });
 
 test('flatKey: the same key', () => {
