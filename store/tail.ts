@@ -18,6 +18,7 @@ import { backoffDelay, type Logger } from '../lib/index.ts';
 import { connectionInbox } from './connect.ts';
 import { Puller } from './pull.ts';
 import { parseAckSubject, type AckInfo } from './ack-subject.ts';
+import { headerStatus } from './msg-headers.ts';
 
 /** Connections whose identity may not delete consumers (agents, viewers): found out once, not asked again. */
 const mayNotDelete = new WeakSet<NatsConnection>();
@@ -260,7 +261,7 @@ export class StreamTail<E> implements AsyncIterable<E> {
       return;
     }
     this.lastActivity = Date.now();
-    const code = msg.headers?.code ?? 0;
+    const code = headerStatus(msg);
     if (code !== 0) {
       this.onStatus(code, msg);
       return;

@@ -9,6 +9,7 @@ import type { Logger } from '../lib/index.ts';
 import { decodeRecord, keyFilter, validateKey, type InvalidRecord, type RecordCodec } from './record.ts';
 import type { AckInfo } from './ack-subject.ts';
 import { StreamTail } from './tail.ts';
+import { kvOperation } from './msg-headers.ts';
 
 /** WatchEvent is one change seen by a watch (or the end of its initial snapshot). */
 export type WatchEvent<T> =
@@ -102,7 +103,7 @@ export function startWatch<T>(ctx: WatchContext<T>, opts: WatchOptions<T> = {}):
   const decode = (msg: Msg, ack: AckInfo): WatchEvent<T> | undefined => {
     const key = flatKey(msg.subject.substring(subjectPrefix.length));
     const created = new Date(ack.timestampMs);
-    const op = msg.headers?.get('KV-Operation');
+    const op = kvOperation(msg);
     if (op === 'DEL' || op === 'PURGE') return { type: 'delete', key, revision: ack.streamSeq, purged: op === 'PURGE', created };
     const held = opts.known?.(key, ack.streamSeq);
     if (held !== undefined) return { type: 'put', key, value: held, revision: ack.streamSeq, created };
