@@ -33,6 +33,7 @@ import type { TaskSpec, TaskState } from '../api/index.ts';
 import type { StopReason } from './converge.ts';
 import { writeFileAtomicSync } from '../lib/atomic-write.ts';
 import { AppendFiles } from './append-files.ts';
+import { taskEncoder } from '../store/index.ts';
 
 /** LocalPhase is where a task is in the agent's own lifecycle. */
 export type LocalPhase = 'starting' | 'running' | 'backoff' | 'stopping' | 'finished' | 'stopped';
@@ -233,9 +234,11 @@ export class Journal {
  * entry of the task carries it: the second save of a start (running) and every later one reuse its
  * text, where stringifying the ~1 KB spec again was most of a line's cost (journal save 0.84 of a
  * hollow process's 14.2 busy s in the commit of a --quick scale run). Weak: a spec no entry or
- * informer holds any more is gone with its text.
+ * informer holds any more is gone with its text. The first text of a spec splices in its template's,
+ * serialised once per template (store's taskEncoder: the tasks of a Job share one template object).
  */
 const specJson = new WeakMap<TaskSpec, string>();
+const encodeSpec = taskEncoder();
 
 /** entryLine is an entry's log line: its other fields as JSON, then the spec's text, reused (specJson). */
 export function entryLine(t: LocalTask): string {
@@ -243,7 +246,7 @@ export function entryLine(t: LocalTask): string {
   if (spec === null || typeof spec !== 'object') return JSON.stringify(t);
   let text = specJson.get(spec);
   if (text === undefined) {
-    text = JSON.stringify(spec);
+    text = encodeSpec(spec);
     specJson.set(spec, text);
   }
   const { spec: _spec, ...fields } = t;

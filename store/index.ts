@@ -75,4 +75,4 @@ export { Informer, valueView, defaultInformerBackoff, type InformerView, type In
 export { probeIncarnation, waitForStore, watchIncarnation, STORE_RESET_EXIT_CODE, type IncarnationProbe, type WaitForStoreOptions, type IncarnationWatchOptions } from './incarnation.ts';
 export { ensureNatsTls, natsTlsFiles, clientTlsConfig, clusterConfig, OPENSSL, type NatsTls, type RouteOptions } from './tls.ts';
 export { ViewClock, type ViewClockSource } from './view-clock.ts';
-export { sameJson, SharedParts } from './shared-parts.ts';
+export { sameJson, SharedParts, taskEncoder } from './shared-parts.ts';
