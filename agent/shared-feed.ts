@@ -10,6 +10,10 @@
  *   bindings ──► binding of t moved a→b ──► agents a and b (their `bindings` maps, then a pass)
  *   nodespec ──► key n changed ──────────► agent n
  *   snapshot (and every agent attached later) ──► each agent gets its own bindings and node spec
+ *
+ * The task specs are decoded when an agent of the process first reads one (a lazy informer,
+ * store/lazy.ts), not as they arrive: a process runs only its nodes' part of the cluster's tasks
+ * (the 500 nodes the scale benchmark kills: ~5 % of them).
  */
 import type { Binding, NodeSpec, TaskSpec } from '../api/index.ts';
 import { Informer, type InformerChange, type InformerSource } from '../store/index.ts';
@@ -46,7 +50,7 @@ export class SharedFeed {
 
   constructor(src: SharedFeedSources, log: Logger) {
     const signal = this.stop.signal;
-    this.tasks = new Informer<TaskSpec>(src.tasks, { signal, log, onChange: (c) => this.onTask(c) });
+    this.tasks = new Informer<TaskSpec>(src.tasks, { signal, log, lazy: true, onChange: (c) => this.onTask(c) });
     this.bindings = new Informer<Binding>(src.bindings, { signal, log, onChange: (c) => this.onBinding(c) });
     this.nodespec = new Informer<NodeSpec>(src.nodespec, { signal, log, onChange: (c) => this.onNodeSpec(c) });
     this.synced = Promise.all([this.tasks.synced, this.bindings.synced, this.nodespec.synced]).then(() => undefined);

@@ -20,6 +20,7 @@
  */
 import { Backoff, createLogger, errorMessage, sleep, type BackoffOptions, type Logger } from '../lib/index.ts';
 import type { Watch, WatchEvent, WatchOptions, WatchReset } from './watch.ts';
+import { LazyEntry, lazyChange } from './lazy.ts';
 
 /** InformerEntry is a key's latest value and the revision to compare-and-set against. */
 export interface InformerEntry<T> {
@@ -70,6 +71,14 @@ export interface InformerOptions<T> {
   resnapshot?: boolean;
   /** follow in batches every this many ms (WatchOptions `batchMs`): for often-written buckets whose readers can wait */
   batchMs?: number;
+  /**
+   * decode each value when first read, not when it arrives (WatchOptions `lazy`): for a copy of a
+   * whole bucket whose reader reads only some keys (the task specs of a process of hollow nodes).
+   * onChange's `prev` and `next` are then read on demand too. A value that cannot be decoded is
+   * reported when read and reads as the key's value before it (as an eager informer skips it), or
+   * undefined if it had none: meant for readers that `get` by key.
+   */
+  lazy?: boolean;
 }
 
 /**
@@ -94,11 +103,10 @@ export class ChangeListeners<T> {
   }
 }
 
-/** Pending is a snapshot entry not yet installed (undefined value: deleted). */
+/** Pending is a snapshot entry not yet installed (undefined entry: deleted). */
 interface Pending<T> {
-  value: T | undefined;
+  entry: InformerEntry<T> | undefined;
   revision: number;
-  created: number;
 }
 
 /** defaultInformerBackoff: watch restarts wait 100 ms, doubling to 5 s. */
@@ -193,18 +201,30 @@ export class Informer<T> implements InformerView<T> {
    * Returns whether the copy changed. Does not call onChange.
    */
   apply(key: string, value: T | undefined, revision: number, created?: number): boolean {
+    if (value === undefined) return this.put(key, undefined, revision);
+    return this.put(key, created !== undefined && this.opts.times ? { value, revision, created } : { value, revision }, revision);
+  }
+
+  /** put installs an entry (undefined: a delete) at `revision` unless the key holds a newer one; see apply. */
+  private put(key: string, entry: InformerEntry<T> | undefined, revision: number): boolean {
     const known = this.live.get(key)?.revision ?? this.tombstones.get(key) ?? 0;
     if (known >= revision) return false;
-    if (value === undefined) {
+    if (entry === undefined) {
       this.live.delete(key);
       // Until the watch passes this revision, an older put of the key may still be in flight.
       if (revision > this.seen) this.tombstones.set(key, revision);
       else this.tombstones.delete(key);
     } else {
-      this.live.set(key, created !== undefined && this.opts.times ? { value, revision, created } : { value, revision });
+      this.live.set(key, entry);
       this.tombstones.delete(key);
     }
     return true;
+  }
+
+  /** entryOf makes a put event's entry: its value as delivered, or decoded when first read (lazy). */
+  private entryOf(ev: Extract<WatchEvent<T>, { type: 'put' }>): InformerEntry<T> {
+    if (ev.lazy) return new LazyEntry(ev.lazy, this.live.get(ev.key), ev.revision);
+    return this.opts.times ? { value: ev.value, revision: ev.revision, created: ev.created.getTime() } : { value: ev.value, revision: ev.revision };
   }
 
   /**
@@ -253,6 +273,7 @@ export class Informer<T> implements InformerView<T> {
         ...(this.isSynced && !resnapshot ? { afterRevision: this.seen } : {}),
         ...(resnapshot ? { resnapshot } : {}),
         ...(this.opts.batchMs !== undefined ? { batchMs: this.opts.batchMs } : {}),
+        ...(this.opts.lazy ? { lazy: true } : {}),
         // The echo of an own write (apply) at the very revision: the value is the one held.
         known: (key, revision) => {
           const e = this.live.get(key);
@@ -274,10 +295,9 @@ export class Informer<T> implements InformerView<T> {
             pending = undefined;
             continue;
           }
-          const value = ev.type === 'put' ? ev.value : undefined;
-          const created = ev.created.getTime();
-          if (pending) pending.set(ev.key, { value, revision: ev.revision, created });
-          else this.observe(ev.key, value, ev.revision, created);
+          const entry = ev.type === 'put' ? this.entryOf(ev) : undefined;
+          if (pending) pending.set(ev.key, { entry, revision: ev.revision });
+          else this.observe(ev.key, entry, ev.revision);
         }
       } catch (err) {
         why = errorMessage(err);
@@ -307,8 +327,8 @@ export class Informer<T> implements InformerView<T> {
     this.snapshotAt = Date.now();
     let top = syncedAt;
     for (const [key, e] of pending) {
-      // apply() keeps an own write made before the snapshot arrived if it is newer.
-      this.apply(key, e.value, e.revision, e.created);
+      // put() keeps an own write made before the snapshot arrived if it is newer.
+      this.put(key, e.entry, e.revision);
       top = Math.max(top, e.revision);
     }
     this.seen = Math.max(this.seen, top);
@@ -320,13 +340,13 @@ export class Informer<T> implements InformerView<T> {
   }
 
   /** observe folds one live watch event in, guarded by revision, and tells onChange. */
-  private observe(key: string, value: T | undefined, revision: number, created: number): void {
-    const prev = this.live.get(key)?.value;
-    const changed = this.apply(key, value, revision, created);
+  private observe(key: string, entry: InformerEntry<T> | undefined, revision: number): void {
+    const prev = this.live.get(key);
+    const changed = this.put(key, entry, revision);
     this.seen = Math.max(this.seen, revision);
     if (this.tombstones.size > 0) this.pruneTombstones();
     this.wake();
-    if (changed) this.tell({ key, prev, next: value });
+    if (changed) this.tell(this.opts.lazy ? lazyChange(key, prev, entry) : { key, prev: prev?.value, next: entry?.value });
   }
 
   /** pruneTombstones drops delete marks the watch has passed: no older event can arrive any more. */

@@ -6,7 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { silentLogger } from '../../../lib/index.ts';
-import { Bucket, connect, Informer, jsonCodec } from '../../../store/index.ts';
+import { jetstream } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { Bucket, connect, Informer, jsonCodec, type InformerChange } from '../../../store/index.ts';
 import { startNatsServer } from '../../helpers/nats.ts';
 import { informerConformance, type Item } from '../../helpers/informer-suite.ts';
 
@@ -25,6 +27,55 @@ informerConformance('store Informer with a fast restart backoff', (source, o) =>
 informerConformance('store Informer, batched', (source, o) => {
   const inf = new Informer<Item>(source, { ...o, log: silentLogger(), batchMs: 200 });
   return { view: inf, apply: (key, value, revision) => inf.apply(key, value, revision), done: inf.done };
+});
+
+// Lazy (agent/shared-feed.ts's task specs): values decoded at their first read, under the same contract.
+informerConformance('store Informer, lazy', (source, o) => {
+  const inf = new Informer<Item>(source, { ...o, log: silentLogger(), lazy: true });
+  return { view: inf, apply: (key, value, revision) => inf.apply(key, value, revision), done: inf.done };
+});
+
+test('lazy: a value is decoded at its first read, once; a record that cannot be decoded is reported then and reads as the value before it', async (t) => {
+  const server = await startNatsServer({ t });
+  const nc = await connect({ servers: server.url, name: 'informer-lazy' });
+  t.after(() => nc.close());
+  let decodes = 0;
+  const invalid: string[] = [];
+  const codec = jsonCodec<Item>(1, (data) => (decodes++, data as Item));
+  const bucket = await Bucket.open<Item>(nc, { name: `inf_${randomBytes(4).toString('hex')}` }, codec, { log: silentLogger(), onInvalid: (r) => invalid.push(r.key) });
+  for (let i = 0; i < 20; i++) await bucket.put(`s${i}`, { n: i });
+  const written = decodes;
+  const ac = new AbortController();
+  t.after(() => ac.abort());
+  const keys: (string | undefined)[] = [];
+  const inf = new Informer<Item>(bucket, { signal: ac.signal, log: silentLogger(), lazy: true, onChange: (c) => keys.push(c?.key) });
+  await inf.synced;
+  assert.equal(inf.entries.size, 20);
+  assert.equal(decodes, written, 'nothing decoded by the snapshot');
+  assert.deepEqual(inf.get('s3'), { n: 3 });
+  assert.deepEqual(inf.get('s3'), { n: 3 });
+  assert.equal(decodes, written + 1, 'one decode for two reads');
+  // Changes: a listener that reads only the key decodes nothing; the values are there when read.
+  let seen: InformerChange<Item>;
+  inf.listen((c) => (seen = c));
+  const r1 = await bucket.put('k', { n: 1 });
+  const r2 = await bucket.update('k', { n: 2 }, r1);
+  assert.equal(await inf.caughtUp(r2, 10_000), true);
+  assert.deepEqual(keys.slice(-2), ['k', 'k']);
+  assert.equal(decodes, written + 2, 'two changes told: only the first value decoded, when the second replaced it unread');
+  assert.deepEqual([seen?.prev, seen?.next], [{ n: 1 }, { n: 2 }], 'read on demand');
+  assert.equal(decodes, written + 3);
+  // A record that cannot be decoded, after a good one: reported when read, reads as the good one.
+  const raw = await new Kvm(jetstream(nc)).open(bucket.name);
+  const r3 = await raw.put('k', '{not json');
+  assert.equal(await inf.caughtUp(r3, 10_000), true);
+  assert.deepEqual(invalid, [], 'not decoded yet, so not reported');
+  assert.deepEqual(inf.get('k'), { n: 2 }, 'the value before it');
+  assert.deepEqual(invalid, ['k']);
+  assert.equal(inf.entry('k')?.revision, r3, 'at its revision: a CAS writer replaces it');
+  const r4 = await raw.put('new', '{not json');
+  assert.equal(await inf.caughtUp(r4, 10_000), true);
+  assert.equal(inf.get('new'), undefined, 'nothing before it: undefined');
 });
 
 test('a closed connection ends the informer (done resolves) instead of restarting its watch forever', async (t) => {
