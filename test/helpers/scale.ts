@@ -210,8 +210,7 @@ export async function startScaleCluster(o: ScaleClusterOptions): Promise<ScaleCl
     procs.push(rec);
     await waitApplied(store, first, procs, 300_000);
     o.log('reconciler applied the first commit');
-    const hollowProcs = procs.slice(0, groups.length);
-    const victims = groups.length - 1;
+    const [hollowProcs, victims] = [procs.slice(0, groups.length), groups.length - 1];
     const runningNats = server;
     return {
       store, natsPids: server.pids, natsMonitors: server.monitors, natsProfilers: server.profilers, groups,
