@@ -37,7 +37,7 @@ export class RuntimeAdapter implements TaskRuntime {
 
   constructor(readonly o: RuntimeAdapterOptions) {
     this.imageStore = new ImageStore(o.imageRoot ?? o.root);
-    this.manager = new ContainerManager({ root: o.root, images: this.imageStore, cgroupParent: o.cgroupParent });
+    this.manager = new ContainerManager({ root: o.root, images: this.imageStore, cgroupParent: o.cgroupParent, warmMonitor: true });
   }
 
   /**

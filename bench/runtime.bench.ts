@@ -33,10 +33,11 @@ const base = fs.mkdtempSync(join(tmpdir(), 'gitcell-bench-runtime-'));
 const root = join(base, 'runtime');
 const images = new ImageStore(root);
 const cgroupParent = `gitcell-bench/r${process.pid}`;
-const manager = new ContainerManager({ root, images, cgroupParent });
+const manager = new ContainerManager({ root, images, cgroupParent, warmMonitor: process.env.GITCELL_COLD !== '1' });
 const runc = new Runc(join(base, 'bare-runc'));
 
 async function cleanup(): Promise<void> {
+  manager.close(); // the warm monitor's spare goes with its directory
   for (const c of manager.list()) await manager.delete(c.id, { force: true }).catch(() => undefined);
   for (const c of await runc.list().catch(() => [])) await runc.delete(c.id, true).catch(() => undefined);
   for (const m of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((t): t is string => !!t && t.startsWith(base)).reverse()) {

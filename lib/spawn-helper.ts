@@ -55,6 +55,13 @@ export interface SpawnRequest {
    * command's). Not with `timeoutMs`: the pid the helper knows is the reader's, not the command's.
    */
   syncFd3?: boolean;
+  /**
+   * a file (a fifo) opened for reading onto the command's fd 4 by the helper's shell: conmon's start
+   * pipe (`_OCI_STARTPIPE=4`), which blocks it until this process writes a byte or closes its end
+   */
+  fd4From?: string;
+  /** a pending command that does not keep this process alive (a monitor waiting on its start pipe) */
+  unref?: boolean;
 }
 
 // "<n>" runs a command in a subshell of its own; "s<n>" (syncFd3) is a script that starts its own
@@ -84,7 +91,7 @@ export function shellQuote(s: string): string {
  * (unset what the helper has and `env` lacks, export the rest), the command in the foreground
  * (vfork), and its status reported as "d <n> CODE" on the helper's stdout.
  */
-export function commandScript(base: string, n: number, file: string, args: string[], input: string, env: NodeJS.ProcessEnv, helperEnv: NodeJS.ProcessEnv, o: { cwd?: string; syncFd3?: boolean } = {}): string {
+export function commandScript(base: string, n: number, file: string, args: string[], input: string, env: NodeJS.ProcessEnv, helperEnv: NodeJS.ProcessEnv, o: { cwd?: string; syncFd3?: boolean; fd4From?: string } = {}): string {
   let delim = `GITCELL_EOF_${randomBytes(6).toString('hex')}`;
   while (input.includes(delim)) delim += 'X';
   // The shell's own PWD and OLDPWD too: the command sees `env` and nothing else, from cwd (or /).
@@ -92,7 +99,8 @@ export function commandScript(base: string, n: number, file: string, args: strin
   const gone = [...Object.keys(helperEnv), 'PWD', 'OLDPWD'].filter((k) => NAME_RE.test(k) && env[k] === undefined);
   if (gone.length) lines.push(`unset ${gone.join(' ')}`);
   for (const [k, v] of Object.entries(env)) if (v !== undefined && NAME_RE.test(k)) lines.push(`export ${k}=${shellQuote(v)}`);
-  const command = `${[file, ...args].map(shellQuote).join(' ')}${o.syncFd3 ? ' 3>&1' : ''} >${shellQuote(`${base}.out`)} 2>${shellQuote(`${base}.err`)} <<'${delim}'`;
+  const fd4 = o.fd4From ? ` 4<${shellQuote(o.fd4From)}` : '';
+  const command = `${[file, ...args].map(shellQuote).join(' ')}${o.syncFd3 ? ' 3>&1' : ''}${fd4} >${shellQuote(`${base}.out`)} 2>${shellQuote(`${base}.err`)} <<'${delim}'`;
   // A here-document ends with a newline: an input without one gets it (JSON and ip -batch lines
   // read the same with it).
   const doc = `${input}${input.endsWith('\n') || input === '' ? '' : '\n'}${delim}`;
@@ -113,6 +121,8 @@ interface Pending {
   reject(e: Error): void;
   pid?: number;
   sync?: string;
+  /** does not keep this process alive (SpawnRequest.unref) */
+  unref?: boolean;
   /** resolved already (by a sync report): the end of the command only removes its files */
   answered?: boolean;
   killed?: boolean;
@@ -139,10 +149,10 @@ export class SpawnHelper {
     const n = ++this.next;
     const input = req.input ?? '';
     const base = join(this.dir, String(n));
-    const script = commandScript(base, n, file, args, input, req.env ?? process.env, this.helperEnv, { ...(req.cwd ? { cwd: req.cwd } : {}), ...(req.syncFd3 ? { syncFd3: true } : {}) });
+    const script = commandScript(base, n, file, args, input, req.env ?? process.env, this.helperEnv, { ...(req.cwd ? { cwd: req.cwd } : {}), ...(req.syncFd3 ? { syncFd3: true } : {}), ...(req.fd4From ? { fd4From: req.fd4From } : {}) });
     writeFileSync(`${base}.sh`, script, { mode: 0o600 });
     return new Promise<SpawnResult>((resolve, reject) => {
-      const p: Pending = { resolve, reject };
+      const p: Pending = { resolve, reject, ...(req.unref ? { unref: true } : {}) };
       this.pending.set(n, p);
       if (req.timeoutMs) {
         p.timer = setTimeout(() => {
@@ -188,11 +198,25 @@ export class SpawnHelper {
     return child;
   }
 
-  /** refresh keeps this process alive while commands are pending, and only then. */
+  /**
+   * makeFifo makes a fifo (mode 0600) named `name` in the helper's private directory, which goes
+   * with the helper (its owner's end, however) and is swept after a kill of both; returns its path.
+   */
+  async makeFifo(name: string): Promise<string> {
+    this.ensure();
+    const path = join(this.dir, name);
+    const r = await this.run('/usr/bin/mkfifo', ['-m', '600', path], { env: this.helperEnv });
+    if (r.code !== 0) throw new Error(`mkfifo ${path}: ${r.stderr.trim() || `exit ${r.code}`}`);
+    return path;
+  }
+
+  /** refresh keeps this process alive while commands are pending (but unref'ed ones), and only then. */
   private refresh(): void {
     const out = this.child?.stdout as (NodeJS.ReadableStream & { ref?(): void; unref?(): void }) | undefined;
     const inp = this.child?.stdin as (NodeJS.WritableStream & { ref?(): void; unref?(): void }) | undefined;
-    if (this.pending.size > 0) out?.ref?.();
+    let held = false;
+    for (const p of this.pending.values()) if (!p.unref) held = true;
+    if (held) out?.ref?.();
     else out?.unref?.();
     inp?.unref?.();
   }

@@ -45,6 +45,12 @@ export interface ConmonArgs {
   logMaxBytes: number;
   /** the directory holding config.json (the container dir, or its in-memory bundle) */
   bundle: string;
+  /**
+   * a warm monitor's bundle (warm-monitor.ts): a directory start() makes only when it lets the
+   * monitor go. conmon's pid file is written through it (`<gate>/../shim.pid`), so a monitor let go
+   * by EOF instead (its owner died) fails at its pid file and its attach socket, before runc
+   */
+  gate?: string;
 }
 
 /** conmonArgv is conmon's command line for one container. */
@@ -52,7 +58,8 @@ export function conmonArgv(a: ConmonArgs): string[] {
   return [
     '--api-version', '1', '-c', a.id, '-u', a.id, '-n', a.id,
     '-r', a.runc, '--runtime-arg', '--root', '--runtime-arg', a.runcRoot,
-    '-b', a.bundle, '-p', join(a.dir, 'pid'), '-P', join(a.dir, 'shim.pid'),
+    // Not join(): `<gate>/..` must stay in the path for the kernel to resolve (and fail without the gate).
+    '-b', a.gate ?? a.bundle, '-p', join(a.dir, 'pid'), '-P', a.gate ? `${a.gate}/../shim.pid` : join(a.dir, 'shim.pid'),
     '-l', `k8s-file:${join(a.logDir, CONTAINER_LOG)}`, '--log-size-max', String(a.logMaxBytes),
     // --full-attach: the attach socket and ctl fifo stay in the bundle (no symlink in /var/run/crio).
     '--persist-dir', a.dir, '--exit-dir', a.exitDir, '--full-attach',
@@ -64,33 +71,52 @@ export function conmonArgv(a: ConmonArgs): string[] {
 /** START_REPORT is what conmon reports once `runc create` returned: the container's pid, or why not. */
 export type StartReport = { pid: number } | { error: string };
 
+/** LaunchOptions: a warm monitor's start pipe and liveness (see warm-monitor.ts). */
+export interface LaunchOptions {
+  /** a fifo opened onto conmon's fd 4, its start pipe (_OCI_STARTPIPE): conmon waits for a byte or EOF */
+  startPipe?: string;
+  /** the wait for the report does not keep this process alive (a spare waits for its container) */
+  unref?: boolean;
+}
+
 /**
- * spawnConmon starts conmon for one container through the process's spawn helper (lib/spawn-helper.ts:
+ * launchConmon starts conmon for one container through the process's spawn helper (lib/spawn-helper.ts:
  * no fork of the agent's heap per start; conmon's daemon makes itself a session leader, so it outlives
  * the helper and the agent) and resolves with what conmon reports on its sync pipe once `runc create`
- * returned (the pid, or runc's error), within `timeoutMs`.
+ * returned (the pid, or runc's error), or once conmon ended without a report. No deadline: see spawnConmon.
  */
-export async function spawnConmon(a: ConmonArgs, timeoutMs: number): Promise<StartReport> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<StartReport>((resolve) => {
-    timer = setTimeout(() => resolve({ error: `conmon did not report within ${timeoutMs} ms` }), timeoutMs);
-  });
-  const reported = sharedSpawnHelper().run(a.conmon, conmonArgv(a), {
+export function launchConmon(a: ConmonArgs, o: LaunchOptions = {}): Promise<StartReport> {
+  return sharedSpawnHelper().run(a.conmon, conmonArgv(a), {
     cwd: a.dir,
     syncFd3: true,
+    ...(o.startPipe ? { fd4From: o.startPipe } : {}),
+    ...(o.unref ? { unref: true } : {}),
     // UTC log timestamps ("+00:00"), whatever the node's zone; _OCI_SYNCPIPE is the fd 3 above.
-    env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', TZ: 'UTC', _OCI_SYNCPIPE: '3' },
+    env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', TZ: 'UTC', _OCI_SYNCPIPE: '3', ...(o.startPipe ? { _OCI_STARTPIPE: '4' } : {}) },
   }).then((r): StartReport => {
     if (r.sync) return parseSyncMessage(r.sync);
     // No report: conmon (or runc create under it) ended first.
     const why = r.stderr.trim();
     return { error: why ? `conmon: ${why}` : 'conmon exited without reporting (runc create failed without a message)' };
   }, (err: Error): StartReport => ({ error: `conmon could not start: ${err.message}` }));
+}
+
+/** reportWithin is `report`, or an error once `timeoutMs` passed without one. */
+export async function reportWithin(report: Promise<StartReport>, timeoutMs: number): Promise<StartReport> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<StartReport>((resolve) => {
+    timer = setTimeout(() => resolve({ error: `conmon did not report within ${timeoutMs} ms` }), timeoutMs);
+  });
   try {
-    return await Promise.race([reported, late]);
+    return await Promise.race([report, late]);
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** spawnConmon is launchConmon with a deadline for the report (`timeoutMs`). */
+export function spawnConmon(a: ConmonArgs, timeoutMs: number): Promise<StartReport> {
+  return reportWithin(launchConmon(a), timeoutMs);
 }
 
 /** parseSyncMessage reads conmon's `{"data": N, "message": "..."}` (api version 1). */
@@ -108,10 +134,11 @@ export function parseSyncMessage(line: string): StartReport {
  * startUnderConmon has conmon run `runc create`, calls `onCreated` with the created process's pid,
  * then starts the process. A failure (of `onCreated` too) leaves exit.json
  * (exit code 1, as `runc run` reported one) so the container reads as exited, and names runc's reason
- * (E_CONTAINER_START_FAILED).
+ * (E_CONTAINER_START_FAILED). `warm` is the report of a warm monitor already let go (warm-monitor.ts)
+ * instead of a new conmon.
  */
-export async function startUnderConmon(runc: Runc, a: ConmonArgs, name: string, timeoutMs: number, onCreated?: (pid: number) => Promise<void>): Promise<void> {
-  const report = await spawnConmon(a, timeoutMs);
+export async function startUnderConmon(runc: Runc, a: ConmonArgs, name: string, timeoutMs: number, onCreated?: (pid: number) => Promise<void>, warm?: Promise<StartReport>): Promise<void> {
+  const report = await (warm ? reportWithin(warm, timeoutMs) : spawnConmon(a, timeoutMs));
   let why = 'error' in report ? report.error : undefined;
   if (!why) {
     try {

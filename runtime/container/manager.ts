@@ -24,7 +24,7 @@ import { EXIT_FILES, followLogFiles, readLogs, rotateLogs, type LogLine } from '
 import { mountOverlay, overlayMount, overlayRootMount, unmount } from './mounts.ts';
 import { argsOf, mergeEnv, validateOptions, type ContainerOptions } from './options.ts';
 import { Runc } from './runc.ts';
-import { findConmon, startUnderConmon } from './conmon.ts';
+import { findConmon, startUnderConmon, type ConmonArgs } from './conmon.ts';
 import { runcForInit } from './sealed-runc.ts';
 import { buildSpec, DEFAULT_PATH } from './spec.ts';
 import { resolveContainerUser } from './user.ts';
@@ -36,6 +36,7 @@ import { liveStatus, readJson, waitForFile, writeJsonAtomic } from './state-file
 import { ErrorCodes } from '../../lib/error-codes.ts';
 import { claimName, releaseName } from './names.ts';
 import { ExitWatch, type Verdict } from './exit-watch.ts';
+import { WarmMonitor } from './warm-monitor.ts';
 
 /** ContainerStatus: created (not started), starting, running, exited, or unknown (monitor lost). */
 export type ContainerStatus = 'created' | 'starting' | 'running' | 'exited' | 'unknown';
@@ -87,6 +88,11 @@ export interface ContainerManagerOptions {
   runc?: string;
   /** the conmon binary (default: findConmon(), looked up at the first start) */
   conmon?: string;
+  /**
+   * keep the next container's conmon exec'd and waiting (warm-monitor.ts): a start without conmon's
+   * own start, for one idle conmon (~1 MB). For long-lived owners (the agent), not one-shot commands.
+   */
+  warmMonitor?: boolean;
 }
 
 /** DEFAULT_LOG_LIMITS: each stream rotates at 10 MiB, keeping 3 old files. */
@@ -111,6 +117,7 @@ export class ContainerManager {
   private conmonBin: string | undefined;
   /** every wait() of this manager, over one watch of ROOT/exits */
   private readonly exits: ExitWatch<ExitStatus>;
+  private readonly warm: WarmMonitor | undefined;
 
   constructor(opts: ContainerManagerOptions) {
     // Absolute from here on: the shim and runc run with their working directory inside a container's
@@ -126,6 +133,17 @@ export class ContainerManager {
     this.log = opts.log ?? silentLogger();
     this.conmonBin = opts.conmon;
     this.exits = new ExitWatch(join(root, 'exits'), (id) => this.exitVerdict(id));
+    if (opts.warmMonitor) this.warm = new WarmMonitor((id) => this.conmonArgs(id, DEFAULT_LOG_LIMITS.maxBytes), this.log);
+  }
+
+  /** conmonArgs are the monitor inputs of container `id` whose config.json is in its own directory. */
+  private async conmonArgs(id: string, logMaxBytes: number, bundle?: string): Promise<ConmonArgs> {
+    const p = this.pathsOf(id);
+    this.conmonBin ??= findConmon();
+    fs.mkdirSync(this.dir, { recursive: true, mode: 0o711 });
+    fs.mkdirSync(join(this.root, 'exits'), { recursive: true, mode: 0o700 });
+    // runc create runs from the process's sealed copy (sealed-runc.ts): its init skips cloning itself.
+    return { conmon: this.conmonBin, runc: await runcForInit(this.runc.bin, this.log), runcRoot: this.runc.root, id, dir: p.dir, exitDir: join(this.root, 'exits'), logDir: p.logs, logMaxBytes, bundle: bundle ?? p.dir };
   }
 
   /** pathsOf names the files of one container. */
@@ -147,7 +165,9 @@ export class ContainerManager {
   async create(input: ContainerOptions): Promise<ContainerInfo> {
     const opts = validateOptions(input);
     const image = await this.images.resolve(opts.image);
-    const id = randomBytes(8).toString('hex');
+    // The warm monitor's id when the container's monitor is a default one (its directory exists).
+    const warmId = this.warm && !opts.secretEnv?.length && (opts.log?.maxBytes ?? DEFAULT_LOG_LIMITS.maxBytes) === DEFAULT_LOG_LIMITS.maxBytes ? this.warm.take() : undefined;
+    const id = warmId ?? randomBytes(8).toString('hex');
     const name = opts.name ?? id;
     const cgroupsPath = cgroupsPathOf(opts.cgroupParent ?? this.cgroupParent, id);
     claimName(this.namesDir, this.dir, name, id);
@@ -157,9 +177,9 @@ export class ContainerManager {
     try {
       const lowers = await this.snapshots.prepare(this.images.content, image.layers.map((l, i) => ({ digest: l.digest, mediaType: l.mediaType, diffId: image.diffIds[i]! })));
       fs.mkdirSync(this.dir, { recursive: true, mode: 0o711 });
-      fs.mkdirSync(p.dir, { mode: 0o711 });
+      if (!warmId) fs.mkdirSync(p.dir, { mode: 0o711 });
       for (const d of [p.init, p.upper, p.work, p.rootfs]) fs.mkdirSync(d, { mode: 0o755 });
-      fs.mkdirSync(p.logs, { mode: 0o700 }); // output may carry secrets: root only
+      if (!warmId) fs.mkdirSync(p.logs, { mode: 0o700 }); // output may carry secrets: root only
       const hostname = opts.hostname ?? (NAME_AS_HOST.test(name) ? name : id).slice(0, 63);
       writeInitLayer(p.init, { hostname, ...(opts.hosts ? { hosts: opts.hosts } : {}), ...(opts.dns ? { dns: opts.dns } : {}), ...(opts.dnsSearch ? { dnsSearch: opts.dnsSearch } : {}), ...(opts.dnsOptions ? { dnsOptions: opts.dnsOptions } : {}), ...(opts.mounts ? { mounts: opts.mounts } : {}) });
       // runc mounts the overlay inside the container (see overlayRootMount). When absolute lower paths
@@ -207,6 +227,7 @@ export class ContainerManager {
       if (mounted) await unmount(p.rootfs).catch(() => undefined);
       if (bundled) await releaseBundle(p.dir).catch(() => undefined);
       fs.rmSync(p.dir, { recursive: true, force: true });
+      if (warmId) this.warm!.discard(warmId);
       releaseName(this.namesDir, name, id);
       throw err;
     }
@@ -224,10 +245,10 @@ export class ContainerManager {
     } catch {
       throw new RuntimeError(ErrorCodes.ContainerState, `container ${info.name} is already starting`, { id });
     }
-    this.conmonBin ??= findConmon();
-    fs.mkdirSync(join(this.root, 'exits'), { recursive: true, mode: 0o700 });
-    // runc create runs from the process's sealed copy (sealed-runc.ts): its init skips cloning itself.
-    await startUnderConmon(this.runc, { conmon: this.conmonBin, runc: await runcForInit(this.runc.bin, this.log), runcRoot: this.runc.root, id, dir: p.dir, exitDir: join(this.root, 'exits'), logDir: p.logs, logMaxBytes: info.log.maxBytes, bundle: info.bundle ?? p.dir }, info.name, START_TIMEOUT_MS, hooks.onCreated);
+    const args = await this.conmonArgs(id, info.log.maxBytes, info.bundle);
+    // A warm monitor made for this id (create took it) is let go; else a cold one is started.
+    const warm = this.warm?.release(id, p.dir);
+    await startUnderConmon(this.runc, args, info.name, START_TIMEOUT_MS, hooks.onCreated, warm);
     return this.inspect(id);
   }
 
@@ -289,7 +310,7 @@ export class ContainerManager {
     for (const id of readdirSyncOrEmpty(this.dir)) {
       const dir = join(this.dir, id);
       const st = fs.statSync(dir, { throwIfNoEntry: false });
-      if (!st || fs.existsSync(join(dir, 'container.json')) || Date.now() - st.mtimeMs < 60_000) continue;
+      if (!st || fs.existsSync(join(dir, 'container.json')) || Date.now() - st.mtimeMs < 60_000 || this.warm?.owns(id)) continue;
       await unmount(join(dir, 'rootfs')).catch(() => undefined);
       await releaseBundle(dir).catch(() => undefined);
       fs.rmSync(dir, { recursive: true, force: true });
@@ -326,6 +347,7 @@ export class ContainerManager {
   /** close stops watching for exits: pending wait()s never settle, and no handle keeps the process alive. */
   close(): void {
     this.exits.close();
+    this.warm?.close();
   }
 
   /**
@@ -363,6 +385,7 @@ export class ContainerManager {
       await this.runc.kill(info.id, 'SIGKILL', true).catch(() => undefined);
       await waitForFile(p.dir, EXIT_FILES, 15_000).catch(() => undefined);
     }
+    this.warm?.discard(info.id); // created, never started: its claimed spare goes too
     await this.runc.delete(info.id, true);
     await unmount(p.rootfs); // only images with dozens of layers are mounted on the host
     await releaseBundle(p.dir); // containers given secretEnv have their config.json on a tmpfs

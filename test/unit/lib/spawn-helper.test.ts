@@ -2,7 +2,7 @@
 // environment, inputs with every quoting hazard, deadlines, and its directory removed when it ends.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, statSync, writeSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,4 +58,29 @@ test('the helper runs commands with their input, output, exit code and exactly t
   await waitFor('every command file removed after it ended', () => readdirSync(join(base, dirs[0]!)).length === 0, 10_000);
   h.close();
   await waitFor('the helper removed its directory', () => !existsSync(join(base, dirs[0]!)), 10_000);
+});
+
+test('a fifo made in the helper\'s directory becomes a command\'s fd 4: a byte lets it go, our close is its EOF', async (t) => {
+  const base = await mkdtemp(join(tmpdir(), 'gitcell-spawn-test-'));
+  const h = new SpawnHelper(base);
+  t.after(async () => {
+    h.close();
+    await rm(base, { recursive: true, force: true });
+  });
+  const fifo = await h.makeFifo('gate.fifo');
+  assert.equal(fifo, join(base, readdirSync(base)[0]!, 'gate.fifo'), 'in the helper\'s private directory');
+  assert.ok(statSync(fifo).isFIFO());
+  // O_RDWR: our end never waits for a peer, and the shell's open for reading finds a writer.
+  let fd = openSync(fifo, constants.O_RDWR | constants.O_NONBLOCK);
+  // unref: the waiting commands alone would not keep this process alive (a spare monitor must not).
+  const alive = setInterval(() => undefined, 1000);
+  t.after(() => clearInterval(alive));
+  const wait = 'if IFS= read -r x <&4; then echo "got $x" >&3; else echo eof >&3; fi';
+  const first = h.run('/bin/sh', ['-c', wait], { syncFd3: true, fd4From: fifo, unref: true });
+  writeSync(fd, 'go\n');
+  assert.equal((await first).sync, 'got go');
+  const second = h.run('/bin/sh', ['-c', wait], { syncFd3: true, fd4From: fifo, unref: true });
+  closeSync(fd); // the only writer: the reader sees EOF, as a monitor does when its owner dies
+  assert.equal((await second).sync, 'eof');
+  fd = -1;
 });
