@@ -99,7 +99,10 @@ export function commandScript(base: string, n: number, file: string, args: strin
   const gone = [...Object.keys(helperEnv), 'PWD', 'OLDPWD'].filter((k) => NAME_RE.test(k) && env[k] === undefined);
   if (gone.length) lines.push(`unset ${gone.join(' ')}`);
   for (const [k, v] of Object.entries(env)) if (v !== undefined && NAME_RE.test(k)) lines.push(`export ${k}=${shellQuote(v)}`);
-  const fd4 = o.fd4From ? ` 4<${shellQuote(o.fd4From)}` : '';
+  // fd 4 read-only (its writers stay the caller's alone: their end is the command's EOF), opened
+  // after a read-write fd 5 so the open never waits for a writer: a caller that died or closed its
+  // end before this line would otherwise leave the command blocked in open(2) forever.
+  const fd4 = o.fd4From ? ` 5<>${shellQuote(o.fd4From)} 4<${shellQuote(o.fd4From)} 5>&-` : '';
   const command = `${[file, ...args].map(shellQuote).join(' ')}${o.syncFd3 ? ' 3>&1' : ''}${fd4} >${shellQuote(`${base}.out`)} 2>${shellQuote(`${base}.err`)} <<'${delim}'`;
   // A here-document ends with a newline: an input without one gets it (JSON and ip -batch lines
   // read the same with it).
