@@ -248,7 +248,11 @@ export class ContainerManager {
     const args = await this.conmonArgs(id, info.log.maxBytes, info.bundle);
     // A warm monitor made for this id (create took it) is let go; else a cold one is started.
     const warm = this.warm?.release(id, p.dir);
-    await startUnderConmon(this.runc, args, info.name, START_TIMEOUT_MS, hooks.onCreated, warm);
+    try {
+      await startUnderConmon(this.runc, args, info.name, START_TIMEOUT_MS, hooks.onCreated, warm);
+    } finally {
+      this.warm?.startDone(id);
+    }
     return this.inspect(id);
   }
 
