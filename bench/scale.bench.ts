@@ -1,7 +1,7 @@
 /**
  * Scale benchmark (issue 17): `npm run bench -- scale [--quick] [--nodes N --jobs J --tasks-per-job T]`.
  * Embedded nats-server, the real reconciler and scheduler, 10,000 hollow nodes (the real agent over
- * the in-memory runtime) in two processes, 9,500 that live and 500 that get SIGKILL (test/helpers/scale.ts):
+ * the in-memory runtime) in two processes plus a third of 500 that gets SIGKILL (test/helpers/scale.ts):
  *
  *   commit of 1,000 Jobs x 100 tasks (+ 2 DaemonSets, 2 CronJobs) ─► every task bound ... commit_to_all_bound_s
  *                                                                 ─► every task running . commit_to_all_running_s

@@ -2,14 +2,14 @@
  * The scale harness (issue 17), shared by `npm run bench -- scale` and the quick scale test: the
  * embedded nats-server with authorization (or a cluster of N servers, scale-nats.ts, the clients
  * spread over them), the real reconciler and scheduler as `gitcell` processes, and hollow nodes
- * (`gitcell hollow`) in two processes, as the issue asks: one holding every node that lives, one the
- * nodes the scenario kills with SIGKILL. Each process follows the whole store (agent/shared-feed.ts),
- * so each more is one more copy of every task spec and binding delivered and decoded (a third, two
- * halves of the live nodes, had cost ~6 CPU-s of nats-server and client at 10,000 nodes). Identities:
- * the control plane's, and one per hollow process allowed exactly its own nodes' keys
- * (store/permissions.ts hollowPermissions).
+ * (`gitcell hollow`) in two processes plus a third holding the nodes the scenario kills with
+ * SIGKILL. The live nodes are split in two although each process follows the whole store
+ * (agent/shared-feed.ts: one more copy of every task spec and binding delivered and decoded): at
+ * 10,000 nodes one process of all 9,500 live nodes was the commit's bottleneck (one core; all
+ * running 93.7 s against 75.3 s with two halves). Identities: the control plane's, and one per
+ * hollow process allowed exactly its own nodes' keys (store/permissions.ts hollowPermissions).
  *
- *   startScaleCluster ─► nats (auth) ─► buckets ─► repo (empty commit) ─► hollow ×2 ─► scheduler
+ *   startScaleCluster ─► nats (auth) ─► buckets ─► repo (empty commit) ─► hollow ×3 ─► scheduler
  *     ─► reconciler (applies the empty commit) ─► commit(files) ... kill(victims) ─► stop
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -121,9 +121,10 @@ async function stopProc(p: Proc): Promise<void> {
   clearTimeout(t);
 }
 
-/** splitNodes divides `nodes` over the live nodes' process and the victims' one. Pure. */
+/** splitNodes divides `nodes` over two processes of live nodes and the victims' one. Pure. */
 export function splitNodes(nodes: number, victims: number): number[] {
-  return [nodes - victims, victims];
+  const rest = nodes - victims;
+  return [Math.ceil(rest / 2), Math.floor(rest / 2), victims];
 }
 
 /** hollowSeed makes one hollow process's seed file, adds its user (allowed exactly `names`), and returns the file. */
@@ -177,7 +178,7 @@ export async function startScaleCluster(o: ScaleClusterOptions): Promise<ScaleCl
   };
   try {
     const sizes = splitNodes(o.nodes, o.victims);
-    const prefixes = ['hollow-a-', 'hollow-v-'];
+    const prefixes = ['hollow-a-', 'hollow-b-', 'hollow-v-'];
     const groups = sizes.map((n, i) => hollowNodeNames(prefixes[i]!, n));
     const { controlSeed, autoscalerSeed, hollowSeeds, users } = await identities(o.dir, groups);
     server = await startScaleNats({ servers: o.natsServers ?? 1, dir: o.dir, authorization: authorizationConfig(users), controlSeed });
