@@ -38,65 +38,8 @@ import { claimName, releaseName } from './names.ts';
 import { ExitWatch, type Verdict } from './exit-watch.ts';
 import { WarmMonitor } from './warm-monitor.ts';
 
-/** ContainerStatus: created (not started), starting, running, exited, or unknown (monitor lost). */
-export type ContainerStatus = 'created' | 'starting' | 'running' | 'exited' | 'unknown';
-
-/** ExitStatus is how a container ended; oomKilled when the kernel's OOM killer fired in its cgroup. */
-export interface ExitStatus {
-  exitCode: number;
-  oomKilled: boolean;
-  finishedAt: string;
-}
-
-/** ContainerRecord is container.json: what was decided at create time. */
-export interface ContainerRecord {
-  id: string;
-  name: string;
-  image: { ref: string; manifestDigest: string; chainIds: string[] };
-  createdAt: string;
-  args: string[];
-  hostname: string;
-  cgroupsPath: string;
-  oomFile: string;
-  limits: { memoryBytes?: number; cpuMillis?: number; pidsLimit?: number };
-  labels: Record<string, string>;
-  log: { maxBytes: number; keep: number };
-  /** bundle is the directory of config.json when it is not the container's own (bundle.ts). */
-  bundle?: string;
-}
-
-/** ContainerInfo is a record plus its live status. */
-export interface ContainerInfo extends ContainerRecord {
-  status: ContainerStatus;
-  pid?: number;
-  exit?: ExitStatus;
-}
-
-/** StartHooks: what a caller does between `runc create` and the start of the container's process. */
-export interface StartHooks {
-  /** called with the created process's pid (`/proc/PID/ns/...` are the container's namespaces) */
-  onCreated?: (pid: number) => Promise<void>;
-}
-
-/** ContainerManagerOptions: the runtime root, and optionally shared image store, snapshotter, logger. */
-export interface ContainerManagerOptions {
-  root: string;
-  images?: ImageStore;
-  snapshots?: Snapshotter;
-  cgroupParent?: string;
-  log?: Logger;
-  runc?: string;
-  /** the conmon binary (default: findConmon(), looked up at the first start) */
-  conmon?: string;
-  /**
-   * keep the next container's conmon exec'd and waiting (warm-monitor.ts): a start without conmon's
-   * own start, for one idle conmon (~1 MB). For long-lived owners (the agent), not one-shot commands.
-   */
-  warmMonitor?: boolean;
-}
-
-/** DEFAULT_LOG_LIMITS: each stream rotates at 10 MiB, keeping 3 old files. */
-export const DEFAULT_LOG_LIMITS = { maxBytes: 10 * 1024 * 1024, keep: 3 };
+export { DEFAULT_LOG_LIMITS, type ContainerInfo, type ContainerManagerOptions, type ContainerRecord, type ContainerStatus, type ExitStatus, type StartHooks } from './types.ts';
+import { DEFAULT_LOG_LIMITS, type ContainerInfo, type ContainerManagerOptions, type ContainerRecord, type ExitStatus, type StartHooks } from './types.ts';
 
 /** ContainerManager creates, starts, watches and deletes containers under ROOT/containers. */
 export class ContainerManager {
