@@ -3,6 +3,7 @@
  * pid files: pair it with a check of what the pid runs, as pids are reused.
  */
 export function processAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false; // kill(0 or -n, 0) would ask about a process group
   try {
     process.kill(pid, 0);
     return true;

@@ -13,11 +13,12 @@
  *     ─► reconciler (applies the empty commit) ─► commit(files) ... kill(victims) ─► stop
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createUser } from '@nats-io/nkeys';
 import { silentLogger } from '../../lib/index.ts';
+import { processAlive } from '../../lib/process.ts';
 import {
   authorizationConfig, autoscalerPermissions, connect, controlPermissions, hollowPermissions, openClusterStore, type ClusterStore, type NatsUser,
 } from '../../store/index.ts';
@@ -171,15 +172,19 @@ export async function startScaleCluster(o: ScaleClusterOptions): Promise<ScaleCl
   const procs: Proc[] = [];
   let server: ScaleNats | undefined;
   let nc: Awaited<ReturnType<typeof connect>> | undefined;
+  let groupCount = 0;
   const cleanup = async () => {
     await Promise.all(procs.map(stopProc));
     await nc?.close().catch(() => undefined);
     await server?.stop();
+    for (let i = 0; i < groupCount; i++) await rm(nodeDir(i), { recursive: true, force: true });
   };
   try {
+    await sweepDeadHarnessDirs();
     const sizes = splitNodes(o.nodes, o.victims);
     const prefixes = ['hollow-a-', 'hollow-b-', 'hollow-v-'];
     const groups = sizes.map((n, i) => hollowNodeNames(prefixes[i]!, n));
+    groupCount = groups.length;
     const { controlSeed, autoscalerSeed, hollowSeeds, users } = await identities(o.dir, groups);
     server = await startScaleNats({ servers: o.natsServers ?? 1, dir: o.dir, authorization: authorizationConfig(users), controlSeed });
     const urls = server.urls;
@@ -195,7 +200,7 @@ export async function startScaleCluster(o: ScaleClusterOptions): Promise<ScaleCl
     for (const [i, names] of groups.entries()) {
       const p = start(`hollow ${prefixes[i]}`, [
         'hollow', '--nodes', String(names.length), '--prefix', prefixes[i]!, ...nats(i), '--creds', hollowSeeds[i]!,
-        '--node-dir', join('/dev/shm', `gitcell-scale-${process.pid}-${i}`), '--start-delay-ms', String(o.startDelayMs),
+        '--node-dir', nodeDir(i), '--start-delay-ms', String(o.startDelayMs),
         ...(o.heartbeatMs ? ['--heartbeat-ms', String(o.heartbeatMs)] : []),
       ], o.dir);
       procs.push(p);
@@ -231,13 +236,10 @@ export async function startScaleCluster(o: ScaleClusterOptions): Promise<ScaleCl
         v.child.kill('SIGKILL');
         await gone;
         // A killed process leaves its journals in /dev/shm: the harness owns that dir.
-        await rm(join('/dev/shm', `gitcell-scale-${process.pid}-${victims}`), { recursive: true, force: true });
+        await rm(nodeDir(victims), { recursive: true, force: true });
         return groups[victims]!;
       },
-      async stop() {
-        await cleanup();
-        for (let i = 0; i < groups.length; i++) await rm(join('/dev/shm', `gitcell-scale-${process.pid}-${i}`), { recursive: true, force: true });
-      },
+      stop: cleanup,
       logTails: () => procs.map((p) => `--- ${p.name} (exit ${p.child.exitCode ?? p.child.signalCode ?? 'running'})\n${p.out.slice(-2000)}`).join('\n')
         + `\n${runningNats.logTail()}`,
     };
@@ -245,6 +247,26 @@ export async function startScaleCluster(o: ScaleClusterOptions): Promise<ScaleCl
     const tails = procs.map((p) => `--- ${p.name}\n${p.out.slice(-2000)}`).join('\n');
     await cleanup();
     throw new Error(`${(err as Error).message}\n${tails}`);
+  }
+}
+
+const SHM = '/dev/shm';
+const NODE_DIR_PREFIX = 'gitcell-scale-';
+
+/** nodeDir is hollow process `i`'s journal dir: on tmpfs, named by this harness's pid. */
+function nodeDir(i: number): string {
+  return join(SHM, `${NODE_DIR_PREFIX}${process.pid}-${i}`);
+}
+
+/**
+ * sweepDeadHarnessDirs removes the journal dirs of harnesses that are gone: one killed with -9 (or a
+ * CI job whose process group was killed) cannot remove its own, and they are RAM.
+ */
+async function sweepDeadHarnessDirs(): Promise<void> {
+  for (const name of await readdir(SHM).catch(() => [] as string[])) {
+    const m = new RegExp(`^${NODE_DIR_PREFIX}(\\d+)-\\d+$`).exec(name);
+    if (!m || processAlive(Number(m[1]))) continue;
+    await rm(join(SHM, name), { recursive: true, force: true });
   }
 }
 

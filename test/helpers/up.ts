@@ -14,6 +14,7 @@ import type { ClusterStore } from '../../store/index.ts';
 import type { DesiredRecord, SyncRecord } from '../../reconciler/index.ts';
 import type { TaskSpec, TaskStatus } from '../../api/index.ts';
 import { cgroupDirs } from '../../runtime/index.ts';
+import { processAlive } from '../../lib/process.ts';
 import { clusterCgroupParent, clusterTag, nodeBridge } from '../../cli/up/naming.ts';
 
 /** BIN is the gitcell CLI entry point the e2e tests run. */
@@ -201,7 +202,7 @@ function holdFile(file: string): boolean {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
     const pid = Number(readFileSync(file, 'utf8'));
-    if (pidAlive(pid)) return false;
+    if (processAlive(pid)) return false;
     try {
       unlinkSync(file);
     } catch {
@@ -209,16 +210,6 @@ function holdFile(file: string): boolean {
     }
   }
   return false;
-}
-
-function pidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** componentInstance is "<pid>.<n>" of a component `up` hosts in a process (cli/up/host.ts): n counts its starts. */
