@@ -38,7 +38,7 @@ import { join } from 'node:path';
 import { procStats, startScaleCluster, type ScaleCluster } from '../test/helpers/scale.ts';
 import { ScaleView } from '../test/helpers/scale-view.ts';
 import { runScaleScenario } from '../test/helpers/scale-scenario.ts';
-import { sampleNats, type NatsSample } from '../test/helpers/scale-nats.ts';
+import { deliveriesBetween, sampleDeliveries, sampleNats, type NatsSample } from '../test/helpers/scale-nats.ts';
 import type { ScaleWorkload } from '../test/helpers/scale-workload.ts';
 import { heartbeatShare, livenessWrites, measureHeartbeatCost, type HeartbeatCost } from '../test/helpers/scale-heartbeats.ts';
 import { sleep } from '../lib/index.ts';
@@ -122,6 +122,8 @@ async function runWorkload(c: ScaleCluster, v: ScaleView, hb: HeartbeatCost, hbK
   const writes0 = await writesNow();
   const cpu0 = c.natsPids.map((pid) => procStats(pid).cpuS);
   const api0 = (await sampleNats(c.natsMonitors)).apiTotal;
+  const deliveries0 = await sampleDeliveries(c.natsMonitors);
+  let commitDeliveries: ReturnType<typeof deliveriesBetween> | undefined;
   const t0 = Date.now();
   const natsProfiles = profileNats(c.natsProfilers, Number(arg('--nats-profile-s') ?? 60));
   const cpuAtCommit = cpuSplit(c);
@@ -145,6 +147,8 @@ async function runWorkload(c: ScaleCluster, v: ScaleView, hb: HeartbeatCost, hbK
         commitSyscalls = Object.fromEntries(Object.entries(now).map(([k, n]) => [k, { reads: n.reads - syscallsAtCommit[k]!.reads, writes: n.writes - syscallsAtCommit[k]!.writes }]));
         log(`commit phase CPU-seconds (machine_total: wall seconds x cores): ${JSON.stringify(commitCpu)}`);
         log(`consumers by client and stream: ${JSON.stringify(sample.consumersByClientStream)}`);
+        commitDeliveries = deliveriesBetween(deliveries0, await sampleDeliveries(c.natsMonitors));
+        log(`commit phase writes and deliveries per stream: ${JSON.stringify(commitDeliveries)}`);
       }
       log(`nats after ${phase}: ${sample.consumers} consumers, ${sample.connections} connections, ${sample.apiTotal - api0} JetStream API requests`);
     },
@@ -171,7 +175,7 @@ async function runWorkload(c: ScaleCluster, v: ScaleView, hb: HeartbeatCost, hbK
     scheduler_rss_mb: round(sched.peakRssMb, 0), nats_rss_mb: round(nats.reduce((a, n) => a + n.peakRssMb, 0), 0), nats_cpu_pct: round(natsCpuPct, 0),
     // The heartbeats' share of nats-server's CPU in the run: the run's liveness writes at their measured cost.
     ...hbKeys, heartbeat_share_of_nats_cpu_pct: round(heartbeatShare(hb, runWrites, natsCpu.reduce((a, b) => a + b, 0)), 1), run_liveness_writes: runWrites,
-    commit_cpu_s: commitCpu, commit_syscalls: commitSyscalls, correctness_problems: problems.length, killed_nodes: r?.killed, requeued_tasks: r?.moved,
+    commit_cpu_s: commitCpu, commit_deliveries: commitDeliveries, commit_syscalls: commitSyscalls, correctness_problems: problems.length, killed_nodes: r?.killed, requeued_tasks: r?.moved,
     nats_consumers: s.consumers, nats_consumers_max: maxConsumers, nats_subscriptions: Object.values(s.subsByClient).reduce((a, b) => a + b, 0),
     nats_api_requests: s.apiTotal - api0, nats_consumers_by_client: s.consumersByClient, nats_subscriptions_by_client: s.subsByClient,
     nats_servers: nats.map((n, i) => ({ cpu_pct: round((natsCpu[i]! / seconds) * 100, 0), rss_mb: round(n.peakRssMb, 0), ...s.servers[i]! })),

@@ -176,3 +176,50 @@ export async function sampleNats(monitors: string[]): Promise<NatsSample> {
   }
   return s;
 }
+
+/**
+ * Deliveries is a moment's count of writes per stream (its last sequence) and of messages each
+ * consumer delivered (`delivered.consumer_seq`), with the consumer's stream and client (a pushed
+ * consumer's deliver subject is its client's subscription; pulled ones are "(pull)").
+ */
+export interface Deliveries {
+  streams: Record<string, number>;
+  consumers: Record<string, { stream: string; client: string; delivered: number }>;
+}
+
+interface JszConsumers {
+  account_details?: { stream_detail?: { name: string; state?: { last_seq?: number }; consumer_detail?: { name: string; delivered?: { consumer_seq?: number }; config?: { deliver_subject?: string } }[] }[] }[];
+}
+
+/** sampleDeliveries reads the servers' stream sequences and consumers' delivered counts (the accounting of issue 17's commit phase). */
+export async function sampleDeliveries(monitors: string[]): Promise<Deliveries> {
+  const [jsz, connz] = await Promise.all([
+    Promise.all(monitors.map((m) => getJson<JszConsumers>(`${m}/jsz?accounts=true&streams=true&consumers=true&config=true`))),
+    Promise.all(monitors.map((m) => getJson<Connz>(`${m}/connz?subs=1&limit=100000`))),
+  ]);
+  const owner = new Map<string, string>();
+  for (const conn of connz.flatMap((c) => c.connections ?? [])) for (const sub of conn.subscriptions_list ?? []) owner.set(sub, conn.name ?? '?');
+  const d: Deliveries = { streams: {}, consumers: {} };
+  for (const st of jsz.flatMap((j) => j.account_details ?? []).flatMap((a) => a.stream_detail ?? [])) {
+    d.streams[st.name] = Math.max(d.streams[st.name] ?? 0, st.state?.last_seq ?? 0);
+    for (const cd of st.consumer_detail ?? []) {
+      const subj = cd.config?.deliver_subject;
+      d.consumers[`${st.name}/${cd.name}`] = { stream: st.name, client: subj ? owner.get(subj) ?? '?' : '(pull)', delivered: cd.delivered?.consumer_seq ?? 0 };
+    }
+  }
+  return d;
+}
+
+/**
+ * deliveriesBetween is, per stream, the writes between two samples and the deliveries per client
+ * (a consumer absent from `then` counts from 0; one gone by `now` is not counted).
+ */
+export function deliveriesBetween(then: Deliveries, now: Deliveries): Record<string, { writes: number; deliveries: Record<string, number> }> {
+  const out: Record<string, { writes: number; deliveries: Record<string, number> }> = {};
+  for (const [s, seq] of Object.entries(now.streams)) out[s] = { writes: seq - (then.streams[s] ?? 0), deliveries: {} };
+  for (const [k, c] of Object.entries(now.consumers)) {
+    const n = c.delivered - (then.consumers[k]?.delivered ?? 0);
+    if (n > 0 && out[c.stream]) add(out[c.stream]!.deliveries, c.client, n);
+  }
+  return out;
+}
