@@ -7,10 +7,11 @@ import { makeTask } from '../../helpers/agent.ts';
 import { MEMORY_IMAGE, memoryNodeForFile, uid } from '../../helpers/memory-node.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { PassScope } from '../../../agent/convergence.ts';
-import { PENDING_STATUS_AFTER_MS } from '../../../agent/lifecycle.ts';
 
 // A resync an hour away: every pass below comes from a kick (a binding, a spec, an operation's end).
-const n = await memoryNodeForFile({ resyncMs: 3_600_000, runtime: { startDelayMs: 30 } });
+// 'pending' after 1 s (not the default 10 s): the slow start below need not take 10.
+const PENDING_MS = 1000;
+const n = await memoryNodeForFile({ resyncMs: 3_600_000, pendingStatusMs: PENDING_MS, runtime: { startDelayMs: 30 } });
 
 /** passes is how many convergence passes the agent has completed (its pass-duration histogram's count). */
 async function passes(): Promise<number> {
@@ -85,10 +86,10 @@ test('a new template that arrives while the task is busy starting is not lost: t
   await waitFor('forgotten', async () => !n.agent.tasks().some((t) => t.taskId === spec.id), 30_000);
 });
 
-test('a first start reports one status (running) when quick, pending first when it takes longer than PENDING_STATUS_AFTER_MS', async () => {
+test('a first start reports one status (running) when quick, pending first when it takes longer than pendingStatusMs', async () => {
   const quick = makeTask(`quick-${uid()}`, MEMORY_IMAGE, ['serve']);
   const slow = makeTask(`slow-${uid()}`, MEMORY_IMAGE, ['serve']);
-  n.runtime.behave(slow.id, { startDelayMs: PENDING_STATUS_AFTER_MS + 500 });
+  n.runtime.behave(slow.id, { startDelayMs: PENDING_MS + 500 });
   const quickHistory = n.statusHistory(quick.id, 'running', (x) => x.state === 'running');
   const slowHistory = n.statusHistory(slow.id, 'running', (x) => x.state === 'running');
   await n.bind(quick);
