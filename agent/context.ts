@@ -163,9 +163,11 @@ export interface AgentState {
   held: Set<string>;
   /**
    * where a binding of a held task pointed, remembered: a batch task adopted, bound and deleted again
-   * (its Job already Complete) between two passes was still decided by that binding
+   * (its Job already Complete) between two passes was still decided by that binding; 'gone': the
+   * rebuilt control plane deleted its spec (a Job Complete from the held tasks' reports deletes them
+   * before the scheduler binds them: no binding ever comes, watches.ts applySpecDeleted)
    */
-  decided: Map<string, 'here' | 'elsewhere'>;
+  decided: Map<string, 'here' | 'elsewhere' | 'gone'>;
   /** when the hold after a store rebuild ends (epoch ms) */
   holdUntil: number;
   /** this node's spec (draining) */

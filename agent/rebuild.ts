@@ -62,7 +62,8 @@ export async function releaseHeldTasks(ctx: AgentContext): Promise<void> {
     // the next pass stayed held for the whole hold, its run not filed as completed: e2e/up, CI 37, 39.)
     boundHere: (id) => (state.bindings.has(id) || state.decided.get(id) === 'here') && (state.specs.get(id) !== undefined || state.records.get(id)?.phase === 'finished'),
     boundElsewhere: (id) => state.boundElsewhere.has(id) || state.decided.get(id) === 'elsewhere',
-    known: (id) => state.records.has(id),
+    // Its spec deleted by the rebuilt control plane (watches.ts applySpecDeleted): nobody wants it.
+    known: (id) => state.records.has(id) && state.decided.get(id) !== 'gone',
   });
   for (const r of released) {
     state.held.delete(r.taskId);

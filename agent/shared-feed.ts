@@ -19,7 +19,7 @@ import type { Binding, NodeSpec, TaskSpec } from '../api/index.ts';
 import { Informer, type InformerChange, type InformerSource } from '../store/index.ts';
 import type { Logger } from '../lib/index.ts';
 import type { AgentContext } from './context.ts';
-import { applyBinding } from './watches.ts';
+import { applyBinding, applySpecDeleted } from './watches.ts';
 
 /** FeedAttachment is an agent's part of the feed: synced once the feed's snapshot is in. */
 export interface FeedAttachment {
@@ -88,6 +88,12 @@ export class SharedFeed {
     if (!c) return this.kickAll();
     const node = this.bindings.get(c.key)?.node;
     if (node) this.agents.get(node)?.kick(c.key);
+    else if (!this.tasks.entries.has(c.key)) {
+      // Unbound and deleted (`entries`, not c.next: that would decode it): an agent holding it after
+      // a store rebuild lets it go (watches.ts). Held sets are empty but right after a rebuild, so
+      // this is a size check per agent, and only for a task deleted unbound.
+      for (const ctx of this.agents.values()) if (ctx.state.held.size > 0 && applySpecDeleted(ctx.state, c.key)) ctx.kick(c.key);
+    }
   }
 
   private onBinding(c: InformerChange<Binding>): void {

@@ -16,6 +16,20 @@ export function applyBinding(s: AgentState, node: string, key: string, v: Bindin
   if (v && s.held.has(key)) s.decided.set(key, v.node === node ? 'here' : 'elsewhere');
 }
 
+/**
+ * applySpecDeleted records the deletion of task `key`'s spec, pure on the state: a held task whose
+ * spec the rebuilt control plane deleted is not wanted (store/REBUILD.md: "spec gone"). A batch Job
+ * the held tasks' reports made Complete deletes its re-created tasks at once, often before the
+ * scheduler bound them (it restarts after the rebuild too): without this the finished task stayed
+ * held for the whole hold (5 min), its run not filed as completed (e2e/up's NATS-wipe drill).
+ * Returns whether it concerned a held task.
+ */
+export function applySpecDeleted(s: AgentState, key: string): boolean {
+  if (!s.held.has(key)) return false;
+  s.decided.set(key, 'gone');
+  return true;
+}
+
 /** StoreFollow is the agent's running informers. */
 export interface StoreFollow {
   /** synced resolves once every informer has its snapshot, or when the agent stops first */
@@ -33,6 +47,7 @@ export function followStore(ctx: AgentContext): StoreFollow {
     signal, log,
     // A spec matters to this node only while bound here or journaled (every task in the cluster changes here).
     onChange: (c) => {
+      if (c && c.next === undefined) applySpecDeleted(state, c.key);
       if (!c || state.bindings.has(c.key) || state.records.has(c.key)) ctx.kick(c?.key);
     },
   });

@@ -114,3 +114,31 @@ test('after a store rebuild, a finished batch task is released by its binding al
     await m.close();
   }
 });
+
+test('after a store rebuild, a held task whose re-created spec is deleted before any binding is let go: a finished batch task filed as completed again, a running one stopped', async () => {
+  const m = await startMemoryNode(server, { storeIncarnation: 'inc-1', recoveryHoldMs: 120_000 });
+  try {
+    const done = makeTask('batch-unbound', IMAGE, ['work'], {}, 'batch');
+    const gone = makeTask('spec-gone', IMAGE, ['serve']);
+    m.runtime.behave(done.id, { exitAfterMs: 10, exitCode: 0 });
+    for (const t of [done, gone]) await m.bind(t);
+    await m.waitStatus(done.id, 'succeeded', (x) => x.state === 'succeeded');
+    await m.waitStatus(gone.id, 'running', (x) => x.state === 'running');
+    await m.unbind(done.id);
+    await waitFor('filed as completed', () => readJournal(join(m.stateDir, 'completed')).has(done.id));
+    await m.restart({ prefix: 'rebuilt4_', options: { storeIncarnation: 'inc-2' } });
+    await m.waitStatus(done.id, 'held and re-reported', (x) => x.unclaimed === true && x.state === 'succeeded');
+    await m.waitStatus(gone.id, 'held and re-reported', (x) => x.unclaimed === true && x.state === 'running');
+    // The rebuilt reconciler re-creates both tasks under their ids (adopted from the unclaimed
+    // reports) and deletes them again before any scheduler bound them: the batch Job is Complete from
+    // the held task's report (its tasks go), the other's Job was removed from Git meanwhile. No
+    // binding ever comes (e2e/up's NATS-wipe drill, its scheduler restarting after the reconciler).
+    for (const t of [done, gone]) await m.store.tasks.put(t.id, t);
+    for (const t of [done, gone]) await m.store.tasks.delete(t.id);
+    await waitFor('filed as completed again, long before the 120-s hold ends', () => readJournal(join(m.stateDir, 'completed')).has(done.id), 15_000);
+    await waitFor('the running task whose spec went stopped, long before the hold ends', () => m.runtime.running(gone.id).length === 0, 15_000);
+    assert.equal(m.runtime.starts(done.id), 1, 'not run again');
+  } finally {
+    await m.close();
+  }
+});
