@@ -58,8 +58,6 @@ export interface AgentOptions {
   recoveryHoldMs?: number;
   /** how long a start waits for its Secrets to reach this node before it fails (default SECRET_WAIT_MS, 3 s; 0: fail at once) */
   secretWaitMs?: number;
-  /** how long a first start may take before its status says 'pending' (default PENDING_STATUS_AFTER_MS, 10 s) */
-  pendingStatusMs?: number;
   /**
    * export the process's own metrics (CPU, heap, GC, event loop) in /metrics (default true); hollow
    * nodes share one process, whose metrics thousands of registries would only repeat
@@ -79,21 +77,9 @@ export type ResolvedAgentOptions = Required<Omit<AgentOptions, 'heartbeatMs' | '
  */
 export const SECRET_WAIT_MS = 3000;
 
-/**
- * PENDING_STATUS_AFTER_MS is how long a task's first start may take before its status says
- * 'pending'. A status write per state change, and a start that is done sooner has one change to
- * report: running (until then `gitcell status` shows the task bound). Waits worth telling sooner say
- * so themselves (a Secret not yet on the node: secret-arrivals.ts). Each 'pending' is a write, its
- * store and a delivery to every status reader (the reconciler, viewers); at 1 s, starts that waited
- * their turn on a busy node wrote one: 1.3..1.5 status writes per task in `npm run bench -- scale
- * --quick`, and 10,000 nodes took up to 30 s from binding to running. An image pull or a stuck
- * runtime takes longer than 10 s.
- */
-export const PENDING_STATUS_AFTER_MS = 10_000;
-
-/** resolveAgentOptions fills in the defaults (the heartbeat follows the published period unless fixed): 2 s resync, 250 ms probe tick, 10 s usage, 110 tasks, two starts at once per core, 'pending' after 10 s. */
+/** resolveAgentOptions fills in the defaults (the heartbeat follows the published period unless fixed): 2 s resync, 250 ms probe tick, 10 s usage, 110 tasks, two starts at once per core. */
 export function resolveAgentOptions(o: AgentOptions): ResolvedAgentOptions {
-  return { resyncMs: 2000, probeTickMs: 250, usageMs: 10_000, maxTasks: 110, startConcurrency: 2 * availableParallelism(), recoveryHoldMs: DEFAULT_RECOVERY_HOLD_MS, secretWaitMs: SECRET_WAIT_MS, pendingStatusMs: PENDING_STATUS_AFTER_MS, ...o };
+  return { resyncMs: 2000, probeTickMs: 250, usageMs: 10_000, maxTasks: 110, startConcurrency: 2 * availableParallelism(), recoveryHoldMs: DEFAULT_RECOVERY_HOLD_MS, secretWaitMs: SECRET_WAIT_MS, ...o };
 }
 
 /** NodeSecrets is what opens this node's Secrets: its key ring and its own secrets bucket. */

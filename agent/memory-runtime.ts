@@ -14,7 +14,7 @@ import { ErrorCodes, ImageError, RuntimeError, UsageError, AgentError } from '..
 import type { ResolvedProbe } from '../api/index.ts';
 import type { ProbeKind } from './probe.ts';
 import type { ProbeOutcome } from './probe-exec.ts';
-import { ANNOTATION_TASK, type ContainerView, type ExitInfo, type RunRequest, type TaskNetwork, type TaskRuntime } from './port.ts';
+import { ANNOTATION_TASK, type ContainerView, type ExitInfo, type ImagePull, type RunRequest, type TaskNetwork, type TaskRuntime } from './port.ts';
 
 /** MemoryBehaviour is how the containers of one task behave (every field optional). */
 export interface MemoryBehaviour {
@@ -64,6 +64,7 @@ export class MemoryRuntime implements TaskRuntime {
   private readonly runs = new Map<string, number>();
   private readonly peaks = new Map<string, number>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly pullDelays = new Map<string, number>();
   private nextPid = 10_000;
 
   constructor(private readonly o: MemoryRuntimeOptions = {}) {
@@ -76,6 +77,11 @@ export class MemoryRuntime implements TaskRuntime {
   /** behave sets how the task's future containers behave (merged over what was set before). */
   behave(taskId: string, b: MemoryBehaviour): void {
     this.behaviours.set(taskId, { ...this.behaviours.get(taskId), ...b });
+  }
+
+  /** pullDelay sets how long a pull of `ref` takes (instead of pullDelayMs). */
+  pullDelay(ref: string, ms: number): void {
+    this.pullDelays.set(ref, ms);
   }
 
   /** answer sets the outcome of the task's `kind` probes (default: success). */
@@ -119,10 +125,13 @@ export class MemoryRuntime implements TaskRuntime {
 
   // ---- TaskRuntime ------------------------------------------------------------------------------
 
-  async ensureImage(ref: string): Promise<void> {
+  async ensureImage(ref: string, pull?: ImagePull): Promise<void> {
     if (this.present.has(ref)) return;
     if (this.missing.has(ref)) throw new ImageError(ErrorCodes.ImageNotFound, `image ${ref} not found (in-memory runtime)`, { ref });
-    await this.delay(this.o.pullDelayMs ?? 0);
+    // Only a pull that takes time is told: a hollow node's instant "pull" is nothing to wait for.
+    const ms = this.pullDelays.get(ref) ?? this.o.pullDelayMs ?? 0;
+    if (ms > 0) pull?.onPull?.();
+    await this.delay(ms);
     this.present.add(ref);
   }
 

@@ -96,6 +96,8 @@ export interface TaskDns {
 export interface ImagePull {
   policy?: 'Always' | 'IfNotPresent' | 'Never';
   auths?: ReadonlyMap<string, { username: string; password: string }>;
+  /** told once a pull of the image begins (also when the task joins a pull already under way) */
+  onPull?: () => void;
 }
 
 /** ImageOutcome tells whether ensureImage pulled (and from which registry or mirror). */

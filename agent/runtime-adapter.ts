@@ -27,7 +27,8 @@ export interface RuntimeAdapterOptions {
 export class RuntimeAdapter implements TaskRuntime {
   readonly imageStore: ImageStore;
   readonly manager: ContainerManager;
-  private readonly pulls = new Map<string, Promise<ImageOutcome>>();
+  /** the pulls under way: their outcome, whether a pull began, and who waits to be told it did */
+  private readonly pulls = new Map<string, { outcome: Promise<ImageOutcome>; pulling: boolean; told: Set<() => void> }>();
   /**
    * views is the node's containers as the last full listing saw them, kept current by this adapter's
    * own changes (run, remove, an exit wait() saw); listedAt is when that listing was (epoch ms).
@@ -58,13 +59,24 @@ export class RuntimeAdapter implements TaskRuntime {
     const key = [ref, pull.policy ?? '', ...[...auths].map(([host, c]) => `${host}=${c.username}`)].join('\0');
     let p = this.pulls.get(key);
     if (!p) {
-      p = ensureImage(this.imageStore, ref, {
+      const entry = { outcome: Promise.resolve<ImageOutcome>({ pulled: false }), pulling: false, told: new Set<() => void>() };
+      const onPull = (): void => {
+        entry.pulling = true;
+        for (const tell of entry.told) tell();
+      };
+      entry.outcome = ensureImage(this.imageStore, ref, {
         ...(pull.policy ? { policy: pull.policy } : {}), auths, ...(this.o.mirrors ? { mirrors: this.o.mirrors } : {}),
-        ...(this.o.maxBlobBytes !== undefined ? { maxBlobBytes: this.o.maxBlobBytes } : {}),
+        ...(this.o.maxBlobBytes !== undefined ? { maxBlobBytes: this.o.maxBlobBytes } : {}), onPull,
       }).then((r) => ({ pulled: r.pulled, ...(r.from ? { from: r.from } : {}) })).finally(() => this.pulls.delete(key));
+      p = entry;
       this.pulls.set(key, p);
     }
-    return p;
+    // A task joining a pull under way is told at once; the others when it begins.
+    if (pull.onPull) {
+      if (p.pulling) pull.onPull();
+      else p.told.add(pull.onPull);
+    }
+    return p.outcome;
   }
 
   async run(req: RunRequest): Promise<{ pid: number }> {

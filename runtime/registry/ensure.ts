@@ -25,6 +25,8 @@ export interface EnsureImageOptions extends Omit<PullOptions, 'client' | 'creden
   policy?: PullPolicy;
   auths?: RegistryAuths;
   mirrors?: RegistryMirrors;
+  /** told once, when a pull begins (the image is missing or its tag moved): a wait worth telling whoever waits for the image */
+  onPull?: () => void;
 }
 
 /** EnsureResult says what ensureImage did: used the local copy, or pulled (from which endpoint). */
@@ -80,9 +82,12 @@ export async function ensureImage(store: ImageStore, ref: string, options: Ensur
     throw new ImageError(ErrorCodes.ImageNotPresent, `image ${name} is not on this node and its imagePullPolicy is Never (import it, or use IfNotPresent)`, { ref: name });
   }
   const have = local ? (await store.getRef(name))?.digest : undefined;
+  let told = false; // once, however many mirrors are tried
   return tryEndpoints(name, endpointsFor(parsed.domain, options.mirrors), async (client) => {
     if (have !== undefined && (await remoteDigest(client, parsed.path, parsed.tag ?? 'latest')) === have) return false;
-    const { policy: _p, auths: _a, mirrors: _m, ...pull } = options;
+    const { policy: _p, auths: _a, mirrors: _m, onPull, ...pull } = options;
+    if (!told) onPull?.();
+    told = true;
     await pullImage(store, name, { ...pull, client });
     return true;
   }, options.auths);

@@ -1,6 +1,6 @@
 // Convergence passes gather (agent/convergence.ts): many kicks make few passes, a pass over the tasks
 // a kick named decides for them what a pass over the whole node would, and no change is lost; a quick
-// first start writes one status.
+// first start writes one status (two when it waits for an image pull).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { makeTask } from '../../helpers/agent.ts';
@@ -9,9 +9,7 @@ import { waitFor } from '../../helpers/wait.ts';
 import { PassScope } from '../../../agent/convergence.ts';
 
 // A resync an hour away: every pass below comes from a kick (a binding, a spec, an operation's end).
-// 'pending' after 1 s (not the default 10 s): the slow start below need not take 10.
-const PENDING_MS = 1000;
-const n = await memoryNodeForFile({ resyncMs: 3_600_000, pendingStatusMs: PENDING_MS, runtime: { startDelayMs: 30 } });
+const n = await memoryNodeForFile({ resyncMs: 3_600_000, runtime: { startDelayMs: 30 } });
 
 /** passes is how many convergence passes the agent has completed (its pass-duration histogram's count). */
 async function passes(): Promise<number> {
@@ -86,16 +84,22 @@ test('a new template that arrives while the task is busy starting is not lost: t
   await waitFor('forgotten', async () => !n.agent.tasks().some((t) => t.taskId === spec.id), 30_000);
 });
 
-test('a first start reports one status (running) when quick, pending first when it takes longer than pendingStatusMs', async () => {
+test('a first start reports one status (running) however long it takes, and pending first while it waits for an image pull', async () => {
+  const slowImage = `localhost/memory-slow-pull-${uid()}:test`;
+  n.runtime.pullDelay(slowImage, 1500);
   const quick = makeTask(`quick-${uid()}`, MEMORY_IMAGE, ['serve']);
   const slow = makeTask(`slow-${uid()}`, MEMORY_IMAGE, ['serve']);
-  n.runtime.behave(slow.id, { startDelayMs: PENDING_MS + 500 });
+  const pulling = makeTask(`pulling-${uid()}`, slowImage, ['serve']);
+  n.runtime.behave(slow.id, { startDelayMs: 1500 });
   const quickHistory = n.statusHistory(quick.id, 'running', (x) => x.state === 'running');
   const slowHistory = n.statusHistory(slow.id, 'running', (x) => x.state === 'running');
+  const pullHistory = n.statusHistory(pulling.id, 'running', (x) => x.state === 'running');
   await n.bind(quick);
   await n.bind(slow);
+  await n.bind(pulling);
   assert.deepEqual((await quickHistory).map((x) => x.state), ['running']);
-  assert.deepEqual((await slowHistory).map((x) => x.state), ['pending', 'running']);
-  for (const s of [quick, slow]) await n.unbind(s.id);
+  assert.deepEqual((await slowHistory).map((x) => x.state), ['running']);
+  assert.deepEqual((await pullHistory).map((x) => [x.state, x.message]), [['pending', `pulling image ${slowImage}`], ['running', undefined]]);
+  for (const s of [quick, slow, pulling]) await n.unbind(s.id);
   await waitFor('forgotten', async () => n.agent.tasks().length === 0, 30_000);
 });
