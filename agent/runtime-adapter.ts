@@ -35,6 +35,8 @@ export class RuntimeAdapter implements TaskRuntime {
    */
   private readonly views = new Map<string, ContainerView>();
   private listedAt = -Infinity;
+  /** when the last sweep of half-created container directories began (epoch ms) */
+  private sweptAt = -Infinity;
 
   constructor(readonly o: RuntimeAdapterOptions) {
     this.imageStore = new ImageStore(o.imageRoot ?? o.root);
@@ -133,8 +135,22 @@ export class RuntimeAdapter implements TaskRuntime {
         if (c.status === 'running') this.manager.rotateLogs(c.id);
         this.views.set(c.name, toView(c));
       }
+      if (now - this.sweptAt >= SWEEP_MS) this.sweep(now);
     }
     return [...this.views.values()];
+  }
+
+  /**
+   * sweep removes what a dead process left of a container never created (no container.json, a
+   * minute old): above all a warm monitor's spare directory after the agent was killed (kill -9:
+   * runtime/container/warm-monitor.ts). The agent adopts containers itself (resume.ts), never through
+   * the manager's adopt(), so nothing else removed them. At the first listing, then every SWEEP_MS.
+   */
+  private sweep(now: number): void {
+    this.sweptAt = now;
+    void this.manager.removeHalfCreated().catch(() => {
+      this.sweptAt = -Infinity; // tried again at the next full listing
+    });
   }
 
   async wait(id: string): Promise<ExitInfo> {
@@ -248,6 +264,9 @@ export const WARM_POLL_MS = 200;
 
 /** RELIST_MS: how often list() reads every container's state files (and rotates their logs). */
 export const RELIST_MS = 1000;
+
+/** SWEEP_MS: how often list() removes half-created container directories (a minute old; sweep). */
+export const SWEEP_MS = 60_000;
 
 /** securityOptions maps a template's securityContext onto the runtime's container options. */
 function securityOptions(sc: RunRequest['securityContext']): Partial<ContainerOptions> {

@@ -254,6 +254,19 @@ export class ContainerManager {
    * older than a minute: their creator died) and returns the rest, running or not.
    */
   async adopt(): Promise<ContainerInfo[]> {
+    await this.removeHalfCreated();
+    // A start whose caller died between `runc create` and `runc start`: finish it.
+    for (const c of this.list()) if (c.status === 'starting' && c.pid !== undefined) await this.runc.start(c.id).catch(() => undefined);
+    return this.list();
+  }
+
+  /**
+   * removeHalfCreated removes the directories without container.json older than a minute (a creator,
+   * or a warm monitor's owner, that died: warm-monitor.ts) and returns their ids; adopt()'s first step,
+   * also for a caller that adopts containers its own way (the agent, at each minute).
+   */
+  async removeHalfCreated(): Promise<string[]> {
+    const out: string[] = [];
     for (const id of readdirSyncOrEmpty(this.dir)) {
       const dir = join(this.dir, id);
       const st = fs.statSync(dir, { throwIfNoEntry: false });
@@ -261,10 +274,9 @@ export class ContainerManager {
       await unmount(join(dir, 'rootfs')).catch(() => undefined);
       await releaseBundle(dir).catch(() => undefined);
       fs.rmSync(dir, { recursive: true, force: true });
+      out.push(id);
     }
-    // A start whose caller died between `runc create` and `runc start`: finish it.
-    for (const c of this.list()) if (c.status === 'starting' && c.pid !== undefined) await this.runc.start(c.id).catch(() => undefined);
-    return this.list();
+    return out;
   }
 
   /**

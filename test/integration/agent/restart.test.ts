@@ -3,11 +3,14 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, utimesSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { requireRoot, requireTools } from '../../helpers/root.ts';
 import { agentProcessFixture } from '../../helpers/agent-process.ts';
 import { buildBusyboxImage, leaks, makeTask, probe, waitFor } from '../../helpers/agent.ts';
 import { nodeTableName, removeCgroup } from '../../../agent/index.ts';
+import { conmonsUnder } from '../../helpers/warm.ts';
 
 requireRoot();
 requireTools('runc', 'ip');
@@ -60,10 +63,20 @@ test('kill -9 of the agent: after restart same container PIDs, no restarts count
     return all.every((x) => x?.state === 'running') && all[0]!.ready ? all : undefined;
   }, 120_000);
 
+  // The warm monitor's spare (the next container's conmon, runtime/container/warm-monitor.ts) waits.
+  const containers = join(stateDir, 'runtime', 'containers');
+  const spares = () => readdirSync(containers).filter((d) => !existsSync(join(containers, d, 'container.json')));
+  const spare = await waitFor('a spare conmon waiting', () => spares().find((d) => conmonsUnder(join(containers, d)).length > 0), 30_000);
   agent.kill('SIGKILL');
   await new Promise((r) => agent!.once('exit', r));
+  // Its owner gone, the spare ends before runc and leaves its directory; a minute old (backdated
+  // here), the next agent removes it: it adopts containers itself, never through adopt().
+  await waitFor('the spare conmon gone with its owner', () => conmonsUnder(join(containers, spare)).length === 0, 30_000);
+  const old = new Date(Date.now() - 120_000);
+  utimesSync(join(containers, spare), old, old);
   const beat = (await store.nodes.get(node))!.value.heartbeatAt;
   agent = startAgent();
+  await waitFor('the killed agent\'s spare directory removed by the new agent', () => !existsSync(join(containers, spare)), 30_000);
   await waitFor('heartbeat from the new agent', async () => (await store.nodes.get(node))!.value.heartbeatAt !== beat, 120_000);
   // The new agent re-asserts every status once it has recovered; then compare.
   await waitFor('statuses rewritten after restart', async () => {
