@@ -197,14 +197,7 @@ export async function startScaleCluster(o: ScaleClusterOptions): Promise<ScaleCl
     const first = await makeWorkloadRepo(repo);
     // Clients spread: hollow process i on server i, the scheduler on 1 and the reconciler on 2 (mod N).
     const nats = (k: number) => ['--nats', urls[k % urls.length]!];
-    for (const [i, names] of groups.entries()) {
-      const p = start(`hollow ${prefixes[i]}`, [
-        'hollow', '--nodes', String(names.length), '--prefix', prefixes[i]!, ...nats(i), '--creds', hollowSeeds[i]!,
-        '--node-dir', nodeDir(i), '--start-delay-ms', String(o.startDelayMs),
-        ...(o.heartbeatMs ? ['--heartbeat-ms', String(o.heartbeatMs)] : []),
-      ], o.dir);
-      procs.push(p);
-    }
+    for (const [i, names] of groups.entries()) procs.push(startHollow(o, i, names.length, prefixes[i]!, nats(i), hollowSeeds[i]!));
     for (const p of procs) await waitOutput(p, 'nodes running', 600_000);
     o.log(`hollow nodes running: ${sizes.join(' + ')}`);
     const rep = ['--replicas', String(replicas)];
@@ -248,6 +241,15 @@ export async function startScaleCluster(o: ScaleClusterOptions): Promise<ScaleCl
     await cleanup();
     throw new Error(`${(err as Error).message}\n${tails}`);
   }
+}
+
+/** startHollow starts hollow process `i` with `nodes` nodes named `<prefix><n>`, connected with `nats` and `seed`. */
+function startHollow(o: ScaleClusterOptions, i: number, nodes: number, prefix: string, nats: string[], seed: string): Proc {
+  return start(`hollow ${prefix}`, [
+    'hollow', '--nodes', String(nodes), '--prefix', prefix, ...nats, '--creds', seed,
+    '--node-dir', nodeDir(i), '--start-delay-ms', String(o.startDelayMs),
+    ...(o.heartbeatMs ? ['--heartbeat-ms', String(o.heartbeatMs)] : []),
+  ], o.dir);
 }
 
 const SHM = '/dev/shm';
