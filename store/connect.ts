@@ -22,6 +22,13 @@ export interface ConnectOptions {
   /** connect timeout in ms (default 15000: a loaded machine can take seconds to answer the handshake) */
   timeoutMs?: number;
   /**
+   * how many 2-s pings may go unanswered before the connection counts as stale and is dropped
+   * (default 2). The server's PONG queues behind every message it sent before: a client reading
+   * megabytes behind (a process of thousands of hollow nodes following the whole store, at a
+   * commit) misses it without anything being wrong.
+   */
+  maxPingOut?: number;
+  /**
    * PEM file of the CA that signed the servers' certificates: the connection then requires TLS and
    * verifies the server (a server without a certificate from this CA is refused); default: the
    * environment variable GITCELL_NATS_CA (how `gitcell up` and systemd units hand it to components)
@@ -57,7 +64,7 @@ export async function connect(opts: ConnectOptions): Promise<NatsConnection> {
       // A restarting embedded server comes back on the same port within a second or two; keep
       // pinging often enough to notice a dead server quickly (2 missed pings at 2 s).
       pingInterval: 2000,
-      maxPingOut: 2,
+      maxPingOut: opts.maxPingOut ?? 2,
       // nats.js closes a connection for good after two authorization errors in a row while
       // reconnecting, and a client too busy to answer the server's nonce within its 2 s auth
       // timeout gets exactly that ("Authentication Timeout"): at 10,000 hollow nodes both hollow

@@ -27,6 +27,8 @@ export interface ClusterOptions {
   creds?: string;
   /** connection name */
   name?: string;
+  /** unanswered pings before the connection counts as stale (connect's `maxPingOut`) */
+  maxPingOut?: number;
   /**
    * only reads: pointed at a state dir without --creds, the command authenticates as the read-only
    * viewer (least privilege) instead of the control plane
@@ -103,13 +105,13 @@ export function readExternalCluster(stateDir: string): ExternalCluster | undefin
  * embedded server running for `--cluster-dir`, else the NATS cluster of a `gitcell up --nats` on it. E_NO_CLUSTER (with what to do) when there is none.
  */
 export async function connectFromOptions(opts: ClusterOptions = {}): Promise<NatsConnection> {
-  if (opts.nats) return connect({ servers: opts.nats, ...(opts.creds ? { creds: opts.creds } : {}), ...(opts.name ? { name: opts.name } : {}) });
+  if (opts.nats) return connect({ servers: opts.nats, ...(opts.creds ? { creds: opts.creds } : {}), ...(opts.name ? { name: opts.name } : {}), ...(opts.maxPingOut ? { maxPingOut: opts.maxPingOut } : {}) });
   const stateDir = resolve(opts.stateDir ?? DEFAULT_STATE_DIR);
   const url = findEmbeddedUrl(stateDir);
   const external = url ? undefined : readExternalCluster(stateDir);
   if (external) {
     const creds = opts.creds ?? external.creds;
-    return connect({ servers: external.nats, ...(creds ? { creds } : {}), ...(opts.name ? { name: opts.name } : {}) });
+    return connect({ servers: external.nats, ...(creds ? { creds } : {}), ...(opts.name ? { name: opts.name } : {}), ...(opts.maxPingOut ? { maxPingOut: opts.maxPingOut } : {}) });
   }
   if (!url) {
     throw storeError(
@@ -124,7 +126,7 @@ export async function connectFromOptions(opts: ClusterOptions = {}): Promise<Nat
   try {
     // connect's default handshake timeout (15 s), not less: several clusters on a loaded 2-core
     // machine made 3 s time out against a live server. A dead one refuses at once anyway.
-    return await connect({ servers: url, ...(creds ? { creds } : {}), ...(caFile ? { caFile } : {}), ...(opts.name ? { name: opts.name } : {}) });
+    return await connect({ servers: url, ...(creds ? { creds } : {}), ...(caFile ? { caFile } : {}), ...(opts.name ? { name: opts.name } : {}), ...(opts.maxPingOut ? { maxPingOut: opts.maxPingOut } : {}) });
   } catch (err) {
     throw storeError(StoreErrorCodes.NoCluster, `the gitcell NATS server for ${stateDir} (${url}) does not answer: ${errorMessage(err)}`, { stateDir, url }, err);
   }
@@ -165,7 +167,7 @@ export async function startOrConnect(opts: ClusterOptions & { log?: Logger } = {
   const embedded = await startEmbedded({ ...(opts.stateDir ? { stateDir: opts.stateDir } : {}), ...(opts.log ? { log: opts.log } : {}) });
   let nc: NatsConnection;
   try {
-    nc = await connect({ servers: embedded.url, ...(opts.name ? { name: opts.name } : {}) });
+    nc = await connect({ servers: embedded.url, ...(opts.name ? { name: opts.name } : {}), ...(opts.maxPingOut ? { maxPingOut: opts.maxPingOut } : {}) });
   } catch (err) {
     await embedded.stop();
     throw err;
