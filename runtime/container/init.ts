@@ -52,10 +52,31 @@ export function resolvConf(dns: string[] | undefined, hostText = '', search: str
  */
 export const MOUNT_POINTS = ['proc', 'sys', 'dev', 'etc', 'tmp'];
 
-/** writeInitLayer fills the (empty) directory `dir`. */
-export function writeInitLayer(dir: string, input: InitLayerInput): void {
+/** makeMountPoints makes MOUNT_POINTS in the (empty) init layer `dir`: the same for every container. */
+export function makeMountPoints(dir: string): void {
   for (const d of MOUNT_POINTS) fs.mkdirSync(join(dir, d), { mode: 0o755 });
   fs.chmodSync(join(dir, 'tmp'), 0o1777);
+}
+
+/**
+ * makeSkeleton makes the directories every container has, the same for all (a warm monitor's spare
+ * makes them ahead, so its container's create does not: 10 directory operations fewer, ~1 ms of a
+ * start): the container directory, logs/ (root only: output may carry secrets), the overlay's
+ * init/, upper/, work/, rootfs/ and the init layer's mount points.
+ */
+export function makeSkeleton(p: { dir: string; logs: string; init: string; upper: string; work: string; rootfs: string }): void {
+  fs.mkdirSync(p.dir, { mode: 0o711 });
+  fs.mkdirSync(p.logs, { mode: 0o700 });
+  for (const d of [p.init, p.upper, p.work, p.rootfs]) fs.mkdirSync(d, { mode: 0o755 });
+  makeMountPoints(p.init);
+}
+
+/**
+ * writeInitLayer fills the directory `dir`: empty, or holding only the mount points when `pointsMade`
+ * (makeSkeleton made them: every create now).
+ */
+export function writeInitLayer(dir: string, input: InitLayerInput, pointsMade = false): void {
+  if (!pointsMade) makeMountPoints(dir);
   fs.writeFileSync(join(dir, 'etc', 'hostname'), `${input.hostname}\n`, { mode: 0o644 });
   fs.writeFileSync(join(dir, 'etc', 'hosts'), hostsFile(input.hostname, input.hosts), { mode: 0o644 });
   let host = '';

@@ -19,7 +19,7 @@ import { ImageStore } from '../image/index.ts';
 import { Snapshotter, chainIds } from '../snapshot/index.ts';
 import { cgroupsPathOf, DEFAULT_CGROUP_PARENT, oomEventsFile, removeCgroup } from './cgroups.ts';
 import { releaseBundle, writeBundle } from './bundle.ts';
-import { writeInitLayer } from './init.ts';
+import { makeSkeleton, writeInitLayer } from './init.ts';
 import { EXIT_FILES, followLogFiles, readLogs, rotateLogs, type LogLine } from './logs.ts';
 import { mountOverlay, overlayMount, overlayRootMount, unmount } from './mounts.ts';
 import { argsOf, mergeEnv, validateOptions, type ContainerOptions } from './options.ts';
@@ -76,7 +76,7 @@ export class ContainerManager {
     this.log = opts.log ?? silentLogger();
     this.conmonBin = opts.conmon;
     this.exits = new ExitWatch(join(root, 'exits'), (id) => this.exitVerdict(id));
-    if (opts.warmMonitor) this.warm = new WarmMonitor((id) => this.conmonArgs(id, DEFAULT_LOG_LIMITS.maxBytes), this.log);
+    if (opts.warmMonitor) this.warm = new WarmMonitor((id) => this.conmonArgs(id, DEFAULT_LOG_LIMITS.maxBytes), (id) => makeSkeleton(this.pathsOf(id)), this.log);
   }
 
   /** conmonArgs are the monitor inputs of container `id` whose config.json is in its own directory. */
@@ -119,12 +119,12 @@ export class ContainerManager {
     let bundled = false;
     try {
       const lowers = await this.snapshots.prepare(this.images.content, image.layers.map((l, i) => ({ digest: l.digest, mediaType: l.mediaType, diffId: image.diffIds[i]! })));
-      fs.mkdirSync(this.dir, { recursive: true, mode: 0o711 });
-      if (!warmId) fs.mkdirSync(p.dir, { mode: 0o711 });
-      for (const d of [p.init, p.upper, p.work, p.rootfs]) fs.mkdirSync(d, { mode: 0o755 });
-      if (!warmId) fs.mkdirSync(p.logs, { mode: 0o700 }); // output may carry secrets: root only
+      if (!warmId) {
+        fs.mkdirSync(this.dir, { recursive: true, mode: 0o711 });
+        makeSkeleton(p);
+      }
       const hostname = opts.hostname ?? (NAME_AS_HOST.test(name) ? name : id).slice(0, 63);
-      writeInitLayer(p.init, { hostname, ...(opts.hosts ? { hosts: opts.hosts } : {}), ...(opts.dns ? { dns: opts.dns } : {}), ...(opts.dnsSearch ? { dnsSearch: opts.dnsSearch } : {}), ...(opts.dnsOptions ? { dnsOptions: opts.dnsOptions } : {}), ...(opts.mounts ? { mounts: opts.mounts } : {}) });
+      writeInitLayer(p.init, { hostname, ...(opts.hosts ? { hosts: opts.hosts } : {}), ...(opts.dns ? { dns: opts.dns } : {}), ...(opts.dnsSearch ? { dnsSearch: opts.dnsSearch } : {}), ...(opts.dnsOptions ? { dnsOptions: opts.dnsOptions } : {}), ...(opts.mounts ? { mounts: opts.mounts } : {}) }, true);
       // runc mounts the overlay inside the container (see overlayRootMount). When absolute lower paths
       // overflow the kernel's one-page option limit (dozens of layers), the plan switches to paths
       // relative to ROOT, which only a mount(8) run from ROOT can use: then the host mounts it.

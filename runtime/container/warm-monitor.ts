@@ -2,7 +2,7 @@
 // does not pay conmon's own start (exec, ld.so of 11 libraries, glib, option parsing, log file open:
 // 9.5-15 ms of the 13 ms gap to bare `runc run -d`, runtime/container/README.md).
 //
-//   spawn:   id chosen now ─▶ mkdir <dir>, <dir>/logs ─▶ conmon (spawn helper; fd 4 = this manager's fifo)
+//   spawn:   id chosen now ─▶ mkdir <dir>, logs/, init/ (with its mount points), upper/, work/, rootfs/ ─▶ conmon (spawn helper; fd 4 = this manager's fifo)
 //            conmon: parse options, open logs/container.log ─▶ read(fd 4) ... blocked
 //   create:  take() ─▶ the container gets that id (its options match: no secretEnv, default log size)
 //   start:   release(): mkdir <dir>/started, link config.json there ─▶ one byte on the fifo
@@ -13,8 +13,9 @@
 // never waits). When it ends, however (kill -9 too), conmon reads EOF and goes on as if let go, but
 // `<dir>/started` does not exist: its pid file (`started/../shim.pid`) and its attach socket fail,
 // and it exits before forking runc (no runc state, no cgroup, nothing written). What remains is
-// `<dir>` with logs/ and an empty log: no container.json, so list() ignores it and adopt() removes
-// it (a directory without container.json older than a minute). close() removes it at once.
+// `<dir>` with its empty skeleton (an empty log, empty directories): no container.json, so list()
+// ignores it and adopt() removes it (a directory without container.json older than a minute).
+// close() removes it at once.
 //
 // One spare waits at a time: every spare reads the same fifo, so the next one is spawned only once the
 // last one's read is done (its report, or its end).
@@ -57,8 +58,11 @@ export class WarmMonitor {
    */
   private starting: string | undefined;
 
-  /** argsFor gives the monitor inputs of a default container with id `id` (async: the sealed runc). */
-  constructor(private readonly argsFor: (id: string) => Promise<ConmonArgs>, private readonly log: Logger) {}
+  /**
+   * argsFor gives the monitor inputs of a default container with id `id` (async: the sealed runc);
+   * makeDir makes that container's directory with what every container has in it (see the file comment)
+   */
+  constructor(private readonly argsFor: (id: string) => Promise<ConmonArgs>, private readonly makeDir: (id: string) => void, private readonly log: Logger) {}
 
   /** take hands create() the ready spare's container id (claimed until start), or undefined: then it makes one. */
   take(): string | undefined {
@@ -144,8 +148,7 @@ export class WarmMonitor {
     const id = randomBytes(8).toString('hex');
     const a = await this.argsFor(id);
     if (this.closed) return void (this.busy = false);
-    fs.mkdirSync(a.dir, { mode: 0o711 });
-    fs.mkdirSync(a.logDir, { mode: 0o700 });
+    this.makeDir(id);
     const s: Spare = { id, dir: a.dir, settled: false, released: false, report: launchConmon({ ...a, gate: join(a.dir, WARM_GATE) }, { startPipe: fifo.path, unref: true }) };
     this.spare = s;
     void s.report.then((r) => this.settled(s, r));

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImageError } from '../../lib/errors.ts';
 import { readdirIfExists } from '../../lib/fs.ts';
@@ -132,11 +133,15 @@ export class ImageStore {
     };
   }
 
-  /** getRef returns the stored record of a reference, or undefined. */
+  /**
+   * getRef returns the stored record of a reference, or undefined. The ref file (~200 bytes) is read
+   * on this thread: every container create resolves its image, and readFile through the thread pool
+   * was four round trips (open, fstat, read, close), 0.5-0.8 ms of a 55-ms container start.
+   */
   async getRef(ref: string): Promise<RefRecord | undefined> {
     const name = normalizeReference(ref);
     try {
-      const rec = parseJsonBlob(await readFile(this.refPath(name)), `ref file of ${name}`);
+      const rec = parseJsonBlob(readFileSync(this.refPath(name)), `ref file of ${name}`);
       if (rec.ref !== name || typeof rec.digest !== 'string' || typeof rec.mediaType !== 'string' || typeof rec.size !== 'number') {
         throw new ImageError(ErrorCodes.RefInvalid, `ref file ${this.refPath(name)} is damaged`, { ref: name });
       }
