@@ -52,3 +52,13 @@ export class Limiter {
     return this.active + this.queue.length;
   }
 }
+
+/** withDeadline settles as `p` does, or rejects after `ms` (every wait has a deadline); the timer never keeps the process alive. */
+export function withDeadline<T>(p: Promise<T>, ms: number, what = 'the wait'): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
+    timer.unref();
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}

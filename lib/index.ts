@@ -24,7 +24,7 @@ export { HashCounter } from './hash-counter.ts';
 export { Backoff, backoffDelay, nextBackoffDelay, sleep, type BackoffOptions } from './backoff.ts';
 export { writeFileAtomic, writeFileAtomicSync, tempPathFor, type AtomicWriteOptions } from './atomic-write.ts';
 export { compareCodeUnits } from './compare.ts';
-export { Limiter, mapLimit } from './concurrency.ts';
+export { Limiter, mapLimit, withDeadline } from './concurrency.ts';
 export { PassRunner, type LoopOptions, type PassRunnerOptions, type RunningLoop } from './pass-runner.ts';
 export { parseIpv4, parseIpv4Cidr, formatIpv4, ipv4InSubnet } from './ipv4.ts';
 export { serveMonitoring, parseHostPort, type HealthCheck, type JsonRoute, type MonitoringEndpoint } from './metrics-http.ts';

@@ -14,7 +14,7 @@
  */
 import { nanos, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, type ConsumerConfig, type JetStreamManager } from '@nats-io/jetstream';
-import { backoffDelay, type Logger } from '../lib/index.ts';
+import { backoffDelay, withDeadline, type Logger } from '../lib/index.ts';
 import { connectionInbox } from './connect.ts';
 import { Puller } from './pull.ts';
 import { parseAckSubject, type AckInfo } from './ack-subject.ts';
@@ -103,6 +103,8 @@ export class StreamTail<E> implements AsyncIterable<E> {
   private wake: (() => void) | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private restarting = false;
+  /** a PONG is awaited to tell a missing heartbeat from one not read yet (confirmSilence) */
+  private probing = false;
   private statusIter: { stop?: () => void } | undefined;
   private readonly onAbort = (): void => void this.close();
 
@@ -143,7 +145,28 @@ export class StreamTail<E> implements AsyncIterable<E> {
     // process may read the answer late.
     if (this.puller) {
       if (this.puller.unanswered(Math.max(3 * this.heartbeatMs, 5_000))) void this.restart('pull request unanswered');
-    } else if (Date.now() - this.lastActivity > 3 * this.heartbeatMs) void this.restart('no heartbeat');
+    } else if (Date.now() - this.lastActivity > 3 * this.heartbeatMs) void this.confirmSilence();
+  }
+
+  /**
+   * confirmSilence restarts the consumer only if its silence is real. A process that reads its socket
+   * slower than deliveries come (a busy hollow process at 10,000 nodes) processes each consumer's
+   * heartbeats late and further apart, though the server sent them: judged by this process's clock
+   * alone, every consumer of the connection looked gone, was made again, and the old one went on
+   * delivering until it expired (a whole bucket's redelivery per restart). So ask the server for a PONG
+   * (`flush`): it comes after everything sent before it, which for a live consumer includes a heartbeat
+   * or a message sent at most a period before the server read the PING; a consumer still silent then is gone.
+   */
+  private async confirmSilence(): Promise<void> {
+    if (this.probing) return;
+    this.probing = true;
+    const gen = this.gen;
+    const askedAt = Date.now();
+    const answered = await withDeadline(this.opts.nc.flush(), Math.max(30_000, 10 * this.heartbeatMs), 'the PONG').then(() => true, () => false);
+    this.probing = false;
+    if (gen !== this.gen || this.done || this.restarting) return;
+    if (answered && this.lastActivity >= askedAt - 2 * this.heartbeatMs) return; // it was only behind us
+    void this.restart(answered ? 'no heartbeat' : 'no heartbeat, and no PONG');
   }
 
   /** restart (re)creates the consumer after the last handled revision, retrying until it works. */
