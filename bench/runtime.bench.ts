@@ -13,7 +13,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as tar from 'tar-stream';
-import { ContainerManager, ImageStore, buildBusyboxRootfs, exportOciLayout, importRootfs, removeCgroup } from '../runtime/index.ts';
+import { ContainerManager, ImageStore, buildBusyboxRootfs, cgroupDirs, exportOciLayout, importRootfs, removeCgroup } from '../runtime/index.ts';
 import { MediaTypes } from '../runtime/image/index.ts';
 import { Runc, buildSpec, containerRlimits } from '../runtime/container/index.ts';
 import { Snapshotter } from '../runtime/snapshot/index.ts';
@@ -32,7 +32,8 @@ if (process.getuid?.() !== 0) throw new Error('the runtime benchmark needs root 
 const base = fs.mkdtempSync(join(tmpdir(), 'gitcell-bench-runtime-'));
 const root = join(base, 'runtime');
 const images = new ImageStore(root);
-const cgroupParent = `gitcell-bench/r${process.pid}`;
+const CGROUP_GROUP = 'gitcell-bench';
+const cgroupParent = `${CGROUP_GROUP}/r${process.pid}`;
 const manager = new ContainerManager({ root, images, cgroupParent, warmMonitor: process.env.GITCELL_COLD !== '1' });
 const runc = new Runc(join(base, 'bare-runc'));
 
@@ -44,6 +45,10 @@ async function cleanup(): Promise<void> {
     try { execFileSync('umount', ['-l', m]); } catch { /* gone */ }
   }
   removeCgroup(`/${cgroupParent}`);
+  // The shared parent too, unless another run of this bench still has its group in it.
+  for (const d of cgroupDirs(`/${CGROUP_GROUP}`)) {
+    try { fs.rmdirSync(d); } catch { /* in use, or gone */ }
+  }
   fs.rmSync(base, { recursive: true, force: true });
 }
 
