@@ -10,10 +10,10 @@ import { parseCapacity, parseLabels } from '../../agent/index.ts';
 import { HollowProcess } from './hollow-nodes.ts';
 import { NODE_LEASE_RENEW_MS } from '../../api/node-liveness.ts';
 import { ErrorCodes } from '../../lib/error-codes.ts';
+import { addNodeDirOption } from '../options.ts';
 
 /** HOLLOW_MAX_PING_OUT: 2-s pings a hollow process's connection may leave unanswered before it counts as stale (30 s). */
 const HOLLOW_MAX_PING_OUT = 15;
-import { addNodeDirOption } from '../options.ts';
 
 interface HollowFlags {
   nodes: string;

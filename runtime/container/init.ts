@@ -53,7 +53,7 @@ export function resolvConf(dns: string[] | undefined, hostText = '', search: str
 export const MOUNT_POINTS = ['proc', 'sys', 'dev', 'etc', 'tmp'];
 
 /** makeMountPoints makes MOUNT_POINTS in the (empty) init layer `dir`: the same for every container. */
-export function makeMountPoints(dir: string): void {
+function makeMountPoints(dir: string): void {
   for (const d of MOUNT_POINTS) fs.mkdirSync(join(dir, d), { mode: 0o755 });
   fs.chmodSync(join(dir, 'tmp'), 0o1777);
 }
@@ -71,12 +71,8 @@ export function makeSkeleton(p: { dir: string; logs: string; init: string; upper
   makeMountPoints(p.init);
 }
 
-/**
- * writeInitLayer fills the directory `dir`: empty, or holding only the mount points when `pointsMade`
- * (makeSkeleton made them: every create now).
- */
-export function writeInitLayer(dir: string, input: InitLayerInput, pointsMade = false): void {
-  if (!pointsMade) makeMountPoints(dir);
+/** writeInitLayer fills the init layer `dir`, which makeSkeleton made with its mount points. */
+export function writeInitLayer(dir: string, input: InitLayerInput): void {
   fs.writeFileSync(join(dir, 'etc', 'hostname'), `${input.hostname}\n`, { mode: 0o644 });
   fs.writeFileSync(join(dir, 'etc', 'hosts'), hostsFile(input.hostname, input.hosts), { mode: 0o644 });
   let host = '';

@@ -124,7 +124,7 @@ export class ContainerManager {
         makeSkeleton(p);
       }
       const hostname = opts.hostname ?? (NAME_AS_HOST.test(name) ? name : id).slice(0, 63);
-      writeInitLayer(p.init, { hostname, ...(opts.hosts ? { hosts: opts.hosts } : {}), ...(opts.dns ? { dns: opts.dns } : {}), ...(opts.dnsSearch ? { dnsSearch: opts.dnsSearch } : {}), ...(opts.dnsOptions ? { dnsOptions: opts.dnsOptions } : {}), ...(opts.mounts ? { mounts: opts.mounts } : {}) }, true);
+      writeInitLayer(p.init, { hostname, ...(opts.hosts ? { hosts: opts.hosts } : {}), ...(opts.dns ? { dns: opts.dns } : {}), ...(opts.dnsSearch ? { dnsSearch: opts.dnsSearch } : {}), ...(opts.dnsOptions ? { dnsOptions: opts.dnsOptions } : {}), ...(opts.mounts ? { mounts: opts.mounts } : {}) });
       // runc mounts the overlay inside the container (see overlayRootMount). When absolute lower paths
       // overflow the kernel's one-page option limit (dozens of layers), the plan switches to paths
       // relative to ROOT, which only a mount(8) run from ROOT can use: then the host mounts it.
