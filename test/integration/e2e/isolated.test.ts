@@ -83,7 +83,8 @@ test('isolated nodes: a client on node A is answered by web tasks on A, B and C 
   assert.ok(!lines.some((l) => l.startsWith('fatal')), lines.join('\n'));
   process.kill(victim.status!.pid!, 'SIGKILL');
   const removedAt = await waitFor('the killed task\'s endpoint removed', () => (services.get('default.web')?.endpoints.some((e) => e.taskId === victim.spec.id) ? undefined : Date.now()), 60_000);
-  await waitFor('the client done', () => lines.includes('done') || lines.some((l) => l.startsWith('fatal')), 180_000);
+  await waitFor('the client done', () => lines.includes('done') || lines.some((l) => l.startsWith('fatal')), 180_000)
+    .catch((err) => { throw new Error(`${(err as Error).message}\n${clientSummary(lines, removedAt)}\nendpoints: ${JSON.stringify(services.get('default.web')?.endpoints)}\n${dump()}`); });
   const all = answers();
   assert.equal(all.length, 200, lines.filter((l) => !/ (ok|err) /.test(l)).join('\n'));
   const hosts = new Set(all.flatMap((l) => /hello from (\S+)/.exec(l)?.[1] ?? []));
@@ -93,6 +94,21 @@ test('isolated nodes: a client on node A is answered by web tasks on A, B and C 
   process.stderr.write(`e2e isolated: ${all.filter((l) => l.includes(' err ')).length} of 200 failed, all before the endpoint left; answered by ${[...hosts].join(', ')}\n`);
   await rollOutUnderLoad(s, stateDir, gw);
 });
+
+/**
+ * clientSummary says what a client that did not finish got: its answers by host and its failures by
+ * reason, before and after the endpoint's removal, and its last lines (why a run was slow).
+ */
+function clientSummary(lines: string[], removedAt: number): string {
+  const counts = new Map<string, number>();
+  for (const l of lines) {
+    const m = /^(\d+) (ok|err) (?:hello from )?(\S+)/.exec(l);
+    if (!m) continue;
+    const key = `${Number(m[1]) > removedAt ? 'after' : 'before'} removal: ${m[2]} ${m[3]}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return `client: ${[...counts].map(([k, n]) => `${k} x${n}`).join('; ')}\nlast lines:\n${lines.slice(-10).join('\n')}`;
+}
 
 /** startClient runs CLIENT for `n` requests in a network namespace (a `/proc/PID/ns/net` path); its lines as they come. */
 function startClient(netns: string, dnsServer: string, n: number) {
