@@ -1,10 +1,12 @@
 /**
  * The scale harness's view of the cluster: batched informers on tasks, bindings, status and nodes
  * (the control plane's identity), condition waits re-checked on changes (at most every 250 ms: a check
- * walks 100,000 tasks), and the correctness checks of the scale test (`placementProblems`).
+ * walks 100,000 tasks), the correctness checks of the scale test (`placementProblems`), and what
+ * the harness looks at while it follows nothing: the buckets' write counts (`writeMarks`, their
+ * streams' last sequences) and the records' own server times (`ScaleView.lastTimes`).
  */
 import type { Binding, NodeRecord, TaskSpec, TaskStatus } from '../../api/index.ts';
-import { Informer, type ClusterStore } from '../../store/index.ts';
+import { Informer, type ClusterStore, type InformerEntry } from '../../store/index.ts';
 import { silentLogger } from '../../lib/index.ts';
 import { DAEMONSETS } from './scale-workload.ts';
 
@@ -30,8 +32,9 @@ export class ScaleView {
     // on the cores the measured processes share).
     const b = { batchMs: VIEW_BATCH_MS };
     this.tasks = new Informer(store.tasks, { signal, log, onChange, ...b });
-    this.bindings = new Informer(store.bindings, { signal, log, onChange, ...b });
-    this.status = new Informer(store.status, { signal, log, onChange, ...b });
+    // With each record's server time: the phases' times are taken from the records (lastTimes).
+    this.bindings = new Informer(store.bindings, { signal, log, onChange, times: true, ...b });
+    this.status = new Informer(store.status, { signal, log, onChange, times: true, ...b });
     this.nodes = new Informer(store.nodes, { signal, log, onChange, ...b });
   }
 
@@ -56,9 +59,32 @@ export class ScaleView {
 
   /** runningOn is the task's status on its bound node when that says running with the task's template. */
   runningOn(t: TaskSpec): TaskStatus | undefined {
+    return this.runningEntry(t)?.value;
+  }
+
+  private runningEntry(t: TaskSpec): InformerEntry<TaskStatus> | undefined {
     const b = this.bindings.get(t.id);
-    const s = b ? this.status.get(`${b.node}.${t.id}`) : undefined;
-    return s && s.state === 'running' && s.templateHash === t.templateHash ? s : undefined;
+    const s = b ? this.status.entry(`${b.node}.${t.id}`) : undefined;
+    return s && s.value.state === 'running' && s.value.templateHash === t.templateHash ? s : undefined;
+  }
+
+  /**
+   * lastTimes is when the newest of the tasks' bindings and of their running statuses were stored
+   * (server time, epoch ms): once each of `tasks` is bound and running, the moment the last of them
+   * became so (a record rewritten since counts at its rewrite: never earlier than the truth).
+   * NaN when one is not bound or not running.
+   */
+  lastTimes(tasks: Iterable<TaskSpec>): { bound: number; running: number } {
+    let bound = 0;
+    let running = 0;
+    for (const t of tasks) {
+      const b = this.bindings.entry(t.id);
+      const s = this.runningEntry(t);
+      if (b?.created === undefined || s?.created === undefined) return { bound: NaN, running: NaN };
+      bound = Math.max(bound, b.created);
+      running = Math.max(running, s.created);
+    }
+    return { bound, running };
   }
 
   /** counts summarises progress: tasks, bound, running (for messages and logs). */
@@ -75,6 +101,34 @@ export class ScaleView {
   close(): Promise<void> {
     this.stop.abort();
     return Promise.all([this.tasks.done, this.bindings.done, this.status.done, this.nodes.done]).then(() => undefined);
+  }
+}
+
+/** WriteMarks are the tasks', bindings' and status buckets' newest revisions: their streams' last sequences. */
+export interface WriteMarks {
+  tasks: number;
+  bindings: number;
+  status: number;
+}
+
+/** writeMarks reads the WriteMarks (one stream info request per bucket: nothing is followed). */
+export async function writeMarks(store: Pick<ClusterStore, 'tasks' | 'bindings' | 'status'>): Promise<WriteMarks> {
+  const [tasks, bindings, status] = await Promise.all([store.tasks.lastRevision(), store.bindings.lastRevision(), store.status.lastRevision()]);
+  return { tasks, bindings, status };
+}
+
+/**
+ * untilWrites polls the WriteMarks every 250 ms until `check` holds, or throws after `ms`: the
+ * wait of a measured window, which costs the servers three API requests a poll instead of a
+ * delivery of every record to the harness.
+ */
+export async function untilWrites(store: Pick<ClusterStore, 'tasks' | 'bindings' | 'status'>, what: string, ms: number, check: (m: WriteMarks) => boolean): Promise<WriteMarks> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const m = await writeMarks(store);
+    if (check(m)) return m;
+    if (Date.now() > deadline) throw new Error(`scale: ${what}: not within ${ms / 1000} s (writes ${JSON.stringify(m)})`);
+    await new Promise((r) => setTimeout(r, 250));
   }
 }
 

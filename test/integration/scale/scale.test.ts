@@ -12,7 +12,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startScaleCluster } from '../../helpers/scale.ts';
-import { ScaleView } from '../../helpers/scale-view.ts';
 import { runScaleScenario } from '../../helpers/scale-scenario.ts';
 
 // The bench's --quick size.
@@ -31,10 +30,7 @@ test('scale scenario at the bench\'s --quick size: placement stays correct throu
   // under load a shorter grace would requeue live nodes). The hollow nodes follow the published period.
   const c = await startScaleCluster({ nodes: NODES, victims: VICTIMS, dir, startDelayMs: 100, liveness: { minHeartbeatMs: 5000, heartbeatsPerS: 200 }, log });
   t.after(() => c.stop());
-  const v = new ScaleView(c.store);
-  t.after(() => v.close());
-  await v.synced();
-  const r = await runScaleScenario(c, v, {
+  const r = await runScaleScenario(c, {
     workload: w, waitMs: WAIT_MS, settleMs: 120_000, log,
     onSettled: (phase, problems) => assert.deepEqual(problems, [], `after the ${phase}`),
   }).catch((err: Error) => assert.fail(`${err.message}\n${c.logTails()}`));
