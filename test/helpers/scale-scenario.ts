@@ -6,11 +6,12 @@
  *
  *   commit of the workload ─► writes enough for every task bound, running (nothing followed) ─► view
  *     reads everything, verifies ─► boundS, runningS from the records' server times ─► settle
- *   commit changing 10% of the Job templates ─► their tasks all new and running (rolloutS) ─► settle
+ *   commit changing 10% of the Job templates ─► writes enough for it (nothing followed) ─► view
+ *     reads everything, verifies: their tasks all new and running ─► rolloutS from the records ─► settle
  *   kill -9 of the victims' process ─► their tasks bound elsewhere and running (requeueS) ─► settle
  */
 import type { ScaleCluster } from './scale.ts';
-import { placementProblems, ScaleView, untilWrites, writeMarks } from './scale-view.ts';
+import { lastDeleteTime, placementProblems, ScaleView, untilWrites, writeMarks } from './scale-view.ts';
 import { changeTemplates, changedJobs, jobName, workloadFiles, type ScaleWorkload } from './scale-workload.ts';
 
 /** ScenarioPhase names the three phases. */
@@ -57,89 +58,138 @@ export function expectedTasks(w: ScaleWorkload, groups: string[][]): number {
 }
 
 /**
- * runScaleScenario runs the three phases on a started cluster. Its view of the cluster is opened
- * once the commit's writes are in, and closed when it returns.
+ * runScaleScenario runs the three phases on a started cluster. The harness's view of the cluster
+ * is open only between the timed windows of the commit and the rollout (and through the requeue),
+ * and closed when it returns.
  */
 export async function runScaleScenario(c: ScaleCluster, o: ScenarioOptions): Promise<ScenarioResult> {
+  const slot = new ViewSlot(c);
+  const problems: Record<ScenarioPhase, string[]> = { commit: [], rollout: [], kill: [] };
   const expected = expectedTasks(o.workload, c.groups);
-  const t0 = await commitUnobserved(c, o, expected);
-  const v = new ScaleView(c.store);
   try {
-    return await withView(c, v, o, expected, t0);
+    const { boundS, runningS } = await commitPhase(c, o, slot, expected, problems);
+    if (o.commitOnly) return { expected, tasks: slot.view().tasks.entries.size, boundS, runningS, rolloutS: NaN, requeueS: NaN, killed: 0, moved: 0, problems };
+    const rolloutS = await rolloutPhase(c, o, slot, problems);
+    const kill = await killPhase(c, o, slot.view(), problems);
+    return { expected, tasks: slot.view().tasks.entries.size, boundS, runningS, rolloutS, ...kill, problems };
   } finally {
-    await v.close();
+    await slot.close();
   }
 }
 
+/** ViewSlot holds the harness's one view of the cluster, if open. */
+class ViewSlot {
+  private v: ScaleView | undefined;
+  constructor(private readonly c: ScaleCluster) {}
+
+  /** open reads the cluster anew (a new view, synced) */
+  async open(): Promise<ScaleView> {
+    await this.close();
+    this.v = new ScaleView(this.c.store);
+    await this.v.synced();
+    return this.v;
+  }
+
+  view(): ScaleView {
+    if (!this.v) throw new Error('scale: no view open');
+    return this.v;
+  }
+
+  async close(): Promise<void> {
+    await this.v?.close();
+    this.v = undefined;
+  }
+}
+
+/** settle waits until the correctness checks pass (or settleMs passed), records what is still wrong, and tells onSettled. */
+async function settle(o: ScenarioOptions, v: ScaleView, phase: ScenarioPhase, dead: ReadonlySet<string>, problems: Record<ScenarioPhase, string[]>): Promise<void> {
+  const check = () => placementProblems(v, { dead, tasksPerJob: o.workload.tasksPerJob, jobs: o.workload.jobs });
+  problems[phase] = await v.until(`${phase}: correctness`, o.settleMs, () => (check().length === 0 ? [] : undefined)).catch(() => check());
+  if (problems[phase].length) o.log(`${phase}: ${problems[phase].length} problems, e.g. ${problems[phase].slice(0, 5).join('; ')}`);
+  o.onSettled?.(phase, problems[phase]);
+}
+
+const progressOf = (v: ScaleView) => () => JSON.stringify(v.counts());
+const since = (t: number): string => ((Date.now() - t) / 1000).toFixed(1);
+
 /**
- * commitUnobserved commits the workload and returns when (epoch ms). Nothing follows the cluster
- * in the window, as nothing does in a real cluster (kubemark's density test takes pod startup
- * latency from the pods' own timestamps): the harness polls the bindings' and status buckets' write
- * counts (three stream info requests every 250 ms) until there were enough writes for every task
- * to be bound and running; withView then reads everything once, verifies, and takes the times from
- * the records.
+ * commitPhase commits the workload with nothing following the cluster in the window, as nothing
+ * does in a real cluster (kubemark's density test takes pod startup latency from the pods' own
+ * timestamps): the harness polls the bindings' and status buckets' write counts (three stream info
+ * requests every 250 ms) until there were enough writes for every task to be bound and running,
+ * then reads everything once (the view) and verifies. Enough writes is not yet every task bound
+ * and running (a status written before 'running', a task bound twice): what is not yet so is
+ * waited for with the view following. Either way the times are the records' own server times.
  */
-async function commitUnobserved(c: ScaleCluster, o: ScenarioOptions, expected: number): Promise<number> {
+async function commitPhase(c: ScaleCluster, o: ScenarioOptions, slot: ViewSlot, expected: number, problems: Record<ScenarioPhase, string[]>): Promise<{ boundS: number; runningS: number }> {
   const m0 = await writeMarks(c.store);
   const t0 = Date.now();
   await c.commit(workloadFiles(o.workload), 'workload');
   await untilWrites(c.store, 'every task bound', o.waitMs, (m) => m.bindings - m0.bindings >= expected);
   await o.onPhase?.('bound');
   await untilWrites(c.store, 'every task running', o.waitMs, (m) => m.status - m0.status >= expected);
-  o.log(`${expected} bindings and statuses written after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  o.log(`${expected} bindings and statuses written after ${since(t0)} s`);
   await o.onPhase?.('commit');
-  return t0;
-}
-
-/** withView verifies the commit (from `t0`) with the view, takes its times, and runs the other two phases. */
-async function withView(c: ScaleCluster, v: ScaleView, o: ScenarioOptions, expected: number, t0: number): Promise<ScenarioResult> {
-  const w = o.workload;
-  const progress = () => JSON.stringify(v.counts());
-  const problems: Record<ScenarioPhase, string[]> = { commit: [], rollout: [], kill: [] };
-  const settle = async (phase: ScenarioPhase, dead: ReadonlySet<string>) => {
-    const check = () => placementProblems(v, { dead, tasksPerJob: w.tasksPerJob, jobs: w.jobs });
-    problems[phase] = await v.until(`${phase}: correctness`, o.settleMs, () => (check().length === 0 ? [] : undefined)).catch(() => check());
-    if (problems[phase].length) o.log(`${phase}: ${problems[phase].length} problems, e.g. ${problems[phase].slice(0, 5).join('; ')}`);
-    o.onSettled?.(phase, problems[phase]);
-  };
-
-  // 1. The commit's result, read once: enough writes is not yet every task bound and running (a
-  // status written before 'running', a task bound twice); what is not yet so is waited for with the
-  // view following. The times are the records' own (server time), whenever the harness saw them.
-  await v.synced();
+  const v = await slot.open();
   await v.until('every task bound and running', o.waitMs, () => {
     const n = v.counts();
     return n.tasks >= expected && n.bound === n.tasks && n.running === n.tasks ? n : undefined;
-  }, progress);
+  }, progressOf(v));
   const times = v.lastTimes(v.tasks.values());
   const boundS = (times.bound - t0) / 1000;
   const runningS = (times.running - t0) / 1000;
-  o.log(`all ${expected} tasks bound after ${boundS.toFixed(1)} s, running after ${runningS.toFixed(1)} s (the records' times; verified after ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-  await settle('commit', new Set());
-  if (o.commitOnly) return { expected, tasks: v.tasks.entries.size, boundS, runningS, rolloutS: NaN, requeueS: NaN, killed: 0, moved: 0, problems };
+  o.log(`all ${expected} tasks bound after ${boundS.toFixed(1)} s, running after ${runningS.toFixed(1)} s (the records' times; verified after ${since(t0)} s)`);
+  await settle(o, v, 'commit', new Set(), problems);
+  return { boundS, runningS };
+}
 
-  // 2. 10% of the templates change: every task of those Jobs replaced by one of the new template, running.
+/**
+ * rolloutPhase changes 10% of the Job templates: every task of those Jobs replaced by one of the
+ * new template, running. Timed as the commit: unobserved (each of the n new tasks created and given
+ * a status and each old one deleted: at least 2n task writes and n status writes), then read,
+ * verified, and timed by the records: the newest running status of a new task, or the newest
+ * deletion of an old one (replayed from the tasks bucket's changes), whichever is later.
+ */
+async function rolloutPhase(c: ScaleCluster, o: ScenarioOptions, slot: ViewSlot, problems: Record<ScenarioPhase, string[]>): Promise<number> {
+  const w = o.workload;
   const changed = changedJobs(w).map((i) => `Job/default/${jobName(i)}`);
-  const before = new Map(changed.map((k) => [k, new Set(v.tasks.values().filter((t) => t.jobKey === k).map((t) => t.templateHash))]));
+  const old = slot.view().tasks.values().filter((t) => changed.includes(t.jobKey));
+  const before = new Map(changed.map((k) => [k, new Set(old.filter((t) => t.jobKey === k).map((t) => t.templateHash))]));
+  const oldIds = new Set(old.map((t) => t.id));
+  const n = changed.length * w.tasksPerJob;
+  await slot.close();
+  const m1 = await writeMarks(c.store);
   const t1 = Date.now();
   await c.commit(changeTemplates(w), 'change 10% of the templates');
+  await untilWrites(c.store, 'rollout of 10% of the templates', o.waitMs, (m) => m.tasks - m1.tasks >= 2 * n && m.status - m1.status >= n);
+  o.log(`rollout: ${2 * n} task writes and ${n} statuses after ${since(t1)} s`);
+  await o.onPhase?.('rollout');
+  const v = await slot.open();
   const rolled = () => {
     const byJob = new Map<string, number>();
     for (const t of v.tasks.values()) {
-      const old = before.get(t.jobKey);
-      if (!old) continue;
-      if (old.has(t.templateHash) || !v.runningOn(t)) return undefined;
+      const hashes = before.get(t.jobKey);
+      if (!hashes) continue;
+      if (hashes.has(t.templateHash) || !v.runningOn(t)) return undefined;
       byJob.set(t.jobKey, (byJob.get(t.jobKey) ?? 0) + 1);
     }
     return changed.every((k) => byJob.get(k) === w.tasksPerJob) ? true : undefined;
   };
-  await v.until('rollout of 10% of the templates', o.waitMs, rolled, progress);
-  const rolloutS = (Date.now() - t1) / 1000;
-  o.log(`rollout of ${changed.length} Jobs complete after ${rolloutS.toFixed(1)} s`);
-  await o.onPhase?.('rollout');
-  await settle('rollout', new Set());
+  await v.until('rollout of 10% of the templates', o.waitMs, rolled, progressOf(v));
+  const running = v.lastTimes(v.tasks.values().filter((t) => before.has(t.jobKey))).running;
+  const deleted = await lastDeleteTime(c.store.tasks, m1.tasks, await c.store.tasks.lastRevision(), oldIds);
+  const rolloutS = (Math.max(running, deleted) - t1) / 1000;
+  o.log(`rollout of ${changed.length} Jobs complete after ${rolloutS.toFixed(1)} s (the records' times: last running ${((running - t1) / 1000).toFixed(1)} s, last old task deleted ${((deleted - t1) / 1000).toFixed(1)} s; verified after ${since(t1)} s)`);
+  await settle(o, v, 'rollout', new Set(), problems);
+  return rolloutS;
+}
 
-  // 3. kill -9 of the victims' process: the Job tasks on them (DaemonSet tasks are pinned) move.
+/**
+ * killPhase: kill -9 of the victims' process; the Job tasks on them (DaemonSet tasks are pinned)
+ * move. Timed by the view, which follows through it: the window is mostly the grace (410 s at
+ * 10,000 nodes), in which the view has nothing to do.
+ */
+async function killPhase(c: ScaleCluster, o: ScenarioOptions, v: ScaleView, problems: Record<ScenarioPhase, string[]>): Promise<{ requeueS: number; killed: number; moved: number }> {
   const t2 = Date.now();
   const dead = new Set(await c.kill());
   const moved = v.tasks.values().filter((t) => !t.nodeName && dead.has(v.bindings.get(t.id)?.node ?? '')).map((t) => t.id);
@@ -151,10 +201,10 @@ async function withView(c: ScaleCluster, v: ScaleView, o: ScenarioOptions, expec
       if (!t || !b || dead.has(b.node) || !v.runningOn(t)) return undefined;
     }
     return true;
-  }, progress);
+  }, progressOf(v));
   const requeueS = (Date.now() - t2) / 1000;
   o.log(`requeue complete after ${requeueS.toFixed(1)} s`);
   await o.onPhase?.('kill');
-  await settle('kill', dead);
-  return { expected, tasks: v.tasks.entries.size, boundS, runningS, rolloutS, requeueS, killed: dead.size, moved: moved.length, problems };
+  await settle(o, v, 'kill', dead, problems);
+  return { requeueS, killed: dead.size, moved: moved.length };
 }

@@ -6,7 +6,7 @@
  * streams' last sequences) and the records' own server times (`ScaleView.lastTimes`).
  */
 import type { Binding, NodeRecord, TaskSpec, TaskStatus } from '../../api/index.ts';
-import { Informer, type ClusterStore, type InformerEntry } from '../../store/index.ts';
+import { Informer, type ClusterStore, type InformerEntry, type RoBucket } from '../../store/index.ts';
 import { silentLogger } from '../../lib/index.ts';
 import { DAEMONSETS } from './scale-workload.ts';
 
@@ -130,6 +130,29 @@ export async function untilWrites(store: Pick<ClusterStore, 'tasks' | 'bindings'
     if (Date.now() > deadline) throw new Error(`scale: ${what}: not within ${ms / 1000} s (writes ${JSON.stringify(m)})`);
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+/**
+ * lastDeleteTime is when the last of `keys` was deleted (server time, epoch ms), replaying the
+ * bucket's changes after revision `after` once, up to revision `upTo` (a deleted key keeps its
+ * tombstone). NaN when one of them was not deleted in them; throws after 120 s.
+ */
+export async function lastDeleteTime(bucket: Pick<RoBucket<unknown>, 'watch'>, after: number, upTo: number, keys: ReadonlySet<string>): Promise<number> {
+  const missing = new Set(keys);
+  let last = 0;
+  if (upTo > after) {
+    const w = bucket.watch({ afterRevision: after, lazy: true, batchMs: VIEW_BATCH_MS, signal: AbortSignal.timeout(120_000) });
+    try {
+      for await (const ev of w) {
+        if (ev.type === 'delete' && missing.delete(ev.key)) last = Math.max(last, ev.created.getTime());
+        if (ev.revision >= upTo) break;
+      }
+    } finally {
+      await w.close();
+    }
+    if (w.revision < upTo) throw new Error(`scale: the replay of revisions ${after}..${upTo} ended at ${w.revision}`);
+  }
+  return missing.size === 0 ? last : NaN;
 }
 
 function matches(labels: Record<string, string>, selector: Record<string, string>): boolean {
