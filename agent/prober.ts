@@ -1,6 +1,7 @@
 /**
  * Probes of running tasks, the I/O around probe.ts's state machines: on every tick the probes due
- * run (at most one of each kind per container at a time), each outcome is recorded, a readiness
+ * run (at most one of each kind per container at a time; and a container's liveness and readiness at
+ * once when its startup probe passes), each outcome is recorded, a readiness
  * change is journaled and reported, and a liveness or startup failure kills the container under the
  * task's lock so the restart policy decides what comes next.
  */
@@ -15,21 +16,26 @@ import { runStop } from './lifecycle.ts';
 /** probeTick starts the probes that are due now. */
 export function probeTick(ctx: AgentContext): void {
   const now = Date.now();
-  const { live, probed, records } = ctx.state;
+  const { live, probed } = ctx.state;
   for (const taskId of probed) {
     const l = live.get(taskId);
     if (!l?.health) {
       probed.delete(taskId); // its container went (or its successor has no probe)
       continue;
     }
-    const t = records.get(taskId);
-    if (l.killing || t?.phase !== 'running') continue;
-    for (const kind of dueProbes(l.health, now)) {
-      if (l.probing.has(kind)) continue;
-      l.probing.add(kind);
-      const probe = l.health[kind]!.probe;
-      ctx.locks.track(probeOnce(ctx, t, l, kind, probe).then((res) => onProbeResult(ctx, taskId, l, kind, res)));
-    }
+    probeDue(ctx, taskId, l, now);
+  }
+}
+
+/** probeDue starts the probes of one task's container that are due at `now` and not running yet. */
+function probeDue(ctx: AgentContext, taskId: string, l: Live, now: number): void {
+  const t = ctx.state.records.get(taskId);
+  if (!l.health || l.killing || t?.phase !== 'running') return;
+  for (const kind of dueProbes(l.health, now)) {
+    if (l.probing.has(kind)) continue;
+    l.probing.add(kind);
+    const probe = l.health[kind]!.probe;
+    ctx.locks.track(probeOnce(ctx, t, l, kind, probe).then((res) => onProbeResult(ctx, taskId, l, kind, res)));
   }
 }
 
@@ -45,8 +51,14 @@ async function onProbeResult(ctx: AgentContext, taskId: string, l: Live, kind: P
   if (ctx.state.stopped || ctx.state.live.get(taskId) !== l || !l.health) return;
   ctx.metrics.probes.inc({ kind, result: res.ok ? 'success' : 'failure' });
   const wasReady = isReady(l.health);
-  const v = recordProbe(l.health, kind, res.ok, Date.now());
+  const wasStarted = l.health.started;
+  const now = Date.now();
+  const v = recordProbe(l.health, kind, res.ok, now);
   l.health = v.health;
+  // Startup passed: liveness and readiness are due (their initial delays count from the container's
+  // start), now rather than at the next tick; the ready status of a task with a startup probe came
+  // up to a tick (250 ms) late, on the path of every rollout and of gitcell up.
+  if (!wasStarted && l.health.started && !v.kill) probeDue(ctx, taskId, l, now);
   const cur = ctx.state.records.get(taskId);
   if (!cur) return;
   if (v.kill && !l.killing) {
