@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdir, writeFile, rm, chown, chmod, readdir } from 'node:fs/promises';
 import { join, normalize } from 'node:path';
 import type { NodeSecretRecord, TaskSpec } from '../api/cluster.ts';
@@ -8,6 +9,9 @@ import { runChecked } from '../runtime/network/exec.ts';
 
 /** run: mount, findmnt and umount through the spawn helper, not a fork of the agent (runChecked). */
 const run = runChecked;
+
+/** TMPFS_OPTIONS: a task's Secret files live on a small tmpfs of their own, never on a disk. */
+const TMPFS_OPTIONS = 'size=4m,mode=0711,nosuid,nodev,noexec';
 
 /** SecretSource is where the agent reads the Secrets re-sealed for its node (its own bucket). */
 export interface SecretSource {
@@ -78,6 +82,8 @@ export class SecretVolumes {
   /** release unmounts and removes a task's Secret files; safe to call when there are none. */
   async release(taskId: string): Promise<void> {
     const dir = this.taskDir(taskId);
+    // Nothing can be mounted on a directory that is not there: a first start forks no umount.
+    if (!existsSync(dir)) return;
     await run('umount', ['-l', dir]).catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
   }
@@ -102,10 +108,13 @@ export class SecretVolumes {
   }
 
   private async mountTmpfs(dir: string): Promise<void> {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    const { stdout } = await run('findmnt', ['-n', '-o', 'FSTYPE', '--mountpoint', dir]).catch(() => ({ stdout: '' }));
-    if (stdout.trim() === 'tmpfs') return; // adopted after an agent restart: already mounted
-    await run('mount', ['-t', 'tmpfs', '-o', 'size=4m,mode=0711,nosuid,nodev,noexec', 'gitcell-secrets', dir]);
+    // A directory made just now is no mount point: findmnt only for one that was there (an agent restart).
+    const made = await mkdir(dir, { recursive: true, mode: 0o700 });
+    if (made === undefined) {
+      const { stdout } = await run('findmnt', ['-n', '-o', 'FSTYPE', '--mountpoint', dir]).catch(() => ({ stdout: '' }));
+      if (stdout.trim() === 'tmpfs') return; // adopted after an agent restart: already mounted
+    }
+    await run('mount', ['-t', 'tmpfs', '-o', TMPFS_OPTIONS, 'gitcell-secrets', dir]);
   }
 
   /**
