@@ -1,8 +1,8 @@
 /**
  * The components `gitcell up` starts, and with what flags: the agents of the simulated nodes (one
  * child process; with --isolated-nodes one per node, in its namespace) as soon as the buckets
- * exist, then the control plane (reconciler, scheduler, dashboard hosted in up's process; Prometheus
- * and Alertmanager as children). run.ts decides when.
+ * exist, then the control plane (scheduler, then reconciler, dashboard hosted in up's process;
+ * Prometheus and Alertmanager as children). run.ts decides when.
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -111,14 +111,27 @@ const natsUrl = c.natsUrl!;
   }
 }
 
+/** controlFlags are the flags the reconciler and the scheduler share: NATS, credentials, prefix, replicas. */
+function controlFlags(c: UpComponents): string[] {
+  const { o, controlCreds } = c;
+  return ['--nats', c.natsUrl!, ...(controlCreds ? ['--creds', controlCreds] : []), '--prefix', o.prefix, '--replicas', String(c.replicas)];
+}
+
 /**
- * startControlPlane starts the reconciler and the scheduler in this process (each with its own
- * connection, identity, log and restarts: host.ts), and Prometheus and Alertmanager as children.
+ * startScheduler starts the scheduler in this process (its own connection, identity, log and
+ * restarts: host.ts). It reads no repository: up starts it before making one.
+ */
+export function startScheduler(c: UpComponents): void {
+  host(c, 'scheduler', ['scheduler', '--cluster-dir', c.stateDir, '--identity', componentIdentity(c.stateDir, 'scheduler'), '--http', c.monitoring!.schedulerHttp, ...controlFlags(c)]);
+}
+
+/**
+ * startControlPlane starts the reconciler in this process (as the scheduler: host.ts), and
+ * Prometheus and Alertmanager as children.
  */
 export function startControlPlane(c: UpComponents, repo: string): void {
 const { o, stateDir, controlCreds } = c;
-const natsUrl = c.natsUrl!;
-const common = ['--nats', natsUrl, ...(controlCreds ? ['--creds', controlCreds] : []), '--prefix', o.prefix, '--replicas', String(c.replicas)];
+const common = controlFlags(c);
 const mon = c.monitoring!;
   // Stable identities: a restarted reconciler or scheduler takes its lease back at once. The
   // reconciler knows how many nodes there are: on a new or rebuilt store, tasks are created once
@@ -127,7 +140,6 @@ const mon = c.monitoring!;
     '--cluster-cidr', clusterCidr(o.subnetBase), '--http', mon.reconcilerHttp, '--scrape', `scheduler=http://${mon.schedulerHttp}`, '--prometheus-url', mon.prometheusUrl, ...mon.reconcilerFlags, ...common,
     // The autoscaler connects as itself: the control plane may not write live counts.
     ...(o.nats ? (o.autoscalerCreds ? ['--autoscaler-creds', o.autoscalerCreds] : []) : ['--autoscaler-creds', c.ids.autoscalerSeedFile])]);
-  host(c, 'scheduler', ['scheduler', '--cluster-dir', stateDir, '--identity', componentIdentity(stateDir, 'scheduler'), '--http', mon.schedulerHttp, ...common]);
   if (mon.prometheus) supervise(c, 'prometheus', mon.prometheus.args, 20_000, mon.prometheus.command);
   if (mon.alertmanager) supervise(c, 'alertmanager', mon.alertmanager.args, 20_000, mon.alertmanager.command);
   // Clients find an embedded server through the state dir; an external one only through its URLs.

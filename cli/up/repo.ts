@@ -80,7 +80,9 @@ export async function ensureStateRepo(source: string, stateDir: string, keyring:
     await cp(source, dir, { recursive: true, filter: (src) => !src.split('/').includes('.git') });
     const resealed = await resealSecrets(dir, await keyring);
     await git.init({ fs, dir, defaultBranch: 'main' });
-    for (const f of await files(dir)) await git.add({ fs, dir, filepath: relative(dir, f) });
+    // One add of every file: an add per file read and rewrote the index each time (11 files of
+    // sample-repo: 100-280 ms on up's thread, on its path to the control plane; all at once ~30 ms).
+    await git.add({ fs, dir, filepath: (await files(dir)).map((f) => relative(dir, f)), parallel: true });
     await git.commit({ fs, dir, message: `Initial cluster repository from ${source}\n\nSecrets re-sealed with this cluster's key (random values).`, author: UP_AUTHOR });
     return { dir, created: true, resealed };
   } catch (err) {

@@ -1,11 +1,11 @@
 /**
  * runUp: the whole cluster on one machine. Order matters:
  *
- *   cluster key pair (X25519, Keyring.openUp) ┐
+ *   cluster key pair (X25519, Keyring.openUp) ┐   sample images (<state>/images, unpacked by the agents) ┐
  *   identities (nkeys) ─► embedded nats-server with authorization ─► buckets (control connection)
  *     ─► agents' process (loads, registers the nodes) ┐
- *     ─► repository (<state>/repo from sample-repo, Secrets re-sealed) ‖ sample images
- *     ─► reconciler (allocates the nodes' subnets), scheduler (components.ts) ─► dashboard once a task runs
+ *     ─► scheduler ─► repository (<state>/repo from sample-repo, Secrets re-sealed)
+ *     ─► reconciler (allocates the nodes' subnets; components.ts) ─► images imported ─► dashboard once a task runs
  *     ─► live view ─► Ctrl-C: agents stop their tasks, then the reconciler and scheduler, then nats.
  */
 import { existsSync } from 'node:fs';
@@ -30,7 +30,7 @@ import { ErrorCodes } from '../../lib/error-codes.ts';
 import { createIsolatedNodes, destroyIsolatedNodes, isolatedLayout, type IsolatedNodes } from './isolated.ts';
 import { Keyring } from '../../secrets/index.ts';
 import { freePort } from '../../lib/net.ts';
-import { startAgents, startControlPlane, startDashboard } from './components.ts';
+import { startAgents, startControlPlane, startDashboard, startScheduler } from './components.ts';
 
 export { nodeName } from './naming.ts';
 export { agentArgs, clusterCidr } from './components.ts';
@@ -86,8 +86,10 @@ export async function runUp(o: UpOptions): Promise<void> {
   const phases: Record<string, number> = {};
   const mark = (phase: string) => (phases[phase] = Date.now() - t0);
   void clusterKey.then(() => mark('clusterKey'));
-  // The control plane's command modules load while NATS starts (up waits on I/O there).
+  // The control plane's command modules load while NATS starts (up waits on I/O there), and so
+  // are the sample images imported (the agents unpack them while they wait for their subnets).
   preloadCommands(['reconciler', 'scheduler']);
+  const images = up.importImages();
   // 1. Identities and NATS.
   await up.startNats();
   mark('nats');
@@ -100,14 +102,20 @@ export async function runUp(o: UpOptions): Promise<void> {
     // its node's key pair; its task subnet waits for the reconciler).
     up.startAgents();
     mark('agents');
-    // 4. Repository and images (Secrets sealed with the cluster's key).
-    const repo = await up.prepareRepo(clusterKey);
-    mark('repo');
-    // 5. Control plane (and Prometheus), then what a user reads and the store's incarnation.
+    // 4. The scheduler (it needs no repository: its start overlaps the repository's I/O), then the
+    // repository (Secrets sealed with the cluster's key).
     up.monitoring = await planMonitoring(up.stateDir, o.external);
     up.dashboardListen = `127.0.0.1:${await freePort()}`;
+    up.startScheduler();
+    mark('scheduler');
+    const repo = await up.prepareRepo(clusterKey);
+    mark('repo');
+    // 5. The reconciler (and Prometheus), then what a user reads and the store's incarnation.
     up.startControlPlane(repo);
     mark('controlPlane');
+    // Nothing waited for the images so far (the agents look for them every 200 ms).
+    await images;
+    mark('images');
     void firstTaskRunning(store, DASHBOARD_WAIT_MS, up.stopped.signal).then(() => {
       if (!up.stopping) startDashboard(up, repo);
     });
@@ -253,27 +261,35 @@ class UpCluster {
     return s;
   }
 
-  /**
-   * prepareRepo makes the cluster repository (unless --repo is followed directly; its Secrets
-   * re-sealed with the cluster key) and, meanwhile, the sample images; returns the repository.
-   */
+  /** importImages imports the sample images unless they are there (awaited by the caller, later: an error is kept until then). */
+  importImages(): Promise<void> {
+    const images = ensureSampleImages(join(this.stateDir, 'images')).then((imported) => {
+      if (imported) this.log.info('imported localhost/busybox:latest from busybox-static');
+    });
+    images.catch(() => undefined);
+    return images;
+  }
+
+  /** prepareRepo makes the cluster repository (unless --repo is followed directly; its Secrets re-sealed with the cluster key); returns the repository. */
   async prepareRepo(clusterKey: Promise<Keyring>): Promise<string> {
     const { o, stateDir, log } = this;
-    const images = ensureSampleImages(join(stateDir, 'images'));
-    images.catch(() => undefined);
     let repo = o.repo;
     if (!followsDirectly(o.repo)) {
       const r = await ensureStateRepo(resolve(o.repo), stateDir, clusterKey);
       repo = r.dir;
       if (r.created) log.info({ repo, from: o.repo, resealed: r.resealed }, 'made the cluster repository (Secrets re-sealed with the cluster key)');
     }
-    if (await images) log.info('imported localhost/busybox:latest from busybox-static');
     return repo;
   }
 
   /** startAgents: components.ts (as soon as the buckets exist). */
   startAgents(): void {
     startAgents(this);
+  }
+
+  /** startScheduler: components.ts. */
+  startScheduler(): void {
+    startScheduler(this);
   }
 
   /** startControlPlane: components.ts. */
