@@ -216,6 +216,7 @@ function cleanup(): Promise<void> {
     }
     agent?.kill('SIGKILL');
     await running?.close();
+    runtime.close(); // closed: the last remove takes the runtime's tmpfs state directory with it
     for (const c of await runtime.list()) await runtime.remove(c.id).catch(() => {});
     await network.destroy().catch(() => {});
     await removeCgroup(`gitcell/${node}`).catch(() => {});

@@ -35,12 +35,16 @@ const images = new ImageStore(root);
 const CGROUP_GROUP = 'gitcell-bench';
 const cgroupParent = `${CGROUP_GROUP}/r${process.pid}`;
 const manager = new ContainerManager({ root, images, cgroupParent, warmMonitor: process.env.GITCELL_COLD !== '1' });
-const runc = new Runc(join(base, 'bare-runc'));
+// Bare runc's --root on the same kind of file system as gitcell's (a tmpfs: runtime/container/state-root.ts),
+// so the ratio compares the same state writes (state.json, the exec fifo) on both paths.
+const runc = new Runc(join(manager.stateRoot, 'bare-runc'));
 
 async function cleanup(): Promise<void> {
-  manager.close(); // the warm monitor's spare goes with its directory
-  for (const c of manager.list()) await manager.delete(c.id, { force: true }).catch(() => undefined);
   for (const c of await runc.list().catch(() => [])) await runc.delete(c.id, true).catch(() => undefined);
+  fs.rmSync(runc.root, { recursive: true, force: true });
+  manager.close(); // the warm monitor's spare goes with its directory
+  // The last delete removes the manager's state directory (bare-runc's root was in it: removed above).
+  for (const c of manager.list()) await manager.delete(c.id, { force: true }).catch(() => undefined);
   for (const m of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((t): t is string => !!t && t.startsWith(base)).reverse()) {
     try { execFileSync('umount', ['-l', m]); } catch { /* gone */ }
   }

@@ -55,6 +55,7 @@ export { collectGarbage, type RuntimeGcResult, type RuntimeGcOptions } from './g
 // Inspection, for leak checks (tests and `gitcell` cleanup): what mounts, cgroups and network
 // namespaces exist on the machine, and a command inside a namespace.
 export { readMounts, isMounted, listCgroups, cgroupDirs, removeCgroup } from './container/index.ts';
+export { stateRootOf, runcRootOf } from './container/index.ts';
 export { listNetns, netnsPath, execInNetns } from './network/index.ts';
 
 // Services on a node: nftables load balancing and the node's DNS (runtime/services).

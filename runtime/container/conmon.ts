@@ -9,7 +9,8 @@
 //   conmon: stdout/stderr pipes ─▶ logs/container.log (CRI format, capped at --log-size-max)
 //           OOM watch (v1 eventfd on memory.oom_control, v2 memory.events) ─▶ <dir>/oom
 //           container exit ─▶ <dir>/exit (the exit code, temp + rename; --persist-dir) and
-//                             ROOT/exits/<id> (--exit-dir: one directory watch for every container)
+//                             STATE/exits/<id> (--exit-dir: one directory watch for every container)
+// (<dir> is the container's state directory on a tmpfs, STATE/containers/<id>: state-root.ts.)
 //
 // conmon holds the exit code, the log pipes and the OOM watch; runc is resident for milliseconds.
 import * as fs from 'node:fs';
@@ -37,9 +38,9 @@ export interface ConmonArgs {
   runc: string;
   runcRoot: string;
   id: string;
-  /** the container directory: conmon's working and persist directory (exit, oom, shim.pid, pid) */
+  /** the container's state directory (tmpfs, state-root.ts): conmon's working and persist directory (exit, oom, shim.pid, pid) */
   dir: string;
-  /** ROOT/exits: conmon writes the exit code to <exitDir>/<id> too, so one watch sees every exit */
+  /** STATE/exits: conmon writes the exit code to <exitDir>/<id> too, so one watch sees every exit */
   exitDir: string;
   logDir: string;
   logMaxBytes: number;

@@ -1,5 +1,6 @@
 // runtime/container: OCI bundles, overlay root filesystems, runc lifecycle, logs, commit.
 export { waitForFile } from './state-files.ts';
+export { stateRootOf, runcRootOf, ensureStateRoot } from './state-root.ts';
 export { ContainerManager, DEFAULT_LOG_LIMITS, type ContainerManagerOptions, type StartHooks, type ContainerInfo, type ContainerRecord, type ContainerStatus, type ExitStatus } from './manager.ts';
 export { validateOptions, mergeEnv, NAME_PATTERN, type ContainerOptions } from './options.ts';
 export { defaultSpec, buildSpec, toOciMount, DEFAULT_CAPABILITIES, DEFAULT_PATH, DEFAULT_PIDS_LIMIT, CPU_PERIOD_US, type OciSpec, type OciMount, type ContainerSpec, type ExtraMount, type ContainerResources } from './spec.ts';

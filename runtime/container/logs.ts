@@ -245,14 +245,14 @@ export function logFollowers(logDir: string): LogFollower[] {
 
 /**
  * followLogFiles calls onLine for every line of a container's current log files, from the first,
- * until the container has exited (an exit file in `containerDir`) and its logs are drained, or
+ * until the container has exited (an exit file in its state directory `stateDir`, state-root.ts) and its logs are drained, or
  * `signal` aborts. Polls every 20 ms: log files are written by another process.
  */
-export async function followLogFiles(containerDir: string, logDir: string, onLine: (line: LogLine) => void, signal?: AbortSignal): Promise<void> {
+export async function followLogFiles(stateDir: string, logDir: string, onLine: (line: LogLine) => void, signal?: AbortSignal): Promise<void> {
   const followers = logFollowers(logDir);
   try {
     for (;;) {
-      const done = EXIT_FILES.some((f) => fs.existsSync(join(containerDir, f))) || !fs.existsSync(containerDir);
+      const done = EXIT_FILES.some((f) => fs.existsSync(join(stateDir, f))) || !fs.existsSync(stateDir);
       for (const f of followers) for (const l of f.poll(done)) onLine(l);
       if (done || signal?.aborted) return;
       await new Promise((r) => setTimeout(r, 20));

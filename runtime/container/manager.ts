@@ -8,8 +8,10 @@
 //   wait:   wait for conmon's `exit` (written by the monitor, whoever started it)
 //   delete: SIGKILL if asked ─▶ runc delete ─▶ umount ─▶ leftover cgroups ─▶ rm -rf
 //
-// ROOT/containers/<id>/: config.json (or bundle/config.json on a tmpfs when given secretEnv), rootfs/ (empty mount point), init/, upper/, work/, logs/,
-// and the state files of state-files.ts. ROOT/names/<name> -> <id> makes names unique atomically.
+// ROOT/containers/<id>/ (disk): container.json, upper/, work/, logs/. STATE/containers/<id>/ (a tmpfs,
+// state-root.ts): config.json (or bundle/config.json on a tmpfs of its own when given secretEnv),
+// rootfs/ (empty mount point), init/, and the state files of state-files.ts; STATE/runc is runc's
+// --root. ROOT/names/<name> -> <id> makes names unique atomically.
 import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
@@ -19,7 +21,7 @@ import { ImageStore } from '../image/index.ts';
 import { Snapshotter, chainIds } from '../snapshot/index.ts';
 import { cgroupsPathOf, DEFAULT_CGROUP_PARENT, oomEventsFile, removeCgroup } from './cgroups.ts';
 import { releaseBundle, writeBundle } from './bundle.ts';
-import { makeSkeleton, writeInitLayer } from './init.ts';
+import { writeInitLayer } from './init.ts';
 import { EXIT_FILES, followLogFiles, readLogs, rotateLogs, type LogLine } from './logs.ts';
 import { mountOverlay, overlayMount, overlayRootMount, unmount } from './mounts.ts';
 import { argsOf, mergeEnv, validateOptions, type ContainerOptions } from './options.ts';
@@ -37,6 +39,7 @@ import { ErrorCodes } from '../../lib/error-codes.ts';
 import { claimName, releaseName } from './names.ts';
 import { ExitWatch, type Verdict } from './exit-watch.ts';
 import { WarmMonitor } from './warm-monitor.ts';
+import { ContainerDirs, stateRootOf, type ContainerPaths } from './state-root.ts';
 
 export { DEFAULT_LOG_LIMITS, type ContainerInfo, type ContainerManagerOptions, type ContainerRecord, type ContainerStatus, type ExitStatus, type StartHooks } from './types.ts';
 import { DEFAULT_LOG_LIMITS, type ContainerInfo, type ContainerManagerOptions, type ContainerRecord, type ExitStatus, type StartHooks } from './types.ts';
@@ -45,6 +48,11 @@ import { DEFAULT_LOG_LIMITS, type ContainerInfo, type ContainerManagerOptions, t
 export class ContainerManager {
   readonly root: string;
   readonly dir: string;
+  /** the tmpfs directory of the per-start files (state-root.ts): runc's root, exits, STATE/containers */
+  readonly stateRoot: string;
+  /** the directories of the containers, on the disk and in STATE */
+  private readonly dirs: ContainerDirs;
+  private closed = false;
   readonly images: ImageStore;
   readonly snapshots: Snapshotter;
   readonly runc: Runc;
@@ -71,28 +79,31 @@ export class ContainerManager {
     this.namesDir = join(root, 'names');
     this.images = opts.images ?? new ImageStore(root);
     this.snapshots = opts.snapshots ?? new Snapshotter(root);
-    this.runc = new Runc(join(root, 'runc'), opts.runc);
+    this.stateRoot = opts.stateRoot ?? stateRootOf(root);
+    this.dirs = new ContainerDirs(root, this.stateRoot);
+    this.runc = new Runc(this.dirs.runcRoot, opts.runc);
     this.cgroupParent = opts.cgroupParent ?? DEFAULT_CGROUP_PARENT;
     this.log = opts.log ?? silentLogger();
     this.conmonBin = opts.conmon;
-    this.exits = new ExitWatch(join(root, 'exits'), (id) => this.exitVerdict(id));
-    if (opts.warmMonitor) this.warm = new WarmMonitor((id) => this.conmonArgs(id, DEFAULT_LOG_LIMITS.maxBytes), (id) => makeSkeleton(this.pathsOf(id)), this.log);
+    this.exits = new ExitWatch(this.dirs.exits, (id) => this.exitVerdict(id));
+    if (opts.warmMonitor) this.warm = new WarmMonitor((id) => this.conmonArgs(id, DEFAULT_LOG_LIMITS.maxBytes), (id) => this.dirs.make(id), (id) => this.dirs.rm(id), this.log);
   }
 
   /** conmonArgs are the monitor inputs of container `id` whose config.json is in its own directory. */
   private async conmonArgs(id: string, logMaxBytes: number, bundle?: string): Promise<ConmonArgs> {
     const p = this.pathsOf(id);
     this.conmonBin ??= findConmon();
-    fs.mkdirSync(this.dir, { recursive: true, mode: 0o711 });
-    fs.mkdirSync(join(this.root, 'exits'), { recursive: true, mode: 0o700 });
+    this.dirs.ensure();
     // runc create runs from the process's sealed copy (sealed-runc.ts): its init skips cloning itself.
-    return { conmon: this.conmonBin, runc: await runcForInit(this.runc.bin, this.log), runcRoot: this.runc.root, id, dir: p.dir, exitDir: join(this.root, 'exits'), logDir: p.logs, logMaxBytes, bundle: bundle ?? p.dir };
+    return { conmon: this.conmonBin, runc: await runcForInit(this.runc.bin, this.log), runcRoot: this.runc.root, id, dir: p.state, exitDir: this.dirs.exits, logDir: p.logs, logMaxBytes, bundle: bundle ?? p.state };
   }
 
-  /** pathsOf names the files of one container. */
-  pathsOf(id: string): { dir: string; rootfs: string; init: string; upper: string; work: string; logs: string } {
-    const dir = join(this.dir, id);
-    return { dir, rootfs: join(dir, 'rootfs'), init: join(dir, 'init'), upper: join(dir, 'upper'), work: join(dir, 'work'), logs: join(dir, 'logs') };
+  /**
+   * pathsOf names the files of one container: `dir` on ROOT's disk (container.json, upper/, work/,
+   * logs/), `state` on the tmpfs (state-root.ts: config.json, init/, rootfs/, the state files).
+   */
+  pathsOf(id: string): ContainerPaths {
+    return this.dirs.pathsOf(id);
   }
 
   /**
@@ -119,10 +130,7 @@ export class ContainerManager {
     let bundled = false;
     try {
       const lowers = await this.snapshots.prepare(this.images.content, image.layers.map((l, i) => ({ digest: l.digest, mediaType: l.mediaType, diffId: image.diffIds[i]! })));
-      if (!warmId) {
-        fs.mkdirSync(this.dir, { recursive: true, mode: 0o711 });
-        makeSkeleton(p);
-      }
+      if (!warmId) this.dirs.make(id);
       const hostname = opts.hostname ?? (NAME_AS_HOST.test(name) ? name : id).slice(0, 63);
       writeInitLayer(p.init, { hostname, ...(opts.hosts ? { hosts: opts.hosts } : {}), ...(opts.dns ? { dns: opts.dns } : {}), ...(opts.dnsSearch ? { dnsSearch: opts.dnsSearch } : {}), ...(opts.dnsOptions ? { dnsOptions: opts.dnsOptions } : {}), ...(opts.mounts ? { mounts: opts.mounts } : {}) });
       // runc mounts the overlay inside the container (see overlayRootMount). When absolute lower paths
@@ -154,22 +162,22 @@ export class ContainerManager {
       });
       const inMemory = (opts.secretEnv?.length ?? 0) > 0;
       bundled = inMemory;
-      const bundle = await writeBundle(p.dir, id, spec, inMemory);
+      const bundle = await writeBundle(p.state, id, spec, inMemory);
       const record: ContainerRecord = {
         id, name, createdAt: new Date().toISOString(), args, hostname, cgroupsPath, oomFile: oomEventsFile(cgroupsPath),
         image: { ref: image.ref, manifestDigest: image.manifestDigest, chainIds: chain },
         limits: { ...(opts.memoryBytes !== undefined ? { memoryBytes: opts.memoryBytes } : {}), ...(opts.cpuMillis !== undefined ? { cpuMillis: opts.cpuMillis } : {}), ...(opts.pidsLimit !== undefined ? { pidsLimit: opts.pidsLimit } : {}) },
         labels: { ...(opts.labels ?? {}) },
         log: { ...DEFAULT_LOG_LIMITS, ...(opts.log ?? {}) },
-        ...(bundle !== p.dir ? { bundle } : {}),
+        ...(bundle !== p.state ? { bundle } : {}),
       };
       writeJsonAtomic(join(p.dir, 'container.json'), record);
       this.log.debug({ id, name, image: image.ref }, 'container created');
       return { ...record, status: 'created' };
     } catch (err) {
       if (mounted) await unmount(p.rootfs).catch(() => undefined);
-      if (bundled) await releaseBundle(p.dir).catch(() => undefined);
-      fs.rmSync(p.dir, { recursive: true, force: true });
+      if (bundled) await releaseBundle(p.state).catch(() => undefined);
+      this.dirs.rm(id);
       if (warmId) this.warm!.discard(warmId);
       releaseName(this.namesDir, name, id);
       throw err;
@@ -184,13 +192,13 @@ export class ContainerManager {
     const p = this.pathsOf(id);
     // Claim the start: a second start of the same container fails here instead of racing runc.
     try {
-      fs.writeFileSync(join(p.dir, 'shim.pid'), '', { flag: 'wx' });
+      fs.writeFileSync(join(p.state, 'shim.pid'), '', { flag: 'wx' });
     } catch {
       throw new RuntimeError(ErrorCodes.ContainerState, `container ${info.name} is already starting`, { id });
     }
     const args = await this.conmonArgs(id, info.log.maxBytes, info.bundle);
     // A warm monitor made for this id (create took it) is let go; else a cold one is started.
-    const warm = this.warm?.release(id, p.dir);
+    const warm = this.warm?.release(id, p.state);
     try {
       await startUnderConmon(this.runc, args, info.name, START_TIMEOUT_MS, hooks.onCreated, warm);
     } finally {
@@ -214,7 +222,7 @@ export class ContainerManager {
     const record = this.recordOf(id);
     if (!record) throw new RuntimeError(ErrorCodes.ContainerNotFound, `no container ${asked}`, { id: asked });
     const known = this.runningPids.get(id);
-    const live = liveStatus(join(this.dir, id), { execFifo: join(this.runc.root, id, 'exec.fifo'), oomFile: record.oomFile, ...(known !== undefined ? { runningPid: known } : {}) });
+    const live = liveStatus(this.dirs.pathsOf(id).state, { execFifo: join(this.runc.root, id, 'exec.fifo'), oomFile: record.oomFile, ...(known !== undefined ? { runningPid: known } : {}) });
     if (live.status === 'running' && 'pid' in live) this.runningPids.set(id, live.pid);
     else if (known !== undefined) this.runningPids.delete(id);
     if (live.status === 'exited') return { ...record, status: 'exited', exit: { exitCode: live.exit.exitCode, oomKilled: live.exit.oomKills > 0, finishedAt: live.exit.finishedAt } };
@@ -266,17 +274,7 @@ export class ContainerManager {
    * also for a caller that adopts containers its own way (the agent, at each minute).
    */
   async removeHalfCreated(): Promise<string[]> {
-    const out: string[] = [];
-    for (const id of readdirSyncOrEmpty(this.dir)) {
-      const dir = join(this.dir, id);
-      const st = fs.statSync(dir, { throwIfNoEntry: false });
-      if (!st || fs.existsSync(join(dir, 'container.json')) || Date.now() - st.mtimeMs < 60_000 || this.warm?.owns(id)) continue;
-      await unmount(join(dir, 'rootfs')).catch(() => undefined);
-      await releaseBundle(dir).catch(() => undefined);
-      fs.rmSync(dir, { recursive: true, force: true });
-      out.push(id);
-    }
-    return out;
+    return this.dirs.removeHalfCreated((id) => this.warm?.owns(id) ?? false);
   }
 
   /**
@@ -307,6 +305,8 @@ export class ContainerManager {
   close(): void {
     this.exits.close();
     this.warm?.close();
+    this.closed = true;
+    this.dirs.removeStateIfUnused();
   }
 
   /**
@@ -342,19 +342,20 @@ export class ContainerManager {
     if (info.status === 'running' || info.status === 'starting') {
       if (!opts.force) throw new RuntimeError(ErrorCodes.ContainerRunning, `container ${info.name} is ${info.status}; stop it first or force`, { id: info.id });
       await this.runc.kill(info.id, 'SIGKILL', true).catch(() => undefined);
-      await waitForFile(p.dir, EXIT_FILES, 15_000).catch(() => undefined);
+      await waitForFile(p.state, EXIT_FILES, 15_000).catch(() => undefined);
     }
     this.warm?.discard(info.id); // created, never started: its claimed spare goes too
     await this.runc.delete(info.id, true);
     await unmount(p.rootfs); // only images with dozens of layers are mounted on the host
-    await releaseBundle(p.dir); // containers given secretEnv have their config.json on a tmpfs
+    await releaseBundle(p.state); // containers given secretEnv have their config.json on a tmpfs of its own
     const left = removeCgroup(info.cgroupsPath);
     if (left.length) this.log.warn({ id: info.id, left }, 'cgroups still populated after delete');
-    fs.rmSync(p.dir, { recursive: true, force: true });
-    fs.rmSync(join(this.root, 'exits', info.id), { force: true });
+    this.dirs.rm(info.id);
+    fs.rmSync(join(this.dirs.exits, info.id), { force: true });
     this.records.delete(info.id);
     this.runningPids.delete(info.id);
     releaseName(this.namesDir, info.name, info.id);
+    if (this.closed) this.dirs.removeStateIfUnused(); // the last container of a closed manager takes STATE with it
   }
 
   /** logs returns every stored log line of a container. */
@@ -368,7 +369,7 @@ export class ContainerManager {
    */
   followLogs(idOrName: string, onLine: (line: LogLine) => void, signal?: AbortSignal): Promise<void> {
     const p = this.pathsOf(this.resolveId(idOrName));
-    return followLogFiles(p.dir, p.logs, onLine, signal);
+    return followLogFiles(p.state, p.logs, onLine, signal);
   }
 
 

@@ -1,5 +1,5 @@
 // A container's state files, read and waited for: ROOT/containers/<id>/ holds container.json (what
-// create decided, never rewritten), shim.pid (the monitor's pid: conmon's, or the old sh shim's), pid
+// create decided, never rewritten); its state directory on a tmpfs (state-root.ts) holds shim.pid (the monitor's pid: conmon's, or the old sh shim's), pid
 // (the container process's, written by runc create), `exit` and `oom` (conmon's, when the container
 // ended / the OOM killer fired) and exit.json (the old shim's; also what liveStatus makes of `exit`
 // once, and what a failed start leaves). liveStatus turns them into a status with as few system
@@ -40,10 +40,11 @@ export interface StatusPaths {
 }
 
 /**
- * liveStatus reads a container's state files: exited once exit.json or conmon's `exit` exists;
+ * liveStatus reads the state files in a container's state directory `dir`: exited once exit.json or conmon's `exit` exists;
  * running while the process lives and runc started it (starting while runc's exec fifo waits);
  * starting while the monitor runs without a pid yet (an empty shim.pid is a start in progress in
- * this or another process); unknown when the monitor died without an exit file.
+ * this or another process); unknown when the monitor died without an exit file, or when `dir` is
+ * gone (a reboot emptied the tmpfs: its processes, monitor and exit code with it).
  */
 export function liveStatus(dir: string, paths: StatusPaths = {}): LiveStatus {
   const exitPath = join(dir, 'exit.json');
@@ -60,7 +61,7 @@ export function liveStatus(dir: string, paths: StatusPaths = {}): LiveStatus {
     const shim = readPid(join(dir, 'shim.pid'));
     return { status: shim !== undefined && processAlive(shim) ? 'running' : 'unknown', pid };
   }
-  if (!fs.existsSync(join(dir, 'shim.pid'))) return { status: 'created' };
+  if (!fs.existsSync(join(dir, 'shim.pid'))) return { status: fs.existsSync(dir) ? 'created' : 'unknown' };
   const shim = readPid(join(dir, 'shim.pid'));
   return { status: shim === undefined || processAlive(shim) ? 'starting' : 'unknown' };
 }

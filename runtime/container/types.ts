@@ -52,6 +52,8 @@ export interface ContainerManagerOptions {
   cgroupParent?: string;
   log?: Logger;
   runc?: string;
+  /** the per-start files' directory (default: stateRootOf(root), on a tmpfs: state-root.ts) */
+  stateRoot?: string;
   /** the conmon binary (default: findConmon(), looked up at the first start) */
   conmon?: string;
   /**

@@ -35,7 +35,10 @@ const MAX_FAILURES = 3;
 
 interface Spare {
   id: string;
+  /** its state directory (conmon's persist dir and the gate's parent: state-root.ts) */
   dir: string;
+  /** where conmon opened its log (on the disk: take() checks conmon got that far) */
+  logDir: string;
   report: Promise<StartReport>;
   settled: boolean;
   /** let go by release() or discard() */
@@ -60,14 +63,15 @@ export class WarmMonitor {
 
   /**
    * argsFor gives the monitor inputs of a default container with id `id` (async: the sealed runc);
-   * makeDir makes that container's directory with what every container has in it (see the file comment)
+   * makeDir makes that container's directories with what every container has in them (see the file
+   * comment); removeDir removes them (a spare that ended, or close())
    */
-  constructor(private readonly argsFor: (id: string) => Promise<ConmonArgs>, private readonly makeDir: (id: string) => void, private readonly log: Logger) {}
+  constructor(private readonly argsFor: (id: string) => Promise<ConmonArgs>, private readonly makeDir: (id: string) => void, private readonly removeDir: (id: string) => void, private readonly log: Logger) {}
 
   /** take hands create() the ready spare's container id (claimed until start), or undefined: then it makes one. */
   take(): string | undefined {
     const s = this.spare;
-    if (!s || s.settled || !fs.existsSync(join(s.dir, 'logs', CONTAINER_LOG))) {
+    if (!s || s.settled || !fs.existsSync(join(s.logDir, CONTAINER_LOG))) {
       this.refill();
       return undefined;
     }
@@ -117,7 +121,7 @@ export class WarmMonitor {
   /** close ends the spare (EOF: it exits without a gate) and removes its directory. */
   close(): void {
     this.closed = true;
-    if (this.spare) fs.rmSync(this.spare.dir, { recursive: true, force: true });
+    if (this.spare) this.removeDir(this.spare.id);
     this.spare = undefined;
     if (this.fifo) fs.closeSync(this.fifo.fd);
     this.fifo = undefined;
@@ -149,7 +153,7 @@ export class WarmMonitor {
     const a = await this.argsFor(id);
     if (this.closed) return void (this.busy = false);
     this.makeDir(id);
-    const s: Spare = { id, dir: a.dir, settled: false, released: false, report: launchConmon({ ...a, gate: join(a.dir, WARM_GATE) }, { startPipe: fifo.path, unref: true }) };
+    const s: Spare = { id, dir: a.dir, logDir: a.logDir, settled: false, released: false, report: launchConmon({ ...a, gate: join(a.dir, WARM_GATE) }, { startPipe: fifo.path, unref: true }) };
     this.spare = s;
     void s.report.then((r) => this.settled(s, r));
   }
@@ -161,7 +165,7 @@ export class WarmMonitor {
     if (!s.released) {
       // It ended on its own (it was never let go): its directory holds nothing of a container.
       if (this.spare === s) this.spare = undefined;
-      if (!this.claimed.has(s.id)) fs.rmSync(s.dir, { recursive: true, force: true });
+      if (!this.claimed.has(s.id)) this.removeDir(s.id);
       this.failed('error' in r ? r.error : `reported ${r.pid} unasked`);
       if (this.fifo) {
         fs.closeSync(this.fifo.fd); // made anew: the helper (and its directory) may have restarted

@@ -145,7 +145,7 @@ export async function leaks(n: Pick<TestNode, 'node' | 'dir' | 'runtime' | 'netw
     // no runc root yet: nothing there
   }
   const mounts = await readFile('/proc/self/mountinfo', 'utf8');
-  for (const line of mounts.split('\n')) if (line.includes(n.dir)) out.push(`mount ${line.split(' ')[4]}`);
+  for (const line of mounts.split('\n')) if (line.includes(n.dir) || line.includes(n.runtime.manager.stateRoot)) out.push(`mount ${line.split(' ')[4]}`);
   for (const ns of await listNetns()) if (ns.startsWith(netnsPrefix)) out.push(`netns ${ns}`);
   for (const [ip, owner] of await n.network.allocations()) out.push(`ip ${ip} held by ${owner}`);
   for (const h of ['memory', 'pids', 'cpu', 'unified']) {

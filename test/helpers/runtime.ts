@@ -40,14 +40,17 @@ export async function runtimeFixture(name: string): Promise<RuntimeFixture> {
     root, images, manager, cgroupParent, image: 'busybox:test',
     async cleanup(): Promise<string[]> {
       for (const c of manager.list()) await manager.delete(c.id, { force: true }).catch(() => undefined);
+      manager.close(); // with no container left, it removes its state directory on the tmpfs
       const leaks = await findLeaks(root, cgroupParent, manager);
+      if (fs.existsSync(manager.stateRoot)) leaks.push(`state directory ${manager.stateRoot}`);
       // Remove what is left either way, so one failure does not poison the next run.
-      for (const m of readMounts().filter((m) => m.target.startsWith(root)).reverse()) {
+      for (const m of readMounts().filter((m) => m.target.startsWith(root) || m.target.startsWith(manager.stateRoot)).reverse()) {
         try { (await import('node:child_process')).execFileSync('umount', ['-l', m.target]); } catch { /* gone */ }
       }
       removeCgroup(`/${cgroupParent}`);
       // The shared "gitcell-test" level stays: removing it could race another file's runc mkdir.
       fs.rmSync(root, { recursive: true, force: true });
+      fs.rmSync(manager.stateRoot, { recursive: true, force: true });
       return leaks;
     },
   };
@@ -75,7 +78,7 @@ export function useRuntimeFixture(name: string): RuntimeFixture {
 /** findLeaks lists mounts below root, cgroups below the parent and containers runc still knows. */
 export async function findLeaks(root: string, cgroupParent: string, manager: ContainerManager): Promise<string[]> {
   const leaks: string[] = [];
-  for (const m of readMounts()) if (m.target.startsWith(root)) leaks.push(`mount ${m.target}`);
+  for (const m of readMounts()) if (m.target.startsWith(root) || m.target.startsWith(manager.stateRoot)) leaks.push(`mount ${m.target}`);
   for (const c of listCgroups(cgroupParent)) leaks.push(`cgroup ${c}`);
   for (const c of await manager.runc.list()) leaks.push(`runc container ${c.id} (${c.status})`);
   return leaks;

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { ClusterStore } from '../../store/index.ts';
 import type { DesiredRecord, SyncRecord } from '../../reconciler/index.ts';
 import type { TaskSpec, TaskStatus } from '../../api/index.ts';
-import { cgroupDirs } from '../../runtime/index.ts';
+import { cgroupDirs, runcRootOf, stateRootOf } from '../../runtime/index.ts';
 import { processAlive } from '../../lib/process.ts';
 import { clusterCgroupParent, clusterTag, nodeBridge } from '../../cli/up/naming.ts';
 
@@ -72,13 +72,17 @@ export function leftovers(stateDir: string): string[] {
   const out: string[] = [];
   const nodesDir = join(stateDir, 'nodes');
   const nodes = existsSync(nodesDir) ? readdirSync(nodesDir) : [];
-  for (const node of nodes) {
-    const root = join(nodesDir, node, 'runtime', 'runc');
-    if (!existsSync(root)) continue;
-    const list = execFileSync('runc', ['--root', root, 'list', '-q'], { encoding: 'utf8' }).trim();
-    if (list) out.push(`runc containers of ${node}: ${list.replace(/\n/g, ', ')}`);
+  // Each node's runtime state (runc's root, pid and exit files) lives on a tmpfs outside stateDir.
+  const stateRoots = nodes.map((node) => stateRootOf(join(nodesDir, node, 'runtime')));
+  for (const [i, node] of nodes.entries()) {
+    const root = join(stateRoots[i]!, 'runc');
+    if (existsSync(root)) {
+      const list = execFileSync('runc', ['--root', root, 'list', '-q'], { encoding: 'utf8' }).trim();
+      if (list) out.push(`runc containers of ${node}: ${list.replace(/\n/g, ', ')}`);
+    }
+    if (existsSync(stateRoots[i]!)) out.push(`runtime state dir of ${node}: ${stateRoots[i]}`);
   }
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(stateDir));
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(stateDir) || stateRoots.some((r) => l.includes(r)));
   if (mounts.length) out.push(`mounts: ${mounts.join('; ')}`);
   // Task namespaces, and with --isolated-nodes each node's own (gcm-) and the underlay bridge (gcu).
   const netns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').filter((l) => l.startsWith(`gc-${clusterTag(stateDir)}-`) || l.startsWith(`gcm-${clusterTag(stateDir)}-`));

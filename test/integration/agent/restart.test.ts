@@ -31,6 +31,7 @@ function startAgent(): ChildProcess {
 
 after(async () => {
   agent?.kill('SIGKILL');
+  runtime.close(); // closed: the last remove takes the runtime's tmpfs state directory with it
   for (const c of await runtime.list()) await runtime.remove(c.id);
   await network.destroy();
   // A killed agent leaves its services table for the next one (agent/services.ts): the test owns it.

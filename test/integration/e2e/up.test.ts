@@ -26,6 +26,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../../../lib/index.ts';
+import { runcRootOf } from '../../../runtime/index.ts';
 import { connectFromOptions, openClusterStore, type ClusterStore } from '../../../store/index.ts';
 import {
   CREATED_BY_ANNOTATION,
@@ -120,7 +121,7 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
     const secretReads = await waitFor('the Secret file and env var readable in the 3 web tasks', () => {
       let n = 0;
       for (const node of ['node-1', 'node-2']) {
-        const root = join(stateDir, 'nodes', node, 'runtime', 'runc');
+        const root = runcRootOf(join(stateDir, 'nodes', node, 'runtime'));
         const list = (JSON.parse(execFileSync('runc', ['--root', root, 'list', '-f', 'json'], { encoding: 'utf8' })) as { id: string; status: string }[] | null) ?? [];
         for (const c of list.filter((x) => x.status === 'running')) {
           try {
@@ -386,7 +387,7 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
     // The killed agent's containers still run (the agent died, not the node): once back, the agent
     // stops every task no longer bound to it.
     rmSync(join(pids, `agent-${victim}.hold`));
-    const runcRoot = join(stateDir, 'nodes', victim, 'runtime', 'runc');
+    const runcRoot = runcRootOf(join(stateDir, 'nodes', victim, 'runtime'));
     await waitFor(`${victim} back, running only the tasks bound to it`, async () => {
       const bound = (await s.bindings.list()).filter((b) => b.value.node === victim).length;
       const running = execFileSync('runc', ['--root', runcRoot, 'list', '-f', 'json'], { encoding: 'utf8' });

@@ -1,6 +1,6 @@
 // Lifecycle through real runc: adopt after the creator is kill -9'ed, stop/kill/wait, states and
-// names, rotated timestamped logs, start failures, and cleanup of everything on delete; one conmon
-// process per container, nothing else resident.
+// names, rotated timestamped logs, start failures, a container whose tmpfs state a reboot took, and
+// cleanup of everything on delete; one conmon process per container, nothing else resident.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -129,7 +129,7 @@ function hostProcessesOfSession(session: number): number[] {
 
 test('deleting a running container with force kills it and removes everything', async () => {
   const c = await fx.manager.run({ image: fx.image, memoryBytes: 64 * 1024 * 1024, command: ['sleep', '1000'] });
-  const monitor = Number(fs.readFileSync(join(fx.manager.pathsOf(c.id).dir, 'shim.pid'), 'utf8'));
+  const monitor = Number(fs.readFileSync(join(fx.manager.pathsOf(c.id).state, 'shim.pid'), 'utf8'));
   assert.deepEqual(hostProcessesOfSession(monitor), [monitor], 'one process on the node besides the container: conmon (no runc, shell or log writer)');
   assert.match(fs.readFileSync(`/proc/${monitor}/cmdline`, 'utf8'), /conmon/);
   await fx.manager.delete(c.id, { force: true });
@@ -138,7 +138,7 @@ test('deleting a running container with force kills it and removes everything', 
 
 test('a monitor killed from outside leaves the container "unknown": wait says lost, delete still cleans up', async () => {
   const c = await fx.manager.run({ image: fx.image, command: ['sleep', '1000'] });
-  const shim = Number(fs.readFileSync(join(fx.manager.pathsOf(c.id).dir, 'shim.pid'), 'utf8'));
+  const shim = Number(fs.readFileSync(join(fx.manager.pathsOf(c.id).state, 'shim.pid'), 'utf8'));
   process.kill(-shim, 'SIGKILL'); // the monitor's whole process group (conmon is its session leader)
   const groupAlive = (): boolean => { try { process.kill(-shim, 0); return true; } catch { return false; } };
   while (groupAlive()) await new Promise((r) => setTimeout(r, 20)); // condition: the whole group is gone
@@ -148,4 +148,23 @@ test('a monitor killed from outside leaves the container "unknown": wait says lo
   assert.equal(fx.manager.inspect(c.id).status, 'unknown');
   await fx.manager.delete(c.id, { force: true });
   assert.equal(await fx.manager.runc.state(c.id), undefined);
+});
+
+test('after a reboot (the state directory gone with its tmpfs) a container reads "unknown": wait says lost, delete cleans up', async () => {
+  const c = await fx.manager.run({ image: fx.image, command: ['sleep', '1000'] });
+  const p = fx.manager.pathsOf(c.id);
+  // What a reboot leaves: no process, no runc state, an empty tmpfs; container.json, upper and logs on disk.
+  await fx.manager.runc.delete(c.id, true);
+  await fx.manager.wait(c.id, { timeoutMs: 30_000 }).catch(() => undefined); // conmon saw its child die
+  fs.rmSync(p.state, { recursive: true, force: true });
+  const after = new ContainerManager({ root: fx.root, images: fx.images, cgroupParent: fx.cgroupParent });
+  try {
+    assert.equal(after.inspect(c.id).status, 'unknown', 'no state: neither created nor running');
+    await assert.rejects(after.wait(c.id, { timeoutMs: 30_000 }), (err: Error & { code?: string }) => err.code === 'E_CONTAINER_LOST');
+    await after.delete(c.id);
+    assert.equal(fs.existsSync(p.dir), false, 'delete removed the directory on disk');
+    assert.deepEqual(after.list(), []);
+  } finally {
+    after.close();
+  }
 });

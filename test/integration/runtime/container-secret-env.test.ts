@@ -4,11 +4,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { useRuntimeFixture } from '../../helpers/runtime.ts';
 import { filesHolding } from '../../helpers/persistent.ts';
 import { isMounted } from '../../../runtime/index.ts';
-import { secretBundleDir } from '../../../runtime/container/index.ts';
+import { isMemoryBacked, secretBundleDir } from '../../../runtime/container/index.ts';
 
 const fx = useRuntimeFixture('secret-env');
 
@@ -19,7 +20,7 @@ test('a secretEnv value is seen by the process and found in no persistent file o
     image: fx.image, env: ['PLAIN=visible', 'TOKEN=from-env'], secretEnv: [`TOKEN=${secret}`],
     command: ['sh', '-c', 'printf %s "$TOKEN" | sha256sum; echo plain=$PLAIN; echo ready; sleep 1000'],
   });
-  const bundle = secretBundleDir(fx.manager.pathsOf(c.id).dir);
+  const bundle = secretBundleDir(fx.manager.pathsOf(c.id).state);
   assert.ok(isMounted(bundle), 'the bundle is a mount of its own');
   const deadline = Date.now() + 60_000;
   while (!fx.manager.logs(c.id).some((l) => l.text === 'ready')) {
@@ -37,9 +38,12 @@ test('a secretEnv value is seen by the process and found in no persistent file o
   assert.equal(isMounted(bundle), false, 'delete unmounts the in-memory bundle');
 });
 
-test('without secretEnv config.json stays on the container dir (control: the walk finds plain values there)', async () => {
+test('without secretEnv config.json is in the state directory: on a tmpfs, even plain values stay off the disk', async () => {
   const marker = `plain-${randomBytes(8).toString('hex')}`;
   const c = await fx.manager.create({ image: fx.image, env: [`PLAIN=${marker}`], command: ['true'] });
-  assert.deepEqual(filesHolding([fx.root], marker), [join(fx.manager.pathsOf(c.id).dir, 'config.json')]);
+  const config = join(fx.manager.pathsOf(c.id).state, 'config.json');
+  assert.ok(fs.readFileSync(config, 'utf8').includes(marker), 'config.json holds the plain value');
+  // The walk skips memory-backed file systems: the state directory is one unless no tmpfs exists (ROOT/state).
+  assert.deepEqual(filesHolding([fx.root, fx.manager.stateRoot], marker), isMemoryBacked(fx.manager.stateRoot) ? [] : [config]);
   await fx.manager.delete(c.id);
 });

@@ -35,7 +35,7 @@ test('the sealed copy is runc byte for byte, runs, and cannot be written, trunca
 
 test('containers are created from the sealed copy: conmon runs runc create from it', async () => {
   const c = await fx.manager.run({ image: fx.image, command: ['sleep', '1000'] });
-  const monitor = Number(fs.readFileSync(`${fx.manager.pathsOf(c.id).dir}/shim.pid`, 'utf8'));
+  const monitor = Number(fs.readFileSync(`${fx.manager.pathsOf(c.id).state}/shim.pid`, 'utf8'));
   const argv = fs.readFileSync(`/proc/${monitor}/cmdline`, 'utf8').split('\0');
   assert.equal(argv[argv.indexOf('-r') + 1], await runcForInit(fx.manager.runc.bin));
   await fx.manager.delete(c.id, { force: true });

@@ -34,11 +34,11 @@ test('the next container takes the waiting conmon: same id, bundle <dir>/started
   const m = new ContainerManager({ root: fx.root, images: fx.images, cgroupParent: fx.cgroupParent, warmMonitor: true });
   try {
     const a = await m.run({ image: fx.image, command: ['sleep', '1000'] });
-    assert.ok(!fs.existsSync(join(m.pathsOf(a.id).dir, 'started')), 'the first start had no spare: cold');
+    assert.ok(!fs.existsSync(join(m.pathsOf(a.id).state, 'started')), 'the first start had no spare: cold');
     const spare = await until('a spare conmon', waitingSpare);
     const b = await m.run({ image: fx.image, command: ['sh', '-c', 'echo warm-hello; exit 7'] });
     assert.equal(b.id, spare);
-    assert.ok(fs.existsSync(join(m.pathsOf(b.id).dir, 'started', 'config.json')), 'runc ran from the gate');
+    assert.ok(fs.existsSync(join(m.pathsOf(b.id).state, 'started', 'config.json')), 'runc ran from the gate');
     const exit = await m.wait(b.id, { timeoutMs: 20_000 });
     assert.equal(exit.exitCode, 7);
     assert.deepEqual(m.logs(b.id).map((l) => l.text), ['warm-hello']);
@@ -48,6 +48,7 @@ test('the next container takes the waiting conmon: same id, bundle <dir>/started
     m.close();
     await until('the spare gone after close()', () => conmonsUnder(join(containersDir(), next)).length === 0);
     assert.ok(!fs.existsSync(join(containersDir(), next)), 'close() removed its directory');
+    assert.ok(!fs.existsSync(m.pathsOf(next).state), 'and its state directory');
   } finally {
     m.close();
   }
@@ -94,7 +95,9 @@ test('the owner killed with -9: its idle spare ends before runc and leaves only 
   const { running, spare } = await ownerKilled('idle');
   const dir = join(containersDir(), spare);
   await until('the spare conmon gone', () => conmonsUnder(dir).length === 0);
-  for (const f of ['container.json', 'shim.pid', 'pid', 'started', 'exit']) assert.ok(!fs.existsSync(join(dir, f)), `no ${f} in the spare's directory`);
+  const state = fx.manager.pathsOf(spare).state;
+  assert.ok(!fs.existsSync(join(dir, 'container.json')), 'no container.json in the spare\'s directory');
+  for (const f of ['shim.pid', 'pid', 'started', 'exit']) assert.ok(!fs.existsSync(join(state, f)), `no ${f} in the spare's state directory`);
   assert.deepEqual((await fx.manager.runc.list()).map((c) => c.id), [running], 'runc knows only the running container');
   assert.ok(listCgroups(fx.cgroupParent).every((c) => !c.includes(spare)), 'no cgroup of the spare');
   const adopter = new ContainerManager({ root: fx.root, images: fx.images, cgroupParent: fx.cgroupParent });
@@ -104,6 +107,7 @@ test('the owner killed with -9: its idle spare ends before runc and leaves only 
     fs.utimesSync(dir, old, old); // a minute and more: what adopt() takes for a creator that died
     await adopter.adopt();
     assert.ok(!fs.existsSync(dir), 'adopt() removed it');
+    assert.ok(!fs.existsSync(state), 'and its state directory on the tmpfs');
     await adopter.delete(running, { force: true });
   } finally {
     adopter.close();
