@@ -20,5 +20,6 @@ export function registerRm(program: Command): void {
           process.exitCode = 1;
         }
       }
+      manager.close(); // the last container gone: its runtime state directory (a tmpfs) goes too
     });
 }

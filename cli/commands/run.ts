@@ -53,6 +53,7 @@ export function registerRun(program: Command): void {
         await manager.start(created.id);
       } catch (err) {
         if (flags.rm) await manager.delete(created.id, { force: true }).catch(() => undefined);
+        manager.close();
         throw err;
       }
       if (flags.detach) {
@@ -72,6 +73,7 @@ export function registerRun(program: Command): void {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
         if (flags.rm) await manager.delete(created.id, { force: true });
+        manager.close(); // with no container left, its runtime state directory (a tmpfs) goes too
       }
     });
 }

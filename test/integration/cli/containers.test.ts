@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ImageStore, buildBusyboxRootfs, importRootfs, readMounts, ContainerManager, listCgroups, pushImage } from '../../../runtime/index.ts';
+import { ImageStore, buildBusyboxRootfs, importRootfs, readMounts, ContainerManager, listCgroups, pushImage, stateRootOf } from '../../../runtime/index.ts';
 import { startRegistry } from '../../helpers/registry.ts';
 import { requireRoot, requireTools } from '../../helpers/root.ts';
 
@@ -36,12 +36,16 @@ before(async () => {
 after(async () => {
   if (!state) return;
   const manager = new ContainerManager({ root: join(state, 'runtime') });
+  const leftState = fs.existsSync(manager.stateRoot); // the CLI's last `rm` removed it (its manager closed)
+  manager.close();
   for (const c of manager.list()) await manager.delete(c.id, { force: true }).catch(() => undefined);
   const leftMounts = readMounts().filter((m) => m.target.startsWith(state));
   const leftRunc = await manager.runc.list();
   fs.rmSync(state, { recursive: true, force: true });
+  fs.rmSync(manager.stateRoot, { recursive: true, force: true });
   assert.deepEqual(leftMounts, []);
   assert.deepEqual(leftRunc, []);
+  assert.equal(leftState, false, 'no runtime state directory left on the tmpfs');
 });
 
 test('run in the foreground streams output and exits with the container\'s code; --rm leaves nothing', () => {
@@ -79,7 +83,8 @@ test('run -d, ps, stop, rm', () => {
   const bad = gitcell('ps', '-o', 'jsn');
   assert.equal(bad.code, 2);
   assert.match(bad.err, /did you mean -o json\?/);
-  const cfg = JSON.parse(fs.readFileSync(join(state, 'runtime', 'containers', id, 'config.json'), 'utf8'));
+  // config.json is in the container's state directory, on a tmpfs (runtime/container/state-root.ts).
+  const cfg = JSON.parse(fs.readFileSync(join(stateRootOf(join(state, 'runtime')), 'containers', id, 'config.json'), 'utf8'));
   assert.deepEqual(cfg.linux.resources.cpu, { shares: 512, quota: 50000, period: 100000 });
   assert.match(cfg.linux.cgroupsPath, /^\/gitcell\/cli\//);
   const rmRunning = gitcell('rm', 'web');
