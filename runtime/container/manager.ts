@@ -1,5 +1,6 @@
-// ContainerManager: the container lifecycle over one runtime root. All state is on disk, so a new
-// manager (after the agent was kill -9'ed) sees exactly what the old one saw: `adopt()` is a listing.
+// ContainerManager: the container lifecycle over one runtime root. All state is in files (records on
+// the disk, per-start state on a tmpfs that outlives the process: state-root.ts), so a new manager
+// (after the agent was kill -9'ed) sees exactly what the old one saw: `adopt()` is a listing.
 //
 //   create: validate ─▶ resolve image ─▶ snapshots ─▶ init layer ─▶ user (from the layers) ─▶ config.json
 //           whose first mount is the overlay (runc mounts it inside the container's mount namespace)
@@ -89,7 +90,7 @@ export class ContainerManager {
     if (opts.warmMonitor) this.warm = new WarmMonitor((id) => this.conmonArgs(id, DEFAULT_LOG_LIMITS.maxBytes), (id) => this.dirs.make(id), (id) => this.dirs.rm(id), this.log);
   }
 
-  /** conmonArgs are the monitor inputs of container `id` whose config.json is in its own directory. */
+  /** conmonArgs are the monitor inputs of container `id` whose config.json is in its state directory (or `bundle`). */
   private async conmonArgs(id: string, logMaxBytes: number, bundle?: string): Promise<ConmonArgs> {
     const p = this.pathsOf(id);
     this.conmonBin ??= findConmon();
