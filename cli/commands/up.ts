@@ -1,8 +1,8 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { UsageError } from '../../lib/errors.ts';
-import { parseReplicas } from '../../store/index.ts';
+import { EMBEDDED_TLS_DIR, ensureNatsTls, parseReplicas } from '../../store/index.ts';
 import { addClusterOptions, CLUSTER_DIR_DEFAULT } from '../options.ts';
 import { hostAgents, type AgentsSpec } from '../up/host.ts';
 import { createLogger } from '../../lib/log.ts';
@@ -80,10 +80,15 @@ export function registerUp(program: Command): void {
       // modules load: the repository's Secrets wait for it.
       const clusterKey = process.getuid?.() === 0 ? import('../../secrets/index.ts').then(({ Keyring }) => Keyring.openUp(resolve(f.clusterDir))) : undefined;
       clusterKey?.catch(() => undefined);
+      // So are the embedded server's TLS certificates (three openssl runs, ~0.1-0.15 s, on up's path
+      // to NATS); with --isolated-nodes they name the underlay gateway too, and wait for run.ts.
+      const natsTls = process.getuid?.() === 0 && !f.nats && !f.isolatedNodes ? ensureNatsTls(join(resolve(f.clusterDir), EMBEDDED_TLS_DIR)) : undefined;
+      natsTls?.catch(() => undefined);
       // Loaded here: the agents' process (--host-agents) needs none of up's own modules.
       const { runUp } = await import('../up/run.ts');
       await runUp({
         ...(clusterKey ? { clusterKey } : {}),
+        ...(natsTls ? { natsTls } : {}),
         subnetBase: f.subnetBase,
         repo: f.repo,
         nodes,

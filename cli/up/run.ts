@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import { createLogger, type Logger } from '../../lib/log.ts';
 import { Backoff } from '../../lib/backoff.ts';
 import { errorMessage, UsageError } from '../../lib/errors.ts';
-import { clientTlsConfig, closeConnection, connect, openAutoscalerStore, ensureNatsTls, EMBEDDED_TLS_DIR, nodeSecretsBucket, openClusterStore, probeIncarnation, replicasFor, splitServers, startEmbedded, ensureBucket, removeExternalCluster, waitForStore, watchIncarnation, type ClusterStore, type EmbeddedServer } from '../../store/index.ts';
+import { clientTlsConfig, closeConnection, connect, openAutoscalerStore, ensureNatsTls, EMBEDDED_TLS_DIR, nodeSecretsBucket, openClusterStore, probeIncarnation, replicasFor, splitServers, startEmbedded, ensureBucket, removeExternalCluster, waitForStore, watchIncarnation, type ClusterStore, type EmbeddedServer, type NatsTls } from '../../store/index.ts';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { DesiredRecord, SyncRecord } from '../../reconciler/index.ts';
 import { ensureIdentities } from './credentials.ts';
@@ -61,6 +61,8 @@ export interface UpOptions {
   isolatedNodes?: boolean;
   /** the cluster's key ring of `stateDir`, already being opened (up's command starts it before loading this module) */
   clusterKey?: Promise<Keyring>;
+  /** the embedded server's certificates under `stateDir`, already being made (up's command starts them before loading this module) */
+  natsTls?: Promise<NatsTls>;
 }
 
 /**
@@ -196,7 +198,7 @@ class UpCluster {
       // Isolated nodes reach NATS on the underlay gateway: it listens there, and its certificate names it.
       if (this.isolated) await createIsolatedNodes(this.isolated);
       const host = this.isolated?.gateway;
-      const tls = await ensureNatsTls(join(stateDir, EMBEDDED_TLS_DIR), host ? [host] : []);
+      const tls = await (o.natsTls ?? ensureNatsTls(join(stateDir, EMBEDDED_TLS_DIR), host ? [host] : []));
       this.caFile = tls.caFile;
       process.env.GITCELL_NATS_CA = tls.caFile;
       const serverConfig = `${this.ids.serverConfig}\n${clientTlsConfig(tls)}`;
