@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ImageStore, buildBusyboxRootfs, importRootfs, readMounts, ContainerManager, listCgroups, pushImage, stateRootOf } from '../../../runtime/index.ts';
+import { ImageStore, buildBusyboxRootfs, importRootfs, readMounts, ContainerManager, listCgroups, pushImage, removeCgroupParent, stateRootOf } from '../../../runtime/index.ts';
 import { startRegistry } from '../../helpers/registry.ts';
 import { requireRoot, requireTools } from '../../helpers/root.ts';
 
@@ -43,8 +43,12 @@ after(async () => {
   const leftRunc = await manager.runc.list();
   fs.rmSync(state, { recursive: true, force: true });
   fs.rmSync(manager.stateRoot, { recursive: true, force: true });
+  // The CLI's containers share the parent `gitcell/cli` (cli/containers.ts), which the CLI keeps as
+  // Docker keeps its own; this file is its only user in the suite, so it removes what it made.
+  const leftCgroups = removeCgroupParent('gitcell/cli');
   assert.deepEqual(leftMounts, []);
   assert.deepEqual(leftRunc, []);
+  assert.deepEqual(leftCgroups, [], 'no container cgroup left under gitcell/cli');
   assert.equal(leftState, false, 'no runtime state directory left on the tmpfs');
 });
 
