@@ -1,8 +1,11 @@
-// Runtime benchmark, side by side in one run (`npm run bench -- runtime [--n 50]`):
+// Runtime benchmark, side by side in one run (`npm run bench -- runtime [--n 100]`):
 //  1. start-to-running latency of N sequential containers through gitcell (create: overlay mount,
 //     init layer, bundle; start: shim + runc run until the pid file appears) against bare
 //     `runc run -d` of a prepared bundle with the same config.json. Runs alternate (gitcell, runc,
 //     gitcell, ...) so both see the same machine load. Target (issue 21): gitcell p50 within 1.1x of runc's.
+//     Both sides scatter by ~10 ms (sd) around a ~55-ms p50 here, so the ratio of two medians of 50 has a
+//     standard error of ~0.04 (+-0.07 at 90%): hence 100 pairs by default and a bootstrap interval over
+//     the pairs (start_ratio_ci90) beside it, and the median of the per-pair ratios (each pair shares the load).
 //  2. layer unpack of a synthetic image (thousands of files, gzip) through the Snapshotter against
 //     `umoci unpack` of the same image exported as an OCI layout. Target: ratio <= 1.
 // Last line: one JSON object (start_p50_ms, runc_start_p50_ms, start_ratio_vs_runc, unpack_ratio_vs_umoci, ...).
@@ -19,7 +22,9 @@ import { Runc, buildSpec, containerRlimits } from '../runtime/container/index.ts
 import { Snapshotter } from '../runtime/snapshot/index.ts';
 
 const args = process.argv.slice(2);
-const N = Number(args[args.indexOf('--n') + 1] ?? 50) || 50;
+const N = Number(args[args.indexOf('--n') + 1] ?? 100) || 100;
+const BOOTSTRAP_ROUNDS = 2000;
+const SKIP_UNPACK = args.includes('--start-only'); // the start comparison alone (its JSON keys only)
 const UNPACK_ROUNDS = 3;
 
 function pct(xs: number[], p: number): number {
@@ -27,6 +32,25 @@ function pct(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 }
 const round = (x: number): number => Math.round(x * 100) / 100;
+
+// 90% interval of p50(ours) / p50(bare) by resampling whole pairs (a pair's two starts share the
+// load of their moment). A fixed-seed generator: the same samples give the same interval.
+function ratioInterval(ours: number[], bare: number[]): [number, number] {
+  let seed = 21;
+  const next = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const ratios: number[] = [];
+  for (let r = 0; r < BOOTSTRAP_ROUNDS; r++) {
+    const o: number[] = [];
+    const b: number[] = [];
+    for (let i = 0; i < ours.length; i++) {
+      const k = Math.floor(next() * ours.length);
+      o.push(ours[k]!);
+      b.push(bare[k]!);
+    }
+    ratios.push(pct(o, 50) / pct(b, 50));
+  }
+  return [pct(ratios, 5), pct(ratios, 95)];
+}
 
 if (process.getuid?.() !== 0) throw new Error('the runtime benchmark needs root (runc, overlayfs)');
 const base = fs.mkdtempSync(join(tmpdir(), 'gitcell-bench-runtime-'));
@@ -64,47 +88,8 @@ function runBare(bundle: string, id: string): Promise<void> {
   });
 }
 
-try {
-  // ---- start latency ------------------------------------------------------------------------
-  const rfs = join(base, 'busybox');
-  fs.mkdirSync(rfs);
-  await buildBusyboxRootfs(rfs);
-  await importRootfs(images, rfs, 'bench/busybox:1');
-  // The bare bundle: the same spec gitcell writes, on a plain directory (no overlay to mount).
-  const bundle = join(base, 'bundle');
-  fs.mkdirSync(bundle);
-  fs.cpSync(rfs, join(bundle, 'rootfs'), { recursive: true, verbatimSymlinks: true });
-  fs.mkdirSync(join(bundle, 'rootfs', 'dev'), { recursive: true });
-  // The rlimits the manager gives its containers (within this process's own hard limits): the
-  // default NOFILE hard limit is above what a non-privileged session may set, and runc fails then.
-  const spec = buildSpec({ rootfs: join(bundle, 'rootfs'), args: ['sleep', '1000'], env: ['PATH=/bin'], cwd: '/', uid: 0, gid: 0, hostname: 'bare', cgroupsPath: `/${cgroupParent}/bare`, rlimits: containerRlimits() });
-  fs.writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
-
-  // warm-up: snapshots unpacked, caches warm, for both paths
-  const warm = await manager.run({ image: 'bench/busybox:1', command: ['sleep', '1000'] });
-  await manager.delete(warm.id, { force: true });
-  await runBare(bundle, 'warm');
-  await runc.delete('warm', true);
-
-  const ours: number[] = [];
-  const bare: number[] = [];
-  for (let i = 0; i < N; i++) {
-    let t = performance.now();
-    const c = await manager.create({ image: 'bench/busybox:1', command: ['sleep', '1000'] });
-    await manager.start(c.id);
-    ours.push(performance.now() - t);
-    await manager.delete(c.id, { force: true });
-
-    t = performance.now();
-    await runBare(bundle, `bare${i}`);
-    bare.push(performance.now() - t);
-    await runc.delete(`bare${i}`, true);
-  }
-  const startP50 = pct(ours, 50);
-  const runcP50 = pct(bare, 50);
-  console.log(`start latency over ${N} containers: gitcell p50 ${round(startP50)} ms p90 ${round(pct(ours, 90))} ms | runc run -d p50 ${round(runcP50)} ms p90 ${round(pct(bare, 90))} ms`);
-
-  // ---- unpack throughput --------------------------------------------------------------------
+// Layer unpack through the Snapshotter against `umoci unpack` of the same image as an OCI layout.
+async function unpackComparison(): Promise<Record<string, number>> {
   const pack = tar.pack();
   const chunks: Buffer[] = [];
   pack.on('data', (c: unknown) => chunks.push(c as Buffer));
@@ -160,6 +145,61 @@ try {
   const umociMs = pct(umoci, 50);
   console.log(`unpack of ${files} files (${round(raw.length / 1e6)} MB, ${round(gz.length / 1e6)} MB gzip): gitcell ${round(unpackMs)} ms, umoci unpack ${round(umociMs)} ms (median of ${UNPACK_ROUNDS})`);
 
+  return {
+    unpack_files: files,
+    unpack_bytes: raw.length,
+    unpack_ms: round(unpackMs),
+    umoci_unpack_ms: round(umociMs),
+    unpack_mb_per_s: round(raw.length / 1e6 / (unpackMs / 1000)),
+    unpack_ratio_vs_umoci: round(unpackMs / umociMs),
+  };
+}
+
+try {
+  // ---- start latency ------------------------------------------------------------------------
+  const rfs = join(base, 'busybox');
+  fs.mkdirSync(rfs);
+  await buildBusyboxRootfs(rfs);
+  await importRootfs(images, rfs, 'bench/busybox:1');
+  // The bare bundle: the same spec gitcell writes, on a plain directory (no overlay to mount).
+  const bundle = join(base, 'bundle');
+  fs.mkdirSync(bundle);
+  fs.cpSync(rfs, join(bundle, 'rootfs'), { recursive: true, verbatimSymlinks: true });
+  fs.mkdirSync(join(bundle, 'rootfs', 'dev'), { recursive: true });
+  // The rlimits the manager gives its containers (within this process's own hard limits): the
+  // default NOFILE hard limit is above what a non-privileged session may set, and runc fails then.
+  const spec = buildSpec({ rootfs: join(bundle, 'rootfs'), args: ['sleep', '1000'], env: ['PATH=/bin'], cwd: '/', uid: 0, gid: 0, hostname: 'bare', cgroupsPath: `/${cgroupParent}/bare`, rlimits: containerRlimits() });
+  fs.writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
+
+  // warm-up: snapshots unpacked, caches warm, for both paths
+  const warm = await manager.run({ image: 'bench/busybox:1', command: ['sleep', '1000'] });
+  await manager.delete(warm.id, { force: true });
+  await runBare(bundle, 'warm');
+  await runc.delete('warm', true);
+
+  const ours: number[] = [];
+  const bare: number[] = [];
+  for (let i = 0; i < N; i++) {
+    let t = performance.now();
+    const c = await manager.create({ image: 'bench/busybox:1', command: ['sleep', '1000'] });
+    await manager.start(c.id);
+    ours.push(performance.now() - t);
+    await manager.delete(c.id, { force: true });
+
+    t = performance.now();
+    await runBare(bundle, `bare${i}`);
+    bare.push(performance.now() - t);
+    await runc.delete(`bare${i}`, true);
+  }
+  if (process.env.GITCELL_BENCH_SAMPLES) fs.writeFileSync(process.env.GITCELL_BENCH_SAMPLES, JSON.stringify({ ours, bare }));
+  if (process.env.GITCELL_BENCH_SAMPLES) fs.writeFileSync(process.env.GITCELL_BENCH_SAMPLES, JSON.stringify({ ours, bare }));
+  const startP50 = pct(ours, 50);
+  const runcP50 = pct(bare, 50);
+  const [ratioLo, ratioHi] = ratioInterval(ours, bare);
+  const pairRatioP50 = pct(ours.map((o, i) => o / bare[i]!), 50);
+  console.log(`start latency over ${N} containers: gitcell p50 ${round(startP50)} ms p90 ${round(pct(ours, 90))} ms | runc run -d p50 ${round(runcP50)} ms p90 ${round(pct(bare, 90))} ms`);
+  console.log(`start ratio ${round(startP50 / runcP50)} (90% bootstrap interval over the ${N} pairs ${round(ratioLo)}..${round(ratioHi)}; median per-pair ratio ${round(pairRatioP50)})`);
+
   console.log(JSON.stringify({
     containers: N,
     start_p50_ms: round(startP50),
@@ -167,12 +207,10 @@ try {
     runc_start_p50_ms: round(runcP50),
     runc_start_p90_ms: round(pct(bare, 90)),
     start_ratio_vs_runc: round(startP50 / runcP50),
-    unpack_files: files,
-    unpack_bytes: raw.length,
-    unpack_ms: round(unpackMs),
-    umoci_unpack_ms: round(umociMs),
-    unpack_mb_per_s: round(raw.length / 1e6 / (unpackMs / 1000)),
-    unpack_ratio_vs_umoci: round(unpackMs / umociMs),
+    start_ratio_ci90_lo: round(ratioLo),
+    start_ratio_ci90_hi: round(ratioHi),
+    start_pair_ratio_p50: round(pairRatioP50),
+    ...(SKIP_UNPACK ? {} : await unpackComparison()),
     loadavg_1m: round(loadavg()[0]!),
   }));
 } finally {
