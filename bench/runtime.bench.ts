@@ -192,7 +192,6 @@ try {
     await runc.delete(`bare${i}`, true);
   }
   if (process.env.GITCELL_BENCH_SAMPLES) fs.writeFileSync(process.env.GITCELL_BENCH_SAMPLES, JSON.stringify({ ours, bare }));
-  if (process.env.GITCELL_BENCH_SAMPLES) fs.writeFileSync(process.env.GITCELL_BENCH_SAMPLES, JSON.stringify({ ours, bare }));
   const startP50 = pct(ours, 50);
   const runcP50 = pct(bare, 50);
   const [ratioLo, ratioHi] = ratioInterval(ours, bare);

@@ -73,9 +73,10 @@ export function leftovers(stateDir: string): string[] {
   const nodesDir = join(stateDir, 'nodes');
   const nodes = existsSync(nodesDir) ? readdirSync(nodesDir) : [];
   // Each node's runtime state (runc's root, pid and exit files) lives on a tmpfs outside stateDir.
-  const stateRoots = nodes.map((node) => stateRootOf(join(nodesDir, node, 'runtime')));
+  const runtimeRoots = nodes.map((node) => join(nodesDir, node, 'runtime'));
+  const stateRoots = runtimeRoots.map(stateRootOf);
   for (const [i, node] of nodes.entries()) {
-    const root = join(stateRoots[i]!, 'runc');
+    const root = runcRootOf(runtimeRoots[i]!);
     if (existsSync(root)) {
       const list = execFileSync('runc', ['--root', root, 'list', '-q'], { encoding: 'utf8' }).trim();
       if (list) out.push(`runc containers of ${node}: ${list.replace(/\n/g, ', ')}`);
