@@ -191,7 +191,7 @@ async function runWorkload(c: ScaleCluster, hb: HeartbeatCost, hbKeys: Record<st
 
 /**
  * cpuSplit is the CPU-seconds used so far by each process of the run, by this harness (its own
- * informers follow every task), and by the whole machine (/proc/stat: busy and the wall-clock
+ * informers follow every task), and by the whole machine (/proc/stat: busy, of which steal, and the wall-clock
  * seconds of every core), so a phase's split says whether the cores were saturated and by whom.
  */
 function cpuSplit(c: ScaleCluster): Record<string, number> {
@@ -204,6 +204,8 @@ function cpuSplit(c: ScaleCluster): Record<string, number> {
     ...Object.fromEntries(c.pids.hollow.map((pid, i) => [`hollow_${i}`, procStats(pid).cpuS])),
     ...Object.fromEntries(c.natsPids.map((pid, i) => [`nats_${i}`, procStats(pid).cpuS])),
     harness: (own.user + own.system) / 1e6, machine_busy: total - idle, machine_total: total,
+    // Steal: time the hypervisor ran someone else while this VM wanted a core (counted in busy).
+    machine_steal: (cpu[7] ?? 0) / 100,
   };
 }
 

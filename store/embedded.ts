@@ -162,6 +162,20 @@ async function stopLeftBehind(stateDir: string, confPath: string, log: Logger): 
   if (processAlive(previous.server)) process.kill(previous.server, 'SIGKILL');
 }
 
+/**
+ * SLOW_CLIENT_CONFIG is how long and how much nats-server buffers for a client that reads slower
+ * than it is written to, before it cuts the connection as a "slow consumer" (every watch of that
+ * client then restarts with a full replay, which starves the others in turn: 10,000 hollow nodes,
+ * issue 17). Everything shares one machine, so a client can be starved of CPU for seconds:
+ * - write_deadline 60 s (nats-server's default 10 s cut such a client);
+ * - max_pending 256 MiB (default 64 MiB): a push consumer with flow control may be owed up to
+ *   32 MiB (nats-server's JsFlowControlMaxPending), so a client following two busy buckets
+ *   (a process of hollow nodes: task specs and bindings) reached 64 MiB by flow control alone and
+ *   was cut ("Slow Consumer Detected: MaxPending of 67108864 Exceeded", 1 run in 3 at 10,000 nodes).
+ *   256 MiB is eight such windows; a client that really stops reading is still cut by the deadline.
+ */
+export const SLOW_CLIENT_CONFIG: readonly string[] = ['write_deadline: "60s"', 'max_pending: 256MB'];
+
 /** writeServerConfig writes server.conf (root only: it may hold the authorization block) and empties the ports dir. */
 async function writeServerConfig(natsDir: string, confPath: string, portsDir: string, opts: EmbeddedOptions): Promise<void> {
   await mkdir(join(natsDir, 'jetstream'), { recursive: true });
@@ -173,10 +187,7 @@ async function writeServerConfig(natsDir: string, confPath: string, portsDir: st
     `host: ${opts.host ?? '127.0.0.1'}`,
     `port: ${opts.port ?? -1}`,
     `jetstream { store_dir: ${JSON.stringify(join(natsDir, 'jetstream'))} }`,
-    // Everything shares one machine: a client starved of CPU for 10 s (nats-server's default) was
-    // cut as a slow consumer, and every watch it held restarted with a full replay, which starved
-    // the others in turn (10,000 hollow nodes, issue 17). Buffer up to max_pending (64 MB) for longer.
-    'write_deadline: "60s"',
+    ...SLOW_CLIENT_CONFIG,
     opts.extraConfig ?? '',
     '',
   ];

@@ -30,7 +30,7 @@ export {
 } from './cluster.ts';
 export { type Lease } from './lease.ts';
 export { runForLeadership, checkFence, defaultIdentity, type Election, type ElectionOptions, type LeaderContext } from './leader.ts';
-export { startEmbedded, findEmbeddedUrl, DEFAULT_STATE_DIR, type EmbeddedOptions, type EmbeddedServer } from './embedded.ts';
+export { startEmbedded, findEmbeddedUrl, DEFAULT_STATE_DIR, SLOW_CLIENT_CONFIG, type EmbeddedOptions, type EmbeddedServer } from './embedded.ts';
 export {
   startOrConnect,
   connectFromOptions,

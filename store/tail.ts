@@ -156,6 +156,11 @@ export class StreamTail<E> implements AsyncIterable<E> {
    * delivering until it expired (a whole bucket's redelivery per restart). So ask the server for a PONG
    * (`flush`): it comes after everything sent before it, which for a live consumer includes a heartbeat
    * or a message sent at most a period before the server read the PING; a consumer still silent then is gone.
+   * No PONG at all says nothing of the consumer: the connection is that far behind (a hollow process
+   * starved of CPU, 30 s of deliveries queued before the PONG) or dead, and a dead one is the
+   * connection's own ping check's to find (it reconnects, and the reconnect restarts every watch).
+   * Remaking the consumer on that connection only queued the bucket's backlog a second time behind
+   * the first (10,000 hollow nodes on a loaded machine), so the watch asks again at the next check.
    */
   private async confirmSilence(): Promise<void> {
     if (this.probing) return;
@@ -165,8 +170,9 @@ export class StreamTail<E> implements AsyncIterable<E> {
     const answered = await withDeadline(this.opts.nc.flush(), Math.max(30_000, 10 * this.heartbeatMs), 'the PONG').then(() => true, () => false);
     this.probing = false;
     if (gen !== this.gen || this.done || this.restarting) return;
-    if (answered && this.lastActivity >= askedAt - 2 * this.heartbeatMs) return; // it was only behind us
-    void this.restart(answered ? 'no heartbeat' : 'no heartbeat, and no PONG');
+    if (!answered) return void this.opts.log.debug({ stream: this.opts.stream, filter: this.filter }, 'watch: no PONG yet: the connection is behind (or gone); asking again');
+    if (this.lastActivity >= askedAt - 2 * this.heartbeatMs) return; // it was only behind us
+    void this.restart('no heartbeat');
   }
 
   /** restart (re)creates the consumer after the last handled revision, retrying until it works. */

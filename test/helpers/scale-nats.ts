@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { nkeyAuthenticator } from '@nats-io/transport-node';
 import { fromSeed } from '@nats-io/nkeys';
 import { silentLogger } from '../../lib/index.ts';
-import { inboxPrefixFor, startEmbedded } from '../../store/index.ts';
+import { inboxPrefixFor, SLOW_CLIENT_CONFIG, startEmbedded } from '../../store/index.ts';
 import { startNatsCluster } from './nats.ts';
 
 /** ScaleNats is the harness's running NATS. */
@@ -83,7 +83,8 @@ export async function startScaleNats(o: { servers: number; dir: string; authoriz
   const enc = new TextEncoder();
   const probe = { authenticator: nkeyAuthenticator(enc.encode(seed)), inboxPrefix: inboxPrefixFor(fromSeed(enc.encode(seed)).getPublicKey()) };
   const tags = Array.from({ length: o.servers }, (_, i) => `gitcell-s${i}`);
-  const c = await startNatsCluster({ size: o.servers, extraConfig, probe, tags });
+  // The embedded server's slow-client limits (store/embedded.ts), so both set-ups cut the same clients.
+  const c = await startNatsCluster({ size: o.servers, extraConfig: `${extraConfig}${SLOW_CLIENT_CONFIG.join('\n')}\n`, probe, tags });
   return {
     urls: c.urls, pids: c.servers.map((s) => s.pid()!), monitors: c.servers.map((s) => monitorFrom(join(s.dir, 'ports'))), profilers: profilersFrom(c.servers.map((s) => join(s.dir, 'ports'))), tags, stop: () => c.stop(),
     logTail: () => c.servers.map((s) => `--- nats ${s.name}\n${tailOf(join(s.dir, 'server.log'))}`).join('\n'),
