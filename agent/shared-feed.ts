@@ -109,12 +109,16 @@ export class SharedFeed {
     const was = c.prev?.node;
     const now = c.next?.node;
     this.index(c.key, was, now);
-    for (const node of new Set([was, now])) {
-      const ctx = node ? this.agents.get(node) : undefined;
-      if (!ctx) continue;
-      this.deliver(ctx, c.key, c.next);
-      ctx.kick(c.key);
-    }
+    this.tellNode(was, c.key, c.next);
+    if (now !== was) this.tellNode(now, c.key, c.next);
+  }
+
+  /** tellNode gives node's agent (if attached here) a binding change of task id. */
+  private tellNode(node: string | undefined, id: string, b: Binding | undefined): void {
+    const ctx = node ? this.agents.get(node) : undefined;
+    if (!ctx) return;
+    this.deliver(ctx, id, b);
+    ctx.kick(id);
   }
 
   private onNodeSpec(c: InformerChange<NodeSpec>): void {

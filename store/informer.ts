@@ -20,7 +20,7 @@
  */
 import { Backoff, createLogger, errorMessage, sleep, type BackoffOptions, type Logger } from '../lib/index.ts';
 import type { Watch, WatchEvent, WatchOptions, WatchReset } from './watch.ts';
-import { LazyEntry, lazyChange } from './lazy.ts';
+import { LazyChange, LazyEntry } from './lazy.ts';
 
 /** InformerEntry is a key's latest value and the revision to compare-and-set against. */
 export interface InformerEntry<T> {
@@ -205,9 +205,9 @@ export class Informer<T> implements InformerView<T> {
     return this.put(key, created !== undefined && this.opts.times ? { value, revision, created } : { value, revision }, revision);
   }
 
-  /** put installs an entry (undefined: a delete) at `revision` unless the key holds a newer one; see apply. */
-  private put(key: string, entry: InformerEntry<T> | undefined, revision: number): boolean {
-    const known = this.live.get(key)?.revision ?? this.tombstones.get(key) ?? 0;
+  /** put installs an entry (undefined: a delete) at `revision` unless the key holds a newer one (`prev`: its entry now); see apply. */
+  private put(key: string, entry: InformerEntry<T> | undefined, revision: number, prev = this.live.get(key)): boolean {
+    const known = prev?.revision ?? (this.tombstones.size > 0 ? this.tombstones.get(key) : undefined) ?? 0;
     if (known >= revision) return false;
     if (entry === undefined) {
       this.live.delete(key);
@@ -221,9 +221,9 @@ export class Informer<T> implements InformerView<T> {
     return true;
   }
 
-  /** entryOf makes a put event's entry: its value as delivered, or decoded when first read (lazy). */
-  private entryOf(ev: Extract<WatchEvent<T>, { type: 'put' }>): InformerEntry<T> {
-    if (ev.lazy) return new LazyEntry(ev.lazy, this.live.get(ev.key), ev.revision);
+  /** entryOf makes a put event's entry: its value as delivered, or decoded when first read (lazy; `prior`: the key's entry now). */
+  private entryOf(ev: Extract<WatchEvent<T>, { type: 'put' }>, prior: InformerEntry<T> | undefined): InformerEntry<T> {
+    if (ev.lazy) return new LazyEntry(ev.lazy, prior, ev.revision);
     return this.opts.times ? { value: ev.value, revision: ev.revision, created: ev.created.getTime() } : { value: ev.value, revision: ev.revision };
   }
 
@@ -284,20 +284,24 @@ export class Informer<T> implements InformerView<T> {
       let why = 'the watch ended';
       try {
         let pending = this.isSynced && !resnapshot ? undefined : new Map<string, Pending<T>>();
-        for await (const ev of watch) {
+        for await (const batch of watch.batches()) { // all that arrived, handled in one synchronous run
           backoff.reset();
-          if (ev.type === 'reset') {
-            pending = new Map();
-            continue;
+          for (const ev of batch) {
+            if (signal.aborted) break;
+            if (ev.type === 'reset') {
+              pending = new Map();
+              continue;
+            }
+            if (ev.type === 'synced') {
+              if (pending) this.install(pending, ev.revision);
+              pending = undefined;
+              continue;
+            }
+            const prev = this.live.get(ev.key);
+            const entry = ev.type === 'put' ? this.entryOf(ev, prev) : undefined;
+            if (pending) pending.set(ev.key, { entry, revision: ev.revision });
+            else this.observe(ev.key, entry, ev.revision, prev);
           }
-          if (ev.type === 'synced') {
-            if (pending) this.install(pending, ev.revision);
-            pending = undefined;
-            continue;
-          }
-          const entry = ev.type === 'put' ? this.entryOf(ev) : undefined;
-          if (pending) pending.set(ev.key, { entry, revision: ev.revision });
-          else this.observe(ev.key, entry, ev.revision);
         }
       } catch (err) {
         why = errorMessage(err);
@@ -339,14 +343,13 @@ export class Informer<T> implements InformerView<T> {
     this.tell(undefined);
   }
 
-  /** observe folds one live watch event in, guarded by revision, and tells onChange. */
-  private observe(key: string, entry: InformerEntry<T> | undefined, revision: number): void {
-    const prev = this.live.get(key);
-    const changed = this.put(key, entry, revision);
+  /** observe folds one live watch event in (`prev`: the key's entry now), guarded by revision, and tells onChange. */
+  private observe(key: string, entry: InformerEntry<T> | undefined, revision: number, prev: InformerEntry<T> | undefined): void {
+    const changed = this.put(key, entry, revision, prev);
     this.seen = Math.max(this.seen, revision);
     if (this.tombstones.size > 0) this.pruneTombstones();
     this.wake();
-    if (changed) this.tell(this.opts.lazy ? lazyChange(key, prev, entry) : { key, prev: prev?.value, next: entry?.value });
+    if (changed) this.tell(this.opts.lazy ? new LazyChange(key, prev, entry) : { key, prev: prev?.value, next: entry?.value });
   }
 
   /** pruneTombstones drops delete marks the watch has passed: no older event can arrive any more. */
@@ -355,7 +358,7 @@ export class Informer<T> implements InformerView<T> {
   }
 
   private wake(): void {
-    for (const w of [...this.waiters]) w();
+    if (this.waiters.size > 0) for (const w of [...this.waiters]) w();
   }
 }
 

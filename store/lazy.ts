@@ -6,7 +6,7 @@
  *   delivery ─► LazyRecord (the bytes, copied) ─► LazyEntry in the informer's copy ─► first read: decode
  *                                                  (replaced unread: the older one is decoded then)
  */
-import type { InformerChange, InformerEntry } from './informer.ts';
+import type { InformerEntry } from './informer.ts';
 
 /** LazyRecord is a put's stored bytes, decoded at the first read (WatchOptions `lazy`). */
 export class LazyRecord<T> {
@@ -65,16 +65,19 @@ export class LazyEntry<T> implements InformerEntry<T> {
   }
 }
 
-/** lazyChange is a change whose values are read when the listener reads them (the `lazy` option). */
-export function lazyChange<T>(key: string, prev: InformerEntry<T> | undefined, next: InformerEntry<T> | undefined): InformerChange<T> {
-  return {
-    key,
-    get prev() {
-      return prev?.value;
-    },
-    get next() {
-      return next?.value;
-    },
-  };
-}
+/** LazyChange is a change whose values are read when the listener reads them (the `lazy` option). */
+export class LazyChange<T> {
+  constructor(
+    readonly key: string,
+    private readonly prevEntry: InformerEntry<T> | undefined,
+    private readonly nextEntry: InformerEntry<T> | undefined,
+  ) {}
 
+  get prev(): T | undefined {
+    return this.prevEntry?.value;
+  }
+
+  get next(): T | undefined {
+    return this.nextEntry?.value;
+  }
+}

@@ -17,8 +17,9 @@ import { AckPolicy, DeliverPolicy, type ConsumerConfig, type JetStreamManager } 
 import { backoffDelay, withDeadline, type Logger } from '../lib/index.ts';
 import { connectionInbox } from './connect.ts';
 import { Puller } from './pull.ts';
-import { parseAckSubject, type AckInfo } from './ack-subject.ts';
-import { headerStatus } from './msg-headers.ts';
+import { parseAck, type AckInfo } from './ack-subject.ts';
+import { headerStatus, replyBytes } from './msg-headers.ts';
+import { Delivery, TailQueue } from './tail-queue.ts';
 
 /** Connections whose identity may not delete consumers (agents, viewers): found out once, not asked again. */
 const mayNotDelete = new WeakSet<NatsConnection>();
@@ -72,12 +73,9 @@ export interface TailOptions<E> {
   pullEveryMs?: number;
 }
 
-/** Delivery: a message counted as handled, decoded (or skipped, a throw logged) when the reader takes it: its own write is known by then (watch.ts `known`). */
-class Delivery { constructor(readonly msg: Msg, readonly ack: AckInfo) {} }
-
 /**
  * StreamTail follows a JetStream stream through a push consumer it manages itself; see the file
- * comment for its rules. Iterate it for events; close() or the signal ends it.
+ * comment for its rules. Iterate it for events (or `batches()` of them); close() or the signal ends it.
  */
 export class StreamTail<E> implements AsyncIterable<E> {
   revision: number;
@@ -99,8 +97,7 @@ export class StreamTail<E> implements AsyncIterable<E> {
   private lastActivity = Date.now();
   private done = false;
   private resolveClosed!: () => void;
-  private readonly queue: (E | Delivery)[] = [];
-  private wake: (() => void) | undefined;
+  private readonly queue = new TailQueue<E>((d) => this.decoded(d));
   private watchdog: NodeJS.Timeout | undefined;
   private restarting = false;
   /** a PONG is awaited to tell a missing heartbeat from one not read yet (confirmSilence) */
@@ -295,7 +292,7 @@ export class StreamTail<E> implements AsyncIterable<E> {
       this.onStatus(code, msg);
       return;
     }
-    const ack = parseAckSubject(msg.reply);
+    const ack = parseAck(replyBytes(msg));
     if (!ack) return;
     this.puller?.delivered();
     if (ack.deliverySeq !== this.expectDelivery) {
@@ -356,9 +353,6 @@ export class StreamTail<E> implements AsyncIterable<E> {
 
   private push(ev: E | Delivery): void {
     this.queue.push(ev);
-    const w = this.wake;
-    this.wake = undefined;
-    w?.();
   }
 
   private finish(): void {
@@ -369,10 +363,7 @@ export class StreamTail<E> implements AsyncIterable<E> {
     this.statusIter?.stop?.();
     this.opts.signal?.removeEventListener('abort', this.onAbort);
     this.dropConsumer();
-    this.queue.length = 0;
-    const w = this.wake;
-    this.wake = undefined;
-    w?.();
+    this.queue.clear();
     this.resolveClosed();
   }
 
@@ -381,19 +372,29 @@ export class StreamTail<E> implements AsyncIterable<E> {
     await this.closed;
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<E> {
+  /** batches iterates the events in arrays of all that arrived since the last (tail-queue.ts). Iterate this or the tail, once. */
+  async *batches(): AsyncGenerator<readonly E[]> {
     try {
       while (!this.done) {
-        const item = this.queue.shift();
-        if (item !== undefined) {
-          const ev = item instanceof Delivery ? this.decoded(item) : item;
-          if (ev) yield ev;
+        if (this.queue.length === 0) {
+          await this.queue.arrival();
           continue;
         }
-        await new Promise<void>((r) => (this.wake = r));
+        const events = this.queue.take();
+        if (events.length > 0) yield events;
       }
     } finally {
       this.finish();
+    }
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<E> {
+    for await (const events of this.batches()) {
+      for (const ev of events) {
+        // close() drops what is pending, including the rest of a batch taken
+        if (this.done) return;
+        yield ev;
+      }
     }
   }
 }

@@ -9,7 +9,7 @@ import type { Logger } from '../lib/index.ts';
 import { decodeRecord, keyFilter, validateKey, type InvalidRecord, type RecordCodec } from './record.ts';
 import type { AckInfo } from './ack-subject.ts';
 import { StreamTail } from './tail.ts';
-import { kvOperation } from './msg-headers.ts';
+import { kvOperation, subjectTail } from './msg-headers.ts';
 import { LazyRecord } from './lazy.ts';
 
 /** WatchEvent is one change seen by a watch (or the end of its initial snapshot). */
@@ -74,6 +74,12 @@ export interface WatchOptions<T = unknown> {
 
 /** Watch is a running watch: iterate it for events; close() (or the signal) ends the iteration. */
 export interface Watch<T, E = WatchEvent<T>> extends AsyncIterable<E> {
+  /**
+   * batches iterates the same events in arrays of all that arrived since the last one, for a reader
+   * that handles each synchronously (the informer): one asynchronous step per batch, not per event.
+   * Iterate either this or the watch, once.
+   */
+  batches(): AsyncIterable<readonly E[]>;
   /** revision is the last revision this watch handled (pass it as afterRevision to resume) */
   readonly revision: number;
   /** restarts counts consumer re-creations (after reconnects, failovers, gaps) */
@@ -96,12 +102,35 @@ export interface WatchContext<T> {
 }
 
 /**
- * flatKey copies a key out of its subject. A substring is a slice that keeps the whole subject
- * alive: an informer's map of 100,000 keys kept 100,000 subjects (~56 B more per key, measured
- * with heap snapshots). Keys are ASCII (validateKey), so the latin1 round trip is exact (~0.2 µs).
+ * The events a watch makes, as classes: `created` is a Date made when read (a Date per delivery was
+ * made for every reader; only readers of entry times read it: node leases, the scale view).
  */
-export function flatKey(key: string): string {
-  return Buffer.from(key, 'latin1').toString('latin1');
+class PutEvent<T> {
+  readonly type = 'put';
+  constructor(readonly key: string, readonly value: T, readonly revision: number, private readonly createdMs: number) {}
+  get created(): Date {
+    return new Date(this.createdMs);
+  }
+}
+
+/** LazyPutEvent is a put whose value is decoded when first read (WatchOptions `lazy`). */
+class LazyPutEvent<T> {
+  readonly type = 'put';
+  constructor(readonly key: string, readonly lazy: LazyRecord<T>, readonly revision: number, private readonly createdMs: number) {}
+  get value(): T {
+    return this.lazy.read() as T;
+  }
+  get created(): Date {
+    return new Date(this.createdMs);
+  }
+}
+
+class DeleteEvent {
+  readonly type = 'delete';
+  constructor(readonly key: string, readonly revision: number, readonly purged: boolean, private readonly createdMs: number) {}
+  get created(): Date {
+    return new Date(this.createdMs);
+  }
 }
 
 /** startWatch starts a watch on a bucket; see WatchOptions. */
@@ -123,19 +152,18 @@ export function startWatch<T>(ctx: WatchContext<T>, opts: WatchOptions<T> = {}):
     return undefined;
   };
   const decode = (msg: Msg, ack: AckInfo): WatchEvent<T> | undefined => {
-    const key = flatKey(msg.subject.substring(subjectPrefix.length));
-    const created = new Date(ack.timestampMs);
+    const key = subjectTail(msg, subjectPrefix.length);
+    const revision = ack.streamSeq;
     const op = kvOperation(msg);
-    if (op === 'DEL' || op === 'PURGE') return { type: 'delete', key, revision: ack.streamSeq, purged: op === 'PURGE', created };
+    if (op === 'DEL' || op === 'PURGE') return new DeleteEvent(key, revision, op === 'PURGE', ack.timestampMs);
     if (opts.lazy) {
       // A copy: msg.data may be a view of a larger read buffer. (Buffer.from takes small copies from Node's pool.)
-      const lazy = new LazyRecord<T>(Buffer.from(msg.data), key, ack.streamSeq, decodeAt);
-      return { type: 'put', key, revision: ack.streamSeq, created, lazy, get value() { return lazy.read() as T; } };
+      return new LazyPutEvent(key, new LazyRecord<T>(Buffer.from(msg.data), key, revision, decodeAt), revision, ack.timestampMs);
     }
-    const held = opts.known?.(key, ack.streamSeq);
-    if (held !== undefined) return { type: 'put', key, value: held, revision: ack.streamSeq, created };
-    const value = decodeAt(msg.data, key, ack.streamSeq);
-    return value === undefined ? undefined : { type: 'put', key, value, revision: ack.streamSeq, created };
+    const held = opts.known?.(key, revision);
+    if (held !== undefined) return new PutEvent(key, held, revision, ack.timestampMs);
+    const value = decodeAt(msg.data, key, revision);
+    return value === undefined ? undefined : new PutEvent(key, value, revision, ack.timestampMs);
   };
   const resume = opts.afterRevision !== undefined;
   return new StreamTail<WatchEvent<T>>({

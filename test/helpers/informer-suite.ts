@@ -91,6 +91,13 @@ class FaultySource implements InformerSource<Item> {
       },
       closed: w.closed,
       close: () => w.close(),
+      // A batch with any change in it waits whole (the informer reads batches).
+      async *batches(): AsyncIterable<readonly WatchEvent<Item>[]> {
+        for await (const batch of w.batches()) {
+          if (batch.some((ev) => ev.type !== 'synced')) await gate();
+          yield batch;
+        }
+      },
       async *[Symbol.asyncIterator](): AsyncIterator<WatchEvent<Item>> {
         for await (const ev of w) {
           if (ev.type !== 'synced') await gate();

@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Msg } from '@nats-io/transport-node';
 import { MsgImpl } from '@nats-io/nats-core/internal';
-import { headerBlock, headerStatus, kvOperation } from '../../../store/msg-headers.ts';
+import { headerBlock, headerStatus, kvOperation, replyBytes, subjectTail } from '../../../store/msg-headers.ts';
+import { parseAck, parseAckSubject } from '../../../store/ack-subject.ts';
 
 const te = new TextEncoder();
 
@@ -65,4 +66,22 @@ test('headerStatus and kvOperation: any other message shape is asked through msg
   assert.equal(headerStatus(other), 100);
   assert.equal(kvOperation(other), 'PURGE');
   assert.deepEqual(calls, ['headers', 'headers']);
+});
+
+test('subjectTail and replyBytes: as msg.subject and msg.reply, read in place; other shapes through them', () => {
+  const reply = '$JS.ACK.KV_b.c1.1.42.7.1700000000000000000.3';
+  const make = (subject: string, r?: string): Msg => {
+    const data = te.encode('{}');
+    const arg = { subject: te.encode(subject), reply: r === undefined ? undefined : te.encode(r), sid: 1, hdr: -1, size: data.length };
+    return new MsgImpl(arg as never, data, {} as never) as unknown as Msg;
+  };
+  for (const subject of ['$KV.b.k', '$KV.gitcell_tasks.default.j0001.5-abcdef0123', '$KV.b.', '$KV.b.ключ.é']) {
+    const from = '$KV.b.'.length;
+    const tail = subjectTail(make(subject, reply), from);
+    assert.equal(tail, make(subject).subject.substring(from), subject);
+    assert.equal(subjectTail({ subject } as unknown as Msg, from), tail, 'any other shape: from msg.subject');
+  }
+  assert.deepEqual(parseAck(replyBytes(make('$KV.b.k', reply))), parseAckSubject(reply));
+  assert.deepEqual(parseAck(replyBytes({ reply } as unknown as Msg)), parseAckSubject(reply));
+  assert.equal(parseAck(replyBytes(make('$KV.b.k'))), undefined, 'no reply');
 });

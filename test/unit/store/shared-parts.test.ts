@@ -3,7 +3,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeRecord, encodeRecord, roleCodec, sameJson, SharedParts } from '../../../store/index.ts';
 import { taskEncoder } from '../../../store/shared-parts.ts';
-import { flatKey } from '../../../store/watch.ts';
 import type { Binding, TaskSpec, TaskStatus } from '../../../api/index.ts';
 import { makeTask } from '../../helpers/agent.ts';
 
@@ -102,9 +101,4 @@ test('taskEncoder: exactly JSON.stringify, the template serialised once per obje
   // The whole record through the tasks codec: byte for byte the plain envelope.
   const codec = roleCodec<TaskSpec>('tasks');
   for (const t of cases.slice(0, 3)) assert.deepEqual(encodeRecord(codec, t), new TextEncoder().encode(JSON.stringify({ schema: 1, data: t })));
-});
-
-test('flatKey: the same key', () => {
-  const subject = `$KV.gitcell_tasks.${'default.j0001.5-abcdef0123'}`;
-  assert.equal(flatKey(subject.substring('$KV.gitcell_tasks.'.length)), 'default.j0001.5-abcdef0123');
 });
