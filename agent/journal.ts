@@ -249,9 +249,21 @@ export function entryLine(t: LocalTask): string {
     text = encodeSpec(spec);
     specJson.set(spec, text);
   }
-  const { spec: _spec, ...fields } = t;
-  const rest = JSON.stringify(fields);
+  const rest = JSON.stringify(fieldsOf(t));
   return rest === '{}' ? `{"spec":${text}}` : `${rest.slice(0, -1)},"spec":${text}}`;
+}
+
+/**
+ * fieldsOf is an entry's fields but its spec, as one literal (undefined ones JSON leaves out): a rest
+ * pattern (`{ spec, ...fields }`) copied them one by one, 3-8 µs per line (a scratch bench).
+ */
+function fieldsOf(t: LocalTask): Omit<LocalTask, 'spec'> {
+  return {
+    taskId: t.taskId, templateHash: t.templateHash, phase: t.phase, state: t.state, attempt: t.attempt, containerId: t.containerId,
+    pid: t.pid, ip: t.ip, restarts: t.restarts, startedAt: t.startedAt, finishedAt: t.finishedAt, exitCode: t.exitCode,
+    oomKilled: t.oomKilled, message: t.message, ready: t.ready, backoffMs: t.backoffMs, restartAt: t.restartAt,
+    stopReason: t.stopReason, stopDeadline: t.stopDeadline,
+  };
 }
 
 /**

@@ -20,7 +20,7 @@ import type { ContainerView, ExitInfo } from './port.ts';
 import type { AgentContext, Live } from './context.ts';
 import { recordEvent, save, writeStatus } from './report.ts';
 import {
-  adoptedRecord, exitTransition, runRequest, runningRecord, startFailedRecord, startingRecord, stoppedRecord, stoppingRecord, stopMessage, usesSecrets,
+  adoptedRecord, changed, exitTransition, runRequest, runningRecord, startFailedRecord, startingRecord, stoppedRecord, stoppingRecord, stopMessage, usesSecrets,
   type StopCause, type TaskSecrets,
 } from './transitions.ts';
 
@@ -54,7 +54,7 @@ export async function runStart(ctx: AgentContext, spec: TaskSpec, previous: Loca
       const onCreated = async (created: number): Promise<void> => {
         t.ip = (await ctx.d.network.setup(spec.id, { netnsPath: `/proc/${created}/ns/net` })).ip;
       };
-      return rt.run({ ...runRequest(spec, containerId, secrets), ...(dns ? { dns } : {}), onCreated });
+      return rt.run(runRequest(spec, containerId, secrets, { dns, onCreated }));
     });
     ctx.metrics.starts.inc({ result: 'ok' });
     // A first start's event would repeat its status (running, startedAt, containerId, pid, ip): an
@@ -86,7 +86,7 @@ export async function runStart(ctx: AgentContext, spec: TaskSpec, previous: Loca
 function reportPull(ctx: AgentContext, t: LocalTask, image: string): void {
   const now = ctx.state.records.get(t.taskId);
   if (!now || now.containerId !== t.containerId || now.phase !== 'starting' || ctx.state.stopped) return;
-  ctx.locks.track(save(ctx, { ...now, message: `pulling image ${image}` }));
+  ctx.locks.track(save(ctx, changed(now, { message: `pulling image ${image}` })));
 }
 
 /** keepLogs archives the log of attempt `t` before its container goes (logs --previous, finished tasks). */
@@ -235,7 +235,7 @@ export async function forget(ctx: AgentContext, taskId: string, containerIds: st
   state.live.delete(taskId);
   if (state.bindings.has(taskId) && t) {
     // Still bound (a drain): keep a final status so the scheduler sees why it stopped.
-    await writeStatus(ctx, { ...t, phase: 'stopped', message: t.message ?? 'stopped' });
+    await writeStatus(ctx, changed(t, { phase: 'stopped', message: t.message ?? 'stopped' }));
   } else {
     await ctx.d.store.status.delete(statusKey(ctx.o.node, taskId)).catch(() => {});
   }

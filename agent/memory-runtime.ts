@@ -151,7 +151,7 @@ export class MemoryRuntime implements TaskRuntime {
     const pid = this.nextPid++;
     await req.onCreated?.(pid);
     if (this.containers.get(req.id) !== c) throw new RuntimeError(ErrorCodes.ContainerNotFound, `container ${req.id} was removed while starting`, { id: req.id });
-    c.view = { ...c.view, status: 'running', pid };
+    c.view = { id: c.view.id, status: 'running', pid, annotations: c.view.annotations, createdAt: c.view.createdAt };
     this.peaks.set(taskId, Math.max(this.peakRunning(taskId), this.running(taskId).length));
     if (behaviour.exitAfterMs !== undefined) {
       this.after(c, behaviour.exitAfterMs, () => this.end(c, { exitCode: behaviour.exitCode ?? 0, oomKilled: behaviour.oomKilled ?? false }));
@@ -218,8 +218,7 @@ export class MemoryRuntime implements TaskRuntime {
   private end(c: MemoryContainer, info: ExitInfo): void {
     if (c.view.status === 'stopped') return;
     for (const t of c.timers) this.clear(t);
-    const { pid: _pid, ...view } = c.view;
-    c.view = { ...view, status: 'stopped' };
+    c.view = { id: c.view.id, status: 'stopped', annotations: c.view.annotations, createdAt: c.view.createdAt };
     c.settle(info);
   }
 

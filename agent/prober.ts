@@ -9,6 +9,7 @@ import type { ResolvedProbe } from '../api/index.ts';
 import { dueProbes, isReady, recordProbe, type ProbeKind } from './probe.ts';
 import { runProbe, type ProbeOutcome } from './probe-exec.ts';
 import type { LocalTask } from './journal.ts';
+import { changed } from './transitions.ts';
 import type { AgentContext, Live } from './context.ts';
 import { recordEvent, save } from './report.ts';
 import { runStop } from './lifecycle.ts';
@@ -67,7 +68,7 @@ async function onProbeResult(ctx: AgentContext, taskId: string, l: Live, kind: P
     recordEvent(ctx, 'Warning', 'Unhealthy', taskId, `${v.kill.message}: ${res.message ?? ''}`);
     killUnhealthy(ctx, taskId, v.kill.kind, `${v.kill.message}: ${res.message ?? ''}`.trim());
   } else if (isReady(l.health) !== wasReady && cur.phase === 'running' && cur.containerId === l.containerId) {
-    await save(ctx, { ...cur, ready: isReady(l.health), message: res.ok ? undefined : `${kind} probe: ${res.message ?? 'failed'}` });
+    await save(ctx, changed(cur, { ready: isReady(l.health), message: res.ok ? undefined : `${kind} probe: ${res.message ?? 'failed'}` }));
   }
 }
 
@@ -76,7 +77,7 @@ function killUnhealthy(ctx: AgentContext, taskId: string, kind: 'liveness' | 'st
   ctx.locks.runWhenFree(taskId, async () => {
     const t = ctx.state.records.get(taskId);
     if (!t || t.phase !== 'running') return;
-    await save(ctx, { ...t, message }, false);
+    await save(ctx, changed(t, { message }), false);
     await runStop(ctx, taskId, kind);
   });
 }

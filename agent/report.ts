@@ -14,9 +14,7 @@ import type { AgentContext, Live } from './context.ts';
 
 /** taskStatus is the status record of `t` given what is followed of its container, pure. */
 export function taskStatus(node: string, t: LocalTask, live: Live | undefined, held: boolean, now: number): TaskStatus {
-  const ready = !!live?.health && isReady(live.health);
-  const usage = live?.usage;
-  return { ...buildStatus(node, t, { ready, ...(usage ? { usage } : {}) }, now), ...(held ? { unclaimed: true } : {}) };
+  return buildStatus(node, t, { ready: !!live?.health && isReady(live.health), usage: live?.usage, unclaimed: held }, now);
 }
 
 /** stateCounts counts tasks per reported state, pure (the `gitcell_agent_tasks` gauge). */

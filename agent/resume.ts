@@ -5,6 +5,7 @@
  * `resumeAfterRestart` carries the plan out.
  */
 import type { LocalTask } from './journal.ts';
+import { changed } from './transitions.ts';
 import type { ContainerView, ExitInfo } from './port.ts';
 import type { AgentContext } from './context.ts';
 import { save, writeStatus } from './report.ts';
@@ -57,7 +58,7 @@ export async function resumeAfterRestart(ctx: AgentContext): Promise<void> {
       case 'redo-start':
         if (step.removeContainer) await rt.remove(step.removeContainer);
         // Redo the start on the next pass; a start that never ran is not a restart.
-        await save(ctx, { ...t, phase: 'backoff', restartAt: 0, containerId: undefined, message: 'resuming an interrupted start' });
+        await save(ctx, changed(t, { phase: 'backoff', restartAt: 0, containerId: undefined, message: 'resuming an interrupted start' }));
         break;
       case 'follow':
         attach(ctx, t, step.containerId, true);

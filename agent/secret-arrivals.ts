@@ -11,7 +11,7 @@ import type { Watch, WatchOptions } from '../store/index.ts';
 import type { AgentContext } from './context.ts';
 import type { LocalTask } from './journal.ts';
 import { save } from './report.ts';
-import { usesSecrets } from './transitions.ts';
+import { changed, usesSecrets } from './transitions.ts';
 
 /** SecretArrivals is the part of a node's secrets bucket this needs: its watch. */
 export interface SecretArrivals {
@@ -39,7 +39,7 @@ export function retryStartsOnSecretArrival(ctx: AgentContext, bucket: SecretArri
         for (const t of [...ctx.state.records.values()].filter((r) => startFailed(r) || ctx.locks.busy.has(r.taskId))) {
           ctx.locks.runWhenFree(t.taskId, async () => {
             const now = ctx.state.records.get(t.taskId);
-            if (now && startFailed(now)) await save(ctx, { ...now, restartAt: 0 }, false);
+            if (now && startFailed(now)) await save(ctx, changed(now, { restartAt: 0 }), false);
           });
         }
       }
@@ -79,7 +79,7 @@ export async function awaitSecrets(ctx: AgentContext, t: LocalTask, maxMs = ctx.
       if (missing === undefined || left <= 0) return;
       if (!told) {
         told = true;
-        await save(ctx, { ...t, message: `waiting for Secret ${missing} to reach this node` });
+        await save(ctx, changed(t, { message: `waiting for Secret ${missing} to reach this node` }));
       }
       await new Promise<void>((r) => {
         timer = setTimeout(r, left);
