@@ -53,23 +53,44 @@ export interface ConvergeInput {
   busy?: ReadonlySet<string>;
 }
 
+const NONE: readonly ObservedContainer[] = [];
+
+/** settled tells whether every container is of template `hash` and at most one of them runs, pure. */
+function settled(cs: readonly ObservedContainer[], hash: string): boolean {
+  let running = 0;
+  for (const c of cs) {
+    if (c.templateHash !== hash) return false;
+    if (c.running) running++;
+  }
+  return running <= 1;
+}
+
 /** converge computes the actions of one pass: start, stop, replace, adopt or clean up, never a second instance of a task. */
 export function converge(input: ConvergeInput): Action[] {
-  const desired = new Map(input.desired.map((d) => [d.taskId, d]));
-  const records = new Map(input.records.map((r) => [r.taskId, r]));
+  const desired = new Map<string, DesiredTask>();
+  for (const d of input.desired) desired.set(d.taskId, d);
+  const records = new Map<string, TaskRecord>();
+  for (const r of input.records) records.set(r.taskId, r);
   const byTask = new Map<string, ObservedContainer[]>();
   for (const c of input.containers) {
-    const list = byTask.get(c.taskId) ?? [];
-    list.push(c);
-    byTask.set(c.taskId, list);
+    const list = byTask.get(c.taskId);
+    if (list) list.push(c);
+    else byTask.set(c.taskId, [c]);
   }
-  const ids = [...new Set([...desired.keys(), ...records.keys(), ...byTask.keys()])].sort();
+  const idSet = new Set(desired.keys());
+  for (const id of records.keys()) idSet.add(id);
+  for (const id of byTask.keys()) idSet.add(id);
+  const ids = Array.from(idSet).sort();
   const actions: Action[] = [];
   for (const taskId of ids) {
     if (input.busy?.has(taskId)) continue;
     const d = input.draining ? undefined : desired.get(taskId);
     const r = records.get(taskId);
-    const cs = [...(byTask.get(taskId) ?? [])].sort((a, b) => b.createdAt - a.createdAt || compareCodeUnits(a.id, b.id));
+    const list = byTask.get(taskId) ?? NONE;
+    // Most tasks of a pass over the whole node: owned by their lifecycle, nothing to decide (the
+    // rules below decide nothing for them too); no copies made for them.
+    if (d && r && r.templateHash === d.templateHash && settled(list, d.templateHash)) continue;
+    const cs = list.length > 1 ? [...list].sort((a, b) => b.createdAt - a.createdAt || compareCodeUnits(a.id, b.id)) : list;
     const running = cs.filter((c) => c.running);
 
     if (!d) {

@@ -251,8 +251,9 @@ export class Convergence {
     const { ctx } = this;
     const { state, locks } = ctx;
     const kicks = this.kicks;
-    await releaseHeldTasks(ctx);
-    await resendUnsent(ctx);
+    // Awaited only when there is something to do: two async calls per pass otherwise.
+    if (state.held.size > 0) await releaseHeldTasks(ctx);
+    if (state.unsent.size > 0) await resendUnsent(ctx);
     if (only?.size === 0) return;
     const containers = await ctx.d.runtime.list();
     const desired = desiredSpecs(state, only);

@@ -105,7 +105,9 @@ export class Journal {
    * agent crash (kill -9), the case the journal exists for; after a power loss every container is
    * gone too, and an entry lost then only means the bound task is started again.
    */
-  constructor(readonly dir: string, private readonly opts: { durable?: boolean; files?: AppendFiles } = {}) {}
+  constructor(readonly dir: string, private readonly opts: { durable?: boolean; files?: AppendFiles } = {}) {
+    this.file = join(dir, JOURNAL_LOG);
+  }
 
   /** the kept descriptors this journal appends through: the process's, or a test's own */
   private get files(): AppendFiles {
@@ -118,9 +120,8 @@ export class Journal {
     this.files.release(this.file);
   }
 
-  private get file(): string {
-    return join(this.dir, JOURNAL_LOG);
-  }
+  /** the log's path, joined once (a join per flush was 2 % of a hollow process's allocations) */
+  private readonly file: string;
 
   /** load reads every entry; unreadable ones are reported through `onBad` and skipped. */
   async load(onBad: (file: string, err: unknown) => void = () => {}): Promise<Map<string, LocalTask>> {

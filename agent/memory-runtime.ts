@@ -53,6 +53,9 @@ interface MemoryContainer {
   timers: NodeJS.Timeout[];
 }
 
+/** NO_BEHAVIOUR is the behaviour of a task nothing was set for. */
+const NO_BEHAVIOUR: MemoryBehaviour = Object.freeze({});
+
 /** MemoryRuntime is a TaskRuntime with no processes: containers are records whose exits and probe answers a test or hollow node scripts. */
 export class MemoryRuntime implements TaskRuntime {
   private readonly containers = new Map<string, MemoryContainer>();
@@ -112,6 +115,13 @@ export class MemoryRuntime implements TaskRuntime {
     return [...this.containers.values()].filter((c) => c.taskId === taskId && c.view.status === 'running').map((c) => c.view.id);
   }
 
+  /** runningCount counts the task's running containers (`running`, without the list: once per start). */
+  private runningCount(taskId: string): number {
+    let n = 0;
+    for (const c of this.containers.values()) if (c.taskId === taskId && c.view.status === 'running') n++;
+    return n;
+  }
+
   /** peakRunning is the most containers of the task that ever ran at once (the agent's invariant: 1). */
   peakRunning(taskId: string): number {
     return this.peaks.get(taskId) ?? 0;
@@ -138,7 +148,8 @@ export class MemoryRuntime implements TaskRuntime {
   async run(req: RunRequest): Promise<{ pid: number }> {
     if (this.containers.has(req.id)) throw new RuntimeError(ErrorCodes.ContainerNameInUse, `container ${req.id} already exists`, { id: req.id });
     const taskId = req.annotations[ANNOTATION_TASK] ?? req.id;
-    const behaviour = { ...this.behaviours.get(taskId) };
+    // The task's behaviour as of now: behave replaces the object, never changes it.
+    const behaviour = this.behaviours.get(taskId) ?? NO_BEHAVIOUR;
     this.runs.set(taskId, this.starts(taskId) + 1);
     let settle!: (info: ExitInfo) => void;
     const exit = new Promise<ExitInfo>((r) => (settle = r));
@@ -152,7 +163,7 @@ export class MemoryRuntime implements TaskRuntime {
     await req.onCreated?.(pid);
     if (this.containers.get(req.id) !== c) throw new RuntimeError(ErrorCodes.ContainerNotFound, `container ${req.id} was removed while starting`, { id: req.id });
     c.view = { id: c.view.id, status: 'running', pid, annotations: c.view.annotations, createdAt: c.view.createdAt };
-    this.peaks.set(taskId, Math.max(this.peakRunning(taskId), this.running(taskId).length));
+    this.peaks.set(taskId, Math.max(this.peakRunning(taskId), this.runningCount(taskId)));
     if (behaviour.exitAfterMs !== undefined) {
       this.after(c, behaviour.exitAfterMs, () => this.end(c, { exitCode: behaviour.exitCode ?? 0, oomKilled: behaviour.oomKilled ?? false }));
     }

@@ -15,6 +15,8 @@ interface Pending {
   reject: (err: unknown) => void;
   deadline: number;
   subject: string;
+  /** its key in `pending` (the reply subject's last token) */
+  token: string;
 }
 
 /** JetStreamPubError is a PubAck error from the server, shaped like nats.js' API errors (code = err_code). */
@@ -94,7 +96,7 @@ class Publisher {
     if (this.nc.isClosed()) return Promise.reject(storeError(StoreErrorCodes.Unavailable, 'NATS connection closed', {}));
     const token = (this.next++).toString(36);
     return new Promise<number>((resolve, reject) => {
-      this.pending.set(token, { resolve, reject, deadline: Date.now() + timeoutMs, subject });
+      this.pending.set(token, { resolve, reject, deadline: Date.now() + timeoutMs, subject, token });
       try {
         this.nc.publish(subject, data, headers ? { reply: `${this.inbox}.${token}`, headers } : { reply: `${this.inbox}.${token}` });
       } catch (err) {
@@ -121,9 +123,10 @@ class Publisher {
       for (const p of this.pending.values()) p.deadline += stall;
       return;
     }
-    for (const [token, p] of this.pending) {
+    // Over the values: an [token, write] pair per pending write and sweep was 1.6 % of a hollow process's allocations.
+    for (const p of this.pending.values()) {
       if (p.deadline <= now) {
-        this.pending.delete(token);
+        this.pending.delete(p.token);
         p.reject(storeError(StoreErrorCodes.Unavailable, 'timeout waiting for the JetStream acknowledgement (the write may or may not have happened)', {}));
       }
     }
