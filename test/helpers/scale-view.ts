@@ -132,6 +132,17 @@ export async function untilWrites(store: Pick<ClusterStore, 'tasks' | 'bindings'
   }
 }
 
+/** firstWriteTime is the server time (epoch ms) of the bucket's first change after revision `after`; throws after 60 s. */
+export async function firstWriteTime(bucket: Pick<RoBucket<unknown>, 'watch'>, after: number): Promise<number> {
+  const w = bucket.watch({ afterRevision: after, lazy: true, signal: AbortSignal.timeout(60_000) });
+  try {
+    for await (const ev of w) if (ev.type !== 'synced') return ev.created.getTime();
+  } finally {
+    await w.close();
+  }
+  throw new Error(`scale: no change of ${after + 1} in 60 s`);
+}
+
 /**
  * lastDeleteTime is when the last of `keys` was deleted (server time, epoch ms), replaying the
  * bucket's changes after revision `after` once, up to revision `upTo` (a deleted key keeps its
