@@ -3,6 +3,7 @@
  * ContainerManager (one root and cgroup parent per node), and `runc exec` for exec probes.
  * Container names are the agent's container ids; labels carry the task id and template hash.
  */
+import { existsSync } from 'node:fs';
 import { isGitcellError, ErrorCodes, AgentError, sharedSpawnHelper } from '../lib/index.ts';
 import { ContainerManager, ImageStore, ensureImage, limitCgroupParent, mergeAuths, type ContainerInfo, type ContainerOptions, type RegistryAuths, type RegistryMirrors } from '../runtime/index.ts';
 import type { ContainerView, ExitInfo, ImageOutcome, ImagePull, RunRequest, TaskRuntime } from './port.ts';
@@ -200,12 +201,15 @@ export class RuntimeAdapter implements TaskRuntime {
    */
   async exec(id: string, argv: string[], timeoutMs: number): Promise<number> {
     const info = this.tryInspect(id);
-    if (!info) return 126;
+    // (no runc root: the container is gone, and runc would make the root again for nothing)
+    if (!info || !existsSync(this.manager.runc.root)) return 126;
     try {
       const r = await sharedSpawnHelper().run(this.manager.runc.bin, ['--root', this.manager.runc.root, 'exec', info.id, ...argv], { timeoutMs });
       return r.code;
     } catch (e) {
       throw new AgentError(ErrorCodes.ExecFailed, `runc exec in ${id} failed: ${(e as Error).message}`, { id });
+    } finally {
+      this.manager.sweepState(); // an exec that outlived the last container made runc's root again
     }
   }
 

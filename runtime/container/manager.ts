@@ -311,6 +311,16 @@ export class ContainerManager {
   }
 
   /**
+   * sweepState removes STATE again once the manager is closed and no container is left: for a runc
+   * command run outside this manager (the agent's exec probes) that was in flight when the last
+   * container went, since runc makes its root again for any command (an empty root was left after
+   * `kill -9` of `gitcell up`, e2e/up-kill).
+   */
+  sweepState(): void {
+    if (this.closed) this.dirs.removeStateIfUnused();
+  }
+
+  /**
    * exitVerdict is one check of a waited container: exited, or lost (its monitor died without an exit
    * file, once its process is gone too: a monitor killed from outside), or gone; else still running.
    */

@@ -33,6 +33,10 @@ export class Runc {
   }
 
   private async exec(args: string[]): Promise<string> {
+    // runc makes its root (MkdirAll) for any command: one that ran after the owner removed its
+    // state (a kill or delete racing the agent's shutdown) left an empty root behind. No root, no
+    // container: answered here instead (the container is created through conmon, not this wrapper).
+    if (!fs.existsSync(this.root)) throw new RuntimeError(ErrorCodes.RuncNotFound, `runc ${args[0]}: no container: the state root ${this.root} does not exist`, { args });
     try {
       const { stdout } = await run(this.bin, ['--root', this.root, ...args], { maxBuffer: 16 * 1024 * 1024 });
       return stdout;
