@@ -82,7 +82,7 @@ export class ContainerManager {
     this.snapshots = opts.snapshots ?? new Snapshotter(root);
     this.stateRoot = opts.stateRoot ?? stateRootOf(root);
     this.dirs = new ContainerDirs(root, this.stateRoot);
-    this.runc = new Runc(this.dirs.runcRoot, opts.runc);
+    this.runc = new Runc(this.dirs.runcRoot, opts.runc, () => this.sweepState());
     this.cgroupParent = opts.cgroupParent ?? DEFAULT_CGROUP_PARENT;
     this.log = opts.log ?? silentLogger();
     this.conmonBin = opts.conmon;
@@ -312,7 +312,7 @@ export class ContainerManager {
 
   /**
    * sweepState removes STATE again once the manager is closed and no container is left: for a runc
-   * command run outside this manager (the agent's exec probes) that was in flight when the last
+   * command (this manager's, after each; the agent's exec probes) that was in flight when the last
    * container went, since runc makes its root again for any command (an empty root was left after
    * `kill -9` of `gitcell up`, e2e/up-kill).
    */

@@ -28,7 +28,8 @@ export function findRunc(): string {
 /** Runc runs runc commands against one state root. */
 export class Runc {
   readonly bin: string;
-  constructor(readonly root: string, bin?: string) {
+  /** `afterEach` runs when each command has ended (the manager's sweep of a removed state root) */
+  constructor(readonly root: string, bin?: string, private readonly afterEach?: () => void) {
     this.bin = bin ?? findRunc();
   }
 
@@ -45,6 +46,9 @@ export class Runc {
       const msg = (e.stderr ?? e.message).trim();
       const notFound = /does not exist|not exist|container .* not found/i.test(msg);
       throw new RuntimeError(notFound ? ErrorCodes.RuncNotFound : ErrorCodes.RuncFailed, `runc ${args[0]} failed: ${msg}`, { args });
+    } finally {
+      // A command that started before the root was removed made it again (see above).
+      this.afterEach?.();
     }
   }
 
