@@ -113,6 +113,11 @@ export class RuntimeAdapter implements TaskRuntime {
     return { pid: info.pid };
   }
 
+  /** sweepState removes the runtime's state root again if the closed manager has no container left (runc remade it). */
+  sweepState(): void {
+    this.manager.sweepState();
+  }
+
   close(): void {
     this.manager.close();
   }

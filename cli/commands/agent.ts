@@ -310,5 +310,7 @@ async function stopAllTasks(runtime: RuntimeAdapter, network: NetworkManager, st
   } catch (err) {
     log.warn({ err: String(err) }, 'agent: cannot delete the status of its tasks');
   }
+  // A runc command that ended after the last removal made runc's root (STATE/runc) again.
+  runtime.sweepState();
   log.info({ containers: containers.length }, 'agent: every task stopped and removed');
 }
