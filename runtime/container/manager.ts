@@ -41,7 +41,6 @@ import { claimName, releaseName } from './names.ts';
 import { ExitWatch, type Verdict } from './exit-watch.ts';
 import { WarmMonitor } from './warm-monitor.ts';
 import { ContainerDirs, stateRootOf, type ContainerPaths } from './state-root.ts';
-
 export { DEFAULT_LOG_LIMITS, type ContainerInfo, type ContainerManagerOptions, type ContainerRecord, type ContainerStatus, type ExitStatus, type StartHooks } from './types.ts';
 import { DEFAULT_LOG_LIMITS, type ContainerInfo, type ContainerManagerOptions, type ContainerRecord, type ExitStatus, type StartHooks } from './types.ts';
 
@@ -310,15 +309,8 @@ export class ContainerManager {
     this.dirs.removeStateIfUnused();
   }
 
-  /**
-   * sweepState removes STATE again once the manager is closed and no container is left: for a runc
-   * command (this manager's, after each; the agent's exec probes) that was in flight when the last
-   * container went, since runc makes its root again for any command (an empty root was left after
-   * `kill -9` of `gitcell up`, e2e/up-kill).
-   */
-  sweepState(): void {
-    if (this.closed) this.dirs.removeStateIfUnused();
-  }
+  /** sweepState: once closed, STATE again if unused (runc remakes its root for any command: e2e/up-kill). */
+  sweepState(): void { if (this.closed) this.dirs.removeStateIfUnused(); }
 
   /**
    * exitVerdict is one check of a waited container: exited, or lost (its monitor died without an exit
@@ -382,7 +374,6 @@ export class ContainerManager {
     const p = this.pathsOf(this.resolveId(idOrName));
     return followLogFiles(p.state, p.logs, onLine, signal);
   }
-
 
   /** resolveId accepts an id, a unique id prefix (>= 4 chars) or a name. */
   resolveId(idOrName: string): string {
