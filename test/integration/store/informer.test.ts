@@ -173,7 +173,14 @@ test('an own write applied when acknowledged is not decoded again from its echo 
   assert.equal(await inf.caughtUp(last, 10_000), true);
   // The echo usually comes in the same read as the acknowledgement and is taken after it: counted, not assumed all.
   assert.ok(decodes < keys.length / 2, `${decodes} of ${keys.length} echoes decoded again`);
-  for (const key of keys) assert.equal(inf.get(key), values.get(key), `${key}: the value applied`);
+  // An echo that came before its acknowledgement was decoded and cached first; the later apply at the
+  // same revision keeps it. So: every value equal, and all but the decoded ones the very object applied.
+  let applied = 0;
+  for (const key of keys) {
+    assert.deepEqual(inf.get(key), values.get(key), `${key}: the value written`);
+    if (inf.get(key) === values.get(key)) applied++;
+  }
+  assert.ok(applied >= keys.length - decodes, `${applied} of ${keys.length} are the applied object, ${decodes} decoded`);
   // Written by another at a newer revision: decoded and taken.
   const before = decodes;
   const revision = await other.put('k7', { n: 77 } as unknown as Item);
