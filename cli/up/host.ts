@@ -10,6 +10,7 @@
  *   <pids>/<name>.crash appears ─► life.crash(): its connections close at once, it stops without
  *     cleanup (what kill -9 of its process did: the drill of the e2e tests) ─► restarted as above
  *   <pids>/<name>.instance: "<pid>.<n>", n counting its starts (a drill sees it restarted, or not)
+ *   stop() ─► running? stop it : (startToStop, i.e. an agent: start it once more, whatever its hold) ─► stop it
  */
 import { existsSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -28,6 +29,11 @@ export interface HostedOptions {
   pidDir: string;
   /** how long stop() waits for the component's own stop before crashing it (default 20 s) */
   stopGraceMs?: number;
+  /**
+   * Down when stop() comes (crashed and held, or waiting out its backoff): start it once more, hold
+   * or not, so that it stops cleanly. An agent's stop removes its tasks; a crash left them running.
+   */
+  startToStop?: boolean;
   log: Logger;
 }
 
@@ -43,6 +49,7 @@ export class HostedComponent {
   private timer: NodeJS.Timeout | undefined;
   private poll: NodeJS.Timeout | undefined;
   private starts = 0;
+  private running = false;
   /** restarts counts the restarts after the component ended by itself or crashed. */
   restarts = 0;
 
@@ -74,7 +81,10 @@ export class HostedComponent {
 
   /** start runs the component (again after it ended). */
   start(): void {
-    if (this.stopping) return;
+    if (!this.stopping) this.launch();
+  }
+
+  private launch(): void {
     const { o } = this;
     const fd = openSync(o.logFile, 'a');
     writeSync(fd, `--- ${new Date().toISOString()} gitcell up: starting ${o.name} in process ${process.pid}: gitcell ${o.args.join(' ')}\n`);
@@ -83,6 +93,7 @@ export class HostedComponent {
     writeFileSync(this.instanceFile, `${process.pid}.${this.starts}\n`);
     rmSync(this.crashFile, { force: true });
     const startedAt = Date.now();
+    this.running = true;
     this.poll = setInterval(() => {
       if (!existsSync(this.crashFile)) return;
       rmSync(this.crashFile, { force: true });
@@ -91,6 +102,7 @@ export class HostedComponent {
     }, CRASH_POLL_MS);
     this.ended = runInLife(life, () => runCommand(o.args, fd)).then((code) => {
       clearInterval(this.poll);
+      this.running = false;
       // The log's descriptor stays open: a timer of the ended instance may still log, and a closed
       // number could be reused by another file or socket. One descriptor per start.
       const exit = life.exitCode ?? (life.crashed ? 'crashed' : code);
@@ -110,6 +122,10 @@ export class HostedComponent {
   /** stop asks the component to stop (as SIGTERM); after the grace period it is crashed; no more restarts. */
   async stop(): Promise<void> {
     this.markStopping();
+    if (this.o.startToStop && this.life && !this.running) {
+      this.o.log.info({ component: this.o.name }, `${this.o.name} is down: starting it once more to stop it cleanly`);
+      this.launch();
+    }
     const life = this.life;
     if (life) {
       life.stop();
@@ -165,7 +181,7 @@ const AGENT_STOP_GRACE_MS = 90_000;
  * and crash files) until SIGINT or SIGTERM (`gitcell up`'s watchdog), then stops them all.
  */
 export async function hostAgents(spec: AgentsSpec, log: Logger, stopping: Promise<void>): Promise<void> {
-  const hosted = spec.agents.map((a) => new HostedComponent({ ...a, pidDir: spec.pidDir, stopGraceMs: AGENT_STOP_GRACE_MS, log }));
+  const hosted = spec.agents.map((a) => new HostedComponent({ ...a, pidDir: spec.pidDir, stopGraceMs: AGENT_STOP_GRACE_MS, startToStop: true, log }));
   for (const h of hosted) h.start();
   log.info({ agents: spec.agents.map((a) => a.name) }, 'agents running in one process');
   await stopping;

@@ -6,7 +6,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { rm } from 'node:fs/promises';
-import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
@@ -15,7 +15,7 @@ import type { DesiredRecord, SyncRecord } from '../../reconciler/index.ts';
 import type { TaskSpec, TaskStatus } from '../../api/index.ts';
 import { cgroupDirs, runcRootOf, stateRootOf } from '../../runtime/index.ts';
 import { processAlive } from '../../lib/process.ts';
-import { clusterCgroupParent, clusterTag, nodeBridge } from '../../cli/up/naming.ts';
+import { clusterCgroupParent, clusterTag, nodeBridge, removeClusterCgroups } from '../../cli/up/naming.ts';
 
 /** BIN is the gitcell CLI entry point the e2e tests run. */
 export const BIN = new URL('../../cli/bin.js', import.meta.url).pathname;
@@ -95,15 +95,57 @@ export function leftovers(stateDir: string): string[] {
   }
   const cgroups = cgroupDirs(`/${clusterCgroupParent(stateDir)}`);
   if (cgroups.length) out.push(`cgroups: ${cgroups.join(', ')}`);
+  for (const [pid, cmd] of processesNaming(stateDir)) out.push(`process ${pid}: ${cmd.replace(/\0/g, ' ').slice(0, 160)}`);
+  return out;
+}
+
+/** processesNaming lists the processes (pid, command line) whose command line names `dir`. */
+function processesNaming(dir: string): Array<[number, string]> {
+  const out: Array<[number, string]> = [];
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (cmd.includes(stateDir)) out.push(`process ${pid}: ${cmd.replace(/\0/g, ' ').slice(0, 160)}`);
+      if (cmd.includes(dir)) out.push([Number(pid), cmd]);
     } catch {
       // gone meanwhile
     }
   }
   return out;
+}
+
+/**
+ * removeLeftovers removes what leftovers() finds, for the after hook of a failed run (a stopped
+ * `up` removes its own): the nodes' containers, processes naming the state dir, mounts, the
+ * runtime state dirs, network namespaces, bridges and cgroups.
+ */
+export function removeLeftovers(stateDir: string): void {
+  const tag = clusterTag(stateDir);
+  const nodesDir = join(stateDir, 'nodes');
+  const nodes = existsSync(nodesDir) ? readdirSync(nodesDir) : [];
+  const run = (cmd: string, args: string[]) => {
+    try {
+      return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 30_000 });
+    } catch {
+      return ''; // gone meanwhile
+    }
+  };
+  const stateRoots = nodes.map((node) => stateRootOf(join(nodesDir, node, 'runtime')));
+  for (const node of nodes) {
+    const root = runcRootOf(join(nodesDir, node, 'runtime'));
+    for (const id of existsSync(root) ? run('runc', ['--root', root, 'list', '-q']).split('\n').filter(Boolean) : []) run('runc', ['--root', root, 'delete', '-f', id]);
+  }
+  for (const [pid] of [...processesNaming(stateDir), ...stateRoots.flatMap(processesNaming)]) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone meanwhile
+    }
+  }
+  for (const dir of [stateDir, ...stateRoots]) unmountBelow(dir);
+  for (const dir of stateRoots) rmSync(dir, { recursive: true, force: true });
+  for (const ns of run('ip', ['netns', 'list']).split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(`gc-${tag}-`) || n.startsWith(`gcm-${tag}-`))) run('ip', ['netns', 'delete', ns]);
+  for (const link of [`gcu${tag}`, ...nodes.map((node) => nodeBridge(stateDir, node))]) if (existsSync(`/sys/class/net/${link}`)) run('ip', ['link', 'delete', link]);
+  removeClusterCgroups(stateDir, nodes);
 }
 
 /** unmountBelow lazily unmounts whatever a failed run left mounted below `dir` (after hooks). */

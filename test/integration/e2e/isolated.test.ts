@@ -17,7 +17,7 @@ import type { ServiceRecord } from '../../../api/index.ts';
 import type { DesiredRecord, SyncRecord } from '../../../reconciler/index.ts';
 import { runCommand } from '../../../runtime/network/exec.ts';
 import { waitFor } from '../../helpers/wait.ts';
-import { BIN, git, interruptUp, leftovers, logTails, tasksOf, unmountBelow, webSettled, reserveSubnetBase } from '../../helpers/up.ts';
+import { BIN, git, interruptUp, leftovers, removeLeftovers, logTails, tasksOf, unmountBelow, webSettled, reserveSubnetBase } from '../../helpers/up.ts';
 
 const UP_TIMEOUT = 420_000;
 
@@ -52,6 +52,7 @@ test('isolated nodes: a client on node A is answered by web tasks on A, B and C 
     ac.abort();
     if (up) await interruptUp(up);
     const left = leftovers(stateDir);
+    if (left.length) removeLeftovers(stateDir);
     unmountBelow(stateDir);
     await rm(stateDir, { recursive: true, force: true });
     assert.deepEqual(left, [], 'gitcell up left nothing behind');

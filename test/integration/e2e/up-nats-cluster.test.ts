@@ -27,7 +27,7 @@ import { connect, openClusterStore } from '../../../store/index.ts';
 import type { DesiredRecord, SyncRecord, SyncStatus } from '../../../reconciler/index.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { startNatsCluster, type NatsCluster } from '../../helpers/nats.ts';
-import { BIN, git, gitcell, interruptUp, leftovers, logTails, tasksOf, unmountBelow, webSettled, type UpStore, reserveSubnetBase } from '../../helpers/up.ts';
+import { BIN, git, gitcell, interruptUp, leftovers, removeLeftovers, logTails, tasksOf, unmountBelow, webSettled, type UpStore, reserveSubnetBase } from '../../helpers/up.ts';
 
 // The machine can be very loaded (and R3 writes cost more): generous limits, conditions, no sleeps.
 const UP_TIMEOUT = 300_000;
@@ -47,7 +47,8 @@ test('gitcell up on a 3-server NATS cluster, R3: kill -9 the tasks bucket\'s lea
     await closeStore?.().catch(() => undefined);
     if (up) await interruptUp(up);
     const left = leftovers(stateDir);
-    if (left.length) process.stderr.write(`e2e up-nats: left behind (after hook):\n${left.join('\n')}\n`);
+    if (left.length) process.stderr.write(`e2e up-nats: left behind (after hook), removing:\n${left.join('\n')}\n`);
+    if (left.length) removeLeftovers(stateDir);
     unmountBelow(stateDir);
     await cluster?.stop();
     await rm(stateDir, { recursive: true, force: true });

@@ -45,7 +45,7 @@ import { componentIdentity } from '../../../cli/up/naming.ts';
 import { readJournal } from '../../../agent/index.ts';
 import type { TaskSpec, TaskStatus } from '../../../api/index.ts';
 import { waitFor } from '../../helpers/agent.ts';
-import { BIN, componentInstance, crashComponent, git, gitcell, interruptUp, leftovers, logTails, tasksOf, unmountBelow, webSettled, reserveSubnetBase } from '../../helpers/up.ts';
+import { BIN, componentInstance, crashComponent, git, gitcell, interruptUp, leftovers, logTails, removeLeftovers, tasksOf, unmountBelow, webSettled, reserveSubnetBase } from '../../helpers/up.ts';
 
 // The machine can be very loaded: generous limits, conditions rather than sleeps.
 const UP_TIMEOUT = 300_000;
@@ -70,7 +70,8 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
       clearTimeout(timer);
     }
     const left = leftovers(stateDir);
-    if (left.length) process.stderr.write(`e2e up: left behind (after hook):\n${left.join('\n')}\n`);
+    if (left.length) process.stderr.write(`e2e up: left behind (after hook), removing:\n${left.join('\n')}\n`);
+    if (left.length) removeLeftovers(stateDir);
     // For diagnosing a failure: GITCELL_E2E_KEEP_LOGS=DIR keeps the components' logs there.
     if (process.env.GITCELL_E2E_KEEP_LOGS && existsSync(join(stateDir, 'logs'))) {
       cpSync(join(stateDir, 'logs'), process.env.GITCELL_E2E_KEEP_LOGS, { recursive: true });
@@ -259,7 +260,7 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
     }, ROLLOUT_TIMEOUT);
   });
 
-  await t.test('drill: kill -9 the reconciler and the scheduler mid-rollout, held down: back, the rollout completes', async () => {
+  await t.test('drill: kill -9 the reconciler and the scheduler mid-rollout, held down: back, the rollout completes', async (drill) => {
     const s = store!;
     const oldHash = (await webSettled(s, 3))!;
     assert.ok(oldHash, 'web settled before the drill');
@@ -272,6 +273,8 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
     const pids = join(stateDir, 'pids');
     // Each runs in up's process: a crash closes its connections at once and cleans nothing up, as kill -9 of its own process did.
     const killed = new Map<string, string>();
+    // Released however this drill ends: a failure here must not leave the later drills without them.
+    drill.after(() => { for (const name of killed.keys()) rmSync(join(pids, `${name}.hold`), { force: true }); });
     const holdAndKill = (name: string) => {
       writeFileSync(join(pids, `${name}.hold`), '');
       killed.set(name, crashComponent(stateDir, name));
@@ -279,6 +282,11 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
     // The scheduler first: the rollout's new tasks then stay unplaced, so once the reconciler is down
     // too nothing at all can progress, however long they stay down.
     holdAndKill('scheduler');
+    // The crash request is taken asynchronously: a scheduler still running when the commit lands
+    // places and starts the new tasks, and the rollout may finish before the reconciler goes down.
+    await waitFor('the supervisor to hold the scheduler down', () => output.includes('"msg":"scheduler held down until its hold file is removed"'), 60_000).catch((err) => {
+      throw new Error(`${(err as Error).message}\n${dump()}`);
+    });
     const file = join(repo, 'jobs', 'web.yaml');
     const original = readFileSync(file, 'utf8');
     const deadlineS = 60;
@@ -364,7 +372,7 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
     }
   });
 
-  await t.test('drill: kill -9 an agent and keep it down: its web tasks move to the other node; back, it stops the duplicates', async () => {
+  await t.test('drill: kill -9 an agent and keep it down: its web tasks move to the other node; back, it stops the duplicates', async (drill) => {
     const s = store!;
     const bindings = await s.bindings.list();
     const web = await tasksOf(s, 'Job/default/web');
@@ -373,6 +381,7 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
     const survivor = victim === 'node-1' ? 'node-2' : 'node-1';
     const pids = join(stateDir, 'pids');
     writeFileSync(join(pids, `agent-${victim}.hold`), '');
+    drill.after(() => rmSync(join(pids, `agent-${victim}.hold`), { force: true }));
     // The agents share one process: the victim alone crashes, as kill -9 of its own process did.
     crashComponent(stateDir, `agent-${victim}`);
     const killedAt = Date.now();
@@ -525,13 +534,24 @@ test('gitcell up: sample-repo end to end, rolling update, revert, automatic roll
     await waitFor('web 3/3 ready on the rebuilt store', () => webSettled(s, 3), ROLLOUT_TIMEOUT);
   });
 
-  await t.test('SIGINT stops everything: no container, mount, netns or process left', async () => {
+  await t.test('SIGINT stops everything, a held-down agent\'s tasks too: no container, mount, netns or process left', async () => {
     await closeStore?.();
     closeStore = undefined;
+    // node-2's agent crashed and held down, its tasks running: up starts it once more to stop them.
+    const pids = join(stateDir, 'pids');
+    const agentsLog = join(stateDir, 'logs', 'agents.log');
+    const heldLines = () => readFileSync(agentsLog, 'utf8').split('"msg":"agent-node-2 held down until its hold file is removed"').length - 1;
+    const heldBefore = heldLines(); // the agent drill held it down once already
+    writeFileSync(join(pids, 'agent-node-2.hold'), '');
+    crashComponent(stateDir, 'agent-node-2');
+    await waitFor('agent-node-2 held down', () => heldLines() > heldBefore, 60_000).catch((err) => {
+      throw new Error(`${(err as Error).message}\n${dump()}`);
+    });
     // interruptUp SIGKILLs after 180 s ('killed') and leaves no timer behind to keep the test file running.
     const code = await interruptUp(up!);
     assert.equal(code, 0, `gitcell up exit code\n${dump()}`);
     assert.match(output, /gitcell up: stopped/);
     assert.deepEqual(leftovers(stateDir), []);
+    assert.match(readFileSync(agentsLog, 'utf8'), /agent-node-2 is down: starting it once more to stop it cleanly/);
   });
 });
