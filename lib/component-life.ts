@@ -72,12 +72,21 @@ export class HostedLife implements ComponentLife {
 const hosted = new AsyncLocalStorage<ComponentLife>();
 let own: ComponentLife | undefined;
 
-/** processLife is the life of a component that is its process: stopped by SIGINT or SIGTERM. */
+/**
+ * STOP_AT_ONCE_ENV=1: the process is started only to stop cleanly (`gitcell up` shutting down a
+ * component that was down: an agent adopts its tasks and removes them), so it is stopping from the
+ * start, as a hosted component whose host stops it at once.
+ */
+export const STOP_AT_ONCE_ENV = 'GITCELL_STOP_AT_ONCE';
+
+/** processLife is the life of a component that is its process: stopped by SIGINT or SIGTERM (or at once, STOP_AT_ONCE_ENV). */
 function processLife(): ComponentLife {
   if (!own) {
     const stopping = new Promise<void>((resolve) => {
+      // Handlers either way: a SIGTERM during the cleanup must not end the process by default.
       process.once('SIGINT', () => resolve());
       process.once('SIGTERM', () => resolve());
+      if (process.env[STOP_AT_ONCE_ENV] === '1') resolve();
     });
     own = { stopping, crashed: false, exit: (code) => process.exit(code), track: () => undefined };
   }

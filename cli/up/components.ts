@@ -70,8 +70,8 @@ export function clusterCidr(subnetBase: string): string {
 const logFile = (c: UpComponents, name: string): string => join(c.stateDir, 'logs', `${name}.log`);
 
 /** supervise starts a component as a child process (a gitcell command unless `command` is given), restarted when it ends. */
-function supervise(c: UpComponents, name: string, args: string[], stopGraceMs = 20_000, command?: string): void {
-  const s = new Supervisor({ name, args: command ? args : [...COMPONENT_NODE_FLAGS, BIN, ...args], ...(command ? { command } : {}), logFile: logFile(c, name), pidDir: c.pidDir, stopGraceMs, log: c.log });
+function supervise(c: UpComponents, name: string, args: string[], stopGraceMs = 20_000, command?: string, startToStop = false): void {
+  const s = new Supervisor({ name, args: command ? args : [...COMPONENT_NODE_FLAGS, BIN, ...args], ...(command ? { command } : {}), logFile: logFile(c, name), pidDir: c.pidDir, stopGraceMs, startToStop, log: c.log });
   c.supervisors.push(s);
   s.start();
 }
@@ -100,14 +100,14 @@ const natsUrl = c.natsUrl!;
   if (c.isolated) {
     for (const a of agents) {
       const cmd = nodeCommand(c.isolated, a.name.slice('agent-'.length), [process.execPath, ...COMPONENT_NODE_FLAGS, BIN, ...a.args]);
-      supervise(c, a.name, cmd.args, 90_000, cmd.command);
+      supervise(c, a.name, cmd.args, 90_000, cmd.command, true);
     }
   } else {
     // One process for every agent: its watchdog ends it (and so every agent stops its tasks) when up dies.
     const spec: AgentsSpec = { pidDir: c.pidDir, agents };
     const specFile = join(stateDir, 'agents.json');
     writeFileSync(specFile, `${JSON.stringify(spec, null, 2)}\n`);
-    supervise(c, 'agents', ['up', '--host-agents', specFile, '--cluster-dir', stateDir], 120_000);
+    supervise(c, 'agents', ['up', '--host-agents', specFile, '--cluster-dir', stateDir], 120_000, undefined, true);
   }
 }
 

@@ -50,6 +50,7 @@ export class HostedComponent {
   private poll: NodeJS.Timeout | undefined;
   private starts = 0;
   private running = false;
+  private startedToStop = false;
   /** restarts counts the restarts after the component ended by itself or crashed. */
   restarts = 0;
 
@@ -122,7 +123,8 @@ export class HostedComponent {
   /** stop asks the component to stop (as SIGTERM); after the grace period it is crashed; no more restarts. */
   async stop(): Promise<void> {
     this.markStopping();
-    if (this.o.startToStop && this.life && !this.running) {
+    if (this.o.startToStop && this.life && !this.running && !this.startedToStop) {
+      this.startedToStop = true;
       this.o.log.info({ component: this.o.name }, `${this.o.name} is down: starting it once more to stop it cleanly`);
       this.launch();
     }

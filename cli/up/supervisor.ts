@@ -5,6 +5,8 @@
  *
  *   start ──spawn──► running ──exit──► (stopping? done) : wait backoff ──► (held? wait)
  *     ──► (earlier instance still alive? SIGKILL it, look again) ──► spawn again
+ *   stop ──► running? SIGTERM (its watchdog) : (startToStop, i.e. agents: spawn once more with
+ *     GITCELL_STOP_AT_ONCE=1, hold or not: it stops by itself, removing its tasks) ──► wait, SIGKILL late
  *
  * At most one instance of a component runs at a time, which lets `up` give the reconciler and the
  * scheduler a stable leader identity: restarted, they take their own lease back at once instead of
@@ -15,6 +17,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { dirname, join } from 'node:path';
 import type { Logger } from '../../lib/log.ts';
 import { processAlive, WATCHDOG_SCRIPT } from '../../lib/process.ts';
+import { STOP_AT_ONCE_ENV } from '../../lib/component-life.ts';
 import { nextBackoffDelay } from '../../lib/backoff.ts';
 import { PROMETHEUS_BIN } from '../../reconciler/monitor/prometheus.ts';
 
@@ -33,6 +36,8 @@ export interface SupervisorOptions {
   log: Logger;
   /** told about every exit that was not asked for */
   onCrash?: (name: string, code: number | null, signal: NodeJS.Signals | null) => void;
+  /** down when stop() comes (crashed and held, or in its backoff): run it once more, stopping from the start (agents: it removes its tasks) */
+  startToStop?: boolean;
 }
 
 const MIN_BACKOFF_MS = 1000;
@@ -51,6 +56,7 @@ export class Supervisor {
   private backoffMs = MIN_BACKOFF_MS / 2;
   private timer: NodeJS.Timeout | undefined;
   private exited: Promise<void> = Promise.resolve();
+  private startedToStop = false;
   /** restarts counts the restarts after crashes. */
   restarts = 0;
 
@@ -80,7 +86,10 @@ export class Supervisor {
 
   /** start spawns the component (again after a crash). */
   start(): void {
-    if (this.stopping) return;
+    if (!this.stopping) this.spawn();
+  }
+
+  private spawn(env: Record<string, string> = {}): void {
     const fd = openSync(this.o.logFile, 'a');
     const command = this.o.command ?? process.execPath;
     writeSync(fd, `--- ${new Date().toISOString()} gitcell up: starting ${this.o.name}: ${command} ${this.o.args.join(' ')}\n`);
@@ -92,7 +101,7 @@ export class Supervisor {
     const child = spawn('/bin/sh', ['-c', WATCHDOG_SCRIPT, `gitcell-${this.o.name}`, this.pidFile, command, ...this.o.args], {
       stdio: ['pipe', fd, fd],
       detached: true,
-      env: { ...process.env, GITCELL_COMPONENT: this.o.name },
+      env: { ...process.env, GITCELL_COMPONENT: this.o.name, ...env },
     });
     child.stdin?.on('error', () => undefined); // EPIPE once the watchdog is gone
     closeSync(fd);
@@ -143,12 +152,19 @@ export class Supervisor {
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.timer) clearTimeout(this.timer);
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) {
+    const down = !this.child || this.child.exitCode !== null || this.child.signalCode !== null;
+    // Once: up stops the agents first, then everything (a second stop() must not start it again).
+    if (down && this.o.startToStop && this.child && !this.startedToStop) {
+      this.startedToStop = true;
+      this.o.log.info({ component: this.o.name }, `${this.o.name} is down: starting it once more to stop it cleanly`);
+      this.spawn({ [STOP_AT_ONCE_ENV]: '1' }); // no SIGTERM: it stops by itself, and one before its handlers would end it uncleaned
+    } else if (down) {
       rmSync(this.pidFile, { force: true });
       return;
+    } else {
+      this.child!.stdin?.end(); // the watchdog sends the component SIGTERM and exits with its status
     }
-    child.stdin?.end(); // the watchdog sends the component SIGTERM and exits with its status
+    const child = this.child!;
     const kill = setTimeout(() => killGroup(child.pid, 'SIGKILL'), this.o.stopGraceMs ?? 20_000);
     await this.exited;
     clearTimeout(kill);
