@@ -90,6 +90,8 @@ export class NodeServices implements ServicesPort {
   private busy = false;
   private again = false;
   private timer: NodeJS.Timeout | undefined;
+  /** the programming pass under way, if any: stop() waits for it (a late `nft -f` would make the removed table again) */
+  private pass: Promise<void> | undefined;
   private readonly backoff = new Backoff({ initialMs: 200, maxMs: 10_000 });
   private lastHosts: string | undefined;
 
@@ -165,6 +167,7 @@ export class NodeServices implements ServicesPort {
     clearTimeout(this.timer);
     for (const w of this.waiters) w();
     await this.informer?.done;
+    await this.pass;
     await this.o.dns?.stop();
     if (opts.removeTable) {
       await this.o.nft.remove();
@@ -192,7 +195,7 @@ export class NodeServices implements ServicesPort {
       this.again = true;
       return;
     }
-    if (!this.timer) this.timer = setTimeout(() => void this.program(), delay);
+    if (!this.timer) this.timer = setTimeout(() => void (this.pass = this.program()), delay);
   }
 
   /** program makes nft and DNS match the bucket: one pass at a time, retried with backoff on failure. */

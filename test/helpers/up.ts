@@ -14,6 +14,7 @@ import type { ClusterStore } from '../../store/index.ts';
 import type { DesiredRecord, SyncRecord } from '../../reconciler/index.ts';
 import type { TaskSpec, TaskStatus } from '../../api/index.ts';
 import { cgroupDirs, runcRootOf, stateRootOf } from '../../runtime/index.ts';
+import { nodeTableName } from '../../agent/index.ts';
 import { processAlive } from '../../lib/process.ts';
 import { clusterCgroupParent, clusterTag, nodeBridge, removeClusterCgroups } from '../../cli/up/naming.ts';
 
@@ -66,7 +67,8 @@ export async function webSettled(store: UpStore, n: number, hash?: string): Prom
 /**
  * leftovers lists what a `gitcell up` on `stateDir` still holds on the machine: runc containers of
  * its nodes, mounts below the state dir, network namespaces, bridges and cgroups carrying its
- * cluster tag, and processes whose command line names the state dir. Empty after a clean stop.
+ * cluster tag, the nodes' nft tables, and processes whose command line names the state dir. Empty
+ * after a clean stop.
  */
 export function leftovers(stateDir: string): string[] {
   const out: string[] = [];
@@ -93,10 +95,21 @@ export function leftovers(stateDir: string): string[] {
     const bridge = nodeBridge(stateDir, node);
     if (existsSync(`/sys/class/net/${bridge}`)) out.push(`bridge ${bridge} of ${node}`);
   }
+  // Each node's Services table (in this namespace; with --isolated-nodes it goes with the node's own).
+  const tables = nftTables();
+  for (const node of nodes) {
+    const table = nodeTableName(node, join(nodesDir, node));
+    if (tables.includes(table)) out.push(`nft table ${table} of ${node}`);
+  }
   const cgroups = cgroupDirs(`/${clusterCgroupParent(stateDir)}`);
   if (cgroups.length) out.push(`cgroups: ${cgroups.join(', ')}`);
   for (const [pid, cmd] of processesNaming(stateDir)) out.push(`process ${pid}: ${cmd.replace(/\0/g, ' ').slice(0, 160)}`);
   return out;
+}
+
+/** nftTables lists the names of the ip family's nft tables in this network namespace. */
+function nftTables(): string[] {
+  return execFileSync('/usr/sbin/nft', ['list', 'tables', 'ip'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[2] ?? '').filter(Boolean);
 }
 
 /** processesNaming lists the processes (pid, command line) whose command line names `dir`. */
@@ -116,7 +129,7 @@ function processesNaming(dir: string): Array<[number, string]> {
 /**
  * removeLeftovers removes what leftovers() finds, for the after hook of a failed run (a stopped
  * `up` removes its own): the nodes' containers, processes naming the state dir, mounts, the
- * runtime state dirs, network namespaces, bridges and cgroups.
+ * runtime state dirs, network namespaces, bridges, nft tables and cgroups.
  */
 export function removeLeftovers(stateDir: string): void {
   const tag = clusterTag(stateDir);
@@ -145,6 +158,7 @@ export function removeLeftovers(stateDir: string): void {
   for (const dir of stateRoots) rmSync(dir, { recursive: true, force: true });
   for (const ns of run('ip', ['netns', 'list']).split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(`gc-${tag}-`) || n.startsWith(`gcm-${tag}-`))) run('ip', ['netns', 'delete', ns]);
   for (const link of [`gcu${tag}`, ...nodes.map((node) => nodeBridge(stateDir, node))]) if (existsSync(`/sys/class/net/${link}`)) run('ip', ['link', 'delete', link]);
+  for (const node of nodes) if (nftTables().includes(nodeTableName(node, join(nodesDir, node)))) run('/usr/sbin/nft', ['delete', 'table', 'ip', nodeTableName(node, join(nodesDir, node))]);
   removeClusterCgroups(stateDir, nodes);
 }
 
