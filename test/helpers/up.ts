@@ -64,6 +64,39 @@ export async function webSettled(store: UpStore, n: number, hash?: string): Prom
   return [...hashes][0];
 }
 
+/** ClusterParts: what a `gitcell up` on a state dir holds on the machine now, found by the names up gives it. */
+interface ClusterParts {
+  nodes: string[];
+  /** each node's runtime state (runc's root, pid and exit files): a tmpfs dir outside the state dir */
+  stateRoots: string[];
+  /** per node with containers: runc's root and the container ids */
+  containers: Array<{ node: string; root: string; ids: string[] }>;
+  /** task namespaces, and with --isolated-nodes each node's own (gcm-) */
+  netns: string[];
+  /** links that exist: the underlay bridge (gcu, --isolated-nodes) and each node's bridge */
+  links: Array<{ link: string; what: string }>;
+  /** the nodes' Services tables that exist in this namespace (with --isolated-nodes they go with the node's own) */
+  tables: Array<{ table: string; node: string }>;
+}
+
+/** clusterParts finds what leftovers() reports and removeLeftovers() removes. */
+function clusterParts(stateDir: string): ClusterParts {
+  const tag = clusterTag(stateDir);
+  const nodesDir = join(stateDir, 'nodes');
+  const nodes = existsSync(nodesDir) ? readdirSync(nodesDir) : [];
+  const runtimeRoots = nodes.map((node) => join(nodesDir, node, 'runtime'));
+  const containers = nodes.flatMap((node, i) => {
+    const root = runcRootOf(runtimeRoots[i]!);
+    const ids = existsSync(root) ? execFileSync('runc', ['--root', root, 'list', '-q'], { encoding: 'utf8' }).split('\n').filter(Boolean) : [];
+    return ids.length ? [{ node, root, ids }] : [];
+  });
+  const netns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(`gc-${tag}-`) || n.startsWith(`gcm-${tag}-`));
+  const links = [{ link: `gcu${tag}`, what: 'underlay bridge' }, ...nodes.map((node) => ({ link: nodeBridge(stateDir, node), what: `bridge of ${node}` }))].filter((l) => existsSync(`/sys/class/net/${l.link}`));
+  const present = execFileSync('/usr/sbin/nft', ['list', 'tables', 'ip'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[2] ?? '');
+  const tables = nodes.map((node) => ({ table: nodeTableName(node, join(nodesDir, node)), node })).filter((t) => present.includes(t.table));
+  return { nodes, stateRoots: runtimeRoots.map(stateRootOf), containers, netns, links, tables };
+}
+
 /**
  * leftovers lists what a `gitcell up` on `stateDir` still holds on the machine: runc containers of
  * its nodes, mounts below the state dir, network namespaces, bridges and cgroups carrying its
@@ -71,45 +104,18 @@ export async function webSettled(store: UpStore, n: number, hash?: string): Prom
  * after a clean stop.
  */
 export function leftovers(stateDir: string): string[] {
-  const out: string[] = [];
-  const nodesDir = join(stateDir, 'nodes');
-  const nodes = existsSync(nodesDir) ? readdirSync(nodesDir) : [];
-  // Each node's runtime state (runc's root, pid and exit files) lives on a tmpfs outside stateDir.
-  const runtimeRoots = nodes.map((node) => join(nodesDir, node, 'runtime'));
-  const stateRoots = runtimeRoots.map(stateRootOf);
-  for (const [i, node] of nodes.entries()) {
-    const root = runcRootOf(runtimeRoots[i]!);
-    if (existsSync(root)) {
-      const list = execFileSync('runc', ['--root', root, 'list', '-q'], { encoding: 'utf8' }).trim();
-      if (list) out.push(`runc containers of ${node}: ${list.replace(/\n/g, ', ')}`);
-    }
-    if (existsSync(stateRoots[i]!)) out.push(`runtime state dir of ${node}: ${stateRoots[i]}`);
-  }
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(stateDir) || stateRoots.some((r) => l.includes(r)));
+  const p = clusterParts(stateDir);
+  const out = p.containers.map((c) => `runc containers of ${c.node}: ${c.ids.join(', ')}`);
+  for (const [i, node] of p.nodes.entries()) if (existsSync(p.stateRoots[i]!)) out.push(`runtime state dir of ${node}: ${p.stateRoots[i]}`);
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(stateDir) || p.stateRoots.some((r) => l.includes(r)));
   if (mounts.length) out.push(`mounts: ${mounts.join('; ')}`);
-  // Task namespaces, and with --isolated-nodes each node's own (gcm-) and the underlay bridge (gcu).
-  const netns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').filter((l) => l.startsWith(`gc-${clusterTag(stateDir)}-`) || l.startsWith(`gcm-${clusterTag(stateDir)}-`));
-  if (netns.length) out.push(`netns: ${netns.join(', ')}`);
-  if (existsSync(`/sys/class/net/gcu${clusterTag(stateDir)}`)) out.push(`underlay bridge gcu${clusterTag(stateDir)}`);
-  for (const node of nodes) {
-    const bridge = nodeBridge(stateDir, node);
-    if (existsSync(`/sys/class/net/${bridge}`)) out.push(`bridge ${bridge} of ${node}`);
-  }
-  // Each node's Services table (in this namespace; with --isolated-nodes it goes with the node's own).
-  const tables = nftTables();
-  for (const node of nodes) {
-    const table = nodeTableName(node, join(nodesDir, node));
-    if (tables.includes(table)) out.push(`nft table ${table} of ${node}`);
-  }
+  if (p.netns.length) out.push(`netns: ${p.netns.join(', ')}`);
+  for (const l of p.links) out.push(`${l.what}: ${l.link}`);
+  for (const t of p.tables) out.push(`nft table ${t.table} of ${t.node}`);
   const cgroups = cgroupDirs(`/${clusterCgroupParent(stateDir)}`);
   if (cgroups.length) out.push(`cgroups: ${cgroups.join(', ')}`);
   for (const [pid, cmd] of processesNaming(stateDir)) out.push(`process ${pid}: ${cmd.replace(/\0/g, ' ').slice(0, 160)}`);
   return out;
-}
-
-/** nftTables lists the names of the ip family's nft tables in this network namespace. */
-function nftTables(): string[] {
-  return execFileSync('/usr/sbin/nft', ['list', 'tables', 'ip'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[2] ?? '').filter(Boolean);
 }
 
 /** processesNaming lists the processes (pid, command line) whose command line names `dir`. */
@@ -128,38 +134,32 @@ function processesNaming(dir: string): Array<[number, string]> {
 
 /**
  * removeLeftovers removes what leftovers() finds, for the after hook of a failed run (a stopped
- * `up` removes its own): the nodes' containers, processes naming the state dir, mounts, the
+ * `up` removes its own): the nodes' containers, processes naming the state dirs, mounts, the
  * runtime state dirs, network namespaces, bridges, nft tables and cgroups.
  */
 export function removeLeftovers(stateDir: string): void {
-  const tag = clusterTag(stateDir);
-  const nodesDir = join(stateDir, 'nodes');
-  const nodes = existsSync(nodesDir) ? readdirSync(nodesDir) : [];
   const run = (cmd: string, args: string[]) => {
     try {
-      return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 30_000 });
+      execFileSync(cmd, args, { stdio: 'ignore', timeout: 30_000 });
     } catch {
-      return ''; // gone meanwhile
+      // gone meanwhile
     }
   };
-  const stateRoots = nodes.map((node) => stateRootOf(join(nodesDir, node, 'runtime')));
-  for (const node of nodes) {
-    const root = runcRootOf(join(nodesDir, node, 'runtime'));
-    for (const id of existsSync(root) ? run('runc', ['--root', root, 'list', '-q']).split('\n').filter(Boolean) : []) run('runc', ['--root', root, 'delete', '-f', id]);
-  }
-  for (const [pid] of [...processesNaming(stateDir), ...stateRoots.flatMap(processesNaming)]) {
+  const p = clusterParts(stateDir);
+  for (const c of p.containers) for (const id of c.ids) run('runc', ['--root', c.root, 'delete', '-f', id]);
+  for (const [pid] of [stateDir, ...p.stateRoots].flatMap(processesNaming)) {
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
       // gone meanwhile
     }
   }
-  for (const dir of [stateDir, ...stateRoots]) unmountBelow(dir);
-  for (const dir of stateRoots) rmSync(dir, { recursive: true, force: true });
-  for (const ns of run('ip', ['netns', 'list']).split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(`gc-${tag}-`) || n.startsWith(`gcm-${tag}-`))) run('ip', ['netns', 'delete', ns]);
-  for (const link of [`gcu${tag}`, ...nodes.map((node) => nodeBridge(stateDir, node))]) if (existsSync(`/sys/class/net/${link}`)) run('ip', ['link', 'delete', link]);
-  for (const node of nodes) if (nftTables().includes(nodeTableName(node, join(nodesDir, node)))) run('/usr/sbin/nft', ['delete', 'table', 'ip', nodeTableName(node, join(nodesDir, node))]);
-  removeClusterCgroups(stateDir, nodes);
+  for (const dir of [stateDir, ...p.stateRoots]) unmountBelow(dir);
+  for (const dir of p.stateRoots) rmSync(dir, { recursive: true, force: true });
+  for (const ns of p.netns) run('ip', ['netns', 'delete', ns]);
+  for (const l of p.links) run('ip', ['link', 'delete', l.link]);
+  for (const t of p.tables) run('/usr/sbin/nft', ['delete', 'table', 'ip', t.table]);
+  removeClusterCgroups(stateDir, p.nodes);
 }
 
 /** unmountBelow lazily unmounts whatever a failed run left mounted below `dir` (after hooks). */
