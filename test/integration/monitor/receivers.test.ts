@@ -97,7 +97,11 @@ test('slack, email and webhook Receivers in Git get their namespace\'s alerts th
       onApplied: (what, content) => void (what === 'alertmanager' && configs.push(content)),
     }).done,
   });
-  t.after(() => svc.stop());
+  t.after(async () => {
+    await svc.stop();
+    // after hooks run in order: the source wrote its git cache again while the first rm had run
+    rmSync(stateDir, { recursive: true, force: true });
+  });
   const context = () => `slack ${JSON.stringify(chat.posts)} strays ${JSON.stringify(chat.strays)}; smtp ${JSON.stringify(smtp.sessions)}; hook ${JSON.stringify(hook.posts)} refused ${JSON.stringify(hook.refused)}\nalertmanager: ${am.log().slice(-2000)}`;
   const status = async () => JSON.stringify(await (await fetch(`${am.url}/api/v2/status`)).json());
   await waitFor('Alertmanager runs the four receivers', async () => {
